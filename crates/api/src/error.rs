@@ -1,0 +1,71 @@
+//! The error body every route answers with, and the status of each code.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use switchyard_engine::EngineError;
+
+/// An error answer: `{"error":{"code","message","details"}}`.
+#[derive(Debug)]
+pub struct ApiError {
+    /// The stable code.
+    pub code: &'static str,
+    /// What a person should know.
+    pub message: String,
+    /// Machine-readable context, or null.
+    pub details: Value,
+}
+
+impl ApiError {
+    /// An error with a code and message and no details.
+    pub fn new(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { code, message: message.into(), details: Value::Null }
+    }
+
+    /// Adds details.
+    pub fn with_details(mut self, details: Value) -> ApiError {
+        self.details = details;
+        self
+    }
+}
+
+/// The HTTP status that fits a code.
+pub fn status_of(code: &str) -> StatusCode {
+    match code {
+        "bad_request" => StatusCode::BAD_REQUEST,
+        "validation_failed" | "idempotency_key_reused" => StatusCode::UNPROCESSABLE_ENTITY,
+        "machine_not_found" | "instance_not_found" | "not_found" => StatusCode::NOT_FOUND,
+        "instance_exists" | "invalid_transition" | "guard_rejected" | "conflict" => StatusCode::CONFLICT,
+        "unauthorized" => StatusCode::UNAUTHORIZED,
+        "forbidden" => StatusCode::FORBIDDEN,
+        "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
+        "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "payload_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
+        "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        let code = e.code();
+        if code == "internal" {
+            // The person gets a stable answer; the operator gets the cause.
+            tracing::error!(error = %e, "request failed");
+        }
+        ApiError { code, message: e.to_string(), details: e.details() }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": { "code": self.code, "message": self.message, "details": self.details } });
+        let mut response = (status_of(self.code), axum::Json(body)).into_response();
+        if self.code == "unauthorized" {
+            response
+                .headers_mut()
+                .insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}

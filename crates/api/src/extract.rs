@@ -1,0 +1,105 @@
+//! Extractors that answer malformed requests with the API's error body instead of axum's
+//! plain-text rejections.
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use switchyard_engine::Principal;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// The request body, read up to the configured limit.
+pub struct Body(pub Bytes);
+
+impl FromRequest<AppState> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        match Bytes::from_request(req, state).await {
+            Ok(bytes) => Ok(Body(bytes)),
+            Err(BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_))) => Err(ApiError::new(
+                "payload_too_large",
+                format!("the body is larger than the limit of {} bytes", state.config.max_body_bytes),
+            )
+            .with_details(json!({ "limit": state.config.max_body_bytes }))),
+            Err(e) => Err(ApiError::new("bad_request", format!("cannot read the body: {e}"))),
+        }
+    }
+}
+
+/// A JSON body decoded into `T`; syntax and type errors name their position.
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(ct) = req.headers().get(CONTENT_TYPE) {
+            let ct = ct.to_str().unwrap_or("");
+            let essence = ct.split(';').next().unwrap_or("").trim();
+            if !essence.eq_ignore_ascii_case("application/json") && !essence.ends_with("+json") {
+                return Err(ApiError::new(
+                    "unsupported_media_type",
+                    format!("expected Content-Type application/json, got \"{ct}\""),
+                ));
+            }
+        }
+        let Body(bytes) = Body::from_request(req, state).await?;
+        decode_json(&bytes).map(Json)
+    }
+}
+
+/// Decodes JSON, answering `bad_request` with the line and column of the first problem.
+pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::new("bad_request", format!("invalid JSON body: {e}"))
+            .with_details(json!({ "line": e.line(), "column": e.column() }))
+    })
+}
+
+/// Query parameters decoded into `T`.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(q)) => Ok(Query(q)),
+            Err(e) => Err(ApiError::new("bad_request", format!("invalid query string: {}", e.body_text()))),
+        }
+    }
+}
+
+/// The authenticated caller.
+pub struct Caller(pub Principal);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let secret = bearer(parts)?;
+        Ok(Caller(state.engine.authenticate(secret).await?))
+    }
+}
+
+fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    let header = parts
+        .headers
+        .get(AUTHORIZATION)
+        .ok_or_else(|| ApiError::new("unauthorized", "this route needs a token: send Authorization: Bearer <token>"))?;
+    let value =
+        header.to_str().map_err(|_| ApiError::new("unauthorized", "the Authorization header is not valid text"))?;
+    let mut split = value.splitn(2, ' ');
+    match (split.next(), split.next()) {
+        (Some(scheme), Some(token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+            Ok(token.trim())
+        }
+        _ => Err(ApiError::new("unauthorized", "the Authorization header must be \"Bearer <token>\"")),
+    }
+}

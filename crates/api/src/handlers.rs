@@ -1,0 +1,365 @@
+//! Route handlers: decode, authorise, call the engine, encode. No business logic lives here.
+
+use axum::extract::{Path, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use switchyard_engine::{BatchOp, BatchResult, CreateInstance, SendEvent, parse_space};
+use switchyard_model::DefinitionFormat;
+use switchyard_store::Role;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::{Body, Caller, Json, Query};
+use crate::views::*;
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+fn ok(status: StatusCode, body: impl serde::Serialize) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+pub async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    if state.ready.load(std::sync::atomic::Ordering::Acquire) {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        ApiError::new("unavailable", "the server is starting or shutting down").into_response()
+    }
+}
+
+pub async fn metrics(State(state): State<AppState>, caller: std::result::Result<Caller, ApiError>) -> Result<Response> {
+    if !state.config.metrics_public {
+        caller?;
+    }
+    Ok(([(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.encode())
+        .into_response())
+}
+
+pub async fn openapi() -> Response {
+    ([(CONTENT_TYPE, "application/json")], crate::openapi::DOCUMENT).into_response()
+}
+
+pub async fn list_spaces(State(state): State<AppState>, Caller(caller): Caller) -> Result<Response> {
+    let spaces = state.engine.list_spaces(&caller).await?;
+    let spaces: Vec<Value> = spaces
+        .iter()
+        .map(|s| json!({ "name": s.name.as_ref() as &str, "created_at": s.created_at.to_rfc3339() }))
+        .collect();
+    Ok(ok(StatusCode::OK, json!({ "spaces": spaces })))
+}
+
+fn definition_format(headers: &HeaderMap, body: &[u8]) -> Result<DefinitionFormat> {
+    let Some(ct) = headers.get(CONTENT_TYPE) else {
+        // Without a declared type, a body that opens like JSON is JSON; anything else is YAML
+        // (a superset for our purposes).
+        let first = body.iter().find(|b| !b.is_ascii_whitespace());
+        return Ok(if first == Some(&b'{') { DefinitionFormat::Json } else { DefinitionFormat::Yaml });
+    };
+    let ct = ct.to_str().unwrap_or("");
+    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    match essence.as_str() {
+        "application/json" => Ok(DefinitionFormat::Json),
+        "application/yaml" | "application/x-yaml" | "text/yaml" | "text/x-yaml" => Ok(DefinitionFormat::Yaml),
+        _ => Err(ApiError::new(
+            "unsupported_media_type",
+            format!("a definition is JSON (application/json) or YAML (application/yaml), not \"{ct}\""),
+        )),
+    }
+}
+
+pub async fn put_machine(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((space, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Response> {
+    caller.require(&parse_space(&space)?, Role::Writer)?;
+    let format = definition_format(&headers, &body)?;
+    let (version, created) = state.engine.put_machine(&space, &name, &body, format).await?;
+    Ok(ok(StatusCode::OK, json!({ "name": name, "version": version.get(), "created": created })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VersionQuery {
+    version: Option<u32>,
+}
+
+pub async fn get_machine(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((space, name)): Path<(String, String)>,
+    Query(q): Query<VersionQuery>,
+) -> Result<Response> {
+    caller.require(&parse_space(&space)?, Role::Reader)?;
+    let m = state.engine.get_machine(&space, &name, q.version).await?;
+    Ok(ok(
+        StatusCode::OK,
+        json!({ "name": m.name.as_ref() as &str, "version": m.version.get(), "definition": m.definition, "created_at": m.created_at.to_rfc3339() }),
+    ))
+}
+
+pub async fn list_machines(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(space): Path<String>,
+) -> Result<Response> {
+    caller.require(&parse_space(&space)?, Role::Reader)?;
+    let machines = state.engine.list_machines(&space).await?;
+    let machines: Vec<MachineSummaryView<'_>> = machines.iter().map(Into::into).collect();
+    Ok(ok(StatusCode::OK, json!({ "machines": machines })))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInstanceBody {
+    id: Option<String>,
+    ctx: Option<Value>,
+    idempotency_key: Option<String>,
+}
+
+impl From<CreateInstanceBody> for CreateInstance {
+    fn from(b: CreateInstanceBody) -> Self {
+        CreateInstance { id: b.id, ctx: b.ctx, idempotency_key: b.idempotency_key }
+    }
+}
+
+pub async fn create_instance(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((space, machine)): Path<(String, String)>,
+    Body(body): Body,
+) -> Result<Response> {
+    caller.require(&parse_space(&space)?, Role::Writer)?;
+    // An empty body means "all defaults".
+    let body: CreateInstanceBody =
+        if body.iter().all(u8::is_ascii_whitespace) { Default::default() } else { crate::extract::decode_json(&body)? };
+    let (instance, replayed) = state.engine.create_instance(&space, &machine, body.into()).await?;
+    let status = if replayed { StatusCode::OK } else { StatusCode::CREATED };
+    Ok(ok(status, InstanceView::from(&instance)))
+}
+
+pub async fn get_instance(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((space, machine, id)): Path<(String, String, String)>,
+) -> Result<Response> {
+    caller.require(&parse_space(&space)?, Role::Reader)?;
+    let instance = state.engine.get_instance(&space, &machine, &id).await?;
+    Ok(ok(StatusCode::OK, InstanceView::from(&instance)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListInstancesQuery {
+    state: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+pub async fn list_instances(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((space, machine)): Path<(String, String)>,
+    Query(q): Query<ListInstancesQuery>,
+) -> Result<Response> {
+    caller.require(&parse_space(&space)?, Role::Reader)?;
+    let page = state.engine.list_instances(&space, &machine, q.state, q.limit, q.cursor).await?;
+    let instances: Vec<InstanceView<'_>> = page.instances.iter().map(Into::into).collect();
+    Ok(ok(StatusCode::OK, json!({ "instances": instances, "next_cursor": page.next_cursor })))
+}
+
+pub async fn delete_instance(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((space, machine, id)): Path<(String, String, String)>,
+) -> Result<Response> {
+    caller.require(&parse_space(&space)?, Role::Writer)?;
+    state.engine.delete_instance(&space, &machine, &id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendEventBody {
+    event: String,
+    payload: Option<Value>,
+    idempotency_key: Option<String>,
+    expected_state: Option<String>,
+    expected_revision: Option<u64>,
+}
+
+impl From<SendEventBody> for SendEvent {
+    fn from(b: SendEventBody) -> Self {
+        SendEvent {
+            event: b.event,
+            payload: b.payload,
+            idempotency_key: b.idempotency_key,
+            expected_state: b.expected_state,
+            expected_revision: b.expected_revision,
+        }
+    }
+}
+
+pub async fn send_event(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((space, machine, id)): Path<(String, String, String)>,
+    Json(body): Json<SendEventBody>,
+) -> Result<Response> {
+    caller.require(&parse_space(&space)?, Role::Writer)?;
+    let (applied, _replayed) = state.engine.apply_event(&space, &machine, &id, body.into()).await?;
+    Ok(ok(StatusCode::OK, TransitionView::from(&applied)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    after: Option<u64>,
+    limit: Option<u32>,
+}
+
+pub async fn history(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((space, machine, id)): Path<(String, String, String)>,
+    Query(q): Query<HistoryQuery>,
+) -> Result<Response> {
+    caller.require(&parse_space(&space)?, Role::Reader)?;
+    let page = state.engine.history(&space, &machine, &id, q.after, q.limit).await?;
+    let events: Vec<LogView<'_>> = page.records.iter().map(Into::into).collect();
+    Ok(ok(StatusCode::OK, json!({ "events": events, "next_cursor": page.next_cursor.map(|s| s.0.to_string()) })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchBody {
+    operations: Vec<BatchOpBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum BatchOpBody {
+    CreateInstance {
+        space: String,
+        machine: String,
+        id: Option<String>,
+        ctx: Option<Value>,
+        idempotency_key: Option<String>,
+    },
+    ApplyEvent {
+        space: String,
+        machine: String,
+        instance: String,
+        event: String,
+        payload: Option<Value>,
+        idempotency_key: Option<String>,
+        expected_state: Option<String>,
+        expected_revision: Option<u64>,
+    },
+    DeleteInstance {
+        space: String,
+        machine: String,
+        instance: String,
+    },
+}
+
+impl From<BatchOpBody> for BatchOp {
+    fn from(b: BatchOpBody) -> Self {
+        match b {
+            BatchOpBody::CreateInstance { space, machine, id, ctx, idempotency_key } => {
+                BatchOp::CreateInstance { space, machine, request: CreateInstance { id, ctx, idempotency_key } }
+            }
+            BatchOpBody::ApplyEvent {
+                space,
+                machine,
+                instance,
+                event,
+                payload,
+                idempotency_key,
+                expected_state,
+                expected_revision,
+            } => BatchOp::ApplyEvent {
+                space,
+                machine,
+                instance,
+                request: SendEvent { event, payload, idempotency_key, expected_state, expected_revision },
+            },
+            BatchOpBody::DeleteInstance { space, machine, instance } => {
+                BatchOp::DeleteInstance { space, machine, instance }
+            }
+        }
+    }
+}
+
+pub async fn batch(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Json(body): Json<BatchBody>,
+) -> Result<Response> {
+    let ops: Vec<BatchOp> = body.operations.into_iter().map(Into::into).collect();
+    for (index, op) in ops.iter().enumerate() {
+        let checked = parse_space(op.space()).and_then(|space| caller.require(&space, Role::Writer));
+        checked.map_err(|e| switchyard_engine::EngineError::BatchFailed { index, source: Box::new(e) })?;
+    }
+    let results = state.engine.batch(ops).await?;
+    let results: Vec<Value> = results
+        .iter()
+        .map(|r| match r {
+            BatchResult::Created(i) => serde_json::to_value(InstanceView::from(i)).unwrap_or(Value::Null),
+            BatchResult::Applied(t) => serde_json::to_value(TransitionView::from(t)).unwrap_or(Value::Null),
+            BatchResult::Deleted => json!({ "deleted": true }),
+        })
+        .collect();
+    Ok(ok(StatusCode::OK, json!({ "results": results })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTokenBody {
+    name: String,
+    role: String,
+    spaces: Vec<String>,
+}
+
+pub async fn create_token(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Json(body): Json<CreateTokenBody>,
+) -> Result<Response> {
+    let role = Role::parse(&body.role).ok_or_else(|| {
+        ApiError::new("validation_failed", format!("role \"{}\": expected reader, writer or admin", body.role))
+    })?;
+    let (token, secret) = state.engine.create_token(&caller, &body.name, role, &body.spaces).await?;
+    Ok(ok(StatusCode::CREATED, TokenView::new(&token, Some(&secret))))
+}
+
+pub async fn list_tokens(State(state): State<AppState>, Caller(caller): Caller) -> Result<Response> {
+    let tokens = state.engine.list_tokens(&caller).await?;
+    let tokens: Vec<TokenView<'_>> = tokens.iter().map(|t| TokenView::new(t, None)).collect();
+    Ok(ok(StatusCode::OK, json!({ "tokens": tokens })))
+}
+
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    state.engine.revoke_token(&caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::new("not_found", "no such route; see /v1/openapi.json")
+}
+
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new("method_not_allowed", "this route does not take that method; see /v1/openapi.json")
+}

@@ -1,0 +1,96 @@
+//! Switchyard's HTTP API: routes, authentication, errors, metrics and the OpenAPI document.
+//!
+//! This crate is thin by design: handlers decode a request, check that the caller's token may
+//! do it, call the engine and encode the answer. Every error leaves as
+//! `{"error":{"code","message","details"}}` with a stable code (see `error::status_of`).
+//! Every route but `/healthz` and `/readyz` needs a token (`/metrics` unless made public).
+
+mod error;
+mod extract;
+mod handlers;
+pub mod metrics;
+mod openapi;
+mod views;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use switchyard_engine::Engine;
+
+pub use error::{ApiError, status_of};
+pub use metrics::HttpMetrics;
+
+/// Every route template, as registered; the metrics label and the OpenAPI test use it.
+pub const ROUTES: &[&str] = &[
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/v1/openapi.json",
+    "/v1/spaces",
+    "/v1/spaces/{space}/machines",
+    "/v1/spaces/{space}/machines/{name}",
+    "/v1/spaces/{space}/machines/{name}/instances",
+    "/v1/spaces/{space}/machines/{name}/instances/{id}",
+    "/v1/spaces/{space}/machines/{name}/instances/{id}/events",
+    "/v1/spaces/{space}/machines/{name}/instances/{id}/history",
+    "/v1/batch",
+    "/v1/tokens",
+    "/v1/tokens/{id}",
+];
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Serve `/metrics` without a token.
+    pub metrics_public: bool,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig { max_body_bytes: 1024 * 1024, metrics_public: false }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The engine.
+    pub engine: Arc<Engine>,
+    /// Metrics and their registry.
+    pub metrics: Arc<HttpMetrics>,
+    /// Settings.
+    pub config: Arc<ApiConfig>,
+    /// Whether `/readyz` says ready.
+    pub ready: Arc<AtomicBool>,
+}
+
+/// The application's router.
+pub fn router(state: AppState) -> Router {
+    use handlers::*;
+    let limit = state.config.max_body_bytes;
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/v1/openapi.json", get(openapi))
+        .route("/v1/spaces", get(list_spaces))
+        .route("/v1/spaces/{space}/machines", get(list_machines))
+        .route("/v1/spaces/{space}/machines/{name}", get(get_machine).put(put_machine))
+        .route("/v1/spaces/{space}/machines/{name}/instances", get(list_instances).post(create_instance))
+        .route("/v1/spaces/{space}/machines/{name}/instances/{id}", get(get_instance).delete(delete_instance))
+        .route("/v1/spaces/{space}/machines/{name}/instances/{id}/events", post(send_event))
+        .route("/v1/spaces/{space}/machines/{name}/instances/{id}/history", get(history))
+        .route("/v1/batch", post(batch))
+        .route("/v1/tokens", get(list_tokens).post(create_token))
+        .route("/v1/tokens/{id}", axum::routing::delete(revoke_token))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}

@@ -1,0 +1,116 @@
+//! The JSON shapes of responses (docs/http-api.md), borrowed from records so nothing is
+//! cloned to answer.
+
+use serde::Serialize;
+use serde_json::Value;
+use switchyard_store::{InstanceRecord, JsonObject, LogRecord, MachineSummary, TokenRecord, TransitionApplied};
+
+/// An instance.
+#[derive(Serialize)]
+pub struct InstanceView<'a> {
+    id: &'a str,
+    machine: &'a str,
+    machine_version: u32,
+    state: &'a str,
+    ctx: &'a JsonObject,
+    revision: u64,
+    created_at: String,
+    updated_at: String,
+}
+
+impl<'a> From<&'a InstanceRecord> for InstanceView<'a> {
+    fn from(i: &'a InstanceRecord) -> Self {
+        InstanceView {
+            id: i.id.as_ref(),
+            machine: i.machine.as_ref(),
+            machine_version: i.machine_version.get(),
+            state: &i.state,
+            ctx: &i.ctx,
+            revision: i.revision.get(),
+            created_at: i.created_at.to_rfc3339(),
+            updated_at: i.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+/// The result of applying an event.
+#[derive(Serialize)]
+pub struct TransitionView<'a> {
+    from: &'a str,
+    to: &'a str,
+    revision: u64,
+    seq: u64,
+    ctx: &'a JsonObject,
+}
+
+impl<'a> From<&'a TransitionApplied> for TransitionView<'a> {
+    fn from(t: &'a TransitionApplied) -> Self {
+        TransitionView { from: &t.from, to: &t.to, revision: t.revision.get(), seq: t.seq.0, ctx: &t.ctx }
+    }
+}
+
+/// A log record.
+#[derive(Serialize)]
+pub struct LogView<'a> {
+    seq: u64,
+    kind: &'a str,
+    address: &'a str,
+    payload: &'a Value,
+    idempotency_key: Option<&'a str>,
+    created_at: String,
+}
+
+impl<'a> From<&'a LogRecord> for LogView<'a> {
+    fn from(r: &'a LogRecord) -> Self {
+        LogView {
+            seq: r.seq.0,
+            kind: &r.kind,
+            address: &r.address,
+            payload: &r.payload,
+            idempotency_key: r.idempotency_key.as_deref(),
+            created_at: r.created_at.to_rfc3339(),
+        }
+    }
+}
+
+/// A machine as listed.
+#[derive(Serialize)]
+pub struct MachineSummaryView<'a> {
+    name: &'a str,
+    version: u32,
+    created_at: String,
+}
+
+impl<'a> From<&'a MachineSummary> for MachineSummaryView<'a> {
+    fn from(m: &'a MachineSummary) -> Self {
+        MachineSummaryView { name: m.name.as_ref(), version: m.version.get(), created_at: m.created_at.to_rfc3339() }
+    }
+}
+
+/// A token, without its secret.
+#[derive(Serialize)]
+pub struct TokenView<'a> {
+    id: &'a str,
+    name: &'a str,
+    role: &'static str,
+    spaces: Vec<String>,
+    created_at: String,
+    revoked_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<&'a str>,
+}
+
+impl<'a> TokenView<'a> {
+    /// The token as listed; `secret` only right after creation.
+    pub fn new(t: &'a TokenRecord, secret: Option<&'a str>) -> Self {
+        TokenView {
+            id: &t.id,
+            name: &t.name,
+            role: t.role.as_str(),
+            spaces: t.spaces.to_names(),
+            created_at: t.created_at.to_rfc3339(),
+            revoked_at: t.revoked_at.map(|r| r.to_rfc3339()),
+            token: secret,
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! `switchyard bench`: drives a running server over HTTP and reports throughput and latency.
+//!
+//! Every figure is end to end: a request is timed from before it is sent until its answer is
+//! decoded. Each client keeps exactly one request in flight, so throughput is bounded by
+//! latency × clients, as it is for real callers.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use hdrhistogram::Histogram;
+use switchyard_client::{Client, CreateInstance, SendEvent};
+
+/// Arguments of `switchyard bench`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// Which benchmark to run.
+    #[command(subcommand)]
+    pub kind: BenchKind,
+}
+
+/// The benchmarks.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum BenchKind {
+    /// Apply events to instances of a 5-state cycle machine, one request in flight per client.
+    Events(EventsArgs),
+}
+
+/// Arguments of `switchyard bench events`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EventsArgs {
+    /// Concurrent clients (each keeps one request in flight).
+    #[arg(long, default_value_t = 64)]
+    pub clients: usize,
+    /// Instances the events are spread over.
+    #[arg(long, default_value_t = 1000)]
+    pub instances: usize,
+    /// Events to apply in total.
+    #[arg(long, default_value_t = 200_000)]
+    pub events: usize,
+    /// Space the benchmark writes into.
+    #[arg(long = "bench-space", default_value = "bench")]
+    pub space: String,
+}
+
+const CYCLE: &str = r#"{
+  "name": "bench-cycle",
+  "initial": "s0",
+  "states": ["s0", "s1", "s2", "s3", "s4"],
+  "transitions": [
+    {"from": "s0", "event": "next", "to": "s1"},
+    {"from": "s1", "event": "next", "to": "s2"},
+    {"from": "s2", "event": "next", "to": "s3"},
+    {"from": "s3", "event": "next", "to": "s4"},
+    {"from": "s4", "event": "next", "to": "s0"}
+  ]
+}"#;
+
+/// Runs a benchmark against `server` with `token`.
+pub async fn run(args: BenchArgs, server: &str, token: Option<&str>) -> anyhow::Result<()> {
+    match args.kind {
+        BenchKind::Events(a) => events(a, server, token).await,
+    }
+}
+
+async fn events(args: EventsArgs, server: &str, token: Option<&str>) -> anyhow::Result<()> {
+    if args.clients == 0 || args.instances == 0 || args.events == 0 {
+        bail!("--clients, --instances and --events must all be at least 1");
+    }
+    let client = Client::new(server, token.map(str::to_string))?;
+    client
+        .put_machine(&args.space, "bench-cycle", CYCLE.as_bytes().to_vec(), "application/json")
+        .await
+        .context("putting the bench machine")?;
+    let run_id = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis());
+    let ids: Vec<String> = (0..args.instances).map(|i| format!("b{run_id}-{i}")).collect();
+    eprintln!("creating {} instances…", ids.len());
+    let create_started = Instant::now();
+    let mut creators = tokio::task::JoinSet::new();
+    for chunk in ids.chunks(ids.len().div_ceil(args.clients.min(ids.len()))) {
+        let (client, space, chunk) = (client.clone(), args.space.clone(), chunk.to_vec());
+        creators.spawn(async move {
+            for id in chunk {
+                let req = CreateInstance { id: Some(id), ..Default::default() };
+                client.create_instance(&space, "bench-cycle", &req).await?;
+            }
+            Ok::<_, switchyard_client::ClientError>(())
+        });
+    }
+    while let Some(r) = creators.join_next().await {
+        r?.context("creating bench instances")?;
+    }
+    eprintln!("created in {:.2?}", create_started.elapsed());
+
+    let before = commit_stats(server, token).await;
+    eprintln!("applying {} events with {} clients…", args.events, args.clients);
+    let started = Instant::now();
+    let mut workers = tokio::task::JoinSet::new();
+    for c in 0..args.clients {
+        // Client c sends events c, c + clients, c + 2·clients, …; event k goes to instance k mod I.
+        let (client, space, ids) = (client.clone(), args.space.clone(), ids.clone());
+        let (clients, total) = (args.clients, args.events);
+        workers.spawn(async move {
+            let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds");
+            let mut errors = 0u64;
+            let mut k = c;
+            while k < total {
+                let id = &ids[k % ids.len()];
+                let req = SendEvent { event: "next".into(), ..Default::default() };
+                let t = Instant::now();
+                match client.send_event(&space, "bench-cycle", id, &req).await {
+                    Ok(_) => {
+                        let _ = hist.record(t.elapsed().as_micros() as u64);
+                    }
+                    Err(_) => errors += 1,
+                }
+                k += clients;
+            }
+            (hist, errors)
+        });
+    }
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let mut errors = 0;
+    while let Some(r) = workers.join_next().await {
+        let (h, e) = r?;
+        hist.add(h)?;
+        errors += e;
+    }
+    let elapsed = started.elapsed();
+    let after = commit_stats(server, token).await;
+
+    let ok = hist.len();
+    println!("bench events: {} clients, {} instances, {} events", args.clients, args.instances, args.events);
+    println!("  ok {ok}, errors {errors}, in {:.2?}", elapsed);
+    println!("  throughput  {:.0} events/s", ok as f64 / elapsed.as_secs_f64());
+    println!(
+        "  latency     p50 {}  p99 {}  p999 {}  max {}",
+        fmt_us(hist.value_at_quantile(0.50)),
+        fmt_us(hist.value_at_quantile(0.99)),
+        fmt_us(hist.value_at_quantile(0.999)),
+        fmt_us(hist.max()),
+    );
+    match (before, after) {
+        (Some((s0, c0)), Some((s1, c1))) if c1 > c0 => {
+            println!(
+                "  group commit: {:.1} operations per commit on average ({} commits)",
+                (s1 - s0) / (c1 - c0),
+                c1 - c0
+            )
+        }
+        _ => println!("  group commit: not measured (no access to /metrics)"),
+    }
+    if errors > 0 {
+        bail!("{errors} requests failed");
+    }
+    Ok(())
+}
+
+fn fmt_us(us: u64) -> String {
+    if us >= 1000 { format!("{:.2}ms", us as f64 / 1000.0) } else { format!("{us}µs") }
+}
+
+/// Sum and count of the server's commit batch-size histogram, from `/metrics`.
+async fn commit_stats(server: &str, token: Option<&str>) -> Option<(f64, f64)> {
+    let base = if server.contains("://") { server.to_string() } else { format!("http://{server}") };
+    let mut req =
+        reqwest::Client::new().get(format!("{}/metrics", base.trim_end_matches('/'))).timeout(Duration::from_secs(10));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let text = req.send().await.ok()?.error_for_status().ok()?.text().await.ok()?;
+    let value =
+        |name: &str| text.lines().find_map(|l| l.strip_prefix(name).and_then(|rest| rest.trim().parse::<f64>().ok()));
+    Some((value("switchyard_store_commit_batch_size_sum")?, value("switchyard_store_commit_batch_size_count")?))
+}

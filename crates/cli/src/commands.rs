@@ -1,0 +1,521 @@
+//! The client commands: `machine`, `instance`, `event`, `space` and `token`.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+use switchyard_client::{
+    Client, CreateInstance, CreateToken, CreatedToken, History, HistoryEvent, Instance, InstanceList, JsonObject,
+    ListInstances, Machine, MachineList, PutMachine, Role, SendEvent, SpaceList, TokenList, Transition,
+};
+
+use crate::UsageError;
+use crate::address::{InstanceRef, MachineRef, parse_instance, parse_machine};
+use crate::config::Settings;
+use crate::output::{self, compact, fields, table};
+
+/// `switchyard machine …`
+#[derive(Debug, clap::Subcommand)]
+pub enum MachineCommand {
+    /// Stores a definition file (YAML or JSON) as the machine's next version.
+    Put {
+        /// The definition file; .yaml/.yml is sent as YAML, anything else as JSON.
+        #[arg(short = 'f', long = "file", value_name = "FILE")]
+        file: PathBuf,
+        /// Machine name, or SPACE:NAME [default: the definition's name, else the file stem].
+        #[arg(value_parser = parse_machine, value_name = "NAME")]
+        name: Option<MachineRef>,
+    },
+    /// Shows a machine's definition (the latest version unless --version).
+    Get {
+        /// Machine name, or SPACE:NAME.
+        #[arg(value_parser = parse_machine, value_name = "NAME")]
+        name: MachineRef,
+        /// Which version to show.
+        #[arg(long, value_name = "N")]
+        version: Option<u64>,
+    },
+    /// Lists the machines in the space (latest version of each).
+    List,
+}
+
+/// `switchyard instance …`
+#[derive(Debug, clap::Subcommand)]
+pub enum InstanceCommand {
+    /// Creates an instance of a machine.
+    Create {
+        /// Machine name, or SPACE:MACHINE.
+        #[arg(value_parser = parse_machine, value_name = "MACHINE")]
+        machine: MachineRef,
+        /// The instance id [default: assigned by the server].
+        #[arg(long, value_name = "ID")]
+        id: Option<String>,
+        /// Initial context, a JSON object [default: {}].
+        #[arg(long, value_parser = parse_object, value_name = "JSON")]
+        ctx: Option<JsonObject>,
+        /// Makes a retry return the original instance instead of failing.
+        #[arg(long, value_name = "KEY")]
+        idempotency_key: Option<String>,
+    },
+    /// Shows an instance.
+    Get {
+        /// Instance as MACHINE:ID or SPACE:MACHINE:ID.
+        #[arg(value_parser = parse_instance, value_name = "INSTANCE")]
+        instance: InstanceRef,
+    },
+    /// Lists a machine's instances, ordered by id.
+    List {
+        /// Machine name, or SPACE:MACHINE.
+        #[arg(value_parser = parse_machine, value_name = "MACHINE")]
+        machine: MachineRef,
+        /// Only instances in this state.
+        #[arg(long, value_name = "STATE")]
+        state: Option<String>,
+        /// Page size, 1–1000 [default: 100].
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000), value_name = "N")]
+        limit: Option<u32>,
+        /// Continue after a previous page (its next cursor).
+        #[arg(long, value_name = "CURSOR")]
+        cursor: Option<String>,
+    },
+    /// Deletes an instance; its history stays and its id is not reused.
+    Delete {
+        /// Instance as MACHINE:ID or SPACE:MACHINE:ID.
+        #[arg(value_parser = parse_instance, value_name = "INSTANCE")]
+        instance: InstanceRef,
+    },
+    /// Shows an instance's history from the event log.
+    History {
+        /// Instance as MACHINE:ID or SPACE:MACHINE:ID.
+        #[arg(value_parser = parse_instance, value_name = "INSTANCE")]
+        instance: InstanceRef,
+        /// Only records with a sequence number above SEQ.
+        #[arg(long, value_name = "SEQ")]
+        after: Option<u64>,
+        /// Page size.
+        #[arg(long, value_name = "N")]
+        limit: Option<u32>,
+    },
+}
+
+/// `switchyard event …`
+#[derive(Debug, clap::Subcommand)]
+pub enum EventCommand {
+    /// Sends an event to an instance.
+    Send {
+        /// Instance as MACHINE:ID or SPACE:MACHINE:ID.
+        #[arg(value_parser = parse_instance, value_name = "INSTANCE")]
+        instance: InstanceRef,
+        /// The event's name.
+        #[arg(value_name = "EVENT")]
+        event: String,
+        /// The event's payload, a JSON object [default: {}].
+        #[arg(long, value_parser = parse_object, value_name = "JSON")]
+        payload: Option<JsonObject>,
+        /// Makes a retry return the original result instead of applying twice.
+        #[arg(long, value_name = "KEY")]
+        idempotency_key: Option<String>,
+        /// Refuse unless the instance is in this state.
+        #[arg(long, value_name = "STATE")]
+        expected_state: Option<String>,
+        /// Refuse unless the instance is at this revision.
+        #[arg(long, value_name = "N")]
+        expected_revision: Option<u64>,
+    },
+}
+
+/// `switchyard space …`
+#[derive(Debug, clap::Subcommand)]
+pub enum SpaceCommand {
+    /// Lists the spaces the token may see.
+    List,
+}
+
+/// A token's role, as a command-line value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RoleArg {
+    /// Reads.
+    Reader,
+    /// Also writes machines, instances and events.
+    Writer,
+    /// Also manages tokens.
+    Admin,
+}
+
+impl From<RoleArg> for Role {
+    fn from(role: RoleArg) -> Role {
+        match role {
+            RoleArg::Reader => Role::Reader,
+            RoleArg::Writer => Role::Writer,
+            RoleArg::Admin => Role::Admin,
+        }
+    }
+}
+
+/// `switchyard token …`
+#[derive(Debug, clap::Subcommand)]
+pub enum TokenCommand {
+    /// Creates a token and prints its secret (shown only once).
+    Create {
+        /// A name for people.
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        /// What the token may do.
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// A space to grant, repeatable; '*' for all [default: the current --space].
+        #[arg(long = "grant", value_name = "SPACE")]
+        grants: Vec<String>,
+    },
+    /// Lists tokens (without secrets).
+    List,
+    /// Revokes a token by id.
+    Revoke {
+        /// The token's id.
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+}
+
+/// Parses a JSON object argument (`--ctx`, `--payload`).
+fn parse_object(text: &str) -> Result<JsonObject, String> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(format!("expected a JSON object, got {}", json_kind(&other))),
+        Err(e) => Err(format!("not valid JSON: {e}")),
+    }
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Runs a `machine` command.
+pub async fn machine(cmd: MachineCommand, client: &Client, settings: &Settings) -> anyhow::Result<()> {
+    let out = settings.output;
+    match cmd {
+        MachineCommand::Put { file, name } => {
+            let body = std::fs::read(&file).map_err(|e| UsageError(format!("cannot read {}: {e}", file.display())))?;
+            let content_type = content_type(&file);
+            let (space, name) = match name {
+                Some(r) => (r.space_or(&settings.space).to_string(), r.machine),
+                None => (settings.space.clone(), default_machine_name(&file, &body, content_type)?),
+            };
+            let put = client.put_machine(&space, &name, body, content_type).await?;
+            output::print(out, &put, |p: &PutMachine| {
+                let what = if p.created { "stored as" } else { "unchanged at" };
+                format!("machine {space}:{} {what} version {}\n", p.name, p.version)
+            })
+        }
+        MachineCommand::Get { name, version } => {
+            let machine = client.get_machine(name.space_or(&settings.space), &name.machine, version).await?;
+            output::print(out, &machine, |m: &Machine| {
+                let mut text = fields(&[
+                    ("name", m.name.clone()),
+                    ("version", m.version.to_string()),
+                    ("created", m.created_at.clone()),
+                ]);
+                text.push_str("definition:\n");
+                text.push_str(&output::pretty(&m.definition));
+                text
+            })
+        }
+        MachineCommand::List => {
+            let list = client.list_machines(&settings.space).await?;
+            output::print(out, &list, |l: &MachineList| {
+                let rows: Vec<Vec<String>> = l
+                    .machines
+                    .iter()
+                    .map(|m| vec![m.name.clone(), m.version.to_string(), m.created_at.clone()])
+                    .collect();
+                table(&["NAME", "VERSION", "CREATED"], &rows)
+            })
+        }
+    }
+}
+
+/// `application/yaml` for `.yaml`/`.yml` files, else `application/json`.
+fn content_type(file: &Path) -> &'static str {
+    match file.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        Some("yaml" | "yml") => "application/yaml",
+        _ => "application/json",
+    }
+}
+
+/// The definition's `name` field, else the file stem. A definition that does not parse falls
+/// back to the stem too: the server reports the syntax error with its position.
+fn default_machine_name(file: &Path, body: &[u8], content_type: &str) -> anyhow::Result<String> {
+    let parsed: Option<Value> = if content_type == "application/yaml" {
+        serde_norway::from_slice(body).ok()
+    } else {
+        serde_json::from_slice(body).ok()
+    };
+    if let Some(name) = parsed.as_ref().and_then(|d| d.get("name")).and_then(Value::as_str) {
+        return Ok(name.to_string());
+    }
+    file.file_stem()
+        .and_then(|s| s.to_str())
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| UsageError(format!("cannot tell the machine name from {}; give NAME", file.display())).into())
+}
+
+/// Runs an `instance` command.
+pub async fn instance(cmd: InstanceCommand, client: &Client, settings: &Settings) -> anyhow::Result<()> {
+    let out = settings.output;
+    match cmd {
+        InstanceCommand::Create { machine, id, ctx, idempotency_key } => {
+            let space = machine.space_or(&settings.space);
+            let body = CreateInstance { id, ctx, idempotency_key };
+            let instance = client.create_instance(space, &machine.machine, &body).await?;
+            output::print(out, &instance, |i: &Instance| instance_fields(space, i))
+        }
+        InstanceCommand::Get { instance } => {
+            let space = instance.space_or(&settings.space);
+            let found = client.get_instance(space, &instance.machine, &instance.id).await?;
+            output::print(out, &found, |i: &Instance| instance_fields(space, i))
+        }
+        InstanceCommand::List { machine, state, limit, cursor } => {
+            let query = ListInstances { state, limit, cursor };
+            let list = client.list_instances(machine.space_or(&settings.space), &machine.machine, &query).await?;
+            output::print(out, &list, |l: &InstanceList| {
+                let rows: Vec<Vec<String>> = l
+                    .instances
+                    .iter()
+                    .map(|i| vec![i.id.clone(), i.state.clone(), i.revision.to_string(), i.updated_at.clone()])
+                    .collect();
+                let mut text = table(&["ID", "STATE", "REVISION", "UPDATED"], &rows);
+                if let Some(next) = &l.next_cursor {
+                    text.push_str(&format!("(more: --cursor {next})\n"));
+                }
+                text
+            })
+        }
+        InstanceCommand::Delete { instance } => {
+            let space = instance.space_or(&settings.space);
+            client.delete_instance(space, &instance.machine, &instance.id).await?;
+            output::print(out, &json!({ "deleted": true }), |_| {
+                format!("deleted {space}:{}:{}\n", instance.machine, instance.id)
+            })
+        }
+        InstanceCommand::History { instance, after, limit } => {
+            let space = instance.space_or(&settings.space);
+            let history = client.history(space, &instance.machine, &instance.id, after, limit).await?;
+            output::print(out, &history, |h: &History| {
+                let rows: Vec<Vec<String>> =
+                    h.events.iter().map(|e| vec![e.seq.to_string(), e.kind.clone(), history_detail(e)]).collect();
+                let mut text = table(&["SEQ", "KIND", "DETAIL"], &rows);
+                if let Some(next) = &h.next_cursor {
+                    text.push_str(&format!("(more: --after {next})\n"));
+                }
+                text
+            })
+        }
+    }
+}
+
+fn instance_fields(space: &str, i: &Instance) -> String {
+    fields(&[
+        ("instance", format!("{space}:{}:{}", i.machine, i.id)),
+        ("machine", format!("{} (version {})", i.machine, i.machine_version)),
+        ("state", i.state.clone()),
+        ("revision", i.revision.to_string()),
+        ("created", i.created_at.clone()),
+        ("updated", i.updated_at.clone()),
+        ("ctx", compact(&i.ctx)),
+    ])
+}
+
+/// One line describing a history record's payload.
+fn history_detail(e: &HistoryEvent) -> String {
+    let p = &e.payload;
+    let text = |key: &str| p.get(key).and_then(Value::as_str);
+    match e.kind.as_str() {
+        "instance.created" => match (text("state"), p.get("machine_version"), p.get("ctx")) {
+            (Some(state), Some(version), Some(ctx)) => {
+                format!("in {state} on machine version {version}, ctx {}", compact(ctx))
+            }
+            _ => compact(p),
+        },
+        "instance.transitioned" => match (text("event"), text("from"), text("to"), p.get("revision")) {
+            (Some(event), Some(from), Some(to), Some(revision)) => {
+                let payload = p.get("payload").filter(|v| v.as_object().is_some_and(|o| !o.is_empty()));
+                let payload = payload.map(|v| format!(", payload {}", compact(v))).unwrap_or_default();
+                format!("{event}: {from} -> {to} (revision {revision}){payload}")
+            }
+            _ => compact(p),
+        },
+        _ if p.is_null() || p.as_object().is_some_and(|o| o.is_empty()) => String::new(),
+        _ => compact(p),
+    }
+}
+
+/// Runs an `event` command.
+pub async fn event(cmd: EventCommand, client: &Client, settings: &Settings) -> anyhow::Result<()> {
+    let EventCommand::Send { instance, event, payload, idempotency_key, expected_state, expected_revision } = cmd;
+    let space = instance.space_or(&settings.space);
+    let body = SendEvent { event, payload, idempotency_key, expected_state, expected_revision };
+    let transition = client.send_event(space, &instance.machine, &instance.id, &body).await?;
+    output::print(settings.output, &transition, |t: &Transition| {
+        fields(&[
+            ("instance", format!("{space}:{}:{}", instance.machine, instance.id)),
+            ("transition", format!("{} -> {}", t.from, t.to)),
+            ("revision", t.revision.to_string()),
+            ("seq", t.seq.to_string()),
+            ("ctx", compact(&t.ctx)),
+        ])
+    })
+}
+
+/// Runs a `space` command.
+pub async fn space(cmd: SpaceCommand, client: &Client, settings: &Settings) -> anyhow::Result<()> {
+    let SpaceCommand::List = cmd;
+    let list = client.list_spaces().await?;
+    output::print(settings.output, &list, |l: &SpaceList| {
+        let rows: Vec<Vec<String>> = l.spaces.iter().map(|s| vec![s.name.clone(), s.created_at.clone()]).collect();
+        table(&["NAME", "CREATED"], &rows)
+    })
+}
+
+/// Runs a `token` command.
+pub async fn token(cmd: TokenCommand, client: &Client, settings: &Settings) -> anyhow::Result<()> {
+    let out = settings.output;
+    match cmd {
+        TokenCommand::Create { name, role, grants } => {
+            let spaces = if grants.is_empty() { vec![settings.space.clone()] } else { grants };
+            let created = client.create_token(&CreateToken { name, role: role.into(), spaces }).await?;
+            output::print(out, &created, |t: &CreatedToken| {
+                let mut text = fields(&[
+                    ("token", t.token.clone()),
+                    ("id", t.id.clone()),
+                    ("name", t.name.clone()),
+                    ("role", t.role.to_string()),
+                    ("spaces", t.spaces.join(",")),
+                    ("created", t.created_at.clone()),
+                ]);
+                text.push_str("\nThe token is shown only this once: store it now.\n");
+                text
+            })
+        }
+        TokenCommand::List => {
+            let list = client.list_tokens().await?;
+            output::print(out, &list, |l: &TokenList| {
+                let rows: Vec<Vec<String>> = l
+                    .tokens
+                    .iter()
+                    .map(|t| {
+                        vec![
+                            t.id.clone(),
+                            t.name.clone(),
+                            t.role.to_string(),
+                            t.spaces.join(","),
+                            t.revoked_at.clone().unwrap_or_else(|| "-".into()),
+                        ]
+                    })
+                    .collect();
+                table(&["ID", "NAME", "ROLE", "SPACES", "REVOKED"], &rows)
+            })
+        }
+        TokenCommand::Revoke { id } => {
+            client.revoke_token(&id).await?;
+            output::print(out, &json!({ "revoked": true }), |_| format!("revoked token {id}\n"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_object_arguments_parse_or_explain() {
+        let table: &[(&str, Result<Value, &str>)] = &[
+            (r#"{"amount": 100}"#, Ok(json!({"amount": 100}))),
+            ("{}", Ok(json!({}))),
+            ("{", Err("not valid JSON")),
+            ("[1]", Err("expected a JSON object, got an array")),
+            ("100", Err("expected a JSON object, got a number")),
+            ("null", Err("expected a JSON object, got null")),
+        ];
+        for (input, expected) in table {
+            match (parse_object(input), expected) {
+                (Ok(got), Ok(want)) => assert_eq!(&Value::Object(got), want, "{input}"),
+                (Err(err), Err(want)) => assert!(err.contains(want), "{input}: {err}"),
+                (got, want) => panic!("{input:?}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn content_type_follows_the_extension() {
+        for (file, want) in [
+            ("order.yaml", "application/yaml"),
+            ("order.YML", "application/yaml"),
+            ("order.json", "application/json"),
+            ("order", "application/json"),
+        ] {
+            assert_eq!(content_type(Path::new(file)), want, "{file}");
+        }
+    }
+
+    #[test]
+    fn machine_name_defaults_to_the_definition_then_the_stem() {
+        let yaml = Path::new("dir/file-stem.yaml");
+        let json_file = Path::new("dir/file-stem.json");
+        let table: &[(&Path, &str, &str)] = &[
+            (yaml, "name: order\ninitial: a\n", "order"),
+            (yaml, "initial: a\n", "file-stem"),
+            (yaml, "name: [unclosed\n", "file-stem"),
+            (json_file, r#"{"name": "order"}"#, "order"),
+            (json_file, r#"{"name": 3}"#, "file-stem"),
+            (json_file, "{", "file-stem"),
+        ];
+        for (file, body, want) in table {
+            let got = default_machine_name(file, body.as_bytes(), content_type(file)).unwrap();
+            assert_eq!(&got, want, "{body}");
+        }
+    }
+
+    #[test]
+    fn history_details_describe_each_kind() {
+        let record = |kind: &str, payload: Value| HistoryEvent {
+            seq: 1,
+            kind: kind.into(),
+            address: "a:m:i".into(),
+            payload,
+            idempotency_key: None,
+            created_at: String::new(),
+        };
+        let table: &[(HistoryEvent, &str)] = &[
+            (
+                record("instance.created", json!({"machine_version": 1, "state": "pending", "ctx": {"amount": 100}})),
+                r#"in pending on machine version 1, ctx {"amount":100}"#,
+            ),
+            (
+                record(
+                    "instance.transitioned",
+                    json!({"event": "pay", "payload": {"amount": 100}, "from": "pending", "to": "paid", "revision": 2}),
+                ),
+                r#"pay: pending -> paid (revision 2), payload {"amount":100}"#,
+            ),
+            (
+                record(
+                    "instance.transitioned",
+                    json!({"event": "go", "payload": {}, "from": "a", "to": "b", "revision": 3}),
+                ),
+                "go: a -> b (revision 3)",
+            ),
+            (record("instance.deleted", json!({})), ""),
+            (record("something.new", json!({"x": 1})), r#"{"x":1}"#),
+        ];
+        for (event, want) in table {
+            assert_eq!(history_detail(event), *want, "{}", event.kind);
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! Rendering replies as tables and summaries, or as the server's JSON.
+
+use std::io::Write;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    /// Aligned columns and summaries for people.
+    #[default]
+    Table,
+    /// The server's JSON reply, pretty-printed.
+    Json,
+}
+
+/// Formats rows under headers as aligned columns (two spaces apart, last column unpadded).
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+    }
+    let mut out = String::new();
+    let headers: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
+    for row in std::iter::once(&headers).chain(rows) {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                let pad = widths.get(i).copied().unwrap_or(0).saturating_sub(cell.chars().count());
+                line.push_str(cell);
+                line.extend(std::iter::repeat_n(' ', pad + 2));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Formats `key value` pairs with the values aligned.
+pub fn fields(pairs: &[(&str, String)]) -> String {
+    let width = pairs.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+    let mut out = String::new();
+    for (key, value) in pairs {
+        out.push_str(&format!("{key:width$}  {value}\n"));
+    }
+    out
+}
+
+/// Compact one-line JSON.
+pub fn compact(value: &impl Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_else(|e| format!("<{e}>"))
+}
+
+/// Pretty JSON followed by a newline.
+pub fn pretty(value: &impl Serialize) -> String {
+    let mut text = serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("<{e}>"));
+    text.push('\n');
+    text
+}
+
+/// Prints `value` as pretty JSON (json) or `table()` of it (table).
+pub fn print<T: Serialize>(format: OutputFormat, value: &T, table: impl FnOnce(&T) -> String) -> anyhow::Result<()> {
+    match format {
+        OutputFormat::Json => emit(&pretty(value)),
+        OutputFormat::Table => emit(&table(value)),
+    }
+}
+
+/// Writes `text` to stdout; a closed pipe (`| head`) is not an error.
+pub fn emit(text: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(e).context("cannot write to stdout"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Writes a line to stderr, ignoring failures (there is nowhere left to report them).
+pub fn eprint_line(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
+
+/// Describes an error's `details` for people: one line per validation error, else compact JSON.
+pub fn describe_details(details: &Value) -> Vec<String> {
+    match details {
+        Value::Null => Vec::new(),
+        Value::Object(map) if map.is_empty() => Vec::new(),
+        Value::Object(map) => {
+            let mut lines = Vec::new();
+            let mut rest = map.clone();
+            if let Some(Value::Array(errors)) = map.get("errors") {
+                rest.remove("errors");
+                for error in errors {
+                    if let Some(text) = error.as_str() {
+                        lines.push(format!("  {text}"));
+                        continue;
+                    }
+                    let message = error.get("message").and_then(Value::as_str);
+                    let path = error.get("path").and_then(Value::as_str).filter(|p| !p.is_empty());
+                    match (path, message) {
+                        (Some(path), Some(message)) => lines.push(format!("  {path}: {message}")),
+                        (None, Some(message)) => lines.push(format!("  {message}")),
+                        _ => lines.push(format!("  {}", compact(error))),
+                    }
+                }
+            }
+            if !rest.is_empty() {
+                lines.push(format!("  details: {}", compact(&rest)));
+            }
+            lines
+        }
+        other => vec![format!("  details: {}", compact(other))],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn table_aligns_columns_and_leaves_the_last_unpadded() {
+        let rows =
+            vec![vec!["o-1".into(), "pending".into(), "1".into()], vec!["order-22".into(), "paid".into(), "12".into()]];
+        let text = table(&["ID", "STATE", "REVISION"], &rows);
+        assert_eq!(text, "ID        STATE    REVISION\no-1       pending  1\norder-22  paid     12\n");
+    }
+
+    #[test]
+    fn empty_table_prints_headers() {
+        assert_eq!(table(&["NAME", "VERSION"], &[]), "NAME  VERSION\n");
+    }
+
+    #[test]
+    fn details_are_described_per_kind() {
+        let table: &[(Value, &[&str])] = &[
+            (Value::Null, &[]),
+            (json!({}), &[]),
+            (
+                json!({"actual_state": "paid", "actual_revision": 3}),
+                &[r#"  details: {"actual_revision":3,"actual_state":"paid"}"#],
+            ),
+            (
+                json!({"errors": [{"path": "states.x", "message": "unknown state"}, {"message": "bad"}]}),
+                &["  states.x: unknown state", "  bad"],
+            ),
+            (json!({"errors": [{"path": "", "message": "m"}], "line": 3}), &["  m", r#"  details: {"line":3}"#]),
+            (json!({"errors": ["\"amount\" is a required property"]}), &[r#"  "amount" is a required property"#]),
+        ];
+        for (details, want) in table {
+            assert_eq!(describe_details(details), *want, "{details}");
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! `switchyard serve`: opens the store, starts the engine and the HTTP API.
+//!
+//! Start-up order matters: the store is opened and migrated, the admin token is bootstrapped,
+//! and only then does the listener bind and print `listening on http://ADDR` (tests and
+//! scripts wait for that line). Shutdown on SIGINT/SIGTERM: stop accepting, finish in-flight
+//! requests, then close the store so its writer flushes.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::serve::ListenerExt;
+use switchyard_api::{ApiConfig, AppState, HttpMetrics};
+use switchyard_engine::{Engine, EngineConfig};
+use switchyard_store::sqlite::{SqliteOptions, SqliteStore};
+use switchyard_store::{Durability, Store};
+
+/// Arguments of `switchyard serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Directory holding the embedded store and the admin token.
+    #[arg(long, env = "SWITCHYARD_DATA_DIR", default_value = "./switchyard-data")]
+    pub data_dir: PathBuf,
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "SWITCHYARD_LISTEN", default_value = "127.0.0.1:7400")]
+    pub listen: String,
+    /// When a write is durable: `fsync` (before the reply), `batch:<ms>` (flushed every <ms>;
+    /// survives a process crash, a power loss may lose the last interval) or `none`.
+    #[arg(long, env = "SWITCHYARD_DURABILITY", default_value = "fsync")]
+    pub durability: Durability,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "SWITCHYARD_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Serve /metrics without a token.
+    #[arg(long, env = "SWITCHYARD_METRICS_PUBLIC")]
+    pub metrics_public: bool,
+    /// How long idempotency keys are remembered (e.g. 24h, 30m).
+    #[arg(long, env = "SWITCHYARD_IDEMPOTENCY_RETENTION", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub idempotency_retention: Duration,
+}
+
+/// Runs the server until SIGINT/SIGTERM.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let options = SqliteOptions { data_dir: args.data_dir.clone(), durability: args.durability };
+    let store = tokio::task::spawn_blocking(move || SqliteStore::open(options))
+        .await
+        .context("opening the store")?
+        .with_context(|| format!("cannot open the store in {}", args.data_dir.display()))?;
+    let store: Arc<dyn Store> = Arc::new(store);
+    let engine =
+        Arc::new(Engine::new(store.clone(), EngineConfig { idempotency_retention: args.idempotency_retention }));
+    if let Some(secret) = engine.bootstrap_admin_token(&args.data_dir).await? {
+        let path = args.data_dir.join("admin.token");
+        eprintln!(
+            "Created the admin token (shown once; also saved to {}, mode 0600):\n\n    {secret}\n",
+            path.display()
+        );
+    }
+    let maintenance = engine.spawn_maintenance(Duration::from_secs(60));
+
+    let metrics = Arc::new(HttpMetrics::new(store.metrics()));
+    let ready = Arc::new(AtomicBool::new(false));
+    let state = AppState {
+        engine: engine.clone(),
+        metrics,
+        config: Arc::new(ApiConfig { max_body_bytes: args.max_body_bytes, metrics_public: args.metrics_public }),
+        ready: ready.clone(),
+    };
+    let app = switchyard_api::router(state);
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let listener = listener.tap_io(|tcp| {
+        // Small request/response pairs: Nagle's algorithm would only add latency.
+        let _ = tcp.set_nodelay(true);
+    });
+    tracing::info!(%addr, durability = ?args.durability, data_dir = %args.data_dir.display(), "switchyard serving");
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on http://{addr}")?;
+        out.flush()?;
+    }
+    ready.store(true, Ordering::Release);
+    let shutdown_ready = ready.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            shutdown_ready.store(false, Ordering::Release);
+            tracing::info!("shutting down: finishing in-flight requests");
+        })
+        .await
+        .context("serving HTTP")?;
+    maintenance.abort();
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

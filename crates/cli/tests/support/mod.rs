@@ -1,0 +1,119 @@
+//! Starts the real `switchyard` binary for integration tests.
+//!
+//! Each `TestServer` owns a fresh data directory (unless given one) and listens on a port the
+//! OS picked (`--listen 127.0.0.1:0`); the server prints `listening on http://ADDR` on stdout
+//! once it accepts connections, which is how the harness learns the address.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `switchyard serve` process; SIGKILLed on drop.
+pub struct TestServer {
+    child: Option<Child>,
+    /// Base URL, e.g. `http://127.0.0.1:41234`.
+    pub url: String,
+    /// The data directory the server uses.
+    pub data_dir: PathBuf,
+    /// The admin token the server created on first start.
+    pub admin_token: String,
+    _temp: Option<tempfile::TempDir>,
+}
+
+/// Path of the binary under test.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_switchyard")
+}
+
+impl TestServer {
+    /// Starts a server on a fresh data directory.
+    pub fn start() -> TestServer {
+        TestServer::start_with(&[])
+    }
+
+    /// Starts a server on a fresh data directory with extra `serve` arguments.
+    pub fn start_with(extra_args: &[&str]) -> TestServer {
+        let temp = tempfile::tempdir().expect("create temp dir");
+        let mut server = TestServer::start_in(temp.path(), extra_args);
+        server._temp = Some(temp);
+        server
+    }
+
+    /// Starts a server on `data_dir` with extra `serve` arguments.
+    pub fn start_in(data_dir: &Path, extra_args: &[&str]) -> TestServer {
+        let mut child = Command::new(binary())
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra_args)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn switchyard serve");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if !sent && let Some(url) = line.strip_prefix("listening on ") {
+                    let _ = tx.send(url.trim().to_string());
+                    sent = true;
+                }
+            }
+        });
+        let url = rx.recv_timeout(Duration::from_secs(60)).expect("server did not print its address within 60 s");
+        let token_path = data_dir.join("admin.token");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let admin_token = loop {
+            match std::fs::read_to_string(&token_path) {
+                Ok(t) if !t.trim().is_empty() => break t.trim().to_string(),
+                _ if Instant::now() > deadline => panic!("no admin token at {}", token_path.display()),
+                _ => std::thread::sleep(Duration::from_millis(20)),
+            }
+        };
+        TestServer { child: Some(child), url, data_dir: data_dir.to_path_buf(), admin_token, _temp: None }
+    }
+
+    /// Sends SIGKILL and waits for the process to go.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// A client authenticated with the admin token.
+    pub fn client(&self) -> switchyard_client::Client {
+        switchyard_client::Client::new(&self.url, Some(self.admin_token.clone())).expect("client")
+    }
+
+    /// A client with `token`.
+    pub fn client_with(&self, token: &str) -> switchyard_client::Client {
+        switchyard_client::Client::new(&self.url, Some(token.to_string())).expect("client")
+    }
+
+    /// A `switchyard` CLI command aimed at this server with the admin token, isolated from the
+    /// user's config file and environment.
+    pub fn cli(&self) -> Command {
+        let mut cmd = Command::new(binary());
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &self.data_dir)
+            .env("SWITCHYARD_SERVER", &self.url)
+            .env("SWITCHYARD_TOKEN", &self.admin_token)
+            .stdin(Stdio::null());
+        cmd
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

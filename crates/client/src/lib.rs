@@ -1,0 +1,379 @@
+//! Rust client for Switchyard's HTTP API (`docs/http-api.md`).
+//!
+//! One [`Client`] per server: it is cheap to clone and shares one connection pool, so clones can
+//! be handed to concurrent tasks. Every route has one typed method; a refusal from the server
+//! is a [`ClientError::Api`] carrying the stable error code.
+
+mod error;
+mod types;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use reqwest::{Method, RequestBuilder, Url};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+pub use error::ClientError;
+pub use types::{
+    CreateInstance, CreateToken, CreatedToken, History, HistoryEvent, Instance, InstanceList, JsonObject,
+    ListInstances, Machine, MachineList, MachineSummary, PutMachine, Role, SendEvent, Space, SpaceList, TokenInfo,
+    TokenList, Transition,
+};
+
+/// A client of one Switchyard server.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    base: Url,
+    auth: Option<HeaderValue>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("server", &self.inner.base.as_str())
+            .field("token", &self.inner.auth.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// Parses a server address: a URL (`http://127.0.0.1:7400`, optionally with a path prefix) or a
+/// bare `host:port`, which means plain HTTP.
+pub fn server_url(server: &str) -> Result<Url, ClientError> {
+    let server = server.trim();
+    if server.is_empty() {
+        return Err(ClientError::InvalidServer("the address is empty".into()));
+    }
+    let text = if server.contains("://") { server.to_string() } else { format!("http://{server}") };
+    let url = Url::parse(&text).map_err(|e| ClientError::InvalidServer(format!("\"{server}\": {e}")))?;
+    match url.scheme() {
+        "http" => {}
+        "https" => {
+            return Err(ClientError::InvalidServer(format!(
+                "\"{server}\": this client is built without TLS; use http://"
+            )));
+        }
+        other => return Err(ClientError::InvalidServer(format!("\"{server}\": unsupported scheme \"{other}\""))),
+    }
+    if url.host_str().is_none_or(str::is_empty) || url.cannot_be_a_base() {
+        return Err(ClientError::InvalidServer(format!("\"{server}\": no host")));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(ClientError::InvalidServer(format!("\"{server}\": must not have a query or fragment")));
+    }
+    Ok(url)
+}
+
+impl Client {
+    /// A client of `server` (`http://host:port` or `host:port`) sending `token` as a bearer token.
+    pub fn new(server: &str, token: Option<String>) -> Result<Client, ClientError> {
+        let base = server_url(server)?;
+        let auth = match token {
+            Some(token) => {
+                let mut value = HeaderValue::try_from(format!("Bearer {}", token.trim())).map_err(|_| {
+                    ClientError::InvalidArgument("the token contains characters not allowed in a header".into())
+                })?;
+                value.set_sensitive(true);
+                Some(value)
+            }
+            None => None,
+        };
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("switchyard-client/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .tcp_nodelay(true)
+            .no_proxy()
+            .build()
+            .map_err(ClientError::transport)?;
+        Ok(Client { inner: Arc::new(Inner { http, base, auth }) })
+    }
+
+    /// The server's base URL.
+    pub fn server(&self) -> &Url {
+        &self.inner.base
+    }
+
+    /// Stores a definition (JSON or YAML, per `content_type`) as the machine's next version.
+    pub async fn put_machine(
+        &self,
+        space: &str,
+        name: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<PutMachine, ClientError> {
+        let url = self.url(&["v1", "spaces", space, "machines", name], &[])?;
+        let content_type = HeaderValue::try_from(content_type)
+            .map_err(|_| ClientError::InvalidArgument(format!("content type \"{content_type}\"")))?;
+        self.json(self.request(Method::PUT, url).header(CONTENT_TYPE, content_type).body(body)).await
+    }
+
+    /// Reads a machine's `version`, or its latest version.
+    pub async fn get_machine(&self, space: &str, name: &str, version: Option<u64>) -> Result<Machine, ClientError> {
+        let version = version.map(|v| v.to_string());
+        let query: Vec<(&str, &str)> = version.iter().map(|v| ("version", v.as_str())).collect();
+        let url = self.url(&["v1", "spaces", space, "machines", name], &query)?;
+        self.json(self.request(Method::GET, url)).await
+    }
+
+    /// Lists the latest version of each machine in `space`.
+    pub async fn list_machines(&self, space: &str) -> Result<MachineList, ClientError> {
+        let url = self.url(&["v1", "spaces", space, "machines"], &[])?;
+        self.json(self.request(Method::GET, url)).await
+    }
+
+    /// Creates an instance (or returns the original one when the idempotency key repeats).
+    pub async fn create_instance(
+        &self,
+        space: &str,
+        machine: &str,
+        body: &CreateInstance,
+    ) -> Result<Instance, ClientError> {
+        let url = self.url(&["v1", "spaces", space, "machines", machine, "instances"], &[])?;
+        self.json(self.request(Method::POST, url).json(body)).await
+    }
+
+    /// Reads an instance.
+    pub async fn get_instance(&self, space: &str, machine: &str, id: &str) -> Result<Instance, ClientError> {
+        let url = self.url(&["v1", "spaces", space, "machines", machine, "instances", id], &[])?;
+        self.json(self.request(Method::GET, url)).await
+    }
+
+    /// Lists a page of a machine's live instances, ordered by id.
+    pub async fn list_instances(
+        &self,
+        space: &str,
+        machine: &str,
+        query: &ListInstances,
+    ) -> Result<InstanceList, ClientError> {
+        let limit = query.limit.map(|l| l.to_string());
+        let mut pairs: Vec<(&str, &str)> = Vec::new();
+        if let Some(state) = &query.state {
+            pairs.push(("state", state));
+        }
+        if let Some(limit) = &limit {
+            pairs.push(("limit", limit));
+        }
+        if let Some(cursor) = &query.cursor {
+            pairs.push(("cursor", cursor));
+        }
+        let url = self.url(&["v1", "spaces", space, "machines", machine, "instances"], &pairs)?;
+        self.json(self.request(Method::GET, url)).await
+    }
+
+    /// Soft-deletes an instance: its history stays, its id is not reused.
+    pub async fn delete_instance(&self, space: &str, machine: &str, id: &str) -> Result<(), ClientError> {
+        let url = self.url(&["v1", "spaces", space, "machines", machine, "instances", id], &[])?;
+        self.empty(self.request(Method::DELETE, url)).await
+    }
+
+    /// Reads a page of an instance's history: records with `seq` greater than `after`.
+    pub async fn history(
+        &self,
+        space: &str,
+        machine: &str,
+        id: &str,
+        after: Option<u64>,
+        limit: Option<u32>,
+    ) -> Result<History, ClientError> {
+        let after = after.map(|a| a.to_string());
+        let limit = limit.map(|l| l.to_string());
+        let mut pairs: Vec<(&str, &str)> = Vec::new();
+        if let Some(after) = &after {
+            pairs.push(("after", after));
+        }
+        if let Some(limit) = &limit {
+            pairs.push(("limit", limit));
+        }
+        let url = self.url(&["v1", "spaces", space, "machines", machine, "instances", id, "history"], &pairs)?;
+        self.json(self.request(Method::GET, url)).await
+    }
+
+    /// Applies an event to an instance.
+    pub async fn send_event(
+        &self,
+        space: &str,
+        machine: &str,
+        id: &str,
+        event: &SendEvent,
+    ) -> Result<Transition, ClientError> {
+        let url = self.url(&["v1", "spaces", space, "machines", machine, "instances", id, "events"], &[])?;
+        self.json(self.request(Method::POST, url).json(event)).await
+    }
+
+    /// Runs operations atomically; returns the reply body, `{"results":[…]}`.
+    pub async fn batch(&self, operations: &[Value]) -> Result<Value, ClientError> {
+        let url = self.url(&["v1", "batch"], &[])?;
+        self.json(self.request(Method::POST, url).json(&json!({ "operations": operations }))).await
+    }
+
+    /// Lists the spaces this token may see.
+    pub async fn list_spaces(&self) -> Result<SpaceList, ClientError> {
+        let url = self.url(&["v1", "spaces"], &[])?;
+        self.json(self.request(Method::GET, url)).await
+    }
+
+    /// Creates a token; the reply holds its secret, shown only this once.
+    pub async fn create_token(&self, body: &CreateToken) -> Result<CreatedToken, ClientError> {
+        let url = self.url(&["v1", "tokens"], &[])?;
+        self.json(self.request(Method::POST, url).json(body)).await
+    }
+
+    /// Lists the tokens the caller's grant covers (without secrets).
+    pub async fn list_tokens(&self) -> Result<TokenList, ClientError> {
+        let url = self.url(&["v1", "tokens"], &[])?;
+        self.json(self.request(Method::GET, url)).await
+    }
+
+    /// Revokes a token by id.
+    pub async fn revoke_token(&self, id: &str) -> Result<(), ClientError> {
+        let url = self.url(&["v1", "tokens", id], &[])?;
+        self.empty(self.request(Method::DELETE, url)).await
+    }
+
+    /// Succeeds while the server process runs (`GET /healthz`).
+    pub async fn healthz(&self) -> Result<(), ClientError> {
+        let url = self.url(&["healthz"], &[])?;
+        self.empty(self.inner.http.get(url)).await
+    }
+
+    /// Succeeds once the store is open and migrated (`GET /readyz`).
+    pub async fn readyz(&self) -> Result<(), ClientError> {
+        let url = self.url(&["readyz"], &[])?;
+        self.empty(self.inner.http.get(url)).await
+    }
+
+    /// Reads the Prometheus metrics text (`GET /metrics`).
+    pub async fn metrics(&self) -> Result<String, ClientError> {
+        let url = self.url(&["metrics"], &[])?;
+        let bytes = self.body(self.request(Method::GET, url)).await?;
+        String::from_utf8(bytes).map_err(|e| ClientError::Decode(e.to_string()))
+    }
+
+    /// Reads the OpenAPI description (`GET /v1/openapi.json`).
+    pub async fn openapi(&self) -> Result<Value, ClientError> {
+        let url = self.url(&["v1", "openapi.json"], &[])?;
+        self.json(self.request(Method::GET, url)).await
+    }
+
+    /// The base URL with `segments` appended, each percent-encoded as one path segment.
+    fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<Url, ClientError> {
+        let mut url = self.inner.base.clone();
+        {
+            let mut path = url
+                .path_segments_mut()
+                .map_err(|()| ClientError::InvalidServer(format!("\"{}\" cannot be a base", self.inner.base)))?;
+            path.pop_if_empty();
+            for segment in segments {
+                // `Url` drops `.` and `..` segments and an empty one changes the route: refuse
+                // rather than send the request somewhere else.
+                if matches!(*segment, "" | "." | "..") {
+                    return Err(ClientError::InvalidArgument(format!(
+                        "\"{segment}\" cannot be used as a name in a path"
+                    )));
+                }
+                path.push(segment);
+            }
+        }
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        Ok(url)
+    }
+
+    fn request(&self, method: Method, url: Url) -> RequestBuilder {
+        let request = self.inner.http.request(method, url);
+        match &self.inner.auth {
+            Some(auth) => request.header(AUTHORIZATION, auth.clone()),
+            None => request,
+        }
+    }
+
+    /// Sends `request`; returns the body of a 2xx reply, or the server's error.
+    async fn body(&self, request: RequestBuilder) -> Result<Vec<u8>, ClientError> {
+        let response = request.send().await.map_err(ClientError::transport)?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(ClientError::transport)?;
+        if status.is_success() {
+            Ok(bytes.to_vec())
+        } else {
+            Err(ClientError::from_reply(status.as_u16(), status.canonical_reason(), &bytes))
+        }
+    }
+
+    async fn json<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T, ClientError> {
+        let bytes = self.body(request).await?;
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))
+    }
+
+    async fn empty(&self, request: RequestBuilder) -> Result<(), ClientError> {
+        self.body(request).await.map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_addresses_parse_or_explain() {
+        let table: &[(&str, Result<&str, &str>)] = &[
+            ("http://127.0.0.1:7400", Ok("http://127.0.0.1:7400/")),
+            ("127.0.0.1:7400", Ok("http://127.0.0.1:7400/")),
+            ("localhost:7400", Ok("http://localhost:7400/")),
+            ("[::1]:7400", Ok("http://[::1]:7400/")),
+            (" http://example.com/prefix/ ", Ok("http://example.com/prefix/")),
+            ("", Err("empty")),
+            ("https://example.com", Err("TLS")),
+            ("ftp://example.com", Err("unsupported scheme")),
+            ("http://example.com/?a=b", Err("query")),
+            ("http://", Err("")),
+        ];
+        for (input, expected) in table {
+            match (server_url(input), expected) {
+                (Ok(url), Ok(want)) => assert_eq!(url.as_str(), *want, "{input}"),
+                (Err(err), Err(want)) => assert!(err.to_string().contains(want), "{input}: {err}"),
+                (got, want) => panic!("{input}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn path_segments_are_percent_encoded_one_segment_each() {
+        let client = Client::new("http://h:1/base", None).unwrap();
+        let url = client.url(&["v1", "spaces", "a/b", "machines", "x?y#z %"], &[("state", "a&b")]).unwrap();
+        assert_eq!(url.as_str(), "http://h:1/base/v1/spaces/a%2Fb/machines/x%3Fy%23z%20%25?state=a%26b");
+    }
+
+    #[test]
+    fn dot_and_empty_segments_are_refused() {
+        let client = Client::new("h:1", None).unwrap();
+        for bad in ["", ".", ".."] {
+            let err = client.url(&["v1", "spaces", bad, "machines"], &[]).unwrap_err();
+            assert!(matches!(err, ClientError::InvalidArgument(_)), "{bad:?}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn debug_output_hides_the_token() {
+        let client = Client::new("h:1", Some("sy_secret".into())).unwrap();
+        assert!(!format!("{client:?}").contains("sy_secret"));
+    }
+
+    #[test]
+    fn bodies_serialize_without_absent_fields() {
+        let body = serde_json::to_value(SendEvent::new("pay")).unwrap();
+        assert_eq!(body, json!({"event": "pay"}));
+        let body = serde_json::to_value(CreateInstance { id: Some("o-1".into()), ..Default::default() }).unwrap();
+        assert_eq!(body, json!({"id": "o-1"}));
+        let body =
+            serde_json::to_value(CreateToken { name: "ci".into(), role: Role::Reader, spaces: vec!["acme".into()] })
+                .unwrap();
+        assert_eq!(body, json!({"name": "ci", "role": "reader", "spaces": ["acme"]}));
+    }
+}

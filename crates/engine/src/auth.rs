@@ -1,0 +1,102 @@
+//! Tokens: minting, hashing, authenticating, and what a principal may do.
+//!
+//! Secrets are never stored: only their SHA-256 digest. Authenticated tokens are cached for
+//! [`TOKEN_CACHE_TTL`] so a request does not read the store; a revoke through this engine
+//! evicts at once, one through another node sharing the store takes effect within the TTL.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use switchyard_model::SpaceName;
+use switchyard_store::{Role, SpaceGrant, TokenRecord};
+
+use crate::EngineError;
+
+/// How long an authenticated token is trusted without asking the store again.
+pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// Who is calling: an authenticated, unrevoked token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The token's id.
+    pub token_id: String,
+    /// The token's name.
+    pub name: String,
+    /// Its role.
+    pub role: Role,
+    /// Its spaces.
+    pub spaces: SpaceGrant,
+}
+
+impl Principal {
+    /// Ok when this principal may act with `role` in `space`.
+    pub fn require(&self, space: &SpaceName, role: Role) -> Result<(), EngineError> {
+        if !self.spaces.allows(space) {
+            return Err(EngineError::Forbidden(format!("this token is not granted space \"{space}\"")));
+        }
+        self.require_role(role)
+    }
+
+    /// Ok when this principal's role is at least `role`.
+    pub fn require_role(&self, role: Role) -> Result<(), EngineError> {
+        if self.role < role {
+            return Err(EngineError::Forbidden(format!(
+                "this token's role is {}; this needs {}",
+                self.role.as_str(),
+                role.as_str()
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl From<&TokenRecord> for Principal {
+    fn from(t: &TokenRecord) -> Self {
+        Principal { token_id: t.id.clone(), name: t.name.clone(), role: t.role, spaces: t.spaces.clone() }
+    }
+}
+
+/// Hex SHA-256 of a secret, as stored.
+pub fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// A new random secret (`sy_` and 48 hex digits: 192 bits) and a new token id.
+pub fn mint() -> (String, String) {
+    let mut rng = rand::rng();
+    let mut secret = [0u8; 24];
+    rng.fill_bytes(&mut secret);
+    let mut id = [0u8; 8];
+    rng.fill_bytes(&mut id);
+    (format!("sy_{}", hex::encode(secret)), format!("tok_{}", hex::encode(id)))
+}
+
+/// Authenticated tokens by secret digest.
+#[derive(Default)]
+pub(crate) struct TokenCache {
+    entries: RwLock<HashMap<String, (Principal, Instant)>>,
+}
+
+impl TokenCache {
+    pub fn get(&self, hash: &str) -> Option<Principal> {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        entries.get(hash).filter(|(_, at)| at.elapsed() < TOKEN_CACHE_TTL).map(|(p, _)| p.clone())
+    }
+
+    pub fn insert(&self, hash: String, principal: Principal) {
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        // Bounded: expired entries go whenever the map grows large.
+        if entries.len() > 10_000 {
+            entries.retain(|_, (_, at)| at.elapsed() < TOKEN_CACHE_TTL);
+        }
+        entries.insert(hash, (principal, Instant::now()));
+    }
+
+    pub fn evict_token(&self, token_id: &str) {
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        entries.retain(|_, (p, _)| p.token_id != token_id);
+    }
+}

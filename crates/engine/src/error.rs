@@ -1,0 +1,150 @@
+//! The engine's errors and their stable codes.
+//!
+//! Each error maps to exactly one code from the public list (docs/http-api.md); the HTTP layer
+//! only chooses a status for a code. `details` carries machine-readable context.
+
+use serde_json::{Value, json};
+use switchyard_model::{DefinitionError, TransitionError};
+use switchyard_store::StoreError;
+
+/// Why an engine call did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// Malformed input (syntax), with details such as a position.
+    #[error("{message}")]
+    BadRequest {
+        /// What is wrong.
+        message: String,
+        /// Where, when known.
+        details: Value,
+    },
+    /// Well-formed input that breaks a rule.
+    #[error("{message}")]
+    Validation {
+        /// What is wrong.
+        message: String,
+        /// Which fields, when known.
+        details: Value,
+    },
+    /// A machine definition does not load.
+    #[error(transparent)]
+    Definition(#[from] DefinitionError),
+    /// The store refused or failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Operation `index` of a batch failed; nothing was applied.
+    #[error("operation {index} of the batch failed: {source}")]
+    BatchFailed {
+        /// Its position.
+        index: usize,
+        /// Its error.
+        source: Box<EngineError>,
+    },
+    /// No usable token.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The token may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// No such token.
+    #[error("token \"{0}\" not found")]
+    TokenNotFound(String),
+    /// Writing the admin token file failed.
+    #[error("cannot write the admin token to {path}: {message}")]
+    AdminTokenFile {
+        /// Where.
+        path: String,
+        /// Why.
+        message: String,
+    },
+}
+
+impl EngineError {
+    /// The stable code clients match on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EngineError::BadRequest { .. } => "bad_request",
+            EngineError::Validation { .. } => "validation_failed",
+            EngineError::Definition(DefinitionError::Syntax { .. }) => "bad_request",
+            EngineError::Definition(DefinitionError::Invalid(_)) => "validation_failed",
+            EngineError::Store(e) => store_code(e),
+            EngineError::BatchFailed { source, .. } => source.code(),
+            EngineError::Unauthorized(_) => "unauthorized",
+            EngineError::Forbidden(_) => "forbidden",
+            EngineError::TokenNotFound(_) => "not_found",
+            EngineError::AdminTokenFile { .. } => "internal",
+        }
+    }
+
+    /// Machine-readable context for the error body.
+    pub fn details(&self) -> Value {
+        match self {
+            EngineError::BadRequest { details, .. } | EngineError::Validation { details, .. } => details.clone(),
+            EngineError::Definition(DefinitionError::Syntax { line, column, path, .. }) => {
+                json!({ "line": line, "column": column, "path": path })
+            }
+            EngineError::Definition(DefinitionError::Invalid(errors)) => json!({ "errors": errors }),
+            EngineError::Store(e) => store_details(e),
+            EngineError::BatchFailed { index, source } => json!({
+                "index": index,
+                "error": { "code": source.code(), "message": source.to_string(), "details": source.details() },
+            }),
+            _ => Value::Null,
+        }
+    }
+
+    /// A validation error without details.
+    pub fn validation(message: impl Into<String>) -> EngineError {
+        EngineError::Validation { message: message.into(), details: Value::Null }
+    }
+
+    /// A bad request without details.
+    pub fn bad_request(message: impl Into<String>) -> EngineError {
+        EngineError::BadRequest { message: message.into(), details: Value::Null }
+    }
+}
+
+fn store_code(e: &StoreError) -> &'static str {
+    match e {
+        StoreError::MachineNotFound { .. } => "machine_not_found",
+        StoreError::InstanceNotFound { .. } => "instance_not_found",
+        StoreError::InstanceExists { .. } => "instance_exists",
+        StoreError::Conflict { .. } => "conflict",
+        StoreError::IdempotencyKeyReused { .. } => "idempotency_key_reused",
+        StoreError::Transition(TransitionError::NoTransition { .. } | TransitionError::FinalState { .. }) => {
+            "invalid_transition"
+        }
+        StoreError::Transition(TransitionError::GuardRejected { .. }) => "guard_rejected",
+        StoreError::Transition(_) | StoreError::InvalidContext(_) => "validation_failed",
+        StoreError::TokenNotFound { .. } => "not_found",
+        StoreError::BatchFailed { source, .. } => store_code(source),
+        StoreError::Closed => "unavailable",
+        StoreError::SchemaTooNew { .. }
+        | StoreError::Open { .. }
+        | StoreError::Backend(_)
+        | StoreError::Corrupt(_)
+        | StoreError::BadDefinition { .. } => "internal",
+    }
+}
+
+fn store_details(e: &StoreError) -> Value {
+    match e {
+        StoreError::InstanceNotFound { deleted_at: Some(at), .. } => json!({ "deleted_at": at.to_rfc3339() }),
+        StoreError::Conflict { actual_state, actual_revision, .. } => {
+            json!({ "actual_state": actual_state, "actual_revision": actual_revision.get() })
+        }
+        StoreError::Transition(TransitionError::GuardRejected { guards, .. }) => json!({ "guards": guards }),
+        StoreError::Transition(
+            TransitionError::NoTransition { state, event } | TransitionError::FinalState { state, event },
+        ) => {
+            json!({ "state": state, "event": event })
+        }
+        StoreError::Transition(TransitionError::ContextInvalid(c)) | StoreError::InvalidContext(c) => {
+            json!({ "errors": c.errors })
+        }
+        StoreError::Transition(TransitionError::AssignFailed { key, message }) => {
+            json!({ "key": key, "reason": message })
+        }
+        _ => Value::Null,
+    }
+}

@@ -1,0 +1,630 @@
+//! Switchyard's engine: what the API asks for, checked and turned into store operations.
+//!
+//! The engine validates input (names, JSON shapes, definitions), assigns ids, computes the
+//! fingerprint that ties an idempotency key to its request, authenticates tokens and decides
+//! what a principal may do, and runs background maintenance (idempotency retention). It does no
+//! I/O of its own besides the store and the admin token file.
+//!
+//! Invariant: every mutation goes through [`Store::write`] or [`Store::write_atomic`], so the
+//! store's atomicity and ordering guarantees hold for everything the engine does.
+
+pub mod auth;
+mod error;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use switchyard_model::{CompiledMachine, DefinitionFormat, Segment, SpaceName, parse_definition};
+use switchyard_store::*;
+
+pub use auth::Principal;
+pub use error::EngineError;
+
+/// The engine's settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// How long an idempotency key is remembered.
+    pub idempotency_retention: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig { idempotency_retention: Duration::from_secs(24 * 3600) }
+    }
+}
+
+/// A request to create an instance.
+#[derive(Debug, Clone, Default)]
+pub struct CreateInstance {
+    /// The id; generated (UUIDv7) when absent.
+    pub id: Option<String>,
+    /// The initial context; `{}` when absent; must be an object.
+    pub ctx: Option<Value>,
+    /// Makes a retry return the original instance.
+    pub idempotency_key: Option<String>,
+}
+
+/// A request to apply an event.
+#[derive(Debug, Clone, Default)]
+pub struct SendEvent {
+    /// The event's name.
+    pub event: String,
+    /// Its payload; `{}` when absent; must be an object.
+    pub payload: Option<Value>,
+    /// Makes a retry return the original result.
+    pub idempotency_key: Option<String>,
+    /// Refuse unless the instance is in this state.
+    pub expected_state: Option<String>,
+    /// Refuse unless the instance is at this revision.
+    pub expected_revision: Option<u64>,
+}
+
+/// One operation of an atomic batch.
+#[derive(Debug, Clone)]
+pub enum BatchOp {
+    /// Create an instance.
+    CreateInstance {
+        /// The space.
+        space: String,
+        /// The machine.
+        machine: String,
+        /// The request.
+        request: CreateInstance,
+    },
+    /// Apply an event.
+    ApplyEvent {
+        /// The space.
+        space: String,
+        /// The machine.
+        machine: String,
+        /// The instance.
+        instance: String,
+        /// The request.
+        request: SendEvent,
+    },
+    /// Delete an instance.
+    DeleteInstance {
+        /// The space.
+        space: String,
+        /// The machine.
+        machine: String,
+        /// The instance.
+        instance: String,
+    },
+}
+
+impl BatchOp {
+    /// The space the operation writes to.
+    pub fn space(&self) -> &str {
+        match self {
+            BatchOp::CreateInstance { space, .. }
+            | BatchOp::ApplyEvent { space, .. }
+            | BatchOp::DeleteInstance { space, .. } => space,
+        }
+    }
+}
+
+/// What a batch operation did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BatchResult {
+    /// The created instance.
+    Created(InstanceRecord),
+    /// The applied transition.
+    Applied(TransitionApplied),
+    /// The instance was deleted.
+    Deleted,
+}
+
+/// A page of instances.
+#[derive(Debug, Clone)]
+pub struct InstancePage {
+    /// The instances.
+    pub instances: Vec<InstanceRecord>,
+    /// Pass as `cursor` for the next page; `None` at the end.
+    pub next_cursor: Option<String>,
+}
+
+/// A page of log records.
+#[derive(Debug, Clone)]
+pub struct LogPage {
+    /// The records.
+    pub records: Vec<LogRecord>,
+    /// Pass as `after` for the next page; `None` at the end.
+    pub next_cursor: Option<Seq>,
+}
+
+/// Parses a space name, as a validation error naming `what` when it breaks the rules.
+pub fn parse_space(s: &str) -> Result<SpaceName, EngineError> {
+    s.parse().map_err(|e| EngineError::validation(format!("space: {e}")))
+}
+
+/// Parses a machine name or instance id (`what` names it in the error).
+pub fn parse_segment(what: &str, s: &str) -> Result<Segment, EngineError> {
+    s.parse().map_err(|e| EngineError::validation(format!("{what}: {e}")))
+}
+
+fn into_object(what: &str, v: Option<Value>) -> Result<JsonObject, EngineError> {
+    match v {
+        None | Some(Value::Null) => Ok(JsonObject::new()),
+        Some(Value::Object(m)) => Ok(m),
+        Some(other) => Err(EngineError::validation(format!("{what} must be a JSON object, not {}", json_kind(&other)))),
+    }
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Digest of the parts of a request an idempotency key stands for.
+fn fingerprint(parts: &[&[u8]]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    hex::encode(h.finalize())
+}
+
+fn check_key(key: &Option<String>) -> Result<(), EngineError> {
+    match key {
+        Some(k) if k.is_empty() || k.len() > 255 => {
+            Err(EngineError::validation("idempotency_key must be 1-255 characters"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The engine. Cheap to share behind an `Arc`.
+pub struct Engine {
+    store: Arc<dyn Store>,
+    config: EngineConfig,
+    tokens: auth::TokenCache,
+}
+
+impl Engine {
+    /// An engine over `store`.
+    pub fn new(store: Arc<dyn Store>, config: EngineConfig) -> Engine {
+        Engine { store, config, tokens: auth::TokenCache::default() }
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Stores a definition: a new version when it differs from the latest, else the latest.
+    pub async fn put_machine(
+        &self,
+        space: &str,
+        name: &str,
+        body: &[u8],
+        format: DefinitionFormat,
+    ) -> Result<(MachineVersion, bool), EngineError> {
+        let space = parse_space(space)?;
+        let name = parse_segment("machine name", name)?;
+        let definition = parse_definition(body, format)?;
+        let compiled = CompiledMachine::compile(definition)?;
+        if let Some(inner) = compiled.name()
+            && inner != name.as_ref()
+        {
+            return Err(EngineError::Validation {
+                message: format!("name: the definition is named \"{inner}\" but is put as \"{name}\""),
+                details: serde_json::json!({ "errors": [{ "path": "name", "message": format!("must be \"{name}\" or absent") }] }),
+            });
+        }
+        let op = WriteOp::PutMachine { space, name, definition: compiled.canonical_json().clone() };
+        match self.store.write(op).await? {
+            WriteOutcome::MachinePut { version, created } => Ok((version, created)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// One version of a machine (the latest without `version`).
+    pub async fn get_machine(
+        &self,
+        space: &str,
+        name: &str,
+        version: Option<u32>,
+    ) -> Result<MachineRecord, EngineError> {
+        let space = parse_space(space)?;
+        let name = parse_segment("machine name", name)?;
+        let version = match version {
+            Some(v) => {
+                Some(MachineVersion::new(v).ok_or_else(|| EngineError::validation("version must be 1 or more"))?)
+            }
+            None => None,
+        };
+        self.store.get_machine(&space, &name, version).await?.ok_or_else(|| {
+            EngineError::Store(StoreError::MachineNotFound {
+                space: space.to_string(),
+                name: name.to_string(),
+                version,
+            })
+        })
+    }
+
+    /// The latest version of each machine in a space.
+    pub async fn list_machines(&self, space: &str) -> Result<Vec<MachineSummary>, EngineError> {
+        Ok(self.store.list_machines(&parse_space(space)?).await?)
+    }
+
+    fn create_op(&self, space: &str, machine: &str, req: CreateInstance) -> Result<WriteOp, EngineError> {
+        let space = parse_space(space)?;
+        let machine = parse_segment("machine name", machine)?;
+        check_key(&req.idempotency_key)?;
+        let ctx = into_object("ctx", req.ctx)?;
+        let idempotency = req.idempotency_key.map(|key| {
+            // The generated id is not part of the fingerprint: a retry without an id must
+            // find the original, not make a second instance.
+            let ctx_text = serde_json::to_vec(&ctx).unwrap_or_default();
+            let fp = fingerprint(&[
+                b"create_instance",
+                machine.as_ref().as_bytes(),
+                req.id.as_deref().unwrap_or("").as_bytes(),
+                &ctx_text,
+            ]);
+            Idempotency { key, fingerprint: fp }
+        });
+        let id = match req.id {
+            Some(id) => parse_segment("id", &id)?,
+            None => parse_segment("id", &uuid::Uuid::now_v7().to_string())?,
+        };
+        Ok(WriteOp::CreateInstance { key: InstanceKey { space, machine, id }, ctx, idempotency })
+    }
+
+    /// Creates an instance; `true` with it when an idempotency key returned the original.
+    pub async fn create_instance(
+        &self,
+        space: &str,
+        machine: &str,
+        req: CreateInstance,
+    ) -> Result<(InstanceRecord, bool), EngineError> {
+        match self.store.write(self.create_op(space, machine, req)?).await? {
+            WriteOutcome::InstanceCreated { instance, replayed } => Ok((instance, replayed)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The key of an instance, validated.
+    pub fn instance_key(&self, space: &str, machine: &str, id: &str) -> Result<InstanceKey, EngineError> {
+        Ok(InstanceKey {
+            space: parse_space(space)?,
+            machine: parse_segment("machine name", machine)?,
+            id: parse_segment("id", id)?,
+        })
+    }
+
+    /// An instance that is not deleted.
+    pub async fn get_instance(&self, space: &str, machine: &str, id: &str) -> Result<InstanceRecord, EngineError> {
+        let key = self.instance_key(space, machine, id)?;
+        match self.store.get_instance(&key).await? {
+            Some(i) if i.deleted_at.is_none() => Ok(i),
+            Some(i) => Err(StoreError::InstanceNotFound { address: key.address(), deleted_at: i.deleted_at }.into()),
+            None => Err(StoreError::InstanceNotFound { address: key.address(), deleted_at: None }.into()),
+        }
+    }
+
+    /// A page of a machine's instances, optionally in one state.
+    pub async fn list_instances(
+        &self,
+        space: &str,
+        machine: &str,
+        state: Option<String>,
+        limit: Option<u32>,
+        cursor: Option<String>,
+    ) -> Result<InstancePage, EngineError> {
+        let limit = limit.unwrap_or(100);
+        if !(1..=1000).contains(&limit) {
+            return Err(EngineError::validation("limit must be between 1 and 1000"));
+        }
+        let query = ListInstances {
+            space: parse_space(space)?,
+            machine: parse_segment("machine name", machine)?,
+            state,
+            after_id: cursor,
+            limit,
+        };
+        let instances = self.store.list_instances(&query).await?;
+        let next_cursor =
+            if instances.len() == limit as usize { instances.last().map(|i| i.id.to_string()) } else { None };
+        Ok(InstancePage { instances, next_cursor })
+    }
+
+    /// Soft-deletes an instance.
+    pub async fn delete_instance(&self, space: &str, machine: &str, id: &str) -> Result<(), EngineError> {
+        let key = self.instance_key(space, machine, id)?;
+        self.store.write(WriteOp::DeleteInstance { key }).await?;
+        Ok(())
+    }
+
+    fn event_op(&self, space: &str, machine: &str, id: &str, req: SendEvent) -> Result<WriteOp, EngineError> {
+        let key = self.instance_key(space, machine, id)?;
+        if req.event.is_empty() {
+            return Err(EngineError::validation("event must not be empty"));
+        }
+        check_key(&req.idempotency_key)?;
+        let payload = into_object("payload", req.payload)?;
+        let expected_revision = match req.expected_revision {
+            Some(r) => {
+                Some(Revision::new(r).ok_or_else(|| EngineError::validation("expected_revision must be 1 or more"))?)
+            }
+            None => None,
+        };
+        let idempotency = req.idempotency_key.map(|k| {
+            let payload_text = serde_json::to_vec(&payload).unwrap_or_default();
+            let revision = expected_revision.map(|r| r.get().to_string()).unwrap_or_default();
+            let fp = fingerprint(&[
+                b"apply_event",
+                key.machine.as_ref().as_bytes(),
+                key.id.as_ref().as_bytes(),
+                req.event.as_bytes(),
+                &payload_text,
+                req.expected_state.as_deref().unwrap_or("").as_bytes(),
+                revision.as_bytes(),
+            ]);
+            Idempotency { key: k, fingerprint: fp }
+        });
+        Ok(WriteOp::ApplyEvent {
+            key,
+            event: req.event,
+            payload,
+            expected_state: req.expected_state,
+            expected_revision,
+            idempotency,
+        })
+    }
+
+    /// Applies an event; `true` with the result when an idempotency key returned the original.
+    pub async fn apply_event(
+        &self,
+        space: &str,
+        machine: &str,
+        id: &str,
+        req: SendEvent,
+    ) -> Result<(TransitionApplied, bool), EngineError> {
+        match self.store.write(self.event_op(space, machine, id, req)?).await? {
+            WriteOutcome::EventApplied { applied, replayed } => Ok((applied, replayed)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// An instance's history (deleted instances keep theirs).
+    pub async fn history(
+        &self,
+        space: &str,
+        machine: &str,
+        id: &str,
+        after: Option<u64>,
+        limit: Option<u32>,
+    ) -> Result<LogPage, EngineError> {
+        let key = self.instance_key(space, machine, id)?;
+        let limit = limit.unwrap_or(100);
+        if !(1..=1000).contains(&limit) {
+            return Err(EngineError::validation("limit must be between 1 and 1000"));
+        }
+        if self.store.get_instance(&key).await?.is_none() {
+            return Err(StoreError::InstanceNotFound { address: key.address(), deleted_at: None }.into());
+        }
+        let records = self.store.history(&key.address(), Seq(after.unwrap_or(0)), limit).await?;
+        let next_cursor = if records.len() == limit as usize { records.last().map(|r| r.seq) } else { None };
+        Ok(LogPage { records, next_cursor })
+    }
+
+    /// Applies every operation or none.
+    pub async fn batch(&self, ops: Vec<BatchOp>) -> Result<Vec<BatchResult>, EngineError> {
+        if ops.is_empty() || ops.len() > 1000 {
+            return Err(EngineError::validation("a batch holds 1 to 1000 operations"));
+        }
+        let mut writes = Vec::with_capacity(ops.len());
+        for (index, op) in ops.into_iter().enumerate() {
+            let write = match op {
+                BatchOp::CreateInstance { space, machine, request } => self.create_op(&space, &machine, request),
+                BatchOp::ApplyEvent { space, machine, instance, request } => {
+                    self.event_op(&space, &machine, &instance, request)
+                }
+                BatchOp::DeleteInstance { space, machine, instance } => {
+                    self.instance_key(&space, &machine, &instance).map(|key| WriteOp::DeleteInstance { key })
+                }
+            };
+            writes.push(write.map_err(|e| EngineError::BatchFailed { index, source: Box::new(e) })?);
+        }
+        let outcomes = self.store.write_atomic(writes).await.map_err(|e| match e {
+            StoreError::BatchFailed { index, source } => {
+                EngineError::BatchFailed { index, source: Box::new(EngineError::Store(*source)) }
+            }
+            other => EngineError::Store(other),
+        })?;
+        outcomes
+            .into_iter()
+            .map(|o| match o {
+                WriteOutcome::InstanceCreated { instance, .. } => Ok(BatchResult::Created(instance)),
+                WriteOutcome::EventApplied { applied, .. } => Ok(BatchResult::Applied(applied)),
+                WriteOutcome::InstanceDeleted => Ok(BatchResult::Deleted),
+                other => Err(unexpected(other)),
+            })
+            .collect()
+    }
+
+    /// The spaces `principal` may see.
+    pub async fn list_spaces(&self, principal: &Principal) -> Result<Vec<SpaceRecord>, EngineError> {
+        let spaces = self.store.list_spaces().await?;
+        Ok(spaces.into_iter().filter(|s| principal.spaces.allows(&s.name)).collect())
+    }
+
+    /// The principal a bearer secret stands for.
+    pub async fn authenticate(&self, secret: &str) -> Result<Principal, EngineError> {
+        let hash = auth::hash_secret(secret);
+        if let Some(p) = self.tokens.get(&hash) {
+            return Ok(p);
+        }
+        match self.store.find_token(&hash).await? {
+            Some(t) if t.revoked_at.is_none() => {
+                let p = Principal::from(&t);
+                self.tokens.insert(hash, p.clone());
+                Ok(p)
+            }
+            Some(_) => Err(EngineError::Unauthorized("this token was revoked".into())),
+            None => Err(EngineError::Unauthorized("unknown token".into())),
+        }
+    }
+
+    /// Creates a token; returns it with its secret, which is not stored and cannot be shown again.
+    pub async fn create_token(
+        &self,
+        by: &Principal,
+        name: &str,
+        role: Role,
+        spaces: &[String],
+    ) -> Result<(TokenRecord, String), EngineError> {
+        by.require_role(Role::Admin)?;
+        if name.is_empty() || name.len() > 128 {
+            return Err(EngineError::validation("name must be 1-128 characters"));
+        }
+        if spaces.is_empty() {
+            return Err(EngineError::validation("spaces must name at least one space, or \"*\""));
+        }
+        let grant = if spaces.iter().any(|s| s == "*") {
+            SpaceGrant::All
+        } else {
+            SpaceGrant::Only(spaces.iter().map(|s| parse_space(s)).collect::<Result<_, _>>()?)
+        };
+        if !by.spaces.covers(&grant) {
+            return Err(EngineError::Forbidden("a token can only be granted spaces its creator has".into()));
+        }
+        let (secret, id) = auth::mint();
+        let record = TokenRecord {
+            id,
+            name: name.to_string(),
+            secret_hash: auth::hash_secret(&secret),
+            role,
+            spaces: grant,
+            created_at: Timestamp::now(),
+            revoked_at: None,
+        };
+        self.store.write(WriteOp::CreateToken(record.clone())).await?;
+        Ok((record, secret))
+    }
+
+    /// The tokens `by` administers (their spaces are within its own).
+    pub async fn list_tokens(&self, by: &Principal) -> Result<Vec<TokenRecord>, EngineError> {
+        by.require_role(Role::Admin)?;
+        let tokens = self.store.list_tokens().await?;
+        Ok(tokens.into_iter().filter(|t| by.spaces.covers(&t.spaces)).collect())
+    }
+
+    /// Revokes a token `by` administers.
+    pub async fn revoke_token(&self, by: &Principal, id: &str) -> Result<(), EngineError> {
+        by.require_role(Role::Admin)?;
+        let tokens = self.store.list_tokens().await?;
+        let Some(token) = tokens.iter().find(|t| t.id == id) else {
+            return Err(EngineError::TokenNotFound(id.to_string()));
+        };
+        if !by.spaces.covers(&token.spaces) {
+            return Err(EngineError::Forbidden(
+                "this token may not revoke a token with spaces it does not have".into(),
+            ));
+        }
+        self.store.write(WriteOp::RevokeToken { id: id.to_string() }).await?;
+        self.tokens.evict_token(id);
+        Ok(())
+    }
+
+    /// Creates the first admin token unless one was created before: writes its secret to
+    /// `<data_dir>/admin.token` (mode 0600) and returns it so it can be printed once.
+    pub async fn bootstrap_admin_token(&self, data_dir: &Path) -> Result<Option<String>, EngineError> {
+        let (secret, id) = auth::mint();
+        let record = TokenRecord {
+            id,
+            name: "admin".into(),
+            secret_hash: auth::hash_secret(&secret),
+            role: Role::Admin,
+            spaces: SpaceGrant::All,
+            created_at: Timestamp::now(),
+            revoked_at: None,
+        };
+        let path = data_dir.join("admin.token");
+        let pending = data_dir.join("admin.token.new");
+        let file_err = |e: std::io::Error| EngineError::AdminTokenFile {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        };
+        // A crash between storing the token and renaming its file leaves the secret in the
+        // pending file: keep it if the store knows it, else it is worthless.
+        if let Ok(leftover) = std::fs::read_to_string(&pending) {
+            let known = self.store.find_token(&auth::hash_secret(leftover.trim())).await?.is_some();
+            if known && !path.exists() {
+                std::fs::rename(&pending, &path).map_err(file_err)?;
+            } else {
+                let _ = std::fs::remove_file(&pending);
+            }
+        }
+        // The secret reaches the disk before the store: a stored admin token whose secret
+        // nobody has would lock the operator out.
+        write_secret_file(&pending, &secret).map_err(file_err)?;
+        match self.store.write(WriteOp::BootstrapAdminToken(record)).await? {
+            WriteOutcome::TokenCreated(true) => {
+                std::fs::rename(&pending, &path).map_err(file_err)?;
+                Ok(Some(secret))
+            }
+            _ => {
+                let _ = std::fs::remove_file(&pending);
+                Ok(None)
+            }
+        }
+    }
+
+    /// Forgets idempotency keys older than the retention, once.
+    pub async fn purge_idempotency(&self) -> Result<u64, EngineError> {
+        let retention_ms = self.config.idempotency_retention.as_millis() as i64;
+        let before = Timestamp(Timestamp::now().as_millis() - retention_ms);
+        match self.store.write(WriteOp::PurgeIdempotency { before }).await? {
+            WriteOutcome::IdempotencyPurged(n) => Ok(n),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Runs maintenance every `every` until the returned handle is aborted.
+    pub fn spawn_maintenance(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match engine.purge_idempotency().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(purged = n, "idempotency keys past retention forgotten"),
+                    Err(e) => tracing::warn!(error = %e, "idempotency purge failed"),
+                }
+            }
+        })
+    }
+}
+
+fn unexpected(outcome: WriteOutcome) -> EngineError {
+    EngineError::Store(StoreError::Backend(format!("unexpected outcome from the store: {outcome:?}")))
+}
+
+fn write_secret_file(path: &Path, secret: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut f = options.open(path)?;
+    f.write_all(secret.as_bytes())?;
+    f.write_all(b"\n")?;
+    f.sync_all()
+}

@@ -1,0 +1,27 @@
+//! Switchyard's pure domain model: addresses, machine definitions, CEL guards and assignments,
+//! and the transition logic.
+//!
+//! Architecture invariants:
+//! - No I/O, no async runtime, no logging, no global mutable state: every function is a pure
+//!   computation over its arguments (the one process-wide value is the immutable standard CEL
+//!   environment, built on first use).
+//! - Values of the public types are valid by construction: an [`Address`] cannot be malformed,
+//!   a [`CompiledMachine`] cannot reference an unknown state or hold an unparsed expression.
+//! - Nothing panics on user input; every refusal is a typed error whose `Display` is one
+//!   sentence a person can act on.
+//! - [`CompiledMachine`] is `Send + Sync` and immutable: the engine shares it in an `Arc`.
+//!
+//! Latency-critical path: [`CompiledMachine::apply`], run on the store's single writer thread
+//! for every event.
+
+#![warn(missing_docs)]
+
+pub mod address;
+pub mod definition;
+
+pub use address::{Address, AddressError, NameProblem, Segment, SpaceName};
+pub use definition::{
+    CompiledMachine, ContextError, DefinitionError, DefinitionFormat, FieldError, FromStates, GuardFailure,
+    MachineDefinition, StateSpec, States, TransitionError, TransitionOutcome, TransitionSpec, definition_from_json,
+    parse_definition,
+};

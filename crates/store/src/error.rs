@@ -1,0 +1,131 @@
+//! The store's errors: refusals of an operation (nothing was written) and failures of the
+//! backend.
+
+use switchyard_model::{ContextError, TransitionError};
+
+use crate::types::{MachineVersion, Revision, Timestamp};
+
+/// Why a store operation did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The machine (or that version of it) does not exist.
+    #[error("machine \"{space}:{name}\"{} not found", version.map(|v| format!(" version {v}")).unwrap_or_default())]
+    MachineNotFound {
+        /// The space.
+        space: String,
+        /// The machine's name.
+        name: String,
+        /// The version asked for, if one was.
+        version: Option<MachineVersion>,
+    },
+    /// The instance does not exist or was deleted.
+    #[error("instance \"{address}\" {}", if deleted_at.is_some() { "was deleted" } else { "not found" })]
+    InstanceNotFound {
+        /// The instance's address.
+        address: String,
+        /// When it was deleted, if it was.
+        deleted_at: Option<Timestamp>,
+    },
+    /// An instance with that id exists (or existed: ids of deleted instances are not reused).
+    #[error("instance \"{address}\" already exists")]
+    InstanceExists {
+        /// The instance's address.
+        address: String,
+    },
+    /// An `expected_state` or `expected_revision` precondition did not hold.
+    #[error("instance \"{address}\" is in state \"{actual_state}\" at revision {actual_revision}, not as expected")]
+    Conflict {
+        /// The instance's address.
+        address: String,
+        /// Its actual state.
+        actual_state: String,
+        /// Its actual revision.
+        actual_revision: Revision,
+    },
+    /// The idempotency key was used before for a different request.
+    #[error("idempotency key \"{key}\" was already used for a different request")]
+    IdempotencyKeyReused {
+        /// The key.
+        key: String,
+    },
+    /// The machine refused the event.
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    /// A new instance's context breaks the machine's context schema.
+    #[error("ctx does not match the machine's context_schema: {0}")]
+    InvalidContext(ContextError),
+    /// A stored definition no longer compiles (written by an incompatible version).
+    #[error("stored definition of \"{address}\" does not load: {message}")]
+    BadDefinition {
+        /// The machine version's address.
+        address: String,
+        /// Why it does not load.
+        message: String,
+    },
+    /// No such token.
+    #[error("token \"{id}\" not found")]
+    TokenNotFound {
+        /// The token's id.
+        id: String,
+    },
+    /// One operation of an atomic batch failed, so none was applied.
+    #[error("operation {index} of the batch failed: {source}")]
+    BatchFailed {
+        /// The failing operation's position in the batch.
+        index: usize,
+        /// Why it failed.
+        source: Box<StoreError>,
+    },
+    /// The store was written by a newer Switchyard.
+    #[error("the store has schema version {found}, but this switchyard supports up to {supported}; upgrade switchyard")]
+    SchemaTooNew {
+        /// The store's schema version.
+        found: u32,
+        /// The newest this build knows.
+        supported: u32,
+    },
+    /// The store's files could not be opened or created.
+    #[error("cannot open the store at {path}: {message}")]
+    Open {
+        /// Where.
+        path: String,
+        /// Why.
+        message: String,
+    },
+    /// The backend failed; nothing of the operation was applied.
+    #[error("storage failure: {0}")]
+    Backend(String),
+    /// Stored data does not decode.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// The store is shut down.
+    #[error("the store is closed")]
+    Closed,
+}
+
+impl StoreError {
+    /// Whether this is a refusal of the request (as opposed to a backend failure).
+    pub fn is_refusal(&self) -> bool {
+        !matches!(
+            self,
+            StoreError::SchemaTooNew { .. }
+                | StoreError::Open { .. }
+                | StoreError::Backend(_)
+                | StoreError::Corrupt(_)
+                | StoreError::Closed
+                | StoreError::BadDefinition { .. }
+        )
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}

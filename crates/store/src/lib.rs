@@ -1,0 +1,128 @@
+//! Switchyard's storage layer: the [`Store`] trait, its SQLite backend and the conformance
+//! suite every backend must pass.
+//!
+//! Invariants every backend keeps (the conformance suite checks each):
+//! - A [`WriteOp`] is applied entirely or not at all; an atomic batch likewise.
+//! - Every mutation appends one [`LogRecord`]; `seq` is strictly increasing in commit order, so a
+//!   reader that has seen `seq = n` never later finds a new record with `seq < n`.
+//! - Writes to one instance are serialised: revision increases by exactly one per applied event.
+//! - An idempotency key is checked under the same serialisation as the write it guards and is
+//!   stored with the result in the same transaction; a repeat returns the stored result.
+//! - A write is durable, as the configured [`Durability`] says, before its future resolves.
+//!
+//! The store executes the domain logic of a write (the machine's transition, the context
+//! schema) by calling the pure `switchyard_model`, inside the transaction that records it.
+
+pub mod conformance;
+mod error;
+mod machines;
+mod metrics;
+pub mod sqlite;
+mod types;
+
+use async_trait::async_trait;
+use switchyard_model::{Segment, SpaceName};
+
+pub use error::StoreError;
+pub use machines::MachineCache;
+pub use metrics::StoreMetrics;
+pub use types::*;
+
+/// When a write is durable relative to its acknowledgement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Flushed to stable storage (fsync) before the write is acknowledged.
+    Fsync,
+    /// Acknowledged once committed; flushed at least every this many milliseconds. A crash of
+    /// the process loses nothing; a power loss may lose the last interval.
+    Batch {
+        /// The flush interval in milliseconds.
+        interval_ms: u64,
+    },
+    /// Acknowledged once committed; the operating system decides when to flush.
+    None,
+}
+
+impl std::str::FromStr for Durability {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "fsync" => Ok(Durability::Fsync),
+            "none" => Ok(Durability::None),
+            other => match other.strip_prefix("batch:") {
+                Some(ms) => match ms.trim_end_matches("ms").parse::<u64>() {
+                    Ok(interval_ms) if interval_ms > 0 => Ok(Durability::Batch { interval_ms }),
+                    _ => Err(format!(
+                        "durability \"{s}\": batch needs a positive interval in milliseconds, e.g. batch:10"
+                    )),
+                },
+                None => Err(format!("durability \"{s}\": expected fsync, batch:<ms> or none")),
+            },
+        }
+    }
+}
+
+/// A page of instances of one machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListInstances {
+    /// The space.
+    pub space: SpaceName,
+    /// The machine.
+    pub machine: Segment,
+    /// Only instances in this state.
+    pub state: Option<String>,
+    /// Only instances with an id after this one.
+    pub after_id: Option<String>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// The storage behind Switchyard. See the crate docs for the invariants every backend keeps.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Applies one write.
+    async fn write(&self, op: WriteOp) -> Result<WriteOutcome, StoreError>;
+
+    /// Applies every write or none: on the first refusal nothing is applied and the error is
+    /// [`StoreError::BatchFailed`] naming the operation. Later operations see earlier ones.
+    async fn write_atomic(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>, StoreError>;
+
+    /// One version of a machine (the latest when `version` is `None`).
+    async fn get_machine(
+        &self,
+        space: &SpaceName,
+        name: &Segment,
+        version: Option<MachineVersion>,
+    ) -> Result<Option<MachineRecord>, StoreError>;
+
+    /// The latest version of every machine in a space, by name.
+    async fn list_machines(&self, space: &SpaceName) -> Result<Vec<MachineSummary>, StoreError>;
+
+    /// An instance, deleted or not.
+    async fn get_instance(&self, key: &InstanceKey) -> Result<Option<InstanceRecord>, StoreError>;
+
+    /// Instances of a machine that are not deleted, ordered by id.
+    async fn list_instances(&self, query: &ListInstances) -> Result<Vec<InstanceRecord>, StoreError>;
+
+    /// Log records about one address with `seq > after`, oldest first.
+    async fn history(&self, address: &str, after: Seq, limit: u32) -> Result<Vec<LogRecord>, StoreError>;
+
+    /// Log records with `seq > after`, oldest first, across the whole store.
+    async fn read_log(&self, after: Seq, limit: u32) -> Result<Vec<LogRecord>, StoreError>;
+
+    /// Every space something was written into.
+    async fn list_spaces(&self) -> Result<Vec<SpaceRecord>, StoreError>;
+
+    /// The token whose secret has this SHA-256 hex digest, revoked or not.
+    async fn find_token(&self, secret_hash: &str) -> Result<Option<TokenRecord>, StoreError>;
+
+    /// Every token, revoked ones included, oldest first.
+    async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+
+    /// Metrics the backend updates.
+    fn metrics(&self) -> &StoreMetrics;
+
+    /// Flushes what is pending and stops accepting writes.
+    async fn close(&self);
+}

@@ -1,0 +1,374 @@
+//! The embedded backend: one SQLite file in WAL mode.
+//!
+//! Layout in the data directory: `switchyard.db` (plus SQLite's `-wal` and `-shm` files) and a
+//! `LOCK` file held with an exclusive lock for as long as the store is open, so two servers
+//! can never write one store (the single-writer design depends on it).
+//!
+//! Writes go to the writer thread ([`writer`]); reads run on a small pool of read-only
+//! connections on tokio's blocking threads, so no SQLite call ever runs on a reactor thread.
+//! WAL mode lets readers proceed while the writer commits; a reader sees only committed data.
+
+mod ops;
+mod rows;
+mod schema;
+mod writer;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use switchyard_model::{Segment, SpaceName};
+use tokio::sync::oneshot;
+
+use crate::error::StoreError;
+use crate::machines::MachineCache;
+use crate::metrics::StoreMetrics;
+use crate::types::*;
+use crate::{Durability, ListInstances, Store};
+
+pub use schema::SCHEMA_VERSION;
+
+/// The database file's name inside the data directory.
+pub const DB_FILE: &str = "switchyard.db";
+
+/// Idle read connections kept open.
+const MAX_IDLE_READERS: usize = 8;
+
+/// Options of [`SqliteStore::open`].
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// The data directory (created if missing).
+    pub data_dir: PathBuf,
+    /// When writes are durable.
+    pub durability: Durability,
+}
+
+/// The SQLite store. Cheap to share behind an `Arc`.
+pub struct SqliteStore {
+    writes: flume::Sender<writer::WriterMsg>,
+    writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    readers: Arc<ReaderPool>,
+    metrics: StoreMetrics,
+    _lock: File,
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating as needed) the store in `options.data_dir`.
+    pub fn open(options: SqliteOptions) -> Result<SqliteStore, StoreError> {
+        let dir = &options.data_dir;
+        let open_err = |message: String| StoreError::Open { path: dir.display().to_string(), message };
+        std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
+        let lock = File::create(dir.join("LOCK")).map_err(|e| open_err(format!("LOCK file: {e}")))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(open_err("another switchyard process has this data directory open".into()));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(open_err(format!("LOCK file: {e}"))),
+        }
+        let db_path = dir.join(DB_FILE);
+        let mut conn = Connection::open(&db_path).map_err(|e| open_err(e.to_string()))?;
+        let synchronous = match options.durability {
+            Durability::Fsync => "FULL",
+            Durability::Batch { .. } => "NORMAL",
+            Durability::None => "OFF",
+        };
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = {synchronous};
+             PRAGMA busy_timeout = 5000;
+             PRAGMA cache_size = -65536;
+             PRAGMA temp_store = MEMORY;"
+        ))
+        .map_err(|e| open_err(e.to_string()))?;
+        schema::migrate(&mut conn)?;
+        let next_seq = next_seq(&conn)?;
+        let metrics = StoreMetrics::default();
+        let writer = writer::Writer {
+            conn,
+            next_seq,
+            machines: Arc::new(MachineCache::default()),
+            metrics: metrics.clone(),
+            durability: options.durability,
+            wal_path: dir.join(format!("{DB_FILE}-wal")),
+        };
+        let (tx, rx) = flume::bounded(4096);
+        let handle = std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| open_err(format!("cannot start the writer thread: {e}")))?;
+        Ok(SqliteStore {
+            writes: tx,
+            writer_thread: Mutex::new(Some(handle)),
+            readers: Arc::new(ReaderPool { path: db_path, idle: Mutex::new(Vec::new()) }),
+            metrics,
+            _lock: lock,
+        })
+    }
+
+    async fn submit(&self, ops: Vec<WriteOp>, atomic: bool) -> Result<Vec<WriteOutcome>, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        let request = writer::WriterMsg::Write(writer::WriteRequest { ops, atomic, reply });
+        self.writes.send_async(request).await.map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let pool = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.take()?;
+            let result = f(&conn);
+            pool.give_back(conn);
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))?
+    }
+}
+
+fn next_seq(conn: &Connection) -> Result<u64, StoreError> {
+    let max_logged: Option<i64> = conn.query_row("SELECT max(seq) FROM events", [], |r| r.get(0))?;
+    let recorded: Option<String> =
+        conn.query_row("SELECT value FROM meta WHERE key = 'last_seq'", [], |r| r.get(0)).optional()?;
+    if recorded.is_none() {
+        conn.execute("INSERT INTO meta (key, value) VALUES ('last_seq', '0')", [])?;
+    }
+    let recorded: u64 = recorded
+        .map(|v| v.parse().map_err(|_| StoreError::Corrupt(format!("meta last_seq \"{v}\""))))
+        .transpose()?
+        .unwrap_or(0);
+    Ok(recorded.max(max_logged.unwrap_or(0).max(0) as u64) + 1)
+}
+
+struct ReaderPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl ReaderPool {
+    fn take(&self) -> Result<Connection, StoreError> {
+        if let Some(conn) = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop() {
+            return Ok(conn);
+        }
+        open_reader(&self.path)
+    }
+
+    fn give_back(&self, conn: Connection) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+    }
+}
+
+fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    conn.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA query_only = ON;")?;
+    Ok(conn)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn write(&self, op: WriteOp) -> Result<WriteOutcome, StoreError> {
+        let mut outcomes = self.submit(vec![op], false).await?;
+        outcomes.pop().ok_or_else(|| StoreError::Backend("the writer returned no outcome".into()))
+    }
+
+    async fn write_atomic(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>, StoreError> {
+        if ops.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.submit(ops, true).await
+    }
+
+    async fn get_machine(
+        &self,
+        space: &SpaceName,
+        name: &Segment,
+        version: Option<MachineVersion>,
+    ) -> Result<Option<MachineRecord>, StoreError> {
+        let (space, name) = (space.clone(), name.clone());
+        self.read(move |conn| {
+            let row: Option<(u32, String, i64)> = match version {
+                Some(v) => conn
+                    .prepare_cached("SELECT version, definition, created_at FROM machines WHERE space = ?1 AND name = ?2 AND version = ?3")?
+                    .query_row(params![space.as_ref(), name.as_ref(), v.get()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .optional()?,
+                None => conn
+                    .prepare_cached(
+                        "SELECT version, definition, created_at FROM machines WHERE space = ?1 AND name = ?2 ORDER BY version DESC LIMIT 1",
+                    )?
+                    .query_row(params![space.as_ref(), name.as_ref()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .optional()?,
+            };
+            let Some((version, definition, created_at)) = row else { return Ok(None) };
+            Ok(Some(MachineRecord {
+                space,
+                name,
+                version: rows::machine_version(version)?,
+                definition: serde_json::from_str(&definition)?,
+                created_at: Timestamp(created_at),
+            }))
+        })
+        .await
+    }
+
+    async fn list_machines(&self, space: &SpaceName) -> Result<Vec<MachineSummary>, StoreError> {
+        let space = space.clone();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT m.name, m.version, m.created_at FROM machines m
+                 WHERE m.space = ?1 AND m.version = (SELECT max(version) FROM machines WHERE space = m.space AND name = m.name)
+                 ORDER BY m.name",
+            )?;
+            let mut rows = stmt.query(params![space.as_ref()])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(MachineSummary {
+                    name: rows::segment(row.get(0)?)?,
+                    version: rows::machine_version(row.get(1)?)?,
+                    created_at: Timestamp(row.get(2)?),
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn get_instance(&self, key: &InstanceKey) -> Result<Option<InstanceRecord>, StoreError> {
+        let key = key.clone();
+        self.read(move |conn| {
+            let sql = format!(
+                "SELECT {} FROM instances WHERE space = ?1 AND machine = ?2 AND id = ?3",
+                rows::INSTANCE_COLUMNS
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut rows = stmt.query(params![key.space.as_ref(), key.machine.as_ref(), key.id.as_ref()])?;
+            match rows.next()? {
+                Some(row) => Ok(Some(rows::instance(row)?)),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn list_instances(&self, query: &ListInstances) -> Result<Vec<InstanceRecord>, StoreError> {
+        let query = query.clone();
+        self.read(move |conn| {
+            let sql = format!(
+                "SELECT {} FROM instances
+                 WHERE space = ?1 AND machine = ?2 AND deleted_at IS NULL
+                   AND (?3 IS NULL OR state = ?3) AND (?4 IS NULL OR id > ?4)
+                 ORDER BY id LIMIT ?5",
+                rows::INSTANCE_COLUMNS
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut rows = stmt.query(params![
+                query.space.as_ref(),
+                query.machine.as_ref(),
+                query.state,
+                query.after_id,
+                query.limit
+            ])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(rows::instance(row)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn history(&self, address: &str, after: Seq, limit: u32) -> Result<Vec<LogRecord>, StoreError> {
+        let address = address.to_string();
+        self.read(move |conn| {
+            let sql = format!(
+                "SELECT {} FROM events WHERE address = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+                rows::LOG_COLUMNS
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut rows = stmt.query(params![address, after.0 as i64, limit])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(rows::log_record(row)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn read_log(&self, after: Seq, limit: u32) -> Result<Vec<LogRecord>, StoreError> {
+        self.read(move |conn| {
+            let sql = format!("SELECT {} FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2", rows::LOG_COLUMNS);
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut rows = stmt.query(params![after.0 as i64, limit])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(rows::log_record(row)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn list_spaces(&self) -> Result<Vec<SpaceRecord>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT name, created_at FROM spaces ORDER BY name")?;
+            let mut rows = stmt.query([])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(SpaceRecord { name: rows::space(row.get(0)?)?, created_at: Timestamp(row.get(1)?) });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn find_token(&self, secret_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let secret_hash = secret_hash.to_string();
+        self.read(move |conn| {
+            let sql = format!("SELECT {} FROM tokens WHERE secret_hash = ?1", rows::TOKEN_COLUMNS);
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut rows = stmt.query(params![secret_hash])?;
+            match rows.next()? {
+                Some(row) => Ok(Some(rows::token(row)?)),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        self.read(|conn| {
+            let sql = format!("SELECT {} FROM tokens ORDER BY created_at, id", rows::TOKEN_COLUMNS);
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut rows = stmt.query([])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(rows::token(row)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    fn metrics(&self) -> &StoreMetrics {
+        &self.metrics
+    }
+
+    async fn close(&self) {
+        // The writer serves what is queued before the shutdown message, then ends its loop and
+        // drops the receiver, so later writes fail with `Closed`.
+        let _ = self.writes.send_async(writer::WriterMsg::Shutdown).await;
+        let handle = self.writer_thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(handle) = handle {
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! Executes each [`WriteOp`] on the writer's connection, inside the group's transaction.
+//!
+//! Runs on the single writer thread, so every read-check-write here is serialised with every
+//! other write: that is what makes idempotency checks, `expected_*` checks and revision
+//! increments race-free. Nothing here commits; the caller owns the transaction.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::{Value, json};
+
+use crate::error::StoreError;
+use crate::machines::MachineCache;
+use crate::metrics::StoreMetrics;
+use crate::sqlite::rows;
+use crate::types::*;
+
+/// What an op needs besides its connection.
+pub(crate) struct OpContext<'a> {
+    /// The next seq to assign; advanced as records are appended.
+    pub next_seq: &'a mut u64,
+    pub machines: &'a MachineCache,
+    pub metrics: &'a StoreMetrics,
+}
+
+pub(crate) fn execute(conn: &Connection, cx: &mut OpContext<'_>, op: &WriteOp) -> Result<WriteOutcome, StoreError> {
+    let now = Timestamp::now();
+    match op {
+        WriteOp::PutMachine { space, name, definition } => {
+            put_machine(conn, cx, now, space.as_ref(), name.as_ref(), definition)
+        }
+        WriteOp::CreateInstance { key, ctx, idempotency } => {
+            create_instance(conn, cx, now, key, ctx, idempotency.as_ref())
+        }
+        WriteOp::ApplyEvent { key, event, payload, expected_state, expected_revision, idempotency } => apply_event(
+            conn,
+            cx,
+            now,
+            key,
+            event,
+            payload,
+            expected_state.as_deref(),
+            *expected_revision,
+            idempotency.as_ref(),
+        ),
+        WriteOp::DeleteInstance { key } => delete_instance(conn, cx, now, key),
+        WriteOp::CreateToken(token) => {
+            insert_token(conn, token)?;
+            Ok(WriteOutcome::TokenCreated(true))
+        }
+        WriteOp::BootstrapAdminToken(token) => {
+            let done: Option<String> = conn
+                .prepare_cached("SELECT value FROM meta WHERE key = 'admin_bootstrapped'")?
+                .query_row([], |r| r.get(0))
+                .optional()?;
+            if done.is_some() {
+                return Ok(WriteOutcome::TokenCreated(false));
+            }
+            insert_token(conn, token)?;
+            conn.execute("INSERT INTO meta (key, value) VALUES ('admin_bootstrapped', ?1)", params![token.id])?;
+            Ok(WriteOutcome::TokenCreated(true))
+        }
+        WriteOp::RevokeToken { id } => {
+            let revoked_at: Option<Option<i64>> = conn
+                .prepare_cached("SELECT revoked_at FROM tokens WHERE id = ?1")?
+                .query_row(params![id], |r| r.get(0))
+                .optional()?;
+            match revoked_at {
+                None => Err(StoreError::TokenNotFound { id: id.clone() }),
+                Some(Some(_)) => Ok(WriteOutcome::TokenRevoked),
+                Some(None) => {
+                    conn.execute("UPDATE tokens SET revoked_at = ?1 WHERE id = ?2", params![now.0, id])?;
+                    Ok(WriteOutcome::TokenRevoked)
+                }
+            }
+        }
+        WriteOp::PurgeIdempotency { before } => {
+            let n = conn.execute("DELETE FROM idempotency WHERE created_at < ?1", params![before.0])?;
+            Ok(WriteOutcome::IdempotencyPurged(n as u64))
+        }
+    }
+}
+
+fn put_machine(
+    conn: &Connection,
+    cx: &mut OpContext<'_>,
+    now: Timestamp,
+    space: &str,
+    name: &str,
+    definition: &Value,
+) -> Result<WriteOutcome, StoreError> {
+    let text = serde_json::to_string(definition)?;
+    let latest: Option<(u32, String)> = conn
+        .prepare_cached(
+            "SELECT version, definition FROM machines WHERE space = ?1 AND name = ?2 ORDER BY version DESC LIMIT 1",
+        )?
+        .query_row(params![space, name], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let version = match &latest {
+        Some((v, stored)) => {
+            let v = rows::machine_version(*v)?;
+            if *stored == text {
+                return Ok(WriteOutcome::MachinePut { version: v, created: false });
+            }
+            v.next()
+        }
+        None => MachineVersion::FIRST,
+    };
+    conn.prepare_cached(
+        "INSERT INTO machines (space, name, version, definition, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![space, name, version.get(), text, now.0])?;
+    conn.prepare_cached("INSERT OR IGNORE INTO spaces (name, created_at) VALUES (?1, ?2)")?
+        .execute(params![space, now.0])?;
+    append_log(
+        conn,
+        cx,
+        now,
+        space,
+        kinds::MACHINE_PUT,
+        &format!("{space}:{name}"),
+        &json!({ "name": name, "version": version.get() }),
+        None,
+    )?;
+    Ok(WriteOutcome::MachinePut { version, created: true })
+}
+
+fn create_instance(
+    conn: &Connection,
+    cx: &mut OpContext<'_>,
+    now: Timestamp,
+    key: &InstanceKey,
+    ctx: &JsonObject,
+    idempotency: Option<&Idempotency>,
+) -> Result<WriteOutcome, StoreError> {
+    let (space, machine, id) = (key.space.as_ref(), key.machine.as_ref(), key.id.as_ref());
+    if let Some(idem) = idempotency
+        && let Some(response) = check_idempotency(conn, space, idem)?
+    {
+        let instance: InstanceRecord = serde_json::from_str(&response)?;
+        return Ok(WriteOutcome::InstanceCreated { instance, replayed: true });
+    }
+    let exists: Option<i64> = conn
+        .prepare_cached("SELECT 1 FROM instances WHERE space = ?1 AND machine = ?2 AND id = ?3")?
+        .query_row(params![space, machine, id], |r| r.get(0))
+        .optional()?;
+    if exists.is_some() {
+        return Err(StoreError::InstanceExists { address: key.address() });
+    }
+    let version: Option<u32> = conn
+        .prepare_cached("SELECT max(version) FROM machines WHERE space = ?1 AND name = ?2")?
+        .query_row(params![space, machine], |r| r.get(0))?;
+    let Some(version) = version else {
+        return Err(StoreError::MachineNotFound { space: space.to_string(), name: machine.to_string(), version: None });
+    };
+    let version = rows::machine_version(version)?;
+    let compiled =
+        cx.machines.get_or_compile(space, machine, version, || load_definition(conn, space, machine, version))?;
+    compiled.validate_context(ctx).map_err(StoreError::InvalidContext)?;
+    let instance = InstanceRecord {
+        space: key.space.clone(),
+        machine: key.machine.clone(),
+        id: key.id.clone(),
+        machine_version: version,
+        state: compiled.initial_state().to_string(),
+        ctx: ctx.clone(),
+        revision: Revision::FIRST,
+        created_at: now,
+        updated_at: now,
+        deleted_at: None,
+    };
+    let ctx_text = serde_json::to_string(ctx)?;
+    conn.prepare_cached(
+        "INSERT INTO instances (space, machine, id, machine_version, state, ctx, revision, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7)",
+    )?
+    .execute(params![space, machine, id, version.get(), instance.state, ctx_text, now.0])?;
+    append_log(
+        conn,
+        cx,
+        now,
+        space,
+        kinds::INSTANCE_CREATED,
+        &key.address(),
+        &json!({ "machine_version": version.get(), "state": instance.state, "ctx": instance.ctx }),
+        idempotency.map(|i| i.key.as_str()),
+    )?;
+    if let Some(idem) = idempotency {
+        record_idempotency(conn, now, space, idem, &serde_json::to_string(&instance)?)?;
+    }
+    Ok(WriteOutcome::InstanceCreated { instance, replayed: false })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn apply_event(
+    conn: &Connection,
+    cx: &mut OpContext<'_>,
+    now: Timestamp,
+    key: &InstanceKey,
+    event: &str,
+    payload: &JsonObject,
+    expected_state: Option<&str>,
+    expected_revision: Option<Revision>,
+    idempotency: Option<&Idempotency>,
+) -> Result<WriteOutcome, StoreError> {
+    let (space, machine, id) = (key.space.as_ref(), key.machine.as_ref(), key.id.as_ref());
+    if let Some(idem) = idempotency
+        && let Some(response) = check_idempotency(conn, space, idem)?
+    {
+        let applied: TransitionApplied = serde_json::from_str(&response)?;
+        return Ok(WriteOutcome::EventApplied { applied, replayed: true });
+    }
+    let row: Option<(u32, String, String, u64, Option<i64>)> = conn
+        .prepare_cached(
+            "SELECT machine_version, state, ctx, revision, deleted_at FROM instances WHERE space = ?1 AND machine = ?2 AND id = ?3",
+        )?
+        .query_row(params![space, machine, id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .optional()?;
+    let Some((version, state, ctx_text, revision, deleted_at)) = row else {
+        return Err(StoreError::InstanceNotFound { address: key.address(), deleted_at: None });
+    };
+    if let Some(at) = deleted_at {
+        return Err(StoreError::InstanceNotFound { address: key.address(), deleted_at: Some(Timestamp(at)) });
+    }
+    let revision = rows::revision(revision)?;
+    let state_ok = expected_state.is_none_or(|s| s == state);
+    let revision_ok = expected_revision.is_none_or(|r| r == revision);
+    if !state_ok || !revision_ok {
+        return Err(StoreError::Conflict { address: key.address(), actual_state: state, actual_revision: revision });
+    }
+    let version = rows::machine_version(version)?;
+    let compiled =
+        cx.machines.get_or_compile(space, machine, version, || load_definition(conn, space, machine, version))?;
+    let ctx: JsonObject = serde_json::from_str(&ctx_text)?;
+    let outcome = compiled.apply(&state, &ctx, event, payload)?;
+    let revision = revision.next();
+    let new_ctx_text = serde_json::to_string(&outcome.ctx)?;
+    conn.prepare_cached(
+        "UPDATE instances SET state = ?1, ctx = ?2, revision = ?3, updated_at = ?4 WHERE space = ?5 AND machine = ?6 AND id = ?7",
+    )?
+    .execute(params![outcome.to, new_ctx_text, revision.get(), now.0, space, machine, id])?;
+    let seq = append_log(
+        conn,
+        cx,
+        now,
+        space,
+        kinds::INSTANCE_TRANSITIONED,
+        &key.address(),
+        &json!({ "event": event, "payload": payload, "from": state, "to": outcome.to, "revision": revision.get() }),
+        idempotency.map(|i| i.key.as_str()),
+    )?;
+    let applied = TransitionApplied { from: state, to: outcome.to, revision, seq, ctx: outcome.ctx };
+    if let Some(idem) = idempotency {
+        record_idempotency(conn, now, space, idem, &serde_json::to_string(&applied)?)?;
+    }
+    cx.metrics.events_applied.inc();
+    Ok(WriteOutcome::EventApplied { applied, replayed: false })
+}
+
+fn delete_instance(
+    conn: &Connection,
+    cx: &mut OpContext<'_>,
+    now: Timestamp,
+    key: &InstanceKey,
+) -> Result<WriteOutcome, StoreError> {
+    let (space, machine, id) = (key.space.as_ref(), key.machine.as_ref(), key.id.as_ref());
+    let deleted_at: Option<Option<i64>> = conn
+        .prepare_cached("SELECT deleted_at FROM instances WHERE space = ?1 AND machine = ?2 AND id = ?3")?
+        .query_row(params![space, machine, id], |r| r.get(0))
+        .optional()?;
+    match deleted_at {
+        None => Err(StoreError::InstanceNotFound { address: key.address(), deleted_at: None }),
+        Some(Some(at)) => Err(StoreError::InstanceNotFound { address: key.address(), deleted_at: Some(Timestamp(at)) }),
+        Some(None) => {
+            conn.prepare_cached(
+                "UPDATE instances SET deleted_at = ?1, updated_at = ?1 WHERE space = ?2 AND machine = ?3 AND id = ?4",
+            )?
+            .execute(params![now.0, space, machine, id])?;
+            append_log(conn, cx, now, space, kinds::INSTANCE_DELETED, &key.address(), &json!({}), None)?;
+            Ok(WriteOutcome::InstanceDeleted)
+        }
+    }
+}
+
+fn load_definition(conn: &Connection, space: &str, name: &str, version: MachineVersion) -> Result<Value, StoreError> {
+    let text: Option<String> = conn
+        .prepare_cached("SELECT definition FROM machines WHERE space = ?1 AND name = ?2 AND version = ?3")?
+        .query_row(params![space, name, version.get()], |r| r.get(0))
+        .optional()?;
+    match text {
+        Some(t) => Ok(serde_json::from_str(&t)?),
+        None => Err(StoreError::MachineNotFound {
+            space: space.to_string(),
+            name: name.to_string(),
+            version: Some(version),
+        }),
+    }
+}
+
+/// The stored response for `idem`, or `None` when the key is new; a reuse with another
+/// request is an error.
+fn check_idempotency(conn: &Connection, space: &str, idem: &Idempotency) -> Result<Option<String>, StoreError> {
+    let row: Option<(String, String)> = conn
+        .prepare_cached("SELECT fingerprint, response FROM idempotency WHERE space = ?1 AND key = ?2")?
+        .query_row(params![space, idem.key], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    match row {
+        None => Ok(None),
+        Some((fingerprint, response)) if fingerprint == idem.fingerprint => Ok(Some(response)),
+        Some(_) => Err(StoreError::IdempotencyKeyReused { key: idem.key.clone() }),
+    }
+}
+
+fn record_idempotency(
+    conn: &Connection,
+    now: Timestamp,
+    space: &str,
+    idem: &Idempotency,
+    response: &str,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO idempotency (space, key, fingerprint, response, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![space, idem.key, idem.fingerprint, response, now.0])?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn append_log(
+    conn: &Connection,
+    cx: &mut OpContext<'_>,
+    now: Timestamp,
+    space: &str,
+    kind: &str,
+    address: &str,
+    payload: &Value,
+    idempotency_key: Option<&str>,
+) -> Result<Seq, StoreError> {
+    let seq = *cx.next_seq;
+    let payload = serde_json::to_string(payload)?;
+    conn.prepare_cached(
+        "INSERT INTO events (seq, space, kind, address, payload, idempotency_key, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![seq as i64, space, kind, address, payload, idempotency_key, now.0])?;
+    *cx.next_seq += 1;
+    Ok(Seq(seq))
+}
+
+fn insert_token(conn: &Connection, token: &TokenRecord) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO tokens (id, name, secret_hash, role, spaces, created_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            token.id,
+            token.name,
+            token.secret_hash,
+            token.role.as_str(),
+            serde_json::to_string(&token.spaces.to_names())?,
+            token.created_at.0,
+            token.revoked_at.map(|t| t.0),
+        ],
+    )?;
+    Ok(())
+}

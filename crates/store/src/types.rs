@@ -1,0 +1,437 @@
+//! Records the store keeps and the operations it applies.
+//!
+//! Numbers that mean different things have different types: a `MachineVersion` cannot be
+//! mixed up with a `Revision` or a `Seq`, and neither version nor revision can be zero.
+
+use std::fmt;
+use std::num::{NonZeroU32, NonZeroU64};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use switchyard_model::{Segment, SpaceName};
+
+/// A JSON object: an instance's context or an event's payload.
+pub type JsonObject = Map<String, Value>;
+
+/// Wall-clock time in milliseconds since the Unix epoch (UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    /// The current time.
+    pub fn now() -> Timestamp {
+        let ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+        Timestamp(ms)
+    }
+
+    /// Milliseconds since the Unix epoch.
+    pub fn as_millis(self) -> i64 {
+        self.0
+    }
+
+    /// RFC 3339 in UTC with milliseconds, e.g. `2026-11-20T22:48:04.123Z`.
+    pub fn to_rfc3339(self) -> String {
+        humantime::format_rfc3339_millis(self.to_system_time()).to_string()
+    }
+
+    /// This time as a `SystemTime`.
+    pub fn to_system_time(self) -> SystemTime {
+        UNIX_EPOCH + std::time::Duration::from_millis(self.0.max(0) as u64)
+    }
+}
+
+/// The version of a machine definition; 1 for the first, n+1 for each changed definition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MachineVersion(pub NonZeroU32);
+
+impl MachineVersion {
+    /// The first version of a machine.
+    pub const FIRST: MachineVersion = MachineVersion(NonZeroU32::MIN);
+
+    /// Builds a version from a raw number; `None` for zero.
+    pub fn new(v: u32) -> Option<MachineVersion> {
+        NonZeroU32::new(v).map(MachineVersion)
+    }
+
+    /// The raw number.
+    pub fn get(self) -> u32 {
+        self.0.get()
+    }
+
+    /// The version after this one.
+    pub fn next(self) -> MachineVersion {
+        MachineVersion(self.0.saturating_add(1))
+    }
+}
+
+impl fmt::Display for MachineVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// An instance's revision: 1 on creation, incremented by one for every applied event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Revision(pub NonZeroU64);
+
+impl Revision {
+    /// The revision of a newly created instance.
+    pub const FIRST: Revision = Revision(NonZeroU64::MIN);
+
+    /// Builds a revision from a raw number; `None` for zero.
+    pub fn new(v: u64) -> Option<Revision> {
+        NonZeroU64::new(v).map(Revision)
+    }
+
+    /// The raw number.
+    pub fn get(self) -> u64 {
+        self.0.get()
+    }
+
+    /// The revision after this one.
+    pub fn next(self) -> Revision {
+        Revision(self.0.saturating_add(1))
+    }
+}
+
+impl fmt::Display for Revision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A position in the event log; strictly increasing in commit order. `Seq(0)` is "before the
+/// first record" and is never assigned to a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Seq(pub u64);
+
+impl fmt::Display for Seq {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Identifies one instance: its space, machine and id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct InstanceKey {
+    /// The space the instance lives in.
+    pub space: SpaceName,
+    /// The machine it is an instance of.
+    pub machine: Segment,
+    /// Its id, unique within the machine.
+    pub id: Segment,
+}
+
+impl InstanceKey {
+    /// The instance's address, `space:machine:id`.
+    pub fn address(&self) -> String {
+        format!("{}:{}:{}", self.space, self.machine, self.id)
+    }
+}
+
+/// One stored version of a machine definition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MachineRecord {
+    /// The space the machine lives in.
+    pub space: SpaceName,
+    /// The machine's name.
+    pub name: Segment,
+    /// This definition's version.
+    pub version: MachineVersion,
+    /// The definition in its canonical JSON form.
+    pub definition: Value,
+    /// When this version was stored.
+    pub created_at: Timestamp,
+}
+
+/// The latest version of a machine, as listed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MachineSummary {
+    /// The machine's name.
+    pub name: Segment,
+    /// Its latest version.
+    pub version: MachineVersion,
+    /// When that version was stored.
+    pub created_at: Timestamp,
+}
+
+/// An instance as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceRecord {
+    /// The space it lives in.
+    pub space: SpaceName,
+    /// Its machine.
+    pub machine: Segment,
+    /// Its id.
+    pub id: Segment,
+    /// The machine version it runs on.
+    pub machine_version: MachineVersion,
+    /// Its current state.
+    pub state: String,
+    /// Its context.
+    pub ctx: JsonObject,
+    /// Its revision.
+    pub revision: Revision,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+    /// When it was deleted, if it was.
+    pub deleted_at: Option<Timestamp>,
+}
+
+impl InstanceRecord {
+    /// The instance's key.
+    pub fn key(&self) -> InstanceKey {
+        InstanceKey { space: self.space.clone(), machine: self.machine.clone(), id: self.id.clone() }
+    }
+}
+
+/// The kinds of event-log records this version writes.
+pub mod kinds {
+    /// A machine version was stored.
+    pub const MACHINE_PUT: &str = "machine.put";
+    /// An instance was created.
+    pub const INSTANCE_CREATED: &str = "instance.created";
+    /// An event moved an instance.
+    pub const INSTANCE_TRANSITIONED: &str = "instance.transitioned";
+    /// An instance was deleted.
+    pub const INSTANCE_DELETED: &str = "instance.deleted";
+}
+
+/// One record of the event log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogRecord {
+    /// Its position in the log.
+    pub seq: Seq,
+    /// The space of the resource it is about.
+    pub space: SpaceName,
+    /// What happened (see [`kinds`]).
+    pub kind: String,
+    /// The address of the resource it is about.
+    pub address: String,
+    /// What changed.
+    pub payload: Value,
+    /// The idempotency key of the request that wrote it, if any.
+    pub idempotency_key: Option<String>,
+    /// When it was written.
+    pub created_at: Timestamp,
+}
+
+/// The result of applying an event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TransitionApplied {
+    /// The state before.
+    pub from: String,
+    /// The state after.
+    pub to: String,
+    /// The instance's revision after.
+    pub revision: Revision,
+    /// The log record of this transition.
+    pub seq: Seq,
+    /// The context after.
+    pub ctx: JsonObject,
+}
+
+/// An idempotency key and the fingerprint of the request that carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idempotency {
+    /// The client's key, unique within a space.
+    pub key: String,
+    /// A digest of the request; the same key with another fingerprint is refused.
+    pub fingerprint: String,
+}
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads.
+    Reader,
+    /// Reads and writes.
+    Writer,
+    /// Reads, writes and manages tokens.
+    Admin,
+}
+
+impl Role {
+    /// The role's name as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Reader => "reader",
+            Role::Writer => "writer",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Parses a role name.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "reader" => Some(Role::Reader),
+            "writer" => Some(Role::Writer),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// The spaces a token may touch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpaceGrant {
+    /// Every space, present and future (`*`).
+    All,
+    /// Exactly these spaces.
+    Only(Vec<SpaceName>),
+}
+
+impl SpaceGrant {
+    /// Whether `space` is granted.
+    pub fn allows(&self, space: &SpaceName) -> bool {
+        match self {
+            SpaceGrant::All => true,
+            SpaceGrant::Only(spaces) => spaces.contains(space),
+        }
+    }
+
+    /// Whether everything `other` grants is granted here too.
+    pub fn covers(&self, other: &SpaceGrant) -> bool {
+        match (self, other) {
+            (SpaceGrant::All, _) => true,
+            (SpaceGrant::Only(_), SpaceGrant::All) => false,
+            (SpaceGrant::Only(mine), SpaceGrant::Only(theirs)) => theirs.iter().all(|s| mine.contains(s)),
+        }
+    }
+
+    /// The grant as a list of names, `["*"]` for all.
+    pub fn to_names(&self) -> Vec<String> {
+        match self {
+            SpaceGrant::All => vec!["*".to_string()],
+            SpaceGrant::Only(spaces) => spaces.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+/// A token as stored: its secret only as a SHA-256 digest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRecord {
+    /// Public identifier, used to list and revoke.
+    pub id: String,
+    /// A person's label for it.
+    pub name: String,
+    /// Hex SHA-256 of the secret.
+    pub secret_hash: String,
+    /// What it may do.
+    pub role: Role,
+    /// Where it may do it.
+    pub spaces: SpaceGrant,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// A space, as listed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpaceRecord {
+    /// Its name.
+    pub name: SpaceName,
+    /// When something was first written into it.
+    pub created_at: Timestamp,
+}
+
+/// A write the store applies atomically.
+#[derive(Debug, Clone)]
+pub enum WriteOp {
+    /// Stores a definition as the next version unless it equals the latest one.
+    PutMachine {
+        /// The space.
+        space: SpaceName,
+        /// The machine's name.
+        name: Segment,
+        /// The canonical JSON form of a definition that compiled.
+        definition: Value,
+    },
+    /// Creates an instance on the machine's latest version, in its initial state.
+    CreateInstance {
+        /// The new instance.
+        key: InstanceKey,
+        /// Its initial context (checked against the machine's context schema).
+        ctx: JsonObject,
+        /// The request's idempotency key, if any.
+        idempotency: Option<Idempotency>,
+    },
+    /// Applies an event to an instance.
+    ApplyEvent {
+        /// The instance.
+        key: InstanceKey,
+        /// The event's name.
+        event: String,
+        /// The event's payload.
+        payload: JsonObject,
+        /// Refuse unless the instance is in this state.
+        expected_state: Option<String>,
+        /// Refuse unless the instance is at this revision.
+        expected_revision: Option<Revision>,
+        /// The request's idempotency key, if any.
+        idempotency: Option<Idempotency>,
+    },
+    /// Soft-deletes an instance.
+    DeleteInstance {
+        /// The instance.
+        key: InstanceKey,
+    },
+    /// Stores a new token.
+    CreateToken(TokenRecord),
+    /// Stores the first admin token, unless one was bootstrapped before.
+    BootstrapAdminToken(TokenRecord),
+    /// Revokes a token.
+    RevokeToken {
+        /// The token's id.
+        id: String,
+    },
+    /// Forgets idempotency records written before `before`.
+    PurgeIdempotency {
+        /// The cut-off.
+        before: Timestamp,
+    },
+}
+
+/// What a [`WriteOp`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteOutcome {
+    /// A machine definition is stored as `version`; `created` is false when it equalled the
+    /// latest version.
+    MachinePut {
+        /// The version.
+        version: MachineVersion,
+        /// Whether a new version was stored.
+        created: bool,
+    },
+    /// An instance exists; `replayed` when an idempotency key returned the original.
+    InstanceCreated {
+        /// The instance as created.
+        instance: InstanceRecord,
+        /// Whether this is the stored result of an earlier request with the same key.
+        replayed: bool,
+    },
+    /// An event was applied; `replayed` when an idempotency key returned the original.
+    EventApplied {
+        /// The transition.
+        applied: TransitionApplied,
+        /// Whether this is the stored result of an earlier request with the same key.
+        replayed: bool,
+    },
+    /// The instance was deleted.
+    InstanceDeleted,
+    /// A token was stored (`false` from a bootstrap that had happened before).
+    TokenCreated(bool),
+    /// A token was revoked.
+    TokenRevoked,
+    /// This many idempotency records were forgotten.
+    IdempotencyPurged(u64),
+}
