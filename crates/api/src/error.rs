@@ -50,8 +50,10 @@ impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         let code = e.code();
         if code == "internal" {
-            // The person gets a stable answer; the operator gets the cause.
+            // The person gets a stable answer; the operator gets the cause, which may name
+            // files and storage internals.
             tracing::error!(error = %e, "request failed");
+            return ApiError::new(code, "internal error; nothing was applied and the server log has the cause");
         }
         ApiError { code, message: e.to_string(), details: e.details() }
     }

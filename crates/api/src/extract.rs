@@ -4,6 +4,7 @@
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::HeaderMap;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
@@ -39,18 +40,28 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        if let Some(ct) = req.headers().get(CONTENT_TYPE) {
-            let ct = ct.to_str().unwrap_or("");
-            let essence = ct.split(';').next().unwrap_or("").trim();
-            if !essence.eq_ignore_ascii_case("application/json") && !essence.ends_with("+json") {
-                return Err(ApiError::new(
-                    "unsupported_media_type",
-                    format!("expected Content-Type application/json, got \"{ct}\""),
-                ));
-            }
-        }
+        require_json(req.headers())?;
         let Body(bytes) = Body::from_request(req, state).await?;
         decode_json(&bytes).map(Json)
+    }
+}
+
+/// The request's media type (`application/json` of `application/json; charset=utf-8`),
+/// lower-cased; `None` without a Content-Type.
+pub fn media_type(headers: &HeaderMap) -> Option<String> {
+    let ct = headers.get(CONTENT_TYPE)?;
+    let ct = ct.to_str().unwrap_or("");
+    Some(ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+}
+
+/// Refuses a body declared as anything but JSON (no Content-Type is taken as JSON).
+pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    match media_type(headers) {
+        Some(mt) if mt != "application/json" && !mt.ends_with("+json") => Err(ApiError::new(
+            "unsupported_media_type",
+            format!("expected Content-Type application/json, got \"{mt}\""),
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -76,8 +87,22 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     }
 }
 
+/// Path parameters decoded into `T` (a segment that is not valid UTF-8 is a bad request).
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(p)) => Ok(Path(p)),
+            Err(e) => Err(ApiError::new("bad_request", format!("invalid path: {}", e.body_text()))),
+        }
+    }
+}
+
 /// The authenticated caller.
-pub struct Caller(pub Principal);
+pub struct Caller(pub std::sync::Arc<Principal>);
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;

@@ -1,6 +1,6 @@
 //! Route handlers: decode, authorise, call the engine, encode. No business logic lives here.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -12,7 +12,7 @@ use switchyard_store::Role;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{Body, Caller, Json, Query};
+use crate::extract::{Body, Caller, Json, Path, Query};
 use crate::views::*;
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -26,10 +26,12 @@ pub async fn healthz() -> &'static str {
 }
 
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    if state.ready.load(std::sync::atomic::Ordering::Acquire) {
-        (StatusCode::OK, "ready\n").into_response()
-    } else {
-        ApiError::new("unavailable", "the server is starting or shutting down").into_response()
+    if !state.ready.load(std::sync::atomic::Ordering::Acquire) {
+        return ApiError::new("unavailable", "the server is starting or shutting down").into_response();
+    }
+    match state.engine.store().check_health() {
+        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Err(e) => ApiError::new("unavailable", e.to_string()).into_response(),
     }
 }
 
@@ -55,20 +57,18 @@ pub async fn list_spaces(State(state): State<AppState>, Caller(caller): Caller) 
 }
 
 fn definition_format(headers: &HeaderMap, body: &[u8]) -> Result<DefinitionFormat> {
-    let Some(ct) = headers.get(CONTENT_TYPE) else {
+    let Some(media_type) = crate::extract::media_type(headers) else {
         // Without a declared type, a body that opens like JSON is JSON; anything else is YAML
         // (a superset for our purposes).
         let first = body.iter().find(|b| !b.is_ascii_whitespace());
         return Ok(if first == Some(&b'{') { DefinitionFormat::Json } else { DefinitionFormat::Yaml });
     };
-    let ct = ct.to_str().unwrap_or("");
-    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    match essence.as_str() {
+    match media_type.as_str() {
         "application/json" => Ok(DefinitionFormat::Json),
         "application/yaml" | "application/x-yaml" | "text/yaml" | "text/x-yaml" => Ok(DefinitionFormat::Yaml),
         _ => Err(ApiError::new(
             "unsupported_media_type",
-            format!("a definition is JSON (application/json) or YAML (application/yaml), not \"{ct}\""),
+            format!("a definition is JSON (application/json) or YAML (application/yaml), not \"{media_type}\""),
         )),
     }
 }
@@ -135,9 +135,11 @@ pub async fn create_instance(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path((space, machine)): Path<(String, String)>,
+    headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response> {
     caller.require(&parse_space(&space)?, Role::Writer)?;
+    crate::extract::require_json(&headers)?;
     // An empty body means "all defaults".
     let body: CreateInstanceBody =
         if body.iter().all(u8::is_ascii_whitespace) { Default::default() } else { crate::extract::decode_json(&body)? };

@@ -3,7 +3,8 @@
 //! This crate is thin by design: handlers decode a request, check that the caller's token may
 //! do it, call the engine and encode the answer. Every error leaves as
 //! `{"error":{"code","message","details"}}` with a stable code (see `error::status_of`).
-//! Every route but `/healthz` and `/readyz` needs a token (`/metrics` unless made public).
+//! Every route but `/healthz`, `/readyz` and `/v1/openapi.json` needs a token (`/metrics`
+//! unless made public).
 
 mod error;
 mod extract;

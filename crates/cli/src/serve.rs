@@ -40,6 +40,10 @@ pub struct ServeArgs {
     /// How long idempotency keys are remembered (e.g. 24h, 30m).
     #[arg(long, env = "SWITCHYARD_IDEMPOTENCY_RETENTION", default_value = "24h", value_parser = humantime::parse_duration)]
     pub idempotency_retention: Duration,
+    /// Create a new admin token for every space before serving (and replace admin.token):
+    /// the way back in when every admin token was lost or revoked.
+    #[arg(long)]
+    pub reset_admin_token: bool,
 }
 
 /// Runs the server until SIGINT/SIGTERM.

@@ -6,7 +6,10 @@
 
 use std::collections::HashMap;
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use std::sync::Arc;
 
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -75,19 +78,31 @@ pub fn mint() -> (String, String) {
 }
 
 /// Authenticated tokens by secret digest.
+///
+/// `generation` is bumped by every eviction: a lookup that read the store before a revoke must
+/// not put the stale answer back, so an insert only happens if no eviction came in between.
 #[derive(Default)]
 pub(crate) struct TokenCache {
-    entries: RwLock<HashMap<String, (Principal, Instant)>>,
+    entries: RwLock<HashMap<String, (Arc<Principal>, Instant)>>,
+    generation: AtomicU64,
 }
 
 impl TokenCache {
-    pub fn get(&self, hash: &str) -> Option<Principal> {
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    pub fn get(&self, hash: &str) -> Option<Arc<Principal>> {
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
         entries.get(hash).filter(|(_, at)| at.elapsed() < TOKEN_CACHE_TTL).map(|(p, _)| p.clone())
     }
 
-    pub fn insert(&self, hash: String, principal: Principal) {
+    /// Caches `principal` unless an eviction happened since `generation` was read.
+    pub fn insert(&self, hash: String, principal: Arc<Principal>, generation: u64) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        if self.generation.load(Ordering::Acquire) != generation {
+            return;
+        }
         // Bounded: expired entries go whenever the map grows large.
         if entries.len() > 10_000 {
             entries.retain(|_, (_, at)| at.elapsed() < TOKEN_CACHE_TTL);
@@ -97,6 +112,7 @@ impl TokenCache {
 
     pub fn evict_token(&self, token_id: &str) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        self.generation.fetch_add(1, Ordering::AcqRel);
         entries.retain(|_, (p, _)| p.token_id != token_id);
     }
 }

@@ -118,7 +118,8 @@ fn store_code(e: &StoreError) -> &'static str {
         StoreError::Transition(_) | StoreError::InvalidContext(_) => "validation_failed",
         StoreError::TokenNotFound { .. } => "not_found",
         StoreError::BatchFailed { source, .. } => store_code(source),
-        StoreError::Closed => "unavailable",
+        StoreError::Closed | StoreError::Failed(_) => "unavailable",
+        StoreError::Internal(_) => "internal",
         StoreError::SchemaTooNew { .. }
         | StoreError::Open { .. }
         | StoreError::Backend(_)

@@ -412,10 +412,14 @@ impl Engine {
         if !(1..=1000).contains(&limit) {
             return Err(EngineError::validation("limit must be between 1 and 1000"));
         }
+        let after = after.unwrap_or(0);
+        if after > i64::MAX as u64 {
+            return Err(EngineError::validation("after must be a seq from this log"));
+        }
         if self.store.get_instance(&key).await?.is_none() {
             return Err(StoreError::InstanceNotFound { address: key.address(), deleted_at: None }.into());
         }
-        let records = self.store.history(&key.address(), Seq(after.unwrap_or(0)), limit).await?;
+        let records = self.store.history(&key.address(), Seq(after), limit).await?;
         let next_cursor = if records.len() == limit as usize { records.last().map(|r| r.seq) } else { None };
         Ok(LogPage { records, next_cursor })
     }
@@ -462,15 +466,16 @@ impl Engine {
     }
 
     /// The principal a bearer secret stands for.
-    pub async fn authenticate(&self, secret: &str) -> Result<Principal, EngineError> {
+    pub async fn authenticate(&self, secret: &str) -> Result<Arc<Principal>, EngineError> {
         let hash = auth::hash_secret(secret);
         if let Some(p) = self.tokens.get(&hash) {
             return Ok(p);
         }
+        let generation = self.tokens.generation();
         match self.store.find_token(&hash).await? {
             Some(t) if t.revoked_at.is_none() => {
-                let p = Principal::from(&t);
-                self.tokens.insert(hash, p.clone());
+                let p = Arc::new(Principal::from(&t));
+                self.tokens.insert(hash, p.clone(), generation);
                 Ok(p)
             }
             Some(_) => Err(EngineError::Unauthorized("this token was revoked".into())),
@@ -542,54 +547,60 @@ impl Engine {
     /// Creates the first admin token unless one was created before: writes its secret to
     /// `<data_dir>/admin.token` (mode 0600) and returns it so it can be printed once.
     pub async fn bootstrap_admin_token(&self, data_dir: &Path) -> Result<Option<String>, EngineError> {
-        let (secret, id) = auth::mint();
-        let record = TokenRecord {
-            id,
-            name: "admin".into(),
-            secret_hash: auth::hash_secret(&secret),
-            role: Role::Admin,
-            spaces: SpaceGrant::All,
-            created_at: Timestamp::now(),
-            revoked_at: None,
-        };
-        let path = data_dir.join("admin.token");
-        let pending = data_dir.join("admin.token.new");
-        let file_err = |e: std::io::Error| EngineError::AdminTokenFile {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        };
-        // A crash between storing the token and renaming its file leaves the secret in the
-        // pending file: keep it if the store knows it, else it is worthless.
-        if let Ok(leftover) = std::fs::read_to_string(&pending) {
-            let known = self.store.find_token(&auth::hash_secret(leftover.trim())).await?.is_some();
-            if known && !path.exists() {
-                std::fs::rename(&pending, &path).map_err(file_err)?;
+        let files = AdminTokenFiles::new(data_dir);
+        // A crash between storing a token and renaming its file leaves the secret only in the
+        // pending file: if the store knows it, it is the real admin token.
+        if let Ok(leftover) = std::fs::read_to_string(&files.pending) {
+            if self.store.find_token(&auth::hash_secret(leftover.trim())).await?.is_some() {
+                files.install().map_err(|e| files.error(e))?;
             } else {
-                let _ = std::fs::remove_file(&pending);
+                let _ = std::fs::remove_file(&files.pending);
             }
         }
+        let (secret, record) = admin_token_record();
         // The secret reaches the disk before the store: a stored admin token whose secret
         // nobody has would lock the operator out.
-        write_secret_file(&pending, &secret).map_err(file_err)?;
+        files.write_pending(&secret).map_err(|e| files.error(e))?;
         match self.store.write(WriteOp::BootstrapAdminToken(record)).await? {
             WriteOutcome::TokenCreated(true) => {
-                std::fs::rename(&pending, &path).map_err(file_err)?;
+                files.install().map_err(|e| files.error(e))?;
                 Ok(Some(secret))
             }
             _ => {
-                let _ = std::fs::remove_file(&pending);
+                let _ = std::fs::remove_file(&files.pending);
                 Ok(None)
             }
         }
     }
 
-    /// Forgets idempotency keys older than the retention, once.
+    /// Creates a new admin token for every space, whatever exists, and writes it to
+    /// `<data_dir>/admin.token`: the way back in when every admin token was lost or revoked.
+    pub async fn reset_admin_token(&self, data_dir: &Path) -> Result<String, EngineError> {
+        let files = AdminTokenFiles::new(data_dir);
+        let (secret, record) = admin_token_record();
+        files.write_pending(&secret).map_err(|e| files.error(e))?;
+        self.store.write(WriteOp::CreateToken(record)).await?;
+        files.install().map_err(|e| files.error(e))?;
+        Ok(secret)
+    }
+
+    /// Forgets idempotency keys older than the retention, in chunks so writes are never
+    /// stalled behind one large delete; returns how many.
     pub async fn purge_idempotency(&self) -> Result<u64, EngineError> {
+        const CHUNK: u32 = 1000;
         let retention_ms = self.config.idempotency_retention.as_millis() as i64;
         let before = Timestamp(Timestamp::now().as_millis() - retention_ms);
-        match self.store.write(WriteOp::PurgeIdempotency { before }).await? {
-            WriteOutcome::IdempotencyPurged(n) => Ok(n),
-            other => Err(unexpected(other)),
+        let mut total = 0;
+        loop {
+            match self.store.write(WriteOp::PurgeIdempotency { before, limit: CHUNK }).await? {
+                WriteOutcome::IdempotencyPurged(n) => {
+                    total += n;
+                    if n < u64::from(CHUNK) {
+                        return Ok(total);
+                    }
+                }
+                other => return Err(unexpected(other)),
+            }
         }
     }
 
@@ -615,16 +626,60 @@ fn unexpected(outcome: WriteOutcome) -> EngineError {
     EngineError::Store(StoreError::Backend(format!("unexpected outcome from the store: {outcome:?}")))
 }
 
-fn write_secret_file(path: &Path, secret: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    options.mode(0o600);
-    let mut f = options.open(path)?;
-    f.write_all(secret.as_bytes())?;
-    f.write_all(b"\n")?;
-    f.sync_all()
+/// A new admin token for every space, with its secret.
+fn admin_token_record() -> (String, TokenRecord) {
+    let (secret, id) = auth::mint();
+    let record = TokenRecord {
+        id,
+        name: "admin".into(),
+        secret_hash: auth::hash_secret(&secret),
+        role: Role::Admin,
+        spaces: SpaceGrant::All,
+        created_at: Timestamp::now(),
+        revoked_at: None,
+    };
+    (secret, record)
+}
+
+/// `admin.token` and the pending file its secret is written to first.
+struct AdminTokenFiles {
+    dir: std::path::PathBuf,
+    path: std::path::PathBuf,
+    pending: std::path::PathBuf,
+}
+
+impl AdminTokenFiles {
+    fn new(dir: &Path) -> AdminTokenFiles {
+        AdminTokenFiles { dir: dir.to_path_buf(), path: dir.join("admin.token"), pending: dir.join("admin.token.new") }
+    }
+
+    fn error(&self, e: std::io::Error) -> EngineError {
+        EngineError::AdminTokenFile { path: self.path.display().to_string(), message: e.to_string() }
+    }
+
+    /// Writes the secret to the pending file (mode 0600) and makes it durable.
+    fn write_pending(&self, secret: &str) -> std::io::Result<()> {
+        use std::io::Write;
+        #[cfg(unix)]
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        options.mode(0o600);
+        let mut f = options.open(&self.pending)?;
+        f.write_all(secret.as_bytes())?;
+        f.write_all(b"\n")?;
+        f.sync_all()?;
+        self.sync_dir()
+    }
+
+    /// Renames the pending file over `admin.token`, durably.
+    fn install(&self) -> std::io::Result<()> {
+        std::fs::rename(&self.pending, &self.path)?;
+        self.sync_dir()
+    }
+
+    fn sync_dir(&self) -> std::io::Result<()> {
+        std::fs::File::open(&self.dir)?.sync_all()
+    }
 }

@@ -637,7 +637,11 @@ async fn idempotency_purge<H: Harness>(h: &H) {
     put_order(&*store, "acme").await;
     create(&*store, "acme", "o-1", 1).await;
     applied(&*store, with_key(event("acme", "o-1", "pay", json!({ "amount": 1 })), "old", "fp")).await;
-    let purged = store.write(WriteOp::PurgeIdempotency { before: Timestamp(Timestamp::now().0 + 1_000) }).await;
+    applied(&*store, with_key(event("acme", "o-1", "cancel", json!({})), "old-2", "fp")).await;
+    let later = Timestamp(Timestamp::now().0 + 1_000);
+    let purged = store.write(WriteOp::PurgeIdempotency { before: later, limit: 1 }).await;
+    assert_eq!(purged.expect("purge"), WriteOutcome::IdempotencyPurged(1), "purges at most `limit`");
+    let purged = store.write(WriteOp::PurgeIdempotency { before: later, limit: 10 }).await;
     assert_eq!(purged.expect("purge"), WriteOutcome::IdempotencyPurged(1));
     // After retention the key is forgotten: the same request is a new one (and now refused by
     // the machine, since the instance is paid).

@@ -98,23 +98,24 @@ pub enum StoreError {
     /// Stored data does not decode.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A bug stopped this one operation; it was rolled back.
+    #[error("internal error: {0}")]
+    Internal(String),
+    /// The store stopped accepting writes after a storage failure.
+    #[error("the store stopped accepting writes after a storage failure ({0}); restart the server")]
+    Failed(String),
     /// The store is shut down.
     #[error("the store is closed")]
     Closed,
 }
 
 impl StoreError {
-    /// Whether this is a refusal of the request (as opposed to a backend failure).
-    pub fn is_refusal(&self) -> bool {
-        !matches!(
-            self,
-            StoreError::SchemaTooNew { .. }
-                | StoreError::Open { .. }
-                | StoreError::Backend(_)
-                | StoreError::Corrupt(_)
-                | StoreError::Closed
-                | StoreError::BadDefinition { .. }
-        )
+    /// The error itself, or for a failed batch the error of the operation that failed.
+    pub fn root(&self) -> &StoreError {
+        match self {
+            StoreError::BatchFailed { source, .. } => source.root(),
+            other => other,
+        }
     }
 }
 

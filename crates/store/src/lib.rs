@@ -3,7 +3,8 @@
 //!
 //! Invariants every backend keeps (the conformance suite checks each):
 //! - A [`WriteOp`] is applied entirely or not at all; an atomic batch likewise.
-//! - Every mutation appends one [`LogRecord`]; `seq` is strictly increasing in commit order, so a
+//! - Every mutation of a machine or an instance appends one [`LogRecord`] (token and
+//!   idempotency bookkeeping does not); `seq` is strictly increasing in commit order, so a
 //!   reader that has seen `seq = n` never later finds a new record with `seq < n`.
 //! - Writes to one instance are serialised: revision increases by exactly one per applied event.
 //! - An idempotency key is checked under the same serialisation as the write it guards and is
@@ -122,6 +123,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Metrics the backend updates.
     fn metrics(&self) -> &StoreMetrics;
+
+    /// Ok while the store accepts writes; the reason when it stopped (a storage failure) or
+    /// was closed.
+    fn check_health(&self) -> Result<(), StoreError>;
 
     /// Flushes what is pending and stops accepting writes.
     async fn close(&self);

@@ -1,10 +1,11 @@
-//! A cache of compiled machine versions, shared by a store's writer and its users.
+//! A cache of compiled machine versions, owned by the code that writes.
 //!
-//! Machine versions are immutable, so an entry never goes stale; a miss is filled by the caller
-//! from its own view of the store (inside its transaction when it writes).
+//! Machine versions are immutable once committed, so a committed entry never goes stale. An
+//! entry may however be filled inside a transaction that later rolls back (a version put and
+//! used in the same group), so the owner clears the cache whenever a transaction fails.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use switchyard_model::CompiledMachine;
 
@@ -17,19 +18,18 @@ type Entries = HashMap<String, HashMap<String, HashMap<u32, Arc<CompiledMachine>
 /// Compiled machine versions by (space, name, version).
 #[derive(Debug, Default)]
 pub struct MachineCache {
-    entries: RwLock<Entries>,
+    entries: Entries,
 }
 
 impl MachineCache {
     /// The compiled version, if cached.
     pub fn get(&self, space: &str, name: &str, version: MachineVersion) -> Option<Arc<CompiledMachine>> {
-        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
-        entries.get(space)?.get(name)?.get(&version.get()).cloned()
+        self.entries.get(space)?.get(name)?.get(&version.get()).cloned()
     }
 
     /// The compiled version, compiling `definition` (canonical JSON) on a miss.
     pub fn get_or_compile(
-        &self,
+        &mut self,
         space: &str,
         name: &str,
         version: MachineVersion,
@@ -44,18 +44,17 @@ impl MachineCache {
             message: e.to_string(),
         })?;
         let compiled = Arc::new(compiled);
-        self.insert(space, name, version, compiled.clone());
-        Ok(compiled)
-    }
-
-    /// Caches a compiled version.
-    pub fn insert(&self, space: &str, name: &str, version: MachineVersion, machine: Arc<CompiledMachine>) {
-        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        entries
+        self.entries
             .entry(space.to_string())
             .or_default()
             .entry(name.to_string())
             .or_default()
-            .insert(version.get(), machine);
+            .insert(version.get(), compiled.clone());
+        Ok(compiled)
+    }
+
+    /// Forgets everything (after a rollback, entries may describe versions that never committed).
+    pub fn clear(&mut self) {
+        self.entries.clear();
     }
 }

@@ -394,10 +394,12 @@ pub enum WriteOp {
         /// The token's id.
         id: String,
     },
-    /// Forgets idempotency records written before `before`.
+    /// Forgets up to `limit` idempotency records written before `before`.
     PurgeIdempotency {
         /// The cut-off.
         before: Timestamp,
+        /// At most this many (the caller repeats while a full chunk was removed).
+        limit: u32,
     },
 }
 

@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use switchyard_model::{CompiledMachine, DefinitionFormat, parse_definition};
 use switchyard_store::conformance::{BoxFuture, Harness, run_all};
 use switchyard_store::sqlite::{DB_FILE, SCHEMA_VERSION, SqliteOptions, SqliteStore};
-use switchyard_store::{Durability, Store, StoreError};
+use switchyard_store::{Durability, InstanceKey, JsonObject, Seq, Store, StoreError, WriteOp};
 
 /// Makes each store in its own directory under one temp dir; remembers which is where.
 struct SqliteHarness {
@@ -103,4 +104,100 @@ fn durability_parses() {
     for bad in ["batch:", "batch:0", "batch:x", "always", ""] {
         assert!(bad.parse::<Durability>().is_err(), "{bad} should not parse");
     }
+}
+
+/// The value of `name` in the store's metrics, as Prometheus text.
+fn metric(store: &SqliteStore, name: &str) -> f64 {
+    let mut registry = prometheus_client::registry::Registry::default();
+    store.metrics().register(&mut registry);
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
+
+fn put_op(name: &str) -> WriteOp {
+    let def = parse_definition(
+        br#"{"initial":"a","states":["a","b"],"transitions":[{"from":"a","event":"go","to":"b"}]}"#,
+        DefinitionFormat::Json,
+    )
+    .unwrap();
+    let definition = CompiledMachine::compile(def).unwrap().canonical_json().clone();
+    WriteOp::PutMachine { space: "acme".parse().unwrap(), name: name.parse().unwrap(), definition }
+}
+
+#[tokio::test]
+async fn fsync_durability_fsyncs_the_wal_before_replying() {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        SqliteStore::open(SqliteOptions { data_dir: dir.path().into(), durability: Durability::Fsync }).unwrap();
+    store.write(put_op("m1")).await.unwrap();
+    assert_eq!(metric(&store, "switchyard_store_fsync_seconds_count"), 1.0, "one commit, one fsync, before the reply");
+    store.write(put_op("m2")).await.unwrap();
+    assert_eq!(metric(&store, "switchyard_store_fsync_seconds_count"), 2.0);
+}
+
+#[tokio::test]
+async fn batch_durability_fsyncs_the_wal_within_its_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = SqliteOptions { data_dir: dir.path().into(), durability: Durability::Batch { interval_ms: 20 } };
+    let store = SqliteStore::open(options).unwrap();
+    store.write(put_op("m1")).await.unwrap();
+    // The reply does not wait for the fsync; the writer's deadline brings it soon after.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while metric(&store, "switchyard_store_fsync_seconds_count") < 1.0 {
+        assert!(std::time::Instant::now() < deadline, "no fsync within 5 s of a write under batch:20");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn none_durability_never_fsyncs_while_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(SqliteOptions { data_dir: dir.path().into(), durability: Durability::None }).unwrap();
+    store.write(put_op("m1")).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert_eq!(metric(&store, "switchyard_store_fsync_seconds_count"), 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn refused_writes_leave_no_holes_in_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(
+        SqliteStore::open(SqliteOptions { data_dir: dir.path().into(), durability: Durability::Fsync }).unwrap(),
+    );
+    store.write(put_op("m")).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            // Even tasks create instances; odd ones send events that are refused (no such instance).
+            let key = InstanceKey {
+                space: "acme".parse().unwrap(),
+                machine: "m".parse().unwrap(),
+                id: format!("i{i}").parse().unwrap(),
+            };
+            let op = if i % 2 == 0 {
+                WriteOp::CreateInstance { key, ctx: JsonObject::new(), idempotency: None }
+            } else {
+                WriteOp::ApplyEvent {
+                    key,
+                    event: "go".into(),
+                    payload: JsonObject::new(),
+                    expected_state: None,
+                    expected_revision: None,
+                    idempotency: None,
+                }
+            };
+            store.write(op).await.is_ok()
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        ok += usize::from(t.await.unwrap());
+    }
+    assert_eq!(ok, 20);
+    let seqs: Vec<u64> = store.read_log(Seq(0), 1000).await.unwrap().iter().map(|r| r.seq.0).collect();
+    assert_eq!(seqs, (1..=21).collect::<Vec<u64>>(), "seqs are contiguous: refused writes took none");
 }

@@ -88,6 +88,17 @@ impl TestServer {
         }
     }
 
+    /// Sends SIGTERM and waits for the process to exit; returns its exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("the server is running");
+        let pid = i32::try_from(child.id()).expect("pid fits in i32");
+        // SAFETY: kill(2) with a pid we spawned and still own (not yet waited for).
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+        child.wait().expect("wait for the server")
+    }
+
     /// A client authenticated with the admin token.
     pub fn client(&self) -> switchyard_client::Client {
         switchyard_client::Client::new(&self.url, Some(self.admin_token.clone())).expect("client")

@@ -33,8 +33,9 @@ pub use schema::SCHEMA_VERSION;
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "switchyard.db";
 
-/// Idle read connections kept open.
-const MAX_IDLE_READERS: usize = 8;
+/// Read connections, and so concurrent reads: more would only queue inside SQLite and tokio's
+/// blocking pool.
+const MAX_READERS: usize = 8;
 
 /// Options of [`SqliteStore::open`].
 #[derive(Debug, Clone)]
@@ -51,6 +52,7 @@ pub struct SqliteStore {
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     readers: Arc<ReaderPool>,
     metrics: StoreMetrics,
+    failed: writer::FailState,
     _lock: File,
 }
 
@@ -70,9 +72,10 @@ impl SqliteStore {
         }
         let db_path = dir.join(DB_FILE);
         let mut conn = Connection::open(&db_path).map_err(|e| open_err(e.to_string()))?;
+        // Under fsync and batch the writer fsyncs the WAL itself (see `writer`), so commits
+        // need no sync of their own; NORMAL still syncs around checkpoints.
         let synchronous = match options.durability {
-            Durability::Fsync => "FULL",
-            Durability::Batch { .. } => "NORMAL",
+            Durability::Fsync | Durability::Batch { .. } => "NORMAL",
             Durability::None => "OFF",
         };
         conn.execute_batch(&format!(
@@ -86,13 +89,15 @@ impl SqliteStore {
         schema::migrate(&mut conn)?;
         let next_seq = next_seq(&conn)?;
         let metrics = StoreMetrics::default();
+        let failed = writer::FailState::default();
         let writer = writer::Writer {
             conn,
             next_seq,
-            machines: Arc::new(MachineCache::default()),
+            machines: MachineCache::default(),
             metrics: metrics.clone(),
             durability: options.durability,
-            wal_path: dir.join(format!("{DB_FILE}-wal")),
+            wal: writer::WalFile::new(dir.join(format!("{DB_FILE}-wal"))),
+            failed: failed.clone(),
         };
         let (tx, rx) = flume::bounded(4096);
         let handle = std::thread::Builder::new()
@@ -102,8 +107,13 @@ impl SqliteStore {
         Ok(SqliteStore {
             writes: tx,
             writer_thread: Mutex::new(Some(handle)),
-            readers: Arc::new(ReaderPool { path: db_path, idle: Mutex::new(Vec::new()) }),
+            readers: Arc::new(ReaderPool {
+                path: db_path,
+                idle: Mutex::new(Vec::new()),
+                permits: tokio::sync::Semaphore::new(MAX_READERS),
+            }),
             metrics,
+            failed,
             _lock: lock,
         })
     }
@@ -121,14 +131,18 @@ impl SqliteStore {
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let pool = self.readers.clone();
-        tokio::task::spawn_blocking(move || {
+        let permit = pool.permits.acquire().await.map_err(|_| StoreError::Closed)?;
+        let pool_for_task = pool.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let pool = pool_for_task;
             let conn = pool.take()?;
             let result = f(&conn);
             pool.give_back(conn);
             result
         })
-        .await
-        .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))?
+        .await;
+        drop(permit);
+        result.map_err(|e| StoreError::Backend(format!("read task failed: {e}")))?
     }
 }
 
@@ -149,6 +163,7 @@ fn next_seq(conn: &Connection) -> Result<u64, StoreError> {
 struct ReaderPool {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    permits: tokio::sync::Semaphore,
 }
 
 impl ReaderPool {
@@ -161,7 +176,7 @@ impl ReaderPool {
 
     fn give_back(&self, conn: Connection) {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() < MAX_IDLE_READERS {
+        if idle.len() < MAX_READERS {
             idle.push(conn);
         }
     }
@@ -261,21 +276,27 @@ impl Store for SqliteStore {
     async fn list_instances(&self, query: &ListInstances) -> Result<Vec<InstanceRecord>, StoreError> {
         let query = query.clone();
         self.read(move |conn| {
+            // One statement per combination of filters: SQLite plans a statement once, so
+            // `(?3 IS NULL OR state = ?3)` would stop it from using either index.
+            let state_filter = if query.state.is_some() { "AND state = :state" } else { "" };
+            let cursor_filter = if query.after_id.is_some() { "AND id > :after" } else { "" };
             let sql = format!(
                 "SELECT {} FROM instances
-                 WHERE space = ?1 AND machine = ?2 AND deleted_at IS NULL
-                   AND (?3 IS NULL OR state = ?3) AND (?4 IS NULL OR id > ?4)
-                 ORDER BY id LIMIT ?5",
+                 WHERE space = :space AND machine = :machine AND deleted_at IS NULL {state_filter} {cursor_filter}
+                 ORDER BY id LIMIT :limit",
                 rows::INSTANCE_COLUMNS
             );
             let mut stmt = conn.prepare_cached(&sql)?;
-            let mut rows = stmt.query(params![
-                query.space.as_ref(),
-                query.machine.as_ref(),
-                query.state,
-                query.after_id,
-                query.limit
-            ])?;
+            let (space, machine): (&str, &str) = (query.space.as_ref(), query.machine.as_ref());
+            let mut params: Vec<(&str, &dyn rusqlite::ToSql)> =
+                vec![(":space", &space), (":machine", &machine), (":limit", &query.limit)];
+            if let Some(state) = &query.state {
+                params.push((":state", state));
+            }
+            if let Some(after) = &query.after_id {
+                params.push((":after", after));
+            }
+            let mut rows = stmt.query(params.as_slice())?;
             let mut out = Vec::new();
             while let Some(row) = rows.next()? {
                 out.push(rows::instance(row)?);
@@ -360,6 +381,17 @@ impl Store for SqliteStore {
 
     fn metrics(&self) -> &StoreMetrics {
         &self.metrics
+    }
+
+    fn check_health(&self) -> Result<(), StoreError> {
+        if let Some(reason) = self.failed.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Err(StoreError::Failed(reason));
+        }
+        let thread = self.writer_thread.lock().unwrap_or_else(|p| p.into_inner());
+        match thread.as_ref() {
+            Some(handle) if !handle.is_finished() => Ok(()),
+            _ => Err(StoreError::Closed),
+        }
     }
 
     async fn close(&self) {

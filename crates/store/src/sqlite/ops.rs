@@ -5,11 +5,11 @@
 //! increments race-free. Nothing here commits; the caller owns the transaction.
 
 use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::error::StoreError;
 use crate::machines::MachineCache;
-use crate::metrics::StoreMetrics;
 use crate::sqlite::rows;
 use crate::types::*;
 
@@ -17,8 +17,7 @@ use crate::types::*;
 pub(crate) struct OpContext<'a> {
     /// The next seq to assign; advanced as records are appended.
     pub next_seq: &'a mut u64,
-    pub machines: &'a MachineCache,
-    pub metrics: &'a StoreMetrics,
+    pub machines: &'a mut MachineCache,
 }
 
 pub(crate) fn execute(conn: &Connection, cx: &mut OpContext<'_>, op: &WriteOp) -> Result<WriteOutcome, StoreError> {
@@ -72,8 +71,14 @@ pub(crate) fn execute(conn: &Connection, cx: &mut OpContext<'_>, op: &WriteOp) -
                 }
             }
         }
-        WriteOp::PurgeIdempotency { before } => {
-            let n = conn.execute("DELETE FROM idempotency WHERE created_at < ?1", params![before.0])?;
+        WriteOp::PurgeIdempotency { before, limit } => {
+            // Bounded: this runs inside a group commit, so one huge DELETE would stall writes.
+            let n = conn
+                .prepare_cached(
+                    "DELETE FROM idempotency WHERE (space, key) IN
+                       (SELECT space, key FROM idempotency WHERE created_at < ?1 LIMIT ?2)",
+                )?
+                .execute(params![before.0, limit])?;
             Ok(WriteOutcome::IdempotencyPurged(n as u64))
         }
     }
@@ -180,7 +185,7 @@ fn create_instance(
         space,
         kinds::INSTANCE_CREATED,
         &key.address(),
-        &json!({ "machine_version": version.get(), "state": instance.state, "ctx": instance.ctx }),
+        &CreatedRecord { machine_version: version.get(), state: &instance.state, ctx: &instance.ctx },
         idempotency.map(|i| i.key.as_str()),
     )?;
     if let Some(idem) = idempotency {
@@ -244,14 +249,13 @@ fn apply_event(
         space,
         kinds::INSTANCE_TRANSITIONED,
         &key.address(),
-        &json!({ "event": event, "payload": payload, "from": state, "to": outcome.to, "revision": revision.get() }),
+        &TransitionedRecord { event, payload, from: &state, to: &outcome.to, revision: revision.get() },
         idempotency.map(|i| i.key.as_str()),
     )?;
     let applied = TransitionApplied { from: state, to: outcome.to, revision, seq, ctx: outcome.ctx };
     if let Some(idem) = idempotency {
         record_idempotency(conn, now, space, idem, &serde_json::to_string(&applied)?)?;
     }
-    cx.metrics.events_applied.inc();
     Ok(WriteOutcome::EventApplied { applied, replayed: false })
 }
 
@@ -331,7 +335,7 @@ fn append_log(
     space: &str,
     kind: &str,
     address: &str,
-    payload: &Value,
+    payload: &impl Serialize,
     idempotency_key: Option<&str>,
 ) -> Result<Seq, StoreError> {
     let seq = *cx.next_seq;
@@ -342,6 +346,24 @@ fn append_log(
     .execute(params![seq as i64, space, kind, address, payload, idempotency_key, now.0])?;
     *cx.next_seq += 1;
     Ok(Seq(seq))
+}
+
+/// The payload of an `instance.created` record, serialised from borrowed parts.
+#[derive(Serialize)]
+struct CreatedRecord<'a> {
+    machine_version: u32,
+    state: &'a str,
+    ctx: &'a JsonObject,
+}
+
+/// The payload of an `instance.transitioned` record, serialised from borrowed parts.
+#[derive(Serialize)]
+struct TransitionedRecord<'a> {
+    event: &'a str,
+    payload: &'a JsonObject,
+    from: &'a str,
+    to: &'a str,
+    revision: u64,
 }
 
 fn insert_token(conn: &Connection, token: &TokenRecord) -> Result<(), StoreError> {

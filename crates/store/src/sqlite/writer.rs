@@ -3,20 +3,35 @@
 //! Every write to the SQLite store goes through one thread that owns the only read-write
 //! connection. It takes the first waiting request, then every request that queued up behind it
 //! (up to `MAX_OPS_PER_COMMIT`), runs them in one transaction — each request in its own
-//! savepoint, so one refusal does not undo its neighbours — and commits once: one fsync for the
-//! whole group. Requests queue up precisely while the previous commit is fsyncing, so the group
-//! grows with load and the fsync cost is shared.
+//! savepoint, so one refusal does not undo its neighbours — and commits once. Requests queue up
+//! precisely while the previous group is being made durable, so groups grow with load and the
+//! cost of an fsync is shared.
 //!
-//! Invariants: `next_seq` is one more than the highest seq committed or pending in this
-//! transaction; it is rewound whenever a savepoint or the transaction rolls back, so seqs are
-//! assigned in commit order without holes from refused requests. A reply is sent only after the
-//! commit returned (and, for `Durability::Fsync`, after the fsync).
+//! Durability: commits run with `synchronous=NORMAL` (no fsync of their own); the writer then
+//! fsyncs the WAL file itself — after every commit and before any reply under
+//! `Durability::Fsync`, at least every interval under `Durability::Batch`. Checkpoints still
+//! sync the database file (SQLite does that under NORMAL). Doing the fsync ourselves is what
+//! lets the `fsync_seconds` histogram measure it.
+//!
+//! Invariants:
+//! - `next_seq` is one more than the highest seq committed or pending in this transaction. It
+//!   is rewound when a request's savepoint rolls back, and reloaded from the database whenever
+//!   a whole transaction fails, so seqs are assigned in commit order and never reused.
+//! - A reply is sent only after the group committed and, under `Fsync`, after the WAL fsync.
+//! - If SQLite itself fails (an I/O error, or a transaction rolled back under us), the whole
+//!   group is failed — never half-committed — and the compiled-machine cache is cleared, since
+//!   it may hold versions that never committed. An I/O error at commit or fsync leaves the
+//!   durability of recent writes unknown: the store then refuses further writes ("fail-stop")
+//!   and reports unhealthy until restarted.
+//! - A panic while applying one request fails that request only (its savepoint rolls back).
 
+use std::fs::File;
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, TransactionBehavior, params};
+use rusqlite::{Connection, ErrorCode, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
 use crate::Durability;
@@ -44,18 +59,48 @@ pub(crate) struct WriteRequest {
     pub reply: oneshot::Sender<Result<Vec<WriteOutcome>, StoreError>>,
 }
 
+/// Why the store stopped accepting writes, shared with the store's health check.
+pub(crate) type FailState = Arc<Mutex<Option<String>>>;
+
 pub(crate) struct Writer {
     pub conn: Connection,
     pub next_seq: u64,
-    pub machines: Arc<MachineCache>,
+    pub machines: MachineCache,
     pub metrics: StoreMetrics,
     pub durability: Durability,
-    /// The WAL file, fsynced explicitly under `Durability::Batch`.
-    pub wal_path: PathBuf,
+    pub wal: WalFile,
+    pub failed: FailState,
+}
+
+/// The WAL file, kept open so an fsync costs one system call.
+pub(crate) struct WalFile {
+    path: PathBuf,
+    file: Option<File>,
+}
+
+impl WalFile {
+    pub fn new(path: PathBuf) -> WalFile {
+        WalFile { path, file: None }
+    }
+
+    fn sync(&mut self) -> std::io::Result<()> {
+        if self.file.is_none() {
+            match File::open(&self.path) {
+                Ok(f) => self.file = Some(f),
+                // No WAL yet: nothing has been written that needs flushing.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+        match &self.file {
+            Some(f) => f.sync_data(),
+            None => Ok(()),
+        }
+    }
 }
 
 impl Writer {
-    /// Serves requests until every sender is gone, then flushes.
+    /// Serves requests until shut down (or every sender is gone), then flushes.
     pub fn run(mut self, rx: flume::Receiver<WriterMsg>) {
         let flush_every = match self.durability {
             Durability::Batch { interval_ms } => Some(Duration::from_millis(interval_ms)),
@@ -69,7 +114,8 @@ impl Writer {
                     Ok(WriterMsg::Write(req)) => req,
                     Ok(WriterMsg::Shutdown) => break,
                     Err(flume::RecvTimeoutError::Timeout) => {
-                        self.flush_wal();
+                        // A failure stops the store (see `flush_wal`); nothing to answer here.
+                        let _ = self.flush_wal();
                         last_flush = Instant::now();
                         unflushed = false;
                         continue;
@@ -98,83 +144,149 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            self.commit_group(group, ops);
-            unflushed = true;
+            unflushed |= self.commit_group(group);
             if shutdown {
                 break;
             }
             if let Some(every) = flush_every
                 && last_flush.elapsed() >= every
             {
-                self.flush_wal();
+                let _ = self.flush_wal();
                 last_flush = Instant::now();
                 unflushed = false;
             }
         }
-        if unflushed && flush_every.is_some() {
-            self.flush_wal();
+        if unflushed {
+            let _ = self.flush_wal();
         }
         if let Err(e) = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
             tracing::warn!(error = %e, "checkpoint at shutdown failed");
         }
     }
 
-    fn commit_group(&mut self, group: Vec<WriteRequest>, ops: usize) {
-        let Writer { conn, next_seq, machines, metrics, .. } = self;
-        let start_seq = *next_seq;
+    fn failure(&self) -> Option<String> {
+        self.failed.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn fail_stop(&self, reason: String) {
+        tracing::error!(%reason, "the store stops accepting writes: the durability of recent writes is unknown; restart the server");
+        *self.failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
+    }
+
+    /// Runs and commits one group; returns whether anything was committed.
+    fn commit_group(&mut self, group: Vec<WriteRequest>) -> bool {
+        if let Some(reason) = self.failure() {
+            fail_all(group, &StoreError::Failed(reason));
+            return false;
+        }
+        let start_seq = self.next_seq;
+        let Writer { conn, next_seq, machines, .. } = self;
         let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
             Ok(tx) => tx,
             Err(e) => {
-                let msg = e.to_string();
-                for req in group {
-                    let _ = req.reply.send(Err(StoreError::Backend(msg.clone())));
-                }
-                return;
+                fail_all(group, &StoreError::from(e));
+                return false;
             }
         };
         let mut results = Vec::with_capacity(group.len());
+        let mut abort = None;
         for req in &group {
             let seq_before = *next_seq;
-            let mut cx = OpContext { next_seq: &mut *next_seq, machines: machines.as_ref(), metrics: &*metrics };
+            let mut cx = OpContext { next_seq: &mut *next_seq, machines: &mut *machines };
             let result = run_request(&mut tx, &mut cx, req);
-            if result.is_err() {
+            if let Err(e) = &result {
                 *next_seq = seq_before;
+                // A backend error, or a transaction SQLite rolled back by itself, poisons the
+                // whole group: continuing would commit some requests outside any transaction.
+                if matches!(e.root(), StoreError::Backend(_)) || tx.is_autocommit() {
+                    abort = Some(StoreError::Backend(format!("the group's transaction failed: {e}")));
+                    break;
+                }
             }
             results.push(result);
         }
-        if *next_seq != start_seq
+        if abort.is_none()
+            && *next_seq != start_seq
             && let Err(e) =
                 tx.execute("UPDATE meta SET value = ?1 WHERE key = 'last_seq'", params![(*next_seq - 1).to_string()])
         {
-            *next_seq = start_seq;
-            return fail_group(group, StoreError::from(e));
+            abort = Some(StoreError::from(e));
+        }
+        if let Some(error) = abort {
+            drop(tx);
+            self.after_failed_transaction(start_seq);
+            fail_all(group, &error);
+            return false;
         }
         let started = Instant::now();
         if let Err(e) = tx.commit() {
-            *next_seq = start_seq;
             tracing::error!(error = %e, "commit failed; the group's writes were not applied");
-            return fail_group(group, StoreError::from(e));
+            if is_io_error(&e) {
+                self.fail_stop(format!("commit failed: {e}"));
+            }
+            self.after_failed_transaction(start_seq);
+            fail_all(group, &StoreError::from(e));
+            return false;
         }
-        metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
-        metrics.commit_batch_size.observe(ops as f64);
-        metrics.commits.inc();
+        self.metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
+        if self.durability == Durability::Fsync
+            && let Err(reason) = self.flush_wal()
+        {
+            fail_all(group, &StoreError::Failed(reason));
+            return true;
+        }
+        self.record_committed(&results);
         for (req, result) in group.into_iter().zip(results) {
             let _ = req.reply.send(result);
         }
+        true
     }
 
-    fn flush_wal(&self) {
+    /// Counts what a committed group did; refused requests count for nothing.
+    fn record_committed(&self, results: &[Result<Vec<WriteOutcome>, StoreError>]) {
+        let mut ops = 0u64;
+        let mut events = 0u64;
+        for outcomes in results.iter().flatten() {
+            ops += outcomes.len() as u64;
+            events +=
+                outcomes.iter().filter(|o| matches!(o, WriteOutcome::EventApplied { replayed: false, .. })).count()
+                    as u64;
+        }
+        self.metrics.commit_batch_size.observe(ops as f64);
+        self.metrics.commits.inc();
+        self.metrics.events_applied.inc_by(events);
+    }
+
+    /// Restores the writer's invariants after a transaction rolled back.
+    fn after_failed_transaction(&mut self, start_seq: u64) {
+        self.machines.clear();
+        self.next_seq = match super::next_seq(&self.conn) {
+            Ok(seq) => seq.max(start_seq),
+            Err(e) => {
+                self.fail_stop(format!("cannot read the log's last seq after a failed transaction: {e}"));
+                start_seq
+            }
+        };
+    }
+
+    /// fsyncs the WAL; a failure stops the store.
+    fn flush_wal(&mut self) -> Result<(), String> {
         let started = Instant::now();
-        match std::fs::File::open(&self.wal_path).and_then(|f| f.sync_data()) {
-            Ok(()) => self.metrics.fsync_seconds.observe(started.elapsed().as_secs_f64()),
-            // No WAL file yet means nothing was written since the last checkpoint.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => tracing::error!(error = %e, path = %self.wal_path.display(), "WAL fsync failed"),
+        match self.wal.sync() {
+            Ok(()) => {
+                self.metrics.fsync_seconds.observe(started.elapsed().as_secs_f64());
+                Ok(())
+            }
+            Err(e) => {
+                let reason = format!("fsync of {} failed: {e}", self.wal.path.display());
+                self.fail_stop(reason.clone());
+                Err(reason)
+            }
         }
     }
 }
 
-/// Runs one request in its own savepoint; a refusal rolls back only this request.
+/// Runs one request in its own savepoint; a refusal or a panic rolls back only this request.
 fn run_request(
     tx: &mut rusqlite::Transaction<'_>,
     cx: &mut OpContext<'_>,
@@ -183,7 +295,9 @@ fn run_request(
     let sp = tx.savepoint()?;
     let mut outcomes = Vec::with_capacity(req.ops.len());
     for (index, op) in req.ops.iter().enumerate() {
-        match ops::execute(&sp, cx, op) {
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| ops::execute(&sp, cx, op)))
+            .unwrap_or_else(|panic| Err(StoreError::Internal(panic_message(&panic))));
+        match result {
             Ok(outcome) => outcomes.push(outcome),
             Err(e) if req.atomic => return Err(StoreError::BatchFailed { index, source: Box::new(e) }),
             Err(e) => return Err(e),
@@ -193,9 +307,27 @@ fn run_request(
     Ok(outcomes)
 }
 
-fn fail_group(group: Vec<WriteRequest>, error: StoreError) {
-    let msg = error.to_string();
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    let text = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    tracing::error!(panic = %text, "a bug stopped a write; it was rolled back");
+    format!("a bug stopped this write (it was rolled back): {text}")
+}
+
+fn is_io_error(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(ErrorCode::SystemIoFailure | ErrorCode::DatabaseCorrupt))
+}
+
+fn fail_all(group: Vec<WriteRequest>, error: &StoreError) {
+    let message = error.to_string();
     for req in group {
-        let _ = req.reply.send(Err(StoreError::Backend(msg.clone())));
+        let e = match error {
+            StoreError::Failed(reason) => StoreError::Failed(reason.clone()),
+            _ => StoreError::Backend(message.clone()),
+        };
+        let _ = req.reply.send(Err(e));
     }
 }
