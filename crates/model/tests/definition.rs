@@ -1,7 +1,9 @@
 //! Definition parsing and validation: tables of bad definitions with the expected first error.
 
 use serde_json::json;
-use switchyard_model::{CompiledMachine, DefinitionError, DefinitionFormat, MachineDefinition, parse_definition};
+use switchyard_model::{
+    CompiledMachine, DefinitionError, DefinitionFormat, MachineDefinition, definition_from_json, parse_definition,
+};
 
 fn load(body: &str, format: DefinitionFormat) -> Result<CompiledMachine, DefinitionError> {
     CompiledMachine::compile(parse_definition(body.as_bytes(), format)?)
@@ -384,4 +386,20 @@ fn compiled_machine_is_send_and_sync() {
     assert_send_sync::<CompiledMachine>();
     assert_send_sync::<DefinitionError>();
     assert_send_sync::<switchyard_model::TransitionError>();
+}
+
+/// rstmdb's guard parser ignored trailing input (`ctx.ready garbage` meant `ctx.ready`); a
+/// guard here is one whole CEL expression or an error that points past the valid prefix.
+#[test]
+fn guard_with_trailing_input_is_refused_not_truncated() {
+    for guard in ["ctx.ready garbage", "ctx.amount <= 1000 1000", "ctx.ready)", "ctx.ready; true"] {
+        let def = json!({"initial": "a", "states": ["a", "b"], "transitions": [
+            {"from": "a", "event": "go", "to": "b", "guard": guard},
+        ]});
+        let err = CompiledMachine::compile(definition_from_json(&def).expect("shape is valid"))
+            .err()
+            .unwrap_or_else(|| panic!("guard {guard:?} compiled; trailing input was ignored"));
+        let text = err.to_string();
+        assert!(text.starts_with("transitions[0].guard: CEL syntax error at 1:"), "{guard:?}: {text}");
+    }
 }
