@@ -358,6 +358,22 @@ pub async fn revoke_token(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+pub async fn list_nodes(State(state): State<AppState>, Caller(caller): Caller) -> Result<Response> {
+    let nodes = state.engine.live_nodes(&caller).await?;
+    let nodes: Vec<Value> = nodes
+        .iter()
+        .map(|n| {
+            json!({
+                "id": n.id,
+                "address": n.address,
+                "started_at": n.started_at.to_rfc3339(),
+                "heartbeat_at": n.heartbeat_at.to_rfc3339(),
+            })
+        })
+        .collect();
+    Ok(ok(StatusCode::OK, json!({ "nodes": nodes })))
+}
+
 pub async fn not_found() -> ApiError {
     ApiError::new("not_found", "no such route; see /v1/openapi.json")
 }

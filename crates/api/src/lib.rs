@@ -40,6 +40,7 @@ pub const ROUTES: &[&str] = &[
     "/v1/batch",
     "/v1/tokens",
     "/v1/tokens/{id}",
+    "/v1/cluster/nodes",
 ];
 
 /// Settings of the HTTP layer.
@@ -89,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/batch", post(batch))
         .route("/v1/tokens", get(list_tokens).post(create_token))
         .route("/v1/tokens/{id}", axum::routing::delete(revoke_token))
+        .route("/v1/cluster/nodes", get(list_nodes))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))

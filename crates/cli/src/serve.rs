@@ -15,20 +15,30 @@ use anyhow::Context;
 use axum::serve::ListenerExt;
 use switchyard_api::{ApiConfig, AppState, HttpMetrics};
 use switchyard_engine::{Engine, EngineConfig};
+use switchyard_store::postgres::{PgOptions, PgStore};
 use switchyard_store::sqlite::{SqliteOptions, SqliteStore};
 use switchyard_store::{Durability, Store};
 
 /// Arguments of `switchyard serve`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
-    /// Directory holding the embedded store and the admin token.
+    /// Directory holding the embedded store (unless --store names another) and the admin token.
     #[arg(long, env = "SWITCHYARD_DATA_DIR", default_value = "./switchyard-data")]
     pub data_dir: PathBuf,
+    /// Store on PostgreSQL instead of the embedded SQLite file: postgres://USER[:PASSWORD]@HOST[:PORT]/DB.
+    /// Several nodes given the same database serve as one.
+    #[arg(long, env = "SWITCHYARD_STORE", value_name = "URL")]
+    pub store: Option<String>,
+    /// The URL other nodes and clients reach this node at, as listed by /v1/cluster/nodes
+    /// [default: http://<the address it listens on>].
+    #[arg(long, env = "SWITCHYARD_ADVERTISE", value_name = "URL")]
+    pub advertise: Option<String>,
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "SWITCHYARD_LISTEN", default_value = "127.0.0.1:7400")]
     pub listen: String,
     /// When a write is durable: `fsync` (before the reply), `batch:<ms>` (flushed every <ms>;
-    /// survives a process crash, a power loss may lose the last interval) or `none`.
+    /// survives a process crash, a power loss may lose the last interval) or `none`. Embedded
+    /// store only: on PostgreSQL a write is acknowledged once the server committed it.
     #[arg(long, env = "SWITCHYARD_DURABILITY", default_value = "fsync")]
     pub durability: Durability,
     /// Largest accepted request body, in bytes.
@@ -48,12 +58,7 @@ pub struct ServeArgs {
 
 /// Runs the server until SIGINT/SIGTERM.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let options = SqliteOptions { data_dir: args.data_dir.clone(), durability: args.durability };
-    let store = tokio::task::spawn_blocking(move || SqliteStore::open(options))
-        .await
-        .context("opening the store")?
-        .with_context(|| format!("cannot open the store in {}", args.data_dir.display()))?;
-    let store: Arc<dyn Store> = Arc::new(store);
+    let store = open_store(&args).await?;
     let engine =
         Arc::new(Engine::new(store.clone(), EngineConfig { idempotency_retention: args.idempotency_retention }));
     if let Some(secret) = engine.bootstrap_admin_token(&args.data_dir).await? {
@@ -82,7 +87,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         // Small request/response pairs: Nagle's algorithm would only add latency.
         let _ = tcp.set_nodelay(true);
     });
-    tracing::info!(%addr, durability = ?args.durability, data_dir = %args.data_dir.display(), "switchyard serving");
+    // Registered before announced: whoever reads the announcement finds this node listed.
+    let advertise = args.advertise.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let (node_id, heartbeat) = engine.join_cluster(advertise, switchyard_engine::NODE_HEARTBEAT).await?;
+    tracing::info!(%addr, node = %node_id, durability = ?args.durability, data_dir = %args.data_dir.display(), "switchyard serving");
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on http://{addr}")?;
@@ -99,9 +107,35 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("serving HTTP")?;
     maintenance.abort();
+    heartbeat.abort();
+    if let Err(e) = engine.leave_cluster(&node_id).await {
+        tracing::warn!(error = %e, "could not remove this node from the cluster's list");
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The store `--store` names, or the embedded one in `--data-dir`.
+async fn open_store(args: &ServeArgs) -> anyhow::Result<Arc<dyn Store>> {
+    match args.store.as_deref() {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            let store = PgStore::connect(PgOptions::new(url)).await.context("cannot open the PostgreSQL store")?;
+            tracing::info!("store: PostgreSQL");
+            Ok(Arc::new(store))
+        }
+        Some(other) => anyhow::bail!(
+            "--store {other:?}: expected a postgres://USER@HOST:PORT/DB URL (omit --store for the embedded store in --data-dir)"
+        ),
+        None => {
+            let options = SqliteOptions { data_dir: args.data_dir.clone(), durability: args.durability };
+            let store = tokio::task::spawn_blocking(move || SqliteStore::open(options))
+                .await
+                .context("opening the store")?
+                .with_context(|| format!("cannot open the store in {}", args.data_dir.display()))?;
+            Ok(Arc::new(store))
+        }
+    }
 }
 
 async fn shutdown_signal() {

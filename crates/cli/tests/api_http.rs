@@ -389,6 +389,14 @@ async fn every_bad_input_gets_its_code_and_status() {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             code: "validation_failed",
         },
+        Case {
+            name: "NUL in idempotency key",
+            method: Method::POST,
+            path: ev,
+            body: json_body(json!({"event": "pay", "idempotency_key": "a\u{0}b"})),
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "validation_failed",
+        },
     ];
     for case in cases {
         let (status, body) = http.send(case.method.clone(), case.path, case.body).await;

@@ -23,6 +23,12 @@ use switchyard_store::*;
 pub use auth::Principal;
 pub use error::EngineError;
 
+/// How often a node renews its heartbeat.
+pub const NODE_HEARTBEAT: Duration = Duration::from_secs(2);
+
+/// A node whose last heartbeat is older than this is not listed as live.
+pub const NODE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The engine's settings.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -179,6 +185,10 @@ fn check_key(key: &Option<String>) -> Result<(), EngineError> {
     match key {
         Some(k) if k.is_empty() || k.len() > 255 => {
             Err(EngineError::validation("idempotency_key must be 1-255 characters"))
+        }
+        // Control characters (NUL above all) cannot be stored as text by every backend.
+        Some(k) if k.chars().any(char::is_control) => {
+            Err(EngineError::validation("idempotency_key must not contain control characters"))
         }
         _ => Ok(()),
     }
@@ -492,8 +502,8 @@ impl Engine {
         spaces: &[String],
     ) -> Result<(TokenRecord, String), EngineError> {
         by.require_role(Role::Admin)?;
-        if name.is_empty() || name.len() > 128 {
-            return Err(EngineError::validation("name must be 1-128 characters"));
+        if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
+            return Err(EngineError::validation("name must be 1-128 characters, without control characters"));
         }
         if spaces.is_empty() {
             return Err(EngineError::validation("spaces must name at least one space, or \"*\""));
@@ -602,6 +612,46 @@ impl Engine {
                 other => return Err(unexpected(other)),
             }
         }
+    }
+
+    /// Registers this node (`address` is where its API answers) and renews its heartbeat every
+    /// `every` until the returned handle is aborted; returns the node's id with the handle.
+    pub async fn join_cluster(
+        self: &Arc<Self>,
+        address: String,
+        every: Duration,
+    ) -> Result<(String, tokio::task::JoinHandle<()>), EngineError> {
+        let id = format!("node_{}", uuid::Uuid::now_v7().simple());
+        let started_at = Timestamp::now();
+        let node = NodeRecord { id: id.clone(), address, started_at, heartbeat_at: started_at };
+        self.store.write(WriteOp::HeartbeatNode(node.clone())).await?;
+        let engine = self.clone();
+        let handle = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let beat = NodeRecord { heartbeat_at: Timestamp::now(), ..node.clone() };
+                if let Err(e) = engine.store.write(WriteOp::HeartbeatNode(beat)).await {
+                    tracing::warn!(error = %e, "node heartbeat failed");
+                }
+            }
+        });
+        Ok((id, handle))
+    }
+
+    /// Removes this node from the cluster's list (on a clean shutdown).
+    pub async fn leave_cluster(&self, id: &str) -> Result<(), EngineError> {
+        self.store.write(WriteOp::RemoveNode { id: id.to_string() }).await?;
+        Ok(())
+    }
+
+    /// The nodes whose heartbeat is younger than `NODE_TIMEOUT`; needs an admin token.
+    pub async fn live_nodes(&self, by: &Principal) -> Result<Vec<NodeRecord>, EngineError> {
+        by.require_role(Role::Admin)?;
+        let since = Timestamp(Timestamp::now().as_millis() - NODE_TIMEOUT.as_millis() as i64);
+        Ok(self.store.list_nodes(since).await?)
     }
 
     /// Runs maintenance every `every` until the returned handle is aborted.

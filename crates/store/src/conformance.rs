@@ -52,6 +52,7 @@ pub async fn run_all<H: Harness>(harness: &H) {
         ("tokens_create_find_revoke", |h| Box::pin(tokens_create_find_revoke(h))),
         ("bootstrap_admin_once", |h| Box::pin(bootstrap_admin_once(h))),
         ("idempotency_purge", |h| Box::pin(idempotency_purge(h))),
+        ("nodes_register_heartbeat_and_leave", |h| Box::pin(nodes_register_heartbeat_and_leave(h))),
     ];
     for (name, case) in cases {
         eprintln!("conformance: {name}");
@@ -647,4 +648,28 @@ async fn idempotency_purge<H: Harness>(h: &H) {
     // the machine, since the instance is paid).
     let again = store.write(with_key(event("acme", "o-1", "pay", json!({ "amount": 1 })), "old", "fp")).await;
     assert!(matches!(again, Err(StoreError::Transition(_))), "{again:?}");
+}
+
+async fn nodes_register_heartbeat_and_leave<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    let now = Timestamp::now();
+    let node = |id: &str, heartbeat: i64| NodeRecord {
+        id: id.into(),
+        address: format!("http://{id}"),
+        started_at: Timestamp(now.0 - 60_000),
+        heartbeat_at: Timestamp(heartbeat),
+    };
+    store.write(WriteOp::HeartbeatNode(node("a", now.0))).await.expect("register a");
+    store.write(WriteOp::HeartbeatNode(node("b", now.0 - 30_000))).await.expect("register b");
+    let live = store.list_nodes(Timestamp(now.0 - 10_000)).await.expect("list");
+    assert_eq!(live.iter().map(|n| n.id.as_str()).collect::<Vec<_>>(), vec!["a"], "b's heartbeat is too old");
+    let mut heartbeat = node("b", now.0);
+    heartbeat.started_at = now;
+    store.write(WriteOp::HeartbeatNode(heartbeat)).await.expect("heartbeat b");
+    let live = store.list_nodes(Timestamp(now.0 - 10_000)).await.expect("list");
+    assert_eq!(live.len(), 2);
+    assert_eq!(live[1], node("b", now.0), "a heartbeat renews heartbeat_at and keeps the first started_at");
+    store.write(WriteOp::RemoveNode { id: "a".into() }).await.expect("remove a");
+    let live = store.list_nodes(Timestamp(0)).await.expect("list");
+    assert_eq!(live.iter().map(|n| n.id.as_str()).collect::<Vec<_>>(), vec!["b"]);
 }

@@ -125,6 +125,16 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        // The database's own message and code, when it sent one; the chain otherwise.
+        match e.as_db_error() {
+            Some(db) => StoreError::Backend(format!("{} ({})", db.message(), db.code().code())),
+            None => StoreError::Backend(e.to_string()),
+        }
+    }
+}
+
 impl From<serde_json::Error> for StoreError {
     fn from(e: serde_json::Error) -> Self {
         StoreError::Corrupt(e.to_string())

@@ -16,8 +16,11 @@
 
 pub mod conformance;
 mod error;
+mod group;
 mod machines;
 mod metrics;
+pub mod postgres;
+mod records;
 pub mod sqlite;
 mod types;
 
@@ -120,6 +123,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every token, revoked ones included, oldest first.
     async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+
+    /// Nodes whose last heartbeat is at or after `alive_since`, by id.
+    async fn list_nodes(&self, alive_since: Timestamp) -> Result<Vec<NodeRecord>, StoreError>;
 
     /// Metrics the backend updates.
     fn metrics(&self) -> &StoreMetrics;

@@ -344,6 +344,19 @@ pub struct SpaceRecord {
     pub created_at: Timestamp,
 }
 
+/// A Switchyard node serving from this store, as it registered itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeRecord {
+    /// A random id chosen at start.
+    pub id: String,
+    /// The address its HTTP API listens on.
+    pub address: String,
+    /// When it started.
+    pub started_at: Timestamp,
+    /// Its last heartbeat.
+    pub heartbeat_at: Timestamp,
+}
+
 /// A write the store applies atomically.
 #[derive(Debug, Clone)]
 pub enum WriteOp {
@@ -394,6 +407,13 @@ pub enum WriteOp {
         /// The token's id.
         id: String,
     },
+    /// Registers a node or renews its heartbeat.
+    HeartbeatNode(NodeRecord),
+    /// Removes a node that is shutting down.
+    RemoveNode {
+        /// The node's id.
+        id: String,
+    },
     /// Forgets up to `limit` idempotency records written before `before`.
     PurgeIdempotency {
         /// The cut-off.
@@ -436,4 +456,6 @@ pub enum WriteOutcome {
     TokenRevoked,
     /// This many idempotency records were forgotten.
     IdempotencyPurged(u64),
+    /// A node's registration was written or removed.
+    NodeRecorded,
 }

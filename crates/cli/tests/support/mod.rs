@@ -43,6 +43,16 @@ impl TestServer {
 
     /// Starts a server on `data_dir` with extra `serve` arguments.
     pub fn start_in(data_dir: &Path, extra_args: &[&str]) -> TestServer {
+        TestServer::spawn(data_dir, extra_args, None)
+    }
+
+    /// Starts another node of a cluster whose admin token is already known (only the first
+    /// node to bootstrap a shared store writes `admin.token`).
+    pub fn start_node(data_dir: &Path, extra_args: &[&str], admin_token: &str) -> TestServer {
+        TestServer::spawn(data_dir, extra_args, Some(admin_token.to_string()))
+    }
+
+    fn spawn(data_dir: &Path, extra_args: &[&str], admin_token: Option<String>) -> TestServer {
         let mut child = Command::new(binary())
             .arg("serve")
             .arg("--data-dir")
@@ -70,11 +80,15 @@ impl TestServer {
         let url = rx.recv_timeout(Duration::from_secs(60)).expect("server did not print its address within 60 s");
         let token_path = data_dir.join("admin.token");
         let deadline = Instant::now() + Duration::from_secs(10);
-        let admin_token = loop {
-            match std::fs::read_to_string(&token_path) {
-                Ok(t) if !t.trim().is_empty() => break t.trim().to_string(),
-                _ if Instant::now() > deadline => panic!("no admin token at {}", token_path.display()),
-                _ => std::thread::sleep(Duration::from_millis(20)),
+        let admin_token = if let Some(token) = admin_token {
+            token
+        } else {
+            loop {
+                match std::fs::read_to_string(&token_path) {
+                    Ok(t) if !t.trim().is_empty() => break t.trim().to_string(),
+                    _ if Instant::now() > deadline => panic!("no admin token at {}", token_path.display()),
+                    _ => std::thread::sleep(Duration::from_millis(20)),
+                }
             }
         };
         TestServer { child: Some(child), url, data_dir: data_dir.to_path_buf(), admin_token, _temp: None }

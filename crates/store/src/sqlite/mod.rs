@@ -48,11 +48,11 @@ pub struct SqliteOptions {
 
 /// The SQLite store. Cheap to share behind an `Arc`.
 pub struct SqliteStore {
-    writes: flume::Sender<writer::WriterMsg>,
+    writes: flume::Sender<crate::group::WriterMsg>,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     readers: Arc<ReaderPool>,
     metrics: StoreMetrics,
-    failed: writer::FailState,
+    failed: crate::group::FailState,
     _lock: File,
 }
 
@@ -89,7 +89,7 @@ impl SqliteStore {
         schema::migrate(&mut conn)?;
         let next_seq = next_seq(&conn)?;
         let metrics = StoreMetrics::default();
-        let failed = writer::FailState::default();
+        let failed = crate::group::FailState::default();
         let writer = writer::Writer {
             conn,
             next_seq,
@@ -120,7 +120,7 @@ impl SqliteStore {
 
     async fn submit(&self, ops: Vec<WriteOp>, atomic: bool) -> Result<Vec<WriteOutcome>, StoreError> {
         let (reply, rx) = oneshot::channel();
-        let request = writer::WriterMsg::Write(writer::WriteRequest { ops, atomic, reply });
+        let request = crate::group::WriterMsg::Write(crate::group::WriteRequest { ops, atomic, reply });
         self.writes.send_async(request).await.map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
@@ -379,12 +379,32 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn list_nodes(&self, alive_since: Timestamp) -> Result<Vec<NodeRecord>, StoreError> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, address, started_at, heartbeat_at FROM nodes WHERE heartbeat_at >= ?1 ORDER BY id",
+            )?;
+            let mut rows = stmt.query(params![alive_since.0])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(NodeRecord {
+                    id: row.get(0)?,
+                    address: row.get(1)?,
+                    started_at: Timestamp(row.get(2)?),
+                    heartbeat_at: Timestamp(row.get(3)?),
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     fn metrics(&self) -> &StoreMetrics {
         &self.metrics
     }
 
     fn check_health(&self) -> Result<(), StoreError> {
-        if let Some(reason) = self.failed.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+        if let Some(reason) = self.failed.reason() {
             return Err(StoreError::Failed(reason));
         }
         let thread = self.writer_thread.lock().unwrap_or_else(|p| p.into_inner());
@@ -397,7 +417,7 @@ impl Store for SqliteStore {
     async fn close(&self) {
         // The writer serves what is queued before the shutdown message, then ends its loop and
         // drops the receiver, so later writes fail with `Closed`.
-        let _ = self.writes.send_async(writer::WriterMsg::Shutdown).await;
+        let _ = self.writes.send_async(crate::group::WriterMsg::Shutdown).await;
         let handle = self.writer_thread.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(handle) = handle {
             let _ = tokio::task::spawn_blocking(move || handle.join()).await;

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::error::StoreError;
 use crate::machines::MachineCache;
+use crate::records::{CreatedRecord, TransitionedRecord};
 use crate::sqlite::rows;
 use crate::types::*;
 
@@ -70,6 +71,18 @@ pub(crate) fn execute(conn: &Connection, cx: &mut OpContext<'_>, op: &WriteOp) -
                     Ok(WriteOutcome::TokenRevoked)
                 }
             }
+        }
+        WriteOp::HeartbeatNode(node) => {
+            conn.prepare_cached(
+                "INSERT INTO nodes (id, address, started_at, heartbeat_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (id) DO UPDATE SET address = excluded.address, heartbeat_at = excluded.heartbeat_at",
+            )?
+            .execute(params![node.id, node.address, node.started_at.0, node.heartbeat_at.0])?;
+            Ok(WriteOutcome::NodeRecorded)
+        }
+        WriteOp::RemoveNode { id } => {
+            conn.prepare_cached("DELETE FROM nodes WHERE id = ?1")?.execute(params![id])?;
+            Ok(WriteOutcome::NodeRecorded)
         }
         WriteOp::PurgeIdempotency { before, limit } => {
             // Bounded: this runs inside a group commit, so one huge DELETE would stall writes.
@@ -346,24 +359,6 @@ fn append_log(
     .execute(params![seq as i64, space, kind, address, payload, idempotency_key, now.0])?;
     *cx.next_seq += 1;
     Ok(Seq(seq))
-}
-
-/// The payload of an `instance.created` record, serialised from borrowed parts.
-#[derive(Serialize)]
-struct CreatedRecord<'a> {
-    machine_version: u32,
-    state: &'a str,
-    ctx: &'a JsonObject,
-}
-
-/// The payload of an `instance.transitioned` record, serialised from borrowed parts.
-#[derive(Serialize)]
-struct TransitionedRecord<'a> {
-    event: &'a str,
-    payload: &'a JsonObject,
-    from: &'a str,
-    to: &'a str,
-    revision: u64,
 }
 
 fn insert_token(conn: &Connection, token: &TokenRecord) -> Result<(), StoreError> {

@@ -78,6 +78,15 @@ const MIGRATIONS: &[&str] = &[
         revoked_at  INTEGER
     ) WITHOUT ROWID;
     "#,
+    // 2: the nodes serving from this store.
+    r#"
+    CREATE TABLE nodes (
+        id           TEXT PRIMARY KEY,
+        address      TEXT NOT NULL,
+        started_at   INTEGER NOT NULL,
+        heartbeat_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

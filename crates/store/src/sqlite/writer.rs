@@ -28,39 +28,17 @@
 use std::fs::File;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode, TransactionBehavior, params};
-use tokio::sync::oneshot;
 
 use crate::Durability;
 use crate::error::StoreError;
+use crate::group::{FailState, MAX_OPS_PER_COMMIT, WriteRequest, WriterMsg, fail_all, record_committed, reply_all};
 use crate::machines::MachineCache;
 use crate::metrics::StoreMetrics;
 use crate::sqlite::ops::{self, OpContext};
-use crate::types::{WriteOp, WriteOutcome};
-
-/// A group never holds more operations than this, bounding a commit's latency.
-const MAX_OPS_PER_COMMIT: usize = 1024;
-
-/// What the writer thread receives.
-pub(crate) enum WriterMsg {
-    /// Apply these writes.
-    Write(WriteRequest),
-    /// Serve nothing more; flush and stop.
-    Shutdown,
-}
-
-/// One caller's request: a single op, or an atomic batch.
-pub(crate) struct WriteRequest {
-    pub ops: Vec<WriteOp>,
-    pub atomic: bool,
-    pub reply: oneshot::Sender<Result<Vec<WriteOutcome>, StoreError>>,
-}
-
-/// Why the store stopped accepting writes, shared with the store's health check.
-pub(crate) type FailState = Arc<Mutex<Option<String>>>;
+use crate::types::WriteOutcome;
 
 pub(crate) struct Writer {
     pub conn: Connection,
@@ -164,18 +142,9 @@ impl Writer {
         }
     }
 
-    fn failure(&self) -> Option<String> {
-        self.failed.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    fn fail_stop(&self, reason: String) {
-        tracing::error!(%reason, "the store stops accepting writes: the durability of recent writes is unknown; restart the server");
-        *self.failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
-    }
-
     /// Runs and commits one group; returns whether anything was committed.
     fn commit_group(&mut self, group: Vec<WriteRequest>) -> bool {
-        if let Some(reason) = self.failure() {
+        if let Some(reason) = self.failed.reason() {
             fail_all(group, &StoreError::Failed(reason));
             return false;
         }
@@ -222,7 +191,7 @@ impl Writer {
         if let Err(e) = tx.commit() {
             tracing::error!(error = %e, "commit failed; the group's writes were not applied");
             if is_io_error(&e) {
-                self.fail_stop(format!("commit failed: {e}"));
+                self.failed.fail(format!("commit failed: {e}"));
             }
             self.after_failed_transaction(start_seq);
             fail_all(group, &StoreError::from(e));
@@ -235,26 +204,9 @@ impl Writer {
             fail_all(group, &StoreError::Failed(reason));
             return true;
         }
-        self.record_committed(&results);
-        for (req, result) in group.into_iter().zip(results) {
-            let _ = req.reply.send(result);
-        }
+        record_committed(&self.metrics, &results);
+        reply_all(group, results);
         true
-    }
-
-    /// Counts what a committed group did; refused requests count for nothing.
-    fn record_committed(&self, results: &[Result<Vec<WriteOutcome>, StoreError>]) {
-        let mut ops = 0u64;
-        let mut events = 0u64;
-        for outcomes in results.iter().flatten() {
-            ops += outcomes.len() as u64;
-            events +=
-                outcomes.iter().filter(|o| matches!(o, WriteOutcome::EventApplied { replayed: false, .. })).count()
-                    as u64;
-        }
-        self.metrics.commit_batch_size.observe(ops as f64);
-        self.metrics.commits.inc();
-        self.metrics.events_applied.inc_by(events);
     }
 
     /// Restores the writer's invariants after a transaction rolled back.
@@ -263,7 +215,7 @@ impl Writer {
         self.next_seq = match super::next_seq(&self.conn) {
             Ok(seq) => seq.max(start_seq),
             Err(e) => {
-                self.fail_stop(format!("cannot read the log's last seq after a failed transaction: {e}"));
+                self.failed.fail(format!("cannot read the log's last seq after a failed transaction: {e}"));
                 start_seq
             }
         };
@@ -279,7 +231,7 @@ impl Writer {
             }
             Err(e) => {
                 let reason = format!("fsync of {} failed: {e}", self.wal.path.display());
-                self.fail_stop(reason.clone());
+                self.failed.fail(reason.clone());
                 Err(reason)
             }
         }
@@ -319,15 +271,4 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
 
 fn is_io_error(e: &rusqlite::Error) -> bool {
     matches!(e.sqlite_error_code(), Some(ErrorCode::SystemIoFailure | ErrorCode::DatabaseCorrupt))
-}
-
-fn fail_all(group: Vec<WriteRequest>, error: &StoreError) {
-    let message = error.to_string();
-    for req in group {
-        let e = match error {
-            StoreError::Failed(reason) => StoreError::Failed(reason.clone()),
-            _ => StoreError::Backend(message.clone()),
-        };
-        let _ = req.reply.send(Err(e));
-    }
 }

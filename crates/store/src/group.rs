@@ -1,0 +1,84 @@
+//! What a backend's group-commit writer receives and answers, shared by every backend.
+//!
+//! A caller sends one [`WriteRequest`] (one op, or an atomic batch) and awaits its reply; a
+//! writer drains every request that queued up into one transaction. [`FailState`] is how a
+//! writer that hit a storage failure it cannot reason about (an I/O error at commit or fsync)
+//! stops the store from accepting writes until a restart.
+
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::oneshot;
+
+use crate::error::StoreError;
+use crate::types::{WriteOp, WriteOutcome};
+
+/// A group never holds more operations than this, bounding a commit's latency.
+pub(crate) const MAX_OPS_PER_COMMIT: usize = 1024;
+
+/// What a writer receives.
+pub(crate) enum WriterMsg {
+    /// Apply these writes.
+    Write(WriteRequest),
+    /// Serve nothing more; flush and stop.
+    Shutdown,
+}
+
+/// One caller's request: a single op, or an atomic batch.
+pub(crate) struct WriteRequest {
+    pub ops: Vec<WriteOp>,
+    pub atomic: bool,
+    pub reply: oneshot::Sender<Result<Vec<WriteOutcome>, StoreError>>,
+}
+
+/// The reply to one request.
+pub(crate) type RequestResult = Result<Vec<WriteOutcome>, StoreError>;
+
+/// Why the store stopped accepting writes, if it did.
+#[derive(Clone, Default)]
+pub(crate) struct FailState(Arc<Mutex<Option<String>>>);
+
+impl FailState {
+    /// The reason, once failed.
+    pub fn reason(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Stops the store; later writes are refused with this reason.
+    pub fn fail(&self, reason: String) {
+        tracing::error!(%reason, "the store stops accepting writes: the durability of recent writes is unknown; restart the server");
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
+    }
+}
+
+/// Answers every request of a group with `error` (nothing of the group was applied).
+pub(crate) fn fail_all(group: Vec<WriteRequest>, error: &StoreError) {
+    let message = error.to_string();
+    for req in group {
+        let e = match error {
+            StoreError::Failed(reason) => StoreError::Failed(reason.clone()),
+            _ => StoreError::Backend(message.clone()),
+        };
+        let _ = req.reply.send(Err(e));
+    }
+}
+
+/// Sends every request its result.
+pub(crate) fn reply_all(group: Vec<WriteRequest>, results: Vec<RequestResult>) {
+    for (req, result) in group.into_iter().zip(results) {
+        let _ = req.reply.send(result);
+    }
+}
+
+/// Counts a committed group's work in `metrics`; refused requests count for nothing.
+pub(crate) fn record_committed(metrics: &crate::StoreMetrics, results: &[RequestResult]) {
+    let mut ops = 0u64;
+    let mut events = 0u64;
+    for outcomes in results.iter().flatten() {
+        ops += outcomes.len() as u64;
+        events +=
+            outcomes.iter().filter(|o| matches!(o, WriteOutcome::EventApplied { replayed: false, .. })).count() as u64;
+    }
+    metrics.commit_batch_size.observe(ops as f64);
+    metrics.commits.inc();
+    metrics.events_applied.inc_by(events);
+}

@@ -1,0 +1,366 @@
+//! The PostgreSQL backend: several Switchyard nodes share one database.
+//!
+//! Nodes are stateless; everything they share lives in the database. Writes go through a few
+//! group-commit writers per node ([`writer`], which explains the locking and the commit-order
+//! log); reads use a connection pool. Statements are prepared once per connection and reused
+//! (`prepare_cached`). Durability is the server's: a write is acknowledged after its COMMIT
+//! returned, so with PostgreSQL's default `synchronous_commit = on` it is on disk first; the
+//! `--durability` setting of SQLite does not apply here.
+
+mod ops;
+mod schema;
+mod writer;
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use switchyard_model::{Segment, SpaceName};
+use tokio::sync::oneshot;
+use tokio_postgres::NoTls;
+use tokio_postgres::Row;
+
+use crate::error::StoreError;
+use crate::group::{FailState, WriteRequest, WriterMsg};
+use crate::machines::MachineCache;
+use crate::metrics::StoreMetrics;
+use crate::types::*;
+use crate::{ListInstances, Store};
+
+pub use schema::SCHEMA_VERSION;
+
+/// Options of [`PgStore::connect`].
+#[derive(Debug, Clone)]
+pub struct PgOptions {
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
+    pub url: String,
+    /// Group-commit writers (each holds one connection).
+    pub writers: usize,
+    /// Connections for reads.
+    pub readers: usize,
+}
+
+impl PgOptions {
+    /// Options with the default writer and reader counts.
+    pub fn new(url: impl Into<String>) -> PgOptions {
+        PgOptions { url: url.into(), writers: 4, readers: 8 }
+    }
+}
+
+/// The PostgreSQL store. Cheap to share behind an `Arc`.
+pub struct PgStore {
+    pool: Pool,
+    writes: flume::Sender<WriterMsg>,
+    writers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    metrics: StoreMetrics,
+    failed: FailState,
+}
+
+/// The URL without its password, for messages.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl PgStore {
+    /// Connects, migrates (under an advisory lock) and starts the writers.
+    pub async fn connect(options: PgOptions) -> Result<PgStore, StoreError> {
+        let shown = redacted(&options.url);
+        let open_err = |message: String| StoreError::Open { path: shown.clone(), message };
+        let config: tokio_postgres::Config =
+            options.url.parse().map_err(|e| open_err(format!("not a PostgreSQL URL: {e}")))?;
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(options.writers.max(1) + options.readers.max(1))
+            .build()
+            .map_err(|e| open_err(e.to_string()))?;
+        let mut client = pool.get().await.map_err(|e| open_err(format!("cannot connect: {e}")))?;
+        schema::migrate(&mut client).await?;
+        drop(client);
+
+        let metrics = StoreMetrics::default();
+        let failed = FailState::default();
+        let (tx, rx) = flume::bounded(4096);
+        let mut handles = Vec::new();
+        for _ in 0..options.writers.max(1) {
+            let writer = writer::Writer {
+                pool: pool.clone(),
+                connection: None,
+                machines: MachineCache::default(),
+                metrics: metrics.clone(),
+                failed: failed.clone(),
+                carried: VecDeque::new(),
+            };
+            handles.push(tokio::spawn(writer.run(rx.clone())));
+        }
+        Ok(PgStore { pool, writes: tx, writers: Mutex::new(handles), metrics, failed })
+    }
+
+    async fn submit(&self, ops: Vec<WriteOp>, atomic: bool) -> Result<Vec<WriteOutcome>, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        let request = WriterMsg::Write(WriteRequest { ops, atomic, reply });
+        self.writes.send_async(request).await.map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool.get().await.map_err(|e| StoreError::Backend(format!("no database connection: {e}")))
+    }
+
+    async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<Row>, StoreError> {
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(sql).await?;
+        Ok(client.query(&stmt, params).await?)
+    }
+}
+
+fn space(s: String) -> Result<SpaceName, StoreError> {
+    s.parse().map_err(|e| StoreError::Corrupt(format!("stored space name: {e}")))
+}
+
+fn segment(s: String) -> Result<Segment, StoreError> {
+    s.parse().map_err(|e| StoreError::Corrupt(format!("stored name: {e}")))
+}
+
+const INSTANCE_COLUMNS: &str =
+    "space, machine, id, machine_version, state, ctx, revision, created_at, updated_at, deleted_at";
+
+fn instance(row: &Row) -> Result<InstanceRecord, StoreError> {
+    Ok(InstanceRecord {
+        space: space(row.get(0))?,
+        machine: segment(row.get(1))?,
+        id: segment(row.get(2))?,
+        machine_version: ops::machine_version(row.get(3))?,
+        state: row.get(4),
+        ctx: serde_json::from_str(row.get::<_, &str>(5))?,
+        revision: ops::revision(row.get(6))?,
+        created_at: Timestamp(row.get(7)),
+        updated_at: Timestamp(row.get(8)),
+        deleted_at: row.get::<_, Option<i64>>(9).map(Timestamp),
+    })
+}
+
+const LOG_COLUMNS: &str = "seq, space, kind, address, payload, idempotency_key, created_at";
+
+fn log_record(row: &Row) -> Result<LogRecord, StoreError> {
+    Ok(LogRecord {
+        seq: Seq(row.get::<_, i64>(0) as u64),
+        space: space(row.get(1))?,
+        kind: row.get(2),
+        address: row.get(3),
+        payload: serde_json::from_str(row.get::<_, &str>(4))?,
+        idempotency_key: row.get(5),
+        created_at: Timestamp(row.get(6)),
+    })
+}
+
+const TOKEN_COLUMNS: &str = "id, name, secret_hash, role, spaces, created_at, revoked_at";
+
+fn token(row: &Row) -> Result<TokenRecord, StoreError> {
+    let role: &str = row.get(3);
+    let names: Vec<String> = serde_json::from_str(row.get::<_, &str>(4))?;
+    let spaces = if names.iter().any(|n| n == "*") {
+        SpaceGrant::All
+    } else {
+        SpaceGrant::Only(names.into_iter().map(space).collect::<Result<_, _>>()?)
+    };
+    Ok(TokenRecord {
+        id: row.get(0),
+        name: row.get(1),
+        secret_hash: row.get(2),
+        role: Role::parse(role).ok_or_else(|| StoreError::Corrupt(format!("token role \"{role}\"")))?,
+        spaces,
+        created_at: Timestamp(row.get(5)),
+        revoked_at: row.get::<_, Option<i64>>(6).map(Timestamp),
+    })
+}
+
+fn decode_all<T>(rows: Vec<Row>, decode: fn(&Row) -> Result<T, StoreError>) -> Result<Vec<T>, StoreError> {
+    rows.iter().map(decode).collect()
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn write(&self, op: WriteOp) -> Result<WriteOutcome, StoreError> {
+        let mut outcomes = self.submit(vec![op], false).await?;
+        outcomes.pop().ok_or_else(|| StoreError::Backend("the writer returned no outcome".into()))
+    }
+
+    async fn write_atomic(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>, StoreError> {
+        if ops.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.submit(ops, true).await
+    }
+
+    async fn get_machine(
+        &self,
+        space_name: &SpaceName,
+        name: &Segment,
+        version: Option<MachineVersion>,
+    ) -> Result<Option<MachineRecord>, StoreError> {
+        let (s, n): (&str, &str) = (space_name.as_ref(), name.as_ref());
+        let rows = match version {
+            Some(v) => {
+                self.query(
+                    "SELECT version, definition, created_at FROM machines WHERE space = $1 AND name = $2 AND version = $3",
+                    &[&s, &n, &(v.get() as i32)],
+                )
+                .await?
+            }
+            None => {
+                self.query(
+                    "SELECT version, definition, created_at FROM machines WHERE space = $1 AND name = $2
+                     ORDER BY version DESC LIMIT 1",
+                    &[&s, &n],
+                )
+                .await?
+            }
+        };
+        let Some(row) = rows.first() else { return Ok(None) };
+        Ok(Some(MachineRecord {
+            space: space_name.clone(),
+            name: name.clone(),
+            version: ops::machine_version(row.get(0))?,
+            definition: serde_json::from_str(row.get::<_, &str>(1))?,
+            created_at: Timestamp(row.get(2)),
+        }))
+    }
+
+    async fn list_machines(&self, space_name: &SpaceName) -> Result<Vec<MachineSummary>, StoreError> {
+        let s: &str = space_name.as_ref();
+        let rows = self
+            .query(
+                "SELECT DISTINCT ON (name) name, version, created_at FROM machines WHERE space = $1
+                 ORDER BY name, version DESC",
+                &[&s],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(MachineSummary {
+                    name: segment(row.get(0))?,
+                    version: ops::machine_version(row.get(1))?,
+                    created_at: Timestamp(row.get(2)),
+                })
+            })
+            .collect()
+    }
+
+    async fn get_instance(&self, key: &InstanceKey) -> Result<Option<InstanceRecord>, StoreError> {
+        let sql = format!("SELECT {INSTANCE_COLUMNS} FROM instances WHERE space = $1 AND machine = $2 AND id = $3");
+        let (s, m, i): (&str, &str, &str) = (key.space.as_ref(), key.machine.as_ref(), key.id.as_ref());
+        let rows = self.query(&sql, &[&s, &m, &i]).await?;
+        rows.first().map(instance).transpose()
+    }
+
+    async fn list_instances(&self, query: &ListInstances) -> Result<Vec<InstanceRecord>, StoreError> {
+        // One statement per combination of filters, so the planner can use the indexes.
+        let (s, m): (&str, &str) = (query.space.as_ref(), query.machine.as_ref());
+        let limit = i64::from(query.limit);
+        let base = format!(
+            "SELECT {INSTANCE_COLUMNS} FROM instances WHERE space = $1 AND machine = $2 AND deleted_at IS NULL"
+        );
+        let rows = match (&query.state, &query.after_id) {
+            (None, None) => self.query(&format!("{base} ORDER BY id LIMIT $3"), &[&s, &m, &limit]).await?,
+            (Some(state), None) => {
+                self.query(&format!("{base} AND state = $4 ORDER BY id LIMIT $3"), &[&s, &m, &limit, state]).await?
+            }
+            (None, Some(after)) => {
+                self.query(&format!("{base} AND id > $4 ORDER BY id LIMIT $3"), &[&s, &m, &limit, after]).await?
+            }
+            (Some(state), Some(after)) => {
+                let sql = format!("{base} AND state = $4 AND id > $5 ORDER BY id LIMIT $3");
+                self.query(&sql, &[&s, &m, &limit, state, after]).await?
+            }
+        };
+        decode_all(rows, instance)
+    }
+
+    async fn history(&self, address: &str, after: Seq, limit: u32) -> Result<Vec<LogRecord>, StoreError> {
+        let sql = format!("SELECT {LOG_COLUMNS} FROM events WHERE address = $1 AND seq > $2 ORDER BY seq LIMIT $3");
+        let rows = self.query(&sql, &[&address, &(after.0 as i64), &i64::from(limit)]).await?;
+        decode_all(rows, log_record)
+    }
+
+    async fn read_log(&self, after: Seq, limit: u32) -> Result<Vec<LogRecord>, StoreError> {
+        // No reader-side filtering is needed: seqs become visible in commit order (see writer).
+        let sql = format!("SELECT {LOG_COLUMNS} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2");
+        let rows = self.query(&sql, &[&(after.0 as i64), &i64::from(limit)]).await?;
+        decode_all(rows, log_record)
+    }
+
+    async fn list_spaces(&self) -> Result<Vec<SpaceRecord>, StoreError> {
+        let rows = self.query("SELECT name, created_at FROM spaces ORDER BY name", &[]).await?;
+        rows.iter().map(|row| Ok(SpaceRecord { name: space(row.get(0))?, created_at: Timestamp(row.get(1)) })).collect()
+    }
+
+    async fn find_token(&self, secret_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE secret_hash = $1");
+        let rows = self.query(&sql, &[&secret_hash]).await?;
+        rows.first().map(token).transpose()
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created_at, id");
+        decode_all(self.query(&sql, &[]).await?, token)
+    }
+
+    async fn list_nodes(&self, alive_since: Timestamp) -> Result<Vec<NodeRecord>, StoreError> {
+        let rows = self
+            .query(
+                "SELECT id, address, started_at, heartbeat_at FROM nodes WHERE heartbeat_at >= $1 ORDER BY id",
+                &[&alive_since.0],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| NodeRecord {
+                id: row.get(0),
+                address: row.get(1),
+                started_at: Timestamp(row.get(2)),
+                heartbeat_at: Timestamp(row.get(3)),
+            })
+            .collect())
+    }
+
+    fn metrics(&self) -> &StoreMetrics {
+        &self.metrics
+    }
+
+    fn check_health(&self) -> Result<(), StoreError> {
+        if let Some(reason) = self.failed.reason() {
+            return Err(StoreError::Failed(reason));
+        }
+        let writers = self.writers.lock().unwrap_or_else(|p| p.into_inner());
+        if writers.is_empty() || writers.iter().any(|w| w.is_finished()) {
+            return Err(StoreError::Closed);
+        }
+        Ok(())
+    }
+
+    async fn close(&self) {
+        let handles = std::mem::take(&mut *self.writers.lock().unwrap_or_else(|p| p.into_inner()));
+        // One shutdown message per writer: each serves what is queued before it, then stops.
+        for _ in 0..handles.len() {
+            let _ = self.writes.send_async(WriterMsg::Shutdown).await;
+        }
+        for handle in handles {
+            let _ = handle.await;
+        }
+        self.pool.close();
+    }
+}

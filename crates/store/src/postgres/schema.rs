@@ -1,0 +1,133 @@
+//! Versioned schema migrations of the PostgreSQL store.
+//!
+//! `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`; the applied version is kept in
+//! `switchyard_schema`. Migrations run under a session advisory lock, so nodes starting
+//! together apply each migration exactly once, and each migration runs in its own transaction.
+//! A database migrated by a newer Switchyard is refused. Migrations are append-only.
+
+use deadpool_postgres::Object;
+
+use crate::error::StoreError;
+
+/// The advisory lock key that serialises migrations ("Switchyd" in ASCII).
+const MIGRATION_LOCK: i64 = 0x5377_6974_6368_7964;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: the whole schema of the first release on PostgreSQL.
+    r#"
+    CREATE TABLE switchyard_meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+
+    -- The event log's high-water mark. Every transaction that appends to the log bumps this
+    -- one row just before it commits; its row lock, held until commit, is what makes seq
+    -- order equal commit order across connections and nodes.
+    CREATE TABLE log_head (
+        id       INT PRIMARY KEY CHECK (id = 1),
+        last_seq BIGINT NOT NULL
+    );
+    INSERT INTO log_head (id, last_seq) VALUES (1, 0);
+
+    CREATE TABLE spaces (
+        name       TEXT PRIMARY KEY,
+        created_at BIGINT NOT NULL
+    );
+
+    CREATE TABLE machines (
+        space      TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        version    INT NOT NULL,
+        definition TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (space, name, version)
+    );
+
+    CREATE TABLE instances (
+        space           TEXT NOT NULL,
+        machine         TEXT NOT NULL,
+        id              TEXT NOT NULL,
+        machine_version INT NOT NULL,
+        state           TEXT NOT NULL,
+        ctx             TEXT NOT NULL,
+        revision        BIGINT NOT NULL,
+        created_at      BIGINT NOT NULL,
+        updated_at      BIGINT NOT NULL,
+        deleted_at      BIGINT,
+        PRIMARY KEY (space, machine, id)
+    );
+    CREATE INDEX instances_by_state ON instances (space, machine, state, id) WHERE deleted_at IS NULL;
+
+    CREATE TABLE events (
+        seq             BIGINT PRIMARY KEY,
+        space           TEXT NOT NULL,
+        kind            TEXT NOT NULL,
+        address         TEXT NOT NULL,
+        payload         TEXT NOT NULL,
+        idempotency_key TEXT,
+        created_at      BIGINT NOT NULL
+    );
+    CREATE INDEX events_by_address ON events (address, seq);
+
+    CREATE TABLE idempotency (
+        space       TEXT NOT NULL,
+        key         TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        response    TEXT NOT NULL,
+        created_at  BIGINT NOT NULL,
+        PRIMARY KEY (space, key)
+    );
+    CREATE INDEX idempotency_by_age ON idempotency (created_at);
+
+    CREATE TABLE tokens (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL,
+        secret_hash TEXT NOT NULL UNIQUE,
+        role        TEXT NOT NULL,
+        spaces      TEXT NOT NULL,
+        created_at  BIGINT NOT NULL,
+        revoked_at  BIGINT
+    );
+
+    CREATE TABLE nodes (
+        id           TEXT PRIMARY KEY,
+        address      TEXT NOT NULL,
+        started_at   BIGINT NOT NULL,
+        heartbeat_at BIGINT NOT NULL
+    );
+    "#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
+
+/// Brings the schema up to [`SCHEMA_VERSION`] under the migration lock.
+pub async fn migrate(client: &mut Object) -> Result<(), StoreError> {
+    client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK]).await?;
+    let result = migrate_locked(client).await;
+    let unlocked = client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]).await;
+    result?;
+    unlocked?;
+    Ok(())
+}
+
+async fn migrate_locked(client: &mut Object) -> Result<(), StoreError> {
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS switchyard_schema (id INT PRIMARY KEY CHECK (id = 1), version INT NOT NULL);
+             INSERT INTO switchyard_schema (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;",
+        )
+        .await?;
+    let found: i32 = client.query_one("SELECT version FROM switchyard_schema WHERE id = 1", &[]).await?.get(0);
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew { found: found as u32, supported: SCHEMA_VERSION as u32 });
+    }
+    for (from, sql) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
+        let tx = client.transaction().await?;
+        tx.batch_execute(sql).await?;
+        tx.execute("UPDATE switchyard_schema SET version = $1 WHERE id = 1", &[&(from as i32 + 1)]).await?;
+        tx.commit().await?;
+        tracing::info!(version = from + 1, "store schema migrated");
+    }
+    Ok(())
+}

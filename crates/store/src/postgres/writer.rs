@@ -1,0 +1,343 @@
+//! Group-commit writers of the PostgreSQL store.
+//!
+//! Each node runs a few writers (tokio tasks), each with its own connection, draining one shared
+//! queue: a writer takes the first waiting request and every request queued behind it, runs
+//! them in one transaction (a savepoint per request, so a refusal undoes only its own request)
+//! and commits once — one WAL flush on the server for the whole group.
+//!
+//! A group's transaction runs in four steps:
+//! 1. **Locks, in one global order.** Advisory transaction locks on every idempotency key and
+//!    every machine name the group writes (sorted by hash), then row locks on every existing
+//!    instance it writes (`ORDER BY space, machine, id FOR UPDATE`). Every group on every node
+//!    takes its locks in that order, so groups do not deadlock, and two requests with one
+//!    idempotency key — or two events to one instance — are serialised across nodes: the
+//!    idempotency check and the revision check run under those locks. (Two requests with the
+//!    same key are never put in one group: the later waits for the next group.)
+//! 2. **The ops.** Instance rows are read, checked, transitioned by the model and updated; log
+//!    records and idempotency records are buffered in memory.
+//! 3. **Seqs, in commit order.** `UPDATE log_head SET last_seq = last_seq + n RETURNING
+//!    last_seq` reserves the group's seqs. That row lock is held until COMMIT, so the next
+//!    group anywhere in the cluster reserves its seqs only after this one has committed and is
+//!    visible. Hence seq order is commit order: a reader that has seen `seq = n` can never
+//!    later find a newly committed record with `seq < n` — without any reader-side filtering.
+//!    The records and idempotency rows (whose stored responses now carry their seqs) are
+//!    inserted with one statement each, and the transaction commits. Only this step is
+//!    serialised across the cluster; it holds no lock a reader needs.
+//! 4. **Retry.** A deadlock or serialization failure (which PostgreSQL rolls back entirely)
+//!    retries the group a few times; any other database error fails the whole group. A
+//!    connection lost during COMMIT leaves the outcome unknown: the requests get an error
+//!    (their idempotency keys make a retry safe) and the writer reconnects.
+
+use std::collections::{HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use deadpool_postgres::{Object, Pool};
+use tokio_postgres::error::SqlState;
+
+use crate::error::StoreError;
+use crate::group::{
+    FailState, MAX_OPS_PER_COMMIT, RequestResult, WriteRequest, WriterMsg, fail_all, record_committed, reply_all,
+};
+use crate::machines::MachineCache;
+use crate::metrics::StoreMetrics;
+use crate::postgres::ops::{self, GroupLog, OpContext, OpFailure};
+use crate::types::{WriteOp, WriteOutcome};
+
+/// Attempts at a group that keeps hitting deadlocks or serialization failures.
+const MAX_ATTEMPTS: u32 = 5;
+
+pub(crate) struct Writer {
+    pub pool: Pool,
+    pub connection: Option<Object>,
+    pub machines: MachineCache,
+    pub metrics: StoreMetrics,
+    pub failed: FailState,
+    /// Requests held back because their idempotency key is already in the current group.
+    pub carried: VecDeque<WriteRequest>,
+}
+
+/// How a group's attempt ended when it did not commit.
+enum AttemptError {
+    /// Rolled back by the database because of a deadlock or serialization failure: retry.
+    Retry(StoreError),
+    /// Rolled back (or never started): fail the group.
+    Failed(StoreError),
+    /// The connection died during COMMIT: the outcome is unknown.
+    Unknown(StoreError),
+}
+
+fn classify(e: tokio_postgres::Error) -> AttemptError {
+    match e.code() {
+        Some(code) if *code == SqlState::T_R_DEADLOCK_DETECTED || *code == SqlState::T_R_SERIALIZATION_FAILURE => {
+            AttemptError::Retry(StoreError::from(e))
+        }
+        _ => AttemptError::Failed(StoreError::from(e)),
+    }
+}
+
+/// Lock keys of the idempotency keys and machine names an op writes.
+fn lock_keys(op: &WriteOp, out: &mut Vec<String>) {
+    match op {
+        WriteOp::PutMachine { space, name, .. } => out.push(format!("machine:{space}:{name}")),
+        WriteOp::CreateInstance { key, idempotency: Some(idem), .. }
+        | WriteOp::ApplyEvent { key, idempotency: Some(idem), .. } => {
+            out.push(format!("idempotency:{}:{}", key.space, idem.key))
+        }
+        _ => {}
+    }
+}
+
+fn idempotency_keys(req: &WriteRequest) -> impl Iterator<Item = (String, String)> + '_ {
+    req.ops.iter().filter_map(|op| match op {
+        WriteOp::CreateInstance { key, idempotency: Some(idem), .. }
+        | WriteOp::ApplyEvent { key, idempotency: Some(idem), .. } => Some((key.space.to_string(), idem.key.clone())),
+        _ => None,
+    })
+}
+
+impl Writer {
+    /// Serves requests until shut down.
+    pub async fn run(mut self, rx: flume::Receiver<WriterMsg>) {
+        let mut shutdown = false;
+        while !shutdown || !self.carried.is_empty() {
+            let first = match self.carried.pop_front() {
+                Some(req) => req,
+                None => match rx.recv_async().await {
+                    Ok(WriterMsg::Write(req)) => req,
+                    Ok(WriterMsg::Shutdown) | Err(_) => break,
+                },
+            };
+            let mut keys: HashSet<(String, String)> = idempotency_keys(&first).collect();
+            let mut ops = first.ops.len();
+            let mut group = vec![first];
+            let mut held_back = VecDeque::new();
+            // Requests held back earlier go first, then whatever queued up meanwhile.
+            while ops < MAX_OPS_PER_COMMIT {
+                let next = match self.carried.pop_front() {
+                    Some(req) => req,
+                    None if shutdown => break,
+                    None => match rx.try_recv() {
+                        Ok(WriterMsg::Write(req)) => req,
+                        Ok(WriterMsg::Shutdown) => {
+                            shutdown = true;
+                            break;
+                        }
+                        Err(_) => break,
+                    },
+                };
+                let mine: Vec<_> = idempotency_keys(&next).collect();
+                if mine.iter().any(|k| keys.contains(k)) {
+                    held_back.push_back(next);
+                    continue;
+                }
+                keys.extend(mine);
+                ops += next.ops.len();
+                group.push(next);
+            }
+            held_back.append(&mut self.carried);
+            self.carried = held_back;
+            self.commit_group(group).await;
+        }
+    }
+
+    async fn commit_group(&mut self, group: Vec<WriteRequest>) {
+        if let Some(reason) = self.failed.reason() {
+            return fail_all(group, &StoreError::Failed(reason));
+        }
+        let mut attempt = 1;
+        loop {
+            match self.attempt(&group).await {
+                Ok(results) => {
+                    record_committed(&self.metrics, &results);
+                    return reply_all(group, results);
+                }
+                Err(AttemptError::Retry(e)) if attempt < MAX_ATTEMPTS => {
+                    tracing::debug!(error = %e, attempt, "group rolled back by the database; retrying");
+                    self.machines.clear();
+                    tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 2)).await;
+                    attempt += 1;
+                }
+                Err(AttemptError::Retry(e) | AttemptError::Failed(e)) => {
+                    self.machines.clear();
+                    if self.connection.as_ref().is_some_and(|c| c.is_closed()) {
+                        self.connection = None;
+                    }
+                    return fail_all(group, &e);
+                }
+                Err(AttemptError::Unknown(e)) => {
+                    tracing::warn!(error = %e, "connection lost during commit; the group's outcome is unknown");
+                    self.machines.clear();
+                    self.connection = None;
+                    let e = StoreError::Backend(format!(
+                        "the database connection was lost during commit, so this write may or may not have been applied ({e}); retry it with an idempotency key"
+                    ));
+                    return fail_all(group, &e);
+                }
+            }
+        }
+    }
+
+    async fn attempt(&mut self, group: &[WriteRequest]) -> Result<Vec<RequestResult>, AttemptError> {
+        let Writer { pool, connection, machines, metrics, .. } = self;
+        let conn = connect(pool, connection).await?;
+        let tx = conn.transaction().await.map_err(classify)?;
+
+        // 1. Locks, in one global order.
+        let mut keys = Vec::new();
+        let mut instances: Vec<(&str, &str, &str)> = Vec::new();
+        for op in group.iter().flat_map(|r| &r.ops) {
+            lock_keys(op, &mut keys);
+            if let WriteOp::ApplyEvent { key, .. } | WriteOp::DeleteInstance { key } = op {
+                instances.push((key.space.as_ref(), key.machine.as_ref(), key.id.as_ref()));
+            }
+        }
+        if !keys.is_empty() {
+            tx.execute(
+                "SELECT pg_advisory_xact_lock(h) FROM
+                   (SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY h) AS sorted",
+                &[&keys],
+            )
+            .await
+            .map_err(classify)?;
+        }
+        if !instances.is_empty() {
+            instances.sort_unstable();
+            instances.dedup();
+            let (spaces, machines_col, ids): (Vec<&str>, Vec<&str>, Vec<&str>) =
+                instances.iter().fold((Vec::new(), Vec::new(), Vec::new()), |(mut a, mut b, mut c), (s, m, i)| {
+                    a.push(*s);
+                    b.push(*m);
+                    c.push(*i);
+                    (a, b, c)
+                });
+            let stmt = tx
+                .prepare_cached(
+                    "SELECT 1 FROM instances
+                     WHERE (space, machine, id) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))
+                     ORDER BY space, machine, id FOR UPDATE",
+                )
+                .await
+                .map_err(classify)?;
+            tx.query(&stmt, &[&spaces, &machines_col, &ids]).await.map_err(classify)?;
+        }
+
+        // 2. The ops, each request in its own savepoint.
+        let mut log = GroupLog::default();
+        let mut results: Vec<RequestResult> = Vec::with_capacity(group.len());
+        for (r, req) in group.iter().enumerate() {
+            tx.batch_execute("SAVEPOINT request").await.map_err(classify)?;
+            let mark = log.mark();
+            let mut outcomes = Vec::with_capacity(req.ops.len());
+            let mut refused = None;
+            for (o, op) in req.ops.iter().enumerate() {
+                let mut cx = OpContext { machines: &mut *machines, log: &mut log, position: (r, o) };
+                match ops::execute(&tx, &mut cx, op).await {
+                    Ok(outcome) => outcomes.push(outcome),
+                    Err(OpFailure::Refused(e)) => {
+                        refused = Some(if req.atomic {
+                            StoreError::BatchFailed { index: o, source: Box::new(e) }
+                        } else {
+                            e
+                        });
+                        break;
+                    }
+                    Err(OpFailure::Sql(e)) => return Err(classify(e)),
+                }
+            }
+            match refused {
+                None => {
+                    tx.batch_execute("RELEASE SAVEPOINT request").await.map_err(classify)?;
+                    results.push(Ok(outcomes));
+                }
+                Some(e) => {
+                    tx.batch_execute("ROLLBACK TO SAVEPOINT request").await.map_err(classify)?;
+                    log.truncate(mark);
+                    results.push(Err(e));
+                }
+            }
+        }
+
+        // 3. Seqs in commit order, then the buffered rows, then commit.
+        if !log.records.is_empty() {
+            let count = log.records.len() as i64;
+            let last: i64 = tx
+                .query_one("UPDATE log_head SET last_seq = last_seq + $1 WHERE id = 1 RETURNING last_seq", &[&count])
+                .await
+                .map_err(classify)?
+                .get(0);
+            let first = last - count + 1;
+            let mut seqs = Vec::with_capacity(log.records.len());
+            for (i, record) in log.records.iter().enumerate() {
+                let seq = first + i as i64;
+                seqs.push(seq);
+                if let Some((r, o)) = record.reports_seq
+                    && let Some(Ok(outcomes)) = results.get_mut(r)
+                    && let Some(WriteOutcome::EventApplied { applied, .. }) = outcomes.get_mut(o)
+                {
+                    applied.seq = crate::types::Seq(seq as u64);
+                }
+            }
+            let spaces: Vec<&str> = log.records.iter().map(|r| r.space.as_str()).collect();
+            let kinds: Vec<&str> = log.records.iter().map(|r| r.kind).collect();
+            let addresses: Vec<&str> = log.records.iter().map(|r| r.address.as_str()).collect();
+            let payloads: Vec<&str> = log.records.iter().map(|r| r.payload.as_str()).collect();
+            let keys: Vec<Option<&str>> = log.records.iter().map(|r| r.idempotency_key.as_deref()).collect();
+            let times: Vec<i64> = log.records.iter().map(|r| r.created_at.0).collect();
+            let stmt = tx
+                .prepare_cached(
+                    "INSERT INTO events (seq, space, kind, address, payload, idempotency_key, created_at)
+                     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[])",
+                )
+                .await
+                .map_err(classify)?;
+            tx.execute(&stmt, &[&seqs, &spaces, &kinds, &addresses, &payloads, &keys, &times])
+                .await
+                .map_err(classify)?;
+        }
+        if !log.idempotency.is_empty() {
+            let mut responses = Vec::with_capacity(log.idempotency.len());
+            for idem in &log.idempotency {
+                let (r, o) = idem.response_of;
+                let response = match results.get(r).and_then(|res| res.as_ref().ok()).and_then(|outs| outs.get(o)) {
+                    Some(WriteOutcome::InstanceCreated { instance, .. }) => serde_json::to_string(instance),
+                    Some(WriteOutcome::EventApplied { applied, .. }) => serde_json::to_string(applied),
+                    _ => {
+                        return Err(AttemptError::Failed(StoreError::Backend(
+                            "idempotency record without a result".into(),
+                        )));
+                    }
+                };
+                responses.push(response.map_err(|e| AttemptError::Failed(StoreError::from(e)))?);
+            }
+            let spaces: Vec<&str> = log.idempotency.iter().map(|i| i.space.as_str()).collect();
+            let keys: Vec<&str> = log.idempotency.iter().map(|i| i.key.as_str()).collect();
+            let fingerprints: Vec<&str> = log.idempotency.iter().map(|i| i.fingerprint.as_str()).collect();
+            let times: Vec<i64> = log.idempotency.iter().map(|i| i.created_at.0).collect();
+            let stmt = tx
+                .prepare_cached(
+                    "INSERT INTO idempotency (space, key, fingerprint, response, created_at)
+                     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])",
+                )
+                .await
+                .map_err(classify)?;
+            tx.execute(&stmt, &[&spaces, &keys, &fingerprints, &responses, &times]).await.map_err(classify)?;
+        }
+        let started = Instant::now();
+        // An error without a database answer (I/O, a closed connection) leaves the commit's
+        // outcome unknown; an answer from the database means it rolled back.
+        tx.commit().await.map_err(|e| {
+            if e.as_db_error().is_none() { AttemptError::Unknown(StoreError::from(e)) } else { classify(e) }
+        })?;
+        metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
+        Ok(results)
+    }
+}
+
+/// The writer's connection, (re)connecting when there is none or it died.
+async fn connect<'a>(pool: &Pool, slot: &'a mut Option<Object>) -> Result<&'a mut Object, AttemptError> {
+    if slot.as_ref().is_none_or(|c| c.is_closed()) {
+        let conn = pool.get().await.map_err(|e| AttemptError::Failed(StoreError::Backend(e.to_string())))?;
+        *slot = Some(conn);
+    }
+    slot.as_mut().ok_or_else(|| AttemptError::Failed(StoreError::Backend("no database connection".into())))
+}

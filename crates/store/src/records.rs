@@ -1,0 +1,24 @@
+//! The payloads of log records, serialised from borrowed parts so appending allocates only the
+//! text. Every backend writes these exact shapes (docs/http-api.md documents them).
+
+use serde::Serialize;
+
+use crate::types::JsonObject;
+
+/// The payload of an `instance.created` record.
+#[derive(Serialize)]
+pub(crate) struct CreatedRecord<'a> {
+    pub machine_version: u32,
+    pub state: &'a str,
+    pub ctx: &'a JsonObject,
+}
+
+/// The payload of an `instance.transitioned` record.
+#[derive(Serialize)]
+pub(crate) struct TransitionedRecord<'a> {
+    pub event: &'a str,
+    pub payload: &'a JsonObject,
+    pub from: &'a str,
+    pub to: &'a str,
+    pub revision: u64,
+}

@@ -1,0 +1,202 @@
+//! Runs the store conformance suite against the PostgreSQL backend, each case on its own
+//! throwaway database, plus the checks that only make sense for a shared database: migrations
+//! racing from several nodes, a newer schema refused, and commit-order visibility of the log
+//! under many concurrent writers on several connections.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use switchyard_model::{CompiledMachine, DefinitionFormat, parse_definition};
+use switchyard_store::conformance::{BoxFuture, Harness, run_all};
+use switchyard_store::postgres::{PgOptions, PgStore, SCHEMA_VERSION};
+use switchyard_store::{InstanceKey, JsonObject, Seq, Store, StoreError, WriteOp, WriteOutcome};
+use switchyard_testkit::TestDatabase;
+
+/// Makes each store on its own database; remembers which is where, and keeps the databases
+/// alive until the harness drops.
+struct PgHarness {
+    databases: Mutex<HashMap<usize, Arc<TestDatabase>>>,
+    writers: usize,
+}
+
+impl PgHarness {
+    fn new(writers: usize) -> PgHarness {
+        PgHarness { databases: Mutex::new(HashMap::new()), writers }
+    }
+
+    async fn open(&self, db: Arc<TestDatabase>) -> Arc<PgStore> {
+        let options = PgOptions { url: db.url().to_string(), writers: self.writers, readers: 4 };
+        let store = Arc::new(PgStore::connect(options).await.expect("connect"));
+        self.databases.lock().unwrap().insert(Arc::as_ptr(&store) as usize, db);
+        store
+    }
+}
+
+impl Harness for PgHarness {
+    type S = PgStore;
+
+    fn fresh(&self) -> BoxFuture<'_, Arc<PgStore>> {
+        Box::pin(async move {
+            let db = tokio::task::spawn_blocking(TestDatabase::create).await.expect("create database");
+            self.open(Arc::new(db)).await
+        })
+    }
+
+    fn reopen(&self, store: Arc<PgStore>) -> BoxFuture<'_, Arc<PgStore>> {
+        Box::pin(async move {
+            let db = self.databases.lock().unwrap().remove(&(Arc::as_ptr(&store) as usize)).expect("opened here");
+            store.close().await;
+            drop(Arc::into_inner(store).expect("the case holds no other reference when it reopens"));
+            self.open(db).await
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_store_passes_conformance_suite() {
+    let harness = PgHarness::new(4);
+    run_all(&harness).await;
+    let databases: Vec<_> = harness.databases.lock().unwrap().drain().map(|(_, db)| db).collect();
+    tokio::task::spawn_blocking(move || drop(databases)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_store_passes_conformance_suite_with_one_writer() {
+    let harness = PgHarness::new(1);
+    run_all(&harness).await;
+    let databases: Vec<_> = harness.databases.lock().unwrap().drain().map(|(_, db)| db).collect();
+    tokio::task::spawn_blocking(move || drop(databases)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_starting_together_migrate_once() {
+    let db = tokio::task::spawn_blocking(TestDatabase::create).await.unwrap();
+    let url = db.url().to_string();
+    let starts: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { PgStore::connect(PgOptions::new(url)).await })
+        })
+        .collect();
+    for start in starts {
+        let store = start.await.unwrap().expect("every node starts");
+        store.close().await;
+    }
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let version: i32 = client.query_one("SELECT version FROM switchyard_schema", &[]).await.unwrap().get(0);
+    assert_eq!(version, SCHEMA_VERSION);
+    // Written by a newer Switchyard: refused, with a message that says what to do.
+    client.execute("UPDATE switchyard_schema SET version = $1", &[&(SCHEMA_VERSION + 1)]).await.unwrap();
+    let err = PgStore::connect(PgOptions::new(url)).await.err().expect("refused");
+    assert!(matches!(err, StoreError::SchemaTooNew { .. }), "{err:?}");
+    assert!(err.to_string().contains("upgrade switchyard"), "{err}");
+    tokio::task::spawn_blocking(move || drop(db)).await.unwrap();
+}
+
+const CYCLE: &str = r#"{"initial":"a","states":["a","b"],"transitions":[
+  {"from":"a","event":"next","to":"b"},{"from":"b","event":"next","to":"a"}]}"#;
+
+fn key(writer: usize, i: usize) -> InstanceKey {
+    InstanceKey {
+        space: "acme".parse().unwrap(),
+        machine: "cycle".parse().unwrap(),
+        id: format!("w{writer}-{i}").parse().unwrap(),
+    }
+}
+
+/// Many writers on several stores (several connections each, as several nodes would have)
+/// while a reader tails the log: the reader never receives a seq lower than one it already
+/// has, and at the end it has every acknowledged seq.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tailing_reader_sees_log_in_commit_order_under_concurrent_writers() {
+    const NODES: usize = 3;
+    const WRITERS_PER_NODE: usize = 6;
+    const EVENTS_PER_WRITER: usize = 60;
+    let db = tokio::task::spawn_blocking(TestDatabase::create).await.unwrap();
+    let mut nodes = Vec::new();
+    for _ in 0..NODES {
+        nodes.push(Arc::new(PgStore::connect(PgOptions::new(db.url())).await.unwrap()));
+    }
+    let def = parse_definition(CYCLE.as_bytes(), DefinitionFormat::Json).unwrap();
+    let definition = CompiledMachine::compile(def).unwrap().canonical_json().clone();
+    nodes[0]
+        .write(WriteOp::PutMachine { space: "acme".parse().unwrap(), name: "cycle".parse().unwrap(), definition })
+        .await
+        .unwrap();
+    let writers = NODES * WRITERS_PER_NODE;
+    for w in 0..writers {
+        for i in 0..3 {
+            let op = WriteOp::CreateInstance { key: key(w, i), ctx: JsonObject::new(), idempotency: None };
+            nodes[w % NODES].write(op).await.unwrap();
+        }
+    }
+
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let tail = {
+        let store = nodes[1].clone();
+        let done = done.clone();
+        tokio::spawn(async move {
+            let mut last = Seq(0);
+            let mut seen = HashSet::new();
+            let mut quiet_rounds_after_done = 0;
+            while quiet_rounds_after_done < 3 {
+                let page = store.read_log(last, 500).await.expect("read log");
+                if page.is_empty() {
+                    if done.load(std::sync::atomic::Ordering::Acquire) {
+                        quiet_rounds_after_done += 1;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                    continue;
+                }
+                for record in page {
+                    assert!(record.seq > last, "the log went back from seq {last} to {}", record.seq);
+                    last = record.seq;
+                    seen.insert(record.seq);
+                }
+            }
+            seen
+        })
+    };
+    let tasks: Vec<_> = (0..writers)
+        .map(|w| {
+            let store = nodes[w % NODES].clone();
+            tokio::spawn(async move {
+                let mut acked = Vec::new();
+                for n in 0..EVENTS_PER_WRITER {
+                    let op = WriteOp::ApplyEvent {
+                        key: key(w, n % 3),
+                        event: "next".into(),
+                        payload: JsonObject::new(),
+                        expected_state: None,
+                        expected_revision: None,
+                        idempotency: None,
+                    };
+                    match store.write(op).await.expect("apply") {
+                        WriteOutcome::EventApplied { applied, .. } => acked.push(applied.seq),
+                        other => panic!("unexpected {other:?}"),
+                    }
+                }
+                acked
+            })
+        })
+        .collect();
+    let mut acked = HashSet::new();
+    for t in tasks {
+        acked.extend(t.await.unwrap());
+    }
+    assert_eq!(acked.len(), writers * EVENTS_PER_WRITER, "every acknowledged event has its own seq");
+    done.store(true, std::sync::atomic::Ordering::Release);
+    let seen = tail.await.unwrap();
+    let missed: Vec<_> = acked.difference(&seen).collect();
+    assert!(
+        missed.is_empty(),
+        "the tailing reader missed {} acknowledged records, e.g. {:?}",
+        missed.len(),
+        missed.first()
+    );
+    for node in nodes {
+        node.close().await;
+    }
+    tokio::task::spawn_blocking(move || drop(db)).await.unwrap();
+}
