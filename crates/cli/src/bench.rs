@@ -40,6 +40,10 @@ pub struct EventsArgs {
     /// Space the benchmark writes into.
     #[arg(long = "bench-space", default_value = "bench")]
     pub space: String,
+    /// Another node of the same cluster; clients are spread round-robin over --server and
+    /// every --extra-server (repeatable).
+    #[arg(long = "extra-server", value_name = "URL")]
+    pub extra_servers: Vec<String>,
 }
 
 const CYCLE: &str = r#"{
@@ -91,13 +95,16 @@ async fn events(args: EventsArgs, server: &str, token: Option<&str>) -> anyhow::
     }
     eprintln!("created in {:.2?}", create_started.elapsed());
 
-    let before = commit_stats(server, token).await;
-    eprintln!("applying {} events with {} clients…", args.events, args.clients);
+    let servers: Vec<&str> = std::iter::once(server).chain(args.extra_servers.iter().map(String::as_str)).collect();
+    let nodes: Vec<Client> =
+        servers.iter().map(|s| Client::new(s, token.map(str::to_string))).collect::<Result<_, _>>()?;
+    let before = commit_stats(&servers, token).await;
+    eprintln!("applying {} events with {} clients over {} node(s)…", args.events, args.clients, servers.len());
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
     for c in 0..args.clients {
         // Client c sends events c, c + clients, c + 2·clients, …; event k goes to instance k mod I.
-        let (client, space, ids) = (client.clone(), args.space.clone(), ids.clone());
+        let (client, space, ids) = (nodes[c % nodes.len()].clone(), args.space.clone(), ids.clone());
         let (clients, total) = (args.clients, args.events);
         workers.spawn(async move {
             let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds");
@@ -126,10 +133,16 @@ async fn events(args: EventsArgs, server: &str, token: Option<&str>) -> anyhow::
         errors += e;
     }
     let elapsed = started.elapsed();
-    let after = commit_stats(server, token).await;
+    let after = commit_stats(&servers, token).await;
 
     let ok = hist.len();
-    println!("bench events: {} clients, {} instances, {} events", args.clients, args.instances, args.events);
+    println!(
+        "bench events: {} clients, {} instances, {} events, {} node(s)",
+        args.clients,
+        args.instances,
+        args.events,
+        servers.len()
+    );
     println!("  ok {ok}, errors {errors}, in {:.2?}", elapsed);
     println!("  throughput  {:.0} events/s", ok as f64 / elapsed.as_secs_f64());
     println!(
@@ -159,8 +172,18 @@ fn fmt_us(us: u64) -> String {
     if us >= 1000 { format!("{:.2}ms", us as f64 / 1000.0) } else { format!("{us}µs") }
 }
 
-/// Sum and count of the server's commit batch-size histogram, from `/metrics`.
-async fn commit_stats(server: &str, token: Option<&str>) -> Option<(f64, f64)> {
+/// Sum and count of the commit batch-size histograms of every server, from `/metrics`.
+async fn commit_stats(servers: &[&str], token: Option<&str>) -> Option<(f64, f64)> {
+    let mut total = (0.0, 0.0);
+    for server in servers {
+        let (sum, count) = node_commit_stats(server, token).await?;
+        total = (total.0 + sum, total.1 + count);
+    }
+    Some(total)
+}
+
+/// Sum and count of one server's commit batch-size histogram.
+async fn node_commit_stats(server: &str, token: Option<&str>) -> Option<(f64, f64)> {
     let base = if server.contains("://") { server.to_string() } else { format!("http://{server}") };
     let mut req =
         reqwest::Client::new().get(format!("{}/metrics", base.trim_end_matches('/'))).timeout(Duration::from_secs(10));

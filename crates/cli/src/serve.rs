@@ -58,6 +58,9 @@ pub struct ServeArgs {
 
 /// Runs the server until SIGINT/SIGTERM.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    // The data dir holds the admin token whatever the store is.
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create the data directory {}", args.data_dir.display()))?;
     let store = open_store(&args).await?;
     let engine =
         Arc::new(Engine::new(store.clone(), EngineConfig { idempotency_retention: args.idempotency_retention }));

@@ -118,7 +118,7 @@ fn store_code(e: &StoreError) -> &'static str {
         StoreError::Transition(_) | StoreError::InvalidContext(_) => "validation_failed",
         StoreError::TokenNotFound { .. } => "not_found",
         StoreError::BatchFailed { source, .. } => store_code(source),
-        StoreError::Closed | StoreError::Failed(_) => "unavailable",
+        StoreError::Closed | StoreError::Failed(_) | StoreError::OutcomeUnknown(_) => "unavailable",
         StoreError::Internal(_) => "internal",
         StoreError::SchemaTooNew { .. }
         | StoreError::Open { .. }

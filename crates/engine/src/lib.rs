@@ -632,8 +632,8 @@ impl Engine {
             tick.tick().await;
             loop {
                 tick.tick().await;
-                let beat = NodeRecord { heartbeat_at: Timestamp::now(), ..node.clone() };
-                if let Err(e) = engine.store.write(WriteOp::HeartbeatNode(beat)).await {
+                let renew = WriteOp::RenewNode { id: node.id.clone(), at: Timestamp::now() };
+                if let Err(e) = engine.store.write(renew).await {
                     tracing::warn!(error = %e, "node heartbeat failed");
                 }
             }

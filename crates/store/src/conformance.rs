@@ -53,6 +53,9 @@ pub async fn run_all<H: Harness>(harness: &H) {
         ("bootstrap_admin_once", |h| Box::pin(bootstrap_admin_once(h))),
         ("idempotency_purge", |h| Box::pin(idempotency_purge(h))),
         ("nodes_register_heartbeat_and_leave", |h| Box::pin(nodes_register_heartbeat_and_leave(h))),
+        ("batch_repeating_an_idempotency_key_is_refused", |h| {
+            Box::pin(batch_repeating_an_idempotency_key_is_refused(h))
+        }),
     ];
     for (name, case) in cases {
         eprintln!("conformance: {name}");
@@ -669,7 +672,39 @@ async fn nodes_register_heartbeat_and_leave<H: Harness>(h: &H) {
     let live = store.list_nodes(Timestamp(now.0 - 10_000)).await.expect("list");
     assert_eq!(live.len(), 2);
     assert_eq!(live[1], node("b", now.0), "a heartbeat renews heartbeat_at and keeps the first started_at");
+    store.write(WriteOp::RenewNode { id: "b".into(), at: Timestamp(now.0 + 1) }).await.expect("renew b");
+    assert_eq!(store.list_nodes(Timestamp(now.0 + 1)).await.expect("list").len(), 1, "renewing moves the heartbeat");
     store.write(WriteOp::RemoveNode { id: "a".into() }).await.expect("remove a");
+    store.write(WriteOp::RenewNode { id: "a".into(), at: now }).await.expect("a late renewal is harmless");
     let live = store.list_nodes(Timestamp(0)).await.expect("list");
-    assert_eq!(live.iter().map(|n| n.id.as_str()).collect::<Vec<_>>(), vec!["b"]);
+    assert_eq!(
+        live.iter().map(|n| n.id.as_str()).collect::<Vec<_>>(),
+        vec!["b"],
+        "a late heartbeat does not bring a node back"
+    );
+}
+
+async fn batch_repeating_an_idempotency_key_is_refused<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    put_order(&*store, "acme").await;
+    create(&*store, "acme", "o-1", 1).await;
+    create(&*store, "acme", "o-2", 1).await;
+    // A concurrent, unrelated write shares the group and must not be affected.
+    let other = {
+        let store = store.clone();
+        tokio::spawn(async move { store.write(event("acme", "o-2", "pay", json!({ "amount": 1 }))).await })
+    };
+    let batch = vec![
+        with_key(event("acme", "o-1", "pay", json!({ "amount": 1 })), "k", "fp-1"),
+        with_key(event("acme", "o-1", "ship", json!({})), "k", "fp-2"),
+    ];
+    match store.write_atomic(batch).await {
+        Err(StoreError::BatchFailed { index: 1, source }) => {
+            assert!(matches!(*source, StoreError::IdempotencyKeyReused { .. }), "{source:?}")
+        }
+        other => panic!("expected the repeated key to be refused: {other:?}"),
+    }
+    assert!(other.await.expect("task").is_ok(), "the refusal did not fail a neighbour");
+    let o1 = store.get_instance(&key("acme", "o-1")).await.expect("get").expect("exists");
+    assert_eq!(o1.revision.get(), 1, "nothing of the refused batch was applied");
 }

@@ -50,12 +50,15 @@ impl FailState {
     }
 }
 
-/// Answers every request of a group with `error` (nothing of the group was applied).
+/// Answers every request of a group with `error` (nothing of the group was applied, or, for
+/// `OutcomeUnknown`, nobody knows).
 pub(crate) fn fail_all(group: Vec<WriteRequest>, error: &StoreError) {
     let message = error.to_string();
     for req in group {
         let e = match error {
             StoreError::Failed(reason) => StoreError::Failed(reason.clone()),
+            StoreError::OutcomeUnknown(reason) => StoreError::OutcomeUnknown(reason.clone()),
+            StoreError::Internal(reason) => StoreError::Internal(reason.clone()),
             _ => StoreError::Backend(message.clone()),
         };
         let _ = req.reply.send(Err(e));
@@ -81,4 +84,27 @@ pub(crate) fn record_committed(metrics: &crate::StoreMetrics, results: &[Request
     metrics.commit_batch_size.observe(ops as f64);
     metrics.commits.inc();
     metrics.events_applied.inc_by(events);
+}
+
+/// The first op of a request that repeats an idempotency key used by an earlier op of the same
+/// request, with that key: such a batch is refused the same way on every backend.
+pub(crate) fn repeated_key(req: &WriteRequest) -> Option<(usize, String)> {
+    let mut seen = std::collections::HashSet::new();
+    for (index, op) in req.ops.iter().enumerate() {
+        if let WriteOp::CreateInstance { key, idempotency: Some(idem), .. }
+        | WriteOp::ApplyEvent { key, idempotency: Some(idem), .. } = op
+            && !seen.insert((key.space.as_ref() as &str, idem.key.as_str()))
+        {
+            return Some((index, idem.key.clone()));
+        }
+    }
+    None
+}
+
+/// The refusal for a request that repeats an idempotency key, if it does.
+pub(crate) fn refuse_repeated_key(req: &WriteRequest) -> Option<StoreError> {
+    repeated_key(req).map(|(index, key)| StoreError::BatchFailed {
+        index,
+        source: Box::new(StoreError::IdempotencyKeyReused { key }),
+    })
 }

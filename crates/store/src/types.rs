@@ -409,6 +409,14 @@ pub enum WriteOp {
     },
     /// Registers a node or renews its heartbeat.
     HeartbeatNode(NodeRecord),
+    /// Renews the heartbeat of a registered node; does nothing for a node that was removed
+    /// (so a late heartbeat cannot bring back a node that left).
+    RenewNode {
+        /// The node's id.
+        id: String,
+        /// The heartbeat's time.
+        at: Timestamp,
+    },
     /// Removes a node that is shutting down.
     RemoveNode {
         /// The node's id.

@@ -13,6 +13,7 @@ mod writer;
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -76,11 +77,24 @@ impl PgStore {
     pub async fn connect(options: PgOptions) -> Result<PgStore, StoreError> {
         let shown = redacted(&options.url);
         let open_err = |message: String| StoreError::Open { path: shown.clone(), message };
-        let config: tokio_postgres::Config =
+        let mut config: tokio_postgres::Config =
             options.url.parse().map_err(|e| open_err(format!("not a PostgreSQL URL: {e}")))?;
+        // A node that stalls inside a transaction holds row locks (log_head above all) that
+        // every node waits on: the server ends such a transaction after 10 s, and dead peers
+        // are noticed by TCP keepalives within a minute rather than hours.
+        config
+            .options("-c idle_in_transaction_session_timeout=10000")
+            .connect_timeout(Duration::from_secs(10))
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(30))
+            .application_name("switchyard");
         let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(options.writers.max(1) + options.readers.max(1))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(Duration::from_secs(30)))
+            .create_timeout(Some(Duration::from_secs(10)))
+            .recycle_timeout(Some(Duration::from_secs(10)))
             .build()
             .map_err(|e| open_err(e.to_string()))?;
         let mut client = pool.get().await.map_err(|e| open_err(format!("cannot connect: {e}")))?;
@@ -291,15 +305,17 @@ impl Store for PgStore {
     }
 
     async fn history(&self, address: &str, after: Seq, limit: u32) -> Result<Vec<LogRecord>, StoreError> {
+        let Ok(after) = i64::try_from(after.0) else { return Ok(Vec::new()) };
         let sql = format!("SELECT {LOG_COLUMNS} FROM events WHERE address = $1 AND seq > $2 ORDER BY seq LIMIT $3");
-        let rows = self.query(&sql, &[&address, &(after.0 as i64), &i64::from(limit)]).await?;
+        let rows = self.query(&sql, &[&address, &after, &i64::from(limit)]).await?;
         decode_all(rows, log_record)
     }
 
     async fn read_log(&self, after: Seq, limit: u32) -> Result<Vec<LogRecord>, StoreError> {
         // No reader-side filtering is needed: seqs become visible in commit order (see writer).
+        let Ok(after) = i64::try_from(after.0) else { return Ok(Vec::new()) };
         let sql = format!("SELECT {LOG_COLUMNS} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2");
-        let rows = self.query(&sql, &[&(after.0 as i64), &i64::from(limit)]).await?;
+        let rows = self.query(&sql, &[&after, &i64::from(limit)]).await?;
         decode_all(rows, log_record)
     }
 
@@ -359,7 +375,10 @@ impl Store for PgStore {
             let _ = self.writes.send_async(WriterMsg::Shutdown).await;
         }
         for handle in handles {
-            let _ = handle.await;
+            // A writer stuck on an unresponsive database must not hold shutdown forever.
+            if tokio::time::timeout(Duration::from_secs(30), handle).await.is_err() {
+                tracing::warn!("a writer did not finish within 30 s of shutdown");
+            }
         }
         self.pool.close();
     }

@@ -8,7 +8,6 @@
 //! `writer`). An op's outcome that carries a seq is patched then.
 
 use deadpool_postgres::Transaction;
-use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::error::StoreError;
@@ -101,20 +100,19 @@ impl OpContext<'_> {
         space: &str,
         kind: &'static str,
         address: String,
-        payload: &impl Serialize,
+        payload: String,
         idempotency_key: Option<&str>,
         reports_seq: bool,
-    ) -> Result<(), OpFailure> {
+    ) {
         self.log.records.push(PendingRecord {
             space: space.to_string(),
             kind,
             address,
-            payload: serde_json::to_string(payload)?,
+            payload,
             idempotency_key: idempotency_key.map(str::to_string),
             created_at: now,
             reports_seq: reports_seq.then_some(self.position),
         });
-        Ok(())
     }
 
     fn remember(&mut self, now: Timestamp, space: &str, idem: &Idempotency) {
@@ -143,20 +141,23 @@ pub(crate) async fn execute(tx: &Transaction<'_>, cx: &mut OpContext<'_>, op: &W
         }
         WriteOp::DeleteInstance { key } => delete_instance(tx, cx, now, key).await,
         WriteOp::CreateToken(token) => {
-            insert_token(tx, token).await?;
+            let spaces = serde_json::to_string(&token.spaces.to_names())?;
+            insert_token(tx, token, &spaces).await?;
             Ok(WriteOutcome::TokenCreated(true))
         }
         WriteOp::BootstrapAdminToken(token) => {
-            let claimed = tx
-                .execute(
+            // Serialised before the first write: an op refuses only before it writes.
+            let spaces = serde_json::to_string(&token.spaces.to_names())?;
+            let stmt = tx
+                .prepare_cached(
                     "INSERT INTO switchyard_meta (key, value) VALUES ('admin_bootstrapped', $1) ON CONFLICT (key) DO NOTHING",
-                    &[&token.id],
                 )
                 .await?;
+            let claimed = tx.execute(&stmt, &[&token.id]).await?;
             if claimed == 0 {
                 return Ok(WriteOutcome::TokenCreated(false));
             }
-            insert_token(tx, token).await?;
+            insert_token(tx, token, &spaces).await?;
             Ok(WriteOutcome::TokenCreated(true))
         }
         WriteOp::RevokeToken { id } => {
@@ -180,8 +181,14 @@ pub(crate) async fn execute(tx: &Transaction<'_>, cx: &mut OpContext<'_>, op: &W
             tx.execute(&stmt, &[&node.id, &node.address, &node.started_at.0, &node.heartbeat_at.0]).await?;
             Ok(WriteOutcome::NodeRecorded)
         }
+        WriteOp::RenewNode { id, at } => {
+            let stmt = tx.prepare_cached("UPDATE nodes SET heartbeat_at = $1 WHERE id = $2").await?;
+            tx.execute(&stmt, &[&at.0, id]).await?;
+            Ok(WriteOutcome::NodeRecorded)
+        }
         WriteOp::RemoveNode { id } => {
-            tx.execute("DELETE FROM nodes WHERE id = $1", &[id]).await?;
+            let stmt = tx.prepare_cached("DELETE FROM nodes WHERE id = $1").await?;
+            tx.execute(&stmt, &[id]).await?;
             Ok(WriteOutcome::NodeRecorded)
         }
         WriteOp::PurgeIdempotency { before, limit } => {
@@ -227,13 +234,13 @@ async fn put_machine(
             "INSERT INTO machines (space, name, version, definition, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .await?;
+    let payload = serde_json::to_string(&json!({ "name": name, "version": version.get() }))?;
     tx.execute(&stmt, &[&space, &name, &(version.get() as i32), &text, &now.0]).await?;
     let stmt = tx
         .prepare_cached("INSERT INTO spaces (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
         .await?;
     tx.execute(&stmt, &[&space, &now.0]).await?;
-    let payload = json!({ "name": name, "version": version.get() });
-    cx.append(now, space, kinds::MACHINE_PUT, format!("{space}:{name}"), &payload, None, false)?;
+    cx.append(now, space, kinds::MACHINE_PUT, format!("{space}:{name}"), payload, None, false);
     Ok(WriteOutcome::MachinePut { version, created: true })
 }
 
@@ -247,7 +254,7 @@ async fn create_instance(
 ) -> OpResult {
     let (space, machine, id) = (key.space.as_ref(), key.machine.as_ref(), key.id.as_ref());
     if let Some(idem) = idempotency
-        && let Some(response) = check_idempotency(tx, space, idem).await?
+        && let Some(response) = check_idempotency(tx, cx, space, idem).await?
     {
         let instance: InstanceRecord = serde_json::from_str(&response)?;
         return Ok(WriteOutcome::InstanceCreated { instance, replayed: true });
@@ -273,6 +280,8 @@ async fn create_instance(
         deleted_at: None,
     };
     let ctx_text = serde_json::to_string(ctx)?;
+    let record = CreatedRecord { machine_version: version.get(), state: &instance.state, ctx: &instance.ctx };
+    let record = serde_json::to_string(&record)?;
     let stmt = tx
         .prepare_cached(
             "INSERT INTO instances (space, machine, id, machine_version, state, ctx, revision, created_at, updated_at)
@@ -285,9 +294,8 @@ async fn create_instance(
     if inserted == 0 {
         return Err(StoreError::InstanceExists { address: key.address() }.into());
     }
-    let payload = CreatedRecord { machine_version: version.get(), state: &instance.state, ctx: &instance.ctx };
     let idem_key = idempotency.map(|i| i.key.as_str());
-    cx.append(now, space, kinds::INSTANCE_CREATED, key.address(), &payload, idem_key, false)?;
+    cx.append(now, space, kinds::INSTANCE_CREATED, key.address(), record, idem_key, false);
     if let Some(idem) = idempotency {
         cx.remember(now, space, idem);
     }
@@ -307,7 +315,7 @@ async fn apply_event(
 ) -> OpResult {
     let (space, machine, id) = (key.space.as_ref(), key.machine.as_ref(), key.id.as_ref());
     if let Some(idem) = idempotency
-        && let Some(response) = check_idempotency(tx, space, idem).await?
+        && let Some(response) = check_idempotency(tx, cx, space, idem).await?
     {
         let applied: TransitionApplied = serde_json::from_str(&response)?;
         return Ok(WriteOutcome::EventApplied { applied, replayed: true });
@@ -339,6 +347,8 @@ async fn apply_event(
     let outcome = compiled.apply(&state, &ctx, event, payload).map_err(StoreError::from)?;
     let revision = revision.next();
     let new_ctx_text = serde_json::to_string(&outcome.ctx)?;
+    let record = TransitionedRecord { event, payload, from: &state, to: &outcome.to, revision: revision.get() };
+    let record = serde_json::to_string(&record)?;
     let stmt = tx
         .prepare_cached(
             "UPDATE instances SET state = $1, ctx = $2, revision = $3, updated_at = $4
@@ -346,9 +356,8 @@ async fn apply_event(
         )
         .await?;
     tx.execute(&stmt, &[&outcome.to, &new_ctx_text, &(revision.get() as i64), &now.0, &space, &machine, &id]).await?;
-    let record = TransitionedRecord { event, payload, from: &state, to: &outcome.to, revision: revision.get() };
     let idem_key = idempotency.map(|i| i.key.as_str());
-    cx.append(now, space, kinds::INSTANCE_TRANSITIONED, key.address(), &record, idem_key, true)?;
+    cx.append(now, space, kinds::INSTANCE_TRANSITIONED, key.address(), record, idem_key, true);
     if let Some(idem) = idempotency {
         cx.remember(now, space, idem);
     }
@@ -375,7 +384,7 @@ async fn delete_instance(tx: &Transaction<'_>, cx: &mut OpContext<'_>, now: Time
                     )
                     .await?;
                 tx.execute(&stmt, &[&now.0, &space, &machine, &id]).await?;
-                cx.append(now, space, kinds::INSTANCE_DELETED, key.address(), &json!({}), None, false)?;
+                cx.append(now, space, kinds::INSTANCE_DELETED, key.address(), "{}".to_string(), None, false);
                 Ok(WriteOutcome::InstanceDeleted)
             }
         },
@@ -405,8 +414,17 @@ async fn compiled_machine(
 }
 
 /// The stored response for `idem`, or `None` when the key is new; a reuse with another
-/// request is a refusal.
-async fn check_idempotency(tx: &Transaction<'_>, space: &str, idem: &Idempotency) -> Result<Option<String>, OpFailure> {
+/// request is a refusal. A key already used earlier in this group (an atomic batch naming it
+/// twice) is refused too: its row is not written until the group's end.
+async fn check_idempotency(
+    tx: &Transaction<'_>,
+    cx: &OpContext<'_>,
+    space: &str,
+    idem: &Idempotency,
+) -> Result<Option<String>, OpFailure> {
+    if cx.log.idempotency.iter().any(|p| p.space == space && p.key == idem.key) {
+        return Err(StoreError::IdempotencyKeyReused { key: idem.key.clone() }.into());
+    }
     let stmt = tx.prepare_cached("SELECT fingerprint, response FROM idempotency WHERE space = $1 AND key = $2").await?;
     match tx.query_opt(&stmt, &[&space, &idem.key]).await? {
         None => Ok(None),
@@ -415,8 +433,7 @@ async fn check_idempotency(tx: &Transaction<'_>, space: &str, idem: &Idempotency
     }
 }
 
-async fn insert_token(tx: &Transaction<'_>, token: &TokenRecord) -> Result<(), OpFailure> {
-    let spaces = serde_json::to_string(&token.spaces.to_names())?;
+async fn insert_token(tx: &Transaction<'_>, token: &TokenRecord, spaces: &str) -> Result<(), OpFailure> {
     tx.execute(
         "INSERT INTO tokens (id, name, secret_hash, role, spaces, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         &[

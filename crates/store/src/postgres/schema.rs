@@ -15,6 +15,8 @@ const MIGRATION_LOCK: i64 = 0x5377_6974_6368_7964;
 const MIGRATIONS: &[&str] = &[
     // 1: the whole schema of the first release on PostgreSQL.
     r#"
+    -- Names are compared and ordered byte by byte (COLLATE "C"), as on SQLite, whatever the
+    -- database's default collation: listing order and cursors mean the same on both backends.
     CREATE TABLE switchyard_meta (
         key   TEXT PRIMARY KEY,
         value TEXT NOT NULL
@@ -30,13 +32,13 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO log_head (id, last_seq) VALUES (1, 0);
 
     CREATE TABLE spaces (
-        name       TEXT PRIMARY KEY,
+        name       TEXT COLLATE "C" PRIMARY KEY,
         created_at BIGINT NOT NULL
     );
 
     CREATE TABLE machines (
-        space      TEXT NOT NULL,
-        name       TEXT NOT NULL,
+        space      TEXT COLLATE "C" NOT NULL,
+        name       TEXT COLLATE "C" NOT NULL,
         version    INT NOT NULL,
         definition TEXT NOT NULL,
         created_at BIGINT NOT NULL,
@@ -44,9 +46,9 @@ const MIGRATIONS: &[&str] = &[
     );
 
     CREATE TABLE instances (
-        space           TEXT NOT NULL,
-        machine         TEXT NOT NULL,
-        id              TEXT NOT NULL,
+        space           TEXT COLLATE "C" NOT NULL,
+        machine         TEXT COLLATE "C" NOT NULL,
+        id              TEXT COLLATE "C" NOT NULL,
         machine_version INT NOT NULL,
         state           TEXT NOT NULL,
         ctx             TEXT NOT NULL,

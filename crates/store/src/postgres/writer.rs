@@ -14,7 +14,9 @@
 //!    idempotency check and the revision check run under those locks. (Two requests with the
 //!    same key are never put in one group: the later waits for the next group.)
 //! 2. **The ops.** Instance rows are read, checked, transitioned by the model and updated; log
-//!    records and idempotency records are buffered in memory.
+//!    records and idempotency records are buffered in memory. A request of several ops (an
+//!    atomic batch) runs in a savepoint; a single op needs none, because an op refuses only
+//!    before its first write.
 //! 3. **Seqs, in commit order.** `UPDATE log_head SET last_seq = last_seq + n RETURNING
 //!    last_seq` reserves the group's seqs. That row lock is held until COMMIT, so the next
 //!    group anywhere in the cluster reserves its seqs only after this one has committed and is
@@ -29,9 +31,11 @@
 //!    (their idempotency keys make a retry safe) and the writer reconnects.
 
 use std::collections::{HashSet, VecDeque};
+use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::{Object, Pool};
+use futures_util::FutureExt;
 use tokio_postgres::error::SqlState;
 
 use crate::error::StoreError;
@@ -75,14 +79,26 @@ fn classify(e: tokio_postgres::Error) -> AttemptError {
     }
 }
 
-/// Lock keys of the idempotency keys and machine names an op writes.
+/// Advisory lock keys for everything an op may wait on besides existing instance rows: its
+/// idempotency key, the machine and space it puts, the instance it creates (a concurrent insert
+/// of the same row would make it wait), the token it revokes, the admin bootstrap.
 fn lock_keys(op: &WriteOp, out: &mut Vec<String>) {
     match op {
-        WriteOp::PutMachine { space, name, .. } => out.push(format!("machine:{space}:{name}")),
-        WriteOp::CreateInstance { key, idempotency: Some(idem), .. }
-        | WriteOp::ApplyEvent { key, idempotency: Some(idem), .. } => {
+        WriteOp::PutMachine { space, name, .. } => {
+            out.push(format!("machine:{space}:{name}"));
+            out.push(format!("space:{space}"));
+        }
+        WriteOp::CreateInstance { key, idempotency, .. } => {
+            out.push(format!("instance:{}", key.address()));
+            if let Some(idem) = idempotency {
+                out.push(format!("idempotency:{}:{}", key.space, idem.key));
+            }
+        }
+        WriteOp::ApplyEvent { key, idempotency: Some(idem), .. } => {
             out.push(format!("idempotency:{}:{}", key.space, idem.key))
         }
+        WriteOp::RevokeToken { id } => out.push(format!("token:{id}")),
+        WriteOp::BootstrapAdminToken(_) => out.push("bootstrap".to_string()),
         _ => {}
     }
 }
@@ -128,6 +144,10 @@ impl Writer {
                 let mine: Vec<_> = idempotency_keys(&next).collect();
                 if mine.iter().any(|k| keys.contains(k)) {
                     held_back.push_back(next);
+                    // Bounded: a burst on one key must not pull the whole queue into one writer.
+                    if held_back.len() >= MAX_OPS_PER_COMMIT {
+                        break;
+                    }
                     continue;
                 }
                 keys.extend(mine);
@@ -168,10 +188,7 @@ impl Writer {
                     tracing::warn!(error = %e, "connection lost during commit; the group's outcome is unknown");
                     self.machines.clear();
                     self.connection = None;
-                    let e = StoreError::Backend(format!(
-                        "the database connection was lost during commit, so this write may or may not have been applied ({e}); retry it with an idempotency key"
-                    ));
-                    return fail_all(group, &e);
+                    return fail_all(group, &StoreError::OutcomeUnknown(e.to_string()));
                 }
             }
         }
@@ -192,13 +209,14 @@ impl Writer {
             }
         }
         if !keys.is_empty() {
-            tx.execute(
-                "SELECT pg_advisory_xact_lock(h) FROM
-                   (SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY h) AS sorted",
-                &[&keys],
-            )
-            .await
-            .map_err(classify)?;
+            let stmt = tx
+                .prepare_cached(
+                    "SELECT pg_advisory_xact_lock(h) FROM
+                       (SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY h) AS sorted",
+                )
+                .await
+                .map_err(classify)?;
+            tx.execute(&stmt, &[&keys]).await.map_err(classify)?;
         }
         if !instances.is_empty() {
             instances.sort_unstable();
@@ -225,13 +243,31 @@ impl Writer {
         let mut log = GroupLog::default();
         let mut results: Vec<RequestResult> = Vec::with_capacity(group.len());
         for (r, req) in group.iter().enumerate() {
-            tx.batch_execute("SAVEPOINT request").await.map_err(classify)?;
+            if let Some(refusal) = crate::group::refuse_repeated_key(req) {
+                results.push(Err(refusal));
+                continue;
+            }
+            // A single op refuses before it writes (see `ops`), so only a batch of several
+            // needs a savepoint to undo its earlier ops.
+            let savepoint = req.ops.len() > 1;
+            if savepoint {
+                tx.batch_execute("SAVEPOINT request").await.map_err(classify)?;
+            }
             let mark = log.mark();
             let mut outcomes = Vec::with_capacity(req.ops.len());
             let mut refused = None;
             for (o, op) in req.ops.iter().enumerate() {
                 let mut cx = OpContext { machines: &mut *machines, log: &mut log, position: (r, o) };
-                match ops::execute(&tx, &mut cx, op).await {
+                // A panic (a bug) may have left writes behind: the whole attempt is abandoned
+                // and the group failed, and this writer lives on.
+                let executed = AssertUnwindSafe(ops::execute(&tx, &mut cx, op)).catch_unwind().await;
+                let executed = executed.map_err(|panic| {
+                    AttemptError::Failed(StoreError::Internal(format!(
+                        "a bug stopped this write group: {}",
+                        panic_text(&panic)
+                    )))
+                })?;
+                match executed {
                     Ok(outcome) => outcomes.push(outcome),
                     Err(OpFailure::Refused(e)) => {
                         refused = Some(if req.atomic {
@@ -246,12 +282,20 @@ impl Writer {
             }
             match refused {
                 None => {
-                    tx.batch_execute("RELEASE SAVEPOINT request").await.map_err(classify)?;
+                    if savepoint {
+                        tx.batch_execute("RELEASE SAVEPOINT request").await.map_err(classify)?;
+                    }
                     results.push(Ok(outcomes));
                 }
                 Some(e) => {
-                    tx.batch_execute("ROLLBACK TO SAVEPOINT request").await.map_err(classify)?;
+                    if savepoint {
+                        tx.batch_execute("ROLLBACK TO SAVEPOINT request").await.map_err(classify)?;
+                    }
                     log.truncate(mark);
+                    // A machine version put by the rolled-back request may sit in the cache.
+                    if req.ops.iter().any(|op| matches!(op, WriteOp::PutMachine { .. })) {
+                        machines.clear();
+                    }
                     results.push(Err(e));
                 }
             }
@@ -260,11 +304,11 @@ impl Writer {
         // 3. Seqs in commit order, then the buffered rows, then commit.
         if !log.records.is_empty() {
             let count = log.records.len() as i64;
-            let last: i64 = tx
-                .query_one("UPDATE log_head SET last_seq = last_seq + $1 WHERE id = 1 RETURNING last_seq", &[&count])
+            let stmt = tx
+                .prepare_cached("UPDATE log_head SET last_seq = last_seq + $1 WHERE id = 1 RETURNING last_seq")
                 .await
-                .map_err(classify)?
-                .get(0);
+                .map_err(classify)?;
+            let last: i64 = tx.query_one(&stmt, &[&count]).await.map_err(classify)?.get(0);
             let first = last - count + 1;
             let mut seqs = Vec::with_capacity(log.records.len());
             for (i, record) in log.records.iter().enumerate() {
@@ -331,6 +375,16 @@ impl Writer {
         metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
         Ok(results)
     }
+}
+
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    let text = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    tracing::error!(panic = %text, "a bug stopped a write group; it was rolled back");
+    text
 }
 
 /// The writer's connection, (re)connecting when there is none or it died.

@@ -307,6 +307,7 @@ impl Store for SqliteStore {
     }
 
     async fn history(&self, address: &str, after: Seq, limit: u32) -> Result<Vec<LogRecord>, StoreError> {
+        let Ok(after) = i64::try_from(after.0) else { return Ok(Vec::new()) };
         let address = address.to_string();
         self.read(move |conn| {
             let sql = format!(
@@ -314,7 +315,7 @@ impl Store for SqliteStore {
                 rows::LOG_COLUMNS
             );
             let mut stmt = conn.prepare_cached(&sql)?;
-            let mut rows = stmt.query(params![address, after.0 as i64, limit])?;
+            let mut rows = stmt.query(params![address, after, limit])?;
             let mut out = Vec::new();
             while let Some(row) = rows.next()? {
                 out.push(rows::log_record(row)?);
@@ -325,10 +326,11 @@ impl Store for SqliteStore {
     }
 
     async fn read_log(&self, after: Seq, limit: u32) -> Result<Vec<LogRecord>, StoreError> {
+        let Ok(after) = i64::try_from(after.0) else { return Ok(Vec::new()) };
         self.read(move |conn| {
             let sql = format!("SELECT {} FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2", rows::LOG_COLUMNS);
             let mut stmt = conn.prepare_cached(&sql)?;
-            let mut rows = stmt.query(params![after.0 as i64, limit])?;
+            let mut rows = stmt.query(params![after, limit])?;
             let mut out = Vec::new();
             while let Some(row) = rows.next()? {
                 out.push(rows::log_record(row)?);

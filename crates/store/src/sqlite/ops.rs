@@ -80,6 +80,10 @@ pub(crate) fn execute(conn: &Connection, cx: &mut OpContext<'_>, op: &WriteOp) -
             .execute(params![node.id, node.address, node.started_at.0, node.heartbeat_at.0])?;
             Ok(WriteOutcome::NodeRecorded)
         }
+        WriteOp::RenewNode { id, at } => {
+            conn.prepare_cached("UPDATE nodes SET heartbeat_at = ?1 WHERE id = ?2")?.execute(params![at.0, id])?;
+            Ok(WriteOutcome::NodeRecorded)
+        }
         WriteOp::RemoveNode { id } => {
             conn.prepare_cached("DELETE FROM nodes WHERE id = ?1")?.execute(params![id])?;
             Ok(WriteOutcome::NodeRecorded)

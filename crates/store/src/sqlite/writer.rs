@@ -165,6 +165,10 @@ impl Writer {
             let result = run_request(&mut tx, &mut cx, req);
             if let Err(e) = &result {
                 *next_seq = seq_before;
+                // A machine version put by the rolled-back request may sit in the cache.
+                if req.ops.iter().any(|op| matches!(op, crate::types::WriteOp::PutMachine { .. })) {
+                    machines.clear();
+                }
                 // A backend error, or a transaction SQLite rolled back by itself, poisons the
                 // whole group: continuing would commit some requests outside any transaction.
                 if matches!(e.root(), StoreError::Backend(_)) || tx.is_autocommit() {
@@ -244,6 +248,9 @@ fn run_request(
     cx: &mut OpContext<'_>,
     req: &WriteRequest,
 ) -> Result<Vec<WriteOutcome>, StoreError> {
+    if let Some(refusal) = crate::group::refuse_repeated_key(req) {
+        return Err(refusal);
+    }
     let sp = tx.savepoint()?;
     let mut outcomes = Vec::with_capacity(req.ops.len());
     for (index, op) in req.ops.iter().enumerate() {
