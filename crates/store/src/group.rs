@@ -89,6 +89,10 @@ pub(crate) fn record_committed(metrics: &crate::StoreMetrics, results: &[Request
 /// The first op of a request that repeats an idempotency key used by an earlier op of the same
 /// request, with that key: such a batch is refused the same way on every backend.
 pub(crate) fn repeated_key(req: &WriteRequest) -> Option<(usize, String)> {
+    // The common case, one op, can repeat nothing: no set is built for it.
+    if req.ops.len() < 2 {
+        return None;
+    }
     let mut seen = std::collections::HashSet::new();
     for (index, op) in req.ops.iter().enumerate() {
         if let WriteOp::CreateInstance { key, idempotency: Some(idem), .. }
