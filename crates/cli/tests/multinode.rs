@@ -26,6 +26,18 @@ const COUNTER: &str = r#"{
   ]
 }"#;
 
+async fn put_counter(http: &reqwest::Client, node: &str, token: &str) {
+    let resp = http
+        .put(format!("{node}/v1/spaces/acme/machines/counter"))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(COUNTER)
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(resp.status().as_u16(), 200);
+}
+
 struct Node {
     server: TestServer,
     _dir: tempfile::TempDir,
@@ -91,15 +103,7 @@ async fn nodes_sharing_postgres_serve_as_one() {
 
     // A machine put through one node is used through another; an instance created through a
     // third is read through the first.
-    let resp = http
-        .put(format!("{}/v1/spaces/acme/machines/counter", urls[0]))
-        .bearer_auth(&token)
-        .header("content-type", "application/json")
-        .body(COUNTER)
-        .send()
-        .await
-        .expect("put");
-    assert_eq!(resp.status().as_u16(), 200);
+    put_counter(&http, &urls[0], &token).await;
     let create = json!({ "id": "shared", "ctx": { "n": 0 } });
     let (status, _) = call(
         &http,
@@ -249,15 +253,7 @@ async fn a_sigkilled_node_loses_no_acknowledged_event_and_the_others_keep_servin
     let token = nodes[0].server.admin_token.clone();
     let urls: Vec<String> = nodes.iter().map(|n| n.server.url.clone()).collect();
     let http = reqwest::Client::new();
-    let resp = http
-        .put(format!("{}/v1/spaces/acme/machines/counter", urls[0]))
-        .bearer_auth(&token)
-        .header("content-type", "application/json")
-        .body(COUNTER)
-        .send()
-        .await
-        .expect("put");
-    assert_eq!(resp.status().as_u16(), 200);
+    put_counter(&http, &urls[0], &token).await;
     for w in 0..WRITERS {
         for i in 0..2 {
             let url = format!("{}/v1/spaces/acme/machines/counter/instances", urls[w % 3]);

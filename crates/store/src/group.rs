@@ -30,6 +30,53 @@ pub(crate) struct WriteRequest {
     pub reply: oneshot::Sender<Result<Vec<WriteOutcome>, StoreError>>,
 }
 
+/// The sending side of a backend's writer queue: what every backend's `write`, `write_atomic`
+/// and `close` go through.
+#[derive(Clone)]
+pub(crate) struct WriteQueue(pub flume::Sender<WriterMsg>);
+
+impl WriteQueue {
+    /// Queues a request and waits for its reply.
+    pub async fn submit(&self, ops: Vec<WriteOp>, atomic: bool) -> RequestResult {
+        let (reply, rx) = oneshot::channel();
+        self.0
+            .send_async(WriterMsg::Write(WriteRequest { ops, atomic, reply }))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Applies one op.
+    pub async fn write(&self, op: WriteOp) -> Result<WriteOutcome, StoreError> {
+        let mut outcomes = self.submit(vec![op], false).await?;
+        outcomes.pop().ok_or_else(|| StoreError::Backend("the writer returned no outcome".into()))
+    }
+
+    /// Applies every op or none.
+    pub async fn write_atomic(&self, ops: Vec<WriteOp>) -> RequestResult {
+        if ops.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.submit(ops, true).await
+    }
+
+    /// Asks one writer to stop once it has served what is queued before this message.
+    pub async fn shutdown_one(&self) {
+        let _ = self.0.send_async(WriterMsg::Shutdown).await;
+    }
+}
+
+/// What a panic carried, logged as the bug it is.
+pub(crate) fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    let text = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    tracing::error!(panic = %text, "a bug stopped a write; it was rolled back");
+    text
+}
+
 /// The reply to one request.
 pub(crate) type RequestResult = Result<Vec<WriteOutcome>, StoreError>;
 

@@ -54,15 +54,16 @@ impl Harness for PgHarness {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_store_passes_conformance_suite() {
-    let harness = PgHarness::new(4);
-    run_all(&harness).await;
-    let databases: Vec<_> = harness.databases.lock().unwrap().drain().map(|(_, db)| db).collect();
-    tokio::task::spawn_blocking(move || drop(databases)).await.unwrap();
+    run_suite(PgHarness::new(4)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_store_passes_conformance_suite_with_one_writer() {
-    let harness = PgHarness::new(1);
+    run_suite(PgHarness::new(1)).await;
+}
+
+/// Runs the suite, then drops its databases off the async threads (dropping one blocks).
+async fn run_suite(harness: PgHarness) {
     run_all(&harness).await;
     let databases: Vec<_> = harness.databases.lock().unwrap().drain().map(|(_, db)| db).collect();
     tokio::task::spawn_blocking(move || drop(databases)).await.unwrap();

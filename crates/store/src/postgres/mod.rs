@@ -18,12 +18,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use switchyard_model::{Segment, SpaceName};
-use tokio::sync::oneshot;
 use tokio_postgres::NoTls;
 use tokio_postgres::Row;
 
 use crate::error::StoreError;
-use crate::group::{FailState, WriteRequest, WriterMsg};
+use crate::group::{FailState, WriteQueue};
 use crate::machines::MachineCache;
 use crate::metrics::StoreMetrics;
 use crate::types::*;
@@ -52,7 +51,7 @@ impl PgOptions {
 /// The PostgreSQL store. Cheap to share behind an `Arc`.
 pub struct PgStore {
     pool: Pool,
-    writes: flume::Sender<WriterMsg>,
+    writes: WriteQueue,
     writers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     metrics: StoreMetrics,
     failed: FailState,
@@ -116,14 +115,7 @@ impl PgStore {
             };
             handles.push(tokio::spawn(writer.run(rx.clone())));
         }
-        Ok(PgStore { pool, writes: tx, writers: Mutex::new(handles), metrics, failed })
-    }
-
-    async fn submit(&self, ops: Vec<WriteOp>, atomic: bool) -> Result<Vec<WriteOutcome>, StoreError> {
-        let (reply, rx) = oneshot::channel();
-        let request = WriterMsg::Write(WriteRequest { ops, atomic, reply });
-        self.writes.send_async(request).await.map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Closed)?
+        Ok(PgStore { pool, writes: WriteQueue(tx), writers: Mutex::new(handles), metrics, failed })
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
@@ -209,15 +201,11 @@ fn decode_all<T>(rows: Vec<Row>, decode: fn(&Row) -> Result<T, StoreError>) -> R
 #[async_trait]
 impl Store for PgStore {
     async fn write(&self, op: WriteOp) -> Result<WriteOutcome, StoreError> {
-        let mut outcomes = self.submit(vec![op], false).await?;
-        outcomes.pop().ok_or_else(|| StoreError::Backend("the writer returned no outcome".into()))
+        self.writes.write(op).await
     }
 
     async fn write_atomic(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>, StoreError> {
-        if ops.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.submit(ops, true).await
+        self.writes.write_atomic(ops).await
     }
 
     async fn get_machine(
@@ -372,7 +360,7 @@ impl Store for PgStore {
         let handles = std::mem::take(&mut *self.writers.lock().unwrap_or_else(|p| p.into_inner()));
         // One shutdown message per writer: each serves what is queued before it, then stops.
         for _ in 0..handles.len() {
-            let _ = self.writes.send_async(WriterMsg::Shutdown).await;
+            self.writes.shutdown_one().await;
         }
         for handle in handles {
             // A writer stuck on an unresponsive database must not hold shutdown forever.

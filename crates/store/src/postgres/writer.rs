@@ -264,7 +264,7 @@ impl Writer {
                 let executed = executed.map_err(|panic| {
                     AttemptError::Failed(StoreError::Internal(format!(
                         "a bug stopped this write group: {}",
-                        panic_text(&panic)
+                        crate::group::panic_text(&panic)
                     )))
                 })?;
                 match executed {
@@ -375,16 +375,6 @@ impl Writer {
         metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
         Ok(results)
     }
-}
-
-fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
-    let text = panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into());
-    tracing::error!(panic = %text, "a bug stopped a write group; it was rolled back");
-    text
 }
 
 /// The writer's connection, (re)connecting when there is none or it died.

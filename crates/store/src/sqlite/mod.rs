@@ -20,7 +20,6 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use switchyard_model::{Segment, SpaceName};
-use tokio::sync::oneshot;
 
 use crate::error::StoreError;
 use crate::machines::MachineCache;
@@ -48,7 +47,7 @@ pub struct SqliteOptions {
 
 /// The SQLite store. Cheap to share behind an `Arc`.
 pub struct SqliteStore {
-    writes: flume::Sender<crate::group::WriterMsg>,
+    writes: crate::group::WriteQueue,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     readers: Arc<ReaderPool>,
     metrics: StoreMetrics,
@@ -105,7 +104,7 @@ impl SqliteStore {
             .spawn(move || writer.run(rx))
             .map_err(|e| open_err(format!("cannot start the writer thread: {e}")))?;
         Ok(SqliteStore {
-            writes: tx,
+            writes: crate::group::WriteQueue(tx),
             writer_thread: Mutex::new(Some(handle)),
             readers: Arc::new(ReaderPool {
                 path: db_path,
@@ -116,13 +115,6 @@ impl SqliteStore {
             failed,
             _lock: lock,
         })
-    }
-
-    async fn submit(&self, ops: Vec<WriteOp>, atomic: bool) -> Result<Vec<WriteOutcome>, StoreError> {
-        let (reply, rx) = oneshot::channel();
-        let request = crate::group::WriterMsg::Write(crate::group::WriteRequest { ops, atomic, reply });
-        self.writes.send_async(request).await.map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Closed)?
     }
 
     async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
@@ -191,15 +183,11 @@ fn open_reader(path: &Path) -> Result<Connection, StoreError> {
 #[async_trait]
 impl Store for SqliteStore {
     async fn write(&self, op: WriteOp) -> Result<WriteOutcome, StoreError> {
-        let mut outcomes = self.submit(vec![op], false).await?;
-        outcomes.pop().ok_or_else(|| StoreError::Backend("the writer returned no outcome".into()))
+        self.writes.write(op).await
     }
 
     async fn write_atomic(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>, StoreError> {
-        if ops.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.submit(ops, true).await
+        self.writes.write_atomic(ops).await
     }
 
     async fn get_machine(
@@ -419,7 +407,7 @@ impl Store for SqliteStore {
     async fn close(&self) {
         // The writer serves what is queued before the shutdown message, then ends its loop and
         // drops the receiver, so later writes fail with `Closed`.
-        let _ = self.writes.send_async(crate::group::WriterMsg::Shutdown).await;
+        self.writes.shutdown_one().await;
         let handle = self.writer_thread.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(handle) = handle {
             let _ = tokio::task::spawn_blocking(move || handle.join()).await;

@@ -254,8 +254,12 @@ fn run_request(
     let sp = tx.savepoint()?;
     let mut outcomes = Vec::with_capacity(req.ops.len());
     for (index, op) in req.ops.iter().enumerate() {
-        let result = std::panic::catch_unwind(AssertUnwindSafe(|| ops::execute(&sp, cx, op)))
-            .unwrap_or_else(|panic| Err(StoreError::Internal(panic_message(&panic))));
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| ops::execute(&sp, cx, op))).unwrap_or_else(|panic| {
+            Err(StoreError::Internal(format!(
+                "a bug stopped this write (it was rolled back): {}",
+                crate::group::panic_text(&panic)
+            )))
+        });
         match result {
             Ok(outcome) => outcomes.push(outcome),
             Err(e) if req.atomic => return Err(StoreError::BatchFailed { index, source: Box::new(e) }),
@@ -264,16 +268,6 @@ fn run_request(
     }
     sp.commit()?;
     Ok(outcomes)
-}
-
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    let text = panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into());
-    tracing::error!(panic = %text, "a bug stopped a write; it was rolled back");
-    format!("a bug stopped this write (it was rolled back): {text}")
 }
 
 fn is_io_error(e: &rusqlite::Error) -> bool {
