@@ -381,3 +381,144 @@ pub async fn not_found() -> ApiError {
 pub async fn method_not_allowed() -> ApiError {
     ApiError::new("method_not_allowed", "this route does not take that method; see /v1/openapi.json")
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishBody {
+    payload: Value,
+    key: Option<String>,
+    #[serde(default)]
+    headers: std::collections::BTreeMap<String, String>,
+    idempotency_key: Option<String>,
+}
+
+pub async fn publish(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((space, topic)): Path<(String, String)>,
+    Json(body): Json<PublishBody>,
+) -> Result<Response> {
+    caller.require(&parse_space(&space)?, Role::Writer)?;
+    let (seq, replayed) =
+        state.engine.publish(&space, &topic, body.payload, body.key, body.headers, body.idempotency_key).await?;
+    let status = if replayed { StatusCode::OK } else { StatusCode::CREATED };
+    Ok(ok(status, json!({ "seq": seq.0 })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchQuery {
+    from: Option<String>,
+    address: Option<String>,
+    kind: Option<String>,
+    state: Option<String>,
+    event: Option<String>,
+}
+
+/// Checks the caller and turns the query (and a `Last-Event-ID`) into a running watch.
+async fn start_watch(
+    state: &AppState,
+    caller: &switchyard_engine::Principal,
+    space: &str,
+    q: WatchQuery,
+    headers: &HeaderMap,
+) -> Result<
+    tokio::sync::mpsc::Receiver<
+        std::result::Result<std::sync::Arc<switchyard_store::LogRecord>, switchyard_engine::EngineError>,
+    >,
+> {
+    use switchyard_engine::{WatchFilter, WatchFrom};
+    use switchyard_store::Seq;
+    let space = parse_space(space)?;
+    caller.require(&space, Role::Reader)?;
+    let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(str::trim);
+    let from = match (last_event_id, q.from.as_deref()) {
+        // A reconnecting EventSource resumes after the last record it got.
+        (Some(id), _) => WatchFrom::After(Seq(id
+            .parse()
+            .map_err(|_| ApiError::new("bad_request", format!("Last-Event-ID \"{id}\" is not a seq")))?)),
+        (None, None | Some("now")) => WatchFrom::Now,
+        (None, Some(seq)) => {
+            let seq: u64 = seq.parse().map_err(|_| ApiError::new("bad_request", "from must be a seq or \"now\""))?;
+            WatchFrom::After(Seq(seq.saturating_sub(1)))
+        }
+    };
+    let kinds = q
+        .kind
+        .map(|k| k.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_string).collect())
+        .unwrap_or_default();
+    let address = WatchFilter::address_pattern(&space, q.address.as_deref())?;
+    let filter = WatchFilter { space, address, kinds, state: q.state, event: q.event };
+    Ok(state.engine.watch(filter, from, 256).await?)
+}
+
+fn record_json(record: &switchyard_store::LogRecord) -> String {
+    serde_json::to_string(&LogView::from(record)).unwrap_or_default()
+}
+
+fn error_json(e: switchyard_engine::EngineError) -> String {
+    let e = ApiError::from(e);
+    json!({ "error": { "code": e.code, "message": e.message, "details": e.details } }).to_string()
+}
+
+pub async fn watch_sse(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(space): Path<String>,
+    Query(q): Query<WatchQuery>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let rx = start_watch(&state, &caller, &space, q, &headers).await?;
+    let stream = futures_util::stream::unfold((rx, false), |(mut rx, ended)| async move {
+        if ended {
+            return None;
+        }
+        let event = match rx.recv().await? {
+            Ok(record) => {
+                Event::default().id(record.seq.0.to_string()).event(record.kind.as_str()).data(record_json(&record))
+            }
+            Err(e) => {
+                return Some((
+                    Ok::<_, std::convert::Infallible>(Event::default().event("error").data(error_json(e))),
+                    (rx, true),
+                ));
+            }
+        };
+        Some((Ok(event), (rx, false)))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
+}
+
+pub async fn watch_ws(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(space): Path<String>,
+    Query(q): Query<WatchQuery>,
+    headers: HeaderMap,
+    upgrade: axum::extract::ws::WebSocketUpgrade,
+) -> Result<Response> {
+    use axum::extract::ws::Message;
+    let mut rx = start_watch(&state, &caller, &space, q, &headers).await?;
+    Ok(upgrade.on_upgrade(|mut socket| async move {
+        loop {
+            tokio::select! {
+                item = rx.recv() => {
+                    let Some(item) = item else { break };
+                    let (text, last) = match item {
+                        Ok(record) => (record_json(&record), false),
+                        Err(e) => (error_json(e), true),
+                    };
+                    if socket.send(Message::Text(text.into())).await.is_err() || last {
+                        break;
+                    }
+                }
+                incoming = socket.recv() => match incoming {
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => {}
+                },
+            }
+        }
+        let _ = socket.send(Message::Close(None)).await;
+    }))
+}

@@ -41,6 +41,9 @@ pub const ROUTES: &[&str] = &[
     "/v1/tokens",
     "/v1/tokens/{id}",
     "/v1/cluster/nodes",
+    "/v1/spaces/{space}/watch",
+    "/v1/spaces/{space}/watch/ws",
+    "/v1/spaces/{space}/topics/{name}/messages",
 ];
 
 /// Settings of the HTTP layer.
@@ -91,6 +94,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/tokens", get(list_tokens).post(create_token))
         .route("/v1/tokens/{id}", axum::routing::delete(revoke_token))
         .route("/v1/cluster/nodes", get(list_nodes))
+        .route("/v1/spaces/{space}/watch", get(watch_sse))
+        .route("/v1/spaces/{space}/watch/ws", get(watch_ws))
+        .route("/v1/spaces/{space}/topics/{name}/messages", post(publish))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 use switchyard_client::{
     Client, CreateInstance, CreateToken, CreatedToken, History, HistoryEvent, Instance, InstanceList, JsonObject,
-    ListInstances, Machine, MachineList, PutMachine, Role, SendEvent, SpaceList, TokenList, Transition,
+    ListInstances, Machine, MachineList, Publish, PutMachine, Role, SendEvent, SpaceList, TokenList, Transition,
+    WatchQuery,
 };
 
 use crate::UsageError;
@@ -518,4 +519,103 @@ mod tests {
             assert_eq!(history_detail(event), *want, "{}", event.kind);
         }
     }
+}
+
+/// Arguments of `switchyard watch`.
+#[derive(Debug, clap::Args)]
+pub struct WatchArgs {
+    /// An address or a prefix pattern such as `acme:orders:*` (its first segment is the space
+    /// watched); without one, everything in --space.
+    pub pattern: Option<String>,
+    /// Replay from this seq (inclusive) before following live; default: only what comes next.
+    #[arg(long, value_name = "SEQ")]
+    pub from: Option<u64>,
+    /// Only records of this kind (repeatable), e.g. instance.transitioned, topic.message.
+    #[arg(long = "kind", value_name = "KIND")]
+    pub kinds: Vec<String>,
+    /// Only records of instances entering this state.
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Only transitions caused by this event.
+    #[arg(long)]
+    pub event: Option<String>,
+}
+
+/// Runs `switchyard watch`: prints records until interrupted or the server ends the stream.
+pub async fn watch(args: WatchArgs, client: &Client, settings: &Settings) -> anyhow::Result<()> {
+    let space = match args.pattern.as_deref().filter(|p| *p != "*") {
+        Some(pattern) => match pattern.split_once(':') {
+            Some((space, _)) => space.to_string(),
+            None => pattern.trim_end_matches('*').to_string(),
+        },
+        None => settings.space.clone(),
+    };
+    let query = WatchQuery {
+        from: args.from.map(|s| s.to_string()),
+        address: args.pattern.clone(),
+        kind: (!args.kinds.is_empty()).then(|| args.kinds.join(",")),
+        state: args.state,
+        event: args.event,
+    };
+    let mut stream = client.watch(&space, &query).await?;
+    while let Some(record) = stream.next().await? {
+        let line = match settings.output {
+            // One JSON object per line, for piping into other tools.
+            output::OutputFormat::Json => compact(&record),
+            output::OutputFormat::Table => {
+                format!("{:>8}  {:<22}  {}  {}", record.seq, record.kind, record.address, compact(&record.payload))
+            }
+        };
+        // A closed pipe (`| head`) ends the watch; nothing else would.
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Arguments of `switchyard publish`.
+#[derive(Debug, clap::Args)]
+pub struct PublishArgs {
+    /// The topic (in --space).
+    pub topic: String,
+    /// The message, any JSON value.
+    #[arg(long, value_name = "JSON", value_parser = parse_any_json)]
+    pub payload: Value,
+    /// An optional key.
+    #[arg(long)]
+    pub key: Option<String>,
+    /// A header as NAME=VALUE (repeatable).
+    #[arg(long = "header", value_name = "NAME=VALUE", value_parser = parse_header)]
+    pub headers: Vec<(String, String)>,
+    /// Makes a retry return the original seq instead of publishing twice.
+    #[arg(long)]
+    pub idempotency_key: Option<String>,
+}
+
+fn parse_any_json(text: &str) -> Result<Value, String> {
+    serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))
+}
+
+fn parse_header(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
+        _ => Err(format!("expected NAME=VALUE, got \"{text}\"")),
+    }
+}
+
+/// Runs `switchyard publish`.
+pub async fn publish(args: PublishArgs, client: &Client, settings: &Settings) -> anyhow::Result<()> {
+    let message = Publish {
+        payload: args.payload,
+        key: args.key,
+        headers: args.headers.into_iter().collect(),
+        idempotency_key: args.idempotency_key,
+    };
+    let published = client.publish(&settings.space, &args.topic, &message).await?;
+    output::print(settings.output, &published, |p| {
+        fields(&[("topic", format!("{}:{}", settings.space, args.topic)), ("seq", p.seq.to_string())])
+    })
 }

@@ -65,6 +65,10 @@ enum ClientCommand {
     /// Creates, lists and revokes access tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Follows the event log as it is written (with --from, replays first).
+    Watch(commands::WatchArgs),
+    /// Publishes a message to a topic.
+    Publish(commands::PublishArgs),
 }
 
 /// A mistake in how the command was called; exits with code 2.
@@ -132,6 +136,8 @@ async fn client_command(command: ClientCommand, settings: &Settings) -> anyhow::
         ClientCommand::Event(cmd) => commands::event(cmd, &client, settings).await,
         ClientCommand::Space(cmd) => commands::space(cmd, &client, settings).await,
         ClientCommand::Token(cmd) => commands::token(cmd, &client, settings).await,
+        ClientCommand::Watch(args) => commands::watch(args, &client, settings).await,
+        ClientCommand::Publish(args) => commands::publish(args, &client, settings).await,
     }
 }
 

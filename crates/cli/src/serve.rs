@@ -50,6 +50,14 @@ pub struct ServeArgs {
     /// How long idempotency keys are remembered (e.g. 24h, 30m).
     #[arg(long, env = "SWITCHYARD_IDEMPOTENCY_RETENTION", default_value = "24h", value_parser = humantime::parse_duration)]
     pub idempotency_retention: Duration,
+    /// Log records kept in memory for watchers that fall behind (they catch up from the store
+    /// beyond it).
+    #[arg(long, env = "SWITCHYARD_WATCH_BUFFER", default_value_t = 4096)]
+    pub watch_buffer: usize,
+    /// How often, in milliseconds, the log is read for writes made through other nodes (local
+    /// writes reach watchers at once).
+    #[arg(long, env = "SWITCHYARD_WATCH_POLL_MS", default_value_t = 20)]
+    pub watch_poll_ms: u64,
     /// Create a new admin token for every space before serving (and replace admin.token):
     /// the way back in when every admin token was lost or revoked.
     #[arg(long)]
@@ -71,6 +79,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             path.display()
         );
     }
+    engine.start_log_tail(args.watch_buffer, Duration::from_millis(args.watch_poll_ms.max(1))).await?;
     let maintenance = engine.spawn_maintenance(Duration::from_secs(60));
 
     let metrics = Arc::new(HttpMetrics::new(store.metrics()));

@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 pub use error::ClientError;
 pub use types::{
     CreateInstance, CreateToken, CreatedToken, History, HistoryEvent, Instance, InstanceList, JsonObject,
-    ListInstances, Machine, MachineList, MachineSummary, PutMachine, Role, SendEvent, Space, SpaceList, TokenInfo,
-    TokenList, Transition,
+    ListInstances, Machine, MachineList, MachineSummary, Publish, Published, PutMachine, Role, SendEvent, Space,
+    SpaceList, TokenInfo, TokenList, Transition, WatchQuery,
 };
 
 /// A client of one Switchyard server.
@@ -212,6 +212,36 @@ impl Client {
         self.json(self.request(Method::POST, url).json(&json!({ "operations": operations }))).await
     }
 
+    /// Publishes a message to a topic.
+    pub async fn publish(&self, space: &str, topic: &str, message: &Publish) -> Result<Published, ClientError> {
+        let url = self.url(&["v1", "spaces", space, "topics", topic, "messages"], &[])?;
+        self.json(self.request(Method::POST, url).json(message)).await
+    }
+
+    /// Opens a watch of the event log (server-sent events); read it with [`Watch::next`].
+    pub async fn watch(&self, space: &str, query: &WatchQuery) -> Result<Watch, ClientError> {
+        let mut params: Vec<(&str, &str)> = Vec::new();
+        for (name, value) in [
+            ("from", &query.from),
+            ("address", &query.address),
+            ("kind", &query.kind),
+            ("state", &query.state),
+            ("event", &query.event),
+        ] {
+            if let Some(v) = value {
+                params.push((name, v));
+            }
+        }
+        let url = self.url(&["v1", "spaces", space, "watch"], &params)?;
+        let response = self.request(Method::GET, url).send().await.map_err(ClientError::transport)?;
+        let status = response.status();
+        if !status.is_success() {
+            let bytes = response.bytes().await.map_err(ClientError::transport)?;
+            return Err(ClientError::from_reply(status.as_u16(), status.canonical_reason(), &bytes));
+        }
+        Ok(Watch { response, buffer: String::new() })
+    }
+
     /// Lists the spaces this token may see.
     pub async fn list_spaces(&self) -> Result<SpaceList, ClientError> {
         let url = self.url(&["v1", "spaces"], &[])?;
@@ -313,6 +343,44 @@ impl Client {
 
     async fn empty(&self, request: RequestBuilder) -> Result<(), ClientError> {
         self.body(request).await.map(drop)
+    }
+}
+
+/// An open watch: records as the server sends them.
+pub struct Watch {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl Watch {
+    /// The next record; `None` when the server ended the stream. An error the server reports
+    /// in the stream (such as `seq_expired`) comes back as [`ClientError::Api`].
+    pub async fn next(&mut self) -> Result<Option<HistoryEvent>, ClientError> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut event = None;
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        event = Some(v.trim().to_string());
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                    }
+                }
+                if data.is_empty() {
+                    continue; // a keep-alive comment
+                }
+                if event.as_deref() == Some("error") {
+                    return Err(ClientError::from_reply(200, None, data.as_bytes()));
+                }
+                return serde_json::from_str(&data).map(Some).map_err(|e| ClientError::Decode(e.to_string()));
+            }
+            match self.response.chunk().await.map_err(ClientError::transport)? {
+                Some(chunk) => self.buffer.push_str(&String::from_utf8_lossy(&chunk)),
+                None => return Ok(None),
+            }
+        }
     }
 }
 

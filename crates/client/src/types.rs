@@ -147,7 +147,7 @@ pub struct Transition {
     pub ctx: JsonObject,
 }
 
-/// One record of an instance's history.
+/// One record of the event log (an instance's history, or a watch).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryEvent {
     /// Position in the store's event log.
@@ -281,4 +281,42 @@ pub struct TokenInfo {
 pub struct TokenList {
     /// The tokens the caller's grant covers.
     pub tokens: Vec<TokenInfo>,
+}
+
+/// A message to publish to a topic.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Publish {
+    /// The message: any JSON value.
+    pub payload: Value,
+    /// An optional key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Optional string headers.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// Makes a retry return the original seq instead of publishing twice.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+}
+
+/// Where a published message landed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Published {
+    /// The message's seq in the event log.
+    pub seq: u64,
+}
+
+/// What a watch follows; every field is optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WatchQuery {
+    /// A seq to replay from (inclusive), or `now` (the default).
+    pub from: Option<String>,
+    /// An address, or a prefix pattern ending in `*`.
+    pub address: Option<String>,
+    /// Kinds, comma-separated.
+    pub kind: Option<String>,
+    /// Only records of instances entering this state.
+    pub state: Option<String>,
+    /// Only transitions caused by this event.
+    pub event: Option<String>,
 }

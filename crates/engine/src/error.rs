@@ -40,6 +40,12 @@ pub enum EngineError {
         /// Its error.
         source: Box<EngineError>,
     },
+    /// A watch asked to start before the oldest record the log still keeps.
+    #[error("the log no longer keeps records that old; the oldest kept is seq {oldest}")]
+    SeqExpired {
+        /// The oldest seq kept.
+        oldest: switchyard_store::Seq,
+    },
     /// No usable token.
     #[error("{0}")]
     Unauthorized(String),
@@ -72,6 +78,7 @@ impl EngineError {
             EngineError::Unauthorized(_) => "unauthorized",
             EngineError::Forbidden(_) => "forbidden",
             EngineError::TokenNotFound(_) => "not_found",
+            EngineError::SeqExpired { .. } => "seq_expired",
             EngineError::AdminTokenFile { .. } => "internal",
         }
     }
@@ -85,6 +92,7 @@ impl EngineError {
             }
             EngineError::Definition(DefinitionError::Invalid(errors)) => json!({ "errors": errors }),
             EngineError::Store(e) => store_details(e),
+            EngineError::SeqExpired { oldest } => json!({ "oldest_seq": oldest.0 }),
             EngineError::BatchFailed { index, source } => json!({
                 "index": index,
                 "error": { "code": source.code(), "message": source.to_string(), "details": source.details() },

@@ -10,6 +10,7 @@
 
 pub mod auth;
 mod error;
+pub mod watch;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use switchyard_store::*;
 
 pub use auth::Principal;
 pub use error::EngineError;
+pub use watch::{AddressFilter, LogTail, WatchFilter, WatchFrom};
 
 /// How often a node renews its heartbeat.
 pub const NODE_HEARTBEAT: Duration = Duration::from_secs(2);
@@ -199,12 +201,76 @@ pub struct Engine {
     store: Arc<dyn Store>,
     config: EngineConfig,
     tokens: auth::TokenCache,
+    tail: std::sync::OnceLock<Arc<LogTail>>,
 }
 
 impl Engine {
     /// An engine over `store`.
     pub fn new(store: Arc<dyn Store>, config: EngineConfig) -> Engine {
-        Engine { store, config, tokens: auth::TokenCache::default() }
+        Engine { store, config, tokens: auth::TokenCache::default(), tail: std::sync::OnceLock::new() }
+    }
+
+    /// Starts tailing the log for watchers: `buffer` records are kept in memory for watchers
+    /// that fall behind; writes through other nodes are picked up every `poll_every`.
+    pub async fn start_log_tail(&self, buffer: usize, poll_every: Duration) -> Result<(), EngineError> {
+        let tail = LogTail::start(self.store.clone(), buffer, poll_every).await?;
+        let _ = self.tail.set(tail);
+        Ok(())
+    }
+
+    /// Applies one write and wakes the log tail, so watchers see it at once.
+    async fn write(&self, op: WriteOp) -> Result<WriteOutcome, StoreError> {
+        let outcome = self.store.write(op).await?;
+        if let Some(tail) = self.tail.get() {
+            tail.wake();
+        }
+        Ok(outcome)
+    }
+
+    /// Applies every write or none, and wakes the log tail.
+    async fn write_atomic(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>, StoreError> {
+        let outcomes = self.store.write_atomic(ops).await?;
+        if let Some(tail) = self.tail.get() {
+            tail.wake();
+        }
+        Ok(outcomes)
+    }
+
+    /// Publishes a message to a topic; `true` with its seq when an idempotency key returned the
+    /// original.
+    pub async fn publish(
+        &self,
+        space: &str,
+        topic: &str,
+        payload: Value,
+        key: Option<String>,
+        headers: std::collections::BTreeMap<String, String>,
+        idempotency_key: Option<String>,
+    ) -> Result<(Seq, bool), EngineError> {
+        let space = parse_space(space)?;
+        let topic = parse_segment("topic", topic)?;
+        check_key(&idempotency_key)?;
+        let idempotency = idempotency_key.map(|k| {
+            let body = serde_json::to_vec(&(&payload, &key, &headers)).unwrap_or_default();
+            Idempotency { key: k, fingerprint: fingerprint(&[b"publish", topic.as_ref().as_bytes(), &body]) }
+        });
+        match self.write(WriteOp::Publish { space, topic, payload, key, headers, idempotency }).await? {
+            WriteOutcome::Published { seq, replayed } => Ok((seq, replayed)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Streams the log records `filter` passes, from `from`; `capacity` records may wait for a
+    /// slow reader before the watcher pauses (and later catches up from the store).
+    pub async fn watch(
+        &self,
+        filter: WatchFilter,
+        from: WatchFrom,
+        capacity: usize,
+    ) -> Result<tokio::sync::mpsc::Receiver<Result<Arc<LogRecord>, EngineError>>, EngineError> {
+        let tail =
+            self.tail.get().cloned().ok_or_else(|| EngineError::bad_request("watching is not enabled on this node"))?;
+        watch::watch(tail, filter, from, capacity).await
     }
 
     /// The store underneath.
@@ -233,7 +299,7 @@ impl Engine {
             });
         }
         let op = WriteOp::PutMachine { space, name, definition: compiled.canonical_json().clone() };
-        match self.store.write(op).await? {
+        match self.write(op).await? {
             WriteOutcome::MachinePut { version, created } => Ok((version, created)),
             other => Err(unexpected(other)),
         }
@@ -299,7 +365,7 @@ impl Engine {
         machine: &str,
         req: CreateInstance,
     ) -> Result<(InstanceRecord, bool), EngineError> {
-        match self.store.write(self.create_op(space, machine, req)?).await? {
+        match self.write(self.create_op(space, machine, req)?).await? {
             WriteOutcome::InstanceCreated { instance, replayed } => Ok((instance, replayed)),
             other => Err(unexpected(other)),
         }
@@ -353,7 +419,7 @@ impl Engine {
     /// Soft-deletes an instance.
     pub async fn delete_instance(&self, space: &str, machine: &str, id: &str) -> Result<(), EngineError> {
         let key = self.instance_key(space, machine, id)?;
-        self.store.write(WriteOp::DeleteInstance { key }).await?;
+        self.write(WriteOp::DeleteInstance { key }).await?;
         Ok(())
     }
 
@@ -402,7 +468,7 @@ impl Engine {
         id: &str,
         req: SendEvent,
     ) -> Result<(TransitionApplied, bool), EngineError> {
-        match self.store.write(self.event_op(space, machine, id, req)?).await? {
+        match self.write(self.event_op(space, machine, id, req)?).await? {
             WriteOutcome::EventApplied { applied, replayed } => Ok((applied, replayed)),
             other => Err(unexpected(other)),
         }
@@ -452,7 +518,7 @@ impl Engine {
             };
             writes.push(write.map_err(|e| EngineError::BatchFailed { index, source: Box::new(e) })?);
         }
-        let outcomes = self.store.write_atomic(writes).await.map_err(|e| match e {
+        let outcomes = self.write_atomic(writes).await.map_err(|e| match e {
             StoreError::BatchFailed { index, source } => {
                 EngineError::BatchFailed { index, source: Box::new(EngineError::Store(*source)) }
             }
@@ -526,7 +592,7 @@ impl Engine {
             created_at: Timestamp::now(),
             revoked_at: None,
         };
-        self.store.write(WriteOp::CreateToken(record.clone())).await?;
+        self.write(WriteOp::CreateToken(record.clone())).await?;
         Ok((record, secret))
     }
 
@@ -549,7 +615,7 @@ impl Engine {
                 "this token may not revoke a token with spaces it does not have".into(),
             ));
         }
-        self.store.write(WriteOp::RevokeToken { id: id.to_string() }).await?;
+        self.write(WriteOp::RevokeToken { id: id.to_string() }).await?;
         self.tokens.evict_token(id);
         Ok(())
     }
@@ -571,7 +637,7 @@ impl Engine {
         // The secret reaches the disk before the store: a stored admin token whose secret
         // nobody has would lock the operator out.
         files.write_pending(&secret).map_err(|e| files.error(e))?;
-        match self.store.write(WriteOp::BootstrapAdminToken(record)).await? {
+        match self.write(WriteOp::BootstrapAdminToken(record)).await? {
             WriteOutcome::TokenCreated(true) => {
                 files.install().map_err(|e| files.error(e))?;
                 Ok(Some(secret))
@@ -589,7 +655,7 @@ impl Engine {
         let files = AdminTokenFiles::new(data_dir);
         let (secret, record) = admin_token_record();
         files.write_pending(&secret).map_err(|e| files.error(e))?;
-        self.store.write(WriteOp::CreateToken(record)).await?;
+        self.write(WriteOp::CreateToken(record)).await?;
         files.install().map_err(|e| files.error(e))?;
         Ok(secret)
     }
@@ -602,7 +668,7 @@ impl Engine {
         let before = Timestamp(Timestamp::now().as_millis() - retention_ms);
         let mut total = 0;
         loop {
-            match self.store.write(WriteOp::PurgeIdempotency { before, limit: CHUNK }).await? {
+            match self.write(WriteOp::PurgeIdempotency { before, limit: CHUNK }).await? {
                 WriteOutcome::IdempotencyPurged(n) => {
                     total += n;
                     if n < u64::from(CHUNK) {
@@ -624,7 +690,7 @@ impl Engine {
         let id = format!("node_{}", uuid::Uuid::now_v7().simple());
         let started_at = Timestamp::now();
         let node = NodeRecord { id: id.clone(), address, started_at, heartbeat_at: started_at };
-        self.store.write(WriteOp::HeartbeatNode(node.clone())).await?;
+        self.write(WriteOp::HeartbeatNode(node.clone())).await?;
         let engine = self.clone();
         let handle = tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
@@ -633,7 +699,7 @@ impl Engine {
             loop {
                 tick.tick().await;
                 let renew = WriteOp::RenewNode { id: node.id.clone(), at: Timestamp::now() };
-                if let Err(e) = engine.store.write(renew).await {
+                if let Err(e) = engine.write(renew).await {
                     tracing::warn!(error = %e, "node heartbeat failed");
                 }
             }
@@ -643,7 +709,7 @@ impl Engine {
 
     /// Removes this node from the cluster's list (on a clean shutdown).
     pub async fn leave_cluster(&self, id: &str) -> Result<(), EngineError> {
-        self.store.write(WriteOp::RemoveNode { id: id.to_string() }).await?;
+        self.write(WriteOp::RemoveNode { id: id.to_string() }).await?;
         Ok(())
     }
 

@@ -56,6 +56,7 @@ pub async fn run_all<H: Harness>(harness: &H) {
         ("batch_repeating_an_idempotency_key_is_refused", |h| {
             Box::pin(batch_repeating_an_idempotency_key_is_refused(h))
         }),
+        ("publish_appends_topic_messages_once_per_key", |h| Box::pin(publish_appends_topic_messages_once_per_key(h))),
     ];
     for (name, case) in cases {
         eprintln!("conformance: {name}");
@@ -707,4 +708,38 @@ async fn batch_repeating_an_idempotency_key_is_refused<H: Harness>(h: &H) {
     assert!(other.await.expect("task").is_ok(), "the refusal did not fail a neighbour");
     let o1 = store.get_instance(&key("acme", "o-1")).await.expect("get").expect("exists");
     assert_eq!(o1.revision.get(), 1, "nothing of the refused batch was applied");
+}
+
+fn publish(sp: &str, topic: &str, payload: Value, idempotency_key: Option<&str>) -> WriteOp {
+    WriteOp::Publish {
+        space: space(sp),
+        topic: seg(topic),
+        payload,
+        key: None,
+        headers: [("source".to_string(), "test".to_string())].into_iter().collect(),
+        idempotency: idempotency_key.map(|k| Idempotency { key: k.into(), fingerprint: "fp".into() }),
+    }
+}
+
+async fn publish_appends_topic_messages_once_per_key<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    assert_eq!(store.log_bounds().await.expect("bounds"), None, "an empty log has no bounds");
+    let first = store.write(publish("acme", "news", json!({ "n": 1 }), None)).await.expect("publish");
+    let WriteOutcome::Published { seq: s1, replayed: false } = first else { panic!("unexpected {first:?}") };
+    let keyed = store.write(publish("acme", "news", json!({ "n": 2 }), Some("m-2"))).await.expect("publish");
+    let again = store.write(publish("acme", "news", json!({ "n": 2 }), Some("m-2"))).await.expect("publish again");
+    let (WriteOutcome::Published { seq: s2, replayed: false }, WriteOutcome::Published { seq: s2b, replayed: true }) =
+        (&keyed, &again)
+    else {
+        panic!("unexpected {keyed:?} / {again:?}")
+    };
+    assert_eq!(s2, s2b, "a repeat returns the original seq");
+    assert!(*s2 > s1);
+    let log = store.read_log(Seq(0), 10).await.expect("log");
+    assert_eq!(log.len(), 2, "the repeat appended nothing");
+    assert_eq!(log[0].kind, kinds::TOPIC_MESSAGE);
+    assert_eq!(log[0].address, "acme:news");
+    assert_eq!(log[0].payload, json!({ "payload": { "n": 1 }, "headers": { "source": "test" } }));
+    assert_eq!(log[1].idempotency_key.as_deref(), Some("m-2"));
+    assert_eq!(store.log_bounds().await.expect("bounds"), Some((s1, *s2)));
 }

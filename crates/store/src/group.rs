@@ -142,9 +142,14 @@ pub(crate) fn repeated_key(req: &WriteRequest) -> Option<(usize, String)> {
     }
     let mut seen = std::collections::HashSet::new();
     for (index, op) in req.ops.iter().enumerate() {
-        if let WriteOp::CreateInstance { key, idempotency: Some(idem), .. }
-        | WriteOp::ApplyEvent { key, idempotency: Some(idem), .. } = op
-            && !seen.insert((key.space.as_ref() as &str, idem.key.as_str()))
+        let keyed = match op {
+            WriteOp::CreateInstance { key, idempotency: Some(idem), .. }
+            | WriteOp::ApplyEvent { key, idempotency: Some(idem), .. } => Some((key.space.as_ref() as &str, idem)),
+            WriteOp::Publish { space, idempotency: Some(idem), .. } => Some((space.as_ref() as &str, idem)),
+            _ => None,
+        };
+        if let Some((space, idem)) = keyed
+            && !seen.insert((space, idem.key.as_str()))
         {
             return Some((index, idem.key.clone()));
         }

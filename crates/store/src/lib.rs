@@ -112,6 +112,9 @@ pub trait Store: Send + Sync + 'static {
     /// Log records about one address with `seq > after`, oldest first.
     async fn history(&self, address: &str, after: Seq, limit: u32) -> Result<Vec<LogRecord>, StoreError>;
 
+    /// The oldest and newest seq in the log (`None` for an empty log).
+    async fn log_bounds(&self) -> Result<Option<(Seq, Seq)>, StoreError>;
+
     /// Log records with `seq > after`, oldest first, across the whole store.
     async fn read_log(&self, after: Seq, limit: u32) -> Result<Vec<LogRecord>, StoreError>;
 

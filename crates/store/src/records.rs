@@ -22,3 +22,19 @@ pub(crate) struct TransitionedRecord<'a> {
     pub to: &'a str,
     pub revision: u64,
 }
+
+/// The payload of a `topic.message` record.
+#[derive(Serialize)]
+pub(crate) struct MessageRecord<'a> {
+    pub payload: &'a serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<&'a str>,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub headers: &'a std::collections::BTreeMap<String, String>,
+}
+
+/// The stored response of an idempotent publish.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct PublishedResponse {
+    pub seq: u64,
+}

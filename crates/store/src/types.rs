@@ -3,6 +3,7 @@
 //! Numbers that mean different things have different types: a `MachineVersion` cannot be
 //! mixed up with a `Revision` or a `Seq`, and neither version nor revision can be zero.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::num::{NonZeroU32, NonZeroU64};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -202,6 +203,8 @@ pub mod kinds {
     pub const INSTANCE_TRANSITIONED: &str = "instance.transitioned";
     /// An instance was deleted.
     pub const INSTANCE_DELETED: &str = "instance.deleted";
+    /// A message was published to a topic.
+    pub const TOPIC_MESSAGE: &str = "topic.message";
 }
 
 /// One record of the event log.
@@ -407,6 +410,21 @@ pub enum WriteOp {
         /// The token's id.
         id: String,
     },
+    /// Publishes a message to a topic: appends a `topic.message` record.
+    Publish {
+        /// The space.
+        space: SpaceName,
+        /// The topic's name.
+        topic: Segment,
+        /// The message.
+        payload: Value,
+        /// An optional key (for consumers that partition or deduplicate by it).
+        key: Option<String>,
+        /// Optional string headers.
+        headers: BTreeMap<String, String>,
+        /// The request's idempotency key, if any.
+        idempotency: Option<Idempotency>,
+    },
     /// Registers a node or renews its heartbeat.
     HeartbeatNode(NodeRecord),
     /// Renews the heartbeat of a registered node; does nothing for a node that was removed
@@ -466,4 +484,11 @@ pub enum WriteOutcome {
     IdempotencyPurged(u64),
     /// A node's registration was written or removed.
     NodeRecorded,
+    /// A message was published (or, `replayed`, an idempotent repeat found the original).
+    Published {
+        /// The message's log record.
+        seq: Seq,
+        /// Whether this is the stored result of an earlier request with the same key.
+        replayed: bool,
+    },
 }

@@ -299,6 +299,13 @@ impl Store for PgStore {
         decode_all(rows, log_record)
     }
 
+    async fn log_bounds(&self) -> Result<Option<(Seq, Seq)>, StoreError> {
+        let rows = self.query("SELECT min(seq), max(seq) FROM events", &[]).await?;
+        let Some(row) = rows.first() else { return Ok(None) };
+        let (oldest, newest): (Option<i64>, Option<i64>) = (row.get(0), row.get(1));
+        Ok(oldest.zip(newest).map(|(o, n)| (Seq(o as u64), Seq(n as u64))))
+    }
+
     async fn read_log(&self, after: Seq, limit: u32) -> Result<Vec<LogRecord>, StoreError> {
         // No reader-side filtering is needed: seqs become visible in commit order (see writer).
         let Ok(after) = i64::try_from(after.0) else { return Ok(Vec::new()) };

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::error::StoreError;
 use crate::machines::MachineCache;
-use crate::records::{CreatedRecord, TransitionedRecord};
+use crate::records::{CreatedRecord, MessageRecord, PublishedResponse, TransitionedRecord};
 use crate::types::*;
 
 /// Why an op did not happen: a refusal leaves the transaction usable (its savepoint is rolled
@@ -170,6 +170,23 @@ pub(crate) async fn execute(tx: &Transaction<'_>, cx: &mut OpContext<'_>, op: &W
                     Ok(WriteOutcome::TokenRevoked)
                 }
             }
+        }
+        WriteOp::Publish { space, topic, payload, key, headers, idempotency } => {
+            let space: &str = space.as_ref();
+            if let Some(idem) = idempotency
+                && let Some(response) = check_idempotency(tx, cx, space, idem).await?
+            {
+                let r: PublishedResponse = serde_json::from_str(&response)?;
+                return Ok(WriteOutcome::Published { seq: Seq(r.seq), replayed: true });
+            }
+            let record = serde_json::to_string(&MessageRecord { payload, key: key.as_deref(), headers })?;
+            let idem_key = idempotency.as_ref().map(|i| i.key.as_str());
+            cx.append(now, space, kinds::TOPIC_MESSAGE, format!("{space}:{topic}"), record, idem_key, true);
+            if let Some(idem) = idempotency {
+                cx.remember(now, space, idem);
+            }
+            // The seq is patched in when the group's seqs are assigned.
+            Ok(WriteOutcome::Published { seq: Seq(0), replayed: false })
         }
         WriteOp::HeartbeatNode(node) => {
             let stmt = tx

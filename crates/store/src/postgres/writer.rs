@@ -97,6 +97,9 @@ fn lock_keys(op: &WriteOp, out: &mut Vec<String>) {
         WriteOp::ApplyEvent { key, idempotency: Some(idem), .. } => {
             out.push(format!("idempotency:{}:{}", key.space, idem.key))
         }
+        WriteOp::Publish { space, idempotency: Some(idem), .. } => {
+            out.push(format!("idempotency:{space}:{}", idem.key))
+        }
         WriteOp::RevokeToken { id } => out.push(format!("token:{id}")),
         WriteOp::BootstrapAdminToken(_) => out.push("bootstrap".to_string()),
         _ => {}
@@ -107,6 +110,7 @@ fn idempotency_keys(req: &WriteRequest) -> impl Iterator<Item = (String, String)
     req.ops.iter().filter_map(|op| match op {
         WriteOp::CreateInstance { key, idempotency: Some(idem), .. }
         | WriteOp::ApplyEvent { key, idempotency: Some(idem), .. } => Some((key.space.to_string(), idem.key.clone())),
+        WriteOp::Publish { space, idempotency: Some(idem), .. } => Some((space.to_string(), idem.key.clone())),
         _ => None,
     })
 }
@@ -316,9 +320,14 @@ impl Writer {
                 seqs.push(seq);
                 if let Some((r, o)) = record.reports_seq
                     && let Some(Ok(outcomes)) = results.get_mut(r)
-                    && let Some(WriteOutcome::EventApplied { applied, .. }) = outcomes.get_mut(o)
                 {
-                    applied.seq = crate::types::Seq(seq as u64);
+                    match outcomes.get_mut(o) {
+                        Some(WriteOutcome::EventApplied { applied, .. }) => applied.seq = crate::types::Seq(seq as u64),
+                        Some(WriteOutcome::Published { seq: published, .. }) => {
+                            *published = crate::types::Seq(seq as u64)
+                        }
+                        _ => {}
+                    }
                 }
             }
             let spaces: Vec<&str> = log.records.iter().map(|r| r.space.as_str()).collect();
@@ -345,6 +354,9 @@ impl Writer {
                 let response = match results.get(r).and_then(|res| res.as_ref().ok()).and_then(|outs| outs.get(o)) {
                     Some(WriteOutcome::InstanceCreated { instance, .. }) => serde_json::to_string(instance),
                     Some(WriteOutcome::EventApplied { applied, .. }) => serde_json::to_string(applied),
+                    Some(WriteOutcome::Published { seq, .. }) => {
+                        serde_json::to_string(&crate::records::PublishedResponse { seq: seq.0 })
+                    }
                     _ => {
                         return Err(AttemptError::Failed(StoreError::Backend(
                             "idempotency record without a result".into(),

@@ -313,6 +313,15 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn log_bounds(&self) -> Result<Option<(Seq, Seq)>, StoreError> {
+        self.read(|conn| {
+            let (oldest, newest): (Option<i64>, Option<i64>) =
+                conn.query_row("SELECT min(seq), max(seq) FROM events", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(oldest.zip(newest).map(|(o, n)| (Seq(o as u64), Seq(n as u64))))
+        })
+        .await
+    }
+
     async fn read_log(&self, after: Seq, limit: u32) -> Result<Vec<LogRecord>, StoreError> {
         let Ok(after) = i64::try_from(after.0) else { return Ok(Vec::new()) };
         self.read(move |conn| {

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::error::StoreError;
 use crate::machines::MachineCache;
-use crate::records::{CreatedRecord, TransitionedRecord};
+use crate::records::{CreatedRecord, MessageRecord, PublishedResponse, TransitionedRecord};
 use crate::sqlite::rows;
 use crate::types::*;
 
@@ -71,6 +71,23 @@ pub(crate) fn execute(conn: &Connection, cx: &mut OpContext<'_>, op: &WriteOp) -
                     Ok(WriteOutcome::TokenRevoked)
                 }
             }
+        }
+        WriteOp::Publish { space, topic, payload, key, headers, idempotency } => {
+            let space: &str = space.as_ref();
+            if let Some(idem) = idempotency
+                && let Some(response) = check_idempotency(conn, space, idem)?
+            {
+                let r: PublishedResponse = serde_json::from_str(&response)?;
+                return Ok(WriteOutcome::Published { seq: Seq(r.seq), replayed: true });
+            }
+            let record = MessageRecord { payload, key: key.as_deref(), headers };
+            let idem_key = idempotency.as_ref().map(|i| i.key.as_str());
+            let seq =
+                append_log(conn, cx, now, space, kinds::TOPIC_MESSAGE, &format!("{space}:{topic}"), &record, idem_key)?;
+            if let Some(idem) = idempotency {
+                record_idempotency(conn, now, space, idem, &serde_json::to_string(&PublishedResponse { seq: seq.0 })?)?;
+            }
+            Ok(WriteOutcome::Published { seq, replayed: false })
         }
         WriteOp::HeartbeatNode(node) => {
             conn.prepare_cached(

@@ -1,0 +1,343 @@
+//! Watching the log over SSE and WebSocket, against the real binary: the replay-to-live
+//! hand-off has no gap and no duplicate under concurrent writers, a slow consumer catches up,
+//! filters and `Last-Event-ID` work, topics publish into the log, and on PostgreSQL a write
+//! through one node reaches a watcher on another.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::TestServer;
+
+const CYCLE: &str = r#"{"name":"cycle","initial":"a","states":["a","b"],"transitions":[
+  {"from":"a","event":"next","to":"b"},{"from":"b","event":"next","to":"a"}]}"#;
+
+/// One server-sent event.
+#[derive(Debug)]
+struct Sse {
+    id: Option<u64>,
+    event: Option<String>,
+    data: Value,
+}
+
+/// Reads server-sent events from a streaming response.
+struct SseReader {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl SseReader {
+    async fn open(url: &str, token: &str, last_event_id: Option<u64>) -> SseReader {
+        let mut req = reqwest::Client::new().get(url).bearer_auth(token);
+        if let Some(id) = last_event_id {
+            req = req.header("Last-Event-ID", id.to_string());
+        }
+        let response = req.send().await.expect("watch request");
+        assert_eq!(response.status().as_u16(), 200, "watch refused: {}", response.text().await.unwrap_or_default());
+        SseReader { response, buffer: String::new() }
+    }
+
+    /// The next event, skipping keep-alive comments; `None` after `timeout` without one.
+    async fn next(&mut self, timeout: Duration) -> Option<Sse> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut event = Sse { id: None, event: None, data: Value::Null };
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("id:") {
+                        event.id = v.trim().parse().ok();
+                    } else if let Some(v) = line.strip_prefix("event:") {
+                        event.event = Some(v.trim().to_string());
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.trim_start());
+                    }
+                }
+                if data.is_empty() {
+                    continue; // a keep-alive comment
+                }
+                event.data = serde_json::from_str(&data).expect("data is JSON");
+                return Some(event);
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk()).await.ok()?.expect("stream")?;
+            self.buffer.push_str(std::str::from_utf8(&chunk).expect("utf-8"));
+        }
+    }
+}
+
+async fn setup(server: &TestServer, instances: usize) {
+    let http = reqwest::Client::new();
+    let resp = http
+        .put(format!("{}/v1/spaces/acme/machines/cycle", server.url))
+        .bearer_auth(&server.admin_token)
+        .header("content-type", "application/json")
+        .body(CYCLE)
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(resp.status().as_u16(), 200);
+    for i in 0..instances {
+        let resp = http
+            .post(format!("{}/v1/spaces/acme/machines/cycle/instances", server.url))
+            .bearer_auth(&server.admin_token)
+            .json(&json!({ "id": format!("i-{i}") }))
+            .send()
+            .await
+            .expect("create");
+        assert_eq!(resp.status().as_u16(), 201);
+    }
+}
+
+/// `writers` tasks each apply `events` events; returns the highest seq acknowledged.
+fn spawn_writers(
+    url: &str,
+    token: &str,
+    writers: usize,
+    events: usize,
+    instances: usize,
+) -> tokio::task::JoinHandle<u64> {
+    let (url, token) = (url.to_string(), token.to_string());
+    tokio::spawn(async move {
+        let tasks: Vec<_> = (0..writers)
+            .map(|w| {
+                let (url, token) = (url.clone(), token.clone());
+                tokio::spawn(async move {
+                    let http = reqwest::Client::new();
+                    let mut max = 0;
+                    for n in 0..events {
+                        let id = format!("i-{}", (w + n * writers) % instances);
+                        let body: Value = http
+                            .post(format!("{url}/v1/spaces/acme/machines/cycle/instances/{id}/events"))
+                            .bearer_auth(&token)
+                            .json(&json!({ "event": "next" }))
+                            .send()
+                            .await
+                            .expect("event")
+                            .json()
+                            .await
+                            .expect("json");
+                        max = max.max(body["seq"].as_u64().expect("seq"));
+                    }
+                    max
+                })
+            })
+            .collect();
+        let mut max = 0;
+        for t in tasks {
+            max = max.max(t.await.expect("writer"));
+        }
+        max
+    })
+}
+
+/// Reads events until one has seq `last` (or fails after a quiet 10 s); returns the seqs.
+async fn read_until(reader: &mut SseReader, last: u64, per_event: Duration) -> Vec<u64> {
+    let mut seqs = Vec::new();
+    while seqs.last().is_none_or(|s| *s < last) {
+        let event = reader.next(Duration::from_secs(10)).await.unwrap_or_else(|| panic!("no event after {seqs:?}"));
+        let seq = event.id.expect("every event has an id");
+        assert_eq!(event.data["seq"].as_u64(), Some(seq), "id is the record's seq");
+        seqs.push(seq);
+        if !per_event.is_zero() {
+            tokio::time::sleep(per_event).await;
+        }
+    }
+    seqs
+}
+
+fn assert_contiguous(seqs: &[u64], from: u64, to: u64) {
+    let expected: Vec<u64> = (from..=to).collect();
+    if seqs != expected.as_slice() {
+        let dups = seqs.windows(2).filter(|w| w[0] == w[1]).count();
+        panic!(
+            "expected seqs {from}..={to} once each, got {} with {dups} duplicates: first {:?}",
+            seqs.len(),
+            &seqs[..seqs.len().min(10)]
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn watchers_started_mid_stream_get_every_record_once() {
+    let server = TestServer::start();
+    setup(&server, 8).await;
+    let writers = spawn_writers(&server.url, &server.admin_token, 8, 150, 8);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    // One replays from the beginning, one starts now; both while the writers write (and a
+    // second wave starts only once both are open, so the live one surely has work).
+    let mut replaying =
+        SseReader::open(&format!("{}/v1/spaces/acme/watch?from=1", server.url), &server.admin_token, None).await;
+    let mut live = SseReader::open(&format!("{}/v1/spaces/acme/watch", server.url), &server.admin_token, None).await;
+    let second_wave = spawn_writers(&server.url, &server.admin_token, 4, 50, 8);
+    let last = writers.await.expect("writers").max(second_wave.await.expect("second wave"));
+    let all = read_until(&mut replaying, last, Duration::ZERO).await;
+    assert_contiguous(&all, 1, last);
+    let tail = read_until(&mut live, last, Duration::ZERO).await;
+    assert!(tail.len() > 1, "the live watcher saw the writes made after it started");
+    assert_contiguous(&tail, tail[0], last);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+/// Over HTTP, socket buffers absorb much of a slow reader's backlog, so this shows the end to
+/// end behaviour; `engine/tests/watch.rs` forces the fall-behind-and-catch-up path for certain.
+async fn slow_consumer_falls_behind_and_catches_up_without_gaps() {
+    // A tiny in-memory buffer, so the slow watcher is sure to fall out of it.
+    let server = TestServer::start_with(&["--watch-buffer", "8"]);
+    setup(&server, 4).await;
+    let mut slow =
+        SseReader::open(&format!("{}/v1/spaces/acme/watch?from=1", server.url), &server.admin_token, None).await;
+    let last = spawn_writers(&server.url, &server.admin_token, 4, 150, 4).await.expect("writers");
+    let seqs = read_until(&mut slow, last, Duration::from_millis(1)).await;
+    assert_contiguous(&seqs, 1, last);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn filters_resume_and_topics() {
+    let server = TestServer::start();
+    setup(&server, 2).await;
+    let token = &server.admin_token;
+    let base = format!("{}/v1/spaces/acme/watch", server.url);
+    let mut transitions_of_i0 =
+        SseReader::open(&format!("{base}?from=1&address=acme:cycle:i-0&kind=instance.transitioned"), token, None).await;
+    let mut entering_b = SseReader::open(&format!("{base}?from=1&address=acme:cycle:*&state=b"), token, None).await;
+    let mut messages = SseReader::open(&format!("{base}?kind=topic.message"), token, None).await;
+    let last = spawn_writers(&server.url, token, 2, 4, 2).await.expect("writers");
+
+    let mut seen = Vec::new();
+    while let Some(e) = transitions_of_i0.next(Duration::from_millis(500)).await {
+        assert_eq!(
+            (e.data["address"].as_str(), e.event.as_deref()),
+            (Some("acme:cycle:i-0"), Some("instance.transitioned"))
+        );
+        seen.push(e.id.expect("id"));
+    }
+    assert_eq!(seen.len(), 4, "i-0 got four events");
+    let mut entering = 0;
+    while let Some(e) = entering_b.next(Duration::from_millis(500)).await {
+        assert_eq!(e.data["payload"]["to"], "b");
+        entering += 1;
+    }
+    assert_eq!(entering, 4, "half of the eight transitions enter b");
+
+    let http = reqwest::Client::new();
+    let publish = |body: Value| {
+        http.post(format!("{}/v1/spaces/acme/topics/news/messages", server.url)).bearer_auth(token).json(&body).send()
+    };
+    let resp = publish(json!({ "payload": { "headline": "hi" }, "key": "k1", "idempotency_key": "m-1" }))
+        .await
+        .expect("publish");
+    assert_eq!(resp.status().as_u16(), 201);
+    let seq = resp.json::<Value>().await.expect("json")["seq"].as_u64().expect("seq");
+    let again = publish(json!({ "payload": { "headline": "hi" }, "key": "k1", "idempotency_key": "m-1" }))
+        .await
+        .expect("again");
+    assert_eq!(again.status().as_u16(), 200, "an idempotent repeat answers 200 with the original");
+    assert_eq!(again.json::<Value>().await.expect("json")["seq"].as_u64(), Some(seq));
+    let message = messages.next(Duration::from_secs(5)).await.expect("the message reaches the watcher");
+    assert_eq!((message.id, message.data["address"].as_str()), (Some(seq), Some("acme:news")));
+    assert_eq!(message.data["payload"]["payload"]["headline"], "hi");
+    assert!(messages.next(Duration::from_millis(300)).await.is_none(), "the repeat appended nothing");
+
+    // A reconnecting client resumes right after the last id it got.
+    let mut resumed = SseReader::open(&base, token, Some(last - 3)).await;
+    let next = resumed.next(Duration::from_secs(5)).await.expect("resumed");
+    assert_eq!(next.id, Some(last - 2));
+
+    // Bad filters are refused with a code; a watch outside the token's spaces is forbidden.
+    let bad = http.get(format!("{base}?address=other:x")).bearer_auth(token).send().await.expect("request");
+    assert_eq!(bad.status().as_u16(), 422);
+    let bad = http.get(format!("{base}?from=yesterday")).bearer_auth(token).send().await.expect("request");
+    assert_eq!(bad.status().as_u16(), 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn websocket_watch_streams_the_same_records() {
+    use futures_util::StreamExt;
+    let server = TestServer::start();
+    setup(&server, 1).await;
+    let url = format!("{}/v1/spaces/acme/watch/ws?from=1", server.url.replace("http://", "ws://"));
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url).expect("request");
+    request.headers_mut().insert("authorization", format!("Bearer {}", server.admin_token).parse().expect("header"));
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.expect("websocket");
+    let last = spawn_writers(&server.url, &server.admin_token, 1, 5, 1).await.expect("writers");
+    let mut seqs = Vec::new();
+    while seqs.last().is_none_or(|s| *s < last) {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("a message")
+            .expect("open")
+            .expect("ok");
+        let record: Value = serde_json::from_str(message.to_text().expect("text")).expect("json");
+        seqs.push(record["seq"].as_u64().expect("seq"));
+    }
+    assert_contiguous(&seqs, 1, last);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_write_through_one_node_reaches_a_watcher_on_another() {
+    let db = tokio::task::spawn_blocking(switchyard_testkit::TestDatabase::create).await.expect("database");
+    let (dir_a, dir_b) = (tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir"));
+    let a = TestServer::start_in(dir_a.path(), &["--store", db.url()]);
+    let b = TestServer::start_node(dir_b.path(), &["--store", db.url()], &a.admin_token);
+    setup(&a, 4).await;
+    let mut on_b = SseReader::open(&format!("{}/v1/spaces/acme/watch?from=1", b.url), &b.admin_token, None).await;
+    let last = spawn_writers(&a.url, &a.admin_token, 4, 25, 4).await.expect("writers");
+    let seqs = read_until(&mut on_b, last, Duration::ZERO).await;
+    assert_contiguous(&seqs, 1, last);
+    drop((a, b));
+    tokio::task::spawn_blocking(move || drop(db)).await.expect("drop database");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cli_watch_prints_records_and_cli_publish_appends_them() {
+    use std::io::{BufRead, BufReader};
+    let server = TestServer::start();
+    setup(&server, 1).await;
+    let published = server
+        .cli()
+        .args([
+            "--space",
+            "acme",
+            "--output",
+            "json",
+            "publish",
+            "news",
+            "--payload",
+            r#"{"headline":"hi"}"#,
+            "--header",
+            "source=cli",
+        ])
+        .output()
+        .expect("publish");
+    assert!(published.status.success(), "{}", String::from_utf8_lossy(&published.stderr));
+    let seq = serde_json::from_slice::<Value>(&published.stdout).expect("json")["seq"].as_u64().expect("seq");
+    let bad =
+        server.cli().args(["--space", "acme", "publish", "news", "--payload", "{oops"]).output().expect("publish");
+    assert_eq!(bad.status.code(), Some(2), "bad --payload JSON is a usage error");
+
+    let mut watch = server
+        .cli()
+        .args(["--output", "json", "watch", "acme:*", "--from", "1"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("watch");
+    let mut lines = BufReader::new(watch.stdout.take().expect("stdout")).lines();
+    let mut seqs = Vec::new();
+    let mut message = None;
+    while seqs.last().is_none_or(|s| *s < seq) {
+        let line = lines.next().expect("a line").expect("utf-8");
+        let record: Value = serde_json::from_str(&line).expect("one JSON record per line");
+        if record["kind"] == "topic.message" {
+            message = Some(record.clone());
+        }
+        seqs.push(record["seq"].as_u64().expect("seq"));
+    }
+    let _ = watch.kill();
+    let _ = watch.wait();
+    assert_eq!(seqs, (1..=seq).collect::<Vec<u64>>());
+    let message = message.expect("the published message was watched");
+    assert_eq!(message["payload"], json!({ "payload": { "headline": "hi" }, "headers": { "source": "cli" } }));
+}

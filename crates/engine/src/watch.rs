@@ -1,0 +1,243 @@
+//! Watching the event log: one tail per node, any number of watchers.
+//!
+//! The [`LogTail`] reads the store's log in seq order and broadcasts every record to the
+//! node's watchers. It reads as soon as a local write committed (the engine wakes it) and
+//! otherwise every poll interval, which is how writes made through other nodes sharing a
+//! PostgreSQL database reach this node's watchers: the log is visible in commit order, so
+//! tailing it by seq misses nothing.
+//!
+//! A watcher never gets a gap or a duplicate:
+//! - it subscribes to the broadcast *before* it replays from the store, so every record is
+//!   either in the store when the replay reads it, or broadcast after the subscription;
+//! - it remembers the last seq it passed on (`last`) and drops anything at or below it;
+//! - whenever the broadcast skips ahead (a seq that is not `last + 1`) or reports that this
+//!   watcher lagged behind its buffer, it catches up from the store before going on. A slow
+//!   consumer therefore falls behind and catches up; it is never handed a gap.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use switchyard_model::SpaceName;
+use switchyard_store::{LogRecord, Seq, Store};
+use tokio::sync::{Notify, broadcast, mpsc};
+
+use crate::EngineError;
+
+/// Records read from the store per query, in replays and catch-ups.
+const PAGE: u32 = 500;
+
+/// Reads the log and broadcasts it to this node's watchers.
+pub struct LogTail {
+    store: Arc<dyn Store>,
+    records: broadcast::Sender<Arc<LogRecord>>,
+    wake: Notify,
+    last: AtomicU64,
+}
+
+impl LogTail {
+    /// Starts tailing after the log's current end; `buffer` records are kept for watchers that
+    /// fall behind before they must catch up from the store.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        buffer: usize,
+        poll_every: Duration,
+    ) -> Result<Arc<LogTail>, EngineError> {
+        let last = store.log_bounds().await?.map(|(_, newest)| newest.0).unwrap_or(0);
+        let (records, _) = broadcast::channel(buffer.max(1));
+        let tail = Arc::new(LogTail { store, records, wake: Notify::new(), last: AtomicU64::new(last) });
+        let task = tail.clone();
+        tokio::spawn(async move { task.run(poll_every).await });
+        Ok(tail)
+    }
+
+    /// Asks the tail to read the log now (a local write committed).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// The last seq broadcast.
+    pub fn last_seq(&self) -> Seq {
+        Seq(self.last.load(Ordering::Acquire))
+    }
+
+    async fn run(&self, poll_every: Duration) {
+        loop {
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(poll_every) => {}
+            }
+            loop {
+                let after = self.last_seq();
+                let page = match self.store.read_log(after, PAGE).await {
+                    Ok(page) => page,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reading the log for watchers failed; retrying");
+                        break;
+                    }
+                };
+                let full = page.len() == PAGE as usize;
+                for record in page {
+                    self.last.store(record.seq.0, Ordering::Release);
+                    // No receivers is fine: nobody is watching.
+                    let _ = self.records.send(Arc::new(record));
+                }
+                if !full {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Which addresses a watch follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddressFilter {
+    /// Everything in the space.
+    Any,
+    /// Exactly this address.
+    Exact(String),
+    /// Addresses starting with this prefix (from a pattern ending in `*`).
+    Prefix(String),
+}
+
+/// What a watch passes on.
+#[derive(Debug, Clone)]
+pub struct WatchFilter {
+    /// The space watched.
+    pub space: SpaceName,
+    /// Which addresses.
+    pub address: AddressFilter,
+    /// Only these kinds (all when empty).
+    pub kinds: Vec<String>,
+    /// Only records about an instance entering (or created in) this state.
+    pub state: Option<String>,
+    /// Only transitions caused by this event.
+    pub event: Option<String>,
+}
+
+impl WatchFilter {
+    /// Parses an address pattern (`acme:orders:o-1`, `acme:orders:*`, `*`) for `space`.
+    pub fn address_pattern(space: &SpaceName, pattern: Option<&str>) -> Result<AddressFilter, EngineError> {
+        let Some(pattern) = pattern.filter(|p| !p.is_empty() && *p != "*") else { return Ok(AddressFilter::Any) };
+        let in_space = pattern == space.as_ref() as &str || pattern.starts_with(&format!("{space}:"));
+        if !in_space {
+            return Err(EngineError::validation(format!(
+                "address: \"{pattern}\" is not in space \"{space}\" (a pattern is space:name[:name…], optionally ending in *)"
+            )));
+        }
+        Ok(match pattern.strip_suffix('*') {
+            Some(prefix) if !prefix.contains('*') => AddressFilter::Prefix(prefix.to_string()),
+            Some(_) => return Err(EngineError::validation("address: only a trailing * is allowed")),
+            None if pattern.contains('*') => {
+                return Err(EngineError::validation("address: only a trailing * is allowed"));
+            }
+            None => AddressFilter::Exact(pattern.to_string()),
+        })
+    }
+
+    /// Whether `record` passes.
+    pub fn matches(&self, record: &LogRecord) -> bool {
+        if record.space != self.space {
+            return false;
+        }
+        let address_ok = match &self.address {
+            AddressFilter::Any => true,
+            AddressFilter::Exact(a) => record.address == *a,
+            AddressFilter::Prefix(p) => record.address.starts_with(p.as_str()),
+        };
+        let kind_ok = self.kinds.is_empty() || self.kinds.contains(&record.kind);
+        // A created record names its state as `state`, a transition as `to`.
+        let state_ok = self.state.as_deref().is_none_or(|s| {
+            record.payload.get("to").or_else(|| record.payload.get("state")).and_then(|v| v.as_str()) == Some(s)
+        });
+        let event_ok =
+            self.event.as_deref().is_none_or(|e| record.payload.get("event").and_then(|v| v.as_str()) == Some(e));
+        address_ok && kind_ok && state_ok && event_ok
+    }
+}
+
+/// Where a watch starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchFrom {
+    /// With the first record committed after the watch started.
+    Now,
+    /// With the first record whose seq is above this one (replaying what is stored).
+    After(Seq),
+}
+
+/// Streams the records `filter` passes, from `from`, until the receiver is dropped. Errors
+/// reading the store end the stream with the error.
+pub(crate) async fn watch(
+    tail: Arc<LogTail>,
+    filter: WatchFilter,
+    from: WatchFrom,
+    capacity: usize,
+) -> Result<mpsc::Receiver<Result<Arc<LogRecord>, EngineError>>, EngineError> {
+    // Subscribed before anything is read: see the module docs.
+    let mut live = tail.records.subscribe();
+    let mut last = match from {
+        // Everything committed before the watch started is left out: the newest seq is read
+        // from the store (after subscribing, so what commits next is still caught).
+        WatchFrom::Now => tail.store.log_bounds().await?.map(|(_, newest)| newest).unwrap_or(Seq(0)),
+        WatchFrom::After(seq) => {
+            if let Some((oldest, _)) = tail.store.log_bounds().await?
+                && seq.0.saturating_add(1) < oldest.0
+            {
+                return Err(EngineError::SeqExpired { oldest });
+            }
+            seq
+        }
+    };
+    let (tx, rx) = mpsc::channel(capacity.max(1));
+    tokio::spawn(async move {
+        let send = |record: Arc<LogRecord>| {
+            let tx = tx.clone();
+            async move { tx.send(Ok(record)).await.is_ok() }
+        };
+        // Replay, then live; back to the store whenever the live stream skips or lags.
+        let mut catching_up = true;
+        loop {
+            if catching_up {
+                loop {
+                    let page = match tail.store.read_log(last, PAGE).await {
+                        Ok(page) => page,
+                        Err(e) => {
+                            let _ = tx.send(Err(EngineError::Store(e))).await;
+                            return;
+                        }
+                    };
+                    let full = page.len() == PAGE as usize;
+                    for record in page {
+                        last = record.seq;
+                        if filter.matches(&record) && !send(Arc::new(record)).await {
+                            return;
+                        }
+                    }
+                    if !full {
+                        break;
+                    }
+                }
+                catching_up = false;
+            }
+            let received = tokio::select! {
+                received = live.recv() => received,
+                // The watcher went away while nothing it wants was written.
+                _ = tx.closed() => return,
+            };
+            match received {
+                Ok(record) if record.seq <= last => {}
+                Ok(record) if record.seq.0 == last.0 + 1 => {
+                    last = record.seq;
+                    if filter.matches(&record) && !send(record).await {
+                        return;
+                    }
+                }
+                // Skipped ahead: what lies between is in the store.
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => catching_up = true,
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+    Ok(rx)
+}
