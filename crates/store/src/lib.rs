@@ -15,6 +15,7 @@
 //! schema) by calling the pure `switchyard_model`, inside the transaction that records it.
 
 pub mod conformance;
+mod decode;
 mod error;
 mod group;
 mod machines;

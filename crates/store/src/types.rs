@@ -187,6 +187,28 @@ pub struct InstanceRecord {
 }
 
 impl InstanceRecord {
+    /// A new instance, as a create writes it: revision 1, in `state`, never changed or deleted.
+    pub fn created(
+        key: &InstanceKey,
+        machine_version: MachineVersion,
+        state: &str,
+        ctx: &JsonObject,
+        now: Timestamp,
+    ) -> Self {
+        InstanceRecord {
+            space: key.space.clone(),
+            machine: key.machine.clone(),
+            id: key.id.clone(),
+            machine_version,
+            state: state.to_string(),
+            ctx: ctx.clone(),
+            revision: Revision::FIRST,
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+        }
+    }
+
     /// The instance's key.
     pub fn key(&self) -> InstanceKey {
         InstanceKey { space: self.space.clone(), machine: self.machine.clone(), id: self.id.clone() }

@@ -21,6 +21,7 @@ use switchyard_model::{Segment, SpaceName};
 use tokio_postgres::NoTls;
 use tokio_postgres::Row;
 
+use crate::decode::{segment, space};
 use crate::error::StoreError;
 use crate::group::{FailState, WriteQueue};
 use crate::machines::MachineCache;
@@ -133,14 +134,6 @@ impl PgStore {
     }
 }
 
-fn space(s: String) -> Result<SpaceName, StoreError> {
-    s.parse().map_err(|e| StoreError::Corrupt(format!("stored space name: {e}")))
-}
-
-fn segment(s: String) -> Result<Segment, StoreError> {
-    s.parse().map_err(|e| StoreError::Corrupt(format!("stored name: {e}")))
-}
-
 const INSTANCE_COLUMNS: &str =
     "space, machine, id, machine_version, state, ctx, revision, created_at, updated_at, deleted_at";
 
@@ -149,10 +142,10 @@ fn instance(row: &Row) -> Result<InstanceRecord, StoreError> {
         space: space(row.get(0))?,
         machine: segment(row.get(1))?,
         id: segment(row.get(2))?,
-        machine_version: ops::machine_version(row.get(3))?,
+        machine_version: ops::machine_version(row.get::<_, i32>(3))?,
         state: row.get(4),
         ctx: serde_json::from_str(row.get::<_, &str>(5))?,
-        revision: ops::revision(row.get(6))?,
+        revision: ops::revision(row.get::<_, i64>(6))?,
         created_at: Timestamp(row.get(7)),
         updated_at: Timestamp(row.get(8)),
         deleted_at: row.get::<_, Option<i64>>(9).map(Timestamp),
@@ -177,12 +170,7 @@ const TOKEN_COLUMNS: &str = "id, name, secret_hash, role, spaces, created_at, re
 
 fn token(row: &Row) -> Result<TokenRecord, StoreError> {
     let role: &str = row.get(3);
-    let names: Vec<String> = serde_json::from_str(row.get::<_, &str>(4))?;
-    let spaces = if names.iter().any(|n| n == "*") {
-        SpaceGrant::All
-    } else {
-        SpaceGrant::Only(names.into_iter().map(space).collect::<Result<_, _>>()?)
-    };
+    let spaces = crate::decode::space_grant(row.get::<_, &str>(4))?;
     Ok(TokenRecord {
         id: row.get(0),
         name: row.get(1),
@@ -236,7 +224,7 @@ impl Store for PgStore {
         Ok(Some(MachineRecord {
             space: space_name.clone(),
             name: name.clone(),
-            version: ops::machine_version(row.get(0))?,
+            version: ops::machine_version(row.get::<_, i32>(0))?,
             definition: serde_json::from_str(row.get::<_, &str>(1))?,
             created_at: Timestamp(row.get(2)),
         }))
@@ -255,7 +243,7 @@ impl Store for PgStore {
             .map(|row| {
                 Ok(MachineSummary {
                     name: segment(row.get(0))?,
-                    version: ops::machine_version(row.get(1))?,
+                    version: ops::machine_version(row.get::<_, i32>(1))?,
                     created_at: Timestamp(row.get(2)),
                 })
             })

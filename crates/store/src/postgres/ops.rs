@@ -10,6 +10,7 @@
 use deadpool_postgres::Transaction;
 use serde_json::{Value, json};
 
+pub(crate) use crate::decode::{machine_version, revision};
 use crate::error::StoreError;
 use crate::machines::MachineCache;
 use crate::records::{CreatedRecord, MessageRecord, PublishedResponse, TransitionedRecord};
@@ -238,7 +239,7 @@ async fn put_machine(
         .await?;
     let version = match tx.query_opt(&stmt, &[&space, &name]).await? {
         Some(row) => {
-            let v = machine_version(row.get(0))?;
+            let v = machine_version(row.get::<_, i32>(0))?;
             if row.get::<_, &str>(1) == text {
                 return Ok(WriteOutcome::MachinePut { version: v, created: false });
             }
@@ -284,18 +285,7 @@ async fn create_instance(
     let version = machine_version(version)?;
     let compiled = compiled_machine(tx, cx.machines, space, machine, version).await?;
     compiled.validate_context(ctx).map_err(StoreError::InvalidContext)?;
-    let instance = InstanceRecord {
-        space: key.space.clone(),
-        machine: key.machine.clone(),
-        id: key.id.clone(),
-        machine_version: version,
-        state: compiled.initial_state().to_string(),
-        ctx: ctx.clone(),
-        revision: Revision::FIRST,
-        created_at: now,
-        updated_at: now,
-        deleted_at: None,
-    };
+    let instance = InstanceRecord::created(key, version, compiled.initial_state(), ctx, now);
     let ctx_text = serde_json::to_string(ctx)?;
     let record = CreatedRecord { machine_version: version.get(), state: &instance.state, ctx: &instance.ctx };
     let record = serde_json::to_string(&record)?;
@@ -350,7 +340,7 @@ async fn apply_event(
         return Err(StoreError::InstanceNotFound { address: key.address(), deleted_at: Some(Timestamp(at)) }.into());
     }
     let state: String = row.get(1);
-    let revision = revision(row.get(3))?;
+    let revision = revision(row.get::<_, i64>(3))?;
     let state_ok = expected_state.is_none_or(|s| s == state);
     let revision_ok = expected_revision.is_none_or(|r| r == revision);
     if !state_ok || !revision_ok {
@@ -358,7 +348,7 @@ async fn apply_event(
             StoreError::Conflict { address: key.address(), actual_state: state, actual_revision: revision }.into()
         );
     }
-    let version = machine_version(row.get(0))?;
+    let version = machine_version(row.get::<_, i32>(0))?;
     let compiled = compiled_machine(tx, cx.machines, space, machine, version).await?;
     let ctx: JsonObject = serde_json::from_str(row.get::<_, &str>(2))?;
     let outcome = compiled.apply(&state, &ctx, event, payload).map_err(StoreError::from)?;
@@ -465,15 +455,4 @@ async fn insert_token(tx: &Transaction<'_>, token: &TokenRecord, spaces: &str) -
     )
     .await?;
     Ok(())
-}
-
-pub(crate) fn machine_version(v: i32) -> Result<MachineVersion, StoreError> {
-    u32::try_from(v)
-        .ok()
-        .and_then(MachineVersion::new)
-        .ok_or_else(|| StoreError::Corrupt(format!("machine version {v}")))
-}
-
-pub(crate) fn revision(v: i64) -> Result<Revision, StoreError> {
-    u64::try_from(v).ok().and_then(Revision::new).ok_or_else(|| StoreError::Corrupt(format!("revision {v}")))
 }

@@ -235,7 +235,7 @@ impl Store for SqliteStore {
             while let Some(row) = rows.next()? {
                 out.push(MachineSummary {
                     name: rows::segment(row.get(0)?)?,
-                    version: rows::machine_version(row.get(1)?)?,
+                    version: rows::machine_version(row.get::<_, u32>(1)?)?,
                     created_at: Timestamp(row.get(2)?),
                 });
             }

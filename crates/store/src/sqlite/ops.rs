@@ -194,18 +194,7 @@ fn create_instance(
     let compiled =
         cx.machines.get_or_compile(space, machine, version, || load_definition(conn, space, machine, version))?;
     compiled.validate_context(ctx).map_err(StoreError::InvalidContext)?;
-    let instance = InstanceRecord {
-        space: key.space.clone(),
-        machine: key.machine.clone(),
-        id: key.id.clone(),
-        machine_version: version,
-        state: compiled.initial_state().to_string(),
-        ctx: ctx.clone(),
-        revision: Revision::FIRST,
-        created_at: now,
-        updated_at: now,
-        deleted_at: None,
-    };
+    let instance = InstanceRecord::created(key, version, compiled.initial_state(), ctx, now);
     let ctx_text = serde_json::to_string(ctx)?;
     conn.prepare_cached(
         "INSERT INTO instances (space, machine, id, machine_version, state, ctx, revision, created_at, updated_at)

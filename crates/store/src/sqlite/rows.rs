@@ -1,26 +1,11 @@
 //! Decoding of stored rows into records; a value that does not decode is `StoreError::Corrupt`.
 
 use rusqlite::Row;
-use switchyard_model::{Segment, SpaceName};
 
 use crate::error::StoreError;
 use crate::types::*;
 
-pub(crate) fn machine_version(v: u32) -> Result<MachineVersion, StoreError> {
-    MachineVersion::new(v).ok_or_else(|| StoreError::Corrupt("machine version 0".into()))
-}
-
-pub(crate) fn revision(v: u64) -> Result<Revision, StoreError> {
-    Revision::new(v).ok_or_else(|| StoreError::Corrupt("revision 0".into()))
-}
-
-pub(crate) fn space(s: String) -> Result<SpaceName, StoreError> {
-    s.parse().map_err(|e| StoreError::Corrupt(format!("stored space name: {e}")))
-}
-
-pub(crate) fn segment(s: String) -> Result<Segment, StoreError> {
-    s.parse().map_err(|e| StoreError::Corrupt(format!("stored name: {e}")))
-}
+pub(crate) use crate::decode::{machine_version, revision, segment, space};
 
 /// Columns: space, machine, id, machine_version, state, ctx, revision, created_at, updated_at, deleted_at.
 pub(crate) const INSTANCE_COLUMNS: &str =
@@ -32,10 +17,10 @@ pub(crate) fn instance(row: &Row<'_>) -> Result<InstanceRecord, StoreError> {
         space: space(row.get(0)?)?,
         machine: segment(row.get(1)?)?,
         id: segment(row.get(2)?)?,
-        machine_version: machine_version(row.get(3)?)?,
+        machine_version: machine_version(row.get::<_, u32>(3)?)?,
         state: row.get(4)?,
         ctx: serde_json::from_str(&ctx)?,
-        revision: revision(row.get(6)?)?,
+        revision: revision(row.get::<_, u64>(6)?)?,
         created_at: Timestamp(row.get(7)?),
         updated_at: Timestamp(row.get(8)?),
         deleted_at: row.get::<_, Option<i64>>(9)?.map(Timestamp),
@@ -64,12 +49,7 @@ pub(crate) const TOKEN_COLUMNS: &str = "id, name, secret_hash, role, spaces, cre
 pub(crate) fn token(row: &Row<'_>) -> Result<TokenRecord, StoreError> {
     let role: String = row.get(3)?;
     let spaces: String = row.get(4)?;
-    let names: Vec<String> = serde_json::from_str(&spaces)?;
-    let spaces = if names.iter().any(|n| n == "*") {
-        SpaceGrant::All
-    } else {
-        SpaceGrant::Only(names.into_iter().map(space).collect::<Result<_, _>>()?)
-    };
+    let spaces = crate::decode::space_grant(&spaces)?;
     Ok(TokenRecord {
         id: row.get(0)?,
         name: row.get(1)?,
