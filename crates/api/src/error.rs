@@ -34,8 +34,15 @@ pub fn status_of(code: &str) -> StatusCode {
     match code {
         "bad_request" => StatusCode::BAD_REQUEST,
         "validation_failed" | "idempotency_key_reused" => StatusCode::UNPROCESSABLE_ENTITY,
-        "machine_not_found" | "instance_not_found" | "not_found" => StatusCode::NOT_FOUND,
-        "instance_exists" | "invalid_transition" | "guard_rejected" | "conflict" => StatusCode::CONFLICT,
+        "machine_not_found"
+        | "instance_not_found"
+        | "key_not_found"
+        | "bucket_not_found"
+        | "subscription_not_found"
+        | "not_found" => StatusCode::NOT_FOUND,
+        "instance_exists" | "invalid_transition" | "guard_rejected" | "conflict" | "subscription_exists" => {
+            StatusCode::CONFLICT
+        }
         "unauthorized" => StatusCode::UNAUTHORIZED,
         "forbidden" => StatusCode::FORBIDDEN,
         "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,

@@ -39,6 +39,13 @@ pub async fn metrics(State(state): State<AppState>, caller: std::result::Result<
     if !state.config.metrics_public {
         caller?;
     }
+    match state.engine.store().log_stats().await {
+        Ok(stats) => state.metrics.log.set(&stats),
+        Err(e) => tracing::warn!(error = %e, "reading the log's size for /metrics failed"),
+    }
+    if let Some(cpu) = crate::metrics::process_cpu_seconds() {
+        state.metrics.cpu_seconds.set(cpu);
+    }
     Ok(([(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.encode())
         .into_response())
 }
@@ -424,7 +431,7 @@ async fn start_watch(
     headers: &HeaderMap,
 ) -> Result<
     tokio::sync::mpsc::Receiver<
-        std::result::Result<std::sync::Arc<switchyard_store::LogRecord>, switchyard_engine::EngineError>,
+        std::result::Result<std::sync::Arc<switchyard_engine::WatchedRecord>, switchyard_engine::EngineError>,
     >,
 > {
     use switchyard_engine::{WatchFilter, WatchFrom};
@@ -447,13 +454,14 @@ async fn start_watch(
         .kind
         .map(|k| k.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_string).collect())
         .unwrap_or_default();
-    let address = WatchFilter::address_pattern(&space, q.address.as_deref())?;
+    let address = switchyard_engine::parse_address_pattern(&space, q.address.as_deref())?;
     let filter = WatchFilter { space, address, kinds, state: q.state, event: q.event };
     Ok(state.engine.watch(filter, from, 256).await?)
 }
 
-fn record_json(record: &switchyard_store::LogRecord) -> String {
-    serde_json::to_string(&LogView::from(record)).unwrap_or_default()
+/// The record's JSON, encoded once however many watchers it goes to.
+fn record_json(record: &switchyard_engine::WatchedRecord) -> &str {
+    record.encoded(|r| serde_json::to_string(&LogView::from(r)).unwrap_or_default())
 }
 
 fn error_json(e: switchyard_engine::EngineError) -> String {
@@ -506,7 +514,7 @@ pub async fn watch_ws(
                 item = rx.recv() => {
                     let Some(item) = item else { break };
                     let (text, last) = match item {
-                        Ok(record) => (record_json(&record), false),
+                        Ok(record) => (record_json(&record).to_string(), false),
                         Err(e) => (error_json(e), true),
                     };
                     if socket.send(Message::Text(text.into())).await.is_err() || last {

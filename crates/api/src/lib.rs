@@ -11,6 +11,7 @@ mod extract;
 mod handlers;
 pub mod metrics;
 mod openapi;
+mod streams;
 mod views;
 
 use std::sync::Arc;
@@ -44,6 +45,19 @@ pub const ROUTES: &[&str] = &[
     "/v1/spaces/{space}/watch",
     "/v1/spaces/{space}/watch/ws",
     "/v1/spaces/{space}/topics/{name}/messages",
+    "/v1/spaces/{space}/kv",
+    "/v1/spaces/{space}/kv/{bucket}",
+    "/v1/spaces/{space}/kv/{bucket}/keys",
+    "/v1/spaces/{space}/kv/{bucket}/keys/{*key}",
+    "/v1/spaces/{space}/kv/{bucket}/history/{*key}",
+    "/v1/spaces/{space}/subscriptions",
+    "/v1/spaces/{space}/subscriptions/{name}",
+    "/v1/spaces/{space}/subscriptions/{name}/pull",
+    "/v1/spaces/{space}/subscriptions/{name}/ack",
+    "/v1/spaces/{space}/subscriptions/{name}/nack",
+    "/v1/spaces/{space}/subscriptions/{name}/dead-letters",
+    "/v1/spaces/{space}/subscriptions/{name}/dead-letters/redrive",
+    "/v1/spaces/{space}/subscriptions/{name}/dead-letters/discard",
 ];
 
 /// Settings of the HTTP layer.
@@ -97,6 +111,25 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/spaces/{space}/watch", get(watch_sse))
         .route("/v1/spaces/{space}/watch/ws", get(watch_ws))
         .route("/v1/spaces/{space}/topics/{name}/messages", post(publish))
+        .route("/v1/spaces/{space}/kv", get(streams::list_buckets))
+        .route("/v1/spaces/{space}/kv/{bucket}", get(streams::get_bucket).put(streams::put_bucket))
+        .route("/v1/spaces/{space}/kv/{bucket}/keys", get(streams::list_keys))
+        .route(
+            "/v1/spaces/{space}/kv/{bucket}/keys/{*key}",
+            get(streams::get_key).put(streams::put_key).delete(streams::delete_key),
+        )
+        .route("/v1/spaces/{space}/kv/{bucket}/history/{*key}", get(streams::key_history))
+        .route("/v1/spaces/{space}/subscriptions", get(streams::list_subscriptions))
+        .route(
+            "/v1/spaces/{space}/subscriptions/{name}",
+            get(streams::get_subscription).put(streams::put_subscription).delete(streams::delete_subscription),
+        )
+        .route("/v1/spaces/{space}/subscriptions/{name}/pull", post(streams::pull))
+        .route("/v1/spaces/{space}/subscriptions/{name}/ack", post(streams::ack))
+        .route("/v1/spaces/{space}/subscriptions/{name}/nack", post(streams::nack))
+        .route("/v1/spaces/{space}/subscriptions/{name}/dead-letters", get(streams::dead_letters))
+        .route("/v1/spaces/{space}/subscriptions/{name}/dead-letters/redrive", post(streams::redrive))
+        .route("/v1/spaces/{space}/subscriptions/{name}/dead-letters/discard", post(streams::discard_dead_letters))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))

@@ -12,6 +12,7 @@ use axum::response::Response;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -43,8 +44,52 @@ pub struct HttpMetrics {
     pub requests: Family<RequestLabels, Counter>,
     /// Request latency by route.
     pub latency: HistogramFamily,
+    /// The event log's extent and size, read from the store at each scrape.
+    pub log: LogGauges,
+    /// CPU time this process has used, read at each scrape.
+    pub cpu_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
     /// Everything `/metrics` exports.
     pub registry: Registry,
+}
+
+/// Gauges of the event log.
+#[derive(Default)]
+pub struct LogGauges {
+    /// The oldest seq kept (0 when empty).
+    pub oldest_seq: Gauge,
+    /// The newest seq written.
+    pub newest_seq: Gauge,
+    /// Records kept.
+    pub records: Gauge,
+    /// Bytes of the records kept (addresses and payloads).
+    pub bytes: Gauge,
+    /// Bytes of the store's files on disk (SQLite only).
+    pub file_bytes: Gauge,
+}
+
+impl LogGauges {
+    /// Sets every gauge from `stats`.
+    pub fn set(&self, stats: &switchyard_store::LogStats) {
+        let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.oldest_seq.set(clamp(stats.oldest.map_or(0, |s| s.0)));
+        self.newest_seq.set(clamp(stats.newest.0));
+        self.records.set(clamp(stats.records));
+        self.bytes.set(clamp(stats.bytes));
+        self.file_bytes.set(clamp(stats.file_bytes.unwrap_or(0)));
+    }
+}
+
+/// CPU seconds (user and system) this process has used, from `/proc/self/stat` (Linux).
+pub fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name may hold spaces; the fields after its closing parenthesis do not.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name, in ticks of
+    // USER_HZ, which Linux fixes at 100 for /proc.
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
 }
 
 fn latency_histogram() -> Histogram {
@@ -60,7 +105,23 @@ impl HttpMetrics {
         registry.register("switchyard_http_requests", "HTTP requests by route, method and status", requests.clone());
         registry.register("switchyard_http_request_duration_seconds", "HTTP request latency by route", latency.clone());
         store_metrics.register(&mut registry);
-        HttpMetrics { requests, latency, registry }
+        let log = LogGauges::default();
+        registry.register("switchyard_log_oldest_seq", "The oldest seq the event log keeps", log.oldest_seq.clone());
+        registry.register(
+            "switchyard_log_newest_seq",
+            "The newest seq written to the event log",
+            log.newest_seq.clone(),
+        );
+        registry.register("switchyard_log_records", "Records the event log keeps", log.records.clone());
+        registry.register("switchyard_log_bytes", "Bytes of the records the event log keeps", log.bytes.clone());
+        registry.register(
+            "switchyard_store_file_bytes",
+            "Bytes the store's files take on disk (SQLite; 0 on PostgreSQL)",
+            log.file_bytes.clone(),
+        );
+        let cpu_seconds = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register("switchyard_process_cpu_seconds", "CPU time this process has used", cpu_seconds.clone());
+        HttpMetrics { requests, latency, log, cpu_seconds, registry }
     }
 
     /// The registry in Prometheus text format.

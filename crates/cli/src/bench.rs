@@ -23,6 +23,11 @@ pub struct BenchArgs {
 pub enum BenchKind {
     /// Apply events to instances of a 5-state cycle machine, one request in flight per client.
     Events(EventsArgs),
+    /// Apply events at a fixed rate while many SSE watchers follow them; report delivery
+    /// latency and server CPU.
+    Watch(crate::bench_streams::WatchBenchArgs),
+    /// Durable KV puts, then gets, one request in flight per client.
+    Kv(crate::bench_streams::KvBenchArgs),
 }
 
 /// Arguments of `switchyard bench events`.
@@ -63,6 +68,8 @@ const CYCLE: &str = r#"{
 pub async fn run(args: BenchArgs, server: &str, token: Option<&str>) -> anyhow::Result<()> {
     match args.kind {
         BenchKind::Events(a) => events(a, server, token).await,
+        BenchKind::Watch(a) => crate::bench_streams::watch(a, server, token).await,
+        BenchKind::Kv(a) => crate::bench_streams::kv(a, server, token).await,
     }
 }
 
@@ -71,29 +78,7 @@ async fn events(args: EventsArgs, server: &str, token: Option<&str>) -> anyhow::
         bail!("--clients, --instances and --events must all be at least 1");
     }
     let client = Client::new(server, token.map(str::to_string))?;
-    client
-        .put_machine(&args.space, "bench-cycle", CYCLE.as_bytes().to_vec(), "application/json")
-        .await
-        .context("putting the bench machine")?;
-    let run_id = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis());
-    let ids: Vec<String> = (0..args.instances).map(|i| format!("b{run_id}-{i}")).collect();
-    eprintln!("creating {} instances…", ids.len());
-    let create_started = Instant::now();
-    let mut creators = tokio::task::JoinSet::new();
-    for chunk in ids.chunks(ids.len().div_ceil(args.clients.min(ids.len()))) {
-        let (client, space, chunk) = (client.clone(), args.space.clone(), chunk.to_vec());
-        creators.spawn(async move {
-            for id in chunk {
-                let req = CreateInstance { id: Some(id), ..Default::default() };
-                client.create_instance(&space, "bench-cycle", &req).await?;
-            }
-            Ok::<_, switchyard_client::ClientError>(())
-        });
-    }
-    while let Some(r) = creators.join_next().await {
-        r?.context("creating bench instances")?;
-    }
-    eprintln!("created in {:.2?}", create_started.elapsed());
+    let ids = create_instances(&client, &args.space, args.instances, args.clients).await?;
 
     let servers: Vec<&str> = std::iter::once(server).chain(args.extra_servers.iter().map(String::as_str)).collect();
     let nodes: Vec<Client> =
@@ -168,7 +153,58 @@ async fn events(args: EventsArgs, server: &str, token: Option<&str>) -> anyhow::
     Ok(())
 }
 
-fn fmt_us(us: u64) -> String {
+/// Puts the bench machine and creates `count` new instances of it with `clients` concurrent
+/// requests; returns their ids.
+pub(crate) async fn create_instances(
+    client: &Client,
+    space: &str,
+    count: usize,
+    clients: usize,
+) -> anyhow::Result<Vec<String>> {
+    client
+        .put_machine(space, "bench-cycle", CYCLE.as_bytes().to_vec(), "application/json")
+        .await
+        .context("putting the bench machine")?;
+    let run_id = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis());
+    let ids: Vec<String> = (0..count).map(|i| format!("b{run_id}-{i}")).collect();
+    eprintln!("creating {} instances…", ids.len());
+    let create_started = Instant::now();
+    let mut creators = tokio::task::JoinSet::new();
+    for chunk in ids.chunks(ids.len().div_ceil(clients.clamp(1, ids.len().max(1)))) {
+        let (client, space, chunk) = (client.clone(), space.to_string(), chunk.to_vec());
+        creators.spawn(async move {
+            for id in chunk {
+                let req = CreateInstance { id: Some(id), ..Default::default() };
+                client.create_instance(&space, "bench-cycle", &req).await?;
+            }
+            Ok::<_, switchyard_client::ClientError>(())
+        });
+    }
+    while let Some(r) = creators.join_next().await {
+        r?.context("creating bench instances")?;
+    }
+    eprintln!("created in {:.2?}", create_started.elapsed());
+    Ok(ids)
+}
+
+/// One unlabelled value from a server's `/metrics`.
+pub(crate) async fn metric(server: &str, token: Option<&str>, name: &str) -> Option<f64> {
+    let text = metrics_text(server, token).await?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
+}
+
+async fn metrics_text(server: &str, token: Option<&str>) -> Option<String> {
+    let base = if server.contains("://") { server.to_string() } else { format!("http://{server}") };
+    let mut req =
+        reqwest::Client::new().get(format!("{}/metrics", base.trim_end_matches('/'))).timeout(Duration::from_secs(10));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.ok()?.error_for_status().ok()?.text().await.ok()
+}
+
+pub(crate) fn fmt_us(us: u64) -> String {
     if us >= 1000 { format!("{:.2}ms", us as f64 / 1000.0) } else { format!("{us}µs") }
 }
 
@@ -184,13 +220,7 @@ async fn commit_stats(servers: &[&str], token: Option<&str>) -> Option<(f64, f64
 
 /// Sum and count of one server's commit batch-size histogram.
 async fn node_commit_stats(server: &str, token: Option<&str>) -> Option<(f64, f64)> {
-    let base = if server.contains("://") { server.to_string() } else { format!("http://{server}") };
-    let mut req =
-        reqwest::Client::new().get(format!("{}/metrics", base.trim_end_matches('/'))).timeout(Duration::from_secs(10));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    let text = req.send().await.ok()?.error_for_status().ok()?.text().await.ok()?;
+    let text = metrics_text(server, token).await?;
     let value =
         |name: &str| text.lines().find_map(|l| l.strip_prefix(name).and_then(|rest| rest.trim().parse::<f64>().ok()));
     Some((value("switchyard_store_commit_batch_size_sum")?, value("switchyard_store_commit_batch_size_count")?))

@@ -5,10 +5,12 @@
 
 mod address;
 mod bench;
+mod bench_streams;
 mod commands;
 mod config;
 mod output;
 mod serve;
+mod streams;
 
 use std::fmt;
 use std::process::ExitCode;
@@ -69,6 +71,12 @@ enum ClientCommand {
     Watch(commands::WatchArgs),
     /// Publishes a message to a topic.
     Publish(commands::PublishArgs),
+    /// Reads and writes KV buckets.
+    #[command(subcommand)]
+    Kv(streams::KvCommand),
+    /// Manages and consumes durable subscriptions.
+    #[command(subcommand)]
+    Sub(streams::SubCommand),
 }
 
 /// A mistake in how the command was called; exits with code 2.
@@ -138,6 +146,8 @@ async fn client_command(command: ClientCommand, settings: &Settings) -> anyhow::
         ClientCommand::Token(cmd) => commands::token(cmd, &client, settings).await,
         ClientCommand::Watch(args) => commands::watch(args, &client, settings).await,
         ClientCommand::Publish(args) => commands::publish(args, &client, settings).await,
+        ClientCommand::Kv(cmd) => streams::kv(cmd, &client, settings).await,
+        ClientCommand::Sub(cmd) => streams::sub(cmd, &client, settings).await,
     }
 }
 

@@ -50,6 +50,19 @@ pub struct ServeArgs {
     /// How long idempotency keys are remembered (e.g. 24h, 30m).
     #[arg(long, env = "SWITCHYARD_IDEMPOTENCY_RETENTION", default_value = "24h", value_parser = humantime::parse_duration)]
     pub idempotency_retention: Duration,
+    /// Log records older than this are trimmed (e.g. 7d, 12h), except those a durable
+    /// subscription has not acked yet.
+    #[arg(long, env = "SWITCHYARD_LOG_RETENTION", default_value = "7d", value_parser = humantime::parse_duration)]
+    pub log_retention: Duration,
+    /// The oldest log records are trimmed while the log holds more than this many bytes of
+    /// addresses and payloads (e.g. 1GiB, 500MB; 0 for no limit), except those a durable
+    /// subscription has not acked yet.
+    #[arg(long, env = "SWITCHYARD_LOG_RETENTION_BYTES", default_value = "1GiB", value_parser = parse_bytes)]
+    pub log_retention_bytes: u64,
+    /// How often retention runs (log trimming, idempotency keys); KV TTLs are swept every
+    /// second whatever this says.
+    #[arg(long, env = "SWITCHYARD_MAINTENANCE_INTERVAL", default_value = "1m", value_parser = humantime::parse_duration)]
+    pub maintenance_interval: Duration,
     /// Log records kept in memory for watchers that fall behind (they catch up from the store
     /// beyond it).
     #[arg(long, env = "SWITCHYARD_WATCH_BUFFER", default_value_t = 4096)]
@@ -70,8 +83,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create the data directory {}", args.data_dir.display()))?;
     let store = open_store(&args).await?;
-    let engine =
-        Arc::new(Engine::new(store.clone(), EngineConfig { idempotency_retention: args.idempotency_retention }));
+    let config = EngineConfig {
+        idempotency_retention: args.idempotency_retention,
+        log_retention_age: args.log_retention,
+        log_retention_bytes: (args.log_retention_bytes > 0).then_some(args.log_retention_bytes),
+    };
+    let engine = Arc::new(Engine::new(store.clone(), config));
     if let Some(secret) = engine.bootstrap_admin_token(&args.data_dir).await? {
         let path = args.data_dir.join("admin.token");
         eprintln!(
@@ -80,7 +97,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     engine.start_log_tail(args.watch_buffer, Duration::from_millis(args.watch_poll_ms.max(1))).await?;
-    let maintenance = engine.spawn_maintenance(Duration::from_secs(60));
+    let maintenance = engine.spawn_maintenance(args.maintenance_interval, Duration::from_secs(1));
 
     let metrics = Arc::new(HttpMetrics::new(store.metrics()));
     let ready = Arc::new(AtomicBool::new(false));
@@ -169,4 +186,23 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
+}
+
+/// Parses a byte size: a number with an optional unit (B, KB, MB, GB, KiB, MiB, GiB).
+fn parse_bytes(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().map_err(|_| format!("\"{text}\" is not a size such as 512MiB or 1GB"))?;
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1000,
+        "mb" => 1000 * 1000,
+        "gb" => 1000 * 1000 * 1000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        other => return Err(format!("unknown size unit \"{other}\" (use B, KB, MB, GB, KiB, MiB or GiB)")),
+    };
+    number.checked_mul(multiplier).ok_or_else(|| format!("\"{text}\" is too large"))
 }

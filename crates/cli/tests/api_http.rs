@@ -692,7 +692,12 @@ async fn every_route_in_the_openapi_document_is_served() {
     let paths = doc["paths"].as_object().expect("paths");
     assert!(paths.len() >= 14);
     for (template, ops) in paths {
-        let path = template.replace("{space}", "acme").replace("{name}", "order").replace("{id}", "o-1");
+        let path = template
+            .replace("{space}", "acme")
+            .replace("{name}", "order")
+            .replace("{id}", "o-1")
+            .replace("{bucket}", "config")
+            .replace("{key}", "db/url");
         for method in ops.as_object().expect("operations").keys() {
             let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect("an HTTP method");
             if template.contains("/watch") {

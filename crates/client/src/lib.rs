@@ -5,6 +5,7 @@
 //! is a [`ClientError::Api`] carrying the stable error code.
 
 mod error;
+mod streams;
 mod types;
 
 use std::sync::Arc;
@@ -16,6 +17,9 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 pub use error::ClientError;
+pub use streams::{
+    Bucket, Delivered, KeyInfo, KeyList, KvCondition, KvPutOptions, KvValue, KvWritten, PullOptions, Pulled,
+};
 pub use types::{
     CreateInstance, CreateToken, CreatedToken, History, HistoryEvent, Instance, InstanceList, JsonObject,
     ListInstances, Machine, MachineList, MachineSummary, Publish, Published, PutMachine, Role, SendEvent, Space,

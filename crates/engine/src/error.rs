@@ -55,6 +55,9 @@ pub enum EngineError {
     /// No such token.
     #[error("token \"{0}\" not found")]
     TokenNotFound(String),
+    /// No such KV bucket.
+    #[error("bucket \"{0}\" not found")]
+    BucketNotFound(String),
     /// Writing the admin token file failed.
     #[error("cannot write the admin token to {path}: {message}")]
     AdminTokenFile {
@@ -78,6 +81,7 @@ impl EngineError {
             EngineError::Unauthorized(_) => "unauthorized",
             EngineError::Forbidden(_) => "forbidden",
             EngineError::TokenNotFound(_) => "not_found",
+            EngineError::BucketNotFound(_) => "bucket_not_found",
             EngineError::SeqExpired { .. } => "seq_expired",
             EngineError::AdminTokenFile { .. } => "internal",
         }
@@ -125,6 +129,10 @@ fn store_code(e: &StoreError) -> &'static str {
         StoreError::Transition(TransitionError::GuardRejected { .. }) => "guard_rejected",
         StoreError::Transition(_) | StoreError::InvalidContext(_) => "validation_failed",
         StoreError::TokenNotFound { .. } => "not_found",
+        StoreError::KvConflict { .. } => "conflict",
+        StoreError::KvNotFound { .. } => "key_not_found",
+        StoreError::SubscriptionNotFound { .. } => "subscription_not_found",
+        StoreError::SubscriptionFilterChanged { .. } => "subscription_exists",
         StoreError::BatchFailed { source, .. } => store_code(source),
         StoreError::Closed | StoreError::Failed(_) | StoreError::OutcomeUnknown(_) => "unavailable",
         StoreError::Internal(_) => "internal",
@@ -142,6 +150,7 @@ fn store_details(e: &StoreError) -> Value {
         StoreError::Conflict { actual_state, actual_revision, .. } => {
             json!({ "actual_state": actual_state, "actual_revision": actual_revision.get() })
         }
+        StoreError::KvConflict { current, .. } => json!({ "current_revision": current }),
         StoreError::Transition(TransitionError::GuardRejected { guards, .. }) => json!({ "guards": guards }),
         StoreError::Transition(
             TransitionError::NoTransition { state, event } | TransitionError::FinalState { state, event },

@@ -10,6 +10,8 @@
 
 pub mod auth;
 mod error;
+pub mod kv;
+pub mod subscriptions;
 pub mod watch;
 
 use std::path::Path;
@@ -23,7 +25,10 @@ use switchyard_store::*;
 
 pub use auth::Principal;
 pub use error::EngineError;
-pub use watch::{AddressFilter, LogTail, WatchFilter, WatchFrom};
+pub use kv::{KeyPage, KvPutRequest, check_kv_key};
+pub use subscriptions::{SubscribeFrom, SubscriptionSettings, SubscriptionStatus};
+pub use switchyard_store::{AddressFilter, LogFilter};
+pub use watch::{LogTail, WatchFilter, WatchFrom, WatchedRecord, parse_address_pattern};
 
 /// How often a node renews its heartbeat.
 pub const NODE_HEARTBEAT: Duration = Duration::from_secs(2);
@@ -36,11 +41,19 @@ pub const NODE_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct EngineConfig {
     /// How long an idempotency key is remembered.
     pub idempotency_retention: Duration,
+    /// Log records older than this are trimmed (unless a subscription still needs them).
+    pub log_retention_age: Duration,
+    /// The oldest log records are trimmed while the log holds more bytes than this.
+    pub log_retention_bytes: Option<u64>,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { idempotency_retention: Duration::from_secs(24 * 3600) }
+        EngineConfig {
+            idempotency_retention: Duration::from_secs(24 * 3600),
+            log_retention_age: Duration::from_secs(7 * 24 * 3600),
+            log_retention_bytes: Some(1 << 30),
+        }
     }
 }
 
@@ -219,7 +232,7 @@ impl Engine {
     }
 
     /// Applies one write and wakes the log tail, so watchers see it at once.
-    async fn write(&self, op: WriteOp) -> Result<WriteOutcome, StoreError> {
+    pub(crate) async fn write(&self, op: WriteOp) -> Result<WriteOutcome, StoreError> {
         let outcome = self.store.write(op).await?;
         if let Some(tail) = self.tail.get() {
             tail.wake();
@@ -267,7 +280,7 @@ impl Engine {
         filter: WatchFilter,
         from: WatchFrom,
         capacity: usize,
-    ) -> Result<tokio::sync::mpsc::Receiver<Result<Arc<LogRecord>, EngineError>>, EngineError> {
+    ) -> Result<tokio::sync::mpsc::Receiver<Result<Arc<WatchedRecord>, EngineError>>, EngineError> {
         let tail =
             self.tail.get().cloned().ok_or_else(|| EngineError::bad_request("watching is not enabled on this node"))?;
         watch::watch(tail, filter, from, capacity).await
@@ -720,25 +733,66 @@ impl Engine {
         Ok(self.store.list_nodes(since).await?)
     }
 
-    /// Runs maintenance every `every` until the returned handle is aborted.
-    pub fn spawn_maintenance(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+    /// Trims the log as the retention settings allow, in chunks, then lets the store give the
+    /// space back; returns how many records went.
+    pub async fn trim_log(&self) -> Result<u64, EngineError> {
+        const CHUNK: u32 = 10_000;
+        let age_ms = i64::try_from(self.config.log_retention_age.as_millis()).unwrap_or(i64::MAX);
+        let older_than = Timestamp(Timestamp::now().as_millis().saturating_sub(age_ms));
+        let trim = TrimLog { older_than, max_bytes: self.config.log_retention_bytes, limit: CHUNK };
+        let mut total = 0;
+        loop {
+            match self.write(WriteOp::TrimLog(trim)).await? {
+                WriteOutcome::LogTrimmed(n) => {
+                    total += n;
+                    if n < u64::from(CHUNK) {
+                        break;
+                    }
+                }
+                other => return Err(unexpected(other)),
+            }
+        }
+        if total > 0 {
+            self.store.compact().await?;
+        }
+        Ok(total)
+    }
+
+    /// Runs maintenance until the returned handle is aborted: KV expiry every `expiry_every`,
+    /// idempotency and log retention every `every`.
+    pub fn spawn_maintenance(self: &Arc<Self>, every: Duration, expiry_every: Duration) -> tokio::task::JoinHandle<()> {
         let engine = self.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
+            let mut tick = tokio::time::interval(expiry_every.min(every));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut last_retention: Option<tokio::time::Instant> = None;
             loop {
                 tick.tick().await;
+                match engine.expire_kv().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(expired = n, "KV keys past their TTL deleted"),
+                    Err(e) => tracing::warn!(error = %e, "KV expiry failed"),
+                }
+                if last_retention.is_some_and(|at| at.elapsed() < every) {
+                    continue;
+                }
+                last_retention = Some(tokio::time::Instant::now());
                 match engine.purge_idempotency().await {
                     Ok(0) => {}
                     Ok(n) => tracing::debug!(purged = n, "idempotency keys past retention forgotten"),
                     Err(e) => tracing::warn!(error = %e, "idempotency purge failed"),
+                }
+                match engine.trim_log().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(trimmed = n, "log records past retention trimmed"),
+                    Err(e) => tracing::warn!(error = %e, "log retention failed"),
                 }
             }
         })
     }
 }
 
-fn unexpected(outcome: WriteOutcome) -> EngineError {
+pub(crate) fn unexpected(outcome: WriteOutcome) -> EngineError {
     EngineError::Store(StoreError::Backend(format!("unexpected outcome from the store: {outcome:?}")))
 }
 

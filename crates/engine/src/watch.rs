@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use switchyard_model::SpaceName;
-use switchyard_store::{LogRecord, Seq, Store};
+use switchyard_store::{AddressFilter, LogFilter, LogRecord, Seq, Store};
 use tokio::sync::{Notify, broadcast, mpsc};
 
 use crate::EngineError;
@@ -27,10 +27,39 @@ use crate::EngineError;
 /// Records read from the store per query, in replays and catch-ups.
 const PAGE: u32 = 500;
 
+/// A log record as watchers receive it, with a slot for its encoded form: a record passed to
+/// many watchers is encoded once, by whichever sends it first.
+#[derive(Debug)]
+pub struct WatchedRecord {
+    record: LogRecord,
+    encoded: std::sync::OnceLock<Box<str>>,
+}
+
+impl WatchedRecord {
+    /// Wraps a record.
+    pub fn new(record: LogRecord) -> WatchedRecord {
+        WatchedRecord { record, encoded: std::sync::OnceLock::new() }
+    }
+
+    /// The record encoded by `encode`, which runs at most once per record (every caller must
+    /// pass the same encoding).
+    pub fn encoded(&self, encode: impl FnOnce(&LogRecord) -> String) -> &str {
+        self.encoded.get_or_init(|| encode(&self.record).into_boxed_str())
+    }
+}
+
+impl std::ops::Deref for WatchedRecord {
+    type Target = LogRecord;
+
+    fn deref(&self) -> &LogRecord {
+        &self.record
+    }
+}
+
 /// Reads the log and broadcasts it to this node's watchers.
 pub struct LogTail {
     store: Arc<dyn Store>,
-    records: broadcast::Sender<Arc<LogRecord>>,
+    records: broadcast::Sender<Arc<WatchedRecord>>,
     wake: Notify,
     last: AtomicU64,
 }
@@ -54,6 +83,11 @@ impl LogTail {
     /// Asks the tail to read the log now (a local write committed).
     pub fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    /// Announces every record read from now on (for waiting pulls).
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<WatchedRecord>> {
+        self.records.subscribe()
     }
 
     /// The last seq broadcast.
@@ -80,7 +114,7 @@ impl LogTail {
                 for record in page {
                     self.last.store(record.seq.0, Ordering::Release);
                     // No receivers is fine: nobody is watching.
-                    let _ = self.records.send(Arc::new(record));
+                    let _ = self.records.send(Arc::new(WatchedRecord::new(record)));
                 }
                 if !full {
                     break;
@@ -90,71 +124,26 @@ impl LogTail {
     }
 }
 
-/// Which addresses a watch follows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AddressFilter {
-    /// Everything in the space.
-    Any,
-    /// Exactly this address.
-    Exact(String),
-    /// Addresses starting with this prefix (from a pattern ending in `*`).
-    Prefix(String),
-}
+/// What a watch passes on: the store's log filter, shared with durable subscriptions.
+pub type WatchFilter = LogFilter;
 
-/// What a watch passes on.
-#[derive(Debug, Clone)]
-pub struct WatchFilter {
-    /// The space watched.
-    pub space: SpaceName,
-    /// Which addresses.
-    pub address: AddressFilter,
-    /// Only these kinds (all when empty).
-    pub kinds: Vec<String>,
-    /// Only records about an instance entering (or created in) this state.
-    pub state: Option<String>,
-    /// Only transitions caused by this event.
-    pub event: Option<String>,
-}
-
-impl WatchFilter {
-    /// Parses an address pattern (`acme:orders:o-1`, `acme:orders:*`, `*`) for `space`.
-    pub fn address_pattern(space: &SpaceName, pattern: Option<&str>) -> Result<AddressFilter, EngineError> {
-        let Some(pattern) = pattern.filter(|p| !p.is_empty() && *p != "*") else { return Ok(AddressFilter::Any) };
-        let in_space = pattern == space.as_ref() as &str || pattern.starts_with(&format!("{space}:"));
-        if !in_space {
-            return Err(EngineError::validation(format!(
-                "address: \"{pattern}\" is not in space \"{space}\" (a pattern is space:name[:name…], optionally ending in *)"
-            )));
-        }
-        Ok(match pattern.strip_suffix('*') {
-            Some(prefix) if !prefix.contains('*') => AddressFilter::Prefix(prefix.to_string()),
-            Some(_) => return Err(EngineError::validation("address: only a trailing * is allowed")),
-            None if pattern.contains('*') => {
-                return Err(EngineError::validation("address: only a trailing * is allowed"));
-            }
-            None => AddressFilter::Exact(pattern.to_string()),
-        })
+/// Parses an address pattern (`acme:orders:o-1`, `acme:orders:*`, `*`) for `space`.
+pub fn parse_address_pattern(space: &SpaceName, pattern: Option<&str>) -> Result<AddressFilter, EngineError> {
+    let Some(pattern) = pattern.filter(|p| !p.is_empty() && *p != "*") else { return Ok(AddressFilter::Any) };
+    let in_space = pattern == space.as_ref() as &str || pattern.starts_with(&format!("{space}:"));
+    if !in_space {
+        return Err(EngineError::validation(format!(
+            "address: \"{pattern}\" is not in space \"{space}\" (a pattern is space:name[:name…], optionally ending in *)"
+        )));
     }
-
-    /// Whether `record` passes.
-    pub fn matches(&self, record: &LogRecord) -> bool {
-        if record.space != self.space {
-            return false;
+    Ok(match pattern.strip_suffix('*') {
+        Some(prefix) if !prefix.contains('*') => AddressFilter::Prefix(prefix.to_string()),
+        Some(_) => return Err(EngineError::validation("address: only a trailing * is allowed")),
+        None if pattern.contains('*') => {
+            return Err(EngineError::validation("address: only a trailing * is allowed"));
         }
-        let address_ok = match &self.address {
-            AddressFilter::Any => true,
-            AddressFilter::Exact(a) => record.address == *a,
-            AddressFilter::Prefix(p) => record.address.starts_with(p.as_str()),
-        };
-        let kind_ok = self.kinds.is_empty() || self.kinds.contains(&record.kind);
-        // A created record names its state as `state`, a transition as `to`.
-        let state_ok = self.state.as_deref().is_none_or(|s| {
-            record.payload.get("to").or_else(|| record.payload.get("state")).and_then(|v| v.as_str()) == Some(s)
-        });
-        let event_ok =
-            self.event.as_deref().is_none_or(|e| record.payload.get("event").and_then(|v| v.as_str()) == Some(e));
-        address_ok && kind_ok && state_ok && event_ok
-    }
+        None => AddressFilter::Exact(pattern.to_string()),
+    })
 }
 
 /// Where a watch starts.
@@ -173,7 +162,7 @@ pub(crate) async fn watch(
     filter: WatchFilter,
     from: WatchFrom,
     capacity: usize,
-) -> Result<mpsc::Receiver<Result<Arc<LogRecord>, EngineError>>, EngineError> {
+) -> Result<mpsc::Receiver<Result<Arc<WatchedRecord>, EngineError>>, EngineError> {
     // Subscribed before anything is read: see the module docs.
     let mut live = tail.records.subscribe();
     let mut last = match from {
@@ -191,7 +180,7 @@ pub(crate) async fn watch(
     };
     let (tx, rx) = mpsc::channel(capacity.max(1));
     tokio::spawn(async move {
-        let send = |record: Arc<LogRecord>| {
+        let send = |record: Arc<WatchedRecord>| {
             let tx = tx.clone();
             async move { tx.send(Ok(record)).await.is_ok() }
         };
@@ -208,9 +197,18 @@ pub(crate) async fn watch(
                         }
                     };
                     let full = page.len() == PAGE as usize;
+                    // Seqs have no holes but the ones retention makes: a jump means the
+                    // records this watcher still needed were trimmed while it lagged.
+                    if let Some(first) = page.first()
+                        && first.seq.0 != last.0 + 1
+                    {
+                        let oldest = first.seq;
+                        let _ = tx.send(Err(EngineError::SeqExpired { oldest })).await;
+                        return;
+                    }
                     for record in page {
                         last = record.seq;
-                        if filter.matches(&record) && !send(Arc::new(record)).await {
+                        if filter.matches(&record) && !send(Arc::new(WatchedRecord::new(record))).await {
                             return;
                         }
                     }

@@ -28,6 +28,9 @@ pub trait Harness: Send + Sync {
     fn reopen(&self, store: Arc<Self::S>) -> BoxFuture<'_, Arc<Self::S>>;
 }
 
+mod kv;
+mod subscriptions;
+
 type Case<H> = fn(&H) -> BoxFuture<'_, ()>;
 
 /// Runs every case, each on a fresh store.
@@ -58,7 +61,8 @@ pub async fn run_all<H: Harness>(harness: &H) {
         }),
         ("publish_appends_topic_messages_once_per_key", |h| Box::pin(publish_appends_topic_messages_once_per_key(h))),
     ];
-    for (name, case) in cases {
+    let more = kv::cases::<H>().into_iter().chain(subscriptions::cases::<H>());
+    for (name, case) in cases.iter().copied().chain(more) {
         eprintln!("conformance: {name}");
         case(harness).await;
     }

@@ -62,6 +62,39 @@ pub enum StoreError {
         /// Why it does not load.
         message: String,
     },
+    /// A KV write's precondition (`If-Match` / `If-None-Match`) did not hold.
+    #[error("KV key \"{address}\" is {}, not as expected", match current { Some(r) => format!("at revision {r}"), None => "not set".to_string() })]
+    KvConflict {
+        /// The key's address (`space:bucket:key`).
+        address: String,
+        /// Its live revision, if it is live.
+        current: Option<u64>,
+    },
+    /// The KV key is not set (never written, deleted or expired).
+    #[error("KV key \"{address}\" not found")]
+    KvNotFound {
+        /// The key's address (`space:bucket:key`).
+        address: String,
+    },
+    /// No such durable subscription.
+    #[error("subscription \"{space}:{name}\" not found")]
+    SubscriptionNotFound {
+        /// The space.
+        space: String,
+        /// The subscription.
+        name: String,
+    },
+    /// A subscription with that name follows a different filter (a filter cannot change:
+    /// delete the subscription and create it again).
+    #[error(
+        "subscription \"{space}:{name}\" already exists with a different filter; delete it first to change the filter"
+    )]
+    SubscriptionFilterChanged {
+        /// The space.
+        space: String,
+        /// The subscription.
+        name: String,
+    },
     /// No such token.
     #[error("token \"{id}\" not found")]
     TokenNotFound {

@@ -21,6 +21,9 @@ pub(crate) enum WriterMsg {
     Write(WriteRequest),
     /// Serve nothing more; flush and stop.
     Shutdown,
+    /// Give freed space back to the file system, between groups (SQLite only; other backends
+    /// answer at once).
+    Compact(oneshot::Sender<Result<(), StoreError>>),
 }
 
 /// One caller's request: a single op, or an atomic batch.
@@ -58,6 +61,13 @@ impl WriteQueue {
             return Ok(Vec::new());
         }
         self.submit(ops, true).await
+    }
+
+    /// Asks the writer to compact its files between groups, and waits until it has.
+    pub async fn compact(&self) -> Result<(), StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.0.send_async(WriterMsg::Compact(reply)).await.map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
     }
 
     /// Asks one writer to stop once it has served what is queued before this message.

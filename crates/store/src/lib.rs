@@ -18,11 +18,13 @@ pub mod conformance;
 mod decode;
 mod error;
 mod group;
+mod kv_rules;
 mod machines;
 mod metrics;
 pub mod postgres;
 mod records;
 pub mod sqlite;
+mod streams;
 mod types;
 
 use async_trait::async_trait;
@@ -31,6 +33,7 @@ use switchyard_model::{Segment, SpaceName};
 pub use error::StoreError;
 pub use machines::MachineCache;
 pub use metrics::StoreMetrics;
+pub use streams::*;
 pub use types::*;
 
 /// When a write is durable relative to its acknowledgement.
@@ -127,6 +130,54 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every token, revoked ones included, oldest first.
     async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+
+    /// A KV bucket.
+    async fn get_bucket(&self, space: &SpaceName, bucket: &Segment) -> Result<Option<BucketRecord>, StoreError>;
+
+    /// Every KV bucket of a space, by name.
+    async fn list_buckets(&self, space: &SpaceName) -> Result<Vec<BucketRecord>, StoreError>;
+
+    /// A KV key's current revision, whether live, deleted (a tombstone) or expired; `None` for
+    /// a key never written.
+    async fn kv_get(&self, space: &SpaceName, bucket: &Segment, key: &str) -> Result<Option<KvEntry>, StoreError>;
+
+    /// A KV key's kept revisions, newest first, tombstones included (at most `limit`).
+    async fn kv_history(
+        &self,
+        space: &SpaceName,
+        bucket: &Segment,
+        key: &str,
+        limit: u32,
+    ) -> Result<Vec<KvEntry>, StoreError>;
+
+    /// A bucket's live keys, by key.
+    async fn list_keys(&self, query: &ListKeys) -> Result<Vec<KvKeyInfo>, StoreError>;
+
+    /// A durable subscription with its progress.
+    async fn get_subscription(
+        &self,
+        space: &SpaceName,
+        name: &Segment,
+    ) -> Result<Option<SubscriptionRecord>, StoreError>;
+
+    /// Every durable subscription of a space, by name.
+    async fn list_subscriptions(&self, space: &SpaceName) -> Result<Vec<SubscriptionRecord>, StoreError>;
+
+    /// A subscription's dead letters with a seq above `after`, oldest first.
+    async fn dead_letters(
+        &self,
+        space: &SpaceName,
+        name: &Segment,
+        after: Seq,
+        limit: u32,
+    ) -> Result<Vec<DeadLetter>, StoreError>;
+
+    /// The log's extent and size.
+    async fn log_stats(&self) -> Result<LogStats, StoreError>;
+
+    /// Gives disk space freed by trimming back to the operating system where the backend
+    /// needs to be asked (SQLite: a WAL checkpoint and an incremental vacuum).
+    async fn compact(&self) -> Result<(), StoreError>;
 
     /// Nodes whose last heartbeat is at or after `alive_since`, by id.
     async fn list_nodes(&self, alive_since: Timestamp) -> Result<Vec<NodeRecord>, StoreError>;

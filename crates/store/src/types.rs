@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use switchyard_model::{Segment, SpaceName};
 
+use crate::streams::{BucketRecord, Delivery, KvCondition, PullRequest, SubscriptionSpec, TrimLog};
+
 /// A JSON object: an instance's context or an event's payload.
 pub type JsonObject = Map<String, Value>;
 
@@ -107,7 +109,7 @@ impl fmt::Display for Revision {
 
 /// A position in the event log; strictly increasing in commit order. `Seq(0)` is "before the
 /// first record" and is never assigned to a record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Seq(pub u64);
 
@@ -227,6 +229,10 @@ pub mod kinds {
     pub const INSTANCE_DELETED: &str = "instance.deleted";
     /// A message was published to a topic.
     pub const TOPIC_MESSAGE: &str = "topic.message";
+    /// A KV key was written.
+    pub const KV_PUT: &str = "kv.put";
+    /// A KV key was deleted or its TTL expired.
+    pub const KV_DELETED: &str = "kv.deleted";
 }
 
 /// One record of the event log.
@@ -462,6 +468,103 @@ pub enum WriteOp {
         /// The node's id.
         id: String,
     },
+    /// Creates a KV bucket, or changes the history it keeps.
+    PutBucket {
+        /// The space.
+        space: SpaceName,
+        /// The bucket.
+        bucket: Segment,
+        /// Revisions kept per key (1..=`MAX_KV_HISTORY`).
+        history: u32,
+    },
+    /// Writes a KV key (creating its bucket with the default history when there is none);
+    /// appends a `kv.put` record.
+    KvPut {
+        /// The space.
+        space: SpaceName,
+        /// The bucket.
+        bucket: Segment,
+        /// The key (validated by the caller).
+        key: String,
+        /// The value.
+        value: Vec<u8>,
+        /// The value's content type.
+        content_type: String,
+        /// The value expires this long after the write, in milliseconds.
+        ttl_ms: Option<u64>,
+        /// Refuse with `KvConflict` unless this holds.
+        condition: KvCondition,
+    },
+    /// Deletes a live KV key (leaving a tombstone revision); appends a `kv.deleted` record.
+    KvDelete {
+        /// The space.
+        space: SpaceName,
+        /// The bucket.
+        bucket: Segment,
+        /// The key.
+        key: String,
+        /// Refuse with `KvConflict` unless this holds (`Absent` is not meaningful here).
+        condition: KvCondition,
+    },
+    /// Deletes up to `limit` keys whose TTL ended at or before `now`, each with a `kv.deleted`
+    /// record.
+    ExpireKv {
+        /// The time the TTLs are compared with.
+        now: Timestamp,
+        /// At most this many keys.
+        limit: u32,
+    },
+    /// Creates a durable subscription, or updates the settings of one with the same filter
+    /// (its `start_after` is then ignored).
+    PutSubscription(SubscriptionSpec),
+    /// Deletes a durable subscription with its pending records and dead letters.
+    DeleteSubscription {
+        /// The space.
+        space: SpaceName,
+        /// The subscription.
+        name: Segment,
+    },
+    /// Leases up to `max` records to a consumer: first pending ones whose lease ended (turning
+    /// those at `max_deliveries` into dead letters), then new ones past the cursor.
+    Pull(PullRequest),
+    /// Acknowledges pending records, which are then never delivered again.
+    Ack {
+        /// The space.
+        space: SpaceName,
+        /// The subscription.
+        name: Segment,
+        /// The records' seqs.
+        seqs: Vec<Seq>,
+    },
+    /// Ends the leases of pending records now, so the next pull delivers them again.
+    Nack {
+        /// The space.
+        space: SpaceName,
+        /// The subscription.
+        name: Segment,
+        /// The records' seqs.
+        seqs: Vec<Seq>,
+    },
+    /// Makes dead letters pending again with no deliveries counted (all when `seqs` is `None`).
+    RedriveDeadLetters {
+        /// The space.
+        space: SpaceName,
+        /// The subscription.
+        name: Segment,
+        /// Which dead letters.
+        seqs: Option<Vec<Seq>>,
+    },
+    /// Forgets dead letters (all when `seqs` is `None`).
+    DiscardDeadLetters {
+        /// The space.
+        space: SpaceName,
+        /// The subscription.
+        name: Segment,
+        /// Which dead letters.
+        seqs: Option<Vec<Seq>>,
+    },
+    /// Removes the oldest log records as retention allows (see [`TrimLog`]).
+    TrimLog(TrimLog),
     /// Forgets up to `limit` idempotency records written before `before`.
     PurgeIdempotency {
         /// The cut-off.
@@ -506,6 +609,36 @@ pub enum WriteOutcome {
     IdempotencyPurged(u64),
     /// A node's registration was written or removed.
     NodeRecorded,
+    /// A bucket was created (`created`) or its history changed.
+    BucketPut {
+        /// The bucket as it now is.
+        bucket: BucketRecord,
+        /// Whether it was created.
+        created: bool,
+    },
+    /// A KV key was written or deleted.
+    KvWritten {
+        /// The key's new revision.
+        revision: u64,
+        /// The log record of the write.
+        seq: Seq,
+    },
+    /// This many expired KV keys were deleted.
+    KvExpired(u64),
+    /// A subscription was created (`created`) or its settings updated.
+    SubscriptionPut {
+        /// Whether it was created.
+        created: bool,
+    },
+    /// A subscription was deleted.
+    SubscriptionDeleted,
+    /// The records a pull leased, by seq.
+    Pulled(Vec<Delivery>),
+    /// This many records were acked, nacked, redriven or discarded (seqs that were not pending
+    /// or dead are not counted).
+    SubscriptionUpdated(u64),
+    /// This many log records were trimmed.
+    LogTrimmed(u64),
     /// A message was published (or, `replayed`, an idempotent repeat found the original).
     Published {
         /// The message's log record.

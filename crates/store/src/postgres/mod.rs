@@ -7,8 +7,10 @@
 //! returned, so with PostgreSQL's default `synchronous_commit = on` it is on disk first; the
 //! `--durability` setting of SQLite does not apply here.
 
+mod kv;
 mod ops;
 mod schema;
+mod subscriptions;
 mod writer;
 
 use std::collections::VecDeque;
@@ -26,6 +28,7 @@ use crate::error::StoreError;
 use crate::group::{FailState, WriteQueue};
 use crate::machines::MachineCache;
 use crate::metrics::StoreMetrics;
+use crate::streams::*;
 use crate::types::*;
 use crate::{ListInstances, Store};
 
@@ -152,9 +155,9 @@ fn instance(row: &Row) -> Result<InstanceRecord, StoreError> {
     })
 }
 
-const LOG_COLUMNS: &str = "seq, space, kind, address, payload, idempotency_key, created_at";
+pub(crate) const LOG_COLUMNS: &str = "seq, space, kind, address, payload, idempotency_key, created_at";
 
-fn log_record(row: &Row) -> Result<LogRecord, StoreError> {
+pub(crate) fn log_record(row: &Row) -> Result<LogRecord, StoreError> {
     Ok(LogRecord {
         seq: Seq(row.get::<_, i64>(0) as u64),
         space: space(row.get(1))?,
@@ -316,6 +319,62 @@ impl Store for PgStore {
     async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created_at, id");
         decode_all(self.query(&sql, &[]).await?, token)
+    }
+
+    async fn get_bucket(&self, space: &SpaceName, bucket: &Segment) -> Result<Option<BucketRecord>, StoreError> {
+        kv::get_bucket(self, space, bucket).await
+    }
+
+    async fn list_buckets(&self, space: &SpaceName) -> Result<Vec<BucketRecord>, StoreError> {
+        kv::list_buckets(self, space).await
+    }
+
+    async fn kv_get(&self, space: &SpaceName, bucket: &Segment, key: &str) -> Result<Option<KvEntry>, StoreError> {
+        kv::get(self, space, bucket, key).await
+    }
+
+    async fn kv_history(
+        &self,
+        space: &SpaceName,
+        bucket: &Segment,
+        key: &str,
+        limit: u32,
+    ) -> Result<Vec<KvEntry>, StoreError> {
+        kv::history(self, space, bucket, key, limit).await
+    }
+
+    async fn list_keys(&self, query: &ListKeys) -> Result<Vec<KvKeyInfo>, StoreError> {
+        kv::list_keys(self, query).await
+    }
+
+    async fn get_subscription(
+        &self,
+        space: &SpaceName,
+        name: &Segment,
+    ) -> Result<Option<SubscriptionRecord>, StoreError> {
+        subscriptions::get(self, space, name).await
+    }
+
+    async fn list_subscriptions(&self, space: &SpaceName) -> Result<Vec<SubscriptionRecord>, StoreError> {
+        subscriptions::list(self, space).await
+    }
+
+    async fn dead_letters(
+        &self,
+        space: &SpaceName,
+        name: &Segment,
+        after: Seq,
+        limit: u32,
+    ) -> Result<Vec<DeadLetter>, StoreError> {
+        subscriptions::dead_letters(self, space, name, after, limit).await
+    }
+
+    async fn log_stats(&self) -> Result<LogStats, StoreError> {
+        subscriptions::log_stats(self).await
+    }
+    async fn compact(&self) -> Result<(), StoreError> {
+        // PostgreSQL's autovacuum reclaims what retention deletes.
+        Ok(())
     }
 
     async fn list_nodes(&self, alive_since: Timestamp) -> Result<Vec<NodeRecord>, StoreError> {

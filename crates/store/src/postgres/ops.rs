@@ -94,8 +94,10 @@ pub(crate) struct OpContext<'a> {
 }
 
 impl OpContext<'_> {
+    /// Buffers a log record; `reports_seq` patches its seq into this op's outcome
+    /// (`EventApplied`, `Published` or `KvWritten`).
     #[allow(clippy::too_many_arguments)]
-    fn append(
+    pub(crate) fn append(
         &mut self,
         now: Timestamp,
         space: &str,
@@ -116,7 +118,7 @@ impl OpContext<'_> {
         });
     }
 
-    fn remember(&mut self, now: Timestamp, space: &str, idem: &Idempotency) {
+    pub(crate) fn remember(&mut self, now: Timestamp, space: &str, idem: &Idempotency) {
         self.log.idempotency.push(PendingIdempotency {
             space: space.to_string(),
             key: idem.key.clone(),
@@ -209,6 +211,17 @@ pub(crate) async fn execute(tx: &Transaction<'_>, cx: &mut OpContext<'_>, op: &W
             tx.execute(&stmt, &[id]).await?;
             Ok(WriteOutcome::NodeRecorded)
         }
+        WriteOp::PutBucket { .. } | WriteOp::KvPut { .. } | WriteOp::KvDelete { .. } | WriteOp::ExpireKv { .. } => {
+            crate::postgres::kv::execute(tx, cx, now, op).await
+        }
+        WriteOp::PutSubscription(_)
+        | WriteOp::DeleteSubscription { .. }
+        | WriteOp::Pull(_)
+        | WriteOp::Ack { .. }
+        | WriteOp::Nack { .. }
+        | WriteOp::RedriveDeadLetters { .. }
+        | WriteOp::DiscardDeadLetters { .. }
+        | WriteOp::TrimLog(_) => crate::postgres::subscriptions::execute(tx, cx, now, op).await,
         WriteOp::PurgeIdempotency { before, limit } => {
             // Bounded: this runs inside a group, so one huge DELETE would stall writes.
             let n = tx
@@ -423,7 +436,7 @@ async fn compiled_machine(
 /// The stored response for `idem`, or `None` when the key is new; a reuse with another
 /// request is a refusal. A key already used earlier in this group (an atomic batch naming it
 /// twice) is refused too: its row is not written until the group's end.
-async fn check_idempotency(
+pub(crate) async fn check_idempotency(
     tx: &Transaction<'_>,
     cx: &OpContext<'_>,
     space: &str,

@@ -98,6 +98,76 @@ const MIGRATIONS: &[&str] = &[
         heartbeat_at BIGINT NOT NULL
     );
     "#,
+    // 2: log sizes for retention, KV buckets, durable subscriptions.
+    r#"
+    -- Bytes of the log (addresses and payloads) up to and including this record; the log's
+    -- size is a difference of two of these. `log_head.last_offset` is the running total.
+    ALTER TABLE events ADD COLUMN end_offset BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE log_head ADD COLUMN last_offset BIGINT NOT NULL DEFAULT 0;
+    UPDATE events SET end_offset = running.total
+    FROM (SELECT seq, sum(octet_length(address) + octet_length(payload)) OVER (ORDER BY seq) AS total FROM events) AS running
+    WHERE running.seq = events.seq;
+    UPDATE log_head SET last_offset = coalesce((SELECT max(end_offset) FROM events), 0);
+
+    CREATE TABLE kv_buckets (
+        space      TEXT COLLATE "C" NOT NULL,
+        name       TEXT COLLATE "C" NOT NULL,
+        history    INT NOT NULL,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (space, name)
+    );
+
+    CREATE TABLE kv_keys (
+        space        TEXT COLLATE "C" NOT NULL,
+        bucket       TEXT COLLATE "C" NOT NULL,
+        key          TEXT COLLATE "C" NOT NULL,
+        revision     BIGINT NOT NULL,
+        value        BYTEA NOT NULL,
+        content_type TEXT NOT NULL,
+        updated_at   BIGINT NOT NULL,
+        expires_at   BIGINT,
+        deleted      BOOLEAN NOT NULL,
+        PRIMARY KEY (space, bucket, key)
+    );
+    CREATE INDEX kv_keys_by_expiry ON kv_keys (expires_at) WHERE expires_at IS NOT NULL AND NOT deleted;
+
+    CREATE TABLE kv_history (
+        space        TEXT COLLATE "C" NOT NULL,
+        bucket       TEXT COLLATE "C" NOT NULL,
+        key          TEXT COLLATE "C" NOT NULL,
+        revision     BIGINT NOT NULL,
+        value        BYTEA NOT NULL,
+        content_type TEXT NOT NULL,
+        updated_at   BIGINT NOT NULL,
+        expires_at   BIGINT,
+        deleted      BOOLEAN NOT NULL,
+        PRIMARY KEY (space, bucket, key, revision)
+    );
+
+    CREATE TABLE subscriptions (
+        space          TEXT COLLATE "C" NOT NULL,
+        name           TEXT COLLATE "C" NOT NULL,
+        filter         TEXT NOT NULL,
+        start_after    BIGINT NOT NULL,
+        cursor         BIGINT NOT NULL,
+        max_deliveries INT NOT NULL,
+        ack_wait_ms    BIGINT NOT NULL,
+        allow_loss     BOOLEAN NOT NULL,
+        created_at     BIGINT NOT NULL,
+        PRIMARY KEY (space, name)
+    );
+
+    CREATE TABLE subscription_records (
+        space       TEXT COLLATE "C" NOT NULL,
+        name        TEXT COLLATE "C" NOT NULL,
+        seq         BIGINT NOT NULL,
+        deliveries  INT NOT NULL,
+        lease_until BIGINT NOT NULL,
+        dead_at     BIGINT,
+        PRIMARY KEY (space, name, seq)
+    );
+    CREATE INDEX subscription_records_due ON subscription_records (space, name, lease_until, seq) WHERE dead_at IS NULL;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -100,6 +100,21 @@ fn lock_keys(op: &WriteOp, out: &mut Vec<String>) {
         WriteOp::Publish { space, idempotency: Some(idem), .. } => {
             out.push(format!("idempotency:{space}:{}", idem.key))
         }
+        WriteOp::KvPut { space, bucket, key, .. } | WriteOp::KvDelete { space, bucket, key, .. } => {
+            out.push(format!("kv:{space}:{bucket}:{key}"))
+        }
+        WriteOp::PutSubscription(spec) => {
+            out.push(format!("subscription:{}:{}", spec.filter.space, spec.name));
+            // Serialised with trimming, so a new subscription's start is not trimmed under it.
+            out.push("log-trim".to_string());
+        }
+        WriteOp::DeleteSubscription { space, name }
+        | WriteOp::Ack { space, name, .. }
+        | WriteOp::Nack { space, name, .. }
+        | WriteOp::RedriveDeadLetters { space, name, .. }
+        | WriteOp::DiscardDeadLetters { space, name, .. } => out.push(format!("subscription:{space}:{name}")),
+        WriteOp::Pull(pull) => out.push(format!("subscription:{}:{}", pull.space, pull.name)),
+        WriteOp::TrimLog(_) => out.push("log-trim".to_string()),
         WriteOp::RevokeToken { id } => out.push(format!("token:{id}")),
         WriteOp::BootstrapAdminToken(_) => out.push("bootstrap".to_string()),
         _ => {}
@@ -124,6 +139,11 @@ impl Writer {
                 Some(req) => req,
                 None => match rx.recv_async().await {
                     Ok(WriterMsg::Write(req)) => req,
+                    // PostgreSQL reclaims space itself (autovacuum).
+                    Ok(WriterMsg::Compact(reply)) => {
+                        let _ = reply.send(Ok(()));
+                        continue;
+                    }
                     Ok(WriterMsg::Shutdown) | Err(_) => break,
                 },
             };
@@ -138,6 +158,10 @@ impl Writer {
                     None if shutdown => break,
                     None => match rx.try_recv() {
                         Ok(WriterMsg::Write(req)) => req,
+                        Ok(WriterMsg::Compact(reply)) => {
+                            let _ = reply.send(Ok(()));
+                            continue;
+                        }
                         Ok(WriterMsg::Shutdown) => {
                             shutdown = true;
                             break;
@@ -308,22 +332,32 @@ impl Writer {
         // 3. Seqs in commit order, then the buffered rows, then commit.
         if !log.records.is_empty() {
             let count = log.records.len() as i64;
+            let bytes: i64 = log.records.iter().map(|r| (r.address.len() + r.payload.len()) as i64).sum();
             let stmt = tx
-                .prepare_cached("UPDATE log_head SET last_seq = last_seq + $1 WHERE id = 1 RETURNING last_seq")
+                .prepare_cached(
+                    "UPDATE log_head SET last_seq = last_seq + $1, last_offset = last_offset + $2 WHERE id = 1
+                     RETURNING last_seq, last_offset",
+                )
                 .await
                 .map_err(classify)?;
-            let last: i64 = tx.query_one(&stmt, &[&count]).await.map_err(classify)?.get(0);
+            let head = tx.query_one(&stmt, &[&count, &bytes]).await.map_err(classify)?;
+            let (last, last_offset): (i64, i64) = (head.get(0), head.get(1));
             let first = last - count + 1;
+            let mut offset = last_offset - bytes;
             let mut seqs = Vec::with_capacity(log.records.len());
+            let mut offsets = Vec::with_capacity(log.records.len());
             for (i, record) in log.records.iter().enumerate() {
                 let seq = first + i as i64;
                 seqs.push(seq);
+                offset += (record.address.len() + record.payload.len()) as i64;
+                offsets.push(offset);
                 if let Some((r, o)) = record.reports_seq
                     && let Some(Ok(outcomes)) = results.get_mut(r)
                 {
                     match outcomes.get_mut(o) {
                         Some(WriteOutcome::EventApplied { applied, .. }) => applied.seq = crate::types::Seq(seq as u64),
-                        Some(WriteOutcome::Published { seq: published, .. }) => {
+                        Some(WriteOutcome::Published { seq: published, .. })
+                        | Some(WriteOutcome::KvWritten { seq: published, .. }) => {
                             *published = crate::types::Seq(seq as u64)
                         }
                         _ => {}
@@ -338,12 +372,12 @@ impl Writer {
             let times: Vec<i64> = log.records.iter().map(|r| r.created_at.0).collect();
             let stmt = tx
                 .prepare_cached(
-                    "INSERT INTO events (seq, space, kind, address, payload, idempotency_key, created_at)
-                     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[])",
+                    "INSERT INTO events (seq, space, kind, address, payload, idempotency_key, created_at, end_offset)
+                     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])",
                 )
                 .await
                 .map_err(classify)?;
-            tx.execute(&stmt, &[&seqs, &spaces, &kinds, &addresses, &payloads, &keys, &times])
+            tx.execute(&stmt, &[&seqs, &spaces, &kinds, &addresses, &payloads, &keys, &times, &offsets])
                 .await
                 .map_err(classify)?;
         }

@@ -8,9 +8,11 @@
 //! connections on tokio's blocking threads, so no SQLite call ever runs on a reactor thread.
 //! WAL mode lets readers proceed while the writer commits; a reader sees only committed data.
 
+mod kv;
 mod ops;
 mod rows;
 mod schema;
+mod subscriptions;
 mod writer;
 
 use std::fs::File;
@@ -24,6 +26,7 @@ use switchyard_model::{Segment, SpaceName};
 use crate::error::StoreError;
 use crate::machines::MachineCache;
 use crate::metrics::StoreMetrics;
+use crate::streams::*;
 use crate::types::*;
 use crate::{Durability, ListInstances, Store};
 
@@ -87,11 +90,16 @@ impl SqliteStore {
         .map_err(|e| open_err(e.to_string()))?;
         schema::migrate(&mut conn)?;
         let next_seq = next_seq(&conn)?;
+        let next_offset: i64 =
+            conn.query_row("SELECT coalesce((SELECT end_offset FROM events ORDER BY seq DESC LIMIT 1), 0)", [], |r| {
+                r.get(0)
+            })?;
         let metrics = StoreMetrics::default();
         let failed = crate::group::FailState::default();
         let writer = writer::Writer {
             conn,
             next_seq,
+            next_offset: next_offset.max(0) as u64,
             machines: MachineCache::default(),
             metrics: metrics.clone(),
             durability: options.durability,
@@ -376,6 +384,61 @@ impl Store for SqliteStore {
             Ok(out)
         })
         .await
+    }
+
+    async fn get_bucket(&self, space: &SpaceName, bucket: &Segment) -> Result<Option<BucketRecord>, StoreError> {
+        kv::get_bucket(self, space, bucket).await
+    }
+
+    async fn list_buckets(&self, space: &SpaceName) -> Result<Vec<BucketRecord>, StoreError> {
+        kv::list_buckets(self, space).await
+    }
+
+    async fn kv_get(&self, space: &SpaceName, bucket: &Segment, key: &str) -> Result<Option<KvEntry>, StoreError> {
+        kv::get(self, space, bucket, key).await
+    }
+
+    async fn kv_history(
+        &self,
+        space: &SpaceName,
+        bucket: &Segment,
+        key: &str,
+        limit: u32,
+    ) -> Result<Vec<KvEntry>, StoreError> {
+        kv::history(self, space, bucket, key, limit).await
+    }
+
+    async fn list_keys(&self, query: &ListKeys) -> Result<Vec<KvKeyInfo>, StoreError> {
+        kv::list_keys(self, query).await
+    }
+
+    async fn get_subscription(
+        &self,
+        space: &SpaceName,
+        name: &Segment,
+    ) -> Result<Option<SubscriptionRecord>, StoreError> {
+        subscriptions::get(self, space, name).await
+    }
+
+    async fn list_subscriptions(&self, space: &SpaceName) -> Result<Vec<SubscriptionRecord>, StoreError> {
+        subscriptions::list(self, space).await
+    }
+
+    async fn dead_letters(
+        &self,
+        space: &SpaceName,
+        name: &Segment,
+        after: Seq,
+        limit: u32,
+    ) -> Result<Vec<DeadLetter>, StoreError> {
+        subscriptions::dead_letters(self, space, name, after, limit).await
+    }
+
+    async fn log_stats(&self) -> Result<LogStats, StoreError> {
+        subscriptions::log_stats(self).await
+    }
+    async fn compact(&self) -> Result<(), StoreError> {
+        self.writes.compact().await
     }
 
     async fn list_nodes(&self, alive_since: Timestamp) -> Result<Vec<NodeRecord>, StoreError> {

@@ -18,6 +18,8 @@ use crate::types::*;
 pub(crate) struct OpContext<'a> {
     /// The next seq to assign; advanced as records are appended.
     pub next_seq: &'a mut u64,
+    /// The log's running byte total; advanced as records are appended.
+    pub next_offset: &'a mut u64,
     pub machines: &'a mut MachineCache,
 }
 
@@ -105,6 +107,17 @@ pub(crate) fn execute(conn: &Connection, cx: &mut OpContext<'_>, op: &WriteOp) -
             conn.prepare_cached("DELETE FROM nodes WHERE id = ?1")?.execute(params![id])?;
             Ok(WriteOutcome::NodeRecorded)
         }
+        WriteOp::PutBucket { .. } | WriteOp::KvPut { .. } | WriteOp::KvDelete { .. } | WriteOp::ExpireKv { .. } => {
+            crate::sqlite::kv::execute(conn, cx, now, op)
+        }
+        WriteOp::PutSubscription(_)
+        | WriteOp::DeleteSubscription { .. }
+        | WriteOp::Pull(_)
+        | WriteOp::Ack { .. }
+        | WriteOp::Nack { .. }
+        | WriteOp::RedriveDeadLetters { .. }
+        | WriteOp::DiscardDeadLetters { .. }
+        | WriteOp::TrimLog(_) => crate::sqlite::subscriptions::execute(conn, cx, now, op),
         WriteOp::PurgeIdempotency { before, limit } => {
             // Bounded: this runs inside a group commit, so one huge DELETE would stall writes.
             let n = conn
@@ -324,7 +337,11 @@ fn load_definition(conn: &Connection, space: &str, name: &str, version: MachineV
 
 /// The stored response for `idem`, or `None` when the key is new; a reuse with another
 /// request is an error.
-fn check_idempotency(conn: &Connection, space: &str, idem: &Idempotency) -> Result<Option<String>, StoreError> {
+pub(crate) fn check_idempotency(
+    conn: &Connection,
+    space: &str,
+    idem: &Idempotency,
+) -> Result<Option<String>, StoreError> {
     let row: Option<(String, String)> = conn
         .prepare_cached("SELECT fingerprint, response FROM idempotency WHERE space = ?1 AND key = ?2")?
         .query_row(params![space, idem.key], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -336,7 +353,7 @@ fn check_idempotency(conn: &Connection, space: &str, idem: &Idempotency) -> Resu
     }
 }
 
-fn record_idempotency(
+pub(crate) fn record_idempotency(
     conn: &Connection,
     now: Timestamp,
     space: &str,
@@ -351,7 +368,7 @@ fn record_idempotency(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn append_log(
+pub(crate) fn append_log(
     conn: &Connection,
     cx: &mut OpContext<'_>,
     now: Timestamp,
@@ -363,11 +380,14 @@ fn append_log(
 ) -> Result<Seq, StoreError> {
     let seq = *cx.next_seq;
     let payload = serde_json::to_string(payload)?;
+    let end_offset = *cx.next_offset + (address.len() + payload.len()) as u64;
     conn.prepare_cached(
-        "INSERT INTO events (seq, space, kind, address, payload, idempotency_key, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO events (seq, space, kind, address, payload, idempotency_key, created_at, end_offset)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
-    .execute(params![seq as i64, space, kind, address, payload, idempotency_key, now.0])?;
+    .execute(params![seq as i64, space, kind, address, payload, idempotency_key, now.0, end_offset as i64])?;
     *cx.next_seq += 1;
+    *cx.next_offset = end_offset;
     Ok(Seq(seq))
 }
 

@@ -87,6 +87,80 @@ const MIGRATIONS: &[&str] = &[
         heartbeat_at INTEGER NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 3: log sizes for retention, KV buckets, durable subscriptions.
+    r#"
+    -- Bytes of the log (addresses and payloads) up to and including this record; the log's
+    -- size is a difference of two of these, so retention by size reads two rows, not the log.
+    ALTER TABLE events ADD COLUMN end_offset INTEGER NOT NULL DEFAULT 0;
+    UPDATE events SET end_offset = running.total
+    FROM (SELECT seq, sum(length(CAST(address AS BLOB)) + length(CAST(payload AS BLOB))) OVER (ORDER BY seq) AS total
+          FROM events) AS running
+    WHERE running.seq = events.seq;
+
+    CREATE TABLE kv_buckets (
+        space      TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        history    INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (space, name)
+    ) WITHOUT ROWID;
+
+    -- A key's current revision (a tombstone when deleted); values may be large, so a rowid
+    -- table keeps them out of the key index.
+    CREATE TABLE kv_keys (
+        space        TEXT NOT NULL,
+        bucket       TEXT NOT NULL,
+        key          TEXT NOT NULL,
+        revision     INTEGER NOT NULL,
+        value        BLOB NOT NULL,
+        content_type TEXT NOT NULL,
+        updated_at   INTEGER NOT NULL,
+        expires_at   INTEGER,
+        deleted      INTEGER NOT NULL,
+        PRIMARY KEY (space, bucket, key)
+    );
+    CREATE INDEX kv_keys_by_expiry ON kv_keys (expires_at) WHERE expires_at IS NOT NULL AND deleted = 0;
+
+    -- Past revisions, kept while they are among the bucket's `history` newest.
+    CREATE TABLE kv_history (
+        space        TEXT NOT NULL,
+        bucket       TEXT NOT NULL,
+        key          TEXT NOT NULL,
+        revision     INTEGER NOT NULL,
+        value        BLOB NOT NULL,
+        content_type TEXT NOT NULL,
+        updated_at   INTEGER NOT NULL,
+        expires_at   INTEGER,
+        deleted      INTEGER NOT NULL,
+        PRIMARY KEY (space, bucket, key, revision)
+    );
+
+    CREATE TABLE subscriptions (
+        space          TEXT NOT NULL,
+        name           TEXT NOT NULL,
+        filter         TEXT NOT NULL,
+        start_after    INTEGER NOT NULL,
+        cursor         INTEGER NOT NULL,
+        max_deliveries INTEGER NOT NULL,
+        ack_wait_ms    INTEGER NOT NULL,
+        allow_loss     INTEGER NOT NULL,
+        created_at     INTEGER NOT NULL,
+        PRIMARY KEY (space, name)
+    ) WITHOUT ROWID;
+
+    -- Records a subscription delivered and no consumer acked yet: leased until `lease_until`,
+    -- due again after it, or dead letters (`dead_at` set).
+    CREATE TABLE subscription_records (
+        space       TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        seq         INTEGER NOT NULL,
+        deliveries  INTEGER NOT NULL,
+        lease_until INTEGER NOT NULL,
+        dead_at     INTEGER,
+        PRIMARY KEY (space, name, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX subscription_records_due ON subscription_records (space, name, lease_until, seq) WHERE dead_at IS NULL;
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -97,6 +171,17 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let found: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > SCHEMA_VERSION {
         return Err(StoreError::SchemaTooNew { found, supported: SCHEMA_VERSION });
+    }
+    // Incremental auto-vacuum lets retention give trimmed pages back to the file system. It
+    // can only be switched on before the first table exists or by a VACUUM, which a store
+    // made by an earlier build gets once, here.
+    let auto_vacuum: i64 = conn.query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
+    if auto_vacuum != 2 {
+        conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL")?;
+        if found > 0 {
+            tracing::info!("switching the store to incremental vacuum (a one-time VACUUM)");
+            conn.execute_batch("VACUUM")?;
+        }
     }
     for (from, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;

@@ -43,6 +43,8 @@ use crate::types::WriteOutcome;
 pub(crate) struct Writer {
     pub conn: Connection,
     pub next_seq: u64,
+    /// The log's running byte total after the last record (see `events.end_offset`).
+    pub next_offset: u64,
     pub machines: MachineCache,
     pub metrics: StoreMetrics,
     pub durability: Durability,
@@ -90,6 +92,10 @@ impl Writer {
             let first = match (flush_every, unflushed) {
                 (Some(every), true) => match rx.recv_deadline(last_flush + every) {
                     Ok(WriterMsg::Write(req)) => req,
+                    Ok(WriterMsg::Compact(reply)) => {
+                        let _ = reply.send(self.compact());
+                        continue;
+                    }
                     Ok(WriterMsg::Shutdown) => break,
                     Err(flume::RecvTimeoutError::Timeout) => {
                         // A failure stops the store (see `flush_wal`); nothing to answer here.
@@ -102,6 +108,10 @@ impl Writer {
                 },
                 _ => match rx.recv() {
                     Ok(WriterMsg::Write(req)) => req,
+                    Ok(WriterMsg::Compact(reply)) => {
+                        let _ = reply.send(self.compact());
+                        continue;
+                    }
                     Ok(WriterMsg::Shutdown) | Err(_) => break,
                 },
             };
@@ -109,12 +119,14 @@ impl Writer {
             let mut ops = first.ops.len();
             group.push(first);
             let mut shutdown = false;
+            let mut compact_after = Vec::new();
             while ops < MAX_OPS_PER_COMMIT {
                 match rx.try_recv() {
                     Ok(WriterMsg::Write(req)) => {
                         ops += req.ops.len();
                         group.push(req);
                     }
+                    Ok(WriterMsg::Compact(reply)) => compact_after.push(reply),
                     Ok(WriterMsg::Shutdown) => {
                         shutdown = true;
                         break;
@@ -123,6 +135,9 @@ impl Writer {
                 }
             }
             unflushed |= self.commit_group(group);
+            for reply in compact_after {
+                let _ = reply.send(self.compact());
+            }
             if shutdown {
                 break;
             }
@@ -149,7 +164,8 @@ impl Writer {
             return false;
         }
         let start_seq = self.next_seq;
-        let Writer { conn, next_seq, machines, .. } = self;
+        let start_offset = self.next_offset;
+        let Writer { conn, next_seq, next_offset, machines, .. } = self;
         let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
             Ok(tx) => tx,
             Err(e) => {
@@ -160,11 +176,13 @@ impl Writer {
         let mut results = Vec::with_capacity(group.len());
         let mut abort = None;
         for req in &group {
-            let seq_before = *next_seq;
-            let mut cx = OpContext { next_seq: &mut *next_seq, machines: &mut *machines };
+            let (seq_before, offset_before) = (*next_seq, *next_offset);
+            let mut cx =
+                OpContext { next_seq: &mut *next_seq, next_offset: &mut *next_offset, machines: &mut *machines };
             let result = run_request(&mut tx, &mut cx, req);
             if let Err(e) = &result {
                 *next_seq = seq_before;
+                *next_offset = offset_before;
                 // A machine version put by the rolled-back request may sit in the cache.
                 if req.ops.iter().any(|op| matches!(op, crate::types::WriteOp::PutMachine { .. })) {
                     machines.clear();
@@ -187,7 +205,7 @@ impl Writer {
         }
         if let Some(error) = abort {
             drop(tx);
-            self.after_failed_transaction(start_seq);
+            self.after_failed_transaction(start_seq, start_offset);
             fail_all(group, &error);
             return false;
         }
@@ -197,7 +215,7 @@ impl Writer {
             if is_io_error(&e) {
                 self.failed.fail(format!("commit failed: {e}"));
             }
-            self.after_failed_transaction(start_seq);
+            self.after_failed_transaction(start_seq, start_offset);
             fail_all(group, &StoreError::from(e));
             return false;
         }
@@ -214,8 +232,9 @@ impl Writer {
     }
 
     /// Restores the writer's invariants after a transaction rolled back.
-    fn after_failed_transaction(&mut self, start_seq: u64) {
+    fn after_failed_transaction(&mut self, start_seq: u64, start_offset: u64) {
         self.machines.clear();
+        self.next_offset = start_offset;
         self.next_seq = match super::next_seq(&self.conn) {
             Ok(seq) => seq.max(start_seq),
             Err(e) => {
@@ -223,6 +242,19 @@ impl Writer {
                 start_seq
             }
         };
+    }
+
+    /// Returns pages freed by retention to the file system and truncates the WAL. Runs between
+    /// groups: a checkpoint cannot run inside the writer's transaction.
+    fn compact(&mut self) -> Result<(), StoreError> {
+        self.conn.execute_batch("PRAGMA incremental_vacuum")?;
+        // TRUNCATE waits for readers of old snapshots only up to the busy timeout; a busy
+        // checkpoint is retried at the next compaction.
+        let busy: i64 = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        if busy != 0 {
+            tracing::debug!("WAL checkpoint was blocked by a reader; retried next time");
+        }
+        Ok(())
     }
 
     /// fsyncs the WAL; a failure stops the store.

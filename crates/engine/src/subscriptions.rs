@@ -1,0 +1,302 @@
+//! Durable subscriptions: named cursors over a log filter that consumers pull from, ack, and
+//! whose unacked records come back after their lease.
+//!
+//! Delivery is at-least-once: a record is delivered again when its lease ends before an ack
+//! (a consumer crashed, or was slow), so consumers must tolerate repeats (the seq identifies a
+//! record). Every state change (lease, ack, dead letter) is a store write, so it is as durable
+//! as an event and survives restarts; on PostgreSQL all nodes share each subscription.
+
+use std::time::{Duration, Instant};
+
+use switchyard_model::{Segment, SpaceName};
+use switchyard_store::*;
+use tokio::sync::broadcast;
+
+use crate::{Engine, EngineError, parse_segment, parse_space, unexpected};
+
+/// Deliveries before a record becomes a dead letter, when a subscription names none.
+pub const DEFAULT_MAX_DELIVERIES: u32 = 5;
+
+/// The lease a pull gives when neither it nor its subscription names one.
+pub const DEFAULT_ACK_WAIT: Duration = Duration::from_secs(30);
+
+/// The most records one pull leases.
+pub const MAX_PULL: u32 = 1000;
+
+/// The longest a pull waits for records to arrive.
+pub const MAX_PULL_WAIT: Duration = Duration::from_secs(60);
+
+/// Store pulls one request makes in a row while the subscription's cursor is behind the log
+/// and nothing matched (each examines at most 10,000 records).
+const MAX_SCAN_ROUNDS: u32 = 10;
+
+/// The longest lease a pull may take.
+pub const MAX_LEASE: Duration = Duration::from_secs(24 * 3600);
+
+/// Where a new subscription starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscribeFrom {
+    /// With the first record written after it was created.
+    Now,
+    /// With the oldest record the log keeps.
+    Earliest,
+    /// With the record after this seq.
+    After(Seq),
+}
+
+/// A subscription's settings, as the API received them.
+#[derive(Debug, Clone)]
+pub struct SubscriptionSettings {
+    /// Which records it follows.
+    pub filter: LogFilter,
+    /// Where it starts (only when created).
+    pub from: SubscribeFrom,
+    /// Deliveries before a record becomes a dead letter.
+    pub max_deliveries: Option<u32>,
+    /// The default lease of a pull.
+    pub ack_wait: Option<Duration>,
+    /// Whether retention may trim records it has not acked.
+    pub allow_loss: bool,
+}
+
+/// A subscription with how far behind the log it is.
+#[derive(Debug, Clone)]
+pub struct SubscriptionStatus {
+    /// The subscription.
+    pub subscription: SubscriptionRecord,
+    /// Records in the log after its cursor, not yet examined.
+    pub lag: u64,
+    /// The log's newest seq when this was read.
+    pub log_newest: Seq,
+}
+
+impl Engine {
+    /// Creates a subscription, or updates the settings of one with the same filter.
+    pub async fn put_subscription(
+        &self,
+        name: &str,
+        settings: SubscriptionSettings,
+    ) -> Result<(SubscriptionStatus, bool), EngineError> {
+        let name = parse_segment("subscription", name)?;
+        let max_deliveries = settings.max_deliveries.unwrap_or(DEFAULT_MAX_DELIVERIES);
+        if !(1..=1000).contains(&max_deliveries) {
+            return Err(EngineError::validation("max_deliveries must be 1-1000"));
+        }
+        let ack_wait = settings.ack_wait.unwrap_or(DEFAULT_ACK_WAIT);
+        check_lease("ack_wait", ack_wait)?;
+        let start_after = match settings.from {
+            SubscribeFrom::Now => self.store.log_stats().await?.newest,
+            SubscribeFrom::Earliest => Seq(0),
+            SubscribeFrom::After(seq) => seq,
+        };
+        let space = settings.filter.space.clone();
+        let spec = SubscriptionSpec {
+            filter: settings.filter,
+            name: name.clone(),
+            start_after,
+            max_deliveries,
+            ack_wait_ms: ack_wait.as_millis() as u64,
+            allow_loss: settings.allow_loss,
+        };
+        let created = match self.write(WriteOp::PutSubscription(spec)).await? {
+            WriteOutcome::SubscriptionPut { created } => created,
+            other => return Err(unexpected(other)),
+        };
+        Ok((self.subscription_status(&space, &name).await?, created))
+    }
+
+    /// A subscription with its lag.
+    pub async fn get_subscription(&self, space: &str, name: &str) -> Result<SubscriptionStatus, EngineError> {
+        let space = parse_space(space)?;
+        let name = parse_segment("subscription", name)?;
+        self.subscription_status(&space, &name).await
+    }
+
+    async fn subscription_status(&self, space: &SpaceName, name: &Segment) -> Result<SubscriptionStatus, EngineError> {
+        let subscription = self.store.get_subscription(space, name).await?.ok_or_else(|| not_found(space, name))?;
+        let log_newest = self.store.log_stats().await?.newest;
+        let lag = log_newest.0.saturating_sub(subscription.cursor.0);
+        Ok(SubscriptionStatus { subscription, lag, log_newest })
+    }
+
+    /// Every subscription of a space, with its lag.
+    pub async fn list_subscriptions(&self, space: &str) -> Result<Vec<SubscriptionStatus>, EngineError> {
+        let space = parse_space(space)?;
+        let log_newest = self.store.log_stats().await?.newest;
+        Ok(self
+            .store
+            .list_subscriptions(&space)
+            .await?
+            .into_iter()
+            .map(|subscription| {
+                let lag = log_newest.0.saturating_sub(subscription.cursor.0);
+                SubscriptionStatus { subscription, lag, log_newest }
+            })
+            .collect())
+    }
+
+    /// Deletes a subscription with its pending records and dead letters.
+    pub async fn delete_subscription(&self, space: &str, name: &str) -> Result<(), EngineError> {
+        let space = parse_space(space)?;
+        let name = parse_segment("subscription", name)?;
+        match self.write(WriteOp::DeleteSubscription { space, name }).await? {
+            WriteOutcome::SubscriptionDeleted => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Leases up to `max` records (redeliveries first). With `wait`, an empty answer waits up
+    /// to that long for records to arrive (or leases to end) before it is given.
+    pub async fn pull(
+        &self,
+        space: &str,
+        name: &str,
+        max: u32,
+        lease: Option<Duration>,
+        wait: Option<Duration>,
+    ) -> Result<Vec<Delivery>, EngineError> {
+        let space = parse_space(space)?;
+        let name = parse_segment("subscription", name)?;
+        if !(1..=MAX_PULL).contains(&max) {
+            return Err(EngineError::validation(format!("max must be 1-{MAX_PULL}")));
+        }
+        let lease_ms = match lease {
+            Some(lease) => {
+                check_lease("lease", lease)?;
+                lease.as_millis() as u64
+            }
+            None => {
+                let sub = self.store.get_subscription(&space, &name).await?.ok_or_else(|| not_found(&space, &name))?;
+                sub.spec.ack_wait_ms
+            }
+        };
+        let wait = wait.unwrap_or(Duration::ZERO);
+        if wait > MAX_PULL_WAIT {
+            return Err(EngineError::validation(format!("wait must be at most {}s", MAX_PULL_WAIT.as_secs())));
+        }
+        let deadline = Instant::now() + wait;
+        // A pull examines a bounded stretch of the log; an empty answer while its cursor is
+        // still behind the log means "nothing matched yet", not "caught up": pull on.
+        let mut budget_rounds = 0;
+        loop {
+            // Subscribed before pulling: a record committed after the pull looked is announced.
+            let mut arrivals = self.tail.get().map(|tail| tail.subscribe());
+            let request = PullRequest { space: space.clone(), name: name.clone(), max, lease_ms };
+            let deliveries = match self.write(WriteOp::Pull(request)).await? {
+                WriteOutcome::Pulled(deliveries) => deliveries,
+                other => return Err(unexpected(other)),
+            };
+            if !deliveries.is_empty() {
+                return Ok(deliveries);
+            }
+            if budget_rounds < MAX_SCAN_ROUNDS
+                && let Some(sub) = self.store.get_subscription(&space, &name).await?
+                && sub.cursor < self.store.log_stats().await?.newest
+            {
+                budget_rounds += 1;
+                continue;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(deliveries);
+            }
+            // Leases that end are noticed within a second; new records at once.
+            let nap = (deadline - now).min(Duration::from_secs(1));
+            match arrivals.as_mut() {
+                Some(rx) => {
+                    let _ = tokio::time::timeout(nap, async {
+                        loop {
+                            match rx.recv().await {
+                                Ok(record) if record.space == space => return,
+                                Ok(_) => {}
+                                Err(broadcast::error::RecvError::Lagged(_)) => return,
+                                Err(broadcast::error::RecvError::Closed) => {
+                                    std::future::pending::<()>().await;
+                                }
+                            }
+                        }
+                    })
+                    .await;
+                }
+                None => tokio::time::sleep(nap).await,
+            }
+        }
+    }
+
+    /// Acknowledges records; returns how many were pending.
+    pub async fn ack(&self, space: &str, name: &str, seqs: Vec<Seq>) -> Result<u64, EngineError> {
+        let (space, name) = (parse_space(space)?, parse_segment("subscription", name)?);
+        check_seqs(&seqs)?;
+        self.subscription_update(WriteOp::Ack { space, name, seqs }).await
+    }
+
+    /// Ends the leases of records now, so they are delivered again; returns how many.
+    pub async fn nack(&self, space: &str, name: &str, seqs: Vec<Seq>) -> Result<u64, EngineError> {
+        let (space, name) = (parse_space(space)?, parse_segment("subscription", name)?);
+        check_seqs(&seqs)?;
+        self.subscription_update(WriteOp::Nack { space, name, seqs }).await
+    }
+
+    /// A page of a subscription's dead letters.
+    pub async fn dead_letters(
+        &self,
+        space: &str,
+        name: &str,
+        after: Seq,
+        limit: u32,
+    ) -> Result<Vec<DeadLetter>, EngineError> {
+        let (space, name) = (parse_space(space)?, parse_segment("subscription", name)?);
+        if self.store.get_subscription(&space, &name).await?.is_none() {
+            return Err(not_found(&space, &name));
+        }
+        Ok(self.store.dead_letters(&space, &name, after, limit.clamp(1, 1000)).await?)
+    }
+
+    /// Makes dead letters deliverable again (all when `seqs` is `None`); returns how many.
+    pub async fn redrive(&self, space: &str, name: &str, seqs: Option<Vec<Seq>>) -> Result<u64, EngineError> {
+        let (space, name) = (parse_space(space)?, parse_segment("subscription", name)?);
+        if let Some(seqs) = &seqs {
+            check_seqs(seqs)?;
+        }
+        self.subscription_update(WriteOp::RedriveDeadLetters { space, name, seqs }).await
+    }
+
+    /// Forgets dead letters (all when `seqs` is `None`); returns how many.
+    pub async fn discard_dead_letters(
+        &self,
+        space: &str,
+        name: &str,
+        seqs: Option<Vec<Seq>>,
+    ) -> Result<u64, EngineError> {
+        let (space, name) = (parse_space(space)?, parse_segment("subscription", name)?);
+        if let Some(seqs) = &seqs {
+            check_seqs(seqs)?;
+        }
+        self.subscription_update(WriteOp::DiscardDeadLetters { space, name, seqs }).await
+    }
+
+    async fn subscription_update(&self, op: WriteOp) -> Result<u64, EngineError> {
+        match self.write(op).await? {
+            WriteOutcome::SubscriptionUpdated(n) => Ok(n),
+            other => Err(unexpected(other)),
+        }
+    }
+}
+
+fn not_found(space: &SpaceName, name: &Segment) -> EngineError {
+    StoreError::SubscriptionNotFound { space: space.to_string(), name: name.to_string() }.into()
+}
+
+fn check_lease(what: &str, lease: Duration) -> Result<(), EngineError> {
+    if lease < Duration::from_millis(10) || lease > MAX_LEASE {
+        return Err(EngineError::validation(format!("{what} must be between 10ms and 24h")));
+    }
+    Ok(())
+}
+
+fn check_seqs(seqs: &[Seq]) -> Result<(), EngineError> {
+    if seqs.is_empty() || seqs.len() > 10_000 {
+        return Err(EngineError::validation("seqs must name 1-10000 records"));
+    }
+    Ok(())
+}
