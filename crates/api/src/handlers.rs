@@ -476,26 +476,51 @@ pub async fn watch_sse(
     Query(q): Query<WatchQuery>,
     headers: HeaderMap,
 ) -> Result<Response> {
-    use axum::response::sse::{Event, KeepAlive, Sse};
+    use std::fmt::Write as _;
+    /// Records written to the socket in one go when they have queued up.
+    const BATCH: usize = 256;
+    /// A comment line is sent after this long without a record, so proxies keep the stream.
+    const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(15);
     let rx = start_watch(&state, &caller, &space, q, &headers).await?;
-    let stream = futures_util::stream::unfold((rx, false), |(mut rx, ended)| async move {
-        if ended {
-            return None;
-        }
-        let event = match rx.recv().await? {
-            Ok(record) => {
-                Event::default().id(record.seq.0.to_string()).event(record.kind.as_str()).data(record_json(&record))
+    // Every record that queued up for this watcher goes out as one chunk (one write), not one
+    // write per record: a busy log with many watchers is dominated by per-write costs.
+    let stream =
+        futures_util::stream::unfold((rx, Vec::with_capacity(BATCH), false), |(mut rx, mut batch, ended)| async move {
+            if ended {
+                return None;
             }
-            Err(e) => {
-                return Some((
-                    Ok::<_, std::convert::Infallible>(Event::default().event("error").data(error_json(e))),
-                    (rx, true),
-                ));
+            let received = match tokio::time::timeout(KEEP_ALIVE, rx.recv_many(&mut batch, BATCH)).await {
+                Err(_) => {
+                    let keep_alive = axum::body::Bytes::from_static(b":\n\n");
+                    return Some((Ok::<_, std::convert::Infallible>(keep_alive), (rx, batch, false)));
+                }
+                Ok(0) => return None,
+                Ok(n) => n,
+            };
+            let mut text = String::with_capacity(received * 320);
+            let mut end = false;
+            for item in batch.drain(..) {
+                // Record JSON is compact (no newline), so it is one `data:` line.
+                let _ = match item {
+                    Ok(record) => {
+                        write!(text, "id: {}\nevent: {}\ndata: {}\n\n", record.seq.0, record.kind, record_json(&record))
+                    }
+                    Err(e) => {
+                        end = true;
+                        write!(text, "event: error\ndata: {}\n\n", error_json(e))
+                    }
+                };
+                if end {
+                    break;
+                }
             }
-        };
-        Some((Ok(event), (rx, false)))
-    });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
+            Some((Ok(axum::body::Bytes::from(text)), (rx, batch, end)))
+        });
+    let mut response = axum::body::Body::from_stream(stream).into_response();
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, axum::http::HeaderValue::from_static("text/event-stream"));
+    headers.insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-cache"));
+    Ok(response)
 }
 
 pub async fn watch_ws(

@@ -533,14 +533,28 @@ pub async fn ack(
     Ok(ok(StatusCode::OK, json!({ "acked": n })))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lease {
+    seq: u64,
+    deliveries: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NackBody {
+    leases: Vec<Lease>,
+}
+
 pub async fn nack(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path((space, name)): Path<(String, String)>,
-    Json(body): Json<SeqsBody>,
+    Json(body): Json<NackBody>,
 ) -> Result<Response> {
     caller.require(&parse_space(&space)?, Role::Writer)?;
-    let n = state.engine.nack(&space, &name, seqs(body.seqs)).await?;
+    let leases = body.leases.into_iter().map(|l| (Seq(l.seq), l.deliveries)).collect();
+    let n = state.engine.nack(&space, &name, leases).await?;
     Ok(ok(StatusCode::OK, json!({ "released": n })))
 }
 

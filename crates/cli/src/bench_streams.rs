@@ -96,7 +96,8 @@ pub async fn watch(args: WatchBenchArgs, server: &str, token: Option<&str>) -> a
             let mut response = request.send().await?.error_for_status()?;
             let _ = ready.send(()).await;
             let mut hist = histogram();
-            let mut got = 0u64;
+            // Counted by seq: a duplicate or a step back is an error, not an extra delivery.
+            let (mut got, mut last_seq, mut out_of_order) = (0u64, 0u64, 0u64);
             let mut buffer: Vec<u8> = Vec::with_capacity(64 * 1024);
             loop {
                 if got >= *expected.borrow() {
@@ -113,15 +114,20 @@ pub async fn watch(args: WatchBenchArgs, server: &str, token: Option<&str>) -> a
                 let mut consumed = 0;
                 while let Some(end) = find(&buffer[consumed..], b"\n\n") {
                     let frame = &buffer[consumed..consumed + end];
-                    if let Some(sent) = sent_us(frame) {
-                        got += 1;
-                        let _ = hist.record(received.saturating_sub(sent).max(1));
+                    if let (Some(sent), Some(seq)) = (sent_us(frame), frame_id(frame)) {
+                        if seq > last_seq {
+                            last_seq = seq;
+                            got += 1;
+                            let _ = hist.record(received.saturating_sub(sent).max(1));
+                        } else {
+                            out_of_order += 1;
+                        }
                     }
                     consumed += end + 2;
                 }
                 buffer.drain(..consumed);
             }
-            Ok::<_, anyhow::Error>((got, hist))
+            Ok::<_, anyhow::Error>((got, out_of_order, hist))
         });
     }
     drop(ready_tx);
@@ -174,11 +180,12 @@ pub async fn watch(args: WatchBenchArgs, server: &str, token: Option<&str>) -> a
     let write_elapsed = started.elapsed();
     let _ = expected_tx.send(sent);
     let mut hist = histogram();
-    let (mut complete, mut least, mut total) = (0usize, u64::MAX, 0u64);
+    let (mut complete, mut least, mut total, mut repeats) = (0usize, u64::MAX, 0u64, 0u64);
     let drain = tokio::time::timeout(Duration::from_secs(60), async {
         while let Some(r) = watchers.join_next().await {
-            let (got, h) = r??;
+            let (got, out_of_order, h) = r??;
             hist.add(h)?;
+            repeats += out_of_order;
             total += got;
             least = least.min(got);
             if got == sent {
@@ -194,7 +201,8 @@ pub async fn watch(args: WatchBenchArgs, server: &str, token: Option<&str>) -> a
     println!("bench watch: {} watchers, {} events/s target, {:.1?}", args.watchers, args.rate, args.duration);
     println!("  events applied {sent} ({:.0}/s), errors {errors}", sent as f64 / write_elapsed.as_secs_f64());
     println!(
-        "  watchers with every event: {complete} of {}; fewest received {}; deliveries {total} ({:.0}/s)",
+        "  watchers with every event: {complete} of {}; fewest received {}; deliveries {total} ({:.0}/s); \
+         duplicates or out of order {repeats}",
         args.watchers,
         if least == u64::MAX { 0 } else { least },
         total as f64 / all_elapsed.as_secs_f64()
@@ -218,14 +226,23 @@ pub async fn watch(args: WatchBenchArgs, server: &str, token: Option<&str>) -> a
     if drain.is_err() {
         bail!("watchers were still missing events 60 s after the writers stopped");
     }
-    if errors > 0 || complete < args.watchers {
-        bail!("{errors} writes failed; {} watchers missed events", args.watchers - complete);
+    if errors > 0 || complete < args.watchers || repeats > 0 {
+        bail!(
+            "{errors} writes failed; {} watchers missed events; {repeats} records arrived twice or out of order",
+            args.watchers - complete
+        );
     }
     Ok(())
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The `id:` (the record's seq) of an SSE frame.
+fn frame_id(frame: &[u8]) -> Option<u64> {
+    let line = frame.split(|b| *b == b'\n').find_map(|line| line.strip_prefix(b"id:"))?;
+    std::str::from_utf8(line).ok()?.trim().parse().ok()
 }
 
 /// The `sent_us` number in an SSE frame, without parsing the JSON around it.

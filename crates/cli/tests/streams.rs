@@ -279,6 +279,13 @@ async fn subscriptions_redeliver_after_the_lease_then_dead_letter_and_redrive() 
         tokio::time::timeout(Duration::from_secs(10), waiter).await.expect("the waiting pull answers").unwrap();
     assert_eq!(waited.unwrap().records.iter().map(|r| r.record.seq).collect::<Vec<_>>(), vec![fourth]);
 
+    // A nack names the lease it ends (seq and delivery count): a stale one ends nothing.
+    assert_eq!(client.nack("acme", "workers", &[(fourth, 2)]).await.unwrap(), 0);
+    assert!(client.pull("acme", "workers", &pull(5, "30s")).await.unwrap().records.is_empty());
+    assert_eq!(client.nack("acme", "workers", &[(fourth, 1)]).await.unwrap(), 1);
+    let again = client.pull("acme", "workers", &pull(5, "30s")).await.unwrap();
+    assert_eq!(again.records.iter().map(|r| (r.record.seq, r.deliveries)).collect::<Vec<_>>(), vec![(fourth, 2)]);
+
     // Unknown subscriptions and bad arguments are refused with their codes.
     let missing = client.pull("acme", "nobody", &pull(1, "1s")).await.expect_err("missing");
     assert_eq!(code(&missing), "subscription_not_found");

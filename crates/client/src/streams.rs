@@ -263,10 +263,12 @@ impl Client {
         Ok(reply["acked"].as_u64().unwrap_or(0))
     }
 
-    /// Ends leases now so the records are delivered again; returns how many.
-    pub async fn nack(&self, space: &str, name: &str, seqs: &[u64]) -> Result<u64, ClientError> {
+    /// Ends leases now so their records are delivered again; a lease is the seq and the
+    /// delivery count its pull reported (`Delivered::deliveries`). Returns how many ended.
+    pub async fn nack(&self, space: &str, name: &str, leases: &[(u64, u32)]) -> Result<u64, ClientError> {
         let url = self.url(&["v1", "spaces", space, "subscriptions", name, "nack"], &[])?;
-        let reply: Value = self.json(self.request(Method::POST, url).json(&json!({ "seqs": seqs }))).await?;
+        let leases: Vec<Value> = leases.iter().map(|(seq, d)| json!({ "seq": seq, "deliveries": d })).collect();
+        let reply: Value = self.json(self.request(Method::POST, url).json(&json!({ "leases": leases }))).await?;
         Ok(reply["released"].as_u64().unwrap_or(0))
     }
 

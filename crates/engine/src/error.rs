@@ -133,6 +133,7 @@ fn store_code(e: &StoreError) -> &'static str {
         StoreError::KvNotFound { .. } => "key_not_found",
         StoreError::SubscriptionNotFound { .. } => "subscription_not_found",
         StoreError::SubscriptionFilterChanged { .. } => "subscription_exists",
+        StoreError::SeqExpired { .. } => "seq_expired",
         StoreError::BatchFailed { source, .. } => store_code(source),
         StoreError::Closed | StoreError::Failed(_) | StoreError::OutcomeUnknown(_) => "unavailable",
         StoreError::Internal(_) => "internal",
@@ -151,6 +152,7 @@ fn store_details(e: &StoreError) -> Value {
             json!({ "actual_state": actual_state, "actual_revision": actual_revision.get() })
         }
         StoreError::KvConflict { current, .. } => json!({ "current_revision": current }),
+        StoreError::SeqExpired { oldest } => json!({ "oldest_seq": oldest.0 }),
         StoreError::Transition(TransitionError::GuardRejected { guards, .. }) => json!({ "guards": guards }),
         StoreError::Transition(
             TransitionError::NoTransition { state, event } | TransitionError::FinalState { state, event },

@@ -18,6 +18,9 @@ pub const MAX_KEY_LEN: usize = 256;
 /// The content type of a value put without one.
 pub const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 
+/// The longest TTL a value may have.
+pub const MAX_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// Keys whose TTL ended are turned into tombstones at most this many per store write.
 const EXPIRE_CHUNK: u32 = 500;
 
@@ -109,6 +112,7 @@ impl Engine {
         check_kv_key(key)?;
         let ttl_ms = match put.ttl {
             Some(ttl) if ttl.is_zero() => return Err(EngineError::validation("ttl must be positive")),
+            Some(ttl) if ttl > MAX_TTL => return Err(EngineError::validation("ttl must be at most 100 years")),
             Some(ttl) => Some(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)),
             None => None,
         };

@@ -160,16 +160,15 @@ impl Engine {
         if !(1..=MAX_PULL).contains(&max) {
             return Err(EngineError::validation(format!("max must be 1-{MAX_PULL}")));
         }
+        let sub = self.store.get_subscription(&space, &name).await?.ok_or_else(|| not_found(&space, &name))?;
         let lease_ms = match lease {
             Some(lease) => {
                 check_lease("lease", lease)?;
                 lease.as_millis() as u64
             }
-            None => {
-                let sub = self.store.get_subscription(&space, &name).await?.ok_or_else(|| not_found(&space, &name))?;
-                sub.spec.ack_wait_ms
-            }
+            None => sub.spec.ack_wait_ms,
         };
+        let filter = sub.spec.filter;
         let wait = wait.unwrap_or(Duration::ZERO);
         if wait > MAX_PULL_WAIT {
             return Err(EngineError::validation(format!("wait must be at most {}s", MAX_PULL_WAIT.as_secs())));
@@ -182,16 +181,21 @@ impl Engine {
             // Subscribed before pulling: a record committed after the pull looked is announced.
             let mut arrivals = self.tail.get().map(|tail| tail.subscribe());
             let request = PullRequest { space: space.clone(), name: name.clone(), max, lease_ms };
-            let deliveries = match self.write(WriteOp::Pull(request)).await? {
+            // A pull appends nothing to the log, so it does not wake the log tail.
+            let deliveries = match self.store.write(WriteOp::Pull(request)).await? {
                 WriteOutcome::Pulled(deliveries) => deliveries,
                 other => return Err(unexpected(other)),
             };
             if !deliveries.is_empty() {
                 return Ok(deliveries);
             }
+            let newest = match self.tail.get() {
+                Some(tail) => tail.last_seq(),
+                None => self.store.log_stats().await?.newest,
+            };
             if budget_rounds < MAX_SCAN_ROUNDS
                 && let Some(sub) = self.store.get_subscription(&space, &name).await?
-                && sub.cursor < self.store.log_stats().await?.newest
+                && sub.cursor < newest
             {
                 budget_rounds += 1;
                 continue;
@@ -207,7 +211,8 @@ impl Engine {
                     let _ = tokio::time::timeout(nap, async {
                         loop {
                             match rx.recv().await {
-                                Ok(record) if record.space == space => return,
+                                // Only a record this subscription wants is worth a pull.
+                                Ok(record) if filter.matches(&record) => return,
                                 Ok(_) => {}
                                 Err(broadcast::error::RecvError::Lagged(_)) => return,
                                 Err(broadcast::error::RecvError::Closed) => {
@@ -230,11 +235,14 @@ impl Engine {
         self.subscription_update(WriteOp::Ack { space, name, seqs }).await
     }
 
-    /// Ends the leases of records now, so they are delivered again; returns how many.
-    pub async fn nack(&self, space: &str, name: &str, seqs: Vec<Seq>) -> Result<u64, EngineError> {
+    /// Ends leases now, so their records are delivered again; a lease is named by its record's
+    /// seq and the delivery count its pull reported. Returns how many ended.
+    pub async fn nack(&self, space: &str, name: &str, leases: Vec<(Seq, u32)>) -> Result<u64, EngineError> {
         let (space, name) = (parse_space(space)?, parse_segment("subscription", name)?);
-        check_seqs(&seqs)?;
-        self.subscription_update(WriteOp::Nack { space, name, seqs }).await
+        if leases.is_empty() || leases.len() > 10_000 {
+            return Err(EngineError::validation("leases must name 1-10000 records"));
+        }
+        self.subscription_update(WriteOp::Nack { space, name, leases }).await
     }
 
     /// A page of a subscription's dead letters.
@@ -276,7 +284,8 @@ impl Engine {
     }
 
     async fn subscription_update(&self, op: WriteOp) -> Result<u64, EngineError> {
-        match self.write(op).await? {
+        // These append nothing to the log, so they do not wake the log tail.
+        match self.store.write(op).await? {
             WriteOutcome::SubscriptionUpdated(n) => Ok(n),
             other => Err(unexpected(other)),
         }

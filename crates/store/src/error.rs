@@ -95,6 +95,12 @@ pub enum StoreError {
         /// The subscription.
         name: String,
     },
+    /// A subscription was asked to start before the oldest record the log still keeps.
+    #[error("the log no longer keeps records that old; the oldest kept is seq {oldest}")]
+    SeqExpired {
+        /// The oldest seq kept.
+        oldest: crate::types::Seq,
+    },
     /// No such token.
     #[error("token \"{id}\" not found")]
     TokenNotFound {

@@ -176,7 +176,9 @@ pub trait Store: Send + Sync + 'static {
     async fn log_stats(&self) -> Result<LogStats, StoreError>;
 
     /// Gives disk space freed by trimming back to the operating system where the backend
-    /// needs to be asked (SQLite: a WAL checkpoint and an incremental vacuum).
+    /// needs to be asked (SQLite: an incremental vacuum and a WAL checkpoint). The work of one
+    /// call is bounded and a checkpoint blocked by readers is not waited for, so a call may
+    /// leave some for the next.
     async fn compact(&self) -> Result<(), StoreError>;
 
     /// Nodes whose last heartbeat is at or after `alive_since`, by id.

@@ -9,6 +9,13 @@
 //!   leases handed out.
 //! - The log is never trimmed past the oldest record a subscription still needs (its oldest
 //!   pending or dead-lettered record, or the record after its cursor) unless it allows loss.
+//!   A pending or dead-lettered record already trimmed is no longer needed (it is gone), so it
+//!   does not hold the log.
+//! - A subscription never starts inside the trimmed part of the log: it is created only if no
+//!   record between its start and the oldest record kept was trimmed (start 0 means "from the
+//!   oldest record kept").
+//! - A nack names a lease by its record's seq and delivery count, and ends it only while that
+//!   lease is the current one.
 
 use serde::{Deserialize, Serialize};
 use switchyard_model::{Segment, SpaceName};
@@ -209,7 +216,9 @@ pub struct SubscriptionSpec {
     pub filter: LogFilter,
     /// Its name, unique within the space.
     pub name: Segment,
-    /// It delivers records with a seq above this (fixed when it is first created).
+    /// It delivers records with a seq above this (fixed when it is first created). 0 is "from
+    /// the oldest record kept"; another start before the oldest record kept is refused with
+    /// `SeqExpired`.
     pub start_after: Seq,
     /// A record leased this many times without an ack becomes a dead letter.
     pub max_deliveries: u32,

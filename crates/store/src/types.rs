@@ -34,9 +34,13 @@ impl Timestamp {
         self.0
     }
 
-    /// RFC 3339 in UTC with milliseconds, e.g. `2026-11-20T22:48:04.123Z`.
+    /// The latest time RFC 3339 can write (9999-12-31T23:59:59.999Z).
+    pub const MAX_RFC3339: Timestamp = Timestamp(253_402_300_799_999);
+
+    /// RFC 3339 in UTC with milliseconds, e.g. `2026-11-20T22:48:04.123Z` (times past year 9999
+    /// are written as the last millisecond of 9999).
     pub fn to_rfc3339(self) -> String {
-        humantime::format_rfc3339_millis(self.to_system_time()).to_string()
+        humantime::format_rfc3339_millis(self.min(Timestamp::MAX_RFC3339).to_system_time()).to_string()
     }
 
     /// This time as a `SystemTime`.
@@ -536,14 +540,16 @@ pub enum WriteOp {
         /// The records' seqs.
         seqs: Vec<Seq>,
     },
-    /// Ends the leases of pending records now, so the next pull delivers them again.
+    /// Ends leases now, so the next pull delivers those records again. A lease is named by its
+    /// record's seq and its delivery count (which a pull reports), so a consumer whose lease
+    /// already ended cannot end the lease another consumer holds now.
     Nack {
         /// The space.
         space: SpaceName,
         /// The subscription.
         name: Segment,
-        /// The records' seqs.
-        seqs: Vec<Seq>,
+        /// The leases: (seq, deliveries).
+        leases: Vec<(Seq, u32)>,
     },
     /// Makes dead letters pending again with no deliveries counted (all when `seqs` is `None`).
     RedriveDeadLetters {

@@ -202,3 +202,36 @@ async fn tailing_reader_sees_log_in_commit_order_under_concurrent_writers() {
     }
     tokio::task::spawn_blocking(move || drop(db)).await.unwrap();
 }
+
+/// `events.end_offset` has no default once migrated: a node still running a build that does not
+/// write it fails its inserts loudly instead of logging offset 0 (which breaks retention by
+/// size).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_insert_without_end_offset_is_refused() {
+    let db = tokio::task::spawn_blocking(TestDatabase::create).await.unwrap();
+    let store = PgStore::connect(PgOptions::new(db.url())).await.unwrap();
+    store.close().await;
+    let (client, connection) = tokio_postgres::connect(db.url(), tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let default: Option<String> = client
+        .query_one(
+            "SELECT column_default FROM information_schema.columns WHERE table_name = 'events' AND column_name = 'end_offset'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(default, None);
+    // An insert as the earlier build wrote it.
+    let err = client
+        .execute(
+            "INSERT INTO events (seq, space, kind, address, payload, idempotency_key, created_at)
+             VALUES (1, 'acme', 'topic.message', 'acme:news', '{}', NULL, 0)",
+            &[],
+        )
+        .await
+        .expect_err("refused");
+    assert_eq!(err.code(), Some(&tokio_postgres::error::SqlState::NOT_NULL_VIOLATION), "{err}");
+    drop(client);
+    tokio::task::spawn_blocking(move || drop(db)).await.unwrap();
+}

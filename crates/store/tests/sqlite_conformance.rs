@@ -201,3 +201,113 @@ async fn refused_writes_leave_no_holes_in_the_log() {
     let seqs: Vec<u64> = store.read_log(Seq(0), 1000).await.unwrap().iter().map(|r| r.seq.0).collect();
     assert_eq!(seqs, (1..=21).collect::<Vec<u64>>(), "seqs are contiguous: refused writes took none");
 }
+
+/// A read-only connection to a store's database file, beside the store's own.
+fn peek(dir: &std::path::Path) -> rusqlite::Connection {
+    rusqlite::Connection::open_with_flags(dir.join(DB_FILE), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap()
+}
+
+/// The database's size in pages times the page size (the WAL not included).
+fn database_bytes(conn: &rusqlite::Connection) -> i64 {
+    let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap();
+    let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+    pages * page_size
+}
+
+fn auto_vacuum(conn: &rusqlite::Connection) -> i64 {
+    conn.query_row("PRAGMA auto_vacuum", [], |r| r.get(0)).unwrap()
+}
+
+/// A new store, and one made by an earlier build without auto-vacuum, both run with incremental
+/// auto-vacuum (2), so retention can give pages back.
+#[tokio::test]
+async fn stores_run_with_incremental_auto_vacuum() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = SqliteOptions { data_dir: dir.path().into(), durability: Durability::Fsync };
+    let store = SqliteStore::open(options.clone()).unwrap();
+    store.write(put_op("m")).await.unwrap();
+    assert_eq!(auto_vacuum(&peek(dir.path())), 2, "a new store");
+    store.close().await;
+    drop(store);
+    {
+        let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+        conn.execute_batch("PRAGMA auto_vacuum = NONE; VACUUM;").unwrap();
+        assert_eq!(auto_vacuum(&conn), 0, "as an earlier build left it");
+    }
+    let store = SqliteStore::open(options).unwrap();
+    assert_eq!(auto_vacuum(&peek(dir.path())), 2, "switched at open");
+    let wal = std::fs::metadata(dir.path().join(format!("{DB_FILE}-wal"))).map(|m| m.len()).unwrap_or(0);
+    assert_eq!(wal, 0, "the VACUUM's copy does not stay in the WAL");
+    assert!(store.get_machine(&"acme".parse().unwrap(), &"m".parse().unwrap(), None).await.unwrap().is_some());
+}
+
+/// After retention trims most of the log, a compaction gives the freed pages back: the file
+/// shrinks by about what was trimmed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compaction_returns_trimmed_pages_to_the_file_system() {
+    const RECORDS: usize = 20_000;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(SqliteOptions { data_dir: dir.path().into(), durability: Durability::None }).unwrap();
+    let pad = "x".repeat(1_000);
+    let mut written = 0;
+    while written < RECORDS {
+        let batch: Vec<WriteOp> = (written..(written + 500).min(RECORDS))
+            .map(|i| WriteOp::Publish {
+                space: "acme".parse().unwrap(),
+                topic: "bulk".parse().unwrap(),
+                payload: serde_json::json!({ "n": i, "pad": pad }),
+                key: None,
+                headers: Default::default(),
+                idempotency: None,
+            })
+            .collect();
+        written += store.write_atomic(batch).await.unwrap().len();
+    }
+    let logged = store.log_stats().await.unwrap().bytes as i64;
+    assert!(logged > 20_000_000, "{logged} bytes logged");
+    let before = database_bytes(&peek(dir.path()));
+    let far_future = switchyard_store::Timestamp(switchyard_store::Timestamp::now().0 + 86_400_000);
+    let mut trimmed = 0;
+    loop {
+        let trim = switchyard_store::TrimLog { older_than: far_future, max_bytes: None, limit: 5_000 };
+        match store.write(WriteOp::TrimLog(trim)).await.unwrap() {
+            switchyard_store::WriteOutcome::LogTrimmed(0) => break,
+            switchyard_store::WriteOutcome::LogTrimmed(n) => trimmed += n,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(trimmed, RECORDS as u64 - 1, "all but the newest record");
+    let freed = logged - store.log_stats().await.unwrap().bytes as i64;
+    store.compact().await.unwrap();
+    let after = database_bytes(&peek(dir.path()));
+    assert!(before - after >= freed * 9 / 10, "the database went from {before} to {after} bytes; {freed} were trimmed");
+    let file = std::fs::metadata(dir.path().join(DB_FILE)).unwrap().len() as i64;
+    assert!(file <= after, "the file ({file} bytes) was truncated too (checkpointed)");
+    let wal = std::fs::metadata(dir.path().join(format!("{DB_FILE}-wal"))).map(|m| m.len()).unwrap_or(0);
+    assert_eq!(wal, 0, "the WAL is truncated");
+}
+
+/// A reader holding an old snapshot blocks the WAL's TRUNCATE checkpoint; a compaction then
+/// gives up at once (the checkpoint is retried later) rather than stall every write behind it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compaction_does_not_wait_for_readers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        SqliteStore::open(SqliteOptions { data_dir: dir.path().into(), durability: Durability::Fsync }).unwrap();
+    store.write(put_op("m1")).await.unwrap();
+    let reader = peek(dir.path());
+    reader.execute_batch("BEGIN").unwrap();
+    let _: i64 = reader.query_row("SELECT count(*) FROM machines", [], |r| r.get(0)).unwrap();
+    store.write(put_op("m2")).await.unwrap();
+    let started = std::time::Instant::now();
+    store.compact().await.unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(2), "compaction took {:?}", started.elapsed());
+    let started = std::time::Instant::now();
+    store.write(put_op("m3")).await.unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(2), "a write after it took {:?}", started.elapsed());
+    let wal = dir.path().join(format!("{DB_FILE}-wal"));
+    assert!(std::fs::metadata(&wal).unwrap().len() > 0, "the WAL was not truncated under the reader");
+    reader.execute_batch("COMMIT").unwrap();
+    store.compact().await.unwrap();
+    assert_eq!(std::fs::metadata(&wal).unwrap().len(), 0, "truncated once the reader is done");
+}

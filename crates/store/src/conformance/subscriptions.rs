@@ -27,12 +27,16 @@ pub(super) fn cases<H: Harness>() -> Vec<(&'static str, Case<H>)> {
             Box::pin(acked_never_redelivered_expired_redelivered(h))
         }),
         ("nack_makes_a_record_due_at_once", |h| Box::pin(nack_makes_record_due(h))),
+        ("nack_ends_only_the_lease_it_names", |h| Box::pin(nack_ends_only_the_lease_it_names(h))),
         ("dead_letters_after_max_deliveries_redrive_and_discard", |h| Box::pin(dead_letters_redrive_discard(h))),
         ("a_run_of_dead_letters_still_fills_a_pull", |h| Box::pin(dead_letter_run_still_fills_pull(h))),
         ("shared_consumers_receive_each_record_once", |h| Box::pin(shared_consumers_receive_each_record_once(h))),
+        ("pull_scans_only_its_space_and_its_cursor_follows_the_log", |h| Box::pin(pull_scans_only_its_space(h))),
         ("subscription_state_survives_reopen", |h| Box::pin(subscription_state_survives_reopen(h))),
         ("retention_keeps_records_a_subscription_needs", |h| Box::pin(retention_keeps_needed_records(h))),
         ("allow_loss_subscription_does_not_hold_retention", |h| Box::pin(allow_loss_does_not_hold_retention(h))),
+        ("a_subscription_never_starts_inside_the_trimmed_log", |h| Box::pin(never_starts_inside_trimmed_log(h))),
+        ("retention_ignores_needs_that_are_already_trimmed", |h| Box::pin(retention_ignores_trimmed_needs(h))),
         ("trim_by_bytes_keeps_about_max_bytes_and_stats_agree", |h| Box::pin(trim_by_bytes_and_stats(h))),
     ]
 }
@@ -96,9 +100,14 @@ async fn ack<S: Store>(store: &S, sp: &str, name: &str, seqs: &[Seq]) -> u64 {
     updated(store.write(WriteOp::Ack { space: space(sp), name: seg(name), seqs: seqs.to_vec() }).await)
 }
 
-/// Nacks; how many were pending.
-async fn nack<S: Store>(store: &S, sp: &str, name: &str, seqs: &[Seq]) -> u64 {
-    updated(store.write(WriteOp::Nack { space: space(sp), name: seg(name), seqs: seqs.to_vec() }).await)
+/// Nacks leases, each named by its record's seq and delivery count; how many leases ended.
+async fn nack<S: Store>(store: &S, sp: &str, name: &str, leases: &[(Seq, u32)]) -> u64 {
+    updated(store.write(WriteOp::Nack { space: space(sp), name: seg(name), leases: leases.to_vec() }).await)
+}
+
+/// The leases of these deliveries, as a nack names them.
+fn leases_of(deliveries: &[Delivery]) -> Vec<(Seq, u32)> {
+    deliveries.iter().map(|d| (d.record.seq, d.deliveries)).collect()
 }
 
 /// Redrives dead letters (all for `None`); how many.
@@ -203,7 +212,7 @@ async fn put_update_refuse_delete<H: Harness>(h: &H) {
     let missing = [
         WriteOp::Pull(PullRequest { space: sp.clone(), name: name.clone(), max: 1, lease_ms: LONG }),
         WriteOp::Ack { space: sp.clone(), name: name.clone(), seqs: vec![seqs[0]] },
-        WriteOp::Nack { space: sp.clone(), name: name.clone(), seqs: vec![] },
+        WriteOp::Nack { space: sp.clone(), name: name.clone(), leases: vec![] },
         WriteOp::RedriveDeadLetters { space: sp.clone(), name: name.clone(), seqs: None },
         WriteOp::DiscardDeadLetters { space: sp.clone(), name: name.clone(), seqs: None },
     ];
@@ -277,7 +286,7 @@ async fn acked_never_redelivered_expired_redelivered<H: Harness>(h: &H) {
     assert_eq!(seqs_of(&pull(&*store, "acme", "w", 10, 50).await), seqs);
     assert_eq!(ack(&*store, "acme", "w", &seqs[..2]).await, 2);
     assert_eq!(ack(&*store, "acme", "w", &seqs[..2]).await, 0, "acked records are not pending any more");
-    assert_eq!(nack(&*store, "acme", "w", &seqs[..1]).await, 0, "an acked record cannot be nacked");
+    assert_eq!(nack(&*store, "acme", "w", &[(seqs[0], 1)]).await, 0, "an acked record cannot be nacked");
     assert_eq!(ack(&*store, "acme", "w", &[]).await, 0);
     tokio::time::sleep(std::time::Duration::from_millis(150)).await;
     assert_eq!(get_sub(&*store, "acme", "w").await.leased, 0, "the lease ended");
@@ -297,12 +306,32 @@ async fn nack_makes_record_due<H: Harness>(h: &H) {
     let seqs = publish_many(&*store, "acme", "jobs", 2).await;
     assert!(put_sub(&*store, spec("w", topic_filter("acme", "jobs"), Seq(0))).await);
     assert_eq!(seqs_of(&pull(&*store, "acme", "w", 10, LONG).await), seqs);
-    assert_eq!(nack(&*store, "acme", "w", &[seqs[0], Seq(999_999)]).await, 1, "only pending records count");
+    assert_eq!(nack(&*store, "acme", "w", &[(seqs[0], 1), (Seq(999_999), 1)]).await, 1, "only pending records count");
     let got = get_sub(&*store, "acme", "w").await;
     assert_eq!((got.pending, got.leased), (2, 1));
     let again = pull(&*store, "acme", "w", 10, LONG).await;
     assert_eq!(seqs_of(&again), vec![seqs[0]], "the nacked record at once; the leased one stays leased");
     assert_eq!(again[0].deliveries, 2);
+}
+
+/// A nack names a lease by its delivery count: a consumer whose lease already ended cannot end
+/// the lease another consumer holds now on the same record.
+async fn nack_ends_only_the_lease_it_names<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    let s = publish_many(&*store, "acme", "jobs", 1).await[0];
+    assert!(put_sub(&*store, spec("w", topic_filter("acme", "jobs"), Seq(0))).await);
+    // A's lease ends at once (a zero-length lease), so B gets the record next.
+    let a = pull(&*store, "acme", "w", 1, 0).await;
+    assert_eq!(leases_of(&a), vec![(s, 1)]);
+    let b = pull(&*store, "acme", "w", 1, LONG).await;
+    assert_eq!(leases_of(&b), vec![(s, 2)]);
+    assert_eq!(nack(&*store, "acme", "w", &leases_of(&a)).await, 0, "A's lease ended already: nothing to end");
+    assert_eq!(nack(&*store, "acme", "w", &[(s, 3)]).await, 0, "a lease not handed out yet");
+    assert!(pull(&*store, "acme", "w", 1, LONG).await.is_empty(), "B's lease holds");
+    let got = get_sub(&*store, "acme", "w").await;
+    assert_eq!((got.pending, got.leased), (1, 1));
+    assert_eq!(nack(&*store, "acme", "w", &leases_of(&b)).await, 1, "B ends its own lease");
+    assert_eq!(leases_of(&pull(&*store, "acme", "w", 1, LONG).await), vec![(s, 3)], "delivered again");
 }
 
 /// A record leased `max_deliveries` times becomes a dead letter, listed with its record; redrive makes it deliverable afresh, discard forgets it.
@@ -316,7 +345,7 @@ async fn dead_letters_redrive_discard<H: Harness>(h: &H) {
     for deliveries in 1..=2 {
         let got = pull(&*store, "acme", "w", 10, LONG).await;
         assert_eq!((seqs_of(&got), got[0].deliveries), (vec![s1], deliveries));
-        assert_eq!(nack(&*store, "acme", "w", &[s1]).await, 1);
+        assert_eq!(nack(&*store, "acme", "w", &[(s1, deliveries)]).await, 1);
     }
     let s2 = publish_many(&*store, "acme", "jobs", 1).await[0];
     let before = Timestamp::now();
@@ -332,22 +361,22 @@ async fn dead_letters_redrive_discard<H: Harness>(h: &H) {
     assert_eq!(dead[0].record, logged, "a dead letter comes with its record");
     assert!(store.dead_letters(&space("acme"), &seg("w"), s1, 10).await.expect("page").is_empty());
     assert_eq!(ack(&*store, "acme", "w", &[s1]).await, 0, "a dead letter is not acked");
-    assert_eq!(nack(&*store, "acme", "w", &[s1]).await, 0, "nor nacked");
+    assert_eq!(nack(&*store, "acme", "w", &[(s1, 2)]).await, 0, "nor nacked");
 
     assert_eq!(redrive(&*store, "acme", "w", Some(&[s1, s2])).await, 1, "only dead letters are redriven");
     let got = get_sub(&*store, "acme", "w").await;
     assert_eq!((got.pending, got.dead_letters), (2, 0));
     let redriven = pull(&*store, "acme", "w", 10, LONG).await;
     assert_eq!((seqs_of(&redriven), redriven[0].deliveries), (vec![s1], 1), "deliverable again, counted afresh");
-    for _ in 0..2 {
-        assert_eq!(nack(&*store, "acme", "w", &[s1]).await, 1);
+    for deliveries in 1..=2 {
+        assert_eq!(nack(&*store, "acme", "w", &[(s1, deliveries)]).await, 1);
         pull(&*store, "acme", "w", 10, LONG).await;
     }
     assert_eq!(get_sub(&*store, "acme", "w").await.dead_letters, 1, "dead again after two more leases");
     assert_eq!(redrive(&*store, "acme", "w", None).await, 1, "all dead letters");
     assert_eq!(seqs_of(&pull(&*store, "acme", "w", 10, LONG).await), vec![s1]);
-    for _ in 0..2 {
-        assert_eq!(nack(&*store, "acme", "w", &[s1]).await, 1);
+    for deliveries in 1..=2 {
+        assert_eq!(nack(&*store, "acme", "w", &[(s1, deliveries)]).await, 1);
         pull(&*store, "acme", "w", 10, LONG).await;
     }
     assert_eq!(discard(&*store, "acme", "w", Some(&[s2])).await, 0, "a pending record is not discarded");
@@ -366,10 +395,14 @@ async fn dead_letter_run_still_fills_pull<H: Harness>(h: &H) {
     sub.max_deliveries = 2;
     assert!(put_sub(&*store, sub).await);
     let seqs = publish_many(&*store, "acme", "jobs", 80).await;
-    assert_eq!(pull(&*store, "acme", "w", 80, LONG).await.len(), 80);
-    assert_eq!(nack(&*store, "acme", "w", &seqs).await, 80);
-    assert_eq!(seqs_of(&pull(&*store, "acme", "w", 75, LONG).await), seqs[..75]);
-    assert_eq!(nack(&*store, "acme", "w", &seqs).await, 80);
+    let first = pull(&*store, "acme", "w", 80, LONG).await;
+    assert_eq!(first.len(), 80);
+    assert_eq!(nack(&*store, "acme", "w", &leases_of(&first)).await, 80);
+    let second = pull(&*store, "acme", "w", 75, LONG).await;
+    assert_eq!(seqs_of(&second), seqs[..75]);
+    // The 75 leased again, and the 5 still due from the first nack (their lease is the first).
+    let leases: Vec<(Seq, u32)> = leases_of(&second).into_iter().chain(leases_of(&first[75..])).collect();
+    assert_eq!(nack(&*store, "acme", "w", &leases).await, 80);
     // 75 due records reach max_deliveries in a row before the three that fill the pull.
     let third = pull(&*store, "acme", "w", 3, LONG).await;
     assert_eq!(seqs_of(&third), seqs[75..78]);
@@ -416,6 +449,36 @@ async fn shared_consumers_receive_each_record_once<H: Harness>(h: &H) {
     assert_eq!((got.pending, got.cursor), (0, seqs[199]));
 }
 
+/// A pull examines only its own space's records, so other spaces' records do not use up its
+/// budget; once it has examined all of its space's records, its cursor follows the log's newest
+/// record (so its lag means something), and nothing of its space is skipped.
+async fn pull_scans_only_its_space<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    assert!(put_sub(&*store, spec("w", topic_filter("acme", "jobs"), Seq(0))).await);
+    assert!(put_sub(&*store, spec("all", everything("acme"), Seq(0))).await);
+    let mut mine = publish_many(&*store, "acme", "jobs", 1).await;
+    // More records than one pull examines (10,000), all of another space.
+    publish_many(&*store, "beta", "jobs", 10_050).await;
+    mine.extend(publish_many(&*store, "acme", "jobs", 2).await);
+    assert_eq!(seqs_of(&pull(&*store, "acme", "w", 10, LONG).await), mine, "the other space used no budget");
+    assert_eq!(get_sub(&*store, "acme", "w").await.cursor, mine[2]);
+
+    let tail = publish_many(&*store, "beta", "jobs", 5).await;
+    assert!(pull(&*store, "acme", "w", 10, LONG).await.is_empty());
+    assert_eq!(get_sub(&*store, "acme", "w").await.cursor, tail[4], "at the end of its space: the log's newest");
+    let next = publish_many(&*store, "acme", "jobs", 1).await;
+    publish_many(&*store, "beta", "jobs", 1).await;
+    assert_eq!(seqs_of(&pull(&*store, "acme", "w", 10, LONG).await), next, "nothing of its space was skipped");
+
+    // A pull that fills `max` leaves the cursor at the record that filled it.
+    assert_eq!(seqs_of(&pull(&*store, "acme", "all", 2, LONG).await), mine[..2]);
+    assert_eq!(get_sub(&*store, "acme", "all").await.cursor, mine[1]);
+    let rest: Vec<Seq> = mine[2..].iter().chain(&next).copied().collect();
+    assert_eq!(seqs_of(&pull(&*store, "acme", "all", 10, LONG).await), rest);
+    let newest = store.log_stats().await.expect("stats").newest;
+    assert_eq!(get_sub(&*store, "acme", "all").await.cursor, newest);
+}
+
 /// Cursor, pending records and dead letters survive a restart.
 async fn subscription_state_survives_reopen<H: Harness>(h: &H) {
     let store = h.fresh().await;
@@ -425,7 +488,7 @@ async fn subscription_state_survives_reopen<H: Harness>(h: &H) {
     let seqs = publish_many(&*store, "acme", "jobs", 5).await;
     assert_eq!(seqs_of(&pull(&*store, "acme", "w", 2, LONG).await), seqs[..2]);
     assert_eq!(ack(&*store, "acme", "w", &seqs[..1]).await, 1);
-    assert_eq!(nack(&*store, "acme", "w", &seqs[1..2]).await, 1);
+    assert_eq!(nack(&*store, "acme", "w", &[(seqs[1], 1)]).await, 1);
     assert_eq!(seqs_of(&pull(&*store, "acme", "w", 1, LONG).await), seqs[2..3], "seq 2 became a dead letter");
     let before = get_sub(&*store, "acme", "w").await;
     assert_eq!((before.cursor, before.pending, before.leased, before.dead_letters), (seqs[2], 1, 1, 1));
@@ -484,7 +547,7 @@ async fn allow_loss_does_not_hold_retention<H: Harness>(h: &H) {
     (lossy.allow_loss, lossy.max_deliveries) = (true, 1);
     assert!(put_sub(&*store, lossy).await);
     assert_eq!(seqs_of(&pull(&*store, "acme", "lossy", 2, LONG).await), seqs[..2]);
-    assert_eq!(nack(&*store, "acme", "lossy", &seqs[..1]).await, 1);
+    assert_eq!(nack(&*store, "acme", "lossy", &[(seqs[0], 1)]).await, 1);
     assert_eq!(seqs_of(&pull(&*store, "acme", "lossy", 1, LONG).await), seqs[2..3], "seq 0 is a dead letter");
     assert_eq!(
         trim(&*store, far_future(), None, 10_000).await,
@@ -509,7 +572,7 @@ async fn allow_loss_does_not_hold_retention<H: Harness>(h: &H) {
     assert!(put_sub(&*store, strict).await);
     let more = publish_many(&*store, "acme", "jobs", 3).await;
     assert_eq!(seqs_of(&pull(&*store, "acme", "strict", 1, LONG).await), more[..1]);
-    assert_eq!(nack(&*store, "acme", "strict", &more[..1]).await, 1);
+    assert_eq!(nack(&*store, "acme", "strict", &[(more[0], 1)]).await, 1);
     assert_eq!(seqs_of(&pull(&*store, "acme", "strict", 1, LONG).await), more[1..2]);
     assert_eq!(ack(&*store, "acme", "strict", &more[1..2]).await, 1);
     assert_eq!(trim(&*store, far_future(), None, 10_000).await, 1);
@@ -519,6 +582,82 @@ async fn allow_loss_does_not_hold_retention<H: Harness>(h: &H) {
     assert_eq!(discard(&*store, "acme", "strict", None).await, 1);
     assert_eq!(trim(&*store, far_future(), None, 10_000).await, 2, "up to the record after the cursor");
     assert_eq!(store.log_stats().await.expect("stats").oldest, Some(more[2]));
+}
+
+/// A new subscription cannot start before the oldest record kept (records it would deliver are
+/// gone); start 0 means "from the oldest record kept", and holds the log from there.
+async fn never_starts_inside_trimmed_log<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    let seqs = publish_many(&*store, "acme", "jobs", 10).await;
+    assert_eq!(trim(&*store, far_future(), None, 4).await, 4);
+    let oldest = seqs[4];
+    for start in [seqs[0], seqs[2]] {
+        let refused = store.write(WriteOp::PutSubscription(spec("w", topic_filter("acme", "jobs"), start))).await;
+        assert!(matches!(refused, Err(StoreError::SeqExpired { oldest: o }) if o == oldest), "{start}: {refused:?}");
+        assert!(store.get_subscription(&space("acme"), &seg("w")).await.expect("get").is_none(), "nothing written");
+    }
+    let batch = vec![
+        WriteOp::PutSubscription(spec("a", everything("acme"), Seq(0))),
+        WriteOp::PutSubscription(spec("b", everything("acme"), seqs[1])),
+    ];
+    let refused = store.write_atomic(batch).await;
+    assert!(
+        matches!(&refused, Err(StoreError::BatchFailed { index: 1, source }) if matches!(**source, StoreError::SeqExpired { .. })),
+        "{refused:?}"
+    );
+    assert!(store.list_subscriptions(&space("acme")).await.expect("list").is_empty(), "the batch was undone");
+
+    // Right before the oldest record kept: nothing it would deliver is gone.
+    assert!(put_sub(&*store, spec("w", topic_filter("acme", "jobs"), seqs[3])).await);
+    assert_eq!(seqs_of(&pull(&*store, "acme", "w", 20, LONG).await), seqs[4..]);
+    // Its start is fixed at creation: putting it again with an older one updates its settings.
+    let mut again = spec("w", topic_filter("acme", "jobs"), seqs[0]);
+    again.max_deliveries = 7;
+    assert!(!put_sub(&*store, again).await);
+    assert_eq!(get_sub(&*store, "acme", "w").await.spec.start_after, seqs[3]);
+
+    // 0: from the oldest record kept, which it then holds (it has examined nothing yet).
+    assert!(put_sub(&*store, spec("all", topic_filter("acme", "jobs"), Seq(0))).await);
+    assert_eq!(ack(&*store, "acme", "w", &seqs[4..]).await, 6);
+    assert_eq!(trim(&*store, far_future(), None, 10_000).await, 0, "held by the new subscription");
+    assert_eq!(seqs_of(&pull(&*store, "acme", "all", 20, LONG).await), seqs[4..]);
+    // A start after the newest record is no trouble either.
+    assert!(put_sub(&*store, spec("late", topic_filter("acme", "jobs"), Seq(seqs[9].0 + 100))).await);
+}
+
+/// Needs of a subscription below the oldest record kept (dead letters of a subscription that
+/// allowed loss when their records were trimmed) do not stop retention; its cursor does.
+async fn retention_ignores_trimmed_needs<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    let seqs = publish_many(&*store, "acme", "jobs", 6).await;
+    let mut sub = spec("w", topic_filter("acme", "jobs"), Seq(0));
+    (sub.allow_loss, sub.max_deliveries) = (true, 1);
+    assert!(put_sub(&*store, sub.clone()).await);
+    assert_eq!(seqs_of(&pull(&*store, "acme", "w", 1, LONG).await), seqs[..1]);
+    assert_eq!(nack(&*store, "acme", "w", &[(seqs[0], 1)]).await, 1);
+    assert_eq!(seqs_of(&pull(&*store, "acme", "w", 2, LONG).await), seqs[1..3], "seq 0 became a dead letter");
+    assert_eq!(ack(&*store, "acme", "w", &seqs[1..3]).await, 2);
+    assert_eq!(trim(&*store, far_future(), None, 3).await, 3, "the lossy subscription holds nothing");
+    // It stops allowing loss; its dead letter's record is gone already.
+    sub.allow_loss = false;
+    assert!(!put_sub(&*store, sub).await);
+    assert_eq!(trim(&*store, far_future(), None, 10_000).await, 0, "held after its cursor");
+    assert_eq!(seqs_of(&pull(&*store, "acme", "w", 10, LONG).await), seqs[3..]);
+    assert_eq!(ack(&*store, "acme", "w", &seqs[3..]).await, 3);
+    assert_eq!(trim(&*store, far_future(), None, 10_000).await, 2, "the trimmed dead letter holds nothing");
+    let dead = store.dead_letters(&space("acme"), &seg("w"), Seq(0), 10).await.expect("dead letters");
+    assert_eq!((dead.len(), dead[0].seq, dead[0].record.is_none()), (1, seqs[0], true), "the dead letter stays");
+
+    // A subscription whose cursor is below the oldest record kept needs everything from it on.
+    let more = publish_many(&*store, "acme", "jobs", 3).await;
+    assert!(put_sub(&*store, spec("late", topic_filter("acme", "jobs"), Seq(0))).await);
+    assert_eq!(seqs_of(&pull(&*store, "acme", "w", 10, LONG).await), more);
+    assert_eq!(ack(&*store, "acme", "w", &more).await, 3);
+    assert_eq!(trim(&*store, far_future(), None, 10_000).await, 0, "held by the new subscription's cursor");
+    let late = pull(&*store, "acme", "late", 10, LONG).await;
+    assert_eq!(seqs_of(&late), [&seqs[5..], &more[..]].concat());
+    assert_eq!(ack(&*store, "acme", "late", &seqs_of(&late)).await, 4);
+    assert_eq!(trim(&*store, far_future(), None, 10_000).await, 3, "all but the newest record");
 }
 
 /// Trimming by size keeps between `max_bytes` and one record more; `log_stats` agrees with the log.

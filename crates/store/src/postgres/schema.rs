@@ -108,6 +108,12 @@ const MIGRATIONS: &[&str] = &[
     FROM (SELECT seq, sum(octet_length(address) + octet_length(payload)) OVER (ORDER BY seq) AS total FROM events) AS running
     WHERE running.seq = events.seq;
     UPDATE log_head SET last_offset = coalesce((SELECT max(end_offset) FROM events), 0);
+    -- The default only served the backfill: a node still running an earlier build (which does
+    -- not write the column) now fails its inserts loudly instead of logging offset 0, which
+    -- would break retention by size.
+    ALTER TABLE events ALTER COLUMN end_offset DROP DEFAULT;
+    -- A pull scans its own space's records only.
+    CREATE INDEX events_by_space ON events (space, seq);
 
     CREATE TABLE kv_buckets (
         space      TEXT COLLATE "C" NOT NULL,

@@ -11,13 +11,20 @@
 //!   serialised across nodes: a record is leased to one consumer at a time.
 //! - An op refuses only before its first write (a single-op request has no savepoint). A pull
 //!   therefore reads and decodes everything first and writes at the end, in a few statements.
-//! - A pull scans `events WHERE seq > cursor`: records become visible strictly in seq order
-//!   (see `writer`), so the cursor never passes a record that commits later.
+//! - A pull scans `events WHERE space = $space AND seq > cursor`: records become visible
+//!   strictly in seq order (see `writer`), so the cursor never passes a record that commits
+//!   later. Once the scan reaches the end of the space's records, the cursor moves to the log's
+//!   newest seq as read *before* the scan (every record up to it was visible to the scan), so
+//!   it skips only other spaces' records.
+//! - A lease is named by (seq, deliveries): a nack ends it only while the row still counts
+//!   that many deliveries, so a consumer whose lease ended cannot end the next consumer's.
 //! - A pull does bounded work (at most [`DUE_BUDGET`] due rows and [`SCAN_BUDGET`] log records
 //!   examined), so it never holds a writer for long.
 //! - `PutSubscription` and `TrimLog` share the `log-trim` lock, so a trim never removes the
-//!   start of a subscription created meanwhile. Every other change only raises a
-//!   subscription's floor, so a trim that read an older floor is still safe.
+//!   start of a subscription created meanwhile, nor the records between the start it was
+//!   checked against (`SeqExpired`) and the oldest record kept. Every other change only
+//!   raises a subscription's floor, so a trim that read an older floor is still safe. Rows
+//!   below the oldest record kept do not count towards a floor: their records are gone.
 //! - Trimming never removes the newest record.
 
 use deadpool_postgres::Transaction;
@@ -81,12 +88,7 @@ pub(crate) async fn execute(tx: &Transaction<'_>, _cx: &mut OpContext<'_>, now: 
                        WHERE space = $1 AND name = $2 AND dead_at IS NULL AND seq = ANY($3)";
             update_listed(tx, space, name, Some(seqs), sql, "").await
         }
-        WriteOp::Nack { space, name, seqs } => {
-            // Lease end 0 is before any `now`: the next pull delivers them first.
-            let sql = "UPDATE subscription_records SET lease_until = 0
-                       WHERE space = $1 AND name = $2 AND dead_at IS NULL AND seq = ANY($3)";
-            update_listed(tx, space, name, Some(seqs), sql, "").await
-        }
+        WriteOp::Nack { space, name, leases } => nack(tx, space, name, leases).await,
         WriteOp::RedriveDeadLetters { space, name, seqs } => {
             let listed = "UPDATE subscription_records SET dead_at = NULL, deliveries = 0, lease_until = 0
                           WHERE space = $1 AND name = $2 AND dead_at IS NOT NULL AND seq = ANY($3)";
@@ -130,6 +132,16 @@ async fn put(tx: &Transaction<'_>, now: Timestamp, spec: &SubscriptionSpec) -> O
     }
     let filter = serde_json::to_string(&spec.filter.to_stored())?;
     let start_after = start_param(spec.start_after);
+    // It never starts inside the trimmed part of the log: 0 means "from the oldest record kept"
+    // (a cursor below the oldest record examines from there), any other start must leave no
+    // trimmed record between it and the oldest kept. This op holds the `log-trim` lock, so
+    // nothing is trimmed between this check and the insert.
+    if start_after > 0
+        && let Some(oldest) = oldest_kept(tx).await?
+        && start_after + 1 < oldest
+    {
+        return Err(StoreError::SeqExpired { oldest: seq(oldest)? }.into());
+    }
     let stmt = tx
         .prepare_cached(
             "INSERT INTO subscriptions
@@ -166,6 +178,28 @@ async fn update_listed(
             tx.execute(&stmt, &[&s, &n]).await?
         }
     };
+    Ok(WriteOutcome::SubscriptionUpdated(changed))
+}
+
+/// Ends the leases named by (seq, deliveries). A row whose `deliveries` differs was leased
+/// again since (the named lease already ended), so it is left alone and not counted.
+async fn nack(tx: &Transaction<'_>, space: &SpaceName, name: &Segment, leases: &[(Seq, u32)]) -> OpResult {
+    require(tx, space, name).await?;
+    if leases.is_empty() {
+        return Ok(WriteOutcome::SubscriptionUpdated(0));
+    }
+    // Leases no row can have (a seq or count beyond the columns' range) are left out.
+    let (seqs, deliveries): (Vec<i64>, Vec<i32>) =
+        leases.iter().filter_map(|(s, d)| Some((i64::try_from(s.0).ok()?, i32::try_from(*d).ok()?))).unzip();
+    // Lease end 0 is before any `now`: the next pull delivers them first.
+    let stmt = tx
+        .prepare_cached(
+            "UPDATE subscription_records SET lease_until = 0
+             WHERE space = $1 AND name = $2 AND dead_at IS NULL
+             AND (seq, deliveries) IN (SELECT * FROM unnest($3::bigint[], $4::int[]))",
+        )
+        .await?;
+    let changed = tx.execute(&stmt, &[&space.as_str(), &name.as_str(), &seqs, &deliveries]).await?;
     Ok(WriteOutcome::SubscriptionUpdated(changed))
 }
 
@@ -241,14 +275,24 @@ async fn pull(tx: &Transaction<'_>, now: Timestamp, request: &PullRequest) -> Op
         }
     }
 
-    // 2. New records past the cursor, in pages, within the budget.
+    // 2. New records of the subscription's space past the cursor, in pages, within the budget.
+    //    The log's newest seq is read first, in an earlier statement than the scan: records
+    //    become visible in seq order, so every record up to it is visible to the scan, and
+    //    should the scan reach the end of the space's records, every record of the space up to
+    //    it was examined: the cursor may move there (other spaces' records are not the
+    //    subscription's; its lag stays meaningful).
+    let stmt = tx.prepare_cached("SELECT coalesce(max(seq), 0) FROM events").await?;
+    let newest: i64 = tx.query_one(&stmt, &[]).await?.get(0);
     let mut new_cursor = cursor;
     let mut scanned = 0;
-    let scan_sql = format!("SELECT {LOG_COLUMNS} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2");
+    let mut exhausted = false;
+    let scan_sql = format!("SELECT {LOG_COLUMNS} FROM events WHERE space = $1 AND seq > $2 ORDER BY seq LIMIT $3");
     let stmt = tx.prepare_cached(&scan_sql).await?;
     'scan: while delivered.len() < max && scanned < SCAN_BUDGET {
         let page = SCAN_PAGE.min(SCAN_BUDGET - scanned);
-        let rows = tx.query(&stmt, &[&new_cursor, &(page as i64)]).await?;
+        let rows = tx.query(&stmt, &[&space, &new_cursor, &(page as i64)]).await?;
+        // Set again below unless a record fills `max` on this page.
+        exhausted = rows.len() < page;
         for row in &rows {
             scanned += 1;
             new_cursor = row.get(0);
@@ -260,6 +304,7 @@ async fn pull(tx: &Transaction<'_>, now: Timestamp, request: &PullRequest) -> Op
                     // The cursor stops at the record that fills `max`: later ones are examined
                     // by the next pull.
                     if delivered.len() == max {
+                        exhausted = false;
                         break 'scan;
                     }
                 }
@@ -268,6 +313,9 @@ async fn pull(tx: &Transaction<'_>, now: Timestamp, request: &PullRequest) -> Op
         if rows.len() < page {
             break;
         }
+    }
+    if exhausted {
+        new_cursor = new_cursor.max(newest);
     }
 
     // 3. The writes: everything above has been read and decoded, so nothing refuses below.
@@ -311,18 +359,30 @@ async fn pull(tx: &Transaction<'_>, now: Timestamp, request: &PullRequest) -> Op
     Ok(WriteOutcome::Pulled(delivered))
 }
 
+/// The oldest seq the log keeps (`None` when it is empty).
+async fn oldest_kept(tx: &Transaction<'_>) -> Result<Option<i64>, OpFailure> {
+    let stmt = tx.prepare_cached("SELECT seq FROM events ORDER BY seq LIMIT 1").await?;
+    Ok(tx.query_opt(&stmt, &[]).await?.map(|row| row.get(0)))
+}
+
 /// Removes the oldest records that retention allows, as one range (see [`TrimLog`]).
 async fn trim_log(tx: &Transaction<'_>, trim: &TrimLog) -> OpResult {
+    let Some(oldest) = oldest_kept(tx).await? else { return Ok(WriteOutcome::LogTrimmed(0)) };
     // The oldest seq some subscription that does not allow loss still needs: its oldest row
-    // (pending or dead) or the record after its cursor. LEAST ignores a NULL (no rows).
+    // (pending or dead) or the record after its cursor. LEAST ignores a NULL (no rows). Rows
+    // below the oldest record kept are no need (say dead letters of a subscription that allowed
+    // loss when their records were trimmed): what they name is gone, and counting them would
+    // hold the log forever. A cursor below it is a need: the subscription has yet to examine
+    // everything from there on.
     let stmt = tx
         .prepare_cached(
             "SELECT min(LEAST(s.cursor + 1,
-               (SELECT min(r.seq) FROM subscription_records r WHERE r.space = s.space AND r.name = s.name)))
+               (SELECT min(r.seq) FROM subscription_records r
+                 WHERE r.space = s.space AND r.name = s.name AND r.seq >= $1)))
              FROM subscriptions s WHERE NOT s.allow_loss",
         )
         .await?;
-    let floor: Option<i64> = tx.query_one(&stmt, &[]).await?.get(0);
+    let floor: Option<i64> = tx.query_one(&stmt, &[&oldest]).await?.get(0);
     let stmt = tx.prepare_cached("SELECT seq, end_offset FROM events ORDER BY seq DESC LIMIT 1").await?;
     let Some(newest) = tx.query_opt(&stmt, &[]).await? else { return Ok(WriteOutcome::LogTrimmed(0)) };
     let (newest, total): (i64, i64) = (newest.get(0), newest.get(1));

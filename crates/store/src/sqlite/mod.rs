@@ -4,8 +4,8 @@
 //! `LOCK` file held with an exclusive lock for as long as the store is open, so two servers
 //! can never write one store (the single-writer design depends on it).
 //!
-//! Writes go to the writer thread ([`writer`]); reads run on a small pool of read-only
-//! connections on tokio's blocking threads, so no SQLite call ever runs on a reactor thread.
+//! Writes go to the writer thread ([`writer`]); reads go to a few reader threads, each with its
+//! own read-only connection, so no SQLite call ever runs on a reactor thread.
 //! WAL mode lets readers proceed while the writer commits; a reader sees only committed data.
 
 mod kv;
@@ -35,9 +35,18 @@ pub use schema::SCHEMA_VERSION;
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "switchyard.db";
 
-/// Read connections, and so concurrent reads: more would only queue inside SQLite and tokio's
-/// blocking pool.
-const MAX_READERS: usize = 8;
+/// Reader threads, each with its own read-only connection: more would only queue inside SQLite
+/// on a machine of a few cores.
+const READER_THREADS: usize = 4;
+
+/// Reads waiting for a reader thread before callers wait to queue more.
+const READ_QUEUE: usize = 1024;
+
+/// How long a connection waits for a lock another connection holds, in milliseconds.
+const BUSY_TIMEOUT_MS: u64 = 5_000;
+
+/// The size the WAL file is truncated back to whenever it is reset, in bytes.
+const JOURNAL_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
 
 /// Options of [`SqliteStore::open`].
 #[derive(Debug, Clone)]
@@ -74,16 +83,23 @@ impl SqliteStore {
         }
         let db_path = dir.join(DB_FILE);
         let mut conn = Connection::open(&db_path).map_err(|e| open_err(e.to_string()))?;
+        // Incremental auto-vacuum (so retention can give trimmed pages back) takes effect only
+        // while the file has no header yet, and switching to WAL writes the header: it comes
+        // first. On an existing file it does nothing; `schema::migrate` then VACUUMs once.
+        conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL").map_err(|e| open_err(e.to_string()))?;
         // Under fsync and batch the writer fsyncs the WAL itself (see `writer`), so commits
         // need no sync of their own; NORMAL still syncs around checkpoints.
         let synchronous = match options.durability {
             Durability::Fsync | Durability::Batch { .. } => "NORMAL",
             Durability::None => "OFF",
         };
+        // `journal_size_limit` truncates the WAL file back to that size whenever it is reset,
+        // so it shrinks after a burst even when no TRUNCATE checkpoint could run.
         conn.execute_batch(&format!(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = {synchronous};
-             PRAGMA busy_timeout = 5000;
+             PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};
+             PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT};
              PRAGMA cache_size = -65536;
              PRAGMA temp_store = MEMORY;"
         ))
@@ -114,11 +130,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             writes: crate::group::WriteQueue(tx),
             writer_thread: Mutex::new(Some(handle)),
-            readers: Arc::new(ReaderPool {
-                path: db_path,
-                idle: Mutex::new(Vec::new()),
-                permits: tokio::sync::Semaphore::new(MAX_READERS),
-            }),
+            readers: Arc::new(ReaderPool::start(db_path).map_err(|e| open_err(e.to_string()))?),
             metrics,
             failed,
             _lock: lock,
@@ -130,19 +142,13 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let pool = self.readers.clone();
-        let permit = pool.permits.acquire().await.map_err(|_| StoreError::Closed)?;
-        let pool_for_task = pool.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            let pool = pool_for_task;
-            let conn = pool.take()?;
-            let result = f(&conn);
-            pool.give_back(conn);
-            result
-        })
-        .await;
-        drop(permit);
-        result.map_err(|e| StoreError::Backend(format!("read task failed: {e}")))?
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: ReadJob = Box::new(move |conn| {
+            let _ = reply.send(f(conn));
+        });
+        self.readers.jobs.send_async(job).await.map_err(|_| StoreError::Closed)?;
+        // The reply is dropped unanswered only when the read panicked (logged as a bug).
+        answer.await.map_err(|_| StoreError::Internal("a bug stopped this read; see the server log".into()))?
     }
 }
 
@@ -160,31 +166,44 @@ fn next_seq(conn: &Connection) -> Result<u64, StoreError> {
     Ok(recorded.max(max_logged.unwrap_or(0).max(0) as u64) + 1)
 }
 
+/// A read, run on a reader thread with that thread's connection.
+type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
+
+/// Reader threads draining one queue of reads. A thread that finds more reads queued takes
+/// the next one without sleeping, so under load a read costs no thread wake-up of its own
+/// (a `spawn_blocking` per read costs two context switches, which dominated point reads).
 struct ReaderPool {
     path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
-    permits: tokio::sync::Semaphore,
+    jobs: flume::Sender<ReadJob>,
 }
 
 impl ReaderPool {
-    fn take(&self) -> Result<Connection, StoreError> {
-        if let Some(conn) = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop() {
-            return Ok(conn);
+    /// Opens every reader's connection (so a failure is reported at open) and starts the
+    /// threads; they end when the pool is dropped.
+    fn start(path: PathBuf) -> Result<ReaderPool, StoreError> {
+        let (jobs, queue) = flume::bounded::<ReadJob>(READ_QUEUE);
+        for n in 0..READER_THREADS {
+            let conn = open_reader(&path)?;
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("sqlite-reader-{n}"))
+                .spawn(move || {
+                    while let Ok(job) = queue.recv() {
+                        // A panic (a bug) drops the job's reply, which answers its caller.
+                        if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&conn))) {
+                            crate::group::panic_text(&panic);
+                        }
+                    }
+                })
+                .map_err(|e| StoreError::Backend(format!("cannot start a reader thread: {e}")))?;
         }
-        open_reader(&self.path)
-    }
-
-    fn give_back(&self, conn: Connection) {
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() < MAX_READERS {
-            idle.push(conn);
-        }
+        Ok(ReaderPool { path, jobs })
     }
 }
 
 fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-    conn.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA query_only = ON;")?;
+    conn.execute_batch(&format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}; PRAGMA query_only = ON;"))?;
     Ok(conn)
 }
 

@@ -96,6 +96,8 @@ const MIGRATIONS: &[&str] = &[
     FROM (SELECT seq, sum(length(CAST(address AS BLOB)) + length(CAST(payload AS BLOB))) OVER (ORDER BY seq) AS total
           FROM events) AS running
     WHERE running.seq = events.seq;
+    -- A pull scans its own space's records only.
+    CREATE INDEX events_by_space ON events (space, seq);
 
     CREATE TABLE kv_buckets (
         space      TEXT NOT NULL,
@@ -163,6 +165,9 @@ const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
+/// `PRAGMA auto_vacuum`'s value for incremental auto-vacuum.
+const INCREMENTAL: i64 = 2;
+
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
@@ -173,14 +178,19 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         return Err(StoreError::SchemaTooNew { found, supported: SCHEMA_VERSION });
     }
     // Incremental auto-vacuum lets retention give trimmed pages back to the file system. It
-    // can only be switched on before the first table exists or by a VACUUM, which a store
-    // made by an earlier build gets once, here.
+    // can only be switched on before the file has a header (`SqliteStore::open` does that for a
+    // new store) or by a VACUUM, which a store made by an earlier build gets once, here; the
+    // VACUUM copies the whole database through the WAL, which the checkpoint then empties.
     let auto_vacuum: i64 = conn.query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
-    if auto_vacuum != 2 {
-        conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL")?;
-        if found > 0 {
-            tracing::info!("switching the store to incremental vacuum (a one-time VACUUM)");
-            conn.execute_batch("VACUUM")?;
+    if auto_vacuum != INCREMENTAL && found == 0 {
+        tracing::warn!(auto_vacuum, "a new store without incremental auto-vacuum: its file will not shrink");
+    } else if auto_vacuum != INCREMENTAL {
+        tracing::info!("switching the store to incremental vacuum (a one-time VACUUM)");
+        conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL; VACUUM;")?;
+        let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        let auto_vacuum: i64 = conn.query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
+        if busy != 0 || auto_vacuum != INCREMENTAL {
+            tracing::warn!(busy, auto_vacuum, "switching the store to incremental vacuum did not complete");
         }
     }
     for (from, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {

@@ -10,10 +10,17 @@
 //!   interleave: a record is leased to one consumer at a time without any row locking.
 //! - A pull does bounded work (at most [`DUE_BUDGET`] due rows and [`SCAN_BUDGET`] log records
 //!   examined), so one pull never stalls the writer, and with it every other write.
-//! - `cursor` only moves forward and only over records the pull examined; the rows it inserts
-//!   all have a seq above the old cursor, so they never collide with existing rows.
+//! - A pull scans only its subscription's space (`events_by_space`). `cursor` only moves
+//!   forward, over records of that space the pull examined — or, once the scan reached the end
+//!   of the space's records, to the log's newest seq read before the scan, which skips only
+//!   other spaces' records. The rows it inserts all have a seq above the old cursor, so they
+//!   never collide with existing rows.
+//! - A lease is named by (seq, deliveries): a nack ends it only while the row still counts
+//!   that many deliveries, so a consumer whose lease ended cannot end the next consumer's.
+//! - A new subscription never starts inside the trimmed part of the log (`SeqExpired`).
 //! - Trimming never removes the newest record (the writer resumes the log's byte total from
-//!   it) nor a record at or above the floor of a subscription that does not allow loss.
+//!   it) nor a record at or above the floor of a subscription that does not allow loss. Rows
+//!   below the oldest record kept do not count towards a floor: their records are gone.
 
 use std::path::PathBuf;
 
@@ -80,12 +87,7 @@ pub(crate) fn execute(
                        AND seq IN (SELECT value FROM json_each(?3))";
             update_listed(conn, space, name, Some(seqs), sql, "")
         }
-        WriteOp::Nack { space, name, seqs } => {
-            // Lease end 0 is before any `now`: the next pull delivers them first.
-            let sql = "UPDATE subscription_records SET lease_until = 0 WHERE space = ?1 AND name = ?2
-                       AND dead_at IS NULL AND seq IN (SELECT value FROM json_each(?3))";
-            update_listed(conn, space, name, Some(seqs), sql, "")
-        }
+        WriteOp::Nack { space, name, leases } => nack(conn, space, name, leases),
         WriteOp::RedriveDeadLetters { space, name, seqs } => {
             let listed = "UPDATE subscription_records SET dead_at = NULL, deliveries = 0, lease_until = 0
                           WHERE space = ?1 AND name = ?2 AND dead_at IS NOT NULL
@@ -128,6 +130,16 @@ fn put(conn: &Connection, now: Timestamp, spec: &SubscriptionSpec) -> Result<Wri
     }
     let filter = serde_json::to_string(&spec.filter.to_stored())?;
     let start_after = start_param(spec.start_after);
+    // It never starts inside the trimmed part of the log: 0 means "from the oldest record kept"
+    // (a cursor below the oldest record examines from there), any other start must leave no
+    // trimmed record between it and the oldest kept. Trimming runs on this thread too, so
+    // nothing is trimmed between this check and the insert.
+    if start_after > 0
+        && let Some(oldest) = oldest_kept(conn)?
+        && start_after + 1 < oldest
+    {
+        return Err(StoreError::SeqExpired { oldest: seq(oldest)? });
+    }
     conn.prepare_cached(
         "INSERT INTO subscriptions (space, name, filter, start_after, cursor, max_deliveries, ack_wait_ms, allow_loss, created_at)
          VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8)",
@@ -153,6 +165,30 @@ fn update_listed(
         Some(seqs) => conn.prepare_cached(listed)?.execute(params![space.as_str(), name.as_str(), seq_list(seqs)?])?,
         None => conn.prepare_cached(all)?.execute(params![space.as_str(), name.as_str()])?,
     };
+    Ok(WriteOutcome::SubscriptionUpdated(changed as u64))
+}
+
+/// Ends the leases named by (seq, deliveries). A row whose `deliveries` differs was leased
+/// again since (the named lease already ended), so it is left alone and not counted.
+fn nack(
+    conn: &Connection,
+    space: &SpaceName,
+    name: &Segment,
+    leases: &[(Seq, u32)],
+) -> Result<WriteOutcome, StoreError> {
+    require(conn, space, name)?;
+    if leases.is_empty() {
+        return Ok(WriteOutcome::SubscriptionUpdated(0));
+    }
+    // One JSON array of [seq, deliveries] pairs; seqs no record can have are left out.
+    let leases: Vec<(i64, u32)> = leases.iter().filter_map(|(s, d)| i64::try_from(s.0).ok().map(|s| (s, *d))).collect();
+    // Lease end 0 is before any `now`: the next pull delivers them first.
+    let changed = conn
+        .prepare_cached(
+            "UPDATE subscription_records SET lease_until = 0 WHERE space = ?1 AND name = ?2 AND dead_at IS NULL
+             AND (seq, deliveries) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?3))",
+        )?
+        .execute(params![space.as_str(), name.as_str(), serde_json::to_string(&leases)?])?;
     Ok(WriteOutcome::SubscriptionUpdated(changed as u64))
 }
 
@@ -255,16 +291,23 @@ fn pull(conn: &Connection, now: Timestamp, request: &PullRequest) -> Result<Writ
         }
     }
 
-    // 2. New records past the cursor, in pages, within the budget.
+    // 2. New records of the subscription's space past the cursor, in pages, within the budget.
+    //    The log's newest seq is read first: should the scan reach the end of the space's
+    //    records, every record of the space up to it was examined, so the cursor may move there
+    //    (other spaces' records are not the subscription's; its lag stays meaningful).
+    let newest: i64 = conn.prepare_cached("SELECT coalesce(max(seq), 0) FROM events")?.query_row([], |r| r.get(0))?;
     let mut new_cursor = cursor;
     let mut scanned = 0;
-    let scan_sql = format!("SELECT {} FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2", rows::LOG_COLUMNS);
+    let mut exhausted = false;
+    let scan_sql =
+        format!("SELECT {} FROM events WHERE space = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3", rows::LOG_COLUMNS);
     while delivered.len() < max && scanned < SCAN_BUDGET {
         let page = SCAN_PAGE.min(SCAN_BUDGET - scanned);
         let mut matched = Vec::new();
         let mut read = 0;
+        let mut filled = false;
         let mut stmt = conn.prepare_cached(&scan_sql)?;
-        let mut rows = stmt.query(params![new_cursor, page as i64])?;
+        let mut rows = stmt.query(params![space, new_cursor, page as i64])?;
         while let Some(row) = rows.next()? {
             read += 1;
             new_cursor = row.get(0)?;
@@ -275,6 +318,7 @@ fn pull(conn: &Connection, now: Timestamp, request: &PullRequest) -> Result<Writ
                     // The cursor stops at the record that fills `max`: later ones are examined
                     // by the next pull.
                     if delivered.len() + matched.len() == max {
+                        filled = true;
                         break;
                     }
                 }
@@ -282,6 +326,7 @@ fn pull(conn: &Connection, now: Timestamp, request: &PullRequest) -> Result<Writ
         }
         drop(rows);
         scanned += read;
+        exhausted = !filled && read < page;
         for record in matched {
             conn.prepare_cached(
                 "INSERT INTO subscription_records (space, name, seq, deliveries, lease_until) VALUES (?1, ?2, ?3, 1, ?4)",
@@ -293,6 +338,9 @@ fn pull(conn: &Connection, now: Timestamp, request: &PullRequest) -> Result<Writ
             break;
         }
     }
+    if exhausted {
+        new_cursor = new_cursor.max(newest);
+    }
     if new_cursor != cursor {
         conn.prepare_cached("UPDATE subscriptions SET cursor = ?3 WHERE space = ?1 AND name = ?2")?
             .execute(params![space, name, new_cursor])?;
@@ -301,19 +349,29 @@ fn pull(conn: &Connection, now: Timestamp, request: &PullRequest) -> Result<Writ
     Ok(WriteOutcome::Pulled(delivered))
 }
 
+/// The oldest seq the log keeps (`None` when it is empty).
+fn oldest_kept(conn: &Connection) -> Result<Option<i64>, StoreError> {
+    Ok(conn.prepare_cached("SELECT seq FROM events ORDER BY seq LIMIT 1")?.query_row([], |r| r.get(0)).optional()?)
+}
+
 /// Removes the oldest records that retention allows, as one range (see [`TrimLog`]).
 fn trim_log(conn: &Connection, trim: &TrimLog) -> Result<WriteOutcome, StoreError> {
+    let Some(oldest) = oldest_kept(conn)? else { return Ok(WriteOutcome::LogTrimmed(0)) };
     // The oldest seq some subscription that does not allow loss still needs: its oldest row
-    // (pending or dead) or the record after its cursor.
+    // (pending or dead) or the record after its cursor. Rows below the oldest record kept are
+    // no need (say dead letters of a subscription that allowed loss when their records were
+    // trimmed): what they name is gone, and counting them would hold the log forever. A cursor
+    // below it is a need: the subscription has yet to examine everything from there on.
     let floor: Option<i64> = conn
         .prepare_cached(
             "SELECT min(need) FROM (
                SELECT min(s.cursor + 1, coalesce(
-                 (SELECT min(r.seq) FROM subscription_records r WHERE r.space = s.space AND r.name = s.name),
+                 (SELECT min(r.seq) FROM subscription_records r
+                   WHERE r.space = s.space AND r.name = s.name AND r.seq >= ?1),
                  s.cursor + 1)) AS need
                FROM subscriptions s WHERE s.allow_loss = 0)",
         )?
-        .query_row([], |r| r.get(0))?;
+        .query_row(params![oldest], |r| r.get(0))?;
     let newest: Option<(i64, i64)> = conn
         .prepare_cached("SELECT seq, end_offset FROM events ORDER BY seq DESC LIMIT 1")?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))

@@ -40,6 +40,16 @@ use crate::metrics::StoreMetrics;
 use crate::sqlite::ops::{self, OpContext};
 use crate::types::WriteOutcome;
 
+/// Pages one step of a compaction returns to the file system (16 MiB of 4 KiB pages).
+const VACUUM_STEP_PAGES: u32 = 4096;
+
+/// Steps one compaction takes at most, so it never holds up the writes queued behind it for
+/// long; the next compaction goes on.
+const VACUUM_STEPS: usize = 16;
+
+/// No step of a compaction starts after it has run this long.
+const VACUUM_TIME: Duration = Duration::from_millis(250);
+
 pub(crate) struct Writer {
     pub conn: Connection,
     pub next_seq: u64,
@@ -245,13 +255,40 @@ impl Writer {
     }
 
     /// Returns pages freed by retention to the file system and truncates the WAL. Runs between
-    /// groups: a checkpoint cannot run inside the writer's transaction.
+    /// groups (a checkpoint cannot run inside the writer's transaction), so its work is bounded:
+    /// at most [`VACUUM_STEPS`] steps of [`VACUUM_STEP_PAGES`] pages, none started after
+    /// [`VACUUM_TIME`], and a checkpoint that never waits. What is left is done by the next
+    /// compaction.
     fn compact(&mut self) -> Result<(), StoreError> {
-        self.conn.execute_batch("PRAGMA incremental_vacuum")?;
-        // TRUNCATE waits for readers of old snapshots only up to the busy timeout; a busy
-        // checkpoint is retried at the next compaction.
-        let busy: i64 = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
-        if busy != 0 {
+        let started = Instant::now();
+        let mut last_free = i64::MAX;
+        for _ in 0..VACUUM_STEPS {
+            let free: i64 = self.conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+            // Stop when nothing is left, when a step freed nothing (a file without incremental
+            // auto-vacuum) or when time is up.
+            if free <= 0 || free >= last_free || started.elapsed() >= VACUUM_TIME {
+                break;
+            }
+            last_free = free;
+            // `incremental_vacuum(N)` frees one page per step of the statement: step it to
+            // the end (`execute_batch` would step it once, freeing a single page).
+            let mut stmt = self.conn.prepare_cached(&format!("PRAGMA incremental_vacuum({VACUUM_STEP_PAGES})"))?;
+            let mut rows = stmt.query([])?;
+            while rows.next()?.is_some() {}
+        }
+        // TRUNCATE waits for readers of old snapshots; with no busy timeout it gives up at once
+        // instead of stalling every write behind it, and is retried at the next compaction.
+        // (`journal_size_limit` still truncates the WAL file when a later reset happens.)
+        self.conn.busy_timeout(Duration::ZERO)?;
+        let checkpoint = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0));
+        let restored = self.conn.busy_timeout(Duration::from_millis(super::BUSY_TIMEOUT_MS));
+        let busy = match checkpoint {
+            Ok(busy) => busy != 0,
+            Err(e) if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) => true,
+            Err(e) => return Err(e.into()),
+        };
+        restored?;
+        if busy {
             tracing::debug!("WAL checkpoint was blocked by a reader; retried next time");
         }
         Ok(())
