@@ -89,6 +89,11 @@ async fn kv_keys_have_revisions_preconditions_history_and_listing() {
     );
     assert_eq!(put("db/pool", "20", KvCondition::Absent).await.expect("create-only after a delete").revision, 3);
 
+    // A TTL past what a timestamp can hold is refused, not a crash.
+    let far = KvPutOptions { ttl: Some("9000years".into()), ..Default::default() };
+    let e = client.kv_put("acme", "config", "far", b"v".to_vec(), &far).await.expect_err("ttl of 9000 years");
+    assert_eq!(code(&e), "validation_failed");
+
     // Bad keys are refused with the rule.
     for bad in ["a:b", "sp ace", "star*"] {
         let e = client.kv_put("acme", "config", bad, b"v".to_vec(), &KvPutOptions::when(KvCondition::Always)).await;
