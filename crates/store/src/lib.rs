@@ -25,6 +25,7 @@ pub mod postgres;
 mod records;
 pub mod sqlite;
 mod streams;
+mod subscription_rules;
 mod types;
 
 use async_trait::async_trait;

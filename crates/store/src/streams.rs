@@ -77,24 +77,29 @@ pub struct StoredFilter {
 }
 
 impl LogFilter {
-    /// Whether `record` passes.
-    pub fn matches(&self, record: &LogRecord) -> bool {
-        if record.space != self.space {
-            return false;
-        }
+    /// Whether a record of this space, kind and address can pass: the test on a record's
+    /// columns, without its payload (which `state` and `event` need).
+    pub fn matches_columns(&self, space: &str, kind: &str, address: &str) -> bool {
         let address_ok = match &self.address {
             AddressFilter::Any => true,
-            AddressFilter::Exact(a) => record.address == *a,
-            AddressFilter::Prefix(p) => record.address.starts_with(p.as_str()),
+            AddressFilter::Exact(a) => address == a,
+            AddressFilter::Prefix(p) => address.starts_with(p.as_str()),
         };
-        let kind_ok = self.kinds.is_empty() || self.kinds.contains(&record.kind);
+        space == self.space.as_str() && address_ok && (self.kinds.is_empty() || self.kinds.iter().any(|k| k == kind))
+    }
+
+    /// Whether `record` passes.
+    pub fn matches(&self, record: &LogRecord) -> bool {
+        if !self.matches_columns(record.space.as_str(), &record.kind, &record.address) {
+            return false;
+        }
         // A created record names its state as `state`, a transition as `to`.
         let state_ok = self.state.as_deref().is_none_or(|s| {
             record.payload.get("to").or_else(|| record.payload.get("state")).and_then(|v| v.as_str()) == Some(s)
         });
         let event_ok =
             self.event.as_deref().is_none_or(|e| record.payload.get("event").and_then(|v| v.as_str()) == Some(e));
-        address_ok && kind_ok && state_ok && event_ok
+        state_ok && event_ok
     }
 
     /// The filter without its space, as a subscription stores it.

@@ -35,24 +35,8 @@ use crate::error::StoreError;
 use crate::postgres::ops::{OpContext, OpFailure};
 use crate::postgres::{LOG_COLUMNS, PgStore, log_record};
 use crate::streams::*;
+use crate::subscription_rules::*;
 use crate::types::*;
-
-/// Log records read per query while a pull scans past its cursor.
-const SCAN_PAGE: usize = 500;
-
-/// Log records one pull examines at most past its cursor; the next pull goes on from there.
-const SCAN_BUDGET: usize = 10_000;
-
-/// Due rows (leases that ended) one pull examines at most.
-const DUE_BUDGET: usize = 10_000;
-
-/// Due rows read per query: at least a few, so a run of dead letters takes few round trips, at
-/// most a page, so a pull for one record does not load hundreds of payloads.
-const DUE_CHUNK: std::ops::RangeInclusive<usize> = 32..=500;
-
-/// The columns of a log record (in `LOG_COLUMNS` order) of the events table aliased `e`, so a
-/// join can decode them with `log_record`.
-const E_LOG_COLUMNS: &str = "e.seq, e.space, e.kind, e.address, e.payload, e.idempotency_key, e.created_at";
 
 /// Columns of a subscription with its counts, decoded by [`subscription`]; `$2` is the time
 /// that decides which pending records are leased.
@@ -296,7 +280,7 @@ async fn pull(tx: &Transaction<'_>, now: Timestamp, request: &PullRequest) -> Op
         for row in &rows {
             scanned += 1;
             new_cursor = row.get(0);
-            if may_match(&filter, row.get(1), row.get(2), row.get(3)) {
+            if filter.matches_columns(row.get(1), row.get(2), row.get(3)) {
                 let record = log_record(row)?;
                 if filter.matches(&record) {
                     writes.new.push(new_cursor);
@@ -410,24 +394,6 @@ async fn trim_log(tx: &Transaction<'_>, trim: &TrimLog) -> OpResult {
     Ok(WriteOutcome::LogTrimmed(trimmed))
 }
 
-/// Whether retention may remove the record `seq`: below every floor and the newest record, and
-/// either too old or not needed to keep the log at `max_bytes`.
-fn removable(
-    trim: &TrimLog,
-    floor: Option<i64>,
-    newest: i64,
-    total: i64,
-    seq: i64,
-    created_at: i64,
-    end_offset: i64,
-) -> bool {
-    let held = floor.is_some_and(|f| seq >= f) || seq >= newest;
-    // `total - end_offset` is what the log keeps after this record goes.
-    let too_big =
-        trim.max_bytes.is_some_and(|m| total.saturating_sub(end_offset) >= i64::try_from(m).unwrap_or(i64::MAX));
-    !held && (created_at < trim.older_than.0 || too_big)
-}
-
 /// A subscription with its counts (`leased` as of now).
 pub(super) async fn get(
     store: &PgStore,
@@ -534,19 +500,6 @@ fn subscription(row: &Row) -> Result<SubscriptionRecord, StoreError> {
     })
 }
 
-/// Whether a record with this space, kind and address can pass `filter`: a cheap test on
-/// columns, so a pull decodes the payload only of records that may match. `LogFilter::matches`
-/// decides.
-fn may_match(filter: &LogFilter, space: &str, kind: &str, address: &str) -> bool {
-    space == filter.space.as_str()
-        && (filter.kinds.is_empty() || filter.kinds.iter().any(|k| k == kind))
-        && match &filter.address {
-            AddressFilter::Any => true,
-            AddressFilter::Exact(a) => address == a,
-            AddressFilter::Prefix(p) => address.starts_with(p.as_str()),
-        }
-}
-
 /// Refuses unless the subscription exists.
 async fn require(tx: &Transaction<'_>, space: &SpaceName, name: &Segment) -> Result<(), OpFailure> {
     let stmt = tx.prepare_cached("SELECT 1 FROM subscriptions WHERE space = $1 AND name = $2").await?;
@@ -554,26 +507,6 @@ async fn require(tx: &Transaction<'_>, space: &SpaceName, name: &Segment) -> Res
         Some(_) => Ok(()),
         None => Err(not_found(space, name).into()),
     }
-}
-
-/// The refusal for a subscription that does not exist.
-fn not_found(space: &SpaceName, name: &Segment) -> StoreError {
-    StoreError::SubscriptionNotFound { space: space.to_string(), name: name.to_string() }
-}
-
-/// A `start_after` as stored: below `i64::MAX`, so `cursor + 1` cannot overflow.
-fn start_param(seq: Seq) -> i64 {
-    i64::try_from(seq.0).unwrap_or(i64::MAX).min(i64::MAX - 1)
-}
-
-/// A stored seq.
-fn seq(v: i64) -> Result<Seq, StoreError> {
-    u64::try_from(v).map(Seq).map_err(|_| StoreError::Corrupt(format!("seq {v}")))
-}
-
-/// A stored count (never negative).
-fn count(v: i64) -> u64 {
-    v.max(0) as u64
 }
 
 #[cfg(test)]
