@@ -287,11 +287,6 @@ pub async fn key_history(
     caller.require(&parse_space(&space)?, Role::Reader)?;
     let limit = q.limit.unwrap_or(switchyard_store::MAX_KV_HISTORY);
     let entries = state.engine.kv_history(&space, &bucket, &key, limit).await?;
-    if entries.is_empty() {
-        return Err(ApiError::from(switchyard_engine::EngineError::from(switchyard_store::StoreError::KvNotFound {
-            address: format!("{space}:{bucket}:{key}"),
-        })));
-    }
     let entries: Vec<EntryView> = entries.iter().map(EntryView::from).collect();
     Ok(ok(StatusCode::OK, json!({ "history": entries })))
 }

@@ -170,7 +170,8 @@ impl Engine {
         }
     }
 
-    /// A key's kept revisions, newest first, tombstones included.
+    /// A key's kept revisions, newest first, tombstones included; a key never written is not
+    /// found.
     pub async fn kv_history(
         &self,
         space: &str,
@@ -181,7 +182,11 @@ impl Engine {
         let space = parse_space(space)?;
         let bucket = parse_segment("bucket", bucket)?;
         check_kv_key(key)?;
-        Ok(self.store.kv_history(&space, &bucket, key, limit.clamp(1, MAX_KV_HISTORY)).await?)
+        let entries = self.store.kv_history(&space, &bucket, key, limit.clamp(1, MAX_KV_HISTORY)).await?;
+        if entries.is_empty() {
+            return Err(StoreError::KvNotFound { address: format!("{space}:{bucket}:{key}") }.into());
+        }
+        Ok(entries)
     }
 
     /// A page of a bucket's live keys starting with `prefix`, after `after`.
