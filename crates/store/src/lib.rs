@@ -17,6 +17,7 @@
 pub mod conformance;
 mod decode;
 mod error;
+mod functions;
 mod group;
 mod kv_rules;
 mod machines;
@@ -32,6 +33,7 @@ use async_trait::async_trait;
 use switchyard_model::{Segment, SpaceName};
 
 pub use error::StoreError;
+pub use functions::*;
 pub use machines::MachineCache;
 pub use metrics::StoreMetrics;
 pub use streams::*;
@@ -172,6 +174,26 @@ pub trait Store: Send + Sync + 'static {
         after: Seq,
         limit: u32,
     ) -> Result<Vec<DeadLetter>, StoreError>;
+
+    /// One version of a function, with its component (the latest when `version` is `None`).
+    async fn get_function(
+        &self,
+        space: &SpaceName,
+        name: &Segment,
+        version: Option<u64>,
+    ) -> Result<Option<FunctionRecord>, StoreError>;
+
+    /// The latest version of every function in a space, by name.
+    async fn list_functions(&self, space: &SpaceName) -> Result<Vec<FunctionSummary>, StoreError>;
+
+    /// Every version of a function, oldest first.
+    async fn function_versions(&self, space: &SpaceName, name: &Segment) -> Result<Vec<FunctionSummary>, StoreError>;
+
+    /// An invocation record.
+    async fn get_invocation(&self, space: &SpaceName, id: &str) -> Result<Option<InvocationRecord>, StoreError>;
+
+    /// A page of invocation records, oldest first (see [`ListInvocations`]).
+    async fn list_invocations(&self, query: &ListInvocations) -> Result<Vec<InvocationRecord>, StoreError>;
 
     /// The log's extent and size.
     async fn log_stats(&self) -> Result<LogStats, StoreError>;

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use switchyard_model::{Segment, SpaceName};
 
+use crate::functions::{ClaimInvocations, FunctionSpec, FunctionSummary, InvocationRecord};
 use crate::streams::{BucketRecord, Delivery, KvCondition, PullRequest, SubscriptionSpec, TrimLog};
 
 /// A JSON object: an instance's context or an event's payload.
@@ -571,6 +572,27 @@ pub enum WriteOp {
     },
     /// Removes the oldest log records as retention allows (see [`TrimLog`]).
     TrimLog(TrimLog),
+    /// Stores a function version unless its digest and configuration equal the latest
+    /// version's; a new version appends a `function.deployed` record.
+    PutFunction(FunctionSpec),
+    /// Inserts finished invocation records (of synchronous invocations); appends no log record.
+    RecordInvocations(Vec<InvocationRecord>),
+    /// Inserts a pending asynchronous invocation, unless one with the same function and
+    /// idempotency key exists, which is then returned instead.
+    EnqueueInvocation(InvocationRecord),
+    /// Leases pending invocations whose lease ended, counting an attempt on each.
+    ClaimInvocations(ClaimInvocations),
+    /// Finishes a pending invocation at the attempt the record names (status, output, error,
+    /// logs, times) and appends a `function.completed` record; does nothing when the stored
+    /// record is no longer pending at that attempt.
+    FinishInvocation(InvocationRecord),
+    /// Forgets up to `limit` finished invocation records that finished before `before`.
+    PurgeInvocations {
+        /// The cut-off.
+        before: Timestamp,
+        /// At most this many (the caller repeats while a full chunk was removed).
+        limit: u32,
+    },
     /// Forgets up to `limit` idempotency records written before `before`.
     PurgeIdempotency {
         /// The cut-off.
@@ -645,6 +667,30 @@ pub enum WriteOutcome {
     SubscriptionUpdated(u64),
     /// This many log records were trimmed.
     LogTrimmed(u64),
+    /// A function version was stored (`created`), or the latest equalled the deploy.
+    FunctionPut {
+        /// The version now latest.
+        summary: FunctionSummary,
+        /// Whether a new version was stored.
+        created: bool,
+    },
+    /// This many invocation records were inserted.
+    InvocationsRecorded(u64),
+    /// An asynchronous invocation is pending (or, `replayed`, an earlier one with the same
+    /// idempotency key was found and is returned as stored).
+    InvocationEnqueued {
+        /// The record as stored (with its `seq`).
+        record: InvocationRecord,
+        /// Whether this is the earlier invocation with the same key.
+        replayed: bool,
+    },
+    /// The invocations leased, with their new attempt and lease.
+    InvocationsClaimed(Vec<InvocationRecord>),
+    /// The `function.completed` record's seq, or `None` when the invocation was no longer
+    /// pending at that attempt.
+    InvocationFinished(Option<Seq>),
+    /// This many invocation records were forgotten.
+    InvocationsPurged(u64),
     /// A message was published (or, `replayed`, an idempotent repeat found the original).
     Published {
         /// The message's log record.

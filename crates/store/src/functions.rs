@@ -1,0 +1,205 @@
+//! Types of the store's function records: deployed versions and invocation records.
+//!
+//! The store treats a function's configuration and an invocation's context, logs and error as
+//! opaque JSON; the engine and the runtime give them meaning. It keeps these rules:
+//! - A function's versions count 1, 2, 3… per name; deploying the same component (by digest)
+//!   with the same configuration as the latest version creates nothing.
+//! - An invocation record is written once when it is finished (synchronous calls), or enqueued
+//!   as `pending` and finished later (asynchronous calls). An async invocation with an
+//!   idempotency key already enqueued for that function returns the original record.
+//! - A pending invocation is leased to one runner at a time; a claim takes only records whose
+//!   lease ended and counts the attempt.
+//! - Finishing an async invocation appends one `function.completed` log record.
+
+use serde_json::Value;
+use switchyard_model::{Segment, SpaceName};
+
+use crate::Timestamp;
+
+/// Log record kind appended when a function version is deployed.
+pub const FUNCTION_DEPLOYED: &str = "function.deployed";
+/// Log record kind appended when an asynchronous invocation finishes.
+pub const FUNCTION_COMPLETED: &str = "function.completed";
+
+/// A new function version to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionSpec {
+    /// The space.
+    pub space: SpaceName,
+    /// The function's name.
+    pub name: Segment,
+    /// The component's bytes (a WebAssembly component already validated by the runtime).
+    pub component: Vec<u8>,
+    /// The SHA-256 of `component`, lowercase hex.
+    pub digest: String,
+    /// The version's configuration (limits, grants, config values), as the engine encodes it.
+    pub config: Value,
+}
+
+/// One stored function version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionRecord {
+    /// The version's metadata.
+    pub summary: FunctionSummary,
+    /// The component's bytes.
+    pub component: Vec<u8>,
+}
+
+/// A function version without its component bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionSummary {
+    /// The space.
+    pub space: SpaceName,
+    /// The function's name.
+    pub name: Segment,
+    /// The version: 1 for the first deploy, one more for each deploy that changed something.
+    pub version: u64,
+    /// The SHA-256 of the component, lowercase hex.
+    pub digest: String,
+    /// The component's size in bytes.
+    pub size: u64,
+    /// The version's configuration.
+    pub config: Value,
+    /// When this version was deployed.
+    pub created_at: Timestamp,
+}
+
+/// Where an invocation is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InvocationStatus {
+    /// Accepted (asynchronous) and not yet finished.
+    Pending,
+    /// Finished with an output.
+    Succeeded,
+    /// Finished with an error (from the guest, or a limit, trap or denial).
+    Failed,
+}
+
+impl InvocationStatus {
+    /// The stable lowercase name (stored and shown by the API).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvocationStatus::Pending => "pending",
+            InvocationStatus::Succeeded => "succeeded",
+            InvocationStatus::Failed => "failed",
+        }
+    }
+
+    /// Parses [`InvocationStatus::as_str`]'s output.
+    pub fn parse(s: &str) -> Option<InvocationStatus> {
+        match s {
+            "pending" => Some(InvocationStatus::Pending),
+            "succeeded" => Some(InvocationStatus::Succeeded),
+            "failed" => Some(InvocationStatus::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// One invocation of a function version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvocationRecord {
+    /// Its id (a UUIDv7, so ids sort by creation time).
+    pub id: String,
+    /// The space.
+    pub space: SpaceName,
+    /// The function.
+    pub function: Segment,
+    /// The version invoked.
+    pub version: u64,
+    /// Where it is.
+    pub status: InvocationStatus,
+    /// Whether it was invoked asynchronously.
+    pub is_async: bool,
+    /// The attempt now or last running (1 for the first).
+    pub attempt: u32,
+    /// The caller's idempotency key, if any.
+    pub idempotency_key: Option<String>,
+    /// The invocation's context as the engine encodes it (trace id, the machine that invoked…).
+    pub context: Value,
+    /// The input (kept for asynchronous invocations, which run later; `None` otherwise).
+    pub input: Option<Vec<u8>>,
+    /// The input's content type.
+    pub input_content_type: String,
+    /// The input's size in bytes.
+    pub input_size: u64,
+    /// The output (kept for finished asynchronous invocations; `None` otherwise).
+    pub output: Option<Vec<u8>>,
+    /// The output's content type (empty when there is none).
+    pub output_content_type: String,
+    /// The output's size in bytes (0 when there is none).
+    pub output_size: u64,
+    /// The error when `status` is failed: `{"code", "message"}`.
+    pub error: Option<Value>,
+    /// The lines the guest logged (a bounded JSON array).
+    pub logs: Value,
+    /// When it was accepted.
+    pub created_at: Timestamp,
+    /// When it finished.
+    pub finished_at: Option<Timestamp>,
+    /// How long the last attempt ran, in microseconds.
+    pub duration_us: Option<u64>,
+    /// A pending invocation is not claimed again before this time.
+    pub lease_until: Option<Timestamp>,
+    /// Position in the store's invocation list, assigned by the store on insert (0 before);
+    /// [`ListInvocations::after`] pages by it.
+    pub seq: u64,
+}
+
+/// A page of a function's invocation records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListInvocations {
+    /// The space.
+    pub space: SpaceName,
+    /// Only this function's (all functions of the space when `None`).
+    pub function: Option<Segment>,
+    /// Only records with a `seq` above this, oldest first; `None` for the newest `limit`,
+    /// still returned oldest first.
+    pub after: Option<u64>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// Claims pending asynchronous invocations whose lease ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimInvocations {
+    /// The time leases are compared with.
+    pub now: Timestamp,
+    /// A claimed record's new lease ends at this time.
+    pub lease_until: Timestamp,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// The payload of a `function.completed` record: what a watcher or subscriber needs to act on
+/// the result without fetching the invocation.
+pub(crate) fn completed_payload(record: &InvocationRecord) -> Value {
+    let mut payload = serde_json::Map::new();
+    payload.insert("invocation_id".into(), Value::String(record.id.clone()));
+    payload.insert("function".into(), Value::String(record.function.to_string()));
+    payload.insert("version".into(), Value::from(record.version));
+    payload.insert("attempt".into(), Value::from(record.attempt));
+    payload.insert("status".into(), Value::String(record.status.as_str().into()));
+    if let Some(duration_us) = record.duration_us {
+        payload.insert("duration_us".into(), Value::from(duration_us));
+    }
+    if let Some(output) = &record.output {
+        payload.insert("output_content_type".into(), Value::String(record.output_content_type.clone()));
+        // JSON output is embedded as JSON, other text as a string, anything else as base64.
+        let is_json = record.output_content_type.split(';').next().is_some_and(|t| t.trim().ends_with("json"));
+        let parsed = if is_json { serde_json::from_slice::<Value>(output).ok() } else { None };
+        match (parsed, std::str::from_utf8(output)) {
+            (Some(value), _) => payload.insert("output".into(), value),
+            (None, Ok(text)) => payload.insert("output".into(), Value::String(text.to_owned())),
+            (None, Err(_)) => {
+                use base64::Engine as _;
+                let encoded = base64::engine::general_purpose::STANDARD.encode(output);
+                payload.insert("output_base64".into(), Value::String(encoded))
+            }
+        };
+    }
+    if let Some(error) = &record.error {
+        payload.insert("error".into(), error.clone());
+    }
+    Value::Object(payload)
+}
