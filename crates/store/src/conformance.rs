@@ -28,6 +28,7 @@ pub trait Harness: Send + Sync {
     fn reopen(&self, store: Arc<Self::S>) -> BoxFuture<'_, Arc<Self::S>>;
 }
 
+mod functions;
 mod kv;
 mod subscriptions;
 
@@ -61,7 +62,7 @@ pub async fn run_all<H: Harness>(harness: &H) {
         }),
         ("publish_appends_topic_messages_once_per_key", |h| Box::pin(publish_appends_topic_messages_once_per_key(h))),
     ];
-    let more = kv::cases::<H>().into_iter().chain(subscriptions::cases::<H>());
+    let more = kv::cases::<H>().into_iter().chain(subscriptions::cases::<H>()).chain(functions::cases::<H>());
     for (name, case) in cases.iter().copied().chain(more) {
         eprintln!("conformance: {name}");
         case(harness).await;

@@ -5,7 +5,9 @@
 //! - A [`WriteOp`] is applied entirely or not at all; an atomic batch likewise.
 //! - Every mutation of a machine or an instance appends one [`LogRecord`] (token and
 //!   idempotency bookkeeping does not); `seq` is strictly increasing in commit order, so a
-//!   reader that has seen `seq = n` never later finds a new record with `seq < n`.
+//!   reader that has seen `seq = n` never later finds a new record with `seq < n`. So do a new
+//!   function version ([`FUNCTION_DEPLOYED`]) and a finished asynchronous invocation
+//!   ([`FUNCTION_COMPLETED`]); recording, enqueueing, claiming and purging invocations append none.
 //! - Writes to one instance are serialised: revision increases by exactly one per applied event.
 //! - An idempotency key is checked under the same serialisation as the write it guards and is
 //!   stored with the result in the same transaction; a repeat returns the stored result.
@@ -17,6 +19,7 @@
 pub mod conformance;
 mod decode;
 mod error;
+mod function_rules;
 mod functions;
 mod group;
 mod kv_rules;

@@ -603,6 +603,9 @@ pub enum WriteOp {
 }
 
 /// What a [`WriteOp`] did.
+// `InvocationEnqueued` carries a whole record and is the largest variant by far; an outcome is
+// built once per write and moved a few times, so boxing it would only burden every match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum WriteOutcome {
     /// A machine definition is stored as `version`; `created` is false when it equalled the

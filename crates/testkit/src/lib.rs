@@ -1,4 +1,5 @@
-//! Test support: a throwaway PostgreSQL database per test, on whatever PostgreSQL can be had.
+//! Test support: a throwaway PostgreSQL database per test, on whatever PostgreSQL can be had,
+//! and the example functions built for wasm32-wasip2 ([`example_function`]).
 //!
 //! What this crate guarantees:
 //! - [`TestDatabase::create`] returns a new, empty database `switchyard_test_<16 hex digits>`
@@ -17,6 +18,9 @@
 //!   TLS.
 
 mod cluster;
+mod functions;
+
+pub use functions::{example_function, example_function_bytes};
 
 use std::collections::hash_map::RandomState;
 use std::future::Future;

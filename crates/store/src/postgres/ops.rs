@@ -95,7 +95,7 @@ pub(crate) struct OpContext<'a> {
 
 impl OpContext<'_> {
     /// Buffers a log record; `reports_seq` patches its seq into this op's outcome
-    /// (`EventApplied`, `Published` or `KvWritten`).
+    /// (`EventApplied`, `Published`, `KvWritten` or `InvocationFinished`).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn append(
         &mut self,
@@ -222,6 +222,12 @@ pub(crate) async fn execute(tx: &Transaction<'_>, cx: &mut OpContext<'_>, op: &W
         | WriteOp::RedriveDeadLetters { .. }
         | WriteOp::DiscardDeadLetters { .. }
         | WriteOp::TrimLog(_) => crate::postgres::subscriptions::execute(tx, cx, now, op).await,
+        WriteOp::PutFunction(_)
+        | WriteOp::RecordInvocations(_)
+        | WriteOp::EnqueueInvocation(_)
+        | WriteOp::ClaimInvocations(_)
+        | WriteOp::FinishInvocation(_)
+        | WriteOp::PurgeInvocations { .. } => crate::postgres::functions::execute(tx, cx, now, op).await,
         WriteOp::PurgeIdempotency { before, limit } => {
             // Bounded: this runs inside a group, so one huge DELETE would stall writes.
             let n = tx

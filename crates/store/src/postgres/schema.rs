@@ -174,6 +174,59 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX subscription_records_due ON subscription_records (space, name, lease_until, seq) WHERE dead_at IS NULL;
     "#,
+    // 3: WebAssembly functions (their deployed versions) and invocation records.
+    r#"
+    -- JSON columns are text, as everywhere in this schema: what is read back is exactly what
+    -- was written (jsonb would reorder keys and respell numbers).
+    CREATE TABLE functions (
+        space      TEXT COLLATE "C" NOT NULL,
+        name       TEXT COLLATE "C" NOT NULL,
+        version    BIGINT NOT NULL,
+        digest     TEXT NOT NULL,
+        size       BIGINT NOT NULL,
+        config     TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        component  BYTEA NOT NULL,
+        PRIMARY KEY (space, name, version)
+    );
+
+    -- `seq` orders the list and pages it. A sequence never hands out a number twice, but a
+    -- transaction that took a lower one may commit after one that took a higher one: paging by
+    -- seq is for listing, not for tailing.
+    CREATE TABLE invocations (
+        seq                 BIGSERIAL PRIMARY KEY,
+        id                  TEXT COLLATE "C" NOT NULL UNIQUE,
+        space               TEXT COLLATE "C" NOT NULL,
+        function            TEXT COLLATE "C" NOT NULL,
+        version             BIGINT NOT NULL,
+        status              TEXT NOT NULL,
+        is_async            BOOLEAN NOT NULL,
+        attempt             BIGINT NOT NULL,
+        idempotency_key     TEXT,
+        context             TEXT NOT NULL,
+        input_content_type  TEXT NOT NULL,
+        input_size          BIGINT NOT NULL,
+        output_content_type TEXT NOT NULL,
+        output_size         BIGINT NOT NULL,
+        error               TEXT,
+        logs                TEXT NOT NULL,
+        created_at          BIGINT NOT NULL,
+        finished_at         BIGINT,
+        duration_us         BIGINT,
+        lease_until         BIGINT,
+        input               BYTEA,
+        output              BYTEA
+    );
+    CREATE INDEX invocations_by_function ON invocations (space, function, seq);
+    CREATE INDEX invocations_by_space ON invocations (space, seq);
+    -- An asynchronous invocation's idempotency key, unique per function.
+    CREATE UNIQUE INDEX invocations_by_key ON invocations (space, function, idempotency_key)
+        WHERE idempotency_key IS NOT NULL AND is_async;
+    -- The queue: pending invocations, oldest first, with their lease.
+    CREATE INDEX invocations_pending ON invocations (seq) INCLUDE (lease_until) WHERE status = 'pending';
+    -- Purging finished records by age.
+    CREATE INDEX invocations_by_finish ON invocations (finished_at) WHERE finished_at IS NOT NULL;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -8,11 +8,14 @@
 //! A group's transaction runs in four steps:
 //! 1. **Locks, in one global order.** Advisory transaction locks on every idempotency key and
 //!    every machine name the group writes (sorted by hash), then row locks on every existing
-//!    instance it writes (`ORDER BY space, machine, id FOR UPDATE`). Every group on every node
-//!    takes its locks in that order, so groups do not deadlock, and two requests with one
-//!    idempotency key — or two events to one instance — are serialised across nodes: the
-//!    idempotency check and the revision check run under those locks. (Two requests with the
-//!    same key are never put in one group: the later waits for the next group.)
+//!    instance it writes (`ORDER BY space, machine, id FOR UPDATE`), then row locks on every
+//!    invocation it finishes (`ORDER BY id FOR UPDATE`). Every group on every node takes its
+//!    locks in that order, so groups do not deadlock, and two requests with one idempotency
+//!    key — or two events to one instance — are serialised across nodes: the idempotency check
+//!    and the revision check run under those locks. (Two requests with the same key are never
+//!    put in one group: the later waits for the next group.) Ops that lock rows themselves
+//!    (claims of invocations, KV expiry, invocation purges) use `SKIP LOCKED`, so they never
+//!    wait on a row another group holds.
 //! 2. **The ops.** Instance rows are read, checked, transitioned by the model and updated; log
 //!    records and idempotency records are buffered in memory. A request of several ops (an
 //!    atomic batch) runs in a savepoint; a single op needs none, because an op refuses only
@@ -79,9 +82,10 @@ fn classify(e: tokio_postgres::Error) -> AttemptError {
     }
 }
 
-/// Advisory lock keys for everything an op may wait on besides existing instance rows: its
-/// idempotency key, the machine and space it puts, the instance it creates (a concurrent insert
-/// of the same row would make it wait), the token it revokes, the admin bootstrap.
+/// Advisory lock keys for everything an op may wait on besides existing instance and
+/// invocation rows: its idempotency key, the machine or function and space it puts, the
+/// instance it creates (a concurrent insert of the same row would make it wait), the
+/// invocation idempotency key it enqueues with, the token it revokes, the admin bootstrap.
 fn lock_keys(op: &WriteOp, out: &mut Vec<String>) {
     match op {
         WriteOp::PutMachine { space, name, .. } => {
@@ -115,6 +119,15 @@ fn lock_keys(op: &WriteOp, out: &mut Vec<String>) {
         | WriteOp::DiscardDeadLetters { space, name, .. } => out.push(format!("subscription:{space}:{name}")),
         WriteOp::Pull(pull) => out.push(format!("subscription:{}:{}", pull.space, pull.name)),
         WriteOp::TrimLog(_) => out.push("log-trim".to_string()),
+        WriteOp::PutFunction(spec) => {
+            out.push(format!("function:{}:{}", spec.space, spec.name));
+            out.push(format!("space:{}", spec.space));
+        }
+        WriteOp::EnqueueInvocation(record) => {
+            if let Some(key) = &record.idempotency_key {
+                out.push(format!("invocation-key:{}:{}:{key}", record.space, record.function));
+            }
+        }
         WriteOp::RevokeToken { id } => out.push(format!("token:{id}")),
         WriteOp::BootstrapAdminToken(_) => out.push("bootstrap".to_string()),
         _ => {}
@@ -230,10 +243,15 @@ impl Writer {
         // 1. Locks, in one global order.
         let mut keys = Vec::new();
         let mut instances: Vec<(&str, &str, &str)> = Vec::new();
+        let mut invocations: Vec<&str> = Vec::new();
         for op in group.iter().flat_map(|r| &r.ops) {
             lock_keys(op, &mut keys);
-            if let WriteOp::ApplyEvent { key, .. } | WriteOp::DeleteInstance { key } = op {
-                instances.push((key.space.as_ref(), key.machine.as_ref(), key.id.as_ref()));
+            match op {
+                WriteOp::ApplyEvent { key, .. } | WriteOp::DeleteInstance { key } => {
+                    instances.push((key.space.as_ref(), key.machine.as_ref(), key.id.as_ref()))
+                }
+                WriteOp::FinishInvocation(record) => invocations.push(record.id.as_str()),
+                _ => {}
             }
         }
         if !keys.is_empty() {
@@ -265,6 +283,15 @@ impl Writer {
                 .await
                 .map_err(classify)?;
             tx.query(&stmt, &[&spaces, &machines_col, &ids]).await.map_err(classify)?;
+        }
+        if !invocations.is_empty() {
+            invocations.sort_unstable();
+            invocations.dedup();
+            let stmt = tx
+                .prepare_cached("SELECT 1 FROM invocations WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+                .await
+                .map_err(classify)?;
+            tx.query(&stmt, &[&invocations]).await.map_err(classify)?;
         }
 
         // 2. The ops, each request in its own savepoint.
@@ -357,7 +384,8 @@ impl Writer {
                     match outcomes.get_mut(o) {
                         Some(WriteOutcome::EventApplied { applied, .. }) => applied.seq = crate::types::Seq(seq as u64),
                         Some(WriteOutcome::Published { seq: published, .. })
-                        | Some(WriteOutcome::KvWritten { seq: published, .. }) => {
+                        | Some(WriteOutcome::KvWritten { seq: published, .. })
+                        | Some(WriteOutcome::InvocationFinished(Some(published))) => {
                             *published = crate::types::Seq(seq as u64)
                         }
                         _ => {}

@@ -8,6 +8,7 @@
 //! own read-only connection, so no SQLite call ever runs on a reactor thread.
 //! WAL mode lets readers proceed while the writer commits; a reader sees only committed data.
 
+mod functions;
 mod kv;
 mod ops;
 mod rows;
@@ -28,7 +29,7 @@ use crate::machines::MachineCache;
 use crate::metrics::StoreMetrics;
 use crate::streams::*;
 use crate::types::*;
-use crate::{Durability, ListInstances, Store};
+use crate::{Durability, FunctionRecord, FunctionSummary, InvocationRecord, ListInstances, ListInvocations, Store};
 
 pub use schema::SCHEMA_VERSION;
 
@@ -451,6 +452,31 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<DeadLetter>, StoreError> {
         subscriptions::dead_letters(self, space, name, after, limit).await
+    }
+
+    async fn get_function(
+        &self,
+        space: &SpaceName,
+        name: &Segment,
+        version: Option<u64>,
+    ) -> Result<Option<FunctionRecord>, StoreError> {
+        functions::get(self, space, name, version).await
+    }
+
+    async fn list_functions(&self, space: &SpaceName) -> Result<Vec<FunctionSummary>, StoreError> {
+        functions::list(self, space).await
+    }
+
+    async fn function_versions(&self, space: &SpaceName, name: &Segment) -> Result<Vec<FunctionSummary>, StoreError> {
+        functions::versions(self, space, name).await
+    }
+
+    async fn get_invocation(&self, space: &SpaceName, id: &str) -> Result<Option<InvocationRecord>, StoreError> {
+        functions::get_invocation(self, space, id).await
+    }
+
+    async fn list_invocations(&self, query: &ListInvocations) -> Result<Vec<InvocationRecord>, StoreError> {
+        functions::list_invocations(self, query).await
     }
 
     async fn log_stats(&self) -> Result<LogStats, StoreError> {

@@ -118,6 +118,12 @@ pub(crate) fn execute(conn: &Connection, cx: &mut OpContext<'_>, op: &WriteOp) -
         | WriteOp::RedriveDeadLetters { .. }
         | WriteOp::DiscardDeadLetters { .. }
         | WriteOp::TrimLog(_) => crate::sqlite::subscriptions::execute(conn, cx, now, op),
+        WriteOp::PutFunction(_)
+        | WriteOp::RecordInvocations(_)
+        | WriteOp::EnqueueInvocation(_)
+        | WriteOp::ClaimInvocations(_)
+        | WriteOp::FinishInvocation(_)
+        | WriteOp::PurgeInvocations { .. } => crate::sqlite::functions::execute(conn, cx, now, op),
         WriteOp::PurgeIdempotency { before, limit } => {
             // Bounded: this runs inside a group commit, so one huge DELETE would stall writes.
             let n = conn

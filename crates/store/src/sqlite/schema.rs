@@ -163,6 +163,59 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX subscription_records_due ON subscription_records (space, name, lease_until, seq) WHERE dead_at IS NULL;
     "#,
+    // 4: WebAssembly functions (their deployed versions) and invocation records.
+    r#"
+    -- Components may be large, so a rowid table keeps them out of the key index, and the
+    -- component is the last column: reading a version's other columns never loads it.
+    CREATE TABLE functions (
+        space      TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        version    INTEGER NOT NULL,
+        digest     TEXT NOT NULL,
+        size       INTEGER NOT NULL,
+        config     TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        component  BLOB NOT NULL,
+        PRIMARY KEY (space, name, version)
+    );
+
+    -- `seq` orders the list and pages it; AUTOINCREMENT never hands out a seq again, even after
+    -- the newest records were purged, so a reader paging by seq never misses a later record.
+    CREATE TABLE invocations (
+        seq                 INTEGER PRIMARY KEY AUTOINCREMENT,
+        id                  TEXT NOT NULL UNIQUE,
+        space               TEXT NOT NULL,
+        function            TEXT NOT NULL,
+        version             INTEGER NOT NULL,
+        status              TEXT NOT NULL,
+        is_async            INTEGER NOT NULL,
+        attempt             INTEGER NOT NULL,
+        idempotency_key     TEXT,
+        context             TEXT NOT NULL,
+        input_content_type  TEXT NOT NULL,
+        input_size          INTEGER NOT NULL,
+        output_content_type TEXT NOT NULL,
+        output_size         INTEGER NOT NULL,
+        error               TEXT,
+        logs                TEXT NOT NULL,
+        created_at          INTEGER NOT NULL,
+        finished_at         INTEGER,
+        duration_us         INTEGER,
+        lease_until         INTEGER,
+        input               BLOB,
+        output              BLOB
+    );
+    CREATE INDEX invocations_by_function ON invocations (space, function, seq);
+    CREATE INDEX invocations_by_space ON invocations (space, seq);
+    -- An asynchronous invocation's idempotency key, unique per function.
+    CREATE UNIQUE INDEX invocations_by_key ON invocations (space, function, idempotency_key)
+        WHERE idempotency_key IS NOT NULL AND is_async;
+    -- The queue: pending invocations, oldest first, with their lease (a claim walks this and
+    -- skips the leased ones without reading their rows).
+    CREATE INDEX invocations_pending ON invocations (seq, lease_until) WHERE status = 'pending';
+    -- Purging finished records by age.
+    CREATE INDEX invocations_by_finish ON invocations (finished_at) WHERE finished_at IS NOT NULL;
+    "#,
 ];
 
 /// `PRAGMA auto_vacuum`'s value for incremental auto-vacuum.

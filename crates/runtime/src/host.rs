@@ -1,0 +1,407 @@
+//! What a guest can reach: the `switchyard:function` imports, WASI with nothing behind it but
+//! clocks and randomness, and outgoing HTTP filtered by the allow-list.
+//!
+//! Every capability is checked here, on the host side of the call, before anything is reached:
+//! a KV bucket must be granted, an HTTP request's host must be on the allow-list, events and
+//! topics stay in the function's own space. A denial is an error value the guest sees, never a
+//! trap. The guest gets no files, no environment, no sockets and no name lookups.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+
+use crate::bindings::switchyard::function::{config, events, kv, log};
+use crate::output::CapturedOutput;
+use crate::types::{Capabilities, LogLevel, LogLine};
+use crate::{MAX_LOG_FIELD_BYTES, MAX_LOG_LINES, MAX_LOG_MESSAGE_BYTES};
+
+/// A KV value as the host's store holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KvValue {
+    /// The value.
+    pub value: Vec<u8>,
+    /// Its content type.
+    pub content_type: String,
+    /// Its revision.
+    pub revision: u64,
+}
+
+/// The condition of a KV write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KvWriteCondition {
+    /// Always write.
+    None,
+    /// Only when the key has no value.
+    Absent,
+    /// Only when the key is at this revision.
+    Revision(u64),
+}
+
+/// Why a host call failed, as the guest will see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostCallError {
+    /// A compare-and-set lost: the current revision (`None`: the key has no value).
+    Conflict(Option<u64>),
+    /// The target does not exist.
+    NotFound(String),
+    /// The target refused (an event with no transition, a guard, a schema).
+    Rejected(String),
+    /// The argument is not acceptable.
+    Invalid(String),
+    /// The store could not answer.
+    Unavailable(String),
+}
+
+/// The services a guest's imports are backed by, implemented by the engine. Capability checks
+/// are done before these are called; `space` is always the function's own.
+#[async_trait]
+pub trait FunctionHost: Send + Sync + 'static {
+    /// A KV key's current value.
+    async fn kv_get(&self, space: &str, bucket: &str, key: &str) -> Result<Option<KvValue>, HostCallError>;
+    /// Writes a KV key; returns its new revision.
+    async fn kv_put(
+        &self,
+        space: &str,
+        bucket: &str,
+        key: &str,
+        value: Vec<u8>,
+        content_type: String,
+        condition: KvWriteCondition,
+    ) -> Result<u64, HostCallError>;
+    /// Deletes a KV key; returns whether it had a value.
+    async fn kv_delete(&self, space: &str, bucket: &str, key: &str) -> Result<bool, HostCallError>;
+    /// Applies an event to an instance (`machine:id`, within `space`); returns its new state.
+    async fn send_event(
+        &self,
+        space: &str,
+        instance: &str,
+        event: &str,
+        payload: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<String, HostCallError>;
+    /// Publishes to a topic of `space`; returns the message's seq.
+    async fn publish(&self, space: &str, topic: &str, message: serde_json::Value) -> Result<u64, HostCallError>;
+}
+
+/// The outgoing-HTTP policy: only allow-listed hosts, over http or https.
+pub(crate) struct HttpPolicy {
+    capabilities: Arc<Capabilities>,
+    /// Set when a request was refused, so the outcome can say why the guest failed.
+    pub(crate) denied: Arc<AtomicBool>,
+}
+
+impl WasiHttpHooks for HttpPolicy {
+    fn send_request(
+        &mut self,
+        request: http::Request<wasmtime_wasi_http::WasiBody>,
+        options: Option<wasmtime_wasi_http::RequestOptions>,
+        fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+    ) -> Box<
+        dyn Future<
+                Output = Result<
+                    (
+                        http::Response<wasmtime_wasi_http::WasiBody>,
+                        Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+                    ),
+                    wasmtime_wasi_http::Error,
+                >,
+            > + Send,
+    > {
+        drop(fut);
+        let uri = request.uri();
+        let https = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let allowed = uri.host().is_some_and(|host| self.capabilities.allows_host(host, port));
+        if !allowed {
+            self.denied.store(true, Ordering::Relaxed);
+            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        Box::new(async move {
+            use http_body_util::BodyExt;
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            Ok((
+                response.map(BodyExt::boxed_unsync),
+                Box::new(io) as Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+            ))
+        })
+    }
+}
+
+/// Refuses memory growth past the function's limit, remembering that it did.
+pub(crate) struct MemoryLimiter {
+    limit: usize,
+    pub(crate) exceeded: bool,
+}
+
+impl wasmtime::ResourceLimiter for MemoryLimiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.limit {
+            self.exceeded = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= crate::MAX_TABLE_ELEMENTS)
+    }
+}
+
+/// The bounded log of one invocation.
+#[derive(Default)]
+pub(crate) struct LogBuffer {
+    pub(crate) lines: Vec<LogLine>,
+    pub(crate) dropped: u32,
+}
+
+impl LogBuffer {
+    pub(crate) fn push(&mut self, line: LogLine) {
+        if self.lines.len() < MAX_LOG_LINES {
+            self.lines.push(line);
+        } else {
+            self.dropped = self.dropped.saturating_add(1);
+        }
+    }
+}
+
+/// The state of one invocation's store.
+pub(crate) struct HostState {
+    pub(crate) wasi: WasiCtx,
+    pub(crate) table: ResourceTable,
+    pub(crate) http: WasiHttpCtx,
+    pub(crate) http_policy: HttpPolicy,
+    pub(crate) limiter: MemoryLimiter,
+    pub(crate) logs: LogBuffer,
+    pub(crate) stdout: CapturedOutput,
+    pub(crate) stderr: CapturedOutput,
+    pub(crate) started: Instant,
+    pub(crate) space: String,
+    pub(crate) function: String,
+    pub(crate) invocation_id: String,
+    pub(crate) capabilities: Arc<Capabilities>,
+    pub(crate) host: Arc<dyn FunctionHost>,
+    /// Set when the guest was refused a capability (so its failure can be reported as such).
+    pub(crate) denied: bool,
+}
+
+impl HostState {
+    pub(crate) fn new(
+        space: String,
+        function: String,
+        invocation_id: String,
+        capabilities: Arc<Capabilities>,
+        memory_bytes: u64,
+        host: Arc<dyn FunctionHost>,
+    ) -> HostState {
+        let stdout = CapturedOutput::new();
+        let stderr = CapturedOutput::new();
+        let mut wasi = WasiCtx::builder();
+        wasi.stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
+        HostState {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            http: WasiHttpCtx::new(),
+            http_policy: HttpPolicy { capabilities: capabilities.clone(), denied: Arc::new(AtomicBool::new(false)) },
+            limiter: MemoryLimiter { limit: usize::try_from(memory_bytes).unwrap_or(usize::MAX), exceeded: false },
+            logs: LogBuffer::default(),
+            stdout,
+            stderr,
+            started: Instant::now(),
+            space,
+            function,
+            invocation_id,
+            capabilities,
+            host,
+            denied: false,
+        }
+    }
+
+    /// The last line the guest wrote to stderr (where a Rust guest's panic message goes).
+    pub(crate) fn stderr_tail(&self) -> Option<String> {
+        self.stderr.summary(512)
+    }
+
+    fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn check_bucket(&mut self, bucket: &str) -> Result<(), kv::KvError> {
+        if self.capabilities.allows_bucket(bucket) {
+            return Ok(());
+        }
+        self.denied = true;
+        Err(kv::KvError::Denied(format!(
+            "bucket {bucket:?} is not granted to function {}:{} (grant it with `fn deploy --kv {bucket}`)",
+            self.space, self.function
+        )))
+    }
+
+    /// The instance address within the function's space, or a denial for another space.
+    fn own_space_instance<'a>(&mut self, instance: &'a str) -> Result<&'a str, events::EventError> {
+        let parts: Vec<&str> = instance.split(':').collect();
+        match parts.as_slice() {
+            [_, _] => Ok(instance),
+            [space, _, _] if *space == self.space => Ok(&instance[space.len() + 1..]),
+            [space, _, _] => {
+                self.denied = true;
+                Err(events::EventError::Denied(format!(
+                    "instance {instance} is in space {space}; function {}:{} may only reach its own space",
+                    self.space, self.function
+                )))
+            }
+            _ => Err(events::EventError::Invalid(format!(
+                "instance address {instance:?}: expected machine:id or space:machine:id"
+            ))),
+        }
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.http_policy }
+    }
+}
+
+fn kv_error(error: HostCallError) -> kv::KvError {
+    match error {
+        HostCallError::Conflict(current) => kv::KvError::Conflict(current),
+        HostCallError::NotFound(m) | HostCallError::Rejected(m) | HostCallError::Invalid(m) => kv::KvError::Invalid(m),
+        HostCallError::Unavailable(m) => kv::KvError::Unavailable(m),
+    }
+}
+
+fn event_error(error: HostCallError) -> events::EventError {
+    match error {
+        HostCallError::NotFound(m) => events::EventError::NotFound(m),
+        HostCallError::Rejected(m) => events::EventError::Rejected(m),
+        HostCallError::Conflict(_) => events::EventError::Rejected("the instance changed concurrently".into()),
+        HostCallError::Invalid(m) => events::EventError::Invalid(m),
+        HostCallError::Unavailable(m) => events::EventError::Unavailable(m),
+    }
+}
+
+impl kv::Host for HostState {
+    async fn get(&mut self, bucket: String, key: String) -> Result<Option<kv::Entry>, kv::KvError> {
+        self.check_bucket(&bucket)?;
+        let host = self.host.clone();
+        let value = host.kv_get(&self.space, &bucket, &key).await.map_err(kv_error)?;
+        Ok(value.map(|v| kv::Entry { value: v.value, content_type: v.content_type, revision: v.revision }))
+    }
+
+    async fn set(&mut self, bucket: String, key: String, value: Vec<u8>, content_type: String) -> Result<u64, kv::KvError> {
+        self.check_bucket(&bucket)?;
+        let host = self.host.clone();
+        host.kv_put(&self.space, &bucket, &key, value, content_type, KvWriteCondition::None).await.map_err(kv_error)
+    }
+
+    async fn delete(&mut self, bucket: String, key: String) -> Result<bool, kv::KvError> {
+        self.check_bucket(&bucket)?;
+        let host = self.host.clone();
+        host.kv_delete(&self.space, &bucket, &key).await.map_err(kv_error)
+    }
+
+    async fn compare_and_set(
+        &mut self,
+        bucket: String,
+        key: String,
+        expected: Option<u64>,
+        value: Vec<u8>,
+        content_type: String,
+    ) -> Result<u64, kv::KvError> {
+        self.check_bucket(&bucket)?;
+        let condition = match expected {
+            Some(revision) => KvWriteCondition::Revision(revision),
+            None => KvWriteCondition::Absent,
+        };
+        let host = self.host.clone();
+        host.kv_put(&self.space, &bucket, &key, value, content_type, condition).await.map_err(kv_error)
+    }
+}
+
+impl events::Host for HostState {
+    async fn send(&mut self, instance: String, event: String, payload_json: String) -> Result<String, events::EventError> {
+        let instance = self.own_space_instance(&instance)?.to_owned();
+        let payload = match serde_json::from_str::<serde_json::Value>(&payload_json) {
+            Ok(serde_json::Value::Object(map)) => map,
+            Ok(_) => return Err(events::EventError::Invalid("an event's payload must be a JSON object".into())),
+            Err(e) => return Err(events::EventError::Invalid(format!("the event's payload is not JSON: {e}"))),
+        };
+        let host = self.host.clone();
+        host.send_event(&self.space, &instance, &event, payload).await.map_err(event_error)
+    }
+
+    async fn publish(&mut self, topic: String, message_json: String) -> Result<u64, events::EventError> {
+        let message = serde_json::from_str::<serde_json::Value>(&message_json)
+            .map_err(|e| events::EventError::Invalid(format!("the message is not JSON: {e}")))?;
+        let host = self.host.clone();
+        host.publish(&self.space, &topic, message).await.map_err(event_error)
+    }
+}
+
+impl log::Host for HostState {
+    async fn log(&mut self, level: log::Level, message: String, fields: Vec<(String, String)>) {
+        let level = match level {
+            log::Level::Trace => LogLevel::Trace,
+            log::Level::Debug => LogLevel::Debug,
+            log::Level::Info => LogLevel::Info,
+            log::Level::Warn => LogLevel::Warn,
+            log::Level::Error => LogLevel::Error,
+        };
+        let message = truncate(message, MAX_LOG_MESSAGE_BYTES);
+        let fields: Vec<(String, String)> =
+            fields.into_iter().take(32).map(|(k, v)| (truncate(k, 128), truncate(v, MAX_LOG_FIELD_BYTES))).collect();
+        // The server log gets guest lines at debug level: a guest must not be able to flood it.
+        tracing::debug!(
+            target: "switchyard::function",
+            space = %self.space,
+            function = %self.function,
+            invocation = %self.invocation_id,
+            level = level.as_str(),
+            "{message}"
+        );
+        let at_ms = self.elapsed_ms();
+        self.logs.push(LogLine { at_ms, level, message, fields });
+    }
+}
+
+impl config::Host for HostState {
+    async fn get(&mut self, key: String) -> Option<String> {
+        self.capabilities.config.get(&key).cloned()
+    }
+
+    async fn get_secret(&mut self, key: String) -> Option<String> {
+        self.capabilities.secrets.get(&key).cloned()
+    }
+
+    async fn keys(&mut self) -> Vec<String> {
+        self.capabilities.config.keys().cloned().collect()
+    }
+}
+
+impl crate::bindings::switchyard::function::types::Host for HostState {}
+
+/// Cuts a string to at most `max` bytes, on a character boundary.
+pub(crate) fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}

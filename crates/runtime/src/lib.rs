@@ -1,0 +1,505 @@
+//! Switchyard's function runtime: WebAssembly components implementing the
+//! `switchyard:function@0.1.0` world (`wit/function.wit`), run on wasmtime.
+//!
+//! Invariants this crate keeps:
+//! - A component is compiled once per digest and engine configuration. The compiled artifact is
+//!   written to the cache directory (atomically, by rename), and a later process loads it
+//!   instead of compiling.
+//! - A loaded component is pre-linked ([`FunctionPre`]); an invocation instantiates it in a
+//!   fresh store from the pooling allocator, so no state survives from one invocation to the
+//!   next.
+//! - Every invocation is bounded: wall time (epoch interruption plus a timer around host
+//!   calls), linear memory (a resource limiter), optionally fuel, and at most
+//!   [`RuntimeConfig::max_concurrent`] run at once. Running into a bound, trapping or
+//!   panicking is an [`Outcome`] with an error code; it never unwinds into the host.
+//! - Compilation and guest code run on the runtime's own threads, never on the caller's async
+//!   reactor.
+//! - A guest reaches only what `host.rs` lets it: granted KV buckets, its own space's instances
+//!   and topics, allow-listed HTTP hosts, its configuration, clocks and randomness.
+
+mod error;
+mod host;
+mod output;
+mod types;
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap, UpdateDeadline};
+
+pub use error::RuntimeError;
+pub use host::{FunctionHost, HostCallError, KvValue, KvWriteCondition};
+pub use output::MAX_CAPTURED_OUTPUT;
+pub use types::*;
+
+use host::HostState;
+
+/// Bindings generated from `wit/function.wit`.
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../../wit",
+        world: "switchyard:function/function",
+        imports: { default: async },
+        exports: { default: async },
+        with: {
+            "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+            "wasi:io": wasmtime_wasi::p2::bindings::io,
+        },
+        require_store_data_send: true,
+    });
+}
+
+use bindings::switchyard::function::types as wit;
+
+/// Lines of log kept per invocation; more are counted as dropped.
+pub const MAX_LOG_LINES: usize = 100;
+/// Bytes of one log message kept.
+pub const MAX_LOG_MESSAGE_BYTES: usize = 2048;
+/// Bytes of one log field's value kept.
+pub const MAX_LOG_FIELD_BYTES: usize = 512;
+/// Elements a guest table may grow to.
+const MAX_TABLE_ELEMENTS: usize = 100_000;
+/// How often the epoch advances; the wall-time limit is checked, and the guest yields to other
+/// invocations, at this granularity.
+const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// How the runtime is set up.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Where compiled artifacts are kept.
+    pub cache_dir: PathBuf,
+    /// Invocations running at once (and instances the pool holds); more wait for a slot.
+    pub max_concurrent: u32,
+    /// The largest memory limit a function may ask for.
+    pub max_memory_bytes: u64,
+    /// Threads running guest code and compilations.
+    pub threads: usize,
+}
+
+impl RuntimeConfig {
+    /// Defaults for a server whose cache lives in `cache_dir`.
+    pub fn new(cache_dir: PathBuf) -> Self {
+        let threads = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
+        RuntimeConfig { cache_dir, max_concurrent: 256, max_memory_bytes: 1024 * 1024 * 1024, threads }
+    }
+}
+
+/// Counters of the runtime's work, for metrics and benchmarks.
+#[derive(Debug, Default)]
+pub struct RuntimeStats {
+    /// Components compiled from WebAssembly.
+    pub compilations: AtomicU64,
+    /// Components loaded from the artifact cache.
+    pub cache_loads: AtomicU64,
+    /// Invocations run.
+    pub invocations: AtomicU64,
+    /// Total time spent instantiating, in nanoseconds.
+    pub instantiation_nanos: AtomicU64,
+    /// Total time spent compiling, in nanoseconds.
+    pub compilation_nanos: AtomicU64,
+}
+
+/// A component compiled, checked against the world, and pre-linked.
+pub struct LoadedFunction {
+    pre: bindings::FunctionPre<HostState>,
+    digest: String,
+}
+
+impl LoadedFunction {
+    /// The component's SHA-256, lowercase hex.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+}
+
+impl std::fmt::Debug for LoadedFunction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedFunction").field("digest", &self.digest).finish_non_exhaustive()
+    }
+}
+
+/// The SHA-256 of a component, lowercase hex (how versions and cached artifacts are named).
+pub fn component_digest(component: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(component))
+}
+
+/// Raised by the epoch callback when an invocation's wall time is up.
+#[derive(Debug)]
+struct TimedOut;
+
+impl std::fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("wall-time limit reached")
+    }
+}
+
+impl std::error::Error for TimedOut {}
+
+/// Compiles, caches and runs function components.
+pub struct FunctionRuntime {
+    engine: Engine,
+    linker: Arc<Linker<HostState>>,
+    cache_dir: PathBuf,
+    compatibility: u64,
+    executor: Option<tokio::runtime::Runtime>,
+    slots: Arc<tokio::sync::Semaphore>,
+    loaded: Mutex<HashMap<String, Arc<LoadedFunction>>>,
+    stats: Arc<RuntimeStats>,
+    stop_ticker: Arc<AtomicBool>,
+    max_memory_bytes: u64,
+}
+
+impl FunctionRuntime {
+    /// Sets up the engine, the pool, the linker and the threads.
+    pub fn new(config: RuntimeConfig) -> Result<FunctionRuntime, RuntimeError> {
+        let setup = |e: &dyn std::fmt::Display| RuntimeError::Setup(e.to_string());
+        std::fs::create_dir_all(&config.cache_dir).map_err(|e| RuntimeError::Cache {
+            path: config.cache_dir.display().to_string(),
+            message: e.to_string(),
+        })?;
+
+        let mut pool = PoolingAllocationConfig::default();
+        let instances = config.max_concurrent.max(1);
+        pool.total_component_instances(instances)
+            .total_core_instances(instances.saturating_mul(8))
+            .total_memories(instances.saturating_mul(2))
+            .total_tables(instances.saturating_mul(8))
+            .max_memories_per_component(2)
+            .max_memory_size(usize::try_from(config.max_memory_bytes).unwrap_or(usize::MAX));
+        let mut wasm = Config::new();
+        wasm.wasm_component_model(true)
+            .epoch_interruption(true)
+            .consume_fuel(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&wasm).map_err(|e| setup(&e))?;
+
+        let mut linker: Linker<HostState> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| setup(&e))?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(|e| setup(&e))?;
+        use bindings::switchyard::function::{config as cfg, events, kv, log};
+        kv::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s).map_err(|e| setup(&e))?;
+        events::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s).map_err(|e| setup(&e))?;
+        log::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s).map_err(|e| setup(&e))?;
+        cfg::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s).map_err(|e| setup(&e))?;
+
+        let executor = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.threads.max(1))
+            .thread_name("sy-function")
+            .enable_all()
+            .build()
+            .map_err(|e| setup(&e))?;
+
+        let mut hasher = std::hash::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        let compatibility = hasher.finish();
+
+        let stop_ticker = Arc::new(AtomicBool::new(false));
+        let weak = engine.weak();
+        let stop = stop_ticker.clone();
+        std::thread::Builder::new()
+            .name("sy-epoch".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    match weak.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => break,
+                    }
+                }
+            })
+            .map_err(|e| setup(&e))?;
+
+        Ok(FunctionRuntime {
+            engine,
+            linker: Arc::new(linker),
+            cache_dir: config.cache_dir,
+            compatibility,
+            executor: Some(executor),
+            slots: Arc::new(tokio::sync::Semaphore::new(instances as usize)),
+            loaded: Mutex::new(HashMap::new()),
+            stats: Arc::new(RuntimeStats::default()),
+            stop_ticker,
+            max_memory_bytes: config.max_memory_bytes,
+        })
+    }
+
+    /// The largest memory limit a function may ask for.
+    pub fn max_memory_bytes(&self) -> u64 {
+        self.max_memory_bytes
+    }
+
+    /// Counters of the runtime's work.
+    pub fn stats(&self) -> &RuntimeStats {
+        &self.stats
+    }
+
+    fn executor(&self) -> &tokio::runtime::Handle {
+        // Only `Drop` takes the executor.
+        self.executor.as_ref().map(|rt| rt.handle()).expect("the executor lives as long as the runtime")
+    }
+
+    /// Compiles (or loads from the cache) a component, checks it implements the world and
+    /// pre-links it. Runs on the runtime's threads.
+    pub async fn load(&self, digest: &str, component: Arc<Vec<u8>>) -> Result<Arc<LoadedFunction>, RuntimeError> {
+        if let Some(loaded) = self.loaded_get(digest) {
+            return Ok(loaded);
+        }
+        let engine = self.engine.clone();
+        let linker = self.linker.clone();
+        let path = self.cache_path(digest);
+        let stats = self.stats.clone();
+        let owned_digest = digest.to_owned();
+        let loaded = self
+            .executor()
+            .spawn_blocking(move || load_blocking(&engine, &linker, &path, &owned_digest, &component, &stats))
+            .await
+            .map_err(|e| RuntimeError::Setup(format!("compilation task failed: {e}")))??;
+        let loaded = Arc::new(loaded);
+        let mut map = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(map.entry(digest.to_owned()).or_insert(loaded).clone())
+    }
+
+    fn loaded_get(&self, digest: &str) -> Option<Arc<LoadedFunction>> {
+        self.loaded.lock().unwrap_or_else(|e| e.into_inner()).get(digest).cloned()
+    }
+
+    fn cache_path(&self, digest: &str) -> PathBuf {
+        self.cache_dir.join(format!("{digest}-{:016x}.cwasm", self.compatibility))
+    }
+
+    /// Runs one invocation to its outcome on the runtime's threads.
+    pub async fn invoke(
+        &self,
+        function: Arc<LoadedFunction>,
+        invocation: Invocation,
+        host: Arc<dyn FunctionHost>,
+    ) -> Outcome {
+        let engine = self.engine.clone();
+        let slots = self.slots.clone();
+        let stats = self.stats.clone();
+        let task = self.executor().spawn(async move {
+            // The semaphore is never closed, so acquiring only waits.
+            let _slot = slots.acquire_owned().await;
+            run(&engine, &function, invocation, host, &stats).await
+        });
+        match task.await {
+            Ok(outcome) => outcome,
+            Err(e) => Outcome {
+                result: Err(InvocationError::runtime(codes::TRAPPED, format!("the invocation task failed: {e}"), false)),
+                logs: Vec::new(),
+                logs_dropped: 0,
+                duration: Duration::ZERO,
+                instantiation: Duration::ZERO,
+            },
+        }
+    }
+}
+
+impl Drop for FunctionRuntime {
+    fn drop(&mut self) {
+        self.stop_ticker.store(true, Ordering::Relaxed);
+        // Dropping a runtime blocks, which panics inside another runtime's async context.
+        if let Some(executor) = self.executor.take() {
+            executor.shutdown_background();
+        }
+    }
+}
+
+fn load_blocking(
+    engine: &Engine,
+    linker: &Linker<HostState>,
+    path: &Path,
+    digest: &str,
+    bytes: &[u8],
+    stats: &RuntimeStats,
+) -> Result<LoadedFunction, RuntimeError> {
+    let component = match load_cached(engine, path) {
+        Some(component) => {
+            stats.cache_loads.fetch_add(1, Ordering::Relaxed);
+            component
+        }
+        None => {
+            let started = Instant::now();
+            let component =
+                Component::new(engine, bytes).map_err(|e| RuntimeError::InvalidComponent(format!("{e:#}")))?;
+            stats.compilations.fetch_add(1, Ordering::Relaxed);
+            stats.compilation_nanos.fetch_add(nanos(started.elapsed()), Ordering::Relaxed);
+            // A failed cache write costs a recompile on the next start, nothing more.
+            if let Err(e) = store_cached(&component, path) {
+                tracing::warn!(error = %e, "could not cache a compiled function");
+            }
+            component
+        }
+    };
+    let instance_pre = linker.instantiate_pre(&component).map_err(|e| RuntimeError::WorldMismatch(format!("{e:#}")))?;
+    let pre = bindings::FunctionPre::new(instance_pre).map_err(|e| {
+        RuntimeError::WorldMismatch(format!(
+            "{e:#} (a function must export `handle: func(request: request) -> result<response, error>`)"
+        ))
+    })?;
+    Ok(LoadedFunction { pre, digest: digest.to_owned() })
+}
+
+/// The cached artifact, when there is one this engine can load.
+fn load_cached(engine: &Engine, path: &Path) -> Option<Component> {
+    if !path.exists() {
+        return None;
+    }
+    // SAFETY: the file is in the server's own data directory, written by `store_cached` from a
+    // component this engine compiled, and renamed into place only once complete. Its name
+    // carries the engine's compatibility hash, and wasmtime checks the header again.
+    match unsafe { Component::deserialize_file(engine, path) } {
+        Ok(component) => Some(component),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "ignoring an unusable cached function");
+            None
+        }
+    }
+}
+
+fn store_cached(component: &Component, path: &Path) -> Result<(), RuntimeError> {
+    let cache_error = |e: &dyn std::fmt::Display| RuntimeError::Cache { path: path.display().to_string(), message: e.to_string() };
+    let bytes = component.serialize().map_err(|e| cache_error(&e))?;
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&tmp).map_err(|e| cache_error(&e))?;
+        file.write_all(&bytes).map_err(|e| cache_error(&e))?;
+        file.sync_all().map_err(|e| cache_error(&e))?;
+    }
+    std::fs::rename(&tmp, path).map_err(|e| cache_error(&e))
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+async fn run(
+    engine: &Engine,
+    function: &LoadedFunction,
+    invocation: Invocation,
+    host: Arc<dyn FunctionHost>,
+    stats: &RuntimeStats,
+) -> Outcome {
+    let Invocation { input, context, limits, capabilities } = invocation;
+    let state = HostState::new(
+        context.space.clone(),
+        context.function.clone(),
+        context.invocation_id.clone(),
+        capabilities,
+        limits.memory_bytes,
+        host,
+    );
+    let started = state.started;
+    let deadline = started + limits.timeout;
+    let mut store = Store::new(engine, state);
+    store.limiter(|s| &mut s.limiter);
+    // Fuel is always metered (the engine is configured so); without a limit there is plenty.
+    let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
+    store.epoch_deadline_callback(move |_| {
+        if Instant::now() >= deadline { Err(wasmtime::Error::new(TimedOut)) } else { Ok(UpdateDeadline::Yield(1)) }
+    });
+    store.set_epoch_deadline(1);
+
+    let request = wit::Request {
+        input: wit::Payload { content_type: input.content_type, body: input.body },
+        context: wit::Context {
+            space: context.space.clone(),
+            function: format!("{}:{}", context.space, context.function),
+            version: context.version,
+            invocation_id: context.invocation_id,
+            attempt: context.attempt,
+            idempotency_key: context.idempotency_key,
+            trace_id: context.trace_id,
+            machine: context.machine.map(|m| wit::MachineContext { instance: m.instance, state: m.state, event: m.event }),
+        },
+    };
+
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    let mut instantiation = Duration::ZERO;
+    let called = tokio::time::timeout(remaining, async {
+        let instance = function.pre.instantiate_async(&mut store).await.map_err(CallFailure::Instantiate)?;
+        instantiation = started.elapsed();
+        instance.call_handle(&mut store, &request).await.map_err(CallFailure::Call)
+    })
+    .await;
+    stats.invocations.fetch_add(1, Ordering::Relaxed);
+    stats.instantiation_nanos.fetch_add(nanos(instantiation), Ordering::Relaxed);
+
+    let state = store.data_mut();
+    let result = match called {
+        Err(_elapsed) => Err(timeout_error(limits.timeout)),
+        Ok(Ok(Ok(response))) => Ok(Payload { content_type: response.output.content_type, body: response.output.body }),
+        Ok(Ok(Err(error))) => Err(InvocationError { code: error.code, message: error.message, retryable: error.retryable }),
+        Ok(Err(failure)) => Err(classify(failure, state, &limits)),
+    };
+    let mut logs = std::mem::take(&mut state.logs);
+    for (output, level, stream) in [(&state.stdout, LogLevel::Info, "stdout"), (&state.stderr, LogLevel::Warn, "stderr")] {
+        let text = output.take_text();
+        for line in text.lines().filter(|l| !l.is_empty()) {
+            logs.push(LogLine {
+                at_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                level,
+                message: host::truncate(line.to_owned(), MAX_LOG_MESSAGE_BYTES),
+                fields: vec![("stream".into(), stream.into())],
+            });
+        }
+    }
+    Outcome { result, logs: logs.lines, logs_dropped: logs.dropped, duration: started.elapsed(), instantiation }
+}
+
+enum CallFailure {
+    Instantiate(wasmtime::Error),
+    Call(wasmtime::Error),
+}
+
+fn timeout_error(timeout: Duration) -> InvocationError {
+    InvocationError::runtime(
+        codes::TIMEOUT,
+        format!("the function ran longer than its {} ms limit and was stopped", timeout.as_millis()),
+        true,
+    )
+}
+
+fn classify(failure: CallFailure, state: &HostState, limits: &Limits) -> InvocationError {
+    let (error, instantiating) = match failure {
+        CallFailure::Instantiate(e) => (e, true),
+        CallFailure::Call(e) => (e, false),
+    };
+    if error.downcast_ref::<TimedOut>().is_some() {
+        return timeout_error(limits.timeout);
+    }
+    if error.downcast_ref::<Trap>() == Some(&Trap::OutOfFuel) {
+        return InvocationError::runtime(
+            codes::FUEL_EXHAUSTED,
+            format!("the function used up its fuel ({})", limits.fuel.unwrap_or(u64::MAX)),
+            false,
+        );
+    }
+    if state.limiter.exceeded {
+        return InvocationError::runtime(
+            codes::MEMORY_LIMIT,
+            format!("the function asked for more than its {} bytes of memory and was stopped", limits.memory_bytes),
+            false,
+        );
+    }
+    if instantiating {
+        return InvocationError::runtime(codes::INSTANTIATION_FAILED, format!("{error:#}"), true);
+    }
+    // The trap's own description, not the wasm backtrace around it.
+    let trap = match error.downcast_ref::<Trap>() {
+        Some(trap) => trap.to_string(),
+        None => error.to_string().lines().next().unwrap_or("unknown trap").to_owned(),
+    };
+    let message = match state.stderr_tail() {
+        Some(stderr) => format!("the function trapped ({trap}); it wrote: {stderr}"),
+        None => format!("the function trapped ({trap})"),
+    };
+    InvocationError::runtime(codes::TRAPPED, message, false)
+}

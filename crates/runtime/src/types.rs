@@ -1,0 +1,195 @@
+//! What goes into an invocation and what comes out of it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Bytes with their media type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payload {
+    /// The media type (`application/json`, `text/plain`…).
+    pub content_type: String,
+    /// The bytes.
+    pub body: Vec<u8>,
+}
+
+/// The machine that invoked a function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MachineContext {
+    /// The instance's address.
+    pub instance: String,
+    /// The state it is in.
+    pub state: String,
+    /// The event being applied.
+    pub event: String,
+}
+
+/// Where and why an invocation runs; handed to the guest as its `context`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvocationContext {
+    /// The function's space.
+    pub space: String,
+    /// The function's name.
+    pub function: String,
+    /// The version running.
+    pub version: u64,
+    /// The invocation's id.
+    pub invocation_id: String,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// The caller's idempotency key.
+    pub idempotency_key: Option<String>,
+    /// The trace the invocation belongs to.
+    pub trace_id: String,
+    /// The machine that invoked the function, if one did.
+    pub machine: Option<MachineContext>,
+}
+
+/// Limits on one invocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Wall time, host calls included.
+    pub timeout: Duration,
+    /// Linear memory, in bytes, summed over the component's memories.
+    pub memory_bytes: u64,
+    /// WebAssembly fuel (roughly, instructions); `None` for no fuel limit.
+    pub fuel: Option<u64>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { timeout: Duration::from_secs(10), memory_bytes: 64 * 1024 * 1024, fuel: None }
+    }
+}
+
+/// What a function version may reach, fixed at deploy time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Hosts outgoing HTTP may reach: `host` (any port) or `host:port`. Empty: none.
+    pub allowed_hosts: Vec<String>,
+    /// KV buckets of the function's space it may read and write.
+    pub kv_buckets: Vec<String>,
+    /// Configuration values.
+    pub config: BTreeMap<String, String>,
+    /// Secrets.
+    pub secrets: BTreeMap<String, String>,
+}
+
+impl Capabilities {
+    /// Whether outgoing HTTP may reach `host` on `port`.
+    pub fn allows_host(&self, host: &str, port: u16) -> bool {
+        self.allowed_hosts.iter().any(|allowed| match allowed.rsplit_once(':') {
+            Some((h, p)) if p.parse::<u16>().is_ok() => h.eq_ignore_ascii_case(host) && p.parse() == Ok(port),
+            _ => allowed.eq_ignore_ascii_case(host),
+        })
+    }
+
+    /// Whether the KV bucket is granted.
+    pub fn allows_bucket(&self, bucket: &str) -> bool {
+        self.kv_buckets.iter().any(|b| b == bucket)
+    }
+}
+
+/// One invocation to run.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// The input.
+    pub input: Payload,
+    /// The context.
+    pub context: InvocationContext,
+    /// The limits.
+    pub limits: Limits,
+    /// What the function may reach.
+    pub capabilities: Arc<Capabilities>,
+}
+
+/// A log line's level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    /// Trace.
+    Trace,
+    /// Debug.
+    Debug,
+    /// Info.
+    Info,
+    /// Warn.
+    Warn,
+    /// Error.
+    Error,
+}
+
+impl LogLevel {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Trace => "trace",
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        }
+    }
+}
+
+/// A line the guest logged (or wrote to stdout or stderr, which are logged as `info` and
+/// `warn` lines with a `stream` field).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// Milliseconds since the invocation started.
+    pub at_ms: u64,
+    /// The level.
+    pub level: LogLevel,
+    /// The message.
+    pub message: String,
+    /// Key-value fields.
+    pub fields: Vec<(String, String)>,
+}
+
+/// Stable codes of invocation errors raised by the runtime rather than the guest.
+pub mod codes {
+    /// The guest trapped (a panic, an `unreachable`, an out-of-bounds access…).
+    pub const TRAPPED: &str = "function_trapped";
+    /// The invocation ran past its wall-time limit.
+    pub const TIMEOUT: &str = "function_timeout";
+    /// The guest asked for more memory than its limit.
+    pub const MEMORY_LIMIT: &str = "function_memory_limit";
+    /// The guest used up its fuel.
+    pub const FUEL_EXHAUSTED: &str = "function_fuel_exhausted";
+    /// The guest used a capability it was not granted (the guest SDK reports denials so).
+    pub const CAPABILITY_DENIED: &str = "capability_denied";
+    /// The runtime could not instantiate the component (pool exhausted, resource limits).
+    pub const INSTANTIATION_FAILED: &str = "function_instantiation_failed";
+}
+
+/// Why an invocation failed: the guest's own error, or one of [`codes`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvocationError {
+    /// A stable, machine-readable code.
+    pub code: String,
+    /// What happened, for a person.
+    pub message: String,
+    /// Whether trying again may help.
+    pub retryable: bool,
+}
+
+impl InvocationError {
+    /// An error the runtime raised.
+    pub fn runtime(code: &str, message: impl Into<String>, retryable: bool) -> Self {
+        InvocationError { code: code.to_owned(), message: message.into(), retryable }
+    }
+}
+
+/// What came of one invocation.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The output, or why there is none.
+    pub result: Result<Payload, InvocationError>,
+    /// The lines logged, at most [`crate::MAX_LOG_LINES`].
+    pub logs: Vec<LogLine>,
+    /// Lines dropped because the limit was reached.
+    pub logs_dropped: u32,
+    /// The whole invocation, instantiation included.
+    pub duration: Duration,
+    /// Instantiating the pre-linked component.
+    pub instantiation: Duration,
+}

@@ -1,0 +1,347 @@
+//! The sandbox's limits and capabilities, checked with real components (`examples/functions`)
+//! on a real runtime, against an in-memory host.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use switchyard_runtime::{
+    Capabilities, FunctionHost, FunctionRuntime, HostCallError, Invocation, InvocationContext, KvValue,
+    KvWriteCondition, Limits, LoadedFunction, Outcome, Payload, RuntimeConfig, RuntimeError, codes,
+    component_digest,
+};
+
+/// KV in a map; counts every call so a test can check that a denial reached nothing.
+#[derive(Default)]
+struct MemoryHost {
+    kv: Mutex<HashMap<(String, String), KvValue>>,
+    calls: AtomicU64,
+}
+
+#[async_trait]
+impl FunctionHost for MemoryHost {
+    async fn kv_get(&self, _space: &str, bucket: &str, key: &str) -> Result<Option<KvValue>, HostCallError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Ok(self.kv.lock().unwrap().get(&(bucket.to_owned(), key.to_owned())).cloned())
+    }
+
+    async fn kv_put(
+        &self,
+        _space: &str,
+        bucket: &str,
+        key: &str,
+        value: Vec<u8>,
+        content_type: String,
+        condition: KvWriteCondition,
+    ) -> Result<u64, HostCallError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let mut kv = self.kv.lock().unwrap();
+        let k = (bucket.to_owned(), key.to_owned());
+        let current = kv.get(&k).map(|v| v.revision);
+        match (condition, current) {
+            (KvWriteCondition::Absent, Some(rev)) => return Err(HostCallError::Conflict(Some(rev))),
+            (KvWriteCondition::Revision(want), cur) if cur != Some(want) => return Err(HostCallError::Conflict(cur)),
+            _ => {}
+        }
+        let revision = current.unwrap_or(0) + 1;
+        kv.insert(k, KvValue { value, content_type, revision });
+        Ok(revision)
+    }
+
+    async fn kv_delete(&self, _space: &str, bucket: &str, key: &str) -> Result<bool, HostCallError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Ok(self.kv.lock().unwrap().remove(&(bucket.to_owned(), key.to_owned())).is_some())
+    }
+
+    async fn send_event(
+        &self,
+        _space: &str,
+        _instance: &str,
+        _event: &str,
+        _payload: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<String, HostCallError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Ok("sent".into())
+    }
+
+    async fn publish(&self, _space: &str, _topic: &str, _message: serde_json::Value) -> Result<u64, HostCallError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Ok(1)
+    }
+}
+
+struct Fixture {
+    runtime: FunctionRuntime,
+    host: Arc<MemoryHost>,
+    _cache: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let cache = tempfile::tempdir().unwrap();
+        let mut config = RuntimeConfig::new(cache.path().to_owned());
+        config.max_concurrent = 64;
+        Fixture { runtime: FunctionRuntime::new(config).unwrap(), host: Arc::new(MemoryHost::default()), _cache: cache }
+    }
+
+    async fn load(&self, name: &str) -> Arc<LoadedFunction> {
+        let bytes = switchyard_testkit::example_function_bytes(name);
+        self.runtime.load(&component_digest(&bytes), Arc::new(bytes)).await.unwrap()
+    }
+
+    async fn invoke(&self, function: &Arc<LoadedFunction>, input: serde_json::Value, limits: Limits, caps: Capabilities) -> Outcome {
+        let invocation = Invocation {
+            input: Payload { content_type: "application/json".into(), body: serde_json::to_vec(&input).unwrap() },
+            context: context(),
+            limits,
+            capabilities: Arc::new(caps),
+        };
+        self.runtime.invoke(function.clone(), invocation, self.host.clone()).await
+    }
+}
+
+fn context() -> InvocationContext {
+    InvocationContext {
+        space: "acme".into(),
+        function: "f".into(),
+        version: 1,
+        invocation_id: "inv-1".into(),
+        attempt: 1,
+        idempotency_key: None,
+        trace_id: "trace".into(),
+        machine: None,
+    }
+}
+
+fn output_json(outcome: &Outcome) -> serde_json::Value {
+    match &outcome.result {
+        Ok(payload) => serde_json::from_slice(&payload.body).unwrap(),
+        Err(e) => panic!("expected success, got {e:?}"),
+    }
+}
+
+fn error_code(outcome: &Outcome) -> &str {
+    match &outcome.result {
+        Ok(p) => panic!("expected an error, got {:?}", String::from_utf8_lossy(&p.body)),
+        Err(e) => &e.code,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hello_greets_its_input() {
+    let fx = Fixture::new();
+    let hello = fx.load("hello").await;
+    let outcome = fx.invoke(&hello, serde_json::json!({"name": "Ada"}), Limits::default(), Capabilities::default()).await;
+    assert_eq!(output_json(&outcome), serde_json::json!({"greeting": "Hello, Ada!"}));
+    let outcome = fx.invoke(&hello, serde_json::json!("Grace"), Limits::default(), Capabilities::default()).await;
+    assert_eq!(output_json(&outcome), serde_json::json!({"greeting": "Hello, Grace!"}));
+    assert!(outcome.instantiation > Duration::ZERO && outcome.instantiation <= outcome.duration);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_infinite_loop_is_stopped_at_its_timeout_and_the_runtime_goes_on() {
+    let fx = Fixture::new();
+    let misbehave = fx.load("misbehave").await;
+    let limits = Limits { timeout: Duration::from_millis(300), ..Limits::default() };
+    let outcome = fx.invoke(&misbehave, serde_json::json!({"do": "loop"}), limits, Capabilities::default()).await;
+    assert_eq!(error_code(&outcome), codes::TIMEOUT);
+    assert!(outcome.duration >= Duration::from_millis(300), "stopped early: {:?}", outcome.duration);
+    let next = fx.invoke(&misbehave, serde_json::json!({"do": "echo", "x": 1}), Limits::default(), Capabilities::default()).await;
+    assert_eq!(output_json(&next)["x"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loop_runs_out_of_fuel_when_fuel_is_limited() {
+    let fx = Fixture::new();
+    let misbehave = fx.load("misbehave").await;
+    let limits = Limits { fuel: Some(5_000_000), ..Limits::default() };
+    let outcome = fx.invoke(&misbehave, serde_json::json!({"do": "loop"}), limits, Capabilities::default()).await;
+    assert_eq!(error_code(&outcome), codes::FUEL_EXHAUSTED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_memory_bomb_is_refused() {
+    let fx = Fixture::new();
+    let misbehave = fx.load("misbehave").await;
+    let limits = Limits { memory_bytes: 16 * 1024 * 1024, ..Limits::default() };
+    let outcome = fx.invoke(&misbehave, serde_json::json!({"do": "alloc"}), limits, Capabilities::default()).await;
+    assert_eq!(error_code(&outcome), codes::MEMORY_LIMIT);
+    let next = fx.invoke(&misbehave, serde_json::json!({"do": "echo"}), Limits::default(), Capabilities::default()).await;
+    assert!(next.result.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traps_and_panics_are_reported_with_their_message() {
+    let fx = Fixture::new();
+    let misbehave = fx.load("misbehave").await;
+    let trap = fx.invoke(&misbehave, serde_json::json!({"do": "trap"}), Limits::default(), Capabilities::default()).await;
+    assert_eq!(error_code(&trap), codes::TRAPPED);
+    let panic = fx.invoke(&misbehave, serde_json::json!({"do": "panic"}), Limits::default(), Capabilities::default()).await;
+    assert_eq!(error_code(&panic), codes::TRAPPED);
+    let message = &panic.result.as_ref().unwrap_err().message;
+    assert!(message.contains("misbehave was asked to panic"), "{message}");
+    let failed = fx
+        .invoke(&misbehave, serde_json::json!({"do": "fail", "code": "card_declined"}), Limits::default(), Capabilities::default())
+        .await;
+    assert_eq!(error_code(&failed), "card_declined");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucket_not_granted_is_denied_inside_the_guest_and_reaches_nothing() {
+    let fx = Fixture::new();
+    let misbehave = fx.load("misbehave").await;
+    let caps = Capabilities { kv_buckets: vec!["granted".into()], ..Capabilities::default() };
+    let outcome = fx
+        .invoke(&misbehave, serde_json::json!({"do": "kv", "bucket": "secret", "key": "k"}), Limits::default(), caps.clone())
+        .await;
+    assert_eq!(error_code(&outcome), codes::CAPABILITY_DENIED);
+    assert_eq!(fx.host.calls.load(Ordering::SeqCst), 0, "a denied call reached the host");
+    let outcome =
+        fx.invoke(&misbehave, serde_json::json!({"do": "kv", "bucket": "granted", "key": "k"}), Limits::default(), caps).await;
+    assert_eq!(output_json(&outcome), serde_json::json!({"value": null}));
+    assert_eq!(fx.host.calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_outside_the_space_are_denied() {
+    let fx = Fixture::new();
+    let misbehave = fx.load("misbehave").await;
+    let input = serde_json::json!({"do": "send", "instance": "other:orders:o-1", "event": "pay"});
+    let outcome = fx.invoke(&misbehave, input, Limits::default(), Capabilities::default()).await;
+    assert_eq!(error_code(&outcome), codes::CAPABILITY_DENIED);
+    assert_eq!(fx.host.calls.load(Ordering::SeqCst), 0);
+    let input = serde_json::json!({"do": "send", "instance": "acme:orders:o-1", "event": "pay"});
+    let outcome = fx.invoke(&misbehave, input, Limits::default(), Capabilities::default()).await;
+    assert_eq!(output_json(&outcome), serde_json::json!({"state": "sent"}));
+}
+
+/// A one-shot HTTP server on loopback that counts the connections it accepted.
+async fn http_server() -> (String, Arc<AtomicU64>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicU64::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                let _ = socket
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 13\r\nconnection: close\r\n\r\nfrom the test")
+                    .await;
+            });
+        }
+    });
+    (format!("127.0.0.1:{port}"), accepted)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outgoing_http_reaches_only_allow_listed_hosts() {
+    let fx = Fixture::new();
+    let fetch = fx.load("http-fetch").await;
+    let (addr, accepted) = http_server().await;
+    let url = format!("http://{addr}/hello");
+
+    let denied = fx.invoke(&fetch, serde_json::json!({"url": url}), Limits::default(), Capabilities::default()).await;
+    assert_eq!(error_code(&denied), codes::CAPABILITY_DENIED);
+    let other_port = Capabilities { allowed_hosts: vec!["127.0.0.1:1".into()], ..Capabilities::default() };
+    let denied = fx.invoke(&fetch, serde_json::json!({"url": url}), Limits::default(), other_port).await;
+    assert_eq!(error_code(&denied), codes::CAPABILITY_DENIED);
+    assert_eq!(accepted.load(Ordering::SeqCst), 0, "a denied request reached the server");
+
+    let allowed = Capabilities { allowed_hosts: vec![addr.clone()], ..Capabilities::default() };
+    let outcome = fx.invoke(&fetch, serde_json::json!({"url": url}), Limits::default(), allowed).await;
+    assert_eq!(output_json(&outcome), serde_json::json!({"status": 200, "body": "from the test"}));
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_secrets_and_logs_reach_the_guest_and_come_back() {
+    let fx = Fixture::new();
+    let misbehave = fx.load("misbehave").await;
+    let caps = Capabilities {
+        config: [("region".to_owned(), "eu".to_owned())].into(),
+        secrets: [("token".to_owned(), "s3cret".to_owned())].into(),
+        ..Capabilities::default()
+    };
+    let outcome = fx.invoke(&misbehave, serde_json::json!({"do": "config", "secret": "token"}), Limits::default(), caps).await;
+    assert_eq!(output_json(&outcome), serde_json::json!({"config": {"region": "eu"}, "secret": "s3cret"}));
+
+    let outcome =
+        fx.invoke(&misbehave, serde_json::json!({"do": "log", "lines": 150}), Limits::default(), Capabilities::default()).await;
+    assert!(outcome.result.is_ok());
+    // 100 lines kept; the other 50 and the stdout line past the limit are counted as dropped.
+    assert_eq!(outcome.logs.len(), 100);
+    assert_eq!(outcome.logs_dropped, 51);
+    assert_eq!(outcome.logs[0].message, "line 0");
+    assert_eq!(outcome.logs[0].fields, vec![("i".to_owned(), "0".to_owned())]);
+
+    let outcome =
+        fx.invoke(&misbehave, serde_json::json!({"do": "log", "lines": 2}), Limits::default(), Capabilities::default()).await;
+    let messages: Vec<&str> = outcome.logs.iter().map(|l| l.message.as_str()).collect();
+    assert_eq!(messages, ["line 0", "line 1", "printed to stdout"]);
+    assert_eq!(outcome.logs[2].fields, vec![("stream".to_owned(), "stdout".to_owned())]);
+    assert_eq!(outcome.logs_dropped, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_invocations_each_count_once() {
+    let fx = Arc::new(Fixture::new());
+    let counter = fx.load("kv-counter").await;
+    let caps = Capabilities { kv_buckets: vec!["counters".into()], ..Capabilities::default() };
+    let mut tasks = Vec::new();
+    for _ in 0..64 {
+        let (fx, counter, caps) = (fx.clone(), counter.clone(), caps.clone());
+        tasks.push(tokio::spawn(async move { fx.invoke(&counter, serde_json::json!({}), Limits::default(), caps).await }));
+    }
+    let mut counts = Vec::new();
+    for task in tasks {
+        let outcome = task.await.unwrap();
+        counts.push(output_json(&outcome)["count"].as_u64().unwrap());
+    }
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=64).collect::<Vec<u64>>(), "every invocation counted exactly once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_runtime_loads_the_cached_artifact_instead_of_compiling() {
+    let cache = tempfile::tempdir().unwrap();
+    let bytes = switchyard_testkit::example_function_bytes("hello");
+    let digest = component_digest(&bytes);
+    let bytes = Arc::new(bytes);
+    {
+        let runtime = FunctionRuntime::new(RuntimeConfig::new(cache.path().to_owned())).unwrap();
+        runtime.load(&digest, bytes.clone()).await.unwrap();
+        assert_eq!(runtime.stats().compilations.load(Ordering::Relaxed), 1);
+    }
+    let runtime = FunctionRuntime::new(RuntimeConfig::new(cache.path().to_owned())).unwrap();
+    let hello = runtime.load(&digest, bytes).await.unwrap();
+    assert_eq!(runtime.stats().compilations.load(Ordering::Relaxed), 0);
+    assert_eq!(runtime.stats().cache_loads.load(Ordering::Relaxed), 1);
+    let invocation = Invocation {
+        input: Payload { content_type: "text/plain".into(), body: b"cache".to_vec() },
+        context: context(),
+        limits: Limits::default(),
+        capabilities: Arc::new(Capabilities::default()),
+    };
+    let outcome = runtime.invoke(hello, invocation, Arc::new(MemoryHost::default())).await;
+    assert_eq!(output_json(&outcome), serde_json::json!({"greeting": "Hello, cache!"}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn components_that_do_not_implement_the_world_are_refused_saying_why() {
+    let fx = Fixture::new();
+    let garbage = Arc::new(b"not wasm at all".to_vec());
+    let err = fx.runtime.load(&component_digest(&garbage), garbage).await.unwrap_err();
+    assert!(matches!(err, RuntimeError::InvalidComponent(_)), "{err:?}");
+
+    // An empty component: valid, but it exports no `handle`.
+    let empty = Arc::new(b"\0asm\x0d\0\x01\0".to_vec());
+    let err = fx.runtime.load(&component_digest(&empty), empty).await.unwrap_err();
+    assert!(matches!(err, RuntimeError::WorldMismatch(_)), "{err:?}");
+    assert!(err.to_string().contains("handle"), "{err}");
+}

@@ -1,0 +1,616 @@
+//! Conformance cases for WebAssembly functions and their invocation records.
+//!
+//! What they prove, on every backend: a function's versions count 1, 2, 3… and a deploy equal
+//! to the latest version (digest and configuration, compared as JSON values) stores nothing;
+//! each new version is logged once; invocation records round-trip every field and list by seq
+//! in pages; an asynchronous invocation's idempotency key finds the original even under
+//! concurrent enqueues; a pending invocation is leased to one claimer at a time and a claim
+//! counts the attempt; a finish applies once, only at the claimed attempt, and is logged with
+//! its result; purging forgets only finished records older than the cut-off; and all of it
+//! survives a restart.
+
+use std::collections::HashSet;
+
+use serde_json::{Value, json};
+
+use super::{Case, Harness, seg, space};
+use crate::functions::*;
+use crate::types::*;
+use crate::{Store, StoreError};
+
+/// This module's cases, by name.
+pub(super) fn cases<H: Harness>() -> Vec<(&'static str, Case<H>)> {
+    vec![
+        ("functions_count_versions_that_change_something", |h| Box::pin(versions(h))),
+        ("invocation_records_round_trip_and_list_in_pages", |h| Box::pin(records(h))),
+        ("enqueue_is_idempotent_per_function_and_key", |h| Box::pin(enqueue_idempotency(h))),
+        ("claims_lease_each_pending_invocation_to_one_claimer", |h| Box::pin(claims(h))),
+        ("finish_applies_once_at_the_claimed_attempt", |h| Box::pin(finish(h))),
+        ("purge_forgets_finished_invocations_before_the_cutoff", |h| Box::pin(purge(h))),
+        ("functions_and_invocations_survive_reopen", |h| Box::pin(survive_reopen(h))),
+    ]
+}
+
+const SPACE: &str = "acme";
+
+/// A stand-in for the component's SHA-256: the store only compares digests.
+fn digest(component: &[u8]) -> String {
+    component.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A deploy of `component` with `config`.
+fn spec(sp: &str, name: &str, component: &[u8], config: Value) -> FunctionSpec {
+    FunctionSpec { space: space(sp), name: seg(name), component: component.to_vec(), digest: digest(component), config }
+}
+
+/// Deploys, expecting `FunctionPut`; returns (summary, created).
+async fn deploy<S: Store>(store: &S, spec: FunctionSpec) -> (FunctionSummary, bool) {
+    match store.write(WriteOp::PutFunction(spec)).await.expect("put function") {
+        WriteOutcome::FunctionPut { summary, created } => (summary, created),
+        other => panic!("unexpected outcome {other:?}"),
+    }
+}
+
+/// A finished synchronous invocation with every field set.
+fn finished(id: &str, function: &str, created_at: i64) -> InvocationRecord {
+    InvocationRecord {
+        id: id.to_string(),
+        space: space(SPACE),
+        function: seg(function),
+        version: 3,
+        status: InvocationStatus::Succeeded,
+        is_async: false,
+        attempt: 1,
+        idempotency_key: Some(format!("key-{id}")),
+        context: json!({ "trace_id": format!("trace-{id}"), "caller": { "machine": "order", "instance": "o-1" } }),
+        input: Some(vec![0xff, 0x00, b'{', 0x80]),
+        input_content_type: "application/octet-stream".to_string(),
+        input_size: 4,
+        output: Some(br#"{"ok":true}"#.to_vec()),
+        output_content_type: "application/json".to_string(),
+        output_size: 11,
+        error: None,
+        logs: json!([{ "level": "info", "message": format!("ran {id}") }]),
+        created_at: Timestamp(created_at),
+        finished_at: Some(Timestamp(created_at + 7)),
+        duration_us: Some(6_543),
+        lease_until: None,
+        seq: 0,
+    }
+}
+
+/// A failed synchronous invocation with the optional fields left out.
+fn failed(id: &str, function: &str, created_at: i64) -> InvocationRecord {
+    InvocationRecord {
+        status: InvocationStatus::Failed,
+        idempotency_key: None,
+        input: None,
+        output: None,
+        output_content_type: String::new(),
+        output_size: 0,
+        error: Some(json!({ "code": "trap", "message": "unreachable executed" })),
+        logs: json!([]),
+        duration_us: None,
+        ..finished(id, function, created_at)
+    }
+}
+
+/// A pending asynchronous invocation, as an enqueue writes it.
+fn pending(id: &str, function: &str, key: Option<&str>) -> InvocationRecord {
+    InvocationRecord {
+        status: InvocationStatus::Pending,
+        is_async: true,
+        attempt: 0,
+        idempotency_key: key.map(str::to_string),
+        input: Some(br#"{"width":100}"#.to_vec()),
+        input_content_type: "application/json".to_string(),
+        input_size: 13,
+        output: None,
+        output_content_type: String::new(),
+        output_size: 0,
+        error: None,
+        logs: json!([]),
+        finished_at: None,
+        duration_us: None,
+        lease_until: None,
+        ..finished(id, function, Timestamp::now().0)
+    }
+}
+
+/// Records invocations, expecting `InvocationsRecorded`.
+async fn record<S: Store>(store: &S, records: Vec<InvocationRecord>) -> u64 {
+    match store.write(WriteOp::RecordInvocations(records)).await.expect("record invocations") {
+        WriteOutcome::InvocationsRecorded(n) => n,
+        other => panic!("unexpected outcome {other:?}"),
+    }
+}
+
+/// Enqueues, expecting `InvocationEnqueued`; returns (record as stored, replayed).
+async fn enqueue<S: Store>(store: &S, record: InvocationRecord) -> (InvocationRecord, bool) {
+    match store.write(WriteOp::EnqueueInvocation(record)).await.expect("enqueue") {
+        WriteOutcome::InvocationEnqueued { record, replayed } => (record, replayed),
+        other => panic!("unexpected outcome {other:?}"),
+    }
+}
+
+/// Claims, expecting `InvocationsClaimed`.
+async fn claim<S: Store>(store: &S, now: i64, lease_until: i64, limit: u32) -> Vec<InvocationRecord> {
+    let op =
+        WriteOp::ClaimInvocations(ClaimInvocations { now: Timestamp(now), lease_until: Timestamp(lease_until), limit });
+    match store.write(op).await.expect("claim") {
+        WriteOutcome::InvocationsClaimed(records) => records,
+        other => panic!("unexpected outcome {other:?}"),
+    }
+}
+
+/// Finishes, expecting `InvocationFinished`.
+async fn finish_op<S: Store>(store: &S, record: InvocationRecord) -> Option<Seq> {
+    match store.write(WriteOp::FinishInvocation(record)).await.expect("finish") {
+        WriteOutcome::InvocationFinished(seq) => seq,
+        other => panic!("unexpected outcome {other:?}"),
+    }
+}
+
+/// Purges, expecting `InvocationsPurged`.
+async fn purge_op<S: Store>(store: &S, before: i64, limit: u32) -> u64 {
+    match store.write(WriteOp::PurgeInvocations { before: Timestamp(before), limit }).await.expect("purge") {
+        WriteOutcome::InvocationsPurged(n) => n,
+        other => panic!("unexpected outcome {other:?}"),
+    }
+}
+
+/// A page of the test space's invocations.
+async fn list<S: Store>(store: &S, function: Option<&str>, after: Option<u64>, limit: u32) -> Vec<InvocationRecord> {
+    let query = ListInvocations { space: space(SPACE), function: function.map(seg), after, limit };
+    store.list_invocations(&query).await.expect("list invocations")
+}
+
+/// The ids of records.
+fn ids(records: &[InvocationRecord]) -> Vec<&str> {
+    records.iter().map(|r| r.id.as_str()).collect()
+}
+
+/// An invocation of the test space, which must exist.
+async fn stored<S: Store>(store: &S, id: &str) -> InvocationRecord {
+    store.get_invocation(&space(SPACE), id).await.expect("get invocation").unwrap_or_else(|| panic!("{id} is stored"))
+}
+
+/// Versions count 1, 2, 3 for deploys that change the digest or the configuration; listing
+/// shows each function's latest; only new versions are logged.
+async fn versions<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    let before = Timestamp::now();
+    let (c1, c2) = (b"\0asm\x0d\0\x01\0 one".to_vec(), b"\0asm\x0d\0\x01\0 two!".to_vec());
+    let config1 = json!({ "limits": { "memory_mb": 64, "timeout_ms": 500 }, "grants": ["kv:read"] });
+    let (v1, created) = deploy(&*store, spec(SPACE, "resize", &c1, config1.clone())).await;
+    assert!(created, "the first deploy creates version 1");
+    assert_eq!((v1.space.as_str(), v1.name.as_str(), v1.version), (SPACE, "resize", 1));
+    assert_eq!((v1.digest.as_str(), v1.size, &v1.config), (digest(&c1).as_str(), c1.len() as u64, &config1));
+    assert!(v1.created_at >= before);
+
+    let (again, created) = deploy(&*store, spec(SPACE, "resize", &c1, config1.clone())).await;
+    assert!(!created, "the same component and configuration create nothing");
+    assert_eq!(again, v1, "the latest version is returned as stored");
+    // The same configuration written with its keys in another order is the same value.
+    let reordered = json!({ "grants": ["kv:read"], "limits": { "timeout_ms": 500, "memory_mb": 64 } });
+    let (again, created) = deploy(&*store, spec(SPACE, "resize", &c1, reordered)).await;
+    assert!(!created && again.version == 1, "configurations are compared as values, not text");
+
+    let config2 = json!({ "limits": { "memory_mb": 128, "timeout_ms": 500 }, "grants": ["kv:read"] });
+    let (v2, created) = deploy(&*store, spec(SPACE, "resize", &c1, config2.clone())).await;
+    assert!(created && v2.version == 2, "a changed configuration is version 2: {v2:?}");
+    let (v3, created) = deploy(&*store, spec(SPACE, "resize", &c2, config2.clone())).await;
+    assert!(created && v3.version == 3, "a changed component is version 3: {v3:?}");
+    assert_eq!((v3.digest.as_str(), v3.size), (digest(&c2).as_str(), c2.len() as u64));
+
+    let latest = store.get_function(&space(SPACE), &seg("resize"), None).await.expect("get").expect("deployed");
+    assert_eq!(latest.summary, v3);
+    assert_eq!(latest.component, c2, "the latest version's bytes");
+    let first = store.get_function(&space(SPACE), &seg("resize"), Some(1)).await.expect("get").expect("v1");
+    assert_eq!((first.summary, first.component), (v1.clone(), c1.clone()), "version 1 keeps its bytes");
+    assert!(store.get_function(&space(SPACE), &seg("resize"), Some(4)).await.expect("get").is_none());
+    assert!(store.get_function(&space(SPACE), &seg("resize"), Some(u64::MAX)).await.expect("get").is_none());
+    assert!(store.get_function(&space(SPACE), &seg("nope"), None).await.expect("get").is_none());
+    assert!(store.get_function(&space("other"), &seg("resize"), None).await.expect("get").is_none());
+    let all = store.function_versions(&space(SPACE), &seg("resize")).await.expect("versions");
+    assert_eq!(all, vec![v1.clone(), v2.clone(), v3.clone()], "every version, oldest first");
+    assert!(store.function_versions(&space(SPACE), &seg("nope")).await.expect("versions").is_empty());
+
+    let (alpha, _) = deploy(&*store, spec(SPACE, "alpha", b"alpha", json!({}))).await;
+    let (zeta, _) = deploy(&*store, spec("other", "zeta", b"zeta", json!(null))).await;
+    let listed = store.list_functions(&space(SPACE)).await.expect("list");
+    assert_eq!(listed, vec![alpha, v3.clone()], "each function's latest version, by name");
+    assert_eq!(store.list_functions(&space("other")).await.expect("list"), vec![zeta]);
+    assert!(store.list_functions(&space("empty")).await.expect("list").is_empty());
+    let spaces: Vec<String> = store.list_spaces().await.expect("spaces").iter().map(|s| s.name.to_string()).collect();
+    assert_eq!(spaces, vec![SPACE, "other"], "a deploy registers its space");
+
+    // One `function.deployed` record per created version, none for the deploys that changed
+    // nothing.
+    let log = store.history("acme:resize", Seq(0), 100).await.expect("history");
+    assert!(log.iter().all(|r| r.kind == FUNCTION_DEPLOYED && r.space.as_str() == SPACE), "{log:?}");
+    let payloads: Vec<&Value> = log.iter().map(|r| &r.payload).collect();
+    assert_eq!(
+        payloads,
+        vec![
+            &json!({ "version": 1, "digest": digest(&c1), "size": c1.len() }),
+            &json!({ "version": 2, "digest": digest(&c1), "size": c1.len() }),
+            &json!({ "version": 3, "digest": digest(&c2), "size": c2.len() }),
+        ]
+    );
+    assert_eq!(store.read_log(Seq(0), 100).await.expect("log").len(), 5, "3 resize versions, alpha and zeta");
+
+    // A deploy in a batch that fails is undone with its log record.
+    let batch = vec![
+        WriteOp::PutFunction(spec(SPACE, "batched", b"batched", json!({}))),
+        WriteOp::EnqueueInvocation(finished("not-pending", "batched", 0)),
+    ];
+    match store.write_atomic(batch).await {
+        Err(StoreError::BatchFailed { index: 1, .. }) => {}
+        other => panic!("expected the enqueue to refuse the batch: {other:?}"),
+    }
+    assert!(store.get_function(&space(SPACE), &seg("batched"), None).await.expect("get").is_none());
+    assert_eq!(store.read_log(Seq(0), 100).await.expect("log").len(), 5, "the batch appended nothing");
+}
+
+/// Recorded invocations come back with every field as written, list by seq in both
+/// directions, and append nothing to the log; an id is never stored twice.
+async fn records<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    let t = Timestamp::now().0;
+    let written: Vec<InvocationRecord> = (0..6)
+        .map(|i| {
+            let (id, function) = (format!("inv-{i}"), if i % 2 == 0 { "a" } else { "b" });
+            if i == 5 { failed(&id, function, t + i) } else { finished(&id, function, t + i) }
+        })
+        .collect();
+    assert_eq!(record(&*store, written.clone()).await, 6);
+    let mut elsewhere = finished("inv-elsewhere", "a", t);
+    elsewhere.space = space("other");
+    assert_eq!(record(&*store, vec![elsewhere]).await, 1);
+
+    let mut last = 0;
+    for w in &written {
+        let got = stored(&*store, &w.id).await;
+        assert_eq!(got, InvocationRecord { seq: got.seq, ..w.clone() }, "every field round-trips");
+        assert!(got.seq > last, "seqs follow the records' order");
+        last = got.seq;
+    }
+    assert!(store.get_invocation(&space(SPACE), "unknown").await.expect("get").is_none());
+    assert!(store.get_invocation(&space(SPACE), "inv-elsewhere").await.expect("get").is_none(), "another space's");
+    assert!(store.get_invocation(&space("other"), "inv-0").await.expect("get").is_none(), "another space's");
+
+    // Pages after a seq, ascending, filtered by function or not.
+    let page = list(&*store, Some("a"), Some(0), 2).await;
+    assert_eq!(ids(&page), vec!["inv-0", "inv-2"]);
+    let page = list(&*store, Some("a"), Some(page[1].seq), 2).await;
+    assert_eq!(ids(&page), vec!["inv-4"]);
+    assert!(list(&*store, Some("a"), Some(page[0].seq), 2).await.is_empty());
+    let all = list(&*store, None, Some(0), 100).await;
+    assert_eq!(ids(&all), vec!["inv-0", "inv-1", "inv-2", "inv-3", "inv-4", "inv-5"], "the space's only");
+    assert!(all.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert_eq!(ids(&list(&*store, None, Some(all[3].seq), 2).await), vec!["inv-4", "inv-5"]);
+    assert!(list(&*store, None, Some(u64::MAX), 10).await.is_empty());
+    // Without `after`: the newest `limit`, still oldest first.
+    assert_eq!(ids(&list(&*store, None, None, 3).await), vec!["inv-3", "inv-4", "inv-5"]);
+    assert_eq!(ids(&list(&*store, Some("b"), None, 2).await), vec!["inv-3", "inv-5"]);
+    assert_eq!(ids(&list(&*store, Some("b"), None, 100).await), vec!["inv-1", "inv-3", "inv-5"]);
+    assert!(list(&*store, Some("d"), None, 10).await.is_empty());
+
+    // A stored id, or one named twice, refuses the whole write, and only that write.
+    let neighbour = {
+        let store = store.clone();
+        tokio::spawn(async move { store.write(WriteOp::RecordInvocations(vec![finished("inv-n", "c", t)])).await })
+    };
+    let dup = store.write(WriteOp::RecordInvocations(vec![finished("inv-6", "a", t), finished("inv-0", "a", t)])).await;
+    assert!(dup.is_err(), "{dup:?}");
+    let neighbour = neighbour.await.expect("task");
+    assert!(matches!(neighbour, Ok(WriteOutcome::InvocationsRecorded(1))), "a neighbour is not failed: {neighbour:?}");
+    let twice =
+        store.write(WriteOp::RecordInvocations(vec![finished("inv-7", "a", t), finished("inv-7", "b", t)])).await;
+    assert!(twice.is_err(), "{twice:?}");
+    assert!(store.get_invocation(&space(SPACE), "inv-6").await.expect("get").is_none(), "nothing was recorded");
+    assert!(store.get_invocation(&space(SPACE), "inv-7").await.expect("get").is_none(), "nothing was recorded");
+    assert_eq!(stored(&*store, "inv-0").await, all[0], "the stored record is unchanged");
+    assert_eq!(record(&*store, Vec::new()).await, 0);
+    assert!(store.read_log(Seq(0), 10).await.expect("log").is_empty(), "recording appends no log record");
+}
+
+/// An asynchronous invocation's idempotency key returns the first invocation, even to
+/// concurrent enqueues; it is per function, and only asynchronous invocations hold one.
+async fn enqueue_idempotency<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    let request = pending("e-1", "resize", Some("k"));
+    let (first, replayed) = enqueue(&*store, request.clone()).await;
+    assert!(!replayed);
+    assert!(first.seq > 0, "the store assigns a seq");
+    assert_eq!(first, InvocationRecord { seq: first.seq, ..request }, "returned as stored");
+    assert_eq!(stored(&*store, "e-1").await, first);
+    let (second, replayed) = enqueue(&*store, pending("e-2", "resize", Some("k"))).await;
+    assert!(replayed, "the same key finds the first invocation");
+    assert_eq!(second, first);
+    assert!(store.get_invocation(&space(SPACE), "e-2").await.expect("get").is_none(), "nothing new was stored");
+
+    // Concurrent enqueues with one key and different ids, in rounds (so that on a backend
+    // with several writers some land in different transactions): one is stored, all return it.
+    const ROUNDS: usize = 16;
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut results = Vec::new();
+                for round in 0..ROUNDS {
+                    let key = format!("race-{round}");
+                    let (record, replayed) =
+                        enqueue(&*store, pending(&format!("{key}-{i}"), "resize", Some(&key))).await;
+                    results.push((round, record, replayed));
+                }
+                results
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for task in tasks {
+        results.extend(task.await.expect("task"));
+    }
+    let stored_keys: Vec<(String, String)> = list(&*store, Some("resize"), Some(0), 1_000)
+        .await
+        .into_iter()
+        .filter_map(|r| r.idempotency_key.filter(|k| k.starts_with("race-")).map(|k| (k, r.id)))
+        .collect();
+    assert_eq!(stored_keys.len(), ROUNDS, "one invocation stored per key: {stored_keys:?}");
+    for round in 0..ROUNDS {
+        let of_round: Vec<&(usize, InvocationRecord, bool)> = results.iter().filter(|(r, ..)| *r == round).collect();
+        let winners: HashSet<&str> = of_round.iter().map(|(_, record, _)| record.id.as_str()).collect();
+        assert_eq!(winners.len(), 1, "every enqueue of round {round} returned the same invocation: {winners:?}");
+        assert_eq!(of_round.iter().filter(|(.., replayed)| !replayed).count(), 1, "exactly one was new");
+        let key = format!("race-{round}");
+        let stored_id = stored_keys.iter().find(|(k, _)| *k == key).map(|(_, id)| id.as_str());
+        assert_eq!(stored_id, winners.into_iter().next(), "the one returned is the one stored");
+    }
+
+    // The key is per function.
+    let (other, replayed) = enqueue(&*store, pending("e-3", "thumbnail", Some("k"))).await;
+    assert!(!replayed && other.id == "e-3", "another function's key is another key");
+    // Without a key every enqueue is new.
+    let (a, replayed_a) = enqueue(&*store, pending("e-4", "resize", None)).await;
+    let (b, replayed_b) = enqueue(&*store, pending("e-5", "resize", None)).await;
+    assert!(!replayed_a && !replayed_b && a.id == "e-4" && b.id == "e-5" && a.seq < b.seq);
+    // A synchronous invocation's key does not count.
+    let mut sync = finished("s-1", "resize", Timestamp::now().0);
+    sync.idempotency_key = Some("sync-key".into());
+    record(&*store, vec![sync]).await;
+    let (c, replayed) = enqueue(&*store, pending("e-6", "resize", Some("sync-key"))).await;
+    assert!(!replayed && c.id == "e-6", "only asynchronous invocations hold a key");
+    // A new id with a key already taken, or an id already stored, is refused.
+    let taken = store.write(WriteOp::RecordInvocations(vec![pending("e-7", "resize", Some("k"))])).await;
+    assert!(taken.is_err(), "{taken:?}");
+    let twice = vec![pending("e-7", "resize", Some("twice")), pending("e-9", "resize", Some("twice"))];
+    let twice = store.write(WriteOp::RecordInvocations(twice)).await;
+    assert!(twice.is_err(), "{twice:?}");
+    let reused = store.write(WriteOp::EnqueueInvocation(pending("e-1", "resize", Some("fresh")))).await;
+    assert!(reused.is_err(), "{reused:?}");
+    // Only pending asynchronous invocations are enqueued.
+    let not_pending = store.write(WriteOp::EnqueueInvocation(finished("e-8", "resize", 0))).await;
+    assert!(matches!(not_pending, Err(StoreError::Internal(_))), "{not_pending:?}");
+    for id in ["e-7", "e-8", "e-9"] {
+        assert!(store.get_invocation(&space(SPACE), id).await.expect("get").is_none(), "{id} was refused");
+    }
+    assert!(store.read_log(Seq(0), 10).await.expect("log").is_empty(), "enqueueing appends no log record");
+}
+
+/// A claim takes pending invocations whose lease ended, oldest first, counts the attempt and
+/// leases them; concurrent claimers never take the same one.
+async fn claims<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    let t = Timestamp::now().0;
+    let mut later = pending("later", "resize", None);
+    later.lease_until = Some(Timestamp(t + 10_000));
+    enqueue(&*store, later).await;
+    let (first, _) = enqueue(&*store, pending("first", "resize", None)).await;
+    enqueue(&*store, pending("second", "resize", None)).await;
+    record(&*store, vec![finished("done", "resize", t)]).await;
+
+    let got = claim(&*store, t, t + 60_000, 1).await;
+    let expected = InvocationRecord { attempt: 1, lease_until: Some(Timestamp(t + 60_000)), ..first.clone() };
+    assert_eq!(got, vec![expected.clone()], "the oldest due one, with its attempt counted and its lease");
+    assert_eq!(stored(&*store, "first").await, expected, "as stored after the claim");
+    let got = claim(&*store, t, t + 60_000, 10).await;
+    assert_eq!(ids(&got), vec!["second"], "leased ones, finished ones and future leases are not due");
+    assert!(claim(&*store, t + 9_999, t + 60_000, 10).await.is_empty(), "nothing is due before a lease ends");
+    let got = claim(&*store, t + 10_000, t + 70_000, 10).await;
+    assert_eq!(ids(&got), vec!["later"], "due once `now` reaches its lease");
+    assert_eq!((got[0].attempt, got[0].lease_until), (1, Some(Timestamp(t + 70_000))));
+    let got = claim(&*store, t + 60_000, t + 120_000, 10).await;
+    assert_eq!(ids(&got), vec!["first", "second"], "due again once their lease ended, oldest first");
+    assert!(got.iter().all(|r| r.attempt == 2 && r.lease_until == Some(Timestamp(t + 120_000))), "{got:?}");
+    assert_eq!(stored(&*store, "second").await, got[1], "as stored after the claim");
+    assert!(claim(&*store, t + 1_000_000, t + 2_000_000, 0).await.is_empty(), "limit 0 claims nothing");
+    assert_eq!(stored(&*store, "done").await.attempt, 1, "a finished invocation is never claimed");
+
+    // Concurrent claimers over 40 due invocations: each is claimed once, all are claimed.
+    let store = h.fresh().await;
+    let batch: Vec<WriteOp> =
+        (0..40).map(|i| WriteOp::EnqueueInvocation(pending(&format!("q-{i:02}"), "resize", None))).collect();
+    assert_eq!(store.write_atomic(batch).await.expect("enqueue 40").len(), 40);
+    let claimers: Vec<_> = (0..4)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let got = claim(&*store, t, t + 600_000, 5).await;
+                    assert!(got.len() <= 5, "a claim takes at most its limit");
+                    if got.is_empty() {
+                        break mine;
+                    }
+                    mine.extend(got);
+                }
+            })
+        })
+        .collect();
+    let mut claimed = Vec::new();
+    for claimer in claimers {
+        claimed.extend(claimer.await.expect("claimer"));
+    }
+    let unique: HashSet<String> = claimed.iter().map(|r| r.id.clone()).collect();
+    assert_eq!(claimed.len(), unique.len(), "no invocation was claimed twice");
+    assert_eq!(unique, (0..40).map(|i| format!("q-{i:02}")).collect::<HashSet<_>>(), "together they claimed all");
+    assert!(claimed.iter().all(|r| r.attempt == 1), "each was claimed once");
+}
+
+/// A finish applies only to a pending invocation at the attempt it names, and logs the result.
+async fn finish<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    let t = Timestamp::now().0;
+    enqueue(&*store, pending("f-1", "resize", Some("k-1"))).await;
+    let claimed = claim(&*store, t, t + 1_000, 10).await.pop().expect("claimed");
+    let output = br#"{"width": 100, "format": "png"}"#.to_vec();
+    let done = InvocationRecord {
+        status: InvocationStatus::Succeeded,
+        output_size: output.len() as u64,
+        output: Some(output),
+        output_content_type: "application/json; charset=utf-8".to_string(),
+        logs: json!([{ "level": "info", "message": "resized" }]),
+        finished_at: Some(Timestamp(t + 50)),
+        duration_us: Some(1_234),
+        lease_until: None,
+        ..claimed.clone()
+    };
+    let seq = finish_op(&*store, done.clone()).await.expect("finished at the claimed attempt");
+    assert_eq!(stored(&*store, "f-1").await, done, "status, output, logs and times as finished; lease ended");
+    let log = store.history("acme:resize", Seq(0), 10).await.expect("history");
+    assert_eq!(log.len(), 1, "{log:?}");
+    let completed = &log[0];
+    assert_eq!((completed.seq, completed.kind.as_str()), (seq, FUNCTION_COMPLETED));
+    assert_eq!((completed.space.as_str(), completed.address.as_str()), (SPACE, "acme:resize"));
+    assert_eq!(completed.payload["invocation_id"], "f-1");
+    assert_eq!(completed.payload["status"], "succeeded");
+    assert_eq!(completed.payload["function"], "resize");
+    assert_eq!((completed.payload["version"].clone(), completed.payload["attempt"].clone()), (json!(3), json!(1)));
+    assert_eq!(completed.payload["duration_us"], 1_234);
+    assert_eq!(completed.payload["output"], json!({ "width": 100, "format": "png" }), "JSON output is embedded");
+    assert_eq!(store.read_log(Seq(0), 10).await.expect("log").last().map(|r| r.seq), Some(seq));
+
+    assert_eq!(finish_op(&*store, done.clone()).await, None, "no longer pending: nothing changes");
+    let mut again = done.clone();
+    again.status = InvocationStatus::Failed;
+    assert_eq!(finish_op(&*store, again).await, None);
+    assert_eq!(stored(&*store, "f-1").await, done, "unchanged");
+
+    // A runner whose lease ended (the invocation was claimed again) cannot finish it.
+    enqueue(&*store, pending("f-2", "resize", None)).await;
+    let first_claim = claim(&*store, t, t + 1_000, 10).await.pop().expect("claimed");
+    let second_claim = claim(&*store, t + 1_000, t + 2_000, 10).await.pop().expect("claimed again");
+    assert_eq!((first_claim.attempt, second_claim.attempt), (1, 2));
+    let stale = InvocationRecord {
+        status: InvocationStatus::Failed,
+        error: Some(json!({ "code": "timeout", "message": "the lease ended" })),
+        finished_at: Some(Timestamp(t + 1_500)),
+        lease_until: None,
+        ..first_claim
+    };
+    assert_eq!(finish_op(&*store, stale).await, None, "a stale attempt changes nothing");
+    assert_eq!(stored(&*store, "f-2").await, second_claim, "the record is unchanged");
+    let failure = InvocationRecord {
+        status: InvocationStatus::Failed,
+        error: Some(json!({ "code": "guest_error", "message": "bad input" })),
+        logs: json!([{ "level": "error", "message": "bad input" }]),
+        finished_at: Some(Timestamp(t + 1_600)),
+        duration_us: Some(10),
+        lease_until: None,
+        ..second_claim
+    };
+    let seq2 = finish_op(&*store, failure.clone()).await.expect("finished at the current attempt");
+    assert!(seq2 > seq);
+    assert_eq!(stored(&*store, "f-2").await, failure);
+    let log = store.history("acme:resize", seq, 10).await.expect("history");
+    assert_eq!(log.len(), 1);
+    assert_eq!((log[0].seq, log[0].kind.as_str()), (seq2, FUNCTION_COMPLETED));
+    assert_eq!(log[0].payload["status"], "failed");
+    assert_eq!(log[0].payload["attempt"], 2);
+    assert_eq!(log[0].payload["error"], json!({ "code": "guest_error", "message": "bad input" }));
+    assert!(log[0].payload.get("output").is_none(), "{:?}", log[0].payload);
+
+    let mut unknown = failure.clone();
+    unknown.id = "unknown".into();
+    assert_eq!(finish_op(&*store, unknown).await, None, "an unknown invocation changes nothing");
+    // A finish must finish: pending is refused.
+    enqueue(&*store, pending("f-3", "resize", None)).await;
+    let f3 = claim(&*store, t, t + 1_000, 10).await.pop().expect("claimed");
+    let refused = store.write(WriteOp::FinishInvocation(f3.clone())).await;
+    assert!(matches!(refused, Err(StoreError::Internal(_))), "{refused:?}");
+    assert_eq!(stored(&*store, "f-3").await, f3);
+    assert_eq!(store.read_log(Seq(0), 10).await.expect("log").len(), 2, "one record per applied finish");
+}
+
+/// A purge forgets up to `limit` finished records that finished before the cut-off, oldest
+/// first, and never a pending one; seqs of forgotten records are not handed out again.
+async fn purge<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    let t = Timestamp::now().0;
+    let old = |id: &str, finished_at: i64| InvocationRecord {
+        finished_at: Some(Timestamp(finished_at)),
+        ..failed(id, "resize", finished_at - 10)
+    };
+    record(&*store, vec![old("old-1", t - 30_000), old("old-2", t - 20_000), old("old-3", t - 10_000)]).await;
+    enqueue(&*store, pending("pending", "resize", None)).await;
+    let (queued, _) = enqueue(&*store, pending("queued", "resize", None)).await;
+    let claimed = claim(&*store, t, t + 1_000, 1).await.pop().expect("claimed");
+    assert_eq!(claimed.id, "pending");
+    let finished_early = InvocationRecord {
+        status: InvocationStatus::Succeeded,
+        finished_at: Some(Timestamp(t - 25_000)),
+        lease_until: None,
+        ..claimed
+    };
+    finish_op(&*store, finished_early).await.expect("finished");
+    record(&*store, vec![old("new", t)]).await;
+    let newest = stored(&*store, "new").await.seq;
+
+    // Finished before t - 5 s: old-1, pending (finished at t - 25 s), old-2, old-3.
+    assert_eq!(purge_op(&*store, t - 5_000, 3).await, 3, "at most `limit`");
+    assert_eq!(ids(&list(&*store, None, Some(0), 100).await), vec!["old-3", "queued", "new"], "the earliest finished");
+    assert_eq!(purge_op(&*store, t - 5_000, 10).await, 1);
+    assert_eq!(purge_op(&*store, t - 5_000, 10).await, 0, "nothing else finished before the cut-off");
+    assert_eq!(ids(&list(&*store, None, Some(0), 100).await), vec!["queued", "new"]);
+    assert_eq!(purge_op(&*store, t + 1, 10).await, 1, "finished at t: before t + 1");
+    assert_eq!(stored(&*store, "queued").await, queued, "a pending invocation is never purged");
+    assert_eq!(purge_op(&*store, i64::MAX, 10).await, 0);
+
+    record(&*store, vec![finished("after", "resize", t)]).await;
+    assert!(stored(&*store, "after").await.seq > newest, "the seq of a purged record is not reused");
+}
+
+/// Versions, invocations, leases and seqs survive a restart.
+async fn survive_reopen<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    let t = Timestamp::now().0;
+    deploy(&*store, spec(SPACE, "resize", b"v1", json!({ "n": 1 }))).await;
+    let (v2, _) = deploy(&*store, spec(SPACE, "resize", b"v2", json!({ "n": 2 }))).await;
+    record(&*store, vec![finished("sync", "resize", t), failed("sync-failed", "resize", t)]).await;
+    enqueue(&*store, pending("leased", "resize", Some("k"))).await;
+    enqueue(&*store, pending("queued", "resize", None)).await;
+    claim(&*store, t, t + 60_000, 1).await;
+    let function = store.get_function(&space(SPACE), &seg("resize"), None).await.expect("get");
+    let versions = store.function_versions(&space(SPACE), &seg("resize")).await.expect("versions");
+    let invocations = list(&*store, None, Some(0), 100).await;
+    assert_eq!(invocations.len(), 4);
+    let log = store.read_log(Seq(0), 100).await.expect("log");
+
+    let store = h.reopen(store).await;
+    assert_eq!(store.get_function(&space(SPACE), &seg("resize"), None).await.expect("get"), function);
+    assert_eq!(store.function_versions(&space(SPACE), &seg("resize")).await.expect("versions"), versions);
+    assert_eq!(list(&*store, None, Some(0), 100).await, invocations);
+    assert_eq!(store.read_log(Seq(0), 100).await.expect("log"), log);
+
+    let (again, created) = deploy(&*store, spec(SPACE, "resize", b"v2", json!({ "n": 2 }))).await;
+    assert_eq!((again, created), (v2, false), "the latest version is still found");
+    let (v3, created) = deploy(&*store, spec(SPACE, "resize", b"v3", json!({ "n": 2 }))).await;
+    assert!(created && v3.version == 3);
+    let (replayed, was_replayed) = enqueue(&*store, pending("leased-2", "resize", Some("k"))).await;
+    assert!(was_replayed && replayed.id == "leased", "the key still finds the first invocation");
+    assert_eq!(ids(&claim(&*store, t + 1, t + 60_000, 10).await), vec!["queued"], "the lease is kept");
+    let (fresh, _) = enqueue(&*store, pending("fresh", "resize", None)).await;
+    assert!(invocations.iter().all(|r| r.seq < fresh.seq), "seqs continue after a restart");
+}
