@@ -33,12 +33,16 @@ impl ApiError {
 pub fn status_of(code: &str) -> StatusCode {
     match code {
         "bad_request" => StatusCode::BAD_REQUEST,
-        "validation_failed" | "idempotency_key_reused" => StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed" | "idempotency_key_reused" | "invalid_component" | "component_world_mismatch" => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
         "machine_not_found"
         | "instance_not_found"
         | "key_not_found"
         | "bucket_not_found"
         | "subscription_not_found"
+        | "function_not_found"
+        | "invocation_not_found"
         | "not_found" => StatusCode::NOT_FOUND,
         "instance_exists" | "invalid_transition" | "guard_rejected" | "conflict" | "subscription_exists" => {
             StatusCode::CONFLICT

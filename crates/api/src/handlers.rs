@@ -46,6 +46,9 @@ pub async fn metrics(State(state): State<AppState>, caller: std::result::Result<
     if let Some(cpu) = crate::metrics::process_cpu_seconds() {
         state.metrics.cpu_seconds.set(cpu);
     }
+    if let Some(runtime) = state.engine.function_runtime() {
+        state.metrics.functions.set(runtime.stats());
+    }
     Ok(([(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.encode())
         .into_response())
 }

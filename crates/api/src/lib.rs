@@ -8,6 +8,7 @@
 
 mod error;
 mod extract;
+mod functions;
 mod handlers;
 pub mod metrics;
 mod openapi;
@@ -58,6 +59,12 @@ pub const ROUTES: &[&str] = &[
     "/v1/spaces/{space}/subscriptions/{name}/dead-letters",
     "/v1/spaces/{space}/subscriptions/{name}/dead-letters/redrive",
     "/v1/spaces/{space}/subscriptions/{name}/dead-letters/discard",
+    "/v1/spaces/{space}/functions",
+    "/v1/spaces/{space}/functions/{name}",
+    "/v1/spaces/{space}/functions/{name}/versions",
+    "/v1/spaces/{space}/functions/{name}/invoke",
+    "/v1/spaces/{space}/functions/{name}/invocations",
+    "/v1/spaces/{space}/invocations/{id}",
 ];
 
 /// Settings of the HTTP layer.
@@ -92,6 +99,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     use handlers::*;
     let limit = state.config.max_body_bytes;
+    let deploy_limit = (switchyard_engine::functions::MAX_COMPONENT_BYTES / 3 + 1) * 4 + 64 * 1024;
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -130,6 +138,17 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/spaces/{space}/subscriptions/{name}/dead-letters", get(streams::dead_letters))
         .route("/v1/spaces/{space}/subscriptions/{name}/dead-letters/redrive", post(streams::redrive))
         .route("/v1/spaces/{space}/subscriptions/{name}/dead-letters/discard", post(streams::discard_dead_letters))
+        .route("/v1/spaces/{space}/functions", get(functions::list_functions))
+        .route(
+            "/v1/spaces/{space}/functions/{name}",
+            get(functions::get_function)
+                // A component travels as base64 inside JSON: allow for the encoding's growth.
+                .put(axum::handler::Handler::layer(functions::deploy_function, DefaultBodyLimit::max(deploy_limit))),
+        )
+        .route("/v1/spaces/{space}/functions/{name}/versions", get(functions::function_versions))
+        .route("/v1/spaces/{space}/functions/{name}/invoke", post(functions::invoke_function))
+        .route("/v1/spaces/{space}/functions/{name}/invocations", get(functions::list_invocations))
+        .route("/v1/spaces/{space}/invocations/{id}", get(functions::get_invocation))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))

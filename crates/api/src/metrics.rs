@@ -48,8 +48,39 @@ pub struct HttpMetrics {
     pub log: LogGauges,
     /// CPU time this process has used, read at each scrape.
     pub cpu_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// The function runtime's counters, read at each scrape.
+    pub functions: FunctionGauges,
     /// Everything `/metrics` exports.
     pub registry: Registry,
+}
+
+/// The function runtime's counters (monotonic; exported as gauges because they are read from
+/// the runtime at each scrape).
+#[derive(Default)]
+pub struct FunctionGauges {
+    /// Components compiled from WebAssembly.
+    pub compilations: Gauge,
+    /// Components loaded from the compiled-artifact cache.
+    pub cache_loads: Gauge,
+    /// Invocations run.
+    pub invocations: Gauge,
+    /// Seconds spent instantiating components.
+    pub instantiation_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// Seconds spent compiling components.
+    pub compilation_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
+}
+
+impl FunctionGauges {
+    /// Copies the runtime's counters.
+    pub fn set(&self, stats: &switchyard_runtime::RuntimeStats) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let count = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.compilations.set(count(stats.compilations.load(Relaxed)));
+        self.cache_loads.set(count(stats.cache_loads.load(Relaxed)));
+        self.invocations.set(count(stats.invocations.load(Relaxed)));
+        self.instantiation_seconds.set(stats.instantiation_nanos.load(Relaxed) as f64 / 1e9);
+        self.compilation_seconds.set(stats.compilation_nanos.load(Relaxed) as f64 / 1e9);
+    }
 }
 
 /// Gauges of the event log.
@@ -121,7 +152,33 @@ impl HttpMetrics {
         );
         let cpu_seconds = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
         registry.register("switchyard_process_cpu_seconds", "CPU time this process has used", cpu_seconds.clone());
-        HttpMetrics { requests, latency, log, cpu_seconds, registry }
+        let functions = FunctionGauges::default();
+        registry.register(
+            "switchyard_function_compilations",
+            "Function components compiled from WebAssembly since the process started",
+            functions.compilations.clone(),
+        );
+        registry.register(
+            "switchyard_function_cache_loads",
+            "Function components loaded from the compiled-artifact cache since the process started",
+            functions.cache_loads.clone(),
+        );
+        registry.register(
+            "switchyard_function_invocations",
+            "Function invocations run since the process started",
+            functions.invocations.clone(),
+        );
+        registry.register(
+            "switchyard_function_instantiation_seconds",
+            "Time spent instantiating function components since the process started",
+            functions.instantiation_seconds.clone(),
+        );
+        registry.register(
+            "switchyard_function_compilation_seconds",
+            "Time spent compiling function components since the process started",
+            functions.compilation_seconds.clone(),
+        );
+        HttpMetrics { requests, latency, log, cpu_seconds, functions, registry }
     }
 
     /// The registry in Prometheus text format.

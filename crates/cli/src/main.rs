@@ -8,6 +8,7 @@ mod bench;
 mod bench_streams;
 mod commands;
 mod config;
+mod functions;
 mod output;
 mod serve;
 mod streams;
@@ -77,6 +78,9 @@ enum ClientCommand {
     /// Manages and consumes durable subscriptions.
     #[command(subcommand)]
     Sub(streams::SubCommand),
+    /// Deploys, inspects and invokes functions (WebAssembly components).
+    #[command(subcommand, name = "fn")]
+    Fn(functions::FnCommand),
 }
 
 /// A mistake in how the command was called; exits with code 2.
@@ -148,6 +152,7 @@ async fn client_command(command: ClientCommand, settings: &Settings) -> anyhow::
         ClientCommand::Publish(args) => commands::publish(args, &client, settings).await,
         ClientCommand::Kv(cmd) => streams::kv(cmd, &client, settings).await,
         ClientCommand::Sub(cmd) => streams::sub(cmd, &client, settings).await,
+        ClientCommand::Fn(cmd) => functions::function(cmd, &client, settings).await,
     }
 }
 

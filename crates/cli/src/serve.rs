@@ -17,6 +17,7 @@ use switchyard_api::{ApiConfig, AppState, HttpMetrics};
 use switchyard_engine::{Engine, EngineConfig};
 use switchyard_store::postgres::{PgOptions, PgStore};
 use switchyard_store::sqlite::{SqliteOptions, SqliteStore};
+use switchyard_runtime::{FunctionRuntime, RuntimeConfig};
 use switchyard_store::{Durability, Store};
 
 /// Arguments of `switchyard serve`.
@@ -71,6 +72,15 @@ pub struct ServeArgs {
     /// writes reach watchers at once).
     #[arg(long, env = "SWITCHYARD_WATCH_POLL_MS", default_value_t = 20)]
     pub watch_poll_ms: u64,
+    /// How long invocation records of functions are kept (e.g. 7d, 12h).
+    #[arg(long, env = "SWITCHYARD_INVOCATION_RETENTION", default_value = "7d", value_parser = humantime::parse_duration)]
+    pub invocation_retention: Duration,
+    /// Function invocations running at once on this node (more wait for a slot).
+    #[arg(long, env = "SWITCHYARD_FUNCTION_SLOTS", default_value_t = 256)]
+    pub function_slots: u32,
+    /// The largest memory limit a function may be deployed with (e.g. 1GiB).
+    #[arg(long, env = "SWITCHYARD_FUNCTION_MAX_MEMORY", default_value = "1GiB", value_parser = parse_bytes)]
+    pub function_max_memory: u64,
     /// Create a new admin token for every space before serving (and replace admin.token):
     /// the way back in when every admin token was lost or revoked.
     #[arg(long)]
@@ -97,6 +107,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     engine.start_log_tail(args.watch_buffer, Duration::from_millis(args.watch_poll_ms.max(1))).await?;
+    // Compiled functions are cached beside the admin token: a restart loads them instead of
+    // compiling again (each node keeps its own, also on PostgreSQL).
+    let mut runtime_config = RuntimeConfig::new(args.data_dir.join("functions-cache"));
+    runtime_config.max_concurrent = args.function_slots.max(1);
+    runtime_config.max_memory_bytes = args.function_max_memory.max(switchyard_engine::functions::MIN_MEMORY_BYTES);
+    let runtime = FunctionRuntime::new(runtime_config).context("cannot start the function runtime")?;
+    engine.enable_functions(Arc::new(runtime), args.invocation_retention);
     let maintenance = engine.spawn_maintenance(args.maintenance_interval, Duration::from_secs(1));
 
     let metrics = Arc::new(HttpMetrics::new(store.metrics()));
@@ -189,7 +206,7 @@ async fn shutdown_signal() {
 }
 
 /// Parses a byte size: a number with an optional unit (B, KB, MB, GB, KiB, MiB, GiB).
-fn parse_bytes(text: &str) -> Result<u64, String> {
+pub(crate) fn parse_bytes(text: &str) -> Result<u64, String> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);

@@ -5,6 +5,7 @@
 //! is a [`ClientError::Api`] carrying the stable error code.
 
 mod error;
+mod functions;
 mod streams;
 mod types;
 
@@ -17,6 +18,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 pub use error::ClientError;
+pub use functions::{FunctionInfo, FunctionSettings, InvocationPage, InvokeOptions, InvokeOutput};
 pub use streams::{
     Bucket, Delivered, KeyInfo, KeyList, KvCondition, KvPutOptions, KvValue, KvWritten, PullOptions, Pulled,
 };

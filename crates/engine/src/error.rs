@@ -58,6 +58,20 @@ pub enum EngineError {
     /// No such KV bucket.
     #[error("bucket \"{0}\" not found")]
     BucketNotFound(String),
+    /// No such function (or version).
+    #[error("function {0} not found")]
+    FunctionNotFound(String),
+    /// No such invocation.
+    #[error("invocation {0} not found")]
+    InvocationNotFound(String),
+    /// A deployed component cannot be used.
+    #[error("{message}")]
+    InvalidComponent {
+        /// `invalid_component` or `component_world_mismatch`.
+        code: &'static str,
+        /// What is wrong.
+        message: String,
+    },
     /// Writing the admin token file failed.
     #[error("cannot write the admin token to {path}: {message}")]
     AdminTokenFile {
@@ -83,6 +97,9 @@ impl EngineError {
             EngineError::TokenNotFound(_) => "not_found",
             EngineError::BucketNotFound(_) => "bucket_not_found",
             EngineError::SeqExpired { .. } => "seq_expired",
+            EngineError::FunctionNotFound(_) => "function_not_found",
+            EngineError::InvocationNotFound(_) => "invocation_not_found",
+            EngineError::InvalidComponent { code, .. } => code,
             EngineError::AdminTokenFile { .. } => "internal",
         }
     }

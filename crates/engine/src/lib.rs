@@ -10,6 +10,7 @@
 
 pub mod auth;
 mod error;
+pub mod functions;
 pub mod kv;
 pub mod subscriptions;
 pub mod watch;
@@ -25,6 +26,7 @@ use switchyard_store::*;
 
 pub use auth::Principal;
 pub use error::EngineError;
+pub use functions::{FunctionSettings, FunctionView, InvokeRequest};
 pub use kv::{KeyPage, KvPutRequest, check_kv_key};
 pub use subscriptions::{SubscribeFrom, SubscriptionSettings, SubscriptionStatus};
 pub use switchyard_store::{AddressFilter, LogFilter};
@@ -215,12 +217,19 @@ pub struct Engine {
     config: EngineConfig,
     tokens: auth::TokenCache,
     tail: std::sync::OnceLock<Arc<LogTail>>,
+    functions: std::sync::OnceLock<Arc<functions::Functions>>,
 }
 
 impl Engine {
     /// An engine over `store`.
     pub fn new(store: Arc<dyn Store>, config: EngineConfig) -> Engine {
-        Engine { store, config, tokens: auth::TokenCache::default(), tail: std::sync::OnceLock::new() }
+        Engine {
+            store,
+            config,
+            tokens: auth::TokenCache::default(),
+            tail: std::sync::OnceLock::new(),
+            functions: std::sync::OnceLock::new(),
+        }
     }
 
     /// Starts tailing the log for watchers: `buffer` records are kept in memory for watchers
@@ -759,7 +768,7 @@ impl Engine {
     }
 
     /// Runs maintenance until the returned handle is aborted: KV expiry every `expiry_every`,
-    /// idempotency and log retention every `every`.
+    /// idempotency, invocation and log retention every `every`.
     pub fn spawn_maintenance(self: &Arc<Self>, every: Duration, expiry_every: Duration) -> tokio::task::JoinHandle<()> {
         let engine = self.clone();
         tokio::spawn(async move {
@@ -781,6 +790,11 @@ impl Engine {
                     Ok(0) => {}
                     Ok(n) => tracing::debug!(purged = n, "idempotency keys past retention forgotten"),
                     Err(e) => tracing::warn!(error = %e, "idempotency purge failed"),
+                }
+                match engine.purge_invocations().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(purged = n, "invocation records past retention forgotten"),
+                    Err(e) => tracing::warn!(error = %e, "invocation retention failed"),
                 }
                 match engine.trim_log().await {
                     Ok(0) => {}

@@ -1,0 +1,814 @@
+//! Functions: deploying versions, invoking them synchronously or asynchronously, and keeping
+//! their invocation records.
+//!
+//! Invariants this module keeps:
+//! - A version is stored only after the runtime compiled it and linked it against the world,
+//!   so every stored version can be invoked (and its artifact is already in the cache).
+//! - A synchronous invocation answers as soon as the guest returns. Its record is written
+//!   afterwards, batched with others by the recorder task; a crash can lose the last records of
+//!   synchronous invocations, never the invocations' effects (those are the guest's own writes)
+//!   and never an asynchronous invocation.
+//! - An asynchronous invocation is durable before it is acknowledged (a pending record holding
+//!   its input, leased to the accepting node). A node that dies leaves the lease to expire; any
+//!   node then claims it and runs it again as the next attempt. Finishing is conditional on the
+//!   attempt, so a late runner cannot overwrite a newer attempt, and appends one
+//!   `function.completed` record.
+//! - The loaded-function cache is dropped for a function when a `function.deployed` record for
+//!   it passes through the log tail (from any node), and at once on this node's own deploys.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock, Weak};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use switchyard_model::{Segment, SpaceName};
+use switchyard_runtime::{
+    Capabilities, FunctionHost, FunctionRuntime, HostCallError, Invocation, InvocationContext, InvocationError,
+    KvValue, KvWriteCondition, Limits, LoadedFunction, LogLine, MachineContext, Outcome, Payload,
+};
+use switchyard_store::*;
+
+use crate::{Engine, EngineError, KvPutRequest, SendEvent, check_key, parse_segment, parse_space, unexpected};
+
+/// The default wall-time limit of an invocation.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest wall-time limit a function may ask for.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(300);
+/// The default memory limit of an invocation.
+pub const DEFAULT_MEMORY_BYTES: u64 = 64 * 1024 * 1024;
+/// The smallest memory limit a function may ask for.
+pub const MIN_MEMORY_BYTES: u64 = 1024 * 1024;
+/// The largest component accepted.
+pub const MAX_COMPONENT_BYTES: usize = 64 * 1024 * 1024;
+/// The largest input accepted.
+pub const MAX_INPUT_BYTES: usize = 8 * 1024 * 1024;
+/// Outputs larger than this are not kept in an asynchronous invocation's record.
+pub const MAX_STORED_OUTPUT_BYTES: usize = 1024 * 1024;
+/// How long past its timeout a pending invocation stays leased to the node running it.
+const LEASE_GRACE: Duration = Duration::from_secs(30);
+/// Invocation records written per store op by the recorder.
+const RECORD_BATCH: usize = 512;
+
+/// A function version's settings, as deployed (stored as the version's configuration).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionSettings {
+    /// Wall-time limit in milliseconds (default 10 s, at most 300 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    /// Memory limit in bytes (default 64 MiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_bytes: Option<u64>,
+    /// Fuel limit; none by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fuel: Option<u64>,
+    /// Hosts outgoing HTTP may reach: `host` or `host:port`.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// KV buckets of the space the function may use.
+    #[serde(default)]
+    pub kv_buckets: Vec<String>,
+    /// Configuration values.
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+    /// Secrets (never shown back).
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
+}
+
+impl FunctionSettings {
+    /// Fills in defaults and checks every field.
+    fn resolve(mut self, max_memory: u64) -> Result<FunctionSettings, EngineError> {
+        let timeout = self.timeout_ms.unwrap_or(DEFAULT_TIMEOUT.as_millis() as u64);
+        if timeout == 0 || Duration::from_millis(timeout) > MAX_TIMEOUT {
+            return Err(EngineError::validation(format!(
+                "timeout must be between 1 ms and {} s",
+                MAX_TIMEOUT.as_secs()
+            )));
+        }
+        self.timeout_ms = Some(timeout);
+        let memory = self.memory_bytes.unwrap_or(DEFAULT_MEMORY_BYTES);
+        if !(MIN_MEMORY_BYTES..=max_memory).contains(&memory) {
+            return Err(EngineError::validation(format!(
+                "memory must be between {} MiB and {} MiB",
+                MIN_MEMORY_BYTES >> 20,
+                max_memory >> 20
+            )));
+        }
+        self.memory_bytes = Some(memory);
+        if self.fuel == Some(0) {
+            return Err(EngineError::validation("fuel must be positive"));
+        }
+        for host in &self.allowed_hosts {
+            check_host(host)?;
+        }
+        self.allowed_hosts.sort();
+        self.allowed_hosts.dedup();
+        for bucket in &self.kv_buckets {
+            parse_segment("bucket", bucket)?;
+        }
+        self.kv_buckets.sort();
+        self.kv_buckets.dedup();
+        for (what, map) in [("config", &self.config), ("secret", &self.secrets)] {
+            for (key, value) in map {
+                if key.is_empty() || key.len() > 128 || !key.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
+                    return Err(EngineError::validation(format!(
+                        "{what} key {key:?}: 1-128 characters of letters, digits, '.', '_' and '-'"
+                    )));
+                }
+                if value.len() > 64 * 1024 {
+                    return Err(EngineError::validation(format!("{what} {key}: values are at most 64 KiB")));
+                }
+            }
+        }
+        Ok(self)
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            timeout: Duration::from_millis(self.timeout_ms.unwrap_or(DEFAULT_TIMEOUT.as_millis() as u64)),
+            memory_bytes: self.memory_bytes.unwrap_or(DEFAULT_MEMORY_BYTES),
+            fuel: self.fuel,
+        }
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            allowed_hosts: self.allowed_hosts.clone(),
+            kv_buckets: self.kv_buckets.clone(),
+            config: self.config.clone(),
+            secrets: self.secrets.clone(),
+        }
+    }
+
+    /// The settings as shown to API clients: secrets by name only.
+    pub fn redacted(&self) -> Value {
+        json!({
+            "timeout_ms": self.timeout_ms,
+            "memory_bytes": self.memory_bytes,
+            "fuel": self.fuel,
+            "allowed_hosts": self.allowed_hosts,
+            "kv_buckets": self.kv_buckets,
+            "config": self.config,
+            "secrets": self.secrets.keys().collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// `host` or `host:port`, with a host name or IP address and nothing else (no scheme, path or
+/// wildcard).
+fn check_host(host: &str) -> Result<(), EngineError> {
+    let (name, port) = match host.rsplit_once(':') {
+        Some((name, port)) if !name.contains(':') => (name, Some(port)),
+        _ => (host, None),
+    };
+    let name_ok = !name.is_empty()
+        && name.len() <= 253
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
+    if name_ok && port_ok {
+        Ok(())
+    } else {
+        Err(EngineError::validation(format!(
+            "allowed host {host:?}: expected a host name or address, optionally with :port (no scheme or path)"
+        )))
+    }
+}
+
+/// A deployed version as the API shows it.
+#[derive(Debug, Clone)]
+pub struct FunctionView {
+    /// The stored version.
+    pub summary: FunctionSummary,
+    /// Its settings.
+    pub settings: FunctionSettings,
+}
+
+impl FunctionView {
+    fn from_summary(summary: FunctionSummary) -> Result<FunctionView, EngineError> {
+        let settings = serde_json::from_value(summary.config.clone()).map_err(|e| {
+            EngineError::Store(StoreError::Backend(format!("stored settings of {}:{} do not decode: {e}", summary.space, summary.name)))
+        })?;
+        Ok(FunctionView { summary, settings })
+    }
+}
+
+/// A request to invoke a function.
+#[derive(Debug, Clone, Default)]
+pub struct InvokeRequest {
+    /// The input.
+    pub input: Vec<u8>,
+    /// The input's content type (`application/json` when absent).
+    pub content_type: Option<String>,
+    /// A specific version (the latest when absent).
+    pub version: Option<u64>,
+    /// Passed to the guest; for asynchronous invocations, a repeat returns the original.
+    pub idempotency_key: Option<String>,
+    /// The trace to join (a new one when absent).
+    pub trace_id: Option<String>,
+    /// The machine invoking, if one is.
+    pub machine: Option<MachineContext>,
+}
+
+/// A loaded version, ready to invoke.
+struct CachedFunction {
+    version: u64,
+    loaded: Arc<LoadedFunction>,
+    limits: Limits,
+    capabilities: Arc<Capabilities>,
+}
+
+/// The engine's function state.
+pub(crate) struct Functions {
+    runtime: Arc<FunctionRuntime>,
+    /// The latest version of each function, by (space, name).
+    latest: RwLock<HashMap<(SpaceName, Segment), Arc<CachedFunction>>>,
+    recorder: tokio::sync::mpsc::Sender<InvocationRecord>,
+    host: Arc<EngineHost>,
+    retention: Duration,
+}
+
+/// The engine's side of the guest's imports.
+struct EngineHost {
+    engine: Weak<Engine>,
+}
+
+impl EngineHost {
+    fn engine(&self) -> Result<Arc<Engine>, HostCallError> {
+        self.engine.upgrade().ok_or_else(|| HostCallError::Unavailable("the server is shutting down".into()))
+    }
+}
+
+fn host_error(e: EngineError) -> HostCallError {
+    match e {
+        EngineError::Store(StoreError::KvConflict { current, .. }) => HostCallError::Conflict(current),
+        EngineError::Store(StoreError::InstanceNotFound { address, .. }) => {
+            HostCallError::NotFound(format!("instance {address} not found"))
+        }
+        EngineError::Store(StoreError::MachineNotFound { space, name, .. }) => {
+            HostCallError::NotFound(format!("machine {space}:{name} not found"))
+        }
+        EngineError::Store(StoreError::Conflict { .. } | StoreError::Transition(_) | StoreError::InvalidContext(_)) => {
+            HostCallError::Rejected(e.to_string())
+        }
+        EngineError::Store(
+            StoreError::Backend(_) | StoreError::Failed(_) | StoreError::OutcomeUnknown(_) | StoreError::Closed,
+        ) => HostCallError::Unavailable(e.to_string()),
+        other => HostCallError::Invalid(other.to_string()),
+    }
+}
+
+#[async_trait]
+impl FunctionHost for EngineHost {
+    async fn kv_get(&self, space: &str, bucket: &str, key: &str) -> Result<Option<KvValue>, HostCallError> {
+        match self.engine()?.kv_get(space, bucket, key).await {
+            Ok(entry) => Ok(Some(KvValue { value: entry.value, content_type: entry.content_type, revision: entry.revision })),
+            Err(EngineError::Store(StoreError::KvNotFound { .. })) => Ok(None),
+            Err(e) => Err(host_error(e)),
+        }
+    }
+
+    async fn kv_put(
+        &self,
+        space: &str,
+        bucket: &str,
+        key: &str,
+        value: Vec<u8>,
+        content_type: String,
+        condition: KvWriteCondition,
+    ) -> Result<u64, HostCallError> {
+        let condition = match condition {
+            KvWriteCondition::None => KvCondition::Always,
+            KvWriteCondition::Absent => KvCondition::Absent,
+            KvWriteCondition::Revision(r) => KvCondition::Revision(r),
+        };
+        let put = KvPutRequest { value, content_type: Some(content_type), ttl: None, condition };
+        self.engine()?.kv_put(space, bucket, key, put).await.map(|(revision, _)| revision).map_err(host_error)
+    }
+
+    async fn kv_delete(&self, space: &str, bucket: &str, key: &str) -> Result<bool, HostCallError> {
+        match self.engine()?.kv_delete(space, bucket, key, KvCondition::Always).await {
+            Ok(_) => Ok(true),
+            Err(EngineError::Store(StoreError::KvNotFound { .. })) => Ok(false),
+            Err(e) => Err(host_error(e)),
+        }
+    }
+
+    async fn send_event(
+        &self,
+        space: &str,
+        instance: &str,
+        event: &str,
+        payload: serde_json::Map<String, Value>,
+    ) -> Result<String, HostCallError> {
+        let Some((machine, id)) = instance.split_once(':') else {
+            return Err(HostCallError::Invalid(format!("instance address {instance:?}: expected machine:id")));
+        };
+        let request = SendEvent { event: event.to_owned(), payload: Some(Value::Object(payload)), ..SendEvent::default() };
+        let (applied, _) = self.engine()?.apply_event(space, machine, id, request).await.map_err(host_error)?;
+        Ok(applied.to)
+    }
+
+    async fn publish(&self, space: &str, topic: &str, message: Value) -> Result<u64, HostCallError> {
+        let engine = self.engine()?;
+        let (seq, _) = engine.publish(space, topic, message, None, BTreeMap::new(), None).await.map_err(host_error)?;
+        Ok(seq.0)
+    }
+}
+
+/// The JSON form of an invocation's log lines, with a closing line counting dropped ones.
+fn logs_json(logs: &[LogLine], dropped: u32) -> Value {
+    let mut lines: Vec<Value> = logs
+        .iter()
+        .map(|l| {
+            let fields: serde_json::Map<String, Value> =
+                l.fields.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+            json!({ "at_ms": l.at_ms, "level": l.level.as_str(), "message": l.message, "fields": fields })
+        })
+        .collect();
+    if dropped > 0 {
+        lines.push(json!({ "level": "warn", "message": format!("{dropped} more lines were dropped"), "fields": {} }));
+    }
+    Value::Array(lines)
+}
+
+fn error_json(e: &InvocationError) -> Value {
+    json!({ "code": e.code, "message": e.message, "retryable": e.retryable })
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+fn add(t: Timestamp, d: Duration) -> Timestamp {
+    Timestamp(t.0.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
+}
+
+impl Engine {
+    /// Turns functions on: deploys compile with `runtime`, invocation records are kept for
+    /// `retention`, and pending asynchronous invocations are claimed and run.
+    pub fn enable_functions(self: &Arc<Self>, runtime: Arc<FunctionRuntime>, retention: Duration) {
+        let (recorder, records) = tokio::sync::mpsc::channel(8 * RECORD_BATCH);
+        let functions = Functions {
+            runtime,
+            latest: RwLock::new(HashMap::new()),
+            recorder,
+            host: Arc::new(EngineHost { engine: Arc::downgrade(self) }),
+            retention,
+        };
+        if self.functions.set(Arc::new(functions)).is_err() {
+            return;
+        }
+        tokio::spawn(record_invocations(self.store.clone(), records));
+        tokio::spawn(claim_pending(Arc::downgrade(self)));
+        if let Some(tail) = self.tail.get() {
+            tokio::spawn(forget_redeployed(Arc::downgrade(self), tail.subscribe()));
+        }
+    }
+
+    fn functions(&self) -> Result<&Arc<Functions>, EngineError> {
+        self.functions.get().ok_or_else(|| EngineError::bad_request("functions are not enabled on this node"))
+    }
+
+    /// The function runtime, when functions are enabled.
+    pub fn function_runtime(&self) -> Option<&Arc<FunctionRuntime>> {
+        self.functions.get().map(|f| &f.runtime)
+    }
+
+    /// Deploys a component: compiles and checks it, then stores it as a new version unless the
+    /// latest version has the same component and settings.
+    pub async fn deploy_function(
+        &self,
+        space: &str,
+        name: &str,
+        component: Vec<u8>,
+        settings: FunctionSettings,
+    ) -> Result<(FunctionView, bool), EngineError> {
+        let functions = self.functions()?;
+        let space = parse_space(space)?;
+        let name = parse_segment("function name", name)?;
+        if component.len() > MAX_COMPONENT_BYTES {
+            return Err(EngineError::validation(format!("a component is at most {} MiB", MAX_COMPONENT_BYTES >> 20)));
+        }
+        let settings = settings.resolve(functions.runtime.max_memory_bytes())?;
+        let digest = switchyard_runtime::component_digest(&component);
+        let component = Arc::new(component);
+        functions
+            .runtime
+            .load(&digest, component.clone())
+            .await
+            .map_err(|e| EngineError::InvalidComponent { code: e.code(), message: e.to_string() })?;
+        let config = serde_json::to_value(&settings).map_err(|e| EngineError::bad_request(e.to_string()))?;
+        let component = Arc::try_unwrap(component).unwrap_or_else(|shared| (*shared).clone());
+        let spec = FunctionSpec { space: space.clone(), name: name.clone(), component, digest, config };
+        let (summary, created) = match self.write(WriteOp::PutFunction(spec)).await? {
+            WriteOutcome::FunctionPut { summary, created } => (summary, created),
+            other => return Err(unexpected(other)),
+        };
+        functions.forget(&space, &name);
+        Ok((FunctionView { summary, settings }, created))
+    }
+
+    /// One version of a function (the latest without `version`).
+    pub async fn get_function(&self, space: &str, name: &str, version: Option<u64>) -> Result<FunctionView, EngineError> {
+        let space = parse_space(space)?;
+        let name = parse_segment("function name", name)?;
+        let record = self.store.get_function(&space, &name, version).await?.ok_or_else(|| not_found(&space, &name, version))?;
+        FunctionView::from_summary(record.summary)
+    }
+
+    /// The latest version of every function of a space.
+    pub async fn list_functions(&self, space: &str) -> Result<Vec<FunctionView>, EngineError> {
+        let space = parse_space(space)?;
+        self.store.list_functions(&space).await?.into_iter().map(FunctionView::from_summary).collect()
+    }
+
+    /// Every version of a function, oldest first.
+    pub async fn function_versions(&self, space: &str, name: &str) -> Result<Vec<FunctionView>, EngineError> {
+        let space = parse_space(space)?;
+        let name = parse_segment("function name", name)?;
+        let versions = self.store.function_versions(&space, &name).await?;
+        if versions.is_empty() {
+            return Err(not_found(&space, &name, None));
+        }
+        versions.into_iter().map(FunctionView::from_summary).collect()
+    }
+
+    /// Invokes a function and waits for its outcome. The invocation record is written
+    /// afterwards, in the background; it is returned as it will be stored.
+    pub async fn invoke_function(
+        &self,
+        space: &str,
+        name: &str,
+        request: InvokeRequest,
+    ) -> Result<(InvocationRecord, Option<Payload>), EngineError> {
+        let functions = self.functions()?;
+        let space = parse_space(space)?;
+        let name = parse_segment("function name", name)?;
+        check_invoke(&request)?;
+        let function = self.loaded_function(functions, &space, &name, request.version).await?;
+        let created_at = Timestamp::now();
+        let id = uuid::Uuid::now_v7().to_string();
+        let content_type = request.content_type.clone().unwrap_or_else(|| "application/json".to_owned());
+        let input_size = request.input.len() as u64;
+        let context = record_context(&request);
+        let invocation = Invocation {
+            input: Payload { content_type: content_type.clone(), body: request.input },
+            context: InvocationContext {
+                space: space.to_string(),
+                function: name.to_string(),
+                version: function.version,
+                invocation_id: id.clone(),
+                attempt: 1,
+                idempotency_key: request.idempotency_key.clone(),
+                trace_id: request.trace_id.unwrap_or_else(|| id.clone()),
+                machine: request.machine,
+            },
+            limits: function.limits,
+            capabilities: function.capabilities.clone(),
+        };
+        let outcome = functions.runtime.invoke(function.loaded.clone(), invocation, functions.host.clone()).await;
+        let mut record = InvocationRecord {
+            id,
+            space,
+            function: name,
+            version: function.version,
+            status: InvocationStatus::Pending,
+            is_async: false,
+            attempt: 1,
+            idempotency_key: request.idempotency_key,
+            context,
+            input: None,
+            input_content_type: content_type,
+            input_size,
+            output: None,
+            output_content_type: String::new(),
+            output_size: 0,
+            error: None,
+            logs: Value::Null,
+            created_at,
+            finished_at: None,
+            duration_us: None,
+            lease_until: None,
+            seq: 0,
+        };
+        let output = finish_record(&mut record, outcome, false);
+        // Backpressure: when the recorder is behind, invocations wait for it rather than
+        // piling records up in memory.
+        if functions.recorder.send(record.clone()).await.is_err() {
+            tracing::warn!("the invocation recorder has stopped; a record was not kept");
+        }
+        Ok((record, output))
+    }
+
+    /// Accepts an asynchronous invocation: durable once this returns, run in the background.
+    /// A repeat with the same idempotency key returns the original (`true`).
+    pub async fn invoke_function_async(
+        self: &Arc<Self>,
+        space: &str,
+        name: &str,
+        request: InvokeRequest,
+    ) -> Result<(InvocationRecord, bool), EngineError> {
+        let functions = self.functions()?;
+        let space = parse_space(space)?;
+        let name = parse_segment("function name", name)?;
+        check_invoke(&request)?;
+        let function = self.loaded_function(functions, &space, &name, request.version).await?;
+        let now = Timestamp::now();
+        let id = uuid::Uuid::now_v7().to_string();
+        let mut context = record_context(&request);
+        if let Value::Object(map) = &mut context {
+            map.insert("trace_id".into(), Value::String(request.trace_id.clone().unwrap_or_else(|| id.clone())));
+        }
+        let record = InvocationRecord {
+            id,
+            space,
+            function: name,
+            version: function.version,
+            status: InvocationStatus::Pending,
+            is_async: true,
+            attempt: 1,
+            idempotency_key: request.idempotency_key,
+            context,
+            input_content_type: request.content_type.unwrap_or_else(|| "application/json".to_owned()),
+            input_size: request.input.len() as u64,
+            input: Some(request.input),
+            output: None,
+            output_content_type: String::new(),
+            output_size: 0,
+            error: None,
+            logs: Value::Array(Vec::new()),
+            created_at: now,
+            finished_at: None,
+            duration_us: None,
+            lease_until: Some(add(now, function.limits.timeout + LEASE_GRACE)),
+            seq: 0,
+        };
+        let (record, replayed) = match self.write(WriteOp::EnqueueInvocation(record)).await? {
+            WriteOutcome::InvocationEnqueued { record, replayed } => (record, replayed),
+            other => return Err(unexpected(other)),
+        };
+        if !replayed {
+            let engine = self.clone();
+            let pending = record.clone();
+            tokio::spawn(async move { engine.run_pending(pending).await });
+        }
+        Ok((record, replayed))
+    }
+
+    /// Runs a pending asynchronous invocation at its current attempt and finishes it.
+    async fn run_pending(self: Arc<Self>, mut record: InvocationRecord) {
+        let Ok(functions) = self.functions().cloned() else { return };
+        let outcome = match self.loaded_function(&functions, &record.space, &record.function, Some(record.version)).await {
+            Ok(function) => {
+                let context = &record.context;
+                let text = |key: &str| context.get(key).and_then(Value::as_str).map(str::to_owned);
+                let machine = context.get("machine").and_then(|m| {
+                    Some(MachineContext {
+                        instance: m.get("instance")?.as_str()?.to_owned(),
+                        state: m.get("state")?.as_str()?.to_owned(),
+                        event: m.get("event")?.as_str()?.to_owned(),
+                    })
+                });
+                let invocation = Invocation {
+                    input: Payload {
+                        content_type: record.input_content_type.clone(),
+                        body: record.input.clone().unwrap_or_default(),
+                    },
+                    context: InvocationContext {
+                        space: record.space.to_string(),
+                        function: record.function.to_string(),
+                        version: record.version,
+                        invocation_id: record.id.clone(),
+                        attempt: record.attempt,
+                        idempotency_key: record.idempotency_key.clone(),
+                        trace_id: text("trace_id").unwrap_or_else(|| record.id.clone()),
+                        machine,
+                    },
+                    limits: function.limits,
+                    capabilities: function.capabilities.clone(),
+                };
+                functions.runtime.invoke(function.loaded.clone(), invocation, functions.host.clone()).await
+            }
+            Err(e) => Outcome {
+                result: Err(InvocationError::runtime("function_not_found", e.to_string(), false)),
+                logs: Vec::new(),
+                logs_dropped: 0,
+                duration: Duration::ZERO,
+                instantiation: Duration::ZERO,
+            },
+        };
+        finish_record(&mut record, outcome, true);
+        // The input is already stored; the finish does not rewrite it.
+        record.input = None;
+        match self.write(WriteOp::FinishInvocation(record)).await {
+            Ok(WriteOutcome::InvocationFinished(_)) => {}
+            Ok(other) => tracing::warn!(outcome = ?other, "unexpected outcome finishing an invocation"),
+            Err(e) => tracing::warn!(error = %e, "finishing an invocation failed; it will run again when its lease ends"),
+        }
+    }
+
+    /// An invocation record.
+    pub async fn get_invocation(&self, space: &str, id: &str) -> Result<InvocationRecord, EngineError> {
+        let space = parse_space(space)?;
+        if id.is_empty() || id.len() > 64 {
+            return Err(EngineError::InvocationNotFound(id.to_owned()));
+        }
+        self.store.get_invocation(&space, id).await?.ok_or_else(|| EngineError::InvocationNotFound(id.to_owned()))
+    }
+
+    /// A page of invocation records of a space or one of its functions, oldest first (the
+    /// newest `limit` without `after`).
+    pub async fn list_invocations(
+        &self,
+        space: &str,
+        function: Option<&str>,
+        after: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<InvocationRecord>, EngineError> {
+        let space = parse_space(space)?;
+        let function = function.map(|f| parse_segment("function name", f)).transpose()?;
+        let query = ListInvocations { space, function, after, limit: limit.clamp(1, 1000) };
+        Ok(self.store.list_invocations(&query).await?)
+    }
+
+    /// Forgets finished invocation records past retention; returns how many.
+    pub async fn purge_invocations(&self) -> Result<u64, EngineError> {
+        let Some(functions) = self.functions.get() else { return Ok(0) };
+        const CHUNK: u32 = 10_000;
+        let before = Timestamp(Timestamp::now().as_millis().saturating_sub(i64::try_from(functions.retention.as_millis()).unwrap_or(i64::MAX)));
+        let mut total = 0;
+        loop {
+            match self.write(WriteOp::PurgeInvocations { before, limit: CHUNK }).await? {
+                WriteOutcome::InvocationsPurged(n) => {
+                    total += n;
+                    if n < u64::from(CHUNK) {
+                        return Ok(total);
+                    }
+                }
+                other => return Err(unexpected(other)),
+            }
+        }
+    }
+
+    /// The loaded function for a version (the latest when `None`), from the cache or the store.
+    async fn loaded_function(
+        &self,
+        functions: &Functions,
+        space: &SpaceName,
+        name: &Segment,
+        version: Option<u64>,
+    ) -> Result<Arc<CachedFunction>, EngineError> {
+        if version.is_none() {
+            let latest = functions.latest.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(cached) = latest.get(&(space.clone(), name.clone())) {
+                return Ok(cached.clone());
+            }
+        }
+        let record = self.store.get_function(space, name, version).await?.ok_or_else(|| not_found(space, name, version))?;
+        let view = FunctionView::from_summary(record.summary)?;
+        let loaded = functions
+            .runtime
+            .load(&view.summary.digest, Arc::new(record.component))
+            .await
+            .map_err(|e| EngineError::InvalidComponent { code: e.code(), message: e.to_string() })?;
+        let cached = Arc::new(CachedFunction {
+            version: view.summary.version,
+            loaded,
+            limits: view.settings.limits(),
+            capabilities: Arc::new(view.settings.capabilities()),
+        });
+        if version.is_none() {
+            let mut latest = functions.latest.write().unwrap_or_else(|e| e.into_inner());
+            latest.insert((space.clone(), name.clone()), cached.clone());
+        }
+        Ok(cached)
+    }
+}
+
+impl Functions {
+    fn forget(&self, space: &SpaceName, name: &Segment) {
+        self.latest.write().unwrap_or_else(|e| e.into_inner()).remove(&(space.clone(), name.clone()));
+    }
+
+    fn forget_all(&self) {
+        self.latest.write().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+fn not_found(space: &SpaceName, name: &Segment, version: Option<u64>) -> EngineError {
+    match version {
+        Some(v) => EngineError::FunctionNotFound(format!("{space}:{name}:{v}")),
+        None => EngineError::FunctionNotFound(format!("{space}:{name}")),
+    }
+}
+
+fn check_invoke(request: &InvokeRequest) -> Result<(), EngineError> {
+    check_key(&request.idempotency_key)?;
+    if request.input.len() > MAX_INPUT_BYTES {
+        return Err(EngineError::validation(format!("an input is at most {} MiB", MAX_INPUT_BYTES >> 20)));
+    }
+    if let Some(trace) = &request.trace_id
+        && (trace.is_empty() || trace.len() > 128 || trace.chars().any(char::is_control))
+    {
+        return Err(EngineError::validation("trace id must be 1-128 printable characters"));
+    }
+    Ok(())
+}
+
+/// What an invocation record keeps of the request's context.
+fn record_context(request: &InvokeRequest) -> Value {
+    let mut context = serde_json::Map::new();
+    if let Some(trace) = &request.trace_id {
+        context.insert("trace_id".into(), Value::String(trace.clone()));
+    }
+    if let Some(m) = &request.machine {
+        context.insert("machine".into(), json!({ "instance": m.instance, "state": m.state, "event": m.event }));
+    }
+    Value::Object(context)
+}
+
+/// Fills the record from the outcome; returns the output for the caller.
+fn finish_record(record: &mut InvocationRecord, outcome: Outcome, keep_output: bool) -> Option<Payload> {
+    record.finished_at = Some(Timestamp::now());
+    record.duration_us = Some(micros(outcome.duration));
+    record.logs = logs_json(&outcome.logs, outcome.logs_dropped);
+    match outcome.result {
+        Ok(payload) => {
+            record.status = InvocationStatus::Succeeded;
+            record.output_size = payload.body.len() as u64;
+            record.output_content_type = payload.content_type.clone();
+            if keep_output && payload.body.len() <= MAX_STORED_OUTPUT_BYTES {
+                record.output = Some(payload.body.clone());
+            }
+            Some(payload)
+        }
+        Err(error) => {
+            record.status = InvocationStatus::Failed;
+            record.error = Some(error_json(&error));
+            None
+        }
+    }
+}
+
+/// Writes the records of synchronous invocations in batches until every sender is gone.
+async fn record_invocations(store: Arc<dyn Store>, mut records: tokio::sync::mpsc::Receiver<InvocationRecord>) {
+    let mut batch = Vec::with_capacity(RECORD_BATCH);
+    while records.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+        let chunk = std::mem::replace(&mut batch, Vec::with_capacity(RECORD_BATCH));
+        let count = chunk.len();
+        if let Err(e) = store.write(WriteOp::RecordInvocations(chunk)).await {
+            tracing::warn!(error = %e, records = count, "invocation records could not be written");
+        }
+    }
+}
+
+/// Claims pending asynchronous invocations whose lease ended (their node died) and runs them.
+async fn claim_pending(engine: Weak<Engine>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(engine) = engine.upgrade() else { return };
+        let now = Timestamp::now();
+        let claim = ClaimInvocations { now, lease_until: add(now, MAX_TIMEOUT + LEASE_GRACE), limit: 64 };
+        match engine.write(WriteOp::ClaimInvocations(claim)).await {
+            Ok(WriteOutcome::InvocationsClaimed(records)) => {
+                for record in records {
+                    tracing::info!(invocation = %record.id, attempt = record.attempt, "running an invocation whose lease ended");
+                    tokio::spawn(engine.clone().run_pending(record));
+                }
+            }
+            Ok(other) => tracing::warn!(outcome = ?other, "unexpected outcome claiming invocations"),
+            Err(e) => tracing::warn!(error = %e, "claiming pending invocations failed"),
+        }
+    }
+}
+
+/// Drops cached functions when any node deploys a new version of them.
+async fn forget_redeployed(
+    engine: Weak<Engine>,
+    mut records: tokio::sync::broadcast::Receiver<Arc<crate::WatchedRecord>>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        let record = records.recv().await;
+        let Some(engine) = engine.upgrade() else { return };
+        let Some(functions) = engine.functions.get() else { return };
+        match record {
+            Ok(record) if record.kind == FUNCTION_DEPLOYED => {
+                let name = record.address.rsplit(':').next().and_then(|n| n.parse::<Segment>().ok());
+                match name {
+                    Some(name) => functions.forget(&record.space, &name),
+                    None => functions.forget_all(),
+                }
+            }
+            Ok(_) => {}
+            // Missed records may have included deploys.
+            Err(RecvError::Lagged(_)) => functions.forget_all(),
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
