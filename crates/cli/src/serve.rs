@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::serve::ListenerExt;
 use switchyard_api::{ApiConfig, AppState, HttpMetrics};
-use switchyard_engine::{Engine, EngineConfig};
+use switchyard_engine::{Engine, EngineConfig, FunctionsConfig};
 use switchyard_store::postgres::{PgOptions, PgStore};
 use switchyard_store::sqlite::{SqliteOptions, SqliteStore};
 use switchyard_runtime::{FunctionRuntime, RuntimeConfig};
@@ -75,6 +75,10 @@ pub struct ServeArgs {
     /// How long invocation records of functions are kept (e.g. 7d, 12h).
     #[arg(long, env = "SWITCHYARD_INVOCATION_RETENTION", default_value = "7d", value_parser = humantime::parse_duration)]
     pub invocation_retention: Duration,
+    /// How long past its timeout an asynchronous invocation stays leased to the node running
+    /// it; when a node dies, its invocations run again (as the next attempt) once this passed.
+    #[arg(long, env = "SWITCHYARD_INVOCATION_LEASE_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub invocation_lease_grace: Duration,
     /// Function invocations running at once on this node (more wait for a slot).
     #[arg(long, env = "SWITCHYARD_FUNCTION_SLOTS", default_value_t = 256)]
     pub function_slots: u32,
@@ -113,7 +117,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     runtime_config.max_concurrent = args.function_slots.max(1);
     runtime_config.max_memory_bytes = args.function_max_memory.max(switchyard_engine::functions::MIN_MEMORY_BYTES);
     let runtime = FunctionRuntime::new(runtime_config).context("cannot start the function runtime")?;
-    engine.enable_functions(Arc::new(runtime), args.invocation_retention);
+    let functions = FunctionsConfig { retention: args.invocation_retention, lease_grace: args.invocation_lease_grace };
+    engine.enable_functions(Arc::new(runtime), functions);
     let maintenance = engine.spawn_maintenance(args.maintenance_interval, Duration::from_secs(1));
 
     let metrics = Arc::new(HttpMetrics::new(store.metrics()));

@@ -306,3 +306,37 @@ async fn functions_deploy_invoke_and_record_on_postgres() {
     assert_eq!(records[0]["status"], "succeeded");
     assert_eq!(records[0]["async"], false);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_async_invocation_accepted_before_a_sigkill_runs_again_after_the_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--invocation-lease-grace", "1s"];
+    let mut server = TestServer::start_in(dir.path(), &args);
+    let client = server.client();
+    deploy(&client, "spin", "misbehave", FunctionSettings { timeout_ms: Some(4000), ..FunctionSettings::default() }).await;
+    let input = serde_json::to_vec(&json!({"do": "spin", "ms": 1500})).unwrap();
+    let pending = client.invoke_async("acme", "spin", input, &InvokeOptions::default()).await.expect("accepted");
+    let id = pending["id"].as_str().unwrap().to_owned();
+    // Killed while the first attempt spins: it never finishes.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.kill();
+
+    let server = TestServer::start_in(dir.path(), &args);
+    let client = server.client();
+    let before = client.get_invocation("acme", &id).await.expect("the accepted invocation survived");
+    assert_eq!(before["status"], "pending");
+    // Its lease (4 s timeout + 1 s grace) ends, a claim takes it as attempt 2, and it runs.
+    let mut finished = None;
+    for _ in 0..300 {
+        let record = client.get_invocation("acme", &id).await.unwrap();
+        if record["status"] != "pending" {
+            finished = Some(record);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let record = finished.expect("the invocation finished within 15 s of the restart");
+    assert_eq!(record["status"], "succeeded");
+    assert_eq!(record["attempt"], 2);
+    assert_eq!(record["output"], json!({"spun_ms": 1500}));
+}

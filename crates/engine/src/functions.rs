@@ -46,8 +46,9 @@ pub const MAX_COMPONENT_BYTES: usize = 64 * 1024 * 1024;
 pub const MAX_INPUT_BYTES: usize = 8 * 1024 * 1024;
 /// Outputs larger than this are not kept in an asynchronous invocation's record.
 pub const MAX_STORED_OUTPUT_BYTES: usize = 1024 * 1024;
-/// How long past its timeout a pending invocation stays leased to the node running it.
-const LEASE_GRACE: Duration = Duration::from_secs(30);
+/// How long past its timeout a pending invocation stays leased to the node running it, by
+/// default.
+pub const DEFAULT_LEASE_GRACE: Duration = Duration::from_secs(30);
 /// Invocation records written per store op by the recorder.
 const RECORD_BATCH: usize = 512;
 
@@ -227,7 +228,23 @@ pub(crate) struct Functions {
     latest: RwLock<HashMap<(SpaceName, Segment), Arc<CachedFunction>>>,
     recorder: tokio::sync::mpsc::Sender<InvocationRecord>,
     host: Arc<EngineHost>,
-    retention: Duration,
+    config: FunctionsConfig,
+}
+
+/// How the engine keeps invocations.
+#[derive(Debug, Clone, Copy)]
+pub struct FunctionsConfig {
+    /// How long finished invocation records are kept.
+    pub retention: Duration,
+    /// How long past its timeout an asynchronous invocation stays leased to the node running
+    /// it; after that another node (or this one, restarted) runs it again.
+    pub lease_grace: Duration,
+}
+
+impl Default for FunctionsConfig {
+    fn default() -> Self {
+        FunctionsConfig { retention: Duration::from_secs(7 * 24 * 3600), lease_grace: DEFAULT_LEASE_GRACE }
+    }
 }
 
 /// The engine's side of the guest's imports.
@@ -347,16 +364,16 @@ fn add(t: Timestamp, d: Duration) -> Timestamp {
 }
 
 impl Engine {
-    /// Turns functions on: deploys compile with `runtime`, invocation records are kept for
-    /// `retention`, and pending asynchronous invocations are claimed and run.
-    pub fn enable_functions(self: &Arc<Self>, runtime: Arc<FunctionRuntime>, retention: Duration) {
+    /// Turns functions on: deploys compile with `runtime`, invocation records are kept as
+    /// `config` says, and pending asynchronous invocations are claimed and run.
+    pub fn enable_functions(self: &Arc<Self>, runtime: Arc<FunctionRuntime>, config: FunctionsConfig) {
         let (recorder, records) = tokio::sync::mpsc::channel(8 * RECORD_BATCH);
         let functions = Functions {
             runtime,
             latest: RwLock::new(HashMap::new()),
             recorder,
             host: Arc::new(EngineHost { engine: Arc::downgrade(self) }),
-            retention,
+            config,
         };
         if self.functions.set(Arc::new(functions)).is_err() {
             return;
@@ -543,7 +560,7 @@ impl Engine {
             created_at: now,
             finished_at: None,
             duration_us: None,
-            lease_until: Some(add(now, function.limits.timeout + LEASE_GRACE)),
+            lease_until: Some(add(now, function.limits.timeout + functions.config.lease_grace)),
             seq: 0,
         };
         let (record, replayed) = match self.write(WriteOp::EnqueueInvocation(record)).await? {
@@ -638,7 +655,7 @@ impl Engine {
     pub async fn purge_invocations(&self) -> Result<u64, EngineError> {
         let Some(functions) = self.functions.get() else { return Ok(0) };
         const CHUNK: u32 = 10_000;
-        let before = Timestamp(Timestamp::now().as_millis().saturating_sub(i64::try_from(functions.retention.as_millis()).unwrap_or(i64::MAX)));
+        let before = Timestamp(Timestamp::now().as_millis().saturating_sub(i64::try_from(functions.config.retention.as_millis()).unwrap_or(i64::MAX)));
         let mut total = 0;
         loop {
             match self.write(WriteOp::PurgeInvocations { before, limit: CHUNK }).await? {
@@ -772,8 +789,9 @@ async fn claim_pending(engine: Weak<Engine>) {
     loop {
         tick.tick().await;
         let Some(engine) = engine.upgrade() else { return };
+        let Some(grace) = engine.functions.get().map(|f| f.config.lease_grace) else { return };
         let now = Timestamp::now();
-        let claim = ClaimInvocations { now, lease_until: add(now, MAX_TIMEOUT + LEASE_GRACE), limit: 64 };
+        let claim = ClaimInvocations { now, lease_until: add(now, MAX_TIMEOUT + grace), limit: 64 };
         match engine.write(WriteOp::ClaimInvocations(claim)).await {
             Ok(WriteOutcome::InvocationsClaimed(records)) => {
                 for record in records {

@@ -26,7 +26,7 @@ use switchyard_store::*;
 
 pub use auth::Principal;
 pub use error::EngineError;
-pub use functions::{FunctionSettings, FunctionView, InvokeRequest};
+pub use functions::{FunctionSettings, FunctionView, FunctionsConfig, InvokeRequest};
 pub use kv::{KeyPage, KvPutRequest, check_kv_key};
 pub use subscriptions::{SubscribeFrom, SubscriptionSettings, SubscriptionStatus};
 pub use switchyard_store::{AddressFilter, LogFilter};

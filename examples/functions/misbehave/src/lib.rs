@@ -2,6 +2,7 @@
 //! Input: `{"do": "…"}` with one of
 //! - `echo`: returns the input;
 //! - `loop`: spins forever (stopped by the wall-time limit or fuel);
+//! - `spin`: spins for `{"ms"}` milliseconds, then returns;
 //! - `alloc`: allocates memory until refused (stopped by the memory limit);
 //! - `trap`: executes `unreachable`;
 //! - `panic`: panics with a message;
@@ -27,6 +28,14 @@ impl Function for Misbehave {
                 loop {
                     n = std::hint::black_box(n.wrapping_add(1));
                 }
+            }
+            "spin" => {
+                let ms = input.get("ms").and_then(|v| v.as_u64()).unwrap_or(0);
+                let started = std::time::Instant::now();
+                while started.elapsed() < std::time::Duration::from_millis(ms) {
+                    std::hint::black_box(&started);
+                }
+                Response::json(&serde_json::json!({ "spun_ms": ms }))
             }
             "alloc" => {
                 let mut chunks: Vec<Vec<u8>> = Vec::new();
