@@ -144,8 +144,7 @@ pub async fn function_versions(
     Path((space, name)): Path<(String, String)>,
 ) -> Result<Response> {
     caller.require(&parse_space(&space)?, Role::Reader)?;
-    let versions: Vec<Value> =
-        state.engine.function_versions(&space, &name).await?.iter().map(function_json).collect();
+    let versions: Vec<Value> = state.engine.function_versions(&space, &name).await?.iter().map(function_json).collect();
     Ok(ok(StatusCode::OK, json!({ "versions": versions })))
 }
 

@@ -28,6 +28,9 @@ pub enum BenchKind {
     Watch(crate::bench_streams::WatchBenchArgs),
     /// Durable KV puts, then gets, one request in flight per client.
     Kv(crate::bench_streams::KvBenchArgs),
+    /// Deploy a function, then invoke it synchronously, one request in flight per client;
+    /// report deploy-to-first-answer, throughput, latency and instantiation time.
+    Invoke(crate::bench_functions::InvokeBenchArgs),
 }
 
 /// Arguments of `switchyard bench events`.
@@ -70,6 +73,7 @@ pub async fn run(args: BenchArgs, server: &str, token: Option<&str>) -> anyhow::
         BenchKind::Events(a) => events(a, server, token).await,
         BenchKind::Watch(a) => crate::bench_streams::watch(a, server, token).await,
         BenchKind::Kv(a) => crate::bench_streams::kv(a, server, token).await,
+        BenchKind::Invoke(a) => crate::bench_functions::invoke(a, server, token).await,
     }
 }
 

@@ -313,7 +313,11 @@ pub async fn kv(args: KvBenchArgs, server: &str, token: Option<&str>) -> anyhow:
 
 /// Runs `total` requests made by `request(k)` on `clients` concurrent tasks (one in flight
 /// each); returns the latency histogram, the error count and the elapsed time.
-async fn drive<F, Fut>(clients: usize, total: usize, request: F) -> anyhow::Result<(Histogram<u64>, u64, Duration)>
+pub(crate) async fn drive<F, Fut>(
+    clients: usize,
+    total: usize,
+    request: F,
+) -> anyhow::Result<(Histogram<u64>, u64, Duration)>
 where
     F: Fn(usize) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = Result<(), switchyard_client::ClientError>> + Send,

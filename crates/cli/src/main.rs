@@ -5,6 +5,7 @@
 
 mod address;
 mod bench;
+mod bench_functions;
 mod bench_streams;
 mod commands;
 mod config;

@@ -15,9 +15,9 @@ use anyhow::Context;
 use axum::serve::ListenerExt;
 use switchyard_api::{ApiConfig, AppState, HttpMetrics};
 use switchyard_engine::{Engine, EngineConfig, FunctionsConfig};
+use switchyard_runtime::{FunctionRuntime, RuntimeConfig};
 use switchyard_store::postgres::{PgOptions, PgStore};
 use switchyard_store::sqlite::{SqliteOptions, SqliteStore};
-use switchyard_runtime::{FunctionRuntime, RuntimeConfig};
 use switchyard_store::{Durability, Store};
 
 /// Arguments of `switchyard serve`.

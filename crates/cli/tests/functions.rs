@@ -18,7 +18,12 @@ fn code(e: &ClientError) -> &str {
     e.code().unwrap_or("(no code)")
 }
 
-async fn deploy(client: &Client, name: &str, example: &str, settings: FunctionSettings) -> switchyard_client::FunctionInfo {
+async fn deploy(
+    client: &Client,
+    name: &str,
+    example: &str,
+    settings: FunctionSettings,
+) -> switchyard_client::FunctionInfo {
     client.deploy_function("acme", name, &example_function_bytes(example), &settings).await.expect("deploy")
 }
 
@@ -71,13 +76,12 @@ async fn deploys_are_versioned_and_invocations_answer_and_are_recorded() {
     assert_eq!(second.settings["timeout_ms"], 2000);
     assert_eq!(second.settings["secrets"], json!(["token"]), "secrets are shown by name only");
     assert!(!second.settings.to_string().contains("s3cret"));
-    let versions: Vec<u64> = client.function_versions("acme", "hello").await.unwrap().iter().map(|f| f.version).collect();
+    let versions: Vec<u64> =
+        client.function_versions("acme", "hello").await.unwrap().iter().map(|f| f.version).collect();
     assert_eq!(versions, [1, 2]);
 
-    let out = client
-        .invoke("acme", "hello", br#"{"name":"Ada"}"#.to_vec(), &InvokeOptions::default())
-        .await
-        .expect("invoke");
+    let out =
+        client.invoke("acme", "hello", br#"{"name":"Ada"}"#.to_vec(), &InvokeOptions::default()).await.expect("invoke");
     assert_eq!(out.version, 2);
     assert_eq!(out.content_type, "application/json");
     assert_eq!(serde_json::from_slice::<Value>(&out.body).unwrap(), json!({"greeting": "Hello, Ada!"}));
@@ -111,7 +115,8 @@ async fn components_that_are_not_functions_are_refused_saying_why() {
     let err = client.deploy_function("acme", "empty", empty_component, &FunctionSettings::default()).await.unwrap_err();
     assert_eq!(code(&err), "component_world_mismatch");
     assert!(err.to_string().contains("handle"), "{err}");
-    let bad_host = FunctionSettings { allowed_hosts: vec!["http://example.com/".into()], ..FunctionSettings::default() };
+    let bad_host =
+        FunctionSettings { allowed_hosts: vec!["http://example.com/".into()], ..FunctionSettings::default() };
     let err = client.deploy_function("acme", "h", &example_function_bytes("hello"), &bad_host).await.unwrap_err();
     assert_eq!(code(&err), "validation_failed");
     assert!(client.list_functions("acme").await.unwrap().is_empty(), "nothing was stored");
@@ -122,11 +127,8 @@ async fn limits_stop_the_guest_and_the_server_answers_the_next_request() {
     let server = TestServer::start();
     let client = server.client();
     deploy(&client, "hello", "hello", FunctionSettings::default()).await;
-    let limited = FunctionSettings {
-        timeout_ms: Some(500),
-        memory_bytes: Some(16 * 1024 * 1024),
-        ..FunctionSettings::default()
-    };
+    let limited =
+        FunctionSettings { timeout_ms: Some(500), memory_bytes: Some(16 * 1024 * 1024), ..FunctionSettings::default() };
     deploy(&client, "misbehave", "misbehave", limited).await;
 
     let started = std::time::Instant::now();
@@ -160,7 +162,10 @@ async fn limits_stop_the_guest_and_the_server_answers_the_next_request() {
 
     let records = recorded(&client, "misbehave", 5).await;
     let codes: Vec<&str> = records.iter().map(|r| r["error"]["code"].as_str().unwrap_or("")).collect();
-    assert_eq!(codes, ["function_timeout", "function_memory_limit", "function_trapped", "function_trapped", "card_declined"]);
+    assert_eq!(
+        codes,
+        ["function_timeout", "function_memory_limit", "function_trapped", "function_trapped", "card_declined"]
+    );
 }
 
 /// A loopback HTTP server answering every request, counting connections.
@@ -176,7 +181,8 @@ async fn http_server() -> (String, Arc<AtomicU64>) {
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 4096];
                 let _ = socket.read(&mut buf).await;
-                let _ = socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\npong").await;
+                let _ =
+                    socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\npong").await;
             });
         }
     });
@@ -187,8 +193,13 @@ async fn http_server() -> (String, Arc<AtomicU64>) {
 async fn capabilities_not_granted_are_denied_inside_the_guest_and_reach_nothing() {
     let server = TestServer::start();
     let client = server.client();
-    deploy(&client, "misbehave", "misbehave", FunctionSettings { kv_buckets: vec!["open".into()], ..Default::default() })
-        .await;
+    deploy(
+        &client,
+        "misbehave",
+        "misbehave",
+        FunctionSettings { kv_buckets: vec!["open".into()], ..Default::default() },
+    )
+    .await;
     client
         .kv_put("acme", "vault", "k", b"secret".to_vec(), &switchyard_client::KvPutOptions::default())
         .await
@@ -221,8 +232,13 @@ async fn capabilities_not_granted_are_denied_inside_the_guest_and_reach_nothing(
 async fn concurrent_invocations_each_count_exactly_once() {
     let server = TestServer::start();
     let client = server.client();
-    deploy(&client, "counter", "kv-counter", FunctionSettings { kv_buckets: vec!["counters".into()], ..Default::default() })
-        .await;
+    deploy(
+        &client,
+        "counter",
+        "kv-counter",
+        FunctionSettings { kv_buckets: vec!["counters".into()], ..Default::default() },
+    )
+    .await;
     let mut tasks = Vec::new();
     for _ in 0..48 {
         let client = client.clone();
@@ -258,7 +274,10 @@ async fn a_restart_loads_the_compiled_artifact_instead_of_compiling() {
 async fn async_invocations_complete_into_the_log(client: &Client) {
     deploy(client, "charge", "charge-card", FunctionSettings::default()).await;
     let mut watch = client
-        .watch("acme", &WatchQuery { from: Some("1".into()), kind: Some("function.completed".into()), ..Default::default() })
+        .watch(
+            "acme",
+            &WatchQuery { from: Some("1".into()), kind: Some("function.completed".into()), ..Default::default() },
+        )
         .await
         .expect("watch");
     let options = InvokeOptions { idempotency_key: Some("order-7".into()), ..InvokeOptions::default() };
@@ -268,7 +287,8 @@ async fn async_invocations_complete_into_the_log(client: &Client) {
     let again = client.invoke_async("acme", "charge", input, &options).await.expect("repeat");
     assert_eq!(again["id"], id.as_str(), "the same idempotency key returns the first invocation");
 
-    let record = tokio::time::timeout(Duration::from_secs(10), watch.next()).await.expect("a completion").unwrap().unwrap();
+    let record =
+        tokio::time::timeout(Duration::from_secs(10), watch.next()).await.expect("a completion").unwrap().unwrap();
     assert_eq!(record.address, "acme:charge");
     assert_eq!(record.payload["invocation_id"], id.as_str());
     assert_eq!(record.payload["status"], "succeeded");
@@ -282,7 +302,8 @@ async fn async_invocations_complete_into_the_log(client: &Client) {
 
     let declined = serde_json::to_vec(&json!({"amount": 5, "fail": "declined"})).unwrap();
     let pending = client.invoke_async("acme", "charge", declined, &InvokeOptions::default()).await.unwrap();
-    let record = tokio::time::timeout(Duration::from_secs(10), watch.next()).await.expect("a completion").unwrap().unwrap();
+    let record =
+        tokio::time::timeout(Duration::from_secs(10), watch.next()).await.expect("a completion").unwrap().unwrap();
     assert_eq!(record.payload["invocation_id"], pending["id"]);
     assert_eq!(record.payload["status"], "failed");
     assert_eq!(record.payload["error"]["code"], "card_declined");
@@ -313,7 +334,8 @@ async fn an_async_invocation_accepted_before_a_sigkill_runs_again_after_the_rest
     let args = ["--invocation-lease-grace", "1s"];
     let mut server = TestServer::start_in(dir.path(), &args);
     let client = server.client();
-    deploy(&client, "spin", "misbehave", FunctionSettings { timeout_ms: Some(4000), ..FunctionSettings::default() }).await;
+    deploy(&client, "spin", "misbehave", FunctionSettings { timeout_ms: Some(4000), ..FunctionSettings::default() })
+        .await;
     let input = serde_json::to_vec(&json!({"do": "spin", "ms": 1500})).unwrap();
     let pending = client.invoke_async("acme", "spin", input, &InvokeOptions::default()).await.expect("accepted");
     let id = pending["id"].as_str().unwrap().to_owned();

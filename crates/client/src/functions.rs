@@ -116,7 +116,12 @@ impl Client {
     }
 
     /// A function version (the latest without `version`).
-    pub async fn get_function(&self, space: &str, name: &str, version: Option<u64>) -> Result<FunctionInfo, ClientError> {
+    pub async fn get_function(
+        &self,
+        space: &str,
+        name: &str,
+        version: Option<u64>,
+    ) -> Result<FunctionInfo, ClientError> {
         let version = version.map(|v| v.to_string());
         let query: Vec<(&str, &str)> = version.as_deref().map(|v| ("version", v)).into_iter().collect();
         let url = self.url(&["v1", "spaces", space, "functions", name], &query)?;

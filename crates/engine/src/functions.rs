@@ -114,7 +114,10 @@ impl FunctionSettings {
         self.kv_buckets.dedup();
         for (what, map) in [("config", &self.config), ("secret", &self.secrets)] {
             for (key, value) in map {
-                if key.is_empty() || key.len() > 128 || !key.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
+                if key.is_empty()
+                    || key.len() > 128
+                    || !key.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+                {
                     return Err(EngineError::validation(format!(
                         "{what} key {key:?}: 1-128 characters of letters, digits, '.', '_' and '-'"
                     )));
@@ -190,7 +193,10 @@ pub struct FunctionView {
 impl FunctionView {
     fn from_summary(summary: FunctionSummary) -> Result<FunctionView, EngineError> {
         let settings = serde_json::from_value(summary.config.clone()).map_err(|e| {
-            EngineError::Store(StoreError::Backend(format!("stored settings of {}:{} do not decode: {e}", summary.space, summary.name)))
+            EngineError::Store(StoreError::Backend(format!(
+                "stored settings of {}:{} do not decode: {e}",
+                summary.space, summary.name
+            )))
         })?;
         Ok(FunctionView { summary, settings })
     }
@@ -281,7 +287,9 @@ fn host_error(e: EngineError) -> HostCallError {
 impl FunctionHost for EngineHost {
     async fn kv_get(&self, space: &str, bucket: &str, key: &str) -> Result<Option<KvValue>, HostCallError> {
         match self.engine()?.kv_get(space, bucket, key).await {
-            Ok(entry) => Ok(Some(KvValue { value: entry.value, content_type: entry.content_type, revision: entry.revision })),
+            Ok(entry) => {
+                Ok(Some(KvValue { value: entry.value, content_type: entry.content_type, revision: entry.revision }))
+            }
             Err(EngineError::Store(StoreError::KvNotFound { .. })) => Ok(None),
             Err(e) => Err(host_error(e)),
         }
@@ -323,7 +331,8 @@ impl FunctionHost for EngineHost {
         let Some((machine, id)) = instance.split_once(':') else {
             return Err(HostCallError::Invalid(format!("instance address {instance:?}: expected machine:id")));
         };
-        let request = SendEvent { event: event.to_owned(), payload: Some(Value::Object(payload)), ..SendEvent::default() };
+        let request =
+            SendEvent { event: event.to_owned(), payload: Some(Value::Object(payload)), ..SendEvent::default() };
         let (applied, _) = self.engine()?.apply_event(space, machine, id, request).await.map_err(host_error)?;
         Ok(applied.to)
     }
@@ -429,10 +438,16 @@ impl Engine {
     }
 
     /// One version of a function (the latest without `version`).
-    pub async fn get_function(&self, space: &str, name: &str, version: Option<u64>) -> Result<FunctionView, EngineError> {
+    pub async fn get_function(
+        &self,
+        space: &str,
+        name: &str,
+        version: Option<u64>,
+    ) -> Result<FunctionView, EngineError> {
         let space = parse_space(space)?;
         let name = parse_segment("function name", name)?;
-        let record = self.store.get_function(&space, &name, version).await?.ok_or_else(|| not_found(&space, &name, version))?;
+        let record =
+            self.store.get_function(&space, &name, version).await?.ok_or_else(|| not_found(&space, &name, version))?;
         FunctionView::from_summary(record.summary)
     }
 
@@ -578,52 +593,55 @@ impl Engine {
     /// Runs a pending asynchronous invocation at its current attempt and finishes it.
     async fn run_pending(self: Arc<Self>, mut record: InvocationRecord) {
         let Ok(functions) = self.functions().cloned() else { return };
-        let outcome = match self.loaded_function(&functions, &record.space, &record.function, Some(record.version)).await {
-            Ok(function) => {
-                let context = &record.context;
-                let text = |key: &str| context.get(key).and_then(Value::as_str).map(str::to_owned);
-                let machine = context.get("machine").and_then(|m| {
-                    Some(MachineContext {
-                        instance: m.get("instance")?.as_str()?.to_owned(),
-                        state: m.get("state")?.as_str()?.to_owned(),
-                        event: m.get("event")?.as_str()?.to_owned(),
-                    })
-                });
-                let invocation = Invocation {
-                    input: Payload {
-                        content_type: record.input_content_type.clone(),
-                        body: record.input.clone().unwrap_or_default(),
-                    },
-                    context: InvocationContext {
-                        space: record.space.to_string(),
-                        function: record.function.to_string(),
-                        version: record.version,
-                        invocation_id: record.id.clone(),
-                        attempt: record.attempt,
-                        idempotency_key: record.idempotency_key.clone(),
-                        trace_id: text("trace_id").unwrap_or_else(|| record.id.clone()),
-                        machine,
-                    },
-                    limits: function.limits,
-                    capabilities: function.capabilities.clone(),
-                };
-                functions.runtime.invoke(function.loaded.clone(), invocation, functions.host.clone()).await
-            }
-            Err(e) => Outcome {
-                result: Err(InvocationError::runtime("function_not_found", e.to_string(), false)),
-                logs: Vec::new(),
-                logs_dropped: 0,
-                duration: Duration::ZERO,
-                instantiation: Duration::ZERO,
-            },
-        };
+        let outcome =
+            match self.loaded_function(&functions, &record.space, &record.function, Some(record.version)).await {
+                Ok(function) => {
+                    let context = &record.context;
+                    let text = |key: &str| context.get(key).and_then(Value::as_str).map(str::to_owned);
+                    let machine = context.get("machine").and_then(|m| {
+                        Some(MachineContext {
+                            instance: m.get("instance")?.as_str()?.to_owned(),
+                            state: m.get("state")?.as_str()?.to_owned(),
+                            event: m.get("event")?.as_str()?.to_owned(),
+                        })
+                    });
+                    let invocation = Invocation {
+                        input: Payload {
+                            content_type: record.input_content_type.clone(),
+                            body: record.input.clone().unwrap_or_default(),
+                        },
+                        context: InvocationContext {
+                            space: record.space.to_string(),
+                            function: record.function.to_string(),
+                            version: record.version,
+                            invocation_id: record.id.clone(),
+                            attempt: record.attempt,
+                            idempotency_key: record.idempotency_key.clone(),
+                            trace_id: text("trace_id").unwrap_or_else(|| record.id.clone()),
+                            machine,
+                        },
+                        limits: function.limits,
+                        capabilities: function.capabilities.clone(),
+                    };
+                    functions.runtime.invoke(function.loaded.clone(), invocation, functions.host.clone()).await
+                }
+                Err(e) => Outcome {
+                    result: Err(InvocationError::runtime("function_not_found", e.to_string(), false)),
+                    logs: Vec::new(),
+                    logs_dropped: 0,
+                    duration: Duration::ZERO,
+                    instantiation: Duration::ZERO,
+                },
+            };
         finish_record(&mut record, outcome, true);
         // The input is already stored; the finish does not rewrite it.
         record.input = None;
         match self.write(WriteOp::FinishInvocation(record)).await {
             Ok(WriteOutcome::InvocationFinished(_)) => {}
             Ok(other) => tracing::warn!(outcome = ?other, "unexpected outcome finishing an invocation"),
-            Err(e) => tracing::warn!(error = %e, "finishing an invocation failed; it will run again when its lease ends"),
+            Err(e) => {
+                tracing::warn!(error = %e, "finishing an invocation failed; it will run again when its lease ends")
+            }
         }
     }
 
@@ -655,7 +673,11 @@ impl Engine {
     pub async fn purge_invocations(&self) -> Result<u64, EngineError> {
         let Some(functions) = self.functions.get() else { return Ok(0) };
         const CHUNK: u32 = 10_000;
-        let before = Timestamp(Timestamp::now().as_millis().saturating_sub(i64::try_from(functions.config.retention.as_millis()).unwrap_or(i64::MAX)));
+        let before = Timestamp(
+            Timestamp::now()
+                .as_millis()
+                .saturating_sub(i64::try_from(functions.config.retention.as_millis()).unwrap_or(i64::MAX)),
+        );
         let mut total = 0;
         loop {
             match self.write(WriteOp::PurgeInvocations { before, limit: CHUNK }).await? {
@@ -684,7 +706,8 @@ impl Engine {
                 return Ok(cached.clone());
             }
         }
-        let record = self.store.get_function(space, name, version).await?.ok_or_else(|| not_found(space, name, version))?;
+        let record =
+            self.store.get_function(space, name, version).await?.ok_or_else(|| not_found(space, name, version))?;
         let view = FunctionView::from_summary(record.summary)?;
         let loaded = functions
             .runtime

@@ -40,6 +40,9 @@ pub mod bindings {
 #[doc(hidden)]
 pub use wit_bindgen as __wit_bindgen;
 
+/// Re-exported so a function needs no dependency of its own for JSON.
+pub use serde_json;
+
 pub use bindings::Guest as Function;
 /// Exports a type implementing [`Function`] as the component's `handle`.
 pub use bindings::export;
@@ -107,8 +110,8 @@ fn is_json(content_type: &str) -> bool {
 
 /// Key-value buckets granted to the function.
 pub mod kv {
-    pub use crate::bindings::switchyard::function::kv::{Entry, KvError, compare_and_set, delete, get, set};
     use crate::Error;
+    pub use crate::bindings::switchyard::function::kv::{Entry, KvError, compare_and_set, delete, get, set};
 
     impl From<KvError> for Error {
         fn from(e: KvError) -> Error {
@@ -133,8 +136,8 @@ pub const CAPABILITY_DENIED: &str = "capability_denied";
 
 /// Events to instances and messages to topics, in the function's own space.
 pub mod events {
-    pub use crate::bindings::switchyard::function::events::{EventError, publish, send};
     use crate::Error;
+    pub use crate::bindings::switchyard::function::events::{EventError, publish, send};
 
     /// Applies an event with a JSON payload to an instance (`machine:id`); returns its new state.
     pub fn send_json<T: serde::Serialize>(instance: &str, event: &str, payload: &T) -> Result<String, Error> {
@@ -254,7 +257,8 @@ pub mod http {
         let fields = Fields::from_list(&entries)
             .map_err(|e| Error::new("http_invalid_header", format!("a request header is not acceptable: {e:?}")))?;
         let outgoing = OutgoingRequest::new(fields);
-        let invalid = |what: &str| Error::new("http_invalid_request", format!("the request's {what} is not acceptable"));
+        let invalid =
+            |what: &str| Error::new("http_invalid_request", format!("the request's {what} is not acceptable"));
         outgoing.set_method(&method).map_err(|()| invalid("method"))?;
         outgoing.set_scheme(Some(&scheme)).map_err(|()| invalid("scheme"))?;
         outgoing.set_authority(Some(authority)).map_err(|()| invalid("host"))?;
@@ -295,7 +299,10 @@ pub mod http {
                     Ok(chunk) => body.extend_from_slice(&chunk),
                     Err(StreamError::Closed) => break,
                     Err(StreamError::LastOperationFailed(e)) => {
-                        return Err(Error::retryable("http_failed", format!("reading the response: {}", e.to_debug_string())));
+                        return Err(Error::retryable(
+                            "http_failed",
+                            format!("reading the response: {}", e.to_debug_string()),
+                        ));
                     }
                 }
             }
@@ -310,7 +317,9 @@ pub mod http {
                 crate::CAPABILITY_DENIED,
                 "outgoing HTTP to this host is not allowed (deploy with `--allow-host HOST`)",
             ),
-            ErrorCode::ConnectionRefused => Error::retryable("http_connection_refused", "the server refused the connection"),
+            ErrorCode::ConnectionRefused => {
+                Error::retryable("http_connection_refused", "the server refused the connection")
+            }
             ErrorCode::ConnectionTimeout | ErrorCode::ConnectionReadTimeout | ErrorCode::ConnectionWriteTimeout => {
                 Error::retryable("http_timeout", format!("{code:?}"))
             }

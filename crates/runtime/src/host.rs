@@ -302,7 +302,13 @@ impl kv::Host for HostState {
         Ok(value.map(|v| kv::Entry { value: v.value, content_type: v.content_type, revision: v.revision }))
     }
 
-    async fn set(&mut self, bucket: String, key: String, value: Vec<u8>, content_type: String) -> Result<u64, kv::KvError> {
+    async fn set(
+        &mut self,
+        bucket: String,
+        key: String,
+        value: Vec<u8>,
+        content_type: String,
+    ) -> Result<u64, kv::KvError> {
         self.check_bucket(&bucket)?;
         let host = self.host.clone();
         host.kv_put(&self.space, &bucket, &key, value, content_type, KvWriteCondition::None).await.map_err(kv_error)
@@ -333,7 +339,12 @@ impl kv::Host for HostState {
 }
 
 impl events::Host for HostState {
-    async fn send(&mut self, instance: String, event: String, payload_json: String) -> Result<String, events::EventError> {
+    async fn send(
+        &mut self,
+        instance: String,
+        event: String,
+        payload_json: String,
+    ) -> Result<String, events::EventError> {
         let instance = self.own_space_instance(&instance)?.to_owned();
         let payload = match serde_json::from_str::<serde_json::Value>(&payload_json) {
             Ok(serde_json::Value::Object(map)) => map,

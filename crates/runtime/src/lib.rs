@@ -291,7 +291,11 @@ impl FunctionRuntime {
         match task.await {
             Ok(outcome) => outcome,
             Err(e) => Outcome {
-                result: Err(InvocationError::runtime(codes::TRAPPED, format!("the invocation task failed: {e}"), false)),
+                result: Err(InvocationError::runtime(
+                    codes::TRAPPED,
+                    format!("the invocation task failed: {e}"),
+                    false,
+                )),
                 logs: Vec::new(),
                 logs_dropped: 0,
                 duration: Duration::ZERO,
@@ -364,7 +368,8 @@ fn load_cached(engine: &Engine, path: &Path) -> Option<Component> {
 }
 
 fn store_cached(component: &Component, path: &Path) -> Result<(), RuntimeError> {
-    let cache_error = |e: &dyn std::fmt::Display| RuntimeError::Cache { path: path.display().to_string(), message: e.to_string() };
+    let cache_error =
+        |e: &dyn std::fmt::Display| RuntimeError::Cache { path: path.display().to_string(), message: e.to_string() };
     let bytes = component.serialize().map_err(|e| cache_error(&e))?;
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     {
@@ -417,7 +422,11 @@ async fn run(
             attempt: context.attempt,
             idempotency_key: context.idempotency_key,
             trace_id: context.trace_id,
-            machine: context.machine.map(|m| wit::MachineContext { instance: m.instance, state: m.state, event: m.event }),
+            machine: context.machine.map(|m| wit::MachineContext {
+                instance: m.instance,
+                state: m.state,
+                event: m.event,
+            }),
         },
     };
 
@@ -436,11 +445,15 @@ async fn run(
     let result = match called {
         Err(_elapsed) => Err(timeout_error(limits.timeout)),
         Ok(Ok(Ok(response))) => Ok(Payload { content_type: response.output.content_type, body: response.output.body }),
-        Ok(Ok(Err(error))) => Err(InvocationError { code: error.code, message: error.message, retryable: error.retryable }),
+        Ok(Ok(Err(error))) => {
+            Err(InvocationError { code: error.code, message: error.message, retryable: error.retryable })
+        }
         Ok(Err(failure)) => Err(classify(failure, state, &limits)),
     };
     let mut logs = std::mem::take(&mut state.logs);
-    for (output, level, stream) in [(&state.stdout, LogLevel::Info, "stdout"), (&state.stderr, LogLevel::Warn, "stderr")] {
+    for (output, level, stream) in
+        [(&state.stdout, LogLevel::Info, "stdout"), (&state.stderr, LogLevel::Warn, "stderr")]
+    {
         let text = output.take_text();
         for line in text.lines().filter(|l| !l.is_empty()) {
             logs.push(LogLine {

@@ -9,8 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use switchyard_runtime::{
     Capabilities, FunctionHost, FunctionRuntime, HostCallError, Invocation, InvocationContext, KvValue,
-    KvWriteCondition, Limits, LoadedFunction, Outcome, Payload, RuntimeConfig, RuntimeError, codes,
-    component_digest,
+    KvWriteCondition, Limits, LoadedFunction, Outcome, Payload, RuntimeConfig, RuntimeError, codes, component_digest,
 };
 
 /// KV in a map; counts every call so a test can check that a denial reached nothing.
@@ -91,7 +90,13 @@ impl Fixture {
         self.runtime.load(&component_digest(&bytes), Arc::new(bytes)).await.unwrap()
     }
 
-    async fn invoke(&self, function: &Arc<LoadedFunction>, input: serde_json::Value, limits: Limits, caps: Capabilities) -> Outcome {
+    async fn invoke(
+        &self,
+        function: &Arc<LoadedFunction>,
+        input: serde_json::Value,
+        limits: Limits,
+        caps: Capabilities,
+    ) -> Outcome {
         let invocation = Invocation {
             input: Payload { content_type: "application/json".into(), body: serde_json::to_vec(&input).unwrap() },
             context: context(),
@@ -133,7 +138,8 @@ fn error_code(outcome: &Outcome) -> &str {
 async fn hello_greets_its_input() {
     let fx = Fixture::new();
     let hello = fx.load("hello").await;
-    let outcome = fx.invoke(&hello, serde_json::json!({"name": "Ada"}), Limits::default(), Capabilities::default()).await;
+    let outcome =
+        fx.invoke(&hello, serde_json::json!({"name": "Ada"}), Limits::default(), Capabilities::default()).await;
     assert_eq!(output_json(&outcome), serde_json::json!({"greeting": "Hello, Ada!"}));
     let outcome = fx.invoke(&hello, serde_json::json!("Grace"), Limits::default(), Capabilities::default()).await;
     assert_eq!(output_json(&outcome), serde_json::json!({"greeting": "Hello, Grace!"}));
@@ -148,7 +154,9 @@ async fn an_infinite_loop_is_stopped_at_its_timeout_and_the_runtime_goes_on() {
     let outcome = fx.invoke(&misbehave, serde_json::json!({"do": "loop"}), limits, Capabilities::default()).await;
     assert_eq!(error_code(&outcome), codes::TIMEOUT);
     assert!(outcome.duration >= Duration::from_millis(300), "stopped early: {:?}", outcome.duration);
-    let next = fx.invoke(&misbehave, serde_json::json!({"do": "echo", "x": 1}), Limits::default(), Capabilities::default()).await;
+    let next = fx
+        .invoke(&misbehave, serde_json::json!({"do": "echo", "x": 1}), Limits::default(), Capabilities::default())
+        .await;
     assert_eq!(output_json(&next)["x"], 1);
 }
 
@@ -168,7 +176,8 @@ async fn a_memory_bomb_is_refused() {
     let limits = Limits { memory_bytes: 16 * 1024 * 1024, ..Limits::default() };
     let outcome = fx.invoke(&misbehave, serde_json::json!({"do": "alloc"}), limits, Capabilities::default()).await;
     assert_eq!(error_code(&outcome), codes::MEMORY_LIMIT);
-    let next = fx.invoke(&misbehave, serde_json::json!({"do": "echo"}), Limits::default(), Capabilities::default()).await;
+    let next =
+        fx.invoke(&misbehave, serde_json::json!({"do": "echo"}), Limits::default(), Capabilities::default()).await;
     assert!(next.result.is_ok());
 }
 
@@ -176,14 +185,21 @@ async fn a_memory_bomb_is_refused() {
 async fn traps_and_panics_are_reported_with_their_message() {
     let fx = Fixture::new();
     let misbehave = fx.load("misbehave").await;
-    let trap = fx.invoke(&misbehave, serde_json::json!({"do": "trap"}), Limits::default(), Capabilities::default()).await;
+    let trap =
+        fx.invoke(&misbehave, serde_json::json!({"do": "trap"}), Limits::default(), Capabilities::default()).await;
     assert_eq!(error_code(&trap), codes::TRAPPED);
-    let panic = fx.invoke(&misbehave, serde_json::json!({"do": "panic"}), Limits::default(), Capabilities::default()).await;
+    let panic =
+        fx.invoke(&misbehave, serde_json::json!({"do": "panic"}), Limits::default(), Capabilities::default()).await;
     assert_eq!(error_code(&panic), codes::TRAPPED);
     let message = &panic.result.as_ref().unwrap_err().message;
     assert!(message.contains("misbehave was asked to panic"), "{message}");
     let failed = fx
-        .invoke(&misbehave, serde_json::json!({"do": "fail", "code": "card_declined"}), Limits::default(), Capabilities::default())
+        .invoke(
+            &misbehave,
+            serde_json::json!({"do": "fail", "code": "card_declined"}),
+            Limits::default(),
+            Capabilities::default(),
+        )
         .await;
     assert_eq!(error_code(&failed), "card_declined");
 }
@@ -194,12 +210,18 @@ async fn a_bucket_not_granted_is_denied_inside_the_guest_and_reaches_nothing() {
     let misbehave = fx.load("misbehave").await;
     let caps = Capabilities { kv_buckets: vec!["granted".into()], ..Capabilities::default() };
     let outcome = fx
-        .invoke(&misbehave, serde_json::json!({"do": "kv", "bucket": "secret", "key": "k"}), Limits::default(), caps.clone())
+        .invoke(
+            &misbehave,
+            serde_json::json!({"do": "kv", "bucket": "secret", "key": "k"}),
+            Limits::default(),
+            caps.clone(),
+        )
         .await;
     assert_eq!(error_code(&outcome), codes::CAPABILITY_DENIED);
     assert_eq!(fx.host.calls.load(Ordering::SeqCst), 0, "a denied call reached the host");
-    let outcome =
-        fx.invoke(&misbehave, serde_json::json!({"do": "kv", "bucket": "granted", "key": "k"}), Limits::default(), caps).await;
+    let outcome = fx
+        .invoke(&misbehave, serde_json::json!({"do": "kv", "bucket": "granted", "key": "k"}), Limits::default(), caps)
+        .await;
     assert_eq!(output_json(&outcome), serde_json::json!({"value": null}));
     assert_eq!(fx.host.calls.load(Ordering::SeqCst), 1);
 }
@@ -268,11 +290,13 @@ async fn config_secrets_and_logs_reach_the_guest_and_come_back() {
         secrets: [("token".to_owned(), "s3cret".to_owned())].into(),
         ..Capabilities::default()
     };
-    let outcome = fx.invoke(&misbehave, serde_json::json!({"do": "config", "secret": "token"}), Limits::default(), caps).await;
+    let outcome =
+        fx.invoke(&misbehave, serde_json::json!({"do": "config", "secret": "token"}), Limits::default(), caps).await;
     assert_eq!(output_json(&outcome), serde_json::json!({"config": {"region": "eu"}, "secret": "s3cret"}));
 
-    let outcome =
-        fx.invoke(&misbehave, serde_json::json!({"do": "log", "lines": 150}), Limits::default(), Capabilities::default()).await;
+    let outcome = fx
+        .invoke(&misbehave, serde_json::json!({"do": "log", "lines": 150}), Limits::default(), Capabilities::default())
+        .await;
     assert!(outcome.result.is_ok());
     // 100 lines kept; the other 50 and the stdout line past the limit are counted as dropped.
     assert_eq!(outcome.logs.len(), 100);
@@ -280,8 +304,9 @@ async fn config_secrets_and_logs_reach_the_guest_and_come_back() {
     assert_eq!(outcome.logs[0].message, "line 0");
     assert_eq!(outcome.logs[0].fields, vec![("i".to_owned(), "0".to_owned())]);
 
-    let outcome =
-        fx.invoke(&misbehave, serde_json::json!({"do": "log", "lines": 2}), Limits::default(), Capabilities::default()).await;
+    let outcome = fx
+        .invoke(&misbehave, serde_json::json!({"do": "log", "lines": 2}), Limits::default(), Capabilities::default())
+        .await;
     let messages: Vec<&str> = outcome.logs.iter().map(|l| l.message.as_str()).collect();
     assert_eq!(messages, ["line 0", "line 1", "printed to stdout"]);
     assert_eq!(outcome.logs[2].fields, vec![("stream".to_owned(), "stdout".to_owned())]);
@@ -296,7 +321,9 @@ async fn concurrent_invocations_each_count_once() {
     let mut tasks = Vec::new();
     for _ in 0..64 {
         let (fx, counter, caps) = (fx.clone(), counter.clone(), caps.clone());
-        tasks.push(tokio::spawn(async move { fx.invoke(&counter, serde_json::json!({}), Limits::default(), caps).await }));
+        tasks.push(tokio::spawn(
+            async move { fx.invoke(&counter, serde_json::json!({}), Limits::default(), caps).await },
+        ));
     }
     let mut counts = Vec::new();
     for task in tasks {

@@ -31,10 +31,7 @@ fn build_examples() -> Result<PathBuf, String> {
         .output()
         .map_err(|e| format!("running cargo: {e}"))?;
     if !output.status.success() {
-        return Err(format!(
-            "building the example functions failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        ));
+        return Err(format!("building the example functions failed:\n{}", String::from_utf8_lossy(&output.stderr)));
     }
     Ok(target.join("wasm32-wasip2/release"))
 }
