@@ -317,6 +317,10 @@ pub mod http {
                 crate::CAPABILITY_DENIED,
                 "outgoing HTTP to this host is not allowed (deploy with `--allow-host HOST`)",
             ),
+            ErrorCode::DestinationIpProhibited => Error::new(
+                crate::CAPABILITY_DENIED,
+                "outgoing HTTP to private, loopback and link-local addresses is not allowed on this server",
+            ),
             ErrorCode::ConnectionRefused => {
                 Error::retryable("http_connection_refused", "the server refused the connection")
             }

@@ -7,7 +7,6 @@
 //! trap. The guest gets no files, no environment, no sockets and no name lookups.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use async_trait::async_trait;
@@ -18,7 +17,12 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpVi
 use crate::bindings::switchyard::function::{config, events, kv, log};
 use crate::output::CapturedOutput;
 use crate::types::{Capabilities, LogLevel, LogLine};
-use crate::{MAX_LOG_FIELD_BYTES, MAX_LOG_LINES, MAX_LOG_MESSAGE_BYTES};
+use crate::{MAX_LOG_BYTES, MAX_LOG_FIELD_BYTES, MAX_LOG_LINES, MAX_LOG_MESSAGE_BYTES};
+
+/// Resources (streams, HTTP requests and fields…) one invocation may hold at once.
+const MAX_RESOURCES: usize = 4096;
+/// Bytes one set of HTTP headers may take.
+const MAX_HTTP_FIELDS_BYTES: usize = 64 * 1024;
 
 /// A KV value as the host's store holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,8 +94,8 @@ pub trait FunctionHost: Send + Sync + 'static {
 /// The outgoing-HTTP policy: only allow-listed hosts, over http or https.
 pub(crate) struct HttpPolicy {
     capabilities: Arc<Capabilities>,
-    /// Set when a request was refused, so the outcome can say why the guest failed.
-    pub(crate) denied: Arc<AtomicBool>,
+    /// Whether hosts on private, loopback and link-local addresses may be reached.
+    allow_private_networks: bool,
 }
 
 impl WasiHttpHooks for HttpPolicy {
@@ -115,13 +119,26 @@ impl WasiHttpHooks for HttpPolicy {
         let uri = request.uri();
         let https = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let allowed = uri.host().is_some_and(|host| self.capabilities.allows_host(host, port));
-        if !allowed {
-            self.denied.store(true, Ordering::Relaxed);
-            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
-        }
+        let host = uri.host().map(|h| h.trim_start_matches('[').trim_end_matches(']').to_owned());
+        let allowed = host.as_deref().is_some_and(|host| self.capabilities.allows_host(host, port));
+        let allow_private = self.allow_private_networks;
         Box::new(async move {
             use http_body_util::BodyExt;
+            let Some(host) = host.filter(|_| allowed) else {
+                return Err(wasmtime_wasi_http::Error::HttpRequestDenied);
+            };
+            // An allow-listed name must still not lead into the server's own networks (cloud
+            // metadata, the database, the admin API on loopback) unless the operator allows it.
+            if !allow_private {
+                let addrs = tokio::net::lookup_host((host.as_str(), port))
+                    .await
+                    .map_err(|_| wasmtime_wasi_http::Error::DestinationNotFound)?;
+                for addr in addrs {
+                    if is_private(addr.ip()) {
+                        return Err(wasmtime_wasi_http::Error::DestinationIpProhibited);
+                    }
+                }
+            }
             let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
             Ok((
                 response.map(BodyExt::boxed_unsync),
@@ -131,18 +148,48 @@ impl WasiHttpHooks for HttpPolicy {
     }
 }
 
+/// Loopback, private, link-local, unique-local, unspecified and other non-global addresses.
+fn is_private(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || a == 0
+                // 100.64.0.0/10, carrier-grade NAT.
+                || (a == 100 && (b & 0xc0) == 64)
+        }
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_private(std::net::IpAddr::V4(v4)),
+            None => {
+                let first = v6.segments()[0];
+                // Unique local fc00::/7 and link-local fe80::/10.
+                v6.is_loopback() || v6.is_unspecified() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80
+            }
+        },
+    }
+}
+
 /// Refuses memory growth past the function's limit, remembering that it did.
 pub(crate) struct MemoryLimiter {
     limit: usize,
+    /// Bytes of all the instance's memories together.
+    used: usize,
     pub(crate) exceeded: bool,
 }
 
 impl wasmtime::ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        if desired > self.limit {
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let total = self.used.saturating_sub(current).saturating_add(desired);
+        if total > self.limit {
             self.exceeded = true;
             return Ok(false);
         }
+        self.used = total;
         Ok(true)
     }
 
@@ -156,11 +203,14 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
 pub(crate) struct LogBuffer {
     pub(crate) lines: Vec<LogLine>,
     pub(crate) dropped: u32,
+    bytes: usize,
 }
 
 impl LogBuffer {
     pub(crate) fn push(&mut self, line: LogLine) {
-        if self.lines.len() < MAX_LOG_LINES {
+        let size = line.message.len() + line.fields.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+        if self.lines.len() < MAX_LOG_LINES && self.bytes + size <= MAX_LOG_BYTES {
+            self.bytes += size;
             self.lines.push(line);
         } else {
             self.dropped = self.dropped.saturating_add(1);
@@ -184,8 +234,6 @@ pub(crate) struct HostState {
     pub(crate) invocation_id: String,
     pub(crate) capabilities: Arc<Capabilities>,
     pub(crate) host: Arc<dyn FunctionHost>,
-    /// Set when the guest was refused a capability (so its failure can be reported as such).
-    pub(crate) denied: bool,
 }
 
 impl HostState {
@@ -195,6 +243,7 @@ impl HostState {
         invocation_id: String,
         capabilities: Arc<Capabilities>,
         memory_bytes: u64,
+        allow_private_networks: bool,
         host: Arc<dyn FunctionHost>,
     ) -> HostState {
         let stdout = CapturedOutput::new();
@@ -205,12 +254,18 @@ impl HostState {
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false);
+        // Resources (HTTP fields, streams…) live in host memory the memory limit does not see:
+        // bound how many a guest may hold and how large a header set may grow.
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_RESOURCES);
+        let mut http = WasiHttpCtx::new();
+        http.set_field_size_limit(MAX_HTTP_FIELDS_BYTES);
         HostState {
             wasi: wasi.build(),
-            table: ResourceTable::new(),
-            http: WasiHttpCtx::new(),
-            http_policy: HttpPolicy { capabilities: capabilities.clone(), denied: Arc::new(AtomicBool::new(false)) },
-            limiter: MemoryLimiter { limit: usize::try_from(memory_bytes).unwrap_or(usize::MAX), exceeded: false },
+            table,
+            http,
+            http_policy: HttpPolicy { capabilities: capabilities.clone(), allow_private_networks },
+            limiter: MemoryLimiter { limit: usize::try_from(memory_bytes).unwrap_or(usize::MAX), used: 0, exceeded: false },
             logs: LogBuffer::default(),
             stdout,
             stderr,
@@ -220,7 +275,6 @@ impl HostState {
             invocation_id,
             capabilities,
             host,
-            denied: false,
         }
     }
 
@@ -237,7 +291,6 @@ impl HostState {
         if self.capabilities.allows_bucket(bucket) {
             return Ok(());
         }
-        self.denied = true;
         Err(kv::KvError::Denied(format!(
             "bucket {bucket:?} is not granted to function {}:{} (grant it with `fn deploy --kv {bucket}`)",
             self.space, self.function
@@ -251,7 +304,6 @@ impl HostState {
             [_, _] => Ok(instance),
             [space, _, _] if *space == self.space => Ok(&instance[space.len() + 1..]),
             [space, _, _] => {
-                self.denied = true;
                 Err(events::EventError::Denied(format!(
                     "instance {instance} is in space {space}; function {}:{} may only reach its own space",
                     self.space, self.function

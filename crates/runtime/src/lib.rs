@@ -62,6 +62,15 @@ pub const MAX_LOG_LINES: usize = 100;
 pub const MAX_LOG_MESSAGE_BYTES: usize = 2048;
 /// Bytes of one log field's value kept.
 pub const MAX_LOG_FIELD_BYTES: usize = 512;
+/// Bytes of log (messages and fields) kept per invocation; lines past it are dropped.
+pub const MAX_LOG_BYTES: usize = 64 * 1024;
+/// Bytes of a guest error's code kept (longer codes are cut; codes with other characters than
+/// letters, digits, `_`, `.` and `-` become `function_error`).
+pub const MAX_ERROR_CODE_BYTES: usize = 128;
+/// Bytes of a guest error's message kept.
+pub const MAX_ERROR_MESSAGE_BYTES: usize = 4096;
+/// Bytes of an output's content type kept.
+pub const MAX_CONTENT_TYPE_BYTES: usize = 255;
 /// Elements a guest table may grow to.
 const MAX_TABLE_ELEMENTS: usize = 100_000;
 /// How often the epoch advances; the wall-time limit is checked, and the guest yields to other
@@ -79,13 +88,22 @@ pub struct RuntimeConfig {
     pub max_memory_bytes: u64,
     /// Threads running guest code and compilations.
     pub threads: usize,
+    /// Whether outgoing HTTP may reach loopback, private and link-local addresses (a host on
+    /// a function's allow-list is checked against this after name resolution).
+    pub allow_private_networks: bool,
 }
 
 impl RuntimeConfig {
     /// Defaults for a server whose cache lives in `cache_dir`.
     pub fn new(cache_dir: PathBuf) -> Self {
         let threads = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
-        RuntimeConfig { cache_dir, max_concurrent: 256, max_memory_bytes: 1024 * 1024 * 1024, threads }
+        RuntimeConfig {
+            cache_dir,
+            max_concurrent: 256,
+            max_memory_bytes: 1024 * 1024 * 1024,
+            threads,
+            allow_private_networks: false,
+        }
     }
 }
 
@@ -149,10 +167,12 @@ pub struct FunctionRuntime {
     compatibility: u64,
     executor: Option<tokio::runtime::Runtime>,
     slots: Arc<tokio::sync::Semaphore>,
-    loaded: Mutex<HashMap<String, Arc<LoadedFunction>>>,
+    /// One cell per digest, so concurrent loads of one component compile it once.
+    loaded: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Arc<LoadedFunction>>>>>,
     stats: Arc<RuntimeStats>,
     stop_ticker: Arc<AtomicBool>,
     max_memory_bytes: u64,
+    allow_private_networks: bool,
 }
 
 impl FunctionRuntime {
@@ -171,6 +191,8 @@ impl FunctionRuntime {
             .total_memories(instances.saturating_mul(2))
             .total_tables(instances.saturating_mul(8))
             .max_memories_per_component(2)
+            .max_core_instances_per_component(32)
+            .max_tables_per_component(16)
             .max_memory_size(usize::try_from(config.max_memory_bytes).unwrap_or(usize::MAX));
         let mut wasm = Config::new();
         wasm.wasm_component_model(true)
@@ -226,6 +248,7 @@ impl FunctionRuntime {
             stats: Arc::new(RuntimeStats::default()),
             stop_ticker,
             max_memory_bytes: config.max_memory_bytes,
+            allow_private_networks: config.allow_private_networks,
         })
     }
 
@@ -247,26 +270,29 @@ impl FunctionRuntime {
     /// Compiles (or loads from the cache) a component, checks it implements the world and
     /// pre-links it. Runs on the runtime's threads.
     pub async fn load(&self, digest: &str, component: Arc<Vec<u8>>) -> Result<Arc<LoadedFunction>, RuntimeError> {
-        if let Some(loaded) = self.loaded_get(digest) {
-            return Ok(loaded);
+        // The digest names a file in the cache: it must be what `component_digest` makes.
+        if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            return Err(RuntimeError::InvalidComponent(format!("{digest:?} is not a SHA-256 digest")));
         }
-        let engine = self.engine.clone();
-        let linker = self.linker.clone();
-        let path = self.cache_path(digest);
-        let stats = self.stats.clone();
-        let owned_digest = digest.to_owned();
-        let loaded = self
-            .executor()
-            .spawn_blocking(move || load_blocking(&engine, &linker, &path, &owned_digest, &component, &stats))
-            .await
-            .map_err(|e| RuntimeError::Setup(format!("compilation task failed: {e}")))??;
-        let loaded = Arc::new(loaded);
-        let mut map = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(map.entry(digest.to_owned()).or_insert(loaded).clone())
-    }
-
-    fn loaded_get(&self, digest: &str) -> Option<Arc<LoadedFunction>> {
-        self.loaded.lock().unwrap_or_else(|e| e.into_inner()).get(digest).cloned()
+        let cell = {
+            let mut map = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+            map.entry(digest.to_owned()).or_default().clone()
+        };
+        let loaded = cell
+            .get_or_try_init(|| async {
+                let engine = self.engine.clone();
+                let linker = self.linker.clone();
+                let path = self.cache_path(digest);
+                let stats = self.stats.clone();
+                let owned_digest = digest.to_owned();
+                self.executor()
+                    .spawn_blocking(move || load_blocking(&engine, &linker, &path, &owned_digest, &component, &stats))
+                    .await
+                    .map_err(|e| RuntimeError::Setup(format!("compilation task failed: {e}")))?
+                    .map(Arc::new)
+            })
+            .await?;
+        Ok(loaded.clone())
     }
 
     fn cache_path(&self, digest: &str) -> PathBuf {
@@ -283,10 +309,11 @@ impl FunctionRuntime {
         let engine = self.engine.clone();
         let slots = self.slots.clone();
         let stats = self.stats.clone();
+        let allow_private_networks = self.allow_private_networks;
         let task = self.executor().spawn(async move {
             // The semaphore is never closed, so acquiring only waits.
             let _slot = slots.acquire_owned().await;
-            run(&engine, &function, invocation, host, &stats).await
+            run(&engine, &function, invocation, host, &stats, allow_private_networks).await
         });
         match task.await {
             Ok(outcome) => outcome,
@@ -350,15 +377,28 @@ fn load_blocking(
     Ok(LoadedFunction { pre, digest: digest.to_owned() })
 }
 
-/// The cached artifact, when there is one this engine can load.
+/// The cached artifact, when there is one this engine can load. The file is the SHA-256 of
+/// the serialised component followed by the serialised component; a file whose checksum does
+/// not match (a torn write, a bad disk) is ignored and the component compiled again.
 fn load_cached(engine: &Engine, path: &Path) -> Option<Component> {
-    if !path.exists() {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "cannot read a cached function");
+            return None;
+        }
+    };
+    use sha2::Digest;
+    let (checksum, artifact) = bytes.split_at_checked(32)?;
+    if sha2::Sha256::digest(artifact).as_slice() != checksum {
+        tracing::warn!(path = %path.display(), "ignoring a cached function whose checksum does not match");
         return None;
     }
-    // SAFETY: the file is in the server's own data directory, written by `store_cached` from a
-    // component this engine compiled, and renamed into place only once complete. Its name
-    // carries the engine's compatibility hash, and wasmtime checks the header again.
-    match unsafe { Component::deserialize_file(engine, path) } {
+    // SAFETY: the bytes are what `store_cached` wrote from a component this engine compiled
+    // (checked by the checksum above; the file is in the server's own data directory); the
+    // file name carries the engine's compatibility hash, and wasmtime checks the header again.
+    match unsafe { Component::deserialize(engine, artifact) } {
         Ok(component) => Some(component),
         Err(e) => {
             tracing::warn!(path = %path.display(), error = %e, "ignoring an unusable cached function");
@@ -368,17 +408,19 @@ fn load_cached(engine: &Engine, path: &Path) -> Option<Component> {
 }
 
 fn store_cached(component: &Component, path: &Path) -> Result<(), RuntimeError> {
+    use sha2::Digest;
+    use std::io::Write;
     let cache_error =
         |e: &dyn std::fmt::Display| RuntimeError::Cache { path: path.display().to_string(), message: e.to_string() };
-    let bytes = component.serialize().map_err(|e| cache_error(&e))?;
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    {
-        use std::io::Write;
-        let mut file = std::fs::File::create(&tmp).map_err(|e| cache_error(&e))?;
-        file.write_all(&bytes).map_err(|e| cache_error(&e))?;
-        file.sync_all().map_err(|e| cache_error(&e))?;
-    }
-    std::fs::rename(&tmp, path).map_err(|e| cache_error(&e))
+    let artifact = component.serialize().map_err(|e| cache_error(&e))?;
+    let dir = path.parent().ok_or_else(|| cache_error(&"no parent directory"))?;
+    // A unique temporary file per writer, renamed into place once complete and durable.
+    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| cache_error(&e))?;
+    file.write_all(&sha2::Sha256::digest(&artifact)).map_err(|e| cache_error(&e))?;
+    file.write_all(&artifact).map_err(|e| cache_error(&e))?;
+    file.as_file().sync_all().map_err(|e| cache_error(&e))?;
+    file.persist(path).map_err(|e| cache_error(&e.error))?;
+    Ok(())
 }
 
 fn nanos(d: Duration) -> u64 {
@@ -391,6 +433,7 @@ async fn run(
     invocation: Invocation,
     host: Arc<dyn FunctionHost>,
     stats: &RuntimeStats,
+    allow_private_networks: bool,
 ) -> Outcome {
     let Invocation { input, context, limits, capabilities } = invocation;
     let state = HostState::new(
@@ -399,6 +442,7 @@ async fn run(
         context.invocation_id.clone(),
         capabilities,
         limits.memory_bytes,
+        allow_private_networks,
         host,
     );
     let started = state.started;
@@ -444,10 +488,11 @@ async fn run(
     let state = store.data_mut();
     let result = match called {
         Err(_elapsed) => Err(timeout_error(limits.timeout)),
-        Ok(Ok(Ok(response))) => Ok(Payload { content_type: response.output.content_type, body: response.output.body }),
-        Ok(Ok(Err(error))) => {
-            Err(InvocationError { code: error.code, message: error.message, retryable: error.retryable })
-        }
+        Ok(Ok(Ok(response))) => Ok(Payload {
+            content_type: host::truncate(response.output.content_type, MAX_CONTENT_TYPE_BYTES),
+            body: response.output.body,
+        }),
+        Ok(Ok(Err(error))) => Err(guest_error(error)),
         Ok(Err(failure)) => Err(classify(failure, state, &limits)),
     };
     let mut logs = std::mem::take(&mut state.logs);
@@ -465,6 +510,16 @@ async fn run(
         }
     }
     Outcome { result, logs: logs.lines, logs_dropped: logs.dropped, duration: started.elapsed(), instantiation }
+}
+
+/// The guest's own error, bounded: its code and message end up in records, answers and the
+/// event log.
+fn guest_error(error: wit::Error) -> InvocationError {
+    let mut code = host::truncate(error.code, MAX_ERROR_CODE_BYTES);
+    if code.is_empty() || !code.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)) {
+        code = "function_error".to_owned();
+    }
+    InvocationError { code, message: host::truncate(error.message, MAX_ERROR_MESSAGE_BYTES), retryable: error.retryable }
 }
 
 enum CallFailure {

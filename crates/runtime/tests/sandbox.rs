@@ -79,9 +79,15 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Fixture {
+        Fixture::with_private_networks(true)
+    }
+
+    /// The tests' HTTP server is on loopback, which only an operator's setting lets a guest reach.
+    fn with_private_networks(allowed: bool) -> Fixture {
         let cache = tempfile::tempdir().unwrap();
         let mut config = RuntimeConfig::new(cache.path().to_owned());
         config.max_concurrent = 64;
+        config.allow_private_networks = allowed;
         Fixture { runtime: FunctionRuntime::new(config).unwrap(), host: Arc::new(MemoryHost::default()), _cache: cache }
     }
 
@@ -279,6 +285,33 @@ async fn outgoing_http_reaches_only_allow_listed_hosts() {
     let outcome = fx.invoke(&fetch, serde_json::json!({"url": url}), Limits::default(), allowed).await;
     assert_eq!(output_json(&outcome), serde_json::json!({"status": 200, "body": "from the test"}));
     assert_eq!(accepted.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_allow_listed_host_on_a_private_network_is_refused_unless_the_operator_allows_it() {
+    let fx = Fixture::with_private_networks(false);
+    let fetch = fx.load("http-fetch").await;
+    let (addr, accepted) = http_server().await;
+    for host in [addr.clone(), format!("localhost:{}", addr.rsplit_once(':').unwrap().1)] {
+        let allowed = Capabilities { allowed_hosts: vec![host.clone()], ..Capabilities::default() };
+        let url = format!("http://{host}/");
+        let outcome = fx.invoke(&fetch, serde_json::json!({"url": url}), Limits::default(), allowed).await;
+        assert_eq!(error_code(&outcome), codes::CAPABILITY_DENIED, "{host}");
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 0, "a request reached a loopback server");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guest_errors_and_logs_are_bounded() {
+    let fx = Fixture::new();
+    let misbehave = fx.load("misbehave").await;
+    let long_code = "x".repeat(1000);
+    let outcome =
+        fx.invoke(&misbehave, serde_json::json!({"do": "fail", "code": long_code}), Limits::default(), Capabilities::default()).await;
+    assert_eq!(error_code(&outcome).len(), switchyard_runtime::MAX_ERROR_CODE_BYTES);
+    let outcome =
+        fx.invoke(&misbehave, serde_json::json!({"do": "fail", "code": "no spaces"}), Limits::default(), Capabilities::default()).await;
+    assert_eq!(error_code(&outcome), "function_error");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
