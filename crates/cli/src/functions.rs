@@ -248,19 +248,38 @@ pub async fn function(command: FnCommand, client: &Client, settings: &Settings) 
         }
         FnCommand::Logs { name, limit, follow } => {
             let page = client.list_invocations(space, &name, None, Some(limit)).await?;
-            let mut after = page.next_after;
-            print_invocations(settings.output, &page.invocations)?;
-            while follow {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                let page = client.list_invocations(space, &name, after, Some(500)).await?;
-                if page.next_after.is_some() {
-                    after = page.next_after;
-                }
-                print_invocations(settings.output, &page.invocations)?;
+            if !follow {
+                return print_invocations(settings.output, &page.invocations);
             }
-            Ok(())
+            // Following prints each invocation once, when it has finished: a pending
+            // (asynchronous) one holds the cursor back until it finishes.
+            let mut printed = std::collections::HashSet::new();
+            let mut after = page.invocations.first().map(|r| seq_of(r).saturating_sub(1)).or(page.next_after);
+            loop {
+                let page = client.list_invocations(space, &name, after, Some(500)).await?;
+                let mut hold: Option<u64> = None;
+                for record in &page.invocations {
+                    let seq = seq_of(record);
+                    if record.get("status").and_then(Value::as_str) == Some("pending") {
+                        hold.get_or_insert(seq.saturating_sub(1));
+                        continue;
+                    }
+                    if printed.insert(seq) {
+                        print_invocations(settings.output, std::slice::from_ref(record))?;
+                    }
+                }
+                after = hold.or(page.next_after).or(after);
+                if let Some(cursor) = after {
+                    printed.retain(|seq| *seq > cursor);
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
         }
     }
+}
+
+fn seq_of(record: &Value) -> u64 {
+    record.get("seq").and_then(Value::as_u64).unwrap_or(0)
 }
 
 fn print_invocations(format: OutputFormat, records: &[Value]) -> anyhow::Result<()> {

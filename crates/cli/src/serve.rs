@@ -85,6 +85,11 @@ pub struct ServeArgs {
     /// The largest memory limit a function may be deployed with (e.g. 1GiB).
     #[arg(long, env = "SWITCHYARD_FUNCTION_MAX_MEMORY", default_value = "1GiB", value_parser = parse_bytes)]
     pub function_max_memory: u64,
+    /// Let functions' outgoing HTTP reach loopback, private and link-local addresses (by
+    /// default an allow-listed host that resolves to one is refused, so that a function cannot
+    /// reach this machine's or its network's internal services).
+    #[arg(long, env = "SWITCHYARD_FUNCTION_ALLOW_PRIVATE_NETWORKS")]
+    pub function_allow_private_networks: bool,
     /// Create a new admin token for every space before serving (and replace admin.token):
     /// the way back in when every admin token was lost or revoked.
     #[arg(long)]
@@ -115,6 +120,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // compiling again (each node keeps its own, also on PostgreSQL).
     let mut runtime_config = RuntimeConfig::new(args.data_dir.join("functions-cache"));
     runtime_config.max_concurrent = args.function_slots.max(1);
+    runtime_config.allow_private_networks = args.function_allow_private_networks;
     runtime_config.max_memory_bytes = args.function_max_memory.max(switchyard_engine::functions::MIN_MEMORY_BYTES);
     let runtime = FunctionRuntime::new(runtime_config).context("cannot start the function runtime")?;
     let functions = FunctionsConfig { retention: args.invocation_retention, lease_grace: args.invocation_lease_grace };

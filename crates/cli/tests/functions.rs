@@ -191,7 +191,8 @@ async fn http_server() -> (String, Arc<AtomicU64>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn capabilities_not_granted_are_denied_inside_the_guest_and_reach_nothing() {
-    let server = TestServer::start();
+    // The test's HTTP server is on loopback, which only this setting lets a function reach.
+    let server = TestServer::start_with(&["--function-allow-private-networks"]);
     let client = server.client();
     deploy(
         &client,

@@ -51,9 +51,14 @@ pub const MAX_STORED_OUTPUT_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_LEASE_GRACE: Duration = Duration::from_secs(30);
 /// Invocation records written per store op by the recorder.
 const RECORD_BATCH: usize = 512;
+/// Asynchronous invocations one node runs at once; more wait, pending, for the claim loop.
+const MAX_ASYNC_RUNNING: usize = 64;
+/// Attempts of an asynchronous invocation (each ended by its node dying) before it is abandoned.
+const MAX_ATTEMPTS: u32 = 5;
 
-/// A function version's settings, as deployed (stored as the version's configuration).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// A function version's settings, as deployed (stored as the version's configuration). Its
+/// `Debug` form shows secrets by name only.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FunctionSettings {
     /// Wall-time limit in milliseconds (default 10 s, at most 300 s).
@@ -77,6 +82,20 @@ pub struct FunctionSettings {
     /// Secrets (never shown back).
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for FunctionSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FunctionSettings")
+            .field("timeout_ms", &self.timeout_ms)
+            .field("memory_bytes", &self.memory_bytes)
+            .field("fuel", &self.fuel)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("kv_buckets", &self.kv_buckets)
+            .field("config", &self.config)
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl FunctionSettings {
@@ -230,11 +249,17 @@ struct CachedFunction {
 /// The engine's function state.
 pub(crate) struct Functions {
     runtime: Arc<FunctionRuntime>,
-    /// The latest version of each function, by (space, name).
-    latest: RwLock<HashMap<(SpaceName, Segment), Arc<CachedFunction>>>,
+    /// Loaded functions by (space, name, version); `None` is the latest version, dropped on a
+    /// deploy.
+    latest: RwLock<HashMap<(SpaceName, Segment, Option<u64>), Arc<CachedFunction>>>,
     recorder: tokio::sync::mpsc::Sender<InvocationRecord>,
     host: Arc<EngineHost>,
     config: FunctionsConfig,
+    /// Asynchronous invocations this node runs at once.
+    async_slots: Arc<tokio::sync::Semaphore>,
+    /// Bumped whenever a cached function is dropped: a load that read the store before a
+    /// deploy must not put the version it read back into the cache afterwards.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 /// How the engine keeps invocations.
@@ -376,13 +401,15 @@ impl Engine {
     /// Turns functions on: deploys compile with `runtime`, invocation records are kept as
     /// `config` says, and pending asynchronous invocations are claimed and run.
     pub fn enable_functions(self: &Arc<Self>, runtime: Arc<FunctionRuntime>, config: FunctionsConfig) {
-        let (recorder, records) = tokio::sync::mpsc::channel(8 * RECORD_BATCH);
+        let (recorder, records) = tokio::sync::mpsc::channel(2 * RECORD_BATCH);
         let functions = Functions {
             runtime,
             latest: RwLock::new(HashMap::new()),
             recorder,
             host: Arc::new(EngineHost { engine: Arc::downgrade(self) }),
             config,
+            async_slots: Arc::new(tokio::sync::Semaphore::new(MAX_ASYNC_RUNNING)),
+            generation: std::sync::atomic::AtomicU64::new(0),
         };
         if self.functions.set(Arc::new(functions)).is_err() {
             return;
@@ -501,7 +528,6 @@ impl Engine {
             limits: function.limits,
             capabilities: function.capabilities.clone(),
         };
-        let outcome = functions.runtime.invoke(function.loaded.clone(), invocation, functions.host.clone()).await;
         let mut record = InvocationRecord {
             id,
             space,
@@ -526,13 +552,20 @@ impl Engine {
             lease_until: None,
             seq: 0,
         };
-        let output = finish_record(&mut record, outcome, false);
-        // Backpressure: when the recorder is behind, invocations wait for it rather than
-        // piling records up in memory.
-        if functions.recorder.send(record.clone()).await.is_err() {
-            tracing::warn!("the invocation recorder has stopped; a record was not kept");
-        }
-        Ok((record, output))
+        // The invocation and its record run in a task of their own: a caller that goes away
+        // mid-invocation does not stop the guest half-way, and its record is still kept.
+        let functions = functions.clone();
+        let task = tokio::spawn(async move {
+            let outcome = functions.runtime.invoke(function.loaded.clone(), invocation, functions.host.clone()).await;
+            let output = finish_record(&mut record, outcome, false);
+            // Backpressure: when the recorder is behind, invocations wait for it rather than
+            // piling records up in memory.
+            if functions.recorder.send(record.clone()).await.is_err() {
+                tracing::warn!("the invocation recorder has stopped; a record was not kept");
+            }
+            (record, output)
+        });
+        task.await.map_err(|e| EngineError::Store(StoreError::Backend(format!("the invocation task failed: {e}"))))
     }
 
     /// Accepts an asynchronous invocation: durable once this returns, run in the background.
@@ -554,7 +587,7 @@ impl Engine {
         if let Value::Object(map) = &mut context {
             map.insert("trace_id".into(), Value::String(request.trace_id.clone().unwrap_or_else(|| id.clone())));
         }
-        let record = InvocationRecord {
+        let mut record = InvocationRecord {
             id,
             space,
             function: name,
@@ -575,25 +608,46 @@ impl Engine {
             created_at: now,
             finished_at: None,
             duration_us: None,
-            lease_until: Some(add(now, function.limits.timeout + functions.config.lease_grace)),
+            lease_until: Some(add(now, function.limits.timeout.saturating_add(functions.config.lease_grace))),
             seq: 0,
         };
+        // Run it here only when this node has room; otherwise leave it claimable at once, for
+        // the claim loop (here or on another node) to take when there is room.
+        let permit = functions.async_slots.clone().try_acquire_owned().ok();
+        if permit.is_none() {
+            record.lease_until = Some(now);
+        }
         let (record, replayed) = match self.write(WriteOp::EnqueueInvocation(record)).await? {
             WriteOutcome::InvocationEnqueued { record, replayed } => (record, replayed),
             other => return Err(unexpected(other)),
         };
-        if !replayed {
+        if let (false, Some(permit)) = (replayed, permit) {
             let engine = self.clone();
             let pending = record.clone();
-            tokio::spawn(async move { engine.run_pending(pending).await });
+            tokio::spawn(async move { engine.run_pending(pending, permit).await });
         }
         Ok((record, replayed))
     }
 
-    /// Runs a pending asynchronous invocation at its current attempt and finishes it.
-    async fn run_pending(self: Arc<Self>, mut record: InvocationRecord) {
+    /// Runs a pending asynchronous invocation at its current attempt and finishes it; holds one
+    /// of the node's asynchronous slots while it runs.
+    async fn run_pending(self: Arc<Self>, mut record: InvocationRecord, _slot: tokio::sync::OwnedSemaphorePermit) {
         let Ok(functions) = self.functions().cloned() else { return };
-        let outcome =
+        let outcome = if record.attempt > MAX_ATTEMPTS {
+            // It was claimed again and again: every earlier attempt died with its node (or the
+            // function takes the node down). Stop trying.
+            Outcome {
+                result: Err(InvocationError::runtime(
+                    "function_abandoned",
+                    format!("{} attempts ended without finishing; the invocation is abandoned", record.attempt - 1),
+                    false,
+                )),
+                logs: Vec::new(),
+                logs_dropped: 0,
+                duration: Duration::ZERO,
+                instantiation: Duration::ZERO,
+            }
+        } else {
             match self.loaded_function(&functions, &record.space, &record.function, Some(record.version)).await {
                 Ok(function) => {
                     let context = &record.context;
@@ -625,19 +679,32 @@ impl Engine {
                     };
                     functions.runtime.invoke(function.loaded.clone(), invocation, functions.host.clone()).await
                 }
-                Err(e) => Outcome {
+                Err(e @ (EngineError::FunctionNotFound(_) | EngineError::InvalidComponent { .. })) => Outcome {
                     result: Err(InvocationError::runtime("function_not_found", e.to_string(), false)),
                     logs: Vec::new(),
                     logs_dropped: 0,
                     duration: Duration::ZERO,
                     instantiation: Duration::ZERO,
                 },
-            };
+                Err(e) => {
+                    // Likely passing (the store): leave it pending; it runs again when its
+                    // lease ends.
+                    tracing::warn!(invocation = %record.id, error = %e, "cannot load the function of an invocation");
+                    return;
+                }
+            }
+        };
         finish_record(&mut record, outcome, true);
+        let (id, attempt) = (record.id.clone(), record.attempt);
         // The input is already stored; the finish does not rewrite it.
         record.input = None;
         match self.write(WriteOp::FinishInvocation(record)).await {
-            Ok(WriteOutcome::InvocationFinished(_)) => {}
+            Ok(WriteOutcome::InvocationFinished(Some(_))) => {}
+            Ok(WriteOutcome::InvocationFinished(None)) => tracing::warn!(
+                invocation = %id,
+                attempt,
+                "an invocation attempt finished after its lease ended and another attempt took over; its result was not kept"
+            ),
             Ok(other) => tracing::warn!(outcome = ?other, "unexpected outcome finishing an invocation"),
             Err(e) => {
                 tracing::warn!(error = %e, "finishing an invocation failed; it will run again when its lease ends")
@@ -700,12 +767,11 @@ impl Engine {
         name: &Segment,
         version: Option<u64>,
     ) -> Result<Arc<CachedFunction>, EngineError> {
-        if version.is_none() {
-            let latest = functions.latest.read().unwrap_or_else(|e| e.into_inner());
-            if let Some(cached) = latest.get(&(space.clone(), name.clone())) {
-                return Ok(cached.clone());
-            }
+        let key = (space.clone(), name.clone(), version);
+        if let Some(cached) = functions.latest.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Ok(cached.clone());
         }
+        let generation = functions.generation.load(std::sync::atomic::Ordering::Acquire);
         let record =
             self.store.get_function(space, name, version).await?.ok_or_else(|| not_found(space, name, version))?;
         let view = FunctionView::from_summary(record.summary)?;
@@ -720,9 +786,11 @@ impl Engine {
             limits: view.settings.limits(),
             capabilities: Arc::new(view.settings.capabilities()),
         });
-        if version.is_none() {
-            let mut latest = functions.latest.write().unwrap_or_else(|e| e.into_inner());
-            latest.insert((space.clone(), name.clone()), cached.clone());
+        let mut latest = functions.latest.write().unwrap_or_else(|e| e.into_inner());
+        // A deploy since the store read may have made what was read stale; a specific version
+        // never goes stale.
+        if version.is_some() || functions.generation.load(std::sync::atomic::Ordering::Acquire) == generation {
+            latest.insert(key, cached.clone());
         }
         Ok(cached)
     }
@@ -730,11 +798,15 @@ impl Engine {
 
 impl Functions {
     fn forget(&self, space: &SpaceName, name: &Segment) {
-        self.latest.write().unwrap_or_else(|e| e.into_inner()).remove(&(space.clone(), name.clone()));
+        let mut latest = self.latest.write().unwrap_or_else(|e| e.into_inner());
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        latest.remove(&(space.clone(), name.clone(), None));
     }
 
     fn forget_all(&self) {
-        self.latest.write().unwrap_or_else(|e| e.into_inner()).clear();
+        let mut latest = self.latest.write().unwrap_or_else(|e| e.into_inner());
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        latest.clear();
     }
 }
 
@@ -812,14 +884,21 @@ async fn claim_pending(engine: Weak<Engine>) {
     loop {
         tick.tick().await;
         let Some(engine) = engine.upgrade() else { return };
-        let Some(grace) = engine.functions.get().map(|f| f.config.lease_grace) else { return };
+        let Some(functions) = engine.functions.get().cloned() else { return };
+        // Claim only what this node has room to run now.
+        let room = functions.async_slots.available_permits().min(64);
+        if room == 0 {
+            continue;
+        }
         let now = Timestamp::now();
-        let claim = ClaimInvocations { now, lease_until: add(now, MAX_TIMEOUT + grace), limit: 64 };
+        let lease_until = add(now, MAX_TIMEOUT.saturating_add(functions.config.lease_grace));
+        let claim = ClaimInvocations { now, lease_until, limit: room as u32 };
         match engine.write(WriteOp::ClaimInvocations(claim)).await {
             Ok(WriteOutcome::InvocationsClaimed(records)) => {
                 for record in records {
                     tracing::info!(invocation = %record.id, attempt = record.attempt, "running an invocation whose lease ended");
-                    tokio::spawn(engine.clone().run_pending(record));
+                    let Ok(slot) = functions.async_slots.clone().acquire_owned().await else { return };
+                    tokio::spawn(engine.clone().run_pending(record, slot));
                 }
             }
             Ok(other) => tracing::warn!(outcome = ?other, "unexpected outcome claiming invocations"),

@@ -19,6 +19,14 @@ use crate::output::CapturedOutput;
 use crate::types::{Capabilities, LogLevel, LogLine};
 use crate::{MAX_LOG_BYTES, MAX_LOG_FIELD_BYTES, MAX_LOG_LINES, MAX_LOG_MESSAGE_BYTES};
 
+/// The largest KV value, event payload or topic message a guest may write (what the HTTP API
+/// accepts by default).
+pub const MAX_HOST_PAYLOAD_BYTES: usize = 1024 * 1024;
+
+fn too_large(what: &str, len: usize) -> String {
+    format!("{what} is {len} bytes; at most {MAX_HOST_PAYLOAD_BYTES} are accepted")
+}
+
 /// Resources (streams, HTTP requests and fields…) one invocation may hold at once.
 const MAX_RESOURCES: usize = 4096;
 /// Bytes one set of HTTP headers may take.
@@ -265,7 +273,11 @@ impl HostState {
             table,
             http,
             http_policy: HttpPolicy { capabilities: capabilities.clone(), allow_private_networks },
-            limiter: MemoryLimiter { limit: usize::try_from(memory_bytes).unwrap_or(usize::MAX), used: 0, exceeded: false },
+            limiter: MemoryLimiter {
+                limit: usize::try_from(memory_bytes).unwrap_or(usize::MAX),
+                used: 0,
+                exceeded: false,
+            },
             logs: LogBuffer::default(),
             stdout,
             stderr,
@@ -303,12 +315,10 @@ impl HostState {
         match parts.as_slice() {
             [_, _] => Ok(instance),
             [space, _, _] if *space == self.space => Ok(&instance[space.len() + 1..]),
-            [space, _, _] => {
-                Err(events::EventError::Denied(format!(
-                    "instance {instance} is in space {space}; function {}:{} may only reach its own space",
-                    self.space, self.function
-                )))
-            }
+            [space, _, _] => Err(events::EventError::Denied(format!(
+                "instance {instance} is in space {space}; function {}:{} may only reach its own space",
+                self.space, self.function
+            ))),
             _ => Err(events::EventError::Invalid(format!(
                 "instance address {instance:?}: expected machine:id or space:machine:id"
             ))),
@@ -362,6 +372,9 @@ impl kv::Host for HostState {
         content_type: String,
     ) -> Result<u64, kv::KvError> {
         self.check_bucket(&bucket)?;
+        if value.len() > MAX_HOST_PAYLOAD_BYTES {
+            return Err(kv::KvError::Invalid(too_large("the value", value.len())));
+        }
         let host = self.host.clone();
         host.kv_put(&self.space, &bucket, &key, value, content_type, KvWriteCondition::None).await.map_err(kv_error)
     }
@@ -381,6 +394,9 @@ impl kv::Host for HostState {
         content_type: String,
     ) -> Result<u64, kv::KvError> {
         self.check_bucket(&bucket)?;
+        if value.len() > MAX_HOST_PAYLOAD_BYTES {
+            return Err(kv::KvError::Invalid(too_large("the value", value.len())));
+        }
         let condition = match expected {
             Some(revision) => KvWriteCondition::Revision(revision),
             None => KvWriteCondition::Absent,
@@ -398,6 +414,9 @@ impl events::Host for HostState {
         payload_json: String,
     ) -> Result<String, events::EventError> {
         let instance = self.own_space_instance(&instance)?.to_owned();
+        if payload_json.len() > MAX_HOST_PAYLOAD_BYTES {
+            return Err(events::EventError::Invalid(too_large("the payload", payload_json.len())));
+        }
         let payload = match serde_json::from_str::<serde_json::Value>(&payload_json) {
             Ok(serde_json::Value::Object(map)) => map,
             Ok(_) => return Err(events::EventError::Invalid("an event's payload must be a JSON object".into())),
@@ -408,6 +427,9 @@ impl events::Host for HostState {
     }
 
     async fn publish(&mut self, topic: String, message_json: String) -> Result<u64, events::EventError> {
+        if message_json.len() > MAX_HOST_PAYLOAD_BYTES {
+            return Err(events::EventError::Invalid(too_large("the message", message_json.len())));
+        }
         let message = serde_json::from_str::<serde_json::Value>(&message_json)
             .map_err(|e| events::EventError::Invalid(format!("the message is not JSON: {e}")))?;
         let host = self.host.clone();

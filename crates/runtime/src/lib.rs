@@ -33,7 +33,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap, UpdateDeadline};
 
 pub use error::RuntimeError;
-pub use host::{FunctionHost, HostCallError, KvValue, KvWriteCondition};
+pub use host::{FunctionHost, HostCallError, KvValue, KvWriteCondition, MAX_HOST_PAYLOAD_BYTES};
 pub use output::MAX_CAPTURED_OUTPUT;
 pub use types::*;
 
@@ -519,7 +519,11 @@ fn guest_error(error: wit::Error) -> InvocationError {
     if code.is_empty() || !code.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)) {
         code = "function_error".to_owned();
     }
-    InvocationError { code, message: host::truncate(error.message, MAX_ERROR_MESSAGE_BYTES), retryable: error.retryable }
+    InvocationError {
+        code,
+        message: host::truncate(error.message, MAX_ERROR_MESSAGE_BYTES),
+        retryable: error.retryable,
+    }
 }
 
 enum CallFailure {

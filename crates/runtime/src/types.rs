@@ -62,8 +62,9 @@ impl Default for Limits {
     }
 }
 
-/// What a function version may reach, fixed at deploy time.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What a function version may reach, fixed at deploy time. Its `Debug` form shows secrets by
+/// name only.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Capabilities {
     /// Hosts outgoing HTTP may reach: `host` (any port) or `host:port`. Empty: none.
     pub allowed_hosts: Vec<String>,
@@ -73,6 +74,17 @@ pub struct Capabilities {
     pub config: BTreeMap<String, String>,
     /// Secrets.
     pub secrets: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for Capabilities {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Capabilities")
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("kv_buckets", &self.kv_buckets)
+            .field("config", &self.config)
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl Capabilities {

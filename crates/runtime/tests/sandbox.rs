@@ -306,11 +306,23 @@ async fn guest_errors_and_logs_are_bounded() {
     let fx = Fixture::new();
     let misbehave = fx.load("misbehave").await;
     let long_code = "x".repeat(1000);
-    let outcome =
-        fx.invoke(&misbehave, serde_json::json!({"do": "fail", "code": long_code}), Limits::default(), Capabilities::default()).await;
+    let outcome = fx
+        .invoke(
+            &misbehave,
+            serde_json::json!({"do": "fail", "code": long_code}),
+            Limits::default(),
+            Capabilities::default(),
+        )
+        .await;
     assert_eq!(error_code(&outcome).len(), switchyard_runtime::MAX_ERROR_CODE_BYTES);
-    let outcome =
-        fx.invoke(&misbehave, serde_json::json!({"do": "fail", "code": "no spaces"}), Limits::default(), Capabilities::default()).await;
+    let outcome = fx
+        .invoke(
+            &misbehave,
+            serde_json::json!({"do": "fail", "code": "no spaces"}),
+            Limits::default(),
+            Capabilities::default(),
+        )
+        .await;
     assert_eq!(error_code(&outcome), "function_error");
 }
 

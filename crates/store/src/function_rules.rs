@@ -21,6 +21,12 @@ pub(crate) const INVOCATION_COLUMNS: &str = "seq, id, space, function, version, 
     idempotency_key, context, input_content_type, input_size, output_content_type, output_size, error, logs,
     created_at, finished_at, duration_us, lease_until, input, output";
 
+/// [`INVOCATION_COLUMNS`] without the input (up to megabytes each), for listings, which return
+/// `input: None`.
+pub(crate) const INVOCATION_COLUMNS_NO_INPUT: &str = "seq, id, space, function, version, status, is_async, attempt,
+    idempotency_key, context, input_content_type, input_size, output_content_type, output_size, error, logs,
+    created_at, finished_at, duration_us, lease_until, NULL, output";
+
 /// The columns of a function version without its component, in the order [`RawFunction`]
 /// takes them.
 pub(crate) const FUNCTION_COLUMNS: &str = "space, name, version, digest, size, config, created_at";

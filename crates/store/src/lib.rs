@@ -195,7 +195,8 @@ pub trait Store: Send + Sync + 'static {
     /// An invocation record.
     async fn get_invocation(&self, space: &SpaceName, id: &str) -> Result<Option<InvocationRecord>, StoreError>;
 
-    /// A page of invocation records, oldest first (see [`ListInvocations`]).
+    /// A page of invocation records, oldest first (see [`ListInvocations`]), without their
+    /// inputs (`input` is `None`).
     async fn list_invocations(&self, query: &ListInvocations) -> Result<Vec<InvocationRecord>, StoreError>;
 
     /// The log's extent and size.

@@ -25,6 +25,11 @@ use tokio_postgres::types::FromSql;
 
 use crate::error::StoreError;
 use crate::function_rules::*;
+
+/// [`INVOCATION_COLUMNS_NO_INPUT`] with the missing input typed, as PostgreSQL needs.
+const PG_INVOCATION_COLUMNS_NO_INPUT: &str = "seq, id, space, function, version, status, is_async, attempt,
+    idempotency_key, context, input_content_type, input_size, output_content_type, output_size, error, logs,
+    created_at, finished_at, duration_us, lease_until, NULL::bytea, output";
 use crate::functions::*;
 use crate::postgres::PgStore;
 use crate::postgres::ops::{OpContext, OpFailure};
@@ -466,7 +471,7 @@ pub(super) async fn list_invocations(
         None => (String::new(), "DESC"),
     };
     let sql = format!(
-        "SELECT {INVOCATION_COLUMNS} FROM invocations WHERE space = $1 {function_filter} {cursor}
+        "SELECT {PG_INVOCATION_COLUMNS_NO_INPUT} FROM invocations WHERE space = $1 {function_filter} {cursor}
          ORDER BY seq {order} LIMIT $2"
     );
     let rows = store.query(&sql, &params).await?;

@@ -426,7 +426,7 @@ pub(super) async fn list_invocations(
             let function = if query.function.is_some() { "AND function = :function" } else { "" };
             let (cursor, order) = if after.is_some() { ("AND seq > :after", "ASC") } else { ("", "DESC") };
             let sql = format!(
-                "SELECT {INVOCATION_COLUMNS} FROM invocations WHERE space = :space {function} {cursor}
+                "SELECT {INVOCATION_COLUMNS_NO_INPUT} FROM invocations WHERE space = :space {function} {cursor}
                  ORDER BY seq {order} LIMIT :limit"
             );
             let mut stmt = conn.prepare_cached(&sql)?;
