@@ -112,7 +112,7 @@ fn function_row(f: &FunctionInfo) -> Vec<String> {
 const FUNCTION_HEADERS: &[&str] = &["NAME", "VERSION", "BYTES", "TIMEOUT_MS", "DEPLOYED"];
 
 fn function_fields(f: &FunctionInfo) -> String {
-    let list = |k: &str| f.settings.get(k).map(|v| output::compact(v)).unwrap_or_default();
+    let list = |k: &str| f.settings.get(k).map(output::compact).unwrap_or_default();
     let mut pairs = vec![
         ("address", f.address.clone()),
         ("version", f.version.to_string()),

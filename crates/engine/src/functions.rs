@@ -238,6 +238,9 @@ pub struct InvokeRequest {
     pub machine: Option<MachineContext>,
 }
 
+/// A function and a version of it (`None`: the latest).
+type FunctionKey = (SpaceName, Segment, Option<u64>);
+
 /// A loaded version, ready to invoke.
 struct CachedFunction {
     version: u64,
@@ -251,7 +254,7 @@ pub(crate) struct Functions {
     runtime: Arc<FunctionRuntime>,
     /// Loaded functions by (space, name, version); `None` is the latest version, dropped on a
     /// deploy.
-    latest: RwLock<HashMap<(SpaceName, Segment, Option<u64>), Arc<CachedFunction>>>,
+    latest: RwLock<HashMap<FunctionKey, Arc<CachedFunction>>>,
     recorder: tokio::sync::mpsc::Sender<InvocationRecord>,
     host: Arc<EngineHost>,
     config: FunctionsConfig,

@@ -58,10 +58,10 @@ impl Request {
     pub fn text(&self) -> Result<String, Error> {
         let text = std::str::from_utf8(&self.input.body)
             .map_err(|_| Error::new("invalid_input", "the input is not UTF-8 text"))?;
-        if is_json(&self.input.content_type) {
-            if let Ok(serde_json::Value::String(s)) = serde_json::from_str(text) {
-                return Ok(s);
-            }
+        if is_json(&self.input.content_type)
+            && let Ok(serde_json::Value::String(s)) = serde_json::from_str(text)
+        {
+            return Ok(s);
         }
         Ok(text.to_owned())
     }
