@@ -71,16 +71,7 @@ pub(crate) fn invocation_json(r: &InvocationRecord) -> Value {
         "seq": r.seq,
     });
     if let (Some(output), Value::Object(map)) = (&r.output, &mut v) {
-        map.insert("output_content_type".into(), Value::String(r.output_content_type.clone()));
-        let is_json = r.output_content_type.split(';').next().is_some_and(|t| t.trim().ends_with("json"));
-        match (is_json.then(|| serde_json::from_slice::<Value>(output).ok()).flatten(), std::str::from_utf8(output)) {
-            (Some(value), _) => map.insert("output".into(), value),
-            (None, Ok(text)) => map.insert("output".into(), Value::String(text.to_owned())),
-            (None, Err(_)) => map.insert(
-                "output_base64".into(),
-                Value::String(base64::engine::general_purpose::STANDARD.encode(output)),
-            ),
-        };
+        switchyard_store::insert_output(map, output, &r.output_content_type);
     }
     v
 }

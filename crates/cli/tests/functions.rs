@@ -5,8 +5,7 @@
 
 mod support;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -168,27 +167,6 @@ async fn limits_stop_the_guest_and_the_server_answers_the_next_request() {
     );
 }
 
-/// A loopback HTTP server answering every request, counting connections.
-async fn http_server() -> (String, Arc<AtomicU64>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let accepted = Arc::new(AtomicU64::new(0));
-    let counter = accepted.clone();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            counter.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                let _ = socket.read(&mut buf).await;
-                let _ =
-                    socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\npong").await;
-            });
-        }
-    });
-    (addr, accepted)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn capabilities_not_granted_are_denied_inside_the_guest_and_reach_nothing() {
     // The test's HTTP server is on loopback, which only this setting lets a function reach.
@@ -212,7 +190,7 @@ async fn capabilities_not_granted_are_denied_inside_the_guest_and_reach_nothing(
     let out = invoke(&client, "misbehave", json!({"do": "kv", "bucket": "open", "key": "k"})).await.unwrap();
     assert_eq!(out, json!({"value": null}));
 
-    let (addr, accepted) = http_server().await;
+    let (addr, accepted) = switchyard_testkit::counting_http_server("pong").await;
     let err = invoke(&client, "misbehave", json!({"do": "http", "url": format!("http://{addr}/")})).await.unwrap_err();
     assert_eq!(code(&err), "capability_denied");
     assert_eq!(accepted.load(Ordering::SeqCst), 0, "a denied request reached the server");

@@ -639,17 +639,11 @@ impl Engine {
         let outcome = if record.attempt > MAX_ATTEMPTS {
             // It was claimed again and again: every earlier attempt died with its node (or the
             // function takes the node down). Stop trying.
-            Outcome {
-                result: Err(InvocationError::runtime(
-                    "function_abandoned",
-                    format!("{} attempts ended without finishing; the invocation is abandoned", record.attempt - 1),
-                    false,
-                )),
-                logs: Vec::new(),
-                logs_dropped: 0,
-                duration: Duration::ZERO,
-                instantiation: Duration::ZERO,
-            }
+            Outcome::failed(InvocationError::runtime(
+                "function_abandoned",
+                format!("{} attempts ended without finishing; the invocation is abandoned", record.attempt - 1),
+                false,
+            ))
         } else {
             match self.loaded_function(&functions, &record.space, &record.function, Some(record.version)).await {
                 Ok(function) => {
@@ -665,7 +659,8 @@ impl Engine {
                     let invocation = Invocation {
                         input: Payload {
                             content_type: record.input_content_type.clone(),
-                            body: record.input.clone().unwrap_or_default(),
+                            // The input is stored already; the finish does not rewrite it.
+                            body: record.input.take().unwrap_or_default(),
                         },
                         context: InvocationContext {
                             space: record.space.to_string(),
@@ -682,13 +677,9 @@ impl Engine {
                     };
                     functions.runtime.invoke(function.loaded.clone(), invocation, functions.host.clone()).await
                 }
-                Err(e @ (EngineError::FunctionNotFound(_) | EngineError::InvalidComponent { .. })) => Outcome {
-                    result: Err(InvocationError::runtime("function_not_found", e.to_string(), false)),
-                    logs: Vec::new(),
-                    logs_dropped: 0,
-                    duration: Duration::ZERO,
-                    instantiation: Duration::ZERO,
-                },
+                Err(e @ (EngineError::FunctionNotFound(_) | EngineError::InvalidComponent { .. })) => {
+                    Outcome::failed(InvocationError::runtime("function_not_found", e.to_string(), false))
+                }
                 Err(e) => {
                     // Likely passing (the store): leave it pending; it runs again when its
                     // lease ends.

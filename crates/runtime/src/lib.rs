@@ -317,17 +317,11 @@ impl FunctionRuntime {
         });
         match task.await {
             Ok(outcome) => outcome,
-            Err(e) => Outcome {
-                result: Err(InvocationError::runtime(
-                    codes::TRAPPED,
-                    format!("the invocation task failed: {e}"),
-                    false,
-                )),
-                logs: Vec::new(),
-                logs_dropped: 0,
-                duration: Duration::ZERO,
-                instantiation: Duration::ZERO,
-            },
+            Err(e) => Outcome::failed(InvocationError::runtime(
+                codes::TRAPPED,
+                format!("the invocation task failed: {e}"),
+                false,
+            )),
         }
     }
 }

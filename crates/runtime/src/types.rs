@@ -193,6 +193,7 @@ impl InvocationError {
 
 /// What came of one invocation.
 #[derive(Debug, Clone)]
+#[must_use]
 pub struct Outcome {
     /// The output, or why there is none.
     pub result: Result<Payload, InvocationError>,
@@ -204,4 +205,17 @@ pub struct Outcome {
     pub duration: Duration,
     /// Instantiating the pre-linked component.
     pub instantiation: Duration,
+}
+
+impl Outcome {
+    /// An invocation that failed before the guest ran.
+    pub fn failed(error: InvocationError) -> Outcome {
+        Outcome {
+            result: Err(error),
+            logs: Vec::new(),
+            logs_dropped: 0,
+            duration: Duration::ZERO,
+            instantiation: Duration::ZERO,
+        }
+    }
 }

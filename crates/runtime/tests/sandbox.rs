@@ -245,33 +245,11 @@ async fn events_outside_the_space_are_denied() {
     assert_eq!(output_json(&outcome), serde_json::json!({"state": "sent"}));
 }
 
-/// A one-shot HTTP server on loopback that counts the connections it accepted.
-async fn http_server() -> (String, Arc<AtomicU64>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let accepted = Arc::new(AtomicU64::new(0));
-    let counter = accepted.clone();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            counter.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                let _ = socket.read(&mut buf).await;
-                let _ = socket
-                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 13\r\nconnection: close\r\n\r\nfrom the test")
-                    .await;
-            });
-        }
-    });
-    (format!("127.0.0.1:{port}"), accepted)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outgoing_http_reaches_only_allow_listed_hosts() {
     let fx = Fixture::new();
     let fetch = fx.load("http-fetch").await;
-    let (addr, accepted) = http_server().await;
+    let (addr, accepted) = switchyard_testkit::counting_http_server("from the test").await;
     let url = format!("http://{addr}/hello");
 
     let denied = fx.invoke(&fetch, serde_json::json!({"url": url}), Limits::default(), Capabilities::default()).await;
@@ -291,7 +269,7 @@ async fn outgoing_http_reaches_only_allow_listed_hosts() {
 async fn an_allow_listed_host_on_a_private_network_is_refused_unless_the_operator_allows_it() {
     let fx = Fixture::with_private_networks(false);
     let fetch = fx.load("http-fetch").await;
-    let (addr, accepted) = http_server().await;
+    let (addr, accepted) = switchyard_testkit::counting_http_server("from the test").await;
     for host in [addr.clone(), format!("localhost:{}", addr.rsplit_once(':').unwrap().1)] {
         let allowed = Capabilities { allowed_hosts: vec![host.clone()], ..Capabilities::default() };
         let url = format!("http://{host}/");

@@ -171,6 +171,24 @@ pub struct ClaimInvocations {
     pub limit: u32,
 }
 
+/// Adds an invocation's output to a JSON object as `output_content_type` and either `output`
+/// (JSON output embedded as JSON, other text as a string) or `output_base64`; the log record
+/// and the API show outputs the same way.
+pub fn insert_output(object: &mut serde_json::Map<String, Value>, output: &[u8], content_type: &str) {
+    object.insert("output_content_type".into(), Value::String(content_type.to_owned()));
+    let is_json = content_type.split(';').next().is_some_and(|t| t.trim().ends_with("json"));
+    let parsed = if is_json { serde_json::from_slice::<Value>(output).ok() } else { None };
+    match (parsed, std::str::from_utf8(output)) {
+        (Some(value), _) => object.insert("output".into(), value),
+        (None, Ok(text)) => object.insert("output".into(), Value::String(text.to_owned())),
+        (None, Err(_)) => {
+            use base64::Engine as _;
+            let encoded = base64::engine::general_purpose::STANDARD.encode(output);
+            object.insert("output_base64".into(), Value::String(encoded))
+        }
+    };
+}
+
 /// The payload of a `function.completed` record: what a watcher or subscriber needs to act on
 /// the result without fetching the invocation.
 pub(crate) fn completed_payload(record: &InvocationRecord) -> Value {
@@ -184,19 +202,7 @@ pub(crate) fn completed_payload(record: &InvocationRecord) -> Value {
         payload.insert("duration_us".into(), Value::from(duration_us));
     }
     if let Some(output) = &record.output {
-        payload.insert("output_content_type".into(), Value::String(record.output_content_type.clone()));
-        // JSON output is embedded as JSON, other text as a string, anything else as base64.
-        let is_json = record.output_content_type.split(';').next().is_some_and(|t| t.trim().ends_with("json"));
-        let parsed = if is_json { serde_json::from_slice::<Value>(output).ok() } else { None };
-        match (parsed, std::str::from_utf8(output)) {
-            (Some(value), _) => payload.insert("output".into(), value),
-            (None, Ok(text)) => payload.insert("output".into(), Value::String(text.to_owned())),
-            (None, Err(_)) => {
-                use base64::Engine as _;
-                let encoded = base64::engine::general_purpose::STANDARD.encode(output);
-                payload.insert("output_base64".into(), Value::String(encoded))
-            }
-        };
+        insert_output(&mut payload, output, &record.output_content_type);
     }
     if let Some(error) = &record.error {
         payload.insert("error".into(), error.clone());

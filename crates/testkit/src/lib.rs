@@ -19,8 +19,10 @@
 
 mod cluster;
 mod functions;
+mod http;
 
 pub use functions::{example_function, example_function_bytes};
+pub use http::counting_http_server;
 
 use std::collections::hash_map::RandomState;
 use std::future::Future;
