@@ -33,9 +33,11 @@ impl ApiError {
 pub fn status_of(code: &str) -> StatusCode {
     match code {
         "bad_request" => StatusCode::BAD_REQUEST,
-        "validation_failed" | "idempotency_key_reused" | "invalid_component" | "component_world_mismatch" => {
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
+        "validation_failed"
+        | "idempotency_key_reused"
+        | "invalid_component"
+        | "component_world_mismatch"
+        | "expression_cost_exceeded" => StatusCode::UNPROCESSABLE_ENTITY,
         "machine_not_found"
         | "instance_not_found"
         | "key_not_found"
@@ -44,9 +46,12 @@ pub fn status_of(code: &str) -> StatusCode {
         | "function_not_found"
         | "invocation_not_found"
         | "not_found" => StatusCode::NOT_FOUND,
-        "instance_exists" | "invalid_transition" | "guard_rejected" | "conflict" | "subscription_exists" => {
-            StatusCode::CONFLICT
-        }
+        "instance_exists"
+        | "invalid_transition"
+        | "guard_rejected"
+        | "conflict"
+        | "subscription_exists"
+        | "machine_definition_invalid" => StatusCode::CONFLICT,
         "unauthorized" => StatusCode::UNAUTHORIZED,
         "forbidden" => StatusCode::FORBIDDEN,
         "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,

@@ -181,7 +181,7 @@ async fn acknowledged_events_survive_sigkill_exactly_once() {
                 let seq = record["seq"].as_u64().expect("seq");
                 assert!(logged.insert(key.clone(), (id.clone(), seq)).is_none(), "{key} was applied twice");
                 let payload = record["payload"]["payload"].as_object().cloned().unwrap_or_default();
-                let outcome = machine.apply(&state, &ctx, "next", &payload).expect("replay applies");
+                let outcome = machine.apply(&state, &ctx, "next", &payload, 0).expect("replay applies");
                 assert_eq!(record["payload"]["to"].as_str(), Some(outcome.to.as_str()));
                 state = outcome.to;
                 ctx = outcome.ctx;

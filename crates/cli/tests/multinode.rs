@@ -325,7 +325,7 @@ async fn a_sigkilled_node_loses_no_acknowledged_event_and_the_others_keep_servin
                 let key = record["idempotency_key"].as_str().expect("key").to_string();
                 let seq = record["seq"].as_u64().expect("seq");
                 assert!(logged.insert(key.clone(), (id.clone(), seq)).is_none(), "{key} applied twice");
-                let outcome = machine.apply(&state, &ctx, "next", &Map::new()).expect("replay");
+                let outcome = machine.apply(&state, &ctx, "next", &Map::new(), 0).expect("replay");
                 state = outcome.to;
                 ctx = outcome.ctx;
             }

@@ -144,6 +144,8 @@ fn store_code(e: &StoreError) -> &'static str {
             "invalid_transition"
         }
         StoreError::Transition(TransitionError::GuardRejected { .. }) => "guard_rejected",
+        StoreError::Transition(TransitionError::CostExceeded { .. }) => "expression_cost_exceeded",
+        StoreError::BadDefinition { .. } => "machine_definition_invalid",
         StoreError::Transition(_) | StoreError::InvalidContext(_) => "validation_failed",
         StoreError::TokenNotFound { .. } => "not_found",
         StoreError::KvConflict { .. } => "conflict",
@@ -154,11 +156,9 @@ fn store_code(e: &StoreError) -> &'static str {
         StoreError::BatchFailed { source, .. } => store_code(source),
         StoreError::Closed | StoreError::Failed(_) | StoreError::OutcomeUnknown(_) => "unavailable",
         StoreError::Internal(_) => "internal",
-        StoreError::SchemaTooNew { .. }
-        | StoreError::Open { .. }
-        | StoreError::Backend(_)
-        | StoreError::Corrupt(_)
-        | StoreError::BadDefinition { .. } => "internal",
+        StoreError::SchemaTooNew { .. } | StoreError::Open { .. } | StoreError::Backend(_) | StoreError::Corrupt(_) => {
+            "internal"
+        }
     }
 }
 
@@ -182,6 +182,10 @@ fn store_details(e: &StoreError) -> Value {
         StoreError::Transition(TransitionError::AssignFailed { key, message }) => {
             json!({ "key": key, "reason": message })
         }
+        StoreError::Transition(TransitionError::CostExceeded { expression, limit }) => {
+            json!({ "expression": expression, "limit": limit })
+        }
+        StoreError::BadDefinition { address, message } => json!({ "machine": address, "reason": message }),
         _ => Value::Null,
     }
 }

@@ -18,6 +18,7 @@
 
 pub mod address;
 pub mod definition;
+pub mod expr;
 
 pub use address::{Address, AddressError, NameProblem, Segment, SpaceName};
 pub use definition::{

@@ -157,7 +157,7 @@ proptest! {
         let states: Vec<String> = m.state_names().map(str::to_owned).collect();
         for state in &states {
             for event in m.events_from(state) {
-                let _ = m.apply(state, &ctx, event, &payload);
+                let _ = m.apply(state, &ctx, event, &payload, 0);
             }
         }
     }
@@ -210,7 +210,7 @@ mod cel_input {
             });
             if let Ok(m) = CompiledMachine::from_canonical_json(&def) {
                 let ctx = serde_json::Map::new();
-                let _ = m.apply("a", &ctx, "e", &ctx);
+                let _ = m.apply("a", &ctx, "e", &ctx, 0);
             }
         }
     }

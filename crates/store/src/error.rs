@@ -54,8 +54,13 @@ pub enum StoreError {
     /// A new instance's context breaks the machine's context schema.
     #[error("ctx does not match the machine's context_schema: {0}")]
     InvalidContext(ContextError),
-    /// A stored definition no longer compiles (written by an incompatible version).
-    #[error("stored definition of \"{address}\" does not load: {message}")]
+    /// A stored definition no longer compiles (written by an older, less strict version); its
+    /// instances refuse events, and nothing else is affected.
+    #[error(
+        "the stored definition of machine \"{address}\" does not compile with this version of Switchyard \
+         ({message}); its instances refuse events: put a corrected version of the machine for new \
+         instances"
+    )]
     BadDefinition {
         /// The machine version's address.
         address: String,

@@ -13,7 +13,7 @@ use crate::error::StoreError;
 use crate::types::MachineVersion;
 
 /// space -> machine name -> version -> compiled; nested so lookups by `&str` allocate nothing.
-type Entries = HashMap<String, HashMap<String, HashMap<u32, Arc<CompiledMachine>>>>;
+type Entries = HashMap<String, HashMap<String, HashMap<u32, Result<Arc<CompiledMachine>, Arc<str>>>>>;
 
 /// Compiled machine versions by (space, name, version).
 #[derive(Debug, Default)]
@@ -22,9 +22,18 @@ pub struct MachineCache {
 }
 
 impl MachineCache {
-    /// The compiled version, if cached.
-    pub fn get(&self, space: &str, name: &str, version: MachineVersion) -> Option<Arc<CompiledMachine>> {
-        self.entries.get(space)?.get(name)?.get(&version.get()).cloned()
+    /// The compiled version, or why it does not compile, if cached.
+    pub fn get(
+        &self,
+        space: &str,
+        name: &str,
+        version: MachineVersion,
+    ) -> Option<Result<Arc<CompiledMachine>, StoreError>> {
+        let entry = self.entries.get(space)?.get(name)?.get(&version.get())?;
+        Some(entry.clone().map_err(|message| StoreError::BadDefinition {
+            address: format!("{space}:{name}:{version}"),
+            message: message.to_string(),
+        }))
     }
 
     /// The compiled version, compiling `definition` (canonical JSON) on a miss.
@@ -35,22 +44,33 @@ impl MachineCache {
         version: MachineVersion,
         definition: impl FnOnce() -> Result<serde_json::Value, StoreError>,
     ) -> Result<Arc<CompiledMachine>, StoreError> {
-        if let Some(m) = self.get(space, name, version) {
-            return Ok(m);
+        if let Some(cached) = self.get(space, name, version) {
+            return cached;
         }
         let definition = definition()?;
-        let compiled = CompiledMachine::from_canonical_json(&definition).map_err(|e| StoreError::BadDefinition {
-            address: format!("{space}:{name}:{version}"),
-            message: e.to_string(),
-        })?;
-        let compiled = Arc::new(compiled);
+        let compiled = match CompiledMachine::from_canonical_json(&definition) {
+            Ok(compiled) => Ok(Arc::new(compiled)),
+            Err(e) => {
+                tracing::warn!(
+                    machine = %format!("{space}:{name}:{version}"),
+                    error = %e,
+                    "a stored machine definition does not compile with this version; its instances refuse events"
+                );
+                Err(Arc::<str>::from(e.to_string()))
+            }
+        };
         self.entries
             .entry(space.to_string())
             .or_default()
             .entry(name.to_string())
             .or_default()
             .insert(version.get(), compiled.clone());
-        Ok(compiled)
+        self.get(space, name, version).unwrap_or_else(|| {
+            compiled.map_err(|m| StoreError::BadDefinition {
+                address: format!("{space}:{name}:{version}"),
+                message: m.to_string(),
+            })
+        })
     }
 
     /// Forgets everything (after a rollback, entries may describe versions that never committed).

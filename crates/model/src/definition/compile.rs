@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value as Json};
 
-use super::expr::Expr;
 use super::machine::{CompiledMachine, CompiledTransition, StateEntry};
 use super::{DefinitionError, FieldError, FromStates, MachineDefinition, States, definition_from_json};
 use crate::address::check_segment;
+use crate::expr::{Declarations, ExprType, Program};
 
 /// Quotes a name for a message, shortening very long ones.
 fn quoted(value: &str) -> String {
@@ -24,8 +24,8 @@ struct Checked<'d> {
     from: Vec<&'d str>,
     event: &'d str,
     to: &'d str,
-    guard: Option<Expr>,
-    assign: Option<Vec<(String, Expr)>>,
+    guard: Option<Program>,
+    assign: Option<Vec<(String, Program)>>,
 }
 
 impl CompiledMachine {
@@ -82,6 +82,7 @@ impl CompiledMachine {
             Some(_) => {}
         }
 
+        let declarations = machine_declarations(def.context_schema.as_ref());
         let mut checked = Vec::with_capacity(def.transitions.len());
         for (i, t) in def.transitions.iter().enumerate() {
             let base = format!("transitions[{i}]");
@@ -115,10 +116,18 @@ impl CompiledMachine {
             }
             let guard = match &t.guard {
                 None => None,
-                Some(source) => match Expr::compile(source) {
-                    Ok(expr) => Some(expr),
+                Some(source) => match Program::compile(source, &declarations) {
+                    Ok(program) => {
+                        if !matches!(program.result_type(), ExprType::Bool | ExprType::Dyn) {
+                            errors.push(FieldError::new(
+                                format!("{base}.guard"),
+                                format!("a guard must evaluate to a bool, but this one is a {}", program.result_type()),
+                            ));
+                        }
+                        Some(program)
+                    }
                     Err(message) => {
-                        errors.push(FieldError::new(format!("{base}.guard"), message));
+                        errors.push(FieldError::new(format!("{base}.guard"), message.to_string()));
                         None
                     }
                 },
@@ -130,10 +139,10 @@ impl CompiledMachine {
                         errors.push(FieldError::new(format!("{base}.assign"), "keys must not be empty"));
                         continue;
                     }
-                    match Expr::compile(source) {
-                        Ok(expr) => compiled.push((key.clone(), expr)),
+                    match Program::compile(source, &declarations) {
+                        Ok(program) => compiled.push((key.clone(), program)),
                         Err(message) => {
-                            errors.push(FieldError::new(format!("{base}.assign.{key}"), message));
+                            errors.push(FieldError::new(format!("{base}.assign.{key}"), message.to_string()));
                         }
                     }
                 }
@@ -202,6 +211,59 @@ impl CompiledMachine {
     /// definition in JSON form is accepted).
     pub fn from_canonical_json(v: &Json) -> Result<CompiledMachine, DefinitionError> {
         Self::compile(definition_from_json(v)?)
+    }
+}
+
+/// The variables a machine's guards and assignments see: `ctx` (typed by `context_schema`
+/// where it declares properties), `event` (the payload), `state` and `now`.
+pub(crate) fn machine_declarations(context_schema: Option<&Json>) -> Declarations {
+    let ctx = match context_schema {
+        Some(schema) => match schema_type(schema, 0) {
+            ty @ ExprType::Object { .. } => ty,
+            _ => ExprType::json_object(),
+        },
+        None => ExprType::json_object(),
+    };
+    Declarations::new()
+        .variable("ctx", ctx)
+        .variable("event", ExprType::json_object())
+        .variable("state", ExprType::String)
+        .variable("now", ExprType::Timestamp)
+}
+
+/// The CEL type of values a JSON Schema accepts; `dyn` where it cannot tell.
+fn schema_type(schema: &Json, depth: usize) -> ExprType {
+    // Schemas nest as deep as JSON does; types past this depth are left open.
+    const DEEPEST: usize = 32;
+    let Some(object) = schema.as_object() else {
+        return ExprType::Dyn;
+    };
+    if depth > DEEPEST || ["$ref", "allOf", "anyOf", "oneOf", "not", "if"].iter().any(|k| object.contains_key(*k)) {
+        return ExprType::Dyn;
+    }
+    match object.get("type").and_then(Json::as_str) {
+        Some("string") => ExprType::String,
+        Some("integer") => ExprType::Int,
+        Some("boolean") => ExprType::Bool,
+        Some("null") => ExprType::Null,
+        Some("array") => {
+            let items = object.get("items").map_or(ExprType::Dyn, |items| schema_type(items, depth + 1));
+            ExprType::List(Box::new(items))
+        }
+        Some("object") => {
+            let fields = object
+                .get("properties")
+                .and_then(Json::as_object)
+                .map(|properties| {
+                    properties.iter().map(|(name, property)| (name.clone(), schema_type(property, depth + 1))).collect()
+                })
+                .unwrap_or_default();
+            let open = !matches!(object.get("additionalProperties"), Some(Json::Bool(false)))
+                || object.contains_key("patternProperties");
+            ExprType::Object { fields, open }
+        }
+        // "number" holds ints and doubles alike; a list of types is any of them.
+        _ => ExprType::Dyn,
     }
 }
 

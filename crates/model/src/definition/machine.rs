@@ -8,7 +8,8 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
-use super::expr::{Expr, Scope, cel_to_json, render};
+use crate::expr::convert::{Scope, cel_to_json, render};
+use crate::expr::{DEFAULT_COST_LIMIT, EvalError, Program};
 
 /// Most schema violations kept in a [`ContextError`].
 const MAX_CONTEXT_ERRORS: usize = 20;
@@ -41,8 +42,8 @@ pub(super) struct StateEntry {
 #[derive(Debug)]
 pub(super) struct CompiledTransition {
     pub(super) to: String,
-    pub(super) guard: Option<Expr>,
-    pub(super) assign: Option<Vec<(String, Expr)>>,
+    pub(super) guard: Option<Program>,
+    pub(super) assign: Option<Vec<(String, Program)>>,
 }
 
 impl fmt::Debug for CompiledMachine {
@@ -103,6 +104,14 @@ pub enum TransitionError {
     /// The context after the transition does not satisfy `context_schema`.
     #[error(transparent)]
     ContextInvalid(ContextError),
+    /// A guard or assignment exceeded its cost budget.
+    #[error("{expression} exceeded its cost budget of {limit} units; simplify it or work on less data")]
+    CostExceeded {
+        /// Which expression: `guard "..."` or `assign.key`.
+        expression: String,
+        /// The budget, in cost units.
+        limit: u64,
+    },
 }
 
 fn fmt_rejected(state: &str, event: &str, guards: &[GuardFailure]) -> String {
@@ -213,12 +222,16 @@ impl CompiledMachine {
     /// `ctx` with every `assign` expression's value (all evaluated against the old `ctx`,
     /// `event` and `state`), or, without `assign`, `ctx` with the payload's keys merged in.
     /// It must satisfy `context_schema`.
+    ///
+    /// `applied_at_ms` is the time the event is applied, in milliseconds since the Unix epoch:
+    /// the time recorded with it, so a replay sees the same value. Expressions read it as `now`.
     pub fn apply(
         &self,
         state: &str,
         ctx: &Map<String, Json>,
         event: &str,
         payload: &Map<String, Json>,
+        applied_at_ms: i64,
     ) -> Result<TransitionOutcome, TransitionError> {
         let no_transition = || TransitionError::NoTransition { state: state.to_owned(), event: event.to_owned() };
         let entry = self.states.get(state).ok_or_else(no_transition)?;
@@ -227,7 +240,8 @@ impl CompiledMachine {
         }
         let candidates = entry.events.get(event).ok_or_else(no_transition)?;
 
-        let scope = Scope::new(ctx, payload, state);
+        let now = chrono::DateTime::from_timestamp_millis(applied_at_ms).unwrap_or_default().fixed_offset();
+        let scope = Scope::new(ctx, payload, state, now);
         let mut failures = Vec::new();
         let mut taken = None;
         for transition in candidates.iter().filter_map(|&i| self.transitions.get(i)) {
@@ -235,14 +249,20 @@ impl CompiledMachine {
                 taken = Some(transition);
                 break;
             };
-            let reason = match guard.eval(&scope) {
+            let reason = match guard.evaluate_with(&scope, DEFAULT_COST_LIMIT) {
                 Ok(cel::Value::Bool(true)) => {
                     taken = Some(transition);
                     break;
                 }
                 Ok(cel::Value::Bool(false)) => "evaluated to false".to_owned(),
                 Ok(other) => format!("evaluated to {}, not a bool", render(&other)),
-                Err(reason) => format!("evaluation failed: {reason}"),
+                Err(EvalError::CostExceeded { limit }) => {
+                    return Err(TransitionError::CostExceeded {
+                        expression: format!("guard {:?}", guard.source()),
+                        limit,
+                    });
+                }
+                Err(EvalError::Failed(reason)) => format!("evaluation failed: {}", failure(&scope, reason)),
             };
             failures.push(GuardFailure { guard: guard.source().to_owned(), reason });
         }
@@ -259,7 +279,15 @@ impl CompiledMachine {
             Some(assignments) => {
                 for (key, expr) in assignments {
                     let failed = |message: String| TransitionError::AssignFailed { key: key.clone(), message };
-                    let value = expr.eval(&scope).map_err(|reason| failed(format!("evaluation failed: {reason}")))?;
+                    let value = match expr.evaluate_with(&scope, DEFAULT_COST_LIMIT) {
+                        Ok(value) => value,
+                        Err(EvalError::CostExceeded { limit }) => {
+                            return Err(TransitionError::CostExceeded { expression: format!("assign.{key}"), limit });
+                        }
+                        Err(EvalError::Failed(reason)) => {
+                            return Err(failed(format!("evaluation failed: {}", failure(&scope, reason))));
+                        }
+                    };
                     next.insert(key.clone(), cel_to_json(&value).map_err(failed)?);
                 }
             }
@@ -282,6 +310,14 @@ impl CompiledMachine {
             }
         };
         Ok(TransitionOutcome { to: transition.to.clone(), ctx })
+    }
+}
+
+/// The reason an evaluation failed, naming a variable that could not be converted if any.
+fn failure(scope: &Scope<'_>, reason: String) -> String {
+    match scope.conversion_failure() {
+        Some(variable) => format!("{variable} nests deeper than {} levels", crate::expr::convert::MAX_DEPTH),
+        None => reason,
     }
 }
 

@@ -21,7 +21,6 @@
 //! - Transition logic ([`CompiledMachine::apply`]) is deterministic and does no I/O.
 
 mod compile;
-mod expr;
 mod machine;
 
 use std::collections::BTreeMap;
@@ -33,8 +32,7 @@ use serde::{Deserialize, Serialize};
 
 pub use machine::{CompiledMachine, ContextError, GuardFailure, TransitionError, TransitionOutcome};
 
-/// Longest CEL expression accepted (guard or assignment), in bytes.
-pub const MAX_EXPRESSION_LEN: usize = 4096;
+pub use crate::expr::MAX_EXPRESSION_LEN;
 
 /// The text format a definition is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -370,7 +370,7 @@ async fn apply_event(
     let version = machine_version(row.get::<_, i32>(0))?;
     let compiled = compiled_machine(tx, cx.machines, space, machine, version).await?;
     let ctx: JsonObject = serde_json::from_str(row.get::<_, &str>(2))?;
-    let outcome = compiled.apply(&state, &ctx, event, payload).map_err(StoreError::from)?;
+    let outcome = compiled.apply(&state, &ctx, event, payload, now.as_millis()).map_err(StoreError::from)?;
     let revision = revision.next();
     let new_ctx_text = serde_json::to_string(&outcome.ctx)?;
     let record = TransitionedRecord { event, payload, from: &state, to: &outcome.to, revision: revision.get() };
@@ -424,8 +424,8 @@ async fn compiled_machine(
     name: &str,
     version: MachineVersion,
 ) -> Result<std::sync::Arc<switchyard_model::CompiledMachine>, OpFailure> {
-    if let Some(m) = machines.get(space, name, version) {
-        return Ok(m);
+    if let Some(cached) = machines.get(space, name, version) {
+        return Ok(cached?);
     }
     let stmt =
         tx.prepare_cached("SELECT definition FROM machines WHERE space = $1 AND name = $2 AND version = $3").await?;

@@ -277,7 +277,7 @@ fn apply_event(
     let compiled =
         cx.machines.get_or_compile(space, machine, version, || load_definition(conn, space, machine, version))?;
     let ctx: JsonObject = serde_json::from_str(&ctx_text)?;
-    let outcome = compiled.apply(&state, &ctx, event, payload)?;
+    let outcome = compiled.apply(&state, &ctx, event, payload, now.as_millis())?;
     let revision = revision.next();
     let new_ctx_text = serde_json::to_string(&outcome.ctx)?;
     conn.prepare_cached(

@@ -1,8 +1,6 @@
-//! CEL expressions: compile once, evaluate against `ctx`, `event` and `state`.
+//! JSON to CEL and back, the variables a machine's expressions see, and readable errors.
 //!
 //! Invariants this module keeps:
-//! - An [`Expr`] always holds a program that parsed; it is evaluated with one shared standard
-//!   environment, built once per process.
 //! - JSON becomes CEL as follows: integers that fit `i64` are `int`, larger ones `uint`, other
 //!   numbers `double`, strings `string` (borrowed, not copied), arrays `list`, objects `map`
 //!   with string keys, `null` `null`. The variables are converted only when an expression
@@ -12,88 +10,49 @@
 //! - Nothing here panics on user input; nesting deeper than [`MAX_DEPTH`] is refused.
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, OnceLock};
+use std::sync::OnceLock;
 
-use cel::common::types::{CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelUInt};
+use cel::common::types::{
+    CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelTimestamp, CelUInt,
+};
 use cel::common::value::{CowVal, Val};
 use cel::objects::Key;
 use cel::{ExecutionError, Value};
 use serde_json::{Map, Value as Json};
 
-use super::MAX_EXPRESSION_LEN;
-
 /// Deepest JSON/CEL nesting converted (serde_json's own parser stops at 128).
 pub(crate) const MAX_DEPTH: usize = 256;
 
-/// The standard CEL environment, shared by every evaluation.
-static ENV: LazyLock<Arc<cel::Env>> = LazyLock::new(|| Arc::new(cel::Env::stdlib()));
-
-/// A compiled CEL expression with its source text.
-pub(crate) struct Expr {
-    source: String,
-    program: cel::Program,
-}
-
-impl std::fmt::Debug for Expr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Expr({:?})", self.source)
-    }
-}
-
-impl Expr {
-    /// Compiles `source`; the error is a message such as `CEL syntax error at 1:9: ...`.
-    pub(crate) fn compile(source: &str) -> Result<Self, String> {
-        if source.trim().is_empty() {
-            return Err("must not be empty".to_owned());
-        }
-        if source.len() > MAX_EXPRESSION_LEN {
-            return Err(format!(
-                "is {} bytes long; expressions are limited to {MAX_EXPRESSION_LEN} bytes",
-                source.len()
-            ));
-        }
-        // Build the shared environment now, so the first event does not pay for it.
-        LazyLock::force(&ENV);
-        match cel::Program::compile(source) {
-            Ok(program) => Ok(Self { source: source.to_owned(), program }),
-            // Only the first syntax error is reported: the rest usually follow from it.
-            Err(errors) => Err(match errors.errors.first() {
-                Some(first) => format!("CEL syntax error at {}:{}: {}", first.pos.0, first.pos.1, first.msg),
-                None => "CEL syntax error".to_owned(),
-            }),
-        }
-    }
-
-    /// Returns the source text.
-    pub(crate) fn source(&self) -> &str {
-        &self.source
-    }
-
-    /// Evaluates the expression; the error is a readable reason.
-    pub(crate) fn eval(&self, scope: &Scope<'_>) -> Result<Value, String> {
-        let mut context = cel::Context::with_env(Arc::clone(&ENV));
-        context.set_variable_resolver(scope);
-        self.program.execute(&context).map_err(|e| describe_error(&e, scope))
-    }
-}
-
-/// The variables an evaluation sees: `ctx`, `event` (the payload) and `state`.
+/// The variables a machine's expressions see: `ctx`, `event` (the payload), `state` and `now`.
 pub(crate) struct Scope<'a> {
     ctx: &'a Map<String, Json>,
     event: &'a Map<String, Json>,
     state: CelString<'a>,
+    now: CelTimestamp,
     ctx_val: OnceLock<Option<Box<dyn Val + 'a>>>,
     event_val: OnceLock<Option<Box<dyn Val + 'a>>>,
 }
 
 impl<'a> Scope<'a> {
     /// Builds a scope; nothing is converted until an expression looks a variable up.
-    pub(crate) fn new(ctx: &'a Map<String, Json>, event: &'a Map<String, Json>, state: &'a str) -> Self {
-        Self { ctx, event, state: CelString::from(state), ctx_val: OnceLock::new(), event_val: OnceLock::new() }
+    pub(crate) fn new(
+        ctx: &'a Map<String, Json>,
+        event: &'a Map<String, Json>,
+        state: &'a str,
+        now: chrono::DateTime<chrono::FixedOffset>,
+    ) -> Self {
+        Self {
+            ctx,
+            event,
+            state: CelString::from(state),
+            now: CelTimestamp::from(now),
+            ctx_val: OnceLock::new(),
+            event_val: OnceLock::new(),
+        }
     }
 
     /// Returns which variable could not be converted (nested too deeply), if any.
-    fn conversion_failure(&self) -> Option<&'static str> {
+    pub(crate) fn conversion_failure(&self) -> Option<&'static str> {
         if matches!(self.ctx_val.get(), Some(None)) {
             Some("ctx")
         } else if matches!(self.event_val.get(), Some(None)) {
@@ -110,6 +69,7 @@ impl cel::context::VariableResolver for Scope<'_> {
             "ctx" => self.ctx_val.get_or_init(|| map_to_val(self.ctx, 0)).as_deref()?,
             "event" => self.event_val.get_or_init(|| map_to_val(self.event, 0)).as_deref()?,
             "state" => &self.state,
+            "now" => &self.now,
             _ => return None,
         };
         Some(CowVal::Borrowed(val))
@@ -189,11 +149,28 @@ fn cel_to_json_at(value: &Value, depth: usize) -> Result<Json, String> {
             entries.sort_by(|a, b| a.0.cmp(&b.0));
             Json::Object(entries.into_iter().collect())
         }
+        // As google.protobuf.Timestamp and Duration are written in JSON.
+        Value::Timestamp(t) => Json::String(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+        Value::Duration(d) => Json::String(duration_json(d)),
         Value::Bytes(_) => return Err("a bytes value cannot be stored as JSON".to_owned()),
         other => {
             return Err(format!("a value of type {:?} cannot be stored as JSON", other.type_of()));
         }
     })
+}
+
+/// A duration as protobuf's JSON mapping writes it: seconds with up to 9 decimals, then `s`.
+fn duration_json(d: &chrono::Duration) -> String {
+    let nanos = d.num_nanoseconds().map(i128::from).unwrap_or_else(|| i128::from(d.num_seconds()) * 1_000_000_000);
+    let sign = if nanos < 0 { "-" } else { "" };
+    let nanos = nanos.unsigned_abs();
+    let (secs, frac) = (nanos / 1_000_000_000, nanos % 1_000_000_000);
+    if frac == 0 {
+        format!("{sign}{secs}s")
+    } else {
+        let digits = format!("{frac:09}");
+        format!("{sign}{secs}.{}s", digits.trim_end_matches('0'))
+    }
 }
 
 fn key_to_string(key: &Key) -> String {
@@ -218,11 +195,19 @@ pub(crate) fn render(value: &Value) -> String {
     }
 }
 
+/// Longest evaluation error message kept, in characters (errors can quote whole values).
+const MAX_ERROR_LEN: usize = 300;
+
 /// Turns an execution error into a reason a person can act on.
-fn describe_error(error: &ExecutionError, scope: &Scope<'_>) -> String {
-    if let Some(variable) = scope.conversion_failure() {
-        return format!("{variable} nests deeper than {MAX_DEPTH} levels");
+pub(crate) fn describe_error(error: &ExecutionError) -> String {
+    let text = describe(error);
+    match text.char_indices().nth(MAX_ERROR_LEN) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
     }
+}
+
+fn describe(error: &ExecutionError) -> String {
     match error {
         ExecutionError::UnsupportedBinaryOperator(_, lhs, rhs) if is_int_double_mix(lhs, rhs) => {
             format!(
@@ -231,7 +216,7 @@ fn describe_error(error: &ExecutionError, scope: &Scope<'_>) -> String {
             )
         }
         ExecutionError::UndeclaredReference(_) => {
-            format!("{error} (guards and assignments can read ctx, event and state)")
+            format!("{error} (guards and assignments can read ctx, event, state and now)")
         }
         _ => error.to_string(),
     }
