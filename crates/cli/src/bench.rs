@@ -52,6 +52,11 @@ pub struct EventsArgs {
     /// every --extra-server (repeatable).
     #[arg(long = "extra-server", value_name = "URL")]
     pub extra_servers: Vec<String>,
+    /// Use a machine whose every transition has a CEL guard and an assignment
+    /// (`ctx.n >= 0 && event.size() >= 0`, `n: ctx.n + 1`); run with and without it against the
+    /// same server to see what expressions cost.
+    #[arg(long)]
+    pub expressions: bool,
 }
 
 const CYCLE: &str = r#"{
@@ -66,6 +71,45 @@ const CYCLE: &str = r#"{
     {"from": "s4", "event": "next", "to": "s0"}
   ]
 }"#;
+
+/// The bench machine with a guard and an assignment on every transition.
+const CYCLE_CEL: &str = r#"{
+  "name": "bench-cycle-cel",
+  "initial": "s0",
+  "states": ["s0", "s1", "s2", "s3", "s4"],
+  "transitions": [
+    {"from": "s0", "event": "next", "to": "s1", "guard": "ctx.n >= 0 && event.size() >= 0", "assign": {"n": "ctx.n + 1"}},
+    {"from": "s1", "event": "next", "to": "s2", "guard": "ctx.n >= 0 && event.size() >= 0", "assign": {"n": "ctx.n + 1"}},
+    {"from": "s2", "event": "next", "to": "s3", "guard": "ctx.n >= 0 && event.size() >= 0", "assign": {"n": "ctx.n + 1"}},
+    {"from": "s3", "event": "next", "to": "s4", "guard": "ctx.n >= 0 && event.size() >= 0", "assign": {"n": "ctx.n + 1"}},
+    {"from": "s4", "event": "next", "to": "s0", "guard": "ctx.n >= 0 && event.size() >= 0", "assign": {"n": "ctx.n + 1"}}
+  ]
+}"#;
+
+/// Which bench machine to drive.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum BenchMachine {
+    /// Transitions without expressions.
+    Plain,
+    /// Every transition with a guard and an assignment.
+    WithExpressions,
+}
+
+impl BenchMachine {
+    fn name(self) -> &'static str {
+        match self {
+            BenchMachine::Plain => "bench-cycle",
+            BenchMachine::WithExpressions => "bench-cycle-cel",
+        }
+    }
+
+    fn definition(self) -> &'static str {
+        match self {
+            BenchMachine::Plain => CYCLE,
+            BenchMachine::WithExpressions => CYCLE_CEL,
+        }
+    }
+}
 
 /// Runs a benchmark against `server` with `token`.
 pub async fn run(args: BenchArgs, server: &str, token: Option<&str>) -> anyhow::Result<()> {
@@ -82,7 +126,8 @@ async fn events(args: EventsArgs, server: &str, token: Option<&str>) -> anyhow::
         bail!("--clients, --instances and --events must all be at least 1");
     }
     let client = Client::new(server, token.map(str::to_string))?;
-    let ids = create_instances(&client, &args.space, args.instances, args.clients).await?;
+    let machine = if args.expressions { BenchMachine::WithExpressions } else { BenchMachine::Plain };
+    let ids = create_instances(&client, &args.space, machine, args.instances, args.clients).await?;
 
     let servers: Vec<&str> = std::iter::once(server).chain(args.extra_servers.iter().map(String::as_str)).collect();
     let nodes: Vec<Client> =
@@ -103,7 +148,7 @@ async fn events(args: EventsArgs, server: &str, token: Option<&str>) -> anyhow::
                 let id = &ids[k % ids.len()];
                 let req = SendEvent { event: "next".into(), ..Default::default() };
                 let t = Instant::now();
-                match client.send_event(&space, "bench-cycle", id, &req).await {
+                match client.send_event(&space, machine.name(), id, &req).await {
                     Ok(_) => {
                         let _ = hist.record(t.elapsed().as_micros() as u64);
                     }
@@ -126,11 +171,12 @@ async fn events(args: EventsArgs, server: &str, token: Option<&str>) -> anyhow::
 
     let ok = hist.len();
     println!(
-        "bench events: {} clients, {} instances, {} events, {} node(s)",
+        "bench events: {} clients, {} instances, {} events, {} node(s), machine {}",
         args.clients,
         args.instances,
         args.events,
-        servers.len()
+        servers.len(),
+        machine.name()
     );
     println!("  ok {ok}, errors {errors}, in {:.2?}", elapsed);
     println!("  throughput  {:.0} events/s", ok as f64 / elapsed.as_secs_f64());
@@ -162,11 +208,12 @@ async fn events(args: EventsArgs, server: &str, token: Option<&str>) -> anyhow::
 pub(crate) async fn create_instances(
     client: &Client,
     space: &str,
+    machine: BenchMachine,
     count: usize,
     clients: usize,
 ) -> anyhow::Result<Vec<String>> {
     client
-        .put_machine(space, "bench-cycle", CYCLE.as_bytes().to_vec(), "application/json")
+        .put_machine(space, machine.name(), machine.definition().as_bytes().to_vec(), "application/json")
         .await
         .context("putting the bench machine")?;
     let run_id = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis());
@@ -178,8 +225,14 @@ pub(crate) async fn create_instances(
         let (client, space, chunk) = (client.clone(), space.to_string(), chunk.to_vec());
         creators.spawn(async move {
             for id in chunk {
-                let req = CreateInstance { id: Some(id), ..Default::default() };
-                client.create_instance(&space, "bench-cycle", &req).await?;
+                let ctx = match machine {
+                    BenchMachine::Plain => None,
+                    BenchMachine::WithExpressions => {
+                        Some(serde_json::Map::from_iter([("n".to_owned(), serde_json::Value::from(0))]))
+                    }
+                };
+                let req = CreateInstance { id: Some(id), ctx, ..Default::default() };
+                client.create_instance(&space, machine.name(), &req).await?;
             }
             Ok::<_, switchyard_client::ClientError>(())
         });

@@ -73,7 +73,14 @@ pub async fn watch(args: WatchBenchArgs, server: &str, token: Option<&str>) -> a
         bail!("--watchers, --rate, --writers and --instances must all be at least 1");
     }
     let client = Client::new(server, token.map(str::to_string))?;
-    let ids = crate::bench::create_instances(&client, &args.space, args.instances, args.writers).await?;
+    let ids = crate::bench::create_instances(
+        &client,
+        &args.space,
+        crate::bench::BenchMachine::Plain,
+        args.instances,
+        args.writers,
+    )
+    .await?;
 
     eprintln!("opening {} watchers…", args.watchers);
     let http = reqwest::Client::builder().pool_max_idle_per_host(0).build()?;

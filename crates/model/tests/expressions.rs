@@ -121,6 +121,20 @@ fn values_that_double_are_stopped_before_they_exhaust_memory() {
 }
 
 #[test]
+fn comparing_large_inputs_in_a_loop_is_charged_per_step() {
+    // Outside a loop an input is read once and not charged; inside, every step pays its size.
+    let big = cel::Value::String("x".repeat(1 << 20).into());
+    let activation = Activation::new().bind("big", big).bind("l", ints(250));
+    let declarations = Declarations::new()
+        .variable("big", ExprType::String)
+        .variable("l", ExprType::List(Box::new(ExprType::Int)));
+    let once = Program::compile("big == big", &declarations).unwrap();
+    assert_eq!(once.evaluate(&activation), Ok(cel::Value::Bool(true)));
+    let looped = Program::compile("l.all(x, l.all(y, big == big))", &declarations).unwrap();
+    assert_eq!(looped.evaluate(&activation), Err(EvalError::CostExceeded { limit: 1_000_000 }));
+}
+
+#[test]
 fn a_spent_budget_is_not_absorbed_by_error_semantics() {
     let activation = Activation::new().bind("l", ints(400));
     let declarations = Declarations::new().variable("l", ExprType::List(Box::new(ExprType::Int)));

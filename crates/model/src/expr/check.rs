@@ -12,7 +12,7 @@
 //! evaluation decides, as in cel-go. The check never refuses an expression the interpreter
 //! would evaluate without error for every input of the declared types.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
 use cel::common::ast::{EntryExpr, Expr, IdedExpr, LiteralValue, operators};
@@ -152,15 +152,27 @@ pub(super) struct CheckError {
     pub(super) message: String,
 }
 
-/// Checks `expr` against `declarations`; returns the result type.
-pub(super) fn check(expr: &IdedExpr, declarations: &Declarations, _env: &cel::Env) -> Result<ExprType, CheckError> {
-    Checker { declarations, scopes: Vec::new() }.infer(expr)
+/// What the check learnt: the result type and the nodes whose values are scalars.
+pub(super) struct Checked {
+    /// The type of the whole expression.
+    pub(super) result: ExprType,
+    /// Ids of nodes whose value is a bool, number, null, timestamp, duration or type: copying
+    /// or comparing them costs the same whatever the input (the meter need not charge them).
+    pub(super) scalars: HashSet<u64>,
+}
+
+/// Checks `expr` against `declarations`.
+pub(super) fn check(expr: &IdedExpr, declarations: &Declarations) -> Result<Checked, CheckError> {
+    let mut checker = Checker { declarations, scopes: Vec::new(), scalars: HashSet::new() };
+    let result = checker.infer(expr)?;
+    Ok(Checked { result, scalars: checker.scalars })
 }
 
 struct Checker<'d> {
     declarations: &'d Declarations,
     /// Comprehension variables in scope, innermost last.
     scopes: Vec<(String, ExprType)>,
+    scalars: HashSet<u64>,
 }
 
 /// Names a type is spelt with in an expression (`type(x) == int`).
@@ -223,6 +235,24 @@ impl Checker<'_> {
     }
 
     fn infer(&mut self, expr: &IdedExpr) -> Result<ExprType, CheckError> {
+        let ty = self.infer_node(expr)?;
+        if matches!(
+            ty,
+            ExprType::Null
+                | ExprType::Bool
+                | ExprType::Int
+                | ExprType::Uint
+                | ExprType::Double
+                | ExprType::Timestamp
+                | ExprType::Duration
+                | ExprType::Type
+        ) {
+            self.scalars.insert(expr.id);
+        }
+        Ok(ty)
+    }
+
+    fn infer_node(&mut self, expr: &IdedExpr) -> Result<ExprType, CheckError> {
         match &expr.expr {
             Expr::Unspecified => Err(err(expr.id, "empty expression")),
             Expr::Literal(literal) => Ok(match literal {

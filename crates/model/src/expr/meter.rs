@@ -6,7 +6,10 @@
 //!   its arguments (`+`, `==`, `in`, `contains`, `matches`, `string`, ...), every element of a
 //!   list or map literal (the interpreter copies them), a `cel.bind` initialiser, and the
 //!   whole expression (its result is copied out). It charges the argument's *deep* size: one
-//!   unit per value, entry and element, plus one per 8 bytes of string or bytes.
+//!   unit per value, entry and element, plus one per 8 bytes of string or bytes. Arguments the
+//!   type check proved scalar (numbers, bools, timestamps, ...) are not wrapped, nor are reads of
+//!   declared variables outside any loop body: those run once per evaluation on input the caller
+//!   already bounds, and leaving them out keeps a typical guard as cheap as the bare interpreter.
 //! - `@iter(range, w)` wraps a comprehension's range. It charges the range's deep size (each
 //!   item is copied into the loop variable) plus `w` units per item, `w` being the size of the
 //!   loop body: evaluating one step costs at most that many operations.
@@ -24,6 +27,7 @@
 //! (`e || true`, `all` over errors) would have hidden the refusal.
 
 use std::cell::Cell;
+use std::collections::HashSet;
 
 use cel::ExecutionError;
 use cel::common::ast::{CallExpr, ComprehensionExpr, EntryExpr, Expr, IdedExpr, LiteralValue, operators};
@@ -200,9 +204,16 @@ fn is_constant_cost(name: &str) -> bool {
     )
 }
 
-/// Rewrites `root` so that evaluating it charges the meter (see the module docs).
-pub(super) fn instrument(root: IdedExpr, declarations: Option<&Declarations>) -> IdedExpr {
-    let mut rewriter = Rewriter { next_id: max_id(&root) + 1, declarations, bound: Vec::new() };
+/// Rewrites `root` so that evaluating it charges the meter (see the module docs). `scalars`
+/// (from the type check) are nodes whose values cost the same whatever the input.
+pub(super) fn instrument(
+    root: IdedExpr,
+    declarations: Option<&Declarations>,
+    scalars: Option<&HashSet<u64>>,
+) -> IdedExpr {
+    let empty = HashSet::new();
+    let scalars = scalars.unwrap_or(&empty);
+    let mut rewriter = Rewriter { next_id: max_id(&root) + 1, declarations, scalars, bound: Vec::new(), loops: 0 };
     let root = rewriter.rewrite(root);
     rewriter.charged(root)
 }
@@ -283,8 +294,11 @@ fn count_nodes(expr: &IdedExpr) -> u64 {
 struct Rewriter<'d> {
     next_id: u64,
     declarations: Option<&'d Declarations>,
+    scalars: &'d HashSet<u64>,
     /// Comprehension variables in scope.
     bound: Vec<String>,
+    /// Comprehension loop bodies enclosing the node being rewritten.
+    loops: usize,
 }
 
 impl Rewriter<'_> {
@@ -298,12 +312,34 @@ impl Rewriter<'_> {
         IdedExpr { id: self.id(), expr: Expr::Call(CallExpr { func_name: name.to_owned(), target: None, args }) }
     }
 
-    /// Wraps `expr` in `@in(...)` unless it cannot be costly (a scalar literal).
+    /// Wraps `expr` in `@in(...)` unless it cannot be costly: a scalar (by literal or by its
+    /// checked type), or a read of a declared variable outside any loop. Such a read runs once
+    /// per evaluation and its size is the input's, which the caller bounds; in a loop body it
+    /// would run once per step and is charged.
     fn charged(&mut self, expr: IdedExpr) -> IdedExpr {
+        if self.scalars.contains(&expr.id) {
+            return expr;
+        }
         match &expr.expr {
             Expr::Literal(LiteralValue::String(_) | LiteralValue::Bytes(_)) => self.call(IN, vec![expr]),
             Expr::Literal(_) => expr,
+            _ if self.loops == 0 && self.is_input_read(&expr) => expr,
             _ => self.call(IN, vec![expr]),
+        }
+    }
+
+    /// Whether `expr` reads a declared variable (`event`, `ctx.items`), not a comprehension's.
+    fn is_input_read(&self, expr: &IdedExpr) -> bool {
+        let mut e = expr;
+        loop {
+            match &e.expr {
+                Expr::Ident(name) => {
+                    return !self.bound.iter().any(|b| b == name)
+                        && self.declarations.is_some_and(|d| d.get(name).is_some());
+                }
+                Expr::Select(select) if !select.test => e = &select.operand,
+                _ => return false,
+            }
         }
     }
 
@@ -437,8 +473,10 @@ impl Rewriter<'_> {
             self.bound.push(second.clone());
         }
         self.bound.push(c.accu_var.clone());
+        self.loops += 1;
         let loop_cond = self.rewrite(c.loop_cond);
         let loop_step = self.rewrite(c.loop_step);
+        self.loops -= 1;
         let result = self.rewrite(c.result);
         self.bound.truncate(bound);
         ComprehensionExpr {

@@ -204,14 +204,15 @@ impl Program {
                 Some((start, _)) => line_and_column(source, start as usize),
                 None => (1, 1),
             };
-            let result_type = match declarations {
-                Some(declarations) => check::check(&expr, declarations, env).map_err(|error| {
+            let checked = match declarations {
+                Some(declarations) => Some(check::check(&expr, declarations).map_err(|error| {
                     let (line, column) = position(error.id);
                     CompileError::Type { line, column, message: error.message }
-                })?,
-                None => ExprType::Dyn,
+                })?),
+                None => None,
             };
-            let expr = meter::instrument(expr, declarations);
+            let expr = meter::instrument(expr, declarations, checked.as_ref().map(|c| &c.scalars));
+            let result_type = checked.map_or(ExprType::Dyn, |c| c.result);
             Ok(Self { source: source.to_owned(), expr, result_type })
         })
     }
