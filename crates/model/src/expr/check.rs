@@ -677,7 +677,6 @@ fn signatures(name: &str) -> Option<&'static [Sig]> {
         "flatten" => const { &[m(&[P::K(L)], R::Dyn), m(&[P::K(L), P::K(I)], R::Dyn)] },
         "distinct" | "sort" => const { &[m(&[P::K(L)], R::First)] },
         "lists.range" => const { &[g(&[P::K(I)], R::K(L))] },
-        "first" | "last" => const { &[m(&[P::K(L)], R::OptionalElement)] },
         // encoders
         "base64.encode" => const { &[g(&[P::K(Y)], R::K(S))] },
         "base64.decode" => const { &[g(&[P::K(S)], R::K(Y))] },

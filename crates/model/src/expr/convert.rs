@@ -5,8 +5,9 @@
 //!   numbers `double`, strings `string` (borrowed, not copied), arrays `list`, objects `map`
 //!   with string keys, `null` `null`. The variables are converted only when an expression
 //!   looks them up, once per [`Scope`].
-//! - CEL becomes JSON only for values JSON can hold: non-finite doubles, bytes, types,
-//!   functions and optionals are refused with a message, never replaced silently.
+//! - CEL becomes JSON only for values JSON can hold: timestamps and durations as protobuf's JSON
+//!   mapping writes them, a type as its name; non-finite doubles, bytes, functions and optionals
+//!   are refused with a message, never replaced silently.
 //! - Nothing here panics on user input; nesting deeper than [`MAX_DEPTH`] is refused.
 
 use std::collections::HashMap;

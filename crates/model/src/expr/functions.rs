@@ -279,7 +279,11 @@ pub(super) fn well_known_types(mut expr: IdedExpr) -> IdedExpr {
             let given = match name {
                 "google.protobuf.Struct" => field("fields"),
                 "google.protobuf.ListValue" => field("values"),
-                "google.protobuf.Value" => None,
+                "google.protobuf.Value" => {
+                    ["null_value", "number_value", "string_value", "bool_value", "struct_value", "list_value"]
+                        .into_iter()
+                        .find_map(|name| field(name))
+                }
                 _ => field("value"),
             };
             match (zero, given) {
