@@ -125,13 +125,39 @@ fn comparing_large_inputs_in_a_loop_is_charged_per_step() {
     // Outside a loop an input is read once and not charged; inside, every step pays its size.
     let big = cel::Value::String("x".repeat(1 << 20).into());
     let activation = Activation::new().bind("big", big).bind("l", ints(250));
-    let declarations = Declarations::new()
-        .variable("big", ExprType::String)
-        .variable("l", ExprType::List(Box::new(ExprType::Int)));
+    let declarations =
+        Declarations::new().variable("big", ExprType::String).variable("l", ExprType::List(Box::new(ExprType::Int)));
     let once = Program::compile("big == big", &declarations).unwrap();
     assert_eq!(once.evaluate(&activation), Ok(cel::Value::Bool(true)));
     let looped = Program::compile("l.all(x, l.all(y, big == big))", &declarations).unwrap();
     assert_eq!(looped.evaluate(&activation), Err(EvalError::CostExceeded { limit: 1_000_000 }));
+}
+
+#[test]
+fn reviewed_ways_around_the_meter_are_charged() {
+    let mut doubling = String::from("([0] + ['xxxxxxxxxxxxxxxx'])[1]");
+    for name in ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"] {
+        doubling = format!(
+            "cel.bind({name}, {doubling}, {name} + {name} + {name} + {name} + {name} + {name} + {name} + {name})"
+        );
+    }
+    let cases = [
+        // A wrongly inferred element type must not switch metering off.
+        format!("size({doubling}) > 0"),
+        "lists.range(90000).all(i, size(lists.range(1000000)) > 0)".to_owned(),
+        "size(lists.range(300000).distinct()) > 0".to_owned(),
+        "size(lists.range(37000).transformMap(i, v, v)) > 0".to_owned(),
+        "lists.range(80000).exists(i, 'a'.matches('[a-z]{500}'))".to_owned(),
+        "lists.range(100000).all(i, optional.of(event).hasValue())".to_owned(),
+    ];
+    let payload = cel::Value::Map(std::collections::HashMap::from([("l".to_string(), ints(20_000))]).into());
+    let activation = Activation::new().bind("event", payload);
+    for source in &cases {
+        assert_eq!(eval_with(source, &activation), Err(EvalError::CostExceeded { limit: 1_000_000 }), "{source}");
+    }
+    // has() on a closed schema is false, not a type error.
+    let closed = decls().variable("ctx", ExprType::Object { fields: Default::default(), open: false });
+    assert!(Program::compile("has(ctx.y)", &closed).is_ok());
 }
 
 #[test]

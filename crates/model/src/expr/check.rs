@@ -236,17 +236,13 @@ impl Checker<'_> {
 
     fn infer(&mut self, expr: &IdedExpr) -> Result<ExprType, CheckError> {
         let ty = self.infer_node(expr)?;
-        if matches!(
-            ty,
-            ExprType::Null
-                | ExprType::Bool
-                | ExprType::Int
-                | ExprType::Uint
-                | ExprType::Double
-                | ExprType::Timestamp
-                | ExprType::Duration
-                | ExprType::Type
-        ) {
+        // Only calls whose result is a scalar whatever their arguments turn out to be at run
+        // time: inferred element types can be wrong where a schema is open, so types alone do
+        // not decide what the meter may skip.
+        if let Expr::Call(call) = &expr.expr
+            && call.target.is_none()
+            && returns_scalar(&call.func_name)
+        {
             self.scalars.insert(expr.id);
         }
         Ok(ty)
@@ -294,8 +290,12 @@ impl Checker<'_> {
                     return Err(err(expr.id, format!("undeclared reference to '{name}'")));
                 }
                 let operand = self.infer(&select.operand)?;
-                let field = self.field(expr.id, &operand, &select.field)?;
-                Ok(if select.test { ExprType::Bool } else { field })
+                if select.test {
+                    // has() asks whether the field is there: false, not an error, when the
+                    // schema does not know it.
+                    return Ok(ExprType::Bool);
+                }
+                self.field(expr.id, &operand, &select.field)
             }
             Expr::List(list) => {
                 let mut element: Option<ExprType> = None;
@@ -454,6 +454,33 @@ impl Checker<'_> {
     }
 }
 
+/// Calls whose value is a bool or a number (or an error) for any arguments.
+fn returns_scalar(name: &str) -> bool {
+    matches!(
+        name,
+        operators::EQUALS
+            | operators::NOT_EQUALS
+            | operators::LESS
+            | operators::LESS_EQUALS
+            | operators::GREATER
+            | operators::GREATER_EQUALS
+            | operators::LOGICAL_AND
+            | operators::LOGICAL_OR
+            | operators::LOGICAL_NOT
+            | operators::NOT_STRICTLY_FALSE
+            | operators::IN
+            | operators::MULTIPLY
+            | operators::DIVIDE
+            | operators::MODULO
+            | operators::NEGATE
+            | "size"
+            | "int"
+            | "uint"
+            | "double"
+            | "bool"
+    )
+}
+
 fn expect(expr: &IdedExpr, ty: &ExprType, kinds: &[Kind], what: &str) -> Result<(), CheckError> {
     if ty.kind() == Kind::Dyn || kinds.contains(&ty.kind()) {
         Ok(())
@@ -488,6 +515,10 @@ enum R {
     Element,
     /// `list(string)`.
     ListOfString,
+    /// The type of both arguments (`list + list`, `opt.or(opt)`).
+    Join,
+    /// The first argument's element type joined with the second's type (`opt.orValue(x)`).
+    ElementOrSecond,
     /// The first argument's type wrapped in an optional.
     OptionalOfFirst,
     /// The element type of the first argument wrapped in an optional.
@@ -538,7 +569,7 @@ fn signatures(name: &str) -> Option<&'static [Sig]> {
                     g(&[P::K(D), P::K(D)], R::K(D)),
                     g(&[P::K(S), P::K(S)], R::K(S)),
                     g(&[P::K(Y), P::K(Y)], R::K(Y)),
-                    g(&[P::K(L), P::K(L)], R::First),
+                    g(&[P::K(L), P::K(L)], R::Join),
                     g(&[P::K(T), P::K(U)], R::K(T)),
                     g(&[P::K(U), P::K(T)], R::K(T)),
                     g(&[P::K(U), P::K(U)], R::K(U)),
@@ -685,8 +716,8 @@ fn signatures(name: &str) -> Option<&'static [Sig]> {
         "optional.none" => const { &[g(&[], R::K(O))] },
         "hasValue" => const { &[m(&[P::K(O)], R::K(B))] },
         "value" => const { &[m(&[P::K(O)], R::Element)] },
-        "or" => const { &[m(&[P::K(O), P::K(O)], R::First)] },
-        "orValue" => const { &[m(&[P::K(O), A], R::Element)] },
+        "or" => const { &[m(&[P::K(O), P::K(O)], R::Join)] },
+        "orValue" => const { &[m(&[P::K(O), A], R::ElementOrSecond)] },
         // written here (see functions.rs)
         "@entries" => const { &[g(&[P::K(L)], R::K(L)), g(&[P::K(M)], R::K(L))] },
         "@pairs_to_map" => const { &[g(&[P::K(L)], R::K(M))] },
@@ -750,6 +781,14 @@ fn overload(id: u64, name: &str, target: Option<&ExprType>, args: &[ExprType]) -
             R::First => all.first().map_or(ExprType::Dyn, |t| (*t).clone()),
             R::Element => all.first().map_or(ExprType::Dyn, |t| element(t)),
             R::ListOfString => ExprType::List(Box::new(ExprType::String)),
+            R::Join => match (all.first(), all.get(1)) {
+                (Some(a), Some(b)) => a.join(b),
+                _ => ExprType::Dyn,
+            },
+            R::ElementOrSecond => match (all.first(), all.get(1)) {
+                (Some(a), Some(b)) => element(a).join(b),
+                _ => ExprType::Dyn,
+            },
             R::OptionalOfFirst => ExprType::Optional(Box::new(all.first().map_or(ExprType::Dyn, |t| (*t).clone()))),
             R::OptionalElement => ExprType::Optional(Box::new(all.first().map_or(ExprType::Dyn, |t| element(t)))),
         };

@@ -12,6 +12,7 @@
 //!   `[index or key, value]` pairs) and bind both names per step.
 //! - `@replace` and `@split`, the strings extension's `replace` and `split` with the same
 //!   results, charging the meter for what they build before building it.
+//! - `@matches`: `matches` with a bounded compiled size and a charge per compile.
 //! - `@getMilliseconds`: `getMilliseconds` with the spec's result for a duration.
 //! - The metering functions `@in` and `@iter` ([`super::meter`]).
 
@@ -27,7 +28,7 @@ use cel::common::types::{
 use cel::common::value::{CowVal, Val};
 use cel::parser::{Macro, MacroExprHelper, ParseError};
 
-use super::meter::{self, IN, ITER};
+use super::meter::{self, IN, ITER, QUADRATIC};
 
 /// `replace`, metered.
 pub(super) const REPLACE: &str = "@replace";
@@ -35,6 +36,13 @@ pub(super) const REPLACE: &str = "@replace";
 pub(super) const SPLIT: &str = "@split";
 /// `getMilliseconds`, with the component (not the total) for a duration, as the spec says.
 pub(super) const GET_MILLISECONDS: &str = "@getMilliseconds";
+/// `matches`, with a bounded regex size and a charge per compile.
+pub(super) const MATCHES: &str = "@matches";
+/// Units one regular-expression compile costs (it runs on every call, and its time grows with
+/// the compiled program, which is bounded by [`REGEX_SIZE_LIMIT`]).
+const REGEX_COMPILE_COST: u64 = 1_000;
+/// Largest compiled regular expression, in bytes (the regex crate's default is 10 MiB).
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
 /// `[index or key, value]` pairs of a list or map.
 const ENTRIES: &str = "@entries";
 /// A map from a list of `[key, value]` pairs.
@@ -65,6 +73,7 @@ fn add_everything(env: &mut Env) -> Result<(), Box<dyn std::error::Error>> {
 
     env.add_overload(IN, "@in", vec![DYN_TYPE], meter::meter_in)?;
     env.add_overload(ITER, "@iter", vec![DYN_TYPE, INT_TYPE], meter::meter_iter)?;
+    env.add_overload(QUADRATIC, "@quadratic", vec![DYN_TYPE], meter::meter_quadratic)?;
     env.add_member_overload(REPLACE, "@replace", STRING_TYPE, vec![STRING_TYPE, STRING_TYPE], replace_all)?;
     env.add_member_overload(REPLACE, "@replace_n", STRING_TYPE, vec![STRING_TYPE, STRING_TYPE, INT_TYPE], replace_n)?;
     env.add_member_overload(SPLIT, "@split", STRING_TYPE, vec![STRING_TYPE], split_all)?;
@@ -72,6 +81,8 @@ fn add_everything(env: &mut Env) -> Result<(), Box<dyn std::error::Error>> {
     env.add_member_overload(GET_MILLISECONDS, "@ms_timestamp", TIMESTAMP_TYPE, vec![], milliseconds)?;
     env.add_member_overload(GET_MILLISECONDS, "@ms_timestamp_tz", TIMESTAMP_TYPE, vec![STRING_TYPE], milliseconds)?;
     env.add_member_overload(GET_MILLISECONDS, "@ms_duration", DURATION_TYPE, vec![], milliseconds)?;
+    env.add_overload(MATCHES, "@matches", vec![STRING_TYPE, STRING_TYPE], regex_matches)?;
+    env.add_member_overload(MATCHES, "@matches_member", STRING_TYPE, vec![STRING_TYPE], regex_matches)?;
     env.add_overload(ENTRIES, "@entries_list", vec![LIST_TYPE], entries)?;
     env.add_overload(ENTRIES, "@entries_map", vec![MAP_TYPE], entries)?;
     env.add_overload(PAIRS_TO_MAP, "@pairs_to_map", vec![LIST_TYPE], pairs_to_map)?;
@@ -193,6 +204,19 @@ fn milliseconds<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, Exe
     Ok(CowVal::owned(CelInt::from(millis)))
 }
 
+/// `matches(s, re)` and `s.matches(re)`: RE2 syntax (the regex crate), compiled with a size
+/// limit, charged per compile and per byte searched.
+fn regex_matches<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let text = string_arg(&args, 0, "matches")?;
+    let pattern = string_arg(&args, 1, "matches")?;
+    meter::charge(REGEX_COMPILE_COST.saturating_add(meter::bytes_cost(text.len())))?;
+    let regex = regex::RegexBuilder::new(pattern)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .map_err(|e| ExecutionError::function_error("matches", format!("invalid regular expression: {e}")))?;
+    Ok(CowVal::owned(cel::common::types::CelBool::from(regex.is_match(text))))
+}
+
 // ---- two-variable comprehension support -----------------------------------------------------
 
 /// `@entries(x)`: `[[0, x[0]], [1, x[1]], ...]` for a list, `[[k, v], ...]` for a map.
@@ -282,7 +306,7 @@ pub(super) fn well_known_types(mut expr: IdedExpr) -> IdedExpr {
                 "google.protobuf.Value" => {
                     ["null_value", "number_value", "string_value", "bool_value", "struct_value", "list_value"]
                         .into_iter()
-                        .find_map(|name| field(name))
+                        .find_map(&field)
                 }
                 _ => field("value"),
             };
@@ -498,13 +522,11 @@ fn two_var(
                 }
                 None => append,
             };
-            let a = accu(helper);
-            let result = if kind == TwoVar::TransformMap { call(helper, PAIRS_TO_MAP, vec![a]) } else { a };
-            (init, cond, step, result)
+            (init, cond, step, accu(helper))
         }
     };
     let iter_range = call(helper, ENTRIES, vec![range]);
-    Ok(Some(helper.next_expr(Expr::Comprehension(Box::new(ComprehensionExpr {
+    let comprehension = helper.next_expr(Expr::Comprehension(Box::new(ComprehensionExpr {
         iter_range,
         iter_var: ENTRY.to_owned(),
         iter_var2: None,
@@ -513,5 +535,7 @@ fn two_var(
         loop_cond: cond,
         loop_step: step,
         result,
-    })))))
+    })));
+    // The pairs are collected in a list (appended in place) and made a map once, at the end.
+    Ok(Some(if kind == TwoVar::TransformMap { call(helper, PAIRS_TO_MAP, vec![comprehension]) } else { comprehension }))
 }

@@ -41,6 +41,9 @@ pub(super) const IN: &str = "@in";
 /// Name of the function charging for a comprehension's range.
 pub(super) const ITER: &str = "@iter";
 
+/// Name of the function charging the square of its argument's size (`distinct`).
+pub(super) const QUADRATIC: &str = "@quadratic";
+
 /// Bytes of string or bytes that cost one unit.
 const BYTES_PER_UNIT: u64 = 8;
 
@@ -163,6 +166,16 @@ pub(super) fn meter_in<'b, 'v>(mut args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'
     Ok(value)
 }
 
+/// `@quadratic(x)`: charges the square of `x`'s size (`distinct` compares every pair) and returns
+/// `x`.
+pub(super) fn meter_quadratic<'b, 'v>(mut args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let value = args.pop().ok_or_else(|| ExecutionError::invalid_argument_count(1, 0))?;
+    let cap = remaining();
+    let size = deep_size(value.as_ref(), cap).unwrap_or(cap.saturating_add(1));
+    charge(size.saturating_mul(size))?;
+    Ok(value)
+}
+
 /// `@iter(range, w)`: charges `range`'s deep size plus `w` per item and returns `range`.
 pub(super) fn meter_iter<'b, 'v>(mut args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
     let weight = args.pop().ok_or_else(|| ExecutionError::invalid_argument_count(2, 0))?;
@@ -188,19 +201,12 @@ fn is_constant_cost(name: &str) -> bool {
             | operators::CONDITIONAL
             | operators::NOT_STRICTLY_FALSE
             | operators::INDEX
-            | operators::OPT_INDEX
-            | operators::OPT_SELECT
             | operators::NEGATE
             | "size"
             | "type"
             | "dyn"
             | "hasValue"
-            | "value"
-            | "or"
-            | "orValue"
-            | "optional.of"
             | "optional.none"
-            | "optional.ofNonZeroValue"
     )
 }
 
@@ -429,7 +435,7 @@ impl Rewriter<'_> {
         // `exists_one`; the interpreter recognises their shape, and the accumulator was
         // already charged for as it was built.
         let accumulates = call.func_name == operators::ADD
-            && matches!(args.first(), Some(IdedExpr { expr: Expr::Ident(name), .. }) if name.starts_with('@') || name == "__result__");
+            && matches!(args.first(), Some(IdedExpr { expr: Expr::Ident(name), .. }) if name.starts_with('@'));
         if is_constant_cost(&call.func_name) || accumulates {
             call.args = args;
             if let Some(target) = call.target.take() {
@@ -437,19 +443,32 @@ impl Rewriter<'_> {
             }
             return Expr::Call(call);
         }
+        // Work that grows faster than the arguments: charged before it is done.
+        let quadratic = call.target.is_some() && call.func_name == "distinct";
         call.args = args.into_iter().map(|a| self.charged(a)).collect();
         if let Some(target) = call.target.take() {
             let namespace = self.is_namespace(&target);
             let target = self.rewrite(*target);
-            call.target = Some(Box::new(if namespace { target } else { self.charged(target) }));
+            let target = if namespace { target } else { self.charged(target) };
+            let target = if quadratic { self.call(QUADRATIC, vec![target]) } else { target };
+            call.target = Some(Box::new(target));
             if !namespace {
                 match call.func_name.as_str() {
                     "replace" => call.func_name = super::functions::REPLACE.to_owned(),
                     "split" => call.func_name = super::functions::SPLIT.to_owned(),
                     "getMilliseconds" => call.func_name = super::functions::GET_MILLISECONDS.to_owned(),
+                    "matches" => call.func_name = super::functions::MATCHES.to_owned(),
                     _ => {}
                 }
             }
+        }
+        // A result larger than its charged arguments (`lists.range(n)`) is charged once built.
+        if call.func_name == "matches" && call.target.is_none() {
+            call.func_name = super::functions::MATCHES.to_owned();
+        }
+        if (call.target.is_some() && call.func_name == "range") || call.func_name == "lists.range" {
+            let id = self.id();
+            return self.call(IN, vec![IdedExpr { id, expr: Expr::Call(call) }]).expr;
         }
         Expr::Call(call)
     }
