@@ -416,3 +416,28 @@ async fn standard_cel_functions_and_macros_work_end_to_end() {
         assert_eq!(&ctx[key], value, "ctx.{key}: {body}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bench_events_with_expressions_drives_the_guarded_machine() {
+    let server = TestServer::start();
+    let out = server
+        .cli()
+        .args(["bench", "events", "--clients", "4", "--instances", "5", "--events", "50", "--expressions"])
+        .output()
+        .expect("bench runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "bench failed: {stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("machine bench-cycle-cel"), "{stdout}");
+    assert!(stdout.contains("ok 50, errors 0"), "{stdout}");
+    // Every event went through the guard and the assignment: the counters add up to 50.
+    let http = Http::new(&server);
+    let (status, body) = http.get("/v1/spaces/bench/machines/bench-cycle-cel/instances").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let total: i64 = body["instances"]
+        .as_array()
+        .expect("instances")
+        .iter()
+        .map(|i| i["ctx"]["n"].as_i64().expect("n is an integer"))
+        .sum();
+    assert_eq!(total, 50, "{body}");
+}
