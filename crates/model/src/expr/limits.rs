@@ -23,13 +23,10 @@ pub const MAX_COMPREHENSION_NESTING: usize = 12;
 /// Refuses a tree that is too deep, too large or nests comprehensions too deeply.
 pub(super) fn check(root: &IdedExpr) -> Result<(), CompileError> {
     let mut nodes = 0usize;
-    let mut deepest = 0usize;
-    let mut deepest_nesting = 0usize;
     // (node, depth, comprehensions enclosing it)
     let mut stack: Vec<(&IdedExpr, usize, usize)> = vec![(root, 1, 0)];
     while let Some((node, depth, nesting)) = stack.pop() {
         nodes += 1;
-        deepest = deepest.max(depth);
         if depth > MAX_AST_DEPTH {
             return Err(CompileError::TooComplex(format!(
                 "nests more than {MAX_AST_DEPTH} levels deep (each selection, index, call and operator in a \
@@ -74,7 +71,6 @@ pub(super) fn check(root: &IdedExpr) -> Result<(), CompileError> {
             }
             Expr::Comprehension(c) => {
                 let inner = nesting + 1;
-                deepest_nesting = deepest_nesting.max(inner);
                 if inner > MAX_COMPREHENSION_NESTING {
                     return Err(CompileError::TooComplex(format!(
                         "nests comprehensions (all, exists, map, filter, cel.bind, ...) more than \
@@ -90,6 +86,5 @@ pub(super) fn check(root: &IdedExpr) -> Result<(), CompileError> {
             }
         }
     }
-    let _ = (deepest, deepest_nesting);
     Ok(())
 }

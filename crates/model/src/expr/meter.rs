@@ -226,46 +226,22 @@ pub(super) fn instrument(
 
 fn max_id(expr: &IdedExpr) -> u64 {
     let mut max = 0;
-    let mut stack = vec![expr];
-    while let Some(e) = stack.pop() {
-        max = max.max(e.id);
-        match &e.expr {
-            Expr::Call(call) => {
-                stack.extend(call.target.as_deref());
-                stack.extend(call.args.iter());
-            }
-            Expr::Comprehension(c) => {
-                stack.extend([&c.iter_range, &c.accu_init, &c.loop_cond, &c.loop_step, &c.result]);
-            }
-            Expr::List(list) => stack.extend(list.elements.iter()),
-            Expr::Map(map) => {
-                for entry in &map.entries {
-                    if let EntryExpr::MapEntry(entry) = &entry.expr {
-                        stack.extend([&entry.key, &entry.value]);
-                    }
-                }
-            }
-            Expr::Struct(s) => {
-                for entry in &s.entries {
-                    match &entry.expr {
-                        EntryExpr::StructField(field) => stack.push(&field.value),
-                        EntryExpr::MapEntry(entry) => stack.extend([&entry.key, &entry.value]),
-                    }
-                }
-            }
-            Expr::Select(select) => stack.push(&select.operand),
-            Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => {}
-        }
-    }
+    walk(expr, |e| max = max.max(e.id));
     max
 }
 
 /// Counts the nodes of a tree (bounded by the structural limits).
 fn count_nodes(expr: &IdedExpr) -> u64 {
     let mut count = 0;
+    walk(expr, |_| count += 1);
+    count
+}
+
+/// Calls `visit` on every node of `expr`, without recursion.
+fn walk(expr: &IdedExpr, mut visit: impl FnMut(&IdedExpr)) {
     let mut stack = vec![expr];
     while let Some(e) = stack.pop() {
-        count += 1;
+        visit(e);
         match &e.expr {
             Expr::Call(call) => {
                 stack.extend(call.target.as_deref());
@@ -294,7 +270,6 @@ fn count_nodes(expr: &IdedExpr) -> u64 {
             Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => {}
         }
     }
-    count
 }
 
 struct Rewriter<'d> {
