@@ -19,6 +19,7 @@
 pub mod address;
 pub mod definition;
 pub mod expr;
+pub mod json;
 
 pub use address::{Address, AddressError, NameProblem, Segment, SpaceName};
 pub use definition::{
