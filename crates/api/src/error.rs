@@ -37,7 +37,8 @@ pub fn status_of(code: &str) -> StatusCode {
         | "idempotency_key_reused"
         | "invalid_component"
         | "component_world_mismatch"
-        | "expression_cost_exceeded" => StatusCode::UNPROCESSABLE_ENTITY,
+        | "expression_cost_exceeded"
+        | "context_too_large" => StatusCode::UNPROCESSABLE_ENTITY,
         "machine_not_found"
         | "instance_not_found"
         | "key_not_found"

@@ -65,8 +65,13 @@ pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-/// Decodes JSON, answering `bad_request` with the line and column of the first problem.
+/// Decodes JSON, answering `bad_request` with the line and column of the first problem, and
+/// `validation_failed` for text nested past the JSON policy (checked before parsing).
 pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if let Err(e) = switchyard_model::json::scan_depth(bytes) {
+        return Err(ApiError::new("validation_failed", format!("the body: {e}"))
+            .with_details(json!({ "max_depth": e.limit() })));
+    }
     serde_json::from_slice(bytes).map_err(|e| {
         ApiError::new("bad_request", format!("invalid JSON body: {e}"))
             .with_details(json!({ "line": e.line(), "column": e.column() }))

@@ -45,6 +45,11 @@ pub struct ServeArgs {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "SWITCHYARD_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// The largest context an instance may have, in bytes of compact JSON (e.g. 1MiB, 256KiB):
+    /// creating an instance with a larger one, or an event whose assignments would grow it
+    /// past this, is refused with `context_too_large`.
+    #[arg(long, env = "SWITCHYARD_MAX_CONTEXT_BYTES", default_value = "1MiB", value_parser = parse_bytes)]
+    pub max_context_bytes: u64,
     /// Serve /metrics without a token.
     #[arg(long, env = "SWITCHYARD_METRICS_PUBLIC")]
     pub metrics_public: bool,
@@ -106,6 +111,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         idempotency_retention: args.idempotency_retention,
         log_retention_age: args.log_retention,
         log_retention_bytes: (args.log_retention_bytes > 0).then_some(args.log_retention_bytes),
+        max_context_bytes: usize::try_from(args.max_context_bytes).unwrap_or(usize::MAX),
     };
     let engine = Arc::new(Engine::new(store.clone(), config));
     if let Some(secret) = engine.bootstrap_admin_token(&args.data_dir).await? {

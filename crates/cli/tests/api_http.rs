@@ -8,6 +8,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::TestServer;
+use support::http::{Http, code};
 
 const ORDER_YAML: &str = r#"
 name: order
@@ -23,55 +24,6 @@ transitions:
   - { from: paid, event: ship, to: shipped }
   - { from: [pending, paid], event: cancel, to: cancelled }
 "#;
-
-/// A tiny HTTP helper bound to one server and token.
-struct Http {
-    base: String,
-    token: Option<String>,
-    client: reqwest::Client,
-}
-
-impl Http {
-    fn new(server: &TestServer) -> Http {
-        Http::with_token(server, Some(&server.admin_token))
-    }
-
-    fn with_token(server: &TestServer, token: Option<&str>) -> Http {
-        Http { base: server.url.clone(), token: token.map(str::to_string), client: reqwest::Client::new() }
-    }
-
-    async fn send(&self, method: Method, path: &str, body: Option<(&str, Vec<u8>)>) -> (StatusCode, Value) {
-        let mut req = self.client.request(method, format!("{}{path}", self.base)).timeout(Duration::from_secs(30));
-        if let Some(t) = &self.token {
-            req = req.bearer_auth(t);
-        }
-        if let Some((ct, bytes)) = body {
-            req = req.header("content-type", ct).body(bytes);
-        }
-        let resp = req.send().await.expect("request reaches the server");
-        let status = resp.status();
-        let text = resp.text().await.expect("body");
-        let value =
-            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
-        (status, value)
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        self.send(Method::GET, path, None).await
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.send(Method::POST, path, Some(("application/json", body.to_string().into_bytes()))).await
-    }
-
-    async fn put_yaml(&self, path: &str, yaml: &str) -> (StatusCode, Value) {
-        self.send(Method::PUT, path, Some(("application/yaml", yaml.as_bytes().to_vec()))).await
-    }
-}
-
-fn code(body: &Value) -> &str {
-    body["error"]["code"].as_str().unwrap_or("<no error code>")
-}
 
 async fn setup_order(http: &Http, space: &str) {
     let (status, body) = http.put_yaml(&format!("/v1/spaces/{space}/machines/order"), ORDER_YAML).await;

@@ -11,56 +11,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::TestServer;
-
-/// A tiny HTTP helper bound to one server and its admin token.
-struct Http {
-    base: String,
-    token: String,
-    client: reqwest::Client,
-}
-
-impl Http {
-    fn new(server: &TestServer) -> Http {
-        Http { base: server.url.clone(), token: server.admin_token.clone(), client: reqwest::Client::new() }
-    }
-
-    async fn send(&self, method: Method, path: &str, body: Option<(&str, Vec<u8>)>) -> (StatusCode, Value) {
-        let mut req = self
-            .client
-            .request(method, format!("{}{path}", self.base))
-            .timeout(Duration::from_secs(60))
-            .bearer_auth(&self.token);
-        if let Some((ct, bytes)) = body {
-            req = req.header("content-type", ct).body(bytes);
-        }
-        let resp = req.send().await.expect("request reaches the server");
-        let status = resp.status();
-        let text = resp.text().await.expect("body");
-        let value =
-            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
-        (status, value)
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        self.send(Method::GET, path, None).await
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.send(Method::POST, path, Some(("application/json", body.to_string().into_bytes()))).await
-    }
-
-    async fn put_json(&self, path: &str, body: &Value) -> (StatusCode, Value) {
-        self.send(Method::PUT, path, Some(("application/json", body.to_string().into_bytes()))).await
-    }
-
-    async fn put_yaml(&self, path: &str, yaml: &str) -> (StatusCode, Value) {
-        self.send(Method::PUT, path, Some(("application/yaml", yaml.as_bytes().to_vec()))).await
-    }
-}
-
-fn code(body: &Value) -> &str {
-    body["error"]["code"].as_str().unwrap_or("<no error code>")
-}
+use support::http::{Http, code};
 
 /// A machine `a --go--> b` whose one transition has `guard` and `assign`, if given.
 fn machine(guard: Option<&str>, assign: Option<Value>, context_schema: Option<Value>) -> Value {

@@ -72,6 +72,14 @@ pub enum EngineError {
         /// What is wrong.
         message: String,
     },
+    /// A JSON value from outside breaks the depth and size policy (`switchyard_model::json`).
+    #[error("{what}: {source}")]
+    JsonLimit {
+        /// Which value: `payload`, `ctx`, `message`, ...
+        what: String,
+        /// Which limit.
+        source: switchyard_model::json::JsonLimitError,
+    },
     /// Writing the admin token file failed.
     #[error("cannot write the admin token to {path}: {message}")]
     AdminTokenFile {
@@ -100,6 +108,7 @@ impl EngineError {
             EngineError::FunctionNotFound(_) => "function_not_found",
             EngineError::InvocationNotFound(_) => "invocation_not_found",
             EngineError::InvalidComponent { code, .. } => code,
+            EngineError::JsonLimit { source, .. } => json_limit_code(source),
             EngineError::AdminTokenFile { .. } => "internal",
         }
     }
@@ -114,6 +123,7 @@ impl EngineError {
             EngineError::Definition(DefinitionError::Invalid(errors)) => json!({ "errors": errors }),
             EngineError::Store(e) => store_details(e),
             EngineError::SeqExpired { oldest } => json!({ "oldest_seq": oldest.0 }),
+            EngineError::JsonLimit { what, source } => json_limit_details(Some(what), source),
             EngineError::BatchFailed { index, source } => json!({
                 "index": index,
                 "error": { "code": source.code(), "message": source.to_string(), "details": source.details() },
@@ -145,6 +155,7 @@ fn store_code(e: &StoreError) -> &'static str {
         }
         StoreError::Transition(TransitionError::GuardRejected { .. }) => "guard_rejected",
         StoreError::Transition(TransitionError::CostExceeded { .. }) => "expression_cost_exceeded",
+        StoreError::Transition(TransitionError::ContextLimit(limit)) => json_limit_code(limit),
         StoreError::BadDefinition { .. } => "machine_definition_invalid",
         StoreError::Transition(_) | StoreError::InvalidContext(_) => "validation_failed",
         StoreError::TokenNotFound { .. } => "not_found",
@@ -186,6 +197,27 @@ fn store_details(e: &StoreError) -> Value {
             json!({ "expression": expression, "limit": limit })
         }
         StoreError::BadDefinition { address, message } => json!({ "machine": address, "reason": message }),
+        StoreError::Transition(TransitionError::ContextLimit(limit)) => json_limit_details(Some("ctx"), limit),
         _ => Value::Null,
+    }
+}
+
+/// A value too large for the context is `context_too_large`; any value nested too deep breaks
+/// a rule of the request's shape.
+fn json_limit_code(limit: &switchyard_model::json::JsonLimitError) -> &'static str {
+    match limit {
+        switchyard_model::json::JsonLimitError::TooDeep { .. } => "validation_failed",
+        switchyard_model::json::JsonLimitError::TooLarge { .. } => "context_too_large",
+    }
+}
+
+fn json_limit_details(what: Option<&str>, limit: &switchyard_model::json::JsonLimitError) -> Value {
+    match limit {
+        switchyard_model::json::JsonLimitError::TooDeep { limit } => {
+            json!({ "field": what, "max_depth": limit })
+        }
+        switchyard_model::json::JsonLimitError::TooLarge { size, limit } => {
+            json!({ "field": what, "max_bytes": limit, "size": size })
+        }
     }
 }

@@ -47,6 +47,8 @@ pub struct EngineConfig {
     pub log_retention_age: Duration,
     /// The oldest log records are trimmed while the log holds more bytes than this.
     pub log_retention_bytes: Option<u64>,
+    /// The largest context an instance may have, in bytes of compact JSON.
+    pub max_context_bytes: usize,
 }
 
 impl Default for EngineConfig {
@@ -55,6 +57,7 @@ impl Default for EngineConfig {
             idempotency_retention: Duration::from_secs(24 * 3600),
             log_retention_age: Duration::from_secs(7 * 24 * 3600),
             log_retention_bytes: Some(1 << 30),
+            max_context_bytes: switchyard_model::json::DEFAULT_MAX_CONTEXT_BYTES,
         }
     }
 }
@@ -169,7 +172,17 @@ pub fn parse_segment(what: &str, s: &str) -> Result<Segment, EngineError> {
     s.parse().map_err(|e| EngineError::validation(format!("{what}: {e}")))
 }
 
+/// Refuses a value from outside nested deeper than the JSON policy allows. The HTTP layer
+/// refuses such text before parsing it; this covers every other way in (functions, batches).
+pub(crate) fn check_depth(what: &str, value: &Value) -> Result<(), EngineError> {
+    switchyard_model::json::check_depth(value)
+        .map_err(|source| EngineError::JsonLimit { what: what.to_owned(), source })
+}
+
 fn into_object(what: &str, v: Option<Value>) -> Result<JsonObject, EngineError> {
+    if let Some(v) = &v {
+        check_depth(what, v)?;
+    }
     match v {
         None | Some(Value::Null) => Ok(JsonObject::new()),
         Some(Value::Object(m)) => Ok(m),
@@ -271,6 +284,7 @@ impl Engine {
     ) -> Result<(Seq, bool), EngineError> {
         let space = parse_space(space)?;
         let topic = parse_segment("topic", topic)?;
+        check_depth("payload", &payload)?;
         check_key(&idempotency_key)?;
         let idempotency = idempotency_key.map(|k| {
             let body = serde_json::to_vec(&(&payload, &key, &headers)).unwrap_or_default();
@@ -310,8 +324,13 @@ impl Engine {
     ) -> Result<(MachineVersion, bool), EngineError> {
         let space = parse_space(space)?;
         let name = parse_segment("machine name", name)?;
-        let definition = parse_definition(body, format)?;
-        let compiled = CompiledMachine::compile(definition)?;
+        // Parsing and compiling cost CPU in proportion to the text (up to the body limit):
+        // off the reactor, so that other requests on this thread are not held up.
+        let body = body.to_vec();
+        let compiled =
+            tokio::task::spawn_blocking(move || parse_definition(&body, format).and_then(CompiledMachine::compile))
+                .await
+                .map_err(|e| EngineError::Store(StoreError::Internal(format!("compiling a definition: {e}"))))??;
         if let Some(inner) = compiled.name()
             && inner != name.as_ref()
         {
@@ -361,6 +380,12 @@ impl Engine {
         let machine = parse_segment("machine name", machine)?;
         check_key(&req.idempotency_key)?;
         let ctx = into_object("ctx", req.ctx)?;
+        let limit = self.config.max_context_bytes;
+        let size = switchyard_model::json::encoded_len_up_to(&ctx, limit);
+        if size > limit {
+            let source = switchyard_model::json::JsonLimitError::TooLarge { size, limit };
+            return Err(EngineError::JsonLimit { what: "ctx".to_owned(), source });
+        }
         let idempotency = req.idempotency_key.map(|key| {
             // The generated id is not part of the fingerprint: a retry without an id must
             // find the original, not make a second instance.
@@ -479,6 +504,7 @@ impl Engine {
             expected_state: req.expected_state,
             expected_revision,
             idempotency,
+            max_context_bytes: self.config.max_context_bytes,
         })
     }
 

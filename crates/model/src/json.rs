@@ -50,6 +50,13 @@ impl JsonLimitError {
 
 /// The nesting depth of a parsed value (a scalar is 0).
 pub fn depth(value: &Value) -> usize {
+    // Hot path (every assigned value): scalars and flat containers need no stack.
+    match value {
+        Value::Array(items) if !items.iter().any(is_container) => return 1,
+        Value::Object(fields) if !fields.values().any(is_container) => return 1,
+        Value::Array(_) | Value::Object(_) => {}
+        _ => return 0,
+    }
     let mut deepest = 0;
     let mut stack: Vec<(&Value, usize)> = vec![(value, 0)];
     while let Some((v, level)) = stack.pop() {
@@ -66,6 +73,10 @@ pub fn depth(value: &Value) -> usize {
         }
     }
     deepest
+}
+
+fn is_container(value: &Value) -> bool {
+    matches!(value, Value::Array(_) | Value::Object(_))
 }
 
 /// Refuses a parsed value nested deeper than [`MAX_DEPTH`].
@@ -108,7 +119,7 @@ pub fn scan_depth(text: &[u8]) -> Result<(), JsonLimitError> {
 }
 
 /// The size of a value as compact JSON, counting no further than `limit + 1` bytes.
-pub fn encoded_len_up_to(value: &Value, limit: usize) -> usize {
+pub fn encoded_len_up_to<T: serde::Serialize + ?Sized>(value: &T, limit: usize) -> usize {
     struct Counter {
         len: usize,
         limit: usize,
@@ -171,7 +182,7 @@ mod tests {
     fn depth_counts_containers() {
         assert_eq!(depth(&json!(1)), 0);
         assert_eq!(depth(&json!([])), 1);
-        assert_eq!(depth(&json!({"a": [1, {"b": []}]})), 3);
+        assert_eq!(depth(&json!({"a": [1, {"b": []}]})), 4);
     }
 
     #[test]
@@ -211,7 +222,9 @@ mod tests {
         let exact = serde_json::to_vec(&v).unwrap().len();
         assert_eq!(encoded_len_up_to(&v, 10_000), exact);
         assert!(check_value(&v, exact).is_ok());
-        assert!(matches!(check_value(&v, exact - 1), Err(JsonLimitError::TooLarge { limit, .. }) if limit == exact - 1));
+        assert!(
+            matches!(check_value(&v, exact - 1), Err(JsonLimitError::TooLarge { limit, .. }) if limit == exact - 1)
+        );
         assert!(encoded_len_up_to(&v, 10) > 10);
     }
 }

@@ -403,3 +403,57 @@ fn guard_with_trailing_input_is_refused_not_truncated() {
         assert!(text.starts_with("transitions[0].guard: CEL syntax error at 1:"), "{guard:?}: {text}");
     }
 }
+
+fn too_deep(result: Result<CompiledMachine, DefinitionError>) -> bool {
+    matches!(&result, Err(DefinitionError::Syntax { message, .. }) if message.contains("deeper than the limit of 64"))
+}
+
+#[test]
+fn definitions_nested_past_the_limit_are_refused_before_parsing() {
+    use switchyard_model::json::MAX_DEPTH;
+    let flow = |levels: usize| format!("initial: a\nstates: {}a{}\n", "[".repeat(levels), "]".repeat(levels));
+    // `states` is one level inside the root map; the flow brackets are the rest.
+    assert!(!too_deep(load(&flow(MAX_DEPTH - 1), DefinitionFormat::Yaml)));
+    assert!(too_deep(load(&flow(MAX_DEPTH), DefinitionFormat::Yaml)));
+    assert!(too_deep(load(&flow(1_000_000), DefinitionFormat::Yaml)));
+    let dashes = format!("initial: a\nstates:\n  {}a\n", "- ".repeat(100_000));
+    assert!(too_deep(load(&dashes, DefinitionFormat::Yaml)));
+    let mut block = String::from("initial: a\nstates:\n");
+    for level in 0..200 {
+        block.push_str(&format!("{}- \n", " ".repeat(level + 2)));
+    }
+    assert!(too_deep(load(&block, DefinitionFormat::Yaml)));
+    let json_text = format!(r#"{{"initial":"a","states":{}a{}}}"#, "[".repeat(100_000), "]".repeat(100_000));
+    assert!(too_deep(load(&json_text, DefinitionFormat::Json)));
+    assert!(too_deep(load(&json_text, DefinitionFormat::Yaml)));
+}
+
+#[test]
+fn brackets_in_quotes_and_comments_do_not_count_towards_the_yaml_limit() {
+    let brackets = "[".repeat(200);
+    let yaml = format!(
+        "# {brackets}\ninitial: a\nstates: [a, b]\ntransitions:\n  - {{ from: a, event: \"{brackets}\", to: b }}\n  - {{ from: b, event: '{brackets}', to: a, guard: \"event.s != '{brackets}'\" }}\n"
+    );
+    let machine = load(&yaml, DefinitionFormat::Yaml);
+    assert!(machine.is_ok(), "{machine:?}");
+}
+
+#[test]
+fn a_context_schema_nested_past_the_limit_is_refused() {
+    let mut schema = json!({"type": "object"});
+    for _ in 0..63 {
+        schema = json!({ "not": schema });
+    }
+    let def = json!({"initial": "a", "states": ["a"], "context_schema": schema});
+    // As text, the definition around it is one level too deep already.
+    assert!(too_deep(load_json(def.clone())));
+    // Loaded from a value (as a batch or a stored definition is), compiling refuses it alone.
+    let parsed = definition_from_json(&def).expect("the shape is right");
+    match CompiledMachine::compile(parsed) {
+        Err(DefinitionError::Invalid(errors)) => {
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert_eq!(errors[0].path, "context_schema");
+        }
+        other => panic!("expected the schema refused, got {other:?}"),
+    }
+}

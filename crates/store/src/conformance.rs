@@ -132,18 +132,22 @@ fn event(sp: &str, id: &str, name: &str, payload: Value) -> WriteOp {
         expected_state: None,
         expected_revision: None,
         idempotency: None,
+        max_context_bytes: switchyard_model::json::DEFAULT_MAX_CONTEXT_BYTES,
     }
 }
 
 fn with_key(op: WriteOp, key: &str, fingerprint: &str) -> WriteOp {
     match op {
-        WriteOp::ApplyEvent { key: k, event, payload, expected_state, expected_revision, .. } => WriteOp::ApplyEvent {
+        WriteOp::ApplyEvent {
+            key: k, event, payload, expected_state, expected_revision, max_context_bytes, ..
+        } => WriteOp::ApplyEvent {
             key: k,
             event,
             payload,
             expected_state,
             expected_revision,
             idempotency: Some(Idempotency { key: key.to_string(), fingerprint: fingerprint.to_string() }),
+            max_context_bytes,
         },
         other => other,
     }
@@ -397,6 +401,7 @@ fn next(id: &str) -> WriteOp {
         expected_state: None,
         expected_revision: None,
         idempotency: None,
+        max_context_bytes: switchyard_model::json::DEFAULT_MAX_CONTEXT_BYTES,
     }
 }
 

@@ -78,3 +78,14 @@ impl MachineCache {
         self.entries.clear();
     }
 }
+
+/// Refuses a context whose compact JSON (`text`, as it is about to be stored) is larger than
+/// `limit` bytes. Checked on the text the store writes anyway, so it costs nothing more.
+pub(crate) fn check_context_size(text: &str, limit: usize) -> Result<(), StoreError> {
+    if text.len() > limit {
+        return Err(StoreError::Transition(switchyard_model::TransitionError::ContextLimit(
+            switchyard_model::json::JsonLimitError::TooLarge { size: text.len(), limit },
+        )));
+    }
+    Ok(())
+}

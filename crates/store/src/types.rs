@@ -428,6 +428,9 @@ pub enum WriteOp {
         expected_revision: Option<Revision>,
         /// The request's idempotency key, if any.
         idempotency: Option<Idempotency>,
+        /// The largest context the instance may have after the event, in bytes of compact
+        /// JSON (the node's `--max-context-bytes`); a larger one refuses the event.
+        max_context_bytes: usize,
     },
     /// Soft-deletes an instance.
     DeleteInstance {

@@ -173,6 +173,7 @@ async fn tailing_reader_sees_log_in_commit_order_under_concurrent_writers() {
                         expected_state: None,
                         expected_revision: None,
                         idempotency: None,
+                        max_context_bytes: switchyard_model::json::DEFAULT_MAX_CONTEXT_BYTES,
                     };
                     match store.write(op).await.expect("apply") {
                         WriteOutcome::EventApplied { applied, .. } => acked.push(applied.seq),

@@ -188,6 +188,7 @@ async fn refused_writes_leave_no_holes_in_the_log() {
                     expected_state: None,
                     expected_revision: None,
                     idempotency: None,
+                    max_context_bytes: switchyard_model::json::DEFAULT_MAX_CONTEXT_BYTES,
                 }
             };
             store.write(op).await.is_ok()

@@ -5,6 +5,9 @@
 //! once it accepts connections, which is how the harness learns the address.
 #![allow(dead_code)]
 
+pub mod http;
+pub mod sse;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

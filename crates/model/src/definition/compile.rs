@@ -31,6 +31,20 @@ struct Checked<'d> {
 impl CompiledMachine {
     /// Validates `def` (collecting every problem) and compiles its expressions and schema.
     pub fn compile(def: MachineDefinition) -> Result<CompiledMachine, DefinitionError> {
+        // First, and alone: every later step (typing ctx, compiling the schema, the canonical
+        // form, storing and reading it back) walks the schema recursively.
+        if let Some(schema) = &def.context_schema
+            && crate::json::depth(schema) >= crate::json::MAX_DEPTH
+        {
+            return Err(DefinitionError::Invalid(vec![FieldError::new(
+                "context_schema",
+                format!(
+                    "nests deeper than {} levels of arrays and objects (the definition holding it may nest {} in all)",
+                    crate::json::MAX_DEPTH - 1,
+                    crate::json::MAX_DEPTH
+                ),
+            )]));
+        }
         let mut errors = Vec::new();
 
         if let Some(name) = &def.name

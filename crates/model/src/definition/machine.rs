@@ -104,6 +104,10 @@ pub enum TransitionError {
     /// The context after the transition does not satisfy `context_schema`.
     #[error(transparent)]
     ContextInvalid(ContextError),
+    /// The context after the transition is outside the JSON policy ([`crate::json`]): nested
+    /// too deep, or (checked by the store, which knows the node's limit) too large.
+    #[error("the context after this transition is refused: {0}")]
+    ContextLimit(crate::json::JsonLimitError),
     /// A guard or assignment exceeded its cost budget.
     #[error("{expression} exceeded its cost budget of {limit} units; simplify it or work on less data")]
     CostExceeded {
@@ -288,11 +292,14 @@ impl CompiledMachine {
                             return Err(failed(format!("evaluation failed: {}", failure(&scope, reason))));
                         }
                     };
-                    next.insert(key.clone(), cel_to_json(&value).map_err(failed)?);
+                    let value = cel_to_json(&value).map_err(failed)?;
+                    check_context_value(&value)?;
+                    next.insert(key.clone(), value);
                 }
             }
             None => {
                 for (key, value) in payload {
+                    check_context_value(value)?;
                     next.insert(key.clone(), value.clone());
                 }
             }
@@ -311,6 +318,16 @@ impl CompiledMachine {
         };
         Ok(TransitionOutcome { to: transition.to.clone(), ctx })
     }
+}
+
+/// Refuses a value that would nest the context (one level above it) past the JSON policy.
+fn check_context_value(value: &Json) -> Result<(), TransitionError> {
+    if crate::json::depth(value) >= crate::json::MAX_DEPTH {
+        return Err(TransitionError::ContextLimit(crate::json::JsonLimitError::TooDeep {
+            limit: crate::json::MAX_DEPTH,
+        }));
+    }
+    Ok(())
 }
 
 /// The reason an evaluation failed, naming a variable that could not be converted if any.

@@ -237,7 +237,28 @@ fn fmt_invalid(errors: &[FieldError]) -> String {
 }
 
 /// Parses a definition's source form from YAML or JSON bytes (shape only; see the module docs).
+///
+/// Text nested deeper than [`crate::json::MAX_DEPTH`] is refused before a parser sees it, so
+/// that no input makes a parser recurse (or spin) on it.
 pub fn parse_definition(body: &[u8], format: DefinitionFormat) -> Result<MachineDefinition, DefinitionError> {
+    let too_deep = |line: Option<usize>| DefinitionError::Syntax {
+        format: format.as_str(),
+        message: format!(
+            "the definition nests deeper than the limit of {} levels of lists and maps",
+            crate::json::MAX_DEPTH
+        ),
+        line,
+        column: None,
+        path: None,
+    };
+    match format {
+        DefinitionFormat::Json => crate::json::scan_depth(body).map_err(|_| too_deep(None))?,
+        DefinitionFormat::Yaml => {
+            if let Some(line) = yaml_too_deep(body, crate::json::MAX_DEPTH) {
+                return Err(too_deep(Some(line)));
+            }
+        }
+    }
     match format {
         DefinitionFormat::Json => {
             let mut de = serde_json::Deserializer::from_slice(body);
@@ -259,6 +280,70 @@ pub fn parse_definition(body: &[u8], format: DefinitionFormat) -> Result<Machine
             })
         }
     }
+}
+
+/// The 1-based line where YAML text first nests deeper than `limit`, counting without parsing:
+/// block nesting by indentation and `- ` entries, flow nesting by brackets outside quotes and
+/// comments. It errs towards counting too much, never too little: a quote only hides brackets
+/// up to the end of its line, and brackets in block scalars count (text no definition needs).
+fn yaml_too_deep(text: &[u8], limit: usize) -> Option<usize> {
+    let mut indents: Vec<usize> = Vec::new();
+    let mut flow = 0usize;
+    for (number, line) in text.split(|&b| b == b'\n').enumerate() {
+        let mut i = 0;
+        if flow == 0 {
+            let indent = line.iter().take_while(|&&b| b == b' ').count();
+            let rest = &line[indent..];
+            let blank = rest.iter().all(|b| b.is_ascii_whitespace()) || rest.first() == Some(&b'#');
+            if !blank {
+                while indents.last().is_some_and(|&top| top > indent) {
+                    indents.pop();
+                }
+                if indents.last() != Some(&indent) {
+                    indents.push(indent);
+                }
+                // `- - - x` nests a level per dash on one line.
+                let mut dashes = 0;
+                i = indent;
+                while line.get(i) == Some(&b'-') && matches!(line.get(i + 1), None | Some(b' ' | b'\r')) {
+                    dashes += 1;
+                    i += 1;
+                    while line.get(i) == Some(&b' ') {
+                        i += 1;
+                    }
+                }
+                if indents.len() + dashes > limit {
+                    return Some(number + 1);
+                }
+            }
+        }
+        let block_depth = indents.len();
+        let mut quote: Option<u8> = None;
+        let mut previous = b' ';
+        while let Some(&b) = line.get(i) {
+            i += 1;
+            match quote {
+                Some(b'"') if b == b'\\' => i += 1,
+                Some(q) if b == q => quote = None,
+                Some(_) => {}
+                None => match b {
+                    b'#' if previous.is_ascii_whitespace() => break,
+                    // A quote opens a quoted scalar only where a scalar can start.
+                    b'\'' | b'"' if matches!(previous, b' ' | b'\t' | b'[' | b'{' | b',' | b':') => quote = Some(b),
+                    b'[' | b'{' => {
+                        flow += 1;
+                        if block_depth + flow > limit {
+                            return Some(number + 1);
+                        }
+                    }
+                    b']' | b'}' => flow = flow.saturating_sub(1),
+                    _ => {}
+                },
+            }
+            previous = b;
+        }
+    }
+    None
 }
 
 /// Loads a definition's source form from an already-parsed JSON value.

@@ -138,9 +138,17 @@ pub(crate) async fn execute(tx: &Transaction<'_>, cx: &mut OpContext<'_>, op: &W
         WriteOp::CreateInstance { key, ctx, idempotency } => {
             create_instance(tx, cx, now, key, ctx, idempotency.as_ref()).await
         }
-        WriteOp::ApplyEvent { key, event, payload, expected_state, expected_revision, idempotency } => {
+        WriteOp::ApplyEvent {
+            key,
+            event,
+            payload,
+            expected_state,
+            expected_revision,
+            idempotency,
+            max_context_bytes,
+        } => {
             let expected = (expected_state.as_deref(), *expected_revision);
-            apply_event(tx, cx, now, key, event, payload, expected, idempotency.as_ref()).await
+            apply_event(tx, cx, now, key, event, payload, expected, idempotency.as_ref(), *max_context_bytes).await
         }
         WriteOp::DeleteInstance { key } => delete_instance(tx, cx, now, key).await,
         WriteOp::CreateToken(token) => {
@@ -338,6 +346,7 @@ async fn apply_event(
     payload: &JsonObject,
     (expected_state, expected_revision): (Option<&str>, Option<Revision>),
     idempotency: Option<&Idempotency>,
+    max_context_bytes: usize,
 ) -> OpResult {
     let (space, machine, id) = (key.space.as_ref(), key.machine.as_ref(), key.id.as_ref());
     if let Some(idem) = idempotency
@@ -373,6 +382,7 @@ async fn apply_event(
     let outcome = compiled.apply(&state, &ctx, event, payload, now.as_millis()).map_err(StoreError::from)?;
     let revision = revision.next();
     let new_ctx_text = serde_json::to_string(&outcome.ctx)?;
+    crate::machines::check_context_size(&new_ctx_text, max_context_bytes)?;
     let record = TransitionedRecord { event, payload, from: &state, to: &outcome.to, revision: revision.get() };
     let record = serde_json::to_string(&record)?;
     let stmt = tx

@@ -32,16 +32,24 @@ pub(crate) fn execute(conn: &Connection, cx: &mut OpContext<'_>, op: &WriteOp) -
         WriteOp::CreateInstance { key, ctx, idempotency } => {
             create_instance(conn, cx, now, key, ctx, idempotency.as_ref())
         }
-        WriteOp::ApplyEvent { key, event, payload, expected_state, expected_revision, idempotency } => apply_event(
+        WriteOp::ApplyEvent {
+            key,
+            event,
+            payload,
+            expected_state,
+            expected_revision,
+            idempotency,
+            max_context_bytes,
+        } => apply_event(
             conn,
             cx,
             now,
             key,
             event,
             payload,
-            expected_state.as_deref(),
-            *expected_revision,
+            (expected_state.as_deref(), *expected_revision),
             idempotency.as_ref(),
+            *max_context_bytes,
         ),
         WriteOp::DeleteInstance { key } => delete_instance(conn, cx, now, key),
         WriteOp::CreateToken(token) => {
@@ -244,9 +252,9 @@ fn apply_event(
     key: &InstanceKey,
     event: &str,
     payload: &JsonObject,
-    expected_state: Option<&str>,
-    expected_revision: Option<Revision>,
+    (expected_state, expected_revision): (Option<&str>, Option<Revision>),
     idempotency: Option<&Idempotency>,
+    max_context_bytes: usize,
 ) -> Result<WriteOutcome, StoreError> {
     let (space, machine, id) = (key.space.as_ref(), key.machine.as_ref(), key.id.as_ref());
     if let Some(idem) = idempotency
@@ -280,6 +288,7 @@ fn apply_event(
     let outcome = compiled.apply(&state, &ctx, event, payload, now.as_millis())?;
     let revision = revision.next();
     let new_ctx_text = serde_json::to_string(&outcome.ctx)?;
+    crate::machines::check_context_size(&new_ctx_text, max_context_bytes)?;
     conn.prepare_cached(
         "UPDATE instances SET state = ?1, ctx = ?2, revision = ?3, updated_at = ?4 WHERE space = ?5 AND machine = ?6 AND id = ?7",
     )?
