@@ -211,7 +211,9 @@ mod tests {
         let exact = serde_json::to_vec(&v).unwrap().len();
         assert_eq!(encoded_len_up_to(&v, 10_000), exact);
         assert!(check_value(&v, exact).is_ok());
-        assert!(matches!(check_value(&v, exact - 1), Err(JsonLimitError::TooLarge { limit, .. }) if limit == exact - 1));
+        assert!(
+            matches!(check_value(&v, exact - 1), Err(JsonLimitError::TooLarge { limit, .. }) if limit == exact - 1)
+        );
         assert!(encoded_len_up_to(&v, 10) > 10);
     }
 }
