@@ -10,6 +10,7 @@ mod bench_streams;
 mod commands;
 mod config;
 mod functions;
+mod http_server;
 mod output;
 mod serve;
 mod streams;

@@ -3,7 +3,9 @@
 //! Start-up order matters: the store is opened and migrated, the admin token is bootstrapped,
 //! and only then does the listener bind and print `listening on http://ADDR` (tests and
 //! scripts wait for that line). Shutdown on SIGINT/SIGTERM: stop accepting, finish in-flight
-//! requests, then close the store so its writer flushes.
+//! requests (event streams end at once; whatever is still open after `--shutdown-grace` is
+//! closed), then close the store so its writer flushes. Connection limits and timeouts live in
+//! `http_server`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -12,13 +14,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use switchyard_api::{ApiConfig, AppState, HttpMetrics};
 use switchyard_engine::{Engine, EngineConfig, FunctionsConfig};
 use switchyard_runtime::{FunctionRuntime, RuntimeConfig};
 use switchyard_store::postgres::{PgOptions, PgStore};
 use switchyard_store::sqlite::{SqliteOptions, SqliteStore};
 use switchyard_store::{Durability, Store};
+
+use crate::http_server::{self, ServerConfig};
 
 /// Arguments of `switchyard serve`.
 #[derive(Debug, Clone, clap::Args)]
@@ -95,6 +98,34 @@ pub struct ServeArgs {
     /// reach this machine's or its network's internal services).
     #[arg(long, env = "SWITCHYARD_FUNCTION_ALLOW_PRIVATE_NETWORKS")]
     pub function_allow_private_networks: bool,
+    /// Once the first byte of a request arrived, how long its whole head (request line and
+    /// headers) may take (e.g. 10s). A real client sends a head in one packet; the bound closes
+    /// connections that trickle header bytes to stay open (slowloris).
+    #[arg(long, env = "SWITCHYARD_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_timeout)]
+    pub header_read_timeout: Duration,
+    /// How long a connection may wait for the first byte of its next request, fresh or kept
+    /// alive, before it is closed (e.g. 60s). Long enough for clients that reuse connections
+    /// between bursts, short enough that abandoned connections do not pile up.
+    #[arg(long, env = "SWITCHYARD_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_timeout)]
+    pub idle_timeout: Duration,
+    /// How long a request body may take to arrive, counted from when the route starts reading
+    /// it (e.g. 60s); past it the answer is 408 `request_timeout`. 60 s lets a 1 MiB body
+    /// through at 17 KiB/s; raise it to deploy large functions over slow links. Responses,
+    /// event streams and WebSockets have no such limit.
+    #[arg(long, env = "SWITCHYARD_BODY_READ_TIMEOUT", default_value = "60s", value_parser = parse_timeout)]
+    pub body_read_timeout: Duration,
+    /// Connections served at once; past it a new connection is answered 503 `unavailable` and
+    /// closed. Each costs an open file and a few KiB: the default leaves room for many
+    /// thousands of long-lived watchers. The soft open-files limit is raised to the hard one at
+    /// start-up when the cap needs it, and the cap lowered (with a warning) if even the hard
+    /// limit cannot fit it.
+    #[arg(long, env = "SWITCHYARD_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// On SIGINT/SIGTERM, how long in-flight requests may take to finish before their
+    /// connections are closed (e.g. 8s; event streams end at once). Below the 10 s Docker waits
+    /// before SIGKILL, so the store still closes cleanly.
+    #[arg(long, env = "SWITCHYARD_SHUTDOWN_GRACE", default_value = "8s", value_parser = humantime::parse_duration)]
+    pub shutdown_grace: Duration,
     /// Create a new admin token for every space before serving (and replace admin.token):
     /// the way back in when every admin token was lost or revoked.
     #[arg(long)]
@@ -142,14 +173,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         ready: ready.clone(),
     };
     let app = switchyard_api::router(state);
+    let server = ServerConfig {
+        header_read_timeout: args.header_read_timeout,
+        idle_timeout: args.idle_timeout,
+        body_read_timeout: args.body_read_timeout,
+        max_connections: http_server::fit_connection_cap(args.max_connections as usize),
+        shutdown_grace: args.shutdown_grace,
+    };
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    let listener = listener.tap_io(|tcp| {
-        // Small request/response pairs: Nagle's algorithm would only add latency.
-        let _ = tcp.set_nodelay(true);
-    });
     // Registered before announced: whoever reads the announcement finds this node listed.
     let advertise = args.advertise.clone().unwrap_or_else(|| format!("http://{addr}"));
     let (node_id, heartbeat) = engine.join_cluster(advertise, switchyard_engine::NODE_HEARTBEAT).await?;
@@ -161,14 +195,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     ready.store(true, Ordering::Release);
     let shutdown_ready = ready.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            shutdown_ready.store(false, Ordering::Release);
-            tracing::info!("shutting down: finishing in-flight requests");
-        })
-        .await
-        .context("serving HTTP")?;
+    http_server::serve(listener, app, server, async move {
+        shutdown_signal().await;
+        shutdown_ready.store(false, Ordering::Release);
+        tracing::info!("shutting down: finishing in-flight requests");
+    })
+    .await
+    .context("serving HTTP")?;
     maintenance.abort();
     heartbeat.abort();
     if let Err(e) = engine.leave_cluster(&node_id).await {
@@ -219,6 +252,16 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = term => {},
+    }
+}
+
+/// Parses a connection timeout: a duration such as 10s or 2m, not zero (a zero timeout would
+/// close every connection at once).
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if d.is_zero() => Err("a timeout must be longer than zero".to_string()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(format!("\"{text}\" is not a duration such as 10s or 2m: {e}")),
     }
 }
 
