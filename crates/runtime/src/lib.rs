@@ -417,7 +417,7 @@ impl FunctionRuntime {
                     return outcome;
                 }
             };
-            run(&engine, &function, invocation, host, &stats, allow_private_networks, deadline).await
+            run(&engine, &function, invocation, host, &stats, allow_private_networks, arrived).await
         });
         match task.await {
             Ok(outcome) => outcome,
@@ -558,7 +558,7 @@ async fn run(
     host: Arc<dyn FunctionHost>,
     stats: &RuntimeStats,
     allow_private_networks: bool,
-    deadline: Instant,
+    arrived: Instant,
 ) -> Outcome {
     let Invocation { input, context, limits, capabilities } = invocation;
     let state = HostState::new(
@@ -571,6 +571,8 @@ async fn run(
         host,
     );
     let started = state.started;
+    // Waiting for admission counts against the wall-time limit and is part of the duration.
+    let deadline = arrived + limits.timeout;
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limiter);
     // Fuel is always metered (the engine is configured so); without a limit there is plenty.
@@ -640,7 +642,7 @@ async fn run(
             });
         }
     }
-    Outcome { result, logs: logs.lines, logs_dropped: logs.dropped, duration: started.elapsed(), instantiation }
+    Outcome { result, logs: logs.lines, logs_dropped: logs.dropped, duration: arrived.elapsed(), instantiation }
 }
 
 /// The guest's own error, bounded: its code and message end up in records, answers and the
