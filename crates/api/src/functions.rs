@@ -209,7 +209,7 @@ pub fn invocation_error_status(code: &str) -> StatusCode {
     match code {
         "function_timeout" => StatusCode::GATEWAY_TIMEOUT,
         "function_trapped" | "function_memory_limit" | "function_fuel_exhausted" => StatusCode::BAD_GATEWAY,
-        "function_instantiation_failed" => StatusCode::SERVICE_UNAVAILABLE,
+        "function_instantiation_failed" | "function_capacity_exhausted" => StatusCode::SERVICE_UNAVAILABLE,
         "capability_denied" => StatusCode::FORBIDDEN,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     }

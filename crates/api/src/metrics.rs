@@ -68,6 +68,16 @@ pub struct FunctionGauges {
     pub instantiation_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
     /// Seconds spent compiling components.
     pub compilation_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// The node's memory budget for running invocations.
+    pub memory_budget_bytes: Gauge,
+    /// Bytes of the budget reserved by running invocations.
+    pub memory_reserved_bytes: Gauge,
+    /// Invocations running.
+    pub running: Gauge,
+    /// Invocations waiting for a slot or memory.
+    pub waiting: Gauge,
+    /// Invocations refused for want of capacity.
+    pub capacity_refusals: Gauge,
 }
 
 impl FunctionGauges {
@@ -80,6 +90,11 @@ impl FunctionGauges {
         self.invocations.set(count(stats.invocations.load(Relaxed)));
         self.instantiation_seconds.set(stats.instantiation_nanos.load(Relaxed) as f64 / 1e9);
         self.compilation_seconds.set(stats.compilation_nanos.load(Relaxed) as f64 / 1e9);
+        self.memory_budget_bytes.set(count(stats.memory_budget_bytes.load(Relaxed)));
+        self.memory_reserved_bytes.set(count(stats.memory_reserved_bytes.load(Relaxed)));
+        self.running.set(count(stats.running_invocations.load(Relaxed)));
+        self.waiting.set(count(stats.waiting_invocations.load(Relaxed)));
+        self.capacity_refusals.set(count(stats.capacity_refusals.load(Relaxed)));
     }
 }
 
@@ -178,6 +193,31 @@ impl HttpMetrics {
             "Time spent compiling function components since the process started",
             functions.compilation_seconds.clone(),
         );
+        for (name, help, gauge) in [
+            (
+                "switchyard_function_memory_budget_bytes",
+                "The memory the invocations running at once on this node may reserve (--function-memory-budget)",
+                &functions.memory_budget_bytes,
+            ),
+            (
+                "switchyard_function_memory_reserved_bytes",
+                "Bytes of the function memory budget reserved by running invocations",
+                &functions.memory_reserved_bytes,
+            ),
+            ("switchyard_function_running_invocations", "Function invocations running now", &functions.running),
+            (
+                "switchyard_function_waiting_invocations",
+                "Function invocations waiting for a slot or for memory",
+                &functions.waiting,
+            ),
+            (
+                "switchyard_function_capacity_refusals",
+                "Function invocations refused with function_capacity_exhausted since the process started",
+                &functions.capacity_refusals,
+            ),
+        ] {
+            registry.register(name, help, gauge.clone());
+        }
         HttpMetrics { requests, latency, log, cpu_seconds, functions, registry }
     }
 

@@ -87,9 +87,24 @@ pub struct ServeArgs {
     /// it; when a node dies, its invocations run again (as the next attempt) once this passed.
     #[arg(long, env = "SWITCHYARD_INVOCATION_LEASE_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
     pub invocation_lease_grace: Duration,
-    /// Function invocations running at once on this node (more wait for a slot).
+    /// Function invocations running at once on this node (more wait for a slot, at most until
+    /// their timeout, then fail with function_capacity_exhausted).
     #[arg(long, env = "SWITCHYARD_FUNCTION_SLOTS", default_value_t = 256)]
     pub function_slots: u32,
+    /// Function invocations one space may run at once on this node; a space may also reserve
+    /// at most the same share (this / --function-slots) of --function-memory-budget, or
+    /// --function-max-memory if that is more. Waiting invocations are served round-robin
+    /// across spaces [default: a quarter of --function-slots, at least 1].
+    #[arg(long, env = "SWITCHYARD_FUNCTION_SLOTS_PER_SPACE", value_name = "N")]
+    pub function_slots_per_space: Option<u32>,
+    /// The memory limits of the function invocations running at once on this node add up to
+    /// at most this (e.g. 8GiB); an invocation that does not fit waits, at most until its
+    /// timeout, then fails with function_capacity_exhausted, and a function whose memory limit
+    /// is larger is refused at deploy [default: half of the smaller of the machine's physical
+    /// memory (MemTotal in /proc/meminfo) and the cgroup limit (/sys/fs/cgroup/memory.max),
+    /// read at start-up; 4GiB when neither can be read].
+    #[arg(long, env = "SWITCHYARD_FUNCTION_MEMORY_BUDGET", value_name = "BYTES", value_parser = parse_bytes)]
+    pub function_memory_budget: Option<u64>,
     /// The largest memory limit a function may be deployed with (e.g. 1GiB).
     #[arg(long, env = "SWITCHYARD_FUNCTION_MAX_MEMORY", default_value = "1GiB", value_parser = parse_bytes)]
     pub function_max_memory: u64,
@@ -157,6 +172,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // compiling again (each node keeps its own, also on PostgreSQL).
     let mut runtime_config = RuntimeConfig::new(args.data_dir.join("functions-cache"));
     runtime_config.max_concurrent = args.function_slots.max(1);
+    runtime_config.max_concurrent_per_space = args
+        .function_slots_per_space
+        .unwrap_or_else(|| switchyard_runtime::default_slots_per_space(runtime_config.max_concurrent));
+    if let Some(budget) = args.function_memory_budget {
+        anyhow::ensure!(budget > 0, "--function-memory-budget must be positive");
+        runtime_config.memory_budget_bytes = budget;
+    }
     runtime_config.allow_private_networks = args.function_allow_private_networks;
     runtime_config.max_memory_bytes = args.function_max_memory.max(switchyard_engine::functions::MIN_MEMORY_BYTES);
     let runtime = FunctionRuntime::new(runtime_config).context("cannot start the function runtime")?;

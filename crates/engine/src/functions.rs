@@ -99,8 +99,9 @@ impl std::fmt::Debug for FunctionSettings {
 }
 
 impl FunctionSettings {
-    /// Fills in defaults and checks every field.
-    fn resolve(mut self, max_memory: u64) -> Result<FunctionSettings, EngineError> {
+    /// Fills in defaults and checks every field; `budget` is the node's memory budget for
+    /// running invocations, which one invocation's limit must fit in.
+    fn resolve(mut self, max_memory: u64, budget: u64) -> Result<FunctionSettings, EngineError> {
         let timeout = self.timeout_ms.unwrap_or(DEFAULT_TIMEOUT.as_millis() as u64);
         if timeout == 0 || Duration::from_millis(timeout) > MAX_TIMEOUT {
             return Err(EngineError::validation(format!(
@@ -115,6 +116,12 @@ impl FunctionSettings {
                 "memory must be between {} MiB and {} MiB",
                 MIN_MEMORY_BYTES >> 20,
                 max_memory >> 20
+            )));
+        }
+        if memory > budget {
+            return Err(EngineError::validation(format!(
+                "memory limit of {memory} bytes is more than this node's function memory budget of {budget} bytes \
+                 (--function-memory-budget): it could never run"
             )));
         }
         self.memory_bytes = Some(memory);
@@ -180,24 +187,50 @@ impl FunctionSettings {
     }
 }
 
-/// `host` or `host:port`, with a host name or IP address and nothing else (no scheme, path or
-/// wildcard).
-fn check_host(host: &str) -> Result<(), EngineError> {
-    let (name, port) = match host.rsplit_once(':') {
-        Some((name, port)) if !name.contains(':') => (name, Some(port)),
-        _ => (host, None),
-    };
-    let name_ok = !name.is_empty()
-        && name.len() <= 253
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
-    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
-    if name_ok && port_ok {
-        Ok(())
-    } else {
+/// `host` or `host:port`: an IPv4 address or a host name (labels of 1-63 letters, digits and
+/// hyphens, no hyphen at either end of a label, 253 characters in all, not ending in an
+/// all-digit label, which resolvers read as an IPv4 address), and a port of 1-65535. No scheme,
+/// path, wildcard or IPv6 literal.
+fn check_host(entry: &str) -> Result<(), EngineError> {
+    let refuse = |why: &str| {
         Err(EngineError::validation(format!(
-            "allowed host {host:?}: expected a host name or address, optionally with :port (no scheme or path)"
+            "allowed host {entry:?}: {why} (expected host or host:port, e.g. api.example.com:443)"
         )))
+    };
+    let (name, port) = match entry.split_once(':') {
+        Some((_, port)) if port.contains(':') => return refuse("IPv6 addresses are not supported"),
+        Some((name, port)) => (name, Some(port)),
+        None => (entry, None),
+    };
+    if let Some(port) = port
+        && !(!port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u16>().is_ok_and(|p| p > 0))
+    {
+        return refuse("the port must be a number from 1 to 65535");
     }
+    if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        return Ok(());
+    }
+    if name.is_empty() {
+        return refuse("the host name is empty");
+    }
+    if name.len() > 253 {
+        return refuse("a host name is at most 253 characters");
+    }
+    for label in name.split('.') {
+        if label.is_empty() || label.len() > 63 {
+            return refuse("every label of a host name (between dots) must be 1-63 characters");
+        }
+        if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return refuse("a host name holds only letters, digits, '-' and '.'");
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return refuse("a label of a host name cannot start or end with '-'");
+        }
+    }
+    if name.rsplit('.').next().is_some_and(|last| last.bytes().all(|b| b.is_ascii_digit())) {
+        return refuse("not an IPv4 address, and a host name's last label cannot be all digits");
+    }
+    Ok(())
 }
 
 /// A deployed version as the API shows it.
@@ -448,7 +481,8 @@ impl Engine {
         if component.len() > MAX_COMPONENT_BYTES {
             return Err(EngineError::validation(format!("a component is at most {} MiB", MAX_COMPONENT_BYTES >> 20)));
         }
-        let settings = settings.resolve(functions.runtime.max_memory_bytes())?;
+        let settings =
+            settings.resolve(functions.runtime.max_memory_bytes(), functions.runtime.memory_budget_bytes())?;
         let digest = switchyard_runtime::component_digest(&component);
         let component = Arc::new(component);
         functions
@@ -924,5 +958,78 @@ async fn forget_redeployed(
             Err(RecvError::Lagged(_)) => functions.forget_all(),
             Err(RecvError::Closed) => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowed_hosts_are_host_names_or_addresses_with_an_optional_port() {
+        let long_label = "a".repeat(63);
+        let longest = [&*long_label, &*long_label, &*long_label, &"b".repeat(61)].join(".");
+        assert_eq!(longest.len(), 253);
+        for good in [
+            "example.com",
+            "api.example.com:443",
+            "localhost",
+            "a",
+            "x-1.example",
+            "10.0.0.1",
+            "93.184.216.34:8080",
+            "host:1",
+            "host:65535",
+            &longest,
+        ] {
+            assert!(check_host(good).is_ok(), "{good} is a valid entry");
+        }
+        let too_long_label = format!("{}.com", "a".repeat(64));
+        let too_long = format!("{longest}a");
+        let name_129 = "a".repeat(129);
+        for bad in [
+            "",
+            "..",
+            ".a",
+            "a.",
+            "a..b",
+            "-a",
+            "a-",
+            "a.-b.com",
+            "b-.com",
+            &too_long_label,
+            &too_long,
+            &name_129,
+            "host:0",
+            "host:65536",
+            "host:+80",
+            "host:",
+            ":80",
+            "host:80:80",
+            "::1",
+            "[::1]:80",
+            "*.example.com",
+            "http://example.com",
+            "example.com/path",
+            "exa mple.com",
+            "ex_ample.com",
+            "127.1",
+            "1.2.3",
+            "256.1.1.1",
+            "0x7f.0.0.1.5",
+        ] {
+            let error = check_host(bad).expect_err(bad);
+            assert_eq!(error.code(), "validation_failed");
+            assert!(error.to_string().contains(&format!("{bad:?}")), "the error names the entry: {error}");
+        }
+    }
+
+    #[test]
+    fn a_memory_limit_above_the_budget_is_refused_naming_both() {
+        let settings = FunctionSettings { memory_bytes: Some(512 << 20), ..FunctionSettings::default() };
+        let error = settings.clone().resolve(1 << 30, 256 << 20).expect_err("over the budget");
+        let text = error.to_string();
+        assert!(text.contains(&(512u64 << 20).to_string()) && text.contains(&(256u64 << 20).to_string()), "{text}");
+        assert!(settings.resolve(1 << 30, 512 << 20).is_ok());
     }
 }

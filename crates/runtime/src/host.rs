@@ -5,6 +5,10 @@
 //! a KV bucket must be granted, an HTTP request's host must be on the allow-list, events and
 //! topics stay in the function's own space. A denial is an error value the guest sees, never a
 //! trap. The guest gets no files, no environment, no sockets and no name lookups.
+//!
+//! JSON a guest hands over (event payloads, topic messages, KV values whose content type is
+//! JSON) is checked against `switchyard_model::json` on the text, before any parser recurses
+//! into it: a guest can never get a value stored that is nested deeper than the policy allows.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -25,6 +29,26 @@ pub const MAX_HOST_PAYLOAD_BYTES: usize = 1024 * 1024;
 
 fn too_large(what: &str, len: usize) -> String {
     format!("{what} is {len} bytes; at most {MAX_HOST_PAYLOAD_BYTES} are accepted")
+}
+
+/// Whether a media type says JSON (`application/json`, `application/cloudevents+json`,
+/// `text/json; charset=utf-8`…).
+fn is_json_type(content_type: &str) -> bool {
+    content_type.split(';').next().is_some_and(|t| t.trim().to_ascii_lowercase().ends_with("json"))
+}
+
+/// Refuses bytes labelled JSON that nest deeper than the JSON policy allows (bytes of other
+/// types are the guest's own business).
+pub(crate) fn check_json_bytes(content_type: &str, body: &[u8]) -> Result<(), switchyard_model::json::JsonLimitError> {
+    if is_json_type(content_type) { switchyard_model::json::scan_depth(body) } else { Ok(()) }
+}
+
+/// Parses JSON a guest handed over, depth checked first; the error names the limit.
+fn parse_guest_json(what: &str, text: &str) -> Result<serde_json::Value, String> {
+    switchyard_model::json::from_slice(text.as_bytes()).map_err(|e| match e {
+        switchyard_model::json::JsonParseError::Limit(limit) => format!("{what} was refused: {limit}"),
+        switchyard_model::json::JsonParseError::Syntax(e) => format!("{what} is not JSON: {e}"),
+    })
 }
 
 /// Resources (streams, HTTP requests and fields…) one invocation may hold at once.
@@ -156,29 +180,63 @@ impl WasiHttpHooks for HttpPolicy {
     }
 }
 
-/// Loopback, private, link-local, unique-local, unspecified and other non-global addresses.
-fn is_private(ip: std::net::IpAddr) -> bool {
+/// Whether an address is anything but globally reachable unicast: the IANA special-purpose
+/// ranges that are not global, multicast, reserved and broadcast, and every IPv6 address outside
+/// global unicast `2000::/3` (loopback, unspecified, unique-local, link-local, site-local,
+/// multicast, discard-only, SRv6…). IPv6 forms that embed an IPv4 address (IPv4-mapped,
+/// NAT64 `64:ff9b::/96`, 6to4 `2002::/16`) are judged by that address; IPv4-compatible
+/// `::a.b.c.d` is refused whole.
+pub(crate) fn is_private(ip: std::net::IpAddr) -> bool {
     match ip {
-        std::net::IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || a == 0
-                // 100.64.0.0/10, carrier-grade NAT.
-                || (a == 100 && (b & 0xc0) == 64)
-        }
-        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => is_private(std::net::IpAddr::V4(v4)),
-            None => {
-                let first = v6.segments()[0];
-                // Unique local fc00::/7 and link-local fe80::/10.
-                v6.is_loopback() || v6.is_unspecified() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80
-            }
-        },
+        std::net::IpAddr::V4(v4) => !is_global_v4(v4),
+        std::net::IpAddr::V6(v6) => !is_global_v6(v6),
+    }
+}
+
+fn is_global_v4(v4: std::net::Ipv4Addr) -> bool {
+    let [a, b, c, _] = v4.octets();
+    let special = a == 0 // "this network" 0.0.0.0/8
+        || a == 10 // private
+        || a == 127 // loopback
+        || a >= 224 // multicast 224/4, reserved 240/4, broadcast 255.255.255.255
+        || (a == 100 && (b & 0xc0) == 64) // shared address space 100.64/10
+        || (a == 169 && b == 254) // link-local
+        || (a == 172 && (b & 0xf0) == 16) // private 172.16/12
+        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments 192.0.0/24
+        || (a == 192 && b == 0 && c == 2) // documentation TEST-NET-1
+        || (a == 192 && b == 88 && c == 99) // 6to4 relay anycast (deprecated)
+        || (a == 192 && b == 168) // private
+        || (a == 198 && (b & 0xfe) == 18) // benchmarking 198.18/15
+        || (a == 198 && b == 51 && c == 100) // documentation TEST-NET-2
+        || (a == 203 && b == 0 && c == 113); // documentation TEST-NET-3
+    !special
+}
+
+fn is_global_v6(v6: std::net::Ipv6Addr) -> bool {
+    let s = v6.segments();
+    let embedded = |hi: u16, lo: u16| std::net::Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return is_global_v4(v4);
+    }
+    // NAT64 well-known prefix: the translator reaches the embedded IPv4 address.
+    if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
+        return is_global_v4(embedded(s[6], s[7]));
+    }
+    // Only global unicast 2000::/3 is reachable on the internet; this also refuses ::/8
+    // (unspecified, loopback, IPv4-compatible), 64:ff9b:1::/48, 100::/64, 5f00::/16,
+    // fc00::/7, fe80::/10, fec0::/10 and ff00::/8.
+    if s[0] & 0xe000 != 0x2000 {
+        return false;
+    }
+    match s[0] {
+        // 6to4: the relay reaches the embedded IPv4 address.
+        0x2002 => is_global_v4(embedded(s[1], s[2])),
+        // IETF protocol assignments 2001::/23 (Teredo, ORCHID, benchmarking 2001:2::/48…)
+        // and documentation 2001:db8::/32.
+        0x2001 => s[1] >= 0x0200 && s[1] != 0x0db8,
+        // Documentation 3fff::/20.
+        0x3fff => s[1] & 0xf000 != 0,
+        _ => true,
     }
 }
 
@@ -375,6 +433,8 @@ impl kv::Host for HostState {
         if value.len() > MAX_HOST_PAYLOAD_BYTES {
             return Err(kv::KvError::Invalid(too_large("the value", value.len())));
         }
+        check_json_bytes(&content_type, &value)
+            .map_err(|e| kv::KvError::Invalid(format!("the value was refused: {e}")))?;
         let host = self.host.clone();
         host.kv_put(&self.space, &bucket, &key, value, content_type, KvWriteCondition::None).await.map_err(kv_error)
     }
@@ -397,6 +457,8 @@ impl kv::Host for HostState {
         if value.len() > MAX_HOST_PAYLOAD_BYTES {
             return Err(kv::KvError::Invalid(too_large("the value", value.len())));
         }
+        check_json_bytes(&content_type, &value)
+            .map_err(|e| kv::KvError::Invalid(format!("the value was refused: {e}")))?;
         let condition = match expected {
             Some(revision) => KvWriteCondition::Revision(revision),
             None => KvWriteCondition::Absent,
@@ -417,10 +479,10 @@ impl events::Host for HostState {
         if payload_json.len() > MAX_HOST_PAYLOAD_BYTES {
             return Err(events::EventError::Invalid(too_large("the payload", payload_json.len())));
         }
-        let payload = match serde_json::from_str::<serde_json::Value>(&payload_json) {
+        let payload = match parse_guest_json("the event's payload", &payload_json) {
             Ok(serde_json::Value::Object(map)) => map,
             Ok(_) => return Err(events::EventError::Invalid("an event's payload must be a JSON object".into())),
-            Err(e) => return Err(events::EventError::Invalid(format!("the event's payload is not JSON: {e}"))),
+            Err(message) => return Err(events::EventError::Invalid(message)),
         };
         let host = self.host.clone();
         host.send_event(&self.space, &instance, &event, payload).await.map_err(event_error)
@@ -430,8 +492,7 @@ impl events::Host for HostState {
         if message_json.len() > MAX_HOST_PAYLOAD_BYTES {
             return Err(events::EventError::Invalid(too_large("the message", message_json.len())));
         }
-        let message = serde_json::from_str::<serde_json::Value>(&message_json)
-            .map_err(|e| events::EventError::Invalid(format!("the message is not JSON: {e}")))?;
+        let message = parse_guest_json("the message", &message_json).map_err(events::EventError::Invalid)?;
         let host = self.host.clone();
         host.publish(&self.space, &topic, message).await.map_err(event_error)
     }
@@ -489,4 +550,116 @@ pub(crate) fn truncate(mut s: String, max: usize) -> String {
         s.truncate(end);
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn private(text: &str) -> bool {
+        is_private(text.parse().unwrap_or_else(|e| panic!("{text}: {e}")))
+    }
+
+    #[test]
+    fn every_non_global_ipv4_range_is_refused() {
+        for ip in [
+            "0.0.0.0",
+            "0.1.2.3",
+            "10.0.0.1",
+            "100.64.0.1",
+            "100.127.255.254",
+            "127.0.0.1",
+            "127.255.255.254",
+            "169.254.169.254",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.0.0.1",
+            "192.0.2.1",
+            "192.88.99.1",
+            "192.168.1.1",
+            "198.18.0.1",
+            "198.19.255.255",
+            "198.51.100.7",
+            "203.0.113.9",
+            "224.0.0.1",
+            "239.255.255.250",
+            "240.0.0.1",
+            "255.255.255.255",
+        ] {
+            assert!(private(ip), "{ip} must be refused");
+        }
+    }
+
+    #[test]
+    fn global_ipv4_addresses_pass() {
+        for ip in ["1.1.1.1", "8.8.8.8", "100.63.255.255", "100.128.0.1", "172.32.0.1", "198.20.0.1", "223.255.255.254"]
+        {
+            assert!(!private(ip), "{ip} is global");
+        }
+    }
+
+    #[test]
+    fn every_non_global_ipv6_range_and_notation_is_refused() {
+        for ip in [
+            "::",
+            "::1",
+            "0:0:0:0:0:0:0:1",
+            "::ffff:127.0.0.1",
+            "::ffff:7f00:1",
+            "0:0:0:0:0:ffff:a00:1",
+            "::ffff:224.0.0.1",
+            "::ffff:198.18.0.1",
+            "::127.0.0.1",
+            "::8.8.8.8",
+            "64:ff9b::7f00:1",
+            "64:ff9b::10.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::1",
+            "100::1",
+            "2001::1",
+            "2001:2::1",
+            "2001:1ff::1",
+            "2001:db8::1",
+            "2002:7f00:1::1",
+            "2002:a9fe:a9fe::1",
+            "3fff::1",
+            "3fff:fff::1",
+            "5f00::1",
+            "fc00::1",
+            "fd12:3456::1",
+            "fe80::1",
+            "febf::1",
+            "fec0::1",
+            "feff::1",
+            "ff02::1",
+            "ff0e::1",
+        ] {
+            assert!(private(ip), "{ip} must be refused");
+        }
+    }
+
+    #[test]
+    fn global_ipv6_addresses_pass() {
+        for ip in
+            ["2606:4700:4700::1111", "2001:4860:4860::8888", "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1"]
+        {
+            assert!(!private(ip), "{ip} is global");
+        }
+    }
+
+    #[test]
+    fn guest_json_is_held_to_the_depth_policy() {
+        let deep = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
+        let limit = switchyard_model::json::MAX_DEPTH;
+        assert!(parse_guest_json("the message", &deep(limit)).is_ok());
+        let refused = parse_guest_json("the message", &deep(limit + 1)).expect_err("too deep");
+        assert!(refused.contains("the message was refused") && refused.contains("64"), "{refused}");
+        let refused = parse_guest_json("the message", &deep(100_000)).expect_err("far too deep");
+        assert!(refused.contains("64"), "{refused}");
+        assert!(parse_guest_json("the message", "{").expect_err("not JSON").contains("not JSON"));
+        assert!(check_json_bytes("application/json", deep(limit + 1).as_bytes()).is_err());
+        assert!(check_json_bytes("Application/Problem+JSON; charset=utf-8", deep(limit + 1).as_bytes()).is_err());
+        assert!(check_json_bytes("application/octet-stream", deep(limit + 1).as_bytes()).is_ok());
+        assert!(check_json_bytes("application/json", deep(limit).as_bytes()).is_ok());
+    }
 }

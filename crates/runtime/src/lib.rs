@@ -9,14 +9,28 @@
 //!   fresh store from the pooling allocator, so no state survives from one invocation to the
 //!   next.
 //! - Every invocation is bounded: wall time (epoch interruption plus a timer around host
-//!   calls), linear memory (a resource limiter), optionally fuel, and at most
-//!   [`RuntimeConfig::max_concurrent`] run at once. Running into a bound, trapping or
-//!   panicking is an [`Outcome`] with an error code; it never unwinds into the host.
+//!   calls), linear memory (a resource limiter), optionally fuel. Running into a bound,
+//!   trapping or panicking is an [`Outcome`] with an error code; it never unwinds into the host.
+//! - Invocations are admitted before they are instantiated (`admission.rs`): at most
+//!   [`RuntimeConfig::max_concurrent`] run at once, the memory limits of those running add up
+//!   to at most [`RuntimeConfig::memory_budget_bytes`], and one space holds at most
+//!   [`RuntimeConfig::max_concurrent_per_space`] slots and the same share of the budget.
+//!   Waiters are served round-robin across spaces. The wall-time limit runs from the call to
+//!   [`FunctionRuntime::invoke`], waiting included: an invocation not admitted in time fails
+//!   with [`codes::CAPACITY_EXHAUSTED`], so a caller never waits longer than the timeout.
+//! - The pooling allocator reserves address space for `max_concurrent` instances of up to
+//!   `max_memory_bytes` each (virtual, never committed up front); what guests commit is bounded
+//!   by each one's limit, so together by the budget. Memory of an ended instance is decommitted
+//!   when its slot is reused or returned.
+//! - What a guest hands over as JSON (event payloads, messages, JSON KV values, a JSON output)
+//!   obeys `switchyard_model::json`: nested at most [`switchyard_model::json::MAX_DEPTH`] deep,
+//!   checked on the text before any parser recurses into it.
 //! - Compilation and guest code run on the runtime's own threads, never on the caller's async
 //!   reactor.
 //! - A guest reaches only what `host.rs` lets it: granted KV buckets, its own space's instances
 //!   and topics, allow-listed HTTP hosts, its configuration, clocks and randomness.
 
+mod admission;
 mod error;
 mod host;
 mod output;
@@ -84,6 +98,12 @@ pub struct RuntimeConfig {
     pub cache_dir: PathBuf,
     /// Invocations running at once (and instances the pool holds); more wait for a slot.
     pub max_concurrent: u32,
+    /// Invocations one space may run at once (at most `max_concurrent`); the space may also
+    /// reserve at most this share (`max_concurrent_per_space / max_concurrent`) of the memory
+    /// budget, or the largest function memory limit if that is more.
+    pub max_concurrent_per_space: u32,
+    /// The memory limits of the invocations running at once add up to at most this.
+    pub memory_budget_bytes: u64,
     /// The largest memory limit a function may ask for.
     pub max_memory_bytes: u64,
     /// Threads running guest code and compilations.
@@ -100,10 +120,40 @@ impl RuntimeConfig {
         RuntimeConfig {
             cache_dir,
             max_concurrent: 256,
+            max_concurrent_per_space: default_slots_per_space(256),
+            memory_budget_bytes: default_memory_budget(),
             max_memory_bytes: 1024 * 1024 * 1024,
             threads,
             allow_private_networks: false,
         }
+    }
+}
+
+/// The default number of invocations one space may run at once: a quarter of `slots` (at least
+/// one), so that four spaces flooding at once still leave every one of them running.
+pub fn default_slots_per_space(slots: u32) -> u32 {
+    (slots / 4).max(1)
+}
+
+/// Used when the machine's memory cannot be read.
+const FALLBACK_MEMORY_BUDGET: u64 = 4 * 1024 * 1024 * 1024;
+
+/// The default memory budget: half of the memory this process can have, which is the smaller of
+/// the machine's physical memory (`MemTotal` in `/proc/meminfo`) and the cgroup's limit
+/// (`/sys/fs/cgroup/memory.max`, when it is a number); 4 GiB when neither can be read.
+pub fn default_memory_budget() -> u64 {
+    let physical = std::fs::read_to_string("/proc/meminfo").ok().and_then(|text| {
+        text.lines()
+            .find_map(|line| line.strip_prefix("MemTotal:"))
+            .and_then(|rest| rest.trim().strip_suffix("kB"))
+            .and_then(|kb| kb.trim().parse::<u64>().ok())
+            .map(|kb| kb.saturating_mul(1024))
+    });
+    let cgroup = std::fs::read_to_string("/sys/fs/cgroup/memory.max").ok().and_then(|t| t.trim().parse::<u64>().ok());
+    match (physical, cgroup) {
+        (Some(p), Some(c)) => p.min(c) / 2,
+        (Some(m), None) | (None, Some(m)) => m / 2,
+        (None, None) => FALLBACK_MEMORY_BUDGET,
     }
 }
 
@@ -120,6 +170,16 @@ pub struct RuntimeStats {
     pub instantiation_nanos: AtomicU64,
     /// Total time spent compiling, in nanoseconds.
     pub compilation_nanos: AtomicU64,
+    /// The node's memory budget for running invocations, in bytes.
+    pub memory_budget_bytes: AtomicU64,
+    /// Bytes of the budget reserved by running invocations now.
+    pub memory_reserved_bytes: AtomicU64,
+    /// Invocations running now.
+    pub running_invocations: AtomicU64,
+    /// Invocations waiting for a slot or for memory now.
+    pub waiting_invocations: AtomicU64,
+    /// Invocations refused for want of capacity (`function_capacity_exhausted`).
+    pub capacity_refusals: AtomicU64,
 }
 
 /// A component compiled, checked against the world, and pre-linked.
@@ -166,7 +226,7 @@ pub struct FunctionRuntime {
     cache_dir: PathBuf,
     compatibility: u64,
     executor: Option<tokio::runtime::Runtime>,
-    slots: Arc<tokio::sync::Semaphore>,
+    admission: Arc<admission::Admission>,
     /// One cell per digest, so concurrent loads of one component compile it once.
     loaded: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Arc<LoadedFunction>>>>>,
     stats: Arc<RuntimeStats>,
@@ -237,15 +297,38 @@ impl FunctionRuntime {
             })
             .map_err(|e| setup(&e))?;
 
+        if config.memory_budget_bytes == 0 {
+            return Err(RuntimeError::Setup("the function memory budget must be positive".into()));
+        }
+        let space_slots = config.max_concurrent_per_space.clamp(1, instances);
+        let budget = config.memory_budget_bytes;
+        // A space's share of the budget is its share of the slots, but never so small that the
+        // largest function allowed could not run at all.
+        let share =
+            u64::try_from(u128::from(budget) * u128::from(space_slots) / u128::from(instances)).unwrap_or(budget);
+        let space_budget = share.max(config.max_memory_bytes.min(budget));
+        tracing::info!(
+            slots = instances,
+            slots_per_space = space_slots,
+            memory_budget = budget,
+            space_memory_budget = space_budget,
+            "function admission limits"
+        );
+        let stats = Arc::new(RuntimeStats::default());
+        let admission = admission::Admission::new(
+            admission::AdmissionLimits { slots: instances, space_slots, budget, space_budget },
+            stats.clone(),
+        );
+
         Ok(FunctionRuntime {
             engine,
             linker: Arc::new(linker),
             cache_dir: config.cache_dir,
             compatibility,
             executor: Some(executor),
-            slots: Arc::new(tokio::sync::Semaphore::new(instances as usize)),
+            admission,
             loaded: Mutex::new(HashMap::new()),
-            stats: Arc::new(RuntimeStats::default()),
+            stats,
             stop_ticker,
             max_memory_bytes: config.max_memory_bytes,
             allow_private_networks: config.allow_private_networks,
@@ -255,6 +338,16 @@ impl FunctionRuntime {
     /// The largest memory limit a function may ask for.
     pub fn max_memory_bytes(&self) -> u64 {
         self.max_memory_bytes
+    }
+
+    /// The node's memory budget for running invocations.
+    pub fn memory_budget_bytes(&self) -> u64 {
+        self.admission.limits().budget
+    }
+
+    /// The most of the memory budget one space may reserve at once.
+    pub fn space_memory_budget_bytes(&self) -> u64 {
+        self.admission.limits().space_budget
     }
 
     /// Counters of the runtime's work.
@@ -299,21 +392,32 @@ impl FunctionRuntime {
         self.cache_dir.join(format!("{digest}-{:016x}.cwasm", self.compatibility))
     }
 
-    /// Runs one invocation to its outcome on the runtime's threads.
+    /// Runs one invocation to its outcome on the runtime's threads, once it is admitted (see
+    /// the crate's invariants); its wall-time limit counts from this call.
     pub async fn invoke(
         &self,
         function: Arc<LoadedFunction>,
         invocation: Invocation,
         host: Arc<dyn FunctionHost>,
     ) -> Outcome {
+        let arrived = Instant::now();
+        let deadline = arrived + invocation.limits.timeout;
         let engine = self.engine.clone();
-        let slots = self.slots.clone();
+        let admission = self.admission.clone();
         let stats = self.stats.clone();
         let allow_private_networks = self.allow_private_networks;
         let task = self.executor().spawn(async move {
-            // The semaphore is never closed, so acquiring only waits.
-            let _slot = slots.acquire_owned().await;
-            run(&engine, &function, invocation, host, &stats, allow_private_networks).await
+            let space = invocation.context.space.clone();
+            let limits = invocation.limits;
+            let _permit = match admission.admit(&space, limits.memory_bytes, deadline).await {
+                Ok(permit) => permit,
+                Err(refusal) => {
+                    let mut outcome = Outcome::failed(capacity_error(&refusal, limits.timeout));
+                    outcome.duration = arrived.elapsed();
+                    return outcome;
+                }
+            };
+            run(&engine, &function, invocation, host, &stats, allow_private_networks, arrived).await
         });
         match task.await {
             Ok(outcome) => outcome,
@@ -417,6 +521,32 @@ fn store_cached(component: &Component, path: &Path) -> Result<(), RuntimeError> 
     Ok(())
 }
 
+/// The error of an invocation that was not admitted.
+fn capacity_error(refusal: &admission::Refusal, timeout: Duration) -> InvocationError {
+    match refusal {
+        admission::Refusal::NeverFits { asked, space_budget, budget } => InvocationError::runtime(
+            codes::CAPACITY_EXHAUSTED,
+            format!(
+                "the function's memory limit of {asked} bytes is more than the {space_budget} bytes one space may \
+                 reserve of this node's function memory budget of {budget} bytes (--function-memory-budget)"
+            ),
+            false,
+        ),
+        admission::Refusal::TimedOut { asked, budget, reserved, running, space_running, waiting } => {
+            InvocationError::runtime(
+                codes::CAPACITY_EXHAUSTED,
+                format!(
+                    "no capacity for this invocation within its {} ms limit: it asks {asked} bytes of this node's \
+                     function memory budget of {budget} bytes, of which {reserved} are reserved by {running} running \
+                     invocations ({space_running} of them in this space), and {waiting} more are waiting",
+                    timeout.as_millis()
+                ),
+                true,
+            )
+        }
+    }
+}
+
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
@@ -428,6 +558,7 @@ async fn run(
     host: Arc<dyn FunctionHost>,
     stats: &RuntimeStats,
     allow_private_networks: bool,
+    arrived: Instant,
 ) -> Outcome {
     let Invocation { input, context, limits, capabilities } = invocation;
     let state = HostState::new(
@@ -440,7 +571,8 @@ async fn run(
         host,
     );
     let started = state.started;
-    let deadline = started + limits.timeout;
+    // Waiting for admission counts against the wall-time limit and is part of the duration.
+    let deadline = arrived + limits.timeout;
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limiter);
     // Fuel is always metered (the engine is configured so); without a limit there is plenty.
@@ -482,10 +614,17 @@ async fn run(
     let state = store.data_mut();
     let result = match called {
         Err(_elapsed) => Err(timeout_error(limits.timeout)),
-        Ok(Ok(Ok(response))) => Ok(Payload {
-            content_type: host::truncate(response.output.content_type, MAX_CONTENT_TYPE_BYTES),
-            body: response.output.body,
-        }),
+        Ok(Ok(Ok(response))) => {
+            let content_type = host::truncate(response.output.content_type, MAX_CONTENT_TYPE_BYTES);
+            match host::check_json_bytes(&content_type, &response.output.body) {
+                Ok(()) => Ok(Payload { content_type, body: response.output.body }),
+                Err(e) => Err(InvocationError::runtime(
+                    codes::VALIDATION_FAILED,
+                    format!("the function's output was refused: {e}"),
+                    false,
+                )),
+            }
+        }
         Ok(Ok(Err(error))) => Err(guest_error(error)),
         Ok(Err(failure)) => Err(classify(failure, state, &limits)),
     };
@@ -503,7 +642,7 @@ async fn run(
             });
         }
     }
-    Outcome { result, logs: logs.lines, logs_dropped: logs.dropped, duration: started.elapsed(), instantiation }
+    Outcome { result, logs: logs.lines, logs_dropped: logs.dropped, duration: arrived.elapsed(), instantiation }
 }
 
 /// The guest's own error, bounded: its code and message end up in records, answers and the

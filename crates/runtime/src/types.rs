@@ -171,6 +171,11 @@ pub mod codes {
     pub const CAPABILITY_DENIED: &str = "capability_denied";
     /// The runtime could not instantiate the component (pool exhausted, resource limits).
     pub const INSTANTIATION_FAILED: &str = "function_instantiation_failed";
+    /// The node had no room for the invocation (slots or memory budget, its own or its
+    /// space's) before its wall-time limit, or its memory limit can never fit this node's budget.
+    pub const CAPACITY_EXHAUSTED: &str = "function_capacity_exhausted";
+    /// The guest's output broke a limit on values (a JSON output nested too deep).
+    pub const VALIDATION_FAILED: &str = "validation_failed";
 }
 
 /// Why an invocation failed: the guest's own error, or one of [`codes`].

@@ -395,3 +395,89 @@ async fn components_that_do_not_implement_the_world_are_refused_saying_why() {
     assert!(matches!(err, RuntimeError::WorldMismatch(_)), "{err:?}");
     assert!(err.to_string().contains("handle"), "{err}");
 }
+
+fn nested(depth: usize) -> serde_json::Value {
+    let mut value = serde_json::json!(1);
+    for _ in 0..depth {
+        value = serde_json::json!([value]);
+    }
+    value
+}
+
+fn error_message(outcome: &Outcome) -> &str {
+    match &outcome.result {
+        Ok(p) => panic!("expected an error, got {:?}", String::from_utf8_lossy(&p.body)),
+        Err(e) => &e.message,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_deeper_than_the_policy_never_leaves_the_guest() {
+    let fx = Fixture::new();
+    let misbehave = fx.load("misbehave").await;
+    let caps = Capabilities { kv_buckets: vec!["data".into()], ..Capabilities::default() };
+    let deep = nested(100);
+    let published = fx
+        .invoke(
+            &misbehave,
+            serde_json::json!({"do": "publish", "topic": "t", "message": deep}),
+            Limits::default(),
+            caps.clone(),
+        )
+        .await;
+    assert_eq!(error_code(&published), "event_invalid");
+    assert!(error_message(&published).contains("64"), "{}", error_message(&published));
+    let put = fx
+        .invoke(
+            &misbehave,
+            serde_json::json!({"do": "put", "bucket": "data", "key": "k", "value": deep}),
+            Limits::default(),
+            caps.clone(),
+        )
+        .await;
+    assert_eq!(error_code(&put), "kv_invalid");
+    assert!(error_message(&put).contains("64"), "{}", error_message(&put));
+    assert_eq!(fx.host.calls.load(Ordering::SeqCst), 0, "a refused value reached the host");
+    let echoed =
+        fx.invoke(&misbehave, serde_json::json!({"do": "echo", "d": deep}), Limits::default(), caps.clone()).await;
+    assert_eq!(error_code(&echoed), codes::VALIDATION_FAILED);
+    assert!(error_message(&echoed).contains("64"), "{}", error_message(&echoed));
+
+    // 64 levels are within the policy.
+    let at_limit = nested(64);
+    let put = fx
+        .invoke(
+            &misbehave,
+            serde_json::json!({"do": "put", "bucket": "data", "key": "k", "value": at_limit}),
+            Limits::default(),
+            caps,
+        )
+        .await;
+    assert!(put.result.is_ok(), "{:?}", put.result);
+    assert_eq!(fx.host.calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invocation_that_never_fits_the_memory_budget_is_refused_at_once() {
+    let cache = tempfile::tempdir().unwrap();
+    let mut config = RuntimeConfig::new(cache.path().to_owned());
+    config.memory_budget_bytes = 32 * 1024 * 1024;
+    let runtime = FunctionRuntime::new(config).unwrap();
+    let bytes = switchyard_testkit::example_function_bytes("misbehave");
+    let misbehave = runtime.load(&component_digest(&bytes), Arc::new(bytes)).await.unwrap();
+    let invocation = |memory_bytes| Invocation {
+        input: Payload { content_type: "application/json".into(), body: br#"{"do":"echo","n":1}"#.to_vec() },
+        context: context(),
+        limits: Limits { memory_bytes, timeout: Duration::from_secs(60), ..Limits::default() },
+        capabilities: Arc::new(Capabilities::default()),
+    };
+    let host = Arc::new(MemoryHost::default());
+    let outcome = runtime.invoke(misbehave.clone(), invocation(64 * 1024 * 1024), host.clone()).await;
+    assert_eq!(error_code(&outcome), codes::CAPACITY_EXHAUSTED);
+    let error = outcome.result.as_ref().unwrap_err();
+    assert!(!error.retryable && error.message.contains(&(32 * 1024 * 1024).to_string()), "{error:?}");
+    assert!(outcome.duration < Duration::from_secs(60), "refused without waiting for its timeout");
+    let fits = runtime.invoke(misbehave, invocation(16 * 1024 * 1024), host).await;
+    assert_eq!(output_json(&fits)["n"], 1);
+    assert_eq!(runtime.stats().capacity_refusals.load(Ordering::SeqCst), 1);
+}

@@ -6,7 +6,7 @@
 //! - `alloc`: allocates memory until refused (stopped by the memory limit);
 //! - `trap`: executes `unreachable`;
 //! - `panic`: panics with a message;
-//! - `kv`: reads `{"bucket", "key"}` from KV;
+//! - `kv`: reads `{"bucket", "key"}` from KV; `put`: writes `{"value"}` there as JSON;
 //! - `http`: fetches `{"url"}`;
 //! - `send`: sends `{"event"}` to `{"instance"}`; `publish`: publishes `{"message"}` to `{"topic"}`;
 //! - `config`: returns every config value and the secret `{"secret"}`;
@@ -56,6 +56,12 @@ impl Function for Misbehave {
                 let entry = kv::get(&arg("bucket"), &arg("key"))?;
                 let value = entry.map(|e| String::from_utf8_lossy(&e.value).into_owned());
                 Response::json(&serde_json::json!({ "value": value }))
+            }
+            "put" => {
+                let value = serde_json::to_vec(&input.get("value"))
+                    .map_err(|e| Error::new("invalid_input", format!("the value could not be encoded: {e}")))?;
+                let revision = kv::set(&arg("bucket"), &arg("key"), &value, "application/json")?;
+                Response::json(&serde_json::json!({ "revision": revision }))
             }
             "http" => {
                 let response = http::get(&arg("url"))?;
