@@ -59,6 +59,7 @@ pub fn status_of(code: &str) -> StatusCode {
         "payload_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
         "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
         "seq_expired" => StatusCode::GONE,
+        "upgrade_required" => StatusCode::UPGRADE_REQUIRED,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
