@@ -169,7 +169,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     ready.store(true, Ordering::Release);
     let shutdown_ready = ready.clone();
-    axum::serve(listener, app)
+    // The peer's address rides on every request (`ConnectInfo`): `--metrics-access auto` tells
+    // loopback from the rest by it.
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
             shutdown_ready.store(false, Ordering::Release);
