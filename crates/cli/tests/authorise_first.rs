@@ -347,7 +347,7 @@ async fn every_limit_out_of_range_is_refused_the_same_way() {
 async fn metrics_status(base: &str, token: Option<&str>) -> StatusCode {
     let a = send(base, Method::GET, "/metrics", token, None).await;
     if a.status == StatusCode::OK {
-        assert!(a.body.as_str().is_some_and(|t| t.contains("switchyard_http_requests")), "{}", a.body);
+        assert!(a.body.as_str().is_some_and(|t| t.contains("switchyard_store_commits")), "{}", a.body);
     } else {
         assert!(a.body["error"]["code"].is_string(), "{}", a.body);
     }
