@@ -63,6 +63,7 @@ pub fn status_of(code: &str) -> StatusCode {
         "headers_too_large" => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
         "seq_expired" => StatusCode::GONE,
+        "upgrade_required" => StatusCode::UPGRADE_REQUIRED,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

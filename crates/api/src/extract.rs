@@ -106,6 +106,28 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
     }
 }
 
+/// The most a `limit` query parameter may ask for, on every route that takes one.
+pub const MAX_LIMIT: i64 = 1000;
+
+/// The page size of a list route without a `limit`.
+pub const DEFAULT_LIMIT: u32 = 100;
+
+/// A `limit` query parameter, or `default` without one; out of 1..=[`MAX_LIMIT`] it is
+/// refused, never clamped, so a client learns its page is not what it asked for.
+pub fn page_limit(limit: Option<i64>, default: u32) -> Result<u32, ApiError> {
+    match limit {
+        None => Ok(default),
+        Some(n) => u32::try_from(n)
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(&i64::from(*n)))
+            .ok_or_else(|| ApiError::new("validation_failed", format!("limit must be between 1 and {MAX_LIMIT}"))),
+    }
+}
+
+/// The principal [`crate::access::authorise`] authenticated for this request.
+#[derive(Clone)]
+pub(crate) struct Authenticated(pub std::sync::Arc<Principal>);
+
 /// The authenticated caller.
 pub struct Caller(pub std::sync::Arc<Principal>);
 
@@ -113,14 +135,19 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let secret = bearer(parts)?;
+        // The door already authenticated every route that takes a caller; asking the engine
+        // again is only for a router assembled without it.
+        if let Some(Authenticated(principal)) = parts.extensions.get::<Authenticated>() {
+            return Ok(Caller(principal.clone()));
+        }
+        let secret = bearer(&parts.headers)?;
         Ok(Caller(state.engine.authenticate(secret).await?))
     }
 }
 
-fn bearer(parts: &Parts) -> Result<&str, ApiError> {
-    let header = parts
-        .headers
+/// The bearer token of `Authorization`, or `unauthorized` saying what is wrong with it.
+pub(crate) fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let header = headers
         .get(AUTHORIZATION)
         .ok_or_else(|| ApiError::new("unauthorized", "this route needs a token: send Authorization: Bearer <token>"))?;
     let value =

@@ -1,5 +1,5 @@
-//! Route handlers for functions: deploy, read, invoke, and invocation records. Decode,
-//! authorise, call the engine, encode; no business logic lives here.
+//! Route handlers for functions: deploy, read, invoke, and invocation records. Decode, call
+//! the engine, encode (the route's rule was checked before); no business logic lives here.
 //!
 //! A synchronous invocation answers with the function's output as the raw body and its own
 //! Content-Type. When the function fails the body is the usual error JSON, whose code is the
@@ -17,7 +17,7 @@ use switchyard_store::{InvocationRecord, Role};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{Body, Caller, Json, Path, Query};
+use crate::extract::{Body, Caller, DEFAULT_LIMIT, Json, Path, Query, page_limit};
 
 type Result<T> = std::result::Result<T, ApiError>;
 
@@ -75,6 +75,10 @@ pub(crate) fn invocation_json(r: &InvocationRecord) -> Value {
     }
     v
 }
+
+/// The body limit of a deploy: the largest component in base64 (which grows it by a third),
+/// and room for the settings beside it.
+pub const DEPLOY_BODY_LIMIT: usize = (switchyard_engine::functions::MAX_COMPONENT_BYTES / 3 + 1) * 4 + 64 * 1024;
 
 /// A deploy: the component in base64 and the version's settings.
 #[derive(Deserialize)]
@@ -249,7 +253,7 @@ pub async fn get_invocation(
 #[serde(deny_unknown_fields)]
 pub struct InvocationsQuery {
     after: Option<u64>,
-    limit: Option<u32>,
+    limit: Option<i64>,
 }
 
 pub async fn list_invocations(
@@ -259,7 +263,8 @@ pub async fn list_invocations(
     Query(q): Query<InvocationsQuery>,
 ) -> Result<Response> {
     caller.require(&parse_space(&space)?, Role::Reader)?;
-    let records = state.engine.list_invocations(&space, Some(&name), q.after, q.limit.unwrap_or(100)).await?;
+    let limit = page_limit(q.limit, DEFAULT_LIMIT)?;
+    let records = state.engine.list_invocations(&space, Some(&name), q.after, limit).await?;
     let next = records.last().map(|r| r.seq).or(q.after);
     let invocations: Vec<Value> = records.iter().map(invocation_json).collect();
     Ok(ok(StatusCode::OK, json!({ "invocations": invocations, "next_after": next })))

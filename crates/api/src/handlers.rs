@@ -1,4 +1,7 @@
-//! Route handlers: decode, authorise, call the engine, encode. No business logic lives here.
+//! Route handlers: decode, call the engine, encode. No business logic lives here.
+//!
+//! The route's rule (`access`) was checked before a handler runs; the handlers' own `require`
+//! calls are a second line, as cheap as a set lookup.
 
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
@@ -12,7 +15,7 @@ use switchyard_store::Role;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{Body, Caller, Json, Path, Query};
+use crate::extract::{Body, Caller, DEFAULT_LIMIT, Json, Path, Query, page_limit};
 use crate::views::*;
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -35,10 +38,8 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-pub async fn metrics(State(state): State<AppState>, caller: std::result::Result<Caller, ApiError>) -> Result<Response> {
-    if !state.config.metrics_public {
-        caller?;
-    }
+/// Who may read this is `--metrics-access`'s business, checked by `access::authorise`.
+pub async fn metrics(State(state): State<AppState>) -> Result<Response> {
     match state.engine.store().log_stats().await {
         Ok(stats) => state.metrics.log.set(&stats),
         Err(e) => tracing::warn!(error = %e, "reading the log's size for /metrics failed"),
@@ -172,7 +173,7 @@ pub async fn get_instance(
 #[serde(deny_unknown_fields)]
 pub struct ListInstancesQuery {
     state: Option<String>,
-    limit: Option<u32>,
+    limit: Option<i64>,
     cursor: Option<String>,
 }
 
@@ -183,7 +184,8 @@ pub async fn list_instances(
     Query(q): Query<ListInstancesQuery>,
 ) -> Result<Response> {
     caller.require(&parse_space(&space)?, Role::Reader)?;
-    let page = state.engine.list_instances(&space, &machine, q.state, q.limit, q.cursor).await?;
+    let limit = page_limit(q.limit, DEFAULT_LIMIT)?;
+    let page = state.engine.list_instances(&space, &machine, q.state, Some(limit), q.cursor).await?;
     let instances: Vec<InstanceView<'_>> = page.instances.iter().map(Into::into).collect();
     Ok(ok(StatusCode::OK, json!({ "instances": instances, "next_cursor": page.next_cursor })))
 }
@@ -235,7 +237,7 @@ pub async fn send_event(
 #[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
     after: Option<u64>,
-    limit: Option<u32>,
+    limit: Option<i64>,
 }
 
 pub async fn history(
@@ -245,7 +247,8 @@ pub async fn history(
     Query(q): Query<HistoryQuery>,
 ) -> Result<Response> {
     caller.require(&parse_space(&space)?, Role::Reader)?;
-    let page = state.engine.history(&space, &machine, &id, q.after, q.limit).await?;
+    let limit = page_limit(q.limit, DEFAULT_LIMIT)?;
+    let page = state.engine.history(&space, &machine, &id, q.after, Some(limit)).await?;
     let events: Vec<LogView<'_>> = page.records.iter().map(Into::into).collect();
     Ok(ok(StatusCode::OK, json!({ "events": events, "next_cursor": page.next_cursor.map(|s| s.0.to_string()) })))
 }
@@ -532,9 +535,16 @@ pub async fn watch_ws(
     Path(space): Path<String>,
     Query(q): Query<WatchQuery>,
     headers: HeaderMap,
-    upgrade: axum::extract::ws::WebSocketUpgrade,
+    upgrade: std::result::Result<
+        axum::extract::ws::WebSocketUpgrade,
+        axum::extract::ws::rejection::WebSocketUpgradeRejection,
+    >,
 ) -> Result<Response> {
     use axum::extract::ws::Message;
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return Ok(upgrade_refused(rejection)),
+    };
     let mut rx = start_watch(&state, &caller, &space, q, &headers).await?;
     Ok(upgrade.on_upgrade(|mut socket| async move {
         loop {
@@ -557,4 +567,38 @@ pub async fn watch_ws(
         }
         let _ = socket.send(Message::Close(None)).await;
     }))
+}
+
+/// A WebSocket handshake that cannot go ahead, as the API's error body (axum's own answer is
+/// plain text). A request that is no upgrade at all gets 426 with the headers that say how to
+/// ask (RFC 9110 §15.5.22, RFC 6455 §4.4).
+fn upgrade_refused(rejection: axum::extract::ws::rejection::WebSocketUpgradeRejection) -> Response {
+    use axum::extract::ws::rejection::WebSocketUpgradeRejection as R;
+    use axum::http::HeaderValue;
+    use axum::http::header::{CONNECTION, SEC_WEBSOCKET_VERSION, UPGRADE};
+    let reason = rejection.body_text();
+    match rejection {
+        R::MethodNotGet(_) | R::MethodNotConnect(_) => {
+            ApiError::new("method_not_allowed", format!("not a WebSocket handshake: {reason}")).into_response()
+        }
+        R::WebSocketKeyHeaderMissing(_) => {
+            ApiError::new("bad_request", format!("not a WebSocket handshake: {reason}")).into_response()
+        }
+        _ => {
+            let error = ApiError::new(
+                "upgrade_required",
+                format!(
+                    "this route is a WebSocket: send Connection: Upgrade, Upgrade: websocket, \
+                     Sec-WebSocket-Version: 13 and Sec-WebSocket-Key ({reason}); GET \
+                     /v1/spaces/{{space}}/watch streams the same over server-sent events"
+                ),
+            );
+            let mut response = error.into_response();
+            let headers = response.headers_mut();
+            headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+            headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+            headers.insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+            response
+        }
+    }
 }

@@ -1,11 +1,13 @@
 //! Switchyard's HTTP API: routes, authentication, errors, metrics and the OpenAPI document.
 //!
-//! This crate is thin by design: handlers decode a request, check that the caller's token may
-//! do it, call the engine and encode the answer. Every error leaves as
+//! This crate is thin by design: [`access::authorise`] checks the caller's token against the
+//! route's rule before anything else (the body is not read for a refused request), then a
+//! handler decodes the request, calls the engine and encodes the answer. Every error leaves as
 //! `{"error":{"code","message","details"}}` with a stable code (see `error::status_of`).
-//! Every route but `/healthz`, `/readyz` and `/v1/openapi.json` needs a token (`/metrics`
-//! unless made public).
+//! Every route but `/healthz`, `/readyz` and `/v1/openapi.json` needs a token (`/metrics` as
+//! [`MetricsAccess`] says).
 
+pub mod access;
 mod error;
 mod extract;
 mod functions;
@@ -18,67 +20,120 @@ mod views;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use access::Access::{self, Metrics, Open, Space, Token};
+use access::{Rule, Verb};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
 use switchyard_engine::Engine;
+use switchyard_store::Role::{Admin, Reader, Writer};
 
+pub use access::MetricsAccess;
 pub use error::{ApiError, status_of};
 pub use metrics::HttpMetrics;
 
-/// Every route template, as registered; the metrics label and the OpenAPI test use it.
-pub const ROUTES: &[&str] = &[
-    "/healthz",
-    "/readyz",
-    "/metrics",
-    "/v1/openapi.json",
-    "/v1/spaces",
-    "/v1/spaces/{space}/machines",
-    "/v1/spaces/{space}/machines/{name}",
-    "/v1/spaces/{space}/machines/{name}/instances",
-    "/v1/spaces/{space}/machines/{name}/instances/{id}",
-    "/v1/spaces/{space}/machines/{name}/instances/{id}/events",
-    "/v1/spaces/{space}/machines/{name}/instances/{id}/history",
-    "/v1/batch",
-    "/v1/tokens",
-    "/v1/tokens/{id}",
-    "/v1/cluster/nodes",
-    "/v1/spaces/{space}/watch",
-    "/v1/spaces/{space}/watch/ws",
-    "/v1/spaces/{space}/topics/{name}/messages",
-    "/v1/spaces/{space}/kv",
-    "/v1/spaces/{space}/kv/{bucket}",
-    "/v1/spaces/{space}/kv/{bucket}/keys",
-    "/v1/spaces/{space}/kv/{bucket}/keys/{*key}",
-    "/v1/spaces/{space}/kv/{bucket}/history/{*key}",
-    "/v1/spaces/{space}/subscriptions",
-    "/v1/spaces/{space}/subscriptions/{name}",
-    "/v1/spaces/{space}/subscriptions/{name}/pull",
-    "/v1/spaces/{space}/subscriptions/{name}/ack",
-    "/v1/spaces/{space}/subscriptions/{name}/nack",
-    "/v1/spaces/{space}/subscriptions/{name}/dead-letters",
-    "/v1/spaces/{space}/subscriptions/{name}/dead-letters/redrive",
-    "/v1/spaces/{space}/subscriptions/{name}/dead-letters/discard",
-    "/v1/spaces/{space}/functions",
-    "/v1/spaces/{space}/functions/{name}",
-    "/v1/spaces/{space}/functions/{name}/versions",
-    "/v1/spaces/{space}/functions/{name}/invoke",
-    "/v1/spaces/{space}/functions/{name}/invocations",
-    "/v1/spaces/{space}/invocations/{id}",
-];
+/// Declares every route once: its template, and per method who may call it and the handler.
+/// Expands to [`ROUTES`], [`RULES`] and the function registering the handlers, so a route
+/// cannot be added without its authorisation rule.
+macro_rules! routes {
+    ($($route:literal => { $($verb:ident $access:expr => $handler:expr),+ $(,)? }),* $(,)?) => {
+        /// Every route template, as registered; the metrics label and the OpenAPI test use it.
+        pub const ROUTES: &[&str] = &[$($route),*];
+
+        /// Who may call each route with each method; checked before the handler runs.
+        pub const RULES: &[Rule] = &[$($(Rule { route: $route, verb: Verb::$verb, access: $access }),+),*];
+
+        fn table_routes(router: Router<AppState>) -> Router<AppState> {
+            router $(.route($route, axum::routing::MethodRouter::new() $(.on(Verb::$verb.filter(), $handler))+))*
+        }
+    };
+}
+
+routes! {
+    "/healthz" => { Get Open => handlers::healthz },
+    "/readyz" => { Get Open => handlers::readyz },
+    "/metrics" => { Get Metrics => handlers::metrics },
+    "/v1/openapi.json" => { Get Open => handlers::openapi },
+    "/v1/spaces" => { Get Token => handlers::list_spaces },
+    "/v1/spaces/{space}/machines" => { Get Space(Reader) => handlers::list_machines },
+    "/v1/spaces/{space}/machines/{name}" => {
+        Get Space(Reader) => handlers::get_machine,
+        Put Space(Writer) => handlers::put_machine,
+    },
+    "/v1/spaces/{space}/machines/{name}/instances" => {
+        Get Space(Reader) => handlers::list_instances,
+        Post Space(Writer) => handlers::create_instance,
+    },
+    "/v1/spaces/{space}/machines/{name}/instances/{id}" => {
+        Get Space(Reader) => handlers::get_instance,
+        Delete Space(Writer) => handlers::delete_instance,
+    },
+    "/v1/spaces/{space}/machines/{name}/instances/{id}/events" => { Post Space(Writer) => handlers::send_event },
+    "/v1/spaces/{space}/machines/{name}/instances/{id}/history" => { Get Space(Reader) => handlers::history },
+    // The operations name their spaces in the body; the handler checks each once it is read.
+    "/v1/batch" => { Post Access::Role(Writer) => handlers::batch },
+    "/v1/tokens" => {
+        Get Access::Role(Admin) => handlers::list_tokens,
+        Post Access::Role(Admin) => handlers::create_token,
+    },
+    "/v1/tokens/{id}" => { Delete Access::Role(Admin) => handlers::revoke_token },
+    "/v1/cluster/nodes" => { Get Access::Role(Admin) => handlers::list_nodes },
+    "/v1/spaces/{space}/watch" => { Get Space(Reader) => handlers::watch_sse },
+    "/v1/spaces/{space}/watch/ws" => { Get Space(Reader) => handlers::watch_ws },
+    "/v1/spaces/{space}/topics/{name}/messages" => { Post Space(Writer) => handlers::publish },
+    "/v1/spaces/{space}/kv" => { Get Space(Reader) => streams::list_buckets },
+    "/v1/spaces/{space}/kv/{bucket}" => {
+        Get Space(Reader) => streams::get_bucket,
+        Put Space(Writer) => streams::put_bucket,
+    },
+    "/v1/spaces/{space}/kv/{bucket}/keys" => { Get Space(Reader) => streams::list_keys },
+    "/v1/spaces/{space}/kv/{bucket}/keys/{*key}" => {
+        Get Space(Reader) => streams::get_key,
+        Put Space(Writer) => streams::put_key,
+        Delete Space(Writer) => streams::delete_key,
+    },
+    "/v1/spaces/{space}/kv/{bucket}/history/{*key}" => { Get Space(Reader) => streams::key_history },
+    "/v1/spaces/{space}/subscriptions" => { Get Space(Reader) => streams::list_subscriptions },
+    "/v1/spaces/{space}/subscriptions/{name}" => {
+        Get Space(Reader) => streams::get_subscription,
+        Put Space(Writer) => streams::put_subscription,
+        Delete Space(Writer) => streams::delete_subscription,
+    },
+    // Pulling changes the subscription (leases), so it needs a writer.
+    "/v1/spaces/{space}/subscriptions/{name}/pull" => { Post Space(Writer) => streams::pull },
+    "/v1/spaces/{space}/subscriptions/{name}/ack" => { Post Space(Writer) => streams::ack },
+    "/v1/spaces/{space}/subscriptions/{name}/nack" => { Post Space(Writer) => streams::nack },
+    "/v1/spaces/{space}/subscriptions/{name}/dead-letters" => { Get Space(Reader) => streams::dead_letters },
+    "/v1/spaces/{space}/subscriptions/{name}/dead-letters/redrive" => { Post Space(Writer) => streams::redrive },
+    "/v1/spaces/{space}/subscriptions/{name}/dead-letters/discard" => {
+        Post Space(Writer) => streams::discard_dead_letters,
+    },
+    "/v1/spaces/{space}/functions" => { Get Space(Reader) => functions::list_functions },
+    "/v1/spaces/{space}/functions/{name}" => {
+        Get Space(Reader) => functions::get_function,
+        // A component travels as base64 inside JSON: allow for the encoding's growth.
+        Put Space(Writer) => axum::handler::Handler::layer(
+            functions::deploy_function,
+            DefaultBodyLimit::max(functions::DEPLOY_BODY_LIMIT),
+        ),
+    },
+    "/v1/spaces/{space}/functions/{name}/versions" => { Get Space(Reader) => functions::function_versions },
+    "/v1/spaces/{space}/functions/{name}/invoke" => { Post Space(Writer) => functions::invoke_function },
+    "/v1/spaces/{space}/functions/{name}/invocations" => { Get Space(Reader) => functions::list_invocations },
+    "/v1/spaces/{space}/invocations/{id}" => { Get Space(Reader) => functions::get_invocation },
+}
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
     /// Largest accepted request body.
     pub max_body_bytes: usize,
-    /// Serve `/metrics` without a token.
-    pub metrics_public: bool,
+    /// Who may read `/metrics`.
+    pub metrics_access: MetricsAccess,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        ApiConfig { max_body_bytes: 1024 * 1024, metrics_public: false }
+        ApiConfig { max_body_bytes: 1024 * 1024, metrics_access: MetricsAccess::Auto }
     }
 }
 
@@ -95,62 +150,15 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
 }
 
-/// The application's router.
+/// The application's router: the table's routes, each behind [`access::authorise`].
 pub fn router(state: AppState) -> Router {
-    use handlers::*;
     let limit = state.config.max_body_bytes;
-    let deploy_limit = (switchyard_engine::functions::MAX_COMPONENT_BYTES / 3 + 1) * 4 + 64 * 1024;
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .route("/v1/openapi.json", get(openapi))
-        .route("/v1/spaces", get(list_spaces))
-        .route("/v1/spaces/{space}/machines", get(list_machines))
-        .route("/v1/spaces/{space}/machines/{name}", get(get_machine).put(put_machine))
-        .route("/v1/spaces/{space}/machines/{name}/instances", get(list_instances).post(create_instance))
-        .route("/v1/spaces/{space}/machines/{name}/instances/{id}", get(get_instance).delete(delete_instance))
-        .route("/v1/spaces/{space}/machines/{name}/instances/{id}/events", post(send_event))
-        .route("/v1/spaces/{space}/machines/{name}/instances/{id}/history", get(history))
-        .route("/v1/batch", post(batch))
-        .route("/v1/tokens", get(list_tokens).post(create_token))
-        .route("/v1/tokens/{id}", axum::routing::delete(revoke_token))
-        .route("/v1/cluster/nodes", get(list_nodes))
-        .route("/v1/spaces/{space}/watch", get(watch_sse))
-        .route("/v1/spaces/{space}/watch/ws", get(watch_ws))
-        .route("/v1/spaces/{space}/topics/{name}/messages", post(publish))
-        .route("/v1/spaces/{space}/kv", get(streams::list_buckets))
-        .route("/v1/spaces/{space}/kv/{bucket}", get(streams::get_bucket).put(streams::put_bucket))
-        .route("/v1/spaces/{space}/kv/{bucket}/keys", get(streams::list_keys))
-        .route(
-            "/v1/spaces/{space}/kv/{bucket}/keys/{*key}",
-            get(streams::get_key).put(streams::put_key).delete(streams::delete_key),
-        )
-        .route("/v1/spaces/{space}/kv/{bucket}/history/{*key}", get(streams::key_history))
-        .route("/v1/spaces/{space}/subscriptions", get(streams::list_subscriptions))
-        .route(
-            "/v1/spaces/{space}/subscriptions/{name}",
-            get(streams::get_subscription).put(streams::put_subscription).delete(streams::delete_subscription),
-        )
-        .route("/v1/spaces/{space}/subscriptions/{name}/pull", post(streams::pull))
-        .route("/v1/spaces/{space}/subscriptions/{name}/ack", post(streams::ack))
-        .route("/v1/spaces/{space}/subscriptions/{name}/nack", post(streams::nack))
-        .route("/v1/spaces/{space}/subscriptions/{name}/dead-letters", get(streams::dead_letters))
-        .route("/v1/spaces/{space}/subscriptions/{name}/dead-letters/redrive", post(streams::redrive))
-        .route("/v1/spaces/{space}/subscriptions/{name}/dead-letters/discard", post(streams::discard_dead_letters))
-        .route("/v1/spaces/{space}/functions", get(functions::list_functions))
-        .route(
-            "/v1/spaces/{space}/functions/{name}",
-            get(functions::get_function)
-                // A component travels as base64 inside JSON: allow for the encoding's growth.
-                .put(axum::handler::Handler::layer(functions::deploy_function, DefaultBodyLimit::max(deploy_limit))),
-        )
-        .route("/v1/spaces/{space}/functions/{name}/versions", get(functions::function_versions))
-        .route("/v1/spaces/{space}/functions/{name}/invoke", post(functions::invoke_function))
-        .route("/v1/spaces/{space}/functions/{name}/invocations", get(functions::list_invocations))
-        .route("/v1/spaces/{space}/invocations/{id}", get(functions::get_invocation))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+    table_routes(Router::new())
+        .fallback(handlers::not_found)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
+        // Innermost, so it runs after routing (it needs the matched route) and before any
+        // handler's extractor reads the body; the metrics layer outside it counts its refusals.
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), access::authorise))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)

@@ -1,5 +1,5 @@
-//! Route handlers for KV buckets and durable subscriptions: decode, authorise, call the engine,
-//! encode. No business logic lives here.
+//! Route handlers for KV buckets and durable subscriptions: decode, call the engine, encode
+//! (the route's rule was checked before). No business logic lives here.
 //!
 //! A KV value travels as the raw request and response body with its own Content-Type; its
 //! revision is the `ETag` (`"3"`), which `If-Match` names for a compare-and-set.
@@ -17,7 +17,7 @@ use switchyard_store::{BucketRecord, DeadLetter, Delivery, KvCondition, KvEntry,
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{Body, Caller, Json, Path, Query};
+use crate::extract::{Body, Caller, DEFAULT_LIMIT, Json, Path, Query, page_limit};
 use crate::views::LogView;
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -159,7 +159,7 @@ pub async fn put_bucket(
 pub struct ListKeysQuery {
     prefix: Option<String>,
     after: Option<String>,
-    limit: Option<u32>,
+    limit: Option<i64>,
 }
 
 pub async fn list_keys(
@@ -169,10 +169,8 @@ pub async fn list_keys(
     Query(q): Query<ListKeysQuery>,
 ) -> Result<Response> {
     caller.require(&parse_space(&space)?, Role::Reader)?;
-    let page = state
-        .engine
-        .list_keys(&space, &bucket, q.prefix.as_deref().unwrap_or(""), q.after, q.limit.unwrap_or(100))
-        .await?;
+    let limit = page_limit(q.limit, DEFAULT_LIMIT)?;
+    let page = state.engine.list_keys(&space, &bucket, q.prefix.as_deref().unwrap_or(""), q.after, limit).await?;
     let keys: Vec<KeyInfoView> = page.keys.iter().map(KeyInfoView::from).collect();
     Ok(ok(StatusCode::OK, json!({ "keys": keys, "next_cursor": page.next_cursor })))
 }
@@ -275,7 +273,7 @@ pub async fn delete_key(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
-    limit: Option<u32>,
+    limit: Option<i64>,
 }
 
 pub async fn key_history(
@@ -285,7 +283,8 @@ pub async fn key_history(
     Query(q): Query<HistoryQuery>,
 ) -> Result<Response> {
     caller.require(&parse_space(&space)?, Role::Reader)?;
-    let limit = q.limit.unwrap_or(switchyard_store::MAX_KV_HISTORY);
+    // A key keeps at most MAX_KV_HISTORY revisions, so the default is all of them.
+    let limit = page_limit(q.limit, switchyard_store::MAX_KV_HISTORY)?;
     let entries = state.engine.kv_history(&space, &bucket, &key, limit).await?;
     let entries: Vec<EntryView> = entries.iter().map(EntryView::from).collect();
     Ok(ok(StatusCode::OK, json!({ "history": entries })))
@@ -557,7 +556,7 @@ pub async fn nack(
 #[serde(deny_unknown_fields)]
 pub struct DeadLetterQuery {
     after: Option<u64>,
-    limit: Option<u32>,
+    limit: Option<i64>,
 }
 
 pub async fn dead_letters(
@@ -567,10 +566,9 @@ pub async fn dead_letters(
     Query(q): Query<DeadLetterQuery>,
 ) -> Result<Response> {
     caller.require(&parse_space(&space)?, Role::Reader)?;
-    let limit = q.limit.unwrap_or(100);
+    let limit = page_limit(q.limit, DEFAULT_LIMIT)?;
     let letters = state.engine.dead_letters(&space, &name, Seq(q.after.unwrap_or(0)), limit).await?;
-    let next_cursor =
-        (letters.len() == limit.clamp(1, 1000) as usize).then(|| letters.last().map(|d| d.seq.0)).flatten();
+    let next_cursor = (letters.len() == limit as usize).then(|| letters.last().map(|d| d.seq.0)).flatten();
     let letters: Vec<DeadLetterView> = letters.iter().map(DeadLetterView::from).collect();
     Ok(ok(StatusCode::OK, json!({ "dead_letters": letters, "next_cursor": next_cursor })))
 }

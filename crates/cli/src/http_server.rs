@@ -117,8 +117,8 @@ pub async fn serve(
             () = &mut shutdown => break,
             accepted = listener.accept() => accepted,
         };
-        let tcp = match accepted {
-            Ok((tcp, _peer)) => tcp,
+        let (tcp, peer) = match accepted {
+            Ok((tcp, peer)) => (tcp, peer),
             Err(e) if is_per_connection(&e) => continue,
             Err(e) => {
                 // Out of files or memory: the listener stays readable, so accepting again at
@@ -145,7 +145,7 @@ pub async fn serve(
         let _ = tcp.set_nodelay(true);
         match permits.clone().try_acquire_owned() {
             Ok(permit) => {
-                connections.spawn(serve_connection(tcp, permit, app.clone(), config.clone(), stop_rx.clone()));
+                connections.spawn(serve_connection(tcp, peer, permit, app.clone(), config.clone(), stop_rx.clone()));
             }
             Err(_) => refuse(tcp, &refusals, refusal.clone()),
         }
@@ -224,6 +224,7 @@ fn refuse(mut tcp: TcpStream, refusals: &Arc<Semaphore>, response: Bytes) {
 /// Serves one connection, closing it when its idle or head deadline passes.
 async fn serve_connection(
     tcp: TcpStream,
+    peer: std::net::SocketAddr,
     permit: OwnedSemaphorePermit,
     app: TowerToHyperService<Router>,
     config: Arc<ServerConfig>,
@@ -232,7 +233,7 @@ async fn serve_connection(
     let state = Arc::new(ConnState::new());
     let io = ConnIo { tcp, state: state.clone(), pending: None, _permit: permit };
     let service =
-        ConnService { app, state: state.clone(), body_read_timeout: config.body_read_timeout, stop: stop.clone() };
+        ConnService { app, state: state.clone(), body_read_timeout: config.body_read_timeout, stop: stop.clone(), peer };
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -521,6 +522,9 @@ struct ConnService {
     state: Arc<ConnState>,
     body_read_timeout: Duration,
     stop: watch::Receiver<bool>,
+    /// The client's address, given to every request as axum's `ConnectInfo` (`/metrics`
+    /// access tells loopback from the rest by it).
+    peer: std::net::SocketAddr,
 }
 
 impl hyper::service::Service<Request<Incoming>> for ConnService {
@@ -532,7 +536,8 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
         self.state.begin_request();
         let timed_out = Arc::new(AtomicBool::new(false));
         let limit = self.body_read_timeout;
-        let request = request.map(|body| axum::body::Body::new(TimedBody::new(body, limit, timed_out.clone())));
+        let mut request = request.map(|body| axum::body::Body::new(TimedBody::new(body, limit, timed_out.clone())));
+        request.extensions_mut().insert(axum::extract::ConnectInfo(self.peer));
         let answer = hyper::service::Service::call(&self.app, request);
         let state = self.state.clone();
         let mut stop = self.stop.clone();

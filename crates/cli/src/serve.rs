@@ -53,8 +53,15 @@ pub struct ServeArgs {
     /// past this, is refused with `context_too_large`.
     #[arg(long, env = "SWITCHYARD_MAX_CONTEXT_BYTES", default_value = "1MiB", value_parser = parse_bytes)]
     pub max_context_bytes: u64,
-    /// Serve /metrics without a token.
-    #[arg(long, env = "SWITCHYARD_METRICS_PUBLIC")]
+    /// Who may read /metrics: `auto` (without a token from a loopback address, with any valid
+    /// token from elsewhere; behind a proxy on the same machine every request is local, so pick
+    /// another), `public` (anyone), `token` (any valid token) or `admin` (an admin token granted
+    /// every space).
+    #[arg(long, env = "SWITCHYARD_METRICS_ACCESS", value_name = "MODE", default_value = "auto",
+          value_parser = |s: &str| s.parse::<switchyard_api::MetricsAccess>())]
+    pub metrics_access: switchyard_api::MetricsAccess,
+    /// Deprecated: the same as --metrics-access public.
+    #[arg(long, env = "SWITCHYARD_METRICS_PUBLIC", conflicts_with = "metrics_access")]
     pub metrics_public: bool,
     /// How long idempotency keys are remembered (e.g. 24h, 30m).
     #[arg(long, env = "SWITCHYARD_IDEMPOTENCY_RETENTION", default_value = "24h", value_parser = humantime::parse_duration)]
@@ -191,7 +198,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let state = AppState {
         engine: engine.clone(),
         metrics,
-        config: Arc::new(ApiConfig { max_body_bytes: args.max_body_bytes, metrics_public: args.metrics_public }),
+        config: Arc::new(ApiConfig {
+            max_body_bytes: args.max_body_bytes,
+            metrics_access: if args.metrics_public {
+                switchyard_api::MetricsAccess::Public
+            } else {
+                args.metrics_access
+            },
+        }),
         ready: ready.clone(),
     };
     let app = switchyard_api::router(state);

@@ -397,7 +397,8 @@ async fn tokens_are_scoped_by_space_and_role() {
     assert_eq!((status, code(&body)), (StatusCode::UNAUTHORIZED, "unauthorized"));
     assert_eq!(anonymous.get("/healthz").await.0, StatusCode::OK);
     assert_eq!(anonymous.get("/readyz").await.0, StatusCode::OK);
-    assert_eq!(anonymous.get("/metrics").await.0, StatusCode::UNAUTHORIZED);
+    // `--metrics-access auto` (the default) serves loopback without a token.
+    assert_eq!(anonymous.get("/metrics").await.0, StatusCode::OK);
 
     let (status, reader) = admin.post("/v1/tokens", json!({ "name": "r", "role": "reader", "spaces": ["acme"] })).await;
     assert_eq!(status, StatusCode::CREATED, "{reader}");

@@ -1,0 +1,256 @@
+//! Authorisation at the door: who may call each route, checked before any handler runs.
+//!
+//! Invariants:
+//! - The router is built from the same table entries as [`crate::RULES`] (see `routes!` in
+//!   lib.rs), so every route and method a handler answers has exactly one rule; a method
+//!   without a rule never reaches a handler (405).
+//! - [`authorise`] reads only the request's head (route, path parameters, `Authorization`, peer
+//!   address): a request it refuses is answered without its body being read, so a caller
+//!   without the right cannot make the node buffer or decode anything.
+//! - A token is authenticated once per request: the principal goes into the request's
+//!   extensions, where the `Caller` extractor finds it.
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use axum::RequestExt;
+use axum::extract::{ConnectInfo, MatchedPath, RawPathParams, Request, State};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::MethodFilter;
+use switchyard_engine::{Principal, parse_space};
+use switchyard_store::{Role, SpaceGrant};
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::{Authenticated, bearer};
+
+/// Who may call a route with a method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, without a token.
+    Open,
+    /// As `--metrics-access` says ([`MetricsAccess`]).
+    Metrics,
+    /// Any valid token; what the route shows is filtered by the token's spaces.
+    Token,
+    /// A token with at least this role, whatever its spaces: the route names its spaces in the
+    /// body (a batch, a token's grant), which the handler checks once it is read.
+    Role(Role),
+    /// A token with at least this role, granted the route's `{space}`.
+    Space(Role),
+}
+
+/// An HTTP method a route can be registered for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    /// GET (and HEAD, which axum answers with the GET handler).
+    Get,
+    /// PUT.
+    Put,
+    /// POST.
+    Post,
+    /// DELETE.
+    Delete,
+}
+
+impl Verb {
+    /// The verb a request's method is routed as; `None` for methods no route takes.
+    pub fn of(method: &Method) -> Option<Verb> {
+        match *method {
+            Method::GET | Method::HEAD => Some(Verb::Get),
+            Method::PUT => Some(Verb::Put),
+            Method::POST => Some(Verb::Post),
+            Method::DELETE => Some(Verb::Delete),
+            _ => None,
+        }
+    }
+
+    /// The router's filter for this verb.
+    pub fn filter(self) -> MethodFilter {
+        match self {
+            Verb::Get => MethodFilter::GET,
+            Verb::Put => MethodFilter::PUT,
+            Verb::Post => MethodFilter::POST,
+            Verb::Delete => MethodFilter::DELETE,
+        }
+    }
+}
+
+/// One route and method and who may call it.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    /// The route template, as registered.
+    pub route: &'static str,
+    /// The method.
+    pub verb: Verb,
+    /// Who may call it.
+    pub access: Access,
+}
+
+/// Who may read `/metrics` (`serve --metrics-access`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MetricsAccess {
+    /// Without a token from a loopback address, with any valid token from elsewhere.
+    #[default]
+    Auto,
+    /// Anyone, without a token.
+    Public,
+    /// Any valid token.
+    Token,
+    /// An admin token granted every space (`*`): the node's operator, not a tenant.
+    Admin,
+}
+
+impl MetricsAccess {
+    /// The names `--metrics-access` takes, in the order the help lists them.
+    pub const NAMES: &'static [&'static str] = &["auto", "public", "token", "admin"];
+}
+
+impl FromStr for MetricsAccess {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(MetricsAccess::Auto),
+            "public" => Ok(MetricsAccess::Public),
+            "token" => Ok(MetricsAccess::Token),
+            "admin" => Ok(MetricsAccess::Admin),
+            other => Err(format!(
+                "\"{other}\" is not a metrics access mode; expected one of {}",
+                MetricsAccess::NAMES.join(", ")
+            )),
+        }
+    }
+}
+
+/// The rule for a route template and request method, if the route takes that method.
+pub fn rule_for(route: &str, method: &Method) -> Option<&'static Rule> {
+    let verb = Verb::of(method)?;
+    crate::RULES.iter().find(|r| r.route == route && r.verb == verb)
+}
+
+/// Middleware (on every route) answering 401/403 before a handler, and so the body, is touched.
+pub async fn authorise(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    match check(&state, &mut req).await {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn check(state: &AppState, req: &mut Request) -> Result<(), ApiError> {
+    let rule = req.extensions().get::<MatchedPath>().and_then(|route| rule_for(route.as_str(), req.method()));
+    // Fail closed: a route and method without a rule has no handler either (both come from one
+    // table entry), so this is the answer the router would give.
+    let Some(rule) = rule else {
+        return Err(ApiError::new("method_not_allowed", "this route does not take that method; see /v1/openapi.json"));
+    };
+    match rule.access {
+        Access::Open => Ok(()),
+        Access::Metrics => match state.config.metrics_access {
+            MetricsAccess::Public => Ok(()),
+            MetricsAccess::Auto if from_loopback(req) => Ok(()),
+            MetricsAccess::Auto | MetricsAccess::Token => authenticate(state, req).await.map(drop),
+            MetricsAccess::Admin => {
+                let principal = authenticate(state, req).await?;
+                principal.require_role(Role::Admin)?;
+                match principal.spaces {
+                    SpaceGrant::All => Ok(()),
+                    SpaceGrant::Only(_) => Err(ApiError::new(
+                        "forbidden",
+                        "/metrics is served to admin tokens granted every space (\"*\") on this server",
+                    )),
+                }
+            }
+        },
+        Access::Token => authenticate(state, req).await.map(drop),
+        Access::Role(role) => Ok(authenticate(state, req).await?.require_role(role)?),
+        Access::Space(role) => {
+            let principal = authenticate(state, req).await?;
+            let params = req
+                .extract_parts::<RawPathParams>()
+                .await
+                .map_err(|e| ApiError::new("bad_request", format!("invalid path: {}", e.body_text())))?;
+            let space = params.iter().find(|(name, _)| *name == "space").map(|(_, value)| value);
+            let Some(space) = space else {
+                // A table entry names a route without `{space}` as space-scoped: refuse rather
+                // than guess (a unit test keeps the table from doing so).
+                return Err(ApiError::new("forbidden", "this route has no space to authorise"));
+            };
+            Ok(principal.require(&parse_space(space)?, role)?)
+        }
+    }
+}
+
+/// Authenticates the bearer token and keeps the principal for the handler.
+async fn authenticate(state: &AppState, req: &mut Request) -> Result<Arc<Principal>, ApiError> {
+    let principal = state.engine.authenticate(bearer(req.headers())?).await?;
+    req.extensions_mut().insert(Authenticated(principal.clone()));
+    Ok(principal)
+}
+
+/// Whether the connection comes from this machine; unknown (no peer address recorded by the
+/// server) counts as not.
+fn from_loopback(req: &Request) -> bool {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .is_some_and(|ConnectInfo(peer)| peer.ip().to_canonical().is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn every_route_has_a_rule_and_every_rule_a_route() {
+        for route in crate::ROUTES {
+            assert!(crate::RULES.iter().any(|r| r.route == *route), "{route} has no authorisation rule");
+        }
+        let mut seen = HashSet::new();
+        for rule in crate::RULES {
+            assert!(crate::ROUTES.contains(&rule.route), "{} is not a route", rule.route);
+            assert!(seen.insert((rule.route, rule.verb as u8)), "{} {:?} has two rules", rule.route, rule.verb);
+        }
+    }
+
+    #[test]
+    fn space_rules_are_on_routes_with_a_space() {
+        for rule in crate::RULES {
+            let scoped = rule.route.starts_with("/v1/spaces/{space}");
+            assert_eq!(matches!(rule.access, Access::Space(_)), scoped, "{} {:?}", rule.route, rule.verb);
+        }
+    }
+
+    #[test]
+    fn only_the_operations_routes_are_open() {
+        let open: Vec<&str> = crate::RULES
+            .iter()
+            .filter(|r| matches!(r.access, Access::Open | Access::Metrics))
+            .map(|r| r.route)
+            .collect();
+        assert_eq!(open, ["/healthz", "/readyz", "/metrics", "/v1/openapi.json"]);
+    }
+
+    #[test]
+    fn methods_route_to_rules() {
+        assert!(rule_for("/v1/tokens", &Method::POST).is_some());
+        assert_eq!(rule_for("/v1/tokens", &Method::HEAD).map(|r| r.verb), Some(Verb::Get));
+        assert!(rule_for("/v1/tokens", &Method::PATCH).is_none());
+        assert!(rule_for("/v1/batch", &Method::GET).is_none());
+        let deploy = rule_for("/v1/spaces/{space}/functions/{name}", &Method::PUT).map(|r| r.access);
+        assert_eq!(deploy, Some(Access::Space(Role::Writer)));
+    }
+
+    #[test]
+    fn metrics_access_parses_its_names_only() {
+        for name in MetricsAccess::NAMES {
+            assert!(name.parse::<MetricsAccess>().is_ok(), "{name}");
+        }
+        let err = "loopback".parse::<MetricsAccess>().expect_err("unknown mode");
+        assert!(err.contains("auto, public, token, admin"), "{err}");
+    }
+}
