@@ -34,11 +34,30 @@ static ACTIVATION: LazyLock<Activation> = LazyLock::new(|| {
     let event = serde_json::json!({"amount": 100, "card": "4242424242424242", "carrier": "ups", "n": -7});
     let now = chrono::DateTime::from_timestamp_millis(1_700_000_000_123).expect("in range").fixed_offset();
     Activation::new()
-        .bind("ctx", cel::to_value(ctx).expect("JSON converts"))
-        .bind("event", cel::to_value(event).expect("JSON converts"))
+        .bind("ctx", to_cel(&ctx))
+        .bind("event", to_cel(&event))
         .bind("state", Value::String("cart".to_owned().into()))
         .bind("now", Value::Timestamp(now))
 });
+
+/// JSON as CEL values the way the engine converts them: integers are `int` (not `uint`).
+fn to_cel(value: &serde_json::Value) -> cel::Value {
+    use serde_json::Value as J;
+    match value {
+        J::Null => cel::Value::Null,
+        J::Bool(b) => cel::Value::Bool(*b),
+        J::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => cel::Value::Int(i),
+            (None, Some(u)) => cel::Value::UInt(u),
+            _ => cel::Value::Float(n.as_f64().unwrap_or_default()),
+        },
+        J::String(s) => cel::Value::String(s.clone().into()),
+        J::Array(items) => cel::Value::List(std::sync::Arc::new(items.iter().map(to_cel).collect())),
+        J::Object(fields) => cel::Value::Map(
+            fields.iter().map(|(k, v)| (k.clone(), to_cel(v))).collect::<std::collections::HashMap<_, _>>().into(),
+        ),
+    }
+}
 
 /// Whether `value` is of the scalar type the checker inferred (`None` for types not compared).
 fn matches_type(ty: &ExprType, value: &Value) -> Option<bool> {
