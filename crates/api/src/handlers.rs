@@ -509,7 +509,10 @@ pub async fn watch_sse(
                 // Record JSON is compact (no newline), so it is one `data:` line.
                 let _ = match item {
                     Ok(record) => {
-                        write!(text, "id: {}\nevent: {}\ndata: {}\n\n", record.seq.0, record.kind, record_json(&record))
+                        // A record that cannot be read back gets an event name of its own, so
+                        // a consumer that dispatches on kinds cannot take it for a real one.
+                        let event = if record.is_readable() { &record.kind } else { crate::views::RECORD_UNREADABLE };
+                        write!(text, "id: {}\nevent: {}\ndata: {}\n\n", record.seq.0, event, record_json(&record))
                     }
                     Err(e) => {
                         end = true;

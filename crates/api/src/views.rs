@@ -16,7 +16,14 @@ pub struct InstanceView<'a> {
     revision: u64,
     created_at: String,
     updated_at: String,
+    /// Present only in a listing, on an instance whose stored ctx cannot be read back (`ctx` is
+    /// then `{}`); reading that instance itself answers `internal`, naming it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unreadable: Option<UnreadableView<'a>>,
 }
+
+/// The code of an instance whose stored ctx cannot be read back, in a listing.
+pub const INSTANCE_UNREADABLE: &str = "instance_unreadable";
 
 impl<'a> From<&'a InstanceRecord> for InstanceView<'a> {
     fn from(i: &'a InstanceRecord) -> Self {
@@ -29,6 +36,7 @@ impl<'a> From<&'a InstanceRecord> for InstanceView<'a> {
             revision: i.revision.get(),
             created_at: i.created_at.to_rfc3339(),
             updated_at: i.updated_at.to_rfc3339(),
+            unreadable: i.unreadable.as_deref().map(|message| UnreadableView { code: INSTANCE_UNREADABLE, message }),
         }
     }
 }
@@ -58,7 +66,21 @@ pub struct LogView<'a> {
     payload: &'a Value,
     idempotency_key: Option<&'a str>,
     created_at: String,
+    /// Present only on a record that cannot be read back (its payload is then `null`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unreadable: Option<UnreadableView<'a>>,
 }
+
+/// Why a stored log record or instance cannot be read back.
+#[derive(Serialize)]
+pub struct UnreadableView<'a> {
+    code: &'static str,
+    message: &'a str,
+}
+
+/// The code of a log record that cannot be read back, in its `unreadable` field and as its SSE
+/// event name.
+pub const RECORD_UNREADABLE: &str = "record_unreadable";
 
 impl<'a> From<&'a LogRecord> for LogView<'a> {
     fn from(r: &'a LogRecord) -> Self {
@@ -69,6 +91,7 @@ impl<'a> From<&'a LogRecord> for LogView<'a> {
             payload: &r.payload,
             idempotency_key: r.idempotency_key.as_deref(),
             created_at: r.created_at.to_rfc3339(),
+            unreadable: r.unreadable.as_deref().map(|message| UnreadableView { code: RECORD_UNREADABLE, message }),
         }
     }
 }

@@ -13,6 +13,12 @@
 //! - whenever the broadcast skips ahead (a seq that is not `last + 1`) or reports that this
 //!   watcher lagged behind its buffer, it catches up from the store before going on. A slow
 //!   consumer therefore falls behind and catches up; it is never handed a gap.
+//!
+//! A record that cannot be read back never stops the tail or a watcher: the store returns it
+//! in its place marked unreadable ([`LogRecord::unreadable`], reported once by the store), the
+//! tail broadcasts it like any other, and only watchers of its own space receive it — as a
+//! marker, after which they go on. A row that cannot even be placed in a space is left out by
+//! the store; the seq it leaves missing is told apart from a trimmed one by the log's bounds.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -96,6 +102,7 @@ impl LogTail {
     }
 
     async fn run(&self, poll_every: Duration) {
+        let mut failing = Failing::default();
         loop {
             tokio::select! {
                 _ = self.wake.notified() => {}
@@ -104,9 +111,12 @@ impl LogTail {
             loop {
                 let after = self.last_seq();
                 let page = match self.store.read_log(after, PAGE).await {
-                    Ok(page) => page,
+                    Ok(page) => {
+                        failing.recovered();
+                        page
+                    }
                     Err(e) => {
-                        tracing::warn!(error = %e, "reading the log for watchers failed; retrying");
+                        failing.failed(&e);
                         break;
                     }
                 };
@@ -120,6 +130,41 @@ impl LogTail {
                     break;
                 }
             }
+        }
+    }
+}
+
+/// How often a failure that lasts is logged again while the tail retries every poll.
+const FAILURE_LOG_EVERY: Duration = Duration::from_secs(60);
+
+/// The tail's run of failed reads, so a failure that lasts (the database is down) is logged
+/// when it starts, once a minute while it lasts and when it ends, not at every poll.
+#[derive(Default)]
+struct Failing {
+    since: Option<std::time::Instant>,
+    logged: Option<std::time::Instant>,
+    failures: u64,
+}
+
+impl Failing {
+    fn failed(&mut self, error: &switchyard_store::StoreError) {
+        let now = std::time::Instant::now();
+        self.failures += 1;
+        self.since.get_or_insert(now);
+        if self.logged.is_none_or(|at| now.duration_since(at) >= FAILURE_LOG_EVERY) {
+            self.logged = Some(now);
+            tracing::warn!(error = %error, failures = self.failures, "reading the log for watchers failed; retrying");
+        }
+    }
+
+    fn recovered(&mut self) {
+        if let Some(since) = self.since.take() {
+            tracing::info!(
+                failures = self.failures,
+                after = ?since.elapsed(),
+                "reading the log for watchers works again"
+            );
+            *self = Failing::default();
         }
     }
 }
@@ -197,14 +242,25 @@ pub(crate) async fn watch(
                         }
                     };
                     let full = page.len() == PAGE as usize;
-                    // Seqs have no holes but the ones retention makes: a jump means the
-                    // records this watcher still needed were trimmed while it lagged.
+                    // Seqs have no holes but the ones retention makes and rows the store
+                    // could not place in any space (it leaves those out): a jump past records
+                    // the log no longer keeps means the records this watcher still needed were
+                    // trimmed while it lagged.
                     if let Some(first) = page.first()
                         && first.seq.0 != last.0 + 1
                     {
-                        let oldest = first.seq;
-                        let _ = tx.send(Err(EngineError::SeqExpired { oldest })).await;
-                        return;
+                        let trimmed = match tail.store.log_bounds().await {
+                            Ok(bounds) => bounds.is_none_or(|(oldest, _)| oldest.0 > last.0 + 1),
+                            Err(e) => {
+                                let _ = tx.send(Err(EngineError::Store(e))).await;
+                                return;
+                            }
+                        };
+                        if trimmed {
+                            let oldest = first.seq;
+                            let _ = tx.send(Err(EngineError::SeqExpired { oldest })).await;
+                            return;
+                        }
                     }
                     for record in page {
                         last = record.seq;

@@ -88,10 +88,15 @@ impl LogFilter {
         space == self.space.as_str() && address_ok && (self.kinds.is_empty() || self.kinds.iter().any(|k| k == kind))
     }
 
-    /// Whether `record` passes.
+    /// Whether `record` passes. A record marked unreadable passes on its columns alone: its
+    /// payload, which `state` and `event` test, is unknown, and a reader of its space is better
+    /// told of it than left to miss it unawares.
     pub fn matches(&self, record: &LogRecord) -> bool {
         if !self.matches_columns(record.space.as_str(), &record.kind, &record.address) {
             return false;
+        }
+        if !record.is_readable() {
+            return true;
         }
         // A created record names its state as `state`, a transition as `to`.
         let state_ok = self.state.as_deref().is_none_or(|s| {

@@ -191,9 +191,26 @@ pub struct InstanceRecord {
     pub updated_at: Timestamp,
     /// When it was deleted, if it was.
     pub deleted_at: Option<Timestamp>,
+    /// Why its stored context cannot be read back, when it cannot (`ctx` is then empty). Only a
+    /// listing returns such a record, so one damaged instance does not hide its neighbours; a
+    /// read of the instance itself is refused instead ([`InstanceRecord::readable`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
 }
 
 impl InstanceRecord {
+    /// The record, or `StoreError::Corrupt` naming the instance when its context cannot be read
+    /// back: what reads one instance must not go on with an empty context in its place.
+    pub fn readable(self) -> Result<InstanceRecord, crate::StoreError> {
+        match &self.unreadable {
+            None => Ok(self),
+            Some(reason) => Err(crate::StoreError::Corrupt(format!(
+                "instance \"{}\" cannot be read back: {reason}",
+                self.key().address()
+            ))),
+        }
+    }
+
     /// A new instance, as a create writes it: revision 1, in `state`, never changed or deleted.
     pub fn created(
         key: &InstanceKey,
@@ -213,6 +230,7 @@ impl InstanceRecord {
             created_at: now,
             updated_at: now,
             deleted_at: None,
+            unreadable: None,
         }
     }
 
@@ -241,6 +259,10 @@ pub mod kinds {
 }
 
 /// One record of the event log.
+///
+/// A record some part of which cannot be read back (its payload does not decode, say) is still
+/// returned, in its place, with [`LogRecord::unreadable`] saying why: readers learn its position
+/// and move past it instead of failing on it (see [`LogRecord::is_readable`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogRecord {
     /// Its position in the log.
@@ -257,6 +279,17 @@ pub struct LogRecord {
     pub idempotency_key: Option<String>,
     /// When it was written.
     pub created_at: Timestamp,
+    /// Why part of the stored record cannot be read, when it cannot. What did not decode is
+    /// left empty: the payload `null`, the time 0, text with replacement characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
+}
+
+impl LogRecord {
+    /// Whether every part of the stored record was read.
+    pub fn is_readable(&self) -> bool {
+        self.unreadable.is_none()
+    }
 }
 
 /// The result of applying an event.

@@ -50,6 +50,18 @@ impl Harness for PgHarness {
             self.open(db).await
         })
     }
+
+    fn execute_raw<'a>(&'a self, store: &'a PgStore, sql: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let db =
+                self.databases.lock().unwrap().get(&(store as *const PgStore as usize)).cloned().expect("opened here");
+            let (client, connection) = tokio_postgres::connect(db.url(), tokio_postgres::NoTls).await.unwrap();
+            let connection = tokio::spawn(connection);
+            client.batch_execute(sql).await.unwrap();
+            drop(client);
+            let _ = connection.await;
+        })
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -56,6 +56,23 @@ impl Harness for SqliteHarness {
             self.open(dir)
         })
     }
+
+    fn execute_raw<'a>(&'a self, store: &'a SqliteStore, sql: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let dir =
+                self.dirs.lock().unwrap().get(&(store as *const SqliteStore as usize)).cloned().expect("opened here");
+            let sql = sql.to_string();
+            tokio::task::spawn_blocking(move || {
+                // WAL mode lets a second connection write beside the store's (waiting out its
+                // writer's transaction).
+                let conn = rusqlite::Connection::open(dir.join(DB_FILE)).unwrap();
+                conn.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+                conn.execute_batch(&sql).unwrap();
+            })
+            .await
+            .unwrap();
+        })
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

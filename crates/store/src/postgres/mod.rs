@@ -24,7 +24,7 @@ use switchyard_model::{Segment, SpaceName};
 use tokio_postgres::NoTls;
 use tokio_postgres::Row;
 
-use crate::decode::{segment, space};
+use crate::decode::{LogRow, RawLogRow, Text, segment, space};
 use crate::error::StoreError;
 use crate::group::{FailState, WriteQueue};
 use crate::machines::MachineCache;
@@ -141,33 +141,46 @@ impl PgStore {
 const INSTANCE_COLUMNS: &str =
     "space, machine, id, machine_version, state, ctx, revision, created_at, updated_at, deleted_at";
 
+/// An instance; a context that cannot be read back marks it (see [`InstanceRecord::unreadable`]).
 fn instance(row: &Row) -> Result<InstanceRecord, StoreError> {
+    let (ctx, unreadable) = crate::decode::ctx(row.try_get::<_, &str>(5).map_err(|e| e.to_string()));
     Ok(InstanceRecord {
         space: space(row.get(0))?,
         machine: segment(row.get(1))?,
         id: segment(row.get(2))?,
         machine_version: ops::machine_version(row.get::<_, i32>(3))?,
         state: row.get(4),
-        ctx: serde_json::from_str(row.get::<_, &str>(5))?,
+        ctx,
         revision: ops::revision(row.get::<_, i64>(6))?,
         created_at: Timestamp(row.get(7)),
         updated_at: Timestamp(row.get(8)),
         deleted_at: row.get::<_, Option<i64>>(9).map(Timestamp),
+        unreadable,
     })
 }
 
 pub(crate) const LOG_COLUMNS: &str = "seq, space, kind, address, payload, idempotency_key, created_at";
 
-pub(crate) fn log_record(row: &Row) -> Result<LogRecord, StoreError> {
-    Ok(LogRecord {
-        seq: Seq(row.get::<_, i64>(0) as u64),
-        space: space(row.get(1))?,
-        kind: row.get(2),
-        address: row.get(3),
-        payload: serde_json::from_str(row.get::<_, &str>(4))?,
-        idempotency_key: row.get(5),
-        created_at: Timestamp(row.get(6)),
-    })
+/// Reads a row of [`LOG_COLUMNS`] (at the same positions) and decodes it as far as it goes;
+/// fails only when the row's seq cannot be read.
+pub(crate) fn log_record(row: &Row) -> Result<LogRow, StoreError> {
+    let text = |index: usize| match row.try_get::<_, &str>(index) {
+        Ok(text) => Text::ok(text),
+        Err(e) => Text::failed(e.to_string()),
+    };
+    let idempotency_key = match row.try_get::<_, Option<&str>>(5) {
+        Ok(key) => key.map(Text::ok),
+        Err(e) => Some(Text::failed(e.to_string())),
+    };
+    Ok(crate::decode::log_row(RawLogRow {
+        seq: row.try_get(0)?,
+        space: text(1),
+        kind: text(2),
+        address: text(3),
+        payload: text(4),
+        idempotency_key,
+        created_at: row.try_get(6).map_err(|e| e.to_string()),
+    }))
 }
 
 const TOKEN_COLUMNS: &str = "id, name, secret_hash, role, spaces, created_at, revoked_at";
@@ -193,11 +206,15 @@ fn decode_all<T>(rows: Vec<Row>, decode: fn(&Row) -> Result<T, StoreError>) -> R
 #[async_trait]
 impl Store for PgStore {
     async fn write(&self, op: WriteOp) -> Result<WriteOutcome, StoreError> {
-        self.writes.write(op).await
+        let outcome = self.writes.write(op).await;
+        self.metrics.unreadable_records.report_outcomes(outcome.iter());
+        outcome
     }
 
     async fn write_atomic(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>, StoreError> {
-        self.writes.write_atomic(ops).await
+        let outcomes = self.writes.write_atomic(ops).await;
+        self.metrics.unreadable_records.report_outcomes(outcomes.iter().flatten());
+        outcomes
     }
 
     async fn get_machine(
@@ -258,7 +275,7 @@ impl Store for PgStore {
         let sql = format!("SELECT {INSTANCE_COLUMNS} FROM instances WHERE space = $1 AND machine = $2 AND id = $3");
         let (s, m, i): (&str, &str, &str) = (key.space.as_ref(), key.machine.as_ref(), key.id.as_ref());
         let rows = self.query(&sql, &[&s, &m, &i]).await?;
-        rows.first().map(instance).transpose()
+        rows.first().map(|row| instance(row)?.readable()).transpose()
     }
 
     async fn list_instances(&self, query: &ListInstances) -> Result<Vec<InstanceRecord>, StoreError> {
@@ -288,7 +305,7 @@ impl Store for PgStore {
         let Ok(after) = i64::try_from(after.0) else { return Ok(Vec::new()) };
         let sql = format!("SELECT {LOG_COLUMNS} FROM events WHERE address = $1 AND seq > $2 ORDER BY seq LIMIT $3");
         let rows = self.query(&sql, &[&address, &after, &i64::from(limit)]).await?;
-        decode_all(rows, log_record)
+        Ok(self.metrics.unreadable_records.place(decode_all(rows, log_record)?))
     }
 
     async fn log_bounds(&self) -> Result<Option<(Seq, Seq)>, StoreError> {
@@ -303,7 +320,7 @@ impl Store for PgStore {
         let Ok(after) = i64::try_from(after.0) else { return Ok(Vec::new()) };
         let sql = format!("SELECT {LOG_COLUMNS} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2");
         let rows = self.query(&sql, &[&after, &i64::from(limit)]).await?;
-        decode_all(rows, log_record)
+        Ok(self.metrics.unreadable_records.place(decode_all(rows, log_record)?))
     }
 
     async fn list_spaces(&self) -> Result<Vec<SpaceRecord>, StoreError> {

@@ -31,6 +31,7 @@ use deadpool_postgres::Transaction;
 use switchyard_model::{Segment, SpaceName};
 use tokio_postgres::Row;
 
+use crate::decode::LogRow;
 use crate::error::StoreError;
 use crate::postgres::ops::{OpContext, OpFailure};
 use crate::postgres::{LOG_COLUMNS, PgStore, log_record};
@@ -242,11 +243,12 @@ async fn pull(tx: &Transaction<'_>, now: Timestamp, request: &PullRequest) -> Op
             } else {
                 let deliveries = u32::try_from(deliveries)
                     .map_err(|_| StoreError::Corrupt(format!("deliveries of {space}:{name} seq {seq}")))?;
-                delivered.push(Delivery {
-                    record: log_record(row)?,
-                    deliveries: deliveries.saturating_add(1),
-                    lease_expires_at,
-                });
+                // A record that lost its space since it was leased can go to no one: forgotten.
+                let LogRow::Record(record) = log_record(row)? else {
+                    writes.gone.push(seq);
+                    continue;
+                };
+                delivered.push(Delivery { record, deliveries: deliveries.saturating_add(1), lease_expires_at });
                 writes.again.push(seq);
                 // Stop at the row that fills `max`: later ones stay due for the next pull.
                 if delivered.len() == max {
@@ -280,8 +282,16 @@ async fn pull(tx: &Transaction<'_>, now: Timestamp, request: &PullRequest) -> Op
         for row in &rows {
             scanned += 1;
             new_cursor = row.get(0);
-            if filter.matches_columns(row.get(1), row.get(2), row.get(3)) {
-                let record = log_record(row)?;
+            // A column that cannot be read as text is decided on the decoded record below.
+            let column = |index: usize| row.try_get::<_, &str>(index).ok();
+            let passes = match (column(1), column(2), column(3)) {
+                (Some(space), Some(kind), Some(address)) => filter.matches_columns(space, kind, address),
+                _ => true,
+            };
+            if passes {
+                // A record marked unreadable is delivered like any other (its marker tells the
+                // consumer), so the cursor, acks and retention go on past it.
+                let LogRow::Record(record) = log_record(row)? else { continue };
                 if filter.matches(&record) {
                     writes.new.push(new_cursor);
                     delivered.push(Delivery { record, deliveries: 1, lease_expires_at });
@@ -431,7 +441,7 @@ pub(super) async fn dead_letters(
     rows.iter()
         .map(|row| {
             let record = match row.get::<_, Option<i64>>(0) {
-                Some(_) => Some(log_record(row)?),
+                Some(_) => store.metrics.unreadable_records.place(vec![log_record(row)?]).pop(),
                 None => None,
             };
             let deliveries: i32 = row.get(8);

@@ -211,11 +211,15 @@ fn open_reader(path: &Path) -> Result<Connection, StoreError> {
 #[async_trait]
 impl Store for SqliteStore {
     async fn write(&self, op: WriteOp) -> Result<WriteOutcome, StoreError> {
-        self.writes.write(op).await
+        let outcome = self.writes.write(op).await;
+        self.metrics.unreadable_records.report_outcomes(outcome.iter());
+        outcome
     }
 
     async fn write_atomic(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>, StoreError> {
-        self.writes.write_atomic(ops).await
+        let outcomes = self.writes.write_atomic(ops).await;
+        self.metrics.unreadable_records.report_outcomes(outcomes.iter().flatten());
+        outcomes
     }
 
     async fn get_machine(
@@ -282,7 +286,7 @@ impl Store for SqliteStore {
             let mut stmt = conn.prepare_cached(&sql)?;
             let mut rows = stmt.query(params![key.space.as_ref(), key.machine.as_ref(), key.id.as_ref()])?;
             match rows.next()? {
-                Some(row) => Ok(Some(rows::instance(row)?)),
+                Some(row) => Ok(Some(rows::instance(row)?.readable()?)),
                 None => Ok(None),
             }
         })
@@ -339,6 +343,7 @@ impl Store for SqliteStore {
             Ok(out)
         })
         .await
+        .map(|rows| self.metrics.unreadable_records.place(rows))
     }
 
     async fn log_bounds(&self) -> Result<Option<(Seq, Seq)>, StoreError> {
@@ -363,6 +368,7 @@ impl Store for SqliteStore {
             Ok(out)
         })
         .await
+        .map(|rows| self.metrics.unreadable_records.place(rows))
     }
 
     async fn list_spaces(&self) -> Result<Vec<SpaceRecord>, StoreError> {

@@ -1,45 +1,81 @@
-//! Decoding of stored rows into records; a value that does not decode is `StoreError::Corrupt`.
+//! Decoding of stored rows into records; a value that does not decode is `StoreError::Corrupt`,
+//! except in log rows, which decode as far as they go (see `crate::decode::log_row`).
 
 use rusqlite::Row;
+use rusqlite::types::ValueRef;
 
 use crate::error::StoreError;
 use crate::types::*;
 
-pub(crate) use crate::decode::{machine_version, revision, segment, space};
+pub(crate) use crate::decode::{LogRow, machine_version, revision, segment, space};
+use crate::decode::{RawLogRow, Text};
 
 /// Columns: space, machine, id, machine_version, state, ctx, revision, created_at, updated_at, deleted_at.
 pub(crate) const INSTANCE_COLUMNS: &str =
     "space, machine, id, machine_version, state, ctx, revision, created_at, updated_at, deleted_at";
 
+/// An instance; a context that cannot be read back marks it (see [`InstanceRecord::unreadable`]).
 pub(crate) fn instance(row: &Row<'_>) -> Result<InstanceRecord, StoreError> {
-    let ctx: String = row.get(5)?;
+    let (ctx, unreadable) = crate::decode::ctx(match row.get_ref(5)? {
+        ValueRef::Text(bytes) => std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8 ({e})")),
+        other => Err(format!("{} where text belongs", other.data_type())),
+    });
     Ok(InstanceRecord {
         space: space(row.get(0)?)?,
         machine: segment(row.get(1)?)?,
         id: segment(row.get(2)?)?,
         machine_version: machine_version(row.get::<_, u32>(3)?)?,
         state: row.get(4)?,
-        ctx: serde_json::from_str(&ctx)?,
+        ctx,
         revision: revision(row.get::<_, u64>(6)?)?,
         created_at: Timestamp(row.get(7)?),
         updated_at: Timestamp(row.get(8)?),
         deleted_at: row.get::<_, Option<i64>>(9)?.map(Timestamp),
+        unreadable,
     })
 }
 
 /// Columns: seq, space, kind, address, payload, idempotency_key, created_at.
 pub(crate) const LOG_COLUMNS: &str = "seq, space, kind, address, payload, idempotency_key, created_at";
 
-pub(crate) fn log_record(row: &Row<'_>) -> Result<LogRecord, StoreError> {
-    let payload: String = row.get(4)?;
-    Ok(LogRecord {
-        seq: Seq(row.get::<_, i64>(0)? as u64),
-        space: space(row.get(1)?)?,
-        kind: row.get(2)?,
-        address: row.get(3)?,
-        payload: serde_json::from_str(&payload)?,
-        idempotency_key: row.get(5)?,
-        created_at: Timestamp(row.get(6)?),
+/// Reads a row of [`LOG_COLUMNS`] (at the same positions) and decodes it as far as it goes;
+/// fails only when the row itself cannot be read. SQLite's columns take any type, so every
+/// column is checked rather than trusted (a row written with raw SQL can hold anything).
+pub(crate) fn log_record(row: &Row<'_>) -> Result<LogRow, StoreError> {
+    let seq = row.get_ref(0)?;
+    let Ok(seq) = seq.as_i64() else {
+        return Ok(LogRow::Unplaced { seq: -1, reason: format!("seq is {}, not an integer", seq.data_type()) });
+    };
+    let idempotency_key = match row.get_ref(5)? {
+        ValueRef::Null => None,
+        _ => Some(text(row, 5)?),
+    };
+    let created_at = match row.get_ref(6)? {
+        ValueRef::Integer(at) => Ok(at),
+        other => Err(format!("{} where a time in milliseconds belongs", other.data_type())),
+    };
+    Ok(crate::decode::log_row(RawLogRow {
+        seq,
+        space: text(row, 1)?,
+        kind: text(row, 2)?,
+        address: text(row, 3)?,
+        payload: text(row, 4)?,
+        idempotency_key,
+        created_at,
+    }))
+}
+
+/// A text column as far as it reads: text that is not UTF-8 is kept with replacement
+/// characters, and a value of another type is named.
+pub(crate) fn text(row: &Row<'_>, index: usize) -> Result<Text, StoreError> {
+    Ok(match row.get_ref(index)? {
+        ValueRef::Text(bytes) => match std::str::from_utf8(bytes) {
+            Ok(text) => Text::ok(text),
+            Err(e) => {
+                Text { value: String::from_utf8_lossy(bytes).into_owned(), problem: Some(format!("not UTF-8 ({e})")) }
+            }
+        },
+        other => Text::failed(format!("{} where text belongs", other.data_type())),
     })
 }
 

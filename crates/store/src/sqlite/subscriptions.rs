@@ -228,13 +228,16 @@ fn pull(conn: &Connection, now: Timestamp, request: &PullRequest) -> Result<Writ
                 due.push(Due::Dead(seq));
             } else if row.get::<_, Option<i64>>(0)?.is_none() {
                 due.push(Due::Gone(seq));
-            } else {
-                due.push(Due::Again { record: rows::log_record(row)?, deliveries: deliveries.saturating_add(1) });
+            } else if let rows::LogRow::Record(record) = rows::log_record(row)? {
+                due.push(Due::Again { record, deliveries: deliveries.saturating_add(1) });
                 again += 1;
                 // Stop at the row that fills `max`: later ones stay due for the next pull.
                 if delivered.len() + again == max {
                     break;
                 }
+            } else {
+                // A record that lost its space since it was leased can go to no one: forgotten.
+                due.push(Due::Gone(seq));
             }
         }
         drop(rows);
@@ -295,8 +298,15 @@ fn pull(conn: &Connection, now: Timestamp, request: &PullRequest) -> Result<Writ
         while let Some(row) = rows.next()? {
             read += 1;
             new_cursor = row.get(0)?;
-            if filter.matches_columns(text(row, 1)?, text(row, 2)?, text(row, 3)?) {
-                let record = rows::log_record(row)?;
+            // A column that is not text is decided on the decoded record below.
+            let passes = match (text(row, 1), text(row, 2), text(row, 3)) {
+                (Some(space), Some(kind), Some(address)) => filter.matches_columns(space, kind, address),
+                _ => true,
+            };
+            if passes {
+                // A record marked unreadable is delivered like any other (its marker tells the
+                // consumer), so the cursor, acks and retention go on past it.
+                let rows::LogRow::Record(record) = rows::log_record(row)? else { continue };
                 if filter.matches(&record) {
                     matched.push(record);
                     // The cursor stops at the record that fills `max`: later ones are examined
@@ -429,6 +439,7 @@ pub(super) async fn dead_letters(
 ) -> Result<Vec<DeadLetter>, StoreError> {
     let Ok(after) = i64::try_from(after.0) else { return Ok(Vec::new()) };
     let (space, name) = (space.clone(), name.clone());
+    let unreadable = store.metrics.unreadable_records.clone();
     store
         .read(move |conn| {
             let sql = format!(
@@ -442,7 +453,7 @@ pub(super) async fn dead_letters(
             let mut out = Vec::new();
             while let Some(row) = rows.next()? {
                 let record = match row.get::<_, Option<i64>>(0)? {
-                    Some(_) => Some(rows::log_record(row)?),
+                    Some(_) => unreadable.place(vec![rows::log_record(row)?]).pop(),
                     None => None,
                 };
                 let deliveries = row.get::<_, i64>(8)?;
@@ -535,9 +546,9 @@ fn subscription(row: &Row<'_>) -> Result<SubscriptionRecord, StoreError> {
     })
 }
 
-/// A text column, borrowed from the row.
-fn text<'r>(row: &'r Row<'_>, index: usize) -> Result<&'r str, StoreError> {
-    row.get_ref(index)?.as_str().map_err(|e| StoreError::Corrupt(format!("log column {index}: {e}")))
+/// A text column borrowed from the row; `None` unless it is UTF-8 text.
+fn text<'r>(row: &'r Row<'_>, index: usize) -> Option<&'r str> {
+    row.get_ref(index).ok()?.as_str().ok()
 }
 
 /// Refuses unless the subscription exists.
