@@ -232,8 +232,13 @@ async fn serve_connection(
 ) {
     let state = Arc::new(ConnState::new());
     let io = ConnIo { tcp, state: state.clone(), pending: None, _permit: permit };
-    let service =
-        ConnService { app, state: state.clone(), body_read_timeout: config.body_read_timeout, stop: stop.clone(), peer };
+    let service = ConnService {
+        app,
+        state: state.clone(),
+        body_read_timeout: config.body_read_timeout,
+        stop: stop.clone(),
+        peer,
+    };
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())

@@ -3,7 +3,6 @@
 
 mod support;
 
-use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::TestServer;
-use support::sse::{Sse, SseReader};
+use support::sse::SseReader;
 
 const CYCLE: &str = r#"{"name":"cycle","initial":"a","states":["a","b"],"transitions":[
   {"from":"a","event":"next","to":"b"},{"from":"b","event":"next","to":"a"}]}"#;
