@@ -3,7 +3,6 @@
 
 mod support;
 
-
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::TestServer;

@@ -6,7 +6,6 @@
 
 mod support;
 
-
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::TestServer;

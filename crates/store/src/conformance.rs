@@ -571,20 +571,25 @@ async fn log_seq_strictly_increasing<H: Harness>(h: &H) {
         })
         .collect();
     // A tailing reader runs while the writers write: it must never see a seq at or below one it
-    // already has, and at the end it must have seen every acknowledged seq.
+    // already has, and at the end it must have seen every acknowledged seq. It stops once the
+    // writers are done and a read finds nothing new (not after a quiet spell: a loaded machine
+    // can pause the writers for any time).
+    let writers_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let tail_store = store.clone();
+    let done = writers_done.clone();
     let tail = tokio::spawn(async move {
         let mut last = Seq(0);
         let mut seen = Vec::new();
-        let mut idle_rounds = 0;
-        while idle_rounds < 50 {
+        loop {
+            let finished = done.load(std::sync::atomic::Ordering::Acquire);
             let page = tail_store.read_log(last, 64).await.expect("read log");
             if page.is_empty() {
-                idle_rounds += 1;
+                if finished {
+                    break;
+                }
                 tokio::time::sleep(std::time::Duration::from_millis(2)).await;
                 continue;
             }
-            idle_rounds = 0;
             for r in page {
                 assert!(r.seq > last, "seq went back from {last} to {}", r.seq);
                 last = r.seq;
@@ -597,6 +602,7 @@ async fn log_seq_strictly_increasing<H: Harness>(h: &H) {
     for w in writers {
         acked.extend(w.await.expect("writer"));
     }
+    writers_done.store(true, std::sync::atomic::Ordering::Release);
     let seen: HashSet<Seq> = tail.await.expect("tail").into_iter().collect();
     assert!(acked.is_subset(&seen), "the tailing reader missed acknowledged records");
 }
