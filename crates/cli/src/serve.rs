@@ -174,6 +174,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             path.display()
         );
     }
+    if args.reset_admin_token {
+        let secret = engine.reset_admin_token(&args.data_dir).await?;
+        let path = args.data_dir.join("admin.token");
+        eprintln!(
+            "Created a new admin token for every space (--reset-admin-token; shown once; also saved to {}, mode 0600):\n\n    {secret}\n",
+            path.display()
+        );
+    }
     engine.start_log_tail(args.watch_buffer, Duration::from_millis(args.watch_poll_ms.max(1))).await?;
     // Compiled functions are cached beside the admin token: a restart loads them instead of
     // compiling again (each node keeps its own, also on PostgreSQL).
