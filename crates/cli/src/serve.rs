@@ -159,7 +159,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // The data dir holds the admin token whatever the store is.
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create the data directory {}", args.data_dir.display()))?;
-    let store = open_store(&args).await?;
+    // `_data_dir_lock` is held until the process exits (PostgreSQL; SQLite holds its own).
+    let (store, _data_dir_lock) = open_store(&args).await?;
     let config = EngineConfig {
         idempotency_retention: args.idempotency_retention,
         log_retention_age: args.log_retention,
@@ -256,13 +257,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The store `--store` names, or the embedded one in `--data-dir`.
-async fn open_store(args: &ServeArgs) -> anyhow::Result<Arc<dyn Store>> {
+/// The store `--store` names, or the embedded one in `--data-dir`; with PostgreSQL, also the
+/// lock on the data dir, to hold while serving.
+async fn open_store(args: &ServeArgs) -> anyhow::Result<(Arc<dyn Store>, Option<std::fs::File>)> {
     match args.store.as_deref() {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            // The data dir still holds this node's admin token and function cache: hold the
+            // same lock the embedded store holds, so that a PostgreSQL node started in another
+            // server's data dir is refused before it writes anything there.
+            let lock = lock_data_dir(&args.data_dir)?;
             let store = PgStore::connect(PgOptions::new(url)).await.context("cannot open the PostgreSQL store")?;
             tracing::info!("store: PostgreSQL");
-            Ok(Arc::new(store))
+            Ok((Arc::new(store), Some(lock)))
         }
         Some(other) => anyhow::bail!(
             "--store {other:?}: expected a postgres://USER@HOST:PORT/DB URL (omit --store for the embedded store in --data-dir)"
@@ -273,8 +279,23 @@ async fn open_store(args: &ServeArgs) -> anyhow::Result<Arc<dyn Store>> {
                 .await
                 .context("opening the store")?
                 .with_context(|| format!("cannot open the store in {}", args.data_dir.display()))?;
-            Ok(Arc::new(store))
+            Ok((Arc::new(store), None))
         }
+    }
+}
+
+/// Takes the exclusive lock on `<data_dir>/LOCK` that the embedded store takes, refusing a data
+/// dir another switchyard process holds.
+fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    let path = data_dir.join("LOCK");
+    let lock = std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+    match lock.try_lock() {
+        Ok(()) => Ok(lock),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another switchyard process has the data directory {} open; give this node its own --data-dir (it keeps the node's admin.token and function cache)",
+            data_dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
     }
 }
 

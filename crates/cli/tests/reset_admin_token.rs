@@ -1,6 +1,6 @@
-//! `serve --reset-admin-token` (issue 12, defect 2), against the real binary: with `admin.token`
-//! lost, a restart with the flag prints and saves a new admin token that works, and the data
-//! written before is still there.
+//! The data dir's admin token, against the real binary (issue 12, defects 2 and 3): with
+//! `admin.token` lost, `serve --reset-admin-token` prints and saves a new admin token that
+//! works on the data written before; a PostgreSQL node cannot take over a held data dir.
 
 mod support;
 
@@ -30,4 +30,26 @@ async fn reset_admin_token_mints_a_working_token_when_the_file_is_lost() {
     assert_eq!(status, StatusCode::OK, "the new token does not work: {body}");
     let (status, body) = http.put_json("/v1/spaces/another/machines/m", &machine).await;
     assert_eq!(status, StatusCode::OK, "the new token is not an admin of every space: {body}");
+}
+
+/// Issue 12, defect 3: a PostgreSQL-backed `serve` pointed at a data dir that a running server
+/// holds is refused before it writes anything there (the running server's token survives).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_node_in_a_held_data_dir_is_refused_before_writing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let running = TestServer::start_in(dir.path(), &[]);
+    let token_before = std::fs::read_to_string(dir.path().join("admin.token")).expect("admin.token");
+    // Refused before connecting: the URL need not reach a server.
+    let output = std::process::Command::new(support::binary())
+        .args(["serve", "--listen", "127.0.0.1:0", "--store", "postgres://postgres@127.0.0.1:1/none", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("run serve");
+    assert!(!output.status.success(), "a second server started in a held data dir");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("another switchyard process has the data directory"), "{stderr}");
+    let token_after = std::fs::read_to_string(dir.path().join("admin.token")).expect("admin.token");
+    assert_eq!(token_before, token_after, "the running server's admin.token was overwritten");
+    let (status, body) = Http::new(&running).get("/v1/spaces").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
