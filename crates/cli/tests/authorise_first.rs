@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -12,7 +11,7 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::TestServer;
+use support::{TestServer, listening_url};
 use switchyard_api::RULES;
 use switchyard_api::access::{Access, Verb};
 use switchyard_store::Role;
@@ -431,23 +430,6 @@ fn spawn_serve(data_dir: &Path, listen: &str, env: &[(&str, &str)]) -> Child {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn switchyard serve")
-}
-
-/// The URL a spawned server announces.
-fn listening_url(child: &mut Child) -> String {
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut sent = false;
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if !sent && let Some(url) = line.strip_prefix("listening on ") {
-                let _ = tx.send(url.trim().to_string());
-                sent = true;
-            }
-        }
-    });
-    rx.recv_timeout(Duration::from_secs(60)).expect("the server announced its address")
 }
 
 /// An IPv4 address of this machine that is not loopback.

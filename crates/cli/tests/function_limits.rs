@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::TestServer;
+use support::{TestServer, gauge};
 use switchyard_client::{Client, ClientError, FunctionSettings, InvokeOptions};
 use switchyard_testkit::example_function_bytes;
 
@@ -32,14 +32,6 @@ async fn invoke(client: &Client, space: &str, name: &str, input: &Value) -> Resu
     let options = InvokeOptions { content_type: Some("application/octet-stream".into()), ..InvokeOptions::default() };
     let out = client.invoke(space, name, serde_json::to_vec(input).expect("encode"), &options).await?;
     Ok(serde_json::from_slice(&out.body).expect("JSON output"))
-}
-
-/// Reads one gauge from the Prometheus text.
-async fn gauge(client: &Client, name: &str) -> f64 {
-    let text = client.metrics().await.expect("metrics");
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
-        .unwrap_or_else(|| panic!("no gauge {name} in /metrics"))
 }
 
 /// Polls a gauge until it reads `want` (bounded: a test that never gets there fails).

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::TestServer;
+use support::{TestServer, gauge};
 use switchyard_client::{Client, ClientError, FunctionSettings, InvokeOptions, WatchQuery};
 use switchyard_testkit::{TestDatabase, example_function_bytes};
 
@@ -29,14 +29,6 @@ async fn deploy(
 async fn invoke(client: &Client, name: &str, input: Value) -> Result<Value, ClientError> {
     let out = client.invoke("acme", name, serde_json::to_vec(&input).unwrap(), &InvokeOptions::default()).await?;
     Ok(serde_json::from_slice(&out.body).expect("JSON output"))
-}
-
-/// Reads one gauge from the Prometheus text.
-async fn gauge(client: &Client, name: &str) -> f64 {
-    let text = client.metrics().await.expect("metrics");
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
-        .unwrap_or_else(|| panic!("no gauge {name} in /metrics"))
 }
 
 /// Waits until the function's invocation records number at least `n`; returns them.

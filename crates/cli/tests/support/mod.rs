@@ -68,19 +68,7 @@ impl TestServer {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn switchyard serve");
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut sent = false;
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if !sent && let Some(url) = line.strip_prefix("listening on ") {
-                    let _ = tx.send(url.trim().to_string());
-                    sent = true;
-                }
-            }
-        });
-        let url = rx.recv_timeout(Duration::from_secs(60)).expect("server did not print its address within 60 s");
+        let url = listening_url(&mut child);
         let token_path = data_dir.join("admin.token");
         let deadline = Instant::now() + Duration::from_secs(10);
         let admin_token = if let Some(token) = admin_token {
@@ -144,4 +132,30 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The URL a spawned `switchyard serve` (stdout piped) announces on its `listening on` line;
+/// fails the test after 60 s without it.
+pub fn listening_url(child: &mut Child) -> String {
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut sent = false;
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if !sent && let Some(url) = line.strip_prefix("listening on ") {
+                let _ = tx.send(url.trim().to_string());
+                sent = true;
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(60)).expect("server did not print its address within 60 s")
+}
+
+/// One unlabelled gauge or counter from a server's `/metrics`.
+pub async fn gauge(client: &switchyard_client::Client, name: &str) -> f64 {
+    let text = client.metrics().await.expect("metrics");
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("no gauge {name} in /metrics"))
 }
