@@ -549,9 +549,20 @@ pub async fn watch_ws(
         Err(rejection) => return Ok(upgrade_refused(rejection)),
     };
     let mut rx = start_watch(&state, &caller, &space, q, &headers).await?;
+    let shutdown = state.shutdown.clone();
+    let guard = shutdown.socket_guard();
     Ok(upgrade.on_upgrade(|mut socket| async move {
+        let _guard = guard;
+        let stopping = shutdown.stopping();
+        tokio::pin!(stopping);
         loop {
             tokio::select! {
+                () = &mut stopping => {
+                    // 1001 "going away" (RFC 6455 §7.4.1): the client reconnects elsewhere or later.
+                    let frame = axum::extract::ws::CloseFrame { code: 1001, reason: "the server is shutting down".into() };
+                    let _ = socket.send(Message::Close(Some(frame))).await;
+                    return;
+                }
                 item = rx.recv() => {
                     let Some(item) = item else { break };
                     let (text, last) = match item {

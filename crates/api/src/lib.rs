@@ -14,6 +14,7 @@ mod functions;
 mod handlers;
 pub mod metrics;
 mod openapi;
+mod shutdown;
 mod streams;
 mod views;
 
@@ -30,6 +31,7 @@ use switchyard_store::Role::{Admin, Reader, Writer};
 pub use access::MetricsAccess;
 pub use error::{ApiError, status_of};
 pub use metrics::HttpMetrics;
+pub use shutdown::{Shutdown, SocketGuard};
 
 /// Declares every route once: its template, and per method who may call it and the handler.
 /// Expands to [`ROUTES`], [`RULES`] and the function registering the handlers, so a route
@@ -148,6 +150,8 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     /// Whether `/readyz` says ready.
     pub ready: Arc<AtomicBool>,
+    /// Fires when the server stops; WebSockets close on it.
+    pub shutdown: Arc<Shutdown>,
 }
 
 /// The application's router: the table's routes, each behind [`access::authorise`].

@@ -525,7 +525,9 @@ mod tests {
 #[derive(Debug, clap::Args)]
 pub struct WatchArgs {
     /// An address or a prefix pattern such as `acme:orders:*` (its first segment is the space
-    /// watched); without one, everything in --space.
+    /// watched), or one within --space such as `orders:*` when no space has that first name;
+    /// without one (or `*`), everything in --space. A pattern that can match nothing yet is
+    /// reported on stderr.
     pub pattern: Option<String>,
     /// Replay from this seq (inclusive) before following live; default: only what comes next.
     #[arg(long, value_name = "SEQ")]
@@ -543,16 +545,17 @@ pub struct WatchArgs {
 
 /// Runs `switchyard watch`: prints records until interrupted or the server ends the stream.
 pub async fn watch(args: WatchArgs, client: &Client, settings: &Settings) -> anyhow::Result<()> {
-    let space = match args.pattern.as_deref().filter(|p| *p != "*") {
-        Some(pattern) => match pattern.split_once(':') {
-            Some((space, _)) => space.to_string(),
-            None => pattern.trim_end_matches('*').to_string(),
-        },
-        None => settings.space.clone(),
-    };
+    // Listing spaces may be refused (a token without access to them): then the pattern is
+    // taken as written.
+    let existing = client.list_spaces().await.ok().map(|l| l.spaces.into_iter().map(|s| s.name).collect::<Vec<_>>());
+    let resolved = crate::watch_pattern::resolve(args.pattern.as_deref(), &settings.space, existing.as_deref());
+    if let Some(note) = &resolved.note {
+        output::eprint_line(&format!("note: {note}"));
+    }
+    let space = resolved.space;
     let query = WatchQuery {
         from: args.from.map(|s| s.to_string()),
-        address: args.pattern.clone(),
+        address: resolved.address,
         kind: (!args.kinds.is_empty()).then(|| args.kinds.join(",")),
         state: args.state,
         event: args.event,

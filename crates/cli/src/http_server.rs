@@ -18,7 +18,8 @@
 //!   request head does not parse (see [`rewrite_parse_error`]).
 //! - Shutdown: stop accepting; idle connections close; in-flight requests finish; event streams
 //!   end at an event boundary; whatever is still open after `shutdown_grace` is closed. Upgraded
-//!   WebSockets are not waited for (as before: they end with the process).
+//!   WebSockets are no longer this module's: they close themselves with code 1001 when shutdown
+//!   begins (`switchyard_api::Shutdown`), and `serve` waits briefly for them.
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -14,6 +14,7 @@ mod http_server;
 mod output;
 mod serve;
 mod streams;
+mod watch_pattern;
 
 use std::fmt;
 use std::process::ExitCode;

@@ -3,8 +3,8 @@
 //! Start-up order matters: the store is opened and migrated, the admin token is bootstrapped,
 //! and only then does the listener bind and print `listening on http://ADDR` (tests and
 //! scripts wait for that line). Shutdown on SIGINT/SIGTERM: stop accepting, finish in-flight
-//! requests (event streams end at once; whatever is still open after `--shutdown-grace` is
-//! closed), then close the store so its writer flushes. Connection limits and timeouts live in
+//! requests (event streams end at once, WebSockets get a 1001 close frame; whatever is still
+//! open after `--shutdown-grace` is closed), then close the store so its writer flushes. Connection limits and timeouts live in
 //! `http_server`.
 
 use std::io::Write;
@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
-use switchyard_api::{ApiConfig, AppState, HttpMetrics};
+use switchyard_api::{ApiConfig, AppState, HttpMetrics, Shutdown};
 use switchyard_engine::{Engine, EngineConfig, FunctionsConfig};
 use switchyard_runtime::{FunctionRuntime, RuntimeConfig};
 use switchyard_store::postgres::{PgOptions, PgStore};
@@ -22,6 +22,10 @@ use switchyard_store::sqlite::{SqliteOptions, SqliteStore};
 use switchyard_store::{Durability, Store};
 
 use crate::http_server::{self, ServerConfig};
+
+/// How long shutdown waits, after the HTTP connections are done, for WebSockets to send their
+/// close frames.
+const WEBSOCKET_CLOSE_TIME: Duration = Duration::from_secs(2);
 
 /// Arguments of `switchyard serve`.
 #[derive(Debug, Clone, clap::Args)]
@@ -148,8 +152,10 @@ pub struct ServeArgs {
     /// before SIGKILL, so the store still closes cleanly.
     #[arg(long, env = "SWITCHYARD_SHUTDOWN_GRACE", default_value = "8s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
-    /// Create a new admin token for every space before serving (and replace admin.token):
-    /// the way back in when every admin token was lost or revoked.
+    /// Create a new admin token for every space before serving, replace admin.token with it,
+    /// and revoke the admin tokens the server minted before (those named `admin` that
+    /// administer every space; tokens made with `token create` are kept): the way back in when
+    /// admin.token was lost, or the way out when it leaked.
     #[arg(long)]
     pub reset_admin_token: bool,
 }
@@ -176,12 +182,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     if args.reset_admin_token {
-        let secret = engine.reset_admin_token(&args.data_dir).await?;
+        let (secret, revoked) = engine.reset_admin_token(&args.data_dir).await?;
         let path = args.data_dir.join("admin.token");
         eprintln!(
             "Created a new admin token for every space (--reset-admin-token; shown once; also saved to {}, mode 0600):\n\n    {secret}\n",
             path.display()
         );
+        if revoked.is_empty() {
+            eprintln!("No earlier admin token was live: nothing revoked.\n");
+        } else {
+            eprintln!("Revoked the earlier admin token(s): {}\n", revoked.join(", "));
+        }
     }
     engine.start_log_tail(args.watch_buffer, Duration::from_millis(args.watch_poll_ms.max(1))).await?;
     // Compiled functions are cached beside the admin token: a restart loads them instead of
@@ -204,6 +215,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     let metrics = Arc::new(HttpMetrics::new(store.metrics()));
     let ready = Arc::new(AtomicBool::new(false));
+    let shutdown = Shutdown::new();
     let state = AppState {
         engine: engine.clone(),
         metrics,
@@ -216,6 +228,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             },
         }),
         ready: ready.clone(),
+        shutdown: shutdown.clone(),
     };
     let app = switchyard_api::router(state);
     let server = ServerConfig {
@@ -240,13 +253,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     ready.store(true, Ordering::Release);
     let shutdown_ready = ready.clone();
+    let shutdown_sockets = shutdown.clone();
     http_server::serve(listener, app, server, async move {
         shutdown_signal().await;
         shutdown_ready.store(false, Ordering::Release);
+        shutdown_sockets.begin();
         tracing::info!("shutting down: finishing in-flight requests");
     })
     .await
     .context("serving HTTP")?;
+    // WebSockets got their close frame when shutdown began; a peer that stopped reading
+    // cannot hold the process past this.
+    if tokio::time::timeout(WEBSOCKET_CLOSE_TIME, shutdown.sockets_closed()).await.is_err() {
+        tracing::warn!(open = shutdown.open_sockets(), "WebSockets still open after shutdown: dropping them");
+    }
     maintenance.abort();
     heartbeat.abort();
     if let Err(e) = engine.leave_cluster(&node_id).await {

@@ -697,15 +697,31 @@ impl Engine {
         }
     }
 
-    /// Creates a new admin token for every space, whatever exists, and writes it to
-    /// `<data_dir>/admin.token`: the way back in when every admin token was lost or revoked.
-    pub async fn reset_admin_token(&self, data_dir: &Path) -> Result<String, EngineError> {
+    /// Creates a new admin token for every space, whatever exists, writes it to
+    /// `<data_dir>/admin.token`, then revokes the admin tokens minted before it (those named
+    /// [`ADMIN_TOKEN_NAME`] that administer every space): the way back in when the admin token
+    /// was lost, revoked or leaked. Returns the new secret and the ids revoked.
+    ///
+    /// The new token is stored and its file installed before anything is revoked, so a crash
+    /// in between leaves the operator a working token (and the old one, until the next reset).
+    pub async fn reset_admin_token(&self, data_dir: &Path) -> Result<(String, Vec<String>), EngineError> {
         let files = AdminTokenFiles::new(data_dir);
         let (secret, record) = admin_token_record();
+        let new_id = record.id.clone();
         files.write_pending(&secret).map_err(|e| files.error(e))?;
         self.write(WriteOp::CreateToken(record)).await?;
         files.install().map_err(|e| files.error(e))?;
-        Ok(secret)
+        let mut revoked = Vec::new();
+        for token in self.store.list_tokens().await? {
+            let minted_admin =
+                token.name == ADMIN_TOKEN_NAME && token.role == Role::Admin && token.spaces == SpaceGrant::All;
+            if minted_admin && token.revoked_at.is_none() && token.id != new_id {
+                self.write(WriteOp::RevokeToken { id: token.id.clone() }).await?;
+                self.tokens.evict_token(&token.id);
+                revoked.push(token.id);
+            }
+        }
+        Ok((secret, revoked))
     }
 
     /// Forgets idempotency keys older than the retention, in chunks so writes are never
@@ -837,11 +853,14 @@ pub(crate) fn unexpected(outcome: WriteOutcome) -> EngineError {
 }
 
 /// A new admin token for every space, with its secret.
+/// The name of the admin tokens the server mints itself (first start, `--reset-admin-token`).
+pub const ADMIN_TOKEN_NAME: &str = "admin";
+
 fn admin_token_record() -> (String, TokenRecord) {
     let (secret, id) = auth::mint();
     let record = TokenRecord {
         id,
-        name: "admin".into(),
+        name: ADMIN_TOKEN_NAME.into(),
         secret_hash: auth::hash_secret(&secret),
         role: Role::Admin,
         spaces: SpaceGrant::All,

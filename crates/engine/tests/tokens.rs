@@ -79,7 +79,8 @@ async fn reset_mints_a_working_admin_token_after_all_were_revoked() {
     let admin = engine.authenticate(&first).await.unwrap();
     engine.revoke_token(&admin, &admin.token_id).await.unwrap();
     assert!(matches!(engine.authenticate(&first).await, Err(EngineError::Unauthorized(_))));
-    let second = engine.reset_admin_token(dir.path()).await.unwrap();
+    let (second, revoked) = engine.reset_admin_token(dir.path()).await.unwrap();
+    assert!(revoked.is_empty(), "the only earlier admin token was already revoked: {revoked:?}");
     assert_eq!(read(&dir.path().join("admin.token")), second);
     assert_eq!(engine.authenticate(&second).await.unwrap().role, Role::Admin);
 }
@@ -97,4 +98,31 @@ async fn revoked_token_is_refused_at_once_even_when_cached() {
         Err(e) => assert_eq!(e.code(), "unauthorized"),
         Ok(_) => panic!("a revoked token was accepted from the cache"),
     }
+}
+
+#[tokio::test]
+async fn reset_revokes_the_minted_admin_tokens_and_keeps_the_ones_users_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, _) = engine(dir.path());
+    let first = engine.bootstrap_admin_token(dir.path()).await.unwrap().unwrap();
+    let admin = engine.authenticate(&first).await.unwrap();
+    // Made by a user: an admin of every space under another name, and one named "admin" that
+    // is limited to one space. Neither is the server's own.
+    let (_, ops) = engine.create_token(&admin, "ops", Role::Admin, &["*".into()]).await.unwrap();
+    let (_, scoped) = engine.create_token(&admin, "admin", Role::Admin, &["acme".into()]).await.unwrap();
+    let (second, revoked) = engine.reset_admin_token(dir.path()).await.unwrap();
+    assert_eq!(revoked, vec![admin.token_id.clone()]);
+    match engine.authenticate(&first).await {
+        Err(e) => assert_eq!(e.code(), "unauthorized"),
+        Ok(_) => panic!("the earlier admin token still works after a reset (it was cached)"),
+    }
+    assert_eq!(engine.authenticate(&second).await.unwrap().role, Role::Admin);
+    engine.authenticate(&ops).await.expect("a token a user made was revoked");
+    engine.authenticate(&scoped).await.expect("a scoped token named admin was revoked");
+    // A second reset revokes the token the first one minted.
+    let (third, revoked) = engine.reset_admin_token(dir.path()).await.unwrap();
+    let second_id = engine.list_tokens(&engine.authenticate(&third).await.unwrap()).await.unwrap();
+    assert_eq!(revoked.len(), 1);
+    assert!(second_id.iter().any(|t| t.id == revoked[0] && t.revoked_at.is_some()));
+    assert!(engine.authenticate(&second).await.is_err());
 }

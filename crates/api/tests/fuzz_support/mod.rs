@@ -74,6 +74,7 @@ impl Server {
                 metrics: Arc::new(HttpMetrics::new(store.metrics())),
                 config: Arc::new(ApiConfig::default()),
                 ready: Arc::new(AtomicBool::new(true)),
+                shutdown: switchyard_api::Shutdown::new(),
             };
             (switchyard_api::router(state), admin)
         });

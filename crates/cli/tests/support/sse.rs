@@ -60,4 +60,18 @@ impl SseReader {
             self.buffer.push_str(std::str::from_utf8(&chunk).expect("utf-8"));
         }
     }
+
+    /// Reads (and drops) events until the stream ends; whether it ended within `timeout`.
+    /// A stream cut without its last chunk fails the test: that is not an end.
+    pub async fn ends_within(&mut self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, self.response.chunk()).await {
+                Err(_) => return false,
+                Ok(Ok(None)) => return true,
+                Ok(Ok(Some(_))) => {}
+                Ok(Err(e)) => panic!("the event stream was cut, not ended: {e}"),
+            }
+        }
+    }
 }
