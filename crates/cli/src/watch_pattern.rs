@@ -69,11 +69,13 @@ mod tests {
         names.iter().map(|s| s.to_string()).collect()
     }
 
+    /// pattern, --space, the spaces there are, the space watched, the address sent, a note.
+    type Case<'a> = (Option<&'a str>, &'a str, Option<&'a [String]>, &'a str, Option<&'a str>, bool);
+
     #[test]
     fn patterns_resolve_against_the_spaces_that_exist() {
         let acme = spaces(&["acme"]);
-        let cases: &[(Option<&str>, &str, Option<&[String]>, &str, Option<&str>, bool)] = &[
-            // pattern, --space, existing, space watched, address sent, a note
+        let cases: &[Case<'_>] = &[
             (None, "acme", Some(&acme), "acme", None, false),
             (Some("*"), "acme", Some(&acme), "acme", None, false),
             (Some("*"), "default", Some(&acme), "default", None, true),

@@ -1,7 +1,7 @@
 //! The README and `docs/` are executable: their shell blocks run, in order, against the real
 //! binary, and a step that fails as written fails this test (issue 12, item 10).
 //!
-//! The rules a document follows (also in docs/documentation.md):
+//! The rules a document follows (README.md's "Development" section says the same, shorter):
 //! - A fence's first word is its language (what GitHub highlights by). ```` ```sh ```` blocks run
 //!   as one bash script with `set -euo pipefail` and must succeed. ```` ```console ```` blocks
 //!   hold `$ command` lines (continued by `> ` lines), each followed by its expected output

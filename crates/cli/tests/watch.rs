@@ -288,3 +288,67 @@ async fn cli_watch_prints_records_and_cli_publish_appends_them() {
     let message = message.expect("the published message was watched");
     assert_eq!(message["payload"], json!({ "payload": { "headline": "hi" }, "headers": { "source": "cli" } }));
 }
+
+/// The first line a running `switchyard watch` writes to stdout (within `out_wait`) and to
+/// stderr (within 20 s); `None` for a stream that stays silent that long. Then the process is
+/// killed.
+fn first_lines(mut cmd: std::process::Command, out_wait: Duration) -> (Option<String>, Option<String>) {
+    use std::io::{BufRead, BufReader};
+    use std::sync::mpsc;
+    let mut child =
+        cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("watch");
+    let first_line = |stream: Box<dyn std::io::Read + Send>| {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let line = BufReader::new(stream).lines().next().and_then(Result::ok);
+            let _ = tx.send(line);
+        });
+        rx
+    };
+    let out = first_line(Box::new(child.stdout.take().expect("stdout")));
+    let err = first_line(Box::new(child.stderr.take().expect("stderr")));
+    let err = err.recv_timeout(Duration::from_secs(20)).ok().flatten();
+    let out = out.recv_timeout(out_wait).ok().flatten();
+    let _ = child.kill();
+    let _ = child.wait();
+    (out, err)
+}
+
+/// Issue 12, defect 5: `watch 'cycle:*'` with `--space acme` reads the pattern within acme and
+/// says so (it used to watch a space called "cycle" in silence), and a watch of a space that
+/// does not exist says that nothing can match yet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cli_watch_says_how_it_read_a_pattern_and_when_nothing_can_match() {
+    let server = TestServer::start();
+    setup(&server, 1).await;
+    let server = std::sync::Arc::new(server);
+
+    let s = server.clone();
+    let (out, err) = tokio::task::spawn_blocking(move || {
+        let mut cmd = s.cli();
+        cmd.args(["--space", "acme", "watch", "cycle:*", "--from", "1"]);
+        first_lines(cmd, Duration::from_secs(20))
+    })
+    .await
+    .expect("watch");
+    let note = err.expect("a note on stderr");
+    assert!(note.contains("there is no space \"cycle\"") && note.contains("\"acme:cycle:*\""), "{note}");
+    let record = out.expect("a record on stdout");
+    assert!(record.contains("acme:cycle:i-0"), "{record}");
+
+    // Neither "default" (the --space when none is given) nor "nowhere" exists.
+    for args in [&["watch", "*"][..], &["watch", "nowhere:orders:*"][..]] {
+        let s = server.clone();
+        let (out, err) = tokio::task::spawn_blocking(move || {
+            let mut cmd = s.cli();
+            cmd.args(args);
+            // Silence cannot be proven; a record would come at once (nothing is written meanwhile).
+            first_lines(cmd, Duration::from_secs(2))
+        })
+        .await
+        .expect("watch");
+        let note = err.unwrap_or_else(|| panic!("{args:?}: no note on stderr"));
+        assert!(note.contains("does not exist yet") && note.contains("spaces: acme"), "{args:?}: {note}");
+        assert_eq!(out, None, "{args:?}");
+    }
+}
