@@ -14,7 +14,9 @@ use crate::output::{self, OutputFormat, fields, table};
 /// Function commands (functions live in --space).
 #[derive(Debug, clap::Subcommand)]
 pub enum FnCommand {
-    /// Deploys a WebAssembly component as a new version of a function.
+    /// Deploys a WebAssembly component as a new version of a function (creates the function on
+    /// first use).
+    #[command(visible_alias = "create")]
     Deploy {
         /// The function's name.
         name: String,
@@ -43,8 +45,10 @@ pub enum FnCommand {
         secrets: Vec<String>,
     },
     /// Lists the space's functions (latest versions).
+    #[command(visible_alias = "ls")]
     List,
     /// Shows a function's latest version (or --version).
+    #[command(visible_alias = "show")]
     Get {
         /// The function's name.
         name: String,
