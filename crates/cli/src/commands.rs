@@ -573,7 +573,7 @@ pub async fn watch(args: WatchArgs, client: &Client, settings: &Settings) -> any
     while let Some(record) = stream.next().await? {
         let line = match settings.output {
             // One JSON object per line, for piping into other tools.
-            output::OutputFormat::Json => compact(&record),
+            output::OutputFormat::Json | output::OutputFormat::Jsonl => compact(&record),
             output::OutputFormat::Table => {
                 format!("{:>8}  {:<22}  {}  {}", record.seq, record.kind, record.address, compact(&record.payload))
             }

@@ -100,7 +100,7 @@ pub async fn kv(command: KvCommand, client: &Client, settings: &Settings) -> any
         KvCommand::Get { bucket, key } => {
             let got = client.kv_get(space, &bucket, &key).await?;
             match settings.output {
-                OutputFormat::Json => {
+                OutputFormat::Json | OutputFormat::Jsonl => {
                     let value = match std::str::from_utf8(&got.value) {
                         Ok(text) => json!({ "value": text }),
                         Err(_) => {
@@ -112,7 +112,7 @@ pub async fn kv(command: KvCommand, client: &Client, settings: &Settings) -> any
                     if let (Some(o), Some(v)) = (object.as_object_mut(), value.as_object()) {
                         o.extend(v.clone());
                     }
-                    output::emit(&output::pretty(&object))
+                    output::print_json(settings.output, &object)
                 }
                 OutputFormat::Table => {
                     let mut out = std::io::stdout().lock();
@@ -206,7 +206,7 @@ pub async fn kv(command: KvCommand, client: &Client, settings: &Settings) -> any
             let mut stream = client.watch(space, &query).await?;
             while let Some(record) = stream.next().await? {
                 let line = match settings.output {
-                    OutputFormat::Json => compact(&record),
+                    OutputFormat::Json | OutputFormat::Jsonl => compact(&record),
                     OutputFormat::Table => {
                         let p = &record.payload;
                         let value = p
