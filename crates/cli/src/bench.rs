@@ -134,12 +134,13 @@ async fn events(args: EventsArgs, server: &str, token: Option<&str>) -> anyhow::
         servers.iter().map(|s| Client::new(s, token.map(str::to_string))).collect::<Result<_, _>>()?;
     let before = commit_stats(&servers, token).await;
     eprintln!("applying {} events with {} clients over {} node(s)…", args.events, args.clients, servers.len());
+    let bar = crate::progress::bar(args.events as u64, "events");
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
     for c in 0..args.clients {
         // Client c sends events c, c + clients, c + 2·clients, …; event k goes to instance k mod I.
         let (client, space, ids) = (nodes[c % nodes.len()].clone(), args.space.clone(), ids.clone());
-        let (clients, total) = (args.clients, args.events);
+        let (clients, total, bar) = (args.clients, args.events, bar.clone());
         workers.spawn(async move {
             let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds");
             let mut errors = 0u64;
@@ -154,6 +155,7 @@ async fn events(args: EventsArgs, server: &str, token: Option<&str>) -> anyhow::
                     }
                     Err(_) => errors += 1,
                 }
+                bar.inc(1);
                 k += clients;
             }
             (hist, errors)
@@ -167,6 +169,7 @@ async fn events(args: EventsArgs, server: &str, token: Option<&str>) -> anyhow::
         errors += e;
     }
     let elapsed = started.elapsed();
+    bar.finish_and_clear();
     let after = commit_stats(&servers, token).await;
 
     let ok = hist.len();
@@ -219,10 +222,11 @@ pub(crate) async fn create_instances(
     let run_id = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis());
     let ids: Vec<String> = (0..count).map(|i| format!("b{run_id}-{i}")).collect();
     eprintln!("creating {} instances…", ids.len());
+    let bar = crate::progress::bar(ids.len() as u64, "instances");
     let create_started = Instant::now();
     let mut creators = tokio::task::JoinSet::new();
     for chunk in ids.chunks(ids.len().div_ceil(clients.clamp(1, ids.len().max(1)))) {
-        let (client, space, chunk) = (client.clone(), space.to_string(), chunk.to_vec());
+        let (client, space, chunk, bar) = (client.clone(), space.to_string(), chunk.to_vec(), bar.clone());
         creators.spawn(async move {
             for id in chunk {
                 let ctx = match machine {
@@ -233,6 +237,7 @@ pub(crate) async fn create_instances(
                 };
                 let req = CreateInstance { id: Some(id), ctx, ..Default::default() };
                 client.create_instance(&space, machine.name(), &req).await?;
+                bar.inc(1);
             }
             Ok::<_, switchyard_client::ClientError>(())
         });
@@ -240,6 +245,7 @@ pub(crate) async fn create_instances(
     while let Some(r) = creators.join_next().await {
         r?.context("creating bench instances")?;
     }
+    bar.finish_and_clear();
     eprintln!("created in {:.2?}", create_started.elapsed());
     Ok(ids)
 }

@@ -66,7 +66,7 @@ pub async fn invoke(args: InvokeBenchArgs, server: &str, token: Option<&str>) ->
     eprintln!("invoking {} {} times with {} clients…", name, args.invocations, args.clients);
     let before = client.metrics().await?;
     let (c, space, n, i) = (client.clone(), args.space.clone(), name.clone(), input.clone());
-    let (hist, errors, elapsed) = drive(args.clients, args.invocations, move |_| {
+    let (hist, errors, elapsed) = drive(args.clients, args.invocations, "invocations", move |_| {
         let (client, space, name, input) = (c.clone(), space.clone(), n.clone(), i.clone());
         async move { client.invoke(&space, &name, input, &InvokeOptions::default()).await.map(drop) }
     })

@@ -149,11 +149,15 @@ pub async fn watch(args: WatchBenchArgs, server: &str, token: Option<&str>) -> a
         "applying {} events/s for {:.1?} with {} writers while {} watchers follow…",
         args.rate, args.duration, args.writers, args.watchers
     );
+    // The bar counts events against what the rate promises over the duration.
+    let target = (args.rate as f64 * args.duration.as_secs_f64()) as u64;
+    let bar = crate::progress::bar(target.max(1), "events");
     let started = Instant::now();
     let per_writer = args.rate as f64 / args.writers as f64;
     let mut writers = tokio::task::JoinSet::new();
     for w in 0..args.writers {
-        let (client, space, ids, duration) = (client.clone(), args.space.clone(), ids.clone(), args.duration);
+        let (client, space, ids, duration, bar) =
+            (client.clone(), args.space.clone(), ids.clone(), args.duration, bar.clone());
         writers.spawn(async move {
             let (mut sent, mut errors, mut k) = (0u64, 0u64, w);
             let interval = Duration::from_secs_f64(1.0 / per_writer);
@@ -168,6 +172,7 @@ pub async fn watch(args: WatchBenchArgs, server: &str, token: Option<&str>) -> a
                     Ok(_) => sent += 1,
                     Err(_) => errors += 1,
                 }
+                bar.inc(1);
                 k += 7;
                 next += interval;
                 let now = Instant::now();
@@ -185,6 +190,7 @@ pub async fn watch(args: WatchBenchArgs, server: &str, token: Option<&str>) -> a
         errors += e;
     }
     let write_elapsed = started.elapsed();
+    bar.finish_and_clear();
     let _ = expected_tx.send(sent);
     let mut hist = histogram();
     let (mut complete, mut least, mut total, mut repeats) = (0usize, u64::MAX, 0u64, 0u64);
@@ -278,7 +284,7 @@ pub async fn kv(args: KvBenchArgs, server: &str, token: Option<&str>) -> anyhow:
     let keys = args.keys;
     let (c, space, b) = (client.clone(), args.space.clone(), bucket.clone());
     let (put_hist, put_errors, put_elapsed) =
-        drive(args.clients, puts, move |k| {
+        drive(args.clients, puts, "puts", move |k| {
             let (client, space, bucket, value) = (c.clone(), space.clone(), b.clone(), value.clone());
             let key = format!("k{}", k % keys);
             async move {
@@ -288,7 +294,7 @@ pub async fn kv(args: KvBenchArgs, server: &str, token: Option<&str>) -> anyhow:
         .await?;
     eprintln!("getting {} values with {} clients…", args.gets, args.clients);
     let (c, space) = (client.clone(), args.space.clone());
-    let (get_hist, get_errors, get_elapsed) = drive(args.clients, args.gets, move |k| {
+    let (get_hist, get_errors, get_elapsed) = drive(args.clients, args.gets, "gets", move |k| {
         let (client, space, bucket) = (c.clone(), space.clone(), bucket.clone());
         let key = format!("k{}", (k * 7919) % keys);
         async move { client.kv_get(&space, &bucket, &key).await.map(drop) }
@@ -319,20 +325,23 @@ pub async fn kv(args: KvBenchArgs, server: &str, token: Option<&str>) -> anyhow:
 }
 
 /// Runs `total` requests made by `request(k)` on `clients` concurrent tasks (one in flight
-/// each); returns the latency histogram, the error count and the elapsed time.
+/// each), counting them as `what` on a progress bar; returns the latency histogram, the error
+/// count and the elapsed time.
 pub(crate) async fn drive<F, Fut>(
     clients: usize,
     total: usize,
+    what: &str,
     request: F,
 ) -> anyhow::Result<(Histogram<u64>, u64, Duration)>
 where
     F: Fn(usize) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = Result<(), switchyard_client::ClientError>> + Send,
 {
+    let bar = crate::progress::bar(total as u64, what);
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for c in 0..clients {
-        let request = request.clone();
+        let (request, bar) = (request.clone(), bar.clone());
         tasks.spawn(async move {
             let mut hist = histogram();
             let mut errors = 0u64;
@@ -345,6 +354,7 @@ where
                     }
                     Err(_) => errors += 1,
                 }
+                bar.inc(1);
                 k += clients;
             }
             (hist, errors)
@@ -357,5 +367,7 @@ where
         hist.add(h)?;
         errors += e;
     }
-    Ok((hist, errors, started.elapsed()))
+    let elapsed = started.elapsed();
+    bar.finish_and_clear();
+    Ok((hist, errors, elapsed))
 }

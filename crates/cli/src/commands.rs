@@ -17,8 +17,10 @@ use crate::output::{self, compact, fields, table};
 /// `switchyard machine …`
 #[derive(Debug, clap::Subcommand)]
 pub enum MachineCommand {
-    /// Stores a definition file (YAML or JSON) as the machine's next version.
-    Put {
+    /// Stores a definition file (YAML or JSON) as the machine's next version (creates the
+    /// machine on first use).
+    #[command(visible_alias = "create", alias = "put")]
+    Apply {
         /// The definition file; .yaml/.yml is sent as YAML, anything else as JSON.
         #[arg(short = 'f', long = "file", value_name = "FILE")]
         file: PathBuf,
@@ -27,6 +29,7 @@ pub enum MachineCommand {
         name: Option<MachineRef>,
     },
     /// Shows a machine's definition (the latest version unless --version).
+    #[command(visible_alias = "show")]
     Get {
         /// Machine name, or SPACE:NAME.
         #[arg(value_parser = parse_machine, value_name = "NAME")]
@@ -36,6 +39,7 @@ pub enum MachineCommand {
         version: Option<u64>,
     },
     /// Lists the machines in the space (latest version of each).
+    #[command(visible_alias = "ls")]
     List,
 }
 
@@ -43,6 +47,7 @@ pub enum MachineCommand {
 #[derive(Debug, clap::Subcommand)]
 pub enum InstanceCommand {
     /// Creates an instance of a machine.
+    #[command(visible_alias = "add")]
     Create {
         /// Machine name, or SPACE:MACHINE.
         #[arg(value_parser = parse_machine, value_name = "MACHINE")]
@@ -58,12 +63,14 @@ pub enum InstanceCommand {
         idempotency_key: Option<String>,
     },
     /// Shows an instance.
+    #[command(visible_alias = "show")]
     Get {
         /// Instance as MACHINE:ID or SPACE:MACHINE:ID.
         #[arg(value_parser = parse_instance, value_name = "INSTANCE")]
         instance: InstanceRef,
     },
     /// Lists a machine's instances, ordered by id.
+    #[command(visible_alias = "ls")]
     List {
         /// Machine name, or SPACE:MACHINE.
         #[arg(value_parser = parse_machine, value_name = "MACHINE")]
@@ -79,6 +86,7 @@ pub enum InstanceCommand {
         cursor: Option<String>,
     },
     /// Deletes an instance; its history stays and its id is not reused.
+    #[command(visible_aliases = ["rm", "del"])]
     Delete {
         /// Instance as MACHINE:ID or SPACE:MACHINE:ID.
         #[arg(value_parser = parse_instance, value_name = "INSTANCE")]
@@ -128,6 +136,7 @@ pub enum EventCommand {
 #[derive(Debug, clap::Subcommand)]
 pub enum SpaceCommand {
     /// Lists the spaces the token may see.
+    #[command(visible_alias = "ls")]
     List,
 }
 
@@ -156,6 +165,7 @@ impl From<RoleArg> for Role {
 #[derive(Debug, clap::Subcommand)]
 pub enum TokenCommand {
     /// Creates a token and prints its secret (shown only once).
+    #[command(visible_alias = "add")]
     Create {
         /// A name for people.
         #[arg(long, value_name = "NAME")]
@@ -168,9 +178,11 @@ pub enum TokenCommand {
         grants: Vec<String>,
     },
     /// Lists tokens (without secrets).
+    #[command(visible_alias = "ls")]
     List,
-    /// Revokes a token by id.
-    Revoke {
+    /// Revokes a token by id; it stays in the list with the time it was revoked.
+    #[command(visible_aliases = ["revoke", "rm", "del"])]
+    Delete {
         /// The token's id.
         #[arg(value_name = "ID")]
         id: String,
@@ -201,7 +213,7 @@ fn json_kind(value: &Value) -> &'static str {
 pub async fn machine(cmd: MachineCommand, client: &Client, settings: &Settings) -> anyhow::Result<()> {
     let out = settings.output;
     match cmd {
-        MachineCommand::Put { file, name } => {
+        MachineCommand::Apply { file, name } => {
             let body = std::fs::read(&file).map_err(|e| UsageError(format!("cannot read {}: {e}", file.display())))?;
             let content_type = content_type(&file);
             let (space, name) = match name {
@@ -423,7 +435,7 @@ pub async fn token(cmd: TokenCommand, client: &Client, settings: &Settings) -> a
                 table(&["ID", "NAME", "ROLE", "SPACES", "REVOKED"], &rows)
             })
         }
-        TokenCommand::Revoke { id } => {
+        TokenCommand::Delete { id } => {
             client.revoke_token(&id).await?;
             output::print(out, &json!({ "revoked": true }), |_| format!("revoked token {id}\n"))
         }
@@ -564,7 +576,7 @@ pub async fn watch(args: WatchArgs, client: &Client, settings: &Settings) -> any
     while let Some(record) = stream.next().await? {
         let line = match settings.output {
             // One JSON object per line, for piping into other tools.
-            output::OutputFormat::Json => compact(&record),
+            output::OutputFormat::Json | output::OutputFormat::Jsonl => compact(&record),
             output::OutputFormat::Table => {
                 format!("{:>8}  {:<22}  {}  {}", record.seq, record.kind, record.address, compact(&record.payload))
             }

@@ -14,7 +14,9 @@ use crate::output::{self, OutputFormat, fields, table};
 /// Function commands (functions live in --space).
 #[derive(Debug, clap::Subcommand)]
 pub enum FnCommand {
-    /// Deploys a WebAssembly component as a new version of a function.
+    /// Deploys a WebAssembly component as a new version of a function (creates the function on
+    /// first use).
+    #[command(visible_alias = "create")]
     Deploy {
         /// The function's name.
         name: String,
@@ -43,8 +45,10 @@ pub enum FnCommand {
         secrets: Vec<String>,
     },
     /// Lists the space's functions (latest versions).
+    #[command(visible_alias = "ls")]
     List,
     /// Shows a function's latest version (or --version).
+    #[command(visible_alias = "show")]
     Get {
         /// The function's name.
         name: String,
@@ -179,8 +183,15 @@ pub async fn function(command: FnCommand, client: &Client, settings: &Settings) 
                 config: key_values("config", &config)?,
                 secrets: key_values("secret", &secrets)?,
             };
-            let info = client.deploy_function(space, &name, &component, &deploy).await?;
-            output::print(settings.output, &info, function_fields)
+            // One request carries the component and the server compiles it before answering: the
+            // spinner shows that the command is alive, not a byte count.
+            let spinner = crate::progress::spinner(format!(
+                "deploying {name} ({}): uploading and compiling",
+                indicatif::HumanBytes(component.len() as u64)
+            ));
+            let info = client.deploy_function(space, &name, &component, &deploy).await;
+            spinner.finish_and_clear();
+            output::print(settings.output, &info?, function_fields)
         }
         FnCommand::List => {
             let functions = client.list_functions(space).await?;
@@ -218,7 +229,7 @@ pub async fn function(command: FnCommand, client: &Client, settings: &Settings) 
             }
             let out = client.invoke(space, &name, input, &options).await?;
             match settings.output {
-                OutputFormat::Json => {
+                OutputFormat::Json | OutputFormat::Jsonl => {
                     let output = if out.content_type.contains("json") {
                         serde_json::from_slice(&out.body).unwrap_or(Value::Null)
                     } else {
@@ -230,7 +241,7 @@ pub async fn function(command: FnCommand, client: &Client, settings: &Settings) 
                         "content_type": out.content_type,
                         "output": output,
                     });
-                    output::emit(&output::pretty(&body))
+                    output::print_json(settings.output, &body)
                 }
                 OutputFormat::Table => {
                     let mut stdout = std::io::stdout().lock();
@@ -285,7 +296,7 @@ fn seq_of(record: &Value) -> u64 {
 fn print_invocations(format: OutputFormat, records: &[Value]) -> anyhow::Result<()> {
     for record in records {
         match format {
-            OutputFormat::Json => output::emit(&format!("{}\n", output::compact(record)))?,
+            OutputFormat::Json | OutputFormat::Jsonl => output::emit(&format!("{}\n", output::compact(record)))?,
             OutputFormat::Table => output::emit(&invocation_lines(record))?,
         }
     }

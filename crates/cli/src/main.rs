@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success; 1 the server refused or could not be reached (or the server command
 //! failed); 2 the command was called wrongly (arguments, JSON arguments, addresses, config).
+//! Errors go to stderr as text, or under `--output json|jsonl` as one JSON object (`report`).
 
 mod address;
 mod bench;
@@ -9,31 +10,34 @@ mod bench_functions;
 mod bench_streams;
 mod commands;
 mod config;
+mod context;
 mod functions;
 mod http_server;
 mod output;
+mod progress;
+mod report;
 mod serve;
 mod streams;
 mod watch_pattern;
 
+use std::ffi::OsString;
 use std::fmt;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use switchyard_client::{Client, ClientError};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use switchyard_client::Client;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::LevelFilter;
 
 use crate::commands::{EventCommand, InstanceCommand, MachineCommand, SpaceCommand, TokenCommand};
-use crate::config::{Env, GlobalArgs, LogFormat, Settings, TokenSource};
-use crate::output::{describe_details, eprint_line};
-
-/// Exit code when the server refused or could not be reached.
-const EXIT_FAILURE: u8 = 1;
-/// Exit code when the command was called wrongly.
-const EXIT_USAGE: u8 = 2;
+use crate::config::{Env, GlobalArgs, LogFormat, Settings};
+use crate::output::{OutputFormat, eprint_line};
+use crate::report::{EXIT_FAILURE, Failure};
 
 /// Switchyard: durable state machines over HTTP.
+///
+/// Every resource takes the same verbs: list (ls), get (show), create (add), delete (rm, del).
 #[derive(Debug, Parser)]
 #[command(name = "switchyard", version, about)]
 struct Cli {
@@ -51,6 +55,15 @@ enum Command {
     Client(ClientCommand),
     /// Benchmarks a running server over HTTP.
     Bench(bench::BenchArgs),
+    /// Saves servers, tokens and spaces under names, to use from any directory.
+    #[command(subcommand)]
+    Context(context::ContextCommand),
+    /// Prints a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// The commands that talk to a server through the client library.
@@ -98,12 +111,78 @@ impl fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// The command tree as parsed and as its help shows it: the global options are described once,
+/// in `switchyard --help`; every subcommand accepts them (hidden copies that share their ids, so
+/// clap hands their values to [`GlobalArgs`]) and its help ends with a line naming them.
+/// `context add` shows the three it saves with help of their own.
+fn cli_command() -> clap::Command {
+    let root = Cli::command();
+    let globals: Vec<clap::Arg> = root.get_arguments().filter(|a| a.is_global_set()).cloned().collect();
+    let names: Vec<String> = globals.iter().filter_map(|a| a.get_long()).map(|l| format!("--{l}")).collect();
+    let note = format!("Global options ({}) work here too; `switchyard --help` describes them.", names.join(", "));
+    let add_options: Vec<clap::Arg> = context::ADD_OPTION_HELP
+        .iter()
+        .filter_map(|(id, help)| {
+            let arg = globals.iter().find(|a| a.get_id() == *id)?;
+            Some(arg.clone().global(false).hide(false).env(None).help(*help).help_heading(None))
+        })
+        .collect();
+    root.mut_subcommands(|sub| {
+        let sub = sub.args(globals.iter().map(|a| a.clone().hide(true)));
+        with_note(sub, &note)
+    })
+    .mut_subcommand("context", |context| context.mut_subcommand("add", |add| add.args(add_options)))
+}
+
+/// Ends the help of `cmd` and every command below it with `note`.
+fn with_note(cmd: clap::Command, note: &str) -> clap::Command {
+    cmd.after_help(note.to_string()).mut_subcommands(|sub| with_note(sub, note))
+}
+
+/// Parses the command line; also returns the global options `context add` saves, when they
+/// were given on the command line itself (a context never captures SWITCHYARD_* variables).
+fn parse(args: &[OsString]) -> Result<(Cli, context::AddSettings), clap::Error> {
+    let matches = cli_command().try_get_matches_from(args)?;
+    let cli = Cli::from_arg_matches(&matches)?;
+    let typed = |id: &str| {
+        (matches.value_source(id) == Some(ValueSource::CommandLine))
+            .then(|| matches.get_one::<String>(id).cloned())
+            .flatten()
+    };
+    let given = context::AddSettings { server: typed("server"), token: typed("token"), space: typed("space") };
+    Ok((cli, given))
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::try_parse().unwrap_or_else(|e| e.exit());
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let (cli, given) = match parse(&args) {
+        Ok(parsed) => parsed,
+        Err(err) => {
+            let env_output = std::env::var("SWITCHYARD_OUTPUT").ok();
+            return ExitCode::from(report::clap_error(err, report::requested_output(&args, env_output.as_deref())));
+        }
+    };
+    // These two touch no server and need no runtime.
+    match cli.command {
+        Command::Completions { shell } => {
+            // Into a buffer first: clap_complete panics on a write error such as a closed pipe.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "switchyard", &mut script);
+            let result = output::emit(&String::from_utf8_lossy(&script));
+            return report(result, None, cli.global.output.unwrap_or_default());
+        }
+        Command::Context(command) => {
+            let env = Env::from_process();
+            let output = config::output_format(&cli.global, &env);
+            let result = context::run(command, cli.global.context.as_deref(), &given, output, &env);
+            return report(result, None, output);
+        }
+        _ => {}
+    }
     // The server and the benchmark use both cores; a client command needs one thread.
     let mut builder = match cli.command {
-        Command::Serve(_) | Command::Bench(_) => tokio::runtime::Builder::new_multi_thread(),
         Command::Client(_) => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
     };
     match builder.enable_all().build() {
         Ok(runtime) => runtime.block_on(run(cli)),
@@ -116,30 +195,33 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> ExitCode {
     let Cli { global, command } = cli;
+    let requested = global.output.unwrap_or_default();
     match command {
         Command::Serve(args) => {
             init_logging(global.log_format);
-            report(serve::run(args).await, None)
+            report(serve::run(args).await, None, requested)
         }
         Command::Bench(args) => {
             let settings = match Settings::resolve(&global, &Env::from_process()) {
                 Ok(settings) => settings,
-                Err(e) => return report(Err(e.into()), None),
+                Err(e) => return report(Err(e), None, requested),
             };
             init_logging(global.log_format);
             let result = match switchyard_client::server_url(&settings.server) {
                 Ok(url) => bench::run(args, url.as_str().trim_end_matches('/'), settings.token.as_deref()).await,
                 Err(e) => Err(e.into()),
             };
-            report(result, Some(&settings))
+            report(result, Some(&settings), settings.output)
         }
         Command::Client(command) => {
             let settings = match Settings::resolve(&global, &Env::from_process()) {
                 Ok(settings) => settings,
-                Err(e) => return report(Err(e.into()), None),
+                Err(e) => return report(Err(e), None, requested),
             };
-            report(client_command(command, &settings).await, Some(&settings))
+            report(client_command(command, &settings).await, Some(&settings), settings.output)
         }
+        // Handled in main, before a runtime is built.
+        Command::Context(_) | Command::Completions { .. } => ExitCode::SUCCESS,
     }
 }
 
@@ -159,52 +241,14 @@ async fn client_command(command: ClientCommand, settings: &Settings) -> anyhow::
     }
 }
 
-/// Prints an error to stderr and chooses the exit code.
-fn report(result: anyhow::Result<()>, settings: Option<&Settings>) -> ExitCode {
+/// Prints an error to stderr in `format` and chooses the exit code.
+fn report(result: anyhow::Result<()>, settings: Option<&Settings>, format: OutputFormat) -> ExitCode {
     let Err(err) = result else {
         return ExitCode::SUCCESS;
     };
-    if let Some(usage) = err.downcast_ref::<UsageError>() {
-        eprint_line(&format!("error: {usage}"));
-        return ExitCode::from(EXIT_USAGE);
-    }
-    let Some(client_err) = err.downcast_ref::<ClientError>() else {
-        eprint_line(&format!("error: {err:#}"));
-        return ExitCode::from(EXIT_FAILURE);
-    };
-    match client_err {
-        ClientError::Api { code, message, details, .. } => {
-            eprint_line(&format!("error: {code}: {message}"));
-            for line in describe_details(details) {
-                eprint_line(&line);
-            }
-            if code == "unauthorized" {
-                match settings.map(|s| &s.token_source) {
-                    Some(TokenSource::None) => {
-                        eprint_line("hint: no token was given; use --token, SWITCHYARD_TOKEN or the config file")
-                    }
-                    Some(TokenSource::AdminTokenFile(path)) => {
-                        eprint_line(&format!("hint: the token was read from {}", path.display()))
-                    }
-                    _ => {}
-                }
-            }
-            ExitCode::from(EXIT_FAILURE)
-        }
-        ClientError::Transport(message) => {
-            let server = settings.map_or("the server", |s| s.server.as_str());
-            eprint_line(&format!("error: could not reach the server at {server}: {message}"));
-            ExitCode::from(EXIT_FAILURE)
-        }
-        ClientError::InvalidServer(_) | ClientError::InvalidArgument(_) => {
-            eprint_line(&format!("error: {client_err}"));
-            ExitCode::from(EXIT_USAGE)
-        }
-        ClientError::Decode(_) => {
-            eprint_line(&format!("error: {err:#}"));
-            ExitCode::from(EXIT_FAILURE)
-        }
-    }
+    let failure = Failure::of(&err, settings);
+    failure.print(format);
+    ExitCode::from(failure.exit)
 }
 
 /// Logs to stderr; `RUST_LOG` filters (default `info`).
@@ -221,33 +265,64 @@ fn init_logging(format: LogFormat) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
+
+    fn parse_from(args: &[&str]) -> Result<Cli, clap::Error> {
+        let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+        parse(&args).map(|(cli, _)| cli)
+    }
 
     #[test]
     fn command_tree_is_well_formed() {
         Cli::command().debug_assert();
+        cli_command().debug_assert();
     }
 
     #[test]
     fn malformed_instance_argument_is_a_clap_usage_error() {
-        let err = Cli::try_parse_from(["switchyard", "instance", "get", "no-colon"]).unwrap_err();
+        let err = parse_from(&["switchyard", "instance", "get", "no-colon"]).unwrap_err();
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("expected MACHINE:ID or SPACE:MACHINE:ID"), "{err}");
     }
 
     #[test]
     fn bad_payload_json_is_a_clap_usage_error() {
-        let err =
-            Cli::try_parse_from(["switchyard", "event", "send", "orders:o-1", "pay", "--payload", "{"]).unwrap_err();
+        let err = parse_from(&["switchyard", "event", "send", "orders:o-1", "pay", "--payload", "{"]).unwrap_err();
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("not valid JSON"), "{err}");
     }
 
     #[test]
     fn global_options_are_accepted_after_the_subcommand() {
-        let cli =
-            Cli::try_parse_from(["switchyard", "machine", "list", "--space", "acme", "--output", "json"]).unwrap();
+        let cli = parse_from(&["switchyard", "machine", "list", "--space", "acme", "--output", "json"]).unwrap();
         assert_eq!(cli.global.space.as_deref(), Some("acme"));
         assert_eq!(cli.global.output, Some(output::OutputFormat::Json));
+        let cli = parse_from(&["switchyard", "kv", "ls", "b", "--context", "prod", "-o", "jsonl"]).unwrap();
+        assert_eq!(cli.global.context.as_deref(), Some("prod"));
+        assert_eq!(cli.global.output, Some(output::OutputFormat::Jsonl));
+    }
+
+    #[test]
+    fn subcommand_help_names_the_global_options_once_instead_of_listing_them() {
+        let mut cmd = cli_command();
+        let help = cmd.find_subcommand_mut("instance").unwrap().find_subcommand_mut("get").unwrap().render_help();
+        let help = help.to_string();
+        assert!(!help.contains("Global options:"), "{help}");
+        assert!(!help.contains("Server URL or host:port"), "{help}");
+        assert!(help.contains("`switchyard --help` describes them"), "{help}");
+        let top = cli_command().render_help().to_string();
+        assert!(top.contains("Global options:") && top.contains("--server <URL>"), "{top}");
+    }
+
+    #[test]
+    fn context_add_takes_server_token_and_space_from_its_command_line_only() {
+        let args: Vec<OsString> =
+            ["switchyard", "context", "add", "prod", "--server", "h:1", "--space", "acme"].map(OsString::from).into();
+        let (_, given) = parse(&args).unwrap();
+        assert_eq!(given.server.as_deref(), Some("h:1"));
+        assert_eq!(given.space.as_deref(), Some("acme"));
+        assert_eq!(given.token, None);
+        let mut cmd = cli_command();
+        let help = cmd.find_subcommand_mut("context").unwrap().find_subcommand_mut("add").unwrap().render_help();
+        assert!(help.to_string().contains("The context's server"), "{help}");
     }
 }

@@ -2,6 +2,8 @@
 
 use std::io::Write;
 
+use anyhow::Context;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -12,8 +14,53 @@ pub enum OutputFormat {
     /// Aligned columns and summaries for people.
     #[default]
     Table,
-    /// The server's JSON reply, pretty-printed.
+    /// The server's JSON reply, pretty-printed (streams: one record per line).
     Json,
+    /// One compact JSON object per line: each item of a list, each record of a stream.
+    Jsonl,
+}
+
+/// The fields under which list replies carry their items; `jsonl` prints each item on a line.
+/// Named, not guessed, so that an object that merely has an array field (a token's `spaces`)
+/// stays one line.
+const LIST_FIELDS: &[&str] = &[
+    "machines",
+    "instances",
+    "events",
+    "spaces",
+    "tokens",
+    "keys",
+    "history",
+    "subscriptions",
+    "dead_letters",
+    "invocations",
+    "records",
+    "contexts",
+];
+
+/// Paging fields a list reply may carry beside its items; `jsonl` drops them.
+const PAGING_FIELDS: &[&str] = &["next_cursor", "next_after"];
+
+/// The lines `jsonl` prints for a reply: one per item of a list (a JSON array, or an object
+/// holding only an array under one of [`LIST_FIELDS`] and paging fields), else the reply.
+pub fn jsonl_lines(value: &Value) -> Vec<String> {
+    let items = match value {
+        Value::Array(items) => Some(items),
+        Value::Object(map) => {
+            let mut lists = map.iter().filter(|(k, v)| LIST_FIELDS.contains(&k.as_str()) && v.is_array());
+            match (lists.next(), lists.next()) {
+                (Some((key, list)), None) if map.keys().all(|k| k == key || PAGING_FIELDS.contains(&k.as_str())) => {
+                    list.as_array()
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    match items {
+        Some(items) => items.iter().map(compact).collect(),
+        None => vec![compact(value)],
+    }
 }
 
 /// Formats rows under headers as aligned columns (two spaces apart, last column unpadded).
@@ -67,12 +114,26 @@ pub fn pretty(value: &impl Serialize) -> String {
     text
 }
 
-/// Prints `value` as pretty JSON (json) or `table()` of it (table).
+/// Prints `value` as pretty JSON (json), one line per item (jsonl) or `table()` of it (table).
 pub fn print<T: Serialize>(format: OutputFormat, value: &T, table: impl FnOnce(&T) -> String) -> anyhow::Result<()> {
     match format {
         OutputFormat::Json => emit(&pretty(value)),
+        OutputFormat::Jsonl => {
+            let value = serde_json::to_value(value).context("encoding the reply as JSON")?;
+            let mut text = String::new();
+            for line in jsonl_lines(&value) {
+                text.push_str(&line);
+                text.push('\n');
+            }
+            emit(&text)
+        }
         OutputFormat::Table => emit(&table(value)),
     }
+}
+
+/// Prints a reply that has no table form as JSON: compact lines under jsonl, else pretty.
+pub fn print_json(format: OutputFormat, value: &impl Serialize) -> anyhow::Result<()> {
+    print(format, value, |v| pretty(v))
 }
 
 /// Writes `text` to stdout; a closed pipe (`| head`) is not an error.
@@ -140,6 +201,23 @@ mod tests {
     #[test]
     fn empty_table_prints_headers() {
         assert_eq!(table(&["NAME", "VERSION"], &[]), "NAME  VERSION\n");
+    }
+
+    #[test]
+    fn jsonl_prints_one_line_per_item_of_a_list_else_the_reply() {
+        let table: &[(Value, &[&str])] = &[
+            (json!([{"a": 1}, {"a": 2}]), &[r#"{"a":1}"#, r#"{"a":2}"#]),
+            (json!({"instances": [{"id": "o-1"}], "next_cursor": "x"}), &[r#"{"id":"o-1"}"#]),
+            (json!({"machines": []}), &[]),
+            (json!({"token": "t", "spaces": ["acme", "b"]}), &[r#"{"spaces":["acme","b"],"token":"t"}"#]),
+            (json!({"deleted": true}), &[r#"{"deleted":true}"#]),
+            (json!({"name": "b", "history": 5}), &[r#"{"history":5,"name":"b"}"#]),
+            (json!({"keys": [1], "history": [2]}), &[r#"{"history":[2],"keys":[1]}"#]),
+            (json!("text"), &[r#""text""#]),
+        ];
+        for (value, want) in table {
+            assert_eq!(jsonl_lines(value), *want, "{value}");
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::output::{self, OutputFormat, compact, fields, table};
 #[derive(Debug, clap::Subcommand)]
 pub enum KvCommand {
     /// Prints a key's value (raw bytes; with --output json, an object with its revision).
+    #[command(visible_alias = "show")]
     Get {
         /// The bucket.
         bucket: String,
@@ -41,7 +42,8 @@ pub enum KvCommand {
         create: bool,
     },
     /// Deletes a key.
-    Del {
+    #[command(visible_aliases = ["rm", "del"])]
+    Delete {
         /// The bucket.
         bucket: String,
         /// The key.
@@ -51,7 +53,8 @@ pub enum KvCommand {
         if_revision: Option<u64>,
     },
     /// Lists a bucket's keys.
-    Ls {
+    #[command(visible_alias = "ls")]
+    List {
         /// The bucket.
         bucket: String,
         /// Only keys starting with this.
@@ -97,7 +100,7 @@ pub async fn kv(command: KvCommand, client: &Client, settings: &Settings) -> any
         KvCommand::Get { bucket, key } => {
             let got = client.kv_get(space, &bucket, &key).await?;
             match settings.output {
-                OutputFormat::Json => {
+                OutputFormat::Json | OutputFormat::Jsonl => {
                     let value = match std::str::from_utf8(&got.value) {
                         Ok(text) => json!({ "value": text }),
                         Err(_) => {
@@ -109,7 +112,7 @@ pub async fn kv(command: KvCommand, client: &Client, settings: &Settings) -> any
                     if let (Some(o), Some(v)) = (object.as_object_mut(), value.as_object()) {
                         o.extend(v.clone());
                     }
-                    output::emit(&output::pretty(&object))
+                    output::print_json(settings.output, &object)
                 }
                 OutputFormat::Table => {
                     let mut out = std::io::stdout().lock();
@@ -137,14 +140,14 @@ pub async fn kv(command: KvCommand, client: &Client, settings: &Settings) -> any
                 fields(&[("key", key.clone()), ("revision", w.revision.to_string()), ("seq", w.seq.to_string())])
             })
         }
-        KvCommand::Del { bucket, key, if_revision } => {
+        KvCommand::Delete { bucket, key, if_revision } => {
             let condition = if_revision.map_or(KvCondition::Always, KvCondition::Revision);
             let written = client.kv_delete(space, &bucket, &key, condition).await?;
             output::print(settings.output, &written, |w| {
                 fields(&[("deleted", key.clone()), ("revision", w.revision.to_string()), ("seq", w.seq.to_string())])
             })
         }
-        KvCommand::Ls { bucket, prefix, limit, after } => {
+        KvCommand::List { bucket, prefix, limit, after } => {
             let page = client.kv_list(space, &bucket, prefix.as_deref(), after.as_deref(), Some(limit)).await?;
             output::print(settings.output, &page, |p| {
                 let rows: Vec<Vec<String>> = p
@@ -203,7 +206,7 @@ pub async fn kv(command: KvCommand, client: &Client, settings: &Settings) -> any
             let mut stream = client.watch(space, &query).await?;
             while let Some(record) = stream.next().await? {
                 let line = match settings.output {
-                    OutputFormat::Json => compact(&record),
+                    OutputFormat::Json | OutputFormat::Jsonl => compact(&record),
                     OutputFormat::Table => {
                         let p = &record.payload;
                         let value = p
@@ -240,6 +243,7 @@ pub async fn kv(command: KvCommand, client: &Client, settings: &Settings) -> any
 #[derive(Debug, clap::Subcommand)]
 pub enum SubCommand {
     /// Creates a subscription (or updates its settings; the filter cannot change).
+    #[command(visible_alias = "add")]
     Create {
         /// The subscription's name.
         name: String,
@@ -268,14 +272,17 @@ pub enum SubCommand {
         allow_loss: bool,
     },
     /// Shows a subscription with its lag.
+    #[command(visible_alias = "show")]
     Get {
         /// The subscription.
         name: String,
     },
     /// Lists subscriptions.
-    Ls,
+    #[command(visible_alias = "ls")]
+    List,
     /// Deletes a subscription.
-    Rm {
+    #[command(visible_aliases = ["rm", "del"])]
+    Delete {
         /// The subscription.
         name: String,
     },
@@ -350,7 +357,7 @@ pub async fn sub(command: SubCommand, client: &Client, settings: &Settings) -> a
             let sub = client.get_subscription(space, &name).await?;
             output::print(settings.output, &sub, describe)
         }
-        SubCommand::Ls => {
+        SubCommand::List => {
             let subs = client.list_subscriptions(space).await?;
             output::print(settings.output, &subs, |s| {
                 let rows: Vec<Vec<String>> = s["subscriptions"]
@@ -372,7 +379,7 @@ pub async fn sub(command: SubCommand, client: &Client, settings: &Settings) -> a
                 table(&["NAME", "ADDRESS", "LAG", "PENDING", "DEAD"], &rows)
             })
         }
-        SubCommand::Rm { name } => {
+        SubCommand::Delete { name } => {
             client.delete_subscription(space, &name).await?;
             output::print(settings.output, &json!({ "deleted": name }), |_| fields(&[("deleted", name.clone())]))
         }

@@ -188,7 +188,7 @@ impl Session {
         let state = dir.join(".session-state");
         let cwd = dir.join(".session-cwd");
         std::fs::write(&state, "").expect("state file");
-        std::fs::write(&cwd, dir.join("tour").display().to_string()).expect("cwd file");
+        std::fs::write(&cwd, dir.join("switchyard").display().to_string()).expect("cwd file");
         let mut env = vec![
             ("PATH".to_string(), path),
             ("HOME".to_string(), dir.join("home").display().to_string()),
@@ -305,22 +305,23 @@ fn run_document(doc: &str, server: &TestServer, dir: &Path) -> Vec<String> {
 /// A scratch directory laid out like the parts of a checkout the documents refer to.
 fn scratch() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
-    let tour = dir.path().join("tour");
+    // `switchyard/` stands for the reader's checkout: what the documents use of one is there
+    // (the built examples, `crates/` linked to the real ones). "Writing a function" makes a
+    // crate beside it and adds the guest SDK from `../switchyard/crates/guest`.
+    let tour = dir.path().join("switchyard");
     let built = tour.join("examples/functions/target/wasm32-wasip2/release");
     std::fs::create_dir_all(&built).expect("examples dir");
     for name in ["hello", "kv-counter", "http-fetch", "charge-card"] {
         let from = switchyard_testkit::example_function(name);
         std::fs::copy(&from, built.join(from.file_name().expect("a file name"))).expect("copy an example");
     }
-    // `tour/` stands for the reader's checkout; "Writing a function" makes a crate beside it and
-    // adds the guest SDK from `../switchyard`, the real checkout here.
-    std::os::unix::fs::symlink(repo(), dir.path().join("switchyard")).expect("link the checkout");
+    std::os::unix::fs::symlink(repo().join("crates"), tour.join("crates")).expect("link the crates");
     std::fs::create_dir_all(dir.path().join("home")).expect("home");
     dir
 }
 
 fn start_server(dir: &Path) -> TestServer {
-    TestServer::start_in(&dir.join("tour/switchyard-data"), &[])
+    TestServer::start_in(&dir.join("switchyard/switchyard-data"), &[])
 }
 
 #[test]
