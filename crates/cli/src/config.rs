@@ -1,8 +1,8 @@
 //! Where the client commands find their server, token, space and output format.
 //!
 //! Precedence, highest first: command-line flags, environment variables (clap reads both into
-//! [`GlobalArgs`]), the config file (`server`, `token`, `space`, `output`), defaults. When no
-//! token is given anywhere and the server is local, the admin token `serve` wrote is used.
+//! [`GlobalArgs`]), the config file (`server`, `token`, `space`, `output`, `ca_cert`), defaults.
+//! When no token is given anywhere and the server is local, the admin token `serve` wrote is used.
 
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -45,6 +45,10 @@ pub struct GlobalArgs {
     /// Access token [default: a local server's admin token].
     #[arg(long, global = true, env = "SWITCHYARD_TOKEN", hide_env_values = true, value_name = "TOKEN")]
     pub token: Option<String>,
+    /// PEM file of a CA to trust for https:// servers, besides the system's roots (for a
+    /// server whose certificate a private CA issued).
+    #[arg(long, global = true, env = "SWITCHYARD_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
     /// Config file [default: $XDG_CONFIG_HOME/switchyard/config.toml].
     #[arg(long, global = true, env = "SWITCHYARD_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -65,6 +69,8 @@ pub struct ConfigFile {
     pub space: Option<String>,
     /// Output format.
     pub output: Option<OutputFormat>,
+    /// PEM file of a CA to trust; a relative path is taken from the config file's directory.
+    pub ca_cert: Option<PathBuf>,
 }
 
 /// The process environment this module reads besides clap's variables.
@@ -110,6 +116,8 @@ pub struct Settings {
     pub space: String,
     /// Output format.
     pub output: OutputFormat,
+    /// PEM file of a CA to trust for https:// servers.
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl Settings {
@@ -153,9 +161,12 @@ pub fn load(path: &Path, explicit: bool) -> Result<Option<ConfigFile>, UsageErro
         }
         Err(e) => return Err(UsageError(format!("cannot read config file {}: {e}", path.display()))),
     };
-    toml::from_str(&text)
-        .map(Some)
-        .map_err(|e| UsageError(format!("config file {}: {}", path.display(), e.to_string().trim_end())))
+    let mut file: ConfigFile = toml::from_str(&text)
+        .map_err(|e| UsageError(format!("config file {}: {}", path.display(), e.to_string().trim_end())))?;
+    if let (Some(ca_cert), Some(dir)) = (&mut file.ca_cert, path.parent()) {
+        *ca_cert = dir.join(&*ca_cert);
+    }
+    Ok(Some(file))
 }
 
 /// Fills what the flags and environment left unset from `file`, then from the defaults.
@@ -168,6 +179,7 @@ pub fn merge(args: &GlobalArgs, file: ConfigFile) -> Settings {
         token,
         space: given(&args.space).or_else(|| given(&file.space)).unwrap_or_else(|| DEFAULT_SPACE.into()),
         output: args.output.or(file.output).unwrap_or_default(),
+        ca_cert: args.ca_cert.clone().filter(|p| !p.as_os_str().is_empty()).or(file.ca_cert),
     }
 }
 
@@ -214,6 +226,7 @@ mod tests {
             token: token.map(Into::into),
             space: space.map(Into::into),
             output,
+            ca_cert: None,
         }
     }
 
@@ -316,12 +329,30 @@ mod tests {
     }
 
     #[test]
+    fn ca_cert_comes_from_flags_then_the_config_file_relative_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "ca_cert = \"ca.pem\"\n").unwrap();
+        let mut a = args(None, None, None, None);
+        a.config = Some(path.clone());
+        let s = Settings::resolve(&a, &Env::default()).unwrap();
+        assert_eq!(s.ca_cert, Some(dir.path().join("ca.pem")));
+        a.ca_cert = Some("/etc/flag.pem".into());
+        let s = Settings::resolve(&a, &Env::default()).unwrap();
+        assert_eq!(s.ca_cert, Some("/etc/flag.pem".into()));
+        std::fs::write(&path, "ca_cert = \"/abs/ca.pem\"\n").unwrap();
+        a.ca_cert = None;
+        let s = Settings::resolve(&a, &Env::default()).unwrap();
+        assert_eq!(s.ca_cert, Some("/abs/ca.pem".into()));
+    }
+
+    #[test]
     fn local_server_without_token_uses_the_admin_token_file() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("admin.token"), "sy_admin\n").unwrap();
         let env =
             Env { data_dir: Some(dir.path().to_path_buf()), home: Some(dir.path().join("home")), ..Env::default() };
-        for server in ["http://127.0.0.1:7400", "localhost:7400", "http://[::1]:7400"] {
+        for server in ["http://127.0.0.1:7400", "localhost:7400", "http://[::1]:7400", "https://localhost:7400"] {
             let s = Settings::resolve(&args(Some(server), None, None, None), &env).unwrap();
             assert_eq!(s.token.as_deref(), Some("sy_admin"), "{server}");
             assert!(matches!(s.token_source, TokenSource::AdminTokenFile(_)));

@@ -14,13 +14,14 @@ mod http_server;
 mod output;
 mod serve;
 mod streams;
+mod tls;
 mod watch_pattern;
 
 use std::fmt;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use switchyard_client::{Client, ClientError};
+use switchyard_client::{Client, ClientBuilder, ClientError};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::LevelFilter;
 
@@ -100,6 +101,8 @@ impl std::error::Error for UsageError {}
 
 fn main() -> ExitCode {
     let cli = Cli::try_parse().unwrap_or_else(|e| e.exit());
+    // Before any TLS (the server's, the client's): reqwest has no crypto provider of its own.
+    switchyard_client::install_crypto_provider();
     // The server and the benchmark use both cores; a client command needs one thread.
     let mut builder = match cli.command {
         Command::Serve(_) | Command::Bench(_) => tokio::runtime::Builder::new_multi_thread(),
@@ -127,9 +130,9 @@ async fn run(cli: Cli) -> ExitCode {
                 Err(e) => return report(Err(e.into()), None),
             };
             init_logging(global.log_format);
-            let result = match switchyard_client::server_url(&settings.server) {
-                Ok(url) => bench::run(args, url.as_str().trim_end_matches('/'), settings.token.as_deref()).await,
-                Err(e) => Err(e.into()),
+            let result = match client_builder(&settings) {
+                Ok(builder) => bench::run(args, &builder, settings.token.as_deref()).await,
+                Err(e) => Err(e),
             };
             report(result, Some(&settings))
         }
@@ -143,8 +146,17 @@ async fn run(cli: Cli) -> ExitCode {
     }
 }
 
+/// A client builder with the settings' server, token and CA.
+fn client_builder(settings: &Settings) -> anyhow::Result<ClientBuilder> {
+    let builder = Client::builder(&settings.server).token(settings.token.clone());
+    Ok(match &settings.ca_cert {
+        Some(path) => builder.ca_cert_file(path)?,
+        None => builder,
+    })
+}
+
 async fn client_command(command: ClientCommand, settings: &Settings) -> anyhow::Result<()> {
-    let client = Client::new(&settings.server, settings.token.clone())?;
+    let client = client_builder(settings)?.build()?;
     match command {
         ClientCommand::Machine(cmd) => commands::machine(cmd, &client, settings).await,
         ClientCommand::Instance(cmd) => commands::instance(cmd, &client, settings).await,
@@ -196,7 +208,15 @@ fn report(result: anyhow::Result<()>, settings: Option<&Settings>) -> ExitCode {
             eprint_line(&format!("error: could not reach the server at {server}: {message}"));
             ExitCode::from(EXIT_FAILURE)
         }
-        ClientError::InvalidServer(_) | ClientError::InvalidArgument(_) => {
+        ClientError::Certificate(message) => {
+            let server = settings.map_or("the server", |s| s.server.as_str());
+            eprint_line(&format!("error: the TLS certificate of {server} is not trusted: {message}"));
+            eprint_line(
+                "hint: if a private CA issued it, pass that CA's certificate with --ca-cert FILE (or SWITCHYARD_CA_CERT, or ca_cert in the config file)",
+            );
+            ExitCode::from(EXIT_FAILURE)
+        }
+        ClientError::InvalidServer(_) | ClientError::InvalidArgument(_) | ClientError::InvalidCaCert(_) => {
             eprint_line(&format!("error: {client_err}"));
             ExitCode::from(EXIT_USAGE)
         }
