@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use hdrhistogram::Histogram;
-use switchyard_client::{Client, CreateInstance, SendEvent};
+use switchyard_client::{Client, ClientBuilder, CreateInstance, SendEvent};
 
 /// Arguments of `switchyard bench`.
 #[derive(Debug, Clone, clap::Args)]
@@ -111,29 +111,31 @@ impl BenchMachine {
     }
 }
 
-/// Runs a benchmark against `server` with `token`.
-pub async fn run(args: BenchArgs, server: &str, token: Option<&str>) -> anyhow::Result<()> {
+/// Runs a benchmark against the server `target` is set to (with its token and CA); `token` is
+/// the same token, for the raw requests some benchmarks make.
+pub async fn run(args: BenchArgs, target: &ClientBuilder, token: Option<&str>) -> anyhow::Result<()> {
     match args.kind {
-        BenchKind::Events(a) => events(a, server, token).await,
-        BenchKind::Watch(a) => crate::bench_streams::watch(a, server, token).await,
-        BenchKind::Kv(a) => crate::bench_streams::kv(a, server, token).await,
-        BenchKind::Invoke(a) => crate::bench_functions::invoke(a, server, token).await,
+        BenchKind::Events(a) => events(a, target).await,
+        BenchKind::Watch(a) => crate::bench_streams::watch(a, target, token).await,
+        BenchKind::Kv(a) => crate::bench_streams::kv(a, target).await,
+        BenchKind::Invoke(a) => crate::bench_functions::invoke(a, target).await,
     }
 }
 
-async fn events(args: EventsArgs, server: &str, token: Option<&str>) -> anyhow::Result<()> {
+async fn events(args: EventsArgs, target: &ClientBuilder) -> anyhow::Result<()> {
     if args.clients == 0 || args.instances == 0 || args.events == 0 {
         bail!("--clients, --instances and --events must all be at least 1");
     }
-    let client = Client::new(server, token.map(str::to_string))?;
+    let client = target.build()?;
     let machine = if args.expressions { BenchMachine::WithExpressions } else { BenchMachine::Plain };
     let ids = create_instances(&client, &args.space, machine, args.instances, args.clients).await?;
 
-    let servers: Vec<&str> = std::iter::once(server).chain(args.extra_servers.iter().map(String::as_str)).collect();
-    let nodes: Vec<Client> =
-        servers.iter().map(|s| Client::new(s, token.map(str::to_string))).collect::<Result<_, _>>()?;
-    let before = commit_stats(&servers, token).await;
-    eprintln!("applying {} events with {} clients over {} node(s)…", args.events, args.clients, servers.len());
+    let mut nodes = vec![client.clone()];
+    for server in &args.extra_servers {
+        nodes.push(target.clone().server(server).build()?);
+    }
+    let before = commit_stats(&nodes).await;
+    eprintln!("applying {} events with {} clients over {} node(s)…", args.events, args.clients, nodes.len());
     let bar = crate::progress::bar(args.events as u64, "events");
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
@@ -170,7 +172,7 @@ async fn events(args: EventsArgs, server: &str, token: Option<&str>) -> anyhow::
     }
     let elapsed = started.elapsed();
     bar.finish_and_clear();
-    let after = commit_stats(&servers, token).await;
+    let after = commit_stats(&nodes).await;
 
     let ok = hist.len();
     println!(
@@ -178,7 +180,7 @@ async fn events(args: EventsArgs, server: &str, token: Option<&str>) -> anyhow::
         args.clients,
         args.instances,
         args.events,
-        servers.len(),
+        nodes.len(),
         machine.name()
     );
     println!("  ok {ok}, errors {errors}, in {:.2?}", elapsed);
@@ -251,20 +253,15 @@ pub(crate) async fn create_instances(
 }
 
 /// One unlabelled value from a server's `/metrics`.
-pub(crate) async fn metric(server: &str, token: Option<&str>, name: &str) -> Option<f64> {
-    let text = metrics_text(server, token).await?;
+pub(crate) async fn metric(client: &Client, name: &str) -> Option<f64> {
+    let text = metrics_text(client).await?;
     text.lines()
         .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
 }
 
-async fn metrics_text(server: &str, token: Option<&str>) -> Option<String> {
-    let base = if server.contains("://") { server.to_string() } else { format!("http://{server}") };
-    let mut req =
-        reqwest::Client::new().get(format!("{}/metrics", base.trim_end_matches('/'))).timeout(Duration::from_secs(10));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    req.send().await.ok()?.error_for_status().ok()?.text().await.ok()
+/// A server's `/metrics`; `None` when it cannot be read (within 10 s).
+async fn metrics_text(client: &Client) -> Option<String> {
+    tokio::time::timeout(Duration::from_secs(10), client.metrics()).await.ok()?.ok()
 }
 
 pub(crate) fn fmt_us(us: u64) -> String {
@@ -272,18 +269,18 @@ pub(crate) fn fmt_us(us: u64) -> String {
 }
 
 /// Sum and count of the commit batch-size histograms of every server, from `/metrics`.
-async fn commit_stats(servers: &[&str], token: Option<&str>) -> Option<(f64, f64)> {
+async fn commit_stats(nodes: &[Client]) -> Option<(f64, f64)> {
     let mut total = (0.0, 0.0);
-    for server in servers {
-        let (sum, count) = node_commit_stats(server, token).await?;
+    for node in nodes {
+        let (sum, count) = node_commit_stats(node).await?;
         total = (total.0 + sum, total.1 + count);
     }
     Some(total)
 }
 
 /// Sum and count of one server's commit batch-size histogram.
-async fn node_commit_stats(server: &str, token: Option<&str>) -> Option<(f64, f64)> {
-    let text = metrics_text(server, token).await?;
+async fn node_commit_stats(node: &Client) -> Option<(f64, f64)> {
+    let text = metrics_text(node).await?;
     let value =
         |name: &str| text.lines().find_map(|l| l.strip_prefix(name).and_then(|rest| rest.trim().parse::<f64>().ok()));
     Some((value("switchyard_store_commit_batch_size_sum")?, value("switchyard_store_commit_batch_size_count")?))

@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use switchyard_client::{Client, FunctionSettings, InvokeOptions};
+use switchyard_client::{ClientBuilder, FunctionSettings, InvokeOptions};
 
 use crate::bench::fmt_us;
 use crate::bench_streams::drive;
@@ -37,13 +37,13 @@ fn gauge(text: &str, name: &str) -> f64 {
 }
 
 /// Runs `bench invoke`.
-pub async fn invoke(args: InvokeBenchArgs, server: &str, token: Option<&str>) -> anyhow::Result<()> {
+pub async fn invoke(args: InvokeBenchArgs, target: &ClientBuilder) -> anyhow::Result<()> {
     if args.clients == 0 || args.invocations == 0 {
         bail!("--clients and --invocations must be at least 1");
     }
     let component =
         std::fs::read(&args.component).with_context(|| format!("cannot read {}", args.component.display()))?;
-    let client = Client::new(server, token.map(str::to_string))?;
+    let client = target.build()?;
     // A fresh name, so the deploy compiles (unless this component was compiled before: then the
     // figure shows the cached path).
     let name = format!("bench-{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_micros());

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use hdrhistogram::Histogram;
 use serde_json::json;
-use switchyard_client::{Client, KvCondition, KvPutOptions, SendEvent};
+use switchyard_client::{ClientBuilder, KvCondition, KvPutOptions, SendEvent};
 
 /// Arguments of `switchyard bench watch`.
 #[derive(Debug, Clone, clap::Args)]
@@ -68,11 +68,11 @@ fn histogram() -> Histogram<u64> {
 }
 
 /// Runs `bench watch`.
-pub async fn watch(args: WatchBenchArgs, server: &str, token: Option<&str>) -> anyhow::Result<()> {
+pub async fn watch(args: WatchBenchArgs, target: &ClientBuilder, token: Option<&str>) -> anyhow::Result<()> {
     if args.watchers == 0 || args.rate == 0 || args.writers == 0 || args.instances == 0 {
         bail!("--watchers, --rate, --writers and --instances must all be at least 1");
     }
-    let client = Client::new(server, token.map(str::to_string))?;
+    let client = target.build()?;
     let ids = crate::bench::create_instances(
         &client,
         &args.space,
@@ -83,10 +83,10 @@ pub async fn watch(args: WatchBenchArgs, server: &str, token: Option<&str>) -> a
     .await?;
 
     eprintln!("opening {} watchers…", args.watchers);
-    let http = reqwest::Client::builder().pool_max_idle_per_host(0).build()?;
+    let http = target.reqwest_builder().pool_max_idle_per_host(0).build()?;
     let url = format!(
         "{}/v1/spaces/{}/watch?kind=instance.transitioned&address={}:bench-cycle:*",
-        server.trim_end_matches('/'),
+        client.server().as_str().trim_end_matches('/'),
         args.space,
         args.space
     );
@@ -144,7 +144,7 @@ pub async fn watch(args: WatchBenchArgs, server: &str, token: Option<&str>) -> a
         tokio::time::timeout(left, ready_rx.recv()).await.context("watchers did not open within 60 s")?;
     }
 
-    let cpu_before = crate::bench::metric(server, token, "switchyard_process_cpu_seconds").await;
+    let cpu_before = crate::bench::metric(&client, "switchyard_process_cpu_seconds").await;
     eprintln!(
         "applying {} events/s for {:.1?} with {} writers while {} watchers follow…",
         args.rate, args.duration, args.writers, args.watchers
@@ -209,7 +209,7 @@ pub async fn watch(args: WatchBenchArgs, server: &str, token: Option<&str>) -> a
     })
     .await;
     let all_elapsed = started.elapsed();
-    let cpu_after = crate::bench::metric(server, token, "switchyard_process_cpu_seconds").await;
+    let cpu_after = crate::bench::metric(&client, "switchyard_process_cpu_seconds").await;
 
     println!("bench watch: {} watchers, {} events/s target, {:.1?}", args.watchers, args.rate, args.duration);
     println!("  events applied {sent} ({:.0}/s), errors {errors}", sent as f64 / write_elapsed.as_secs_f64());
@@ -267,11 +267,11 @@ fn sent_us(frame: &[u8]) -> Option<u64> {
 }
 
 /// Runs `bench kv`.
-pub async fn kv(args: KvBenchArgs, server: &str, token: Option<&str>) -> anyhow::Result<()> {
+pub async fn kv(args: KvBenchArgs, target: &ClientBuilder) -> anyhow::Result<()> {
     if args.clients == 0 || args.keys == 0 || (args.puts == 0 && args.gets == 0) {
         bail!("--clients and --keys must be at least 1, and --puts or --gets too");
     }
-    let client = Client::new(server, token.map(str::to_string))?;
+    let client = target.build()?;
     let bucket = format!("b{:x}", now_us());
     let value = vec![b'x'; args.value_size];
 

@@ -2,7 +2,8 @@
 //!
 //! Precedence, highest first: command-line flags, environment variables (clap reads both into
 //! [`GlobalArgs`]), the context in use (`--context`, `SWITCHYARD_CONTEXT`, else the current one;
-//! see [`crate::context`]), the config file (`server`, `token`, `space`, `output`), defaults.
+//! see [`crate::context`]), the config file (`server`, `token`, `space`, `output`, `ca_cert`),
+//! defaults.
 //! When no token is given anywhere and the server is local, the admin token `serve` wrote is
 //! used: `$SWITCHYARD_DATA_DIR/admin.token`, else `switchyard-data/admin.token` in the current
 //! directory or the nearest parent that has one. Every place looked at is remembered, so that a
@@ -52,6 +53,10 @@ pub struct GlobalArgs {
     /// Access token [default: a local server's admin token].
     #[arg(long, global = true, env = "SWITCHYARD_TOKEN", hide_env_values = true, value_name = "TOKEN")]
     pub token: Option<String>,
+    /// PEM file of a CA to trust for https:// servers, besides the system's roots (for a
+    /// server whose certificate a private CA issued).
+    #[arg(long, global = true, env = "SWITCHYARD_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
     /// Config file [default: $XDG_CONFIG_HOME/switchyard/config.toml].
     #[arg(long, global = true, env = "SWITCHYARD_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -75,6 +80,8 @@ pub struct ConfigFile {
     pub space: Option<String>,
     /// Output format.
     pub output: Option<OutputFormat>,
+    /// PEM file of a CA to trust; a relative path is taken from the config file's directory.
+    pub ca_cert: Option<PathBuf>,
 }
 
 /// The process environment this module reads besides clap's variables.
@@ -140,6 +147,8 @@ pub struct Settings {
     pub output: OutputFormat,
     /// Every place looked at for a token and what was there, one line each, for hints.
     pub token_lookup: Vec<String>,
+    /// PEM file of a CA to trust for https:// servers.
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl Settings {
@@ -278,6 +287,8 @@ fn context_layer(ctx: &ActiveContext, args: &GlobalArgs, file: &ConfigFile) -> (
         token,
         space: ctx.space.clone().or_else(|| file.space.clone()),
         output: file.output,
+        // A context stores no CA: the config file's (or --ca-cert) applies to it too.
+        ca_cert: file.ca_cert.clone(),
     };
     (layer, line)
 }
@@ -325,9 +336,12 @@ pub fn load(path: &Path, explicit: bool) -> Result<Option<ConfigFile>, UsageErro
         }
         Err(e) => return Err(UsageError(format!("cannot read config file {}: {e}", path.display()))),
     };
-    toml::from_str(&text)
-        .map(Some)
-        .map_err(|e| UsageError(format!("config file {}: {}", path.display(), e.to_string().trim_end())))
+    let mut file: ConfigFile = toml::from_str(&text)
+        .map_err(|e| UsageError(format!("config file {}: {}", path.display(), e.to_string().trim_end())))?;
+    if let (Some(ca_cert), Some(dir)) = (&mut file.ca_cert, path.parent()) {
+        *ca_cert = dir.join(&*ca_cert);
+    }
+    Ok(Some(file))
 }
 
 /// Fills what the flags and environment left unset from `file`, then from the defaults.
@@ -341,6 +355,7 @@ pub fn merge(args: &GlobalArgs, file: ConfigFile) -> Settings {
         space: given(&args.space).or_else(|| given(&file.space)).unwrap_or_else(|| DEFAULT_SPACE.into()),
         output: args.output.or(file.output).unwrap_or_default(),
         token_lookup: Vec::new(),
+        ca_cert: args.ca_cert.clone().filter(|p| !p.as_os_str().is_empty()).or(file.ca_cert),
     }
 }
 
@@ -409,6 +424,7 @@ mod tests {
             token: token.map(Into::into),
             space: space.map(Into::into),
             output,
+            ca_cert: None,
         }
     }
 
@@ -511,12 +527,30 @@ mod tests {
     }
 
     #[test]
+    fn ca_cert_comes_from_flags_then_the_config_file_relative_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "ca_cert = \"ca.pem\"\n").unwrap();
+        let mut a = args(None, None, None, None);
+        a.config = Some(path.clone());
+        let s = Settings::resolve(&a, &Env::default()).unwrap();
+        assert_eq!(s.ca_cert, Some(dir.path().join("ca.pem")));
+        a.ca_cert = Some("/etc/flag.pem".into());
+        let s = Settings::resolve(&a, &Env::default()).unwrap();
+        assert_eq!(s.ca_cert, Some("/etc/flag.pem".into()));
+        std::fs::write(&path, "ca_cert = \"/abs/ca.pem\"\n").unwrap();
+        a.ca_cert = None;
+        let s = Settings::resolve(&a, &Env::default()).unwrap();
+        assert_eq!(s.ca_cert, Some("/abs/ca.pem".into()));
+    }
+
+    #[test]
     fn local_server_without_token_uses_the_admin_token_file() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("admin.token"), "sy_admin\n").unwrap();
         let env =
             Env { data_dir: Some(dir.path().to_path_buf()), home: Some(dir.path().join("home")), ..Env::default() };
-        for server in ["http://127.0.0.1:7400", "localhost:7400", "http://[::1]:7400"] {
+        for server in ["http://127.0.0.1:7400", "localhost:7400", "http://[::1]:7400", "https://localhost:7400"] {
             let s = Settings::resolve(&args(Some(server), None, None, None), &env).unwrap();
             assert_eq!(s.token.as_deref(), Some("sy_admin"), "{server}");
             assert!(matches!(s.token_source, TokenSource::AdminTokenFile(_)));

@@ -5,8 +5,8 @@
 //! - At most `max_connections` sockets are served at once, counted from accept until the socket
 //!   closes: the permit lives in the IO object, so an upgraded WebSocket keeps holding it after
 //!   hyper let go of the connection. Past the cap an accepted socket is answered 503
-//!   `unavailable` and closed; refusals under way are bounded too (`MAX_REFUSALS`), past that a
-//!   socket is closed at once. Failing accepts (EMFILE and the like) back off instead of
+//!   `unavailable` once its request starts to arrive, and closed (all within `REFUSAL_TIME`);
+//!   refusals under way are bounded too (`MAX_REFUSALS`), past that a socket is closed at once. Failing accepts (EMFILE and the like) back off instead of
 //!   spinning; they never block the connections already served (each runs in its own task).
 //! - A connection waiting for the first byte of a request is closed after `idle_timeout`; once
 //!   that byte arrived, the whole head must arrive within `header_read_timeout`. A request in
@@ -20,6 +20,13 @@
 //!   end at an event boundary; whatever is still open after `shutdown_grace` is closed. Upgraded
 //!   WebSockets are no longer this module's: they close themselves with code 1001 when shutdown
 //!   begins (`switchyard_api::Shutdown`), and `serve` waits briefly for them.
+//! - With TLS (`tls` set), every socket, a refused one included, first completes a TLS handshake
+//!   (ALPN `http/1.1` only), which must be over within `header_read_timeout` of the accept, like a
+//!   request head: a client that opens TCP and sends no hello is closed then. The permit is held
+//!   from accept, through the handshake, for the connection's life; the idle, head and body
+//!   clocks start once the handshake is done and count decrypted bytes. A failed handshake (plain
+//!   HTTP sent to the port, an unknown CA on the client's side) closes the socket without an HTTP
+//!   answer and is logged at DEBUG only: anyone can cause it.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -47,6 +54,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
 
 /// Refusals (503 written, then a short drain) under way at once; past it an extra socket is
 /// closed without an answer, so that a flood cannot turn refusals into the new exhaustion.
@@ -90,6 +98,8 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace: Duration,
+    /// Serves HTTPS with this configuration instead of plain HTTP.
+    pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then shuts down as the module
@@ -100,6 +110,7 @@ pub async fn serve(
     config: ServerConfig,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
+    let tls = config.tls.clone().map(TlsAcceptor::from);
     let config = Arc::new(config);
     let permits = Arc::new(Semaphore::new(config.max_connections));
     let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
@@ -146,9 +157,10 @@ pub async fn serve(
         let _ = tcp.set_nodelay(true);
         match permits.clone().try_acquire_owned() {
             Ok(permit) => {
-                connections.spawn(serve_connection(tcp, peer, permit, app.clone(), config.clone(), stop_rx.clone()));
+                let (app, config, stop) = (app.clone(), config.clone(), stop_rx.clone());
+                connections.spawn(serve_connection(tcp, peer, permit, app, config, stop, tls.clone()));
             }
-            Err(_) => refuse(tcp, &refusals, refusal.clone()),
+            Err(_) => refuse(tcp, &refusals, refusal.clone(), tls.clone()),
         }
     }
     // Stop accepting: from here the kernel refuses new connections.
@@ -196,33 +208,50 @@ fn refusal_response(limit: usize) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Answers a socket past the cap with the 503, then closes it.
-fn refuse(mut tcp: TcpStream, refusals: &Arc<Semaphore>, response: Bytes) {
+/// Answers a socket past the cap with the 503 (after a TLS handshake, with TLS), then closes it.
+fn refuse(tcp: TcpStream, refusals: &Arc<Semaphore>, response: Bytes, tls: Option<TlsAcceptor>) {
     let Ok(permit) = refusals.clone().try_acquire_owned() else {
         return; // Dropping the socket closes it.
     };
     tokio::spawn(async move {
         let _permit = permit;
+        // The handshake counts against the same bound as the answer.
         let _ = tokio::time::timeout(REFUSAL_TIME, async {
-            tcp.write_all(&response).await?;
-            tcp.shutdown().await?;
-            // Read what the client sent before closing: closing with unread bytes sends a
-            // reset, which can make the client lose the answer.
-            let mut sink = [0u8; 4096];
-            let mut drained = 0;
-            while drained < 64 * 1024 {
-                match tcp.read(&mut sink).await? {
-                    0 => break,
-                    n => drained += n,
-                }
+            match tls {
+                None => write_refusal(tcp, &response).await,
+                Some(acceptor) => write_refusal(acceptor.accept(tcp).await?, &response).await,
             }
-            io::Result::Ok(())
         })
         .await;
     });
 }
 
-/// Serves one connection, closing it when its idle or head deadline passes.
+/// Once the client started its request, writes `response` to `socket`, closes its sending side
+/// and drains what the client sent.
+async fn write_refusal<S: AsyncRead + AsyncWrite + Unpin>(mut socket: S, response: &[u8]) -> io::Result<()> {
+    let mut sink = [0u8; 4096];
+    // An answer that arrives before the request is, to an HTTP client, a stray message on an
+    // idle connection rather than the answer to its request: over TLS, where the server can
+    // write before the client finished its handshake, reqwest then fails with "unexpected
+    // message". So wait for the request's first bytes.
+    if socket.read(&mut sink).await? == 0 {
+        return Ok(());
+    }
+    socket.write_all(response).await?;
+    socket.shutdown().await?;
+    // Read what the client sent before closing: closing with unread bytes sends a reset, which
+    // can make the client lose the answer.
+    let mut drained = 0;
+    while drained < 64 * 1024 {
+        match socket.read(&mut sink).await? {
+            0 => break,
+            n => drained += n,
+        }
+    }
+    Ok(())
+}
+
+/// Serves one connection (after its TLS handshake, with TLS).
 async fn serve_connection(
     tcp: TcpStream,
     peer: std::net::SocketAddr,
@@ -230,9 +259,41 @@ async fn serve_connection(
     app: TowerToHyperService<Router>,
     config: Arc<ServerConfig>,
     mut stop: watch::Receiver<bool>,
+    tls: Option<TlsAcceptor>,
+) {
+    let Some(acceptor) = tls else {
+        return serve_http(tcp, peer, permit, app, config, stop).await;
+    };
+    // Bounded like a request head: a real client sends its hello as soon as it connected.
+    let handshake = tokio::time::timeout(config.header_read_timeout, acceptor.accept(tcp));
+    let stream = tokio::select! {
+        result = handshake => match result {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => {
+                tracing::debug!(%peer, error = %e, "TLS handshake failed; closing the connection");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%peer, "closing a connection: the TLS handshake did not complete in time");
+                return;
+            }
+        },
+        _ = stop.wait_for(|stopped| *stopped) => return,
+    };
+    serve_http(stream, peer, permit, app, config, stop).await;
+}
+
+/// Serves HTTP/1.1 on one connection, closing it when its idle or head deadline passes.
+async fn serve_http<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    socket: S,
+    peer: std::net::SocketAddr,
+    permit: OwnedSemaphorePermit,
+    app: TowerToHyperService<Router>,
+    config: Arc<ServerConfig>,
+    mut stop: watch::Receiver<bool>,
 ) {
     let state = Arc::new(ConnState::new());
-    let io = ConnIo { tcp, state: state.clone(), pending: None, _permit: permit };
+    let io = ConnIo { socket, state: state.clone(), pending: None, _permit: permit };
     let service = ConnService {
         app,
         state: state.clone(),
@@ -355,17 +416,18 @@ impl ConnState {
     }
 }
 
-/// The socket as hyper sees it: notes when bytes arrive, holds the connection's permit for as
-/// long as the socket lives (upgraded or not), and gives hyper's own error answers a JSON body.
-struct ConnIo {
-    tcp: TcpStream,
+/// The socket (TCP, or the TLS stream over it) as hyper sees it: notes when bytes arrive, holds
+/// the connection's permit for as long as the socket lives (upgraded or not), and gives hyper's
+/// own error answers a JSON body.
+struct ConnIo<S> {
+    socket: S,
     state: Arc<ConnState>,
     /// A rewritten answer still to be written, and how much of it was.
     pending: Option<(Vec<u8>, usize)>,
     _permit: OwnedSemaphorePermit,
 }
 
-impl ConnIo {
+impl<S: AsyncWrite + Unpin> ConnIo<S> {
     /// Writes out a rewritten answer before anything else.
     fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while let Some((bytes, written)) = &mut self.pending {
@@ -373,7 +435,7 @@ impl ConnIo {
                 self.pending = None;
                 break;
             }
-            let n = ready!(Pin::new(&mut self.tcp).poll_write(cx, &bytes[*written..]))?;
+            let n = ready!(Pin::new(&mut self.socket).poll_write(cx, &bytes[*written..]))?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
@@ -397,10 +459,10 @@ impl ConnIo {
     }
 }
 
-impl AsyncRead for ConnIo {
+impl<S: AsyncRead + Unpin> AsyncRead for ConnIo<S> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
-        ready!(Pin::new(&mut self.tcp).poll_read(cx, buf))?;
+        ready!(Pin::new(&mut self.socket).poll_read(cx, buf))?;
         if buf.filled().len() > before {
             self.state.bytes_read();
         }
@@ -408,14 +470,14 @@ impl AsyncRead for ConnIo {
     }
 }
 
-impl AsyncWrite for ConnIo {
+impl<S: AsyncWrite + Unpin> AsyncWrite for ConnIo<S> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         ready!(self.poll_pending(cx))?;
         if self.take_parse_error(buf) {
             // Taken whole; flush and shutdown write it out.
             return Poll::Ready(Ok(buf.len()));
         }
-        Pin::new(&mut self.tcp).poll_write(cx, buf)
+        Pin::new(&mut self.socket).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -430,21 +492,21 @@ impl AsyncWrite for ConnIo {
         {
             return Poll::Ready(Ok(only.len()));
         }
-        Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs)
+        Pin::new(&mut self.socket).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.tcp.is_write_vectored()
+        self.socket.is_write_vectored()
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         ready!(self.poll_pending(cx))?;
-        Pin::new(&mut self.tcp).poll_flush(cx)
+        Pin::new(&mut self.socket).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         ready!(self.poll_pending(cx))?;
-        Pin::new(&mut self.tcp).poll_shutdown(cx)
+        Pin::new(&mut self.socket).poll_shutdown(cx)
     }
 }
 

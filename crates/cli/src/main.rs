@@ -18,6 +18,7 @@ mod progress;
 mod report;
 mod serve;
 mod streams;
+mod tls;
 mod watch_pattern;
 
 use std::ffi::OsString;
@@ -26,7 +27,7 @@ use std::process::ExitCode;
 
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use switchyard_client::Client;
+use switchyard_client::{Client, ClientBuilder};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::LevelFilter;
 
@@ -162,6 +163,8 @@ fn main() -> ExitCode {
             return ExitCode::from(report::clap_error(err, report::requested_output(&args, env_output.as_deref())));
         }
     };
+    // Before any TLS (the server's, the client's): reqwest has no crypto provider of its own.
+    switchyard_client::install_crypto_provider();
     // These two touch no server and need no runtime.
     match cli.command {
         Command::Completions { shell } => {
@@ -207,9 +210,9 @@ async fn run(cli: Cli) -> ExitCode {
                 Err(e) => return report(Err(e), None, requested),
             };
             init_logging(global.log_format);
-            let result = match switchyard_client::server_url(&settings.server) {
-                Ok(url) => bench::run(args, url.as_str().trim_end_matches('/'), settings.token.as_deref()).await,
-                Err(e) => Err(e.into()),
+            let result = match client_builder(&settings) {
+                Ok(builder) => bench::run(args, &builder, settings.token.as_deref()).await,
+                Err(e) => Err(e),
             };
             report(result, Some(&settings), settings.output)
         }
@@ -225,8 +228,17 @@ async fn run(cli: Cli) -> ExitCode {
     }
 }
 
+/// A client builder with the settings' server, token and CA.
+fn client_builder(settings: &Settings) -> anyhow::Result<ClientBuilder> {
+    let builder = Client::builder(&settings.server).token(settings.token.clone());
+    Ok(match &settings.ca_cert {
+        Some(path) => builder.ca_cert_file(path)?,
+        None => builder,
+    })
+}
+
 async fn client_command(command: ClientCommand, settings: &Settings) -> anyhow::Result<()> {
-    let client = Client::new(&settings.server, settings.token.clone())?;
+    let client = client_builder(settings)?.build()?;
     match command {
         ClientCommand::Machine(cmd) => commands::machine(cmd, &client, settings).await,
         ClientCommand::Instance(cmd) => commands::instance(cmd, &client, settings).await,

@@ -89,7 +89,22 @@ impl Failure {
                 }
                 failure
             }
-            ClientError::InvalidServer(_) | ClientError::InvalidArgument(_) => {
+            ClientError::Certificate(message) => {
+                let server = settings.map_or("the server", |s| s.server.as_str());
+                let mut failure = Failure::new(
+                    "untrusted_certificate",
+                    format!("the TLS certificate of {server} is not trusted: {message}"),
+                    EXIT_FAILURE,
+                );
+                failure.hints = vec![
+                    "if a private CA issued it, pass that CA's certificate with --ca-cert FILE (or SWITCHYARD_CA_CERT, or ca_cert in the config file)".to_string(),
+                ];
+                if let Some(settings) = settings {
+                    failure.details = json!({ "server": settings.server });
+                }
+                failure
+            }
+            ClientError::InvalidServer(_) | ClientError::InvalidArgument(_) | ClientError::InvalidCaCert(_) => {
                 Failure::new("usage", client_err.to_string(), EXIT_USAGE)
             }
             ClientError::Decode(_) => Failure::new("bad_response", format!("{err:#}"), EXIT_FAILURE),

@@ -1,10 +1,12 @@
 //! `switchyard serve`: opens the store, starts the engine and the HTTP API.
 //!
 //! Start-up order matters: the store is opened and migrated, the admin token is bootstrapped,
-//! and only then does the listener bind and print `listening on http://ADDR` (tests and
-//! scripts wait for that line). Shutdown on SIGINT/SIGTERM: stop accepting, finish in-flight
-//! requests (event streams end at once, WebSockets get a 1001 close frame; whatever is still
-//! open after `--shutdown-grace` is closed), then close the store so its writer flushes. Connection limits and timeouts live in
+//! and only then does the listener bind and print `listening on http://ADDR` (`https://ADDR`
+//! with `--tls-cert`; tests and scripts wait for that line). The TLS files are read before
+//! anything else, so a bad one stops the start-up before the store is touched. Shutdown on
+//! SIGINT/SIGTERM: stop accepting, finish in-flight requests (event streams end at once,
+//! WebSockets get a 1001 close frame; whatever is still open after `--shutdown-grace` is
+//! closed), then close the store so its writer flushes. Connection limits and timeouts live in
 //! `http_server`.
 
 use std::io::Write;
@@ -38,12 +40,21 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHYARD_STORE", value_name = "URL")]
     pub store: Option<String>,
     /// The URL other nodes and clients reach this node at, as listed by /v1/cluster/nodes
-    /// [default: http://<the address it listens on>].
+    /// [default: http://<the address it listens on>, https:// with --tls-cert].
     #[arg(long, env = "SWITCHYARD_ADVERTISE", value_name = "URL")]
     pub advertise: Option<String>,
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "SWITCHYARD_LISTEN", default_value = "127.0.0.1:7400")]
     pub listen: String,
+    /// Serve HTTPS: PEM file with the server's certificate, then any intermediate CA
+    /// certificates (needs --tls-key). TLS 1.2 and 1.3, ALPN http/1.1; the handshake must
+    /// complete within --header-read-timeout of connecting.
+    #[arg(long, env = "SWITCHYARD_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM file with the private key of --tls-cert's certificate: PKCS#8, PKCS#1 (RSA) or SEC1
+    /// (EC) (needs --tls-cert).
+    #[arg(long, env = "SWITCHYARD_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// When a write is durable: `fsync` (before the reply), `batch:<ms>` (flushed every <ms>;
     /// survives a process crash, a power loss may lose the last interval) or `none`. Embedded
     /// store only: on PostgreSQL a write is acknowledged once the server committed it.
@@ -126,7 +137,8 @@ pub struct ServeArgs {
     pub function_allow_private_networks: bool,
     /// Once the first byte of a request arrived, how long its whole head (request line and
     /// headers) may take (e.g. 10s). A real client sends a head in one packet; the bound closes
-    /// connections that trickle header bytes to stay open (slowloris).
+    /// connections that trickle header bytes to stay open (slowloris). With --tls-cert, the TLS
+    /// handshake must also complete within this of connecting.
     #[arg(long, env = "SWITCHYARD_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_timeout)]
     pub header_read_timeout: Duration,
     /// How long a connection may wait for the first byte of its next request, fresh or kept
@@ -162,6 +174,11 @@ pub struct ServeArgs {
 
 /// Runs the server until SIGINT/SIGTERM.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     // The data dir holds the admin token whatever the store is.
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create the data directory {}", args.data_dir.display()))?;
@@ -237,18 +254,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         body_read_timeout: args.body_read_timeout,
         max_connections: http_server::fit_connection_cap(args.max_connections as usize),
         shutdown_grace: args.shutdown_grace,
+        tls,
     };
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
     // Registered before announced: whoever reads the announcement finds this node listed.
-    let advertise = args.advertise.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let advertise = args.advertise.clone().unwrap_or_else(|| format!("{scheme}://{addr}"));
     let (node_id, heartbeat) = engine.join_cluster(advertise, switchyard_engine::NODE_HEARTBEAT).await?;
-    tracing::info!(%addr, node = %node_id, durability = ?args.durability, data_dir = %args.data_dir.display(), "switchyard serving");
+    tracing::info!(%addr, %scheme, node = %node_id, durability = ?args.durability, data_dir = %args.data_dir.display(), "switchyard serving");
     {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on http://{addr}")?;
+        writeln!(out, "listening on {scheme}://{addr}")?;
         out.flush()?;
     }
     ready.store(true, Ordering::Release);

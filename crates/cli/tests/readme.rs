@@ -306,8 +306,9 @@ fn run_document(doc: &str, server: &TestServer, dir: &Path) -> Vec<String> {
 fn scratch() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     // `switchyard/` stands for the reader's checkout: what the documents use of one is there
-    // (the built examples, `crates/` linked to the real ones). "Writing a function" makes a
-    // crate beside it and adds the guest SDK from `../switchyard/crates/guest`.
+    // (the built examples; `crates/` and the workspace manifest linked to the real ones).
+    // "Writing a function" makes a crate beside it and adds the guest SDK from
+    // `../switchyard/crates/guest`.
     let tour = dir.path().join("switchyard");
     let built = tour.join("examples/functions/target/wasm32-wasip2/release");
     std::fs::create_dir_all(&built).expect("examples dir");
@@ -315,7 +316,10 @@ fn scratch() -> tempfile::TempDir {
         let from = switchyard_testkit::example_function(name);
         std::fs::copy(&from, built.join(from.file_name().expect("a file name"))).expect("copy an example");
     }
-    std::os::unix::fs::symlink(repo().join("crates"), tour.join("crates")).expect("link the crates");
+    // The guest SDK inherits its package fields from the workspace's manifest.
+    for entry in ["crates", "Cargo.toml", "Cargo.lock", "wit"] {
+        std::os::unix::fs::symlink(repo().join(entry), tour.join(entry)).expect("link the checkout");
+    }
     std::fs::create_dir_all(dir.path().join("home")).expect("home");
     dir
 }

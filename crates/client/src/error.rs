@@ -24,9 +24,16 @@ pub enum ClientError {
     /// The server replied with a success status but a body this client cannot read.
     #[error("unexpected response from the server: {0}")]
     Decode(String),
+    /// The server's TLS certificate was refused: issued by a CA the client does not trust,
+    /// expired, or for another name.
+    #[error("the server's TLS certificate is not trusted: {0}")]
+    Certificate(String),
     /// The server address cannot be used.
     #[error("invalid server address: {0}")]
     InvalidServer(String),
+    /// A CA certificate given to trust cannot be read or used.
+    #[error("invalid CA certificate: {0}")]
+    InvalidCaCert(String),
     /// An argument cannot be sent: an empty or dot-only path segment, or a token that is not a
     /// valid header value.
     #[error("invalid argument: {0}")]
@@ -97,8 +104,31 @@ impl ClientError {
             }
             next = cause.source();
         }
-        ClientError::Transport(text)
+        if certificate_refused(&err) { ClientError::Certificate(text) } else { ClientError::Transport(text) }
     }
+}
+
+/// Whether rustls refused the server's certificate somewhere in `err`'s cause chain.
+fn certificate_refused(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(cause) = next {
+        // hyper-rustls hands rustls's error up inside io::Errors (nested two deep), and an
+        // io::Error's `source` skips the error it wraps: look inside each one.
+        let mut inner = Some(cause);
+        while let Some(candidate) = inner {
+            if let Some(rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented) =
+                candidate.downcast_ref::<rustls::Error>()
+            {
+                return true;
+            }
+            inner = candidate
+                .downcast_ref::<std::io::Error>()
+                .and_then(std::io::Error::get_ref)
+                .map(|e| e as &(dyn std::error::Error + 'static));
+        }
+        next = cause.source();
+    }
+    false
 }
 
 #[cfg(test)]
@@ -123,6 +153,18 @@ mod tests {
         let body = br#"{"error":{"code":"forbidden","message":"no"}}"#;
         let err = ClientError::from_reply(403, None, body);
         assert!(matches!(err, ClientError::Api { details: Value::Null, .. }));
+    }
+
+    #[test]
+    fn a_refused_certificate_is_found_inside_nested_io_errors() {
+        let refused = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        // As hyper-rustls and hyper-util hand it up.
+        let nested = std::io::Error::other(std::io::Error::new(std::io::ErrorKind::InvalidData, refused));
+        assert!(certificate_refused(&nested));
+        let reset = std::io::Error::other(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        assert!(!certificate_refused(&reset));
+        let other_tls = std::io::Error::new(std::io::ErrorKind::InvalidData, rustls::Error::DecryptError);
+        assert!(!certificate_refused(&other_tls));
     }
 
     #[test]

@@ -3,12 +3,17 @@
 //! One [`Client`] per server: it is cheap to clone and shares one connection pool, so clones can
 //! be handed to concurrent tasks. Every route has one typed method; a refusal from the server
 //! is a [`ClientError::Api`] carrying the stable error code.
+//!
+//! `https://` servers are reached over rustls with the ring crypto provider. Their certificate
+//! must chain to a root the platform trusts (the operating system's store, through
+//! `rustls-platform-verifier`) or to a CA added with [`ClientBuilder::ca_cert_file`].
 
 mod error;
 mod functions;
 mod streams;
 mod types;
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,8 +54,8 @@ impl std::fmt::Debug for Client {
     }
 }
 
-/// Parses a server address: a URL (`http://127.0.0.1:7400`, optionally with a path prefix) or a
-/// bare `host:port`, which means plain HTTP.
+/// Parses a server address: a URL (`http://127.0.0.1:7400` or `https://…`, optionally with a
+/// path prefix) or a bare `host:port`, which means plain HTTP.
 pub fn server_url(server: &str) -> Result<Url, ClientError> {
     let server = server.trim();
     if server.is_empty() {
@@ -59,12 +64,7 @@ pub fn server_url(server: &str) -> Result<Url, ClientError> {
     let text = if server.contains("://") { server.to_string() } else { format!("http://{server}") };
     let url = Url::parse(&text).map_err(|e| ClientError::InvalidServer(format!("\"{server}\": {e}")))?;
     match url.scheme() {
-        "http" => {}
-        "https" => {
-            return Err(ClientError::InvalidServer(format!(
-                "\"{server}\": this client is built without TLS; use http://"
-            )));
-        }
+        "http" | "https" => {}
         other => return Err(ClientError::InvalidServer(format!("\"{server}\": unsupported scheme \"{other}\""))),
     }
     if url.host_str().is_none_or(str::is_empty) || url.cannot_be_a_base() {
@@ -76,11 +76,99 @@ pub fn server_url(server: &str) -> Result<Url, ClientError> {
     Ok(url)
 }
 
-impl Client {
-    /// A client of `server` (`http://host:port` or `host:port`) sending `token` as a bearer token.
-    pub fn new(server: &str, token: Option<String>) -> Result<Client, ClientError> {
-        let base = server_url(server)?;
-        let auth = match token {
+/// Installs ring as this process's default rustls crypto provider unless one is installed.
+///
+/// reqwest is built here without a provider of its own, so building any `reqwest::Client`
+/// (this crate's or another one in the same process) panics until a provider is installed.
+/// [`ClientBuilder::build`] calls this; a process that builds reqwest clients of its own calls
+/// it first.
+pub fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race to another thread installing one is fine: any provider will do.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
+/// Settings of a [`Client`] beyond its server and token: which private CAs to trust.
+/// Cloning it is cheap; one builder can make clients of several servers ([`Self::server`]).
+#[derive(Clone)]
+pub struct ClientBuilder {
+    server: String,
+    token: Option<String>,
+    ca_certs: Vec<reqwest::Certificate>,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("server", &self.server)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("ca_certs", &self.ca_certs.len())
+            .finish()
+    }
+}
+
+impl ClientBuilder {
+    /// Sets the server (`http://host:port`, `https://host:port` or `host:port`).
+    pub fn server(mut self, server: &str) -> ClientBuilder {
+        self.server = server.to_string();
+        self
+    }
+
+    /// Sets the bearer token sent with every request.
+    pub fn token(mut self, token: Option<String>) -> ClientBuilder {
+        self.token = token;
+        self
+    }
+
+    /// Also trusts the CA certificates in `pem` (one or more `BEGIN CERTIFICATE` blocks) for
+    /// `https://` servers, besides the platform's roots: the way to reach a server whose
+    /// certificate a private CA issued.
+    pub fn ca_cert_pem(mut self, pem: &[u8]) -> Result<ClientBuilder, ClientError> {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        let mut found = 0;
+        for (n, der) in CertificateDer::pem_slice_iter(pem).enumerate() {
+            let der = der.map_err(|e| ClientError::InvalidCaCert(format!("not PEM: {e}")))?;
+            // Checked here, so that a bad file is named rather than failing the client's build.
+            rustls::RootCertStore::empty().add(der.clone()).map_err(|e| {
+                ClientError::InvalidCaCert(format!("certificate {} cannot be a trust anchor: {e}", n + 1))
+            })?;
+            let cert = reqwest::Certificate::from_der(&der)
+                .map_err(|e| ClientError::InvalidCaCert(format!("certificate {}: {e}", n + 1)))?;
+            self.ca_certs.push(cert);
+            found += 1;
+        }
+        if found == 0 {
+            return Err(ClientError::InvalidCaCert(
+                "no certificate in it (expected -----BEGIN CERTIFICATE-----)".into(),
+            ));
+        }
+        Ok(self)
+    }
+
+    /// [`Self::ca_cert_pem`] with the PEM read from `path`.
+    pub fn ca_cert_file(self, path: impl AsRef<Path>) -> Result<ClientBuilder, ClientError> {
+        let path = path.as_ref();
+        let pem = std::fs::read(path)
+            .map_err(|e| ClientError::InvalidCaCert(format!("cannot read {}: {e}", path.display())))?;
+        self.ca_cert_pem(&pem).map_err(|e| match e {
+            ClientError::InvalidCaCert(why) => ClientError::InvalidCaCert(format!("{}: {why}", path.display())),
+            other => other,
+        })
+    }
+
+    /// A reqwest builder that trusts what this builder's clients trust, for requests made
+    /// beside the typed methods (raw event streams in benchmarks).
+    pub fn reqwest_builder(&self) -> reqwest::ClientBuilder {
+        install_crypto_provider();
+        reqwest::Client::builder().tls_certs_merge(self.ca_certs.iter().cloned())
+    }
+
+    /// Builds the client.
+    pub fn build(&self) -> Result<Client, ClientError> {
+        let base = server_url(&self.server)?;
+        let auth = match &self.token {
             Some(token) => {
                 let mut value = HeaderValue::try_from(format!("Bearer {}", token.trim())).map_err(|_| {
                     ClientError::InvalidArgument("the token contains characters not allowed in a header".into())
@@ -90,7 +178,8 @@ impl Client {
             }
             None => None,
         };
-        let http = reqwest::Client::builder()
+        let http = self
+            .reqwest_builder()
             .user_agent(concat!("switchyard-client/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
             .tcp_nodelay(true)
@@ -98,6 +187,19 @@ impl Client {
             .build()
             .map_err(ClientError::transport)?;
         Ok(Client { inner: Arc::new(Inner { http, base, auth }) })
+    }
+}
+
+impl Client {
+    /// A client of `server` (`http://host:port`, `https://host:port` or `host:port`) sending
+    /// `token` as a bearer token, trusting the platform's roots.
+    pub fn new(server: &str, token: Option<String>) -> Result<Client, ClientError> {
+        Client::builder(server).token(token).build()
+    }
+
+    /// A builder of a client of `server`, for settings beyond [`Client::new`]'s.
+    pub fn builder(server: &str) -> ClientBuilder {
+        ClientBuilder { server: server.to_string(), token: None, ca_certs: Vec::new() }
     }
 
     /// The server's base URL.
@@ -403,7 +505,8 @@ mod tests {
             ("[::1]:7400", Ok("http://[::1]:7400/")),
             (" http://example.com/prefix/ ", Ok("http://example.com/prefix/")),
             ("", Err("empty")),
-            ("https://example.com", Err("TLS")),
+            ("https://example.com", Ok("https://example.com/")),
+            ("https://127.0.0.1:7400/prefix", Ok("https://127.0.0.1:7400/prefix")),
             ("ftp://example.com", Err("unsupported scheme")),
             ("http://example.com/?a=b", Err("query")),
             ("http://", Err("")),

@@ -1,8 +1,9 @@
 //! Starts the real `switchyard` binary for integration tests.
 //!
 //! Each `TestServer` owns a fresh data directory (unless given one) and listens on a port the
-//! OS picked (`--listen 127.0.0.1:0`); the server prints `listening on http://ADDR` on stdout
-//! once it accepts connections, which is how the harness learns the address.
+//! OS picked (`--listen 127.0.0.1:0`); the server prints `listening on http://ADDR` (or
+//! `https://ADDR`) on stdout once it accepts connections, which is how the harness learns the
+//! address. A server started with `--tls-cert` is reached through [`TestServer::ca_cert`].
 #![allow(dead_code)]
 
 pub mod http;
@@ -16,8 +17,11 @@ use std::time::{Duration, Instant};
 /// A running `switchyard serve` process; SIGKILLed on drop.
 pub struct TestServer {
     child: Option<Child>,
-    /// Base URL, e.g. `http://127.0.0.1:41234`.
+    /// Base URL, e.g. `http://127.0.0.1:41234` (`https://…` with `--tls-cert`).
     pub url: String,
+    /// The CA the clients of [`TestServer::client`] trust besides the system's (set it for a
+    /// server started with `--tls-cert`).
+    pub ca_cert: Option<PathBuf>,
     /// The data directory the server uses.
     pub data_dir: PathBuf,
     /// The admin token the server created on first start.
@@ -82,7 +86,14 @@ impl TestServer {
                 }
             }
         };
-        TestServer { child: Some(child), url, data_dir: data_dir.to_path_buf(), admin_token, _temp: None }
+        TestServer {
+            child: Some(child),
+            url,
+            ca_cert: None,
+            data_dir: data_dir.to_path_buf(),
+            admin_token,
+            _temp: None,
+        }
     }
 
     /// Sends SIGKILL and waits for the process to go.
@@ -106,12 +117,18 @@ impl TestServer {
 
     /// A client authenticated with the admin token.
     pub fn client(&self) -> switchyard_client::Client {
-        switchyard_client::Client::new(&self.url, Some(self.admin_token.clone())).expect("client")
+        self.client_with(&self.admin_token)
     }
 
     /// A client with `token`.
     pub fn client_with(&self, token: &str) -> switchyard_client::Client {
-        switchyard_client::Client::new(&self.url, Some(token.to_string())).expect("client")
+        let builder = switchyard_client::Client::builder(&self.url).token(Some(token.to_string()));
+        match &self.ca_cert {
+            Some(ca) => builder.ca_cert_file(ca).expect("CA certificate"),
+            None => builder,
+        }
+        .build()
+        .expect("client")
     }
 
     /// A `switchyard` CLI command aimed at this server with the admin token, isolated from the
@@ -137,6 +154,9 @@ impl Drop for TestServer {
 /// The URL a spawned `switchyard serve` (stdout piped) announces on its `listening on` line;
 /// fails the test after 60 s without it.
 pub fn listening_url(child: &mut Child) -> String {
+    // Every test starts a server first: from here on a plain `reqwest::Client::new()` works
+    // (reqwest is built without a crypto provider of its own).
+    switchyard_client::install_crypto_provider();
     let stdout = child.stdout.take().expect("stdout is piped");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
