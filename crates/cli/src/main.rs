@@ -13,18 +13,19 @@ mod functions;
 mod http_server;
 mod output;
 mod serve;
+mod serve_config;
 mod streams;
 
 use std::fmt;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use switchyard_client::{Client, ClientError};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::LevelFilter;
 
 use crate::commands::{EventCommand, InstanceCommand, MachineCommand, SpaceCommand, TokenCommand};
-use crate::config::{Env, GlobalArgs, LogFormat, Settings, TokenSource};
+use crate::config::{Env, GlobalArgs, LogFormat, LogLevel, Settings, TokenSource};
 use crate::output::{describe_details, eprint_line};
 
 /// Exit code when the server refused or could not be reached.
@@ -116,8 +117,19 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> ExitCode {
     let Cli { global, command } = cli;
     match command {
-        Command::Serve(args) => {
-            init_logging(global.log_format);
+        Command::Serve(_) => {
+            // Parsed again, with the config file's values as defaults.
+            let (args, effective) = match serve_config::resolve(Cli::command(), std::env::args_os().collect()) {
+                Ok(resolved) => resolved,
+                Err(e) => return report(Err(e), None),
+            };
+            if args.config.print_config {
+                let text = effective.to_toml(rust_log().as_deref());
+                let printed = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
+                return report(printed.map_err(anyhow::Error::from), None);
+            }
+            init_logging(global.log_format, args.log_level);
+            tracing::debug!(settings = %effective.summary(), "configuration");
             report(serve::run(args).await, None)
         }
         Command::Bench(args) => {
@@ -125,7 +137,7 @@ async fn run(cli: Cli) -> ExitCode {
                 Ok(settings) => settings,
                 Err(e) => return report(Err(e.into()), None),
             };
-            init_logging(global.log_format);
+            init_logging(global.log_format, args.log_level);
             let result = match switchyard_client::server_url(&settings.server) {
                 Ok(url) => bench::run(args, url.as_str().trim_end_matches('/'), settings.token.as_deref()).await,
                 Err(e) => Err(e.into()),
@@ -206,15 +218,38 @@ fn report(result: anyhow::Result<()>, settings: Option<&Settings>) -> ExitCode {
     }
 }
 
-/// Logs to stderr; `RUST_LOG` filters (default `info`).
-fn init_logging(format: LogFormat) {
+/// Logs to stderr at `level`; `RUST_LOG`, when set, replaces it with its filter directives.
+fn init_logging(format: LogFormat, level: LogLevel) {
     use std::io::IsTerminal;
-    let filter = EnvFilter::builder().with_default_directive(LevelFilter::INFO.into()).from_env_lossy();
+    let filter = match rust_log() {
+        Some(directives) => {
+            EnvFilter::builder().with_default_directive(LevelFilter::INFO.into()).parse_lossy(directives)
+        }
+        None => log_level_filter(level),
+    };
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+}
+
+/// `RUST_LOG`, unless unset or blank.
+fn rust_log() -> Option<String> {
+    std::env::var("RUST_LOG").ok().filter(|directives| !directives.trim().is_empty())
+}
+
+/// The filter of `--log-level`: debug and trace for Switchyard's own modules (every target
+/// starting with `switchyard`) only, so that its dependencies' per-packet detail stays out.
+fn log_level_filter(level: LogLevel) -> EnvFilter {
+    let directives = match level {
+        LogLevel::Error => "error",
+        LogLevel::Warn => "warn",
+        LogLevel::Info => "info",
+        LogLevel::Debug => "info,switchyard=debug",
+        LogLevel::Trace => "info,switchyard=trace",
+    };
+    EnvFilter::new(directives)
 }
 
 #[cfg(test)]
