@@ -37,6 +37,22 @@ pub enum LogFormat {
     Json,
 }
 
+/// Log level of `serve` and `bench` (`RUST_LOG`, when set, overrides it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogLevel {
+    /// Errors only.
+    Error,
+    /// Warnings and errors.
+    Warn,
+    /// Lifecycle events too (started, migrated, shut down).
+    #[default]
+    Info,
+    /// Per-request detail from Switchyard's own modules.
+    Debug,
+    /// Everything Switchyard's own modules log.
+    Trace,
+}
+
 /// Options every command takes; all optional so the config file can fill the gaps.
 #[derive(Debug, Clone, Default, clap::Args)]
 #[command(next_help_heading = "Global options")]

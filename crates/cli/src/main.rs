@@ -17,6 +17,7 @@ mod output;
 mod progress;
 mod report;
 mod serve;
+mod serve_config;
 mod streams;
 mod tls;
 mod watch_pattern;
@@ -32,7 +33,7 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::LevelFilter;
 
 use crate::commands::{EventCommand, InstanceCommand, MachineCommand, SpaceCommand, TokenCommand};
-use crate::config::{Env, GlobalArgs, LogFormat, Settings};
+use crate::config::{Env, GlobalArgs, LogFormat, LogLevel, Settings};
 use crate::output::{OutputFormat, eprint_line};
 use crate::report::{EXIT_FAILURE, Failure};
 
@@ -200,8 +201,19 @@ async fn run(cli: Cli) -> ExitCode {
     let Cli { global, command } = cli;
     let requested = global.output.unwrap_or_default();
     match command {
-        Command::Serve(args) => {
-            init_logging(global.log_format);
+        Command::Serve(_) => {
+            // Parsed again, with the config file's values as defaults.
+            let (args, effective) = match serve_config::resolve(cli_command(), std::env::args_os().collect()) {
+                Ok(resolved) => resolved,
+                Err(e) => return report(Err(e), None, requested),
+            };
+            if args.config.print_config {
+                let text = effective.to_toml(rust_log().as_deref());
+                let printed = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
+                return report(printed.map_err(anyhow::Error::from), None, requested);
+            }
+            init_logging(global.log_format, args.log_level);
+            tracing::debug!(settings = %effective.summary(), "configuration");
             report(serve::run(args).await, None, requested)
         }
         Command::Bench(args) => {
@@ -209,7 +221,7 @@ async fn run(cli: Cli) -> ExitCode {
                 Ok(settings) => settings,
                 Err(e) => return report(Err(e), None, requested),
             };
-            init_logging(global.log_format);
+            init_logging(global.log_format, args.log_level);
             let result = match client_builder(&settings) {
                 Ok(builder) => bench::run(args, &builder, settings.token.as_deref()).await,
                 Err(e) => Err(e),
@@ -263,15 +275,38 @@ fn report(result: anyhow::Result<()>, settings: Option<&Settings>, format: Outpu
     ExitCode::from(failure.exit)
 }
 
-/// Logs to stderr; `RUST_LOG` filters (default `info`).
-fn init_logging(format: LogFormat) {
+/// Logs to stderr at `level`; `RUST_LOG`, when set, replaces it with its filter directives.
+fn init_logging(format: LogFormat, level: LogLevel) {
     use std::io::IsTerminal;
-    let filter = EnvFilter::builder().with_default_directive(LevelFilter::INFO.into()).from_env_lossy();
+    let filter = match rust_log() {
+        Some(directives) => {
+            EnvFilter::builder().with_default_directive(LevelFilter::INFO.into()).parse_lossy(directives)
+        }
+        None => log_level_filter(level),
+    };
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+}
+
+/// `RUST_LOG`, unless unset or blank.
+fn rust_log() -> Option<String> {
+    std::env::var("RUST_LOG").ok().filter(|directives| !directives.trim().is_empty())
+}
+
+/// The filter of `--log-level`: debug and trace for Switchyard's own modules (every target
+/// starting with `switchyard`) only, so that its dependencies' per-packet detail stays out.
+fn log_level_filter(level: LogLevel) -> EnvFilter {
+    let directives = match level {
+        LogLevel::Error => "error",
+        LogLevel::Warn => "warn",
+        LogLevel::Info => "info",
+        LogLevel::Debug => "info,switchyard=debug",
+        LogLevel::Trace => "info,switchyard=trace",
+    };
+    EnvFilter::new(directives)
 }
 
 #[cfg(test)]

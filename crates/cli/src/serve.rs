@@ -32,6 +32,13 @@ const WEBSOCKET_CLOSE_TIME: Duration = Duration::from_secs(2);
 /// Arguments of `switchyard serve`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
+    #[command(flatten)]
+    pub config: crate::serve_config::ConfigFileArgs,
+    /// Log level: error, warn, info, debug or trace; debug and trace apply to Switchyard's own
+    /// modules (its dependencies stay at info). RUST_LOG, when set, overrides it with tracing
+    /// filter directives (e.g. RUST_LOG=info,switchyard_store=trace).
+    #[arg(long, env = "SWITCHYARD_LOG_LEVEL", value_enum, default_value_t, value_name = "LEVEL")]
+    pub log_level: crate::config::LogLevel,
     /// Directory holding the embedded store (unless --store names another) and the admin token.
     #[arg(long, env = "SWITCHYARD_DATA_DIR", default_value = "./switchyard-data")]
     pub data_dir: PathBuf,
