@@ -617,6 +617,11 @@ impl Engine {
         by.require(&space, Role::Admin)?;
         let outcome = self.write(WriteOp::DeleteSpace { space: space.clone() }).await?;
         self.forget_space(&space);
+        // Gives what the space took back to the file system now, as a trim does (bounded; what
+        // is left goes at the next compaction). The deletion itself is done either way.
+        if let Err(e) = self.store.compact().await {
+            tracing::warn!(error = %e, %space, "compacting the store after a space deletion failed");
+        }
         match outcome {
             WriteOutcome::SpaceDeleted { deleted, seq } => Ok((deleted, seq)),
             other => Err(unexpected(other)),
