@@ -46,6 +46,7 @@ pub fn status_of(code: &str) -> StatusCode {
         | "subscription_not_found"
         | "function_not_found"
         | "invocation_not_found"
+        | "space_not_found"
         | "not_found" => StatusCode::NOT_FOUND,
         "instance_exists"
         | "invalid_transition"

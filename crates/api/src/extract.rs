@@ -160,3 +160,116 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
         _ => Err(ApiError::new("unauthorized", "the Authorization header must be \"Bearer <token>\"")),
     }
 }
+
+/// The `Idempotency-Key` request header (draft-ietf-httpapi-idempotency-key-header): the one
+/// place every route that takes an idempotency key reads it, and merges it with the body's
+/// `idempotency_key` field where the route has one ([`IdempotencyKey::merge`]).
+///
+/// The draft makes the value a structured-field string (`"8e03…"`, RFC 8941); a bare token, as
+/// many clients send, is taken as it is. Whether the key itself is acceptable (length,
+/// characters) is the engine's rule, the same however the key arrived.
+pub struct IdempotencyKey(pub Option<String>);
+
+/// The header's name.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let mut values = parts.headers.get_all(IDEMPOTENCY_KEY).iter();
+        let Some(value) = values.next() else { return Ok(IdempotencyKey(None)) };
+        if values.next().is_some() {
+            return Err(ApiError::new("bad_request", "send one Idempotency-Key header, not several"));
+        }
+        let text = value
+            .to_str()
+            .map_err(|_| ApiError::new("bad_request", "the Idempotency-Key header is not visible ASCII"))?;
+        Ok(IdempotencyKey(Some(unquote(text.trim())?)))
+    }
+}
+
+impl IdempotencyKey {
+    /// The request's key, from the header or the body's `idempotency_key`: either may be given,
+    /// or both when they are equal; two different keys are refused (`validation_failed`, naming
+    /// both), since nobody can tell which one the caller meant.
+    pub fn merge(self, body: Option<String>) -> Result<Option<String>, ApiError> {
+        match (self.0, body) {
+            (Some(header), Some(body)) if header != body => Err(ApiError::new(
+                "validation_failed",
+                format!(
+                    "the Idempotency-Key header (\"{header}\") and the body's idempotency_key (\"{body}\") differ; \
+                     send the key once, or the same key in both"
+                ),
+            )
+            .with_details(json!({ "header": header, "body": body }))),
+            (header, body) => Ok(header.or(body)),
+        }
+    }
+}
+
+/// A structured-field string's content (`"a\"b"` is `a"b`); anything not in quotes as it is.
+fn unquote(text: &str) -> Result<String, ApiError> {
+    let Some(inner) = text.strip_prefix('"') else { return Ok(text.to_owned()) };
+    let malformed = || {
+        ApiError::new(
+            "bad_request",
+            "the Idempotency-Key header opens a quoted string that is not well-formed (RFC 8941: a closing quote, \
+             and \\ only before \" or \\)",
+        )
+    };
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(escaped @ ('"' | '\\')) => out.push(escaped),
+                _ => return Err(malformed()),
+            },
+            '"' if chars.as_str().is_empty() => return Ok(out),
+            '"' => return Err(malformed()),
+            c => out.push(c),
+        }
+    }
+    Err(malformed())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idempotency_key_header_values() {
+        let table: &[(&str, Result<&str, &str>)] = &[
+            ("abc-123", Ok("abc-123")),
+            ("\"abc-123\"", Ok("abc-123")),
+            ("\"a \\\"quoted\\\" \\\\ key\"", Ok("a \"quoted\" \\ key")),
+            ("\"\"", Ok("")),
+            ("\"open", Err("not well-formed")),
+            ("\"a\"b\"", Err("not well-formed")),
+            ("\"bad \\n escape\"", Err("not well-formed")),
+            ("plain\"quote", Ok("plain\"quote")),
+        ];
+        for (input, expected) in table {
+            match (unquote(input), expected) {
+                (Ok(got), Ok(want)) => assert_eq!(got, *want, "{input}"),
+                (Err(e), Err(want)) => assert!(e.message.contains(want), "{input}: {}", e.message),
+                (got, want) => panic!("{input}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn header_and_body_keys_merge_or_conflict() {
+        let merge = |header: Option<&str>, body: Option<&str>| {
+            IdempotencyKey(header.map(str::to_owned)).merge(body.map(str::to_owned))
+        };
+        assert_eq!(merge(None, None).unwrap(), None);
+        assert_eq!(merge(Some("h"), None).unwrap().as_deref(), Some("h"));
+        assert_eq!(merge(None, Some("b")).unwrap().as_deref(), Some("b"));
+        assert_eq!(merge(Some("k"), Some("k")).unwrap().as_deref(), Some("k"));
+        let conflict = merge(Some("h"), Some("b")).unwrap_err();
+        assert_eq!(conflict.code, "validation_failed");
+        assert_eq!(conflict.details, json!({ "header": "h", "body": "b" }));
+    }
+}

@@ -17,7 +17,7 @@ use switchyard_store::{InvocationRecord, Role};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{Body, Caller, DEFAULT_LIMIT, Json, Path, Query, page_limit};
+use crate::extract::{Body, Caller, DEFAULT_LIMIT, IdempotencyKey, Json, Path, Query, page_limit};
 
 type Result<T> = std::result::Result<T, ApiError>;
 
@@ -166,15 +166,17 @@ pub async fn invoke_function(
     Caller(caller): Caller,
     Path((space, name)): Path<(String, String)>,
     Query(q): Query<InvokeQuery>,
+    IdempotencyKey(idempotency_key): IdempotencyKey,
     headers: HeaderMap,
     Body(input): Body,
 ) -> Result<Response> {
     caller.require(&parse_space(&space)?, Role::Writer)?;
+    // The body is the function's input, not an envelope: the key comes in the header only.
     let request = InvokeRequest {
         input: input.to_vec(),
         content_type: header_text(&headers, CONTENT_TYPE.as_str())?,
         version: q.version,
-        idempotency_key: header_text(&headers, "idempotency-key")?,
+        idempotency_key,
         trace_id: header_text(&headers, TRACE_HEADER.as_str())?,
         machine: None,
     };

@@ -15,7 +15,7 @@ use switchyard_store::Role;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{Body, Caller, DEFAULT_LIMIT, Json, Path, Query, page_limit};
+use crate::extract::{Body, Caller, DEFAULT_LIMIT, IdempotencyKey, Json, Path, Query, page_limit};
 use crate::views::*;
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -146,14 +146,16 @@ pub async fn create_instance(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path((space, machine)): Path<(String, String)>,
+    key: IdempotencyKey,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response> {
     caller.require(&parse_space(&space)?, Role::Writer)?;
     crate::extract::require_json(&headers)?;
     // An empty body means "all defaults".
-    let body: CreateInstanceBody =
+    let mut body: CreateInstanceBody =
         if body.iter().all(u8::is_ascii_whitespace) { Default::default() } else { crate::extract::decode_json(&body)? };
+    body.idempotency_key = key.merge(body.idempotency_key.take())?;
     let (instance, replayed) = state.engine.create_instance(&space, &machine, body.into()).await?;
     let status = if replayed { StatusCode::OK } else { StatusCode::CREATED };
     Ok(ok(status, InstanceView::from(&instance)))
@@ -226,9 +228,11 @@ pub async fn send_event(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path((space, machine, id)): Path<(String, String, String)>,
-    Json(body): Json<SendEventBody>,
+    key: IdempotencyKey,
+    Json(mut body): Json<SendEventBody>,
 ) -> Result<Response> {
     caller.require(&parse_space(&space)?, Role::Writer)?;
+    body.idempotency_key = key.merge(body.idempotency_key.take())?;
     let (applied, _replayed) = state.engine.apply_event(&space, &machine, &id, body.into()).await?;
     Ok(ok(StatusCode::OK, TransitionView::from(&applied)))
 }
@@ -317,8 +321,17 @@ impl From<BatchOpBody> for BatchOp {
 pub async fn batch(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    IdempotencyKey(key): IdempotencyKey,
     Json(body): Json<BatchBody>,
 ) -> Result<Response> {
+    if key.is_some() {
+        // Each operation is its own write with its own key: a key for the whole batch would
+        // stand for nothing the store keeps, so it is refused rather than ignored.
+        return Err(ApiError::new(
+            "validation_failed",
+            "a batch takes no Idempotency-Key header: give each operation its own idempotency_key",
+        ));
+    }
     let ops: Vec<BatchOp> = body.operations.into_iter().map(Into::into).collect();
     for (index, op) in ops.iter().enumerate() {
         let checked = parse_space(op.space()).and_then(|space| caller.require(&space, Role::Writer));
@@ -409,11 +422,13 @@ pub async fn publish(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path((space, topic)): Path<(String, String)>,
+    key: IdempotencyKey,
     Json(body): Json<PublishBody>,
 ) -> Result<Response> {
     caller.require(&parse_space(&space)?, Role::Writer)?;
+    let idempotency_key = key.merge(body.idempotency_key)?;
     let (seq, replayed) =
-        state.engine.publish(&space, &topic, body.payload, body.key, body.headers, body.idempotency_key).await?;
+        state.engine.publish(&space, &topic, body.payload, body.key, body.headers, idempotency_key).await?;
     let status = if replayed { StatusCode::OK } else { StatusCode::CREATED };
     Ok(ok(status, json!({ "seq": seq.0 })))
 }

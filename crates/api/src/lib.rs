@@ -15,6 +15,7 @@ mod handlers;
 pub mod metrics;
 mod openapi;
 mod shutdown;
+mod spaces;
 mod streams;
 mod views;
 
@@ -32,6 +33,7 @@ pub use access::MetricsAccess;
 pub use error::{ApiError, status_of};
 pub use metrics::HttpMetrics;
 pub use shutdown::{Shutdown, SocketGuard};
+pub use spaces::SPACE_CREATED_HEADER;
 
 /// Declares every route once: its template, and per method who may call it and the handler.
 /// Expands to [`ROUTES`], [`RULES`] and the function registering the handlers, so a route
@@ -56,6 +58,8 @@ routes! {
     "/metrics" => { Get Metrics => handlers::metrics },
     "/v1/openapi.json" => { Get Open => handlers::openapi },
     "/v1/spaces" => { Get Token => handlers::list_spaces },
+    // Deleting a space is its admin's: a token granted only that space may delete it.
+    "/v1/spaces/{space}" => { Delete Space(Admin) => spaces::delete_space },
     "/v1/spaces/{space}/machines" => { Get Space(Reader) => handlers::list_machines },
     "/v1/spaces/{space}/machines/{name}" => {
         Get Space(Reader) => handlers::get_machine,
@@ -163,6 +167,7 @@ pub fn router(state: AppState) -> Router {
         // Innermost, so it runs after routing (it needs the matched route) and before any
         // handler's extractor reads the body; the metrics layer outside it counts its refusals.
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), access::authorise))
+        .route_layer(axum::middleware::from_fn(spaces::note_space_creation))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)

@@ -523,8 +523,18 @@ pub async fn ack(
     Json(body): Json<SeqsBody>,
 ) -> Result<Response> {
     caller.require(&parse_space(&space)?, Role::Writer)?;
-    let n = state.engine.ack(&space, &name, seqs(body.seqs)).await?;
-    Ok(ok(StatusCode::OK, json!({ "acked": n })))
+    let settled = state.engine.ack(&space, &name, seqs(body.seqs)).await?;
+    // 200 even when nothing was pending: an ack retried after a lost answer finds its records
+    // acked already, and must not fail. The answer says which were not pending.
+    let numbers = |seqs: &[Seq]| seqs.iter().map(|s| s.0).collect::<Vec<_>>();
+    Ok(ok(
+        StatusCode::OK,
+        json!({
+            "acked": settled.done.len(),
+            "acked_seqs": numbers(&settled.done),
+            "not_pending": numbers(&settled.not_pending),
+        }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -548,8 +558,18 @@ pub async fn nack(
 ) -> Result<Response> {
     caller.require(&parse_space(&space)?, Role::Writer)?;
     let leases = body.leases.into_iter().map(|l| (Seq(l.seq), l.deliveries)).collect();
-    let n = state.engine.nack(&space, &name, leases).await?;
-    Ok(ok(StatusCode::OK, json!({ "released": n })))
+    let settled = state.engine.nack(&space, &name, leases).await?;
+    let leases = |leases: &[(Seq, u32)]| {
+        leases.iter().map(|(seq, deliveries)| json!({ "seq": seq.0, "deliveries": deliveries })).collect::<Vec<_>>()
+    };
+    Ok(ok(
+        StatusCode::OK,
+        json!({
+            "released": settled.done.len(),
+            "released_leases": leases(&settled.done),
+            "not_released": leases(&settled.not_pending),
+        }),
+    ))
 }
 
 #[derive(Deserialize)]

@@ -202,6 +202,7 @@ const BODILESS: &[&str] = &[
     "/metrics",
     "/v1/openapi.json",
     "/v1/spaces",
+    "/v1/spaces/{space}",
     "/v1/spaces/{space}/machines",
     "/v1/spaces/{space}/machines/{name}/instances/{id}",
     "/v1/spaces/{space}/machines/{name}/instances/{id}/history",

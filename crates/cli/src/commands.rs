@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 use switchyard_client::{
     Client, CreateInstance, CreateToken, CreatedToken, History, HistoryEvent, Instance, InstanceList, JsonObject,
-    ListInstances, Machine, MachineList, Publish, PutMachine, Role, SendEvent, SpaceList, TokenList, Transition,
-    WatchQuery,
+    ListInstances, Machine, MachineList, Publish, PutMachine, Role, SendEvent, SpaceDeleted, SpaceList, TokenList,
+    Transition, WatchQuery,
 };
 
 use crate::UsageError;
@@ -138,6 +138,18 @@ pub enum SpaceCommand {
     /// Lists the spaces the token may see.
     #[command(visible_alias = "ls")]
     List,
+    /// Deletes a space and everything in it (needs an admin token granted the space).
+    ///
+    /// Machines, instances, KV buckets and keys, subscriptions, functions, invocation records
+    /// and the space's event log all go, at once and for good; tokens stay.
+    Delete {
+        /// The space.
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// Confirms the deletion; without it nothing is deleted.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 /// A token's role, as a command-line value.
@@ -388,12 +400,40 @@ pub async fn event(cmd: EventCommand, client: &Client, settings: &Settings) -> a
 
 /// Runs a `space` command.
 pub async fn space(cmd: SpaceCommand, client: &Client, settings: &Settings) -> anyhow::Result<()> {
-    let SpaceCommand::List = cmd;
-    let list = client.list_spaces().await?;
-    output::print(settings.output, &list, |l: &SpaceList| {
-        let rows: Vec<Vec<String>> = l.spaces.iter().map(|s| vec![s.name.clone(), s.created_at.clone()]).collect();
-        table(&["NAME", "CREATED"], &rows)
-    })
+    match cmd {
+        SpaceCommand::List => {
+            let list = client.list_spaces().await?;
+            output::print(settings.output, &list, |l: &SpaceList| {
+                let rows: Vec<Vec<String>> =
+                    l.spaces.iter().map(|s| vec![s.name.clone(), s.created_at.clone()]).collect();
+                table(&["NAME", "CREATED"], &rows)
+            })
+        }
+        SpaceCommand::Delete { name, yes: false } => Err(UsageError(format!(
+            "this would delete space \"{name}\" and everything in it — its machines and instances, KV buckets and \
+             keys, subscriptions, functions and their invocation records, and its event log — for good; pass --yes \
+             to delete it"
+        ))
+        .into()),
+        SpaceCommand::Delete { name, yes: true } => {
+            let deleted = client.delete_space(&name).await?;
+            output::print(settings.output, &deleted, |d: &SpaceDeleted| {
+                let c = &d.deleted;
+                fields(&[
+                    ("deleted space", d.space.clone()),
+                    ("machines", c.machines.to_string()),
+                    ("instances", c.instances.to_string()),
+                    ("kv buckets", c.kv_buckets.to_string()),
+                    ("kv keys", c.kv_keys.to_string()),
+                    ("subscriptions", c.subscriptions.to_string()),
+                    ("functions", c.functions.to_string()),
+                    ("invocations", c.invocations.to_string()),
+                    ("log records", c.log_records.to_string()),
+                    ("idempotency keys", c.idempotency_keys.to_string()),
+                ])
+            })
+        }
+    }
 }
 
 /// Runs a `token` command.

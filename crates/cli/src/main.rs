@@ -80,7 +80,7 @@ enum ClientCommand {
     /// Sends events to instances.
     #[command(subcommand)]
     Event(EventCommand),
-    /// Lists spaces.
+    /// Lists and deletes spaces.
     #[command(subcommand)]
     Space(SpaceCommand),
     /// Creates, lists and revokes access tokens.
@@ -251,17 +251,29 @@ fn client_builder(settings: &Settings) -> anyhow::Result<ClientBuilder> {
 
 async fn client_command(command: ClientCommand, settings: &Settings) -> anyhow::Result<()> {
     let client = client_builder(settings)?.build()?;
+    let result = run_client_command(command, &client, settings).await;
+    // A space comes into being with its first write: say so, since a mistyped --space would
+    // otherwise create a space nobody meant, silently.
+    for space in client.take_spaces_created() {
+        eprint_line(&format!(
+            "note: space \"{space}\" did not exist and was created; if that was a typo: switchyard space delete {space} --yes"
+        ));
+    }
+    result
+}
+
+async fn run_client_command(command: ClientCommand, client: &Client, settings: &Settings) -> anyhow::Result<()> {
     match command {
-        ClientCommand::Machine(cmd) => commands::machine(cmd, &client, settings).await,
-        ClientCommand::Instance(cmd) => commands::instance(cmd, &client, settings).await,
-        ClientCommand::Event(cmd) => commands::event(cmd, &client, settings).await,
-        ClientCommand::Space(cmd) => commands::space(cmd, &client, settings).await,
-        ClientCommand::Token(cmd) => commands::token(cmd, &client, settings).await,
-        ClientCommand::Watch(args) => commands::watch(args, &client, settings).await,
-        ClientCommand::Publish(args) => commands::publish(args, &client, settings).await,
-        ClientCommand::Kv(cmd) => streams::kv(cmd, &client, settings).await,
-        ClientCommand::Sub(cmd) => streams::sub(cmd, &client, settings).await,
-        ClientCommand::Fn(cmd) => functions::function(cmd, &client, settings).await,
+        ClientCommand::Machine(cmd) => commands::machine(cmd, client, settings).await,
+        ClientCommand::Instance(cmd) => commands::instance(cmd, client, settings).await,
+        ClientCommand::Event(cmd) => commands::event(cmd, client, settings).await,
+        ClientCommand::Space(cmd) => commands::space(cmd, client, settings).await,
+        ClientCommand::Token(cmd) => commands::token(cmd, client, settings).await,
+        ClientCommand::Watch(args) => commands::watch(args, client, settings).await,
+        ClientCommand::Publish(args) => commands::publish(args, client, settings).await,
+        ClientCommand::Kv(cmd) => streams::kv(cmd, client, settings).await,
+        ClientCommand::Sub(cmd) => streams::sub(cmd, client, settings).await,
+        ClientCommand::Fn(cmd) => functions::function(cmd, client, settings).await,
     }
 }
 

@@ -303,7 +303,8 @@ pub enum SubCommand {
         #[arg(long)]
         ack: bool,
     },
-    /// Acknowledges records by seq.
+    /// Acknowledges records by seq; exits 1 naming any that were not pending (never delivered,
+    /// already acked, or dead letters).
     Ack {
         /// The subscription.
         name: String,
@@ -398,8 +399,27 @@ pub async fn sub(command: SubCommand, client: &Client, settings: &Settings) -> a
             Ok(())
         }
         SubCommand::Ack { name, seqs } => {
-            let n = client.ack(space, &name, &seqs).await?;
-            output::print(settings.output, &json!({ "acked": n }), |_| fields(&[("acked", n.to_string())]))
+            let acked = client.ack(space, &name, &seqs).await?;
+            let list = |seqs: &[u64]| seqs.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+            output::print(settings.output, &acked, |a| {
+                let mut rows = vec![("acked", a.acked.to_string())];
+                if !a.not_pending.is_empty() {
+                    rows.push(("not pending", list(&a.not_pending)));
+                }
+                fields(&rows)
+            })?;
+            if acked.not_pending.is_empty() {
+                return Ok(());
+            }
+            // Nothing went wrong on the server, but what was asked for did not happen to these.
+            anyhow::bail!(
+                "{} of the seqs given {} not pending on subscription \"{space}:{name}\" (never delivered, already acked, \
+                 or dead letters), so nothing was done to {}: {}",
+                acked.not_pending.len(),
+                if acked.not_pending.len() == 1 { "was" } else { "were" },
+                if acked.not_pending.len() == 1 { "it" } else { "them" },
+                list(&acked.not_pending)
+            )
         }
         SubCommand::Dead { name } => {
             let letters = client.dead_letters(space, &name).await?;

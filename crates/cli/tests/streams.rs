@@ -242,7 +242,7 @@ async fn subscriptions_redeliver_after_the_lease_then_dead_letter_and_redrive() 
     assert_eq!(got, seqs.iter().map(|s| (*s, 1)).collect::<Vec<_>>());
     // Leased records are not handed to another consumer meanwhile.
     assert!(client.pull("acme", "workers", &pull(10, "300ms")).await.unwrap().records.is_empty());
-    assert_eq!(client.ack("acme", "workers", &[seqs[0]]).await.unwrap(), 1);
+    assert_eq!(client.ack("acme", "workers", &[seqs[0]]).await.unwrap().acked, 1);
 
     // The unacked two come back after their lease, counted.
     tokio::time::sleep(Duration::from_millis(450)).await;
@@ -268,7 +268,7 @@ async fn subscriptions_redeliver_after_the_lease_then_dead_letter_and_redrive() 
     assert_eq!(client.redrive("acme", "workers", Some(&[seqs[2]])).await.unwrap(), 1);
     let third = client.pull("acme", "workers", &pull(10, "30s")).await.unwrap();
     assert_eq!(third.records.iter().map(|r| (r.record.seq, r.deliveries)).collect::<Vec<_>>(), vec![(seqs[2], 1)]);
-    assert_eq!(client.ack("acme", "workers", &[seqs[2]]).await.unwrap(), 1);
+    assert_eq!(client.ack("acme", "workers", &[seqs[2]]).await.unwrap().acked, 1);
 
     // A waiting pull returns as soon as a matching record is written.
     let waiter = {
@@ -285,9 +285,9 @@ async fn subscriptions_redeliver_after_the_lease_then_dead_letter_and_redrive() 
     assert_eq!(waited.unwrap().records.iter().map(|r| r.record.seq).collect::<Vec<_>>(), vec![fourth]);
 
     // A nack names the lease it ends (seq and delivery count): a stale one ends nothing.
-    assert_eq!(client.nack("acme", "workers", &[(fourth, 2)]).await.unwrap(), 0);
+    assert_eq!(client.nack("acme", "workers", &[(fourth, 2)]).await.unwrap().released, 0);
     assert!(client.pull("acme", "workers", &pull(5, "30s")).await.unwrap().records.is_empty());
-    assert_eq!(client.nack("acme", "workers", &[(fourth, 1)]).await.unwrap(), 1);
+    assert_eq!(client.nack("acme", "workers", &[(fourth, 1)]).await.unwrap().released, 1);
     let again = client.pull("acme", "workers", &pull(5, "30s")).await.unwrap();
     assert_eq!(again.records.iter().map(|r| (r.record.seq, r.deliveries)).collect::<Vec<_>>(), vec![(fourth, 2)]);
 
@@ -313,7 +313,7 @@ async fn subscription_state_survives_a_sigkill_and_leases_end_after_it() {
     let leased = client.pull("acme", "mailer", &pull(20, "1s")).await.unwrap();
     assert_eq!(leased.records.len(), 20);
     let acked: Vec<u64> = leased.records.iter().take(5).map(|r| r.record.seq).collect();
-    assert_eq!(client.ack("acme", "mailer", &acked).await.unwrap(), 5);
+    assert_eq!(client.ack("acme", "mailer", &acked).await.unwrap().acked, 5);
     let data_dir = server.data_dir.clone();
     let token = server.admin_token.clone();
     server.kill();

@@ -25,12 +25,13 @@ use serde_json::{Value, json};
 pub use error::ClientError;
 pub use functions::{FunctionInfo, FunctionSettings, InvocationPage, InvokeOptions, InvokeOutput};
 pub use streams::{
-    Bucket, Delivered, KeyInfo, KeyList, KvCondition, KvPutOptions, KvValue, KvWritten, PullOptions, Pulled,
+    Acked, Bucket, Delivered, KeyInfo, KeyList, KvCondition, KvPutOptions, KvValue, KvWritten, Lease, PullOptions,
+    Pulled, Released,
 };
 pub use types::{
     CreateInstance, CreateToken, CreatedToken, History, HistoryEvent, Instance, InstanceList, JsonObject,
     ListInstances, Machine, MachineList, MachineSummary, Publish, Published, PutMachine, Role, SendEvent, Space,
-    SpaceList, TokenInfo, TokenList, Transition, WatchQuery,
+    SpaceDeleted, SpaceDeletion, SpaceList, TokenInfo, TokenList, Transition, WatchQuery,
 };
 
 /// A client of one Switchyard server.
@@ -43,7 +44,12 @@ struct Inner {
     http: reqwest::Client,
     base: Url,
     auth: Option<HeaderValue>,
+    /// Spaces the server said a write created ([`SPACE_CREATED_HEADER`]), not yet taken.
+    spaces_created: std::sync::Mutex<Vec<String>>,
 }
+
+/// The response header naming the space a write created.
+pub const SPACE_CREATED_HEADER: &str = "x-switchyard-space-created";
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -186,7 +192,7 @@ impl ClientBuilder {
             .no_proxy()
             .build()
             .map_err(ClientError::transport)?;
-        Ok(Client { inner: Arc::new(Inner { http, base, auth }) })
+        Ok(Client { inner: Arc::new(Inner { http, base, auth, spaces_created: Default::default() }) })
     }
 }
 
@@ -205,6 +211,19 @@ impl Client {
     /// The server's base URL.
     pub fn server(&self) -> &Url {
         &self.inner.base
+    }
+
+    /// The spaces that writes through this client (and its clones) created since the last
+    /// call, in the order created: a space comes into being with the first write into it, so
+    /// a name here that was not meant to be new is likely a typo.
+    pub fn take_spaces_created(&self) -> Vec<String> {
+        std::mem::take(&mut *self.inner.spaces_created.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Deletes a space and everything in it; needs an admin token granted the space.
+    pub async fn delete_space(&self, space: &str) -> Result<SpaceDeleted, ClientError> {
+        let url = self.url(&["v1", "spaces", space], &[])?;
+        self.json(self.request(Method::DELETE, url)).await
     }
 
     /// Stores a definition (JSON or YAML, per `content_type`) as the machine's next version.
@@ -436,6 +455,9 @@ impl Client {
     async fn body(&self, request: RequestBuilder) -> Result<Vec<u8>, ClientError> {
         let response = request.send().await.map_err(ClientError::transport)?;
         let status = response.status();
+        if let Some(space) = response.headers().get(SPACE_CREATED_HEADER).and_then(|v| v.to_str().ok()) {
+            self.inner.spaces_created.lock().unwrap_or_else(|p| p.into_inner()).push(space.to_owned());
+        }
         let bytes = response.bytes().await.map_err(ClientError::transport)?;
         if status.is_success() {
             Ok(bytes.to_vec())

@@ -115,6 +115,39 @@ pub struct Pulled {
     pub records: Vec<Delivered>,
 }
 
+/// The answer to an ack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Acked {
+    /// How many records were acked.
+    pub acked: u64,
+    /// Their seqs.
+    pub acked_seqs: Vec<u64>,
+    /// The seqs named that were not pending (never delivered, already acked, dead letters):
+    /// nothing happened to them.
+    pub not_pending: Vec<u64>,
+}
+
+/// A lease as a nack names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// The record's seq.
+    pub seq: u64,
+    /// The delivery count its pull reported.
+    pub deliveries: u32,
+}
+
+/// The answer to a nack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Released {
+    /// How many leases ended.
+    pub released: u64,
+    /// Those leases.
+    pub released_leases: Vec<Lease>,
+    /// The leases named that were not current (the record is not pending, or was leased again
+    /// since): nothing happened to them.
+    pub not_released: Vec<Lease>,
+}
+
 /// Options of a pull.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PullOptions {
@@ -256,20 +289,18 @@ impl Client {
         self.json(self.request(Method::POST, url)).await
     }
 
-    /// Acknowledges records; returns how many were pending.
-    pub async fn ack(&self, space: &str, name: &str, seqs: &[u64]) -> Result<u64, ClientError> {
+    /// Acknowledges records: which were pending (now acked) and which were not.
+    pub async fn ack(&self, space: &str, name: &str, seqs: &[u64]) -> Result<Acked, ClientError> {
         let url = self.url(&["v1", "spaces", space, "subscriptions", name, "ack"], &[])?;
-        let reply: Value = self.json(self.request(Method::POST, url).json(&json!({ "seqs": seqs }))).await?;
-        Ok(reply["acked"].as_u64().unwrap_or(0))
+        self.json(self.request(Method::POST, url).json(&json!({ "seqs": seqs }))).await
     }
 
     /// Ends leases now so their records are delivered again; a lease is the seq and the
-    /// delivery count its pull reported (`Delivered::deliveries`). Returns how many ended.
-    pub async fn nack(&self, space: &str, name: &str, leases: &[(u64, u32)]) -> Result<u64, ClientError> {
+    /// delivery count its pull reported (`Delivered::deliveries`). Says which ended.
+    pub async fn nack(&self, space: &str, name: &str, leases: &[(u64, u32)]) -> Result<Released, ClientError> {
         let url = self.url(&["v1", "spaces", space, "subscriptions", name, "nack"], &[])?;
         let leases: Vec<Value> = leases.iter().map(|(seq, d)| json!({ "seq": seq, "deliveries": d })).collect();
-        let reply: Value = self.json(self.request(Method::POST, url).json(&json!({ "leases": leases }))).await?;
-        Ok(reply["released"].as_u64().unwrap_or(0))
+        self.json(self.request(Method::POST, url).json(&json!({ "leases": leases }))).await
     }
 
     /// A page of dead letters: `{"dead_letters":[…],"next_cursor":…}`.

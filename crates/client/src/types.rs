@@ -182,6 +182,40 @@ pub struct Space {
     pub created_at: String,
 }
 
+/// What deleting a space removed, per kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpaceDeletion {
+    /// Machines, by name (every version went).
+    pub machines: u64,
+    /// Instances, deleted ones included.
+    pub instances: u64,
+    /// KV buckets.
+    pub kv_buckets: u64,
+    /// KV keys, deleted ones included.
+    pub kv_keys: u64,
+    /// Durable subscriptions.
+    pub subscriptions: u64,
+    /// Functions, by name (every version went).
+    pub functions: u64,
+    /// Invocation records.
+    pub invocations: u64,
+    /// Log records.
+    pub log_records: u64,
+    /// Idempotency records.
+    pub idempotency_keys: u64,
+}
+
+/// Reply to `DELETE /v1/spaces/{space}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpaceDeleted {
+    /// The space.
+    pub space: String,
+    /// What went.
+    pub deleted: SpaceDeletion,
+    /// The seq of the `space.deleted` record left in its place.
+    pub seq: u64,
+}
+
 /// Reply to `GET /v1/spaces`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SpaceList {

@@ -159,6 +159,7 @@ fn store_code(e: &StoreError) -> &'static str {
         StoreError::BadDefinition { .. } => "machine_definition_invalid",
         StoreError::Transition(_) | StoreError::InvalidContext(_) => "validation_failed",
         StoreError::TokenNotFound { .. } => "not_found",
+        StoreError::SpaceNotFound { .. } => "space_not_found",
         StoreError::KvConflict { .. } => "conflict",
         StoreError::KvNotFound { .. } => "key_not_found",
         StoreError::SubscriptionNotFound { .. } => "subscription_not_found",

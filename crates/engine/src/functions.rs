@@ -14,7 +14,9 @@
 //!   attempt, so a late runner cannot overwrite a newer attempt, and appends one
 //!   `function.completed` record.
 //! - The loaded-function cache is dropped for a function when a `function.deployed` record for
-//!   it passes through the log tail (from any node), and at once on this node's own deploys.
+//!   it passes through the log tail (from any node), and at once on this node's own deploys;
+//!   for a whole space (every version) when its `space.deleted` record passes, and at once on
+//!   this node's own deletions.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock, Weak};
@@ -494,7 +496,7 @@ impl Engine {
         let component = Arc::try_unwrap(component).unwrap_or_else(|shared| (*shared).clone());
         let spec = FunctionSpec { space: space.clone(), name: name.clone(), component, digest, config };
         let (summary, created) = match self.write(WriteOp::PutFunction(spec)).await? {
-            WriteOutcome::FunctionPut { summary, created } => (summary, created),
+            WriteOutcome::FunctionPut { summary, created, .. } => (summary, created),
             other => return Err(unexpected(other)),
         };
         functions.forget(&space, &name);
@@ -815,9 +817,9 @@ impl Engine {
             capabilities: Arc::new(view.settings.capabilities()),
         });
         let mut latest = functions.latest.write().unwrap_or_else(|e| e.into_inner());
-        // A deploy since the store read may have made what was read stale; a specific version
-        // never goes stale.
-        if version.is_some() || functions.generation.load(std::sync::atomic::Ordering::Acquire) == generation {
+        // A deploy since the store read may have made what was read stale; so may a deletion of
+        // the space, even for a version named explicitly.
+        if functions.generation.load(std::sync::atomic::Ordering::Acquire) == generation {
             latest.insert(key, cached.clone());
         }
         Ok(cached)
@@ -831,7 +833,15 @@ impl Functions {
         latest.remove(&(space.clone(), name.clone(), None));
     }
 
-    fn forget_all(&self) {
+    /// Forgets every loaded function of a deleted space, versions named explicitly included (a
+    /// space created again may deploy other components under the same names and versions).
+    pub(crate) fn forget_space(&self, space: &SpaceName) {
+        let mut latest = self.latest.write().unwrap_or_else(|e| e.into_inner());
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        latest.retain(|(cached, _, _), _| cached != space);
+    }
+
+    pub(crate) fn forget_all(&self) {
         let mut latest = self.latest.write().unwrap_or_else(|e| e.into_inner());
         self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         latest.clear();

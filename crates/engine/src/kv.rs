@@ -79,7 +79,7 @@ impl Engine {
             return Err(EngineError::validation(format!("history must be 1-{MAX_KV_HISTORY}, not {history}")));
         }
         match self.write(WriteOp::PutBucket { space, bucket, history }).await? {
-            WriteOutcome::BucketPut { bucket, created } => Ok((bucket, created)),
+            WriteOutcome::BucketPut { bucket, created, .. } => Ok((bucket, created)),
             other => Err(unexpected(other)),
         }
     }
@@ -133,7 +133,7 @@ impl Engine {
             condition: put.condition,
         };
         match self.write(op).await? {
-            WriteOutcome::KvWritten { revision, seq } => Ok((revision, seq)),
+            WriteOutcome::KvWritten { revision, seq, .. } => Ok((revision, seq)),
             other => Err(unexpected(other)),
         }
     }
@@ -165,7 +165,7 @@ impl Engine {
             return Err(EngineError::validation("If-None-Match does not apply to a delete"));
         }
         match self.write(WriteOp::KvDelete { space, bucket, key: key.to_string(), condition }).await? {
-            WriteOutcome::KvWritten { revision, seq } => Ok((revision, seq)),
+            WriteOutcome::KvWritten { revision, seq, .. } => Ok((revision, seq)),
             other => Err(unexpected(other)),
         }
     }

@@ -28,7 +28,7 @@ pub use auth::Principal;
 pub use error::EngineError;
 pub use functions::{FunctionSettings, FunctionView, FunctionsConfig, InvokeRequest};
 pub use kv::{KeyPage, KvPutRequest, check_kv_key};
-pub use subscriptions::{SubscribeFrom, SubscriptionSettings, SubscriptionStatus};
+pub use subscriptions::{Settled, SubscribeFrom, SubscriptionSettings, SubscriptionStatus};
 pub use switchyard_store::{AddressFilter, LogFilter};
 pub use watch::{LogTail, WatchFilter, WatchFrom, WatchedRecord, parse_address_pattern};
 
@@ -224,6 +224,24 @@ fn check_key(key: &Option<String>) -> Result<(), EngineError> {
     }
 }
 
+tokio::task_local! {
+    /// Set when a write made by the task inside [`noting_space_creation`] created its space.
+    static SPACE_CREATED: std::cell::Cell<bool>;
+}
+
+/// Runs `work` and says whether a write it made through the engine created a space (the space
+/// had nothing in it, or was deleted, and now exists). The HTTP layer wraps every request in
+/// this to tell the caller, so a mistyped space is seen the moment it appears. Only writes made
+/// by `work` itself count, not those of tasks it spawns.
+pub async fn noting_space_creation<F: std::future::Future>(work: F) -> (F::Output, bool) {
+    SPACE_CREATED
+        .scope(std::cell::Cell::new(false), async move {
+            let output = work.await;
+            (output, SPACE_CREATED.with(std::cell::Cell::get))
+        })
+        .await
+}
+
 /// The engine. Cheap to share behind an `Arc`.
 pub struct Engine {
     store: Arc<dyn Store>,
@@ -247,17 +265,23 @@ impl Engine {
 
     /// Starts tailing the log for watchers: `buffer` records are kept in memory for watchers
     /// that fall behind; writes through other nodes are picked up every `poll_every`.
-    pub async fn start_log_tail(&self, buffer: usize, poll_every: Duration) -> Result<(), EngineError> {
+    pub async fn start_log_tail(self: &Arc<Self>, buffer: usize, poll_every: Duration) -> Result<(), EngineError> {
         let tail = LogTail::start(self.store.clone(), buffer, poll_every).await?;
+        tokio::spawn(forget_deleted_spaces(Arc::downgrade(self), tail.subscribe()));
         let _ = self.tail.set(tail);
         Ok(())
     }
 
-    /// Applies one write and wakes the log tail, so watchers see it at once.
+    /// Applies one write and wakes the log tail, so watchers see it at once. A write that
+    /// created its space is noted for [`noting_space_creation`].
     pub(crate) async fn write(&self, op: WriteOp) -> Result<WriteOutcome, StoreError> {
         let outcome = self.store.write(op).await?;
         if let Some(tail) = self.tail.get() {
             tail.wake();
+        }
+        if outcome.space_created() {
+            // Outside `noting_space_creation` (a function's host call, maintenance) nobody asked.
+            let _ = SPACE_CREATED.try_with(|created| created.set(true));
         }
         Ok(outcome)
     }
@@ -291,7 +315,7 @@ impl Engine {
             Idempotency { key: k, fingerprint: fingerprint(&[b"publish", topic.as_ref().as_bytes(), &body]) }
         });
         match self.write(WriteOp::Publish { space, topic, payload, key, headers, idempotency }).await? {
-            WriteOutcome::Published { seq, replayed } => Ok((seq, replayed)),
+            WriteOutcome::Published { seq, replayed, .. } => Ok((seq, replayed)),
             other => Err(unexpected(other)),
         }
     }
@@ -341,7 +365,7 @@ impl Engine {
         }
         let op = WriteOp::PutMachine { space, name, definition: compiled.canonical_json().clone() };
         match self.write(op).await? {
-            WriteOutcome::MachinePut { version, created } => Ok((version, created)),
+            WriteOutcome::MachinePut { version, created, .. } => Ok((version, created)),
             other => Err(unexpected(other)),
         }
     }
@@ -581,6 +605,36 @@ impl Engine {
                 other => Err(unexpected(other)),
             })
             .collect()
+    }
+
+    /// Deletes a space and everything in it (see [`WriteOp::DeleteSpace`]); needs an admin token
+    /// granted the space. Drops what this node caches of the space at once; other nodes sharing
+    /// the store drop theirs when the `space.deleted` record reaches them through the log.
+    /// Tokens are not touched: one granted the space works again if a space of that name is
+    /// created anew.
+    pub async fn delete_space(&self, by: &Principal, space: &str) -> Result<(SpaceDeletion, Seq), EngineError> {
+        let space = parse_space(space)?;
+        by.require(&space, Role::Admin)?;
+        let outcome = self.write(WriteOp::DeleteSpace { space: space.clone() }).await?;
+        self.forget_space(&space);
+        // Gives what the space took back to the file system now, as a trim does (bounded; what
+        // is left goes at the next compaction). The deletion itself is done either way.
+        if let Err(e) = self.store.compact().await {
+            tracing::warn!(error = %e, %space, "compacting the store after a space deletion failed");
+        }
+        match outcome {
+            WriteOutcome::SpaceDeleted { deleted, seq } => Ok((deleted, seq)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Drops what this node caches of a deleted space: the store's compiled machines and the
+    /// loaded functions (a space created again may reuse names and versions).
+    fn forget_space(&self, space: &SpaceName) {
+        self.store.forget_compiled_machines();
+        if let Some(functions) = self.functions.get() {
+            functions.forget_space(space);
+        }
     }
 
     /// The spaces `principal` may see.
@@ -845,6 +899,31 @@ impl Engine {
                 }
             }
         })
+    }
+}
+
+/// Drops this node's caches of a space when its deletion passes through the log tail (from any
+/// node: sharing PostgreSQL, another node may have deleted it).
+async fn forget_deleted_spaces(
+    engine: std::sync::Weak<Engine>,
+    mut records: tokio::sync::broadcast::Receiver<Arc<WatchedRecord>>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        let record = records.recv().await;
+        let Some(engine) = engine.upgrade() else { return };
+        match record {
+            Ok(record) if record.kind == kinds::SPACE_DELETED => engine.forget_space(&record.space),
+            Ok(_) => {}
+            // Missed records may have included deletions: forget what could be stale.
+            Err(RecvError::Lagged(_)) => {
+                engine.store.forget_compiled_machines();
+                if let Some(functions) = engine.functions.get() {
+                    functions.forget_all();
+                }
+            }
+            Err(RecvError::Closed) => return,
+        }
     }
 }
 

@@ -99,7 +99,7 @@ impl Engine {
             allow_loss: settings.allow_loss,
         };
         let created = match self.write(WriteOp::PutSubscription(spec)).await? {
-            WriteOutcome::SubscriptionPut { created } => created,
+            WriteOutcome::SubscriptionPut { created, .. } => created,
             other => return Err(unexpected(other)),
         };
         Ok((self.subscription_status(&space, &name).await?, created))
@@ -228,21 +228,42 @@ impl Engine {
         }
     }
 
-    /// Acknowledges records; returns how many were pending.
-    pub async fn ack(&self, space: &str, name: &str, seqs: Vec<Seq>) -> Result<u64, EngineError> {
+    /// Acknowledges records: which of the seqs were pending (and are now acked) and which were
+    /// not (never delivered, already acked, dead letters, or not this subscription's).
+    pub async fn ack(&self, space: &str, name: &str, seqs: Vec<Seq>) -> Result<Settled<Seq>, EngineError> {
         let (space, name) = (parse_space(space)?, parse_segment("subscription", name)?);
         check_seqs(&seqs)?;
-        self.subscription_update(WriteOp::Ack { space, name, seqs }).await
+        let done = self.settle(WriteOp::Ack { space, name, seqs: seqs.clone() }).await?;
+        Ok(Settled::split(seqs, &done, |seq| *seq))
     }
 
     /// Ends leases now, so their records are delivered again; a lease is named by its record's
-    /// seq and the delivery count its pull reported. Returns how many ended.
-    pub async fn nack(&self, space: &str, name: &str, leases: Vec<(Seq, u32)>) -> Result<u64, EngineError> {
+    /// seq and the delivery count its pull reported. Says which leases ended and which were not
+    /// current (the record is not pending, or was leased again since: another delivery count).
+    pub async fn nack(
+        &self,
+        space: &str,
+        name: &str,
+        leases: Vec<(Seq, u32)>,
+    ) -> Result<Settled<(Seq, u32)>, EngineError> {
         let (space, name) = (parse_space(space)?, parse_segment("subscription", name)?);
         if leases.is_empty() || leases.len() > 10_000 {
             return Err(EngineError::validation("leases must name 1-10000 records"));
         }
-        self.subscription_update(WriteOp::Nack { space, name, leases }).await
+        // A record has one lease at a time: naming it with two delivery counts is a mistake,
+        // and the answer could not say which of the two ended.
+        let mut seqs = std::collections::HashMap::with_capacity(leases.len());
+        for (seq, deliveries) in &leases {
+            if let Some(other) = seqs.insert(*seq, *deliveries)
+                && other != *deliveries
+            {
+                return Err(EngineError::validation(format!(
+                    "leases name seq {seq} twice, with deliveries {other} and {deliveries}; a record has one lease at a time"
+                )));
+            }
+        }
+        let done = self.settle(WriteOp::Nack { space, name, leases: leases.clone() }).await?;
+        Ok(Settled::split(leases, &done, |(seq, _)| *seq))
     }
 
     /// A page of a subscription's dead letters.
@@ -283,12 +304,48 @@ impl Engine {
         self.subscription_update(WriteOp::DiscardDeadLetters { space, name, seqs }).await
     }
 
+    async fn settle(&self, op: WriteOp) -> Result<Vec<Seq>, EngineError> {
+        // These append nothing to the log, so they do not wake the log tail.
+        match self.store.write(op).await? {
+            WriteOutcome::Settled(seqs) => Ok(seqs),
+            other => Err(unexpected(other)),
+        }
+    }
+
     async fn subscription_update(&self, op: WriteOp) -> Result<u64, EngineError> {
         // These append nothing to the log, so they do not wake the log tail.
         match self.store.write(op).await? {
             WriteOutcome::SubscriptionUpdated(n) => Ok(n),
             other => Err(unexpected(other)),
         }
+    }
+}
+
+/// What an ack or nack did with each record it named, in the order named (a record named twice
+/// is listed once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settled<T> {
+    /// Those acked (or whose lease ended).
+    pub done: Vec<T>,
+    /// Those that were not pending (or whose lease was not the current one): nothing happened.
+    pub not_pending: Vec<T>,
+}
+
+impl<T: Copy + Eq + std::hash::Hash> Settled<T> {
+    /// Splits what was asked by whether the store settled its seq (each seq is named at most
+    /// once, see `nack`).
+    fn split(asked: Vec<T>, done: &[Seq], seq: impl Fn(&T) -> Seq) -> Settled<T> {
+        let done: std::collections::HashSet<Seq> = done.iter().copied().collect();
+        let mut seen = std::collections::HashSet::with_capacity(asked.len());
+        let mut settled = Settled { done: Vec::new(), not_pending: Vec::new() };
+        for item in asked.into_iter().filter(|item| seen.insert(*item)) {
+            if done.contains(&seq(&item)) {
+                settled.done.push(item);
+            } else {
+                settled.not_pending.push(item);
+            }
+        }
+        settled
     }
 }
 
@@ -308,4 +365,28 @@ fn check_seqs(seqs: &[Seq]) -> Result<(), EngineError> {
         return Err(EngineError::validation("seqs must name 1-10000 records"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settled_splits_in_the_order_asked_once_each() {
+        let s = |v: &[u64]| v.iter().map(|n| Seq(*n)).collect::<Vec<_>>();
+        // Asked, settled by the store, done, not pending.
+        type Case = (&'static [u64], &'static [u64], &'static [u64], &'static [u64]);
+        let table: &[Case] = &[
+            (&[1, 2, 3], &[1, 2, 3], &[1, 2, 3], &[]),
+            (&[3, 1, 2], &[1, 3], &[3, 1], &[2]),
+            (&[7, 7, 5], &[5], &[5], &[7]),
+            (&[9], &[], &[], &[9]),
+        ];
+        for (asked, store, done, not_pending) in table {
+            let settled = Settled::split(s(asked), &s(store), |seq| *seq);
+            assert_eq!(settled, Settled { done: s(done), not_pending: s(not_pending) }, "{asked:?}");
+        }
+        let leases = Settled::split(vec![(Seq(4), 2), (Seq(6), 1)], &[Seq(6)], |(seq, _)| *seq);
+        assert_eq!(leases, Settled { done: vec![(Seq(6), 1)], not_pending: vec![(Seq(4), 2)] });
+    }
 }

@@ -34,6 +34,7 @@ pub trait Harness: Send + Sync {
 
 mod functions;
 mod kv;
+mod spaces;
 mod subscriptions;
 mod unreadable;
 
@@ -71,6 +72,7 @@ pub async fn run_all<H: Harness>(harness: &H) {
         .into_iter()
         .chain(subscriptions::cases::<H>())
         .chain(functions::cases::<H>())
+        .chain(spaces::cases::<H>())
         .chain(unreadable::cases::<H>());
     for (name, case) in cases.iter().copied().chain(more) {
         eprintln!("conformance: {name}");
@@ -177,7 +179,10 @@ async fn put_machine_versions<H: Harness>(h: &H) {
         .write(WriteOp::PutMachine { space: space("acme"), name: seg("order"), definition: order_definition() })
         .await
         .expect("put again");
-    assert_eq!(again, WriteOutcome::MachinePut { version: MachineVersion::FIRST, created: false });
+    assert_eq!(
+        again,
+        WriteOutcome::MachinePut { version: MachineVersion::FIRST, created: false, space_created: false }
+    );
     // A changed definition becomes version 2.
     let mut changed = order_definition();
     changed["initial"] = json!("paid");
@@ -186,7 +191,7 @@ async fn put_machine_versions<H: Harness>(h: &H) {
         .await;
     assert_eq!(
         v2.expect("put changed"),
-        WriteOutcome::MachinePut { version: MachineVersion::FIRST.next(), created: true }
+        WriteOutcome::MachinePut { version: MachineVersion::FIRST.next(), created: true, space_created: false }
     );
     let latest = store.get_machine(&space("acme"), &seg("order"), None).await.expect("get").expect("exists");
     assert_eq!(latest.version.get(), 2);
@@ -750,11 +755,15 @@ async fn publish_appends_topic_messages_once_per_key<H: Harness>(h: &H) {
     let store = h.fresh().await;
     assert_eq!(store.log_bounds().await.expect("bounds"), None, "an empty log has no bounds");
     let first = store.write(publish("acme", "news", json!({ "n": 1 }), None)).await.expect("publish");
-    let WriteOutcome::Published { seq: s1, replayed: false } = first else { panic!("unexpected {first:?}") };
+    let WriteOutcome::Published { seq: s1, replayed: false, space_created: true } = first else {
+        panic!("the first message into a space creates it: {first:?}")
+    };
     let keyed = store.write(publish("acme", "news", json!({ "n": 2 }), Some("m-2"))).await.expect("publish");
     let again = store.write(publish("acme", "news", json!({ "n": 2 }), Some("m-2"))).await.expect("publish again");
-    let (WriteOutcome::Published { seq: s2, replayed: false }, WriteOutcome::Published { seq: s2b, replayed: true }) =
-        (&keyed, &again)
+    let (
+        WriteOutcome::Published { seq: s2, replayed: false, space_created: false },
+        WriteOutcome::Published { seq: s2b, replayed: true, space_created: false },
+    ) = (&keyed, &again)
     else {
         panic!("unexpected {keyed:?} / {again:?}")
     };

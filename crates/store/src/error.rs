@@ -106,6 +106,12 @@ pub enum StoreError {
         /// The oldest seq kept.
         oldest: crate::types::Seq,
     },
+    /// Nothing of the space exists (never written into, or deleted).
+    #[error("space \"{space}\" not found")]
+    SpaceNotFound {
+        /// The space.
+        space: String,
+    },
     /// No such token.
     #[error("token \"{id}\" not found")]
     TokenNotFound {

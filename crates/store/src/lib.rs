@@ -27,6 +27,7 @@ mod machines;
 mod metrics;
 pub mod postgres;
 mod records;
+mod space_rules;
 pub mod sqlite;
 mod streams;
 mod subscription_rules;
@@ -210,6 +211,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Nodes whose last heartbeat is at or after `alive_since`, by id.
     async fn list_nodes(&self, alive_since: Timestamp) -> Result<Vec<NodeRecord>, StoreError>;
+
+    /// Drops the compiled machines the store's writers cache. A node calls it when it learns
+    /// from the log that a space was deleted through another node sharing the database (a
+    /// store's own writers learn of the deletions they make themselves): a space created again
+    /// may put other definitions under the same names and versions.
+    fn forget_compiled_machines(&self);
 
     /// Metrics the backend updates.
     fn metrics(&self) -> &StoreMetrics;

@@ -1,8 +1,10 @@
 //! A cache of compiled machine versions, owned by the code that writes.
 //!
-//! Machine versions are immutable once committed, so a committed entry never goes stale. An
-//! entry may however be filled inside a transaction that later rolls back (a version put and
-//! used in the same group), so the owner clears the cache whenever a transaction fails.
+//! Machine versions are immutable once committed, so a committed entry goes stale only when its
+//! space is deleted (a re-created space may put another definition under the same name and
+//! version): the deletion drops the space's entries. An entry may also be filled inside a
+//! transaction that later rolls back (a version put and used in the same group), so the owner
+//! clears the cache whenever a transaction fails.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -76,6 +78,11 @@ impl MachineCache {
     /// Forgets everything (after a rollback, entries may describe versions that never committed).
     pub fn clear(&mut self) {
         self.entries.clear();
+    }
+
+    /// Forgets the machines of a deleted space.
+    pub fn forget_space(&mut self, space: &str) {
+        self.entries.remove(space);
     }
 }
 

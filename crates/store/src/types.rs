@@ -256,6 +256,9 @@ pub mod kinds {
     pub const KV_PUT: &str = "kv.put";
     /// A KV key was deleted or its TTL expired.
     pub const KV_DELETED: &str = "kv.deleted";
+    /// A space was deleted with everything in it; the one record of the space the deletion
+    /// leaves (its payload is the [`SpaceDeletion`](super::SpaceDeletion)).
+    pub const SPACE_DELETED: &str = "space.deleted";
 }
 
 /// One record of the event log.
@@ -629,6 +632,15 @@ pub enum WriteOp {
         /// At most this many (the caller repeats while a full chunk was removed).
         limit: u32,
     },
+    /// Deletes a space and everything in it, in one transaction: machines (every version),
+    /// instances, KV buckets and keys, subscriptions with their pending records and dead
+    /// letters, functions (every version), invocation records, idempotency records and the
+    /// space's log records; then appends one `space.deleted` record. Tokens are not touched.
+    /// Refused with `SpaceNotFound` when nothing of the space exists.
+    DeleteSpace {
+        /// The space.
+        space: SpaceName,
+    },
     /// Forgets up to `limit` idempotency records written before `before`.
     PurgeIdempotency {
         /// The cut-off.
@@ -651,6 +663,8 @@ pub enum WriteOutcome {
         version: MachineVersion,
         /// Whether a new version was stored.
         created: bool,
+        /// Whether this write created the space (see [`WriteOutcome::space_created`]).
+        space_created: bool,
     },
     /// An instance exists; `replayed` when an idempotency key returned the original.
     InstanceCreated {
@@ -682,6 +696,8 @@ pub enum WriteOutcome {
         bucket: BucketRecord,
         /// Whether it was created.
         created: bool,
+        /// Whether this write created the space.
+        space_created: bool,
     },
     /// A KV key was written or deleted.
     KvWritten {
@@ -689,6 +705,8 @@ pub enum WriteOutcome {
         revision: u64,
         /// The log record of the write.
         seq: Seq,
+        /// Whether this write created the space (a put that created the bucket).
+        space_created: bool,
     },
     /// This many expired KV keys were deleted.
     KvExpired(u64),
@@ -696,14 +714,19 @@ pub enum WriteOutcome {
     SubscriptionPut {
         /// Whether it was created.
         created: bool,
+        /// Whether this write created the space.
+        space_created: bool,
     },
     /// A subscription was deleted.
     SubscriptionDeleted,
     /// The records a pull leased, by seq.
     Pulled(Vec<Delivery>),
-    /// This many records were acked, nacked, redriven or discarded (seqs that were not pending
-    /// or dead are not counted).
+    /// This many dead letters were redriven or discarded (seqs that were not dead are not
+    /// counted).
     SubscriptionUpdated(u64),
+    /// The records an ack acknowledged, or whose leases a nack ended, by seq (ascending): the
+    /// seqs named that were not pending (or whose lease was not the one named) are left out.
+    Settled(Vec<Seq>),
     /// This many log records were trimmed.
     LogTrimmed(u64),
     /// A function version was stored (`created`), or the latest equalled the deploy.
@@ -712,6 +735,8 @@ pub enum WriteOutcome {
         summary: FunctionSummary,
         /// Whether a new version was stored.
         created: bool,
+        /// Whether this write created the space.
+        space_created: bool,
     },
     /// This many invocation records were inserted.
     InvocationsRecorded(u64),
@@ -736,5 +761,68 @@ pub enum WriteOutcome {
         seq: Seq,
         /// Whether this is the stored result of an earlier request with the same key.
         replayed: bool,
+        /// Whether this write created the space.
+        space_created: bool,
     },
+    /// A space and everything in it were deleted.
+    SpaceDeleted {
+        /// What went, per kind.
+        deleted: SpaceDeletion,
+        /// The `space.deleted` record.
+        seq: Seq,
+    },
+}
+
+impl WriteOutcome {
+    /// Whether the write created its space: the space had no row in `spaces` (it never
+    /// existed, or it was deleted) and this write made it exist. Only writes that can bring a
+    /// space into being report it: a new machine version, KV bucket, function version or
+    /// subscription, and a published message.
+    pub fn space_created(&self) -> bool {
+        match self {
+            WriteOutcome::MachinePut { space_created, .. }
+            | WriteOutcome::BucketPut { space_created, .. }
+            | WriteOutcome::KvWritten { space_created, .. }
+            | WriteOutcome::SubscriptionPut { space_created, .. }
+            | WriteOutcome::FunctionPut { space_created, .. }
+            | WriteOutcome::Published { space_created, .. } => *space_created,
+            _ => false,
+        }
+    }
+
+    /// Records that the write created its space (for backends that learn it at commit).
+    pub(crate) fn set_space_created(&mut self) {
+        match self {
+            WriteOutcome::MachinePut { space_created, .. }
+            | WriteOutcome::BucketPut { space_created, .. }
+            | WriteOutcome::KvWritten { space_created, .. }
+            | WriteOutcome::SubscriptionPut { space_created, .. }
+            | WriteOutcome::FunctionPut { space_created, .. }
+            | WriteOutcome::Published { space_created, .. } => *space_created = true,
+            _ => {}
+        }
+    }
+}
+
+/// What deleting a space removed, counted per kind; the payload of its `space.deleted` record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpaceDeletion {
+    /// Machines, by name (every version of each went).
+    pub machines: u64,
+    /// Instances, deleted ones included.
+    pub instances: u64,
+    /// KV buckets.
+    pub kv_buckets: u64,
+    /// KV keys, deleted ones (tombstones) included.
+    pub kv_keys: u64,
+    /// Durable subscriptions (their pending records and dead letters went with them).
+    pub subscriptions: u64,
+    /// Functions, by name (every version of each went).
+    pub functions: u64,
+    /// Invocation records.
+    pub invocations: u64,
+    /// Log records of the space.
+    pub log_records: u64,
+    /// Idempotency records.
+    pub idempotency_keys: u64,
 }

@@ -46,7 +46,7 @@ fn spec(sp: &str, name: &str, component: &[u8], config: Value) -> FunctionSpec {
 /// Deploys, expecting `FunctionPut`; returns (summary, created).
 async fn deploy<S: Store>(store: &S, spec: FunctionSpec) -> (FunctionSummary, bool) {
     match store.write(WriteOp::PutFunction(spec)).await.expect("put function") {
-        WriteOutcome::FunctionPut { summary, created } => (summary, created),
+        WriteOutcome::FunctionPut { summary, created, .. } => (summary, created),
         other => panic!("unexpected outcome {other:?}"),
     }
 }

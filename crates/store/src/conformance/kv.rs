@@ -77,7 +77,7 @@ fn address(key: &str) -> String {
 /// Writes `op`, expecting `KvWritten`; returns (revision, seq).
 async fn written<S: Store>(store: &S, op: WriteOp) -> (u64, Seq) {
     match store.write(op).await.expect("KV write") {
-        WriteOutcome::KvWritten { revision, seq } => (revision, seq),
+        WriteOutcome::KvWritten { revision, seq, .. } => (revision, seq),
         other => panic!("unexpected outcome {other:?}"),
     }
 }
@@ -265,10 +265,13 @@ async fn delete_leaves_tombstone<H: Harness>(h: &H) {
 async fn history_window<H: Harness>(h: &H) {
     let store = h.fresh().await;
     let created = store.write(put_bucket(3)).await.expect("put bucket");
-    let WriteOutcome::BucketPut { bucket, created: true } = created else { panic!("unexpected {created:?}") };
+    let WriteOutcome::BucketPut { bucket, created: true, space_created: true } = created else {
+        panic!("the first bucket of a space creates it: {created:?}")
+    };
     assert_eq!((bucket.space.as_ref(), bucket.name.as_ref(), bucket.history), (SPACE, BUCKET, 3));
     let again = store.write(put_bucket(3)).await.expect("put bucket");
-    assert_eq!(again, WriteOutcome::BucketPut { bucket: bucket.clone(), created: false }, "a repeat changes nothing");
+    let unchanged = WriteOutcome::BucketPut { bucket: bucket.clone(), created: false, space_created: false };
+    assert_eq!(again, unchanged, "a repeat changes nothing");
 
     written(&*store, put("k", b"1", KvCondition::Always)).await;
     assert_eq!(revisions(&*store, "k", 10).await, vec![(1, false)]);
@@ -286,7 +289,8 @@ async fn history_window<H: Harness>(h: &H) {
     // Shrinking forgets what falls outside the new window at once.
     let shrunk = store.write(put_bucket(2)).await.expect("shrink");
     let expected = BucketRecord { history: 2, ..bucket.clone() };
-    assert_eq!(shrunk, WriteOutcome::BucketPut { bucket: expected, created: false }, "created_at is kept");
+    let kept = WriteOutcome::BucketPut { bucket: expected, created: false, space_created: false };
+    assert_eq!(shrunk, kept, "created_at is kept");
     assert_eq!(revisions(&*store, "k", 10).await, vec![(5, false), (4, false)]);
     written(&*store, put("k", b"6", KvCondition::Always)).await;
     assert_eq!(revisions(&*store, "k", 10).await, vec![(6, false), (5, false)]);

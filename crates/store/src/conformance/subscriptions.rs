@@ -65,7 +65,7 @@ fn spec(name: &str, filter: LogFilter, start_after: Seq) -> SubscriptionSpec {
 /// Puts a subscription; whether it was created.
 async fn put_sub<S: Store>(store: &S, spec: SubscriptionSpec) -> bool {
     match store.write(WriteOp::PutSubscription(spec)).await.expect("put subscription") {
-        WriteOutcome::SubscriptionPut { created } => created,
+        WriteOutcome::SubscriptionPut { created, .. } => created,
         other => panic!("unexpected outcome {other:?}"),
     }
 }
@@ -87,7 +87,7 @@ fn seqs_of(deliveries: &[Delivery]) -> Vec<Seq> {
     deliveries.iter().map(|d| d.record.seq).collect()
 }
 
-/// The count of an ack, nack, redrive or discard.
+/// The count of a redrive or discard.
 fn updated(outcome: Result<WriteOutcome, StoreError>) -> u64 {
     match outcome.expect("subscription update") {
         WriteOutcome::SubscriptionUpdated(n) => n,
@@ -95,14 +95,28 @@ fn updated(outcome: Result<WriteOutcome, StoreError>) -> u64 {
     }
 }
 
-/// Acks; how many were pending.
+/// The seqs an ack or nack settled.
+fn settled(outcome: Result<WriteOutcome, StoreError>) -> Vec<Seq> {
+    match outcome.expect("ack or nack") {
+        WriteOutcome::Settled(seqs) => seqs,
+        other => panic!("unexpected outcome {other:?}"),
+    }
+}
+
+/// Acks; how many were pending (the seqs the store names are checked to be among those given).
 async fn ack<S: Store>(store: &S, sp: &str, name: &str, seqs: &[Seq]) -> u64 {
-    updated(store.write(WriteOp::Ack { space: space(sp), name: seg(name), seqs: seqs.to_vec() }).await)
+    let acked = settled(store.write(WriteOp::Ack { space: space(sp), name: seg(name), seqs: seqs.to_vec() }).await);
+    assert!(acked.iter().all(|s| seqs.contains(s)), "acked {acked:?} of {seqs:?}");
+    assert!(acked.windows(2).all(|w| w[0] < w[1]), "acked seqs in order, once each: {acked:?}");
+    acked.len() as u64
 }
 
 /// Nacks leases, each named by its record's seq and delivery count; how many leases ended.
 async fn nack<S: Store>(store: &S, sp: &str, name: &str, leases: &[(Seq, u32)]) -> u64 {
-    updated(store.write(WriteOp::Nack { space: space(sp), name: seg(name), leases: leases.to_vec() }).await)
+    let released =
+        settled(store.write(WriteOp::Nack { space: space(sp), name: seg(name), leases: leases.to_vec() }).await);
+    assert!(released.iter().all(|s| leases.iter().any(|(l, _)| l == s)), "released {released:?} of {leases:?}");
+    released.len() as u64
 }
 
 /// The leases of these deliveries, as a nack names them.

@@ -139,7 +139,7 @@ async fn subscription_goes_past_unreadable_record<H: Harness>(h: &H) {
         let store = store.clone();
         async move {
             match store.write(WriteOp::Ack { space: space(sp), name: seg(name), seqs }).await.expect("ack") {
-                WriteOutcome::SubscriptionUpdated(n) => n,
+                WriteOutcome::Settled(acked) => acked.len() as u64,
                 other => panic!("unexpected outcome {other:?}"),
             }
         }

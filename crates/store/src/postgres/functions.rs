@@ -78,7 +78,7 @@ async fn put_function(tx: &Transaction<'_>, cx: &mut OpContext<'_>, now: Timesta
         None => None,
     };
     if let Some(latest) = latest.as_ref().filter(|latest| unchanged(latest, spec)) {
-        return Ok(WriteOutcome::FunctionPut { summary: latest.clone(), created: false });
+        return Ok(WriteOutcome::FunctionPut { summary: latest.clone(), created: false, space_created: false });
     }
     let stored = StoredFunction::new(spec, next_version(latest.as_ref())?, now)?;
     let payload = serde_json::to_string(&stored.record())?;
@@ -93,12 +93,9 @@ async fn put_function(tx: &Transaction<'_>, cx: &mut OpContext<'_>, now: Timesta
         &[&space, &name, &stored.version, &spec.digest, &stored.size, &stored.config, &now.0, &spec.component],
     )
     .await?;
-    let stmt = tx
-        .prepare_cached("INSERT INTO spaces (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
-        .await?;
-    tx.execute(&stmt, &[&space, &now.0]).await?;
+    cx.touch_space(now, space);
     cx.append(now, space, FUNCTION_DEPLOYED, address(space, name), payload, None, false);
-    Ok(WriteOutcome::FunctionPut { summary: stored.summary, created: true })
+    Ok(WriteOutcome::FunctionPut { summary: stored.summary, created: true, space_created: false })
 }
 
 /// Refuses records whose ids are stored already, or that are asynchronous with an idempotency

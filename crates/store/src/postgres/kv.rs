@@ -40,7 +40,7 @@ type OpResult = Result<WriteOutcome, OpFailure>;
 /// Executes `PutBucket`, `KvPut`, `KvDelete` and `ExpireKv`.
 pub(crate) async fn execute(tx: &Transaction<'_>, cx: &mut OpContext<'_>, now: Timestamp, op: &WriteOp) -> OpResult {
     match op {
-        WriteOp::PutBucket { space, bucket, history } => put_bucket(tx, now, space, bucket, *history).await,
+        WriteOp::PutBucket { space, bucket, history } => put_bucket(tx, cx, now, space, bucket, *history).await,
         WriteOp::KvPut { space, bucket, key, value, content_type, ttl_ms, condition } => {
             let put = Put { key, value, content_type, ttl_ms: *ttl_ms, condition: *condition };
             kv_put(tx, cx, now, space.as_ref(), bucket.as_ref(), put).await
@@ -70,6 +70,7 @@ struct Put<'a> {
 /// Creates a bucket or changes its history, forgetting past revisions outside a smaller window.
 async fn put_bucket(
     tx: &Transaction<'_>,
+    cx: &mut OpContext<'_>,
     now: Timestamp,
     space: &SpaceName,
     bucket: &Segment,
@@ -82,9 +83,10 @@ async fn put_bucket(
         .await?;
     let mut existing = tx.query_opt(&select, &[&space_name, &bucket_name]).await?;
     if existing.is_none() {
-        if insert_bucket(tx, now, space_name, bucket_name, history).await? {
+        if insert_bucket(tx, cx, now, space_name, bucket_name, history).await? {
             let bucket = BucketRecord { space: space.clone(), name: bucket.clone(), history, created_at: now };
-            return Ok(WriteOutcome::BucketPut { bucket, created: true });
+            // `space_created` is patched in at commit (see `OpContext::touch_space`).
+            return Ok(WriteOutcome::BucketPut { bucket, created: true, space_created: false });
         }
         // Another node created it meanwhile (the insert waited for its commit): update that one.
         existing = tx.query_opt(&select, &[&space_name, &bucket_name]).await?;
@@ -110,12 +112,13 @@ async fn put_bucket(
         tx.execute(&stmt, &[&space_name, &bucket_name, &i64::from(history)]).await?;
     }
     let bucket = BucketRecord { space: space.clone(), name: bucket.clone(), history, created_at };
-    Ok(WriteOutcome::BucketPut { bucket, created: false })
+    Ok(WriteOutcome::BucketPut { bucket, created: false, space_created: false })
 }
 
-/// Inserts a bucket (and its space's row) unless it exists; whether it inserted.
+/// Inserts a bucket unless it exists (its space's row follows at commit); whether it inserted.
 async fn insert_bucket(
     tx: &Transaction<'_>,
+    cx: &mut OpContext<'_>,
     now: Timestamp,
     space: &str,
     bucket: &str,
@@ -130,21 +133,24 @@ async fn insert_bucket(
     if tx.execute(&stmt, &[&space, &bucket, &(history as i32), &now.0]).await? == 0 {
         return Ok(false);
     }
-    let stmt = tx
-        .prepare_cached("INSERT INTO spaces (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
-        .await?;
-    tx.execute(&stmt, &[&space, &now.0]).await?;
+    cx.touch_space(now, space);
     Ok(true)
 }
 
 /// The bucket's history, creating the bucket with the default history when there is none. The
 /// first write of a put: whatever it returns, nothing was written before it.
-async fn ensure_bucket(tx: &Transaction<'_>, now: Timestamp, space: &str, bucket: &str) -> Result<u32, OpFailure> {
+async fn ensure_bucket(
+    tx: &Transaction<'_>,
+    cx: &mut OpContext<'_>,
+    now: Timestamp,
+    space: &str,
+    bucket: &str,
+) -> Result<u32, OpFailure> {
     let stmt = tx.prepare_cached("SELECT history FROM kv_buckets WHERE space = $1 AND name = $2").await?;
     if let Some(row) = tx.query_opt(&stmt, &[&space, &bucket]).await? {
         return Ok(stored_history(row.get::<_, i32>(0))?);
     }
-    if insert_bucket(tx, now, space, bucket, DEFAULT_KV_HISTORY).await? {
+    if insert_bucket(tx, cx, now, space, bucket, DEFAULT_KV_HISTORY).await? {
         return Ok(DEFAULT_KV_HISTORY);
     }
     // Another node created it meanwhile (the insert waited for its commit, then did nothing).
@@ -237,11 +243,11 @@ async fn kv_put(
     match current {
         Some((_, Some(history))) => archive(tx, space, bucket, put.key, revision, history).await?,
         Some((_, None)) => {
-            let history = ensure_bucket(tx, now, space, bucket).await?;
+            let history = ensure_bucket(tx, cx, now, space, bucket).await?;
             archive(tx, space, bucket, put.key, revision, history).await?;
         }
         None => {
-            ensure_bucket(tx, now, space, bucket).await?;
+            ensure_bucket(tx, cx, now, space, bucket).await?;
         }
     }
     let stmt = tx
@@ -256,9 +262,9 @@ async fn kv_put(
     let expires_ms = expires_at.map(|t| t.0);
     tx.execute(&stmt, &[&space, &bucket, &put.key, &stored, &put.value, &put.content_type, &now.0, &expires_ms])
         .await?;
-    // The seq is patched in when the group's seqs are assigned.
+    // The seq and `space_created` are patched in when the group's seqs are assigned.
     cx.append(now, space, kinds::KV_PUT, address, payload, None, true);
-    Ok(WriteOutcome::KvWritten { revision, seq: Seq(0) })
+    Ok(WriteOutcome::KvWritten { revision, seq: Seq(0), space_created: false })
 }
 
 /// Replaces a live key with a tombstone if its condition holds.
@@ -289,7 +295,7 @@ async fn kv_delete(
         .await?;
     tx.execute(&stmt, &[&space, &bucket, &key, &stored, &now.0]).await?;
     cx.append(now, space, kinds::KV_DELETED, address, payload, None, true);
-    Ok(WriteOutcome::KvWritten { revision, seq: Seq(0) })
+    Ok(WriteOutcome::KvWritten { revision, seq: Seq(0), space_created: false })
 }
 
 /// A key `ExpireKv` turns into a tombstone.

@@ -15,7 +15,8 @@ mod subscriptions;
 mod writer;
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -60,6 +61,8 @@ pub struct PgStore {
     writers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     metrics: StoreMetrics,
     failed: FailState,
+    /// Bumped to make every writer drop its compiled machines before its next group.
+    machines_epoch: Arc<AtomicU64>,
 }
 
 /// The URL without its password, for messages.
@@ -108,19 +111,22 @@ impl PgStore {
         let metrics = StoreMetrics::default();
         let failed = FailState::default();
         let (tx, rx) = flume::bounded(4096);
+        let machines_epoch = Arc::new(AtomicU64::new(0));
         let mut handles = Vec::new();
         for _ in 0..options.writers.max(1) {
             let writer = writer::Writer {
                 pool: pool.clone(),
                 connection: None,
                 machines: MachineCache::default(),
+                machines_epoch: machines_epoch.clone(),
+                machines_seen: 0,
                 metrics: metrics.clone(),
                 failed: failed.clone(),
                 carried: VecDeque::new(),
             };
             handles.push(tokio::spawn(writer.run(rx.clone())));
         }
-        Ok(PgStore { pool, writes: WriteQueue(tx), writers: Mutex::new(handles), metrics, failed })
+        Ok(PgStore { pool, writes: WriteQueue(tx), writers: Mutex::new(handles), metrics, failed, machines_epoch })
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
@@ -436,6 +442,12 @@ impl Store for PgStore {
                 heartbeat_at: Timestamp(row.get(3)),
             })
             .collect())
+    }
+
+    fn forget_compiled_machines(&self) {
+        // Each writer compares the epoch before every group; deletions are rare, so dropping
+        // every writer's whole cache is cheaper than telling them which space went.
+        self.machines_epoch.fetch_add(1, Ordering::SeqCst);
     }
 
     fn metrics(&self) -> &StoreMetrics {

@@ -3,9 +3,10 @@
 //! The rows an op touches are already locked when it runs (the group takes advisory locks on
 //! idempotency keys and machine names, and row locks on the instances, in one sorted order
 //! before the first op), so every read-check-write here is serialised against every other
-//! node. Log records and idempotency records are not inserted here: they are buffered in
-//! [`GroupLog`] and written when the group's seqs are assigned, just before commit (see
-//! `writer`). An op's outcome that carries a seq is patched then.
+//! node. Log records, idempotency records and the `spaces` rows of spaces an op writes into are
+//! not inserted here: they are buffered in [`GroupLog`] and written when the group's seqs are
+//! assigned, just before commit (see `writer`). An op's outcome that carries a seq, or says
+//! whether it created its space, is patched then.
 
 use deadpool_postgres::Transaction;
 use serde_json::{Value, json};
@@ -65,23 +66,34 @@ pub(crate) struct PendingIdempotency {
     pub response_of: (usize, usize),
 }
 
+/// A space an op wrote into in a way that makes a space exist (a new machine version, bucket,
+/// function version or subscription, a message): its `spaces` row is inserted unless it has one.
+pub(crate) struct PendingSpace {
+    pub space: String,
+    pub created_at: Timestamp,
+    /// The (request, op) whose outcome reports whether this created the space.
+    pub reports_to: (usize, usize),
+}
+
 /// What a group writes once its seqs are known.
 #[derive(Default)]
 pub(crate) struct GroupLog {
     pub records: Vec<PendingRecord>,
     pub idempotency: Vec<PendingIdempotency>,
+    pub spaces: Vec<PendingSpace>,
 }
 
 impl GroupLog {
     /// A mark to roll back to when a request's savepoint is rolled back.
-    pub fn mark(&self) -> (usize, usize) {
-        (self.records.len(), self.idempotency.len())
+    pub fn mark(&self) -> (usize, usize, usize) {
+        (self.records.len(), self.idempotency.len(), self.spaces.len())
     }
 
     /// Forgets everything after `mark`.
-    pub fn truncate(&mut self, mark: (usize, usize)) {
+    pub fn truncate(&mut self, mark: (usize, usize, usize)) {
         self.records.truncate(mark.0);
         self.idempotency.truncate(mark.1);
+        self.spaces.truncate(mark.2);
     }
 }
 
@@ -116,6 +128,12 @@ impl OpContext<'_> {
             created_at: now,
             reports_seq: reports_seq.then_some(self.position),
         });
+    }
+
+    /// Makes sure `space` has its `spaces` row at commit; this op's outcome then says whether
+    /// it created the space.
+    pub(crate) fn touch_space(&mut self, now: Timestamp, space: &str) {
+        self.log.spaces.push(PendingSpace { space: space.to_string(), created_at: now, reports_to: self.position });
     }
 
     pub(crate) fn remember(&mut self, now: Timestamp, space: &str, idem: &Idempotency) {
@@ -188,16 +206,17 @@ pub(crate) async fn execute(tx: &Transaction<'_>, cx: &mut OpContext<'_>, op: &W
                 && let Some(response) = check_idempotency(tx, cx, space, idem).await?
             {
                 let r: PublishedResponse = serde_json::from_str(&response)?;
-                return Ok(WriteOutcome::Published { seq: Seq(r.seq), replayed: true });
+                return Ok(WriteOutcome::Published { seq: Seq(r.seq), replayed: true, space_created: false });
             }
+            cx.touch_space(now, space);
             let record = serde_json::to_string(&MessageRecord { payload, key: key.as_deref(), headers })?;
             let idem_key = idempotency.as_ref().map(|i| i.key.as_str());
             cx.append(now, space, kinds::TOPIC_MESSAGE, format!("{space}:{topic}"), record, idem_key, true);
             if let Some(idem) = idempotency {
                 cx.remember(now, space, idem);
             }
-            // The seq is patched in when the group's seqs are assigned.
-            Ok(WriteOutcome::Published { seq: Seq(0), replayed: false })
+            // The seq and `space_created` are patched in when the group's seqs are assigned.
+            Ok(WriteOutcome::Published { seq: Seq(0), replayed: false, space_created: false })
         }
         WriteOp::HeartbeatNode(node) => {
             let stmt = tx
@@ -236,6 +255,7 @@ pub(crate) async fn execute(tx: &Transaction<'_>, cx: &mut OpContext<'_>, op: &W
         | WriteOp::ClaimInvocations(_)
         | WriteOp::FinishInvocation(_)
         | WriteOp::PurgeInvocations { .. } => crate::postgres::functions::execute(tx, cx, now, op).await,
+        WriteOp::DeleteSpace { space } => delete_space(tx, cx, now, space.as_ref()).await,
         WriteOp::PurgeIdempotency { before, limit } => {
             // Bounded: this runs inside a group, so one huge DELETE would stall writes.
             let n = tx
@@ -268,7 +288,7 @@ async fn put_machine(
         Some(row) => {
             let v = machine_version(row.get::<_, i32>(0))?;
             if row.get::<_, &str>(1) == text {
-                return Ok(WriteOutcome::MachinePut { version: v, created: false });
+                return Ok(WriteOutcome::MachinePut { version: v, created: false, space_created: false });
             }
             v.next()
         }
@@ -281,12 +301,9 @@ async fn put_machine(
         .await?;
     let payload = serde_json::to_string(&json!({ "name": name, "version": version.get() }))?;
     tx.execute(&stmt, &[&space, &name, &(version.get() as i32), &text, &now.0]).await?;
-    let stmt = tx
-        .prepare_cached("INSERT INTO spaces (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
-        .await?;
-    tx.execute(&stmt, &[&space, &now.0]).await?;
+    cx.touch_space(now, space);
     cx.append(now, space, kinds::MACHINE_PUT, format!("{space}:{name}"), payload, None, false);
-    Ok(WriteOutcome::MachinePut { version, created: true })
+    Ok(WriteOutcome::MachinePut { version, created: true, space_created: false })
 }
 
 async fn create_instance(
@@ -425,6 +442,38 @@ async fn delete_instance(tx: &Transaction<'_>, cx: &mut OpContext<'_>, now: Time
             }
         },
     }
+}
+
+/// Deletes a space and everything in it (see `space_rules`), then buffers its `space.deleted`
+/// record. The writer runs this op in a group of its own, holding the space's lock exclusively
+/// (every other write into the space holds it shared), so no write into the space is in flight
+/// on any node meanwhile, and nothing this group buffered for the space can outlive it.
+async fn delete_space(tx: &Transaction<'_>, cx: &mut OpContext<'_>, now: Timestamp, space: &str) -> OpResult {
+    let stmt = tx.prepare_cached(&crate::space_rules::exists_sql("$1")).await?;
+    let exists: bool = tx.query_one(&stmt, &[&space]).await?.get(0);
+    if !exists {
+        return Err(StoreError::SpaceNotFound { space: space.to_string() }.into());
+    }
+    let mut deleted = SpaceDeletion::default();
+    for (table, count) in crate::space_rules::NAMED {
+        let stmt = tx.prepare_cached(&crate::space_rules::count_names_sql(table, "$1")).await?;
+        let n: i64 = tx.query_one(&stmt, &[&space]).await?.get(0);
+        *count(&mut deleted) = n as u64;
+    }
+    for t in crate::space_rules::TABLES {
+        let stmt = tx.prepare_cached(&crate::space_rules::delete_sql(t.table, "$1")).await?;
+        let n = tx.execute(&stmt, &[&space]).await?;
+        if let Some(count) = t.counts {
+            *count(&mut deleted) = n;
+        }
+    }
+    let stmt = tx.prepare_cached("DELETE FROM spaces WHERE name = $1").await?;
+    tx.execute(&stmt, &[&space]).await?;
+    cx.machines.forget_space(space);
+    let payload = serde_json::to_string(&deleted)?;
+    cx.append(now, space, kinds::SPACE_DELETED, space.to_string(), payload, None, true);
+    // The seq is patched in when the group's seqs are assigned.
+    Ok(WriteOutcome::SpaceDeleted { deleted, seq: Seq(0) })
 }
 
 async fn compiled_machine(

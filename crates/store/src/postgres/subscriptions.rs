@@ -53,9 +53,9 @@ type OpResult = Result<WriteOutcome, OpFailure>;
 
 /// Executes `PutSubscription`, `DeleteSubscription`, `Pull`, `Ack`, `Nack`,
 /// `RedriveDeadLetters`, `DiscardDeadLetters` and `TrimLog`.
-pub(crate) async fn execute(tx: &Transaction<'_>, _cx: &mut OpContext<'_>, now: Timestamp, op: &WriteOp) -> OpResult {
+pub(crate) async fn execute(tx: &Transaction<'_>, cx: &mut OpContext<'_>, now: Timestamp, op: &WriteOp) -> OpResult {
     match op {
-        WriteOp::PutSubscription(spec) => put(tx, now, spec).await,
+        WriteOp::PutSubscription(spec) => put(tx, cx, now, spec).await,
         WriteOp::DeleteSubscription { space, name } => {
             let (s, n) = (space.as_str(), name.as_str());
             let stmt = tx.prepare_cached("DELETE FROM subscriptions WHERE space = $1 AND name = $2").await?;
@@ -68,11 +68,7 @@ pub(crate) async fn execute(tx: &Transaction<'_>, _cx: &mut OpContext<'_>, now: 
             Ok(WriteOutcome::SubscriptionDeleted)
         }
         WriteOp::Pull(request) => pull(tx, now, request).await,
-        WriteOp::Ack { space, name, seqs } => {
-            let sql = "DELETE FROM subscription_records
-                       WHERE space = $1 AND name = $2 AND dead_at IS NULL AND seq = ANY($3)";
-            update_listed(tx, space, name, Some(seqs), sql, "").await
-        }
+        WriteOp::Ack { space, name, seqs } => ack(tx, space, name, seqs).await,
         WriteOp::Nack { space, name, leases } => nack(tx, space, name, leases).await,
         WriteOp::RedriveDeadLetters { space, name, seqs } => {
             let listed = "UPDATE subscription_records SET dead_at = NULL, deliveries = 0, lease_until = 0
@@ -93,7 +89,7 @@ pub(crate) async fn execute(tx: &Transaction<'_>, _cx: &mut OpContext<'_>, now: 
 }
 
 /// Creates a subscription, or updates the settings of one with the same filter.
-async fn put(tx: &Transaction<'_>, now: Timestamp, spec: &SubscriptionSpec) -> OpResult {
+async fn put(tx: &Transaction<'_>, cx: &mut OpContext<'_>, now: Timestamp, spec: &SubscriptionSpec) -> OpResult {
     let (space, name) = (spec.filter.space.as_str(), spec.name.as_str());
     let stmt = tx.prepare_cached("SELECT filter FROM subscriptions WHERE space = $1 AND name = $2").await?;
     let stored = tx.query_opt(&stmt, &[&space, &name]).await?;
@@ -113,7 +109,7 @@ async fn put(tx: &Transaction<'_>, now: Timestamp, spec: &SubscriptionSpec) -> O
             )
             .await?;
         tx.execute(&stmt, &[&space, &name, &max_deliveries, &ack_wait_ms, &spec.allow_loss]).await?;
-        return Ok(WriteOutcome::SubscriptionPut { created: false });
+        return Ok(WriteOutcome::SubscriptionPut { created: false, space_created: false });
     }
     let filter = serde_json::to_string(&spec.filter.to_stored())?;
     let start_after = start_param(spec.start_after);
@@ -136,7 +132,9 @@ async fn put(tx: &Transaction<'_>, now: Timestamp, spec: &SubscriptionSpec) -> O
         .await?;
     tx.execute(&stmt, &[&space, &name, &filter, &start_after, &max_deliveries, &ack_wait_ms, &spec.allow_loss, &now.0])
         .await?;
-    Ok(WriteOutcome::SubscriptionPut { created: true })
+    cx.touch_space(now, space);
+    // `space_created` is patched in at commit.
+    Ok(WriteOutcome::SubscriptionPut { created: true, space_created: false })
 }
 
 /// Runs `listed` (with the seqs as an array in `$3`) or, when `seqs` is `None`, `all` on a
@@ -166,12 +164,36 @@ async fn update_listed(
     Ok(WriteOutcome::SubscriptionUpdated(changed))
 }
 
+/// Acknowledges pending records (an ack after the lease ended still counts); the outcome names
+/// the seqs that were pending.
+async fn ack(tx: &Transaction<'_>, space: &SpaceName, name: &Segment, seqs: &[Seq]) -> OpResult {
+    require(tx, space, name).await?;
+    if seqs.is_empty() {
+        return Ok(WriteOutcome::Settled(Vec::new()));
+    }
+    let seqs: Vec<i64> = seqs.iter().filter_map(|s| i64::try_from(s.0).ok()).collect();
+    let stmt = tx
+        .prepare_cached(
+            "DELETE FROM subscription_records
+             WHERE space = $1 AND name = $2 AND dead_at IS NULL AND seq = ANY($3) RETURNING seq",
+        )
+        .await?;
+    settled(tx.query(&stmt, &[&space.as_str(), &name.as_str(), &seqs]).await?)
+}
+
+/// The seqs of `RETURNING seq` rows, in ascending order.
+fn settled(rows: Vec<Row>) -> OpResult {
+    let mut seqs = rows.iter().map(|row| seq(row.get(0))).collect::<Result<Vec<Seq>, _>>()?;
+    seqs.sort_unstable();
+    Ok(WriteOutcome::Settled(seqs))
+}
+
 /// Ends the leases named by (seq, deliveries). A row whose `deliveries` differs was leased
-/// again since (the named lease already ended), so it is left alone and not counted.
+/// again since (the named lease already ended), so it is left alone and not named.
 async fn nack(tx: &Transaction<'_>, space: &SpaceName, name: &Segment, leases: &[(Seq, u32)]) -> OpResult {
     require(tx, space, name).await?;
     if leases.is_empty() {
-        return Ok(WriteOutcome::SubscriptionUpdated(0));
+        return Ok(WriteOutcome::Settled(Vec::new()));
     }
     // Leases no row can have (a seq or count beyond the columns' range) are left out.
     let (seqs, deliveries): (Vec<i64>, Vec<i32>) =
@@ -181,11 +203,11 @@ async fn nack(tx: &Transaction<'_>, space: &SpaceName, name: &Segment, leases: &
         .prepare_cached(
             "UPDATE subscription_records SET lease_until = 0
              WHERE space = $1 AND name = $2 AND dead_at IS NULL
-             AND (seq, deliveries) IN (SELECT * FROM unnest($3::bigint[], $4::int[]))",
+             AND (seq, deliveries) IN (SELECT * FROM unnest($3::bigint[], $4::int[]))
+             RETURNING seq",
         )
         .await?;
-    let changed = tx.execute(&stmt, &[&space.as_str(), &name.as_str(), &seqs, &deliveries]).await?;
-    Ok(WriteOutcome::SubscriptionUpdated(changed))
+    settled(tx.query(&stmt, &[&space.as_str(), &name.as_str(), &seqs, &deliveries]).await?)
 }
 
 /// What a pull writes once it has read everything.

@@ -15,7 +15,10 @@
 //!    and the revision check run under those locks. (Two requests with the same key are never
 //!    put in one group: the later waits for the next group.) Ops that lock rows themselves
 //!    (claims of invocations, KV expiry, invocation purges) use `SKIP LOCKED`, so they never
-//!    wait on a row another group holds.
+//!    wait on a row another group holds. Among the advisory locks is one per space: every op
+//!    that writes into a space holds it shared (but events and instance deletions, which the
+//!    instance's row lock covers), a space's deletion holds it exclusively (in a group of its
+//!    own), so a deletion never runs beside a write into its space on any node.
 //! 2. **The ops.** Instance rows are read, checked, transitioned by the model and updated; log
 //!    records and idempotency records are buffered in memory. A request of several ops (an
 //!    atomic batch) runs in a savepoint; a single op needs none, because an op refuses only
@@ -26,8 +29,11 @@
 //!    visible. Hence seq order is commit order: a reader that has seen `seq = n` can never
 //!    later find a newly committed record with `seq < n` — without any reader-side filtering.
 //!    The records and idempotency rows (whose stored responses now carry their seqs) are
-//!    inserted with one statement each, and the transaction commits. Only this step is
-//!    serialised across the cluster; it holds no lock a reader needs.
+//!    inserted with one statement each, then the `spaces` rows of the spaces the group made
+//!    exist (`ON CONFLICT DO NOTHING`; what was inserted tells each op whether it created its
+//!    space: inserted here, under the `log_head` lock, no two groups insert one row at once),
+//!    and the transaction commits. Only this step is serialised across the cluster; it holds
+//!    no lock a reader needs.
 //! 4. **Retry.** A deadlock or serialization failure (which PostgreSQL rolls back entirely)
 //!    retries the group a few times; any other database error fails the whole group. A
 //!    connection lost during COMMIT leaves the outcome unknown: the requests get an error
@@ -57,6 +63,10 @@ pub(crate) struct Writer {
     pub pool: Pool,
     pub connection: Option<Object>,
     pub machines: MachineCache,
+    /// The store's machine-cache epoch ([`crate::Store::forget_compiled_machines`]), and the
+    /// value this writer last saw.
+    pub machines_epoch: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    pub machines_seen: u64,
     pub metrics: StoreMetrics,
     pub failed: FailState,
     /// Requests held back because their idempotency key is already in the current group.
@@ -83,55 +93,99 @@ fn classify(e: tokio_postgres::Error) -> AttemptError {
 }
 
 /// Advisory lock keys for everything an op may wait on besides existing instance and
-/// invocation rows: its idempotency key, the machine or function and space it puts, the
-/// instance it creates (a concurrent insert of the same row would make it wait), the
-/// invocation idempotency key it enqueues with, the token it revokes, the admin bootstrap.
-fn lock_keys(op: &WriteOp, out: &mut Vec<String>) {
+/// invocation rows: its idempotency key, the machine or function it puts, the instance it
+/// creates (a concurrent insert of the same row would make it wait), the invocation
+/// idempotency key it enqueues with, the token it revokes, the admin bootstrap — each held
+/// exclusively (`true`) — and the space it writes into, held shared (`false`) but exclusively by
+/// the space's deletion.
+fn lock_keys(op: &WriteOp, out: &mut Vec<(String, bool)>) {
+    let mut exclusive = |key: String| out.push((key, true));
     match op {
-        WriteOp::PutMachine { space, name, .. } => {
-            out.push(format!("machine:{space}:{name}"));
-            out.push(format!("space:{space}"));
-        }
+        WriteOp::PutMachine { space, name, .. } => exclusive(format!("machine:{space}:{name}")),
         WriteOp::CreateInstance { key, idempotency, .. } => {
-            out.push(format!("instance:{}", key.address()));
+            exclusive(format!("instance:{}", key.address()));
             if let Some(idem) = idempotency {
-                out.push(format!("idempotency:{}:{}", key.space, idem.key));
+                exclusive(format!("idempotency:{}:{}", key.space, idem.key));
             }
         }
         WriteOp::ApplyEvent { key, idempotency: Some(idem), .. } => {
-            out.push(format!("idempotency:{}:{}", key.space, idem.key))
+            exclusive(format!("idempotency:{}:{}", key.space, idem.key))
         }
         WriteOp::Publish { space, idempotency: Some(idem), .. } => {
-            out.push(format!("idempotency:{space}:{}", idem.key))
+            exclusive(format!("idempotency:{space}:{}", idem.key))
         }
         WriteOp::KvPut { space, bucket, key, .. } | WriteOp::KvDelete { space, bucket, key, .. } => {
-            out.push(format!("kv:{space}:{bucket}:{key}"))
+            exclusive(format!("kv:{space}:{bucket}:{key}"))
         }
         WriteOp::PutSubscription(spec) => {
-            out.push(format!("subscription:{}:{}", spec.filter.space, spec.name));
+            exclusive(format!("subscription:{}:{}", spec.filter.space, spec.name));
             // Serialised with trimming, so a new subscription's start is not trimmed under it.
-            out.push("log-trim".to_string());
+            exclusive("log-trim".to_string());
         }
         WriteOp::DeleteSubscription { space, name }
         | WriteOp::Ack { space, name, .. }
         | WriteOp::Nack { space, name, .. }
         | WriteOp::RedriveDeadLetters { space, name, .. }
-        | WriteOp::DiscardDeadLetters { space, name, .. } => out.push(format!("subscription:{space}:{name}")),
-        WriteOp::Pull(pull) => out.push(format!("subscription:{}:{}", pull.space, pull.name)),
-        WriteOp::TrimLog(_) => out.push("log-trim".to_string()),
-        WriteOp::PutFunction(spec) => {
-            out.push(format!("function:{}:{}", spec.space, spec.name));
-            out.push(format!("space:{}", spec.space));
-        }
+        | WriteOp::DiscardDeadLetters { space, name, .. } => exclusive(format!("subscription:{space}:{name}")),
+        WriteOp::Pull(pull) => exclusive(format!("subscription:{}:{}", pull.space, pull.name)),
+        WriteOp::TrimLog(_) => exclusive("log-trim".to_string()),
+        WriteOp::PutFunction(spec) => exclusive(format!("function:{}:{}", spec.space, spec.name)),
         WriteOp::EnqueueInvocation(record) => {
             if let Some(key) = &record.idempotency_key {
-                out.push(format!("invocation-key:{}:{}:{key}", record.space, record.function));
+                exclusive(format!("invocation-key:{}:{}:{key}", record.space, record.function));
             }
         }
-        WriteOp::RevokeToken { id } => out.push(format!("token:{id}")),
-        WriteOp::BootstrapAdminToken(_) => out.push("bootstrap".to_string()),
+        WriteOp::RevokeToken { id } => exclusive(format!("token:{id}")),
+        WriteOp::BootstrapAdminToken(_) => exclusive("bootstrap".to_string()),
         _ => {}
     }
+    match op {
+        WriteOp::DeleteSpace { space } => out.push((format!("space:{space}"), true)),
+        WriteOp::RecordInvocations(records) => {
+            out.extend(records.iter().map(|r| (format!("space:{}", r.space), false)));
+        }
+        // The hot path takes no more locks than it did: the instance's row lock is enough, as
+        // a deletion waits on it before it empties what these write (see `space_rules`).
+        WriteOp::ApplyEvent { .. } | WriteOp::DeleteInstance { .. } => {}
+        _ => {
+            if let Some(space) = op_space(op) {
+                out.push((format!("space:{space}"), false));
+            }
+        }
+    }
+}
+
+/// The one space an op writes into, if it writes into one (ops that sweep every space, such as
+/// KV expiry or retention, write into none: they lock the rows they change instead).
+fn op_space(op: &WriteOp) -> Option<&str> {
+    let space = match op {
+        WriteOp::PutMachine { space, .. }
+        | WriteOp::Publish { space, .. }
+        | WriteOp::PutBucket { space, .. }
+        | WriteOp::KvPut { space, .. }
+        | WriteOp::KvDelete { space, .. }
+        | WriteOp::DeleteSubscription { space, .. }
+        | WriteOp::Ack { space, .. }
+        | WriteOp::Nack { space, .. }
+        | WriteOp::RedriveDeadLetters { space, .. }
+        | WriteOp::DiscardDeadLetters { space, .. }
+        | WriteOp::DeleteSpace { space } => space,
+        WriteOp::CreateInstance { key, .. } | WriteOp::ApplyEvent { key, .. } | WriteOp::DeleteInstance { key } => {
+            &key.space
+        }
+        WriteOp::PutSubscription(spec) => &spec.filter.space,
+        WriteOp::Pull(pull) => &pull.space,
+        WriteOp::PutFunction(spec) => &spec.space,
+        WriteOp::EnqueueInvocation(record) | WriteOp::FinishInvocation(record) => &record.space,
+        _ => return None,
+    };
+    Some(space.as_ref())
+}
+
+/// Whether a request must run in a group of its own (a space's deletion: nothing else the
+/// group buffers for the space may outlive it).
+fn runs_alone(req: &WriteRequest) -> bool {
+    req.ops.iter().any(|op| matches!(op, WriteOp::DeleteSpace { .. }))
 }
 
 fn idempotency_keys(req: &WriteRequest) -> impl Iterator<Item = (String, String)> + '_ {
@@ -162,10 +216,11 @@ impl Writer {
             };
             let mut keys: HashSet<(String, String)> = idempotency_keys(&first).collect();
             let mut ops = first.ops.len();
+            let alone = runs_alone(&first);
             let mut group = vec![first];
             let mut held_back = VecDeque::new();
             // Requests held back earlier go first, then whatever queued up meanwhile.
-            while ops < MAX_OPS_PER_COMMIT {
+            while ops < MAX_OPS_PER_COMMIT && !alone {
                 let next = match self.carried.pop_front() {
                     Some(req) => req,
                     None if shutdown => break,
@@ -182,6 +237,11 @@ impl Writer {
                         Err(_) => break,
                     },
                 };
+                if runs_alone(&next) {
+                    // It runs in a group of its own, after this one.
+                    held_back.push_back(next);
+                    break;
+                }
                 let mine: Vec<_> = idempotency_keys(&next).collect();
                 if mine.iter().any(|k| keys.contains(k)) {
                     held_back.push_back(next);
@@ -236,7 +296,7 @@ impl Writer {
     }
 
     async fn attempt(&mut self, group: &[WriteRequest]) -> Result<Vec<RequestResult>, AttemptError> {
-        let Writer { pool, connection, machines, metrics, .. } = self;
+        let Writer { pool, connection, machines, machines_epoch, machines_seen, metrics, .. } = self;
         let conn = connect(pool, connection).await?;
         let tx = conn.transaction().await.map_err(classify)?;
 
@@ -255,14 +315,17 @@ impl Writer {
             }
         }
         if !keys.is_empty() {
+            // One lock per hash, exclusive if any key with that hash asks for it.
+            let (keys, exclusive): (Vec<String>, Vec<bool>) = keys.into_iter().unzip();
             let stmt = tx
                 .prepare_cached(
-                    "SELECT pg_advisory_xact_lock(h) FROM
-                       (SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY h) AS sorted",
+                    "SELECT CASE WHEN x THEN pg_advisory_xact_lock(h) ELSE pg_advisory_xact_lock_shared(h) END FROM
+                       (SELECT hashtextextended(k, 0) AS h, bool_or(x) AS x
+                        FROM unnest($1::text[], $2::bool[]) AS t(k, x) GROUP BY 1 ORDER BY 1) AS sorted",
                 )
                 .await
                 .map_err(classify)?;
-            tx.execute(&stmt, &[&keys]).await.map_err(classify)?;
+            tx.execute(&stmt, &[&keys, &exclusive]).await.map_err(classify)?;
         }
         if !instances.is_empty() {
             instances.sort_unstable();
@@ -292,6 +355,15 @@ impl Writer {
                 .await
                 .map_err(classify)?;
             tx.query(&stmt, &[&invocations]).await.map_err(classify)?;
+        }
+
+        // Checked with every lock held: a deletion bumps the epoch before it commits, and a
+        // group writing into the space (re-created, perhaps) gets its space lock or an
+        // instance's row lock only after that commit, so it has dropped what it cached.
+        let epoch = machines_epoch.load(std::sync::atomic::Ordering::SeqCst);
+        if epoch != *machines_seen {
+            machines.clear();
+            *machines_seen = epoch;
         }
 
         // 2. The ops, each request in its own savepoint.
@@ -385,6 +457,7 @@ impl Writer {
                         Some(WriteOutcome::EventApplied { applied, .. }) => applied.seq = crate::types::Seq(seq as u64),
                         Some(WriteOutcome::Published { seq: published, .. })
                         | Some(WriteOutcome::KvWritten { seq: published, .. })
+                        | Some(WriteOutcome::SpaceDeleted { seq: published, .. })
                         | Some(WriteOutcome::InvocationFinished(Some(published))) => {
                             *published = crate::types::Seq(seq as u64)
                         }
@@ -440,6 +513,12 @@ impl Writer {
                 .map_err(classify)?;
             tx.execute(&stmt, &[&spaces, &keys, &fingerprints, &responses, &times]).await.map_err(classify)?;
         }
+        if !log.spaces.is_empty() {
+            insert_spaces(&tx, &log, &mut results).await?;
+        }
+        if group.iter().any(runs_alone) {
+            machines_epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
         let started = Instant::now();
         // An error without a database answer (I/O, a closed connection) leaves the commit's
         // outcome unknown; an answer from the database means it rolled back.
@@ -449,6 +528,45 @@ impl Writer {
         metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
         Ok(results)
     }
+}
+
+/// Inserts the `spaces` rows of the spaces the group made exist, under the `log_head` row lock
+/// (taken here when the group appended no record), so no two groups insert one row at once and
+/// the insert never waits on another group; marks the first op of each space whose row this
+/// inserted as having created it.
+async fn insert_spaces(
+    tx: &deadpool_postgres::Transaction<'_>,
+    log: &GroupLog,
+    results: &mut [RequestResult],
+) -> Result<(), AttemptError> {
+    if log.records.is_empty() {
+        let stmt = tx.prepare_cached("SELECT 1 FROM log_head WHERE id = 1 FOR UPDATE").await.map_err(classify)?;
+        tx.execute(&stmt, &[]).await.map_err(classify)?;
+    }
+    let names: Vec<&str> = log.spaces.iter().map(|p| p.space.as_str()).collect();
+    let times: Vec<i64> = log.spaces.iter().map(|p| p.created_at.0).collect();
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO spaces (name, created_at) SELECT * FROM unnest($1::text[], $2::bigint[])
+             ON CONFLICT (name) DO NOTHING RETURNING name",
+        )
+        .await
+        .map_err(classify)?;
+    let created: HashSet<String> =
+        tx.query(&stmt, &[&names, &times]).await.map_err(classify)?.iter().map(|row| row.get(0)).collect();
+    let mut reported = HashSet::new();
+    for pending in &log.spaces {
+        if !created.contains(&pending.space) || !reported.insert(pending.space.as_str()) {
+            continue;
+        }
+        let (r, o) = pending.reports_to;
+        if let Some(Ok(outcomes)) = results.get_mut(r)
+            && let Some(outcome) = outcomes.get_mut(o)
+        {
+            outcome.set_space_created();
+        }
+    }
+    Ok(())
 }
 
 /// The writer's connection, (re)connecting when there is none or it died.

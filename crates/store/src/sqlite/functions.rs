@@ -87,7 +87,7 @@ fn put_function(
         rows.next()?.map(raw_function).transpose()?.map(RawFunction::decode).transpose()?
     };
     if let Some(latest) = latest.as_ref().filter(|latest| unchanged(latest, spec)) {
-        return Ok(WriteOutcome::FunctionPut { summary: latest.clone(), created: false });
+        return Ok(WriteOutcome::FunctionPut { summary: latest.clone(), created: false, space_created: false });
     }
     let stored = StoredFunction::new(spec, next_version(latest.as_ref())?, now)?;
     conn.prepare_cached(
@@ -104,10 +104,9 @@ fn put_function(
         now.0,
         spec.component
     ])?;
-    conn.prepare_cached("INSERT OR IGNORE INTO spaces (name, created_at) VALUES (?1, ?2)")?
-        .execute(params![space, now.0])?;
+    let space_created = crate::sqlite::ops::ensure_space(conn, now, space)?;
     append_log(conn, cx, now, space, FUNCTION_DEPLOYED, &address(space, name), &stored.record(), None)?;
-    Ok(WriteOutcome::FunctionPut { summary: stored.summary, created: true })
+    Ok(WriteOutcome::FunctionPut { summary: stored.summary, created: true, space_created })
 }
 
 /// Inserts an invocation record, refusing an id already stored; returns its seq.

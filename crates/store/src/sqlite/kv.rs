@@ -19,7 +19,7 @@ use switchyard_model::{Segment, SpaceName};
 
 use crate::error::StoreError;
 use crate::sqlite::SqliteStore;
-use crate::sqlite::ops::{OpContext, append_log};
+use crate::sqlite::ops::{OpContext, append_log, ensure_space};
 use crate::streams::*;
 use crate::types::*;
 
@@ -77,10 +77,10 @@ fn put_bucket(
         .prepare_cached("SELECT history, created_at FROM kv_buckets WHERE space = ?1 AND name = ?2")?
         .query_row(params![space_name, bucket_name], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    let (created_at, created) = match existing {
+    let (created_at, created, space_created) = match existing {
         None => {
-            insert_bucket(conn, now, space_name, bucket_name, history)?;
-            (Timestamp(now.0), true)
+            let space_created = insert_bucket(conn, now, space_name, bucket_name, history)?;
+            (Timestamp(now.0), true, space_created)
         }
         Some((old, created_at)) => {
             let old = stored_history(old)?;
@@ -99,29 +99,34 @@ fn put_bucket(
                 )?
                 .execute(params![space_name, bucket_name, history])?;
             }
-            (Timestamp(created_at), false)
+            (Timestamp(created_at), false, false)
         }
     };
     let bucket = BucketRecord { space: space.clone(), name: bucket.clone(), history, created_at };
-    Ok(WriteOutcome::BucketPut { bucket, created })
+    Ok(WriteOutcome::BucketPut { bucket, created, space_created })
 }
 
-/// Inserts a new bucket and its space's row.
-fn insert_bucket(conn: &Connection, now: Timestamp, space: &str, bucket: &str, history: u32) -> Result<(), StoreError> {
+/// Inserts a new bucket and its space's row; whether the space was created.
+fn insert_bucket(
+    conn: &Connection,
+    now: Timestamp,
+    space: &str,
+    bucket: &str,
+    history: u32,
+) -> Result<bool, StoreError> {
     conn.prepare_cached("INSERT INTO kv_buckets (space, name, history, created_at) VALUES (?1, ?2, ?3, ?4)")?
         .execute(params![space, bucket, history, now.0])?;
-    conn.prepare_cached("INSERT OR IGNORE INTO spaces (name, created_at) VALUES (?1, ?2)")?
-        .execute(params![space, now.0])?;
-    Ok(())
+    ensure_space(conn, now, space)
 }
 
-/// The bucket's history, creating the bucket with the default history when there is none.
-fn ensure_bucket(conn: &Connection, now: Timestamp, space: &str, bucket: &str) -> Result<u32, StoreError> {
+/// The bucket's history, creating the bucket with the default history when there is none;
+/// with whether that created the space.
+fn ensure_bucket(conn: &Connection, now: Timestamp, space: &str, bucket: &str) -> Result<(u32, bool), StoreError> {
     match bucket_history(conn, space, bucket)? {
-        Some(history) => Ok(history),
+        Some(history) => Ok((history, false)),
         None => {
-            insert_bucket(conn, now, space, bucket, DEFAULT_KV_HISTORY)?;
-            Ok(DEFAULT_KV_HISTORY)
+            let space_created = insert_bucket(conn, now, space, bucket, DEFAULT_KV_HISTORY)?;
+            Ok((DEFAULT_KV_HISTORY, space_created))
         }
     }
 }
@@ -201,7 +206,7 @@ fn kv_put(
     let address = address(space, bucket, put.key);
     let current = key_state(conn, now, space, bucket, put.key)?;
     check_put(put.condition, current, &address)?;
-    let history = ensure_bucket(conn, now, space, bucket)?;
+    let (history, space_created) = ensure_bucket(conn, now, space, bucket)?;
     let revision = match current {
         // A tombstone's or an expired value's revision counts too: revisions never repeat.
         Some(current) => {
@@ -231,7 +236,7 @@ fn kv_put(
     ])?;
     let record = KvPutRecord::new(bucket, put.key, revision, put.value, put.content_type, expires_at);
     let seq = append_log(conn, cx, now, space, kinds::KV_PUT, &address, &record, None)?;
-    Ok(WriteOutcome::KvWritten { revision, seq })
+    Ok(WriteOutcome::KvWritten { revision, seq, space_created })
 }
 
 /// Replaces a live key with a tombstone if its condition holds.
@@ -253,7 +258,7 @@ fn kv_delete(
     write_tombstone(conn, now, space, bucket, key, revision)?;
     let record = KvDeletedRecord { bucket, key, revision, reason: DeleteReason::Deleted };
     let seq = append_log(conn, cx, now, space, kinds::KV_DELETED, &address, &record, None)?;
-    Ok(WriteOutcome::KvWritten { revision, seq })
+    Ok(WriteOutcome::KvWritten { revision, seq, space_created: false })
 }
 
 /// Turns up to `limit` keys whose TTL ended at or before `due` into tombstones.

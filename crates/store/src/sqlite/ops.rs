@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use crate::error::StoreError;
 use crate::machines::MachineCache;
 use crate::records::{CreatedRecord, MessageRecord, PublishedResponse, TransitionedRecord};
+use crate::space_rules;
 use crate::sqlite::rows;
 use crate::types::*;
 
@@ -88,8 +89,9 @@ pub(crate) fn execute(conn: &Connection, cx: &mut OpContext<'_>, op: &WriteOp) -
                 && let Some(response) = check_idempotency(conn, space, idem)?
             {
                 let r: PublishedResponse = serde_json::from_str(&response)?;
-                return Ok(WriteOutcome::Published { seq: Seq(r.seq), replayed: true });
+                return Ok(WriteOutcome::Published { seq: Seq(r.seq), replayed: true, space_created: false });
             }
+            let space_created = ensure_space(conn, now, space)?;
             let record = MessageRecord { payload, key: key.as_deref(), headers };
             let idem_key = idempotency.as_ref().map(|i| i.key.as_str());
             let seq =
@@ -97,7 +99,7 @@ pub(crate) fn execute(conn: &Connection, cx: &mut OpContext<'_>, op: &WriteOp) -
             if let Some(idem) = idempotency {
                 record_idempotency(conn, now, space, idem, &serde_json::to_string(&PublishedResponse { seq: seq.0 })?)?;
             }
-            Ok(WriteOutcome::Published { seq, replayed: false })
+            Ok(WriteOutcome::Published { seq, replayed: false, space_created })
         }
         WriteOp::HeartbeatNode(node) => {
             conn.prepare_cached(
@@ -132,6 +134,7 @@ pub(crate) fn execute(conn: &Connection, cx: &mut OpContext<'_>, op: &WriteOp) -
         | WriteOp::ClaimInvocations(_)
         | WriteOp::FinishInvocation(_)
         | WriteOp::PurgeInvocations { .. } => crate::sqlite::functions::execute(conn, cx, now, op),
+        WriteOp::DeleteSpace { space } => delete_space(conn, cx, now, space.as_ref()),
         WriteOp::PurgeIdempotency { before, limit } => {
             // Bounded: this runs inside a group commit, so one huge DELETE would stall writes.
             let n = conn
@@ -164,7 +167,7 @@ fn put_machine(
         Some((v, stored)) => {
             let v = rows::machine_version(*v)?;
             if *stored == text {
-                return Ok(WriteOutcome::MachinePut { version: v, created: false });
+                return Ok(WriteOutcome::MachinePut { version: v, created: false, space_created: false });
             }
             v.next()
         }
@@ -174,8 +177,7 @@ fn put_machine(
         "INSERT INTO machines (space, name, version, definition, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
     .execute(params![space, name, version.get(), text, now.0])?;
-    conn.prepare_cached("INSERT OR IGNORE INTO spaces (name, created_at) VALUES (?1, ?2)")?
-        .execute(params![space, now.0])?;
+    let space_created = ensure_space(conn, now, space)?;
     append_log(
         conn,
         cx,
@@ -186,7 +188,47 @@ fn put_machine(
         &json!({ "name": name, "version": version.get() }),
         None,
     )?;
-    Ok(WriteOutcome::MachinePut { version, created: true })
+    Ok(WriteOutcome::MachinePut { version, created: true, space_created })
+}
+
+/// Gives `space` its row in `spaces` unless it has one; whether this created it.
+pub(crate) fn ensure_space(conn: &Connection, now: Timestamp, space: &str) -> Result<bool, StoreError> {
+    let inserted = conn
+        .prepare_cached("INSERT OR IGNORE INTO spaces (name, created_at) VALUES (?1, ?2)")?
+        .execute(params![space, now.0])?;
+    Ok(inserted == 1)
+}
+
+/// Deletes a space and everything in it (see `space_rules`), then appends its `space.deleted`
+/// record. Runs on the writer thread like every write, so nothing of the space is written
+/// meanwhile; the writer's compiled machines of the space go too, since a re-created space may
+/// put other definitions under the same names and versions.
+fn delete_space(
+    conn: &Connection,
+    cx: &mut OpContext<'_>,
+    now: Timestamp,
+    space: &str,
+) -> Result<WriteOutcome, StoreError> {
+    let exists: bool = conn.prepare_cached(&space_rules::exists_sql("?1"))?.query_row(params![space], |r| r.get(0))?;
+    if !exists {
+        return Err(StoreError::SpaceNotFound { space: space.to_string() });
+    }
+    let mut deleted = SpaceDeletion::default();
+    for (table, count) in space_rules::NAMED {
+        let n: i64 =
+            conn.prepare_cached(&space_rules::count_names_sql(table, "?1"))?.query_row(params![space], |r| r.get(0))?;
+        *count(&mut deleted) = n as u64;
+    }
+    for t in space_rules::TABLES {
+        let n = conn.prepare_cached(&space_rules::delete_sql(t.table, "?1"))?.execute(params![space])?;
+        if let Some(count) = t.counts {
+            *count(&mut deleted) = n as u64;
+        }
+    }
+    conn.prepare_cached("DELETE FROM spaces WHERE name = ?1")?.execute(params![space])?;
+    cx.machines.forget_space(space);
+    let seq = append_log(conn, cx, now, space, kinds::SPACE_DELETED, space, &deleted, None)?;
+    Ok(WriteOutcome::SpaceDeleted { deleted, seq })
 }
 
 fn create_instance(

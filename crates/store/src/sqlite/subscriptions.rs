@@ -66,11 +66,7 @@ pub(crate) fn execute(
             Ok(WriteOutcome::SubscriptionDeleted)
         }
         WriteOp::Pull(request) => pull(conn, now, request),
-        WriteOp::Ack { space, name, seqs } => {
-            let sql = "DELETE FROM subscription_records WHERE space = ?1 AND name = ?2 AND dead_at IS NULL
-                       AND seq IN (SELECT value FROM json_each(?3))";
-            update_listed(conn, space, name, Some(seqs), sql, "")
-        }
+        WriteOp::Ack { space, name, seqs } => ack(conn, space, name, seqs),
         WriteOp::Nack { space, name, leases } => nack(conn, space, name, leases),
         WriteOp::RedriveDeadLetters { space, name, seqs } => {
             let listed = "UPDATE subscription_records SET dead_at = NULL, deliveries = 0, lease_until = 0
@@ -110,7 +106,7 @@ fn put(conn: &Connection, now: Timestamp, spec: &SubscriptionSpec) -> Result<Wri
             "UPDATE subscriptions SET max_deliveries = ?3, ack_wait_ms = ?4, allow_loss = ?5 WHERE space = ?1 AND name = ?2",
         )?
         .execute(params![space, name, max_deliveries, ack_wait_ms, spec.allow_loss])?;
-        return Ok(WriteOutcome::SubscriptionPut { created: false });
+        return Ok(WriteOutcome::SubscriptionPut { created: false, space_created: false });
     }
     let filter = serde_json::to_string(&spec.filter.to_stored())?;
     let start_after = start_param(spec.start_after);
@@ -129,7 +125,8 @@ fn put(conn: &Connection, now: Timestamp, spec: &SubscriptionSpec) -> Result<Wri
          VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![space, name, filter, start_after, max_deliveries, ack_wait_ms, spec.allow_loss, now.0])?;
-    Ok(WriteOutcome::SubscriptionPut { created: true })
+    let space_created = crate::sqlite::ops::ensure_space(conn, now, space)?;
+    Ok(WriteOutcome::SubscriptionPut { created: true, space_created })
 }
 
 /// Runs `listed` (with the seqs as a JSON array in `?3`) or, when `seqs` is `None`, `all` on a
@@ -152,8 +149,23 @@ fn update_listed(
     Ok(WriteOutcome::SubscriptionUpdated(changed as u64))
 }
 
+/// Acknowledges pending records (an ack after the lease ended still counts); the outcome names
+/// the seqs that were pending.
+fn ack(conn: &Connection, space: &SpaceName, name: &Segment, seqs: &[Seq]) -> Result<WriteOutcome, StoreError> {
+    require(conn, space, name)?;
+    if seqs.is_empty() {
+        return Ok(WriteOutcome::Settled(Vec::new()));
+    }
+    let mut stmt = conn.prepare_cached(
+        "DELETE FROM subscription_records WHERE space = ?1 AND name = ?2 AND dead_at IS NULL
+         AND seq IN (SELECT value FROM json_each(?3)) RETURNING seq",
+    )?;
+    let rows = stmt.query_map(params![space.as_str(), name.as_str(), seq_list(seqs)?], |r| r.get::<_, i64>(0))?;
+    settled(rows)
+}
+
 /// Ends the leases named by (seq, deliveries). A row whose `deliveries` differs was leased
-/// again since (the named lease already ended), so it is left alone and not counted.
+/// again since (the named lease already ended), so it is left alone and not named.
 fn nack(
     conn: &Connection,
     space: &SpaceName,
@@ -162,18 +174,26 @@ fn nack(
 ) -> Result<WriteOutcome, StoreError> {
     require(conn, space, name)?;
     if leases.is_empty() {
-        return Ok(WriteOutcome::SubscriptionUpdated(0));
+        return Ok(WriteOutcome::Settled(Vec::new()));
     }
     // One JSON array of [seq, deliveries] pairs; seqs no record can have are left out.
     let leases: Vec<(i64, u32)> = leases.iter().filter_map(|(s, d)| i64::try_from(s.0).ok().map(|s| (s, *d))).collect();
     // Lease end 0 is before any `now`: the next pull delivers them first.
-    let changed = conn
-        .prepare_cached(
-            "UPDATE subscription_records SET lease_until = 0 WHERE space = ?1 AND name = ?2 AND dead_at IS NULL
-             AND (seq, deliveries) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?3))",
-        )?
-        .execute(params![space.as_str(), name.as_str(), serde_json::to_string(&leases)?])?;
-    Ok(WriteOutcome::SubscriptionUpdated(changed as u64))
+    let mut stmt = conn.prepare_cached(
+        "UPDATE subscription_records SET lease_until = 0 WHERE space = ?1 AND name = ?2 AND dead_at IS NULL
+         AND (seq, deliveries) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?3))
+         RETURNING seq",
+    )?;
+    let rows = stmt
+        .query_map(params![space.as_str(), name.as_str(), serde_json::to_string(&leases)?], |r| r.get::<_, i64>(0))?;
+    settled(rows)
+}
+
+/// The seqs a `RETURNING seq` statement gave back, in ascending order.
+fn settled(rows: impl Iterator<Item = rusqlite::Result<i64>>) -> Result<WriteOutcome, StoreError> {
+    let mut seqs = rows.map(|r| r.map_err(StoreError::from).and_then(seq)).collect::<Result<Vec<Seq>, _>>()?;
+    seqs.sort_unstable();
+    Ok(WriteOutcome::Settled(seqs))
 }
 
 /// What a pull does with a due row.

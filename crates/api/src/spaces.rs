@@ -1,0 +1,51 @@
+//! Spaces: deleting one, and telling a caller that its write created one.
+//!
+//! A space comes into being with the first write that puts something in it, so a mistyped
+//! space name would otherwise pass unnoticed: every answer to a write that created its space
+//! carries [`SPACE_CREATED_HEADER`] naming it (the CLI turns that into a note).
+
+use axum::RequestExt;
+use axum::extract::{MatchedPath, RawPathParams, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use switchyard_engine::parse_space;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::{Caller, Path};
+
+/// The header naming the space a write created (absent when the space existed before).
+pub const SPACE_CREATED_HEADER: HeaderName = HeaderName::from_static("x-switchyard-space-created");
+
+pub async fn delete_space(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(space): Path<String>,
+) -> Result<Response, ApiError> {
+    // The engine checks the caller is an admin of the space, as the door did.
+    let (deleted, seq) = state.engine.delete_space(&caller, &space).await?;
+    // 200 with what went, unlike the 204 of deletes with nothing to report: this one's answer
+    // is the only account of what a whole space held.
+    let body = json!({ "space": parse_space(&space)?.as_str(), "deleted": deleted, "seq": seq.0 });
+    Ok((StatusCode::OK, axum::Json(body)).into_response())
+}
+
+/// Middleware (on every route) adding [`SPACE_CREATED_HEADER`] to a successful answer whose
+/// request created the route's `{space}`. Routes without a space create none.
+pub async fn note_space_creation(mut req: Request, next: Next) -> Response {
+    let scoped = req.extensions().get::<MatchedPath>().is_some_and(|m| m.as_str().starts_with("/v1/spaces/{space}"));
+    let space = match req.extract_parts::<RawPathParams>().await {
+        Ok(params) if scoped => {
+            params.iter().find(|(name, _)| *name == "space").and_then(|(_, value)| HeaderValue::from_str(value).ok())
+        }
+        _ => None,
+    };
+    let Some(space) = space else { return next.run(req).await };
+    let (mut response, created) = switchyard_engine::noting_space_creation(next.run(req)).await;
+    if created && response.status().is_success() {
+        response.headers_mut().insert(SPACE_CREATED_HEADER, space);
+    }
+    response
+}
