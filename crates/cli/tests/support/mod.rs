@@ -60,7 +60,16 @@ impl TestServer {
     }
 
     fn spawn(data_dir: &Path, extra_args: &[&str], admin_token: Option<String>) -> TestServer {
-        let mut child = Command::new(binary())
+        let mut command = Command::new(binary());
+        // Only what the test says: a developer's SWITCHYARD_STORE, SWITCHYARD_LISTEN or RUST_LOG
+        // must not change what every test runs against.
+        command.env_clear();
+        for kept in ["PATH", "HOME", "TMPDIR"] {
+            if let Some(value) = std::env::var_os(kept) {
+                command.env(kept, value);
+            }
+        }
+        let mut child = command
             .arg("serve")
             .arg("--data-dir")
             .arg(data_dir)
