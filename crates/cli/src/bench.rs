@@ -16,9 +16,6 @@ pub struct BenchArgs {
     /// Which benchmark to run.
     #[command(subcommand)]
     pub kind: BenchKind,
-    /// Log level: error, warn, info, debug or trace (RUST_LOG, when set, overrides it).
-    #[arg(long, global = true, env = "SWITCHYARD_LOG_LEVEL", value_enum, default_value_t, value_name = "LEVEL")]
-    pub log_level: crate::config::LogLevel,
 }
 
 /// The benchmarks.

@@ -37,7 +37,7 @@ pub enum LogFormat {
     Json,
 }
 
-/// Log level of `serve` and `bench` (`RUST_LOG`, when set, overrides it).
+/// Log level of `serve` (`RUST_LOG`, when set, overrides it).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogLevel {
     /// Errors only.

@@ -221,7 +221,9 @@ async fn run(cli: Cli) -> ExitCode {
                 Ok(settings) => settings,
                 Err(e) => return report(Err(e), None, requested),
             };
-            init_logging(global.log_format, args.log_level);
+            // The benchmark logs nothing of its own: a level flag would change nothing, so it
+            // has none (RUST_LOG still filters what its libraries log).
+            init_logging(global.log_format, LogLevel::default());
             let result = match client_builder(&settings) {
                 Ok(builder) => bench::run(args, &builder, settings.token.as_deref()).await,
                 Err(e) => Err(e),

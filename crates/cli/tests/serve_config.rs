@@ -118,6 +118,21 @@ fn print_config_names_each_source_and_a_flag_then_env_win_over_the_file() {
 }
 
 #[test]
+fn the_config_file_can_be_named_by_its_environment_variable() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(dir.path(), FILE);
+    let out = run(serve(&["--print-config"], &[("SWITCHYARD_SERVE_CONFIG", config.to_str().expect("utf-8"))]));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(line(&stdout, "shutdown-grace"), "shutdown-grace = \"3s\"  # file");
+    assert_eq!(line(&stdout, "max-body-bytes"), "max-body-bytes = 2000  # file");
+    // A variable naming a file that is not there is refused like the flag.
+    let missing = dir.path().join("nope.toml");
+    let out = run(serve(&["--print-config"], &[("SWITCHYARD_SERVE_CONFIG", missing.to_str().expect("utf-8"))]));
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
 fn the_printed_configuration_loads_back_as_the_config_file() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = write_config(dir.path(), FILE);
