@@ -1,5 +1,6 @@
 //! Test support: a throwaway PostgreSQL database per test, on whatever PostgreSQL can be had,
-//! and the example functions built for wasm32-wasip2 ([`example_function`]).
+//! the example functions built for wasm32-wasip2 ([`example_function`]), and waiting for a
+//! condition instead of sleeping ([`wait_until`], [`within`]).
 //!
 //! What this crate guarantees:
 //! - [`TestDatabase::create`] returns a new, empty database `switchyard_test_<16 hex digits>`
@@ -20,9 +21,11 @@
 mod cluster;
 mod functions;
 mod http;
+mod wait;
 
 pub use functions::{example_function, example_function_bytes};
 pub use http::counting_http_server;
+pub use wait::{PATIENCE, wait_for, wait_until, wait_until_blocking, within};
 
 use std::collections::hash_map::RandomState;
 use std::future::Future;
