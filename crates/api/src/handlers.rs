@@ -50,6 +50,7 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response> {
     if let Some(runtime) = state.engine.function_runtime() {
         state.metrics.functions.set(runtime.stats());
     }
+    state.metrics.engine.set(&state.engine);
     Ok(([(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.encode())
         .into_response())
 }

@@ -50,6 +50,10 @@ pub struct HttpMetrics {
     pub cpu_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
     /// The function runtime's counters, read at each scrape.
     pub functions: FunctionGauges,
+    /// The engine's counters, read at each scrape.
+    pub engine: EngineGauges,
+    /// Requests being handled now, by route (a waiting pull counts until it answers).
+    pub in_flight: Family<RouteLabels, Gauge>,
     /// Everything `/metrics` exports.
     pub registry: Registry,
 }
@@ -95,6 +99,25 @@ impl FunctionGauges {
         self.running.set(count(stats.running_invocations.load(Relaxed)));
         self.waiting.set(count(stats.waiting_invocations.load(Relaxed)));
         self.capacity_refusals.set(count(stats.capacity_refusals.load(Relaxed)));
+    }
+}
+
+/// The engine's counters (monotonic; exported as gauges because they are read from the engine
+/// at each scrape).
+#[derive(Default)]
+pub struct EngineGauges {
+    /// Times a watcher fell behind the live stream and caught up from the store.
+    pub watch_catch_ups: Gauge,
+    /// Retention passes completed.
+    pub maintenance_passes: Gauge,
+}
+
+impl EngineGauges {
+    /// Copies the engine's counters.
+    pub fn set(&self, engine: &switchyard_engine::Engine) {
+        let count = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.watch_catch_ups.set(count(engine.watch_catch_ups()));
+        self.maintenance_passes.set(count(engine.maintenance_passes()));
     }
 }
 
@@ -150,6 +173,23 @@ impl HttpMetrics {
         let latency: HistogramFamily = Family::new_with_constructor(latency_histogram);
         registry.register("switchyard_http_requests", "HTTP requests by route, method and status", requests.clone());
         registry.register("switchyard_http_request_duration_seconds", "HTTP request latency by route", latency.clone());
+        let in_flight = Family::<RouteLabels, Gauge>::default();
+        registry.register(
+            "switchyard_http_requests_in_flight",
+            "HTTP requests being handled now, by route (streams count until their response starts)",
+            in_flight.clone(),
+        );
+        let engine = EngineGauges::default();
+        registry.register(
+            "switchyard_watch_catch_ups",
+            "Times a watcher fell behind the live stream and caught up from the store (slow consumers)",
+            engine.watch_catch_ups.clone(),
+        );
+        registry.register(
+            "switchyard_maintenance_passes",
+            "Retention passes (idempotency keys, invocations, log) completed since the process started",
+            engine.maintenance_passes.clone(),
+        );
         store_metrics.register(&mut registry);
         let log = LogGauges::default();
         registry.register("switchyard_log_oldest_seq", "The oldest seq the event log keeps", log.oldest_seq.clone());
@@ -218,7 +258,7 @@ impl HttpMetrics {
         ] {
             registry.register(name, help, gauge.clone());
         }
-        HttpMetrics { requests, latency, log, cpu_seconds, functions, registry }
+        HttpMetrics { requests, latency, log, cpu_seconds, functions, engine, in_flight, registry }
     }
 
     /// The registry in Prometheus text format.
@@ -248,9 +288,22 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
         Method::HEAD => "HEAD",
         _ => "other",
     };
+    let in_flight = state.metrics.in_flight.get_or_create(&RouteLabels { route }).clone();
+    in_flight.inc();
+    // Decremented when the request ends however it ends (a client that hangs up drops this future).
+    let _in_flight = DecrementOnDrop(in_flight);
     let response = next.run(req).await;
     let metrics = &state.metrics;
     metrics.latency.get_or_create(&RouteLabels { route }).observe(started.elapsed().as_secs_f64());
     metrics.requests.get_or_create(&RequestLabels { route, method, status: response.status().as_u16() }).inc();
     response
+}
+
+/// Decrements its gauge when dropped.
+struct DecrementOnDrop(Gauge);
+
+impl Drop for DecrementOnDrop {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }

@@ -7,21 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::TestServer;
 use support::http::{Http, code};
-
-const ORDER_YAML: &str = r#"
-name: order
-initial: pending
-context_schema: { type: object, required: [amount] }
-states:
-  pending: {}
-  paid: {}
-  shipped: {}
-  cancelled: { final: true }
-transitions:
-  - { from: pending, event: pay, to: paid, guard: "event.amount >= ctx.amount" }
-  - { from: paid, event: ship, to: shipped }
-  - { from: [pending, paid], event: cancel, to: cancelled }
-"#;
+use switchyard_testkit::fixtures::ORDER_YAML;
 
 async fn setup_order(http: &Http, space: &str) {
     let (status, body) = http.put_yaml(&format!("/v1/spaces/{space}/machines/order"), ORDER_YAML).await;

@@ -6,7 +6,7 @@ mod support;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
@@ -396,7 +396,7 @@ fn metrics_access_comes_from_the_environment_too() {
 #[test]
 fn an_unknown_metrics_access_fails_the_start_with_a_clear_message() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let out = Command::new(support::binary())
+    let out = support::command()
         .args(["serve", "--listen", "127.0.0.1:0", "--metrics-access", "loopback", "--data-dir"])
         .arg(dir.path())
         .output()
@@ -410,7 +410,7 @@ fn an_unknown_metrics_access_fails_the_start_with_a_clear_message() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).is_empty(), "it did not start listening");
 
-    let out = Command::new(support::binary())
+    let out = support::command()
         .args(["serve", "--listen", "127.0.0.1:0", "--metrics-access", "token", "--metrics-public", "--data-dir"])
         .arg(dir.path())
         .output()
@@ -420,7 +420,7 @@ fn an_unknown_metrics_access_fails_the_start_with_a_clear_message() {
 
 /// Starts `switchyard serve` on `listen` with extra environment.
 fn spawn_serve(data_dir: &Path, listen: &str, env: &[(&str, &str)]) -> Child {
-    Command::new(support::binary())
+    support::command()
         .args(["serve", "--listen", listen, "--data-dir"])
         .arg(data_dir)
         .envs(env.iter().copied())

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::TestServer;
+use switchyard_testkit::{wait_until, wait_until_blocking};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// How long anything may take before a test calls it a hang.
@@ -201,16 +202,11 @@ fn past_the_connection_cap_a_new_connection_gets_503_json_and_the_server_recover
     assert_eq!(request(&mut held[0], "GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n").status, 200);
     // Once others close, a new connection is served again.
     held.truncate(1);
-    let start = Instant::now();
-    loop {
+    wait_until_blocking("closed connections to free their places", BOUND, || {
         let answer = healthz(&server);
-        if answer.status == 200 {
-            break;
-        }
-        assert_eq!(answer.status, 503);
-        assert!(start.elapsed() < BOUND, "closed connections never freed their places");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        assert!(matches!(answer.status, 200 | 503), "{}", answer.status);
+        (answer.status == 200).then_some(())
+    });
 }
 
 #[test]
@@ -238,7 +234,7 @@ fn requests_hyper_cannot_parse_get_the_json_error_body() {
 
 #[test]
 fn zero_timeouts_are_refused_at_start_up() {
-    let out = std::process::Command::new(support::binary())
+    let out = support::command()
         .args(["serve", "--listen", "127.0.0.1:0", "--idle-timeout", "0s"])
         .output()
         .expect("run serve");
@@ -366,7 +362,12 @@ async fn shutdown_ends_event_streams_finishes_requests_and_is_bounded_by_the_gra
     let mut finishing = partial_publish(&server, "acme", PAYLOAD_START.len() + rest_of_body.len());
     let mut stuck = partial_publish(&server, "acme", 1000);
     // The server has the heads and waits for the bodies.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let client = server.client();
+    let publishing = r#"switchyard_http_requests_in_flight{route="/v1/spaces/{space}/topics/{name}/messages"}"#;
+    wait_until("the server to be reading both bodies", BOUND, || async {
+        (support::series(&client, publishing).await == Some(2.0)).then_some(())
+    })
+    .await;
     let terminated = std::thread::spawn(move || {
         let status = server.terminate();
         (status, server)

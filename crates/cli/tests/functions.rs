@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use support::{TestServer, gauge};
 use switchyard_client::{Client, ClientError, FunctionSettings, InvokeOptions, WatchQuery};
-use switchyard_testkit::{TestDatabase, example_function_bytes};
+use switchyard_testkit::{PATIENCE, TestDatabase, example_function_bytes, wait_for, wait_until, within};
 
 fn code(e: &ClientError) -> &str {
     e.code().unwrap_or("(no code)")
@@ -33,14 +33,12 @@ async fn invoke(client: &Client, name: &str, input: Value) -> Result<Value, Clie
 
 /// Waits until the function's invocation records number at least `n`; returns them.
 async fn recorded(client: &Client, name: &str, n: usize) -> Vec<Value> {
-    for _ in 0..200 {
+    let what = format!("{n} invocation records of {name}");
+    wait_until(&what, PATIENCE, || async {
         let page = client.list_invocations("acme", name, Some(0), Some(1000)).await.expect("list invocations");
-        if page.invocations.len() >= n {
-            return page.invocations;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("fewer than {n} invocation records of {name} after 10 s");
+        (page.invocations.len() >= n).then_some(page.invocations)
+    })
+    .await
 }
 
 async fn assert_hello_answers(client: &Client) {
@@ -258,8 +256,7 @@ async fn async_invocations_complete_into_the_log(client: &Client) {
     let again = client.invoke_async("acme", "charge", input, &options).await.expect("repeat");
     assert_eq!(again["id"], id.as_str(), "the same idempotency key returns the first invocation");
 
-    let record =
-        tokio::time::timeout(Duration::from_secs(10), watch.next()).await.expect("a completion").unwrap().unwrap();
+    let record = within("a completion", PATIENCE, watch.next()).await.unwrap().unwrap();
     assert_eq!(record.address, "acme:charge");
     assert_eq!(record.payload["invocation_id"], id.as_str());
     assert_eq!(record.payload["status"], "succeeded");
@@ -273,8 +270,7 @@ async fn async_invocations_complete_into_the_log(client: &Client) {
 
     let declined = serde_json::to_vec(&json!({"amount": 5, "fail": "declined"})).unwrap();
     let pending = client.invoke_async("acme", "charge", declined, &InvokeOptions::default()).await.unwrap();
-    let record =
-        tokio::time::timeout(Duration::from_secs(10), watch.next()).await.expect("a completion").unwrap().unwrap();
+    let record = within("a completion", PATIENCE, watch.next()).await.unwrap().unwrap();
     assert_eq!(record.payload["invocation_id"], pending["id"]);
     assert_eq!(record.payload["status"], "failed");
     assert_eq!(record.payload["error"]["code"], "card_declined");
@@ -311,7 +307,10 @@ async fn an_async_invocation_accepted_before_a_sigkill_runs_again_after_the_rest
     let pending = client.invoke_async("acme", "spin", input, &InvokeOptions::default()).await.expect("accepted");
     let id = pending["id"].as_str().unwrap().to_owned();
     // Killed while the first attempt spins: it never finishes.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_until("the first attempt to be running", PATIENCE, || async {
+        (support::gauge(&client, "switchyard_function_running_invocations").await == 1.0).then_some(())
+    })
+    .await;
     server.kill();
 
     let server = TestServer::start_in(dir.path(), &args);
@@ -319,16 +318,13 @@ async fn an_async_invocation_accepted_before_a_sigkill_runs_again_after_the_rest
     let before = client.get_invocation("acme", &id).await.expect("the accepted invocation survived");
     assert_eq!(before["status"], "pending");
     // Its lease (4 s timeout + 1 s grace) ends, a claim takes it as attempt 2, and it runs.
-    let mut finished = None;
-    for _ in 0..300 {
-        let record = client.get_invocation("acme", &id).await.unwrap();
-        if record["status"] != "pending" {
-            finished = Some(record);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let record = finished.expect("the invocation finished within 15 s of the restart");
+    let record = wait_for(
+        "the invocation to finish after the restart",
+        PATIENCE,
+        || async { client.get_invocation("acme", &id).await.unwrap() },
+        |record| record["status"] != "pending",
+    )
+    .await;
     assert_eq!(record["status"], "succeeded");
     assert_eq!(record["attempt"], 2);
     assert_eq!(record["output"], json!({"spun_ms": 1500}));

@@ -29,7 +29,7 @@ async fn reset_admin_token_prints_saves_a_working_token_and_revokes_the_old_one(
 
     // Started by hand to read what it prints on stderr.
     let log = dir.path().join("serve.log");
-    let mut child = std::process::Command::new(support::binary())
+    let mut child = support::command()
         .args(["serve", "--listen", "127.0.0.1:0", "--reset-admin-token", "--data-dir"])
         .arg(dir.path())
         .env("RUST_LOG", "warn")
@@ -77,7 +77,7 @@ async fn a_postgres_node_in_a_held_data_dir_is_refused_before_writing() {
     let running = TestServer::start_in(dir.path(), &[]);
     let token_before = std::fs::read_to_string(dir.path().join("admin.token")).expect("admin.token");
     // Refused before connecting: the URL need not reach a server.
-    let output = std::process::Command::new(support::binary())
+    let output = support::command()
         .args(["serve", "--listen", "127.0.0.1:0", "--store", "postgres://postgres@127.0.0.1:1/none", "--data-dir"])
         .arg(dir.path())
         .output()

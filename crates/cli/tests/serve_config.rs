@@ -9,7 +9,6 @@ mod support;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -28,7 +27,7 @@ fn write_config(dir: &Path, text: &str) -> PathBuf {
 
 /// `switchyard serve ARGS` with an environment holding only PATH and `env`.
 fn serve(args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(support::binary());
+    let mut cmd = support::command();
     cmd.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).arg("serve").args(args);
     for (name, value) in env {
         cmd.env(name, value);
@@ -217,21 +216,16 @@ fn logs_of_a_run(args: &[&str], env: &[(&str, &str)]) -> String {
     reader.join().expect("stderr reader")
 }
 
-/// SIGTERM, then waits at most 30 s for the exit.
+/// SIGTERM, then waits for the exit.
 fn terminate(child: &mut Child) {
     let pid = i32::try_from(child.id()).expect("pid fits in i32");
     // SAFETY: kill(2) with a pid we spawned and have not waited for.
     unsafe {
         libc::kill(pid, libc::SIGTERM);
     }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().expect("wait for serve").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("serve did not stop within 30 s of SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    switchyard_testkit::wait_until_blocking("serve to exit after SIGTERM", switchyard_testkit::PATIENCE, || {
+        child.try_wait().expect("wait for serve")
+    });
 }
 
 #[test]

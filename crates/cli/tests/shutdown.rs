@@ -13,6 +13,7 @@ use serde_json::json;
 use support::TestServer;
 use support::http::Http;
 use support::sse::SseReader;
+use switchyard_testkit::wait_until;
 use tokio_tungstenite::tungstenite::Message;
 
 /// How long anything may take before the test calls it a hang. The grace below is longer, so a
@@ -70,11 +71,8 @@ async fn sigterm_with_watchers_a_websocket_and_writers_exits_cleanly_and_keeps_e
     }
     let first = tokio::time::timeout(BOUND, socket.next()).await.expect("a WebSocket message in time");
     assert!(matches!(first, Some(Ok(Message::Text(_)))), "{first:?}");
-    let flowing = tokio::time::Instant::now() + BOUND;
-    while acked.lock().expect("lock").len() < 40 {
-        assert!(tokio::time::Instant::now() < flowing, "writes are not flowing");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until("writes to be flowing", BOUND, || async { (acked.lock().expect("lock").len() >= 40).then_some(()) })
+        .await;
 
     let terminated = tokio::task::spawn_blocking(move || {
         let status = server.terminate();

@@ -5,6 +5,7 @@
 mod support;
 
 use std::process::{Command, Output};
+use switchyard_testkit::fixtures::ORDER_YAML;
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -12,17 +13,6 @@ use support::TestServer;
 use support::http::{Http, code};
 use switchyard_client::{CreateToken, FunctionSettings, InvokeOptions, KvPutOptions, Publish, Role};
 use switchyard_testkit::example_function_bytes;
-
-const ORDER_YAML: &str = r#"
-name: order
-initial: pending
-context_schema: { type: object, required: [amount] }
-states:
-  pending: {}
-  paid: {}
-transitions:
-  - { from: pending, event: pay, to: paid, guard: "event.amount >= ctx.amount" }
-"#;
 
 /// The header naming the space a write created.
 const CREATED: &str = "x-switchyard-space-created";

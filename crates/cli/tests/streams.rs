@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use support::TestServer;
 use switchyard_client::{Client, ClientError, KvCondition, KvPutOptions, Publish, PullOptions, WatchQuery};
+use switchyard_testkit::{PATIENCE, wait_for, wait_until, within};
 
 fn code(e: &ClientError) -> &str {
     e.code().unwrap_or("(no code)")
@@ -24,6 +25,9 @@ async fn publish(client: &Client, topic: &str, n: u64) -> u64 {
 fn pull(max: u32, lease: &str) -> PullOptions {
     PullOptions { max: Some(max), lease: Some(lease.to_string()), wait: None }
 }
+
+/// The lease of the redelivery test.
+const LEASE: &str = "3s";
 
 /// Reads one gauge from the Prometheus text.
 async fn gauge(client: &Client, name: &str) -> u64 {
@@ -140,7 +144,7 @@ async fn kv_keys_have_revisions_preconditions_history_and_listing() {
         )
         .await
         .expect("watch");
-    let first = watch.next().await.expect("record").expect("open");
+    let first = within("the first replayed record", PATIENCE, watch.next()).await.expect("record").expect("open");
     assert_eq!((first.kind.as_str(), first.address.as_str()), ("kv.put", "acme:config:db/url"));
     assert_eq!(first.payload["value"], "postgres://a");
     assert_eq!(first.payload["revision"], 1);
@@ -207,9 +211,8 @@ async fn kv_ttl_expires_keys_and_records_the_expiry() {
     client.kv_put("acme", "sessions", "s2", b"bob".to_vec(), &KvPutOptions::when(KvCondition::Always)).await.unwrap();
     assert_eq!(client.kv_get("acme", "sessions", "s1").await.expect("live before its ttl").revision, 1);
     // The sweep turns the expired key into a tombstone and logs it (it runs every second).
-    let record = tokio::time::timeout(Duration::from_secs(10), watch.next())
+    let record = within("the expiry's kv.deleted record", PATIENCE, watch.next())
         .await
-        .expect("the expiry is logged within 10 s")
         .expect("watch record")
         .expect("stream open");
     assert_eq!(record.address, "acme:sessions:s1");
@@ -237,23 +240,37 @@ async fn subscriptions_redeliver_after_the_lease_then_dead_letter_and_redrive() 
     let seqs =
         [publish(&client, "jobs", 1).await, publish(&client, "jobs", 2).await, publish(&client, "jobs", 3).await];
 
-    let first = client.pull("acme", "workers", &pull(10, "300ms")).await.expect("pull");
+    // The lease is long enough that the pull just after this one surely falls inside it, and
+    // short enough to wait out (twice) below.
+    let first = client.pull("acme", "workers", &pull(10, LEASE)).await.expect("pull");
     let got: Vec<(u64, u32)> = first.records.iter().map(|r| (r.record.seq, r.deliveries)).collect();
     assert_eq!(got, seqs.iter().map(|s| (*s, 1)).collect::<Vec<_>>());
     // Leased records are not handed to another consumer meanwhile.
-    assert!(client.pull("acme", "workers", &pull(10, "300ms")).await.unwrap().records.is_empty());
+    assert!(client.pull("acme", "workers", &pull(10, LEASE)).await.unwrap().records.is_empty());
     assert_eq!(client.ack("acme", "workers", &[seqs[0]]).await.unwrap().acked, 1);
 
-    // The unacked two come back after their lease, counted.
-    tokio::time::sleep(Duration::from_millis(450)).await;
-    let second = client.pull("acme", "workers", &pull(10, "300ms")).await.unwrap();
+    // The unacked two come back after their lease (pulls before then get nothing), counted.
+    let second = wait_until("the unacked records to be redelivered", PATIENCE, || async {
+        let pulled = client.pull("acme", "workers", &pull(10, LEASE)).await.unwrap();
+        (!pulled.records.is_empty()).then_some(pulled)
+    })
+    .await;
     let got: Vec<(u64, u32)> = second.records.iter().map(|r| (r.record.seq, r.deliveries)).collect();
     assert_eq!(got, vec![(seqs[1], 2), (seqs[2], 2)]);
 
-    // A third lease would exceed max_deliveries: they become dead letters instead.
-    tokio::time::sleep(Duration::from_millis(450)).await;
-    assert!(client.pull("acme", "workers", &pull(10, "300ms")).await.unwrap().records.is_empty());
-    let status = client.get_subscription("acme", "workers").await.unwrap();
+    // A third lease would exceed max_deliveries: once the second lease ends they become dead
+    // letters instead of being handed out again.
+    let status = wait_for(
+        "the twice-delivered records to become dead letters",
+        PATIENCE,
+        || async {
+            let pulled = client.pull("acme", "workers", &pull(10, LEASE)).await.unwrap();
+            assert!(pulled.records.is_empty(), "delivered a third time: {:?}", pulled.records);
+            client.get_subscription("acme", "workers").await.unwrap()
+        },
+        |status| status["dead_letters"] == 2,
+    )
+    .await;
     assert_eq!(
         (status["pending"].as_u64(), status["dead_letters"].as_u64(), status["lag"].as_u64()),
         (Some(0), Some(2), Some(0))
@@ -270,18 +287,22 @@ async fn subscriptions_redeliver_after_the_lease_then_dead_letter_and_redrive() 
     assert_eq!(third.records.iter().map(|r| (r.record.seq, r.deliveries)).collect::<Vec<_>>(), vec![(seqs[2], 1)]);
     assert_eq!(client.ack("acme", "workers", &[seqs[2]]).await.unwrap().acked, 1);
 
-    // A waiting pull returns as soon as a matching record is written.
+    // A pull that is already waiting when a matching record is written returns it, long before
+    // its wait ends.
     let waiter = {
         let client = client.clone();
         tokio::spawn(async move {
-            let options = PullOptions { max: Some(5), lease: None, wait: Some("20s".into()) };
+            let options = PullOptions { max: Some(5), lease: None, wait: Some("60s".into()) };
             client.pull("acme", "workers", &options).await
         })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pulls = r#"switchyard_http_requests_in_flight{route="/v1/spaces/{space}/subscriptions/{name}/pull"}"#;
+    wait_until("the pull to be waiting at the server", PATIENCE, || async {
+        (support::series(&client, pulls).await == Some(1.0)).then_some(())
+    })
+    .await;
     let fourth = publish(&client, "jobs", 4).await;
-    let waited =
-        tokio::time::timeout(Duration::from_secs(10), waiter).await.expect("the waiting pull answers").unwrap();
+    let waited = within("the waiting pull to answer", Duration::from_secs(30), waiter).await.unwrap();
     assert_eq!(waited.unwrap().records.iter().map(|r| r.record.seq).collect::<Vec<_>>(), vec![fourth]);
 
     // A nack names the lease it ends (seq and delivery count): a stale one ends nothing.
@@ -324,14 +345,18 @@ async fn subscription_state_survives_a_sigkill_and_leases_end_after_it() {
     assert_eq!(status["pending"], 15, "{status}");
     // Everything not acked is delivered after the restart: the 15 leased ones once their lease
     // ends (counted as second deliveries), the 20 never leased as first ones.
-    let mut delivered: HashMap<u64, u32> = HashMap::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while delivered.len() < 35 && tokio::time::Instant::now() < deadline {
+    let delivered = std::sync::Mutex::new(HashMap::<u64, u32>::new());
+    wait_until("all 35 unacked records to be delivered", PATIENCE, || async {
         let options = PullOptions { max: Some(50), lease: Some("60s".into()), wait: Some("2s".into()) };
-        for r in client.pull("acme", "mailer", &options).await.unwrap().records {
+        let records = client.pull("acme", "mailer", &options).await.unwrap().records;
+        let mut delivered = delivered.lock().unwrap();
+        for r in records {
             assert!(delivered.insert(r.record.seq, r.deliveries).is_none(), "seq {} delivered twice", r.record.seq);
         }
-    }
+        (delivered.len() >= 35).then_some(())
+    })
+    .await;
+    let delivered = delivered.into_inner().unwrap();
     let expected: BTreeSet<u64> = published.iter().copied().filter(|s| !acked.contains(s)).collect();
     assert_eq!(delivered.keys().copied().collect::<BTreeSet<_>>(), expected);
     for r in &leased.records[5..] {
@@ -350,17 +375,27 @@ async fn retention_trims_the_log_but_not_what_a_subscription_has_not_acked() {
     for n in 0..5 {
         publish(&client, "audit", n).await;
     }
-    // Past the retention age, everything before the unacked invoice goes, nothing after it.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while gauge(&client, "switchyard_log_oldest_seq").await <= old {
-        assert!(tokio::time::Instant::now() < deadline, "the log was not trimmed within 15 s");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let published = std::time::Instant::now();
+    // Past the retention age, everything before the unacked invoice goes, nothing after it: once
+    // every record is older than the retention age, a whole maintenance pass that began after
+    // that must still stop at the invoice.
+    wait_until("the log to be trimmed", PATIENCE, || async {
+        (gauge(&client, "switchyard_log_oldest_seq").await > old).then_some(())
+    })
+    .await;
+    wait_until("every record to be past the retention age", PATIENCE, || async {
+        (published.elapsed() > Duration::from_millis(1100)).then_some(())
+    })
+    .await;
+    let passes = gauge(&client, "switchyard_maintenance_passes").await;
+    wait_until("a whole maintenance pass after that", PATIENCE, || async {
+        (gauge(&client, "switchyard_maintenance_passes").await >= passes + 2).then_some(())
+    })
+    .await;
     assert_eq!(gauge(&client, "switchyard_log_oldest_seq").await, kept, "trimmed past an unacked record");
     // A watch from before the oldest kept record is told what is left.
     let e = match client.watch("acme", &WatchQuery { from: Some("1".into()), ..Default::default() }).await {
-        Ok(mut w) => w.next().await.expect_err("seq_expired in the stream"),
+        Ok(mut w) => within("the stream's error", PATIENCE, w.next()).await.expect_err("seq_expired in the stream"),
         Err(e) => e,
     };
     assert_eq!(code(&e), "seq_expired");
@@ -369,11 +404,10 @@ async fn retention_trims_the_log_but_not_what_a_subscription_has_not_acked() {
     client.ack("acme", "billing", &[kept]).await.unwrap();
     // Once acked, the record goes too; retention always keeps the newest record.
     let newest = gauge(&client, "switchyard_log_newest_seq").await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while gauge(&client, "switchyard_log_oldest_seq").await != newest {
-        assert!(tokio::time::Instant::now() < deadline, "the acked record was not trimmed within 15 s");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_until("the acked record to be trimmed", PATIENCE, || async {
+        (gauge(&client, "switchyard_log_oldest_seq").await == newest).then_some(())
+    })
+    .await;
     assert_eq!(gauge(&client, "switchyard_log_records").await, 1);
     assert!(gauge(&client, "switchyard_store_file_bytes").await > 0);
     let _: Value = client.get_subscription("acme", "billing").await.unwrap();

@@ -306,7 +306,7 @@ async fn past_the_connection_cap_a_tls_client_gets_the_json_503() {
 /// code, stderr, and whether the data dir got an admin token.
 fn failed_start(args: &[&str]) -> (Option<i32>, String, bool) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut child = Command::new(support::binary())
+    let mut child = support::command()
         .arg("serve")
         .arg("--data-dir")
         .arg(dir.path())
@@ -319,17 +319,15 @@ fn failed_start(args: &[&str]) -> (Option<i32>, String, bool) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn serve");
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if start.elapsed() > BOUND {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("serve {args:?} started instead of failing");
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    // A server that starts instead of failing is killed before the test fails, so it does not
+    // outlive the test.
+    let exited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        switchyard_testkit::wait_until_blocking("serve to exit", BOUND, || child.try_wait().expect("wait"))
+    }));
+    let Ok(status) = exited else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("serve {args:?} started instead of failing");
     };
     let mut stderr = String::new();
     child.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("stderr is text");

@@ -1,18 +1,18 @@
 //! Watching the log over SSE and WebSocket, against the real binary: the replay-to-live
-//! hand-off has no gap and no duplicate under concurrent writers, a slow consumer catches up,
+//! hand-off has no gap and no duplicate under concurrent writers, a slow consumer falls behind
+//! the server's buffer (`switchyard_watch_catch_ups` counts it) and catches up,
 //! filters and `Last-Event-ID` work, topics publish into the log, and on PostgreSQL a write
 //! through one node reaches a watcher on another.
 
 mod support;
 
 use std::time::Duration;
+use switchyard_testkit::fixtures::CYCLE_JSON as CYCLE;
 
 use serde_json::{Value, json};
 use support::TestServer;
 use support::sse::SseReader;
-
-const CYCLE: &str = r#"{"name":"cycle","initial":"a","states":["a","b"],"transitions":[
-  {"from":"a","event":"next","to":"b"},{"from":"b","event":"next","to":"a"}]}"#;
+use switchyard_testkit::{PATIENCE, wait_until, within};
 
 async fn setup(server: &TestServer, instances: usize) {
     let http = reqwest::Client::new();
@@ -45,11 +45,28 @@ fn spawn_writers(
     events: usize,
     instances: usize,
 ) -> tokio::task::JoinHandle<u64> {
+    spawn_padded_writers(url, token, writers, events, instances, 0)
+}
+
+/// [`spawn_writers`] with `pad` bytes of payload in every event.
+fn spawn_padded_writers(
+    url: &str,
+    token: &str,
+    writers: usize,
+    events: usize,
+    instances: usize,
+    pad: usize,
+) -> tokio::task::JoinHandle<u64> {
     let (url, token) = (url.to_string(), token.to_string());
+    let body = if pad == 0 {
+        json!({ "event": "next" })
+    } else {
+        json!({ "event": "next", "payload": { "pad": "x".repeat(pad) } })
+    };
     tokio::spawn(async move {
         let tasks: Vec<_> = (0..writers)
             .map(|w| {
-                let (url, token) = (url.clone(), token.clone());
+                let (url, token, body) = (url.clone(), token.clone(), body.clone());
                 tokio::spawn(async move {
                     let http = reqwest::Client::new();
                     let mut max = 0;
@@ -58,7 +75,7 @@ fn spawn_writers(
                         let body: Value = http
                             .post(format!("{url}/v1/spaces/acme/machines/cycle/instances/{id}/events"))
                             .bearer_auth(&token)
-                            .json(&json!({ "event": "next" }))
+                            .json(&body)
                             .send()
                             .await
                             .expect("event")
@@ -79,11 +96,11 @@ fn spawn_writers(
     })
 }
 
-/// Reads events until one has seq `last` (or fails after a quiet 10 s); returns the seqs.
+/// Reads events until one has seq `last` (or fails after a quiet [`PATIENCE`]); returns the seqs.
 async fn read_until(reader: &mut SseReader, last: u64, per_event: Duration) -> Vec<u64> {
     let mut seqs = Vec::new();
     while seqs.last().is_none_or(|s| *s < last) {
-        let event = reader.next(Duration::from_secs(10)).await.unwrap_or_else(|| panic!("no event after {seqs:?}"));
+        let event = reader.next(PATIENCE).await.unwrap_or_else(|| panic!("no event after {seqs:?}"));
         let seq = event.id.expect("every event has an id");
         assert_eq!(event.data["seq"].as_u64(), Some(seq), "id is the record's seq");
         seqs.push(seq);
@@ -110,8 +127,13 @@ fn assert_contiguous(seqs: &[u64], from: u64, to: u64) {
 async fn watchers_started_mid_stream_get_every_record_once() {
     let server = TestServer::start();
     setup(&server, 8).await;
+    let client = server.client();
+    let before = support::gauge(&client, "switchyard_log_newest_seq").await;
     let writers = spawn_writers(&server.url, &server.admin_token, 8, 150, 8);
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    wait_until("the writers to be under way", PATIENCE, || async {
+        (support::gauge(&client, "switchyard_log_newest_seq").await >= before + 100.0).then_some(())
+    })
+    .await;
     // One replays from the beginning, one starts now; both while the writers write (and a
     // second wave starts only once both are open, so the live one surely has work).
     let mut replaying =
@@ -127,17 +149,22 @@ async fn watchers_started_mid_stream_get_every_record_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-/// Over HTTP, socket buffers absorb much of a slow reader's backlog, so this shows the end to
-/// end behaviour; `engine/tests/watch.rs` forces the fall-behind-and-catch-up path for certain.
 async fn slow_consumer_falls_behind_and_catches_up_without_gaps() {
-    // A tiny in-memory buffer, so the slow watcher is sure to fall out of it.
+    // A tiny in-memory buffer, and a watcher that reads nothing while some 24 MB are written:
+    // far more than socket buffers hold, so the server's side of it must fall out of the buffer.
     let server = TestServer::start_with(&["--watch-buffer", "8"]);
     setup(&server, 4).await;
+    let client = server.client();
     let mut slow =
         SseReader::open(&format!("{}/v1/spaces/acme/watch?from=1", server.url), &server.admin_token, None).await;
-    let last = spawn_writers(&server.url, &server.admin_token, 4, 150, 4).await.expect("writers");
-    let seqs = read_until(&mut slow, last, Duration::from_millis(1)).await;
+    let last = spawn_padded_writers(&server.url, &server.admin_token, 4, 150, 4, 40_000).await.expect("writers");
+    assert_eq!(support::gauge(&client, "switchyard_watch_catch_ups").await, 0.0, "nothing was read yet");
+    let seqs = read_until(&mut slow, last, Duration::ZERO).await;
     assert_contiguous(&seqs, 1, last);
+    assert!(
+        support::gauge(&client, "switchyard_watch_catch_ups").await >= 1.0,
+        "the watcher never fell behind, so this test proved nothing"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -152,21 +179,39 @@ async fn filters_resume_and_topics() {
     let mut messages = SseReader::open(&format!("{base}?kind=topic.message"), token, None).await;
     let last = spawn_writers(&server.url, token, 2, 4, 2).await.expect("writers");
 
+    // Each filtered stream gets exactly what it matches: its records, then — with nothing
+    // else in between — a sentinel written after everything else, which both filters pass
+    // (i-0's fifth event takes it from a to b).
     let mut seen = Vec::new();
-    while let Some(e) = transitions_of_i0.next(Duration::from_millis(500)).await {
+    for _ in 0..4 {
+        let e = transitions_of_i0.next(PATIENCE).await.expect("one of i-0's four transitions");
         assert_eq!(
             (e.data["address"].as_str(), e.event.as_deref()),
             (Some("acme:cycle:i-0"), Some("instance.transitioned"))
         );
         seen.push(e.id.expect("id"));
     }
-    assert_eq!(seen.len(), 4, "i-0 got four events");
     let mut entering = 0;
-    while let Some(e) = entering_b.next(Duration::from_millis(500)).await {
+    for _ in 0..4 {
+        let e = entering_b.next(PATIENCE).await.expect("one of the four transitions into b");
         assert_eq!(e.data["payload"]["to"], "b");
         entering += 1;
     }
-    assert_eq!(entering, 4, "half of the eight transitions enter b");
+    assert_eq!((seen.len(), entering), (4, 4), "i-0 got four events; half of the eight transitions enter b");
+    let sentinel: Value = reqwest::Client::new()
+        .post(format!("{}/v1/spaces/acme/machines/cycle/instances/i-0/events", server.url))
+        .bearer_auth(token)
+        .json(&json!({ "event": "next" }))
+        .send()
+        .await
+        .expect("sentinel")
+        .json()
+        .await
+        .expect("json");
+    let sentinel = sentinel["seq"].as_u64().expect("seq");
+    assert!(sentinel > last);
+    assert_eq!(transitions_of_i0.next(PATIENCE).await.expect("the sentinel").id, Some(sentinel));
+    assert_eq!(entering_b.next(PATIENCE).await.expect("the sentinel").id, Some(sentinel));
 
     let http = reqwest::Client::new();
     let publish = |body: Value| {
@@ -182,14 +227,18 @@ async fn filters_resume_and_topics() {
         .expect("again");
     assert_eq!(again.status().as_u16(), 200, "an idempotent repeat answers 200 with the original");
     assert_eq!(again.json::<Value>().await.expect("json")["seq"].as_u64(), Some(seq));
-    let message = messages.next(Duration::from_secs(5)).await.expect("the message reaches the watcher");
+    let message = messages.next(PATIENCE).await.expect("the message reaches the watcher");
     assert_eq!((message.id, message.data["address"].as_str()), (Some(seq), Some("acme:news")));
     assert_eq!(message.data["payload"]["payload"]["headline"], "hi");
-    assert!(messages.next(Duration::from_millis(300)).await.is_none(), "the repeat appended nothing");
+    // The repeat appended nothing: the next message the watcher gets is the one after it.
+    let next = publish(json!({ "payload": { "headline": "later" }, "idempotency_key": "m-2" })).await.expect("publish");
+    assert_eq!(next.status().as_u16(), 201);
+    let next_seq = next.json::<Value>().await.expect("json")["seq"].as_u64().expect("seq");
+    assert_eq!(messages.next(PATIENCE).await.expect("the later message").id, Some(next_seq));
 
     // A reconnecting client resumes right after the last id it got.
     let mut resumed = SseReader::open(&base, token, Some(last - 3)).await;
-    let next = resumed.next(Duration::from_secs(5)).await.expect("resumed");
+    let next = resumed.next(PATIENCE).await.expect("resumed");
     assert_eq!(next.id, Some(last - 2));
 
     // Bad filters are refused with a code; a watch outside the token's spaces is forbidden.
@@ -212,11 +261,7 @@ async fn websocket_watch_streams_the_same_records() {
     let last = spawn_writers(&server.url, &server.admin_token, 1, 5, 1).await.expect("writers");
     let mut seqs = Vec::new();
     while seqs.last().is_none_or(|s| *s < last) {
-        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
-            .await
-            .expect("a message")
-            .expect("open")
-            .expect("ok");
+        let message = within("a message", PATIENCE, socket.next()).await.expect("open").expect("ok");
         let record: Value = serde_json::from_str(message.to_text().expect("text")).expect("json");
         seqs.push(record["seq"].as_u64().expect("seq"));
     }

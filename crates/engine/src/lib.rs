@@ -249,6 +249,8 @@ pub struct Engine {
     tokens: auth::TokenCache,
     tail: std::sync::OnceLock<Arc<LogTail>>,
     functions: std::sync::OnceLock<Arc<functions::Functions>>,
+    /// Retention passes (idempotency, invocations, log) completed by [`Engine::spawn_maintenance`].
+    maintenance_passes: std::sync::atomic::AtomicU64,
 }
 
 impl Engine {
@@ -260,6 +262,7 @@ impl Engine {
             tokens: auth::TokenCache::default(),
             tail: std::sync::OnceLock::new(),
             functions: std::sync::OnceLock::new(),
+            maintenance_passes: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -331,6 +334,23 @@ impl Engine {
         let tail =
             self.tail.get().cloned().ok_or_else(|| EngineError::bad_request("watching is not enabled on this node"))?;
         watch::watch(tail, filter, from, capacity).await
+    }
+
+    /// Times a watcher on this node fell behind the live stream and caught up from the store (0
+    /// when watching is not enabled).
+    pub fn watch_catch_ups(&self) -> u64 {
+        self.tail.get().map_or(0, |tail| tail.catch_ups())
+    }
+
+    /// The last seq this node's log tail handed to watchers (`None` when watching is not enabled).
+    pub fn tailed_seq(&self) -> Option<Seq> {
+        self.tail.get().map(|tail| tail.last_seq())
+    }
+
+    /// Retention passes completed since start: a pass that begins after this count was read
+    /// sees every record that was past retention when it was read.
+    pub fn maintenance_passes(&self) -> u64 {
+        self.maintenance_passes.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The store underneath.
@@ -897,6 +917,7 @@ impl Engine {
                     Ok(n) => tracing::info!(trimmed = n, "log records past retention trimmed"),
                     Err(e) => tracing::warn!(error = %e, "log retention failed"),
                 }
+                engine.maintenance_passes.fetch_add(1, std::sync::atomic::Ordering::Release);
             }
         })
     }

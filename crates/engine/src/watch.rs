@@ -68,6 +68,8 @@ pub struct LogTail {
     records: broadcast::Sender<Arc<WatchedRecord>>,
     wake: Notify,
     last: AtomicU64,
+    /// Times a watcher on this node fell behind the live stream and went back to the store.
+    catch_ups: AtomicU64,
 }
 
 impl LogTail {
@@ -80,7 +82,13 @@ impl LogTail {
     ) -> Result<Arc<LogTail>, EngineError> {
         let last = store.log_bounds().await?.map(|(_, newest)| newest.0).unwrap_or(0);
         let (records, _) = broadcast::channel(buffer.max(1));
-        let tail = Arc::new(LogTail { store, records, wake: Notify::new(), last: AtomicU64::new(last) });
+        let tail = Arc::new(LogTail {
+            store,
+            records,
+            wake: Notify::new(),
+            last: AtomicU64::new(last),
+            catch_ups: AtomicU64::new(0),
+        });
         let task = tail.clone();
         tokio::spawn(async move { task.run(poll_every).await });
         Ok(tail)
@@ -99,6 +107,12 @@ impl LogTail {
     /// The last seq broadcast.
     pub fn last_seq(&self) -> Seq {
         Seq(self.last.load(Ordering::Acquire))
+    }
+
+    /// Times since start a watcher fell behind the live stream (it lagged past the buffer or saw a
+    /// seq skip) and caught up from the store: a rising count means consumers slower than the log.
+    pub fn catch_ups(&self) -> u64 {
+        self.catch_ups.load(Ordering::Relaxed)
     }
 
     async fn run(&self, poll_every: Duration) {
@@ -288,7 +302,10 @@ pub(crate) async fn watch(
                     }
                 }
                 // Skipped ahead: what lies between is in the store.
-                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => catching_up = true,
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                    tail.catch_ups.fetch_add(1, Ordering::Relaxed);
+                    catching_up = true;
+                }
                 Err(broadcast::error::RecvError::Closed) => return,
             }
         }

@@ -4,14 +4,13 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use switchyard_testkit::fixtures::CYCLE_JSON as CYCLE;
 
 use switchyard_engine::{AddressFilter, CreateInstance, Engine, EngineConfig, SendEvent, WatchFilter, WatchFrom};
 use switchyard_model::DefinitionFormat;
 use switchyard_store::sqlite::{SqliteOptions, SqliteStore};
 use switchyard_store::{Durability, Store};
-
-const CYCLE: &str = r#"{"initial":"a","states":["a","b"],"transitions":[
-  {"from":"a","event":"next","to":"b"},{"from":"b","event":"next","to":"a"}]}"#;
+use switchyard_testkit::{PATIENCE, wait_until, within};
 
 async fn engine(dir: &std::path::Path, buffer: usize) -> Arc<Engine> {
     let store: Arc<dyn Store> =
@@ -48,14 +47,20 @@ async fn a_watcher_that_falls_out_of_the_buffer_catches_up_without_a_gap() {
     let mut rx = engine.watch(everything(), WatchFrom::Now, 1).await.unwrap();
     let first_expected = 3; // after machine.put (1) and instance.created (2)
     let last = apply(&engine, 300).await;
-    tokio::time::sleep(Duration::from_millis(100)).await; // let the tail overrun this watcher
+    // Once the tail has broadcast everything, this unread watcher is 300 records behind a buffer
+    // of 4: it must have lagged.
+    wait_until("the tail to broadcast every write", PATIENCE, || async {
+        engine.tailed_seq().is_some_and(|seq| seq.0 >= last).then_some(())
+    })
+    .await;
+    assert_eq!(engine.watch_catch_ups(), 0, "nothing has been read yet");
     let mut seqs = Vec::new();
     while seqs.last().is_none_or(|s| *s < last) {
-        let record =
-            tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.expect("record").expect("open").unwrap();
+        let record = within("the next record", PATIENCE, rx.recv()).await.expect("open").unwrap();
         seqs.push(record.seq.0);
     }
     assert_eq!(seqs, (first_expected..=last).collect::<Vec<u64>>());
+    assert!(engine.watch_catch_ups() >= 1, "the watcher never fell behind, so this test proved nothing");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,8 +77,7 @@ async fn replay_hands_off_to_live_without_gap_or_duplicate() {
     assert!(last > before);
     let mut seqs = Vec::new();
     while seqs.last().is_none_or(|s| *s < last) {
-        let record =
-            tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.expect("record").expect("open").unwrap();
+        let record = within("the next record", PATIENCE, rx.recv()).await.expect("open").unwrap();
         seqs.push(record.seq.0);
     }
     assert_eq!(seqs, (1..=last).collect::<Vec<u64>>());

@@ -1,8 +1,8 @@
 //! The conformance suite every [`Store`] backend must pass.
 //!
 //! Written against the trait only. A backend's test provides a [`Harness`] that makes fresh
-//! stores and reopens them (to check what survives a restart) and calls [`run_all`]; a failing
-//! check panics with the name of the case.
+//! stores and reopens them (to check what survives a restart) and runs each of [`cases`] as a
+//! test of its own; a failing check panics.
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -38,11 +38,13 @@ mod spaces;
 mod subscriptions;
 mod unreadable;
 
-type Case<H> = fn(&H) -> BoxFuture<'_, ()>;
+/// One case of the suite: it makes its own stores through the harness and panics on a failure.
+pub type Case<H> = fn(&H) -> BoxFuture<'_, ()>;
 
-/// Runs every case, each on a fresh store.
-pub async fn run_all<H: Harness>(harness: &H) {
-    let cases: &[(&str, Case<H>)] = &[
+/// Every case, by name. A backend's tests run each as a test of its own (so one failure hides
+/// no other and a case can be run alone): names are unique and stable.
+pub fn cases<H: Harness>() -> Vec<(&'static str, Case<H>)> {
+    let cases: Vec<(&'static str, Case<H>)> = vec![
         ("put_machine_versions", |h| Box::pin(put_machine_versions(h))),
         ("create_and_get_instance", |h| Box::pin(create_and_get_instance(h))),
         ("create_refusals", |h| Box::pin(create_refusals(h))),
@@ -68,16 +70,14 @@ pub async fn run_all<H: Harness>(harness: &H) {
         }),
         ("publish_appends_topic_messages_once_per_key", |h| Box::pin(publish_appends_topic_messages_once_per_key(h))),
     ];
-    let more = kv::cases::<H>()
+    cases
         .into_iter()
+        .chain(kv::cases::<H>())
         .chain(subscriptions::cases::<H>())
         .chain(functions::cases::<H>())
         .chain(spaces::cases::<H>())
-        .chain(unreadable::cases::<H>());
-    for (name, case) in cases.iter().copied().chain(more) {
-        eprintln!("conformance: {name}");
-        case(harness).await;
-    }
+        .chain(unreadable::cases::<H>())
+        .collect()
 }
 
 const ORDER: &str = r#"

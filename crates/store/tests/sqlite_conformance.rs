@@ -1,15 +1,16 @@
-//! Runs the store conformance suite against the SQLite backend (a real file in a temp dir),
-//! plus the checks that only make sense for an embedded file.
+//! Runs the store conformance suite against the SQLite backend (a real file in a temp dir):
+//! every case is a test of its own, under each durability (`fsync/<case>`, `batch/<case>`), so
+//! one failure hides no other and `cargo test --test sqlite_conformance -- <case>` runs one.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use switchyard_model::{CompiledMachine, DefinitionFormat, parse_definition};
-use switchyard_store::conformance::{BoxFuture, Harness, run_all};
-use switchyard_store::sqlite::{DB_FILE, SCHEMA_VERSION, SqliteOptions, SqliteStore};
-use switchyard_store::{Durability, InstanceKey, JsonObject, Seq, Store, StoreError, WriteOp};
+use libtest_mimic::{Arguments, Failed, Trial};
+use switchyard_store::{Durability, Store};
+use switchyard_store::conformance::{BoxFuture, Harness, cases};
+use switchyard_store::sqlite::{DB_FILE, SqliteOptions, SqliteStore};
 
 /// Makes each store in its own directory under one temp dir; remembers which is where.
 struct SqliteHarness {
@@ -75,257 +76,21 @@ impl Harness for SqliteHarness {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_store_passes_conformance_suite() {
-    run_all(&SqliteHarness::new(Durability::Fsync)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_store_passes_conformance_suite_with_batch_durability() {
-    run_all(&SqliteHarness::new(Durability::Batch { interval_ms: 5 })).await;
-}
-
-#[tokio::test]
-async fn store_written_by_newer_version_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
-    }
-    let err = SqliteStore::open(SqliteOptions { data_dir: dir.path().into(), durability: Durability::Fsync })
-        .err()
-        .expect("refused");
-    assert!(
-        matches!(err, StoreError::SchemaTooNew { found, supported } if found == SCHEMA_VERSION + 1 && supported == SCHEMA_VERSION)
-    );
-    assert!(err.to_string().contains("upgrade switchyard"), "{err}");
-}
-
-#[tokio::test]
-async fn second_open_of_one_data_dir_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let options = SqliteOptions { data_dir: dir.path().into(), durability: Durability::Fsync };
-    let first = SqliteStore::open(options.clone()).expect("first open");
-    let err = SqliteStore::open(options.clone()).err().expect("second open refused");
-    assert!(err.to_string().contains("another switchyard process"), "{err}");
-    first.close().await;
-    drop(first);
-    SqliteStore::open(options).expect("open after close");
-}
-
-#[test]
-fn durability_parses() {
-    assert_eq!("fsync".parse::<Durability>(), Ok(Durability::Fsync));
-    assert_eq!("none".parse::<Durability>(), Ok(Durability::None));
-    assert_eq!("batch:10".parse::<Durability>(), Ok(Durability::Batch { interval_ms: 10 }));
-    for bad in ["batch:", "batch:0", "batch:x", "always", ""] {
-        assert!(bad.parse::<Durability>().is_err(), "{bad} should not parse");
-    }
-}
-
-/// The value of `name` in the store's metrics, as Prometheus text.
-fn metric(store: &SqliteStore, name: &str) -> f64 {
-    let mut registry = prometheus_client::registry::Registry::default();
-    store.metrics().register(&mut registry);
-    let mut text = String::new();
-    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.trim().parse().ok()))
-        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
-}
-
-fn put_op(name: &str) -> WriteOp {
-    let def = parse_definition(
-        br#"{"initial":"a","states":["a","b"],"transitions":[{"from":"a","event":"go","to":"b"}]}"#,
-        DefinitionFormat::Json,
-    )
-    .unwrap();
-    let definition = CompiledMachine::compile(def).unwrap().canonical_json().clone();
-    WriteOp::PutMachine { space: "acme".parse().unwrap(), name: name.parse().unwrap(), definition }
-}
-
-#[tokio::test]
-async fn fsync_durability_fsyncs_the_wal_before_replying() {
-    let dir = tempfile::tempdir().unwrap();
-    let store =
-        SqliteStore::open(SqliteOptions { data_dir: dir.path().into(), durability: Durability::Fsync }).unwrap();
-    store.write(put_op("m1")).await.unwrap();
-    assert_eq!(metric(&store, "switchyard_store_fsync_seconds_count"), 1.0, "one commit, one fsync, before the reply");
-    store.write(put_op("m2")).await.unwrap();
-    assert_eq!(metric(&store, "switchyard_store_fsync_seconds_count"), 2.0);
-}
-
-#[tokio::test]
-async fn batch_durability_fsyncs_the_wal_within_its_interval() {
-    let dir = tempfile::tempdir().unwrap();
-    let options = SqliteOptions { data_dir: dir.path().into(), durability: Durability::Batch { interval_ms: 20 } };
-    let store = SqliteStore::open(options).unwrap();
-    store.write(put_op("m1")).await.unwrap();
-    // The reply does not wait for the fsync; the writer's deadline brings it soon after.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while metric(&store, "switchyard_store_fsync_seconds_count") < 1.0 {
-        assert!(std::time::Instant::now() < deadline, "no fsync within 5 s of a write under batch:20");
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
-}
-
-#[tokio::test]
-async fn none_durability_never_fsyncs_while_serving() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(SqliteOptions { data_dir: dir.path().into(), durability: Durability::None }).unwrap();
-    store.write(put_op("m1")).await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    assert_eq!(metric(&store, "switchyard_store_fsync_seconds_count"), 0.0);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn refused_writes_leave_no_holes_in_the_log() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(
-        SqliteStore::open(SqliteOptions { data_dir: dir.path().into(), durability: Durability::Fsync }).unwrap(),
-    );
-    store.write(put_op("m")).await.unwrap();
-    let mut tasks = Vec::new();
-    for i in 0..40 {
-        let store = store.clone();
-        tasks.push(tokio::spawn(async move {
-            // Even tasks create instances; odd ones send events that are refused (no such instance).
-            let key = InstanceKey {
-                space: "acme".parse().unwrap(),
-                machine: "m".parse().unwrap(),
-                id: format!("i{i}").parse().unwrap(),
-            };
-            let op = if i % 2 == 0 {
-                WriteOp::CreateInstance { key, ctx: JsonObject::new(), idempotency: None }
-            } else {
-                WriteOp::ApplyEvent {
-                    key,
-                    event: "go".into(),
-                    payload: JsonObject::new(),
-                    expected_state: None,
-                    expected_revision: None,
-                    idempotency: None,
-                    max_context_bytes: switchyard_model::json::DEFAULT_MAX_CONTEXT_BYTES,
-                }
-            };
-            store.write(op).await.is_ok()
-        }));
-    }
-    let mut ok = 0;
-    for t in tasks {
-        ok += usize::from(t.await.unwrap());
-    }
-    assert_eq!(ok, 20);
-    let seqs: Vec<u64> = store.read_log(Seq(0), 1000).await.unwrap().iter().map(|r| r.seq.0).collect();
-    assert_eq!(seqs, (1..=21).collect::<Vec<u64>>(), "seqs are contiguous: refused writes took none");
-}
-
-/// A read-only connection to a store's database file, beside the store's own.
-fn peek(dir: &std::path::Path) -> rusqlite::Connection {
-    rusqlite::Connection::open_with_flags(dir.join(DB_FILE), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap()
-}
-
-/// The database's size in pages times the page size (the WAL not included).
-fn database_bytes(conn: &rusqlite::Connection) -> i64 {
-    let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap();
-    let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
-    pages * page_size
-}
-
-fn auto_vacuum(conn: &rusqlite::Connection) -> i64 {
-    conn.query_row("PRAGMA auto_vacuum", [], |r| r.get(0)).unwrap()
-}
-
-/// A new store, and one made by an earlier build without auto-vacuum, both run with incremental
-/// auto-vacuum (2), so retention can give pages back.
-#[tokio::test]
-async fn stores_run_with_incremental_auto_vacuum() {
-    let dir = tempfile::tempdir().unwrap();
-    let options = SqliteOptions { data_dir: dir.path().into(), durability: Durability::Fsync };
-    let store = SqliteStore::open(options.clone()).unwrap();
-    store.write(put_op("m")).await.unwrap();
-    assert_eq!(auto_vacuum(&peek(dir.path())), 2, "a new store");
-    store.close().await;
-    drop(store);
-    {
-        let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
-        conn.execute_batch("PRAGMA auto_vacuum = NONE; VACUUM;").unwrap();
-        assert_eq!(auto_vacuum(&conn), 0, "as an earlier build left it");
-    }
-    let store = SqliteStore::open(options).unwrap();
-    assert_eq!(auto_vacuum(&peek(dir.path())), 2, "switched at open");
-    let wal = std::fs::metadata(dir.path().join(format!("{DB_FILE}-wal"))).map(|m| m.len()).unwrap_or(0);
-    assert_eq!(wal, 0, "the VACUUM's copy does not stay in the WAL");
-    assert!(store.get_machine(&"acme".parse().unwrap(), &"m".parse().unwrap(), None).await.unwrap().is_some());
-}
-
-/// After retention trims most of the log, a compaction gives the freed pages back: the file
-/// shrinks by about what was trimmed.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn compaction_returns_trimmed_pages_to_the_file_system() {
-    const RECORDS: usize = 20_000;
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(SqliteOptions { data_dir: dir.path().into(), durability: Durability::None }).unwrap();
-    let pad = "x".repeat(1_000);
-    let mut written = 0;
-    while written < RECORDS {
-        let batch: Vec<WriteOp> = (written..(written + 500).min(RECORDS))
-            .map(|i| WriteOp::Publish {
-                space: "acme".parse().unwrap(),
-                topic: "bulk".parse().unwrap(),
-                payload: serde_json::json!({ "n": i, "pad": pad }),
-                key: None,
-                headers: Default::default(),
-                idempotency: None,
-            })
-            .collect();
-        written += store.write_atomic(batch).await.unwrap().len();
-    }
-    let logged = store.log_stats().await.unwrap().bytes as i64;
-    assert!(logged > 20_000_000, "{logged} bytes logged");
-    let before = database_bytes(&peek(dir.path()));
-    let far_future = switchyard_store::Timestamp(switchyard_store::Timestamp::now().0 + 86_400_000);
-    let mut trimmed = 0;
-    loop {
-        let trim = switchyard_store::TrimLog { older_than: far_future, max_bytes: None, limit: 5_000 };
-        match store.write(WriteOp::TrimLog(trim)).await.unwrap() {
-            switchyard_store::WriteOutcome::LogTrimmed(0) => break,
-            switchyard_store::WriteOutcome::LogTrimmed(n) => trimmed += n,
-            other => panic!("unexpected {other:?}"),
+fn main() {
+    let durabilities = [("fsync", Durability::Fsync), ("batch", Durability::Batch { interval_ms: 5 })];
+    let mut trials = Vec::new();
+    for (label, durability) in durabilities {
+        for (name, case) in cases::<SqliteHarness>() {
+            trials.push(Trial::test(format!("{label}/{name}"), move || run(durability, case)));
         }
     }
-    assert_eq!(trimmed, RECORDS as u64 - 1, "all but the newest record");
-    let freed = logged - store.log_stats().await.unwrap().bytes as i64;
-    store.compact().await.unwrap();
-    let after = database_bytes(&peek(dir.path()));
-    assert!(before - after >= freed * 9 / 10, "the database went from {before} to {after} bytes; {freed} were trimmed");
-    let file = std::fs::metadata(dir.path().join(DB_FILE)).unwrap().len() as i64;
-    assert!(file <= after, "the file ({file} bytes) was truncated too (checkpointed)");
-    let wal = std::fs::metadata(dir.path().join(format!("{DB_FILE}-wal"))).map(|m| m.len()).unwrap_or(0);
-    assert_eq!(wal, 0, "the WAL is truncated");
+    libtest_mimic::run(&Arguments::from_args(), trials).exit();
 }
 
-/// A reader holding an old snapshot blocks the WAL's TRUNCATE checkpoint; a compaction then
-/// gives up at once (the checkpoint is retried later) rather than stall every write behind it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn compaction_does_not_wait_for_readers() {
-    let dir = tempfile::tempdir().unwrap();
-    let store =
-        SqliteStore::open(SqliteOptions { data_dir: dir.path().into(), durability: Durability::Fsync }).unwrap();
-    store.write(put_op("m1")).await.unwrap();
-    let reader = peek(dir.path());
-    reader.execute_batch("BEGIN").unwrap();
-    let _: i64 = reader.query_row("SELECT count(*) FROM machines", [], |r| r.get(0)).unwrap();
-    store.write(put_op("m2")).await.unwrap();
-    let started = std::time::Instant::now();
-    store.compact().await.unwrap();
-    assert!(started.elapsed() < std::time::Duration::from_secs(2), "compaction took {:?}", started.elapsed());
-    let started = std::time::Instant::now();
-    store.write(put_op("m3")).await.unwrap();
-    assert!(started.elapsed() < std::time::Duration::from_secs(2), "a write after it took {:?}", started.elapsed());
-    let wal = dir.path().join(format!("{DB_FILE}-wal"));
-    assert!(std::fs::metadata(&wal).unwrap().len() > 0, "the WAL was not truncated under the reader");
-    reader.execute_batch("COMMIT").unwrap();
-    store.compact().await.unwrap();
-    assert_eq!(std::fs::metadata(&wal).unwrap().len(), 0, "truncated once the reader is done");
+/// Runs one case on its own runtime and harness; a panic fails it with the panic's message.
+fn run(durability: Durability, case: switchyard_store::conformance::Case<SqliteHarness>) -> Result<(), Failed> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build()?;
+    let harness = SqliteHarness::new(durability);
+    runtime.block_on(case(&harness));
+    Ok(())
 }

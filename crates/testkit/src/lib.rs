@@ -19,6 +19,7 @@
 //!   TLS.
 
 mod cluster;
+pub mod fixtures;
 mod functions;
 mod http;
 mod wait;

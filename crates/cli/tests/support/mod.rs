@@ -12,7 +12,7 @@ pub mod sse;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A running `switchyard serve` process; SIGKILLed on drop.
 pub struct TestServer {
@@ -32,6 +32,20 @@ pub struct TestServer {
 /// Path of the binary under test.
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_switchyard")
+}
+
+/// The binary under test as a command with only PATH, HOME and TMPDIR of the environment: a
+/// developer's SWITCHYARD_STORE, SWITCHYARD_LISTEN or RUST_LOG must not change what a test runs
+/// against. Every test that starts the binary starts it through this (or [`TestServer`]).
+pub fn command() -> Command {
+    let mut command = Command::new(binary());
+    command.env_clear();
+    for kept in ["PATH", "HOME", "TMPDIR"] {
+        if let Some(value) = std::env::var_os(kept) {
+            command.env(kept, value);
+        }
+    }
+    command
 }
 
 impl TestServer {
@@ -60,16 +74,7 @@ impl TestServer {
     }
 
     fn spawn(data_dir: &Path, extra_args: &[&str], admin_token: Option<String>) -> TestServer {
-        let mut command = Command::new(binary());
-        // Only what the test says: a developer's SWITCHYARD_STORE, SWITCHYARD_LISTEN or RUST_LOG
-        // must not change what every test runs against.
-        command.env_clear();
-        for kept in ["PATH", "HOME", "TMPDIR"] {
-            if let Some(value) = std::env::var_os(kept) {
-                command.env(kept, value);
-            }
-        }
-        let mut child = command
+        let mut child = command()
             .arg("serve")
             .arg("--data-dir")
             .arg(data_dir)
@@ -83,18 +88,12 @@ impl TestServer {
             .expect("spawn switchyard serve");
         let url = listening_url(&mut child);
         let token_path = data_dir.join("admin.token");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let admin_token = if let Some(token) = admin_token {
-            token
-        } else {
-            loop {
-                match std::fs::read_to_string(&token_path) {
-                    Ok(t) if !t.trim().is_empty() => break t.trim().to_string(),
-                    _ if Instant::now() > deadline => panic!("no admin token at {}", token_path.display()),
-                    _ => std::thread::sleep(Duration::from_millis(20)),
-                }
-            }
-        };
+        let admin_token = admin_token.unwrap_or_else(|| {
+            let what = format!("the admin token at {}", token_path.display());
+            switchyard_testkit::wait_until_blocking(&what, switchyard_testkit::PATIENCE, || {
+                std::fs::read_to_string(&token_path).ok().map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
+            })
+        });
         TestServer {
             child: Some(child),
             url,
@@ -183,8 +182,14 @@ pub fn listening_url(child: &mut Child) -> String {
 
 /// One unlabelled gauge or counter from a server's `/metrics`.
 pub async fn gauge(client: &switchyard_client::Client, name: &str) -> f64 {
+    series(client, name).await.unwrap_or_else(|| panic!("no gauge {name} in /metrics"))
+}
+
+/// One series from a server's `/metrics`, named as exported (`name` or `name{label="v",…}`);
+/// `None` while it does not exist (a labelled series appears on first use).
+pub async fn series(client: &switchyard_client::Client, series: &str) -> Option<f64> {
     let text = client.metrics().await.expect("metrics");
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
-        .unwrap_or_else(|| panic!("no gauge {name} in /metrics"))
+    text.lines().find_map(|l| {
+        l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.trim().parse().ok())
+    })
 }

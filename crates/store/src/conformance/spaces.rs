@@ -143,9 +143,11 @@ async fn creation_is_reported<H: Harness>(h: &H) {
         key: "a".into(),
         condition: KvCondition::Always,
     });
-    assert!(refused.await.is_err());
+    let refused = refused.await;
+    assert!(matches!(refused, Err(StoreError::KvNotFound { .. })), "{refused:?}");
     let refused = store.write(WriteOp::CreateInstance { key: key("x", "o-1"), ctx: obj(json!({})), idempotency: None });
-    assert!(refused.await.is_err());
+    let refused = refused.await;
+    assert!(matches!(refused, Err(StoreError::MachineNotFound { .. })), "{refused:?}");
     assert!(!store.list_spaces().await.expect("spaces").iter().any(|s| s.name.as_str() == "x"));
 
     for (sp, first, _) in &kinds {
