@@ -9,6 +9,7 @@
 pub mod http;
 pub mod sse;
 
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -64,17 +65,30 @@ impl TestServer {
 
     /// Starts a server on `data_dir` with extra `serve` arguments.
     pub fn start_in(data_dir: &Path, extra_args: &[&str]) -> TestServer {
-        TestServer::spawn(data_dir, extra_args, None)
+        TestServer::spawn(data_dir, extra_args, None, &[])
+    }
+
+    /// Starts a server on `data_dir` with extra `serve` arguments and extra environment
+    /// variables on top of the cleared environment (e.g. `LD_PRELOAD` for a fault-injecting shim).
+    pub fn start_in_with_env(data_dir: &Path, extra_args: &[&str], env: &[(String, OsString)]) -> TestServer {
+        TestServer::spawn(data_dir, extra_args, None, env)
     }
 
     /// Starts another node of a cluster whose admin token is already known (only the first
     /// node to bootstrap a shared store writes `admin.token`).
     pub fn start_node(data_dir: &Path, extra_args: &[&str], admin_token: &str) -> TestServer {
-        TestServer::spawn(data_dir, extra_args, Some(admin_token.to_string()))
+        TestServer::spawn(data_dir, extra_args, Some(admin_token.to_string()), &[])
     }
 
-    fn spawn(data_dir: &Path, extra_args: &[&str], admin_token: Option<String>) -> TestServer {
-        let mut child = command()
+    fn spawn(
+        data_dir: &Path,
+        extra_args: &[&str],
+        admin_token: Option<String>,
+        env: &[(String, OsString)],
+    ) -> TestServer {
+        let mut command = command();
+        command.envs(env.iter().map(|(name, value)| (name, value)));
+        let mut child = command
             .arg("serve")
             .arg("--data-dir")
             .arg(data_dir)

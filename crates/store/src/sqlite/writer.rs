@@ -21,8 +21,9 @@
 //! - If SQLite itself fails (an I/O error, or a transaction rolled back under us), the whole
 //!   group is failed — never half-committed — and the compiled-machine cache is cleared, since
 //!   it may hold versions that never committed. An I/O error at commit or fsync leaves the
-//!   durability of recent writes unknown: the store then refuses further writes ("fail-stop")
-//!   and reports unhealthy until restarted.
+//!   durability of recent writes unknown, and a full disk at commit leaves nothing to write
+//!   with: either way the store then refuses further writes ("fail-stop") and reports unhealthy
+//!   until restarted.
 //! - A panic while applying one request fails that request only (its savepoint rolls back).
 
 use std::fs::File;
@@ -339,6 +340,9 @@ fn run_request(
     Ok(outcomes)
 }
 
+/// Whether a failed commit means the disk failed: an I/O error, a full disk (`ENOSPC` makes
+/// SQLite answer `SQLITE_FULL`, not an I/O error) or a corrupt file. The store then stops taking
+/// writes, so `/readyz` says so rather than every later write failing on its own.
 fn is_io_error(e: &rusqlite::Error) -> bool {
-    matches!(e.sqlite_error_code(), Some(ErrorCode::SystemIoFailure | ErrorCode::DatabaseCorrupt))
+    matches!(e.sqlite_error_code(), Some(ErrorCode::SystemIoFailure | ErrorCode::DiskFull | ErrorCode::DatabaseCorrupt))
 }
