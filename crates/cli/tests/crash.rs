@@ -49,7 +49,7 @@ const ROUNDS: usize = 5;
 const WRITERS: usize = 6;
 /// Instances each writer creates before the first round (it creates more as it goes).
 const INSTANCES_PER_WRITER: usize = 2;
-/// A round is killed once it has between this many acknowledgements (seeded).
+/// A round is killed once it has a seeded number of acknowledgements in this range.
 const ACKS_BEFORE_KILL: std::ops::RangeInclusive<u64> = 60..=180;
 /// After its connections are cut, a PostgreSQL node must acknowledge this many more writes
 /// before the round's kill: it recovered without a restart.
@@ -287,11 +287,13 @@ struct Api {
 }
 
 impl Api {
-    fn new(server: &TestServer, http: &reqwest::Client) -> Api {
+    /// With a client of its own: no connection pooled to an earlier round's (dead) server can
+    /// be picked for this one, even if the new server got the old one's port.
+    fn new(server: &TestServer) -> Api {
         Api {
             base: server.url.clone(),
             token: server.admin_token.clone(),
-            http: http.clone(),
+            http: reqwest::Client::new(),
             cut: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -981,8 +983,6 @@ async fn run(backend: Backend) {
         args.extend(["--store", db.url()]);
     }
     let cut_round = (backend == Backend::Postgres).then(|| rng.random_range(0..ROUNDS));
-    switchyard_client::install_crypto_provider();
-    let http = reqwest::Client::new();
     let mut writers: Vec<Writer> = (0..WRITERS).map(|w| Writer::new(seed, w)).collect();
     let mut consumer = Consumer::default();
     let mut tally = Tally::default();
@@ -991,7 +991,7 @@ async fn run(backend: Backend) {
 
     for r in 0..=ROUNDS {
         let mut server = start(&data_dir, &args).await;
-        let api = Api::new(&server, &http);
+        let api = Api::new(&server);
         if r == 0 {
             setup(&api, &mut writers, &component).await;
         } else {
