@@ -5,26 +5,20 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use support::TestServer;
+<<<<<<< HEAD
 use switchyard_model::{CompiledMachine, DefinitionFormat, parse_definition};
+use switchyard_testkit::fixtures::COUNTER_MACHINE as COUNTER;
 use switchyard_testkit::{PATIENCE, TestDatabase, wait_until};
+=======
+use switchyard_testkit::{InstanceRecords, TestDatabase, verify_exactly_once};
+>>>>>>> i20-crash
 
-const COUNTER: &str = r#"{
-  "name": "counter",
-  "initial": "s0",
-  "states": ["s0", "s1", "s2"],
-  "transitions": [
-    {"from": "s0", "event": "next", "to": "s1", "assign": {"n": "ctx.n + 1"}},
-    {"from": "s1", "event": "next", "to": "s2", "assign": {"n": "ctx.n + 1"}},
-    {"from": "s2", "event": "next", "to": "s0", "assign": {"n": "ctx.n + 1"}}
-  ]
-}"#;
 
 async fn put_counter(http: &reqwest::Client, node: &str, token: &str) {
     let resp = http
@@ -313,41 +307,23 @@ async fn a_sigkilled_node_loses_no_acknowledged_event_and_the_others_keep_servin
         acked.push((id.clone(), key.clone(), body["seq"].as_u64().expect("seq")));
     }
 
-    let machine =
-        CompiledMachine::compile(parse_definition(COUNTER.as_bytes(), DefinitionFormat::Json).expect("parses"))
-            .expect("compiles");
-    let mut logged: HashMap<String, (String, u64)> = HashMap::new();
+    let mut instances = Vec::new();
     for w in 0..WRITERS {
         for i in 0..2 {
             let id = format!("w{w}-{i}");
             let history_url = format!("{}/v1/spaces/acme/machines/counter/instances/{id}/history?limit=1000", urls[1]);
             let (_, history) = call(&http, reqwest::Method::GET, history_url, &token, None).await;
-            let records = history["events"].as_array().expect("events");
             assert!(history["next_cursor"].is_null(), "fewer than 1000 records per instance");
-            let mut state = records[0]["payload"]["state"].as_str().expect("state").to_string();
-            let mut ctx: Map<String, Value> = records[0]["payload"]["ctx"].as_object().expect("ctx").clone();
-            for record in &records[1..] {
-                let key = record["idempotency_key"].as_str().expect("key").to_string();
-                let seq = record["seq"].as_u64().expect("seq");
-                assert!(logged.insert(key.clone(), (id.clone(), seq)).is_none(), "{key} applied twice");
-                let outcome = machine.apply(&state, &ctx, "next", &Map::new(), 0).expect("replay");
-                state = outcome.to;
-                ctx = outcome.ctx;
-            }
             let url = format!("{}/v1/spaces/acme/machines/counter/instances/{id}", urls[0]);
-            let (_, inst) = call(&http, reqwest::Method::GET, url, &token, None).await;
-            assert_eq!(inst["state"].as_str(), Some(state.as_str()), "{id}: state equals the replay");
-            assert_eq!(inst["ctx"], Value::Object(ctx), "{id}: ctx equals the replay");
-            assert_eq!(inst["revision"].as_u64(), Some(records.len() as u64));
+            let (_, instance) = call(&http, reqwest::Method::GET, url, &token, None).await;
+            let history = history["events"].as_array().expect("events").clone();
+            instances.push(InstanceRecords { id, history, instance });
         }
     }
-    for (id, key, seq) in &acked {
-        assert_eq!(
-            logged.get(key),
-            Some(&(id.clone(), *seq)),
-            "acknowledged {key} is logged exactly where it was acknowledged"
-        );
-    }
+    let replayed = verify_exactly_once(COUNTER, &instances).unwrap_or_else(|e| panic!("{e}"));
+    replayed
+        .check_acknowledged(acked.iter().map(|(id, key, seq)| (id.as_str(), key.as_str(), *seq)))
+        .unwrap_or_else(|e| panic!("{e}"));
     drop(nodes);
     tokio::task::spawn_blocking(move || drop(db)).await.expect("drop database");
 }

@@ -1,6 +1,7 @@
 //! Test support: a throwaway PostgreSQL database per test, on whatever PostgreSQL can be had,
-//! the example functions built for wasm32-wasip2 ([`example_function`]), and waiting for a
-//! condition instead of sleeping ([`wait_until`], [`within`]).
+//! the example functions built for wasm32-wasip2 ([`example_function`]), waiting for a
+//! condition instead of sleeping ([`wait_until`], [`within`]), and the fixtures the real-binary
+//! tests share ([`fixtures`]: the order, cycle and counter machines, the exactly-once verifier).
 //!
 //! What this crate guarantees:
 //! - [`TestDatabase::create`] returns a new, empty database `switchyard_test_<16 hex digits>`
@@ -24,6 +25,7 @@ mod functions;
 mod http;
 mod wait;
 
+pub use fixtures::{COUNTER_MACHINE, InstanceRecords, verify_exactly_once};
 pub use functions::{example_function, example_function_bytes};
 pub use http::counting_http_server;
 pub use wait::{PATIENCE, wait_for, wait_until, wait_until_blocking, within};
@@ -77,6 +79,33 @@ impl TestDatabase {
     /// The database name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Ends every session connected to this database (`pg_terminate_backend`), as a database
+    /// restart or a network cut would, and returns how many there were.
+    pub fn terminate_connections(&self) -> u64 {
+        let name = self.name.clone();
+        let admin = self.admin.clone();
+        let terminated = block_on(async move {
+            tokio::time::timeout(ADMIN_TIMEOUT, async {
+                let client = connect(&admin).await?;
+                let row = client
+                    .query_one(
+                        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity \
+                         WHERE datname = $1 AND pid <> pg_backend_pid()",
+                        &[&name],
+                    )
+                    .await
+                    .map_err(|e| error_text(&e))?;
+                Ok::<i64, String>(row.get(0))
+            })
+            .await
+            .map_err(|_| format!("no answer within {ADMIN_TIMEOUT:?}"))?
+        });
+        match terminated.and_then(|r| r) {
+            Ok(n) => u64::try_from(n).unwrap_or_default(),
+            Err(e) => panic!("could not terminate the connections to {}: {e}", self.name),
+        }
     }
 
     fn create_on(server: &Server) -> Result<TestDatabase, String> {
