@@ -11,13 +11,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::TestServer;
-<<<<<<< HEAD
-use switchyard_model::{CompiledMachine, DefinitionFormat, parse_definition};
 use switchyard_testkit::fixtures::COUNTER_MACHINE as COUNTER;
-use switchyard_testkit::{PATIENCE, TestDatabase, wait_until};
-=======
-use switchyard_testkit::{InstanceRecords, TestDatabase, verify_exactly_once};
->>>>>>> i20-crash
+use switchyard_testkit::{InstanceRecords, PATIENCE, TestDatabase, verify_exactly_once, wait_until};
 
 
 async fn put_counter(http: &reqwest::Client, node: &str, token: &str) {
