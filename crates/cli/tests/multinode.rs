@@ -14,7 +14,6 @@ use support::TestServer;
 use switchyard_testkit::fixtures::COUNTER_MACHINE as COUNTER;
 use switchyard_testkit::{InstanceRecords, PATIENCE, TestDatabase, verify_exactly_once, wait_until};
 
-
 async fn put_counter(http: &reqwest::Client, node: &str, token: &str) {
     let resp = http
         .put(format!("{node}/v1/spaces/acme/machines/counter"))

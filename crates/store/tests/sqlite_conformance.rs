@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use switchyard_store::{Durability, Store};
 use switchyard_store::conformance::{BoxFuture, Harness, cases};
 use switchyard_store::sqlite::{DB_FILE, SqliteOptions, SqliteStore};
+use switchyard_store::{Durability, Store};
 
 /// Makes each store in its own directory under one temp dir; remembers which is where.
 struct SqliteHarness {
