@@ -154,11 +154,9 @@ pub enum StoreError {
     /// The store stopped accepting writes after a storage failure.
     #[error("the store stopped accepting writes after a storage failure ({0}); restart the server")]
     Failed(String),
-    /// The connection to the database was lost while committing: the write may or may not have
-    /// been applied.
-    #[error(
-        "the database connection was lost while committing, so this write may or may not have been applied ({0}); retry it with the same idempotency key"
-    )]
+    /// The write may or may not have been applied, or may not survive a crash: the connection to
+    /// the database was lost while committing, or the commit's fsync failed. The text says which.
+    #[error("this write may or may not have been applied: {0}; retry it with the same idempotency key")]
     OutcomeUnknown(String),
     /// The store is shut down.
     #[error("the store is closed")]

@@ -289,7 +289,7 @@ impl Writer {
                     tracing::warn!(error = %e, "connection lost during commit; the group's outcome is unknown");
                     self.machines.clear();
                     self.connection = None;
-                    return fail_all(group, &StoreError::OutcomeUnknown(e.to_string()));
+                    return fail_all(group, &StoreError::OutcomeUnknown(format!("the database connection was lost while committing ({e})")));
                 }
             }
         }

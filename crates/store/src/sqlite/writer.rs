@@ -223,18 +223,29 @@ impl Writer {
         let started = Instant::now();
         if let Err(e) = tx.commit() {
             tracing::error!(error = %e, "commit failed; the group's writes were not applied");
-            if is_io_error(&e) {
+            // A disk that fails a commit stops the store: its callers get the same refusal as
+            // every write after it (503 `unavailable`), told that theirs was not applied.
+            let error = if is_io_error(&e) {
                 self.failed.fail(format!("commit failed: {e}"));
-            }
+                StoreError::Failed(format!("commit failed: {e}; this write was not applied"))
+            } else {
+                StoreError::from(e)
+            };
             self.after_failed_transaction(start_seq, start_offset);
-            fail_all(group, &StoreError::from(e));
+            fail_all(group, &error);
             return false;
         }
         self.metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
         if self.durability == Durability::Fsync
             && let Err(reason) = self.flush_wal()
         {
-            fail_all(group, &StoreError::Failed(reason));
+            // Committed, so readers see it, but not known to be on disk: it may not survive a
+            // crash. The store has stopped taking writes, so a retry must wait for a restart.
+            let unknown = StoreError::OutcomeUnknown(format!(
+                "it was committed but not made durable ({reason}); the store stopped accepting writes, so \
+                 restart the server first"
+            ));
+            fail_all(group, &unknown);
             return true;
         }
         record_committed(&self.metrics, &results);
