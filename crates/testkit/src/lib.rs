@@ -1,6 +1,7 @@
 //! Test support: a throwaway PostgreSQL database per test, on whatever PostgreSQL can be had,
-//! the example functions built for wasm32-wasip2 ([`example_function`]), and waiting for a
-//! condition instead of sleeping ([`wait_until`], [`within`]).
+//! the example functions built for wasm32-wasip2 ([`example_function`]), waiting for a
+//! condition instead of sleeping ([`wait_until`], [`within`]), and the documented error tables
+//! ([`error_tables`]).
 //!
 //! What this crate guarantees:
 //! - [`TestDatabase::create`] returns a new, empty database `switchyard_test_<16 hex digits>`
@@ -19,10 +20,12 @@
 //!   TLS.
 
 mod cluster;
+mod docs;
 mod functions;
 mod http;
 mod wait;
 
+pub use docs::{ErrorRow, error_tables};
 pub use functions::{example_function, example_function_bytes};
 pub use http::counting_http_server;
 pub use wait::{PATIENCE, wait_for, wait_until, wait_until_blocking, within};
@@ -76,6 +79,13 @@ impl TestDatabase {
     /// The database name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Runs `sql` (one or more statements) on the server's administrative database, as the
+    /// superuser the database was created by: for a test that acts on this database from
+    /// outside, e.g. `ALTER DATABASE` or `pg_terminate_backend` on its connections.
+    pub fn execute_as_admin(&self, sql: &str) -> Result<(), String> {
+        execute(&self.admin, sql)
     }
 
     fn create_on(server: &Server) -> Result<TestDatabase, String> {

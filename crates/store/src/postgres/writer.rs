@@ -572,7 +572,10 @@ async fn insert_spaces(
 /// The writer's connection, (re)connecting when there is none or it died.
 async fn connect<'a>(pool: &Pool, slot: &'a mut Option<Object>) -> Result<&'a mut Object, AttemptError> {
     if slot.as_ref().is_none_or(|c| c.is_closed()) {
-        let conn = pool.get().await.map_err(|e| AttemptError::Failed(StoreError::Backend(e.to_string())))?;
+        let conn = pool
+            .get()
+            .await
+            .map_err(|e| AttemptError::Failed(StoreError::Unreachable(format!("no database connection: {e}"))))?;
         *slot = Some(conn);
     }
     slot.as_mut().ok_or_else(|| AttemptError::Failed(StoreError::Backend("no database connection".into())))
