@@ -20,7 +20,7 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodFilter;
-use switchyard_engine::{Principal, parse_space};
+use switchyard_engine::{ErrorCode, Principal, parse_space};
 use switchyard_store::{Role, SpaceGrant};
 
 use crate::AppState;
@@ -145,7 +145,10 @@ async fn check(state: &AppState, req: &mut Request) -> Result<(), ApiError> {
     // Fail closed: a route and method without a rule has no handler either (both come from one
     // table entry), so this is the answer the router would give.
     let Some(rule) = rule else {
-        return Err(ApiError::new("method_not_allowed", "this route does not take that method; see /v1/openapi.json"));
+        return Err(ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            "this route does not take that method; see /v1/openapi.json",
+        ));
     };
     match rule.access {
         Access::Open => Ok(()),
@@ -159,7 +162,7 @@ async fn check(state: &AppState, req: &mut Request) -> Result<(), ApiError> {
                 match principal.spaces {
                     SpaceGrant::All => Ok(()),
                     SpaceGrant::Only(_) => Err(ApiError::new(
-                        "forbidden",
+                        ErrorCode::Forbidden,
                         "/metrics is served to admin tokens granted every space (\"*\") on this server",
                     )),
                 }
@@ -172,12 +175,12 @@ async fn check(state: &AppState, req: &mut Request) -> Result<(), ApiError> {
             let params = req
                 .extract_parts::<RawPathParams>()
                 .await
-                .map_err(|e| ApiError::new("bad_request", format!("invalid path: {}", e.body_text())))?;
+                .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("invalid path: {}", e.body_text())))?;
             let space = params.iter().find(|(name, _)| *name == "space").map(|(_, value)| value);
             let Some(space) = space else {
                 // A table entry names a route without `{space}` as space-scoped: refuse rather
                 // than guess (a unit test keeps the table from doing so).
-                return Err(ApiError::new("forbidden", "this route has no space to authorise"));
+                return Err(ApiError::new(ErrorCode::Forbidden, "this route has no space to authorise"));
             };
             Ok(principal.require(&parse_space(space)?, role)?)
         }

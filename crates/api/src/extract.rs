@@ -9,7 +9,7 @@ use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde_json::json;
-use switchyard_engine::Principal;
+use switchyard_engine::{ErrorCode, Principal};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -24,11 +24,11 @@ impl FromRequest<AppState> for Body {
         match Bytes::from_request(req, state).await {
             Ok(bytes) => Ok(Body(bytes)),
             Err(BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_))) => Err(ApiError::new(
-                "payload_too_large",
+                ErrorCode::PayloadTooLarge,
                 format!("the body is larger than the limit of {} bytes", state.config.max_body_bytes),
             )
             .with_details(json!({ "limit": state.config.max_body_bytes }))),
-            Err(e) => Err(ApiError::new("bad_request", format!("cannot read the body: {e}"))),
+            Err(e) => Err(ApiError::new(ErrorCode::BadRequest, format!("cannot read the body: {e}"))),
         }
     }
 }
@@ -58,7 +58,7 @@ pub fn media_type(headers: &HeaderMap) -> Option<String> {
 pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     match media_type(headers) {
         Some(mt) if mt != "application/json" && !mt.ends_with("+json") => Err(ApiError::new(
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             format!("expected Content-Type application/json, got \"{mt}\""),
         )),
         _ => Ok(()),
@@ -69,11 +69,11 @@ pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
 /// `validation_failed` for text nested past the JSON policy (checked before parsing).
 pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if let Err(e) = switchyard_model::json::scan_depth(bytes) {
-        return Err(ApiError::new("validation_failed", format!("the body: {e}"))
+        return Err(ApiError::new(ErrorCode::ValidationFailed, format!("the body: {e}"))
             .with_details(json!({ "max_depth": e.limit() })));
     }
     serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::new("bad_request", format!("invalid JSON body: {e}"))
+        ApiError::new(ErrorCode::BadRequest, format!("invalid JSON body: {e}"))
             .with_details(json!({ "line": e.line(), "column": e.column() }))
     })
 }
@@ -87,7 +87,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(q)) => Ok(Query(q)),
-            Err(e) => Err(ApiError::new("bad_request", format!("invalid query string: {}", e.body_text()))),
+            Err(e) => Err(ApiError::new(ErrorCode::BadRequest, format!("invalid query string: {}", e.body_text()))),
         }
     }
 }
@@ -101,7 +101,7 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(p)) => Ok(Path(p)),
-            Err(e) => Err(ApiError::new("bad_request", format!("invalid path: {}", e.body_text()))),
+            Err(e) => Err(ApiError::new(ErrorCode::BadRequest, format!("invalid path: {}", e.body_text()))),
         }
     }
 }
@@ -117,10 +117,9 @@ pub const DEFAULT_LIMIT: u32 = 100;
 pub fn page_limit(limit: Option<i64>, default: u32) -> Result<u32, ApiError> {
     match limit {
         None => Ok(default),
-        Some(n) => u32::try_from(n)
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(&i64::from(*n)))
-            .ok_or_else(|| ApiError::new("validation_failed", format!("limit must be between 1 and {MAX_LIMIT}"))),
+        Some(n) => u32::try_from(n).ok().filter(|n| (1..=MAX_LIMIT).contains(&i64::from(*n))).ok_or_else(|| {
+            ApiError::new(ErrorCode::ValidationFailed, format!("limit must be between 1 and {MAX_LIMIT}"))
+        }),
     }
 }
 
@@ -147,17 +146,18 @@ impl FromRequestParts<AppState> for Caller {
 
 /// The bearer token of `Authorization`, or `unauthorized` saying what is wrong with it.
 pub(crate) fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
-    let header = headers
-        .get(AUTHORIZATION)
-        .ok_or_else(|| ApiError::new("unauthorized", "this route needs a token: send Authorization: Bearer <token>"))?;
-    let value =
-        header.to_str().map_err(|_| ApiError::new("unauthorized", "the Authorization header is not valid text"))?;
+    let header = headers.get(AUTHORIZATION).ok_or_else(|| {
+        ApiError::new(ErrorCode::Unauthorized, "this route needs a token: send Authorization: Bearer <token>")
+    })?;
+    let value = header
+        .to_str()
+        .map_err(|_| ApiError::new(ErrorCode::Unauthorized, "the Authorization header is not valid text"))?;
     let mut split = value.splitn(2, ' ');
     match (split.next(), split.next()) {
         (Some(scheme), Some(token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
             Ok(token.trim())
         }
-        _ => Err(ApiError::new("unauthorized", "the Authorization header must be \"Bearer <token>\"")),
+        _ => Err(ApiError::new(ErrorCode::Unauthorized, "the Authorization header must be \"Bearer <token>\"")),
     }
 }
 
@@ -180,11 +180,11 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
         let mut values = parts.headers.get_all(IDEMPOTENCY_KEY).iter();
         let Some(value) = values.next() else { return Ok(IdempotencyKey(None)) };
         if values.next().is_some() {
-            return Err(ApiError::new("bad_request", "send one Idempotency-Key header, not several"));
+            return Err(ApiError::new(ErrorCode::BadRequest, "send one Idempotency-Key header, not several"));
         }
         let text = value
             .to_str()
-            .map_err(|_| ApiError::new("bad_request", "the Idempotency-Key header is not visible ASCII"))?;
+            .map_err(|_| ApiError::new(ErrorCode::BadRequest, "the Idempotency-Key header is not visible ASCII"))?;
         Ok(IdempotencyKey(Some(unquote(text.trim())?)))
     }
 }
@@ -196,7 +196,7 @@ impl IdempotencyKey {
     pub fn merge(self, body: Option<String>) -> Result<Option<String>, ApiError> {
         match (self.0, body) {
             (Some(header), Some(body)) if header != body => Err(ApiError::new(
-                "validation_failed",
+                ErrorCode::ValidationFailed,
                 format!(
                     "the Idempotency-Key header (\"{header}\") and the body's idempotency_key (\"{body}\") differ; \
                      send the key once, or the same key in both"
@@ -213,7 +213,7 @@ fn unquote(text: &str) -> Result<String, ApiError> {
     let Some(inner) = text.strip_prefix('"') else { return Ok(text.to_owned()) };
     let malformed = || {
         ApiError::new(
-            "bad_request",
+            ErrorCode::BadRequest,
             "the Idempotency-Key header opens a quoted string that is not well-formed (RFC 8941: a closing quote, \
              and \\ only before \" or \\)",
         )

@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use switchyard_engine::{FunctionSettings, FunctionView, InvokeRequest, parse_space};
+use switchyard_engine::{ErrorCode, FunctionSettings, FunctionView, InvokeRequest, parse_space};
+use switchyard_runtime::codes;
 use switchyard_store::{InvocationRecord, Role};
 
 use crate::AppState;
@@ -98,7 +99,7 @@ pub async fn deploy_function(
     caller.require(&parse_space(&space)?, Role::Writer)?;
     let component = base64::engine::general_purpose::STANDARD
         .decode(body.component_base64.as_bytes())
-        .map_err(|e| ApiError::new("bad_request", format!("component_base64 is not standard base64: {e}")))?;
+        .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("component_base64 is not standard base64: {e}")))?;
     let (view, created) = state.engine.deploy_function(&space, &name, component, body.settings).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     let mut body = function_json(&view);
@@ -157,7 +158,7 @@ fn header_text(headers: &HeaderMap, name: &str) -> Result<Option<String>> {
         Some(v) => v
             .to_str()
             .map(|s| Some(s.to_owned()))
-            .map_err(|_| ApiError::new("bad_request", format!("the {name} header is not visible ASCII"))),
+            .map_err(|_| ApiError::new(ErrorCode::BadRequest, format!("the {name} header is not visible ASCII"))),
     }
 }
 
@@ -209,21 +210,23 @@ fn header_value(text: &str) -> HeaderValue {
     HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static("invalid"))
 }
 
-/// The status for an invocation error code: the runtime's codes have their own; any other code
-/// is the function's own refusal.
+/// The status for an invocation error code: the host side's codes ([`codes`]) have their own;
+/// any other code is the function's own refusal (422), as are `validation_failed` and
+/// `function_error`. `function_abandoned` is only ever in an asynchronous record, never an
+/// answer.
 pub fn invocation_error_status(code: &str) -> StatusCode {
     match code {
-        "function_timeout" => StatusCode::GATEWAY_TIMEOUT,
-        "function_trapped" | "function_memory_limit" | "function_fuel_exhausted" => StatusCode::BAD_GATEWAY,
-        "function_instantiation_failed" | "function_capacity_exhausted" => StatusCode::SERVICE_UNAVAILABLE,
-        "capability_denied" => StatusCode::FORBIDDEN,
+        codes::TIMEOUT => StatusCode::GATEWAY_TIMEOUT,
+        codes::TRAPPED | codes::MEMORY_LIMIT | codes::FUEL_EXHAUSTED => StatusCode::BAD_GATEWAY,
+        codes::INSTANTIATION_FAILED | codes::CAPACITY_EXHAUSTED => StatusCode::SERVICE_UNAVAILABLE,
+        codes::CAPABILITY_DENIED => StatusCode::FORBIDDEN,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }
 
 fn failure_response(record: &InvocationRecord) -> Response {
     let error = record.error.clone().unwrap_or(Value::Null);
-    let code = error.get("code").and_then(Value::as_str).unwrap_or("function_trapped").to_owned();
+    let code = error.get("code").and_then(Value::as_str).unwrap_or(codes::TRAPPED).to_owned();
     let message = error.get("message").and_then(Value::as_str).unwrap_or("the function failed").to_owned();
     let body = json!({
         "error": {

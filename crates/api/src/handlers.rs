@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use switchyard_engine::{BatchOp, BatchResult, CreateInstance, SendEvent, parse_space};
+use switchyard_engine::{BatchOp, BatchResult, CreateInstance, ErrorCode, SendEvent, parse_space};
 use switchyard_model::DefinitionFormat;
 use switchyard_store::Role;
 
@@ -30,11 +30,11 @@ pub async fn healthz() -> &'static str {
 
 pub async fn readyz(State(state): State<AppState>) -> Response {
     if !state.ready.load(std::sync::atomic::Ordering::Acquire) {
-        return ApiError::new("unavailable", "the server is starting or shutting down").into_response();
+        return ApiError::new(ErrorCode::Unavailable, "the server is starting or shutting down").into_response();
     }
     match state.engine.store().check_health() {
         Ok(()) => (StatusCode::OK, "ready\n").into_response(),
-        Err(e) => ApiError::new("unavailable", e.to_string()).into_response(),
+        Err(e) => ApiError::new(ErrorCode::Unavailable, e.to_string()).into_response(),
     }
 }
 
@@ -79,7 +79,7 @@ fn definition_format(headers: &HeaderMap, body: &[u8]) -> Result<DefinitionForma
         "application/json" => Ok(DefinitionFormat::Json),
         "application/yaml" | "application/x-yaml" | "text/yaml" | "text/x-yaml" => Ok(DefinitionFormat::Yaml),
         _ => Err(ApiError::new(
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             format!("a definition is JSON (application/json) or YAML (application/yaml), not \"{media_type}\""),
         )),
     }
@@ -329,7 +329,7 @@ pub async fn batch(
         // Each operation is its own write with its own key: a key for the whole batch would
         // stand for nothing the store keeps, so it is refused rather than ignored.
         return Err(ApiError::new(
-            "validation_failed",
+            ErrorCode::ValidationFailed,
             "a batch takes no Idempotency-Key header: give each operation its own idempotency_key",
         ));
     }
@@ -364,7 +364,7 @@ pub async fn create_token(
     Json(body): Json<CreateTokenBody>,
 ) -> Result<Response> {
     let role = Role::parse(&body.role).ok_or_else(|| {
-        ApiError::new("validation_failed", format!("role \"{}\": expected reader, writer or admin", body.role))
+        ApiError::new(ErrorCode::ValidationFailed, format!("role \"{}\": expected reader, writer or admin", body.role))
     })?;
     let (token, secret) = state.engine.create_token(&caller, &body.name, role, &body.spaces).await?;
     Ok(ok(StatusCode::CREATED, TokenView::new(&token, Some(&secret))))
@@ -402,11 +402,11 @@ pub async fn list_nodes(State(state): State<AppState>, Caller(caller): Caller) -
 }
 
 pub async fn not_found() -> ApiError {
-    ApiError::new("not_found", "no such route; see /v1/openapi.json")
+    ApiError::new(ErrorCode::NotFound, "no such route; see /v1/openapi.json")
 }
 
 pub async fn method_not_allowed() -> ApiError {
-    ApiError::new("method_not_allowed", "this route does not take that method; see /v1/openapi.json")
+    ApiError::new(ErrorCode::MethodNotAllowed, "this route does not take that method; see /v1/openapi.json")
 }
 
 #[derive(Deserialize)]
@@ -465,10 +465,11 @@ async fn start_watch(
         // A reconnecting EventSource resumes after the last record it got.
         (Some(id), _) => WatchFrom::After(Seq(id
             .parse()
-            .map_err(|_| ApiError::new("bad_request", format!("Last-Event-ID \"{id}\" is not a seq")))?)),
+            .map_err(|_| ApiError::new(ErrorCode::BadRequest, format!("Last-Event-ID \"{id}\" is not a seq")))?)),
         (None, None | Some("now")) => WatchFrom::Now,
         (None, Some(seq)) => {
-            let seq: u64 = seq.parse().map_err(|_| ApiError::new("bad_request", "from must be a seq or \"now\""))?;
+            let seq: u64 =
+                seq.parse().map_err(|_| ApiError::new(ErrorCode::BadRequest, "from must be a seq or \"now\""))?;
             WatchFrom::After(Seq(seq.saturating_sub(1)))
         }
     };
@@ -609,14 +610,14 @@ fn upgrade_refused(rejection: axum::extract::ws::rejection::WebSocketUpgradeReje
     let reason = rejection.body_text();
     match rejection {
         R::MethodNotGet(_) | R::MethodNotConnect(_) => {
-            ApiError::new("method_not_allowed", format!("not a WebSocket handshake: {reason}")).into_response()
+            ApiError::new(ErrorCode::MethodNotAllowed, format!("not a WebSocket handshake: {reason}")).into_response()
         }
         R::WebSocketKeyHeaderMissing(_) => {
-            ApiError::new("bad_request", format!("not a WebSocket handshake: {reason}")).into_response()
+            ApiError::new(ErrorCode::BadRequest, format!("not a WebSocket handshake: {reason}")).into_response()
         }
         _ => {
             let error = ApiError::new(
-                "upgrade_required",
+                ErrorCode::UpgradeRequired,
                 format!(
                     "this route is a WebSocket: send Connection: Upgrade, Upgrade: websocket, \
                      Sec-WebSocket-Version: 13 and Sec-WebSocket-Key ({reason}); GET \

@@ -3,7 +3,7 @@
 //! This crate is thin by design: [`access::authorise`] checks the caller's token against the
 //! route's rule before anything else (the body is not read for a refused request), then a
 //! handler decodes the request, calls the engine and encodes the answer. Every error leaves as
-//! `{"error":{"code","message","details"}}` with a stable code (see `error::status_of`).
+//! `{"error":{"code","message","details"}}` with a stable code ([`ErrorCode`]; its status is [`code_status`]).
 //! Every route but `/healthz`, `/readyz` and `/v1/openapi.json` needs a token (`/metrics` as
 //! [`MetricsAccess`] says).
 
@@ -30,10 +30,11 @@ use switchyard_engine::Engine;
 use switchyard_store::Role::{Admin, Reader, Writer};
 
 pub use access::MetricsAccess;
-pub use error::{ApiError, status_of};
+pub use error::{ApiError, code_status, status_of};
 pub use metrics::HttpMetrics;
 pub use shutdown::{Shutdown, SocketGuard};
 pub use spaces::SPACE_CREATED_HEADER;
+pub use switchyard_engine::ErrorCode;
 
 /// Declares every route once: its template, and per method who may call it and the handler.
 /// Expands to [`ROUTES`], [`RULES`] and the function registering the handlers, so a route

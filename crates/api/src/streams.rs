@@ -12,7 +12,9 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use switchyard_engine::{KvPutRequest, SubscribeFrom, SubscriptionSettings, SubscriptionStatus, parse_space};
+use switchyard_engine::{
+    ErrorCode, KvPutRequest, SubscribeFrom, SubscriptionSettings, SubscriptionStatus, parse_space,
+};
 use switchyard_store::{BucketRecord, DeadLetter, Delivery, KvCondition, KvEntry, KvKeyInfo, LogFilter, Role, Seq};
 
 use crate::AppState;
@@ -33,7 +35,7 @@ fn ok(status: StatusCode, body: impl Serialize) -> Response {
 
 fn parse_duration(what: &str, text: &str) -> Result<Duration> {
     humantime::parse_duration(text).map_err(|e| {
-        ApiError::new("bad_request", format!("{what} \"{text}\" is not a duration such as 30s or 5m: {e}"))
+        ApiError::new(ErrorCode::BadRequest, format!("{what} \"{text}\" is not a duration such as 30s or 5m: {e}"))
     })
 }
 
@@ -213,20 +215,23 @@ fn condition(headers: &HeaderMap) -> Result<KvCondition> {
             Some(v) => v
                 .to_str()
                 .map(|s| Some(s.trim()))
-                .map_err(|_| ApiError::new("bad_request", format!("the {name} header is not valid text"))),
+                .map_err(|_| ApiError::new(ErrorCode::BadRequest, format!("the {name} header is not valid text"))),
         }
     };
     match (text(&IF_MATCH)?, text(&IF_NONE_MATCH)?) {
-        (Some(_), Some(_)) => Err(ApiError::new("bad_request", "send If-Match or If-None-Match, not both")),
+        (Some(_), Some(_)) => Err(ApiError::new(ErrorCode::BadRequest, "send If-Match or If-None-Match, not both")),
         (Some(tag), None) => {
             let bare = tag.trim_matches('"');
             bare.parse::<u64>().map(KvCondition::Revision).map_err(|_| {
-                ApiError::new("bad_request", format!("If-Match \"{tag}\" is not a revision (e.g. If-Match: \"3\")"))
+                ApiError::new(
+                    ErrorCode::BadRequest,
+                    format!("If-Match \"{tag}\" is not a revision (e.g. If-Match: \"3\")"),
+                )
             })
         }
         (None, Some("*")) => Ok(KvCondition::Absent),
         (None, Some(other)) => Err(ApiError::new(
-            "bad_request",
+            ErrorCode::BadRequest,
             format!("If-None-Match \"{other}\" is not supported; only * (create only) is"),
         )),
         (None, None) => Ok(KvCondition::Always),
@@ -428,7 +433,10 @@ pub async fn put_subscription(
         // `from` names the first seq wanted, as in a watch.
         Some(FromField::Seq(seq)) => SubscribeFrom::After(Seq(seq.saturating_sub(1))),
         Some(FromField::Word(w)) => {
-            return Err(ApiError::new("bad_request", format!("from \"{w}\" must be \"now\", \"earliest\" or a seq")));
+            return Err(ApiError::new(
+                ErrorCode::BadRequest,
+                format!("from \"{w}\" must be \"now\", \"earliest\" or a seq"),
+            ));
         }
     };
     let address = switchyard_engine::parse_address_pattern(&space, body.address.as_deref())?;

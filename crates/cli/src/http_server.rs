@@ -48,7 +48,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use serde_json::json;
-use switchyard_api::{ApiError, status_of};
+use switchyard_api::{ApiError, ErrorCode, code_status};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
@@ -193,12 +193,12 @@ fn is_per_connection(e: &io::Error) -> bool {
 /// The 503 a connection past the cap gets, written straight to its socket.
 fn refusal_response(limit: usize) -> Vec<u8> {
     let body = json!({ "error": {
-        "code": "unavailable",
+        "code": ErrorCode::Unavailable.as_str(),
         "message": format!("the server has too many connections open (limit {limit}); try again shortly"),
         "details": { "limit": limit },
     }})
     .to_string();
-    let status = status_of("unavailable");
+    let status = code_status(ErrorCode::Unavailable);
     format!(
         "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{body}",
         status.as_u16(),
@@ -535,17 +535,17 @@ fn rewrite_parse_error(buf: &[u8]) -> Option<Vec<u8>> {
     let status_line = lines.next()?;
     let (code, message, details) = match status_line.get(9..12)? {
         "400" => (
-            "bad_request",
+            ErrorCode::BadRequest,
             "the request is not valid HTTP/1.1: its request line or a header is malformed (for example a control character in a header)".to_string(),
             serde_json::Value::Null,
         ),
         "414" => (
-            "uri_too_long",
+            ErrorCode::UriTooLong,
             format!("the request target is longer than the limit of {MAX_URI_BYTES} bytes"),
             json!({ "limit": MAX_URI_BYTES }),
         ),
         "431" => (
-            "headers_too_large",
+            ErrorCode::HeadersTooLarge,
             format!(
                 "the request head is too large: more than {MAX_HEADERS} header fields or more than {MAX_HEAD_BYTES} bytes"
             ),
@@ -638,7 +638,7 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
 /// The answer to a request whose body did not arrive in time.
 fn request_timeout(limit: Duration) -> Response<axum::body::Body> {
     let mut response = ApiError::new(
-        "request_timeout",
+        ErrorCode::RequestTimeout,
         format!("the request body did not arrive within {}", humantime::format_duration(limit)),
     )
     .with_details(json!({ "timeout_ms": u64::try_from(limit.as_millis()).unwrap_or(u64::MAX) }))
@@ -827,7 +827,7 @@ mod tests {
             let hyper = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\n\r\n");
             let out = String::from_utf8(rewrite_parse_error(hyper.as_bytes()).expect("rewritten")).expect("text");
             assert!(out.contains(&format!("\"code\":\"{code}\"")), "{out}");
-            assert_eq!(status_of(code).as_u16(), status[..3].parse::<u16>().expect("a status"));
+            assert_eq!(switchyard_api::status_of(code).as_u16(), status[..3].parse::<u16>().expect("a status"));
         }
     }
 

@@ -1,11 +1,147 @@
 //! The engine's errors and their stable codes.
 //!
-//! Each error maps to exactly one code from the public list (docs/http-api.md); the HTTP layer
-//! only chooses a status for a code. `details` carries machine-readable context.
+//! Invariants:
+//! - [`ErrorCode`] is the one list of the codes an API answer can carry, the HTTP layer's
+//!   own included. A code outside it cannot be produced: errors carry an [`ErrorCode`], never
+//!   free text. The HTTP status of each (`switchyard_api::code_status`, an exhaustive match),
+//!   the documented table (docs/http-api.md) and the OpenAPI document's enum are checked
+//!   against [`ErrorCode::ALL`] by tests, so none of them can drift from it.
+//! - Each error maps to exactly one code; the HTTP layer only chooses a status for a code.
+//!   `details` carries machine-readable context.
 
 use serde_json::{Value, json};
 use switchyard_model::{DefinitionError, TransitionError};
 use switchyard_store::StoreError;
+
+/// Declares [`ErrorCode`] from one list of `Variant = "code"`, with [`ErrorCode::ALL`],
+/// [`ErrorCode::as_str`] and [`ErrorCode::parse`] generated from it, so none of them can miss
+/// a code.
+macro_rules! error_codes {
+    ($($(#[doc = $doc:literal])+ $variant:ident = $code:literal,)+) => {
+        /// A stable error code clients match on: every code an answer of the HTTP API can carry,
+        /// the engine's and the HTTP layer's own (see the module's invariants).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum ErrorCode {
+            $($(#[doc = $doc])+ $variant,)+
+        }
+
+        impl ErrorCode {
+            /// Every code, in the order of the documented table.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant),+];
+
+            /// The code as clients see it, e.g. `instance_not_found`.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $code,)+
+                }
+            }
+
+            /// The code spelled `text`, if there is one.
+            pub fn parse(text: &str) -> Option<ErrorCode> {
+                match text {
+                    $($code => Some(ErrorCode::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// The body or a parameter is malformed, or the request is not valid HTTP/1.1.
+    BadRequest = "bad_request",
+    /// Well-formed input that breaks a rule.
+    ValidationFailed = "validation_failed",
+    /// No such machine (or version).
+    MachineNotFound = "machine_not_found",
+    /// No such instance, or it was deleted.
+    InstanceNotFound = "instance_not_found",
+    /// An instance with that id exists (or existed).
+    InstanceExists = "instance_exists",
+    /// No transition from the instance's state on that event.
+    InvalidTransition = "invalid_transition",
+    /// Transitions exist but every guard said no.
+    GuardRejected = "guard_rejected",
+    /// A guard or assignment exceeded its cost budget.
+    ExpressionCostExceeded = "expression_cost_exceeded",
+    /// The instance's context would be larger than the node allows.
+    ContextTooLarge = "context_too_large",
+    /// The instance's stored machine version no longer compiles.
+    MachineDefinitionInvalid = "machine_definition_invalid",
+    /// A precondition (`expected_state`, `expected_revision`, `If-Match`…) did not hold.
+    Conflict = "conflict",
+    /// The idempotency key was used before for a different request.
+    IdempotencyKeyReused = "idempotency_key_reused",
+    /// No token, or an unknown or revoked one.
+    Unauthorized = "unauthorized",
+    /// The token may not do this.
+    Forbidden = "forbidden",
+    /// No such route or token.
+    NotFound = "not_found",
+    /// Nothing of the space exists.
+    SpaceNotFound = "space_not_found",
+    /// The route exists, the method does not.
+    MethodNotAllowed = "method_not_allowed",
+    /// A body in a format the route does not take.
+    UnsupportedMediaType = "unsupported_media_type",
+    /// The body is over the limit.
+    PayloadTooLarge = "payload_too_large",
+    /// The request body did not arrive in time.
+    RequestTimeout = "request_timeout",
+    /// The request target is over the limit.
+    UriTooLong = "uri_too_long",
+    /// The request head is over the limits.
+    HeadersTooLarge = "headers_too_large",
+    /// A WebSocket route asked without the handshake.
+    UpgradeRequired = "upgrade_required",
+    /// A bug or a storage failure; nothing was applied.
+    Internal = "internal",
+    /// A watch asked for records the log no longer keeps.
+    SeqExpired = "seq_expired",
+    /// No such KV bucket.
+    BucketNotFound = "bucket_not_found",
+    /// The KV key is not set.
+    KeyNotFound = "key_not_found",
+    /// No such durable subscription.
+    SubscriptionNotFound = "subscription_not_found",
+    /// A subscription of that name follows a different filter.
+    SubscriptionExists = "subscription_exists",
+    /// The server cannot serve this now (shutting down, store stopped or unreachable, too many
+    /// connections); retrying later may work.
+    Unavailable = "unavailable",
+    /// No such function (or version).
+    FunctionNotFound = "function_not_found",
+    /// No such invocation record.
+    InvocationNotFound = "invocation_not_found",
+    /// A deploy's bytes are not a component the runtime can compile.
+    InvalidComponent = "invalid_component",
+    /// The component does not fit the `switchyard:function` world.
+    ComponentWorldMismatch = "component_world_mismatch",
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<str> for ErrorCode {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
 
 /// Why an engine call did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -67,8 +203,9 @@ pub enum EngineError {
     /// A deployed component cannot be used.
     #[error("{message}")]
     InvalidComponent {
-        /// `invalid_component` or `component_world_mismatch`.
-        code: &'static str,
+        /// [`ErrorCode::InvalidComponent`], [`ErrorCode::ComponentWorldMismatch`], or
+        /// [`ErrorCode::Internal`] when the runtime itself failed.
+        code: ErrorCode,
         /// What is wrong.
         message: String,
     },
@@ -92,24 +229,24 @@ pub enum EngineError {
 
 impl EngineError {
     /// The stable code clients match on.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            EngineError::BadRequest { .. } => "bad_request",
-            EngineError::Validation { .. } => "validation_failed",
-            EngineError::Definition(DefinitionError::Syntax { .. }) => "bad_request",
-            EngineError::Definition(DefinitionError::Invalid(_)) => "validation_failed",
+            EngineError::BadRequest { .. } => ErrorCode::BadRequest,
+            EngineError::Validation { .. } => ErrorCode::ValidationFailed,
+            EngineError::Definition(DefinitionError::Syntax { .. }) => ErrorCode::BadRequest,
+            EngineError::Definition(DefinitionError::Invalid(_)) => ErrorCode::ValidationFailed,
             EngineError::Store(e) => store_code(e),
             EngineError::BatchFailed { source, .. } => source.code(),
-            EngineError::Unauthorized(_) => "unauthorized",
-            EngineError::Forbidden(_) => "forbidden",
-            EngineError::TokenNotFound(_) => "not_found",
-            EngineError::BucketNotFound(_) => "bucket_not_found",
-            EngineError::SeqExpired { .. } => "seq_expired",
-            EngineError::FunctionNotFound(_) => "function_not_found",
-            EngineError::InvocationNotFound(_) => "invocation_not_found",
-            EngineError::InvalidComponent { code, .. } => code,
+            EngineError::Unauthorized(_) => ErrorCode::Unauthorized,
+            EngineError::Forbidden(_) => ErrorCode::Forbidden,
+            EngineError::TokenNotFound(_) => ErrorCode::NotFound,
+            EngineError::BucketNotFound(_) => ErrorCode::BucketNotFound,
+            EngineError::SeqExpired { .. } => ErrorCode::SeqExpired,
+            EngineError::FunctionNotFound(_) => ErrorCode::FunctionNotFound,
+            EngineError::InvocationNotFound(_) => ErrorCode::InvocationNotFound,
+            EngineError::InvalidComponent { code, .. } => *code,
             EngineError::JsonLimit { source, .. } => json_limit_code(source),
-            EngineError::AdminTokenFile { .. } => "internal",
+            EngineError::AdminTokenFile { .. } => ErrorCode::Internal,
         }
     }
 
@@ -143,33 +280,35 @@ impl EngineError {
     }
 }
 
-fn store_code(e: &StoreError) -> &'static str {
+fn store_code(e: &StoreError) -> ErrorCode {
     match e {
-        StoreError::MachineNotFound { .. } => "machine_not_found",
-        StoreError::InstanceNotFound { .. } => "instance_not_found",
-        StoreError::InstanceExists { .. } => "instance_exists",
-        StoreError::Conflict { .. } => "conflict",
-        StoreError::IdempotencyKeyReused { .. } => "idempotency_key_reused",
+        StoreError::MachineNotFound { .. } => ErrorCode::MachineNotFound,
+        StoreError::InstanceNotFound { .. } => ErrorCode::InstanceNotFound,
+        StoreError::InstanceExists { .. } => ErrorCode::InstanceExists,
+        StoreError::Conflict { .. } => ErrorCode::Conflict,
+        StoreError::IdempotencyKeyReused { .. } => ErrorCode::IdempotencyKeyReused,
         StoreError::Transition(TransitionError::NoTransition { .. } | TransitionError::FinalState { .. }) => {
-            "invalid_transition"
+            ErrorCode::InvalidTransition
         }
-        StoreError::Transition(TransitionError::GuardRejected { .. }) => "guard_rejected",
-        StoreError::Transition(TransitionError::CostExceeded { .. }) => "expression_cost_exceeded",
+        StoreError::Transition(TransitionError::GuardRejected { .. }) => ErrorCode::GuardRejected,
+        StoreError::Transition(TransitionError::CostExceeded { .. }) => ErrorCode::ExpressionCostExceeded,
         StoreError::Transition(TransitionError::ContextLimit(limit)) => json_limit_code(limit),
-        StoreError::BadDefinition { .. } => "machine_definition_invalid",
-        StoreError::Transition(_) | StoreError::InvalidContext(_) => "validation_failed",
-        StoreError::TokenNotFound { .. } => "not_found",
-        StoreError::SpaceNotFound { .. } => "space_not_found",
-        StoreError::KvConflict { .. } => "conflict",
-        StoreError::KvNotFound { .. } => "key_not_found",
-        StoreError::SubscriptionNotFound { .. } => "subscription_not_found",
-        StoreError::SubscriptionFilterChanged { .. } => "subscription_exists",
-        StoreError::SeqExpired { .. } => "seq_expired",
+        StoreError::BadDefinition { .. } => ErrorCode::MachineDefinitionInvalid,
+        StoreError::Transition(_) | StoreError::InvalidContext(_) => ErrorCode::ValidationFailed,
+        StoreError::TokenNotFound { .. } => ErrorCode::NotFound,
+        StoreError::SpaceNotFound { .. } => ErrorCode::SpaceNotFound,
+        StoreError::KvConflict { .. } => ErrorCode::Conflict,
+        StoreError::KvNotFound { .. } => ErrorCode::KeyNotFound,
+        StoreError::SubscriptionNotFound { .. } => ErrorCode::SubscriptionNotFound,
+        StoreError::SubscriptionFilterChanged { .. } => ErrorCode::SubscriptionExists,
+        StoreError::SeqExpired { .. } => ErrorCode::SeqExpired,
         StoreError::BatchFailed { source, .. } => store_code(source),
-        StoreError::Closed | StoreError::Failed(_) | StoreError::OutcomeUnknown(_) => "unavailable",
-        StoreError::Internal(_) => "internal",
+        StoreError::Closed | StoreError::Failed(_) | StoreError::OutcomeUnknown(_) | StoreError::Unreachable(_) => {
+            ErrorCode::Unavailable
+        }
+        StoreError::Internal(_) => ErrorCode::Internal,
         StoreError::SchemaTooNew { .. } | StoreError::Open { .. } | StoreError::Backend(_) | StoreError::Corrupt(_) => {
-            "internal"
+            ErrorCode::Internal
         }
     }
 }
@@ -205,10 +344,10 @@ fn store_details(e: &StoreError) -> Value {
 
 /// A value too large for the context is `context_too_large`; any value nested too deep breaks
 /// a rule of the request's shape.
-fn json_limit_code(limit: &switchyard_model::json::JsonLimitError) -> &'static str {
+fn json_limit_code(limit: &switchyard_model::json::JsonLimitError) -> ErrorCode {
     match limit {
-        switchyard_model::json::JsonLimitError::TooDeep { .. } => "validation_failed",
-        switchyard_model::json::JsonLimitError::TooLarge { .. } => "context_too_large",
+        switchyard_model::json::JsonLimitError::TooDeep { .. } => ErrorCode::ValidationFailed,
+        switchyard_model::json::JsonLimitError::TooLarge { .. } => ErrorCode::ContextTooLarge,
     }
 }
 

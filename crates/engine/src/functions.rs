@@ -28,11 +28,13 @@ use serde_json::{Value, json};
 use switchyard_model::{Segment, SpaceName};
 use switchyard_runtime::{
     Capabilities, FunctionHost, FunctionRuntime, HostCallError, Invocation, InvocationContext, InvocationError,
-    KvValue, KvWriteCondition, Limits, LoadedFunction, LogLine, MachineContext, Outcome, Payload,
+    KvValue, KvWriteCondition, Limits, LoadedFunction, LogLine, MachineContext, Outcome, Payload, RuntimeError,
 };
 use switchyard_store::*;
 
-use crate::{Engine, EngineError, KvPutRequest, SendEvent, check_key, parse_segment, parse_space, unexpected};
+use crate::{
+    Engine, EngineError, ErrorCode, KvPutRequest, SendEvent, check_key, parse_segment, parse_space, unexpected,
+};
 
 /// The default wall-time limit of an invocation.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -327,6 +329,17 @@ impl EngineHost {
     }
 }
 
+/// A component the runtime could not load: the bytes or the world are wrong, or (`internal`) the
+/// runtime itself failed.
+fn component_error(e: RuntimeError) -> EngineError {
+    let code = match e {
+        RuntimeError::InvalidComponent(_) => ErrorCode::InvalidComponent,
+        RuntimeError::WorldMismatch(_) => ErrorCode::ComponentWorldMismatch,
+        RuntimeError::Cache { .. } | RuntimeError::Setup(_) => ErrorCode::Internal,
+    };
+    EngineError::InvalidComponent { code, message: e.to_string() }
+}
+
 fn host_error(e: EngineError) -> HostCallError {
     match e {
         EngineError::Store(StoreError::KvConflict { current, .. }) => HostCallError::Conflict(current),
@@ -340,7 +353,11 @@ fn host_error(e: EngineError) -> HostCallError {
             HostCallError::Rejected(e.to_string())
         }
         EngineError::Store(
-            StoreError::Backend(_) | StoreError::Failed(_) | StoreError::OutcomeUnknown(_) | StoreError::Closed,
+            StoreError::Backend(_)
+            | StoreError::Failed(_)
+            | StoreError::OutcomeUnknown(_)
+            | StoreError::Unreachable(_)
+            | StoreError::Closed,
         ) => HostCallError::Unavailable(e.to_string()),
         other => HostCallError::Invalid(other.to_string()),
     }
@@ -487,11 +504,7 @@ impl Engine {
             settings.resolve(functions.runtime.max_memory_bytes(), functions.runtime.memory_budget_bytes())?;
         let digest = switchyard_runtime::component_digest(&component);
         let component = Arc::new(component);
-        functions
-            .runtime
-            .load(&digest, component.clone())
-            .await
-            .map_err(|e| EngineError::InvalidComponent { code: e.code(), message: e.to_string() })?;
+        functions.runtime.load(&digest, component.clone()).await.map_err(component_error)?;
         let config = serde_json::to_value(&settings).map_err(|e| EngineError::bad_request(e.to_string()))?;
         let component = Arc::try_unwrap(component).unwrap_or_else(|shared| (*shared).clone());
         let spec = FunctionSpec { space: space.clone(), name: name.clone(), component, digest, config };
@@ -676,7 +689,7 @@ impl Engine {
             // It was claimed again and again: every earlier attempt died with its node (or the
             // function takes the node down). Stop trying.
             Outcome::failed(InvocationError::runtime(
-                "function_abandoned",
+                switchyard_runtime::codes::ABANDONED,
                 format!("{} attempts ended without finishing; the invocation is abandoned", record.attempt - 1),
                 false,
             ))
@@ -713,9 +726,9 @@ impl Engine {
                     };
                     functions.runtime.invoke(function.loaded.clone(), invocation, functions.host.clone()).await
                 }
-                Err(e @ (EngineError::FunctionNotFound(_) | EngineError::InvalidComponent { .. })) => {
-                    Outcome::failed(InvocationError::runtime("function_not_found", e.to_string(), false))
-                }
+                Err(e @ (EngineError::FunctionNotFound(_) | EngineError::InvalidComponent { .. })) => Outcome::failed(
+                    InvocationError::runtime(ErrorCode::FunctionNotFound.as_str(), e.to_string(), false),
+                ),
                 Err(e) => {
                     // Likely passing (the store): leave it pending; it runs again when its
                     // lease ends.
@@ -805,11 +818,8 @@ impl Engine {
         let record =
             self.store.get_function(space, name, version).await?.ok_or_else(|| not_found(space, name, version))?;
         let view = FunctionView::from_summary(record.summary)?;
-        let loaded = functions
-            .runtime
-            .load(&view.summary.digest, Arc::new(record.component))
-            .await
-            .map_err(|e| EngineError::InvalidComponent { code: e.code(), message: e.to_string() })?;
+        let loaded =
+            functions.runtime.load(&view.summary.digest, Arc::new(record.component)).await.map_err(component_error)?;
         let cached = Arc::new(CachedFunction {
             version: view.summary.version,
             loaded,

@@ -25,7 +25,7 @@ use switchyard_model::{CompiledMachine, DefinitionFormat, Segment, SpaceName, pa
 use switchyard_store::*;
 
 pub use auth::Principal;
-pub use error::EngineError;
+pub use error::{EngineError, ErrorCode};
 pub use functions::{FunctionSettings, FunctionView, FunctionsConfig, InvokeRequest};
 pub use kv::{KeyPage, KvPutRequest, check_kv_key};
 pub use subscriptions::{Settled, SubscribeFrom, SubscriptionSettings, SubscriptionStatus};

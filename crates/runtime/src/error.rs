@@ -1,4 +1,4 @@
-//! Errors of loading a component.
+//! Errors of loading a component. The engine maps each to an API code (`switchyard_engine::ErrorCode`).
 
 /// Why a component could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -20,15 +20,4 @@ pub enum RuntimeError {
     /// The runtime could not be set up.
     #[error("function runtime: {0}")]
     Setup(String),
-}
-
-impl RuntimeError {
-    /// The stable code the API shows.
-    pub fn code(&self) -> &'static str {
-        match self {
-            RuntimeError::InvalidComponent(_) => "invalid_component",
-            RuntimeError::WorldMismatch(_) => "component_world_mismatch",
-            RuntimeError::Cache { .. } | RuntimeError::Setup(_) => "internal",
-        }
-    }
 }

@@ -180,12 +180,20 @@ impl WasiHttpHooks for HttpPolicy {
     }
 }
 
-/// Whether an address is anything but globally reachable unicast: the IANA special-purpose
-/// ranges that are not global, multicast, reserved and broadcast, and every IPv6 address outside
-/// global unicast `2000::/3` (loopback, unspecified, unique-local, link-local, site-local,
-/// multicast, discard-only, SRv6…). IPv6 forms that embed an IPv4 address (IPv4-mapped,
-/// NAT64 `64:ff9b::/96`, 6to4 `2002::/16`) are judged by that address; IPv4-compatible
-/// `::a.b.c.d` is refused whole.
+/// Whether a function's outgoing HTTP must not reach `ip` (unless the operator allows private
+/// networks): anything but unicast that is globally reachable and reaches the intended host.
+///
+/// The rule, range by range, is in [`REFUSED_V4`] and [`is_global_v6`]: every IANA
+/// special-purpose range that is not globally reachable, multicast, reserved and broadcast, and
+/// every IPv6 address outside global unicast `2000::/3`. Two choices go beyond IANA's "globally
+/// reachable" column, both towards refusing:
+/// - special-purpose *anycast* ranges IANA lists as global (AS112, AMT, PCP, TURN…) are refused:
+///   anycast reaches the nearest instance, which operators are encouraged to run inside their own
+///   networks, and none of them serves anything a function needs over HTTP. Refusing a global
+///   address costs a function nothing it needs; reaching a private one is the hole this closes.
+/// - IPv6 forms that embed an IPv4 address and deliver to it (IPv4-mapped `::ffff:0:0/96`, NAT64
+///   `64:ff9b::/96`, 6to4 `2002::/16`) are judged by that IPv4 address; the local-use NAT64
+///   prefix `64:ff9b:1::/48` and deprecated IPv4-compatible `::a.b.c.d` are refused whole.
 pub(crate) fn is_private(ip: std::net::IpAddr) -> bool {
     match ip {
         std::net::IpAddr::V4(v4) => !is_global_v4(v4),
@@ -193,51 +201,91 @@ pub(crate) fn is_private(ip: std::net::IpAddr) -> bool {
     }
 }
 
+/// The IPv4 ranges refused, as (network, prefix length), with why.
+const REFUSED_V4: &[([u8; 4], u32)] = &[
+    // "This network" (RFC 791): 0.0.0.0 reaches this host on Linux.
+    ([0, 0, 0, 0], 8),
+    // Private use (RFC 1918).
+    ([10, 0, 0, 0], 8),
+    // Shared address space (RFC 6598): the inside of a carrier-grade NAT.
+    ([100, 64, 0, 0], 10),
+    // Loopback: the server itself, its admin API and any sidecar.
+    ([127, 0, 0, 0], 8),
+    // Link-local: cloud metadata services (169.254.169.254) live here.
+    ([169, 254, 0, 0], 16),
+    // Private use.
+    ([172, 16, 0, 0], 12),
+    // IETF protocol assignments (RFC 6890), with the DS-Lite /29 (RFC 7335), the dummy address
+    // 192.0.0.8 and NAT64 discovery 192.0.0.170-171. Its anycast addresses IANA lists as global
+    // (192.0.0.9 PCP, 192.0.0.10 TURN) are refused too: PCP's nearest server is the site's own
+    // gateway.
+    ([192, 0, 0, 0], 24),
+    // Documentation, TEST-NET-1 (RFC 5737): never a real host.
+    ([192, 0, 2, 0], 24),
+    // AS112 DNS sinks (RFC 7535): global per IANA, but anycast, and run inside networks.
+    ([192, 31, 196, 0], 24),
+    // AMT relay anycast (RFC 7450): global per IANA, but anycast, the nearest relay.
+    ([192, 52, 193, 0], 24),
+    // 6to4 relay anycast, deprecated (RFC 7526): the nearest relay.
+    ([192, 88, 99, 0], 24),
+    // Private use.
+    ([192, 168, 0, 0], 16),
+    // AS112 direct delegation (RFC 7534): as 192.31.196.0/24.
+    ([192, 175, 48, 0], 24),
+    // Benchmarking (RFC 2544): lab networks.
+    ([198, 18, 0, 0], 15),
+    // Documentation, TEST-NET-2 and TEST-NET-3.
+    ([198, 51, 100, 0], 24),
+    ([203, 0, 113, 0], 24),
+    // Multicast: no single host answers.
+    ([224, 0, 0, 0], 4),
+    // Reserved (RFC 1112), with the limited broadcast 255.255.255.255.
+    ([240, 0, 0, 0], 4),
+];
+
+/// The ranges inside global unicast `2000::/3` refused, as (network, prefix length), with why.
+const REFUSED_IN_GLOBAL_V6: &[(u128, u32)] = &[
+    // IETF protocol assignments (RFC 2928): Teredo 2001::/32 (a tunnel to an obfuscated IPv4
+    // address), benchmarking 2001:2::/48, ORCHID identifiers (not locators), DRIP, and anycast
+    // services IANA lists as global (2001:1::1-3 PCP/TURN/SRP, AMT 2001:3::/32, AS112
+    // 2001:4:112::/48), refused as their IPv4 counterparts are.
+    (0x2001_0000 << 96, 23),
+    // Documentation (RFC 3849, RFC 9637).
+    (0x2001_0db8 << 96, 32),
+    (0x3fff << 112, 20),
+    // AS112 direct delegation (RFC 7534): anycast, as 192.175.48.0/24.
+    (0x2620_004f_8000 << 80, 48),
+];
+
 fn is_global_v4(v4: std::net::Ipv4Addr) -> bool {
-    let [a, b, c, _] = v4.octets();
-    let special = a == 0 // "this network" 0.0.0.0/8
-        || a == 10 // private
-        || a == 127 // loopback
-        || a >= 224 // multicast 224/4, reserved 240/4, broadcast 255.255.255.255
-        || (a == 100 && (b & 0xc0) == 64) // shared address space 100.64/10
-        || (a == 169 && b == 254) // link-local
-        || (a == 172 && (b & 0xf0) == 16) // private 172.16/12
-        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments 192.0.0/24
-        || (a == 192 && b == 0 && c == 2) // documentation TEST-NET-1
-        || (a == 192 && b == 88 && c == 99) // 6to4 relay anycast (deprecated)
-        || (a == 192 && b == 168) // private
-        || (a == 198 && (b & 0xfe) == 18) // benchmarking 198.18/15
-        || (a == 198 && b == 51 && c == 100) // documentation TEST-NET-2
-        || (a == 203 && b == 0 && c == 113); // documentation TEST-NET-3
-    !special
+    let ip = u32::from(v4);
+    !REFUSED_V4.iter().any(|&(net, len)| (ip ^ u32::from_be_bytes(net)).checked_shr(32 - len).unwrap_or(0) == 0)
+}
+
+fn in_v6(ip: u128, net: u128, len: u32) -> bool {
+    (ip ^ net).checked_shr(128 - len).unwrap_or(0) == 0
 }
 
 fn is_global_v6(v6: std::net::Ipv6Addr) -> bool {
-    let s = v6.segments();
-    let embedded = |hi: u16, lo: u16| std::net::Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
-    if let Some(v4) = v6.to_ipv4_mapped() {
-        return is_global_v4(v4);
+    let ip = u128::from(v6);
+    let embedded = |shift: u32| std::net::Ipv4Addr::from((ip >> shift) as u32);
+    // IPv4-mapped ::ffff:0:0/96: a dual-stack socket sends it to the IPv4 address.
+    if in_v6(ip, 0xffff << 32, 96) {
+        return is_global_v4(embedded(0));
     }
-    // NAT64 well-known prefix: the translator reaches the embedded IPv4 address.
-    if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
-        return is_global_v4(embedded(s[6], s[7]));
+    // NAT64 well-known prefix (RFC 6052): the translator delivers to the embedded address.
+    if in_v6(ip, 0x0064_ff9b << 96, 96) {
+        return is_global_v4(embedded(0));
     }
-    // Only global unicast 2000::/3 is reachable on the internet; this also refuses ::/8
-    // (unspecified, loopback, IPv4-compatible), 64:ff9b:1::/48, 100::/64, 5f00::/16,
-    // fc00::/7, fe80::/10, fec0::/10 and ff00::/8.
-    if s[0] & 0xe000 != 0x2000 {
-        return false;
+    // 6to4 (RFC 3056): the relay delivers to the IPv4 address in bits 16-48.
+    if in_v6(ip, 0x2002 << 112, 16) {
+        return is_global_v4(embedded(80));
     }
-    match s[0] {
-        // 6to4: the relay reaches the embedded IPv4 address.
-        0x2002 => is_global_v4(embedded(s[1], s[2])),
-        // IETF protocol assignments 2001::/23 (Teredo, ORCHID, benchmarking 2001:2::/48…)
-        // and documentation 2001:db8::/32.
-        0x2001 => s[1] >= 0x0200 && s[1] != 0x0db8,
-        // Documentation 3fff::/20.
-        0x3fff => s[1] & 0xf000 != 0,
-        _ => true,
-    }
+    // Outside global unicast nothing is globally reachable: ::/8 (unspecified, loopback,
+    // IPv4-compatible), the local-use NAT64 prefix 64:ff9b:1::/48 (a translator of the site's),
+    // discard-only 100::/64, SRv6 5f00::/16, unique-local fc00::/7, link-local fe80::/10,
+    // site-local fec0::/10, multicast ff00::/8, and the unassigned rest.
+    in_v6(ip, 0x2 << 124, 3) && !REFUSED_IN_GLOBAL_V6.iter().any(|&(net, len)| in_v6(ip, net, len))
 }
 
 /// Refuses memory growth past the function's limit, remembering that it did.
@@ -560,91 +608,174 @@ mod tests {
         is_private(text.parse().unwrap_or_else(|e| panic!("{text}: {e}")))
     }
 
-    #[test]
-    fn every_non_global_ipv4_range_is_refused() {
-        for ip in [
-            "0.0.0.0",
-            "0.1.2.3",
-            "10.0.0.1",
-            "100.64.0.1",
-            "100.127.255.254",
-            "127.0.0.1",
-            "127.255.255.254",
-            "169.254.169.254",
-            "172.16.0.1",
-            "172.31.255.255",
-            "192.0.0.1",
-            "192.0.2.1",
-            "192.88.99.1",
-            "192.168.1.1",
-            "198.18.0.1",
-            "198.19.255.255",
-            "198.51.100.7",
-            "203.0.113.9",
-            "224.0.0.1",
-            "239.255.255.250",
-            "240.0.0.1",
-            "255.255.255.255",
-        ] {
-            assert!(private(ip), "{ip} must be refused");
-        }
+    /// One special-purpose range: its first and last address, and whether they are refused.
+    struct Range {
+        range: &'static str,
+        first: &'static str,
+        last: &'static str,
+        refused: bool,
     }
 
-    #[test]
-    fn global_ipv4_addresses_pass() {
-        for ip in ["1.1.1.1", "8.8.8.8", "100.63.255.255", "100.128.0.1", "172.32.0.1", "198.20.0.1", "223.255.255.254"]
-        {
-            assert!(!private(ip), "{ip} is global");
-        }
+    const fn range(range: &'static str, first: &'static str, last: &'static str, refused: bool) -> Range {
+        Range { range, first, last, refused }
     }
 
-    #[test]
-    fn every_non_global_ipv6_range_and_notation_is_refused() {
-        for ip in [
-            "::",
-            "::1",
-            "0:0:0:0:0:0:0:1",
-            "::ffff:127.0.0.1",
-            "::ffff:7f00:1",
-            "0:0:0:0:0:ffff:a00:1",
-            "::ffff:224.0.0.1",
-            "::ffff:198.18.0.1",
-            "::127.0.0.1",
-            "::8.8.8.8",
-            "64:ff9b::7f00:1",
-            "64:ff9b::10.0.0.1",
-            "64:ff9b::a9fe:a9fe",
-            "64:ff9b:1::1",
-            "100::1",
-            "2001::1",
-            "2001:2::1",
-            "2001:1ff::1",
-            "2001:db8::1",
-            "2002:7f00:1::1",
-            "2002:a9fe:a9fe::1",
-            "3fff::1",
-            "3fff:fff::1",
-            "5f00::1",
-            "fc00::1",
-            "fd12:3456::1",
-            "fe80::1",
-            "febf::1",
-            "fec0::1",
-            "feff::1",
-            "ff02::1",
-            "ff0e::1",
-        ] {
-            assert!(private(ip), "{ip} must be refused");
+    fn check(ranges: &[Range], public_neighbours: &[(&str, &str)]) {
+        let mut wrong = Vec::new();
+        for r in ranges {
+            for ip in [r.first, r.last] {
+                if private(ip) != r.refused {
+                    wrong.push(format!("{ip} ({}) must be {}", r.range, if r.refused { "refused" } else { "allowed" }));
+                }
+            }
         }
+        for (ip, beside) in public_neighbours {
+            if private(ip) {
+                wrong.push(format!("{ip}, just outside {beside}, is global and must be allowed"));
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     }
 
+    /// The IANA IPv4 special-purpose registry (RFC 6890 and later), range by range, plus
+    /// multicast; the reasons for each verdict are at [`REFUSED_V4`].
     #[test]
-    fn global_ipv6_addresses_pass() {
-        for ip in
-            ["2606:4700:4700::1111", "2001:4860:4860::8888", "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1"]
-        {
-            assert!(!private(ip), "{ip} is global");
-        }
+    fn every_ipv4_special_purpose_range_is_judged_at_both_ends() {
+        let ranges = [
+            range("0.0.0.0/8 this network", "0.0.0.0", "0.255.255.255", true),
+            range("10.0.0.0/8 private", "10.0.0.0", "10.255.255.255", true),
+            range("100.64.0.0/10 shared", "100.64.0.0", "100.127.255.255", true),
+            range("127.0.0.0/8 loopback", "127.0.0.0", "127.255.255.255", true),
+            range("169.254.0.0/16 link-local", "169.254.0.0", "169.254.255.255", true),
+            range("172.16.0.0/12 private", "172.16.0.0", "172.31.255.255", true),
+            range("192.0.0.0/24 IETF protocol assignments", "192.0.0.0", "192.0.0.255", true),
+            range("192.0.0.0/29 DS-Lite", "192.0.0.0", "192.0.0.7", true),
+            range("192.0.0.8/32 dummy", "192.0.0.8", "192.0.0.8", true),
+            range("192.0.0.9/32 PCP anycast (global per IANA)", "192.0.0.9", "192.0.0.9", true),
+            range("192.0.0.10/32 TURN anycast (global per IANA)", "192.0.0.10", "192.0.0.10", true),
+            range("192.0.0.170/31 NAT64 discovery", "192.0.0.170", "192.0.0.171", true),
+            range("192.0.2.0/24 TEST-NET-1", "192.0.2.0", "192.0.2.255", true),
+            range("192.31.196.0/24 AS112 (global per IANA)", "192.31.196.0", "192.31.196.255", true),
+            range("192.52.193.0/24 AMT (global per IANA)", "192.52.193.0", "192.52.193.255", true),
+            range("192.88.99.0/24 6to4 relay anycast", "192.88.99.0", "192.88.99.255", true),
+            range("192.168.0.0/16 private", "192.168.0.0", "192.168.255.255", true),
+            range("192.175.48.0/24 AS112 (global per IANA)", "192.175.48.0", "192.175.48.255", true),
+            range("198.18.0.0/15 benchmarking", "198.18.0.0", "198.19.255.255", true),
+            range("198.51.100.0/24 TEST-NET-2", "198.51.100.0", "198.51.100.255", true),
+            range("203.0.113.0/24 TEST-NET-3", "203.0.113.0", "203.0.113.255", true),
+            range("224.0.0.0/4 multicast", "224.0.0.0", "239.255.255.255", true),
+            range("240.0.0.0/4 reserved", "240.0.0.0", "255.255.255.254", true),
+            range("255.255.255.255/32 broadcast", "255.255.255.255", "255.255.255.255", true),
+            range("global unicast", "1.0.0.0", "223.255.255.255", false),
+            range("well-known public resolvers", "1.1.1.1", "8.8.8.8", false),
+        ];
+        let neighbours = [
+            ("1.0.0.0", "0.0.0.0/8"),
+            ("9.255.255.255", "10.0.0.0/8"),
+            ("11.0.0.0", "10.0.0.0/8"),
+            ("100.63.255.255", "100.64.0.0/10"),
+            ("100.128.0.0", "100.64.0.0/10"),
+            ("126.255.255.255", "127.0.0.0/8"),
+            ("128.0.0.0", "127.0.0.0/8"),
+            ("169.253.255.255", "169.254.0.0/16"),
+            ("169.255.0.0", "169.254.0.0/16"),
+            ("172.15.255.255", "172.16.0.0/12"),
+            ("172.32.0.0", "172.16.0.0/12"),
+            ("191.255.255.255", "192.0.0.0/24"),
+            ("192.0.1.0", "192.0.0.0/24"),
+            ("192.0.3.0", "192.0.2.0/24"),
+            ("192.31.195.255", "192.31.196.0/24"),
+            ("192.31.197.0", "192.31.196.0/24"),
+            ("192.52.192.255", "192.52.193.0/24"),
+            ("192.52.194.0", "192.52.193.0/24"),
+            ("192.88.98.255", "192.88.99.0/24"),
+            ("192.88.100.0", "192.88.99.0/24"),
+            ("192.167.255.255", "192.168.0.0/16"),
+            ("192.169.0.0", "192.168.0.0/16"),
+            ("192.175.47.255", "192.175.48.0/24"),
+            ("192.175.49.0", "192.175.48.0/24"),
+            ("198.17.255.255", "198.18.0.0/15"),
+            ("198.20.0.0", "198.18.0.0/15"),
+            ("198.51.99.255", "198.51.100.0/24"),
+            ("198.51.101.0", "198.51.100.0/24"),
+            ("203.0.112.255", "203.0.113.0/24"),
+            ("203.0.114.0", "203.0.113.0/24"),
+            ("223.255.255.255", "224.0.0.0/4"),
+        ];
+        check(&ranges, &neighbours);
+    }
+
+    /// The IANA IPv6 special-purpose registry, plus what lies outside global unicast; the
+    /// reasons for each verdict are at [`is_global_v6`] and [`REFUSED_IN_GLOBAL_V6`].
+    #[test]
+    fn every_ipv6_special_purpose_range_is_judged_at_both_ends() {
+        let ranges = [
+            range("::1/128 loopback", "::1", "0:0:0:0:0:0:0:1", true),
+            range("::/128 unspecified", "::", "::", true),
+            range("::/96 IPv4-compatible (deprecated)", "::0.0.0.2", "::255.255.255.255", true),
+            range("::/96 IPv4-compatible, even of a global address", "::8.8.8.8", "::8.8.8.8", true),
+            range("::ffff:0:0/96 mapped, of non-global IPv4", "::ffff:0.0.0.0", "::ffff:255.255.255.255", true),
+            range("::ffff:0:0/96 mapped, of loopback and private", "::ffff:127.0.0.1", "::ffff:a00:1", true),
+            range("::ffff:0:0/96 mapped, of global IPv4", "::ffff:8.8.8.8", "::ffff:1.1.1.1", false),
+            range("::ffff:0:0:0/96 IPv4-translated (SIIT)", "::ffff:0:0:0", "::ffff:0:ffff:ffff", true),
+            range("64:ff9b::/96 NAT64, of non-global IPv4", "64:ff9b::", "64:ff9b::ffff:ffff", true),
+            range("64:ff9b::/96 NAT64, of link-local", "64:ff9b::a9fe:a9fe", "64:ff9b::169.254.169.254", true),
+            range("64:ff9b::/96 NAT64, of global IPv4", "64:ff9b::808:808", "64:ff9b::1.1.1.1", false),
+            range("64:ff9b:1::/48 local-use NAT64", "64:ff9b:1::", "64:ff9b:1:ffff:ffff:ffff:ffff:ffff", true),
+            range("64:ff9b:1::/48 local-use NAT64, of global IPv4", "64:ff9b:1::808:808", "64:ff9b:1::808:808", true),
+            range("100::/64 discard-only", "100::", "100::ffff:ffff:ffff:ffff", true),
+            range("100:0:0:1::/64 dummy prefix", "100:0:0:1::", "100::1:ffff:ffff:ffff:ffff", true),
+            range("2001::/23 IETF protocol assignments", "2001::", "2001:1ff:ffff:ffff:ffff:ffff:ffff:ffff", true),
+            range("2001::/32 Teredo", "2001::", "2001:0:ffff:ffff:ffff:ffff:ffff:ffff", true),
+            range("2001:1::1/128 PCP anycast (global per IANA)", "2001:1::1", "2001:1::1", true),
+            range("2001:1::2/128 TURN anycast (global per IANA)", "2001:1::2", "2001:1::2", true),
+            range("2001:1::3/128 DNS-SD SRP anycast (global per IANA)", "2001:1::3", "2001:1::3", true),
+            range("2001:2::/48 benchmarking", "2001:2::", "2001:2:0:ffff:ffff:ffff:ffff:ffff", true),
+            range("2001:3::/32 AMT (global per IANA)", "2001:3::", "2001:3:ffff:ffff:ffff:ffff:ffff:ffff", true),
+            range(
+                "2001:4:112::/48 AS112 (global per IANA)",
+                "2001:4:112::",
+                "2001:4:112:ffff:ffff:ffff:ffff:ffff",
+                true,
+            ),
+            range("2001:10::/28 ORCHID (deprecated)", "2001:10::", "2001:1f:ffff:ffff:ffff:ffff:ffff:ffff", true),
+            range("2001:20::/28 ORCHIDv2", "2001:20::", "2001:2f:ffff:ffff:ffff:ffff:ffff:ffff", true),
+            range("2001:30::/28 DRIP DETs", "2001:30::", "2001:3f:ffff:ffff:ffff:ffff:ffff:ffff", true),
+            range("2001:db8::/32 documentation", "2001:db8::", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", true),
+            range("2002::/16 6to4, of non-global IPv4", "2002::", "2002:ffff:ffff:ffff:ffff:ffff:ffff:ffff", true),
+            range("2002::/16 6to4, of loopback and link-local", "2002:7f00:1::1", "2002:a9fe:a9fe::1", true),
+            range("2002::/16 6to4, of global IPv4", "2002:808:808::", "2002:808:808:ffff:ffff:ffff:ffff:ffff", false),
+            range(
+                "2620:4f:8000::/48 AS112 (global per IANA)",
+                "2620:4f:8000::",
+                "2620:4f:8000:ffff:ffff:ffff:ffff:ffff",
+                true,
+            ),
+            range("3fff::/20 documentation", "3fff::", "3fff:fff:ffff:ffff:ffff:ffff:ffff:ffff", true),
+            range("5f00::/16 SRv6 SIDs", "5f00::", "5f00:ffff:ffff:ffff:ffff:ffff:ffff:ffff", true),
+            range("fc00::/7 unique-local", "fc00::", "fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", true),
+            range("fe80::/10 link-local", "fe80::", "febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff", true),
+            range("fec0::/10 site-local (deprecated)", "fec0::", "feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", true),
+            range("ff00::/8 multicast", "ff00::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", true),
+            range("outside 2000::/3 below", "::2:0:0:0", "1fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", true),
+            range("outside 2000::/3 above", "4000::", "5eff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", true),
+            range("global unicast", "2606:4700:4700::1111", "2001:4860:4860::8888", false),
+        ];
+        let neighbours = [
+            ("2000::", "2000::/3 (its first address)"),
+            ("2000:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "2001::/23"),
+            ("2001:200::", "2001::/23"),
+            ("2001:db7:ffff:ffff:ffff:ffff:ffff:ffff", "2001:db8::/32"),
+            ("2001:db9::", "2001:db8::/32"),
+            ("2001:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "2002::/16"),
+            ("2003::", "2002::/16"),
+            ("2620:4f:7fff:ffff:ffff:ffff:ffff:ffff", "2620:4f:8000::/48"),
+            ("2620:4f:8001::", "2620:4f:8000::/48"),
+            ("3ffe:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "3fff::/20"),
+            ("3fff:1000::", "3fff::/20"),
+            ("3fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "2000::/3 (its last address)"),
+        ];
+        check(&ranges, &neighbours);
     }
 
     #[test]

@@ -650,7 +650,7 @@ async fn run(
 fn guest_error(error: wit::Error) -> InvocationError {
     let mut code = host::truncate(error.code, MAX_ERROR_CODE_BYTES);
     if code.is_empty() || !code.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)) {
-        code = "function_error".to_owned();
+        code = codes::FUNCTION_ERROR.to_owned();
     }
     InvocationError {
         code,

@@ -157,25 +157,45 @@ pub struct LogLine {
     pub fields: Vec<(String, String)>,
 }
 
-/// Stable codes of invocation errors raised by the runtime rather than the guest.
-pub mod codes {
-    /// The guest trapped (a panic, an `unreachable`, an out-of-bounds access…).
-    pub const TRAPPED: &str = "function_trapped";
+/// Declares the invocation error codes the host side raises, and [`codes::ALL`] from the same
+/// list, so no code can be left out of it.
+macro_rules! invocation_codes {
+    ($($(#[doc = $doc:literal])+ $name:ident = $code:literal,)+) => {
+        /// Stable codes of invocation errors raised by the host side (the runtime or the engine)
+        /// rather than chosen by the guest. [`ALL`] lists them for the tests that check the
+        /// documented table and the HTTP statuses against them.
+        pub mod codes {
+            $($(#[doc = $doc])+ pub const $name: &str = $code;)+
+
+            /// Every code above, in the order of the documented table.
+            pub const ALL: &[&str] = &[$($name),+];
+        }
+    };
+}
+
+invocation_codes! {
     /// The invocation ran past its wall-time limit.
-    pub const TIMEOUT: &str = "function_timeout";
+    TIMEOUT = "function_timeout",
+    /// The guest trapped (a panic, an `unreachable`, an out-of-bounds access…).
+    TRAPPED = "function_trapped",
     /// The guest asked for more memory than its limit.
-    pub const MEMORY_LIMIT: &str = "function_memory_limit";
+    MEMORY_LIMIT = "function_memory_limit",
     /// The guest used up its fuel.
-    pub const FUEL_EXHAUSTED: &str = "function_fuel_exhausted";
+    FUEL_EXHAUSTED = "function_fuel_exhausted",
     /// The guest used a capability it was not granted (the guest SDK reports denials so).
-    pub const CAPABILITY_DENIED: &str = "capability_denied";
+    CAPABILITY_DENIED = "capability_denied",
     /// The runtime could not instantiate the component (pool exhausted, resource limits).
-    pub const INSTANTIATION_FAILED: &str = "function_instantiation_failed";
+    INSTANTIATION_FAILED = "function_instantiation_failed",
     /// The node had no room for the invocation (slots or memory budget, its own or its
     /// space's) before its wall-time limit, or its memory limit can never fit this node's budget.
-    pub const CAPACITY_EXHAUSTED: &str = "function_capacity_exhausted";
+    CAPACITY_EXHAUSTED = "function_capacity_exhausted",
     /// The guest's output broke a limit on values (a JSON output nested too deep).
-    pub const VALIDATION_FAILED: &str = "validation_failed";
+    VALIDATION_FAILED = "validation_failed",
+    /// The guest's own error code was empty or not made of letters, digits, `_`, `.` and `-`.
+    FUNCTION_ERROR = "function_error",
+    /// An asynchronous invocation whose attempts all ended with their node (raised by the
+    /// engine, which retries them); only ever in an invocation record.
+    ABANDONED = "function_abandoned",
 }
 
 /// Why an invocation failed: the guest's own error, or one of [`codes`].

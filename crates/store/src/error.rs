@@ -158,6 +158,11 @@ pub enum StoreError {
     /// the database was lost while committing, or the commit's fsync failed. The text says which.
     #[error("this write may or may not have been applied: {0}; retry it with the same idempotency key")]
     OutcomeUnknown(String),
+    /// The database could not be reached: no connection could be had, or the connection was
+    /// lost (or ended by the server) before the operation committed. Nothing of the operation
+    /// was applied; it may work once the database is back.
+    #[error("the database cannot be reached ({0}); nothing was applied: retry once it is back")]
+    Unreachable(String),
     /// The store is shut down.
     #[error("the store is closed")]
     Closed,
@@ -181,12 +186,44 @@ impl From<rusqlite::Error> for StoreError {
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
-        // The database's own message and code, when it sent one; the chain otherwise.
+        // The database's own message and code, when it sent one; the chain otherwise. A lost
+        // connection, or the server ending or refusing it (class 08 connection exception,
+        // 57P01-57P03 shutdown, cannot connect now), is the database being out of reach, not a
+        // fault of this operation.
         match e.as_db_error() {
-            Some(db) => StoreError::Backend(format!("{} ({})", db.message(), db.code().code())),
+            Some(db) => {
+                let code = db.code().code();
+                let message = format!("{} ({code})", db.message());
+                if code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03") {
+                    StoreError::Unreachable(message)
+                } else {
+                    StoreError::Backend(message)
+                }
+            }
+            None if e.is_closed() || lost_connection(&e) => StoreError::Unreachable(e.to_string()),
             None => StoreError::Backend(e.to_string()),
         }
     }
+}
+
+/// Whether a client error is the socket failing (reset, closed under it, timed out), as
+/// opposed to a message that could not be encoded or parsed.
+fn lost_connection(e: &tokio_postgres::Error) -> bool {
+    use std::io::ErrorKind::*;
+    std::error::Error::source(e).and_then(|s| s.downcast_ref::<std::io::Error>()).is_some_and(|io| {
+        matches!(
+            io.kind(),
+            ConnectionReset
+                | ConnectionAborted
+                | ConnectionRefused
+                | BrokenPipe
+                | UnexpectedEof
+                | TimedOut
+                | NotConnected
+                | HostUnreachable
+                | NetworkUnreachable
+        )
+    })
 }
 
 impl From<serde_json::Error> for StoreError {

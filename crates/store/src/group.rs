@@ -116,6 +116,7 @@ pub(crate) fn fail_all(group: Vec<WriteRequest>, error: &StoreError) {
             StoreError::Failed(reason) => StoreError::Failed(reason.clone()),
             StoreError::OutcomeUnknown(reason) => StoreError::OutcomeUnknown(reason.clone()),
             StoreError::Internal(reason) => StoreError::Internal(reason.clone()),
+            StoreError::Unreachable(reason) => StoreError::Unreachable(reason.clone()),
             _ => StoreError::Backend(message.clone()),
         };
         let _ = req.reply.send(Err(e));

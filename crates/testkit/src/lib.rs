@@ -1,7 +1,8 @@
 //! Test support: a throwaway PostgreSQL database per test, on whatever PostgreSQL can be had,
 //! the example functions built for wasm32-wasip2 ([`example_function`]), waiting for a
-//! condition instead of sleeping ([`wait_until`], [`within`]), and the fixtures the real-binary
-//! tests share ([`fixtures`]: the order, cycle and counter machines, the exactly-once verifier).
+//! condition instead of sleeping ([`wait_until`], [`within`]), the fixtures the real-binary
+//! tests share ([`fixtures`]: the order, cycle and counter machines, the exactly-once verifier),
+//! and the documented error tables ([`error_tables`]).
 //!
 //! What this crate guarantees:
 //! - [`TestDatabase::create`] returns a new, empty database `switchyard_test_<16 hex digits>`
@@ -21,11 +22,13 @@
 
 mod cluster;
 pub mod fixtures;
+mod docs;
 mod functions;
 mod http;
 mod wait;
 
 pub use fixtures::{COUNTER_MACHINE, InstanceRecords, verify_exactly_once};
+pub use docs::{ErrorRow, error_tables};
 pub use functions::{example_function, example_function_bytes};
 pub use http::counting_http_server;
 pub use wait::{PATIENCE, wait_for, wait_until, wait_until_blocking, within};
@@ -106,6 +109,11 @@ impl TestDatabase {
             Ok(n) => u64::try_from(n).unwrap_or_default(),
             Err(e) => panic!("could not terminate the connections to {}: {e}", self.name),
         }
+    /// Runs `sql` (one or more statements) on the server's administrative database, as the
+    /// superuser the database was created by: for a test that acts on this database from
+    /// outside, e.g. `ALTER DATABASE` or `pg_terminate_backend` on its connections.
+    pub fn execute_as_admin(&self, sql: &str) -> Result<(), String> {
+        execute(&self.admin, sql)
     }
 
     fn create_on(server: &Server) -> Result<TestDatabase, String> {

@@ -130,7 +130,7 @@ impl PgStore {
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
-        self.pool.get().await.map_err(|e| StoreError::Backend(format!("no database connection: {e}")))
+        self.pool.get().await.map_err(|e| StoreError::Unreachable(format!("no database connection: {e}")))
     }
 
     async fn query(

@@ -289,7 +289,10 @@ impl Writer {
                     tracing::warn!(error = %e, "connection lost during commit; the group's outcome is unknown");
                     self.machines.clear();
                     self.connection = None;
-                    return fail_all(group, &StoreError::OutcomeUnknown(format!("the database connection was lost while committing ({e})")));
+                    return fail_all(
+                        group,
+                        &StoreError::OutcomeUnknown(format!("the database connection was lost while committing ({e})")),
+                    );
                 }
             }
         }
@@ -572,7 +575,10 @@ async fn insert_spaces(
 /// The writer's connection, (re)connecting when there is none or it died.
 async fn connect<'a>(pool: &Pool, slot: &'a mut Option<Object>) -> Result<&'a mut Object, AttemptError> {
     if slot.as_ref().is_none_or(|c| c.is_closed()) {
-        let conn = pool.get().await.map_err(|e| AttemptError::Failed(StoreError::Backend(e.to_string())))?;
+        let conn = pool
+            .get()
+            .await
+            .map_err(|e| AttemptError::Failed(StoreError::Unreachable(format!("no database connection: {e}"))))?;
         *slot = Some(conn);
     }
     slot.as_mut().ok_or_else(|| AttemptError::Failed(StoreError::Backend("no database connection".into())))
