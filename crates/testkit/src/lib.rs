@@ -21,14 +21,14 @@
 //!   TLS.
 
 mod cluster;
-pub mod fixtures;
 mod docs;
+pub mod fixtures;
 mod functions;
 mod http;
 mod wait;
 
-pub use fixtures::{COUNTER_MACHINE, InstanceRecords, verify_exactly_once};
 pub use docs::{ErrorRow, error_tables};
+pub use fixtures::{COUNTER_MACHINE, InstanceRecords, verify_exactly_once};
 pub use functions::{example_function, example_function_bytes};
 pub use http::counting_http_server;
 pub use wait::{PATIENCE, wait_for, wait_until, wait_until_blocking, within};
@@ -109,6 +109,8 @@ impl TestDatabase {
             Ok(n) => u64::try_from(n).unwrap_or_default(),
             Err(e) => panic!("could not terminate the connections to {}: {e}", self.name),
         }
+    }
+
     /// Runs `sql` (one or more statements) on the server's administrative database, as the
     /// superuser the database was created by: for a test that acts on this database from
     /// outside, e.g. `ALTER DATABASE` or `pg_terminate_backend` on its connections.
