@@ -53,7 +53,6 @@ async fn a_watcher_that_falls_out_of_the_buffer_catches_up_without_a_gap() {
         engine.tailed_seq().is_some_and(|seq| seq.0 >= last).then_some(())
     })
     .await;
-    assert_eq!(engine.watch_catch_ups(), 0, "nothing has been read yet");
     let mut seqs = Vec::new();
     while seqs.last().is_none_or(|s| *s < last) {
         let record = within("the next record", PATIENCE, rx.recv()).await.expect("open").unwrap();
