@@ -33,6 +33,17 @@ fn answers(port: u16) -> bool {
     TcpStream::connect_timeout(&SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_secs(1)).is_ok()
 }
 
+/// Whether `SWITCHYARD_TEST_POSTGRES` names the server to use: then the tests of the throwaway
+/// cluster start none (the developer said which PostgreSQL tests may use, and may have no
+/// server binaries at all), and say so on stderr. CI never sets it, so they always run there.
+fn named_server_given() -> bool {
+    let given = std::env::var(ENV_VAR).is_ok_and(|v| !v.trim().is_empty());
+    if given {
+        eprintln!("{ENV_VAR} names the server: this test of the throwaway cluster starts none");
+    }
+    given
+}
+
 fn admin_config() -> Config {
     server().expect("a server").admin.clone()
 }
@@ -144,6 +155,9 @@ fn without_any_postgres_the_message_says_how_to_get_one() {
 
 #[test]
 fn the_fallback_cluster_starts_serves_and_is_removed() {
+    if named_server_given() {
+        return;
+    }
     let started = Instant::now();
     let cluster = cluster::start_temp_cluster().unwrap_or_else(|e| panic!("{e}"));
     let (dir, port) = (cluster.dir().to_path_buf(), cluster.port());
@@ -221,6 +235,9 @@ fn databases_left_at_exit_are_dropped() {
 
 #[test]
 fn the_fallback_cluster_is_stopped_at_exit() {
+    if named_server_given() {
+        return;
+    }
     let (status, values) = run_child("exit");
     assert!(status.success());
     let port: u16 = values["port"].parse().unwrap();
@@ -230,6 +247,9 @@ fn the_fallback_cluster_is_stopped_at_exit() {
 
 #[test]
 fn the_fallback_cluster_is_stopped_when_its_process_is_killed() {
+    if named_server_given() {
+        return;
+    }
     let (status, values) = run_child("kill");
     assert!(!status.success());
     let port: u16 = values["port"].parse().unwrap();
