@@ -378,10 +378,9 @@ async fn invocation_records_are_forgotten_after_the_retention() {
     .await
     .expect("the record");
     assert_eq!(finished["status"], "succeeded", "{finished}");
-    let gone = wait_until("the record to be forgotten", PATIENCE, || async {
-        client.get_invocation("acme", &id).await.err()
-    })
-    .await;
+    let gone =
+        wait_until("the record to be forgotten", PATIENCE, || async { client.get_invocation("acme", &id).await.err() })
+            .await;
     assert_eq!((gone.status(), gone.code()), (Some(404), Some("invocation_not_found")), "{gone}");
     let page = client.list_invocations("acme", "hello", None, None).await.expect("list");
     assert!(page.invocations.is_empty(), "{:?}", page.invocations);
@@ -440,7 +439,8 @@ impl Gate {
 }
 
 async fn invoke_json(client: &Client, space: &str, name: &str, input: Value) -> Result<Value, ClientError> {
-    let out = client.invoke(space, name, serde_json::to_vec(&input).expect("encode"), &InvokeOptions::default()).await?;
+    let out =
+        client.invoke(space, name, serde_json::to_vec(&input).expect("encode"), &InvokeOptions::default()).await?;
     Ok(serde_json::from_slice(&out.body).expect("JSON output"))
 }
 
