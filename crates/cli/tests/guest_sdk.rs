@@ -16,7 +16,8 @@ async fn deploy(client: &Client, name: &str, example: &str, settings: FunctionSe
 }
 
 async fn invoke(client: &Client, name: &str, input: Value) -> Result<(Value, String), ClientError> {
-    let out = client.invoke("acme", name, serde_json::to_vec(&input).expect("encode"), &InvokeOptions::default()).await?;
+    let out =
+        client.invoke("acme", name, serde_json::to_vec(&input).expect("encode"), &InvokeOptions::default()).await?;
     Ok((serde_json::from_slice(&out.body).expect("JSON output"), out.invocation_id))
 }
 
@@ -90,7 +91,8 @@ async fn events_sent_and_published_by_a_guest_land_and_refusals_keep_their_codes
     assert_eq!(status.as_u16(), 201, "{body}");
     deploy(&client, "m", "misbehave", FunctionSettings::default()).await;
 
-    let (out, _) = invoke(&client, "m", json!({"do": "send", "instance": "order:o-1", "event": "pay"})).await.expect("send");
+    let (out, _) =
+        invoke(&client, "m", json!({"do": "send", "instance": "order:o-1", "event": "pay"})).await.expect("send");
     assert_eq!(out, json!({"state": "paid"}));
     let (status, instance) = http.get("/v1/spaces/acme/machines/order/instances/o-1").await;
     assert_eq!((status.as_u16(), &instance["state"], &instance["revision"]), (200, &json!("paid"), &json!(2)));
@@ -102,8 +104,9 @@ async fn events_sent_and_published_by_a_guest_land_and_refusals_keep_their_codes
     let missing = missing.expect_err("no such instance");
     assert_eq!(refusal(&missing).1, "instance_not_found", "{missing}");
 
-    let (out, _) =
-        invoke(&client, "m", json!({"do": "publish", "topic": "audit", "message": {"by": "guest"}})).await.expect("publish");
+    let (out, _) = invoke(&client, "m", json!({"do": "publish", "topic": "audit", "message": {"by": "guest"}}))
+        .await
+        .expect("publish");
     let seq = out["seq"].as_u64().expect("the message's seq");
     let mut watch = client
         .watch("acme", &switchyard_client::WatchQuery { from: Some(seq.to_string()), ..Default::default() })
@@ -149,7 +152,9 @@ async fn outgoing_http_failures_reach_the_caller_as_codes() {
     let retryable: Vec<(String, bool)> = page
         .invocations
         .iter()
-        .map(|r| (r["error"]["code"].as_str().unwrap_or("?").to_owned(), r["error"]["retryable"].as_bool().unwrap_or(false)))
+        .map(|r| {
+            (r["error"]["code"].as_str().unwrap_or("?").to_owned(), r["error"]["retryable"].as_bool().unwrap_or(false))
+        })
         .collect();
     assert_eq!(
         retryable,
