@@ -46,7 +46,9 @@ pub struct EventsArgs {
     #[arg(long, default_value_t = 200_000)]
     pub events: usize,
     /// Space the benchmark writes into.
-    #[arg(long = "bench-space", default_value = "bench")]
+    // Its own id: with the global --space's (`space`), that one's value (or SWITCHYARD_SPACE)
+    // would replace this one's.
+    #[arg(long = "bench-space", id = "bench_space", default_value = "bench")]
     pub space: String,
     /// Another node of the same cluster; clients are spread round-robin over --server and
     /// every --extra-server (repeatable).

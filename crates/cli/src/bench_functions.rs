@@ -24,8 +24,10 @@ pub struct InvokeBenchArgs {
     /// Invocations to make.
     #[arg(long, default_value_t = 100_000)]
     pub invocations: usize,
-    /// The space to work in.
-    #[arg(long, default_value = "bench")]
+    /// Space the benchmark writes into.
+    // Not --space, as in the other benchmarks: sharing the global --space's id, that one's value
+    // (or SWITCHYARD_SPACE) replaced this one's.
+    #[arg(long = "bench-space", id = "bench_space", default_value = "bench")]
     pub space: String,
 }
 

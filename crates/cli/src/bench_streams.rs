@@ -32,7 +32,9 @@ pub struct WatchBenchArgs {
     #[arg(long, default_value_t = 1000)]
     pub instances: usize,
     /// Space the benchmark writes into.
-    #[arg(long = "bench-space", default_value = "bench")]
+    // Its own id: with the global --space's (`space`), that one's value (or SWITCHYARD_SPACE)
+    // would replace this one's.
+    #[arg(long = "bench-space", id = "bench_space", default_value = "bench")]
     pub space: String,
 }
 
@@ -55,7 +57,9 @@ pub struct KvBenchArgs {
     #[arg(long, default_value_t = 128)]
     pub value_size: usize,
     /// Space the benchmark writes into.
-    #[arg(long = "bench-space", default_value = "bench")]
+    // Its own id: with the global --space's (`space`), that one's value (or SWITCHYARD_SPACE)
+    // would replace this one's.
+    #[arg(long = "bench-space", id = "bench_space", default_value = "bench")]
     pub space: String,
 }
 

@@ -38,7 +38,8 @@ pub enum FnCommand {
         #[arg(long)]
         fuel: Option<u64>,
         /// A configuration value, KEY=VALUE (repeatable).
-        #[arg(long = "config", value_name = "KEY=VALUE")]
+        // Its own id: the global --config (the CLI's config file) has the id `config`.
+        #[arg(long = "config", id = "function_config", value_name = "KEY=VALUE")]
         config: Vec<String>,
         /// A secret, KEY=VALUE (repeatable; never shown back).
         #[arg(long = "secret", value_name = "KEY=VALUE")]

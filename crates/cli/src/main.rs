@@ -129,11 +129,38 @@ fn cli_command() -> clap::Command {
             Some(arg.clone().global(false).hide(false).env(None).help(*help).help_heading(None))
         })
         .collect();
+    let config_file = globals.iter().find(|a| a.get_id() == "config").cloned();
     root.mut_subcommands(|sub| {
         let sub = sub.args(globals.iter().map(|a| a.clone().hide(true)));
         with_note(sub, &note)
     })
     .mut_subcommand("context", |context| context.mut_subcommand("add", |add| add.args(add_options)))
+    .mut_subcommand("fn", |function| own_config_on_deploy(function, config_file))
+}
+
+/// `fn deploy --config KEY=VALUE` is the function's configuration, not the global `--config
+/// FILE`: the global must not be handed down to `deploy` (it would have two `--config`s), and
+/// `deploy`'s values must not be taken for the global's (clap hands a subcommand's value of a
+/// global's id up to it; they share no id). The other `fn` verbs keep the global, as a hidden
+/// copy of their own.
+fn own_config_on_deploy(function: clap::Command, config_file: Option<clap::Arg>) -> clap::Command {
+    let Some(config_file) = config_file else { return function };
+    let config_file = config_file.global(false).hide(true);
+    // `cli_command` gave `fn` a hidden copy already; the bare derive (completions) did not.
+    let function = if function.get_arguments().any(|a| a.get_id() == "config") {
+        function.mut_arg("config", |arg| arg.global(false))
+    } else {
+        function.arg(config_file.clone())
+    };
+    function.mut_subcommands(|verb| if verb.get_name() == "deploy" { verb } else { verb.arg(config_file.clone()) })
+}
+
+/// The derived command tree with `fn deploy`'s own `--config` (see [`own_config_on_deploy`]):
+/// what completions are generated from.
+fn derived_command() -> clap::Command {
+    let root = Cli::command();
+    let config_file = root.get_arguments().find(|a| a.get_id() == "config").cloned();
+    root.mut_subcommand("fn", |function| own_config_on_deploy(function, config_file))
 }
 
 /// Ends the help of `cmd` and every command below it with `note`.
@@ -171,7 +198,7 @@ fn main() -> ExitCode {
         Command::Completions { shell } => {
             // Into a buffer first: clap_complete panics on a write error such as a closed pipe.
             let mut script = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "switchyard", &mut script);
+            clap_complete::generate(shell, &mut derived_command(), "switchyard", &mut script);
             let result = output::emit(&String::from_utf8_lossy(&script));
             return report(result, None, cli.global.output.unwrap_or_default());
         }
@@ -334,7 +361,7 @@ mod tests {
 
     #[test]
     fn command_tree_is_well_formed() {
-        Cli::command().debug_assert();
+        derived_command().debug_assert();
         cli_command().debug_assert();
     }
 
@@ -372,6 +399,49 @@ mod tests {
         assert!(help.contains("`switchyard --help` describes them"), "{help}");
         let top = cli_command().render_help().to_string();
         assert!(top.contains("Global options:") && top.contains("--server <URL>"), "{top}");
+    }
+
+    /// A subcommand's own argument with a global option's id would be handed the global's value
+    /// (`bench --bench-space` took --space's), or hand its own up as the global's (`fn deploy
+    /// --config K=V` panicked: the global --config is a path).
+    #[test]
+    fn no_subcommand_argument_shares_an_id_with_a_global_option() {
+        let root = Cli::command();
+        let globals: Vec<String> =
+            root.get_arguments().filter(|a| a.is_global_set()).map(|a| a.get_id().to_string()).collect();
+        fn walk(cmd: &clap::Command, path: &str, globals: &[String], clashes: &mut Vec<String>) {
+            for sub in cmd.get_subcommands() {
+                let path = format!("{path} {}", sub.get_name());
+                for arg in sub.get_arguments().filter(|a| !a.is_global_set()) {
+                    if globals.iter().any(|g| g == arg.get_id().as_str()) {
+                        clashes.push(format!("{path}: {}", arg.get_id()));
+                    }
+                }
+                walk(sub, &path, globals, clashes);
+            }
+        }
+        let mut clashes = Vec::new();
+        walk(&root, "switchyard", &globals, &mut clashes);
+        assert!(clashes.is_empty(), "arguments with a global option's id: {clashes:?}");
+    }
+
+    #[test]
+    fn fn_deploy_config_is_the_functions_and_the_global_config_is_the_cli_file() {
+        let table: &[(&[&str], Option<&str>, &[&str])] = &[
+            (&["fn", "deploy", "h", "h.wasm", "--config", "a=b", "--config", "c=d"], None, &["a=b", "c=d"]),
+            (&["--config", "cli.toml", "fn", "deploy", "h", "h.wasm", "--config", "a=b"], Some("cli.toml"), &["a=b"]),
+            (&["fn", "--config", "cli.toml", "deploy", "h", "h.wasm"], Some("cli.toml"), &[]),
+            (&["fn", "list", "--config", "cli.toml"], Some("cli.toml"), &[]),
+            (&["kv", "ls", "b", "--config", "cli.toml"], Some("cli.toml"), &[]),
+        ];
+        for (args, file, values) in table {
+            let argv: Vec<&str> = std::iter::once("switchyard").chain(args.iter().copied()).collect();
+            let cli = parse_from(&argv).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            assert_eq!(cli.global.config.as_deref(), file.map(std::path::Path::new), "{args:?}");
+            if let Command::Client(ClientCommand::Fn(functions::FnCommand::Deploy { config, .. })) = &cli.command {
+                assert_eq!(config, values, "{args:?}");
+            }
+        }
     }
 
     #[test]

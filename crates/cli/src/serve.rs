@@ -92,9 +92,9 @@ pub struct ServeArgs {
     /// subscription has not acked yet.
     #[arg(long, env = "SWITCHYARD_LOG_RETENTION", default_value = "7d", value_parser = humantime::parse_duration)]
     pub log_retention: Duration,
-    /// The oldest log records are trimmed while the log holds more than this many bytes of
-    /// addresses and payloads (e.g. 1GiB, 500MB; 0 for no limit), except those a durable
-    /// subscription has not acked yet.
+    /// The oldest log records are trimmed as long as the records left hold at least this many
+    /// bytes of addresses and payloads, so the log keeps between this and one record more (e.g.
+    /// 1GiB, 500MB; 0 for no limit), except those a durable subscription has not acked yet.
     #[arg(long, env = "SWITCHYARD_LOG_RETENTION_BYTES", default_value = "1GiB", value_parser = parse_bytes)]
     pub log_retention_bytes: u64,
     /// How often retention runs (log trimming, idempotency keys); KV TTLs are swept every

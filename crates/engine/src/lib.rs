@@ -275,11 +275,14 @@ impl Engine {
         Ok(())
     }
 
-    /// Applies one write and wakes the log tail, so watchers see it at once. A write that
-    /// created its space is noted for [`noting_space_creation`].
+    /// Applies one write and, unless it appended nothing to the log, wakes the log tail, so
+    /// watchers see it at once. A write that created its space is noted for
+    /// [`noting_space_creation`].
     pub(crate) async fn write(&self, op: WriteOp) -> Result<WriteOutcome, StoreError> {
         let outcome = self.store.write(op).await?;
-        if let Some(tail) = self.tail.get() {
+        if let Some(tail) = self.tail.get()
+            && may_append_to_log(&outcome)
+        {
             tail.wake();
         }
         if outcome.space_created() {
@@ -921,6 +924,23 @@ impl Engine {
             }
         })
     }
+}
+
+/// Whether a write may have appended to the log, so that the tail must read it now. The
+/// background writes every node makes every second or two — its heartbeat, a KV expiry sweep
+/// that found nothing, a claim of pending invocations, retention — append nothing: waking the
+/// tail for them made every node read the log at least once a second, whatever
+/// `--watch-poll-ms` said.
+fn may_append_to_log(outcome: &WriteOutcome) -> bool {
+    !matches!(
+        outcome,
+        WriteOutcome::NodeRecorded
+            | WriteOutcome::KvExpired(0)
+            | WriteOutcome::InvocationsClaimed(_)
+            | WriteOutcome::IdempotencyPurged(_)
+            | WriteOutcome::InvocationsPurged(_)
+            | WriteOutcome::LogTrimmed(_)
+    )
 }
 
 /// Drops this node's caches of a space when its deletion passes through the log tail (from any

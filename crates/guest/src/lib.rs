@@ -108,6 +108,9 @@ fn is_json(content_type: &str) -> bool {
     content_type.split(';').next().is_some_and(|t| t.trim().ends_with("json"))
 }
 
+#[cfg(test)]
+mod tests;
+
 /// Key-value buckets granted to the function.
 pub mod kv {
     use crate::Error;
@@ -328,6 +331,52 @@ pub mod http {
                 Error::retryable("http_timeout", format!("{code:?}"))
             }
             other => Error::retryable("http_failed", format!("{other:?}")),
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn refusals_of_the_host_become_errors_saying_what_to_do() {
+            let table = [
+                (
+                    ErrorCode::HttpRequestDenied,
+                    "capability_denied",
+                    "outgoing HTTP to this host is not allowed (deploy with `--allow-host HOST`)",
+                    false,
+                ),
+                (
+                    ErrorCode::DestinationIpProhibited,
+                    "capability_denied",
+                    "outgoing HTTP to private, loopback and link-local addresses is not allowed on this server",
+                    false,
+                ),
+                (ErrorCode::ConnectionRefused, "http_connection_refused", "the server refused the connection", true),
+                (ErrorCode::ConnectionTimeout, "http_timeout", "ErrorCode::ConnectionTimeout", true),
+                (ErrorCode::ConnectionReadTimeout, "http_timeout", "ErrorCode::ConnectionReadTimeout", true),
+                (ErrorCode::ConnectionWriteTimeout, "http_timeout", "ErrorCode::ConnectionWriteTimeout", true),
+                (ErrorCode::DnsTimeout, "http_failed", "ErrorCode::DnsTimeout", true),
+                (ErrorCode::HttpResponseIncomplete, "http_failed", "ErrorCode::HttpResponseIncomplete", true),
+            ];
+            for (code, want_code, want_message, retryable) in table {
+                let name = format!("{code:?}");
+                let error = http_error(code);
+                assert_eq!((error.code.as_str(), error.message.as_str()), (want_code, want_message), "{name}");
+                assert_eq!(error.retryable, retryable, "{name}");
+            }
+        }
+
+        #[test]
+        fn only_http_and_https_urls_are_requested() {
+            // Refused before anything reaches the host (which a host-side test could not answer).
+            for url in ["ftp://example.com/file", "example.com", "HTTP://example.com/", "", "//example.com"] {
+                let error = request("GET", url, &[], &[]).expect_err(url);
+                assert_eq!(error.code, "http_invalid_url", "{url}");
+                assert_eq!(error.message, format!("{url}: only http:// and https:// URLs are supported"));
+                assert!(!error.retryable);
+            }
         }
     }
 }

@@ -118,6 +118,44 @@ impl TestDatabase {
         execute(&self.admin, sql)
     }
 
+    /// Runs `sql` (statements separated by `;`, no psql meta-commands) in this database, e.g. to
+    /// load a dump; panics with the server's error.
+    pub fn batch_execute(&self, sql: &str) {
+        let config = self.config();
+        execute_first_that_works(&config, &[sql.to_string()])
+            .unwrap_or_else(|e| panic!("running SQL in {}: {e}", self.name));
+    }
+
+    /// The first column of each row `query` answers, as text (`NULL` as `None`); panics with the
+    /// server's error.
+    pub fn query_text(&self, query: &str) -> Vec<Option<String>> {
+        let config = self.config();
+        let rows = block_on(async move {
+            tokio::time::timeout(ADMIN_TIMEOUT, async {
+                let client = connect(&config).await?;
+                let rows = client.simple_query(query).await.map_err(|e| error_text(&e))?;
+                Ok::<_, String>(
+                    rows.into_iter()
+                        .filter_map(|message| match message {
+                            tokio_postgres::SimpleQueryMessage::Row(row) => Some(row.get(0).map(str::to_owned)),
+                            _ => None,
+                        })
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .await
+            .map_err(|_| format!("no answer within {ADMIN_TIMEOUT:?}"))?
+        });
+        rows.and_then(|r| r).unwrap_or_else(|e| panic!("querying {}: {e}", self.name))
+    }
+
+    /// The admin connection's settings aimed at this database.
+    fn config(&self) -> Config {
+        let mut config = self.admin.clone();
+        config.dbname(&self.name);
+        config
+    }
+
     fn create_on(server: &Server) -> Result<TestDatabase, String> {
         let name = random_name();
         let url = format!("{}/{}{}", server.base, name, server.query);

@@ -1,0 +1,267 @@
+//! What two real `switchyard serve` nodes sharing one PostgreSQL database must agree on: a
+//! subscription's lease taken through one node holds on the other (and is acked there), a
+//! compare-and-set raced through both has exactly one winner, and an asynchronous invocation
+//! left by a dead node runs exactly once however the surviving nodes race to claim it.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+use support::{TestServer, gauge};
+use switchyard_client::{Client, FunctionSettings, InvokeOptions, KvCondition, KvPutOptions, Publish, PullOptions};
+use switchyard_testkit::{PATIENCE, TestDatabase, example_function_bytes, wait_for, wait_until};
+
+/// Two nodes on one fresh database, each with its own data dir.
+struct Pair {
+    a: TestServer,
+    b: TestServer,
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
+    // Dropped after the nodes (fields drop in order).
+    _db: TestDatabase,
+}
+
+impl Pair {
+    async fn start(extra: &[&str]) -> Pair {
+        let db = tokio::task::spawn_blocking(TestDatabase::create).await.expect("database");
+        let dirs = (tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir"));
+        let args: Vec<&str> = ["--store", db.url()].into_iter().chain(extra.iter().copied()).collect();
+        let a = TestServer::start_in(dirs.0.path(), &args);
+        let b = TestServer::start_node(dirs.1.path(), &args, &a.admin_token);
+        Pair { a, b, _dirs: dirs, _db: db }
+    }
+}
+
+async fn publish(client: &Client, topic: &str, payload: Value) -> u64 {
+    let message = Publish { payload, key: None, headers: Default::default(), idempotency_key: None };
+    client.publish("acme", topic, &message).await.expect("publish").seq
+}
+
+fn pull(max: u32, lease: &str) -> PullOptions {
+    PullOptions { max: Some(max), lease: Some(lease.into()), wait: None }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_taken_through_one_node_holds_on_the_other_and_is_acked_there() {
+    let pair = Pair::start(&[]).await;
+    let (a, b) = (pair.a.client(), pair.b.client());
+    a.put_subscription("acme", "mailer", &json!({"address": "acme:mail"})).await.expect("create");
+    let m1 = publish(&a, "mail", json!({"n": 1})).await;
+    let m2 = publish(&b, "mail", json!({"n": 2})).await;
+
+    // A lease of a minute through A: B's pull, right after, passes over it.
+    let on_a = a.pull("acme", "mailer", &pull(1, "60s")).await.expect("pull on A");
+    let leased: Vec<(u64, u32)> = on_a.records.iter().map(|r| (r.record.seq, r.deliveries)).collect();
+    assert_eq!(leased, [(m1, 1)]);
+    let on_b = b.pull("acme", "mailer", &pull(10, "60s")).await.expect("pull on B");
+    let leased: Vec<(u64, u32)> = on_b.records.iter().map(|r| (r.record.seq, r.deliveries)).collect();
+    assert_eq!(leased, [(m2, 1)], "B was handed a record A holds");
+
+    // B acks what A leased; neither node delivers it again.
+    let acked = b.ack("acme", "mailer", &[m1, m2]).await.expect("ack on B");
+    assert_eq!((acked.acked, acked.not_pending.as_slice()), (2, [].as_slice()));
+    let status = a.get_subscription("acme", "mailer").await.expect("status on A");
+    assert_eq!((&status["pending"], &status["leased"]), (&json!(0), &json!(0)), "{status}");
+    let again = a.ack("acme", "mailer", &[m1]).await.expect("ack on A");
+    assert_eq!((again.acked, again.not_pending.as_slice()), (0, [m1].as_slice()), "acked on B, not pending on A");
+
+    // A short lease through A: once it ends, B delivers the record again, as its second delivery.
+    let m3 = publish(&a, "mail", json!({"n": 3})).await;
+    let on_a = a.pull("acme", "mailer", &pull(10, "1s")).await.expect("pull on A");
+    assert_eq!(on_a.records.iter().map(|r| r.record.seq).collect::<Vec<_>>(), [m3]);
+    let redelivered = wait_until("the lease to end and B to deliver the record", PATIENCE, || async {
+        let options = PullOptions { max: Some(10), lease: Some("60s".into()), wait: Some("1s".into()) };
+        let pulled = b.pull("acme", "mailer", &options).await.expect("pull on B");
+        (!pulled.records.is_empty()).then_some(pulled.records)
+    })
+    .await;
+    let leased: Vec<(u64, u32)> = redelivered.iter().map(|r| (r.record.seq, r.deliveries)).collect();
+    assert_eq!(leased, [(m3, 2)]);
+    // A's ack of its ended lease still settles the record: acks name seqs, not leases.
+    assert_eq!(a.ack("acme", "mailer", &[m3]).await.expect("ack on A").acked, 1);
+    assert!(b.pull("acme", "mailer", &pull(10, "60s")).await.expect("pull").records.is_empty());
+}
+
+/// Races `racers` conditional puts of `key` through both nodes (alternating); returns the
+/// values written and the conflict codes of the others.
+async fn race(pair: &Pair, key: &str, condition: KvCondition, round: usize) -> (Vec<String>, Vec<String>) {
+    const RACERS: usize = 8;
+    let mut tasks = Vec::new();
+    for racer in 0..RACERS {
+        let client = if racer % 2 == 0 { pair.a.client() } else { pair.b.client() };
+        let (key, value) = (key.to_owned(), format!("round {round} racer {racer}"));
+        tasks.push(tokio::spawn(async move {
+            let options = KvPutOptions::when(condition);
+            let result = client.kv_put("acme", "locks", &key, value.clone().into_bytes(), &options).await;
+            (value, result)
+        }));
+    }
+    let (mut won, mut lost) = (Vec::new(), Vec::new());
+    for task in tasks {
+        match task.await.expect("task") {
+            (value, Ok(_)) => won.push(value),
+            (_, Err(e)) => {
+                assert_eq!(e.status(), Some(409), "{e}");
+                lost.push(e.code().unwrap_or("?").to_owned());
+            }
+        }
+    }
+    (won, lost)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compare_and_set_raced_through_two_nodes_has_exactly_one_winner() {
+    let pair = Pair::start(&[]).await;
+    let (a, b) = (pair.a.client(), pair.b.client());
+
+    // Create-if-absent: one racer creates the key.
+    let (won, lost) = race(&pair, "leader", KvCondition::Absent, 0).await;
+    assert_eq!((won.len(), lost.len()), (1, 7), "winners {won:?}");
+    assert!(lost.iter().all(|code| code == "conflict"), "{lost:?}");
+    let mut current = a.kv_get("acme", "locks", "leader").await.expect("the key");
+    assert_eq!((current.value.as_slice(), current.revision), (won[0].as_bytes(), 1));
+
+    // At each revision, one racer moves the key on; both nodes read the winner's value.
+    for round in 1..=5 {
+        let (won, lost) = race(&pair, "leader", KvCondition::Revision(current.revision), round).await;
+        assert_eq!((won.len(), lost.len()), (1, 7), "round {round}: winners {won:?}");
+        let on_a = a.kv_get("acme", "locks", "leader").await.expect("read on A");
+        let on_b = b.kv_get("acme", "locks", "leader").await.expect("read on B");
+        assert_eq!((on_a.value.as_slice(), on_a.revision), (won[0].as_bytes(), current.revision + 1));
+        assert_eq!((on_b.value, on_b.revision), (on_a.value.clone(), on_a.revision));
+        current = on_a;
+    }
+    let history = b.kv_history("acme", "locks", "leader").await.expect("history");
+    assert_eq!(history["history"][0]["revision"], 6, "one revision per round, no lost or extra write");
+}
+
+/// A loopback HTTP server that holds every request until it is opened and records each one's
+/// path: a function fetching from it stays running, without using CPU, until the test says.
+struct Gate {
+    addr: String,
+    open: tokio::sync::watch::Sender<bool>,
+    paths: Arc<Mutex<Vec<String>>>,
+}
+
+impl Gate {
+    async fn start() -> Gate {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+        let addr = listener.local_addr().expect("address").to_string();
+        let (open, is_open) = tokio::sync::watch::channel(false);
+        let paths = Arc::new(Mutex::new(Vec::new()));
+        let seen = paths.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let (mut is_open, seen) = (is_open.clone(), seen.clone());
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let line = String::from_utf8_lossy(&head).lines().next().unwrap_or_default().to_string();
+                    seen.lock().expect("paths").push(line.split(' ').nth(1).unwrap_or_default().to_string());
+                    if is_open.wait_for(|open| *open).await.is_err() {
+                        return;
+                    }
+                    let reply = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok";
+                    let _ = socket.write_all(reply.as_bytes()).await;
+                });
+            }
+        });
+        Gate { addr, open, paths }
+    }
+
+    fn paths(&self) -> Vec<String> {
+        self.paths.lock().expect("paths").clone()
+    }
+}
+
+/// How many invocations a node has run since it started.
+async fn runs(server: &TestServer) -> f64 {
+    gauge(&server.client(), "switchyard_function_invocations").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_invocations_left_by_a_dead_node_run_exactly_once_across_the_survivors() {
+    // Loopback is where the gate listens; leases end a second after an invocation's timeout.
+    const FLAGS: [&str; 5] =
+        ["--function-allow-private-networks", "--invocation-lease-grace", "1s", "--function-memory-budget", "4GiB"];
+    // A node runs at most 64 asynchronous invocations at once and claims at most as many as it
+    // has room for.
+    const RUNNING: usize = 64;
+    const QUEUED: usize = 80;
+    let db = tokio::task::spawn_blocking(TestDatabase::create).await.expect("database");
+    let args: Vec<&str> = ["--store", db.url()].into_iter().chain(FLAGS).collect();
+    let (dir_a, dir_b) = (tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir"));
+    let mut a = TestServer::start_in(dir_a.path(), &args);
+    let gate = Gate::start().await;
+    let settings = FunctionSettings {
+        allowed_hosts: vec![gate.addr.clone()],
+        timeout_ms: Some(10_000),
+        memory_bytes: Some(16 * 1024 * 1024),
+        ..FunctionSettings::default()
+    };
+    let client = a.client();
+    client.deploy_function("acme", "fetch", &example_function_bytes("http-fetch"), &settings).await.expect("deploy");
+
+    // A runs 64 (they wait at the gate) and leaves the other 80 claimable at once, by a node with
+    // room: it has none, and is the only node.
+    let mut paths = BTreeMap::new();
+    for i in 0..RUNNING + QUEUED {
+        let input = serde_json::to_vec(&json!({"url": format!("http://{}/{i}", gate.addr)})).expect("encode");
+        let accepted = client.invoke_async("acme", "fetch", input, &InvokeOptions::default()).await.expect("accepted");
+        paths.insert(accepted["id"].as_str().expect("id").to_owned(), format!("/{i}"));
+    }
+    let held =
+        wait_for("A's invocations at the gate", PATIENCE, || async { gate.paths() }, |p| p.len() == RUNNING).await;
+    a.kill();
+
+    // Two survivors start together: A's successor (its data dir) and B. The first to claim takes
+    // 64 of the 80 queued and has no room left while they wait at the gate, so the other must
+    // claim the rest: both claim, racing for the same rows.
+    let successor = TestServer::start_node(dir_a.path(), &args, &a.admin_token);
+    let b = TestServer::start_node(dir_b.path(), &args, &a.admin_token);
+    wait_for(
+        "the queued invocations at the gate",
+        PATIENCE,
+        || async { gate.paths() },
+        |p| p.len() == RUNNING + QUEUED,
+    )
+    .await;
+    gate.open.send_replace(true);
+
+    // A's 64 come due when their lease ends, and run too.
+    let reader = b.client();
+    let finished = wait_for(
+        "every invocation to finish",
+        PATIENCE,
+        || async { reader.list_invocations("acme", "fetch", None, Some(1000)).await.expect("list").invocations },
+        |records| records.len() == RUNNING + QUEUED && records.iter().all(|r| r["status"] != "pending"),
+    )
+    .await;
+    for record in &finished {
+        assert_eq!(record["status"], "succeeded", "{record}");
+        assert_eq!(record["output"], json!({"status": 200, "body": "ok"}), "{record}");
+        assert_eq!(record["attempt"], 2, "claimed once: {record}");
+    }
+
+    // After A died, every invocation reached the gate exactly once, whichever node ran it ...
+    let after: Vec<String> = gate.paths()[held.len()..].to_vec();
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for path in &after {
+        *counts.entry(path.as_str()).or_default() += 1;
+    }
+    let want: BTreeMap<&str, usize> = paths.values().map(|p| (p.as_str(), 1)).collect();
+    assert_eq!(counts, want, "an invocation ran twice, or not at all");
+    // ... the survivors ran exactly that many between them, each its share of the race.
+    let (by_successor, by_b) = (runs(&successor).await, runs(&b).await);
+    assert_eq!(by_successor + by_b, (RUNNING + QUEUED) as f64);
+    assert!(by_successor >= 16.0 && by_b >= 16.0, "successor ran {by_successor}, B {by_b}");
+    drop((successor, b));
+}

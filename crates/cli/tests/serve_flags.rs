@@ -1,0 +1,626 @@
+//! Every `switchyard serve` flag is driven through the real binary, here or in another test
+//! file: each test starts the server with the flag and asserts what it changes as a user sees it
+//! (HTTP answers, `/metrics`, the cluster's node list). [`FLAGS`] names, for every flag `serve
+//! --help` lists, the test that drives it; `every_serve_flag_is_driven_by_a_named_test` fails
+//! when a flag is added without one, or when the named test stops passing the flag.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+use std::process::{Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use support::http::{Http, code};
+use support::{TestServer, gauge};
+use switchyard_client::{Client, ClientError, FunctionSettings, InvokeOptions, Publish, WatchQuery};
+use switchyard_testkit::{PATIENCE, TestDatabase, example_function_bytes, wait_for, wait_until, within};
+
+const MIB: u64 = 1024 * 1024;
+
+/// Where a flag is driven: by a test in this file, or by the tests of another file.
+enum Driven {
+    /// The test function in this file; its body passes the flag.
+    Here(&'static str),
+    /// A test file of this crate that passes the flag (what it asserts is that file's business).
+    In(&'static str),
+}
+
+use Driven::{Here, In};
+
+/// Every flag of `switchyard serve --help`, with the test that drives it.
+const FLAGS: &[(&str, Driven)] = &[
+    ("--config-file", In("serve_config.rs")),
+    ("--print-config", In("serve_config.rs")),
+    ("--log-level", In("serve_config.rs")),
+    // The harness passes it to every server it starts.
+    ("--data-dir", In("support/mod.rs")),
+    ("--store", In("multinode.rs")),
+    ("--advertise", Here("advertise_is_the_address_the_cluster_lists_for_the_node")),
+    // The harness passes it to every server it starts (port 0, read back from stdout).
+    ("--listen", In("support/mod.rs")),
+    ("--tls-cert", In("tls.rs")),
+    ("--tls-key", In("tls.rs")),
+    ("--durability", Here("durability_decides_when_the_wal_is_fsynced")),
+    ("--max-body-bytes", In("api_http.rs")),
+    ("--max-context-bytes", In("json_limits.rs")),
+    ("--metrics-access", In("authorise_first.rs")),
+    ("--metrics-public", Here("metrics_public_serves_metrics_without_a_token_to_other_addresses")),
+    ("--idempotency-retention", Here("idempotency_keys_are_forgotten_after_the_retention")),
+    ("--log-retention", In("streams.rs")),
+    ("--log-retention-bytes", Here("log_retention_bytes_keeps_the_newest_records_that_fill_the_limit")),
+    ("--maintenance-interval", In("streams.rs")),
+    ("--watch-buffer", In("watch.rs")),
+    ("--watch-poll-ms", Here("watch_poll_ms_is_how_often_a_node_reads_what_other_nodes_wrote")),
+    ("--invocation-retention", Here("invocation_records_are_forgotten_after_the_retention")),
+    ("--invocation-lease-grace", In("functions.rs")),
+    ("--function-slots", Here("function_slots_bound_the_invocations_running_at_once_on_the_node")),
+    ("--function-slots-per-space", In("function_limits.rs")),
+    ("--function-memory-budget", In("function_limits.rs")),
+    ("--function-max-memory", Here("function_max_memory_bounds_the_memory_limit_a_deploy_may_ask")),
+    ("--function-allow-private-networks", Here("functions_reach_private_addresses_only_when_allowed")),
+    ("--header-read-timeout", In("connections.rs")),
+    ("--idle-timeout", In("connections.rs")),
+    ("--body-read-timeout", In("connections.rs")),
+    ("--max-connections", In("connections.rs")),
+    ("--shutdown-grace", In("shutdown.rs")),
+    ("--reset-admin-token", In("reset_admin_token.rs")),
+    ("--help", Here("every_serve_flag_is_driven_by_a_named_test")),
+];
+
+/// The long flag an option line of `--help` starts with: option lines are indented by at most six
+/// spaces (`  -h, --help`, `      --listen <LISTEN>`), their descriptions by more, so a wrapped
+/// description that begins with a flag's name is not taken for an option.
+fn flag_of_help_line(line: &str) -> Option<String> {
+    let indent = line.len() - line.trim_start().len();
+    let text = line.trim_start();
+    if indent > 6 || !text.starts_with('-') {
+        return None;
+    }
+    let long = text.split(", ").find(|part| part.starts_with("--"))?;
+    Some(long.split([' ', '=', '<']).next()?.to_string())
+}
+
+/// The body of `fn name(` in `source`: up to the next line that closes an item.
+fn fn_body<'a>(source: &'a str, name: &str) -> Option<&'a str> {
+    let start = source.find(&format!("fn {name}("))?;
+    let rest = &source[start..];
+    let end = rest.find("\n}\n").map_or(rest.len(), |i| i + 3);
+    Some(&rest[..end])
+}
+
+#[test]
+fn every_serve_flag_is_driven_by_a_named_test() {
+    let out = Command::new(support::binary()).args(["serve", "--help"]).output().expect("run serve --help");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let help = String::from_utf8(out.stdout).expect("utf-8 help");
+    let listed: BTreeSet<String> = help.lines().filter_map(flag_of_help_line).collect();
+    let tabled: BTreeSet<String> = FLAGS.iter().map(|(flag, _)| flag.to_string()).collect();
+    assert_eq!(FLAGS.len(), tabled.len(), "a flag is in FLAGS twice");
+    let untested: Vec<&String> = listed.difference(&tabled).collect();
+    let gone: Vec<&String> = tabled.difference(&listed).collect();
+    assert!(
+        untested.is_empty() && gone.is_empty(),
+        "serve flags without a test named in FLAGS: {untested:?}; in FLAGS but no longer flags: {gone:?}"
+    );
+
+    let here = include_str!("serve_flags.rs");
+    let tests = concat!(env!("CARGO_MANIFEST_DIR"), "/tests");
+    for (flag, driven) in FLAGS {
+        let quoted = format!("\"{flag}\"");
+        match driven {
+            Here(test) => {
+                let body = fn_body(here, test).unwrap_or_else(|| panic!("{flag}: no fn {test} in serve_flags.rs"));
+                assert!(body.contains(&quoted), "{flag}: {test} does not pass it");
+            }
+            In(file) => {
+                let path = format!("{tests}/{file}");
+                let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{flag}: {path}: {e}"));
+                assert!(text.contains(&quoted), "{flag}: {file} does not pass it");
+            }
+        }
+    }
+}
+
+#[test]
+fn flags_are_read_from_help_option_lines_only() {
+    let table: &[(&str, Option<&str>)] = &[
+        ("  -h, --help", Some("--help")),
+        ("      --listen <LISTEN>", Some("--listen")),
+        ("      --durability <DURABILITY>", Some("--durability")),
+        ("      --metrics-public", Some("--metrics-public")),
+        ("          --function-slots) of --function-memory-budget", None),
+        ("          The URL other nodes reach", None),
+        ("Options:", None),
+        ("", None),
+    ];
+    for (line, want) in table {
+        assert_eq!(flag_of_help_line(line).as_deref(), *want, "{line:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn advertise_is_the_address_the_cluster_lists_for_the_node() {
+    let advertised = "https://node-7.internal.example:7443";
+    let server = TestServer::start_with(&["--advertise", advertised]);
+    assert_eq!(node_addresses(&server).await, [advertised]);
+    // Without it, a node is listed at the address it listens on.
+    let plain = TestServer::start();
+    assert_eq!(node_addresses(&plain).await, std::slice::from_ref(&plain.url));
+}
+
+async fn node_addresses(server: &TestServer) -> Vec<String> {
+    let (status, body) = Http::new(server).get("/v1/cluster/nodes").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let nodes = body["nodes"].as_array().expect("nodes");
+    nodes.iter().map(|n| n["address"].as_str().expect("address").to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_public_serves_metrics_without_a_token_to_other_addresses() {
+    // From loopback the default (`auto`) already answers without a token; only a request from
+    // another address tells `--metrics-public` apart.
+    let ip = non_loopback_ipv4().expect("this test needs a non-loopback IPv4 address on the machine");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let public = Listening::start(dir.path(), &["--metrics-public"]);
+    let (status, body) = metrics_from(&public.at(ip)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("\nswitchyard_log_records "), "{body}");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let auto = Listening::start(dir.path(), &[]);
+    let (status, body) = metrics_from(&auto.at(ip)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "without the flag another address needs a token: {body}");
+}
+
+/// A server listening on every address (the harness listens on loopback only).
+struct Listening {
+    child: std::process::Child,
+    port: String,
+}
+
+impl Listening {
+    fn start(data_dir: &std::path::Path, extra: &[&str]) -> Listening {
+        let mut child = Command::new(support::binary())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("RUST_LOG", "warn")
+            .args(["serve", "--listen", "0.0.0.0:0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn switchyard serve");
+        let url = support::listening_url(&mut child);
+        let port = url.rsplit(':').next().expect("a port").to_string();
+        Listening { child, port }
+    }
+
+    fn at(&self, ip: Ipv4Addr) -> String {
+        format!("http://{ip}:{}", self.port)
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn metrics_from(base: &str) -> (StatusCode, String) {
+    let resp = reqwest::Client::new()
+        .get(format!("{base}/metrics"))
+        .timeout(Duration::from_secs(60))
+        .send()
+        .await
+        .expect("metrics request");
+    (resp.status(), resp.text().await.expect("body"))
+}
+
+/// An IPv4 address of this machine that is not loopback.
+fn non_loopback_ipv4() -> Option<Ipv4Addr> {
+    let mut found = None;
+    let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `list` with a linked list we only read, then free once.
+    unsafe {
+        if libc::getifaddrs(&mut list) != 0 {
+            return None;
+        }
+        let mut cursor = list;
+        while !cursor.is_null() {
+            let addr = (*cursor).ifa_addr;
+            if !addr.is_null() && i32::from((*addr).sa_family) == libc::AF_INET {
+                let sin = &*(addr as *const libc::sockaddr_in);
+                let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
+                if !ip.is_loopback() && !ip.is_unspecified() {
+                    found = Some(ip);
+                    break;
+                }
+            }
+            cursor = (*cursor).ifa_next;
+        }
+        libc::freeifaddrs(list);
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_keys_are_forgotten_after_the_retention() {
+    // 4 s: the replay and the refusal right after the first publish happen well within it.
+    let server = TestServer::start_with(&["--idempotency-retention", "4s", "--maintenance-interval", "100ms"]);
+    let http = Http::new(&server);
+    let publish = |n: u64| {
+        let http = &http;
+        async move {
+            let (status, _, body) = http
+                .send_with(
+                    Method::POST,
+                    "/v1/spaces/acme/topics/orders/messages",
+                    &[("Idempotency-Key", "order-1")],
+                    Some(json!({ "payload": { "n": n } })),
+                )
+                .await;
+            (status, body)
+        }
+    };
+    let (status, first) = publish(1).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let (status, replay) = publish(1).await;
+    assert_eq!((status, &replay), (StatusCode::OK, &first), "a retry returns the original");
+    let (status, reused) = publish(2).await;
+    assert_eq!((status, code(&reused)), (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"), "{reused}");
+
+    // Past the retention the key is forgotten: the same key with another body is a new message.
+    let fresh = wait_until("the key to be forgotten", PATIENCE, || async {
+        let (status, body) = publish(2).await;
+        match status {
+            StatusCode::CREATED => Some(body),
+            StatusCode::UNPROCESSABLE_ENTITY => None,
+            other => panic!("unexpected {other}: {body}"),
+        }
+    })
+    .await;
+    assert!(fresh["seq"].as_u64() > first["seq"].as_u64(), "{fresh} after {first}");
+    // From then on the key stands for the new message.
+    let (status, replay) = publish(2).await;
+    assert_eq!((status, &replay), (StatusCode::OK, &fresh));
+}
+
+async fn publish(client: &Client, topic: &str, payload: Value) -> u64 {
+    let message = Publish { payload, key: None, headers: Default::default(), idempotency_key: None };
+    client.publish("acme", topic, &message).await.expect("publish").seq
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_retention_bytes_keeps_the_newest_records_that_fill_the_limit() {
+    const LIMIT: u64 = 1000;
+    let server = TestServer::start_with(&["--log-retention-bytes", "1000", "--maintenance-interval", "100ms"]);
+    let client = server.client();
+    // Records of one size: the same topic and payloads of the same length.
+    let body = |n: u64| json!({ "n": format!("{n:04}"), "pad": "x".repeat(40) });
+    let first = publish(&client, "audit", body(0)).await;
+    // The newest record is always kept, so nothing can have been trimmed yet.
+    assert_eq!(gauge(&client, "switchyard_log_records").await, 1.0, "the log holds only the first message");
+    let size = gauge(&client, "switchyard_log_bytes").await as u64;
+    assert!(size > 0 && size < LIMIT / 4, "a record of {size} bytes");
+    let mut newest = first;
+    for n in 1..40 {
+        newest = publish(&client, "audit", body(n)).await;
+    }
+    // A record is trimmed only while what is left still fills the limit: the log keeps the
+    // fewest newest records that hold at least LIMIT bytes.
+    let kept = LIMIT.div_ceil(size);
+    let records = wait_for(
+        "the log to be trimmed to the limit",
+        PATIENCE,
+        || gauge(&client, "switchyard_log_records"),
+        |records| *records == kept as f64,
+    )
+    .await;
+    assert_eq!(records, kept as f64);
+    assert_eq!(gauge(&client, "switchyard_log_bytes").await, (kept * size) as f64);
+    assert_eq!(gauge(&client, "switchyard_log_oldest_seq").await, (newest + 1 - kept) as f64);
+    assert_eq!(gauge(&client, "switchyard_log_newest_seq").await, newest as f64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_poll_ms_is_how_often_a_node_reads_what_other_nodes_wrote() {
+    let db = tokio::task::spawn_blocking(TestDatabase::create).await.expect("database");
+    let (dir_slow, dir_quick) = (tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir"));
+    // An hour: within this test the slow node reads the log only when it writes to it itself.
+    let slow = TestServer::start_in(dir_slow.path(), &["--store", db.url(), "--watch-poll-ms", "3600000"]);
+    let quick = TestServer::start_node(dir_quick.path(), &["--store", db.url()], &slow.admin_token);
+    let (slow_client, quick_client) = (slow.client(), quick.client());
+    let mut on_slow = slow_client.watch("acme", &WatchQuery::default()).await.expect("watch on the slow node");
+    let mut on_quick = quick_client.watch("acme", &WatchQuery::default()).await.expect("watch on the quick node");
+
+    let from_quick = publish(&quick_client, "t", json!({ "via": "quick" })).await;
+    let seen = within("the quick node's own write", PATIENCE, on_quick.next()).await.expect("watch").expect("record");
+    assert_eq!(seen.seq, from_quick);
+    // Two seconds, far below the hour: the slow node has not read the log since.
+    let early = tokio::time::timeout(Duration::from_secs(2), on_slow.next()).await;
+    assert!(early.is_err(), "the slow node read another node's write before its poll: {early:?}");
+
+    // A write through the slow node makes it read the log: both records arrive, in order.
+    let from_slow = publish(&slow_client, "t", json!({ "via": "slow" })).await;
+    for want in [from_quick, from_slow] {
+        let seen = within("the slow node's watcher", PATIENCE, on_slow.next()).await.expect("watch").expect("record");
+        assert_eq!(seen.seq, want);
+    }
+    // The quick node polls at the default 20 ms and picks up the slow node's write.
+    let seen = within("the quick node's poll", PATIENCE, on_quick.next()).await.expect("watch").expect("record");
+    assert_eq!(seen.seq, from_slow);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invocation_records_are_forgotten_after_the_retention() {
+    let server = TestServer::start_with(&["--invocation-retention", "2s", "--maintenance-interval", "100ms"]);
+    let client = server.client();
+    let hello = example_function_bytes("hello");
+    client.deploy_function("acme", "hello", &hello, &FunctionSettings::default()).await.expect("deploy");
+    let input = br#"{"name":"Ada"}"#.to_vec();
+    let pending = client.invoke_async("acme", "hello", input, &InvokeOptions::default()).await.expect("accepted");
+    let id = pending["id"].as_str().expect("an id").to_owned();
+    // Retention counts from when a record finished; a finished record is kept for two seconds.
+    let finished = wait_for(
+        "the invocation to finish",
+        PATIENCE,
+        || client.get_invocation("acme", &id),
+        |record| record.as_ref().is_ok_and(|r| r["status"] != "pending"),
+    )
+    .await
+    .expect("the record");
+    assert_eq!(finished["status"], "succeeded", "{finished}");
+    let gone =
+        wait_until("the record to be forgotten", PATIENCE, || async { client.get_invocation("acme", &id).await.err() })
+            .await;
+    assert_eq!((gone.status(), gone.code()), (Some(404), Some("invocation_not_found")), "{gone}");
+    let page = client.list_invocations("acme", "hello", None, None).await.expect("list");
+    assert!(page.invocations.is_empty(), "{:?}", page.invocations);
+}
+
+/// A loopback HTTP server that holds every request until it is opened, and records the path
+/// of each: a function fetching from it stays running, without using CPU, for as long as a test
+/// needs.
+struct Gate {
+    addr: String,
+    open: tokio::sync::watch::Sender<bool>,
+    paths: Arc<Mutex<Vec<String>>>,
+}
+
+impl Gate {
+    async fn start() -> Gate {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+        let addr = listener.local_addr().expect("address").to_string();
+        let (open, is_open) = tokio::sync::watch::channel(false);
+        let paths = Arc::new(Mutex::new(Vec::new()));
+        let seen = paths.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let (mut is_open, seen) = (is_open.clone(), seen.clone());
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let line = String::from_utf8_lossy(&head).lines().next().unwrap_or_default().to_string();
+                    let path = line.split(' ').nth(1).unwrap_or_default().to_string();
+                    seen.lock().expect("paths").push(path);
+                    if is_open.wait_for(|open| *open).await.is_err() {
+                        return;
+                    }
+                    let reply = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok";
+                    let _ = socket.write_all(reply.as_bytes()).await;
+                });
+            }
+        });
+        Gate { addr, open, paths }
+    }
+
+    fn open(&self) {
+        self.open.send_replace(true);
+    }
+
+    fn paths(&self) -> Vec<String> {
+        self.paths.lock().expect("paths").clone()
+    }
+}
+
+async fn invoke_json(client: &Client, space: &str, name: &str, input: Value) -> Result<Value, ClientError> {
+    let out =
+        client.invoke(space, name, serde_json::to_vec(&input).expect("encode"), &InvokeOptions::default()).await?;
+    Ok(serde_json::from_slice(&out.body).expect("JSON output"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn function_slots_bound_the_invocations_running_at_once_on_the_node() {
+    // One slot on the node. The two invocations are in different spaces, so the per-space
+    // share (a quarter of the slots, at least one each) would let both run: only the node's
+    // limit makes the second wait.
+    let server = TestServer::start_with(&["--function-slots", "1", "--function-allow-private-networks"]);
+    let client = server.client();
+    let gate = Gate::start().await;
+    let patient = |hosts: Vec<String>| FunctionSettings {
+        timeout_ms: Some(120_000),
+        memory_bytes: Some(16 * MIB),
+        allowed_hosts: hosts,
+        ..FunctionSettings::default()
+    };
+    let fetch = example_function_bytes("http-fetch");
+    client.deploy_function("acme", "fetch", &fetch, &patient(vec![gate.addr.clone()])).await.expect("deploy fetch");
+    let echo = example_function_bytes("misbehave");
+    client.deploy_function("globex", "echo", &echo, &patient(Vec::new())).await.expect("deploy echo");
+
+    let held = {
+        let (client, url) = (client.clone(), format!("http://{}/held", gate.addr));
+        tokio::spawn(async move { invoke_json(&client, "acme", "fetch", json!({ "url": url })).await })
+    };
+    wait_until("the fetch to reach the gate", PATIENCE, || async { (!gate.paths().is_empty()).then_some(()) }).await;
+    let waiting = {
+        let client = client.clone();
+        tokio::spawn(async move { invoke_json(&client, "globex", "echo", json!({ "do": "echo", "n": 7 })).await })
+    };
+    wait_for(
+        "the second invocation to wait for the slot",
+        PATIENCE,
+        || gauge(&client, "switchyard_function_waiting_invocations"),
+        |n| *n == 1.0,
+    )
+    .await;
+    assert_eq!(gauge(&client, "switchyard_function_running_invocations").await, 1.0);
+    assert!(!waiting.is_finished(), "the waiting invocation answered while the slot was taken");
+
+    gate.open();
+    let fetched = held.await.expect("task").expect("the fetch answers once the gate opens");
+    assert_eq!(fetched, json!({ "status": 200, "body": "ok" }));
+    let echoed = waiting.await.expect("task").expect("the echo runs once the slot is free");
+    assert_eq!(echoed, json!({ "do": "echo", "n": 7 }));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn function_max_memory_bounds_the_memory_limit_a_deploy_may_ask() {
+    let server = TestServer::start_with(&["--function-max-memory", "32MiB"]);
+    let client = server.client();
+    let hello = example_function_bytes("hello");
+    let with_memory = |bytes: Option<u64>| FunctionSettings { memory_bytes: bytes, ..FunctionSettings::default() };
+    // Above the maximum, and the default (64 MiB) too.
+    for asked in [Some(32 * MIB + 1), Some(64 * MIB), None] {
+        let refused = client.deploy_function("acme", "hello", &hello, &with_memory(asked)).await.expect_err("too much");
+        match &refused {
+            ClientError::Api { status, code, message, .. } => {
+                assert_eq!((*status, code.as_str()), (422, "validation_failed"), "{message}");
+                assert_eq!(message, "memory must be between 1 MiB and 32 MiB", "{asked:?}");
+            }
+            other => panic!("expected a refusal, got {other}"),
+        }
+    }
+    let info = client.deploy_function("acme", "hello", &hello, &with_memory(Some(32 * MIB))).await.expect("at the max");
+    assert_eq!(info.settings["memory_bytes"], 32 * MIB);
+    let out = invoke_json(&client, "acme", "hello", json!({ "name": "max" })).await.expect("it runs");
+    assert_eq!(out, json!({ "greeting": "Hello, max!" }));
+    // The default maximum (1 GiB) takes what this one refused.
+    let roomy = TestServer::start();
+    roomy.client().deploy_function("acme", "hello", &hello, &with_memory(Some(64 * MIB))).await.expect("default max");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn functions_reach_private_addresses_only_when_allowed() {
+    let (addr, accepted) = switchyard_testkit::counting_http_server("pong").await;
+    let fetch = example_function_bytes("http-fetch");
+    let allowed = FunctionSettings { allowed_hosts: vec![addr.clone()], ..FunctionSettings::default() };
+    let url = json!({ "url": format!("http://{addr}/ping") });
+
+    // By default an allow-listed host on loopback is refused after name resolution, before
+    // any connection: the guest SDK reports it as a denied capability.
+    let server = TestServer::start();
+    let client = server.client();
+    client.deploy_function("acme", "fetch", &fetch, &allowed).await.expect("deploy");
+    let refused = invoke_json(&client, "acme", "fetch", url.clone()).await.expect_err("loopback is private");
+    match &refused {
+        ClientError::Api { code, message, .. } => {
+            assert_eq!(code, "capability_denied", "{message}");
+            assert_eq!(
+                message,
+                "outgoing HTTP to private, loopback and link-local addresses is not allowed on this server"
+            );
+        }
+        other => panic!("expected a refusal, got {other}"),
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 0, "the refused request reached the server");
+
+    let open = TestServer::start_with(&["--function-allow-private-networks"]);
+    let client = open.client();
+    client.deploy_function("acme", "fetch", &fetch, &allowed).await.expect("deploy");
+    let out = invoke_json(&client, "acme", "fetch", url).await.expect("allowed");
+    assert_eq!(out, json!({ "status": 200, "body": "pong" }));
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+}
+
+/// Writes `n` messages, each acknowledged before the next is sent.
+async fn write_messages(client: &Client, n: u64) {
+    for i in 0..n {
+        publish(client, "d", json!({ "i": i })).await;
+    }
+}
+
+async fn fsyncs(client: &Client) -> f64 {
+    gauge(client, "switchyard_store_fsync_seconds_count").await
+}
+
+async fn commits(client: &Client) -> f64 {
+    gauge(client, "switchyard_store_commits_total").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn durability_decides_when_the_wal_is_fsynced() {
+    // fsync (the default): every commit is followed by its WAL fsync before the reply.
+    let server = TestServer::start_with(&["--durability", "fsync"]);
+    let client = server.client();
+    write_messages(&client, 5).await;
+    let (synced, committed) = wait_for(
+        "one fsync per commit",
+        PATIENCE,
+        || async { (fsyncs(&client).await, commits(&client).await) },
+        |(f, c)| f == c,
+    )
+    .await;
+    assert!(committed >= 5.0, "{committed} commits");
+    assert_eq!(synced, committed);
+    drop(server);
+
+    // batch:<ms>: replies do not wait for an fsync; the WAL is fsynced once per interval. An hour
+    // has not passed by the time the writes are answered: none yet.
+    let dir = tempfile::tempdir().expect("dir");
+    let mut server = TestServer::start_in(dir.path(), &["--durability", "batch:3600000"]);
+    let client = server.client();
+    write_messages(&client, 5).await;
+    assert!(commits(&client).await >= 5.0);
+    assert_eq!(fsyncs(&client).await, 0.0, "batch fsynced before its interval");
+    // What was acknowledged survives the process dying (only a power loss may lose it).
+    server.kill();
+    let server = TestServer::start_node(dir.path(), &[], &server.admin_token);
+    assert_eq!(gauge(&server.client(), "switchyard_log_records").await, 5.0, "acknowledged writes were lost");
+    drop(server);
+
+    // A short interval: the writes are fsynced by the timer, not by the replies.
+    let server = TestServer::start_with(&["--durability", "batch:50"]);
+    let client = server.client();
+    write_messages(&client, 1).await;
+    wait_for("the interval's fsync", PATIENCE, || fsyncs(&client), |n| *n >= 1.0).await;
+    drop(server);
+
+    // none: never fsynced; acknowledged writes still survive the process dying.
+    let dir = tempfile::tempdir().expect("dir");
+    let mut server = TestServer::start_in(dir.path(), &["--durability", "none"]);
+    let client = server.client();
+    write_messages(&client, 5).await;
+    assert!(commits(&client).await >= 5.0);
+    assert_eq!(fsyncs(&client).await, 0.0, "none fsynced");
+    server.kill();
+    let server = TestServer::start_node(dir.path(), &[], &server.admin_token);
+    assert_eq!(gauge(&server.client(), "switchyard_log_records").await, 5.0, "acknowledged writes were lost");
+
+    // A value it cannot read stops the start with the forms it takes.
+    let dir = tempfile::tempdir().expect("dir");
+    let out = Command::new(support::binary())
+        .env_clear()
+        .args(["serve", "--listen", "127.0.0.1:0", "--durability", "sometimes", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("run serve");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("durability \"sometimes\": expected fsync, batch:<ms> or none"), "{stderr}");
+}
