@@ -7,12 +7,11 @@ mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::{TestServer, gauge};
 use switchyard_client::{Client, ClientError, FunctionSettings, InvokeOptions};
-use switchyard_testkit::example_function_bytes;
+use switchyard_testkit::{PATIENCE, example_function_bytes, wait_for};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -36,13 +35,8 @@ async fn invoke(client: &Client, space: &str, name: &str, input: &Value) -> Resu
 
 /// Polls a gauge until it reads `want` (bounded: a test that never gets there fails).
 async fn wait_for_gauge(client: &Client, name: &str, want: f64) {
-    for _ in 0..400 {
-        if gauge(client, name).await == want {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("{name} never read {want} (last {})", gauge(client, name).await);
+    let what = format!("{name} to read {want}");
+    wait_for(&what, PATIENCE, || gauge(client, name), |value| *value == want).await;
 }
 
 fn settings(timeout_ms: u64, memory_bytes: u64) -> FunctionSettings {
@@ -205,14 +199,13 @@ async fn json_a_guest_hands_over_is_held_to_the_depth_policy() {
     let input = serde_json::to_vec(&json!({"do": "echo", "deep": deep})).expect("encode");
     let pending = client.invoke_async("acme", "bad", input, &options).await.expect("accepted");
     let id = pending["id"].as_str().expect("an id").to_owned();
-    let mut record = Value::Null;
-    for _ in 0..400 {
-        record = client.get_invocation("acme", &id).await.expect("record");
-        if record["status"] != "pending" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let record = wait_for(
+        "the invocation to finish",
+        PATIENCE,
+        || async { client.get_invocation("acme", &id).await.expect("record") },
+        |record| record["status"] != "pending",
+    )
+    .await;
     assert_eq!(record["status"], "failed", "{record}");
     assert_eq!(record["error"]["code"], "validation_failed", "{record}");
 
