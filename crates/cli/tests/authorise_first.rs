@@ -4,13 +4,14 @@
 
 mod support;
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use support::net::non_loopback_ipv4;
 use support::{TestServer, listening_url};
 use switchyard_api::RULES;
 use switchyard_api::access::{Access, Verb};
@@ -430,33 +431,6 @@ fn spawn_serve(data_dir: &Path, listen: &str, env: &[(&str, &str)]) -> Child {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn switchyard serve")
-}
-
-/// An IPv4 address of this machine that is not loopback.
-fn non_loopback_ipv4() -> Option<Ipv4Addr> {
-    let mut found = None;
-    let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
-    // SAFETY: getifaddrs fills `list` with a linked list we only read, then free once.
-    unsafe {
-        if libc::getifaddrs(&mut list) != 0 {
-            return None;
-        }
-        let mut cursor = list;
-        while !cursor.is_null() {
-            let addr = (*cursor).ifa_addr;
-            if !addr.is_null() && i32::from((*addr).sa_family) == libc::AF_INET {
-                let sin = &*(addr as *const libc::sockaddr_in);
-                let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
-                if !ip.is_loopback() && !ip.is_unspecified() {
-                    found = Some(ip);
-                    break;
-                }
-            }
-            cursor = (*cursor).ifa_next;
-        }
-        libc::freeifaddrs(list);
-    }
-    found
 }
 
 #[tokio::test(flavor = "multi_thread")]

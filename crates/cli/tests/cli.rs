@@ -4,51 +4,13 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use switchyard_testkit::fixtures::ORDER_YAML;
 
 use serde_json::{Value, json};
 use support::TestServer;
+use support::run::run;
 use switchyard_client::{ClientError, CreateInstance, SendEvent};
-
-/// What a finished command left behind.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn of(output: Output) -> Run {
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
-    }
-
-    /// Asserts success and returns stdout.
-    fn ok(self) -> String {
-        assert_eq!(self.code, 0, "expected success\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
-        self.stdout
-    }
-
-    /// Asserts exit code `code` and returns stderr.
-    fn fails(self, code: i32) -> String {
-        assert_eq!(self.code, code, "expected exit {code}\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
-        self.stderr
-    }
-
-    /// Asserts success and parses stdout as JSON.
-    fn json(self) -> Value {
-        let stdout = self.ok();
-        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{stdout}"))
-    }
-}
-
-fn run(cmd: &mut Command, args: &[&str]) -> Run {
-    Run::of(cmd.args(args).output().expect("run switchyard"))
-}
 
 /// Writes the order machine to `dir/order.yaml` and returns its path as a string.
 fn order_file(dir: &Path) -> String {

@@ -11,44 +11,8 @@ use std::sync::mpsc;
 
 use serde_json::{Value, json};
 use support::TestServer;
+use support::run::Run;
 use switchyard_testkit::{PATIENCE, example_function, wait_until_blocking};
-
-/// What a finished command left behind.
-struct Run {
-    code: i32,
-    /// Stdout as text (invalid UTF-8 replaced).
-    stdout: String,
-    /// Stdout as it was written.
-    stdout_bytes: Vec<u8>,
-    stderr: String,
-}
-
-impl Run {
-    /// Asserts success and returns stdout.
-    fn ok(self) -> String {
-        assert_eq!(self.code, 0, "expected success\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
-        self.stdout
-    }
-
-    /// Asserts exit code `code` and an empty stdout; returns stderr.
-    fn fails(self, code: i32) -> String {
-        assert_eq!(self.code, code, "expected exit {code}\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
-        self.stderr
-    }
-
-    /// Asserts success and parses stdout as JSON.
-    fn json(self) -> Value {
-        let stdout = self.ok();
-        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{stdout}"))
-    }
-
-    /// Asserts exit code 1 and returns the JSON error object printed on stderr.
-    fn json_error(self) -> Value {
-        let stderr = self.fails(1);
-        let error: Value = serde_json::from_str(stderr.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {stderr}"));
-        error["error"].clone()
-    }
-}
 
 /// Runs the CLI against `server` in space `acme`.
 fn run(server: &TestServer, args: &[&str]) -> Run {
@@ -79,13 +43,7 @@ fn finish(mut cmd: Command, input: &[u8]) -> Run {
     let stderr = read(Box::new(child.stderr.take().expect("stderr")));
     let what = format!("{cmd:?} to exit");
     let status = wait_until_blocking(&what, PATIENCE, || child.try_wait().expect("wait"));
-    let stdout_bytes = stdout.join().expect("stdout");
-    Run {
-        code: status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&stdout_bytes).into_owned(),
-        stdout_bytes,
-        stderr: String::from_utf8_lossy(&stderr.join().expect("stderr")).into_owned(),
-    }
+    Run::from_parts(status, stdout.join().expect("stdout"), &stderr.join().expect("stderr"))
 }
 
 /// Runs the CLI against `server` with `args` only (no `--space`).

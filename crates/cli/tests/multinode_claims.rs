@@ -6,9 +6,9 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
+use support::net::Gate;
 use support::{TestServer, gauge};
 use switchyard_client::{Client, FunctionSettings, InvokeOptions, KvCondition, KvPutOptions, Publish, PullOptions};
 use switchyard_testkit::{PATIENCE, TestDatabase, example_function_bytes, wait_for, wait_until};
@@ -136,52 +136,6 @@ async fn compare_and_set_raced_through_two_nodes_has_exactly_one_winner() {
     assert_eq!(history["history"][0]["revision"], 6, "one revision per round, no lost or extra write");
 }
 
-/// A loopback HTTP server that holds every request until it is opened and records each one's
-/// path: a function fetching from it stays running, without using CPU, until the test says.
-struct Gate {
-    addr: String,
-    open: tokio::sync::watch::Sender<bool>,
-    paths: Arc<Mutex<Vec<String>>>,
-}
-
-impl Gate {
-    async fn start() -> Gate {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
-        let addr = listener.local_addr().expect("address").to_string();
-        let (open, is_open) = tokio::sync::watch::channel(false);
-        let paths = Arc::new(Mutex::new(Vec::new()));
-        let seen = paths.clone();
-        tokio::spawn(async move {
-            while let Ok((mut socket, _)) = listener.accept().await {
-                let (mut is_open, seen) = (is_open.clone(), seen.clone());
-                tokio::spawn(async move {
-                    let mut head = Vec::new();
-                    let mut buf = [0u8; 1024];
-                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match socket.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => head.extend_from_slice(&buf[..n]),
-                        }
-                    }
-                    let line = String::from_utf8_lossy(&head).lines().next().unwrap_or_default().to_string();
-                    seen.lock().expect("paths").push(line.split(' ').nth(1).unwrap_or_default().to_string());
-                    if is_open.wait_for(|open| *open).await.is_err() {
-                        return;
-                    }
-                    let reply = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok";
-                    let _ = socket.write_all(reply.as_bytes()).await;
-                });
-            }
-        });
-        Gate { addr, open, paths }
-    }
-
-    fn paths(&self) -> Vec<String> {
-        self.paths.lock().expect("paths").clone()
-    }
-}
-
 /// How many invocations a node has run since it started.
 async fn runs(server: &TestServer) -> f64 {
     gauge(&server.client(), "switchyard_function_invocations").await
@@ -234,7 +188,7 @@ async fn async_invocations_left_by_a_dead_node_run_exactly_once_across_the_survi
         |p| p.len() == RUNNING + QUEUED,
     )
     .await;
-    gate.open.send_replace(true);
+    gate.open();
 
     // A's 64 come due when their lease ends, and run too.
     let reader = b.client();

@@ -4,13 +4,13 @@
 
 mod support;
 
-use std::process::{Command, Output};
 use switchyard_testkit::fixtures::ORDER_YAML;
 
 use reqwest::Method;
 use serde_json::{Value, json};
 use support::TestServer;
 use support::http::{Http, code};
+use support::run::run;
 use switchyard_client::{CreateToken, FunctionSettings, InvokeOptions, KvPutOptions, Publish, Role};
 use switchyard_testkit::example_function_bytes;
 
@@ -22,29 +22,6 @@ fn note(space: &str) -> String {
     format!(
         "note: space \"{space}\" did not exist and was created; if that was a typo: switchyard space delete {space} --yes"
     )
-}
-
-/// A finished CLI command.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(cmd: &mut Command, args: &[&str]) -> Run {
-    let Output { status, stdout, stderr } = cmd.args(args).output().expect("run switchyard");
-    Run {
-        code: status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-    }
-}
-
-impl Run {
-    fn exits(self, code: i32) -> Run {
-        assert_eq!(self.code, code, "expected exit {code}\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
-        self
-    }
 }
 
 /// Writes the order machine to a file in `dir`; its path.

@@ -9,7 +9,7 @@ mod support;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rcgen::{
@@ -17,6 +17,7 @@ use rcgen::{
 };
 use serde_json::Value;
 use support::TestServer;
+use support::run::run;
 use switchyard_client::{ClientError, WatchQuery};
 
 /// How long anything may take before a test calls it a hang.
@@ -91,38 +92,6 @@ fn start(pki: &Pki, extra: &[&str]) -> TestServer {
     assert!(server.url.starts_with("https://127.0.0.1:"), "the listening line says https: {}", server.url);
     server.ca_cert = Some(pki.ca.clone());
     server
-}
-
-/// What a finished command left behind.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn of(output: Output) -> Run {
-        Run {
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
-    }
-
-    fn json(self) -> Value {
-        assert_eq!(self.code, Some(0), "expected success\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
-    }
-
-    fn fails(self, code: i32) -> String {
-        assert_eq!(self.code, Some(code), "expected exit {code}\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
-        assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
-        self.stderr
-    }
-}
-
-fn run(cmd: &mut Command, args: &[&str]) -> Run {
-    Run::of(cmd.args(args).output().expect("run switchyard"))
 }
 
 /// The CLI aimed at `server` by `--server`, trusting the CA by `--ca-cert`.

@@ -7,6 +7,8 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod net;
+pub mod run;
 pub mod sse;
 
 use std::ffi::OsString;
