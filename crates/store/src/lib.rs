@@ -16,6 +16,7 @@
 //! The store executes the domain logic of a write (the machine's transition, the context
 //! schema) by calling the pure `switchyard_model`, inside the transaction that records it.
 
+mod clock;
 pub mod conformance;
 mod decode;
 mod error;
@@ -36,6 +37,7 @@ mod types;
 use async_trait::async_trait;
 use switchyard_model::{Segment, SpaceName};
 
+pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use error::StoreError;
 pub use functions::*;
 pub use machines::MachineCache;
