@@ -319,7 +319,11 @@ async fn open_store(args: &ServeArgs) -> anyhow::Result<(Arc<dyn Store>, Option<
             "--store {other:?}: expected a postgres://USER@HOST:PORT/DB URL (omit --store for the embedded store in --data-dir)"
         ),
         None => {
-            let options = SqliteOptions { data_dir: args.data_dir.clone(), durability: args.durability };
+            let options = SqliteOptions {
+                data_dir: args.data_dir.clone(),
+                durability: args.durability,
+                clock: switchyard_store::SystemClock::shared(),
+            };
             let store = tokio::task::spawn_blocking(move || SqliteStore::open(options))
                 .await
                 .context("opening the store")?

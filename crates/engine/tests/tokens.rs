@@ -10,8 +10,14 @@ use switchyard_store::sqlite::{SqliteOptions, SqliteStore};
 use switchyard_store::{Durability, Role, SpaceGrant, Store, Timestamp, TokenRecord, WriteOp};
 
 fn engine(dir: &Path) -> (Arc<Engine>, Arc<dyn Store>) {
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(SqliteOptions { data_dir: dir.join("db"), durability: Durability::Fsync }).unwrap());
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(SqliteOptions {
+            data_dir: dir.join("db"),
+            durability: Durability::Fsync,
+            clock: switchyard_store::SystemClock::shared(),
+        })
+        .unwrap(),
+    );
     (Arc::new(Engine::new(store.clone(), EngineConfig::default())), store)
 }
 

@@ -52,7 +52,12 @@ fn poison_acme_records(dir: &std::path::Path) {
 async fn an_unreadable_record_stalls_neither_the_tail_nor_other_spaces() {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(SqliteOptions { data_dir: dir.path().into(), durability: Durability::None }).unwrap(),
+        SqliteStore::open(SqliteOptions {
+            data_dir: dir.path().into(),
+            durability: Durability::None,
+            clock: switchyard_store::SystemClock::shared(),
+        })
+        .unwrap(),
     );
     let engine = Arc::new(Engine::new(store.clone(), EngineConfig::default()));
     engine.start_log_tail(64, Duration::from_millis(5)).await.unwrap();

@@ -13,8 +13,14 @@ use switchyard_store::{Durability, Store};
 use switchyard_testkit::{PATIENCE, wait_until, within};
 
 async fn engine(dir: &std::path::Path, buffer: usize) -> Arc<Engine> {
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(SqliteOptions { data_dir: dir.into(), durability: Durability::None }).unwrap());
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(SqliteOptions {
+            data_dir: dir.into(),
+            durability: Durability::None,
+            clock: switchyard_store::SystemClock::shared(),
+        })
+        .unwrap(),
+    );
     let engine = Arc::new(Engine::new(store, EngineConfig::default()));
     engine.start_log_tail(buffer, Duration::from_millis(5)).await.unwrap();
     engine.put_machine("acme", "cycle", CYCLE.as_bytes(), DefinitionFormat::Json).await.unwrap();

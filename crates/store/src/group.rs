@@ -5,6 +5,7 @@
 //! writer that hit a storage failure it cannot reason about (an I/O error at commit or fsync)
 //! stops the store from accepting writes until a restart.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
@@ -87,6 +88,61 @@ pub(crate) fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
     text
 }
 
+/// Decides which queued requests join a group being formed. Two requests naming one
+/// idempotency key never share a group (the later one waits for the next: the first's record is
+/// written only at the group's end), and a request that must run alone (a space's deletion)
+/// runs in a group of its own.
+pub(crate) struct GroupBuilder {
+    keys: HashSet<(String, String)>,
+    ops: usize,
+    alone: bool,
+}
+
+/// What to do with a request offered to a [`GroupBuilder`].
+pub(crate) enum Admission {
+    /// It joins the group.
+    Join,
+    /// It waits for a later group; keep offering others.
+    HoldBack,
+    /// It waits for a later group, and the group is complete.
+    HoldBackAndStop,
+}
+
+impl GroupBuilder {
+    /// A group starting with `first`.
+    pub fn start(first: &WriteRequest) -> GroupBuilder {
+        GroupBuilder { keys: keys_of(first).collect(), ops: first.ops.len(), alone: runs_alone(first) }
+    }
+
+    /// Whether nothing more may join.
+    pub fn is_full(&self) -> bool {
+        self.alone || self.ops >= MAX_OPS_PER_COMMIT
+    }
+
+    /// Offers the next queued request.
+    pub fn offer(&mut self, next: &WriteRequest) -> Admission {
+        if runs_alone(next) {
+            return Admission::HoldBackAndStop;
+        }
+        let mine: Vec<_> = keys_of(next).collect();
+        if mine.iter().any(|k| self.keys.contains(k)) {
+            return Admission::HoldBack;
+        }
+        self.keys.extend(mine);
+        self.ops += next.ops.len();
+        Admission::Join
+    }
+}
+
+fn keys_of(req: &WriteRequest) -> impl Iterator<Item = (String, String)> + '_ {
+    req.ops.iter().filter_map(crate::commands::idempotency_key)
+}
+
+/// Whether a request must run in a group of its own.
+fn runs_alone(req: &WriteRequest) -> bool {
+    req.ops.iter().any(crate::commands::runs_alone)
+}
+
 /// The reply to one request.
 pub(crate) type RequestResult = Result<Vec<WriteOutcome>, StoreError>;
 
@@ -151,18 +207,12 @@ pub(crate) fn repeated_key(req: &WriteRequest) -> Option<(usize, String)> {
     if req.ops.len() < 2 {
         return None;
     }
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     for (index, op) in req.ops.iter().enumerate() {
-        let keyed = match op {
-            WriteOp::CreateInstance { key, idempotency: Some(idem), .. }
-            | WriteOp::ApplyEvent { key, idempotency: Some(idem), .. } => Some((key.space.as_ref() as &str, idem)),
-            WriteOp::Publish { space, idempotency: Some(idem), .. } => Some((space.as_ref() as &str, idem)),
-            _ => None,
-        };
-        if let Some((space, idem)) = keyed
-            && !seen.insert((space, idem.key.as_str()))
+        if let Some((space, key)) = crate::commands::idempotency_key(op)
+            && !seen.insert((space, key.clone()))
         {
-            return Some((index, idem.key.clone()));
+            return Some((index, key));
         }
     }
     None

@@ -17,6 +17,7 @@
 //! schema) by calling the pure `switchyard_model`, inside the transaction that records it.
 
 mod clock;
+mod commands;
 pub mod conformance;
 mod decode;
 mod error;
@@ -32,6 +33,7 @@ mod space_rules;
 pub mod sqlite;
 mod streams;
 mod subscription_rules;
+mod tables;
 mod types;
 
 use async_trait::async_trait;

@@ -786,11 +786,30 @@ impl WriteOutcome {
             | WriteOutcome::SubscriptionPut { space_created, .. }
             | WriteOutcome::FunctionPut { space_created, .. }
             | WriteOutcome::Published { space_created, .. } => *space_created,
-            _ => false,
+            WriteOutcome::InstanceCreated { .. }
+            | WriteOutcome::EventApplied { .. }
+            | WriteOutcome::InstanceDeleted
+            | WriteOutcome::TokenCreated(_)
+            | WriteOutcome::TokenRevoked
+            | WriteOutcome::IdempotencyPurged(_)
+            | WriteOutcome::NodeRecorded
+            | WriteOutcome::KvExpired(_)
+            | WriteOutcome::SubscriptionDeleted
+            | WriteOutcome::Pulled(_)
+            | WriteOutcome::SubscriptionUpdated(_)
+            | WriteOutcome::Settled(_)
+            | WriteOutcome::LogTrimmed(_)
+            | WriteOutcome::InvocationsRecorded(_)
+            | WriteOutcome::InvocationEnqueued { .. }
+            | WriteOutcome::InvocationsClaimed(_)
+            | WriteOutcome::InvocationFinished(_)
+            | WriteOutcome::InvocationsPurged(_)
+            | WriteOutcome::SpaceDeleted { .. } => false,
         }
     }
 
-    /// Records that the write created its space (for backends that learn it at commit).
+    /// Records that the write created its space (learnt when the group's `spaces` rows are
+    /// written); outcomes that cannot create a space ignore it.
     pub(crate) fn set_space_created(&mut self) {
         match self {
             WriteOutcome::MachinePut { space_created, .. }
@@ -799,7 +818,58 @@ impl WriteOutcome {
             | WriteOutcome::SubscriptionPut { space_created, .. }
             | WriteOutcome::FunctionPut { space_created, .. }
             | WriteOutcome::Published { space_created, .. } => *space_created = true,
-            _ => {}
+            WriteOutcome::InstanceCreated { .. }
+            | WriteOutcome::EventApplied { .. }
+            | WriteOutcome::InstanceDeleted
+            | WriteOutcome::TokenCreated(_)
+            | WriteOutcome::TokenRevoked
+            | WriteOutcome::IdempotencyPurged(_)
+            | WriteOutcome::NodeRecorded
+            | WriteOutcome::KvExpired(_)
+            | WriteOutcome::SubscriptionDeleted
+            | WriteOutcome::Pulled(_)
+            | WriteOutcome::SubscriptionUpdated(_)
+            | WriteOutcome::Settled(_)
+            | WriteOutcome::LogTrimmed(_)
+            | WriteOutcome::InvocationsRecorded(_)
+            | WriteOutcome::InvocationEnqueued { .. }
+            | WriteOutcome::InvocationsClaimed(_)
+            | WriteOutcome::InvocationFinished(_)
+            | WriteOutcome::InvocationsPurged(_)
+            | WriteOutcome::SpaceDeleted { .. } => {}
+        }
+    }
+
+    /// Records the seq of the log record this outcome reports (learnt when the group's records
+    /// are numbered); outcomes that report none ignore it.
+    pub(crate) fn set_seq(&mut self, seq: Seq) {
+        match self {
+            WriteOutcome::EventApplied { applied, .. } => applied.seq = seq,
+            WriteOutcome::Published { seq: at, .. }
+            | WriteOutcome::KvWritten { seq: at, .. }
+            | WriteOutcome::SpaceDeleted { seq: at, .. }
+            | WriteOutcome::InvocationFinished(Some(at)) => *at = seq,
+            WriteOutcome::MachinePut { .. }
+            | WriteOutcome::BucketPut { .. }
+            | WriteOutcome::SubscriptionPut { .. }
+            | WriteOutcome::FunctionPut { .. }
+            | WriteOutcome::InstanceCreated { .. }
+            | WriteOutcome::InstanceDeleted
+            | WriteOutcome::TokenCreated(_)
+            | WriteOutcome::TokenRevoked
+            | WriteOutcome::IdempotencyPurged(_)
+            | WriteOutcome::NodeRecorded
+            | WriteOutcome::KvExpired(_)
+            | WriteOutcome::SubscriptionDeleted
+            | WriteOutcome::Pulled(_)
+            | WriteOutcome::SubscriptionUpdated(_)
+            | WriteOutcome::Settled(_)
+            | WriteOutcome::LogTrimmed(_)
+            | WriteOutcome::InvocationsRecorded(_)
+            | WriteOutcome::InvocationEnqueued { .. }
+            | WriteOutcome::InvocationsClaimed(_)
+            | WriteOutcome::InvocationFinished(None)
+            | WriteOutcome::InvocationsPurged(_) => {}
         }
     }
 }

@@ -25,7 +25,12 @@ impl PgHarness {
     }
 
     async fn open(&self, db: Arc<TestDatabase>) -> Arc<PgStore> {
-        let options = PgOptions { url: db.url().to_string(), writers: self.writers, readers: 4 };
+        let options = PgOptions {
+            url: db.url().to_string(),
+            writers: self.writers,
+            readers: 4,
+            clock: switchyard_store::SystemClock::shared(),
+        };
         let store = Arc::new(PgStore::connect(options).await.expect("connect"));
         self.databases.lock().unwrap().insert(Arc::as_ptr(&store) as usize, db);
         store

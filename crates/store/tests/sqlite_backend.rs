@@ -14,9 +14,13 @@ async fn store_written_by_newer_version_is_refused() {
         let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
         conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
     }
-    let err = SqliteStore::open(SqliteOptions { data_dir: dir.path().into(), durability: Durability::Fsync })
-        .err()
-        .expect("refused");
+    let err = SqliteStore::open(SqliteOptions {
+        data_dir: dir.path().into(),
+        durability: Durability::Fsync,
+        clock: switchyard_store::SystemClock::shared(),
+    })
+    .err()
+    .expect("refused");
     assert!(
         matches!(err, StoreError::SchemaTooNew { found, supported } if found == SCHEMA_VERSION + 1 && supported == SCHEMA_VERSION)
     );
@@ -26,7 +30,11 @@ async fn store_written_by_newer_version_is_refused() {
 #[tokio::test]
 async fn second_open_of_one_data_dir_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let options = SqliteOptions { data_dir: dir.path().into(), durability: Durability::Fsync };
+    let options = SqliteOptions {
+        data_dir: dir.path().into(),
+        durability: Durability::Fsync,
+        clock: switchyard_store::SystemClock::shared(),
+    };
     let first = SqliteStore::open(options.clone()).expect("first open");
     let err = SqliteStore::open(options.clone()).err().expect("second open refused");
     assert!(err.to_string().contains("another switchyard process"), "{err}");
@@ -69,8 +77,12 @@ fn put_op(name: &str) -> WriteOp {
 #[tokio::test]
 async fn fsync_durability_fsyncs_the_wal_before_replying() {
     let dir = tempfile::tempdir().unwrap();
-    let store =
-        SqliteStore::open(SqliteOptions { data_dir: dir.path().into(), durability: Durability::Fsync }).unwrap();
+    let store = SqliteStore::open(SqliteOptions {
+        data_dir: dir.path().into(),
+        durability: Durability::Fsync,
+        clock: switchyard_store::SystemClock::shared(),
+    })
+    .unwrap();
     store.write(put_op("m1")).await.unwrap();
     assert_eq!(metric(&store, "switchyard_store_fsync_seconds_count"), 1.0, "one commit, one fsync, before the reply");
     store.write(put_op("m2")).await.unwrap();
@@ -80,7 +92,11 @@ async fn fsync_durability_fsyncs_the_wal_before_replying() {
 #[tokio::test]
 async fn batch_durability_fsyncs_the_wal_after_replying() {
     let dir = tempfile::tempdir().unwrap();
-    let options = SqliteOptions { data_dir: dir.path().into(), durability: Durability::Batch { interval_ms: 20 } };
+    let options = SqliteOptions {
+        data_dir: dir.path().into(),
+        durability: Durability::Batch { interval_ms: 20 },
+        clock: switchyard_store::SystemClock::shared(),
+    };
     let store = SqliteStore::open(options).unwrap();
     store.write(put_op("m1")).await.unwrap();
     // The reply does not wait for the fsync; the writer's deadline brings it after.
@@ -93,7 +109,12 @@ async fn batch_durability_fsyncs_the_wal_after_replying() {
 #[tokio::test]
 async fn none_durability_replies_without_fsyncing() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(SqliteOptions { data_dir: dir.path().into(), durability: Durability::None }).unwrap();
+    let store = SqliteStore::open(SqliteOptions {
+        data_dir: dir.path().into(),
+        durability: Durability::None,
+        clock: switchyard_store::SystemClock::shared(),
+    })
+    .unwrap();
     // Under fsync every one of these replies would have waited for an fsync.
     for i in 0..20 {
         store.write(put_op(&format!("m{i}"))).await.unwrap();
@@ -105,7 +126,12 @@ async fn none_durability_replies_without_fsyncing() {
 async fn refused_writes_leave_no_holes_in_the_log() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(
-        SqliteStore::open(SqliteOptions { data_dir: dir.path().into(), durability: Durability::Fsync }).unwrap(),
+        SqliteStore::open(SqliteOptions {
+            data_dir: dir.path().into(),
+            durability: Durability::Fsync,
+            clock: switchyard_store::SystemClock::shared(),
+        })
+        .unwrap(),
     );
     store.write(put_op("m")).await.unwrap();
     let mut tasks = Vec::new();
@@ -164,7 +190,11 @@ fn auto_vacuum(conn: &rusqlite::Connection) -> i64 {
 #[tokio::test]
 async fn stores_run_with_incremental_auto_vacuum() {
     let dir = tempfile::tempdir().unwrap();
-    let options = SqliteOptions { data_dir: dir.path().into(), durability: Durability::Fsync };
+    let options = SqliteOptions {
+        data_dir: dir.path().into(),
+        durability: Durability::Fsync,
+        clock: switchyard_store::SystemClock::shared(),
+    };
     let store = SqliteStore::open(options.clone()).unwrap();
     store.write(put_op("m")).await.unwrap();
     assert_eq!(auto_vacuum(&peek(dir.path())), 2, "a new store");
@@ -188,7 +218,12 @@ async fn stores_run_with_incremental_auto_vacuum() {
 async fn compaction_returns_trimmed_pages_to_the_file_system() {
     const RECORDS: usize = 20_000;
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(SqliteOptions { data_dir: dir.path().into(), durability: Durability::None }).unwrap();
+    let store = SqliteStore::open(SqliteOptions {
+        data_dir: dir.path().into(),
+        durability: Durability::None,
+        clock: switchyard_store::SystemClock::shared(),
+    })
+    .unwrap();
     let pad = "x".repeat(1_000);
     let mut written = 0;
     while written < RECORDS {
@@ -233,8 +268,12 @@ async fn compaction_returns_trimmed_pages_to_the_file_system() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compaction_does_not_wait_for_readers() {
     let dir = tempfile::tempdir().unwrap();
-    let store =
-        SqliteStore::open(SqliteOptions { data_dir: dir.path().into(), durability: Durability::Fsync }).unwrap();
+    let store = SqliteStore::open(SqliteOptions {
+        data_dir: dir.path().into(),
+        durability: Durability::Fsync,
+        clock: switchyard_store::SystemClock::shared(),
+    })
+    .unwrap();
     store.write(put_op("m1")).await.unwrap();
     let reader = peek(dir.path());
     reader.execute_batch("BEGIN").unwrap();

@@ -31,8 +31,12 @@ impl SqliteHarness {
     }
 
     fn open(&self, dir: PathBuf) -> Arc<SqliteStore> {
-        let store =
-            SqliteStore::open(SqliteOptions { data_dir: dir.clone(), durability: self.durability }).expect("open");
+        let store = SqliteStore::open(SqliteOptions {
+            data_dir: dir.clone(),
+            durability: self.durability,
+            clock: switchyard_store::SystemClock::shared(),
+        })
+        .expect("open");
         let store = Arc::new(store);
         self.dirs.lock().unwrap().insert(Arc::as_ptr(&store) as usize, dir);
         store

@@ -58,7 +58,11 @@ impl Server {
             tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
         let dir = tempfile::tempdir().expect("a temporary directory");
         let (app, admin) = runtime.block_on(async {
-            let options = SqliteOptions { data_dir: dir.path().to_owned(), durability: Durability::None };
+            let options = SqliteOptions {
+                data_dir: dir.path().to_owned(),
+                durability: Durability::None,
+                clock: switchyard_store::SystemClock::shared(),
+            };
             let store: Arc<dyn Store> = Arc::new(SqliteStore::open(options).expect("the store opens"));
             let engine = Arc::new(Engine::new(store.clone(), EngineConfig::default()));
             let admin = engine.bootstrap_admin_token(dir.path()).await.expect("bootstrap").expect("a new admin token");

@@ -12,7 +12,10 @@ mod kv;
 mod ops;
 mod schema;
 mod subscriptions;
+mod tables;
 mod writer;
+
+pub(crate) use writer::legacy_locks;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,12 +48,14 @@ pub struct PgOptions {
     pub writers: usize,
     /// Connections for reads.
     pub readers: usize,
+    /// Where the writers read the time they record (once per group).
+    pub clock: crate::SharedClock,
 }
 
 impl PgOptions {
     /// Options with the default writer and reader counts.
     pub fn new(url: impl Into<String>) -> PgOptions {
-        PgOptions { url: url.into(), writers: 4, readers: 8 }
+        PgOptions { url: url.into(), writers: 4, readers: 8, clock: crate::SystemClock::shared() }
     }
 }
 
@@ -123,6 +128,7 @@ impl PgStore {
                 metrics: metrics.clone(),
                 failed: failed.clone(),
                 carried: VecDeque::new(),
+                clock: options.clock.clone(),
             };
             handles.push(tokio::spawn(writer.run(rx.clone())));
         }

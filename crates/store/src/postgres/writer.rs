@@ -39,22 +39,24 @@
 //!    connection lost during COMMIT leaves the outcome unknown: the requests get an error
 //!    (their idempotency keys make a retry safe) and the writer reconnects.
 
-use std::collections::{HashSet, VecDeque};
-use std::panic::AssertUnwindSafe;
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::{Object, Pool};
-use futures_util::FutureExt;
 use tokio_postgres::error::SqlState;
 
+use crate::clock::SharedClock;
+use crate::commands::{self, Group, run_group};
 use crate::error::StoreError;
 use crate::group::{
-    FailState, MAX_OPS_PER_COMMIT, RequestResult, WriteRequest, WriterMsg, fail_all, record_committed, reply_all,
+    Admission, FailState, GroupBuilder, MAX_OPS_PER_COMMIT, RequestResult, WriteRequest, WriterMsg, fail_all,
+    record_committed, reply_all,
 };
 use crate::machines::MachineCache;
 use crate::metrics::StoreMetrics;
-use crate::postgres::ops::{self, GroupLog, OpContext, OpFailure};
-use crate::types::{WriteOp, WriteOutcome};
+use crate::postgres::tables::PgTx;
+use crate::tables::{Locks, TxError};
+use crate::types::WriteOp;
 
 /// Attempts at a group that keeps hitting deadlocks or serialization failures.
 const MAX_ATTEMPTS: u32 = 5;
@@ -71,6 +73,7 @@ pub(crate) struct Writer {
     pub failed: FailState,
     /// Requests held back because their idempotency key is already in the current group.
     pub carried: VecDeque<WriteRequest>,
+    pub clock: SharedClock,
 }
 
 /// How a group's attempt ended when it did not commit.
@@ -92,109 +95,59 @@ fn classify(e: tokio_postgres::Error) -> AttemptError {
     }
 }
 
-/// Advisory lock keys for everything an op may wait on besides existing instance and
-/// invocation rows: its idempotency key, the machine or function it puts, the instance it
-/// creates (a concurrent insert of the same row would make it wait), the invocation
-/// idempotency key it enqueues with, the token it revokes, the admin bootstrap — each held
-/// exclusively (`true`) — and the space it writes into, held shared (`false`) but exclusively by
-/// the space's deletion.
-fn lock_keys(op: &WriteOp, out: &mut Vec<(String, bool)>) {
-    let mut exclusive = |key: String| out.push((key, true));
+/// The locks of the ops that have not moved onto the command layer yet: advisory locks on
+/// what they may wait on besides existing rows (the KV key they write, the subscription, the
+/// function, the invocation idempotency key, trimming), the space they write into (shared), and
+/// the invocation rows they finish.
+pub(crate) fn legacy_locks<'a>(op: &'a WriteOp, locks: &mut Locks<'a>) {
     match op {
-        WriteOp::PutMachine { space, name, .. } => exclusive(format!("machine:{space}:{name}")),
-        WriteOp::CreateInstance { key, idempotency, .. } => {
-            exclusive(format!("instance:{}", key.address()));
-            if let Some(idem) = idempotency {
-                exclusive(format!("idempotency:{}:{}", key.space, idem.key));
-            }
-        }
-        WriteOp::ApplyEvent { key, idempotency: Some(idem), .. } => {
-            exclusive(format!("idempotency:{}:{}", key.space, idem.key))
-        }
-        WriteOp::Publish { space, idempotency: Some(idem), .. } => {
-            exclusive(format!("idempotency:{space}:{}", idem.key))
-        }
         WriteOp::KvPut { space, bucket, key, .. } | WriteOp::KvDelete { space, bucket, key, .. } => {
-            exclusive(format!("kv:{space}:{bucket}:{key}"))
+            locks.exclusive(format!("kv:{space}:{bucket}:{key}"));
+            locks.writes_into(space.as_ref());
         }
+        WriteOp::PutBucket { space, .. } => locks.writes_into(space.as_ref()),
         WriteOp::PutSubscription(spec) => {
-            exclusive(format!("subscription:{}:{}", spec.filter.space, spec.name));
+            locks.exclusive(format!("subscription:{}:{}", spec.filter.space, spec.name));
             // Serialised with trimming, so a new subscription's start is not trimmed under it.
-            exclusive("log-trim".to_string());
+            locks.exclusive("log-trim".to_string());
+            locks.writes_into(spec.filter.space.as_ref());
         }
         WriteOp::DeleteSubscription { space, name }
         | WriteOp::Ack { space, name, .. }
         | WriteOp::Nack { space, name, .. }
         | WriteOp::RedriveDeadLetters { space, name, .. }
-        | WriteOp::DiscardDeadLetters { space, name, .. } => exclusive(format!("subscription:{space}:{name}")),
-        WriteOp::Pull(pull) => exclusive(format!("subscription:{}:{}", pull.space, pull.name)),
-        WriteOp::TrimLog(_) => exclusive("log-trim".to_string()),
-        WriteOp::PutFunction(spec) => exclusive(format!("function:{}:{}", spec.space, spec.name)),
+        | WriteOp::DiscardDeadLetters { space, name, .. } => {
+            locks.exclusive(format!("subscription:{space}:{name}"));
+            locks.writes_into(space.as_ref());
+        }
+        WriteOp::Pull(pull) => {
+            locks.exclusive(format!("subscription:{}:{}", pull.space, pull.name));
+            locks.writes_into(pull.space.as_ref());
+        }
+        WriteOp::TrimLog(_) => locks.exclusive("log-trim".to_string()),
+        WriteOp::PutFunction(spec) => {
+            locks.exclusive(format!("function:{}:{}", spec.space, spec.name));
+            locks.writes_into(spec.space.as_ref());
+        }
         WriteOp::EnqueueInvocation(record) => {
             if let Some(key) = &record.idempotency_key {
-                exclusive(format!("invocation-key:{}:{}:{key}", record.space, record.function));
+                locks.exclusive(format!("invocation-key:{}:{}:{key}", record.space, record.function));
             }
+            locks.writes_into(record.space.as_ref());
         }
-        WriteOp::RevokeToken { id } => exclusive(format!("token:{id}")),
-        WriteOp::BootstrapAdminToken(_) => exclusive("bootstrap".to_string()),
-        _ => {}
-    }
-    match op {
-        WriteOp::DeleteSpace { space } => out.push((format!("space:{space}"), true)),
+        WriteOp::FinishInvocation(record) => {
+            locks.invocations.push(record.id.as_str());
+            locks.writes_into(record.space.as_ref());
+        }
         WriteOp::RecordInvocations(records) => {
-            out.extend(records.iter().map(|r| (format!("space:{}", r.space), false)));
-        }
-        // The hot path takes no more locks than it did: the instance's row lock is enough, as
-        // a deletion waits on it before it empties what these write (see `space_rules`).
-        WriteOp::ApplyEvent { .. } | WriteOp::DeleteInstance { .. } => {}
-        _ => {
-            if let Some(space) = op_space(op) {
-                out.push((format!("space:{space}"), false));
+            for r in records {
+                locks.writes_into(r.space.as_ref());
             }
         }
+        // Sweeps across spaces lock the rows they change instead (`SKIP LOCKED`).
+        WriteOp::ExpireKv { .. } | WriteOp::ClaimInvocations(_) | WriteOp::PurgeInvocations { .. } => {}
+        other => tracing::error!(op = ?other, "locks asked of the legacy path for an op of the command layer"),
     }
-}
-
-/// The one space an op writes into, if it writes into one (ops that sweep every space, such as
-/// KV expiry or retention, write into none: they lock the rows they change instead).
-fn op_space(op: &WriteOp) -> Option<&str> {
-    let space = match op {
-        WriteOp::PutMachine { space, .. }
-        | WriteOp::Publish { space, .. }
-        | WriteOp::PutBucket { space, .. }
-        | WriteOp::KvPut { space, .. }
-        | WriteOp::KvDelete { space, .. }
-        | WriteOp::DeleteSubscription { space, .. }
-        | WriteOp::Ack { space, .. }
-        | WriteOp::Nack { space, .. }
-        | WriteOp::RedriveDeadLetters { space, .. }
-        | WriteOp::DiscardDeadLetters { space, .. }
-        | WriteOp::DeleteSpace { space } => space,
-        WriteOp::CreateInstance { key, .. } | WriteOp::ApplyEvent { key, .. } | WriteOp::DeleteInstance { key } => {
-            &key.space
-        }
-        WriteOp::PutSubscription(spec) => &spec.filter.space,
-        WriteOp::Pull(pull) => &pull.space,
-        WriteOp::PutFunction(spec) => &spec.space,
-        WriteOp::EnqueueInvocation(record) | WriteOp::FinishInvocation(record) => &record.space,
-        _ => return None,
-    };
-    Some(space.as_ref())
-}
-
-/// Whether a request must run in a group of its own (a space's deletion: nothing else the
-/// group buffers for the space may outlive it).
-fn runs_alone(req: &WriteRequest) -> bool {
-    req.ops.iter().any(|op| matches!(op, WriteOp::DeleteSpace { .. }))
-}
-
-fn idempotency_keys(req: &WriteRequest) -> impl Iterator<Item = (String, String)> + '_ {
-    req.ops.iter().filter_map(|op| match op {
-        WriteOp::CreateInstance { key, idempotency: Some(idem), .. }
-        | WriteOp::ApplyEvent { key, idempotency: Some(idem), .. } => Some((key.space.to_string(), idem.key.clone())),
-        WriteOp::Publish { space, idempotency: Some(idem), .. } => Some((space.to_string(), idem.key.clone())),
-        _ => None,
-    })
 }
 
 impl Writer {
@@ -214,13 +167,11 @@ impl Writer {
                     Ok(WriterMsg::Shutdown) | Err(_) => break,
                 },
             };
-            let mut keys: HashSet<(String, String)> = idempotency_keys(&first).collect();
-            let mut ops = first.ops.len();
-            let alone = runs_alone(&first);
+            let mut builder = GroupBuilder::start(&first);
             let mut group = vec![first];
             let mut held_back = VecDeque::new();
             // Requests held back earlier go first, then whatever queued up meanwhile.
-            while ops < MAX_OPS_PER_COMMIT && !alone {
+            while !builder.is_full() {
                 let next = match self.carried.pop_front() {
                     Some(req) => req,
                     None if shutdown => break,
@@ -237,23 +188,21 @@ impl Writer {
                         Err(_) => break,
                     },
                 };
-                if runs_alone(&next) {
-                    // It runs in a group of its own, after this one.
-                    held_back.push_back(next);
-                    break;
-                }
-                let mine: Vec<_> = idempotency_keys(&next).collect();
-                if mine.iter().any(|k| keys.contains(k)) {
-                    held_back.push_back(next);
-                    // Bounded: a burst on one key must not pull the whole queue into one writer.
-                    if held_back.len() >= MAX_OPS_PER_COMMIT {
+                match builder.offer(&next) {
+                    Admission::Join => group.push(next),
+                    Admission::HoldBack => {
+                        held_back.push_back(next);
+                        // Bounded: a burst on one key must not pull the whole queue into one writer.
+                        if held_back.len() >= MAX_OPS_PER_COMMIT {
+                            break;
+                        }
+                    }
+                    Admission::HoldBackAndStop => {
+                        // It runs in a group of its own, after this one.
+                        held_back.push_back(next);
                         break;
                     }
-                    continue;
                 }
-                keys.extend(mine);
-                ops += next.ops.len();
-                group.push(next);
             }
             held_back.append(&mut self.carried);
             self.carried = held_back;
@@ -299,24 +248,16 @@ impl Writer {
     }
 
     async fn attempt(&mut self, group: &[WriteRequest]) -> Result<Vec<RequestResult>, AttemptError> {
-        let Writer { pool, connection, machines, machines_epoch, machines_seen, metrics, .. } = self;
+        let Writer { pool, connection, machines, machines_epoch, machines_seen, metrics, clock, .. } = self;
         let conn = connect(pool, connection).await?;
         let tx = conn.transaction().await.map_err(classify)?;
 
         // 1. Locks, in one global order.
-        let mut keys = Vec::new();
-        let mut instances: Vec<(&str, &str, &str)> = Vec::new();
-        let mut invocations: Vec<&str> = Vec::new();
+        let mut locks = Locks::default();
         for op in group.iter().flat_map(|r| &r.ops) {
-            lock_keys(op, &mut keys);
-            match op {
-                WriteOp::ApplyEvent { key, .. } | WriteOp::DeleteInstance { key } => {
-                    instances.push((key.space.as_ref(), key.machine.as_ref(), key.id.as_ref()))
-                }
-                WriteOp::FinishInvocation(record) => invocations.push(record.id.as_str()),
-                _ => {}
-            }
+            commands::locks(op, &mut locks);
         }
+        let Locks { advisory: keys, mut instances, mut invocations } = locks;
         if !keys.is_empty() {
             // One lock per hash, exclusive if any key with that hash asks for it.
             let (keys, exclusive): (Vec<String>, Vec<bool>) = keys.into_iter().unzip();
@@ -369,157 +310,15 @@ impl Writer {
             *machines_seen = epoch;
         }
 
-        // 2. The ops, each request in its own savepoint.
-        let mut log = GroupLog::default();
-        let mut results: Vec<RequestResult> = Vec::with_capacity(group.len());
-        for (r, req) in group.iter().enumerate() {
-            if let Some(refusal) = crate::group::refuse_repeated_key(req) {
-                results.push(Err(refusal));
-                continue;
-            }
-            // A single op refuses before it writes (see `ops`), so only a batch of several
-            // needs a savepoint to undo its earlier ops.
-            let savepoint = req.ops.len() > 1;
-            if savepoint {
-                tx.batch_execute("SAVEPOINT request").await.map_err(classify)?;
-            }
-            let mark = log.mark();
-            let mut outcomes = Vec::with_capacity(req.ops.len());
-            let mut refused = None;
-            for (o, op) in req.ops.iter().enumerate() {
-                let mut cx = OpContext { machines: &mut *machines, log: &mut log, position: (r, o) };
-                // A panic (a bug) may have left writes behind: the whole attempt is abandoned
-                // and the group failed, and this writer lives on.
-                let executed = AssertUnwindSafe(ops::execute(&tx, &mut cx, op)).catch_unwind().await;
-                let executed = executed.map_err(|panic| {
-                    AttemptError::Failed(StoreError::Internal(format!(
-                        "a bug stopped this write group: {}",
-                        crate::group::panic_text(&panic)
-                    )))
-                })?;
-                match executed {
-                    Ok(outcome) => outcomes.push(outcome),
-                    Err(OpFailure::Refused(e)) => {
-                        refused = Some(if req.atomic {
-                            StoreError::BatchFailed { index: o, source: Box::new(e) }
-                        } else {
-                            e
-                        });
-                        break;
-                    }
-                    Err(OpFailure::Sql(e)) => return Err(classify(e)),
-                }
-            }
-            match refused {
-                None => {
-                    if savepoint {
-                        tx.batch_execute("RELEASE SAVEPOINT request").await.map_err(classify)?;
-                    }
-                    results.push(Ok(outcomes));
-                }
-                Some(e) => {
-                    if savepoint {
-                        tx.batch_execute("ROLLBACK TO SAVEPOINT request").await.map_err(classify)?;
-                    }
-                    log.truncate(mark);
-                    // A machine version put by the rolled-back request may sit in the cache.
-                    if req.ops.iter().any(|op| matches!(op, WriteOp::PutMachine { .. })) {
-                        machines.clear();
-                    }
-                    results.push(Err(e));
-                }
-            }
-        }
-
-        // 3. Seqs in commit order, then the buffered rows, then commit.
-        if !log.records.is_empty() {
-            let count = log.records.len() as i64;
-            let bytes: i64 = log.records.iter().map(|r| (r.address.len() + r.payload.len()) as i64).sum();
-            let stmt = tx
-                .prepare_cached(
-                    "UPDATE log_head SET last_seq = last_seq + $1, last_offset = last_offset + $2 WHERE id = 1
-                     RETURNING last_seq, last_offset",
-                )
-                .await
-                .map_err(classify)?;
-            let head = tx.query_one(&stmt, &[&count, &bytes]).await.map_err(classify)?;
-            let (last, last_offset): (i64, i64) = (head.get(0), head.get(1));
-            let first = last - count + 1;
-            let mut offset = last_offset - bytes;
-            let mut seqs = Vec::with_capacity(log.records.len());
-            let mut offsets = Vec::with_capacity(log.records.len());
-            for (i, record) in log.records.iter().enumerate() {
-                let seq = first + i as i64;
-                seqs.push(seq);
-                offset += (record.address.len() + record.payload.len()) as i64;
-                offsets.push(offset);
-                if let Some((r, o)) = record.reports_seq
-                    && let Some(Ok(outcomes)) = results.get_mut(r)
-                {
-                    match outcomes.get_mut(o) {
-                        Some(WriteOutcome::EventApplied { applied, .. }) => applied.seq = crate::types::Seq(seq as u64),
-                        Some(WriteOutcome::Published { seq: published, .. })
-                        | Some(WriteOutcome::KvWritten { seq: published, .. })
-                        | Some(WriteOutcome::SpaceDeleted { seq: published, .. })
-                        | Some(WriteOutcome::InvocationFinished(Some(published))) => {
-                            *published = crate::types::Seq(seq as u64)
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            let spaces: Vec<&str> = log.records.iter().map(|r| r.space.as_str()).collect();
-            let kinds: Vec<&str> = log.records.iter().map(|r| r.kind).collect();
-            let addresses: Vec<&str> = log.records.iter().map(|r| r.address.as_str()).collect();
-            let payloads: Vec<&str> = log.records.iter().map(|r| r.payload.as_str()).collect();
-            let keys: Vec<Option<&str>> = log.records.iter().map(|r| r.idempotency_key.as_deref()).collect();
-            let times: Vec<i64> = log.records.iter().map(|r| r.created_at.0).collect();
-            let stmt = tx
-                .prepare_cached(
-                    "INSERT INTO events (seq, space, kind, address, payload, idempotency_key, created_at, end_offset)
-                     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])",
-                )
-                .await
-                .map_err(classify)?;
-            tx.execute(&stmt, &[&seqs, &spaces, &kinds, &addresses, &payloads, &keys, &times, &offsets])
-                .await
-                .map_err(classify)?;
-        }
-        if !log.idempotency.is_empty() {
-            let mut responses = Vec::with_capacity(log.idempotency.len());
-            for idem in &log.idempotency {
-                let (r, o) = idem.response_of;
-                let response = match results.get(r).and_then(|res| res.as_ref().ok()).and_then(|outs| outs.get(o)) {
-                    Some(WriteOutcome::InstanceCreated { instance, .. }) => serde_json::to_string(instance),
-                    Some(WriteOutcome::EventApplied { applied, .. }) => serde_json::to_string(applied),
-                    Some(WriteOutcome::Published { seq, .. }) => {
-                        serde_json::to_string(&crate::records::PublishedResponse { seq: seq.0 })
-                    }
-                    _ => {
-                        return Err(AttemptError::Failed(StoreError::Backend(
-                            "idempotency record without a result".into(),
-                        )));
-                    }
-                };
-                responses.push(response.map_err(|e| AttemptError::Failed(StoreError::from(e)))?);
-            }
-            let spaces: Vec<&str> = log.idempotency.iter().map(|i| i.space.as_str()).collect();
-            let keys: Vec<&str> = log.idempotency.iter().map(|i| i.key.as_str()).collect();
-            let fingerprints: Vec<&str> = log.idempotency.iter().map(|i| i.fingerprint.as_str()).collect();
-            let times: Vec<i64> = log.idempotency.iter().map(|i| i.created_at.0).collect();
-            let stmt = tx
-                .prepare_cached(
-                    "INSERT INTO idempotency (space, key, fingerprint, response, created_at)
-                     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])",
-                )
-                .await
-                .map_err(classify)?;
-            tx.execute(&stmt, &[&spaces, &keys, &fingerprints, &responses, &times]).await.map_err(classify)?;
-        }
-        if !log.spaces.is_empty() {
-            insert_spaces(&tx, &log, &mut results).await?;
-        }
-        if group.iter().any(runs_alone) {
+        // 2. The ops, each request in its own savepoint when it has several; 3. seqs in commit
+        // order, then the buffered rows (`commands::run_group`, `PgTx::flush_log`).
+        let now = clock.now();
+        let mut tables = PgTx { tx: &tx };
+        let results = run_group(&mut tables, Group { requests: group, now }, machines).await.map_err(|e| match e {
+            TxError::Storage { error, retry: true } => AttemptError::Retry(error),
+            TxError::Storage { error, retry: false } | TxError::Refused(error) => AttemptError::Failed(error),
+        })?;
+        if group.iter().flat_map(|r| &r.ops).any(commands::runs_alone) {
             machines_epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
         let started = Instant::now();
@@ -531,45 +330,6 @@ impl Writer {
         metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
         Ok(results)
     }
-}
-
-/// Inserts the `spaces` rows of the spaces the group made exist, under the `log_head` row lock
-/// (taken here when the group appended no record), so no two groups insert one row at once and
-/// the insert never waits on another group; marks the first op of each space whose row this
-/// inserted as having created it.
-async fn insert_spaces(
-    tx: &deadpool_postgres::Transaction<'_>,
-    log: &GroupLog,
-    results: &mut [RequestResult],
-) -> Result<(), AttemptError> {
-    if log.records.is_empty() {
-        let stmt = tx.prepare_cached("SELECT 1 FROM log_head WHERE id = 1 FOR UPDATE").await.map_err(classify)?;
-        tx.execute(&stmt, &[]).await.map_err(classify)?;
-    }
-    let names: Vec<&str> = log.spaces.iter().map(|p| p.space.as_str()).collect();
-    let times: Vec<i64> = log.spaces.iter().map(|p| p.created_at.0).collect();
-    let stmt = tx
-        .prepare_cached(
-            "INSERT INTO spaces (name, created_at) SELECT * FROM unnest($1::text[], $2::bigint[])
-             ON CONFLICT (name) DO NOTHING RETURNING name",
-        )
-        .await
-        .map_err(classify)?;
-    let created: HashSet<String> =
-        tx.query(&stmt, &[&names, &times]).await.map_err(classify)?.iter().map(|row| row.get(0)).collect();
-    let mut reported = HashSet::new();
-    for pending in &log.spaces {
-        if !created.contains(&pending.space) || !reported.insert(pending.space.as_str()) {
-            continue;
-        }
-        let (r, o) = pending.reports_to;
-        if let Some(Ok(outcomes)) = results.get_mut(r)
-            && let Some(outcome) = outcomes.get_mut(o)
-        {
-            outcome.set_space_created();
-        }
-    }
-    Ok(())
 }
 
 /// The writer's connection, (re)connecting when there is none or it died.

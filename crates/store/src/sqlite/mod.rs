@@ -14,6 +14,7 @@ mod ops;
 mod rows;
 mod schema;
 mod subscriptions;
+mod tables;
 mod writer;
 
 use std::fs::File;
@@ -56,6 +57,8 @@ pub struct SqliteOptions {
     pub data_dir: PathBuf,
     /// When writes are durable.
     pub durability: Durability,
+    /// Where the writer reads the time it records (once per group).
+    pub clock: crate::SharedClock,
 }
 
 /// The SQLite store. Cheap to share behind an `Arc`.
@@ -122,6 +125,7 @@ impl SqliteStore {
             durability: options.durability,
             wal: writer::WalFile::new(dir.join(format!("{DB_FILE}-wal"))),
             failed: failed.clone(),
+            clock: options.clock.clone(),
         };
         let (tx, rx) = flume::bounded(4096);
         let handle = std::thread::Builder::new()

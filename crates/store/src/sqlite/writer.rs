@@ -26,20 +26,25 @@
 //!   until restarted.
 //! - A panic while applying one request fails that request only (its savepoint rolls back).
 
+use std::collections::VecDeque;
 use std::fs::File;
-use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode, TransactionBehavior, params};
 
 use crate::Durability;
+use crate::clock::SharedClock;
+use crate::commands::{Group, run_group};
 use crate::error::StoreError;
-use crate::group::{FailState, MAX_OPS_PER_COMMIT, WriteRequest, WriterMsg, fail_all, record_committed, reply_all};
+use crate::group::{
+    Admission, FailState, GroupBuilder, MAX_OPS_PER_COMMIT, WriteRequest, WriterMsg, fail_all, record_committed,
+    reply_all,
+};
 use crate::machines::MachineCache;
 use crate::metrics::StoreMetrics;
-use crate::sqlite::ops::{self, OpContext};
-use crate::types::WriteOutcome;
+use crate::sqlite::tables::SqliteTx;
+use crate::tables::{TxError, TxResult};
 
 /// Pages one step of a compaction returns to the file system (16 MiB of 4 KiB pages).
 const VACUUM_STEP_PAGES: u32 = 4096;
@@ -61,6 +66,7 @@ pub(crate) struct Writer {
     pub durability: Durability,
     pub wal: WalFile,
     pub failed: FailState,
+    pub clock: SharedClock,
 }
 
 /// The WAL file, kept open so an fsync costs one system call.
@@ -99,58 +105,82 @@ impl Writer {
         };
         let mut last_flush = Instant::now();
         let mut unflushed = false;
-        loop {
-            let first = match (flush_every, unflushed) {
-                (Some(every), true) => match rx.recv_deadline(last_flush + every) {
-                    Ok(WriterMsg::Write(req)) => req,
-                    Ok(WriterMsg::Compact(reply)) => {
-                        let _ = reply.send(self.compact());
-                        continue;
-                    }
-                    Ok(WriterMsg::Shutdown) => break,
-                    Err(flume::RecvTimeoutError::Timeout) => {
-                        // A failure stops the store (see `flush_wal`); nothing to answer here.
-                        let _ = self.flush_wal();
-                        last_flush = Instant::now();
-                        unflushed = false;
-                        continue;
-                    }
-                    Err(flume::RecvTimeoutError::Disconnected) => break,
-                },
-                _ => match rx.recv() {
-                    Ok(WriterMsg::Write(req)) => req,
-                    Ok(WriterMsg::Compact(reply)) => {
-                        let _ = reply.send(self.compact());
-                        continue;
-                    }
-                    Ok(WriterMsg::Shutdown) | Err(_) => break,
+        // Requests held back from a group (see `GroupBuilder`); they go before anything newer.
+        let mut carried: VecDeque<WriteRequest> = VecDeque::new();
+        let mut shutdown = false;
+        while !shutdown || !carried.is_empty() {
+            let first = match carried.pop_front() {
+                Some(req) => req,
+                None if shutdown => break,
+                None => match (flush_every, unflushed) {
+                    (Some(every), true) => match rx.recv_deadline(last_flush + every) {
+                        Ok(WriterMsg::Write(req)) => req,
+                        Ok(WriterMsg::Compact(reply)) => {
+                            let _ = reply.send(self.compact());
+                            continue;
+                        }
+                        Ok(WriterMsg::Shutdown) => break,
+                        Err(flume::RecvTimeoutError::Timeout) => {
+                            // A failure stops the store (see `flush_wal`); nothing to answer here.
+                            let _ = self.flush_wal();
+                            last_flush = Instant::now();
+                            unflushed = false;
+                            continue;
+                        }
+                        Err(flume::RecvTimeoutError::Disconnected) => break,
+                    },
+                    _ => match rx.recv() {
+                        Ok(WriterMsg::Write(req)) => req,
+                        Ok(WriterMsg::Compact(reply)) => {
+                            let _ = reply.send(self.compact());
+                            continue;
+                        }
+                        Ok(WriterMsg::Shutdown) | Err(_) => break,
+                    },
                 },
             };
+            let mut builder = GroupBuilder::start(&first);
             let mut group = Vec::with_capacity(16);
-            let mut ops = first.ops.len();
             group.push(first);
-            let mut shutdown = false;
+            let mut held_back = VecDeque::new();
             let mut compact_after = Vec::new();
-            while ops < MAX_OPS_PER_COMMIT {
-                match rx.try_recv() {
-                    Ok(WriterMsg::Write(req)) => {
-                        ops += req.ops.len();
-                        group.push(req);
+            while !builder.is_full() {
+                let next = match carried.pop_front() {
+                    Some(req) => req,
+                    None if shutdown => break,
+                    None => match rx.try_recv() {
+                        Ok(WriterMsg::Write(req)) => req,
+                        Ok(WriterMsg::Compact(reply)) => {
+                            compact_after.push(reply);
+                            continue;
+                        }
+                        Ok(WriterMsg::Shutdown) => {
+                            shutdown = true;
+                            break;
+                        }
+                        Err(_) => break,
+                    },
+                };
+                match builder.offer(&next) {
+                    Admission::Join => group.push(next),
+                    Admission::HoldBack => {
+                        held_back.push_back(next);
+                        // Bounded: a burst on one key must not pull the whole queue in.
+                        if held_back.len() >= MAX_OPS_PER_COMMIT {
+                            break;
+                        }
                     }
-                    Ok(WriterMsg::Compact(reply)) => compact_after.push(reply),
-                    Ok(WriterMsg::Shutdown) => {
-                        shutdown = true;
+                    Admission::HoldBackAndStop => {
+                        held_back.push_back(next);
                         break;
                     }
-                    Err(_) => break,
                 }
             }
+            held_back.append(&mut carried);
+            carried = held_back;
             unflushed |= self.commit_group(group);
             for reply in compact_after {
                 let _ = reply.send(self.compact());
-            }
-            if shutdown {
-                break;
             }
             if let Some(every) = flush_every
                 && last_flush.elapsed() >= every
@@ -176,37 +206,26 @@ impl Writer {
         }
         let start_seq = self.next_seq;
         let start_offset = self.next_offset;
+        let now = self.clock.now();
         let Writer { conn, next_seq, next_offset, machines, .. } = self;
-        let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
             Ok(tx) => tx,
             Err(e) => {
                 fail_all(group, &StoreError::from(e));
                 return false;
             }
         };
-        let mut results = Vec::with_capacity(group.len());
+        let mut tables = SqliteTx { conn: &tx, next_seq, next_offset, saved: (start_seq, start_offset) };
         let mut abort = None;
-        for req in &group {
-            let (seq_before, offset_before) = (*next_seq, *next_offset);
-            let mut cx =
-                OpContext { next_seq: &mut *next_seq, next_offset: &mut *next_offset, machines: &mut *machines };
-            let result = run_request(&mut tx, &mut cx, req);
-            if let Err(e) = &result {
-                *next_seq = seq_before;
-                *next_offset = offset_before;
-                // A machine version put by the rolled-back request may sit in the cache.
-                if req.ops.iter().any(|op| matches!(op, crate::types::WriteOp::PutMachine { .. })) {
-                    machines.clear();
-                }
+        let results = match poll_once(run_group(&mut tables, Group { requests: &group, now }, machines)) {
+            Ok(results) => results,
+            Err(TxError::Storage { error, .. } | TxError::Refused(error)) => {
                 // A backend error, or a transaction SQLite rolled back by itself, poisons the
                 // whole group: continuing would commit some requests outside any transaction.
-                if matches!(e.root(), StoreError::Backend(_)) || tx.is_autocommit() {
-                    abort = Some(StoreError::Backend(format!("the group's transaction failed: {e}")));
-                    break;
-                }
+                abort = Some(StoreError::Backend(format!("the group's transaction failed: {error}")));
+                Vec::new()
             }
-            results.push(result);
-        }
+        };
         if abort.is_none()
             && *next_seq != start_seq
             && let Err(e) =
@@ -323,32 +342,17 @@ impl Writer {
     }
 }
 
-/// Runs one request in its own savepoint; a refusal or a panic rolls back only this request.
-fn run_request(
-    tx: &mut rusqlite::Transaction<'_>,
-    cx: &mut OpContext<'_>,
-    req: &WriteRequest,
-) -> Result<Vec<WriteOutcome>, StoreError> {
-    if let Some(refusal) = crate::group::refuse_repeated_key(req) {
-        return Err(refusal);
+/// Drives a future that never waits (every table method of this backend completes at once) to
+/// its end; one that would wait is a bug, and fails the group.
+fn poll_once<T>(future: impl std::future::Future<Output = TxResult<T>>) -> TxResult<T> {
+    let future = std::pin::pin!(future);
+    match future.poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+        std::task::Poll::Ready(result) => result,
+        std::task::Poll::Pending => Err(TxError::Storage {
+            error: StoreError::Internal("a write on the SQLite writer waited on something".into()),
+            retry: false,
+        }),
     }
-    let sp = tx.savepoint()?;
-    let mut outcomes = Vec::with_capacity(req.ops.len());
-    for (index, op) in req.ops.iter().enumerate() {
-        let result = std::panic::catch_unwind(AssertUnwindSafe(|| ops::execute(&sp, cx, op))).unwrap_or_else(|panic| {
-            Err(StoreError::Internal(format!(
-                "a bug stopped this write (it was rolled back): {}",
-                crate::group::panic_text(&panic)
-            )))
-        });
-        match result {
-            Ok(outcome) => outcomes.push(outcome),
-            Err(e) if req.atomic => return Err(StoreError::BatchFailed { index, source: Box::new(e) }),
-            Err(e) => return Err(e),
-        }
-    }
-    sp.commit()?;
-    Ok(outcomes)
 }
 
 /// Whether a failed commit means the disk failed: an I/O error, a full disk (`ENOSPC` makes

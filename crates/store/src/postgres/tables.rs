@@ -1,0 +1,412 @@
+//! The table traits on a PostgreSQL group's transaction: SQL only.
+//!
+//! The rows a command writes are locked before it runs (its declared locks, taken by the
+//! writer in one global order), so these statements never decide anything. Log records are
+//! buffered and numbered in [`GroupTable::flush_log`], just before commit: that is what makes
+//! seq order commit order across nodes (see `postgres::writer`). Statements are prepared once
+//! per connection (`prepare_cached`).
+
+use std::collections::HashSet;
+
+use deadpool_postgres::Transaction;
+
+use crate::commands::Cx;
+use crate::decode::{machine_version, revision};
+use crate::postgres::ops::OpContext;
+use crate::tables::*;
+use crate::types::*;
+
+/// A group's transaction, as the commands see it.
+pub(crate) struct PgTx<'a, 't> {
+    pub tx: &'a Transaction<'t>,
+}
+
+impl GroupTable for PgTx<'_, '_> {
+    // A command refuses before its first write, and a savepoint is a round trip.
+    const SAVEPOINT_EVERY_REQUEST: bool = false;
+
+    async fn savepoint(&mut self) -> TxResult<()> {
+        self.tx.batch_execute("SAVEPOINT request").await?;
+        Ok(())
+    }
+
+    async fn release_savepoint(&mut self) -> TxResult<()> {
+        self.tx.batch_execute("RELEASE SAVEPOINT request").await?;
+        Ok(())
+    }
+
+    async fn rollback_to_savepoint(&mut self, _: &GroupLog, _: LogMark) -> TxResult<()> {
+        self.tx.batch_execute("ROLLBACK TO SAVEPOINT request").await?;
+        Ok(())
+    }
+
+    async fn append_log(&mut self, log: &mut GroupLog, record: PendingRecord) -> TxResult<()> {
+        log.records.push(record);
+        Ok(())
+    }
+
+    async fn flush_log(&mut self, log: &mut GroupLog) -> TxResult<()> {
+        if log.records.is_empty() {
+            return Ok(());
+        }
+        let count = log.records.len() as i64;
+        let bytes: i64 = log.records.iter().map(|r| (r.address.len() + r.payload.len()) as i64).sum();
+        let stmt = self
+            .tx
+            .prepare_cached(
+                "UPDATE log_head SET last_seq = last_seq + $1, last_offset = last_offset + $2 WHERE id = 1
+                 RETURNING last_seq, last_offset",
+            )
+            .await?;
+        let head = self.tx.query_one(&stmt, &[&count, &bytes]).await?;
+        let (last, last_offset): (i64, i64) = (head.get(0), head.get(1));
+        let first = last - count + 1;
+        let mut offset = last_offset - bytes;
+        let mut seqs = Vec::with_capacity(log.records.len());
+        let mut offsets = Vec::with_capacity(log.records.len());
+        for (i, record) in log.records.iter_mut().enumerate() {
+            let seq = first + i as i64;
+            record.seq = Some(Seq(seq as u64));
+            seqs.push(seq);
+            offset += (record.address.len() + record.payload.len()) as i64;
+            offsets.push(offset);
+        }
+        let spaces: Vec<&str> = log.records.iter().map(|r| r.space.as_str()).collect();
+        let kinds: Vec<&str> = log.records.iter().map(|r| r.kind).collect();
+        let addresses: Vec<&str> = log.records.iter().map(|r| r.address.as_str()).collect();
+        let payloads: Vec<&str> = log.records.iter().map(|r| r.payload.as_str()).collect();
+        let keys: Vec<Option<&str>> = log.records.iter().map(|r| r.idempotency_key.as_deref()).collect();
+        let times: Vec<i64> = log.records.iter().map(|r| r.created_at.0).collect();
+        let stmt = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO events (seq, space, kind, address, payload, idempotency_key, created_at, end_offset)
+                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])",
+            )
+            .await?;
+        self.tx.execute(&stmt, &[&seqs, &spaces, &kinds, &addresses, &payloads, &keys, &times, &offsets]).await?;
+        Ok(())
+    }
+
+    async fn insert_idempotency(&mut self, rows: &[(&str, &str, &str, String, Timestamp)]) -> TxResult<()> {
+        let spaces: Vec<&str> = rows.iter().map(|r| r.0).collect();
+        let keys: Vec<&str> = rows.iter().map(|r| r.1).collect();
+        let fingerprints: Vec<&str> = rows.iter().map(|r| r.2).collect();
+        let responses: Vec<&str> = rows.iter().map(|r| r.3.as_str()).collect();
+        let times: Vec<i64> = rows.iter().map(|r| r.4.0).collect();
+        let stmt = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO idempotency (space, key, fingerprint, response, created_at)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])",
+            )
+            .await?;
+        self.tx.execute(&stmt, &[&spaces, &keys, &fingerprints, &responses, &times]).await?;
+        Ok(())
+    }
+
+    /// Under the `log_head` row lock (taken here when the group appended no record), so no two
+    /// groups insert one row at once and the insert never waits on another group.
+    async fn insert_spaces(&mut self, rows: &[(&str, Timestamp)], log_flushed: bool) -> TxResult<HashSet<String>> {
+        if !log_flushed {
+            let stmt = self.tx.prepare_cached("SELECT 1 FROM log_head WHERE id = 1 FOR UPDATE").await?;
+            self.tx.execute(&stmt, &[]).await?;
+        }
+        let names: Vec<&str> = rows.iter().map(|r| r.0).collect();
+        let times: Vec<i64> = rows.iter().map(|r| r.1.0).collect();
+        let stmt = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO spaces (name, created_at) SELECT * FROM unnest($1::text[], $2::bigint[])
+                 ON CONFLICT (name) DO NOTHING RETURNING name",
+            )
+            .await?;
+        Ok(self.tx.query(&stmt, &[&names, &times]).await?.iter().map(|row| row.get(0)).collect())
+    }
+}
+
+impl IdempotencyTable for PgTx<'_, '_> {
+    async fn idempotency_record(&mut self, space: &str, key: &str) -> TxResult<Option<(String, String)>> {
+        let stmt = self
+            .tx
+            .prepare_cached("SELECT fingerprint, response FROM idempotency WHERE space = $1 AND key = $2")
+            .await?;
+        Ok(self.tx.query_opt(&stmt, &[&space, &key]).await?.map(|row| (row.get(0), row.get(1))))
+    }
+
+    async fn purge_idempotency(&mut self, before: Timestamp, limit: u32) -> TxResult<u64> {
+        let stmt = self
+            .tx
+            .prepare_cached(
+                "DELETE FROM idempotency WHERE (space, key) IN
+                   (SELECT space, key FROM idempotency WHERE created_at < $1 LIMIT $2)",
+            )
+            .await?;
+        Ok(self.tx.execute(&stmt, &[&before.0, &i64::from(limit)]).await?)
+    }
+}
+
+impl MachineTable for PgTx<'_, '_> {
+    async fn latest_machine(&mut self, space: &str, name: &str) -> TxResult<Option<(MachineVersion, String)>> {
+        let stmt = self
+            .tx
+            .prepare_cached(
+                "SELECT version, definition FROM machines WHERE space = $1 AND name = $2 ORDER BY version DESC LIMIT 1",
+            )
+            .await?;
+        match self.tx.query_opt(&stmt, &[&space, &name]).await? {
+            Some(row) => Ok(Some((machine_version(row.get::<_, i32>(0))?, row.get(1)))),
+            None => Ok(None),
+        }
+    }
+
+    async fn latest_machine_version(&mut self, space: &str, name: &str) -> TxResult<Option<MachineVersion>> {
+        let stmt = self.tx.prepare_cached("SELECT max(version) FROM machines WHERE space = $1 AND name = $2").await?;
+        let version: Option<i32> = self.tx.query_one(&stmt, &[&space, &name]).await?.get(0);
+        Ok(version.map(machine_version).transpose()?)
+    }
+
+    async fn machine_definition(
+        &mut self,
+        space: &str,
+        name: &str,
+        version: MachineVersion,
+    ) -> TxResult<Option<String>> {
+        let stmt = self
+            .tx
+            .prepare_cached("SELECT definition FROM machines WHERE space = $1 AND name = $2 AND version = $3")
+            .await?;
+        Ok(self.tx.query_opt(&stmt, &[&space, &name, &(version.get() as i32)]).await?.map(|row| row.get(0)))
+    }
+
+    async fn insert_machine(
+        &mut self,
+        space: &str,
+        name: &str,
+        version: MachineVersion,
+        definition: &str,
+        now: Timestamp,
+    ) -> TxResult<()> {
+        let stmt = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO machines (space, name, version, definition, created_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .await?;
+        self.tx.execute(&stmt, &[&space, &name, &(version.get() as i32), &definition, &now.0]).await?;
+        Ok(())
+    }
+}
+
+impl InstanceTable for PgTx<'_, '_> {
+    async fn instance_for_update(&mut self, key: &InstanceKey) -> TxResult<Option<InstanceRow>> {
+        let stmt = self
+            .tx
+            .prepare_cached(
+                "SELECT machine_version, state, ctx, revision, deleted_at FROM instances
+                 WHERE space = $1 AND machine = $2 AND id = $3 FOR UPDATE",
+            )
+            .await?;
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
+            [&key.space.as_str(), &key.machine.as_str(), &key.id.as_str()];
+        let Some(row) = self.tx.query_opt(&stmt, &params).await? else { return Ok(None) };
+        Ok(Some(InstanceRow {
+            machine_version: machine_version(row.get::<_, i32>(0))?,
+            state: row.get(1),
+            ctx: row.get(2),
+            revision: revision(row.get::<_, i64>(3))?,
+            deleted_at: row.get::<_, Option<i64>>(4).map(Timestamp),
+        }))
+    }
+
+    async fn instance_deleted_at_for_update(&mut self, key: &InstanceKey) -> TxResult<Option<Option<Timestamp>>> {
+        let stmt = self
+            .tx
+            .prepare_cached("SELECT deleted_at FROM instances WHERE space = $1 AND machine = $2 AND id = $3 FOR UPDATE")
+            .await?;
+        let row = self.tx.query_opt(&stmt, &[&key.space.as_str(), &key.machine.as_str(), &key.id.as_str()]).await?;
+        Ok(row.map(|row| row.get::<_, Option<i64>>(0).map(Timestamp)))
+    }
+
+    async fn insert_instance(
+        &mut self,
+        key: &InstanceKey,
+        version: MachineVersion,
+        state: &str,
+        ctx: &str,
+        now: Timestamp,
+    ) -> TxResult<bool> {
+        let stmt = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO instances (space, machine, id, machine_version, state, ctx, revision, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7) ON CONFLICT (space, machine, id) DO NOTHING",
+            )
+            .await?;
+        let inserted = self
+            .tx
+            .execute(
+                &stmt,
+                &[
+                    &key.space.as_str(),
+                    &key.machine.as_str(),
+                    &key.id.as_str(),
+                    &(version.get() as i32),
+                    &state,
+                    &ctx,
+                    &now.0,
+                ],
+            )
+            .await?;
+        Ok(inserted == 1)
+    }
+
+    async fn update_instance(
+        &mut self,
+        key: &InstanceKey,
+        state: &str,
+        ctx: &str,
+        revision: Revision,
+        now: Timestamp,
+    ) -> TxResult<()> {
+        let stmt = self
+            .tx
+            .prepare_cached(
+                "UPDATE instances SET state = $1, ctx = $2, revision = $3, updated_at = $4
+                 WHERE space = $5 AND machine = $6 AND id = $7",
+            )
+            .await?;
+        self.tx
+            .execute(
+                &stmt,
+                &[
+                    &state,
+                    &ctx,
+                    &(revision.get() as i64),
+                    &now.0,
+                    &key.space.as_str(),
+                    &key.machine.as_str(),
+                    &key.id.as_str(),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn mark_instance_deleted(&mut self, key: &InstanceKey, now: Timestamp) -> TxResult<()> {
+        let stmt = self
+            .tx
+            .prepare_cached(
+                "UPDATE instances SET deleted_at = $1, updated_at = $1 WHERE space = $2 AND machine = $3 AND id = $4",
+            )
+            .await?;
+        self.tx.execute(&stmt, &[&now.0, &key.space.as_str(), &key.machine.as_str(), &key.id.as_str()]).await?;
+        Ok(())
+    }
+}
+
+impl TokenTable for PgTx<'_, '_> {
+    async fn insert_token(&mut self, token: &TokenRecord) -> TxResult<()> {
+        let spaces = serde_json::to_string(&token.spaces.to_names())?;
+        let stmt = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO tokens (id, name, secret_hash, role, spaces, created_at, revoked_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .await?;
+        self.tx
+            .execute(
+                &stmt,
+                &[
+                    &token.id,
+                    &token.name,
+                    &token.secret_hash,
+                    &token.role.as_str(),
+                    &spaces,
+                    &token.created_at.0,
+                    &token.revoked_at.map(|t| t.0),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn claim_admin_bootstrap(&mut self, token_id: &str) -> TxResult<bool> {
+        let stmt = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO switchyard_meta (key, value) VALUES ('admin_bootstrapped', $1) ON CONFLICT (key) DO NOTHING",
+            )
+            .await?;
+        Ok(self.tx.execute(&stmt, &[&token_id]).await? == 1)
+    }
+
+    async fn token_revoked_at_for_update(&mut self, id: &str) -> TxResult<Option<Option<Timestamp>>> {
+        let stmt = self.tx.prepare_cached("SELECT revoked_at FROM tokens WHERE id = $1 FOR UPDATE").await?;
+        Ok(self.tx.query_opt(&stmt, &[&id]).await?.map(|row| row.get::<_, Option<i64>>(0).map(Timestamp)))
+    }
+
+    async fn revoke_token(&mut self, id: &str, now: Timestamp) -> TxResult<()> {
+        let stmt = self.tx.prepare_cached("UPDATE tokens SET revoked_at = $1 WHERE id = $2").await?;
+        self.tx.execute(&stmt, &[&now.0, &id]).await?;
+        Ok(())
+    }
+}
+
+impl NodeTable for PgTx<'_, '_> {
+    async fn upsert_node(&mut self, node: &NodeRecord) -> TxResult<()> {
+        let stmt = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO nodes (id, address, started_at, heartbeat_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (id) DO UPDATE SET address = excluded.address, heartbeat_at = excluded.heartbeat_at",
+            )
+            .await?;
+        self.tx.execute(&stmt, &[&node.id, &node.address, &node.started_at.0, &node.heartbeat_at.0]).await?;
+        Ok(())
+    }
+
+    async fn renew_node(&mut self, id: &str, at: Timestamp) -> TxResult<()> {
+        let stmt = self.tx.prepare_cached("UPDATE nodes SET heartbeat_at = $1 WHERE id = $2").await?;
+        self.tx.execute(&stmt, &[&at.0, &id]).await?;
+        Ok(())
+    }
+
+    async fn remove_node(&mut self, id: &str) -> TxResult<()> {
+        let stmt = self.tx.prepare_cached("DELETE FROM nodes WHERE id = $1").await?;
+        self.tx.execute(&stmt, &[&id]).await?;
+        Ok(())
+    }
+}
+
+impl SpaceTable for PgTx<'_, '_> {
+    async fn space_exists(&mut self, space: &str) -> TxResult<bool> {
+        let stmt = self.tx.prepare_cached(&crate::space_rules::exists_sql("$1")).await?;
+        Ok(self.tx.query_one(&stmt, &[&space]).await?.get(0))
+    }
+
+    async fn count_names(&mut self, table: &str, space: &str) -> TxResult<u64> {
+        let stmt = self.tx.prepare_cached(&crate::space_rules::count_names_sql(table, "$1")).await?;
+        let n: i64 = self.tx.query_one(&stmt, &[&space]).await?.get(0);
+        Ok(n as u64)
+    }
+
+    async fn delete_space_rows(&mut self, table: &str, space: &str) -> TxResult<u64> {
+        let stmt = self.tx.prepare_cached(&crate::space_rules::delete_sql(table, "$1")).await?;
+        Ok(self.tx.execute(&stmt, &[&space]).await?)
+    }
+
+    async fn delete_space_row(&mut self, space: &str) -> TxResult<()> {
+        let stmt = self.tx.prepare_cached("DELETE FROM spaces WHERE name = $1").await?;
+        self.tx.execute(&stmt, &[&space]).await?;
+        Ok(())
+    }
+}
+
+impl Tables for PgTx<'_, '_> {
+    async fn legacy(&mut self, op: &WriteOp, cx: &mut Cx<'_>) -> TxResult<WriteOutcome> {
+        let mut ocx = OpContext { log: &mut *cx.log, position: cx.position };
+        Ok(crate::postgres::ops::execute_legacy(self.tx, &mut ocx, cx.now, op).await?)
+    }
+}

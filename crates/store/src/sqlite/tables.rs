@@ -1,0 +1,363 @@
+//! The table traits on the SQLite writer's connection: SQL only.
+//!
+//! Runs on the writer thread inside its transaction. Every method completes without waiting
+//! (rusqlite is synchronous), so the writer drives a command's future with a single poll.
+//! Log records are inserted as they are appended, numbered from the writer's `next_seq`, so
+//! later reads in the same group see them; a rolled-back savepoint rewinds the numbering.
+
+use std::collections::HashSet;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::commands::Cx;
+use crate::decode::{machine_version, revision};
+use crate::sqlite::ops::OpContext;
+use crate::tables::*;
+use crate::types::*;
+
+/// The writer's transaction, as the commands see it.
+pub(crate) struct SqliteTx<'a> {
+    pub conn: &'a Connection,
+    /// The next seq to assign.
+    pub next_seq: &'a mut u64,
+    /// The log's running byte total.
+    pub next_offset: &'a mut u64,
+    /// `next_seq` and `next_offset` when the current savepoint began.
+    pub saved: (u64, u64),
+}
+
+impl GroupTable for SqliteTx<'_> {
+    // A savepoint costs nothing here and undoes a panic's half-done writes.
+    const SAVEPOINT_EVERY_REQUEST: bool = true;
+
+    async fn savepoint(&mut self) -> TxResult<()> {
+        self.conn.execute_batch("SAVEPOINT request")?;
+        self.saved = (*self.next_seq, *self.next_offset);
+        Ok(())
+    }
+
+    async fn release_savepoint(&mut self) -> TxResult<()> {
+        self.conn.execute_batch("RELEASE request")?;
+        Ok(())
+    }
+
+    async fn rollback_to_savepoint(&mut self, _: &GroupLog, _: LogMark) -> TxResult<()> {
+        self.conn.execute_batch("ROLLBACK TO request; RELEASE request")?;
+        (*self.next_seq, *self.next_offset) = self.saved;
+        Ok(())
+    }
+
+    async fn append_log(&mut self, log: &mut GroupLog, mut record: PendingRecord) -> TxResult<()> {
+        let seq = *self.next_seq;
+        let end_offset = *self.next_offset + (record.address.len() + record.payload.len()) as u64;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO events (seq, space, kind, address, payload, idempotency_key, created_at, end_offset)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                seq as i64,
+                record.space,
+                record.kind,
+                record.address,
+                record.payload,
+                record.idempotency_key,
+                record.created_at.0,
+                end_offset as i64
+            ])?;
+        *self.next_seq += 1;
+        *self.next_offset = end_offset;
+        record.seq = Some(Seq(seq));
+        log.records.push(record);
+        Ok(())
+    }
+
+    async fn flush_log(&mut self, _: &mut GroupLog) -> TxResult<()> {
+        // Written and numbered as they were appended; the writer records the last seq.
+        Ok(())
+    }
+
+    async fn insert_idempotency(&mut self, rows: &[(&str, &str, &str, String, Timestamp)]) -> TxResult<()> {
+        let mut stmt = self.conn.prepare_cached(
+            "INSERT INTO idempotency (space, key, fingerprint, response, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for (space, key, fingerprint, response, at) in rows {
+            stmt.execute(params![space, key, fingerprint, response, at.0])?;
+        }
+        Ok(())
+    }
+
+    async fn insert_spaces(&mut self, rows: &[(&str, Timestamp)], _: bool) -> TxResult<HashSet<String>> {
+        let mut stmt = self.conn.prepare_cached("INSERT OR IGNORE INTO spaces (name, created_at) VALUES (?1, ?2)")?;
+        let mut created = HashSet::new();
+        for (name, at) in rows {
+            if stmt.execute(params![name, at.0])? == 1 {
+                created.insert(name.to_string());
+            }
+        }
+        Ok(created)
+    }
+}
+
+impl IdempotencyTable for SqliteTx<'_> {
+    async fn idempotency_record(&mut self, space: &str, key: &str) -> TxResult<Option<(String, String)>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT fingerprint, response FROM idempotency WHERE space = ?1 AND key = ?2")?
+            .query_row(params![space, key], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
+
+    async fn purge_idempotency(&mut self, before: Timestamp, limit: u32) -> TxResult<u64> {
+        let n = self
+            .conn
+            .prepare_cached(
+                "DELETE FROM idempotency WHERE (space, key) IN
+                   (SELECT space, key FROM idempotency WHERE created_at < ?1 LIMIT ?2)",
+            )?
+            .execute(params![before.0, limit])?;
+        Ok(n as u64)
+    }
+}
+
+impl MachineTable for SqliteTx<'_> {
+    async fn latest_machine(&mut self, space: &str, name: &str) -> TxResult<Option<(MachineVersion, String)>> {
+        let row: Option<(u32, String)> = self
+            .conn
+            .prepare_cached(
+                "SELECT version, definition FROM machines WHERE space = ?1 AND name = ?2 ORDER BY version DESC LIMIT 1",
+            )?
+            .query_row(params![space, name], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        Ok(row.map(|(v, text)| machine_version(v).map(|v| (v, text))).transpose()?)
+    }
+
+    async fn latest_machine_version(&mut self, space: &str, name: &str) -> TxResult<Option<MachineVersion>> {
+        let version: Option<u32> = self
+            .conn
+            .prepare_cached("SELECT max(version) FROM machines WHERE space = ?1 AND name = ?2")?
+            .query_row(params![space, name], |r| r.get(0))?;
+        Ok(version.map(machine_version).transpose()?)
+    }
+
+    async fn machine_definition(
+        &mut self,
+        space: &str,
+        name: &str,
+        version: MachineVersion,
+    ) -> TxResult<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT definition FROM machines WHERE space = ?1 AND name = ?2 AND version = ?3")?
+            .query_row(params![space, name, version.get()], |r| r.get(0))
+            .optional()?)
+    }
+
+    async fn insert_machine(
+        &mut self,
+        space: &str,
+        name: &str,
+        version: MachineVersion,
+        definition: &str,
+        now: Timestamp,
+    ) -> TxResult<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO machines (space, name, version, definition, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![space, name, version.get(), definition, now.0])?;
+        Ok(())
+    }
+}
+
+impl InstanceTable for SqliteTx<'_> {
+    async fn instance_for_update(&mut self, key: &InstanceKey) -> TxResult<Option<InstanceRow>> {
+        let row: Option<(u32, String, String, u64, Option<i64>)> = self
+            .conn
+            .prepare_cached(
+                "SELECT machine_version, state, ctx, revision, deleted_at FROM instances
+                 WHERE space = ?1 AND machine = ?2 AND id = ?3",
+            )?
+            .query_row(params![key.space.as_str(), key.machine.as_str(), key.id.as_str()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .optional()?;
+        let Some((version, state, ctx, rev, deleted_at)) = row else { return Ok(None) };
+        Ok(Some(InstanceRow {
+            machine_version: machine_version(version)?,
+            state,
+            ctx,
+            revision: revision(rev)?,
+            deleted_at: deleted_at.map(Timestamp),
+        }))
+    }
+
+    async fn instance_deleted_at_for_update(&mut self, key: &InstanceKey) -> TxResult<Option<Option<Timestamp>>> {
+        let deleted_at: Option<Option<i64>> = self
+            .conn
+            .prepare_cached("SELECT deleted_at FROM instances WHERE space = ?1 AND machine = ?2 AND id = ?3")?
+            .query_row(params![key.space.as_str(), key.machine.as_str(), key.id.as_str()], |r| r.get(0))
+            .optional()?;
+        Ok(deleted_at.map(|at| at.map(Timestamp)))
+    }
+
+    async fn insert_instance(
+        &mut self,
+        key: &InstanceKey,
+        version: MachineVersion,
+        state: &str,
+        ctx: &str,
+        now: Timestamp,
+    ) -> TxResult<bool> {
+        let inserted = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO instances (space, machine, id, machine_version, state, ctx, revision, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7) ON CONFLICT (space, machine, id) DO NOTHING",
+            )?
+            .execute(params![
+                key.space.as_str(),
+                key.machine.as_str(),
+                key.id.as_str(),
+                version.get(),
+                state,
+                ctx,
+                now.0
+            ])?;
+        Ok(inserted == 1)
+    }
+
+    async fn update_instance(
+        &mut self,
+        key: &InstanceKey,
+        state: &str,
+        ctx: &str,
+        revision: Revision,
+        now: Timestamp,
+    ) -> TxResult<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE instances SET state = ?1, ctx = ?2, revision = ?3, updated_at = ?4
+                 WHERE space = ?5 AND machine = ?6 AND id = ?7",
+            )?
+            .execute(params![
+                state,
+                ctx,
+                revision.get(),
+                now.0,
+                key.space.as_str(),
+                key.machine.as_str(),
+                key.id.as_str()
+            ])?;
+        Ok(())
+    }
+
+    async fn mark_instance_deleted(&mut self, key: &InstanceKey, now: Timestamp) -> TxResult<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE instances SET deleted_at = ?1, updated_at = ?1 WHERE space = ?2 AND machine = ?3 AND id = ?4",
+            )?
+            .execute(params![now.0, key.space.as_str(), key.machine.as_str(), key.id.as_str()])?;
+        Ok(())
+    }
+}
+
+impl TokenTable for SqliteTx<'_> {
+    async fn insert_token(&mut self, token: &TokenRecord) -> TxResult<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO tokens (id, name, secret_hash, role, spaces, created_at, revoked_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                token.id,
+                token.name,
+                token.secret_hash,
+                token.role.as_str(),
+                serde_json::to_string(&token.spaces.to_names())?,
+                token.created_at.0,
+                token.revoked_at.map(|t| t.0),
+            ])?;
+        Ok(())
+    }
+
+    async fn claim_admin_bootstrap(&mut self, token_id: &str) -> TxResult<bool> {
+        let claimed = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO meta (key, value) VALUES ('admin_bootstrapped', ?1) ON CONFLICT (key) DO NOTHING",
+            )?
+            .execute(params![token_id])?;
+        Ok(claimed == 1)
+    }
+
+    async fn token_revoked_at_for_update(&mut self, id: &str) -> TxResult<Option<Option<Timestamp>>> {
+        let revoked_at: Option<Option<i64>> = self
+            .conn
+            .prepare_cached("SELECT revoked_at FROM tokens WHERE id = ?1")?
+            .query_row(params![id], |r| r.get(0))
+            .optional()?;
+        Ok(revoked_at.map(|at| at.map(Timestamp)))
+    }
+
+    async fn revoke_token(&mut self, id: &str, now: Timestamp) -> TxResult<()> {
+        self.conn.prepare_cached("UPDATE tokens SET revoked_at = ?1 WHERE id = ?2")?.execute(params![now.0, id])?;
+        Ok(())
+    }
+}
+
+impl NodeTable for SqliteTx<'_> {
+    async fn upsert_node(&mut self, node: &NodeRecord) -> TxResult<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO nodes (id, address, started_at, heartbeat_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (id) DO UPDATE SET address = excluded.address, heartbeat_at = excluded.heartbeat_at",
+            )?
+            .execute(params![node.id, node.address, node.started_at.0, node.heartbeat_at.0])?;
+        Ok(())
+    }
+
+    async fn renew_node(&mut self, id: &str, at: Timestamp) -> TxResult<()> {
+        self.conn.prepare_cached("UPDATE nodes SET heartbeat_at = ?1 WHERE id = ?2")?.execute(params![at.0, id])?;
+        Ok(())
+    }
+
+    async fn remove_node(&mut self, id: &str) -> TxResult<()> {
+        self.conn.prepare_cached("DELETE FROM nodes WHERE id = ?1")?.execute(params![id])?;
+        Ok(())
+    }
+}
+
+impl SpaceTable for SqliteTx<'_> {
+    async fn space_exists(&mut self, space: &str) -> TxResult<bool> {
+        Ok(self.conn.prepare_cached(&crate::space_rules::exists_sql("?1"))?.query_row(params![space], |r| r.get(0))?)
+    }
+
+    async fn count_names(&mut self, table: &str, space: &str) -> TxResult<u64> {
+        let n: i64 = self
+            .conn
+            .prepare_cached(&crate::space_rules::count_names_sql(table, "?1"))?
+            .query_row(params![space], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
+    async fn delete_space_rows(&mut self, table: &str, space: &str) -> TxResult<u64> {
+        let n = self.conn.prepare_cached(&crate::space_rules::delete_sql(table, "?1"))?.execute(params![space])?;
+        Ok(n as u64)
+    }
+
+    async fn delete_space_row(&mut self, space: &str) -> TxResult<()> {
+        self.conn.prepare_cached("DELETE FROM spaces WHERE name = ?1")?.execute(params![space])?;
+        Ok(())
+    }
+}
+
+impl Tables for SqliteTx<'_> {
+    async fn legacy(&mut self, op: &WriteOp, cx: &mut Cx<'_>) -> TxResult<WriteOutcome> {
+        let mut ocx = OpContext { next_seq: &mut *self.next_seq, next_offset: &mut *self.next_offset };
+        crate::sqlite::ops::execute_legacy(self.conn, &mut ocx, cx.now, op).map_err(|e| match e {
+            crate::error::StoreError::Backend(_) => TxError::Storage { error: e, retry: false },
+            refused => TxError::Refused(refused),
+        })
+    }
+}

@@ -1,0 +1,299 @@
+//! The transactional storage interface the commands are written against: small per-table
+//! traits (in the manner of Restate's `storage-api`), implemented by each backend with SQL only.
+//!
+//! A backend's transaction type implements every table trait ([`Tables`]); a command reads and
+//! writes through them and decides everything else itself (`crate::commands`). Invariants the
+//! implementations keep:
+//! - A method does what its name says and nothing more: no rule, no refusal but
+//!   [`TxError::Storage`] (the database failed) and `StoreError::Corrupt` (a stored value cannot
+//!   be decoded).
+//! - Reads see the transaction's own earlier writes.
+//! - On PostgreSQL the rows a command writes are already locked when it runs (the writer takes
+//!   the command's declared [`Locks`] first, in one global order); methods named `…_for_update`
+//!   lock the row they read as well, which costs nothing when it is already held.
+//! - Log records, idempotency records and `spaces` rows are not written by the commands but
+//!   buffered in the group's [`GroupLog`] and flushed by the writer ([`Tables::flush_log`] and
+//!   friends): PostgreSQL can only number records just before commit (see `postgres::writer`).
+
+use std::collections::HashSet;
+
+use crate::error::StoreError;
+use crate::types::*;
+
+/// Why a step of a command did not happen.
+#[derive(Debug)]
+pub(crate) enum TxError {
+    /// The command refused (a rule said no, or a stored value cannot be read): its request is
+    /// answered with the error and the transaction stays usable once the request's writes are
+    /// undone.
+    Refused(StoreError),
+    /// The database failed: the whole group's transaction is abandoned. `retry` when the
+    /// database rolled it back for a reason a new attempt can avoid (a deadlock, a
+    /// serialization failure).
+    Storage { error: StoreError, retry: bool },
+}
+
+/// What a table method or a command returns.
+pub(crate) type TxResult<T> = Result<T, TxError>;
+
+impl From<StoreError> for TxError {
+    fn from(e: StoreError) -> Self {
+        TxError::Refused(e)
+    }
+}
+
+impl From<serde_json::Error> for TxError {
+    fn from(e: serde_json::Error) -> Self {
+        TxError::Refused(StoreError::from(e))
+    }
+}
+
+impl From<rusqlite::Error> for TxError {
+    fn from(e: rusqlite::Error) -> Self {
+        TxError::Storage { error: StoreError::from(e), retry: false }
+    }
+}
+
+impl From<tokio_postgres::Error> for TxError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        use tokio_postgres::error::SqlState;
+        let retry = e
+            .code()
+            .is_some_and(|c| *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE);
+        TxError::Storage { error: StoreError::from(e), retry }
+    }
+}
+
+/// A log record a command appended, waiting to be written (PostgreSQL) or written and waiting
+/// for the group to commit (SQLite).
+#[derive(Debug)]
+pub(crate) struct PendingRecord {
+    pub space: String,
+    pub kind: &'static str,
+    pub address: String,
+    pub payload: String,
+    pub idempotency_key: Option<String>,
+    pub created_at: Timestamp,
+    /// The (request, op) whose outcome reports this record's seq.
+    pub reports_seq: Option<(usize, usize)>,
+    /// Its seq, once assigned.
+    pub seq: Option<Seq>,
+}
+
+/// An idempotency record waiting for its response (which may contain a seq).
+#[derive(Debug)]
+pub(crate) struct PendingIdempotency {
+    pub space: String,
+    pub key: String,
+    pub fingerprint: String,
+    pub created_at: Timestamp,
+    /// The (request, op) whose outcome is the stored response.
+    pub response_of: (usize, usize),
+}
+
+/// A space an op wrote into in a way that makes a space exist (a new machine version, bucket,
+/// function version or subscription, a message): its `spaces` row is inserted unless it has one.
+#[derive(Debug)]
+pub(crate) struct PendingSpace {
+    pub space: String,
+    pub created_at: Timestamp,
+    /// The (request, op) whose outcome reports whether this created the space.
+    pub reports_to: (usize, usize),
+}
+
+/// What a group writes once its seqs are known.
+#[derive(Debug, Default)]
+pub(crate) struct GroupLog {
+    pub records: Vec<PendingRecord>,
+    pub idempotency: Vec<PendingIdempotency>,
+    pub spaces: Vec<PendingSpace>,
+}
+
+/// A position in a [`GroupLog`] to roll back to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LogMark {
+    records: usize,
+    idempotency: usize,
+    spaces: usize,
+}
+
+impl GroupLog {
+    /// A mark to roll back to when a request's writes are undone.
+    pub fn mark(&self) -> LogMark {
+        LogMark { records: self.records.len(), idempotency: self.idempotency.len(), spaces: self.spaces.len() }
+    }
+
+    /// Forgets everything after `mark`.
+    pub fn truncate(&mut self, mark: LogMark) {
+        self.records.truncate(mark.records);
+        self.idempotency.truncate(mark.idempotency);
+        self.spaces.truncate(mark.spaces);
+    }
+}
+
+/// The locks a group takes before its first command runs (PostgreSQL; the SQLite writer is
+/// alone and needs none). See `postgres::writer` for the order they are taken in.
+#[derive(Debug, Default)]
+pub(crate) struct Locks<'a> {
+    /// Advisory locks by key: exclusive (`true`) or shared.
+    pub advisory: Vec<(String, bool)>,
+    /// Row locks on instances: (space, machine, id).
+    pub instances: Vec<(&'a str, &'a str, &'a str)>,
+    /// Row locks on invocation records, by id.
+    pub invocations: Vec<&'a str>,
+}
+
+impl<'a> Locks<'a> {
+    /// An advisory lock held exclusively.
+    pub fn exclusive(&mut self, key: String) {
+        self.advisory.push((key, true));
+    }
+
+    /// The space's lock held shared: every op that writes into a space but the hot path holds
+    /// it, so a deletion of the space (holding it exclusively) never runs beside it.
+    pub fn writes_into(&mut self, space: &str) {
+        self.advisory.push((format!("space:{space}"), false));
+    }
+
+    /// The row lock of an existing instance.
+    pub fn instance(&mut self, key: &'a InstanceKey) {
+        self.instances.push((key.space.as_ref(), key.machine.as_ref(), key.id.as_ref()));
+    }
+}
+
+/// An instance row as a command reads it.
+#[derive(Debug)]
+pub(crate) struct InstanceRow {
+    pub machine_version: MachineVersion,
+    pub state: String,
+    pub ctx: String,
+    pub revision: Revision,
+    pub deleted_at: Option<Timestamp>,
+}
+
+/// The transaction's control and the group's bookkeeping rows.
+pub(crate) trait GroupTable {
+    /// Whether a request's writes are undone with a savepoint even when it is a single op. A
+    /// backend answers `false` when its ops refuse only before their first write, so a single
+    /// op needs none (PostgreSQL: a savepoint is a round trip).
+    const SAVEPOINT_EVERY_REQUEST: bool;
+
+    /// Starts a savepoint for one request.
+    async fn savepoint(&mut self) -> TxResult<()>;
+    /// Keeps the request's writes.
+    async fn release_savepoint(&mut self) -> TxResult<()>;
+    /// Undoes the request's writes; its buffered rows after `mark` are forgotten by the caller.
+    async fn rollback_to_savepoint(&mut self, log: &GroupLog, mark: LogMark) -> TxResult<()>;
+    /// Buffers (or writes) a log record; the backend may assign its seq now or at
+    /// [`GroupTable::flush_log`].
+    async fn append_log(&mut self, log: &mut GroupLog, record: PendingRecord) -> TxResult<()>;
+    /// Gives every buffered record its seq and writes those not yet written.
+    async fn flush_log(&mut self, log: &mut GroupLog) -> TxResult<()>;
+    /// Writes idempotency records: (space, key, fingerprint, response, created at).
+    async fn insert_idempotency(&mut self, rows: &[(&str, &str, &str, String, Timestamp)]) -> TxResult<()>;
+    /// Inserts the `spaces` rows that do not exist yet; returns the names it inserted.
+    async fn insert_spaces(&mut self, rows: &[(&str, Timestamp)], log_flushed: bool) -> TxResult<HashSet<String>>;
+}
+
+/// Stored responses of idempotent requests.
+pub(crate) trait IdempotencyTable {
+    /// The fingerprint and stored response of a key.
+    async fn idempotency_record(&mut self, space: &str, key: &str) -> TxResult<Option<(String, String)>>;
+    /// Forgets up to `limit` records written before `before`; how many went.
+    async fn purge_idempotency(&mut self, before: Timestamp, limit: u32) -> TxResult<u64>;
+}
+
+/// Machine versions.
+pub(crate) trait MachineTable {
+    /// The latest version of a machine with its canonical definition text.
+    async fn latest_machine(&mut self, space: &str, name: &str) -> TxResult<Option<(MachineVersion, String)>>;
+    /// The latest version number of a machine.
+    async fn latest_machine_version(&mut self, space: &str, name: &str) -> TxResult<Option<MachineVersion>>;
+    /// One version's canonical definition text.
+    async fn machine_definition(
+        &mut self,
+        space: &str,
+        name: &str,
+        version: MachineVersion,
+    ) -> TxResult<Option<String>>;
+    /// Stores a version.
+    async fn insert_machine(
+        &mut self,
+        space: &str,
+        name: &str,
+        version: MachineVersion,
+        definition: &str,
+        now: Timestamp,
+    ) -> TxResult<()>;
+}
+
+/// Instances.
+pub(crate) trait InstanceTable {
+    /// An instance's row, locked for the rest of the transaction.
+    async fn instance_for_update(&mut self, key: &InstanceKey) -> TxResult<Option<InstanceRow>>;
+    /// When an instance was deleted (`Some(None)`: it is not), locked for the rest of the
+    /// transaction; `None` when there is no such instance.
+    async fn instance_deleted_at_for_update(&mut self, key: &InstanceKey) -> TxResult<Option<Option<Timestamp>>>;
+    /// Inserts a new instance at revision 1; `false` when one with its key exists.
+    async fn insert_instance(
+        &mut self,
+        key: &InstanceKey,
+        version: MachineVersion,
+        state: &str,
+        ctx: &str,
+        now: Timestamp,
+    ) -> TxResult<bool>;
+    /// Writes an instance's new state, context and revision.
+    async fn update_instance(
+        &mut self,
+        key: &InstanceKey,
+        state: &str,
+        ctx: &str,
+        revision: Revision,
+        now: Timestamp,
+    ) -> TxResult<()>;
+    /// Marks an instance deleted.
+    async fn mark_instance_deleted(&mut self, key: &InstanceKey, now: Timestamp) -> TxResult<()>;
+}
+
+/// Tokens and the admin bootstrap.
+pub(crate) trait TokenTable {
+    /// Stores a token.
+    async fn insert_token(&mut self, token: &TokenRecord) -> TxResult<()>;
+    /// Records that the admin token was bootstrapped; `false` when it had been before.
+    async fn claim_admin_bootstrap(&mut self, token_id: &str) -> TxResult<bool>;
+    /// When a token was revoked (`Some(None)`: it is not), locked; `None` for no such token.
+    async fn token_revoked_at_for_update(&mut self, id: &str) -> TxResult<Option<Option<Timestamp>>>;
+    /// Revokes a token.
+    async fn revoke_token(&mut self, id: &str, now: Timestamp) -> TxResult<()>;
+}
+
+/// Cluster nodes.
+pub(crate) trait NodeTable {
+    /// Registers a node or renews its heartbeat and address.
+    async fn upsert_node(&mut self, node: &NodeRecord) -> TxResult<()>;
+    /// Renews a registered node's heartbeat (nothing for an unknown node).
+    async fn renew_node(&mut self, id: &str, at: Timestamp) -> TxResult<()>;
+    /// Removes a node.
+    async fn remove_node(&mut self, id: &str) -> TxResult<()>;
+}
+
+/// Spaces as a whole.
+pub(crate) trait SpaceTable {
+    /// Whether a space exists (see `space_rules::exists_sql`).
+    async fn space_exists(&mut self, space: &str) -> TxResult<bool>;
+    /// How many distinct names a space has in a table of named things (`space_rules::NAMED`).
+    async fn count_names(&mut self, table: &str, space: &str) -> TxResult<u64>;
+    /// Deletes a space's rows from one table; how many went.
+    async fn delete_space_rows(&mut self, table: &str, space: &str) -> TxResult<u64>;
+    /// Deletes a space's row in `spaces`.
+    async fn delete_space_row(&mut self, space: &str) -> TxResult<()>;
+}
+
+/// Every table: what a backend's transaction implements and what commands are written against.
+pub(crate) trait Tables:
+    GroupTable + IdempotencyTable + MachineTable + InstanceTable + TokenTable + NodeTable + SpaceTable
+{
+    /// Runs an op that has not moved onto the command layer yet, with the backend's own code.
+    async fn legacy(&mut self, op: &WriteOp, cx: &mut crate::commands::Cx<'_>) -> TxResult<WriteOutcome>;
+}
