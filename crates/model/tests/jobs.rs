@@ -168,6 +168,9 @@ fn valid_policies_pass_validation() {
     ] {
         assert_eq!(policy(input.clone()).validate(), Ok(()), "{input}");
     }
+    let many = RetryPolicy { non_retryable: vec![String::new(); 100_000], ..RetryPolicy::default() };
+    let errors = many.validate().unwrap_err();
+    assert_eq!(errors.len(), 1 + 64, "the count, then the first 64 codes only");
     let nan = RetryPolicy { multiplier: f64::NAN, ..RetryPolicy::default() };
     assert_eq!(nan.validate().unwrap_err()[0].to_string(), "multiplier: must be a number between 1 and 100 (got NaN)");
 }

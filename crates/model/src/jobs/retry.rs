@@ -298,7 +298,8 @@ impl RetryPolicy {
                 format!("lists {} codes; at most {MAX_NON_RETRYABLE} are allowed", self.non_retryable.len()),
             ));
         }
-        for (i, code) in self.non_retryable.iter().enumerate() {
+        // Past the limit only the count is reported, so a huge list costs no quadratic check.
+        for (i, code) in self.non_retryable.iter().enumerate().take(MAX_NON_RETRYABLE) {
             let field = || path(&format!("non_retryable[{i}]"));
             let len = code.chars().count();
             if len == 0 || len > MAX_ERROR_CODE_LEN {
