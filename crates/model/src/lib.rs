@@ -1,5 +1,5 @@
 //! Switchyard's pure domain model: addresses, machine definitions, CEL guards and assignments,
-//! and the transition logic.
+//! the transition logic, and the rules of durable jobs (retries, dead letters, fair selection).
 //!
 //! Architecture invariants:
 //! - No I/O, no async runtime, no logging, no global mutable state: every function is a pure
@@ -19,6 +19,7 @@
 pub mod address;
 pub mod definition;
 pub mod expr;
+pub mod jobs;
 pub mod json;
 
 pub use address::{Address, AddressError, NameProblem, Segment, SpaceName};
@@ -26,4 +27,8 @@ pub use definition::{
     CompiledMachine, ContextError, DefinitionError, DefinitionFormat, FieldError, FromStates, GuardFailure,
     MachineDefinition, StateSpec, States, TransitionError, TransitionOutcome, TransitionSpec, definition_from_json,
     parse_definition,
+};
+pub use jobs::{
+    Candidate, DeadReason, FailedAttempt, FairCursor, Jitter, JobStatus, RetryDecision, RetryPolicy, Selection,
+    SpaceLimits, UnknownJobStatus, select_fair,
 };
