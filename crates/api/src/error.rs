@@ -50,6 +50,7 @@ pub fn code_status(code: ErrorCode) -> StatusCode {
         | ErrorCode::SubscriptionNotFound
         | ErrorCode::FunctionNotFound
         | ErrorCode::InvocationNotFound
+        | ErrorCode::JobNotFound
         | ErrorCode::SpaceNotFound
         | ErrorCode::NotFound => StatusCode::NOT_FOUND,
         ErrorCode::InstanceExists

@@ -113,6 +113,8 @@ error_codes! {
     FunctionNotFound = "function_not_found",
     /// No such invocation record.
     InvocationNotFound = "invocation_not_found",
+    /// No such job.
+    JobNotFound = "job_not_found",
     /// A deploy's bytes are not a component the runtime can compile.
     InvalidComponent = "invalid_component",
     /// The component does not fit the `switchyard:function` world.
@@ -302,6 +304,8 @@ fn store_code(e: &StoreError) -> ErrorCode {
         StoreError::SubscriptionNotFound { .. } => ErrorCode::SubscriptionNotFound,
         StoreError::SubscriptionFilterChanged { .. } => ErrorCode::SubscriptionExists,
         StoreError::SeqExpired { .. } => ErrorCode::SeqExpired,
+        StoreError::JobNotFound { .. } => ErrorCode::JobNotFound,
+        StoreError::JobConflict { .. } => ErrorCode::Conflict,
         StoreError::BatchFailed { source, .. } => store_code(source),
         StoreError::Closed | StoreError::Failed(_) | StoreError::OutcomeUnknown(_) | StoreError::Unreachable(_) => {
             ErrorCode::Unavailable
@@ -321,6 +325,7 @@ fn store_details(e: &StoreError) -> Value {
         }
         StoreError::KvConflict { current, .. } => json!({ "current_revision": current }),
         StoreError::SeqExpired { oldest } => json!({ "oldest_seq": oldest.0 }),
+        StoreError::JobConflict { status, .. } => json!({ "status": status }),
         StoreError::Transition(TransitionError::GuardRejected { guards, .. }) => json!({ "guards": guards }),
         StoreError::Transition(
             TransitionError::NoTransition { state, event } | TransitionError::FinalState { state, event },

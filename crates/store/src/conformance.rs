@@ -30,9 +30,15 @@ pub trait Harness: Send + Sync {
     /// connection of its own, beside the store, as a hand edit or an older build would: the
     /// cases that show readers survive records the store itself never writes use it.
     fn execute_raw<'a>(&'a self, store: &'a Self::S, sql: &'a str) -> BoxFuture<'a, ()>;
+    /// A new, empty store whose writers read the time from `clock`.
+    fn fresh_with_clock(&self, clock: crate::SharedClock) -> BoxFuture<'_, Arc<Self::S>>;
+    /// Another node on `store`'s database, as a second server process sharing it would be (a
+    /// backend one process owns alone, like SQLite, answers `store` itself).
+    fn node<'a>(&'a self, store: &'a Arc<Self::S>) -> BoxFuture<'a, Arc<Self::S>>;
 }
 
 mod functions;
+mod jobs;
 mod kv;
 mod spaces;
 mod subscriptions;
@@ -73,6 +79,7 @@ pub fn cases<H: Harness>() -> Vec<(&'static str, Case<H>)> {
     cases
         .into_iter()
         .chain(kv::cases::<H>())
+        .chain(jobs::cases::<H>())
         .chain(subscriptions::cases::<H>())
         .chain(functions::cases::<H>())
         .chain(spaces::cases::<H>())

@@ -118,6 +118,25 @@ pub enum StoreError {
         /// The token's id.
         id: String,
     },
+    /// No such job in the space.
+    #[error("job \"{id}\" not found in space \"{space}\"")]
+    JobNotFound {
+        /// The space.
+        space: String,
+        /// The job's id.
+        id: String,
+    },
+    /// The job's status does not allow the change (re-driving a job that is not dead, deleting
+    /// one that runs, cancelling one that finished).
+    #[error("job \"{id}\" is {status}: {reason}")]
+    JobConflict {
+        /// The job's id.
+        id: String,
+        /// Its status.
+        status: String,
+        /// What would be needed, for a person.
+        reason: String,
+    },
     /// One operation of an atomic batch failed, so none was applied.
     #[error("operation {index} of the batch failed: {source}")]
     BatchFailed {

@@ -24,6 +24,7 @@ mod error;
 mod function_rules;
 mod functions;
 mod group;
+mod jobs;
 mod kv_rules;
 mod machines;
 mod metrics;
@@ -42,6 +43,7 @@ use switchyard_model::{Segment, SpaceName};
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use error::StoreError;
 pub use functions::*;
+pub use jobs::*;
 pub use machines::MachineCache;
 pub use metrics::StoreMetrics;
 pub use streams::*;
@@ -212,6 +214,20 @@ pub trait Store: Send + Sync + 'static {
     /// call is bounded and a checkpoint blocked by readers is not waited for, so a call may
     /// leave some for the next.
     async fn compact(&self) -> Result<(), StoreError>;
+
+    /// A job of a space.
+    async fn get_job(&self, space: &SpaceName, id: &str) -> Result<Option<JobRecord>, StoreError>;
+
+    /// A page of a space's jobs, by id (ids are UUIDv7: creation order).
+    async fn list_jobs(&self, query: &ListJobs) -> Result<Vec<JobRecord>, StoreError>;
+
+    /// The earliest time a scheduler has work: the first `run_at` of a pending job or the first
+    /// end of a running job's lease (`None` when there are no such jobs).
+    async fn next_job_wakeup(&self) -> Result<Option<Timestamp>, StoreError>;
+
+    /// Per space with pending, running or dead jobs: the counts and the oldest due job, at `now`.
+    /// A scan of the work table's index: for metrics, not for every write.
+    async fn job_queue_stats(&self, now: Timestamp) -> Result<Vec<JobQueueStats>, StoreError>;
 
     /// Nodes whose last heartbeat is at or after `alive_since`, by id.
     async fn list_nodes(&self, alive_since: Timestamp) -> Result<Vec<NodeRecord>, StoreError>;

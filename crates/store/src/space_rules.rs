@@ -36,6 +36,7 @@ pub(crate) const TABLES: &[SpaceTable] = &[
     SpaceTable { table: "subscriptions", counts: Some(|d| &mut d.subscriptions) },
     SpaceTable { table: "invocations", counts: Some(|d| &mut d.invocations) },
     SpaceTable { table: "functions", counts: None },
+    SpaceTable { table: "jobs", counts: None },
     SpaceTable { table: "idempotency", counts: Some(|d| &mut d.idempotency_keys) },
     SpaceTable { table: "events", counts: Some(|d| &mut d.log_records) },
 ];

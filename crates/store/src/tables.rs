@@ -290,9 +290,44 @@ pub(crate) trait SpaceTable {
     async fn delete_space_row(&mut self, space: &str) -> TxResult<()>;
 }
 
+/// The work table.
+pub(crate) trait JobTable {
+    /// A space's job with this idempotency key.
+    async fn job_by_key(&mut self, space: &str, key: &str) -> TxResult<Option<crate::JobRecord>>;
+    /// A job, locked for the rest of the transaction.
+    async fn job_for_update(&mut self, space: &str, id: &str) -> TxResult<Option<crate::JobRecord>>;
+    /// Stores a new job.
+    async fn insert_job(&mut self, job: &crate::JobRecord) -> TxResult<()>;
+    /// Writes every column of a job that can change (status, payload, times, lease, attempts,
+    /// error, result).
+    async fn update_job(&mut self, job: &crate::JobRecord) -> TxResult<()>;
+    /// Deletes a job.
+    async fn delete_job(&mut self, space: &str, id: &str) -> TxResult<()>;
+    /// Up to `limit` running jobs whose lease ended at or before `now`, locked; rows another
+    /// transaction holds are skipped, never waited for.
+    async fn expired_jobs_for_update(&mut self, now: Timestamp, limit: u32) -> TxResult<Vec<crate::JobRecord>>;
+    /// Every space with pending jobs (due or not), by name: one index probe per space.
+    async fn spaces_with_pending_jobs(&mut self) -> TxResult<Vec<String>>;
+    /// Up to `limit` of a space's due pending jobs in queue order (priority, then due time),
+    /// locked; rows another transaction holds are skipped, never waited for.
+    async fn due_jobs_for_update(&mut self, space: &str, now: Timestamp, limit: u32)
+    -> TxResult<Vec<crate::JobRecord>>;
+    /// How many jobs run per space (their lease has not ended at `now`).
+    async fn running_jobs(&mut self, now: Timestamp) -> TxResult<std::collections::BTreeMap<String, u32>>;
+    /// Extends the leases `owner` still holds on these jobs to `until`; how many it held.
+    async fn extend_job_leases(&mut self, owner: &str, ids: &[String], until: Timestamp) -> TxResult<u64>;
+    /// Up to `limit` of a space's dead jobs (of one kind, if given), oldest first, locked.
+    async fn dead_jobs_for_update(
+        &mut self,
+        space: &str,
+        kind: Option<&str>,
+        limit: u32,
+    ) -> TxResult<Vec<crate::JobRecord>>;
+}
+
 /// Every table: what a backend's transaction implements and what commands are written against.
 pub(crate) trait Tables:
-    GroupTable + IdempotencyTable + MachineTable + InstanceTable + TokenTable + NodeTable + SpaceTable
+    GroupTable + IdempotencyTable + MachineTable + InstanceTable + TokenTable + NodeTable + SpaceTable + JobTable
 {
     /// Runs an op that has not moved onto the command layer yet, with the backend's own code.
     async fn legacy(&mut self, op: &WriteOp, cx: &mut crate::commands::Cx<'_>) -> TxResult<WriteOutcome>;

@@ -648,6 +648,51 @@ pub enum WriteOp {
         /// At most this many (the caller repeats while a full chunk was removed).
         limit: u32,
     },
+    /// Enqueues a job (appends `job.enqueued`), unless the space has one with the same
+    /// idempotency key, which is returned instead.
+    EnqueueJob(crate::JobSpec),
+    /// Leases due jobs to a worker, fairly across spaces (see [`crate::LeaseJobs`]); first takes
+    /// back jobs whose lease ended, counting their attempt as failed. Appends `job.started` per job.
+    LeaseJobs(crate::LeaseJobs),
+    /// Extends the leases a worker still holds.
+    ExtendJobLeases {
+        /// The worker's node.
+        owner: String,
+        /// The jobs.
+        ids: Vec<String>,
+        /// The new lease lasts this long from now, in milliseconds.
+        lease_ms: u64,
+    },
+    /// Ends an attempt: succeeded, retried later or dead, as its retry policy says; appends
+    /// `job.succeeded`, `job.failed` or `job.dead`.
+    FinishJob(crate::FinishJob),
+    /// Re-drives a dead or cancelled job: pending now, its attempts counted from zero again,
+    /// optionally with a new payload; appends `job.retried`.
+    RetryJob {
+        /// The space.
+        space: SpaceName,
+        /// The job.
+        id: String,
+        /// A new payload, if given.
+        payload: Option<Value>,
+    },
+    /// Re-drives up to `limit` dead jobs of a space (of one kind, if given), oldest first.
+    RedriveJobs(crate::RedriveJobs),
+    /// Cancels a job that has not finished; appends `job.cancelled`. A running attempt's end is
+    /// then ignored.
+    CancelJob {
+        /// The space.
+        space: SpaceName,
+        /// The job.
+        id: String,
+    },
+    /// Deletes a job that is not running; appends `job.deleted`.
+    DeleteJob {
+        /// The space.
+        space: SpaceName,
+        /// The job.
+        id: String,
+    },
 }
 
 /// What a [`WriteOp`] did.
@@ -771,6 +816,25 @@ pub enum WriteOutcome {
         /// The `space.deleted` record.
         seq: Seq,
     },
+    /// A job is enqueued (or, `replayed`, an earlier one with the same key was found).
+    JobEnqueued {
+        /// The job as stored.
+        job: Box<crate::JobRecord>,
+        /// Whether this is the earlier job with the same key.
+        replayed: bool,
+        /// Whether this write created the space.
+        space_created: bool,
+    },
+    /// The jobs a worker leased.
+    JobsLeased(crate::JobsLeased),
+    /// This many leases were extended.
+    JobLeasesExtended(u64),
+    /// What ending an attempt did.
+    JobFinished(crate::JobFinished),
+    /// A job was re-drove, cancelled or deleted; the record as it now is (`None` once deleted).
+    JobChanged(Option<Box<crate::JobRecord>>),
+    /// This many jobs were re-driven.
+    JobsRedriven(u64),
 }
 
 impl WriteOutcome {
@@ -785,8 +849,14 @@ impl WriteOutcome {
             | WriteOutcome::KvWritten { space_created, .. }
             | WriteOutcome::SubscriptionPut { space_created, .. }
             | WriteOutcome::FunctionPut { space_created, .. }
-            | WriteOutcome::Published { space_created, .. } => *space_created,
-            WriteOutcome::InstanceCreated { .. }
+            | WriteOutcome::Published { space_created, .. }
+            | WriteOutcome::JobEnqueued { space_created, .. } => *space_created,
+            WriteOutcome::JobsLeased(_)
+            | WriteOutcome::JobLeasesExtended(_)
+            | WriteOutcome::JobFinished(_)
+            | WriteOutcome::JobChanged(_)
+            | WriteOutcome::JobsRedriven(_)
+            | WriteOutcome::InstanceCreated { .. }
             | WriteOutcome::EventApplied { .. }
             | WriteOutcome::InstanceDeleted
             | WriteOutcome::TokenCreated(_)
@@ -817,8 +887,14 @@ impl WriteOutcome {
             | WriteOutcome::KvWritten { space_created, .. }
             | WriteOutcome::SubscriptionPut { space_created, .. }
             | WriteOutcome::FunctionPut { space_created, .. }
-            | WriteOutcome::Published { space_created, .. } => *space_created = true,
-            WriteOutcome::InstanceCreated { .. }
+            | WriteOutcome::Published { space_created, .. }
+            | WriteOutcome::JobEnqueued { space_created, .. } => *space_created = true,
+            WriteOutcome::JobsLeased(_)
+            | WriteOutcome::JobLeasesExtended(_)
+            | WriteOutcome::JobFinished(_)
+            | WriteOutcome::JobChanged(_)
+            | WriteOutcome::JobsRedriven(_)
+            | WriteOutcome::InstanceCreated { .. }
             | WriteOutcome::EventApplied { .. }
             | WriteOutcome::InstanceDeleted
             | WriteOutcome::TokenCreated(_)
@@ -869,7 +945,13 @@ impl WriteOutcome {
             | WriteOutcome::InvocationEnqueued { .. }
             | WriteOutcome::InvocationsClaimed(_)
             | WriteOutcome::InvocationFinished(None)
-            | WriteOutcome::InvocationsPurged(_) => {}
+            | WriteOutcome::InvocationsPurged(_)
+            | WriteOutcome::JobEnqueued { .. }
+            | WriteOutcome::JobsLeased(_)
+            | WriteOutcome::JobLeasesExtended(_)
+            | WriteOutcome::JobFinished(_)
+            | WriteOutcome::JobChanged(_)
+            | WriteOutcome::JobsRedriven(_) => {}
         }
     }
 }

@@ -25,12 +25,11 @@ impl PgHarness {
     }
 
     async fn open(&self, db: Arc<TestDatabase>) -> Arc<PgStore> {
-        let options = PgOptions {
-            url: db.url().to_string(),
-            writers: self.writers,
-            readers: 4,
-            clock: switchyard_store::SystemClock::shared(),
-        };
+        self.open_with(db, switchyard_store::SystemClock::shared()).await
+    }
+
+    async fn open_with(&self, db: Arc<TestDatabase>, clock: switchyard_store::SharedClock) -> Arc<PgStore> {
+        let options = PgOptions { url: db.url().to_string(), writers: self.writers, readers: 4, clock };
         let store = Arc::new(PgStore::connect(options).await.expect("connect"));
         self.databases.lock().unwrap().insert(Arc::as_ptr(&store) as usize, db);
         store
@@ -44,6 +43,20 @@ impl Harness for PgHarness {
         Box::pin(async move {
             let db = tokio::task::spawn_blocking(TestDatabase::create).await.expect("create database");
             self.open(Arc::new(db)).await
+        })
+    }
+
+    fn fresh_with_clock(&self, clock: switchyard_store::SharedClock) -> BoxFuture<'_, Arc<PgStore>> {
+        Box::pin(async move {
+            let db = tokio::task::spawn_blocking(TestDatabase::create).await.expect("create database");
+            self.open_with(Arc::new(db), clock).await
+        })
+    }
+
+    fn node<'a>(&'a self, store: &'a Arc<PgStore>) -> BoxFuture<'a, Arc<PgStore>> {
+        Box::pin(async move {
+            let db = self.databases.lock().unwrap().get(&(Arc::as_ptr(store) as usize)).cloned().expect("opened here");
+            self.open(db).await
         })
     }
 

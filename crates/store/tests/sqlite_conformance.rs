@@ -31,11 +31,11 @@ impl SqliteHarness {
     }
 
     fn open(&self, dir: PathBuf) -> Arc<SqliteStore> {
-        let store = SqliteStore::open(SqliteOptions {
-            data_dir: dir.clone(),
-            durability: self.durability,
-            clock: switchyard_store::SystemClock::shared(),
-        })
+        self.open_with(dir, switchyard_store::SystemClock::shared())
+    }
+
+    fn open_with(&self, dir: PathBuf, clock: switchyard_store::SharedClock) -> Arc<SqliteStore> {
+        let store = SqliteStore::open(SqliteOptions { data_dir: dir.clone(), durability: self.durability, clock })
         .expect("open");
         let store = Arc::new(store);
         self.dirs.lock().unwrap().insert(Arc::as_ptr(&store) as usize, dir);
@@ -51,6 +51,18 @@ impl Harness for SqliteHarness {
             let n = self.created.fetch_add(1, Ordering::Relaxed);
             self.open(self.root.path().join(format!("store-{n}")))
         })
+    }
+
+    fn fresh_with_clock(&self, clock: switchyard_store::SharedClock) -> BoxFuture<'_, Arc<SqliteStore>> {
+        Box::pin(async move {
+            let n = self.created.fetch_add(1, Ordering::Relaxed);
+            self.open_with(self.root.path().join(format!("store-{n}")), clock)
+        })
+    }
+
+    fn node<'a>(&'a self, store: &'a Arc<SqliteStore>) -> BoxFuture<'a, Arc<SqliteStore>> {
+        // One process owns a SQLite store: its "other nodes" are the same store's writer.
+        Box::pin(async move { store.clone() })
     }
 
     fn reopen(&self, store: Arc<SqliteStore>) -> BoxFuture<'_, Arc<SqliteStore>> {

@@ -17,6 +17,7 @@
 
 mod group;
 mod instances;
+mod jobs;
 mod machines;
 mod spaces;
 mod system;
@@ -115,7 +116,7 @@ pub(crate) trait Locking<'a> {
 /// backends' own code. The one match over every [`WriteOp`].
 macro_rules! dispatch {
     ($op:expr, $c:ident => $body:expr, legacy => $legacy:expr) => {{
-        use $crate::commands::{instances::*, machines::*, spaces::*, system::*, topics::*};
+        use $crate::commands::{instances::*, jobs::*, machines::*, spaces::*, system::*, topics::*};
         use $crate::types::WriteOp;
         match $op {
             WriteOp::PutMachine { space, name, definition } => {
@@ -185,6 +186,38 @@ macro_rules! dispatch {
             }
             WriteOp::PurgeIdempotency { before, limit } => {
                 let $c = PurgeIdempotency { before: *before, limit: *limit };
+                $body
+            }
+            WriteOp::EnqueueJob(spec) => {
+                let $c = EnqueueJob { spec };
+                $body
+            }
+            WriteOp::LeaseJobs(lease) => {
+                let $c = LeaseJobsCommand { lease };
+                $body
+            }
+            WriteOp::ExtendJobLeases { owner, ids, lease_ms } => {
+                let $c = ExtendJobLeases { owner, ids, lease_ms: *lease_ms };
+                $body
+            }
+            WriteOp::FinishJob(finish) => {
+                let $c = FinishJobCommand { finish };
+                $body
+            }
+            WriteOp::RetryJob { space, id, payload } => {
+                let $c = RetryJob { space, id, payload: payload.as_ref() };
+                $body
+            }
+            WriteOp::RedriveJobs(redrive) => {
+                let $c = RedriveJobsCommand { redrive };
+                $body
+            }
+            WriteOp::CancelJob { space, id } => {
+                let $c = CancelJob { space, id };
+                $body
+            }
+            WriteOp::DeleteJob { space, id } => {
+                let $c = DeleteJob { space, id };
                 $body
             }
             WriteOp::PutBucket { .. }

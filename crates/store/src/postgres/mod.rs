@@ -8,6 +8,7 @@
 //! `--durability` setting of SQLite does not apply here.
 
 mod functions;
+mod jobs;
 mod kv;
 mod ops;
 mod schema;
@@ -34,6 +35,7 @@ use crate::group::{FailState, WriteQueue};
 use crate::machines::MachineCache;
 use crate::metrics::StoreMetrics;
 use crate::streams::*;
+use crate::jobs::{JobQueueStats, JobRecord, ListJobs};
 use crate::types::*;
 use crate::{FunctionRecord, FunctionSummary, InvocationRecord, ListInstances, ListInvocations, Store};
 
@@ -430,6 +432,22 @@ impl Store for PgStore {
     async fn compact(&self) -> Result<(), StoreError> {
         // PostgreSQL's autovacuum reclaims what retention deletes.
         Ok(())
+    }
+
+    async fn get_job(&self, space: &SpaceName, id: &str) -> Result<Option<JobRecord>, StoreError> {
+        jobs::get_job(self, space.as_str(), id).await
+    }
+
+    async fn list_jobs(&self, query: &ListJobs) -> Result<Vec<JobRecord>, StoreError> {
+        jobs::list_jobs(self, query).await
+    }
+
+    async fn next_job_wakeup(&self) -> Result<Option<Timestamp>, StoreError> {
+        jobs::next_job_wakeup(self).await
+    }
+
+    async fn job_queue_stats(&self, now: Timestamp) -> Result<Vec<JobQueueStats>, StoreError> {
+        jobs::job_queue_stats(self, now).await
     }
 
     async fn list_nodes(&self, alive_since: Timestamp) -> Result<Vec<NodeRecord>, StoreError> {

@@ -227,6 +227,40 @@ const MIGRATIONS: &[&str] = &[
     -- Purging finished records by age.
     CREATE INDEX invocations_by_finish ON invocations (finished_at) WHERE finished_at IS NOT NULL;
     "#,
+    // 4: the work table: every kind of durable work (see `commands::jobs`).
+    r#"
+    CREATE TABLE jobs (
+        id              TEXT COLLATE "C" PRIMARY KEY,
+        space           TEXT COLLATE "C" NOT NULL,
+        kind            TEXT NOT NULL,
+        target          TEXT NOT NULL,
+        payload         TEXT NOT NULL,
+        status          TEXT NOT NULL,
+        priority        INTEGER NOT NULL,
+        concurrency_key TEXT,
+        idempotency_key TEXT,
+        run_at          BIGINT NOT NULL,
+        attempt         BIGINT NOT NULL,
+        lease_until     BIGINT,
+        lease_owner     TEXT,
+        retry           TEXT NOT NULL,
+        created_at      BIGINT NOT NULL,
+        updated_at      BIGINT NOT NULL,
+        finished_at     BIGINT,
+        last_error      TEXT,
+        result          TEXT,
+        attempts        TEXT NOT NULL
+    );
+    -- The queue of each space, in the order a space's jobs are started: a lease round probes
+    -- each space with pending jobs once, then reads its first due jobs from here.
+    CREATE INDEX jobs_queue ON jobs (space, priority DESC, run_at) WHERE status = 'pending';
+    -- The next due time, for a scheduler that sleeps until then.
+    CREATE INDEX jobs_due ON jobs (run_at) WHERE status = 'pending';
+    -- Leases that may have ended, and the running count per space.
+    CREATE INDEX jobs_running ON jobs (lease_until) WHERE status = 'running';
+    CREATE INDEX jobs_by_space ON jobs (space, status, id);
+    CREATE UNIQUE INDEX jobs_by_key ON jobs (space, idempotency_key) WHERE idempotency_key IS NOT NULL;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -9,6 +9,7 @@
 //! WAL mode lets readers proceed while the writer commits; a reader sees only committed data.
 
 mod functions;
+mod jobs;
 mod kv;
 mod ops;
 mod rows;
@@ -29,6 +30,7 @@ use crate::error::StoreError;
 use crate::machines::MachineCache;
 use crate::metrics::StoreMetrics;
 use crate::streams::*;
+use crate::jobs::{JobQueueStats, JobRecord, ListJobs};
 use crate::types::*;
 use crate::{Durability, FunctionRecord, FunctionSummary, InvocationRecord, ListInstances, ListInvocations, Store};
 
@@ -494,6 +496,22 @@ impl Store for SqliteStore {
     }
     async fn compact(&self) -> Result<(), StoreError> {
         self.writes.compact().await
+    }
+
+    async fn get_job(&self, space: &SpaceName, id: &str) -> Result<Option<JobRecord>, StoreError> {
+        jobs::get_job(self, space.as_str(), id).await
+    }
+
+    async fn list_jobs(&self, query: &ListJobs) -> Result<Vec<JobRecord>, StoreError> {
+        jobs::list_jobs(self, query).await
+    }
+
+    async fn next_job_wakeup(&self) -> Result<Option<Timestamp>, StoreError> {
+        jobs::next_job_wakeup(self).await
+    }
+
+    async fn job_queue_stats(&self, now: Timestamp) -> Result<Vec<JobQueueStats>, StoreError> {
+        jobs::job_queue_stats(self, now).await
     }
 
     async fn list_nodes(&self, alive_since: Timestamp) -> Result<Vec<NodeRecord>, StoreError> {

@@ -1,0 +1,342 @@
+//! The work table's records and requests: what the store keeps about each job, and what the
+//! job ops ([`crate::WriteOp`]) carry. The rules (retry, fairness) are `switchyard_model::jobs`;
+//! the commands applying them are `commands::jobs`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use switchyard_model::jobs::{FairCursor, JobStatus, RetryPolicy, SpaceLimits};
+use switchyard_model::{Segment, SpaceName};
+
+use crate::types::Timestamp;
+
+/// Log record kinds of jobs: one per attempt's start and end, and per re-drive.
+pub mod job_kinds {
+    /// A job was enqueued.
+    pub const ENQUEUED: &str = "job.enqueued";
+    /// An attempt started (a worker leased the job).
+    pub const STARTED: &str = "job.started";
+    /// An attempt succeeded; the job is done.
+    pub const SUCCEEDED: &str = "job.succeeded";
+    /// An attempt failed and the job will be tried again.
+    pub const FAILED: &str = "job.failed";
+    /// The last attempt failed (or the deadline passed, or the error is never retried).
+    pub const DEAD: &str = "job.dead";
+    /// A person re-drove the job.
+    pub const RETRIED: &str = "job.retried";
+    /// The job was cancelled before it finished.
+    pub const CANCELLED: &str = "job.cancelled";
+    /// The job was deleted.
+    pub const DELETED: &str = "job.deleted";
+}
+
+/// The most attempts a job keeps the history of (the newest; `attempt` counts them all).
+pub const MAX_ATTEMPT_HISTORY: usize = 50;
+
+/// An error an attempt ended with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobError {
+    /// A stable code (`http_503`, `function_timeout`, `lease_expired`, …).
+    pub code: String,
+    /// What happened, for a person.
+    pub message: String,
+}
+
+/// One attempt at a job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobAttempt {
+    /// Its number (1 for the first).
+    pub attempt: u32,
+    /// The node that ran it.
+    pub owner: String,
+    /// When it started.
+    pub started_at: Timestamp,
+    /// When it ended (`None` while it runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<Timestamp>,
+    /// Its error, when it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<JobError>,
+}
+
+/// A job to enqueue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobSpec {
+    /// Its id (a UUIDv7).
+    pub id: String,
+    /// The space it runs for.
+    pub space: SpaceName,
+    /// What runs it (`http`, `function`, `event`, `publish`, `noop`).
+    pub kind: Segment,
+    /// What it acts on, for people and filters: a URL, a function's or instance's address.
+    pub target: String,
+    /// What the kind needs to run it.
+    pub payload: Value,
+    /// Higher runs first among a space's due jobs.
+    pub priority: i32,
+    /// The fairness lane inside the space.
+    pub concurrency_key: Option<String>,
+    /// Stable across attempts; a second enqueue with the same key in the space returns the first.
+    pub idempotency_key: Option<String>,
+    /// When it is due.
+    pub run_at: Timestamp,
+    /// How failed attempts are retried.
+    pub retry: RetryPolicy,
+}
+
+/// A job as the store keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRecord {
+    /// Its id.
+    pub id: String,
+    /// The space.
+    pub space: SpaceName,
+    /// Its kind.
+    pub kind: Segment,
+    /// What it acts on.
+    pub target: String,
+    /// What the kind needs to run it.
+    pub payload: Value,
+    /// Where it is in its life.
+    pub status: JobStatus,
+    /// Its priority.
+    pub priority: i32,
+    /// Its fairness lane.
+    pub concurrency_key: Option<String>,
+    /// Its idempotency key (the job's id when it was given none: see [`JobRecord::effect_key`]).
+    pub idempotency_key: Option<String>,
+    /// When it is (or was) due.
+    pub run_at: Timestamp,
+    /// Attempts started so far.
+    pub attempt: u32,
+    /// While running: until when its worker holds it.
+    pub lease_until: Option<Timestamp>,
+    /// While running: the worker's node.
+    pub lease_owner: Option<String>,
+    /// Its retry policy.
+    pub retry: RetryPolicy,
+    /// When it was enqueued.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+    /// When it succeeded, died or was cancelled.
+    pub finished_at: Option<Timestamp>,
+    /// The last attempt's error.
+    pub last_error: Option<JobError>,
+    /// What its successful attempt returned.
+    pub result: Option<Value>,
+    /// Its newest attempts (at most [`MAX_ATTEMPT_HISTORY`]), oldest first.
+    pub attempts: Vec<JobAttempt>,
+}
+
+impl JobRecord {
+    /// The key every effect of this job carries (an outbound `Idempotency-Key`, a function's
+    /// context): the job's idempotency key, or its id — the same for every attempt.
+    pub fn effect_key(&self) -> &str {
+        self.idempotency_key.as_deref().unwrap_or(&self.id)
+    }
+}
+
+/// A page of a space's jobs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListJobs {
+    /// The space.
+    pub space: SpaceName,
+    /// Only jobs with this status.
+    pub status: Option<JobStatus>,
+    /// Only jobs of this kind.
+    pub kind: Option<String>,
+    /// Only jobs with an id after this one.
+    pub after_id: Option<String>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// How many jobs a space has in each status, and its oldest due pending job.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct JobQueueStats {
+    /// The space.
+    pub space: String,
+    /// Pending jobs (due or not).
+    pub pending: u64,
+    /// Pending jobs that are due.
+    pub due: u64,
+    /// Running jobs.
+    pub running: u64,
+    /// Dead jobs.
+    pub dead: u64,
+    /// The `run_at` of its oldest due pending job.
+    pub oldest_due: Option<Timestamp>,
+}
+
+/// A worker's request for due jobs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaseJobs {
+    /// The worker's node.
+    pub owner: String,
+    /// At most this many (the worker's free slots).
+    pub max: u32,
+    /// How long the lease lasts unless extended, in milliseconds.
+    pub lease_ms: u64,
+    /// Per-space limits on running jobs.
+    pub limits: SpaceLimits,
+    /// Where the last round ended (kept by the worker between rounds).
+    pub cursor: FairCursor,
+    /// A number in `[0, 1)` for the jitter of retries scheduled for expired leases.
+    pub random: f64,
+}
+
+/// What a lease round did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobsLeased {
+    /// The jobs now held by the worker, each at its new attempt.
+    pub jobs: Vec<JobRecord>,
+    /// Where this round ended.
+    pub cursor: FairCursor,
+    /// Leases of other workers that had ended and were taken back (counted as failed attempts).
+    pub expired: u32,
+}
+
+/// How an attempt ended, as its worker reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttemptOutcome {
+    /// It succeeded, with an optional result.
+    Succeeded(Option<Value>),
+    /// It failed; the target may have said when to retry (`Retry-After`, in milliseconds).
+    Failed {
+        /// The error.
+        error: JobError,
+        /// The target's `Retry-After`.
+        retry_after_ms: Option<u64>,
+        /// A number in `[0, 1)` for the retry's jitter.
+        random: f64,
+    },
+}
+
+/// The end of an attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinishJob {
+    /// The space.
+    pub space: SpaceName,
+    /// The job.
+    pub id: String,
+    /// The worker's node: a worker whose lease was taken over finishes nothing.
+    pub owner: String,
+    /// The attempt the worker ran.
+    pub attempt: u32,
+    /// How it ended.
+    pub outcome: AttemptOutcome,
+}
+
+/// What finishing an attempt did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobFinished {
+    /// The job is done.
+    Succeeded,
+    /// It will be tried again at this time.
+    Retrying(Timestamp),
+    /// It is dead.
+    Dead,
+    /// The worker no longer held it (its lease ended and was taken over, or it was cancelled
+    /// or deleted meanwhile): nothing changed.
+    NotHeld,
+}
+
+/// What a bulk re-drive takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedriveJobs {
+    /// The space.
+    pub space: SpaceName,
+    /// Only jobs of this kind.
+    pub kind: Option<String>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+
+/// The columns of `jobs`, in the order [`RawJob`] reads them.
+pub(crate) const JOB_COLUMNS: &str = "id, space, kind, target, payload, status, priority, concurrency_key, \
+     idempotency_key, run_at, attempt, lease_until, lease_owner, retry, created_at, updated_at, finished_at, \
+     last_error, result, attempts";
+
+/// A `jobs` row as a backend reads it, before decoding.
+pub(crate) struct RawJob {
+    pub id: String,
+    pub space: String,
+    pub kind: String,
+    pub target: String,
+    pub payload: String,
+    pub status: String,
+    pub priority: i64,
+    pub concurrency_key: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub run_at: i64,
+    pub attempt: i64,
+    pub lease_until: Option<i64>,
+    pub lease_owner: Option<String>,
+    pub retry: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub finished_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub result: Option<String>,
+    pub attempts: String,
+}
+
+impl RawJob {
+    /// Decodes the row; a value that cannot be read back is `Corrupt`, naming the job.
+    pub(crate) fn decode(self) -> Result<JobRecord, crate::StoreError> {
+        let corrupt = |what: &str, e: &dyn std::fmt::Display| {
+            crate::StoreError::Corrupt(format!("job {} in space {}: {what}: {e}", self.id, self.space))
+        };
+        let status = JobStatus::parse(&self.status).map_err(|e| corrupt("status", &e))?;
+        Ok(JobRecord {
+            space: crate::decode::space(self.space.clone())?,
+            kind: crate::decode::segment(self.kind.clone())?,
+            target: self.target.clone(),
+            payload: serde_json::from_str(&self.payload).map_err(|e| corrupt("payload", &e))?,
+            status,
+            priority: i32::try_from(self.priority).map_err(|e| corrupt("priority", &e))?,
+            concurrency_key: self.concurrency_key.clone(),
+            idempotency_key: self.idempotency_key.clone(),
+            run_at: Timestamp(self.run_at),
+            attempt: u32::try_from(self.attempt).map_err(|e| corrupt("attempt", &e))?,
+            lease_until: self.lease_until.map(Timestamp),
+            lease_owner: self.lease_owner.clone(),
+            retry: serde_json::from_str(&self.retry).map_err(|e| corrupt("retry", &e))?,
+            created_at: Timestamp(self.created_at),
+            updated_at: Timestamp(self.updated_at),
+            finished_at: self.finished_at.map(Timestamp),
+            last_error: self
+                .last_error
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| corrupt("last_error", &e))?,
+            result: self.result.as_deref().map(serde_json::from_str).transpose().map_err(|e| corrupt("result", &e))?,
+            attempts: serde_json::from_str(&self.attempts).map_err(|e| corrupt("attempts", &e))?,
+            id: self.id,
+        })
+    }
+}
+
+/// A job's columns as a backend writes them.
+pub(crate) struct JobColumns {
+    pub payload: String,
+    pub retry: String,
+    pub last_error: Option<String>,
+    pub result: Option<String>,
+    pub attempts: String,
+}
+
+impl JobColumns {
+    /// Encodes what a job stores as JSON text.
+    pub(crate) fn of(job: &JobRecord) -> Result<JobColumns, serde_json::Error> {
+        Ok(JobColumns {
+            payload: serde_json::to_string(&job.payload)?,
+            retry: serde_json::to_string(&job.retry)?,
+            last_error: job.last_error.as_ref().map(serde_json::to_string).transpose()?,
+            result: job.result.as_ref().map(serde_json::to_string).transpose()?,
+            attempts: serde_json::to_string(&job.attempts)?,
+        })
+    }
+}
