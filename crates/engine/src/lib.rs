@@ -13,6 +13,7 @@ mod error;
 pub mod functions;
 pub mod kv;
 pub mod subscriptions;
+pub mod supervisor;
 pub mod watch;
 
 use std::path::Path;
