@@ -32,10 +32,15 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     if !state.ready.load(std::sync::atomic::Ordering::Acquire) {
         return ApiError::new(ErrorCode::Unavailable, "the server is starting or shutting down").into_response();
     }
-    match state.engine.store().check_health() {
-        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
-        Err(e) => ApiError::new(ErrorCode::Unavailable, e.to_string()).into_response(),
+    if let Err(e) = state.engine.store().check_health() {
+        return ApiError::new(ErrorCode::Unavailable, e.to_string()).into_response();
     }
+    // A critical background task that died is not restarted: the node cannot do its job.
+    if let Some(failed) = state.engine.supervisor().critical_failure() {
+        let message = format!("the background task {} failed ({}); restart the node", failed.name, failed.error);
+        return ApiError::new(ErrorCode::Unavailable, message).into_response();
+    }
+    (StatusCode::OK, "ready\n").into_response()
 }
 
 /// Who may read this is `--metrics-access`'s business, checked by `access::authorise`.

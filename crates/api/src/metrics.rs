@@ -29,6 +29,13 @@ pub struct RequestLabels {
     pub status: u16,
 }
 
+/// Labels of the supervisor's per-task series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TaskLabels {
+    /// The task's name (static: the supervisor's names are `&'static str`).
+    pub task: &'static str,
+}
+
 /// Labels of the latency histogram.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
@@ -110,14 +117,28 @@ pub struct EngineGauges {
     pub watch_catch_ups: Gauge,
     /// Retention passes completed.
     pub maintenance_passes: Gauge,
+    /// Restarts of long-lived tasks after a panic or an error, by task.
+    pub task_restarts: Family<TaskLabels, Counter>,
+    /// Long-lived tasks that died and were not restarted (1), by task.
+    pub tasks_failed: Family<TaskLabels, Gauge>,
 }
 
 impl EngineGauges {
     /// Copies the engine's counters.
     pub fn set(&self, engine: &switchyard_engine::Engine) {
+        use std::sync::atomic::Ordering;
         let count = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         self.watch_catch_ups.set(count(engine.watch_catch_ups()));
         self.maintenance_passes.set(count(engine.maintenance_passes()));
+        let supervisor = engine.supervisor();
+        for (task, restarts) in supervisor.restarts() {
+            // The supervisor keeps the count; the counter shows it (a store, not an increment,
+            // so concurrent scrapes cannot count a restart twice).
+            self.task_restarts.get_or_create(&TaskLabels { task }).inner().store(restarts, Ordering::Relaxed);
+        }
+        for failed in supervisor.failed_tasks() {
+            self.tasks_failed.get_or_create(&TaskLabels { task: failed.name }).set(1);
+        }
     }
 }
 
@@ -189,6 +210,16 @@ impl HttpMetrics {
             "switchyard_maintenance_passes",
             "Retention passes (idempotency keys, invocations, log) completed since the process started",
             engine.maintenance_passes.clone(),
+        );
+        registry.register(
+            "switchyard_task_restarts",
+            "Restarts of background tasks after a panic or an error since the process started, by task",
+            engine.task_restarts.clone(),
+        );
+        registry.register(
+            "switchyard_task_failed",
+            "Background tasks that died and are not restarted (1), by task",
+            engine.tasks_failed.clone(),
         );
         store_metrics.register(&mut registry);
         let log = LogGauges::default();

@@ -6,14 +6,18 @@
 //! anything else, so a bad one stops the start-up before the store is touched. Shutdown on
 //! SIGINT/SIGTERM: stop accepting, finish in-flight requests (event streams end at once,
 //! WebSockets get a 1001 close frame; whatever is still open after `--shutdown-grace` is
-//! closed), then close the store so its writer flushes. Connection limits and timeouts live in
-//! `http_server`.
+//! closed), then shut the engine's supervisor down: its long-lived tasks stop and in-flight
+//! work (asynchronous invocations) finishes within what is left of the same grace, counted from
+//! the signal, or is aborted (logged at WARN; an aborted invocation stays pending and runs
+//! again once its lease ends). Only then is the node removed from the cluster's list and the
+//! store closed, so its writer flushes and nothing the supervisor started writes after it.
+//! Connection limits and timeouts live in `http_server`.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use switchyard_api::{ApiConfig, AppState, HttpMetrics, Shutdown};
@@ -21,7 +25,7 @@ use switchyard_engine::{Engine, EngineConfig, FunctionsConfig};
 use switchyard_runtime::{FunctionRuntime, RuntimeConfig};
 use switchyard_store::postgres::{PgOptions, PgStore};
 use switchyard_store::sqlite::{SqliteOptions, SqliteStore};
-use switchyard_store::{Durability, Store};
+use switchyard_store::{Durability, Store, SystemClock};
 
 use crate::http_server::{self, ServerConfig};
 
@@ -166,8 +170,9 @@ pub struct ServeArgs {
     /// limit cannot fit it.
     #[arg(long, env = "SWITCHYARD_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
-    /// On SIGINT/SIGTERM, how long in-flight requests may take to finish before their
-    /// connections are closed (e.g. 8s; event streams end at once). Below the 10 s Docker waits
+    /// On SIGINT/SIGTERM, how long in-flight requests and asynchronous function invocations may
+    /// take to finish, counted from the signal, before they are cut (e.g. 8s; event streams end
+    /// at once; a cut invocation runs again once its lease ends). Below the 10 s Docker waits
     /// before SIGKILL, so the store still closes cleanly.
     #[arg(long, env = "SWITCHYARD_SHUTDOWN_GRACE", default_value = "8s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
@@ -196,6 +201,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         log_retention_age: args.log_retention,
         log_retention_bytes: (args.log_retention_bytes > 0).then_some(args.log_retention_bytes),
         max_context_bytes: usize::try_from(args.max_context_bytes).unwrap_or(usize::MAX),
+        clock: SystemClock::shared(),
     };
     let engine = Arc::new(Engine::new(store.clone(), config));
     if let Some(secret) = engine.bootstrap_admin_token(&args.data_dir).await? {
@@ -235,7 +241,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let runtime = FunctionRuntime::new(runtime_config).context("cannot start the function runtime")?;
     let functions = FunctionsConfig { retention: args.invocation_retention, lease_grace: args.invocation_lease_grace };
     engine.enable_functions(Arc::new(runtime), functions);
-    let maintenance = engine.spawn_maintenance(args.maintenance_interval, Duration::from_secs(1));
+    engine.spawn_maintenance(args.maintenance_interval, Duration::from_secs(1));
 
     let metrics = Arc::new(HttpMetrics::new(store.metrics()));
     let ready = Arc::new(AtomicBool::new(false));
@@ -269,7 +275,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     // Registered before announced: whoever reads the announcement finds this node listed.
     let advertise = args.advertise.clone().unwrap_or_else(|| format!("{scheme}://{addr}"));
-    let (node_id, heartbeat) = engine.join_cluster(advertise, switchyard_engine::NODE_HEARTBEAT).await?;
+    let node_id = engine.join_cluster(advertise, switchyard_engine::NODE_HEARTBEAT).await?;
     tracing::info!(%addr, %scheme, node = %node_id, durability = ?args.durability, data_dir = %args.data_dir.display(), "switchyard serving");
     {
         let mut out = std::io::stdout().lock();
@@ -279,8 +285,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     ready.store(true, Ordering::Release);
     let shutdown_ready = ready.clone();
     let shutdown_sockets = shutdown.clone();
+    let signalled = Arc::new(std::sync::OnceLock::<Instant>::new());
+    let signalled_at = signalled.clone();
     http_server::serve(listener, app, server, async move {
         shutdown_signal().await;
+        let _ = signalled_at.set(Instant::now());
         shutdown_ready.store(false, Ordering::Release);
         shutdown_sockets.begin();
         tracing::info!("shutting down: finishing in-flight requests");
@@ -292,8 +301,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if tokio::time::timeout(WEBSOCKET_CLOSE_TIME, shutdown.sockets_closed()).await.is_err() {
         tracing::warn!(open = shutdown.open_sockets(), "WebSockets still open after shutdown: dropping them");
     }
-    maintenance.abort();
-    heartbeat.abort();
+    // One grace for the whole shutdown, counted from the signal: asynchronous invocations ran
+    // on while the connections drained.
+    let grace = match signalled.get() {
+        Some(at) => args.shutdown_grace.saturating_sub(at.elapsed()),
+        None => args.shutdown_grace,
+    };
+    let report = engine.supervisor().shutdown(grace).await;
+    if !report.is_clean() {
+        tracing::warn!(
+            aborted_work = report.aborted_work.len(),
+            aborted_tasks = ?report.aborted_tasks,
+            "shutdown grace elapsed: background work was aborted (aborted invocations run again once their lease ends)"
+        );
+    }
     if let Err(e) = engine.leave_cluster(&node_id).await {
         tracing::warn!(error = %e, "could not remove this node from the cluster's list");
     }

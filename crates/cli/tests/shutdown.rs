@@ -1,7 +1,9 @@
 //! Shutdown against the real binary (issue 12, defect 1): SIGTERM while ten SSE watchers, a
 //! WebSocket and writers are connected ends every stream cleanly (SSE with its last chunk, the
 //! WebSocket with close code 1001), exits 0 long before the grace would cut anything, and loses
-//! no acknowledged write.
+//! no acknowledged write. And (issue 13) the supervisor's drain: an asynchronous invocation
+//! running at SIGTERM finishes before the process exits, within the grace; one that outlasts the
+//! grace is cut, and stays pending to run again.
 
 mod support;
 
@@ -13,7 +15,9 @@ use serde_json::json;
 use support::TestServer;
 use support::http::Http;
 use support::sse::SseReader;
-use switchyard_testkit::wait_until;
+use switchyard_client::{Client, FunctionSettings, InvokeOptions};
+use switchyard_testkit::{example_function_bytes, wait_until, within};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
 /// How long anything may take before the test calls it a hang. The grace below is longer, so a
@@ -105,4 +109,107 @@ async fn sigterm_with_watchers_a_websocket_and_writers_exits_cleanly_and_keeps_e
         let (status, body) = http.get(&format!("/v1/spaces/acme/machines/m/instances/{id}")).await;
         assert_eq!(status, 200, "acknowledged instance {id} was lost: {body}");
     }
+}
+
+/// A loopback HTTP server for one request, which it answers only once released: a function
+/// fetching from it runs exactly as long as the test wants. Returns its `host:port`, a receiver
+/// told when the request arrived, and the sender that releases the answer.
+async fn held_http_server() -> (String, tokio::sync::oneshot::Receiver<()>, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+    let addr = listener.local_addr().expect("the bound address").to_string();
+    let (arrived_tx, arrived) = tokio::sync::oneshot::channel();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let Ok((mut socket, _)) = listener.accept().await else { return };
+        let mut head = vec![0u8; 4096];
+        let _ = socket.read(&mut head).await;
+        let _ = arrived_tx.send(());
+        // Dropped unsent (the test gave up on it): close without answering.
+        if released.await.is_err() {
+            return;
+        }
+        let body = "released";
+        let answer = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+        let _ = socket.write_all(answer.as_bytes()).await;
+    });
+    (addr, arrived, release)
+}
+
+/// Deploys `misbehave` as `fetch`, allowed to reach `addr`, and invokes it asynchronously to
+/// fetch from there; returns the invocation's id once its request reached `addr`.
+async fn invoke_fetch_from(client: &Client, addr: &str, arrived: tokio::sync::oneshot::Receiver<()>) -> String {
+    let settings = FunctionSettings {
+        timeout_ms: Some(120_000),
+        allowed_hosts: vec![addr.to_owned()],
+        ..FunctionSettings::default()
+    };
+    client.deploy_function("acme", "fetch", &example_function_bytes("misbehave"), &settings).await.expect("deploy");
+    let input = serde_json::to_vec(&json!({"do": "http", "url": format!("http://{addr}/slow")})).expect("input");
+    let pending = client.invoke_async("acme", "fetch", input, &InvokeOptions::default()).await.expect("accepted");
+    let id = pending["id"].as_str().expect("an invocation id").to_owned();
+    within("the invocation's request to arrive", BOUND, arrived).await.expect("the function fetched");
+    id
+}
+
+/// Sends SIGTERM from a blocking task; the task returns the exit status (and the server, so its
+/// data directory outlives it).
+fn terminate(mut server: TestServer) -> tokio::task::JoinHandle<(std::process::ExitStatus, TestServer)> {
+    tokio::task::spawn_blocking(move || {
+        let status = server.terminate();
+        (status, server)
+    })
+}
+
+/// Waits until nothing accepts connections at the server's address: shutdown began.
+async fn wait_until_not_accepting(url: &str) {
+    let addr = url.trim_start_matches("http://").to_owned();
+    wait_until("the server to stop accepting connections", BOUND, || async {
+        tokio::net::TcpStream::connect(&addr).await.err().map(|_| ())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_waits_for_a_running_async_invocation_which_is_succeeded_after_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (addr, arrived, release) = held_http_server().await;
+    let server = TestServer::start_in(dir.path(), &["--shutdown-grace", GRACE, "--function-allow-private-networks"]);
+    let url = server.url.clone();
+    let id = invoke_fetch_from(&server.client(), &addr, arrived).await;
+
+    let terminated = terminate(server);
+    wait_until_not_accepting(&url).await;
+    // The invocation cannot finish before the release: the process must still be there.
+    assert!(!terminated.is_finished(), "serve exited while an invocation it accepted was still running");
+    release.send(()).expect("the held request is waiting");
+    let (status, server) = within("serve to exit", BOUND, terminated).await.expect("join");
+    assert!(status.success(), "serve exits 0 on SIGTERM, not {status:?}");
+    drop(server);
+
+    // Finished by the first process (attempt 1): the restarted one has not claimed it, its lease
+    // being far from over.
+    let restarted = TestServer::start_in(dir.path(), &[]);
+    let record = restarted.client().get_invocation("acme", &id).await.expect("the invocation record");
+    assert_eq!(record["status"], "succeeded", "{record}");
+    assert_eq!(record["attempt"], 1, "{record}");
+    assert_eq!(record["output"], json!({"status": 200, "body": "released"}), "{record}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_cuts_an_async_invocation_that_outlasts_the_grace_and_it_stays_pending() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (addr, arrived, release) = held_http_server().await;
+    let server = TestServer::start_in(dir.path(), &["--shutdown-grace", "1s", "--function-allow-private-networks"]);
+    let id = invoke_fetch_from(&server.client(), &addr, arrived).await;
+
+    // Never released: the grace ends first.
+    let (status, server) = within("serve to exit once the grace ended", BOUND, terminate(server)).await.expect("join");
+    assert!(status.success(), "serve exits 0 on SIGTERM even when it cut work, not {status:?}");
+    drop(server);
+    drop(release);
+
+    let restarted = TestServer::start_in(dir.path(), &[]);
+    let record = restarted.client().get_invocation("acme", &id).await.expect("the invocation record");
+    assert_eq!(record["status"], "pending", "a cut invocation runs again once its lease ends: {record}");
+    assert_eq!(record["attempt"], 1, "{record}");
 }

@@ -219,6 +219,9 @@ pub enum EngineError {
         /// Which limit.
         source: switchyard_model::json::JsonLimitError,
     },
+    /// The node is shutting down and starts no new work.
+    #[error("the server is shutting down")]
+    ShuttingDown,
     /// Writing the admin token file failed.
     #[error("cannot write the admin token to {path}: {message}")]
     AdminTokenFile {
@@ -249,6 +252,7 @@ impl EngineError {
             EngineError::InvalidComponent { code, .. } => *code,
             EngineError::JsonLimit { source, .. } => json_limit_code(source),
             EngineError::AdminTokenFile { .. } => ErrorCode::Internal,
+            EngineError::ShuttingDown => ErrorCode::Unavailable,
         }
     }
 

@@ -17,6 +17,10 @@
 //!   it passes through the log tail (from any node), and at once on this node's own deploys;
 //!   for a whole space (every version) when its `space.deleted` record passes, and at once on
 //!   this node's own deletions.
+//! - Every invocation runs as the supervisor's in-flight work (`invocation` for synchronous
+//!   ones, `async-invocation` for asynchronous ones), so a shutdown waits for it up to the grace;
+//!   the recorder, the claim loop and the cache's log follower are its long-lived tasks. The
+//!   recorder writes out what is queued once shutdown began and no invocation is left to send.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock, Weak};
@@ -32,6 +36,7 @@ use switchyard_runtime::{
 };
 use switchyard_store::*;
 
+use crate::supervisor::{CancellationToken, Policy, Supervisor, TaskResult};
 use crate::{
     Engine, EngineError, ErrorCode, KvPutRequest, SendEvent, check_key, parse_segment, parse_space, unexpected,
 };
@@ -469,10 +474,23 @@ impl Engine {
         if self.functions.set(Arc::new(functions)).is_err() {
             return;
         }
-        tokio::spawn(record_invocations(self.store.clone(), records));
-        tokio::spawn(claim_pending(Arc::downgrade(self)));
+        // Shared so that a restarted recorder takes the queue over.
+        let records = Arc::new(tokio::sync::Mutex::new(records));
+        let (store, supervisor) = (self.store.clone(), self.supervisor.clone());
+        self.supervisor.spawn_named("record-invocations", Policy::Restart, move |_| {
+            record_invocations(store.clone(), records.clone(), supervisor.clone())
+        });
+        let engine = Arc::downgrade(self);
+        self.supervisor
+            .spawn_named("claim-invocations", Policy::Restart, move |cancel| claim_pending(engine.clone(), cancel));
         if let Some(tail) = self.tail.get() {
-            tokio::spawn(forget_redeployed(Arc::downgrade(self), tail.subscribe()));
+            // Subscribed now, so a deploy committed before the task first runs is not missed.
+            let (engine, tail, mut first) = (Arc::downgrade(self), tail.clone(), Some(tail.subscribe()));
+            self.supervisor.spawn_named("forget-redeployed-functions", Policy::Restart, move |cancel| {
+                let restarted = first.is_none();
+                let records = first.take().unwrap_or_else(|| tail.subscribe());
+                forget_redeployed(engine.clone(), records, restarted, cancel)
+            });
         }
     }
 
@@ -560,7 +578,7 @@ impl Engine {
         let name = parse_segment("function name", name)?;
         check_invoke(&request)?;
         let function = self.loaded_function(functions, &space, &name, request.version).await?;
-        let created_at = Timestamp::now();
+        let created_at = self.now();
         let id = uuid::Uuid::now_v7().to_string();
         let content_type = request.content_type.clone().unwrap_or_else(|| "application/json".to_owned());
         let input_size = request.input.len() as u64;
@@ -606,10 +624,10 @@ impl Engine {
         };
         // The invocation and its record run in a task of their own: a caller that goes away
         // mid-invocation does not stop the guest half-way, and its record is still kept.
-        let functions = functions.clone();
-        let task = tokio::spawn(async move {
+        let (functions, clock) = (functions.clone(), self.config.clock.clone());
+        let task = self.supervisor.spawn_work("invocation", async move {
             let outcome = functions.runtime.invoke(function.loaded.clone(), invocation, functions.host.clone()).await;
-            let output = finish_record(&mut record, outcome, false);
+            let output = finish_record(&mut record, outcome, clock.now(), false);
             // Backpressure: when the recorder is behind, invocations wait for it rather than
             // piling records up in memory.
             if functions.recorder.send(record.clone()).await.is_err() {
@@ -617,7 +635,9 @@ impl Engine {
             }
             (record, output)
         });
-        task.await.map_err(|e| EngineError::Store(StoreError::Backend(format!("the invocation task failed: {e}"))))
+        task.map_err(|_| EngineError::ShuttingDown)?
+            .await
+            .map_err(|e| EngineError::Store(StoreError::Backend(format!("the invocation task failed: {e}"))))
     }
 
     /// Accepts an asynchronous invocation: durable once this returns, run in the background.
@@ -633,7 +653,7 @@ impl Engine {
         let name = parse_segment("function name", name)?;
         check_invoke(&request)?;
         let function = self.loaded_function(functions, &space, &name, request.version).await?;
-        let now = Timestamp::now();
+        let now = self.now();
         let id = uuid::Uuid::now_v7().to_string();
         let mut context = record_context(&request);
         if let Value::Object(map) = &mut context {
@@ -674,9 +694,11 @@ impl Engine {
             other => return Err(unexpected(other)),
         };
         if let (false, Some(permit)) = (replayed, permit) {
-            let engine = self.clone();
-            let pending = record.clone();
-            tokio::spawn(async move { engine.run_pending(pending, permit).await });
+            let run = self.clone().run_pending(record.clone(), permit);
+            if self.supervisor.spawn_work("async-invocation", run).is_err() {
+                // Accepted and durable all the same: it runs again once its lease ends.
+                tracing::warn!(invocation = %record.id, "shutting down: an accepted invocation is left pending");
+            }
         }
         Ok((record, replayed))
     }
@@ -737,7 +759,7 @@ impl Engine {
                 }
             }
         };
-        finish_record(&mut record, outcome, true);
+        finish_record(&mut record, outcome, self.now(), true);
         let (id, attempt) = (record.id.clone(), record.attempt);
         // The input is already stored; the finish does not rewrite it.
         record.input = None;
@@ -784,7 +806,7 @@ impl Engine {
         let Some(functions) = self.functions.get() else { return Ok(0) };
         const CHUNK: u32 = 10_000;
         let before = Timestamp(
-            Timestamp::now()
+            self.now()
                 .as_millis()
                 .saturating_sub(i64::try_from(functions.config.retention.as_millis()).unwrap_or(i64::MAX)),
         );
@@ -890,9 +912,14 @@ fn record_context(request: &InvokeRequest) -> Value {
     Value::Object(context)
 }
 
-/// Fills the record from the outcome; returns the output for the caller.
-fn finish_record(record: &mut InvocationRecord, outcome: Outcome, keep_output: bool) -> Option<Payload> {
-    record.finished_at = Some(Timestamp::now());
+/// Fills the record from the outcome, finished at `now`; returns the output for the caller.
+fn finish_record(
+    record: &mut InvocationRecord,
+    outcome: Outcome,
+    now: Timestamp,
+    keep_output: bool,
+) -> Option<Payload> {
+    record.finished_at = Some(now);
     record.duration_us = Some(micros(outcome.duration));
     record.logs = logs_json(&outcome.logs, outcome.logs_dropped);
     match outcome.result {
@@ -913,40 +940,76 @@ fn finish_record(record: &mut InvocationRecord, outcome: Outcome, keep_output: b
     }
 }
 
-/// Writes the records of synchronous invocations in batches until every sender is gone.
-async fn record_invocations(store: Arc<dyn Store>, mut records: tokio::sync::mpsc::Receiver<InvocationRecord>) {
+/// Writes the records of synchronous invocations in batches until every sender is gone, or,
+/// once shutdown began, until no invocation is left that could send one: then it writes what
+/// is queued and stops.
+async fn record_invocations(
+    store: Arc<dyn Store>,
+    records: Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<InvocationRecord>>>,
+    supervisor: Supervisor,
+) -> TaskResult {
+    let mut records = records.lock().await;
     let mut batch = Vec::with_capacity(RECORD_BATCH);
-    while records.recv_many(&mut batch, RECORD_BATCH).await > 0 {
-        let chunk = std::mem::replace(&mut batch, Vec::with_capacity(RECORD_BATCH));
+    let write = async |batch: &mut Vec<InvocationRecord>| {
+        let chunk = std::mem::replace(batch, Vec::with_capacity(RECORD_BATCH));
         let count = chunk.len();
         if let Err(e) = store.write(WriteOp::RecordInvocations(chunk)).await {
             tracing::warn!(error = %e, records = count, "invocation records could not be written");
         }
+    };
+    loop {
+        tokio::select! {
+            received = records.recv_many(&mut batch, RECORD_BATCH) => {
+                if received == 0 {
+                    return Ok(());
+                }
+                write(&mut batch).await;
+            }
+            _ = supervisor.work_finished() => {
+                records.close();
+                while records.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+                    write(&mut batch).await;
+                }
+                return Ok(());
+            }
+        }
     }
 }
 
-/// Claims pending asynchronous invocations whose lease ended (their node died) and runs them.
-async fn claim_pending(engine: Weak<Engine>) {
+/// Claims pending asynchronous invocations whose lease ended (their node died) and runs them,
+/// until cancelled.
+async fn claim_pending(engine: Weak<Engine>, cancel: CancellationToken) -> TaskResult {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
-        let Some(engine) = engine.upgrade() else { return };
-        let Some(functions) = engine.functions.get().cloned() else { return };
+        tokio::select! {
+            _ = cancel.cancelled() => return Ok(()),
+            _ = tick.tick() => {}
+        }
+        let Some(engine) = engine.upgrade() else { return Ok(()) };
+        let Some(functions) = engine.functions.get().cloned() else { return Ok(()) };
         // Claim only what this node has room to run now.
         let room = functions.async_slots.available_permits().min(64);
         if room == 0 {
             continue;
         }
-        let now = Timestamp::now();
+        let now = engine.now();
         let lease_until = add(now, MAX_TIMEOUT.saturating_add(functions.config.lease_grace));
         let claim = ClaimInvocations { now, lease_until, limit: room as u32 };
         match engine.write(WriteOp::ClaimInvocations(claim)).await {
             Ok(WriteOutcome::InvocationsClaimed(records)) => {
                 for record in records {
                     tracing::info!(invocation = %record.id, attempt = record.attempt, "running an invocation whose lease ended");
-                    let Ok(slot) = functions.async_slots.clone().acquire_owned().await else { return };
-                    tokio::spawn(engine.clone().run_pending(record, slot));
+                    let Ok(slot) = functions.async_slots.clone().acquire_owned().await else { return Ok(()) };
+                    let id = record.id.clone();
+                    if engine
+                        .supervisor
+                        .spawn_work("async-invocation", engine.clone().run_pending(record, slot))
+                        .is_err()
+                    {
+                        // Claimed but not run: it runs again once the lease just taken ends.
+                        tracing::warn!(invocation = %id, "shutting down: a claimed invocation is left pending");
+                    }
                 }
             }
             Ok(other) => tracing::warn!(outcome = ?other, "unexpected outcome claiming invocations"),
@@ -955,16 +1018,28 @@ async fn claim_pending(engine: Weak<Engine>) {
     }
 }
 
-/// Drops cached functions when any node deploys a new version of them.
+/// Drops cached functions when any node deploys a new version of them. A `restarted` run
+/// subscribed afresh and may have missed deploys, as after a lag.
 async fn forget_redeployed(
     engine: Weak<Engine>,
     mut records: tokio::sync::broadcast::Receiver<Arc<crate::WatchedRecord>>,
-) {
+    restarted: bool,
+    cancel: CancellationToken,
+) -> TaskResult {
     use tokio::sync::broadcast::error::RecvError;
+    if restarted
+        && let Some(engine) = engine.upgrade()
+        && let Some(functions) = engine.functions.get()
+    {
+        functions.forget_all();
+    }
     loop {
-        let record = records.recv().await;
-        let Some(engine) = engine.upgrade() else { return };
-        let Some(functions) = engine.functions.get() else { return };
+        let record = tokio::select! {
+            _ = cancel.cancelled() => return Ok(()),
+            record = records.recv() => record,
+        };
+        let Some(engine) = engine.upgrade() else { return Ok(()) };
+        let Some(functions) = engine.functions.get() else { return Ok(()) };
         match record {
             Ok(record) if record.kind == FUNCTION_DEPLOYED => {
                 let name = record.address.rsplit(':').next().and_then(|n| n.parse::<Segment>().ok());
@@ -976,7 +1051,7 @@ async fn forget_redeployed(
             Ok(_) => {}
             // Missed records may have included deploys.
             Err(RecvError::Lagged(_)) => functions.forget_all(),
-            Err(RecvError::Closed) => return,
+            Err(RecvError::Closed) => return Ok(()),
         }
     }
 }

@@ -143,8 +143,9 @@ impl Engine {
         let space = parse_space(space)?;
         let bucket = parse_segment("bucket", bucket)?;
         check_kv_key(key)?;
+        let now = self.now();
         match self.store.kv_get(&space, &bucket, key).await? {
-            Some(entry) if entry.is_live(Timestamp::now()) => Ok(entry),
+            Some(entry) if entry.is_live(now) => Ok(entry),
             _ => Err(StoreError::KvNotFound { address: format!("{space}:{bucket}:{key}") }.into()),
         }
     }
@@ -202,7 +203,7 @@ impl Engine {
         let bucket = parse_segment("bucket", bucket)?;
         check_prefix(prefix)?;
         let limit = limit.clamp(1, 1000);
-        let query = ListKeys { space, bucket, prefix: prefix.to_string(), after, limit, now: Timestamp::now() };
+        let query = ListKeys { space, bucket, prefix: prefix.to_string(), after, limit, now: self.now() };
         let keys = self.store.list_keys(&query).await?;
         let next_cursor = if keys.len() == limit as usize { keys.last().map(|k| k.key.clone()) } else { None };
         Ok(KeyPage { keys, next_cursor })
@@ -211,9 +212,11 @@ impl Engine {
     /// Turns keys whose TTL ended into tombstones (with their `kv.deleted` records), in
     /// chunks; returns how many.
     pub async fn expire_kv(&self) -> Result<u64, EngineError> {
+        // One `now` for the whole sweep: a key that expires while it runs waits for the next one.
+        let now = self.now();
         let mut total = 0;
         loop {
-            match self.write(WriteOp::ExpireKv { now: Timestamp::now(), limit: EXPIRE_CHUNK }).await? {
+            match self.write(WriteOp::ExpireKv { now, limit: EXPIRE_CHUNK }).await? {
                 WriteOutcome::KvExpired(n) => {
                     total += n;
                     if n < u64::from(EXPIRE_CHUNK) {

@@ -5,14 +5,20 @@
 //! what a principal may do, and runs background maintenance (idempotency retention). It does no
 //! I/O of its own besides the store and the admin token file.
 //!
-//! Invariant: every mutation goes through [`Store::write`] or [`Store::write_atomic`], so the
-//! store's atomicity and ordering guarantees hold for everything the engine does.
+//! Invariants:
+//! - Every mutation goes through [`Store::write`] or [`Store::write_atomic`], so the store's
+//!   atomicity and ordering guarantees hold for everything the engine does.
+//! - Every task the engine starts is owned by its [`Supervisor`]: long-lived tasks by name,
+//!   per-request work in its in-flight tracker; none is spawned bare.
+//! - The engine reads the time only from its clock ([`EngineConfig::clock`]), once per request
+//!   or operation, so one operation sees one `now` and tests can move time.
 
 pub mod auth;
 mod error;
 pub mod functions;
 pub mod kv;
 pub mod subscriptions;
+pub mod supervisor;
 pub mod watch;
 
 use std::path::Path;
@@ -29,6 +35,7 @@ pub use error::{EngineError, ErrorCode};
 pub use functions::{FunctionSettings, FunctionView, FunctionsConfig, InvokeRequest};
 pub use kv::{KeyPage, KvPutRequest, check_kv_key};
 pub use subscriptions::{Settled, SubscribeFrom, SubscriptionSettings, SubscriptionStatus};
+pub use supervisor::{FailedTask, Policy, ShutdownReport, Supervisor};
 pub use switchyard_store::{AddressFilter, LogFilter};
 pub use watch::{LogTail, WatchFilter, WatchFrom, WatchedRecord, parse_address_pattern};
 
@@ -49,6 +56,8 @@ pub struct EngineConfig {
     pub log_retention_bytes: Option<u64>,
     /// The largest context an instance may have, in bytes of compact JSON.
     pub max_context_bytes: usize,
+    /// Where the engine reads the time.
+    pub clock: SharedClock,
 }
 
 impl Default for EngineConfig {
@@ -58,6 +67,7 @@ impl Default for EngineConfig {
             log_retention_age: Duration::from_secs(7 * 24 * 3600),
             log_retention_bytes: Some(1 << 30),
             max_context_bytes: switchyard_model::json::DEFAULT_MAX_CONTEXT_BYTES,
+            clock: SystemClock::shared(),
         }
     }
 }
@@ -251,11 +261,18 @@ pub struct Engine {
     functions: std::sync::OnceLock<Arc<functions::Functions>>,
     /// Retention passes (idempotency, invocations, log) completed by [`Engine::spawn_maintenance`].
     maintenance_passes: std::sync::atomic::AtomicU64,
+    /// Owns every task the engine starts.
+    supervisor: Supervisor,
 }
 
 impl Engine {
-    /// An engine over `store`.
+    /// An engine over `store`, with a supervisor of its own.
     pub fn new(store: Arc<dyn Store>, config: EngineConfig) -> Engine {
+        Engine::with_supervisor(store, config, Supervisor::new())
+    }
+
+    /// An engine over `store` whose tasks `supervisor` owns.
+    pub fn with_supervisor(store: Arc<dyn Store>, config: EngineConfig, supervisor: Supervisor) -> Engine {
         Engine {
             store,
             config,
@@ -263,14 +280,32 @@ impl Engine {
             tail: std::sync::OnceLock::new(),
             functions: std::sync::OnceLock::new(),
             maintenance_passes: std::sync::atomic::AtomicU64::new(0),
+            supervisor,
         }
+    }
+
+    /// The supervisor that owns the engine's tasks; `serve` shuts it down before closing the store.
+    pub fn supervisor(&self) -> &Supervisor {
+        &self.supervisor
+    }
+
+    /// The current time by the engine's clock; read once per request or operation.
+    pub fn now(&self) -> Timestamp {
+        self.config.clock.now()
     }
 
     /// Starts tailing the log for watchers: `buffer` records are kept in memory for watchers
     /// that fall behind; writes through other nodes are picked up every `poll_every`.
     pub async fn start_log_tail(self: &Arc<Self>, buffer: usize, poll_every: Duration) -> Result<(), EngineError> {
-        let tail = LogTail::start(self.store.clone(), buffer, poll_every).await?;
-        tokio::spawn(forget_deleted_spaces(Arc::downgrade(self), tail.subscribe()));
+        let tail = LogTail::start(self.store.clone(), buffer, poll_every, &self.supervisor).await?;
+        // Subscribed now, not when the task first runs, so nothing committed from here on is
+        // missed; a restart subscribes afresh.
+        let (engine, records, mut first) = (Arc::downgrade(self), tail.clone(), Some(tail.subscribe()));
+        self.supervisor.spawn_named("forget-deleted-spaces", Policy::Restart, move |cancel| {
+            let restarted = first.is_none();
+            let receiver = first.take().unwrap_or_else(|| records.subscribe());
+            forget_deleted_spaces(engine.clone(), receiver, restarted, cancel)
+        });
         let _ = self.tail.set(tail);
         Ok(())
     }
@@ -336,7 +371,7 @@ impl Engine {
     ) -> Result<tokio::sync::mpsc::Receiver<Result<Arc<WatchedRecord>, EngineError>>, EngineError> {
         let tail =
             self.tail.get().cloned().ok_or_else(|| EngineError::bad_request("watching is not enabled on this node"))?;
-        watch::watch(tail, filter, from, capacity).await
+        watch::watch(tail, filter, from, capacity, &self.supervisor).await
     }
 
     /// Times a watcher on this node fell behind the live stream and caught up from the store (0
@@ -714,7 +749,7 @@ impl Engine {
             secret_hash: auth::hash_secret(&secret),
             role,
             spaces: grant,
-            created_at: Timestamp::now(),
+            created_at: self.now(),
             revoked_at: None,
         };
         self.write(WriteOp::CreateToken(record.clone())).await?;
@@ -758,7 +793,7 @@ impl Engine {
                 let _ = std::fs::remove_file(&files.pending);
             }
         }
-        let (secret, record) = admin_token_record();
+        let (secret, record) = admin_token_record(self.now());
         // The secret reaches the disk before the store: a stored admin token whose secret
         // nobody has would lock the operator out.
         files.write_pending(&secret).map_err(|e| files.error(e))?;
@@ -783,7 +818,7 @@ impl Engine {
     /// in between leaves the operator a working token (and the old one, until the next reset).
     pub async fn reset_admin_token(&self, data_dir: &Path) -> Result<(String, Vec<String>), EngineError> {
         let files = AdminTokenFiles::new(data_dir);
-        let (secret, record) = admin_token_record();
+        let (secret, record) = admin_token_record(self.now());
         let new_id = record.id.clone();
         files.write_pending(&secret).map_err(|e| files.error(e))?;
         self.write(WriteOp::CreateToken(record)).await?;
@@ -806,7 +841,7 @@ impl Engine {
     pub async fn purge_idempotency(&self) -> Result<u64, EngineError> {
         const CHUNK: u32 = 1000;
         let retention_ms = self.config.idempotency_retention.as_millis() as i64;
-        let before = Timestamp(Timestamp::now().as_millis() - retention_ms);
+        let before = Timestamp(self.now().as_millis() - retention_ms);
         let mut total = 0;
         loop {
             match self.write(WriteOp::PurgeIdempotency { before, limit: CHUNK }).await? {
@@ -822,30 +857,17 @@ impl Engine {
     }
 
     /// Registers this node (`address` is where its API answers) and renews its heartbeat every
-    /// `every` until the returned handle is aborted; returns the node's id with the handle.
-    pub async fn join_cluster(
-        self: &Arc<Self>,
-        address: String,
-        every: Duration,
-    ) -> Result<(String, tokio::task::JoinHandle<()>), EngineError> {
+    /// `every` until the supervisor shuts down; returns the node's id.
+    pub async fn join_cluster(self: &Arc<Self>, address: String, every: Duration) -> Result<String, EngineError> {
         let id = format!("node_{}", uuid::Uuid::now_v7().simple());
-        let started_at = Timestamp::now();
+        let started_at = self.now();
         let node = NodeRecord { id: id.clone(), address, started_at, heartbeat_at: started_at };
-        self.write(WriteOp::HeartbeatNode(node.clone())).await?;
-        let engine = self.clone();
-        let handle = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                let renew = WriteOp::RenewNode { id: node.id.clone(), at: Timestamp::now() };
-                if let Err(e) = engine.write(renew).await {
-                    tracing::warn!(error = %e, "node heartbeat failed");
-                }
-            }
+        self.write(WriteOp::HeartbeatNode(node)).await?;
+        let (engine, node_id) = (Arc::downgrade(self), id.clone());
+        self.supervisor.spawn_named("heartbeat", Policy::Restart, move |cancel| {
+            heartbeat(engine.clone(), node_id.clone(), every, cancel)
         });
-        Ok((id, handle))
+        Ok(id)
     }
 
     /// Removes this node from the cluster's list (on a clean shutdown).
@@ -857,7 +879,7 @@ impl Engine {
     /// The nodes whose heartbeat is younger than `NODE_TIMEOUT`; needs an admin token.
     pub async fn live_nodes(&self, by: &Principal) -> Result<Vec<NodeRecord>, EngineError> {
         by.require_role(Role::Admin)?;
-        let since = Timestamp(Timestamp::now().as_millis() - NODE_TIMEOUT.as_millis() as i64);
+        let since = Timestamp(self.now().as_millis() - NODE_TIMEOUT.as_millis() as i64);
         Ok(self.store.list_nodes(since).await?)
     }
 
@@ -866,7 +888,7 @@ impl Engine {
     pub async fn trim_log(&self) -> Result<u64, EngineError> {
         const CHUNK: u32 = 10_000;
         let age_ms = i64::try_from(self.config.log_retention_age.as_millis()).unwrap_or(i64::MAX);
-        let older_than = Timestamp(Timestamp::now().as_millis().saturating_sub(age_ms));
+        let older_than = Timestamp(self.now().as_millis().saturating_sub(age_ms));
         let trim = TrimLog { older_than, max_bytes: self.config.log_retention_bytes, limit: CHUNK };
         let mut total = 0;
         loop {
@@ -886,43 +908,83 @@ impl Engine {
         Ok(total)
     }
 
-    /// Runs maintenance until the returned handle is aborted: KV expiry every `expiry_every`,
+    /// Runs maintenance until the supervisor shuts down: KV expiry every `expiry_every`,
     /// idempotency, invocation and log retention every `every`.
-    pub fn spawn_maintenance(self: &Arc<Self>, every: Duration, expiry_every: Duration) -> tokio::task::JoinHandle<()> {
-        let engine = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(expiry_every.min(every));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut last_retention: Option<tokio::time::Instant> = None;
-            loop {
-                tick.tick().await;
-                match engine.expire_kv().await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::debug!(expired = n, "KV keys past their TTL deleted"),
-                    Err(e) => tracing::warn!(error = %e, "KV expiry failed"),
-                }
-                if last_retention.is_some_and(|at| at.elapsed() < every) {
-                    continue;
-                }
-                last_retention = Some(tokio::time::Instant::now());
-                match engine.purge_idempotency().await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::debug!(purged = n, "idempotency keys past retention forgotten"),
-                    Err(e) => tracing::warn!(error = %e, "idempotency purge failed"),
-                }
-                match engine.purge_invocations().await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::debug!(purged = n, "invocation records past retention forgotten"),
-                    Err(e) => tracing::warn!(error = %e, "invocation retention failed"),
-                }
-                match engine.trim_log().await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(trimmed = n, "log records past retention trimmed"),
-                    Err(e) => tracing::warn!(error = %e, "log retention failed"),
-                }
-                engine.maintenance_passes.fetch_add(1, std::sync::atomic::Ordering::Release);
-            }
-        })
+    pub fn spawn_maintenance(self: &Arc<Self>, every: Duration, expiry_every: Duration) {
+        let engine = Arc::downgrade(self);
+        self.supervisor.spawn_named("maintenance", Policy::Restart, move |cancel| {
+            maintain(engine.clone(), every, expiry_every, cancel)
+        });
+    }
+}
+
+/// Renews this node's heartbeat every `every` until cancelled (or the engine is gone).
+async fn heartbeat(
+    engine: std::sync::Weak<Engine>,
+    id: String,
+    every: Duration,
+    cancel: supervisor::CancellationToken,
+) -> supervisor::TaskResult {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return Ok(()),
+            _ = tick.tick() => {}
+        }
+        let Some(engine) = engine.upgrade() else { return Ok(()) };
+        let renew = WriteOp::RenewNode { id: id.clone(), at: engine.now() };
+        if let Err(e) = engine.write(renew).await {
+            tracing::warn!(error = %e, "node heartbeat failed");
+        }
+    }
+}
+
+/// The maintenance loop (see [`Engine::spawn_maintenance`]); a restart runs a retention pass at
+/// once.
+async fn maintain(
+    engine: std::sync::Weak<Engine>,
+    every: Duration,
+    expiry_every: Duration,
+    cancel: supervisor::CancellationToken,
+) -> supervisor::TaskResult {
+    let mut tick = tokio::time::interval(expiry_every.min(every));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_retention: Option<tokio::time::Instant> = None;
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return Ok(()),
+            _ = tick.tick() => {}
+        }
+        let Some(engine) = engine.upgrade() else { return Ok(()) };
+        // A pass under way when shutdown begins runs to its end: each step is a bounded chunk
+        // of writes, and the supervisor waits for long-lived tasks to stop.
+        match engine.expire_kv().await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(expired = n, "KV keys past their TTL deleted"),
+            Err(e) => tracing::warn!(error = %e, "KV expiry failed"),
+        }
+        if last_retention.is_some_and(|at| at.elapsed() < every) {
+            continue;
+        }
+        last_retention = Some(tokio::time::Instant::now());
+        match engine.purge_idempotency().await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(purged = n, "idempotency keys past retention forgotten"),
+            Err(e) => tracing::warn!(error = %e, "idempotency purge failed"),
+        }
+        match engine.purge_invocations().await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(purged = n, "invocation records past retention forgotten"),
+            Err(e) => tracing::warn!(error = %e, "invocation retention failed"),
+        }
+        match engine.trim_log().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(trimmed = n, "log records past retention trimmed"),
+            Err(e) => tracing::warn!(error = %e, "log retention failed"),
+        }
+        engine.maintenance_passes.fetch_add(1, std::sync::atomic::Ordering::Release);
     }
 }
 
@@ -944,26 +1006,36 @@ fn may_append_to_log(outcome: &WriteOutcome) -> bool {
 }
 
 /// Drops this node's caches of a space when its deletion passes through the log tail (from any
-/// node: sharing PostgreSQL, another node may have deleted it).
+/// node: sharing PostgreSQL, another node may have deleted it). A `restarted` run subscribed
+/// afresh and may have missed deletions, as after a lag.
 async fn forget_deleted_spaces(
     engine: std::sync::Weak<Engine>,
     mut records: tokio::sync::broadcast::Receiver<Arc<WatchedRecord>>,
-) {
+    restarted: bool,
+    cancel: supervisor::CancellationToken,
+) -> supervisor::TaskResult {
     use tokio::sync::broadcast::error::RecvError;
+    let forget_all = |engine: &Engine| {
+        engine.store.forget_compiled_machines();
+        if let Some(functions) = engine.functions.get() {
+            functions.forget_all();
+        }
+    };
+    if restarted && let Some(engine) = engine.upgrade() {
+        forget_all(&engine);
+    }
     loop {
-        let record = records.recv().await;
-        let Some(engine) = engine.upgrade() else { return };
+        let record = tokio::select! {
+            _ = cancel.cancelled() => return Ok(()),
+            record = records.recv() => record,
+        };
+        let Some(engine) = engine.upgrade() else { return Ok(()) };
         match record {
             Ok(record) if record.kind == kinds::SPACE_DELETED => engine.forget_space(&record.space),
             Ok(_) => {}
             // Missed records may have included deletions: forget what could be stale.
-            Err(RecvError::Lagged(_)) => {
-                engine.store.forget_compiled_machines();
-                if let Some(functions) = engine.functions.get() {
-                    functions.forget_all();
-                }
-            }
-            Err(RecvError::Closed) => return,
+            Err(RecvError::Lagged(_)) => forget_all(&engine),
+            Err(RecvError::Closed) => return Ok(()),
         }
     }
 }
@@ -976,7 +1048,7 @@ pub(crate) fn unexpected(outcome: WriteOutcome) -> EngineError {
 /// The name of the admin tokens the server mints itself (first start, `--reset-admin-token`).
 pub const ADMIN_TOKEN_NAME: &str = "admin";
 
-fn admin_token_record() -> (String, TokenRecord) {
+fn admin_token_record(now: Timestamp) -> (String, TokenRecord) {
     let (secret, id) = auth::mint();
     let record = TokenRecord {
         id,
@@ -984,7 +1056,7 @@ fn admin_token_record() -> (String, TokenRecord) {
         secret_hash: auth::hash_secret(&secret),
         role: Role::Admin,
         spaces: SpaceGrant::All,
-        created_at: Timestamp::now(),
+        created_at: now,
         revoked_at: None,
     };
     (secret, record)

@@ -19,6 +19,10 @@
 //! tail broadcasts it like any other, and only watchers of its own space receive it — as a
 //! marker, after which they go on. A row that cannot even be placed in a space is left out by
 //! the store; the seq it leaves missing is told apart from a trimmed one by the log's bounds.
+//!
+//! Both run under the engine's [`Supervisor`]: the tail is the long-lived task `log-tail`
+//! (restarted if it fails; its position lives in the [`LogTail`], so a restart resumes where it
+//! stopped), each watcher is in-flight work that ends when shutdown begins.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,6 +33,7 @@ use switchyard_store::{AddressFilter, LogFilter, LogRecord, Seq, Store};
 use tokio::sync::{Notify, broadcast, mpsc};
 
 use crate::EngineError;
+use crate::supervisor::{CancellationToken, Policy, Supervisor, TaskResult};
 
 /// Records read from the store per query, in replays and catch-ups.
 const PAGE: u32 = 500;
@@ -73,12 +78,13 @@ pub struct LogTail {
 }
 
 impl LogTail {
-    /// Starts tailing after the log's current end; `buffer` records are kept for watchers that
-    /// fall behind before they must catch up from the store.
+    /// Starts tailing after the log's current end, as `supervisor`'s task `log-tail`; `buffer`
+    /// records are kept for watchers that fall behind before they must catch up from the store.
     pub async fn start(
         store: Arc<dyn Store>,
         buffer: usize,
         poll_every: Duration,
+        supervisor: &Supervisor,
     ) -> Result<Arc<LogTail>, EngineError> {
         let last = store.log_bounds().await?.map(|(_, newest)| newest.0).unwrap_or(0);
         let (records, _) = broadcast::channel(buffer.max(1));
@@ -90,7 +96,10 @@ impl LogTail {
             catch_ups: AtomicU64::new(0),
         });
         let task = tail.clone();
-        tokio::spawn(async move { task.run(poll_every).await });
+        supervisor.spawn_named("log-tail", Policy::Restart, move |cancel| {
+            let task = task.clone();
+            async move { task.run(poll_every, cancel).await }
+        });
         Ok(tail)
     }
 
@@ -115,10 +124,13 @@ impl LogTail {
         self.catch_ups.load(Ordering::Relaxed)
     }
 
-    async fn run(&self, poll_every: Duration) {
+    /// Reads and broadcasts until cancelled. A failed read is retried at the next poll, not
+    /// returned: the supervisor restarts only what panics.
+    async fn run(&self, poll_every: Duration, cancel: CancellationToken) -> TaskResult {
         let mut failing = Failing::default();
         loop {
             tokio::select! {
+                _ = cancel.cancelled() => return Ok(()),
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(poll_every) => {}
             }
@@ -214,13 +226,14 @@ pub enum WatchFrom {
     After(Seq),
 }
 
-/// Streams the records `filter` passes, from `from`, until the receiver is dropped. Errors
-/// reading the store end the stream with the error.
+/// Streams the records `filter` passes, from `from`, until the receiver is dropped or shutdown
+/// begins (the stream then just ends). Errors reading the store end the stream with the error.
 pub(crate) async fn watch(
     tail: Arc<LogTail>,
     filter: WatchFilter,
     from: WatchFrom,
     capacity: usize,
+    supervisor: &Supervisor,
 ) -> Result<mpsc::Receiver<Result<Arc<WatchedRecord>, EngineError>>, EngineError> {
     // Subscribed before anything is read: see the module docs.
     let mut live = tail.records.subscribe();
@@ -238,7 +251,8 @@ pub(crate) async fn watch(
         }
     };
     let (tx, rx) = mpsc::channel(capacity.max(1));
-    tokio::spawn(async move {
+    let cancel = supervisor.token();
+    let feed = async move {
         let send = |record: Arc<WatchedRecord>| {
             let tx = tx.clone();
             async move { tx.send(Ok(record)).await.is_ok() }
@@ -309,6 +323,11 @@ pub(crate) async fn watch(
                 Err(broadcast::error::RecvError::Closed) => return,
             }
         }
-    });
+    };
+    supervisor
+        .spawn_work("watch", async move {
+            cancel.run_until_cancelled(feed).await;
+        })
+        .map_err(|_| EngineError::ShuttingDown)?;
     Ok(rx)
 }
