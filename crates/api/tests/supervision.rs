@@ -24,7 +24,11 @@ async fn get(app: &axum::Router, uri: &str) -> (StatusCode, String) {
 #[tokio::test]
 async fn a_restarted_task_is_counted_and_a_dead_critical_task_makes_the_node_unready() {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let options = SqliteOptions { data_dir: dir.path().to_owned(), durability: switchyard_store::Durability::None };
+    let options = SqliteOptions {
+        data_dir: dir.path().to_owned(),
+        durability: switchyard_store::Durability::None,
+        clock: switchyard_store::SystemClock::shared(),
+    };
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(options).expect("the store opens"));
     let engine = Arc::new(Engine::new(store.clone(), EngineConfig::default()));
     let state = AppState {

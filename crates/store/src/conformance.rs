@@ -49,6 +49,12 @@ pub type Case<H> = fn(&H) -> BoxFuture<'_, ()>;
 
 /// Every case, by name. A backend's tests run each as a test of its own (so one failure hides
 /// no other and a case can be run alone): names are unique and stable.
+/// Cases that pass the same way whatever a backend's settings (durability, writer count) and are
+/// heavy enough (100,000 jobs) that a backend runs them under one setting only.
+pub fn heavy_cases<H: Harness>() -> Vec<(&'static str, Case<H>)> {
+    jobs::heavy_cases::<H>()
+}
+
 pub fn cases<H: Harness>() -> Vec<(&'static str, Case<H>)> {
     let cases: Vec<(&'static str, Case<H>)> = vec![
         ("put_machine_versions", |h| Box::pin(put_machine_versions(h))),

@@ -301,6 +301,8 @@ pub(crate) trait JobTable {
     /// Writes every column of a job that can change (status, payload, times, lease, attempts,
     /// error, result).
     async fn update_job(&mut self, job: &crate::JobRecord) -> TxResult<()>;
+    /// [`JobTable::update_job`] for several jobs at once (one statement where the backend can).
+    async fn update_jobs(&mut self, jobs: &[crate::JobRecord]) -> TxResult<()>;
     /// Deletes a job.
     async fn delete_job(&mut self, space: &str, id: &str) -> TxResult<()>;
     /// Up to `limit` running jobs whose lease ended at or before `now`, locked; rows another

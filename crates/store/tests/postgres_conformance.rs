@@ -8,14 +8,15 @@ use std::sync::{Arc, Mutex};
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use switchyard_store::Store;
-use switchyard_store::conformance::{BoxFuture, Case, Harness, cases};
+use switchyard_store::conformance::{BoxFuture, Case, Harness, cases, heavy_cases};
 use switchyard_store::postgres::{PgOptions, PgStore};
 use switchyard_testkit::TestDatabase;
 
 /// Makes each store on its own database; remembers which is where, and keeps the databases
 /// alive until the harness drops.
 struct PgHarness {
-    databases: Mutex<HashMap<usize, Arc<TestDatabase>>>,
+    /// Each store's database and clock.
+    databases: Mutex<HashMap<usize, (Arc<TestDatabase>, switchyard_store::SharedClock)>>,
     writers: usize,
 }
 
@@ -29,9 +30,9 @@ impl PgHarness {
     }
 
     async fn open_with(&self, db: Arc<TestDatabase>, clock: switchyard_store::SharedClock) -> Arc<PgStore> {
-        let options = PgOptions { url: db.url().to_string(), writers: self.writers, readers: 4, clock };
+        let options = PgOptions { url: db.url().to_string(), writers: self.writers, readers: 4, clock: clock.clone() };
         let store = Arc::new(PgStore::connect(options).await.expect("connect"));
-        self.databases.lock().unwrap().insert(Arc::as_ptr(&store) as usize, db);
+        self.databases.lock().unwrap().insert(Arc::as_ptr(&store) as usize, (db, clock));
         store
     }
 }
@@ -55,23 +56,26 @@ impl Harness for PgHarness {
 
     fn node<'a>(&'a self, store: &'a Arc<PgStore>) -> BoxFuture<'a, Arc<PgStore>> {
         Box::pin(async move {
-            let db = self.databases.lock().unwrap().get(&(Arc::as_ptr(store) as usize)).cloned().expect("opened here");
-            self.open(db).await
+            // The same database, and the same clock: nodes of one cluster agree on the time.
+            let (db, clock) =
+                self.databases.lock().unwrap().get(&(Arc::as_ptr(store) as usize)).cloned().expect("opened here");
+            self.open_with(db, clock).await
         })
     }
 
     fn reopen(&self, store: Arc<PgStore>) -> BoxFuture<'_, Arc<PgStore>> {
         Box::pin(async move {
-            let db = self.databases.lock().unwrap().remove(&(Arc::as_ptr(&store) as usize)).expect("opened here");
+            let (db, clock) =
+                self.databases.lock().unwrap().remove(&(Arc::as_ptr(&store) as usize)).expect("opened here");
             store.close().await;
             drop(Arc::into_inner(store).expect("the case holds no other reference when it reopens"));
-            self.open(db).await
+            self.open_with(db, clock).await
         })
     }
 
     fn execute_raw<'a>(&'a self, store: &'a PgStore, sql: &'a str) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            let db =
+            let (db, _) =
                 self.databases.lock().unwrap().get(&(store as *const PgStore as usize)).cloned().expect("opened here");
             let (client, connection) = tokio_postgres::connect(db.url(), tokio_postgres::NoTls).await.unwrap();
             let connection = tokio::spawn(connection);
@@ -89,6 +93,9 @@ fn main() {
             trials.push(Trial::test(format!("writers{writers}/{name}"), move || run(writers, case)));
         }
     }
+    for (name, case) in heavy_cases::<PgHarness>() {
+        trials.push(Trial::test(format!("writers4/{name}"), move || run(4, case)));
+    }
     libtest_mimic::run(&Arguments::from_args(), trials).exit();
 }
 
@@ -99,7 +106,7 @@ fn run(writers: usize, case: Case<PgHarness>) -> Result<(), Failed> {
     runtime.block_on(case(&harness));
     // Outside the runtime: dropping a database blocks.
     let databases: Vec<_> =
-        harness.databases.lock().unwrap_or_else(|e| e.into_inner()).drain().map(|(_, db)| db).collect();
+        harness.databases.lock().unwrap_or_else(|e| e.into_inner()).drain().map(|(_, (db, _))| db).collect();
     drop(databases);
     Ok(())
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use switchyard_store::conformance::{BoxFuture, Harness, cases};
+use switchyard_store::conformance::{BoxFuture, Harness, cases, heavy_cases};
 use switchyard_store::sqlite::{DB_FILE, SqliteOptions, SqliteStore};
 use switchyard_store::{Durability, Store};
 
@@ -99,6 +99,9 @@ fn main() {
         for (name, case) in cases::<SqliteHarness>() {
             trials.push(Trial::test(format!("{label}/{name}"), move || run(durability, case)));
         }
+    }
+    for (name, case) in heavy_cases::<SqliteHarness>() {
+        trials.push(Trial::test(format!("fsync/{name}"), move || run(Durability::Fsync, case)));
     }
     libtest_mimic::run(&Arguments::from_args(), trials).exit();
 }

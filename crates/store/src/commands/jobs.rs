@@ -166,7 +166,6 @@ impl Command for LeaseJobsCommand<'_> {
                 error: None,
             });
             trim_history(&mut job);
-            tx.update_job(&job).await?;
             let record = json!({
                 "id": job.id,
                 "kind": job.kind,
@@ -177,6 +176,7 @@ impl Command for LeaseJobsCommand<'_> {
             append(tx, cx, &job, job_kinds::STARTED, &record).await?;
             jobs.push(job);
         }
+        tx.update_jobs(&jobs).await?;
         Ok(WriteOutcome::JobsLeased(JobsLeased { jobs, cursor: selection.cursor, expired }))
     }
 }

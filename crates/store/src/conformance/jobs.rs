@@ -23,8 +23,12 @@ pub(super) fn cases<H: Harness>() -> Vec<(&'static str, Case<H>)> {
         ("jobs_fairness_one_round_for_a_small_space", |h| Box::pin(fairness_small_space_one_round(h))),
         ("jobs_space_limits_and_priority", |h| Box::pin(space_limits_and_priority(h))),
         ("jobs_cancel_delete_and_refusals", |h| Box::pin(cancel_delete_and_refusals(h))),
-        ("jobs_timers_due_at_once_fire_exactly_once", |h| Box::pin(timers_fire_exactly_once(h))),
     ]
+}
+
+/// Cases too heavy to repeat under every setting of a backend (see [`super::heavy_cases`]).
+pub(super) fn heavy_cases<H: Harness>() -> Vec<(&'static str, Case<H>)> {
+    vec![("jobs_timers_due_at_once_fire_exactly_once", |h| Box::pin(timers_fire_exactly_once(h)))]
 }
 
 fn space(name: &str) -> SpaceName {

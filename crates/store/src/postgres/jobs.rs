@@ -129,6 +129,63 @@ impl JobTable for PgTx<'_, '_> {
         Ok(())
     }
 
+    async fn update_jobs(&mut self, jobs: &[JobRecord]) -> TxResult<()> {
+        if jobs.len() < 2 {
+            for job in jobs {
+                self.update_job(job).await?;
+            }
+            return Ok(());
+        }
+        let columns: Vec<JobColumns> = jobs.iter().map(JobColumns::of).collect::<Result<_, _>>()?;
+        let ids: Vec<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
+        let spaces: Vec<&str> = jobs.iter().map(|j| j.space.as_str()).collect();
+        let statuses: Vec<&str> = jobs.iter().map(|j| j.status.as_str()).collect();
+        let run_ats: Vec<i64> = jobs.iter().map(|j| j.run_at.0).collect();
+        let attempts: Vec<i64> = jobs.iter().map(|j| i64::from(j.attempt)).collect();
+        let lease_untils: Vec<Option<i64>> = jobs.iter().map(|j| j.lease_until.map(|t| t.0)).collect();
+        let owners: Vec<Option<&str>> = jobs.iter().map(|j| j.lease_owner.as_deref()).collect();
+        let updated: Vec<i64> = jobs.iter().map(|j| j.updated_at.0).collect();
+        let finished: Vec<Option<i64>> = jobs.iter().map(|j| j.finished_at.map(|t| t.0)).collect();
+        let payloads: Vec<&str> = columns.iter().map(|c| c.payload.as_str()).collect();
+        let errors: Vec<Option<&str>> = columns.iter().map(|c| c.last_error.as_deref()).collect();
+        let results: Vec<Option<&str>> = columns.iter().map(|c| c.result.as_deref()).collect();
+        let histories: Vec<&str> = columns.iter().map(|c| c.attempts.as_str()).collect();
+        let stmt = self
+            .tx
+            .prepare_cached(
+                "UPDATE jobs SET payload = u.payload, status = u.status, run_at = u.run_at, attempt = u.attempt,
+                   lease_until = u.lease_until, lease_owner = u.lease_owner, updated_at = u.updated_at,
+                   finished_at = u.finished_at, last_error = u.last_error, result = u.result, attempts = u.attempts
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[],
+                             $8::text[], $9::bigint[], $10::bigint[], $11::text[], $12::text[], $13::text[])
+                   AS u(id, space, payload, status, run_at, attempt, lease_until, lease_owner, updated_at, finished_at,
+                        last_error, result, attempts)
+                 WHERE jobs.id = u.id AND jobs.space = u.space",
+            )
+            .await?;
+        self.tx
+            .execute(
+                &stmt,
+                &[
+                    &ids,
+                    &spaces,
+                    &payloads,
+                    &statuses,
+                    &run_ats,
+                    &attempts,
+                    &lease_untils,
+                    &owners,
+                    &updated,
+                    &finished,
+                    &errors,
+                    &results,
+                    &histories,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
     async fn delete_job(&mut self, space: &str, id: &str) -> TxResult<()> {
         let stmt = self.tx.prepare_cached("DELETE FROM jobs WHERE id = $1 AND space = $2").await?;
         self.tx.execute(&stmt, &[&id, &space]).await?;

@@ -128,6 +128,13 @@ impl JobTable for SqliteTx<'_> {
         Ok(())
     }
 
+    async fn update_jobs(&mut self, jobs: &[JobRecord]) -> TxResult<()> {
+        for job in jobs {
+            self.update_job(job).await?;
+        }
+        Ok(())
+    }
+
     async fn delete_job(&mut self, space: &str, id: &str) -> TxResult<()> {
         self.conn.prepare_cached("DELETE FROM jobs WHERE id = ?1 AND space = ?2")?.execute(params![id, space])?;
         Ok(())
