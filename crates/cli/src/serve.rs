@@ -146,6 +146,18 @@ pub struct ServeArgs {
     /// reach this machine's or its network's internal services).
     #[arg(long, env = "SWITCHYARD_FUNCTION_ALLOW_PRIVATE_NETWORKS")]
     pub function_allow_private_networks: bool,
+    /// Jobs this node runs at once (HTTP calls, function invocations, timers, messages): the
+    /// slots its scheduler leases due jobs into.
+    #[arg(long, env = "SWITCHYARD_JOB_SLOTS", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub job_slots: u32,
+    /// Jobs of one space running at once, across every node sharing the store, so that one
+    /// space's backlog cannot take every slot.
+    #[arg(long, env = "SWITCHYARD_JOB_SPACE_LIMIT", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
+    pub job_space_limit: u32,
+    /// Let HTTP jobs reach loopback, private and link-local addresses (by default a URL whose
+    /// host is, or resolves to, one is refused, as for functions).
+    #[arg(long, env = "SWITCHYARD_JOBS_ALLOW_PRIVATE_NETWORKS")]
+    pub jobs_allow_private_networks: bool,
     /// Once the first byte of a request arrived, how long its whole head (request line and
     /// headers) may take (e.g. 10s). A real client sends a head in one packet; the bound closes
     /// connections that trickle header bytes to stay open (slowloris). With --tls-cert, the TLS
@@ -276,6 +288,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // Registered before announced: whoever reads the announcement finds this node listed.
     let advertise = args.advertise.clone().unwrap_or_else(|| format!("{scheme}://{addr}"));
     let node_id = engine.join_cluster(advertise, switchyard_engine::NODE_HEARTBEAT).await?;
+    let jobs = switchyard_engine::JobsConfig {
+        slots: args.job_slots as usize,
+        space_limit: args.job_space_limit,
+        allow_private_networks: args.jobs_allow_private_networks,
+        ..switchyard_engine::JobsConfig::default()
+    };
+    engine.start_jobs(jobs, node_id.clone())?;
     tracing::info!(%addr, %scheme, node = %node_id, durability = ?args.durability, data_dir = %args.data_dir.display(), "switchyard serving");
     {
         let mut out = std::io::stdout().lock();

@@ -16,6 +16,7 @@
 pub mod auth;
 mod error;
 pub mod functions;
+pub mod jobs;
 pub mod kv;
 pub mod subscriptions;
 pub mod supervisor;
@@ -33,6 +34,7 @@ use switchyard_store::*;
 pub use auth::Principal;
 pub use error::{EngineError, ErrorCode};
 pub use functions::{FunctionSettings, FunctionView, FunctionsConfig, InvokeRequest};
+pub use jobs::{EnqueueJob, JOB_KINDS, JobMetrics, JobsConfig, LAG_BUCKETS_MS};
 pub use kv::{KeyPage, KvPutRequest, check_kv_key};
 pub use subscriptions::{Settled, SubscribeFrom, SubscriptionSettings, SubscriptionStatus};
 pub use supervisor::{FailedTask, Policy, ShutdownReport, Supervisor};
@@ -221,7 +223,7 @@ fn fingerprint(parts: &[&[u8]]) -> String {
     hex::encode(h.finalize())
 }
 
-fn check_key(key: &Option<String>) -> Result<(), EngineError> {
+pub(crate) fn check_key(key: &Option<String>) -> Result<(), EngineError> {
     match key {
         Some(k) if k.is_empty() || k.len() > 255 => {
             Err(EngineError::validation("idempotency_key must be 1-255 characters"))
@@ -263,6 +265,10 @@ pub struct Engine {
     maintenance_passes: std::sync::atomic::AtomicU64,
     /// Owns every task the engine starts.
     supervisor: Supervisor,
+    /// The job scheduler, once started ([`Engine::start_jobs`]).
+    jobs: std::sync::OnceLock<Arc<jobs::Scheduler>>,
+    /// What the job scheduler has done.
+    job_metrics: jobs::JobMetrics,
 }
 
 impl Engine {
@@ -280,6 +286,8 @@ impl Engine {
             tail: std::sync::OnceLock::new(),
             functions: std::sync::OnceLock::new(),
             maintenance_passes: std::sync::atomic::AtomicU64::new(0),
+            jobs: std::sync::OnceLock::new(),
+            job_metrics: jobs::JobMetrics::default(),
             supervisor,
         }
     }

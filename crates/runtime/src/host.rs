@@ -194,7 +194,7 @@ impl WasiHttpHooks for HttpPolicy {
 /// - IPv6 forms that embed an IPv4 address and deliver to it (IPv4-mapped `::ffff:0:0/96`, NAT64
 ///   `64:ff9b::/96`, 6to4 `2002::/16`) are judged by that IPv4 address; the local-use NAT64
 ///   prefix `64:ff9b:1::/48` and deprecated IPv4-compatible `::a.b.c.d` are refused whole.
-pub(crate) fn is_private(ip: std::net::IpAddr) -> bool {
+pub fn is_private(ip: std::net::IpAddr) -> bool {
     match ip {
         std::net::IpAddr::V4(v4) => !is_global_v4(v4),
         std::net::IpAddr::V6(v6) => !is_global_v6(v6),

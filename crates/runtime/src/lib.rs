@@ -47,7 +47,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap, UpdateDeadline};
 
 pub use error::RuntimeError;
-pub use host::{FunctionHost, HostCallError, KvValue, KvWriteCondition, MAX_HOST_PAYLOAD_BYTES};
+pub use host::{FunctionHost, HostCallError, KvValue, KvWriteCondition, MAX_HOST_PAYLOAD_BYTES, is_private};
 pub use output::MAX_CAPTURED_OUTPUT;
 pub use types::*;
 

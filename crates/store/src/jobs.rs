@@ -252,7 +252,6 @@ pub struct RedriveJobs {
     pub limit: u32,
 }
 
-
 /// The columns of `jobs`, in the order [`RawJob`] reads them.
 pub(crate) const JOB_COLUMNS: &str = "id, space, kind, target, payload, status, priority, concurrency_key, \
      idempotency_key, run_at, attempt, lease_until, lease_owner, retry, created_at, updated_at, finished_at, \

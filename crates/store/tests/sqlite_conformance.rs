@@ -36,7 +36,7 @@ impl SqliteHarness {
 
     fn open_with(&self, dir: PathBuf, clock: switchyard_store::SharedClock) -> Arc<SqliteStore> {
         let store = SqliteStore::open(SqliteOptions { data_dir: dir.clone(), durability: self.durability, clock })
-        .expect("open");
+            .expect("open");
         let store = Arc::new(store);
         self.dirs.lock().unwrap().insert(Arc::as_ptr(&store) as usize, dir);
         store

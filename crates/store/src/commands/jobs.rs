@@ -30,7 +30,13 @@ fn address(space: &str, id: &str) -> String {
     format!("{space}:jobs:{id}")
 }
 
-async fn append<T: Tables>(tx: &mut T, cx: &mut Cx<'_>, job: &JobRecord, kind: &'static str, payload: &Value) -> TxResult<()> {
+async fn append<T: Tables>(
+    tx: &mut T,
+    cx: &mut Cx<'_>,
+    job: &JobRecord,
+    kind: &'static str,
+    payload: &Value,
+) -> TxResult<()> {
     cx.append(tx, job.space.as_ref(), kind, address(job.space.as_ref(), &job.id), payload, None, false).await
 }
 

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::json;
-use switchyard_model::jobs::{FairCursor, JobStatus, Jitter, RetryPolicy, SpaceLimits};
+use switchyard_model::jobs::{FairCursor, Jitter, JobStatus, RetryPolicy, SpaceLimits};
 
 use super::{Case, Harness};
 use crate::clock::ManualClock;
@@ -18,7 +18,9 @@ pub(super) fn cases<H: Harness>() -> Vec<(&'static str, Case<H>)> {
         ("jobs_enqueue_with_a_key_is_idempotent", |h| Box::pin(enqueue_with_key_is_idempotent(h))),
         ("jobs_a_lease_is_held_by_one_worker_across_nodes", |h| Box::pin(lease_held_by_one_worker(h))),
         ("jobs_an_expired_lease_is_taken_over_and_counted", |h| Box::pin(expired_lease_taken_over(h))),
-        ("jobs_retries_follow_the_policy_then_die_and_redrive_runs_again", |h| Box::pin(retry_schedule_dead_redrive(h))),
+        ("jobs_retries_follow_the_policy_then_die_and_redrive_runs_again", |h| {
+            Box::pin(retry_schedule_dead_redrive(h))
+        }),
         ("jobs_a_stale_worker_finishes_nothing", |h| Box::pin(stale_worker_finishes_nothing(h))),
         ("jobs_fairness_one_round_for_a_small_space", |h| Box::pin(fairness_small_space_one_round(h))),
         ("jobs_space_limits_and_priority", |h| Box::pin(space_limits_and_priority(h))),
@@ -147,12 +149,24 @@ async fn enqueue_lease_succeed<H: Harness>(h: &H) {
     assert_eq!(store.next_job_wakeup().await.unwrap(), None);
 
     let page = store
-        .list_jobs(&ListJobs { space: space("acme"), status: Some(JobStatus::Succeeded), kind: None, after_id: None, limit: 10 })
+        .list_jobs(&ListJobs {
+            space: space("acme"),
+            status: Some(JobStatus::Succeeded),
+            kind: None,
+            after_id: None,
+            limit: 10,
+        })
         .await
         .unwrap();
     assert_eq!(page.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(), vec!["j-1"]);
     let none = store
-        .list_jobs(&ListJobs { space: space("acme"), status: Some(JobStatus::Dead), kind: None, after_id: None, limit: 10 })
+        .list_jobs(&ListJobs {
+            space: space("acme"),
+            status: Some(JobStatus::Dead),
+            kind: None,
+            after_id: None,
+            limit: 10,
+        })
         .await
         .unwrap();
     assert!(none.is_empty());
@@ -285,7 +299,13 @@ async fn retry_schedule_dead_redrive<H: Harness>(h: &H) {
     assert_eq!((dead.status, dead.attempt), (JobStatus::Dead, 4));
     assert_eq!(dead.attempts.iter().filter(|a| a.error.is_some()).count(), 4, "every attempt's error is kept");
     let listed = store
-        .list_jobs(&ListJobs { space: space("acme"), status: Some(JobStatus::Dead), kind: None, after_id: None, limit: 10 })
+        .list_jobs(&ListJobs {
+            space: space("acme"),
+            status: Some(JobStatus::Dead),
+            kind: None,
+            after_id: None,
+            limit: 10,
+        })
         .await
         .unwrap();
     assert_eq!(listed.len(), 1);

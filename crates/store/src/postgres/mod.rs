@@ -32,10 +32,10 @@ use tokio_postgres::Row;
 use crate::decode::{LogRow, RawLogRow, Text, segment, space};
 use crate::error::StoreError;
 use crate::group::{FailState, WriteQueue};
+use crate::jobs::{JobQueueStats, JobRecord, ListJobs};
 use crate::machines::MachineCache;
 use crate::metrics::StoreMetrics;
 use crate::streams::*;
-use crate::jobs::{JobQueueStats, JobRecord, ListJobs};
 use crate::types::*;
 use crate::{FunctionRecord, FunctionSummary, InvocationRecord, ListInstances, ListInvocations, Store};
 

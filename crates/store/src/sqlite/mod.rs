@@ -27,10 +27,10 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use switchyard_model::{Segment, SpaceName};
 
 use crate::error::StoreError;
+use crate::jobs::{JobQueueStats, JobRecord, ListJobs};
 use crate::machines::MachineCache;
 use crate::metrics::StoreMetrics;
 use crate::streams::*;
-use crate::jobs::{JobQueueStats, JobRecord, ListJobs};
 use crate::types::*;
 use crate::{Durability, FunctionRecord, FunctionSummary, InvocationRecord, ListInstances, ListInvocations, Store};
 
