@@ -31,8 +31,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use switchyard_model::{Segment, SpaceName};
 use switchyard_runtime::{
-    Capabilities, FunctionHost, FunctionRuntime, HostCallError, Invocation, InvocationContext, InvocationError,
-    KvValue, KvWriteCondition, Limits, LoadedFunction, LogLine, MachineContext, Outcome, Payload, RuntimeError,
+    Capabilities, EffectCall, FunctionHost, FunctionRuntime, HostCallError, Invocation, InvocationContext,
+    InvocationError, KvValue, KvWriteCondition, Limits, LoadedFunction, LogLine, MachineContext, Outcome, Payload,
+    RuntimeError,
 };
 use switchyard_store::*;
 
@@ -412,21 +413,39 @@ impl FunctionHost for EngineHost {
         instance: &str,
         event: &str,
         payload: serde_json::Map<String, Value>,
+        call: &EffectCall,
     ) -> Result<String, HostCallError> {
         let Some((machine, id)) = instance.split_once(':') else {
             return Err(HostCallError::Invalid(format!("instance address {instance:?}: expected machine:id")));
         };
-        let request =
-            SendEvent { event: event.to_owned(), payload: Some(Value::Object(payload)), ..SendEvent::default() };
+        let request = SendEvent {
+            event: event.to_owned(),
+            payload: Some(Value::Object(payload)),
+            idempotency_key: Some(call_key(call)),
+            ..SendEvent::default()
+        };
         let (applied, _) = self.engine()?.apply_event(space, machine, id, request).await.map_err(host_error)?;
         Ok(applied.to)
     }
 
-    async fn publish(&self, space: &str, topic: &str, message: Value) -> Result<u64, HostCallError> {
+    async fn publish(&self, space: &str, topic: &str, message: Value, call: &EffectCall) -> Result<u64, HostCallError> {
         let engine = self.engine()?;
-        let (seq, _) = engine.publish(space, topic, message, None, BTreeMap::new(), None).await.map_err(host_error)?;
+        let key = Some(call_key(call));
+        let (seq, _) = engine.publish(space, topic, message, None, BTreeMap::new(), key).await.map_err(host_error)?;
         Ok(seq.0)
     }
+}
+
+/// The idempotency key of a function's effectful host call: `fn:<effect key>:<index>`, or its
+/// SHA-256 when that would be longer than a key may be (an invocation's own key may already use
+/// the whole 255 characters).
+fn call_key(call: &EffectCall) -> String {
+    let key = format!("fn:{}", call.key());
+    if key.len() <= 255 && !key.chars().any(char::is_control) {
+        return key;
+    }
+    use sha2::Digest as _;
+    format!("fn:sha256:{}", hex::encode(sha2::Sha256::digest(key.as_bytes())))
 }
 
 /// The JSON form of an invocation's log lines, with a closing line counting dropped ones.

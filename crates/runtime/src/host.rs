@@ -112,15 +112,42 @@ pub trait FunctionHost: Send + Sync + 'static {
     /// Deletes a KV key; returns whether it had a value.
     async fn kv_delete(&self, space: &str, bucket: &str, key: &str) -> Result<bool, HostCallError>;
     /// Applies an event to an instance (`machine:id`, within `space`); returns its new state.
+    /// `call` names this call within its invocation ([`EffectCall`]): applied once per name.
     async fn send_event(
         &self,
         space: &str,
         instance: &str,
         event: &str,
         payload: serde_json::Map<String, serde_json::Value>,
+        call: &EffectCall,
     ) -> Result<String, HostCallError>;
-    /// Publishes to a topic of `space`; returns the message's seq.
-    async fn publish(&self, space: &str, topic: &str, message: serde_json::Value) -> Result<u64, HostCallError>;
+    /// Publishes to a topic of `space`; returns the message's seq. `call` as for `send_event`.
+    async fn publish(
+        &self,
+        space: &str,
+        topic: &str,
+        message: serde_json::Value,
+        call: &EffectCall,
+    ) -> Result<u64, HostCallError>;
+}
+
+/// The name of one effectful host call (an event sent, a message published): the invocation's
+/// effect key (its idempotency key, or its id) and the call's index among the invocation's
+/// effectful calls. Another attempt of the same invocation that makes its calls in the same order
+/// names them alike, so the host can apply each once (as an idempotency key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EffectCall {
+    /// The invocation's idempotency key, or its id when it has none.
+    pub effect_key: String,
+    /// 0 for the invocation's first effectful call, then 1, 2, …
+    pub index: u32,
+}
+
+impl EffectCall {
+    /// `effect_key:index`, the call's name.
+    pub fn key(&self) -> String {
+        format!("{}:{}", self.effect_key, self.index)
+    }
 }
 
 /// The outgoing-HTTP policy: only allow-listed hosts, over http or https.
@@ -346,6 +373,10 @@ pub(crate) struct HostState {
     pub(crate) space: String,
     pub(crate) function: String,
     pub(crate) invocation_id: String,
+    /// Names the invocation's effectful calls (see [`EffectCall`]).
+    pub(crate) effect_key: String,
+    /// Effectful calls made so far.
+    pub(crate) effect_calls: u32,
     pub(crate) capabilities: Arc<Capabilities>,
     pub(crate) host: Arc<dyn FunctionHost>,
 }
@@ -355,6 +386,7 @@ impl HostState {
         space: String,
         function: String,
         invocation_id: String,
+        effect_key: String,
         capabilities: Arc<Capabilities>,
         memory_bytes: u64,
         allow_private_networks: bool,
@@ -391,9 +423,18 @@ impl HostState {
             space,
             function,
             invocation_id,
+            effect_key,
+            effect_calls: 0,
             capabilities,
             host,
         }
+    }
+
+    /// Names the next effectful call.
+    fn next_effect_call(&mut self) -> EffectCall {
+        let call = EffectCall { effect_key: self.effect_key.clone(), index: self.effect_calls };
+        self.effect_calls = self.effect_calls.saturating_add(1);
+        call
     }
 
     /// The last line the guest wrote to stderr (where a Rust guest's panic message goes).
@@ -533,7 +574,8 @@ impl events::Host for HostState {
             Err(message) => return Err(events::EventError::Invalid(message)),
         };
         let host = self.host.clone();
-        host.send_event(&self.space, &instance, &event, payload).await.map_err(event_error)
+        let call = self.next_effect_call();
+        host.send_event(&self.space, &instance, &event, payload, &call).await.map_err(event_error)
     }
 
     async fn publish(&mut self, topic: String, message_json: String) -> Result<u64, events::EventError> {
@@ -542,7 +584,8 @@ impl events::Host for HostState {
         }
         let message = parse_guest_json("the message", &message_json).map_err(events::EventError::Invalid)?;
         let host = self.host.clone();
-        host.publish(&self.space, &topic, message).await.map_err(event_error)
+        let call = self.next_effect_call();
+        host.publish(&self.space, &topic, message, &call).await.map_err(event_error)
     }
 }
 

@@ -47,7 +47,9 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap, UpdateDeadline};
 
 pub use error::RuntimeError;
-pub use host::{FunctionHost, HostCallError, KvValue, KvWriteCondition, MAX_HOST_PAYLOAD_BYTES, is_private};
+pub use host::{
+    EffectCall, FunctionHost, HostCallError, KvValue, KvWriteCondition, MAX_HOST_PAYLOAD_BYTES, is_private,
+};
 pub use output::MAX_CAPTURED_OUTPUT;
 pub use types::*;
 
@@ -565,6 +567,7 @@ async fn run(
         context.space.clone(),
         context.function.clone(),
         context.invocation_id.clone(),
+        context.idempotency_key.clone().unwrap_or_else(|| context.invocation_id.clone()),
         capabilities,
         limits.memory_bytes,
         allow_private_networks,

@@ -60,12 +60,19 @@ impl FunctionHost for MemoryHost {
         _instance: &str,
         _event: &str,
         _payload: serde_json::Map<String, serde_json::Value>,
+        _call: &switchyard_runtime::EffectCall,
     ) -> Result<String, HostCallError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         Ok("sent".into())
     }
 
-    async fn publish(&self, _space: &str, _topic: &str, _message: serde_json::Value) -> Result<u64, HostCallError> {
+    async fn publish(
+        &self,
+        _space: &str,
+        _topic: &str,
+        _message: serde_json::Value,
+        _call: &switchyard_runtime::EffectCall,
+    ) -> Result<u64, HostCallError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         Ok(1)
     }
