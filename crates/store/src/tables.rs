@@ -290,9 +290,85 @@ pub(crate) trait SpaceTable {
     async fn delete_space_row(&mut self, space: &str) -> TxResult<()>;
 }
 
+/// A KV key by name.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KvKey<'a> {
+    pub space: &'a str,
+    pub bucket: &'a str,
+    pub key: &'a str,
+}
+
+/// A KV key's current row (a tombstone's too) as a write reads it, with its bucket's history.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KvKeyRow {
+    pub revision: u64,
+    pub deleted: bool,
+    pub expires_at: Option<Timestamp>,
+    /// Revisions its bucket keeps; `None` when the bucket's row is missing.
+    pub history: Option<u32>,
+}
+
+/// A value about to become a key's current row.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KvValue<'a> {
+    /// At most `i64::MAX` (every revision a command computes is).
+    pub revision: u64,
+    pub value: &'a [u8],
+    pub content_type: &'a str,
+    pub expires_at: Option<Timestamp>,
+}
+
+/// A live key whose TTL ended, as the expiry sweep reads it.
+#[derive(Debug)]
+pub(crate) struct ExpiredKey {
+    pub space: String,
+    pub bucket: String,
+    pub key: String,
+    /// Its current revision.
+    pub revision: u64,
+    /// Revisions its bucket keeps; `None` when the bucket's row is missing.
+    pub history: Option<u32>,
+}
+
+/// KV buckets (`kv_buckets`), keys at their current revision (`kv_keys`, tombstones included)
+/// and past revisions (`kv_history`). Revisions passed in are at most `i64::MAX`.
+pub(crate) trait KvTable {
+    /// A bucket's history and creation time, locked for the rest of the transaction.
+    async fn kv_bucket_for_update(&mut self, space: &str, bucket: &str) -> TxResult<Option<(u32, Timestamp)>>;
+    /// A bucket's history.
+    async fn kv_bucket_history(&mut self, space: &str, bucket: &str) -> TxResult<Option<u32>>;
+    /// Inserts a bucket; `false` when it exists (on PostgreSQL, after waiting for the
+    /// transaction that inserted it to commit).
+    async fn insert_kv_bucket(&mut self, space: &str, bucket: &str, history: u32, now: Timestamp) -> TxResult<bool>;
+    /// Changes a bucket's history.
+    async fn set_kv_bucket_history(&mut self, space: &str, bucket: &str, history: u32) -> TxResult<()>;
+    /// Forgets the past revisions of the bucket's keys at or below their current revision
+    /// minus `history`.
+    async fn prune_kv_history(&mut self, space: &str, bucket: &str, history: u32) -> TxResult<()>;
+    /// A key's current row with its bucket's history, locked for the rest of the transaction.
+    async fn kv_key_for_update(&mut self, key: KvKey<'_>) -> TxResult<Option<KvKeyRow>>;
+    /// Copies a key's current row into its past revisions, then forgets its past revisions
+    /// at or below `cutoff` (none when `None`).
+    async fn archive_kv_key(&mut self, key: KvKey<'_>, cutoff: Option<u64>) -> TxResult<()>;
+    /// [`KvTable::archive_kv_key`] for many keys, in a fixed number of statements.
+    async fn archive_kv_keys(&mut self, keys: &[(KvKey<'_>, Option<u64>)]) -> TxResult<()>;
+    /// Makes `value` a key's current row, inserting the key or replacing its row.
+    async fn put_kv_key(&mut self, key: KvKey<'_>, value: &KvValue<'_>, now: Timestamp) -> TxResult<()>;
+    /// Replaces a key's current row with a tombstone at `revision`.
+    async fn tombstone_kv_key(&mut self, key: KvKey<'_>, revision: u64, now: Timestamp) -> TxResult<()>;
+    /// [`KvTable::tombstone_kv_key`] for many keys (each with its revision), in a fixed number
+    /// of statements.
+    async fn tombstone_kv_keys(&mut self, keys: &[(KvKey<'_>, u64)], now: Timestamp) -> TxResult<()>;
+    /// Up to `limit` live keys whose TTL ended at or before `due`, soonest expiry first,
+    /// locked for the rest of the transaction. Skips rows another transaction holds (on
+    /// PostgreSQL `FOR UPDATE SKIP LOCKED`): it never waits on a key a put is writing, and a
+    /// key it skips is left for the next sweep.
+    async fn expired_keys_for_update(&mut self, due: Timestamp, limit: u32) -> TxResult<Vec<ExpiredKey>>;
+}
+
 /// Every table: what a backend's transaction implements and what commands are written against.
 pub(crate) trait Tables:
-    GroupTable + IdempotencyTable + MachineTable + InstanceTable + TokenTable + NodeTable + SpaceTable
+    GroupTable + IdempotencyTable + MachineTable + InstanceTable + TokenTable + NodeTable + SpaceTable + KvTable
 {
     /// Runs an op that has not moved onto the command layer yet, with the backend's own code.
     async fn legacy(&mut self, op: &WriteOp, cx: &mut crate::commands::Cx<'_>) -> TxResult<WriteOutcome>;

@@ -17,6 +17,7 @@
 
 mod group;
 mod instances;
+mod kv;
 mod machines;
 mod spaces;
 mod system;
@@ -115,7 +116,7 @@ pub(crate) trait Locking<'a> {
 /// backends' own code. The one match over every [`WriteOp`].
 macro_rules! dispatch {
     ($op:expr, $c:ident => $body:expr, legacy => $legacy:expr) => {{
-        use $crate::commands::{instances::*, machines::*, spaces::*, system::*, topics::*};
+        use $crate::commands::{instances::*, kv::*, machines::*, spaces::*, system::*, topics::*};
         use $crate::types::WriteOp;
         match $op {
             WriteOp::PutMachine { space, name, definition } => {
@@ -187,11 +188,23 @@ macro_rules! dispatch {
                 let $c = PurgeIdempotency { before: *before, limit: *limit };
                 $body
             }
-            WriteOp::PutBucket { .. }
-            | WriteOp::KvPut { .. }
-            | WriteOp::KvDelete { .. }
-            | WriteOp::ExpireKv { .. }
-            | WriteOp::PutSubscription(_)
+            WriteOp::PutBucket { space, bucket, history } => {
+                let $c = PutBucket { space, bucket, history: *history };
+                $body
+            }
+            WriteOp::KvPut { space, bucket, key, value, content_type, ttl_ms, condition } => {
+                let $c = KvPut { space, bucket, key, value, content_type, ttl_ms: *ttl_ms, condition: *condition };
+                $body
+            }
+            WriteOp::KvDelete { space, bucket, key, condition } => {
+                let $c = KvDelete { space, bucket, key, condition: *condition };
+                $body
+            }
+            WriteOp::ExpireKv { now, limit } => {
+                let $c = ExpireKv { due: *now, limit: *limit };
+                $body
+            }
+            WriteOp::PutSubscription(_)
             | WriteOp::DeleteSubscription { .. }
             | WriteOp::Pull(_)
             | WriteOp::Ack { .. }

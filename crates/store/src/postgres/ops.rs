@@ -99,9 +99,6 @@ pub(crate) async fn execute_legacy(
     op: &WriteOp,
 ) -> OpResult {
     match op {
-        WriteOp::PutBucket { .. } | WriteOp::KvPut { .. } | WriteOp::KvDelete { .. } | WriteOp::ExpireKv { .. } => {
-            crate::postgres::kv::execute(tx, cx, now, op).await
-        }
         WriteOp::PutSubscription(_)
         | WriteOp::DeleteSubscription { .. }
         | WriteOp::Pull(_)

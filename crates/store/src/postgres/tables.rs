@@ -16,6 +16,16 @@ use crate::postgres::ops::OpContext;
 use crate::tables::*;
 use crate::types::*;
 
+/// A number a command passes in as a `bigint` column. Every such number is within range by
+/// the table traits' contracts, so one that is not is a bug: it fails the whole group rather
+/// than refusing after the command's first write (a single op runs without a savepoint).
+pub(crate) fn bigint(v: u64) -> TxResult<i64> {
+    i64::try_from(v).map_err(|_| TxError::Storage {
+        error: crate::error::StoreError::Internal(format!("{v} is beyond a bigint column")),
+        retry: false,
+    })
+}
+
 /// A group's transaction, as the commands see it.
 pub(crate) struct PgTx<'a, 't> {
     pub tx: &'a Transaction<'t>,

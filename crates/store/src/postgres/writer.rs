@@ -96,16 +96,11 @@ fn classify(e: tokio_postgres::Error) -> AttemptError {
 }
 
 /// The locks of the ops that have not moved onto the command layer yet: advisory locks on
-/// what they may wait on besides existing rows (the KV key they write, the subscription, the
+/// what they may wait on besides existing rows (the subscription, the
 /// function, the invocation idempotency key, trimming), the space they write into (shared), and
 /// the invocation rows they finish.
 pub(crate) fn legacy_locks<'a>(op: &'a WriteOp, locks: &mut Locks<'a>) {
     match op {
-        WriteOp::KvPut { space, bucket, key, .. } | WriteOp::KvDelete { space, bucket, key, .. } => {
-            locks.exclusive(format!("kv:{space}:{bucket}:{key}"));
-            locks.writes_into(space.as_ref());
-        }
-        WriteOp::PutBucket { space, .. } => locks.writes_into(space.as_ref()),
         WriteOp::PutSubscription(spec) => {
             locks.exclusive(format!("subscription:{}:{}", spec.filter.space, spec.name));
             // Serialised with trimming, so a new subscription's start is not trimmed under it.
@@ -145,7 +140,7 @@ pub(crate) fn legacy_locks<'a>(op: &'a WriteOp, locks: &mut Locks<'a>) {
             }
         }
         // Sweeps across spaces lock the rows they change instead (`SKIP LOCKED`).
-        WriteOp::ExpireKv { .. } | WriteOp::ClaimInvocations(_) | WriteOp::PurgeInvocations { .. } => {}
+        WriteOp::ClaimInvocations(_) | WriteOp::PurgeInvocations { .. } => {}
         other => tracing::error!(op = ?other, "locks asked of the legacy path for an op of the command layer"),
     }
 }

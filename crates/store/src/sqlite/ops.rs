@@ -26,9 +26,6 @@ pub(crate) fn execute_legacy(
     op: &WriteOp,
 ) -> Result<WriteOutcome, StoreError> {
     match op {
-        WriteOp::PutBucket { .. } | WriteOp::KvPut { .. } | WriteOp::KvDelete { .. } | WriteOp::ExpireKv { .. } => {
-            crate::sqlite::kv::execute(conn, cx, now, op)
-        }
         WriteOp::PutSubscription(_)
         | WriteOp::DeleteSubscription { .. }
         | WriteOp::Pull(_)
