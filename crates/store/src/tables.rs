@@ -366,9 +366,134 @@ pub(crate) trait KvTable {
     async fn expired_keys_for_update(&mut self, due: Timestamp, limit: u32) -> TxResult<Vec<ExpiredKey>>;
 }
 
+/// A subscription's row as a command reads it. Seqs are as stored.
+#[derive(Debug)]
+pub(crate) struct SubscriptionRow {
+    pub filter: crate::streams::StoredFilter,
+    /// Every record of its space up to this one was examined.
+    pub cursor: i64,
+    pub max_deliveries: i64,
+}
+
+/// A pending record of a subscription whose lease ended, with its log record.
+#[derive(Debug)]
+pub(crate) struct DueRecord {
+    pub seq: i64,
+    /// How many times it was leased.
+    pub deliveries: i64,
+    /// Its log record as read (decoded by the command, only when it needs it); `None` when the
+    /// log no longer has it.
+    pub record: Option<crate::decode::RawLogRow>,
+}
+
+/// A log record a scan examined.
+#[derive(Debug)]
+pub(crate) struct ScannedRecord {
+    pub seq: i64,
+    /// The record as read; `None` when its space, kind and address did not pass the scan's
+    /// filter (the rest of it was not read).
+    pub record: Option<crate::decode::RawLogRow>,
+}
+
+/// Durable subscriptions (`subscriptions`) and the records they delivered that no consumer
+/// acked yet (`subscription_records`: leased, due again, or dead letters). Seqs are as stored;
+/// a list of seqs names each at most once.
+pub(crate) trait SubscriptionTable {
+    /// A subscription's row.
+    async fn subscription(&mut self, space: &str, name: &str) -> TxResult<Option<SubscriptionRow>>;
+    /// Whether a subscription exists.
+    async fn subscription_exists(&mut self, space: &str, name: &str) -> TxResult<bool>;
+    /// Inserts a subscription with its filter serialised, its cursor at `start_after`.
+    async fn insert_subscription(
+        &mut self,
+        spec: &crate::streams::SubscriptionSpec,
+        filter: &str,
+        start_after: i64,
+        now: Timestamp,
+    ) -> TxResult<()>;
+    /// Writes a subscription's settings (its filter and cursor stay).
+    async fn update_subscription(&mut self, spec: &crate::streams::SubscriptionSpec) -> TxResult<()>;
+    /// Deletes a subscription's row; `false` when there was none.
+    async fn delete_subscription(&mut self, space: &str, name: &str) -> TxResult<bool>;
+    /// Deletes a subscription's pending records and dead letters.
+    async fn delete_subscription_records(&mut self, space: &str, name: &str) -> TxResult<()>;
+    /// Up to `limit` pending (not dead) records whose lease ended at or before `now`, with a
+    /// seq above `after`, by seq.
+    async fn due_records(
+        &mut self,
+        space: &str,
+        name: &str,
+        now: Timestamp,
+        after: i64,
+        limit: usize,
+    ) -> TxResult<Vec<DueRecord>>;
+    /// Makes pending records dead letters, dead since `now`.
+    async fn kill_records(&mut self, space: &str, name: &str, seqs: &[i64], now: Timestamp) -> TxResult<()>;
+    /// Forgets pending records.
+    async fn forget_records(&mut self, space: &str, name: &str, seqs: &[i64]) -> TxResult<()>;
+    /// Leases pending records again until `lease_until`, counting one more delivery on each.
+    async fn lease_again(&mut self, space: &str, name: &str, seqs: &[i64], lease_until: i64) -> TxResult<()>;
+    /// Inserts pending records leased until `lease_until`, delivered once.
+    async fn lease_new(&mut self, space: &str, name: &str, seqs: &[i64], lease_until: i64) -> TxResult<()>;
+    /// Moves a subscription's cursor.
+    async fn set_cursor(&mut self, space: &str, name: &str, cursor: i64) -> TxResult<()>;
+    /// Deletes the pending (not dead) records among `seqs`; the seqs it deleted.
+    async fn ack_records(&mut self, space: &str, name: &str, seqs: &[i64]) -> TxResult<Vec<i64>>;
+    /// Ends the leases of the pending records among `leases` that still count that many
+    /// deliveries (`lease_until` 0); the seqs it changed.
+    async fn end_leases(&mut self, space: &str, name: &str, leases: &[(i64, u32)]) -> TxResult<Vec<i64>>;
+    /// Makes dead letters (those among `seqs`; all when `None`) pending again, with no
+    /// deliveries counted and no lease; how many.
+    async fn redrive_dead_letters(&mut self, space: &str, name: &str, seqs: Option<&[i64]>) -> TxResult<u64>;
+    /// Deletes dead letters (those among `seqs`; all when `None`); how many.
+    async fn discard_dead_letters(&mut self, space: &str, name: &str, seqs: Option<&[i64]>) -> TxResult<u64>;
+    /// The oldest seq some subscription that does not allow loss still needs: the least of
+    /// the seq after its cursor and its oldest record (pending or dead) at or above `oldest`
+    /// (the oldest record the log keeps; rows below it name records that are gone). `None`
+    /// when there is no such subscription.
+    async fn retention_floor(&mut self, oldest: i64) -> TxResult<Option<i64>>;
+    /// Forgets the pending (not dead) records at or below `seq` of subscriptions that allow
+    /// loss.
+    async fn forget_lost_records(&mut self, seq: i64) -> TxResult<()>;
+}
+
+/// The log (`events`) as commands read and trim it; records are appended through
+/// [`GroupTable::append_log`]. Seqs are as stored. On PostgreSQL the group's own records are
+/// not visible here (they are written at [`GroupTable::flush_log`]); on SQLite they are.
+pub(crate) trait LogTable {
+    /// The oldest record's seq.
+    async fn oldest_seq(&mut self) -> TxResult<Option<i64>>;
+    /// The newest record's seq (0 when the log is empty).
+    async fn newest_seq(&mut self) -> TxResult<i64>;
+    /// The newest record's seq and the log's byte total after it.
+    async fn newest_end(&mut self) -> TxResult<Option<(i64, i64)>>;
+    /// The oldest `limit` records' (seq, created at, byte total after it), by seq.
+    async fn oldest_records(&mut self, limit: u32) -> TxResult<Vec<(i64, Timestamp, i64)>>;
+    /// Deletes the records at or below `seq`; how many.
+    async fn delete_records_through(&mut self, seq: i64) -> TxResult<u64>;
+    /// Up to `limit` records of `space` with a seq above `after`, by seq. Of a record whose
+    /// space, kind and address are text that `keep` refuses, only the seq is returned.
+    async fn space_records_after(
+        &mut self,
+        space: &str,
+        after: i64,
+        limit: usize,
+        keep: &(dyn Fn(&str, &str, &str) -> bool + Sync),
+    ) -> TxResult<Vec<ScannedRecord>>;
+}
+
 /// Every table: what a backend's transaction implements and what commands are written against.
 pub(crate) trait Tables:
-    GroupTable + IdempotencyTable + MachineTable + InstanceTable + TokenTable + NodeTable + SpaceTable + KvTable
+    GroupTable
+    + IdempotencyTable
+    + MachineTable
+    + InstanceTable
+    + TokenTable
+    + NodeTable
+    + SpaceTable
+    + KvTable
+    + SubscriptionTable
+    + LogTable
 {
     /// Runs an op that has not moved onto the command layer yet, with the backend's own code.
     async fn legacy(&mut self, op: &WriteOp, cx: &mut crate::commands::Cx<'_>) -> TxResult<WriteOutcome>;

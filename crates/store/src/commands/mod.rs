@@ -19,7 +19,9 @@ mod group;
 mod instances;
 mod kv;
 mod machines;
+mod retention;
 mod spaces;
+mod subscriptions;
 mod system;
 mod topics;
 
@@ -116,7 +118,9 @@ pub(crate) trait Locking<'a> {
 /// backends' own code. The one match over every [`WriteOp`].
 macro_rules! dispatch {
     ($op:expr, $c:ident => $body:expr, legacy => $legacy:expr) => {{
-        use $crate::commands::{instances::*, kv::*, machines::*, spaces::*, system::*, topics::*};
+        use $crate::commands::{
+            instances::*, kv::*, machines::*, retention::*, spaces::*, subscriptions::*, system::*, topics::*,
+        };
         use $crate::types::WriteOp;
         match $op {
             WriteOp::PutMachine { space, name, definition } => {
@@ -204,15 +208,39 @@ macro_rules! dispatch {
                 let $c = ExpireKv { due: *now, limit: *limit };
                 $body
             }
-            WriteOp::PutSubscription(_)
-            | WriteOp::DeleteSubscription { .. }
-            | WriteOp::Pull(_)
-            | WriteOp::Ack { .. }
-            | WriteOp::Nack { .. }
-            | WriteOp::RedriveDeadLetters { .. }
-            | WriteOp::DiscardDeadLetters { .. }
-            | WriteOp::TrimLog(_)
-            | WriteOp::PutFunction(_)
+            WriteOp::PutSubscription(spec) => {
+                let $c = PutSubscription { spec };
+                $body
+            }
+            WriteOp::DeleteSubscription { space, name } => {
+                let $c = DeleteSubscription { space, name };
+                $body
+            }
+            WriteOp::Pull(request) => {
+                let $c = Pull { request };
+                $body
+            }
+            WriteOp::Ack { space, name, seqs } => {
+                let $c = Ack { space, name, seqs };
+                $body
+            }
+            WriteOp::Nack { space, name, leases } => {
+                let $c = Nack { space, name, leases };
+                $body
+            }
+            WriteOp::RedriveDeadLetters { space, name, seqs } => {
+                let $c = RedriveDeadLetters { space, name, seqs: seqs.as_deref() };
+                $body
+            }
+            WriteOp::DiscardDeadLetters { space, name, seqs } => {
+                let $c = DiscardDeadLetters { space, name, seqs: seqs.as_deref() };
+                $body
+            }
+            WriteOp::TrimLog(trim) => {
+                let $c = Trim { trim };
+                $body
+            }
+            WriteOp::PutFunction(_)
             | WriteOp::RecordInvocations(_)
             | WriteOp::EnqueueInvocation(_)
             | WriteOp::ClaimInvocations(_)

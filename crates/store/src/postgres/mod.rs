@@ -176,6 +176,12 @@ pub(crate) const LOG_COLUMNS: &str = "seq, space, kind, address, payload, idempo
 /// Reads a row of [`LOG_COLUMNS`] (at the same positions) and decodes it as far as it goes;
 /// fails only when the row's seq cannot be read.
 pub(crate) fn log_record(row: &Row) -> Result<LogRow, StoreError> {
+    Ok(crate::decode::log_row(raw_log_row(row)?))
+}
+
+/// Reads the columns of a row of [`LOG_COLUMNS`] (at the same positions) without decoding them
+/// (see `crate::decode::log_row`); fails only when the row's seq cannot be read.
+pub(crate) fn raw_log_row(row: &Row) -> Result<RawLogRow, StoreError> {
     let text = |index: usize| match row.try_get::<_, &str>(index) {
         Ok(text) => Text::ok(text),
         Err(e) => Text::failed(e.to_string()),
@@ -184,7 +190,7 @@ pub(crate) fn log_record(row: &Row) -> Result<LogRow, StoreError> {
         Ok(key) => key.map(Text::ok),
         Err(e) => Some(Text::failed(e.to_string())),
     };
-    Ok(crate::decode::log_row(RawLogRow {
+    Ok(RawLogRow {
         seq: row.try_get(0)?,
         space: text(1),
         kind: text(2),
@@ -192,7 +198,7 @@ pub(crate) fn log_record(row: &Row) -> Result<LogRow, StoreError> {
         payload: text(4),
         idempotency_key,
         created_at: row.try_get(6).map_err(|e| e.to_string()),
-    }))
+    })
 }
 
 const TOKEN_COLUMNS: &str = "id, name, secret_hash, role, spaces, created_at, revoked_at";

@@ -99,14 +99,6 @@ pub(crate) async fn execute_legacy(
     op: &WriteOp,
 ) -> OpResult {
     match op {
-        WriteOp::PutSubscription(_)
-        | WriteOp::DeleteSubscription { .. }
-        | WriteOp::Pull(_)
-        | WriteOp::Ack { .. }
-        | WriteOp::Nack { .. }
-        | WriteOp::RedriveDeadLetters { .. }
-        | WriteOp::DiscardDeadLetters { .. }
-        | WriteOp::TrimLog(_) => crate::postgres::subscriptions::execute(tx, cx, now, op).await,
         WriteOp::PutFunction(_)
         | WriteOp::RecordInvocations(_)
         | WriteOp::EnqueueInvocation(_)

@@ -96,30 +96,10 @@ fn classify(e: tokio_postgres::Error) -> AttemptError {
 }
 
 /// The locks of the ops that have not moved onto the command layer yet: advisory locks on
-/// what they may wait on besides existing rows (the subscription, the
-/// function, the invocation idempotency key, trimming), the space they write into (shared), and
+/// what they may wait on besides existing rows (the function, the invocation idempotency key), the space they write into (shared), and
 /// the invocation rows they finish.
 pub(crate) fn legacy_locks<'a>(op: &'a WriteOp, locks: &mut Locks<'a>) {
     match op {
-        WriteOp::PutSubscription(spec) => {
-            locks.exclusive(format!("subscription:{}:{}", spec.filter.space, spec.name));
-            // Serialised with trimming, so a new subscription's start is not trimmed under it.
-            locks.exclusive("log-trim".to_string());
-            locks.writes_into(spec.filter.space.as_ref());
-        }
-        WriteOp::DeleteSubscription { space, name }
-        | WriteOp::Ack { space, name, .. }
-        | WriteOp::Nack { space, name, .. }
-        | WriteOp::RedriveDeadLetters { space, name, .. }
-        | WriteOp::DiscardDeadLetters { space, name, .. } => {
-            locks.exclusive(format!("subscription:{space}:{name}"));
-            locks.writes_into(space.as_ref());
-        }
-        WriteOp::Pull(pull) => {
-            locks.exclusive(format!("subscription:{}:{}", pull.space, pull.name));
-            locks.writes_into(pull.space.as_ref());
-        }
-        WriteOp::TrimLog(_) => locks.exclusive("log-trim".to_string()),
         WriteOp::PutFunction(spec) => {
             locks.exclusive(format!("function:{}:{}", spec.space, spec.name));
             locks.writes_into(spec.space.as_ref());

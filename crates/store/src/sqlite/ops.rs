@@ -26,14 +26,6 @@ pub(crate) fn execute_legacy(
     op: &WriteOp,
 ) -> Result<WriteOutcome, StoreError> {
     match op {
-        WriteOp::PutSubscription(_)
-        | WriteOp::DeleteSubscription { .. }
-        | WriteOp::Pull(_)
-        | WriteOp::Ack { .. }
-        | WriteOp::Nack { .. }
-        | WriteOp::RedriveDeadLetters { .. }
-        | WriteOp::DiscardDeadLetters { .. }
-        | WriteOp::TrimLog(_) => crate::sqlite::subscriptions::execute(conn, cx, now, op),
         WriteOp::PutFunction(_)
         | WriteOp::RecordInvocations(_)
         | WriteOp::EnqueueInvocation(_)
