@@ -10,14 +10,22 @@
 //! - Reads see the transaction's own earlier writes.
 //! - On PostgreSQL the rows a command writes are already locked when it runs (the writer takes
 //!   the command's declared [`Locks`] first, in one global order); methods named `…_for_update`
-//!   lock the row they read as well, which costs nothing when it is already held.
+//!   lock the row they read as well, which costs nothing when it is already held. The sweeps
+//!   across spaces (expiry, claims, purges) declare no locks: they lock the rows they read and
+//!   skip those another transaction holds, never waiting (their docs say so).
+//! - A method that takes a list of rows changes them in a fixed number of statements on
+//!   PostgreSQL (a statement is a round trip there), one per row on SQLite when that is plainer.
 //! - Log records, idempotency records and `spaces` rows are not written by the commands but
 //!   buffered in the group's [`GroupLog`] and flushed by the writer ([`Tables::flush_log`] and
 //!   friends): PostgreSQL can only number records just before commit (see `postgres::writer`).
 
 use std::collections::HashSet;
 
+use crate::decode::RawLogRow;
 use crate::error::StoreError;
+use crate::function_rules::{StoredFunction, StoredInvocation};
+use crate::functions::{FunctionSpec, FunctionSummary, InvocationRecord};
+use crate::streams::{StoredFilter, SubscriptionSpec};
 use crate::types::*;
 
 /// Why a step of a command did not happen.
@@ -369,7 +377,7 @@ pub(crate) trait KvTable {
 /// A subscription's row as a command reads it. Seqs are as stored.
 #[derive(Debug)]
 pub(crate) struct SubscriptionRow {
-    pub filter: crate::streams::StoredFilter,
+    pub filter: StoredFilter,
     /// Every record of its space up to this one was examined.
     pub cursor: i64,
     pub max_deliveries: i64,
@@ -383,7 +391,7 @@ pub(crate) struct DueRecord {
     pub deliveries: i64,
     /// Its log record as read (decoded by the command, only when it needs it); `None` when the
     /// log no longer has it.
-    pub record: Option<crate::decode::RawLogRow>,
+    pub record: Option<RawLogRow>,
 }
 
 /// A log record a scan examined.
@@ -392,7 +400,7 @@ pub(crate) struct ScannedRecord {
     pub seq: i64,
     /// The record as read; `None` when its space, kind and address did not pass the scan's
     /// filter (the rest of it was not read).
-    pub record: Option<crate::decode::RawLogRow>,
+    pub record: Option<RawLogRow>,
 }
 
 /// Durable subscriptions (`subscriptions`) and the records they delivered that no consumer
@@ -406,13 +414,13 @@ pub(crate) trait SubscriptionTable {
     /// Inserts a subscription with its filter serialised, its cursor at `start_after`.
     async fn insert_subscription(
         &mut self,
-        spec: &crate::streams::SubscriptionSpec,
+        spec: &SubscriptionSpec,
         filter: &str,
         start_after: i64,
         now: Timestamp,
     ) -> TxResult<()>;
     /// Writes a subscription's settings (its filter and cursor stay).
-    async fn update_subscription(&mut self, spec: &crate::streams::SubscriptionSpec) -> TxResult<()>;
+    async fn update_subscription(&mut self, spec: &SubscriptionSpec) -> TxResult<()>;
     /// Deletes a subscription's row; `false` when there was none.
     async fn delete_subscription(&mut self, space: &str, name: &str) -> TxResult<bool>;
     /// Deletes a subscription's pending records and dead letters.
@@ -482,6 +490,49 @@ pub(crate) trait LogTable {
     ) -> TxResult<Vec<ScannedRecord>>;
 }
 
+/// Function versions (`functions`, each with its component).
+pub(crate) trait FunctionTable {
+    /// The latest version of a function, without its component.
+    async fn latest_function(&mut self, space: &str, name: &str) -> TxResult<Option<FunctionSummary>>;
+    /// Stores `spec`'s component as the version `stored` describes.
+    async fn insert_function(&mut self, spec: &FunctionSpec, stored: &StoredFunction) -> TxResult<()>;
+}
+
+/// Invocation records (`invocations`); the table assigns each its `seq` (never reused).
+pub(crate) trait InvocationTable {
+    /// One of `ids` that is stored already.
+    async fn stored_invocation_id(&mut self, ids: &[&str]) -> TxResult<Option<String>>;
+    /// Whether an asynchronous invocation of the function has the idempotency key.
+    async fn async_invocation_key_taken(&mut self, space: &str, function: &str, key: &str) -> TxResult<bool>;
+    /// The asynchronous invocation of the function with the idempotency key.
+    async fn async_invocation_by_key(
+        &mut self,
+        space: &str,
+        function: &str,
+        key: &str,
+    ) -> TxResult<Option<InvocationRecord>>;
+    /// Inserts an invocation (whose id and key are free); its seq.
+    async fn insert_invocation(&mut self, invocation: &StoredInvocation<'_>) -> TxResult<u64>;
+    /// Inserts invocations (whose ids and keys are free), their seqs in the order given; how
+    /// many.
+    async fn insert_invocations(&mut self, invocations: &[StoredInvocation<'_>]) -> TxResult<u64>;
+    /// Up to `limit` pending invocations without a lease or whose lease ended at or before
+    /// `now`, oldest first, locked for the rest of the transaction. Skips rows another
+    /// transaction holds (on PostgreSQL `FOR UPDATE SKIP LOCKED`): claimers never wait on each
+    /// other and never take the same record.
+    async fn claimable_invocations_for_update(&mut self, now: Timestamp, limit: u32)
+    -> TxResult<Vec<InvocationRecord>>;
+    /// Leases invocations (by seq) until `lease_until`, counting one more attempt on each.
+    async fn lease_invocations(&mut self, seqs: &[u64], lease_until: Timestamp) -> TxResult<()>;
+    /// Writes a finished invocation's status, output, error, logs and times over the stored
+    /// record while that is pending at the same attempt, ending its lease; whether it was.
+    async fn finish_invocation(&mut self, invocation: &StoredInvocation<'_>) -> TxResult<bool>;
+    /// Deletes up to `limit` finished invocations that finished before `before`, soonest
+    /// finished first; how many. Skips rows another transaction holds (on PostgreSQL `SKIP
+    /// LOCKED`): it never waits.
+    async fn purge_invocations(&mut self, before: Timestamp, limit: u32) -> TxResult<u64>;
+}
+
 /// Every table: what a backend's transaction implements and what commands are written against.
 pub(crate) trait Tables:
     GroupTable
@@ -494,7 +545,7 @@ pub(crate) trait Tables:
     + KvTable
     + SubscriptionTable
     + LogTable
+    + FunctionTable
+    + InvocationTable
 {
-    /// Runs an op that has not moved onto the command layer yet, with the backend's own code.
-    async fn legacy(&mut self, op: &WriteOp, cx: &mut crate::commands::Cx<'_>) -> TxResult<WriteOutcome>;
 }

@@ -9,13 +9,10 @@
 
 mod functions;
 mod kv;
-mod ops;
 mod schema;
 mod subscriptions;
 mod tables;
 mod writer;
-
-pub(crate) use writer::legacy_locks;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -160,10 +157,10 @@ fn instance(row: &Row) -> Result<InstanceRecord, StoreError> {
         space: space(row.get(0))?,
         machine: segment(row.get(1))?,
         id: segment(row.get(2))?,
-        machine_version: ops::machine_version(row.get::<_, i32>(3))?,
+        machine_version: crate::decode::machine_version(row.get::<_, i32>(3))?,
         state: row.get(4),
         ctx,
-        revision: ops::revision(row.get::<_, i64>(6))?,
+        revision: crate::decode::revision(row.get::<_, i64>(6))?,
         created_at: Timestamp(row.get(7)),
         updated_at: Timestamp(row.get(8)),
         deleted_at: row.get::<_, Option<i64>>(9).map(Timestamp),
@@ -263,7 +260,7 @@ impl Store for PgStore {
         Ok(Some(MachineRecord {
             space: space_name.clone(),
             name: name.clone(),
-            version: ops::machine_version(row.get::<_, i32>(0))?,
+            version: crate::decode::machine_version(row.get::<_, i32>(0))?,
             definition: serde_json::from_str(row.get::<_, &str>(1))?,
             created_at: Timestamp(row.get(2)),
         }))
@@ -282,7 +279,7 @@ impl Store for PgStore {
             .map(|row| {
                 Ok(MachineSummary {
                     name: segment(row.get(0))?,
-                    version: ops::machine_version(row.get::<_, i32>(1))?,
+                    version: crate::decode::machine_version(row.get::<_, i32>(1))?,
                     created_at: Timestamp(row.get(2)),
                 })
             })

@@ -10,9 +10,7 @@ use std::collections::HashSet;
 
 use deadpool_postgres::Transaction;
 
-use crate::commands::Cx;
 use crate::decode::{machine_version, revision};
-use crate::postgres::ops::OpContext;
 use crate::tables::*;
 use crate::types::*;
 
@@ -414,9 +412,4 @@ impl SpaceTable for PgTx<'_, '_> {
     }
 }
 
-impl Tables for PgTx<'_, '_> {
-    async fn legacy(&mut self, op: &WriteOp, cx: &mut Cx<'_>) -> TxResult<WriteOutcome> {
-        let mut ocx = OpContext { log: &mut *cx.log, position: cx.position };
-        Ok(crate::postgres::ops::execute_legacy(self.tx, &mut ocx, cx.now, op).await?)
-    }
-}
+impl Tables for PgTx<'_, '_> {}

@@ -56,7 +56,6 @@ use crate::machines::MachineCache;
 use crate::metrics::StoreMetrics;
 use crate::postgres::tables::PgTx;
 use crate::tables::{Locks, TxError};
-use crate::types::WriteOp;
 
 /// Attempts at a group that keeps hitting deadlocks or serialization failures.
 const MAX_ATTEMPTS: u32 = 5;
@@ -92,36 +91,6 @@ fn classify(e: tokio_postgres::Error) -> AttemptError {
             AttemptError::Retry(StoreError::from(e))
         }
         _ => AttemptError::Failed(StoreError::from(e)),
-    }
-}
-
-/// The locks of the ops that have not moved onto the command layer yet: advisory locks on
-/// what they may wait on besides existing rows (the function, the invocation idempotency key), the space they write into (shared), and
-/// the invocation rows they finish.
-pub(crate) fn legacy_locks<'a>(op: &'a WriteOp, locks: &mut Locks<'a>) {
-    match op {
-        WriteOp::PutFunction(spec) => {
-            locks.exclusive(format!("function:{}:{}", spec.space, spec.name));
-            locks.writes_into(spec.space.as_ref());
-        }
-        WriteOp::EnqueueInvocation(record) => {
-            if let Some(key) = &record.idempotency_key {
-                locks.exclusive(format!("invocation-key:{}:{}:{key}", record.space, record.function));
-            }
-            locks.writes_into(record.space.as_ref());
-        }
-        WriteOp::FinishInvocation(record) => {
-            locks.invocations.push(record.id.as_str());
-            locks.writes_into(record.space.as_ref());
-        }
-        WriteOp::RecordInvocations(records) => {
-            for r in records {
-                locks.writes_into(r.space.as_ref());
-            }
-        }
-        // Sweeps across spaces lock the rows they change instead (`SKIP LOCKED`).
-        WriteOp::ClaimInvocations(_) | WriteOp::PurgeInvocations { .. } => {}
-        other => tracing::error!(op = ?other, "locks asked of the legacy path for an op of the command layer"),
     }
 }
 

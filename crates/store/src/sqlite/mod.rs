@@ -10,7 +10,6 @@
 
 mod functions;
 mod kv;
-mod ops;
 mod rows;
 mod schema;
 mod subscriptions;
