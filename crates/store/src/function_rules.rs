@@ -1,13 +1,11 @@
-//! The function rules both backends share: when a deploy creates a version, what an enqueue and
-//! a finish accept, the log payload of a deploy, and the conversions between records and their
-//! stored columns. Each backend's `functions` module applies them with its own SQL, so both
-//! answer every function operation alike (the conformance suite checks it).
+//! What both backends' function tables and reads share besides SQL: the conversions between
+//! function versions and invocation records and their stored columns. The rules are the
+//! commands' (`crate::commands::functions`).
 //!
-//! Every conversion of a record into columns happens before an op's first write (see
-//! [`StoredInvocation`]), so a value that cannot be stored refuses the op cleanly — which
-//! PostgreSQL needs, since a single op runs without a savepoint.
+//! A command converts a record into columns ([`StoredFunction`], [`StoredInvocation`]) before
+//! its first write, so a value that cannot be stored refuses the op cleanly — which PostgreSQL
+//! needs, since a single op runs without a savepoint.
 
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::StoreError;
@@ -30,37 +28,6 @@ pub(crate) const INVOCATION_COLUMNS_NO_INPUT: &str = "seq, id, space, function, 
 /// The columns of a function version without its component, in the order [`RawFunction`]
 /// takes them.
 pub(crate) const FUNCTION_COLUMNS: &str = "space, name, version, digest, size, config, created_at";
-
-/// The address of a function's log records: `space:name`.
-pub(crate) fn address(space: &str, name: &str) -> String {
-    format!("{space}:{name}")
-}
-
-/// Whether a deploy of `spec` changes nothing against the latest version: the same component
-/// (by digest) and the same configuration (compared as JSON values, not as text).
-pub(crate) fn unchanged(latest: &FunctionSummary, spec: &FunctionSpec) -> bool {
-    latest.digest == spec.digest && latest.config == spec.config
-}
-
-/// The version a deploy creates after `latest` (1 for the first).
-pub(crate) fn next_version(latest: Option<&FunctionSummary>) -> Result<u64, StoreError> {
-    match latest {
-        None => Ok(1),
-        Some(latest) => latest
-            .version
-            .checked_add(1)
-            .filter(|v| i64::try_from(*v).is_ok())
-            .ok_or_else(|| StoreError::Corrupt(format!("function version {}", latest.version))),
-    }
-}
-
-/// The payload of a `function.deployed` record.
-#[derive(Serialize)]
-pub(crate) struct DeployedRecord<'a> {
-    pub version: u64,
-    pub digest: &'a str,
-    pub size: u64,
-}
 
 /// A function version about to be stored: its columns, converted before anything is written.
 pub(crate) struct StoredFunction {
@@ -95,13 +62,6 @@ impl StoredFunction {
     }
 }
 
-impl StoredFunction {
-    /// The payload of the version's `function.deployed` record.
-    pub(crate) fn record(&self) -> DeployedRecord<'_> {
-        DeployedRecord { version: self.summary.version, digest: &self.summary.digest, size: self.summary.size }
-    }
-}
-
 /// A function version's columns as read, decoded by [`RawFunction::decode`].
 pub(crate) struct RawFunction {
     pub space: String,
@@ -126,67 +86,6 @@ impl RawFunction {
             created_at: Timestamp(self.created_at),
         })
     }
-}
-
-/// Refuses an enqueue of anything but a pending asynchronous invocation (a caller's bug: the
-/// idempotency lookup only finds asynchronous records, and only pending ones are claimed).
-pub(crate) fn check_enqueue(record: &InvocationRecord) -> Result<(), StoreError> {
-    if record.status != InvocationStatus::Pending || !record.is_async {
-        return Err(StoreError::Internal(format!(
-            "only a pending asynchronous invocation can be enqueued; \"{}\" is {} and {}",
-            record.id,
-            record.status.as_str(),
-            if record.is_async { "asynchronous" } else { "synchronous" }
-        )));
-    }
-    Ok(())
-}
-
-/// Refuses a finish that leaves the invocation pending (a caller's bug: a finish ends the
-/// invocation and reports it as completed).
-pub(crate) fn check_finish(record: &InvocationRecord) -> Result<(), StoreError> {
-    if record.status == InvocationStatus::Pending {
-        return Err(StoreError::Internal(format!(
-            "invocation \"{}\" cannot be finished as pending; finish it as succeeded or failed",
-            record.id
-        )));
-    }
-    Ok(())
-}
-
-/// The refusal for an invocation id that is already stored (ids are generated, so a repeat is
-/// a caller's bug, not a condition to report to a client).
-pub(crate) fn duplicate_id(id: &str) -> StoreError {
-    StoreError::Internal(format!("an invocation with id \"{id}\" is already stored"))
-}
-
-/// The refusal for an asynchronous invocation recorded with an idempotency key another
-/// asynchronous invocation of its function already has (only an enqueue looks keys up).
-pub(crate) fn duplicate_key(record: &InvocationRecord) -> StoreError {
-    StoreError::Internal(format!(
-        "an asynchronous invocation of \"{}:{}\" with idempotency key {:?} is already stored; enqueue it instead",
-        record.space,
-        record.function,
-        record.idempotency_key.as_deref().unwrap_or_default()
-    ))
-}
-
-/// Refuses a list of records that names one id twice, or one asynchronous idempotency key of
-/// a function twice (the second insert would fail, and with it the whole group).
-pub(crate) fn check_distinct(records: &[InvocationRecord]) -> Result<(), StoreError> {
-    let mut ids = std::collections::HashSet::with_capacity(records.len());
-    let mut keys = std::collections::HashSet::new();
-    for record in records {
-        if !ids.insert(record.id.as_str()) {
-            return Err(duplicate_id(&record.id));
-        }
-        if let Some(key) = record.idempotency_key.as_deref().filter(|_| record.is_async)
-            && !keys.insert((record.space.as_str(), record.function.as_str(), key))
-        {
-            return Err(duplicate_key(record));
-        }
-    }
-    Ok(())
 }
 
 /// An invocation's columns about to be written, converted from the record before anything is
@@ -288,16 +187,6 @@ impl RawInvocation {
             seq: to_u64("invocation seq", self.seq)?,
         })
     }
-}
-
-/// A claimed record as the claim leaves it: one more attempt, leased until `lease_until`.
-pub(crate) fn claimed(mut record: InvocationRecord, lease_until: Timestamp) -> Result<InvocationRecord, StoreError> {
-    record.attempt = record
-        .attempt
-        .checked_add(1)
-        .ok_or_else(|| StoreError::Corrupt(format!("invocation \"{}\" attempt {}", record.id, record.attempt)))?;
-    record.lease_until = Some(lease_until);
-    Ok(record)
 }
 
 /// A number the caller gave, as stored (a value beyond `i64` is a caller's bug).

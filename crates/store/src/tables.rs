@@ -10,14 +10,22 @@
 //! - Reads see the transaction's own earlier writes.
 //! - On PostgreSQL the rows a command writes are already locked when it runs (the writer takes
 //!   the command's declared [`Locks`] first, in one global order); methods named `…_for_update`
-//!   lock the row they read as well, which costs nothing when it is already held.
+//!   lock the row they read as well, which costs nothing when it is already held. The sweeps
+//!   across spaces (expiry, claims, purges) declare no locks: they lock the rows they read and
+//!   skip those another transaction holds, never waiting (their docs say so).
+//! - A method that takes a list of rows changes them in a fixed number of statements on
+//!   PostgreSQL (a statement is a round trip there), one per row on SQLite when that is plainer.
 //! - Log records, idempotency records and `spaces` rows are not written by the commands but
 //!   buffered in the group's [`GroupLog`] and flushed by the writer ([`Tables::flush_log`] and
 //!   friends): PostgreSQL can only number records just before commit (see `postgres::writer`).
 
 use std::collections::HashSet;
 
+use crate::decode::RawLogRow;
 use crate::error::StoreError;
+use crate::function_rules::{StoredFunction, StoredInvocation};
+use crate::functions::{FunctionSpec, FunctionSummary, InvocationRecord};
+use crate::streams::{StoredFilter, SubscriptionSpec};
 use crate::types::*;
 
 /// Why a step of a command did not happen.
@@ -290,6 +298,241 @@ pub(crate) trait SpaceTable {
     async fn delete_space_row(&mut self, space: &str) -> TxResult<()>;
 }
 
+/// A KV key by name.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KvKey<'a> {
+    pub space: &'a str,
+    pub bucket: &'a str,
+    pub key: &'a str,
+}
+
+/// A KV key's current row (a tombstone's too) as a write reads it, with its bucket's history.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KvKeyRow {
+    pub revision: u64,
+    pub deleted: bool,
+    pub expires_at: Option<Timestamp>,
+    /// Revisions its bucket keeps; `None` when the bucket's row is missing.
+    pub history: Option<u32>,
+}
+
+/// A value about to become a key's current row.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KvValue<'a> {
+    /// At most `i64::MAX` (every revision a command computes is).
+    pub revision: u64,
+    pub value: &'a [u8],
+    pub content_type: &'a str,
+    pub expires_at: Option<Timestamp>,
+}
+
+/// A live key whose TTL ended, as the expiry sweep reads it.
+#[derive(Debug)]
+pub(crate) struct ExpiredKey {
+    pub space: String,
+    pub bucket: String,
+    pub key: String,
+    /// Its current revision.
+    pub revision: u64,
+    /// Revisions its bucket keeps; `None` when the bucket's row is missing.
+    pub history: Option<u32>,
+}
+
+/// KV buckets (`kv_buckets`), keys at their current revision (`kv_keys`, tombstones included)
+/// and past revisions (`kv_history`). Revisions passed in are at most `i64::MAX`.
+pub(crate) trait KvTable {
+    /// A bucket's history and creation time, locked for the rest of the transaction.
+    async fn kv_bucket_for_update(&mut self, space: &str, bucket: &str) -> TxResult<Option<(u32, Timestamp)>>;
+    /// A bucket's history.
+    async fn kv_bucket_history(&mut self, space: &str, bucket: &str) -> TxResult<Option<u32>>;
+    /// Inserts a bucket; `false` when it exists (on PostgreSQL, after waiting for the
+    /// transaction that inserted it to commit).
+    async fn insert_kv_bucket(&mut self, space: &str, bucket: &str, history: u32, now: Timestamp) -> TxResult<bool>;
+    /// Changes a bucket's history.
+    async fn set_kv_bucket_history(&mut self, space: &str, bucket: &str, history: u32) -> TxResult<()>;
+    /// Forgets the past revisions of the bucket's keys at or below their current revision
+    /// minus `history`.
+    async fn prune_kv_history(&mut self, space: &str, bucket: &str, history: u32) -> TxResult<()>;
+    /// A key's current row with its bucket's history, locked for the rest of the transaction.
+    async fn kv_key_for_update(&mut self, key: KvKey<'_>) -> TxResult<Option<KvKeyRow>>;
+    /// Copies a key's current row into its past revisions, then forgets its past revisions
+    /// at or below `cutoff` (none when `None`).
+    async fn archive_kv_key(&mut self, key: KvKey<'_>, cutoff: Option<u64>) -> TxResult<()>;
+    /// [`KvTable::archive_kv_key`] for many keys, in a fixed number of statements.
+    async fn archive_kv_keys(&mut self, keys: &[(KvKey<'_>, Option<u64>)]) -> TxResult<()>;
+    /// Makes `value` a key's current row, inserting the key or replacing its row.
+    async fn put_kv_key(&mut self, key: KvKey<'_>, value: &KvValue<'_>, now: Timestamp) -> TxResult<()>;
+    /// Replaces a key's current row with a tombstone at `revision`.
+    async fn tombstone_kv_key(&mut self, key: KvKey<'_>, revision: u64, now: Timestamp) -> TxResult<()>;
+    /// [`KvTable::tombstone_kv_key`] for many keys (each with its revision), in a fixed number
+    /// of statements.
+    async fn tombstone_kv_keys(&mut self, keys: &[(KvKey<'_>, u64)], now: Timestamp) -> TxResult<()>;
+    /// Up to `limit` live keys whose TTL ended at or before `due`, soonest expiry first,
+    /// locked for the rest of the transaction. Skips rows another transaction holds (on
+    /// PostgreSQL `FOR UPDATE SKIP LOCKED`): it never waits on a key a put is writing, and a
+    /// key it skips is left for the next sweep.
+    async fn expired_keys_for_update(&mut self, due: Timestamp, limit: u32) -> TxResult<Vec<ExpiredKey>>;
+}
+
+/// A subscription's row as a command reads it. Seqs are as stored.
+#[derive(Debug)]
+pub(crate) struct SubscriptionRow {
+    pub filter: StoredFilter,
+    /// Every record of its space up to this one was examined.
+    pub cursor: i64,
+    pub max_deliveries: i64,
+}
+
+/// A pending record of a subscription whose lease ended, with its log record.
+#[derive(Debug)]
+pub(crate) struct DueRecord {
+    pub seq: i64,
+    /// How many times it was leased.
+    pub deliveries: i64,
+    /// Its log record as read (decoded by the command, only when it needs it); `None` when the
+    /// log no longer has it.
+    pub record: Option<RawLogRow>,
+}
+
+/// A log record a scan examined.
+#[derive(Debug)]
+pub(crate) struct ScannedRecord {
+    pub seq: i64,
+    /// The record as read; `None` when its space, kind and address did not pass the scan's
+    /// filter (the rest of it was not read).
+    pub record: Option<RawLogRow>,
+}
+
+/// Durable subscriptions (`subscriptions`) and the records they delivered that no consumer
+/// acked yet (`subscription_records`: leased, due again, or dead letters). Seqs are as stored;
+/// a list of seqs names each at most once.
+pub(crate) trait SubscriptionTable {
+    /// A subscription's row.
+    async fn subscription(&mut self, space: &str, name: &str) -> TxResult<Option<SubscriptionRow>>;
+    /// Whether a subscription exists.
+    async fn subscription_exists(&mut self, space: &str, name: &str) -> TxResult<bool>;
+    /// Inserts a subscription with its filter serialised, its cursor at `start_after`.
+    async fn insert_subscription(
+        &mut self,
+        spec: &SubscriptionSpec,
+        filter: &str,
+        start_after: i64,
+        now: Timestamp,
+    ) -> TxResult<()>;
+    /// Writes a subscription's settings (its filter and cursor stay).
+    async fn update_subscription(&mut self, spec: &SubscriptionSpec) -> TxResult<()>;
+    /// Deletes a subscription's row; `false` when there was none.
+    async fn delete_subscription(&mut self, space: &str, name: &str) -> TxResult<bool>;
+    /// Deletes a subscription's pending records and dead letters.
+    async fn delete_subscription_records(&mut self, space: &str, name: &str) -> TxResult<()>;
+    /// Up to `limit` pending (not dead) records whose lease ended at or before `now`, with a
+    /// seq above `after`, by seq.
+    async fn due_records(
+        &mut self,
+        space: &str,
+        name: &str,
+        now: Timestamp,
+        after: i64,
+        limit: usize,
+    ) -> TxResult<Vec<DueRecord>>;
+    /// Makes pending records dead letters, dead since `now`.
+    async fn kill_records(&mut self, space: &str, name: &str, seqs: &[i64], now: Timestamp) -> TxResult<()>;
+    /// Forgets pending records.
+    async fn forget_records(&mut self, space: &str, name: &str, seqs: &[i64]) -> TxResult<()>;
+    /// Leases pending records again until `lease_until`, counting one more delivery on each.
+    async fn lease_again(&mut self, space: &str, name: &str, seqs: &[i64], lease_until: i64) -> TxResult<()>;
+    /// Inserts pending records leased until `lease_until`, delivered once.
+    async fn lease_new(&mut self, space: &str, name: &str, seqs: &[i64], lease_until: i64) -> TxResult<()>;
+    /// Moves a subscription's cursor.
+    async fn set_cursor(&mut self, space: &str, name: &str, cursor: i64) -> TxResult<()>;
+    /// Deletes the pending (not dead) records among `seqs`; the seqs it deleted.
+    async fn ack_records(&mut self, space: &str, name: &str, seqs: &[i64]) -> TxResult<Vec<i64>>;
+    /// Ends the leases of the pending records among `leases` that still count that many
+    /// deliveries (`lease_until` 0); the seqs it changed.
+    async fn end_leases(&mut self, space: &str, name: &str, leases: &[(i64, u32)]) -> TxResult<Vec<i64>>;
+    /// Makes dead letters (those among `seqs`; all when `None`) pending again, with no
+    /// deliveries counted and no lease; how many.
+    async fn redrive_dead_letters(&mut self, space: &str, name: &str, seqs: Option<&[i64]>) -> TxResult<u64>;
+    /// Deletes dead letters (those among `seqs`; all when `None`); how many.
+    async fn discard_dead_letters(&mut self, space: &str, name: &str, seqs: Option<&[i64]>) -> TxResult<u64>;
+    /// The oldest seq some subscription that does not allow loss still needs: the least of
+    /// the seq after its cursor and its oldest record (pending or dead) at or above `oldest`
+    /// (the oldest record the log keeps; rows below it name records that are gone). `None`
+    /// when there is no such subscription.
+    async fn retention_floor(&mut self, oldest: i64) -> TxResult<Option<i64>>;
+    /// Forgets the pending (not dead) records at or below `seq` of subscriptions that allow
+    /// loss.
+    async fn forget_lost_records(&mut self, seq: i64) -> TxResult<()>;
+}
+
+/// The log (`events`) as commands read and trim it; records are appended through
+/// [`GroupTable::append_log`]. Seqs are as stored. On PostgreSQL the group's own records are
+/// not visible here (they are written at [`GroupTable::flush_log`]); on SQLite they are.
+pub(crate) trait LogTable {
+    /// The oldest record's seq.
+    async fn oldest_seq(&mut self) -> TxResult<Option<i64>>;
+    /// The newest record's seq (0 when the log is empty).
+    async fn newest_seq(&mut self) -> TxResult<i64>;
+    /// The newest record's seq and the log's byte total after it.
+    async fn newest_end(&mut self) -> TxResult<Option<(i64, i64)>>;
+    /// The oldest `limit` records' (seq, created at, byte total after it), by seq.
+    async fn oldest_records(&mut self, limit: u32) -> TxResult<Vec<(i64, Timestamp, i64)>>;
+    /// Deletes the records at or below `seq`; how many.
+    async fn delete_records_through(&mut self, seq: i64) -> TxResult<u64>;
+    /// Up to `limit` records of `space` with a seq above `after`, by seq. Of a record whose
+    /// space, kind and address are text that `keep` refuses, only the seq is returned.
+    async fn space_records_after(
+        &mut self,
+        space: &str,
+        after: i64,
+        limit: usize,
+        keep: &(dyn Fn(&str, &str, &str) -> bool + Sync),
+    ) -> TxResult<Vec<ScannedRecord>>;
+}
+
+/// Function versions (`functions`, each with its component).
+pub(crate) trait FunctionTable {
+    /// The latest version of a function, without its component.
+    async fn latest_function(&mut self, space: &str, name: &str) -> TxResult<Option<FunctionSummary>>;
+    /// Stores `spec`'s component as the version `stored` describes.
+    async fn insert_function(&mut self, spec: &FunctionSpec, stored: &StoredFunction) -> TxResult<()>;
+}
+
+/// Invocation records (`invocations`); the table assigns each its `seq` (never reused).
+pub(crate) trait InvocationTable {
+    /// One of `ids` that is stored already.
+    async fn stored_invocation_id(&mut self, ids: &[&str]) -> TxResult<Option<String>>;
+    /// Whether an asynchronous invocation of the function has the idempotency key.
+    async fn async_invocation_key_taken(&mut self, space: &str, function: &str, key: &str) -> TxResult<bool>;
+    /// The asynchronous invocation of the function with the idempotency key.
+    async fn async_invocation_by_key(
+        &mut self,
+        space: &str,
+        function: &str,
+        key: &str,
+    ) -> TxResult<Option<InvocationRecord>>;
+    /// Inserts an invocation (whose id and key are free); its seq.
+    async fn insert_invocation(&mut self, invocation: &StoredInvocation<'_>) -> TxResult<u64>;
+    /// Inserts invocations (whose ids and keys are free), their seqs in the order given; how
+    /// many.
+    async fn insert_invocations(&mut self, invocations: &[StoredInvocation<'_>]) -> TxResult<u64>;
+    /// Up to `limit` pending invocations without a lease or whose lease ended at or before
+    /// `now`, oldest first, locked for the rest of the transaction. Skips rows another
+    /// transaction holds (on PostgreSQL `FOR UPDATE SKIP LOCKED`): claimers never wait on each
+    /// other and never take the same record.
+    async fn claimable_invocations_for_update(&mut self, now: Timestamp, limit: u32)
+    -> TxResult<Vec<InvocationRecord>>;
+    /// Leases invocations (by seq) until `lease_until`, counting one more attempt on each.
+    async fn lease_invocations(&mut self, seqs: &[u64], lease_until: Timestamp) -> TxResult<()>;
+    /// Writes a finished invocation's status, output, error, logs and times over the stored
+    /// record while that is pending at the same attempt, ending its lease; whether it was.
+    async fn finish_invocation(&mut self, invocation: &StoredInvocation<'_>) -> TxResult<bool>;
+    /// Deletes up to `limit` finished invocations that finished before `before`, soonest
+    /// finished first; how many. Skips rows another transaction holds (on PostgreSQL `SKIP
+    /// LOCKED`): it never waits.
+    async fn purge_invocations(&mut self, before: Timestamp, limit: u32) -> TxResult<u64>;
+}
+
 /// The work table.
 pub(crate) trait JobTable {
     /// A space's job with this idempotency key.
@@ -329,8 +572,18 @@ pub(crate) trait JobTable {
 
 /// Every table: what a backend's transaction implements and what commands are written against.
 pub(crate) trait Tables:
-    GroupTable + IdempotencyTable + MachineTable + InstanceTable + TokenTable + NodeTable + SpaceTable + JobTable
+    GroupTable
+    + IdempotencyTable
+    + MachineTable
+    + InstanceTable
+    + TokenTable
+    + NodeTable
+    + SpaceTable
+    + KvTable
+    + SubscriptionTable
+    + LogTable
+    + FunctionTable
+    + InvocationTable
+    + JobTable
 {
-    /// Runs an op that has not moved onto the command layer yet, with the backend's own code.
-    async fn legacy(&mut self, op: &WriteOp, cx: &mut crate::commands::Cx<'_>) -> TxResult<WriteOutcome>;
 }

@@ -7,19 +7,32 @@
 //! needs on PostgreSQL, its idempotency key, whether it must run in a group of its own. The
 //! backends hold no rule; the writers hold no per-op knowledge.
 //!
+//! One module per family: `machines`, `instances`, `topics`, `kv`, `subscriptions`,
+//! `retention` (log trimming), `functions` (versions and invocations), `spaces` (deletion) and
+//! `system` (tokens, nodes, idempotency retention); `group` runs a group of requests.
+//!
 //! Invariants:
 //! - A command refuses only before its first write, so a request of one op needs no savepoint
 //!   on a backend where a savepoint costs a round trip.
-//! - An idempotent command's key is checked, and its response stored, by [`run_request`], not by
-//!   the command: a repeat returns the stored response and runs nothing.
-//! - [`dispatch!`] is the one `match` over every op; adding a [`WriteOp`] variant fails to
-//!   compile there until it is given a command.
+//! - An idempotent command's key is checked, and its response stored, by [`run_command`], not
+//!   by the command: a repeat returns the stored response and runs nothing.
+//! - A command appends log records with [`Cx::append`] and makes its space exist with
+//!   [`Cx::touch_space`]; the seqs and `space_created` its outcome reports are patched in by the
+//!   group runner once the group's rows are written ([`WriteOutcome::set_seq`]), so it returns
+//!   `Seq(0)` and `false` for them.
+//! - Time is [`Cx::now`], read once per group from the store's clock; no command reads a clock.
+//! - [`dispatch!`] is the one `match` over every op, exhaustive and without a catch-all; adding
+//!   a [`WriteOp`] variant fails to compile there until it is given a command.
 
+mod functions;
 mod group;
 mod instances;
 mod jobs;
+mod kv;
 mod machines;
+mod retention;
 mod spaces;
+mod subscriptions;
 mod system;
 mod topics;
 
@@ -112,11 +125,14 @@ pub(crate) trait Locking<'a> {
     fn locks(&self, locks: &mut Locks<'a>);
 }
 
-/// Runs `$body` with `$c` bound to the command of `$op`, or `$legacy` for ops still run by the
-/// backends' own code. The one match over every [`WriteOp`].
+/// Runs `$body` with `$c` bound to the command of `$op`. The one match over every [`WriteOp`]:
+/// exhaustive, without a catch-all, so a new op fails to compile here until it has a command.
 macro_rules! dispatch {
-    ($op:expr, $c:ident => $body:expr, legacy => $legacy:expr) => {{
-        use $crate::commands::{instances::*, jobs::*, machines::*, spaces::*, system::*, topics::*};
+    ($op:expr, $c:ident => $body:expr) => {{
+        use $crate::commands::{
+            functions::*, instances::*, jobs::*, kv::*, machines::*, retention::*, spaces::*, subscriptions::*,
+            system::*, topics::*,
+        };
         use $crate::types::WriteOp;
         match $op {
             WriteOp::PutMachine { space, name, definition } => {
@@ -220,24 +236,78 @@ macro_rules! dispatch {
                 let $c = DeleteJob { space, id };
                 $body
             }
-            WriteOp::PutBucket { .. }
-            | WriteOp::KvPut { .. }
-            | WriteOp::KvDelete { .. }
-            | WriteOp::ExpireKv { .. }
-            | WriteOp::PutSubscription(_)
-            | WriteOp::DeleteSubscription { .. }
-            | WriteOp::Pull(_)
-            | WriteOp::Ack { .. }
-            | WriteOp::Nack { .. }
-            | WriteOp::RedriveDeadLetters { .. }
-            | WriteOp::DiscardDeadLetters { .. }
-            | WriteOp::TrimLog(_)
-            | WriteOp::PutFunction(_)
-            | WriteOp::RecordInvocations(_)
-            | WriteOp::EnqueueInvocation(_)
-            | WriteOp::ClaimInvocations(_)
-            | WriteOp::FinishInvocation(_)
-            | WriteOp::PurgeInvocations { .. } => $legacy,
+            WriteOp::PutBucket { space, bucket, history } => {
+                let $c = PutBucket { space, bucket, history: *history };
+                $body
+            }
+            WriteOp::KvPut { space, bucket, key, value, content_type, ttl_ms, condition } => {
+                let $c = KvPut { space, bucket, key, value, content_type, ttl_ms: *ttl_ms, condition: *condition };
+                $body
+            }
+            WriteOp::KvDelete { space, bucket, key, condition } => {
+                let $c = KvDelete { space, bucket, key, condition: *condition };
+                $body
+            }
+            WriteOp::ExpireKv { now, limit } => {
+                let $c = ExpireKv { due: *now, limit: *limit };
+                $body
+            }
+            WriteOp::PutSubscription(spec) => {
+                let $c = PutSubscription { spec };
+                $body
+            }
+            WriteOp::DeleteSubscription { space, name } => {
+                let $c = DeleteSubscription { space, name };
+                $body
+            }
+            WriteOp::Pull(request) => {
+                let $c = Pull { request };
+                $body
+            }
+            WriteOp::Ack { space, name, seqs } => {
+                let $c = Ack { space, name, seqs };
+                $body
+            }
+            WriteOp::Nack { space, name, leases } => {
+                let $c = Nack { space, name, leases };
+                $body
+            }
+            WriteOp::RedriveDeadLetters { space, name, seqs } => {
+                let $c = RedriveDeadLetters { space, name, seqs: seqs.as_deref() };
+                $body
+            }
+            WriteOp::DiscardDeadLetters { space, name, seqs } => {
+                let $c = DiscardDeadLetters { space, name, seqs: seqs.as_deref() };
+                $body
+            }
+            WriteOp::TrimLog(trim) => {
+                let $c = Trim { trim };
+                $body
+            }
+            WriteOp::PutFunction(spec) => {
+                let $c = PutFunction { spec };
+                $body
+            }
+            WriteOp::RecordInvocations(records) => {
+                let $c = RecordInvocations { records };
+                $body
+            }
+            WriteOp::EnqueueInvocation(record) => {
+                let $c = EnqueueInvocation { record };
+                $body
+            }
+            WriteOp::ClaimInvocations(claim) => {
+                let $c = Claim { claim };
+                $body
+            }
+            WriteOp::FinishInvocation(record) => {
+                let $c = FinishInvocation { record };
+                $body
+            }
+            WriteOp::PurgeInvocations { before, limit } => {
+                let $c = PurgeInvocations { before: *before, limit: *limit };
+                $body
+            }
         }
     }};
 }
@@ -249,22 +319,22 @@ pub(crate) fn locks<'a>(op: &'a WriteOp, locks: &mut Locks<'a>) {
         if let Some((space, idem)) = c.idempotency() {
             locks.exclusive(format!("idempotency:{space}:{}", idem.key));
         }
-    }, legacy => crate::postgres::legacy_locks(op, locks))
+    })
 }
 
 /// The idempotency key `op` names, with its space: (space, key).
 pub(crate) fn idempotency_key(op: &WriteOp) -> Option<(String, String)> {
-    dispatch!(op, c => c.idempotency().map(|(space, idem)| (space.to_string(), idem.key.clone())), legacy => None)
+    dispatch!(op, c => c.idempotency().map(|(space, idem)| (space.to_string(), idem.key.clone())))
 }
 
 /// Whether `op` must run in a group of its own.
 pub(crate) fn runs_alone(op: &WriteOp) -> bool {
-    dispatch!(op, c => c.runs_alone(), legacy => false)
+    dispatch!(op, c => c.runs_alone())
 }
 
 /// Runs one op: its idempotency check, the command, the buffered idempotency record.
 async fn run_op<T: Tables>(op: &WriteOp, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<WriteOutcome> {
-    dispatch!(op, c => run_command(&c, tx, cx).await, legacy => tx.legacy(op, cx).await)
+    dispatch!(op, c => run_command(&c, tx, cx).await)
 }
 
 async fn run_command<T: Tables>(c: &impl Command, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<WriteOutcome> {

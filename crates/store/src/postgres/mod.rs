@@ -10,13 +10,10 @@
 mod functions;
 mod jobs;
 mod kv;
-mod ops;
 mod schema;
 mod subscriptions;
 mod tables;
 mod writer;
-
-pub(crate) use writer::legacy_locks;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -162,10 +159,10 @@ fn instance(row: &Row) -> Result<InstanceRecord, StoreError> {
         space: space(row.get(0))?,
         machine: segment(row.get(1))?,
         id: segment(row.get(2))?,
-        machine_version: ops::machine_version(row.get::<_, i32>(3))?,
+        machine_version: crate::decode::machine_version(row.get::<_, i32>(3))?,
         state: row.get(4),
         ctx,
-        revision: ops::revision(row.get::<_, i64>(6))?,
+        revision: crate::decode::revision(row.get::<_, i64>(6))?,
         created_at: Timestamp(row.get(7)),
         updated_at: Timestamp(row.get(8)),
         deleted_at: row.get::<_, Option<i64>>(9).map(Timestamp),
@@ -178,6 +175,12 @@ pub(crate) const LOG_COLUMNS: &str = "seq, space, kind, address, payload, idempo
 /// Reads a row of [`LOG_COLUMNS`] (at the same positions) and decodes it as far as it goes;
 /// fails only when the row's seq cannot be read.
 pub(crate) fn log_record(row: &Row) -> Result<LogRow, StoreError> {
+    Ok(crate::decode::log_row(raw_log_row(row)?))
+}
+
+/// Reads the columns of a row of [`LOG_COLUMNS`] (at the same positions) without decoding them
+/// (see `crate::decode::log_row`); fails only when the row's seq cannot be read.
+pub(crate) fn raw_log_row(row: &Row) -> Result<RawLogRow, StoreError> {
     let text = |index: usize| match row.try_get::<_, &str>(index) {
         Ok(text) => Text::ok(text),
         Err(e) => Text::failed(e.to_string()),
@@ -186,7 +189,7 @@ pub(crate) fn log_record(row: &Row) -> Result<LogRow, StoreError> {
         Ok(key) => key.map(Text::ok),
         Err(e) => Some(Text::failed(e.to_string())),
     };
-    Ok(crate::decode::log_row(RawLogRow {
+    Ok(RawLogRow {
         seq: row.try_get(0)?,
         space: text(1),
         kind: text(2),
@@ -194,7 +197,7 @@ pub(crate) fn log_record(row: &Row) -> Result<LogRow, StoreError> {
         payload: text(4),
         idempotency_key,
         created_at: row.try_get(6).map_err(|e| e.to_string()),
-    }))
+    })
 }
 
 const TOKEN_COLUMNS: &str = "id, name, secret_hash, role, spaces, created_at, revoked_at";
@@ -259,7 +262,7 @@ impl Store for PgStore {
         Ok(Some(MachineRecord {
             space: space_name.clone(),
             name: name.clone(),
-            version: ops::machine_version(row.get::<_, i32>(0))?,
+            version: crate::decode::machine_version(row.get::<_, i32>(0))?,
             definition: serde_json::from_str(row.get::<_, &str>(1))?,
             created_at: Timestamp(row.get(2)),
         }))
@@ -278,7 +281,7 @@ impl Store for PgStore {
             .map(|row| {
                 Ok(MachineSummary {
                     name: segment(row.get(0))?,
-                    version: ops::machine_version(row.get::<_, i32>(1))?,
+                    version: crate::decode::machine_version(row.get::<_, i32>(1))?,
                     created_at: Timestamp(row.get(2)),
                 })
             })

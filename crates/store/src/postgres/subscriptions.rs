@@ -1,42 +1,20 @@
-//! Durable subscriptions and log retention on PostgreSQL: the writes (inside a group's
-//! transaction, with the subscription's advisory lock already held) and the reads.
+//! Durable subscriptions and the log on PostgreSQL: the tables the subscription and retention
+//! commands write through (`crate::commands::subscriptions`, `crate::commands::retention`;
+//! inside a group's transaction, with the subscription's or `log-trim` advisory lock already
+//! held) and the reads. SQL only; the rules and invariants are the commands'.
 //!
-//! A subscription is a row of `subscriptions` (its filter, settings and `cursor`) plus one row
-//! of `subscription_records` per record it delivered and no consumer acked yet: leased until
-//! `lease_until`, due again after it, or a dead letter (`dead_at` set). An ack deletes the row.
-//!
-//! Invariants kept here (besides those of [`crate::streams`]):
-//! - Every op on one subscription runs under its advisory lock `subscription:{space}:{name}`
-//!   (taken by the writer before any op), so pulls, acks and redrives of one subscription are
-//!   serialised across nodes: a record is leased to one consumer at a time.
-//! - An op refuses only before its first write (a single-op request has no savepoint). A pull
-//!   therefore reads and decodes everything first and writes at the end, in a few statements.
-//! - A pull scans `events WHERE space = $space AND seq > cursor`: records become visible
-//!   strictly in seq order (see `writer`), so the cursor never passes a record that commits
-//!   later. Once the scan reaches the end of the space's records, the cursor moves to the log's
-//!   newest seq as read *before* the scan (every record up to it was visible to the scan), so
-//!   it skips only other spaces' records.
-//! - A lease is named by (seq, deliveries): a nack ends it only while the row still counts
-//!   that many deliveries, so a consumer whose lease ended cannot end the next consumer's.
-//! - A pull does bounded work (at most [`DUE_BUDGET`] due rows and [`SCAN_BUDGET`] log records
-//!   examined), so it never holds a writer for long.
-//! - `PutSubscription` and `TrimLog` share the `log-trim` lock, so a trim never removes the
-//!   start of a subscription created meanwhile, nor the records between the start it was
-//!   checked against (`SeqExpired`) and the oldest record kept. Every other change only
-//!   raises a subscription's floor, so a trim that read an older floor is still safe. Rows
-//!   below the oldest record kept do not count towards a floor: their records are gone.
-//! - Trimming never removes the newest record.
+//! Lists of seqs go to one statement each as an array, so a pull's writes take a fixed number
+//! of round trips however many records it leases.
 
-use deadpool_postgres::Transaction;
 use switchyard_model::{Segment, SpaceName};
 use tokio_postgres::Row;
 
-use crate::decode::LogRow;
 use crate::error::StoreError;
-use crate::postgres::ops::{OpContext, OpFailure};
-use crate::postgres::{LOG_COLUMNS, PgStore, log_record};
+use crate::postgres::tables::PgTx;
+use crate::postgres::{LOG_COLUMNS, PgStore, log_record, raw_log_row};
 use crate::streams::*;
 use crate::subscription_rules::*;
+use crate::tables::{DueRecord, LogTable, ScannedRecord, SubscriptionRow, SubscriptionTable, TxResult};
 use crate::types::*;
 
 /// Columns of a subscription with its counts, decoded by [`subscription`]; `$2` is the time
@@ -48,383 +26,320 @@ const SUBSCRIPTION_COLUMNS: &str = "s.space, s.name, s.filter, s.start_after, s.
       WHERE r.space = s.space AND r.name = s.name AND r.dead_at IS NULL AND r.lease_until > $2),
     (SELECT count(*) FROM subscription_records r WHERE r.space = s.space AND r.name = s.name AND r.dead_at IS NOT NULL)";
 
-/// What an op returns; a refusal is only ever returned before the op's first write.
-type OpResult = Result<WriteOutcome, OpFailure>;
+// ---------------------------------------------------------------------------------------------
+// Writes
 
-/// Executes `PutSubscription`, `DeleteSubscription`, `Pull`, `Ack`, `Nack`,
-/// `RedriveDeadLetters`, `DiscardDeadLetters` and `TrimLog`.
-pub(crate) async fn execute(tx: &Transaction<'_>, cx: &mut OpContext<'_>, now: Timestamp, op: &WriteOp) -> OpResult {
-    match op {
-        WriteOp::PutSubscription(spec) => put(tx, cx, now, spec).await,
-        WriteOp::DeleteSubscription { space, name } => {
-            let (s, n) = (space.as_str(), name.as_str());
-            let stmt = tx.prepare_cached("DELETE FROM subscriptions WHERE space = $1 AND name = $2").await?;
-            // Nothing was written when nothing was deleted, so refusing here is still safe.
-            if tx.execute(&stmt, &[&s, &n]).await? == 0 {
-                return Err(not_found(space, name).into());
-            }
-            let stmt = tx.prepare_cached("DELETE FROM subscription_records WHERE space = $1 AND name = $2").await?;
-            tx.execute(&stmt, &[&s, &n]).await?;
-            Ok(WriteOutcome::SubscriptionDeleted)
-        }
-        WriteOp::Pull(request) => pull(tx, now, request).await,
-        WriteOp::Ack { space, name, seqs } => ack(tx, space, name, seqs).await,
-        WriteOp::Nack { space, name, leases } => nack(tx, space, name, leases).await,
-        WriteOp::RedriveDeadLetters { space, name, seqs } => {
-            let listed = "UPDATE subscription_records SET dead_at = NULL, deliveries = 0, lease_until = 0
-                          WHERE space = $1 AND name = $2 AND dead_at IS NOT NULL AND seq = ANY($3)";
-            let all = "UPDATE subscription_records SET dead_at = NULL, deliveries = 0, lease_until = 0
-                       WHERE space = $1 AND name = $2 AND dead_at IS NOT NULL";
-            update_listed(tx, space, name, seqs.as_ref(), listed, all).await
-        }
-        WriteOp::DiscardDeadLetters { space, name, seqs } => {
-            let listed = "DELETE FROM subscription_records
-                          WHERE space = $1 AND name = $2 AND dead_at IS NOT NULL AND seq = ANY($3)";
-            let all = "DELETE FROM subscription_records WHERE space = $1 AND name = $2 AND dead_at IS NOT NULL";
-            update_listed(tx, space, name, seqs.as_ref(), listed, all).await
-        }
-        WriteOp::TrimLog(trim) => trim_log(tx, trim).await,
-        other => Err(StoreError::Internal(format!("not a subscription operation: {other:?}")).into()),
+impl SubscriptionTable for PgTx<'_, '_> {
+    async fn subscription(&mut self, space: &str, name: &str) -> TxResult<Option<SubscriptionRow>> {
+        let stmt = self
+            .tx
+            .prepare_cached("SELECT filter, cursor, max_deliveries FROM subscriptions WHERE space = $1 AND name = $2")
+            .await?;
+        let Some(row) = self.tx.query_opt(&stmt, &[&space, &name]).await? else { return Ok(None) };
+        Ok(Some(SubscriptionRow {
+            filter: serde_json::from_str(row.get::<_, &str>(0))?,
+            cursor: row.get(1),
+            max_deliveries: i64::from(row.get::<_, i32>(2)),
+        }))
     }
-}
 
-/// Creates a subscription, or updates the settings of one with the same filter.
-async fn put(tx: &Transaction<'_>, cx: &mut OpContext<'_>, now: Timestamp, spec: &SubscriptionSpec) -> OpResult {
-    let (space, name) = (spec.filter.space.as_str(), spec.name.as_str());
-    let stmt = tx.prepare_cached("SELECT filter FROM subscriptions WHERE space = $1 AND name = $2").await?;
-    let stored = tx.query_opt(&stmt, &[&space, &name]).await?;
-    let max_deliveries = i32::try_from(spec.max_deliveries).unwrap_or(i32::MAX);
-    let ack_wait_ms = i64::try_from(spec.ack_wait_ms).unwrap_or(i64::MAX);
-    if let Some(row) = stored {
-        // Compared as values, not text: a filter stored by another build may be spelled differently.
-        let stored: StoredFilter = serde_json::from_str(row.get::<_, &str>(0))?;
-        if stored != spec.filter.to_stored() {
-            let e = StoreError::SubscriptionFilterChanged { space: space.to_string(), name: name.to_string() };
-            return Err(e.into());
-        }
-        let stmt = tx
+    async fn subscription_exists(&mut self, space: &str, name: &str) -> TxResult<bool> {
+        let stmt = self.tx.prepare_cached("SELECT 1 FROM subscriptions WHERE space = $1 AND name = $2").await?;
+        Ok(self.tx.query_opt(&stmt, &[&space, &name]).await?.is_some())
+    }
+
+    async fn insert_subscription(
+        &mut self,
+        spec: &SubscriptionSpec,
+        filter: &str,
+        start_after: i64,
+        now: Timestamp,
+    ) -> TxResult<()> {
+        let (max_deliveries, ack_wait_ms) = settings(spec);
+        let stmt = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO subscriptions
+                   (space, name, filter, start_after, cursor, max_deliveries, ack_wait_ms, allow_loss, created_at)
+                 VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8)",
+            )
+            .await?;
+        let (space, name) = (spec.filter.space.as_str(), spec.name.as_str());
+        self.tx
+            .execute(
+                &stmt,
+                &[&space, &name, &filter, &start_after, &max_deliveries, &ack_wait_ms, &spec.allow_loss, &now.0],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn update_subscription(&mut self, spec: &SubscriptionSpec) -> TxResult<()> {
+        let (max_deliveries, ack_wait_ms) = settings(spec);
+        let stmt = self
+            .tx
             .prepare_cached(
                 "UPDATE subscriptions SET max_deliveries = $3, ack_wait_ms = $4, allow_loss = $5
                  WHERE space = $1 AND name = $2",
             )
             .await?;
-        tx.execute(&stmt, &[&space, &name, &max_deliveries, &ack_wait_ms, &spec.allow_loss]).await?;
-        return Ok(WriteOutcome::SubscriptionPut { created: false, space_created: false });
+        let (space, name) = (spec.filter.space.as_str(), spec.name.as_str());
+        self.tx.execute(&stmt, &[&space, &name, &max_deliveries, &ack_wait_ms, &spec.allow_loss]).await?;
+        Ok(())
     }
-    let filter = serde_json::to_string(&spec.filter.to_stored())?;
-    let start_after = start_param(spec.start_after);
-    // It never starts inside the trimmed part of the log: 0 means "from the oldest record kept"
-    // (a cursor below the oldest record examines from there), any other start must leave no
-    // trimmed record between it and the oldest kept. This op holds the `log-trim` lock, so
-    // nothing is trimmed between this check and the insert.
-    if start_after > 0
-        && let Some(oldest) = oldest_kept(tx).await?
-        && start_after + 1 < oldest
-    {
-        return Err(StoreError::SeqExpired { oldest: seq(oldest)? }.into());
+
+    async fn delete_subscription(&mut self, space: &str, name: &str) -> TxResult<bool> {
+        let stmt = self.tx.prepare_cached("DELETE FROM subscriptions WHERE space = $1 AND name = $2").await?;
+        Ok(self.tx.execute(&stmt, &[&space, &name]).await? > 0)
     }
-    let stmt = tx
-        .prepare_cached(
-            "INSERT INTO subscriptions
-               (space, name, filter, start_after, cursor, max_deliveries, ack_wait_ms, allow_loss, created_at)
-             VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8)",
-        )
-        .await?;
-    tx.execute(&stmt, &[&space, &name, &filter, &start_after, &max_deliveries, &ack_wait_ms, &spec.allow_loss, &now.0])
-        .await?;
-    cx.touch_space(now, space);
-    // `space_created` is patched in at commit.
-    Ok(WriteOutcome::SubscriptionPut { created: true, space_created: false })
-}
 
-/// Runs `listed` (with the seqs as an array in `$3`) or, when `seqs` is `None`, `all` on a
-/// subscription's rows; the number of rows changed is the outcome.
-async fn update_listed(
-    tx: &Transaction<'_>,
-    space: &SpaceName,
-    name: &Segment,
-    seqs: Option<&Vec<Seq>>,
-    listed: &str,
-    all: &str,
-) -> OpResult {
-    let (s, n) = (space.as_str(), name.as_str());
-    require(tx, space, name).await?;
-    let changed = match seqs {
-        Some(seqs) if seqs.is_empty() => 0,
-        Some(seqs) => {
-            let seqs: Vec<i64> = seqs.iter().filter_map(|s| i64::try_from(s.0).ok()).collect();
-            let stmt = tx.prepare_cached(listed).await?;
-            tx.execute(&stmt, &[&s, &n, &seqs]).await?
-        }
-        None => {
-            let stmt = tx.prepare_cached(all).await?;
-            tx.execute(&stmt, &[&s, &n]).await?
-        }
-    };
-    Ok(WriteOutcome::SubscriptionUpdated(changed))
-}
-
-/// Acknowledges pending records (an ack after the lease ended still counts); the outcome names
-/// the seqs that were pending.
-async fn ack(tx: &Transaction<'_>, space: &SpaceName, name: &Segment, seqs: &[Seq]) -> OpResult {
-    require(tx, space, name).await?;
-    if seqs.is_empty() {
-        return Ok(WriteOutcome::Settled(Vec::new()));
+    async fn delete_subscription_records(&mut self, space: &str, name: &str) -> TxResult<()> {
+        let stmt = self.tx.prepare_cached("DELETE FROM subscription_records WHERE space = $1 AND name = $2").await?;
+        self.tx.execute(&stmt, &[&space, &name]).await?;
+        Ok(())
     }
-    let seqs: Vec<i64> = seqs.iter().filter_map(|s| i64::try_from(s.0).ok()).collect();
-    let stmt = tx
-        .prepare_cached(
-            "DELETE FROM subscription_records
-             WHERE space = $1 AND name = $2 AND dead_at IS NULL AND seq = ANY($3) RETURNING seq",
-        )
-        .await?;
-    settled(tx.query(&stmt, &[&space.as_str(), &name.as_str(), &seqs]).await?)
-}
 
-/// The seqs of `RETURNING seq` rows, in ascending order.
-fn settled(rows: Vec<Row>) -> OpResult {
-    let mut seqs = rows.iter().map(|row| seq(row.get(0))).collect::<Result<Vec<Seq>, _>>()?;
-    seqs.sort_unstable();
-    Ok(WriteOutcome::Settled(seqs))
-}
-
-/// Ends the leases named by (seq, deliveries). A row whose `deliveries` differs was leased
-/// again since (the named lease already ended), so it is left alone and not named.
-async fn nack(tx: &Transaction<'_>, space: &SpaceName, name: &Segment, leases: &[(Seq, u32)]) -> OpResult {
-    require(tx, space, name).await?;
-    if leases.is_empty() {
-        return Ok(WriteOutcome::Settled(Vec::new()));
-    }
-    // Leases no row can have (a seq or count beyond the columns' range) are left out.
-    let (seqs, deliveries): (Vec<i64>, Vec<i32>) =
-        leases.iter().filter_map(|(s, d)| Some((i64::try_from(s.0).ok()?, i32::try_from(*d).ok()?))).unzip();
-    // Lease end 0 is before any `now`: the next pull delivers them first.
-    let stmt = tx
-        .prepare_cached(
-            "UPDATE subscription_records SET lease_until = 0
-             WHERE space = $1 AND name = $2 AND dead_at IS NULL
-             AND (seq, deliveries) IN (SELECT * FROM unnest($3::bigint[], $4::int[]))
-             RETURNING seq",
-        )
-        .await?;
-    settled(tx.query(&stmt, &[&space.as_str(), &name.as_str(), &seqs, &deliveries]).await?)
-}
-
-/// What a pull writes once it has read everything.
-#[derive(Default)]
-struct PullWrites {
-    /// Due rows that reached `max_deliveries`: they become dead letters.
-    dead: Vec<i64>,
-    /// Due rows whose record was trimmed (the subscription allows loss): they are forgotten.
-    gone: Vec<i64>,
-    /// Due rows leased again.
-    again: Vec<i64>,
-    /// New rows past the cursor.
-    new: Vec<i64>,
-}
-
-/// Leases up to `request.max` records: due ones first, then new ones past the cursor.
-async fn pull(tx: &Transaction<'_>, now: Timestamp, request: &PullRequest) -> OpResult {
-    let (space, name) = (request.space.as_str(), request.name.as_str());
-    let stmt = tx
-        .prepare_cached("SELECT filter, cursor, max_deliveries FROM subscriptions WHERE space = $1 AND name = $2")
-        .await?;
-    let Some(row) = tx.query_opt(&stmt, &[&space, &name]).await? else {
-        return Err(not_found(&request.space, &request.name).into());
-    };
-    let filter = LogFilter::from_stored(request.space.clone(), serde_json::from_str(row.get::<_, &str>(0))?);
-    let cursor: i64 = row.get(1);
-    let max_deliveries: i32 = row.get(2);
-    let max = request.max as usize;
-    let lease_until = now.0.saturating_add(i64::try_from(request.lease_ms).unwrap_or(i64::MAX));
-    let lease_expires_at = Timestamp(lease_until);
-    let mut delivered: Vec<Delivery> = Vec::new();
-    let mut writes = PullWrites::default();
-
-    // 1. Due rows, by seq. Nothing is written until the end, so `seq > after` walks on.
-    let mut after = 0_i64;
-    let mut examined = 0;
-    let due_sql = format!(
-        "SELECT {E_LOG_COLUMNS}, r.seq, r.deliveries FROM subscription_records r LEFT JOIN events e ON e.seq = r.seq
-         WHERE r.space = $1 AND r.name = $2 AND r.dead_at IS NULL AND r.lease_until <= $3 AND r.seq > $4
-         ORDER BY r.seq LIMIT $5"
-    );
-    let stmt = tx.prepare_cached(&due_sql).await?;
-    'due: while delivered.len() < max && examined < DUE_BUDGET {
-        let chunk = (max - delivered.len()).clamp(*DUE_CHUNK.start(), *DUE_CHUNK.end()).min(DUE_BUDGET - examined);
-        let rows = tx.query(&stmt, &[&space, &name, &now.0, &after, &(chunk as i64)]).await?;
+    async fn due_records(
+        &mut self,
+        space: &str,
+        name: &str,
+        now: Timestamp,
+        after: i64,
+        limit: usize,
+    ) -> TxResult<Vec<DueRecord>> {
+        let sql = format!(
+            "SELECT {E_LOG_COLUMNS}, r.seq, r.deliveries
+             FROM subscription_records r LEFT JOIN events e ON e.seq = r.seq
+             WHERE r.space = $1 AND r.name = $2 AND r.dead_at IS NULL AND r.lease_until <= $3 AND r.seq > $4
+             ORDER BY r.seq LIMIT $5"
+        );
+        let stmt = self.tx.prepare_cached(&sql).await?;
+        let rows = self.tx.query(&stmt, &[&space, &name, &now.0, &after, &(limit as i64)]).await?;
+        let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
-            examined += 1;
-            let seq: i64 = row.get(7);
-            let deliveries: i32 = row.get(8);
-            after = seq;
-            if deliveries >= max_deliveries {
-                writes.dead.push(seq);
-            } else if row.get::<_, Option<i64>>(0).is_none() {
-                writes.gone.push(seq);
-            } else {
-                let deliveries = u32::try_from(deliveries)
-                    .map_err(|_| StoreError::Corrupt(format!("deliveries of {space}:{name} seq {seq}")))?;
-                // A record that lost its space since it was leased can go to no one: forgotten.
-                let LogRow::Record(record) = log_record(row)? else {
-                    writes.gone.push(seq);
-                    continue;
-                };
-                delivered.push(Delivery { record, deliveries: deliveries.saturating_add(1), lease_expires_at });
-                writes.again.push(seq);
-                // Stop at the row that fills `max`: later ones stay due for the next pull.
-                if delivered.len() == max {
-                    break 'due;
-                }
-            }
-        }
-        if rows.len() < chunk {
-            break;
-        }
-    }
-
-    // 2. New records of the subscription's space past the cursor, in pages, within the budget.
-    //    The log's newest seq is read first, in an earlier statement than the scan: records
-    //    become visible in seq order, so every record up to it is visible to the scan, and
-    //    should the scan reach the end of the space's records, every record of the space up to
-    //    it was examined: the cursor may move there (other spaces' records are not the
-    //    subscription's; its lag stays meaningful).
-    let stmt = tx.prepare_cached("SELECT coalesce(max(seq), 0) FROM events").await?;
-    let newest: i64 = tx.query_one(&stmt, &[]).await?.get(0);
-    let mut new_cursor = cursor;
-    let mut scanned = 0;
-    let mut exhausted = false;
-    let scan_sql = format!("SELECT {LOG_COLUMNS} FROM events WHERE space = $1 AND seq > $2 ORDER BY seq LIMIT $3");
-    let stmt = tx.prepare_cached(&scan_sql).await?;
-    'scan: while delivered.len() < max && scanned < SCAN_BUDGET {
-        let page = SCAN_PAGE.min(SCAN_BUDGET - scanned);
-        let rows = tx.query(&stmt, &[&space, &new_cursor, &(page as i64)]).await?;
-        // Set again below unless a record fills `max` on this page.
-        exhausted = rows.len() < page;
-        for row in &rows {
-            scanned += 1;
-            new_cursor = row.get(0);
-            // A column that cannot be read as text is decided on the decoded record below.
-            let column = |index: usize| row.try_get::<_, &str>(index).ok();
-            let passes = match (column(1), column(2), column(3)) {
-                (Some(space), Some(kind), Some(address)) => filter.matches_columns(space, kind, address),
-                _ => true,
+            let record = match row.get::<_, Option<i64>>(0) {
+                Some(_) => Some(raw_log_row(row)?),
+                None => None,
             };
-            if passes {
-                // A record marked unreadable is delivered like any other (its marker tells the
-                // consumer), so the cursor, acks and retention go on past it.
-                let LogRow::Record(record) = log_record(row)? else { continue };
-                if filter.matches(&record) {
-                    writes.new.push(new_cursor);
-                    delivered.push(Delivery { record, deliveries: 1, lease_expires_at });
-                    // The cursor stops at the record that fills `max`: later ones are examined
-                    // by the next pull.
-                    if delivered.len() == max {
-                        exhausted = false;
-                        break 'scan;
-                    }
-                }
-            }
+            out.push(DueRecord { seq: row.get(7), deliveries: i64::from(row.get::<_, i32>(8)), record });
         }
-        if rows.len() < page {
-            break;
-        }
-    }
-    if exhausted {
-        new_cursor = new_cursor.max(newest);
+        Ok(out)
     }
 
-    // 3. The writes: everything above has been read and decoded, so nothing refuses below.
-    if !writes.dead.is_empty() {
-        let stmt = tx
+    async fn kill_records(&mut self, space: &str, name: &str, seqs: &[i64], now: Timestamp) -> TxResult<()> {
+        let stmt = self
+            .tx
             .prepare_cached(
                 "UPDATE subscription_records SET dead_at = $3 WHERE space = $1 AND name = $2 AND seq = ANY($4)",
             )
             .await?;
-        tx.execute(&stmt, &[&space, &name, &now.0, &writes.dead]).await?;
+        self.tx.execute(&stmt, &[&space, &name, &now.0, &seqs]).await?;
+        Ok(())
     }
-    if !writes.gone.is_empty() {
-        let stmt = tx
+
+    async fn forget_records(&mut self, space: &str, name: &str, seqs: &[i64]) -> TxResult<()> {
+        let stmt = self
+            .tx
             .prepare_cached("DELETE FROM subscription_records WHERE space = $1 AND name = $2 AND seq = ANY($3)")
             .await?;
-        tx.execute(&stmt, &[&space, &name, &writes.gone]).await?;
+        self.tx.execute(&stmt, &[&space, &name, &seqs]).await?;
+        Ok(())
     }
-    if !writes.again.is_empty() {
-        let stmt = tx
+
+    async fn lease_again(&mut self, space: &str, name: &str, seqs: &[i64], lease_until: i64) -> TxResult<()> {
+        let stmt = self
+            .tx
             .prepare_cached(
                 "UPDATE subscription_records SET deliveries = deliveries + 1, lease_until = $3
                  WHERE space = $1 AND name = $2 AND seq = ANY($4)",
             )
             .await?;
-        tx.execute(&stmt, &[&space, &name, &lease_until, &writes.again]).await?;
+        self.tx.execute(&stmt, &[&space, &name, &lease_until, &seqs]).await?;
+        Ok(())
     }
-    if !writes.new.is_empty() {
-        let stmt = tx
+
+    async fn lease_new(&mut self, space: &str, name: &str, seqs: &[i64], lease_until: i64) -> TxResult<()> {
+        let stmt = self
+            .tx
             .prepare_cached(
                 "INSERT INTO subscription_records (space, name, seq, deliveries, lease_until)
                  SELECT $1, $2, seq, 1, $3 FROM unnest($4::bigint[]) AS seq",
             )
             .await?;
-        tx.execute(&stmt, &[&space, &name, &lease_until, &writes.new]).await?;
+        self.tx.execute(&stmt, &[&space, &name, &lease_until, &seqs]).await?;
+        Ok(())
     }
-    if new_cursor != cursor {
-        let stmt = tx.prepare_cached("UPDATE subscriptions SET cursor = $3 WHERE space = $1 AND name = $2").await?;
-        tx.execute(&stmt, &[&space, &name, &new_cursor]).await?;
+
+    async fn set_cursor(&mut self, space: &str, name: &str, cursor: i64) -> TxResult<()> {
+        let stmt =
+            self.tx.prepare_cached("UPDATE subscriptions SET cursor = $3 WHERE space = $1 AND name = $2").await?;
+        self.tx.execute(&stmt, &[&space, &name, &cursor]).await?;
+        Ok(())
     }
-    delivered.sort_by_key(|d| d.record.seq);
-    Ok(WriteOutcome::Pulled(delivered))
+
+    async fn ack_records(&mut self, space: &str, name: &str, seqs: &[i64]) -> TxResult<Vec<i64>> {
+        let stmt = self
+            .tx
+            .prepare_cached(
+                "DELETE FROM subscription_records
+                 WHERE space = $1 AND name = $2 AND dead_at IS NULL AND seq = ANY($3) RETURNING seq",
+            )
+            .await?;
+        Ok(self.tx.query(&stmt, &[&space, &name, &seqs]).await?.iter().map(|row| row.get(0)).collect())
+    }
+
+    async fn end_leases(&mut self, space: &str, name: &str, leases: &[(i64, u32)]) -> TxResult<Vec<i64>> {
+        // Leases no row can have (a count beyond the column's range) are left out.
+        let (seqs, deliveries): (Vec<i64>, Vec<i32>) =
+            leases.iter().filter_map(|(s, d)| Some((*s, i32::try_from(*d).ok()?))).unzip();
+        let stmt = self
+            .tx
+            .prepare_cached(
+                "UPDATE subscription_records SET lease_until = 0
+                 WHERE space = $1 AND name = $2 AND dead_at IS NULL
+                 AND (seq, deliveries) IN (SELECT * FROM unnest($3::bigint[], $4::int[]))
+                 RETURNING seq",
+            )
+            .await?;
+        Ok(self.tx.query(&stmt, &[&space, &name, &seqs, &deliveries]).await?.iter().map(|row| row.get(0)).collect())
+    }
+
+    async fn redrive_dead_letters(&mut self, space: &str, name: &str, seqs: Option<&[i64]>) -> TxResult<u64> {
+        Ok(match seqs {
+            Some(seqs) => {
+                let stmt = self
+                    .tx
+                    .prepare_cached(
+                        "UPDATE subscription_records SET dead_at = NULL, deliveries = 0, lease_until = 0
+                         WHERE space = $1 AND name = $2 AND dead_at IS NOT NULL AND seq = ANY($3)",
+                    )
+                    .await?;
+                self.tx.execute(&stmt, &[&space, &name, &seqs]).await?
+            }
+            None => {
+                let stmt = self
+                    .tx
+                    .prepare_cached(
+                        "UPDATE subscription_records SET dead_at = NULL, deliveries = 0, lease_until = 0
+                         WHERE space = $1 AND name = $2 AND dead_at IS NOT NULL",
+                    )
+                    .await?;
+                self.tx.execute(&stmt, &[&space, &name]).await?
+            }
+        })
+    }
+
+    async fn discard_dead_letters(&mut self, space: &str, name: &str, seqs: Option<&[i64]>) -> TxResult<u64> {
+        Ok(match seqs {
+            Some(seqs) => {
+                let stmt = self
+                    .tx
+                    .prepare_cached(
+                        "DELETE FROM subscription_records
+                         WHERE space = $1 AND name = $2 AND dead_at IS NOT NULL AND seq = ANY($3)",
+                    )
+                    .await?;
+                self.tx.execute(&stmt, &[&space, &name, &seqs]).await?
+            }
+            None => {
+                let stmt = self
+                    .tx
+                    .prepare_cached(
+                        "DELETE FROM subscription_records WHERE space = $1 AND name = $2 AND dead_at IS NOT NULL",
+                    )
+                    .await?;
+                self.tx.execute(&stmt, &[&space, &name]).await?
+            }
+        })
+    }
+
+    async fn retention_floor(&mut self, oldest: i64) -> TxResult<Option<i64>> {
+        // LEAST ignores a NULL (no rows).
+        let stmt = self
+            .tx
+            .prepare_cached(
+                "SELECT min(LEAST(s.cursor + 1,
+                   (SELECT min(r.seq) FROM subscription_records r
+                     WHERE r.space = s.space AND r.name = s.name AND r.seq >= $1)))
+                 FROM subscriptions s WHERE NOT s.allow_loss",
+            )
+            .await?;
+        Ok(self.tx.query_one(&stmt, &[&oldest]).await?.get(0))
+    }
+
+    async fn forget_lost_records(&mut self, seq: i64) -> TxResult<()> {
+        let stmt = self
+            .tx
+            .prepare_cached(
+                "DELETE FROM subscription_records r USING subscriptions s
+                 WHERE s.space = r.space AND s.name = r.name AND s.allow_loss AND r.dead_at IS NULL AND r.seq <= $1",
+            )
+            .await?;
+        self.tx.execute(&stmt, &[&seq]).await?;
+        Ok(())
+    }
 }
 
-/// The oldest seq the log keeps (`None` when it is empty).
-async fn oldest_kept(tx: &Transaction<'_>) -> Result<Option<i64>, OpFailure> {
-    let stmt = tx.prepare_cached("SELECT seq FROM events ORDER BY seq LIMIT 1").await?;
-    Ok(tx.query_opt(&stmt, &[]).await?.map(|row| row.get(0)))
+/// A subscription's `max_deliveries` and `ack_wait_ms` as stored.
+fn settings(spec: &SubscriptionSpec) -> (i32, i64) {
+    (i32::try_from(spec.max_deliveries).unwrap_or(i32::MAX), i64::try_from(spec.ack_wait_ms).unwrap_or(i64::MAX))
 }
 
-/// Removes the oldest records that retention allows, as one range (see [`TrimLog`]).
-async fn trim_log(tx: &Transaction<'_>, trim: &TrimLog) -> OpResult {
-    let Some(oldest) = oldest_kept(tx).await? else { return Ok(WriteOutcome::LogTrimmed(0)) };
-    // The oldest seq some subscription that does not allow loss still needs: its oldest row
-    // (pending or dead) or the record after its cursor. LEAST ignores a NULL (no rows). Rows
-    // below the oldest record kept are no need (say dead letters of a subscription that allowed
-    // loss when their records were trimmed): what they name is gone, and counting them would
-    // hold the log forever. A cursor below it is a need: the subscription has yet to examine
-    // everything from there on.
-    let stmt = tx
-        .prepare_cached(
-            "SELECT min(LEAST(s.cursor + 1,
-               (SELECT min(r.seq) FROM subscription_records r
-                 WHERE r.space = s.space AND r.name = s.name AND r.seq >= $1)))
-             FROM subscriptions s WHERE NOT s.allow_loss",
-        )
-        .await?;
-    let floor: Option<i64> = tx.query_one(&stmt, &[&oldest]).await?.get(0);
-    let stmt = tx.prepare_cached("SELECT seq, end_offset FROM events ORDER BY seq DESC LIMIT 1").await?;
-    let Some(newest) = tx.query_opt(&stmt, &[]).await? else { return Ok(WriteOutcome::LogTrimmed(0)) };
-    let (newest, total): (i64, i64) = (newest.get(0), newest.get(1));
-    let stmt = tx.prepare_cached("SELECT seq, created_at, end_offset FROM events ORDER BY seq LIMIT $1").await?;
-    let mut last = None;
-    for row in tx.query(&stmt, &[&i64::from(trim.limit)]).await? {
-        let (seq, created_at, end_offset): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
-        if !removable(trim, floor, newest, total, seq, created_at, end_offset) {
-            break;
+impl LogTable for PgTx<'_, '_> {
+    async fn oldest_seq(&mut self) -> TxResult<Option<i64>> {
+        let stmt = self.tx.prepare_cached("SELECT seq FROM events ORDER BY seq LIMIT 1").await?;
+        Ok(self.tx.query_opt(&stmt, &[]).await?.map(|row| row.get(0)))
+    }
+
+    async fn newest_seq(&mut self) -> TxResult<i64> {
+        let stmt = self.tx.prepare_cached("SELECT coalesce(max(seq), 0) FROM events").await?;
+        Ok(self.tx.query_one(&stmt, &[]).await?.get(0))
+    }
+
+    async fn newest_end(&mut self) -> TxResult<Option<(i64, i64)>> {
+        let stmt = self.tx.prepare_cached("SELECT seq, end_offset FROM events ORDER BY seq DESC LIMIT 1").await?;
+        Ok(self.tx.query_opt(&stmt, &[]).await?.map(|row| (row.get(0), row.get(1))))
+    }
+
+    async fn oldest_records(&mut self, limit: u32) -> TxResult<Vec<(i64, Timestamp, i64)>> {
+        let stmt =
+            self.tx.prepare_cached("SELECT seq, created_at, end_offset FROM events ORDER BY seq LIMIT $1").await?;
+        let rows = self.tx.query(&stmt, &[&i64::from(limit)]).await?;
+        Ok(rows.iter().map(|row| (row.get(0), Timestamp(row.get(1)), row.get(2))).collect())
+    }
+
+    async fn delete_records_through(&mut self, seq: i64) -> TxResult<u64> {
+        let stmt = self.tx.prepare_cached("DELETE FROM events WHERE seq <= $1").await?;
+        Ok(self.tx.execute(&stmt, &[&seq]).await?)
+    }
+
+    async fn space_records_after(
+        &mut self,
+        space: &str,
+        after: i64,
+        limit: usize,
+        keep: &(dyn Fn(&str, &str, &str) -> bool + Sync),
+    ) -> TxResult<Vec<ScannedRecord>> {
+        let sql = format!("SELECT {LOG_COLUMNS} FROM events WHERE space = $1 AND seq > $2 ORDER BY seq LIMIT $3");
+        let stmt = self.tx.prepare_cached(&sql).await?;
+        let rows = self.tx.query(&stmt, &[&space, &after, &(limit as i64)]).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            // A column that cannot be read as text is left to the decoded record to decide.
+            let column = |index: usize| row.try_get::<_, &str>(index).ok();
+            let kept = match (column(1), column(2), column(3)) {
+                (Some(space), Some(kind), Some(address)) => keep(space, kind, address),
+                _ => true,
+            };
+            let record = if kept { Some(raw_log_row(row)?) } else { None };
+            out.push(ScannedRecord { seq: row.get(0), record });
         }
-        last = Some(seq);
+        Ok(out)
     }
-    let Some(last) = last else { return Ok(WriteOutcome::LogTrimmed(0)) };
-    let stmt = tx.prepare_cached("DELETE FROM events WHERE seq <= $1").await?;
-    let trimmed = tx.execute(&stmt, &[&last]).await?;
-    // Rows of subscriptions that allow loss whose records are gone: nothing is left to deliver.
-    // Their dead letters stay (listed without a record) until discarded or redriven.
-    let stmt = tx
-        .prepare_cached(
-            "DELETE FROM subscription_records r USING subscriptions s
-             WHERE s.space = r.space AND s.name = r.name AND s.allow_loss AND r.dead_at IS NULL AND r.seq <= $1",
-        )
-        .await?;
-    tx.execute(&stmt, &[&last]).await?;
-    Ok(WriteOutcome::LogTrimmed(trimmed))
 }
+
+// ---------------------------------------------------------------------------------------------
+// Reads
 
 /// A subscription with its counts (`leased` as of now).
 pub(super) async fn get(
@@ -530,15 +445,6 @@ fn subscription(row: &Row) -> Result<SubscriptionRecord, StoreError> {
         dead_letters: count(row.get(11)),
         created_at: Timestamp(row.get(8)),
     })
-}
-
-/// Refuses unless the subscription exists.
-async fn require(tx: &Transaction<'_>, space: &SpaceName, name: &Segment) -> Result<(), OpFailure> {
-    let stmt = tx.prepare_cached("SELECT 1 FROM subscriptions WHERE space = $1 AND name = $2").await?;
-    match tx.query_opt(&stmt, &[&space.as_str(), &name.as_str()]).await? {
-        Some(_) => Ok(()),
-        None => Err(not_found(space, name).into()),
-    }
 }
 
 #[cfg(test)]

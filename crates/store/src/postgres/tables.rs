@@ -10,11 +10,19 @@ use std::collections::HashSet;
 
 use deadpool_postgres::Transaction;
 
-use crate::commands::Cx;
 use crate::decode::{machine_version, revision};
-use crate::postgres::ops::OpContext;
 use crate::tables::*;
 use crate::types::*;
+
+/// A number a command passes in as a `bigint` column. Every such number is within range by
+/// the table traits' contracts, so one that is not is a bug: it fails the whole group rather
+/// than refusing after the command's first write (a single op runs without a savepoint).
+pub(crate) fn bigint(v: u64) -> TxResult<i64> {
+    i64::try_from(v).map_err(|_| TxError::Storage {
+        error: crate::error::StoreError::Internal(format!("{v} is beyond a bigint column")),
+        retry: false,
+    })
+}
 
 /// A group's transaction, as the commands see it.
 pub(crate) struct PgTx<'a, 't> {
@@ -404,9 +412,4 @@ impl SpaceTable for PgTx<'_, '_> {
     }
 }
 
-impl Tables for PgTx<'_, '_> {
-    async fn legacy(&mut self, op: &WriteOp, cx: &mut Cx<'_>) -> TxResult<WriteOutcome> {
-        let mut ocx = OpContext { log: &mut *cx.log, position: cx.position };
-        Ok(crate::postgres::ops::execute_legacy(self.tx, &mut ocx, cx.now, op).await?)
-    }
-}
+impl Tables for PgTx<'_, '_> {}

@@ -56,7 +56,6 @@ use crate::machines::MachineCache;
 use crate::metrics::StoreMetrics;
 use crate::postgres::tables::PgTx;
 use crate::tables::{Locks, TxError};
-use crate::types::WriteOp;
 
 /// Attempts at a group that keeps hitting deadlocks or serialization failures.
 const MAX_ATTEMPTS: u32 = 5;
@@ -92,61 +91,6 @@ fn classify(e: tokio_postgres::Error) -> AttemptError {
             AttemptError::Retry(StoreError::from(e))
         }
         _ => AttemptError::Failed(StoreError::from(e)),
-    }
-}
-
-/// The locks of the ops that have not moved onto the command layer yet: advisory locks on
-/// what they may wait on besides existing rows (the KV key they write, the subscription, the
-/// function, the invocation idempotency key, trimming), the space they write into (shared), and
-/// the invocation rows they finish.
-pub(crate) fn legacy_locks<'a>(op: &'a WriteOp, locks: &mut Locks<'a>) {
-    match op {
-        WriteOp::KvPut { space, bucket, key, .. } | WriteOp::KvDelete { space, bucket, key, .. } => {
-            locks.exclusive(format!("kv:{space}:{bucket}:{key}"));
-            locks.writes_into(space.as_ref());
-        }
-        WriteOp::PutBucket { space, .. } => locks.writes_into(space.as_ref()),
-        WriteOp::PutSubscription(spec) => {
-            locks.exclusive(format!("subscription:{}:{}", spec.filter.space, spec.name));
-            // Serialised with trimming, so a new subscription's start is not trimmed under it.
-            locks.exclusive("log-trim".to_string());
-            locks.writes_into(spec.filter.space.as_ref());
-        }
-        WriteOp::DeleteSubscription { space, name }
-        | WriteOp::Ack { space, name, .. }
-        | WriteOp::Nack { space, name, .. }
-        | WriteOp::RedriveDeadLetters { space, name, .. }
-        | WriteOp::DiscardDeadLetters { space, name, .. } => {
-            locks.exclusive(format!("subscription:{space}:{name}"));
-            locks.writes_into(space.as_ref());
-        }
-        WriteOp::Pull(pull) => {
-            locks.exclusive(format!("subscription:{}:{}", pull.space, pull.name));
-            locks.writes_into(pull.space.as_ref());
-        }
-        WriteOp::TrimLog(_) => locks.exclusive("log-trim".to_string()),
-        WriteOp::PutFunction(spec) => {
-            locks.exclusive(format!("function:{}:{}", spec.space, spec.name));
-            locks.writes_into(spec.space.as_ref());
-        }
-        WriteOp::EnqueueInvocation(record) => {
-            if let Some(key) = &record.idempotency_key {
-                locks.exclusive(format!("invocation-key:{}:{}:{key}", record.space, record.function));
-            }
-            locks.writes_into(record.space.as_ref());
-        }
-        WriteOp::FinishInvocation(record) => {
-            locks.invocations.push(record.id.as_str());
-            locks.writes_into(record.space.as_ref());
-        }
-        WriteOp::RecordInvocations(records) => {
-            for r in records {
-                locks.writes_into(r.space.as_ref());
-            }
-        }
-        // Sweeps across spaces lock the rows they change instead (`SKIP LOCKED`).
-        WriteOp::ExpireKv { .. } | WriteOp::ClaimInvocations(_) | WriteOp::PurgeInvocations { .. } => {}
-        other => tracing::error!(op = ?other, "locks asked of the legacy path for an op of the command layer"),
     }
 }
 

@@ -1,261 +1,211 @@
-//! WebAssembly functions on SQLite: the writes (run on the writer thread, inside the group's
-//! transaction) and the reads (on the reader pool).
+//! WebAssembly functions on SQLite: the tables the function commands write through
+//! (`crate::commands::functions`, on the writer thread inside the group's transaction) and the
+//! reads (on the reader pool). SQL only; the rules and invariants are the commands'.
 //!
 //! A function version is a row of `functions`; an invocation a row of `invocations`, whose
-//! `seq` (AUTOINCREMENT) orders and pages the list and is never reused.
-//!
-//! Invariants (the conformance suite checks each; `postgres::functions` keeps the same ones):
-//! - A function's versions count 1, 2, 3… per name; a deploy equal to the latest version (same
-//!   digest, same configuration as a JSON value) stores nothing. Each new version appends one
-//!   `function.deployed` record at `space:name`, in the same transaction.
-//! - At most one asynchronous invocation per (space, function, idempotency key); an enqueue
-//!   that finds one returns it. Enforced twice: the check here runs on the single writer
-//!   thread, and the unique index `invocations_by_key` backs it.
-//! - A claim takes pending invocations whose lease ended, oldest first, and counts an attempt
-//!   on each; a finish applies only to a pending invocation at the attempt it names, so a
-//!   runner whose lease ended (and whose invocation was claimed again) cannot finish it.
-//! - A finish appends one `function.completed` record at `space:function`.
-//!
-//! Writes run on the single writer thread, so every read-check-write here is serialised with
-//! every other write; a refusal rolls back the request's savepoint. The rules both backends
-//! share are in `crate::function_rules`.
+//! `seq` (AUTOINCREMENT) orders and pages the list and is never reused. The writer is alone, so
+//! the `…_for_update` reads lock nothing and skip nothing.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
 use switchyard_model::{Segment, SpaceName};
 
 use crate::error::StoreError;
 use crate::function_rules::*;
 use crate::functions::*;
 use crate::sqlite::SqliteStore;
-use crate::sqlite::ops::{OpContext, append_log};
+use crate::sqlite::tables::SqliteTx;
+use crate::tables::{FunctionTable, InvocationTable, TxResult};
 use crate::types::*;
 
 // ---------------------------------------------------------------------------------------------
 // Writes
 
-/// Executes `PutFunction`, `RecordInvocations`, `EnqueueInvocation`, `ClaimInvocations`,
-/// `FinishInvocation` and `PurgeInvocations`.
-pub(crate) fn execute(
-    conn: &Connection,
-    cx: &mut OpContext<'_>,
-    now: Timestamp,
-    op: &WriteOp,
-) -> Result<WriteOutcome, StoreError> {
-    match op {
-        WriteOp::PutFunction(spec) => put_function(conn, cx, now, spec),
-        WriteOp::RecordInvocations(records) => {
-            check_distinct(records)?;
-            let stored = records.iter().map(StoredInvocation::new).collect::<Result<Vec<_>, _>>()?;
-            for invocation in &stored {
-                insert(conn, invocation)?;
-            }
-            Ok(WriteOutcome::InvocationsRecorded(stored.len() as u64))
-        }
-        WriteOp::EnqueueInvocation(record) => enqueue(conn, record),
-        WriteOp::ClaimInvocations(claim) => claim_invocations(conn, claim),
-        WriteOp::FinishInvocation(record) => finish(conn, cx, now, record),
-        WriteOp::PurgeInvocations { before, limit } => {
-            // Bounded: this runs inside a group commit, so one huge DELETE would stall writes.
-            // The predicate `finished_at < ?1` lets SQLite use `invocations_by_finish`.
-            let n = conn
-                .prepare_cached(
-                    "DELETE FROM invocations WHERE seq IN
-                       (SELECT seq FROM invocations WHERE finished_at < ?1 AND status <> 'pending'
-                        ORDER BY finished_at LIMIT ?2)",
-                )?
-                .execute(params![before.0, limit])?;
-            Ok(WriteOutcome::InvocationsPurged(n as u64))
-        }
-        _ => Err(StoreError::Internal("a non-function operation was routed to the function executor".into())),
-    }
-}
-
-/// Stores the next version of a function unless it equals the latest one.
-fn put_function(
-    conn: &Connection,
-    cx: &mut OpContext<'_>,
-    now: Timestamp,
-    spec: &FunctionSpec,
-) -> Result<WriteOutcome, StoreError> {
-    let (space, name) = (spec.space.as_str(), spec.name.as_str());
-    let sql = format!(
-        "SELECT {FUNCTION_COLUMNS} FROM functions WHERE space = ?1 AND name = ?2 ORDER BY version DESC LIMIT 1"
-    );
-    let latest = {
-        let mut stmt = conn.prepare_cached(&sql)?;
+impl FunctionTable for SqliteTx<'_> {
+    async fn latest_function(&mut self, space: &str, name: &str) -> TxResult<Option<FunctionSummary>> {
+        let sql = format!(
+            "SELECT {FUNCTION_COLUMNS} FROM functions WHERE space = ?1 AND name = ?2 ORDER BY version DESC LIMIT 1"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(params![space, name])?;
-        rows.next()?.map(raw_function).transpose()?.map(RawFunction::decode).transpose()?
-    };
-    if let Some(latest) = latest.as_ref().filter(|latest| unchanged(latest, spec)) {
-        return Ok(WriteOutcome::FunctionPut { summary: latest.clone(), created: false, space_created: false });
+        Ok(rows.next()?.map(raw_function).transpose()?.map(RawFunction::decode).transpose()?)
     }
-    let stored = StoredFunction::new(spec, next_version(latest.as_ref())?, now)?;
-    conn.prepare_cached(
-        "INSERT INTO functions (space, name, version, digest, size, config, created_at, component)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![
-        space,
-        name,
-        stored.version,
-        spec.digest,
-        stored.size,
-        stored.config,
-        now.0,
-        spec.component
-    ])?;
-    let space_created = crate::sqlite::ops::ensure_space(conn, now, space)?;
-    append_log(conn, cx, now, space, FUNCTION_DEPLOYED, &address(space, name), &stored.record(), None)?;
-    Ok(WriteOutcome::FunctionPut { summary: stored.summary, created: true, space_created })
+
+    async fn insert_function(&mut self, spec: &FunctionSpec, stored: &StoredFunction) -> TxResult<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO functions (space, name, version, digest, size, config, created_at, component)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                spec.space.as_str(),
+                spec.name.as_str(),
+                stored.version,
+                spec.digest,
+                stored.size,
+                stored.config,
+                stored.summary.created_at.0,
+                spec.component
+            ])?;
+        Ok(())
+    }
 }
 
-/// Inserts an invocation record, refusing an id already stored; returns its seq.
-fn insert(conn: &Connection, invocation: &StoredInvocation<'_>) -> Result<i64, StoreError> {
-    let record = invocation.record;
-    // Checked first: a constraint failure would be a backend error, which fails the whole group.
-    let exists: Option<i64> = conn
-        .prepare_cached("SELECT seq FROM invocations WHERE id = ?1")?
-        .query_row(params![record.id], |r| r.get(0))
-        .optional()?;
-    if exists.is_some() {
-        return Err(duplicate_id(&record.id));
+impl InvocationTable for SqliteTx<'_> {
+    async fn stored_invocation_id(&mut self, ids: &[&str]) -> TxResult<Option<String>> {
+        let mut stmt = self.conn.prepare_cached("SELECT seq FROM invocations WHERE id = ?1")?;
+        for id in ids {
+            if stmt.query_row(params![id], |r| r.get::<_, i64>(0)).optional()?.is_some() {
+                return Ok(Some(id.to_string()));
+            }
+        }
+        Ok(None)
     }
-    if let Some(key) = record.idempotency_key.as_deref().filter(|_| record.is_async) {
-        let (space, function) = (record.space.as_str(), record.function.as_str());
-        let taken: Option<i64> = conn
+
+    async fn async_invocation_key_taken(&mut self, space: &str, function: &str, key: &str) -> TxResult<bool> {
+        // The terms repeat `invocations_by_key`'s predicate so SQLite can use it.
+        let taken: Option<i64> = self
+            .conn
             .prepare_cached(
                 "SELECT seq FROM invocations
                  WHERE space = ?1 AND function = ?2 AND idempotency_key = ?3 AND idempotency_key IS NOT NULL AND is_async",
             )?
             .query_row(params![space, function, key], |r| r.get(0))
             .optional()?;
-        if taken.is_some() {
-            return Err(duplicate_key(record));
-        }
+        Ok(taken.is_some())
     }
-    let seq = conn
-        .prepare_cached(
-            "INSERT INTO invocations (id, space, function, version, status, is_async, attempt, idempotency_key,
-               context, input_content_type, input_size, output_content_type, output_size, error, logs, created_at,
-               finished_at, duration_us, lease_until, input, output)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
-             RETURNING seq",
-        )?
-        .query_row(
-            params![
-                record.id,
-                record.space.as_str(),
-                record.function.as_str(),
-                invocation.version,
-                invocation.status(),
-                record.is_async,
-                invocation.attempt,
-                record.idempotency_key,
-                invocation.context,
-                record.input_content_type,
-                invocation.input_size,
-                record.output_content_type,
-                invocation.output_size,
-                invocation.error,
-                invocation.logs,
-                record.created_at.0,
-                invocation.finished_at,
-                invocation.duration_us,
-                invocation.lease_until,
-                record.input,
-                record.output,
-            ],
-            |r| r.get(0),
-        )?;
-    Ok(seq)
-}
 
-/// Inserts a pending asynchronous invocation, or returns the one already enqueued with its
-/// idempotency key.
-fn enqueue(conn: &Connection, record: &InvocationRecord) -> Result<WriteOutcome, StoreError> {
-    check_enqueue(record)?;
-    if let Some(key) = &record.idempotency_key {
-        // The terms repeat `invocations_by_key`'s predicate so SQLite can use it.
+    async fn async_invocation_by_key(
+        &mut self,
+        space: &str,
+        function: &str,
+        key: &str,
+    ) -> TxResult<Option<InvocationRecord>> {
         let sql = format!(
             "SELECT {INVOCATION_COLUMNS} FROM invocations
              WHERE space = ?1 AND function = ?2 AND idempotency_key = ?3 AND idempotency_key IS NOT NULL AND is_async"
         );
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query(params![record.space.as_str(), record.function.as_str(), key])?;
-        if let Some(row) = rows.next()? {
-            return Ok(WriteOutcome::InvocationEnqueued { record: invocation(row)?, replayed: true });
-        }
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(params![space, function, key])?;
+        Ok(rows.next()?.map(invocation).transpose()?)
     }
-    let seq = insert(conn, &StoredInvocation::new(record)?)?;
-    let record = InvocationRecord { seq: to_u64("invocation seq", seq)?, ..record.clone() };
-    Ok(WriteOutcome::InvocationEnqueued { record, replayed: false })
-}
 
-/// Leases up to `limit` pending invocations whose lease ended, oldest first.
-fn claim_invocations(conn: &Connection, claim: &ClaimInvocations) -> Result<WriteOutcome, StoreError> {
-    // Read (and decoded) before writing: SQLite does not promise how a statement stepping over
-    // a table sees that table's own changes. The walk follows `invocations_pending`.
-    let due = {
+    async fn insert_invocation(&mut self, invocation: &StoredInvocation<'_>) -> TxResult<u64> {
+        let record = invocation.record;
+        let seq: i64 = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO invocations (id, space, function, version, status, is_async, attempt, idempotency_key,
+                   context, input_content_type, input_size, output_content_type, output_size, error, logs, created_at,
+                   finished_at, duration_us, lease_until, input, output)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
+                 RETURNING seq",
+            )?
+            .query_row(
+                params![
+                    record.id,
+                    record.space.as_str(),
+                    record.function.as_str(),
+                    invocation.version,
+                    invocation.status(),
+                    record.is_async,
+                    invocation.attempt,
+                    record.idempotency_key,
+                    invocation.context,
+                    record.input_content_type,
+                    invocation.input_size,
+                    record.output_content_type,
+                    invocation.output_size,
+                    invocation.error,
+                    invocation.logs,
+                    record.created_at.0,
+                    invocation.finished_at,
+                    invocation.duration_us,
+                    invocation.lease_until,
+                    record.input,
+                    record.output,
+                ],
+                |r| r.get(0),
+            )?;
+        // An AUTOINCREMENT seq is never negative.
+        Ok(seq.max(0) as u64)
+    }
+
+    async fn insert_invocations(&mut self, invocations: &[StoredInvocation<'_>]) -> TxResult<u64> {
+        // A statement costs no round trip here.
+        for invocation in invocations {
+            self.insert_invocation(invocation).await?;
+        }
+        Ok(invocations.len() as u64)
+    }
+
+    async fn claimable_invocations_for_update(
+        &mut self,
+        now: Timestamp,
+        limit: u32,
+    ) -> TxResult<Vec<InvocationRecord>> {
+        // The walk follows `invocations_pending`.
         let sql = format!(
             "SELECT {INVOCATION_COLUMNS} FROM invocations
              WHERE status = 'pending' AND (lease_until IS NULL OR lease_until <= ?1)
              ORDER BY seq LIMIT ?2"
         );
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query(params![claim.now.0, claim.limit])?;
-        let mut due = Vec::new();
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(params![now.0, limit])?;
+        let mut out = Vec::new();
         while let Some(row) = rows.next()? {
-            due.push(claimed(invocation(row)?, claim.lease_until)?);
+            out.push(invocation(row)?);
         }
-        due
-    };
-    if due.is_empty() {
-        return Ok(WriteOutcome::InvocationsClaimed(due));
+        Ok(out)
     }
-    let seqs = serde_json::to_string(&due.iter().map(|r| r.seq).collect::<Vec<_>>())?;
-    conn.prepare_cached(
-        "UPDATE invocations SET lease_until = ?1, attempt = attempt + 1 WHERE seq IN (SELECT value FROM json_each(?2))",
-    )?
-    .execute(params![claim.lease_until.0, seqs])?;
-    Ok(WriteOutcome::InvocationsClaimed(due))
-}
 
-/// Finishes a pending invocation at the attempt the record names and logs its completion.
-fn finish(
-    conn: &Connection,
-    cx: &mut OpContext<'_>,
-    now: Timestamp,
-    record: &InvocationRecord,
-) -> Result<WriteOutcome, StoreError> {
-    check_finish(record)?;
-    let stored = StoredInvocation::new(record)?;
-    let changed = conn
-        .prepare_cached(
-            "UPDATE invocations SET status = ?1, output = ?2, output_content_type = ?3, output_size = ?4, error = ?5,
-               logs = ?6, finished_at = ?7, duration_us = ?8, lease_until = NULL
-             WHERE id = ?9 AND space = ?10 AND function = ?11 AND status = 'pending' AND attempt = ?12",
-        )?
-        .execute(params![
-            stored.status(),
-            record.output,
-            record.output_content_type,
-            stored.output_size,
-            stored.error,
-            stored.logs,
-            stored.finished_at,
-            stored.duration_us,
-            record.id,
-            record.space.as_str(),
-            record.function.as_str(),
-            stored.attempt,
-        ])?;
-    if changed == 0 {
-        return Ok(WriteOutcome::InvocationFinished(None));
+    async fn lease_invocations(&mut self, seqs: &[u64], lease_until: Timestamp) -> TxResult<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE invocations SET lease_until = ?1, attempt = attempt + 1
+                 WHERE seq IN (SELECT value FROM json_each(?2))",
+            )?
+            .execute(params![lease_until.0, serde_json::to_string(seqs)?])?;
+        Ok(())
     }
-    let (space, function) = (record.space.as_str(), record.function.as_str());
-    let payload = completed_payload(record);
-    let seq = append_log(conn, cx, now, space, FUNCTION_COMPLETED, &address(space, function), &payload, None)?;
-    Ok(WriteOutcome::InvocationFinished(Some(seq)))
+
+    async fn finish_invocation(&mut self, invocation: &StoredInvocation<'_>) -> TxResult<bool> {
+        let record = invocation.record;
+        let changed = self
+            .conn
+            .prepare_cached(
+                "UPDATE invocations SET status = ?1, output = ?2, output_content_type = ?3, output_size = ?4,
+                   error = ?5, logs = ?6, finished_at = ?7, duration_us = ?8, lease_until = NULL
+                 WHERE id = ?9 AND space = ?10 AND function = ?11 AND status = 'pending' AND attempt = ?12",
+            )?
+            .execute(params![
+                invocation.status(),
+                record.output,
+                record.output_content_type,
+                invocation.output_size,
+                invocation.error,
+                invocation.logs,
+                invocation.finished_at,
+                invocation.duration_us,
+                record.id,
+                record.space.as_str(),
+                record.function.as_str(),
+                invocation.attempt,
+            ])?;
+        Ok(changed > 0)
+    }
+
+    async fn purge_invocations(&mut self, before: Timestamp, limit: u32) -> TxResult<u64> {
+        // The predicate `finished_at < ?1` lets SQLite use `invocations_by_finish`.
+        let n = self
+            .conn
+            .prepare_cached(
+                "DELETE FROM invocations WHERE seq IN
+                   (SELECT seq FROM invocations WHERE finished_at < ?1 AND status <> 'pending'
+                    ORDER BY finished_at LIMIT ?2)",
+            )?
+            .execute(params![before.0, limit])?;
+        Ok(n as u64)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

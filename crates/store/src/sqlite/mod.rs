@@ -11,7 +11,6 @@
 mod functions;
 mod jobs;
 mod kv;
-mod ops;
 mod rows;
 mod schema;
 mod subscriptions;

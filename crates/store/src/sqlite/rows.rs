@@ -7,8 +7,9 @@ use rusqlite::types::ValueRef;
 use crate::error::StoreError;
 use crate::types::*;
 
+pub(crate) use crate::decode::RawLogRow;
+use crate::decode::Text;
 pub(crate) use crate::decode::{LogRow, machine_version, revision, segment, space};
-use crate::decode::{RawLogRow, Text};
 
 /// Columns: space, machine, id, machine_version, state, ctx, revision, created_at, updated_at, deleted_at.
 pub(crate) const INSTANCE_COLUMNS: &str =
@@ -46,6 +47,12 @@ pub(crate) fn log_record(row: &Row<'_>) -> Result<LogRow, StoreError> {
     let Ok(seq) = seq.as_i64() else {
         return Ok(LogRow::Unplaced { seq: -1, reason: format!("seq is {}, not an integer", seq.data_type()) });
     };
+    Ok(crate::decode::log_row(raw_log_row(row, seq)?))
+}
+
+/// Reads the columns of a row of [`LOG_COLUMNS`] (at the same positions) whose seq is `seq`,
+/// without decoding them (see `crate::decode::log_row`).
+pub(crate) fn raw_log_row(row: &Row<'_>, seq: i64) -> Result<RawLogRow, StoreError> {
     let idempotency_key = match row.get_ref(5)? {
         ValueRef::Null => None,
         _ => Some(text(row, 5)?),
@@ -54,7 +61,7 @@ pub(crate) fn log_record(row: &Row<'_>) -> Result<LogRow, StoreError> {
         ValueRef::Integer(at) => Ok(at),
         other => Err(format!("{} where a time in milliseconds belongs", other.data_type())),
     };
-    Ok(crate::decode::log_row(RawLogRow {
+    Ok(RawLogRow {
         seq,
         space: text(row, 1)?,
         kind: text(row, 2)?,
@@ -62,7 +69,7 @@ pub(crate) fn log_record(row: &Row<'_>) -> Result<LogRow, StoreError> {
         payload: text(row, 4)?,
         idempotency_key,
         created_at,
-    }))
+    })
 }
 
 /// A text column as far as it reads: text that is not UTF-8 is kept with replacement

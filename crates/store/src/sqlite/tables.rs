@@ -9,9 +9,7 @@ use std::collections::HashSet;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::commands::Cx;
 use crate::decode::{machine_version, revision};
-use crate::sqlite::ops::OpContext;
 use crate::tables::*;
 use crate::types::*;
 
@@ -352,12 +350,4 @@ impl SpaceTable for SqliteTx<'_> {
     }
 }
 
-impl Tables for SqliteTx<'_> {
-    async fn legacy(&mut self, op: &WriteOp, cx: &mut Cx<'_>) -> TxResult<WriteOutcome> {
-        let mut ocx = OpContext { next_seq: &mut *self.next_seq, next_offset: &mut *self.next_offset };
-        crate::sqlite::ops::execute_legacy(self.conn, &mut ocx, cx.now, op).map_err(|e| match e {
-            crate::error::StoreError::Backend(_) => TxError::Storage { error: e, retry: false },
-            refused => TxError::Refused(refused),
-        })
-    }
-}
+impl Tables for SqliteTx<'_> {}
