@@ -31,6 +31,10 @@ pub enum BenchKind {
     /// Deploy a function, then invoke it synchronously, one request in flight per client;
     /// report deploy-to-first-answer, throughput, latency and instantiation time.
     Invoke(crate::bench_functions::InvokeBenchArgs),
+    /// Enqueue no-op jobs from many producers while the server runs them; report jobs enqueued
+    /// and completed per second end to end, and the scheduling lag. With --timers, enqueue
+    /// timers due in a day and report the server's memory.
+    Jobs(crate::bench_jobs::JobsBenchArgs),
 }
 
 /// Arguments of `switchyard bench events`.
@@ -121,6 +125,7 @@ pub async fn run(args: BenchArgs, target: &ClientBuilder, token: Option<&str>) -
         BenchKind::Watch(a) => crate::bench_streams::watch(a, target, token).await,
         BenchKind::Kv(a) => crate::bench_streams::kv(a, target).await,
         BenchKind::Invoke(a) => crate::bench_functions::invoke(a, target).await,
+        BenchKind::Jobs(a) => crate::bench_jobs::jobs(a, target, token).await,
     }
 }
 

@@ -7,6 +7,7 @@
 mod address;
 mod bench;
 mod bench_functions;
+mod bench_jobs;
 mod bench_streams;
 mod commands;
 mod config;
