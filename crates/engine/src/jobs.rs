@@ -468,7 +468,16 @@ async fn run_scheduler(engine: std::sync::Weak<Engine>, cancel: CancellationToke
         let held = scheduler.held.lock().unwrap_or_else(|p| p.into_inner()).len();
         let free = scheduler.config.slots.saturating_sub(held);
         let mut full_round = false;
-        if free > 0 && !cancel.is_cancelled() {
+        // A read first: an idle node writes nothing (a lease round is a write transaction).
+        let next = match engine.store.next_job_wakeup().await {
+            Ok(next) => next,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the work table failed; retrying");
+                Some(engine.now())
+            }
+        };
+        let due = next.is_some_and(|at| at <= engine.now());
+        if free > 0 && due && !cancel.is_cancelled() {
             let request = LeaseJobs {
                 owner: scheduler.owner.clone(),
                 max: u32::try_from(free).unwrap_or(u32::MAX),
@@ -513,7 +522,6 @@ async fn run_scheduler(engine: std::sync::Weak<Engine>, cancel: CancellationToke
             continue;
         }
         let now = engine.now();
-        let next = engine.store.next_job_wakeup().await.ok().flatten();
         let poll = scheduler.config.poll;
         let sleep = match next {
             Some(at) if at.0 > now.0 => Duration::from_millis(u64::try_from(at.0 - now.0).unwrap_or(0)).min(poll),

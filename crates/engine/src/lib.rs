@@ -1002,15 +1002,22 @@ async fn maintain(
 /// tail for them made every node read the log at least once a second, whatever
 /// `--watch-poll-ms` said.
 fn may_append_to_log(outcome: &WriteOutcome) -> bool {
-    !matches!(
-        outcome,
-        WriteOutcome::NodeRecorded
-            | WriteOutcome::KvExpired(0)
-            | WriteOutcome::InvocationsClaimed(_)
-            | WriteOutcome::IdempotencyPurged(_)
-            | WriteOutcome::InvocationsPurged(_)
-            | WriteOutcome::LogTrimmed(_)
-    )
+    match outcome {
+        // A lease round that leased nothing and took back nothing, and lease renewals, append
+        // nothing: the scheduler makes them every second or so.
+        WriteOutcome::JobsLeased(leased) => !leased.jobs.is_empty() || leased.expired > 0,
+        WriteOutcome::JobFinished(finished) => *finished != switchyard_store::JobFinished::NotHeld,
+        other => !matches!(
+            other,
+            WriteOutcome::NodeRecorded
+                | WriteOutcome::KvExpired(0)
+                | WriteOutcome::InvocationsClaimed(_)
+                | WriteOutcome::IdempotencyPurged(_)
+                | WriteOutcome::InvocationsPurged(_)
+                | WriteOutcome::LogTrimmed(_)
+                | WriteOutcome::JobLeasesExtended(_)
+        ),
+    }
 }
 
 /// Drops this node's caches of a space when its deletion passes through the log tail (from any

@@ -28,6 +28,7 @@ mod jobs;
 mod kv_rules;
 mod machines;
 mod metrics;
+mod persisted;
 pub mod postgres;
 mod records;
 mod space_rules;

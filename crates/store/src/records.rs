@@ -32,9 +32,3 @@ pub(crate) struct MessageRecord<'a> {
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub headers: &'a std::collections::BTreeMap<String, String>,
 }
-
-/// The stored response of an idempotent publish.
-#[derive(serde::Serialize, serde::Deserialize)]
-pub(crate) struct PublishedResponse {
-    pub seq: u64,
-}

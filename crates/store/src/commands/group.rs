@@ -13,7 +13,7 @@ use super::{Cx, run_op};
 use crate::error::StoreError;
 use crate::group::{RequestResult, WriteRequest};
 use crate::machines::MachineCache;
-use crate::records::PublishedResponse;
+use crate::persisted::{StoredInstance, StoredPublish, StoredTransition};
 use crate::tables::{GroupLog, Tables, TxError, TxResult};
 use crate::types::*;
 
@@ -146,9 +146,9 @@ async fn finish<T: Tables>(tx: &mut T, log: &mut GroupLog, results: &mut [Reques
 /// The response an idempotent op's outcome is stored as.
 fn stored_response(outcome: Option<&WriteOutcome>) -> TxResult<String> {
     let text = match outcome {
-        Some(WriteOutcome::InstanceCreated { instance, .. }) => serde_json::to_string(instance),
-        Some(WriteOutcome::EventApplied { applied, .. }) => serde_json::to_string(applied),
-        Some(WriteOutcome::Published { seq, .. }) => serde_json::to_string(&PublishedResponse { seq: seq.0 }),
+        Some(WriteOutcome::InstanceCreated { instance, .. }) => serde_json::to_string(&StoredInstance::of(instance)),
+        Some(WriteOutcome::EventApplied { applied, .. }) => serde_json::to_string(&StoredTransition::of(applied)),
+        Some(WriteOutcome::Published { seq, .. }) => serde_json::to_string(&StoredPublish::of(*seq)),
         _ => {
             return Err(TxError::Storage {
                 error: StoreError::Internal("an idempotency record without a result to store".into()),

@@ -30,7 +30,7 @@ impl Command for CreateInstance<'_> {
     }
 
     fn replay(&self, stored: &str) -> Result<WriteOutcome, StoreError> {
-        let instance: InstanceRecord = serde_json::from_str(stored)?;
+        let instance = crate::persisted::StoredInstance::read(stored)?;
         Ok(WriteOutcome::InstanceCreated { instance, replayed: true })
     }
 
@@ -80,7 +80,7 @@ impl Command for ApplyEvent<'_> {
     }
 
     fn replay(&self, stored: &str) -> Result<WriteOutcome, StoreError> {
-        let applied: TransitionApplied = serde_json::from_str(stored)?;
+        let applied = crate::persisted::StoredTransition::read(stored)?;
         Ok(WriteOutcome::EventApplied { applied, replayed: true })
     }
 

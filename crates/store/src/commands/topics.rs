@@ -7,7 +7,7 @@ use switchyard_model::{Segment, SpaceName};
 
 use super::{Command, Cx, Locking};
 use crate::error::StoreError;
-use crate::records::{MessageRecord, PublishedResponse};
+use crate::records::MessageRecord;
 use crate::tables::{Locks, Tables, TxResult};
 use crate::types::*;
 
@@ -33,8 +33,8 @@ impl Command for Publish<'_> {
     }
 
     fn replay(&self, stored: &str) -> Result<WriteOutcome, StoreError> {
-        let r: PublishedResponse = serde_json::from_str(stored)?;
-        Ok(WriteOutcome::Published { seq: Seq(r.seq), replayed: true, space_created: false })
+        let seq = crate::persisted::StoredPublish::read(stored)?;
+        Ok(WriteOutcome::Published { seq, replayed: true, space_created: false })
     }
 
     async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<WriteOutcome> {
