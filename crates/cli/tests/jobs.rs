@@ -234,7 +234,7 @@ async fn bad_input_is_refused_naming_the_field() {
     let server = server();
     let http = Http::new(&server);
     let cases: &[(Value, &str)] = &[
-        (json!({ "kind": "carrier-pigeon" }), "kind \"carrier-pigeon\": expected one of http"),
+        (json!({ "kind": "carrier-pigeon", "payload": {} }), "kind \"carrier-pigeon\": expected one of http"),
         (json!({ "kind": "http", "payload": { "url": "not a url" } }), "payload.url"),
         (json!({ "kind": "http", "payload": { "url": "ftp://example.com/x" } }), "payload.url"),
         (json!({ "kind": "http", "payload": { "url": "https://example.com", "method": "BREW" } }), "payload.method"),
