@@ -56,6 +56,10 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response> {
         state.metrics.functions.set(runtime.stats());
     }
     state.metrics.engine.set(&state.engine);
+    match state.engine.job_queue_stats().await {
+        Ok(stats) => state.metrics.jobs.set(state.engine.job_metrics(), &stats, state.engine.now().0),
+        Err(e) => tracing::warn!(error = %e, "reading the job queues for /metrics failed"),
+    }
     Ok(([(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.encode())
         .into_response())
 }

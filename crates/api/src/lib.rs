@@ -12,6 +12,7 @@ mod error;
 mod extract;
 mod functions;
 mod handlers;
+mod jobs;
 pub mod metrics;
 mod openapi;
 mod shutdown;
@@ -127,6 +128,18 @@ routes! {
     "/v1/spaces/{space}/functions/{name}/invoke" => { Post Space(Writer) => functions::invoke_function },
     "/v1/spaces/{space}/functions/{name}/invocations" => { Get Space(Reader) => functions::list_invocations },
     "/v1/spaces/{space}/invocations/{id}" => { Get Space(Reader) => functions::get_invocation },
+    "/v1/spaces/{space}/jobs" => {
+        Get Space(Reader) => jobs::list_jobs,
+        Post Space(Writer) => jobs::enqueue_job,
+    },
+    // A fixed segment: it wins over `{id}` below, so no job is reachable at .../jobs/retry.
+    "/v1/spaces/{space}/jobs/retry" => { Post Space(Writer) => jobs::redrive_jobs },
+    "/v1/spaces/{space}/jobs/{id}" => {
+        Get Space(Reader) => jobs::get_job,
+        Delete Space(Writer) => jobs::delete_job,
+    },
+    "/v1/spaces/{space}/jobs/{id}/retry" => { Post Space(Writer) => jobs::retry_job },
+    "/v1/spaces/{space}/jobs/{id}/cancel" => { Post Space(Writer) => jobs::cancel_job },
 }
 
 /// Settings of the HTTP layer.

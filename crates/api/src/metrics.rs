@@ -37,6 +37,19 @@ pub struct TaskLabels {
 }
 
 /// Labels of the latency histogram.
+/// A space, on the per-space job series (bounded by the number of spaces).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SpaceLabels {
+    pub space: String,
+}
+
+/// A space and a job status.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SpaceStatusLabels {
+    pub space: String,
+    pub status: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
     /// The matched route template.
@@ -59,6 +72,8 @@ pub struct HttpMetrics {
     pub functions: FunctionGauges,
     /// The engine's counters, read at each scrape.
     pub engine: EngineGauges,
+    /// The job scheduler's counters and the work table's per-space figures, read at each scrape.
+    pub jobs: JobGauges,
     /// Requests being handled now, by route (a waiting pull counts until it answers).
     pub in_flight: Family<RouteLabels, Gauge>,
     /// Everything `/metrics` exports.
@@ -143,6 +158,101 @@ impl EngineGauges {
 }
 
 /// Gauges of the event log.
+/// The job scheduler's counters (copied from [`switchyard_engine::JobMetrics`] at scrape time)
+/// and the work table's per-space figures (read from the store at scrape time).
+#[derive(Default)]
+pub struct JobGauges {
+    pub attempts: Counter,
+    pub successes: Counter,
+    pub failures: Counter,
+    pub dead: Counter,
+    pub lease_expiries: Counter,
+    pub lag: SchedulingLag,
+    pub queue_depth: Family<SpaceLabels, Gauge>,
+    pub oldest_due_age: Family<SpaceLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    pub jobs: Family<SpaceStatusLabels, Gauge>,
+}
+
+impl JobGauges {
+    /// Copies the scheduler's counters and replaces the per-space series with `stats` (so a
+    /// space without jobs any more has none).
+    pub fn set(&self, metrics: &switchyard_engine::JobMetrics, stats: &[switchyard_store::JobQueueStats], now_ms: i64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        for (counter, value) in [
+            (&self.attempts, &metrics.attempts),
+            (&self.successes, &metrics.succeeded),
+            (&self.failures, &metrics.failures),
+            (&self.dead, &metrics.dead),
+            (&self.lease_expiries, &metrics.lease_expiries),
+        ] {
+            // A store, not an increment: concurrent scrapes cannot count twice.
+            counter.inner().store(value.load(Relaxed), Relaxed);
+        }
+        self.lag.set(metrics);
+        let count = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.queue_depth.clear();
+        self.oldest_due_age.clear();
+        self.jobs.clear();
+        for s in stats {
+            let space = SpaceLabels { space: s.space.clone() };
+            self.queue_depth.get_or_create(&space).set(count(s.due));
+            let age_ms = s.oldest_due.map_or(0, |due| now_ms.saturating_sub(due.0).max(0));
+            self.oldest_due_age.get_or_create(&space).set(age_ms as f64 / 1000.0);
+            for (status, n) in [("pending", s.pending), ("running", s.running), ("dead", s.dead)] {
+                self.jobs.get_or_create(&SpaceStatusLabels { space: s.space.clone(), status }).set(count(n));
+            }
+        }
+    }
+}
+
+/// The scheduling-lag histogram: the engine counts into fixed buckets
+/// ([`switchyard_engine::LAG_BUCKETS_MS`]); this shows the copy taken at the last scrape.
+#[derive(Debug, Default, Clone)]
+pub struct SchedulingLag(std::sync::Arc<std::sync::Mutex<LagSnapshot>>);
+
+#[derive(Debug, Default)]
+struct LagSnapshot {
+    /// (upper bound in seconds, count in that bucket alone); the last bound is `f64::MAX` (+Inf).
+    buckets: Vec<(f64, u64)>,
+    sum_seconds: f64,
+    count: u64,
+}
+
+impl SchedulingLag {
+    fn set(&self, metrics: &switchyard_engine::JobMetrics) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let bounds = switchyard_engine::LAG_BUCKETS_MS.iter().map(|ms| *ms as f64 / 1000.0).chain([f64::MAX]);
+        let buckets: Vec<(f64, u64)> = bounds.zip(metrics.lag_buckets.iter().map(|b| b.load(Relaxed))).collect();
+        let count = buckets.iter().map(|(_, n)| n).sum();
+        let sum_seconds = metrics.lag_sum_ms.load(Relaxed) as f64 / 1000.0;
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = LagSnapshot { buckets, sum_seconds, count };
+    }
+}
+
+impl prometheus_client::encoding::EncodeMetric for SchedulingLag {
+    fn encode(&self, mut encoder: prometheus_client::encoding::MetricEncoder) -> Result<(), std::fmt::Error> {
+        let snapshot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let empty: Vec<(f64, u64)>;
+        let buckets = if snapshot.buckets.is_empty() {
+            let bounds = switchyard_engine::LAG_BUCKETS_MS.iter().map(|ms| *ms as f64 / 1000.0).chain([f64::MAX]);
+            empty = bounds.map(|b| (b, 0)).collect();
+            &empty
+        } else {
+            &snapshot.buckets
+        };
+        encoder.encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+            snapshot.sum_seconds,
+            snapshot.count,
+            buckets,
+            None,
+        )
+    }
+
+    fn metric_type(&self) -> prometheus_client::metrics::MetricType {
+        prometheus_client::metrics::MetricType::Histogram
+    }
+}
+
 #[derive(Default)]
 pub struct LogGauges {
     /// The oldest seq kept (0 when empty).
@@ -289,7 +399,37 @@ impl HttpMetrics {
         ] {
             registry.register(name, help, gauge.clone());
         }
-        HttpMetrics { requests, latency, log, cpu_seconds, functions, engine, in_flight, registry }
+        let jobs = JobGauges::default();
+        for (name, help, counter) in [
+            ("switchyard_job_attempts", "Job attempts started on this node since it started", &jobs.attempts),
+            ("switchyard_job_successes", "Job attempts that succeeded on this node", &jobs.successes),
+            ("switchyard_job_failures", "Job attempts that failed on this node (retried or dead)", &jobs.failures),
+            ("switchyard_job_dead", "Jobs that became dead letters on this node", &jobs.dead),
+            (
+                "switchyard_job_lease_expiries",
+                "Leases of other nodes' jobs found ended and taken back by this node",
+                &jobs.lease_expiries,
+            ),
+        ] {
+            registry.register(name, help, counter.clone());
+        }
+        registry.register(
+            "switchyard_job_scheduling_lag_seconds",
+            "How late job attempts started on this node after their run_at",
+            jobs.lag.clone(),
+        );
+        registry.register(
+            "switchyard_job_queue_depth",
+            "Pending jobs that are due, by space",
+            jobs.queue_depth.clone(),
+        );
+        registry.register(
+            "switchyard_job_oldest_due_age_seconds",
+            "How long the oldest due pending job has waited, by space",
+            jobs.oldest_due_age.clone(),
+        );
+        registry.register("switchyard_jobs", "Jobs by space and status (pending, running, dead)", jobs.jobs.clone());
+        HttpMetrics { requests, latency, log, cpu_seconds, functions, engine, jobs, in_flight, registry }
     }
 
     /// The registry in Prometheus text format.

@@ -3,7 +3,11 @@
 
 use serde::Serialize;
 use serde_json::Value;
-use switchyard_store::{InstanceRecord, JsonObject, LogRecord, MachineSummary, TokenRecord, TransitionApplied};
+use switchyard_model::jobs::RetryPolicy;
+use switchyard_store::{
+    InstanceRecord, JobAttempt, JobError, JobRecord, JsonObject, LogRecord, MachineSummary, TokenRecord,
+    TransitionApplied,
+};
 
 /// An instance.
 #[derive(Serialize)]
@@ -134,6 +138,93 @@ impl<'a> TokenView<'a> {
             created_at: t.created_at.to_rfc3339(),
             revoked_at: t.revoked_at.map(|r| r.to_rfc3339()),
             token: secret,
+        }
+    }
+}
+
+/// A durable job, with its newest attempts.
+#[derive(Serialize)]
+pub struct JobView<'a> {
+    id: &'a str,
+    space: &'a str,
+    kind: &'a str,
+    target: &'a str,
+    payload: &'a Value,
+    status: &'static str,
+    priority: i32,
+    concurrency_key: Option<&'a str>,
+    idempotency_key: Option<&'a str>,
+    /// What every effect of the job carries: the idempotency key, or the id.
+    effect_key: &'a str,
+    run_at: String,
+    attempt: u32,
+    retry: &'a RetryPolicy,
+    /// While running: who holds it and until when.
+    lease: Option<LeaseView<'a>>,
+    created_at: String,
+    updated_at: String,
+    finished_at: Option<String>,
+    last_error: Option<&'a JobError>,
+    result: Option<&'a Value>,
+    attempts: Vec<AttemptView<'a>>,
+}
+
+/// A running job's lease.
+#[derive(Serialize)]
+pub struct LeaseView<'a> {
+    owner: &'a str,
+    until: String,
+}
+
+/// One attempt at a job.
+#[derive(Serialize)]
+pub struct AttemptView<'a> {
+    attempt: u32,
+    owner: &'a str,
+    started_at: String,
+    ended_at: Option<String>,
+    error: Option<&'a JobError>,
+}
+
+impl<'a> From<&'a JobRecord> for JobView<'a> {
+    fn from(j: &'a JobRecord) -> Self {
+        let lease = match (&j.lease_owner, j.lease_until) {
+            (Some(owner), Some(until)) => Some(LeaseView { owner, until: until.to_rfc3339() }),
+            _ => None,
+        };
+        JobView {
+            id: &j.id,
+            space: j.space.as_ref(),
+            kind: j.kind.as_ref(),
+            target: &j.target,
+            payload: &j.payload,
+            status: j.status.as_str(),
+            priority: j.priority,
+            concurrency_key: j.concurrency_key.as_deref(),
+            idempotency_key: j.idempotency_key.as_deref(),
+            effect_key: j.effect_key(),
+            run_at: j.run_at.to_rfc3339(),
+            attempt: j.attempt,
+            retry: &j.retry,
+            lease,
+            created_at: j.created_at.to_rfc3339(),
+            updated_at: j.updated_at.to_rfc3339(),
+            finished_at: j.finished_at.map(|t| t.to_rfc3339()),
+            last_error: j.last_error.as_ref(),
+            result: j.result.as_ref(),
+            attempts: j.attempts.iter().map(AttemptView::from).collect(),
+        }
+    }
+}
+
+impl<'a> From<&'a JobAttempt> for AttemptView<'a> {
+    fn from(a: &'a JobAttempt) -> Self {
+        AttemptView {
+            attempt: a.attempt,
+            owner: &a.owner,
+            started_at: a.started_at.to_rfc3339(),
+            ended_at: a.ended_at.map(|t| t.to_rfc3339()),
+            error: a.error.as_ref(),
         }
     }
 }

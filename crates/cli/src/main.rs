@@ -14,6 +14,7 @@ mod config;
 mod context;
 mod functions;
 mod http_server;
+mod jobs;
 mod output;
 mod progress;
 mod report;
@@ -100,6 +101,9 @@ enum ClientCommand {
     /// Deploys, inspects and invokes functions (WebAssembly components).
     #[command(subcommand, name = "fn")]
     Fn(functions::FnCommand),
+    /// Enqueues and inspects durable jobs; re-drives dead ones.
+    #[command(subcommand)]
+    Job(jobs::JobCommand),
 }
 
 /// A mistake in how the command was called; exits with code 2.
@@ -304,6 +308,7 @@ async fn run_client_command(command: ClientCommand, client: &Client, settings: &
         ClientCommand::Kv(cmd) => streams::kv(cmd, client, settings).await,
         ClientCommand::Sub(cmd) => streams::sub(cmd, client, settings).await,
         ClientCommand::Fn(cmd) => functions::function(cmd, client, settings).await,
+        ClientCommand::Job(cmd) => jobs::job(cmd, client, settings).await,
     }
 }
 

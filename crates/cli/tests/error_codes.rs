@@ -94,6 +94,7 @@ produced! {
     "api:unavailable" => unavailable_while_the_postgresql_database_cannot_be_reached,
     "api:function_not_found" => function_not_found_for_an_unknown_function_or_version,
     "api:invocation_not_found" => invocation_not_found_for_an_unknown_invocation,
+    "api:job_not_found" => job_not_found_for_an_unknown_or_deleted_job,
     "api:invalid_component" => invalid_component_for_bytes_that_are_no_component,
     "api:component_world_mismatch" => component_world_mismatch_for_a_component_without_handle,
     "invocation:function_timeout" => function_timeout_for_a_guest_past_its_timeout,
@@ -735,6 +736,24 @@ mod produce {
         let http = Http::new(&server);
         let unknown = "/v1/spaces/acme/invocations/0197a000-0000-7000-8000-000000000000";
         vec![Seen::answer("an unknown invocation id", http.get(unknown).await)]
+    }
+
+    pub async fn job_not_found_for_an_unknown_or_deleted_job() -> Vec<Seen> {
+        let server = TestServer::start();
+        let http = Http::new(&server);
+        let unknown = "/v1/spaces/acme/jobs/0197a000-0000-7000-8000-000000000000";
+        // A job due in an hour, deleted before it runs.
+        let (status, job) = http.post("/v1/spaces/acme/jobs", json!({ "kind": "noop", "delay_ms": 3_600_000 })).await;
+        assert_eq!(status, StatusCode::CREATED, "{job}");
+        let deleted = format!("/v1/spaces/acme/jobs/{}", job["id"].as_str().expect("id"));
+        let (status, _) = http.send(Method::DELETE, &deleted, None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        vec![
+            Seen::answer("an unknown job id", http.get(unknown).await),
+            Seen::answer("re-drive an unknown job", http.post(&format!("{unknown}/retry"), json!({})).await),
+            Seen::answer("a deleted job", http.get(&deleted).await),
+            Seen::answer("delete a deleted job", http.send(Method::DELETE, &deleted, None).await),
+        ]
     }
 
     pub async fn invalid_component_for_bytes_that_are_no_component() -> Vec<Seen> {

@@ -16,7 +16,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::http::{Http, code};
 use support::net::{Gate, non_loopback_ipv4};
-use support::{TestServer, gauge};
+use support::target::{Answer, Target};
+use support::{TestServer, gauge, series};
 use switchyard_client::{Client, ClientError, FunctionSettings, InvokeOptions, Publish, WatchQuery};
 use switchyard_testkit::{PATIENCE, TestDatabase, example_function_bytes, wait_for, wait_until, within};
 
@@ -63,6 +64,9 @@ const FLAGS: &[(&str, Driven)] = &[
     ("--function-memory-budget", In("function_limits.rs")),
     ("--function-max-memory", Here("function_max_memory_bounds_the_memory_limit_a_deploy_may_ask")),
     ("--function-allow-private-networks", Here("functions_reach_private_addresses_only_when_allowed")),
+    ("--job-slots", Here("job_slots_bound_the_jobs_running_at_once_on_the_node")),
+    ("--job-space-limit", Here("job_space_limit_bounds_the_jobs_of_one_space_running_at_once")),
+    ("--jobs-allow-private-networks", Here("http_jobs_reach_private_addresses_only_when_allowed")),
     ("--header-read-timeout", In("connections.rs")),
     ("--idle-timeout", In("connections.rs")),
     ("--body-read-timeout", In("connections.rs")),
@@ -544,4 +548,101 @@ async fn durability_decides_when_the_wal_is_fsynced() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("durability \"sometimes\": expected fsync, batch:<ms> or none"), "{stderr}");
+}
+
+/// Enqueues an HTTP job to `url` with one attempt; returns its id.
+async fn enqueue_http_job(http: &Http, space: &str, url: String) -> String {
+    let body = json!({ "kind": "http", "payload": { "url": url }, "retry": { "max_attempts": 1 } });
+    let (status, job) = http.post(&format!("/v1/spaces/{space}/jobs"), body).await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    job["id"].as_str().expect("id").to_string()
+}
+
+async fn job_status(http: &Http, space: &str, id: &str) -> Value {
+    http.get(&format!("/v1/spaces/{space}/jobs/{id}")).await.1
+}
+
+/// Waits until `space`'s oldest due job has waited two seconds by the server's own account
+/// (`switchyard_job_oldest_due_age_seconds`): the scheduler looks at the work table at least
+/// every second, so a job it could lease would have been leased by then.
+async fn until_passed_over(client: &Client, space: &str) {
+    let name = format!("switchyard_job_oldest_due_age_seconds{{space=\"{space}\"}}");
+    wait_for(
+        "the job to be passed over by two scheduler rounds",
+        PATIENCE,
+        || series(client, &name),
+        |age| age.is_some_and(|a| a >= 2.0),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_slots_bound_the_jobs_running_at_once_on_the_node() {
+    // One slot on the node; the jobs are in different spaces, so only the node's limit holds
+    // the second back.
+    let server = TestServer::start_with(&["--job-slots", "1", "--jobs-allow-private-networks"]);
+    let (http, client) = (Http::new(&server), server.client());
+    let target = Target::held(vec![Answer::status(200)]).await;
+    let first = enqueue_http_job(&http, "acme", target.url("/first")).await;
+    wait_until("the first job's request", PATIENCE, || async { (target.seen().len() == 1).then_some(()) }).await;
+    let second = enqueue_http_job(&http, "globex", target.url("/second")).await;
+    until_passed_over(&client, "globex").await;
+    assert_eq!(target.seen().len(), 1, "a second job ran while the only slot was taken");
+    let waiting = job_status(&http, "globex", &second).await;
+    assert_eq!((&waiting["status"], &waiting["attempt"]), (&json!("pending"), &json!(0)), "{waiting}");
+    assert_eq!(series(&client, "switchyard_job_queue_depth{space=\"globex\"}").await, Some(1.0));
+
+    target.release();
+    for (space, id) in [("acme", &first), ("globex", &second)] {
+        wait_for("the job to succeed", PATIENCE, || job_status(&http, space, id), |j| j["status"] == "succeeded").await;
+    }
+    let paths: Vec<_> = target.seen().into_iter().map(|s| s.path).collect();
+    assert_eq!(paths, ["/first", "/second"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_space_limit_bounds_the_jobs_of_one_space_running_at_once() {
+    let server = TestServer::start_with(&["--job-space-limit", "1", "--jobs-allow-private-networks"]);
+    let (http, client) = (Http::new(&server), server.client());
+    let target = Target::held(vec![Answer::status(200)]).await;
+    let a1 = enqueue_http_job(&http, "acme", target.url("/acme")).await;
+    wait_until("acme's first job's request", PATIENCE, || async { (target.seen().len() == 1).then_some(()) }).await;
+    let a2 = enqueue_http_job(&http, "acme", target.url("/acme")).await;
+    // Another space's job runs beside it: the node has free slots.
+    let g1 = enqueue_http_job(&http, "globex", target.url("/globex")).await;
+    wait_until("globex's job's request", PATIENCE, || async { (target.seen().len() == 2).then_some(()) }).await;
+    until_passed_over(&client, "acme").await;
+    let paths: Vec<_> = target.seen().into_iter().map(|s| s.path).collect();
+    assert_eq!(paths, ["/acme", "/globex"], "a second acme job ran beside the first");
+    let waiting = job_status(&http, "acme", &a2).await;
+    assert_eq!((&waiting["status"], &waiting["attempt"]), (&json!("pending"), &json!(0)), "{waiting}");
+    assert_eq!(series(&client, "switchyard_jobs{space=\"acme\",status=\"running\"}").await, Some(1.0));
+
+    target.release();
+    for (space, id) in [("acme", &a1), ("acme", &a2), ("globex", &g1)] {
+        wait_for("the job to succeed", PATIENCE, || job_status(&http, space, id), |j| j["status"] == "succeeded").await;
+    }
+    assert_eq!(target.seen().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_jobs_reach_private_addresses_only_when_allowed() {
+    let target = Target::start(vec![Answer::status(200)]).await;
+
+    // By default a loopback address is refused before any connection.
+    let server = TestServer::start();
+    let http = Http::new(&server);
+    let id = enqueue_http_job(&http, "acme", target.url("/private")).await;
+    let dead = wait_for("the job to die", PATIENCE, || job_status(&http, "acme", &id), |j| j["status"] == "dead").await;
+    assert_eq!(dead["last_error"]["code"], "capability_denied", "{dead}");
+    assert_eq!(target.connections(), 0, "the refused job reached the server");
+
+    let open = TestServer::start_with(&["--jobs-allow-private-networks"]);
+    let http = Http::new(&open);
+    let id = enqueue_http_job(&http, "acme", target.url("/private")).await;
+    let done =
+        wait_for("the job to succeed", PATIENCE, || job_status(&http, "acme", &id), |j| j["status"] == "succeeded")
+            .await;
+    assert_eq!(done["result"]["status"], 200);
+    assert_eq!(target.seen().len(), 1);
 }

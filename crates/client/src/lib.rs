@@ -10,6 +10,7 @@
 
 mod error;
 mod functions;
+mod jobs;
 mod streams;
 mod types;
 
@@ -24,6 +25,7 @@ use serde_json::{Value, json};
 
 pub use error::ClientError;
 pub use functions::{FunctionInfo, FunctionSettings, InvocationPage, InvokeOptions, InvokeOutput};
+pub use jobs::{Enqueued, JobQuery};
 pub use streams::{
     Acked, Bucket, Delivered, KeyInfo, KeyList, KvCondition, KvPutOptions, KvValue, KvWritten, Lease, PullOptions,
     Pulled, Released,

@@ -10,6 +10,7 @@ pub mod http;
 pub mod net;
 pub mod run;
 pub mod sse;
+pub mod target;
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
