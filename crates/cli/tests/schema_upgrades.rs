@@ -14,6 +14,8 @@
 //! | `sqlite-v3`   | ab4d718        | SQLite 3     | the same, and KV buckets, keys and history, subscriptions (pending, leased, acked, dead letters) |
 //! | `postgres-v1` | ab07935        | PostgreSQL 1 | as `sqlite-v2`                                  |
 //! | `postgres-v2` | ab4d718        | PostgreSQL 2 | as `sqlite-v3`                                  |
+//! | `sqlite-v4`   | 9d29148        | SQLite 4     | as `sqlite-v3` (made by today's driver: the jobs table came after it) |
+//! | `postgres-v3` | 9d29148        | PostgreSQL 3 | as `sqlite-v4`                                  |
 //!
 //! Each commit is the last one before the next migration that compiles. To make a fixture again:
 //!
@@ -39,8 +41,8 @@ use switchyard_client::{Client, FunctionSettings, InvokeOptions, PullOptions, Wa
 use switchyard_testkit::{PATIENCE, TestDatabase, example_function_bytes, within};
 
 /// The schema versions today's binary writes.
-const SQLITE_SCHEMA: &str = "4";
-const POSTGRES_SCHEMA: &str = "3";
+const SQLITE_SCHEMA: &str = "5";
+const POSTGRES_SCHEMA: &str = "4";
 
 /// Retention far beyond the fixtures' age: the records they hold were written on the day the
 /// fixture was made, and the defaults (7 days of log, 24 h of idempotency keys) would trim them
@@ -645,6 +647,13 @@ async fn sqlite_v3_store_opens_reads_and_writes() {
     assert_eq!(sqlite_schema(&mut up), SQLITE_SCHEMA);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_v4_store_opens_reads_and_writes() {
+    let mut up = Upgraded::sqlite("sqlite-v4");
+    upgrade(&up).await;
+    assert_eq!(sqlite_schema(&mut up), SQLITE_SCHEMA);
+}
+
 async fn postgres_upgrade(fixture: &str) {
     let db = tokio::task::spawn_blocking(TestDatabase::create).await.expect("database");
     let up = Upgraded::postgres(fixture, &db);
@@ -663,6 +672,11 @@ async fn postgres_v1_store_opens_reads_and_writes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_v2_store_opens_reads_and_writes() {
     postgres_upgrade("postgres-v2").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_v3_store_opens_reads_and_writes() {
+    postgres_upgrade("postgres-v3").await;
 }
 
 #[test]

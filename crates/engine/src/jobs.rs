@@ -351,6 +351,9 @@ fn job_target(space: &SpaceName, kind: &str, payload: &Value) -> Result<String, 
             .and_then(Value::as_str)
             .ok_or_else(|| EngineError::validation(format!("payload.{name}: a string is required for a {kind} job")))
     };
+    if !JOB_KINDS.contains(&kind) {
+        return Err(EngineError::validation(format!("kind \"{kind}\": expected one of {}", JOB_KINDS.join(", "))));
+    }
     if !payload.is_object() && kind != "noop" {
         return Err(EngineError::validation(format!("payload: an object is required for a {kind} job")));
     }
@@ -571,6 +574,7 @@ impl Engine {
         let outcome = match self.attempt(&scheduler, &job).await {
             Ok(result) => AttemptOutcome::Succeeded(result),
             Err(failure) => AttemptOutcome::Failed {
+                permanent: PERMANENT.contains(&failure.code.as_str()),
                 error: JobError { code: failure.code, message: failure.message },
                 retry_after_ms: failure.retry_after_ms,
                 random: rand::random::<f64>(),
@@ -682,6 +686,10 @@ impl Engine {
         }
     }
 }
+
+/// Errors no later attempt can get past: the job is dead at once (its payload is invalid, its
+/// kind unknown to this build, its target refused by policy).
+const PERMANENT: &[&str] = &["capability_denied", "job_payload_invalid", "job_kind_unknown"];
 
 /// Why an attempt failed.
 struct Failure {

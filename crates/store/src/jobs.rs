@@ -207,6 +207,9 @@ pub enum AttemptOutcome {
         error: JobError,
         /// The target's `Retry-After`.
         retry_after_ms: Option<u64>,
+        /// No later attempt can succeed (the job's payload is invalid, its target refused by
+        /// policy): the job is dead at once, whatever its policy allows.
+        permanent: bool,
         /// A number in `[0, 1)` for the retry's jitter.
         random: f64,
     },

@@ -14,7 +14,7 @@
 
 use serde_json::{Value, json};
 use switchyard_model::SpaceName;
-use switchyard_model::jobs::{Candidate, FailedAttempt, JobStatus, RetryDecision, select_fair};
+use switchyard_model::jobs::{Candidate, DeadReason, FailedAttempt, JobStatus, RetryDecision, select_fair};
 
 use super::{Command, Cx, Locking};
 use crate::error::StoreError;
@@ -117,7 +117,7 @@ impl Command for LeaseJobsCommand<'_> {
                     job.lease_owner.as_deref().unwrap_or("an unknown node")
                 ),
             };
-            fail_attempt(tx, cx, &mut job, error, None, lease.random).await?;
+            fail_attempt(tx, cx, &mut job, error, None, false, lease.random).await?;
             expired += 1;
         }
         // 2. Due jobs, fairly: spaces in turn from where the last round ended.
@@ -203,17 +203,22 @@ async fn fail_attempt<T: Tables>(
     job: &mut JobRecord,
     error: JobError,
     retry_after_ms: Option<u64>,
+    permanent: bool,
     random: f64,
 ) -> TxResult<JobFinished> {
     let now = cx.now;
-    let decision = job.retry.after_failure(&FailedAttempt {
-        attempt: job.attempt,
-        error_code: Some(&error.code),
-        retry_after_ms,
-        failed_at_ms: now.0,
-        created_at_ms: job.created_at.0,
-        random,
-    });
+    let decision = if permanent {
+        RetryDecision::Dead { reason: DeadReason::NonRetryable { code: error.code.clone() } }
+    } else {
+        job.retry.after_failure(&FailedAttempt {
+            attempt: job.attempt,
+            error_code: Some(&error.code),
+            retry_after_ms,
+            failed_at_ms: now.0,
+            created_at_ms: job.created_at.0,
+            random,
+        })
+    };
     if let Some(last) = job.attempts.last_mut()
         && last.attempt == job.attempt
     {
@@ -312,8 +317,8 @@ impl Command for FinishJobCommand<'_> {
                 append(tx, cx, &job, job_kinds::SUCCEEDED, &record).await?;
                 JobFinished::Succeeded
             }
-            AttemptOutcome::Failed { error, retry_after_ms, random } => {
-                fail_attempt(tx, cx, &mut job, error.clone(), *retry_after_ms, *random).await?
+            AttemptOutcome::Failed { error, retry_after_ms, permanent, random } => {
+                fail_attempt(tx, cx, &mut job, error.clone(), *retry_after_ms, *permanent, *random).await?
             }
         };
         Ok(WriteOutcome::JobFinished(finished))

@@ -104,6 +104,7 @@ fn failed(code: &str) -> AttemptOutcome {
     AttemptOutcome::Failed {
         error: JobError { code: code.into(), message: format!("{code} happened") },
         retry_after_ms: None,
+        permanent: false,
         random: 0.5,
     }
 }
@@ -329,11 +330,22 @@ async fn retry_schedule_dead_redrive<H: Harness>(h: &H) {
     enqueue(&*store, spec("acme", "j-2", clock.now())).await;
     let job = lease(&*store, "w", 1, 60_000).await.jobs.remove(0);
     assert_eq!(finish(&*store, &job, "w", failed("card_declined")).await, JobFinished::Dead);
+    enqueue(&*store, spec("acme", "j-4", clock.now())).await;
+    let job = lease(&*store, "w", 1, 60_000).await.jobs.remove(0);
+    let refused = AttemptOutcome::Failed {
+        error: JobError { code: "capability_denied".into(), message: "not allowed".into() },
+        retry_after_ms: None,
+        permanent: true,
+        random: 0.5,
+    };
+    assert_eq!(finish(&*store, &job, "w", refused).await, JobFinished::Dead, "a permanent failure is dead at once");
+    store.write(WriteOp::DeleteJob { space: space("acme"), id: "j-4".into() }).await.unwrap();
     enqueue(&*store, spec("acme", "j-3", clock.now())).await;
     let job = lease(&*store, "w", 1, 60_000).await.jobs.remove(0);
     let outcome = AttemptOutcome::Failed {
         error: JobError { code: "http_429".into(), message: "slow down".into() },
         retry_after_ms: Some(30_000),
+        permanent: false,
         random: 0.5,
     };
     assert_eq!(finish(&*store, &job, "w", outcome).await, JobFinished::Retrying(Timestamp(clock.now().0 + 30_000)));
