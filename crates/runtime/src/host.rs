@@ -383,10 +383,7 @@ pub(crate) struct HostState {
 
 impl HostState {
     pub(crate) fn new(
-        space: String,
-        function: String,
-        invocation_id: String,
-        effect_key: String,
+        context: &crate::InvocationContext,
         capabilities: Arc<Capabilities>,
         memory_bytes: u64,
         allow_private_networks: bool,
@@ -420,10 +417,10 @@ impl HostState {
             stdout,
             stderr,
             started: Instant::now(),
-            space,
-            function,
-            invocation_id,
-            effect_key,
+            space: context.space.clone(),
+            function: context.function.clone(),
+            invocation_id: context.invocation_id.clone(),
+            effect_key: context.idempotency_key.clone().unwrap_or_else(|| context.invocation_id.clone()),
             effect_calls: 0,
             capabilities,
             host,

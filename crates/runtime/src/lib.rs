@@ -563,16 +563,7 @@ async fn run(
     arrived: Instant,
 ) -> Outcome {
     let Invocation { input, context, limits, capabilities } = invocation;
-    let state = HostState::new(
-        context.space.clone(),
-        context.function.clone(),
-        context.invocation_id.clone(),
-        context.idempotency_key.clone().unwrap_or_else(|| context.invocation_id.clone()),
-        capabilities,
-        limits.memory_bytes,
-        allow_private_networks,
-        host,
-    );
+    let state = HostState::new(&context, capabilities, limits.memory_bytes, allow_private_networks, host);
     let started = state.started;
     // Waiting for admission counts against the wall-time limit and is part of the duration.
     let deadline = arrived + limits.timeout;
