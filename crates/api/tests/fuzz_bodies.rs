@@ -82,6 +82,22 @@ fn routes() -> Vec<Route> {
                         "from": "earliest", "max_deliveries": 3, "ack_wait": "30s", "allow_loss": false})],
         ),
         route(Method::POST, path("/subscriptions/s/pull"), vec![json!({})]),
+        route(
+            Method::POST,
+            path("/jobs"),
+            vec![
+                json!({"kind": "noop"}),
+                json!({"kind": "http", "payload": {"url": "https://example.com/hook", "method": "POST", "body": {"a": 1}},
+                       "delay_ms": 1000, "priority": 2, "concurrency_key": "c", "idempotency_key": "k",
+                       "retry": {"max_attempts": 3, "initial": "10ms", "jitter": "none", "non_retryable": ["x"]}}),
+            ],
+        ),
+        route(Method::POST, path("/jobs/retry"), vec![json!({"kind": "http", "limit": 10}), json!({})]),
+        route(
+            Method::POST,
+            path("/jobs/j-1/retry"),
+            vec![json!({"payload": {"url": "https://example.com"}}), json!({})],
+        ),
         route(Method::POST, path("/subscriptions/s/ack"), vec![json!({"seqs": [1, 2]})]),
         route(Method::POST, path("/subscriptions/s/nack"), vec![json!({"leases": [{"seq": 1, "deliveries": 1}]})]),
         route(Method::POST, path("/subscriptions/s/dead-letters/redrive"), vec![json!({"seqs": [1]}), json!({})]),
@@ -195,7 +211,7 @@ fn every_body_carrying_route_answers_arbitrary_bodies_with_a_clean_error_and_kee
     eprintln!("answers by route and status: {:#?}", outcomes.borrow());
 }
 
-/// Templates of `ROUTES` that take no body (GET and DELETE only).
+/// Templates of `ROUTES` that take no body (GET and DELETE, and POSTs without one such as a cancel).
 const BODILESS: &[&str] = &[
     "/healthz",
     "/readyz",
@@ -219,6 +235,7 @@ const BODILESS: &[&str] = &[
     "/v1/spaces/{space}/functions/{name}/versions",
     "/v1/spaces/{space}/functions/{name}/invocations",
     "/v1/spaces/{space}/invocations/{id}",
+    "/v1/spaces/{space}/jobs/{id}/cancel",
 ];
 
 /// Whether a concrete path matches a route template (`{x}` is one segment, `{*x}` the rest).
