@@ -460,6 +460,27 @@ fn bench_events_reports_and_leaves_the_instances_cycled() {
 }
 
 #[test]
+fn bench_jobs_runs_every_job_and_holds_timers() {
+    let server = TestServer::start();
+    let out = run(&server, &["bench", "jobs", "--clients", "2", "--jobs", "20"]).ok();
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("bench jobs: enqueued ") && lines[0].contains("(20 ok, 0 errors in "), "{out}");
+    assert!(lines[1].starts_with("  completed ") && lines[1].contains(" jobs/s end to end (20 in "), "{out}");
+    let succeeded =
+        run_bare(&server, &["--space", "bench", "job", "list", "--status", "succeeded", "-o", "json"]).json();
+    assert_eq!(succeeded["jobs"].as_array().map(Vec::len), Some(20), "{succeeded}");
+
+    // Timers are enqueued due in a day and left pending.
+    let out = run(&server, &["bench", "jobs", "--clients", "2", "--timers", "6", "--bench-space", "timers"]).ok();
+    assert!(out.starts_with("bench jobs: enqueued ") && out.contains("(6 ok, 0 errors in "), "{out}");
+    let pending = run_bare(&server, &["--space", "timers", "job", "list", "--status", "pending", "-o", "json"]).json();
+    assert_eq!(pending["jobs"].as_array().map(Vec::len), Some(6), "{pending}");
+
+    let refused = run(&server, &["bench", "jobs", "--clients", "0"]).fails(1);
+    assert_eq!(refused, "error: --clients, and --jobs or --timers, must be at least 1\n");
+}
+
+#[test]
 fn bench_kv_writes_every_key_then_reads_them() {
     let server = TestServer::start();
     let out = run(
