@@ -17,7 +17,7 @@
 //!   and messages it sends, a function's invocation context. A re-run attempt therefore does not
 //!   repeat an effect that already committed, where the target honours the key.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -133,8 +133,8 @@ impl JobMetrics {
 pub(crate) struct Scheduler {
     config: JobsConfig,
     owner: String,
-    /// Jobs this node holds: id → (space, attempt).
-    held: Mutex<HashMap<String, (SpaceName, u32)>>,
+    /// The ids of the jobs this node holds.
+    held: Mutex<HashSet<String>>,
     /// Wakes the scheduler: a local enqueue or a freed slot.
     wake: tokio::sync::Notify,
     http: reqwest::Client,
@@ -296,12 +296,12 @@ impl Engine {
     /// Starts running jobs on this node as `owner` (its node id): the scheduler and the lease
     /// renewer, both supervised.
     pub fn start_jobs(self: &Arc<Self>, config: JobsConfig, owner: String) -> Result<(), EngineError> {
-        switchyard_client_free_crypto();
+        install_crypto_provider();
         let http = http_client(config.allow_private_networks)?;
         let scheduler = Arc::new(Scheduler {
             config,
             owner,
-            held: Mutex::new(HashMap::new()),
+            held: Mutex::new(HashSet::new()),
             wake: tokio::sync::Notify::new(),
             http,
         });
@@ -337,7 +337,7 @@ fn changed(outcome: WriteOutcome) -> Result<JobRecord, EngineError> {
 
 /// reqwest is built without a crypto provider of its own: one must be installed before the
 /// first client is built (the same one the CLI's client installs).
-fn switchyard_client_free_crypto() {
+fn install_crypto_provider() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         let _ = rustls::crypto::ring::default_provider().install_default();
     }
@@ -499,11 +499,7 @@ async fn run_scheduler(engine: std::sync::Weak<Engine>, cancel: CancellationToke
                     for job in leased.jobs {
                         metrics.attempts.fetch_add(1, Ordering::Relaxed);
                         metrics.observe_lag(u64::try_from(now.0.saturating_sub(job.run_at.0)).unwrap_or(0));
-                        scheduler
-                            .held
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .insert(job.id.clone(), (job.space.clone(), job.attempt));
+                        scheduler.held.lock().unwrap_or_else(|p| p.into_inner()).insert(job.id.clone());
                         let runner = engine.clone();
                         let id = job.id.clone();
                         if engine.supervisor.spawn_work("job", async move { runner.run_job(job).await }).is_err() {
@@ -547,7 +543,7 @@ async fn renew_leases(engine: std::sync::Weak<Engine>, cancel: CancellationToken
         let every = {
             let Some(engine) = engine.upgrade() else { return };
             let Some(scheduler) = engine.jobs.get().cloned() else { return };
-            let ids: Vec<String> = scheduler.held.lock().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect();
+            let ids: Vec<String> = scheduler.held.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect();
             if !ids.is_empty() {
                 let op = WriteOp::ExtendJobLeases {
                     owner: scheduler.owner.clone(),
