@@ -44,6 +44,10 @@ pub enum FnCommand {
         /// A secret, KEY=VALUE (repeatable; never shown back).
         #[arg(long = "secret", value_name = "KEY=VALUE")]
         secrets: Vec<String>,
+        /// How failed asynchronous invocations are retried, a retry policy as JSON, e.g.
+        /// '{"max_attempts":3,"initial":"1s"}' [default: 5 attempts from 1s, doubling].
+        #[arg(long, value_name = "JSON")]
+        retry: Option<String>,
     },
     /// Lists the space's functions (latest versions).
     #[command(visible_alias = "ls")]
@@ -131,6 +135,7 @@ fn function_fields(f: &FunctionInfo) -> String {
         ("kv_buckets", list("kv_buckets")),
         ("config", list("config")),
         ("secrets", list("secrets")),
+        ("retry", list("retry")),
     ];
     if let Some(created) = f.created {
         pairs.push(("created", created.to_string()));
@@ -173,7 +178,7 @@ fn invocation_lines(record: &Value) -> String {
 pub async fn function(command: FnCommand, client: &Client, settings: &Settings) -> anyhow::Result<()> {
     let space = &settings.space;
     match command {
-        FnCommand::Deploy { name, file, allow_hosts, kv_buckets, timeout, memory, fuel, config, secrets } => {
+        FnCommand::Deploy { name, file, allow_hosts, kv_buckets, timeout, memory, fuel, config, secrets, retry } => {
             let component = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let deploy = FunctionSettings {
                 timeout_ms: timeout.map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
@@ -183,6 +188,10 @@ pub async fn function(command: FnCommand, client: &Client, settings: &Settings) 
                 kv_buckets,
                 config: key_values("config", &config)?,
                 secrets: key_values("secret", &secrets)?,
+                retry: retry
+                    .map(|text| serde_json::from_str(&text))
+                    .transpose()
+                    .map_err(|e| crate::UsageError(format!("--retry is not JSON: {e}")))?,
             };
             // One request carries the component and the server compiles it before answering: the
             // spinner shows that the command is alive, not a byte count.

@@ -116,10 +116,6 @@ pub struct ServeArgs {
     /// How long invocation records of functions are kept (e.g. 7d, 12h).
     #[arg(long, env = "SWITCHYARD_INVOCATION_RETENTION", default_value = "7d", value_parser = humantime::parse_duration)]
     pub invocation_retention: Duration,
-    /// How long past its timeout an asynchronous invocation stays leased to the node running
-    /// it; when a node dies, its invocations run again (as the next attempt) once this passed.
-    #[arg(long, env = "SWITCHYARD_INVOCATION_LEASE_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
-    pub invocation_lease_grace: Duration,
     /// Function invocations running at once on this node (more wait for a slot, at most until
     /// their timeout, then fail with function_capacity_exhausted).
     #[arg(long, env = "SWITCHYARD_FUNCTION_SLOTS", default_value_t = 256)]
@@ -154,6 +150,11 @@ pub struct ServeArgs {
     /// space's backlog cannot take every slot.
     #[arg(long, env = "SWITCHYARD_JOB_SPACE_LIMIT", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
     pub job_space_limit: u32,
+    /// How long a node holds a job it runs (HTTP call, asynchronous invocation, timer…) without
+    /// renewing its lease (a live node renews every third of it): when a node dies, its jobs
+    /// run again, as their next attempt, once this has passed (e.g. 30s).
+    #[arg(long, env = "SWITCHYARD_JOB_LEASE", default_value = "30s", value_parser = parse_job_lease)]
+    pub job_lease: Duration,
     /// Let HTTP jobs reach loopback, private and link-local addresses (by default a URL whose
     /// host is, or resolves to, one is refused, as for functions).
     #[arg(long, env = "SWITCHYARD_JOBS_ALLOW_PRIVATE_NETWORKS")]
@@ -251,7 +252,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     runtime_config.allow_private_networks = args.function_allow_private_networks;
     runtime_config.max_memory_bytes = args.function_max_memory.max(switchyard_engine::functions::MIN_MEMORY_BYTES);
     let runtime = FunctionRuntime::new(runtime_config).context("cannot start the function runtime")?;
-    let functions = FunctionsConfig { retention: args.invocation_retention, lease_grace: args.invocation_lease_grace };
+    let functions = FunctionsConfig { retention: args.invocation_retention };
     engine.enable_functions(Arc::new(runtime), functions);
     engine.spawn_maintenance(args.maintenance_interval, Duration::from_secs(1));
 
@@ -292,6 +293,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         slots: args.job_slots as usize,
         space_limit: args.job_space_limit,
         allow_private_networks: args.jobs_allow_private_networks,
+        lease: args.job_lease,
         ..switchyard_engine::JobsConfig::default()
     };
     engine.start_jobs(jobs, node_id.clone())?;
@@ -411,6 +413,16 @@ async fn shutdown_signal() {
 
 /// Parses a connection timeout: a duration such as 10s or 2m, not zero (a zero timeout would
 /// close every connection at once).
+/// A job lease: at least a second (a shorter one could end between two renewals of a busy
+/// node), at most a day.
+fn parse_job_lease(text: &str) -> Result<Duration, String> {
+    let lease = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if !(Duration::from_secs(1)..=Duration::from_secs(86_400)).contains(&lease) {
+        return Err(format!("{text}: a job lease is between 1s and 24h"));
+    }
+    Ok(lease)
+}
+
 fn parse_timeout(text: &str) -> Result<Duration, String> {
     match humantime::parse_duration(text) {
         Ok(d) if d.is_zero() => Err("a timeout must be longer than zero".to_string()),

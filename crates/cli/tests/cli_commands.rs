@@ -350,6 +350,8 @@ fn fn_deploys_lists_invokes_and_shows_invocations() {
             "greeting=hi",
             "--secret",
             "token=s3cret",
+            "--retry",
+            r#"{"max_attempts":3,"initial":"200ms"}"#,
         ],
     )
     .ok();
@@ -363,6 +365,13 @@ fn fn_deploys_lists_invokes_and_shows_invocations() {
     assert_eq!(field(&deployed, "config"), r#"{"greeting":"hi"}"#);
     assert_eq!(field(&deployed, "secrets"), r#"["token"]"#, "secrets are shown by name only");
     assert!(!deployed.contains("s3cret"), "{deployed}");
+    let retry: serde_json::Value = serde_json::from_str(field(&deployed, "retry")).expect("the policy as JSON");
+    assert_eq!((&retry["max_attempts"], &retry["initial"]), (&json!(3), &json!("200ms")), "{deployed}");
+    let usage = run(&server, &["fn", "deploy", "hello", hello, "--retry", "{"]).fails(2);
+    assert!(usage.contains("--retry is not JSON"), "{usage}");
+    let refused =
+        run(&server, &["fn", "deploy", "hello", hello, "--retry", r#"{"max_attempts":0}"#, "-o", "json"]).json_error();
+    assert_eq!(refused["code"], "validation_failed", "{refused}");
     assert_eq!(field(&deployed, "created"), "true");
     let digest = field(&deployed, "digest").to_string();
     let again = run(&server, &["fn", "deploy", "hello", hello, "-o", "json"]).json();

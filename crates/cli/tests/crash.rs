@@ -60,10 +60,10 @@ const KV_HISTORY: u64 = 64;
 const KV_PUTS_PER_KEY: usize = KV_HISTORY as usize;
 /// One request's bound: a server that stops answering fails the test instead of hanging it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// The example function's `timeout_ms`; with `--invocation-lease-grace 1s`, an invocation
-/// whose node died runs again 3 s after it was accepted.
+/// The example function's `timeout_ms`.
 const FUNCTION_TIMEOUT_MS: u64 = 2000;
-const SERVE_ARGS: [&str; 2] = ["--invocation-lease-grace", "1s"];
+/// With a 2 s job lease, an invocation whose node died runs again about 2 s after the kill.
+const SERVE_ARGS: [&str; 2] = ["--job-lease", "2s"];
 
 const SPACE: &str = "crash";
 const TOPIC: &str = "feed";
@@ -1042,15 +1042,14 @@ async fn run(backend: Backend) {
             // Recovery without a restart: the same node acknowledges more writes.
             wait_acks(&round, at_cut + ACKS_AFTER_CUT, "after the connection cut").await;
             cut = Some(ended);
-            // An invocation whose finish the cut failed runs again once its lease ends, as a
-            // claim (300 s lease): it must be done before the kill.
+            // An invocation whose finish the cut failed runs again once its job's lease ends:
+            // it must be done before the kill.
             let invoked = round.invoked.lock().expect("not poisoned").clone();
             wait_finished(&api, &invoked).await;
         }
         wait_acks(&round, target, "before the kill").await;
-        // An invocation a restarted node claimed runs under a 300 s lease: were the node killed
-        // while it ran, it would not run again within the test. Earlier rounds' invocations
-        // finish before the kill (the writers keep writing meanwhile).
+        // Earlier rounds' invocations finish before the kill (the writers keep writing
+        // meanwhile), so that each round's kill leaves only its own invocations to run again.
         wait_finished(&api, &unfinished).await;
         unfinished.clear();
         round.killing.store(true, Ordering::SeqCst);

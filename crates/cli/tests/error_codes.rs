@@ -876,9 +876,9 @@ mod produce {
 
     /// The node running an asynchronous invocation is SIGKILLed, as the docs' "attempts that
     /// each ended with their node" says. One death is real; the four before it are set in the
-    /// stored record (`attempt = 5`, lease over) while the node is down, because each attempt
-    /// the claim loop takes holds a lease of 300 s plus the grace, which no test can wait out
-    /// four times. The restarted node's claim loop then takes it as attempt 6 and abandons it.
+    /// stored job (`attempt = 5`, the policy's last, lease over) while the node is down, rather
+    /// than killing four more nodes. The restarted node's lease round takes the ended lease
+    /// back as the last attempt's failure: the job is dead and the invocation abandoned.
     pub async fn function_abandoned_after_attempts_end_with_their_node() -> Vec<Seen> {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut server = TestServer::start_in(dir.path(), &[]);
@@ -892,7 +892,7 @@ mod produce {
         server.kill();
         let changed = database(dir.path())
             .execute(
-                "UPDATE invocations SET attempt = 5, lease_until = 0 WHERE id = ?1 AND status = 'pending' AND attempt = 1",
+                "UPDATE jobs SET attempt = 5, lease_until = 0 WHERE id = ?1 AND status = 'running' AND attempt = 1",
                 [&id],
             )
             .expect("update");
@@ -903,7 +903,7 @@ mod produce {
         let (status, record) =
             wait_for("the invocation to finish", PATIENCE, || http.get(&path), |(_, r)| r["status"] != "pending").await;
         assert_eq!(status, StatusCode::OK, "{record}");
-        assert_eq!((record["status"].as_str(), record["attempt"].as_u64()), (Some("failed"), Some(6)), "{record}");
+        assert_eq!((record["status"].as_str(), record["attempt"].as_u64()), (Some("failed"), Some(5)), "{record}");
         assert_eq!(record["error"]["retryable"], false, "{record}");
         vec![Seen { what: "the invocation's record", status: None, body: json!({ "error": record["error"] }) }]
     }

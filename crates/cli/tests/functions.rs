@@ -276,6 +276,94 @@ async fn async_invocations_complete_into_the_log(client: &Client) {
     assert_eq!(record.payload["error"]["code"], "card_declined");
 }
 
+/// Answers every HTTP request on `listener` with 200 `ok`.
+async fn answer_ok(listener: tokio::net::TcpListener) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    loop {
+        let Ok((mut stream, _)) = listener.accept().await else { return };
+        tokio::spawn(async move {
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf).await;
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok").await;
+        });
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_invocations_retry_by_the_functions_policy_die_and_are_redriven() {
+    let server = TestServer::start_with(&["--function-allow-private-networks"]);
+    let client = server.client();
+    // A port nothing listens on, yet: every attempt to reach it is refused (a retryable error).
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let retry = json!({"max_attempts": 3, "initial": "20ms", "jitter": "none"});
+    let settings = FunctionSettings {
+        allowed_hosts: vec![format!("127.0.0.1:{port}")],
+        retry: Some(retry.clone()),
+        ..FunctionSettings::default()
+    };
+    let deployed = deploy(&client, "fetch", "misbehave", settings).await;
+    assert_eq!(deployed.settings["retry"]["max_attempts"], 3, "{:?}", deployed.settings);
+    let input = serde_json::to_vec(&json!({"do": "http", "url": format!("http://127.0.0.1:{port}/")})).unwrap();
+    let accepted = client.invoke_async("acme", "fetch", input, &InvokeOptions::default()).await.expect("accepted");
+    let id = accepted["id"].as_str().unwrap().to_owned();
+    let settled = |want: &'static str| {
+        let (client, id) = (client.clone(), id.clone());
+        async move {
+            wait_until(&format!("the invocation to be {want}"), PATIENCE, || async {
+                let record = client.get_invocation("acme", &id).await.expect("record");
+                (record["status"] == want).then_some(record)
+            })
+            .await
+        }
+    };
+    let failed = settled("failed").await;
+    assert_eq!(failed["attempt"], 3, "every attempt the policy allows: {failed}");
+    assert_eq!(failed["error"]["code"], "http_connection_refused", "{failed}");
+    let job = client.get_job("acme", &id).await.expect("the invocation's job");
+    assert_eq!(
+        (&job["kind"], &job["status"], &job["attempt"]),
+        (&json!("invocation"), &json!("dead"), &json!(3)),
+        "{job}"
+    );
+    assert_eq!(job["attempts"].as_array().map(Vec::len), Some(3), "{job}");
+    assert!(
+        job["attempts"].as_array().unwrap().iter().all(|a| a["error"]["code"] == "http_connection_refused"),
+        "{job}"
+    );
+
+    // The target comes up; re-driving the dead job runs the invocation again, from attempt 1.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("bind the port again");
+    tokio::spawn(answer_ok(listener));
+    client.retry_job("acme", &id, None).await.expect("re-drive");
+    let succeeded = settled("succeeded").await;
+    assert_eq!(
+        (&succeeded["attempt"], &succeeded["output"]),
+        (&json!(1), &json!({"status": 200, "body": "ok"})),
+        "{succeeded}"
+    );
+    assert!(succeeded["error"].is_null(), "{succeeded}");
+
+    // An error the guest marks as not retryable ends the invocation at its first attempt.
+    let input = serde_json::to_vec(&json!({"do": "fail", "code": "card_declined"})).unwrap();
+    let accepted = client.invoke_async("acme", "fetch", input, &InvokeOptions::default()).await.expect("accepted");
+    let id = accepted["id"].as_str().unwrap().to_owned();
+    let record = wait_until("the failing invocation to end", PATIENCE, || async {
+        let record = client.get_invocation("acme", &id).await.expect("record");
+        (record["status"] != "pending").then_some(record)
+    })
+    .await;
+    assert_eq!((&record["status"], &record["attempt"]), (&json!("failed"), &json!(1)), "{record}");
+    assert_eq!(record["error"]["code"], "card_declined");
+    let job = client.get_job("acme", &id).await.expect("job");
+    assert_eq!((&job["status"], &job["attempt"]), (&json!("dead"), &json!(1)), "{job}");
+
+    // A policy that breaks a rule is refused at deploy.
+    let bad = FunctionSettings { retry: Some(json!({"max_attempts": 0})), ..FunctionSettings::default() };
+    let refused =
+        client.deploy_function("acme", "fetch", &example_function_bytes("misbehave"), &bad).await.expect_err("refused");
+    assert_eq!(code(&refused), "validation_failed", "{refused:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn async_invocations_are_idempotent_and_complete_into_the_log_on_sqlite() {
     let server = TestServer::start();
@@ -298,7 +386,7 @@ async fn functions_deploy_invoke_and_record_on_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_async_invocation_accepted_before_a_sigkill_runs_again_after_the_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let args = ["--invocation-lease-grace", "1s"];
+    let args = ["--job-lease", "2s"];
     let mut server = TestServer::start_in(dir.path(), &args);
     let client = server.client();
     deploy(&client, "spin", "misbehave", FunctionSettings { timeout_ms: Some(4000), ..FunctionSettings::default() })
@@ -317,7 +405,8 @@ async fn an_async_invocation_accepted_before_a_sigkill_runs_again_after_the_rest
     let client = server.client();
     let before = client.get_invocation("acme", &id).await.expect("the accepted invocation survived");
     assert_eq!(before["status"], "pending");
-    // Its lease (4 s timeout + 1 s grace) ends, a claim takes it as attempt 2, and it runs.
+    // Its job's lease (2 s, never renewed by the dead node) ends; the next lease round takes it
+    // back as a failed attempt and runs it as attempt 2.
     let record = wait_for(
         "the invocation to finish after the restart",
         PATIENCE,

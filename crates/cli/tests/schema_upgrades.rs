@@ -16,6 +16,8 @@
 //! | `postgres-v2` | ab4d718        | PostgreSQL 2 | as `sqlite-v3`                                  |
 //! | `sqlite-v4`   | 9d29148        | SQLite 4     | as `sqlite-v3` (made by today's driver: the jobs table came after it) |
 //! | `postgres-v3` | 9d29148        | PostgreSQL 3 | as `sqlite-v4`                                  |
+//! | `sqlite-v5`   | 6f85ee9        | SQLite 5     | as `sqlite-v4`, and jobs (a timer, a dead letter), and an asynchronous invocation the node was stopped in the middle of |
+//! | `postgres-v4` | 6f85ee9        | PostgreSQL 4 | as `sqlite-v5`                                  |
 //!
 //! Each commit is the last one before the next migration that compiles. To make a fixture again:
 //!
@@ -38,11 +40,11 @@ use serde_json::{Value, json};
 use support::TestServer;
 use support::http::{Http, code};
 use switchyard_client::{Client, FunctionSettings, InvokeOptions, PullOptions, WatchQuery};
-use switchyard_testkit::{PATIENCE, TestDatabase, example_function_bytes, within};
+use switchyard_testkit::{PATIENCE, TestDatabase, example_function_bytes, wait_for, within};
 
 /// The schema versions today's binary writes.
-const SQLITE_SCHEMA: &str = "5";
-const POSTGRES_SCHEMA: &str = "4";
+const SQLITE_SCHEMA: &str = "6";
+const POSTGRES_SCHEMA: &str = "5";
 
 /// Retention far beyond the fixtures' age: the records they hold were written on the day the
 /// fixture was made, and the defaults (7 days of log, 24 h of idempotency keys) would trim them
@@ -81,12 +83,25 @@ fn version_of(fixture: &str) -> u32 {
     fixture.rsplit("-v").next().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("fixture name {fixture}"))
 }
 
-/// What a fixture holds at each schema version. PostgreSQL's versions start one later: its
-/// schema 1 is SQLite's 2 (it arrived with the nodes table).
+/// What a fixture holds at each schema version (topic messages; KV and subscriptions). PostgreSQL's
+/// versions start one later: its schema 1 is SQLite's 2 (it arrived with the nodes table).
 fn features(fixture: &str) -> (bool, bool) {
-    let version = version_of(fixture) + u32::from(fixture.starts_with("postgres"));
+    let version = sqlite_version(fixture);
     (version >= 2, version >= 3)
 }
+
+/// The SQLite schema version a fixture's schema matches.
+fn sqlite_version(fixture: &str) -> u32 {
+    version_of(fixture) + u32::from(fixture.starts_with("postgres"))
+}
+
+/// Whether a fixture holds jobs and an asynchronous invocation its node left running (SQLite 5 on).
+fn has_jobs(fixture: &str) -> bool {
+    sqlite_version(fixture) >= 5
+}
+
+/// The input of the invocation a jobs-era fixture's node was stopped in the middle of.
+const SPIN_MS: u64 = 2_000;
 
 // ---------------------------------------------------------------------------------------------
 // Making the fixtures (run by hand against an old binary; see the module docs).
@@ -254,6 +269,54 @@ async fn fill(old: &Old, admin: &str, fixture: &str) -> BTreeMap<String, String>
             old.json(Method::POST, &format!("{subscriptions}/jobs/pull?lease=1s"), admin, json!({})).await;
         }
     }
+    if has_jobs(fixture) {
+        // A timer far ahead, and an HTTP job dead at once (a private address is refused).
+        let jobs = "/v1/spaces/acme/jobs";
+        old.json(
+            Method::POST,
+            jobs,
+            admin,
+            json!({"kind": "noop", "delay_ms": 3_600_000_000u64, "idempotency_key": "timer-1"}),
+        )
+        .await;
+        old.json(
+            Method::POST,
+            jobs,
+            admin,
+            json!({"kind": "http", "payload": {"url": "http://127.0.0.1:9/hook"}, "idempotency_key": "hook-1"}),
+        )
+        .await;
+        for _ in 0..100 {
+            let (_, dead) = old.send(Method::GET, &format!("{jobs}?status=dead"), admin, None, &[]).await;
+            if dead["jobs"].as_array().is_some_and(|d| !d.is_empty()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // An asynchronous invocation still running when the node stops (its shutdown grace is
+        // shorter than the spin): the old build leaves it pending with its lease.
+        let component =
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, example_function_bytes("misbehave"));
+        old.json(
+            Method::PUT,
+            "/v1/spaces/acme/functions/spin",
+            admin,
+            json!({"component_base64": component, "timeout_ms": 60_000}),
+        )
+        .await;
+        let input = json!({"do": "spin", "ms": SPIN_MS}).to_string().into_bytes();
+        let (status, accepted) = old
+            .send(
+                Method::POST,
+                "/v1/spaces/acme/functions/spin/invoke?async=true",
+                admin,
+                Some(("application/json", input)),
+                &[("idempotency-key", "spin-1")],
+            )
+            .await;
+        assert_eq!(status, 202, "{accepted}");
+        secrets.insert("invocation".to_owned(), accepted["id"].as_str().expect("an invocation id").to_owned());
+    }
     secrets
 }
 
@@ -290,6 +353,9 @@ fn reads(fixture: &str) -> Vec<&'static str> {
             "/v1/spaces/acme/subscriptions/jobs/dead-letters",
         ]);
     }
+    if has_jobs(fixture) {
+        reads.extend(["/v1/spaces/acme/jobs?status=dead", "/v1/spaces/acme/jobs?status=pending&kind=noop"]);
+    }
     reads
 }
 
@@ -304,6 +370,9 @@ fn make_fixture() {
     let db = postgres.then(TestDatabase::create);
     let mut serve = Command::new(&binary);
     serve.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(&data);
+    if has_jobs(&fixture) {
+        serve.args(["--shutdown-grace", "100ms"]);
+    }
     if let Some(db) = &db {
         serve.args(["--store", db.url()]);
     }
@@ -319,6 +388,11 @@ fn make_fixture() {
             let (status, answer) = old.send(Method::GET, path, &admin, None, &[]).await;
             assert_eq!(status, 200, "GET {path}: {answer}");
             answers.insert(path.to_owned(), answer);
+        }
+        if let Some(id) = secrets.get("invocation") {
+            let path = format!("/v1/spaces/acme/invocations/{id}");
+            let (status, answer) = old.send(Method::GET, &path, &admin, None, &[]).await;
+            assert_eq!((status, &answer["status"]), (200, &json!("pending")), "{answer}");
         }
         (secrets, answers)
     });
@@ -608,12 +682,48 @@ async fn writes_work_afterwards(up: &Upgraded) {
     assert_eq!(serde_json::from_slice::<Value>(&out.body).expect("json"), json!({"greeting": "Hello, upgrade!"}));
 }
 
+/// The jobs survived, and the invocation the old node left running got its job and ran again,
+/// as its next attempt, to success.
+async fn jobs_and_the_interrupted_invocation_run(up: &Upgraded) {
+    let http = Http::new(&up.server);
+    let (_, dead) = http.get("/v1/spaces/acme/jobs?status=dead").await;
+    assert_eq!(dead["jobs"].as_array().map(Vec::len), Some(1), "{dead}");
+    assert_eq!(dead["jobs"][0]["idempotency_key"], "hook-1", "{dead}");
+    let (_, timers) = http.get("/v1/spaces/acme/jobs?status=pending&kind=noop").await;
+    assert_eq!(timers["jobs"][0]["idempotency_key"], "timer-1", "{timers}");
+    let id = &up.secrets["invocation"];
+    let (status, job) = http.get(&format!("/v1/spaces/acme/jobs/{id}")).await;
+    assert_eq!(
+        (status, &job["kind"], &job["target"]),
+        (StatusCode::OK, &json!("invocation"), &json!("acme:spin")),
+        "{job}"
+    );
+    let path = format!("/v1/spaces/acme/invocations/{id}");
+    let (_, record) = wait_for(
+        "the interrupted invocation to run again",
+        PATIENCE,
+        || http.get(&path),
+        |(_, r)| r["status"] != "pending",
+    )
+    .await;
+    assert_eq!((&record["status"], &record["attempt"]), (&json!("succeeded"), &json!(2)), "{record}");
+    assert_eq!(record["output"], json!({"spun_ms": SPIN_MS}), "{record}");
+    // Its idempotency key still finds it.
+    let path = "/v1/spaces/acme/functions/spin/invoke?async=true";
+    let input = Some(json!({"do": "spin", "ms": 1}));
+    let (status, _, again) = http.send_with(Method::POST, path, &[("idempotency-key", "spin-1")], input).await;
+    assert_eq!((status, &again["id"]), (StatusCode::OK, &json!(id)), "{again}");
+}
+
 async fn upgrade(up: &Upgraded) {
     reads_match_the_old_answers(up).await;
     machines_instances_events_and_tokens_read_back(up).await;
     the_log_replays_whole(up).await;
     if features(&up.fixture).1 {
         kv_and_subscriptions_read_back(up).await;
+    }
+    if has_jobs(&up.fixture) {
+        jobs_and_the_interrupted_invocation_run(up).await;
     }
     writes_work_afterwards(up).await;
 }
@@ -654,6 +764,13 @@ async fn sqlite_v4_store_opens_reads_and_writes() {
     assert_eq!(sqlite_schema(&mut up), SQLITE_SCHEMA);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_v5_store_opens_reads_and_writes() {
+    let mut up = Upgraded::sqlite("sqlite-v5");
+    upgrade(&up).await;
+    assert_eq!(sqlite_schema(&mut up), SQLITE_SCHEMA);
+}
+
 async fn postgres_upgrade(fixture: &str) {
     let db = tokio::task::spawn_blocking(TestDatabase::create).await.expect("database");
     let up = Upgraded::postgres(fixture, &db);
@@ -677,6 +794,11 @@ async fn postgres_v2_store_opens_reads_and_writes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_v3_store_opens_reads_and_writes() {
     postgres_upgrade("postgres-v3").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_v4_store_opens_reads_and_writes() {
+    postgres_upgrade("postgres-v4").await;
 }
 
 #[test]

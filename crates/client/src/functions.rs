@@ -28,6 +28,9 @@ pub struct FunctionSettings {
     pub config: std::collections::BTreeMap<String, String>,
     /// Secrets.
     pub secrets: std::collections::BTreeMap<String, String>,
+    /// How failed asynchronous invocations are retried (a retry policy, as jobs take it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry: Option<serde_json::Value>,
 }
 
 /// A deployed function version.

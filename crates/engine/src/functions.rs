@@ -8,18 +8,19 @@
 //!   afterwards, batched with others by the recorder task; a crash can lose the last records of
 //!   synchronous invocations, never the invocations' effects (those are the guest's own writes)
 //!   and never an asynchronous invocation.
-//! - An asynchronous invocation is durable before it is acknowledged (a pending record holding
-//!   its input, leased to the accepting node). A node that dies leaves the lease to expire; any
-//!   node then claims it and runs it again as the next attempt. Finishing is conditional on the
-//!   attempt, so a late runner cannot overwrite a newer attempt, and appends one
-//!   `function.completed` record.
+//! - An asynchronous invocation is durable before it is acknowledged: a pending record holding
+//!   its input, and its job on the work table (kind `invocation`, the same id), written in one
+//!   transaction. The scheduler runs it like any job: leased by one node at a time, its failed
+//!   attempts retried by the function's `retry` policy (a guest error marked not retryable ends
+//!   it at once), dead-lettered after the last, re-driven through the job. Each attempt's report
+//!   is written with the job's change, so a worker whose lease was taken over changes nothing.
 //! - The loaded-function cache is dropped for a function when a `function.deployed` record for
 //!   it passes through the log tail (from any node), and at once on this node's own deploys;
 //!   for a whole space (every version) when its `space.deleted` record passes, and at once on
 //!   this node's own deletions.
 //! - Every invocation runs as the supervisor's in-flight work (`invocation` for synchronous
-//!   ones, `async-invocation` for asynchronous ones), so a shutdown waits for it up to the grace;
-//!   the recorder, the claim loop and the cache's log follower are its long-lived tasks. The
+//!   ones, `job` for asynchronous ones), so a shutdown waits for it up to the grace; the recorder
+//!   and the cache's log follower are its long-lived tasks. The
 //!   recorder writes out what is queued once shutdown began and no invocation is left to send.
 
 use std::collections::{BTreeMap, HashMap};
@@ -29,6 +30,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use switchyard_model::jobs::RetryPolicy;
 use switchyard_model::{Segment, SpaceName};
 use switchyard_runtime::{
     Capabilities, EffectCall, FunctionHost, FunctionRuntime, HostCallError, Invocation, InvocationContext,
@@ -56,19 +58,12 @@ pub const MAX_COMPONENT_BYTES: usize = 64 * 1024 * 1024;
 pub const MAX_INPUT_BYTES: usize = 8 * 1024 * 1024;
 /// Outputs larger than this are not kept in an asynchronous invocation's record.
 pub const MAX_STORED_OUTPUT_BYTES: usize = 1024 * 1024;
-/// How long past its timeout a pending invocation stays leased to the node running it, by
-/// default.
-pub const DEFAULT_LEASE_GRACE: Duration = Duration::from_secs(30);
 /// Invocation records written per store op by the recorder.
 const RECORD_BATCH: usize = 512;
-/// Asynchronous invocations one node runs at once; more wait, pending, for the claim loop.
-const MAX_ASYNC_RUNNING: usize = 64;
-/// Attempts of an asynchronous invocation (each ended by its node dying) before it is abandoned.
-const MAX_ATTEMPTS: u32 = 5;
 
 /// A function version's settings, as deployed (stored as the version's configuration). Its
 /// `Debug` form shows secrets by name only.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FunctionSettings {
     /// Wall-time limit in milliseconds (default 10 s, at most 300 s).
@@ -92,6 +87,10 @@ pub struct FunctionSettings {
     /// Secrets (never shown back).
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
+    /// How failed asynchronous invocations are retried (default: the work table's default
+    /// policy, 5 attempts with backoff).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryPolicy>,
 }
 
 impl std::fmt::Debug for FunctionSettings {
@@ -104,6 +103,7 @@ impl std::fmt::Debug for FunctionSettings {
             .field("kv_buckets", &self.kv_buckets)
             .field("config", &self.config)
             .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .field("retry", &self.retry)
             .finish()
     }
 }
@@ -163,6 +163,12 @@ impl FunctionSettings {
                 }
             }
         }
+        if let Some(retry) = &self.retry
+            && let Err(errors) = retry.validate_at("retry")
+        {
+            let message = errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ");
+            return Err(EngineError::validation(message));
+        }
         Ok(self)
     }
 
@@ -193,6 +199,7 @@ impl FunctionSettings {
             "kv_buckets": self.kv_buckets,
             "config": self.config,
             "secrets": self.secrets.keys().collect::<Vec<_>>(),
+            "retry": self.retry,
         })
     }
 }
@@ -290,6 +297,8 @@ struct CachedFunction {
     loaded: Arc<LoadedFunction>,
     limits: Limits,
     capabilities: Arc<Capabilities>,
+    /// How its failed asynchronous invocations are retried (`None`: the default policy).
+    retry: Option<RetryPolicy>,
 }
 
 /// The engine's function state.
@@ -301,8 +310,6 @@ pub(crate) struct Functions {
     recorder: tokio::sync::mpsc::Sender<InvocationRecord>,
     host: Arc<EngineHost>,
     config: FunctionsConfig,
-    /// Asynchronous invocations this node runs at once.
-    async_slots: Arc<tokio::sync::Semaphore>,
     /// Bumped whenever a cached function is dropped: a load that read the store before a
     /// deploy must not put the version it read back into the cache afterwards.
     generation: std::sync::atomic::AtomicU64,
@@ -313,14 +320,11 @@ pub(crate) struct Functions {
 pub struct FunctionsConfig {
     /// How long finished invocation records are kept.
     pub retention: Duration,
-    /// How long past its timeout an asynchronous invocation stays leased to the node running
-    /// it; after that another node (or this one, restarted) runs it again.
-    pub lease_grace: Duration,
 }
 
 impl Default for FunctionsConfig {
     fn default() -> Self {
-        FunctionsConfig { retention: Duration::from_secs(7 * 24 * 3600), lease_grace: DEFAULT_LEASE_GRACE }
+        FunctionsConfig { retention: Duration::from_secs(7 * 24 * 3600) }
     }
 }
 
@@ -472,13 +476,9 @@ fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
-fn add(t: Timestamp, d: Duration) -> Timestamp {
-    Timestamp(t.0.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
-}
-
 impl Engine {
-    /// Turns functions on: deploys compile with `runtime`, invocation records are kept as
-    /// `config` says, and pending asynchronous invocations are claimed and run.
+    /// Turns functions on: deploys compile with `runtime` and invocation records are kept as
+    /// `config` says (asynchronous invocations run as jobs, see [`Engine::start_jobs`]).
     pub fn enable_functions(self: &Arc<Self>, runtime: Arc<FunctionRuntime>, config: FunctionsConfig) {
         let (recorder, records) = tokio::sync::mpsc::channel(2 * RECORD_BATCH);
         let functions = Functions {
@@ -487,7 +487,6 @@ impl Engine {
             recorder,
             host: Arc::new(EngineHost { engine: Arc::downgrade(self) }),
             config,
-            async_slots: Arc::new(tokio::sync::Semaphore::new(MAX_ASYNC_RUNNING)),
             generation: std::sync::atomic::AtomicU64::new(0),
         };
         if self.functions.set(Arc::new(functions)).is_err() {
@@ -499,9 +498,6 @@ impl Engine {
         self.supervisor.spawn_named("record-invocations", Policy::Restart, move |_| {
             record_invocations(store.clone(), records.clone(), supervisor.clone())
         });
-        let engine = Arc::downgrade(self);
-        self.supervisor
-            .spawn_named("claim-invocations", Policy::Restart, move |cancel| claim_pending(engine.clone(), cancel));
         if let Some(tail) = self.tail.get() {
             // Subscribed now, so a deploy committed before the task first runs is not missed.
             let (engine, tail, mut first) = (Arc::downgrade(self), tail.clone(), Some(tail.subscribe()));
@@ -638,7 +634,6 @@ impl Engine {
             created_at,
             finished_at: None,
             duration_us: None,
-            lease_until: None,
             seq: 0,
         };
         // The invocation and its record run in a task of their own: a caller that goes away
@@ -659,8 +654,9 @@ impl Engine {
             .map_err(|e| EngineError::Store(StoreError::Backend(format!("the invocation task failed: {e}"))))
     }
 
-    /// Accepts an asynchronous invocation: durable once this returns, run in the background.
-    /// A repeat with the same idempotency key returns the original (`true`).
+    /// Accepts an asynchronous invocation: durable once this returns, run as a job of the work
+    /// table (its id the invocation's). A repeat with the same idempotency key returns the
+    /// original (`true`).
     pub async fn invoke_function_async(
         self: &Arc<Self>,
         space: &str,
@@ -678,14 +674,14 @@ impl Engine {
         if let Value::Object(map) = &mut context {
             map.insert("trace_id".into(), Value::String(request.trace_id.clone().unwrap_or_else(|| id.clone())));
         }
-        let mut record = InvocationRecord {
+        let record = InvocationRecord {
             id,
             space,
             function: name,
             version: function.version,
             status: InvocationStatus::Pending,
             is_async: true,
-            attempt: 1,
+            attempt: 0,
             idempotency_key: request.idempotency_key,
             context,
             input_content_type: request.content_type.unwrap_or_else(|| "application/json".to_owned()),
@@ -699,101 +695,94 @@ impl Engine {
             created_at: now,
             finished_at: None,
             duration_us: None,
-            lease_until: Some(add(now, function.limits.timeout.saturating_add(functions.config.lease_grace))),
             seq: 0,
         };
-        // Run it here only when this node has room; otherwise leave it claimable at once, for
-        // the claim loop (here or on another node) to take when there is room.
-        let permit = functions.async_slots.clone().try_acquire_owned().ok();
-        if permit.is_none() {
-            record.lease_until = Some(now);
-        }
-        let (record, replayed) = match self.write(WriteOp::EnqueueInvocation(record)).await? {
+        let retry = function.retry.clone().unwrap_or_default();
+        let (record, replayed) = match self.write(WriteOp::EnqueueInvocation(AsyncInvocation { record, retry })).await?
+        {
             WriteOutcome::InvocationEnqueued { record, replayed } => (record, replayed),
             other => return Err(unexpected(other)),
         };
-        if let (false, Some(permit)) = (replayed, permit) {
-            let run = self.clone().run_pending(record.clone(), permit);
-            if self.supervisor.spawn_work("async-invocation", run).is_err() {
-                // Accepted and durable all the same: it runs again once its lease ends.
-                tracing::warn!(invocation = %record.id, "shutting down: an accepted invocation is left pending");
-            }
+        if !replayed {
+            self.wake_scheduler();
         }
         Ok((record, replayed))
     }
 
-    /// Runs a pending asynchronous invocation at its current attempt and finishes it; holds one
-    /// of the node's asynchronous slots while it runs.
-    async fn run_pending(self: Arc<Self>, mut record: InvocationRecord, _slot: tokio::sync::OwnedSemaphorePermit) {
-        let Ok(functions) = self.functions().cloned() else { return };
-        let outcome = if record.attempt > MAX_ATTEMPTS {
-            // It was claimed again and again: every earlier attempt died with its node (or the
-            // function takes the node down). Stop trying.
-            Outcome::failed(InvocationError::runtime(
-                switchyard_runtime::codes::ABANDONED,
-                format!("{} attempts ended without finishing; the invocation is abandoned", record.attempt - 1),
-                false,
-            ))
-        } else {
-            match self.loaded_function(&functions, &record.space, &record.function, Some(record.version)).await {
-                Ok(function) => {
-                    let context = &record.context;
-                    let text = |key: &str| context.get(key).and_then(Value::as_str).map(str::to_owned);
-                    let machine = context.get("machine").and_then(|m| {
-                        Some(MachineContext {
-                            instance: m.get("instance")?.as_str()?.to_owned(),
-                            state: m.get("state")?.as_str()?.to_owned(),
-                            event: m.get("event")?.as_str()?.to_owned(),
-                        })
-                    });
-                    let invocation = Invocation {
-                        input: Payload {
-                            content_type: record.input_content_type.clone(),
-                            // The input is stored already; the finish does not rewrite it.
-                            body: record.input.take().unwrap_or_default(),
-                        },
-                        context: InvocationContext {
-                            space: record.space.to_string(),
-                            function: record.function.to_string(),
-                            version: record.version,
-                            invocation_id: record.id.clone(),
-                            attempt: record.attempt,
-                            idempotency_key: record.idempotency_key.clone(),
-                            trace_id: text("trace_id").unwrap_or_else(|| record.id.clone()),
-                            machine,
-                        },
-                        limits: function.limits,
-                        capabilities: function.capabilities.clone(),
-                    };
-                    functions.runtime.invoke(function.loaded.clone(), invocation, functions.host.clone()).await
-                }
-                Err(e @ (EngineError::FunctionNotFound(_) | EngineError::InvalidComponent { .. })) => Outcome::failed(
-                    InvocationError::runtime(ErrorCode::FunctionNotFound.as_str(), e.to_string(), false),
-                ),
-                Err(e) => {
-                    // Likely passing (the store): leave it pending; it runs again when its
-                    // lease ends.
-                    tracing::warn!(invocation = %record.id, error = %e, "cannot load the function of an invocation");
-                    return;
-                }
-            }
+    /// Runs one attempt of an asynchronous invocation whose job this node holds: the job's
+    /// outcome, and the record as the attempt left it (`None` when there is nothing to report).
+    pub(crate) async fn invocation_attempt(
+        &self,
+        job: &JobRecord,
+    ) -> (Result<Option<Value>, crate::jobs::Failure>, Option<InvocationRecord>) {
+        use crate::jobs::Failure;
+        let functions = match self.functions() {
+            Ok(functions) => functions.clone(),
+            Err(e) => return (Err(Failure::new("functions_disabled", e.to_string())), None),
         };
-        finish_record(&mut record, outcome, self.now(), true);
-        let (id, attempt) = (record.id.clone(), record.attempt);
-        // The input is already stored; the finish does not rewrite it.
-        record.input = None;
-        match self.write(WriteOp::FinishInvocation(record)).await {
-            Ok(WriteOutcome::InvocationFinished(Some(_))) => {}
-            Ok(WriteOutcome::InvocationFinished(None)) => tracing::warn!(
-                invocation = %id,
-                attempt,
-                "an invocation attempt finished after its lease ended and another attempt took over; its result was not kept"
-            ),
-            Ok(other) => tracing::warn!(outcome = ?other, "unexpected outcome finishing an invocation"),
-            Err(e) => {
-                tracing::warn!(error = %e, "finishing an invocation failed; it will run again when its lease ends")
+        let mut record = match self.store.get_invocation(&job.space, &job.id).await {
+            Ok(Some(record)) => record,
+            Ok(None) => {
+                let message = format!("invocation \"{}\" is not stored (purged, or its space deleted)", job.id);
+                return (Err(Failure::permanent("invocation_not_found", message)), None);
             }
+            Err(e) => return (Err(Failure::engine(e.into())), None),
+        };
+        if record.status != InvocationStatus::Pending {
+            // Already ended (a job re-driven by hand after its record was settled): nothing runs twice.
+            return (Ok(None), None);
         }
+        let function =
+            match self.loaded_function(&functions, &record.space, &record.function, Some(record.version)).await {
+                Ok(function) => function,
+                Err(e @ (EngineError::FunctionNotFound(_) | EngineError::InvalidComponent { .. })) => {
+                    let code = ErrorCode::FunctionNotFound.as_str();
+                    let outcome = Outcome::failed(InvocationError::runtime(code, e.to_string(), false));
+                    finish_record(&mut record, outcome, self.now(), true);
+                    return (Err(Failure::permanent(code, e.to_string())), Some(record));
+                }
+                // Likely passing (the store): the attempt fails and the policy retries it.
+                Err(e) => return (Err(Failure::engine(e)), None),
+            };
+        let context = &record.context;
+        let text = |key: &str| context.get(key).and_then(Value::as_str).map(str::to_owned);
+        let machine = context.get("machine").and_then(|m| {
+            Some(MachineContext {
+                instance: m.get("instance")?.as_str()?.to_owned(),
+                state: m.get("state")?.as_str()?.to_owned(),
+                event: m.get("event")?.as_str()?.to_owned(),
+            })
+        });
+        let invocation = Invocation {
+            input: Payload {
+                content_type: record.input_content_type.clone(),
+                body: record.input.take().unwrap_or_default(),
+            },
+            context: InvocationContext {
+                space: record.space.to_string(),
+                function: record.function.to_string(),
+                version: record.version,
+                invocation_id: record.id.clone(),
+                attempt: job.attempt,
+                idempotency_key: record.idempotency_key.clone(),
+                trace_id: text("trace_id").unwrap_or_else(|| record.id.clone()),
+                machine,
+            },
+            limits: function.limits,
+            capabilities: function.capabilities.clone(),
+        };
+        let outcome = functions.runtime.invoke(function.loaded.clone(), invocation, functions.host.clone()).await;
+        let error = outcome.result.as_ref().err().cloned();
+        finish_record(&mut record, outcome, self.now(), true);
+        let result = match error {
+            None => Ok(None),
+            Some(error) => Err(if error.retryable {
+                Failure::new(&error.code, error.message)
+            } else {
+                Failure::permanent(&error.code, error.message)
+            }),
+        };
+        (result, Some(record))
     }
 
     /// An invocation record.
@@ -866,6 +855,7 @@ impl Engine {
             loaded,
             limits: view.settings.limits(),
             capabilities: Arc::new(view.settings.capabilities()),
+            retry: view.settings.retry.clone(),
         });
         let mut latest = functions.latest.write().unwrap_or_else(|e| e.into_inner());
         // A deploy since the store read may have made what was read stale; so may a deletion of
@@ -991,48 +981,6 @@ async fn record_invocations(
                 }
                 return Ok(());
             }
-        }
-    }
-}
-
-/// Claims pending asynchronous invocations whose lease ended (their node died) and runs them,
-/// until cancelled.
-async fn claim_pending(engine: Weak<Engine>, cancel: CancellationToken) -> TaskResult {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => return Ok(()),
-            _ = tick.tick() => {}
-        }
-        let Some(engine) = engine.upgrade() else { return Ok(()) };
-        let Some(functions) = engine.functions.get().cloned() else { return Ok(()) };
-        // Claim only what this node has room to run now.
-        let room = functions.async_slots.available_permits().min(64);
-        if room == 0 {
-            continue;
-        }
-        let now = engine.now();
-        let lease_until = add(now, MAX_TIMEOUT.saturating_add(functions.config.lease_grace));
-        let claim = ClaimInvocations { now, lease_until, limit: room as u32 };
-        match engine.write(WriteOp::ClaimInvocations(claim)).await {
-            Ok(WriteOutcome::InvocationsClaimed(records)) => {
-                for record in records {
-                    tracing::info!(invocation = %record.id, attempt = record.attempt, "running an invocation whose lease ended");
-                    let Ok(slot) = functions.async_slots.clone().acquire_owned().await else { return Ok(()) };
-                    let id = record.id.clone();
-                    if engine
-                        .supervisor
-                        .spawn_work("async-invocation", engine.clone().run_pending(record, slot))
-                        .is_err()
-                    {
-                        // Claimed but not run: it runs again once the lease just taken ends.
-                        tracing::warn!(invocation = %id, "shutting down: a claimed invocation is left pending");
-                    }
-                }
-            }
-            Ok(other) => tracing::warn!(outcome = ?other, "unexpected outcome claiming invocations"),
-            Err(e) => tracing::warn!(error = %e, "claiming pending invocations failed"),
         }
     }
 }

@@ -6,8 +6,9 @@
 //! (`LeaseJobs`: fair across spaces and lanes, limited per space); each job runs as supervised
 //! in-flight work and reports its attempt's end (`FinishJob`), which the job's retry policy turns
 //! into success, a later retry or a dead letter. Between rounds the scheduler sleeps until the
-//! next due job or lease end (`Store::next_job_wakeup`), a local enqueue, a freed slot, or at
-//! most `poll` (how jobs enqueued through other nodes are noticed): it never spins.
+//! next due job or lease end (`Store::next_job_wakeup`), a local enqueue, a freed slot, a
+//! wake-up from another node (`job-wakeups`: `Store::listen_for_jobs`, a `NOTIFY` on
+//! PostgreSQL), or at most `poll`, the backstop for a lost wake-up: it never spins.
 //!
 //! Invariants:
 //! - A job runs only while this node holds its lease; leases are renewed every third of their
@@ -287,14 +288,14 @@ impl Engine {
         &self.job_metrics
     }
 
-    fn wake_scheduler(&self) {
+    pub(crate) fn wake_scheduler(&self) {
         if let Some(scheduler) = self.jobs.get() {
             scheduler.wake.notify_one();
         }
     }
 
-    /// Starts running jobs on this node as `owner` (its node id): the scheduler and the lease
-    /// renewer, both supervised.
+    /// Starts running jobs on this node as `owner` (its node id): the scheduler, the lease
+    /// renewer and the listener for other nodes' enqueues, all supervised.
     pub fn start_jobs(self: &Arc<Self>, config: JobsConfig, owner: String) -> Result<(), EngineError> {
         install_crypto_provider();
         let http = http_client(config.allow_private_networks)?;
@@ -322,6 +323,24 @@ impl Engine {
             async move {
                 renew_leases(engine, cancel).await;
                 Ok(())
+            }
+        });
+        // Jobs enqueued through other nodes sharing the store wake this scheduler at once (on
+        // PostgreSQL a `NOTIFY` on commit); a lost wake-up costs one poll interval.
+        let engine = Arc::downgrade(self);
+        self.supervisor.spawn_named("job-wakeups", Policy::Restart, move |cancel| {
+            let engine = engine.clone();
+            async move {
+                let Some((store, scheduler)) =
+                    engine.upgrade().and_then(|e| Some((e.store.clone(), e.jobs.get()?.clone())))
+                else {
+                    return Ok(());
+                };
+                let wake = move || scheduler.wake.notify_one();
+                tokio::select! {
+                    ended = store.listen_for_jobs(&wake) => ended.map_err(Into::into),
+                    _ = cancel.cancelled() => Ok(()),
+                }
             }
         });
         Ok(())
@@ -567,10 +586,16 @@ impl Engine {
     /// Runs one attempt of a job this node holds and records how it ended.
     async fn run_job(self: Arc<Self>, job: JobRecord) {
         let Some(scheduler) = self.jobs.get().cloned() else { return };
-        let outcome = match self.attempt(&scheduler, &job).await {
+        let (result, report) = if job.kind.as_str() == INVOCATION_JOB {
+            let (result, record) = self.invocation_attempt(&job).await;
+            (result, record.map(|record| JobReport::Invocation(Box::new(record))))
+        } else {
+            (self.attempt(&scheduler, &job).await, None)
+        };
+        let outcome = match result {
             Ok(result) => AttemptOutcome::Succeeded(result),
             Err(failure) => AttemptOutcome::Failed {
-                permanent: PERMANENT.contains(&failure.code.as_str()),
+                permanent: failure.permanent || PERMANENT.contains(&failure.code.as_str()),
                 error: JobError { code: failure.code, message: failure.message },
                 retry_after_ms: failure.retry_after_ms,
                 random: rand::random::<f64>(),
@@ -582,6 +607,7 @@ impl Engine {
             owner: scheduler.owner.clone(),
             attempt: job.attempt,
             outcome,
+            report,
         };
         match self.write(WriteOp::FinishJob(finish)).await {
             Ok(WriteOutcome::JobFinished(finished)) => {
@@ -667,18 +693,14 @@ impl Engine {
                     let code = error.get("code").and_then(Value::as_str).unwrap_or("function_failed").to_string();
                     let message =
                         error.get("message").and_then(Value::as_str).unwrap_or("the function failed").to_string();
-                    return Err(Failure { code, message, retry_after_ms: None });
+                    return Err(Failure::new(&code, message));
                 }
                 Ok(output.map(|out| {
                     serde_json::from_slice(&out.body)
                         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&out.body).into_owned()))
                 }))
             }
-            other => Err(Failure {
-                code: "job_kind_unknown".into(),
-                message: format!("this node cannot run jobs of kind \"{other}\""),
-                retry_after_ms: None,
-            }),
+            other => Err(Failure::new("job_kind_unknown", format!("this node cannot run jobs of kind \"{other}\""))),
         }
     }
 }
@@ -688,19 +710,32 @@ impl Engine {
 const PERMANENT: &[&str] = &["capability_denied", "job_payload_invalid", "job_kind_unknown"];
 
 /// Why an attempt failed.
-struct Failure {
+pub(crate) struct Failure {
     code: String,
     message: String,
     retry_after_ms: Option<u64>,
+    /// No later attempt can get past it, whatever the code.
+    permanent: bool,
 }
 
 impl Failure {
-    fn engine(e: EngineError) -> Failure {
-        Failure { code: e.code().as_str().to_string(), message: e.to_string(), retry_after_ms: None }
+    /// A failure the job's policy may retry.
+    pub(crate) fn new(code: &str, message: impl Into<String>) -> Failure {
+        Failure { code: code.to_string(), message: message.into(), retry_after_ms: None, permanent: false }
+    }
+
+    /// A failure that ends the job at once.
+    pub(crate) fn permanent(code: &str, message: impl Into<String>) -> Failure {
+        Failure { permanent: true, ..Failure::new(code, message) }
+    }
+
+    /// A failure of an engine call, retried by the policy unless its code is [`PERMANENT`].
+    pub(crate) fn engine(e: EngineError) -> Failure {
+        Failure::new(e.code().as_str(), e.to_string())
     }
 
     fn invalid(e: EngineError) -> Failure {
-        Failure { code: "job_payload_invalid".into(), message: e.to_string(), retry_after_ms: None }
+        Failure::new("job_payload_invalid", e.to_string())
     }
 }
 
@@ -709,28 +744,20 @@ async fn http_attempt(
     allow_private_networks: bool,
     job: &JobRecord,
 ) -> Result<Option<Value>, Failure> {
-    let spec: HttpJob = serde_json::from_value(job.payload.clone()).map_err(|e| Failure {
-        code: "job_payload_invalid".into(),
-        message: e.to_string(),
-        retry_after_ms: None,
-    })?;
+    let spec: HttpJob =
+        serde_json::from_value(job.payload.clone()).map_err(|e| Failure::new("job_payload_invalid", e.to_string()))?;
     let method = spec.method().map_err(Failure::invalid)?;
-    let url = reqwest::Url::parse(&spec.url).map_err(|e| Failure {
-        code: "job_payload_invalid".into(),
-        message: e.to_string(),
-        retry_after_ms: None,
-    })?;
+    let url = reqwest::Url::parse(&spec.url).map_err(|e| Failure::new("job_payload_invalid", e.to_string()))?;
     // A literal address never reaches the resolver: it is checked here.
     if let Some(host) = url.host_str()
         && let Ok(ip) = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>()
         && switchyard_runtime::is_private(ip)
         && !allow_private_networks
     {
-        return Err(Failure {
-            code: "capability_denied".into(),
-            message: format!("{ip} is not a public address; private networks are not allowed"),
-            retry_after_ms: None,
-        });
+        return Err(Failure::new(
+            "capability_denied",
+            format!("{ip} is not a public address; private networks are not allowed"),
+        ));
     }
     let mut request = client
         .request(method, url)
@@ -744,11 +771,10 @@ async fn http_attempt(
     if let Some(body) = &spec.body {
         request = request.json(body);
     }
-    let response = request.send().await.map_err(|e| Failure {
-        code: if e.is_timeout() { "http_timeout".into() } else { "http_unreachable".into() },
-        message: format!("{e}"),
-        retry_after_ms: None,
-    })?;
+    let response = request
+        .send()
+        .await
+        .map_err(|e| Failure::new(if e.is_timeout() { "http_timeout" } else { "http_unreachable" }, format!("{e}")))?;
     let status = response.status();
     let retry_after_ms = response
         .headers()
@@ -764,8 +790,7 @@ async fn http_attempt(
         return Ok(Some(json!({ "status": status.as_u16(), "body": body_value })));
     }
     Err(Failure {
-        code: format!("http_{}", status.as_u16()),
-        message: format!("{} answered {status}", spec.url),
         retry_after_ms,
+        ..Failure::new(&format!("http_{}", status.as_u16()), format!("{} answered {status}", spec.url))
     })
 }

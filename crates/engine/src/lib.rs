@@ -998,7 +998,7 @@ async fn maintain(
 
 /// Whether a write may have appended to the log, so that the tail must read it now. The
 /// background writes every node makes every second or two — its heartbeat, a KV expiry sweep
-/// that found nothing, a claim of pending invocations, retention — append nothing: waking the
+/// that found nothing, retention — append nothing: waking the
 /// tail for them made every node read the log at least once a second, whatever
 /// `--watch-poll-ms` said.
 fn may_append_to_log(outcome: &WriteOutcome) -> bool {
@@ -1011,7 +1011,6 @@ fn may_append_to_log(outcome: &WriteOutcome) -> bool {
             other,
             WriteOutcome::NodeRecorded
                 | WriteOutcome::KvExpired(0)
-                | WriteOutcome::InvocationsClaimed(_)
                 | WriteOutcome::IdempotencyPurged(_)
                 | WriteOutcome::InvocationsPurged(_)
                 | WriteOutcome::LogTrimmed(_)

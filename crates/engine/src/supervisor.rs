@@ -1,7 +1,7 @@
 //! One owner for the node's background work.
 //!
 //! Two kinds of task run beside the requests:
-//! - **Long-lived tasks** ([`Supervisor::spawn_named`]): the log tail, the claim loop,
+//! - **Long-lived tasks** ([`Supervisor::spawn_named`]): the log tail, the job scheduler,
 //!   maintenance, the heartbeat… Each has a static name and a [`Policy`]. A task that panics or
 //!   returns an error is restarted after a backoff ([`Policy::Restart`]: an ERROR line naming it
 //!   and `switchyard_task_restarts_total{task}`), or stays dead and is reported

@@ -17,13 +17,13 @@ use crate::types::*;
 /// read without them.
 pub(crate) const INVOCATION_COLUMNS: &str = "seq, id, space, function, version, status, is_async, attempt,
     idempotency_key, context, input_content_type, input_size, output_content_type, output_size, error, logs,
-    created_at, finished_at, duration_us, lease_until, input, output";
+    created_at, finished_at, duration_us, input, output";
 
 /// [`INVOCATION_COLUMNS`] without the input (up to megabytes each), for listings, which return
 /// `input: None`.
 pub(crate) const INVOCATION_COLUMNS_NO_INPUT: &str = "seq, id, space, function, version, status, is_async, attempt,
     idempotency_key, context, input_content_type, input_size, output_content_type, output_size, error, logs,
-    created_at, finished_at, duration_us, lease_until, NULL, output";
+    created_at, finished_at, duration_us, NULL, output";
 
 /// The columns of a function version without its component, in the order [`RawFunction`]
 /// takes them.
@@ -101,7 +101,6 @@ pub(crate) struct StoredInvocation<'a> {
     pub logs: String,
     pub finished_at: Option<i64>,
     pub duration_us: Option<i64>,
-    pub lease_until: Option<i64>,
 }
 
 impl<'a> StoredInvocation<'a> {
@@ -118,7 +117,6 @@ impl<'a> StoredInvocation<'a> {
             logs: serde_json::to_string(&record.logs)?,
             finished_at: record.finished_at.map(|t| t.0),
             duration_us: record.duration_us.map(|d| to_i64("invocation duration", d)).transpose()?,
-            lease_until: record.lease_until.map(|t| t.0),
         })
     }
 
@@ -150,7 +148,6 @@ pub(crate) struct RawInvocation {
     pub created_at: i64,
     pub finished_at: Option<i64>,
     pub duration_us: Option<i64>,
-    pub lease_until: Option<i64>,
     pub input: Option<Vec<u8>>,
     pub output: Option<Vec<u8>>,
 }
@@ -183,7 +180,6 @@ impl RawInvocation {
             created_at: Timestamp(self.created_at),
             finished_at: self.finished_at.map(Timestamp),
             duration_us: self.duration_us.map(|d| to_u64("invocation duration", d)).transpose()?,
-            lease_until: self.lease_until.map(Timestamp),
             seq: to_u64("invocation seq", self.seq)?,
         })
     }

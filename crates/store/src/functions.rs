@@ -7,9 +7,9 @@
 //! - An invocation record is written once when it is finished (synchronous calls), or enqueued
 //!   as `pending` and finished later (asynchronous calls). An async invocation with an
 //!   idempotency key already enqueued for that function returns the original record.
-//! - A pending invocation is leased to one runner at a time; a claim takes only records whose
-//!   lease ended and counts the attempt.
-//! - Finishing an async invocation appends one `function.completed` log record.
+//! - An asynchronous invocation runs as a job of the work table (kind [`INVOCATION_JOB`], the
+//!   invocation's id), enqueued with it; its record follows the job's changes.
+//! - The end of an async invocation appends one `function.completed` log record.
 
 use serde_json::Value;
 use switchyard_model::{Segment, SpaceName};
@@ -111,7 +111,8 @@ pub struct InvocationRecord {
     pub status: InvocationStatus,
     /// Whether it was invoked asynchronously.
     pub is_async: bool,
-    /// The attempt now or last running (1 for the first).
+    /// The last attempt that ended (0 before the first ends; an asynchronous invocation's
+    /// attempts are its job's, whose id is the invocation's).
     pub attempt: u32,
     /// The caller's idempotency key, if any.
     pub idempotency_key: Option<String>,
@@ -139,8 +140,6 @@ pub struct InvocationRecord {
     pub finished_at: Option<Timestamp>,
     /// How long the last attempt ran, in microseconds.
     pub duration_us: Option<u64>,
-    /// A pending invocation is not claimed again before this time.
-    pub lease_until: Option<Timestamp>,
     /// Position in the store's invocation list, assigned by the store on insert (0 before);
     /// [`ListInvocations::after`] pages by it.
     pub seq: u64,
@@ -160,16 +159,18 @@ pub struct ListInvocations {
     pub limit: u32,
 }
 
-/// Claims pending asynchronous invocations whose lease ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClaimInvocations {
-    /// The time leases are compared with.
-    pub now: Timestamp,
-    /// A claimed record's new lease ends at this time.
-    pub lease_until: Timestamp,
-    /// At most this many.
-    pub limit: u32,
+/// An asynchronous invocation to enqueue: its pending record and the policy its attempts are
+/// retried by. Its job (kind [`INVOCATION_JOB`], the invocation's id) is written with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AsyncInvocation {
+    /// The pending record (its input included).
+    pub record: InvocationRecord,
+    /// How failed attempts are retried.
+    pub retry: switchyard_model::jobs::RetryPolicy,
 }
+
+/// The job kind that runs asynchronous invocations; such a job's id is its invocation's.
+pub const INVOCATION_JOB: &str = "invocation";
 
 /// Adds an invocation's output to a JSON object as `output_content_type` and either `output`
 /// (JSON output embedded as JSON, other text as a string) or `output_base64`; the log record

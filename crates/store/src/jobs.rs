@@ -228,6 +228,17 @@ pub struct FinishJob {
     pub attempt: u32,
     /// How it ended.
     pub outcome: AttemptOutcome,
+    /// What the attempt leaves besides its outcome, written in the same transaction as the
+    /// job's change (only while the worker still holds the job).
+    pub report: Option<JobReport>,
+}
+
+/// What an attempt of a job that runs another resource's work leaves for that resource.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobReport {
+    /// An asynchronous invocation's record as the attempt left it (output or error, logs,
+    /// duration); its status and attempt follow the job's.
+    Invocation(Box<crate::functions::InvocationRecord>),
 }
 
 /// What finishing an attempt did.

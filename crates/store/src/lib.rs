@@ -7,7 +7,8 @@
 //!   idempotency bookkeeping does not); `seq` is strictly increasing in commit order, so a
 //!   reader that has seen `seq = n` never later finds a new record with `seq < n`. So do a new
 //!   function version ([`FUNCTION_DEPLOYED`]) and a finished asynchronous invocation
-//!   ([`FUNCTION_COMPLETED`]); recording, enqueueing, claiming and purging invocations append none.
+//!   ([`FUNCTION_COMPLETED`]); recording and purging invocations append none, and enqueueing one
+//!   appends its job's `job.enqueued`.
 //! - Writes to one instance are serialised: revision increases by exactly one per applied event.
 //! - An idempotency key is checked under the same serialisation as the write it guards and is
 //!   stored with the result in the same transaction; a repeat returns the stored result.
@@ -225,6 +226,15 @@ pub trait Store: Send + Sync + 'static {
     /// The earliest time a scheduler has work: the first `run_at` of a pending job or the first
     /// end of a running job's lease (`None` when there are no such jobs).
     async fn next_job_wakeup(&self) -> Result<Option<Timestamp>, StoreError>;
+
+    /// Calls `wake` whenever another node sharing the store may have made a job due (enqueued,
+    /// retried or re-driven one), until the means of hearing it fails, with the reason. A hint:
+    /// a scheduler still polls. A backend only one process writes to never returns (its own
+    /// writes reach its scheduler directly).
+    async fn listen_for_jobs(&self, wake: &(dyn Fn() + Send + Sync)) -> Result<(), StoreError> {
+        let _ = wake;
+        std::future::pending().await
+    }
 
     /// Per space with pending, running or dead jobs: the counts and the oldest due job, at `now`.
     /// A scan of the work table's index: for metrics, not for every write.

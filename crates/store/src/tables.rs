@@ -516,17 +516,11 @@ pub(crate) trait InvocationTable {
     /// Inserts invocations (whose ids and keys are free), their seqs in the order given; how
     /// many.
     async fn insert_invocations(&mut self, invocations: &[StoredInvocation<'_>]) -> TxResult<u64>;
-    /// Up to `limit` pending invocations without a lease or whose lease ended at or before
-    /// `now`, oldest first, locked for the rest of the transaction. Skips rows another
-    /// transaction holds (on PostgreSQL `FOR UPDATE SKIP LOCKED`): claimers never wait on each
-    /// other and never take the same record.
-    async fn claimable_invocations_for_update(&mut self, now: Timestamp, limit: u32)
-    -> TxResult<Vec<InvocationRecord>>;
-    /// Leases invocations (by seq) until `lease_until`, counting one more attempt on each.
-    async fn lease_invocations(&mut self, seqs: &[u64], lease_until: Timestamp) -> TxResult<()>;
-    /// Writes a finished invocation's status, output, error, logs and times over the stored
-    /// record while that is pending at the same attempt, ending its lease; whether it was.
-    async fn finish_invocation(&mut self, invocation: &StoredInvocation<'_>) -> TxResult<bool>;
+    /// An invocation (without its input), locked for the rest of the transaction.
+    async fn invocation_for_update(&mut self, space: &str, id: &str) -> TxResult<Option<InvocationRecord>>;
+    /// Writes an invocation's status, attempt, output, error, logs and times over the stored
+    /// record; whether there was one.
+    async fn update_invocation(&mut self, invocation: &StoredInvocation<'_>) -> TxResult<bool>;
     /// Deletes up to `limit` finished invocations that finished before `before`, soonest
     /// finished first; how many. Skips rows another transaction holds (on PostgreSQL `SKIP
     /// LOCKED`): it never waits.

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use switchyard_model::{Segment, SpaceName};
 
-use crate::functions::{ClaimInvocations, FunctionSpec, FunctionSummary, InvocationRecord};
+use crate::functions::{AsyncInvocation, FunctionSpec, FunctionSummary, InvocationRecord};
 use crate::streams::{BucketRecord, Delivery, KvCondition, PullRequest, SubscriptionSpec, TrimLog};
 
 /// A JSON object: an instance's context or an event's payload.
@@ -616,15 +616,10 @@ pub enum WriteOp {
     PutFunction(FunctionSpec),
     /// Inserts finished invocation records (of synchronous invocations); appends no log record.
     RecordInvocations(Vec<InvocationRecord>),
-    /// Inserts a pending asynchronous invocation, unless one with the same function and
-    /// idempotency key exists, which is then returned instead.
-    EnqueueInvocation(InvocationRecord),
-    /// Leases pending invocations whose lease ended, counting an attempt on each.
-    ClaimInvocations(ClaimInvocations),
-    /// Finishes a pending invocation at the attempt the record names (status, output, error,
-    /// logs, times) and appends a `function.completed` record; does nothing when the stored
-    /// record is no longer pending at that attempt.
-    FinishInvocation(InvocationRecord),
+    /// Inserts a pending asynchronous invocation and its job (kind `invocation`, the same id),
+    /// unless one with the same function and idempotency key exists, which is then returned
+    /// instead. The job's changes carry the record along (see [`crate::JobReport`]).
+    EnqueueInvocation(AsyncInvocation),
     /// Forgets up to `limit` finished invocation records that finished before `before`.
     PurgeInvocations {
         /// The cut-off.
@@ -793,11 +788,6 @@ pub enum WriteOutcome {
         /// Whether this is the earlier invocation with the same key.
         replayed: bool,
     },
-    /// The invocations leased, with their new attempt and lease.
-    InvocationsClaimed(Vec<InvocationRecord>),
-    /// The `function.completed` record's seq, or `None` when the invocation was no longer
-    /// pending at that attempt.
-    InvocationFinished(Option<Seq>),
     /// This many invocation records were forgotten.
     InvocationsPurged(u64),
     /// A message was published (or, `replayed`, an idempotent repeat found the original).
@@ -871,8 +861,6 @@ impl WriteOutcome {
             | WriteOutcome::LogTrimmed(_)
             | WriteOutcome::InvocationsRecorded(_)
             | WriteOutcome::InvocationEnqueued { .. }
-            | WriteOutcome::InvocationsClaimed(_)
-            | WriteOutcome::InvocationFinished(_)
             | WriteOutcome::InvocationsPurged(_)
             | WriteOutcome::SpaceDeleted { .. } => false,
         }
@@ -909,8 +897,6 @@ impl WriteOutcome {
             | WriteOutcome::LogTrimmed(_)
             | WriteOutcome::InvocationsRecorded(_)
             | WriteOutcome::InvocationEnqueued { .. }
-            | WriteOutcome::InvocationsClaimed(_)
-            | WriteOutcome::InvocationFinished(_)
             | WriteOutcome::InvocationsPurged(_)
             | WriteOutcome::SpaceDeleted { .. } => {}
         }
@@ -923,8 +909,7 @@ impl WriteOutcome {
             WriteOutcome::EventApplied { applied, .. } => applied.seq = seq,
             WriteOutcome::Published { seq: at, .. }
             | WriteOutcome::KvWritten { seq: at, .. }
-            | WriteOutcome::SpaceDeleted { seq: at, .. }
-            | WriteOutcome::InvocationFinished(Some(at)) => *at = seq,
+            | WriteOutcome::SpaceDeleted { seq: at, .. } => *at = seq,
             WriteOutcome::MachinePut { .. }
             | WriteOutcome::BucketPut { .. }
             | WriteOutcome::SubscriptionPut { .. }
@@ -943,8 +928,6 @@ impl WriteOutcome {
             | WriteOutcome::LogTrimmed(_)
             | WriteOutcome::InvocationsRecorded(_)
             | WriteOutcome::InvocationEnqueued { .. }
-            | WriteOutcome::InvocationsClaimed(_)
-            | WriteOutcome::InvocationFinished(None)
             | WriteOutcome::InvocationsPurged(_)
             | WriteOutcome::JobEnqueued { .. }
             | WriteOutcome::JobsLeased(_)

@@ -178,3 +178,61 @@ async fn log_insert_without_end_offset_is_refused() {
     drop(client);
     tokio::task::spawn_blocking(move || drop(db)).await.unwrap();
 }
+
+/// A job enqueued through one node wakes the listener of another sharing the database, once
+/// the enqueue commits; a write that makes no job due wakes nobody.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_enqueue_through_one_node_wakes_the_others_listener() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+    let db = tokio::task::spawn_blocking(TestDatabase::create).await.unwrap();
+    let a = PgStore::connect(PgOptions::new(db.url().to_string())).await.expect("node a");
+    let b = Arc::new(PgStore::connect(PgOptions::new(db.url().to_string())).await.expect("node b"));
+    let woken = Arc::new(AtomicUsize::new(0));
+    let (listener_store, counter) = (b.clone(), woken.clone());
+    let listener = tokio::spawn(async move {
+        let wake = move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+        };
+        listener_store.listen_for_jobs(&wake).await
+    });
+    // LISTEN is issued once the listener's connection is up: a job enqueued before might go
+    // unheard (a hint only), so enqueue until one is heard.
+    let space = switchyard_model::SpaceName::new("acme").unwrap();
+    let spec = |id: String| switchyard_store::JobSpec {
+        id,
+        space: space.clone(),
+        kind: switchyard_model::Segment::new("noop").unwrap(),
+        target: "noop".into(),
+        payload: serde_json::json!({}),
+        priority: 0,
+        concurrency_key: None,
+        idempotency_key: None,
+        run_at: switchyard_store::Timestamp::now(),
+        retry: Default::default(),
+    };
+    let mut n = 0;
+    while woken.load(Ordering::SeqCst) == 0 {
+        assert!(n < 100, "no wake-up after {n} enqueues through another node");
+        a.write(WriteOp::EnqueueJob(spec(format!("job-{n}")))).await.expect("enqueue");
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A write that makes no job due (a heartbeat) notifies nothing.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = woken.load(Ordering::SeqCst);
+    let heartbeat = switchyard_store::NodeRecord {
+        id: "node-a".into(),
+        address: "127.0.0.1:1".into(),
+        started_at: switchyard_store::Timestamp::now(),
+        heartbeat_at: switchyard_store::Timestamp::now(),
+    };
+    a.write(WriteOp::HeartbeatNode(heartbeat)).await.expect("heartbeat");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(woken.load(Ordering::SeqCst), before, "a heartbeat woke the scheduler");
+    assert!(!listener.is_finished(), "the listener is still listening");
+    listener.abort();
+    a.close().await;
+    b.close().await;
+    tokio::task::spawn_blocking(move || drop(db)).await.unwrap();
+}

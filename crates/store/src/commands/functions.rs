@@ -1,5 +1,5 @@
 //! WebAssembly functions: deploys (versions) and invocation records (recorded, enqueued,
-//! claimed, finished, purged).
+//! followed through their job's attempts, purged).
 //!
 //! Invariants (the conformance suite checks each):
 //! - A function's versions count 1, 2, 3… per name; a deploy equal to the latest version (same
@@ -12,23 +12,29 @@
 //!   finds the first; the unique index `invocations_by_key` backs it on both backends.
 //! - An id or key already stored refuses before anything is written: the insert would fail,
 //!   and with it the whole group.
-//! - A claim takes pending invocations whose lease ended, oldest first, and counts an attempt
-//!   on each; claimers on several nodes skip each other's rows. A finish applies only to a
-//!   pending invocation at the attempt it names, so a runner whose lease ended (and whose
-//!   invocation was claimed again) cannot finish it. On PostgreSQL the writer locks the row a
-//!   finish names before it runs; a finish that waited for a claim sees the claim's new
-//!   attempt and changes nothing.
-//! - A finish appends one `function.completed` record at `space:function`.
+//! - An asynchronous invocation is enqueued with its job (kind `invocation`, the same id) in
+//!   one transaction: the work table leases, retries and dead-letters it like any job. The
+//!   record follows the job in the transaction that changes the job ([`invocation_job_changed`]):
+//!   pending while the job is pending or running (showing the last failed attempt's error),
+//!   succeeded when it succeeds, failed when it is dead, cancelled or deleted unfinished, and
+//!   pending again when it is re-driven. Only the worker holding the job reports an attempt,
+//!   so a runner whose lease was taken over changes nothing.
+//! - Each end of an invocation (succeeded or failed) appends one `function.completed` record
+//!   at `space:function`.
 //! - Every check, decode and conversion of a command runs before its first write.
 
 use std::collections::HashSet;
 
 use serde::Serialize;
 
+use switchyard_model::Segment;
+use switchyard_model::jobs::JobStatus;
+
 use super::{Command, Cx, Locking};
 use crate::error::StoreError;
 use crate::function_rules::{StoredFunction, StoredInvocation};
 use crate::functions::*;
+use crate::jobs::{JobRecord, JobSpec};
 use crate::tables::{Locks, Tables, TxResult};
 use crate::types::*;
 
@@ -88,15 +94,15 @@ impl Command for RecordInvocations<'_> {
     }
 }
 
-/// [`WriteOp::EnqueueInvocation`]: inserts a pending asynchronous invocation, or returns the one
-/// already enqueued with its idempotency key.
+/// [`WriteOp::EnqueueInvocation`]: inserts a pending asynchronous invocation and its job, or
+/// returns the one already enqueued with its idempotency key.
 pub(crate) struct EnqueueInvocation<'a> {
-    pub record: &'a InvocationRecord,
+    pub invocation: &'a AsyncInvocation,
 }
 
 impl<'a> Locking<'a> for EnqueueInvocation<'a> {
     fn locks(&self, locks: &mut Locks<'a>) {
-        let record = self.record;
+        let record = &self.invocation.record;
         if let Some(key) = &record.idempotency_key {
             locks.exclusive(format!("invocation-key:{}:{}:{key}", record.space, record.function));
         }
@@ -105,8 +111,8 @@ impl<'a> Locking<'a> for EnqueueInvocation<'a> {
 }
 
 impl Command for EnqueueInvocation<'_> {
-    async fn apply<T: Tables>(&self, tx: &mut T, _: &mut Cx<'_>) -> TxResult<WriteOutcome> {
-        let record = self.record;
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<WriteOutcome> {
+        let record = &self.invocation.record;
         check_enqueue(record)?;
         if let Some(key) = &record.idempotency_key
             && let Some(earlier) =
@@ -115,64 +121,126 @@ impl Command for EnqueueInvocation<'_> {
             return Ok(WriteOutcome::InvocationEnqueued { record: earlier, replayed: true });
         }
         let stored = StoredInvocation::new(record)?;
+        let job = JobSpec {
+            id: record.id.clone(),
+            space: record.space.clone(),
+            kind: Segment::new(INVOCATION_JOB).map_err(|e| StoreError::Internal(e.to_string()))?,
+            target: address(record.space.as_str(), record.function.as_str()),
+            payload: serde_json::json!({ "function": record.function, "version": record.version }),
+            priority: 0,
+            concurrency_key: None,
+            // The invocation's own key is checked above, per function.
+            idempotency_key: None,
+            run_at: cx.now,
+            retry: self.invocation.retry.clone(),
+        };
         check_new(tx, std::slice::from_ref(&stored)).await?;
+        if tx.job_for_update(record.space.as_str(), &record.id).await?.is_some() {
+            return Err(StoreError::Internal(format!("a job with id \"{}\" is already stored", record.id)).into());
+        }
         let seq = tx.insert_invocation(&stored).await?;
+        super::jobs::insert_job(tx, cx, &job).await?;
         Ok(WriteOutcome::InvocationEnqueued { record: InvocationRecord { seq, ..record.clone() }, replayed: false })
     }
 }
 
-/// [`WriteOp::ClaimInvocations`]: leases up to `limit` pending invocations whose lease ended,
-/// oldest first.
-pub(crate) struct Claim<'a> {
-    pub claim: &'a ClaimInvocations,
-}
+/// The error of an asynchronous invocation whose job died of ended leases (the runtime's
+/// `function_abandoned`).
+const ABANDONED: &str = "function_abandoned";
 
-impl<'a> Locking<'a> for Claim<'a> {
-    /// None: a sweep across spaces locks the rows it claims instead, skipping those others hold.
-    fn locks(&self, _: &mut Locks<'a>) {}
-}
-
-impl Command for Claim<'_> {
-    async fn apply<T: Tables>(&self, tx: &mut T, _: &mut Cx<'_>) -> TxResult<WriteOutcome> {
-        let claim = self.claim;
-        let due = tx.claimable_invocations_for_update(claim.now, claim.limit).await?;
-        // Every record is claimed before the first write, so a corrupt one refuses cleanly.
-        let claimed = due.into_iter().map(|r| claimed(r, claim.lease_until)).collect::<Result<Vec<_>, _>>()?;
-        if !claimed.is_empty() {
-            let seqs: Vec<u64> = claimed.iter().map(|r| r.seq).collect();
-            tx.lease_invocations(&seqs, claim.lease_until).await?;
-        }
-        Ok(WriteOutcome::InvocationsClaimed(claimed))
+/// Brings an asynchronous invocation's record in line with its job, which `job` shows as just
+/// changed (or `deleted`), in the same transaction; `report` is the record as the attempt that
+/// just ended left it (its output, error, logs and duration), when one did. Appends
+/// `function.completed` when the invocation ends. Does nothing for other jobs.
+pub(super) async fn invocation_job_changed<T: Tables>(
+    tx: &mut T,
+    cx: &mut Cx<'_>,
+    job: &JobRecord,
+    report: Option<&InvocationRecord>,
+    deleted: bool,
+) -> TxResult<()> {
+    if job.kind.as_str() != INVOCATION_JOB {
+        return Ok(());
     }
-}
-
-/// [`WriteOp::FinishInvocation`]: finishes a pending invocation at the attempt the record names
-/// and logs its completion.
-pub(crate) struct FinishInvocation<'a> {
-    pub record: &'a InvocationRecord,
-}
-
-impl<'a> Locking<'a> for FinishInvocation<'a> {
-    fn locks(&self, locks: &mut Locks<'a>) {
-        locks.invocations.push(self.record.id.as_str());
-        locks.writes_into(self.record.space.as_ref());
-    }
-}
-
-impl Command for FinishInvocation<'_> {
-    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<WriteOutcome> {
-        let record = self.record;
-        check_finish(record)?;
-        let stored = StoredInvocation::new(record)?;
-        if !tx.finish_invocation(&stored).await? {
-            return Ok(WriteOutcome::InvocationFinished(None));
+    let mut record = match report {
+        Some(report) => report.clone(),
+        None => match tx.invocation_for_update(job.space.as_ref(), &job.id).await? {
+            Some(stored) => stored,
+            // Purged, or its space deleted: nothing to follow.
+            None => return Ok(()),
+        },
+    };
+    let job_error = || {
+        job.last_error.as_ref().map(|e| serde_json::json!({ "code": e.code, "message": e.message, "retryable": true }))
+    };
+    if deleted {
+        if record.status != InvocationStatus::Pending {
+            return Ok(());
         }
+        record.status = InvocationStatus::Failed;
+        record.error = Some(serde_json::json!({
+            "code": "job_deleted",
+            "message": "the invocation's job was deleted before it finished",
+        }));
+        record.finished_at = Some(cx.now);
+    } else {
+        match job.status {
+            JobStatus::Running => return Ok(()),
+            JobStatus::Pending => {
+                record.status = InvocationStatus::Pending;
+                if report.is_none() {
+                    // A lease that ended shows as the attempt's error; a re-drive starts afresh.
+                    record.error = if job.attempt == 0 { None } else { job_error() };
+                }
+                record.finished_at = None;
+                record.output = None;
+                record.output_size = 0;
+                record.output_content_type = String::new();
+            }
+            JobStatus::Succeeded => {
+                record.status = InvocationStatus::Succeeded;
+                record.finished_at = Some(cx.now);
+            }
+            JobStatus::Dead => {
+                record.status = InvocationStatus::Failed;
+                if report.is_none() {
+                    // Only a lease that ended kills a job without a report: every attempt ended
+                    // with its node (or hung past the lease).
+                    record.error = Some(serde_json::json!({
+                        "code": ABANDONED,
+                        "message": format!(
+                            "{} attempts ended without finishing (the last: {}); the invocation is abandoned",
+                            job.attempt,
+                            job.last_error.as_ref().map_or("no error recorded", |e| e.message.as_str()),
+                        ),
+                        "retryable": false,
+                    }));
+                }
+                record.finished_at = Some(cx.now);
+            }
+            JobStatus::Cancelled => {
+                record.status = InvocationStatus::Failed;
+                record.error = Some(serde_json::json!({
+                    "code": "cancelled",
+                    "message": "the invocation's job was cancelled before it finished",
+                }));
+                record.finished_at = Some(cx.now);
+            }
+        }
+        record.attempt = job.attempt;
+    }
+    // The input is stored already and never rewritten.
+    record.input = None;
+    let stored = StoredInvocation::new(&record)?;
+    if !tx.update_invocation(&stored).await? {
+        return Ok(());
+    }
+    if record.status != InvocationStatus::Pending {
         let (space, function) = (record.space.as_str(), record.function.as_str());
-        let payload = completed_payload(record);
-        cx.append(tx, space, FUNCTION_COMPLETED, address(space, function), &payload, None, true).await?;
-        // The seq is patched in when the group's records are numbered.
-        Ok(WriteOutcome::InvocationFinished(Some(Seq(0))))
+        let payload = completed_payload(&record);
+        cx.append(tx, space, FUNCTION_COMPLETED, address(space, function), &payload, None, false).await?;
     }
+    Ok(())
 }
 
 /// [`WriteOp::PurgeInvocations`].
@@ -256,18 +324,6 @@ fn check_enqueue(record: &InvocationRecord) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Refuses a finish that leaves the invocation pending (a caller's bug: a finish ends the
-/// invocation and reports it as completed).
-fn check_finish(record: &InvocationRecord) -> Result<(), StoreError> {
-    if record.status == InvocationStatus::Pending {
-        return Err(StoreError::Internal(format!(
-            "invocation \"{}\" cannot be finished as pending; finish it as succeeded or failed",
-            record.id
-        )));
-    }
-    Ok(())
-}
-
 /// The refusal for an invocation id that is already stored (ids are generated, so a repeat is
 /// a caller's bug, not a condition to report to a client).
 fn duplicate_id(id: &str) -> StoreError {
@@ -301,14 +357,4 @@ fn check_distinct(records: &[InvocationRecord]) -> Result<(), StoreError> {
         }
     }
     Ok(())
-}
-
-/// A claimed record as the claim leaves it: one more attempt, leased until `lease_until`.
-fn claimed(mut record: InvocationRecord, lease_until: Timestamp) -> Result<InvocationRecord, StoreError> {
-    record.attempt = record
-        .attempt
-        .checked_add(1)
-        .ok_or_else(|| StoreError::Corrupt(format!("invocation \"{}\" attempt {}", record.id, record.attempt)))?;
-    record.lease_until = Some(lease_until);
-    Ok(record)
 }

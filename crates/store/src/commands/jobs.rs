@@ -9,6 +9,8 @@
 //!   finishes nothing.
 //! - A lease that ended counts as a failed attempt (`lease_expired`) and goes through the retry
 //!   policy like any failure.
+//! - A change of a job that runs an asynchronous invocation updates the invocation's record in
+//!   the same transaction (see `commands::functions`).
 //! - Every attempt's start and end appends a log record (`job.started`, `job.succeeded`,
 //!   `job.failed`, `job.dead`), as do enqueues, re-drives, cancellations and deletions.
 
@@ -16,8 +18,10 @@ use serde_json::{Value, json};
 use switchyard_model::SpaceName;
 use switchyard_model::jobs::{Candidate, DeadReason, FailedAttempt, JobStatus, RetryDecision, select_fair};
 
+use super::functions::invocation_job_changed;
 use super::{Command, Cx, Locking};
 use crate::error::StoreError;
+use crate::functions::InvocationRecord;
 use crate::jobs::*;
 use crate::tables::{Locks, Tables, TxResult};
 use crate::types::*;
@@ -63,34 +67,41 @@ impl Command for EnqueueJob<'_> {
         {
             return Ok(WriteOutcome::JobEnqueued { job: Box::new(job), replayed: true, space_created: false });
         }
-        let job = JobRecord {
-            id: spec.id.clone(),
-            space: spec.space.clone(),
-            kind: spec.kind.clone(),
-            target: spec.target.clone(),
-            payload: spec.payload.clone(),
-            status: JobStatus::Pending,
-            priority: spec.priority,
-            concurrency_key: spec.concurrency_key.clone(),
-            idempotency_key: spec.idempotency_key.clone(),
-            run_at: spec.run_at,
-            attempt: 0,
-            lease_until: None,
-            lease_owner: None,
-            retry: spec.retry.clone(),
-            created_at: cx.now,
-            updated_at: cx.now,
-            finished_at: None,
-            last_error: None,
-            result: None,
-            attempts: Vec::new(),
-        };
-        tx.insert_job(&job).await?;
-        cx.touch_space(space);
-        let record = json!({ "id": job.id, "kind": job.kind, "target": job.target, "run_at": job.run_at });
-        append(tx, cx, &job, job_kinds::ENQUEUED, &record).await?;
+        let job = insert_job(tx, cx, spec).await?;
         Ok(WriteOutcome::JobEnqueued { job: Box::new(job), replayed: false, space_created: false })
     }
+}
+
+/// Inserts a new job (its id and key free) as `spec` describes and logs `job.enqueued`; the
+/// outbox every command that causes work writes through, in its own transaction.
+pub(super) async fn insert_job<T: Tables>(tx: &mut T, cx: &mut Cx<'_>, spec: &JobSpec) -> TxResult<JobRecord> {
+    let job = JobRecord {
+        id: spec.id.clone(),
+        space: spec.space.clone(),
+        kind: spec.kind.clone(),
+        target: spec.target.clone(),
+        payload: spec.payload.clone(),
+        status: JobStatus::Pending,
+        priority: spec.priority,
+        concurrency_key: spec.concurrency_key.clone(),
+        idempotency_key: spec.idempotency_key.clone(),
+        run_at: spec.run_at,
+        attempt: 0,
+        lease_until: None,
+        lease_owner: None,
+        retry: spec.retry.clone(),
+        created_at: cx.now,
+        updated_at: cx.now,
+        finished_at: None,
+        last_error: None,
+        result: None,
+        attempts: Vec::new(),
+    };
+    tx.insert_job(&job).await?;
+    cx.touch_space(spec.space.as_ref());
+    let record = json!({ "id": job.id, "kind": job.kind, "target": job.target, "run_at": job.run_at });
+    append(tx, cx, &job, job_kinds::ENQUEUED, &record).await?;
+    Ok(job)
 }
 
 /// [`WriteOp::LeaseJobs`].
@@ -117,7 +128,8 @@ impl Command for LeaseJobsCommand<'_> {
                     job.lease_owner.as_deref().unwrap_or("an unknown node")
                 ),
             };
-            fail_attempt(tx, cx, &mut job, error, None, false, lease.random).await?;
+            let failure = Failure { error, retry_after_ms: None, permanent: false, random: lease.random };
+            fail_attempt(tx, cx, &mut job, failure, None).await?;
             expired += 1;
         }
         // 2. Due jobs, fairly: spaces in turn from where the last round ended.
@@ -195,17 +207,24 @@ fn trim_history(job: &mut JobRecord) {
     }
 }
 
+/// How an attempt failed, as [`fail_attempt`] takes it.
+struct Failure {
+    error: JobError,
+    retry_after_ms: Option<u64>,
+    permanent: bool,
+    random: f64,
+}
+
 /// Ends the job's current attempt with `error`: pending again at the policy's retry time, or
 /// dead. Appends `job.failed` or `job.dead`.
 async fn fail_attempt<T: Tables>(
     tx: &mut T,
     cx: &mut Cx<'_>,
     job: &mut JobRecord,
-    error: JobError,
-    retry_after_ms: Option<u64>,
-    permanent: bool,
-    random: f64,
+    failure: Failure,
+    report: Option<&InvocationRecord>,
 ) -> TxResult<JobFinished> {
+    let Failure { error, retry_after_ms, permanent, random } = failure;
     let now = cx.now;
     let decision = if permanent {
         RetryDecision::Dead { reason: DeadReason::NonRetryable { code: error.code.clone() } }
@@ -253,6 +272,7 @@ async fn fail_attempt<T: Tables>(
             JobFinished::Dead
         }
     };
+    invocation_job_changed(tx, cx, job, report, false).await?;
     Ok(finished)
 }
 
@@ -298,6 +318,15 @@ impl Command for FinishJobCommand<'_> {
         if !held {
             return Ok(WriteOutcome::JobFinished(JobFinished::NotHeld));
         }
+        let report = match &f.report {
+            Some(JobReport::Invocation(record)) => {
+                // Converted once before anything is written, so a record that cannot be stored
+                // refuses the finish cleanly.
+                crate::function_rules::StoredInvocation::new(record)?;
+                Some(&**record)
+            }
+            None => None,
+        };
         let finished = match &f.outcome {
             AttemptOutcome::Succeeded(result) => {
                 let now = cx.now;
@@ -315,10 +344,17 @@ impl Command for FinishJobCommand<'_> {
                 tx.update_job(&job).await?;
                 let record = json!({ "id": job.id, "attempt": job.attempt });
                 append(tx, cx, &job, job_kinds::SUCCEEDED, &record).await?;
+                invocation_job_changed(tx, cx, &job, report, false).await?;
                 JobFinished::Succeeded
             }
             AttemptOutcome::Failed { error, retry_after_ms, permanent, random } => {
-                fail_attempt(tx, cx, &mut job, error.clone(), *retry_after_ms, *permanent, *random).await?
+                let failure = Failure {
+                    error: error.clone(),
+                    retry_after_ms: *retry_after_ms,
+                    permanent: *permanent,
+                    random: *random,
+                };
+                fail_attempt(tx, cx, &mut job, failure, report).await?
             }
         };
         Ok(WriteOutcome::JobFinished(finished))
@@ -347,7 +383,8 @@ async fn redrive<T: Tables>(tx: &mut T, cx: &mut Cx<'_>, job: &mut JobRecord, pa
     job.updated_at = cx.now;
     tx.update_job(job).await?;
     let record = json!({ "id": job.id, "new_payload": payload.is_some() });
-    append(tx, cx, job, job_kinds::RETRIED, &record).await
+    append(tx, cx, job, job_kinds::RETRIED, &record).await?;
+    invocation_job_changed(tx, cx, job, None, false).await
 }
 
 /// [`WriteOp::RetryJob`].
@@ -430,6 +467,7 @@ impl Command for CancelJob<'_> {
         tx.update_job(&job).await?;
         let record = json!({ "id": job.id, "attempt": job.attempt });
         append(tx, cx, &job, job_kinds::CANCELLED, &record).await?;
+        invocation_job_changed(tx, cx, &job, None, false).await?;
         Ok(WriteOutcome::JobChanged(Some(Box::new(job))))
     }
 }
@@ -462,6 +500,7 @@ impl Command for DeleteJob<'_> {
         tx.delete_job(self.space.as_ref(), self.id).await?;
         let record = json!({ "id": job.id, "status": job.status.as_str() });
         append(tx, cx, &job, job_kinds::DELETED, &record).await?;
+        invocation_job_changed(tx, cx, &job, None, true).await?;
         Ok(WriteOutcome::JobChanged(None))
     }
 }

@@ -292,16 +292,8 @@ macro_rules! dispatch {
                 let $c = RecordInvocations { records };
                 $body
             }
-            WriteOp::EnqueueInvocation(record) => {
-                let $c = EnqueueInvocation { record };
-                $body
-            }
-            WriteOp::ClaimInvocations(claim) => {
-                let $c = Claim { claim };
-                $body
-            }
-            WriteOp::FinishInvocation(record) => {
-                let $c = FinishInvocation { record };
+            WriteOp::EnqueueInvocation(invocation) => {
+                let $c = EnqueueInvocation { invocation };
                 $body
             }
             WriteOp::PurgeInvocations { before, limit } => {

@@ -4,17 +4,22 @@
 //! to the latest version (digest and configuration, compared as JSON values) stores nothing;
 //! each new version is logged once; invocation records round-trip every field and list by seq
 //! in pages; an asynchronous invocation's idempotency key finds the original even under
-//! concurrent enqueues; a pending invocation is leased to one claimer at a time and a claim
-//! counts the attempt; a finish applies once, only at the claimed attempt, and is logged with
-//! its result; purging forgets only finished records older than the cut-off; and all of it
-//! survives a restart.
+//! concurrent enqueues; an enqueue writes the invocation's job in the same transaction, and the
+//! record follows its job through every change (a reported attempt, a retry, a lease that
+//! ended, death, re-drive, cancellation, deletion), logging each end once; a worker that no
+//! longer holds the job changes nothing; purging forgets only finished records older than the
+//! cut-off; and all of it survives a restart.
 
 use std::collections::HashSet;
 
 use serde_json::{Value, json};
 
+use switchyard_model::jobs::{FairCursor, Jitter, JobStatus, RetryPolicy, SpaceLimits};
+
 use super::{Case, Harness, seg, space};
+use crate::clock::ManualClock;
 use crate::functions::*;
+use crate::jobs::*;
 use crate::types::*;
 use crate::{Store, StoreError};
 
@@ -24,8 +29,8 @@ pub(super) fn cases<H: Harness>() -> Vec<(&'static str, Case<H>)> {
         ("functions_count_versions_that_change_something", |h| Box::pin(versions(h))),
         ("invocation_records_round_trip_and_list_in_pages", |h| Box::pin(records(h))),
         ("enqueue_is_idempotent_per_function_and_key", |h| Box::pin(enqueue_idempotency(h))),
-        ("claims_lease_each_pending_invocation_to_one_claimer", |h| Box::pin(claims(h))),
-        ("finish_applies_once_at_the_claimed_attempt", |h| Box::pin(finish(h))),
+        ("an_enqueue_writes_the_invocations_job_leased_by_one_worker", |h| Box::pin(invocation_jobs(h))),
+        ("an_invocation_follows_its_job_through_every_change", |h| Box::pin(follows_its_job(h))),
         ("purge_forgets_finished_invocations_before_the_cutoff", |h| Box::pin(purge(h))),
         ("functions_and_invocations_survive_reopen", |h| Box::pin(survive_reopen(h))),
     ]
@@ -74,7 +79,6 @@ fn finished(id: &str, function: &str, created_at: i64) -> InvocationRecord {
         created_at: Timestamp(created_at),
         finished_at: Some(Timestamp(created_at + 7)),
         duration_us: Some(6_543),
-        lease_until: None,
         seq: 0,
     }
 }
@@ -112,7 +116,6 @@ fn pending(id: &str, function: &str, key: Option<&str>) -> InvocationRecord {
         logs: json!([]),
         finished_at: None,
         duration_us: None,
-        lease_until: None,
         ..finished(id, function, Timestamp::now().0)
     }
 }
@@ -125,30 +128,110 @@ async fn record<S: Store>(store: &S, records: Vec<InvocationRecord>) -> u64 {
     }
 }
 
+/// The retry policy of the cases' invocations: 2 attempts, 1 s apart.
+fn policy() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 2,
+        initial_ms: 1_000,
+        multiplier: 2.0,
+        max_ms: 60_000,
+        jitter: Jitter::None,
+        deadline_ms: None,
+        non_retryable: Vec::new(),
+    }
+}
+
+/// The enqueue of a pending record.
+fn enqueue_op(record: InvocationRecord) -> WriteOp {
+    WriteOp::EnqueueInvocation(AsyncInvocation { record, retry: policy() })
+}
+
 /// Enqueues, expecting `InvocationEnqueued`; returns (record as stored, replayed).
 async fn enqueue<S: Store>(store: &S, record: InvocationRecord) -> (InvocationRecord, bool) {
-    match store.write(WriteOp::EnqueueInvocation(record)).await.expect("enqueue") {
+    match store.write(enqueue_op(record)).await.expect("enqueue") {
         WriteOutcome::InvocationEnqueued { record, replayed } => (record, replayed),
         other => panic!("unexpected outcome {other:?}"),
     }
 }
 
-/// Claims, expecting `InvocationsClaimed`.
-async fn claim<S: Store>(store: &S, now: i64, lease_until: i64, limit: u32) -> Vec<InvocationRecord> {
-    let op =
-        WriteOp::ClaimInvocations(ClaimInvocations { now: Timestamp(now), lease_until: Timestamp(lease_until), limit });
-    match store.write(op).await.expect("claim") {
-        WriteOutcome::InvocationsClaimed(records) => records,
+/// Leases up to `max` due jobs for `owner` (for a minute); returns the jobs and how many ended
+/// leases were taken back.
+async fn lease<S: Store>(store: &S, owner: &str, max: u32) -> (Vec<JobRecord>, u32) {
+    let request = LeaseJobs {
+        owner: owner.into(),
+        max,
+        lease_ms: 60_000,
+        limits: SpaceLimits::new(1_000),
+        cursor: FairCursor::default(),
+        random: 0.5,
+    };
+    match store.write(WriteOp::LeaseJobs(request)).await.expect("lease") {
+        WriteOutcome::JobsLeased(leased) => (leased.jobs, leased.expired),
         other => panic!("unexpected outcome {other:?}"),
     }
 }
 
-/// Finishes, expecting `InvocationFinished`.
-async fn finish_op<S: Store>(store: &S, record: InvocationRecord) -> Option<Seq> {
-    match store.write(WriteOp::FinishInvocation(record)).await.expect("finish") {
-        WriteOutcome::InvocationFinished(seq) => seq,
+/// Ends `job`'s attempt as `owner` with `outcome`, reporting `record` for its invocation.
+async fn report<S: Store>(
+    store: &S,
+    job: &JobRecord,
+    owner: &str,
+    outcome: AttemptOutcome,
+    record: InvocationRecord,
+) -> JobFinished {
+    let finish = FinishJob {
+        space: job.space.clone(),
+        id: job.id.clone(),
+        owner: owner.into(),
+        attempt: job.attempt,
+        outcome,
+        report: Some(JobReport::Invocation(Box::new(record))),
+    };
+    match store.write(WriteOp::FinishJob(finish)).await.expect("finish") {
+        WriteOutcome::JobFinished(finished) => finished,
         other => panic!("unexpected outcome {other:?}"),
     }
+}
+
+/// A failed attempt's outcome.
+fn failure(code: &str) -> AttemptOutcome {
+    AttemptOutcome::Failed {
+        error: JobError { code: code.into(), message: format!("{code} happened") },
+        retry_after_ms: None,
+        permanent: false,
+        random: 0.5,
+    }
+}
+
+/// What a worker reports for an attempt that returned `output`.
+fn succeeded(record: &InvocationRecord, output: &[u8]) -> InvocationRecord {
+    InvocationRecord {
+        status: InvocationStatus::Succeeded,
+        output: Some(output.to_vec()),
+        output_size: output.len() as u64,
+        output_content_type: "application/json; charset=utf-8".into(),
+        logs: json!([{ "level": "info", "message": "resized" }]),
+        duration_us: Some(1_234),
+        ..record.clone()
+    }
+}
+
+/// What a worker reports for an attempt that failed with `code`.
+fn failed_with(record: &InvocationRecord, code: &str) -> InvocationRecord {
+    InvocationRecord {
+        status: InvocationStatus::Failed,
+        error: Some(json!({ "code": code, "message": format!("{code} happened") })),
+        logs: json!([{ "level": "error", "message": code }]),
+        duration_us: Some(10),
+        ..record.clone()
+    }
+}
+
+/// The kinds and payloads of `acme:resize`'s `function.completed` records after `after`.
+async fn completions<S: Store>(store: &S, after: Seq) -> Vec<Value> {
+    let log = store.history("acme:resize", after, 100).await.expect("history");
+    assert!(log.iter().all(|r| r.kind == FUNCTION_COMPLETED), "{log:?}");
+    log.into_iter().map(|r| r.payload).collect()
 }
 
 /// Purges, expecting `InvocationsPurged`.
@@ -243,7 +326,7 @@ async fn versions<H: Harness>(h: &H) {
     // A deploy in a batch that fails is undone with its log record.
     let batch = vec![
         WriteOp::PutFunction(spec(SPACE, "batched", b"batched", json!({}))),
-        WriteOp::EnqueueInvocation(finished("not-pending", "batched", 0)),
+        enqueue_op(finished("not-pending", "batched", 0)),
     ];
     match store.write_atomic(batch).await {
         Err(StoreError::BatchFailed { index: 1, .. }) => {}
@@ -391,59 +474,51 @@ async fn enqueue_idempotency<H: Harness>(h: &H) {
     let twice = vec![pending("e-7", "resize", Some("twice")), pending("e-9", "resize", Some("twice"))];
     let twice = store.write(WriteOp::RecordInvocations(twice)).await;
     assert!(refused_as_internal(&twice, "twice"), "{twice:?}");
-    let reused = store.write(WriteOp::EnqueueInvocation(pending("e-1", "resize", Some("fresh")))).await;
+    let reused = store.write(enqueue_op(pending("e-1", "resize", Some("fresh")))).await;
     assert!(refused_as_internal(&reused, "an invocation with id \"e-1\" is already stored"), "{reused:?}");
     // Only pending asynchronous invocations are enqueued.
-    let not_pending = store.write(WriteOp::EnqueueInvocation(finished("e-8", "resize", 0))).await;
+    let not_pending = store.write(enqueue_op(finished("e-8", "resize", 0))).await;
     assert!(matches!(not_pending, Err(StoreError::Internal(_))), "{not_pending:?}");
     for id in ["e-7", "e-8", "e-9"] {
         assert!(store.get_invocation(&space(SPACE), id).await.expect("get").is_none(), "{id} was refused");
     }
-    assert!(store.read_log(Seq(0), 10).await.expect("log").is_empty(), "enqueueing appends no log record");
+    // Each new enqueue logged its job's `job.enqueued`, and nothing else; a replay nothing.
+    let log = store.read_log(Seq(0), 1_000).await.expect("log");
+    assert!(log.iter().all(|r| r.kind == job_kinds::ENQUEUED), "{log:?}");
+    let stored_count = list(&*store, None, Some(0), 1_000).await.into_iter().filter(|r| r.is_async).count();
+    assert_eq!(log.len(), stored_count, "one job per stored asynchronous invocation");
+    assert!(store.get_job(&space(SPACE), "e-2").await.expect("get").is_none(), "a replay enqueued no job");
 }
 
-/// A claim takes pending invocations whose lease ended, oldest first, counts the attempt and
-/// leases them; concurrent claimers never take the same one.
-async fn claims<H: Harness>(h: &H) {
-    let store = h.fresh().await;
-    let t = Timestamp::now().0;
-    let mut later = pending("later", "resize", None);
-    later.lease_until = Some(Timestamp(t + 10_000));
-    enqueue(&*store, later).await;
-    let (first, _) = enqueue(&*store, pending("first", "resize", None)).await;
-    enqueue(&*store, pending("second", "resize", None)).await;
-    record(&*store, vec![finished("done", "resize", t)]).await;
+/// An enqueue writes the invocation's job (the same id, kind `invocation`, the invocation's
+/// policy) in its transaction; concurrent workers lease each job once; a lease that ends shows
+/// on the record as the attempt's error.
+async fn invocation_jobs<H: Harness>(h: &H) {
+    let clock = ManualClock::new(Timestamp(1_000_000));
+    let store = h.fresh_with_clock(clock.shared()).await;
+    let (record, _) = enqueue(&*store, pending("j-1", "resize", Some("k"))).await;
+    let job = store.get_job(&space(SPACE), "j-1").await.expect("get").expect("the job is stored with it");
+    assert_eq!((job.kind.as_str(), job.target.as_str()), (INVOCATION_JOB, "acme:resize"));
+    assert_eq!((job.status, job.attempt, job.run_at), (JobStatus::Pending, 0, Timestamp(1_000_000)));
+    assert_eq!((job.retry.clone(), job.payload.clone()), (policy(), json!({ "function": "resize", "version": 3 })));
+    assert_eq!(job.idempotency_key, None, "the invocation's key is the invocation's, per function");
+    let (again, replayed) = enqueue(&*store, pending("j-2", "resize", Some("k"))).await;
+    assert!(replayed && again == record);
+    assert!(store.get_job(&space(SPACE), "j-2").await.expect("get").is_none(), "a replay enqueues no job");
+    // A refused enqueue leaves no job behind.
+    let refused = store.write(enqueue_op(pending("j-1", "resize", None))).await;
+    assert!(refused_as_internal(&refused, "already stored"), "{refused:?}");
 
-    let got = claim(&*store, t, t + 60_000, 1).await;
-    let expected = InvocationRecord { attempt: 1, lease_until: Some(Timestamp(t + 60_000)), ..first.clone() };
-    assert_eq!(got, vec![expected.clone()], "the oldest due one, with its attempt counted and its lease");
-    assert_eq!(stored(&*store, "first").await, expected, "as stored after the claim");
-    let got = claim(&*store, t, t + 60_000, 10).await;
-    assert_eq!(ids(&got), vec!["second"], "leased ones, finished ones and future leases are not due");
-    assert!(claim(&*store, t + 9_999, t + 60_000, 10).await.is_empty(), "nothing is due before a lease ends");
-    let got = claim(&*store, t + 10_000, t + 70_000, 10).await;
-    assert_eq!(ids(&got), vec!["later"], "due once `now` reaches its lease");
-    assert_eq!((got[0].attempt, got[0].lease_until), (1, Some(Timestamp(t + 70_000))));
-    let got = claim(&*store, t + 60_000, t + 120_000, 10).await;
-    assert_eq!(ids(&got), vec!["first", "second"], "due again once their lease ended, oldest first");
-    assert!(got.iter().all(|r| r.attempt == 2 && r.lease_until == Some(Timestamp(t + 120_000))), "{got:?}");
-    assert_eq!(stored(&*store, "second").await, got[1], "as stored after the claim");
-    assert!(claim(&*store, t + 1_000_000, t + 2_000_000, 0).await.is_empty(), "limit 0 claims nothing");
-    assert_eq!(stored(&*store, "done").await.attempt, 1, "a finished invocation is never claimed");
-
-    // Concurrent claimers over 40 due invocations: each is claimed once, all are claimed.
-    let store = h.fresh().await;
-    let batch: Vec<WriteOp> =
-        (0..40).map(|i| WriteOp::EnqueueInvocation(pending(&format!("q-{i:02}"), "resize", None))).collect();
+    // 40 invocations leased by 4 concurrent workers: each exactly once, all of them.
+    let batch: Vec<WriteOp> = (0..40).map(|i| enqueue_op(pending(&format!("q-{i:02}"), "resize", None))).collect();
     assert_eq!(store.write_atomic(batch).await.expect("enqueue 40").len(), 40);
-    let claimers: Vec<_> = (0..4)
-        .map(|_| {
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
             let store = store.clone();
             tokio::spawn(async move {
                 let mut mine = Vec::new();
                 loop {
-                    let got = claim(&*store, t, t + 600_000, 5).await;
-                    assert!(got.len() <= 5, "a claim takes at most its limit");
+                    let (got, _) = lease(&*store, &format!("node-{w}"), 5).await;
                     if got.is_empty() {
                         break mine;
                     }
@@ -452,122 +527,126 @@ async fn claims<H: Harness>(h: &H) {
             })
         })
         .collect();
-    let mut claimed = Vec::new();
-    for claimer in claimers {
-        claimed.extend(claimer.await.expect("claimer"));
+    let mut leased = Vec::new();
+    for worker in workers {
+        leased.extend(worker.await.expect("worker"));
     }
-    let unique: HashSet<String> = claimed.iter().map(|r| r.id.clone()).collect();
-    assert_eq!(claimed.len(), unique.len(), "no invocation was claimed twice");
-    assert_eq!(unique, (0..40).map(|i| format!("q-{i:02}")).collect::<HashSet<_>>(), "together they claimed all");
-    assert!(claimed.iter().all(|r| r.attempt == 1), "each was claimed once");
+    let unique: HashSet<String> = leased.iter().map(|j| j.id.clone()).collect();
+    assert_eq!(leased.len(), unique.len(), "no job was leased twice");
+    let mut want: HashSet<String> = (0..40).map(|i| format!("q-{i:02}")).collect();
+    want.insert("j-1".into());
+    assert_eq!(unique, want, "together they leased all");
+    assert_eq!(stored(&*store, "q-00").await.status, InvocationStatus::Pending, "running is pending to its record");
+
+    // Every lease ends unrenewed: each attempt failed with `lease_expired`, to run again 1 s on.
+    clock.advance(60_000);
+    let (got, expired) = lease(&*store, "node-9", 0).await;
+    assert!(got.is_empty());
+    assert_eq!(expired, 41);
+    let j1 = stored(&*store, "j-1").await;
+    assert_eq!((j1.status, j1.attempt, j1.finished_at), (InvocationStatus::Pending, 1, None));
+    assert_eq!(j1.error.as_ref().and_then(|e| e.get("code")), Some(&json!("lease_expired")), "{j1:?}");
+    assert!(completions(&*store, Seq(0)).await.is_empty(), "nothing ended");
 }
 
-/// A finish applies only to a pending invocation at the attempt it names, and logs the result.
-async fn finish<H: Harness>(h: &H) {
-    let store = h.fresh().await;
-    let t = Timestamp::now().0;
-    enqueue(&*store, pending("f-1", "resize", Some("k-1"))).await;
-    let claimed = claim(&*store, t, t + 1_000, 10).await.pop().expect("claimed");
-    let output = br#"{"width": 100, "format": "png"}"#.to_vec();
-    let done = InvocationRecord {
-        status: InvocationStatus::Succeeded,
-        output_size: output.len() as u64,
-        output: Some(output),
-        output_content_type: "application/json; charset=utf-8".to_string(),
-        logs: json!([{ "level": "info", "message": "resized" }]),
-        finished_at: Some(Timestamp(t + 50)),
-        duration_us: Some(1_234),
-        lease_until: None,
-        ..claimed.clone()
-    };
-    let seq = finish_op(&*store, done.clone()).await.expect("finished at the claimed attempt");
-    assert_eq!(stored(&*store, "f-1").await, done, "status, output, logs and times as finished; lease ended");
-    let log = store.history("acme:resize", Seq(0), 10).await.expect("history");
-    assert_eq!(log.len(), 1, "{log:?}");
-    let completed = &log[0];
-    assert_eq!((completed.seq, completed.kind.as_str()), (seq, FUNCTION_COMPLETED));
-    assert_eq!((completed.space.as_str(), completed.address.as_str()), (SPACE, "acme:resize"));
-    assert_eq!(completed.payload["invocation_id"], "f-1");
-    assert_eq!(completed.payload["status"], "succeeded");
-    assert_eq!(completed.payload["function"], "resize");
-    assert_eq!((completed.payload["version"].clone(), completed.payload["attempt"].clone()), (json!(3), json!(1)));
-    assert_eq!(completed.payload["duration_us"], 1_234);
-    assert_eq!(completed.payload["output"], json!({ "width": 100, "format": "png" }), "JSON output is embedded");
-    assert_eq!(store.read_log(Seq(0), 10).await.expect("log").last().map(|r| r.seq), Some(seq));
+/// The record follows its job: a success, a retried failure, the last failure, a worker that
+/// no longer holds the job, re-drive, cancellation and deletion; each end is logged once.
+async fn follows_its_job<H: Harness>(h: &H) {
+    let clock = ManualClock::new(Timestamp(2_000_000));
+    let store = h.fresh_with_clock(clock.shared()).await;
+    let (f1, _) = enqueue(&*store, pending("f-1", "resize", Some("k-1"))).await;
+    let (job, _) = lease(&*store, "node-a", 1).await;
+    let output = br#"{"width": 100, "format": "png"}"#;
+    let finished = report(&*store, &job[0], "node-a", AttemptOutcome::Succeeded(None), succeeded(&f1, output)).await;
+    assert_eq!(finished, JobFinished::Succeeded);
+    let want = InvocationRecord { attempt: 1, finished_at: Some(Timestamp(2_000_000)), ..succeeded(&f1, output) };
+    assert_eq!(stored(&*store, "f-1").await, want, "status, output, logs and times as reported; its input kept");
+    let done = completions(&*store, Seq(0)).await;
+    assert_eq!(done.len(), 1, "{done:?}");
+    assert_eq!((done[0]["invocation_id"].clone(), done[0]["status"].clone()), (json!("f-1"), json!("succeeded")));
+    assert_eq!((done[0]["version"].clone(), done[0]["attempt"].clone()), (json!(3), json!(1)));
+    assert_eq!(done[0]["duration_us"], 1_234);
+    assert_eq!(done[0]["output"], json!({ "width": 100, "format": "png" }), "JSON output is embedded");
+    let (mark, _) = store.read_log(Seq(0), 1_000).await.expect("log").last().map(|r| (r.seq, ())).expect("records");
+    // A second report of the same attempt changes nothing.
+    let again = report(&*store, &job[0], "node-a", failure("late"), failed_with(&f1, "late")).await;
+    assert_eq!(again, JobFinished::NotHeld);
+    assert_eq!(stored(&*store, "f-1").await, want, "unchanged");
 
-    assert_eq!(finish_op(&*store, done.clone()).await, None, "no longer pending: nothing changes");
-    let mut again = done.clone();
-    again.status = InvocationStatus::Failed;
-    assert_eq!(finish_op(&*store, again).await, None);
-    assert_eq!(stored(&*store, "f-1").await, done, "unchanged");
+    // A failed attempt the policy retries: pending, showing the attempt's error, nothing logged.
+    let (f2, _) = enqueue(&*store, pending("f-2", "resize", None)).await;
+    let (first, _) = lease(&*store, "node-a", 1).await;
+    let retried = report(&*store, &first[0], "node-a", failure("guest_error"), failed_with(&f2, "guest_error")).await;
+    assert_eq!(retried, JobFinished::Retrying(Timestamp(2_001_000)));
+    let after_first = stored(&*store, "f-2").await;
+    assert_eq!(
+        (after_first.status, after_first.attempt, after_first.finished_at),
+        (InvocationStatus::Pending, 1, None)
+    );
+    assert_eq!(after_first.error.as_ref().and_then(|e| e.get("code")), Some(&json!("guest_error")));
+    assert!(completions(&*store, mark).await.is_empty(), "a retried attempt ends nothing");
+    // The second attempt, on another node; the first worker's late report changes nothing.
+    clock.advance(1_000);
+    let (second, _) = lease(&*store, "node-b", 1).await;
+    assert_eq!(second[0].attempt, 2);
+    let stale = report(&*store, &first[0], "node-a", AttemptOutcome::Succeeded(None), succeeded(&f2, b"{}")).await;
+    assert_eq!(stale, JobFinished::NotHeld);
+    assert_eq!(stored(&*store, "f-2").await, after_first, "a stale worker changes nothing");
+    let dead = report(&*store, &second[0], "node-b", failure("bad_input"), failed_with(&f2, "bad_input")).await;
+    assert_eq!(dead, JobFinished::Dead);
+    let failed_record = stored(&*store, "f-2").await;
+    assert_eq!((failed_record.status, failed_record.attempt), (InvocationStatus::Failed, 2));
+    assert_eq!(failed_record.finished_at, Some(Timestamp(2_001_000)));
+    assert_eq!(failed_record.error, Some(json!({ "code": "bad_input", "message": "bad_input happened" })));
+    let done = completions(&*store, mark).await;
+    assert_eq!(done.len(), 1, "{done:?}");
+    assert_eq!((done[0]["status"].clone(), done[0]["attempt"].clone()), (json!("failed"), json!(2)));
+    assert_eq!(done[0]["error"], json!({ "code": "bad_input", "message": "bad_input happened" }));
+    assert!(done[0].get("output").is_none(), "{:?}", done[0]);
 
-    // A runner whose lease ended (the invocation was claimed again) cannot finish it.
-    enqueue(&*store, pending("f-2", "resize", None)).await;
-    let first_claim = claim(&*store, t, t + 1_000, 10).await.pop().expect("claimed");
-    let second_claim = claim(&*store, t + 1_000, t + 2_000, 10).await.pop().expect("claimed again");
-    assert_eq!((first_claim.attempt, second_claim.attempt), (1, 2));
-    let stale = InvocationRecord {
-        status: InvocationStatus::Failed,
-        error: Some(json!({ "code": "timeout", "message": "the lease ended" })),
-        finished_at: Some(Timestamp(t + 1_500)),
-        lease_until: None,
-        ..first_claim
-    };
-    assert_eq!(finish_op(&*store, stale).await, None, "a stale attempt changes nothing");
-    assert_eq!(stored(&*store, "f-2").await, second_claim, "the record is unchanged");
-    let failure = InvocationRecord {
-        status: InvocationStatus::Failed,
-        error: Some(json!({ "code": "guest_error", "message": "bad input" })),
-        logs: json!([{ "level": "error", "message": "bad input" }]),
-        finished_at: Some(Timestamp(t + 1_600)),
-        duration_us: Some(10),
-        lease_until: None,
-        ..second_claim
-    };
-    let seq2 = finish_op(&*store, failure.clone()).await.expect("finished at the current attempt");
-    assert!(seq2 > seq);
-    assert_eq!(stored(&*store, "f-2").await, failure);
-    let log = store.history("acme:resize", seq, 10).await.expect("history");
-    assert_eq!(log.len(), 1);
-    assert_eq!((log[0].seq, log[0].kind.as_str()), (seq2, FUNCTION_COMPLETED));
-    assert_eq!(log[0].payload["status"], "failed");
-    assert_eq!(log[0].payload["attempt"], 2);
-    assert_eq!(log[0].payload["error"], json!({ "code": "guest_error", "message": "bad input" }));
-    assert!(log[0].payload.get("output").is_none(), "{:?}", log[0].payload);
-
-    let mut unknown = failure.clone();
-    unknown.id = "unknown".into();
-    assert_eq!(finish_op(&*store, unknown).await, None, "an unknown invocation changes nothing");
-    // A finish must finish: pending is refused.
+    // Re-driven: pending again from scratch; cancelled: failed, logged.
+    let retry = WriteOp::RetryJob { space: space(SPACE), id: "f-2".into(), payload: None };
+    store.write(retry).await.expect("re-drive");
+    let redriven = stored(&*store, "f-2").await;
+    assert_eq!(
+        (redriven.status, redriven.attempt, redriven.error, redriven.finished_at),
+        (InvocationStatus::Pending, 0, None, None)
+    );
+    store.write(WriteOp::CancelJob { space: space(SPACE), id: "f-2".into() }).await.expect("cancel");
+    let cancelled = stored(&*store, "f-2").await;
+    assert_eq!(cancelled.status, InvocationStatus::Failed);
+    assert_eq!(cancelled.error.as_ref().and_then(|e| e.get("code")), Some(&json!("cancelled")));
+    // Deleting a pending invocation's job fails the invocation; a finished one's leaves it.
     enqueue(&*store, pending("f-3", "resize", None)).await;
-    let f3 = claim(&*store, t, t + 1_000, 10).await.pop().expect("claimed");
-    let refused = store.write(WriteOp::FinishInvocation(f3.clone())).await;
-    assert!(matches!(refused, Err(StoreError::Internal(_))), "{refused:?}");
-    assert_eq!(stored(&*store, "f-3").await, f3);
-    assert_eq!(store.read_log(Seq(0), 10).await.expect("log").len(), 2, "one record per applied finish");
+    store.write(WriteOp::DeleteJob { space: space(SPACE), id: "f-3".into() }).await.expect("delete");
+    let deleted = stored(&*store, "f-3").await;
+    assert_eq!(deleted.status, InvocationStatus::Failed);
+    assert_eq!(deleted.error.as_ref().and_then(|e| e.get("code")), Some(&json!("job_deleted")));
+    store.write(WriteOp::DeleteJob { space: space(SPACE), id: "f-1".into() }).await.expect("delete");
+    assert_eq!(stored(&*store, "f-1").await, want, "a finished invocation is left as it is");
+    let statuses: Vec<Value> = completions(&*store, mark).await.iter().map(|p| p["status"].clone()).collect();
+    assert_eq!(statuses, vec![json!("failed"), json!("failed"), json!("failed")], "dead, cancelled, deleted");
 }
 
 /// A purge forgets up to `limit` finished records that finished before the cut-off, oldest
 /// first, and never a pending one; seqs of forgotten records are not handed out again.
 async fn purge<H: Harness>(h: &H) {
-    let store = h.fresh().await;
     let t = Timestamp::now().0;
+    // The store's clock is 25 s behind, so the invocation finished through its job sorts
+    // between the recorded ones.
+    let clock = ManualClock::new(Timestamp(t - 25_000));
+    let store = h.fresh_with_clock(clock.shared()).await;
     let old = |id: &str, finished_at: i64| InvocationRecord {
         finished_at: Some(Timestamp(finished_at)),
         ..failed(id, "resize", finished_at - 10)
     };
     record(&*store, vec![old("old-1", t - 30_000), old("old-2", t - 20_000), old("old-3", t - 10_000)]).await;
-    enqueue(&*store, pending("pending", "resize", None)).await;
+    let (first, _) = enqueue(&*store, pending("pending", "resize", None)).await;
+    let (job, _) = lease(&*store, "node-a", 1).await;
+    assert_eq!(job[0].id, "pending");
+    let outcome = AttemptOutcome::Succeeded(None);
+    assert_eq!(report(&*store, &job[0], "node-a", outcome, succeeded(&first, b"{}")).await, JobFinished::Succeeded);
     let (queued, _) = enqueue(&*store, pending("queued", "resize", None)).await;
-    let claimed = claim(&*store, t, t + 1_000, 1).await.pop().expect("claimed");
-    assert_eq!(claimed.id, "pending");
-    let finished_early = InvocationRecord {
-        status: InvocationStatus::Succeeded,
-        finished_at: Some(Timestamp(t - 25_000)),
-        lease_until: None,
-        ..claimed
-    };
-    finish_op(&*store, finished_early).await.expect("finished");
     record(&*store, vec![old("new", t)]).await;
     let newest = stored(&*store, "new").await.seq;
 
@@ -593,8 +672,8 @@ async fn survive_reopen<H: Harness>(h: &H) {
     let (v2, _) = deploy(&*store, spec(SPACE, "resize", b"v2", json!({ "n": 2 }))).await;
     record(&*store, vec![finished("sync", "resize", t), failed("sync-failed", "resize", t)]).await;
     enqueue(&*store, pending("leased", "resize", Some("k"))).await;
+    assert_eq!(lease(&*store, "node-a", 1).await.0.len(), 1);
     enqueue(&*store, pending("queued", "resize", None)).await;
-    claim(&*store, t, t + 60_000, 1).await;
     let function = store.get_function(&space(SPACE), &seg("resize"), None).await.expect("get");
     let versions = store.function_versions(&space(SPACE), &seg("resize")).await.expect("versions");
     let invocations = list(&*store, None, Some(0), 100).await;
@@ -613,7 +692,8 @@ async fn survive_reopen<H: Harness>(h: &H) {
     assert!(created && v3.version == 3);
     let (replayed, was_replayed) = enqueue(&*store, pending("leased-2", "resize", Some("k"))).await;
     assert!(was_replayed && replayed.id == "leased", "the key still finds the first invocation");
-    assert_eq!(ids(&claim(&*store, t + 1, t + 60_000, 10).await), vec!["queued"], "the lease is kept");
+    let (due, _) = lease(&*store, "node-b", 10).await;
+    assert_eq!(due.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(), vec!["queued"], "the lease is kept");
     let (fresh, _) = enqueue(&*store, pending("fresh", "resize", None)).await;
     assert!(invocations.iter().all(|r| r.seq < fresh.seq), "seqs continue after a restart");
 }

@@ -93,6 +93,7 @@ async fn finish(store: &dyn Store, job: &JobRecord, owner: &str, outcome: Attemp
         owner: owner.into(),
         attempt: job.attempt,
         outcome,
+        report: None,
     });
     match store.write(op).await.expect("finish") {
         WriteOutcome::JobFinished(finished) => finished,
@@ -486,6 +487,7 @@ async fn timers_fire_exactly_once<H: Harness>(h: &H) {
                                 owner: owner.clone(),
                                 attempt: job.attempt,
                                 outcome: AttemptOutcome::Succeeded(None),
+                                report: None,
                             })
                         })
                         .collect();

@@ -98,7 +98,6 @@ fn invocation(sp: &str, id: &str, pending: bool) -> InvocationRecord {
         created_at: Timestamp::now(),
         finished_at: (!pending).then(Timestamp::now),
         duration_us: (!pending).then_some(10),
-        lease_until: None,
         seq: 0,
     }
 }
@@ -245,7 +244,8 @@ async fn populate<S: Store>(store: &S, sp: &str) {
     write(store, deploy(sp, b"one")).await;
     write(store, deploy(sp, b"two")).await;
     write(store, WriteOp::RecordInvocations(vec![invocation(sp, "i-1", false)])).await;
-    write(store, WriteOp::EnqueueInvocation(invocation(sp, "i-2", true))).await;
+    let retry = switchyard_model::jobs::RetryPolicy::default();
+    write(store, WriteOp::EnqueueInvocation(AsyncInvocation { record: invocation(sp, "i-2", true), retry })).await;
     write(store, publish(sp, 1, Some("m1"))).await;
 }
 

@@ -3,8 +3,8 @@
 //! idempotency key's advisory lock and the finished invocation's row lock already held) and
 //! the reads. SQL only; the rules and invariants are the commands'.
 //!
-//! Claims and purges lock the rows they change with `FOR UPDATE SKIP LOCKED`, so they never
-//! wait on a row another transaction holds. Many records are inserted in one statement.
+//! Purges lock the rows they change with `FOR UPDATE SKIP LOCKED`, so they never wait on a row
+//! another transaction holds. Many records are inserted in one statement.
 
 use switchyard_model::{Segment, SpaceName};
 use tokio_postgres::Row;
@@ -21,7 +21,7 @@ use crate::types::*;
 /// [`INVOCATION_COLUMNS_NO_INPUT`] with the missing input typed, as PostgreSQL needs.
 const PG_INVOCATION_COLUMNS_NO_INPUT: &str = "seq, id, space, function, version, status, is_async, attempt,
     idempotency_key, context, input_content_type, input_size, output_content_type, output_size, error, logs,
-    created_at, finished_at, duration_us, lease_until, NULL::bytea, output";
+    created_at, finished_at, duration_us, NULL::bytea, output";
 
 // ---------------------------------------------------------------------------------------------
 // Writes
@@ -109,8 +109,8 @@ impl InvocationTable for PgTx<'_, '_> {
             .prepare_cached(
                 "INSERT INTO invocations (id, space, function, version, status, is_async, attempt, idempotency_key,
                    context, input_content_type, input_size, output_content_type, output_size, error, logs, created_at,
-                   finished_at, duration_us, lease_until, input, output)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+                   finished_at, duration_us, input, output)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
                  RETURNING seq",
             )
             .await?;
@@ -137,7 +137,6 @@ impl InvocationTable for PgTx<'_, '_> {
                     &record.created_at.0,
                     &invocation.finished_at,
                     &invocation.duration_us,
-                    &invocation.lease_until,
                     &record.input,
                     &record.output,
                 ],
@@ -168,7 +167,6 @@ impl InvocationTable for PgTx<'_, '_> {
         let created: Vec<i64> = stored.iter().map(|s| s.record.created_at.0).collect();
         let finished: Vec<Option<i64>> = stored.iter().map(|s| s.finished_at).collect();
         let durations: Vec<Option<i64>> = stored.iter().map(|s| s.duration_us).collect();
-        let leases: Vec<Option<i64>> = stored.iter().map(|s| s.lease_until).collect();
         let inputs: Vec<Option<&[u8]>> = stored.iter().map(|s| s.record.input.as_deref()).collect();
         let outputs: Vec<Option<&[u8]>> = stored.iter().map(|s| s.record.output.as_deref()).collect();
         // WITH ORDINALITY keeps the records' order, so their seqs follow it.
@@ -177,17 +175,17 @@ impl InvocationTable for PgTx<'_, '_> {
             .prepare_cached(
                 "INSERT INTO invocations (id, space, function, version, status, is_async, attempt, idempotency_key,
                    context, input_content_type, input_size, output_content_type, output_size, error, logs, created_at,
-                   finished_at, duration_us, lease_until, input, output)
+                   finished_at, duration_us, input, output)
                  SELECT id, space, function, version, status, is_async, attempt, idempotency_key, context,
                    input_content_type, input_size, output_content_type, output_size, error, logs, created_at,
-                   finished_at, duration_us, lease_until, input, output
+                   finished_at, duration_us, input, output
                  FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::boolean[],
                    $7::bigint[], $8::text[], $9::text[], $10::text[], $11::bigint[], $12::text[], $13::bigint[],
-                   $14::text[], $15::text[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[],
-                   $20::bytea[], $21::bytea[])
+                   $14::text[], $15::text[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bytea[],
+                   $20::bytea[])
                    WITH ORDINALITY AS r(id, space, function, version, status, is_async, attempt, idempotency_key,
                      context, input_content_type, input_size, output_content_type, output_size, error, logs,
-                     created_at, finished_at, duration_us, lease_until, input, output, n)
+                     created_at, finished_at, duration_us, input, output, n)
                  ORDER BY n",
             )
             .await?;
@@ -214,7 +212,6 @@ impl InvocationTable for PgTx<'_, '_> {
                     &created,
                     &finished,
                     &durations,
-                    &leases,
                     &inputs,
                     &outputs,
                 ],
@@ -223,40 +220,24 @@ impl InvocationTable for PgTx<'_, '_> {
         Ok(inserted)
     }
 
-    async fn claimable_invocations_for_update(
-        &mut self,
-        now: Timestamp,
-        limit: u32,
-    ) -> TxResult<Vec<InvocationRecord>> {
-        let sql = format!(
-            "SELECT {INVOCATION_COLUMNS} FROM invocations
-             WHERE status = 'pending' AND (lease_until IS NULL OR lease_until <= $1)
-             ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED"
-        );
+    async fn invocation_for_update(&mut self, space: &str, id: &str) -> TxResult<Option<InvocationRecord>> {
+        let sql =
+            format!("SELECT {PG_INVOCATION_COLUMNS_NO_INPUT} FROM invocations WHERE id = $1 AND space = $2 FOR UPDATE");
         let stmt = self.tx.prepare_cached(&sql).await?;
-        let rows = self.tx.query(&stmt, &[&now.0, &i64::from(limit)]).await?;
-        Ok(rows.iter().map(invocation).collect::<Result<_, _>>()?)
+        match self.tx.query_opt(&stmt, &[&id, &space]).await? {
+            Some(row) => Ok(Some(invocation(&row)?)),
+            None => Ok(None),
+        }
     }
 
-    async fn lease_invocations(&mut self, seqs: &[u64], lease_until: Timestamp) -> TxResult<()> {
-        // Seqs were read from a bigint column: a seq beyond it names no row.
-        let seqs: Vec<i64> = seqs.iter().filter_map(|s| i64::try_from(*s).ok()).collect();
-        let stmt = self
-            .tx
-            .prepare_cached("UPDATE invocations SET lease_until = $1, attempt = attempt + 1 WHERE seq = ANY($2)")
-            .await?;
-        self.tx.execute(&stmt, &[&lease_until.0, &seqs]).await?;
-        Ok(())
-    }
-
-    async fn finish_invocation(&mut self, invocation: &StoredInvocation<'_>) -> TxResult<bool> {
+    async fn update_invocation(&mut self, invocation: &StoredInvocation<'_>) -> TxResult<bool> {
         let record = invocation.record;
         let stmt = self
             .tx
             .prepare_cached(
-                "UPDATE invocations SET status = $1, output = $2, output_content_type = $3, output_size = $4,
-                   error = $5, logs = $6, finished_at = $7, duration_us = $8, lease_until = NULL
-                 WHERE id = $9 AND space = $10 AND function = $11 AND status = 'pending' AND attempt = $12",
+                "UPDATE invocations SET status = $1, attempt = $2, output = $3, output_content_type = $4,
+                   output_size = $5, error = $6, logs = $7, finished_at = $8, duration_us = $9
+                 WHERE id = $10 AND space = $11 AND function = $12",
             )
             .await?;
         let changed = self
@@ -265,6 +246,7 @@ impl InvocationTable for PgTx<'_, '_> {
                 &stmt,
                 &[
                     &invocation.status(),
+                    &invocation.attempt,
                     &record.output,
                     &record.output_content_type,
                     &invocation.output_size,
@@ -275,7 +257,6 @@ impl InvocationTable for PgTx<'_, '_> {
                     &record.id,
                     &record.space.as_str(),
                     &record.function.as_str(),
-                    &invocation.attempt,
                 ],
             )
             .await?;
@@ -338,9 +319,8 @@ fn invocation(row: &Row) -> Result<InvocationRecord, StoreError> {
         created_at: col(row, 16)?,
         finished_at: col(row, 17)?,
         duration_us: col(row, 18)?,
-        lease_until: col(row, 19)?,
-        input: col(row, 20)?,
-        output: col(row, 21)?,
+        input: col(row, 19)?,
+        output: col(row, 20)?,
     }
     .decode()
 }

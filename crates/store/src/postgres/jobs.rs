@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use switchyard_model::jobs::JobStatus;
 use tokio_postgres::Row;
 
 use crate::error::StoreError;
@@ -60,6 +61,7 @@ impl JobTable for PgTx<'_, '_> {
 
     async fn insert_job(&mut self, job: &JobRecord) -> TxResult<()> {
         let c = JobColumns::of(job)?;
+        self.jobs_due |= job.status == JobStatus::Pending;
         let stmt = self
             .tx
             .prepare_cached(&format!(
@@ -98,6 +100,7 @@ impl JobTable for PgTx<'_, '_> {
 
     async fn update_job(&mut self, job: &JobRecord) -> TxResult<()> {
         let c = JobColumns::of(job)?;
+        self.jobs_due |= job.status == JobStatus::Pending;
         let stmt = self
             .tx
             .prepare_cached(
@@ -137,6 +140,7 @@ impl JobTable for PgTx<'_, '_> {
             return Ok(());
         }
         let columns: Vec<JobColumns> = jobs.iter().map(JobColumns::of).collect::<Result<_, _>>()?;
+        self.jobs_due |= jobs.iter().any(|j| j.status == JobStatus::Pending);
         let ids: Vec<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
         let spaces: Vec<&str> = jobs.iter().map(|j| j.space.as_str()).collect();
         let statuses: Vec<&str> = jobs.iter().map(|j| j.status.as_str()).collect();
@@ -327,4 +331,42 @@ pub(crate) async fn job_queue_stats(store: &PgStore, now: Timestamp) -> Result<V
             oldest_due: r.get::<_, Option<i64>>(5).map(Timestamp),
         })
         .collect())
+}
+
+/// Listens on [`super::tables::JOBS_CHANNEL`] on a connection of its own, calling `wake` for
+/// every notification, until the connection fails.
+pub(super) async fn listen(config: &tokio_postgres::Config, wake: &(dyn Fn() + Send + Sync)) -> Result<(), StoreError> {
+    use futures_util::StreamExt as _;
+    let (client, mut connection) = config
+        .connect(tokio_postgres::NoTls)
+        .await
+        .map_err(|e| StoreError::Unreachable(format!("cannot connect to listen for jobs: {e}")))?;
+    let (heard, mut notifications) = tokio::sync::mpsc::unbounded_channel();
+    // The connection delivers notifications only while it is polled, so it is driven here.
+    let drive = async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(message) = messages.next().await {
+            match message {
+                Ok(tokio_postgres::AsyncMessage::Notification(_)) => {
+                    let _ = heard.send(());
+                }
+                Ok(_) => {}
+                Err(e) => return Err(StoreError::Unreachable(format!("the job listener's connection failed: {e}"))),
+            }
+        }
+        Err(StoreError::Unreachable("the job listener's connection closed".into()))
+    };
+    let listen = async {
+        client.batch_execute(&format!("LISTEN {}", super::tables::JOBS_CHANNEL)).await?;
+        while notifications.recv().await.is_some() {
+            // Many notifications at once wake the scheduler once.
+            while notifications.try_recv().is_ok() {}
+            wake();
+        }
+        Ok::<(), StoreError>(())
+    };
+    tokio::select! {
+        ended = drive => ended,
+        ended = listen => ended,
+    }
 }

@@ -67,6 +67,8 @@ pub struct PgStore {
     failed: FailState,
     /// Bumped to make every writer drop its compiled machines before its next group.
     machines_epoch: Arc<AtomicU64>,
+    /// How to open a connection of its own (for `LISTEN`, which a pooled one cannot hold).
+    config: tokio_postgres::Config,
 }
 
 /// The URL without its password, for messages.
@@ -99,7 +101,8 @@ impl PgStore {
             .keepalives(true)
             .keepalives_idle(Duration::from_secs(30))
             .application_name("switchyard");
-        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let manager =
+            Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(options.writers.max(1) + options.readers.max(1))
             .runtime(deadpool_postgres::Runtime::Tokio1)
@@ -131,7 +134,15 @@ impl PgStore {
             };
             handles.push(tokio::spawn(writer.run(rx.clone())));
         }
-        Ok(PgStore { pool, writes: WriteQueue(tx), writers: Mutex::new(handles), metrics, failed, machines_epoch })
+        Ok(PgStore {
+            pool,
+            writes: WriteQueue(tx),
+            writers: Mutex::new(handles),
+            metrics,
+            failed,
+            machines_epoch,
+            config,
+        })
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
@@ -447,6 +458,10 @@ impl Store for PgStore {
 
     async fn next_job_wakeup(&self) -> Result<Option<Timestamp>, StoreError> {
         jobs::next_job_wakeup(self).await
+    }
+
+    async fn listen_for_jobs(&self, wake: &(dyn Fn() + Send + Sync)) -> Result<(), StoreError> {
+        jobs::listen(&self.config, wake).await
     }
 
     async fn job_queue_stats(&self, now: Timestamp) -> Result<Vec<JobQueueStats>, StoreError> {

@@ -261,6 +261,19 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX jobs_by_space ON jobs (space, status, id);
     CREATE UNIQUE INDEX jobs_by_key ON jobs (space, idempotency_key) WHERE idempotency_key IS NOT NULL;
     "#,
+    // 5: asynchronous invocations run as jobs (kind `invocation`, the invocation's id): each one
+    // an earlier build left pending gets its job, due when its lease ends, its attempts so far
+    // counted; the invocations' own lease is no longer read.
+    r#"
+    INSERT INTO jobs (id, space, kind, target, payload, status, priority, concurrency_key, idempotency_key, run_at,
+        attempt, lease_until, lease_owner, retry, created_at, updated_at, finished_at, last_error, result, attempts)
+    SELECT id, space, 'invocation', space || ':' || function,
+        json_build_object('function', function, 'version', version)::text, 'pending', 0, NULL, NULL,
+        COALESCE(lease_until, created_at), attempt, NULL, NULL, '{}', created_at, created_at, NULL, NULL, NULL, '[]'
+    FROM invocations WHERE status = 'pending' AND is_async
+    ON CONFLICT DO NOTHING;
+    DROP INDEX invocations_pending;
+"#,
 ];
 
 /// The schema version this build writes.

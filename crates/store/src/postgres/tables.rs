@@ -27,7 +27,15 @@ pub(crate) fn bigint(v: u64) -> TxResult<i64> {
 /// A group's transaction, as the commands see it.
 pub(crate) struct PgTx<'a, 't> {
     pub tx: &'a Transaction<'t>,
+    /// A job became pending (enqueued, retried, re-driven): the writer notifies the other
+    /// nodes' schedulers when the group commits (see [`JOBS_CHANNEL`]).
+    pub jobs_due: bool,
 }
+
+/// The channel a commit that made a job pending notifies, so that schedulers on other nodes
+/// look at the work table at once instead of at their next poll. A hint only: a lost
+/// notification costs at most one poll interval.
+pub(crate) const JOBS_CHANNEL: &str = "switchyard_jobs";
 
 impl GroupTable for PgTx<'_, '_> {
     // A command refuses before its first write, and a savepoint is a round trip.

@@ -257,11 +257,15 @@ impl Writer {
         // 2. The ops, each request in its own savepoint when it has several; 3. seqs in commit
         // order, then the buffered rows (`commands::run_group`, `PgTx::flush_log`).
         let now = clock.now();
-        let mut tables = PgTx { tx: &tx };
+        let mut tables = PgTx { tx: &tx, jobs_due: false };
         let results = run_group(&mut tables, Group { requests: group, now }, machines).await.map_err(|e| match e {
             TxError::Storage { error, retry: true } => AttemptError::Retry(error),
             TxError::Storage { error, retry: false } | TxError::Refused(error) => AttemptError::Failed(error),
         })?;
+        if tables.jobs_due {
+            // Delivered on commit, and only then.
+            tx.batch_execute(&format!("NOTIFY {}", super::tables::JOBS_CHANNEL)).await.map_err(classify)?;
+        }
         if group.iter().flat_map(|r| &r.ops).any(commands::runs_alone) {
             machines_epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }

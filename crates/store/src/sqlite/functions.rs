@@ -96,8 +96,8 @@ impl InvocationTable for SqliteTx<'_> {
             .prepare_cached(
                 "INSERT INTO invocations (id, space, function, version, status, is_async, attempt, idempotency_key,
                    context, input_content_type, input_size, output_content_type, output_size, error, logs, created_at,
-                   finished_at, duration_us, lease_until, input, output)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
+                   finished_at, duration_us, input, output)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
                  RETURNING seq",
             )?
             .query_row(
@@ -120,7 +120,6 @@ impl InvocationTable for SqliteTx<'_> {
                     record.created_at.0,
                     invocation.finished_at,
                     invocation.duration_us,
-                    invocation.lease_until,
                     record.input,
                     record.output,
                 ],
@@ -138,47 +137,25 @@ impl InvocationTable for SqliteTx<'_> {
         Ok(invocations.len() as u64)
     }
 
-    async fn claimable_invocations_for_update(
-        &mut self,
-        now: Timestamp,
-        limit: u32,
-    ) -> TxResult<Vec<InvocationRecord>> {
-        // The walk follows `invocations_pending`.
-        let sql = format!(
-            "SELECT {INVOCATION_COLUMNS} FROM invocations
-             WHERE status = 'pending' AND (lease_until IS NULL OR lease_until <= ?1)
-             ORDER BY seq LIMIT ?2"
-        );
+    async fn invocation_for_update(&mut self, space: &str, id: &str) -> TxResult<Option<InvocationRecord>> {
+        let sql = format!("SELECT {INVOCATION_COLUMNS_NO_INPUT} FROM invocations WHERE id = ?1 AND space = ?2");
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query(params![now.0, limit])?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            out.push(invocation(row)?);
-        }
-        Ok(out)
+        let mut rows = stmt.query(params![id, space])?;
+        Ok(rows.next()?.map(invocation).transpose()?)
     }
 
-    async fn lease_invocations(&mut self, seqs: &[u64], lease_until: Timestamp) -> TxResult<()> {
-        self.conn
-            .prepare_cached(
-                "UPDATE invocations SET lease_until = ?1, attempt = attempt + 1
-                 WHERE seq IN (SELECT value FROM json_each(?2))",
-            )?
-            .execute(params![lease_until.0, serde_json::to_string(seqs)?])?;
-        Ok(())
-    }
-
-    async fn finish_invocation(&mut self, invocation: &StoredInvocation<'_>) -> TxResult<bool> {
+    async fn update_invocation(&mut self, invocation: &StoredInvocation<'_>) -> TxResult<bool> {
         let record = invocation.record;
         let changed = self
             .conn
             .prepare_cached(
-                "UPDATE invocations SET status = ?1, output = ?2, output_content_type = ?3, output_size = ?4,
-                   error = ?5, logs = ?6, finished_at = ?7, duration_us = ?8, lease_until = NULL
-                 WHERE id = ?9 AND space = ?10 AND function = ?11 AND status = 'pending' AND attempt = ?12",
+                "UPDATE invocations SET status = ?1, attempt = ?2, output = ?3, output_content_type = ?4,
+                   output_size = ?5, error = ?6, logs = ?7, finished_at = ?8, duration_us = ?9
+                 WHERE id = ?10 AND space = ?11 AND function = ?12",
             )?
             .execute(params![
                 invocation.status(),
+                invocation.attempt,
                 record.output,
                 record.output_content_type,
                 invocation.output_size,
@@ -189,7 +166,6 @@ impl InvocationTable for SqliteTx<'_> {
                 record.id,
                 record.space.as_str(),
                 record.function.as_str(),
-                invocation.attempt,
             ])?;
         Ok(changed > 0)
     }
@@ -246,9 +222,8 @@ fn invocation(row: &Row<'_>) -> Result<InvocationRecord, StoreError> {
         created_at: row.get(16)?,
         finished_at: row.get(17)?,
         duration_us: row.get(18)?,
-        lease_until: row.get(19)?,
-        input: row.get(20)?,
-        output: row.get(21)?,
+        input: row.get(19)?,
+        output: row.get(20)?,
     }
     .decode()
 }

@@ -250,6 +250,19 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX jobs_by_space ON jobs (space, status, id);
     CREATE UNIQUE INDEX jobs_by_key ON jobs (space, idempotency_key) WHERE idempotency_key IS NOT NULL;
     "#,
+    // 6: asynchronous invocations run as jobs (kind `invocation`, the invocation's id): each one
+    // an earlier build left pending gets its job, due when its lease ends, its attempts so far
+    // counted; the invocations' own lease is no longer read.
+    r#"
+    INSERT OR IGNORE INTO jobs (id, space, kind, target, payload, status, priority, concurrency_key,
+        idempotency_key, run_at, attempt, lease_until, lease_owner, retry, created_at, updated_at, finished_at,
+        last_error, result, attempts)
+    SELECT id, space, 'invocation', space || ':' || function, json_object('function', function, 'version', version),
+        'pending', 0, NULL, NULL, COALESCE(lease_until, created_at), attempt, NULL, NULL, '{}', created_at,
+        created_at, NULL, NULL, NULL, '[]'
+    FROM invocations WHERE status = 'pending' AND is_async;
+    DROP INDEX invocations_pending;
+    "#,
 ];
 
 /// `PRAGMA auto_vacuum`'s value for incremental auto-vacuum.
