@@ -43,6 +43,21 @@ fn counter(text: &str, name: &str) -> f64 {
         .sum()
 }
 
+/// Jobs of `space` still pending or running, from the per-space gauge (read from the store, so
+/// the same through any node: jobs run by other nodes sharing it count too).
+fn outstanding(text: &str, space: &str) -> f64 {
+    let space = format!("space=\"{space}\"");
+    text.lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("switchyard_jobs{")?;
+            let (labels, value) = rest.split_once("} ")?;
+            let counted = labels.split(',').any(|l| l == space)
+                && labels.split(',').any(|l| l == "status=\"pending\"" || l == "status=\"running\"");
+            counted.then(|| value.trim().parse::<f64>().ok()).flatten()
+        })
+        .sum()
+}
+
 /// The scheduling-lag histogram's cumulative buckets: (upper bound in seconds, count).
 fn lag_buckets(text: &str) -> Vec<(f64, f64)> {
     let prefix = "switchyard_job_scheduling_lag_seconds_bucket{le=\"";
@@ -163,11 +178,13 @@ pub async fn jobs(args: JobsBenchArgs, target: &ClientBuilder, token: Option<&st
         }
         return Ok(());
     }
-    // End to end: from the first enqueue until the scheduler reported every job succeeded.
+    // End to end: from the first enqueue until every job succeeded: by this node's scheduler,
+    // or, with several nodes sharing a store, until none of the space's jobs is left.
     let deadline = Instant::now() + Duration::from_secs(600);
     let after = loop {
         let text = client.metrics().await?;
-        if counter(&text, "switchyard_job_successes_total") - succeeded_before >= total as f64 {
+        let here = counter(&text, "switchyard_job_successes_total") - succeeded_before;
+        if here >= total as f64 || outstanding(&text, &args.space) == 0.0 {
             break text;
         }
         if Instant::now() > deadline {
@@ -184,12 +201,14 @@ pub async fn jobs(args: JobsBenchArgs, target: &ClientBuilder, token: Option<&st
     };
     let cpu = counter(&after, "switchyard_process_cpu_seconds") - counter(&before, "switchyard_process_cpu_seconds");
     println!(
-        "  completed {:.0} jobs/s end to end ({total} in {:.2?}); scheduling lag p50 {}  p99 {}; server CPU {:.0} µs per job",
+        "  completed {:.0} jobs/s end to end ({total} in {:.2?}, {:.0} of them on this node); this node's \
+         scheduling lag p50 {}  p99 {}, CPU {:.0} µs per job it ran",
         total as f64 / completed_in.as_secs_f64(),
         completed_in,
+        counter(&after, "switchyard_job_successes_total") - succeeded_before,
         quantile(0.50),
         quantile(0.99),
-        cpu * 1e6 / total as f64,
+        cpu * 1e6 / (counter(&after, "switchyard_job_successes_total") - succeeded_before).max(1.0),
     );
     Ok(())
 }
@@ -210,5 +229,8 @@ mod tests {
         assert_eq!(lag_quantile(&before, &after, 1.0), Some(f64::INFINITY));
         let text = "switchyard_job_scheduling_lag_seconds_bucket{le=\"0.005\"} 4\nswitchyard_job_scheduling_lag_seconds_bucket{le=\"+Inf\"} 5\n";
         assert_eq!(lag_buckets(text), vec![(0.005, 4.0), (f64::INFINITY, 5.0)]);
+        let gauges = "switchyard_jobs{space=\"bench\",status=\"pending\"} 4\nswitchyard_jobs{space=\"bench\",status=\"running\"} 2\nswitchyard_jobs{space=\"bench\",status=\"dead\"} 9\nswitchyard_jobs{space=\"other\",status=\"pending\"} 5\n";
+        assert_eq!(outstanding(gauges, "bench"), 6.0, "pending and running of the space only");
+        assert_eq!(outstanding(gauges, "none"), 0.0);
     }
 }
