@@ -155,6 +155,10 @@ pub struct ServeArgs {
     /// run again, as their next attempt, once this has passed (e.g. 30s).
     #[arg(long, env = "SWITCHYARD_JOB_LEASE", default_value = "30s", value_parser = parse_job_lease)]
     pub job_lease: Duration,
+    /// How long succeeded and cancelled jobs are kept after they finished (e.g. 7d, 12h); dead
+    /// ones stay until re-driven or deleted.
+    #[arg(long, env = "SWITCHYARD_JOB_RETENTION", default_value = "7d", value_parser = humantime::parse_duration)]
+    pub job_retention: Duration,
     /// Let HTTP jobs reach loopback, private and link-local addresses (by default a URL whose
     /// host is, or resolves to, one is refused, as for functions).
     #[arg(long, env = "SWITCHYARD_JOBS_ALLOW_PRIVATE_NETWORKS")]
@@ -294,6 +298,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         space_limit: args.job_space_limit,
         allow_private_networks: args.jobs_allow_private_networks,
         lease: args.job_lease,
+        retention: args.job_retention,
         ..switchyard_engine::JobsConfig::default()
     };
     engine.start_jobs(jobs, node_id.clone())?;

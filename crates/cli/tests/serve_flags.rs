@@ -66,6 +66,7 @@ const FLAGS: &[(&str, Driven)] = &[
     ("--job-slots", Here("job_slots_bound_the_jobs_running_at_once_on_the_node")),
     ("--job-space-limit", Here("job_space_limit_bounds_the_jobs_of_one_space_running_at_once")),
     ("--job-lease", In("functions.rs")),
+    ("--job-retention", Here("finished_jobs_are_forgotten_after_the_retention_and_dead_ones_kept")),
     ("--jobs-allow-private-networks", Here("http_jobs_reach_private_addresses_only_when_allowed")),
     ("--header-read-timeout", In("connections.rs")),
     ("--idle-timeout", In("connections.rs")),
@@ -574,6 +575,39 @@ async fn until_passed_over(client: &Client, space: &str) {
         |age| age.is_some_and(|a| a >= 2.0),
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finished_jobs_are_forgotten_after_the_retention_and_dead_ones_kept() {
+    let server = TestServer::start_with(&["--job-retention", "2s", "--maintenance-interval", "100ms"]);
+    let http = Http::new(&server);
+    let enqueue = |body: Value| {
+        let http = &http;
+        async move {
+            let (status, job) = http.post("/v1/spaces/acme/jobs", body).await;
+            assert_eq!(status, StatusCode::CREATED, "{job}");
+            job["id"].as_str().expect("id").to_string()
+        }
+    };
+    let done = enqueue(json!({ "kind": "noop" })).await;
+    // A private address is refused (no --jobs-allow-private-networks): dead at once.
+    let dead = enqueue(json!({ "kind": "http", "payload": { "url": "http://127.0.0.1:9/" } })).await;
+    let succeeded =
+        wait_for("the job to succeed", PATIENCE, || job_status(&http, "acme", &done), |j| j["status"] == "succeeded")
+            .await;
+    assert!(succeeded["finished_at"].is_string(), "{succeeded}");
+    // Retention counts from when a job finished; a finished job is kept for two seconds.
+    let path = format!("/v1/spaces/acme/jobs/{done}");
+    let gone = wait_for(
+        "the succeeded job to be forgotten",
+        PATIENCE,
+        || http.get(&path),
+        |(status, _)| *status == StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert_eq!(gone.1["error"]["code"], "job_not_found", "{:?}", gone.1);
+    let kept = job_status(&http, "acme", &dead).await;
+    assert_eq!(kept["status"], "dead", "a dead letter waits for a person: {kept}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

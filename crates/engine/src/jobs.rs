@@ -56,6 +56,8 @@ pub struct JobsConfig {
     pub poll: Duration,
     /// Whether HTTP jobs may reach loopback, private and other non-global addresses.
     pub allow_private_networks: bool,
+    /// How long succeeded and cancelled jobs are kept after they finished.
+    pub retention: Duration,
 }
 
 impl Default for JobsConfig {
@@ -66,6 +68,7 @@ impl Default for JobsConfig {
             lease: Duration::from_secs(30),
             poll: Duration::from_secs(1),
             allow_private_networks: false,
+            retention: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -291,6 +294,27 @@ impl Engine {
     pub(crate) fn wake_scheduler(&self) {
         if let Some(scheduler) = self.jobs.get() {
             scheduler.wake.notify_one();
+        }
+    }
+
+    /// Forgets succeeded and cancelled jobs older than the retention, in bounded chunks; how
+    /// many. Dead jobs stay until a person re-drives or deletes them.
+    pub async fn purge_jobs(&self) -> Result<u64, EngineError> {
+        let Some(scheduler) = self.jobs.get() else { return Ok(0) };
+        const CHUNK: u32 = 10_000;
+        let retention = i64::try_from(scheduler.config.retention.as_millis()).unwrap_or(i64::MAX);
+        let before = Timestamp(self.now().as_millis().saturating_sub(retention));
+        let mut total = 0;
+        loop {
+            match self.write(WriteOp::PurgeJobs { before, limit: CHUNK }).await? {
+                WriteOutcome::JobsPurged(n) => {
+                    total += n;
+                    if n < u64::from(CHUNK) {
+                        return Ok(total);
+                    }
+                }
+                other => return Err(unexpected(other)),
+            }
         }
     }
 

@@ -987,6 +987,11 @@ async fn maintain(
             Ok(n) => tracing::debug!(purged = n, "invocation records past retention forgotten"),
             Err(e) => tracing::warn!(error = %e, "invocation retention failed"),
         }
+        match engine.purge_jobs().await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(purged = n, "finished jobs past retention forgotten"),
+            Err(e) => tracing::warn!(error = %e, "job retention failed"),
+        }
         match engine.trim_log().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(trimmed = n, "log records past retention trimmed"),
@@ -1015,6 +1020,7 @@ fn may_append_to_log(outcome: &WriteOutcome) -> bool {
                 | WriteOutcome::InvocationsPurged(_)
                 | WriteOutcome::LogTrimmed(_)
                 | WriteOutcome::JobLeasesExtended(_)
+                | WriteOutcome::JobsPurged(_)
         ),
     }
 }

@@ -542,6 +542,10 @@ pub(crate) trait JobTable {
     async fn update_jobs(&mut self, jobs: &[crate::JobRecord]) -> TxResult<()>;
     /// Deletes a job.
     async fn delete_job(&mut self, space: &str, id: &str) -> TxResult<()>;
+    /// Deletes up to `limit` succeeded or cancelled jobs that finished before `before`, soonest
+    /// finished first; how many. Skips rows another transaction holds (on PostgreSQL `SKIP
+    /// LOCKED`): it never waits.
+    async fn purge_jobs(&mut self, before: Timestamp, limit: u32) -> TxResult<u64>;
     /// Up to `limit` running jobs whose lease ended at or before `now`, locked; rows another
     /// transaction holds are skipped, never waited for.
     async fn expired_jobs_for_update(&mut self, now: Timestamp, limit: u32) -> TxResult<Vec<crate::JobRecord>>;

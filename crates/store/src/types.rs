@@ -688,6 +688,14 @@ pub enum WriteOp {
         /// The job.
         id: String,
     },
+    /// Forgets up to `limit` succeeded or cancelled jobs that finished before `before`, soonest
+    /// finished first (dead ones stay until a person re-drives or deletes them); appends nothing.
+    PurgeJobs {
+        /// The cut-off.
+        before: Timestamp,
+        /// At most this many (the caller repeats while a full chunk was removed).
+        limit: u32,
+    },
 }
 
 /// What a [`WriteOp`] did.
@@ -825,6 +833,8 @@ pub enum WriteOutcome {
     JobChanged(Option<Box<crate::JobRecord>>),
     /// This many jobs were re-driven.
     JobsRedriven(u64),
+    /// This many finished jobs were forgotten.
+    JobsPurged(u64),
 }
 
 impl WriteOutcome {
@@ -846,6 +856,7 @@ impl WriteOutcome {
             | WriteOutcome::JobFinished(_)
             | WriteOutcome::JobChanged(_)
             | WriteOutcome::JobsRedriven(_)
+            | WriteOutcome::JobsPurged(_)
             | WriteOutcome::InstanceCreated { .. }
             | WriteOutcome::EventApplied { .. }
             | WriteOutcome::InstanceDeleted
@@ -882,6 +893,7 @@ impl WriteOutcome {
             | WriteOutcome::JobFinished(_)
             | WriteOutcome::JobChanged(_)
             | WriteOutcome::JobsRedriven(_)
+            | WriteOutcome::JobsPurged(_)
             | WriteOutcome::InstanceCreated { .. }
             | WriteOutcome::EventApplied { .. }
             | WriteOutcome::InstanceDeleted
@@ -934,7 +946,8 @@ impl WriteOutcome {
             | WriteOutcome::JobLeasesExtended(_)
             | WriteOutcome::JobFinished(_)
             | WriteOutcome::JobChanged(_)
-            | WriteOutcome::JobsRedriven(_) => {}
+            | WriteOutcome::JobsRedriven(_)
+            | WriteOutcome::JobsPurged(_) => {}
         }
     }
 }

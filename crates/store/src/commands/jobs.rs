@@ -504,3 +504,21 @@ impl Command for DeleteJob<'_> {
         Ok(WriteOutcome::JobChanged(None))
     }
 }
+
+/// [`WriteOp::PurgeJobs`].
+pub(crate) struct PurgeJobs {
+    pub before: Timestamp,
+    pub limit: u32,
+}
+
+impl<'a> Locking<'a> for PurgeJobs {
+    /// None: it skips the rows others hold.
+    fn locks(&self, _: &mut Locks<'a>) {}
+}
+
+impl Command for PurgeJobs {
+    async fn apply<T: Tables>(&self, tx: &mut T, _: &mut Cx<'_>) -> TxResult<WriteOutcome> {
+        // Bounded by `limit`: this runs inside a group, so one huge DELETE would stall writes.
+        Ok(WriteOutcome::JobsPurged(tx.purge_jobs(self.before, self.limit).await?))
+    }
+}

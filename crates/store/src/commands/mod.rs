@@ -228,6 +228,10 @@ macro_rules! dispatch {
                 let $c = RedriveJobsCommand { redrive };
                 $body
             }
+            WriteOp::PurgeJobs { before, limit } => {
+                let $c = PurgeJobs { before: *before, limit: *limit };
+                $body
+            }
             WriteOp::CancelJob { space, id } => {
                 let $c = CancelJob { space, id };
                 $body

@@ -25,6 +25,7 @@ pub(super) fn cases<H: Harness>() -> Vec<(&'static str, Case<H>)> {
         ("jobs_fairness_one_round_for_a_small_space", |h| Box::pin(fairness_small_space_one_round(h))),
         ("jobs_space_limits_and_priority", |h| Box::pin(space_limits_and_priority(h))),
         ("jobs_cancel_delete_and_refusals", |h| Box::pin(cancel_delete_and_refusals(h))),
+        ("jobs_retention_forgets_only_finished_jobs_before_the_cutoff", |h| Box::pin(retention(h))),
     ]
 }
 
@@ -445,6 +446,52 @@ async fn cancel_delete_and_refusals<H: Harness>(h: &H) {
     store.write(WriteOp::DeleteSpace { space: space("acme") }).await.unwrap();
     assert!(store.get_job(&space("acme"), "j-2").await.unwrap().is_none());
     assert_eq!(store.next_job_wakeup().await.unwrap(), None);
+}
+
+/// Retention forgets succeeded and cancelled jobs that finished before the cut-off, soonest
+/// finished first and at most `limit`; never a pending, running or dead one.
+async fn retention<H: Harness>(h: &H) {
+    let clock = ManualClock::new(Timestamp(1_000_000));
+    let store = h.fresh_with_clock(clock.shared()).await;
+    let purge = |before: i64, limit: u32| {
+        let store = store.clone();
+        async move {
+            match store.write(WriteOp::PurgeJobs { before: Timestamp(before), limit }).await.expect("purge") {
+                WriteOutcome::JobsPurged(n) => n,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    };
+    // ok-1 and ok-2 succeed at 1 000 000 and 1 000 010; gone is cancelled at 1 000 020; dead
+    // dies at 1 000 030; run stays running and wait pending.
+    let mut s = spec("acme", "x", Timestamp(0));
+    s.retry = no_jitter(1);
+    for id in ["ok-1", "ok-2", "dead", "run"] {
+        enqueue(&*store, JobSpec { id: id.into(), ..s.clone() }).await;
+    }
+    enqueue(&*store, spec("acme", "gone", Timestamp(0))).await;
+    enqueue(&*store, spec("acme", "wait", Timestamp(2_000_000))).await;
+    let mut held: BTreeMap<String, JobRecord> =
+        lease(&*store, "w", 10, 600_000).await.jobs.into_iter().map(|j| (j.id.clone(), j)).collect();
+    assert_eq!(held.len(), 5);
+    assert_eq!(finish(&*store, &held["ok-1"], "w", AttemptOutcome::Succeeded(None)).await, JobFinished::Succeeded);
+    clock.advance(10);
+    assert_eq!(finish(&*store, &held["ok-2"], "w", AttemptOutcome::Succeeded(None)).await, JobFinished::Succeeded);
+    clock.advance(10);
+    store.write(WriteOp::CancelJob { space: space("acme"), id: "gone".into() }).await.unwrap();
+    clock.advance(10);
+    assert_eq!(finish(&*store, &held["dead"], "w", failed("boom")).await, JobFinished::Dead);
+    let _ = held.remove("run");
+
+    assert_eq!(purge(1_000_000, 10).await, 0, "nothing finished before the cut-off");
+    assert_eq!(purge(i64::MAX, 1).await, 1, "at most `limit`");
+    assert!(store.get_job(&space("acme"), "ok-1").await.unwrap().is_none(), "the soonest finished first");
+    assert_eq!(purge(1_000_015, 10).await, 1, "ok-2 finished before the cut-off, gone after it");
+    assert_eq!(purge(i64::MAX, 10).await, 1, "the cancelled one");
+    assert_eq!(purge(i64::MAX, 10).await, 0);
+    for (id, status) in [("dead", JobStatus::Dead), ("run", JobStatus::Running), ("wait", JobStatus::Pending)] {
+        assert_eq!(get(&*store, "acme", id).await.status, status, "{id} is kept");
+    }
 }
 
 async fn timers_fire_exactly_once<H: Harness>(h: &H) {

@@ -196,6 +196,18 @@ impl JobTable for PgTx<'_, '_> {
         Ok(())
     }
 
+    async fn purge_jobs(&mut self, before: Timestamp, limit: u32) -> TxResult<u64> {
+        let stmt = self
+            .tx
+            .prepare_cached(
+                "DELETE FROM jobs WHERE id IN
+                   (SELECT id FROM jobs WHERE status IN ('succeeded', 'cancelled') AND finished_at < $1
+                    ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            )
+            .await?;
+        Ok(self.tx.execute(&stmt, &[&before.0, &i64::from(limit)]).await?)
+    }
+
     async fn expired_jobs_for_update(&mut self, now: Timestamp, limit: u32) -> TxResult<Vec<JobRecord>> {
         let stmt = self
             .tx

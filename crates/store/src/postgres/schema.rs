@@ -263,7 +263,7 @@ const MIGRATIONS: &[&str] = &[
     "#,
     // 5: asynchronous invocations run as jobs (kind `invocation`, the invocation's id): each one
     // an earlier build left pending gets its job, due when its lease ends, its attempts so far
-    // counted; the invocations' own lease is no longer read.
+    // counted; the invocations' own lease is no longer read. Finished jobs get a retention.
     r#"
     INSERT INTO jobs (id, space, kind, target, payload, status, priority, concurrency_key, idempotency_key, run_at,
         attempt, lease_until, lease_owner, retry, created_at, updated_at, finished_at, last_error, result, attempts)
@@ -273,6 +273,8 @@ const MIGRATIONS: &[&str] = &[
     FROM invocations WHERE status = 'pending' AND is_async
     ON CONFLICT DO NOTHING;
     DROP INDEX invocations_pending;
+    -- Retention forgets finished jobs by age (dead ones stay until a person acts).
+    CREATE INDEX jobs_finished ON jobs (finished_at) WHERE status IN ('succeeded', 'cancelled');
 "#,
 ];
 
