@@ -264,6 +264,8 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX invocations_pending;
     -- Retention forgets finished jobs by age (dead ones stay until a person acts).
     CREATE INDEX jobs_finished ON jobs (finished_at) WHERE status IN ('succeeded', 'cancelled');
+    -- Dead letters per space, for the queue metrics.
+    CREATE INDEX jobs_dead ON jobs (space) WHERE status = 'dead';
     "#,
 ];
 
