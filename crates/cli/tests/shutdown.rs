@@ -209,7 +209,11 @@ async fn sigterm_cuts_an_async_invocation_that_outlasts_the_grace_and_it_stays_p
     drop(release);
 
     let restarted = TestServer::start_in(dir.path(), &[]);
-    let record = restarted.client().get_invocation("acme", &id).await.expect("the invocation record");
+    let client = restarted.client();
+    let record = client.get_invocation("acme", &id).await.expect("the invocation record");
     assert_eq!(record["status"], "pending", "a cut invocation runs again once its lease ends: {record}");
-    assert_eq!(record["attempt"], 1, "{record}");
+    assert_eq!(record["attempt"], 0, "no attempt ended: {record}");
+    // Its job still holds the cut attempt's lease, which the next lease round takes back.
+    let job = client.get_job("acme", &id).await.expect("the invocation's job");
+    assert_eq!((&job["status"], &job["attempt"]), (&json!("running"), &json!(1)), "{job}");
 }
