@@ -212,7 +212,7 @@ pub struct SchedulingLag(std::sync::Arc<std::sync::Mutex<LagSnapshot>>);
 
 #[derive(Debug, Default)]
 struct LagSnapshot {
-    /// (upper bound in seconds, count in that bucket alone); the last bound is `f64::MAX` (+Inf).
+    /// (upper bound in seconds, count in that bucket alone); the last bound is infinite (`+Inf`).
     buckets: Vec<(f64, u64)>,
     sum_seconds: f64,
     count: u64,
@@ -221,7 +221,7 @@ struct LagSnapshot {
 impl SchedulingLag {
     fn set(&self, metrics: &switchyard_engine::JobMetrics) {
         use std::sync::atomic::Ordering::Relaxed;
-        let bounds = switchyard_engine::LAG_BUCKETS_MS.iter().map(|ms| *ms as f64 / 1000.0).chain([f64::MAX]);
+        let bounds = switchyard_engine::LAG_BUCKETS_MS.iter().map(|ms| *ms as f64 / 1000.0).chain([f64::INFINITY]);
         let buckets: Vec<(f64, u64)> = bounds.zip(metrics.lag_buckets.iter().map(|b| b.load(Relaxed))).collect();
         let count = buckets.iter().map(|(_, n)| n).sum();
         let sum_seconds = metrics.lag_sum_ms.load(Relaxed) as f64 / 1000.0;
@@ -234,7 +234,7 @@ impl prometheus_client::encoding::EncodeMetric for SchedulingLag {
         let snapshot = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let empty: Vec<(f64, u64)>;
         let buckets = if snapshot.buckets.is_empty() {
-            let bounds = switchyard_engine::LAG_BUCKETS_MS.iter().map(|ms| *ms as f64 / 1000.0).chain([f64::MAX]);
+            let bounds = switchyard_engine::LAG_BUCKETS_MS.iter().map(|ms| *ms as f64 / 1000.0).chain([f64::INFINITY]);
             empty = bounds.map(|b| (b, 0)).collect();
             &empty
         } else {

@@ -131,6 +131,8 @@ async fn an_exhausted_job_is_a_dead_letter_until_re_driven() {
         ("switchyard_job_dead_total", 1.0),
         ("switchyard_job_successes_total", 0.0),
         ("switchyard_job_scheduling_lag_seconds_count", 2.0),
+        // The last bucket is `+Inf` and holds every observation, as Prometheus requires.
+        ("switchyard_job_scheduling_lag_seconds_bucket{le=\"+Inf\"}", 2.0),
         ("switchyard_jobs{space=\"acme\",status=\"dead\"}", 1.0),
         ("switchyard_job_queue_depth{space=\"acme\"}", 0.0),
     ] {
