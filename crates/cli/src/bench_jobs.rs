@@ -23,6 +23,10 @@ pub struct JobsBenchArgs {
     /// runs on this machine and --server-pid is given).
     #[arg(long, default_value_t = 0)]
     pub timers: usize,
+    /// Enqueue at this many jobs per second in all (spread over the producers), to measure the
+    /// scheduling lag of a load the server keeps up with; 0 enqueues as fast as it answers.
+    #[arg(long, default_value_t = 0)]
+    pub rate: u64,
     /// The server's process id, to read its resident memory (Linux, same machine).
     #[arg(long)]
     pub server_pid: Option<u32>,
@@ -121,12 +125,17 @@ pub async fn jobs(args: JobsBenchArgs, target: &ClientBuilder, token: Option<&st
     let mut tasks = tokio::task::JoinSet::new();
     for c in 0..args.clients {
         let (http, url, body, token) = (http.clone(), url.clone(), body.clone(), token.map(str::to_string));
-        let clients = args.clients;
+        let (clients, rate) = (args.clients, args.rate);
         tasks.spawn(async move {
             let mut latencies = Vec::new();
             let mut errors = 0u64;
             let mut k = c;
             while k < total {
+                if rate > 0 {
+                    // Job k is due k / rate seconds after the start, whichever producer sends it.
+                    let due = started + Duration::from_secs_f64(k as f64 / rate as f64);
+                    tokio::time::sleep_until(due.into()).await;
+                }
                 let t = Instant::now();
                 let mut request = http.post(&url).header("content-type", "application/json").body(body.clone());
                 if let Some(t) = &token {

@@ -479,6 +479,21 @@ fn bench_jobs_runs_every_job_and_holds_timers() {
         run_bare(&server, &["--space", "bench", "job", "list", "--status", "succeeded", "-o", "json"]).json();
     assert_eq!(succeeded["jobs"].as_array().map(Vec::len), Some(20), "{succeeded}");
 
+    // Paced: 10 jobs at 20 a second take at least the 0.45 s until the last one is due.
+    let out =
+        run(&server, &["bench", "jobs", "--clients", "2", "--jobs", "10", "--rate", "20", "--bench-space", "paced"])
+            .ok();
+    let took = out.split(" errors in ").nth(1).and_then(|rest| rest.split(')').next()).expect("the enqueue time");
+    let seconds = match (took.strip_suffix("ms"), took.strip_suffix("µs"), took.strip_suffix('s')) {
+        (Some(ms), _, _) => ms.parse::<f64>().map(|v| v / 1e3),
+        (_, Some(us), _) => us.parse::<f64>().map(|v| v / 1e6),
+        (_, _, Some(s)) => s.parse::<f64>(),
+        _ => panic!("a duration: {took}"),
+    }
+    .unwrap_or_else(|e| panic!("a duration: {took}: {e}"));
+    let took = std::time::Duration::from_secs_f64(seconds);
+    assert!(took >= std::time::Duration::from_millis(450), "paced at 20 jobs/s, 10 jobs took {took:?}: {out}");
+
     // Timers are enqueued due in a day and left pending.
     let out = run(&server, &["bench", "jobs", "--clients", "2", "--timers", "6", "--bench-space", "timers"]).ok();
     assert!(out.starts_with("bench jobs: enqueued ") && out.contains("(6 ok, 0 errors in "), "{out}");
