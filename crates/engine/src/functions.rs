@@ -812,24 +812,20 @@ impl Engine {
     /// Forgets finished invocation records past retention; returns how many.
     pub async fn purge_invocations(&self) -> Result<u64, EngineError> {
         let Some(functions) = self.functions.get() else { return Ok(0) };
-        const CHUNK: u32 = 10_000;
         let before = Timestamp(
             self.now()
                 .as_millis()
                 .saturating_sub(i64::try_from(functions.config.retention.as_millis()).unwrap_or(i64::MAX)),
         );
-        let mut total = 0;
-        loop {
-            match self.write(WriteOp::PurgeInvocations { before, limit: CHUNK }).await? {
-                WriteOutcome::InvocationsPurged(n) => {
-                    total += n;
-                    if n < u64::from(CHUNK) {
-                        return Ok(total);
-                    }
-                }
-                other => return Err(unexpected(other)),
-            }
-        }
+        self.sweep(
+            10_000,
+            |limit| WriteOp::PurgeInvocations { before, limit },
+            |outcome| match outcome {
+                WriteOutcome::InvocationsPurged(n) => Some(*n),
+                _ => None,
+            },
+        )
+        .await
     }
 
     /// The loaded function for a version (the latest when `None`), from the cache or the store.

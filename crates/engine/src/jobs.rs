@@ -301,21 +301,17 @@ impl Engine {
     /// many. Dead jobs stay until a person re-drives or deletes them.
     pub async fn purge_jobs(&self) -> Result<u64, EngineError> {
         let Some(scheduler) = self.jobs.get() else { return Ok(0) };
-        const CHUNK: u32 = 10_000;
         let retention = i64::try_from(scheduler.config.retention.as_millis()).unwrap_or(i64::MAX);
         let before = Timestamp(self.now().as_millis().saturating_sub(retention));
-        let mut total = 0;
-        loop {
-            match self.write(WriteOp::PurgeJobs { before, limit: CHUNK }).await? {
-                WriteOutcome::JobsPurged(n) => {
-                    total += n;
-                    if n < u64::from(CHUNK) {
-                        return Ok(total);
-                    }
-                }
-                other => return Err(unexpected(other)),
-            }
-        }
+        self.sweep(
+            10_000,
+            |limit| WriteOp::PurgeJobs { before, limit },
+            |outcome| match outcome {
+                WriteOutcome::JobsPurged(n) => Some(*n),
+                _ => None,
+            },
+        )
+        .await
     }
 
     /// Starts running jobs on this node as `owner` (its node id): the scheduler, the lease

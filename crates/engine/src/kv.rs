@@ -214,17 +214,14 @@ impl Engine {
     pub async fn expire_kv(&self) -> Result<u64, EngineError> {
         // One `now` for the whole sweep: a key that expires while it runs waits for the next one.
         let now = self.now();
-        let mut total = 0;
-        loop {
-            match self.write(WriteOp::ExpireKv { now, limit: EXPIRE_CHUNK }).await? {
-                WriteOutcome::KvExpired(n) => {
-                    total += n;
-                    if n < u64::from(EXPIRE_CHUNK) {
-                        return Ok(total);
-                    }
-                }
-                other => return Err(unexpected(other)),
-            }
-        }
+        self.sweep(
+            EXPIRE_CHUNK,
+            |limit| WriteOp::ExpireKv { now, limit },
+            |outcome| match outcome {
+                WriteOutcome::KvExpired(n) => Some(*n),
+                _ => None,
+            },
+        )
+        .await
     }
 }

@@ -847,19 +847,35 @@ impl Engine {
     /// Forgets idempotency keys older than the retention, in chunks so writes are never
     /// stalled behind one large delete; returns how many.
     pub async fn purge_idempotency(&self) -> Result<u64, EngineError> {
-        const CHUNK: u32 = 1000;
         let retention_ms = self.config.idempotency_retention.as_millis() as i64;
         let before = Timestamp(self.now().as_millis() - retention_ms);
+        self.sweep(
+            1000,
+            |limit| WriteOp::PurgeIdempotency { before, limit },
+            |outcome| match outcome {
+                WriteOutcome::IdempotencyPurged(n) => Some(*n),
+                _ => None,
+            },
+        )
+        .await
+    }
+
+    /// Runs a bounded sweep (`op` with a chunk's limit) until a chunk comes back short, so that
+    /// writes never wait behind one large delete; how many rows it took in all (`count` reads
+    /// that from the op's outcome).
+    pub(crate) async fn sweep(
+        &self,
+        chunk: u32,
+        op: impl Fn(u32) -> WriteOp,
+        count: impl Fn(&WriteOutcome) -> Option<u64>,
+    ) -> Result<u64, EngineError> {
         let mut total = 0;
         loop {
-            match self.write(WriteOp::PurgeIdempotency { before, limit: CHUNK }).await? {
-                WriteOutcome::IdempotencyPurged(n) => {
-                    total += n;
-                    if n < u64::from(CHUNK) {
-                        return Ok(total);
-                    }
-                }
-                other => return Err(unexpected(other)),
+            let outcome = self.write(op(chunk)).await?;
+            let Some(n) = count(&outcome) else { return Err(unexpected(outcome)) };
+            total += n;
+            if n < u64::from(chunk) {
+                return Ok(total);
             }
         }
     }
