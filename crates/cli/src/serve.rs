@@ -338,8 +338,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tracing::warn!(
             aborted_work = report.aborted_work.len(),
             aborted_tasks = ?report.aborted_tasks,
-            "shutdown grace elapsed: background work was aborted (aborted invocations run again once their lease ends)"
+            "shutdown grace elapsed: background work was aborted (its jobs are released to run again)"
         );
+    }
+    match engine.release_held_jobs().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(jobs = n, "released the leases of the jobs whose attempts shutdown cut"),
+        Err(e) => tracing::warn!(error = %e, "could not release this node's job leases; they end by themselves"),
     }
     if let Err(e) = engine.leave_cluster(&node_id).await {
         tracing::warn!(error = %e, "could not remove this node from the cluster's list");

@@ -297,6 +297,22 @@ impl Engine {
         }
     }
 
+    /// Gives up the leases of the jobs this node still holds: called once shutdown has cut
+    /// their attempts, so that any node runs them again at once rather than when the leases
+    /// would have ended. How many it gave up.
+    pub async fn release_held_jobs(&self) -> Result<u64, EngineError> {
+        let Some(scheduler) = self.jobs.get() else { return Ok(0) };
+        let ids: Vec<String> = scheduler.held.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect();
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let op = WriteOp::ReleaseJobs { owner: scheduler.owner.clone(), ids, random: rand::random::<f64>() };
+        match self.write(op).await? {
+            WriteOutcome::JobsReleased(n) => Ok(n),
+            other => Err(unexpected(other)),
+        }
+    }
+
     /// Forgets succeeded and cancelled jobs older than the retention, in bounded chunks; how
     /// many. Dead jobs stay until a person re-drives or deletes them.
     pub async fn purge_jobs(&self) -> Result<u64, EngineError> {

@@ -557,6 +557,8 @@ pub(crate) trait JobTable {
     -> TxResult<Vec<crate::JobRecord>>;
     /// How many jobs run per space (their lease has not ended at `now`).
     async fn running_jobs(&mut self, now: Timestamp) -> TxResult<std::collections::BTreeMap<String, u32>>;
+    /// The jobs of `ids` that `owner` still holds (running, leased to it), locked.
+    async fn held_jobs_for_update(&mut self, owner: &str, ids: &[String]) -> TxResult<Vec<crate::JobRecord>>;
     /// Extends the leases `owner` still holds on these jobs to `until`; how many it held.
     async fn extend_job_leases(&mut self, owner: &str, ids: &[String], until: Timestamp) -> TxResult<u64>;
     /// Up to `limit` of a space's dead jobs (of one kind, if given), oldest first, locked.

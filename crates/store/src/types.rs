@@ -658,6 +658,17 @@ pub enum WriteOp {
         /// The new lease lasts this long from now, in milliseconds.
         lease_ms: u64,
     },
+    /// Gives up the leases a worker still holds on these jobs (its node is shutting down and
+    /// cut their attempts): each attempt counts as failed (`node_shutdown`) and the job is
+    /// retried or dead by its policy at once, instead of when the lease would have ended.
+    ReleaseJobs {
+        /// The worker's node.
+        owner: String,
+        /// The jobs.
+        ids: Vec<String>,
+        /// A number in `[0, 1)` for the retries' jitter.
+        random: f64,
+    },
     /// Ends an attempt: succeeded, retried later or dead, as its retry policy says; appends
     /// `job.succeeded`, `job.failed` or `job.dead`.
     FinishJob(crate::FinishJob),
@@ -835,6 +846,8 @@ pub enum WriteOutcome {
     JobsRedriven(u64),
     /// This many finished jobs were forgotten.
     JobsPurged(u64),
+    /// This many leases were given up.
+    JobsReleased(u64),
 }
 
 impl WriteOutcome {
@@ -857,6 +870,7 @@ impl WriteOutcome {
             | WriteOutcome::JobChanged(_)
             | WriteOutcome::JobsRedriven(_)
             | WriteOutcome::JobsPurged(_)
+            | WriteOutcome::JobsReleased(_)
             | WriteOutcome::InstanceCreated { .. }
             | WriteOutcome::EventApplied { .. }
             | WriteOutcome::InstanceDeleted
@@ -894,6 +908,7 @@ impl WriteOutcome {
             | WriteOutcome::JobChanged(_)
             | WriteOutcome::JobsRedriven(_)
             | WriteOutcome::JobsPurged(_)
+            | WriteOutcome::JobsReleased(_)
             | WriteOutcome::InstanceCreated { .. }
             | WriteOutcome::EventApplied { .. }
             | WriteOutcome::InstanceDeleted
@@ -947,7 +962,8 @@ impl WriteOutcome {
             | WriteOutcome::JobFinished(_)
             | WriteOutcome::JobChanged(_)
             | WriteOutcome::JobsRedriven(_)
-            | WriteOutcome::JobsPurged(_) => {}
+            | WriteOutcome::JobsPurged(_)
+            | WriteOutcome::JobsReleased(_) => {}
         }
     }
 }

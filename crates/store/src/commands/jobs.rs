@@ -295,6 +295,34 @@ impl Command for ExtendJobLeases<'_> {
     }
 }
 
+/// [`WriteOp::ReleaseJobs`].
+pub(crate) struct ReleaseJobs<'a> {
+    pub owner: &'a str,
+    pub ids: &'a [String],
+    pub random: f64,
+}
+
+impl<'a> Locking<'a> for ReleaseJobs<'a> {
+    // Only rows this node's worker holds are read, locked as they are.
+    fn locks(&self, _: &mut Locks<'a>) {}
+}
+
+impl Command for ReleaseJobs<'_> {
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<WriteOutcome> {
+        let mut released = 0;
+        for mut job in tx.held_jobs_for_update(self.owner, self.ids).await? {
+            let error = JobError {
+                code: "node_shutdown".into(),
+                message: format!("{} shut down before the attempt finished", self.owner),
+            };
+            let failure = Failure { error, retry_after_ms: None, permanent: false, random: self.random };
+            fail_attempt(tx, cx, &mut job, failure, None).await?;
+            released += 1;
+        }
+        Ok(WriteOutcome::JobsReleased(released))
+    }
+}
+
 /// [`WriteOp::FinishJob`].
 pub(crate) struct FinishJobCommand<'a> {
     pub finish: &'a FinishJob,

@@ -212,6 +212,10 @@ macro_rules! dispatch {
                 let $c = LeaseJobsCommand { lease };
                 $body
             }
+            WriteOp::ReleaseJobs { owner, ids, random } => {
+                let $c = ReleaseJobs { owner, ids, random: *random };
+                $body
+            }
             WriteOp::ExtendJobLeases { owner, ids, lease_ms } => {
                 let $c = ExtendJobLeases { owner, ids, lease_ms: *lease_ms };
                 $body

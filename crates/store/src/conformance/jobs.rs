@@ -26,6 +26,7 @@ pub(super) fn cases<H: Harness>() -> Vec<(&'static str, Case<H>)> {
         ("jobs_space_limits_and_priority", |h| Box::pin(space_limits_and_priority(h))),
         ("jobs_cancel_delete_and_refusals", |h| Box::pin(cancel_delete_and_refusals(h))),
         ("jobs_retention_forgets_only_finished_jobs_before_the_cutoff", |h| Box::pin(retention(h))),
+        ("jobs_a_released_lease_fails_its_attempt_at_once", |h| Box::pin(released(h))),
     ]
 }
 
@@ -446,6 +447,32 @@ async fn cancel_delete_and_refusals<H: Harness>(h: &H) {
     store.write(WriteOp::DeleteSpace { space: space("acme") }).await.unwrap();
     assert!(store.get_job(&space("acme"), "j-2").await.unwrap().is_none());
     assert_eq!(store.next_job_wakeup().await.unwrap(), None);
+}
+
+/// A worker gives up the leases it still holds (its node shuts down): each named job it holds
+/// fails its attempt (`node_shutdown`) and is retried by its policy at once; jobs it does not
+/// hold, or did not name, are untouched.
+async fn released<H: Harness>(h: &H) {
+    let clock = ManualClock::new(Timestamp(5_000_000));
+    let store = h.fresh_with_clock(clock.shared()).await;
+    for id in ["j-1", "j-2", "j-3"] {
+        enqueue(&*store, spec("acme", id, Timestamp(5_000_000))).await;
+    }
+    let mine = lease(&*store, "node-a", 2, 60_000).await.jobs;
+    let theirs = lease(&*store, "node-b", 1, 60_000).await.jobs;
+    assert_eq!((mine.len(), theirs.len()), (2, 1));
+    let ids = vec![mine[0].id.clone(), theirs[0].id.clone(), "unknown".to_string()];
+    let op = WriteOp::ReleaseJobs { owner: "node-a".into(), ids, random: 0.5 };
+    assert_eq!(store.write(op).await.expect("release"), WriteOutcome::JobsReleased(1), "only what node-a holds");
+    let released = get(&*store, "acme", &mine[0].id).await;
+    assert_eq!((released.status, released.attempt), (JobStatus::Pending, 1));
+    assert_eq!(released.run_at, Timestamp(5_001_000), "retried as its policy says, not when the lease would end");
+    assert_eq!(released.last_error.as_ref().map(|e| e.code.as_str()), Some("node_shutdown"));
+    assert!(released.lease_owner.is_none());
+    assert_eq!(get(&*store, "acme", &mine[1].id).await.status, JobStatus::Running, "not named: still held");
+    assert_eq!(get(&*store, "acme", &theirs[0].id).await.lease_owner.as_deref(), Some("node-b"), "not node-a's");
+    assert_eq!(finish(&*store, &mine[0], "node-a", AttemptOutcome::Succeeded(None)).await, JobFinished::NotHeld);
+    assert_eq!(job_kinds(&*store, "acme", &mine[0].id).await, ["job.enqueued", "job.started", "job.failed"]);
 }
 
 /// Retention forgets succeeded and cancelled jobs that finished before the cut-off, soonest

@@ -196,6 +196,17 @@ impl JobTable for PgTx<'_, '_> {
         Ok(())
     }
 
+    async fn held_jobs_for_update(&mut self, owner: &str, ids: &[String]) -> TxResult<Vec<JobRecord>> {
+        let stmt = self
+            .tx
+            .prepare_cached(&format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE id = ANY($1) AND status = 'running' AND lease_owner = $2
+                 ORDER BY id FOR UPDATE"
+            ))
+            .await?;
+        Ok(decode(&self.tx.query(&stmt, &[&ids, &owner]).await?)?)
+    }
+
     async fn purge_jobs(&mut self, before: Timestamp, limit: u32) -> TxResult<u64> {
         let stmt = self
             .tx

@@ -140,6 +140,15 @@ impl JobTable for SqliteTx<'_> {
         Ok(())
     }
 
+    async fn held_jobs_for_update(&mut self, owner: &str, ids: &[String]) -> TxResult<Vec<JobRecord>> {
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs
+             WHERE id IN (SELECT value FROM json_each(?1)) AND status = 'running' AND lease_owner = ?2 ORDER BY id"
+        );
+        let ids = serde_json::to_string(ids)?;
+        query_jobs(self.conn, &sql, params![ids, owner]).map_err(tx_err)
+    }
+
     async fn purge_jobs(&mut self, before: Timestamp, limit: u32) -> TxResult<u64> {
         // The predicate repeats `jobs_finished`'s, so SQLite walks that index.
         let n = self
