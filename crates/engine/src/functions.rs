@@ -163,11 +163,8 @@ impl FunctionSettings {
                 }
             }
         }
-        if let Some(retry) = &self.retry
-            && let Err(errors) = retry.validate_at("retry")
-        {
-            let message = errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ");
-            return Err(EngineError::validation(message));
+        if let Some(retry) = &self.retry {
+            crate::jobs::check_retry(retry)?;
         }
         Ok(self)
     }
@@ -1021,6 +1018,11 @@ async fn forget_redeployed(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_store_abandons_invocations_with_the_runtimes_code() {
+        assert_eq!(switchyard_store::INVOCATION_ABANDONED, switchyard_runtime::codes::ABANDONED);
+    }
+
     use super::*;
 
     #[test]

@@ -159,10 +159,7 @@ impl Engine {
         }
         let target = job_target(&space, kind.as_ref(), &request.payload)?;
         let retry = request.retry.unwrap_or_default();
-        if let Err(errors) = retry.validate_at("retry") {
-            let message = errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ");
-            return Err(EngineError::validation(message));
-        }
+        check_retry(&retry)?;
         let now = self.now();
         let run_at = match (&request.run_at, request.delay_ms) {
             (Some(_), Some(_)) => return Err(EngineError::validation("give run_at or delay_ms, not both")),
@@ -381,6 +378,13 @@ impl Engine {
         });
         Ok(())
     }
+}
+
+/// Refuses a retry policy that breaks a rule, naming every broken field (under `retry`).
+pub(crate) fn check_retry(retry: &RetryPolicy) -> Result<(), EngineError> {
+    retry
+        .validate_at("retry")
+        .map_err(|errors| EngineError::validation(errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")))
 }
 
 fn changed(outcome: WriteOutcome) -> Result<JobRecord, EngineError> {

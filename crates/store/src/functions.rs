@@ -169,6 +169,11 @@ pub struct AsyncInvocation {
     pub retry: switchyard_model::jobs::RetryPolicy,
 }
 
+/// The error code of an asynchronous invocation whose job died because every attempt's lease
+/// ended (its node died or hung): the runtime's `function_abandoned`, which the store cannot
+/// name from where it sits.
+pub const INVOCATION_ABANDONED: &str = "function_abandoned";
+
 /// The job kind that runs asynchronous invocations; such a job's id is its invocation's.
 pub const INVOCATION_JOB: &str = "invocation";
 

@@ -144,10 +144,6 @@ impl Command for EnqueueInvocation<'_> {
     }
 }
 
-/// The error of an asynchronous invocation whose job died of ended leases (the runtime's
-/// `function_abandoned`).
-const ABANDONED: &str = "function_abandoned";
-
 /// Brings an asynchronous invocation's record in line with its job, which `job` shows as just
 /// changed (or `deleted`), in the same transaction; `report` is the record as the attempt that
 /// just ended left it (its output, error, logs and duration), when one did. Appends
@@ -207,7 +203,7 @@ pub(super) async fn invocation_job_changed<T: Tables>(
                     // Only a lease that ended kills a job without a report: every attempt ended
                     // with its node (or hung past the lease).
                     record.error = Some(serde_json::json!({
-                        "code": ABANDONED,
+                        "code": INVOCATION_ABANDONED,
                         "message": format!(
                             "{} attempts ended without finishing (the last: {}); the invocation is abandoned",
                             job.attempt,
