@@ -21,7 +21,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodFilter;
 use switchyard_engine::{ErrorCode, Principal, parse_space};
-use switchyard_store::{Role, SpaceGrant};
+use switchyard_model::{Role, SpaceGrant};
 
 use crate::AppState;
 use crate::error::ApiError;

@@ -13,8 +13,8 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use switchyard_engine::{ErrorCode, FunctionSettings, FunctionView, InvokeRequest, parse_space};
+use switchyard_model::{InvocationRecord, Role};
 use switchyard_runtime::codes;
-use switchyard_store::{InvocationRecord, Role};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -72,7 +72,7 @@ pub(crate) fn invocation_json(r: &InvocationRecord) -> Value {
         "seq": r.seq,
     });
     if let (Some(output), Value::Object(map)) = (&r.output, &mut v) {
-        switchyard_store::insert_output(map, output, &r.output_content_type);
+        switchyard_model::insert_output(map, output, &r.output_content_type);
     }
     v
 }

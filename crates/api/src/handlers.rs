@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use switchyard_engine::{BatchOp, BatchResult, CreateInstance, ErrorCode, SendEvent, parse_space};
 use switchyard_model::DefinitionFormat;
-use switchyard_store::Role;
+use switchyard_model::Role;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -466,7 +466,7 @@ async fn start_watch(
     >,
 > {
     use switchyard_engine::{WatchFilter, WatchFrom};
-    use switchyard_store::Seq;
+    use switchyard_model::Seq;
     let space = parse_space(space)?;
     caller.require(&space, Role::Reader)?;
     let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(str::trim);

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use switchyard_engine::{EnqueueJob, parse_space};
-use switchyard_store::Role;
+use switchyard_model::Role;
 
 use crate::AppState;
 use crate::error::ApiError;

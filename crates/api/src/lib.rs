@@ -28,7 +28,7 @@ use access::{Rule, Verb};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use switchyard_engine::Engine;
-use switchyard_store::Role::{Admin, Reader, Writer};
+use switchyard_model::Role::{Admin, Reader, Writer};
 
 pub use access::MetricsAccess;
 pub use error::{ApiError, code_status, status_of};

@@ -15,7 +15,7 @@ use serde_json::json;
 use switchyard_engine::{
     ErrorCode, KvPutRequest, SubscribeFrom, SubscriptionSettings, SubscriptionStatus, parse_space,
 };
-use switchyard_store::{BucketRecord, DeadLetter, Delivery, KvCondition, KvEntry, KvKeyInfo, LogFilter, Role, Seq};
+use switchyard_model::{BucketRecord, DeadLetter, Delivery, KvCondition, KvEntry, KvKeyInfo, LogFilter, Role, Seq};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -150,7 +150,7 @@ pub async fn put_bucket(
     Json(body): Json<BucketBody>,
 ) -> Result<Response> {
     caller.require(&parse_space(&space)?, Role::Writer)?;
-    let history = body.history.unwrap_or(switchyard_store::DEFAULT_KV_HISTORY);
+    let history = body.history.unwrap_or(switchyard_model::DEFAULT_KV_HISTORY);
     let (bucket, created) = state.engine.put_bucket(&space, &bucket, history).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok(ok(status, BucketView::from(&bucket)))
@@ -289,7 +289,7 @@ pub async fn key_history(
 ) -> Result<Response> {
     caller.require(&parse_space(&space)?, Role::Reader)?;
     // A key keeps at most MAX_KV_HISTORY revisions, so the default is all of them.
-    let limit = page_limit(q.limit, switchyard_store::MAX_KV_HISTORY)?;
+    let limit = page_limit(q.limit, switchyard_model::MAX_KV_HISTORY)?;
     let entries = state.engine.kv_history(&space, &bucket, &key, limit).await?;
     let entries: Vec<EntryView> = entries.iter().map(EntryView::from).collect();
     Ok(ok(StatusCode::OK, json!({ "history": entries })))

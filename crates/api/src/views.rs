@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::Value;
 use switchyard_model::jobs::RetryPolicy;
-use switchyard_store::{
+use switchyard_model::{
     InstanceRecord, JobAttempt, JobError, JobRecord, JsonObject, LogRecord, MachineSummary, TokenRecord,
     TransitionApplied,
 };

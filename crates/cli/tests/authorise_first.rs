@@ -15,7 +15,7 @@ use support::net::non_loopback_ipv4;
 use support::{TestServer, listening_url};
 use switchyard_api::RULES;
 use switchyard_api::access::{Access, Verb};
-use switchyard_store::Role;
+use switchyard_model::Role;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const MACHINE_YAML: &str = "name: order\ninitial: pending\nstates:\n  pending: {}\n  done: { final: true }\n\

@@ -5,16 +5,15 @@
 //! evicts at once, one through another node sharing the store takes effect within the TTL.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use std::sync::Arc;
-
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use switchyard_model::SpaceName;
-use switchyard_store::{Role, SpaceGrant, TokenRecord};
+use switchyard_model::{Role, SpaceGrant, TokenRecord};
 
 use crate::EngineError;
 

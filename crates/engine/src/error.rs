@@ -182,7 +182,7 @@ pub enum EngineError {
     #[error("the log no longer keeps records that old; the oldest kept is seq {oldest}")]
     SeqExpired {
         /// The oldest seq kept.
-        oldest: switchyard_store::Seq,
+        oldest: switchyard_model::Seq,
     },
     /// No usable token.
     #[error("{0}")]

@@ -31,7 +31,10 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use switchyard_model::jobs::RetryPolicy;
-use switchyard_model::{Segment, SpaceName};
+use switchyard_model::{
+    FUNCTION_DEPLOYED, FunctionSpec, FunctionSummary, InvocationRecord, InvocationStatus, JobRecord, KvCondition,
+    Segment, SpaceName, Timestamp,
+};
 use switchyard_runtime::{
     Capabilities, EffectCall, FunctionHost, FunctionRuntime, HostCallError, Invocation, InvocationContext,
     InvocationError, KvValue, KvWriteCondition, Limits, LoadedFunction, LogLine, MachineContext, Outcome, Payload,
@@ -1020,7 +1023,7 @@ async fn forget_redeployed(
 mod tests {
     #[test]
     fn the_store_abandons_invocations_with_the_runtimes_code() {
-        assert_eq!(switchyard_store::INVOCATION_ABANDONED, switchyard_runtime::codes::ABANDONED);
+        assert_eq!(switchyard_model::INVOCATION_ABANDONED, switchyard_runtime::codes::ABANDONED);
     }
 
     use super::*;

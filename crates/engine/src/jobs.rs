@@ -27,7 +27,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use switchyard_model::jobs::{FairCursor, JobStatus, RetryPolicy, SpaceLimits};
-use switchyard_model::{Segment, SpaceName};
+use switchyard_model::{INVOCATION_JOB, JobError, JobRecord, JobSpec, Segment, SpaceName, Timestamp};
 use switchyard_store::*;
 use tokio_util::sync::CancellationToken;
 

@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use switchyard_model::{BucketRecord, KvCondition, KvEntry, KvKeyInfo, MAX_KV_HISTORY, Seq};
 use switchyard_store::*;
 
 use crate::{Engine, EngineError, parse_segment, parse_space, unexpected};

@@ -28,7 +28,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use switchyard_model::{CompiledMachine, DefinitionFormat, Segment, SpaceName, parse_definition};
+use switchyard_model::{
+    CompiledMachine, DefinitionFormat, Idempotency, InstanceKey, InstanceRecord, JsonObject, LogRecord, MachineRecord,
+    MachineSummary, MachineVersion, NodeRecord, Revision, Role, Segment, Seq, SpaceDeletion, SpaceGrant, SpaceName,
+    SpaceRecord, Timestamp, TokenRecord, TransitionApplied, kinds, parse_definition,
+};
 use switchyard_store::*;
 
 pub use auth::Principal;
@@ -38,7 +42,7 @@ pub use jobs::{EnqueueJob, JOB_KINDS, JobMetrics, JobsConfig, LAG_BUCKETS_MS};
 pub use kv::{KeyPage, KvPutRequest, check_kv_key};
 pub use subscriptions::{Settled, SubscribeFrom, SubscriptionSettings, SubscriptionStatus};
 pub use supervisor::{FailedTask, Policy, ShutdownReport, Supervisor};
-pub use switchyard_store::{AddressFilter, LogFilter};
+pub use switchyard_model::{AddressFilter, LogFilter};
 pub use watch::{LogTail, WatchFilter, WatchFrom, WatchedRecord, parse_address_pattern};
 
 /// How often a node renews its heartbeat.

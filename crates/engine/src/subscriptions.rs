@@ -8,7 +8,9 @@
 
 use std::time::{Duration, Instant};
 
-use switchyard_model::{Segment, SpaceName};
+use switchyard_model::{
+    DeadLetter, Delivery, LogFilter, Segment, Seq, SpaceName, SubscriptionRecord, SubscriptionSpec,
+};
 use switchyard_store::*;
 use tokio::sync::broadcast;
 

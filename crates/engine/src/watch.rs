@@ -29,7 +29,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use switchyard_model::SpaceName;
-use switchyard_store::{AddressFilter, LogFilter, LogRecord, Seq, Store};
+use switchyard_model::{AddressFilter, LogFilter, LogRecord, Seq};
+use switchyard_store::Store;
 use tokio::sync::{Notify, broadcast, mpsc};
 
 use crate::EngineError;

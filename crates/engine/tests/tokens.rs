@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use switchyard_engine::auth::hash_secret;
 use switchyard_engine::{Engine, EngineConfig, EngineError};
+use switchyard_model::{Role, SpaceGrant, TokenRecord};
 use switchyard_store::sqlite::{SqliteOptions, SqliteStore};
-use switchyard_store::{Durability, Role, SpaceGrant, Store, Timestamp, TokenRecord, WriteOp};
+use switchyard_store::{Clock, Durability, Store, SystemClock, WriteOp};
 
 fn engine(dir: &Path) -> (Arc<Engine>, Arc<dyn Store>) {
     let store: Arc<dyn Store> = Arc::new(
@@ -55,7 +56,7 @@ async fn bootstrap_recovers_a_secret_stored_but_not_yet_renamed() {
         secret_hash: hash_secret(secret),
         role: Role::Admin,
         spaces: SpaceGrant::All,
-        created_at: Timestamp::now(),
+        created_at: SystemClock.now(),
         revoked_at: None,
     };
     store.write(WriteOp::BootstrapAdminToken(record)).await.unwrap();

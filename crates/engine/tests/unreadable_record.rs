@@ -12,8 +12,9 @@ use switchyard_engine::{
     AddressFilter, Engine, EngineConfig, EngineError, SubscribeFrom, SubscriptionSettings, WatchFilter, WatchFrom,
     WatchedRecord,
 };
+use switchyard_model::Seq;
 use switchyard_store::sqlite::{DB_FILE, SqliteOptions, SqliteStore};
-use switchyard_store::{Durability, Seq, Store};
+use switchyard_store::{Durability, Store};
 use tokio::sync::mpsc::Receiver;
 
 type Watch = Receiver<Result<Arc<WatchedRecord>, EngineError>>;

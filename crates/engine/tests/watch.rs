@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 use std::time::Duration;
-use switchyard_testkit::fixtures::CYCLE_JSON as CYCLE;
 
 use switchyard_engine::{AddressFilter, CreateInstance, Engine, EngineConfig, SendEvent, WatchFilter, WatchFrom};
 use switchyard_model::DefinitionFormat;
 use switchyard_store::sqlite::{SqliteOptions, SqliteStore};
 use switchyard_store::{Durability, Store};
+use switchyard_testkit::fixtures::CYCLE_JSON as CYCLE;
 use switchyard_testkit::{PATIENCE, wait_until, within};
 
 async fn engine(dir: &std::path::Path, buffer: usize) -> Arc<Engine> {
@@ -77,7 +77,7 @@ async fn replay_hands_off_to_live_without_gap_or_duplicate() {
         let engine = engine.clone();
         tokio::spawn(async move { apply(&engine, 200).await })
     };
-    let mut rx = engine.watch(everything(), WatchFrom::After(switchyard_store::Seq(0)), 8).await.unwrap();
+    let mut rx = engine.watch(everything(), WatchFrom::After(switchyard_model::Seq(0)), 8).await.unwrap();
     let last = writer.await.unwrap();
     assert!(last > before);
     let mut seqs = Vec::new();

@@ -12,7 +12,10 @@
 //! - Every check here is iterative: a hostile input cannot overflow the stack of the thread
 //!   that checks it, and the checks run before any recursive parser or walker sees the input.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
+
+/// A JSON object: an instance's context or an event's payload.
+pub type JsonObject = Map<String, Value>;
 
 /// The deepest nesting of arrays and objects accepted in any value (`[]` is 1, `[[1]]` is 2).
 pub const MAX_DEPTH: usize = 64;

@@ -1,5 +1,7 @@
 //! Switchyard's pure domain model: addresses, machine definitions, CEL guards and assignments,
-//! the transition logic, and the rules of durable jobs (retries, dead letters, fair selection).
+//! the transition logic, the rules of durable jobs (retries, dead letters, fair selection), and
+//! the records of the product's things that the store keeps and the engine and API reason about
+//! (instances, log records, tokens, KV, subscriptions, functions, jobs, spaces, nodes).
 //!
 //! Architecture invariants:
 //! - No I/O, no async runtime, no logging, no global mutable state: every function is a pure
@@ -17,18 +19,45 @@
 #![warn(missing_docs)]
 
 pub mod address;
+pub mod auth;
 pub mod definition;
 pub mod expr;
+pub mod functions;
+pub mod idempotency;
+pub mod instances;
 pub mod jobs;
 pub mod json;
+pub mod log;
+pub mod nodes;
+pub mod spaces;
+pub mod streams;
+pub mod time;
 
 pub use address::{Address, AddressError, NameProblem, Segment, SpaceName};
+pub use auth::{Role, SpaceGrant, TokenRecord};
 pub use definition::{
     CompiledMachine, ContextError, DefinitionError, DefinitionFormat, FieldError, FromStates, GuardFailure,
     MachineDefinition, StateSpec, States, TransitionError, TransitionOutcome, TransitionSpec, definition_from_json,
     parse_definition,
 };
-pub use jobs::{
-    Candidate, DeadReason, FailedAttempt, FairCursor, Jitter, JobStatus, RetryDecision, RetryPolicy, Selection,
-    SpaceLimits, UnknownJobStatus, select_fair,
+pub use functions::{
+    FUNCTION_COMPLETED, FUNCTION_DEPLOYED, FunctionRecord, FunctionSpec, FunctionSummary, INVOCATION_ABANDONED,
+    INVOCATION_JOB, InvocationRecord, InvocationStatus, insert_output,
 };
+pub use idempotency::Idempotency;
+pub use instances::{
+    InstanceKey, InstanceRecord, MachineRecord, MachineSummary, MachineVersion, Revision, TransitionApplied,
+};
+pub use jobs::{
+    Candidate, DeadReason, FailedAttempt, FairCursor, Jitter, JobAttempt, JobError, JobRecord, JobSpec, JobStatus,
+    MAX_ATTEMPT_HISTORY, RetryDecision, RetryPolicy, Selection, SpaceLimits, UnknownJobStatus, job_kinds, select_fair,
+};
+pub use json::JsonObject;
+pub use log::{AddressFilter, LogFilter, LogRecord, Seq, kinds};
+pub use nodes::NodeRecord;
+pub use spaces::{SpaceDeletion, SpaceRecord};
+pub use streams::{
+    BucketRecord, DEFAULT_KV_HISTORY, DeadLetter, Delivery, KvCondition, KvEntry, KvKeyInfo, MAX_KV_HISTORY,
+    SubscriptionRecord, SubscriptionSpec,
+};
+pub use time::Timestamp;

@@ -10,10 +10,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use switchyard_model::{CompiledMachine, DefinitionFormat, Segment, SpaceName, parse_definition};
+use switchyard_model::{
+    CompiledMachine, DefinitionFormat, Idempotency, InstanceKey, InstanceRecord, JsonObject, MachineVersion,
+    NodeRecord, Revision, Role, Segment, Seq, SpaceGrant, SpaceName, Timestamp, TokenRecord, TransitionApplied, kinds,
+    parse_definition,
+};
 
 use crate::types::*;
-use crate::{ListInstances, Store, StoreError};
+use crate::{Clock, ListInstances, Store, StoreError, SystemClock};
 
 /// A boxed future, for the harness's methods.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -649,7 +653,7 @@ fn token(id: &str, hash: &str, role: Role, spaces: SpaceGrant) -> TokenRecord {
         secret_hash: hash.into(),
         role,
         spaces,
-        created_at: Timestamp::now(),
+        created_at: SystemClock.now(),
         revoked_at: None,
     }
 }
@@ -686,7 +690,7 @@ async fn idempotency_purge<H: Harness>(h: &H) {
     create(&*store, "acme", "o-1", 1).await;
     applied(&*store, with_key(event("acme", "o-1", "pay", json!({ "amount": 1 })), "old", "fp")).await;
     applied(&*store, with_key(event("acme", "o-1", "cancel", json!({})), "old-2", "fp")).await;
-    let later = Timestamp(Timestamp::now().0 + 1_000);
+    let later = Timestamp(SystemClock.now().0 + 1_000);
     let purged = store.write(WriteOp::PurgeIdempotency { before: later, limit: 1 }).await;
     assert_eq!(purged.expect("purge"), WriteOutcome::IdempotencyPurged(1), "purges at most `limit`");
     let purged = store.write(WriteOp::PurgeIdempotency { before: later, limit: 10 }).await;
@@ -699,7 +703,7 @@ async fn idempotency_purge<H: Harness>(h: &H) {
 
 async fn nodes_register_heartbeat_and_leave<H: Harness>(h: &H) {
     let store = h.fresh().await;
-    let now = Timestamp::now();
+    let now = SystemClock.now();
     let node = |id: &str, heartbeat: i64| NodeRecord {
         id: id.into(),
         address: format!("http://{id}"),

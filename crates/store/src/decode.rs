@@ -6,10 +6,14 @@
 use std::fmt::Display;
 
 use serde_json::Value;
+use switchyard_model::auth::SpaceGrant;
+use switchyard_model::instances::{InstanceRecord, MachineVersion, Revision};
+use switchyard_model::json::JsonObject;
+use switchyard_model::log::{LogRecord, Seq};
+use switchyard_model::time::Timestamp;
 use switchyard_model::{Segment, SpaceName};
 
 use crate::error::StoreError;
-use crate::types::{LogRecord, MachineVersion, Revision, Seq, SpaceGrant, Timestamp};
 
 /// A stored machine version (any integer width the backend stores it in).
 pub(crate) fn machine_version<T: TryInto<u32> + Copy + Display>(v: T) -> Result<MachineVersion, StoreError> {
@@ -40,12 +44,24 @@ pub(crate) fn space_grant(json: &str) -> Result<SpaceGrant, StoreError> {
     Ok(SpaceGrant::Only(names.into_iter().map(space).collect::<Result<_, _>>()?))
 }
 
+/// The instance, or `StoreError::Corrupt` naming it when its context cannot be read back: what
+/// reads one instance must not go on with an empty context in its place (a listing returns such
+/// a record instead, so one damaged instance does not hide its neighbours).
+pub(crate) fn readable_instance(instance: InstanceRecord) -> Result<InstanceRecord, StoreError> {
+    match &instance.unreadable {
+        None => Ok(instance),
+        Some(reason) => {
+            Err(StoreError::Corrupt(format!("instance \"{}\" cannot be read back: {reason}", instance.key().address())))
+        }
+    }
+}
+
 /// A stored context: `(ctx, None)`, or an empty context and why the stored one cannot be read
 /// back (the same reading limits as log payloads; see [`log_row`]).
-pub(crate) fn ctx(text: Result<&str, String>) -> (crate::types::JsonObject, Option<String>) {
+pub(crate) fn ctx(text: Result<&str, String>) -> (JsonObject, Option<String>) {
     match text.and_then(|text| serde_json::from_str(text).map_err(|e| e.to_string())) {
         Ok(ctx) => (ctx, None),
-        Err(e) => (crate::types::JsonObject::new(), Some(format!("ctx: {e}"))),
+        Err(e) => (JsonObject::new(), Some(format!("ctx: {e}"))),
     }
 }
 

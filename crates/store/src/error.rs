@@ -1,9 +1,7 @@
 //! The store's errors: refusals of an operation (nothing was written) and failures of the
 //! backend.
 
-use switchyard_model::{ContextError, TransitionError};
-
-use crate::types::{MachineVersion, Revision, Timestamp};
+use switchyard_model::{ContextError, MachineVersion, Revision, Timestamp, TransitionError};
 
 /// Why a store operation did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -104,7 +102,7 @@ pub enum StoreError {
     #[error("the log no longer keeps records that old; the oldest kept is seq {oldest}")]
     SeqExpired {
         /// The oldest seq kept.
-        oldest: crate::types::Seq,
+        oldest: switchyard_model::Seq,
     },
     /// Nothing of the space exists (never written into, or deleted).
     #[error("space \"{space}\" not found")]

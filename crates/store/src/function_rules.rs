@@ -7,10 +7,9 @@
 //! needs, since a single op runs without a savepoint.
 
 use serde_json::Value;
+use switchyard_model::{FunctionSpec, FunctionSummary, InvocationRecord, InvocationStatus, Timestamp};
 
 use crate::error::StoreError;
-use crate::functions::*;
-use crate::types::*;
 
 /// The columns of an invocation, in the order [`RawInvocation`] takes them. Both backends'
 /// `invocations` tables have these names; the blobs come last so the row's other columns are

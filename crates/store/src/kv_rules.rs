@@ -2,8 +2,9 @@
 //! index range of a key listing. The rules of KV writes are the commands'
 //! (`crate::commands::kv`).
 
+use switchyard_model::MAX_KV_HISTORY;
+
 use crate::error::StoreError;
-use crate::streams::*;
 
 /// A stored bucket history (any integer width the backend stores it in).
 pub(crate) fn stored_history<T: TryInto<u32> + Copy + std::fmt::Display>(h: T) -> Result<u32, StoreError> {

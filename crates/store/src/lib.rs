@@ -6,16 +6,19 @@
 //! - Every mutation of a machine or an instance appends one [`LogRecord`] (token and
 //!   idempotency bookkeeping does not); `seq` is strictly increasing in commit order, so a
 //!   reader that has seen `seq = n` never later finds a new record with `seq < n`. So do a new
-//!   function version ([`FUNCTION_DEPLOYED`]) and a finished asynchronous invocation
-//!   ([`FUNCTION_COMPLETED`]); recording and purging invocations append none, and enqueueing one
-//!   appends its job's `job.enqueued`.
+//!   function version ([`switchyard_model::FUNCTION_DEPLOYED`]) and a finished asynchronous
+//!   invocation ([`switchyard_model::FUNCTION_COMPLETED`]); recording and purging invocations
+//!   append none, and enqueueing one appends its job's `job.enqueued`.
 //! - Writes to one instance are serialised: revision increases by exactly one per applied event.
 //! - An idempotency key is checked under the same serialisation as the write it guards and is
 //!   stored with the result in the same transaction; a repeat returns the stored result.
 //! - A write is durable, as the configured [`Durability`] says, before its future resolves.
 //!
 //! The store executes the domain logic of a write (the machine's transition, the context
-//! schema) by calling the pure `switchyard_model`, inside the transaction that records it.
+//! schema) by calling the pure `switchyard_model`, inside the transaction that records it. The
+//! records it keeps and returns (instances, log records, tokens, jobs…) are the model's types;
+//! what is the store's own is the shape of its calls ([`WriteOp`], [`WriteOutcome`], the
+//! queries), its stored forms and its errors.
 
 mod clock;
 mod commands;
@@ -40,7 +43,11 @@ mod tables;
 mod types;
 
 use async_trait::async_trait;
-use switchyard_model::{Segment, SpaceName};
+use switchyard_model::{
+    BucketRecord, DeadLetter, FunctionRecord, FunctionSummary, InstanceKey, InstanceRecord, InvocationRecord,
+    JobRecord, KvEntry, KvKeyInfo, LogRecord, MachineRecord, MachineSummary, MachineVersion, NodeRecord, Segment, Seq,
+    SpaceName, SpaceRecord, SubscriptionRecord, Timestamp, TokenRecord,
+};
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use error::StoreError;

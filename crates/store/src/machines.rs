@@ -9,10 +9,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use switchyard_model::CompiledMachine;
+use switchyard_model::{CompiledMachine, MachineVersion};
 
 use crate::error::StoreError;
-use crate::types::MachineVersion;
 
 /// space -> machine name -> version -> compiled; nested so lookups by `&str` allocate nothing.
 type Entries = HashMap<String, HashMap<String, HashMap<u32, Result<Arc<CompiledMachine>, Arc<str>>>>>;

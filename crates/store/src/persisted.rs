@@ -7,9 +7,9 @@
 //! keeps reading every earlier one.
 
 use serde::{Deserialize, Serialize};
+use switchyard_model::{InstanceRecord, JsonObject, Seq, Timestamp, TransitionApplied};
 
 use crate::error::StoreError;
-use crate::types::*;
 
 /// The version this build writes.
 const VERSION: u32 = 1;

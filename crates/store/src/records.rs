@@ -2,8 +2,7 @@
 //! text. Every backend writes these exact shapes (docs/http-api.md documents them).
 
 use serde::Serialize;
-
-use crate::types::JsonObject;
+use switchyard_model::JsonObject;
 
 /// The payload of an `instance.created` record.
 #[derive(Serialize)]

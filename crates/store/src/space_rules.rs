@@ -5,7 +5,7 @@
 //! data must be added too, or a deleted space would leave it behind (the conformance case
 //! `delete_space_removes_everything_and_nothing_else` reads every kind back).
 
-use crate::types::{SpaceDeletion, kinds};
+use switchyard_model::{SpaceDeletion, kinds};
 
 /// Which count of a [`SpaceDeletion`] something goes to.
 pub(crate) type Count = fn(&mut SpaceDeletion) -> &mut u64;

@@ -2,8 +2,9 @@
 //! columns and conversions of stored numbers. The rules of subscriptions and retention are the
 //! commands' (`crate::commands::subscriptions`, `crate::commands::retention`).
 
+use switchyard_model::Seq;
+
 use crate::error::StoreError;
-use crate::types::*;
 
 /// The columns of a log record (in the order of both backends' `LOG_COLUMNS`) of the events
 /// table aliased `e`, so a join can decode them with the backend's `log_record`.

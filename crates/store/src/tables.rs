@@ -21,12 +21,15 @@
 
 use std::collections::HashSet;
 
+use switchyard_model::{
+    FunctionSpec, FunctionSummary, InstanceKey, InvocationRecord, MachineVersion, NodeRecord, Revision, Seq,
+    SubscriptionSpec, Timestamp, TokenRecord,
+};
+
 use crate::decode::RawLogRow;
 use crate::error::StoreError;
 use crate::function_rules::{StoredFunction, StoredInvocation};
-use crate::functions::{FunctionSpec, FunctionSummary, InvocationRecord};
-use crate::streams::{StoredFilter, SubscriptionSpec};
-use crate::types::*;
+use crate::streams::StoredFilter;
 
 /// Why a step of a command did not happen.
 #[derive(Debug)]

@@ -1,433 +1,24 @@
-//! Records the store keeps and the operations it applies.
-//!
-//! Numbers that mean different things have different types: a `MachineVersion` cannot be
-//! mixed up with a `Revision` or a `Seq`, and neither version nor revision can be zero.
+//! The operations the store applies and what each did. The records they carry and report are
+//! the model's (`switchyard_model`).
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::num::{NonZeroU32, NonZeroU64};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
+use switchyard_model::auth::TokenRecord;
+use switchyard_model::functions::{FunctionSpec, FunctionSummary, InvocationRecord};
+use switchyard_model::idempotency::Idempotency;
+use switchyard_model::instances::{InstanceKey, InstanceRecord, MachineVersion, Revision, TransitionApplied};
+use switchyard_model::jobs::{JobRecord, JobSpec};
+use switchyard_model::json::JsonObject;
+use switchyard_model::log::Seq;
+use switchyard_model::nodes::NodeRecord;
+use switchyard_model::spaces::SpaceDeletion;
+use switchyard_model::streams::{BucketRecord, Delivery, KvCondition, SubscriptionSpec};
+use switchyard_model::time::Timestamp;
 use switchyard_model::{Segment, SpaceName};
 
-use crate::functions::{AsyncInvocation, FunctionSpec, FunctionSummary, InvocationRecord};
-use crate::streams::{BucketRecord, Delivery, KvCondition, PullRequest, SubscriptionSpec, TrimLog};
-
-/// A JSON object: an instance's context or an event's payload.
-pub type JsonObject = Map<String, Value>;
-
-/// Wall-clock time in milliseconds since the Unix epoch (UTC).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Timestamp(pub i64);
-
-impl Timestamp {
-    /// The current time.
-    pub fn now() -> Timestamp {
-        let ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
-        Timestamp(ms)
-    }
-
-    /// Milliseconds since the Unix epoch.
-    pub fn as_millis(self) -> i64 {
-        self.0
-    }
-
-    /// The latest time RFC 3339 can write (9999-12-31T23:59:59.999Z).
-    pub const MAX_RFC3339: Timestamp = Timestamp(253_402_300_799_999);
-
-    /// RFC 3339 in UTC with milliseconds, e.g. `2026-11-20T22:48:04.123Z` (times past year 9999
-    /// are written as the last millisecond of 9999).
-    pub fn to_rfc3339(self) -> String {
-        humantime::format_rfc3339_millis(self.min(Timestamp::MAX_RFC3339).to_system_time()).to_string()
-    }
-
-    /// This time as a `SystemTime`.
-    pub fn to_system_time(self) -> SystemTime {
-        UNIX_EPOCH + std::time::Duration::from_millis(self.0.max(0) as u64)
-    }
-}
-
-/// The version of a machine definition; 1 for the first, n+1 for each changed definition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct MachineVersion(pub NonZeroU32);
-
-impl MachineVersion {
-    /// The first version of a machine.
-    pub const FIRST: MachineVersion = MachineVersion(NonZeroU32::MIN);
-
-    /// Builds a version from a raw number; `None` for zero.
-    pub fn new(v: u32) -> Option<MachineVersion> {
-        NonZeroU32::new(v).map(MachineVersion)
-    }
-
-    /// The raw number.
-    pub fn get(self) -> u32 {
-        self.0.get()
-    }
-
-    /// The version after this one.
-    pub fn next(self) -> MachineVersion {
-        MachineVersion(self.0.saturating_add(1))
-    }
-}
-
-impl fmt::Display for MachineVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-/// An instance's revision: 1 on creation, incremented by one for every applied event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Revision(pub NonZeroU64);
-
-impl Revision {
-    /// The revision of a newly created instance.
-    pub const FIRST: Revision = Revision(NonZeroU64::MIN);
-
-    /// Builds a revision from a raw number; `None` for zero.
-    pub fn new(v: u64) -> Option<Revision> {
-        NonZeroU64::new(v).map(Revision)
-    }
-
-    /// The raw number.
-    pub fn get(self) -> u64 {
-        self.0.get()
-    }
-
-    /// The revision after this one.
-    pub fn next(self) -> Revision {
-        Revision(self.0.saturating_add(1))
-    }
-}
-
-impl fmt::Display for Revision {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-/// A position in the event log; strictly increasing in commit order. `Seq(0)` is "before the
-/// first record" and is never assigned to a record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Seq(pub u64);
-
-impl fmt::Display for Seq {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-/// Identifies one instance: its space, machine and id.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct InstanceKey {
-    /// The space the instance lives in.
-    pub space: SpaceName,
-    /// The machine it is an instance of.
-    pub machine: Segment,
-    /// Its id, unique within the machine.
-    pub id: Segment,
-}
-
-impl InstanceKey {
-    /// The instance's address, `space:machine:id`.
-    pub fn address(&self) -> String {
-        format!("{}:{}:{}", self.space, self.machine, self.id)
-    }
-}
-
-/// One stored version of a machine definition.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MachineRecord {
-    /// The space the machine lives in.
-    pub space: SpaceName,
-    /// The machine's name.
-    pub name: Segment,
-    /// This definition's version.
-    pub version: MachineVersion,
-    /// The definition in its canonical JSON form.
-    pub definition: Value,
-    /// When this version was stored.
-    pub created_at: Timestamp,
-}
-
-/// The latest version of a machine, as listed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MachineSummary {
-    /// The machine's name.
-    pub name: Segment,
-    /// Its latest version.
-    pub version: MachineVersion,
-    /// When that version was stored.
-    pub created_at: Timestamp,
-}
-
-/// An instance as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct InstanceRecord {
-    /// The space it lives in.
-    pub space: SpaceName,
-    /// Its machine.
-    pub machine: Segment,
-    /// Its id.
-    pub id: Segment,
-    /// The machine version it runs on.
-    pub machine_version: MachineVersion,
-    /// Its current state.
-    pub state: String,
-    /// Its context.
-    pub ctx: JsonObject,
-    /// Its revision.
-    pub revision: Revision,
-    /// When it was created.
-    pub created_at: Timestamp,
-    /// When it last changed.
-    pub updated_at: Timestamp,
-    /// When it was deleted, if it was.
-    pub deleted_at: Option<Timestamp>,
-    /// Why its stored context cannot be read back, when it cannot (`ctx` is then empty). Only a
-    /// listing returns such a record, so one damaged instance does not hide its neighbours; a
-    /// read of the instance itself is refused instead ([`InstanceRecord::readable`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unreadable: Option<String>,
-}
-
-impl InstanceRecord {
-    /// The record, or `StoreError::Corrupt` naming the instance when its context cannot be read
-    /// back: what reads one instance must not go on with an empty context in its place.
-    pub fn readable(self) -> Result<InstanceRecord, crate::StoreError> {
-        match &self.unreadable {
-            None => Ok(self),
-            Some(reason) => Err(crate::StoreError::Corrupt(format!(
-                "instance \"{}\" cannot be read back: {reason}",
-                self.key().address()
-            ))),
-        }
-    }
-
-    /// A new instance, as a create writes it: revision 1, in `state`, never changed or deleted.
-    pub fn created(
-        key: &InstanceKey,
-        machine_version: MachineVersion,
-        state: &str,
-        ctx: &JsonObject,
-        now: Timestamp,
-    ) -> Self {
-        InstanceRecord {
-            space: key.space.clone(),
-            machine: key.machine.clone(),
-            id: key.id.clone(),
-            machine_version,
-            state: state.to_string(),
-            ctx: ctx.clone(),
-            revision: Revision::FIRST,
-            created_at: now,
-            updated_at: now,
-            deleted_at: None,
-            unreadable: None,
-        }
-    }
-
-    /// The instance's key.
-    pub fn key(&self) -> InstanceKey {
-        InstanceKey { space: self.space.clone(), machine: self.machine.clone(), id: self.id.clone() }
-    }
-}
-
-/// The kinds of event-log records this version writes.
-pub mod kinds {
-    /// A machine version was stored.
-    pub const MACHINE_PUT: &str = "machine.put";
-    /// An instance was created.
-    pub const INSTANCE_CREATED: &str = "instance.created";
-    /// An event moved an instance.
-    pub const INSTANCE_TRANSITIONED: &str = "instance.transitioned";
-    /// An instance was deleted.
-    pub const INSTANCE_DELETED: &str = "instance.deleted";
-    /// A message was published to a topic.
-    pub const TOPIC_MESSAGE: &str = "topic.message";
-    /// A KV key was written.
-    pub const KV_PUT: &str = "kv.put";
-    /// A KV key was deleted or its TTL expired.
-    pub const KV_DELETED: &str = "kv.deleted";
-    /// A space was deleted with everything in it; the one record of the space the deletion
-    /// leaves (its payload is the [`SpaceDeletion`](super::SpaceDeletion)).
-    pub const SPACE_DELETED: &str = "space.deleted";
-}
-
-/// One record of the event log.
-///
-/// A record some part of which cannot be read back (its payload does not decode, say) is still
-/// returned, in its place, with [`LogRecord::unreadable`] saying why: readers learn its position
-/// and move past it instead of failing on it (see [`LogRecord::is_readable`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LogRecord {
-    /// Its position in the log.
-    pub seq: Seq,
-    /// The space of the resource it is about.
-    pub space: SpaceName,
-    /// What happened (see [`kinds`]).
-    pub kind: String,
-    /// The address of the resource it is about.
-    pub address: String,
-    /// What changed.
-    pub payload: Value,
-    /// The idempotency key of the request that wrote it, if any.
-    pub idempotency_key: Option<String>,
-    /// When it was written.
-    pub created_at: Timestamp,
-    /// Why part of the stored record cannot be read, when it cannot. What did not decode is
-    /// left empty: the payload `null`, the time 0, text with replacement characters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unreadable: Option<String>,
-}
-
-impl LogRecord {
-    /// Whether every part of the stored record was read.
-    pub fn is_readable(&self) -> bool {
-        self.unreadable.is_none()
-    }
-}
-
-/// The result of applying an event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TransitionApplied {
-    /// The state before.
-    pub from: String,
-    /// The state after.
-    pub to: String,
-    /// The instance's revision after.
-    pub revision: Revision,
-    /// The log record of this transition.
-    pub seq: Seq,
-    /// The context after.
-    pub ctx: JsonObject,
-}
-
-/// An idempotency key and the fingerprint of the request that carries it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Idempotency {
-    /// The client's key, unique within a space.
-    pub key: String,
-    /// A digest of the request; the same key with another fingerprint is refused.
-    pub fingerprint: String,
-}
-
-/// What a token may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Reads.
-    Reader,
-    /// Reads and writes.
-    Writer,
-    /// Reads, writes and manages tokens.
-    Admin,
-}
-
-impl Role {
-    /// The role's name as stored and shown.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Reader => "reader",
-            Role::Writer => "writer",
-            Role::Admin => "admin",
-        }
-    }
-
-    /// Parses a role name.
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "reader" => Some(Role::Reader),
-            "writer" => Some(Role::Writer),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-}
-
-/// The spaces a token may touch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SpaceGrant {
-    /// Every space, present and future (`*`).
-    All,
-    /// Exactly these spaces.
-    Only(Vec<SpaceName>),
-}
-
-impl SpaceGrant {
-    /// Whether `space` is granted.
-    pub fn allows(&self, space: &SpaceName) -> bool {
-        match self {
-            SpaceGrant::All => true,
-            SpaceGrant::Only(spaces) => spaces.contains(space),
-        }
-    }
-
-    /// Whether everything `other` grants is granted here too.
-    pub fn covers(&self, other: &SpaceGrant) -> bool {
-        match (self, other) {
-            (SpaceGrant::All, _) => true,
-            (SpaceGrant::Only(_), SpaceGrant::All) => false,
-            (SpaceGrant::Only(mine), SpaceGrant::Only(theirs)) => theirs.iter().all(|s| mine.contains(s)),
-        }
-    }
-
-    /// The grant as a list of names, `["*"]` for all.
-    pub fn to_names(&self) -> Vec<String> {
-        match self {
-            SpaceGrant::All => vec!["*".to_string()],
-            SpaceGrant::Only(spaces) => spaces.iter().map(|s| s.to_string()).collect(),
-        }
-    }
-}
-
-/// A token as stored: its secret only as a SHA-256 digest.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TokenRecord {
-    /// Public identifier, used to list and revoke.
-    pub id: String,
-    /// A person's label for it.
-    pub name: String,
-    /// Hex SHA-256 of the secret.
-    pub secret_hash: String,
-    /// What it may do.
-    pub role: Role,
-    /// Where it may do it.
-    pub spaces: SpaceGrant,
-    /// When it was created.
-    pub created_at: Timestamp,
-    /// When it was revoked, if it was.
-    pub revoked_at: Option<Timestamp>,
-}
-
-/// A space, as listed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SpaceRecord {
-    /// Its name.
-    pub name: SpaceName,
-    /// When something was first written into it.
-    pub created_at: Timestamp,
-}
-
-/// A Switchyard node serving from this store, as it registered itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodeRecord {
-    /// A random id chosen at start.
-    pub id: String,
-    /// The address its HTTP API listens on.
-    pub address: String,
-    /// When it started.
-    pub started_at: Timestamp,
-    /// Its last heartbeat.
-    pub heartbeat_at: Timestamp,
-}
+use crate::functions::AsyncInvocation;
+use crate::streams::{PullRequest, TrimLog};
 
 /// A write the store applies atomically.
 #[derive(Debug, Clone)]
@@ -645,7 +236,7 @@ pub enum WriteOp {
     },
     /// Enqueues a job (appends `job.enqueued`), unless the space has one with the same
     /// idempotency key, which is returned instead.
-    EnqueueJob(crate::JobSpec),
+    EnqueueJob(JobSpec),
     /// Leases due jobs to a worker, fairly across spaces (see [`crate::LeaseJobs`]); first takes
     /// back jobs whose lease ended, counting their attempt as failed. Appends `job.started` per job.
     LeaseJobs(crate::LeaseJobs),
@@ -828,7 +419,7 @@ pub enum WriteOutcome {
     /// A job is enqueued (or, `replayed`, an earlier one with the same key was found).
     JobEnqueued {
         /// The job as stored.
-        job: Box<crate::JobRecord>,
+        job: Box<JobRecord>,
         /// Whether this is the earlier job with the same key.
         replayed: bool,
         /// Whether this write created the space.
@@ -841,7 +432,7 @@ pub enum WriteOutcome {
     /// What ending an attempt did.
     JobFinished(crate::JobFinished),
     /// A job was re-drove, cancelled or deleted; the record as it now is (`None` once deleted).
-    JobChanged(Option<Box<crate::JobRecord>>),
+    JobChanged(Option<Box<JobRecord>>),
     /// This many jobs were re-driven.
     JobsRedriven(u64),
     /// This many finished jobs were forgotten.
@@ -966,27 +557,4 @@ impl WriteOutcome {
             | WriteOutcome::JobsReleased(_) => {}
         }
     }
-}
-
-/// What deleting a space removed, counted per kind; the payload of its `space.deleted` record.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SpaceDeletion {
-    /// Machines, by name (every version of each went).
-    pub machines: u64,
-    /// Instances, deleted ones included.
-    pub instances: u64,
-    /// KV buckets.
-    pub kv_buckets: u64,
-    /// KV keys, deleted ones (tombstones) included.
-    pub kv_keys: u64,
-    /// Durable subscriptions (their pending records and dead letters went with them).
-    pub subscriptions: u64,
-    /// Functions, by name (every version of each went).
-    pub functions: u64,
-    /// Invocation records.
-    pub invocations: u64,
-    /// Log records of the space.
-    pub log_records: u64,
-    /// Idempotency records.
-    pub idempotency_keys: u64,
 }

@@ -7,8 +7,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use switchyard_model::{CompiledMachine, DefinitionFormat, parse_definition};
+use switchyard_model::{InstanceKey, JsonObject, Seq};
 use switchyard_store::postgres::{PgOptions, PgStore, SCHEMA_VERSION};
-use switchyard_store::{InstanceKey, JsonObject, Seq, Store, StoreError, WriteOp, WriteOutcome};
+use switchyard_store::{Clock, Store, StoreError, SystemClock, WriteOp, WriteOutcome};
 use switchyard_testkit::TestDatabase;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -199,7 +200,7 @@ async fn an_enqueue_through_one_node_wakes_the_others_listener() {
     // LISTEN is issued once the listener's connection is up: a job enqueued before might go
     // unheard (a hint only), so enqueue until one is heard.
     let space = switchyard_model::SpaceName::new("acme").unwrap();
-    let spec = |id: String| switchyard_store::JobSpec {
+    let spec = |id: String| switchyard_model::JobSpec {
         id,
         space: space.clone(),
         kind: switchyard_model::Segment::new("noop").unwrap(),
@@ -208,7 +209,7 @@ async fn an_enqueue_through_one_node_wakes_the_others_listener() {
         priority: 0,
         concurrency_key: None,
         idempotency_key: None,
-        run_at: switchyard_store::Timestamp::now(),
+        run_at: SystemClock.now(),
         retry: Default::default(),
     };
     let mut n = 0;
@@ -221,11 +222,11 @@ async fn an_enqueue_through_one_node_wakes_the_others_listener() {
     // A write that makes no job due (a heartbeat) notifies nothing.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let before = woken.load(Ordering::SeqCst);
-    let heartbeat = switchyard_store::NodeRecord {
+    let heartbeat = switchyard_model::NodeRecord {
         id: "node-a".into(),
         address: "127.0.0.1:1".into(),
-        started_at: switchyard_store::Timestamp::now(),
-        heartbeat_at: switchyard_store::Timestamp::now(),
+        started_at: SystemClock.now(),
+        heartbeat_at: SystemClock.now(),
     };
     a.write(WriteOp::HeartbeatNode(heartbeat)).await.expect("heartbeat");
     tokio::time::sleep(Duration::from_millis(500)).await;

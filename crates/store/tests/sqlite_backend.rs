@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use switchyard_model::{CompiledMachine, DefinitionFormat, parse_definition};
+use switchyard_model::{InstanceKey, JsonObject, Seq};
 use switchyard_store::sqlite::{DB_FILE, SCHEMA_VERSION, SqliteOptions, SqliteStore};
-use switchyard_store::{Durability, InstanceKey, JsonObject, Seq, Store, StoreError, WriteOp};
+use switchyard_store::{Clock, Durability, Store, StoreError, SystemClock, WriteOp};
 
 #[tokio::test]
 async fn store_written_by_newer_version_is_refused() {
@@ -242,7 +243,7 @@ async fn compaction_returns_trimmed_pages_to_the_file_system() {
     let logged = store.log_stats().await.unwrap().bytes as i64;
     assert!(logged > 20_000_000, "{logged} bytes logged");
     let before = database_bytes(&peek(dir.path()));
-    let far_future = switchyard_store::Timestamp(switchyard_store::Timestamp::now().0 + 86_400_000);
+    let far_future = switchyard_model::Timestamp(SystemClock.now().0 + 86_400_000);
     let mut trimmed = 0;
     loop {
         let trim = switchyard_store::TrimLog { older_than: far_future, max_bytes: None, limit: 5_000 };

@@ -5,7 +5,9 @@
 //! - [`RetryPolicy`]: the user-facing retry settings, their validation, the backoff delay, and
 //!   [`RetryPolicy::after_failure`], which turns a failed attempt into a [`RetryDecision`]
 //!   (retry at a time, or dead with a [`DeadReason`]);
-//! - [`select_fair`]: which due jobs to start, round-robin across spaces and concurrency keys.
+//! - [`select_fair`]: which due jobs to start, round-robin across spaces and concurrency keys;
+//! - the records: [`JobSpec`] (a job to enqueue), [`JobRecord`] (a job as stored, with its
+//!   newest [`JobAttempt`]s) and the kinds of the log records jobs append ([`job_kinds`]).
 //!
 //! Invariants this module keeps:
 //! - No clock, no randomness, no I/O: `now` and random numbers are arguments, so a decision is
@@ -22,6 +24,7 @@
 
 mod fair;
 mod millis;
+mod records;
 mod retry;
 
 use std::fmt;
@@ -30,6 +33,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use fair::{Candidate, FairCursor, Selection, SpaceLimits, select_fair};
+pub use records::{JobAttempt, JobError, JobRecord, JobSpec, MAX_ATTEMPT_HISTORY, job_kinds};
 pub use retry::{
     DEFAULT_INITIAL_MS, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_MS, DEFAULT_MULTIPLIER, DeadReason, FailedAttempt, Jitter,
     MAX_ATTEMPTS_LIMIT, MAX_DURATION_MS, MAX_ERROR_CODE_LEN, MAX_MULTIPLIER, MAX_NON_RETRYABLE, RetryDecision,

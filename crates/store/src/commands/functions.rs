@@ -26,15 +26,16 @@
 use std::collections::HashSet;
 
 use serde::Serialize;
-
-use switchyard_model::Segment;
 use switchyard_model::jobs::JobStatus;
+use switchyard_model::{
+    FUNCTION_COMPLETED, FUNCTION_DEPLOYED, FunctionSpec, FunctionSummary, INVOCATION_ABANDONED, INVOCATION_JOB,
+    InvocationRecord, InvocationStatus, JobRecord, JobSpec, Segment, Timestamp,
+};
 
 use super::{Command, Cx, Locking};
 use crate::error::StoreError;
 use crate::function_rules::{StoredFunction, StoredInvocation};
 use crate::functions::*;
-use crate::jobs::{JobRecord, JobSpec};
 use crate::tables::{Locks, Tables, TxResult};
 use crate::types::*;
 

@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use std::panic::AssertUnwindSafe;
 
 use futures_util::FutureExt;
+use switchyard_model::Timestamp;
 
 use super::{Cx, run_op};
 use crate::error::StoreError;

@@ -1,7 +1,9 @@
 //! Instances: creation on a machine's latest version, events through the model's transition,
 //! soft deletion.
 
-use switchyard_model::SpaceName;
+use switchyard_model::{
+    Idempotency, InstanceKey, InstanceRecord, JsonObject, Revision, Seq, SpaceName, TransitionApplied, kinds,
+};
 
 use super::{Command, Cx, Locking, compiled_machine};
 use crate::error::StoreError;

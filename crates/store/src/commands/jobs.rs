@@ -15,13 +15,14 @@
 //!   `job.failed`, `job.dead`), as do enqueues, re-drives, cancellations and deletions.
 
 use serde_json::{Value, json};
-use switchyard_model::SpaceName;
 use switchyard_model::jobs::{Candidate, DeadReason, FailedAttempt, JobStatus, RetryDecision, select_fair};
+use switchyard_model::{
+    InvocationRecord, JobAttempt, JobError, JobRecord, JobSpec, MAX_ATTEMPT_HISTORY, SpaceName, Timestamp, job_kinds,
+};
 
 use super::functions::invocation_job_changed;
 use super::{Command, Cx, Locking};
 use crate::error::StoreError;
-use crate::functions::InvocationRecord;
 use crate::jobs::*;
 use crate::tables::{Locks, Tables, TxResult};
 use crate::types::*;

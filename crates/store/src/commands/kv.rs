@@ -22,11 +22,12 @@
 //! the bucket's window instead (`postgres::kv`).
 
 use serde::Serialize;
-use switchyard_model::{Segment, SpaceName};
+use switchyard_model::{
+    BucketRecord, DEFAULT_KV_HISTORY, KvCondition, MAX_KV_HISTORY, Segment, Seq, SpaceName, Timestamp, kinds,
+};
 
 use super::{Command, Cx, Locking};
 use crate::error::StoreError;
-use crate::streams::*;
 use crate::tables::{KvKey, KvKeyRow, KvValue, Locks, Tables, TxResult};
 use crate::types::*;
 

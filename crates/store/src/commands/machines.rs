@@ -1,7 +1,7 @@
 //! Machine versions: a definition is stored as the next version unless it equals the latest.
 
 use serde_json::{Value, json};
-use switchyard_model::{Segment, SpaceName};
+use switchyard_model::{MachineVersion, Segment, SpaceName, kinds};
 
 use super::{Command, Cx, Locking};
 use crate::tables::{Locks, Tables, TxResult};

@@ -36,7 +36,7 @@ mod subscriptions;
 mod system;
 mod topics;
 
-use switchyard_model::SpaceName;
+use switchyard_model::{Idempotency, MachineVersion, SpaceName, Timestamp};
 
 use crate::error::StoreError;
 use crate::machines::MachineCache;

@@ -13,6 +13,8 @@
 //! - Pending records of subscriptions that allow loss whose records are trimmed are forgotten
 //!   with them; their dead letters stay (listed without a record) until discarded or redriven.
 
+use switchyard_model::Timestamp;
+
 use super::{Command, Cx, Locking};
 use crate::streams::TrimLog;
 use crate::tables::{Locks, Tables, TxResult};

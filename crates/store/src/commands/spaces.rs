@@ -1,6 +1,6 @@
 //! Deleting a space with everything in it (see `space_rules` for the tables and their order).
 
-use switchyard_model::SpaceName;
+use switchyard_model::{Seq, SpaceDeletion, SpaceName, kinds};
 
 use super::{Command, Cx, Locking};
 use crate::error::StoreError;

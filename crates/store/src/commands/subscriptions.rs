@@ -24,7 +24,7 @@
 //!   holds the `log-trim` lock, so nothing is trimmed between that check and its insert (see
 //!   `commands::retention`).
 
-use switchyard_model::{Segment, SpaceName};
+use switchyard_model::{Delivery, Segment, Seq, SpaceName, SubscriptionSpec, Timestamp};
 
 use super::{Command, Cx, Locking};
 use crate::decode::{LogRow, log_row};
@@ -69,14 +69,14 @@ impl Command for PutSubscription<'_> {
         if let Some(stored) = tx.subscription(space, name).await? {
             // Compared as values, not text: a filter stored by another build may be spelled
             // differently.
-            if stored.filter != spec.filter.to_stored() {
+            if stored.filter != StoredFilter::of(&spec.filter) {
                 let e = StoreError::SubscriptionFilterChanged { space: space.to_string(), name: name.to_string() };
                 return Err(e.into());
             }
             tx.update_subscription(spec).await?;
             return Ok(WriteOutcome::SubscriptionPut { created: false, space_created: false });
         }
-        let filter = serde_json::to_string(&spec.filter.to_stored())?;
+        let filter = serde_json::to_string(&StoredFilter::of(&spec.filter))?;
         // Below `i64::MAX`, so `cursor + 1` cannot overflow.
         let start_after = i64::try_from(spec.start_after.0).unwrap_or(i64::MAX).min(i64::MAX - 1);
         // It never starts inside the trimmed part of the log: 0 means "from the oldest record
@@ -150,7 +150,7 @@ impl Command for Pull<'_> {
         let Some(row) = tx.subscription(space, name).await? else {
             return Err(not_found(&request.space, &request.name).into());
         };
-        let filter = LogFilter::from_stored(request.space.clone(), row.filter);
+        let filter = row.filter.into_filter(request.space.clone());
         let max = request.max as usize;
         let lease_until = cx.now.0.saturating_add(i64::try_from(request.lease_ms).unwrap_or(i64::MAX));
         let lease_expires_at = Timestamp(lease_until);

@@ -1,5 +1,7 @@
 //! Tokens, cluster nodes and idempotency retention: bookkeeping that appends nothing to the log.
 
+use switchyard_model::{NodeRecord, Timestamp, TokenRecord};
+
 use super::{Command, Cx, Locking};
 use crate::error::StoreError;
 use crate::tables::{Locks, Tables, TxResult};

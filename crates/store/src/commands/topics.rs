@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use switchyard_model::{Segment, SpaceName};
+use switchyard_model::{Idempotency, Segment, Seq, SpaceName, kinds};
 
 use super::{Command, Cx, Locking};
 use crate::error::StoreError;

@@ -13,15 +13,18 @@
 use std::collections::HashSet;
 
 use serde_json::{Value, json};
-
 use switchyard_model::jobs::{FairCursor, Jitter, JobStatus, RetryPolicy, SpaceLimits};
+use switchyard_model::{
+    FUNCTION_COMPLETED, FUNCTION_DEPLOYED, FunctionSpec, FunctionSummary, INVOCATION_JOB, InvocationRecord,
+    InvocationStatus, JobError, JobRecord, Seq, Timestamp, job_kinds,
+};
 
 use super::{Case, Harness, seg, space};
 use crate::clock::ManualClock;
 use crate::functions::*;
 use crate::jobs::*;
 use crate::types::*;
-use crate::{Store, StoreError};
+use crate::{Clock, Store, StoreError, SystemClock};
 
 /// This module's cases, by name.
 pub(super) fn cases<H: Harness>() -> Vec<(&'static str, Case<H>)> {
@@ -116,7 +119,7 @@ fn pending(id: &str, function: &str, key: Option<&str>) -> InvocationRecord {
         logs: json!([]),
         finished_at: None,
         duration_us: None,
-        ..finished(id, function, Timestamp::now().0)
+        ..finished(id, function, SystemClock.now().0)
     }
 }
 
@@ -262,7 +265,7 @@ async fn stored<S: Store>(store: &S, id: &str) -> InvocationRecord {
 /// shows each function's latest; only new versions are logged.
 async fn versions<H: Harness>(h: &H) {
     let store = h.fresh().await;
-    let before = Timestamp::now();
+    let before = SystemClock.now();
     let (c1, c2) = (b"\0asm\x0d\0\x01\0 one".to_vec(), b"\0asm\x0d\0\x01\0 two!".to_vec());
     let config1 = json!({ "limits": { "memory_mb": 64, "timeout_ms": 500 }, "grants": ["kv:read"] });
     let (v1, created) = deploy(&*store, spec(SPACE, "resize", &c1, config1.clone())).await;
@@ -340,7 +343,7 @@ async fn versions<H: Harness>(h: &H) {
 /// directions, and append nothing to the log; an id is never stored twice.
 async fn records<H: Harness>(h: &H) {
     let store = h.fresh().await;
-    let t = Timestamp::now().0;
+    let t = SystemClock.now().0;
     let written: Vec<InvocationRecord> = (0..6)
         .map(|i| {
             let (id, function) = (format!("inv-{i}"), if i % 2 == 0 { "a" } else { "b" });
@@ -463,7 +466,7 @@ async fn enqueue_idempotency<H: Harness>(h: &H) {
     let (b, replayed_b) = enqueue(&*store, pending("e-5", "resize", None)).await;
     assert!(!replayed_a && !replayed_b && a.id == "e-4" && b.id == "e-5" && a.seq < b.seq);
     // A synchronous invocation's key does not count.
-    let mut sync = finished("s-1", "resize", Timestamp::now().0);
+    let mut sync = finished("s-1", "resize", SystemClock.now().0);
     sync.idempotency_key = Some("sync-key".into());
     record(&*store, vec![sync]).await;
     let (c, replayed) = enqueue(&*store, pending("e-6", "resize", Some("sync-key"))).await;
@@ -631,7 +634,7 @@ async fn follows_its_job<H: Harness>(h: &H) {
 /// A purge forgets up to `limit` finished records that finished before the cut-off, oldest
 /// first, and never a pending one; seqs of forgotten records are not handed out again.
 async fn purge<H: Harness>(h: &H) {
-    let t = Timestamp::now().0;
+    let t = SystemClock.now().0;
     // The store's clock is 25 s behind, so the invocation finished through its job sorts
     // between the recorded ones.
     let clock = ManualClock::new(Timestamp(t - 25_000));
@@ -667,7 +670,7 @@ async fn purge<H: Harness>(h: &H) {
 /// Versions, invocations, leases and seqs survive a restart.
 async fn survive_reopen<H: Harness>(h: &H) {
     let store = h.fresh().await;
-    let t = Timestamp::now().0;
+    let t = SystemClock.now().0;
     deploy(&*store, spec(SPACE, "resize", b"v1", json!({ "n": 1 }))).await;
     let (v2, _) = deploy(&*store, spec(SPACE, "resize", b"v2", json!({ "n": 2 }))).await;
     record(&*store, vec![finished("sync", "resize", t), failed("sync-failed", "resize", t)]).await;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 use switchyard_model::jobs::{FairCursor, Jitter, JobStatus, RetryPolicy, SpaceLimits};
+use switchyard_model::{JobError, JobRecord, JobSpec, Timestamp};
 
 use super::{Case, Harness};
 use crate::clock::ManualClock;

@@ -12,11 +12,14 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
+use switchyard_model::{
+    BucketRecord, DEFAULT_KV_HISTORY, KvCondition, KvEntry, KvKeyInfo, MAX_KV_HISTORY, Seq, Timestamp, kinds,
+};
 
 use super::{Case, Harness, seg, space};
 use crate::streams::*;
 use crate::types::*;
-use crate::{Store, StoreError};
+use crate::{Clock, Store, StoreError, SystemClock};
 
 /// This module's cases, by name.
 pub(super) fn cases<H: Harness>() -> Vec<(&'static str, Case<H>)> {
@@ -128,7 +131,7 @@ const BINARY: &[u8] = &[0xff, 0x00, 0xfe, b'a', 0x80];
 /// A put's bytes and content type come back as written; revisions count 1, 2, 3; the first put creates its bucket.
 async fn put_get_round_trip<H: Harness>(h: &H) {
     let store = h.fresh().await;
-    let before = Timestamp::now();
+    let before = SystemClock.now();
     let op = WriteOp::KvPut {
         space: space(SPACE),
         bucket: seg(BUCKET),
@@ -144,7 +147,7 @@ async fn put_get_round_trip<H: Harness>(h: &H) {
     assert_eq!(got.value, BINARY, "bytes that are not UTF-8 come back unchanged");
     assert_eq!(got.content_type, "application/octet-stream");
     assert_eq!((got.revision, got.deleted, got.expires_at), (1, false, None));
-    assert!(got.updated_at >= before && got.is_live(Timestamp::now()));
+    assert!(got.updated_at >= before && got.is_live(SystemClock.now()));
     assert_eq!(written(&*store, put("blob.bin", b"two", KvCondition::Always)).await.0, 2);
     assert_eq!(written(&*store, put("blob.bin", b"", KvCondition::Always)).await.0, 3);
     let got = get(&*store, "blob.bin").await.expect("written");
@@ -253,12 +256,12 @@ async fn delete_leaves_tombstone<H: Harness>(h: &H) {
     let got = get(&*store, "k").await.expect("a tombstone is kept");
     assert_eq!((got.revision, got.deleted, got.expires_at), (3, true, None));
     assert!(got.value.is_empty() && got.content_type.is_empty());
-    assert!(!got.is_live(Timestamp::now()));
+    assert!(!got.is_live(SystemClock.now()));
     assert!(matches!(store.write(delete("k", KvCondition::Always)).await, Err(StoreError::KvNotFound { .. })));
-    assert!(list(&*store, "", None, 10, Timestamp::now()).await.is_empty(), "a deleted key is not listed");
+    assert!(list(&*store, "", None, 10, SystemClock.now()).await.is_empty(), "a deleted key is not listed");
     // A put after the delete continues the revisions.
     assert_eq!(written(&*store, put("k", b"back", KvCondition::Always)).await.0, 4);
-    assert_eq!(list(&*store, "", None, 10, Timestamp::now()).await, vec!["k"]);
+    assert_eq!(list(&*store, "", None, 10, SystemClock.now()).await, vec!["k"]);
 }
 
 /// A bucket keeps exactly its `history` newest revisions per key, tombstones included, as it grows and shrinks.
@@ -316,17 +319,17 @@ async fn history_window<H: Harness>(h: &H) {
 /// Keys past their TTL are not listed, and an expiry run turns them into tombstones with an `expired` record.
 async fn ttl_expiry<H: Harness>(h: &H) {
     let store = h.fresh().await;
-    let now = Timestamp::now();
+    let now = SystemClock.now();
     let hour = 3_600_000;
     written(&*store, put_ttl("session", b"s", 60_000)).await;
     written(&*store, put("forever", b"f", KvCondition::Always)).await;
     let got = get(&*store, "session").await.expect("written");
     let expires_at = got.expires_at.expect("has a TTL");
-    assert!(expires_at.0 >= now.0 + 60_000 && expires_at.0 <= Timestamp::now().0 + 60_000);
-    assert!(got.is_live(Timestamp::now()) && !got.is_live(expires_at));
-    assert_eq!(list(&*store, "", None, 10, Timestamp::now()).await, vec!["forever", "session"]);
+    assert!(expires_at.0 >= now.0 + 60_000 && expires_at.0 <= SystemClock.now().0 + 60_000);
+    assert!(got.is_live(SystemClock.now()) && !got.is_live(expires_at));
+    assert_eq!(list(&*store, "", None, 10, SystemClock.now()).await, vec!["forever", "session"]);
     assert_eq!(list(&*store, "", None, 10, expires_at).await, vec!["forever"], "expired at `now` is left out");
-    assert_eq!(expire(&*store, Timestamp::now(), 100).await, 0, "nothing is due yet");
+    assert_eq!(expire(&*store, SystemClock.now(), 100).await, 0, "nothing is due yet");
 
     assert_eq!(expire(&*store, Timestamp(now.0 + hour), 100).await, 1);
     let got = get(&*store, "session").await.expect("a tombstone is kept");
@@ -371,7 +374,7 @@ async fn list_keys_by_prefix<H: Harness>(h: &H) {
         condition: KvCondition::Always,
     };
     written(&*store, other).await;
-    let now = Timestamp(Timestamp::now().0 + 1_000);
+    let now = Timestamp(SystemClock.now().0 + 1_000);
     let all = vec!["-x", "A", "a", "a.b", "a/1", "a/10", "a/2", "a=", "a_x", "abx", "b", "z"];
     assert_eq!(list(&*store, "", None, 100, now).await, all, "by key, bytewise; deleted and expired left out");
     // Pages of 5 walk the same list.
@@ -515,13 +518,13 @@ async fn cas_race<H: Harness>(h: &H) {
     // Everything survives a restart.
     let history = store.kv_history(&space(SPACE), &seg(BUCKET), "counter", 10).await.expect("history");
     let bucket = store.get_bucket(&space(SPACE), &seg(BUCKET)).await.expect("get").expect("exists");
-    let keys = list(&*store, "", None, 10, Timestamp::now()).await;
+    let keys = list(&*store, "", None, 10, SystemClock.now()).await;
     let store = h.reopen(store).await;
     assert_eq!(get(&*store, "counter").await, Some(last));
     assert_eq!(store.kv_history(&space(SPACE), &seg(BUCKET), "counter", 10).await.expect("history"), history);
     assert_eq!(history.len(), 3);
     assert_eq!(store.get_bucket(&space(SPACE), &seg(BUCKET)).await.expect("get"), Some(bucket));
-    assert_eq!(list(&*store, "", None, 10, Timestamp::now()).await, keys);
+    assert_eq!(list(&*store, "", None, 10, SystemClock.now()).await, keys);
     assert_eq!(store.history(&address("counter"), Seq(0), 100).await.expect("history"), log);
     // Revisions continue after the restart.
     assert_eq!(written(&*store, put("counter", b"after", KvCondition::Revision(ROUNDS + 1))).await.0, ROUNDS + 2);

@@ -9,12 +9,17 @@
 //! afresh.
 
 use serde_json::json;
+use switchyard_model::{
+    AddressFilter, BucketRecord, FunctionSpec, FunctionSummary, Idempotency, InstanceRecord, InvocationRecord,
+    InvocationStatus, KvCondition, KvEntry, KvKeyInfo, LogFilter, LogRecord, MachineSummary, MachineVersion, Seq,
+    SpaceDeletion, SubscriptionRecord, SubscriptionSpec, kinds,
+};
 
 use super::{Case, Harness, key, obj, order_definition, seg, space};
 use crate::functions::*;
 use crate::streams::*;
 use crate::types::*;
-use crate::{ListInstances, Store, StoreError};
+use crate::{Clock, ListInstances, Store, StoreError, SystemClock};
 
 /// This module's cases, by name.
 pub(super) fn cases<H: Harness>() -> Vec<(&'static str, Case<H>)> {
@@ -95,8 +100,8 @@ fn invocation(sp: &str, id: &str, pending: bool) -> InvocationRecord {
         output_size: 0,
         error: None,
         logs: json!([]),
-        created_at: Timestamp::now(),
-        finished_at: (!pending).then(Timestamp::now),
+        created_at: SystemClock.now(),
+        finished_at: (!pending).then(|| SystemClock.now()),
         duration_us: (!pending).then_some(10),
         seq: 0,
     }
@@ -184,7 +189,7 @@ async fn snapshot<S: Store>(store: &S, sp: &str) -> Snapshot {
         prefix: String::new(),
         after: None,
         limit: 100,
-        now: Timestamp::now(),
+        now: SystemClock.now(),
     };
     let invocations = ListInvocations { space: s.clone(), function: None, after: Some(0), limit: 100 };
     let mut subscriptions = store.list_subscriptions(&s).await.expect("subscriptions");

@@ -9,11 +9,14 @@
 use std::collections::HashSet;
 
 use serde_json::json;
+use switchyard_model::{
+    AddressFilter, Delivery, LogFilter, Seq, SubscriptionRecord, SubscriptionSpec, Timestamp, kinds,
+};
 
 use super::{Case, Harness, create, publish, put_order, seg, space};
 use crate::streams::*;
 use crate::types::*;
-use crate::{Store, StoreError};
+use crate::{Clock, Store, StoreError, SystemClock};
 
 /// A lease no case outlives.
 const LONG: u64 = 60_000;
@@ -151,7 +154,7 @@ async fn trim<S: Store>(store: &S, older_than: Timestamp, max_bytes: Option<u64>
 
 /// A cut-off every record is older than.
 fn far_future() -> Timestamp {
-    Timestamp(Timestamp::now().0 + 86_400_000)
+    Timestamp(SystemClock.now().0 + 86_400_000)
 }
 
 /// Publishes `n` messages of one size to `space:topic` (in atomic batches, so it is quick);
@@ -189,12 +192,12 @@ fn is_not_found<T: std::fmt::Debug>(result: &Result<T, StoreError>) -> bool {
 /// A subscription is created once, updated by a put with its filter, refused a new filter, and deleted with its pending records.
 async fn put_update_refuse_delete<H: Harness>(h: &H) {
     let store = h.fresh().await;
-    let before = Timestamp::now();
+    let before = SystemClock.now();
     assert!(put_sub(&*store, spec("s1", topic_filter("acme", "news"), Seq(0))).await, "created");
     let got = get_sub(&*store, "acme", "s1").await;
     assert_eq!(got.spec, spec("s1", topic_filter("acme", "news"), Seq(0)));
     assert_eq!((got.cursor, got.pending, got.leased, got.dead_letters), (Seq(0), 0, 0, 0));
-    assert!(got.created_at >= Timestamp(before.0 - 1_000) && got.created_at <= Timestamp::now());
+    assert!(got.created_at >= Timestamp(before.0 - 1_000) && got.created_at <= SystemClock.now());
 
     let seqs = publish_many(&*store, "acme", "news", 3).await;
     // The same filter again updates the settings; its start is fixed at creation.
@@ -260,13 +263,13 @@ async fn pull_leases_matching_records<H: Harness>(h: &H) {
     let created = LogFilter { kinds: vec![kinds::INSTANCE_CREATED.into()], ..everything("acme") };
     assert!(put_sub(&*store, spec("orders", created, Seq(0))).await);
 
-    let before = Timestamp::now();
+    let before = SystemClock.now();
     let first = pull(&*store, "acme", "news", 3, LONG).await;
     assert_eq!(seqs_of(&first), news[..3], "only matching records, at most `max`");
     for d in &first {
         assert_eq!(d.deliveries, 1);
         assert!(
-            d.lease_expires_at.0 >= before.0 + LONG as i64 && d.lease_expires_at.0 <= Timestamp::now().0 + LONG as i64
+            d.lease_expires_at.0 >= before.0 + LONG as i64 && d.lease_expires_at.0 <= SystemClock.now().0 + LONG as i64
         );
         let logged = log.iter().find(|r| r.seq == d.record.seq).expect("in the log");
         assert_eq!(&d.record, logged, "the delivered record is the log record");
@@ -362,7 +365,7 @@ async fn dead_letters_redrive_discard<H: Harness>(h: &H) {
         assert_eq!(nack(&*store, "acme", "w", &[(s1, deliveries)]).await, 1);
     }
     let s2 = publish_many(&*store, "acme", "jobs", 1).await[0];
-    let before = Timestamp::now();
+    let before = SystemClock.now();
     let third = pull(&*store, "acme", "w", 10, LONG).await;
     assert_eq!(seqs_of(&third), vec![s2], "the record at max_deliveries became a dead letter, not a delivery");
     let got = get_sub(&*store, "acme", "w").await;
@@ -370,7 +373,7 @@ async fn dead_letters_redrive_discard<H: Harness>(h: &H) {
     let dead = store.dead_letters(&space("acme"), &seg("w"), Seq(0), 10).await.expect("dead letters");
     assert_eq!(dead.len(), 1);
     assert_eq!((dead[0].seq, dead[0].deliveries), (s1, 2));
-    assert!(dead[0].dead_at >= Timestamp(before.0 - 1_000) && dead[0].dead_at <= Timestamp::now());
+    assert!(dead[0].dead_at >= Timestamp(before.0 - 1_000) && dead[0].dead_at <= SystemClock.now());
     let logged = store.read_log(Seq(0), 10).await.expect("log").into_iter().find(|r| r.seq == s1);
     assert_eq!(dead[0].record, logged, "a dead letter comes with its record");
     assert!(store.dead_letters(&space("acme"), &seg("w"), s1, 10).await.expect("page").is_empty());

@@ -7,11 +7,12 @@
 //! itself refuses to write them.
 
 use serde_json::json;
+use switchyard_model::{AddressFilter, LogFilter, LogRecord, Seq, SubscriptionSpec, Timestamp, kinds};
 
 use super::{Case, Harness, create, key, publish, put_order, seg, space};
 use crate::streams::*;
 use crate::types::*;
-use crate::{ListInstances, Store, StoreError};
+use crate::{Clock, ListInstances, Store, StoreError, SystemClock};
 
 /// This module's cases, by name.
 pub(super) fn cases<H: Harness>() -> Vec<(&'static str, Case<H>)> {
@@ -170,7 +171,7 @@ async fn subscription_goes_past_unreadable_record<H: Harness>(h: &H) {
     assert_eq!(discarded, WriteOutcome::SubscriptionUpdated(1));
 
     // Nothing holds the log any more: retention trims past it (all but the newest record).
-    let trim = TrimLog { older_than: Timestamp(Timestamp::now().0 + 86_400_000), max_bytes: None, limit: 100 };
+    let trim = TrimLog { older_than: Timestamp(SystemClock.now().0 + 86_400_000), max_bytes: None, limit: 100 };
     let trimmed = store.write(WriteOp::TrimLog(trim)).await.expect("trim");
     assert_eq!(trimmed, WriteOutcome::LogTrimmed(3));
     assert_eq!(store.metrics().unreadable_records.count(), 1, "reported once, however often it was read");
@@ -203,5 +204,5 @@ async fn unreadable_instance_refused_alone<H: Harness>(h: &H) {
     assert!(listed[1].unreadable.as_deref().is_some_and(|why| why.starts_with("ctx: ")), "{:?}", listed[1]);
     assert!(listed[1].ctx.is_empty());
     assert!(listed[0].unreadable.is_none() && listed[2].unreadable.is_none());
-    assert!(listed[1].clone().readable().is_err());
+    assert!(crate::decode::readable_instance(listed[1].clone()).is_err());
 }

@@ -6,7 +6,9 @@
 //! Purges lock the rows they change with `FOR UPDATE SKIP LOCKED`, so they never wait on a row
 //! another transaction holds. Many records are inserted in one statement.
 
-use switchyard_model::{Segment, SpaceName};
+use switchyard_model::{
+    FunctionRecord, FunctionSpec, FunctionSummary, InvocationRecord, Segment, SpaceName, Timestamp,
+};
 use tokio_postgres::Row;
 use tokio_postgres::types::FromSql;
 
@@ -16,7 +18,6 @@ use crate::functions::*;
 use crate::postgres::PgStore;
 use crate::postgres::tables::PgTx;
 use crate::tables::{FunctionTable, InvocationTable, TxResult};
-use crate::types::*;
 
 /// [`INVOCATION_COLUMNS_NO_INPUT`] with the missing input typed, as PostgreSQL needs.
 const PG_INVOCATION_COLUMNS_NO_INPUT: &str = "seq, id, space, function, version, status, is_async, attempt,

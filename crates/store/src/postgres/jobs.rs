@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use switchyard_model::jobs::JobStatus;
+use switchyard_model::{JobRecord, Timestamp};
 use tokio_postgres::Row;
 
 use crate::error::StoreError;
@@ -11,7 +12,6 @@ use crate::jobs::*;
 use crate::postgres::PgStore;
 use crate::postgres::tables::PgTx;
 use crate::tables::{JobTable, TxResult};
-use crate::types::*;
 
 fn raw(row: &Row) -> RawJob {
     RawJob {

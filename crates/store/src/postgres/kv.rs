@@ -7,7 +7,7 @@
 //! put may leave a key with one past revision too many until its next write (see
 //! `commands::kv`).
 
-use switchyard_model::{Segment, SpaceName};
+use switchyard_model::{BucketRecord, KvEntry, KvKeyInfo, Segment, SpaceName, Timestamp};
 use tokio_postgres::Row;
 
 use crate::error::StoreError;
@@ -16,7 +16,6 @@ use crate::postgres::PgStore;
 use crate::postgres::tables::{PgTx, bigint};
 use crate::streams::*;
 use crate::tables::{ExpiredKey, KvKey, KvKeyRow, KvTable, KvValue, TxResult};
-use crate::types::*;
 
 // ---------------------------------------------------------------------------------------------
 // Writes

@@ -22,14 +22,18 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use switchyard_model::{Segment, SpaceName};
+use switchyard_model::{
+    BucketRecord, DeadLetter, InstanceKey, InstanceRecord, JobRecord, KvEntry, KvKeyInfo, LogRecord, MachineRecord,
+    MachineSummary, MachineVersion, NodeRecord, Role, Segment, Seq, SpaceName, SpaceRecord, SubscriptionRecord,
+    Timestamp, TokenRecord,
+};
 use tokio_postgres::NoTls;
 use tokio_postgres::Row;
 
 use crate::decode::{LogRow, RawLogRow, Text, segment, space};
 use crate::error::StoreError;
 use crate::group::{FailState, WriteQueue};
-use crate::jobs::{JobQueueStats, JobRecord, ListJobs};
+use crate::jobs::{JobQueueStats, ListJobs};
 use crate::machines::MachineCache;
 use crate::metrics::StoreMetrics;
 use crate::streams::*;
@@ -303,7 +307,7 @@ impl Store for PgStore {
         let sql = format!("SELECT {INSTANCE_COLUMNS} FROM instances WHERE space = $1 AND machine = $2 AND id = $3");
         let (s, m, i): (&str, &str, &str) = (key.space.as_ref(), key.machine.as_ref(), key.id.as_ref());
         let rows = self.query(&sql, &[&s, &m, &i]).await?;
-        rows.first().map(|row| instance(row)?.readable()).transpose()
+        rows.first().map(|row| crate::decode::readable_instance(instance(row)?)).transpose()
     }
 
     async fn list_instances(&self, query: &ListInstances) -> Result<Vec<InstanceRecord>, StoreError> {

@@ -6,7 +6,7 @@
 //! Lists of seqs go to one statement each as an array, so a pull's writes take a fixed number
 //! of round trips however many records it leases.
 
-use switchyard_model::{Segment, SpaceName};
+use switchyard_model::{DeadLetter, Segment, Seq, SpaceName, SubscriptionRecord, SubscriptionSpec, Timestamp};
 use tokio_postgres::Row;
 
 use crate::error::StoreError;
@@ -15,7 +15,7 @@ use crate::postgres::{LOG_COLUMNS, PgStore, log_record, raw_log_row};
 use crate::streams::*;
 use crate::subscription_rules::*;
 use crate::tables::{DueRecord, LogTable, ScannedRecord, SubscriptionRow, SubscriptionTable, TxResult};
-use crate::types::*;
+use crate::{Clock, SystemClock};
 
 /// Columns of a subscription with its counts, decoded by [`subscription`]; `$2` is the time
 /// that decides which pending records are leased.
@@ -348,14 +348,14 @@ pub(super) async fn get(
     name: &Segment,
 ) -> Result<Option<SubscriptionRecord>, StoreError> {
     let sql = format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s WHERE s.space = $1 AND s.name = $3");
-    let rows = store.query(&sql, &[&space.as_str(), &Timestamp::now().0, &name.as_str()]).await?;
+    let rows = store.query(&sql, &[&space.as_str(), &SystemClock.now().0, &name.as_str()]).await?;
     rows.first().map(subscription).transpose()
 }
 
 /// A space's subscriptions with their counts, by name.
 pub(super) async fn list(store: &PgStore, space: &SpaceName) -> Result<Vec<SubscriptionRecord>, StoreError> {
     let sql = format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s WHERE s.space = $1 ORDER BY s.name");
-    let rows = store.query(&sql, &[&space.as_str(), &Timestamp::now().0]).await?;
+    let rows = store.query(&sql, &[&space.as_str(), &SystemClock.now().0]).await?;
     rows.iter().map(subscription).collect()
 }
 
@@ -425,7 +425,7 @@ pub(super) async fn log_stats(store: &PgStore) -> Result<LogStats, StoreError> {
 fn subscription(row: &Row) -> Result<SubscriptionRecord, StoreError> {
     let space = crate::decode::space(row.get(0))?;
     let name = crate::decode::segment(row.get(1))?;
-    let filter = LogFilter::from_stored(space, serde_json::from_str(row.get::<_, &str>(2))?);
+    let filter = serde_json::from_str::<StoredFilter>(row.get::<_, &str>(2))?.into_filter(space);
     let max_deliveries: i32 = row.get(5);
     let ack_wait_ms: i64 = row.get(6);
     let corrupt = |what: &str, v: i64| StoreError::Corrupt(format!("subscription {what} {v}"));

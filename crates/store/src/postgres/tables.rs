@@ -9,10 +9,10 @@
 use std::collections::HashSet;
 
 use deadpool_postgres::Transaction;
+use switchyard_model::{InstanceKey, MachineVersion, NodeRecord, Revision, Seq, Timestamp, TokenRecord};
 
 use crate::decode::{machine_version, revision};
 use crate::tables::*;
-use crate::types::*;
 
 /// A number a command passes in as a `bigint` column. Every such number is within range by
 /// the table traits' contracts, so one that is not is a bug: it fails the whole group rather

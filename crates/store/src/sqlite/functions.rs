@@ -7,7 +7,9 @@
 //! the `…_for_update` reads lock nothing and skip nothing.
 
 use rusqlite::{OptionalExtension, Row, params};
-use switchyard_model::{Segment, SpaceName};
+use switchyard_model::{
+    FunctionRecord, FunctionSpec, FunctionSummary, InvocationRecord, Segment, SpaceName, Timestamp,
+};
 
 use crate::error::StoreError;
 use crate::function_rules::*;
@@ -15,7 +17,6 @@ use crate::functions::*;
 use crate::sqlite::SqliteStore;
 use crate::sqlite::tables::SqliteTx;
 use crate::tables::{FunctionTable, InvocationTable, TxResult};
-use crate::types::*;
 
 // ---------------------------------------------------------------------------------------------
 // Writes

@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
+use switchyard_model::{JobRecord, Timestamp};
 
 use crate::error::StoreError;
 use crate::jobs::*;
 use crate::sqlite::SqliteStore;
 use crate::sqlite::tables::SqliteTx;
 use crate::tables::{JobTable, TxResult};
-use crate::types::*;
 
 fn raw(row: &Row<'_>) -> rusqlite::Result<RawJob> {
     Ok(RawJob {

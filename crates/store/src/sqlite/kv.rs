@@ -6,7 +6,7 @@
 //! reads lock nothing.
 
 use rusqlite::{OptionalExtension, Row, params};
-use switchyard_model::{Segment, SpaceName};
+use switchyard_model::{BucketRecord, KvEntry, KvKeyInfo, Segment, SpaceName, Timestamp};
 
 use crate::error::StoreError;
 use crate::kv_rules::*;
@@ -14,7 +14,6 @@ use crate::sqlite::SqliteStore;
 use crate::sqlite::tables::SqliteTx;
 use crate::streams::*;
 use crate::tables::{ExpiredKey, KvKey, KvKeyRow, KvTable, KvValue, TxResult};
-use crate::types::*;
 
 // ---------------------------------------------------------------------------------------------
 // Writes

@@ -23,10 +23,14 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
-use switchyard_model::{Segment, SpaceName};
+use switchyard_model::{
+    BucketRecord, DeadLetter, InstanceKey, InstanceRecord, JobRecord, KvEntry, KvKeyInfo, LogRecord, MachineRecord,
+    MachineSummary, MachineVersion, NodeRecord, Segment, Seq, SpaceName, SpaceRecord, SubscriptionRecord, Timestamp,
+    TokenRecord,
+};
 
 use crate::error::StoreError;
-use crate::jobs::{JobQueueStats, JobRecord, ListJobs};
+use crate::jobs::{JobQueueStats, ListJobs};
 use crate::machines::MachineCache;
 use crate::metrics::StoreMetrics;
 use crate::streams::*;
@@ -291,7 +295,7 @@ impl Store for SqliteStore {
             let mut stmt = conn.prepare_cached(&sql)?;
             let mut rows = stmt.query(params![key.space.as_ref(), key.machine.as_ref(), key.id.as_ref()])?;
             match rows.next()? {
-                Some(row) => Ok(Some(rows::instance(row)?.readable()?)),
+                Some(row) => Ok(Some(crate::decode::readable_instance(rows::instance(row)?)?)),
                 None => Ok(None),
             }
         })

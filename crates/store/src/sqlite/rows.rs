@@ -3,9 +3,9 @@
 
 use rusqlite::Row;
 use rusqlite::types::ValueRef;
+use switchyard_model::{InstanceRecord, Role, Timestamp, TokenRecord};
 
 use crate::error::StoreError;
-use crate::types::*;
 
 pub(crate) use crate::decode::RawLogRow;
 use crate::decode::Text;

@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 
 use rusqlite::{OptionalExtension, Row, params};
-use switchyard_model::{Segment, SpaceName};
+use switchyard_model::{DeadLetter, Segment, Seq, SpaceName, SubscriptionRecord, SubscriptionSpec, Timestamp};
 
 use crate::error::StoreError;
 use crate::sqlite::SqliteStore;
@@ -19,7 +19,7 @@ use crate::sqlite::tables::SqliteTx;
 use crate::streams::*;
 use crate::subscription_rules::*;
 use crate::tables::{DueRecord, LogTable, ScannedRecord, SubscriptionRow, SubscriptionTable, TxResult};
-use crate::types::*;
+use crate::{Clock, SystemClock};
 
 /// Columns of a subscription with its counts, decoded by [`subscription`]; `?2` is the time
 /// that decides which pending records are leased.
@@ -349,7 +349,7 @@ pub(super) async fn get(
         .read(move |conn| {
             let sql = format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s WHERE s.space = ?1 AND s.name = ?3");
             let mut stmt = conn.prepare_cached(&sql)?;
-            let mut rows = stmt.query(params![space.as_str(), Timestamp::now().0, name.as_str()])?;
+            let mut rows = stmt.query(params![space.as_str(), SystemClock.now().0, name.as_str()])?;
             rows.next()?.map(subscription).transpose()
         })
         .await
@@ -362,7 +362,7 @@ pub(super) async fn list(store: &SqliteStore, space: &SpaceName) -> Result<Vec<S
         .read(move |conn| {
             let sql = format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s WHERE s.space = ?1 ORDER BY s.name");
             let mut stmt = conn.prepare_cached(&sql)?;
-            let mut rows = stmt.query(params![space.as_str(), Timestamp::now().0])?;
+            let mut rows = stmt.query(params![space.as_str(), SystemClock.now().0])?;
             let mut out = Vec::new();
             while let Some(row) = rows.next()? {
                 out.push(subscription(row)?);
@@ -468,7 +468,7 @@ fn subscription(row: &Row<'_>) -> Result<SubscriptionRecord, StoreError> {
     let space = rows::space(row.get(0)?)?;
     let name = rows::segment(row.get(1)?)?;
     let filter: String = row.get(2)?;
-    let filter = LogFilter::from_stored(space, serde_json::from_str(&filter)?);
+    let filter = serde_json::from_str::<StoredFilter>(&filter)?.into_filter(space);
     let max_deliveries: i64 = row.get(5)?;
     let ack_wait_ms: i64 = row.get(6)?;
     let corrupt = |what: &str, v: i64| StoreError::Corrupt(format!("subscription {what} {v}"));

@@ -8,10 +8,10 @@
 use std::collections::HashSet;
 
 use rusqlite::{Connection, OptionalExtension, params};
+use switchyard_model::{InstanceKey, MachineVersion, NodeRecord, Revision, Seq, Timestamp, TokenRecord};
 
 use crate::decode::{machine_version, revision};
 use crate::tables::*;
-use crate::types::*;
 
 /// The writer's transaction, as the commands see it.
 pub(crate) struct SqliteTx<'a> {

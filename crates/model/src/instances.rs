@@ -1,0 +1,199 @@
+//! Machines and their instances as the product knows them: versions and revisions that cannot
+//! be mixed up or be zero, an instance's key, the stored records and the result of an event.
+
+use std::fmt;
+use std::num::{NonZeroU32, NonZeroU64};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::json::JsonObject;
+use crate::log::Seq;
+use crate::time::Timestamp;
+use crate::{Segment, SpaceName};
+
+/// The version of a machine definition; 1 for the first, n+1 for each changed definition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MachineVersion(pub NonZeroU32);
+
+impl MachineVersion {
+    /// The first version of a machine.
+    pub const FIRST: MachineVersion = MachineVersion(NonZeroU32::MIN);
+
+    /// Builds a version from a raw number; `None` for zero.
+    pub fn new(v: u32) -> Option<MachineVersion> {
+        NonZeroU32::new(v).map(MachineVersion)
+    }
+
+    /// The raw number.
+    pub fn get(self) -> u32 {
+        self.0.get()
+    }
+
+    /// The version after this one.
+    pub fn next(self) -> MachineVersion {
+        MachineVersion(self.0.saturating_add(1))
+    }
+}
+
+impl fmt::Display for MachineVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// An instance's revision: 1 on creation, incremented by one for every applied event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Revision(pub NonZeroU64);
+
+impl Revision {
+    /// The revision of a newly created instance.
+    pub const FIRST: Revision = Revision(NonZeroU64::MIN);
+
+    /// Builds a revision from a raw number; `None` for zero.
+    pub fn new(v: u64) -> Option<Revision> {
+        NonZeroU64::new(v).map(Revision)
+    }
+
+    /// The raw number.
+    pub fn get(self) -> u64 {
+        self.0.get()
+    }
+
+    /// The revision after this one.
+    pub fn next(self) -> Revision {
+        Revision(self.0.saturating_add(1))
+    }
+}
+
+impl fmt::Display for Revision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Identifies one instance: its space, machine and id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct InstanceKey {
+    /// The space the instance lives in.
+    pub space: SpaceName,
+    /// The machine it is an instance of.
+    pub machine: Segment,
+    /// Its id, unique within the machine.
+    pub id: Segment,
+}
+
+impl InstanceKey {
+    /// The instance's address, `space:machine:id`.
+    pub fn address(&self) -> String {
+        format!("{}:{}:{}", self.space, self.machine, self.id)
+    }
+}
+
+/// One stored version of a machine definition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MachineRecord {
+    /// The space the machine lives in.
+    pub space: SpaceName,
+    /// The machine's name.
+    pub name: Segment,
+    /// This definition's version.
+    pub version: MachineVersion,
+    /// The definition in its canonical JSON form.
+    pub definition: Value,
+    /// When this version was stored.
+    pub created_at: Timestamp,
+}
+
+/// The latest version of a machine, as listed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MachineSummary {
+    /// The machine's name.
+    pub name: Segment,
+    /// Its latest version.
+    pub version: MachineVersion,
+    /// When that version was stored.
+    pub created_at: Timestamp,
+}
+
+/// An instance as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceRecord {
+    /// The space it lives in.
+    pub space: SpaceName,
+    /// Its machine.
+    pub machine: Segment,
+    /// Its id.
+    pub id: Segment,
+    /// The machine version it runs on.
+    pub machine_version: MachineVersion,
+    /// Its current state.
+    pub state: String,
+    /// Its context.
+    pub ctx: JsonObject,
+    /// Its revision.
+    pub revision: Revision,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+    /// When it was deleted, if it was.
+    pub deleted_at: Option<Timestamp>,
+    /// Why its stored context cannot be read back, when it cannot (`ctx` is then empty). Only a
+    /// listing returns such a record, so one damaged instance does not hide its neighbours; a
+    /// read of the instance itself is refused instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
+}
+
+impl InstanceRecord {
+    /// Whether the stored context was read back (see [`InstanceRecord::unreadable`]).
+    pub fn is_readable(&self) -> bool {
+        self.unreadable.is_none()
+    }
+
+    /// A new instance, as a create writes it: revision 1, in `state`, never changed or deleted.
+    pub fn created(
+        key: &InstanceKey,
+        machine_version: MachineVersion,
+        state: &str,
+        ctx: &JsonObject,
+        now: Timestamp,
+    ) -> Self {
+        InstanceRecord {
+            space: key.space.clone(),
+            machine: key.machine.clone(),
+            id: key.id.clone(),
+            machine_version,
+            state: state.to_string(),
+            ctx: ctx.clone(),
+            revision: Revision::FIRST,
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+            unreadable: None,
+        }
+    }
+
+    /// The instance's key.
+    pub fn key(&self) -> InstanceKey {
+        InstanceKey { space: self.space.clone(), machine: self.machine.clone(), id: self.id.clone() }
+    }
+}
+
+/// The result of applying an event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TransitionApplied {
+    /// The state before.
+    pub from: String,
+    /// The state after.
+    pub to: String,
+    /// The instance's revision after.
+    pub revision: Revision,
+    /// The log record of this transition.
+    pub seq: Seq,
+    /// The context after.
+    pub ctx: JsonObject,
+}

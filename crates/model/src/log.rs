@@ -1,0 +1,147 @@
+//! The event log as the product knows it: positions, records, their kinds, and the filters
+//! watches and durable subscriptions pass records through.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::SpaceName;
+use crate::time::Timestamp;
+
+/// A position in the event log; strictly increasing in commit order. `Seq(0)` is "before the
+/// first record" and is never assigned to a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Seq(pub u64);
+
+impl fmt::Display for Seq {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The kinds of event-log records this version writes.
+pub mod kinds {
+    /// A machine version was stored.
+    pub const MACHINE_PUT: &str = "machine.put";
+    /// An instance was created.
+    pub const INSTANCE_CREATED: &str = "instance.created";
+    /// An event moved an instance.
+    pub const INSTANCE_TRANSITIONED: &str = "instance.transitioned";
+    /// An instance was deleted.
+    pub const INSTANCE_DELETED: &str = "instance.deleted";
+    /// A message was published to a topic.
+    pub const TOPIC_MESSAGE: &str = "topic.message";
+    /// A KV key was written.
+    pub const KV_PUT: &str = "kv.put";
+    /// A KV key was deleted or its TTL expired.
+    pub const KV_DELETED: &str = "kv.deleted";
+    /// A space was deleted with everything in it; the one record of the space the deletion
+    /// leaves (its payload is the [`SpaceDeletion`](crate::spaces::SpaceDeletion)).
+    pub const SPACE_DELETED: &str = "space.deleted";
+}
+
+/// One record of the event log.
+///
+/// A record some part of which cannot be read back (its payload does not decode, say) is still
+/// returned, in its place, with [`LogRecord::unreadable`] saying why: readers learn its position
+/// and move past it instead of failing on it (see [`LogRecord::is_readable`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogRecord {
+    /// Its position in the log.
+    pub seq: Seq,
+    /// The space of the resource it is about.
+    pub space: SpaceName,
+    /// What happened (see [`kinds`]).
+    pub kind: String,
+    /// The address of the resource it is about.
+    pub address: String,
+    /// What changed.
+    pub payload: Value,
+    /// The idempotency key of the request that wrote it, if any.
+    pub idempotency_key: Option<String>,
+    /// When it was written.
+    pub created_at: Timestamp,
+    /// Why part of the stored record cannot be read, when it cannot. What did not decode is
+    /// left empty: the payload `null`, the time 0, text with replacement characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
+}
+
+impl LogRecord {
+    /// Whether every part of the stored record was read.
+    pub fn is_readable(&self) -> bool {
+        self.unreadable.is_none()
+    }
+}
+
+/// Which addresses a log filter passes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "value", rename_all = "lowercase")]
+pub enum AddressFilter {
+    /// Everything in the space.
+    Any,
+    /// Exactly this address.
+    Exact(String),
+    /// Addresses starting with this prefix (from a pattern ending in `*`).
+    Prefix(String),
+}
+
+impl AddressFilter {
+    /// The filter written as a pattern (`*`, an address, or a prefix followed by `*`).
+    pub fn to_pattern(&self) -> String {
+        match self {
+            AddressFilter::Any => "*".to_string(),
+            AddressFilter::Exact(a) => a.clone(),
+            AddressFilter::Prefix(p) => format!("{p}*"),
+        }
+    }
+}
+
+/// Which log records a watch or a subscription passes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogFilter {
+    /// The space followed.
+    pub space: SpaceName,
+    /// Which addresses.
+    pub address: AddressFilter,
+    /// Only these kinds (all when empty).
+    pub kinds: Vec<String>,
+    /// Only records about an instance entering (or created in) this state.
+    pub state: Option<String>,
+    /// Only transitions caused by this event.
+    pub event: Option<String>,
+}
+
+impl LogFilter {
+    /// Whether a record of this space, kind and address can pass: the test on a record's
+    /// columns, without its payload (which `state` and `event` need).
+    pub fn matches_columns(&self, space: &str, kind: &str, address: &str) -> bool {
+        let address_ok = match &self.address {
+            AddressFilter::Any => true,
+            AddressFilter::Exact(a) => address == a,
+            AddressFilter::Prefix(p) => address.starts_with(p.as_str()),
+        };
+        space == self.space.as_str() && address_ok && (self.kinds.is_empty() || self.kinds.iter().any(|k| k == kind))
+    }
+
+    /// Whether `record` passes. A record marked unreadable passes on its columns alone: its
+    /// payload, which `state` and `event` test, is unknown, and a reader of its space is better
+    /// told of it than left to miss it unawares.
+    pub fn matches(&self, record: &LogRecord) -> bool {
+        if !self.matches_columns(record.space.as_str(), &record.kind, &record.address) {
+            return false;
+        }
+        if !record.is_readable() {
+            return true;
+        }
+        // A created record names its state as `state`, a transition as `to`.
+        let state_ok = self.state.as_deref().is_none_or(|s| {
+            record.payload.get("to").or_else(|| record.payload.get("state")).and_then(|v| v.as_str()) == Some(s)
+        });
+        let event_ok =
+            self.event.as_deref().is_none_or(|e| record.payload.get("event").and_then(|v| v.as_str()) == Some(e));
+        state_ok && event_ok
+    }
+}
