@@ -43,9 +43,7 @@ use switchyard_runtime::{
 use switchyard_store::*;
 
 use crate::supervisor::{CancellationToken, Policy, Supervisor, TaskResult};
-use crate::{
-    Engine, EngineError, ErrorCode, KvPutRequest, SendEvent, check_key, parse_segment, parse_space, unexpected,
-};
+use crate::{Engine, EngineError, ErrorCode, KvPutRequest, SendEvent, check_key, parse_segment, parse_space};
 
 /// The default wall-time limit of an invocation.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -541,10 +539,7 @@ impl Engine {
         let config = serde_json::to_value(&settings).map_err(|e| EngineError::bad_request(e.to_string()))?;
         let component = Arc::try_unwrap(component).unwrap_or_else(|shared| (*shared).clone());
         let spec = FunctionSpec { space: space.clone(), name: name.clone(), component, digest, config };
-        let (summary, created) = match self.write(WriteOp::PutFunction(spec)).await? {
-            WriteOutcome::FunctionPut { summary, created, .. } => (summary, created),
-            other => return Err(unexpected(other)),
-        };
+        let FunctionPut { summary, created, .. } = self.execute(PutFunction { spec }).await?;
         functions.forget(&space, &name);
         Ok((FunctionView { summary, settings }, created))
     }
@@ -698,11 +693,7 @@ impl Engine {
             seq: 0,
         };
         let retry = function.retry.clone().unwrap_or_default();
-        let (record, replayed) = match self.write(WriteOp::EnqueueInvocation(AsyncInvocation { record, retry })).await?
-        {
-            WriteOutcome::InvocationEnqueued { record, replayed } => (record, replayed),
-            other => return Err(unexpected(other)),
-        };
+        let InvocationEnqueued { record, replayed } = self.execute(EnqueueInvocation { record, retry }).await?;
         if !replayed {
             self.wake_scheduler();
         }
@@ -817,15 +808,7 @@ impl Engine {
                 .as_millis()
                 .saturating_sub(i64::try_from(functions.config.retention.as_millis()).unwrap_or(i64::MAX)),
         );
-        self.sweep(
-            10_000,
-            |limit| WriteOp::PurgeInvocations { before, limit },
-            |outcome| match outcome {
-                WriteOutcome::InvocationsPurged(n) => Some(*n),
-                _ => None,
-            },
-        )
-        .await
+        self.sweep(10_000, |limit| PurgeInvocations { before, limit }).await
     }
 
     /// The loaded function for a version (the latest when `None`), from the cache or the store.
@@ -958,7 +941,7 @@ async fn record_invocations(
     let write = async |batch: &mut Vec<InvocationRecord>| {
         let chunk = std::mem::replace(batch, Vec::with_capacity(RECORD_BATCH));
         let count = chunk.len();
-        if let Err(e) = store.write(WriteOp::RecordInvocations(chunk)).await {
+        if let Err(e) = store.execute(RecordInvocations { records: chunk }).await {
             tracing::warn!(error = %e, records = count, "invocation records could not be written");
         }
     };

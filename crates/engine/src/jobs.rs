@@ -32,7 +32,7 @@ use switchyard_store::*;
 use tokio_util::sync::CancellationToken;
 
 use crate::supervisor::Policy;
-use crate::{Engine, EngineError, SendEvent, parse_segment, parse_space, unexpected};
+use crate::{Engine, EngineError, SendEvent, parse_segment, parse_space};
 
 /// The kinds of job a node can run.
 pub const JOB_KINDS: &[&str] = &["http", "function", "event", "publish", "noop"];
@@ -184,15 +184,11 @@ impl Engine {
             run_at,
             retry,
         };
-        match self.write(WriteOp::EnqueueJob(spec)).await? {
-            WriteOutcome::JobEnqueued { job, replayed, .. } => {
-                if let Some(scheduler) = self.jobs.get() {
-                    scheduler.wake.notify_one();
-                }
-                Ok((*job, replayed))
-            }
-            other => Err(unexpected(other)),
+        let enqueued = self.execute(switchyard_store::EnqueueJob { spec }).await?;
+        if let Some(scheduler) = self.jobs.get() {
+            scheduler.wake.notify_one();
         }
+        Ok((*enqueued.job, enqueued.replayed))
     }
 
     /// A job of a space.
@@ -239,9 +235,9 @@ impl Engine {
             let job = self.get_job(space.as_ref(), id).await?;
             job_target(&space, job.kind.as_ref(), payload)?;
         }
-        let outcome = self.write(WriteOp::RetryJob { space, id: id.to_string(), payload }).await?;
+        let job = self.execute(RetryJob { space, id: id.to_string(), payload }).await?;
         self.wake_scheduler();
-        changed(outcome)
+        Ok(*job)
     }
 
     /// Re-drives up to `limit` dead jobs of a space (of one kind, if given); how many.
@@ -256,26 +252,21 @@ impl Engine {
         if !(1..=10_000).contains(&limit) {
             return Err(EngineError::validation("limit must be between 1 and 10000"));
         }
-        match self.write(WriteOp::RedriveJobs(RedriveJobs { space, kind, limit })).await? {
-            WriteOutcome::JobsRedriven(n) => {
-                self.wake_scheduler();
-                Ok(n)
-            }
-            other => Err(unexpected(other)),
-        }
+        let redriven = self.execute(RedriveJobs { space, kind, limit }).await?;
+        self.wake_scheduler();
+        Ok(redriven)
     }
 
     /// Cancels a job that has not finished.
     pub async fn cancel_job(&self, space: &str, id: &str) -> Result<JobRecord, EngineError> {
         let space = parse_space(space)?;
-        changed(self.write(WriteOp::CancelJob { space, id: id.to_string() }).await?)
+        Ok(*self.execute(CancelJob { space, id: id.to_string() }).await?)
     }
 
     /// Deletes a job that is not running.
     pub async fn delete_job(&self, space: &str, id: &str) -> Result<(), EngineError> {
         let space = parse_space(space)?;
-        self.write(WriteOp::DeleteJob { space, id: id.to_string() }).await?;
-        Ok(())
+        Ok(self.execute(DeleteJob { space, id: id.to_string() }).await?)
     }
 
     /// Per space: jobs pending, due, running and dead, and the oldest due job.
@@ -303,11 +294,8 @@ impl Engine {
         if ids.is_empty() {
             return Ok(0);
         }
-        let op = WriteOp::ReleaseJobs { owner: scheduler.owner.clone(), ids, random: rand::random::<f64>() };
-        match self.write(op).await? {
-            WriteOutcome::JobsReleased(n) => Ok(n),
-            other => Err(unexpected(other)),
-        }
+        let op = ReleaseJobs { owner: scheduler.owner.clone(), ids, random: rand::random::<f64>() };
+        Ok(self.execute(op).await?)
     }
 
     /// Forgets succeeded and cancelled jobs older than the retention, in bounded chunks; how
@@ -316,15 +304,7 @@ impl Engine {
         let Some(scheduler) = self.jobs.get() else { return Ok(0) };
         let retention = i64::try_from(scheduler.config.retention.as_millis()).unwrap_or(i64::MAX);
         let before = Timestamp(self.now().as_millis().saturating_sub(retention));
-        self.sweep(
-            10_000,
-            |limit| WriteOp::PurgeJobs { before, limit },
-            |outcome| match outcome {
-                WriteOutcome::JobsPurged(n) => Some(*n),
-                _ => None,
-            },
-        )
-        .await
+        self.sweep(10_000, |limit| PurgeJobs { before, limit }).await
     }
 
     /// Starts running jobs on this node as `owner` (its node id): the scheduler, the lease
@@ -385,13 +365,6 @@ pub(crate) fn check_retry(retry: &RetryPolicy) -> Result<(), EngineError> {
     retry
         .validate_at("retry")
         .map_err(|errors| EngineError::validation(errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")))
-}
-
-fn changed(outcome: WriteOutcome) -> Result<JobRecord, EngineError> {
-    match outcome {
-        WriteOutcome::JobChanged(Some(job)) => Ok(*job),
-        other => Err(unexpected(other)),
-    }
 }
 
 /// reqwest is built without a crypto provider of its own: one must be installed before the
@@ -548,8 +521,8 @@ async fn run_scheduler(engine: std::sync::Weak<Engine>, cancel: CancellationToke
                 cursor: cursor.clone(),
                 random: rand::random::<f64>(),
             };
-            match engine.write(WriteOp::LeaseJobs(request)).await {
-                Ok(WriteOutcome::JobsLeased(leased)) => {
+            match engine.execute(request).await {
+                Ok(leased) => {
                     cursor = leased.cursor;
                     let metrics = &engine.job_metrics;
                     metrics.lease_expiries.fetch_add(u64::from(leased.expired), Ordering::Relaxed);
@@ -567,7 +540,6 @@ async fn run_scheduler(engine: std::sync::Weak<Engine>, cancel: CancellationToke
                         }
                     }
                 }
-                Ok(other) => tracing::error!(outcome = ?other, "a lease round answered something else"),
                 Err(e) => tracing::warn!(error = %e, "leasing jobs failed; retrying"),
             }
         }
@@ -604,12 +576,12 @@ async fn renew_leases(engine: std::sync::Weak<Engine>, cancel: CancellationToken
             let Some(scheduler) = engine.jobs.get().cloned() else { return };
             let ids: Vec<String> = scheduler.held.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect();
             if !ids.is_empty() {
-                let op = WriteOp::ExtendJobLeases {
+                let op = ExtendJobLeases {
                     owner: scheduler.owner.clone(),
                     ids,
                     lease_ms: scheduler.config.lease.as_millis() as u64,
                 };
-                if let Err(e) = engine.write(op).await {
+                if let Err(e) = engine.execute(op).await {
                     tracing::warn!(error = %e, "renewing job leases failed; retrying");
                 }
             }
@@ -649,8 +621,8 @@ impl Engine {
             outcome,
             report,
         };
-        match self.write(WriteOp::FinishJob(finish)).await {
-            Ok(WriteOutcome::JobFinished(finished)) => {
+        match self.execute(finish).await {
+            Ok(finished) => {
                 let metrics = &self.job_metrics;
                 match finished {
                     JobFinished::Succeeded => {
@@ -668,7 +640,6 @@ impl Engine {
                     }
                 }
             }
-            Ok(other) => tracing::error!(outcome = ?other, "finishing a job answered something else"),
             // The lease ends and the attempt is counted as failed by whichever node takes it next.
             Err(e) => tracing::warn!(job = %job.id, error = %e, "recording a job's attempt failed"),
         }

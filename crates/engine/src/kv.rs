@@ -11,7 +11,7 @@ use std::time::Duration;
 use switchyard_model::{BucketRecord, KvCondition, KvEntry, KvKeyInfo, MAX_KV_HISTORY, Seq};
 use switchyard_store::*;
 
-use crate::{Engine, EngineError, parse_segment, parse_space, unexpected};
+use crate::{Engine, EngineError, parse_segment, parse_space};
 
 /// The longest key accepted, in bytes.
 pub const MAX_KEY_LEN: usize = 256;
@@ -79,10 +79,8 @@ impl Engine {
         if !(1..=MAX_KV_HISTORY).contains(&history) {
             return Err(EngineError::validation(format!("history must be 1-{MAX_KV_HISTORY}, not {history}")));
         }
-        match self.write(WriteOp::PutBucket { space, bucket, history }).await? {
-            WriteOutcome::BucketPut { bucket, created, .. } => Ok((bucket, created)),
-            other => Err(unexpected(other)),
-        }
+        let put = self.execute(PutBucket { space, bucket, history }).await?;
+        Ok((put.bucket, put.created))
     }
 
     /// A bucket.
@@ -124,7 +122,7 @@ impl Engine {
             Some(ct) if !ct.is_empty() => ct,
             _ => DEFAULT_CONTENT_TYPE.to_string(),
         };
-        let op = WriteOp::KvPut {
+        let op = KvPut {
             space,
             bucket,
             key: key.to_string(),
@@ -133,10 +131,8 @@ impl Engine {
             ttl_ms,
             condition: put.condition,
         };
-        match self.write(op).await? {
-            WriteOutcome::KvWritten { revision, seq, .. } => Ok((revision, seq)),
-            other => Err(unexpected(other)),
-        }
+        let written = self.execute(op).await?;
+        Ok((written.revision, written.seq))
     }
 
     /// A key's live value (deleted and expired keys are not found).
@@ -166,10 +162,8 @@ impl Engine {
         if condition == KvCondition::Absent {
             return Err(EngineError::validation("If-None-Match does not apply to a delete"));
         }
-        match self.write(WriteOp::KvDelete { space, bucket, key: key.to_string(), condition }).await? {
-            WriteOutcome::KvWritten { revision, seq, .. } => Ok((revision, seq)),
-            other => Err(unexpected(other)),
-        }
+        let written = self.execute(KvDelete { space, bucket, key: key.to_string(), condition }).await?;
+        Ok((written.revision, written.seq))
     }
 
     /// A key's kept revisions, newest first, tombstones included; a key never written is not
@@ -215,14 +209,6 @@ impl Engine {
     pub async fn expire_kv(&self) -> Result<u64, EngineError> {
         // One `now` for the whole sweep: a key that expires while it runs waits for the next one.
         let now = self.now();
-        self.sweep(
-            EXPIRE_CHUNK,
-            |limit| WriteOp::ExpireKv { now, limit },
-            |outcome| match outcome {
-                WriteOutcome::KvExpired(n) => Some(*n),
-                _ => None,
-            },
-        )
-        .await
+        self.sweep(EXPIRE_CHUNK, |limit| ExpireKv { now, limit }).await
     }
 }

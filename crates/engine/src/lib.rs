@@ -339,6 +339,11 @@ impl Engine {
         Ok(outcome)
     }
 
+    /// Applies one op as [`Engine::write`] does, answering with the op's typed result.
+    pub(crate) async fn execute<R: Request>(&self, request: R) -> Result<R::Output, StoreError> {
+        R::output(self.write(request.into()).await?)
+    }
+
     /// Applies every write or none, and wakes the log tail.
     async fn write_atomic(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>, StoreError> {
         let outcomes = self.store.write_atomic(ops).await?;
@@ -367,10 +372,8 @@ impl Engine {
             let body = serde_json::to_vec(&(&payload, &key, &headers)).unwrap_or_default();
             Idempotency { key: k, fingerprint: fingerprint(&[b"publish", topic.as_ref().as_bytes(), &body]) }
         });
-        match self.write(WriteOp::Publish { space, topic, payload, key, headers, idempotency }).await? {
-            WriteOutcome::Published { seq, replayed, .. } => Ok((seq, replayed)),
-            other => Err(unexpected(other)),
-        }
+        let published = self.execute(Publish { space, topic, payload, key, headers, idempotency }).await?;
+        Ok((published.seq, published.replayed))
     }
 
     /// Streams the log records `filter` passes, from `from`; `capacity` records may wait for a
@@ -433,11 +436,8 @@ impl Engine {
                 details: serde_json::json!({ "errors": [{ "path": "name", "message": format!("must be \"{name}\" or absent") }] }),
             });
         }
-        let op = WriteOp::PutMachine { space, name, definition: compiled.canonical_json().clone() };
-        match self.write(op).await? {
-            WriteOutcome::MachinePut { version, created, .. } => Ok((version, created)),
-            other => Err(unexpected(other)),
-        }
+        let put = self.execute(PutMachine { space, name, definition: compiled.canonical_json().clone() }).await?;
+        Ok((put.version, put.created))
     }
 
     /// One version of a machine (the latest without `version`).
@@ -469,7 +469,12 @@ impl Engine {
         Ok(self.store.list_machines(&parse_space(space)?).await?)
     }
 
-    fn create_op(&self, space: &str, machine: &str, req: CreateInstance) -> Result<WriteOp, EngineError> {
+    fn create_op(
+        &self,
+        space: &str,
+        machine: &str,
+        req: CreateInstance,
+    ) -> Result<switchyard_store::CreateInstance, EngineError> {
         let space = parse_space(space)?;
         let machine = parse_segment("machine name", machine)?;
         check_key(&req.idempotency_key)?;
@@ -496,7 +501,7 @@ impl Engine {
             Some(id) => parse_segment("id", &id)?,
             None => parse_segment("id", &uuid::Uuid::now_v7().to_string())?,
         };
-        Ok(WriteOp::CreateInstance { key: InstanceKey { space, machine, id }, ctx, idempotency })
+        Ok(switchyard_store::CreateInstance { key: InstanceKey { space, machine, id }, ctx, idempotency })
     }
 
     /// Creates an instance; `true` with it when an idempotency key returned the original.
@@ -506,10 +511,8 @@ impl Engine {
         machine: &str,
         req: CreateInstance,
     ) -> Result<(InstanceRecord, bool), EngineError> {
-        match self.write(self.create_op(space, machine, req)?).await? {
-            WriteOutcome::InstanceCreated { instance, replayed } => Ok((instance, replayed)),
-            other => Err(unexpected(other)),
-        }
+        let created = self.execute(self.create_op(space, machine, req)?).await?;
+        Ok((created.instance, created.replayed))
     }
 
     /// The key of an instance, validated.
@@ -560,11 +563,11 @@ impl Engine {
     /// Soft-deletes an instance.
     pub async fn delete_instance(&self, space: &str, machine: &str, id: &str) -> Result<(), EngineError> {
         let key = self.instance_key(space, machine, id)?;
-        self.write(WriteOp::DeleteInstance { key }).await?;
+        self.execute(DeleteInstance { key }).await?;
         Ok(())
     }
 
-    fn event_op(&self, space: &str, machine: &str, id: &str, req: SendEvent) -> Result<WriteOp, EngineError> {
+    fn event_op(&self, space: &str, machine: &str, id: &str, req: SendEvent) -> Result<ApplyEvent, EngineError> {
         let key = self.instance_key(space, machine, id)?;
         if req.event.is_empty() {
             return Err(EngineError::validation("event must not be empty"));
@@ -591,7 +594,7 @@ impl Engine {
             ]);
             Idempotency { key: k, fingerprint: fp }
         });
-        Ok(WriteOp::ApplyEvent {
+        Ok(ApplyEvent {
             key,
             event: req.event,
             payload,
@@ -610,10 +613,8 @@ impl Engine {
         id: &str,
         req: SendEvent,
     ) -> Result<(TransitionApplied, bool), EngineError> {
-        match self.write(self.event_op(space, machine, id, req)?).await? {
-            WriteOutcome::EventApplied { applied, replayed } => Ok((applied, replayed)),
-            other => Err(unexpected(other)),
-        }
+        let event = self.execute(self.event_op(space, machine, id, req)?).await?;
+        Ok((event.applied, event.replayed))
     }
 
     /// An instance's history (deleted instances keep theirs).
@@ -650,12 +651,14 @@ impl Engine {
         let mut writes = Vec::with_capacity(ops.len());
         for (index, op) in ops.into_iter().enumerate() {
             let write = match op {
-                BatchOp::CreateInstance { space, machine, request } => self.create_op(&space, &machine, request),
+                BatchOp::CreateInstance { space, machine, request } => {
+                    self.create_op(&space, &machine, request).map(WriteOp::from)
+                }
                 BatchOp::ApplyEvent { space, machine, instance, request } => {
-                    self.event_op(&space, &machine, &instance, request)
+                    self.event_op(&space, &machine, &instance, request).map(WriteOp::from)
                 }
                 BatchOp::DeleteInstance { space, machine, instance } => {
-                    self.instance_key(&space, &machine, &instance).map(|key| WriteOp::DeleteInstance { key })
+                    self.instance_key(&space, &machine, &instance).map(|key| DeleteInstance { key }.into())
                 }
             };
             writes.push(write.map_err(|e| EngineError::BatchFailed { index, source: Box::new(e) })?);
@@ -669,15 +672,15 @@ impl Engine {
         outcomes
             .into_iter()
             .map(|o| match o {
-                WriteOutcome::InstanceCreated { instance, .. } => Ok(BatchResult::Created(instance)),
-                WriteOutcome::EventApplied { applied, .. } => Ok(BatchResult::Applied(applied)),
+                WriteOutcome::InstanceCreated(created) => Ok(BatchResult::Created(created.instance)),
+                WriteOutcome::EventApplied(event) => Ok(BatchResult::Applied(event.applied)),
                 WriteOutcome::InstanceDeleted => Ok(BatchResult::Deleted),
                 other => Err(unexpected(other)),
             })
             .collect()
     }
 
-    /// Deletes a space and everything in it (see [`WriteOp::DeleteSpace`]); needs an admin token
+    /// Deletes a space and everything in it (see [`DeleteSpace`]); needs an admin token
     /// granted the space. Drops what this node caches of the space at once; other nodes sharing
     /// the store drop theirs when the `space.deleted` record reaches them through the log.
     /// Tokens are not touched: one granted the space works again if a space of that name is
@@ -685,17 +688,14 @@ impl Engine {
     pub async fn delete_space(&self, by: &Principal, space: &str) -> Result<(SpaceDeletion, Seq), EngineError> {
         let space = parse_space(space)?;
         by.require(&space, Role::Admin)?;
-        let outcome = self.write(WriteOp::DeleteSpace { space: space.clone() }).await?;
+        let deleted = self.execute(DeleteSpace { space: space.clone() }).await?;
         self.forget_space(&space);
         // Gives what the space took back to the file system now, as a trim does (bounded; what
         // is left goes at the next compaction). The deletion itself is done either way.
         if let Err(e) = self.store.compact().await {
             tracing::warn!(error = %e, %space, "compacting the store after a space deletion failed");
         }
-        match outcome {
-            WriteOutcome::SpaceDeleted { deleted, seq } => Ok((deleted, seq)),
-            other => Err(unexpected(other)),
-        }
+        Ok((deleted.deleted, deleted.seq))
     }
 
     /// Drops what this node caches of a deleted space: the store's compiled machines and the
@@ -764,7 +764,7 @@ impl Engine {
             created_at: self.now(),
             revoked_at: None,
         };
-        self.write(WriteOp::CreateToken(record.clone())).await?;
+        self.execute(CreateToken { token: record.clone() }).await?;
         Ok((record, secret))
     }
 
@@ -787,7 +787,7 @@ impl Engine {
                 "this token may not revoke a token with spaces it does not have".into(),
             ));
         }
-        self.write(WriteOp::RevokeToken { id: id.to_string() }).await?;
+        self.execute(RevokeToken { id: id.to_string() }).await?;
         self.tokens.evict_token(id);
         Ok(())
     }
@@ -809,15 +809,12 @@ impl Engine {
         // The secret reaches the disk before the store: a stored admin token whose secret
         // nobody has would lock the operator out.
         files.write_pending(&secret).map_err(|e| files.error(e))?;
-        match self.write(WriteOp::BootstrapAdminToken(record)).await? {
-            WriteOutcome::TokenCreated(true) => {
-                files.install().map_err(|e| files.error(e))?;
-                Ok(Some(secret))
-            }
-            _ => {
-                let _ = std::fs::remove_file(&files.pending);
-                Ok(None)
-            }
+        if self.execute(BootstrapAdminToken { token: record }).await? {
+            files.install().map_err(|e| files.error(e))?;
+            Ok(Some(secret))
+        } else {
+            let _ = std::fs::remove_file(&files.pending);
+            Ok(None)
         }
     }
 
@@ -833,14 +830,14 @@ impl Engine {
         let (secret, record) = admin_token_record(self.now());
         let new_id = record.id.clone();
         files.write_pending(&secret).map_err(|e| files.error(e))?;
-        self.write(WriteOp::CreateToken(record)).await?;
+        self.execute(CreateToken { token: record }).await?;
         files.install().map_err(|e| files.error(e))?;
         let mut revoked = Vec::new();
         for token in self.store.list_tokens().await? {
             let minted_admin =
                 token.name == ADMIN_TOKEN_NAME && token.role == Role::Admin && token.spaces == SpaceGrant::All;
             if minted_admin && token.revoked_at.is_none() && token.id != new_id {
-                self.write(WriteOp::RevokeToken { id: token.id.clone() }).await?;
+                self.execute(RevokeToken { id: token.id.clone() }).await?;
                 self.tokens.evict_token(&token.id);
                 revoked.push(token.id);
             }
@@ -853,30 +850,20 @@ impl Engine {
     pub async fn purge_idempotency(&self) -> Result<u64, EngineError> {
         let retention_ms = self.config.idempotency_retention.as_millis() as i64;
         let before = Timestamp(self.now().as_millis() - retention_ms);
-        self.sweep(
-            1000,
-            |limit| WriteOp::PurgeIdempotency { before, limit },
-            |outcome| match outcome {
-                WriteOutcome::IdempotencyPurged(n) => Some(*n),
-                _ => None,
-            },
-        )
-        .await
+        self.sweep(1000, |limit| PurgeIdempotency { before, limit }).await
     }
 
-    /// Runs a bounded sweep (`op` with a chunk's limit) until a chunk comes back short, so that
-    /// writes never wait behind one large delete; how many rows it took in all (`count` reads
-    /// that from the op's outcome).
-    pub(crate) async fn sweep(
+    /// Runs a bounded sweep (`op` with a chunk's limit, answering how many rows it took) until
+    /// a chunk comes back short, so that writes never wait behind one large delete; how many
+    /// rows it took in all.
+    pub(crate) async fn sweep<R: Request<Output = u64>>(
         &self,
         chunk: u32,
-        op: impl Fn(u32) -> WriteOp,
-        count: impl Fn(&WriteOutcome) -> Option<u64>,
+        op: impl Fn(u32) -> R,
     ) -> Result<u64, EngineError> {
         let mut total = 0;
         loop {
-            let outcome = self.write(op(chunk)).await?;
-            let Some(n) = count(&outcome) else { return Err(unexpected(outcome)) };
+            let n = self.execute(op(chunk)).await?;
             total += n;
             if n < u64::from(chunk) {
                 return Ok(total);
@@ -890,7 +877,7 @@ impl Engine {
         let id = format!("node_{}", uuid::Uuid::now_v7().simple());
         let started_at = self.now();
         let node = NodeRecord { id: id.clone(), address, started_at, heartbeat_at: started_at };
-        self.write(WriteOp::HeartbeatNode(node)).await?;
+        self.execute(HeartbeatNode { node }).await?;
         let (engine, node_id) = (Arc::downgrade(self), id.clone());
         self.supervisor.spawn_named("heartbeat", Policy::Restart, move |cancel| {
             heartbeat(engine.clone(), node_id.clone(), every, cancel)
@@ -900,7 +887,7 @@ impl Engine {
 
     /// Removes this node from the cluster's list (on a clean shutdown).
     pub async fn leave_cluster(&self, id: &str) -> Result<(), EngineError> {
-        self.write(WriteOp::RemoveNode { id: id.to_string() }).await?;
+        self.execute(RemoveNode { id: id.to_string() }).await?;
         Ok(())
     }
 
@@ -920,14 +907,10 @@ impl Engine {
         let trim = TrimLog { older_than, max_bytes: self.config.log_retention_bytes, limit: CHUNK };
         let mut total = 0;
         loop {
-            match self.write(WriteOp::TrimLog(trim)).await? {
-                WriteOutcome::LogTrimmed(n) => {
-                    total += n;
-                    if n < u64::from(CHUNK) {
-                        break;
-                    }
-                }
-                other => return Err(unexpected(other)),
+            let n = self.execute(trim).await?;
+            total += n;
+            if n < u64::from(CHUNK) {
+                break;
             }
         }
         if total > 0 {
@@ -962,8 +945,8 @@ async fn heartbeat(
             _ = tick.tick() => {}
         }
         let Some(engine) = engine.upgrade() else { return Ok(()) };
-        let renew = WriteOp::RenewNode { id: id.clone(), at: engine.now() };
-        if let Err(e) = engine.write(renew).await {
+        let renew = RenewNode { id: id.clone(), at: engine.now() };
+        if let Err(e) = engine.execute(renew).await {
             tracing::warn!(error = %e, "node heartbeat failed");
         }
     }
@@ -1031,7 +1014,7 @@ fn may_append_to_log(outcome: &WriteOutcome) -> bool {
         // A lease round that leased nothing and took back nothing, and lease renewals, append
         // nothing: the scheduler makes them every second or so.
         WriteOutcome::JobsLeased(leased) => !leased.jobs.is_empty() || leased.expired > 0,
-        WriteOutcome::JobFinished(finished) => *finished != switchyard_store::JobFinished::NotHeld,
+        WriteOutcome::JobFinished(finished) => *finished != JobFinished::NotHeld,
         other => !matches!(
             other,
             WriteOutcome::NodeRecorded

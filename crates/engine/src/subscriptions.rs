@@ -14,7 +14,7 @@ use switchyard_model::{
 use switchyard_store::*;
 use tokio::sync::broadcast;
 
-use crate::{Engine, EngineError, parse_segment, parse_space, unexpected};
+use crate::{Engine, EngineError, parse_segment, parse_space};
 
 /// Deliveries before a record becomes a dead letter, when a subscription names none.
 pub const DEFAULT_MAX_DELIVERIES: u32 = 5;
@@ -100,10 +100,7 @@ impl Engine {
             ack_wait_ms: ack_wait.as_millis() as u64,
             allow_loss: settings.allow_loss,
         };
-        let created = match self.write(WriteOp::PutSubscription(spec)).await? {
-            WriteOutcome::SubscriptionPut { created, .. } => created,
-            other => return Err(unexpected(other)),
-        };
+        let created = self.execute(PutSubscription { spec }).await?.created;
         Ok((self.subscription_status(&space, &name).await?, created))
     }
 
@@ -141,10 +138,7 @@ impl Engine {
     pub async fn delete_subscription(&self, space: &str, name: &str) -> Result<(), EngineError> {
         let space = parse_space(space)?;
         let name = parse_segment("subscription", name)?;
-        match self.write(WriteOp::DeleteSubscription { space, name }).await? {
-            WriteOutcome::SubscriptionDeleted => Ok(()),
-            other => Err(unexpected(other)),
-        }
+        Ok(self.execute(DeleteSubscription { space, name }).await?)
     }
 
     /// Leases up to `max` records (redeliveries first). With `wait`, an empty answer waits up
@@ -182,12 +176,9 @@ impl Engine {
         loop {
             // Subscribed before pulling: a record committed after the pull looked is announced.
             let mut arrivals = self.tail.get().map(|tail| tail.subscribe());
-            let request = PullRequest { space: space.clone(), name: name.clone(), max, lease_ms };
+            let request = Pull { space: space.clone(), name: name.clone(), max, lease_ms };
             // A pull appends nothing to the log, so it does not wake the log tail.
-            let deliveries = match self.store.write(WriteOp::Pull(request)).await? {
-                WriteOutcome::Pulled(deliveries) => deliveries,
-                other => return Err(unexpected(other)),
-            };
+            let deliveries = self.store.execute(request).await?;
             if !deliveries.is_empty() {
                 return Ok(deliveries);
             }
@@ -235,7 +226,8 @@ impl Engine {
     pub async fn ack(&self, space: &str, name: &str, seqs: Vec<Seq>) -> Result<Settled<Seq>, EngineError> {
         let (space, name) = (parse_space(space)?, parse_segment("subscription", name)?);
         check_seqs(&seqs)?;
-        let done = self.settle(WriteOp::Ack { space, name, seqs: seqs.clone() }).await?;
+        // An ack appends nothing to the log, so it does not wake the log tail.
+        let done = self.store.execute(Ack { space, name, seqs: seqs.clone() }).await?;
         Ok(Settled::split(seqs, &done, |seq| *seq))
     }
 
@@ -264,7 +256,8 @@ impl Engine {
                 )));
             }
         }
-        let done = self.settle(WriteOp::Nack { space, name, leases: leases.clone() }).await?;
+        // A nack appends nothing to the log, so it does not wake the log tail.
+        let done = self.store.execute(Nack { space, name, leases: leases.clone() }).await?;
         Ok(Settled::split(leases, &done, |(seq, _)| *seq))
     }
 
@@ -289,7 +282,8 @@ impl Engine {
         if let Some(seqs) = &seqs {
             check_seqs(seqs)?;
         }
-        self.subscription_update(WriteOp::RedriveDeadLetters { space, name, seqs }).await
+        // This appends nothing to the log, so it does not wake the log tail.
+        Ok(self.store.execute(RedriveDeadLetters { space, name, seqs }).await?)
     }
 
     /// Forgets dead letters (all when `seqs` is `None`); returns how many.
@@ -303,23 +297,8 @@ impl Engine {
         if let Some(seqs) = &seqs {
             check_seqs(seqs)?;
         }
-        self.subscription_update(WriteOp::DiscardDeadLetters { space, name, seqs }).await
-    }
-
-    async fn settle(&self, op: WriteOp) -> Result<Vec<Seq>, EngineError> {
-        // These append nothing to the log, so they do not wake the log tail.
-        match self.store.write(op).await? {
-            WriteOutcome::Settled(seqs) => Ok(seqs),
-            other => Err(unexpected(other)),
-        }
-    }
-
-    async fn subscription_update(&self, op: WriteOp) -> Result<u64, EngineError> {
-        // These append nothing to the log, so they do not wake the log tail.
-        match self.store.write(op).await? {
-            WriteOutcome::SubscriptionUpdated(n) => Ok(n),
-            other => Err(unexpected(other)),
-        }
+        // This appends nothing to the log, so it does not wake the log tail.
+        Ok(self.store.execute(DiscardDeadLetters { space, name, seqs }).await?)
     }
 }
 

@@ -8,7 +8,7 @@ use switchyard_engine::auth::hash_secret;
 use switchyard_engine::{Engine, EngineConfig, EngineError};
 use switchyard_model::{Role, SpaceGrant, TokenRecord};
 use switchyard_store::sqlite::{SqliteOptions, SqliteStore};
-use switchyard_store::{Clock, Durability, Store, SystemClock, WriteOp};
+use switchyard_store::{BootstrapAdminToken, Clock, Durability, Store, SystemClock, WriteOp};
 
 fn engine(dir: &Path) -> (Arc<Engine>, Arc<dyn Store>) {
     let store: Arc<dyn Store> = Arc::new(
@@ -59,7 +59,7 @@ async fn bootstrap_recovers_a_secret_stored_but_not_yet_renamed() {
         created_at: SystemClock.now(),
         revoked_at: None,
     };
-    store.write(WriteOp::BootstrapAdminToken(record)).await.unwrap();
+    store.write(WriteOp::BootstrapAdminToken(BootstrapAdminToken { token: record })).await.unwrap();
     std::fs::write(dir.path().join("admin.token.new"), secret).unwrap();
     std::fs::write(dir.path().join("admin.token"), "sy_stale").unwrap();
     assert_eq!(engine.bootstrap_admin_token(dir.path()).await.unwrap(), None);

@@ -17,7 +17,11 @@ use switchyard_model::{
 };
 
 use crate::types::*;
-use crate::{Clock, ListInstances, Store, StoreError, SystemClock};
+use crate::{
+    ApplyEvent, BootstrapAdminToken, Clock, CreateInstance, CreateToken, DeleteInstance, EventApplied, HeartbeatNode,
+    InstanceCreated, ListInstances, MachinePut, Publish, Published, PurgeIdempotency, PutMachine, RemoveNode,
+    RenewNode, RevokeToken, Store, StoreError, SystemClock,
+};
 
 /// A boxed future, for the harness's methods.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -137,23 +141,27 @@ fn key(sp: &str, id: &str) -> InstanceKey {
 }
 
 async fn put_order<S: Store>(store: &S, sp: &str) -> MachineVersion {
-    let op = WriteOp::PutMachine { space: space(sp), name: seg("order"), definition: order_definition() };
+    let op = WriteOp::PutMachine(PutMachine { space: space(sp), name: seg("order"), definition: order_definition() });
     match store.write(op).await.expect("put machine") {
-        WriteOutcome::MachinePut { version, .. } => version,
+        WriteOutcome::MachinePut(MachinePut { version, .. }) => version,
         other => panic!("unexpected outcome {other:?}"),
     }
 }
 
 async fn create<S: Store>(store: &S, sp: &str, id: &str, amount: i64) -> InstanceRecord {
-    let op = WriteOp::CreateInstance { key: key(sp, id), ctx: obj(json!({ "amount": amount })), idempotency: None };
+    let op = WriteOp::CreateInstance(CreateInstance {
+        key: key(sp, id),
+        ctx: obj(json!({ "amount": amount })),
+        idempotency: None,
+    });
     match store.write(op).await.expect("create instance") {
-        WriteOutcome::InstanceCreated { instance, replayed: false } => instance,
+        WriteOutcome::InstanceCreated(InstanceCreated { instance, replayed: false }) => instance,
         other => panic!("unexpected outcome {other:?}"),
     }
 }
 
 fn event(sp: &str, id: &str, name: &str, payload: Value) -> WriteOp {
-    WriteOp::ApplyEvent {
+    WriteOp::ApplyEvent(ApplyEvent {
         key: key(sp, id),
         event: name.to_string(),
         payload: obj(payload),
@@ -161,14 +169,20 @@ fn event(sp: &str, id: &str, name: &str, payload: Value) -> WriteOp {
         expected_revision: None,
         idempotency: None,
         max_context_bytes: switchyard_model::json::DEFAULT_MAX_CONTEXT_BYTES,
-    }
+    })
 }
 
 fn with_key(op: WriteOp, key: &str, fingerprint: &str) -> WriteOp {
     match op {
-        WriteOp::ApplyEvent {
-            key: k, event, payload, expected_state, expected_revision, max_context_bytes, ..
-        } => WriteOp::ApplyEvent {
+        WriteOp::ApplyEvent(ApplyEvent {
+            key: k,
+            event,
+            payload,
+            expected_state,
+            expected_revision,
+            max_context_bytes,
+            ..
+        }) => WriteOp::ApplyEvent(ApplyEvent {
             key: k,
             event,
             payload,
@@ -176,14 +190,14 @@ fn with_key(op: WriteOp, key: &str, fingerprint: &str) -> WriteOp {
             expected_revision,
             idempotency: Some(Idempotency { key: key.to_string(), fingerprint: fingerprint.to_string() }),
             max_context_bytes,
-        },
+        }),
         other => other,
     }
 }
 
 async fn applied<S: Store>(store: &S, op: WriteOp) -> (TransitionApplied, bool) {
     match store.write(op).await.expect("apply event") {
-        WriteOutcome::EventApplied { applied, replayed } => (applied, replayed),
+        WriteOutcome::EventApplied(EventApplied { applied, replayed }) => (applied, replayed),
         other => panic!("unexpected outcome {other:?}"),
     }
 }
@@ -193,22 +207,34 @@ async fn put_machine_versions<H: Harness>(h: &H) {
     assert_eq!(put_order(&*store, "acme").await, MachineVersion::FIRST);
     // The same definition again is a no-op returning the same version.
     let again = store
-        .write(WriteOp::PutMachine { space: space("acme"), name: seg("order"), definition: order_definition() })
+        .write(WriteOp::PutMachine(PutMachine {
+            space: space("acme"),
+            name: seg("order"),
+            definition: order_definition(),
+        }))
         .await
         .expect("put again");
     assert_eq!(
         again,
-        WriteOutcome::MachinePut { version: MachineVersion::FIRST, created: false, space_created: false }
+        WriteOutcome::MachinePut(MachinePut { version: MachineVersion::FIRST, created: false, space_created: false })
     );
     // A changed definition becomes version 2.
     let mut changed = order_definition();
     changed["initial"] = json!("paid");
     let v2 = store
-        .write(WriteOp::PutMachine { space: space("acme"), name: seg("order"), definition: changed.clone() })
+        .write(WriteOp::PutMachine(PutMachine {
+            space: space("acme"),
+            name: seg("order"),
+            definition: changed.clone(),
+        }))
         .await;
     assert_eq!(
         v2.expect("put changed"),
-        WriteOutcome::MachinePut { version: MachineVersion::FIRST.next(), created: true, space_created: false }
+        WriteOutcome::MachinePut(MachinePut {
+            version: MachineVersion::FIRST.next(),
+            created: true,
+            space_created: false
+        })
     );
     let latest = store.get_machine(&space("acme"), &seg("order"), None).await.expect("get").expect("exists");
     assert_eq!(latest.version.get(), 2);
@@ -243,17 +269,29 @@ async fn create_and_get_instance<H: Harness>(h: &H) {
 async fn create_refusals<H: Harness>(h: &H) {
     let store = h.fresh().await;
     let no_machine = store
-        .write(WriteOp::CreateInstance { key: key("acme", "o-1"), ctx: JsonObject::new(), idempotency: None })
+        .write(WriteOp::CreateInstance(CreateInstance {
+            key: key("acme", "o-1"),
+            ctx: JsonObject::new(),
+            idempotency: None,
+        }))
         .await;
     assert!(matches!(no_machine, Err(StoreError::MachineNotFound { .. })), "{no_machine:?}");
     put_order(&*store, "acme").await;
     let bad_ctx = store
-        .write(WriteOp::CreateInstance { key: key("acme", "o-1"), ctx: JsonObject::new(), idempotency: None })
+        .write(WriteOp::CreateInstance(CreateInstance {
+            key: key("acme", "o-1"),
+            ctx: JsonObject::new(),
+            idempotency: None,
+        }))
         .await;
     assert!(matches!(bad_ctx, Err(StoreError::InvalidContext(_))), "{bad_ctx:?}");
     create(&*store, "acme", "o-1", 5).await;
     let dup = store
-        .write(WriteOp::CreateInstance { key: key("acme", "o-1"), ctx: obj(json!({"amount": 1})), idempotency: None })
+        .write(WriteOp::CreateInstance(CreateInstance {
+            key: key("acme", "o-1"),
+            ctx: obj(json!({"amount": 1})),
+            idempotency: None,
+        }))
         .await;
     assert!(matches!(dup, Err(StoreError::InstanceExists { .. })), "{dup:?}");
     // Refusals left nothing behind: one machine.put and one instance.created.
@@ -317,7 +355,7 @@ async fn expected_state_and_revision<H: Harness>(h: &H) {
     put_order(&*store, "acme").await;
     create(&*store, "acme", "o-1", 10).await;
     let mut op = event("acme", "o-1", "pay", json!({ "amount": 10 }));
-    if let WriteOp::ApplyEvent { expected_state, .. } = &mut op {
+    if let WriteOp::ApplyEvent(ApplyEvent { expected_state, .. }) = &mut op {
         *expected_state = Some("paid".into());
     }
     let wrong_state = store.write(op).await;
@@ -326,12 +364,12 @@ async fn expected_state_and_revision<H: Harness>(h: &H) {
         "{wrong_state:?}"
     );
     let mut op = event("acme", "o-1", "pay", json!({ "amount": 10 }));
-    if let WriteOp::ApplyEvent { expected_revision, .. } = &mut op {
+    if let WriteOp::ApplyEvent(ApplyEvent { expected_revision, .. }) = &mut op {
         *expected_revision = Revision::new(2);
     }
     assert!(matches!(store.write(op).await, Err(StoreError::Conflict { .. })));
     let mut op = event("acme", "o-1", "pay", json!({ "amount": 10 }));
-    if let WriteOp::ApplyEvent { expected_state, expected_revision, .. } = &mut op {
+    if let WriteOp::ApplyEvent(ApplyEvent { expected_state, expected_revision, .. }) = &mut op {
         *expected_state = Some("pending".into());
         *expected_revision = Revision::new(1);
     }
@@ -342,17 +380,19 @@ async fn expected_state_and_revision<H: Harness>(h: &H) {
 async fn idempotency_replays_and_refuses_reuse<H: Harness>(h: &H) {
     let store = h.fresh().await;
     put_order(&*store, "acme").await;
-    let create_op = |fp: &str| WriteOp::CreateInstance {
-        key: key("acme", "o-1"),
-        ctx: obj(json!({ "amount": 10 })),
-        idempotency: Some(Idempotency { key: "c-1".into(), fingerprint: fp.into() }),
+    let create_op = |fp: &str| {
+        WriteOp::CreateInstance(CreateInstance {
+            key: key("acme", "o-1"),
+            ctx: obj(json!({ "amount": 10 })),
+            idempotency: Some(Idempotency { key: "c-1".into(), fingerprint: fp.into() }),
+        })
     };
     let first = store.write(create_op("f1")).await.expect("create");
     let again = store.write(create_op("f1")).await.expect("create again");
     match (first, again) {
         (
-            WriteOutcome::InstanceCreated { instance: a, replayed: false },
-            WriteOutcome::InstanceCreated { instance: b, replayed: true },
+            WriteOutcome::InstanceCreated(InstanceCreated { instance: a, replayed: false }),
+            WriteOutcome::InstanceCreated(InstanceCreated { instance: b, replayed: true }),
         ) => assert_eq!(a, b),
         other => panic!("unexpected {other:?}"),
     }
@@ -417,7 +457,10 @@ const CYCLE: &str = r#"{"initial":"a","states":["a","b"],"transitions":[
 async fn put_cycle<S: Store>(store: &S, sp: &str) {
     let def = parse_definition(CYCLE.as_bytes(), DefinitionFormat::Json).expect("cycle parses");
     let definition = CompiledMachine::compile(def).expect("cycle compiles").canonical_json().clone();
-    store.write(WriteOp::PutMachine { space: space(sp), name: seg("cycle"), definition }).await.expect("put cycle");
+    store
+        .write(WriteOp::PutMachine(PutMachine { space: space(sp), name: seg("cycle"), definition }))
+        .await
+        .expect("put cycle");
 }
 
 fn cycle_key(id: &str) -> InstanceKey {
@@ -425,7 +468,7 @@ fn cycle_key(id: &str) -> InstanceKey {
 }
 
 fn next(id: &str) -> WriteOp {
-    WriteOp::ApplyEvent {
+    WriteOp::ApplyEvent(ApplyEvent {
         key: cycle_key(id),
         event: "next".into(),
         payload: JsonObject::new(),
@@ -433,14 +476,18 @@ fn next(id: &str) -> WriteOp {
         expected_revision: None,
         idempotency: None,
         max_context_bytes: switchyard_model::json::DEFAULT_MAX_CONTEXT_BYTES,
-    }
+    })
 }
 
 async fn concurrent_events_serialise<H: Harness>(h: &H) {
     let store = h.fresh().await;
     put_cycle(&*store, "acme").await;
     store
-        .write(WriteOp::CreateInstance { key: cycle_key("c"), ctx: JsonObject::new(), idempotency: None })
+        .write(WriteOp::CreateInstance(CreateInstance {
+            key: cycle_key("c"),
+            ctx: JsonObject::new(),
+            idempotency: None,
+        }))
         .await
         .expect("create");
     let mut tasks = Vec::new();
@@ -469,17 +516,21 @@ async fn delete_is_soft<H: Harness>(h: &H) {
     put_order(&*store, "acme").await;
     create(&*store, "acme", "o-1", 10).await;
     assert_eq!(
-        store.write(WriteOp::DeleteInstance { key: key("acme", "o-1") }).await.expect("delete"),
+        store.write(WriteOp::DeleteInstance(DeleteInstance { key: key("acme", "o-1") })).await.expect("delete"),
         WriteOutcome::InstanceDeleted
     );
     let got = store.get_instance(&key("acme", "o-1")).await.expect("get").expect("still stored");
     assert!(got.deleted_at.is_some());
     let refused = store.write(event("acme", "o-1", "pay", json!({ "amount": 10 }))).await;
     assert!(matches!(refused, Err(StoreError::InstanceNotFound { deleted_at: Some(_), .. })), "{refused:?}");
-    let again = store.write(WriteOp::DeleteInstance { key: key("acme", "o-1") }).await;
+    let again = store.write(WriteOp::DeleteInstance(DeleteInstance { key: key("acme", "o-1") })).await;
     assert!(matches!(again, Err(StoreError::InstanceNotFound { .. })));
     let reuse = store
-        .write(WriteOp::CreateInstance { key: key("acme", "o-1"), ctx: obj(json!({"amount": 1})), idempotency: None })
+        .write(WriteOp::CreateInstance(CreateInstance {
+            key: key("acme", "o-1"),
+            ctx: obj(json!({"amount": 1})),
+            idempotency: None,
+        }))
         .await;
     assert!(matches!(reuse, Err(StoreError::InstanceExists { .. })), "deleted ids are not reused");
     let query = ListInstances { space: space("acme"), machine: seg("order"), state: None, after_id: None, limit: 10 };
@@ -547,7 +598,11 @@ async fn atomic_batch_all_or_nothing<H: Harness>(h: &H) {
     create(&*store, "acme", "o-1", 1).await;
     let log_before = store.read_log(Seq(0), 1000).await.expect("log").len();
     let failing = vec![
-        WriteOp::CreateInstance { key: key("acme", "o-2"), ctx: obj(json!({ "amount": 1 })), idempotency: None },
+        WriteOp::CreateInstance(CreateInstance {
+            key: key("acme", "o-2"),
+            ctx: obj(json!({ "amount": 1 })),
+            idempotency: None,
+        }),
         event("acme", "o-1", "pay", json!({ "amount": 1 })),
         event("acme", "o-1", "pay", json!({ "amount": 1 })), // o-1 is paid now: no transition
     ];
@@ -562,13 +617,17 @@ async fn atomic_batch_all_or_nothing<H: Harness>(h: &H) {
     assert_eq!((o1.state.as_str(), o1.revision.get()), ("pending", 1), "the first event was rolled back");
     assert_eq!(store.read_log(Seq(0), 1000).await.expect("log").len(), log_before);
     let ok = vec![
-        WriteOp::CreateInstance { key: key("acme", "o-2"), ctx: obj(json!({ "amount": 1 })), idempotency: None },
+        WriteOp::CreateInstance(CreateInstance {
+            key: key("acme", "o-2"),
+            ctx: obj(json!({ "amount": 1 })),
+            idempotency: None,
+        }),
         event("acme", "o-2", "pay", json!({ "amount": 1 })),
-        WriteOp::DeleteInstance { key: key("acme", "o-1") },
+        WriteOp::DeleteInstance(DeleteInstance { key: key("acme", "o-1") }),
     ];
     let outcomes = store.write_atomic(ok).await.expect("batch");
     assert_eq!(outcomes.len(), 3);
-    assert!(matches!(&outcomes[1], WriteOutcome::EventApplied { applied, .. } if applied.to == "paid"));
+    assert!(matches!(&outcomes[1], WriteOutcome::EventApplied(EventApplied { applied, .. }) if applied.to == "paid"));
     assert!(store.get_instance(&key("acme", "o-1")).await.expect("get").expect("exists").deleted_at.is_some());
 }
 
@@ -576,8 +635,11 @@ async fn log_seq_strictly_increasing<H: Harness>(h: &H) {
     let store = h.fresh().await;
     put_cycle(&*store, "acme").await;
     for i in 0..8 {
-        let op =
-            WriteOp::CreateInstance { key: cycle_key(&format!("c{i}")), ctx: JsonObject::new(), idempotency: None };
+        let op = WriteOp::CreateInstance(CreateInstance {
+            key: cycle_key(&format!("c{i}")),
+            ctx: JsonObject::new(),
+            idempotency: None,
+        });
         store.write(op).await.expect("create");
     }
     let writers: Vec<_> = (0..8)
@@ -661,14 +723,20 @@ fn token(id: &str, hash: &str, role: Role, spaces: SpaceGrant) -> TokenRecord {
 async fn tokens_create_find_revoke<H: Harness>(h: &H) {
     let store = h.fresh().await;
     let t = token("t1", "h1", Role::Reader, SpaceGrant::Only(vec![space("acme")]));
-    assert_eq!(store.write(WriteOp::CreateToken(t.clone())).await.expect("create"), WriteOutcome::TokenCreated(true));
-    store.write(WriteOp::CreateToken(token("t2", "h2", Role::Admin, SpaceGrant::All))).await.expect("create");
+    assert_eq!(
+        store.write(WriteOp::CreateToken(CreateToken { token: t.clone() })).await.expect("create"),
+        WriteOutcome::TokenCreated(true)
+    );
+    store
+        .write(WriteOp::CreateToken(CreateToken { token: token("t2", "h2", Role::Admin, SpaceGrant::All) }))
+        .await
+        .expect("create");
     assert_eq!(store.find_token("h1").await.expect("find"), Some(t));
     assert!(store.find_token("nope").await.expect("find").is_none());
     assert_eq!(store.list_tokens().await.expect("list").len(), 2);
-    store.write(WriteOp::RevokeToken { id: "t1".into() }).await.expect("revoke");
+    store.write(WriteOp::RevokeToken(RevokeToken { id: "t1".into() })).await.expect("revoke");
     assert!(store.find_token("h1").await.expect("find").expect("kept").revoked_at.is_some());
-    let missing = store.write(WriteOp::RevokeToken { id: "t9".into() }).await;
+    let missing = store.write(WriteOp::RevokeToken(RevokeToken { id: "t9".into() })).await;
     assert!(matches!(missing, Err(StoreError::TokenNotFound { .. })));
     let store = h.reopen(store).await;
     assert_eq!(store.find_token("h2").await.expect("find").expect("kept").spaces, SpaceGrant::All);
@@ -676,10 +744,18 @@ async fn tokens_create_find_revoke<H: Harness>(h: &H) {
 
 async fn bootstrap_admin_once<H: Harness>(h: &H) {
     let store = h.fresh().await;
-    let first = store.write(WriteOp::BootstrapAdminToken(token("a1", "ha1", Role::Admin, SpaceGrant::All))).await;
+    let first = store
+        .write(WriteOp::BootstrapAdminToken(BootstrapAdminToken {
+            token: token("a1", "ha1", Role::Admin, SpaceGrant::All),
+        }))
+        .await;
     assert_eq!(first.expect("bootstrap"), WriteOutcome::TokenCreated(true));
     let store = h.reopen(store).await;
-    let second = store.write(WriteOp::BootstrapAdminToken(token("a2", "ha2", Role::Admin, SpaceGrant::All))).await;
+    let second = store
+        .write(WriteOp::BootstrapAdminToken(BootstrapAdminToken {
+            token: token("a2", "ha2", Role::Admin, SpaceGrant::All),
+        }))
+        .await;
     assert_eq!(second.expect("bootstrap"), WriteOutcome::TokenCreated(false));
     assert_eq!(store.list_tokens().await.expect("list").len(), 1);
 }
@@ -691,9 +767,9 @@ async fn idempotency_purge<H: Harness>(h: &H) {
     applied(&*store, with_key(event("acme", "o-1", "pay", json!({ "amount": 1 })), "old", "fp")).await;
     applied(&*store, with_key(event("acme", "o-1", "cancel", json!({})), "old-2", "fp")).await;
     let later = Timestamp(SystemClock.now().0 + 1_000);
-    let purged = store.write(WriteOp::PurgeIdempotency { before: later, limit: 1 }).await;
+    let purged = store.write(WriteOp::PurgeIdempotency(PurgeIdempotency { before: later, limit: 1 })).await;
     assert_eq!(purged.expect("purge"), WriteOutcome::IdempotencyPurged(1), "purges at most `limit`");
-    let purged = store.write(WriteOp::PurgeIdempotency { before: later, limit: 10 }).await;
+    let purged = store.write(WriteOp::PurgeIdempotency(PurgeIdempotency { before: later, limit: 10 })).await;
     assert_eq!(purged.expect("purge"), WriteOutcome::IdempotencyPurged(1));
     // After retention the key is forgotten: the same request is a new one (and now refused by
     // the machine, since the instance is paid).
@@ -710,20 +786,20 @@ async fn nodes_register_heartbeat_and_leave<H: Harness>(h: &H) {
         started_at: Timestamp(now.0 - 60_000),
         heartbeat_at: Timestamp(heartbeat),
     };
-    store.write(WriteOp::HeartbeatNode(node("a", now.0))).await.expect("register a");
-    store.write(WriteOp::HeartbeatNode(node("b", now.0 - 30_000))).await.expect("register b");
+    store.write(WriteOp::HeartbeatNode(HeartbeatNode { node: node("a", now.0) })).await.expect("register a");
+    store.write(WriteOp::HeartbeatNode(HeartbeatNode { node: node("b", now.0 - 30_000) })).await.expect("register b");
     let live = store.list_nodes(Timestamp(now.0 - 10_000)).await.expect("list");
     assert_eq!(live.iter().map(|n| n.id.as_str()).collect::<Vec<_>>(), vec!["a"], "b's heartbeat is too old");
     let mut heartbeat = node("b", now.0);
     heartbeat.started_at = now;
-    store.write(WriteOp::HeartbeatNode(heartbeat)).await.expect("heartbeat b");
+    store.write(WriteOp::HeartbeatNode(HeartbeatNode { node: heartbeat })).await.expect("heartbeat b");
     let live = store.list_nodes(Timestamp(now.0 - 10_000)).await.expect("list");
     assert_eq!(live.len(), 2);
     assert_eq!(live[1], node("b", now.0), "a heartbeat renews heartbeat_at and keeps the first started_at");
-    store.write(WriteOp::RenewNode { id: "b".into(), at: Timestamp(now.0 + 1) }).await.expect("renew b");
+    store.write(WriteOp::RenewNode(RenewNode { id: "b".into(), at: Timestamp(now.0 + 1) })).await.expect("renew b");
     assert_eq!(store.list_nodes(Timestamp(now.0 + 1)).await.expect("list").len(), 1, "renewing moves the heartbeat");
-    store.write(WriteOp::RemoveNode { id: "a".into() }).await.expect("remove a");
-    store.write(WriteOp::RenewNode { id: "a".into(), at: now }).await.expect("a late renewal is harmless");
+    store.write(WriteOp::RemoveNode(RemoveNode { id: "a".into() })).await.expect("remove a");
+    store.write(WriteOp::RenewNode(RenewNode { id: "a".into(), at: now })).await.expect("a late renewal is harmless");
     let live = store.list_nodes(Timestamp(0)).await.expect("list");
     assert_eq!(
         live.iter().map(|n| n.id.as_str()).collect::<Vec<_>>(),
@@ -758,28 +834,28 @@ async fn batch_repeating_an_idempotency_key_is_refused<H: Harness>(h: &H) {
 }
 
 fn publish(sp: &str, topic: &str, payload: Value, idempotency_key: Option<&str>) -> WriteOp {
-    WriteOp::Publish {
+    WriteOp::Publish(Publish {
         space: space(sp),
         topic: seg(topic),
         payload,
         key: None,
         headers: [("source".to_string(), "test".to_string())].into_iter().collect(),
         idempotency: idempotency_key.map(|k| Idempotency { key: k.into(), fingerprint: "fp".into() }),
-    }
+    })
 }
 
 async fn publish_appends_topic_messages_once_per_key<H: Harness>(h: &H) {
     let store = h.fresh().await;
     assert_eq!(store.log_bounds().await.expect("bounds"), None, "an empty log has no bounds");
     let first = store.write(publish("acme", "news", json!({ "n": 1 }), None)).await.expect("publish");
-    let WriteOutcome::Published { seq: s1, replayed: false, space_created: true } = first else {
+    let WriteOutcome::Published(Published { seq: s1, replayed: false, space_created: true }) = first else {
         panic!("the first message into a space creates it: {first:?}")
     };
     let keyed = store.write(publish("acme", "news", json!({ "n": 2 }), Some("m-2"))).await.expect("publish");
     let again = store.write(publish("acme", "news", json!({ "n": 2 }), Some("m-2"))).await.expect("publish again");
     let (
-        WriteOutcome::Published { seq: s2, replayed: false, space_created: false },
-        WriteOutcome::Published { seq: s2b, replayed: true, space_created: false },
+        WriteOutcome::Published(Published { seq: s2, replayed: false, space_created: false }),
+        WriteOutcome::Published(Published { seq: s2b, replayed: true, space_created: false }),
     ) = (&keyed, &again)
     else {
         panic!("unexpected {keyed:?} / {again:?}")

@@ -32,17 +32,6 @@ pub struct ListInvocations {
     pub limit: u32,
 }
 
-/// An asynchronous invocation to enqueue: its pending record and the policy its attempts are
-/// retried by. Its job (kind [`switchyard_model::INVOCATION_JOB`], the invocation's id) is
-/// written with it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AsyncInvocation {
-    /// The pending record (its input included).
-    pub record: InvocationRecord,
-    /// How failed attempts are retried.
-    pub retry: switchyard_model::jobs::RetryPolicy,
-}
-
 /// The payload of a `function.completed` record: what a watcher or subscriber needs to act on
 /// the result without fetching the invocation.
 pub(crate) fn completed_payload(record: &InvocationRecord) -> Value {

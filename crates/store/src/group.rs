@@ -192,8 +192,10 @@ pub(crate) fn record_committed(metrics: &crate::StoreMetrics, results: &[Request
     let mut events = 0u64;
     for outcomes in results.iter().flatten() {
         ops += outcomes.len() as u64;
-        events +=
-            outcomes.iter().filter(|o| matches!(o, WriteOutcome::EventApplied { replayed: false, .. })).count() as u64;
+        events += outcomes
+            .iter()
+            .filter(|o| matches!(o, WriteOutcome::EventApplied(crate::EventApplied { replayed: false, .. })))
+            .count() as u64;
     }
     metrics.commit_batch_size.observe(ops as f64);
     metrics.commits.inc();

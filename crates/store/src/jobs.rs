@@ -3,9 +3,8 @@
 //! `switchyard_model::jobs`, as are the rules (retry, fairness); the commands applying them are
 //! `commands::jobs`.
 
-use serde_json::Value;
 use switchyard_model::SpaceName;
-use switchyard_model::jobs::{FairCursor, JobError, JobRecord, JobStatus, SpaceLimits};
+use switchyard_model::jobs::{JobRecord, JobStatus};
 use switchyard_model::time::Timestamp;
 
 /// A page of a space's jobs.
@@ -38,104 +37,6 @@ pub struct JobQueueStats {
     pub dead: u64,
     /// The `run_at` of its oldest due pending job.
     pub oldest_due: Option<Timestamp>,
-}
-
-/// A worker's request for due jobs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LeaseJobs {
-    /// The worker's node.
-    pub owner: String,
-    /// At most this many (the worker's free slots).
-    pub max: u32,
-    /// How long the lease lasts unless extended, in milliseconds.
-    pub lease_ms: u64,
-    /// Per-space limits on running jobs.
-    pub limits: SpaceLimits,
-    /// Where the last round ended (kept by the worker between rounds).
-    pub cursor: FairCursor,
-    /// A number in `[0, 1)` for the jitter of retries scheduled for expired leases.
-    pub random: f64,
-}
-
-/// What a lease round did.
-#[derive(Debug, Clone, PartialEq)]
-pub struct JobsLeased {
-    /// The jobs now held by the worker, each at its new attempt.
-    pub jobs: Vec<JobRecord>,
-    /// Where this round ended.
-    pub cursor: FairCursor,
-    /// Leases of other workers that had ended and were taken back (counted as failed attempts).
-    pub expired: u32,
-}
-
-/// How an attempt ended, as its worker reports it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum AttemptOutcome {
-    /// It succeeded, with an optional result.
-    Succeeded(Option<Value>),
-    /// It failed; the target may have said when to retry (`Retry-After`, in milliseconds).
-    Failed {
-        /// The error.
-        error: JobError,
-        /// The target's `Retry-After`.
-        retry_after_ms: Option<u64>,
-        /// No later attempt can succeed (the job's payload is invalid, its target refused by
-        /// policy): the job is dead at once, whatever its policy allows.
-        permanent: bool,
-        /// A number in `[0, 1)` for the retry's jitter.
-        random: f64,
-    },
-}
-
-/// The end of an attempt.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FinishJob {
-    /// The space.
-    pub space: SpaceName,
-    /// The job.
-    pub id: String,
-    /// The worker's node: a worker whose lease was taken over finishes nothing.
-    pub owner: String,
-    /// The attempt the worker ran.
-    pub attempt: u32,
-    /// How it ended.
-    pub outcome: AttemptOutcome,
-    /// What the attempt leaves besides its outcome, written in the same transaction as the
-    /// job's change (only while the worker still holds the job).
-    pub report: Option<JobReport>,
-}
-
-/// What an attempt of a job that runs another resource's work leaves for that resource.
-#[derive(Debug, Clone, PartialEq)]
-pub enum JobReport {
-    /// An asynchronous invocation's record as the attempt left it (output or error, logs,
-    /// duration); its status and attempt follow the job's.
-    Invocation(Box<switchyard_model::functions::InvocationRecord>),
-}
-
-/// What finishing an attempt did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobFinished {
-    /// The job is done.
-    Succeeded,
-    /// It will be tried again at this time.
-    Retrying(Timestamp),
-    /// It is dead.
-    Dead,
-    /// The worker no longer held it (its lease ended and was taken over, or it was cancelled
-    /// or deleted meanwhile): nothing changed.
-    NotHeld,
-}
-
-/// What a bulk re-drive takes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RedriveJobs {
-    /// The space.
-    pub space: SpaceName,
-    /// Only jobs of this kind.
-    pub kind: Option<String>,
-    /// At most this many.
-    pub limit: u32,
 }
 
 /// The columns of `jobs`, in the order [`RawJob`] reads them.

@@ -19,6 +19,11 @@
 //! records it keeps and returns (instances, log records, tokens, jobs…) are the model's types;
 //! what is the store's own is the shape of its calls ([`WriteOp`], [`WriteOutcome`], the
 //! queries), its stored forms and its errors.
+//!
+//! Each write op is a struct of its own ([`PutMachine`], [`ApplyEvent`], [`LeaseJobs`]…), made
+//! into a [`WriteOp`] by `From`. [`StoreExt::execute`] applies one and answers with its typed
+//! result ([`Request::Output`]), so callers need not match a [`WriteOutcome`]; batches
+//! ([`Store::write_atomic`]) still answer with outcomes, which [`Request::output`] reads.
 
 mod clock;
 mod commands;
@@ -50,13 +55,32 @@ use switchyard_model::{
 };
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
+pub use commands::functions::{
+    EnqueueInvocation, FunctionPut, InvocationEnqueued, PurgeInvocations, PutFunction, RecordInvocations,
+};
+pub use commands::instances::{ApplyEvent, CreateInstance, DeleteInstance, EventApplied, InstanceCreated};
+pub use commands::jobs::{
+    AttemptOutcome, CancelJob, DeleteJob, EnqueueJob, ExtendJobLeases, FinishJob, JobEnqueued, JobFinished, JobReport,
+    JobsLeased, LeaseJobs, PurgeJobs, RedriveJobs, ReleaseJobs, RetryJob,
+};
+pub use commands::kv::{BucketPut, ExpireKv, KvDelete, KvPut, KvWritten, PutBucket};
+pub use commands::machines::{MachinePut, PutMachine};
+pub use commands::retention::TrimLog;
+pub use commands::spaces::{DeleteSpace, SpaceDeleted};
+pub use commands::subscriptions::{
+    Ack, DeleteSubscription, DiscardDeadLetters, Nack, Pull, PutSubscription, RedriveDeadLetters, SubscriptionPut,
+};
+pub use commands::system::{
+    BootstrapAdminToken, CreateToken, HeartbeatNode, PurgeIdempotency, RemoveNode, RenewNode, RevokeToken,
+};
+pub use commands::topics::{Publish, Published};
 pub use error::StoreError;
 pub use functions::*;
 pub use jobs::*;
 pub use machines::MachineCache;
 pub use metrics::StoreMetrics;
 pub use streams::*;
-pub use types::*;
+pub use types::{Request, WriteOp, WriteOutcome};
 
 /// When a write is durable relative to its acknowledgement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +135,7 @@ pub struct ListInstances {
 /// The storage behind Switchyard. See the crate docs for the invariants every backend keeps.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Applies one write.
+    /// Applies one write. [`StoreExt::execute`] is the same with the op's typed answer.
     async fn write(&self, op: WriteOp) -> Result<WriteOutcome, StoreError>;
 
     /// Applies every write or none: on the first refusal nothing is applied and the error is
@@ -266,3 +290,15 @@ pub trait Store: Send + Sync + 'static {
     /// Flushes what is pending and stops accepting writes.
     async fn close(&self);
 }
+
+/// Typed writes, for every [`Store`] (`dyn Store` included): an extension trait because a
+/// generic method would make [`Store`] unusable as a trait object.
+pub trait StoreExt: Store {
+    /// Applies one op and answers with its typed result (see [`Request`]).
+    fn execute<R: Request>(&self, request: R) -> impl Future<Output = Result<R::Output, StoreError>> + Send {
+        let op = request.into();
+        async move { R::output(self.write(op).await?) }
+    }
+}
+
+impl<S: Store + ?Sized> StoreExt for S {}

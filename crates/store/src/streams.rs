@@ -73,19 +73,6 @@ pub struct ListKeys {
     pub now: Timestamp,
 }
 
-/// What a pull asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PullRequest {
-    /// The subscription's space.
-    pub space: SpaceName,
-    /// The subscription.
-    pub name: Segment,
-    /// At most this many records.
-    pub max: u32,
-    /// How long the lease lasts, in milliseconds.
-    pub lease_ms: u64,
-}
-
 // ---------------------------------------------------------------------------------------------
 // Retention
 
@@ -102,15 +89,4 @@ pub struct LogStats {
     pub bytes: u64,
     /// Bytes the store's files take on disk, where the backend knows (SQLite).
     pub file_bytes: Option<u64>,
-}
-
-/// How far retention may trim the log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TrimLog {
-    /// Records written before this are removed.
-    pub older_than: Timestamp,
-    /// Oldest records are removed while the log's bytes exceed this.
-    pub max_bytes: Option<u64>,
-    /// At most this many records per call (the caller repeats while a full chunk went).
-    pub limit: u32,
 }

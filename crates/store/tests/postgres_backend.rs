@@ -9,7 +9,10 @@ use std::sync::Arc;
 use switchyard_model::{CompiledMachine, DefinitionFormat, parse_definition};
 use switchyard_model::{InstanceKey, JsonObject, Seq};
 use switchyard_store::postgres::{PgOptions, PgStore, SCHEMA_VERSION};
-use switchyard_store::{Clock, Store, StoreError, SystemClock, WriteOp, WriteOutcome};
+use switchyard_store::{
+    ApplyEvent, Clock, CreateInstance, EnqueueJob, EventApplied, HeartbeatNode, PutMachine, Store, StoreError,
+    SystemClock, WriteOp, WriteOutcome,
+};
 use switchyard_testkit::TestDatabase;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -65,13 +68,18 @@ async fn tailing_reader_sees_log_in_commit_order_under_concurrent_writers() {
     let def = parse_definition(CYCLE.as_bytes(), DefinitionFormat::Json).unwrap();
     let definition = CompiledMachine::compile(def).unwrap().canonical_json().clone();
     nodes[0]
-        .write(WriteOp::PutMachine { space: "acme".parse().unwrap(), name: "cycle".parse().unwrap(), definition })
+        .write(WriteOp::PutMachine(PutMachine {
+            space: "acme".parse().unwrap(),
+            name: "cycle".parse().unwrap(),
+            definition,
+        }))
         .await
         .unwrap();
     let writers = NODES * WRITERS_PER_NODE;
     for w in 0..writers {
         for i in 0..3 {
-            let op = WriteOp::CreateInstance { key: key(w, i), ctx: JsonObject::new(), idempotency: None };
+            let op =
+                WriteOp::CreateInstance(CreateInstance { key: key(w, i), ctx: JsonObject::new(), idempotency: None });
             nodes[w % NODES].write(op).await.unwrap();
         }
     }
@@ -109,7 +117,7 @@ async fn tailing_reader_sees_log_in_commit_order_under_concurrent_writers() {
             tokio::spawn(async move {
                 let mut acked = Vec::new();
                 for n in 0..EVENTS_PER_WRITER {
-                    let op = WriteOp::ApplyEvent {
+                    let op = WriteOp::ApplyEvent(ApplyEvent {
                         key: key(w, n % 3),
                         event: "next".into(),
                         payload: JsonObject::new(),
@@ -117,9 +125,9 @@ async fn tailing_reader_sees_log_in_commit_order_under_concurrent_writers() {
                         expected_revision: None,
                         idempotency: None,
                         max_context_bytes: switchyard_model::json::DEFAULT_MAX_CONTEXT_BYTES,
-                    };
+                    });
                     match store.write(op).await.expect("apply") {
-                        WriteOutcome::EventApplied { applied, .. } => acked.push(applied.seq),
+                        WriteOutcome::EventApplied(EventApplied { applied, .. }) => acked.push(applied.seq),
                         other => panic!("unexpected {other:?}"),
                     }
                 }
@@ -215,7 +223,7 @@ async fn an_enqueue_through_one_node_wakes_the_others_listener() {
     let mut n = 0;
     while woken.load(Ordering::SeqCst) == 0 {
         assert!(n < 100, "no wake-up after {n} enqueues through another node");
-        a.write(WriteOp::EnqueueJob(spec(format!("job-{n}")))).await.expect("enqueue");
+        a.write(WriteOp::EnqueueJob(EnqueueJob { spec: spec(format!("job-{n}")) })).await.expect("enqueue");
         n += 1;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -228,7 +236,7 @@ async fn an_enqueue_through_one_node_wakes_the_others_listener() {
         started_at: SystemClock.now(),
         heartbeat_at: SystemClock.now(),
     };
-    a.write(WriteOp::HeartbeatNode(heartbeat)).await.expect("heartbeat");
+    a.write(WriteOp::HeartbeatNode(HeartbeatNode { node: heartbeat })).await.expect("heartbeat");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(woken.load(Ordering::SeqCst), before, "a heartbeat woke the scheduler");
     assert!(!listener.is_finished(), "the listener is still listening");

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use switchyard_model::{CompiledMachine, DefinitionFormat, parse_definition};
 use switchyard_model::{InstanceKey, JsonObject, Seq};
 use switchyard_store::sqlite::{DB_FILE, SCHEMA_VERSION, SqliteOptions, SqliteStore};
-use switchyard_store::{Clock, Durability, Store, StoreError, SystemClock, WriteOp};
+use switchyard_store::{
+    ApplyEvent, Clock, CreateInstance, Durability, Publish, PutMachine, Store, StoreError, SystemClock, WriteOp,
+};
 
 #[tokio::test]
 async fn store_written_by_newer_version_is_refused() {
@@ -72,7 +74,7 @@ fn put_op(name: &str) -> WriteOp {
     )
     .unwrap();
     let definition = CompiledMachine::compile(def).unwrap().canonical_json().clone();
-    WriteOp::PutMachine { space: "acme".parse().unwrap(), name: name.parse().unwrap(), definition }
+    WriteOp::PutMachine(PutMachine { space: "acme".parse().unwrap(), name: name.parse().unwrap(), definition })
 }
 
 #[tokio::test]
@@ -146,9 +148,9 @@ async fn refused_writes_leave_no_holes_in_the_log() {
                 id: format!("i{i}").parse().unwrap(),
             };
             let op = if i % 2 == 0 {
-                WriteOp::CreateInstance { key, ctx: JsonObject::new(), idempotency: None }
+                WriteOp::CreateInstance(CreateInstance { key, ctx: JsonObject::new(), idempotency: None })
             } else {
-                WriteOp::ApplyEvent {
+                WriteOp::ApplyEvent(ApplyEvent {
                     key,
                     event: "go".into(),
                     payload: JsonObject::new(),
@@ -156,7 +158,7 @@ async fn refused_writes_leave_no_holes_in_the_log() {
                     expected_revision: None,
                     idempotency: None,
                     max_context_bytes: switchyard_model::json::DEFAULT_MAX_CONTEXT_BYTES,
-                }
+                })
             };
             store.write(op).await.is_ok()
         }));
@@ -229,13 +231,15 @@ async fn compaction_returns_trimmed_pages_to_the_file_system() {
     let mut written = 0;
     while written < RECORDS {
         let batch: Vec<WriteOp> = (written..(written + 500).min(RECORDS))
-            .map(|i| WriteOp::Publish {
-                space: "acme".parse().unwrap(),
-                topic: "bulk".parse().unwrap(),
-                payload: serde_json::json!({ "n": i, "pad": pad }),
-                key: None,
-                headers: Default::default(),
-                idempotency: None,
+            .map(|i| {
+                WriteOp::Publish(Publish {
+                    space: "acme".parse().unwrap(),
+                    topic: "bulk".parse().unwrap(),
+                    payload: serde_json::json!({ "n": i, "pad": pad }),
+                    key: None,
+                    headers: Default::default(),
+                    idempotency: None,
+                })
             })
             .collect();
         written += store.write_atomic(batch).await.unwrap().len();

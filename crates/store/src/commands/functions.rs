@@ -26,7 +26,7 @@
 use std::collections::HashSet;
 
 use serde::Serialize;
-use switchyard_model::jobs::JobStatus;
+use switchyard_model::jobs::{JobStatus, RetryPolicy};
 use switchyard_model::{
     FUNCTION_COMPLETED, FUNCTION_DEPLOYED, FunctionSpec, FunctionSummary, INVOCATION_ABANDONED, INVOCATION_JOB,
     InvocationRecord, InvocationStatus, JobRecord, JobSpec, Segment, Timestamp,
@@ -37,27 +37,42 @@ use crate::error::StoreError;
 use crate::function_rules::{StoredFunction, StoredInvocation};
 use crate::functions::*;
 use crate::tables::{Locks, Tables, TxResult};
-use crate::types::*;
 
-/// [`WriteOp::PutFunction`]: stores the next version of a function unless it equals the latest.
-pub(crate) struct PutFunction<'a> {
-    pub spec: &'a FunctionSpec,
+/// Stores a function version unless its digest and configuration equal the latest
+/// version's; a new version appends a `function.deployed` record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PutFunction {
+    /// The version to store.
+    pub spec: FunctionSpec,
 }
 
-impl<'a> Locking<'a> for PutFunction<'a> {
-    fn locks(&self, locks: &mut Locks<'a>) {
+/// A function version was stored (`created`), or the latest equalled the deploy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionPut {
+    /// The version now latest.
+    pub summary: FunctionSummary,
+    /// Whether a new version was stored.
+    pub created: bool,
+    /// Whether this write created the space.
+    pub space_created: bool,
+}
+
+request!(PutFunction => FunctionPut(FunctionPut));
+
+impl Locking for PutFunction {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
         locks.exclusive(format!("function:{}:{}", self.spec.space, self.spec.name));
         locks.writes_into(self.spec.space.as_ref());
     }
 }
 
-impl Command for PutFunction<'_> {
-    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<WriteOutcome> {
-        let spec = self.spec;
+impl Command for PutFunction {
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
+        let spec = &self.spec;
         let (space, name) = (spec.space.as_str(), spec.name.as_str());
         let latest = tx.latest_function(space, name).await?;
         if let Some(latest) = latest.as_ref().filter(|latest| unchanged(latest, spec)) {
-            return Ok(WriteOutcome::FunctionPut { summary: latest.clone(), created: false, space_created: false });
+            return Ok(FunctionPut { summary: latest.clone(), created: false, space_created: false });
         }
         let stored = StoredFunction::new(spec, next_version(latest.as_ref())?, cx.now)?;
         tx.insert_function(spec, &stored).await?;
@@ -66,44 +81,66 @@ impl Command for PutFunction<'_> {
         let record = DeployedRecord { version: summary.version, digest: &summary.digest, size: summary.size };
         cx.append(tx, space, FUNCTION_DEPLOYED, address(space, name), &record, None, false).await?;
         // `space_created` is set when the group's `spaces` rows are written.
-        Ok(WriteOutcome::FunctionPut { summary, created: true, space_created: false })
+        Ok(FunctionPut { summary, created: true, space_created: false })
     }
 }
 
-/// [`WriteOp::RecordInvocations`]: inserts finished invocation records.
-pub(crate) struct RecordInvocations<'a> {
-    pub records: &'a [InvocationRecord],
+/// Inserts finished invocation records (of synchronous invocations); appends no log record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordInvocations {
+    /// The finished records.
+    pub records: Vec<InvocationRecord>,
 }
 
-impl<'a> Locking<'a> for RecordInvocations<'a> {
-    fn locks(&self, locks: &mut Locks<'a>) {
-        for record in self.records {
+request!(RecordInvocations => InvocationsRecorded(u64));
+
+impl Locking for RecordInvocations {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
+        for record in &self.records {
             locks.writes_into(record.space.as_ref());
         }
     }
 }
 
-impl Command for RecordInvocations<'_> {
-    async fn apply<T: Tables>(&self, tx: &mut T, _: &mut Cx<'_>) -> TxResult<WriteOutcome> {
-        check_distinct(self.records)?;
+impl Command for RecordInvocations {
+    async fn apply<T: Tables>(&self, tx: &mut T, _: &mut Cx<'_>) -> TxResult<Self::Output> {
+        check_distinct(&self.records)?;
         let stored = self.records.iter().map(StoredInvocation::new).collect::<Result<Vec<_>, _>>()?;
         if stored.is_empty() {
-            return Ok(WriteOutcome::InvocationsRecorded(0));
+            return Ok(0);
         }
         check_new(tx, &stored).await?;
-        Ok(WriteOutcome::InvocationsRecorded(tx.insert_invocations(&stored).await?))
+        tx.insert_invocations(&stored).await
     }
 }
 
-/// [`WriteOp::EnqueueInvocation`]: inserts a pending asynchronous invocation and its job, or
-/// returns the one already enqueued with its idempotency key.
-pub(crate) struct EnqueueInvocation<'a> {
-    pub invocation: &'a AsyncInvocation,
+/// Inserts a pending asynchronous invocation and its job (kind
+/// [`switchyard_model::INVOCATION_JOB`], the same id), unless one with the same function and
+/// idempotency key exists, which is then returned instead. The job's changes carry the record
+/// along (see [`crate::JobReport`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnqueueInvocation {
+    /// The pending record (its input included).
+    pub record: InvocationRecord,
+    /// How failed attempts are retried.
+    pub retry: RetryPolicy,
 }
 
-impl<'a> Locking<'a> for EnqueueInvocation<'a> {
-    fn locks(&self, locks: &mut Locks<'a>) {
-        let record = &self.invocation.record;
+/// An asynchronous invocation is pending (or, `replayed`, an earlier one with the same
+/// idempotency key was found and is returned as stored).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvocationEnqueued {
+    /// The record as stored (with its `seq`).
+    pub record: InvocationRecord,
+    /// Whether this is the earlier invocation with the same key.
+    pub replayed: bool,
+}
+
+request!(EnqueueInvocation => InvocationEnqueued(InvocationEnqueued));
+
+impl Locking for EnqueueInvocation {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
+        let record = &self.record;
         if let Some(key) = &record.idempotency_key {
             locks.exclusive(format!("invocation-key:{}:{}:{key}", record.space, record.function));
         }
@@ -111,15 +148,15 @@ impl<'a> Locking<'a> for EnqueueInvocation<'a> {
     }
 }
 
-impl Command for EnqueueInvocation<'_> {
-    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<WriteOutcome> {
-        let record = &self.invocation.record;
+impl Command for EnqueueInvocation {
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
+        let record = &self.record;
         check_enqueue(record)?;
         if let Some(key) = &record.idempotency_key
             && let Some(earlier) =
                 tx.async_invocation_by_key(record.space.as_str(), record.function.as_str(), key).await?
         {
-            return Ok(WriteOutcome::InvocationEnqueued { record: earlier, replayed: true });
+            return Ok(InvocationEnqueued { record: earlier, replayed: true });
         }
         let stored = StoredInvocation::new(record)?;
         let job = JobSpec {
@@ -133,7 +170,7 @@ impl Command for EnqueueInvocation<'_> {
             // The invocation's own key is checked above, per function.
             idempotency_key: None,
             run_at: cx.now,
-            retry: self.invocation.retry.clone(),
+            retry: self.retry.clone(),
         };
         check_new(tx, std::slice::from_ref(&stored)).await?;
         if tx.job_for_update(record.space.as_str(), &record.id).await?.is_some() {
@@ -141,7 +178,7 @@ impl Command for EnqueueInvocation<'_> {
         }
         let seq = tx.insert_invocation(&stored).await?;
         super::jobs::insert_job(tx, cx, &job).await?;
-        Ok(WriteOutcome::InvocationEnqueued { record: InvocationRecord { seq, ..record.clone() }, replayed: false })
+        Ok(InvocationEnqueued { record: InvocationRecord { seq, ..record.clone() }, replayed: false })
     }
 }
 
@@ -240,21 +277,26 @@ pub(super) async fn invocation_job_changed<T: Tables>(
     Ok(())
 }
 
-/// [`WriteOp::PurgeInvocations`].
-pub(crate) struct PurgeInvocations {
+/// Forgets up to `limit` finished invocation records that finished before `before`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PurgeInvocations {
+    /// The cut-off.
     pub before: Timestamp,
+    /// At most this many (the caller repeats while a full chunk was removed).
     pub limit: u32,
 }
 
-impl<'a> Locking<'a> for PurgeInvocations {
+request!(PurgeInvocations => InvocationsPurged(u64));
+
+impl Locking for PurgeInvocations {
     /// None: it skips the rows others hold.
-    fn locks(&self, _: &mut Locks<'a>) {}
+    fn locks<'a>(&'a self, _: &mut Locks<'a>) {}
 }
 
 impl Command for PurgeInvocations {
-    async fn apply<T: Tables>(&self, tx: &mut T, _: &mut Cx<'_>) -> TxResult<WriteOutcome> {
+    async fn apply<T: Tables>(&self, tx: &mut T, _: &mut Cx<'_>) -> TxResult<Self::Output> {
         // Bounded by `limit`: this runs inside a group, so one huge DELETE would stall writes.
-        Ok(WriteOutcome::InvocationsPurged(tx.purge_invocations(self.before, self.limit).await?))
+        tx.purge_invocations(self.before, self.limit).await
     }
 }
 

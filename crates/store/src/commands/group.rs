@@ -89,7 +89,7 @@ pub(crate) async fn run_group<T: Tables>(
                 }
                 log.truncate(mark);
                 // A machine version put by the rolled-back request may sit in the cache.
-                if req.ops.iter().any(|op| matches!(op, WriteOp::PutMachine { .. })) {
+                if req.ops.iter().any(|op| matches!(op, WriteOp::PutMachine(_))) {
                     machines.clear();
                 }
                 results.push(Err(e));
@@ -147,9 +147,9 @@ async fn finish<T: Tables>(tx: &mut T, log: &mut GroupLog, results: &mut [Reques
 /// The response an idempotent op's outcome is stored as.
 fn stored_response(outcome: Option<&WriteOutcome>) -> TxResult<String> {
     let text = match outcome {
-        Some(WriteOutcome::InstanceCreated { instance, .. }) => serde_json::to_string(&StoredInstance::of(instance)),
-        Some(WriteOutcome::EventApplied { applied, .. }) => serde_json::to_string(&StoredTransition::of(applied)),
-        Some(WriteOutcome::Published { seq, .. }) => serde_json::to_string(&StoredPublish::of(*seq)),
+        Some(WriteOutcome::InstanceCreated(created)) => serde_json::to_string(&StoredInstance::of(&created.instance)),
+        Some(WriteOutcome::EventApplied(event)) => serde_json::to_string(&StoredTransition::of(&event.applied)),
+        Some(WriteOutcome::Published(published)) => serde_json::to_string(&StoredPublish::of(published.seq)),
         _ => {
             return Err(TxError::Storage {
                 error: StoreError::Internal("an idempotency record without a result to store".into()),

@@ -15,7 +15,9 @@
 //!   `job.failed`, `job.dead`), as do enqueues, re-drives, cancellations and deletions.
 
 use serde_json::{Value, json};
-use switchyard_model::jobs::{Candidate, DeadReason, FailedAttempt, JobStatus, RetryDecision, select_fair};
+use switchyard_model::jobs::{
+    Candidate, DeadReason, FailedAttempt, FairCursor, JobStatus, RetryDecision, SpaceLimits, select_fair,
+};
 use switchyard_model::{
     InvocationRecord, JobAttempt, JobError, JobRecord, JobSpec, MAX_ATTEMPT_HISTORY, SpaceName, Timestamp, job_kinds,
 };
@@ -23,9 +25,7 @@ use switchyard_model::{
 use super::functions::invocation_job_changed;
 use super::{Command, Cx, Locking};
 use crate::error::StoreError;
-use crate::jobs::*;
 use crate::tables::{Locks, Tables, TxResult};
-use crate::types::*;
 
 /// Leases that ended are taken back at most this many per round.
 const EXPIRED_PER_ROUND: u32 = 256;
@@ -45,13 +45,29 @@ async fn append<T: Tables>(
     cx.append(tx, job.space.as_ref(), kind, address(job.space.as_ref(), &job.id), payload, None, false).await
 }
 
-/// [`WriteOp::EnqueueJob`].
-pub(crate) struct EnqueueJob<'a> {
-    pub spec: &'a JobSpec,
+/// Enqueues a job (appends `job.enqueued`), unless the space has one with the same
+/// idempotency key, which is returned instead.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnqueueJob {
+    /// The job.
+    pub spec: JobSpec,
 }
 
-impl<'a> Locking<'a> for EnqueueJob<'a> {
-    fn locks(&self, locks: &mut Locks<'a>) {
+/// A job is enqueued (or, `replayed`, an earlier one with the same key was found).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobEnqueued {
+    /// The job as stored.
+    pub job: Box<JobRecord>,
+    /// Whether this is the earlier job with the same key.
+    pub replayed: bool,
+    /// Whether this write created the space.
+    pub space_created: bool,
+}
+
+request!(EnqueueJob => JobEnqueued(JobEnqueued));
+
+impl Locking for EnqueueJob {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
         if let Some(key) = &self.spec.idempotency_key {
             locks.exclusive(format!("job-key:{}:{key}", self.spec.space));
         }
@@ -59,17 +75,17 @@ impl<'a> Locking<'a> for EnqueueJob<'a> {
     }
 }
 
-impl Command for EnqueueJob<'_> {
-    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<WriteOutcome> {
-        let spec = self.spec;
+impl Command for EnqueueJob {
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
+        let spec = &self.spec;
         let space = spec.space.as_ref();
         if let Some(key) = &spec.idempotency_key
             && let Some(job) = tx.job_by_key(space, key).await?
         {
-            return Ok(WriteOutcome::JobEnqueued { job: Box::new(job), replayed: true, space_created: false });
+            return Ok(JobEnqueued { job: Box::new(job), replayed: true, space_created: false });
         }
         let job = insert_job(tx, cx, spec).await?;
-        Ok(WriteOutcome::JobEnqueued { job: Box::new(job), replayed: false, space_created: false })
+        Ok(JobEnqueued { job: Box::new(job), replayed: false, space_created: false })
     }
 }
 
@@ -105,19 +121,45 @@ pub(super) async fn insert_job<T: Tables>(tx: &mut T, cx: &mut Cx<'_>, spec: &Jo
     Ok(job)
 }
 
-/// [`WriteOp::LeaseJobs`].
-pub(crate) struct LeaseJobsCommand<'a> {
-    pub lease: &'a LeaseJobs,
+/// Leases due jobs to a worker, fairly across spaces; first takes back jobs whose lease ended,
+/// counting their attempt as failed. Appends `job.started` per job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaseJobs {
+    /// The worker's node.
+    pub owner: String,
+    /// At most this many (the worker's free slots).
+    pub max: u32,
+    /// How long the lease lasts unless extended, in milliseconds.
+    pub lease_ms: u64,
+    /// Per-space limits on running jobs.
+    pub limits: SpaceLimits,
+    /// Where the last round ended (kept by the worker between rounds).
+    pub cursor: FairCursor,
+    /// A number in `[0, 1)` for the jitter of retries scheduled for expired leases.
+    pub random: f64,
 }
 
-impl<'a> Locking<'a> for LeaseJobsCommand<'a> {
+/// What a lease round did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobsLeased {
+    /// The jobs now held by the worker, each at its new attempt.
+    pub jobs: Vec<JobRecord>,
+    /// Where this round ended.
+    pub cursor: FairCursor,
+    /// Leases of other workers that had ended and were taken back (counted as failed attempts).
+    pub expired: u32,
+}
+
+request!(LeaseJobs => JobsLeased(JobsLeased));
+
+impl Locking for LeaseJobs {
     // Rows are locked as they are read, skipping those other nodes hold.
-    fn locks(&self, _: &mut Locks<'a>) {}
+    fn locks<'a>(&'a self, _: &mut Locks<'a>) {}
 }
 
-impl Command for LeaseJobsCommand<'_> {
-    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<WriteOutcome> {
-        let lease = self.lease;
+impl Command for LeaseJobs {
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
+        let lease = self;
         let now = cx.now;
         // 1. Leases that ended: their attempt failed.
         let mut expired = 0;
@@ -196,7 +238,7 @@ impl Command for LeaseJobsCommand<'_> {
             jobs.push(job);
         }
         tx.update_jobs(&jobs).await?;
-        Ok(WriteOutcome::JobsLeased(JobsLeased { jobs, cursor: selection.cursor, expired }))
+        Ok(JobsLeased { jobs, cursor: selection.cursor, expired })
     }
 }
 
@@ -277,41 +319,55 @@ async fn fail_attempt<T: Tables>(
     Ok(finished)
 }
 
-/// [`WriteOp::ExtendJobLeases`].
-pub(crate) struct ExtendJobLeases<'a> {
-    pub owner: &'a str,
-    pub ids: &'a [String],
+/// Extends the leases a worker still holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExtendJobLeases {
+    /// The worker's node.
+    pub owner: String,
+    /// The jobs.
+    pub ids: Vec<String>,
+    /// The new lease lasts this long from now, in milliseconds.
     pub lease_ms: u64,
 }
 
-impl<'a> Locking<'a> for ExtendJobLeases<'a> {
+request!(ExtendJobLeases => JobLeasesExtended(u64));
+
+impl Locking for ExtendJobLeases {
     // Updates only rows this node's worker holds; a row a lease round has locked is waited for.
-    fn locks(&self, _: &mut Locks<'a>) {}
+    fn locks<'a>(&'a self, _: &mut Locks<'a>) {}
 }
 
-impl Command for ExtendJobLeases<'_> {
-    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<WriteOutcome> {
+impl Command for ExtendJobLeases {
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
         let until = Timestamp(cx.now.0.saturating_add(i64::try_from(self.lease_ms).unwrap_or(i64::MAX)));
-        Ok(WriteOutcome::JobLeasesExtended(tx.extend_job_leases(self.owner, self.ids, until).await?))
+        tx.extend_job_leases(&self.owner, &self.ids, until).await
     }
 }
 
-/// [`WriteOp::ReleaseJobs`].
-pub(crate) struct ReleaseJobs<'a> {
-    pub owner: &'a str,
-    pub ids: &'a [String],
+/// Gives up the leases a worker still holds on these jobs (its node is shutting down and
+/// cut their attempts): each attempt counts as failed (`node_shutdown`) and the job is
+/// retried or dead by its policy at once, instead of when the lease would have ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReleaseJobs {
+    /// The worker's node.
+    pub owner: String,
+    /// The jobs.
+    pub ids: Vec<String>,
+    /// A number in `[0, 1)` for the retries' jitter.
     pub random: f64,
 }
 
-impl<'a> Locking<'a> for ReleaseJobs<'a> {
+request!(ReleaseJobs => JobsReleased(u64));
+
+impl Locking for ReleaseJobs {
     // Only rows this node's worker holds are read, locked as they are.
-    fn locks(&self, _: &mut Locks<'a>) {}
+    fn locks<'a>(&'a self, _: &mut Locks<'a>) {}
 }
 
-impl Command for ReleaseJobs<'_> {
-    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<WriteOutcome> {
+impl Command for ReleaseJobs {
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
         let mut released = 0;
-        for mut job in tx.held_jobs_for_update(self.owner, self.ids).await? {
+        for mut job in tx.held_jobs_for_update(&self.owner, &self.ids).await? {
             let error = JobError {
                 code: "node_shutdown".into(),
                 message: format!("{} shut down before the attempt finished", self.owner),
@@ -320,32 +376,90 @@ impl Command for ReleaseJobs<'_> {
             fail_attempt(tx, cx, &mut job, failure, None).await?;
             released += 1;
         }
-        Ok(WriteOutcome::JobsReleased(released))
+        Ok(released)
     }
 }
 
-/// [`WriteOp::FinishJob`].
-pub(crate) struct FinishJobCommand<'a> {
-    pub finish: &'a FinishJob,
+/// Ends an attempt: succeeded, retried later or dead, as its retry policy says; appends
+/// `job.succeeded`, `job.failed` or `job.dead`. Changes the job only while the worker still
+/// holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinishJob {
+    /// The space.
+    pub space: SpaceName,
+    /// The job.
+    pub id: String,
+    /// The worker's node: a worker whose lease was taken over finishes nothing.
+    pub owner: String,
+    /// The attempt the worker ran.
+    pub attempt: u32,
+    /// How it ended.
+    pub outcome: AttemptOutcome,
+    /// What the attempt leaves besides its outcome, written in the same transaction as the
+    /// job's change (only while the worker still holds the job).
+    pub report: Option<JobReport>,
 }
 
-impl<'a> Locking<'a> for FinishJobCommand<'a> {
-    fn locks(&self, locks: &mut Locks<'a>) {
-        locks.writes_into(self.finish.space.as_ref());
+/// How an attempt ended, as its worker reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttemptOutcome {
+    /// It succeeded, with an optional result.
+    Succeeded(Option<Value>),
+    /// It failed; the target may have said when to retry (`Retry-After`, in milliseconds).
+    Failed {
+        /// The error.
+        error: JobError,
+        /// The target's `Retry-After`.
+        retry_after_ms: Option<u64>,
+        /// No later attempt can succeed (the job's payload is invalid, its target refused by
+        /// policy): the job is dead at once, whatever its policy allows.
+        permanent: bool,
+        /// A number in `[0, 1)` for the retry's jitter.
+        random: f64,
+    },
+}
+
+/// What an attempt of a job that runs another resource's work leaves for that resource.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobReport {
+    /// An asynchronous invocation's record as the attempt left it (output or error, logs,
+    /// duration); its status and attempt follow the job's.
+    Invocation(Box<switchyard_model::functions::InvocationRecord>),
+}
+
+/// What finishing an attempt did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobFinished {
+    /// The job is done.
+    Succeeded,
+    /// It will be tried again at this time.
+    Retrying(Timestamp),
+    /// It is dead.
+    Dead,
+    /// The worker no longer held it (its lease ended and was taken over, or it was cancelled
+    /// or deleted meanwhile): nothing changed.
+    NotHeld,
+}
+
+request!(FinishJob => JobFinished(JobFinished));
+
+impl Locking for FinishJob {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
+        locks.writes_into(self.space.as_ref());
     }
 }
 
-impl Command for FinishJobCommand<'_> {
-    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<WriteOutcome> {
-        let f = self.finish;
+impl Command for FinishJob {
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
+        let f = self;
         let Some(mut job) = tx.job_for_update(f.space.as_ref(), &f.id).await? else {
-            return Ok(WriteOutcome::JobFinished(JobFinished::NotHeld));
+            return Ok(JobFinished::NotHeld);
         };
         let held = job.status == JobStatus::Running
             && job.lease_owner.as_deref() == Some(f.owner.as_str())
             && job.attempt == f.attempt;
         if !held {
-            return Ok(WriteOutcome::JobFinished(JobFinished::NotHeld));
+            return Ok(JobFinished::NotHeld);
         }
         let report = match &f.report {
             Some(JobReport::Invocation(record)) => {
@@ -386,7 +500,7 @@ impl Command for FinishJobCommand<'_> {
                 fail_attempt(tx, cx, &mut job, failure, report).await?
             }
         };
-        Ok(WriteOutcome::JobFinished(finished))
+        Ok(finished)
     }
 }
 
@@ -416,68 +530,89 @@ async fn redrive<T: Tables>(tx: &mut T, cx: &mut Cx<'_>, job: &mut JobRecord, pa
     invocation_job_changed(tx, cx, job, None, false).await
 }
 
-/// [`WriteOp::RetryJob`].
-pub(crate) struct RetryJob<'a> {
-    pub space: &'a SpaceName,
-    pub id: &'a str,
-    pub payload: Option<&'a Value>,
+/// Re-drives a dead or cancelled job: pending now, its attempts counted from zero again,
+/// optionally with a new payload; appends `job.retried`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryJob {
+    /// The space.
+    pub space: SpaceName,
+    /// The job.
+    pub id: String,
+    /// A new payload, if given.
+    pub payload: Option<Value>,
 }
 
-impl<'a> Locking<'a> for RetryJob<'a> {
-    fn locks(&self, locks: &mut Locks<'a>) {
+request!(RetryJob => JobChanged(Box<JobRecord>));
+
+impl Locking for RetryJob {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
         locks.writes_into(self.space.as_ref());
     }
 }
 
-impl Command for RetryJob<'_> {
-    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<WriteOutcome> {
-        let Some(mut job) = tx.job_for_update(self.space.as_ref(), self.id).await? else {
+impl Command for RetryJob {
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
+        let Some(mut job) = tx.job_for_update(self.space.as_ref(), &self.id).await? else {
             return Err(StoreError::JobNotFound { space: self.space.to_string(), id: self.id.to_string() }.into());
         };
-        redrive(tx, cx, &mut job, self.payload).await?;
-        Ok(WriteOutcome::JobChanged(Some(Box::new(job))))
+        redrive(tx, cx, &mut job, self.payload.as_ref()).await?;
+        Ok(Box::new(job))
     }
 }
 
-/// [`WriteOp::RedriveJobs`].
-pub(crate) struct RedriveJobsCommand<'a> {
-    pub redrive: &'a RedriveJobs,
+/// Re-drives up to `limit` dead jobs of a space (of one kind, if given), oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedriveJobs {
+    /// The space.
+    pub space: SpaceName,
+    /// Only jobs of this kind.
+    pub kind: Option<String>,
+    /// At most this many.
+    pub limit: u32,
 }
 
-impl<'a> Locking<'a> for RedriveJobsCommand<'a> {
-    fn locks(&self, locks: &mut Locks<'a>) {
-        locks.writes_into(self.redrive.space.as_ref());
+request!(RedriveJobs => JobsRedriven(u64));
+
+impl Locking for RedriveJobs {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
+        locks.writes_into(self.space.as_ref());
     }
 }
 
-impl Command for RedriveJobsCommand<'_> {
-    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<WriteOutcome> {
-        let r = self.redrive;
+impl Command for RedriveJobs {
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
+        let r = self;
         let jobs = tx.dead_jobs_for_update(r.space.as_ref(), r.kind.as_deref(), r.limit).await?;
         let mut count = 0;
         for mut job in jobs {
             redrive(tx, cx, &mut job, None).await?;
             count += 1;
         }
-        Ok(WriteOutcome::JobsRedriven(count))
+        Ok(count)
     }
 }
 
-/// [`WriteOp::CancelJob`].
-pub(crate) struct CancelJob<'a> {
-    pub space: &'a SpaceName,
-    pub id: &'a str,
+/// Cancels a job that has not finished; appends `job.cancelled`. A running attempt's end is
+/// then ignored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CancelJob {
+    /// The space.
+    pub space: SpaceName,
+    /// The job.
+    pub id: String,
 }
 
-impl<'a> Locking<'a> for CancelJob<'a> {
-    fn locks(&self, locks: &mut Locks<'a>) {
+request!(CancelJob => JobChanged(Box<JobRecord>));
+
+impl Locking for CancelJob {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
         locks.writes_into(self.space.as_ref());
     }
 }
 
-impl Command for CancelJob<'_> {
-    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<WriteOutcome> {
-        let Some(mut job) = tx.job_for_update(self.space.as_ref(), self.id).await? else {
+impl Command for CancelJob {
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
+        let Some(mut job) = tx.job_for_update(self.space.as_ref(), &self.id).await? else {
             return Err(StoreError::JobNotFound { space: self.space.to_string(), id: self.id.to_string() }.into());
         };
         if job.status.is_terminal() {
@@ -497,25 +632,30 @@ impl Command for CancelJob<'_> {
         let record = json!({ "id": job.id, "attempt": job.attempt });
         append(tx, cx, &job, job_kinds::CANCELLED, &record).await?;
         invocation_job_changed(tx, cx, &job, None, false).await?;
-        Ok(WriteOutcome::JobChanged(Some(Box::new(job))))
+        Ok(Box::new(job))
     }
 }
 
-/// [`WriteOp::DeleteJob`].
-pub(crate) struct DeleteJob<'a> {
-    pub space: &'a SpaceName,
-    pub id: &'a str,
+/// Deletes a job that is not running; appends `job.deleted`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeleteJob {
+    /// The space.
+    pub space: SpaceName,
+    /// The job.
+    pub id: String,
 }
 
-impl<'a> Locking<'a> for DeleteJob<'a> {
-    fn locks(&self, locks: &mut Locks<'a>) {
+request!(DeleteJob => JobDeleted);
+
+impl Locking for DeleteJob {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
         locks.writes_into(self.space.as_ref());
     }
 }
 
-impl Command for DeleteJob<'_> {
-    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<WriteOutcome> {
-        let Some(job) = tx.job_for_update(self.space.as_ref(), self.id).await? else {
+impl Command for DeleteJob {
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
+        let Some(job) = tx.job_for_update(self.space.as_ref(), &self.id).await? else {
             return Err(StoreError::JobNotFound { space: self.space.to_string(), id: self.id.to_string() }.into());
         };
         if job.status == JobStatus::Running {
@@ -526,28 +666,34 @@ impl Command for DeleteJob<'_> {
             }
             .into());
         }
-        tx.delete_job(self.space.as_ref(), self.id).await?;
+        tx.delete_job(self.space.as_ref(), &self.id).await?;
         let record = json!({ "id": job.id, "status": job.status.as_str() });
         append(tx, cx, &job, job_kinds::DELETED, &record).await?;
         invocation_job_changed(tx, cx, &job, None, true).await?;
-        Ok(WriteOutcome::JobChanged(None))
+        Ok(())
     }
 }
 
-/// [`WriteOp::PurgeJobs`].
-pub(crate) struct PurgeJobs {
+/// Forgets up to `limit` succeeded or cancelled jobs that finished before `before`, soonest
+/// finished first (dead ones stay until a person re-drives or deletes them); appends nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PurgeJobs {
+    /// The cut-off.
     pub before: Timestamp,
+    /// At most this many (the caller repeats while a full chunk was removed).
     pub limit: u32,
 }
 
-impl<'a> Locking<'a> for PurgeJobs {
+request!(PurgeJobs => JobsPurged(u64));
+
+impl Locking for PurgeJobs {
     /// None: it skips the rows others hold.
-    fn locks(&self, _: &mut Locks<'a>) {}
+    fn locks<'a>(&'a self, _: &mut Locks<'a>) {}
 }
 
 impl Command for PurgeJobs {
-    async fn apply<T: Tables>(&self, tx: &mut T, _: &mut Cx<'_>) -> TxResult<WriteOutcome> {
+    async fn apply<T: Tables>(&self, tx: &mut T, _: &mut Cx<'_>) -> TxResult<Self::Output> {
         // Bounded by `limit`: this runs inside a group, so one huge DELETE would stall writes.
-        Ok(WriteOutcome::JobsPurged(tx.purge_jobs(self.before, self.limit).await?))
+        tx.purge_jobs(self.before, self.limit).await
     }
 }

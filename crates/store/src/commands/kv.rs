@@ -29,24 +29,40 @@ use switchyard_model::{
 use super::{Command, Cx, Locking};
 use crate::error::StoreError;
 use crate::tables::{KvKey, KvKeyRow, KvValue, Locks, Tables, TxResult};
-use crate::types::*;
 
-/// [`WriteOp::PutBucket`]: creates a bucket or changes its history, forgetting past revisions
-/// outside a smaller window.
-pub(crate) struct PutBucket<'a> {
-    pub space: &'a SpaceName,
-    pub bucket: &'a Segment,
+/// Creates a KV bucket, or changes the history it keeps, forgetting past revisions outside a
+/// smaller window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PutBucket {
+    /// The space.
+    pub space: SpaceName,
+    /// The bucket.
+    pub bucket: Segment,
+    /// Revisions kept per key (1..=`MAX_KV_HISTORY`).
     pub history: u32,
 }
 
-impl<'a> Locking<'a> for PutBucket<'a> {
-    fn locks(&self, locks: &mut Locks<'a>) {
+/// A bucket was created (`created`) or its history changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BucketPut {
+    /// The bucket as it now is.
+    pub bucket: BucketRecord,
+    /// Whether it was created.
+    pub created: bool,
+    /// Whether this write created the space.
+    pub space_created: bool,
+}
+
+request!(PutBucket => BucketPut(BucketPut));
+
+impl Locking for PutBucket {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
         locks.writes_into(self.space.as_ref());
     }
 }
 
-impl Command for PutBucket<'_> {
-    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<WriteOutcome> {
+impl Command for PutBucket {
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
         let (space, bucket) = (self.space.as_ref(), self.bucket.as_ref());
         let history = clamp_history(self.history);
         let mut existing = tx.kv_bucket_for_update(space, bucket).await?;
@@ -56,7 +72,7 @@ impl Command for PutBucket<'_> {
                 let bucket =
                     BucketRecord { space: self.space.clone(), name: self.bucket.clone(), history, created_at: cx.now };
                 // `space_created` is set when the group's `spaces` rows are written.
-                return Ok(WriteOutcome::BucketPut { bucket, created: true, space_created: false });
+                return Ok(BucketPut { bucket, created: true, space_created: false });
             }
             // Another node created it meanwhile (the insert waited for its commit): update that.
             existing = tx.kv_bucket_for_update(space, bucket).await?;
@@ -71,33 +87,55 @@ impl Command for PutBucket<'_> {
             tx.prune_kv_history(space, bucket, history).await?;
         }
         let bucket = BucketRecord { space: self.space.clone(), name: self.bucket.clone(), history, created_at };
-        Ok(WriteOutcome::BucketPut { bucket, created: false, space_created: false })
+        Ok(BucketPut { bucket, created: false, space_created: false })
     }
 }
 
-/// [`WriteOp::KvPut`]: writes a key's next revision if its condition holds, archiving the one
-/// it replaces; creates the bucket (with the default history) when there is none.
-pub(crate) struct KvPut<'a> {
-    pub space: &'a SpaceName,
-    pub bucket: &'a Segment,
-    pub key: &'a str,
-    pub value: &'a [u8],
-    pub content_type: &'a str,
+/// Writes a KV key's next revision if its condition holds, archiving the one it replaces
+/// (creating its bucket with the default history when there is none); appends a `kv.put`
+/// record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KvPut {
+    /// The space.
+    pub space: SpaceName,
+    /// The bucket.
+    pub bucket: Segment,
+    /// The key (validated by the caller).
+    pub key: String,
+    /// The value.
+    pub value: Vec<u8>,
+    /// The value's content type.
+    pub content_type: String,
+    /// The value expires this long after the write, in milliseconds.
     pub ttl_ms: Option<u64>,
+    /// Refuse with `KvConflict` unless this holds.
     pub condition: KvCondition,
 }
 
-impl<'a> Locking<'a> for KvPut<'a> {
-    fn locks(&self, locks: &mut Locks<'a>) {
+/// A KV key was written or deleted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KvWritten {
+    /// The key's new revision.
+    pub revision: u64,
+    /// The log record of the write.
+    pub seq: Seq,
+    /// Whether this write created the space (a put that created the bucket).
+    pub space_created: bool,
+}
+
+request!(KvPut => KvWritten(KvWritten));
+
+impl Locking for KvPut {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
         locks.exclusive(format!("kv:{}:{}:{}", self.space, self.bucket, self.key));
         locks.writes_into(self.space.as_ref());
     }
 }
 
-impl Command for KvPut<'_> {
-    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<WriteOutcome> {
+impl Command for KvPut {
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
         let (space, bucket) = (self.space.as_ref(), self.bucket.as_ref());
-        let key = KvKey { space, bucket, key: self.key };
+        let key = KvKey { space, bucket, key: &self.key };
         let address = address(key);
         let current = tx.kv_key_for_update(key).await?;
         check_put(self.condition, current.map(|row| KeyState::of(&row, cx.now)), &address)?;
@@ -114,34 +152,42 @@ impl Command for KvPut<'_> {
             archive(tx, key, revision, history).await?;
         }
         let expires_at = expiry(cx.now, self.ttl_ms);
-        let value = KvValue { revision, value: self.value, content_type: self.content_type, expires_at };
+        let value = KvValue { revision, value: &self.value, content_type: &self.content_type, expires_at };
         tx.put_kv_key(key, &value, cx.now).await?;
-        let record = KvPutRecord::new(bucket, self.key, revision, self.value, self.content_type, expires_at);
+        let record = KvPutRecord::new(bucket, &self.key, revision, &self.value, &self.content_type, expires_at);
         cx.append(tx, space, kinds::KV_PUT, address, &record, None, true).await?;
         // The seq and `space_created` are patched in when the group's rows are written.
-        Ok(WriteOutcome::KvWritten { revision, seq: Seq(0), space_created: false })
+        Ok(KvWritten { revision, seq: Seq(0), space_created: false })
     }
 }
 
-/// [`WriteOp::KvDelete`]: replaces a live key with a tombstone if its condition holds.
-pub(crate) struct KvDelete<'a> {
-    pub space: &'a SpaceName,
-    pub bucket: &'a Segment,
-    pub key: &'a str,
+/// Deletes a live KV key if its condition holds, leaving a tombstone revision; appends a
+/// `kv.deleted` record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KvDelete {
+    /// The space.
+    pub space: SpaceName,
+    /// The bucket.
+    pub bucket: Segment,
+    /// The key.
+    pub key: String,
+    /// Refuse with `KvConflict` unless this holds (`Absent` is not meaningful here).
     pub condition: KvCondition,
 }
 
-impl<'a> Locking<'a> for KvDelete<'a> {
-    fn locks(&self, locks: &mut Locks<'a>) {
+request!(KvDelete => KvWritten(KvWritten));
+
+impl Locking for KvDelete {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
         locks.exclusive(format!("kv:{}:{}:{}", self.space, self.bucket, self.key));
         locks.writes_into(self.space.as_ref());
     }
 }
 
-impl Command for KvDelete<'_> {
-    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<WriteOutcome> {
+impl Command for KvDelete {
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
         let (space, bucket) = (self.space.as_ref(), self.bucket.as_ref());
-        let key = KvKey { space, bucket, key: self.key };
+        let key = KvKey { space, bucket, key: &self.key };
         let address = address(key);
         let current = tx.kv_key_for_update(key).await?;
         let state = check_delete(self.condition, current.map(|row| KeyState::of(&row, cx.now)), &address)?;
@@ -150,29 +196,34 @@ impl Command for KvDelete<'_> {
         let revision = state.next_revision()?;
         archive(tx, key, revision, history).await?;
         tx.tombstone_kv_key(key, revision, cx.now).await?;
-        let record = KvDeletedRecord { bucket, key: self.key, revision, reason: DeleteReason::Deleted };
+        let record = KvDeletedRecord { bucket, key: &self.key, revision, reason: DeleteReason::Deleted };
         cx.append(tx, space, kinds::KV_DELETED, address, &record, None, true).await?;
-        Ok(WriteOutcome::KvWritten { revision, seq: Seq(0), space_created: false })
+        Ok(KvWritten { revision, seq: Seq(0), space_created: false })
     }
 }
 
-/// [`WriteOp::ExpireKv`]: turns up to `limit` keys whose TTL ended at or before `due` into
-/// tombstones, in a fixed number of statements however many keys expire.
-pub(crate) struct ExpireKv {
-    pub due: Timestamp,
+/// Deletes up to `limit` keys whose TTL ended at or before `now`, each with a `kv.deleted`
+/// record: turns them into tombstones in a fixed number of statements however many expire.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpireKv {
+    /// The time the TTLs are compared with.
+    pub now: Timestamp,
+    /// At most this many keys.
     pub limit: u32,
 }
 
-impl<'a> Locking<'a> for ExpireKv {
+request!(ExpireKv => KvExpired(u64));
+
+impl Locking for ExpireKv {
     /// None: a sweep across spaces locks the rows it changes instead, skipping those others hold.
-    fn locks(&self, _: &mut Locks<'a>) {}
+    fn locks<'a>(&'a self, _: &mut Locks<'a>) {}
 }
 
 impl Command for ExpireKv {
-    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<WriteOutcome> {
-        let due = tx.expired_keys_for_update(self.due, self.limit).await?;
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
+        let due = tx.expired_keys_for_update(self.now, self.limit).await?;
         if due.is_empty() {
-            return Ok(WriteOutcome::KvExpired(0));
+            return Ok(0);
         }
         // Every revision is computed before the first write, so a corrupt row refuses cleanly.
         let mut tombstones = Vec::with_capacity(due.len());
@@ -194,7 +245,7 @@ impl Command for ExpireKv {
             let record = KvDeletedRecord { bucket: key.bucket, key: key.key, revision, reason: DeleteReason::Expired };
             cx.append(tx, key.space, kinds::KV_DELETED, address(key), &record, None, false).await?;
         }
-        Ok(WriteOutcome::KvExpired(due.len() as u64))
+        Ok(due.len() as u64)
     }
 }
 

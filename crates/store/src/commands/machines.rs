@@ -5,29 +5,46 @@ use switchyard_model::{MachineVersion, Segment, SpaceName, kinds};
 
 use super::{Command, Cx, Locking};
 use crate::tables::{Locks, Tables, TxResult};
-use crate::types::*;
 
-/// [`WriteOp::PutMachine`].
-pub(crate) struct PutMachine<'a> {
-    pub space: &'a SpaceName,
-    pub name: &'a Segment,
-    pub definition: &'a Value,
+/// Stores a definition as the next version unless it equals the latest one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PutMachine {
+    /// The space.
+    pub space: SpaceName,
+    /// The machine's name.
+    pub name: Segment,
+    /// The canonical JSON form of a definition that compiled.
+    pub definition: Value,
 }
 
-impl<'a> Locking<'a> for PutMachine<'a> {
-    fn locks(&self, locks: &mut Locks<'a>) {
+/// A machine definition is stored as `version`; `created` is false when it equalled the
+/// latest version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MachinePut {
+    /// The version.
+    pub version: MachineVersion,
+    /// Whether a new version was stored.
+    pub created: bool,
+    /// Whether this write created the space (see [`crate::WriteOutcome::space_created`]).
+    pub space_created: bool,
+}
+
+request!(PutMachine => MachinePut(MachinePut));
+
+impl Locking for PutMachine {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
         locks.exclusive(format!("machine:{}:{}", self.space, self.name));
         locks.writes_into(self.space.as_ref());
     }
 }
 
-impl Command for PutMachine<'_> {
-    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<WriteOutcome> {
+impl Command for PutMachine {
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<MachinePut> {
         let (space, name) = (self.space.as_ref(), self.name.as_ref());
-        let text = serde_json::to_string(self.definition)?;
+        let text = serde_json::to_string(&self.definition)?;
         let version = match tx.latest_machine(space, name).await? {
             Some((latest, stored)) if stored == text => {
-                return Ok(WriteOutcome::MachinePut { version: latest, created: false, space_created: false });
+                return Ok(MachinePut { version: latest, created: false, space_created: false });
             }
             Some((latest, _)) => latest.next(),
             None => MachineVersion::FIRST,
@@ -37,6 +54,6 @@ impl Command for PutMachine<'_> {
         let payload = json!({ "name": name, "version": version.get() });
         cx.append(tx, space, kinds::MACHINE_PUT, format!("{space}:{name}"), &payload, None, false).await?;
         // `space_created` is set when the group's `spaces` rows are written.
-        Ok(WriteOutcome::MachinePut { version, created: true, space_created: false })
+        Ok(MachinePut { version, created: true, space_created: false })
     }
 }

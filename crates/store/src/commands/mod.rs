@@ -11,6 +11,12 @@
 //! `retention` (log trimming), `functions` (versions and invocations), `spaces` (deletion) and
 //! `system` (tokens, nodes, idempotency retention); `group` runs a group of requests.
 //!
+//! Each op is a public struct defined here, in its family's module, beside its command: the
+//! struct is what a caller builds, and implementing the traits below on it is what makes it
+//! a command. Its answer is typed: [`request!`] implements [`Request`] for it, naming the
+//! one [`WriteOutcome`] variant that carries its output, and [`Command::apply`] returns that
+//! output, so a command cannot answer with another op's outcome.
+//!
 //! Invariants:
 //! - A command refuses only before its first write, so a request of one op needs no savepoint
 //!   on a backend where a savepoint costs a round trip.
@@ -22,19 +28,68 @@
 //!   `Seq(0)` and `false` for them.
 //! - Time is [`Cx::now`], read once per group from the store's clock; no command reads a clock.
 //! - [`dispatch!`] is the one `match` over every op, exhaustive and without a catch-all; adding
-//!   a [`WriteOp`] variant fails to compile there until it is given a command.
+//!   a [`WriteOp`] variant fails to compile there until its struct is a command.
 
-mod functions;
+/// Makes an op a [`Request`] answered by one [`WriteOutcome`] variant, whose payload is the
+/// output (`()` for a variant without one), and a [`WriteOp`] (`From`).
+macro_rules! request {
+    ($op:ident => $variant:ident($output:ty)) => {
+        impl From<$op> for $crate::types::WriteOp {
+            fn from(op: $op) -> Self {
+                $crate::types::WriteOp::$op(op)
+            }
+        }
+
+        impl $crate::types::Request for $op {
+            type Output = $output;
+
+            fn output(outcome: $crate::types::WriteOutcome) -> Result<$output, $crate::error::StoreError> {
+                match outcome {
+                    $crate::types::WriteOutcome::$variant(output) => Ok(output),
+                    other => Err($crate::types::mismatched::<Self>(&other)),
+                }
+            }
+
+            fn outcome(output: $output) -> $crate::types::WriteOutcome {
+                $crate::types::WriteOutcome::$variant(output)
+            }
+        }
+    };
+    ($op:ident => $variant:ident) => {
+        impl From<$op> for $crate::types::WriteOp {
+            fn from(op: $op) -> Self {
+                $crate::types::WriteOp::$op(op)
+            }
+        }
+
+        impl $crate::types::Request for $op {
+            type Output = ();
+
+            fn output(outcome: $crate::types::WriteOutcome) -> Result<(), $crate::error::StoreError> {
+                match outcome {
+                    $crate::types::WriteOutcome::$variant => Ok(()),
+                    other => Err($crate::types::mismatched::<Self>(&other)),
+                }
+            }
+
+            fn outcome((): ()) -> $crate::types::WriteOutcome {
+                $crate::types::WriteOutcome::$variant
+            }
+        }
+    };
+}
+
+pub(crate) mod functions;
 mod group;
-mod instances;
-mod jobs;
-mod kv;
-mod machines;
-mod retention;
-mod spaces;
-mod subscriptions;
-mod system;
-mod topics;
+pub(crate) mod instances;
+pub(crate) mod jobs;
+pub(crate) mod kv;
+pub(crate) mod machines;
+pub(crate) mod retention;
+pub(crate) mod spaces;
+pub(crate) mod subscriptions;
+pub(crate) mod system;
+pub(crate) mod topics;
 
 use switchyard_model::{Idempotency, MachineVersion, SpaceName, Timestamp};
 
@@ -95,8 +150,8 @@ impl Cx<'_> {
     }
 }
 
-/// One write op's rules. See the module docs.
-pub(crate) trait Command {
+/// One write op's rules, implemented on the op's struct. See the module docs.
+pub(crate) trait Command: Request {
     /// The op's idempotency key and the space it is scoped to.
     fn idempotency(&self) -> Option<(&SpaceName, &Idempotency)> {
         None
@@ -109,205 +164,68 @@ pub(crate) trait Command {
 
     /// The outcome of an earlier request with the same idempotency key, from its stored
     /// response (only asked of ops that name a key).
-    fn replay(&self, stored: &str) -> Result<WriteOutcome, StoreError> {
+    fn replay(&self, stored: &str) -> Result<Self::Output, StoreError> {
         let _ = stored;
         Err(StoreError::Backend("this op takes no idempotency key".into()))
     }
 
     /// Applies the op.
-    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<WriteOutcome>;
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output>;
 }
 
 /// The locks a command needs on PostgreSQL (besides its idempotency key's, which the writer
-/// adds). Apart from [`Command`] because the locks borrow from the op (`'a`).
-pub(crate) trait Locking<'a> {
-    /// Declares them.
-    fn locks(&self, locks: &mut Locks<'a>);
+/// adds). Apart from [`Command`] so that every op states its locks, none by default.
+pub(crate) trait Locking {
+    /// Declares them; they may borrow from the op.
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>);
 }
 
-/// Runs `$body` with `$c` bound to the command of `$op`. The one match over every [`WriteOp`]:
-/// exhaustive, without a catch-all, so a new op fails to compile here until it has a command.
+/// Runs `$body` with `$c` bound to the command of `$op` (a `&WriteOp`): the op's own struct.
+/// The one match over every [`WriteOp`]: exhaustive, without a catch-all, so a new op fails to
+/// compile here until its struct is a command.
 macro_rules! dispatch {
     ($op:expr, $c:ident => $body:expr) => {{
-        use $crate::commands::{
-            functions::*, instances::*, jobs::*, kv::*, machines::*, retention::*, spaces::*, subscriptions::*,
-            system::*, topics::*,
-        };
         use $crate::types::WriteOp;
         match $op {
-            WriteOp::PutMachine { space, name, definition } => {
-                let $c = PutMachine { space, name, definition };
-                $body
-            }
-            WriteOp::CreateInstance { key, ctx, idempotency } => {
-                let $c = CreateInstance { key, ctx, idempotency: idempotency.as_ref() };
-                $body
-            }
-            WriteOp::ApplyEvent {
-                key,
-                event,
-                payload,
-                expected_state,
-                expected_revision,
-                idempotency,
-                max_context_bytes,
-            } => {
-                let $c = ApplyEvent {
-                    key,
-                    event,
-                    payload,
-                    expected_state: expected_state.as_deref(),
-                    expected_revision: *expected_revision,
-                    idempotency: idempotency.as_ref(),
-                    max_context_bytes: *max_context_bytes,
-                };
-                $body
-            }
-            WriteOp::DeleteInstance { key } => {
-                let $c = DeleteInstance { key };
-                $body
-            }
-            WriteOp::CreateToken(token) => {
-                let $c = CreateToken { token };
-                $body
-            }
-            WriteOp::BootstrapAdminToken(token) => {
-                let $c = BootstrapAdminToken { token };
-                $body
-            }
-            WriteOp::RevokeToken { id } => {
-                let $c = RevokeToken { id };
-                $body
-            }
-            WriteOp::Publish { space, topic, payload, key, headers, idempotency } => {
-                let $c =
-                    Publish { space, topic, payload, key: key.as_deref(), headers, idempotency: idempotency.as_ref() };
-                $body
-            }
-            WriteOp::HeartbeatNode(node) => {
-                let $c = HeartbeatNode { node };
-                $body
-            }
-            WriteOp::RenewNode { id, at } => {
-                let $c = RenewNode { id, at: *at };
-                $body
-            }
-            WriteOp::RemoveNode { id } => {
-                let $c = RemoveNode { id };
-                $body
-            }
-            WriteOp::DeleteSpace { space } => {
-                let $c = DeleteSpace { space };
-                $body
-            }
-            WriteOp::PurgeIdempotency { before, limit } => {
-                let $c = PurgeIdempotency { before: *before, limit: *limit };
-                $body
-            }
-            WriteOp::EnqueueJob(spec) => {
-                let $c = EnqueueJob { spec };
-                $body
-            }
-            WriteOp::LeaseJobs(lease) => {
-                let $c = LeaseJobsCommand { lease };
-                $body
-            }
-            WriteOp::ReleaseJobs { owner, ids, random } => {
-                let $c = ReleaseJobs { owner, ids, random: *random };
-                $body
-            }
-            WriteOp::ExtendJobLeases { owner, ids, lease_ms } => {
-                let $c = ExtendJobLeases { owner, ids, lease_ms: *lease_ms };
-                $body
-            }
-            WriteOp::FinishJob(finish) => {
-                let $c = FinishJobCommand { finish };
-                $body
-            }
-            WriteOp::RetryJob { space, id, payload } => {
-                let $c = RetryJob { space, id, payload: payload.as_ref() };
-                $body
-            }
-            WriteOp::RedriveJobs(redrive) => {
-                let $c = RedriveJobsCommand { redrive };
-                $body
-            }
-            WriteOp::PurgeJobs { before, limit } => {
-                let $c = PurgeJobs { before: *before, limit: *limit };
-                $body
-            }
-            WriteOp::CancelJob { space, id } => {
-                let $c = CancelJob { space, id };
-                $body
-            }
-            WriteOp::DeleteJob { space, id } => {
-                let $c = DeleteJob { space, id };
-                $body
-            }
-            WriteOp::PutBucket { space, bucket, history } => {
-                let $c = PutBucket { space, bucket, history: *history };
-                $body
-            }
-            WriteOp::KvPut { space, bucket, key, value, content_type, ttl_ms, condition } => {
-                let $c = KvPut { space, bucket, key, value, content_type, ttl_ms: *ttl_ms, condition: *condition };
-                $body
-            }
-            WriteOp::KvDelete { space, bucket, key, condition } => {
-                let $c = KvDelete { space, bucket, key, condition: *condition };
-                $body
-            }
-            WriteOp::ExpireKv { now, limit } => {
-                let $c = ExpireKv { due: *now, limit: *limit };
-                $body
-            }
-            WriteOp::PutSubscription(spec) => {
-                let $c = PutSubscription { spec };
-                $body
-            }
-            WriteOp::DeleteSubscription { space, name } => {
-                let $c = DeleteSubscription { space, name };
-                $body
-            }
-            WriteOp::Pull(request) => {
-                let $c = Pull { request };
-                $body
-            }
-            WriteOp::Ack { space, name, seqs } => {
-                let $c = Ack { space, name, seqs };
-                $body
-            }
-            WriteOp::Nack { space, name, leases } => {
-                let $c = Nack { space, name, leases };
-                $body
-            }
-            WriteOp::RedriveDeadLetters { space, name, seqs } => {
-                let $c = RedriveDeadLetters { space, name, seqs: seqs.as_deref() };
-                $body
-            }
-            WriteOp::DiscardDeadLetters { space, name, seqs } => {
-                let $c = DiscardDeadLetters { space, name, seqs: seqs.as_deref() };
-                $body
-            }
-            WriteOp::TrimLog(trim) => {
-                let $c = Trim { trim };
-                $body
-            }
-            WriteOp::PutFunction(spec) => {
-                let $c = PutFunction { spec };
-                $body
-            }
-            WriteOp::RecordInvocations(records) => {
-                let $c = RecordInvocations { records };
-                $body
-            }
-            WriteOp::EnqueueInvocation(invocation) => {
-                let $c = EnqueueInvocation { invocation };
-                $body
-            }
-            WriteOp::PurgeInvocations { before, limit } => {
-                let $c = PurgeInvocations { before: *before, limit: *limit };
-                $body
-            }
+            WriteOp::PutMachine($c) => $body,
+            WriteOp::CreateInstance($c) => $body,
+            WriteOp::ApplyEvent($c) => $body,
+            WriteOp::DeleteInstance($c) => $body,
+            WriteOp::CreateToken($c) => $body,
+            WriteOp::BootstrapAdminToken($c) => $body,
+            WriteOp::RevokeToken($c) => $body,
+            WriteOp::Publish($c) => $body,
+            WriteOp::HeartbeatNode($c) => $body,
+            WriteOp::RenewNode($c) => $body,
+            WriteOp::RemoveNode($c) => $body,
+            WriteOp::DeleteSpace($c) => $body,
+            WriteOp::PurgeIdempotency($c) => $body,
+            WriteOp::EnqueueJob($c) => $body,
+            WriteOp::LeaseJobs($c) => $body,
+            WriteOp::ReleaseJobs($c) => $body,
+            WriteOp::ExtendJobLeases($c) => $body,
+            WriteOp::FinishJob($c) => $body,
+            WriteOp::RetryJob($c) => $body,
+            WriteOp::RedriveJobs($c) => $body,
+            WriteOp::PurgeJobs($c) => $body,
+            WriteOp::CancelJob($c) => $body,
+            WriteOp::DeleteJob($c) => $body,
+            WriteOp::PutBucket($c) => $body,
+            WriteOp::KvPut($c) => $body,
+            WriteOp::KvDelete($c) => $body,
+            WriteOp::ExpireKv($c) => $body,
+            WriteOp::PutSubscription($c) => $body,
+            WriteOp::DeleteSubscription($c) => $body,
+            WriteOp::Pull($c) => $body,
+            WriteOp::Ack($c) => $body,
+            WriteOp::Nack($c) => $body,
+            WriteOp::RedriveDeadLetters($c) => $body,
+            WriteOp::DiscardDeadLetters($c) => $body,
+            WriteOp::TrimLog($c) => $body,
+            WriteOp::PutFunction($c) => $body,
+            WriteOp::RecordInvocations($c) => $body,
+            WriteOp::EnqueueInvocation($c) => $body,
+            WriteOp::PurgeInvocations($c) => $body,
         }
     }};
 }
@@ -315,7 +233,7 @@ macro_rules! dispatch {
 /// The locks `op` needs on PostgreSQL.
 pub(crate) fn locks<'a>(op: &'a WriteOp, locks: &mut Locks<'a>) {
     dispatch!(op, c => {
-        Locking::locks(&c, locks);
+        Locking::locks(c, locks);
         if let Some((space, idem)) = c.idempotency() {
             locks.exclusive(format!("idempotency:{space}:{}", idem.key));
         }
@@ -334,12 +252,12 @@ pub(crate) fn runs_alone(op: &WriteOp) -> bool {
 
 /// Runs one op: its idempotency check, the command, the buffered idempotency record.
 async fn run_op<T: Tables>(op: &WriteOp, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<WriteOutcome> {
-    dispatch!(op, c => run_command(&c, tx, cx).await)
+    dispatch!(op, c => run_command(c, tx, cx).await)
 }
 
-async fn run_command<T: Tables>(c: &impl Command, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<WriteOutcome> {
+async fn run_command<T: Tables, C: Command>(c: &C, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<WriteOutcome> {
     let Some((space, idem)) = c.idempotency() else {
-        return c.apply(tx, cx).await;
+        return Ok(C::outcome(c.apply(tx, cx).await?));
     };
     // A key used earlier in this group: by another op of this request (two requests with one
     // key never share a group), whose row is not written until the group's end.
@@ -347,10 +265,10 @@ async fn run_command<T: Tables>(c: &impl Command, tx: &mut T, cx: &mut Cx<'_>) -
         return Err(StoreError::IdempotencyKeyReused { key: idem.key.clone() }.into());
     }
     match tx.idempotency_record(space.as_ref(), &idem.key).await? {
-        Some((fingerprint, response)) if fingerprint == idem.fingerprint => Ok(c.replay(&response)?),
+        Some((fingerprint, response)) if fingerprint == idem.fingerprint => Ok(C::outcome(c.replay(&response)?)),
         Some(_) => Err(StoreError::IdempotencyKeyReused { key: idem.key.clone() }.into()),
         None => {
-            let outcome = c.apply(tx, cx).await?;
+            let outcome = C::outcome(c.apply(tx, cx).await?);
             cx.log.idempotency.push(PendingIdempotency {
                 space: space.to_string(),
                 key: idem.key.clone(),

@@ -16,38 +16,46 @@
 use switchyard_model::Timestamp;
 
 use super::{Command, Cx, Locking};
-use crate::streams::TrimLog;
 use crate::tables::{Locks, Tables, TxResult};
-use crate::types::*;
 
-/// [`WriteOp::TrimLog`].
-pub(crate) struct Trim<'a> {
-    pub trim: &'a TrimLog,
+/// Removes the oldest log records as far as retention allows: older than `older_than`, or
+/// beyond `max_bytes`, never past what a subscription without `allow_loss` still needs nor the
+/// newest record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrimLog {
+    /// Records written before this are removed.
+    pub older_than: Timestamp,
+    /// Oldest records are removed while the log's bytes exceed this.
+    pub max_bytes: Option<u64>,
+    /// At most this many records per call (the caller repeats while a full chunk went).
+    pub limit: u32,
 }
 
-impl<'a> Locking<'a> for Trim<'a> {
-    fn locks(&self, locks: &mut Locks<'a>) {
+request!(TrimLog => LogTrimmed(u64));
+
+impl Locking for TrimLog {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
         locks.exclusive("log-trim".to_string());
     }
 }
 
-impl Command for Trim<'_> {
-    async fn apply<T: Tables>(&self, tx: &mut T, _: &mut Cx<'_>) -> TxResult<WriteOutcome> {
-        let Some(oldest) = tx.oldest_seq().await? else { return Ok(WriteOutcome::LogTrimmed(0)) };
+impl Command for TrimLog {
+    async fn apply<T: Tables>(&self, tx: &mut T, _: &mut Cx<'_>) -> TxResult<Self::Output> {
+        let Some(oldest) = tx.oldest_seq().await? else { return Ok(0) };
         let floor = tx.retention_floor(oldest).await?;
-        let Some((newest, total)) = tx.newest_end().await? else { return Ok(WriteOutcome::LogTrimmed(0)) };
+        let Some((newest, total)) = tx.newest_end().await? else { return Ok(0) };
         let mut last = None;
-        for (seq, created_at, end_offset) in tx.oldest_records(self.trim.limit).await? {
-            if !removable(self.trim, floor, newest, total, seq, created_at, end_offset) {
+        for (seq, created_at, end_offset) in tx.oldest_records(self.limit).await? {
+            if !removable(self, floor, newest, total, seq, created_at, end_offset) {
                 break;
             }
             last = Some(seq);
         }
-        let Some(last) = last else { return Ok(WriteOutcome::LogTrimmed(0)) };
+        let Some(last) = last else { return Ok(0) };
         let trimmed = tx.delete_records_through(last).await?;
         // Nothing is left to deliver of these.
         tx.forget_lost_records(last).await?;
-        Ok(WriteOutcome::LogTrimmed(trimmed))
+        Ok(trimmed)
     }
 }
 

@@ -6,28 +6,44 @@ use super::{Command, Cx, Locking};
 use crate::error::StoreError;
 use crate::space_rules;
 use crate::tables::{Locks, Tables, TxResult};
-use crate::types::*;
 
-/// [`WriteOp::DeleteSpace`].
-pub(crate) struct DeleteSpace<'a> {
-    pub space: &'a SpaceName,
+/// Deletes a space and everything in it, in one transaction: machines (every version),
+/// instances, KV buckets and keys, subscriptions with their pending records and dead
+/// letters, functions (every version), invocation records, idempotency records and the
+/// space's log records; then appends one `space.deleted` record. Tokens are not touched.
+/// Refused with `SpaceNotFound` when nothing of the space exists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeleteSpace {
+    /// The space.
+    pub space: SpaceName,
 }
 
-impl<'a> Locking<'a> for DeleteSpace<'a> {
-    fn locks(&self, locks: &mut Locks<'a>) {
+/// A space and everything in it were deleted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpaceDeleted {
+    /// What went, per kind.
+    pub deleted: SpaceDeletion,
+    /// The `space.deleted` record.
+    pub seq: Seq,
+}
+
+request!(DeleteSpace => SpaceDeleted(SpaceDeleted));
+
+impl Locking for DeleteSpace {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
         // Exclusive: every other write into the space holds it shared, so none is in flight on
         // any node while the space is emptied.
         locks.exclusive(format!("space:{}", self.space));
     }
 }
 
-impl Command for DeleteSpace<'_> {
+impl Command for DeleteSpace {
     /// Alone, so nothing the group buffered for the space can outlive the deletion.
     fn runs_alone(&self) -> bool {
         true
     }
 
-    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<WriteOutcome> {
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
         let space = self.space.as_ref();
         if !tx.space_exists(space).await? {
             return Err(StoreError::SpaceNotFound { space: space.to_string() }.into());
@@ -47,6 +63,6 @@ impl Command for DeleteSpace<'_> {
         cx.machines.forget_space(space);
         cx.append(tx, space, kinds::SPACE_DELETED, space.to_string(), &deleted, None, true).await?;
         // The seq is patched in when the group's records are numbered.
-        Ok(WriteOutcome::SpaceDeleted { deleted, seq: Seq(0) })
+        Ok(SpaceDeleted { deleted, seq: Seq(0) })
     }
 }

@@ -31,7 +31,6 @@ use crate::decode::{LogRow, log_row};
 use crate::error::StoreError;
 use crate::streams::*;
 use crate::tables::{Locks, Tables, TxResult};
-use crate::types::*;
 
 /// Log records read per query while a pull scans past its cursor.
 const SCAN_PAGE: usize = 500;
@@ -46,14 +45,27 @@ const DUE_BUDGET: usize = 10_000;
 /// most a page, so a pull for one record does not load hundreds of payloads.
 const DUE_CHUNK: std::ops::RangeInclusive<usize> = 32..=500;
 
-/// [`WriteOp::PutSubscription`]: creates a subscription, or updates the settings of one with
-/// the same filter.
-pub(crate) struct PutSubscription<'a> {
-    pub spec: &'a SubscriptionSpec,
+/// Creates a durable subscription, or updates the settings of one with the same filter
+/// (its `start_after` is then ignored).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PutSubscription {
+    /// The subscription's settings.
+    pub spec: SubscriptionSpec,
 }
 
-impl<'a> Locking<'a> for PutSubscription<'a> {
-    fn locks(&self, locks: &mut Locks<'a>) {
+/// A subscription was created (`created`) or its settings updated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscriptionPut {
+    /// Whether it was created.
+    pub created: bool,
+    /// Whether this write created the space.
+    pub space_created: bool,
+}
+
+request!(PutSubscription => SubscriptionPut(SubscriptionPut));
+
+impl Locking for PutSubscription {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
         let space = &self.spec.filter.space;
         locks.exclusive(format!("subscription:{space}:{}", self.spec.name));
         // Serialised with trimming, so a new subscription's start is not trimmed under it.
@@ -62,9 +74,9 @@ impl<'a> Locking<'a> for PutSubscription<'a> {
     }
 }
 
-impl Command for PutSubscription<'_> {
-    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<WriteOutcome> {
-        let spec = self.spec;
+impl Command for PutSubscription {
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
+        let spec = &self.spec;
         let (space, name) = (spec.filter.space.as_str(), spec.name.as_str());
         if let Some(stored) = tx.subscription(space, name).await? {
             // Compared as values, not text: a filter stored by another build may be spelled
@@ -74,7 +86,7 @@ impl Command for PutSubscription<'_> {
                 return Err(e.into());
             }
             tx.update_subscription(spec).await?;
-            return Ok(WriteOutcome::SubscriptionPut { created: false, space_created: false });
+            return Ok(SubscriptionPut { created: false, space_created: false });
         }
         let filter = serde_json::to_string(&StoredFilter::of(&spec.filter))?;
         // Below `i64::MAX`, so `cursor + 1` cannot overflow.
@@ -91,42 +103,58 @@ impl Command for PutSubscription<'_> {
         tx.insert_subscription(spec, &filter, start_after, cx.now).await?;
         cx.touch_space(space);
         // `space_created` is set when the group's `spaces` rows are written.
-        Ok(WriteOutcome::SubscriptionPut { created: true, space_created: false })
+        Ok(SubscriptionPut { created: true, space_created: false })
     }
 }
 
-/// [`WriteOp::DeleteSubscription`].
-pub(crate) struct DeleteSubscription<'a> {
-    pub space: &'a SpaceName,
-    pub name: &'a Segment,
+/// Deletes a durable subscription with its pending records and dead letters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeleteSubscription {
+    /// The space.
+    pub space: SpaceName,
+    /// The subscription.
+    pub name: Segment,
 }
 
-impl<'a> Locking<'a> for DeleteSubscription<'a> {
-    fn locks(&self, locks: &mut Locks<'a>) {
-        subscription_locks(self.space, self.name, locks);
+request!(DeleteSubscription => SubscriptionDeleted);
+
+impl Locking for DeleteSubscription {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
+        subscription_locks(&self.space, &self.name, locks);
     }
 }
 
-impl Command for DeleteSubscription<'_> {
-    async fn apply<T: Tables>(&self, tx: &mut T, _: &mut Cx<'_>) -> TxResult<WriteOutcome> {
+impl Command for DeleteSubscription {
+    async fn apply<T: Tables>(&self, tx: &mut T, _: &mut Cx<'_>) -> TxResult<Self::Output> {
         let (space, name) = (self.space.as_str(), self.name.as_str());
         // Nothing was written when nothing was deleted, so refusing here is still safe.
         if !tx.delete_subscription(space, name).await? {
-            return Err(not_found(self.space, self.name).into());
+            return Err(not_found(&self.space, &self.name).into());
         }
         tx.delete_subscription_records(space, name).await?;
-        Ok(WriteOutcome::SubscriptionDeleted)
+        Ok(())
     }
 }
 
-/// [`WriteOp::Pull`]: leases up to `max` records, due ones first, then new ones past the cursor.
-pub(crate) struct Pull<'a> {
-    pub request: &'a PullRequest,
+/// Leases up to `max` records of a subscription to a consumer: first pending ones whose lease
+/// ended (turning those at `max_deliveries` into dead letters), then new ones past the cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pull {
+    /// The subscription's space.
+    pub space: SpaceName,
+    /// The subscription.
+    pub name: Segment,
+    /// At most this many records.
+    pub max: u32,
+    /// How long the lease lasts, in milliseconds.
+    pub lease_ms: u64,
 }
 
-impl<'a> Locking<'a> for Pull<'a> {
-    fn locks(&self, locks: &mut Locks<'a>) {
-        subscription_locks(&self.request.space, &self.request.name, locks);
+request!(Pull => Pulled(Vec<Delivery>));
+
+impl Locking for Pull {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
+        subscription_locks(&self.space, &self.name, locks);
     }
 }
 
@@ -143,9 +171,9 @@ struct PullWrites {
     new: Vec<i64>,
 }
 
-impl Command for Pull<'_> {
-    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<WriteOutcome> {
-        let request = self.request;
+impl Command for Pull {
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
+        let request = self;
         let (space, name) = (request.space.as_str(), request.name.as_str());
         let Some(row) = tx.subscription(space, name).await? else {
             return Err(not_found(&request.space, &request.name).into());
@@ -248,56 +276,69 @@ impl Command for Pull<'_> {
             tx.set_cursor(space, name, new_cursor).await?;
         }
         delivered.sort_by_key(|d| d.record.seq);
-        Ok(WriteOutcome::Pulled(delivered))
+        Ok(delivered)
     }
 }
 
-/// [`WriteOp::Ack`]: acknowledges pending records (an ack after the lease ended still counts);
-/// the outcome names the seqs that were pending.
-pub(crate) struct Ack<'a> {
-    pub space: &'a SpaceName,
-    pub name: &'a Segment,
-    pub seqs: &'a [Seq],
+/// Acknowledges pending records, which are then never delivered again (an ack after the lease
+/// ended still counts); the answer names the seqs that were pending.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ack {
+    /// The space.
+    pub space: SpaceName,
+    /// The subscription.
+    pub name: Segment,
+    /// The records' seqs.
+    pub seqs: Vec<Seq>,
 }
 
-impl<'a> Locking<'a> for Ack<'a> {
-    fn locks(&self, locks: &mut Locks<'a>) {
-        subscription_locks(self.space, self.name, locks);
+request!(Ack => Settled(Vec<Seq>));
+
+impl Locking for Ack {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
+        subscription_locks(&self.space, &self.name, locks);
     }
 }
 
-impl Command for Ack<'_> {
-    async fn apply<T: Tables>(&self, tx: &mut T, _: &mut Cx<'_>) -> TxResult<WriteOutcome> {
+impl Command for Ack {
+    async fn apply<T: Tables>(&self, tx: &mut T, _: &mut Cx<'_>) -> TxResult<Self::Output> {
         let (space, name) = (self.space.as_str(), self.name.as_str());
-        require(tx, self.space, self.name).await?;
+        require(tx, &self.space, &self.name).await?;
         if self.seqs.is_empty() {
-            return Ok(WriteOutcome::Settled(Vec::new()));
+            return Ok(Vec::new());
         }
-        settled(tx.ack_records(space, name, &stored_seqs(self.seqs)).await?)
+        settled(tx.ack_records(space, name, &stored_seqs(&self.seqs)).await?)
     }
 }
 
-/// [`WriteOp::Nack`]: ends the leases named by (seq, deliveries). A row whose `deliveries`
-/// differs was leased again since (the named lease already ended), so it is left alone and not
-/// named.
-pub(crate) struct Nack<'a> {
-    pub space: &'a SpaceName,
-    pub name: &'a Segment,
-    pub leases: &'a [(Seq, u32)],
+/// Ends leases now, so the next pull delivers those records again. A lease is named by its
+/// record's seq and its delivery count (which a pull reports), so a consumer whose lease
+/// already ended cannot end the lease another consumer holds now: a row whose `deliveries`
+/// differs was leased again since, so it is left alone and not named in the answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Nack {
+    /// The space.
+    pub space: SpaceName,
+    /// The subscription.
+    pub name: Segment,
+    /// The leases: (seq, deliveries).
+    pub leases: Vec<(Seq, u32)>,
 }
 
-impl<'a> Locking<'a> for Nack<'a> {
-    fn locks(&self, locks: &mut Locks<'a>) {
-        subscription_locks(self.space, self.name, locks);
+request!(Nack => Settled(Vec<Seq>));
+
+impl Locking for Nack {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
+        subscription_locks(&self.space, &self.name, locks);
     }
 }
 
-impl Command for Nack<'_> {
-    async fn apply<T: Tables>(&self, tx: &mut T, _: &mut Cx<'_>) -> TxResult<WriteOutcome> {
+impl Command for Nack {
+    async fn apply<T: Tables>(&self, tx: &mut T, _: &mut Cx<'_>) -> TxResult<Self::Output> {
         let (space, name) = (self.space.as_str(), self.name.as_str());
-        require(tx, self.space, self.name).await?;
+        require(tx, &self.space, &self.name).await?;
         if self.leases.is_empty() {
-            return Ok(WriteOutcome::Settled(Vec::new()));
+            return Ok(Vec::new());
         }
         // Seqs no record can have are left out.
         let leases: Vec<(i64, u32)> =
@@ -307,52 +348,63 @@ impl Command for Nack<'_> {
     }
 }
 
-/// [`WriteOp::RedriveDeadLetters`]: makes dead letters pending again with no deliveries
-/// counted.
-pub(crate) struct RedriveDeadLetters<'a> {
-    pub space: &'a SpaceName,
-    pub name: &'a Segment,
-    pub seqs: Option<&'a [Seq]>,
+/// Makes dead letters pending again with no deliveries counted (all when `seqs` is `None`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedriveDeadLetters {
+    /// The space.
+    pub space: SpaceName,
+    /// The subscription.
+    pub name: Segment,
+    /// Which dead letters.
+    pub seqs: Option<Vec<Seq>>,
 }
 
-impl<'a> Locking<'a> for RedriveDeadLetters<'a> {
-    fn locks(&self, locks: &mut Locks<'a>) {
-        subscription_locks(self.space, self.name, locks);
+request!(RedriveDeadLetters => SubscriptionUpdated(u64));
+
+impl Locking for RedriveDeadLetters {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
+        subscription_locks(&self.space, &self.name, locks);
     }
 }
 
-impl Command for RedriveDeadLetters<'_> {
-    async fn apply<T: Tables>(&self, tx: &mut T, _: &mut Cx<'_>) -> TxResult<WriteOutcome> {
-        require(tx, self.space, self.name).await?;
-        let changed = match self.seqs.map(stored_seqs) {
+impl Command for RedriveDeadLetters {
+    async fn apply<T: Tables>(&self, tx: &mut T, _: &mut Cx<'_>) -> TxResult<Self::Output> {
+        require(tx, &self.space, &self.name).await?;
+        let changed = match self.seqs.as_deref().map(stored_seqs) {
             Some(seqs) if seqs.is_empty() => 0,
             seqs => tx.redrive_dead_letters(self.space.as_str(), self.name.as_str(), seqs.as_deref()).await?,
         };
-        Ok(WriteOutcome::SubscriptionUpdated(changed))
+        Ok(changed)
     }
 }
 
-/// [`WriteOp::DiscardDeadLetters`]: forgets dead letters.
-pub(crate) struct DiscardDeadLetters<'a> {
-    pub space: &'a SpaceName,
-    pub name: &'a Segment,
-    pub seqs: Option<&'a [Seq]>,
+/// Forgets dead letters (all when `seqs` is `None`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiscardDeadLetters {
+    /// The space.
+    pub space: SpaceName,
+    /// The subscription.
+    pub name: Segment,
+    /// Which dead letters.
+    pub seqs: Option<Vec<Seq>>,
 }
 
-impl<'a> Locking<'a> for DiscardDeadLetters<'a> {
-    fn locks(&self, locks: &mut Locks<'a>) {
-        subscription_locks(self.space, self.name, locks);
+request!(DiscardDeadLetters => SubscriptionUpdated(u64));
+
+impl Locking for DiscardDeadLetters {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
+        subscription_locks(&self.space, &self.name, locks);
     }
 }
 
-impl Command for DiscardDeadLetters<'_> {
-    async fn apply<T: Tables>(&self, tx: &mut T, _: &mut Cx<'_>) -> TxResult<WriteOutcome> {
-        require(tx, self.space, self.name).await?;
-        let changed = match self.seqs.map(stored_seqs) {
+impl Command for DiscardDeadLetters {
+    async fn apply<T: Tables>(&self, tx: &mut T, _: &mut Cx<'_>) -> TxResult<Self::Output> {
+        require(tx, &self.space, &self.name).await?;
+        let changed = match self.seqs.as_deref().map(stored_seqs) {
             Some(seqs) if seqs.is_empty() => 0,
             seqs => tx.discard_dead_letters(self.space.as_str(), self.name.as_str(), seqs.as_deref()).await?,
         };
-        Ok(WriteOutcome::SubscriptionUpdated(changed))
+        Ok(changed)
     }
 }
 
@@ -386,9 +438,9 @@ fn stored_seq(v: i64) -> Result<Seq, StoreError> {
     crate::subscription_rules::seq(v)
 }
 
-/// The outcome naming the seqs an ack or a nack settled, in ascending order.
-fn settled(seqs: Vec<i64>) -> TxResult<WriteOutcome> {
+/// The seqs an ack or a nack settled, in ascending order.
+fn settled(seqs: Vec<i64>) -> TxResult<Vec<Seq>> {
     let mut seqs = seqs.into_iter().map(stored_seq).collect::<Result<Vec<Seq>, _>>()?;
     seqs.sort_unstable();
-    Ok(WriteOutcome::Settled(seqs))
+    Ok(seqs)
 }

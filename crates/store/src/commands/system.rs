@@ -5,131 +5,161 @@ use switchyard_model::{NodeRecord, Timestamp, TokenRecord};
 use super::{Command, Cx, Locking};
 use crate::error::StoreError;
 use crate::tables::{Locks, Tables, TxResult};
-use crate::types::*;
 
-/// [`WriteOp::CreateToken`].
-pub(crate) struct CreateToken<'a> {
-    pub token: &'a TokenRecord,
+/// Stores a new token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateToken {
+    /// The token.
+    pub token: TokenRecord,
 }
 
-impl<'a> Locking<'a> for CreateToken<'a> {
-    fn locks(&self, _: &mut Locks<'a>) {}
+request!(CreateToken => TokenCreated(bool));
+
+impl Locking for CreateToken {
+    fn locks<'a>(&'a self, _: &mut Locks<'a>) {}
 }
 
-impl Command for CreateToken<'_> {
-    async fn apply<T: Tables>(&self, tx: &mut T, _: &mut Cx<'_>) -> TxResult<WriteOutcome> {
-        tx.insert_token(self.token).await?;
-        Ok(WriteOutcome::TokenCreated(true))
+impl Command for CreateToken {
+    async fn apply<T: Tables>(&self, tx: &mut T, _: &mut Cx<'_>) -> TxResult<Self::Output> {
+        tx.insert_token(&self.token).await?;
+        Ok(true)
     }
 }
 
-/// [`WriteOp::BootstrapAdminToken`].
-pub(crate) struct BootstrapAdminToken<'a> {
-    pub token: &'a TokenRecord,
+/// Stores the first admin token, unless one was bootstrapped before.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BootstrapAdminToken {
+    /// The admin token.
+    pub token: TokenRecord,
 }
 
-impl<'a> Locking<'a> for BootstrapAdminToken<'a> {
-    fn locks(&self, locks: &mut Locks<'a>) {
+request!(BootstrapAdminToken => TokenCreated(bool));
+
+impl Locking for BootstrapAdminToken {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
         locks.exclusive("bootstrap".to_string());
     }
 }
 
-impl Command for BootstrapAdminToken<'_> {
-    async fn apply<T: Tables>(&self, tx: &mut T, _: &mut Cx<'_>) -> TxResult<WriteOutcome> {
+impl Command for BootstrapAdminToken {
+    async fn apply<T: Tables>(&self, tx: &mut T, _: &mut Cx<'_>) -> TxResult<Self::Output> {
         if !tx.claim_admin_bootstrap(&self.token.id).await? {
-            return Ok(WriteOutcome::TokenCreated(false));
+            return Ok(false);
         }
-        tx.insert_token(self.token).await?;
-        Ok(WriteOutcome::TokenCreated(true))
+        tx.insert_token(&self.token).await?;
+        Ok(true)
     }
 }
 
-/// [`WriteOp::RevokeToken`].
-pub(crate) struct RevokeToken<'a> {
-    pub id: &'a str,
+/// Revokes a token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RevokeToken {
+    /// The token's id.
+    pub id: String,
 }
 
-impl<'a> Locking<'a> for RevokeToken<'a> {
-    fn locks(&self, locks: &mut Locks<'a>) {
+request!(RevokeToken => TokenRevoked);
+
+impl Locking for RevokeToken {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
         locks.exclusive(format!("token:{}", self.id));
     }
 }
 
-impl Command for RevokeToken<'_> {
-    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<WriteOutcome> {
-        match tx.token_revoked_at_for_update(self.id).await? {
+impl Command for RevokeToken {
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
+        match tx.token_revoked_at_for_update(&self.id).await? {
             None => Err(StoreError::TokenNotFound { id: self.id.to_string() }.into()),
-            Some(Some(_)) => Ok(WriteOutcome::TokenRevoked),
+            Some(Some(_)) => Ok(()),
             Some(None) => {
-                tx.revoke_token(self.id, cx.now).await?;
-                Ok(WriteOutcome::TokenRevoked)
+                tx.revoke_token(&self.id, cx.now).await?;
+                Ok(())
             }
         }
     }
 }
 
-/// [`WriteOp::HeartbeatNode`].
-pub(crate) struct HeartbeatNode<'a> {
-    pub node: &'a NodeRecord,
+/// Registers a node or renews its heartbeat.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeartbeatNode {
+    /// The node as it registers itself now.
+    pub node: NodeRecord,
 }
 
-impl<'a> Locking<'a> for HeartbeatNode<'a> {
-    fn locks(&self, _: &mut Locks<'a>) {}
+request!(HeartbeatNode => NodeRecorded);
+
+impl Locking for HeartbeatNode {
+    fn locks<'a>(&'a self, _: &mut Locks<'a>) {}
 }
 
-impl Command for HeartbeatNode<'_> {
-    async fn apply<T: Tables>(&self, tx: &mut T, _: &mut Cx<'_>) -> TxResult<WriteOutcome> {
-        tx.upsert_node(self.node).await?;
-        Ok(WriteOutcome::NodeRecorded)
+impl Command for HeartbeatNode {
+    async fn apply<T: Tables>(&self, tx: &mut T, _: &mut Cx<'_>) -> TxResult<Self::Output> {
+        tx.upsert_node(&self.node).await?;
+        Ok(())
     }
 }
 
-/// [`WriteOp::RenewNode`].
-pub(crate) struct RenewNode<'a> {
-    pub id: &'a str,
+/// Renews the heartbeat of a registered node; does nothing for a node that was removed
+/// (so a late heartbeat cannot bring back a node that left).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenewNode {
+    /// The node's id.
+    pub id: String,
+    /// The heartbeat's time.
     pub at: Timestamp,
 }
 
-impl<'a> Locking<'a> for RenewNode<'a> {
-    fn locks(&self, _: &mut Locks<'a>) {}
+request!(RenewNode => NodeRecorded);
+
+impl Locking for RenewNode {
+    fn locks<'a>(&'a self, _: &mut Locks<'a>) {}
 }
 
-impl Command for RenewNode<'_> {
-    async fn apply<T: Tables>(&self, tx: &mut T, _: &mut Cx<'_>) -> TxResult<WriteOutcome> {
-        tx.renew_node(self.id, self.at).await?;
-        Ok(WriteOutcome::NodeRecorded)
+impl Command for RenewNode {
+    async fn apply<T: Tables>(&self, tx: &mut T, _: &mut Cx<'_>) -> TxResult<Self::Output> {
+        tx.renew_node(&self.id, self.at).await?;
+        Ok(())
     }
 }
 
-/// [`WriteOp::RemoveNode`].
-pub(crate) struct RemoveNode<'a> {
-    pub id: &'a str,
+/// Removes a node that is shutting down.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoveNode {
+    /// The node's id.
+    pub id: String,
 }
 
-impl<'a> Locking<'a> for RemoveNode<'a> {
-    fn locks(&self, _: &mut Locks<'a>) {}
+request!(RemoveNode => NodeRecorded);
+
+impl Locking for RemoveNode {
+    fn locks<'a>(&'a self, _: &mut Locks<'a>) {}
 }
 
-impl Command for RemoveNode<'_> {
-    async fn apply<T: Tables>(&self, tx: &mut T, _: &mut Cx<'_>) -> TxResult<WriteOutcome> {
-        tx.remove_node(self.id).await?;
-        Ok(WriteOutcome::NodeRecorded)
+impl Command for RemoveNode {
+    async fn apply<T: Tables>(&self, tx: &mut T, _: &mut Cx<'_>) -> TxResult<Self::Output> {
+        tx.remove_node(&self.id).await?;
+        Ok(())
     }
 }
 
-/// [`WriteOp::PurgeIdempotency`].
-pub(crate) struct PurgeIdempotency {
+/// Forgets up to `limit` idempotency records written before `before`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PurgeIdempotency {
+    /// The cut-off.
     pub before: Timestamp,
+    /// At most this many (the caller repeats while a full chunk was removed).
     pub limit: u32,
 }
 
-impl<'a> Locking<'a> for PurgeIdempotency {
-    fn locks(&self, _: &mut Locks<'a>) {}
+request!(PurgeIdempotency => IdempotencyPurged(u64));
+
+impl Locking for PurgeIdempotency {
+    fn locks<'a>(&'a self, _: &mut Locks<'a>) {}
 }
 
 impl Command for PurgeIdempotency {
-    async fn apply<T: Tables>(&self, tx: &mut T, _: &mut Cx<'_>) -> TxResult<WriteOutcome> {
+    async fn apply<T: Tables>(&self, tx: &mut T, _: &mut Cx<'_>) -> TxResult<Self::Output> {
         // Bounded by `limit`: this runs inside a group, so one huge DELETE would stall writes.
-        Ok(WriteOutcome::IdempotencyPurged(tx.purge_idempotency(self.before, self.limit).await?))
+        tx.purge_idempotency(self.before, self.limit).await
     }
 }

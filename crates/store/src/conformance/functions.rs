@@ -22,9 +22,12 @@ use switchyard_model::{
 use super::{Case, Harness, seg, space};
 use crate::clock::ManualClock;
 use crate::functions::*;
-use crate::jobs::*;
 use crate::types::*;
-use crate::{Clock, Store, StoreError, SystemClock};
+use crate::{
+    AttemptOutcome, CancelJob, Clock, DeleteJob, EnqueueInvocation, FinishJob, FunctionPut, InvocationEnqueued,
+    JobFinished, JobReport, LeaseJobs, PurgeInvocations, PutFunction, RecordInvocations, RetryJob, Store, StoreError,
+    SystemClock,
+};
 
 /// This module's cases, by name.
 pub(super) fn cases<H: Harness>() -> Vec<(&'static str, Case<H>)> {
@@ -53,8 +56,8 @@ fn spec(sp: &str, name: &str, component: &[u8], config: Value) -> FunctionSpec {
 
 /// Deploys, expecting `FunctionPut`; returns (summary, created).
 async fn deploy<S: Store>(store: &S, spec: FunctionSpec) -> (FunctionSummary, bool) {
-    match store.write(WriteOp::PutFunction(spec)).await.expect("put function") {
-        WriteOutcome::FunctionPut { summary, created, .. } => (summary, created),
+    match store.write(WriteOp::PutFunction(PutFunction { spec })).await.expect("put function") {
+        WriteOutcome::FunctionPut(FunctionPut { summary, created, .. }) => (summary, created),
         other => panic!("unexpected outcome {other:?}"),
     }
 }
@@ -125,7 +128,7 @@ fn pending(id: &str, function: &str, key: Option<&str>) -> InvocationRecord {
 
 /// Records invocations, expecting `InvocationsRecorded`.
 async fn record<S: Store>(store: &S, records: Vec<InvocationRecord>) -> u64 {
-    match store.write(WriteOp::RecordInvocations(records)).await.expect("record invocations") {
+    match store.write(WriteOp::RecordInvocations(RecordInvocations { records })).await.expect("record invocations") {
         WriteOutcome::InvocationsRecorded(n) => n,
         other => panic!("unexpected outcome {other:?}"),
     }
@@ -146,13 +149,13 @@ fn policy() -> RetryPolicy {
 
 /// The enqueue of a pending record.
 fn enqueue_op(record: InvocationRecord) -> WriteOp {
-    WriteOp::EnqueueInvocation(AsyncInvocation { record, retry: policy() })
+    WriteOp::EnqueueInvocation(EnqueueInvocation { record, retry: policy() })
 }
 
 /// Enqueues, expecting `InvocationEnqueued`; returns (record as stored, replayed).
 async fn enqueue<S: Store>(store: &S, record: InvocationRecord) -> (InvocationRecord, bool) {
     match store.write(enqueue_op(record)).await.expect("enqueue") {
-        WriteOutcome::InvocationEnqueued { record, replayed } => (record, replayed),
+        WriteOutcome::InvocationEnqueued(InvocationEnqueued { record, replayed }) => (record, replayed),
         other => panic!("unexpected outcome {other:?}"),
     }
 }
@@ -239,7 +242,11 @@ async fn completions<S: Store>(store: &S, after: Seq) -> Vec<Value> {
 
 /// Purges, expecting `InvocationsPurged`.
 async fn purge_op<S: Store>(store: &S, before: i64, limit: u32) -> u64 {
-    match store.write(WriteOp::PurgeInvocations { before: Timestamp(before), limit }).await.expect("purge") {
+    match store
+        .write(WriteOp::PurgeInvocations(PurgeInvocations { before: Timestamp(before), limit }))
+        .await
+        .expect("purge")
+    {
         WriteOutcome::InvocationsPurged(n) => n,
         other => panic!("unexpected outcome {other:?}"),
     }
@@ -328,7 +335,7 @@ async fn versions<H: Harness>(h: &H) {
 
     // A deploy in a batch that fails is undone with its log record.
     let batch = vec![
-        WriteOp::PutFunction(spec(SPACE, "batched", b"batched", json!({}))),
+        WriteOp::PutFunction(PutFunction { spec: spec(SPACE, "batched", b"batched", json!({})) }),
         enqueue_op(finished("not-pending", "batched", 0)),
     ];
     match store.write_atomic(batch).await {
@@ -388,14 +395,25 @@ async fn records<H: Harness>(h: &H) {
     // A stored id, or one named twice, refuses the whole write, and only that write.
     let neighbour = {
         let store = store.clone();
-        tokio::spawn(async move { store.write(WriteOp::RecordInvocations(vec![finished("inv-n", "c", t)])).await })
+        tokio::spawn(async move {
+            store
+                .write(WriteOp::RecordInvocations(RecordInvocations { records: vec![finished("inv-n", "c", t)] }))
+                .await
+        })
     };
-    let dup = store.write(WriteOp::RecordInvocations(vec![finished("inv-6", "a", t), finished("inv-0", "a", t)])).await;
+    let dup = store
+        .write(WriteOp::RecordInvocations(RecordInvocations {
+            records: vec![finished("inv-6", "a", t), finished("inv-0", "a", t)],
+        }))
+        .await;
     assert!(refused_as_internal(&dup, "an invocation with id \"inv-0\" is already stored"), "{dup:?}");
     let neighbour = neighbour.await.expect("task");
     assert!(matches!(neighbour, Ok(WriteOutcome::InvocationsRecorded(1))), "a neighbour is not failed: {neighbour:?}");
-    let twice =
-        store.write(WriteOp::RecordInvocations(vec![finished("inv-7", "a", t), finished("inv-7", "b", t)])).await;
+    let twice = store
+        .write(WriteOp::RecordInvocations(RecordInvocations {
+            records: vec![finished("inv-7", "a", t), finished("inv-7", "b", t)],
+        }))
+        .await;
     assert!(refused_as_internal(&twice, "inv-7"), "{twice:?}");
     assert!(store.get_invocation(&space(SPACE), "inv-6").await.expect("get").is_none(), "nothing was recorded");
     assert!(store.get_invocation(&space(SPACE), "inv-7").await.expect("get").is_none(), "nothing was recorded");
@@ -472,10 +490,12 @@ async fn enqueue_idempotency<H: Harness>(h: &H) {
     let (c, replayed) = enqueue(&*store, pending("e-6", "resize", Some("sync-key"))).await;
     assert!(!replayed && c.id == "e-6", "only asynchronous invocations hold a key");
     // A new id with a key already taken, or an id already stored, is refused.
-    let taken = store.write(WriteOp::RecordInvocations(vec![pending("e-7", "resize", Some("k"))])).await;
+    let taken = store
+        .write(WriteOp::RecordInvocations(RecordInvocations { records: vec![pending("e-7", "resize", Some("k"))] }))
+        .await;
     assert!(refused_as_internal(&taken, "with idempotency key \"k\" is already stored"), "{taken:?}");
     let twice = vec![pending("e-7", "resize", Some("twice")), pending("e-9", "resize", Some("twice"))];
-    let twice = store.write(WriteOp::RecordInvocations(twice)).await;
+    let twice = store.write(WriteOp::RecordInvocations(RecordInvocations { records: twice })).await;
     assert!(refused_as_internal(&twice, "twice"), "{twice:?}");
     let reused = store.write(enqueue_op(pending("e-1", "resize", Some("fresh")))).await;
     assert!(refused_as_internal(&reused, "an invocation with id \"e-1\" is already stored"), "{reused:?}");
@@ -608,24 +628,24 @@ async fn follows_its_job<H: Harness>(h: &H) {
     assert!(done[0].get("output").is_none(), "{:?}", done[0]);
 
     // Re-driven: pending again from scratch; cancelled: failed, logged.
-    let retry = WriteOp::RetryJob { space: space(SPACE), id: "f-2".into(), payload: None };
+    let retry = WriteOp::RetryJob(RetryJob { space: space(SPACE), id: "f-2".into(), payload: None });
     store.write(retry).await.expect("re-drive");
     let redriven = stored(&*store, "f-2").await;
     assert_eq!(
         (redriven.status, redriven.attempt, redriven.error, redriven.finished_at),
         (InvocationStatus::Pending, 0, None, None)
     );
-    store.write(WriteOp::CancelJob { space: space(SPACE), id: "f-2".into() }).await.expect("cancel");
+    store.write(WriteOp::CancelJob(CancelJob { space: space(SPACE), id: "f-2".into() })).await.expect("cancel");
     let cancelled = stored(&*store, "f-2").await;
     assert_eq!(cancelled.status, InvocationStatus::Failed);
     assert_eq!(cancelled.error.as_ref().and_then(|e| e.get("code")), Some(&json!("cancelled")));
     // Deleting a pending invocation's job fails the invocation; a finished one's leaves it.
     enqueue(&*store, pending("f-3", "resize", None)).await;
-    store.write(WriteOp::DeleteJob { space: space(SPACE), id: "f-3".into() }).await.expect("delete");
+    store.write(WriteOp::DeleteJob(DeleteJob { space: space(SPACE), id: "f-3".into() })).await.expect("delete");
     let deleted = stored(&*store, "f-3").await;
     assert_eq!(deleted.status, InvocationStatus::Failed);
     assert_eq!(deleted.error.as_ref().and_then(|e| e.get("code")), Some(&json!("job_deleted")));
-    store.write(WriteOp::DeleteJob { space: space(SPACE), id: "f-1".into() }).await.expect("delete");
+    store.write(WriteOp::DeleteJob(DeleteJob { space: space(SPACE), id: "f-1".into() })).await.expect("delete");
     assert_eq!(stored(&*store, "f-1").await, want, "a finished invocation is left as it is");
     let statuses: Vec<Value> = completions(&*store, mark).await.iter().map(|p| p["status"].clone()).collect();
     assert_eq!(statuses, vec![json!("failed"), json!("failed"), json!("failed")], "dead, cancelled, deleted");

@@ -68,8 +68,8 @@ fn spec(space_name: &str, id: &str, run_at: Timestamp) -> JobSpec {
 }
 
 async fn enqueue(store: &dyn Store, spec: JobSpec) -> JobRecord {
-    match store.write(WriteOp::EnqueueJob(spec)).await.expect("enqueue") {
-        WriteOutcome::JobEnqueued { job, .. } => *job,
+    match store.write(WriteOp::EnqueueJob(EnqueueJob { spec })).await.expect("enqueue") {
+        WriteOutcome::JobEnqueued(JobEnqueued { job, .. }) => *job,
         other => panic!("unexpected {other:?}"),
     }
 }
@@ -183,12 +183,12 @@ async fn enqueue_with_key_is_idempotent<H: Harness>(h: &H) {
     first.idempotency_key = Some("order-7".into());
     let mut second = spec("acme", "j-2", Timestamp(0));
     second.idempotency_key = Some("order-7".into());
-    let a = store.write(WriteOp::EnqueueJob(first)).await.unwrap();
-    let b = store.write(WriteOp::EnqueueJob(second)).await.unwrap();
+    let a = store.write(WriteOp::EnqueueJob(EnqueueJob { spec: first })).await.unwrap();
+    let b = store.write(WriteOp::EnqueueJob(EnqueueJob { spec: second })).await.unwrap();
     match (a, b) {
         (
-            WriteOutcome::JobEnqueued { job: a, replayed: false, .. },
-            WriteOutcome::JobEnqueued { job: b, replayed: true, .. },
+            WriteOutcome::JobEnqueued(JobEnqueued { job: a, replayed: false, .. }),
+            WriteOutcome::JobEnqueued(JobEnqueued { job: b, replayed: true, .. }),
         ) => {
             assert_eq!((a.id.as_str(), b.id.as_str()), ("j-1", "j-1"));
             assert_eq!(b.effect_key(), "order-7");
@@ -318,9 +318,10 @@ async fn retry_schedule_dead_redrive<H: Harness>(h: &H) {
     assert!(lease(&*store, "w", 1, 60_000).await.jobs.is_empty(), "a dead job never runs by itself");
 
     // Re-drive with a new payload: it runs again from attempt 1.
-    let op = WriteOp::RetryJob { space: space("acme"), id: "j-1".into(), payload: Some(json!({ "fixed": true })) };
+    let op =
+        WriteOp::RetryJob(RetryJob { space: space("acme"), id: "j-1".into(), payload: Some(json!({ "fixed": true })) });
     match store.write(op).await.unwrap() {
-        WriteOutcome::JobChanged(Some(job)) => assert_eq!((job.status, job.attempt), (JobStatus::Pending, 0)),
+        WriteOutcome::JobChanged(job) => assert_eq!((job.status, job.attempt), (JobStatus::Pending, 0)),
         other => panic!("unexpected {other:?}"),
     }
     let again = lease(&*store, "w", 1, 60_000).await.jobs.remove(0);
@@ -343,7 +344,7 @@ async fn retry_schedule_dead_redrive<H: Harness>(h: &H) {
         random: 0.5,
     };
     assert_eq!(finish(&*store, &job, "w", refused).await, JobFinished::Dead, "a permanent failure is dead at once");
-    store.write(WriteOp::DeleteJob { space: space("acme"), id: "j-4".into() }).await.unwrap();
+    store.write(WriteOp::DeleteJob(DeleteJob { space: space("acme"), id: "j-4".into() })).await.unwrap();
     enqueue(&*store, spec("acme", "j-3", clock.now())).await;
     let job = lease(&*store, "w", 1, 60_000).await.jobs.remove(0);
     let outcome = AttemptOutcome::Failed {
@@ -371,10 +372,12 @@ async fn stale_worker_finishes_nothing<H: Harness>(h: &H) {
     wrong.attempt = 2;
     assert_eq!(finish(&*store, &wrong, "node-a", AttemptOutcome::Succeeded(None)).await, JobFinished::NotHeld);
     // Extending: only what the owner holds.
-    let extend = |owner: &str| WriteOp::ExtendJobLeases {
-        owner: owner.into(),
-        ids: vec!["j-1".into(), "nope".into()],
-        lease_ms: 120_000,
+    let extend = |owner: &str| {
+        WriteOp::ExtendJobLeases(ExtendJobLeases {
+            owner: owner.into(),
+            ids: vec!["j-1".into(), "nope".into()],
+            lease_ms: 120_000,
+        })
     };
     assert_eq!(store.write(extend("node-b")).await.unwrap(), WriteOutcome::JobLeasesExtended(0));
     assert_eq!(store.write(extend("node-a")).await.unwrap(), WriteOutcome::JobLeasesExtended(1));
@@ -388,7 +391,7 @@ async fn fairness_small_space_one_round<H: Harness>(h: &H) {
     const BIG: usize = 10_000;
     let mut batch = Vec::new();
     for i in 0..BIG {
-        batch.push(WriteOp::EnqueueJob(spec("big", &format!("b-{i:05}"), Timestamp(0))));
+        batch.push(WriteOp::EnqueueJob(EnqueueJob { spec: spec("big", &format!("b-{i:05}"), Timestamp(0)) }));
         if batch.len() == 1_000 {
             store.write_atomic(std::mem::take(&mut batch)).await.expect("enqueue");
         }
@@ -428,24 +431,24 @@ async fn cancel_delete_and_refusals<H: Harness>(h: &H) {
     let running = lease(&*store, "w", 1, 60_000).await.jobs.remove(0);
     let refused = |op| async { store.write(op).await.expect_err("refused") };
     // A running job cannot be deleted or re-driven; a pending one cannot be re-driven.
-    let e = refused(WriteOp::DeleteJob { space: space("acme"), id: running.id.clone() }).await;
+    let e = refused(WriteOp::DeleteJob(DeleteJob { space: space("acme"), id: running.id.clone() })).await;
     assert!(matches!(e, StoreError::JobConflict { ref status, .. } if status == "running"), "{e:?}");
-    let e = refused(WriteOp::RetryJob { space: space("acme"), id: "j-2".into(), payload: None }).await;
+    let e = refused(WriteOp::RetryJob(RetryJob { space: space("acme"), id: "j-2".into(), payload: None })).await;
     assert!(matches!(e, StoreError::JobConflict { ref status, .. } if status == "pending"), "{e:?}");
-    let e = refused(WriteOp::RetryJob { space: space("globex"), id: "j-2".into(), payload: None }).await;
+    let e = refused(WriteOp::RetryJob(RetryJob { space: space("globex"), id: "j-2".into(), payload: None })).await;
     assert!(matches!(e, StoreError::JobNotFound { .. }), "another space's job is not found: {e:?}");
     // Cancelling the running job: its attempt's end changes nothing.
-    store.write(WriteOp::CancelJob { space: space("acme"), id: running.id.clone() }).await.unwrap();
+    store.write(WriteOp::CancelJob(CancelJob { space: space("acme"), id: running.id.clone() })).await.unwrap();
     assert_eq!(finish(&*store, &running, "w", AttemptOutcome::Succeeded(None)).await, JobFinished::NotHeld);
     assert_eq!(get(&*store, "acme", &running.id).await.status, JobStatus::Cancelled);
-    let e = refused(WriteOp::CancelJob { space: space("acme"), id: running.id.clone() }).await;
+    let e = refused(WriteOp::CancelJob(CancelJob { space: space("acme"), id: running.id.clone() })).await;
     assert!(matches!(e, StoreError::JobConflict { .. }), "{e:?}");
-    store.write(WriteOp::DeleteJob { space: space("acme"), id: running.id.clone() }).await.unwrap();
+    store.write(WriteOp::DeleteJob(DeleteJob { space: space("acme"), id: running.id.clone() })).await.unwrap();
     assert!(store.get_job(&space("acme"), &running.id).await.unwrap().is_none());
-    let e = refused(WriteOp::DeleteJob { space: space("acme"), id: running.id.clone() }).await;
+    let e = refused(WriteOp::DeleteJob(DeleteJob { space: space("acme"), id: running.id.clone() })).await;
     assert!(matches!(e, StoreError::JobNotFound { .. }), "{e:?}");
     // Deleting the space takes its jobs.
-    store.write(WriteOp::DeleteSpace { space: space("acme") }).await.unwrap();
+    store.write(WriteOp::DeleteSpace(DeleteSpace { space: space("acme") })).await.unwrap();
     assert!(store.get_job(&space("acme"), "j-2").await.unwrap().is_none());
     assert_eq!(store.next_job_wakeup().await.unwrap(), None);
 }
@@ -463,7 +466,7 @@ async fn released<H: Harness>(h: &H) {
     let theirs = lease(&*store, "node-b", 1, 60_000).await.jobs;
     assert_eq!((mine.len(), theirs.len()), (2, 1));
     let ids = vec![mine[0].id.clone(), theirs[0].id.clone(), "unknown".to_string()];
-    let op = WriteOp::ReleaseJobs { owner: "node-a".into(), ids, random: 0.5 };
+    let op = WriteOp::ReleaseJobs(ReleaseJobs { owner: "node-a".into(), ids, random: 0.5 });
     assert_eq!(store.write(op).await.expect("release"), WriteOutcome::JobsReleased(1), "only what node-a holds");
     let released = get(&*store, "acme", &mine[0].id).await;
     assert_eq!((released.status, released.attempt), (JobStatus::Pending, 1));
@@ -484,7 +487,8 @@ async fn retention<H: Harness>(h: &H) {
     let purge = |before: i64, limit: u32| {
         let store = store.clone();
         async move {
-            match store.write(WriteOp::PurgeJobs { before: Timestamp(before), limit }).await.expect("purge") {
+            match store.write(WriteOp::PurgeJobs(PurgeJobs { before: Timestamp(before), limit })).await.expect("purge")
+            {
                 WriteOutcome::JobsPurged(n) => n,
                 other => panic!("unexpected {other:?}"),
             }
@@ -506,7 +510,7 @@ async fn retention<H: Harness>(h: &H) {
     clock.advance(10);
     assert_eq!(finish(&*store, &held["ok-2"], "w", AttemptOutcome::Succeeded(None)).await, JobFinished::Succeeded);
     clock.advance(10);
-    store.write(WriteOp::CancelJob { space: space("acme"), id: "gone".into() }).await.unwrap();
+    store.write(WriteOp::CancelJob(CancelJob { space: space("acme"), id: "gone".into() })).await.unwrap();
     clock.advance(10);
     assert_eq!(finish(&*store, &held["dead"], "w", failed("boom")).await, JobFinished::Dead);
     let _ = held.remove("run");
@@ -529,7 +533,8 @@ async fn timers_fire_exactly_once<H: Harness>(h: &H) {
     let due = Timestamp(50_000_000 + 60_000);
     let mut batch = Vec::new();
     for i in 0..TIMERS {
-        batch.push(WriteOp::EnqueueJob(spec(["acme", "globex"][i % 2], &format!("t-{i:06}"), due)));
+        batch
+            .push(WriteOp::EnqueueJob(EnqueueJob { spec: spec(["acme", "globex"][i % 2], &format!("t-{i:06}"), due) }));
         if batch.len() == 2_000 {
             store.write_atomic(std::mem::take(&mut batch)).await.expect("enqueue");
         }

@@ -19,7 +19,7 @@ use switchyard_model::{
 use super::{Case, Harness, seg, space};
 use crate::streams::*;
 use crate::types::*;
-use crate::{Clock, Store, StoreError, SystemClock};
+use crate::{BucketPut, Clock, ExpireKv, KvDelete, KvPut, KvWritten, PutBucket, Store, StoreError, SystemClock};
 
 /// This module's cases, by name.
 pub(super) fn cases<H: Harness>() -> Vec<(&'static str, Case<H>)> {
@@ -41,7 +41,7 @@ const BUCKET: &str = "config";
 
 /// A put of `value` into the test bucket.
 fn put(key: &str, value: &[u8], condition: KvCondition) -> WriteOp {
-    WriteOp::KvPut {
+    WriteOp::KvPut(KvPut {
         space: space(SPACE),
         bucket: seg(BUCKET),
         key: key.to_string(),
@@ -49,14 +49,14 @@ fn put(key: &str, value: &[u8], condition: KvCondition) -> WriteOp {
         content_type: "text/plain".to_string(),
         ttl_ms: None,
         condition,
-    }
+    })
 }
 
 /// A put with a TTL.
 fn put_ttl(key: &str, value: &[u8], ttl_ms: u64) -> WriteOp {
     match put(key, value, KvCondition::Always) {
-        WriteOp::KvPut { space, bucket, key, value, content_type, condition, .. } => {
-            WriteOp::KvPut { space, bucket, key, value, content_type, ttl_ms: Some(ttl_ms), condition }
+        WriteOp::KvPut(KvPut { space, bucket, key, value, content_type, condition, .. }) => {
+            WriteOp::KvPut(KvPut { space, bucket, key, value, content_type, ttl_ms: Some(ttl_ms), condition })
         }
         other => other,
     }
@@ -64,12 +64,12 @@ fn put_ttl(key: &str, value: &[u8], ttl_ms: u64) -> WriteOp {
 
 /// A delete from the test bucket.
 fn delete(key: &str, condition: KvCondition) -> WriteOp {
-    WriteOp::KvDelete { space: space(SPACE), bucket: seg(BUCKET), key: key.to_string(), condition }
+    WriteOp::KvDelete(KvDelete { space: space(SPACE), bucket: seg(BUCKET), key: key.to_string(), condition })
 }
 
 /// Sets the test bucket's history.
 fn put_bucket(history: u32) -> WriteOp {
-    WriteOp::PutBucket { space: space(SPACE), bucket: seg(BUCKET), history }
+    WriteOp::PutBucket(PutBucket { space: space(SPACE), bucket: seg(BUCKET), history })
 }
 
 /// The key's address.
@@ -80,7 +80,7 @@ fn address(key: &str) -> String {
 /// Writes `op`, expecting `KvWritten`; returns (revision, seq).
 async fn written<S: Store>(store: &S, op: WriteOp) -> (u64, Seq) {
     match store.write(op).await.expect("KV write") {
-        WriteOutcome::KvWritten { revision, seq, .. } => (revision, seq),
+        WriteOutcome::KvWritten(KvWritten { revision, seq, .. }) => (revision, seq),
         other => panic!("unexpected outcome {other:?}"),
     }
 }
@@ -106,7 +106,7 @@ async fn revisions<S: Store>(store: &S, key: &str, limit: u32) -> Vec<(u64, bool
 
 /// Expires what is due at `due`; returns how many keys.
 async fn expire<S: Store>(store: &S, due: Timestamp, limit: u32) -> u64 {
-    match store.write(WriteOp::ExpireKv { now: due, limit }).await.expect("expire") {
+    match store.write(WriteOp::ExpireKv(ExpireKv { now: due, limit })).await.expect("expire") {
         WriteOutcome::KvExpired(n) => n,
         other => panic!("unexpected outcome {other:?}"),
     }
@@ -132,7 +132,7 @@ const BINARY: &[u8] = &[0xff, 0x00, 0xfe, b'a', 0x80];
 async fn put_get_round_trip<H: Harness>(h: &H) {
     let store = h.fresh().await;
     let before = SystemClock.now();
-    let op = WriteOp::KvPut {
+    let op = WriteOp::KvPut(KvPut {
         space: space(SPACE),
         bucket: seg(BUCKET),
         key: "blob.bin".into(),
@@ -140,7 +140,7 @@ async fn put_get_round_trip<H: Harness>(h: &H) {
         content_type: "application/octet-stream".into(),
         ttl_ms: None,
         condition: KvCondition::Always,
-    };
+    });
     assert_eq!(written(&*store, op).await.0, 1);
     let got = get(&*store, "blob.bin").await.expect("written");
     assert_eq!(got.key, "blob.bin");
@@ -162,7 +162,7 @@ async fn put_get_round_trip<H: Harness>(h: &H) {
     let spaces = store.list_spaces().await.expect("spaces");
     assert_eq!(spaces.iter().map(|s| s.name.to_string()).collect::<Vec<_>>(), vec![SPACE]);
     // The same key in another bucket or space is another key.
-    let elsewhere = WriteOp::KvPut {
+    let elsewhere = WriteOp::KvPut(KvPut {
         space: space("elsewhere"),
         bucket: seg(BUCKET),
         key: "blob.bin".into(),
@@ -170,10 +170,13 @@ async fn put_get_round_trip<H: Harness>(h: &H) {
         content_type: "text/plain".into(),
         ttl_ms: None,
         condition: KvCondition::Absent,
-    };
+    });
     assert_eq!(written(&*store, elsewhere).await.0, 1);
     assert_eq!(get(&*store, "blob.bin").await.expect("written").revision, 3);
-    store.write(WriteOp::PutBucket { space: space(SPACE), bucket: seg("a-first"), history: 2 }).await.expect("put");
+    store
+        .write(WriteOp::PutBucket(PutBucket { space: space(SPACE), bucket: seg("a-first"), history: 2 }))
+        .await
+        .expect("put");
     let names: Vec<String> =
         store.list_buckets(&space(SPACE)).await.expect("list").into_iter().map(|b| b.name.to_string()).collect();
     assert_eq!(names, vec!["a-first", BUCKET], "buckets by name");
@@ -268,12 +271,12 @@ async fn delete_leaves_tombstone<H: Harness>(h: &H) {
 async fn history_window<H: Harness>(h: &H) {
     let store = h.fresh().await;
     let created = store.write(put_bucket(3)).await.expect("put bucket");
-    let WriteOutcome::BucketPut { bucket, created: true, space_created: true } = created else {
+    let WriteOutcome::BucketPut(BucketPut { bucket, created: true, space_created: true }) = created else {
         panic!("the first bucket of a space creates it: {created:?}")
     };
     assert_eq!((bucket.space.as_ref(), bucket.name.as_ref(), bucket.history), (SPACE, BUCKET, 3));
     let again = store.write(put_bucket(3)).await.expect("put bucket");
-    let unchanged = WriteOutcome::BucketPut { bucket: bucket.clone(), created: false, space_created: false };
+    let unchanged = WriteOutcome::BucketPut(BucketPut { bucket: bucket.clone(), created: false, space_created: false });
     assert_eq!(again, unchanged, "a repeat changes nothing");
 
     written(&*store, put("k", b"1", KvCondition::Always)).await;
@@ -292,7 +295,7 @@ async fn history_window<H: Harness>(h: &H) {
     // Shrinking forgets what falls outside the new window at once.
     let shrunk = store.write(put_bucket(2)).await.expect("shrink");
     let expected = BucketRecord { history: 2, ..bucket.clone() };
-    let kept = WriteOutcome::BucketPut { bucket: expected, created: false, space_created: false };
+    let kept = WriteOutcome::BucketPut(BucketPut { bucket: expected, created: false, space_created: false });
     assert_eq!(shrunk, kept, "created_at is kept");
     assert_eq!(revisions(&*store, "k", 10).await, vec![(5, false), (4, false)]);
     written(&*store, put("k", b"6", KvCondition::Always)).await;
@@ -303,14 +306,17 @@ async fn history_window<H: Harness>(h: &H) {
     assert_eq!(revisions(&*store, "k", 10).await, vec![(7, false)]);
     // Growing keeps revisions from then on; history is clamped to 1..=MAX_KV_HISTORY.
     let grown = store.write(put_bucket(1000)).await.expect("grow");
-    assert!(matches!(grown, WriteOutcome::BucketPut { bucket: BucketRecord { history: MAX_KV_HISTORY, .. }, .. }));
+    assert!(matches!(
+        grown,
+        WriteOutcome::BucketPut(BucketPut { bucket: BucketRecord { history: MAX_KV_HISTORY, .. }, .. })
+    ));
     for v in 8..=10 {
         written(&*store, put("k", b"v", KvCondition::Always)).await;
         assert_eq!(revisions(&*store, "k", 100).await.first(), Some(&(v, false)));
     }
     assert_eq!(revisions(&*store, "k", 100).await.len(), 4, "revision 7 onwards");
     let zero = store.write(put_bucket(0)).await.expect("clamped");
-    assert!(matches!(zero, WriteOutcome::BucketPut { bucket: BucketRecord { history: 1, .. }, .. }));
+    assert!(matches!(zero, WriteOutcome::BucketPut(BucketPut { bucket: BucketRecord { history: 1, .. }, .. })));
     assert_eq!(revisions(&*store, "k", 100).await, vec![(10, false)]);
     let stored = store.get_bucket(&space(SPACE), &seg(BUCKET)).await.expect("get").expect("exists");
     assert_eq!((stored.history, stored.created_at), (1, bucket.created_at));
@@ -364,7 +370,7 @@ async fn list_keys_by_prefix<H: Harness>(h: &H) {
     written(&*store, delete("a/3", KvCondition::Always)).await;
     written(&*store, put_ttl("a/4", b"x", 1)).await;
     // Keys elsewhere are not listed.
-    let other = WriteOp::KvPut {
+    let other = WriteOp::KvPut(KvPut {
         space: space(SPACE),
         bucket: seg("other"),
         key: "a/9".into(),
@@ -372,7 +378,7 @@ async fn list_keys_by_prefix<H: Harness>(h: &H) {
         content_type: String::new(),
         ttl_ms: None,
         condition: KvCondition::Always,
-    };
+    });
     written(&*store, other).await;
     let now = Timestamp(SystemClock.now().0 + 1_000);
     let all = vec!["-x", "A", "a", "a.b", "a/1", "a/10", "a/2", "a=", "a_x", "abx", "b", "z"];
@@ -436,13 +442,13 @@ async fn atomic_batch<H: Harness>(h: &H) {
     let revisions: Vec<u64> = outcomes
         .iter()
         .map(|o| match o {
-            WriteOutcome::KvWritten { revision, .. } => *revision,
+            WriteOutcome::KvWritten(KvWritten { revision, .. }) => *revision,
             other => panic!("unexpected {other:?}"),
         })
         .collect();
     assert_eq!(revisions, vec![1, 2, 1]);
     // A refusal undoes the whole batch, its bucket creation included.
-    let other = WriteOp::KvPut {
+    let other = WriteOp::KvPut(KvPut {
         space: space(SPACE),
         bucket: seg("fresh"),
         key: "x".into(),
@@ -450,7 +456,7 @@ async fn atomic_batch<H: Harness>(h: &H) {
         content_type: "text/plain".into(),
         ttl_ms: None,
         condition: KvCondition::Always,
-    };
+    });
     let failed = store
         .write_atomic(vec![other, put("a", b"3", KvCondition::Always), delete("b", KvCondition::Revision(7))])
         .await;
@@ -486,7 +492,7 @@ async fn cas_race<H: Harness>(h: &H) {
                 barrier.wait().await;
                 let value = format!("task {task} round {round}");
                 match store.write(put("counter", value.as_bytes(), KvCondition::Revision(current))).await {
-                    Ok(WriteOutcome::KvWritten { revision, .. }) => {
+                    Ok(WriteOutcome::KvWritten(KvWritten { revision, .. })) => {
                         assert_eq!(revision, current + 1);
                         won.push((revision, value));
                     }

@@ -19,7 +19,11 @@ use super::{Case, Harness, key, obj, order_definition, seg, space};
 use crate::functions::*;
 use crate::streams::*;
 use crate::types::*;
-use crate::{Clock, ListInstances, Store, StoreError, SystemClock};
+use crate::{
+    ApplyEvent, Clock, CreateInstance, DeleteInstance, DeleteSpace, EnqueueInvocation, FunctionPut, InstanceCreated,
+    KvDelete, KvPut, KvWritten, ListInstances, MachinePut, Publish, Pull, PutBucket, PutFunction, PutMachine,
+    PutSubscription, RecordInvocations, SpaceDeleted, Store, StoreError, SystemClock,
+};
 
 /// This module's cases, by name.
 pub(super) fn cases<H: Harness>() -> Vec<(&'static str, Case<H>)> {
@@ -33,11 +37,11 @@ pub(super) fn cases<H: Harness>() -> Vec<(&'static str, Case<H>)> {
 fn put_machine(sp: &str, initial: &str) -> WriteOp {
     let mut definition = order_definition();
     definition["initial"] = json!(initial);
-    WriteOp::PutMachine { space: space(sp), name: seg("order"), definition }
+    WriteOp::PutMachine(PutMachine { space: space(sp), name: seg("order"), definition })
 }
 
 fn kv_put(sp: &str, key: &str, value: &[u8]) -> WriteOp {
-    WriteOp::KvPut {
+    WriteOp::KvPut(KvPut {
         space: space(sp),
         bucket: seg("config"),
         key: key.to_string(),
@@ -45,38 +49,48 @@ fn kv_put(sp: &str, key: &str, value: &[u8]) -> WriteOp {
         content_type: "text/plain".to_string(),
         ttl_ms: None,
         condition: KvCondition::Always,
-    }
+    })
 }
 
 fn publish(sp: &str, n: i64, idempotency_key: Option<&str>) -> WriteOp {
-    WriteOp::Publish {
+    WriteOp::Publish(Publish {
         space: space(sp),
         topic: seg("news"),
         payload: json!({ "n": n }),
         key: None,
         headers: Default::default(),
         idempotency: idempotency_key.map(|k| Idempotency { key: k.to_string(), fingerprint: format!("fp-{n}") }),
-    }
+    })
 }
 
 fn subscription(sp: &str) -> WriteOp {
-    WriteOp::PutSubscription(SubscriptionSpec {
-        filter: LogFilter { space: space(sp), address: AddressFilter::Any, kinds: vec![], state: None, event: None },
-        name: seg("s1"),
-        start_after: Seq(0),
-        max_deliveries: 5,
-        ack_wait_ms: 60_000,
-        allow_loss: false,
+    WriteOp::PutSubscription(PutSubscription {
+        spec: SubscriptionSpec {
+            filter: LogFilter {
+                space: space(sp),
+                address: AddressFilter::Any,
+                kinds: vec![],
+                state: None,
+                event: None,
+            },
+            name: seg("s1"),
+            start_after: Seq(0),
+            max_deliveries: 5,
+            ack_wait_ms: 60_000,
+            allow_loss: false,
+        },
     })
 }
 
 fn deploy(sp: &str, component: &[u8]) -> WriteOp {
-    WriteOp::PutFunction(FunctionSpec {
-        space: space(sp),
-        name: seg("resize"),
-        component: component.to_vec(),
-        digest: component.iter().map(|b| format!("{b:02x}")).collect(),
-        config: json!({ "timeout_ms": 1000 }),
+    WriteOp::PutFunction(PutFunction {
+        spec: FunctionSpec {
+            space: space(sp),
+            name: seg("resize"),
+            component: component.to_vec(),
+            digest: component.iter().map(|b| format!("{b:02x}")).collect(),
+            config: json!({ "timeout_ms": 1000 }),
+        },
     })
 }
 
@@ -116,18 +130,18 @@ async fn write<S: Store>(store: &S, op: WriteOp) -> WriteOutcome {
 /// first time after the space was deleted; a refused write creates nothing.
 async fn creation_is_reported<H: Harness>(h: &H) {
     let store = h.fresh().await;
-    let bucket = |sp: &str| WriteOp::PutBucket { space: space(sp), bucket: seg("config"), history: 2 };
+    let bucket = |sp: &str| WriteOp::PutBucket(PutBucket { space: space(sp), bucket: seg("config"), history: 2 });
     // A space's name, the write that creates it, and a second write of the same kind.
     type Writes = (&'static str, fn(&str) -> WriteOp, fn(&str) -> WriteOp);
     let kinds: Vec<Writes> = vec![
         ("m", |sp| put_machine(sp, "pending"), |sp| put_machine(sp, "paid")),
-        ("b", bucket, |sp| WriteOp::PutBucket { space: space(sp), bucket: seg("other"), history: 2 }),
+        ("b", bucket, |sp| WriteOp::PutBucket(PutBucket { space: space(sp), bucket: seg("other"), history: 2 })),
         ("k", |sp| kv_put(sp, "a", b"1"), |sp| kv_put(sp, "b", b"2")),
         ("f", |sp| deploy(sp, b"one"), |sp| deploy(sp, b"two")),
         ("s", subscription, |sp| {
-            let WriteOp::PutSubscription(mut spec) = subscription(sp) else { unreachable!() };
+            let WriteOp::PutSubscription(PutSubscription { mut spec }) = subscription(sp) else { unreachable!() };
             spec.name = seg("s2");
-            WriteOp::PutSubscription(spec)
+            WriteOp::PutSubscription(PutSubscription { spec })
         }),
         ("p", |sp| publish(sp, 1, None), |sp| publish(sp, 2, None)),
     ];
@@ -141,21 +155,25 @@ async fn creation_is_reported<H: Harness>(h: &H) {
     assert_eq!(listed, ["b", "f", "k", "m", "p", "s"]);
 
     // A write that is refused creates nothing; an instance needs its machine, so its space.
-    let refused = store.write(WriteOp::KvDelete {
+    let refused = store.write(WriteOp::KvDelete(KvDelete {
         space: space("x"),
         bucket: seg("config"),
         key: "a".into(),
         condition: KvCondition::Always,
-    });
+    }));
     let refused = refused.await;
     assert!(matches!(refused, Err(StoreError::KvNotFound { .. })), "{refused:?}");
-    let refused = store.write(WriteOp::CreateInstance { key: key("x", "o-1"), ctx: obj(json!({})), idempotency: None });
+    let refused = store.write(WriteOp::CreateInstance(CreateInstance {
+        key: key("x", "o-1"),
+        ctx: obj(json!({})),
+        idempotency: None,
+    }));
     let refused = refused.await;
     assert!(matches!(refused, Err(StoreError::MachineNotFound { .. })), "{refused:?}");
     assert!(!store.list_spaces().await.expect("spaces").iter().any(|s| s.name.as_str() == "x"));
 
     for (sp, first, _) in &kinds {
-        write(&*store, WriteOp::DeleteSpace { space: space(sp) }).await;
+        write(&*store, WriteOp::DeleteSpace(DeleteSpace { space: space(sp) })).await;
         let created = write(&*store, first(sp)).await;
         assert!(created.space_created(), "the first write into {sp} after its deletion creates it: {created:?}");
     }
@@ -223,10 +241,13 @@ async fn populate<S: Store>(store: &S, sp: &str) {
     write(store, put_machine(sp, "paid")).await;
     write(store, put_machine(sp, "pending")).await;
     let idem = |k: &str| Some(Idempotency { key: k.to_string(), fingerprint: format!("fp-{k}") });
-    let create =
-        WriteOp::CreateInstance { key: key(sp, "o-1"), ctx: obj(json!({ "amount": 5 })), idempotency: idem("c1") };
+    let create = WriteOp::CreateInstance(CreateInstance {
+        key: key(sp, "o-1"),
+        ctx: obj(json!({ "amount": 5 })),
+        idempotency: idem("c1"),
+    });
     write(store, create).await;
-    let pay = WriteOp::ApplyEvent {
+    let pay = WriteOp::ApplyEvent(ApplyEvent {
         key: key(sp, "o-1"),
         event: "pay".into(),
         payload: obj(json!({ "amount": 5 })),
@@ -234,23 +255,30 @@ async fn populate<S: Store>(store: &S, sp: &str) {
         expected_revision: None,
         idempotency: idem("e1"),
         max_context_bytes: 1 << 20,
-    };
+    });
     write(store, pay).await;
-    write(store, WriteOp::CreateInstance { key: key(sp, "o-2"), ctx: obj(json!({ "amount": 1 })), idempotency: None })
-        .await;
-    write(store, WriteOp::DeleteInstance { key: key(sp, "o-2") }).await;
-    write(store, WriteOp::PutBucket { space: space(sp), bucket: seg("config"), history: 3 }).await;
+    write(
+        store,
+        WriteOp::CreateInstance(CreateInstance {
+            key: key(sp, "o-2"),
+            ctx: obj(json!({ "amount": 1 })),
+            idempotency: None,
+        }),
+    )
+    .await;
+    write(store, WriteOp::DeleteInstance(DeleteInstance { key: key(sp, "o-2") })).await;
+    write(store, WriteOp::PutBucket(PutBucket { space: space(sp), bucket: seg("config"), history: 3 })).await;
     write(store, kv_put(sp, "a", b"1")).await;
     write(store, kv_put(sp, "a", b"2")).await;
     write(store, subscription(sp)).await;
-    let pulled = WriteOp::Pull(PullRequest { space: space(sp), name: seg("s1"), max: 1, lease_ms: 60_000 });
+    let pulled = WriteOp::Pull(Pull { space: space(sp), name: seg("s1"), max: 1, lease_ms: 60_000 });
     let WriteOutcome::Pulled(deliveries) = write(store, pulled).await else { panic!("a pull answers Pulled") };
     assert_eq!(deliveries.len(), 1, "the subscription holds a pending record");
     write(store, deploy(sp, b"one")).await;
     write(store, deploy(sp, b"two")).await;
-    write(store, WriteOp::RecordInvocations(vec![invocation(sp, "i-1", false)])).await;
+    write(store, WriteOp::RecordInvocations(RecordInvocations { records: vec![invocation(sp, "i-1", false)] })).await;
     let retry = switchyard_model::jobs::RetryPolicy::default();
-    write(store, WriteOp::EnqueueInvocation(AsyncInvocation { record: invocation(sp, "i-2", true), retry })).await;
+    write(store, WriteOp::EnqueueInvocation(EnqueueInvocation { record: invocation(sp, "i-2", true), retry })).await;
     write(store, publish(sp, 1, Some("m1"))).await;
 }
 
@@ -264,8 +292,8 @@ async fn delete_space<H: Harness>(h: &H) {
     assert_eq!(acme.versions.len(), 2);
     assert_eq!(acme.invocations.len(), 2);
 
-    let outcome = write(&*store, WriteOp::DeleteSpace { space: space("acme") }).await;
-    let WriteOutcome::SpaceDeleted { deleted, seq } = outcome else { panic!("unexpected {outcome:?}") };
+    let outcome = write(&*store, WriteOp::DeleteSpace(DeleteSpace { space: space("acme") })).await;
+    let WriteOutcome::SpaceDeleted(SpaceDeleted { deleted, seq }) = outcome else { panic!("unexpected {outcome:?}") };
     let expected = SpaceDeletion {
         machines: 1,
         instances: 2,
@@ -319,7 +347,7 @@ async fn delete_space<H: Harness>(h: &H) {
 
     // Gone means not found, however often asked; so is a space that never was.
     for sp in ["acme", "never"] {
-        match store.write(WriteOp::DeleteSpace { space: space(sp) }).await {
+        match store.write(WriteOp::DeleteSpace(DeleteSpace { space: space(sp) })).await {
             Err(StoreError::SpaceNotFound { space: s }) => assert_eq!(s, sp),
             other => panic!("deleting {sp}: {other:?}"),
         }
@@ -330,26 +358,31 @@ async fn delete_space<H: Harness>(h: &H) {
     // compiled from the old version 2, which the instances above ran on, is used), keys and
     // revisions start afresh.
     let put = write(&*store, put_machine("acme", "shipped")).await;
-    assert_eq!(put, WriteOutcome::MachinePut { version: MachineVersion::FIRST, created: true, space_created: true });
+    assert_eq!(
+        put,
+        WriteOutcome::MachinePut(MachinePut { version: MachineVersion::FIRST, created: true, space_created: true })
+    );
     let put = write(&*store, put_machine("acme", "paid")).await;
     let v2 = MachineVersion::FIRST.next();
-    assert_eq!(put, WriteOutcome::MachinePut { version: v2, created: true, space_created: false });
-    let create = WriteOp::CreateInstance {
+    assert_eq!(put, WriteOutcome::MachinePut(MachinePut { version: v2, created: true, space_created: false }));
+    let create = WriteOp::CreateInstance(CreateInstance {
         key: key("acme", "o-1"),
         ctx: obj(json!({ "amount": 1 })),
         idempotency: Some(Idempotency { key: "c1".into(), fingerprint: "another request".into() }),
-    };
+    });
     match write(&*store, create).await {
-        WriteOutcome::InstanceCreated { instance, replayed: false } => {
+        WriteOutcome::InstanceCreated(InstanceCreated { instance, replayed: false }) => {
             assert_eq!((instance.state.as_str(), instance.machine_version), ("paid", v2));
         }
         other => panic!("a key of the deleted space is free again: {other:?}"),
     }
     match write(&*store, kv_put("acme", "a", b"new")).await {
-        WriteOutcome::KvWritten { revision: 1, .. } => {}
+        WriteOutcome::KvWritten(KvWritten { revision: 1, .. }) => {}
         other => panic!("a key of the deleted space starts at revision 1: {other:?}"),
     }
-    let WriteOutcome::FunctionPut { summary, created: true, .. } = write(&*store, deploy("acme", b"two")).await else {
+    let WriteOutcome::FunctionPut(FunctionPut { summary, created: true, .. }) =
+        write(&*store, deploy("acme", b"two")).await
+    else {
         panic!("a function of the deleted space is deployed anew")
     };
     assert_eq!(summary.version, 1);

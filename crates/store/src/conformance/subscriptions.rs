@@ -14,9 +14,11 @@ use switchyard_model::{
 };
 
 use super::{Case, Harness, create, publish, put_order, seg, space};
-use crate::streams::*;
 use crate::types::*;
-use crate::{Clock, Store, StoreError, SystemClock};
+use crate::{
+    Ack, Clock, DeleteSubscription, DiscardDeadLetters, Nack, Published, Pull, PutSubscription, RedriveDeadLetters,
+    Store, StoreError, SubscriptionPut, SystemClock, TrimLog,
+};
 
 /// A lease no case outlives.
 const LONG: u64 = 60_000;
@@ -67,15 +69,15 @@ fn spec(name: &str, filter: LogFilter, start_after: Seq) -> SubscriptionSpec {
 
 /// Puts a subscription; whether it was created.
 async fn put_sub<S: Store>(store: &S, spec: SubscriptionSpec) -> bool {
-    match store.write(WriteOp::PutSubscription(spec)).await.expect("put subscription") {
-        WriteOutcome::SubscriptionPut { created, .. } => created,
+    match store.write(WriteOp::PutSubscription(PutSubscription { spec })).await.expect("put subscription") {
+        WriteOutcome::SubscriptionPut(SubscriptionPut { created, .. }) => created,
         other => panic!("unexpected outcome {other:?}"),
     }
 }
 
 /// Pulls, checking the deliveries come by seq.
 async fn pull<S: Store>(store: &S, sp: &str, name: &str, max: u32, lease_ms: u64) -> Vec<Delivery> {
-    let op = WriteOp::Pull(PullRequest { space: space(sp), name: seg(name), max, lease_ms });
+    let op = WriteOp::Pull(Pull { space: space(sp), name: seg(name), max, lease_ms });
     match store.write(op).await.expect("pull") {
         WriteOutcome::Pulled(deliveries) => {
             assert!(deliveries.windows(2).all(|w| w[0].record.seq < w[1].record.seq), "deliveries by seq");
@@ -108,7 +110,8 @@ fn settled(outcome: Result<WriteOutcome, StoreError>) -> Vec<Seq> {
 
 /// Acks; how many were pending (the seqs the store names are checked to be among those given).
 async fn ack<S: Store>(store: &S, sp: &str, name: &str, seqs: &[Seq]) -> u64 {
-    let acked = settled(store.write(WriteOp::Ack { space: space(sp), name: seg(name), seqs: seqs.to_vec() }).await);
+    let acked =
+        settled(store.write(WriteOp::Ack(Ack { space: space(sp), name: seg(name), seqs: seqs.to_vec() })).await);
     assert!(acked.iter().all(|s| seqs.contains(s)), "acked {acked:?} of {seqs:?}");
     assert!(acked.windows(2).all(|w| w[0] < w[1]), "acked seqs in order, once each: {acked:?}");
     acked.len() as u64
@@ -117,7 +120,7 @@ async fn ack<S: Store>(store: &S, sp: &str, name: &str, seqs: &[Seq]) -> u64 {
 /// Nacks leases, each named by its record's seq and delivery count; how many leases ended.
 async fn nack<S: Store>(store: &S, sp: &str, name: &str, leases: &[(Seq, u32)]) -> u64 {
     let released =
-        settled(store.write(WriteOp::Nack { space: space(sp), name: seg(name), leases: leases.to_vec() }).await);
+        settled(store.write(WriteOp::Nack(Nack { space: space(sp), name: seg(name), leases: leases.to_vec() })).await);
     assert!(released.iter().all(|s| leases.iter().any(|(l, _)| l == s)), "released {released:?} of {leases:?}");
     released.len() as u64
 }
@@ -129,13 +132,21 @@ fn leases_of(deliveries: &[Delivery]) -> Vec<(Seq, u32)> {
 
 /// Redrives dead letters (all for `None`); how many.
 async fn redrive<S: Store>(store: &S, sp: &str, name: &str, seqs: Option<&[Seq]>) -> u64 {
-    let op = WriteOp::RedriveDeadLetters { space: space(sp), name: seg(name), seqs: seqs.map(<[Seq]>::to_vec) };
+    let op = WriteOp::RedriveDeadLetters(RedriveDeadLetters {
+        space: space(sp),
+        name: seg(name),
+        seqs: seqs.map(<[Seq]>::to_vec),
+    });
     updated(store.write(op).await)
 }
 
 /// Discards dead letters (all for `None`); how many.
 async fn discard<S: Store>(store: &S, sp: &str, name: &str, seqs: Option<&[Seq]>) -> u64 {
-    let op = WriteOp::DiscardDeadLetters { space: space(sp), name: seg(name), seqs: seqs.map(<[Seq]>::to_vec) };
+    let op = WriteOp::DiscardDeadLetters(DiscardDeadLetters {
+        space: space(sp),
+        name: seg(name),
+        seqs: seqs.map(<[Seq]>::to_vec),
+    });
     updated(store.write(op).await)
 }
 
@@ -167,7 +178,7 @@ async fn publish_many<S: Store>(store: &S, sp: &str, topic: &str, n: usize) -> V
         let batch: Vec<WriteOp> = ops.by_ref().take(100).collect();
         for outcome in store.write_atomic(batch).await.expect("publish batch") {
             match outcome {
-                WriteOutcome::Published { seq, .. } => seqs.push(seq),
+                WriteOutcome::Published(Published { seq, .. }) => seqs.push(seq),
                 other => panic!("unexpected outcome {other:?}"),
             }
         }
@@ -208,7 +219,9 @@ async fn put_update_refuse_delete<H: Harness>(h: &H) {
     assert_eq!((got.spec.max_deliveries, got.spec.ack_wait_ms, got.spec.allow_loss), (9, 1_000, true));
     assert_eq!((got.spec.start_after, got.cursor), (Seq(0), Seq(0)), "start and cursor are unchanged");
     // A filter cannot change.
-    let refused = store.write(WriteOp::PutSubscription(spec("s1", topic_filter("acme", "sports"), Seq(0)))).await;
+    let refused = store
+        .write(WriteOp::PutSubscription(PutSubscription { spec: spec("s1", topic_filter("acme", "sports"), Seq(0)) }))
+        .await;
     assert!(matches!(refused, Err(StoreError::SubscriptionFilterChanged { .. })), "{refused:?}");
     assert_eq!(get_sub(&*store, "acme", "s1").await.spec.filter, topic_filter("acme", "news"));
 
@@ -219,19 +232,21 @@ async fn put_update_refuse_delete<H: Harness>(h: &H) {
     assert_eq!(listed[0].cursor, seqs[1], "the cursor starts at start_after");
 
     assert_eq!(seqs_of(&pull(&*store, "acme", "s1", 10, LONG).await), seqs);
-    let deleted = store.write(WriteOp::DeleteSubscription { space: space("acme"), name: seg("s1") }).await;
+    let deleted =
+        store.write(WriteOp::DeleteSubscription(DeleteSubscription { space: space("acme"), name: seg("s1") })).await;
     assert_eq!(deleted.expect("delete"), WriteOutcome::SubscriptionDeleted);
     assert!(store.get_subscription(&space("acme"), &seg("s1")).await.expect("get").is_none());
     assert!(store.get_subscription(&space("beta"), &seg("s1")).await.expect("get").is_some(), "other space kept");
-    let again = store.write(WriteOp::DeleteSubscription { space: space("acme"), name: seg("s1") }).await;
+    let again =
+        store.write(WriteOp::DeleteSubscription(DeleteSubscription { space: space("acme"), name: seg("s1") })).await;
     assert!(is_not_found(&again), "{again:?}");
     let (sp, name) = (space("acme"), seg("s1"));
     let missing = [
-        WriteOp::Pull(PullRequest { space: sp.clone(), name: name.clone(), max: 1, lease_ms: LONG }),
-        WriteOp::Ack { space: sp.clone(), name: name.clone(), seqs: vec![seqs[0]] },
-        WriteOp::Nack { space: sp.clone(), name: name.clone(), leases: vec![] },
-        WriteOp::RedriveDeadLetters { space: sp.clone(), name: name.clone(), seqs: None },
-        WriteOp::DiscardDeadLetters { space: sp.clone(), name: name.clone(), seqs: None },
+        WriteOp::Pull(Pull { space: sp.clone(), name: name.clone(), max: 1, lease_ms: LONG }),
+        WriteOp::Ack(Ack { space: sp.clone(), name: name.clone(), seqs: vec![seqs[0]] }),
+        WriteOp::Nack(Nack { space: sp.clone(), name: name.clone(), leases: vec![] }),
+        WriteOp::RedriveDeadLetters(RedriveDeadLetters { space: sp.clone(), name: name.clone(), seqs: None }),
+        WriteOp::DiscardDeadLetters(DiscardDeadLetters { space: sp.clone(), name: name.clone(), seqs: None }),
     ];
     for op in missing {
         let result = store.write(op.clone()).await;
@@ -550,7 +565,10 @@ async fn retention_keeps_needed_records<H: Harness>(h: &H) {
     assert_eq!(trim(&*store, far_future(), None, 10_000).await, 4, "everything but the newest record");
     let stats = store.log_stats().await.expect("stats");
     assert_eq!((stats.oldest, stats.newest, stats.records), (Some(seqs[9]), seqs[9], 1));
-    store.write(WriteOp::DeleteSubscription { space: space("acme"), name: seg("w") }).await.expect("delete");
+    store
+        .write(WriteOp::DeleteSubscription(DeleteSubscription { space: space("acme"), name: seg("w") }))
+        .await
+        .expect("delete");
     assert_eq!(trim(&*store, far_future(), Some(0), 10_000).await, 0, "the newest record is never trimmed");
     let next = publish_many(&*store, "acme", "jobs", 1).await[0];
     assert_eq!(store.log_stats().await.expect("stats").newest, next);
@@ -609,13 +627,15 @@ async fn never_starts_inside_trimmed_log<H: Harness>(h: &H) {
     assert_eq!(trim(&*store, far_future(), None, 4).await, 4);
     let oldest = seqs[4];
     for start in [seqs[0], seqs[2]] {
-        let refused = store.write(WriteOp::PutSubscription(spec("w", topic_filter("acme", "jobs"), start))).await;
+        let refused = store
+            .write(WriteOp::PutSubscription(PutSubscription { spec: spec("w", topic_filter("acme", "jobs"), start) }))
+            .await;
         assert!(matches!(refused, Err(StoreError::SeqExpired { oldest: o }) if o == oldest), "{start}: {refused:?}");
         assert!(store.get_subscription(&space("acme"), &seg("w")).await.expect("get").is_none(), "nothing written");
     }
     let batch = vec![
-        WriteOp::PutSubscription(spec("a", everything("acme"), Seq(0))),
-        WriteOp::PutSubscription(spec("b", everything("acme"), seqs[1])),
+        WriteOp::PutSubscription(PutSubscription { spec: spec("a", everything("acme"), Seq(0)) }),
+        WriteOp::PutSubscription(PutSubscription { spec: spec("b", everything("acme"), seqs[1]) }),
     ];
     let refused = store.write_atomic(batch).await;
     assert!(

@@ -10,9 +10,11 @@ use serde_json::json;
 use switchyard_model::{AddressFilter, LogFilter, LogRecord, Seq, SubscriptionSpec, Timestamp, kinds};
 
 use super::{Case, Harness, create, key, publish, put_order, seg, space};
-use crate::streams::*;
 use crate::types::*;
-use crate::{Clock, ListInstances, Store, StoreError, SystemClock};
+use crate::{
+    Ack, Clock, DiscardDeadLetters, ListInstances, Published, Pull, PutSubscription, Store, StoreError, SystemClock,
+    TrimLog,
+};
 
 /// This module's cases, by name.
 pub(super) fn cases<H: Harness>() -> Vec<(&'static str, Case<H>)> {
@@ -39,7 +41,7 @@ pub(super) async fn damage_payload<H: Harness>(h: &H, store: &H::S, seq: Seq, te
 /// Publishes one message; its seq.
 async fn publish_one<S: Store>(store: &S, sp: &str, topic: &str, n: i64) -> Seq {
     match store.write(publish(sp, topic, json!({ "n": n }), None)).await.expect("publish") {
-        WriteOutcome::Published { seq, .. } => seq,
+        WriteOutcome::Published(Published { seq, .. }) => seq,
         other => panic!("unexpected outcome {other:?}"),
     }
 }
@@ -118,7 +120,7 @@ async fn subscription_goes_past_unreadable_record<H: Harness>(h: &H) {
         allow_loss: false,
     };
     for s in [spec("reader", news("acme"), 5), spec("poison", news("acme"), 1), spec("reader", news("other"), 5)] {
-        store.write(WriteOp::PutSubscription(s)).await.expect("put subscription");
+        store.write(WriteOp::PutSubscription(PutSubscription { spec: s })).await.expect("put subscription");
     }
     let mut seqs = Vec::new();
     for (i, sp) in ["acme", "acme", "other", "acme"].into_iter().enumerate() {
@@ -127,7 +129,7 @@ async fn subscription_goes_past_unreadable_record<H: Harness>(h: &H) {
     damage_payload(h, &store, seqs[1], &too_deep_payload()).await;
 
     let pull = |sp: &'static str, name: &'static str, lease_ms: u64| {
-        let op = WriteOp::Pull(PullRequest { space: space(sp), name: seg(name), max: 10, lease_ms });
+        let op = WriteOp::Pull(Pull { space: space(sp), name: seg(name), max: 10, lease_ms });
         let store = store.clone();
         async move {
             match store.write(op).await.expect("a pull across an unreadable record succeeds") {
@@ -139,7 +141,7 @@ async fn subscription_goes_past_unreadable_record<H: Harness>(h: &H) {
     let ack = |sp: &'static str, name: &'static str, seqs: Vec<Seq>| {
         let store = store.clone();
         async move {
-            match store.write(WriteOp::Ack { space: space(sp), name: seg(name), seqs }).await.expect("ack") {
+            match store.write(WriteOp::Ack(Ack { space: space(sp), name: seg(name), seqs })).await.expect("ack") {
                 WriteOutcome::Settled(acked) => acked.len() as u64,
                 other => panic!("unexpected outcome {other:?}"),
             }
@@ -165,7 +167,11 @@ async fn subscription_goes_past_unreadable_record<H: Harness>(h: &H) {
     assert_eq!(dead.len(), 1);
     assert_marked(dead[0].record.as_ref().expect("still kept"), seqs[1]);
     let discarded = store
-        .write(WriteOp::DiscardDeadLetters { space: space("acme"), name: seg("poison"), seqs: None })
+        .write(WriteOp::DiscardDeadLetters(DiscardDeadLetters {
+            space: space("acme"),
+            name: seg("poison"),
+            seqs: None,
+        }))
         .await
         .expect("discard");
     assert_eq!(discarded, WriteOutcome::SubscriptionUpdated(1));
