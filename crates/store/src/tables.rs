@@ -42,6 +42,14 @@ pub(crate) enum TxError {
     /// database rolled it back for a reason a new attempt can avoid (a deadlock, a
     /// serialization failure).
     Storage { error: StoreError, retry: bool },
+    /// A request failed after it had written (a panic, or a refusal that broke the rule that
+    /// commands refuse before their first write) in a group run without a savepoint per
+    /// request: its writes cannot be undone alone, so the writer abandons the transaction and
+    /// runs the group again with one savepoint per request ([`Group::isolated`]), which
+    /// confines the failure to its own request.
+    ///
+    /// [`Group::isolated`]: crate::commands::Group
+    Isolate(StoreError),
 }
 
 /// What a table method or a command returns.
@@ -184,10 +192,12 @@ pub(crate) struct InstanceRow {
 
 /// The transaction's control and the group's bookkeeping rows.
 pub(crate) trait GroupTable {
-    /// Whether a request's writes are undone with a savepoint even when it is a single op. A
-    /// backend answers `false` when its ops refuse only before their first write, so a single
-    /// op needs none (PostgreSQL: a savepoint is a round trip).
-    const SAVEPOINT_EVERY_REQUEST: bool;
+    /// Rows changed in this transaction so far, when the backend counts them for free (SQLite);
+    /// `None` where it does not. Lets the group runner see a request that refused after it had
+    /// written, which a group without savepoints cannot undo alone.
+    fn rows_changed(&self) -> Option<u64> {
+        None
+    }
 
     /// Starts a savepoint for one request.
     async fn savepoint(&mut self) -> TxResult<()>;

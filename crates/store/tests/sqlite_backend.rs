@@ -296,3 +296,70 @@ async fn compaction_does_not_wait_for_readers() {
     store.compact().await.unwrap();
     assert_eq!(std::fs::metadata(&wal).unwrap().len(), 0, "truncated once the reader is done");
 }
+
+/// A request that refuses after it has written (here a lease round: it fails an expired lease,
+/// then meets a job row it cannot read) runs without a savepoint of its own, so the writer must
+/// run the group again isolated and roll that request back: nothing of it is committed.
+#[tokio::test]
+async fn a_request_that_refuses_after_writing_commits_nothing() {
+    use switchyard_model::jobs::{FairCursor, JobStatus, RetryPolicy, SpaceLimits};
+    use switchyard_model::{JobSpec, Segment, SpaceName, Timestamp};
+    use switchyard_store::{EnqueueJob, LeaseJobs, ListJobs, ManualClock, StoreExt};
+
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(Timestamp(1_000_000));
+    let store = SqliteStore::open(SqliteOptions {
+        data_dir: dir.path().into(),
+        durability: Durability::Fsync,
+        clock: clock.shared(),
+    })
+    .unwrap();
+    let spec = |id: &str| JobSpec {
+        id: id.to_string(),
+        space: "acme".parse::<SpaceName>().unwrap(),
+        kind: Segment::new("noop").unwrap(),
+        target: "noop".into(),
+        payload: serde_json::json!({}),
+        priority: 0,
+        concurrency_key: None,
+        idempotency_key: None,
+        run_at: Timestamp(1_000_000),
+        retry: RetryPolicy::default(),
+    };
+    let lease = |owner: &str| LeaseJobs {
+        owner: owner.into(),
+        max: 8,
+        lease_ms: 5_000,
+        limits: SpaceLimits::new(32),
+        cursor: FairCursor::default(),
+        random: 0.5,
+    };
+    store.execute(EnqueueJob { spec: spec("held") }).await.unwrap();
+    let leased = store.execute(lease("node-a")).await.unwrap();
+    assert_eq!(leased.jobs.len(), 1);
+    store.execute(EnqueueJob { spec: spec("unreadable") }).await.unwrap();
+    {
+        let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+        conn.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+        conn.execute("UPDATE jobs SET retry = 'not json' WHERE id = 'unreadable'", []).unwrap();
+    }
+    // node-a's lease ends: the next round fails that attempt (a write), then reads the due job
+    // it cannot decode and refuses.
+    clock.advance(5_000);
+    let err = store.execute(lease("node-b")).await.expect_err("the unreadable job refuses the round");
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    let held = store
+        .list_jobs(&ListJobs {
+            space: "acme".parse::<SpaceName>().unwrap(),
+            status: Some(JobStatus::Running),
+            kind: None,
+            after_id: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 1, "the expired attempt's failure was rolled back with the refused round");
+    assert_eq!((held[0].id.as_str(), held[0].lease_owner.as_deref()), ("held", Some("node-a")));
+    // The writer goes on: a later write commits.
+    store.execute(EnqueueJob { spec: spec("after") }).await.unwrap();
+}

@@ -24,6 +24,12 @@ pub(crate) struct Group<'g> {
     pub requests: &'g [WriteRequest],
     /// The group's time.
     pub now: Timestamp,
+    /// Every request in a savepoint of its own. Off, a request of one op runs without one
+    /// (commands refuse before their first write, so a refusal leaves nothing to undo; and a
+    /// savepoint is a round trip on PostgreSQL and a copy of every page it touches again on
+    /// SQLite); a failure after a write then asks for the group to be run again isolated
+    /// ([`TxError::Isolate`]).
+    pub isolated: bool,
 }
 
 /// Runs every request of `group` in `tx`; the result of each request, or the error that fails
@@ -40,11 +46,12 @@ pub(crate) async fn run_group<T: Tables>(
             results.push(Err(refusal));
             continue;
         }
-        let savepoint = T::SAVEPOINT_EVERY_REQUEST || req.ops.len() > 1;
+        let savepoint = group.isolated || req.ops.len() > 1;
         if savepoint {
             tx.savepoint().await?;
         }
         let mark = log.mark();
+        let rows_before = tx.rows_changed();
         let mut outcomes = Vec::with_capacity(req.ops.len());
         let mut refused = None;
         for (o, op) in req.ops.iter().enumerate() {
@@ -55,11 +62,10 @@ pub(crate) async fn run_group<T: Tables>(
                 Err(panic) => {
                     let text = crate::group::panic_text(&panic);
                     if !savepoint {
-                        // Its writes cannot be undone alone: the whole group goes.
-                        return Err(TxError::Storage {
-                            error: StoreError::Internal(format!("a bug stopped this write group: {text}")),
-                            retry: false,
-                        });
+                        // Its writes cannot be undone alone: run the group again, isolated.
+                        return Err(TxError::Isolate(StoreError::Internal(format!(
+                            "a bug stopped this write: {text}"
+                        ))));
                     }
                     Err(TxError::Refused(StoreError::Internal(format!(
                         "a bug stopped this write (it was rolled back): {text}"
@@ -69,11 +75,15 @@ pub(crate) async fn run_group<T: Tables>(
             match executed {
                 Ok(outcome) => outcomes.push(outcome),
                 Err(TxError::Refused(e)) => {
+                    if !savepoint && tx.rows_changed() != rows_before {
+                        // It had written: undoing that needs the group run again, isolated.
+                        return Err(TxError::Isolate(e));
+                    }
                     refused =
                         Some(if req.atomic { StoreError::BatchFailed { index: o, source: Box::new(e) } } else { e });
                     break;
                 }
-                Err(storage @ TxError::Storage { .. }) => return Err(storage),
+                Err(failed @ (TxError::Storage { .. } | TxError::Isolate(_))) => return Err(failed),
             }
         }
         match refused {

@@ -39,7 +39,6 @@ pub(crate) const JOBS_CHANNEL: &str = "switchyard_jobs";
 
 impl GroupTable for PgTx<'_, '_> {
     // A command refuses before its first write, and a savepoint is a round trip.
-    const SAVEPOINT_EVERY_REQUEST: bool = false;
 
     async fn savepoint(&mut self) -> TxResult<()> {
         self.tx.batch_execute("SAVEPOINT request").await?;

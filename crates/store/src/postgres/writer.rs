@@ -83,6 +83,9 @@ enum AttemptError {
     Failed(StoreError),
     /// The connection died during COMMIT: the outcome is unknown.
     Unknown(StoreError),
+    /// A request failed after writing, without a savepoint of its own: run the group again
+    /// with one per request (see [`TxError::Isolate`]).
+    Isolate(StoreError),
 }
 
 fn classify(e: tokio_postgres::Error) -> AttemptError {
@@ -159,8 +162,9 @@ impl Writer {
             return fail_all(group, &StoreError::Failed(reason));
         }
         let mut attempt = 1;
+        let mut isolated = false;
         loop {
-            match self.attempt(&group).await {
+            match self.attempt(&group, isolated).await {
                 Ok(results) => {
                     record_committed(&self.metrics, &results);
                     return reply_all(group, results);
@@ -171,7 +175,12 @@ impl Writer {
                     tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 2)).await;
                     attempt += 1;
                 }
-                Err(AttemptError::Retry(e) | AttemptError::Failed(e)) => {
+                Err(AttemptError::Isolate(e)) if !isolated => {
+                    tracing::debug!(error = %e, "a request failed after writing; running its group again, isolated");
+                    self.machines.clear();
+                    isolated = true;
+                }
+                Err(AttemptError::Retry(e) | AttemptError::Failed(e) | AttemptError::Isolate(e)) => {
                     self.machines.clear();
                     if self.connection.as_ref().is_some_and(|c| c.is_closed()) {
                         self.connection = None;
@@ -191,7 +200,7 @@ impl Writer {
         }
     }
 
-    async fn attempt(&mut self, group: &[WriteRequest]) -> Result<Vec<RequestResult>, AttemptError> {
+    async fn attempt(&mut self, group: &[WriteRequest], isolated: bool) -> Result<Vec<RequestResult>, AttemptError> {
         let Writer { pool, connection, machines, machines_epoch, machines_seen, metrics, clock, .. } = self;
         let conn = connect(pool, connection).await?;
         let tx = conn.transaction().await.map_err(classify)?;
@@ -258,10 +267,12 @@ impl Writer {
         // order, then the buffered rows (`commands::run_group`, `PgTx::flush_log`).
         let now = clock.now();
         let mut tables = PgTx { tx: &tx, jobs_due: false };
-        let results = run_group(&mut tables, Group { requests: group, now }, machines).await.map_err(|e| match e {
-            TxError::Storage { error, retry: true } => AttemptError::Retry(error),
-            TxError::Storage { error, retry: false } | TxError::Refused(error) => AttemptError::Failed(error),
-        })?;
+        let results =
+            run_group(&mut tables, Group { requests: group, now, isolated }, machines).await.map_err(|e| match e {
+                TxError::Storage { error, retry: true } => AttemptError::Retry(error),
+                TxError::Storage { error, retry: false } | TxError::Refused(error) => AttemptError::Failed(error),
+                TxError::Isolate(error) => AttemptError::Isolate(error),
+            })?;
         if tables.jobs_due {
             // Delivered on commit, and only then.
             tx.batch_execute(&format!("NOTIFY {}", super::tables::JOBS_CHANNEL)).await.map_err(classify)?;

@@ -25,8 +25,9 @@ pub(crate) struct SqliteTx<'a> {
 }
 
 impl GroupTable for SqliteTx<'_> {
-    // A savepoint costs nothing here and undoes a panic's half-done writes.
-    const SAVEPOINT_EVERY_REQUEST: bool = true;
+    fn rows_changed(&self) -> Option<u64> {
+        Some(self.conn.total_changes())
+    }
 
     async fn savepoint(&mut self) -> TxResult<()> {
         self.conn.execute_batch("SAVEPOINT request")?;
