@@ -18,8 +18,9 @@
 //! output, so a command cannot answer with another op's outcome.
 //!
 //! Invariants:
-//! - A command refuses only before its first write, so a request of one op needs no savepoint
-//!   on a backend where a savepoint costs a round trip.
+//! - A command refuses only before its first write, so a request of one op runs without a
+//!   savepoint; one that fails after writing anyway has its group run again with a savepoint per
+//!   request (`TxError::Isolate`).
 //! - An idempotent command's key is checked, and its response stored, by [`run_command`], not
 //!   by the command: a repeat returns the stored response and runs nothing.
 //! - A command appends log records with [`Cx::append`] and makes its space exist with

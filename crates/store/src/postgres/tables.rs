@@ -38,8 +38,6 @@ pub(crate) struct PgTx<'a, 't> {
 pub(crate) const JOBS_CHANNEL: &str = "switchyard_jobs";
 
 impl GroupTable for PgTx<'_, '_> {
-    // A command refuses before its first write, and a savepoint is a round trip.
-
     async fn savepoint(&mut self) -> TxResult<()> {
         self.tx.batch_execute("SAVEPOINT request").await?;
         Ok(())
