@@ -55,6 +55,7 @@ pub fn code_status(code: ErrorCode) -> StatusCode {
         | ErrorCode::NotFound => StatusCode::NOT_FOUND,
         ErrorCode::InstanceExists
         | ErrorCode::InvalidTransition
+        | ErrorCode::InstanceFinished
         | ErrorCode::GuardRejected
         | ErrorCode::Conflict
         | ErrorCode::SubscriptionExists

@@ -180,6 +180,7 @@ pub async fn invoke_function(
         idempotency_key,
         trace_id: header_text(&headers, TRACE_HEADER.as_str())?,
         machine: None,
+        attempt: 1,
     };
     if q.is_async {
         let (record, replayed) = state.engine.invoke_function_async(&space, &name, request).await?;

@@ -178,6 +178,30 @@ pub async fn get_instance(
 ) -> Result<Response> {
     caller.require(&parse_space(&space)?, Role::Reader)?;
     let instance = state.engine.get_instance(&space, &machine, &id).await?;
+    let work = state.engine.instance_work(&instance).await?;
+    Ok(ok(StatusCode::OK, InstanceView::from(&instance).with_work(&work)))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CancelInstanceBody {
+    reason: Option<String>,
+}
+
+pub async fn cancel_instance(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((space, machine, id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Response> {
+    caller.require(&parse_space(&space)?, Role::Writer)?;
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        crate::extract::require_json(&headers)?;
+    }
+    let body: CancelInstanceBody =
+        if body.iter().all(u8::is_ascii_whitespace) { Default::default() } else { crate::extract::decode_json(&body)? };
+    let instance = state.engine.cancel_instance(&space, &machine, &id, body.reason).await?;
     Ok(ok(StatusCode::OK, InstanceView::from(&instance)))
 }
 

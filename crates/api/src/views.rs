@@ -20,10 +20,54 @@ pub struct InstanceView<'a> {
     revision: u64,
     created_at: String,
     updated_at: String,
+    /// `active`, `waiting`, `running`, `completed`, `failed` or `cancelled`.
+    status: &'static str,
+    /// Why it failed or was cancelled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a serde_json::Value>,
+    /// The jobs of its current state (read of one instance only): its action and timers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pending: Option<Vec<PendingWorkView<'a>>>,
     /// Present only in a listing, on an instance whose stored ctx cannot be read back (`ctx` is
     /// then `{}`); reading that instance itself answers `internal`, naming it.
     #[serde(skip_serializing_if = "Option::is_none")]
     unreadable: Option<UnreadableView<'a>>,
+}
+
+/// One job of an instance's current state, as an instance read shows it.
+#[derive(Serialize)]
+pub struct PendingWorkView<'a> {
+    job: &'a str,
+    kind: &'a str,
+    /// The timer's name (`after:15m`, `wait.timeout`, `timeout`), for a timer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timer: Option<&'a str>,
+    status: &'static str,
+    attempt: u32,
+    /// When it is due (its next attempt, or the timer's time).
+    run_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_error: Option<&'a switchyard_model::JobError>,
+}
+
+impl<'a> InstanceView<'a> {
+    /// Adds the jobs of the instance's current state.
+    pub fn with_work(mut self, jobs: &'a [switchyard_model::JobRecord]) -> Self {
+        self.pending = Some(
+            jobs.iter()
+                .map(|job| PendingWorkView {
+                    job: &job.id,
+                    kind: job.kind.as_ref(),
+                    timer: job.payload.get("timer").and_then(serde_json::Value::as_str),
+                    status: job.status.as_str(),
+                    attempt: job.attempt,
+                    run_at: job.run_at.to_rfc3339(),
+                    last_error: job.last_error.as_ref(),
+                })
+                .collect(),
+        );
+        self
+    }
 }
 
 /// The code of an instance whose stored ctx cannot be read back, in a listing.
@@ -40,6 +84,9 @@ impl<'a> From<&'a InstanceRecord> for InstanceView<'a> {
             revision: i.revision.get(),
             created_at: i.created_at.to_rfc3339(),
             updated_at: i.updated_at.to_rfc3339(),
+            status: i.status.as_str(),
+            error: i.error.as_ref(),
+            pending: None,
             unreadable: i.unreadable.as_deref().map(|message| UnreadableView { code: INSTANCE_UNREADABLE, message }),
         }
     }

@@ -85,6 +85,16 @@ pub enum InstanceCommand {
         #[arg(long, value_name = "CURSOR")]
         cursor: Option<String>,
     },
+    /// Cancels an instance: its pending work (jobs, timers) is cancelled and it accepts no more
+    /// events.
+    Cancel {
+        /// Instance as MACHINE:ID or SPACE:MACHINE:ID.
+        #[arg(value_parser = parse_instance, value_name = "INSTANCE")]
+        instance: InstanceRef,
+        /// Why (kept with the instance and in its history).
+        #[arg(long)]
+        reason: Option<String>,
+    },
     /// Deletes an instance; its history stays and its id is not reused.
     #[command(visible_aliases = ["rm", "del"])]
     Delete {
@@ -322,6 +332,12 @@ pub async fn instance(cmd: InstanceCommand, client: &Client, settings: &Settings
                 text
             })
         }
+        InstanceCommand::Cancel { instance, reason } => {
+            let space = instance.space_or(&settings.space);
+            let body = switchyard_client::CancelInstance { reason };
+            let cancelled = client.cancel_instance(space, &instance.machine, &instance.id, &body).await?;
+            output::print(out, &cancelled, |i: &Instance| instance_fields(space, i))
+        }
         InstanceCommand::Delete { instance } => {
             let space = instance.space_or(&settings.space);
             client.delete_instance(space, &instance.machine, &instance.id).await?;
@@ -346,15 +362,44 @@ pub async fn instance(cmd: InstanceCommand, client: &Client, settings: &Settings
 }
 
 fn instance_fields(space: &str, i: &Instance) -> String {
-    fields(&[
+    let mut rows = vec![
         ("instance", format!("{space}:{}:{}", i.machine, i.id)),
         ("machine", format!("{} (version {})", i.machine, i.machine_version)),
         ("state", i.state.clone()),
+    ];
+    if let Some(status) = &i.status {
+        rows.push(("status", status.clone()));
+    }
+    rows.extend([
         ("revision", i.revision.to_string()),
         ("created", i.created_at.clone()),
         ("updated", i.updated_at.clone()),
         ("ctx", compact(&i.ctx)),
-    ])
+    ]);
+    for work in i.pending.iter().flatten() {
+        let what = match &work.timer {
+            Some(timer) => format!("timer {timer}"),
+            None => work.kind.clone(),
+        };
+        let mut line =
+            format!("{what} {} (job {}, attempt {}, due {})", work.status, work.job, work.attempt, work.run_at);
+        if let Some(error) = &work.last_error {
+            line.push_str(&format!(", last error {}", error_text(error)));
+        }
+        rows.push(("pending", line));
+    }
+    if let Some(error) = &i.error {
+        rows.push(("error", error_text(error)));
+    }
+    fields(&rows)
+}
+
+/// `code: message` of an error object (its compact JSON when it has neither).
+fn error_text(error: &Value) -> String {
+    match (error.get("code").and_then(Value::as_str), error.get("message").and_then(Value::as_str)) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        _ => compact(error),
+    }
 }
 
 /// One line describing a history record's payload.

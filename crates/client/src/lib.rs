@@ -31,9 +31,9 @@ pub use streams::{
     Pulled, Released,
 };
 pub use types::{
-    CreateInstance, CreateToken, CreatedToken, History, HistoryEvent, Instance, InstanceList, JsonObject,
-    ListInstances, Machine, MachineList, MachineSummary, Publish, Published, PutMachine, Role, SendEvent, Space,
-    SpaceDeleted, SpaceDeletion, SpaceList, TokenInfo, TokenList, Transition, WatchQuery,
+    CancelInstance, CreateInstance, CreateToken, CreatedToken, History, HistoryEvent, Instance, InstanceList,
+    JsonObject, ListInstances, Machine, MachineList, MachineSummary, PendingWork, Publish, Published, PutMachine, Role,
+    SendEvent, Space, SpaceDeleted, SpaceDeletion, SpaceList, TokenInfo, TokenList, Transition, WatchQuery,
 };
 
 /// A client of one Switchyard server.
@@ -293,6 +293,18 @@ impl Client {
         }
         let url = self.url(&["v1", "spaces", space, "machines", machine, "instances"], &pairs)?;
         self.json(self.request(Method::GET, url)).await
+    }
+
+    /// Cancels an instance: its pending and running work is cancelled, it accepts no more events.
+    pub async fn cancel_instance(
+        &self,
+        space: &str,
+        machine: &str,
+        id: &str,
+        body: &CancelInstance,
+    ) -> Result<Instance, ClientError> {
+        let url = self.url(&["v1", "spaces", space, "machines", machine, "instances", id, "cancel"], &[])?;
+        self.json(self.request(Method::POST, url).json(body)).await
     }
 
     /// Soft-deletes an instance: its history stays, its id is not reused.

@@ -84,6 +84,45 @@ pub struct Instance {
     pub created_at: String,
     /// When it last changed (RFC 3339, UTC).
     pub updated_at: String,
+    /// `active`, `waiting`, `running`, `completed`, `failed` or `cancelled` (absent from
+    /// servers before 0.x that had no statuses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Why it failed or was cancelled: `{code, message}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<serde_json::Value>,
+    /// The jobs of its current state (its action and timers), on a read of one instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<Vec<PendingWork>>,
+}
+
+/// One job of an instance's current state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingWork {
+    /// The job's id.
+    pub job: String,
+    /// Its kind (`function`, `http`, `timer`, …).
+    pub kind: String,
+    /// The timer's name, for a timer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timer: Option<String>,
+    /// The job's status.
+    pub status: String,
+    /// Attempts started so far.
+    pub attempt: u32,
+    /// When it is due (RFC 3339).
+    pub run_at: String,
+    /// The last attempt's error: `{code, message}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<serde_json::Value>,
+}
+
+/// Body of `POST …/instances/{id}/cancel`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CancelInstance {
+    /// Why (kept with the instance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// Query of `GET /v1/spaces/{space}/machines/{name}/instances`.

@@ -60,6 +60,8 @@ error_codes! {
     InstanceExists = "instance_exists",
     /// No transition from the instance's state on that event.
     InvalidTransition = "invalid_transition",
+    /// The instance was cancelled or stopped on an error, or (for a cancellation) is final.
+    InstanceFinished = "instance_finished",
     /// Transitions exist but every guard said no.
     GuardRejected = "guard_rejected",
     /// A guard or assignment exceeded its cost budget.
@@ -291,6 +293,7 @@ fn store_code(e: &StoreError) -> ErrorCode {
         StoreError::MachineNotFound { .. } => ErrorCode::MachineNotFound,
         StoreError::InstanceNotFound { .. } => ErrorCode::InstanceNotFound,
         StoreError::InstanceExists { .. } => ErrorCode::InstanceExists,
+        StoreError::InstanceFinished { .. } => ErrorCode::InstanceFinished,
         StoreError::Conflict { .. } => ErrorCode::Conflict,
         StoreError::IdempotencyKeyReused { .. } => ErrorCode::IdempotencyKeyReused,
         StoreError::Transition(TransitionError::NoTransition { .. } | TransitionError::FinalState { .. }) => {
@@ -329,7 +332,9 @@ fn store_details(e: &StoreError) -> Value {
         }
         StoreError::KvConflict { current, .. } => json!({ "current_revision": current }),
         StoreError::SeqExpired { oldest } => json!({ "oldest_seq": oldest.0 }),
-        StoreError::JobConflict { status, .. } => json!({ "status": status }),
+        StoreError::JobConflict { status, .. } | StoreError::InstanceFinished { status, .. } => {
+            json!({ "status": status })
+        }
         StoreError::Transition(TransitionError::GuardRejected { guards, .. }) => json!({ "guards": guards }),
         StoreError::Transition(
             TransitionError::NoTransition { state, event } | TransitionError::FinalState { state, event },

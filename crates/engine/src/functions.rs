@@ -284,6 +284,8 @@ pub struct InvokeRequest {
     pub trace_id: Option<String>,
     /// The machine invoking, if one is.
     pub machine: Option<MachineContext>,
+    /// Which attempt this is (1 for a direct call; a job's attempt for a machine's action).
+    pub attempt: u32,
 }
 
 /// A function and a version of it (`None`: the latest).
@@ -600,7 +602,7 @@ impl Engine {
                 function: name.to_string(),
                 version: function.version,
                 invocation_id: id.clone(),
-                attempt: 1,
+                attempt: request.attempt.max(1),
                 idempotency_key: request.idempotency_key.clone(),
                 trace_id: request.trace_id.unwrap_or_else(|| id.clone()),
                 machine: request.machine,
@@ -615,7 +617,7 @@ impl Engine {
             version: function.version,
             status: InvocationStatus::Pending,
             is_async: false,
-            attempt: 1,
+            attempt: request.attempt.max(1),
             idempotency_key: request.idempotency_key,
             context,
             input: None,

@@ -27,7 +27,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use switchyard_model::jobs::{FairCursor, JobStatus, RetryPolicy, SpaceLimits};
-use switchyard_model::{INVOCATION_JOB, JobError, JobRecord, JobSpec, Segment, SpaceName, Timestamp};
+use switchyard_model::{INVOCATION_JOB, JobError, JobRecord, JobSpec, Segment, SpaceName, TIMER_JOB, Timestamp};
 use switchyard_store::*;
 use tokio_util::sync::CancellationToken;
 
@@ -446,6 +446,10 @@ struct HttpJob {
     body: Option<Value>,
     #[serde(default)]
     timeout_ms: Option<u64>,
+    /// The instance a machine's request reports to (read by the store, not here).
+    #[serde(default, skip_serializing)]
+    #[allow(dead_code)]
+    reply: Option<Value>,
 }
 
 impl HttpJob {
@@ -620,6 +624,7 @@ impl Engine {
             attempt: job.attempt,
             outcome,
             report,
+            instance: job.reply_instance(),
         };
         match self.execute(finish).await {
             Ok(finished) => {
@@ -648,9 +653,28 @@ impl Engine {
     }
 
     async fn attempt(&self, scheduler: &Scheduler, job: &JobRecord) -> Result<Option<Value>, Failure> {
+        // A state's action may bound each attempt (`invoke.timeout`); HTTP bounds its own request.
+        match job.payload.get("timeout_ms").and_then(Value::as_u64) {
+            Some(ms) if job.kind.as_str() != "http" => {
+                let limit = Duration::from_millis(ms);
+                match tokio::time::timeout(limit, self.attempt_once(scheduler, job)).await {
+                    Ok(result) => result,
+                    Err(_) => Err(Failure::new(
+                        "timeout",
+                        format!("the attempt took longer than {}", humantime::format_duration(limit)),
+                    )),
+                }
+            }
+            _ => self.attempt_once(scheduler, job).await,
+        }
+    }
+
+    async fn attempt_once(&self, scheduler: &Scheduler, job: &JobRecord) -> Result<Option<Value>, Failure> {
         let key = job.effect_key();
         match job.kind.as_ref() {
             "noop" => Ok(None),
+            // A state's timer: being due is all it does; its finish moves the instance.
+            TIMER_JOB => Ok(None),
             "http" => http_attempt(&scheduler.http, scheduler.config.allow_private_networks, job).await,
             "event" => {
                 let (machine, id) = instance_of(job.payload.get("instance").and_then(Value::as_str).unwrap_or(""))
@@ -688,15 +712,35 @@ impl Engine {
                 Ok(Some(json!({ "seq": seq.0 })))
             }
             "function" => {
-                let name = job.payload.get("function").and_then(Value::as_str).unwrap_or("");
+                let address = job.payload.get("function").and_then(Value::as_str).unwrap_or("");
+                // A machine's action names its function as `name` or `space:name`.
+                let name = match address.split_once(':') {
+                    None => address,
+                    Some((space, name)) if space == job.space.as_str() => name,
+                    Some((space, _)) => {
+                        return Err(Failure::permanent(
+                            "capability_denied",
+                            format!("a job of space {} cannot invoke a function of space {space}", job.space),
+                        ));
+                    }
+                };
                 let input = job.payload.get("input").cloned().unwrap_or(json!({}));
+                let machine = job.payload.get("reply").map(|reply| {
+                    let text = |field: &str| reply.get(field).and_then(Value::as_str).unwrap_or("").to_string();
+                    switchyard_runtime::MachineContext {
+                        instance: text("instance"),
+                        state: text("state"),
+                        event: switchyard_model::definition::DONE_EVENT.to_string(),
+                    }
+                });
                 let request = crate::functions::InvokeRequest {
                     input: serde_json::to_vec(&input).unwrap_or_default(),
                     content_type: Some("application/json".into()),
                     version: job.payload.get("version").and_then(Value::as_u64),
                     idempotency_key: Some(key.to_string()),
                     trace_id: Some(job.id.clone()),
-                    machine: None,
+                    machine,
+                    attempt: job.attempt,
                 };
                 let (record, output) =
                     self.invoke_function(job.space.as_ref(), name, request).await.map_err(Failure::engine)?;
@@ -704,6 +748,10 @@ impl Engine {
                     let code = error.get("code").and_then(Value::as_str).unwrap_or("function_failed").to_string();
                     let message =
                         error.get("message").and_then(Value::as_str).unwrap_or("the function failed").to_string();
+                    // The guest says no later attempt can succeed (`retryable: false`).
+                    if error.get("retryable").and_then(Value::as_bool) == Some(false) {
+                        return Err(Failure::permanent(&code, message));
+                    }
                     return Err(Failure::new(&code, message));
                 }
                 Ok(output.map(|out| {
@@ -787,6 +835,11 @@ async fn http_attempt(
         .await
         .map_err(|e| Failure::new(if e.is_timeout() { "http_timeout" } else { "http_unreachable" }, format!("{e}")))?;
     let status = response.status();
+    let headers: serde_json::Map<String, Value> = response
+        .headers()
+        .iter()
+        .filter_map(|(name, value)| Some((name.as_str().to_string(), Value::String(value.to_str().ok()?.to_string()))))
+        .collect();
     let retry_after_ms = response
         .headers()
         .get(reqwest::header::RETRY_AFTER)
@@ -798,7 +851,7 @@ async fn http_attempt(
     let body_value: Value =
         serde_json::from_slice(body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()));
     if status.is_success() {
-        return Ok(Some(json!({ "status": status.as_u16(), "body": body_value })));
+        return Ok(Some(json!({ "status": status.as_u16(), "headers": headers, "body": body_value })));
     }
     Err(Failure {
         retry_after_ms,

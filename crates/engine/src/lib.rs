@@ -29,9 +29,9 @@ use std::time::Duration;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use switchyard_model::{
-    CompiledMachine, DefinitionFormat, Idempotency, InstanceKey, InstanceRecord, JsonObject, LogRecord, MachineRecord,
-    MachineSummary, MachineVersion, NodeRecord, Revision, Role, Segment, Seq, SpaceDeletion, SpaceGrant, SpaceName,
-    SpaceRecord, Timestamp, TokenRecord, TransitionApplied, kinds, parse_definition,
+    CompiledMachine, DefinitionFormat, Idempotency, InstanceKey, InstanceRecord, JobRecord, JsonObject, LogRecord,
+    MachineRecord, MachineSummary, MachineVersion, NodeRecord, Revision, Role, Segment, Seq, SpaceDeletion, SpaceGrant,
+    SpaceName, SpaceRecord, Timestamp, TokenRecord, TransitionApplied, kinds, parse_definition,
 };
 use switchyard_store::*;
 
@@ -512,6 +512,9 @@ impl Engine {
         req: CreateInstance,
     ) -> Result<(InstanceRecord, bool), EngineError> {
         let created = self.execute(self.create_op(space, machine, req)?).await?;
+        if created.started_work {
+            self.wake_scheduler();
+        }
         Ok((created.instance, created.replayed))
     }
 
@@ -558,6 +561,36 @@ impl Engine {
         let next_cursor =
             if instances.len() == limit as usize { instances.last().map(|i| i.id.to_string()) } else { None };
         Ok(InstancePage { instances, next_cursor })
+    }
+
+    /// Cancels an instance: its pending and running work is cancelled, its status becomes
+    /// `cancelled` with `reason`, and it accepts no more events.
+    pub async fn cancel_instance(
+        &self,
+        space: &str,
+        machine: &str,
+        id: &str,
+        reason: Option<String>,
+    ) -> Result<InstanceRecord, EngineError> {
+        let key = self.instance_key(space, machine, id)?;
+        if let Some(reason) = &reason
+            && (reason.is_empty() || reason.len() > 1024)
+        {
+            return Err(EngineError::validation("reason must be 1 to 1024 bytes"));
+        }
+        self.execute(switchyard_store::CancelInstance { key, reason }).await?;
+        self.get_instance(space, machine, id).await
+    }
+
+    /// The jobs of an instance's current state (its action and timers) as they stand now.
+    pub async fn instance_work(&self, instance: &InstanceRecord) -> Result<Vec<JobRecord>, EngineError> {
+        let mut jobs = Vec::with_capacity(instance.work.len());
+        for id in &instance.work {
+            if let Some(job) = self.store.get_job(&instance.space, id).await? {
+                jobs.push(job);
+            }
+        }
+        Ok(jobs)
     }
 
     /// Soft-deletes an instance.
@@ -614,6 +647,9 @@ impl Engine {
         req: SendEvent,
     ) -> Result<(TransitionApplied, bool), EngineError> {
         let event = self.execute(self.event_op(space, machine, id, req)?).await?;
+        if event.started_work {
+            self.wake_scheduler();
+        }
         Ok((event.applied, event.replayed))
     }
 
@@ -669,6 +705,14 @@ impl Engine {
             }
             other => EngineError::Store(other),
         })?;
+        let started_work = outcomes.iter().any(|o| match o {
+            WriteOutcome::InstanceCreated(created) => created.started_work,
+            WriteOutcome::EventApplied(event) => event.started_work,
+            _ => false,
+        });
+        if started_work {
+            self.wake_scheduler();
+        }
         outcomes
             .into_iter()
             .map(|o| match o {

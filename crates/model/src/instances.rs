@@ -118,6 +118,69 @@ pub struct MachineSummary {
     pub created_at: Timestamp,
 }
 
+/// The job kind of a state's timer (`after`, `after_expr`, a wait's timeout, the machine's
+/// timeout): it does nothing but report back when it is due.
+pub const TIMER_JOB: &str = "timer";
+/// The job kind that creates a state's child instance.
+pub const CHILD_JOB: &str = "machine";
+
+/// Where an instance is in its life; kept with the instance, changed by every transition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InstanceStatus {
+    /// In a state that waits for events (the default).
+    #[default]
+    Active,
+    /// In a `wait` state.
+    Waiting,
+    /// In an action state: its work is pending or running.
+    Running,
+    /// In a final state.
+    Completed,
+    /// In a failure-final state, or stopped by an error nothing handled.
+    Failed,
+    /// Cancelled: its pending work was cancelled and it accepts no events.
+    Cancelled,
+}
+
+impl InstanceStatus {
+    /// The persisted spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstanceStatus::Active => "active",
+            InstanceStatus::Waiting => "waiting",
+            InstanceStatus::Running => "running",
+            InstanceStatus::Completed => "completed",
+            InstanceStatus::Failed => "failed",
+            InstanceStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses the persisted spelling.
+    pub fn parse(text: &str) -> Option<InstanceStatus> {
+        Some(match text {
+            "active" => InstanceStatus::Active,
+            "waiting" => InstanceStatus::Waiting,
+            "running" => InstanceStatus::Running,
+            "completed" => InstanceStatus::Completed,
+            "failed" => InstanceStatus::Failed,
+            "cancelled" => InstanceStatus::Cancelled,
+            _ => return None,
+        })
+    }
+
+    /// Whether the instance is done: completed, failed or cancelled.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, InstanceStatus::Completed | InstanceStatus::Failed | InstanceStatus::Cancelled)
+    }
+}
+
+impl fmt::Display for InstanceStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// An instance as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InstanceRecord {
@@ -141,6 +204,15 @@ pub struct InstanceRecord {
     pub updated_at: Timestamp,
     /// When it was deleted, if it was.
     pub deleted_at: Option<Timestamp>,
+    /// Where it is in its life.
+    #[serde(default)]
+    pub status: InstanceStatus,
+    /// The jobs of its current state (action, timers) still to run, by id; empty when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub work: Vec<String>,
+    /// Why it failed or was cancelled (`{code, message}`), if it did or was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<Value>,
     /// Why its stored context cannot be read back, when it cannot (`ctx` is then empty). Only a
     /// listing returns such a record, so one damaged instance does not hide its neighbours; a
     /// read of the instance itself is refused instead.
@@ -173,6 +245,9 @@ impl InstanceRecord {
             created_at: now,
             updated_at: now,
             deleted_at: None,
+            status: InstanceStatus::Active,
+            work: Vec::new(),
+            error: None,
             unreadable: None,
         }
     }

@@ -36,9 +36,9 @@ pub mod time;
 pub use address::{Address, AddressError, NameProblem, Segment, SpaceName};
 pub use auth::{Role, SpaceGrant, TokenRecord};
 pub use definition::{
-    CompiledMachine, ContextError, DefinitionError, DefinitionFormat, FieldError, FromStates, GuardFailure,
-    MachineDefinition, StateSpec, States, TransitionError, TransitionOutcome, TransitionSpec, definition_from_json,
-    parse_definition,
+    CompiledMachine, ContextError, DefinitionError, DefinitionFormat, Effect, FieldError, FromStates, GuardFailure,
+    Input, InstanceInfo, InvokeKind, MachineDefinition, StateSpec, States, TransitionError, TransitionOutcome,
+    TransitionSpec, definition_from_json, parse_definition,
 };
 pub use functions::{
     FUNCTION_COMPLETED, FUNCTION_DEPLOYED, FunctionRecord, FunctionSpec, FunctionSummary, INVOCATION_ABANDONED,
@@ -46,7 +46,8 @@ pub use functions::{
 };
 pub use idempotency::Idempotency;
 pub use instances::{
-    InstanceKey, InstanceRecord, MachineRecord, MachineSummary, MachineVersion, Revision, TransitionApplied,
+    CHILD_JOB, InstanceKey, InstanceRecord, InstanceStatus, MachineRecord, MachineSummary, MachineVersion, Revision,
+    TIMER_JOB, TransitionApplied,
 };
 pub use jobs::{
     Candidate, DeadReason, FailedAttempt, FairCursor, Jitter, JobAttempt, JobError, JobRecord, JobSpec, JobStatus,

@@ -31,6 +31,14 @@ pub mod kinds {
     pub const INSTANCE_TRANSITIONED: &str = "instance.transitioned";
     /// An instance was deleted.
     pub const INSTANCE_DELETED: &str = "instance.deleted";
+    /// An instance was cancelled (its pending work with it).
+    pub const INSTANCE_CANCELLED: &str = "instance.cancelled";
+    /// An instance stopped on an error nothing handled (an action's error without `on_error`,
+    /// an outcome that could not be applied).
+    pub const INSTANCE_FAILED: &str = "instance.failed";
+    /// A job of a state the instance had left reported; its result was kept with the job and
+    /// not applied.
+    pub const INSTANCE_RESULT_IGNORED: &str = "instance.result_ignored";
     /// A message was published to a topic.
     pub const TOPIC_MESSAGE: &str = "topic.message";
     /// A KV key was written.

@@ -81,7 +81,11 @@ fn definition() -> impl Strategy<Value = MachineDefinition> {
                 })
                 .collect();
             let (states, final_states) = if as_map {
-                let entries = names.iter().zip(&finals).map(|(s, f)| (s.clone(), StateSpec { is_final: *f })).collect();
+                let entries = names
+                    .iter()
+                    .zip(&finals)
+                    .map(|(s, f)| (s.clone(), StateSpec { is_final: *f, ..StateSpec::default() }))
+                    .collect();
                 (States::Map(entries), Vec::new())
             } else {
                 let finals = names.iter().zip(&finals).filter(|(_, f)| **f).map(|(s, _)| s.clone()).collect();
@@ -94,6 +98,7 @@ fn definition() -> impl Strategy<Value = MachineDefinition> {
                 final_states,
                 transitions,
                 context_schema: schema.map(|i| serde_json::from_str(SCHEMAS[i]).unwrap()),
+                timeout: None,
             }
         })
 }
@@ -104,7 +109,10 @@ fn other_form(def: &MachineDefinition) -> MachineDefinition {
     match &def.states {
         States::List(names) => {
             out.states = States::Map(
-                names.iter().map(|s| (s.clone(), StateSpec { is_final: def.final_states.contains(s) })).collect(),
+                names
+                    .iter()
+                    .map(|s| (s.clone(), StateSpec { is_final: def.final_states.contains(s), ..StateSpec::default() }))
+                    .collect(),
             );
             out.final_states = Vec::new();
         }

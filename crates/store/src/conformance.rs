@@ -155,7 +155,7 @@ async fn create<S: Store>(store: &S, sp: &str, id: &str, amount: i64) -> Instanc
         idempotency: None,
     });
     match store.write(op).await.expect("create instance") {
-        WriteOutcome::InstanceCreated(InstanceCreated { instance, replayed: false }) => instance,
+        WriteOutcome::InstanceCreated(InstanceCreated { instance, replayed: false, .. }) => instance,
         other => panic!("unexpected outcome {other:?}"),
     }
 }
@@ -197,7 +197,7 @@ fn with_key(op: WriteOp, key: &str, fingerprint: &str) -> WriteOp {
 
 async fn applied<S: Store>(store: &S, op: WriteOp) -> (TransitionApplied, bool) {
     match store.write(op).await.expect("apply event") {
-        WriteOutcome::EventApplied(EventApplied { applied, replayed }) => (applied, replayed),
+        WriteOutcome::EventApplied(EventApplied { applied, replayed, .. }) => (applied, replayed),
         other => panic!("unexpected outcome {other:?}"),
     }
 }
@@ -391,8 +391,8 @@ async fn idempotency_replays_and_refuses_reuse<H: Harness>(h: &H) {
     let again = store.write(create_op("f1")).await.expect("create again");
     match (first, again) {
         (
-            WriteOutcome::InstanceCreated(InstanceCreated { instance: a, replayed: false }),
-            WriteOutcome::InstanceCreated(InstanceCreated { instance: b, replayed: true }),
+            WriteOutcome::InstanceCreated(InstanceCreated { instance: a, replayed: false, .. }),
+            WriteOutcome::InstanceCreated(InstanceCreated { instance: b, replayed: true, .. }),
         ) => assert_eq!(a, b),
         other => panic!("unexpected {other:?}"),
     }

@@ -175,6 +175,21 @@ pub(crate) fn log_row(raw: RawLogRow) -> LogRow {
     })
 }
 
+/// An instance's persisted status; an unknown spelling (a newer build's) reads as `active`.
+pub(crate) fn instance_status(text: &str) -> switchyard_model::InstanceStatus {
+    switchyard_model::InstanceStatus::parse(text).unwrap_or_default()
+}
+
+/// An instance's work column: the ids of its current state's jobs (none when unreadable).
+pub(crate) fn instance_work(text: Option<&str>) -> Vec<String> {
+    text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default()
+}
+
+/// An instance's error column, as JSON (the raw text as a string when it is not JSON).
+pub(crate) fn instance_error(text: Option<&str>) -> Option<serde_json::Value> {
+    text.map(|t| serde_json::from_str(t).unwrap_or_else(|_| serde_json::Value::String(t.to_owned())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,6 +30,15 @@ pub enum StoreError {
         /// The instance's address.
         address: String,
     },
+    /// The instance was cancelled or stopped on an error (or, for a cancellation, is final):
+    /// it accepts nothing more.
+    #[error("instance \"{address}\" is {status} and accepts no more events or cancellation")]
+    InstanceFinished {
+        /// The instance's address.
+        address: String,
+        /// Its status.
+        status: String,
+    },
     /// An `expected_state` or `expected_revision` precondition did not hold.
     #[error("instance \"{address}\" is in state \"{actual_state}\" at revision {actual_revision}, not as expected")]
     Conflict {

@@ -58,7 +58,9 @@ pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use commands::functions::{
     EnqueueInvocation, FunctionPut, InvocationEnqueued, PurgeInvocations, PutFunction, RecordInvocations,
 };
-pub use commands::instances::{ApplyEvent, CreateInstance, DeleteInstance, EventApplied, InstanceCreated};
+pub use commands::instances::{
+    ApplyEvent, CancelInstance, CreateInstance, DeleteInstance, EventApplied, InstanceCreated,
+};
 pub use commands::jobs::{
     AttemptOutcome, CancelJob, DeleteJob, EnqueueJob, ExtendJobLeases, FinishJob, JobEnqueued, JobFinished, JobReport,
     JobsLeased, LeaseJobs, PurgeJobs, RedriveJobs, ReleaseJobs, RetryJob,

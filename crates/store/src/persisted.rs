@@ -30,6 +30,9 @@ pub(crate) struct StoredInstance {
     updated_at: i64,
     #[serde(default)]
     deleted_at: Option<i64>,
+    /// Absent from responses stored before instances had a status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    status: Option<String>,
 }
 
 /// A stored transition (the response of an event).
@@ -75,6 +78,7 @@ impl StoredInstance {
             created_at: instance.created_at.0,
             updated_at: instance.updated_at.0,
             deleted_at: instance.deleted_at.map(|t| t.0),
+            status: Some(instance.status.as_str().to_owned()),
         }
     }
 
@@ -95,6 +99,9 @@ impl StoredInstance {
             created_at: Timestamp(s.created_at),
             updated_at: Timestamp(s.updated_at),
             deleted_at: s.deleted_at.map(Timestamp),
+            status: s.status.as_deref().map(crate::decode::instance_status).unwrap_or_default(),
+            work: Vec::new(),
+            error: None,
             unreadable: None,
         })
     }

@@ -188,6 +188,24 @@ pub(crate) struct InstanceRow {
     pub ctx: String,
     pub revision: Revision,
     pub deleted_at: Option<Timestamp>,
+    /// The persisted status (`active`, `running`, …).
+    pub status: String,
+    /// The ids of the jobs of the current state, as a JSON array; `None` when there are none.
+    pub work: Option<String>,
+}
+
+/// What a command writes into an instance's row.
+#[derive(Debug)]
+pub(crate) struct InstanceWrite<'a> {
+    pub state: &'a str,
+    pub ctx: &'a str,
+    pub revision: Revision,
+    pub status: &'a str,
+    /// The current state's job ids as a JSON array; `None` when there are none.
+    pub work: Option<&'a str>,
+    /// Why the instance failed or was cancelled, as JSON.
+    pub error: Option<&'a str>,
+    pub now: Timestamp,
 }
 
 /// The transaction's control and the group's bookkeeping rows.
@@ -255,22 +273,22 @@ pub(crate) trait InstanceTable {
     /// When an instance was deleted (`Some(None)`: it is not), locked for the rest of the
     /// transaction; `None` when there is no such instance.
     async fn instance_deleted_at_for_update(&mut self, key: &InstanceKey) -> TxResult<Option<Option<Timestamp>>>;
-    /// Inserts a new instance at revision 1; `false` when one with its key exists.
+    /// Inserts a new instance (at `write.revision`, 1); `false` when one with its key exists.
     async fn insert_instance(
         &mut self,
         key: &InstanceKey,
         version: MachineVersion,
-        state: &str,
-        ctx: &str,
-        now: Timestamp,
+        write: &InstanceWrite<'_>,
     ) -> TxResult<bool>;
-    /// Writes an instance's new state, context and revision.
-    async fn update_instance(
+    /// Writes an instance's new state, context, revision, status, work and error.
+    async fn update_instance(&mut self, key: &InstanceKey, write: &InstanceWrite<'_>) -> TxResult<()>;
+    /// Writes an instance's status, work and error alone (a cancellation, a failure).
+    async fn set_instance_status(
         &mut self,
         key: &InstanceKey,
-        state: &str,
-        ctx: &str,
-        revision: Revision,
+        status: &str,
+        work: Option<&str>,
+        error: Option<&str>,
         now: Timestamp,
     ) -> TxResult<()>;
     /// Marks an instance deleted.

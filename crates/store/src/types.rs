@@ -13,7 +13,9 @@ use switchyard_model::streams::Delivery;
 use crate::commands::functions::{
     EnqueueInvocation, FunctionPut, InvocationEnqueued, PurgeInvocations, PutFunction, RecordInvocations,
 };
-use crate::commands::instances::{ApplyEvent, CreateInstance, DeleteInstance, EventApplied, InstanceCreated};
+use crate::commands::instances::{
+    ApplyEvent, CancelInstance, CreateInstance, DeleteInstance, EventApplied, InstanceCreated,
+};
 use crate::commands::jobs::{
     CancelJob, DeleteJob, EnqueueJob, ExtendJobLeases, FinishJob, JobEnqueued, JobFinished, JobsLeased, LeaseJobs,
     PurgeJobs, RedriveJobs, ReleaseJobs, RetryJob,
@@ -42,6 +44,8 @@ pub enum WriteOp {
     ApplyEvent(ApplyEvent),
     /// Soft-deletes an instance (see [`DeleteInstance`]).
     DeleteInstance(DeleteInstance),
+    /// Cancels an instance and its pending work (see [`CancelInstance`]).
+    CancelInstance(CancelInstance),
     /// Stores a new token (see [`CreateToken`]).
     CreateToken(CreateToken),
     /// Stores the first admin token (see [`BootstrapAdminToken`]).
@@ -128,6 +132,8 @@ pub enum WriteOutcome {
     EventApplied(EventApplied),
     /// The instance was deleted.
     InstanceDeleted,
+    /// The instance was cancelled.
+    InstanceCancelled,
     /// A token was stored (`false` from a bootstrap that had happened before).
     TokenCreated(bool),
     /// A token was revoked.
@@ -232,6 +238,7 @@ impl WriteOutcome {
             WriteOutcome::InstanceCreated(_)
             | WriteOutcome::EventApplied(_)
             | WriteOutcome::InstanceDeleted
+            | WriteOutcome::InstanceCancelled
             | WriteOutcome::TokenCreated(_)
             | WriteOutcome::TokenRevoked
             | WriteOutcome::IdempotencyPurged(_)
@@ -271,6 +278,7 @@ impl WriteOutcome {
             WriteOutcome::InstanceCreated(_)
             | WriteOutcome::EventApplied(_)
             | WriteOutcome::InstanceDeleted
+            | WriteOutcome::InstanceCancelled
             | WriteOutcome::TokenCreated(_)
             | WriteOutcome::TokenRevoked
             | WriteOutcome::IdempotencyPurged(_)
@@ -307,6 +315,7 @@ impl WriteOutcome {
             WriteOutcome::MachinePut(_)
             | WriteOutcome::InstanceCreated(_)
             | WriteOutcome::InstanceDeleted
+            | WriteOutcome::InstanceCancelled
             | WriteOutcome::TokenCreated(_)
             | WriteOutcome::TokenRevoked
             | WriteOutcome::IdempotencyPurged(_)

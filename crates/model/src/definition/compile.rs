@@ -5,8 +5,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value as Json};
 
-use super::machine::{CompiledMachine, CompiledTransition, StateEntry};
-use super::{DefinitionError, FieldError, FromStates, MachineDefinition, States, definition_from_json};
+use super::action::{EffectSpec, InvokeSpec, OutcomeSpec, PublishSpec, SendSpec};
+use super::machine::{
+    CompiledAction, CompiledEffect, CompiledInvoke, CompiledMachine, CompiledOutcome, CompiledPublish, CompiledSend,
+    CompiledTimer, CompiledTransition, StateEntry, StateWork, TimerDelay,
+};
+use super::{DefinitionError, FieldError, FromStates, MachineDefinition, StateSpec, States, definition_from_json};
 use crate::address::check_segment;
 use crate::expr::{Declarations, ExprType, Program};
 
@@ -167,6 +171,35 @@ impl CompiledMachine {
 
         check_ambiguity(&def, &checked, &mut errors);
 
+        let mut works: HashMap<&str, StateWork> = HashMap::new();
+        if let States::Map(entries) = &def.states {
+            let events_from = |state: &str| -> Vec<&str> {
+                checked.iter().filter(|t| t.from.contains(&state)).map(|t| t.event).collect()
+            };
+            for (name, spec) in entries {
+                let is_final = states.get(name.as_str()).copied().unwrap_or(false);
+                let mut work =
+                    StateCompiler { state: name, states: &states, declarations: &declarations, errors: &mut errors }
+                        .compile(spec, is_final, &events_from(name));
+                if let Some(work) = work.take() {
+                    works.insert(name.as_str(), work);
+                }
+            }
+        }
+        let failures: Vec<&str> = match &def.states {
+            States::Map(entries) => entries.iter().filter(|(_, s)| s.failure).map(|(n, _)| n.as_str()).collect(),
+            States::List(_) => Vec::new(),
+        };
+        let timeout = def.timeout.as_ref().map(|t| {
+            if t.after == 0 || t.after > MAX_TIMER_MS {
+                errors.push(FieldError::new("timeout.after", timer_range_message()));
+            }
+            if !states.contains_key(t.to.as_str()) {
+                errors.push(FieldError::new("timeout.to", format!("unknown state {}", quoted(&t.to))));
+            }
+            (t.after, t.to.clone())
+        });
+
         let schema = match &def.context_schema {
             None => None,
             Some(schema) if !schema.is_object() => {
@@ -187,10 +220,17 @@ impl CompiledMachine {
         }
 
         let canonical = canonical_json(&def, &states);
+        let has_work = !works.is_empty() || timeout.is_some();
+        let uses_instance = mentions_instance(&def);
         let mut entries: HashMap<String, StateEntry> = states
             .iter()
             .map(|(name, is_final)| {
-                let entry = StateEntry { is_final: *is_final, events: HashMap::new() };
+                let entry = StateEntry {
+                    is_final: *is_final,
+                    failure: failures.contains(name),
+                    events: HashMap::new(),
+                    work: works.remove(name).map(Box::new),
+                };
                 ((*name).to_owned(), entry)
             })
             .collect();
@@ -217,6 +257,9 @@ impl CompiledMachine {
             states: entries,
             transitions,
             schema,
+            has_work,
+            uses_instance,
+            timeout,
             canonical,
         })
     }
@@ -243,6 +286,398 @@ pub(crate) fn machine_declarations(context_schema: Option<&Json>) -> Declaration
         .variable("event", ExprType::json_object())
         .variable("state", ExprType::String)
         .variable("now", ExprType::Timestamp)
+        .variable("instance", ExprType::json_object())
+}
+
+/// The longest a timer may wait: a year.
+const MAX_TIMER_MS: u64 = 366 * 24 * 3600 * 1000;
+
+fn timer_range_message() -> String {
+    "a timer's duration must be more than 0 and at most 366 days".to_owned()
+}
+
+/// Whether some expression's source mentions `instance` (then expressions may read it, and
+/// each transition builds it; a false positive only costs that).
+fn mentions_instance(def: &MachineDefinition) -> bool {
+    let json = serde_json::to_string(def).unwrap_or_default();
+    json.contains("instance")
+}
+
+/// Compiles what one state does, reporting problems under `states.<name>`.
+struct StateCompiler<'c, 'd> {
+    state: &'d str,
+    states: &'c BTreeMap<&'d str, bool>,
+    declarations: &'c Declarations,
+    errors: &'c mut Vec<FieldError>,
+}
+
+impl StateCompiler<'_, '_> {
+    fn path(&self, field: &str) -> String {
+        format!("states.{}.{field}", self.state)
+    }
+
+    fn error(&mut self, field: &str, message: impl Into<String>) {
+        let path = self.path(field);
+        self.errors.push(FieldError::new(path, message));
+    }
+
+    fn check_state(&mut self, field: &str, target: &str) {
+        if !self.states.contains_key(target) {
+            self.error(field, format!("unknown state {}", quoted(target)));
+        }
+    }
+
+    fn program(&mut self, field: &str, source: &str, declarations: &Declarations) -> Option<Program> {
+        match Program::compile(source, declarations) {
+            Ok(program) => Some(program),
+            Err(message) => {
+                self.error(field, message.to_string());
+                None
+            }
+        }
+    }
+
+    fn compile(&mut self, spec: &StateSpec, is_final: bool, events: &[&str]) -> Option<StateWork> {
+        if spec.failure && !is_final {
+            self.error("failure", "only a final state can be a failure (add `final: true`)");
+        }
+        if is_final {
+            let work_fields = [
+                ("invoke", spec.invoke.is_some()),
+                ("on_done", spec.on_done.is_some()),
+                ("on_error", spec.on_error.is_some()),
+                ("after", !spec.after.is_empty()),
+                ("after_expr", !spec.after_expr.is_empty()),
+                ("wait", spec.wait.is_some()),
+                ("on_exit", !spec.on_exit.is_empty()),
+            ];
+            for (field, present) in work_fields {
+                if present {
+                    self.error(field, "a final state is never left, so it cannot have this (only `on_entry`)");
+                }
+            }
+        }
+        let action = match &spec.invoke {
+            Some(invoke) => self.action(spec, invoke),
+            None => {
+                for (field, present) in [("on_done", spec.on_done.is_some()), ("on_error", spec.on_error.is_some())] {
+                    if present {
+                        self.error(field, "only an action state (one with `invoke`) has outcomes");
+                    }
+                }
+                None
+            }
+        };
+        let mut timers = Vec::new();
+        let mut seen = BTreeMap::new();
+        for (text, to) in &spec.after {
+            let field = format!("after.{text}");
+            self.check_state(&field, to);
+            match crate::jobs::millis::parse(text) {
+                Ok(ms) if ms == 0 || ms > MAX_TIMER_MS => self.error(&field, timer_range_message()),
+                Ok(ms) => {
+                    let name = format!("after:{}", crate::jobs::millis::format(ms));
+                    if let Some(other) = seen.insert(ms, text) {
+                        self.error(&field, format!("the same duration as after.{other}"));
+                    }
+                    timers.push(CompiledTimer { name, delay: TimerDelay::Fixed(ms), to: to.clone() });
+                }
+                Err(message) => self.error(&field, message),
+            }
+        }
+        for (source, to) in &spec.after_expr {
+            let field = format!("after_expr.{source}");
+            self.check_state(&field, to);
+            let declarations = self.declarations.clone();
+            if let Some(program) = self.program(&field, source, &declarations) {
+                timers.push(CompiledTimer {
+                    name: format!("after_expr:{source}"),
+                    delay: TimerDelay::Expr(program),
+                    to: to.clone(),
+                });
+            }
+        }
+        let mut waits = false;
+        if let Some(wait) = &spec.wait {
+            waits = true;
+            if wait.event.0.is_empty() {
+                self.error("wait.event", "name at least one event");
+            }
+            for name in &wait.event.0 {
+                if !events.contains(&name.as_str()) {
+                    self.error(
+                        "wait.event",
+                        format!("no transition leaves {} on event {}; add one", quoted(self.state), quoted(name)),
+                    );
+                }
+            }
+            match (wait.timeout, &wait.on_timeout) {
+                (Some(ms), Some(to)) => {
+                    self.check_state("wait.on_timeout", to);
+                    if ms == 0 || ms > MAX_TIMER_MS {
+                        self.error("wait.timeout", timer_range_message());
+                    }
+                    timers.push(CompiledTimer {
+                        name: "wait.timeout".to_owned(),
+                        delay: TimerDelay::Fixed(ms),
+                        to: to.clone(),
+                    });
+                }
+                (Some(_), None) => self.error("wait.on_timeout", "missing; name the state the timeout leads to"),
+                (None, Some(_)) => self.error("wait.timeout", "missing; `on_timeout` needs a `timeout`"),
+                (None, None) => {}
+            }
+        }
+        let on_entry = self.effects("on_entry", &spec.on_entry);
+        let on_exit = self.effects("on_exit", &spec.on_exit);
+        let work = StateWork { action, timers, waits, on_entry, on_exit };
+        let idle = work.action.is_none()
+            && work.timers.is_empty()
+            && !work.waits
+            && work.on_entry.is_empty()
+            && work.on_exit.is_empty();
+        (!idle).then_some(work)
+    }
+
+    fn action(&mut self, spec: &StateSpec, invoke: &InvokeSpec) -> Option<CompiledAction> {
+        let kinds = [
+            invoke.function.is_some(),
+            invoke.http.is_some(),
+            invoke.publish.is_some(),
+            invoke.send.is_some(),
+            invoke.machine.is_some(),
+        ];
+        let count = kinds.iter().filter(|k| **k).count();
+        if count != 1 {
+            self.error("invoke", "give exactly one of `function`, `http`, `publish`, `send` or `machine`");
+            return None;
+        }
+        if let Some(timeout) = invoke.timeout
+            && (timeout == 0 || timeout > 24 * 3600 * 1000)
+        {
+            self.error("invoke.timeout", "must be more than 0 and at most 24 hours");
+        }
+        if let Some(retry) = &invoke.retry
+            && let Err(problems) = retry.validate_at(&self.path("invoke.retry"))
+        {
+            self.errors.extend(problems);
+        }
+        if invoke.version.is_some() && invoke.function.is_none() {
+            self.error("invoke.version", "only a function has versions");
+        }
+        if invoke.input.is_some() && invoke.function.is_none() && invoke.machine.is_none() {
+            self.error(
+                "invoke.input",
+                "only `function` and `machine` take an input (http, publish and send have their own fields)",
+            );
+        }
+        let declarations = self.declarations.clone();
+        let input = invoke.input.as_ref().and_then(|source| self.program("invoke.input", source, &declarations));
+        let compiled = if let Some(function) = &invoke.function {
+            let version = match function_address(function) {
+                Ok(Some(_)) if invoke.version.is_some() => {
+                    self.error("invoke.function", "gives a version; do not also give `version`");
+                    invoke.version
+                }
+                Ok(version) => version.or(invoke.version),
+                Err(message) => {
+                    self.error("invoke.function", message);
+                    None
+                }
+            };
+            if version == Some(0) {
+                self.error("invoke.version", "versions start at 1");
+            }
+            let function = function
+                .rsplit_once(':')
+                .filter(|(_, v)| v.parse::<u64>().is_ok())
+                .map_or(function.as_str(), |(f, _)| f);
+            CompiledInvoke::Function { function: function.to_owned(), version, input }
+        } else if let Some(http) = &invoke.http {
+            let method = http.method.clone().unwrap_or_else(|| "POST".to_owned());
+            if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&method.as_str()) {
+                self.error(
+                    "invoke.http.method",
+                    format!("{}: expected GET, POST, PUT, PATCH or DELETE", quoted(&method)),
+                );
+            }
+            let url = self.program("invoke.http.url", &http.url, &declarations);
+            let mut headers = Vec::new();
+            for (name, source) in &http.headers {
+                if let Some(program) = self.program(&format!("invoke.http.headers.{name}"), source, &declarations) {
+                    headers.push((name.clone(), program));
+                }
+            }
+            let body = http.body.as_ref().and_then(|b| self.program("invoke.http.body", b, &declarations));
+            CompiledInvoke::Http { method, url: url?, headers, body }
+        } else if let Some(publish) = &invoke.publish {
+            CompiledInvoke::Publish(self.publish("invoke.publish", publish)?)
+        } else if let Some(send) = &invoke.send {
+            CompiledInvoke::Send(self.send("invoke.send", send)?)
+        } else {
+            let machine = invoke.machine.clone().unwrap_or_default();
+            if let Err(message) = machine_address(&machine) {
+                self.error("invoke.machine", message);
+            }
+            // Refused until the engine runs children: a definition that is accepted runs.
+            self.error("invoke.machine", "child machines are not supported by this version of Switchyard yet");
+            CompiledInvoke::Machine { machine, input }
+        };
+        let done = self.declarations.clone().variable("result", ExprType::Dyn);
+        let failed = self.declarations.clone().variable("error", ExprType::json_object());
+        let on_done = match &spec.on_done {
+            Some(outcomes) => self.outcomes("on_done", &outcomes.0, &done),
+            None => {
+                self.error("on_done", "missing; an action state needs `on_done` to say where its result leads");
+                Vec::new()
+            }
+        };
+        let on_error = match &spec.on_error {
+            Some(outcomes) => self.outcomes("on_error", &outcomes.0, &failed),
+            None => Vec::new(),
+        };
+        Some(CompiledAction {
+            invoke: compiled,
+            timeout_ms: invoke.timeout,
+            retry: invoke.retry.clone(),
+            on_done,
+            on_error,
+        })
+    }
+
+    fn outcomes(&mut self, field: &str, outcomes: &[OutcomeSpec], declarations: &Declarations) -> Vec<CompiledOutcome> {
+        if outcomes.is_empty() {
+            self.error(field, "name at least one outcome");
+        }
+        let mut compiled = Vec::with_capacity(outcomes.len());
+        let single = outcomes.len() == 1;
+        for (i, outcome) in outcomes.iter().enumerate() {
+            let base = if single { field.to_owned() } else { format!("{field}[{i}]") };
+            self.check_state(&format!("{base}.to"), &outcome.to);
+            if outcome.when.is_none() && i + 1 < outcomes.len() {
+                self.error(&base, "has no `when`, so the outcomes after it can never be taken");
+            }
+            let when = outcome.when.as_ref().and_then(|source| {
+                let program = self.program(&format!("{base}.when"), source, declarations)?;
+                if !matches!(program.result_type(), ExprType::Bool | ExprType::Dyn) {
+                    self.error(
+                        &format!("{base}.when"),
+                        format!("must evaluate to a bool, but this one is a {}", program.result_type()),
+                    );
+                }
+                Some(program)
+            });
+            let assign = outcome.assign.as_ref().map(|assign| {
+                let mut programs = Vec::with_capacity(assign.len());
+                for (key, source) in assign {
+                    if key.is_empty() {
+                        self.error(&format!("{base}.assign"), "keys must not be empty");
+                        continue;
+                    }
+                    if let Some(program) = self.program(&format!("{base}.assign.{key}"), source, declarations) {
+                        programs.push((key.clone(), program));
+                    }
+                }
+                programs
+            });
+            compiled.push(CompiledOutcome { when, to: outcome.to.clone(), assign });
+        }
+        compiled
+    }
+
+    fn publish(&mut self, field: &str, publish: &PublishSpec) -> Option<CompiledPublish> {
+        if let Err(problem) = check_segment(&publish.topic) {
+            self.error(
+                &format!("{field}.topic"),
+                format!("invalid topic {}: {}", quoted(&publish.topic), problem.segment_text()),
+            );
+        }
+        let declarations = self.declarations.clone();
+        let message = self.program(&format!("{field}.message"), &publish.message, &declarations);
+        let key = publish.key.as_ref().and_then(|k| self.program(&format!("{field}.key"), k, &declarations));
+        Some(CompiledPublish { topic: publish.topic.clone(), message: message?, key })
+    }
+
+    fn send(&mut self, field: &str, send: &SendSpec) -> Option<CompiledSend> {
+        if send.event.trim().is_empty() {
+            self.error(&format!("{field}.event"), "must not be empty");
+        }
+        let declarations = self.declarations.clone();
+        let instance = self.program(&format!("{field}.instance"), &send.instance, &declarations);
+        let payload = send.payload.as_ref().and_then(|p| self.program(&format!("{field}.payload"), p, &declarations));
+        Some(CompiledSend { instance: instance?, event: send.event.clone(), payload })
+    }
+
+    fn effects(&mut self, field: &str, effects: &[EffectSpec]) -> Vec<CompiledEffect> {
+        let mut compiled = Vec::with_capacity(effects.len());
+        for (i, effect) in effects.iter().enumerate() {
+            let base = format!("{field}[{i}]");
+            match (&effect.publish, &effect.send) {
+                (Some(publish), None) => {
+                    if let Some(p) = self.publish(&format!("{base}.publish"), publish) {
+                        compiled.push(CompiledEffect::Publish(p));
+                    }
+                }
+                (None, Some(send)) => {
+                    if let Some(s) = self.send(&format!("{base}.send"), send) {
+                        compiled.push(CompiledEffect::Send(s));
+                    }
+                }
+                _ => self.error(&base, "give exactly one of `publish` or `send`"),
+            }
+        }
+        compiled
+    }
+}
+
+/// Checks a function address (`name`, `space:name` or `space:name:version`); the version when
+/// it names one.
+fn function_address(text: &str) -> Result<Option<u64>, String> {
+    let parts: Vec<&str> = text.split(':').collect();
+    let hint = "write `name`, `space:name` or `space:name:version`";
+    let (space, name, version) = match parts.as_slice() {
+        [name] => (None, *name, None),
+        [space, name] => (Some(*space), *name, None),
+        [space, name, version] => (Some(*space), *name, Some(*version)),
+        _ => return Err(format!("{} is not a function address; {hint}", quoted(text))),
+    };
+    if let Some(space) = space
+        && let Err(problem) = crate::address::SpaceName::new(space)
+    {
+        return Err(format!("{}: invalid space {}: {problem}; {hint}", quoted(text), quoted(space)));
+    }
+    if let Err(problem) = check_segment(name) {
+        return Err(format!(
+            "{}: invalid function name {}: {}; {hint}",
+            quoted(text),
+            quoted(name),
+            problem.segment_text()
+        ));
+    }
+    match version {
+        None => Ok(None),
+        Some(v) => match v.parse::<u64>() {
+            Ok(v) if v > 0 => Ok(Some(v)),
+            _ => Err(format!("{}: the version {} must be a number from 1; {hint}", quoted(text), quoted(v))),
+        },
+    }
+}
+
+/// Checks a machine address for a child (`name` or `space:name`).
+fn machine_address(text: &str) -> Result<(), String> {
+    let hint = "write `name` or `space:name`";
+    let (space, name) = match text.split_once(':') {
+        None => (None, text),
+        Some((space, name)) => (Some(space), name),
+    };
+    if let Some(space) = space
+        && let Err(problem) = crate::address::SpaceName::new(space)
+    {
+        return Err(format!("{}: invalid space {}: {problem}; {hint}", quoted(text), quoted(space)));
+    }
+    check_segment(name).map_err(|problem| {
+        format!("{}: invalid machine name {}: {}; {hint}", quoted(text), quoted(name), problem.segment_text())
+    })
 }
 
 /// The CEL type of values a JSON Schema accepts; `dyn` where it cannot tell.
@@ -335,13 +770,37 @@ fn canonical_json(def: &MachineDefinition, states: &BTreeMap<&str, bool>) -> Jso
     if let Some(name) = &def.name {
         root.insert("name".to_owned(), Json::String(name.clone()));
     }
+    if let Some(timeout) = &def.timeout
+        && let Ok(value) = serde_json::to_value(timeout)
+    {
+        root.insert("timeout".to_owned(), value);
+    }
+    let specs: HashMap<&str, &StateSpec> = match &def.states {
+        States::Map(entries) => entries.iter().map(|(name, spec)| (name.as_str(), spec)).collect(),
+        States::List(_) => HashMap::new(),
+    };
     let mut state_map = Map::new();
     for (name, is_final) in states {
-        let mut spec = Map::new();
+        let mut spec = match specs.get(name).map(serde_json::to_value) {
+            Some(Ok(Json::Object(map))) => map,
+            _ => Map::new(),
+        };
+        // Timers by their duration, however it was written.
+        if let Some(Json::Object(after)) = spec.get_mut("after") {
+            let normalised: Map<String, Json> = std::mem::take(after)
+                .into_iter()
+                .map(|(k, v)| match crate::jobs::millis::parse(&k) {
+                    Ok(ms) => (crate::jobs::millis::format(ms), v),
+                    Err(_) => (k, v),
+                })
+                .collect();
+            *after = normalised;
+        }
+        spec.remove("final");
         if *is_final {
             spec.insert("final".to_owned(), Json::Bool(true));
         }
-        state_map.insert((*name).to_owned(), Json::Object(spec));
+        state_map.insert((*name).to_owned(), sorted(&Json::Object(spec)));
     }
     root.insert("states".to_owned(), Json::Object(state_map));
     let transitions = def

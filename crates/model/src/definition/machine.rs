@@ -10,6 +10,8 @@ use serde_json::{Map, Value as Json};
 
 use crate::expr::convert::{Scope, cel_to_json, render};
 use crate::expr::{DEFAULT_COST_LIMIT, EvalError, Program};
+use crate::instances::InstanceStatus;
+use crate::jobs::RetryPolicy;
 
 /// Most schema violations kept in a [`ContextError`].
 const MAX_CONTEXT_ERRORS: usize = 20;
@@ -28,14 +30,205 @@ pub struct CompiledMachine {
     pub(super) state_names: Vec<String>,
     pub(super) transitions: Vec<CompiledTransition>,
     pub(super) schema: Option<jsonschema::Validator>,
+    /// Whether any state does work or the machine has a timeout.
+    pub(super) has_work: bool,
+    /// Whether some expression may read `instance` (its source mentions the name).
+    pub(super) uses_instance: bool,
+    /// The machine-wide timeout: after this many ms from creation, go to the state.
+    pub(super) timeout: Option<(u64, String)>,
     pub(super) canonical: Json,
 }
 
-/// One state: whether it is final and, per event, the transitions to try in order.
+/// One state: whether it is final, per event the transitions to try in order, and what it does.
 #[derive(Debug, Default)]
 pub(super) struct StateEntry {
     pub(super) is_final: bool,
+    pub(super) failure: bool,
     pub(super) events: HashMap<String, Box<[usize]>>,
+    /// `None` for a state that does nothing on its own (the common case, kept small).
+    pub(super) work: Option<Box<StateWork>>,
+}
+
+/// What a state does on its own: an action, timers, a wait, entry and exit effects.
+#[derive(Debug, Default)]
+pub(super) struct StateWork {
+    pub(super) action: Option<CompiledAction>,
+    pub(super) timers: Vec<CompiledTimer>,
+    pub(super) waits: bool,
+    pub(super) on_entry: Vec<CompiledEffect>,
+    pub(super) on_exit: Vec<CompiledEffect>,
+}
+
+/// An action state's invoke and where its outcomes lead.
+#[derive(Debug)]
+pub(super) struct CompiledAction {
+    pub(super) invoke: CompiledInvoke,
+    pub(super) timeout_ms: Option<u64>,
+    pub(super) retry: Option<RetryPolicy>,
+    pub(super) on_done: Vec<CompiledOutcome>,
+    pub(super) on_error: Vec<CompiledOutcome>,
+}
+
+/// What an action invokes, with its expressions compiled.
+#[derive(Debug)]
+pub(super) enum CompiledInvoke {
+    Function { function: String, version: Option<u64>, input: Option<Program> },
+    Http { method: String, url: Program, headers: Vec<(String, Program)>, body: Option<Program> },
+    Publish(CompiledPublish),
+    Send(CompiledSend),
+    Machine { machine: String, input: Option<Program> },
+}
+
+#[derive(Debug)]
+pub(super) struct CompiledPublish {
+    pub(super) topic: String,
+    pub(super) message: Program,
+    pub(super) key: Option<Program>,
+}
+
+#[derive(Debug)]
+pub(super) struct CompiledSend {
+    pub(super) instance: Program,
+    pub(super) event: String,
+    pub(super) payload: Option<Program>,
+}
+
+/// A fire-and-forget effect.
+#[derive(Debug)]
+pub(super) enum CompiledEffect {
+    Publish(CompiledPublish),
+    Send(CompiledSend),
+}
+
+/// One branch of `on_done` or `on_error`.
+#[derive(Debug)]
+pub(super) struct CompiledOutcome {
+    pub(super) when: Option<Program>,
+    pub(super) to: String,
+    pub(super) assign: Option<Vec<(String, Program)>>,
+}
+
+/// A timer of a state: its name (what fires it), when, and where it leads.
+#[derive(Debug)]
+pub(super) struct CompiledTimer {
+    pub(super) name: String,
+    pub(super) delay: TimerDelay,
+    pub(super) to: String,
+}
+
+#[derive(Debug)]
+pub(super) enum TimerDelay {
+    /// This many ms after entry.
+    Fixed(u64),
+    /// CEL: a timestamp, or a duration from entry.
+    Expr(Program),
+}
+
+/// The name of the internal event an action's result is applied as.
+pub const DONE_EVENT: &str = "done.invoke";
+/// The name of the internal event an action's final error is applied as.
+pub const ERROR_EVENT: &str = "error.invoke";
+/// The name of the machine-wide timeout's timer.
+pub const MACHINE_TIMEOUT: &str = "timeout";
+
+/// What moves an instance: an outside event, or one of the internal inputs its own work
+/// reports (an action's result or error, a timer).
+#[derive(Debug, Clone, Copy)]
+pub enum Input<'a> {
+    /// An event with its payload.
+    Event {
+        /// The event's name.
+        name: &'a str,
+        /// Its payload.
+        payload: &'a Map<String, Json>,
+    },
+    /// The state's action succeeded with this result.
+    Done(&'a Json),
+    /// The state's action failed for good with this error (`{code, message}`).
+    Failed(&'a Json),
+    /// The timer of this name fired (`after:15m`, `after_expr:…`, `wait.timeout`, `timeout`).
+    Timer(&'a str),
+}
+
+impl Input<'_> {
+    /// The name the input is recorded under: the event's, `done.invoke`, `error.invoke`, or
+    /// the timer's.
+    pub fn name(&self) -> &str {
+        match self {
+            Input::Event { name, .. } => name,
+            Input::Done(_) => DONE_EVENT,
+            Input::Failed(_) => ERROR_EVENT,
+            Input::Timer(name) => name,
+        }
+    }
+}
+
+/// What an instance's expressions may read of the instance itself, as `instance`.
+#[derive(Debug, Clone, Copy)]
+pub struct InstanceInfo<'a> {
+    /// `space:machine:id`.
+    pub address: &'a str,
+    /// The revision the transition produces.
+    pub revision: u64,
+}
+
+/// Something a transition causes, written by the store in the same transaction (the outbox).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Run the entered state's action; its result comes back as [`Input::Done`] or
+    /// [`Input::Failed`].
+    Invoke {
+        /// What to run.
+        kind: InvokeKind,
+        /// The job's payload, every expression evaluated (the shape the kind's job takes).
+        payload: Json,
+        /// Longest one attempt may take.
+        timeout_ms: Option<u64>,
+        /// How failed attempts are retried (`None`: the jobs' default).
+        retry: Option<RetryPolicy>,
+    },
+    /// Arm a timer; it comes back as [`Input::Timer`] with its name.
+    Timer {
+        /// The timer's name.
+        name: String,
+        /// When it fires (ms since the Unix epoch).
+        at_ms: i64,
+    },
+    /// Fire and forget (an `on_entry`/`on_exit` effect).
+    Emit {
+        /// `Publish` or `Send`.
+        kind: InvokeKind,
+        /// The job's payload.
+        payload: Json,
+    },
+}
+
+/// The kinds of work a state can start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvokeKind {
+    /// A deployed function (`{function, version?, input}`).
+    Function,
+    /// An HTTP request (`{url, method, headers, body?}`).
+    Http,
+    /// Publish a message (`{topic, message, key?}`).
+    Publish,
+    /// Send an event to an instance (`{instance, event, payload}`).
+    Send,
+    /// Create a child instance and wait for it to be final (`{machine, input}`).
+    Machine,
+}
+
+impl InvokeKind {
+    /// The kind's name: `function`, `http`, `publish`, `send` or `machine`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvokeKind::Function => "function",
+            InvokeKind::Http => "http",
+            InvokeKind::Publish => "publish",
+            InvokeKind::Send => "send",
+            InvokeKind::Machine => "machine",
+        }
+    }
 }
 
 /// The parts of a transition `apply` needs once the candidates are known.
@@ -55,13 +248,17 @@ impl fmt::Debug for CompiledMachine {
     }
 }
 
-/// The result of applying an event: the next state and the new context.
+/// The result of applying an event: the next state, the new context, and what it causes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TransitionOutcome {
     /// The state the instance moves to.
     pub to: String,
     /// The context after the transition (already checked against `context_schema`).
     pub ctx: Map<String, Json>,
+    /// What the transition causes: the left state's exit effects, then the entered state's
+    /// action, timers and entry effects. The left state's pending work is cancelled by the
+    /// caller (every transition leaves its state and enters the next, itself included).
+    pub effects: Vec<Effect>,
 }
 
 /// Why an event could not be applied.
@@ -108,6 +305,15 @@ pub enum TransitionError {
     /// too deep, or (checked by the store, which knows the node's limit) too large.
     #[error("the context after this transition is refused: {0}")]
     ContextLimit(crate::json::JsonLimitError),
+    /// An expression of the entered (or left) state's work failed: an invoke's input, an
+    /// effect's message, a timer's time.
+    #[error("{expression} failed: {message}")]
+    EffectFailed {
+        /// Which expression, like `states.charging.invoke.input`.
+        expression: String,
+        /// Why it failed.
+        message: String,
+    },
     /// A guard or assignment exceeded its cost budget.
     #[error("{expression} exceeded its cost budget of {limit} units; simplify it or work on less data")]
     CostExceeded {
@@ -237,71 +443,90 @@ impl CompiledMachine {
         payload: &Map<String, Json>,
         applied_at_ms: i64,
     ) -> Result<TransitionOutcome, TransitionError> {
+        let instance = InstanceInfo { address: "", revision: 0 };
+        self.step(state, ctx, Input::Event { name: event, payload }, instance, applied_at_ms)
+    }
+
+    /// Moves an instance in `state` with context `ctx` by `input`: an event (see
+    /// [`CompiledMachine::apply`]), an action's result (the first `on_done` branch whose
+    /// `when` passes; `result` is in scope), its error (`on_error`, with `error`), or a timer
+    /// (the state's timer of that name, or the machine's timeout). The outcome carries the
+    /// effects of leaving `state` and entering the next one.
+    pub fn step(
+        &self,
+        state: &str,
+        ctx: &Map<String, Json>,
+        input: Input<'_>,
+        instance: InstanceInfo<'_>,
+        applied_at_ms: i64,
+    ) -> Result<TransitionOutcome, TransitionError> {
+        let event = input.name();
         let no_transition = || TransitionError::NoTransition { state: state.to_owned(), event: event.to_owned() };
         let entry = self.states.get(state).ok_or_else(no_transition)?;
         if entry.is_final {
             return Err(TransitionError::FinalState { state: state.to_owned(), event: event.to_owned() });
         }
-        let candidates = entry.events.get(event).ok_or_else(no_transition)?;
-
+        let empty = Map::new();
+        let payload = match input {
+            Input::Event { payload, .. } => payload,
+            _ => &empty,
+        };
         let now = chrono::DateTime::from_timestamp_millis(applied_at_ms).unwrap_or_default().fixed_offset();
-        let scope = Scope::new(ctx, payload, state, now);
-        let mut failures = Vec::new();
-        let mut taken = None;
-        for transition in candidates.iter().filter_map(|&i| self.transitions.get(i)) {
-            let Some(guard) = &transition.guard else {
-                taken = Some(transition);
-                break;
-            };
-            let reason = match guard.evaluate_with(&scope, DEFAULT_COST_LIMIT) {
-                Ok(cel::Value::Bool(true)) => {
-                    taken = Some(transition);
-                    break;
-                }
-                Ok(cel::Value::Bool(false)) => "evaluated to false".to_owned(),
-                Ok(other) => format!("evaluated to {}, not a bool", render(&other)),
-                Err(EvalError::CostExceeded { limit }) => {
-                    return Err(TransitionError::CostExceeded {
-                        expression: format!("guard {:?}", guard.source()),
-                        limit,
-                    });
-                }
-                Err(EvalError::Failed(reason)) => format!("evaluation failed: {}", failure(&scope, reason)),
-            };
-            failures.push(GuardFailure { guard: guard.source().to_owned(), reason });
+        // `instance` is built only for machines whose expressions may read it.
+        let instance_json = self.uses_instance.then(|| instance_json(instance));
+        let mut scope = Scope::new(ctx, payload, state, now);
+        if let Some(json) = &instance_json {
+            scope = scope.with_instance(json);
         }
-        let Some(transition) = taken else {
-            return Err(TransitionError::GuardRejected {
-                state: state.to_owned(),
-                event: event.to_owned(),
-                guards: failures,
-            });
+        let (to, assign, merge) = match input {
+            Input::Event { .. } => {
+                let transition = self.pick_transition(entry, state, event, &scope)?;
+                (transition.to.as_str(), transition.assign.as_ref(), transition.assign.is_none())
+            }
+            Input::Done(value) | Input::Failed(value) => {
+                let (name, outcomes) = match (input, entry.work.as_deref().and_then(|w| w.action.as_ref())) {
+                    (_, None) => return Err(no_transition()),
+                    (Input::Done(_), Some(action)) => ("result", &action.on_done),
+                    (_, Some(action)) => ("error", &action.on_error),
+                };
+                if outcomes.is_empty() {
+                    return Err(no_transition());
+                }
+                scope = scope.with_outcome(name, value);
+                let outcome = pick_outcome(outcomes, state, event, &scope)?;
+                (outcome.to.as_str(), outcome.assign.as_ref(), false)
+            }
+            Input::Timer(name) => {
+                let timer = entry.work.as_deref().and_then(|w| w.timers.iter().find(|t| t.name == name));
+                match (timer, &self.timeout) {
+                    (Some(timer), _) => (timer.to.as_str(), None, false),
+                    (None, Some((_, to))) if name == MACHINE_TIMEOUT => (to.as_str(), None, false),
+                    _ => return Err(no_transition()),
+                }
+            }
         };
 
         let mut next = ctx.clone();
-        match &transition.assign {
-            Some(assignments) => {
-                for (key, expr) in assignments {
-                    let failed = |message: String| TransitionError::AssignFailed { key: key.clone(), message };
-                    let value = match expr.evaluate_with(&scope, DEFAULT_COST_LIMIT) {
-                        Ok(value) => value,
-                        Err(EvalError::CostExceeded { limit }) => {
-                            return Err(TransitionError::CostExceeded { expression: format!("assign.{key}"), limit });
-                        }
-                        Err(EvalError::Failed(reason)) => {
-                            return Err(failed(format!("evaluation failed: {}", failure(&scope, reason))));
-                        }
-                    };
-                    let value = cel_to_json(&value).map_err(failed)?;
-                    check_context_value(&value)?;
-                    next.insert(key.clone(), value);
-                }
+        if let Some(assignments) = assign {
+            for (key, expr) in assignments {
+                let failed = |message: String| TransitionError::AssignFailed { key: key.clone(), message };
+                let value = match expr.evaluate_with(&scope, DEFAULT_COST_LIMIT) {
+                    Ok(value) => value,
+                    Err(EvalError::CostExceeded { limit }) => {
+                        return Err(TransitionError::CostExceeded { expression: format!("assign.{key}"), limit });
+                    }
+                    Err(EvalError::Failed(reason)) => {
+                        return Err(failed(format!("evaluation failed: {}", failure(&scope, reason))));
+                    }
+                };
+                let value = cel_to_json(&value).map_err(failed)?;
+                check_context_value(&value)?;
+                next.insert(key.clone(), value);
             }
-            None => {
-                for (key, value) in payload {
-                    check_context_value(value)?;
-                    next.insert(key.clone(), value.clone());
-                }
+        } else if merge {
+            for (key, value) in payload {
+                check_context_value(value)?;
+                next.insert(key.clone(), value.clone());
             }
         }
 
@@ -316,7 +541,286 @@ impl CompiledMachine {
                 }
             }
         };
-        Ok(TransitionOutcome { to: transition.to.clone(), ctx })
+
+        let mut effects = Vec::new();
+        if let Some(work) = entry.work.as_deref() {
+            // Exit effects see the state being left and the context before the transition.
+            emit_all(&work.on_exit, state, "on_exit", &scope, &mut effects)?;
+        }
+        if let Some(work) = self.states.get(to).and_then(|e| e.work.as_deref()) {
+            let mut entered = Scope::new(&ctx, payload, to, now);
+            if let Some(json) = &instance_json {
+                entered = entered.with_instance(json);
+            }
+            enter(work, to, &entered, applied_at_ms, &mut effects)?;
+        }
+        Ok(TransitionOutcome { to: to.to_owned(), ctx, effects })
+    }
+
+    /// What creating an instance causes: the initial state's action, timers and entry effects,
+    /// and the machine-wide timeout.
+    pub fn start(
+        &self,
+        ctx: &Map<String, Json>,
+        instance: InstanceInfo<'_>,
+        created_at_ms: i64,
+    ) -> Result<Vec<Effect>, TransitionError> {
+        let mut effects = Vec::new();
+        if let Some((after, _)) = &self.timeout {
+            let at_ms = created_at_ms.saturating_add(i64::try_from(*after).unwrap_or(i64::MAX));
+            effects.push(Effect::Timer { name: MACHINE_TIMEOUT.to_owned(), at_ms });
+        }
+        if let Some(work) = self.states.get(&self.initial).and_then(|e| e.work.as_deref()) {
+            let now = chrono::DateTime::from_timestamp_millis(created_at_ms).unwrap_or_default().fixed_offset();
+            let empty = Map::new();
+            let json = instance_json(instance);
+            let mut scope = Scope::new(ctx, &empty, &self.initial, now);
+            if self.uses_instance {
+                scope = scope.with_instance(&json);
+            }
+            enter(work, &self.initial, &scope, created_at_ms, &mut effects)?;
+        }
+        Ok(effects)
+    }
+
+    /// The status an instance in `state` has: `completed` or `failed` in a final state,
+    /// `running` in an action state, `waiting` in a wait state, `active` otherwise.
+    pub fn status_in(&self, state: &str) -> InstanceStatus {
+        match self.states.get(state) {
+            Some(entry) if entry.is_final && entry.failure => InstanceStatus::Failed,
+            Some(entry) if entry.is_final => InstanceStatus::Completed,
+            Some(StateEntry { work: Some(work), .. }) if work.action.is_some() => InstanceStatus::Running,
+            Some(StateEntry { work: Some(work), .. }) if work.waits => InstanceStatus::Waiting,
+            _ => InstanceStatus::Active,
+        }
+    }
+
+    /// Whether some state does work (an action, timers, a wait, effects) or the machine has a
+    /// timeout: only then do its instances need the work bookkeeping.
+    pub fn does_work(&self) -> bool {
+        self.has_work
+    }
+
+    fn pick_transition(
+        &self,
+        entry: &StateEntry,
+        state: &str,
+        event: &str,
+        scope: &Scope<'_>,
+    ) -> Result<&CompiledTransition, TransitionError> {
+        let no_transition = || TransitionError::NoTransition { state: state.to_owned(), event: event.to_owned() };
+        let candidates = entry.events.get(event).ok_or_else(no_transition)?;
+        let mut failures = Vec::new();
+        for transition in candidates.iter().filter_map(|&i| self.transitions.get(i)) {
+            let Some(guard) = &transition.guard else {
+                return Ok(transition);
+            };
+            match check_guard(guard, scope)? {
+                None => return Ok(transition),
+                Some(reason) => failures.push(GuardFailure { guard: guard.source().to_owned(), reason }),
+            }
+        }
+        Err(TransitionError::GuardRejected { state: state.to_owned(), event: event.to_owned(), guards: failures })
+    }
+}
+
+/// `None` when the guard passes, else why not.
+fn check_guard(guard: &Program, scope: &Scope<'_>) -> Result<Option<String>, TransitionError> {
+    Ok(Some(match guard.evaluate_with(scope, DEFAULT_COST_LIMIT) {
+        Ok(cel::Value::Bool(true)) => return Ok(None),
+        Ok(cel::Value::Bool(false)) => "evaluated to false".to_owned(),
+        Ok(other) => format!("evaluated to {}, not a bool", render(&other)),
+        Err(EvalError::CostExceeded { limit }) => {
+            return Err(TransitionError::CostExceeded { expression: format!("guard {:?}", guard.source()), limit });
+        }
+        Err(EvalError::Failed(reason)) => format!("evaluation failed: {}", failure(scope, reason)),
+    }))
+}
+
+fn pick_outcome<'m>(
+    outcomes: &'m [CompiledOutcome],
+    state: &str,
+    event: &str,
+    scope: &Scope<'_>,
+) -> Result<&'m CompiledOutcome, TransitionError> {
+    let mut failures = Vec::new();
+    for outcome in outcomes {
+        let Some(when) = &outcome.when else { return Ok(outcome) };
+        match check_guard(when, scope)? {
+            None => return Ok(outcome),
+            Some(reason) => failures.push(GuardFailure { guard: when.source().to_owned(), reason }),
+        }
+    }
+    Err(TransitionError::GuardRejected { state: state.to_owned(), event: event.to_owned(), guards: failures })
+}
+
+/// `instance` as expressions see it.
+fn instance_json(instance: InstanceInfo<'_>) -> Json {
+    let mut parts = instance.address.splitn(3, ':');
+    let (space, machine, id) = (parts.next(), parts.next(), parts.next());
+    serde_json::json!({
+        "address": instance.address,
+        "space": space.unwrap_or(""),
+        "machine": machine.unwrap_or(""),
+        "id": id.unwrap_or(""),
+        "revision": instance.revision,
+    })
+}
+
+/// The effects of entering a state: its action, its timers, its entry effects.
+fn enter(
+    work: &StateWork,
+    state: &str,
+    scope: &Scope<'_>,
+    at_ms: i64,
+    effects: &mut Vec<Effect>,
+) -> Result<(), TransitionError> {
+    if let Some(action) = &work.action {
+        let at = |field: &str| format!("states.{state}.invoke.{field}");
+        let (kind, payload) = match &action.invoke {
+            CompiledInvoke::Function { function, version, input } => {
+                let input = match input {
+                    Some(program) => evaluate(program, &at("input"), scope)?,
+                    None => Json::Object(Map::new()),
+                };
+                let mut payload = serde_json::json!({ "function": function, "input": input });
+                if let Some(version) = version {
+                    payload["version"] = Json::from(*version);
+                }
+                (InvokeKind::Function, payload)
+            }
+            CompiledInvoke::Http { method, url, headers, body } => {
+                let url = evaluate_string(url, &at("http.url"), scope)?;
+                let mut values = Map::new();
+                for (name, program) in headers {
+                    let value = evaluate_string(program, &at(&format!("http.headers.{name}")), scope)?;
+                    values.insert(name.clone(), Json::String(value));
+                }
+                let mut payload = serde_json::json!({ "url": url, "method": method, "headers": values });
+                if let Some(body) = body {
+                    payload["body"] = evaluate(body, &at("http.body"), scope)?;
+                }
+                if let Some(timeout) = action.timeout_ms {
+                    payload["timeout_ms"] = Json::from(timeout);
+                }
+                (InvokeKind::Http, payload)
+            }
+            CompiledInvoke::Publish(publish) => {
+                (InvokeKind::Publish, publish_payload(publish, &format!("states.{state}.invoke.publish"), scope)?)
+            }
+            CompiledInvoke::Send(send) => {
+                (InvokeKind::Send, send_payload(send, &format!("states.{state}.invoke.send"), scope)?)
+            }
+            CompiledInvoke::Machine { machine, input } => {
+                let input = match input {
+                    Some(program) => evaluate(program, &at("input"), scope)?,
+                    None => Json::Object(Map::new()),
+                };
+                if !input.is_object() {
+                    return Err(TransitionError::EffectFailed {
+                        expression: at("input"),
+                        message: "a child machine's input must be a map (its initial ctx)".to_owned(),
+                    });
+                }
+                (InvokeKind::Machine, serde_json::json!({ "machine": machine, "input": input }))
+            }
+        };
+        effects.push(Effect::Invoke { kind, payload, timeout_ms: action.timeout_ms, retry: action.retry.clone() });
+    }
+    for timer in &work.timers {
+        let at_ms = match &timer.delay {
+            TimerDelay::Fixed(ms) => at_ms.saturating_add(i64::try_from(*ms).unwrap_or(i64::MAX)),
+            TimerDelay::Expr(program) => {
+                let expression = format!("states.{state}.after_expr[{:?}]", program.source());
+                let failed =
+                    |message: String| TransitionError::EffectFailed { expression: expression.clone(), message };
+                match program.evaluate_with(scope, DEFAULT_COST_LIMIT) {
+                    Ok(cel::Value::Timestamp(ts)) => ts.timestamp_millis(),
+                    Ok(cel::Value::Duration(d)) => at_ms.saturating_add(d.num_milliseconds()),
+                    Ok(other) => {
+                        return Err(failed(format!("evaluated to {}, not a timestamp or a duration", render(&other))));
+                    }
+                    Err(EvalError::CostExceeded { limit }) => {
+                        return Err(TransitionError::CostExceeded { expression, limit });
+                    }
+                    Err(EvalError::Failed(reason)) => return Err(failed(failure(scope, reason))),
+                }
+            }
+        };
+        effects.push(Effect::Timer { name: timer.name.clone(), at_ms });
+    }
+    emit_all(&work.on_entry, state, "on_entry", scope, effects)
+}
+
+fn emit_all(
+    list: &[CompiledEffect],
+    state: &str,
+    field: &str,
+    scope: &Scope<'_>,
+    effects: &mut Vec<Effect>,
+) -> Result<(), TransitionError> {
+    for (i, effect) in list.iter().enumerate() {
+        let (kind, payload) = match effect {
+            CompiledEffect::Publish(publish) => {
+                (InvokeKind::Publish, publish_payload(publish, &format!("states.{state}.{field}[{i}].publish"), scope)?)
+            }
+            CompiledEffect::Send(send) => {
+                (InvokeKind::Send, send_payload(send, &format!("states.{state}.{field}[{i}].send"), scope)?)
+            }
+        };
+        effects.push(Effect::Emit { kind, payload });
+    }
+    Ok(())
+}
+
+fn publish_payload(publish: &CompiledPublish, at: &str, scope: &Scope<'_>) -> Result<Json, TransitionError> {
+    let message = evaluate(&publish.message, &format!("{at}.message"), scope)?;
+    let mut payload = serde_json::json!({ "topic": publish.topic, "message": message });
+    if let Some(key) = &publish.key {
+        payload["key"] = Json::String(evaluate_string(key, &format!("{at}.key"), scope)?);
+    }
+    Ok(payload)
+}
+
+fn send_payload(send: &CompiledSend, at: &str, scope: &Scope<'_>) -> Result<Json, TransitionError> {
+    let instance = evaluate_string(&send.instance, &format!("{at}.instance"), scope)?;
+    let payload = match &send.payload {
+        Some(program) => evaluate(program, &format!("{at}.payload"), scope)?,
+        None => Json::Object(Map::new()),
+    };
+    if !payload.is_object() {
+        return Err(TransitionError::EffectFailed {
+            expression: format!("{at}.payload"),
+            message: "an event's payload must be a map".to_owned(),
+        });
+    }
+    Ok(serde_json::json!({ "instance": instance, "event": send.event, "payload": payload }))
+}
+
+/// Evaluates an effect's expression to JSON.
+fn evaluate(program: &Program, expression: &str, scope: &Scope<'_>) -> Result<Json, TransitionError> {
+    let failed = |message: String| TransitionError::EffectFailed { expression: expression.to_owned(), message };
+    let value = match program.evaluate_with(scope, DEFAULT_COST_LIMIT) {
+        Ok(value) => value,
+        Err(EvalError::CostExceeded { limit }) => {
+            return Err(TransitionError::CostExceeded { expression: expression.to_owned(), limit });
+        }
+        Err(EvalError::Failed(reason)) => return Err(failed(failure(scope, reason))),
+    };
+    let json = cel_to_json(&value).map_err(failed)?;
+    if crate::json::depth(&json) >= crate::json::MAX_DEPTH {
+        return Err(failed(format!("the value nests deeper than {} levels", crate::json::MAX_DEPTH)));
+    }
+    Ok(json)
+}
+
+fn evaluate_string(program: &Program, expression: &str, scope: &Scope<'_>) -> Result<String, TransitionError> {
+    match evaluate(program, expression, scope)? {
+        Json::String(text) => Ok(text),
+        other => Err(TransitionError::EffectFailed {
+            expression: expression.to_owned(),
+            message: format!("evaluated to {other}, not a string"),
+        }),
     }
 }
 

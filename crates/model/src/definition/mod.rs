@@ -20,6 +20,7 @@
 //!   order), and loading it back gives the same canonical JSON.
 //! - Transition logic ([`CompiledMachine::apply`]) is deterministic and does no I/O.
 
+pub mod action;
 mod compile;
 mod machine;
 
@@ -30,7 +31,13 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
 
-pub use machine::{CompiledMachine, ContextError, GuardFailure, TransitionError, TransitionOutcome};
+pub use action::{
+    EffectSpec, HttpSpec, InvokeSpec, MachineTimeout, OutcomeSpec, Outcomes, PublishSpec, SendSpec, WaitSpec,
+};
+pub use machine::{
+    CompiledMachine, ContextError, DONE_EVENT, ERROR_EVENT, Effect, GuardFailure, Input, InstanceInfo, InvokeKind,
+    MACHINE_TIMEOUT, TransitionError, TransitionOutcome,
+};
 
 pub use crate::expr::MAX_EXPRESSION_LEN;
 
@@ -82,10 +89,13 @@ pub struct MachineDefinition {
     /// Optional JSON Schema every instance context must satisfy (a JSON object).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_schema: Option<serde_json::Value>,
+    /// Optional machine-wide timeout, armed when an instance is created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<MachineTimeout>,
 }
 
 /// The `states` field: a list of names or a map from name to [`StateSpec`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum States {
     /// The rstmdb form: `["created", "paid"]`.
     List(Vec<String>),
@@ -114,11 +124,42 @@ impl States {
     }
 }
 
-/// The specification of one state in the map form of `states`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The specification of one state in the map form of `states`: whether it is final, and what
+/// it does (see [`action`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct StateSpec {
     /// Whether the state is final (no event is accepted in it).
+    #[serde(rename = "final", default, skip_serializing_if = "std::ops::Not::not")]
     pub is_final: bool,
+    /// A final state that means the instance failed (its status is `failed`, and a parent
+    /// waiting on it sees an `error`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub failure: bool,
+    /// What the state invokes on entry (an action state).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invoke: Option<InvokeSpec>,
+    /// Where the invoke's result leads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_done: Option<Outcomes>,
+    /// Where the invoke's error (after its retries) leads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_error: Option<Outcomes>,
+    /// Timers armed on entry and cancelled on exit: duration (`15m`) to state.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub after: BTreeMap<String, String>,
+    /// Timers at a computed time: CEL (a timestamp, or a duration from now) to state.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub after_expr: BTreeMap<String, String>,
+    /// Wait for an outside event, with an optional timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait: Option<WaitSpec>,
+    /// Fire-and-forget effects run on entry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub on_entry: Vec<EffectSpec>,
+    /// Fire-and-forget effects run on exit.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub on_exit: Vec<EffectSpec>,
 }
 
 /// One transition: on `event` in one of the `from` states, go to `to`.
@@ -441,10 +482,7 @@ macro_rules! map_only_serde {
 
 map_only_serde!(MachineDefinition, "a machine definition (a map with `initial`, `states` and `transitions`)");
 map_only_serde!(TransitionSpec, "a transition (a map with `from`, `event`, `to` and optional `guard` and `assign`)");
-
-/// Keys a state spec may have; the action-state keys are recognised to give a clear message.
-const STATE_FIELDS: &[&str] = &["final"];
-const ACTION_STATE_FIELDS: &[&str] = &["invoke", "on_done", "on_error", "after"];
+map_only_serde!(StateSpec, "a state spec (a map, like `{ final: true }` or `{}`)");
 
 impl Serialize for States {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -505,82 +543,6 @@ impl<'de> Deserialize<'de> for States {
         }
 
         deserializer.deserialize_any(StatesVisitor)
-    }
-}
-
-impl Serialize for StateSpec {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(usize::from(self.is_final)))?;
-        if self.is_final {
-            map.serialize_entry("final", &true)?;
-        }
-        map.end()
-    }
-}
-
-impl<'de> Deserialize<'de> for StateSpec {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct SpecVisitor;
-
-        impl<'de> Visitor<'de> for SpecVisitor {
-            type Value = StateSpec;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a state spec (a map, like `{ final: true }` or `{}`)")
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StateSpec, A::Error> {
-                let mut spec = StateSpec::default();
-                let mut seen_final = false;
-                while let Some(field) = map.next_key::<StateField>()? {
-                    match field {
-                        StateField::Final => {
-                            if seen_final {
-                                return Err(de::Error::duplicate_field("final"));
-                            }
-                            seen_final = true;
-                            spec.is_final = map.next_value::<bool>()?;
-                        }
-                    }
-                }
-                Ok(spec)
-            }
-        }
-
-        deserializer.deserialize_map(SpecVisitor)
-    }
-}
-
-/// A key of a state spec; unknown and action-state keys fail while the key is read, so the
-/// error path names the key.
-enum StateField {
-    Final,
-}
-
-impl<'de> Deserialize<'de> for StateField {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct FieldVisitor;
-
-        impl Visitor<'_> for FieldVisitor {
-            type Value = StateField;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a state spec field")
-            }
-
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<StateField, E> {
-                match v {
-                    "final" => Ok(StateField::Final),
-                    _ if ACTION_STATE_FIELDS.contains(&v) => Err(E::custom(format!(
-                        "action states (`invoke`, `on_done`, `on_error`, `after`) are not \
-                         supported yet; `{v}` cannot be used"
-                    ))),
-                    _ => Err(E::unknown_field(v, STATE_FIELDS)),
-                }
-            }
-        }
-
-        deserializer.deserialize_identifier(FieldVisitor)
     }
 }
 

@@ -24,14 +24,20 @@ use serde_json::{Map, Value as Json};
 /// Deepest JSON/CEL nesting converted (serde_json's own parser stops at 128).
 pub(crate) const MAX_DEPTH: usize = 256;
 
-/// The variables a machine's expressions see: `ctx`, `event` (the payload), `state` and `now`.
+/// The variables a machine's expressions see: `ctx`, `event` (the payload), `state`, `now`,
+/// and where given `instance` and an action's `result` or `error`.
 pub(crate) struct Scope<'a> {
     ctx: &'a Map<String, Json>,
     event: &'a Map<String, Json>,
     state: CelString<'a>,
     now: CelTimestamp,
+    /// `result` or `error`, with its value.
+    outcome: Option<(&'static str, &'a Json)>,
+    instance: Option<&'a Json>,
     ctx_val: OnceLock<Option<Box<dyn Val + 'a>>>,
     event_val: OnceLock<Option<Box<dyn Val + 'a>>>,
+    outcome_val: OnceLock<Option<Box<dyn Val + 'a>>>,
+    instance_val: OnceLock<Option<Box<dyn Val + 'a>>>,
 }
 
 impl<'a> Scope<'a> {
@@ -47,9 +53,25 @@ impl<'a> Scope<'a> {
             event,
             state: CelString::from(state),
             now: CelTimestamp::from(now),
+            outcome: None,
+            instance: None,
             ctx_val: OnceLock::new(),
             event_val: OnceLock::new(),
+            outcome_val: OnceLock::new(),
+            instance_val: OnceLock::new(),
         }
+    }
+
+    /// Adds `instance` (an object describing the instance).
+    pub(crate) fn with_instance(mut self, instance: &'a Json) -> Self {
+        self.instance = Some(instance);
+        self
+    }
+
+    /// Adds `name` (`result` or `error`) bound to `value`.
+    pub(crate) fn with_outcome(mut self, name: &'static str, value: &'a Json) -> Self {
+        self.outcome = Some((name, value));
+        self
     }
 
     /// Returns which variable could not be converted (nested too deeply), if any.
@@ -58,6 +80,8 @@ impl<'a> Scope<'a> {
             Some("ctx")
         } else if matches!(self.event_val.get(), Some(None)) {
             Some("event")
+        } else if matches!(self.outcome_val.get(), Some(None)) {
+            self.outcome.map(|(name, _)| name)
         } else {
             None
         }
@@ -71,7 +95,17 @@ impl cel::context::VariableResolver for Scope<'_> {
             "event" => self.event_val.get_or_init(|| map_to_val(self.event, 0)).as_deref()?,
             "state" => &self.state,
             "now" => &self.now,
-            _ => return None,
+            "instance" => {
+                let instance = self.instance?;
+                self.instance_val.get_or_init(|| json_to_val(instance, 0)).as_deref()?
+            }
+            name => {
+                let (bound, value) = self.outcome?;
+                if bound != name {
+                    return None;
+                }
+                self.outcome_val.get_or_init(|| json_to_val(value, 0)).as_deref()?
+            }
         };
         Some(CowVal::Borrowed(val))
     }

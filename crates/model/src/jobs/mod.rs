@@ -23,7 +23,7 @@
 //!   twice.
 
 mod fair;
-mod millis;
+pub(crate) mod millis;
 mod records;
 mod retry;
 

@@ -133,4 +133,20 @@ impl JobRecord {
     pub fn effect_key(&self) -> &str {
         self.idempotency_key.as_deref().unwrap_or(&self.id)
     }
+
+    /// The instance a job of a state reports its outcome to (its payload's `reply.instance`,
+    /// in the job's own space); `None` for other jobs.
+    pub fn reply_instance(&self) -> Option<crate::InstanceKey> {
+        let address = self.payload.get("reply")?.get("instance")?.as_str()?;
+        let mut parts = address.splitn(3, ':');
+        let (space, machine, id) = (parts.next()?, parts.next()?, parts.next()?);
+        if space != self.space.as_str() {
+            return None;
+        }
+        Some(crate::InstanceKey {
+            space: self.space.clone(),
+            machine: Segment::new(machine).ok()?,
+            id: Segment::new(id).ok()?,
+        })
+    }
 }

@@ -1,14 +1,34 @@
 //! Instances: creation on a machine's latest version, events through the model's transition,
-//! soft deletion.
+//! the work states do (the outbox), cancellation, soft deletion.
+//!
+//! Invariants:
+//! - A transition and everything it causes commit together: the model returns effects as data
+//!   (an action to run, timers to arm, messages to emit) and [`transition`] writes each as a
+//!   job row in the same transaction as the instance's new state — nothing happens that did not
+//!   commit, nothing that committed is forgotten.
+//! - An instance's `work` lists the jobs of its current state (its action and timers, and the
+//!   machine's timeout). Leaving the state cancels those still pending; one running is left to
+//!   finish, and its result, no longer in `work`, is recorded with the job and ignored.
+//! - A job's result is applied to its instance only by the transaction that finishes the job
+//!   while its worker holds it (see `commands::jobs`), and only while the job is in `work`: a
+//!   result is applied once, even if the job ran twice.
+//! - Every refusal of the model happens before the first write.
 
+use std::hash::{Hash, Hasher};
+
+use serde_json::{Value, json};
+use switchyard_model::jobs::{JobStatus, RetryPolicy};
 use switchyard_model::{
-    Idempotency, InstanceKey, InstanceRecord, JsonObject, Revision, Seq, SpaceName, TransitionApplied, kinds,
+    CompiledMachine, Effect, Idempotency, Input, InstanceInfo, InstanceKey, InstanceRecord, InstanceStatus, InvokeKind,
+    JobRecord, JobSpec, JsonObject, Revision, Segment, Seq, SpaceName, TIMER_JOB, TransitionApplied, TransitionError,
+    kinds,
 };
 
+use super::jobs::{cancel_job_row, insert_job};
 use super::{Command, Cx, Locking, compiled_machine};
 use crate::error::StoreError;
 use crate::records::{CreatedRecord, TransitionedRecord};
-use crate::tables::{Locks, Tables, TxResult};
+use crate::tables::{InstanceRow, InstanceWrite, Locks, Tables, TxResult};
 
 /// Creates an instance on the machine's latest version, in its initial state.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +48,8 @@ pub struct InstanceCreated {
     pub instance: InstanceRecord,
     /// Whether this is the stored result of an earlier request with the same key.
     pub replayed: bool,
+    /// Whether creating it wrote jobs (the scheduler has work to look at).
+    pub started_work: bool,
 }
 
 request!(CreateInstance => InstanceCreated(InstanceCreated));
@@ -47,7 +69,7 @@ impl Command for CreateInstance {
 
     fn replay(&self, stored: &str) -> Result<Self::Output, StoreError> {
         let instance = crate::persisted::StoredInstance::read(stored)?;
-        Ok(InstanceCreated { instance, replayed: true })
+        Ok(InstanceCreated { instance, replayed: true, started_work: false })
     }
 
     async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
@@ -59,15 +81,38 @@ impl Command for CreateInstance {
         };
         let compiled = compiled_machine(tx, cx.machines, space, machine, version).await?;
         compiled.validate_context(&self.ctx).map_err(StoreError::InvalidContext)?;
-        let instance = InstanceRecord::created(key, version, compiled.initial_state(), &self.ctx, cx.now);
+        let mut instance = InstanceRecord::created(key, version, compiled.initial_state(), &self.ctx, cx.now);
+        let address = key.address();
+        let effects = if compiled.does_work() {
+            let info = InstanceInfo { address: &address, revision: Revision::FIRST.get() };
+            compiled.start(&self.ctx, info, cx.now.as_millis()).map_err(StoreError::from)?
+        } else {
+            Vec::new()
+        };
+        instance.status = compiled.status_in(&instance.state);
         let ctx_text = serde_json::to_string(&self.ctx)?;
-        if !tx.insert_instance(key, version, &instance.state, &ctx_text, cx.now).await? {
+        // Jobs are written before the row: a taken id must refuse before them.
+        if !effects.is_empty() && tx.instance_deleted_at_for_update(key).await?.is_some() {
+            return Err(StoreError::InstanceExists { address }.into());
+        }
+        instance.work = write_effects(tx, cx, key, &instance.state, Revision::FIRST, &effects).await?;
+        let work_text = work_text(&instance.work)?;
+        let write = InstanceWrite {
+            state: &instance.state,
+            ctx: &ctx_text,
+            revision: Revision::FIRST,
+            status: instance.status.as_str(),
+            work: work_text.as_deref(),
+            error: None,
+            now: cx.now,
+        };
+        if !tx.insert_instance(key, version, &write).await? {
             return Err(StoreError::InstanceExists { address: key.address() }.into());
         }
         let record = CreatedRecord { machine_version: version.get(), state: &instance.state, ctx: &instance.ctx };
         let idem_key = self.idempotency.as_ref().map(|i| i.key.as_str());
         cx.append(tx, space, kinds::INSTANCE_CREATED, key.address(), &record, idem_key, false).await?;
-        Ok(InstanceCreated { instance, replayed: false })
+        Ok(InstanceCreated { instance, replayed: false, started_work: !effects.is_empty() })
     }
 }
 
@@ -98,6 +143,8 @@ pub struct EventApplied {
     pub applied: TransitionApplied,
     /// Whether this is the stored result of an earlier request with the same key.
     pub replayed: bool,
+    /// Whether the transition wrote jobs (the scheduler has work to look at).
+    pub started_work: bool,
 }
 
 request!(ApplyEvent => EventApplied(EventApplied));
@@ -117,7 +164,7 @@ impl Command for ApplyEvent {
 
     fn replay(&self, stored: &str) -> Result<Self::Output, StoreError> {
         let applied = crate::persisted::StoredTransition::read(stored)?;
-        Ok(EventApplied { applied, replayed: true })
+        Ok(EventApplied { applied, replayed: true, started_work: false })
     }
 
     async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
@@ -136,27 +183,307 @@ impl Command for ApplyEvent {
                 StoreError::Conflict { address: key.address(), actual_state: row.state, actual_revision: row.revision };
             return Err(e.into());
         }
+        refuse_if_finished(key, &row)?;
         let compiled = compiled_machine(tx, cx.machines, space, machine, row.machine_version).await?;
-        let ctx: JsonObject = serde_json::from_str(&row.ctx)?;
-        let outcome = compiled
-            .apply(&row.state, &ctx, &self.event, &self.payload, cx.now.as_millis())
-            .map_err(StoreError::from)?;
-        let revision = row.revision.next();
-        let new_ctx_text = serde_json::to_string(&outcome.ctx)?;
-        crate::machines::check_context_size(&new_ctx_text, self.max_context_bytes)?;
-        tx.update_instance(key, &outcome.to, &new_ctx_text, revision, cx.now).await?;
-        let record = TransitionedRecord {
-            event: &self.event,
-            payload: &self.payload,
-            from: &row.state,
-            to: &outcome.to,
-            revision: revision.get(),
-        };
+        let input = Input::Event { name: &self.event, payload: &self.payload };
         let idem_key = self.idempotency.as_ref().map(|i| i.key.as_str());
-        cx.append(tx, space, kinds::INSTANCE_TRANSITIONED, key.address(), &record, idem_key, true).await?;
-        // The seq is patched in when the group's records are numbered.
-        let applied = TransitionApplied { from: row.state, to: outcome.to, revision, seq: Seq(0), ctx: outcome.ctx };
-        Ok(EventApplied { applied, replayed: false })
+        let (applied, started_work) =
+            transition(tx, cx, key, &row, &compiled, input, &self.payload, idem_key, self.max_context_bytes)
+                .await?
+                .map_err(StoreError::from)?;
+        Ok(EventApplied { applied, replayed: false, started_work })
+    }
+}
+
+/// Refuses an event to an instance that was cancelled or stopped on an error.
+fn refuse_if_finished(key: &InstanceKey, row: &InstanceRow) -> Result<(), StoreError> {
+    match InstanceStatus::parse(&row.status) {
+        Some(status @ (InstanceStatus::Cancelled | InstanceStatus::Failed)) => {
+            Err(StoreError::InstanceFinished { address: key.address(), status: status.as_str().to_owned() })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The largest context an internal input (an action's result, a timer) may leave: the same
+/// limit as the API's default, since the node's own is not known to the job's finish.
+pub(super) const INTERNAL_MAX_CONTEXT_BYTES: usize = 1024 * 1024;
+
+/// Moves the instance whose locked row is `row` by `input`: the model's transition, then (only
+/// if the model accepted) the left state's pending work cancelled, the effects written as jobs,
+/// the row updated and `instance.transitioned` appended. The inner `Err` is the model's refusal,
+/// returned before anything is written.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn transition<T: Tables>(
+    tx: &mut T,
+    cx: &mut Cx<'_>,
+    key: &InstanceKey,
+    row: &InstanceRow,
+    compiled: &CompiledMachine,
+    input: Input<'_>,
+    record_payload: &JsonObject,
+    idem_key: Option<&str>,
+    max_context_bytes: usize,
+) -> TxResult<Result<(TransitionApplied, bool), TransitionError>> {
+    let ctx: JsonObject = serde_json::from_str(&row.ctx)?;
+    let revision = row.revision.next();
+    let address = key.address();
+    let info = InstanceInfo { address: &address, revision: revision.get() };
+    let outcome = match compiled.step(&row.state, &ctx, input, info, cx.now.as_millis()) {
+        Ok(outcome) => outcome,
+        Err(e) => return Ok(Err(e)),
+    };
+    let new_ctx_text = serde_json::to_string(&outcome.ctx)?;
+    if let Err(e) = crate::machines::check_context_size(&new_ctx_text, max_context_bytes) {
+        return match e {
+            StoreError::Transition(e) => Ok(Err(e)),
+            other => Err(other.into()),
+        };
+    }
+    let status = compiled.status_in(&outcome.to);
+    let mut work = Vec::new();
+    if row.work.is_some() || compiled.does_work() {
+        let left = crate::decode::instance_work(row.work.as_deref());
+        work = leave_state(tx, cx, key, &left, status.is_terminal()).await?;
+        work.extend(write_effects(tx, cx, key, &outcome.to, revision, &outcome.effects).await?);
+    }
+    let work_text = work_text(&work)?;
+    let write = InstanceWrite {
+        state: &outcome.to,
+        ctx: &new_ctx_text,
+        revision,
+        status: status.as_str(),
+        work: work_text.as_deref(),
+        error: None,
+        now: cx.now,
+    };
+    tx.update_instance(key, &write).await?;
+    let record = TransitionedRecord {
+        event: input.name(),
+        payload: record_payload,
+        from: &row.state,
+        to: &outcome.to,
+        revision: revision.get(),
+    };
+    cx.append(tx, key.space.as_ref(), kinds::INSTANCE_TRANSITIONED, address, &record, idem_key, true).await?;
+    // The seq is patched in when the group's records are numbered.
+    let applied =
+        TransitionApplied { from: row.state.clone(), to: outcome.to, revision, seq: Seq(0), ctx: outcome.ctx };
+    Ok(Ok((applied, !outcome.effects.is_empty())))
+}
+
+/// Leaves a state: cancels its pending jobs (a running one finishes and is ignored). The
+/// machine's timeout outlives the state unless the instance is done; what stays is returned.
+async fn leave_state<T: Tables>(
+    tx: &mut T,
+    cx: &mut Cx<'_>,
+    key: &InstanceKey,
+    work: &[String],
+    done: bool,
+) -> TxResult<Vec<String>> {
+    let mut kept = Vec::new();
+    for id in work {
+        let Some(mut job) = tx.job_for_update(key.space.as_ref(), id).await? else { continue };
+        if !done && is_machine_timeout(&job) {
+            kept.push(job.id);
+            continue;
+        }
+        if job.status == JobStatus::Pending {
+            cancel_job_row(tx, cx, &mut job).await?;
+        }
+    }
+    Ok(kept)
+}
+
+/// Cancels every job of `work` that has not finished, running ones included (their attempts'
+/// ends are then ignored).
+pub(super) async fn cancel_work<T: Tables>(
+    tx: &mut T,
+    cx: &mut Cx<'_>,
+    key: &InstanceKey,
+    work: &[String],
+) -> TxResult<()> {
+    for id in work {
+        let Some(mut job) = tx.job_for_update(key.space.as_ref(), id).await? else { continue };
+        if !job.status.is_terminal() {
+            cancel_job_row(tx, cx, &mut job).await?;
+        }
+    }
+    Ok(())
+}
+
+fn is_machine_timeout(job: &JobRecord) -> bool {
+    job.kind.as_str() == TIMER_JOB
+        && job.payload.get("timer").and_then(Value::as_str) == Some(switchyard_model::definition::MACHINE_TIMEOUT)
+}
+
+fn work_text(work: &[String]) -> Result<Option<String>, StoreError> {
+    if work.is_empty() { Ok(None) } else { Ok(Some(serde_json::to_string(work)?)) }
+}
+
+/// Writes a transition's effects as jobs (the outbox); returns the ids of those that report
+/// back to the instance (its action and timers).
+async fn write_effects<T: Tables>(
+    tx: &mut T,
+    cx: &mut Cx<'_>,
+    key: &InstanceKey,
+    state: &str,
+    revision: Revision,
+    effects: &[Effect],
+) -> TxResult<Vec<String>> {
+    let mut work = Vec::new();
+    let address = key.address();
+    for (n, effect) in effects.iter().enumerate() {
+        let reply = json!({ "instance": address, "state": state, "revision": revision.get() });
+        let (kind, mut payload, run_at, retry, reports) = match effect {
+            Effect::Invoke { kind, payload, timeout_ms, retry } => {
+                let mut payload = payload.clone();
+                if let Some(timeout) = timeout_ms {
+                    payload["timeout_ms"] = Value::from(*timeout);
+                }
+                (job_kind(*kind), payload, cx.now, retry.clone().unwrap_or_default(), true)
+            }
+            Effect::Timer { name, at_ms } => {
+                (TIMER_JOB, json!({ "timer": name }), switchyard_model::Timestamp(*at_ms), RetryPolicy::default(), true)
+            }
+            Effect::Emit { kind, payload } => (job_kind(*kind), payload.clone(), cx.now, RetryPolicy::default(), false),
+        };
+        if reports {
+            payload["reply"] = reply;
+        }
+        let target = job_target(key, kind, &payload);
+        let spec = JobSpec {
+            id: job_id(&address, revision, n),
+            space: key.space.clone(),
+            kind: Segment::new(kind).map_err(|e| StoreError::Internal(format!("job kind {kind}: {e}")))?,
+            target,
+            payload,
+            priority: 0,
+            concurrency_key: None,
+            idempotency_key: Some(format!("{address}@{revision}.{n}")),
+            run_at,
+            retry,
+        };
+        let job = insert_job(tx, cx, &spec).await?;
+        if reports {
+            work.push(job.id);
+        }
+    }
+    Ok(work)
+}
+
+/// The job kind an effect runs as.
+fn job_kind(kind: InvokeKind) -> &'static str {
+    match kind {
+        InvokeKind::Function => "function",
+        InvokeKind::Http => "http",
+        InvokeKind::Publish => "publish",
+        InvokeKind::Send => "event",
+        InvokeKind::Machine => switchyard_model::CHILD_JOB,
+    }
+}
+
+/// What a job acts on, for listings: a function, URL, topic or instance address.
+fn job_target(key: &InstanceKey, kind: &str, payload: &Value) -> String {
+    let field = |name: &str| payload.get(name).and_then(Value::as_str).unwrap_or("");
+    let in_space = |name: &str| {
+        if name.contains(':') { name.to_owned() } else { format!("{}:{name}", key.space) }
+    };
+    match kind {
+        "function" => in_space(field("function")),
+        "http" => field("url").to_owned(),
+        "publish" => in_space(field("topic")),
+        "event" => format!("{}:{}", key.space, field("instance")),
+        k if k == switchyard_model::CHILD_JOB => in_space(field("machine")),
+        _ => key.address(),
+    }
+}
+
+/// A job id derived from the instance, its revision and the effect's place: unique (a revision
+/// is never reused), and the same if the group is run again.
+fn job_id(address: &str, revision: Revision, n: usize) -> String {
+    let half = |salt: u8| {
+        let mut hasher = std::hash::DefaultHasher::new();
+        (salt, address, revision.get(), n).hash(&mut hasher);
+        hasher.finish()
+    };
+    let (a, b) = (half(0), half(1));
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xffff,
+        b >> 48,
+        b & 0xffff_ffff_ffff
+    )
+}
+
+/// Stops an instance on an error nothing handled: its work cancelled, status `failed`, the
+/// error kept, `instance.failed` appended.
+pub(super) async fn fail_instance<T: Tables>(
+    tx: &mut T,
+    cx: &mut Cx<'_>,
+    key: &InstanceKey,
+    row: &InstanceRow,
+    error: &Value,
+) -> TxResult<()> {
+    let work = crate::decode::instance_work(row.work.as_deref());
+    cancel_work(tx, cx, key, &work).await?;
+    let error_text = serde_json::to_string(error)?;
+    tx.set_instance_status(key, InstanceStatus::Failed.as_str(), None, Some(&error_text), cx.now).await?;
+    let record = json!({ "state": row.state, "error": error });
+    cx.append(tx, key.space.as_ref(), kinds::INSTANCE_FAILED, key.address(), &record, None, false).await
+}
+
+/// Cancels an instance: its pending and running work cancelled, status `cancelled` with the
+/// reason, `instance.cancelled` appended. A finished instance refuses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CancelInstance {
+    /// The instance.
+    pub key: InstanceKey,
+    /// Why, as the caller says it.
+    pub reason: Option<String>,
+}
+
+request!(CancelInstance => InstanceCancelled);
+
+impl Locking for CancelInstance {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
+        locks.instance(&self.key);
+    }
+}
+
+impl Command for CancelInstance {
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
+        let key = &self.key;
+        let Some(row) = tx.instance_for_update(key).await? else {
+            return Err(StoreError::InstanceNotFound { address: key.address(), deleted_at: None }.into());
+        };
+        if let Some(at) = row.deleted_at {
+            return Err(StoreError::InstanceNotFound { address: key.address(), deleted_at: Some(at) }.into());
+        }
+        let compiled =
+            compiled_machine(tx, cx.machines, key.space.as_ref(), key.machine.as_ref(), row.machine_version).await?;
+        let status = InstanceStatus::parse(&row.status).unwrap_or_default();
+        if status.is_terminal() || compiled.is_final(&row.state) {
+            return Err(StoreError::InstanceFinished {
+                address: key.address(),
+                status: if compiled.is_final(&row.state) && !status.is_terminal() {
+                    compiled.status_in(&row.state).as_str().to_owned()
+                } else {
+                    status.as_str().to_owned()
+                },
+            }
+            .into());
+        }
+        let work = crate::decode::instance_work(row.work.as_deref());
+        cancel_work(tx, cx, key, &work).await?;
+        let message = self.reason.clone().unwrap_or_else(|| "cancelled on request".to_owned());
+        let error = json!({ "code": "cancelled", "message": message });
+        let error_text = serde_json::to_string(&error)?;
+        tx.set_instance_status(key, InstanceStatus::Cancelled.as_str(), None, Some(&error_text), cx.now).await?;
+        let record = json!({ "state": row.state, "reason": message });
+        cx.append(tx, key.space.as_ref(), kinds::INSTANCE_CANCELLED, key.address(), &record, None, false).await
     }
 }
 

@@ -19,13 +19,15 @@ use switchyard_model::jobs::{
     Candidate, DeadReason, FailedAttempt, FairCursor, JobStatus, RetryDecision, SpaceLimits, select_fair,
 };
 use switchyard_model::{
-    InvocationRecord, JobAttempt, JobError, JobRecord, JobSpec, MAX_ATTEMPT_HISTORY, SpaceName, Timestamp, job_kinds,
+    Input, InstanceKey, InstanceStatus, InvocationRecord, JobAttempt, JobError, JobRecord, JobSpec, JsonObject,
+    MAX_ATTEMPT_HISTORY, SpaceName, TIMER_JOB, Timestamp, TransitionError, job_kinds, kinds,
 };
 
 use super::functions::invocation_job_changed;
-use super::{Command, Cx, Locking};
+use super::instances::{fail_instance, transition};
+use super::{Command, Cx, Locking, compiled_machine};
 use crate::error::StoreError;
-use crate::tables::{Locks, Tables, TxResult};
+use crate::tables::{InstanceRow, Locks, Tables, TxResult};
 
 /// Leases that ended are taken back at most this many per round.
 const EXPIRED_PER_ROUND: u32 = 256;
@@ -398,6 +400,9 @@ pub struct FinishJob {
     /// What the attempt leaves besides its outcome, written in the same transaction as the
     /// job's change (only while the worker still holds the job).
     pub report: Option<JobReport>,
+    /// The instance the job reports to (its payload's `reply.instance`), locked first: the
+    /// job's result moves it in the same transaction (see `commands::instances`).
+    pub instance: Option<InstanceKey>,
 }
 
 /// How an attempt ended, as its worker reports it.
@@ -446,6 +451,9 @@ request!(FinishJob => JobFinished(JobFinished));
 impl Locking for FinishJob {
     fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
         locks.writes_into(self.space.as_ref());
+        if let Some(key) = &self.instance {
+            locks.instance(key);
+        }
     }
 }
 
@@ -467,6 +475,19 @@ impl Command for FinishJob {
                 // refuses the finish cleanly.
                 crate::function_rules::StoredInvocation::new(record)?;
                 Some(&**record)
+            }
+            None => None,
+        };
+        // A job of a state reports to its instance: read (and locked) before anything is written.
+        let reply = match job.reply_instance() {
+            Some(key) => {
+                let row = tx.instance_for_update(&key).await?;
+                let current = row.as_ref().is_some_and(|row| {
+                    row.deleted_at.is_none()
+                        && !InstanceStatus::parse(&row.status).unwrap_or_default().is_terminal()
+                        && crate::decode::instance_work(row.work.as_deref()).contains(&job.id)
+                });
+                Some((key, row, current))
             }
             None => None,
         };
@@ -494,13 +515,88 @@ impl Command for FinishJob {
                 let failure = Failure {
                     error: error.clone(),
                     retry_after_ms: *retry_after_ms,
-                    permanent: *permanent,
+                    // The state it worked for is gone: no later attempt is wanted.
+                    permanent: *permanent || reply.as_ref().is_some_and(|(_, _, current)| !current),
                     random: *random,
                 };
                 fail_attempt(tx, cx, &mut job, failure, report).await?
             }
         };
+        if let Some((key, Some(row), current)) = reply {
+            report_to_instance(tx, cx, &job, &key, &row, current, finished).await?;
+        }
         Ok(finished)
+    }
+}
+
+/// Applies a finished job of a state to its instance: a result as `done.invoke` (a timer as
+/// its name), a job dead for good as `error.invoke`; a retry changes nothing. A job no longer
+/// in the instance's work is recorded and ignored. An outcome the machine cannot apply (no
+/// `on_error`, no branch taken, an assignment that fails) stops the instance as `failed`.
+async fn report_to_instance<T: Tables>(
+    tx: &mut T,
+    cx: &mut Cx<'_>,
+    job: &JobRecord,
+    key: &InstanceKey,
+    row: &InstanceRow,
+    current: bool,
+    finished: JobFinished,
+) -> TxResult<()> {
+    let error_value;
+    let result_value;
+    let (input, payload) = match finished {
+        JobFinished::Retrying(_) | JobFinished::NotHeld => return Ok(()),
+        _ if !current => {
+            let record = json!({ "job": job.id, "kind": job.kind, "status": job.status.as_str(), "state": row.state });
+            return cx
+                .append(tx, key.space.as_ref(), kinds::INSTANCE_RESULT_IGNORED, key.address(), &record, None, false)
+                .await;
+        }
+        JobFinished::Succeeded if job.kind.as_str() == TIMER_JOB => {
+            let name = job.payload.get("timer").and_then(Value::as_str).unwrap_or("");
+            let mut payload = JsonObject::new();
+            payload.insert("timer".into(), Value::String(name.to_owned()));
+            (Input::Timer(name), payload)
+        }
+        JobFinished::Succeeded => {
+            result_value = job.result.clone().unwrap_or(Value::Null);
+            let mut payload = JsonObject::new();
+            payload.insert("result".into(), result_value.clone());
+            payload.insert("job".into(), Value::String(job.id.clone()));
+            (Input::Done(&result_value), payload)
+        }
+        JobFinished::Dead => {
+            let last = job.last_error.clone();
+            error_value = json!({
+                "code": last.as_ref().map(|e| e.code.as_str()).unwrap_or("failed"),
+                "message": last.as_ref().map(|e| e.message.as_str()).unwrap_or("the job failed"),
+                "attempts": job.attempt,
+            });
+            let mut payload = JsonObject::new();
+            payload.insert("error".into(), error_value.clone());
+            payload.insert("job".into(), Value::String(job.id.clone()));
+            (Input::Failed(&error_value), payload)
+        }
+    };
+    let compiled =
+        compiled_machine(tx, cx.machines, key.space.as_ref(), key.machine.as_ref(), row.machine_version).await?;
+    let idem_key = format!("job:{}", job.id);
+    let max = super::instances::INTERNAL_MAX_CONTEXT_BYTES;
+    match transition(tx, cx, key, row, &compiled, input, &payload, Some(&idem_key), max).await? {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let code = match &e {
+                TransitionError::NoTransition { .. } if matches!(input, Input::Failed(_)) => payload
+                    .get("error")
+                    .and_then(|e| e.get("code"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("failed")
+                    .to_owned(),
+                _ => "transition_failed".to_owned(),
+            };
+            let error = json!({ "code": code, "message": e.to_string(), "input": input.name() });
+            fail_instance(tx, cx, key, row, &error).await
+        }
     }
 }
 
@@ -623,17 +719,23 @@ impl Command for CancelJob {
             }
             .into());
         }
-        job.status = JobStatus::Cancelled;
-        job.lease_until = None;
-        job.lease_owner = None;
-        job.finished_at = Some(cx.now);
-        job.updated_at = cx.now;
-        tx.update_job(&job).await?;
-        let record = json!({ "id": job.id, "attempt": job.attempt });
-        append(tx, cx, &job, job_kinds::CANCELLED, &record).await?;
-        invocation_job_changed(tx, cx, &job, None, false).await?;
+        cancel_job_row(tx, cx, &mut job).await?;
         Ok(Box::new(job))
     }
+}
+
+/// Cancels a job that has not finished (appends `job.cancelled`); a running attempt's end is
+/// then ignored.
+pub(super) async fn cancel_job_row<T: Tables>(tx: &mut T, cx: &mut Cx<'_>, job: &mut JobRecord) -> TxResult<()> {
+    job.status = JobStatus::Cancelled;
+    job.lease_until = None;
+    job.lease_owner = None;
+    job.finished_at = Some(cx.now);
+    job.updated_at = cx.now;
+    tx.update_job(job).await?;
+    let record = json!({ "id": job.id, "attempt": job.attempt });
+    append(tx, cx, job, job_kinds::CANCELLED, &record).await?;
+    invocation_job_changed(tx, cx, job, None, false).await
 }
 
 /// Deletes a job that is not running; appends `job.deleted`.

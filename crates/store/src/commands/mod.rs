@@ -192,6 +192,7 @@ macro_rules! dispatch {
             WriteOp::CreateInstance($c) => $body,
             WriteOp::ApplyEvent($c) => $body,
             WriteOp::DeleteInstance($c) => $body,
+            WriteOp::CancelInstance($c) => $body,
             WriteOp::CreateToken($c) => $body,
             WriteOp::BootstrapAdminToken($c) => $body,
             WriteOp::RevokeToken($c) => $body,

@@ -186,6 +186,7 @@ async fn report<S: Store>(
     record: InvocationRecord,
 ) -> JobFinished {
     let finish = FinishJob {
+        instance: None,
         space: job.space.clone(),
         id: job.id.clone(),
         owner: owner.into(),

@@ -91,6 +91,7 @@ async fn lease_from(store: &dyn Store, request: LeaseJobs) -> JobsLeased {
 
 async fn finish(store: &dyn Store, job: &JobRecord, owner: &str, outcome: AttemptOutcome) -> JobFinished {
     let op = WriteOp::FinishJob(FinishJob {
+        instance: None,
         space: job.space.clone(),
         id: job.id.clone(),
         owner: owner.into(),
@@ -562,6 +563,7 @@ async fn timers_fire_exactly_once<H: Harness>(h: &H) {
                         .iter()
                         .map(|job| {
                             WriteOp::FinishJob(FinishJob {
+                                instance: None,
                                 space: job.space.clone(),
                                 id: job.id.clone(),
                                 owner: owner.clone(),

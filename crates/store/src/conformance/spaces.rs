@@ -371,7 +371,7 @@ async fn delete_space<H: Harness>(h: &H) {
         idempotency: Some(Idempotency { key: "c1".into(), fingerprint: "another request".into() }),
     });
     match write(&*store, create).await {
-        WriteOutcome::InstanceCreated(InstanceCreated { instance, replayed: false }) => {
+        WriteOutcome::InstanceCreated(InstanceCreated { instance, replayed: false, .. }) => {
             assert_eq!((instance.state.as_str(), instance.machine_version), ("paid", v2));
         }
         other => panic!("a key of the deleted space is free again: {other:?}"),

@@ -164,8 +164,7 @@ impl PgStore {
     }
 }
 
-const INSTANCE_COLUMNS: &str =
-    "space, machine, id, machine_version, state, ctx, revision, created_at, updated_at, deleted_at";
+const INSTANCE_COLUMNS: &str = "space, machine, id, machine_version, state, ctx, revision, created_at, updated_at, deleted_at, status, work, error";
 
 /// An instance; a context that cannot be read back marks it (see [`InstanceRecord::unreadable`]).
 fn instance(row: &Row) -> Result<InstanceRecord, StoreError> {
@@ -181,6 +180,9 @@ fn instance(row: &Row) -> Result<InstanceRecord, StoreError> {
         created_at: Timestamp(row.get(7)),
         updated_at: Timestamp(row.get(8)),
         deleted_at: row.get::<_, Option<i64>>(9).map(Timestamp),
+        status: crate::decode::instance_status(row.get::<_, &str>(10)),
+        work: crate::decode::instance_work(row.get::<_, Option<&str>>(11)),
+        error: crate::decode::instance_error(row.get::<_, Option<&str>>(12)),
         unreadable,
     })
 }

@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 
 use deadpool_postgres::Transaction;
-use switchyard_model::{InstanceKey, MachineVersion, NodeRecord, Revision, Seq, Timestamp, TokenRecord};
+use switchyard_model::{InstanceKey, MachineVersion, NodeRecord, Seq, Timestamp, TokenRecord};
 
 use crate::decode::{machine_version, revision};
 use crate::tables::*;
@@ -216,7 +216,7 @@ impl InstanceTable for PgTx<'_, '_> {
         let stmt = self
             .tx
             .prepare_cached(
-                "SELECT machine_version, state, ctx, revision, deleted_at FROM instances
+                "SELECT machine_version, state, ctx, revision, deleted_at, status, work FROM instances
                  WHERE space = $1 AND machine = $2 AND id = $3 FOR UPDATE",
             )
             .await?;
@@ -229,6 +229,8 @@ impl InstanceTable for PgTx<'_, '_> {
             ctx: row.get(2),
             revision: revision(row.get::<_, i64>(3))?,
             deleted_at: row.get::<_, Option<i64>>(4).map(Timestamp),
+            status: row.get(5),
+            work: row.get(6),
         }))
     }
 
@@ -245,15 +247,14 @@ impl InstanceTable for PgTx<'_, '_> {
         &mut self,
         key: &InstanceKey,
         version: MachineVersion,
-        state: &str,
-        ctx: &str,
-        now: Timestamp,
+        write: &InstanceWrite<'_>,
     ) -> TxResult<bool> {
         let stmt = self
             .tx
             .prepare_cached(
-                "INSERT INTO instances (space, machine, id, machine_version, state, ctx, revision, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7) ON CONFLICT (space, machine, id) DO NOTHING",
+                "INSERT INTO instances (space, machine, id, machine_version, state, ctx, revision, created_at,
+                    updated_at, status, work, error)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11) ON CONFLICT (space, machine, id) DO NOTHING",
             )
             .await?;
         let inserted = self
@@ -265,42 +266,67 @@ impl InstanceTable for PgTx<'_, '_> {
                     &key.machine.as_str(),
                     &key.id.as_str(),
                     &(version.get() as i32),
-                    &state,
-                    &ctx,
-                    &now.0,
+                    &write.state,
+                    &write.ctx,
+                    &(write.revision.get() as i64),
+                    &write.now.0,
+                    &write.status,
+                    &write.work,
+                    &write.error,
                 ],
             )
             .await?;
         Ok(inserted == 1)
     }
 
-    async fn update_instance(
-        &mut self,
-        key: &InstanceKey,
-        state: &str,
-        ctx: &str,
-        revision: Revision,
-        now: Timestamp,
-    ) -> TxResult<()> {
+    async fn update_instance(&mut self, key: &InstanceKey, write: &InstanceWrite<'_>) -> TxResult<()> {
         let stmt = self
             .tx
             .prepare_cached(
-                "UPDATE instances SET state = $1, ctx = $2, revision = $3, updated_at = $4
-                 WHERE space = $5 AND machine = $6 AND id = $7",
+                "UPDATE instances SET state = $1, ctx = $2, revision = $3, updated_at = $4, status = $5, work = $6,
+                    error = $7
+                 WHERE space = $8 AND machine = $9 AND id = $10",
             )
             .await?;
         self.tx
             .execute(
                 &stmt,
                 &[
-                    &state,
-                    &ctx,
-                    &(revision.get() as i64),
-                    &now.0,
+                    &write.state,
+                    &write.ctx,
+                    &(write.revision.get() as i64),
+                    &write.now.0,
+                    &write.status,
+                    &write.work,
+                    &write.error,
                     &key.space.as_str(),
                     &key.machine.as_str(),
                     &key.id.as_str(),
                 ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn set_instance_status(
+        &mut self,
+        key: &InstanceKey,
+        status: &str,
+        work: Option<&str>,
+        error: Option<&str>,
+        now: Timestamp,
+    ) -> TxResult<()> {
+        let stmt = self
+            .tx
+            .prepare_cached(
+                "UPDATE instances SET status = $1, work = $2, error = $3, updated_at = $4
+                 WHERE space = $5 AND machine = $6 AND id = $7",
+            )
+            .await?;
+        self.tx
+            .execute(
+                &stmt,
+                &[&status, &work, &error, &now.0, &key.space.as_str(), &key.machine.as_str(), &key.id.as_str()],
             )
             .await?;
         Ok(())

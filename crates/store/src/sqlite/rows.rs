@@ -12,8 +12,7 @@ use crate::decode::Text;
 pub(crate) use crate::decode::{LogRow, machine_version, revision, segment, space};
 
 /// Columns: space, machine, id, machine_version, state, ctx, revision, created_at, updated_at, deleted_at.
-pub(crate) const INSTANCE_COLUMNS: &str =
-    "space, machine, id, machine_version, state, ctx, revision, created_at, updated_at, deleted_at";
+pub(crate) const INSTANCE_COLUMNS: &str = "space, machine, id, machine_version, state, ctx, revision, created_at, updated_at, deleted_at, status, work, error";
 
 /// An instance; a context that cannot be read back marks it (see [`InstanceRecord::unreadable`]).
 pub(crate) fn instance(row: &Row<'_>) -> Result<InstanceRecord, StoreError> {
@@ -32,6 +31,9 @@ pub(crate) fn instance(row: &Row<'_>) -> Result<InstanceRecord, StoreError> {
         created_at: Timestamp(row.get(7)?),
         updated_at: Timestamp(row.get(8)?),
         deleted_at: row.get::<_, Option<i64>>(9)?.map(Timestamp),
+        status: crate::decode::instance_status(&row.get::<_, String>(10)?),
+        work: crate::decode::instance_work(row.get::<_, Option<String>>(11)?.as_deref()),
+        error: crate::decode::instance_error(row.get::<_, Option<String>>(12)?.as_deref()),
         unreadable,
     })
 }

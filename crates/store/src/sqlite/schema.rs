@@ -267,6 +267,13 @@ const MIGRATIONS: &[&str] = &[
     -- Dead letters per space, for the queue metrics.
     CREATE INDEX jobs_dead ON jobs (space) WHERE status = 'dead';
     "#,
+    // 7: machines that do work: an instance's status, the jobs of its current state (action,
+    // timers) and why it failed or was cancelled.
+    r#"
+    ALTER TABLE instances ADD COLUMN status TEXT NOT NULL DEFAULT 'active';
+    ALTER TABLE instances ADD COLUMN work TEXT;
+    ALTER TABLE instances ADD COLUMN error TEXT;
+    "#,
 ];
 
 /// `PRAGMA auto_vacuum`'s value for incremental auto-vacuum.

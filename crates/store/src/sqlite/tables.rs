@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 
 use rusqlite::{Connection, OptionalExtension, params};
-use switchyard_model::{InstanceKey, MachineVersion, NodeRecord, Revision, Seq, Timestamp, TokenRecord};
+use switchyard_model::{InstanceKey, MachineVersion, NodeRecord, Seq, Timestamp, TokenRecord};
 
 use crate::decode::{machine_version, revision};
 use crate::tables::*;
@@ -171,23 +171,26 @@ impl MachineTable for SqliteTx<'_> {
 
 impl InstanceTable for SqliteTx<'_> {
     async fn instance_for_update(&mut self, key: &InstanceKey) -> TxResult<Option<InstanceRow>> {
-        let row: Option<(u32, String, String, u64, Option<i64>)> = self
+        type Columns = (u32, String, String, u64, Option<i64>, String, Option<String>);
+        let row: Option<Columns> = self
             .conn
             .prepare_cached(
-                "SELECT machine_version, state, ctx, revision, deleted_at FROM instances
+                "SELECT machine_version, state, ctx, revision, deleted_at, status, work FROM instances
                  WHERE space = ?1 AND machine = ?2 AND id = ?3",
             )?
             .query_row(params![key.space.as_str(), key.machine.as_str(), key.id.as_str()], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
             })
             .optional()?;
-        let Some((version, state, ctx, rev, deleted_at)) = row else { return Ok(None) };
+        let Some((version, state, ctx, rev, deleted_at, status, work)) = row else { return Ok(None) };
         Ok(Some(InstanceRow {
             machine_version: machine_version(version)?,
             state,
             ctx,
             revision: revision(rev)?,
             deleted_at: deleted_at.map(Timestamp),
+            status,
+            work,
         }))
     }
 
@@ -204,50 +207,67 @@ impl InstanceTable for SqliteTx<'_> {
         &mut self,
         key: &InstanceKey,
         version: MachineVersion,
-        state: &str,
-        ctx: &str,
-        now: Timestamp,
+        write: &InstanceWrite<'_>,
     ) -> TxResult<bool> {
         let inserted = self
             .conn
             .prepare_cached(
-                "INSERT INTO instances (space, machine, id, machine_version, state, ctx, revision, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7) ON CONFLICT (space, machine, id) DO NOTHING",
+                "INSERT INTO instances (space, machine, id, machine_version, state, ctx, revision, created_at,
+                    updated_at, status, work, error)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11) ON CONFLICT (space, machine, id) DO NOTHING",
             )?
             .execute(params![
                 key.space.as_str(),
                 key.machine.as_str(),
                 key.id.as_str(),
                 version.get(),
-                state,
-                ctx,
-                now.0
+                write.state,
+                write.ctx,
+                write.revision.get(),
+                write.now.0,
+                write.status,
+                write.work,
+                write.error,
             ])?;
         Ok(inserted == 1)
     }
 
-    async fn update_instance(
-        &mut self,
-        key: &InstanceKey,
-        state: &str,
-        ctx: &str,
-        revision: Revision,
-        now: Timestamp,
-    ) -> TxResult<()> {
+    async fn update_instance(&mut self, key: &InstanceKey, write: &InstanceWrite<'_>) -> TxResult<()> {
         self.conn
             .prepare_cached(
-                "UPDATE instances SET state = ?1, ctx = ?2, revision = ?3, updated_at = ?4
-                 WHERE space = ?5 AND machine = ?6 AND id = ?7",
+                "UPDATE instances SET state = ?1, ctx = ?2, revision = ?3, updated_at = ?4, status = ?5, work = ?6,
+                    error = ?7
+                 WHERE space = ?8 AND machine = ?9 AND id = ?10",
             )?
             .execute(params![
-                state,
-                ctx,
-                revision.get(),
-                now.0,
+                write.state,
+                write.ctx,
+                write.revision.get(),
+                write.now.0,
+                write.status,
+                write.work,
+                write.error,
                 key.space.as_str(),
                 key.machine.as_str(),
                 key.id.as_str()
             ])?;
+        Ok(())
+    }
+
+    async fn set_instance_status(
+        &mut self,
+        key: &InstanceKey,
+        status: &str,
+        work: Option<&str>,
+        error: Option<&str>,
+        now: Timestamp,
+    ) -> TxResult<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE instances SET status = ?1, work = ?2, error = ?3, updated_at = ?4
+                 WHERE space = ?5 AND machine = ?6 AND id = ?7",
+            )?
+            .execute(params![status, work, error, now.0, key.space.as_str(), key.machine.as_str(), key.id.as_str()])?;
         Ok(())
     }
 

@@ -1,0 +1,382 @@
+//! Machines that do work, through the real binary on both backends: action states invoke a
+//! function or an HTTP endpoint and follow the result, failures are retried by the state's
+//! policy, timers fire and cancel, late results are recorded and ignored, and a cancellation
+//! stops everything pending.
+//!
+//! Every test runs once on SQLite and once on a throwaway PostgreSQL database. Tests wait on
+//! what the instance shows (its state, status, history), never on the clock.
+
+mod support;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::TestServer;
+use support::http::{Http, code};
+use support::target::{Answer, Target};
+use switchyard_client::FunctionSettings;
+use switchyard_testkit::{PATIENCE, TestDatabase, example_function_bytes, wait_for};
+
+/// The design brief's order machine, as `examples/machines/order.yaml` writes it.
+const ORDER: &str = include_str!("../../../examples/machines/order.yaml");
+
+/// A server on each backend (the database lives as long as its server).
+struct Backend {
+    name: &'static str,
+    server: TestServer,
+    _db: Option<TestDatabase>,
+}
+
+async fn backends() -> Vec<Backend> {
+    let sqlite =
+        Backend { name: "sqlite", server: TestServer::start_with(&["--jobs-allow-private-networks"]), _db: None };
+    let db = tokio::task::spawn_blocking(TestDatabase::create).await.expect("database");
+    let server = TestServer::start_with(&["--store", db.url(), "--jobs-allow-private-networks"]);
+    vec![sqlite, Backend { name: "postgres", server, _db: Some(db) }]
+}
+
+async fn deploy_charge_card(server: &TestServer) {
+    let client = server.client();
+    client
+        .deploy_function("acme", "charge-card", &example_function_bytes("charge-card"), &FunctionSettings::default())
+        .await
+        .expect("deploy charge-card");
+}
+
+async fn put_machine(http: &Http, name: &str, yaml: &str) {
+    let (status, body) = http.put_yaml(&format!("/v1/spaces/acme/machines/{name}"), yaml).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+async fn create(http: &Http, machine: &str, id: &str, ctx: Value) -> Value {
+    let (status, body) =
+        http.post(&format!("/v1/spaces/acme/machines/{machine}/instances"), json!({ "id": id, "ctx": ctx })).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body
+}
+
+async fn send(http: &Http, machine: &str, id: &str, event: &str, payload: Value) -> (StatusCode, Value) {
+    let path = format!("/v1/spaces/acme/machines/{machine}/instances/{id}/events");
+    http.post(&path, json!({ "event": event, "payload": payload })).await
+}
+
+async fn instance(http: &Http, machine: &str, id: &str) -> Value {
+    let (status, body) = http.get(&format!("/v1/spaces/acme/machines/{machine}/instances/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+/// Waits until the instance is in `state`; returns it.
+async fn until_state(http: &Http, machine: &str, id: &str, state: &str) -> Value {
+    wait_for(
+        &format!("{machine}:{id} to reach {state}"),
+        PATIENCE,
+        || instance(http, machine, id),
+        |i| i["state"] == state,
+    )
+    .await
+}
+
+async fn history(http: &Http, machine: &str, id: &str) -> Vec<Value> {
+    let (status, body) = http.get(&format!("/v1/spaces/acme/machines/{machine}/instances/{id}/history")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["events"].as_array().expect("events").clone()
+}
+
+async fn job(http: &Http, id: &str) -> Value {
+    let (status, body) = http.get(&format!("/v1/spaces/acme/jobs/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+/// The transitions an instance went through: (event, from, to).
+fn transitions(history: &[Value]) -> Vec<(String, String, String)> {
+    history
+        .iter()
+        .filter(|r| r["kind"] == "instance.transitioned")
+        .map(|r| {
+            let p = &r["payload"];
+            let text = |k: &str| p[k].as_str().unwrap_or_default().to_string();
+            (text("event"), text("from"), text("to"))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_order_machine_charges_and_follows_the_result() {
+    for backend in backends().await {
+        let http = Http::new(&backend.server);
+        deploy_charge_card(&backend.server).await;
+        put_machine(&http, "order", ORDER).await;
+
+        // A good card: charged once, the receipt assigned from the result.
+        create(&http, "order", "o-1", json!({ "amount": 1250, "card": "4242424242424242" })).await;
+        let (status, moved) = send(&http, "order", "o-1", "pay", json!({ "amount": 1250 })).await;
+        assert_eq!((status, &moved["to"]), (StatusCode::OK, &json!("charging")), "{moved}");
+        let paid = until_state(&http, "order", "o-1", "paid").await;
+        let receipt = paid["ctx"]["receipt"].as_str().unwrap_or_default();
+        assert!(receipt.starts_with("ch_"), "{}: {paid}", backend.name);
+        assert_eq!(paid["status"], "active", "{paid}");
+        let steps = transitions(&history(&http, "order", "o-1").await);
+        assert_eq!(
+            steps,
+            vec![
+                ("pay".into(), "pending".into(), "charging".into()),
+                ("done.invoke".into(), "charging".into(), "paid".into())
+            ],
+            "{}",
+            backend.name
+        );
+        // The `after` timer of `charging` was cancelled when the state was left.
+        let (_, jobs) = http.get("/v1/spaces/acme/jobs?kind=timer").await;
+        let timers = jobs["jobs"].as_array().expect("jobs");
+        assert_eq!(timers.len(), 1, "{jobs}");
+        assert_eq!(timers[0]["status"], "cancelled", "{jobs}");
+        let (status, shipped) = send(&http, "order", "o-1", "ship", json!({})).await;
+        assert_eq!((status, &shipped["to"]), (StatusCode::OK, &json!("shipped")));
+        assert_eq!(instance(&http, "order", "o-1").await["status"], "completed");
+
+        // A declined card: the function's `card_declined` goes to `declined` at once, a failure.
+        create(&http, "order", "o-2", json!({ "amount": 10, "card": "4000000000000002" })).await;
+        send(&http, "order", "o-2", "pay", json!({ "amount": 10 })).await;
+        let declined = until_state(&http, "order", "o-2", "declined").await;
+        assert_eq!(declined["status"], "failed", "{declined}");
+        let record = history(&http, "order", "o-2").await.into_iter().find(|r| r["payload"]["event"] == "error.invoke");
+        let record = record.expect("an error.invoke transition");
+        assert_eq!(record["payload"]["payload"]["error"]["code"], "card_declined", "{record}");
+        assert_eq!(record["payload"]["payload"]["error"]["attempts"], 1, "{record}");
+    }
+}
+
+/// A machine whose charge is retried on a fixed schedule (no jitter).
+const FIXED_RETRY: &str = r#"
+name: pay
+initial: start
+states:
+  start: {}
+  charging:
+    invoke:
+      function: charge-card
+      input: "{'amount': ctx.amount, 'fail': ctx.fail}"
+      retry: { max_attempts: 4, initial: 200ms, multiplier: 2, jitter: none, non_retryable: [invalid_amount] }
+    on_done: { to: paid, assign: { attempt: "result.attempt" } }
+    on_error: { to: failed, assign: { code: "error.code", message: "error.message" } }
+  paid: { final: true }
+  failed: { final: true, failure: true }
+transitions:
+  - { from: start, event: go, to: charging }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_failures_are_retried_on_the_policys_schedule_and_codes_it_names_are_not() {
+    for backend in backends().await {
+        let http = Http::new(&backend.server);
+        deploy_charge_card(&backend.server).await;
+        put_machine(&http, "pay", FIXED_RETRY).await;
+
+        // Fails on attempts 1 and 2, succeeds on 3: the function saw the attempt number.
+        create(&http, "pay", "p-1", json!({ "amount": 5, "fail": { "until_attempt": 3 } })).await;
+        send(&http, "pay", "p-1", "go", json!({})).await;
+        let paid = until_state(&http, "pay", "p-1", "paid").await;
+        assert_eq!((paid["ctx"]["attempt"].as_u64(), paid["status"].as_str()), (Some(3), Some("completed")));
+        let done = history(&http, "pay", "p-1").await.into_iter().find(|r| r["payload"]["event"] == "done.invoke");
+        let job_id = done.expect("done.invoke")["payload"]["payload"]["job"].as_str().expect("job").to_string();
+        let job = job(&http, &job_id).await;
+        let attempts = job["attempts"].as_array().expect("attempts");
+        assert_eq!(attempts.len(), 3, "{}: {job}", backend.name);
+        assert_eq!(attempts[0]["error"]["code"], "processor_unavailable");
+        // Each retry started no sooner than the policy's delay after the failure before it:
+        // 200 ms, then 400 ms.
+        for (i, delay) in [(1, 200), (2, 400)] {
+            let ended = millis(&attempts[i - 1]["ended_at"]);
+            let started = millis(&attempts[i]["started_at"]);
+            assert!(
+                started >= ended + delay,
+                "{}: attempt {} started {} ms after",
+                backend.name,
+                i + 1,
+                started - ended
+            );
+        }
+        // The job's key is the effect key the function saw: derived from the instance.
+        assert!(job["effect_key"].as_str().unwrap_or_default().starts_with("acme:pay:p-1@"), "{job}");
+
+        // `invalid_amount` is named non-retryable: one attempt, then `on_error`.
+        create(&http, "pay", "p-2", json!({ "amount": 0, "fail": null })).await;
+        send(&http, "pay", "p-2", "go", json!({})).await;
+        let failed = until_state(&http, "pay", "p-2", "failed").await;
+        assert_eq!(failed["ctx"]["code"], "invalid_amount", "{failed}");
+        assert_eq!(failed["status"], "failed");
+
+        // Retryable every time: four attempts, then `on_error` with the last error.
+        create(&http, "pay", "p-3", json!({ "amount": 5, "fail": "unavailable" })).await;
+        send(&http, "pay", "p-3", "go", json!({})).await;
+        let failed = until_state(&http, "pay", "p-3", "failed").await;
+        assert_eq!(failed["ctx"]["code"], "processor_unavailable", "{failed}");
+        let record = history(&http, "pay", "p-3").await.into_iter().find(|r| r["payload"]["event"] == "error.invoke");
+        assert_eq!(record.expect("error.invoke")["payload"]["payload"]["error"]["attempts"], 4);
+    }
+}
+
+fn millis(rfc3339: &Value) -> u128 {
+    let at = humantime::parse_rfc3339(rfc3339.as_str().expect("a time")).expect("RFC 3339");
+    at.duration_since(std::time::UNIX_EPOCH).expect("after the epoch").as_millis()
+}
+
+/// An HTTP action with a short timer: the endpoint hangs past it.
+fn fetch_machine(url: &str) -> String {
+    format!(
+        r#"
+name: fetch
+initial: idle
+states:
+  idle: {{}}
+  fetching:
+    invoke:
+      http: {{ method: POST, url: "'{url}'", headers: {{ x-order: "instance.id" }}, body: "{{'amount': ctx.amount}}" }}
+      retry: {{ max_attempts: 1 }}
+    on_done: {{ to: fetched, assign: {{ status: "result.status", body: "result.body" }} }}
+    on_error: {{ to: broken, assign: {{ code: "error.code" }} }}
+    after: {{ 300ms: gave_up }}
+  fetched: {{ final: true }}
+  broken: {{ final: true, failure: true }}
+  gave_up: {{ final: true, failure: true }}
+transitions:
+  - {{ from: idle, event: fetch, to: fetching }}
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_action_answers_and_a_timer_beats_a_hung_one_whose_late_result_is_ignored() {
+    for backend in backends().await {
+        let http = Http::new(&backend.server);
+        // First an endpoint that answers: the result (status, body) is `result`.
+        let target = Target::start(vec![Answer::status(200)]).await;
+        put_machine(&http, "fetch", &fetch_machine(&target.url("/charge"))).await;
+        create(&http, "fetch", "f-1", json!({ "amount": 7 })).await;
+        send(&http, "fetch", "f-1", "fetch", json!({})).await;
+        let fetched = until_state(&http, "fetch", "f-1", "fetched").await;
+        assert_eq!((fetched["ctx"]["status"].as_u64(), fetched["status"].as_str()), (Some(200), Some("completed")));
+        let seen = target.seen();
+        assert_eq!(seen.len(), 1, "{}", backend.name);
+        assert_eq!(seen[0].headers["x-order"], "f-1");
+        assert!(seen[0].headers["idempotency-key"].starts_with("acme:fetch:f-1@"), "{:?}", seen[0].headers);
+
+        // Then one that hangs: the 300 ms timer moves the instance on; the answer that comes
+        // after is kept with its job and ignored.
+        let hung = Target::held(vec![Answer::status(200)]).await;
+        put_machine(&http, "fetch", &fetch_machine(&hung.url("/charge"))).await;
+        create(&http, "fetch", "f-2", json!({ "amount": 7 })).await;
+        send(&http, "fetch", "f-2", "fetch", json!({})).await;
+        let gave_up = until_state(&http, "fetch", "f-2", "gave_up").await;
+        assert_eq!(gave_up["status"], "failed");
+        hung.release();
+        let records = wait_for(
+            "the late result to be recorded",
+            PATIENCE,
+            || history(&http, "fetch", "f-2"),
+            |h| h.iter().any(|r| r["kind"] == "instance.result_ignored"),
+        )
+        .await;
+        let steps = transitions(&records);
+        assert_eq!(steps.last().map(|s| s.0.as_str()), Some("after:300ms"), "{steps:?}");
+        assert_eq!(steps.len(), 2, "{}: the late result moved nothing: {steps:?}", backend.name);
+        assert_eq!(instance(&http, "fetch", "f-2").await["state"], "gave_up");
+    }
+}
+
+/// A state that waits on a slow retry and a long timer, for cancellation.
+const SLOW: &str = r#"
+name: slow
+initial: working
+states:
+  working:
+    invoke:
+      function: charge-card
+      input: "{'amount': 1, 'fail': 'unavailable'}"
+      retry: { max_attempts: 3, initial: 1h, jitter: none }
+    on_done: { to: done }
+    after: { 2h: late }
+  done: { final: true }
+  late: { final: true }
+transitions:
+  - { from: working, event: poke, to: working }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_an_instance_cancels_its_pending_work_and_refuses_what_follows() {
+    for backend in backends().await {
+        let http = Http::new(&backend.server);
+        deploy_charge_card(&backend.server).await;
+        put_machine(&http, "slow", SLOW).await;
+        // Created in an action state: the action starts at once.
+        let created = create(&http, "slow", "s-1", json!({})).await;
+        assert_eq!(created["status"], "running", "{created}");
+        // The first attempt fails; the retry waits an hour. The instance shows both jobs.
+        let waiting = wait_for(
+            "the first attempt to fail",
+            PATIENCE,
+            || instance(&http, "slow", "s-1"),
+            |i| {
+                i["pending"]
+                    .as_array()
+                    .is_some_and(|p| p.iter().any(|w| w["last_error"]["code"] == "processor_unavailable"))
+            },
+        )
+        .await;
+        let pending = waiting["pending"].as_array().expect("pending").clone();
+        assert_eq!(pending.len(), 2, "{waiting}");
+        assert!(pending.iter().any(|w| w["timer"] == "after:2h" && w["status"] == "pending"), "{waiting}");
+
+        let (status, cancelled) =
+            http.post("/v1/spaces/acme/machines/slow/instances/s-1/cancel", json!({ "reason": "customer left" })).await;
+        assert_eq!(status, StatusCode::OK, "{cancelled}");
+        assert_eq!(cancelled["status"], "cancelled");
+        assert_eq!(cancelled["error"], json!({ "code": "cancelled", "message": "customer left" }));
+        for work in &pending {
+            let job = job(&http, work["job"].as_str().expect("job")).await;
+            assert_eq!(job["status"], "cancelled", "{}: {job}", backend.name);
+        }
+        let (status, refused) = send(&http, "slow", "s-1", "poke", json!({})).await;
+        assert_eq!((status, code(&refused)), (StatusCode::CONFLICT, "instance_finished"), "{refused}");
+        assert_eq!(refused["error"]["details"]["status"], "cancelled", "{refused}");
+        let (status, again) = http.post("/v1/spaces/acme/machines/slow/instances/s-1/cancel", json!({})).await;
+        assert_eq!((status, code(&again)), (StatusCode::CONFLICT, "instance_finished"), "{again}");
+        let kinds: Vec<String> =
+            history(&http, "slow", "s-1").await.iter().filter_map(|r| r["kind"].as_str().map(str::to_string)).collect();
+        assert_eq!(kinds.last().map(String::as_str), Some("instance.cancelled"), "{kinds:?}");
+        let (status, missing) = http.post("/v1/spaces/acme/machines/slow/instances/nope/cancel", json!({})).await;
+        assert_eq!((status, code(&missing)), (StatusCode::NOT_FOUND, "instance_not_found"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn definitions_with_broken_action_states_are_refused_naming_the_field() {
+    let server = TestServer::start();
+    let http = Http::new(&server);
+    let cases = [
+        ("states:\n  a: { invoke: { function: f } }\ninitial: a", "states.a.on_done"),
+        (
+            "states:\n  a: { invoke: { function: 'a:b:c:d' }, on_done: { to: a } }\ninitial: a",
+            "states.a.invoke.function",
+        ),
+        ("states:\n  a: { after: { 10x: a } }\ninitial: a", "states.a.after.10x"),
+        ("states:\n  a: { after: { 1s: nowhere } }\ninitial: a", "states.a.after.1s"),
+        (
+            "states:\n  a: { invoke: { function: f }, on_done: { to: a }, on_error: { to: a, assign: { r: 'result.x' } } }\ninitial: a",
+            "states.a.on_error.assign.r",
+        ),
+        ("states:\n  a: { on_done: { to: a } }\ninitial: a", "states.a.on_done"),
+    ];
+    for (yaml, path) in cases {
+        let (status, body) = http.put_yaml("/v1/spaces/acme/machines/bad", yaml).await;
+        assert_eq!((status, code(&body)), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "{yaml}: {body}");
+        let paths: Vec<&str> = body["error"]["details"]["errors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["path"].as_str())
+            .collect();
+        assert!(paths.contains(&path), "{yaml}: want {path} in {body}");
+    }
+}
