@@ -53,6 +53,9 @@ pub struct PendingWorkView<'a> {
 impl<'a> InstanceView<'a> {
     /// Adds the jobs of the instance's current state.
     pub fn with_work(mut self, jobs: &'a [switchyard_model::JobRecord]) -> Self {
+        if jobs.is_empty() {
+            return self;
+        }
         self.pending = Some(
             jobs.iter()
                 .map(|job| PendingWorkView {

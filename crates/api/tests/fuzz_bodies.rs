@@ -63,6 +63,11 @@ fn routes() -> Vec<Route> {
                 json!({"event": "cancel"}),
             ],
         ),
+        route(
+            Method::POST,
+            path("/machines/order/instances/o-1/cancel"),
+            vec![json!({"reason": "customer left"}), json!({})],
+        ),
         route(Method::POST, "/v1/batch".to_owned(), vec![batch]),
         route(Method::POST, "/v1/tokens".to_owned(), vec![json!({"name": "t", "role": "reader", "spaces": ["acme"]})]),
         route(

@@ -35,6 +35,10 @@ pub enum BenchKind {
     /// and completed per second end to end, and the scheduling lag. With --timers, enqueue
     /// timers due in a day and report the server's memory.
     Jobs(crate::bench_jobs::JobsBenchArgs),
+    /// Run a machine of action states (each invoking a function) from many starters; report
+    /// completed runs per second and start-to-completion latency. With --timers, report how
+    /// late 1 s timers fire.
+    Workflow(crate::bench_workflow::WorkflowBenchArgs),
 }
 
 /// Arguments of `switchyard bench events`.
@@ -126,6 +130,7 @@ pub async fn run(args: BenchArgs, target: &ClientBuilder, token: Option<&str>) -
         BenchKind::Kv(a) => crate::bench_streams::kv(a, target).await,
         BenchKind::Invoke(a) => crate::bench_functions::invoke(a, target).await,
         BenchKind::Jobs(a) => crate::bench_jobs::jobs(a, target, token).await,
+        BenchKind::Workflow(a) => crate::bench_workflow::workflow(a, target, token).await,
     }
 }
 

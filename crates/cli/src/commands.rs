@@ -41,6 +41,28 @@ pub enum MachineCommand {
     /// Lists the machines in the space (latest version of each).
     #[command(visible_alias = "ls")]
     List,
+    /// Prints a machine's state diagram (events, action outcomes, timers) as Mermaid or
+    /// Graphviz DOT, for docs and diagrams.
+    Graph {
+        /// Machine name, or SPACE:NAME.
+        #[arg(value_parser = parse_machine, value_name = "NAME")]
+        name: MachineRef,
+        /// Which version to draw [default: the latest].
+        #[arg(long, value_name = "N")]
+        version: Option<u64>,
+        /// `mermaid` (a `stateDiagram-v2`) or `dot`.
+        #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+        format: GraphFormat,
+    },
+}
+
+/// How `machine graph` writes the diagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GraphFormat {
+    /// Mermaid `stateDiagram-v2`.
+    Mermaid,
+    /// Graphviz DOT.
+    Dot,
 }
 
 /// `switchyard instance …`
@@ -248,6 +270,19 @@ pub async fn machine(cmd: MachineCommand, client: &Client, settings: &Settings) 
                 format!("machine {space}:{} {what} version {}\n", p.name, p.version)
             })
         }
+        MachineCommand::Graph { name, version, format } => {
+            let machine = client.get_machine(name.space_or(&settings.space), &name.machine, version).await?;
+            let compiled = switchyard_model::CompiledMachine::from_canonical_json(&machine.definition)
+                .map_err(|e| anyhow::anyhow!("the stored definition does not compile here: {e}"))?;
+            let text = match format {
+                GraphFormat::Mermaid => compiled.to_mermaid(),
+                GraphFormat::Dot => compiled.to_dot(),
+            };
+            // The diagram is the output in every format: JSON output carries it as a string.
+            output::print(out, &json!({ "format": format!("{format:?}").to_lowercase(), "graph": text }), |_| {
+                text.clone()
+            })
+        }
         MachineCommand::Get { name, version } => {
             let machine = client.get_machine(name.space_or(&settings.space), &name.machine, version).await?;
             output::print(out, &machine, |m: &Machine| {
@@ -323,9 +358,12 @@ pub async fn instance(cmd: InstanceCommand, client: &Client, settings: &Settings
                 let rows: Vec<Vec<String>> = l
                     .instances
                     .iter()
-                    .map(|i| vec![i.id.clone(), i.state.clone(), i.revision.to_string(), i.updated_at.clone()])
+                    .map(|i| {
+                        let status = i.status.clone().unwrap_or_else(|| "-".into());
+                        vec![i.id.clone(), i.state.clone(), status, i.revision.to_string(), i.updated_at.clone()]
+                    })
                     .collect();
-                let mut text = table(&["ID", "STATE", "REVISION", "UPDATED"], &rows);
+                let mut text = table(&["ID", "STATE", "STATUS", "REVISION", "UPDATED"], &rows);
                 if let Some(next) = &l.next_cursor {
                     text.push_str(&format!("(more: --cursor {next})\n"));
                 }
@@ -419,6 +457,24 @@ fn history_detail(e: &HistoryEvent) -> String {
                 let payload = payload.map(|v| format!(", payload {}", compact(v))).unwrap_or_default();
                 format!("{event}: {from} -> {to} (revision {revision}){payload}")
             }
+            _ => compact(p),
+        },
+        "instance.attempt_failed" => match (p.get("attempt"), p.get("error"), text("retry_at")) {
+            (Some(attempt), Some(error), Some(at)) => {
+                format!("attempt {attempt} failed: {}; retry at {at}", error_text(error))
+            }
+            _ => compact(p),
+        },
+        "instance.cancelled" => match (text("state"), text("reason")) {
+            (Some(state), Some(reason)) => format!("in {state}: {reason}"),
+            _ => compact(p),
+        },
+        "instance.failed" => match (text("state"), p.get("error")) {
+            (Some(state), Some(error)) => format!("in {state}: {}", error_text(error)),
+            _ => compact(p),
+        },
+        "instance.result_ignored" => match (text("job"), text("state")) {
+            (Some(job), Some(state)) => format!("job {job} ended after the instance moved on (now in {state})"),
             _ => compact(p),
         },
         _ if p.is_null() || p.as_object().is_some_and(|o| o.is_empty()) => String::new(),
@@ -610,6 +666,19 @@ mod tests {
                 "go: a -> b (revision 3)",
             ),
             (record("instance.deleted", json!({})), ""),
+            (
+                record(
+                    "instance.attempt_failed",
+                    json!({"job": "j", "attempt": 1, "error": {"code": "x", "message": "down"}, "retry_at": "T"}),
+                ),
+                "attempt 1 failed: x: down; retry at T",
+            ),
+            (record("instance.cancelled", json!({"state": "a", "reason": "gone"})), "in a: gone"),
+            (record("instance.failed", json!({"state": "a", "error": {"code": "c", "message": "m"}})), "in a: c: m"),
+            (
+                record("instance.result_ignored", json!({"job": "j", "state": "b"})),
+                "job j ended after the instance moved on (now in b)",
+            ),
             (record("something.new", json!({"x": 1})), r#"{"x":1}"#),
         ];
         for (event, want) in table {

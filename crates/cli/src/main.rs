@@ -9,6 +9,7 @@ mod bench;
 mod bench_functions;
 mod bench_jobs;
 mod bench_streams;
+mod bench_workflow;
 mod commands;
 mod config;
 mod context;

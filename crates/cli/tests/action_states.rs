@@ -178,7 +178,14 @@ async fn transient_failures_are_retried_on_the_policys_schedule_and_codes_it_nam
         send(&http, "pay", "p-1", "go", json!({})).await;
         let paid = until_state(&http, "pay", "p-1", "paid").await;
         assert_eq!((paid["ctx"]["attempt"].as_u64(), paid["status"].as_str()), (Some(3), Some("completed")));
-        let done = history(&http, "pay", "p-1").await.into_iter().find(|r| r["payload"]["event"] == "done.invoke");
+        let records = history(&http, "pay", "p-1").await;
+        let failed: Vec<&Value> = records.iter().filter(|r| r["kind"] == "instance.attempt_failed").collect();
+        assert_eq!(failed.len(), 2, "{}: the history shows each failed attempt: {records:?}", backend.name);
+        assert_eq!(
+            (&failed[0]["payload"]["attempt"], &failed[0]["payload"]["error"]["code"]),
+            (&json!(1), &json!("processor_unavailable"))
+        );
+        let done = records.into_iter().find(|r| r["payload"]["event"] == "done.invoke");
         let job_id = done.expect("done.invoke")["payload"]["payload"]["job"].as_str().expect("job").to_string();
         let job = job(&http, &job_id).await;
         let attempts = job["attempts"].as_array().expect("attempts");
@@ -367,6 +374,11 @@ async fn definitions_with_broken_action_states_are_refused_naming_the_field() {
             "states.a.on_error.assign.r",
         ),
         ("states:\n  a: { on_done: { to: a } }\ninitial: a", "states.a.on_done"),
+        // A machine invokes functions of its own space only.
+        (
+            "states:\n  a: { invoke: { function: 'other:f' }, on_done: { to: a } }\ninitial: a",
+            "states.a.invoke.function",
+        ),
     ];
     for (yaml, path) in cases {
         let (status, body) = http.put_yaml("/v1/spaces/acme/machines/bad", yaml).await;
@@ -379,4 +391,125 @@ async fn definitions_with_broken_action_states_are_refused_naming_the_field() {
             .collect();
         assert!(paths.contains(&path), "{yaml}: want {path} in {body}");
     }
+}
+
+/// Per `Idempotency-Key`: (requests in flight now, most in flight at once, requests).
+type InFlight = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, (u32, u32, u32)>>>;
+
+/// A target that answers each request after a short pause and remembers, per
+/// `Idempotency-Key`, how many requests were in flight at once.
+struct OverlapTarget {
+    addr: String,
+    keys: InFlight,
+}
+
+impl OverlapTarget {
+    async fn start() -> OverlapTarget {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let keys: InFlight = Default::default();
+        let seen = keys.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let keys = seen.clone();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let text = String::from_utf8_lossy(&head).to_lowercase();
+                    let key = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("idempotency-key: "))
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string();
+                    {
+                        let mut keys = keys.lock().expect("keys");
+                        let entry = keys.entry(key.clone()).or_insert((0, 0, 0));
+                        entry.0 += 1;
+                        entry.1 = entry.1.max(entry.0);
+                        entry.2 += 1;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    keys.lock().expect("keys").entry(key).and_modify(|e| e.0 -= 1);
+                    let reply = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}";
+                    let _ = socket.write_all(reply.as_bytes()).await;
+                });
+            }
+        });
+        OverlapTarget { addr, keys }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_on_postgres_run_a_thousand_instances_and_no_job_runs_twice_at_once() {
+    let target = OverlapTarget::start().await;
+    let db = tokio::task::spawn_blocking(TestDatabase::create).await.expect("database");
+    let dirs = [tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir")];
+    let args = ["--store", db.url(), "--jobs-allow-private-networks"];
+    let first = TestServer::start_in(&dirs[0].path().join("data"), &args);
+    let second = TestServer::start_node(&dirs[1].path().join("data"), &args, &first.admin_token);
+    let nodes = [Http::new(&first), Http::new(&second)];
+    let machine = format!(
+        r#"
+name: order
+initial: charging
+states:
+  charging:
+    invoke:
+      http: {{ url: "'http://{}/charge'", body: "{{'order': instance.id}}" }}
+      retry: {{ max_attempts: 10, initial: 10ms }}
+    on_done: {{ to: paid }}
+  paid: {{ final: true }}
+"#,
+        target.addr
+    );
+    put_machine(&nodes[0], "order", &machine).await;
+    const ORDERS: usize = 1000;
+    let mut creators = tokio::task::JoinSet::new();
+    for lane in 0..8 {
+        let http = Http::with_token(if lane % 2 == 0 { &first } else { &second }, Some(&first.admin_token));
+        creators.spawn(async move {
+            for i in (lane..ORDERS).step_by(8) {
+                create(&http, "order", &format!("o-{i:04}"), json!({})).await;
+            }
+        });
+    }
+    while let Some(done) = creators.join_next().await {
+        done.expect("creator");
+    }
+    let listing = |http: &Http| {
+        let http = http.clone();
+        async move {
+            let mut paid = 0;
+            let mut cursor = String::new();
+            loop {
+                let path = format!("/v1/spaces/acme/machines/order/instances?state=paid&limit=1000{cursor}");
+                let (_, page) = http.get(&path).await;
+                paid += page["instances"].as_array().map_or(0, Vec::len);
+                match page["next_cursor"].as_str() {
+                    Some(next) => cursor = format!("&cursor={next}"),
+                    None => return paid,
+                }
+            }
+        }
+    };
+    wait_for("every order paid", PATIENCE * 3, || listing(&nodes[1]), |paid| *paid == ORDERS).await;
+    let keys = target.keys.lock().expect("keys").clone();
+    assert_eq!(keys.len(), ORDERS, "one key per order's charge");
+    let overlapping: Vec<_> = keys.iter().filter(|(_, (_, most, _))| *most > 1).collect();
+    assert!(overlapping.is_empty(), "a job ran twice at once: {overlapping:?}");
+    // Both nodes ran charges.
+    let metric = |server: &TestServer| {
+        let client = server.client();
+        async move { support::series(&client, "switchyard_job_successes_total").await.unwrap_or(0.0) }
+    };
+    let (a, b) = (metric(&first).await, metric(&second).await);
+    assert!(a > 0.0 && b > 0.0, "jobs ran on one node only: {a} and {b}");
 }

@@ -67,6 +67,7 @@ produced! {
     "api:instance_not_found" => instance_not_found_for_an_unknown_or_deleted_instance,
     "api:instance_exists" => instance_exists_when_an_id_is_taken,
     "api:invalid_transition" => invalid_transition_when_no_transition_takes_the_event,
+    "api:instance_finished" => instance_finished_for_an_event_to_a_cancelled_instance,
     "api:guard_rejected" => guard_rejected_when_every_guard_says_no,
     "api:expression_cost_exceeded" => expression_cost_exceeded_by_a_guard_over_its_budget,
     "api:context_too_large" => context_too_large_over_max_context_bytes,
@@ -390,6 +391,21 @@ mod produce {
         let server = TestServer::start();
         let http = with_order(&server).await;
         vec![Seen::answer("ship while pending", http.post(EVENTS, json!({ "event": "ship" })).await)]
+    }
+
+    pub async fn instance_finished_for_an_event_to_a_cancelled_instance() -> Vec<Seen> {
+        let server = TestServer::start();
+        let http = with_order(&server).await;
+        let (status, body) = http.post("/v1/spaces/acme/machines/order/instances/o-1/cancel", json!({})).await;
+        assert!(status.is_success(), "{body}");
+        let again = http.post("/v1/spaces/acme/machines/order/instances/o-1/cancel", json!({})).await;
+        vec![
+            Seen::answer(
+                "pay after a cancel",
+                http.post(EVENTS, json!({ "event": "pay", "payload": { "amount": 100 } })).await,
+            ),
+            Seen::answer("a second cancel", again),
+        ]
     }
 
     pub async fn guard_rejected_when_every_guard_says_no() -> Vec<Seen> {

@@ -67,7 +67,8 @@ async fn http_job_succeeds_and_carries_its_effect_key_and_attempt() {
 
     let done = until_status(&http, "acme", &id, "succeeded").await;
     assert_eq!(done["attempt"], 1);
-    assert_eq!(done["result"], json!({ "status": 200, "body": {} }));
+    assert_eq!((&done["result"]["status"], &done["result"]["body"]), (&json!(200), &json!({})), "{done}");
+    assert!(done["result"]["headers"]["content-length"].is_string(), "{done}");
     assert_eq!(done["last_error"], Value::Null);
     assert_eq!(done["lease"], Value::Null);
     assert!(done["finished_at"].is_string(), "{done}");

@@ -192,3 +192,79 @@ async fn sigterm_lets_running_jobs_finish() {
     assert!(status.is_success(), "{status} {job}");
     assert_eq!((job["status"].as_str(), job["attempt"].as_u64()), (Some("succeeded"), Some(1)), "{job}");
 }
+
+/// An order whose charge is an HTTP request to the recorder, retried quickly.
+fn charging_machine(url: &str) -> String {
+    format!(
+        r#"
+name: order
+initial: pending
+states:
+  pending: {{}}
+  charging:
+    invoke:
+      http: {{ url: "'{url}'", body: "{{'order': instance.id}}" }}
+      retry: {{ max_attempts: 20, initial: 10ms, max: 200ms }}
+    on_done: {{ to: paid }}
+  paid: {{ final: true }}
+transitions:
+  - {{ from: pending, event: pay, to: charging }}
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_action_states_charge_completes_exactly_once_across_sigkills() {
+    let recorder = Recorder::start(true).await;
+    let url = format!("http://{}/charge", recorder.addr);
+    let data = tempfile::tempdir().expect("temp dir");
+    let args = ["--jobs-allow-private-networks", "--job-slots", "8"];
+    let mut server = TestServer::start_in(data.path(), &args);
+    let http = Http::new(&server);
+    let (status, body) = http.put_yaml("/v1/spaces/acme/machines/order", &charging_machine(&url)).await;
+    assert!(status.is_success(), "{status} {body}");
+    const ORDERS: usize = 40;
+    for i in 0..ORDERS {
+        let id = format!("o-{i:02}");
+        let (status, body) = http.post("/v1/spaces/acme/machines/order/instances", json!({ "id": id })).await;
+        assert!(status.is_success(), "{status} {body}");
+        let path = format!("/v1/spaces/acme/machines/order/instances/{id}/events");
+        let (status, body) = http.post(&path, json!({ "event": "pay" })).await;
+        assert!(status.is_success(), "{status} {body}");
+    }
+    // Kill while charges are in flight (held by the target, none acknowledged), twice.
+    for round in 0..2 {
+        let held = round * 8 + 8;
+        wait_until(&format!("{held} charges held by the target"), PATIENCE, || async {
+            (recorder.requests().len() >= held).then_some(())
+        })
+        .await;
+        server.kill();
+        server = TestServer::start_node(data.path(), &args, &server.admin_token.clone());
+    }
+    recorder.release();
+    let http = Http::new(&server);
+    for i in 0..ORDERS {
+        let path = format!("/v1/spaces/acme/machines/order/instances/o-{i:02}");
+        wait_until(&format!("order o-{i:02} paid"), PATIENCE, || async {
+            let (_, order) = http.get(&path).await;
+            (order["state"] == "paid").then_some(())
+        })
+        .await;
+        // The result was applied once: one `done.invoke` transition.
+        let (_, history) = http.get(&format!("{path}/history")).await;
+        let done = history["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter(|r| r["kind"] == "instance.transitioned" && r["payload"]["event"] == "done.invoke")
+            .count();
+        assert_eq!(done, 1, "o-{i:02}: {history}");
+    }
+    // One key per order's charge, every request of a charge under its key, each acknowledged.
+    let requested: BTreeSet<String> = recorder.requests().into_iter().collect();
+    assert_eq!(requested.len(), ORDERS, "{requested:?}");
+    assert!(requested.iter().all(|k| k.starts_with("acme:order:o-")), "{requested:?}");
+    assert_eq!(*recorder.acknowledged.lock().expect("acknowledged"), requested);
+    assert!(recorder.requests().len() > ORDERS, "the killed charges were tried again under the same keys");
+}

@@ -18,6 +18,8 @@
 //! | `postgres-v3` | 9d29148        | PostgreSQL 3 | as `sqlite-v4`                                  |
 //! | `sqlite-v5`   | 6f85ee9        | SQLite 5     | as `sqlite-v4`, and jobs (a timer, a dead letter), and an asynchronous invocation the node was stopped in the middle of |
 //! | `postgres-v4` | 6f85ee9        | PostgreSQL 4 | as `sqlite-v5`                                  |
+//! | `sqlite-v6`   | 9dd2fdf        | SQLite 6     | as `sqlite-v5` (instances before they had a status and work) |
+//! | `postgres-v5` | 9dd2fdf        | PostgreSQL 5 | as `sqlite-v6`                                  |
 //!
 //! Each commit is the last one before the next migration that compiles. To make a fixture again:
 //!
@@ -43,8 +45,8 @@ use switchyard_client::{Client, FunctionSettings, InvokeOptions, PullOptions, Wa
 use switchyard_testkit::{PATIENCE, TestDatabase, example_function_bytes, wait_for, within};
 
 /// The schema versions today's binary writes.
-const SQLITE_SCHEMA: &str = "6";
-const POSTGRES_SCHEMA: &str = "5";
+const SQLITE_SCHEMA: &str = "7";
+const POSTGRES_SCHEMA: &str = "6";
 
 /// Retention far beyond the fixtures' age: the records they hold were written on the day the
 /// fixture was made, and the defaults (7 days of log, 24 h of idempotency keys) would trim them
@@ -780,6 +782,13 @@ async fn sqlite_v5_store_opens_reads_and_writes() {
     assert_eq!(sqlite_schema(&mut up), SQLITE_SCHEMA);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_v6_store_opens_reads_and_writes() {
+    let mut up = Upgraded::sqlite("sqlite-v6");
+    upgrade(&up).await;
+    assert_eq!(sqlite_schema(&mut up), SQLITE_SCHEMA);
+}
+
 async fn postgres_upgrade(fixture: &str) {
     let db = tokio::task::spawn_blocking(TestDatabase::create).await.expect("database");
     let up = Upgraded::postgres(fixture, &db);
@@ -808,6 +817,11 @@ async fn postgres_v3_store_opens_reads_and_writes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_v4_store_opens_reads_and_writes() {
     postgres_upgrade("postgres-v4").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_v5_store_opens_reads_and_writes() {
+    postgres_upgrade("postgres-v5").await;
 }
 
 #[test]

@@ -436,6 +436,28 @@ impl Engine {
                 details: serde_json::json!({ "errors": [{ "path": "name", "message": format!("must be \"{name}\" or absent") }] }),
             });
         }
+        // A state invokes functions of its own space only: a token granted this space must not
+        // reach into another through a machine.
+        let foreign: Vec<serde_json::Value> = compiled
+            .invoked_functions()
+            .into_iter()
+            .filter(|(_, function)| function.split_once(':').is_some_and(|(other, _)| other != space.as_str()))
+            .map(|(path, function)| {
+                let message =
+                    format!("\"{function}\" is in another space; a machine of {space} invokes functions of {space}");
+                serde_json::json!({ "path": path, "message": message })
+            })
+            .collect();
+        if let Some(first) = foreign.first() {
+            return Err(EngineError::Validation {
+                message: format!(
+                    "{}: {}",
+                    first["path"].as_str().unwrap_or(""),
+                    first["message"].as_str().unwrap_or("")
+                ),
+                details: serde_json::json!({ "errors": foreign }),
+            });
+        }
         let put = self.execute(PutMachine { space, name, definition: compiled.canonical_json().clone() }).await?;
         Ok((put.version, put.created))
     }

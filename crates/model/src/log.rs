@@ -36,6 +36,8 @@ pub mod kinds {
     /// An instance stopped on an error nothing handled (an action's error without `on_error`,
     /// an outcome that could not be applied).
     pub const INSTANCE_FAILED: &str = "instance.failed";
+    /// An attempt of the instance's action failed and will be retried (the error, when).
+    pub const INSTANCE_ATTEMPT_FAILED: &str = "instance.attempt_failed";
     /// A job of a state the instance had left reported; its result was kept with the job and
     /// not applied.
     pub const INSTANCE_RESULT_IGNORED: &str = "instance.result_ignored";

@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::TestServer;
 
 /// Requests to one server with one token (or none).
+#[derive(Clone)]
 pub struct Http {
     base: String,
     token: Option<String>,

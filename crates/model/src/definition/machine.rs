@@ -595,6 +595,23 @@ impl CompiledMachine {
         }
     }
 
+    /// The functions the machine's states invoke, as written (`name`, `space:name`), with the
+    /// path of the field: for checks that need to know where the machine lives.
+    pub fn invoked_functions(&self) -> Vec<(String, &str)> {
+        let mut out: Vec<(String, &str)> = self
+            .states
+            .iter()
+            .filter_map(|(state, entry)| match entry.work.as_deref()?.action.as_ref()?.invoke {
+                CompiledInvoke::Function { ref function, .. } => {
+                    Some((format!("states.{state}.invoke.function"), function.as_str()))
+                }
+                _ => None,
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
     /// Whether some state does work (an action, timers, a wait, effects) or the machine has a
     /// timeout: only then do its instances need the work bookkeeping.
     pub fn does_work(&self) -> bool {

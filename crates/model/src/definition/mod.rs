@@ -22,6 +22,7 @@
 
 pub mod action;
 mod compile;
+pub mod graph;
 mod machine;
 
 use std::collections::BTreeMap;

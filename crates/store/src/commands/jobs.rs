@@ -545,7 +545,20 @@ async fn report_to_instance<T: Tables>(
     let error_value;
     let result_value;
     let (input, payload) = match finished {
-        JobFinished::Retrying(_) | JobFinished::NotHeld => return Ok(()),
+        JobFinished::NotHeld => return Ok(()),
+        // The instance's history shows every failed attempt, not only the last.
+        JobFinished::Retrying(at) if current => {
+            let record = json!({
+                "job": job.id,
+                "attempt": job.attempt,
+                "error": job.last_error,
+                "retry_at": at.to_rfc3339(),
+            });
+            return cx
+                .append(tx, key.space.as_ref(), kinds::INSTANCE_ATTEMPT_FAILED, key.address(), &record, None, false)
+                .await;
+        }
+        JobFinished::Retrying(_) => return Ok(()),
         _ if !current => {
             let record = json!({ "job": job.id, "kind": job.kind, "status": job.status.as_str(), "state": row.state });
             return cx
