@@ -182,6 +182,26 @@ pub async fn get_instance(
     Ok(ok(StatusCode::OK, InstanceView::from(&instance).with_work(&work)))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MigrateInstanceBody {
+    version: u32,
+}
+
+pub async fn migrate_instance(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((space, machine, id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Response> {
+    caller.require(&parse_space(&space)?, Role::Writer)?;
+    crate::extract::require_json(&headers)?;
+    let body: MigrateInstanceBody = crate::extract::decode_json(&body)?;
+    let instance = state.engine.migrate_instance(&space, &machine, &id, body.version).await?;
+    Ok(ok(StatusCode::OK, InstanceView::from(&instance)))
+}
+
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct CancelInstanceBody {

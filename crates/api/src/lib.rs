@@ -77,6 +77,7 @@ routes! {
     },
     "/v1/spaces/{space}/machines/{name}/instances/{id}/events" => { Post Space(Writer) => handlers::send_event },
     "/v1/spaces/{space}/machines/{name}/instances/{id}/cancel" => { Post Space(Writer) => handlers::cancel_instance },
+    "/v1/spaces/{space}/machines/{name}/instances/{id}/migrate" => { Post Space(Writer) => handlers::migrate_instance },
     "/v1/spaces/{space}/machines/{name}/instances/{id}/history" => { Get Space(Reader) => handlers::history },
     // The operations name their spaces in the body; the handler checks each once it is read.
     "/v1/batch" => { Post Access::Role(Writer) => handlers::batch },

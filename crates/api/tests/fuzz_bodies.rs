@@ -68,6 +68,7 @@ fn routes() -> Vec<Route> {
             path("/machines/order/instances/o-1/cancel"),
             vec![json!({"reason": "customer left"}), json!({})],
         ),
+        route(Method::POST, path("/machines/order/instances/o-1/migrate"), vec![json!({"version": 1})]),
         route(Method::POST, "/v1/batch".to_owned(), vec![batch]),
         route(Method::POST, "/v1/tokens".to_owned(), vec![json!({"name": "t", "role": "reader", "spaces": ["acme"]})]),
         route(

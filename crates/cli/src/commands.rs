@@ -117,6 +117,16 @@ pub enum InstanceCommand {
         #[arg(long)]
         reason: Option<String>,
     },
+    /// Moves an instance to another version of its machine (its current state must exist in
+    /// that version; pending work carries over).
+    Migrate {
+        /// Instance as MACHINE:ID or SPACE:MACHINE:ID.
+        #[arg(value_parser = parse_instance, value_name = "INSTANCE")]
+        instance: InstanceRef,
+        /// The version to move to.
+        #[arg(long, value_name = "N")]
+        version: u64,
+    },
     /// Deletes an instance; its history stays and its id is not reused.
     #[command(visible_aliases = ["rm", "del"])]
     Delete {
@@ -376,6 +386,11 @@ pub async fn instance(cmd: InstanceCommand, client: &Client, settings: &Settings
             let cancelled = client.cancel_instance(space, &instance.machine, &instance.id, &body).await?;
             output::print(out, &cancelled, |i: &Instance| instance_fields(space, i))
         }
+        InstanceCommand::Migrate { instance, version } => {
+            let space = instance.space_or(&settings.space);
+            let moved = client.migrate_instance(space, &instance.machine, &instance.id, version).await?;
+            output::print(out, &moved, |i: &Instance| instance_fields(space, i))
+        }
         InstanceCommand::Delete { instance } => {
             let space = instance.space_or(&settings.space);
             client.delete_instance(space, &instance.machine, &instance.id).await?;
@@ -463,6 +478,10 @@ fn history_detail(e: &HistoryEvent) -> String {
             (Some(attempt), Some(error), Some(at)) => {
                 format!("attempt {attempt} failed: {}; retry at {at}", error_text(error))
             }
+            _ => compact(p),
+        },
+        "instance.migrated" => match (p.get("from_version"), p.get("to_version")) {
+            (Some(from), Some(to)) => format!("machine version {from} -> {to}"),
             _ => compact(p),
         },
         "instance.cancelled" => match (text("state"), text("reason")) {

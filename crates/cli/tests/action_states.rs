@@ -513,3 +513,34 @@ states:
     let (a, b) = (metric(&first).await, metric(&second).await);
     assert!(a > 0.0 && b > 0.0, "jobs ran on one node only: {a} and {b}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_stays_on_its_version_until_migrated_where_its_state_exists() {
+    for backend in backends().await {
+        let http = Http::new(&backend.server);
+        let v1 = "initial: a\nstates: [a, b]\ntransitions:\n  - { from: a, event: go, to: b }\n";
+        let v2 = "initial: a\nstates: [a, b, c]\ntransitions:\n  - { from: a, event: go, to: c }\n";
+        let v3 = "initial: x\nstates: [x]\n";
+        put_machine(&http, "flow", v1).await;
+        create(&http, "flow", "f-1", json!({})).await;
+        put_machine(&http, "flow", v2).await;
+        put_machine(&http, "flow", v3).await;
+        // Still on version 1: `go` leads to b.
+        let mut on_v1 = create(&http, "flow", "f-2", json!({})).await;
+        assert_eq!(on_v1["machine_version"], 3, "a new instance takes the latest version");
+        on_v1 = instance(&http, "flow", "f-1").await;
+        assert_eq!(on_v1["machine_version"], 1);
+        let migrate =
+            |v: u32| http.post("/v1/spaces/acme/machines/flow/instances/f-1/migrate", json!({ "version": v }));
+        let (status, refused) = migrate(3).await;
+        assert_eq!((status, code(&refused)), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "{refused}");
+        let (status, missing) = migrate(9).await;
+        assert_eq!((status, code(&missing)), (StatusCode::NOT_FOUND, "machine_not_found"), "{missing}");
+        let (status, moved) = migrate(2).await;
+        assert_eq!((status, &moved["machine_version"]), (StatusCode::OK, &json!(2)), "{}: {moved}", backend.name);
+        let (_, applied) = send(&http, "flow", "f-1", "go", json!({})).await;
+        assert_eq!(applied["to"], "c", "version 2's transition: {applied}");
+        let kinds: Vec<Value> = history(&http, "flow", "f-1").await.iter().map(|r| r["kind"].clone()).collect();
+        assert!(kinds.contains(&json!("instance.migrated")), "{kinds:?}");
+    }
+}

@@ -307,6 +307,18 @@ impl Client {
         self.json(self.request(Method::POST, url).json(body)).await
     }
 
+    /// Moves an instance to another version of its machine (its state must exist there).
+    pub async fn migrate_instance(
+        &self,
+        space: &str,
+        machine: &str,
+        id: &str,
+        version: u64,
+    ) -> Result<Instance, ClientError> {
+        let url = self.url(&["v1", "spaces", space, "machines", machine, "instances", id, "migrate"], &[])?;
+        self.json(self.request(Method::POST, url).json(&json!({ "version": version }))).await
+    }
+
     /// Soft-deletes an instance: its history stays, its id is not reused.
     pub async fn delete_instance(&self, space: &str, machine: &str, id: &str) -> Result<(), ClientError> {
         let url = self.url(&["v1", "spaces", space, "machines", machine, "instances", id], &[])?;

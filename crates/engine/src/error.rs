@@ -294,6 +294,7 @@ fn store_code(e: &StoreError) -> ErrorCode {
         StoreError::InstanceNotFound { .. } => ErrorCode::InstanceNotFound,
         StoreError::InstanceExists { .. } => ErrorCode::InstanceExists,
         StoreError::InstanceFinished { .. } => ErrorCode::InstanceFinished,
+        StoreError::MigrationRefused { .. } => ErrorCode::ValidationFailed,
         StoreError::Conflict { .. } => ErrorCode::Conflict,
         StoreError::IdempotencyKeyReused { .. } => ErrorCode::IdempotencyKeyReused,
         StoreError::Transition(TransitionError::NoTransition { .. } | TransitionError::FinalState { .. }) => {

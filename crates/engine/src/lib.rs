@@ -604,6 +604,21 @@ impl Engine {
         self.get_instance(space, machine, id).await
     }
 
+    /// Moves an instance to `version` of its machine, when its current state exists there.
+    pub async fn migrate_instance(
+        &self,
+        space: &str,
+        machine: &str,
+        id: &str,
+        version: u32,
+    ) -> Result<InstanceRecord, EngineError> {
+        let key = self.instance_key(space, machine, id)?;
+        let version =
+            MachineVersion::new(version).ok_or_else(|| EngineError::validation("version must be 1 or more"))?;
+        self.execute(switchyard_store::MigrateInstance { key, version }).await?;
+        self.get_instance(space, machine, id).await
+    }
+
     /// The jobs of an instance's current state (its action and timers) as they stand now.
     pub async fn instance_work(&self, instance: &InstanceRecord) -> Result<Vec<JobRecord>, EngineError> {
         let mut jobs = Vec::with_capacity(instance.work.len());

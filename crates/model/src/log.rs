@@ -31,6 +31,8 @@ pub mod kinds {
     pub const INSTANCE_TRANSITIONED: &str = "instance.transitioned";
     /// An instance was deleted.
     pub const INSTANCE_DELETED: &str = "instance.deleted";
+    /// An instance was moved to another version of its machine.
+    pub const INSTANCE_MIGRATED: &str = "instance.migrated";
     /// An instance was cancelled (its pending work with it).
     pub const INSTANCE_CANCELLED: &str = "instance.cancelled";
     /// An instance stopped on an error nothing handled (an action's error without `on_error`,

@@ -39,6 +39,16 @@ pub enum StoreError {
         /// Its status.
         status: String,
     },
+    /// A migration to another version was refused: the instance's state is not in it.
+    #[error("instance \"{address}\" cannot move to version {version}: {reason}")]
+    MigrationRefused {
+        /// The instance's address.
+        address: String,
+        /// The version asked for.
+        version: MachineVersion,
+        /// Why not.
+        reason: String,
+    },
     /// An `expected_state` or `expected_revision` precondition did not hold.
     #[error("instance \"{address}\" is in state \"{actual_state}\" at revision {actual_revision}, not as expected")]
     Conflict {

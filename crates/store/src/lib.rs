@@ -59,7 +59,8 @@ pub use commands::functions::{
     EnqueueInvocation, FunctionPut, InvocationEnqueued, PurgeInvocations, PutFunction, RecordInvocations,
 };
 pub use commands::instances::{
-    ApplyEvent, CancelInstance, CreateInstance, DeleteInstance, EventApplied, InstanceCreated,
+    ApplyEvent, CancelInstance, CreateInstance, DeleteInstance, EventApplied, InstanceCreated, InstanceMigrated,
+    MigrateInstance,
 };
 pub use commands::jobs::{
     AttemptOutcome, CancelJob, DeleteJob, EnqueueJob, ExtendJobLeases, FinishJob, JobEnqueued, JobFinished, JobReport,

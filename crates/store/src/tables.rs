@@ -282,6 +282,14 @@ pub(crate) trait InstanceTable {
     ) -> TxResult<bool>;
     /// Writes an instance's new state, context, revision, status, work and error.
     async fn update_instance(&mut self, key: &InstanceKey, write: &InstanceWrite<'_>) -> TxResult<()>;
+    /// Moves an instance to another version of its machine, with the status its state has there.
+    async fn set_instance_version(
+        &mut self,
+        key: &InstanceKey,
+        version: MachineVersion,
+        status: &str,
+        now: Timestamp,
+    ) -> TxResult<()>;
     /// Writes an instance's status, work and error alone (a cancellation, a failure).
     async fn set_instance_status(
         &mut self,

@@ -14,7 +14,8 @@ use crate::commands::functions::{
     EnqueueInvocation, FunctionPut, InvocationEnqueued, PurgeInvocations, PutFunction, RecordInvocations,
 };
 use crate::commands::instances::{
-    ApplyEvent, CancelInstance, CreateInstance, DeleteInstance, EventApplied, InstanceCreated,
+    ApplyEvent, CancelInstance, CreateInstance, DeleteInstance, EventApplied, InstanceCreated, InstanceMigrated,
+    MigrateInstance,
 };
 use crate::commands::jobs::{
     CancelJob, DeleteJob, EnqueueJob, ExtendJobLeases, FinishJob, JobEnqueued, JobFinished, JobsLeased, LeaseJobs,
@@ -46,6 +47,8 @@ pub enum WriteOp {
     DeleteInstance(DeleteInstance),
     /// Cancels an instance and its pending work (see [`CancelInstance`]).
     CancelInstance(CancelInstance),
+    /// Moves an instance to another version of its machine (see [`MigrateInstance`]).
+    MigrateInstance(MigrateInstance),
     /// Stores a new token (see [`CreateToken`]).
     CreateToken(CreateToken),
     /// Stores the first admin token (see [`BootstrapAdminToken`]).
@@ -134,6 +137,8 @@ pub enum WriteOutcome {
     InstanceDeleted,
     /// The instance was cancelled.
     InstanceCancelled,
+    /// The instance was moved to another version (see [`InstanceMigrated`]).
+    InstanceMigrated(InstanceMigrated),
     /// A token was stored (`false` from a bootstrap that had happened before).
     TokenCreated(bool),
     /// A token was revoked.
@@ -239,6 +244,7 @@ impl WriteOutcome {
             | WriteOutcome::EventApplied(_)
             | WriteOutcome::InstanceDeleted
             | WriteOutcome::InstanceCancelled
+            | WriteOutcome::InstanceMigrated(_)
             | WriteOutcome::TokenCreated(_)
             | WriteOutcome::TokenRevoked
             | WriteOutcome::IdempotencyPurged(_)
@@ -279,6 +285,7 @@ impl WriteOutcome {
             | WriteOutcome::EventApplied(_)
             | WriteOutcome::InstanceDeleted
             | WriteOutcome::InstanceCancelled
+            | WriteOutcome::InstanceMigrated(_)
             | WriteOutcome::TokenCreated(_)
             | WriteOutcome::TokenRevoked
             | WriteOutcome::IdempotencyPurged(_)
@@ -316,6 +323,7 @@ impl WriteOutcome {
             | WriteOutcome::InstanceCreated(_)
             | WriteOutcome::InstanceDeleted
             | WriteOutcome::InstanceCancelled
+            | WriteOutcome::InstanceMigrated(_)
             | WriteOutcome::TokenCreated(_)
             | WriteOutcome::TokenRevoked
             | WriteOutcome::IdempotencyPurged(_)

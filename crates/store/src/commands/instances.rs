@@ -20,8 +20,8 @@ use serde_json::{Value, json};
 use switchyard_model::jobs::{JobStatus, RetryPolicy};
 use switchyard_model::{
     CompiledMachine, Effect, Idempotency, Input, InstanceInfo, InstanceKey, InstanceRecord, InstanceStatus, InvokeKind,
-    JobRecord, JobSpec, JsonObject, Revision, Segment, Seq, SpaceName, TIMER_JOB, TransitionApplied, TransitionError,
-    kinds,
+    JobRecord, JobSpec, JsonObject, MachineVersion, Revision, Segment, Seq, SpaceName, TIMER_JOB, TransitionApplied,
+    TransitionError, kinds,
 };
 
 use super::jobs::{cancel_job_row, insert_job};
@@ -433,6 +433,61 @@ pub(super) async fn fail_instance<T: Tables>(
     tx.set_instance_status(key, InstanceStatus::Failed.as_str(), None, Some(&error_text), cx.now).await?;
     let record = json!({ "state": row.state, "error": error });
     cx.append(tx, key.space.as_ref(), kinds::INSTANCE_FAILED, key.address(), &record, None, false).await
+}
+
+/// Moves an instance to another version of its machine, when its current state exists there.
+/// Its pending work carries over: a result is then applied by the new version's outcomes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MigrateInstance {
+    /// The instance.
+    pub key: InstanceKey,
+    /// The version to move to.
+    pub version: MachineVersion,
+}
+
+/// An instance moved from one version to another (the same when it was on it already).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstanceMigrated {
+    /// The version it was on.
+    pub from: MachineVersion,
+    /// The version it is on now.
+    pub to: MachineVersion,
+}
+
+request!(MigrateInstance => InstanceMigrated(InstanceMigrated));
+
+impl Locking for MigrateInstance {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
+        locks.instance(&self.key);
+    }
+}
+
+impl Command for MigrateInstance {
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
+        let key = &self.key;
+        let Some(row) = tx.instance_for_update(key).await? else {
+            return Err(StoreError::InstanceNotFound { address: key.address(), deleted_at: None }.into());
+        };
+        if let Some(at) = row.deleted_at {
+            return Err(StoreError::InstanceNotFound { address: key.address(), deleted_at: Some(at) }.into());
+        }
+        refuse_if_finished(key, &row)?;
+        let from = row.machine_version;
+        if from == self.version {
+            return Ok(InstanceMigrated { from, to: from });
+        }
+        let (space, machine) = (key.space.as_ref(), key.machine.as_ref());
+        let target = compiled_machine(tx, cx.machines, space, machine, self.version).await?;
+        if !target.has_state(&row.state) {
+            let reason = format!("its state \"{}\" is not in that version", row.state);
+            return Err(StoreError::MigrationRefused { address: key.address(), version: self.version, reason }.into());
+        }
+        let status = target.status_in(&row.state);
+        tx.set_instance_version(key, self.version, status.as_str(), cx.now).await?;
+        let record = json!({ "from_version": from.get(), "to_version": self.version.get(), "state": row.state });
+        cx.append(tx, space, kinds::INSTANCE_MIGRATED, key.address(), &record, None, false).await?;
+        Ok(InstanceMigrated { from, to: self.version })
+    }
 }
 
 /// Cancels an instance: its pending and running work cancelled, status `cancelled` with the

@@ -193,6 +193,7 @@ macro_rules! dispatch {
             WriteOp::ApplyEvent($c) => $body,
             WriteOp::DeleteInstance($c) => $body,
             WriteOp::CancelInstance($c) => $body,
+            WriteOp::MigrateInstance($c) => $body,
             WriteOp::CreateToken($c) => $body,
             WriteOp::BootstrapAdminToken($c) => $body,
             WriteOp::RevokeToken($c) => $body,

@@ -308,6 +308,27 @@ impl InstanceTable for PgTx<'_, '_> {
         Ok(())
     }
 
+    async fn set_instance_version(
+        &mut self,
+        key: &InstanceKey,
+        version: MachineVersion,
+        status: &str,
+        now: Timestamp,
+    ) -> TxResult<()> {
+        let stmt = self
+            .tx
+            .prepare_cached(
+                "UPDATE instances SET machine_version = $1, status = $2, updated_at = $3
+                 WHERE space = $4 AND machine = $5 AND id = $6",
+            )
+            .await?;
+        let version = version.get() as i32;
+        self.tx
+            .execute(&stmt, &[&version, &status, &now.0, &key.space.as_str(), &key.machine.as_str(), &key.id.as_str()])
+            .await?;
+        Ok(())
+    }
+
     async fn set_instance_status(
         &mut self,
         key: &InstanceKey,

@@ -254,6 +254,29 @@ impl InstanceTable for SqliteTx<'_> {
         Ok(())
     }
 
+    async fn set_instance_version(
+        &mut self,
+        key: &InstanceKey,
+        version: MachineVersion,
+        status: &str,
+        now: Timestamp,
+    ) -> TxResult<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE instances SET machine_version = ?1, status = ?2, updated_at = ?3
+                 WHERE space = ?4 AND machine = ?5 AND id = ?6",
+            )?
+            .execute(params![
+                version.get(),
+                status,
+                now.0,
+                key.space.as_str(),
+                key.machine.as_str(),
+                key.id.as_str()
+            ])?;
+        Ok(())
+    }
+
     async fn set_instance_status(
         &mut self,
         key: &InstanceKey,
