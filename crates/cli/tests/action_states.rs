@@ -354,6 +354,35 @@ async fn cancelling_an_instance_cancels_its_pending_work_and_refuses_what_follow
         assert_eq!(kinds.last().map(String::as_str), Some("instance.cancelled"), "{kinds:?}");
         let (status, missing) = http.post("/v1/spaces/acme/machines/slow/instances/nope/cancel", json!({})).await;
         assert_eq!((status, code(&missing)), (StatusCode::NOT_FOUND, "instance_not_found"));
+
+        // A person cancelling the action's job is the action's error; without `on_error` the
+        // instance stops as failed, its timer cancelled.
+        create(&http, "slow", "s-2", json!({})).await;
+        let waiting = wait_for(
+            "s-2's first attempt to fail",
+            PATIENCE,
+            || instance(&http, "slow", "s-2"),
+            |i| {
+                i["pending"]
+                    .as_array()
+                    .is_some_and(|p| p.iter().any(|w| w["last_error"]["code"] == "processor_unavailable"))
+            },
+        )
+        .await;
+        let pending = waiting["pending"].as_array().expect("pending").clone();
+        let action = pending.iter().find(|w| w["kind"] == "function").expect("the action's job");
+        let (status, body) =
+            http.post(&format!("/v1/spaces/acme/jobs/{}/cancel", action["job"].as_str().expect("id")), json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let failed = instance(&http, "slow", "s-2").await;
+        assert_eq!(
+            (failed["status"].as_str(), failed["error"]["code"].as_str()),
+            (Some("failed"), Some("job_cancelled")),
+            "{}: {failed}",
+            backend.name
+        );
+        let timer = pending.iter().find(|w| w["kind"] == "timer").expect("the timer");
+        assert_eq!(job(&http, timer["job"].as_str().expect("id")).await["status"], "cancelled");
     }
 }
 

@@ -50,7 +50,11 @@ fn full_tour_through_the_cli_ends_with_instance_not_found_after_delete() {
 
     let out = run(&mut server.cli(), &["instance", "list", "order"]).ok();
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines[0].split_whitespace().collect::<Vec<_>>(), ["ID", "STATE", "REVISION", "UPDATED"], "{out}");
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["ID", "STATE", "STATUS", "REVISION", "UPDATED"],
+        "{out}"
+    );
     assert!(lines[1].starts_with("o-1") && lines[1].contains("paid"), "{out}");
     assert_eq!(lines.len(), 2, "{out}");
 

@@ -188,7 +188,7 @@ impl Command for ApplyEvent {
         let input = Input::Event { name: &self.event, payload: &self.payload };
         let idem_key = self.idempotency.as_ref().map(|i| i.key.as_str());
         let (applied, started_work) =
-            transition(tx, cx, key, &row, &compiled, input, &self.payload, idem_key, self.max_context_bytes)
+            transition(tx, cx, key, &row, &compiled, input, &self.payload, idem_key, self.max_context_bytes, None)
                 .await?
                 .map_err(StoreError::from)?;
         Ok(EventApplied { applied, replayed: false, started_work })
@@ -224,6 +224,7 @@ pub(super) async fn transition<T: Tables>(
     record_payload: &JsonObject,
     idem_key: Option<&str>,
     max_context_bytes: usize,
+    finished_job: Option<&str>,
 ) -> TxResult<Result<(TransitionApplied, bool), TransitionError>> {
     let ctx: JsonObject = serde_json::from_str(&row.ctx)?;
     let revision = row.revision.next();
@@ -244,6 +245,8 @@ pub(super) async fn transition<T: Tables>(
     let mut work = Vec::new();
     if row.work.is_some() || compiled.does_work() {
         let left = crate::decode::instance_work(row.work.as_deref());
+        // The job whose end moves the instance has ended: nothing of it to cancel or read.
+        let left: Vec<String> = left.into_iter().filter(|id| Some(id.as_str()) != finished_job).collect();
         work = leave_state(tx, cx, key, &left, status.is_terminal()).await?;
         work.extend(write_effects(tx, cx, key, &outcome.to, revision, &outcome.effects).await?);
     }

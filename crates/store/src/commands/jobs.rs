@@ -173,8 +173,7 @@ impl Command for LeaseJobs {
                     job.lease_owner.as_deref().unwrap_or("an unknown node")
                 ),
             };
-            let failure = Failure { error, retry_after_ms: None, permanent: false, random: lease.random };
-            fail_attempt(tx, cx, &mut job, failure, None).await?;
+            fail_and_report(tx, cx, &mut job, error, lease.random).await?;
             expired += 1;
         }
         // 2. Due jobs, fairly: spaces in turn from where the last round ended.
@@ -321,6 +320,26 @@ async fn fail_attempt<T: Tables>(
     Ok(finished)
 }
 
+/// Fails the current attempt of a job its worker lost (an ended lease, a shutdown) and, for a
+/// job of a state, tells its instance: a retry is in its history, a dead job is its action's
+/// error; a job whose state is gone is not retried.
+async fn fail_and_report<T: Tables>(
+    tx: &mut T,
+    cx: &mut Cx<'_>,
+    job: &mut JobRecord,
+    error: JobError,
+    random: f64,
+) -> TxResult<()> {
+    let reply = read_reply(tx, job).await?;
+    let permanent = reply.as_ref().is_some_and(|(_, _, current)| !current);
+    let failure = Failure { error, retry_after_ms: None, permanent, random };
+    let finished = fail_attempt(tx, cx, job, failure, None).await?;
+    if let Some((key, Some(row), current)) = reply {
+        report_to_instance(tx, cx, job, &key, &row, current, finished).await?;
+    }
+    Ok(())
+}
+
 /// Extends the leases a worker still holds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExtendJobLeases {
@@ -374,8 +393,7 @@ impl Command for ReleaseJobs {
                 code: "node_shutdown".into(),
                 message: format!("{} shut down before the attempt finished", self.owner),
             };
-            let failure = Failure { error, retry_after_ms: None, permanent: false, random: self.random };
-            fail_attempt(tx, cx, &mut job, failure, None).await?;
+            fail_and_report(tx, cx, &mut job, error, self.random).await?;
             released += 1;
         }
         Ok(released)
@@ -479,18 +497,7 @@ impl Command for FinishJob {
             None => None,
         };
         // A job of a state reports to its instance: read (and locked) before anything is written.
-        let reply = match job.reply_instance() {
-            Some(key) => {
-                let row = tx.instance_for_update(&key).await?;
-                let current = row.as_ref().is_some_and(|row| {
-                    row.deleted_at.is_none()
-                        && !InstanceStatus::parse(&row.status).unwrap_or_default().is_terminal()
-                        && crate::decode::instance_work(row.work.as_deref()).contains(&job.id)
-                });
-                Some((key, row, current))
-            }
-            None => None,
-        };
+        let reply = read_reply(tx, &job).await?;
         let finished = match &f.outcome {
             AttemptOutcome::Succeeded(result) => {
                 let now = cx.now;
@@ -527,6 +534,37 @@ impl Command for FinishJob {
         }
         Ok(finished)
     }
+}
+
+/// The instance a job of a state reports to, read and locked: its key, its row (if it still
+/// exists), and whether the job is still the work of its current state.
+type Reply = (InstanceKey, Option<InstanceRow>, bool);
+
+async fn read_reply<T: Tables>(tx: &mut T, job: &JobRecord) -> TxResult<Option<Reply>> {
+    let Some(key) = job.reply_instance() else { return Ok(None) };
+    let row = tx.instance_for_update(&key).await?;
+    let current = row.as_ref().is_some_and(|row| {
+        row.deleted_at.is_none()
+            && !InstanceStatus::parse(&row.status).unwrap_or_default().is_terminal()
+            && crate::decode::instance_work(row.work.as_deref()).contains(&job.id)
+    });
+    Ok(Some((key, row, current)))
+}
+
+/// Reports to its instance a job of a state that ended outside its worker's finish: cancelled
+/// or deleted by a person, which the state sees as its action's error (`code`).
+async fn report_removal<T: Tables>(tx: &mut T, cx: &mut Cx<'_>, job: &JobRecord, code: &str) -> TxResult<()> {
+    let Some((key, Some(row), true)) = read_reply(tx, job).await? else { return Ok(()) };
+    let mut ended = job.clone();
+    ended.last_error = Some(JobError {
+        code: code.into(),
+        message: format!(
+            "job {} was {} through the jobs API",
+            job.id,
+            if code == "job_cancelled" { "cancelled" } else { "deleted" }
+        ),
+    });
+    report_to_instance(tx, cx, &ended, &key, &row, true, JobFinished::Dead).await
 }
 
 /// Applies a finished job of a state to its instance: a result as `done.invoke` (a timer as
@@ -595,7 +633,7 @@ async fn report_to_instance<T: Tables>(
         compiled_machine(tx, cx.machines, key.space.as_ref(), key.machine.as_ref(), row.machine_version).await?;
     let idem_key = format!("job:{}", job.id);
     let max = super::instances::INTERNAL_MAX_CONTEXT_BYTES;
-    match transition(tx, cx, key, row, &compiled, input, &payload, Some(&idem_key), max).await? {
+    match transition(tx, cx, key, row, &compiled, input, &payload, Some(&idem_key), max, Some(&job.id)).await? {
         Ok(_) => Ok(()),
         Err(e) => {
             let code = match &e {
@@ -733,6 +771,7 @@ impl Command for CancelJob {
             .into());
         }
         cancel_job_row(tx, cx, &mut job).await?;
+        report_removal(tx, cx, &job, "job_cancelled").await?;
         Ok(Box::new(job))
     }
 }
@@ -785,6 +824,9 @@ impl Command for DeleteJob {
         let record = json!({ "id": job.id, "status": job.status.as_str() });
         append(tx, cx, &job, job_kinds::DELETED, &record).await?;
         invocation_job_changed(tx, cx, &job, None, true).await?;
+        if !job.status.is_terminal() {
+            report_removal(tx, cx, &job, "job_deleted").await?;
+        }
         Ok(())
     }
 }
