@@ -204,8 +204,8 @@ async fn transient_failures_are_retried_on_the_policys_schedule_and_codes_it_nam
                 started - ended
             );
         }
-        // The job's key is the effect key the function saw: derived from the instance.
-        assert!(job["effect_key"].as_str().unwrap_or_default().starts_with("acme:pay:p-1@"), "{job}");
+        // The job's id is its effect key (the idempotency key the function saw).
+        assert_eq!(job["effect_key"], job["id"], "{job}");
 
         // `invalid_amount` is named non-retryable: one attempt, then `on_error`.
         create(&http, "pay", "p-2", json!({ "amount": 0, "fail": null })).await;
@@ -267,7 +267,9 @@ async fn an_http_action_answers_and_a_timer_beats_a_hung_one_whose_late_result_i
         let seen = target.seen();
         assert_eq!(seen.len(), 1, "{}", backend.name);
         assert_eq!(seen[0].headers["x-order"], "f-1");
-        assert!(seen[0].headers["idempotency-key"].starts_with("acme:fetch:f-1@"), "{:?}", seen[0].headers);
+        let done = history(&http, "fetch", "f-1").await.into_iter().find(|r| r["payload"]["event"] == "done.invoke");
+        let job_id = done.expect("done.invoke")["payload"]["payload"]["job"].clone();
+        assert_eq!(json!(seen[0].headers["idempotency-key"]), job_id, "the request carried the job's effect key");
 
         // Then one that hangs: the 300 ms timer moves the instance on; the answer that comes
         // after is kept with its job and ignored.
@@ -370,6 +372,14 @@ async fn cancelling_an_instance_cancels_its_pending_work_and_refuses_what_follow
         )
         .await;
         let pending = waiting["pending"].as_array().expect("pending").clone();
+        // Cancelling the timer's job only removes the timer: the action goes on.
+        let timer = pending.iter().find(|w| w["kind"] == "timer").expect("the timer");
+        let (status, body) =
+            http.post(&format!("/v1/spaces/acme/jobs/{}/cancel", timer["job"].as_str().expect("id")), json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let running = instance(&http, "slow", "s-2").await;
+        assert_eq!(running["status"], "running", "{running}");
+        assert_eq!(running["pending"].as_array().map(Vec::len), Some(1), "{running}");
         let action = pending.iter().find(|w| w["kind"] == "function").expect("the action's job");
         let (status, body) =
             http.post(&format!("/v1/spaces/acme/jobs/{}/cancel", action["job"].as_str().expect("id")), json!({})).await;
@@ -381,7 +391,6 @@ async fn cancelling_an_instance_cancels_its_pending_work_and_refuses_what_follow
             "{}: {failed}",
             backend.name
         );
-        let timer = pending.iter().find(|w| w["kind"] == "timer").expect("the timer");
         assert_eq!(job(&http, timer["job"].as_str().expect("id")).await["status"], "cancelled");
     }
 }
@@ -565,6 +574,10 @@ async fn an_instance_stays_on_its_version_until_migrated_where_its_state_exists(
         assert_eq!((status, code(&refused)), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "{refused}");
         let (status, missing) = migrate(9).await;
         assert_eq!((status, code(&missing)), (StatusCode::NOT_FOUND, "machine_not_found"), "{missing}");
+        // A state whose work differs in the target version is refused too.
+        put_machine(&http, "flow", "initial: a\nstates:\n  a: { after: { 1h: b } }\n  b: {}\n").await;
+        let (status, differs) = migrate(4).await;
+        assert_eq!((status, code(&differs)), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "{differs}");
         let (status, moved) = migrate(2).await;
         assert_eq!((status, &moved["machine_version"]), (StatusCode::OK, &json!(2)), "{}: {moved}", backend.name);
         let (_, applied) = send(&http, "flow", "f-1", "go", json!({})).await;

@@ -264,7 +264,6 @@ async fn an_action_states_charge_completes_exactly_once_across_sigkills() {
     // One key per order's charge, every request of a charge under its key, each acknowledged.
     let requested: BTreeSet<String> = recorder.requests().into_iter().collect();
     assert_eq!(requested.len(), ORDERS, "{requested:?}");
-    assert!(requested.iter().all(|k| k.starts_with("acme:order:o-")), "{requested:?}");
     assert_eq!(*recorder.acknowledged.lock().expect("acknowledged"), requested);
     assert!(recorder.requests().len() > ORDERS, "the killed charges were tried again under the same keys");
 }

@@ -260,13 +260,15 @@ impl Engine {
     /// Cancels a job that has not finished.
     pub async fn cancel_job(&self, space: &str, id: &str) -> Result<JobRecord, EngineError> {
         let space = parse_space(space)?;
-        Ok(*self.execute(CancelJob { space, id: id.to_string() }).await?)
+        let instance = self.store.get_job(&space, id).await?.and_then(|job| job.reply_instance());
+        Ok(*self.execute(CancelJob { space, id: id.to_string(), instance }).await?)
     }
 
     /// Deletes a job that is not running.
     pub async fn delete_job(&self, space: &str, id: &str) -> Result<(), EngineError> {
         let space = parse_space(space)?;
-        Ok(self.execute(DeleteJob { space, id: id.to_string() }).await?)
+        let instance = self.store.get_job(&space, id).await?.and_then(|job| job.reply_instance());
+        Ok(self.execute(DeleteJob { space, id: id.to_string(), instance }).await?)
     }
 
     /// Per space: jobs pending, due, running and dead, and the oldest due job.

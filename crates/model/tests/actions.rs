@@ -281,6 +281,26 @@ fn every_broken_action_state_is_refused_naming_the_field() {
 }
 
 #[test]
+fn a_function_address_carries_a_version_only_in_three_parts() {
+    let invoke = |function: &str| {
+        let yaml = format!(
+            "initial: a\nstates:\n  a: {{}}\n  b: {{ invoke: {{ function: '{function}' }}, on_done: {{ to: a }} }}\ntransitions:\n  - {{ from: a, event: go, to: b }}"
+        );
+        let machine = compile(&yaml).expect("compiles");
+        let payload = Map::new();
+        let outcome =
+            machine.step("a", &Map::new(), Input::Event { name: "go", payload: &payload }, info(2), AT).expect("go");
+        match &outcome.effects[0] {
+            Effect::Invoke { payload, .. } => (payload["function"].clone(), payload.get("version").cloned()),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(invoke("billing:7"), (json!("billing:7"), None));
+    assert_eq!(invoke("acme:charge:3"), (json!("acme:charge"), Some(json!(3))));
+    assert_eq!(invoke("charge"), (json!("charge"), None));
+}
+
+#[test]
 fn durations_that_are_not_durations_are_shape_errors() {
     let err = compile("initial: a\nstates:\n  a: { invoke: { function: f, timeout: soon }, on_done: { to: a } }")
         .unwrap_err();

@@ -488,10 +488,11 @@ impl StateCompiler<'_, '_> {
             if version == Some(0) {
                 self.error("invoke.version", "versions start at 1");
             }
-            let function = function
-                .rsplit_once(':')
-                .filter(|(_, v)| v.parse::<u64>().is_ok())
-                .map_or(function.as_str(), |(f, _)| f);
+            // Only `space:name:version` carries a version (`space:7` is the function named 7).
+            let function = match function.split(':').count() {
+                3 => function.rsplit_once(':').map_or(function.as_str(), |(f, _)| f),
+                _ => function.as_str(),
+            };
             CompiledInvoke::Function { function: function.to_owned(), version, input }
         } else if let Some(http) = &invoke.http {
             let method = http.method.clone().unwrap_or_else(|| "POST".to_owned());

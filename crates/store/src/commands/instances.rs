@@ -363,7 +363,9 @@ async fn write_effects<T: Tables>(
             payload,
             priority: 0,
             concurrency_key: None,
-            idempotency_key: Some(format!("{address}@{revision}.{n}")),
+            // No key: the id is already derived from the instance, and a key could collide with
+            // one a client chose for a job of its own. The job's effect key is then its id.
+            idempotency_key: None,
             run_at,
             retry,
         };
@@ -480,10 +482,33 @@ impl Command for MigrateInstance {
             return Ok(InstanceMigrated { from, to: from });
         }
         let (space, machine) = (key.space.as_ref(), key.machine.as_ref());
+        let current = compiled_machine(tx, cx.machines, space, machine, from).await?;
+        if current.is_final(&row.state) {
+            let status = current.status_in(&row.state).as_str().to_owned();
+            return Err(StoreError::InstanceFinished { address: key.address(), status }.into());
+        }
         let target = compiled_machine(tx, cx.machines, space, machine, self.version).await?;
+        let refuse =
+            |reason: String| StoreError::MigrationRefused { address: key.address(), version: self.version, reason };
         if !target.has_state(&row.state) {
-            let reason = format!("its state \"{}\" is not in that version", row.state);
-            return Err(StoreError::MigrationRefused { address: key.address(), version: self.version, reason }.into());
+            return Err(refuse(format!("its state \"{}\" is not in that version", row.state)).into());
+        }
+        // The work the state started (its action, timers, the machine's timeout) must mean the
+        // same in the new version, or its results would be applied by rules that did not start it.
+        let state_of = |m: &CompiledMachine| m.canonical_json().get("states").and_then(|s| s.get(&row.state)).cloned();
+        if state_of(&current) != state_of(&target) {
+            return Err(refuse(format!(
+                "state \"{}\" is defined differently there (its work, timers or finality); move it from a state both versions define alike",
+                row.state
+            ))
+            .into());
+        }
+        if current.canonical_json().get("timeout") != target.canonical_json().get("timeout") {
+            return Err(refuse("the machine's timeout differs between the versions".to_owned()).into());
+        }
+        let ctx: JsonObject = serde_json::from_str(&row.ctx)?;
+        if let Err(e) = target.validate_context(&ctx) {
+            return Err(refuse(format!("its ctx does not match that version's context_schema: {e}")).into());
         }
         let status = target.status_in(&row.state);
         tx.set_instance_version(key, self.version, status.as_str(), cx.now).await?;
@@ -567,6 +592,14 @@ impl Command for DeleteInstance {
             None => Err(StoreError::InstanceNotFound { address: key.address(), deleted_at: None }.into()),
             Some(Some(at)) => Err(StoreError::InstanceNotFound { address: key.address(), deleted_at: Some(at) }.into()),
             Some(None) => {
+                // Its work goes with it: nothing runs for an instance that is gone.
+                if let Some(row) = tx.instance_for_update(key).await?
+                    && row.work.is_some()
+                {
+                    let work = crate::decode::instance_work(row.work.as_deref());
+                    cancel_work(tx, cx, key, &work).await?;
+                    tx.set_instance_status(key, &row.status, None, None, cx.now).await?;
+                }
                 tx.mark_instance_deleted(key, cx.now).await?;
                 let payload = serde_json::json!({});
                 cx.append(tx, key.space.as_ref(), kinds::INSTANCE_DELETED, key.address(), &payload, None, false)

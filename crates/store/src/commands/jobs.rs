@@ -555,6 +555,13 @@ async fn read_reply<T: Tables>(tx: &mut T, job: &JobRecord) -> TxResult<Option<R
 /// or deleted by a person, which the state sees as its action's error (`code`).
 async fn report_removal<T: Tables>(tx: &mut T, cx: &mut Cx<'_>, job: &JobRecord, code: &str) -> TxResult<()> {
     let Some((key, Some(row), true)) = read_reply(tx, job).await? else { return Ok(()) };
+    if job.kind.as_str() == TIMER_JOB {
+        // A removed timer just never fires: the state's action, if any, goes on.
+        let work: Vec<String> =
+            crate::decode::instance_work(row.work.as_deref()).into_iter().filter(|id| *id != job.id).collect();
+        let work = if work.is_empty() { None } else { Some(serde_json::to_string(&work)?) };
+        return tx.set_instance_status(&key, &row.status, work.as_deref(), None, cx.now).await;
+    }
     let mut ended = job.clone();
     ended.last_error = Some(JobError {
         code: code.into(),
@@ -603,7 +610,8 @@ async fn report_to_instance<T: Tables>(
                 .append(tx, key.space.as_ref(), kinds::INSTANCE_RESULT_IGNORED, key.address(), &record, None, false)
                 .await;
         }
-        JobFinished::Succeeded if job.kind.as_str() == TIMER_JOB => {
+        // A timer's only effect is being due: one that died (its leases kept ending) is due too.
+        JobFinished::Succeeded | JobFinished::Dead if job.kind.as_str() == TIMER_JOB => {
             let name = job.payload.get("timer").and_then(Value::as_str).unwrap_or("");
             let mut payload = JsonObject::new();
             payload.insert("timer".into(), Value::String(name.to_owned()));
@@ -747,6 +755,9 @@ pub struct CancelJob {
     pub space: SpaceName,
     /// The job.
     pub id: String,
+    /// The instance the job reports to, if it is a state's (`JobRecord::reply_instance`), locked
+    /// first so that PostgreSQL takes the locks in the order a transition does.
+    pub instance: Option<InstanceKey>,
 }
 
 request!(CancelJob => JobChanged(Box<JobRecord>));
@@ -754,6 +765,9 @@ request!(CancelJob => JobChanged(Box<JobRecord>));
 impl Locking for CancelJob {
     fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
         locks.writes_into(self.space.as_ref());
+        if let Some(key) = &self.instance {
+            locks.instance(key);
+        }
     }
 }
 
@@ -797,6 +811,9 @@ pub struct DeleteJob {
     pub space: SpaceName,
     /// The job.
     pub id: String,
+    /// The instance the job reports to, if it is a state's (`JobRecord::reply_instance`), locked
+    /// first so that PostgreSQL takes the locks in the order a transition does.
+    pub instance: Option<InstanceKey>,
 }
 
 request!(DeleteJob => JobDeleted);
@@ -804,6 +821,9 @@ request!(DeleteJob => JobDeleted);
 impl Locking for DeleteJob {
     fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
         locks.writes_into(self.space.as_ref());
+        if let Some(key) = &self.instance {
+            locks.instance(key);
+        }
     }
 }
 

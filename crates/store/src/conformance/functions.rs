@@ -636,17 +636,26 @@ async fn follows_its_job<H: Harness>(h: &H) {
         (redriven.status, redriven.attempt, redriven.error, redriven.finished_at),
         (InvocationStatus::Pending, 0, None, None)
     );
-    store.write(WriteOp::CancelJob(CancelJob { space: space(SPACE), id: "f-2".into() })).await.expect("cancel");
+    store
+        .write(WriteOp::CancelJob(CancelJob { space: space(SPACE), id: "f-2".into(), instance: None }))
+        .await
+        .expect("cancel");
     let cancelled = stored(&*store, "f-2").await;
     assert_eq!(cancelled.status, InvocationStatus::Failed);
     assert_eq!(cancelled.error.as_ref().and_then(|e| e.get("code")), Some(&json!("cancelled")));
     // Deleting a pending invocation's job fails the invocation; a finished one's leaves it.
     enqueue(&*store, pending("f-3", "resize", None)).await;
-    store.write(WriteOp::DeleteJob(DeleteJob { space: space(SPACE), id: "f-3".into() })).await.expect("delete");
+    store
+        .write(WriteOp::DeleteJob(DeleteJob { space: space(SPACE), id: "f-3".into(), instance: None }))
+        .await
+        .expect("delete");
     let deleted = stored(&*store, "f-3").await;
     assert_eq!(deleted.status, InvocationStatus::Failed);
     assert_eq!(deleted.error.as_ref().and_then(|e| e.get("code")), Some(&json!("job_deleted")));
-    store.write(WriteOp::DeleteJob(DeleteJob { space: space(SPACE), id: "f-1".into() })).await.expect("delete");
+    store
+        .write(WriteOp::DeleteJob(DeleteJob { space: space(SPACE), id: "f-1".into(), instance: None }))
+        .await
+        .expect("delete");
     assert_eq!(stored(&*store, "f-1").await, want, "a finished invocation is left as it is");
     let statuses: Vec<Value> = completions(&*store, mark).await.iter().map(|p| p["status"].clone()).collect();
     assert_eq!(statuses, vec![json!("failed"), json!("failed"), json!("failed")], "dead, cancelled, deleted");

@@ -345,7 +345,10 @@ async fn retry_schedule_dead_redrive<H: Harness>(h: &H) {
         random: 0.5,
     };
     assert_eq!(finish(&*store, &job, "w", refused).await, JobFinished::Dead, "a permanent failure is dead at once");
-    store.write(WriteOp::DeleteJob(DeleteJob { space: space("acme"), id: "j-4".into() })).await.unwrap();
+    store
+        .write(WriteOp::DeleteJob(DeleteJob { space: space("acme"), id: "j-4".into(), instance: None }))
+        .await
+        .unwrap();
     enqueue(&*store, spec("acme", "j-3", clock.now())).await;
     let job = lease(&*store, "w", 1, 60_000).await.jobs.remove(0);
     let outcome = AttemptOutcome::Failed {
@@ -432,21 +435,30 @@ async fn cancel_delete_and_refusals<H: Harness>(h: &H) {
     let running = lease(&*store, "w", 1, 60_000).await.jobs.remove(0);
     let refused = |op| async { store.write(op).await.expect_err("refused") };
     // A running job cannot be deleted or re-driven; a pending one cannot be re-driven.
-    let e = refused(WriteOp::DeleteJob(DeleteJob { space: space("acme"), id: running.id.clone() })).await;
+    let e =
+        refused(WriteOp::DeleteJob(DeleteJob { space: space("acme"), id: running.id.clone(), instance: None })).await;
     assert!(matches!(e, StoreError::JobConflict { ref status, .. } if status == "running"), "{e:?}");
     let e = refused(WriteOp::RetryJob(RetryJob { space: space("acme"), id: "j-2".into(), payload: None })).await;
     assert!(matches!(e, StoreError::JobConflict { ref status, .. } if status == "pending"), "{e:?}");
     let e = refused(WriteOp::RetryJob(RetryJob { space: space("globex"), id: "j-2".into(), payload: None })).await;
     assert!(matches!(e, StoreError::JobNotFound { .. }), "another space's job is not found: {e:?}");
     // Cancelling the running job: its attempt's end changes nothing.
-    store.write(WriteOp::CancelJob(CancelJob { space: space("acme"), id: running.id.clone() })).await.unwrap();
+    store
+        .write(WriteOp::CancelJob(CancelJob { space: space("acme"), id: running.id.clone(), instance: None }))
+        .await
+        .unwrap();
     assert_eq!(finish(&*store, &running, "w", AttemptOutcome::Succeeded(None)).await, JobFinished::NotHeld);
     assert_eq!(get(&*store, "acme", &running.id).await.status, JobStatus::Cancelled);
-    let e = refused(WriteOp::CancelJob(CancelJob { space: space("acme"), id: running.id.clone() })).await;
+    let e =
+        refused(WriteOp::CancelJob(CancelJob { space: space("acme"), id: running.id.clone(), instance: None })).await;
     assert!(matches!(e, StoreError::JobConflict { .. }), "{e:?}");
-    store.write(WriteOp::DeleteJob(DeleteJob { space: space("acme"), id: running.id.clone() })).await.unwrap();
+    store
+        .write(WriteOp::DeleteJob(DeleteJob { space: space("acme"), id: running.id.clone(), instance: None }))
+        .await
+        .unwrap();
     assert!(store.get_job(&space("acme"), &running.id).await.unwrap().is_none());
-    let e = refused(WriteOp::DeleteJob(DeleteJob { space: space("acme"), id: running.id.clone() })).await;
+    let e =
+        refused(WriteOp::DeleteJob(DeleteJob { space: space("acme"), id: running.id.clone(), instance: None })).await;
     assert!(matches!(e, StoreError::JobNotFound { .. }), "{e:?}");
     // Deleting the space takes its jobs.
     store.write(WriteOp::DeleteSpace(DeleteSpace { space: space("acme") })).await.unwrap();
@@ -511,7 +523,10 @@ async fn retention<H: Harness>(h: &H) {
     clock.advance(10);
     assert_eq!(finish(&*store, &held["ok-2"], "w", AttemptOutcome::Succeeded(None)).await, JobFinished::Succeeded);
     clock.advance(10);
-    store.write(WriteOp::CancelJob(CancelJob { space: space("acme"), id: "gone".into() })).await.unwrap();
+    store
+        .write(WriteOp::CancelJob(CancelJob { space: space("acme"), id: "gone".into(), instance: None }))
+        .await
+        .unwrap();
     clock.advance(10);
     assert_eq!(finish(&*store, &held["dead"], "w", failed("boom")).await, JobFinished::Dead);
     let _ = held.remove("run");
