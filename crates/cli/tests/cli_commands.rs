@@ -628,3 +628,35 @@ fn bench_invoke_deploys_and_invokes_the_component() {
     let refused = run(&server, &["bench", "invoke", "--component", "/no/such.wasm"]).fails(1);
     assert!(refused.starts_with("error: cannot read /no/such.wasm: "), "{refused}");
 }
+
+#[test]
+fn machine_graph_and_instance_migrate_cancel() {
+    let server = TestServer::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let v1 = dir.path().join("flow.yaml");
+    std::fs::write(&v1, "name: flow\ninitial: a\nstates:\n  a: { after: { 1h: b } }\n  b: { final: true }\ntransitions:\n  - { from: a, event: go, to: b, guard: 'event.ok' }\n").expect("write v1");
+    run(&server, &["machine", "apply", "-f", v1.to_str().expect("path")]).ok();
+    run(&server, &["instance", "create", "flow", "--id", "f-1"]).ok();
+    let v2 = dir.path().join("flow2.yaml");
+    std::fs::write(&v2, "name: flow\ninitial: a\nstates:\n  a: { after: { 1h: b } }\n  b: { final: true }\n  c: {}\ntransitions:\n  - { from: a, event: go, to: c }\n").expect("write v2");
+    run(&server, &["machine", "apply", "-f", v2.to_str().expect("path")]).ok();
+
+    // The first version's diagram, as DOT: its guard and its timer.
+    let dot = run(&server, &["machine", "graph", "flow", "--version", "1", "--format", "dot"]).ok();
+    assert!(dot.starts_with("digraph \"flow\" {"), "{dot}");
+    assert!(dot.contains("\"a\" -> \"b\" [label=\"go [event.ok]\"];"), "{dot}");
+    assert!(dot.contains("\"a\" -> \"b\" [label=\"after:1h\", style=dashed];"), "{dot}");
+    assert!(dot.contains("\"b\" [peripheries=2];"), "{dot}");
+    let mermaid = run(&server, &["machine", "graph", "flow"]).ok();
+    assert!(mermaid.contains("s0 --> s2: go") && !mermaid.contains("go [event.ok]"), "the latest version: {mermaid}");
+
+    // f-1 stays on version 1 until migrated; then version 2's transition applies.
+    let moved = run(&server, &["instance", "migrate", "flow:f-1", "--version", "2"]).ok();
+    assert!(moved.lines().any(|l| l.split_whitespace().eq(["machine", "flow", "(version", "2)"])), "{moved}");
+    let out = run(&server, &["event", "send", "flow:f-1", "go"]).ok();
+    assert!(out.contains("a -> c"), "{out}");
+    let cancelled = run(&server, &["instance", "cancel", "flow:f-1", "--reason", "done with it"]).ok();
+    assert!(cancelled.contains("cancelled: done with it"), "{cancelled}");
+    let history = run(&server, &["instance", "history", "flow:f-1"]).ok();
+    assert!(history.contains("machine version 1 -> 2") && history.contains("in c: done with it"), "{history}");
+}
