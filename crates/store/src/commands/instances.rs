@@ -170,12 +170,7 @@ impl Command for ApplyEvent {
     async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
         let key = &self.key;
         let (space, machine) = (key.space.as_ref(), key.machine.as_ref());
-        let Some(row) = tx.instance_for_update(key).await? else {
-            return Err(StoreError::InstanceNotFound { address: key.address(), deleted_at: None }.into());
-        };
-        if let Some(at) = row.deleted_at {
-            return Err(StoreError::InstanceNotFound { address: key.address(), deleted_at: Some(at) }.into());
-        }
+        let row = live_row(tx, key).await?;
         let state_ok = self.expected_state.as_deref().is_none_or(|s| s == row.state);
         let revision_ok = self.expected_revision.is_none_or(|r| r == row.revision);
         if !state_ok || !revision_ok {
@@ -192,6 +187,17 @@ impl Command for ApplyEvent {
                 .await?
                 .map_err(StoreError::from)?;
         Ok(EventApplied { applied, replayed: false, started_work })
+    }
+}
+
+/// The row of an instance that exists and is not deleted, locked; else `instance_not_found`.
+async fn live_row<T: Tables>(tx: &mut T, key: &InstanceKey) -> TxResult<InstanceRow> {
+    match tx.instance_for_update(key).await? {
+        None => Err(StoreError::InstanceNotFound { address: key.address(), deleted_at: None }.into()),
+        Some(row) if row.deleted_at.is_some() => {
+            Err(StoreError::InstanceNotFound { address: key.address(), deleted_at: row.deleted_at }.into())
+        }
+        Some(row) => Ok(row),
     }
 }
 
@@ -470,12 +476,7 @@ impl Locking for MigrateInstance {
 impl Command for MigrateInstance {
     async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
         let key = &self.key;
-        let Some(row) = tx.instance_for_update(key).await? else {
-            return Err(StoreError::InstanceNotFound { address: key.address(), deleted_at: None }.into());
-        };
-        if let Some(at) = row.deleted_at {
-            return Err(StoreError::InstanceNotFound { address: key.address(), deleted_at: Some(at) }.into());
-        }
+        let row = live_row(tx, key).await?;
         refuse_if_finished(key, &row)?;
         let from = row.machine_version;
         if from == self.version {
@@ -539,12 +540,7 @@ impl Locking for CancelInstance {
 impl Command for CancelInstance {
     async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
         let key = &self.key;
-        let Some(row) = tx.instance_for_update(key).await? else {
-            return Err(StoreError::InstanceNotFound { address: key.address(), deleted_at: None }.into());
-        };
-        if let Some(at) = row.deleted_at {
-            return Err(StoreError::InstanceNotFound { address: key.address(), deleted_at: Some(at) }.into());
-        }
+        let row = live_row(tx, key).await?;
         let compiled =
             compiled_machine(tx, cx.machines, key.space.as_ref(), key.machine.as_ref(), row.machine_version).await?;
         let status = InstanceStatus::parse(&row.status).unwrap_or_default();
