@@ -51,6 +51,7 @@ mod kv;
 mod spaces;
 mod subscriptions;
 mod unreadable;
+mod work;
 
 /// One case of the suite: it makes its own stores through the harness and panics on a failure.
 pub type Case<H> = fn(&H) -> BoxFuture<'_, ()>;
@@ -98,6 +99,7 @@ pub fn cases<H: Harness>() -> Vec<(&'static str, Case<H>)> {
         .chain(functions::cases::<H>())
         .chain(spaces::cases::<H>())
         .chain(unreadable::cases::<H>())
+        .chain(work::cases::<H>())
         .collect()
 }
 

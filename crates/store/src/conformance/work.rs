@@ -1,0 +1,177 @@
+//! Conformance cases for the work states do (the outbox of instances): a transition writes its
+//! jobs with it, a finished job moves its instance once, leaving a state cancels its pending
+//! work, a cancelled instance refuses events, a migration checks the target version.
+
+use serde_json::{Value, json};
+use switchyard_model::jobs::{FairCursor, JobStatus, SpaceLimits};
+use switchyard_model::{
+    CompiledMachine, DefinitionFormat, InstanceKey, InstanceStatus, JsonObject, MachineVersion, parse_definition,
+};
+
+use super::{Case, Harness};
+use crate::*;
+
+pub(super) fn cases<H: Harness>() -> Vec<(&'static str, Case<H>)> {
+    vec![
+        ("work_a_transition_writes_its_jobs_and_a_finished_job_moves_the_instance_once", |h| {
+            Box::pin(finished_job_moves_instance_once(h))
+        }),
+        ("work_a_cancelled_instance_cancels_its_work_and_refuses_events", |h| Box::pin(cancel_instance(h))),
+        ("work_a_migration_needs_the_state_defined_alike", |h| Box::pin(migrate_instance(h))),
+    ]
+}
+
+const CHARGE: &str = r#"
+initial: idle
+states:
+  idle: {}
+  charging:
+    invoke: { function: charge, input: "{'amount': ctx.amount}" }
+    on_done: { to: paid, assign: { receipt: "result.id" } }
+    after: { 1h: late }
+  paid: { final: true }
+  late: { final: true, failure: true }
+transitions:
+  - { from: idle, event: go, to: charging }
+"#;
+
+fn definition(yaml: &str) -> Value {
+    let def = parse_definition(yaml.as_bytes(), DefinitionFormat::Yaml).expect("parses");
+    CompiledMachine::compile(def).expect("compiles").canonical_json().clone()
+}
+
+fn key(id: &str) -> InstanceKey {
+    InstanceKey {
+        space: SpaceName::new("acme").unwrap(),
+        machine: Segment::new("charge").unwrap(),
+        id: Segment::new(id).unwrap(),
+    }
+}
+
+fn object(value: Value) -> JsonObject {
+    match value {
+        Value::Object(map) => map,
+        other => panic!("not an object: {other}"),
+    }
+}
+
+async fn put(store: &dyn Store, yaml: &str) -> MachineVersion {
+    let op = PutMachine {
+        space: SpaceName::new("acme").unwrap(),
+        name: Segment::new("charge").unwrap(),
+        definition: definition(yaml),
+    };
+    store.execute(op).await.expect("put").version
+}
+
+async fn start(store: &dyn Store, id: &str) -> EventApplied {
+    let create = CreateInstance { key: key(id), ctx: object(json!({ "amount": 5 })), idempotency: None };
+    store.execute(create).await.expect("create");
+    let go = ApplyEvent {
+        key: key(id),
+        event: "go".into(),
+        payload: JsonObject::new(),
+        expected_state: None,
+        expected_revision: None,
+        idempotency: None,
+        max_context_bytes: 1 << 20,
+    };
+    store.execute(go).await.expect("go")
+}
+
+async fn instance(store: &dyn Store, id: &str) -> InstanceRecord {
+    store.get_instance(&key(id)).await.expect("read").expect("exists")
+}
+
+async fn job(store: &dyn Store, id: &str) -> JobRecord {
+    store.get_job(&SpaceName::new("acme").unwrap(), id).await.expect("read").expect("exists")
+}
+
+async fn finished_job_moves_instance_once<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    put(&*store, CHARGE).await;
+    let applied = start(&*store, "c-1").await;
+    assert!(applied.started_work);
+    let charging = instance(&*store, "c-1").await;
+    assert_eq!((charging.state.as_str(), charging.status), ("charging", InstanceStatus::Running));
+    assert_eq!(charging.work.len(), 2, "the action and the timer: {charging:?}");
+    let action = job(&*store, &charging.work[0]).await;
+    let timer = job(&*store, &charging.work[1]).await;
+    assert_eq!((action.kind.as_str(), timer.kind.as_str()), ("function", "timer"));
+    assert_eq!(action.payload["input"], json!({ "amount": 5 }));
+    assert_eq!(action.reply_instance(), Some(key("c-1")));
+
+    let lease = LeaseJobs {
+        owner: "w".into(),
+        max: 10,
+        lease_ms: 30_000,
+        limits: SpaceLimits::new(100),
+        cursor: FairCursor::default(),
+        random: 0.5,
+    };
+    let leased = store.execute(lease).await.expect("lease");
+    assert_eq!(leased.jobs.len(), 1, "the timer is not due");
+    let running = &leased.jobs[0];
+    let finish = |attempt| FinishJob {
+        space: running.space.clone(),
+        id: running.id.clone(),
+        owner: "w".into(),
+        attempt,
+        outcome: AttemptOutcome::Succeeded(Some(json!({ "id": "ch_1" }))),
+        report: None,
+        instance: running.reply_instance(),
+    };
+    assert_eq!(store.execute(finish(running.attempt)).await.expect("finish"), JobFinished::Succeeded);
+    let paid = instance(&*store, "c-1").await;
+    assert_eq!(
+        (paid.state.as_str(), paid.status, &paid.ctx["receipt"]),
+        ("paid", InstanceStatus::Completed, &json!("ch_1"))
+    );
+    assert!(paid.work.is_empty(), "{paid:?}");
+    assert_eq!(job(&*store, &timer.id).await.status, JobStatus::Cancelled, "leaving the state cancels its timer");
+    // The same attempt's end again changes nothing: applied once.
+    assert_eq!(store.execute(finish(running.attempt)).await.expect("finish"), JobFinished::NotHeld);
+    assert_eq!(instance(&*store, "c-1").await.revision, paid.revision);
+}
+
+async fn cancel_instance<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    put(&*store, CHARGE).await;
+    start(&*store, "c-2").await;
+    let work = instance(&*store, "c-2").await.work;
+    store.execute(CancelInstance { key: key("c-2"), reason: Some("gone".into()) }).await.expect("cancel");
+    let cancelled = instance(&*store, "c-2").await;
+    assert_eq!(cancelled.status, InstanceStatus::Cancelled);
+    assert_eq!(cancelled.error, Some(json!({ "code": "cancelled", "message": "gone" })));
+    for id in &work {
+        assert_eq!(job(&*store, id).await.status, JobStatus::Cancelled);
+    }
+    let again = store.execute(CancelInstance { key: key("c-2"), reason: None }).await.unwrap_err();
+    assert!(matches!(again, StoreError::InstanceFinished { .. }), "{again:?}");
+    let event = ApplyEvent {
+        key: key("c-2"),
+        event: "go".into(),
+        payload: JsonObject::new(),
+        expected_state: None,
+        expected_revision: None,
+        idempotency: None,
+        max_context_bytes: 1 << 20,
+    };
+    assert!(matches!(store.execute(event).await.unwrap_err(), StoreError::InstanceFinished { .. }));
+}
+
+async fn migrate_instance<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    let v1 = put(&*store, CHARGE).await;
+    start(&*store, "c-3").await;
+    // Version 2 charges differently: the running charge could not be applied by its rules.
+    let v2 = put(&*store, &CHARGE.replace("after: { 1h: late }", "after: { 2h: late }")).await;
+    let refused = store.execute(MigrateInstance { key: key("c-3"), version: v2 }).await.unwrap_err();
+    assert!(matches!(refused, StoreError::MigrationRefused { .. }), "{refused:?}");
+    // Version 3 adds a state and leaves `charging` alone: allowed.
+    let v3 = put(&*store, &CHARGE.replace("  paid: { final: true }", "  paid: { final: true }\n  refunded: {}")).await;
+    let moved = store.execute(MigrateInstance { key: key("c-3"), version: v3 }).await.expect("migrate");
+    assert_eq!((moved.from, moved.to), (v1, v3));
+    let on_v3 = instance(&*store, "c-3").await;
+    assert_eq!((on_v3.machine_version, on_v3.status), (v3, InstanceStatus::Running));
+}
