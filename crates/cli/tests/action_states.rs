@@ -586,3 +586,62 @@ async fn an_instance_stays_on_its_version_until_migrated_where_its_state_exists(
         assert!(kinds.contains(&json!("instance.migrated")), "{kinds:?}");
     }
 }
+
+/// A request that waits for a decision, tells a ledger instance on entry and on exit, and gives
+/// up after its wait's timeout; the machine's own timeout ends what the wait does not.
+const REQUEST: &str = r#"
+name: request
+initial: requested
+timeout: { after: 600ms, to: timed_out }
+states:
+  requested:
+    wait: { event: approve, timeout: 300ms, on_timeout: expired }
+    on_entry: [ { send: { instance: "'ledger:' + ctx.ledger", event: opened, payload: "{'by': instance.id}" } } ]
+    on_exit: [ { send: { instance: "'ledger:' + ctx.ledger", event: closed } } ]
+  approved: {}
+  expired: { final: true, failure: true }
+  timed_out: { final: true, failure: true }
+transitions:
+  - { from: requested, event: approve, to: approved }
+"#;
+
+const LEDGER: &str = r#"
+name: ledger
+initial: idle
+states: [idle, open, done]
+transitions:
+  - { from: idle, event: opened, to: open }
+  - { from: open, event: closed, to: done }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waits_time_out_effects_run_on_entry_and_exit_and_the_machine_timeout_ends_the_rest() {
+    for backend in backends().await {
+        let http = Http::new(&backend.server);
+        put_machine(&http, "request", REQUEST).await;
+        put_machine(&http, "ledger", LEDGER).await;
+        for id in ["l-1", "l-2"] {
+            create(&http, "ledger", id, json!({})).await;
+        }
+        // Unanswered: the wait's timeout moves it to `expired`; entry and exit told the ledger.
+        let waiting = create(&http, "request", "r-1", json!({ "ledger": "l-1" })).await;
+        assert_eq!(waiting["status"], "waiting", "{waiting}");
+        let expired = until_state(&http, "request", "r-1", "expired").await;
+        assert_eq!(expired["status"], "failed", "{}: {expired}", backend.name);
+        let ledger = until_state(&http, "ledger", "l-1", "done").await;
+        assert_eq!(ledger["ctx"]["by"], "r-1", "the entry effect's payload: {ledger}");
+        let steps = transitions(&history(&http, "request", "r-1").await);
+        assert_eq!(steps.last().map(|s| s.0.as_str()), Some("wait.timeout"), "{steps:?}");
+
+        // Approved in time: then `approved` is not final, and the machine's timeout ends it.
+        create(&http, "request", "r-2", json!({ "ledger": "l-2" })).await;
+        let (status, body) = send(&http, "request", "r-2", "approve", json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let timed_out = until_state(&http, "request", "r-2", "timed_out").await;
+        assert_eq!(timed_out["status"], "failed", "{timed_out}");
+        let steps = transitions(&history(&http, "request", "r-2").await);
+        let events: Vec<&str> = steps.iter().map(|s| s.0.as_str()).collect();
+        assert_eq!(events, ["approve", "timeout"], "{}: the wait's own timeout was cancelled: {steps:?}", backend.name);
+        until_state(&http, "ledger", "l-2", "done").await;
+    }
+}
