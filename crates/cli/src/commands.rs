@@ -117,8 +117,8 @@ pub enum InstanceCommand {
         #[arg(long)]
         reason: Option<String>,
     },
-    /// Moves an instance to another version of its machine (its current state must exist in
-    /// that version; pending work carries over).
+    /// Moves an instance to another version of its machine (its current state must be defined
+    /// alike there, since its pending work carries over).
     Migrate {
         /// Instance as MACHINE:ID or SPACE:MACHINE:ID.
         #[arg(value_parser = parse_instance, value_name = "INSTANCE")]

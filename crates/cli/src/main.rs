@@ -77,7 +77,7 @@ enum ClientCommand {
     /// Stores and reads machine definitions.
     #[command(subcommand)]
     Machine(MachineCommand),
-    /// Creates, reads, lists and deletes instances.
+    /// Creates, reads, lists, cancels, migrates and deletes instances.
     #[command(subcommand)]
     Instance(InstanceCommand),
     /// Sends events to instances.

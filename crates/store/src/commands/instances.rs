@@ -211,6 +211,17 @@ fn refuse_if_finished(key: &InstanceKey, row: &InstanceRow) -> Result<(), StoreE
     }
 }
 
+/// Refuses a cancellation or migration of an instance that is done: cancelled, stopped on an
+/// error, or in a final state (reported with the status that state means).
+fn refuse_if_done(key: &InstanceKey, row: &InstanceRow, compiled: &CompiledMachine) -> Result<(), StoreError> {
+    refuse_if_finished(key, row)?;
+    if compiled.is_final(&row.state) {
+        let status = compiled.status_in(&row.state).as_str().to_owned();
+        return Err(StoreError::InstanceFinished { address: key.address(), status });
+    }
+    Ok(())
+}
+
 /// The largest context an internal input (an action's result, a timer) may leave: the same
 /// limit as the API's default, since the node's own is not known to the job's finish.
 pub(super) const INTERNAL_MAX_CONTEXT_BYTES: usize = 1024 * 1024;
@@ -477,16 +488,12 @@ impl Command for MigrateInstance {
     async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
         let key = &self.key;
         let row = live_row(tx, key).await?;
-        refuse_if_finished(key, &row)?;
         let from = row.machine_version;
-        if from == self.version {
-            return Ok(InstanceMigrated { from, to: from });
-        }
         let (space, machine) = (key.space.as_ref(), key.machine.as_ref());
         let current = compiled_machine(tx, cx.machines, space, machine, from).await?;
-        if current.is_final(&row.state) {
-            let status = current.status_in(&row.state).as_str().to_owned();
-            return Err(StoreError::InstanceFinished { address: key.address(), status }.into());
+        refuse_if_done(key, &row, &current)?;
+        if from == self.version {
+            return Ok(InstanceMigrated { from, to: from });
         }
         let target = compiled_machine(tx, cx.machines, space, machine, self.version).await?;
         let refuse =
@@ -543,18 +550,7 @@ impl Command for CancelInstance {
         let row = live_row(tx, key).await?;
         let compiled =
             compiled_machine(tx, cx.machines, key.space.as_ref(), key.machine.as_ref(), row.machine_version).await?;
-        let status = InstanceStatus::parse(&row.status).unwrap_or_default();
-        if status.is_terminal() || compiled.is_final(&row.state) {
-            return Err(StoreError::InstanceFinished {
-                address: key.address(),
-                status: if compiled.is_final(&row.state) && !status.is_terminal() {
-                    compiled.status_in(&row.state).as_str().to_owned()
-                } else {
-                    status.as_str().to_owned()
-                },
-            }
-            .into());
-        }
+        refuse_if_done(key, &row, &compiled)?;
         let work = crate::decode::instance_work(row.work.as_deref());
         cancel_work(tx, cx, key, &work).await?;
         let message = self.reason.clone().unwrap_or_else(|| "cancelled on request".to_owned());
