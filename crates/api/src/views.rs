@@ -28,6 +28,12 @@ pub struct InstanceView<'a> {
     /// The jobs of its current state (read of one instance only): its action and timers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pending: Option<Vec<PendingWorkView<'a>>>,
+    /// The child instance its current state waits for (read of one instance only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    child: Option<ChildView<'a>>,
+    /// The instance that started this one as its child and waits for its end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parent: Option<ParentView<'a>>,
     /// Present only in a listing, on an instance whose stored ctx cannot be read back (`ctx` is
     /// then `{}`); reading that instance itself answers `internal`, naming it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -50,9 +56,33 @@ pub struct PendingWorkView<'a> {
     last_error: Option<&'a switchyard_model::JobError>,
 }
 
+/// A child instance, as its parent's read shows it.
+#[derive(Serialize)]
+pub struct ChildView<'a> {
+    /// Its address, `space:machine:id`.
+    instance: String,
+    state: &'a str,
+    status: &'static str,
+}
+
+/// An instance's parent, as the child's read shows it.
+#[derive(Serialize)]
+pub struct ParentView<'a> {
+    /// Its address, `space:machine:id`.
+    instance: &'a str,
+    /// The parent's state that waits for this child.
+    state: &'a str,
+}
+
 impl<'a> InstanceView<'a> {
-    /// Adds the jobs of the instance's current state.
-    pub fn with_work(mut self, jobs: &'a [switchyard_model::JobRecord]) -> Self {
+    /// Adds the work of the instance's current state: its jobs and the child it waits for.
+    pub fn with_work(mut self, work: &'a switchyard_engine::InstanceWork) -> Self {
+        self.child = work.child.as_ref().map(|child| ChildView {
+            instance: child.key().address(),
+            state: &child.state,
+            status: child.status.as_str(),
+        });
+        let jobs = &work.jobs;
         if jobs.is_empty() {
             return self;
         }
@@ -90,6 +120,8 @@ impl<'a> From<&'a InstanceRecord> for InstanceView<'a> {
             status: i.status.as_str(),
             error: i.error.as_ref(),
             pending: None,
+            child: None,
+            parent: i.parent.as_ref().map(|p| ParentView { instance: &p.instance, state: &p.state }),
             unreadable: i.unreadable.as_deref().map(|message| UnreadableView { code: INSTANCE_UNREADABLE, message }),
         }
     }

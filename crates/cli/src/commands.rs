@@ -441,6 +441,12 @@ fn instance_fields(space: &str, i: &Instance) -> String {
         }
         rows.push(("pending", line));
     }
+    if let Some(child) = &i.child {
+        rows.push(("child", format!("{} in state {} ({})", child.instance, child.state, child.status)));
+    }
+    if let Some(parent) = &i.parent {
+        rows.push(("parent", format!("{} (waiting in state {})", parent.instance, parent.state)));
+    }
     if let Some(error) = &i.error {
         rows.push(("error", error_text(error)));
     }
@@ -462,8 +468,14 @@ fn history_detail(e: &HistoryEvent) -> String {
     match e.kind.as_str() {
         "instance.created" => match (text("state"), p.get("machine_version"), p.get("ctx")) {
             (Some(state), Some(version), Some(ctx)) => {
-                format!("in {state} on machine version {version}, ctx {}", compact(ctx))
+                let parent = p.get("parent").and_then(|p| p.get("instance")).and_then(Value::as_str);
+                let parent = parent.map(|p| format!(", child of {p}")).unwrap_or_default();
+                format!("in {state} on machine version {version}, ctx {}{parent}", compact(ctx))
             }
+            _ => compact(p),
+        },
+        "instance.child_started" => match (text("child"), text("state")) {
+            (Some(child), Some(state)) => format!("{state} started child {child}"),
             _ => compact(p),
         },
         "instance.transitioned" => match (text("event"), text("from"), text("to"), p.get("revision")) {
@@ -492,7 +504,10 @@ fn history_detail(e: &HistoryEvent) -> String {
             (Some(state), Some(error)) => format!("in {state}: {}", error_text(error)),
             _ => compact(p),
         },
-        "instance.result_ignored" => match (text("job"), text("state")) {
+        "instance.result_ignored" => match (text("job").or(text("child")), text("state")) {
+            (Some(job), Some(state)) if p.get("child").is_some() => {
+                format!("child {job} ended after the instance moved on (now in {state})")
+            }
             (Some(job), Some(state)) => format!("job {job} ended after the instance moved on (now in {state})"),
             _ => compact(p),
         },
@@ -694,6 +709,24 @@ mod tests {
             ),
             (record("instance.cancelled", json!({"state": "a", "reason": "gone"})), "in a: gone"),
             (record("instance.failed", json!({"state": "a", "error": {"code": "c", "message": "m"}})), "in a: c: m"),
+            (
+                record("instance.child_started", json!({"child": "a:ship:o.1.2", "state": "shipping"})),
+                "shipping started child a:ship:o.1.2",
+            ),
+            (
+                record(
+                    "instance.created",
+                    json!({"machine_version": 1, "state": "s", "ctx": {}, "parent": {"instance": "a:o:1"}}),
+                ),
+                "in s on machine version 1, ctx {}, child of a:o:1",
+            ),
+            (
+                record(
+                    "instance.result_ignored",
+                    json!({"child": "a:ship:o.1.2", "status": "completed", "state": "b"}),
+                ),
+                "child a:ship:o.1.2 ended after the instance moved on (now in b)",
+            ),
             (
                 record("instance.result_ignored", json!({"job": "j", "state": "b"})),
                 "job j ended after the instance moved on (now in b)",

@@ -645,3 +645,143 @@ async fn waits_time_out_effects_run_on_entry_and_exit_and_the_machine_timeout_en
         until_state(&http, "ledger", "l-2", "done").await;
     }
 }
+
+/// The example parent and child: a fulfilment waits for its shipment.
+const FULFILMENT: &str = include_str!("../../../examples/machines/fulfilment.yaml");
+const SHIPMENT: &str = include_str!("../../../examples/machines/shipment.yaml");
+
+/// A child that can end in failure on request, and a parent that starts it and retries.
+const FRAGILE: &str = "name: fragile\ninitial: open\nstates:\n  open: {}\n  broken: { final: true, failure: true }\ntransitions:\n  - { from: open, event: break, to: broken, assign: { why: \"event.why\" } }\n";
+const CAREFUL: &str = "name: careful\ninitial: working\nstates:\n  working:\n    invoke: { machine: fragile }\n    on_done: { to: done }\n    on_error: { to: broken, assign: { error: \"error\" } }\n  broken: {}\n  done: { final: true }\ntransitions:\n  - { from: broken, event: retry, to: working }\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_waits_for_its_child_and_their_ends_reach_each_other() {
+    for backend in backends().await {
+        let name = backend.name;
+        let http = Http::new(&backend.server);
+        put_machine(&http, "shipment", SHIPMENT).await;
+        put_machine(&http, "fulfilment", FULFILMENT).await;
+
+        // Creating the parent in its `shipping` state starts the child in the same transaction.
+        let created = create(&http, "fulfilment", "f-1", json!({ "order": "o-1" })).await;
+        assert_eq!(created["status"], "running", "{created}");
+        let parent = instance(&http, "fulfilment", "f-1").await;
+        let child_address = "acme:shipment:fulfilment.f-1.1";
+        assert_eq!(
+            parent["child"],
+            json!({ "instance": child_address, "state": "packing", "status": "waiting" }),
+            "{name}: {parent}"
+        );
+        let child = instance(&http, "shipment", "fulfilment.f-1.1").await;
+        assert_eq!(child["ctx"], json!({ "order": "o-1" }), "{child}");
+        assert_eq!(child["parent"], json!({ "instance": "acme:fulfilment:f-1", "state": "shipping" }), "{child}");
+
+        // The child moves by its own events; its final ctx is the parent's `result`.
+        let (status, body) =
+            send(&http, "shipment", "fulfilment.f-1.1", "dispatched", json!({ "tracking": "T-9" })).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(instance(&http, "fulfilment", "f-1").await["state"], "shipping");
+        let (status, body) = send(&http, "shipment", "fulfilment.f-1.1", "delivered", json!({})).await;
+        assert_eq!((status, &body["to"]), (StatusCode::OK, &json!("delivered")), "{body}");
+        // Applied in the child's transaction: the parent has moved when the event returns.
+        let done = instance(&http, "fulfilment", "f-1").await;
+        assert_eq!((done["state"].as_str(), done["status"].as_str()), (Some("delivered"), Some("completed")), "{done}");
+        assert_eq!(done["ctx"]["tracking"], "T-9", "{done}");
+        let events = history(&http, "fulfilment", "f-1").await;
+        let kinds: Vec<&str> = events.iter().filter_map(|r| r["kind"].as_str()).collect();
+        assert_eq!(kinds, ["instance.created", "instance.child_started", "instance.transitioned"], "{name}");
+        assert_eq!(events[2]["payload"]["event"], "done.invoke", "{events:?}");
+        assert_eq!(events[2]["payload"]["payload"]["child"], child_address, "{events:?}");
+        assert_eq!(instance(&http, "shipment", "fulfilment.f-1.1").await["status"], "completed");
+
+        // A child cancelled by a person is its parent's error: `child_cancelled`.
+        create(&http, "fulfilment", "f-2", json!({ "order": "o-2" })).await;
+        let (status, body) = http
+            .post(
+                "/v1/spaces/acme/machines/shipment/instances/fulfilment.f-2.1/cancel",
+                json!({ "reason": "no stock" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let abandoned = instance(&http, "fulfilment", "f-2").await;
+        assert_eq!(abandoned["state"], "abandoned", "{name}: {abandoned}");
+        let problem = abandoned["ctx"]["problem"].as_str().unwrap_or_default();
+        assert!(problem.contains("was cancelled: no stock"), "{abandoned}");
+
+        // Cancelling the parent cancels the child, which then refuses events; it reports nothing.
+        create(&http, "fulfilment", "f-3", json!({ "order": "o-3" })).await;
+        let (status, body) = http.post("/v1/spaces/acme/machines/fulfilment/instances/f-3/cancel", json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let child = instance(&http, "shipment", "fulfilment.f-3.1").await;
+        assert_eq!(child["status"], "cancelled", "{name}: {child}");
+        let reason = child["error"]["message"].as_str().unwrap_or_default();
+        assert!(reason.contains("its parent acme:fulfilment:f-3 was cancelled"), "{child}");
+        let (status, refused) = send(&http, "shipment", "fulfilment.f-3.1", "dispatched", json!({})).await;
+        assert_eq!((status, code(&refused)), (StatusCode::CONFLICT, "instance_finished"), "{refused}");
+
+        // A deleted child is its parent's error too: `child_deleted`.
+        create(&http, "fulfilment", "f-4", json!({ "order": "o-4" })).await;
+        let (status, body) = http
+            .send(reqwest::Method::DELETE, "/v1/spaces/acme/machines/shipment/instances/fulfilment.f-4.1", None)
+            .await;
+        assert!(status.is_success(), "{body}");
+        let abandoned = instance(&http, "fulfilment", "f-4").await;
+        assert_eq!(abandoned["state"], "abandoned", "{name}: {abandoned}");
+        assert!(abandoned["ctx"]["problem"].as_str().unwrap_or_default().contains("was deleted"), "{abandoned}");
+
+        // A child ending in a failure state is `child_failed`, with its state and ctx; entering
+        // the state again starts a new child (a new revision, a new id).
+        put_machine(&http, "fragile", FRAGILE).await;
+        put_machine(&http, "careful", CAREFUL).await;
+        create(&http, "careful", "c-1", json!({})).await;
+        let (status, body) = send(&http, "fragile", "careful.c-1.1", "break", json!({ "why": "dropped" })).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let broken = instance(&http, "careful", "c-1").await;
+        assert_eq!(broken["state"], "broken", "{name}: {broken}");
+        let error = &broken["ctx"]["error"];
+        assert_eq!(
+            (error["code"].as_str(), error["child"].as_str(), error["state"].as_str()),
+            (Some("child_failed"), Some("acme:fragile:careful.c-1.1"), Some("broken")),
+            "{broken}"
+        );
+        assert_eq!(error["ctx"]["why"], "dropped", "{broken}");
+        let (status, body) = send(&http, "careful", "c-1", "retry", json!({})).await;
+        assert_eq!((status, &body["to"]), (StatusCode::OK, &json!("working")), "{body}");
+        let working = instance(&http, "careful", "c-1").await;
+        assert_eq!(working["child"]["instance"], "acme:fragile:careful.c-1.3", "{working}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn children_that_cannot_start_refuse_the_transition_that_would_start_them() {
+    let server = TestServer::start();
+    let http = Http::new(&server);
+    // Another space's machine is refused when the definition is put.
+    let foreign = "name: p\ninitial: a\nstates:\n  a:\n    invoke: { machine: 'other:shipment' }\n    on_done: { to: b }\n  b: { final: true }\n";
+    let (status, body) = http.put_yaml("/v1/spaces/acme/machines/p", foreign).await;
+    assert_eq!((status, code(&body)), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "{body}");
+    assert_eq!(body["error"]["details"]["errors"][0]["path"], "states.a.invoke.machine", "{body}");
+
+    // A machine that is not defined, or input its schema refuses: the create is refused and
+    // nothing is left behind.
+    let parent = "name: p\ninitial: a\nstates:\n  a:\n    invoke: { machine: shipment, input: \"{'order': 7}\" }\n    on_done: { to: b }\n  b: { final: true }\n";
+    put_machine(&http, "p", parent).await;
+    let (status, body) = http.post("/v1/spaces/acme/machines/p/instances", json!({ "id": "p-1" })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap_or_default().contains("acme:shipment is not defined"), "{body}");
+    put_machine(&http, "shipment", "name: shipment\ninitial: s\ncontext_schema: { type: object, properties: { order: { type: string } } }\nstates:\n  s: {}\n").await;
+    let (status, body) = http.post("/v1/spaces/acme/machines/p/instances", json!({ "id": "p-1" })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap_or_default().contains("context_schema"), "{body}");
+    let (status, _) = http.get("/v1/spaces/acme/machines/p/instances/p-1").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A machine that starts itself stops at the nesting limit, refusing the first create.
+    let recursive = "name: r\ninitial: a\nstates:\n  a:\n    invoke: { machine: r }\n    on_done: { to: b }\n  b: { final: true }\n";
+    put_machine(&http, "r", recursive).await;
+    let (status, body) = http.post("/v1/spaces/acme/machines/r/instances", json!({ "id": "r-1" })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap_or_default().contains("nest at most 8 deep"), "{body}");
+    let (_, listed) = http.get("/v1/spaces/acme/machines/r/instances").await;
+    assert_eq!(listed["instances"], json!([]), "{listed}");
+}

@@ -20,6 +20,8 @@
 //! | `postgres-v4` | 6f85ee9        | PostgreSQL 4 | as `sqlite-v5`                                  |
 //! | `sqlite-v6`   | 9dd2fdf        | SQLite 6     | as `sqlite-v5` (instances before they had a status and work) |
 //! | `postgres-v5` | 9dd2fdf        | PostgreSQL 5 | as `sqlite-v6`                                  |
+//! | `sqlite-v7`   | 354792d        | SQLite 7     | as `sqlite-v6`, and an instance in a `wait` state (statuses and work, before child machines) |
+//! | `postgres-v6` | 354792d        | PostgreSQL 6 | as `sqlite-v7`                                  |
 //!
 //! Each commit is the last one before the next migration that compiles. To make a fixture again:
 //!
@@ -45,8 +47,8 @@ use switchyard_client::{Client, FunctionSettings, InvokeOptions, PullOptions, Wa
 use switchyard_testkit::{PATIENCE, TestDatabase, example_function_bytes, wait_for, within};
 
 /// The schema versions today's binary writes.
-const SQLITE_SCHEMA: &str = "7";
-const POSTGRES_SCHEMA: &str = "6";
+const SQLITE_SCHEMA: &str = "8";
+const POSTGRES_SCHEMA: &str = "7";
 
 /// Retention far beyond the fixtures' age: the records they hold were written on the day the
 /// fixture was made, and the defaults (7 days of log, 24 h of idempotency keys) would trim them
@@ -101,6 +103,15 @@ fn sqlite_version(fixture: &str) -> u32 {
 fn has_jobs(fixture: &str) -> bool {
     sqlite_version(fixture) >= 5
 }
+
+/// Whether a fixture holds an instance with a persisted status (SQLite 7 on).
+fn has_statuses(fixture: &str) -> bool {
+    sqlite_version(fixture) >= 7
+}
+
+/// A machine whose instances wait for an event with no timeout: a status (`waiting`) and no
+/// work, so its answers do not change with the fixture's age.
+const APPROVAL_YAML: &str = "name: approval\ninitial: asked\nstates:\n  asked: { wait: { event: approve } }\n  approved: { final: true }\ntransitions:\n  - { from: asked, event: approve, to: approved }\n";
 
 /// The input of the invocation a jobs-era fixture's node was stopped in the middle of.
 const SPIN_MS: u64 = 2_000;
@@ -189,6 +200,13 @@ async fn fill(old: &Old, admin: &str, fixture: &str) -> BTreeMap<String, String>
     old.json(Method::POST, "/v1/spaces/globex/machines/door/instances", admin, json!({"id": "d-1"})).await;
     old.json(Method::POST, "/v1/spaces/globex/machines/door/instances/d-1/events", admin, json!({"event": "open"}))
         .await;
+
+    if has_statuses(fixture) {
+        let yaml = Some(("application/yaml", APPROVAL_YAML.as_bytes().to_vec()));
+        let (status, answer) = old.send(Method::PUT, "/v1/spaces/acme/machines/approval", admin, yaml, &[]).await;
+        assert_eq!(status, 200, "{answer}");
+        old.json(Method::POST, "/v1/spaces/acme/machines/approval/instances", admin, json!({"id": "a-1"})).await;
+    }
 
     let ci =
         old.json(Method::POST, "/v1/tokens", admin, json!({"name": "ci", "role": "writer", "spaces": ["acme"]})).await;
@@ -357,6 +375,9 @@ fn reads(fixture: &str) -> Vec<&'static str> {
     }
     if has_jobs(fixture) {
         reads.extend(["/v1/spaces/acme/jobs?status=dead", "/v1/spaces/acme/jobs?status=pending&kind=noop"]);
+    }
+    if has_statuses(fixture) {
+        reads.push("/v1/spaces/acme/machines/approval/instances/a-1");
     }
     reads
 }
@@ -789,6 +810,13 @@ async fn sqlite_v6_store_opens_reads_and_writes() {
     assert_eq!(sqlite_schema(&mut up), SQLITE_SCHEMA);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_v7_store_opens_reads_and_writes() {
+    let mut up = Upgraded::sqlite("sqlite-v7");
+    upgrade(&up).await;
+    assert_eq!(sqlite_schema(&mut up), SQLITE_SCHEMA);
+}
+
 async fn postgres_upgrade(fixture: &str) {
     let db = tokio::task::spawn_blocking(TestDatabase::create).await.expect("database");
     let up = Upgraded::postgres(fixture, &db);
@@ -822,6 +850,11 @@ async fn postgres_v4_store_opens_reads_and_writes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_v5_store_opens_reads_and_writes() {
     postgres_upgrade("postgres-v5").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_v6_store_opens_reads_and_writes() {
+    postgres_upgrade("postgres-v6").await;
 }
 
 #[test]

@@ -31,9 +31,10 @@ pub use streams::{
     Pulled, Released,
 };
 pub use types::{
-    CancelInstance, CreateInstance, CreateToken, CreatedToken, History, HistoryEvent, Instance, InstanceList,
-    JsonObject, ListInstances, Machine, MachineList, MachineSummary, PendingWork, Publish, Published, PutMachine, Role,
-    SendEvent, Space, SpaceDeleted, SpaceDeletion, SpaceList, TokenInfo, TokenList, Transition, WatchQuery,
+    CancelInstance, ChildInstance, CreateInstance, CreateToken, CreatedToken, History, HistoryEvent, Instance,
+    InstanceList, JsonObject, ListInstances, Machine, MachineList, MachineSummary, ParentInstance, PendingWork,
+    Publish, Published, PutMachine, Role, SendEvent, Space, SpaceDeleted, SpaceDeletion, SpaceList, TokenInfo,
+    TokenList, Transition, WatchQuery,
 };
 
 /// A client of one Switchyard server.

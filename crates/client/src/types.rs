@@ -94,6 +94,32 @@ pub struct Instance {
     /// The jobs of its current state (its action and timers), on a read of one instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<Vec<PendingWork>>,
+    /// The child instance its current state waits for, on a read of one instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub child: Option<ChildInstance>,
+    /// The instance that started this one as its child and waits for its end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ParentInstance>,
+}
+
+/// The child instance a state waits for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChildInstance {
+    /// Its address, `space:machine:id`.
+    pub instance: String,
+    /// Its current state.
+    pub state: String,
+    /// Its status.
+    pub status: String,
+}
+
+/// The instance that started an instance as its child.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParentInstance {
+    /// Its address, `space:machine:id`.
+    pub instance: String,
+    /// Its state that waits for the child.
+    pub state: String,
 }
 
 /// One job of an instance's current state.

@@ -160,6 +160,15 @@ pub enum BatchResult {
     Deleted,
 }
 
+/// The work of an instance's current state (see [`Engine::instance_work`]).
+#[derive(Debug, Clone, Default)]
+pub struct InstanceWork {
+    /// Its jobs: the action and timers.
+    pub jobs: Vec<JobRecord>,
+    /// The child instance its state waits for.
+    pub child: Option<InstanceRecord>,
+}
+
 /// A page of instances.
 #[derive(Debug, Clone)]
 pub struct InstancePage {
@@ -436,15 +445,17 @@ impl Engine {
                 details: serde_json::json!({ "errors": [{ "path": "name", "message": format!("must be \"{name}\" or absent") }] }),
             });
         }
-        // A state invokes functions of its own space only: a token granted this space must not
-        // reach into another through a machine.
-        let foreign: Vec<serde_json::Value> = compiled
-            .invoked_functions()
+        // A state invokes functions and starts machines of its own space only: a token granted
+        // this space must not reach into another through a machine.
+        let mut invoked = compiled.invoked_functions();
+        invoked.extend(compiled.invoked_machines());
+        let foreign: Vec<serde_json::Value> = invoked
             .into_iter()
-            .filter(|(_, function)| function.split_once(':').is_some_and(|(other, _)| other != space.as_str()))
-            .map(|(path, function)| {
-                let message =
-                    format!("\"{function}\" is in another space; a machine of {space} invokes functions of {space}");
+            .filter(|(_, target)| target.split_once(':').is_some_and(|(other, _)| other != space.as_str()))
+            .map(|(path, target)| {
+                let message = format!(
+                    "\"{target}\" is in another space; a machine of {space} invokes functions and machines of {space}"
+                );
                 serde_json::json!({ "path": path, "message": message })
             })
             .collect();
@@ -619,15 +630,20 @@ impl Engine {
         self.get_instance(space, machine, id).await
     }
 
-    /// The jobs of an instance's current state (its action and timers) as they stand now.
-    pub async fn instance_work(&self, instance: &InstanceRecord) -> Result<Vec<JobRecord>, EngineError> {
-        let mut jobs = Vec::with_capacity(instance.work.len());
-        for id in &instance.work {
-            if let Some(job) = self.store.get_job(&instance.space, id).await? {
-                jobs.push(job);
+    /// The work of an instance's current state as it stands now: its jobs (action, timers)
+    /// and the child instance it waits for.
+    pub async fn instance_work(&self, instance: &InstanceRecord) -> Result<InstanceWork, EngineError> {
+        let mut work = InstanceWork { jobs: Vec::with_capacity(instance.work.len()), child: None };
+        for entry in &instance.work {
+            if let Some(child) = switchyard_model::child_in_work(entry) {
+                if let Some(key) = InstanceKey::from_address(child) {
+                    work.child = self.store.get_instance(&key).await?;
+                }
+            } else if let Some(job) = self.store.get_job(&instance.space, entry).await? {
+                work.jobs.push(job);
             }
         }
-        Ok(jobs)
+        Ok(work)
     }
 
     /// Soft-deletes an instance.

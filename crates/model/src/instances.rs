@@ -90,6 +90,17 @@ impl InstanceKey {
     pub fn address(&self) -> String {
         format!("{}:{}:{}", self.space, self.machine, self.id)
     }
+
+    /// The key an address `space:machine:id` names; `None` when it is not one.
+    pub fn from_address(address: &str) -> Option<InstanceKey> {
+        let mut parts = address.splitn(3, ':');
+        let (space, machine, id) = (parts.next()?, parts.next()?, parts.next()?);
+        Some(InstanceKey {
+            space: SpaceName::new(space).ok()?,
+            machine: Segment::new(machine).ok()?,
+            id: Segment::new(id).ok()?,
+        })
+    }
 }
 
 /// One stored version of a machine definition.
@@ -121,8 +132,33 @@ pub struct MachineSummary {
 /// The job kind of a state's timer (`after`, `after_expr`, a wait's timeout, the machine's
 /// timeout): it does nothing but report back when it is due.
 pub const TIMER_JOB: &str = "timer";
-/// The job kind that creates a state's child instance.
-pub const CHILD_JOB: &str = "machine";
+/// How deep child machines may nest: an instance this many levels below one nobody started
+/// as a child cannot start another (a machine that invokes itself stops here).
+pub const MAX_CHILD_DEPTH: u32 = 8;
+
+/// The entry of an instance's `work` that stands for a child instance its state waits for
+/// (the other entries are job ids).
+pub fn child_work_entry(child_address: &str) -> String {
+    format!("child:{child_address}")
+}
+
+/// The child instance's address, if this `work` entry stands for one.
+pub fn child_in_work(entry: &str) -> Option<&str> {
+    entry.strip_prefix("child:")
+}
+
+/// The instance whose state started this one as its child and waits for its end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParentLink {
+    /// The parent's address (`space:machine:id`).
+    pub instance: String,
+    /// The parent's state that invoked the child.
+    pub state: String,
+    /// The parent's revision when it entered that state.
+    pub revision: u64,
+    /// How many parents are above this instance (1 for a child of an instance nobody started).
+    pub depth: u32,
+}
 
 /// Where an instance is in its life; kept with the instance, changed by every transition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -213,6 +249,9 @@ pub struct InstanceRecord {
     /// Why it failed or was cancelled (`{code, message}`), if it did or was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<Value>,
+    /// The instance that started this one as its child, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ParentLink>,
     /// Why its stored context cannot be read back, when it cannot (`ctx` is then empty). Only a
     /// listing returns such a record, so one damaged instance does not hide its neighbours; a
     /// read of the instance itself is refused instead.
@@ -248,6 +287,7 @@ impl InstanceRecord {
             status: InstanceStatus::Active,
             work: Vec::new(),
             error: None,
+            parent: None,
             unreadable: None,
         }
     }

@@ -46,8 +46,8 @@ pub use functions::{
 };
 pub use idempotency::Idempotency;
 pub use instances::{
-    CHILD_JOB, InstanceKey, InstanceRecord, InstanceStatus, MachineRecord, MachineSummary, MachineVersion, Revision,
-    TIMER_JOB, TransitionApplied,
+    InstanceKey, InstanceRecord, InstanceStatus, MAX_CHILD_DEPTH, MachineRecord, MachineSummary, MachineVersion,
+    ParentLink, Revision, TIMER_JOB, TransitionApplied, child_in_work, child_work_entry,
 };
 pub use jobs::{
     Candidate, DeadReason, FailedAttempt, FairCursor, Jitter, JobAttempt, JobError, JobRecord, JobSpec, JobStatus,

@@ -43,6 +43,8 @@ pub mod kinds {
     /// A job of a state the instance had left reported; its result was kept with the job and
     /// not applied.
     pub const INSTANCE_RESULT_IGNORED: &str = "instance.result_ignored";
+    /// A state of the instance started a child instance and waits for its end.
+    pub const INSTANCE_CHILD_STARTED: &str = "instance.child_started";
     /// A message was published to a topic.
     pub const TOPIC_MESSAGE: &str = "topic.message";
     /// A KV key was written.

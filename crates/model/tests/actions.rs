@@ -74,6 +74,45 @@ fn entering_an_action_state_returns_its_invoke_and_timers_as_effects() {
     assert_eq!(outcome.ctx["amount"], 1250);
 }
 
+const FULFILMENT: &str = include_str!("../../../examples/machines/fulfilment.yaml");
+const SHIPMENT: &str = include_str!("../../../examples/machines/shipment.yaml");
+
+#[test]
+fn a_state_that_invokes_a_machine_starts_a_child_with_its_input_as_ctx() {
+    let parent = compile(FULFILMENT).expect("fulfilment compiles");
+    compile(SHIPMENT).expect("shipment compiles");
+    assert_eq!(parent.invoked_machines(), vec![("states.shipping.invoke.machine".to_string(), "shipment")]);
+    assert!(parent.invoked_functions().is_empty());
+    assert_eq!(parent.status_in("shipping"), InstanceStatus::Running);
+    let effects = parent.start(&object(json!({ "order": "o-1" })), info(1), AT).expect("starts");
+    assert_eq!(effects.len(), 2, "{effects:?}");
+    assert_eq!(
+        effects[0],
+        Effect::Invoke {
+            kind: InvokeKind::Machine,
+            payload: json!({ "machine": "shipment", "input": { "order": "o-1" } }),
+            timeout_ms: None,
+            retry: None
+        }
+    );
+    // The child's final ctx is `result`; its failure is `error`, with the code the store gives.
+    let result = json!({ "order": "o-1", "tracking": "T-9" });
+    let ctx = object(json!({ "order": "o-1" }));
+    let done = parent.step("shipping", &ctx, Input::Done(&result), info(2), AT).expect("done");
+    assert_eq!((done.to.as_str(), &done.ctx["tracking"]), ("delivered", &json!("T-9")));
+    let error = json!({ "code": "child_failed", "message": "lost" });
+    let failed = parent.step("shipping", &ctx, Input::Failed(&error), info(2), AT).expect("failed");
+    assert_eq!(failed.to, "reship");
+    let error = json!({ "code": "child_cancelled", "message": "no stock" });
+    let failed = parent.step("shipping", &ctx, Input::Failed(&error), info(2), AT).expect("failed");
+    assert_eq!(failed.to, "abandoned");
+    // A child's input that is not a map cannot be its ctx.
+    let odd = compile("initial: a\nstates:\n  a: { invoke: { machine: s, input: \"[1]\" }, on_done: { to: b } }\n  b: { final: true }")
+        .expect("compiles");
+    let refused = odd.start(&Map::new(), info(1), AT).expect_err("a list is not a ctx");
+    assert!(matches!(refused, TransitionError::EffectFailed { .. }), "{refused}");
+}
+
 #[test]
 fn results_errors_and_timers_pick_their_outcome() {
     let machine = compile(ORDER).expect("order compiles");
@@ -267,8 +306,9 @@ fn every_broken_action_state_is_refused_naming_the_field() {
             "initial: a\nstates:\n  a: { invoke: { function: f, retry: { max_attempts: 0 } }, on_done: { to: a } }",
             "states.a.invoke.retry.max_attempts",
         ),
-        // Children are not run by this version: refused, not accepted and left to fail.
-        ("initial: a\nstates:\n  a: { invoke: { machine: shipment }, on_done: { to: a } }", "states.a.invoke.machine"),
+        // A child machine is named `name` or `space:name`.
+        ("initial: a\nstates:\n  a: { invoke: { machine: 'no good' }, on_done: { to: a } }", "states.a.invoke.machine"),
+        ("initial: a\nstates:\n  a: { invoke: { machine: 'a:b:c' }, on_done: { to: a } }", "states.a.invoke.machine"),
     ];
     let mut wrong = Vec::new();
     for (yaml, path) in cases {

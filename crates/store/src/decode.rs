@@ -185,6 +185,12 @@ pub(crate) fn instance_work(text: Option<&str>) -> Vec<String> {
     text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default()
 }
 
+/// An instance's parent column: the instance that started it as its child (none when absent
+/// or unreadable, which only a damaged row can be).
+pub(crate) fn instance_parent(text: Option<&str>) -> Option<switchyard_model::ParentLink> {
+    text.and_then(|t| serde_json::from_str(t).ok())
+}
+
 /// An instance's error column, as JSON (the raw text as a string when it is not JSON).
 pub(crate) fn instance_error(text: Option<&str>) -> Option<serde_json::Value> {
     text.map(|t| serde_json::from_str(t).unwrap_or_else(|_| serde_json::Value::String(t.to_owned())))

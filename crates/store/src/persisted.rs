@@ -102,6 +102,8 @@ impl StoredInstance {
             status: s.status.as_deref().map(crate::decode::instance_status).unwrap_or_default(),
             work: Vec::new(),
             error: None,
+            // Only instances created by a request are stored, and a request creates no child.
+            parent: None,
             unreadable: None,
         })
     }

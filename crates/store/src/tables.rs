@@ -192,6 +192,8 @@ pub(crate) struct InstanceRow {
     pub status: String,
     /// The ids of the jobs of the current state, as a JSON array; `None` when there are none.
     pub work: Option<String>,
+    /// The parent that started it as a child, as JSON; `None` when nobody did.
+    pub parent: Option<String>,
 }
 
 /// What a command writes into an instance's row.
@@ -205,6 +207,8 @@ pub(crate) struct InstanceWrite<'a> {
     pub work: Option<&'a str>,
     /// Why the instance failed or was cancelled, as JSON.
     pub error: Option<&'a str>,
+    /// The parent that started it as a child, as JSON (read by inserts only: it never changes).
+    pub parent: Option<&'a str>,
     pub now: Timestamp,
 }
 

@@ -520,8 +520,6 @@ impl StateCompiler<'_, '_> {
             if let Err(message) = machine_address(&machine) {
                 self.error("invoke.machine", message);
             }
-            // Refused until the engine runs children: a definition that is accepted runs.
-            self.error("invoke.machine", "child machines are not supported by this version of Switchyard yet");
             CompiledInvoke::Machine { machine, input }
         };
         let done = self.declarations.clone().variable("result", ExprType::Dyn);

@@ -598,14 +598,31 @@ impl CompiledMachine {
     /// The functions the machine's states invoke, as written (`name`, `space:name`), with the
     /// path of the field: for checks that need to know where the machine lives.
     pub fn invoked_functions(&self) -> Vec<(String, &str)> {
+        self.invoked(|invoke| match invoke {
+            CompiledInvoke::Function { function, .. } => Some(("function", function)),
+            _ => None,
+        })
+    }
+
+    /// The machines the states start as children, with the field naming each
+    /// (`states.S.invoke.machine`), as written (`name` or `space:name`).
+    pub fn invoked_machines(&self) -> Vec<(String, &str)> {
+        self.invoked(|invoke| match invoke {
+            CompiledInvoke::Machine { machine, .. } => Some(("machine", machine)),
+            _ => None,
+        })
+    }
+
+    fn invoked<'a>(
+        &'a self,
+        pick: impl Fn(&'a CompiledInvoke) -> Option<(&'static str, &'a String)>,
+    ) -> Vec<(String, &'a str)> {
         let mut out: Vec<(String, &str)> = self
             .states
             .iter()
-            .filter_map(|(state, entry)| match entry.work.as_deref()?.action.as_ref()?.invoke {
-                CompiledInvoke::Function { ref function, .. } => {
-                    Some((format!("states.{state}.invoke.function"), function.as_str()))
-                }
-                _ => None,
+            .filter_map(|(state, entry)| {
+                let (field, name) = pick(&entry.work.as_deref()?.action.as_ref()?.invoke)?;
+                Some((format!("states.{state}.invoke.{field}"), name.as_str()))
             })
             .collect();
         out.sort();

@@ -20,8 +20,8 @@ use serde_json::{Value, json};
 use switchyard_model::jobs::{JobStatus, RetryPolicy};
 use switchyard_model::{
     CompiledMachine, Effect, Idempotency, Input, InstanceInfo, InstanceKey, InstanceRecord, InstanceStatus, InvokeKind,
-    JobRecord, JobSpec, JsonObject, MachineVersion, Revision, Segment, Seq, SpaceName, TIMER_JOB, TransitionApplied,
-    TransitionError, kinds,
+    JobRecord, JobSpec, JsonObject, MachineVersion, ParentLink, Revision, Segment, Seq, SpaceName, TIMER_JOB,
+    TransitionApplied, TransitionError, child_in_work, child_work_entry, kinds,
 };
 
 use super::jobs::{cancel_job_row, insert_job};
@@ -89,6 +89,8 @@ impl Command for CreateInstance {
         } else {
             Vec::new()
         };
+        let origin = Origin { key, state: &instance.state, revision: Revision::FIRST, depth: 0 };
+        let children = plan_children(tx, cx, origin, &effects).await?.map_err(StoreError::from)?;
         instance.status = compiled.status_in(&instance.state);
         let ctx_text = serde_json::to_string(&self.ctx)?;
         // Jobs are written before the row: a taken id must refuse before them.
@@ -104,6 +106,7 @@ impl Command for CreateInstance {
             status: instance.status.as_str(),
             work: work_text.as_deref(),
             error: None,
+            parent: None,
             now: cx.now,
         };
         if !tx.insert_instance(key, version, &write).await? {
@@ -112,7 +115,9 @@ impl Command for CreateInstance {
         let record = CreatedRecord { machine_version: version.get(), state: &instance.state, ctx: &instance.ctx };
         let idem_key = self.idempotency.as_ref().map(|i| i.key.as_str());
         cx.append(tx, space, kinds::INSTANCE_CREATED, key.address(), &record, idem_key, false).await?;
-        Ok(InstanceCreated { instance, replayed: false, started_work: !effects.is_empty() })
+        let started_work = !effects.is_empty();
+        start_children(tx, cx, children).await?;
+        Ok(InstanceCreated { instance, replayed: false, started_work })
     }
 }
 
@@ -227,9 +232,10 @@ fn refuse_if_done(key: &InstanceKey, row: &InstanceRow, compiled: &CompiledMachi
 pub(super) const INTERNAL_MAX_CONTEXT_BYTES: usize = 1024 * 1024;
 
 /// Moves the instance whose locked row is `row` by `input`: the model's transition, then (only
-/// if the model accepted) the left state's pending work cancelled, the effects written as jobs,
-/// the row updated and `instance.transitioned` appended. The inner `Err` is the model's refusal,
-/// returned before anything is written.
+/// if the model accepted) the left state's pending work cancelled, the effects written as jobs
+/// and child instances, the row updated and `instance.transitioned` appended; a child that
+/// reached its end then moves its parent (and so on up). The inner `Err` is the model's
+/// refusal, returned before anything is written.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn transition<T: Tables>(
     tx: &mut T,
@@ -243,6 +249,39 @@ pub(super) async fn transition<T: Tables>(
     max_context_bytes: usize,
     finished_job: Option<&str>,
 ) -> TxResult<Result<(TransitionApplied, bool), TransitionError>> {
+    let step = Step { input, record_payload, idem_key, max_context_bytes, finished_job, reports_seq: true };
+    match transition_one(tx, cx, key, row, compiled, step).await? {
+        Ok((applied, started_work, end)) => {
+            report_ends(tx, cx, end).await?;
+            Ok(Ok((applied, started_work)))
+        }
+        Err(e) => Ok(Err(e)),
+    }
+}
+
+/// What moves an instance in [`transition_one`], and how it is recorded.
+struct Step<'a> {
+    input: Input<'a>,
+    record_payload: &'a JsonObject,
+    idem_key: Option<&'a str>,
+    max_context_bytes: usize,
+    /// The work entry (job id, `child:…`) whose end this is: nothing of it to cancel.
+    finished_job: Option<&'a str>,
+    /// Whether the command's outcome carries this transition's seq.
+    reports_seq: bool,
+}
+
+/// One instance's transition (see [`transition`]); returns, besides the transition, the end
+/// to report to its parent when it was a child and is now done.
+async fn transition_one<T: Tables>(
+    tx: &mut T,
+    cx: &mut Cx<'_>,
+    key: &InstanceKey,
+    row: &InstanceRow,
+    compiled: &CompiledMachine,
+    step: Step<'_>,
+) -> TxResult<Result<(TransitionApplied, bool, Option<ChildEnd>), TransitionError>> {
+    let Step { input, record_payload, idem_key, max_context_bytes, finished_job, reports_seq } = step;
     let ctx: JsonObject = serde_json::from_str(&row.ctx)?;
     let revision = row.revision.next();
     let address = key.address();
@@ -259,12 +298,19 @@ pub(super) async fn transition<T: Tables>(
         };
     }
     let status = compiled.status_in(&outcome.to);
+    let parent = crate::decode::instance_parent(row.parent.as_deref());
+    let depth = parent.as_ref().map_or(0, |p| p.depth);
+    let origin = Origin { key, state: &outcome.to, revision, depth };
+    let children = match plan_children(tx, cx, origin, &outcome.effects).await? {
+        Ok(children) => children,
+        Err(e) => return Ok(Err(e)),
+    };
     let mut work = Vec::new();
     if row.work.is_some() || compiled.does_work() {
         let left = crate::decode::instance_work(row.work.as_deref());
         // The job whose end moves the instance has ended: nothing of it to cancel or read.
         let left: Vec<String> = left.into_iter().filter(|id| Some(id.as_str()) != finished_job).collect();
-        work = leave_state(tx, cx, key, &left, status.is_terminal()).await?;
+        work = leave_state(tx, cx, key, &row.state, &left, status.is_terminal()).await?;
         work.extend(write_effects(tx, cx, key, &outcome.to, revision, &outcome.effects).await?);
     }
     let work_text = work_text(&work)?;
@@ -275,6 +321,7 @@ pub(super) async fn transition<T: Tables>(
         status: status.as_str(),
         work: work_text.as_deref(),
         error: None,
+        parent: None,
         now: cx.now,
     };
     tx.update_instance(key, &write).await?;
@@ -285,24 +332,51 @@ pub(super) async fn transition<T: Tables>(
         to: &outcome.to,
         revision: revision.get(),
     };
-    cx.append(tx, key.space.as_ref(), kinds::INSTANCE_TRANSITIONED, address, &record, idem_key, true).await?;
+    cx.append(tx, key.space.as_ref(), kinds::INSTANCE_TRANSITIONED, address.clone(), &record, idem_key, reports_seq)
+        .await?;
+    let started_work = !outcome.effects.is_empty();
+    start_children(tx, cx, children).await?;
+    let end = match parent {
+        Some(parent) if status.is_terminal() => {
+            let outcome = if status == InstanceStatus::Completed {
+                Ok(Value::Object(outcome.ctx.clone()))
+            } else {
+                Err(json!({
+                    "code": "child_failed",
+                    "message": format!("child {address} ended in its failure state \"{}\"", outcome.to),
+                    "child": address,
+                    "state": outcome.to,
+                    "ctx": outcome.ctx,
+                }))
+            };
+            Some(ChildEnd { child: address, parent, outcome })
+        }
+        _ => None,
+    };
     // The seq is patched in when the group's records are numbered.
     let applied =
         TransitionApplied { from: row.state.clone(), to: outcome.to, revision, seq: Seq(0), ctx: outcome.ctx };
-    Ok(Ok((applied, !outcome.effects.is_empty())))
+    Ok(Ok((applied, started_work, end)))
 }
 
-/// Leaves a state: cancels its pending jobs (a running one finishes and is ignored). The
-/// machine's timeout outlives the state unless the instance is done; what stays is returned.
+/// Leaves a state: cancels its pending jobs (a running one finishes and is ignored) and its
+/// child instance. The machine's timeout outlives the state unless the instance is done; what
+/// stays is returned.
 async fn leave_state<T: Tables>(
     tx: &mut T,
     cx: &mut Cx<'_>,
     key: &InstanceKey,
+    state: &str,
     work: &[String],
     done: bool,
 ) -> TxResult<Vec<String>> {
     let mut kept = Vec::new();
     for id in work {
+        if let Some(child) = child_in_work(id) {
+            let reason = format!("its parent {} left state \"{state}\"", key.address());
+            cancel_children(tx, cx, vec![child.to_owned()], &reason).await?;
+            continue;
+        }
         let Some(mut job) = tx.job_for_update(key.space.as_ref(), id).await? else { continue };
         if !done && is_machine_timeout(&job) {
             kept.push(job.id);
@@ -316,18 +390,58 @@ async fn leave_state<T: Tables>(
 }
 
 /// Cancels every job of `work` that has not finished, running ones included (their attempts'
-/// ends are then ignored).
+/// ends are then ignored), and the child instance with its own children (`why` the parent
+/// stops: "was cancelled", "failed").
 pub(super) async fn cancel_work<T: Tables>(
     tx: &mut T,
     cx: &mut Cx<'_>,
     key: &InstanceKey,
     work: &[String],
+    why: &str,
 ) -> TxResult<()> {
     for id in work {
+        if let Some(child) = child_in_work(id) {
+            let reason = format!("its parent {} {why}", key.address());
+            cancel_children(tx, cx, vec![child.to_owned()], &reason).await?;
+            continue;
+        }
         let Some(mut job) = tx.job_for_update(key.space.as_ref(), id).await? else { continue };
         if !job.status.is_terminal() {
             cancel_job_row(tx, cx, &mut job).await?;
         }
+    }
+    Ok(())
+}
+
+/// Cancels child instances their parent no longer waits for, and their children in turn: their
+/// work cancelled, status `cancelled` with `reason`, `instance.cancelled` appended. A child that
+/// is done or gone already is left as it is; none reports back, as its parent moved on.
+async fn cancel_children<T: Tables>(
+    tx: &mut T,
+    cx: &mut Cx<'_>,
+    mut children: Vec<String>,
+    reason: &str,
+) -> TxResult<()> {
+    while let Some(address) = children.pop() {
+        let Some(key) = InstanceKey::from_address(&address) else { continue };
+        let Some(row) = tx.instance_for_update(&key).await? else { continue };
+        if row.deleted_at.is_some() || crate::decode::instance_status(&row.status).is_terminal() {
+            continue;
+        }
+        for id in crate::decode::instance_work(row.work.as_deref()) {
+            if let Some(child) = child_in_work(&id) {
+                children.push(child.to_owned());
+            } else if let Some(mut job) = tx.job_for_update(key.space.as_ref(), &id).await?
+                && !job.status.is_terminal()
+            {
+                cancel_job_row(tx, cx, &mut job).await?;
+            }
+        }
+        let error = json!({ "code": "cancelled", "message": format!("cancelled because {reason}") });
+        let error_text = serde_json::to_string(&error)?;
+        tx.set_instance_status(&key, InstanceStatus::Cancelled.as_str(), None, Some(&error_text), cx.now).await?;
+        let record = json!({ "state": row.state, "reason": error["message"] });
+        cx.append(tx, key.space.as_ref(), kinds::INSTANCE_CANCELLED, address, &record, None, false).await?;
     }
     Ok(())
 }
@@ -342,7 +456,8 @@ fn work_text(work: &[String]) -> Result<Option<String>, StoreError> {
 }
 
 /// Writes a transition's effects as jobs (the outbox); returns the ids of those that report
-/// back to the instance (its action and timers).
+/// back to the instance (its action and timers), and the entry of its child instance, which
+/// [`start_children`] creates.
 async fn write_effects<T: Tables>(
     tx: &mut T,
     cx: &mut Cx<'_>,
@@ -354,6 +469,11 @@ async fn write_effects<T: Tables>(
     let mut work = Vec::new();
     let address = key.address();
     for (n, effect) in effects.iter().enumerate() {
+        if let Effect::Invoke { kind: InvokeKind::Machine, payload, .. } = effect {
+            let child = child_key(key, revision, payload).map_err(StoreError::Internal)?;
+            work.push(child_work_entry(&child.address()));
+            continue;
+        }
         let reply = json!({ "instance": address, "state": state, "revision": revision.get() });
         let (kind, mut payload, run_at, retry, reports) = match effect {
             Effect::Invoke { kind, payload, timeout_ms, retry } => {
@@ -401,7 +521,8 @@ fn job_kind(kind: InvokeKind) -> &'static str {
         InvokeKind::Http => "http",
         InvokeKind::Publish => "publish",
         InvokeKind::Send => "event",
-        InvokeKind::Machine => switchyard_model::CHILD_JOB,
+        // Not a job: `write_effects` starts a child instance instead.
+        InvokeKind::Machine => "machine",
     }
 }
 
@@ -416,7 +537,6 @@ fn job_target(key: &InstanceKey, kind: &str, payload: &Value) -> String {
         "http" => field("url").to_owned(),
         "publish" => in_space(field("topic")),
         "event" => format!("{}:{}", key.space, field("instance")),
-        k if k == switchyard_model::CHILD_JOB => in_space(field("machine")),
         _ => key.address(),
     }
 }
@@ -449,12 +569,302 @@ pub(super) async fn fail_instance<T: Tables>(
     row: &InstanceRow,
     error: &Value,
 ) -> TxResult<()> {
+    let end = fail_one(tx, cx, key, row, error).await?;
+    report_ends(tx, cx, end).await
+}
+
+/// One instance's failure (see [`fail_instance`]); returns the end to report to its parent.
+async fn fail_one<T: Tables>(
+    tx: &mut T,
+    cx: &mut Cx<'_>,
+    key: &InstanceKey,
+    row: &InstanceRow,
+    error: &Value,
+) -> TxResult<Option<ChildEnd>> {
     let work = crate::decode::instance_work(row.work.as_deref());
-    cancel_work(tx, cx, key, &work).await?;
+    cancel_work(tx, cx, key, &work, "failed").await?;
     let error_text = serde_json::to_string(error)?;
     tx.set_instance_status(key, InstanceStatus::Failed.as_str(), None, Some(&error_text), cx.now).await?;
     let record = json!({ "state": row.state, "error": error });
-    cx.append(tx, key.space.as_ref(), kinds::INSTANCE_FAILED, key.address(), &record, None, false).await
+    cx.append(tx, key.space.as_ref(), kinds::INSTANCE_FAILED, key.address(), &record, None, false).await?;
+    let message = error.get("message").and_then(Value::as_str).unwrap_or("it stopped on an error");
+    Ok(child_end(key, row, "child_failed", format!("child {} failed: {message}", key.address()), Some(error)))
+}
+
+/// The end of `row`'s instance as its parent sees it, an error, if it has a parent.
+fn child_end(
+    key: &InstanceKey,
+    row: &InstanceRow,
+    code: &str,
+    message: String,
+    cause: Option<&Value>,
+) -> Option<ChildEnd> {
+    let parent = crate::decode::instance_parent(row.parent.as_deref())?;
+    let child = key.address();
+    let mut error = json!({ "code": code, "message": message, "child": child, "state": row.state });
+    if let Some(cause) = cause {
+        error["cause"] = cause.clone();
+    }
+    Some(ChildEnd { child, parent, outcome: Err(error) })
+}
+
+/// The end of a child instance (its final ctx, or the error it ended on), on its way to the
+/// parent that waits for it.
+struct ChildEnd {
+    /// The child's address.
+    child: String,
+    /// The parent and the state that waits.
+    parent: ParentLink,
+    /// `Ok(final ctx)` as the parent's `result`, or `Err(error)` as its `error`.
+    outcome: Result<Value, Value>,
+}
+
+/// Applies children's ends to their parents, up the chain while parents end in turn: a result
+/// as `done.invoke`, an error as `error.invoke`, in the parent's transaction. A parent that no
+/// longer waits for the child (it left the state, was cancelled) records the end and ignores it.
+async fn report_ends<T: Tables>(tx: &mut T, cx: &mut Cx<'_>, mut next: Option<ChildEnd>) -> TxResult<()> {
+    while let Some(end) = next.take() {
+        let Some(key) = InstanceKey::from_address(&end.parent.instance) else { continue };
+        let Some(row) = tx.instance_for_update(&key).await? else { continue };
+        if row.deleted_at.is_some() {
+            continue;
+        }
+        let entry = child_work_entry(&end.child);
+        let waiting = !crate::decode::instance_status(&row.status).is_terminal()
+            && crate::decode::instance_work(row.work.as_deref()).contains(&entry);
+        if !waiting {
+            let status = if end.outcome.is_ok() { "completed" } else { "failed" };
+            let record = json!({ "child": end.child, "kind": "machine", "status": status, "state": row.state });
+            cx.append(tx, key.space.as_ref(), kinds::INSTANCE_RESULT_IGNORED, key.address(), &record, None, false)
+                .await?;
+            continue;
+        }
+        let compiled =
+            compiled_machine(tx, cx.machines, key.space.as_ref(), key.machine.as_ref(), row.machine_version).await?;
+        let mut payload = JsonObject::new();
+        payload.insert("child".into(), Value::String(end.child.clone()));
+        let input = match &end.outcome {
+            Ok(result) => {
+                payload.insert("result".into(), result.clone());
+                Input::Done(result)
+            }
+            Err(error) => {
+                payload.insert("error".into(), error.clone());
+                Input::Failed(error)
+            }
+        };
+        let idem_key = entry.clone();
+        let step = Step {
+            input,
+            record_payload: &payload,
+            idem_key: Some(&idem_key),
+            max_context_bytes: INTERNAL_MAX_CONTEXT_BYTES,
+            finished_job: Some(&entry),
+            reports_seq: false,
+        };
+        next = match transition_one(tx, cx, &key, &row, &compiled, step).await? {
+            Ok((_, _, end)) => end,
+            Err(e) => {
+                let error = unhandled(&e, input);
+                fail_one(tx, cx, &key, &row, &error).await?
+            }
+        };
+    }
+    Ok(())
+}
+
+/// The error an instance stops on when its machine cannot apply an action's outcome: the
+/// action's own code when no `on_error` branch took the error, `transition_failed` otherwise.
+pub(super) fn unhandled(e: &TransitionError, input: Input<'_>) -> Value {
+    let code = match (e, input) {
+        (TransitionError::NoTransition { .. }, Input::Failed(error)) => {
+            error.get("code").and_then(Value::as_str).unwrap_or("failed").to_owned()
+        }
+        _ => "transition_failed".to_owned(),
+    };
+    json!({ "code": code, "message": e.to_string(), "input": input.name() })
+}
+
+/// Where a transition starts children from: the instance, the state it entered, its revision
+/// there, and how deep below a top-level instance it is.
+#[derive(Clone, Copy)]
+struct Origin<'a> {
+    key: &'a InstanceKey,
+    state: &'a str,
+    revision: Revision,
+    depth: u32,
+}
+
+/// A child instance a transition starts, checked in full before anything is written.
+struct PlannedChild {
+    key: InstanceKey,
+    version: MachineVersion,
+    ctx: JsonObject,
+    status: InstanceStatus,
+    state: String,
+    effects: Vec<Effect>,
+    parent: ParentLink,
+}
+
+/// The child instance an `invoke: {machine}` effect of `parent` at `revision` starts: same
+/// space, an id derived from the parent and its revision (readable when it fits, hashed when it
+/// would be too long), unique as revisions are never reused.
+fn child_key(parent: &InstanceKey, revision: Revision, payload: &Value) -> Result<InstanceKey, String> {
+    let machine = payload.get("machine").and_then(Value::as_str).unwrap_or("");
+    let (space, name) = machine.split_once(':').unwrap_or((parent.space.as_str(), machine));
+    let space = switchyard_model::SpaceName::new(space).map_err(|e| format!("child machine {machine:?}: {e:?}"))?;
+    let name = Segment::new(name).map_err(|e| format!("child machine {machine:?}: {e:?}"))?;
+    let readable = format!("{}.{}.{}", parent.machine, parent.id, revision.get());
+    let id = Segment::new(&readable).or_else(|_| {
+        let mut hasher = std::hash::DefaultHasher::new();
+        (parent.address(), revision.get()).hash(&mut hasher);
+        Segment::new(&format!("child-{:016x}", hasher.finish()))
+    });
+    let id = id.map_err(|e| format!("child id: {e:?}"))?;
+    Ok(InstanceKey { space, machine: name, id })
+}
+
+/// Checks every child instance `effects` start (and the children those start, down the tree)
+/// before anything is written: the machine exists in the parent's space, the input fits its
+/// context schema, it does not start final, the nesting is not too deep, the id is free. The
+/// children are returned parents first.
+async fn plan_children<T: Tables>(
+    tx: &mut T,
+    cx: &mut Cx<'_>,
+    origin: Origin<'_>,
+    effects: &[Effect],
+) -> TxResult<Result<Vec<PlannedChild>, TransitionError>> {
+    let mut planned: Vec<PlannedChild> = Vec::new();
+    let first = match plan_child(tx, cx, origin, effects).await? {
+        Ok(first) => first,
+        Err(e) => return Ok(Err(e)),
+    };
+    planned.extend(first);
+    let mut next = 0;
+    while next < planned.len() {
+        let child = &planned[next];
+        let (key, state, depth) = (child.key.clone(), child.state.clone(), child.parent.depth);
+        let effects = std::mem::take(&mut planned[next].effects);
+        let origin = Origin { key: &key, state: &state, revision: Revision::FIRST, depth };
+        let grandchild = plan_child(tx, cx, origin, &effects).await?;
+        planned[next].effects = effects;
+        match grandchild {
+            Ok(grandchild) => planned.extend(grandchild),
+            Err(e) => return Ok(Err(e)),
+        }
+        next += 1;
+    }
+    Ok(Ok(planned))
+}
+
+/// The child one instance's `effects` start, if they start one (a state invokes one thing).
+async fn plan_child<T: Tables>(
+    tx: &mut T,
+    cx: &mut Cx<'_>,
+    origin: Origin<'_>,
+    effects: &[Effect],
+) -> TxResult<Result<Option<PlannedChild>, TransitionError>> {
+    let Some(payload) = effects.iter().find_map(|effect| match effect {
+        Effect::Invoke { kind: InvokeKind::Machine, payload, .. } => Some(payload),
+        _ => None,
+    }) else {
+        return Ok(Ok(None));
+    };
+    let expression = format!("states.{}.invoke.machine", origin.state);
+    let refuse = |message: String| Ok(Err(TransitionError::EffectFailed { expression: expression.clone(), message }));
+    let machine = payload.get("machine").and_then(Value::as_str).unwrap_or("");
+    let depth = origin.depth + 1;
+    if depth > switchyard_model::MAX_CHILD_DEPTH {
+        return refuse(format!(
+            "{} would start {machine:?} {depth} levels below a top-level instance; children nest at most {} deep (does the machine start itself?)",
+            origin.key.address(),
+            switchyard_model::MAX_CHILD_DEPTH
+        ));
+    }
+    let key = match child_key(origin.key, origin.revision, payload) {
+        Ok(key) => key,
+        Err(message) => return refuse(message),
+    };
+    if key.space != origin.key.space {
+        return refuse(format!("{machine:?} is in another space; an instance starts children in its own space only"));
+    }
+    let (space, name) = (key.space.as_ref(), key.machine.as_ref());
+    let Some(version) = tx.latest_machine_version(space, name).await? else {
+        return refuse(format!("machine {space}:{name} is not defined; put it before starting it as a child"));
+    };
+    let compiled = compiled_machine(tx, cx.machines, space, name, version).await?;
+    let ctx: JsonObject = match payload.get("input") {
+        Some(Value::Object(input)) => input.clone(),
+        _ => JsonObject::new(),
+    };
+    if let Err(e) = compiled.validate_context(&ctx) {
+        return refuse(format!("the input does not fit {space}:{name}'s context_schema: {e}"));
+    }
+    let state = compiled.initial_state().to_owned();
+    if compiled.is_final(&state) {
+        return refuse(format!(
+            "{space}:{name} starts in its final state \"{state}\", so there is nothing to wait for"
+        ));
+    }
+    if tx.instance_deleted_at_for_update(&key).await?.is_some() {
+        return refuse(format!("the child's id is taken: instance {} exists already", key.address()));
+    }
+    let address = key.address();
+    let info = InstanceInfo { address: &address, revision: Revision::FIRST.get() };
+    let effects = if compiled.does_work() {
+        match compiled.start(&ctx, info, cx.now.as_millis()) {
+            Ok(effects) => effects,
+            Err(e) => return Ok(Err(e)),
+        }
+    } else {
+        Vec::new()
+    };
+    let parent = ParentLink {
+        instance: origin.key.address(),
+        state: origin.state.to_owned(),
+        revision: origin.revision.get(),
+        depth,
+    };
+    let status = compiled.status_in(&state);
+    Ok(Ok(Some(PlannedChild { key, version, ctx, status, state, effects, parent })))
+}
+
+/// Creates planned children (parents first): each row with its parent link and its own work,
+/// `instance.created` on the child and `instance.child_started` on the parent.
+async fn start_children<T: Tables>(tx: &mut T, cx: &mut Cx<'_>, children: Vec<PlannedChild>) -> TxResult<()> {
+    for child in children {
+        let key = &child.key;
+        let work = write_effects(tx, cx, key, &child.state, Revision::FIRST, &child.effects).await?;
+        let work_text = work_text(&work)?;
+        let ctx_text = serde_json::to_string(&child.ctx)?;
+        let parent_text = serde_json::to_string(&child.parent)?;
+        let write = InstanceWrite {
+            state: &child.state,
+            ctx: &ctx_text,
+            revision: Revision::FIRST,
+            status: child.status.as_str(),
+            work: work_text.as_deref(),
+            error: None,
+            parent: Some(&parent_text),
+            now: cx.now,
+        };
+        if !tx.insert_instance(key, child.version, &write).await? {
+            return Err(StoreError::InstanceExists { address: key.address() }.into());
+        }
+        let space = key.space.as_ref();
+        let record = json!({
+            "machine_version": child.version.get(),
+            "state": child.state,
+            "ctx": child.ctx,
+            "parent": child.parent,
+        });
+        cx.append(tx, space, kinds::INSTANCE_CREATED, key.address(), &record, None, false).await?;
+        let record =
+            json!({ "child": key.address(), "machine_version": child.version.get(), "state": child.parent.state });
+        cx.append(tx, space, kinds::INSTANCE_CHILD_STARTED, child.parent.instance.clone(), &record, None, false)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Moves an instance to another version of its machine, when its current state exists there.
@@ -552,13 +962,17 @@ impl Command for CancelInstance {
             compiled_machine(tx, cx.machines, key.space.as_ref(), key.machine.as_ref(), row.machine_version).await?;
         refuse_if_done(key, &row, &compiled)?;
         let work = crate::decode::instance_work(row.work.as_deref());
-        cancel_work(tx, cx, key, &work).await?;
+        cancel_work(tx, cx, key, &work, "was cancelled").await?;
         let message = self.reason.clone().unwrap_or_else(|| "cancelled on request".to_owned());
         let error = json!({ "code": "cancelled", "message": message });
         let error_text = serde_json::to_string(&error)?;
         tx.set_instance_status(key, InstanceStatus::Cancelled.as_str(), None, Some(&error_text), cx.now).await?;
         let record = json!({ "state": row.state, "reason": message });
-        cx.append(tx, key.space.as_ref(), kinds::INSTANCE_CANCELLED, key.address(), &record, None, false).await
+        cx.append(tx, key.space.as_ref(), kinds::INSTANCE_CANCELLED, key.address(), &record, None, false).await?;
+        // A parent waiting for this child learns of it as the child's error.
+        let end =
+            child_end(key, &row, "child_cancelled", format!("child {} was cancelled: {message}", key.address()), None);
+        report_ends(tx, cx, end).await
     }
 }
 
@@ -585,18 +999,24 @@ impl Command for DeleteInstance {
             Some(Some(at)) => Err(StoreError::InstanceNotFound { address: key.address(), deleted_at: Some(at) }.into()),
             Some(None) => {
                 // Its work goes with it: nothing runs for an instance that is gone.
-                if let Some(row) = tx.instance_for_update(key).await?
-                    && row.work.is_some()
-                {
-                    let work = crate::decode::instance_work(row.work.as_deref());
-                    cancel_work(tx, cx, key, &work).await?;
-                    tx.set_instance_status(key, &row.status, None, None, cx.now).await?;
+                let mut end = None;
+                if let Some(row) = tx.instance_for_update(key).await? {
+                    if row.work.is_some() {
+                        let work = crate::decode::instance_work(row.work.as_deref());
+                        cancel_work(tx, cx, key, &work, "was deleted").await?;
+                        tx.set_instance_status(key, &row.status, None, None, cx.now).await?;
+                    }
+                    // A parent waiting for this child learns of it as the child's error.
+                    if !crate::decode::instance_status(&row.status).is_terminal() {
+                        let message = format!("child {} was deleted", key.address());
+                        end = child_end(key, &row, "child_deleted", message, None);
+                    }
                 }
                 tx.mark_instance_deleted(key, cx.now).await?;
                 let payload = serde_json::json!({});
                 cx.append(tx, key.space.as_ref(), kinds::INSTANCE_DELETED, key.address(), &payload, None, false)
                     .await?;
-                Ok(())
+                report_ends(tx, cx, end).await
             }
         }
     }

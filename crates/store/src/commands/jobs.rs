@@ -20,7 +20,7 @@ use switchyard_model::jobs::{
 };
 use switchyard_model::{
     Input, InstanceKey, InstanceStatus, InvocationRecord, JobAttempt, JobError, JobRecord, JobSpec, JsonObject,
-    MAX_ATTEMPT_HISTORY, SpaceName, TIMER_JOB, Timestamp, TransitionError, job_kinds, kinds,
+    MAX_ATTEMPT_HISTORY, SpaceName, TIMER_JOB, Timestamp, job_kinds, kinds,
 };
 
 use super::functions::invocation_job_changed;
@@ -644,16 +644,7 @@ async fn report_to_instance<T: Tables>(
     match transition(tx, cx, key, row, &compiled, input, &payload, Some(&idem_key), max, Some(&job.id)).await? {
         Ok(_) => Ok(()),
         Err(e) => {
-            let code = match &e {
-                TransitionError::NoTransition { .. } if matches!(input, Input::Failed(_)) => payload
-                    .get("error")
-                    .and_then(|e| e.get("code"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("failed")
-                    .to_owned(),
-                _ => "transition_failed".to_owned(),
-            };
-            let error = json!({ "code": code, "message": e.to_string(), "input": input.name() });
+            let error = super::instances::unhandled(&e, input);
             fail_instance(tx, cx, key, row, &error).await
         }
     }

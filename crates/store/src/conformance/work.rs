@@ -18,6 +18,7 @@ pub(super) fn cases<H: Harness>() -> Vec<(&'static str, Case<H>)> {
         }),
         ("work_a_cancelled_instance_cancels_its_work_and_refuses_events", |h| Box::pin(cancel_instance(h))),
         ("work_a_migration_needs_the_state_defined_alike", |h| Box::pin(migrate_instance(h))),
+        ("work_children_start_with_their_parent_and_their_ends_move_it_up_the_chain", |h| Box::pin(children_chain(h))),
     ]
 }
 
@@ -174,4 +175,103 @@ async fn migrate_instance<H: Harness>(h: &H) {
     assert_eq!((moved.from, moved.to), (v1, v3));
     let on_v3 = instance(&*store, "c-3").await;
     assert_eq!((on_v3.machine_version, on_v3.status), (v3, InstanceStatus::Running));
+}
+
+/// A parent whose initial state starts a child, whose own starts a grandchild that waits.
+const TREE: &str = r#"
+initial: growing
+states:
+  growing:
+    invoke: { machine: branch, input: "{'n': 1}" }
+    on_done: { to: grown, assign: { got: "result" } }
+  grown: { final: true }
+"#;
+const BRANCH: &str = r#"
+initial: growing
+states:
+  growing:
+    invoke: { machine: "acme:leaf", input: "{'n': ctx.n + 1}" }
+    on_done: { to: grown, assign: { leaf: "result.n" } }
+  grown: { final: true }
+"#;
+const LEAF: &str = r#"
+initial: waiting
+states:
+  waiting: { wait: { event: ripe } }
+  ripe: { final: true }
+transitions:
+  - { from: waiting, event: ripe, to: ripe }
+"#;
+
+async fn put_named(store: &dyn Store, name: &str, yaml: &str) {
+    let op = PutMachine {
+        space: SpaceName::new("acme").unwrap(),
+        name: Segment::new(name).unwrap(),
+        definition: definition(yaml),
+    };
+    store.execute(op).await.expect("put");
+}
+
+fn key_of(machine: &str, id: &str) -> InstanceKey {
+    InstanceKey {
+        space: SpaceName::new("acme").unwrap(),
+        machine: Segment::new(machine).unwrap(),
+        id: Segment::new(id).unwrap(),
+    }
+}
+
+async fn children_chain<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    put_named(&*store, "tree", TREE).await;
+    put_named(&*store, "branch", BRANCH).await;
+    put_named(&*store, "leaf", LEAF).await;
+    let read = |machine: &'static str, id: &'static str| {
+        let store = store.clone();
+        async move { store.get_instance(&key_of(machine, id)).await.expect("read").expect("exists") }
+    };
+
+    // One create starts the whole chain, each child linked to its parent.
+    let create = CreateInstance { key: key_of("tree", "t-1"), ctx: JsonObject::new(), idempotency: None };
+    store.execute(create).await.expect("create");
+    let tree = read("tree", "t-1").await;
+    assert_eq!(tree.work, vec!["child:acme:branch:tree.t-1.1".to_string()]);
+    let branch = read("branch", "tree.t-1.1").await;
+    let parent = branch.parent.clone().expect("a parent");
+    assert_eq!((parent.instance.as_str(), parent.state.as_str(), parent.depth), ("acme:tree:t-1", "growing", 1));
+    assert_eq!(branch.ctx["n"], json!(1));
+    let leaf = read("leaf", "branch.tree.t-1.1.1").await;
+    assert_eq!(leaf.parent.as_ref().map(|p| p.depth), Some(2));
+    assert_eq!((leaf.ctx["n"].clone(), leaf.status), (json!(2), InstanceStatus::Waiting));
+
+    // The grandchild's end moves the child, whose end moves the parent: one transaction.
+    let ripe = ApplyEvent {
+        key: key_of("leaf", "branch.tree.t-1.1.1"),
+        event: "ripe".into(),
+        payload: JsonObject::new(),
+        expected_state: None,
+        expected_revision: None,
+        idempotency: None,
+        max_context_bytes: 1 << 20,
+    };
+    let applied = store.execute(ripe).await.expect("ripe");
+    assert_eq!(applied.applied.to, "ripe");
+    let branch = read("branch", "tree.t-1.1").await;
+    assert_eq!((branch.state.as_str(), &branch.ctx["leaf"]), ("grown", &json!(2)));
+    let tree = read("tree", "t-1").await;
+    assert_eq!((tree.state.as_str(), tree.status), ("grown", InstanceStatus::Completed));
+    assert_eq!(tree.ctx["got"], json!({ "n": 1, "leaf": 2 }));
+    assert!(tree.work.is_empty(), "{tree:?}");
+
+    // Cancelling the parent cancels the child and the grandchild; none reports back.
+    let create = CreateInstance { key: key_of("tree", "t-2"), ctx: JsonObject::new(), idempotency: None };
+    store.execute(create).await.expect("create");
+    store.execute(CancelInstance { key: key_of("tree", "t-2"), reason: None }).await.expect("cancel");
+    for (machine, id) in [("branch", "tree.t-2.1"), ("leaf", "branch.tree.t-2.1.1")] {
+        let child = read(machine, id).await;
+        assert_eq!(child.status, InstanceStatus::Cancelled, "{child:?}");
+        let message = child.error.as_ref().and_then(|e| e["message"].as_str()).unwrap_or_default().to_owned();
+        assert!(message.contains("was cancelled"), "{message}");
+    }
+    let tree = read("tree", "t-2").await;
+    assert_eq!((tree.status, tree.revision.get()), (InstanceStatus::Cancelled, 1));
 }

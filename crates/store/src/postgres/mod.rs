@@ -164,7 +164,7 @@ impl PgStore {
     }
 }
 
-const INSTANCE_COLUMNS: &str = "space, machine, id, machine_version, state, ctx, revision, created_at, updated_at, deleted_at, status, work, error";
+const INSTANCE_COLUMNS: &str = "space, machine, id, machine_version, state, ctx, revision, created_at, updated_at, deleted_at, status, work, error, parent";
 
 /// An instance; a context that cannot be read back marks it (see [`InstanceRecord::unreadable`]).
 fn instance(row: &Row) -> Result<InstanceRecord, StoreError> {
@@ -183,6 +183,7 @@ fn instance(row: &Row) -> Result<InstanceRecord, StoreError> {
         status: crate::decode::instance_status(row.get::<_, &str>(10)),
         work: crate::decode::instance_work(row.get::<_, Option<&str>>(11)),
         error: crate::decode::instance_error(row.get::<_, Option<&str>>(12)),
+        parent: crate::decode::instance_parent(row.get::<_, Option<&str>>(13)),
         unreadable,
     })
 }

@@ -285,6 +285,10 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE instances ADD COLUMN work TEXT;
     ALTER TABLE instances ADD COLUMN error TEXT;
 "#,
+    // 7: child machines: the parent whose state started the instance and waits for its end.
+    r#"
+    ALTER TABLE instances ADD COLUMN parent TEXT;
+"#,
 ];
 
 /// The schema version this build writes.

@@ -216,7 +216,7 @@ impl InstanceTable for PgTx<'_, '_> {
         let stmt = self
             .tx
             .prepare_cached(
-                "SELECT machine_version, state, ctx, revision, deleted_at, status, work FROM instances
+                "SELECT machine_version, state, ctx, revision, deleted_at, status, work, parent FROM instances
                  WHERE space = $1 AND machine = $2 AND id = $3 FOR UPDATE",
             )
             .await?;
@@ -231,6 +231,7 @@ impl InstanceTable for PgTx<'_, '_> {
             deleted_at: row.get::<_, Option<i64>>(4).map(Timestamp),
             status: row.get(5),
             work: row.get(6),
+            parent: row.get(7),
         }))
     }
 
@@ -253,8 +254,8 @@ impl InstanceTable for PgTx<'_, '_> {
             .tx
             .prepare_cached(
                 "INSERT INTO instances (space, machine, id, machine_version, state, ctx, revision, created_at,
-                    updated_at, status, work, error)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11) ON CONFLICT (space, machine, id) DO NOTHING",
+                    updated_at, status, work, error, parent)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12) ON CONFLICT (space, machine, id) DO NOTHING",
             )
             .await?;
         let inserted = self
@@ -273,6 +274,7 @@ impl InstanceTable for PgTx<'_, '_> {
                     &write.status,
                     &write.work,
                     &write.error,
+                    &write.parent,
                 ],
             )
             .await?;

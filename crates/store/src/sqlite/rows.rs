@@ -11,8 +11,9 @@ pub(crate) use crate::decode::RawLogRow;
 use crate::decode::Text;
 pub(crate) use crate::decode::{LogRow, machine_version, revision, segment, space};
 
-/// Columns: space, machine, id, machine_version, state, ctx, revision, created_at, updated_at, deleted_at.
-pub(crate) const INSTANCE_COLUMNS: &str = "space, machine, id, machine_version, state, ctx, revision, created_at, updated_at, deleted_at, status, work, error";
+/// Columns: space, machine, id, machine_version, state, ctx, revision, created_at, updated_at, deleted_at,
+/// status, work, error, parent.
+pub(crate) const INSTANCE_COLUMNS: &str = "space, machine, id, machine_version, state, ctx, revision, created_at, updated_at, deleted_at, status, work, error, parent";
 
 /// An instance; a context that cannot be read back marks it (see [`InstanceRecord::unreadable`]).
 pub(crate) fn instance(row: &Row<'_>) -> Result<InstanceRecord, StoreError> {
@@ -34,6 +35,7 @@ pub(crate) fn instance(row: &Row<'_>) -> Result<InstanceRecord, StoreError> {
         status: crate::decode::instance_status(&row.get::<_, String>(10)?),
         work: crate::decode::instance_work(row.get::<_, Option<String>>(11)?.as_deref()),
         error: crate::decode::instance_error(row.get::<_, Option<String>>(12)?.as_deref()),
+        parent: crate::decode::instance_parent(row.get::<_, Option<String>>(13)?.as_deref()),
         unreadable,
     })
 }

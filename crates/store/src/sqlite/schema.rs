@@ -274,6 +274,10 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE instances ADD COLUMN work TEXT;
     ALTER TABLE instances ADD COLUMN error TEXT;
     "#,
+    // 8: child machines: the parent whose state started the instance and waits for its end.
+    r#"
+    ALTER TABLE instances ADD COLUMN parent TEXT;
+    "#,
 ];
 
 /// `PRAGMA auto_vacuum`'s value for incremental auto-vacuum.

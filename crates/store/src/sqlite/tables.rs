@@ -171,18 +171,18 @@ impl MachineTable for SqliteTx<'_> {
 
 impl InstanceTable for SqliteTx<'_> {
     async fn instance_for_update(&mut self, key: &InstanceKey) -> TxResult<Option<InstanceRow>> {
-        type Columns = (u32, String, String, u64, Option<i64>, String, Option<String>);
+        type Columns = (u32, String, String, u64, Option<i64>, String, Option<String>, Option<String>);
         let row: Option<Columns> = self
             .conn
             .prepare_cached(
-                "SELECT machine_version, state, ctx, revision, deleted_at, status, work FROM instances
+                "SELECT machine_version, state, ctx, revision, deleted_at, status, work, parent FROM instances
                  WHERE space = ?1 AND machine = ?2 AND id = ?3",
             )?
             .query_row(params![key.space.as_str(), key.machine.as_str(), key.id.as_str()], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
             })
             .optional()?;
-        let Some((version, state, ctx, rev, deleted_at, status, work)) = row else { return Ok(None) };
+        let Some((version, state, ctx, rev, deleted_at, status, work, parent)) = row else { return Ok(None) };
         Ok(Some(InstanceRow {
             machine_version: machine_version(version)?,
             state,
@@ -191,6 +191,7 @@ impl InstanceTable for SqliteTx<'_> {
             deleted_at: deleted_at.map(Timestamp),
             status,
             work,
+            parent,
         }))
     }
 
@@ -213,8 +214,8 @@ impl InstanceTable for SqliteTx<'_> {
             .conn
             .prepare_cached(
                 "INSERT INTO instances (space, machine, id, machine_version, state, ctx, revision, created_at,
-                    updated_at, status, work, error)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11) ON CONFLICT (space, machine, id) DO NOTHING",
+                    updated_at, status, work, error, parent)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12) ON CONFLICT (space, machine, id) DO NOTHING",
             )?
             .execute(params![
                 key.space.as_str(),
@@ -228,6 +229,7 @@ impl InstanceTable for SqliteTx<'_> {
                 write.status,
                 write.work,
                 write.error,
+                write.parent,
             ])?;
         Ok(inserted == 1)
     }
