@@ -395,7 +395,7 @@ pub async fn batch(
     let results: Vec<Value> = results
         .iter()
         .map(|r| match r {
-            BatchResult::Created(i) => serde_json::to_value(InstanceView::from(i)).unwrap_or(Value::Null),
+            BatchResult::Created(i) => serde_json::to_value(InstanceView::from(&**i)).unwrap_or(Value::Null),
             BatchResult::Applied(t) => serde_json::to_value(TransitionView::from(t)).unwrap_or(Value::Null),
             BatchResult::Deleted => json!({ "deleted": true }),
         })

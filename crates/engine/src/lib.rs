@@ -153,7 +153,7 @@ impl BatchOp {
 #[derive(Debug, Clone, PartialEq)]
 pub enum BatchResult {
     /// The created instance.
-    Created(InstanceRecord),
+    Created(Box<InstanceRecord>),
     /// The applied transition.
     Applied(TransitionApplied),
     /// The instance was deleted.
@@ -769,7 +769,7 @@ impl Engine {
         outcomes
             .into_iter()
             .map(|o| match o {
-                WriteOutcome::InstanceCreated(created) => Ok(BatchResult::Created(created.instance)),
+                WriteOutcome::InstanceCreated(created) => Ok(BatchResult::Created(Box::new(created.instance))),
                 WriteOutcome::EventApplied(event) => Ok(BatchResult::Applied(event.applied)),
                 WriteOutcome::InstanceDeleted => Ok(BatchResult::Deleted),
                 other => Err(unexpected(other)),
