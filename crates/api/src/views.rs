@@ -31,7 +31,7 @@ pub struct InstanceView<'a> {
     /// The child instance its current state waits for (read of one instance only).
     #[serde(skip_serializing_if = "Option::is_none")]
     child: Option<ChildView<'a>>,
-    /// The instance that started this one as its child and waits for its end.
+    /// The instance that started this one as its child.
     #[serde(skip_serializing_if = "Option::is_none")]
     parent: Option<ParentView<'a>>,
     /// Present only in a listing, on an instance whose stored ctx cannot be read back (`ctx` is
@@ -70,7 +70,7 @@ pub struct ChildView<'a> {
 pub struct ParentView<'a> {
     /// Its address, `space:machine:id`.
     instance: &'a str,
-    /// The parent's state that waits for this child.
+    /// The parent's state that started this child.
     state: &'a str,
 }
 

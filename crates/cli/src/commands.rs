@@ -445,7 +445,7 @@ fn instance_fields(space: &str, i: &Instance) -> String {
         rows.push(("child", format!("{} in state {} ({})", child.instance, child.state, child.status)));
     }
     if let Some(parent) = &i.parent {
-        rows.push(("parent", format!("{} (waiting in state {})", parent.instance, parent.state)));
+        rows.push(("parent", format!("{} (started from its state {})", parent.instance, parent.state)));
     }
     if let Some(error) = &i.error {
         rows.push(("error", error_text(error)));

@@ -97,7 +97,7 @@ pub struct Instance {
     /// The child instance its current state waits for, on a read of one instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub child: Option<ChildInstance>,
-    /// The instance that started this one as its child and waits for its end.
+    /// The instance that started this one as its child.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<ParentInstance>,
 }
@@ -118,7 +118,7 @@ pub struct ChildInstance {
 pub struct ParentInstance {
     /// Its address, `space:machine:id`.
     pub instance: String,
-    /// Its state that waits for the child.
+    /// Its state that started the child.
     pub state: String,
 }
 

@@ -612,6 +612,8 @@ impl Engine {
             return Err(EngineError::validation("reason must be 1 to 1024 bytes"));
         }
         self.execute(switchyard_store::CancelInstance { key, reason }).await?;
+        // A parent waiting for this instance may have moved into a state with work.
+        self.wake_scheduler();
         self.get_instance(space, machine, id).await
     }
 
@@ -636,8 +638,10 @@ impl Engine {
         let mut work = InstanceWork { jobs: Vec::with_capacity(instance.work.len()), child: None };
         for entry in &instance.work {
             if let Some(child) = switchyard_model::child_in_work(entry) {
+                // Shown beside the parent only: a child that cannot be read (its ctx damaged) is
+                // left out rather than failing the parent's read; reading it says why.
                 if let Some(key) = InstanceKey::from_address(child) {
-                    work.child = self.store.get_instance(&key).await?;
+                    work.child = self.store.get_instance(&key).await.ok().flatten();
                 }
             } else if let Some(job) = self.store.get_job(&instance.space, entry).await? {
                 work.jobs.push(job);
@@ -650,6 +654,8 @@ impl Engine {
     pub async fn delete_instance(&self, space: &str, machine: &str, id: &str) -> Result<(), EngineError> {
         let key = self.instance_key(space, machine, id)?;
         self.execute(DeleteInstance { key }).await?;
+        // A parent waiting for this instance may have moved into a state with work.
+        self.wake_scheduler();
         Ok(())
     }
 

@@ -309,6 +309,14 @@ fn every_broken_action_state_is_refused_naming_the_field() {
         // A child machine is named `name` or `space:name`.
         ("initial: a\nstates:\n  a: { invoke: { machine: 'no good' }, on_done: { to: a } }", "states.a.invoke.machine"),
         ("initial: a\nstates:\n  a: { invoke: { machine: 'a:b:c' }, on_done: { to: a } }", "states.a.invoke.machine"),
+        (
+            "initial: a\nstates:\n  a: { invoke: { machine: m, timeout: 1h }, on_done: { to: a } }",
+            "states.a.invoke.timeout",
+        ),
+        (
+            "initial: a\nstates:\n  a: { invoke: { machine: m, retry: { max_attempts: 2 } }, on_done: { to: a } }",
+            "states.a.invoke.retry",
+        ),
     ];
     let mut wrong = Vec::new();
     for (yaml, path) in cases {

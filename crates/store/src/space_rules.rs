@@ -25,7 +25,9 @@ pub(crate) struct SpaceTable {
 /// claims). A table they write rows into is therefore emptied after the table whose rows they
 /// lock — idempotency records and the log after `instances`, `kv_history` and the log after
 /// `kv_keys` — so the deletion, which waits on those locks, empties it once they committed.
-/// The log goes last.
+/// `instances` is emptied twice: a transition may start a child instance (a new row, not in the
+/// first deletion's snapshot) while the deletion waits on its parent's row; the second pass,
+/// after `jobs`, removes such a child once its transaction has committed. The log goes last.
 pub(crate) const TABLES: &[SpaceTable] = &[
     SpaceTable { table: "instances", counts: Some(|d| &mut d.instances) },
     SpaceTable { table: "machines", counts: None },
@@ -37,6 +39,7 @@ pub(crate) const TABLES: &[SpaceTable] = &[
     SpaceTable { table: "invocations", counts: Some(|d| &mut d.invocations) },
     SpaceTable { table: "functions", counts: None },
     SpaceTable { table: "jobs", counts: None },
+    SpaceTable { table: "instances", counts: Some(|d| &mut d.instances) },
     SpaceTable { table: "idempotency", counts: Some(|d| &mut d.idempotency_keys) },
     SpaceTable { table: "events", counts: Some(|d| &mut d.log_records) },
 ];

@@ -520,6 +520,17 @@ impl StateCompiler<'_, '_> {
             if let Err(message) = machine_address(&machine) {
                 self.error("invoke.machine", message);
             }
+            // A child is an instance, not an attempt: nothing to time out or retry. A state bounds
+            // its wait with `after`.
+            if invoke.timeout.is_some() {
+                self.error(
+                    "invoke.timeout",
+                    "a child machine has no attempts to time out; bound the wait with `after`",
+                );
+            }
+            if invoke.retry.is_some() {
+                self.error("invoke.retry", "a child machine is not retried; handle its error with `on_error`");
+            }
             CompiledInvoke::Machine { machine, input }
         };
         let done = self.declarations.clone().variable("result", ExprType::Dyn);

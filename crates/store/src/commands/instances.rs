@@ -7,8 +7,12 @@
 //!   job row in the same transaction as the instance's new state — nothing happens that did not
 //!   commit, nothing that committed is forgotten.
 //! - An instance's `work` lists the jobs of its current state (its action and timers, and the
-//!   machine's timeout). Leaving the state cancels those still pending; one running is left to
-//!   finish, and its result, no longer in `work`, is recorded with the job and ignored.
+//!   machine's timeout) and the child instance it waits for (`child:{address}`). Leaving the
+//!   state cancels the jobs still pending and the child; a job running is left to finish, and
+//!   its result, no longer in `work`, is recorded with the job and ignored.
+//! - A child's end (final state, failure, cancellation, deletion) moves its parent in the
+//!   child's own transaction, while the parent's `work` lists it; a child its parent gave up is
+//!   cancelled by the parent's transaction and reports nothing.
 //! - A job's result is applied to its instance only by the transaction that finishes the job
 //!   while its worker holds it (see `commands::jobs`), and only while the job is in `work`: a
 //!   result is applied once, even if the job ran twice.
@@ -97,7 +101,9 @@ impl Command for CreateInstance {
         if !effects.is_empty() && tx.instance_deleted_at_for_update(key).await?.is_some() {
             return Err(StoreError::InstanceExists { address }.into());
         }
-        instance.work = write_effects(tx, cx, key, &instance.state, Revision::FIRST, &effects).await?;
+        let child = children.first().map(|c| c.key.address());
+        instance.work =
+            write_effects(tx, cx, key, &instance.state, Revision::FIRST, &effects, child.as_deref()).await?;
         let work_text = work_text(&instance.work)?;
         let write = InstanceWrite {
             state: &instance.state,
@@ -252,8 +258,8 @@ pub(super) async fn transition<T: Tables>(
     let step = Step { input, record_payload, idem_key, max_context_bytes, finished_job, reports_seq: true };
     match transition_one(tx, cx, key, row, compiled, step).await? {
         Ok((applied, started_work, end)) => {
-            report_ends(tx, cx, end).await?;
-            Ok(Ok((applied, started_work)))
+            let parents_started = report_ends(tx, cx, end).await?;
+            Ok(Ok((applied, started_work || parents_started)))
         }
         Err(e) => Ok(Err(e)),
     }
@@ -311,7 +317,8 @@ async fn transition_one<T: Tables>(
         // The job whose end moves the instance has ended: nothing of it to cancel or read.
         let left: Vec<String> = left.into_iter().filter(|id| Some(id.as_str()) != finished_job).collect();
         work = leave_state(tx, cx, key, &row.state, &left, status.is_terminal()).await?;
-        work.extend(write_effects(tx, cx, key, &outcome.to, revision, &outcome.effects).await?);
+        let child = children.first().map(|c| c.key.address());
+        work.extend(write_effects(tx, cx, key, &outcome.to, revision, &outcome.effects, child.as_deref()).await?);
     }
     let work_text = work_text(&work)?;
     let write = InstanceWrite {
@@ -465,13 +472,14 @@ async fn write_effects<T: Tables>(
     state: &str,
     revision: Revision,
     effects: &[Effect],
+    child: Option<&str>,
 ) -> TxResult<Vec<String>> {
     let mut work = Vec::new();
     let address = key.address();
     for (n, effect) in effects.iter().enumerate() {
-        if let Effect::Invoke { kind: InvokeKind::Machine, payload, .. } = effect {
-            let child = child_key(key, revision, payload).map_err(StoreError::Internal)?;
-            work.push(child_work_entry(&child.address()));
+        if let Effect::Invoke { kind: InvokeKind::Machine, .. } = effect {
+            let child = child.ok_or_else(|| StoreError::Internal(format!("{address}: a child was not planned")))?;
+            work.push(child_work_entry(child));
             continue;
         }
         let reply = json!({ "instance": address, "state": state, "revision": revision.get() });
@@ -570,7 +578,8 @@ pub(super) async fn fail_instance<T: Tables>(
     error: &Value,
 ) -> TxResult<()> {
     let end = fail_one(tx, cx, key, row, error).await?;
-    report_ends(tx, cx, end).await
+    report_ends(tx, cx, end).await?;
+    Ok(())
 }
 
 /// One instance's failure (see [`fail_instance`]); returns the end to report to its parent.
@@ -621,8 +630,10 @@ struct ChildEnd {
 
 /// Applies children's ends to their parents, up the chain while parents end in turn: a result
 /// as `done.invoke`, an error as `error.invoke`, in the parent's transaction. A parent that no
-/// longer waits for the child (it left the state, was cancelled) records the end and ignores it.
-async fn report_ends<T: Tables>(tx: &mut T, cx: &mut Cx<'_>, mut next: Option<ChildEnd>) -> TxResult<()> {
+/// longer waits for the child (it left the state, was cancelled) records the end and ignores it;
+/// a deleted one ignores it. Returns whether a parent's transition wrote jobs.
+async fn report_ends<T: Tables>(tx: &mut T, cx: &mut Cx<'_>, mut next: Option<ChildEnd>) -> TxResult<bool> {
+    let mut started_work = false;
     while let Some(end) = next.take() {
         let Some(key) = InstanceKey::from_address(&end.parent.instance) else { continue };
         let Some(row) = tx.instance_for_update(&key).await? else { continue };
@@ -663,14 +674,17 @@ async fn report_ends<T: Tables>(tx: &mut T, cx: &mut Cx<'_>, mut next: Option<Ch
             reports_seq: false,
         };
         next = match transition_one(tx, cx, &key, &row, &compiled, step).await? {
-            Ok((_, _, end)) => end,
+            Ok((_, started, end)) => {
+                started_work |= started;
+                end
+            }
             Err(e) => {
                 let error = unhandled(&e, input);
                 fail_one(tx, cx, &key, &row, &error).await?
             }
         };
     }
-    Ok(())
+    Ok(started_work)
 }
 
 /// The error an instance stops on when its machine cannot apply an action's outcome: the
@@ -704,24 +718,29 @@ struct PlannedChild {
     state: String,
     effects: Vec<Effect>,
     parent: ParentLink,
+    /// The address of the child this one starts, if it starts one.
+    child: Option<String>,
 }
 
-/// The child instance an `invoke: {machine}` effect of `parent` at `revision` starts: same
-/// space, an id derived from the parent and its revision (readable when it fits, hashed when it
-/// would be too long), unique as revisions are never reused.
-fn child_key(parent: &InstanceKey, revision: Revision, payload: &Value) -> Result<InstanceKey, String> {
+/// The child instances an `invoke: {machine}` effect of `parent` at `revision` may start, in
+/// order of preference: the machine it names (in the parent's space unless it says another),
+/// with an id derived from the parent and its revision — readable, `{machine}.{id}.{revision}`,
+/// unless that is too long; else (or when the readable one is taken) hashed. Revisions are
+/// never reused, so a parent never derives the same ids twice.
+fn child_keys(parent: &InstanceKey, revision: Revision, payload: &Value) -> Result<Vec<InstanceKey>, String> {
     let machine = payload.get("machine").and_then(Value::as_str).unwrap_or("");
     let (space, name) = machine.split_once(':').unwrap_or((parent.space.as_str(), machine));
-    let space = switchyard_model::SpaceName::new(space).map_err(|e| format!("child machine {machine:?}: {e:?}"))?;
-    let name = Segment::new(name).map_err(|e| format!("child machine {machine:?}: {e:?}"))?;
-    let readable = format!("{}.{}.{}", parent.machine, parent.id, revision.get());
-    let id = Segment::new(&readable).or_else(|_| {
-        let mut hasher = std::hash::DefaultHasher::new();
-        (parent.address(), revision.get()).hash(&mut hasher);
-        Segment::new(&format!("child-{:016x}", hasher.finish()))
-    });
-    let id = id.map_err(|e| format!("child id: {e:?}"))?;
-    Ok(InstanceKey { space, machine: name, id })
+    let space = switchyard_model::SpaceName::new(space).map_err(|e| format!("child machine {machine:?}: {e}"))?;
+    let name = Segment::new(name).map_err(|e| format!("child machine {machine:?}: {e}"))?;
+    let mut hasher = std::hash::DefaultHasher::new();
+    (parent.address(), revision.get()).hash(&mut hasher);
+    let hashed = Segment::new(&format!("child-{:016x}", hasher.finish())).map_err(|e| format!("child id: {e}"))?;
+    let readable = Segment::new(&format!("{}.{}.{}", parent.machine, parent.id, revision.get())).ok();
+    Ok(readable
+        .into_iter()
+        .chain([hashed])
+        .map(|id| InstanceKey { space: space.clone(), machine: name.clone(), id })
+        .collect())
 }
 
 /// Checks every child instance `effects` start (and the children those start, down the tree)
@@ -749,7 +768,10 @@ async fn plan_children<T: Tables>(
         let grandchild = plan_child(tx, cx, origin, &effects).await?;
         planned[next].effects = effects;
         match grandchild {
-            Ok(grandchild) => planned.extend(grandchild),
+            Ok(grandchild) => {
+                planned[next].child = grandchild.as_ref().map(|g| g.key.address());
+                planned.extend(grandchild);
+            }
             Err(e) => return Ok(Err(e)),
         }
         next += 1;
@@ -781,10 +803,12 @@ async fn plan_child<T: Tables>(
             switchyard_model::MAX_CHILD_DEPTH
         ));
     }
-    let key = match child_key(origin.key, origin.revision, payload) {
-        Ok(key) => key,
+    let candidates = match child_keys(origin.key, origin.revision, payload) {
+        Ok(candidates) => candidates,
         Err(message) => return refuse(message),
     };
+    let Some(first) = candidates.first() else { return refuse("no id for the child".to_owned()) };
+    let key = first.clone();
     if key.space != origin.key.space {
         return refuse(format!("{machine:?} is in another space; an instance starts children in its own space only"));
     }
@@ -800,15 +824,27 @@ async fn plan_child<T: Tables>(
     if let Err(e) = compiled.validate_context(&ctx) {
         return refuse(format!("the input does not fit {space}:{name}'s context_schema: {e}"));
     }
+    match crate::machines::check_context_size(&serde_json::to_string(&ctx)?, INTERNAL_MAX_CONTEXT_BYTES) {
+        Ok(()) => {}
+        Err(StoreError::Transition(e)) => return Ok(Err(e)),
+        Err(other) => return Err(other.into()),
+    }
     let state = compiled.initial_state().to_owned();
     if compiled.is_final(&state) {
         return refuse(format!(
             "{space}:{name} starts in its final state \"{state}\", so there is nothing to wait for"
         ));
     }
-    if tx.instance_deleted_at_for_update(&key).await?.is_some() {
-        return refuse(format!("the child's id is taken: instance {} exists already", key.address()));
+    let mut free = None;
+    for candidate in candidates {
+        if tx.instance_deleted_at_for_update(&candidate).await?.is_none() {
+            free = Some(candidate);
+            break;
+        }
     }
+    let Some(key) = free else {
+        return refuse(format!("the child's ids are taken: instance {} exists already", key.address()));
+    };
     let address = key.address();
     let info = InstanceInfo { address: &address, revision: Revision::FIRST.get() };
     let effects = if compiled.does_work() {
@@ -826,7 +862,7 @@ async fn plan_child<T: Tables>(
         depth,
     };
     let status = compiled.status_in(&state);
-    Ok(Ok(Some(PlannedChild { key, version, ctx, status, state, effects, parent })))
+    Ok(Ok(Some(PlannedChild { key, version, ctx, status, state, effects, parent, child: None })))
 }
 
 /// Creates planned children (parents first): each row with its parent link and its own work,
@@ -834,7 +870,8 @@ async fn plan_child<T: Tables>(
 async fn start_children<T: Tables>(tx: &mut T, cx: &mut Cx<'_>, children: Vec<PlannedChild>) -> TxResult<()> {
     for child in children {
         let key = &child.key;
-        let work = write_effects(tx, cx, key, &child.state, Revision::FIRST, &child.effects).await?;
+        let work =
+            write_effects(tx, cx, key, &child.state, Revision::FIRST, &child.effects, child.child.as_deref()).await?;
         let work_text = work_text(&work)?;
         let ctx_text = serde_json::to_string(&child.ctx)?;
         let parent_text = serde_json::to_string(&child.parent)?;
@@ -972,7 +1009,8 @@ impl Command for CancelInstance {
         // A parent waiting for this child learns of it as the child's error.
         let end =
             child_end(key, &row, "child_cancelled", format!("child {} was cancelled: {message}", key.address()), None);
-        report_ends(tx, cx, end).await
+        report_ends(tx, cx, end).await?;
+        Ok(())
     }
 }
 
@@ -1016,7 +1054,8 @@ impl Command for DeleteInstance {
                 let payload = serde_json::json!({});
                 cx.append(tx, key.space.as_ref(), kinds::INSTANCE_DELETED, key.address(), &payload, None, false)
                     .await?;
-                report_ends(tx, cx, end).await
+                report_ends(tx, cx, end).await?;
+                Ok(())
             }
         }
     }

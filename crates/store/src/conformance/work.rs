@@ -274,4 +274,20 @@ async fn children_chain<H: Harness>(h: &H) {
     }
     let tree = read("tree", "t-2").await;
     assert_eq!((tree.status, tree.revision.get()), (InstanceStatus::Cancelled, 1));
+
+    // An id someone took already: the child gets the hashed form instead.
+    let taken =
+        CreateInstance { key: key_of("leaf", "branch.tree.t-3.1.1"), ctx: JsonObject::new(), idempotency: None };
+    store.execute(taken).await.expect("a leaf of someone's own");
+    let create = CreateInstance { key: key_of("tree", "t-3"), ctx: JsonObject::new(), idempotency: None };
+    store.execute(create).await.expect("create");
+    let branch = read("branch", "tree.t-3.1").await;
+    let entry = branch.work.first().cloned().unwrap_or_default();
+    assert!(entry.starts_with("child:acme:leaf:child-"), "{branch:?}");
+    let leaf = store
+        .get_instance(&InstanceKey::from_address(&entry["child:".len()..]).expect("an address"))
+        .await
+        .expect("read")
+        .expect("the leaf exists");
+    assert_eq!(leaf.parent.map(|p| p.instance), Some("acme:branch:tree.t-3.1".to_string()));
 }

@@ -10,7 +10,9 @@
 //!    every machine name the group writes (sorted by hash), then row locks on every existing
 //!    instance it writes (`ORDER BY space, machine, id FOR UPDATE`), then row locks on every
 //!    invocation it finishes (`ORDER BY id FOR UPDATE`). Every group on every node takes its
-//!    locks in that order, so groups do not deadlock, and two requests with one idempotency
+//!    locks in that order, so groups do not deadlock on them (a few ops lock more rows as they
+//!    go — a lease round's jobs' instances, a child's parent — and can; step 4 retries those),
+//!    and two requests with one idempotency
 //!    key — or two events to one instance — are serialised across nodes: the idempotency check
 //!    and the revision check run under those locks. (Two requests with the same key are never
 //!    put in one group: the later waits for the next group.) Ops that lock rows themselves
