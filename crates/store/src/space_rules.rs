@@ -77,7 +77,9 @@ mod tests {
     #[test]
     fn every_kind_is_counted_once() {
         let mut d = SpaceDeletion::default();
-        for t in TABLES {
+        let mut seen = std::collections::BTreeSet::new();
+        // A table swept twice (`instances`) counts into one kind.
+        for t in TABLES.iter().filter(|t| seen.insert(t.table)) {
             if let Some(count) = t.counts {
                 *count(&mut d) += 1;
             }

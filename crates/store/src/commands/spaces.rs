@@ -54,8 +54,9 @@ impl Command for DeleteSpace {
         }
         for t in space_rules::TABLES {
             let n = tx.delete_space_rows(t.table, space).await?;
+            // Added, not set: a table swept twice (`instances`) counts both passes.
             if let Some(count) = t.counts {
-                *count(&mut deleted) = n;
+                *count(&mut deleted) += n;
             }
         }
         tx.delete_space_row(space).await?;
