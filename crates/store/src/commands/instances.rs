@@ -406,18 +406,32 @@ pub(super) async fn cancel_work<T: Tables>(
     work: &[String],
     why: &str,
 ) -> TxResult<()> {
+    let children = cancel_jobs(tx, cx, key, work).await?;
+    if !children.is_empty() {
+        cancel_children(tx, cx, children, &format!("its parent {} {why}", key.address())).await?;
+    }
+    Ok(())
+}
+
+/// Cancels the jobs of `work` that have not finished; returns the addresses of the children it
+/// lists, left to the caller.
+async fn cancel_jobs<T: Tables>(
+    tx: &mut T,
+    cx: &mut Cx<'_>,
+    key: &InstanceKey,
+    work: &[String],
+) -> TxResult<Vec<String>> {
+    let mut children = Vec::new();
     for id in work {
         if let Some(child) = child_in_work(id) {
-            let reason = format!("its parent {} {why}", key.address());
-            cancel_children(tx, cx, vec![child.to_owned()], &reason).await?;
-            continue;
-        }
-        let Some(mut job) = tx.job_for_update(key.space.as_ref(), id).await? else { continue };
-        if !job.status.is_terminal() {
+            children.push(child.to_owned());
+        } else if let Some(mut job) = tx.job_for_update(key.space.as_ref(), id).await?
+            && !job.status.is_terminal()
+        {
             cancel_job_row(tx, cx, &mut job).await?;
         }
     }
-    Ok(())
+    Ok(children)
 }
 
 /// Cancels child instances their parent no longer waits for, and their children in turn: their
@@ -435,15 +449,8 @@ async fn cancel_children<T: Tables>(
         if row.deleted_at.is_some() || crate::decode::instance_status(&row.status).is_terminal() {
             continue;
         }
-        for id in crate::decode::instance_work(row.work.as_deref()) {
-            if let Some(child) = child_in_work(&id) {
-                children.push(child.to_owned());
-            } else if let Some(mut job) = tx.job_for_update(key.space.as_ref(), &id).await?
-                && !job.status.is_terminal()
-            {
-                cancel_job_row(tx, cx, &mut job).await?;
-            }
-        }
+        let work = crate::decode::instance_work(row.work.as_deref());
+        children.extend(cancel_jobs(tx, cx, &key, &work).await?);
         let error = json!({ "code": "cancelled", "message": format!("cancelled because {reason}") });
         let error_text = serde_json::to_string(&error)?;
         tx.set_instance_status(&key, InstanceStatus::Cancelled.as_str(), None, Some(&error_text), cx.now).await?;
