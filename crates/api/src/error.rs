@@ -50,6 +50,8 @@ pub fn code_status(code: ErrorCode) -> StatusCode {
         | ErrorCode::SubscriptionNotFound
         | ErrorCode::FunctionNotFound
         | ErrorCode::InvocationNotFound
+        | ErrorCode::FlowNotFound
+        | ErrorCode::RunNotFound
         | ErrorCode::JobNotFound
         | ErrorCode::SpaceNotFound
         | ErrorCode::NotFound => StatusCode::NOT_FOUND,

@@ -77,7 +77,7 @@ pub async fn list_spaces(State(state): State<AppState>, Caller(caller): Caller) 
     Ok(ok(StatusCode::OK, json!({ "spaces": spaces })))
 }
 
-fn definition_format(headers: &HeaderMap, body: &[u8]) -> Result<DefinitionFormat> {
+pub(crate) fn definition_format(headers: &HeaderMap, body: &[u8]) -> Result<DefinitionFormat> {
     let Some(media_type) = crate::extract::media_type(headers) else {
         // Without a declared type, a body that opens like JSON is JSON; anything else is YAML
         // (a superset for our purposes).

@@ -10,6 +10,7 @@
 pub mod access;
 mod error;
 mod extract;
+mod flows;
 mod functions;
 mod handlers;
 mod jobs;
@@ -117,6 +118,21 @@ routes! {
     "/v1/spaces/{space}/subscriptions/{name}/dead-letters/discard" => {
         Post Space(Writer) => streams::discard_dead_letters,
     },
+    "/v1/spaces/{space}/flows" => { Get Space(Reader) => flows::list_flows },
+    "/v1/spaces/{space}/flows/{name}" => {
+        Get Space(Reader) => flows::get_flow,
+        Put Space(Writer) => flows::put_flow,
+    },
+    "/v1/spaces/{space}/flows/{name}/runs" => { Post Space(Writer) => flows::start_run },
+    "/v1/spaces/{space}/runs" => { Get Space(Reader) => flows::list_runs },
+    // Fixed segments: they win over `{id}` below, so no run is reachable as .../runs/cancel.
+    "/v1/spaces/{space}/runs/cancel" => { Post Space(Writer) => flows::cancel_runs },
+    "/v1/spaces/{space}/runs/retry" => { Post Space(Writer) => flows::retry_runs },
+    "/v1/spaces/{space}/runs/{id}" => { Get Space(Reader) => flows::get_run },
+    "/v1/spaces/{space}/runs/{id}/cancel" => { Post Space(Writer) => flows::cancel_run },
+    "/v1/spaces/{space}/runs/{id}/retry" => { Post Space(Writer) => flows::retry_run },
+    "/v1/spaces/{space}/runs/{id}/rerun" => { Post Space(Writer) => flows::rerun_run },
+    "/v1/spaces/{space}/runs/{id}/events" => { Post Space(Writer) => flows::send_run_event },
     "/v1/spaces/{space}/functions" => { Get Space(Reader) => functions::list_functions },
     "/v1/spaces/{space}/functions/{name}" => {
         Get Space(Reader) => functions::get_function,

@@ -24,6 +24,17 @@ use fuzz_support::{
     ByteEdit, JSON, JsonEdit, ORDER_YAML, Server, byte_edit, check_answer, edit_bytes, edit_json, json_edit, path,
 };
 
+/// A flow in YAML: a seed for the flow route's raw bodies.
+const FLOW_YAML: &str = "name: fz
+nodes:
+  - { id: a, kind: transform, value: 'input.x * 2' }
+  - { id: b, kind: condition, if: 'nodes.a.output > 2' }
+  - { id: c, kind: fail, code: small }
+edges:
+  - { from: a, to: b }
+  - { from: b, to: c, branch: false }
+";
+
 /// A body-carrying route, with valid bodies to start from.
 struct Route {
     method: Method,
@@ -99,6 +110,31 @@ fn routes() -> Vec<Route> {
             ],
         ),
         route(Method::POST, path("/jobs/retry"), vec![json!({"kind": "http", "limit": 10}), json!({})]),
+        Route {
+            raw_seeds: vec![FLOW_YAML.as_bytes()],
+            ..route(
+                Method::PUT,
+                path("/flows/fz"),
+                vec![json!({"nodes": [{"id": "a", "kind": "transform", "value": "input.x * 2"}], "edges": []})],
+            )
+        },
+        route(
+            Method::POST,
+            path("/flows/fz/runs"),
+            vec![json!({"input": {"x": 2}, "idempotency_key": "r"}), json!({})],
+        ),
+        route(Method::POST, path("/runs/cancel"), vec![json!({"flow": "fz", "status": "running"}), json!({})]),
+        route(
+            Method::POST,
+            path("/runs/retry"),
+            vec![json!({"flow": "fz", "status": "failed", "since": "2026-01-01T00:00:00Z"}), json!({})],
+        ),
+        route(Method::POST, path("/runs/r-1/cancel"), vec![json!({"reason": "no longer needed"}), json!({})]),
+        route(
+            Method::POST,
+            path("/runs/r-1/events"),
+            vec![json!({"event": "approve", "payload": {"by": "ops"}, "idempotency_key": "a"})],
+        ),
         route(
             Method::POST,
             path("/jobs/j-1/retry"),
@@ -242,6 +278,10 @@ const BODILESS: &[&str] = &[
     "/v1/spaces/{space}/functions/{name}/invocations",
     "/v1/spaces/{space}/invocations/{id}",
     "/v1/spaces/{space}/jobs/{id}/cancel",
+    "/v1/spaces/{space}/flows",
+    "/v1/spaces/{space}/runs",
+    "/v1/spaces/{space}/runs/{id}/retry",
+    "/v1/spaces/{space}/runs/{id}/rerun",
 ];
 
 /// Whether a concrete path matches a route template (`{x}` is one segment, `{*x}` the rest).

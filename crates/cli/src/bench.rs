@@ -39,6 +39,10 @@ pub enum BenchKind {
     /// completed runs per second and start-to-completion latency. With --timers, report how
     /// late 1 s timers fire.
     Workflow(crate::bench_workflow::WorkflowBenchArgs),
+    /// Run a three-node flow (function → transform → function) from many starters; report
+    /// completed runs per second and start-to-completion latency. With --foreach N, time one run
+    /// of a foreach over N items.
+    Flow(crate::bench_flow::FlowBenchArgs),
 }
 
 /// Arguments of `switchyard bench events`.
@@ -131,6 +135,7 @@ pub async fn run(args: BenchArgs, target: &ClientBuilder, token: Option<&str>) -
         BenchKind::Invoke(a) => crate::bench_functions::invoke(a, target).await,
         BenchKind::Jobs(a) => crate::bench_jobs::jobs(a, target, token).await,
         BenchKind::Workflow(a) => crate::bench_workflow::workflow(a, target, token).await,
+        BenchKind::Flow(a) => crate::bench_flow::flow(a, target, token).await,
     }
 }
 

@@ -65,7 +65,7 @@ fn workflow_machine(steps: usize, function: &str) -> Value {
 const TIMER_MACHINE: &str = r#"{"name": "bench-timer", "initial": "waiting",
   "states": {"waiting": {"after": {"1s": "fired"}}, "fired": {"final": true}}}"#;
 
-fn histogram() -> Histogram<u64> {
+pub(crate) fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds")
 }
 
@@ -75,7 +75,7 @@ fn millis(rfc3339: &str) -> Option<i64> {
 }
 
 /// A counter's value in Prometheus text (the sum over its series), 0 when absent.
-fn counter(text: &str, name: &str) -> f64 {
+pub(crate) fn counter(text: &str, name: &str) -> f64 {
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .filter_map(|l| {
@@ -86,11 +86,11 @@ fn counter(text: &str, name: &str) -> f64 {
 }
 
 /// What the watcher hands the starters: per instance id, who waits for it to finish.
-type Waiting = Arc<Mutex<HashMap<String, tokio::sync::oneshot::Sender<Value>>>>;
+pub(crate) type Waiting = Arc<Mutex<HashMap<String, tokio::sync::oneshot::Sender<Value>>>>;
 
 /// Follows `instance.transitioned` records of `machine` into `to`, handing each record to the
 /// starter waiting for its instance (or keeping it when nobody waits yet).
-async fn follow(
+pub(crate) async fn follow(
     http: reqwest::Client,
     url: String,
     token: Option<String>,

@@ -6,6 +6,7 @@
 
 mod address;
 mod bench;
+mod bench_flow;
 mod bench_functions;
 mod bench_jobs;
 mod bench_streams;
@@ -13,6 +14,7 @@ mod bench_workflow;
 mod commands;
 mod config;
 mod context;
+mod flows;
 mod functions;
 mod http_server;
 mod jobs;
@@ -105,6 +107,12 @@ enum ClientCommand {
     /// Enqueues and inspects durable jobs; re-drives dead ones.
     #[command(subcommand)]
     Job(jobs::JobCommand),
+    /// Stores, reads, draws and starts flows (workflows of nodes and edges).
+    #[command(subcommand)]
+    Flow(flows::FlowCommand),
+    /// Lists, reads and follows flow runs; answers, cancels, retries and reruns them.
+    #[command(subcommand)]
+    Run(flows::RunCommand),
 }
 
 /// A mistake in how the command was called; exits with code 2.
@@ -310,6 +318,8 @@ async fn run_client_command(command: ClientCommand, client: &Client, settings: &
         ClientCommand::Sub(cmd) => streams::sub(cmd, client, settings).await,
         ClientCommand::Fn(cmd) => functions::function(cmd, client, settings).await,
         ClientCommand::Job(cmd) => jobs::job(cmd, client, settings).await,
+        ClientCommand::Flow(cmd) => flows::flow(cmd, client, settings).await,
+        ClientCommand::Run(cmd) => flows::run(cmd, client, settings).await,
     }
 }
 

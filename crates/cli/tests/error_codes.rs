@@ -96,6 +96,8 @@ produced! {
     "api:function_not_found" => function_not_found_for_an_unknown_function_or_version,
     "api:invocation_not_found" => invocation_not_found_for_an_unknown_invocation,
     "api:job_not_found" => job_not_found_for_an_unknown_or_deleted_job,
+    "api:flow_not_found" => flow_not_found_for_an_unknown_flow_or_a_machine,
+    "api:run_not_found" => run_not_found_for_an_unknown_run_or_a_subflow,
     "api:invalid_component" => invalid_component_for_bytes_that_are_no_component,
     "api:component_world_mismatch" => component_world_mismatch_for_a_component_without_handle,
     "invocation:function_timeout" => function_timeout_for_a_guest_past_its_timeout,
@@ -769,6 +771,27 @@ mod produce {
             Seen::answer("re-drive an unknown job", http.post(&format!("{unknown}/retry"), json!({})).await),
             Seen::answer("a deleted job", http.get(&deleted).await),
             Seen::answer("delete a deleted job", http.send(Method::DELETE, &deleted, None).await),
+        ]
+    }
+
+    pub async fn flow_not_found_for_an_unknown_flow_or_a_machine() -> Vec<Seen> {
+        let server = TestServer::start();
+        let http = Http::new(&server);
+        let (status, _) = http.put_yaml("/v1/spaces/acme/machines/plain", "initial: a\nstates: [a]\n").await;
+        assert_eq!(status, StatusCode::OK);
+        vec![
+            Seen::answer("an unknown flow", http.get("/v1/spaces/acme/flows/nope").await),
+            Seen::answer("a machine, not a flow", http.get("/v1/spaces/acme/flows/plain").await),
+            Seen::answer("a run of an unknown flow", http.post("/v1/spaces/acme/flows/nope/runs", json!({})).await),
+        ]
+    }
+
+    pub async fn run_not_found_for_an_unknown_run_or_a_subflow() -> Vec<Seen> {
+        let server = TestServer::start();
+        let http = Http::new(&server);
+        vec![
+            Seen::answer("an unknown run", http.get("/v1/spaces/acme/runs/nope").await),
+            Seen::answer("retry an unknown run", http.post("/v1/spaces/acme/runs/nope/retry", json!({})).await),
         ]
     }
 

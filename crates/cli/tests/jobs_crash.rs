@@ -267,3 +267,63 @@ async fn an_action_states_charge_completes_exactly_once_across_sigkills() {
     assert_eq!(*recorder.acknowledged.lock().expect("acknowledged"), requested);
     assert!(recorder.requests().len() > ORDERS, "the killed charges were tried again under the same keys");
 }
+
+/// A flow of two HTTP nodes and a transform, each node's request to `url`.
+fn two_step_flow(url: &str) -> String {
+    format!(
+        "nodes:
+  - {{ id: reserve, kind: http, url: \"'{url}/reserve'\", retry: {{ max_attempts: 20, initial: 10ms, max: 200ms }} }}
+  - {{ id: confirm, kind: http, url: \"'{url}/confirm'\", retry: {{ max_attempts: 20, initial: 10ms, max: 200ms }} }}
+  - {{ id: done, kind: transform, value: '[nodes.reserve.output.status, nodes.confirm.output.status]' }}
+edges:
+  - {{ from: reserve, to: confirm }}
+  - {{ from: confirm, to: done }}
+"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn flow_runs_killed_mid_run_resume_and_finish_with_each_effect_once() {
+    let recorder = Recorder::start(true).await;
+    let url = format!("http://{}", recorder.addr);
+    let data = tempfile::tempdir().expect("temp dir");
+    let args = ["--jobs-allow-private-networks", "--job-slots", "8"];
+    let mut server = TestServer::start_in(data.path(), &args);
+    let http = Http::new(&server);
+    let (status, body) = http.put_yaml("/v1/spaces/acme/flows/booking", &two_step_flow(&url)).await;
+    assert!(status.is_success(), "{status} {body}");
+    const RUNS: usize = 20;
+    let mut ids = Vec::new();
+    for _ in 0..RUNS {
+        let (status, run) = http.post("/v1/spaces/acme/flows/booking/runs", json!({ "input": {} })).await;
+        assert!(status.is_success(), "{status} {run}");
+        ids.push(run["id"].as_str().expect("an id").to_owned());
+    }
+    // Kill while the first nodes' requests are held by the target; then let them through and
+    // kill again while the second nodes' are in flight.
+    wait_until("8 reservations held by the target", PATIENCE, || async {
+        (recorder.requests().len() >= 8).then_some(())
+    })
+    .await;
+    server.kill();
+    server = TestServer::start_node(data.path(), &args, &server.admin_token.clone());
+    recorder.release();
+    wait_until("a confirmation requested", PATIENCE, || async { (recorder.requests().len() > RUNS).then_some(()) })
+        .await;
+    server.kill();
+    server = TestServer::start_node(data.path(), &args, &server.admin_token.clone());
+    let http = Http::new(&server);
+    for id in &ids {
+        let path = format!("/v1/spaces/acme/runs/{id}");
+        let run = wait_until(&format!("run {id} to succeed"), PATIENCE, || async {
+            let (_, run) = http.get(&path).await;
+            (run["status"] == "succeeded").then_some(run)
+        })
+        .await;
+        assert_eq!(run["output"], json!([200, 200]), "{run}");
+    }
+    // Two keys per run (one per node), every request of a node under its key, each acknowledged.
+    let requested: BTreeSet<String> = recorder.requests().into_iter().collect();
+    assert_eq!(requested.len(), RUNS * 2, "{requested:?}");
+    assert_eq!(*recorder.acknowledged.lock().expect("acknowledged"), requested);
+}

@@ -316,8 +316,9 @@ fn scratch() -> tempfile::TempDir {
         let from = switchyard_testkit::example_function(name);
         std::fs::copy(&from, built.join(from.file_name().expect("a file name"))).expect("copy an example");
     }
-    std::os::unix::fs::symlink(repo().join("examples/machines"), tour.join("examples/machines"))
-        .expect("link the example machines");
+    for examples in ["examples/machines", "examples/flows"] {
+        std::os::unix::fs::symlink(repo().join(examples), tour.join(examples)).expect("link the examples");
+    }
     // The guest SDK inherits its package fields from the workspace's manifest.
     for entry in ["crates", "Cargo.toml", "Cargo.lock", "wit"] {
         std::os::unix::fs::symlink(repo().join(entry), tour.join(entry)).expect("link the checkout");

@@ -9,6 +9,7 @@
 //! `rustls-platform-verifier`) or to a CA added with [`ClientBuilder::ca_cert_file`].
 
 mod error;
+mod flows;
 mod functions;
 mod jobs;
 mod streams;
@@ -24,6 +25,10 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 pub use error::ClientError;
+pub use flows::{
+    BulkRuns, Flow, FlowList, FlowSummary, ListRuns, PutFlow, Run, RunError, RunEvent, RunFilter, RunNode, RunPage,
+    RunSubflow, RunSummary, SkippedRun, StartRun,
+};
 pub use functions::{FunctionInfo, FunctionSettings, InvocationPage, InvokeOptions, InvokeOutput};
 pub use jobs::{Enqueued, JobQuery};
 pub use streams::{

@@ -121,6 +121,10 @@ error_codes! {
     InvalidComponent = "invalid_component",
     /// The component does not fit the `switchyard:function` world.
     ComponentWorldMismatch = "component_world_mismatch",
+    /// No such flow (or version), or the machine of that name is not a flow.
+    FlowNotFound = "flow_not_found",
+    /// No such run.
+    RunNotFound = "run_not_found",
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -204,6 +208,16 @@ pub enum EngineError {
     /// No such invocation.
     #[error("invocation {0} not found")]
     InvocationNotFound(String),
+    /// No such flow.
+    #[error("{0}")]
+    FlowNotFound(String),
+    /// No such run.
+    #[error("run {0} not found")]
+    RunNotFound(String),
+    /// The request cannot apply to the resource as it stands (a name taken by another kind,
+    /// a run that is not in a state to retry).
+    #[error("{0}")]
+    Conflict(String),
     /// A deployed component cannot be used.
     #[error("{message}")]
     InvalidComponent {
@@ -251,6 +265,9 @@ impl EngineError {
             EngineError::SeqExpired { .. } => ErrorCode::SeqExpired,
             EngineError::FunctionNotFound(_) => ErrorCode::FunctionNotFound,
             EngineError::InvocationNotFound(_) => ErrorCode::InvocationNotFound,
+            EngineError::FlowNotFound(_) => ErrorCode::FlowNotFound,
+            EngineError::RunNotFound(_) => ErrorCode::RunNotFound,
+            EngineError::Conflict(_) => ErrorCode::Conflict,
             EngineError::InvalidComponent { code, .. } => *code,
             EngineError::JsonLimit { source, .. } => json_limit_code(source),
             EngineError::AdminTokenFile { .. } => ErrorCode::Internal,

@@ -15,6 +15,7 @@
 
 pub mod auth;
 mod error;
+pub mod flows;
 pub mod functions;
 pub mod jobs;
 pub mod kv;
@@ -37,6 +38,7 @@ use switchyard_store::*;
 
 pub use auth::Principal;
 pub use error::{EngineError, ErrorCode};
+pub use flows::{BulkOutcome, FlowRecord, RunFilter, RunPage, RunStatus};
 pub use functions::{FunctionSettings, FunctionView, FunctionsConfig, InvokeRequest};
 pub use jobs::{EnqueueJob, JOB_KINDS, JobMetrics, JobsConfig, LAG_BUCKETS_MS};
 pub use kv::{KeyPage, KvPutRequest, check_kv_key};
@@ -445,6 +447,31 @@ impl Engine {
                 details: serde_json::json!({ "errors": [{ "path": "name", "message": format!("must be \"{name}\" or absent") }] }),
             });
         }
+        if compiled.flow().is_some() {
+            return Err(EngineError::Validation {
+                message: "flow: only a flow's own compilation sets it; put the flow at /v1/spaces/{space}/flows/{name}"
+                    .to_owned(),
+                details: serde_json::json!({ "errors": [{ "path": "flow", "message": "put flows at /flows/{name}" }] }),
+            });
+        }
+        if let Some(latest) = self.store.get_machine(&space, &name, None).await?
+            && latest.definition.get("flow").is_some()
+        {
+            return Err(EngineError::Conflict(format!(
+                "{space}:{name} is a flow; change it by putting the flow (a flow and a machine cannot share a name)"
+            )));
+        }
+        self.store_compiled_machine(space, name, &compiled).await
+    }
+
+    /// Stores a compiled machine (a machine's or a flow's) once its functions and children are
+    /// known to be of its own space.
+    pub(crate) async fn store_compiled_machine(
+        &self,
+        space: SpaceName,
+        name: Segment,
+        compiled: &CompiledMachine,
+    ) -> Result<(MachineVersion, bool), EngineError> {
         // A state invokes functions and starts machines of its own space only: a token granted
         // this space must not reach into another through a machine.
         let mut invoked = compiled.invoked_functions();
@@ -584,11 +611,9 @@ impl Engine {
             return Err(EngineError::validation("limit must be between 1 and 1000"));
         }
         let query = ListInstances {
-            space: parse_space(space)?,
-            machine: parse_segment("machine name", machine)?,
             state,
             after_id: cursor,
-            limit,
+            ..ListInstances::of(parse_space(space)?, parse_segment("machine name", machine)?, limit)
         };
         let instances = self.store.list_instances(&query).await?;
         let next_cursor =
@@ -637,6 +662,10 @@ impl Engine {
     pub async fn instance_work(&self, instance: &InstanceRecord) -> Result<InstanceWork, EngineError> {
         let mut work = InstanceWork { jobs: Vec::with_capacity(instance.work.len()), child: None };
         for entry in &instance.work {
+            // A fan-out's children that ended or wait their turn: nothing running to show.
+            if ["ok:", "failed:", "queued:"].iter().any(|prefix| entry.starts_with(prefix)) {
+                continue;
+            }
             if let Some(child) = switchyard_model::child_in_work(entry) {
                 // Shown beside the parent only: a child that cannot be read (its ctx damaged) is
                 // left out rather than failing the parent's read; reading it says why.

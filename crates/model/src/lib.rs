@@ -22,6 +22,7 @@ pub mod address;
 pub mod auth;
 pub mod definition;
 pub mod expr;
+pub mod flow;
 pub mod functions;
 pub mod idempotency;
 pub mod instances;

@@ -31,7 +31,7 @@ fn object(value: Value) -> Map<String, Value> {
 const AT: i64 = 1_700_000_000_000;
 
 fn info(revision: u64) -> InstanceInfo<'static> {
-    InstanceInfo { address: "acme:order:o-1", revision }
+    InstanceInfo { address: "acme:order:o-1", revision, attempt: 0 }
 }
 
 const ORDER: &str = include_str!("../../../examples/machines/order.yaml");
@@ -84,7 +84,7 @@ fn a_state_that_invokes_a_machine_starts_a_child_with_its_input_as_ctx() {
     assert_eq!(parent.invoked_machines(), vec![("states.shipping.invoke.machine".to_string(), "shipment")]);
     assert!(parent.invoked_functions().is_empty());
     assert_eq!(parent.status_in("shipping"), InstanceStatus::Running);
-    let effects = parent.start(&object(json!({ "order": "o-1" })), info(1), AT).expect("starts");
+    let effects = parent.start(&object(json!({ "order": "o-1" })), info(1), AT).expect("starts").effects;
     assert_eq!(effects.len(), 2, "{effects:?}");
     assert_eq!(
         effects[0],
@@ -178,7 +178,7 @@ transitions:
     .expect("compiles");
     assert_eq!(machine.status_in("requested"), InstanceStatus::Waiting);
     let ctx = object(json!({ "deadline": "2030-01-01T00:00:00Z" }));
-    let started = machine.start(&ctx, info(1), AT).expect("start");
+    let started = machine.start(&ctx, info(1), AT).expect("start").effects;
     let names: Vec<(&str, i64)> = started
         .iter()
         .map(|e| match e {

@@ -206,7 +206,7 @@ const SYNTAX_CASES: &[(DefinitionFormat, &str, &str)] = &[
     (
         DefinitionFormat::Json,
         r#"{"initial":"a","states":["a"],"colour":"red"}"#,
-        r#"colour: unknown field "colour", expected one of "name", "initial", "states", "final", "transitions", "context_schema", "timeout" (JSON line 1, column 38)"#,
+        r#"colour: unknown field "colour", expected one of "name", "initial", "states", "final", "transitions", "context_schema", "timeout", "flow" (JSON line 1, column 38)"#,
     ),
     (
         DefinitionFormat::Json,

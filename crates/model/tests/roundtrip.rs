@@ -99,6 +99,7 @@ fn definition() -> impl Strategy<Value = MachineDefinition> {
                 transitions,
                 context_schema: schema.map(|i| serde_json::from_str(SCHEMAS[i]).unwrap()),
                 timeout: None,
+                flow: None,
             }
         })
 }

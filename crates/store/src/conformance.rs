@@ -535,7 +535,7 @@ async fn delete_is_soft<H: Harness>(h: &H) {
         }))
         .await;
     assert!(matches!(reuse, Err(StoreError::InstanceExists { .. })), "deleted ids are not reused");
-    let query = ListInstances { space: space("acme"), machine: seg("order"), state: None, after_id: None, limit: 10 };
+    let query = ListInstances::of(space("acme"), seg("order"), 10);
     assert!(store.list_instances(&query).await.expect("list").is_empty());
     let history = store.history("acme:order:o-1", Seq(0), 10).await.expect("history");
     assert_eq!(history.last().map(|r| r.kind.as_str()), Some(kinds::INSTANCE_DELETED));
@@ -550,8 +550,7 @@ async fn list_instances_filters_and_pages<H: Harness>(h: &H) {
     for i in [1, 3, 5] {
         applied(&*store, event("acme", &format!("o-{i}"), "pay", json!({ "amount": 1 }))).await;
     }
-    let mut query =
-        ListInstances { space: space("acme"), machine: seg("order"), state: None, after_id: None, limit: 3 };
+    let mut query = ListInstances::of(space("acme"), seg("order"), 3);
     let mut seen = Vec::new();
     loop {
         let page = store.list_instances(&query).await.expect("list");
@@ -563,16 +562,31 @@ async fn list_instances_filters_and_pages<H: Harness>(h: &H) {
         seen.extend(page.into_iter().map(|i| i.id.to_string()));
     }
     assert_eq!(seen, (0..7).map(|i| format!("o-{i}")).collect::<Vec<_>>());
-    let paid = ListInstances {
-        space: space("acme"),
-        machine: seg("order"),
-        state: Some("paid".into()),
-        after_id: None,
-        limit: 100,
-    };
-    let paid: Vec<String> =
-        store.list_instances(&paid).await.expect("list").into_iter().map(|i| i.id.to_string()).collect();
-    assert_eq!(paid, vec!["o-1", "o-3", "o-5"]);
+    let ids = |list: Vec<InstanceRecord>| list.into_iter().map(|i| i.id.to_string()).collect::<Vec<_>>();
+    let all = || ListInstances::of(space("acme"), seg("order"), 100);
+    let paid = ListInstances { state: Some("paid".into()), ..all() };
+    assert_eq!(ids(store.list_instances(&paid).await.expect("list")), vec!["o-1", "o-3", "o-5"]);
+
+    // Newest first, paged from the end.
+    let mut query = ListInstances { newest_first: true, ..ListInstances::of(space("acme"), seg("order"), 3) };
+    let mut seen = Vec::new();
+    loop {
+        let page = store.list_instances(&query).await.expect("list");
+        if page.is_empty() {
+            break;
+        }
+        query.after_id = page.last().map(|i| i.id.to_string());
+        seen.extend(ids(page));
+    }
+    assert_eq!(seen, (0..7).rev().map(|i| format!("o-{i}")).collect::<Vec<_>>());
+
+    // An id range, a status, and roots only (none of these has a parent).
+    let range = ListInstances { id_at_least: Some("o-2".into()), id_below: Some("o-5".into()), ..all() };
+    assert_eq!(ids(store.list_instances(&range).await.expect("list")), vec!["o-2", "o-3", "o-4"]);
+    let active = ListInstances { status: Some("active".into()), roots_only: true, ..all() };
+    assert_eq!(store.list_instances(&active).await.expect("list").len(), 7);
+    let failed = ListInstances { status: Some("failed".into()), state: Some("paid".into()), ..all() };
+    assert!(store.list_instances(&failed).await.expect("list").is_empty());
 }
 
 async fn history_in_order<H: Harness>(h: &H) {

@@ -129,10 +129,60 @@ pub struct ListInstances {
     pub machine: Segment,
     /// Only instances in this state.
     pub state: Option<String>,
-    /// Only instances with an id after this one.
+    /// Only instances with this status (`running`, `failed`, ...).
+    pub status: Option<String>,
+    /// Only instances no other instance started (no parent).
+    pub roots_only: bool,
+    /// Only instances whose id is at least this (ids made from UUIDv7 sort by creation time).
+    pub id_at_least: Option<String>,
+    /// Only instances whose id is below this.
+    pub id_below: Option<String>,
+    /// Only instances after this id in the listing's order (the page cursor).
     pub after_id: Option<String>,
+    /// List by id descending (newest first for UUIDv7 ids) instead of ascending.
+    pub newest_first: bool,
     /// At most this many.
     pub limit: u32,
+}
+
+impl ListInstances {
+    /// Every instance of `machine`, by id, at most `limit`: add filters to the result.
+    pub fn of(space: SpaceName, machine: Segment, limit: u32) -> Self {
+        Self {
+            space,
+            machine,
+            state: None,
+            status: None,
+            roots_only: false,
+            id_at_least: None,
+            id_below: None,
+            after_id: None,
+            newest_first: false,
+            limit,
+        }
+    }
+
+    /// The filters beyond space and machine as `(column test, value)` pairs, in a fixed order,
+    /// for a backend to number its parameters; `roots_only` and the order are not among them.
+    pub fn value_filters(&self) -> Vec<(&'static str, &str)> {
+        let mut out = Vec::new();
+        if let Some(state) = &self.state {
+            out.push(("state =", state.as_str()));
+        }
+        if let Some(status) = &self.status {
+            out.push(("status =", status.as_str()));
+        }
+        if let Some(id) = &self.id_at_least {
+            out.push(("id >=", id.as_str()));
+        }
+        if let Some(id) = &self.id_below {
+            out.push(("id <", id.as_str()));
+        }
+        if let Some(id) = &self.after_id {
+            out.push((if self.newest_first { "id <" } else { "id >" }, id.as_str()));
+        }
+        out
+    }
 }
 
 /// The storage behind Switchyard. See the crate docs for the invariants every backend keeps.

@@ -52,7 +52,7 @@ fn ensure_wasm_target() -> Result<(), String> {
     }
 }
 
-/// The built component of an example function (`hello`, `kv-counter`, `http-fetch`,
+/// The built component of an example function (`hello`, `kv-counter`, `kv-put`, `http-fetch`,
 /// `charge-card`, `misbehave`), building them all on first use.
 pub fn example_function(name: &str) -> PathBuf {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();

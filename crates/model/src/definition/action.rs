@@ -46,6 +46,87 @@ pub struct InvokeSpec {
     /// How failed attempts are retried (the jobs' default policy when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<RetryPolicy>,
+    /// With `machine`: CEL producing a list; one child per element, whose `input` sees the
+    /// element as `item` and its position as `index`. The result is the list of the children's
+    /// final contexts in the list's order (`null` for one that did not complete).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_each: Option<String>,
+    /// With `for_each`: at most this many children run at once (all of them when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u32>,
+    /// With `for_each`: how many children must complete: `all` (the default), `any`, or a
+    /// number. Once that many have, the others are cancelled; once it cannot happen, the
+    /// invoke fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join: Option<Join>,
+    /// With `for_each`: the keys of each child's final context the result keeps (every key
+    /// when empty), so a parent of many children reads only what it needs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub collect: Vec<String>,
+}
+
+/// How many of a fan-out's children must complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Join {
+    /// Every one.
+    All,
+    /// The first to complete.
+    Any,
+    /// The first this many to complete.
+    First(u32),
+}
+
+impl Join {
+    /// How many of `total` children must complete.
+    pub fn needed(self, total: usize) -> usize {
+        match self {
+            Join::All => total,
+            Join::Any => total.min(1),
+            Join::First(n) => (n as usize).min(total),
+        }
+    }
+}
+
+impl Serialize for Join {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Join::All => serializer.serialize_str("all"),
+            Join::Any => serializer.serialize_str("any"),
+            Join::First(n) => serializer.serialize_u32(*n),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Join {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct JoinVisitor;
+
+        impl Visitor<'_> for JoinVisitor {
+            type Value = Join;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("`all`, `any` or a number of children")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Join, E> {
+                match v {
+                    "all" => Ok(Join::All),
+                    "any" => Ok(Join::Any),
+                    other => Err(E::custom(format!("{other:?}: expected `all`, `any` or a number of children"))),
+                }
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Join, E> {
+                u32::try_from(v).map(Join::First).map_err(|_| E::custom("too many children"))
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Join, E> {
+                u32::try_from(v).map(Join::First).map_err(|_| E::custom("a join is a positive number of children"))
+            }
+        }
+
+        deserializer.deserialize_any(JoinVisitor)
+    }
 }
 
 /// An HTTP request built from CEL.

@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value as Json};
 
-use super::action::{EffectSpec, InvokeSpec, OutcomeSpec, PublishSpec, SendSpec};
+use super::action::{EffectSpec, InvokeSpec, Join, OutcomeSpec, PublishSpec, SendSpec};
 use super::machine::{
     CompiledAction, CompiledEffect, CompiledInvoke, CompiledMachine, CompiledOutcome, CompiledPublish, CompiledSend,
-    CompiledTimer, CompiledTransition, StateEntry, StateWork, TimerDelay,
+    CompiledTimer, CompiledTransition, FanOut, StateEntry, StateWork, TimerDelay,
 };
 use super::{DefinitionError, FieldError, FromStates, MachineDefinition, StateSpec, States, definition_from_json};
 use crate::address::check_segment;
@@ -50,6 +50,9 @@ impl CompiledMachine {
             )]));
         }
         let mut errors = Vec::new();
+        if def.flow.as_ref().is_some_and(|flow| !flow.is_object()) {
+            errors.push(FieldError::new("flow", "must be a map (the flow the machine was compiled from)"));
+        }
 
         if let Some(name) = &def.name
             && let Err(problem) = check_segment(name)
@@ -153,8 +156,8 @@ impl CompiledMachine {
             let assign = t.assign.as_ref().map(|assign| {
                 let mut compiled = Vec::with_capacity(assign.len());
                 for (key, source) in assign {
-                    if key.is_empty() {
-                        errors.push(FieldError::new(format!("{base}.assign"), "keys must not be empty"));
+                    if let Err(message) = check_assign_key(key) {
+                        errors.push(FieldError::new(format!("{base}.assign"), message));
                         continue;
                     }
                     match Program::compile(source, &declarations) {
@@ -289,6 +292,15 @@ pub(crate) fn machine_declarations(context_schema: Option<&Json>) -> Declaration
         .variable("instance", ExprType::json_object())
 }
 
+/// Checks an `assign` key: a ctx key, or a dotted path into nested maps (`nodes.a.output`; a
+/// key with an empty part, like `a.` or `a..b`, is a plain key, as it always was).
+fn check_assign_key(key: &str) -> Result<(), String> {
+    if key.is_empty() {
+        return Err("keys must not be empty".to_owned());
+    }
+    Ok(())
+}
+
 /// The longest a timer may wait: a year.
 const MAX_TIMER_MS: u64 = 366 * 24 * 3600 * 1000;
 
@@ -350,6 +362,7 @@ impl StateCompiler<'_, '_> {
                 ("after_expr", !spec.after_expr.is_empty()),
                 ("wait", spec.wait.is_some()),
                 ("on_exit", !spec.on_exit.is_empty()),
+                ("always", spec.always.is_some()),
             ];
             for (field, present) in work_fields {
                 if present {
@@ -430,12 +443,36 @@ impl StateCompiler<'_, '_> {
         }
         let on_entry = self.effects("on_entry", &spec.on_entry);
         let on_exit = self.effects("on_exit", &spec.on_exit);
-        let work = StateWork { action, timers, waits, on_entry, on_exit };
+        let always = match &spec.always {
+            Some(outcomes) if !is_final => {
+                // The state is left in the step that entered it: work it started would be
+                // cancelled before it could run.
+                let waiting_fields = [
+                    ("invoke", spec.invoke.is_some()),
+                    ("after", !spec.after.is_empty()),
+                    ("after_expr", !spec.after_expr.is_empty()),
+                    ("wait", spec.wait.is_some()),
+                ];
+                for (field, present) in waiting_fields {
+                    if present {
+                        self.error(
+                            field,
+                            "a state with `always` is left in the step that enters it, so it cannot have this",
+                        );
+                    }
+                }
+                let declarations = self.declarations.clone();
+                self.outcomes("always", &outcomes.0, &declarations)
+            }
+            _ => Vec::new(),
+        };
+        let work = StateWork { action, timers, waits, on_entry, on_exit, always };
         let idle = work.action.is_none()
             && work.timers.is_empty()
             && !work.waits
             && work.on_entry.is_empty()
-            && work.on_exit.is_empty();
+            && work.on_exit.is_empty()
+            && work.always.is_empty();
         (!idle).then_some(work)
     }
 
@@ -472,7 +509,44 @@ impl StateCompiler<'_, '_> {
             );
         }
         let declarations = self.declarations.clone();
-        let input = invoke.input.as_ref().and_then(|source| self.program("invoke.input", source, &declarations));
+        let input_declarations = match &invoke.for_each {
+            Some(_) => declarations.clone().variable("item", ExprType::Dyn).variable("index", ExprType::Int),
+            None => declarations.clone(),
+        };
+        let input = invoke.input.as_ref().and_then(|source| self.program("invoke.input", source, &input_declarations));
+        for (field, present) in [
+            ("for_each", invoke.for_each.is_some()),
+            ("concurrency", invoke.concurrency.is_some()),
+            ("join", invoke.join.is_some()),
+            ("collect", !invoke.collect.is_empty()),
+        ] {
+            if present && invoke.machine.is_none() {
+                self.error(&format!("invoke.{field}"), "only a machine invoke starts children for a list");
+            } else if present && field != "for_each" && invoke.for_each.is_none() {
+                self.error(&format!("invoke.{field}"), "only with `for_each` (a list of children)");
+            }
+        }
+        if invoke.concurrency == Some(0) {
+            self.error("invoke.concurrency", "must be at least 1");
+        }
+        if invoke.join == Some(Join::First(0)) {
+            self.error("invoke.join", "must be at least 1 (or `all`, `any`)");
+        }
+        let fan_out = invoke.for_each.as_ref().and_then(|source| {
+            let for_each = self.program("invoke.for_each", source, &declarations)?;
+            if !matches!(for_each.result_type(), ExprType::List(_) | ExprType::Dyn) {
+                self.error(
+                    "invoke.for_each",
+                    format!("must evaluate to a list, but this one is a {}", for_each.result_type()),
+                );
+            }
+            Some(FanOut {
+                for_each,
+                concurrency: invoke.concurrency,
+                join: invoke.join.unwrap_or(Join::All),
+                collect: invoke.collect.clone(),
+            })
+        });
         let compiled = if let Some(function) = &invoke.function {
             let version = match function_address(function) {
                 Ok(Some(_)) if invoke.version.is_some() => {
@@ -531,7 +605,7 @@ impl StateCompiler<'_, '_> {
             if invoke.retry.is_some() {
                 self.error("invoke.retry", "a child machine is not retried; handle its error with `on_error`");
             }
-            CompiledInvoke::Machine { machine, input }
+            CompiledInvoke::Machine { machine, input, fan_out }
         };
         let done = self.declarations.clone().variable("result", ExprType::Dyn);
         let failed = self.declarations.clone().variable("error", ExprType::json_object());
@@ -580,8 +654,8 @@ impl StateCompiler<'_, '_> {
             let assign = outcome.assign.as_ref().map(|assign| {
                 let mut programs = Vec::with_capacity(assign.len());
                 for (key, source) in assign {
-                    if key.is_empty() {
-                        self.error(&format!("{base}.assign"), "keys must not be empty");
+                    if let Err(message) = check_assign_key(key) {
+                        self.error(&format!("{base}.assign"), message);
                         continue;
                     }
                     if let Some(program) = self.program(&format!("{base}.assign.{key}"), source, declarations) {
@@ -784,6 +858,9 @@ fn canonical_json(def: &MachineDefinition, states: &BTreeMap<&str, bool>) -> Jso
         && let Ok(value) = serde_json::to_value(timeout)
     {
         root.insert("timeout".to_owned(), value);
+    }
+    if let Some(flow) = &def.flow {
+        root.insert("flow".to_owned(), sorted(flow));
     }
     let specs: HashMap<&str, &StateSpec> = match &def.states {
         States::Map(entries) => entries.iter().map(|(name, spec)| (name.as_str(), spec)).collect(),

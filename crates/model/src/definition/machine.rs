@@ -13,6 +13,8 @@ use crate::expr::{DEFAULT_COST_LIMIT, EvalError, Program};
 use crate::instances::InstanceStatus;
 use crate::jobs::RetryPolicy;
 
+use super::action::Join;
+
 /// Most schema violations kept in a [`ContextError`].
 const MAX_CONTEXT_ERRORS: usize = 20;
 /// Longest schema violation message kept, in characters.
@@ -57,6 +59,8 @@ pub(super) struct StateWork {
     pub(super) waits: bool,
     pub(super) on_entry: Vec<CompiledEffect>,
     pub(super) on_exit: Vec<CompiledEffect>,
+    /// Eventless transitions, tried on entry (empty for most states).
+    pub(super) always: Vec<CompiledOutcome>,
 }
 
 /// An action state's invoke and where its outcomes lead.
@@ -76,7 +80,27 @@ pub(super) enum CompiledInvoke {
     Http { method: String, url: Program, headers: Vec<(String, Program)>, body: Option<Program> },
     Publish(CompiledPublish),
     Send(CompiledSend),
-    Machine { machine: String, input: Option<Program> },
+    Machine { machine: String, input: Option<Program>, fan_out: Option<FanOut> },
+}
+
+/// How a state's children for a list join ([`CompiledMachine::fan_out`]).
+#[derive(Debug, Clone, Copy)]
+pub struct FanOutSettings<'m> {
+    /// How many must complete.
+    pub join: Join,
+    /// How many may run at once (all when `None`).
+    pub concurrency: Option<u32>,
+    /// The keys of each child's final ctx the result keeps (all when empty).
+    pub collect: &'m [String],
+}
+
+/// A machine invoke that starts one child per element of a list.
+#[derive(Debug)]
+pub(super) struct FanOut {
+    pub(super) for_each: Program,
+    pub(super) concurrency: Option<u32>,
+    pub(super) join: Join,
+    pub(super) collect: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -130,6 +154,11 @@ pub const DONE_EVENT: &str = "done.invoke";
 pub const ERROR_EVENT: &str = "error.invoke";
 /// The name of the machine-wide timeout's timer.
 pub const MACHINE_TIMEOUT: &str = "timeout";
+/// Most children one state may start for a list (`invoke.for_each`).
+pub const MAX_FAN_OUT: usize = 10_000;
+/// Most eventless (`always`) transitions one input may take before it must come to rest: a
+/// loop of them without a guard that ends it fails the step instead of spinning.
+pub const MAX_ALWAYS_STEPS: u32 = 10_000;
 
 /// What moves an instance: an outside event, or one of the internal inputs its own work
 /// reports (an action's result or error, a timer).
@@ -170,6 +199,9 @@ pub struct InstanceInfo<'a> {
     pub address: &'a str,
     /// The revision the transition produces.
     pub revision: u64,
+    /// The attempt of the work whose end the step applies (an action's result or error; 0
+    /// for anything else).
+    pub attempt: u32,
 }
 
 /// Something a transition causes, written by the store in the same transaction (the outbox).
@@ -261,6 +293,38 @@ pub struct TransitionOutcome {
     pub effects: Vec<Effect>,
 }
 
+/// Where a new instance starts and what its creation causes ([`CompiledMachine::start`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Started {
+    /// The state it starts in: the initial state, or where its eventless transitions led.
+    pub state: String,
+    /// Its context when eventless transitions assigned to it (`None`: the given context).
+    pub ctx: Option<Map<String, Json>>,
+    /// What creating it causes.
+    pub effects: Vec<Effect>,
+}
+
+/// What every scope of one step shares: the input's payload, the time, `instance`.
+struct Moment<'a> {
+    payload: &'a Map<String, Json>,
+    now: chrono::DateTime<chrono::FixedOffset>,
+    instance: Option<&'a Json>,
+    at_ms: i64,
+}
+
+impl<'a> Moment<'a> {
+    fn scope<'s>(&'s self, ctx: &'s Map<String, Json>, state: &'s str) -> Scope<'s>
+    where
+        'a: 's,
+    {
+        let scope = Scope::new(ctx, self.payload, state, self.now);
+        match self.instance {
+            Some(json) => scope.with_instance(json),
+            None => scope,
+        }
+    }
+}
+
 /// Why an event could not be applied.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TransitionError {
@@ -313,6 +377,17 @@ pub enum TransitionError {
         expression: String,
         /// Why it failed.
         message: String,
+    },
+    /// Eventless transitions kept moving the instance without coming to rest.
+    #[error(
+        "eventless transitions (`always`) took {limit} steps without coming to rest (the last from state {state:?}); \
+         a loop of them needs a `when` that ends it"
+    )]
+    TooManySteps {
+        /// The state the last step left.
+        state: String,
+        /// The bound, [`MAX_ALWAYS_STEPS`].
+        limit: u32,
     },
     /// A guard or assignment exceeded its cost budget.
     #[error("{expression} exceeded its cost budget of {limit} units; simplify it or work on less data")]
@@ -388,6 +463,11 @@ impl CompiledMachine {
         &self.canonical
     }
 
+    /// Returns the flow the machine was compiled from (its canonical form), if it was.
+    pub fn flow(&self) -> Option<&Json> {
+        self.canonical.get("flow")
+    }
+
     /// Returns the state new instances start in.
     pub fn initial_state(&self) -> &str {
         &self.initial
@@ -443,7 +523,7 @@ impl CompiledMachine {
         payload: &Map<String, Json>,
         applied_at_ms: i64,
     ) -> Result<TransitionOutcome, TransitionError> {
-        let instance = InstanceInfo { address: "", revision: 0 };
+        let instance = InstanceInfo { address: "", revision: 0, attempt: 0 };
         self.step(state, ctx, Input::Event { name: event, payload }, instance, applied_at_ms)
     }
 
@@ -506,81 +586,133 @@ impl CompiledMachine {
             }
         };
 
-        let mut next = ctx.clone();
-        if let Some(assignments) = assign {
-            for (key, expr) in assignments {
-                let failed = |message: String| TransitionError::AssignFailed { key: key.clone(), message };
-                let value = match expr.evaluate_with(&scope, DEFAULT_COST_LIMIT) {
-                    Ok(value) => value,
-                    Err(EvalError::CostExceeded { limit }) => {
-                        return Err(TransitionError::CostExceeded { expression: format!("assign.{key}"), limit });
-                    }
-                    Err(EvalError::Failed(reason)) => {
-                        return Err(failed(format!("evaluation failed: {}", failure(&scope, reason))));
-                    }
-                };
-                let value = cel_to_json(&value).map_err(failed)?;
-                check_context_value(&value)?;
-                next.insert(key.clone(), value);
-            }
-        } else if merge {
-            for (key, value) in payload {
-                check_context_value(value)?;
-                next.insert(key.clone(), value.clone());
-            }
-        }
-
-        let ctx = match &self.schema {
-            None => next,
-            Some(schema) => {
-                let value = Json::Object(next);
-                check_against(schema, &value).map_err(TransitionError::ContextInvalid)?;
-                match value {
-                    Json::Object(map) => map,
-                    _ => Map::new(),
-                }
-            }
-        };
+        let ctx = self.assigned(ctx, assign.map(Vec::as_slice), merge.then_some(payload), &scope)?;
 
         let mut effects = Vec::new();
         if let Some(work) = entry.work.as_deref() {
             // Exit effects see the state being left and the context before the transition.
             emit_all(&work.on_exit, state, "on_exit", &scope, &mut effects)?;
         }
+        drop(scope);
+        let at = Moment { payload, now, instance: instance_json.as_ref(), at_ms: applied_at_ms };
         if let Some(work) = self.states.get(to).and_then(|e| e.work.as_deref()) {
-            let mut entered = Scope::new(&ctx, payload, to, now);
-            if let Some(json) = &instance_json {
-                entered = entered.with_instance(json);
-            }
-            enter(work, to, &entered, applied_at_ms, &mut effects)?;
+            enter(work, to, &at.scope(&ctx, to), applied_at_ms, &mut effects)?;
         }
+        let (to, ctx) = self.settle(to, ctx, &at, &mut effects)?;
         Ok(TransitionOutcome { to: to.to_owned(), ctx, effects })
     }
 
-    /// What creating an instance causes: the initial state's action, timers and entry effects,
-    /// and the machine-wide timeout.
+    /// `ctx` after a transition's assignments (each a ctx key or a dotted path, all evaluated
+    /// against the old `ctx`) or, with `merge`, with the payload's keys merged in; checked
+    /// against `context_schema`.
+    fn assigned(
+        &self,
+        ctx: &Map<String, Json>,
+        assign: Option<&[(String, Program)]>,
+        merge: Option<&Map<String, Json>>,
+        scope: &Scope<'_>,
+    ) -> Result<Map<String, Json>, TransitionError> {
+        let mut next = ctx.clone();
+        if let Some(assignments) = assign {
+            // Evaluated first, set after: every expression sees the context before the step.
+            let mut values = Vec::with_capacity(assignments.len());
+            for (key, expr) in assignments {
+                let failed = |message: String| TransitionError::AssignFailed { key: key.clone(), message };
+                let value = match expr.evaluate_with(scope, DEFAULT_COST_LIMIT) {
+                    Ok(value) => value,
+                    Err(EvalError::CostExceeded { limit }) => {
+                        return Err(TransitionError::CostExceeded { expression: format!("assign.{key}"), limit });
+                    }
+                    Err(EvalError::Failed(reason)) => {
+                        return Err(failed(format!("evaluation failed: {}", failure(scope, reason))));
+                    }
+                };
+                let value = cel_to_json(&value).map_err(failed)?;
+                check_context_value(&value)?;
+                values.push((key, value));
+            }
+            for (key, value) in values {
+                set_path(&mut next, key, value)?;
+            }
+        } else if let Some(payload) = merge {
+            for (key, value) in payload {
+                check_context_value(value)?;
+                next.insert(key.clone(), value.clone());
+            }
+        }
+        match &self.schema {
+            None => Ok(next),
+            Some(schema) => {
+                let value = Json::Object(next);
+                check_against(schema, &value).map_err(TransitionError::ContextInvalid)?;
+                match value {
+                    Json::Object(map) => Ok(map),
+                    _ => Ok(Map::new()),
+                }
+            }
+        }
+    }
+
+    /// Follows eventless transitions from `state` (just entered with `ctx`) until a state has
+    /// none that passes: returns where the instance rests and its context, adding each step's
+    /// exit and entry effects.
+    fn settle<'m>(
+        &'m self,
+        mut state: &'m str,
+        mut ctx: Map<String, Json>,
+        at: &Moment<'_>,
+        effects: &mut Vec<Effect>,
+    ) -> Result<(&'m str, Map<String, Json>), TransitionError> {
+        let mut steps = 0;
+        while let Some(work) = self.states.get(state).and_then(|e| e.work.as_deref()) {
+            if work.always.is_empty() {
+                break;
+            }
+            let scope = at.scope(&ctx, state);
+            let Some(outcome) = pick_always(&work.always, state, &scope)? else { break };
+            steps += 1;
+            if steps > MAX_ALWAYS_STEPS {
+                return Err(TransitionError::TooManySteps { state: state.to_owned(), limit: MAX_ALWAYS_STEPS });
+            }
+            let next = self.assigned(&ctx, outcome.assign.as_deref(), None, &scope)?;
+            emit_all(&work.on_exit, state, "on_exit", &scope, effects)?;
+            drop(scope);
+            ctx = next;
+            state = outcome.to.as_str();
+            if let Some(work) = self.states.get(state).and_then(|e| e.work.as_deref()) {
+                enter(work, state, &at.scope(&ctx, state), at.at_ms, effects)?;
+            }
+        }
+        Ok((state, ctx))
+    }
+
+    /// What creating an instance with `ctx` causes: the machine-wide timeout, the initial
+    /// state's action, timers and entry effects, and, when the initial state has eventless
+    /// transitions, the steps they take (so the instance may start in another state).
     pub fn start(
         &self,
         ctx: &Map<String, Json>,
         instance: InstanceInfo<'_>,
         created_at_ms: i64,
-    ) -> Result<Vec<Effect>, TransitionError> {
+    ) -> Result<Started, TransitionError> {
         let mut effects = Vec::new();
         if let Some((after, _)) = &self.timeout {
             let at_ms = created_at_ms.saturating_add(i64::try_from(*after).unwrap_or(i64::MAX));
             effects.push(Effect::Timer { name: MACHINE_TIMEOUT.to_owned(), at_ms });
         }
-        if let Some(work) = self.states.get(&self.initial).and_then(|e| e.work.as_deref()) {
-            let now = chrono::DateTime::from_timestamp_millis(created_at_ms).unwrap_or_default().fixed_offset();
-            let empty = Map::new();
-            let json = instance_json(instance);
-            let mut scope = Scope::new(ctx, &empty, &self.initial, now);
-            if self.uses_instance {
-                scope = scope.with_instance(&json);
-            }
-            enter(work, &self.initial, &scope, created_at_ms, &mut effects)?;
+        let Some(work) = self.states.get(&self.initial).and_then(|e| e.work.as_deref()) else {
+            return Ok(Started { state: self.initial.clone(), ctx: None, effects });
+        };
+        let now = chrono::DateTime::from_timestamp_millis(created_at_ms).unwrap_or_default().fixed_offset();
+        let empty = Map::new();
+        let json = self.uses_instance.then(|| instance_json(instance));
+        let at = Moment { payload: &empty, now, instance: json.as_ref(), at_ms: created_at_ms };
+        enter(work, &self.initial, &at.scope(ctx, &self.initial), created_at_ms, &mut effects)?;
+        if work.always.is_empty() {
+            return Ok(Started { state: self.initial.clone(), ctx: None, effects });
         }
-        Ok(effects)
+        let (state, ctx) = self.settle(&self.initial, ctx.clone(), &at, &mut effects)?;
+        Ok(Started { state: state.to_owned(), ctx: Some(ctx), effects })
     }
 
     /// The status an instance in `state` has: `completed` or `failed` in a final state,
@@ -627,6 +759,17 @@ impl CompiledMachine {
             .collect();
         out.sort();
         out
+    }
+
+    /// How a state's children for a list join (`invoke.for_each`): how many must complete and
+    /// how many may run at once; `None` for a state that does not start children for a list.
+    pub fn fan_out(&self, state: &str) -> Option<FanOutSettings<'_>> {
+        match &self.states.get(state)?.work.as_deref()?.action.as_ref()?.invoke {
+            CompiledInvoke::Machine { fan_out: Some(fan_out), .. } => {
+                Some(FanOutSettings { join: fan_out.join, concurrency: fan_out.concurrency, collect: &fan_out.collect })
+            }
+            _ => None,
+        }
     }
 
     /// Whether some state does work (an action, timers, a wait, effects) or the machine has a
@@ -688,6 +831,89 @@ fn pick_outcome<'m>(
     Err(TransitionError::GuardRejected { state: state.to_owned(), event: event.to_owned(), guards: failures })
 }
 
+/// The first eventless transition whose `when` passes; `None` when none does (the instance
+/// stays). A `when` that cannot be evaluated fails the step: staying would hide the error.
+fn pick_always<'m>(
+    outcomes: &'m [CompiledOutcome],
+    state: &str,
+    scope: &Scope<'_>,
+) -> Result<Option<&'m CompiledOutcome>, TransitionError> {
+    for (i, outcome) in outcomes.iter().enumerate() {
+        let Some(when) = &outcome.when else { return Ok(Some(outcome)) };
+        let expression = || format!("states.{state}.always[{i}].when");
+        match when.evaluate_with(scope, DEFAULT_COST_LIMIT) {
+            Ok(cel::Value::Bool(true)) => return Ok(Some(outcome)),
+            Ok(cel::Value::Bool(false)) => {}
+            Ok(other) => {
+                return Err(TransitionError::EffectFailed {
+                    expression: expression(),
+                    message: format!("evaluated to {}, not a bool", render(&other)),
+                });
+            }
+            Err(EvalError::CostExceeded { limit }) => {
+                return Err(TransitionError::CostExceeded { expression: expression(), limit });
+            }
+            Err(EvalError::Failed(reason)) => {
+                return Err(TransitionError::EffectFailed {
+                    expression: expression(),
+                    message: failure(scope, reason),
+                });
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Sets `value` at `key` in `ctx`: a plain key, or a dotted path whose missing (or `null`)
+/// parts become maps. A part that holds something other than a map refuses.
+fn set_path(ctx: &mut Map<String, Json>, key: &str, value: Json) -> Result<(), TransitionError> {
+    // A key with an empty part is not a path (definitions stored before paths existed).
+    let path = key.split_once('.').filter(|_| !key.split('.').any(str::is_empty));
+    let Some((head, rest)) = path else {
+        ctx.insert(key.to_owned(), value);
+        return Ok(());
+    };
+    let mut map = ctx;
+    let mut walked = head;
+    let mut part = head;
+    let mut rest = rest;
+    loop {
+        let slot = map.entry(part.to_owned()).or_insert_with(|| Json::Object(Map::new()));
+        if slot.is_null() {
+            *slot = Json::Object(Map::new());
+        }
+        let Json::Object(inner) = slot else {
+            return Err(TransitionError::AssignFailed {
+                key: key.to_owned(),
+                message: format!("ctx.{walked} is {}, not a map", kind_of(slot)),
+            });
+        };
+        map = inner;
+        match rest.split_once('.') {
+            Some((next, tail)) => {
+                part = next;
+                rest = tail;
+                walked = &key[..walked.len() + 1 + next.len()];
+            }
+            None => {
+                map.insert(rest.to_owned(), value);
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn kind_of(value: &Json) -> &'static str {
+    match value {
+        Json::Null => "null",
+        Json::Bool(_) => "a bool",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "a list",
+        Json::Object(_) => "a map",
+    }
+}
+
 /// `instance` as expressions see it.
 fn instance_json(instance: InstanceInfo<'_>) -> Json {
     let mut parts = instance.address.splitn(3, ':');
@@ -698,6 +924,7 @@ fn instance_json(instance: InstanceInfo<'_>) -> Json {
         "machine": machine.unwrap_or(""),
         "id": id.unwrap_or(""),
         "revision": instance.revision,
+        "attempt": instance.attempt,
     })
 }
 
@@ -745,7 +972,7 @@ fn enter(
             CompiledInvoke::Send(send) => {
                 (InvokeKind::Send, send_payload(send, &format!("states.{state}.invoke.send"), scope)?)
             }
-            CompiledInvoke::Machine { machine, input } => {
+            CompiledInvoke::Machine { machine, input, fan_out: None } => {
                 let input = match input {
                     Some(program) => evaluate(program, &at("input"), scope)?,
                     None => Json::Object(Map::new()),
@@ -757,6 +984,50 @@ fn enter(
                     });
                 }
                 (InvokeKind::Machine, serde_json::json!({ "machine": machine, "input": input }))
+            }
+            CompiledInvoke::Machine { machine, input, fan_out: Some(fan_out) } => {
+                let items = match evaluate(&fan_out.for_each, &at("for_each"), scope)? {
+                    Json::Array(items) => items,
+                    other => {
+                        return Err(TransitionError::EffectFailed {
+                            expression: at("for_each"),
+                            message: format!("evaluated to {}, not a list", kind_of(&other)),
+                        });
+                    }
+                };
+                if items.len() > MAX_FAN_OUT {
+                    return Err(TransitionError::EffectFailed {
+                        expression: at("for_each"),
+                        message: format!("{} elements; a state starts at most {MAX_FAN_OUT} children", items.len()),
+                    });
+                }
+                let mut inputs = Vec::with_capacity(items.len());
+                for (index, item) in items.iter().enumerate() {
+                    let input = match input {
+                        Some(program) => {
+                            let each = at_item(scope, item, index);
+                            evaluate(program, &at("input"), &each)?
+                        }
+                        None => serde_json::json!({ "item": item, "index": index }),
+                    };
+                    if !input.is_object() {
+                        return Err(TransitionError::EffectFailed {
+                            expression: at("input"),
+                            message: format!(
+                                "element {index}: a child machine's input must be a map (its initial ctx)"
+                            ),
+                        });
+                    }
+                    inputs.push(input);
+                }
+                let mut payload = serde_json::json!({ "machine": machine, "inputs": inputs, "join": fan_out.join });
+                if let Some(concurrency) = fan_out.concurrency {
+                    payload["concurrency"] = Json::from(concurrency);
+                }
+                if !fan_out.collect.is_empty() {
+                    payload["collect"] = Json::from(fan_out.collect.clone());
+                }
+                (InvokeKind::Machine, payload)
             }
         };
         effects.push(Effect::Invoke { kind, payload, timeout_ms: action.timeout_ms, retry: action.retry.clone() });
@@ -829,6 +1100,11 @@ fn send_payload(send: &CompiledSend, at: &str, scope: &Scope<'_>) -> Result<Json
         });
     }
     Ok(serde_json::json!({ "instance": instance, "event": send.event, "payload": payload }))
+}
+
+/// A scope like `scope` with `item` and `index` bound.
+fn at_item<'s, 'a: 's>(scope: &'s Scope<'a>, item: &'s Json, index: usize) -> Scope<'s> {
+    scope.clone_base().with_item(item, index)
 }
 
 /// Evaluates an effect's expression to JSON.

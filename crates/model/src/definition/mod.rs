@@ -33,11 +33,11 @@ use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
 
 pub use action::{
-    EffectSpec, HttpSpec, InvokeSpec, MachineTimeout, OutcomeSpec, Outcomes, PublishSpec, SendSpec, WaitSpec,
+    EffectSpec, HttpSpec, InvokeSpec, Join, MachineTimeout, OutcomeSpec, Outcomes, PublishSpec, SendSpec, WaitSpec,
 };
 pub use machine::{
-    CompiledMachine, ContextError, DONE_EVENT, ERROR_EVENT, Effect, GuardFailure, Input, InstanceInfo, InvokeKind,
-    MACHINE_TIMEOUT, TransitionError, TransitionOutcome,
+    CompiledMachine, ContextError, DONE_EVENT, ERROR_EVENT, Effect, FanOutSettings, GuardFailure, Input, InstanceInfo,
+    InvokeKind, MACHINE_TIMEOUT, MAX_ALWAYS_STEPS, Started, TransitionError, TransitionOutcome,
 };
 
 pub use crate::expr::MAX_EXPRESSION_LEN;
@@ -93,6 +93,10 @@ pub struct MachineDefinition {
     /// Optional machine-wide timeout, armed when an instance is created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<MachineTimeout>,
+    /// The flow this machine was compiled from (its canonical form), when it was: set by the
+    /// flow compiler only, and kept so the flow reads back as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow: Option<serde_json::Value>,
 }
 
 /// The `states` field: a list of names or a map from name to [`StateSpec`].
@@ -161,6 +165,10 @@ pub struct StateSpec {
     /// Fire-and-forget effects run on exit.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub on_exit: Vec<EffectSpec>,
+    /// Eventless transitions, tried in order as soon as the state is entered: the first whose
+    /// `when` passes is taken in the same step; when none passes the instance stays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub always: Option<Outcomes>,
 }
 
 /// One transition: on `event` in one of the `from` states, go to `to`.
@@ -283,6 +291,15 @@ fn fmt_invalid(errors: &[FieldError]) -> String {
 /// Text nested deeper than [`crate::json::MAX_DEPTH`] is refused before a parser sees it, so
 /// that no input makes a parser recurse (or spin) on it.
 pub fn parse_definition(body: &[u8], format: DefinitionFormat) -> Result<MachineDefinition, DefinitionError> {
+    parse_source(body, format)
+}
+
+/// Parses any definition's source form (a machine's, a flow's) from YAML or JSON bytes, with
+/// the same depth bound and the same errors as [`parse_definition`].
+pub(crate) fn parse_source<D: de::DeserializeOwned>(
+    body: &[u8],
+    format: DefinitionFormat,
+) -> Result<D, DefinitionError> {
     let too_deep = |line: Option<usize>| DefinitionError::Syntax {
         format: format.as_str(),
         message: format!(
@@ -304,7 +321,7 @@ pub fn parse_definition(body: &[u8], format: DefinitionFormat) -> Result<Machine
     match format {
         DefinitionFormat::Json => {
             let mut de = serde_json::Deserializer::from_slice(body);
-            let def: MachineDefinition = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let def: D = serde_path_to_error::deserialize(&mut de).map_err(|e| {
                 let path = path_of(e.path());
                 json_error(e.inner(), path)
             })?;

@@ -30,14 +30,19 @@ pub(crate) struct Scope<'a> {
     ctx: &'a Map<String, Json>,
     event: &'a Map<String, Json>,
     state: CelString<'a>,
+    state_text: &'a str,
     now: CelTimestamp,
+    now_at: chrono::DateTime<chrono::FixedOffset>,
     /// `result` or `error`, with its value.
     outcome: Option<(&'static str, &'a Json)>,
     instance: Option<&'a Json>,
+    /// `item` and `index`: one element of a fan-out's list and its position.
+    item: Option<(&'a Json, CelInt)>,
     ctx_val: OnceLock<Option<Box<dyn Val + 'a>>>,
     event_val: OnceLock<Option<Box<dyn Val + 'a>>>,
     outcome_val: OnceLock<Option<Box<dyn Val + 'a>>>,
     instance_val: OnceLock<Option<Box<dyn Val + 'a>>>,
+    item_val: OnceLock<Option<Box<dyn Val + 'a>>>,
 }
 
 impl<'a> Scope<'a> {
@@ -52,14 +57,36 @@ impl<'a> Scope<'a> {
             ctx,
             event,
             state: CelString::from(state),
+            state_text: state,
             now: CelTimestamp::from(now),
+            now_at: now,
             outcome: None,
             instance: None,
+            item: None,
             ctx_val: OnceLock::new(),
             event_val: OnceLock::new(),
             outcome_val: OnceLock::new(),
             instance_val: OnceLock::new(),
+            item_val: OnceLock::new(),
         }
+    }
+
+    /// A fresh scope with the same variables (each converted again when looked up), for a
+    /// shorter lifetime.
+    pub(crate) fn clone_base<'s>(&'s self) -> Scope<'s>
+    where
+        'a: 's,
+    {
+        let mut scope = Scope::new(self.ctx, self.event, self.state_text, self.now_at);
+        scope.outcome = self.outcome;
+        scope.instance = self.instance;
+        scope
+    }
+
+    /// Adds `item` (one element of a list) and `index` (its position).
+    pub(crate) fn with_item(mut self, item: &'a Json, index: usize) -> Self {
+        self.item = Some((item, CelInt::from(i64::try_from(index).unwrap_or(i64::MAX))));
+        self
     }
 
     /// Adds `instance` (an object describing the instance).
@@ -99,6 +126,11 @@ impl cel::context::VariableResolver for Scope<'_> {
                 let instance = self.instance?;
                 self.instance_val.get_or_init(|| json_to_val(instance, 0)).as_deref()?
             }
+            "item" => {
+                let (item, _) = self.item?;
+                self.item_val.get_or_init(|| json_to_val(item, 0)).as_deref()?
+            }
+            "index" => &self.item.as_ref()?.1,
             name => {
                 let (bound, value) = self.outcome?;
                 if bound != name {

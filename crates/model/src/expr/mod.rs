@@ -26,6 +26,7 @@ pub(crate) mod convert;
 mod functions;
 mod limits;
 mod meter;
+mod rewrite;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -37,6 +38,7 @@ use cel::{Context, Value};
 
 pub use check::ExprType;
 pub use limits::{MAX_AST_DEPTH, MAX_AST_NODES, MAX_COMPREHENSION_NESTING};
+pub use rewrite::prefix_variables;
 
 /// Longest expression accepted, in bytes.
 pub const MAX_EXPRESSION_LEN: usize = 4096;

@@ -85,25 +85,29 @@ impl Command for CreateInstance {
         };
         let compiled = compiled_machine(tx, cx.machines, space, machine, version).await?;
         compiled.validate_context(&self.ctx).map_err(StoreError::InvalidContext)?;
-        let mut instance = InstanceRecord::created(key, version, compiled.initial_state(), &self.ctx, cx.now);
         let address = key.address();
-        let effects = if compiled.does_work() {
-            let info = InstanceInfo { address: &address, revision: Revision::FIRST.get() };
-            compiled.start(&self.ctx, info, cx.now.as_millis()).map_err(StoreError::from)?
+        let (state, ctx, effects) = if compiled.does_work() {
+            let info = InstanceInfo { address: &address, revision: Revision::FIRST.get(), attempt: 0 };
+            let started = compiled.start(&self.ctx, info, cx.now.as_millis()).map_err(StoreError::from)?;
+            (started.state, started.ctx, started.effects)
         } else {
-            Vec::new()
+            (compiled.initial_state().to_owned(), None, Vec::new())
         };
-        let origin = Origin { key, state: &instance.state, revision: Revision::FIRST, depth: 0 };
+        let ctx = ctx.as_ref().unwrap_or(&self.ctx);
+        let mut instance = InstanceRecord::created(key, version, &state, ctx, cx.now);
+        let origin = Origin { key, state: &instance.state, revision: Revision::FIRST, depth: 0, version };
         let children = plan_children(tx, cx, origin, &effects).await?.map_err(StoreError::from)?;
         instance.status = compiled.status_in(&instance.state);
-        let ctx_text = serde_json::to_string(&self.ctx)?;
+        let ctx_text = serde_json::to_string(ctx)?;
+        if ctx_text.len() > INTERNAL_MAX_CONTEXT_BYTES {
+            crate::machines::check_context_size(&ctx_text, INTERNAL_MAX_CONTEXT_BYTES)?;
+        }
         // Jobs are written before the row: a taken id must refuse before them.
         if !effects.is_empty() && tx.instance_deleted_at_for_update(key).await?.is_some() {
             return Err(StoreError::InstanceExists { address }.into());
         }
-        let child = children.first().map(|c| c.key.address());
-        instance.work =
-            write_effects(tx, cx, key, &instance.state, Revision::FIRST, &effects, child.as_deref()).await?;
+        let entries = direct_entries(&children, &address, Revision::FIRST);
+        instance.work = write_effects(tx, cx, key, &instance.state, Revision::FIRST, &effects, &entries).await?;
         let work_text = work_text(&instance.work)?;
         let write = InstanceWrite {
             state: &instance.state,
@@ -121,8 +125,20 @@ impl Command for CreateInstance {
         let record = CreatedRecord { machine_version: version.get(), state: &instance.state, ctx: &instance.ctx };
         let idem_key = self.idempotency.as_ref().map(|i| i.key.as_str());
         cx.append(tx, space, kinds::INSTANCE_CREATED, key.address(), &record, idem_key, false).await?;
-        let started_work = !effects.is_empty();
-        start_children(tx, cx, children).await?;
+        let mut started_work = !effects.is_empty();
+        let mut ended = start_children(tx, cx, children).await?;
+        ended.extend(empty_fan_out(&compiled, key, &instance.state, Revision::FIRST, &entries));
+        if !ended.is_empty() {
+            started_work |= report_ends(tx, cx, ended).await?;
+            // A child that ended at once has moved the new instance on.
+            if let Some(row) = tx.instance_for_update(key).await? {
+                instance.state = row.state.clone();
+                instance.ctx = serde_json::from_str(&row.ctx)?;
+                instance.revision = row.revision;
+                instance.status = crate::decode::instance_status(&row.status);
+                instance.work = crate::decode::instance_work(row.work.as_deref());
+            }
+        }
         Ok(InstanceCreated { instance, replayed: false, started_work })
     }
 }
@@ -253,12 +269,16 @@ pub(super) async fn transition<T: Tables>(
     record_payload: &JsonObject,
     idem_key: Option<&str>,
     max_context_bytes: usize,
-    finished_job: Option<&str>,
+    finished_job: Option<(&str, u32)>,
 ) -> TxResult<Result<(TransitionApplied, bool), TransitionError>> {
-    let step = Step { input, record_payload, idem_key, max_context_bytes, finished_job, reports_seq: true };
+    let (finished_job, attempt) = match finished_job {
+        Some((job, attempt)) => (Some(job), attempt),
+        None => (None, 0),
+    };
+    let step = Step { input, record_payload, idem_key, max_context_bytes, finished_job, attempt, reports_seq: true };
     match transition_one(tx, cx, key, row, compiled, step).await? {
-        Ok((applied, started_work, end)) => {
-            let parents_started = report_ends(tx, cx, end).await?;
+        Ok((applied, started_work, ends)) => {
+            let parents_started = report_ends(tx, cx, ends).await?;
             Ok(Ok((applied, started_work || parents_started)))
         }
         Err(e) => Ok(Err(e)),
@@ -273,6 +293,8 @@ struct Step<'a> {
     max_context_bytes: usize,
     /// The work entry (job id, `child:…`) whose end this is: nothing of it to cancel.
     finished_job: Option<&'a str>,
+    /// That work's attempt (0 when the step is not the end of work).
+    attempt: u32,
     /// Whether the command's outcome carries this transition's seq.
     reports_seq: bool,
 }
@@ -286,12 +308,12 @@ async fn transition_one<T: Tables>(
     row: &InstanceRow,
     compiled: &CompiledMachine,
     step: Step<'_>,
-) -> TxResult<Result<(TransitionApplied, bool, Option<ChildEnd>), TransitionError>> {
-    let Step { input, record_payload, idem_key, max_context_bytes, finished_job, reports_seq } = step;
+) -> TxResult<Result<(TransitionApplied, bool, Vec<ChildEnd>), TransitionError>> {
+    let Step { input, record_payload, idem_key, max_context_bytes, finished_job, attempt, reports_seq } = step;
     let ctx: JsonObject = serde_json::from_str(&row.ctx)?;
     let revision = row.revision.next();
     let address = key.address();
-    let info = InstanceInfo { address: &address, revision: revision.get() };
+    let info = InstanceInfo { address: &address, revision: revision.get(), attempt };
     let outcome = match compiled.step(&row.state, &ctx, input, info, cx.now.as_millis()) {
         Ok(outcome) => outcome,
         Err(e) => return Ok(Err(e)),
@@ -306,7 +328,7 @@ async fn transition_one<T: Tables>(
     let status = compiled.status_in(&outcome.to);
     let parent = crate::decode::instance_parent(row.parent.as_deref());
     let depth = parent.as_ref().map_or(0, |p| p.depth);
-    let origin = Origin { key, state: &outcome.to, revision, depth };
+    let origin = Origin { key, state: &outcome.to, revision, depth, version: row.machine_version };
     let children = match plan_children(tx, cx, origin, &outcome.effects).await? {
         Ok(children) => children,
         Err(e) => return Ok(Err(e)),
@@ -317,8 +339,8 @@ async fn transition_one<T: Tables>(
         // The job whose end moves the instance has ended: nothing of it to cancel or read.
         let left: Vec<String> = left.into_iter().filter(|id| Some(id.as_str()) != finished_job).collect();
         work = leave_state(tx, cx, key, &row.state, &left, status.is_terminal()).await?;
-        let child = children.first().map(|c| c.key.address());
-        work.extend(write_effects(tx, cx, key, &outcome.to, revision, &outcome.effects, child.as_deref()).await?);
+        let entries = direct_entries(&children, &address, revision);
+        work.extend(write_effects(tx, cx, key, &outcome.to, revision, &outcome.effects, &entries).await?);
     }
     let work_text = work_text(&work)?;
     let write = InstanceWrite {
@@ -342,28 +364,36 @@ async fn transition_one<T: Tables>(
     cx.append(tx, key.space.as_ref(), kinds::INSTANCE_TRANSITIONED, address.clone(), &record, idem_key, reports_seq)
         .await?;
     let started_work = !outcome.effects.is_empty();
-    start_children(tx, cx, children).await?;
-    let end = match parent {
-        Some(parent) if status.is_terminal() => {
-            let outcome = if status == InstanceStatus::Completed {
-                Ok(Value::Object(outcome.ctx.clone()))
-            } else {
-                Err(json!({
-                    "code": "child_failed",
-                    "message": format!("child {address} ended in its failure state \"{}\"", outcome.to),
-                    "child": address,
-                    "state": outcome.to,
-                    "ctx": outcome.ctx,
-                }))
-            };
-            Some(ChildEnd { child: address, parent, outcome })
-        }
-        _ => None,
-    };
+    let mut ends = start_children(tx, cx, children).await?;
+    if !status.is_terminal() {
+        ends.extend(empty_fan_out(compiled, key, &outcome.to, revision, &work));
+    }
+    if let Some(parent) = parent
+        && status.is_terminal()
+    {
+        ends.push(final_end(address, parent, status, &outcome.to, &outcome.ctx));
+    }
     // The seq is patched in when the group's records are numbered.
     let applied =
         TransitionApplied { from: row.state.clone(), to: outcome.to, revision, seq: Seq(0), ctx: outcome.ctx };
-    Ok(Ok((applied, started_work, end)))
+    Ok(Ok((applied, started_work, ends)))
+}
+
+/// The end a child that reached a final state reports to its parent: its ctx as the result,
+/// or, in a failure state, a `child_failed` error carrying it.
+fn final_end(child: String, parent: ParentLink, status: InstanceStatus, state: &str, ctx: &JsonObject) -> ChildEnd {
+    let outcome = if status == InstanceStatus::Completed {
+        Ok(Value::Object(ctx.clone()))
+    } else {
+        Err(json!({
+            "code": "child_failed",
+            "message": format!("child {child} ended in its failure state \"{state}\""),
+            "child": child,
+            "state": state,
+            "ctx": ctx,
+        }))
+    };
+    ChildEnd { child: Some(child), parent, outcome }
 }
 
 /// Leaves a state: cancels its pending jobs (a running one finishes and is ignored) and its
@@ -379,9 +409,13 @@ async fn leave_state<T: Tables>(
 ) -> TxResult<Vec<String>> {
     let mut kept = Vec::new();
     for id in work {
-        if let Some(child) = child_in_work(id) {
+        // A child, running or (in a fan-out) still queued.
+        if let Some(child) = child_in_work(id).or_else(|| id.strip_prefix(QUEUED).and_then(child_in_work)) {
             let reason = format!("its parent {} left state \"{state}\"", key.address());
             cancel_children(tx, cx, vec![child.to_owned()], &reason).await?;
+            continue;
+        }
+        if id.starts_with(COMPLETED) || id.starts_with(FAILED) {
             continue;
         }
         let Some(mut job) = tx.job_for_update(key.space.as_ref(), id).await? else { continue };
@@ -423,8 +457,10 @@ async fn cancel_jobs<T: Tables>(
 ) -> TxResult<Vec<String>> {
     let mut children = Vec::new();
     for id in work {
-        if let Some(child) = child_in_work(id) {
+        if let Some(child) = child_in_work(id).or_else(|| id.strip_prefix(QUEUED).and_then(child_in_work)) {
             children.push(child.to_owned());
+        } else if id.starts_with(COMPLETED) || id.starts_with(FAILED) {
+            // A fan-out's child that ended: nothing to cancel.
         } else if let Some(mut job) = tx.job_for_update(key.space.as_ref(), id).await?
             && !job.status.is_terminal()
         {
@@ -479,14 +515,14 @@ async fn write_effects<T: Tables>(
     state: &str,
     revision: Revision,
     effects: &[Effect],
-    child: Option<&str>,
+    children: &[String],
 ) -> TxResult<Vec<String>> {
     let mut work = Vec::new();
     let address = key.address();
     for (n, effect) in effects.iter().enumerate() {
         if let Effect::Invoke { kind: InvokeKind::Machine, .. } = effect {
-            let child = child.ok_or_else(|| StoreError::Internal(format!("{address}: a child was not planned")))?;
-            work.push(child_work_entry(child));
+            // A fan-out over an empty list has no children; the caller reports its end.
+            work.extend(children.iter().cloned());
             continue;
         }
         let reply = json!({ "instance": address, "state": state, "revision": revision.get() });
@@ -621,14 +657,14 @@ fn child_end(
     if let Some(cause) = cause {
         error["cause"] = cause.clone();
     }
-    Some(ChildEnd { child, parent, outcome: Err(error) })
+    Some(ChildEnd { child: Some(child), parent, outcome: Err(error) })
 }
 
 /// The end of a child instance (its final ctx, or the error it ended on), on its way to the
 /// parent that waits for it.
 struct ChildEnd {
-    /// The child's address.
-    child: String,
+    /// The child's address (`None` for a fan-out that started no child).
+    child: Option<String>,
     /// The parent and the state that waits.
     parent: ParentLink,
     /// `Ok(final ctx)` as the parent's `result`, or `Err(error)` as its `error`.
@@ -639,17 +675,30 @@ struct ChildEnd {
 /// as `done.invoke`, an error as `error.invoke`, in the parent's transaction. A parent that no
 /// longer waits for the child (it left the state, was cancelled) records the end and ignores it;
 /// a deleted one ignores it. Returns whether a parent's transition wrote jobs.
-async fn report_ends<T: Tables>(tx: &mut T, cx: &mut Cx<'_>, mut next: Option<ChildEnd>) -> TxResult<bool> {
+async fn report_ends<T: Tables>(
+    tx: &mut T,
+    cx: &mut Cx<'_>,
+    ends: impl IntoIterator<Item = ChildEnd>,
+) -> TxResult<bool> {
     let mut started_work = false;
-    while let Some(end) = next.take() {
+    let mut pending: Vec<ChildEnd> = ends.into_iter().collect();
+    while let Some(end) = pending.pop() {
         let Some(key) = InstanceKey::from_address(&end.parent.instance) else { continue };
         let Some(row) = tx.instance_for_update(&key).await? else { continue };
         if row.deleted_at.is_some() {
             continue;
         }
-        let entry = child_work_entry(&end.child);
-        let waiting = !crate::decode::instance_status(&row.status).is_terminal()
-            && crate::decode::instance_work(row.work.as_deref()).contains(&entry);
+        let live = !crate::decode::instance_status(&row.status).is_terminal();
+        let entry = end.child.as_deref().map(child_work_entry);
+        let waiting = live
+            && match &entry {
+                // A child, running (or, in a fan-out, still queued when it was cancelled).
+                Some(entry) => crate::decode::instance_work(row.work.as_deref())
+                    .iter()
+                    .any(|e| e == entry || e.strip_prefix(QUEUED) == Some(entry.as_str())),
+                // A fan-out over an empty list: the state that started it is still current.
+                None => row.state == end.parent.state && row.revision.get() == end.parent.revision,
+            };
         if !waiting {
             let status = if end.outcome.is_ok() { "completed" } else { "failed" };
             let record = json!({ "child": end.child, "kind": "machine", "status": status, "state": row.state });
@@ -659,9 +708,23 @@ async fn report_ends<T: Tables>(tx: &mut T, cx: &mut Cx<'_>, mut next: Option<Ch
         }
         let compiled =
             compiled_machine(tx, cx.machines, key.space.as_ref(), key.machine.as_ref(), row.machine_version).await?;
+        let entry = entry.unwrap_or_else(|| format!("fan-out:{}", end.parent.revision));
+        let mut outcome = end.outcome;
+        if let (Some(child), Some(settings)) = (&end.child, compiled.fan_out(&row.state)) {
+            match fan_in(tx, cx, &key, &row, child, &outcome, settings).await? {
+                FanIn::Waiting { ends, started } => {
+                    started_work |= started;
+                    pending.extend(ends);
+                    continue;
+                }
+                FanIn::Joined(joined) => outcome = joined,
+            }
+        }
         let mut payload = JsonObject::new();
-        payload.insert("child".into(), Value::String(end.child.clone()));
-        let input = match &end.outcome {
+        if let Some(child) = &end.child {
+            payload.insert("child".into(), Value::String(child.clone()));
+        }
+        let input = match &outcome {
             Ok(result) => {
                 payload.insert("result".into(), result.clone());
                 Input::Done(result)
@@ -678,20 +741,227 @@ async fn report_ends<T: Tables>(tx: &mut T, cx: &mut Cx<'_>, mut next: Option<Ch
             idem_key: Some(&idem_key),
             max_context_bytes: INTERNAL_MAX_CONTEXT_BYTES,
             finished_job: Some(&entry),
+            attempt: 1,
             reports_seq: false,
         };
-        next = match transition_one(tx, cx, &key, &row, &compiled, step).await? {
-            Ok((_, started, end)) => {
+        match transition_one(tx, cx, &key, &row, &compiled, step).await? {
+            Ok((_, started, ends)) => {
                 started_work |= started;
-                end
+                pending.extend(ends);
             }
             Err(e) => {
                 let error = unhandled(&e, input);
-                fail_one(tx, cx, &key, &row, &error).await?
+                pending.extend(fail_one(tx, cx, &key, &row, &error).await?);
             }
-        };
+        }
     }
     Ok(started_work)
+}
+
+/// What one child's end does to a fan-out.
+enum FanIn {
+    /// The join is not decided: queued children may have started (and ended at once).
+    Waiting { ends: Vec<ChildEnd>, started: bool },
+    /// Decided: the children's final contexts in the list's order (`null` for those that did
+    /// not complete), or why enough of them cannot complete.
+    Joined(Result<Value, Value>),
+}
+
+/// Records a fan-out child's end in its parent's work (`ok:` / `failed:` before its entry),
+/// then decides the join, or starts queued children while fewer than `concurrency` run.
+async fn fan_in<T: Tables>(
+    tx: &mut T,
+    cx: &mut Cx<'_>,
+    key: &InstanceKey,
+    row: &InstanceRow,
+    child: &str,
+    outcome: &Result<Value, Value>,
+    settings: switchyard_model::definition::FanOutSettings<'_>,
+) -> TxResult<FanIn> {
+    let (join, concurrency) = (settings.join, settings.concurrency);
+    let mut work = crate::decode::instance_work(row.work.as_deref());
+    let entry = child_work_entry(child);
+    let ended = format!("{}{entry}", if outcome.is_ok() { COMPLETED } else { FAILED });
+    if let Some(slot) = work.iter_mut().find(|e| **e == entry || e.strip_prefix(QUEUED) == Some(entry.as_str())) {
+        *slot = ended;
+    }
+    let (mut total, mut completed, mut failed, mut running) = (0usize, 0usize, 0usize, 0usize);
+    for slot in &work {
+        if slot.starts_with(COMPLETED) {
+            completed += 1;
+        } else if slot.starts_with(FAILED) {
+            failed += 1;
+        } else if child_in_work(slot).is_some() {
+            running += 1;
+        } else if !slot.starts_with(QUEUED) {
+            continue;
+        }
+        total += 1;
+    }
+    let needed = join.needed(total);
+    if completed >= needed {
+        let mut results = Vec::with_capacity(total);
+        for slot in &work {
+            if let Some(address) = slot.strip_prefix(COMPLETED).and_then(child_in_work) {
+                let ctx = match InstanceKey::from_address(address) {
+                    Some(child_key) => match tx.instance_for_update(&child_key).await? {
+                        Some(child_row) => {
+                            let mut ctx: JsonObject = serde_json::from_str(&child_row.ctx)?;
+                            if !settings.collect.is_empty() {
+                                ctx.retain(|k, _| settings.collect.iter().any(|c| c == k));
+                            }
+                            Value::Object(ctx)
+                        }
+                        None => Value::Null,
+                    },
+                    None => Value::Null,
+                };
+                results.push(ctx);
+            } else if slot.starts_with(FAILED) || slot.starts_with(QUEUED) || child_in_work(slot).is_some() {
+                results.push(Value::Null);
+            }
+        }
+        return Ok(FanIn::Joined(Ok(Value::Array(results))));
+    }
+    if failed > total - needed {
+        let cause = outcome.as_ref().err().cloned().unwrap_or(Value::Null);
+        let message = match join {
+            switchyard_model::definition::Join::All => {
+                format!("child {child} did not complete, so not all {total} children can")
+            }
+            _ => format!("{failed} of {total} children did not complete; {needed} had to"),
+        };
+        return Ok(FanIn::Joined(Err(json!({
+            "code": "child_failed",
+            "message": message,
+            "child": child,
+            "cause": cause,
+        }))));
+    }
+    // Room for more: start queued children, in the list's order.
+    let limit = concurrency.map_or(usize::MAX, |c| c as usize);
+    let mut ends = Vec::new();
+    let mut started = false;
+    for slot in work.iter_mut() {
+        if running >= limit {
+            break;
+        }
+        let Some(address) = slot.strip_prefix(QUEUED).and_then(child_in_work).map(str::to_owned) else { continue };
+        *slot = child_work_entry(&address);
+        running += 1;
+        let (child_ends, child_started) = release_child(tx, cx, &address).await?;
+        ends.extend(child_ends);
+        started |= child_started;
+    }
+    let work_text = work_text(&work)?;
+    tx.set_instance_status(key, &row.status, work_text.as_deref(), None, cx.now).await?;
+    Ok(FanIn::Waiting { ends, started })
+}
+
+/// Starts a queued child: its machine's start (its initial state's work, its eventless steps)
+/// as if it had just been created, recorded as `instance.transitioned` on `start`. A child
+/// that moved on its own meanwhile (an event) or is gone is left as it is.
+async fn release_child<T: Tables>(tx: &mut T, cx: &mut Cx<'_>, address: &str) -> TxResult<(Vec<ChildEnd>, bool)> {
+    let Some(key) = InstanceKey::from_address(address) else { return Ok((Vec::new(), false)) };
+    let Some(row) = tx.instance_for_update(&key).await? else { return Ok((Vec::new(), false)) };
+    let status = crate::decode::instance_status(&row.status);
+    if row.deleted_at.is_some() || status.is_terminal() || row.revision != Revision::FIRST {
+        return Ok((Vec::new(), false));
+    }
+    let compiled =
+        compiled_machine(tx, cx.machines, key.space.as_ref(), key.machine.as_ref(), row.machine_version).await?;
+    if row.state != compiled.initial_state() || !compiled.does_work() {
+        return Ok((Vec::new(), false));
+    }
+    let ctx: JsonObject = serde_json::from_str(&row.ctx)?;
+    let revision = Revision::FIRST.next();
+    let info = InstanceInfo { address, revision: revision.get(), attempt: 0 };
+    let started = match compiled.start(&ctx, info, cx.now.as_millis()) {
+        Ok(started) => started,
+        Err(e) => {
+            let error = json!({ "code": "transition_failed", "message": e.to_string(), "input": "start" });
+            return Ok((fail_one(tx, cx, &key, &row, &error).await?.into_iter().collect(), false));
+        }
+    };
+    let parent = crate::decode::instance_parent(row.parent.as_deref());
+    let depth = parent.as_ref().map_or(0, |p| p.depth);
+    let origin = Origin { key: &key, state: &started.state, revision, depth, version: row.machine_version };
+    let children = match plan_children(tx, cx, origin, &started.effects).await? {
+        Ok(children) => children,
+        Err(e) => {
+            let error = json!({ "code": "transition_failed", "message": e.to_string(), "input": "start" });
+            return Ok((fail_one(tx, cx, &key, &row, &error).await?.into_iter().collect(), false));
+        }
+    };
+    let ctx = started.ctx.unwrap_or(ctx);
+    let ctx_text = serde_json::to_string(&ctx)?;
+    if let Err(e) = crate::machines::check_context_size(&ctx_text, INTERNAL_MAX_CONTEXT_BYTES) {
+        let error = json!({ "code": "transition_failed", "message": e.to_string(), "input": "start" });
+        return Ok((fail_one(tx, cx, &key, &row, &error).await?.into_iter().collect(), false));
+    }
+    let status = compiled.status_in(&started.state);
+    let entries = direct_entries(&children, address, revision);
+    let work = write_effects(tx, cx, &key, &started.state, revision, &started.effects, &entries).await?;
+    let work_text = work_text(&work)?;
+    let write = InstanceWrite {
+        state: &started.state,
+        ctx: &ctx_text,
+        revision,
+        status: status.as_str(),
+        work: work_text.as_deref(),
+        error: None,
+        parent: None,
+        now: cx.now,
+    };
+    tx.update_instance(&key, &write).await?;
+    let empty = JsonObject::new();
+    let record = TransitionedRecord {
+        event: "start",
+        payload: &empty,
+        from: &row.state,
+        to: &started.state,
+        revision: revision.get(),
+    };
+    cx.append(tx, key.space.as_ref(), kinds::INSTANCE_TRANSITIONED, address.to_owned(), &record, None, false).await?;
+    let mut ends = start_children(tx, cx, children).await?;
+    if !status.is_terminal() {
+        ends.extend(empty_fan_out(&compiled, &key, &started.state, revision, &work));
+    }
+    if let Some(parent) = parent
+        && status.is_terminal()
+    {
+        ends.push(final_end(address.to_owned(), parent, status, &started.state, &ctx));
+    }
+    Ok((ends, !started.effects.is_empty()))
+}
+
+/// The work entries of the children an instance (`address`, at `revision`) starts itself,
+/// out of every child planned with it (grandchildren included).
+fn direct_entries(children: &[PlannedChild], address: &str, revision: Revision) -> Vec<String> {
+    children
+        .iter()
+        .filter(|c| c.parent.instance == address && c.parent.revision == revision.get())
+        .map(PlannedChild::entry)
+        .collect()
+}
+
+/// The end of a fan-out that started no child (its list was empty): done at once with `[]`.
+fn empty_fan_out(
+    compiled: &CompiledMachine,
+    key: &InstanceKey,
+    state: &str,
+    revision: Revision,
+    work: &[String],
+) -> Option<ChildEnd> {
+    compiled.fan_out(state)?;
+    let has_children = work.iter().any(|e| {
+        child_in_work(e).is_some() || e.starts_with(QUEUED) || e.starts_with(COMPLETED) || e.starts_with(FAILED)
+    });
+    if has_children {
+        return None;
+    }
+    let parent = ParentLink { instance: key.address(), state: state.to_owned(), revision: revision.get(), depth: 0 };
+    Some(ChildEnd { child: None, parent, outcome: Ok(Value::Array(Vec::new())) })
 }
 
 /// The error an instance stops on when its machine cannot apply an action's outcome: the
@@ -714,6 +984,9 @@ struct Origin<'a> {
     state: &'a str,
     revision: Revision,
     depth: u32,
+    /// The version of the instance's machine: children of the same machine run it too, so a
+    /// flow's items and branches find the nodes their run was started with.
+    version: MachineVersion,
 }
 
 /// A child instance a transition starts, checked in full before anything is written.
@@ -725,8 +998,12 @@ struct PlannedChild {
     state: String,
     effects: Vec<Effect>,
     parent: ParentLink,
-    /// The address of the child this one starts, if it starts one.
-    child: Option<String>,
+    /// The work entries of the children this one starts (`child:…`, `queued:child:…`).
+    children: Vec<String>,
+    /// Created but not started: it waits for a sibling to end (a fan-out's concurrency).
+    queued: bool,
+    /// Its machine, compiled.
+    compiled: std::sync::Arc<CompiledMachine>,
 }
 
 /// The child instances an `invoke: {machine}` effect of `parent` at `revision` may start, in
@@ -734,15 +1011,20 @@ struct PlannedChild {
 /// with an id derived from the parent and its revision — readable, `{machine}.{id}.{revision}`,
 /// unless that is too long; else (or when the readable one is taken) hashed. Revisions are
 /// never reused, so a parent never derives the same ids twice.
-fn child_keys(parent: &InstanceKey, revision: Revision, payload: &Value) -> Result<Vec<InstanceKey>, String> {
-    let machine = payload.get("machine").and_then(Value::as_str).unwrap_or("");
+fn child_keys(
+    parent: &InstanceKey,
+    revision: Revision,
+    machine: &str,
+    index: Option<usize>,
+) -> Result<Vec<InstanceKey>, String> {
     let (space, name) = machine.split_once(':').unwrap_or((parent.space.as_str(), machine));
     let space = switchyard_model::SpaceName::new(space).map_err(|e| format!("child machine {machine:?}: {e}"))?;
     let name = Segment::new(name).map_err(|e| format!("child machine {machine:?}: {e}"))?;
     let mut hasher = std::hash::DefaultHasher::new();
-    (parent.address(), revision.get()).hash(&mut hasher);
+    (parent.address(), revision.get(), index).hash(&mut hasher);
     let hashed = Segment::new(&format!("child-{:016x}", hasher.finish())).map_err(|e| format!("child id: {e}"))?;
-    let readable = Segment::new(&format!("{}.{}.{}", parent.machine, parent.id, revision.get())).ok();
+    let suffix = index.map(|i| format!(".{i}")).unwrap_or_default();
+    let readable = Segment::new(&format!("{}.{}.{}{suffix}", parent.machine, parent.id, revision.get())).ok();
     Ok(readable
         .into_iter()
         .chain([hashed])
@@ -769,15 +1051,15 @@ async fn plan_children<T: Tables>(
     let mut next = 0;
     while next < planned.len() {
         let child = &planned[next];
-        let (key, state, depth) = (child.key.clone(), child.state.clone(), child.parent.depth);
+        let (key, state, depth, version) = (child.key.clone(), child.state.clone(), child.parent.depth, child.version);
         let effects = std::mem::take(&mut planned[next].effects);
-        let origin = Origin { key: &key, state: &state, revision: Revision::FIRST, depth };
-        let grandchild = plan_child(tx, cx, origin, &effects).await?;
+        let origin = Origin { key: &key, state: &state, revision: Revision::FIRST, depth, version };
+        let grandchildren = plan_child(tx, cx, origin, &effects).await?;
         planned[next].effects = effects;
-        match grandchild {
-            Ok(grandchild) => {
-                planned[next].child = grandchild.as_ref().map(|g| g.key.address());
-                planned.extend(grandchild);
+        match grandchildren {
+            Ok(grandchildren) => {
+                planned[next].children = grandchildren.iter().map(PlannedChild::entry).collect();
+                planned.extend(grandchildren);
             }
             Err(e) => return Ok(Err(e)),
         }
@@ -786,18 +1068,19 @@ async fn plan_children<T: Tables>(
     Ok(Ok(planned))
 }
 
-/// The child one instance's `effects` start, if they start one (a state invokes one thing).
+/// The children one instance's `effects` start, if they start any (a state invokes one thing):
+/// one child, or one per element of a fan-out's list (those past its concurrency queued).
 async fn plan_child<T: Tables>(
     tx: &mut T,
     cx: &mut Cx<'_>,
     origin: Origin<'_>,
     effects: &[Effect],
-) -> TxResult<Result<Option<PlannedChild>, TransitionError>> {
+) -> TxResult<Result<Vec<PlannedChild>, TransitionError>> {
     let Some(payload) = effects.iter().find_map(|effect| match effect {
         Effect::Invoke { kind: InvokeKind::Machine, payload, .. } => Some(payload),
         _ => None,
     }) else {
-        return Ok(Ok(None));
+        return Ok(Ok(Vec::new()));
     };
     let expression = format!("states.{}.invoke.machine", origin.state);
     let refuse = |message: String| Ok(Err(TransitionError::EffectFailed { expression: expression.clone(), message }));
@@ -810,75 +1093,136 @@ async fn plan_child<T: Tables>(
             switchyard_model::MAX_CHILD_DEPTH
         ));
     }
-    let candidates = match child_keys(origin.key, origin.revision, payload) {
-        Ok(candidates) => candidates,
-        Err(message) => return refuse(message),
+    // One input, or a fan-out's list of them.
+    let (inputs, fan_out): (Vec<&Value>, bool) = match payload.get("inputs").and_then(Value::as_array) {
+        Some(inputs) => (inputs.iter().collect(), true),
+        None => (vec![payload.get("input").unwrap_or(&Value::Null)], false),
     };
-    let Some(first) = candidates.first() else { return refuse("no id for the child".to_owned()) };
-    let key = first.clone();
-    if key.space != origin.key.space {
-        return refuse(format!("{machine:?} is in another space; an instance starts children in its own space only"));
-    }
-    let (space, name) = (key.space.as_ref(), key.machine.as_ref());
-    let Some(version) = tx.latest_machine_version(space, name).await? else {
-        return refuse(format!("machine {space}:{name} is not defined; put it before starting it as a child"));
-    };
-    let compiled = compiled_machine(tx, cx.machines, space, name, version).await?;
-    let ctx: JsonObject = match payload.get("input") {
-        Some(Value::Object(input)) => input.clone(),
-        _ => JsonObject::new(),
-    };
-    if let Err(e) = compiled.validate_context(&ctx) {
-        return refuse(format!("the input does not fit {space}:{name}'s context_schema: {e}"));
-    }
-    match crate::machines::check_context_size(&serde_json::to_string(&ctx)?, INTERNAL_MAX_CONTEXT_BYTES) {
-        Ok(()) => {}
-        Err(StoreError::Transition(e)) => return Ok(Err(e)),
-        Err(other) => return Err(other.into()),
-    }
-    let state = compiled.initial_state().to_owned();
-    if compiled.is_final(&state) {
-        return refuse(format!(
-            "{space}:{name} starts in its final state \"{state}\", so there is nothing to wait for"
-        ));
-    }
-    let mut free = None;
-    for candidate in candidates {
-        if tx.instance_deleted_at_for_update(&candidate).await?.is_none() {
-            free = Some(candidate);
-            break;
+    let concurrency = payload.get("concurrency").and_then(Value::as_u64).map_or(usize::MAX, |c| c as usize);
+    let mut planned = Vec::with_capacity(inputs.len());
+    let mut compiled = None;
+    for (index, input) in inputs.into_iter().enumerate() {
+        let candidates = match child_keys(origin.key, origin.revision, machine, fan_out.then_some(index)) {
+            Ok(candidates) => candidates,
+            Err(message) => return refuse(message),
+        };
+        let Some(first) = candidates.first() else { return refuse("no id for the child".to_owned()) };
+        let key = first.clone();
+        if key.space != origin.key.space {
+            return refuse(format!(
+                "{machine:?} is in another space; an instance starts children in its own space only"
+            ));
         }
-    }
-    let Some(key) = free else {
-        return refuse(format!("the child's ids are taken: instance {} exists already", key.address()));
-    };
-    let address = key.address();
-    let info = InstanceInfo { address: &address, revision: Revision::FIRST.get() };
-    let effects = if compiled.does_work() {
-        match compiled.start(&ctx, info, cx.now.as_millis()) {
-            Ok(effects) => effects,
-            Err(e) => return Ok(Err(e)),
+        let (space, name) = (key.space.as_ref(), key.machine.as_ref());
+        if compiled.is_none() {
+            let own = key.space == origin.key.space && key.machine == origin.key.machine;
+            let version = if own { Some(origin.version) } else { tx.latest_machine_version(space, name).await? };
+            let Some(version) = version else {
+                return refuse(format!("machine {space}:{name} is not defined; put it before starting it as a child"));
+            };
+            compiled = Some((version, compiled_machine(tx, cx.machines, space, name, version).await?));
         }
-    } else {
-        Vec::new()
-    };
-    let parent = ParentLink {
-        instance: origin.key.address(),
-        state: origin.state.to_owned(),
-        revision: origin.revision.get(),
-        depth,
-    };
-    let status = compiled.status_in(&state);
-    Ok(Ok(Some(PlannedChild { key, version, ctx, status, state, effects, parent, child: None })))
+        let Some((version, machine_compiled)) = compiled.clone() else { continue };
+        let at = if fan_out { format!(" (element {index})") } else { String::new() };
+        let ctx: JsonObject = match input {
+            Value::Object(input) => input.clone(),
+            _ => JsonObject::new(),
+        };
+        if let Err(e) = machine_compiled.validate_context(&ctx) {
+            return refuse(format!("the input{at} does not fit {space}:{name}'s context_schema: {e}"));
+        }
+        match crate::machines::check_context_size(&serde_json::to_string(&ctx)?, INTERNAL_MAX_CONTEXT_BYTES) {
+            Ok(()) => {}
+            Err(StoreError::Transition(e)) => return Ok(Err(e)),
+            Err(other) => return Err(other.into()),
+        }
+        let state = machine_compiled.initial_state().to_owned();
+        if machine_compiled.is_final(&state) {
+            return refuse(format!(
+                "{space}:{name} starts in its final state \"{state}\", so there is nothing to wait for"
+            ));
+        }
+        let mut free = None;
+        for candidate in candidates {
+            if tx.instance_deleted_at_for_update(&candidate).await?.is_none() {
+                free = Some(candidate);
+                break;
+            }
+        }
+        let Some(key) = free else {
+            return refuse(format!("the child's ids are taken: instance {} exists already", key.address()));
+        };
+        let queued = index >= concurrency;
+        let address = key.address();
+        let info = InstanceInfo { address: &address, revision: Revision::FIRST.get(), attempt: 0 };
+        let (state, ctx, effects) = if machine_compiled.does_work() && !queued {
+            match machine_compiled.start(&ctx, info, cx.now.as_millis()) {
+                Ok(switchyard_model::definition::Started { state, ctx: Some(grown), effects }) => {
+                    // Its eventless steps may have grown the context.
+                    let text = serde_json::to_string(&grown)?;
+                    match crate::machines::check_context_size(&text, INTERNAL_MAX_CONTEXT_BYTES) {
+                        Ok(()) => {}
+                        Err(StoreError::Transition(e)) => return Ok(Err(e)),
+                        Err(other) => return Err(other.into()),
+                    }
+                    (state, grown, effects)
+                }
+                Ok(started) => (started.state, ctx, started.effects),
+                Err(e) => return Ok(Err(e)),
+            }
+        } else {
+            (state, ctx, Vec::new())
+        };
+        let parent = ParentLink {
+            instance: origin.key.address(),
+            state: origin.state.to_owned(),
+            revision: origin.revision.get(),
+            depth,
+        };
+        let status = machine_compiled.status_in(&state);
+        let (children, compiled_child) = (Vec::new(), machine_compiled.clone());
+        planned.push(PlannedChild {
+            key,
+            version,
+            ctx,
+            status,
+            state,
+            effects,
+            parent,
+            children,
+            queued,
+            compiled: compiled_child,
+        });
+    }
+    Ok(Ok(planned))
 }
+
+impl PlannedChild {
+    /// Its entry in its parent's work.
+    fn entry(&self) -> String {
+        let entry = child_work_entry(&self.key.address());
+        if self.queued { format!("{QUEUED}{entry}") } else { entry }
+    }
+}
+
+/// The prefix of a fan-out's child that waits for a sibling to end before it starts.
+const QUEUED: &str = "queued:";
+/// The prefix of a fan-out's child that completed.
+const COMPLETED: &str = "ok:";
+/// The prefix of a fan-out's child that failed, was cancelled or deleted.
+const FAILED: &str = "failed:";
 
 /// Creates planned children (parents first): each row with its parent link and its own work,
 /// `instance.created` on the child and `instance.child_started` on the parent.
-async fn start_children<T: Tables>(tx: &mut T, cx: &mut Cx<'_>, children: Vec<PlannedChild>) -> TxResult<()> {
+async fn start_children<T: Tables>(
+    tx: &mut T,
+    cx: &mut Cx<'_>,
+    children: Vec<PlannedChild>,
+) -> TxResult<Vec<ChildEnd>> {
+    let mut ended = Vec::new();
     for child in children {
         let key = &child.key;
-        let work =
-            write_effects(tx, cx, key, &child.state, Revision::FIRST, &child.effects, child.child.as_deref()).await?;
+        let work = write_effects(tx, cx, key, &child.state, Revision::FIRST, &child.effects, &child.children).await?;
         let work_text = work_text(&work)?;
         let ctx_text = serde_json::to_string(&child.ctx)?;
         let parent_text = serde_json::to_string(&child.parent)?;
@@ -896,19 +1240,30 @@ async fn start_children<T: Tables>(tx: &mut T, cx: &mut Cx<'_>, children: Vec<Pl
             return Err(StoreError::InstanceExists { address: key.address() }.into());
         }
         let space = key.space.as_ref();
-        let record = json!({
+        let mut record = json!({
             "machine_version": child.version.get(),
             "state": child.state,
             "ctx": child.ctx,
             "parent": child.parent,
         });
+        if child.queued {
+            record["queued"] = Value::Bool(true);
+        }
         cx.append(tx, space, kinds::INSTANCE_CREATED, key.address(), &record, None, false).await?;
         let record =
             json!({ "child": key.address(), "machine_version": child.version.get(), "state": child.parent.state });
         cx.append(tx, space, kinds::INSTANCE_CHILD_STARTED, child.parent.instance.clone(), &record, None, false)
             .await?;
+        // Eventless transitions may have taken it straight to a final state, or into a fan-out
+        // over an empty list.
+        if !child.queued && !child.status.is_terminal() {
+            ended.extend(empty_fan_out(&child.compiled, key, &child.state, Revision::FIRST, &work));
+        }
+        if child.status.is_terminal() && !child.queued {
+            ended.push(final_end(key.address(), child.parent, child.status, &child.state, &child.ctx));
+        }
     }
-    Ok(())
+    Ok(ended)
 }
 
 /// Moves an instance to another version of its machine, when its current state exists there.

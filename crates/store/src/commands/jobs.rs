@@ -641,7 +641,9 @@ async fn report_to_instance<T: Tables>(
         compiled_machine(tx, cx.machines, key.space.as_ref(), key.machine.as_ref(), row.machine_version).await?;
     let idem_key = format!("job:{}", job.id);
     let max = super::instances::INTERNAL_MAX_CONTEXT_BYTES;
-    match transition(tx, cx, key, row, &compiled, input, &payload, Some(&idem_key), max, Some(&job.id)).await? {
+    match transition(tx, cx, key, row, &compiled, input, &payload, Some(&idem_key), max, Some((&job.id, job.attempt)))
+        .await?
+    {
         Ok(_) => Ok(()),
         Err(e) => {
             let error = super::instances::unhandled(&e, input);

@@ -200,7 +200,7 @@ struct Snapshot {
 async fn snapshot<S: Store>(store: &S, sp: &str) -> Snapshot {
     let s = space(sp);
     let instance_key = key(sp, "o-1");
-    let list = ListInstances { space: s.clone(), machine: seg("order"), state: None, after_id: None, limit: 100 };
+    let list = ListInstances::of(s.clone(), seg("order"), 100);
     let keys = ListKeys {
         space: s.clone(),
         bucket: seg("config"),

@@ -204,7 +204,7 @@ async fn unreadable_instance_refused_alone<H: Harness>(h: &H) {
     assert!(o3.unreadable.is_none());
 
     // A listing shows it marked, in its place, with an empty ctx.
-    let query = ListInstances { space: space("acme"), machine: seg("order"), state: None, after_id: None, limit: 10 };
+    let query = ListInstances::of(space("acme"), seg("order"), 10);
     let listed = store.list_instances(&query).await.expect("a listing holding an unreadable instance");
     assert_eq!(listed.iter().map(|i| i.id.as_ref()).collect::<Vec<&str>>(), vec!["o-1", "o-2", "o-3"]);
     assert!(listed[1].unreadable.as_deref().is_some_and(|why| why.starts_with("ctx: ")), "{:?}", listed[1]);

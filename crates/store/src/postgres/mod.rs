@@ -317,22 +317,23 @@ impl Store for PgStore {
         // One statement per combination of filters, so the planner can use the indexes.
         let (s, m): (&str, &str) = (query.space.as_ref(), query.machine.as_ref());
         let limit = i64::from(query.limit);
-        let base = format!(
+        let filters = query.value_filters();
+        let mut sql = format!(
             "SELECT {INSTANCE_COLUMNS} FROM instances WHERE space = $1 AND machine = $2 AND deleted_at IS NULL"
         );
-        let rows = match (&query.state, &query.after_id) {
-            (None, None) => self.query(&format!("{base} ORDER BY id LIMIT $3"), &[&s, &m, &limit]).await?,
-            (Some(state), None) => {
-                self.query(&format!("{base} AND state = $4 ORDER BY id LIMIT $3"), &[&s, &m, &limit, state]).await?
-            }
-            (None, Some(after)) => {
-                self.query(&format!("{base} AND id > $4 ORDER BY id LIMIT $3"), &[&s, &m, &limit, after]).await?
-            }
-            (Some(state), Some(after)) => {
-                let sql = format!("{base} AND state = $4 AND id > $5 ORDER BY id LIMIT $3");
-                self.query(&sql, &[&s, &m, &limit, state, after]).await?
-            }
-        };
+        for (i, (test, _)) in filters.iter().enumerate() {
+            sql.push_str(&format!(" AND {test} ${}", i + 4));
+        }
+        if query.roots_only {
+            sql.push_str(" AND parent IS NULL");
+        }
+        sql.push_str(if query.newest_first { " ORDER BY id DESC LIMIT $3" } else { " ORDER BY id LIMIT $3" });
+        let values: Vec<&str> = filters.iter().map(|(_, v)| *v).collect();
+        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&s, &m, &limit];
+        for value in &values {
+            params.push(value);
+        }
+        let rows = self.query(&sql, &params).await?;
         decode_all(rows, instance)
     }
 

@@ -315,23 +315,24 @@ impl Store for SqliteStore {
         self.read(move |conn| {
             // One statement per combination of filters: SQLite plans a statement once, so
             // `(?3 IS NULL OR state = ?3)` would stop it from using either index.
-            let state_filter = if query.state.is_some() { "AND state = :state" } else { "" };
-            let cursor_filter = if query.after_id.is_some() { "AND id > :after" } else { "" };
-            let sql = format!(
-                "SELECT {} FROM instances
-                 WHERE space = :space AND machine = :machine AND deleted_at IS NULL {state_filter} {cursor_filter}
-                 ORDER BY id LIMIT :limit",
+            let filters = query.value_filters();
+            let mut sql = format!(
+                "SELECT {} FROM instances WHERE space = ?1 AND machine = ?2 AND deleted_at IS NULL",
                 rows::INSTANCE_COLUMNS
             );
+            for (i, (test, _)) in filters.iter().enumerate() {
+                sql.push_str(&format!(" AND {test} ?{}", i + 4));
+            }
+            if query.roots_only {
+                sql.push_str(" AND parent IS NULL");
+            }
+            sql.push_str(if query.newest_first { " ORDER BY id DESC LIMIT ?3" } else { " ORDER BY id LIMIT ?3" });
             let mut stmt = conn.prepare_cached(&sql)?;
             let (space, machine): (&str, &str) = (query.space.as_ref(), query.machine.as_ref());
-            let mut params: Vec<(&str, &dyn rusqlite::ToSql)> =
-                vec![(":space", &space), (":machine", &machine), (":limit", &query.limit)];
-            if let Some(state) = &query.state {
-                params.push((":state", state));
-            }
-            if let Some(after) = &query.after_id {
-                params.push((":after", after));
+            let mut params: Vec<&dyn rusqlite::ToSql> = vec![&space, &machine, &query.limit];
+            let values: Vec<&str> = filters.iter().map(|(_, v)| *v).collect();
+            for value in &values {
+                params.push(value);
             }
             let mut rows = stmt.query(params.as_slice())?;
             let mut out = Vec::new();
