@@ -492,3 +492,30 @@ fn every_example_flow_compiles() {
     }
     assert_eq!(seen, 4);
 }
+
+#[test]
+fn a_delay_until_a_computed_time_arms_its_timer_then() {
+    let machine = flow(
+        "
+nodes:
+  - { id: later, kind: delay, until: 'timestamp(input.at)' }
+  - { id: done, kind: transform, value: 'nodes.later.output' }
+edges:
+  - { from: later, to: done }
+",
+    );
+    let mut run = Run::start(&machine, json!({ "at": "2030-01-01T00:00:00Z" }));
+    assert_eq!(run.state, "later.run");
+    let (name, at_ms) = run
+        .effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Timer { name, at_ms } => Some((name.clone(), *at_ms)),
+            _ => None,
+        })
+        .expect("a timer");
+    assert_eq!(at_ms, 1_893_456_000_000, "2030-01-01");
+    run.step(Input::Timer(&name));
+    assert_eq!(run.state, SUCCEEDED_STATE);
+    assert_eq!(run.ctx["output"], json!({ "at": "2030-01-01T00:00:00Z" }), "a delay passes its input on");
+}
