@@ -108,6 +108,14 @@ async fn a_flow_runs_synchronously_and_its_run_shows_every_node() {
         assert_eq!(next["runs"][0]["id"], json!(id));
         let (_, none) = http.get("/v1/spaces/acme/runs?since=2099-01-01T00:00:00Z").await;
         assert_eq!(none["runs"], json!([]));
+        let (_, none) = http.get("/v1/spaces/acme/runs?until=2000-01-01T00:00:00%2B02:00").await;
+        assert_eq!(none["runs"], json!([]));
+        let (_, all) = http.get("/v1/spaces/acme/runs?since=2000-01-01T00:00:00Z&until=2099-01-01T00:00:00Z").await;
+        assert_eq!(all["runs"].as_array().map(Vec::len), Some(2), "{all}");
+        let (_, first) = http.get("/v1/spaces/acme/flows/double?version=1").await;
+        assert_eq!(first["version"], 1);
+        let (status, missing) = http.get("/v1/spaces/acme/flows/double?version=9").await;
+        assert_eq!((status, code(&missing)), (StatusCode::NOT_FOUND, "flow_not_found"), "{missing}");
         let (_, none) = http.get("/v1/spaces/acme/runs?status=failed").await;
         assert_eq!(none["runs"], json!([]));
     }
