@@ -711,7 +711,22 @@ async fn report_ends<T: Tables>(
         let entry = entry.unwrap_or_else(|| format!("fan-out:{}", end.parent.revision));
         let mut outcome = end.outcome;
         if let (Some(child), Some(settings)) = (&end.child, compiled.fan_out(&row.state)) {
-            match fan_in(tx, cx, &key, &row, child, &outcome, settings).await? {
+            // Siblings that ended in the same transaction are counted together: one rewrite of
+            // the parent's work for all of them.
+            let mut ended = vec![(child.clone(), outcome.clone())];
+            let work = crate::decode::instance_work(row.work.as_deref());
+            let sibling = |e: &ChildEnd| {
+                e.parent.instance == end.parent.instance
+                    && e.parent.revision == end.parent.revision
+                    && e.child.as_deref().is_some_and(|c| {
+                        let entry = child_work_entry(c);
+                        work.iter().any(|w| *w == entry || w.strip_prefix(QUEUED) == Some(entry.as_str()))
+                    })
+            };
+            let (siblings, rest): (Vec<ChildEnd>, Vec<ChildEnd>) = pending.drain(..).partition(sibling);
+            pending = rest;
+            ended.extend(siblings.into_iter().filter_map(|e| Some((e.child?, e.outcome))));
+            match fan_in(tx, cx, &key, &row, &ended, settings).await? {
                 FanIn::Waiting { ends, started } => {
                     started_work |= started;
                     pending.extend(ends);
@@ -767,24 +782,29 @@ enum FanIn {
     Joined(Result<Value, Value>),
 }
 
-/// Records a fan-out child's end in its parent's work (`ok:` / `failed:` before its entry),
+/// Records fan-out children's ends in their parent's work (`ok:` / `failed:` before each entry),
 /// then decides the join, or starts queued children while fewer than `concurrency` run.
 async fn fan_in<T: Tables>(
     tx: &mut T,
     cx: &mut Cx<'_>,
     key: &InstanceKey,
     row: &InstanceRow,
-    child: &str,
-    outcome: &Result<Value, Value>,
+    ended: &[(String, Result<Value, Value>)],
     settings: switchyard_model::definition::FanOutSettings<'_>,
 ) -> TxResult<FanIn> {
     let (join, concurrency) = (settings.join, settings.concurrency);
     let mut work = crate::decode::instance_work(row.work.as_deref());
-    let entry = child_work_entry(child);
-    let ended = format!("{}{entry}", if outcome.is_ok() { COMPLETED } else { FAILED });
-    if let Some(slot) = work.iter_mut().find(|e| **e == entry || e.strip_prefix(QUEUED) == Some(entry.as_str())) {
-        *slot = ended;
+    for (child, outcome) in ended {
+        let entry = child_work_entry(child);
+        let mark = format!("{}{entry}", if outcome.is_ok() { COMPLETED } else { FAILED });
+        if let Some(slot) = work.iter_mut().find(|e| **e == entry || e.strip_prefix(QUEUED) == Some(entry.as_str())) {
+            *slot = mark;
+        }
     }
+    // The child an error names: the first of these that failed.
+    let failure = ended.iter().find(|(_, outcome)| outcome.is_err());
+    let child = failure.or(ended.first()).map_or("", |(child, _)| child.as_str());
+    let outcome = failure.map_or(&Ok(Value::Null), |(_, outcome)| outcome);
     let (mut total, mut completed, mut failed, mut running) = (0usize, 0usize, 0usize, 0usize);
     for slot in &work {
         if slot.starts_with(COMPLETED) {
