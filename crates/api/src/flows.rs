@@ -127,12 +127,7 @@ pub async fn start_run(
 ) -> Result<Response> {
     caller.require(&parse_space(&space)?, Role::Writer)?;
     let wait = q.wait.as_deref().map(parse_wait).transpose()?;
-    let mut body: StartRunBody = if body.iter().all(u8::is_ascii_whitespace) {
-        StartRunBody::default()
-    } else {
-        crate::extract::require_json(&headers)?;
-        crate::extract::decode_json(&body)?
-    };
+    let mut body: StartRunBody = crate::jobs::optional_body(&headers, &body)?;
     body.idempotency_key = key.merge(body.idempotency_key.take())?;
     let (run, replayed) = state.engine.start_run(&space, &flow, body.input, body.idempotency_key).await?;
     let status = if replayed { StatusCode::OK } else { StatusCode::CREATED };
@@ -243,14 +238,6 @@ pub struct CancelRunBody {
     reason: Option<String>,
 }
 
-fn optional_json<T: for<'de> Deserialize<'de> + Default>(headers: &HeaderMap, body: &[u8]) -> Result<T> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    crate::extract::require_json(headers)?;
-    crate::extract::decode_json(body)
-}
-
 pub async fn cancel_run(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -259,7 +246,7 @@ pub async fn cancel_run(
     Body(body): Body,
 ) -> Result<Response> {
     caller.require(&parse_space(&space)?, Role::Writer)?;
-    let body: CancelRunBody = optional_json(&headers, &body)?;
+    let body: CancelRunBody = crate::jobs::optional_body(&headers, &body)?;
     let run = state.engine.cancel_run(&space, &id, body.reason).await?;
     Ok(ok(StatusCode::OK, run_answer(&state, &space, &run).await?))
 }
@@ -321,7 +308,7 @@ async fn bulk(
     body: axum::body::Bytes,
     retry: bool,
 ) -> Result<Response> {
-    let body: RunFilterBody = optional_json(&headers, &body)?;
+    let body: RunFilterBody = crate::jobs::optional_body(&headers, &body)?;
     let filter = run_filter(body.flow, body.status, body.since, body.until)?;
     let outcome = state.engine.bulk_runs(&space, &filter, retry).await?;
     let skipped: Vec<Value> = outcome.skipped.iter().map(|(run, why)| json!({ "run": run, "reason": why })).collect();

@@ -21,7 +21,7 @@ fn ok(status: StatusCode, body: impl serde::Serialize) -> Response {
 }
 
 /// An optional JSON body: none (or only whitespace) is `T`'s default.
-fn optional_body<T: serde::de::DeserializeOwned + Default>(headers: &HeaderMap, body: &[u8]) -> Result<T> {
+pub(crate) fn optional_body<T: serde::de::DeserializeOwned + Default>(headers: &HeaderMap, body: &[u8]) -> Result<T> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
