@@ -52,6 +52,8 @@ pub fn code_status(code: ErrorCode) -> StatusCode {
         | ErrorCode::InvocationNotFound
         | ErrorCode::FlowNotFound
         | ErrorCode::RunNotFound
+        | ErrorCode::EnvNotFound
+        | ErrorCode::SecretNotFound
         | ErrorCode::JobNotFound
         | ErrorCode::SpaceNotFound
         | ErrorCode::NotFound => StatusCode::NOT_FOUND,

@@ -8,6 +8,7 @@
 //! [`MetricsAccess`] says).
 
 pub mod access;
+mod env;
 mod error;
 mod extract;
 mod flows;
@@ -133,6 +134,19 @@ routes! {
     "/v1/spaces/{space}/runs/{id}/retry" => { Post Space(Writer) => flows::retry_run },
     "/v1/spaces/{space}/runs/{id}/rerun" => { Post Space(Writer) => flows::rerun_run },
     "/v1/spaces/{space}/runs/{id}/events" => { Post Space(Writer) => flows::send_run_event },
+    "/v1/spaces/{space}/env" => { Get Space(Reader) => env::list_env },
+    "/v1/spaces/{space}/env/{name}" => {
+        Get Space(Reader) => env::get_env,
+        Put Space(Writer) => env::put_env,
+        Delete Space(Writer) => env::delete_env,
+    },
+    // Names only are shown; setting or deleting a secret is the space admin's.
+    "/v1/spaces/{space}/secrets" => { Get Space(Reader) => env::list_secrets },
+    "/v1/spaces/{space}/secrets/{name}" => {
+        Get Space(Reader) => env::get_secret,
+        Put Space(Admin) => env::put_secret,
+        Delete Space(Admin) => env::delete_secret,
+    },
     "/v1/spaces/{space}/functions" => { Get Space(Reader) => functions::list_functions },
     "/v1/spaces/{space}/functions/{name}" => {
         Get Space(Reader) => functions::get_function,

@@ -104,11 +104,14 @@ fn routes() -> Vec<Route> {
             path("/jobs"),
             vec![
                 json!({"kind": "noop"}),
-                json!({"kind": "http", "payload": {"url": "https://example.com/hook", "method": "POST", "body": {"a": 1}},
+                json!({"kind": "http", "payload": {"url": "https://example.com/hook", "method": "POST", "body": {"a": 1},
+                                              "secret_headers": {"Authorization": "Bearer {{secrets.t}}"}},
                        "delay_ms": 1000, "priority": 2, "concurrency_key": "c", "idempotency_key": "k",
                        "retry": {"max_attempts": 3, "initial": "10ms", "jitter": "none", "non_retryable": ["x"]}}),
             ],
         ),
+        route(Method::PUT, path("/env/region"), vec![json!({"value": {"name": "eu", "zones": [1, 2]}})]),
+        route(Method::PUT, path("/secrets/token"), vec![json!({"value": "s3cr3t"})]),
         route(Method::POST, path("/jobs/retry"), vec![json!({"kind": "http", "limit": 10}), json!({})]),
         Route {
             raw_seeds: vec![FLOW_YAML.as_bytes()],
@@ -282,6 +285,8 @@ const BODILESS: &[&str] = &[
     "/v1/spaces/{space}/runs",
     "/v1/spaces/{space}/runs/{id}/retry",
     "/v1/spaces/{space}/runs/{id}/rerun",
+    "/v1/spaces/{space}/env",
+    "/v1/spaces/{space}/secrets",
 ];
 
 /// Whether a concrete path matches a route template (`{x}` is one segment, `{*x}` the rest).

@@ -14,6 +14,7 @@ mod bench_workflow;
 mod commands;
 mod config;
 mod context;
+mod env;
 mod flows;
 mod functions;
 mod http_server;
@@ -113,6 +114,12 @@ enum ClientCommand {
     /// Lists, reads and follows flow runs; answers, cancels, retries and reruns them.
     #[command(subcommand)]
     Run(flows::RunCommand),
+    /// Sets, reads and deletes the space's env values (read by expressions as env.NAME).
+    #[command(subcommand)]
+    Env(env::EnvCommand),
+    /// Sets, lists and deletes the space's secrets (never shown back).
+    #[command(subcommand)]
+    Secret(env::SecretCommand),
 }
 
 /// A mistake in how the command was called; exits with code 2.
@@ -320,6 +327,8 @@ async fn run_client_command(command: ClientCommand, client: &Client, settings: &
         ClientCommand::Job(cmd) => jobs::job(cmd, client, settings).await,
         ClientCommand::Flow(cmd) => flows::flow(cmd, client, settings).await,
         ClientCommand::Run(cmd) => flows::run(cmd, client, settings).await,
+        ClientCommand::Env(cmd) => env::env(cmd, client, settings).await,
+        ClientCommand::Secret(cmd) => env::secret(cmd, client, settings).await,
     }
 }
 

@@ -98,6 +98,8 @@ produced! {
     "api:job_not_found" => job_not_found_for_an_unknown_or_deleted_job,
     "api:flow_not_found" => flow_not_found_for_an_unknown_flow_or_a_machine,
     "api:run_not_found" => run_not_found_for_an_unknown_run_or_a_subflow,
+    "api:env_not_found" => env_not_found_for_an_unknown_env_value,
+    "api:secret_not_found" => secret_not_found_for_an_unknown_secret,
     "api:invalid_component" => invalid_component_for_bytes_that_are_no_component,
     "api:component_world_mismatch" => component_world_mismatch_for_a_component_without_handle,
     "invocation:function_timeout" => function_timeout_for_a_guest_past_its_timeout,
@@ -792,6 +794,24 @@ mod produce {
         vec![
             Seen::answer("an unknown run", http.get("/v1/spaces/acme/runs/nope").await),
             Seen::answer("retry an unknown run", http.post("/v1/spaces/acme/runs/nope/retry", json!({})).await),
+        ]
+    }
+
+    pub async fn env_not_found_for_an_unknown_env_value() -> Vec<Seen> {
+        let server = TestServer::start();
+        let http = Http::new(&server);
+        vec![
+            Seen::answer("an unknown value", http.get("/v1/spaces/acme/env/nope").await),
+            Seen::answer("delete an unknown value", http.delete("/v1/spaces/acme/env/nope").await),
+        ]
+    }
+
+    pub async fn secret_not_found_for_an_unknown_secret() -> Vec<Seen> {
+        let server = TestServer::start();
+        let http = Http::new(&server);
+        vec![
+            Seen::answer("an unknown secret", http.get("/v1/spaces/acme/secrets/nope").await),
+            Seen::answer("delete an unknown secret", http.delete("/v1/spaces/acme/secrets/nope").await),
         ]
     }
 

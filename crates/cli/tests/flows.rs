@@ -550,3 +550,80 @@ async fn every_example_flow_runs() {
         assert_eq!((done["status"].as_str(), &done["output"]), (Some("succeeded"), &json!(7)), "{done}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn env_values_reach_expressions_and_secrets_only_the_request() {
+    for backend in backends().await {
+        let http = Http::new(&backend.server);
+        let target = Target::start(vec![Answer::status(200)]).await;
+        let (status, set) = http.put_json("/v1/spaces/acme/env/base", &json!({ "value": target.url("/items") })).await;
+        assert_eq!(status, StatusCode::CREATED, "{set}");
+        let (status, _) = http.put_json("/v1/spaces/acme/env/region", &json!({ "value": "eu" })).await;
+        assert_eq!(status, StatusCode::CREATED);
+        put_flow(
+            &http,
+            "call",
+            "nodes:
+  - id: fetch
+    kind: http
+    method: GET
+    url: \"env.base + '/' + string(input.id)\"
+    retry: { max_attempts: 3 }
+    secret_headers: { Authorization: 'Bearer {{secrets.api_token}}' }
+  - { id: shape, kind: transform, value: \"{'status': nodes.fetch.output.status, 'region': env.region}\" }
+edges:
+  - { from: fetch, to: shape }
+",
+        )
+        .await;
+
+        // The secret is not set: the node fails at once (no retries), and nothing was sent.
+        let id = start(&http, "call", json!({ "id": 7 })).await["id"].as_str().unwrap().to_owned();
+        let failed = until_status(&http, &id, "failed").await;
+        assert_eq!((&failed["error"]["code"], &failed["error"]["node"]), (&json!("secret_not_found"), &json!("fetch")));
+        assert_eq!(node(&failed, "fetch")["attempts"], 1, "{}: {failed}", backend.name);
+        assert!(target.seen().is_empty());
+
+        // Only a space admin sets secrets; a writer may not, a reader sees names only.
+        let (_, writer) = http.post("/v1/tokens", json!({ "name": "w", "role": "writer", "spaces": ["acme"] })).await;
+        let writer = Http::with_token(&backend.server, writer["token"].as_str());
+        let (status, body) = writer.put_json("/v1/spaces/acme/secrets/api_token", &json!({ "value": "x" })).await;
+        assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "forbidden"), "{body}");
+        let (status, body) = http.put_json("/v1/spaces/acme/secrets/api_token", &json!({ "value": "s3cr3t" })).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(body.get("value"), None, "a secret is never answered: {body}");
+
+        // Retried, the run sends the secret in the header and shows it nowhere.
+        let (status, retried) = http.post(&format!("/v1/spaces/acme/runs/{id}/retry"), json!({})).await;
+        assert_eq!(status, StatusCode::CREATED, "{retried}");
+        let done = until_status(&http, retried["id"].as_str().unwrap(), "succeeded").await;
+        assert_eq!(done["output"], json!({ "status": 200, "region": "eu" }));
+        let seen = target.seen();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(
+            (seen[0].path.as_str(), seen[0].headers.get("authorization").map(String::as_str)),
+            ("/items/7", Some("Bearer s3cr3t"))
+        );
+        let (_, jobs) = http.get("/v1/spaces/acme/jobs").await;
+        let (_, secrets) = http.get("/v1/spaces/acme/secrets").await;
+        assert_eq!(secrets["secrets"][0]["name"], "api_token");
+        for shown in [done.to_string(), jobs.to_string(), secrets.to_string()] {
+            assert!(!shown.contains("s3cr3t"), "{}: the secret leaked into {shown}", backend.name);
+        }
+        assert!(jobs.to_string().contains("{{secrets.api_token}}"), "the job carries the reference: {jobs}");
+
+        // A changed value is what the next run reads.
+        let (status, _) = http.put_json("/v1/spaces/acme/env/region", &json!({ "value": "us" })).await;
+        assert_eq!(status, StatusCode::OK);
+        let again = start(&http, "call", json!({ "id": 8 })).await["id"].as_str().unwrap().to_owned();
+        assert_eq!(until_status(&http, &again, "succeeded").await["output"]["region"], "us");
+        let (status, listed) = http.get("/v1/spaces/acme/env").await;
+        assert_eq!(status, StatusCode::OK);
+        let names: Vec<&str> = listed["env"].as_array().unwrap().iter().filter_map(|v| v["name"].as_str()).collect();
+        assert_eq!(names, ["base", "region"]);
+        let (status, _) = http.delete("/v1/spaces/acme/secrets/api_token").await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (status, body) = http.get("/v1/spaces/acme/secrets/api_token").await;
+        assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "secret_not_found"));
+    }
+}

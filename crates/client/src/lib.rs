@@ -8,6 +8,7 @@
 //! must chain to a root the platform trusts (the operating system's store, through
 //! `rustls-platform-verifier`) or to a CA added with [`ClientBuilder::ca_cert_file`].
 
+mod env;
 mod error;
 mod flows;
 mod functions;
@@ -24,6 +25,7 @@ use reqwest::{Method, RequestBuilder, Url};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+pub use env::{EnvValue, SecretInfo};
 pub use error::ClientError;
 pub use flows::{
     BulkRuns, Flow, FlowList, FlowSummary, ListRuns, PutFlow, Run, RunError, RunEvent, RunFilter, RunNode, RunPage,

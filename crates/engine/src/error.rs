@@ -10,7 +10,7 @@
 //!   `details` carries machine-readable context.
 
 use serde_json::{Value, json};
-use switchyard_model::{DefinitionError, TransitionError};
+use switchyard_model::{DefinitionError, SpaceValueKind, TransitionError};
 use switchyard_store::StoreError;
 
 /// Declares [`ErrorCode`] from one list of `Variant = "code"`, with [`ErrorCode::ALL`],
@@ -125,6 +125,10 @@ error_codes! {
     FlowNotFound = "flow_not_found",
     /// No such run.
     RunNotFound = "run_not_found",
+    /// The space has no `env` value of that name.
+    EnvNotFound = "env_not_found",
+    /// The space has no secret of that name.
+    SecretNotFound = "secret_not_found",
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -327,6 +331,9 @@ fn store_code(e: &StoreError) -> ErrorCode {
         StoreError::KvConflict { .. } => ErrorCode::Conflict,
         StoreError::KvNotFound { .. } => ErrorCode::KeyNotFound,
         StoreError::SubscriptionNotFound { .. } => ErrorCode::SubscriptionNotFound,
+        StoreError::SpaceValueNotFound { kind: SpaceValueKind::Env, .. } => ErrorCode::EnvNotFound,
+        StoreError::SpaceValueNotFound { kind: SpaceValueKind::Secret, .. } => ErrorCode::SecretNotFound,
+        StoreError::TooManySpaceValues { .. } => ErrorCode::ValidationFailed,
         StoreError::SubscriptionFilterChanged { .. } => ErrorCode::SubscriptionExists,
         StoreError::SeqExpired { .. } => ErrorCode::SeqExpired,
         StoreError::JobNotFound { .. } => ErrorCode::JobNotFound,

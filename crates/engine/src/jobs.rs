@@ -32,7 +32,7 @@ use switchyard_store::*;
 use tokio_util::sync::CancellationToken;
 
 use crate::supervisor::Policy;
-use crate::{Engine, EngineError, SendEvent, parse_segment, parse_space};
+use crate::{Engine, EngineError, ErrorCode, SendEvent, parse_segment, parse_space};
 
 /// The kinds of job a node can run.
 pub const JOB_KINDS: &[&str] = &["http", "function", "event", "publish", "noop"];
@@ -401,6 +401,16 @@ fn job_target(space: &SpaceName, kind: &str, payload: &Value) -> Result<String, 
                 return Err(EngineError::validation("payload.url: an http:// or https:// URL with a host is required"));
             }
             spec.method()?;
+            if let Err((header, problem)) = switchyard_model::check_secret_headers(&spec.secret_headers) {
+                return Err(EngineError::validation(format!("payload.secret_headers.{header}: {problem}")));
+            }
+            if let Some(header) =
+                spec.secret_headers.keys().find(|h| spec.headers.keys().any(|p| p.eq_ignore_ascii_case(h)))
+            {
+                return Err(EngineError::validation(format!(
+                    "payload.secret_headers.{header}: also in headers; give each header once"
+                )));
+            }
             if spec.timeout_ms.is_some_and(|t| t == 0 || t > MAX_HTTP_TIMEOUT.as_millis() as u64) {
                 return Err(EngineError::validation("payload.timeout_ms must be between 1 and 300000"));
             }
@@ -444,6 +454,9 @@ struct HttpJob {
     method: Option<String>,
     #[serde(default)]
     headers: BTreeMap<String, String>,
+    /// Header name to a secret template, rendered at send time (`crate::env`).
+    #[serde(default)]
+    secret_headers: BTreeMap<String, String>,
     #[serde(default)]
     body: Option<Value>,
     #[serde(default)]
@@ -677,7 +690,22 @@ impl Engine {
             "noop" => Ok(None),
             // A state's timer: being due is all it does; its finish moves the instance.
             TIMER_JOB => Ok(None),
-            "http" => http_attempt(&scheduler.http, scheduler.config.allow_private_networks, job).await,
+            "http" => {
+                // Secrets are read at send time, so the job's payload holds their names only.
+                let secret_headers = match job.payload.get("secret_headers").and_then(Value::as_object) {
+                    Some(templates) if !templates.is_empty() => {
+                        self.render_secret_headers(&job.space, templates).await.map_err(|e| match e.code() {
+                            // Not set: the job fails at once; set the secret and retry it.
+                            ErrorCode::SecretNotFound | ErrorCode::ValidationFailed => {
+                                Failure::permanent(e.code().as_str(), e.to_string())
+                            }
+                            _ => Failure::engine(e),
+                        })?
+                    }
+                    _ => Vec::new(),
+                };
+                http_attempt(&scheduler.http, scheduler.config.allow_private_networks, job, &secret_headers).await
+            }
             "event" => {
                 let (machine, id) = instance_of(job.payload.get("instance").and_then(Value::as_str).unwrap_or(""))
                     .map_err(Failure::invalid)?;
@@ -804,6 +832,7 @@ async fn http_attempt(
     client: &reqwest::Client,
     allow_private_networks: bool,
     job: &JobRecord,
+    secret_headers: &[(String, String)],
 ) -> Result<Option<Value>, Failure> {
     let spec: HttpJob =
         serde_json::from_value(job.payload.clone()).map_err(|e| Failure::new("job_payload_invalid", e.to_string()))?;
@@ -827,6 +856,14 @@ async fn http_attempt(
         .header("Switchyard-Job-Id", &job.id)
         .header("Switchyard-Job-Attempt", job.attempt.to_string());
     for (name, value) in &spec.headers {
+        request = request.header(name, value);
+    }
+    for (name, value) in secret_headers {
+        let mut value = reqwest::header::HeaderValue::from_str(value).map_err(|_| {
+            Failure::permanent("job_payload_invalid", format!("header {name}: not a valid header value"))
+        })?;
+        // Kept out of HTTP/2 header compression tables and marked for any middleware that logs.
+        value.set_sensitive(true);
         request = request.header(name, value);
     }
     if let Some(body) = &spec.body {

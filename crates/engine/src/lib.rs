@@ -14,6 +14,7 @@
 //!   or operation, so one operation sees one `now` and tests can move time.
 
 pub mod auth;
+pub mod env;
 mod error;
 pub mod flows;
 pub mod functions;
@@ -37,6 +38,7 @@ use switchyard_model::{
 use switchyard_store::*;
 
 pub use auth::Principal;
+pub use env::{EnvValue, SecretInfo};
 pub use error::{EngineError, ErrorCode};
 pub use flows::{BulkOutcome, FlowRecord, RunFilter, RunPage, RunStatus};
 pub use functions::{FunctionSettings, FunctionView, FunctionsConfig, InvokeRequest};

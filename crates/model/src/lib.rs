@@ -21,6 +21,7 @@
 pub mod address;
 pub mod auth;
 pub mod definition;
+pub mod env;
 pub mod expr;
 pub mod flow;
 pub mod functions;
@@ -40,6 +41,10 @@ pub use definition::{
     CompiledMachine, ContextError, DefinitionError, DefinitionFormat, Effect, FieldError, FromStates, GuardFailure,
     Input, InstanceInfo, InvokeKind, MachineDefinition, StateSpec, States, TransitionError, TransitionOutcome,
     TransitionSpec, definition_from_json, parse_definition,
+};
+pub use env::{
+    MAX_ENV_VALUE_BYTES, MAX_SECRET_BYTES, MAX_SPACE_VALUES, SecretHeaders, SecretTemplate, SpaceValue, SpaceValueKind,
+    TemplateError, check_secret_headers, is_header_name,
 };
 pub use functions::{
     FUNCTION_COMPLETED, FUNCTION_DEPLOYED, FunctionRecord, FunctionSpec, FunctionSummary, INVOCATION_ABANDONED,

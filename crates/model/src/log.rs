@@ -51,6 +51,14 @@ pub mod kinds {
     pub const KV_PUT: &str = "kv.put";
     /// A KV key was deleted or its TTL expired.
     pub const KV_DELETED: &str = "kv.deleted";
+    /// A space's `env` value was set (`{"name","value"}`).
+    pub const ENV_SET: &str = "env.set";
+    /// A space's `env` value was deleted (`{"name"}`).
+    pub const ENV_DELETED: &str = "env.deleted";
+    /// A space's secret was set (`{"name"}`: never its value).
+    pub const SECRET_SET: &str = "secret.set";
+    /// A space's secret was deleted (`{"name"}`).
+    pub const SECRET_DELETED: &str = "secret.deleted";
     /// A space was deleted with everything in it; the one record of the space the deletion
     /// leaves (its payload is the [`SpaceDeletion`](crate::spaces::SpaceDeletion)).
     pub const SPACE_DELETED: &str = "space.deleted";

@@ -31,7 +31,7 @@ fn object(value: Value) -> Map<String, Value> {
 const AT: i64 = 1_700_000_000_000;
 
 fn info(revision: u64) -> InstanceInfo<'static> {
-    InstanceInfo { address: "acme:order:o-1", revision, attempt: 0 }
+    InstanceInfo { address: "acme:order:o-1", revision, attempt: 0, env: None }
 }
 
 const ORDER: &str = include_str!("../../../examples/machines/order.yaml");

@@ -22,7 +22,7 @@ fn refused(yaml: &str) -> Vec<String> {
 }
 
 fn info() -> InstanceInfo<'static> {
-    InstanceInfo { address: "s:f:r1", revision: 1, attempt: 0 }
+    InstanceInfo { address: "s:f:r1", revision: 1, attempt: 0, env: None }
 }
 
 fn run_ctx(input: Value) -> Map<String, Value> {
@@ -518,4 +518,69 @@ edges:
     run.step(Input::Timer(&name));
     assert_eq!(run.state, SUCCEEDED_STATE);
     assert_eq!(run.ctx["output"], json!({ "at": "2030-01-01T00:00:00Z" }), "a delay passes its input on");
+}
+
+#[test]
+fn env_values_are_read_and_secrets_travel_only_as_templates() {
+    let machine = flow(
+        "
+nodes:
+  - { id: call, kind: http, method: GET, url: 'env.base_url + \"/items/\" + string(input.id)',
+      secret_headers: { Authorization: 'Bearer {{secrets.api_token}}' } }
+  - { id: pick, kind: transform, value: 'nodes.call.output.body[env.field]' }
+edges:
+  - { from: call, to: pick }
+",
+    );
+    assert!(machine.reads_env());
+    let env = json!({ "base_url": "https://api.example.com", "field": "name" });
+    let ctx = run_ctx(json!({ "id": 7 }));
+    let with_env = InstanceInfo { env: Some(&env), ..info() };
+    let started = machine.start(&ctx, with_env, 1_000).expect("starts");
+    let payload = started
+        .effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Invoke { payload, .. } => Some(payload.clone()),
+            _ => None,
+        })
+        .expect("an invoke");
+    assert_eq!(payload["url"], json!("https://api.example.com/items/7"));
+    assert_eq!(payload["secret_headers"], json!({ "Authorization": "Bearer {{secrets.api_token}}" }));
+    assert!(payload["headers"].get("Authorization").is_none(), "the template is not a plain header");
+    let ctx = started.ctx.unwrap_or(ctx);
+    let done = json!({ "status": 200, "body": { "name": "Ada" } });
+    let outcome = machine.step(&started.state, &ctx, Input::Done(&done), with_env, 2_000).expect("steps");
+    assert_eq!(outcome.to, SUCCEEDED_STATE);
+    assert_eq!(outcome.ctx["output"], json!("Ada"));
+
+    // Without values, `env` is an empty map: a missing key is an error, `has` is false.
+    let machine = flow("nodes:\n  - { id: a, kind: transform, value: 'has(env.region) ? env.region : \"eu\"' }\n");
+    assert_eq!(Run::start(&machine, json!({})).ctx["output"], json!("eu"));
+
+    // A flow that never names `env` does not make the store load it.
+    let machine = flow("nodes:\n  - { id: a, kind: transform, value: '[1].map(env, env + 1)' }\n");
+    assert!(!machine.reads_env(), "a comprehension's own `env` is not the variable");
+}
+
+#[test]
+fn bad_secret_headers_are_refused_naming_the_node() {
+    let errors = refused(
+        "
+nodes:
+  - { id: call, kind: http, url: '\"https://x\"', headers: { Authorization: '\"a\"' },
+      secret_headers: { Authorization: 'Bearer {{secrets.t}}', 'X Bad': '{{secrets.t}}',
+                        X-Plain: 'no secret', X-Open: '{{secrets.t', X-Env: '{{env.t}}' } }
+",
+    );
+    let joined = errors.join("\n");
+    for needle in [
+        "nodes.call.secret_headers.Authorization: is also in `headers`",
+        "nodes.call.secret_headers.X Bad: is not a valid HTTP header name",
+        "nodes.call.secret_headers.X-Plain: names no secret",
+        "nodes.call.secret_headers.X-Open: a `{{` at byte 0 has no closing `}}`",
+        "nodes.call.secret_headers.X-Env: `{{env.t}}` is not a secret reference",
+    ] {
+        assert!(joined.contains(needle), "{needle:?} not in\n{joined}");
+    }
 }

@@ -45,6 +45,7 @@ pub trait Harness: Send + Sync {
     fn node<'a>(&'a self, store: &'a Arc<Self::S>) -> BoxFuture<'a, Arc<Self::S>>;
 }
 
+mod env;
 mod functions;
 mod jobs;
 mod kv;
@@ -100,6 +101,7 @@ pub fn cases<H: Harness>() -> Vec<(&'static str, Case<H>)> {
         .chain(spaces::cases::<H>())
         .chain(unreadable::cases::<H>())
         .chain(work::cases::<H>())
+        .chain(env::cases::<H>())
         .collect()
 }
 

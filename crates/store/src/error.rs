@@ -1,7 +1,7 @@
 //! The store's errors: refusals of an operation (nothing was written) and failures of the
 //! backend.
 
-use switchyard_model::{ContextError, MachineVersion, Revision, Timestamp, TransitionError};
+use switchyard_model::{ContextError, MachineVersion, Revision, SpaceValueKind, Timestamp, TransitionError};
 
 /// Why a store operation did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +97,26 @@ pub enum StoreError {
     KvNotFound {
         /// The key's address (`space:bucket:key`).
         address: String,
+    },
+    /// No `env` value or secret of that name in the space.
+    #[error("{} \"{name}\" is not set in space \"{space}\"", if *kind == SpaceValueKind::Env { "env value" } else { "secret" })]
+    SpaceValueNotFound {
+        /// The space.
+        space: String,
+        /// `env` or `secret`.
+        kind: SpaceValueKind,
+        /// The name.
+        name: String,
+    },
+    /// The space holds as many values of the kind as it may.
+    #[error("space \"{space}\" already has {limit} {kind} values, the most it may hold; delete one first")]
+    TooManySpaceValues {
+        /// The space.
+        space: String,
+        /// `env` or `secret`.
+        kind: SpaceValueKind,
+        /// The limit.
+        limit: usize,
     },
     /// No such durable subscription.
     #[error("subscription \"{space}:{name}\" not found")]

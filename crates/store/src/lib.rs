@@ -51,10 +51,11 @@ use async_trait::async_trait;
 use switchyard_model::{
     BucketRecord, DeadLetter, FunctionRecord, FunctionSummary, InstanceKey, InstanceRecord, InvocationRecord,
     JobRecord, KvEntry, KvKeyInfo, LogRecord, MachineRecord, MachineSummary, MachineVersion, NodeRecord, Segment, Seq,
-    SpaceName, SpaceRecord, SubscriptionRecord, Timestamp, TokenRecord,
+    SpaceName, SpaceRecord, SpaceValue, SpaceValueKind, SubscriptionRecord, Timestamp, TokenRecord,
 };
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
+pub use commands::env::{DeleteSpaceValue, PutSpaceValue, SpaceValuePut};
 pub use commands::functions::{
     EnqueueInvocation, FunctionPut, InvocationEnqueued, PurgeInvocations, PutFunction, RecordInvocations,
 };
@@ -229,6 +230,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every token, revoked ones included, oldest first.
     async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+
+    /// A space's `env` values or secrets, by name.
+    async fn space_values(&self, space: &SpaceName, kind: SpaceValueKind) -> Result<Vec<SpaceValue>, StoreError>;
+
+    /// One `env` value or secret of a space.
+    async fn space_value(
+        &self,
+        space: &SpaceName,
+        kind: SpaceValueKind,
+        name: &Segment,
+    ) -> Result<Option<SpaceValue>, StoreError>;
 
     /// A KV bucket.
     async fn get_bucket(&self, space: &SpaceName, bucket: &Segment) -> Result<Option<BucketRecord>, StoreError>;

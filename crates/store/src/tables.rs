@@ -339,6 +339,21 @@ pub(crate) trait SpaceTable {
     async fn delete_space_rows(&mut self, table: &str, space: &str) -> TxResult<u64>;
     /// Deletes a space's row in `spaces`.
     async fn delete_space_row(&mut self, space: &str) -> TxResult<()>;
+    /// A space's values of one kind (`space_values`), as (name, value), by name.
+    async fn space_values(&mut self, space: &str, kind: &str) -> TxResult<Vec<(String, String)>>;
+    /// How many values of one kind a space has, and whether `name` is among them.
+    async fn count_space_values(&mut self, space: &str, kind: &str, name: &str) -> TxResult<(u64, bool)>;
+    /// Inserts or replaces a value.
+    async fn upsert_space_value(
+        &mut self,
+        space: &str,
+        kind: &str,
+        name: &str,
+        value: &str,
+        now: Timestamp,
+    ) -> TxResult<()>;
+    /// Deletes a value; whether there was one.
+    async fn delete_space_value(&mut self, space: &str, kind: &str, name: &str) -> TxResult<bool>;
 }
 
 /// A KV key by name.

@@ -10,6 +10,7 @@ use switchyard_model::jobs::JobRecord;
 use switchyard_model::log::Seq;
 use switchyard_model::streams::Delivery;
 
+use crate::commands::env::{DeleteSpaceValue, PutSpaceValue, SpaceValuePut};
 use crate::commands::functions::{
     EnqueueInvocation, FunctionPut, InvocationEnqueued, PurgeInvocations, PutFunction, RecordInvocations,
 };
@@ -119,6 +120,10 @@ pub enum WriteOp {
     DeleteJob(DeleteJob),
     /// Forgets finished jobs (see [`PurgeJobs`]).
     PurgeJobs(PurgeJobs),
+    /// Sets a space's `env` value or secret (see [`PutSpaceValue`]).
+    PutSpaceValue(PutSpaceValue),
+    /// Deletes a space's `env` value or secret (see [`DeleteSpaceValue`]).
+    DeleteSpaceValue(DeleteSpaceValue),
 }
 
 /// What a [`WriteOp`] did: for each op, the one variant its [`Request`] impl names.
@@ -197,6 +202,10 @@ pub enum WriteOutcome {
     JobsPurged(u64),
     /// This many leases were given up.
     JobsReleased(u64),
+    /// A space's `env` value or secret was set (see [`SpaceValuePut`]).
+    SpaceValuePut(SpaceValuePut),
+    /// A space's `env` value or secret was deleted.
+    SpaceValueDeleted,
 }
 
 /// An op and its typed answer: the [`WriteOutcome`] variant that answers it, unwrapped.
@@ -239,7 +248,8 @@ impl WriteOutcome {
             | WriteOutcome::SubscriptionPut(SubscriptionPut { space_created, .. })
             | WriteOutcome::FunctionPut(FunctionPut { space_created, .. })
             | WriteOutcome::Published(Published { space_created, .. })
-            | WriteOutcome::JobEnqueued(JobEnqueued { space_created, .. }) => *space_created,
+            | WriteOutcome::JobEnqueued(JobEnqueued { space_created, .. })
+            | WriteOutcome::SpaceValuePut(SpaceValuePut { space_created, .. }) => *space_created,
             WriteOutcome::InstanceCreated(_)
             | WriteOutcome::EventApplied(_)
             | WriteOutcome::InstanceDeleted
@@ -266,6 +276,7 @@ impl WriteOutcome {
             | WriteOutcome::JobDeleted
             | WriteOutcome::JobsRedriven(_)
             | WriteOutcome::JobsPurged(_)
+            | WriteOutcome::SpaceValueDeleted
             | WriteOutcome::JobsReleased(_) => false,
         }
     }
@@ -280,7 +291,8 @@ impl WriteOutcome {
             | WriteOutcome::SubscriptionPut(SubscriptionPut { space_created, .. })
             | WriteOutcome::FunctionPut(FunctionPut { space_created, .. })
             | WriteOutcome::Published(Published { space_created, .. })
-            | WriteOutcome::JobEnqueued(JobEnqueued { space_created, .. }) => *space_created = true,
+            | WriteOutcome::JobEnqueued(JobEnqueued { space_created, .. })
+            | WriteOutcome::SpaceValuePut(SpaceValuePut { space_created, .. }) => *space_created = true,
             WriteOutcome::InstanceCreated(_)
             | WriteOutcome::EventApplied(_)
             | WriteOutcome::InstanceDeleted
@@ -307,6 +319,7 @@ impl WriteOutcome {
             | WriteOutcome::JobDeleted
             | WriteOutcome::JobsRedriven(_)
             | WriteOutcome::JobsPurged(_)
+            | WriteOutcome::SpaceValueDeleted
             | WriteOutcome::JobsReleased(_) => {}
         }
     }
@@ -348,6 +361,8 @@ impl WriteOutcome {
             | WriteOutcome::JobDeleted
             | WriteOutcome::JobsRedriven(_)
             | WriteOutcome::JobsPurged(_)
+            | WriteOutcome::SpaceValuePut(_)
+            | WriteOutcome::SpaceValueDeleted
             | WriteOutcome::JobsReleased(_) => {}
         }
     }

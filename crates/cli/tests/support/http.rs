@@ -89,6 +89,11 @@ impl Http {
         self.send(Method::PUT, path, Some(("application/json", body.to_string().into_bytes()))).await
     }
 
+    /// DELETE.
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        self.send(Method::DELETE, path, None).await
+    }
+
     /// PUT a YAML body.
     pub async fn put_yaml(&self, path: &str, yaml: &str) -> (StatusCode, Value) {
         self.send(Method::PUT, path, Some(("application/yaml", yaml.as_bytes().to_vec()))).await

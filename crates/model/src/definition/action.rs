@@ -144,6 +144,10 @@ pub struct HttpSpec {
     /// CEL producing the JSON body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
+    /// Header name to a secret template (`"Bearer {{secrets.api_token}}"`): literal text, not
+    /// CEL, resolved only when the request is sent, so the secret is never in a payload.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secret_headers: BTreeMap<String, String>,
 }
 
 /// A message to publish.

@@ -5,13 +5,14 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value as Json};
 
-use super::action::{EffectSpec, InvokeSpec, Join, OutcomeSpec, PublishSpec, SendSpec};
+use super::action::{EffectSpec, HttpSpec, InvokeSpec, Join, OutcomeSpec, PublishSpec, SendSpec};
 use super::machine::{
     CompiledAction, CompiledEffect, CompiledInvoke, CompiledMachine, CompiledOutcome, CompiledPublish, CompiledSend,
     CompiledTimer, CompiledTransition, FanOut, StateEntry, StateWork, TimerDelay,
 };
 use super::{DefinitionError, FieldError, FromStates, MachineDefinition, StateSpec, States, definition_from_json};
 use crate::address::check_segment;
+use crate::env::is_header_name;
 use crate::expr::{Declarations, ExprType, Program};
 
 /// Quotes a name for a message, shortening very long ones.
@@ -104,6 +105,7 @@ impl CompiledMachine {
         }
 
         let declarations = machine_declarations(def.context_schema.as_ref());
+        let mut reads_env = false;
         let mut checked = Vec::with_capacity(def.transitions.len());
         for (i, t) in def.transitions.iter().enumerate() {
             let base = format!("transitions[{i}]");
@@ -139,6 +141,7 @@ impl CompiledMachine {
                 None => None,
                 Some(source) => match Program::compile(source, &declarations) {
                     Ok(program) => {
+                        reads_env |= program.reads("env");
                         if !matches!(program.result_type(), ExprType::Bool | ExprType::Dyn) {
                             errors.push(FieldError::new(
                                 format!("{base}.guard"),
@@ -161,7 +164,10 @@ impl CompiledMachine {
                         continue;
                     }
                     match Program::compile(source, &declarations) {
-                        Ok(program) => compiled.push((key.clone(), program)),
+                        Ok(program) => {
+                            reads_env |= program.reads("env");
+                            compiled.push((key.clone(), program))
+                        }
                         Err(message) => {
                             errors.push(FieldError::new(format!("{base}.assign.{key}"), message.to_string()));
                         }
@@ -181,9 +187,14 @@ impl CompiledMachine {
             };
             for (name, spec) in entries {
                 let is_final = states.get(name.as_str()).copied().unwrap_or(false);
-                let mut work =
-                    StateCompiler { state: name, states: &states, declarations: &declarations, errors: &mut errors }
-                        .compile(spec, is_final, &events_from(name));
+                let mut work = StateCompiler {
+                    state: name,
+                    states: &states,
+                    declarations: &declarations,
+                    errors: &mut errors,
+                    reads_env: &mut reads_env,
+                }
+                .compile(spec, is_final, &events_from(name));
                 if let Some(work) = work.take() {
                     works.insert(name.as_str(), work);
                 }
@@ -262,6 +273,7 @@ impl CompiledMachine {
             schema,
             has_work,
             uses_instance,
+            reads_env,
             timeout,
             canonical,
         })
@@ -275,7 +287,7 @@ impl CompiledMachine {
 }
 
 /// The variables a machine's guards and assignments see: `ctx` (typed by `context_schema`
-/// where it declares properties), `event` (the payload), `state` and `now`.
+/// where it declares properties), `event` (the payload), `state`, `now`, `instance` and `env`.
 pub(crate) fn machine_declarations(context_schema: Option<&Json>) -> Declarations {
     let ctx = match context_schema {
         Some(schema) => match schema_type(schema, 0) {
@@ -290,6 +302,7 @@ pub(crate) fn machine_declarations(context_schema: Option<&Json>) -> Declaration
         .variable("state", ExprType::String)
         .variable("now", ExprType::Timestamp)
         .variable("instance", ExprType::json_object())
+        .variable("env", ExprType::json_object())
 }
 
 /// Checks an `assign` key: a ctx key, or a dotted path into nested maps (`nodes.a.output`; a
@@ -321,6 +334,7 @@ struct StateCompiler<'c, 'd> {
     states: &'c BTreeMap<&'d str, bool>,
     declarations: &'c Declarations,
     errors: &'c mut Vec<FieldError>,
+    reads_env: &'c mut bool,
 }
 
 impl StateCompiler<'_, '_> {
@@ -341,7 +355,10 @@ impl StateCompiler<'_, '_> {
 
     fn program(&mut self, field: &str, source: &str, declarations: &Declarations) -> Option<Program> {
         match Program::compile(source, declarations) {
-            Ok(program) => Some(program),
+            Ok(program) => {
+                *self.reads_env |= program.reads("env");
+                Some(program)
+            }
             Err(message) => {
                 self.error(field, message.to_string());
                 None
@@ -584,7 +601,8 @@ impl StateCompiler<'_, '_> {
                 }
             }
             let body = http.body.as_ref().and_then(|b| self.program("invoke.http.body", b, &declarations));
-            CompiledInvoke::Http { method, url: url?, headers, body }
+            let secret_headers = self.secret_headers(http);
+            CompiledInvoke::Http { method, url: url?, headers, body, secret_headers }
         } else if let Some(publish) = &invoke.publish {
             CompiledInvoke::Publish(self.publish("invoke.publish", publish)?)
         } else if let Some(send) = &invoke.send {
@@ -667,6 +685,28 @@ impl StateCompiler<'_, '_> {
             compiled.push(CompiledOutcome { when, to: outcome.to.clone(), assign });
         }
         compiled
+    }
+
+    /// Checks an HTTP request's secret templates: valid header names, each template well
+    /// formed, no header given both plainly and with a secret.
+    fn secret_headers(&mut self, http: &HttpSpec) -> Option<Json> {
+        if http.secret_headers.is_empty() {
+            return None;
+        }
+        let mut out = serde_json::Map::new();
+        for (name, template) in &http.secret_headers {
+            let field = format!("invoke.http.secret_headers.{name}");
+            if !is_header_name(name) {
+                self.error(&field, "is not a valid HTTP header name (letters, digits and -!#$%&'*+.^_`|~)");
+            } else if http.headers.keys().any(|h| h.eq_ignore_ascii_case(name)) {
+                self.error(&field, "is also in `headers`; give each header once");
+            }
+            if let Err(e) = crate::env::SecretTemplate::parse(template) {
+                self.error(&field, e.to_string());
+            }
+            out.insert(name.clone(), Json::String(template.clone()));
+        }
+        Some(Json::Object(out))
     }
 
     fn publish(&mut self, field: &str, publish: &PublishSpec) -> Option<CompiledPublish> {

@@ -36,6 +36,8 @@ pub struct CompiledMachine {
     pub(super) has_work: bool,
     /// Whether some expression may read `instance` (its source mentions the name).
     pub(super) uses_instance: bool,
+    /// Whether some expression reads `env`: the store loads the space's values only then.
+    pub(super) reads_env: bool,
     /// The machine-wide timeout: after this many ms from creation, go to the state.
     pub(super) timeout: Option<(u64, String)>,
     pub(super) canonical: Json,
@@ -76,11 +78,26 @@ pub(super) struct CompiledAction {
 /// What an action invokes, with its expressions compiled.
 #[derive(Debug)]
 pub(super) enum CompiledInvoke {
-    Function { function: String, version: Option<u64>, input: Option<Program> },
-    Http { method: String, url: Program, headers: Vec<(String, Program)>, body: Option<Program> },
+    Function {
+        function: String,
+        version: Option<u64>,
+        input: Option<Program>,
+    },
+    Http {
+        method: String,
+        url: Program,
+        headers: Vec<(String, Program)>,
+        body: Option<Program>,
+        /// The secret templates, copied into the payload as written.
+        secret_headers: Option<Json>,
+    },
     Publish(CompiledPublish),
     Send(CompiledSend),
-    Machine { machine: String, input: Option<Program>, fan_out: Option<FanOut> },
+    Machine {
+        machine: String,
+        input: Option<Program>,
+        fan_out: Option<FanOut>,
+    },
 }
 
 /// How a state's children for a list join ([`CompiledMachine::fan_out`]).
@@ -202,6 +219,9 @@ pub struct InstanceInfo<'a> {
     /// The attempt of the work whose end the step applies (an action's result or error; 0
     /// for anything else).
     pub attempt: u32,
+    /// The space's `env` values (an object), for a machine that reads them
+    /// ([`CompiledMachine::reads_env`]); `None` reads as an empty map.
+    pub env: Option<&'a Json>,
 }
 
 /// Something a transition causes, written by the store in the same transaction (the outbox).
@@ -309,6 +329,7 @@ struct Moment<'a> {
     payload: &'a Map<String, Json>,
     now: chrono::DateTime<chrono::FixedOffset>,
     instance: Option<&'a Json>,
+    env: Option<&'a Json>,
     at_ms: i64,
 }
 
@@ -317,7 +338,7 @@ impl<'a> Moment<'a> {
     where
         'a: 's,
     {
-        let scope = Scope::new(ctx, self.payload, state, self.now);
+        let scope = Scope::new(ctx, self.payload, state, self.now).with_env(self.env);
         match self.instance {
             Some(json) => scope.with_instance(json),
             None => scope,
@@ -463,6 +484,12 @@ impl CompiledMachine {
         &self.canonical
     }
 
+    /// Whether some expression reads `env`, so a step needs the space's `env` values
+    /// ([`InstanceInfo::env`]).
+    pub fn reads_env(&self) -> bool {
+        self.reads_env
+    }
+
     /// Returns the flow the machine was compiled from (its canonical form), if it was.
     pub fn flow(&self) -> Option<&Json> {
         self.canonical.get("flow")
@@ -523,7 +550,7 @@ impl CompiledMachine {
         payload: &Map<String, Json>,
         applied_at_ms: i64,
     ) -> Result<TransitionOutcome, TransitionError> {
-        let instance = InstanceInfo { address: "", revision: 0, attempt: 0 };
+        let instance = InstanceInfo { address: "", revision: 0, attempt: 0, env: None };
         self.step(state, ctx, Input::Event { name: event, payload }, instance, applied_at_ms)
     }
 
@@ -554,7 +581,7 @@ impl CompiledMachine {
         let now = chrono::DateTime::from_timestamp_millis(applied_at_ms).unwrap_or_default().fixed_offset();
         // `instance` is built only for machines whose expressions may read it.
         let instance_json = self.uses_instance.then(|| instance_json(instance));
-        let mut scope = Scope::new(ctx, payload, state, now);
+        let mut scope = Scope::new(ctx, payload, state, now).with_env(instance.env);
         if let Some(json) = &instance_json {
             scope = scope.with_instance(json);
         }
@@ -594,7 +621,7 @@ impl CompiledMachine {
             emit_all(&work.on_exit, state, "on_exit", &scope, &mut effects)?;
         }
         drop(scope);
-        let at = Moment { payload, now, instance: instance_json.as_ref(), at_ms: applied_at_ms };
+        let at = Moment { payload, now, instance: instance_json.as_ref(), env: instance.env, at_ms: applied_at_ms };
         if let Some(work) = self.states.get(to).and_then(|e| e.work.as_deref()) {
             enter(work, to, &at.scope(&ctx, to), applied_at_ms, &mut effects)?;
         }
@@ -706,7 +733,7 @@ impl CompiledMachine {
         let now = chrono::DateTime::from_timestamp_millis(created_at_ms).unwrap_or_default().fixed_offset();
         let empty = Map::new();
         let json = self.uses_instance.then(|| instance_json(instance));
-        let at = Moment { payload: &empty, now, instance: json.as_ref(), at_ms: created_at_ms };
+        let at = Moment { payload: &empty, now, instance: json.as_ref(), env: instance.env, at_ms: created_at_ms };
         enter(work, &self.initial, &at.scope(ctx, &self.initial), created_at_ms, &mut effects)?;
         if work.always.is_empty() {
             return Ok(Started { state: self.initial.clone(), ctx: None, effects });
@@ -950,7 +977,7 @@ fn enter(
                 }
                 (InvokeKind::Function, payload)
             }
-            CompiledInvoke::Http { method, url, headers, body } => {
+            CompiledInvoke::Http { method, url, headers, body, secret_headers } => {
                 let url = evaluate_string(url, &at("http.url"), scope)?;
                 let mut values = Map::new();
                 for (name, program) in headers {
@@ -960,6 +987,9 @@ fn enter(
                 let mut payload = serde_json::json!({ "url": url, "method": method, "headers": values });
                 if let Some(body) = body {
                     payload["body"] = evaluate(body, &at("http.body"), scope)?;
+                }
+                if let Some(secret_headers) = secret_headers {
+                    payload["secret_headers"] = secret_headers.clone();
                 }
                 if let Some(timeout) = action.timeout_ms {
                     payload["timeout_ms"] = Json::from(timeout);

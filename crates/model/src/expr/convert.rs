@@ -25,7 +25,7 @@ use serde_json::{Map, Value as Json};
 pub(crate) const MAX_DEPTH: usize = 256;
 
 /// The variables a machine's expressions see: `ctx`, `event` (the payload), `state`, `now`,
-/// and where given `instance` and an action's `result` or `error`.
+/// `env`, and where given `instance` and an action's `result` or `error`.
 pub(crate) struct Scope<'a> {
     ctx: &'a Map<String, Json>,
     event: &'a Map<String, Json>,
@@ -38,11 +38,14 @@ pub(crate) struct Scope<'a> {
     instance: Option<&'a Json>,
     /// `item` and `index`: one element of a fan-out's list and its position.
     item: Option<(&'a Json, CelInt)>,
+    /// `env`: the space's configuration values (an empty map when not given).
+    env: Option<&'a Json>,
     ctx_val: OnceLock<Option<Box<dyn Val + 'a>>>,
     event_val: OnceLock<Option<Box<dyn Val + 'a>>>,
     outcome_val: OnceLock<Option<Box<dyn Val + 'a>>>,
     instance_val: OnceLock<Option<Box<dyn Val + 'a>>>,
     item_val: OnceLock<Option<Box<dyn Val + 'a>>>,
+    env_val: OnceLock<Option<Box<dyn Val + 'a>>>,
 }
 
 impl<'a> Scope<'a> {
@@ -63,11 +66,13 @@ impl<'a> Scope<'a> {
             outcome: None,
             instance: None,
             item: None,
+            env: None,
             ctx_val: OnceLock::new(),
             event_val: OnceLock::new(),
             outcome_val: OnceLock::new(),
             instance_val: OnceLock::new(),
             item_val: OnceLock::new(),
+            env_val: OnceLock::new(),
         }
     }
 
@@ -80,12 +85,19 @@ impl<'a> Scope<'a> {
         let mut scope = Scope::new(self.ctx, self.event, self.state_text, self.now_at);
         scope.outcome = self.outcome;
         scope.instance = self.instance;
+        scope.env = self.env;
         scope
     }
 
     /// Adds `item` (one element of a list) and `index` (its position).
     pub(crate) fn with_item(mut self, item: &'a Json, index: usize) -> Self {
         self.item = Some((item, CelInt::from(i64::try_from(index).unwrap_or(i64::MAX))));
+        self
+    }
+
+    /// Adds `env` (the space's configuration values, an object).
+    pub(crate) fn with_env(mut self, env: Option<&'a Json>) -> Self {
+        self.env = env;
         self
     }
 
@@ -131,6 +143,13 @@ impl cel::context::VariableResolver for Scope<'_> {
                 self.item_val.get_or_init(|| json_to_val(item, 0)).as_deref()?
             }
             "index" => &self.item.as_ref()?.1,
+            "env" => self
+                .env_val
+                .get_or_init(|| match self.env {
+                    Some(env) => json_to_val(env, 0),
+                    None => Some(Box::new(CelMap::from(HashMap::new()))),
+                })
+                .as_deref()?,
             name => {
                 let (bound, value) = self.outcome?;
                 if bound != name {

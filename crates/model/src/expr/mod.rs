@@ -224,6 +224,13 @@ impl Program {
         &self.source
     }
 
+    /// Whether the expression reads the variable `name` (free, not a comprehension's own).
+    pub fn reads(&self, name: &str) -> bool {
+        let mut found = false;
+        stacker::maybe_grow(EVAL_RED_ZONE, EVAL_STACK, || rewrite::reads(&self.expr, name, &mut found));
+        found
+    }
+
     /// Returns the type the checker inferred for the result (`dyn` when it cannot tell).
     pub fn result_type(&self) -> &ExprType {
         &self.result_type

@@ -60,6 +60,11 @@ pub fn prefix_variables(source: &str, names: &[&str], prefix: &str) -> Result<St
     })
 }
 
+/// Sets `found` when `expr` reads the free variable `name`.
+pub(crate) fn reads(expr: &IdedExpr, name: &str, found: &mut bool) {
+    collect(expr, &[name], &mut Vec::new(), &mut |_| *found = true);
+}
+
 /// Calls `found` with the id of every identifier in `names` that no comprehension binds.
 fn collect(expr: &IdedExpr, names: &[&str], bound: &mut Vec<String>, found: &mut impl FnMut(u64)) {
     match &expr.expr {

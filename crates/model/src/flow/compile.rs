@@ -43,7 +43,7 @@ const FLOW_VARIABLES: [&str; 5] = ["input", "vars", "nodes", "item", "index"];
 /// The kinds of node, with the fields each takes beyond `id`, `kind` and `input`.
 const KINDS: &[(&str, &[&str])] = &[
     ("function", &["function", "version", "retry", "timeout", "on_error"]),
-    ("http", &["method", "url", "headers", "body", "retry", "timeout", "on_error"]),
+    ("http", &["method", "url", "headers", "secret_headers", "body", "retry", "timeout", "on_error"]),
     ("transform", &["value"]),
     ("set", &["vars"]),
     ("condition", &["if"]),
@@ -164,7 +164,8 @@ impl<'f> FlowCompiler<'f> {
             .variable("nodes", ExprType::json_object())
             .variable("item", ExprType::Dyn)
             .variable("index", ExprType::Dyn)
-            .variable("now", ExprType::Timestamp);
+            .variable("now", ExprType::Timestamp)
+            .variable("env", ExprType::json_object());
         Self {
             flow,
             name,
@@ -716,7 +717,19 @@ impl<'f> FlowCompiler<'f> {
                             headers.insert(name.clone(), self.rewrite(&field(&format!("headers.{name}")), source));
                         }
                         let body = node.body.as_deref().map(|b| self.rewrite(&field("body"), b));
-                        invoke.http = Some(HttpSpec { method: node.method.clone(), url, headers, body });
+                        for (name, template) in &node.secret_headers {
+                            let path = field(&format!("secret_headers.{name}"));
+                            if !crate::env::is_header_name(name) {
+                                self.error(path, "is not a valid HTTP header name");
+                            } else if node.headers.keys().any(|h| h.eq_ignore_ascii_case(name)) {
+                                self.error(path, "is also in `headers`; give each header once");
+                            } else if let Err(e) = crate::env::SecretTemplate::parse(template) {
+                                self.error(path, e.to_string());
+                            }
+                        }
+                        let secret_headers = node.secret_headers.clone();
+                        invoke.http =
+                            Some(HttpSpec { method: node.method.clone(), url, headers, body, secret_headers });
                         invoke.timeout = node.timeout;
                         invoke.retry = node.retry.clone();
                     }
@@ -997,6 +1010,7 @@ fn present_fields(node: &NodeSpec) -> Vec<&'static str> {
         ("method", node.method.is_some()),
         ("url", node.url.is_some()),
         ("headers", !node.headers.is_empty()),
+        ("secret_headers", !node.secret_headers.is_empty()),
         ("body", node.body.is_some()),
         ("value", node.value.is_some()),
         ("vars", !node.vars.is_empty()),

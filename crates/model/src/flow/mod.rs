@@ -94,6 +94,10 @@ pub struct NodeSpec {
     /// `http`: header name to CEL producing its value.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
+    /// `http`: header name to a secret template (`"Bearer {{secrets.token}}"`), resolved when
+    /// the request is sent.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secret_headers: BTreeMap<String, String>,
     /// `http`: CEL producing the JSON body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,

@@ -24,8 +24,8 @@ use serde_json::{Value, json};
 use switchyard_model::jobs::{JobStatus, RetryPolicy};
 use switchyard_model::{
     CompiledMachine, Effect, Idempotency, Input, InstanceInfo, InstanceKey, InstanceRecord, InstanceStatus, InvokeKind,
-    JobRecord, JobSpec, JsonObject, MachineVersion, ParentLink, Revision, Segment, Seq, SpaceName, TIMER_JOB,
-    TransitionApplied, TransitionError, child_in_work, child_work_entry, kinds,
+    JobRecord, JobSpec, JsonObject, MachineVersion, ParentLink, Revision, Segment, Seq, SpaceName, SpaceValueKind,
+    TIMER_JOB, TransitionApplied, TransitionError, child_in_work, child_work_entry, kinds,
 };
 
 use super::jobs::{cancel_job_row, insert_job};
@@ -87,7 +87,9 @@ impl Command for CreateInstance {
         compiled.validate_context(&self.ctx).map_err(StoreError::InvalidContext)?;
         let address = key.address();
         let (state, ctx, effects) = if compiled.does_work() {
-            let info = InstanceInfo { address: &address, revision: Revision::FIRST.get(), attempt: 0 };
+            let env = space_env(tx, space, &compiled).await?;
+            let info =
+                InstanceInfo { address: &address, revision: Revision::FIRST.get(), attempt: 0, env: env.as_ref() };
             let started = compiled.start(&self.ctx, info, cx.now.as_millis()).map_err(StoreError::from)?;
             (started.state, started.ctx, started.effects)
         } else {
@@ -313,7 +315,8 @@ async fn transition_one<T: Tables>(
     let ctx: JsonObject = serde_json::from_str(&row.ctx)?;
     let revision = row.revision.next();
     let address = key.address();
-    let info = InstanceInfo { address: &address, revision: revision.get(), attempt };
+    let env = space_env(tx, key.space.as_ref(), compiled).await?;
+    let info = InstanceInfo { address: &address, revision: revision.get(), attempt, env: env.as_ref() };
     let outcome = match compiled.step(&row.state, &ctx, input, info, cx.now.as_millis()) {
         Ok(outcome) => outcome,
         Err(e) => return Ok(Err(e)),
@@ -895,7 +898,8 @@ async fn release_child<T: Tables>(tx: &mut T, cx: &mut Cx<'_>, address: &str) ->
     }
     let ctx: JsonObject = serde_json::from_str(&row.ctx)?;
     let revision = Revision::FIRST.next();
-    let info = InstanceInfo { address, revision: revision.get(), attempt: 0 };
+    let env = space_env(tx, key.space.as_ref(), &compiled).await?;
+    let info = InstanceInfo { address, revision: revision.get(), attempt: 0, env: env.as_ref() };
     let started = match compiled.start(&ctx, info, cx.now.as_millis()) {
         Ok(started) => started,
         Err(e) => {
@@ -1121,6 +1125,8 @@ async fn plan_child<T: Tables>(
     let concurrency = payload.get("concurrency").and_then(Value::as_u64).map_or(usize::MAX, |c| c as usize);
     let mut planned = Vec::with_capacity(inputs.len());
     let mut compiled = None;
+    // Loaded once for all the children, when their machine reads it.
+    let mut env: Option<Option<Value>> = None;
     for (index, input) in inputs.into_iter().enumerate() {
         let candidates = match child_keys(origin.key, origin.revision, machine, fan_out.then_some(index)) {
             Ok(candidates) => candidates,
@@ -1174,7 +1180,15 @@ async fn plan_child<T: Tables>(
         };
         let queued = index >= concurrency;
         let address = key.address();
-        let info = InstanceInfo { address: &address, revision: Revision::FIRST.get(), attempt: 0 };
+        if env.is_none() && machine_compiled.does_work() && !queued {
+            env = Some(space_env(tx, space, &machine_compiled).await?);
+        }
+        let info = InstanceInfo {
+            address: &address,
+            revision: Revision::FIRST.get(),
+            attempt: 0,
+            env: env.as_ref().and_then(Option::as_ref),
+        };
         let (state, ctx, effects) = if machine_compiled.does_work() && !queued {
             match machine_compiled.start(&ctx, info, cx.now.as_millis()) {
                 Ok(switchyard_model::definition::Started { state, ctx: Some(grown), effects }) => {
@@ -1441,4 +1455,19 @@ impl Command for DeleteInstance {
             }
         }
     }
+}
+
+/// The space's `env` values as expressions read them (`env.<name>`), loaded only for a machine
+/// whose expressions read `env`.
+async fn space_env<T: Tables>(tx: &mut T, space: &str, compiled: &CompiledMachine) -> TxResult<Option<Value>> {
+    if !compiled.reads_env() {
+        return Ok(None);
+    }
+    let mut env = JsonObject::new();
+    for (name, text) in tx.space_values(space, SpaceValueKind::Env.as_str()).await? {
+        let value = serde_json::from_str(&text)
+            .map_err(|e| StoreError::Corrupt(format!("env value {name:?} of {space}: {e}")))?;
+        env.insert(name, value);
+    }
+    Ok(Some(Value::Object(env)))
 }

@@ -80,6 +80,7 @@ macro_rules! request {
     };
 }
 
+pub(crate) mod env;
 pub(crate) mod functions;
 mod group;
 pub(crate) mod instances;
@@ -229,6 +230,8 @@ macro_rules! dispatch {
             WriteOp::RecordInvocations($c) => $body,
             WriteOp::EnqueueInvocation($c) => $body,
             WriteOp::PurgeInvocations($c) => $body,
+            WriteOp::PutSpaceValue($c) => $body,
+            WriteOp::DeleteSpaceValue($c) => $body,
         }
     }};
 }

@@ -7,6 +7,7 @@
 //! returned, so with PostgreSQL's default `synchronous_commit = on` it is on disk first; the
 //! `--durability` setting of SQLite does not apply here.
 
+mod env;
 mod functions;
 mod jobs;
 mod kv;
@@ -24,8 +25,8 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use switchyard_model::{
     BucketRecord, DeadLetter, InstanceKey, InstanceRecord, JobRecord, KvEntry, KvKeyInfo, LogRecord, MachineRecord,
-    MachineSummary, MachineVersion, NodeRecord, Role, Segment, Seq, SpaceName, SpaceRecord, SubscriptionRecord,
-    Timestamp, TokenRecord,
+    MachineSummary, MachineVersion, NodeRecord, Role, Segment, Seq, SpaceName, SpaceRecord, SpaceValue, SpaceValueKind,
+    SubscriptionRecord, Timestamp, TokenRecord,
 };
 use tokio_postgres::NoTls;
 use tokio_postgres::Row;
@@ -377,6 +378,19 @@ impl Store for PgStore {
 
     async fn get_bucket(&self, space: &SpaceName, bucket: &Segment) -> Result<Option<BucketRecord>, StoreError> {
         kv::get_bucket(self, space, bucket).await
+    }
+
+    async fn space_values(&self, space: &SpaceName, kind: SpaceValueKind) -> Result<Vec<SpaceValue>, StoreError> {
+        env::values(self, space, kind, None).await
+    }
+
+    async fn space_value(
+        &self,
+        space: &SpaceName,
+        kind: SpaceValueKind,
+        name: &Segment,
+    ) -> Result<Option<SpaceValue>, StoreError> {
+        Ok(env::values(self, space, kind, Some(name)).await?.pop())
     }
 
     async fn list_buckets(&self, space: &SpaceName) -> Result<Vec<BucketRecord>, StoreError> {

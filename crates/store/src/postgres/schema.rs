@@ -289,6 +289,17 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE instances ADD COLUMN parent TEXT;
 "#,
+    // 8: a space's configuration: `env` values (JSON text) and secrets.
+    r#"
+    CREATE TABLE space_values (
+        space      TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        value      TEXT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (space, kind, name)
+    );
+"#,
 ];
 
 /// The schema version this build writes.

@@ -464,6 +464,51 @@ impl SpaceTable for PgTx<'_, '_> {
         self.tx.execute(&stmt, &[&space]).await?;
         Ok(())
     }
+
+    async fn space_values(&mut self, space: &str, kind: &str) -> TxResult<Vec<(String, String)>> {
+        let stmt = self
+            .tx
+            .prepare_cached("SELECT name, value FROM space_values WHERE space = $1 AND kind = $2 ORDER BY name")
+            .await?;
+        let rows = self.tx.query(&stmt, &[&space, &kind]).await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    async fn count_space_values(&mut self, space: &str, kind: &str, name: &str) -> TxResult<(u64, bool)> {
+        let stmt = self
+            .tx
+            .prepare_cached(
+                "SELECT count(*), coalesce(bool_or(name = $3), false) FROM space_values WHERE space = $1 AND kind = $2",
+            )
+            .await?;
+        let row = self.tx.query_one(&stmt, &[&space, &kind, &name]).await?;
+        Ok((row.get::<_, i64>(0) as u64, row.get(1)))
+    }
+
+    async fn upsert_space_value(
+        &mut self,
+        space: &str,
+        kind: &str,
+        name: &str,
+        value: &str,
+        now: Timestamp,
+    ) -> TxResult<()> {
+        let stmt = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO space_values (space, kind, name, value, updated_at) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (space, kind, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            )
+            .await?;
+        self.tx.execute(&stmt, &[&space, &kind, &name, &value, &now.0]).await?;
+        Ok(())
+    }
+
+    async fn delete_space_value(&mut self, space: &str, kind: &str, name: &str) -> TxResult<bool> {
+        let stmt =
+            self.tx.prepare_cached("DELETE FROM space_values WHERE space = $1 AND kind = $2 AND name = $3").await?;
+        Ok(self.tx.execute(&stmt, &[&space, &kind, &name]).await? == 1)
+    }
 }
 
 impl Tables for PgTx<'_, '_> {}

@@ -8,6 +8,7 @@
 //! own read-only connection, so no SQLite call ever runs on a reactor thread.
 //! WAL mode lets readers proceed while the writer commits; a reader sees only committed data.
 
+mod env;
 mod functions;
 mod jobs;
 mod kv;
@@ -25,8 +26,8 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use switchyard_model::{
     BucketRecord, DeadLetter, InstanceKey, InstanceRecord, JobRecord, KvEntry, KvKeyInfo, LogRecord, MachineRecord,
-    MachineSummary, MachineVersion, NodeRecord, Segment, Seq, SpaceName, SpaceRecord, SubscriptionRecord, Timestamp,
-    TokenRecord,
+    MachineSummary, MachineVersion, NodeRecord, Segment, Seq, SpaceName, SpaceRecord, SpaceValue, SpaceValueKind,
+    SubscriptionRecord, Timestamp, TokenRecord,
 };
 
 use crate::error::StoreError;
@@ -432,6 +433,19 @@ impl Store for SqliteStore {
 
     async fn get_bucket(&self, space: &SpaceName, bucket: &Segment) -> Result<Option<BucketRecord>, StoreError> {
         kv::get_bucket(self, space, bucket).await
+    }
+
+    async fn space_values(&self, space: &SpaceName, kind: SpaceValueKind) -> Result<Vec<SpaceValue>, StoreError> {
+        env::values(self, space, kind, None).await
+    }
+
+    async fn space_value(
+        &self,
+        space: &SpaceName,
+        kind: SpaceValueKind,
+        name: &Segment,
+    ) -> Result<Option<SpaceValue>, StoreError> {
+        Ok(env::values(self, space, kind, Some(name)).await?.pop())
     }
 
     async fn list_buckets(&self, space: &SpaceName) -> Result<Vec<BucketRecord>, StoreError> {

@@ -278,6 +278,17 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE instances ADD COLUMN parent TEXT;
     "#,
+    // 9: a space's configuration: `env` values (JSON text) and secrets.
+    r#"
+    CREATE TABLE space_values (
+        space      TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        value      TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (space, kind, name)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// `PRAGMA auto_vacuum`'s value for incremental auto-vacuum.

@@ -394,6 +394,49 @@ impl SpaceTable for SqliteTx<'_> {
         self.conn.prepare_cached("DELETE FROM spaces WHERE name = ?1")?.execute(params![space])?;
         Ok(())
     }
+
+    async fn space_values(&mut self, space: &str, kind: &str) -> TxResult<Vec<(String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT name, value FROM space_values WHERE space = ?1 AND kind = ?2 ORDER BY name")?;
+        let rows = stmt.query_map(params![space, kind], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    async fn count_space_values(&mut self, space: &str, kind: &str, name: &str) -> TxResult<(u64, bool)> {
+        let (count, found): (i64, bool) = self
+            .conn
+            .prepare_cached(
+                "SELECT count(*), coalesce(max(name = ?3), 0) FROM space_values WHERE space = ?1 AND kind = ?2",
+            )?
+            .query_row(params![space, kind, name], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok((count as u64, found))
+    }
+
+    async fn upsert_space_value(
+        &mut self,
+        space: &str,
+        kind: &str,
+        name: &str,
+        value: &str,
+        now: Timestamp,
+    ) -> TxResult<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO space_values (space, kind, name, value, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (space, kind, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            )?
+            .execute(params![space, kind, name, value, now.0])?;
+        Ok(())
+    }
+
+    async fn delete_space_value(&mut self, space: &str, kind: &str, name: &str) -> TxResult<bool> {
+        let n = self
+            .conn
+            .prepare_cached("DELETE FROM space_values WHERE space = ?1 AND kind = ?2 AND name = ?3")?
+            .execute(params![space, kind, name])?;
+        Ok(n == 1)
+    }
 }
 
 impl Tables for SqliteTx<'_> {}

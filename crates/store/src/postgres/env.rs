@@ -1,0 +1,34 @@
+//! A space's `env` values and secrets on PostgreSQL: the reads. The writes go through
+//! `SpaceTable` (`postgres::tables`).
+
+use switchyard_model::{Segment, SpaceName, SpaceValue, SpaceValueKind, Timestamp};
+
+use crate::error::StoreError;
+use crate::postgres::PgStore;
+
+/// A space's values of one kind, by name; only `name` when given.
+pub(super) async fn values(
+    store: &PgStore,
+    space: &SpaceName,
+    kind: SpaceValueKind,
+    name: Option<&Segment>,
+) -> Result<Vec<SpaceValue>, StoreError> {
+    let (s, k): (&str, &str) = (space.as_ref(), kind.as_str());
+    let n: Option<&str> = name.map(|n| n.as_ref());
+    let rows = store
+        .query(
+            "SELECT name, value, updated_at FROM space_values
+             WHERE space = $1 AND kind = $2 AND ($3::text IS NULL OR name = $3) ORDER BY name",
+            &[&s, &k, &n],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(SpaceValue {
+                name: crate::decode::segment(row.get(0))?,
+                value: row.get(1),
+                updated_at: Timestamp(row.get(2)),
+            })
+        })
+        .collect()
+}
