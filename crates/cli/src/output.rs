@@ -36,6 +36,14 @@ const LIST_FIELDS: &[&str] = &[
     "invocations",
     "records",
     "contexts",
+    "jobs",
+    "buckets",
+    "functions",
+    "versions",
+    "flows",
+    "runs",
+    "env",
+    "secrets",
 ];
 
 /// Paging fields a list reply may carry beside its items; `jsonl` drops them.

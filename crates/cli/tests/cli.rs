@@ -503,6 +503,34 @@ fn jsonl_prints_one_object_per_item_and_per_watched_record() {
         .map(|l| serde_json::from_str::<Value>(l).expect("a JSON object per line")["id"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(ids, ["o-1", "o-2"], "{out}");
+    // Every list splits: jobs, env values, secrets (names only).
+    for kind in ["noop", "noop"] {
+        run(&mut server.cli(), &["job", "enqueue", "--kind", kind, "--delay", "1h"]).ok();
+    }
+    let out = run(&mut server.cli(), &["job", "list", "-o", "jsonl"]).ok();
+    assert_eq!(out.lines().count(), 2, "one line per job:\n{out}");
+    run(&mut server.cli(), &["env", "set", "region", "eu-west-1"]).ok();
+    run(&mut server.cli(), &["env", "set", "limits", r#"{"max": 3}"#]).ok();
+    run(&mut server.cli(), &["env", "set", "count", "42", "--string"]).ok();
+    let out = run(&mut server.cli(), &["env", "list", "-o", "jsonl"]).ok();
+    let values: Vec<Value> =
+        out.lines().map(|l| serde_json::from_str::<Value>(l).expect("a JSON line")["value"].clone()).collect();
+    assert_eq!(
+        values,
+        [json!("42"), json!({ "max": 3 }), json!("eu-west-1")],
+        "by name; a bare word is a string:\n{out}"
+    );
+    let secret = dir.path().join("token.txt");
+    std::fs::write(&secret, "s3cr3t\n").unwrap();
+    run(&mut server.cli(), &["secret", "set", "api_token", "--from-file", secret.to_str().unwrap()]).ok();
+    let out = run(&mut server.cli(), &["secret", "list", "-o", "jsonl"]).ok();
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.contains("api_token") && !out.contains("s3cr3t"), "{out}");
+    run(&mut server.cli(), &["secret", "delete", "api_token"]).ok();
+    run(&mut server.cli(), &["env", "unset", "count"]).ok();
+    let out = run(&mut server.cli(), &["env", "get", "count"]).fails(1);
+    assert!(out.contains("env_not_found"), "{out}");
+
     // A reply that is not a list is one line.
     let out = run(&mut server.cli(), &["instance", "get", "order:o-3", "-o", "jsonl"]).ok();
     assert_eq!(out.lines().count(), 1, "{out}");

@@ -22,6 +22,8 @@
 //! | `postgres-v5` | 9dd2fdf        | PostgreSQL 5 | as `sqlite-v6`                                  |
 //! | `sqlite-v7`   | 354792d        | SQLite 7     | as `sqlite-v6`, and an instance in a `wait` state (statuses and work, before child machines) |
 //! | `postgres-v6` | 354792d        | PostgreSQL 6 | as `sqlite-v7`                                  |
+//! | `sqlite-v8`   | b879e07        | SQLite 8     | as `sqlite-v7` (instances with a parent column, flows; before a space's env values and secrets) |
+//! | `postgres-v7` | b879e07        | PostgreSQL 7 | as `sqlite-v8`                                  |
 //!
 //! Each commit is the last one before the next migration that compiles. To make a fixture again:
 //!
@@ -47,8 +49,8 @@ use switchyard_client::{Client, FunctionSettings, InvokeOptions, PullOptions, Wa
 use switchyard_testkit::{PATIENCE, TestDatabase, example_function_bytes, wait_for, within};
 
 /// The schema versions today's binary writes.
-const SQLITE_SCHEMA: &str = "8";
-const POSTGRES_SCHEMA: &str = "7";
+const SQLITE_SCHEMA: &str = "9";
+const POSTGRES_SCHEMA: &str = "8";
 
 /// Retention far beyond the fixtures' age: the records they hold were written on the day the
 /// fixture was made, and the defaults (7 days of log, 24 h of idempotency keys) would trim them
@@ -712,6 +714,13 @@ async fn writes_work_afterwards(up: &Upgraded) {
         .await
         .expect("invoke");
     assert_eq!(serde_json::from_slice::<Value>(&out.body).expect("json"), json!({"greeting": "Hello, upgrade!"}));
+    // The space's configuration (SQLite 9, PostgreSQL 8).
+    let (status, body) = http.put_json("/v1/spaces/acme/env/region", &json!({"value": "eu"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = http.put_json("/v1/spaces/acme/secrets/token", &json!({"value": "t"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, env) = http.get("/v1/spaces/acme/env").await;
+    assert_eq!(env["env"][0]["value"], "eu", "{env}");
 }
 
 /// The jobs survived, and the invocation the old node left running got its job and ran again,
@@ -817,6 +826,13 @@ async fn sqlite_v7_store_opens_reads_and_writes() {
     assert_eq!(sqlite_schema(&mut up), SQLITE_SCHEMA);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_v8_store_opens_reads_and_writes() {
+    let mut up = Upgraded::sqlite("sqlite-v8");
+    upgrade(&up).await;
+    assert_eq!(sqlite_schema(&mut up), SQLITE_SCHEMA);
+}
+
 async fn postgres_upgrade(fixture: &str) {
     let db = tokio::task::spawn_blocking(TestDatabase::create).await.expect("database");
     let up = Upgraded::postgres(fixture, &db);
@@ -855,6 +871,11 @@ async fn postgres_v5_store_opens_reads_and_writes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_v6_store_opens_reads_and_writes() {
     postgres_upgrade("postgres-v6").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_v7_store_opens_reads_and_writes() {
+    postgres_upgrade("postgres-v7").await;
 }
 
 #[test]
