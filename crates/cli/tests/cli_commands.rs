@@ -660,3 +660,20 @@ fn machine_graph_and_instance_migrate_cancel() {
     let history = run(&server, &["instance", "history", "flow:f-1"]).ok();
     assert!(history.contains("machine version 1 -> 2") && history.contains("in c: done with it"), "{history}");
 }
+
+#[test]
+fn secret_set_reads_standard_input_and_refuses_an_empty_secret() {
+    let server = TestServer::start();
+    let set = run_with_stdin(&server, &["secret", "set", "api_token", "-o", "json"], b"s3cr3t\n").json();
+    assert_eq!(set["name"], "api_token", "{set}");
+    assert!(set.get("value").is_none(), "{set}");
+    let listed = run(&server, &["secret", "ls", "-o", "json"]).json();
+    assert_eq!(listed["secrets"][0]["name"], "api_token", "{listed}");
+    assert!(!listed.to_string().contains("s3cr3t"), "{listed}");
+    let refused = run_with_stdin(&server, &["secret", "set", "empty"], b"\n").exits(2);
+    assert!(refused.stderr.contains("the secret is empty"), "{}", refused.stderr);
+    let missing = run(&server, &["secret", "get", "empty"]).exits(1);
+    assert!(missing.stderr.contains("secret_not_found"), "{}", missing.stderr);
+    let deleted = run(&server, &["secret", "rm", "api_token"]).ok();
+    assert_eq!(field(&deleted, "deleted"), "api_token");
+}
