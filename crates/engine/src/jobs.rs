@@ -401,15 +401,9 @@ fn job_target(space: &SpaceName, kind: &str, payload: &Value) -> Result<String, 
                 return Err(EngineError::validation("payload.url: an http:// or https:// URL with a host is required"));
             }
             spec.method()?;
-            if let Err((header, problem)) = switchyard_model::check_secret_headers(&spec.secret_headers) {
+            let problems = switchyard_model::check_secret_headers(&spec.secret_headers, spec.headers.keys());
+            if let Some((header, problem)) = problems.into_iter().next() {
                 return Err(EngineError::validation(format!("payload.secret_headers.{header}: {problem}")));
-            }
-            if let Some(header) =
-                spec.secret_headers.keys().find(|h| spec.headers.keys().any(|p| p.eq_ignore_ascii_case(h)))
-            {
-                return Err(EngineError::validation(format!(
-                    "payload.secret_headers.{header}: also in headers; give each header once"
-                )));
             }
             if spec.timeout_ms.is_some_and(|t| t == 0 || t > MAX_HTTP_TIMEOUT.as_millis() as u64) {
                 return Err(EngineError::validation("payload.timeout_ms must be between 1 and 300000"));

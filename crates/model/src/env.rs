@@ -199,15 +199,27 @@ pub fn is_header_name(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-!#$%&'*+.^_`|~".contains(&b))
 }
 
-/// Checks every header name and template of `headers`: the first problem, as `(header, why)`.
-pub fn check_secret_headers(headers: &SecretHeaders) -> Result<(), (String, String)> {
-    for (name, template) in headers {
+/// Checks a request's secret headers beside its plain ones: each name is a valid header name
+/// not also among `plain` (case-insensitively), each template is well formed. Every problem,
+/// as `(header, why)`, in header order.
+pub fn check_secret_headers<'a>(
+    secret: &SecretHeaders,
+    plain: impl Iterator<Item = &'a String> + Clone,
+) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
+    for (name, template) in secret {
         if !is_header_name(name) {
-            return Err((name.clone(), "is not a valid HTTP header name".to_owned()));
+            problems.push((
+                name.clone(),
+                "is not a valid HTTP header name (letters, digits and -!#$%&'*+.^_`|~)".to_owned(),
+            ));
+        } else if plain.clone().any(|p| p.eq_ignore_ascii_case(name)) {
+            problems.push((name.clone(), "is also in `headers`; give each header once".to_owned()));
+        } else if let Err(e) = SecretTemplate::parse(template) {
+            problems.push((name.clone(), e.to_string()));
         }
-        SecretTemplate::parse(template).map_err(|e| (name.clone(), e.to_string()))?;
     }
-    Ok(())
+    problems
 }
 
 #[cfg(test)]

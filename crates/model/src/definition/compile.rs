@@ -12,7 +12,7 @@ use super::machine::{
 };
 use super::{DefinitionError, FieldError, FromStates, MachineDefinition, StateSpec, States, definition_from_json};
 use crate::address::check_segment;
-use crate::env::is_header_name;
+use crate::env::check_secret_headers;
 use crate::expr::{Declarations, ExprType, Program};
 
 /// Quotes a name for a message, shortening very long ones.
@@ -693,20 +693,11 @@ impl StateCompiler<'_, '_> {
         if http.secret_headers.is_empty() {
             return None;
         }
-        let mut out = serde_json::Map::new();
-        for (name, template) in &http.secret_headers {
-            let field = format!("invoke.http.secret_headers.{name}");
-            if !is_header_name(name) {
-                self.error(&field, "is not a valid HTTP header name (letters, digits and -!#$%&'*+.^_`|~)");
-            } else if http.headers.keys().any(|h| h.eq_ignore_ascii_case(name)) {
-                self.error(&field, "is also in `headers`; give each header once");
-            }
-            if let Err(e) = crate::env::SecretTemplate::parse(template) {
-                self.error(&field, e.to_string());
-            }
-            out.insert(name.clone(), Json::String(template.clone()));
+        for (header, problem) in check_secret_headers(&http.secret_headers, http.headers.keys()) {
+            self.error(&format!("invoke.http.secret_headers.{header}"), problem);
         }
-        Some(Json::Object(out))
+        let templates = http.secret_headers.iter().map(|(name, t)| (name.clone(), Json::String(t.clone())));
+        Some(Json::Object(templates.collect()))
     }
 
     fn publish(&mut self, field: &str, publish: &PublishSpec) -> Option<CompiledPublish> {

@@ -717,15 +717,9 @@ impl<'f> FlowCompiler<'f> {
                             headers.insert(name.clone(), self.rewrite(&field(&format!("headers.{name}")), source));
                         }
                         let body = node.body.as_deref().map(|b| self.rewrite(&field("body"), b));
-                        for (name, template) in &node.secret_headers {
-                            let path = field(&format!("secret_headers.{name}"));
-                            if !crate::env::is_header_name(name) {
-                                self.error(path, "is not a valid HTTP header name");
-                            } else if node.headers.keys().any(|h| h.eq_ignore_ascii_case(name)) {
-                                self.error(path, "is also in `headers`; give each header once");
-                            } else if let Err(e) = crate::env::SecretTemplate::parse(template) {
-                                self.error(path, e.to_string());
-                            }
+                        let problems = crate::env::check_secret_headers(&node.secret_headers, node.headers.keys());
+                        for (header, problem) in problems {
+                            self.error(field(&format!("secret_headers.{header}")), problem);
                         }
                         let secret_headers = node.secret_headers.clone();
                         invoke.http =
