@@ -31,6 +31,7 @@ pub mod jobs;
 pub mod json;
 pub mod log;
 pub mod nodes;
+pub mod schedule;
 pub mod spaces;
 pub mod streams;
 pub mod time;
