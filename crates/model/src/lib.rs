@@ -35,6 +35,7 @@ pub mod schedule;
 pub mod spaces;
 pub mod streams;
 pub mod time;
+pub mod trigger;
 
 pub use address::{Address, AddressError, NameProblem, Segment, SpaceName};
 pub use auth::{Role, SpaceGrant, TokenRecord};

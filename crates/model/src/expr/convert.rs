@@ -162,6 +162,30 @@ impl cel::context::VariableResolver for Scope<'_> {
     }
 }
 
+/// Named JSON variables, each converted to CEL on its first lookup (for expressions outside a
+/// machine's step: a trigger's filter and mapping).
+pub(crate) struct JsonVars<'a> {
+    vars: Vec<(&'a str, &'a Json, Converted<'a>)>,
+}
+
+/// A variable's CEL value, converted on first lookup (`None`: nested too deeply).
+type Converted<'a> = OnceLock<Option<Box<dyn Val + 'a>>>;
+
+impl<'a> JsonVars<'a> {
+    /// The variables `vars`, by name.
+    pub(crate) fn new(vars: &[(&'a str, &'a Json)]) -> Self {
+        JsonVars { vars: vars.iter().map(|(name, json)| (*name, *json, OnceLock::new())).collect() }
+    }
+}
+
+impl cel::context::VariableResolver for JsonVars<'_> {
+    fn resolve<'b>(&'b self, variable: &str) -> Option<CowVal<'b, 'b>> {
+        let (_, json, cell) = self.vars.iter().find(|(name, _, _)| *name == variable)?;
+        let val: &'b (dyn Val + 'b) = cell.get_or_init(|| json_to_val(json, 0)).as_deref()?;
+        Some(CowVal::Borrowed(val))
+    }
+}
+
 /// Converts a JSON object to a CEL map that borrows its strings; `None` when nested too deeply.
 fn map_to_val<'a>(map: &'a Map<String, Json>, depth: usize) -> Option<Box<dyn Val + 'a>> {
     if depth > MAX_DEPTH {

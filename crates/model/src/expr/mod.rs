@@ -250,6 +250,14 @@ impl Program {
         })
     }
 
+    /// Evaluates with JSON variables (each converted when first read) under the default cost
+    /// budget, and converts the result to JSON.
+    pub fn evaluate_json(&self, vars: &[(&str, &serde_json::Value)]) -> Result<serde_json::Value, EvalError> {
+        let resolver = convert::JsonVars::new(vars);
+        let value = self.evaluate_with(&resolver, DEFAULT_COST_LIMIT)?;
+        convert::cel_to_json(&value).map_err(EvalError::Failed)
+    }
+
     /// Evaluates with the variables `resolver` provides and a budget of `limit` cost units.
     pub(crate) fn evaluate_with(&self, resolver: &dyn VariableResolver, limit: u64) -> Result<Value, EvalError> {
         self.run(limit, |context| context.set_variable_resolver(resolver))
