@@ -284,9 +284,18 @@ nodes:
         .await;
         let (status, body) = http.post("/v1/spaces/acme/flows/typed/runs", json!({ "input": { "x": "one" } })).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{}: {body}", backend.name);
+        // A run whose first step fails is created failed, so its history shows why.
         let (status, body) = http.post("/v1/spaces/acme/flows/typed/runs", json!({ "input": { "x": 1 } })).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a run that cannot start is refused: {body}");
+        assert_eq!((status, &body["status"]), (StatusCode::CREATED, &json!("failed")), "{}: {body}", backend.name);
+        assert_eq!(body["error"]["code"], "transition_failed", "{body}");
         assert!(body["error"]["message"].as_str().unwrap_or("").contains("nodes.a"), "{body}");
+        let failed = run(&http, body["id"].as_str().unwrap()).await;
+        assert_eq!((&failed["status"], &failed["input"]), (&json!("failed"), &json!({ "x": 1 })), "{failed}");
+        let (_, listed) = http.get("/v1/spaces/acme/runs?flow=typed&status=failed").await;
+        assert_eq!(listed["runs"].as_array().map(Vec::len), Some(1), "{listed}");
+        let (status, waited) =
+            http.post("/v1/spaces/acme/flows/typed/runs?wait=5s", json!({ "input": { "x": 2 } })).await;
+        assert_eq!((status, &waited["status"]), (StatusCode::OK, &json!("failed")), "{waited}");
 
         // A loop past its bound fails the run instead of spinning.
         put_flow(

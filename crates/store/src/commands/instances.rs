@@ -90,7 +90,13 @@ impl Command for CreateInstance {
             let env = space_env(tx, space, &compiled).await?;
             let info =
                 InstanceInfo { address: &address, revision: Revision::FIRST.get(), attempt: 0, env: env.as_ref() };
-            let started = compiled.start(&self.ctx, info, cx.now.as_millis()).map_err(StoreError::from)?;
+            let started = match compiled.start(&self.ctx, info, cx.now.as_millis()) {
+                Ok(started) => started,
+                // A flow's run that fails in its first steps is a failed run in its history,
+                // as one failing later is; a machine's instance is refused (nothing is created).
+                Err(e) if compiled.flow().is_some() => return self.create_failed(tx, cx, version, &compiled, &e).await,
+                Err(e) => return Err(StoreError::from(e).into()),
+            };
             (started.state, started.ctx, started.effects)
         } else {
             (compiled.initial_state().to_owned(), None, Vec::new())
@@ -142,6 +148,46 @@ impl Command for CreateInstance {
             }
         }
         Ok(InstanceCreated { instance, replayed: false, started_work })
+    }
+}
+
+impl CreateInstance {
+    /// Creates the instance failed, in its initial state with the context given, because its
+    /// first steps failed with `e`; appends `instance.created` and `instance.failed`.
+    async fn create_failed<T: Tables>(
+        &self,
+        tx: &mut T,
+        cx: &mut Cx<'_>,
+        version: MachineVersion,
+        compiled: &CompiledMachine,
+        e: &TransitionError,
+    ) -> TxResult<InstanceCreated> {
+        let key = &self.key;
+        let error = json!({ "code": "transition_failed", "message": e.to_string(), "input": "start" });
+        let mut instance = InstanceRecord::created(key, version, compiled.initial_state(), &self.ctx, cx.now);
+        instance.status = InstanceStatus::Failed;
+        instance.error = Some(error.clone());
+        let (ctx_text, error_text) = (serde_json::to_string(&self.ctx)?, serde_json::to_string(&error)?);
+        let write = InstanceWrite {
+            state: &instance.state,
+            ctx: &ctx_text,
+            revision: Revision::FIRST,
+            status: instance.status.as_str(),
+            work: None,
+            error: Some(&error_text),
+            parent: None,
+            now: cx.now,
+        };
+        if !tx.insert_instance(key, version, &write).await? {
+            return Err(StoreError::InstanceExists { address: key.address() }.into());
+        }
+        let space = key.space.as_ref();
+        let record = CreatedRecord { machine_version: version.get(), state: &instance.state, ctx: &instance.ctx };
+        let idem_key = self.idempotency.as_ref().map(|i| i.key.as_str());
+        cx.append(tx, space, kinds::INSTANCE_CREATED, key.address(), &record, idem_key, false).await?;
+        let failed = json!({ "state": instance.state, "error": error });
+        cx.append(tx, space, kinds::INSTANCE_FAILED, key.address(), &failed, None, false).await?;
+        Ok(InstanceCreated { instance, replayed: false, started_work: false })
     }
 }
 
