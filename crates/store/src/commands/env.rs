@@ -74,6 +74,16 @@ fn address(space: &SpaceName, kind: SpaceValueKind, name: &Segment) -> String {
     format!("{space}:{family}:{name}")
 }
 
+/// The log record of setting (or, `deleted`, deleting) a value of `kind`.
+fn record_kind(kind: SpaceValueKind, deleted: bool) -> &'static str {
+    match (kind, deleted) {
+        (SpaceValueKind::Env, false) => kinds::ENV_SET,
+        (SpaceValueKind::Env, true) => kinds::ENV_DELETED,
+        (SpaceValueKind::Secret, false) => kinds::SECRET_SET,
+        (SpaceValueKind::Secret, true) => kinds::SECRET_DELETED,
+    }
+}
+
 impl Locking for PutSpaceValue {
     fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
         locks.writes_into(self.space.as_ref());
@@ -112,12 +122,8 @@ impl Command for PutSpaceValue {
         };
         tx.upsert_space_value(space, kind, name, &self.value, cx.now).await?;
         cx.touch_space(space);
-        let record_kind = match self.kind {
-            SpaceValueKind::Env => kinds::ENV_SET,
-            SpaceValueKind::Secret => kinds::SECRET_SET,
-        };
         let address = address(&self.space, self.kind, &self.name);
-        cx.append(tx, space, record_kind, address, &payload, None, false).await?;
+        cx.append(tx, space, record_kind(self.kind, false), address, &payload, None, false).await?;
         Ok(SpaceValuePut { created: !exists, space_created: false })
     }
 }
@@ -140,12 +146,9 @@ impl Command for DeleteSpaceValue {
             }
             .into());
         }
-        let record_kind = match self.kind {
-            SpaceValueKind::Env => kinds::ENV_DELETED,
-            SpaceValueKind::Secret => kinds::SECRET_DELETED,
-        };
         let address = address(&self.space, self.kind, &self.name);
-        cx.append(tx, space, record_kind, address, &json!({ "name": name }), None, false).await?;
+        let record = record_kind(self.kind, true);
+        cx.append(tx, space, record, address, &json!({ "name": name }), None, false).await?;
         Ok(())
     }
 }
