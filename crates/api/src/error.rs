@@ -54,6 +54,7 @@ pub fn code_status(code: ErrorCode) -> StatusCode {
         | ErrorCode::RunNotFound
         | ErrorCode::EnvNotFound
         | ErrorCode::SecretNotFound
+        | ErrorCode::TriggerNotFound
         | ErrorCode::JobNotFound
         | ErrorCode::SpaceNotFound
         | ErrorCode::NotFound => StatusCode::NOT_FOUND,
@@ -64,7 +65,9 @@ pub fn code_status(code: ErrorCode) -> StatusCode {
         | ErrorCode::Conflict
         | ErrorCode::SubscriptionExists
         | ErrorCode::MachineDefinitionInvalid => StatusCode::CONFLICT,
-        ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorCode::Unauthorized | ErrorCode::WebhookUnverified => StatusCode::UNAUTHORIZED,
+        ErrorCode::TriggerPaused => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::Forbidden => StatusCode::FORBIDDEN,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

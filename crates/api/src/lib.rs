@@ -20,6 +20,7 @@ mod openapi;
 mod shutdown;
 mod spaces;
 mod streams;
+mod triggers;
 mod views;
 
 use std::sync::Arc;
@@ -172,6 +173,19 @@ routes! {
     },
     "/v1/spaces/{space}/jobs/{id}/retry" => { Post Space(Writer) => jobs::retry_job },
     "/v1/spaces/{space}/jobs/{id}/cancel" => { Post Space(Writer) => jobs::cancel_job },
+    "/v1/spaces/{space}/triggers" => { Get Space(Reader) => triggers::list_triggers },
+    "/v1/spaces/{space}/triggers/{name}" => {
+        Get Space(Reader) => triggers::get_trigger,
+        Put Space(Writer) => triggers::put_trigger,
+        Delete Space(Writer) => triggers::delete_trigger,
+    },
+    "/v1/spaces/{space}/triggers/{name}/pause" => { Post Space(Writer) => triggers::pause_trigger },
+    "/v1/spaces/{space}/triggers/{name}/resume" => { Post Space(Writer) => triggers::resume_trigger },
+    "/v1/spaces/{space}/triggers/{name}/fire" => { Post Space(Writer) => triggers::fire_trigger },
+    "/v1/spaces/{space}/triggers/{name}/backfill" => { Post Space(Writer) => triggers::backfill_trigger },
+    "/v1/spaces/{space}/triggers/{name}/executions" => { Get Space(Reader) => triggers::list_executions },
+    // No token: the trigger's verification scheme is the credential.
+    "/hooks/{space}/{trigger}" => { Post Open => triggers::receive_webhook },
 }
 
 /// Settings of the HTTP layer.

@@ -268,7 +268,7 @@ fn parse_with_offset(text: &str) -> Option<SystemTime> {
 
 /// `application/yaml` for `.yaml`/`.yml`, `application/json` for `.json`; otherwise JSON when
 /// the content opens with `{`, else YAML.
-fn content_type(file: &Path, body: &[u8]) -> &'static str {
+pub(crate) fn content_type(file: &Path, body: &[u8]) -> &'static str {
     match file.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
         Some("yaml" | "yml") => "application/yaml",
         Some("json") => "application/json",
@@ -277,9 +277,10 @@ fn content_type(file: &Path, body: &[u8]) -> &'static str {
     }
 }
 
-/// The flow's `name` field, else the file stem. A file that does not parse falls back to the
-/// stem too: the server reports the syntax error with its position.
-fn default_flow_name(file: &Path, body: &[u8], content_type: &str) -> Result<String, UsageError> {
+/// The definition's `name` field, else the file stem (of a flow, trigger…: `what`). A file that
+/// does not parse falls back to the stem too: the server reports the syntax error with its
+/// position.
+pub(crate) fn default_name(file: &Path, body: &[u8], content_type: &str, what: &str) -> Result<String, UsageError> {
     let parsed: Option<Value> = if content_type == "application/yaml" {
         serde_norway::from_slice(body).ok()
     } else {
@@ -292,12 +293,12 @@ fn default_flow_name(file: &Path, body: &[u8], content_type: &str) -> Result<Str
         .and_then(|s| s.to_str())
         .filter(|s| !s.is_empty())
         .map(str::to_string)
-        .ok_or_else(|| UsageError(format!("cannot tell the flow's name from {}; give --name", file.display())))
+        .ok_or_else(|| UsageError(format!("cannot tell the {what}'s name from {}; give --name", file.display())))
 }
 
 /// Prints a list reply: under `jsonl`, one line per item (without the paging fields), else as
 /// [`output::print`] does.
-fn print_list<T: Serialize, I: Serialize>(
+pub(crate) fn print_list<T: Serialize, I: Serialize>(
     format: OutputFormat,
     value: &T,
     items: &[I],
@@ -320,7 +321,7 @@ pub async fn flow(command: FlowCommand, client: &Client, settings: &Settings) ->
             let content_type = content_type(&file, &body);
             let name = match name {
                 Some(name) => name,
-                None => default_flow_name(&file, &body, content_type)?,
+                None => default_name(&file, &body, content_type, "flow")?,
             };
             let put = client.put_flow(space, &name, body, content_type).await?;
             output::print(out, &put, |p: &PutFlow| {
@@ -1034,7 +1035,7 @@ mod tests {
         ];
         for (file, body, want) in table {
             let path = Path::new(file);
-            let got = default_flow_name(path, body.as_bytes(), content_type(path, body.as_bytes())).unwrap();
+            let got = default_name(path, body.as_bytes(), content_type(path, body.as_bytes()), "flow").unwrap();
             assert_eq!(&got, want, "{body}");
         }
     }

@@ -26,6 +26,7 @@ mod serve;
 mod serve_config;
 mod streams;
 mod tls;
+mod triggers;
 mod watch_pattern;
 
 use std::ffi::OsString;
@@ -120,6 +121,9 @@ enum ClientCommand {
     /// Sets, lists and deletes the space's secrets (never shown back).
     #[command(subcommand)]
     Secret(env::SecretCommand),
+    /// Puts, inspects, pauses, fires and backfills triggers (webhooks, schedules).
+    #[command(subcommand)]
+    Trigger(triggers::TriggerCommand),
 }
 
 /// A mistake in how the command was called; exits with code 2.
@@ -329,6 +333,7 @@ async fn run_client_command(command: ClientCommand, client: &Client, settings: &
         ClientCommand::Run(cmd) => flows::run(cmd, client, settings).await,
         ClientCommand::Env(cmd) => env::env(cmd, client, settings).await,
         ClientCommand::Secret(cmd) => env::secret(cmd, client, settings).await,
+        ClientCommand::Trigger(cmd) => triggers::trigger(cmd, client, settings).await,
     }
 }
 

@@ -14,6 +14,7 @@ mod flows;
 mod functions;
 mod jobs;
 mod streams;
+mod triggers;
 mod types;
 
 use std::path::Path;
@@ -33,6 +34,7 @@ pub use flows::{
 };
 pub use functions::{FunctionInfo, FunctionSettings, InvocationPage, InvokeOptions, InvokeOutput};
 pub use jobs::{Enqueued, JobQuery};
+pub use triggers::{Backfill, Execution, ExecutionPage, Trigger};
 pub use streams::{
     Acked, Bucket, Delivered, KeyInfo, KeyList, KvCondition, KvPutOptions, KvValue, KvWritten, Lease, PullOptions,
     Pulled, Released,

@@ -129,6 +129,14 @@ error_codes! {
     EnvNotFound = "env_not_found",
     /// The space has no secret of that name.
     SecretNotFound = "secret_not_found",
+    /// No such trigger (or, at a webhook's address, none with a webhook source).
+    TriggerNotFound = "trigger_not_found",
+    /// The trigger is paused: its webhook takes no deliveries until it is resumed.
+    TriggerPaused = "trigger_paused",
+    /// A webhook request's signature did not verify (or the trigger cannot verify any).
+    WebhookUnverified = "webhook_unverified",
+    /// Over a rate limit; retry later.
+    RateLimited = "rate_limited",
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -242,6 +250,18 @@ pub enum EngineError {
     /// The node is shutting down and starts no new work.
     #[error("the server is shutting down")]
     ShuttingDown,
+    /// No such trigger, or none a webhook can deliver to.
+    #[error("{0}")]
+    TriggerNotFound(String),
+    /// The trigger is paused.
+    #[error("{0}")]
+    TriggerPaused(String),
+    /// A webhook request did not verify.
+    #[error("{0}")]
+    WebhookUnverified(String),
+    /// Over a rate limit.
+    #[error("{0}")]
+    RateLimited(String),
     /// Writing the admin token file failed.
     #[error("cannot write the admin token to {path}: {message}")]
     AdminTokenFile {
@@ -276,6 +296,10 @@ impl EngineError {
             EngineError::JsonLimit { source, .. } => json_limit_code(source),
             EngineError::AdminTokenFile { .. } => ErrorCode::Internal,
             EngineError::ShuttingDown => ErrorCode::Unavailable,
+            EngineError::TriggerNotFound(_) => ErrorCode::TriggerNotFound,
+            EngineError::TriggerPaused(_) => ErrorCode::TriggerPaused,
+            EngineError::WebhookUnverified(_) => ErrorCode::WebhookUnverified,
+            EngineError::RateLimited(_) => ErrorCode::RateLimited,
         }
     }
 
@@ -337,6 +361,7 @@ fn store_code(e: &StoreError) -> ErrorCode {
         StoreError::SubscriptionFilterChanged { .. } => ErrorCode::SubscriptionExists,
         StoreError::SeqExpired { .. } => ErrorCode::SeqExpired,
         StoreError::JobNotFound { .. } => ErrorCode::JobNotFound,
+        StoreError::TriggerNotFound { .. } => ErrorCode::TriggerNotFound,
         StoreError::JobConflict { .. } => ErrorCode::Conflict,
         StoreError::BatchFailed { source, .. } => store_code(source),
         StoreError::Closed | StoreError::Failed(_) | StoreError::OutcomeUnknown(_) | StoreError::Unreachable(_) => {

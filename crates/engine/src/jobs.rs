@@ -614,6 +614,8 @@ impl Engine {
         let (result, report) = if job.kind.as_str() == INVOCATION_JOB {
             let (result, record) = self.invocation_attempt(&job).await;
             (result, record.map(|record| JobReport::Invocation(Box::new(record))))
+        } else if job.kind.as_str() == switchyard_model::TRIGGER_JOB {
+            (self.trigger_attempt(&job).await, None)
         } else {
             (self.attempt(&scheduler, &job).await, None)
         };
@@ -796,7 +798,8 @@ const PERMANENT: &[&str] = &["capability_denied", "job_payload_invalid", "job_ki
 pub(crate) struct Failure {
     code: String,
     message: String,
-    retry_after_ms: Option<u64>,
+    /// The earliest the next attempt may run.
+    pub(crate) retry_after_ms: Option<u64>,
     /// No later attempt can get past it, whatever the code.
     permanent: bool,
 }

@@ -22,6 +22,7 @@ pub mod jobs;
 pub mod kv;
 pub mod subscriptions;
 pub mod supervisor;
+pub mod triggers;
 pub mod watch;
 
 use std::path::Path;
@@ -46,6 +47,7 @@ pub use jobs::{EnqueueJob, JOB_KINDS, JobMetrics, JobsConfig, LAG_BUCKETS_MS};
 pub use kv::{KeyPage, KvPutRequest, check_kv_key};
 pub use subscriptions::{Settled, SubscribeFrom, SubscriptionSettings, SubscriptionStatus};
 pub use supervisor::{FailedTask, Policy, ShutdownReport, Supervisor};
+pub use triggers::{TriggerHealth, TriggerView, WebhookAccepted, WebhookRequest};
 pub use switchyard_model::{AddressFilter, LogFilter};
 pub use watch::{LogTail, WatchFilter, WatchFrom, WatchedRecord, parse_address_pattern};
 
@@ -286,6 +288,8 @@ pub struct Engine {
     jobs: std::sync::OnceLock<Arc<jobs::Scheduler>>,
     /// What the job scheduler has done.
     job_metrics: jobs::JobMetrics,
+    /// Compiled triggers, webhook refusals and rate limits of this node.
+    triggers: triggers::TriggerState,
 }
 
 impl Engine {
@@ -305,6 +309,7 @@ impl Engine {
             maintenance_passes: std::sync::atomic::AtomicU64::new(0),
             jobs: std::sync::OnceLock::new(),
             job_metrics: jobs::JobMetrics::default(),
+            triggers: triggers::TriggerState::default(),
             supervisor,
         }
     }

@@ -70,3 +70,4 @@ pub use streams::{
     SubscriptionRecord, SubscriptionSpec,
 };
 pub use time::Timestamp;
+pub use trigger::{TRIGGER_JOB, TriggerRecord, trigger_address};

@@ -59,6 +59,14 @@ pub mod kinds {
     pub const SECRET_SET: &str = "secret.set";
     /// A space's secret was deleted (`{"name"}`).
     pub const SECRET_DELETED: &str = "secret.deleted";
+    /// A trigger was put, a new version (`{"name","version","definition"}`).
+    pub const TRIGGER_PUT: &str = "trigger.put";
+    /// A trigger was deleted (`{"name","version"}`).
+    pub const TRIGGER_DELETED: &str = "trigger.deleted";
+    /// A trigger was paused (`{"name"}`).
+    pub const TRIGGER_PAUSED: &str = "trigger.paused";
+    /// A paused trigger was resumed (`{"name"}`).
+    pub const TRIGGER_RESUMED: &str = "trigger.resumed";
     /// A space was deleted with everything in it; the one record of the space the deletion
     /// leaves (its payload is the [`SpaceDeletion`](crate::spaces::SpaceDeletion)).
     pub const SPACE_DELETED: &str = "space.deleted";

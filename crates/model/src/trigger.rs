@@ -25,6 +25,39 @@ use crate::expr::{Declarations, ExprType, Program};
 use crate::jobs::millis;
 use crate::schedule::Schedule;
 
+/// The kind of the work-table job that is one execution of a trigger: a webhook delivery
+/// accepted, or one fire time of a schedule.
+pub const TRIGGER_JOB: &str = "trigger";
+
+/// A trigger as stored: its current version's definition and whether it is paused.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriggerRecord {
+    /// The space.
+    pub space: crate::SpaceName,
+    /// The name.
+    pub name: crate::Segment,
+    /// Its version: 1 when first put, one more each time the definition changes.
+    pub version: u64,
+    /// The definition (normalised, JSON).
+    pub definition: Json,
+    /// Whether it is paused (fires nothing; a webhook answers `503`).
+    pub paused: bool,
+    /// A schedule's pending fire-time job: the head of its chain.
+    pub schedule_job: Option<String>,
+    /// When it was first put.
+    pub created_at: crate::Timestamp,
+    /// When its version or pause last changed.
+    pub updated_at: crate::Timestamp,
+}
+
+/// The address of a trigger's log records and the target of its jobs: `space:triggers:name`.
+pub fn trigger_address(space: &str, name: &str) -> String {
+    format!("{space}:triggers:{name}")
+}
+
+/// The time a trigger's expressions see as `now`.
+pub type Now = chrono::DateTime<chrono::FixedOffset>;
+
 /// A trigger as written.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -81,9 +114,10 @@ pub struct WebhookSpec {
     /// How far a signed timestamp may be from now, either way (default 5m).
     #[serde(default, with = "millis::option", skip_serializing_if = "Option::is_none")]
     pub tolerance: Option<u64>,
-    /// How long a delivery id is remembered, so a replay is not fired again (default 24h).
-    #[serde(default, with = "millis::option", skip_serializing_if = "Option::is_none")]
-    pub dedup_window: Option<u64>,
+    /// Most requests a second this trigger accepts on each node (a token bucket with bursts
+    /// of as many); over it, `429`. Default: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<u32>,
     /// `hmac`: the header carrying the signature.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub header: Option<String>,
@@ -513,24 +547,24 @@ fn check_webhook(w: &WebhookSpec, error: &mut impl FnMut(&str, String)) {
             }
         }
     }
+    if w.rate_limit == Some(0) {
+        error("source.webhook.rate_limit", "at least 1 request a second (leave it out for no limit)".into());
+    }
     if w.tolerance.is_some_and(|t| t == 0 || t > 86_400_000) {
         error("source.webhook.tolerance", "between 1s and 24h".into());
-    }
-    if w.dedup_window.is_some_and(|t| t > 30 * 86_400_000) {
-        error("source.webhook.dedup_window", "at most 30 days".into());
     }
 }
 
 impl CompiledTrigger {
-    /// What one delivery does, given the source's variables (`body`, `fire_time`, `record`…),
-    /// `now` and `env`: `None` when the filter refuses it.
-    pub fn fire(&self, vars: &[(&str, &Json)]) -> Result<Option<Firing>, FireError> {
+    /// What one delivery does, given the source's variables (`body`, `fire_time`, `record`…)
+    /// and `env`, at `now`: `None` when the filter refuses it.
+    pub fn fire(&self, vars: &[(&str, &Json)], now: Now) -> Result<Option<Firing>, FireError> {
         let name = Json::String(self.name.clone());
         let mut all: Vec<(&str, &Json)> = Vec::with_capacity(vars.len() + 1);
         all.push(("trigger", &name));
         all.extend_from_slice(vars);
         let eval = |field: &'static str, program: &Program| {
-            program.evaluate_json(&all).map_err(|e| FireError { field, message: e.to_string() })
+            program.evaluate_json_at(&all, now).map_err(|e| FireError { field, message: e.to_string() })
         };
         if let Some(filter) = &self.filter {
             match eval("filter", filter)? {
@@ -582,12 +616,12 @@ impl CompiledTrigger {
     }
 
     /// Whether a log record matches an event-pattern source (`false` for other sources).
-    pub fn matches_record(&self, vars: &[(&str, &Json)]) -> Result<bool, FireError> {
+    pub fn matches_record(&self, vars: &[(&str, &Json)], now: Now) -> Result<bool, FireError> {
         let Source::Event(when) = &self.source else { return Ok(false) };
         let name = Json::String(self.name.clone());
         let mut all: Vec<(&str, &Json)> = vec![("trigger", &name)];
         all.extend_from_slice(vars);
-        match when.evaluate_json(&all) {
+        match when.evaluate_json_at(&all, now) {
             Ok(Json::Bool(b)) => Ok(b),
             Ok(other) => Err(FireError { field: "source.event.when", message: format!("must be a bool, not {other}") }),
             Err(e) => Err(FireError { field: "source.event.when", message: e.to_string() }),

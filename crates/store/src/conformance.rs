@@ -51,6 +51,7 @@ mod jobs;
 mod kv;
 mod spaces;
 mod subscriptions;
+mod triggers;
 mod unreadable;
 mod work;
 
@@ -102,6 +103,7 @@ pub fn cases<H: Harness>() -> Vec<(&'static str, Case<H>)> {
         .chain(unreadable::cases::<H>())
         .chain(work::cases::<H>())
         .chain(env::cases::<H>())
+        .chain(triggers::cases::<H>())
         .collect()
 }
 

@@ -108,6 +108,14 @@ pub enum StoreError {
         /// The name.
         name: String,
     },
+    /// No trigger of that name in the space.
+    #[error("trigger \"{space}:{name}\" not found")]
+    TriggerNotFound {
+        /// The space.
+        space: String,
+        /// The name.
+        name: String,
+    },
     /// The space holds as many values of the kind as it may.
     #[error("space \"{space}\" already has {limit} {kind} values, the most it may hold; delete one first")]
     TooManySpaceValues {

@@ -51,11 +51,12 @@ use async_trait::async_trait;
 use switchyard_model::{
     BucketRecord, DeadLetter, FunctionRecord, FunctionSummary, InstanceKey, InstanceRecord, InvocationRecord,
     JobRecord, KvEntry, KvKeyInfo, LogRecord, MachineRecord, MachineSummary, MachineVersion, NodeRecord, Segment, Seq,
-    SpaceName, SpaceRecord, SpaceValue, SpaceValueKind, SubscriptionRecord, Timestamp, TokenRecord,
+    SpaceName, SpaceRecord, SpaceValue, SpaceValueKind, SubscriptionRecord, Timestamp, TokenRecord, TriggerRecord,
 };
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use commands::env::{DeleteSpaceValue, PutSpaceValue, SpaceValuePut};
+pub use commands::triggers::{AdvanceSchedule, DeleteTrigger, PauseTrigger, PutTrigger, TriggerPut};
 pub use commands::functions::{
     EnqueueInvocation, FunctionPut, InvocationEnqueued, PurgeInvocations, PutFunction, RecordInvocations,
 };
@@ -318,6 +319,22 @@ pub trait Store: Send + Sync + 'static {
 
     /// A page of a space's jobs, by id (ids are UUIDv7: creation order).
     async fn list_jobs(&self, query: &ListJobs) -> Result<Vec<JobRecord>, StoreError>;
+
+    /// A page of a trigger's executions (its jobs, kind `trigger`, target `space:triggers:name`),
+    /// newest first: those with an id before `before`, when given.
+    async fn trigger_jobs(
+        &self,
+        space: &SpaceName,
+        trigger: &Segment,
+        before: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<JobRecord>, StoreError>;
+
+    /// A trigger of a space.
+    async fn get_trigger(&self, space: &SpaceName, name: &Segment) -> Result<Option<TriggerRecord>, StoreError>;
+
+    /// A space's triggers, by name.
+    async fn list_triggers(&self, space: &SpaceName) -> Result<Vec<TriggerRecord>, StoreError>;
 
     /// The earliest time a scheduler has work: the first `run_at` of a pending job or the first
     /// end of a running job's lease (`None` when there are no such jobs).

@@ -23,7 +23,7 @@ use std::collections::HashSet;
 
 use switchyard_model::{
     FunctionSpec, FunctionSummary, InstanceKey, InvocationRecord, MachineVersion, NodeRecord, Revision, Seq,
-    SubscriptionSpec, Timestamp, TokenRecord,
+    SubscriptionSpec, Timestamp, TokenRecord, TriggerRecord,
 };
 
 use crate::decode::RawLogRow;
@@ -628,6 +628,16 @@ pub(crate) trait JobTable {
     ) -> TxResult<Vec<crate::JobRecord>>;
 }
 
+/// Triggers (`triggers`): the current version of each.
+pub(crate) trait TriggerTable {
+    /// A trigger, locked for the rest of the transaction.
+    async fn trigger_for_update(&mut self, space: &str, name: &str) -> TxResult<Option<TriggerRecord>>;
+    /// Inserts or replaces a trigger's row.
+    async fn upsert_trigger(&mut self, trigger: &TriggerRecord) -> TxResult<()>;
+    /// Deletes a trigger's row; whether there was one.
+    async fn delete_trigger(&mut self, space: &str, name: &str) -> TxResult<bool>;
+}
+
 /// Every table: what a backend's transaction implements and what commands are written against.
 pub(crate) trait Tables:
     GroupTable
@@ -643,5 +653,6 @@ pub(crate) trait Tables:
     + FunctionTable
     + InvocationTable
     + JobTable
+    + TriggerTable
 {
 }

@@ -11,6 +11,7 @@ use switchyard_model::log::Seq;
 use switchyard_model::streams::Delivery;
 
 use crate::commands::env::{DeleteSpaceValue, PutSpaceValue, SpaceValuePut};
+use crate::commands::triggers::{AdvanceSchedule, DeleteTrigger, PauseTrigger, PutTrigger, TriggerPut};
 use crate::commands::functions::{
     EnqueueInvocation, FunctionPut, InvocationEnqueued, PurgeInvocations, PutFunction, RecordInvocations,
 };
@@ -122,6 +123,14 @@ pub enum WriteOp {
     PurgeJobs(PurgeJobs),
     /// Sets a space's `env` value or secret (see [`PutSpaceValue`]).
     PutSpaceValue(PutSpaceValue),
+    /// Puts a trigger's version (see [`PutTrigger`]).
+    PutTrigger(PutTrigger),
+    /// Pauses or resumes a trigger (see [`PauseTrigger`]).
+    PauseTrigger(PauseTrigger),
+    /// Deletes a trigger (see [`DeleteTrigger`]).
+    DeleteTrigger(DeleteTrigger),
+    /// Moves a schedule on to its next fire time (see [`AdvanceSchedule`]).
+    AdvanceSchedule(AdvanceSchedule),
     /// Deletes a space's `env` value or secret (see [`DeleteSpaceValue`]).
     DeleteSpaceValue(DeleteSpaceValue),
 }
@@ -204,6 +213,14 @@ pub enum WriteOutcome {
     JobsReleased(u64),
     /// A space's `env` value or secret was set (see [`SpaceValuePut`]).
     SpaceValuePut(SpaceValuePut),
+    /// A trigger was put (see [`TriggerPut`]).
+    TriggerPut(TriggerPut),
+    /// A trigger was paused or resumed: it as stored now.
+    TriggerChanged(Box<switchyard_model::TriggerRecord>),
+    /// A trigger was deleted.
+    TriggerDeleted,
+    /// Whether a schedule moved on.
+    ScheduleAdvanced(bool),
     /// A space's `env` value or secret was deleted.
     SpaceValueDeleted,
 }
@@ -249,7 +266,8 @@ impl WriteOutcome {
             | WriteOutcome::FunctionPut(FunctionPut { space_created, .. })
             | WriteOutcome::Published(Published { space_created, .. })
             | WriteOutcome::JobEnqueued(JobEnqueued { space_created, .. })
-            | WriteOutcome::SpaceValuePut(SpaceValuePut { space_created, .. }) => *space_created,
+            | WriteOutcome::SpaceValuePut(SpaceValuePut { space_created, .. })
+            | WriteOutcome::TriggerPut(TriggerPut { space_created, .. }) => *space_created,
             WriteOutcome::InstanceCreated(_)
             | WriteOutcome::EventApplied(_)
             | WriteOutcome::InstanceDeleted
@@ -277,6 +295,9 @@ impl WriteOutcome {
             | WriteOutcome::JobsRedriven(_)
             | WriteOutcome::JobsPurged(_)
             | WriteOutcome::SpaceValueDeleted
+            | WriteOutcome::TriggerChanged(_)
+            | WriteOutcome::TriggerDeleted
+            | WriteOutcome::ScheduleAdvanced(_)
             | WriteOutcome::JobsReleased(_) => false,
         }
     }
@@ -292,7 +313,8 @@ impl WriteOutcome {
             | WriteOutcome::FunctionPut(FunctionPut { space_created, .. })
             | WriteOutcome::Published(Published { space_created, .. })
             | WriteOutcome::JobEnqueued(JobEnqueued { space_created, .. })
-            | WriteOutcome::SpaceValuePut(SpaceValuePut { space_created, .. }) => *space_created = true,
+            | WriteOutcome::SpaceValuePut(SpaceValuePut { space_created, .. })
+            | WriteOutcome::TriggerPut(TriggerPut { space_created, .. }) => *space_created = true,
             WriteOutcome::InstanceCreated(_)
             | WriteOutcome::EventApplied(_)
             | WriteOutcome::InstanceDeleted
@@ -320,6 +342,9 @@ impl WriteOutcome {
             | WriteOutcome::JobsRedriven(_)
             | WriteOutcome::JobsPurged(_)
             | WriteOutcome::SpaceValueDeleted
+            | WriteOutcome::TriggerChanged(_)
+            | WriteOutcome::TriggerDeleted
+            | WriteOutcome::ScheduleAdvanced(_)
             | WriteOutcome::JobsReleased(_) => {}
         }
     }
@@ -363,6 +388,10 @@ impl WriteOutcome {
             | WriteOutcome::JobsPurged(_)
             | WriteOutcome::SpaceValuePut(_)
             | WriteOutcome::SpaceValueDeleted
+            | WriteOutcome::TriggerPut(_)
+            | WriteOutcome::TriggerChanged(_)
+            | WriteOutcome::TriggerDeleted
+            | WriteOutcome::ScheduleAdvanced(_)
             | WriteOutcome::JobsReleased(_) => {}
         }
     }

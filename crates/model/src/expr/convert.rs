@@ -166,6 +166,8 @@ impl cel::context::VariableResolver for Scope<'_> {
 /// machine's step: a trigger's filter and mapping).
 pub(crate) struct JsonVars<'a> {
     vars: Vec<(&'a str, &'a Json, Converted<'a>)>,
+    /// `now`, a timestamp, when given apart from the JSON variables.
+    now: Option<CelTimestamp>,
 }
 
 /// A variable's CEL value, converted on first lookup (`None`: nested too deeply).
@@ -174,12 +176,23 @@ type Converted<'a> = OnceLock<Option<Box<dyn Val + 'a>>>;
 impl<'a> JsonVars<'a> {
     /// The variables `vars`, by name.
     pub(crate) fn new(vars: &[(&'a str, &'a Json)]) -> Self {
-        JsonVars { vars: vars.iter().map(|(name, json)| (*name, *json, OnceLock::new())).collect() }
+        JsonVars { vars: vars.iter().map(|(name, json)| (*name, *json, OnceLock::new())).collect(), now: None }
+    }
+
+    /// The same variables, with `now` a timestamp.
+    pub(crate) fn at(mut self, now: chrono::DateTime<chrono::FixedOffset>) -> Self {
+        self.now = Some(CelTimestamp::from(now));
+        self
     }
 }
 
 impl cel::context::VariableResolver for JsonVars<'_> {
     fn resolve<'b>(&'b self, variable: &str) -> Option<CowVal<'b, 'b>> {
+        if variable == "now"
+            && let Some(now) = &self.now
+        {
+            return Some(CowVal::Borrowed(now));
+        }
         let (_, json, cell) = self.vars.iter().find(|(name, _, _)| *name == variable)?;
         let val: &'b (dyn Val + 'b) = cell.get_or_init(|| json_to_val(json, 0)).as_deref()?;
         Some(CowVal::Borrowed(val))

@@ -258,6 +258,17 @@ impl Program {
         convert::cel_to_json(&value).map_err(EvalError::Failed)
     }
 
+    /// [`Program::evaluate_json`] with `now` a timestamp (as a machine's expressions see it).
+    pub fn evaluate_json_at(
+        &self,
+        vars: &[(&str, &serde_json::Value)],
+        now: chrono::DateTime<chrono::FixedOffset>,
+    ) -> Result<serde_json::Value, EvalError> {
+        let resolver = convert::JsonVars::new(vars).at(now);
+        let value = self.evaluate_with(&resolver, DEFAULT_COST_LIMIT)?;
+        convert::cel_to_json(&value).map_err(EvalError::Failed)
+    }
+
     /// Evaluates with the variables `resolver` provides and a budget of `limit` cost units.
     pub(crate) fn evaluate_with(&self, resolver: &dyn VariableResolver, limit: u64) -> Result<Value, EvalError> {
         self.run(limit, |context| context.set_variable_resolver(resolver))

@@ -92,6 +92,7 @@ pub(crate) mod spaces;
 pub(crate) mod subscriptions;
 pub(crate) mod system;
 pub(crate) mod topics;
+pub(crate) mod triggers;
 
 use switchyard_model::{Idempotency, MachineVersion, SpaceName, Timestamp};
 
@@ -232,6 +233,10 @@ macro_rules! dispatch {
             WriteOp::PurgeInvocations($c) => $body,
             WriteOp::PutSpaceValue($c) => $body,
             WriteOp::DeleteSpaceValue($c) => $body,
+            WriteOp::PutTrigger($c) => $body,
+            WriteOp::PauseTrigger($c) => $body,
+            WriteOp::DeleteTrigger($c) => $body,
+            WriteOp::AdvanceSchedule($c) => $body,
         }
     }};
 }

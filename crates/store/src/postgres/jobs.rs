@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use switchyard_model::jobs::JobStatus;
-use switchyard_model::{JobRecord, Timestamp};
+use switchyard_model::{JobRecord, Segment, SpaceName, Timestamp, trigger_address};
 use tokio_postgres::Row;
 
 use crate::error::StoreError;
@@ -316,6 +316,24 @@ pub(crate) async fn list_jobs(store: &PgStore, query: &ListJobs) -> Result<Vec<J
             &[&query.space.as_str(), &query.status.map(|s| s.as_str()), &query.kind, &after, &i64::from(query.limit)],
         )
         .await?;
+    decode(&rows)
+}
+
+/// [`crate::Store::trigger_jobs`].
+pub(crate) async fn trigger_jobs(
+    store: &PgStore,
+    space: &SpaceName,
+    trigger: &Segment,
+    before: Option<&str>,
+    limit: u32,
+) -> Result<Vec<JobRecord>, StoreError> {
+    let target = trigger_address(space.as_str(), trigger.as_ref());
+    let sql = format!(
+        "SELECT {JOB_COLUMNS} FROM jobs
+         WHERE space = $1 AND kind = 'trigger' AND target = $2 AND ($3::text IS NULL OR id < $3)
+         ORDER BY id DESC LIMIT $4"
+    );
+    let rows = store.query(&sql, &[&space.as_str(), &target, &before, &i64::from(limit)]).await?;
     decode(&rows)
 }
 

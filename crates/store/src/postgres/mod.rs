@@ -14,6 +14,7 @@ mod kv;
 mod schema;
 mod subscriptions;
 mod tables;
+mod triggers;
 mod writer;
 
 use std::collections::VecDeque;
@@ -26,7 +27,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use switchyard_model::{
     BucketRecord, DeadLetter, InstanceKey, InstanceRecord, JobRecord, KvEntry, KvKeyInfo, LogRecord, MachineRecord,
     MachineSummary, MachineVersion, NodeRecord, Role, Segment, Seq, SpaceName, SpaceRecord, SpaceValue, SpaceValueKind,
-    SubscriptionRecord, Timestamp, TokenRecord,
+    SubscriptionRecord, Timestamp, TokenRecord, TriggerRecord,
 };
 use tokio_postgres::NoTls;
 use tokio_postgres::Row;
@@ -476,6 +477,24 @@ impl Store for PgStore {
 
     async fn list_jobs(&self, query: &ListJobs) -> Result<Vec<JobRecord>, StoreError> {
         jobs::list_jobs(self, query).await
+    }
+
+    async fn trigger_jobs(
+        &self,
+        space: &SpaceName,
+        trigger: &Segment,
+        before: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<JobRecord>, StoreError> {
+        jobs::trigger_jobs(self, space, trigger, before, limit).await
+    }
+
+    async fn get_trigger(&self, space: &SpaceName, name: &Segment) -> Result<Option<TriggerRecord>, StoreError> {
+        Ok(triggers::triggers(self, space, Some(name)).await?.pop())
+    }
+
+    async fn list_triggers(&self, space: &SpaceName) -> Result<Vec<TriggerRecord>, StoreError> {
+        triggers::triggers(self, space, None).await
     }
 
     async fn next_job_wakeup(&self) -> Result<Option<Timestamp>, StoreError> {

@@ -300,6 +300,22 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (space, kind, name)
     );
 "#,
+    // 9: triggers (the current version of each, its pause and its schedule's pending job); a
+    // trigger's executions are its jobs, listed newest first through `jobs_by_trigger`.
+    r#"
+    CREATE TABLE triggers (
+        space        TEXT COLLATE "C" NOT NULL,
+        name         TEXT COLLATE "C" NOT NULL,
+        version      BIGINT NOT NULL,
+        definition   TEXT NOT NULL,
+        paused       BOOLEAN NOT NULL DEFAULT FALSE,
+        schedule_job TEXT,
+        created_at   BIGINT NOT NULL,
+        updated_at   BIGINT NOT NULL,
+        PRIMARY KEY (space, name)
+    );
+    CREATE INDEX jobs_by_trigger ON jobs (space, target, id) WHERE kind = 'trigger';
+"#,
 ];
 
 /// The schema version this build writes.

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use switchyard_model::{JobRecord, Timestamp};
+use switchyard_model::{JobRecord, Segment, SpaceName, Timestamp, trigger_address};
 
 use crate::error::StoreError;
 use crate::jobs::*;
@@ -261,6 +261,28 @@ pub(crate) async fn list_jobs(store: &SqliteStore, query: &ListJobs) -> Result<V
                     query.limit
                 ],
             )
+        })
+        .await
+}
+
+/// [`crate::Store::trigger_jobs`].
+pub(crate) async fn trigger_jobs(
+    store: &SqliteStore,
+    space: &SpaceName,
+    trigger: &Segment,
+    before: Option<&str>,
+    limit: u32,
+) -> Result<Vec<JobRecord>, StoreError> {
+    let (space, target) = (space.to_string(), trigger_address(space.as_str(), trigger.as_ref()));
+    let before = before.map(str::to_string);
+    store
+        .read(move |conn| {
+            let sql = format!(
+                "SELECT {JOB_COLUMNS} FROM jobs
+                 WHERE space = ?1 AND kind = 'trigger' AND target = ?2 AND (?3 IS NULL OR id < ?3)
+                 ORDER BY id DESC LIMIT ?4"
+            );
+            query_jobs(conn, &sql, params![space, target, before, limit])
         })
         .await
 }

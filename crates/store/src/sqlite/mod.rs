@@ -16,6 +16,7 @@ mod rows;
 mod schema;
 mod subscriptions;
 mod tables;
+mod triggers;
 mod writer;
 
 use std::fs::File;
@@ -27,7 +28,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use switchyard_model::{
     BucketRecord, DeadLetter, InstanceKey, InstanceRecord, JobRecord, KvEntry, KvKeyInfo, LogRecord, MachineRecord,
     MachineSummary, MachineVersion, NodeRecord, Segment, Seq, SpaceName, SpaceRecord, SpaceValue, SpaceValueKind,
-    SubscriptionRecord, Timestamp, TokenRecord,
+    SubscriptionRecord, Timestamp, TokenRecord, TriggerRecord,
 };
 
 use crate::error::StoreError;
@@ -530,6 +531,24 @@ impl Store for SqliteStore {
 
     async fn list_jobs(&self, query: &ListJobs) -> Result<Vec<JobRecord>, StoreError> {
         jobs::list_jobs(self, query).await
+    }
+
+    async fn trigger_jobs(
+        &self,
+        space: &SpaceName,
+        trigger: &Segment,
+        before: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<JobRecord>, StoreError> {
+        jobs::trigger_jobs(self, space, trigger, before, limit).await
+    }
+
+    async fn get_trigger(&self, space: &SpaceName, name: &Segment) -> Result<Option<TriggerRecord>, StoreError> {
+        Ok(triggers::triggers(self, space, Some(name)).await?.pop())
+    }
+
+    async fn list_triggers(&self, space: &SpaceName) -> Result<Vec<TriggerRecord>, StoreError> {
+        triggers::triggers(self, space, None).await
     }
 
     async fn next_job_wakeup(&self) -> Result<Option<Timestamp>, StoreError> {

@@ -289,6 +289,22 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (space, kind, name)
     ) WITHOUT ROWID;
     "#,
+    // 10: triggers (the current version of each, its pause and its schedule's pending job); a
+    // trigger's executions are its jobs, listed newest first through `jobs_by_trigger`.
+    r#"
+    CREATE TABLE triggers (
+        space        TEXT NOT NULL,
+        name         TEXT NOT NULL,
+        version      INTEGER NOT NULL,
+        definition   TEXT NOT NULL,
+        paused       INTEGER NOT NULL DEFAULT 0,
+        schedule_job TEXT,
+        created_at   INTEGER NOT NULL,
+        updated_at   INTEGER NOT NULL,
+        PRIMARY KEY (space, name)
+    ) WITHOUT ROWID;
+    CREATE INDEX jobs_by_trigger ON jobs (space, target, id) WHERE kind = 'trigger';
+    "#,
 ];
 
 /// `PRAGMA auto_vacuum`'s value for incremental auto-vacuum.
