@@ -161,9 +161,9 @@ pub struct BackfillBody {
 }
 
 fn rfc3339(field: &str, text: &str) -> Result<Timestamp> {
-    chrono::DateTime::parse_from_rfc3339(text)
-        .map(|t| Timestamp(t.timestamp_millis()))
-        .map_err(|e| ApiError::new(crate::ErrorCode::ValidationFailed, format!("{field}: {text:?} is not an RFC 3339 time: {e}")))
+    chrono::DateTime::parse_from_rfc3339(text).map(|t| Timestamp(t.timestamp_millis())).map_err(|e| {
+        ApiError::new(crate::ErrorCode::ValidationFailed, format!("{field}: {text:?} is not an RFC 3339 time: {e}"))
+    })
 }
 
 /// Backfills a schedule's fire times in `[from, to]`: 202 with them and how many were new
@@ -212,10 +212,8 @@ pub async fn receive_webhook(
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response> {
-    let headers = headers
-        .iter()
-        .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-        .collect();
+    let headers =
+        headers.iter().filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned()))).collect();
     let request = WebhookRequest { headers, query, body: body.to_vec() };
     let accepted = state.engine.accept_webhook(&space, &name, request).await?;
     Ok(ok(StatusCode::ACCEPTED, json!({ "execution": accepted.execution, "replayed": accepted.replayed })))

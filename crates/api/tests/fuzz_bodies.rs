@@ -113,6 +113,27 @@ fn routes() -> Vec<Route> {
         route(Method::PUT, path("/env/region"), vec![json!({"value": {"name": "eu", "zones": [1, 2]}})]),
         route(Method::PUT, path("/secrets/token"), vec![json!({"value": "s3cr3t"})]),
         route(Method::POST, path("/jobs/retry"), vec![json!({"kind": "http", "limit": 10}), json!({})]),
+        route(
+            Method::PUT,
+            path("/triggers/fz"),
+            vec![
+                json!({"source": {"cron": {"schedule": "0 9 * * MON-FRI", "timezone": "Europe/Paris", "overlap": "skip"}},
+                       "filter": "true", "target": {"flow": "fz", "input": "{'at': fire_time}"}}),
+                json!({"source": {"webhook": {"scheme": "standard-webhooks", "secrets": ["{{secrets.k}}"], "tolerance": "5m"}},
+                       "target": {"instance": "'order:' + body.id", "event": "paid", "create": true}}),
+            ],
+        ),
+        route(Method::POST, path("/triggers/fz/fire"), vec![json!({"body": {"id": 1}}), json!({})]),
+        route(
+            Method::POST,
+            path("/triggers/fz/backfill"),
+            vec![json!({"from": "2026-01-05T00:00:00Z", "to": "2026-01-09T00:00:00Z"})],
+        ),
+        route(
+            Method::POST,
+            "/hooks/acme/fz".to_string(),
+            vec![json!({"type": "payment.succeeded", "data": {"id": 1}})],
+        ),
         Route {
             raw_seeds: vec![FLOW_YAML.as_bytes()],
             ..route(
@@ -287,6 +308,10 @@ const BODILESS: &[&str] = &[
     "/v1/spaces/{space}/runs/{id}/rerun",
     "/v1/spaces/{space}/env",
     "/v1/spaces/{space}/secrets",
+    "/v1/spaces/{space}/triggers",
+    "/v1/spaces/{space}/triggers/{name}/pause",
+    "/v1/spaces/{space}/triggers/{name}/resume",
+    "/v1/spaces/{space}/triggers/{name}/executions",
 ];
 
 /// Whether a concrete path matches a route template (`{x}` is one segment, `{*x}` the rest).

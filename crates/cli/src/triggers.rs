@@ -84,11 +84,7 @@ pub enum TriggerCommand {
 }
 
 fn source_kind(t: &Trigger) -> String {
-    t.definition
-        .get("source")
-        .and_then(Value::as_object)
-        .and_then(|s| s.keys().next().cloned())
-        .unwrap_or_default()
+    t.definition.get("source").and_then(Value::as_object).and_then(|s| s.keys().next().cloned()).unwrap_or_default()
 }
 
 fn describe(t: &Trigger) -> String {
@@ -206,7 +202,12 @@ pub async fn trigger(command: TriggerCommand, client: &Client, settings: &Settin
         TriggerCommand::Backfill { name, from, to } => {
             let b = client.backfill_trigger(space, &name, &from, &to).await?;
             output::print(out, &b, |b| {
-                format!("{} fire times in range, {} enqueued ({} backfilled before)\n", b.count, b.enqueued, b.count.saturating_sub(b.enqueued))
+                format!(
+                    "{} fire times in range, {} enqueued ({} backfilled before)\n",
+                    b.count,
+                    b.enqueued,
+                    b.count.saturating_sub(b.enqueued)
+                )
             })
         }
         TriggerCommand::Executions { name, before, limit } => {
@@ -216,7 +217,8 @@ pub async fn trigger(command: TriggerCommand, client: &Client, settings: &Settin
             let page = client.trigger_executions(space, &name, before.as_deref(), limit).await?;
             print_list(out, &page, &page.executions, |p: &ExecutionPage| {
                 let rows: Vec<Vec<String>> = p.executions.iter().map(execution_row).collect();
-                let mut text = table(&["ID", "SOURCE", "STATUS", "OUTCOME", "FIRE TIME / DELIVERY", "STARTED / ERROR"], &rows);
+                let mut text =
+                    table(&["ID", "SOURCE", "STATUS", "OUTCOME", "FIRE TIME / DELIVERY", "STARTED / ERROR"], &rows);
                 if let Some(next) = &p.next_before {
                     text.push_str(&format!("more: --before {next}\n"));
                 }

@@ -100,6 +100,10 @@ produced! {
     "api:run_not_found" => run_not_found_for_an_unknown_run_or_a_subflow,
     "api:env_not_found" => env_not_found_for_an_unknown_env_value,
     "api:secret_not_found" => secret_not_found_for_an_unknown_secret,
+    "api:trigger_not_found" => trigger_not_found_for_an_unknown_trigger_or_a_hook_without_a_webhook,
+    "api:trigger_paused" => trigger_paused_for_a_webhook_to_a_paused_trigger,
+    "api:webhook_unverified" => webhook_unverified_for_a_bad_signature_or_a_missing_secret,
+    "api:rate_limited" => rate_limited_over_a_webhook_rate_limit,
     "api:invalid_component" => invalid_component_for_bytes_that_are_no_component,
     "api:component_world_mismatch" => component_world_mismatch_for_a_component_without_handle,
     "invocation:function_timeout" => function_timeout_for_a_guest_past_its_timeout,
@@ -813,6 +817,90 @@ mod produce {
             Seen::answer("an unknown secret", http.get("/v1/spaces/acme/secrets/nope").await),
             Seen::answer("delete an unknown secret", http.delete("/v1/spaces/acme/secrets/nope").await),
         ]
+    }
+
+    /// Puts a webhook trigger `name` verified by the secret `hook` (set to `secret` when given).
+    async fn webhook_trigger(http: &Http, name: &str, secret: Option<&str>, extra: &str) {
+        if let Some(secret) = secret {
+            let (status, body) = http.put_json("/v1/spaces/acme/secrets/hook", &json!({ "value": secret })).await;
+            assert!(status.is_success(), "{status} {body}");
+        }
+        let yaml = format!(
+            "source: {{ webhook: {{ scheme: github, secrets: ['{{{{secrets.hook}}}}']{extra} }} }}\ntarget: {{ topic: hooks }}\n"
+        );
+        let (status, body) = http.put_yaml(&format!("/v1/spaces/acme/triggers/{name}"), &yaml).await;
+        assert!(status.is_success(), "{status} {body}");
+    }
+
+    /// A GitHub-signed POST of `body` to `/hooks/acme/{name}`.
+    async fn github_delivery(http: &Http, name: &str, secret: &[u8], body: &str) -> (StatusCode, Value) {
+        let signature = format!(
+            "sha256={}",
+            hex::encode(
+                switchyard_webhooks::hmac_tag(switchyard_webhooks::Algorithm::Sha256, secret, body.as_bytes(),)
+            )
+        );
+        let headers = [("x-hub-signature-256", signature.as_str()), ("x-github-delivery", "d-1")];
+        let body = serde_json::from_str(body).expect("json");
+        let (status, _, value) =
+            http.send_with(Method::POST, &format!("/hooks/acme/{name}"), &headers, Some(body)).await;
+        (status, value)
+    }
+
+    pub async fn trigger_not_found_for_an_unknown_trigger_or_a_hook_without_a_webhook() -> Vec<Seen> {
+        let server = TestServer::start();
+        let http = Http::new(&server);
+        let (status, body) = http
+            .put_yaml("/v1/spaces/acme/triggers/tick", "source: { interval: { every: 1h } }\ntarget: { topic: t }\n")
+            .await;
+        assert!(status.is_success(), "{status} {body}");
+        let anonymous = Http::with_token(&server, None);
+        vec![
+            Seen::answer("an unknown trigger", http.get("/v1/spaces/acme/triggers/nope").await),
+            Seen::answer("a hook to an unknown trigger", anonymous.post("/hooks/acme/nope", json!({})).await),
+            Seen::answer("a hook to a schedule", anonymous.post("/hooks/acme/tick", json!({})).await),
+        ]
+    }
+
+    pub async fn trigger_paused_for_a_webhook_to_a_paused_trigger() -> Vec<Seen> {
+        let server = TestServer::start();
+        let http = Http::new(&server);
+        webhook_trigger(&http, "gh", Some("s3cret"), "").await;
+        let (status, body) = http.post("/v1/spaces/acme/triggers/gh/pause", json!({})).await;
+        assert!(status.is_success(), "{status} {body}");
+        vec![Seen::answer("a signed hook while paused", github_delivery(&http, "gh", b"s3cret", "{}").await)]
+    }
+
+    pub async fn webhook_unverified_for_a_bad_signature_or_a_missing_secret() -> Vec<Seen> {
+        let server = TestServer::start();
+        let http = Http::new(&server);
+        webhook_trigger(&http, "gh", Some("s3cret"), "").await;
+        let anonymous = Http::with_token(&server, None);
+        let unsigned = anonymous.post("/hooks/acme/gh", json!({})).await;
+        let wrong = github_delivery(&anonymous, "gh", b"not the secret", "{}").await;
+        http.delete("/v1/spaces/acme/secrets/hook").await;
+        let unset = github_delivery(&anonymous, "gh", b"s3cret", "{}").await;
+        vec![
+            Seen::answer("no signature", unsigned),
+            Seen::answer("a wrong signature", wrong),
+            Seen::answer("the secret is not set", unset),
+        ]
+    }
+
+    pub async fn rate_limited_over_a_webhook_rate_limit() -> Vec<Seen> {
+        let server = TestServer::start();
+        let http = Http::new(&server);
+        webhook_trigger(&http, "gh", Some("s3cret"), ", rate_limit: 1").await;
+        let first = github_delivery(&http, "gh", b"s3cret", r#"{"n":1}"#).await;
+        assert_eq!(first.0, StatusCode::ACCEPTED, "{first:?}");
+        // One a second: of the next few, sent at once, one is over the limit.
+        for n in 2..10 {
+            let answer = github_delivery(&http, "gh", b"s3cret", &format!(r#"{{"n":{n}}}"#)).await;
+            if answer.0 != StatusCode::ACCEPTED {
+                return vec![Seen::answer("hooks past one a second", answer)];
+            }
+        }
+        panic!("eight hooks at once were all accepted under a limit of one a second")
     }
 
     pub async fn invalid_component_for_bytes_that_are_no_component() -> Vec<Seen> {

@@ -34,11 +34,11 @@ pub use flows::{
 };
 pub use functions::{FunctionInfo, FunctionSettings, InvocationPage, InvokeOptions, InvokeOutput};
 pub use jobs::{Enqueued, JobQuery};
-pub use triggers::{Backfill, Execution, ExecutionPage, Trigger};
 pub use streams::{
     Acked, Bucket, Delivered, KeyInfo, KeyList, KvCondition, KvPutOptions, KvValue, KvWritten, Lease, PullOptions,
     Pulled, Released,
 };
+pub use triggers::{Backfill, Execution, ExecutionPage, Trigger};
 pub use types::{
     CancelInstance, ChildInstance, CreateInstance, CreateToken, CreatedToken, History, HistoryEvent, Instance,
     InstanceList, JsonObject, ListInstances, Machine, MachineList, MachineSummary, ParentInstance, PendingWork,

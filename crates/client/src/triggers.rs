@@ -154,7 +154,13 @@ impl Client {
     }
 
     /// Backfills a schedule's fire times in `[from, to]` (RFC 3339).
-    pub async fn backfill_trigger(&self, space: &str, name: &str, from: &str, to: &str) -> Result<Backfill, ClientError> {
+    pub async fn backfill_trigger(
+        &self,
+        space: &str,
+        name: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<Backfill, ClientError> {
         let url = self.url(&["v1", "spaces", space, "triggers", name, "backfill"], &[])?;
         self.json(self.request(Method::POST, url).json(&json!({ "from": from, "to": to }))).await
     }

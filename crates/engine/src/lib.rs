@@ -47,8 +47,8 @@ pub use jobs::{EnqueueJob, JOB_KINDS, JobMetrics, JobsConfig, LAG_BUCKETS_MS};
 pub use kv::{KeyPage, KvPutRequest, check_kv_key};
 pub use subscriptions::{Settled, SubscribeFrom, SubscriptionSettings, SubscriptionStatus};
 pub use supervisor::{FailedTask, Policy, ShutdownReport, Supervisor};
-pub use triggers::{TriggerHealth, TriggerView, WebhookAccepted, WebhookRequest};
 pub use switchyard_model::{AddressFilter, LogFilter};
+pub use triggers::{TriggerHealth, TriggerView, WebhookAccepted, WebhookRequest};
 pub use watch::{LogTail, WatchFilter, WatchFrom, WatchedRecord, parse_address_pattern};
 
 /// How often a node renews its heartbeat.

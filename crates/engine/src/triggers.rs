@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use serde_json::{Value, json};
 use switchyard_model::trigger::{CompiledTrigger, Firing, Overlap, Source, compile_trigger, parse_trigger};
 use switchyard_model::{
-    DefinitionFormat, InstanceStatus, JobRecord, JobSpec, JobStatus, RetryPolicy, Segment, SecretTemplate, SpaceName,
+    DefinitionFormat, InstanceStatus, JobRecord, JobSpec, JobStatus, RetryPolicy, SecretTemplate, Segment, SpaceName,
     SpaceValueKind, TRIGGER_JOB, Timestamp, TriggerRecord, trigger_address,
 };
 use switchyard_store::{AdvanceSchedule, DeleteTrigger, PauseTrigger, PutTrigger, StoreError, WriteOp};
@@ -92,12 +92,18 @@ pub struct WebhookAccepted {
     pub replayed: bool,
 }
 
+/// A trigger of this node's maps: (space, name).
+type TriggerKey = (String, String);
+
+/// Requests refused: how many, and the last one's time and reason.
+type Rejections = (u64, Timestamp, String);
+
 /// Per-node trigger state: compiled triggers by version, refusal counters, rate limits.
 #[derive(Default)]
 pub(crate) struct TriggerState {
-    compiled: RwLock<HashMap<(String, String), (u64, Arc<CompiledTrigger>)>>,
-    rejections: Mutex<HashMap<(String, String), (u64, Timestamp, String)>>,
-    buckets: Mutex<HashMap<(String, String), TokenBucket>>,
+    compiled: RwLock<HashMap<TriggerKey, (u64, Arc<CompiledTrigger>)>>,
+    rejections: Mutex<HashMap<TriggerKey, Rejections>>,
+    buckets: Mutex<HashMap<TriggerKey, TokenBucket>>,
 }
 
 /// A token bucket: `rate` requests a second, bursts of up to `rate`.
@@ -165,11 +171,8 @@ impl Engine {
     /// webhook answers `503`; resumed, a schedule fires from its next fire time after now.
     pub async fn pause_trigger(&self, space: &str, name: &str, paused: bool) -> Result<TriggerView, EngineError> {
         let (record, compiled) = self.load_trigger(space, name).await?;
-        let resume_job = if paused {
-            None
-        } else {
-            self.next_schedule_job(&record.space, &record.name, &compiled, self.now().0)?
-        };
+        let resume_job =
+            if paused { None } else { self.next_schedule_job(&record.space, &record.name, &compiled, self.now().0)? };
         let op = PauseTrigger { space: record.space.clone(), name: record.name.clone(), paused, resume_job };
         let record = self.execute(op).await?;
         self.wake_scheduler();
@@ -359,11 +362,10 @@ impl Engine {
         let fire_ms = job.payload.get("fire_ms").and_then(Value::as_i64).unwrap_or(job.run_at.0);
         let now = self.now();
         let scheduled = matches!(source, "schedule" | "catch_up");
-        if source == "schedule" {
-            match self.advance_schedule(job, &record, &compiled, fire_ms, now).await? {
-                Some(skip) => return Ok(Some(skip)),
-                None => {}
-            }
+        if source == "schedule"
+            && let Some(missed) = self.advance_schedule(job, &record, &compiled, fire_ms, now).await?
+        {
+            return Ok(Some(missed));
         }
         if scheduled && record.paused {
             return Ok(Some(json!({ "outcome": "paused" })));
@@ -425,11 +427,18 @@ impl Engine {
         for at in &later {
             let payload = json!({ "trigger": record.name, "source": "catch_up", "fire_ms": at });
             let retry = execution_retry(*overlap == Overlap::BufferOne);
-            catch_up.push(execution_spec(&record.space, &record.name, payload, now, None, retry).map_err(Failure::engine)?);
+            catch_up
+                .push(execution_spec(&record.space, &record.name, payload, now, None, retry).map_err(Failure::engine)?);
         }
         let after = later.last().copied().unwrap_or(fire_ms).max(now.0);
         let next = self.next_schedule_job(&record.space, &record.name, compiled, after).map_err(Failure::engine)?;
-        let op = AdvanceSchedule { space: record.space.clone(), name: record.name.clone(), from: job.id.clone(), catch_up, next };
+        let op = AdvanceSchedule {
+            space: record.space.clone(),
+            name: record.name.clone(),
+            from: job.id.clone(),
+            catch_up,
+            next,
+        };
         self.execute(op).await.map_err(|e| Failure::engine(e.into()))?;
         self.wake_scheduler();
         if fire_this {
@@ -450,7 +459,11 @@ impl Engine {
         if overlap == Overlap::AllowAll {
             return Ok(None);
         }
-        let recent = self.store.trigger_jobs(&record.space, &record.name, None, 50).await.map_err(|e| Failure::engine(e.into()))?;
+        let recent = self
+            .store
+            .trigger_jobs(&record.space, &record.name, None, 50)
+            .await
+            .map_err(|e| Failure::engine(e.into()))?;
         let scheduled = |j: &&JobRecord| {
             j.id != job.id && matches!(j.payload.get("source").and_then(Value::as_str), Some("schedule" | "catch_up"))
         };
@@ -471,9 +484,15 @@ impl Engine {
                 Ok(Some(Ok(Some(json!({ "outcome": "skipped", "reason": "overlap", "running": address })))))
             }
             Overlap::CancelPrevious => {
-                let reason = format!("cancelled by trigger {}: its next fire time came (overlap: cancel_previous)", record.name);
+                let reason =
+                    format!("cancelled by trigger {}: its next fire time came (overlap: cancel_previous)", record.name);
                 match self
-                    .cancel_instance(record.space.as_str(), instance.machine.as_ref(), instance.id.as_ref(), Some(reason))
+                    .cancel_instance(
+                        record.space.as_str(),
+                        instance.machine.as_ref(),
+                        instance.id.as_ref(),
+                        Some(reason),
+                    )
                     .await
                 {
                     Ok(_) => Ok(None),
@@ -616,7 +635,11 @@ impl Engine {
     }
 
     /// A trigger and its compiled form (cached per version).
-    async fn load_trigger(&self, space: &str, name: &str) -> Result<(TriggerRecord, Arc<CompiledTrigger>), EngineError> {
+    async fn load_trigger(
+        &self,
+        space: &str,
+        name: &str,
+    ) -> Result<(TriggerRecord, Arc<CompiledTrigger>), EngineError> {
         let space = parse_space(space)?;
         let name = parse_segment("trigger name", name)?;
         let Some(record) = self.store.get_trigger(&space, &name).await? else {
@@ -671,7 +694,8 @@ impl Engine {
             ..TriggerHealth::default()
         };
         let key = (record.space.to_string(), record.name.to_string());
-        if let Some((count, at, reason)) = self.triggers.rejections.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        if let Some((count, at, reason)) = self.triggers.rejections.lock().unwrap_or_else(|p| p.into_inner()).get(&key)
+        {
             health.rejected = *count;
             health.last_rejection = Some((*at, reason.clone()));
         }
@@ -717,7 +741,11 @@ impl Engine {
             "stripe" => Scheme::Stripe { secrets: raw(secrets) },
             _ => Scheme::Hmac(GenericHmac {
                 secrets: raw(secrets),
-                algorithm: if spec.algorithm.as_deref() == Some("sha512") { Algorithm::Sha512 } else { Algorithm::Sha256 },
+                algorithm: if spec.algorithm.as_deref() == Some("sha512") {
+                    Algorithm::Sha512
+                } else {
+                    Algorithm::Sha256
+                },
                 header: spec.header.clone().unwrap_or_default(),
                 encoding: if spec.encoding.as_deref() == Some("base64") { Encoding::Base64 } else { Encoding::Hex },
                 prefix: spec.prefix.clone(),
@@ -781,7 +809,13 @@ fn execution_spec(
 /// looked at again every few seconds for up to about a day.
 fn execution_retry(buffer: bool) -> RetryPolicy {
     if buffer {
-        RetryPolicy { max_attempts: 1000, initial_ms: BUFFER_RECHECK_MS, multiplier: 1.5, max_ms: 5_000, ..RetryPolicy::default() }
+        RetryPolicy {
+            max_attempts: 1000,
+            initial_ms: BUFFER_RECHECK_MS,
+            multiplier: 1.5,
+            max_ms: 5_000,
+            ..RetryPolicy::default()
+        }
     } else {
         RetryPolicy { max_attempts: 10, initial_ms: 1_000, multiplier: 2.0, max_ms: 60_000, ..RetryPolicy::default() }
     }

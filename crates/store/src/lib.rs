@@ -56,7 +56,6 @@ use switchyard_model::{
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use commands::env::{DeleteSpaceValue, PutSpaceValue, SpaceValuePut};
-pub use commands::triggers::{AdvanceSchedule, DeleteTrigger, PauseTrigger, PutTrigger, TriggerPut};
 pub use commands::functions::{
     EnqueueInvocation, FunctionPut, InvocationEnqueued, PurgeInvocations, PutFunction, RecordInvocations,
 };
@@ -79,6 +78,7 @@ pub use commands::system::{
     BootstrapAdminToken, CreateToken, HeartbeatNode, PurgeIdempotency, RemoveNode, RenewNode, RevokeToken,
 };
 pub use commands::topics::{Publish, Published};
+pub use commands::triggers::{AdvanceSchedule, DeleteTrigger, PauseTrigger, PutTrigger, TriggerPut};
 pub use error::StoreError;
 pub use functions::*;
 pub use jobs::*;

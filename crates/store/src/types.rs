@@ -11,7 +11,6 @@ use switchyard_model::log::Seq;
 use switchyard_model::streams::Delivery;
 
 use crate::commands::env::{DeleteSpaceValue, PutSpaceValue, SpaceValuePut};
-use crate::commands::triggers::{AdvanceSchedule, DeleteTrigger, PauseTrigger, PutTrigger, TriggerPut};
 use crate::commands::functions::{
     EnqueueInvocation, FunctionPut, InvocationEnqueued, PurgeInvocations, PutFunction, RecordInvocations,
 };
@@ -34,6 +33,7 @@ use crate::commands::system::{
     BootstrapAdminToken, CreateToken, HeartbeatNode, PurgeIdempotency, RemoveNode, RenewNode, RevokeToken,
 };
 use crate::commands::topics::{Publish, Published};
+use crate::commands::triggers::{AdvanceSchedule, DeleteTrigger, PauseTrigger, PutTrigger, TriggerPut};
 use crate::error::StoreError;
 
 /// A write the store applies atomically: one op (each op's struct says what it does).

@@ -256,4 +256,3 @@ impl Command for AdvanceSchedule {
 fn not_found(space: &SpaceName, name: &Segment) -> StoreError {
     StoreError::TriggerNotFound { space: space.to_string(), name: name.to_string() }
 }
-

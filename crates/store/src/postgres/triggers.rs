@@ -80,7 +80,9 @@ pub(super) async fn triggers(
     let n: Option<&str> = name.map(|n| n.as_ref());
     let rows = store
         .query(
-            &format!("SELECT {COLUMNS} FROM triggers WHERE space = $1 AND ($2::text IS NULL OR name = $2) ORDER BY name"),
+            &format!(
+                "SELECT {COLUMNS} FROM triggers WHERE space = $1 AND ($2::text IS NULL OR name = $2) ORDER BY name"
+            ),
             &[&space.as_str(), &n],
         )
         .await?;

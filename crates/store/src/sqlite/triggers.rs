@@ -17,7 +17,9 @@ fn raw(row: &Row<'_>) -> rusqlite::Result<RawTrigger> {
     Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?, row.get(7)?))
 }
 
-fn decode((space, name, version, definition, paused, schedule_job, created, updated): RawTrigger) -> Result<TriggerRecord, StoreError> {
+fn decode(
+    (space, name, version, definition, paused, schedule_job, created, updated): RawTrigger,
+) -> Result<TriggerRecord, StoreError> {
     Ok(TriggerRecord {
         space: crate::decode::space(space)?,
         name: crate::decode::segment(name)?,
@@ -63,7 +65,10 @@ impl TriggerTable for SqliteTx<'_> {
     }
 
     async fn delete_trigger(&mut self, space: &str, name: &str) -> TxResult<bool> {
-        let n = self.conn.prepare_cached("DELETE FROM triggers WHERE space = ?1 AND name = ?2")?.execute(params![space, name])?;
+        let n = self
+            .conn
+            .prepare_cached("DELETE FROM triggers WHERE space = ?1 AND name = ?2")?
+            .execute(params![space, name])?;
         Ok(n == 1)
     }
 }
