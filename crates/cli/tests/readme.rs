@@ -316,7 +316,7 @@ fn scratch() -> tempfile::TempDir {
         let from = switchyard_testkit::example_function(name);
         std::fs::copy(&from, built.join(from.file_name().expect("a file name"))).expect("copy an example");
     }
-    for examples in ["examples/machines", "examples/flows"] {
+    for examples in ["examples/machines", "examples/flows", "examples/triggers"] {
         std::os::unix::fs::symlink(repo().join(examples), tour.join(examples)).expect("link the examples");
     }
     // The guest SDK inherits its package fields from the workspace's manifest.

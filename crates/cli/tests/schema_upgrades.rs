@@ -24,6 +24,8 @@
 //! | `postgres-v6` | 354792d        | PostgreSQL 6 | as `sqlite-v7`                                  |
 //! | `sqlite-v8`   | b879e07        | SQLite 8     | as `sqlite-v7` (instances with a parent column, flows; before a space's env values and secrets) |
 //! | `postgres-v7` | b879e07        | PostgreSQL 7 | as `sqlite-v8`                                  |
+//! | `sqlite-v9`   | 50a199c        | SQLite 9     | as `sqlite-v8` (a space's env values and secrets; before triggers) |
+//! | `postgres-v8` | 50a199c        | PostgreSQL 8 | as `sqlite-v9`                                  |
 //!
 //! Each commit is the last one before the next migration that compiles. To make a fixture again:
 //!
@@ -49,8 +51,8 @@ use switchyard_client::{Client, FunctionSettings, InvokeOptions, PullOptions, Wa
 use switchyard_testkit::{PATIENCE, TestDatabase, example_function_bytes, wait_for, within};
 
 /// The schema versions today's binary writes.
-const SQLITE_SCHEMA: &str = "9";
-const POSTGRES_SCHEMA: &str = "8";
+const SQLITE_SCHEMA: &str = "10";
+const POSTGRES_SCHEMA: &str = "9";
 
 /// Retention far beyond the fixtures' age: the records they hold were written on the day the
 /// fixture was made, and the defaults (7 days of log, 24 h of idempotency keys) would trim them
@@ -721,6 +723,24 @@ async fn writes_work_afterwards(up: &Upgraded) {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let (_, env) = http.get("/v1/spaces/acme/env").await;
     assert_eq!(env["env"][0]["value"], "eu", "{env}");
+    // Triggers (SQLite 10, PostgreSQL 9): one put, fired, its execution listed.
+    let (status, body) = http
+        .put_yaml(
+            "/v1/spaces/acme/triggers/nightly",
+            "source: { cron: { schedule: '@daily' } }\ntarget: { topic: nightly }\n",
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, fired) = http.post("/v1/spaces/acme/triggers/nightly/fire", json!({})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{fired}");
+    let executions = wait_for(
+        "the execution to fire",
+        PATIENCE,
+        || async { http.get("/v1/spaces/acme/triggers/nightly/executions").await.1 },
+        |page| page["executions"].as_array().is_some_and(|e| e.iter().any(|x| x["outcome"] == "fired")),
+    )
+    .await;
+    assert_eq!(executions["executions"][0]["id"], fired["id"], "{executions}");
 }
 
 /// The jobs survived, and the invocation the old node left running got its job and ran again,
@@ -833,6 +853,13 @@ async fn sqlite_v8_store_opens_reads_and_writes() {
     assert_eq!(sqlite_schema(&mut up), SQLITE_SCHEMA);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_v9_store_opens_reads_and_writes() {
+    let mut up = Upgraded::sqlite("sqlite-v9");
+    upgrade(&up).await;
+    assert_eq!(sqlite_schema(&mut up), SQLITE_SCHEMA);
+}
+
 async fn postgres_upgrade(fixture: &str) {
     let db = tokio::task::spawn_blocking(TestDatabase::create).await.expect("database");
     let up = Upgraded::postgres(fixture, &db);
@@ -876,6 +903,11 @@ async fn postgres_v6_store_opens_reads_and_writes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_v7_store_opens_reads_and_writes() {
     postgres_upgrade("postgres-v7").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_v8_store_opens_reads_and_writes() {
+    postgres_upgrade("postgres-v8").await;
 }
 
 #[test]
