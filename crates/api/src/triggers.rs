@@ -35,6 +35,7 @@ pub(crate) fn execution_view(job: &JobRecord) -> Value {
         "reason": result.and_then(|r| r.get("reason")),
         "fire_time": if p.get("source").and_then(Value::as_str) == Some("webhook") { None } else { fire_time },
         "delivery_id": p.get("delivery_id"),
+        "seq": p.get("seq"),
         "error": job.last_error,
         "attempt": job.attempt,
         "accepted_at": job.created_at.to_rfc3339(),

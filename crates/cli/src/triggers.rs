@@ -135,7 +135,11 @@ fn execution_row(e: &Execution) -> Vec<String> {
         e.source.clone().unwrap_or_default(),
         e.status.clone(),
         e.outcome.clone().unwrap_or_default(),
-        e.fire_time.clone().or_else(|| e.delivery_id.clone()).unwrap_or_default(),
+        e.fire_time
+            .clone()
+            .or_else(|| e.delivery_id.clone())
+            .or_else(|| e.seq.map(|seq| format!("seq {seq}")))
+            .unwrap_or_default(),
         if error.is_empty() { started } else { error.to_string() },
     ]
 }
@@ -217,8 +221,10 @@ pub async fn trigger(command: TriggerCommand, client: &Client, settings: &Settin
             let page = client.trigger_executions(space, &name, before.as_deref(), limit).await?;
             print_list(out, &page, &page.executions, |p: &ExecutionPage| {
                 let rows: Vec<Vec<String>> = p.executions.iter().map(execution_row).collect();
-                let mut text =
-                    table(&["ID", "SOURCE", "STATUS", "OUTCOME", "FIRE TIME / DELIVERY", "STARTED / ERROR"], &rows);
+                let mut text = table(
+                    &["ID", "SOURCE", "STATUS", "OUTCOME", "FIRE TIME / DELIVERY / SEQ", "STARTED / ERROR"],
+                    &rows,
+                );
                 if let Some(next) = &p.next_before {
                     text.push_str(&format!("more: --before {next}\n"));
                 }

@@ -26,9 +26,14 @@ struct Backend {
 }
 
 async fn backends() -> Vec<Backend> {
-    let sqlite = Backend { name: "sqlite", server: TestServer::start(), _db: None };
+    backends_with(&[]).await
+}
+
+async fn backends_with(args: &[&str]) -> Vec<Backend> {
+    let sqlite = Backend { name: "sqlite", server: TestServer::start_with(args), _db: None };
     let db = tokio::task::spawn_blocking(TestDatabase::create).await.expect("database");
-    let server = TestServer::start_with(&["--store", db.url()]);
+    let pg_args: Vec<&str> = ["--store", db.url()].into_iter().chain(args.iter().copied()).collect();
+    let server = TestServer::start_with(&pg_args);
     vec![sqlite, Backend { name: "postgres", server, _db: Some(db) }]
 }
 
@@ -430,4 +435,84 @@ async fn three_nodes_on_one_postgres_fire_each_time_exactly_once_while_one_dies(
     let (first, last) = (seconds[0], seconds[seconds.len() - 1]);
     assert_eq!(seconds.len() as i64, last - first + 1, "every second from the first to the last: {seconds:?}");
     assert!(done.iter().all(|e| e["status"] != "dead"), "{done:?}");
+}
+
+const ORDER: &str = "name: order\ninitial: pending\nstates: { pending: {}, paid: {} }\n\
+                     transitions:\n  - { from: pending, event: pay, to: paid }\n";
+
+/// The log seqs of the records an event trigger fired for, oldest first.
+fn fired_seqs(executions: &[Value]) -> Vec<u64> {
+    let mut seqs: Vec<u64> = executions
+        .iter()
+        .filter(|e| e["source"] == "event" && e["outcome"] == "fired")
+        .filter_map(|e| e["seq"].as_u64())
+        .collect();
+    seqs.sort_unstable();
+    seqs
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_pattern_fires_once_per_matching_record_across_pause_and_sigkill() {
+    // A dead node's consumer is taken over 2 s after its last renewal.
+    for b in backends_with(&["--job-lease", "2s"]).await {
+        let mut server = b.server;
+        let http = Http::new(&server);
+        ok(http.put_yaml("/v1/spaces/acme/machines/order", ORDER).await).await;
+        ok(http.put_yaml("/v1/spaces/acme/flows/fulfil", ECHO).await).await;
+        put_trigger(
+            &http,
+            "on-paid",
+            "source: { event: { when: \"record.state == 'paid'\", kinds: [instance.transitioned] } }\n\
+             target: { flow: fulfil, input: \"{'order': record.address, 'seq': record.seq}\" }\n",
+        )
+        .await;
+        let pay = |http: Http, id: String| async move {
+            ok(http.post(&format!("/v1/spaces/acme/machines/order/instances"), json!({ "id": id })).await).await;
+            let path = format!("/v1/spaces/acme/machines/order/instances/{id}/events");
+            ok(http.post(&path, json!({ "event": "pay" })).await).await;
+        };
+        for i in 0..3 {
+            pay(http.clone(), format!("o-{i}")).await;
+        }
+        let first =
+            wait_for("three firings", PATIENCE, || executions(&http, "on-paid"), |e| fired_seqs(e).len() == 3).await;
+        let runs: BTreeSet<&str> = first.iter().filter_map(|e| e["started"]["id"].as_str()).collect();
+        assert_eq!(runs.len(), 3, "{}: {first:?}", b.name);
+
+        // Paused, the pattern reads nothing; resumed, it fires for what came meanwhile.
+        ok(http.post("/v1/spaces/acme/triggers/on-paid/pause", json!({})).await).await;
+        pay(http.clone(), "o-paused".into()).await;
+        ok(http.post("/v1/spaces/acme/triggers/on-paid/resume", json!({})).await).await;
+        wait_for("the paused record fired", PATIENCE, || executions(&http, "on-paid"), |e| fired_seqs(e).len() == 4)
+            .await;
+
+        // Records written just before a SIGKILL fire once after the restart.
+        for i in 0..5 {
+            pay(http.clone(), format!("k-{i}")).await;
+        }
+        // The killed server keeps its data directory (dropped with it at the end).
+        server.kill();
+        let mut args = vec!["--job-lease", "2s"];
+        if let Some(db) = &b._db {
+            args.extend(["--store", db.url()]);
+        }
+        let restarted = TestServer::start_node(&server.data_dir.clone(), &args, &server.admin_token.clone());
+        let _killed = std::mem::replace(&mut server, restarted);
+        let http = Http::new(&server);
+        let done = wait_for(
+            "nine firings",
+            Duration::from_secs(120),
+            || executions(&http, "on-paid"),
+            |e| fired_seqs(e).len() >= 9,
+        )
+        .await;
+        let seqs = fired_seqs(&done);
+        let distinct: BTreeSet<&u64> = seqs.iter().collect();
+        assert_eq!((seqs.len(), distinct.len()), (9, 9), "{}: once per record: {seqs:?}", b.name);
+        let (_, runs) = http.get("/v1/spaces/acme/runs?flow=fulfil&limit=100").await;
+        assert_eq!(runs["runs"].as_array().map(Vec::len), Some(9), "{}: one run per record: {runs}", b.name);
+        // A transition that is not a payment fires nothing.
+        assert!(done.iter().all(|e| e["source"] != "event" || e["outcome"] == "fired"), "{done:?}");
+        drop(server);
+    }
 }

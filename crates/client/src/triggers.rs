@@ -44,7 +44,8 @@ pub struct Trigger {
 pub struct Execution {
     /// Its id (the job's).
     pub id: String,
-    /// `webhook`, `schedule`, `catch_up`, `backfill` or `manual`.
+    /// `webhook`, `schedule`, `catch_up`, `backfill`, `manual`, `event` (a record an event
+    /// pattern matched) or `events` (the pattern's consumer).
     pub source: Option<String>,
     /// The job's status: `pending`, `running`, `succeeded`, `dead`, `cancelled`.
     pub status: String,
@@ -63,6 +64,9 @@ pub struct Execution {
     /// A webhook's delivery id.
     #[serde(default)]
     pub delivery_id: Option<String>,
+    /// An event pattern's log record (its seq).
+    #[serde(default)]
+    pub seq: Option<u64>,
     /// The last attempt's error.
     #[serde(default)]
     pub error: Option<Value>,

@@ -796,12 +796,12 @@ const PERMANENT: &[&str] = &["capability_denied", "job_payload_invalid", "job_ki
 
 /// Why an attempt failed.
 pub(crate) struct Failure {
-    code: String,
-    message: String,
+    pub(crate) code: String,
+    pub(crate) message: String,
     /// The earliest the next attempt may run.
     pub(crate) retry_after_ms: Option<u64>,
     /// No later attempt can get past it, whatever the code.
-    permanent: bool,
+    pub(crate) permanent: bool,
 }
 
 impl Failure {

@@ -25,11 +25,16 @@ use switchyard_model::{
     DefinitionFormat, InstanceStatus, JobRecord, JobSpec, JobStatus, RetryPolicy, SecretTemplate, Segment, SpaceName,
     SpaceValueKind, TRIGGER_JOB, Timestamp, TriggerRecord, trigger_address,
 };
-use switchyard_store::{AdvanceSchedule, DeleteTrigger, PauseTrigger, PutTrigger, StoreError, WriteOp};
+use switchyard_store::{
+    AdvanceSchedule, DeleteTrigger, PauseTrigger, PutTrigger, RecordExecution, StoreError, WriteOp,
+};
 use switchyard_webhooks::{Algorithm, Encoding, GenericHmac, Scheme, VerifyError};
 
 use crate::jobs::Failure;
-use crate::{CreateInstance, Engine, EngineError, SendEvent, parse_segment, parse_space};
+use crate::{
+    AddressFilter, CreateInstance, Engine, EngineError, LogFilter, SendEvent, SubscribeFrom, SubscriptionSettings,
+    parse_segment, parse_space,
+};
 
 /// Next fire times a trigger's view lists.
 const NEXT_FIRE_TIMES: usize = 5;
@@ -42,6 +47,19 @@ const MAX_CATCH_UP: usize = 1_000;
 
 /// Headers a webhook's execution does not keep (credentials of other kinds).
 const DROPPED_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorization"];
+
+/// Records an event-pattern consumer reads at a time.
+const EVENT_BATCH: u32 = 100;
+
+/// How long a consumer holds the records it read before they are delivered again.
+const EVENT_LEASE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How long a consumer's read waits for records before it looks at its trigger again.
+const EVENT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Deliveries of a record (each a consumer that failed on it) before it is a dead letter of
+/// the trigger's subscription.
+const EVENT_MAX_DELIVERIES: u32 = 10;
 
 /// How often a buffered fire time (`overlap: buffer_one`) looks again whether the previous run
 /// ended, at most.
@@ -135,6 +153,12 @@ impl Engine {
         let compiled = compile_trigger(parse_trigger(body, format)?, space.as_str(), name.as_ref())?;
         let definition = serde_json::to_value(&compiled.definition)
             .map_err(|e| EngineError::validation(format!("the trigger cannot be stored: {e}")))?;
+        // An event pattern reads the log through a subscription of its own, made (or kept, or
+        // remade when its kinds changed) before the trigger names it; another source has none.
+        match &compiled.definition.source.event {
+            Some(event) => self.ensure_event_subscription(&space, &name, &event.kinds).await?,
+            None => self.drop_event_subscription(&space, &name).await?,
+        }
         let first_job = self.next_schedule_job(&space, &name, &compiled, self.now().0)?;
         let put = self.execute(PutTrigger { space: space.clone(), name: name.clone(), definition, first_job }).await?;
         self.wake_scheduler();
@@ -163,8 +187,8 @@ impl Engine {
     pub async fn delete_trigger(&self, space: &str, name: &str) -> Result<(), EngineError> {
         let space = parse_space(space)?;
         let name = parse_segment("trigger name", name)?;
-        self.execute(DeleteTrigger { space, name }).await?;
-        Ok(())
+        self.execute(DeleteTrigger { space: space.clone(), name: name.clone() }).await?;
+        self.drop_event_subscription(&space, &name).await
     }
 
     /// Pauses (`true`) or resumes a trigger. A paused schedule fires nothing and a paused
@@ -359,6 +383,9 @@ impl Engine {
             Err(e) => return Err(Failure::engine(e)),
         };
         let source = job.payload.get("source").and_then(Value::as_str).unwrap_or_default();
+        if source == "events" {
+            return self.consume_events(job, record.name.clone()).await;
+        }
         let fire_ms = job.payload.get("fire_ms").and_then(Value::as_i64).unwrap_or(job.run_at.0);
         let now = self.now();
         let scheduled = matches!(source, "schedule" | "catch_up");
@@ -397,7 +424,7 @@ impl Engine {
         {
             return outcome;
         }
-        let started = self.start_firing(job, firing).await?;
+        let started = self.start_firing(job, &format!("trigger:{}", job.id), firing).await?;
         Ok(Some(json!({ "outcome": "fired", "started": started })))
     }
 
@@ -528,9 +555,9 @@ impl Engine {
     }
 
     /// Starts what a firing names, under the execution's idempotency key; what it started.
-    async fn start_firing(self: &Arc<Self>, job: &JobRecord, firing: Firing) -> Result<Value, Failure> {
+    async fn start_firing(self: &Arc<Self>, job: &JobRecord, key: &str, firing: Firing) -> Result<Value, Failure> {
         let space = job.space.as_str();
-        let key = format!("trigger:{}", job.id);
+        let key = key.to_owned();
         let target_error = |e: EngineError| match e.code() {
             crate::ErrorCode::Unavailable | crate::ErrorCode::Internal => Failure::engine(e),
             code => Failure::permanent(code.as_str(), e.to_string()),
@@ -607,6 +634,160 @@ impl Engine {
         }
     }
 
+    /// Reads an event-pattern trigger's subscription while `job` is the trigger's head: fires
+    /// the target for each record the pattern matches, in the log's order, recording each
+    /// firing as an execution keyed by the record, and acknowledges the records it examined.
+    async fn consume_events(self: &Arc<Self>, job: &JobRecord, name: Segment) -> Result<Option<Value>, Failure> {
+        let space = job.space.clone();
+        let subscription = event_subscription(&name);
+        let own_address = trigger_address(space.as_str(), name.as_ref());
+        let mut fired = 0u64;
+        loop {
+            let Some(record) = self.store.get_trigger(&space, &name).await.map_err(|e| Failure::engine(e.into()))?
+            else {
+                return Ok(Some(json!({ "outcome": "trigger_deleted", "fired": fired })));
+            };
+            if record.paused || record.schedule_job.as_deref() != Some(job.id.as_str()) {
+                // Paused, deleted or replaced by a new version: its successor reads on.
+                return Ok(Some(json!({ "outcome": "stopped", "fired": fired })));
+            }
+            let compiled = self.compiled_trigger(&record).map_err(Failure::engine)?;
+            if !matches!(compiled.source, Source::Event(_)) {
+                return Ok(Some(json!({ "outcome": "stopped", "fired": fired })));
+            }
+            let deliveries = self
+                .pull(space.as_str(), subscription.as_ref(), EVENT_BATCH, Some(EVENT_LEASE), Some(EVENT_WAIT))
+                .await
+                .map_err(Failure::engine)?;
+            if deliveries.is_empty() {
+                continue;
+            }
+            let env = self.env_object(&space).await.map_err(Failure::engine)?;
+            let mut examined = Vec::with_capacity(deliveries.len());
+            for delivery in &deliveries {
+                let r = &delivery.record;
+                // Its own bookkeeping (`trigger.fired`) is never a reason to fire.
+                if r.address != own_address {
+                    let outcome = self.fire_for_record(job, &record, &compiled, &env, r).await;
+                    match outcome {
+                        Ok(true) => fired += 1,
+                        Ok(false) => {}
+                        // Not acknowledged: this record and the ones after it are delivered
+                        // again once their lease ends, in order, to the retried consumer.
+                        Err(failure) => {
+                            if !examined.is_empty() {
+                                self.ack(space.as_str(), subscription.as_ref(), examined)
+                                    .await
+                                    .map_err(Failure::engine)?;
+                            }
+                            return Err(failure);
+                        }
+                    }
+                }
+                examined.push(r.seq);
+            }
+            self.ack(space.as_str(), subscription.as_ref(), examined).await.map_err(Failure::engine)?;
+        }
+    }
+
+    /// Fires for one log record if the pattern matches it; whether it started the target. A
+    /// failure that may pass is returned (the record is read again); one that cannot is
+    /// recorded as a dead execution.
+    async fn fire_for_record(
+        self: &Arc<Self>,
+        job: &JobRecord,
+        record: &TriggerRecord,
+        compiled: &CompiledTrigger,
+        env: &Value,
+        r: &switchyard_model::LogRecord,
+    ) -> Result<bool, Failure> {
+        let now = self.now();
+        let state = r.payload.get("to").or_else(|| r.payload.get("state")).cloned().unwrap_or(Value::Null);
+        let record_json = json!({
+            "seq": r.seq.0,
+            "kind": r.kind,
+            "address": r.address,
+            "payload": r.payload,
+            "state": state,
+            "created_at": r.created_at.to_rfc3339(),
+        });
+        let vars: [(&str, &Value); 2] = [("record", &record_json), ("env", env)];
+        let seq = r.seq.0;
+        let key = format!("event:{}:{seq}", record.name);
+        let payload = json!({
+            "trigger": record.name, "source": "event", "seq": seq, "kind": r.kind, "address": r.address,
+        });
+        let outcome = match compiled.matches_record(&vars, now_of(now)) {
+            Ok(false) => return Ok(false),
+            Ok(true) => match compiled.fire(&vars, now_of(now)) {
+                Ok(None) => Ok(json!({ "outcome": "filtered" })),
+                Ok(Some(firing)) => {
+                    let target_key = format!("trigger:{}:{}:{seq}", record.space, record.name);
+                    match self.start_firing(job, &target_key, firing).await {
+                        Ok(started) => Ok(json!({ "outcome": "fired", "started": started })),
+                        Err(failure) if failure.permanent => Err(failure),
+                        Err(failure) => return Err(failure),
+                    }
+                }
+                Err(e) => Err(Failure::permanent("trigger_expression_failed", e.to_string())),
+            },
+            Err(e) => Err(Failure::permanent("trigger_expression_failed", e.to_string())),
+        };
+        let (result, error) = match outcome {
+            Ok(result) => (result, None),
+            Err(failure) => (
+                json!({ "outcome": "failed" }),
+                Some(switchyard_model::JobError { code: failure.code.clone(), message: failure.message.clone() }),
+            ),
+        };
+        let fired = result.get("outcome").and_then(Value::as_str) == Some("fired");
+        let spec = execution_spec(&record.space, &record.name, payload, now, Some(key), execution_retry(false))
+            .map_err(Failure::engine)?;
+        let op = RecordExecution { spec, name: record.name.clone(), result, error };
+        self.execute(op).await.map_err(|e| Failure::engine(e.into()))?;
+        Ok(fired)
+    }
+
+    /// Makes the subscription an event-pattern trigger reads (from now), or keeps it when it
+    /// already follows the same kinds; remade (from now) when they changed.
+    async fn ensure_event_subscription(
+        &self,
+        space: &SpaceName,
+        name: &Segment,
+        kinds: &[String],
+    ) -> Result<(), EngineError> {
+        let settings = || SubscriptionSettings {
+            filter: LogFilter {
+                space: space.clone(),
+                address: AddressFilter::Any,
+                kinds: kinds.to_vec(),
+                state: None,
+                event: None,
+            },
+            from: SubscribeFrom::Now,
+            max_deliveries: Some(EVENT_MAX_DELIVERIES),
+            ack_wait: Some(EVENT_LEASE),
+            allow_loss: true,
+        };
+        let subscription = event_subscription(name);
+        match self.put_subscription(subscription.as_ref(), settings()).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == crate::ErrorCode::SubscriptionExists => {
+                self.delete_subscription(space.as_str(), subscription.as_ref()).await?;
+                self.put_subscription(subscription.as_ref(), settings()).await.map(|_| ())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes an event-pattern trigger's subscription, if it has one.
+    async fn drop_event_subscription(&self, space: &SpaceName, name: &Segment) -> Result<(), EngineError> {
+        match self.delete_subscription(space.as_str(), event_subscription(name).as_ref()).await {
+            Err(e) if e.code() != crate::ErrorCode::SubscriptionNotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
     /// The space's `env` values as one object.
     async fn env_object(&self, space: &SpaceName) -> Result<Value, EngineError> {
         let mut env = serde_json::Map::new();
@@ -627,6 +808,13 @@ impl Engine {
         compiled: &CompiledTrigger,
         after_ms: i64,
     ) -> Result<Option<JobSpec>, EngineError> {
+        if let Source::Event(_) = &compiled.source {
+            // The consumer of an event pattern: one job that reads the trigger's subscription
+            // for as long as it is the trigger's head.
+            let payload = json!({ "trigger": name, "source": "events" });
+            let at = Timestamp(after_ms);
+            return Ok(Some(execution_spec(space, name, payload, at, None, consumer_retry())?));
+        }
         let Source::Schedule { schedule, overlap, .. } = &compiled.source else { return Ok(None) };
         let Some(at) = schedule.next_after(after_ms) else { return Ok(None) };
         let payload = json!({ "trigger": name, "source": "schedule", "fire_ms": at });
@@ -819,6 +1007,22 @@ fn execution_retry(buffer: bool) -> RetryPolicy {
     } else {
         RetryPolicy { max_attempts: 10, initial_ms: 1_000, multiplier: 2.0, max_ms: 60_000, ..RetryPolicy::default() }
     }
+}
+
+/// The subscription an event-pattern trigger reads: `trigger.NAME` (a hash of the name when
+/// that is too long to be a name).
+fn event_subscription(name: &Segment) -> Segment {
+    let plain = format!("trigger.{name}");
+    Segment::new(&plain).unwrap_or_else(|_| {
+        let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(name.as_ref().as_bytes()));
+        Segment::new(&format!("trigger.{}", &digest[..32])).unwrap_or_else(|_| name.clone())
+    })
+}
+
+/// How an event-pattern consumer is retried when reading or firing fails for a reason that
+/// may pass: for about a day, backing off to a minute.
+fn consumer_retry() -> RetryPolicy {
+    RetryPolicy { max_attempts: 1000, initial_ms: 1_000, multiplier: 2.0, max_ms: 60_000, ..RetryPolicy::default() }
 }
 
 /// What an unverified sender is told: which check failed, never a secret.

@@ -67,6 +67,9 @@ pub mod kinds {
     pub const TRIGGER_PAUSED: &str = "trigger.paused";
     /// A paused trigger was resumed (`{"name"}`).
     pub const TRIGGER_RESUMED: &str = "trigger.resumed";
+    /// An event-pattern trigger fired for a log record (`{"execution","status","result","error"}`);
+    /// other executions are jobs, logged as `job.*`.
+    pub const TRIGGER_FIRED: &str = "trigger.fired";
     /// A space was deleted with everything in it; the one record of the space the deletion
     /// leaves (its payload is the [`SpaceDeletion`](crate::spaces::SpaceDeletion)).
     pub const SPACE_DELETED: &str = "space.deleted";

@@ -179,8 +179,12 @@ pub struct AtSpec {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventSpec {
-    /// CEL (a bool) over `record` (`seq`, `kind`, `address`, `payload`, `created_at`).
+    /// CEL (a bool) over `record` (`seq`, `kind`, `address`, `payload`, `state`, `created_at`).
     pub when: String,
+    /// Only records of these kinds are read at all (all when empty): a cheaper first cut than
+    /// `when`, applied by the trigger's subscription.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kinds: Vec<String>,
 }
 
 /// What a schedule does when a fire time comes while the previous firing's run is going.
@@ -401,6 +405,9 @@ pub fn compile_trigger(def: TriggerDefinition, space: &str, name: &str) -> Resul
         }
     }
     if let Some(e) = &s.event {
+        if e.kinds.iter().any(|k| k.trim().is_empty() || k.len() > 128) {
+            error("source.event.kinds", "each kind is 1 to 128 characters (`instance.transitioned`)".into());
+        }
         declarations = declarations.variable("record", ExprType::json_object());
         match Program::compile(&e.when, &declarations) {
             Ok(program) => source = Some(Source::Event(program)),

@@ -78,7 +78,7 @@ pub use commands::system::{
     BootstrapAdminToken, CreateToken, HeartbeatNode, PurgeIdempotency, RemoveNode, RenewNode, RevokeToken,
 };
 pub use commands::topics::{Publish, Published};
-pub use commands::triggers::{AdvanceSchedule, DeleteTrigger, PauseTrigger, PutTrigger, TriggerPut};
+pub use commands::triggers::{AdvanceSchedule, DeleteTrigger, PauseTrigger, PutTrigger, RecordExecution, TriggerPut};
 pub use error::StoreError;
 pub use functions::*;
 pub use jobs::*;

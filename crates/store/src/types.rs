@@ -33,7 +33,9 @@ use crate::commands::system::{
     BootstrapAdminToken, CreateToken, HeartbeatNode, PurgeIdempotency, RemoveNode, RenewNode, RevokeToken,
 };
 use crate::commands::topics::{Publish, Published};
-use crate::commands::triggers::{AdvanceSchedule, DeleteTrigger, PauseTrigger, PutTrigger, TriggerPut};
+use crate::commands::triggers::{
+    AdvanceSchedule, DeleteTrigger, PauseTrigger, PutTrigger, RecordExecution, TriggerPut,
+};
 use crate::error::StoreError;
 
 /// A write the store applies atomically: one op (each op's struct says what it does).
@@ -131,6 +133,8 @@ pub enum WriteOp {
     DeleteTrigger(DeleteTrigger),
     /// Moves a schedule on to its next fire time (see [`AdvanceSchedule`]).
     AdvanceSchedule(AdvanceSchedule),
+    /// Records an event-pattern trigger's execution (see [`RecordExecution`]).
+    RecordExecution(RecordExecution),
     /// Deletes a space's `env` value or secret (see [`DeleteSpaceValue`]).
     DeleteSpaceValue(DeleteSpaceValue),
 }
@@ -221,6 +225,8 @@ pub enum WriteOutcome {
     TriggerDeleted,
     /// Whether a schedule moved on.
     ScheduleAdvanced(bool),
+    /// Whether an execution was recorded (not a repeat).
+    ExecutionRecorded(bool),
     /// A space's `env` value or secret was deleted.
     SpaceValueDeleted,
 }
@@ -298,6 +304,7 @@ impl WriteOutcome {
             | WriteOutcome::TriggerChanged(_)
             | WriteOutcome::TriggerDeleted
             | WriteOutcome::ScheduleAdvanced(_)
+            | WriteOutcome::ExecutionRecorded(_)
             | WriteOutcome::JobsReleased(_) => false,
         }
     }
@@ -345,6 +352,7 @@ impl WriteOutcome {
             | WriteOutcome::TriggerChanged(_)
             | WriteOutcome::TriggerDeleted
             | WriteOutcome::ScheduleAdvanced(_)
+            | WriteOutcome::ExecutionRecorded(_)
             | WriteOutcome::JobsReleased(_) => {}
         }
     }
@@ -392,6 +400,7 @@ impl WriteOutcome {
             | WriteOutcome::TriggerChanged(_)
             | WriteOutcome::TriggerDeleted
             | WriteOutcome::ScheduleAdvanced(_)
+            | WriteOutcome::ExecutionRecorded(_)
             | WriteOutcome::JobsReleased(_) => {}
         }
     }

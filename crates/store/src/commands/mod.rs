@@ -237,6 +237,7 @@ macro_rules! dispatch {
             WriteOp::PauseTrigger($c) => $body,
             WriteOp::DeleteTrigger($c) => $body,
             WriteOp::AdvanceSchedule($c) => $body,
+            WriteOp::RecordExecution($c) => $body,
         }
     }};
 }

@@ -17,7 +17,9 @@
 //! - On PostgreSQL every write of a trigger holds the lock `trigger:{space}:{name}`.
 
 use serde_json::{Value as Json, json};
-use switchyard_model::{JobSpec, Segment, SpaceName, TriggerRecord, kinds, trigger_address};
+use switchyard_model::{
+    JobError, JobRecord, JobSpec, JobStatus, Segment, SpaceName, TriggerRecord, kinds, trigger_address,
+};
 
 use super::jobs::{cancel_job_row, insert_job};
 use super::{Command, Cx, Locking};
@@ -101,6 +103,25 @@ pub struct AdvanceSchedule {
 }
 
 request!(AdvanceSchedule => ScheduleAdvanced(bool));
+
+/// Records an execution that ran outside the work table — an event-pattern trigger fires in its
+/// consumer, in the order of the log — as a finished job (`succeeded`, or `dead` with
+/// `error`), unless its idempotency key was recorded before; appends `trigger.fired` at the
+/// trigger's address (not `job.*`, so the consumer does not read its own bookkeeping back).
+/// Answers whether it was new.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordExecution {
+    /// The execution as a job (its key names the record it fired for).
+    pub spec: JobSpec,
+    /// The trigger.
+    pub name: Segment,
+    /// What it did.
+    pub result: Json,
+    /// Why it failed for good, if it did.
+    pub error: Option<JobError>,
+}
+
+request!(RecordExecution => ExecutionRecorded(bool));
 
 fn lock<'a>(locks: &mut Locks<'a>, space: &SpaceName, name: &Segment) {
     locks.writes_into(space.as_ref());
@@ -249,6 +270,58 @@ impl Command for AdvanceSchedule {
             None => None,
         };
         tx.upsert_trigger(&trigger).await?;
+        Ok(true)
+    }
+}
+
+impl Locking for RecordExecution {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
+        locks.writes_into(self.spec.space.as_ref());
+        if let Some(key) = &self.spec.idempotency_key {
+            locks.exclusive(format!("job-key:{}:{key}", self.spec.space));
+        }
+    }
+}
+
+impl Command for RecordExecution {
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
+        let spec = &self.spec;
+        if let Some(key) = &spec.idempotency_key
+            && tx.job_by_key(spec.space.as_ref(), key).await?.is_some()
+        {
+            return Ok(false);
+        }
+        let job = JobRecord {
+            id: spec.id.clone(),
+            space: spec.space.clone(),
+            kind: spec.kind.clone(),
+            target: spec.target.clone(),
+            payload: spec.payload.clone(),
+            status: if self.error.is_some() { JobStatus::Dead } else { JobStatus::Succeeded },
+            priority: spec.priority,
+            concurrency_key: spec.concurrency_key.clone(),
+            idempotency_key: spec.idempotency_key.clone(),
+            run_at: spec.run_at,
+            attempt: 1,
+            lease_until: None,
+            lease_owner: None,
+            retry: spec.retry.clone(),
+            created_at: cx.now,
+            updated_at: cx.now,
+            finished_at: Some(cx.now),
+            last_error: self.error.clone(),
+            result: Some(self.result.clone()),
+            attempts: Vec::new(),
+        };
+        tx.insert_job(&job).await?;
+        let record = json!({
+            "execution": job.id,
+            "status": job.status.as_str(),
+            "result": self.result,
+            "error": self.error,
+        });
+        let address = trigger_address(spec.space.as_ref(), self.name.as_ref());
+        cx.append(tx, spec.space.as_ref(), kinds::TRIGGER_FIRED, address, &record, None, false).await?;
         Ok(true)
     }
 }
