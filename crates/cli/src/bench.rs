@@ -43,6 +43,10 @@ pub enum BenchKind {
     /// completed runs per second and start-to-completion latency. With --foreach N, time one run
     /// of a foreach over N items.
     Flow(crate::bench_flow::FlowBenchArgs),
+    /// Send signed webhooks to a trigger that starts a 1-node flow, from many senders; report
+    /// accepted webhooks per second, accept latency and the time to fire them all. With
+    /// --schedules N, report how late N every-second schedules fire.
+    Webhooks(crate::bench_webhooks::WebhooksBenchArgs),
 }
 
 /// Arguments of `switchyard bench events`.
@@ -136,6 +140,7 @@ pub async fn run(args: BenchArgs, target: &ClientBuilder, token: Option<&str>) -
         BenchKind::Jobs(a) => crate::bench_jobs::jobs(a, target, token).await,
         BenchKind::Workflow(a) => crate::bench_workflow::workflow(a, target, token).await,
         BenchKind::Flow(a) => crate::bench_flow::flow(a, target, token).await,
+        BenchKind::Webhooks(a) => crate::bench_webhooks::webhooks(a, target, token).await,
     }
 }
 

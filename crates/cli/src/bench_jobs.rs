@@ -49,7 +49,7 @@ fn counter(text: &str, name: &str) -> f64 {
 
 /// Jobs of `space` still pending or running, from the per-space gauge (read from the store, so
 /// the same through any node: jobs run by other nodes sharing it count too).
-fn outstanding(text: &str, space: &str) -> f64 {
+pub(crate) fn outstanding(text: &str, space: &str) -> f64 {
     let space = format!("space=\"{space}\"");
     text.lines()
         .filter_map(|l| {
@@ -63,7 +63,7 @@ fn outstanding(text: &str, space: &str) -> f64 {
 }
 
 /// The scheduling-lag histogram's cumulative buckets: (upper bound in seconds, count).
-fn lag_buckets(text: &str) -> Vec<(f64, f64)> {
+pub(crate) fn lag_buckets(text: &str) -> Vec<(f64, f64)> {
     let prefix = "switchyard_job_scheduling_lag_seconds_bucket{le=\"";
     let mut out: Vec<(f64, f64)> = text
         .lines()
@@ -79,7 +79,7 @@ fn lag_buckets(text: &str) -> Vec<(f64, f64)> {
 }
 
 /// The bucket bound under which `q` of the lags between two scrapes fell.
-fn lag_quantile(before: &[(f64, f64)], after: &[(f64, f64)], q: f64) -> Option<f64> {
+pub(crate) fn lag_quantile(before: &[(f64, f64)], after: &[(f64, f64)], q: f64) -> Option<f64> {
     let deltas: Vec<(f64, f64)> = after
         .iter()
         .map(|(le, n)| (*le, n - before.iter().find(|(b, _)| b == le).map(|(_, m)| *m).unwrap_or(0.0)))

@@ -10,6 +10,7 @@ mod bench_flow;
 mod bench_functions;
 mod bench_jobs;
 mod bench_streams;
+mod bench_webhooks;
 mod bench_workflow;
 mod commands;
 mod config;

@@ -220,7 +220,9 @@ async fn every_verification_scheme_accepts_its_signature_and_refuses_another() {
     let other = decode_whsk(&format!("whsk_{}", base64::engine::general_purpose::STANDARD.encode([9u8; 32])))
         .expect("another key");
     let ed_bad = sign_v1a(&other, "msg_ed", ts, text.as_bytes());
-    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<(&str, &str)>)> = vec![
+    // Per trigger: the headers of a good delivery, then of a bad one.
+    type Headers<'a> = Vec<(&'a str, &'a str)>;
+    let cases: Vec<(&str, Headers, Headers)> = vec![
         (
             "gh",
             vec![("x-hub-signature-256", &gh_ok), ("x-github-delivery", "g-1")],
@@ -467,7 +469,7 @@ async fn an_event_pattern_fires_once_per_matching_record_across_pause_and_sigkil
         )
         .await;
         let pay = |http: Http, id: String| async move {
-            ok(http.post(&format!("/v1/spaces/acme/machines/order/instances"), json!({ "id": id })).await).await;
+            ok(http.post("/v1/spaces/acme/machines/order/instances", json!({ "id": id })).await).await;
             let path = format!("/v1/spaces/acme/machines/order/instances/{id}/events");
             ok(http.post(&path, json!({ "event": "pay" })).await).await;
         };

@@ -168,3 +168,18 @@ fn every_broken_trigger_is_refused_naming_the_field() {
 fn now() -> switchyard_model::trigger::Now {
     chrono::DateTime::parse_from_rfc3339("2026-12-04T09:00:00Z").unwrap()
 }
+
+#[test]
+fn every_example_trigger_compiles() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/triggers");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("examples/triggers") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read(&path).expect("read");
+        let parsed = parse_trigger(&text, DefinitionFormat::Yaml).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let name = parsed.name.clone().expect("every example names itself");
+        compile_trigger(parsed, "acme", &name).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
+        seen += 1;
+    }
+    assert_eq!(seen, 4);
+}
