@@ -398,7 +398,11 @@ impl Engine {
             return Ok(Some(json!({ "outcome": "paused" })));
         }
         let fire_time = Value::String(Timestamp(fire_ms).to_rfc3339());
-        let env = self.env_object(&record.space).await.map_err(Failure::engine)?;
+        let env = if compiled.reads_env() {
+            self.env_object(&record.space).await.map_err(Failure::engine)?
+        } else {
+            json!({})
+        };
         let empty = json!({});
         let body = job.payload.get("body").unwrap_or(&empty);
         let null = Value::Null;
@@ -419,6 +423,7 @@ impl Engine {
             Err(e) => return Err(Failure::permanent("trigger_expression_failed", e.to_string())),
         };
         if scheduled
+            && compiled.starts_a_run()
             && let Source::Schedule { overlap, .. } = &compiled.source
             && let Some(outcome) = self.apply_overlap(job, &record, *overlap).await?
         {
@@ -488,7 +493,7 @@ impl Engine {
         }
         let recent = self
             .store
-            .trigger_jobs(&record.space, &record.name, None, 50)
+            .trigger_jobs(&record.space, &record.name, None, 20)
             .await
             .map_err(|e| Failure::engine(e.into()))?;
         let scheduled = |j: &&JobRecord| {
@@ -662,7 +667,8 @@ impl Engine {
             if deliveries.is_empty() {
                 continue;
             }
-            let env = self.env_object(&space).await.map_err(Failure::engine)?;
+            let env =
+                if compiled.reads_env() { self.env_object(&space).await.map_err(Failure::engine)? } else { json!({}) };
             let mut examined = Vec::with_capacity(deliveries.len());
             for delivery in &deliveries {
                 let r = &delivery.record;

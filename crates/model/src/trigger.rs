@@ -612,6 +612,29 @@ impl CompiledTrigger {
         }))
     }
 
+    /// Whether any of its expressions reads `env` (only then does a firing load the space's
+    /// values).
+    pub fn reads_env(&self) -> bool {
+        let mut programs: Vec<&Program> = self.filter.iter().chain(self.input.iter()).collect();
+        match &self.target {
+            CompiledTarget::Machine { id: Some(p), .. } | CompiledTarget::Publish { key: Some(p), .. } => {
+                programs.push(p)
+            }
+            CompiledTarget::Event { instance, .. } => programs.push(instance),
+            _ => {}
+        }
+        if let Source::Event(when) = &self.source {
+            programs.push(when);
+        }
+        programs.iter().any(|p| p.reads("env"))
+    }
+
+    /// Whether a firing starts something that runs on (a flow run or an instance), which an
+    /// overlap policy can find still going.
+    pub fn starts_a_run(&self) -> bool {
+        matches!(self.target, CompiledTarget::Flow(_) | CompiledTarget::Machine { .. })
+    }
+
     /// The input without a mapping: the webhook's body, the log record, or the fire time.
     fn default_input(&self, vars: &[(&str, &Json)]) -> Json {
         let get = |name: &str| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).clone());
