@@ -518,3 +518,86 @@ async fn an_event_pattern_fires_once_per_matching_record_across_pause_and_sigkil
         drop(server);
     }
 }
+
+/// A flow whose runs wait for a `done` event: a run a schedule started is still going.
+const HOLD: &str = "nodes:\n  - { id: hold, kind: wait, event: done }\n";
+
+/// The executions of `trigger` with this outcome.
+fn with_outcome<'a>(executions: &'a [Value], outcome: &str) -> Vec<&'a Value> {
+    executions.iter().filter(|e| e["outcome"] == outcome).collect()
+}
+
+async fn run_status(http: &Http, id: &str) -> String {
+    let (_, run) = http.get(&format!("/v1/spaces/acme/runs/{id}")).await;
+    run["status"].as_str().unwrap_or("").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlap_policies_skip_cancel_or_buffer_a_fire_time_while_the_last_run_goes_on() {
+    let server = TestServer::start();
+    let http = Http::new(&server);
+    ok(http.put_yaml("/v1/spaces/acme/flows/hold", HOLD).await).await;
+    for (name, overlap) in [("skips", "skip"), ("cancels", "cancel_previous"), ("buffers", "buffer_one")] {
+        let yaml = format!("source: {{ interval: {{ every: 1s, overlap: {overlap} }} }}\ntarget: {{ flow: hold }}\n");
+        put_trigger(&http, name, &yaml).await;
+    }
+
+    // skip: the first run goes on; the fire times after it are skipped, naming it.
+    let skips = wait_for(
+        "two skipped fire times",
+        PATIENCE,
+        || executions(&http, "skips"),
+        |e| with_outcome(e, "skipped").len() >= 2,
+    )
+    .await;
+    let fired = with_outcome(&skips, "fired");
+    assert_eq!(fired.len(), 1, "only the first fire time started a run: {skips:?}");
+    let first = fired[0]["started"]["id"].as_str().expect("run id").to_owned();
+    assert!(with_outcome(&skips, "skipped").iter().all(|e| e["started"].is_null()), "{skips:?}");
+    assert_eq!(run_status(&http, &first).await, "waiting");
+
+    // cancel_previous: each fire time cancels the run before it.
+    let cancels =
+        wait_for("three runs", PATIENCE, || executions(&http, "cancels"), |e| with_outcome(e, "fired").len() >= 3)
+            .await;
+    let mut runs: Vec<(String, String)> = with_outcome(&cancels, "fired")
+        .iter()
+        .filter_map(|e| Some((e["fire_time"].as_str()?.to_owned(), e["started"]["id"].as_str()?.to_owned())))
+        .collect();
+    runs.sort();
+    for (_, id) in &runs[..runs.len() - 1] {
+        let status =
+            wait_for("an earlier run cancelled", PATIENCE, || run_status(&http, id), |s| s == "cancelled").await;
+        assert_eq!(status, "cancelled");
+    }
+
+    // buffer_one: one fire time waits for the run to end; the ones after it are skipped.
+    let buffered = wait_for(
+        "a buffered fire time and a skipped one",
+        PATIENCE,
+        || executions(&http, "buffers"),
+        |e| {
+            with_outcome(e, "fired").len() == 1
+                && with_outcome(e, "skipped").len() >= 1
+                && e.iter().any(|x| x["error"]["code"] == "overlap_buffered" && x["status"] == "pending")
+        },
+    )
+    .await;
+    let first = with_outcome(&buffered, "fired")[0]["started"]["id"].as_str().expect("run id").to_owned();
+    let waiting = buffered.iter().find(|x| x["error"]["code"] == "overlap_buffered").expect("buffered");
+    let waiting_id = waiting["id"].as_str().expect("id").to_owned();
+    // The run ends: the buffered fire time fires (within a few seconds of its next look).
+    ok(http.post(&format!("/v1/spaces/acme/runs/{first}/events"), json!({ "event": "done" })).await).await;
+    let after = wait_for(
+        "the buffered fire time to fire",
+        PATIENCE,
+        || executions(&http, "buffers"),
+        |e| e.iter().any(|x| x["id"] == waiting_id.as_str() && x["outcome"] == "fired"),
+    )
+    .await;
+    assert_eq!(run_status(&http, &first).await, "succeeded");
+    assert!(with_outcome(&after, "fired").len() >= 2, "{after:?}");
+    for name in ["skips", "cancels", "buffers"] {
+        ok(http.post(&format!("/v1/spaces/acme/triggers/{name}/pause"), json!({})).await).await;
+    }
+}

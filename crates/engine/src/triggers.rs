@@ -471,9 +471,12 @@ impl Engine {
             catch_up,
             next,
         };
-        self.execute(op).await.map_err(|e| Failure::engine(e.into()))?;
+        let advanced = self.execute(op).await.map_err(|e| Failure::engine(e.into()))?;
         self.wake_scheduler();
-        if fire_this {
+        // Whether its fire time is missed is decided by the attempt that moved the schedule on;
+        // a later attempt of the same job (a buffered fire time looking again, a re-run after a
+        // crash) fires it.
+        if fire_this || !advanced {
             Ok(None)
         } else {
             Ok(Some(json!({ "outcome": "missed", "reason": "a later fire time was due when it ran (catch_up)" })))
@@ -505,6 +508,17 @@ impl Engine {
             let address = started.get("run").or_else(|| started.get("instance"))?.as_str()?;
             Some(address.to_owned())
         });
+        // buffer_one: while a fire time waits, the ones after it are skipped — even once the run
+        // ended, so the waiting one fires next rather than being overtaken.
+        if overlap == Overlap::BufferOne
+            && recent
+                .iter()
+                .filter(scheduled)
+                .any(|j| !j.status.is_terminal() && j.last_error.as_ref().is_some_and(|e| e.code == "overlap_buffered"))
+        {
+            let reason = "overlap: a fire time is already buffered";
+            return Ok(Some(Ok(Some(json!({ "outcome": "skipped", "reason": reason })))));
+        }
         let Some(address) = previous else { return Ok(None) };
         let Some(instance) = self.instance_at(&record.space, &address).await else { return Ok(None) };
         if !matches!(instance.status, InstanceStatus::Active | InstanceStatus::Waiting | InstanceStatus::Running) {
@@ -533,17 +547,6 @@ impl Engine {
                 }
             }
             Overlap::BufferOne => {
-                // One fire time waits: a newer one finding another already waiting is skipped.
-                let waiting = recent.iter().filter(scheduled).any(|j| {
-                    !j.status.is_terminal()
-                        && j.last_error.as_ref().is_some_and(|e| e.code == "overlap_buffered")
-                        && j.id != job.id
-                });
-                if waiting {
-                    return Ok(Some(Ok(Some(
-                        json!({ "outcome": "skipped", "reason": "overlap: a fire time is already buffered", "running": address }),
-                    ))));
-                }
                 let mut failure =
                     Failure::new("overlap_buffered", format!("waiting for {address} to end (overlap: buffer_one)"));
                 failure.retry_after_ms = Some(BUFFER_RECHECK_MS);
@@ -1000,7 +1003,7 @@ fn execution_spec(
 
 /// How a failed execution is retried: starting its target failed for a reason that may pass
 /// (the store unavailable) — or, with `buffer_one`, a fire time waits for the previous run,
-/// looked at again every few seconds for up to about a day.
+/// looked at again every one to five seconds, 1,000 times (about an hour) before it is dead.
 fn execution_retry(buffer: bool) -> RetryPolicy {
     if buffer {
         RetryPolicy {
