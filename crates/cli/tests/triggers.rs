@@ -601,3 +601,55 @@ async fn overlap_policies_skip_cancel_or_buffer_a_fire_time_while_the_last_run_g
         ok(http.post(&format!("/v1/spaces/acme/triggers/{name}/pause"), json!({})).await).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_downtime_a_schedule_fires_only_the_latest_time_or_every_one_in_its_catch_up_window() {
+    let mut server = TestServer::start();
+    let http = Http::new(&server);
+    ok(http.put_yaml("/v1/spaces/acme/flows/report", ECHO).await).await;
+    put_trigger(&http, "latest", "source: { interval: { every: 1s } }\ntarget: { flow: report }\n").await;
+    put_trigger(&http, "every", "source: { interval: { every: 1s, catch_up: 1h } }\ntarget: { flow: report }\n").await;
+    for name in ["latest", "every"] {
+        wait_for("a first firing", PATIENCE, || executions(&http, name), |e| !with_outcome(e, "fired").is_empty())
+            .await;
+    }
+    // Down for four seconds: four or so fire times pass with no node to run them.
+    server.kill();
+    let stopped = std::time::Instant::now();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let server = TestServer::start_in(&server.data_dir.clone(), &[]);
+    let http = Http::new(&server);
+    let down = stopped.elapsed().as_secs();
+
+    // catch_up 0: the head that was due when the node died is missed, the latest passed fires.
+    let latest = wait_for(
+        "the missed head and the latest",
+        PATIENCE,
+        || executions(&http, "latest"),
+        |e| {
+            with_outcome(e, "missed").len() == 1
+                && e.iter().any(|x| x["source"] == "catch_up" && x["outcome"] == "fired")
+        },
+    )
+    .await;
+    let caught_up: Vec<_> = latest.iter().filter(|e| e["source"] == "catch_up").collect();
+    assert_eq!(caught_up.len(), 1, "only the latest missed time fires: {caught_up:?}");
+
+    // catch_up 1h: every fire time that passed fires, once each.
+    let every = wait_for(
+        "every missed time",
+        PATIENCE,
+        || executions(&http, "every"),
+        |e| e.iter().filter(|x| x["source"] == "catch_up" && x["outcome"] == "fired").count() as u64 >= down - 1,
+    )
+    .await;
+    assert!(with_outcome(&every, "missed").is_empty(), "{every:?}");
+    let mut times: Vec<&str> = with_outcome(&every, "fired").iter().filter_map(|e| e["fire_time"].as_str()).collect();
+    let count = times.len();
+    times.sort_unstable();
+    times.dedup();
+    assert_eq!(times.len(), count, "each fire time once: {times:?}");
+    for name in ["latest", "every"] {
+        ok(http.post(&format!("/v1/spaces/acme/triggers/{name}/pause"), json!({})).await).await;
+    }
+}
