@@ -578,7 +578,7 @@ async fn overlap_policies_skip_cancel_or_buffer_a_fire_time_while_the_last_run_g
         || executions(&http, "buffers"),
         |e| {
             with_outcome(e, "fired").len() == 1
-                && with_outcome(e, "skipped").len() >= 1
+                && !with_outcome(e, "skipped").is_empty()
                 && e.iter().any(|x| x["error"]["code"] == "overlap_buffered" && x["status"] == "pending")
         },
     )
