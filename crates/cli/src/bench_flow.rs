@@ -67,7 +67,9 @@ fn foreach_flow(concurrency: u32) -> Value {
     })
 }
 
-async fn send(request: reqwest::RequestBuilder, token: Option<&str>) -> anyhow::Result<Value> {
+/// Sends a request (with the token, when given) and decodes its JSON answer; a refusal is an
+/// error carrying the answer.
+pub(crate) async fn send(request: reqwest::RequestBuilder, token: Option<&str>) -> anyhow::Result<Value> {
     let request = match token {
         Some(t) => request.bearer_auth(t),
         None => request,

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use switchyard_client::ClientBuilder;
 
 use crate::bench::fmt_us;
+use crate::bench_flow::send;
 use crate::bench_jobs::{lag_buckets, lag_quantile, outstanding};
 use crate::bench_workflow::{counter, histogram};
 
@@ -41,20 +42,6 @@ pub struct WebhooksBenchArgs {
 
 /// The secret the benchmark's trigger verifies with (a `whsec_` of 24 fixed bytes).
 const SECRET: &str = "whsec_YmVuY2gtd2ViaG9va3Mtc2VjcmV0LWtleQ==";
-
-async fn send(request: reqwest::RequestBuilder, token: Option<&str>) -> anyhow::Result<Value> {
-    let request = match token {
-        Some(t) => request.bearer_auth(t),
-        None => request,
-    };
-    let response = request.send().await?;
-    let status = response.status();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    if !status.is_success() {
-        bail!("the server answered {status}: {body}");
-    }
-    Ok(body)
-}
 
 /// Runs `bench webhooks`.
 pub async fn webhooks(args: WebhooksBenchArgs, target: &ClientBuilder, token: Option<&str>) -> anyhow::Result<()> {

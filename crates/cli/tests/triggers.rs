@@ -653,3 +653,66 @@ async fn after_downtime_a_schedule_fires_only_the_latest_time_or_every_one_in_it
         ok(http.post(&format!("/v1/spaces/acme/triggers/{name}/pause"), json!({})).await).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_target_starts_what_it_names_and_a_one_off_time_fires_once() {
+    let server = TestServer::start();
+    let http = Http::new(&server);
+    let client = server.client();
+    client
+        .deploy_function(
+            "acme",
+            "hello",
+            &switchyard_testkit::example_function_bytes("hello"),
+            &switchyard_client::FunctionSettings::default(),
+        )
+        .await
+        .expect("deploy");
+    ok(http.put_yaml("/v1/spaces/acme/machines/order", ORDER).await).await;
+    let hook = "source: { webhook: { scheme: github, secrets: ['{{secrets.gh}}'] } }";
+    let targets = [
+        ("greet", "target: { function: hello, input: \"{'name': body.who}\" }"),
+        ("open", "target: { machine: order, id: \"'o-' + string(body.n)\", input: \"{'n': body.n}\" }"),
+        ("pay", "target: { instance: \"'order:p-' + string(body.n)\", event: pay, create: true, input: '{}' }"),
+    ];
+    for (name, target) in targets {
+        put_trigger(&http, name, &format!("{hook}\n{target}\n")).await;
+    }
+    let fire = |name: &'static str, body: Value| {
+        let http = http.clone();
+        async move { ok(http.post(&format!("/v1/spaces/acme/triggers/{name}/fire"), json!({ "body": body })).await).await }
+    };
+    fire("greet", json!({ "who": "trigger" })).await;
+    fire("open", json!({ "n": 7 })).await;
+    fire("pay", json!({ "n": 8 })).await;
+    for name in ["greet", "open", "pay"] {
+        let done = settled(&http, name, 1).await;
+        assert_eq!(done[0]["outcome"], "fired", "{name}: {done:?}");
+    }
+    // The function ran with the mapped input.
+    let greeted = settled(&http, "greet", 1).await;
+    let invocation = greeted[0]["started"]["invocation"].as_str().expect("an invocation id").to_owned();
+    let finished = wait_for(
+        "the invocation to finish",
+        PATIENCE,
+        || async { http.get(&format!("/v1/spaces/acme/invocations/{invocation}")).await.1 },
+        |i| i["status"] == "succeeded",
+    )
+    .await;
+    assert_eq!(finished["output"], json!({ "greeting": "Hello, trigger!" }), "{finished}");
+    // The instance has the computed id and context; the event created its instance, then moved it.
+    let (_, opened) = http.get("/v1/spaces/acme/machines/order/instances/o-7").await;
+    assert_eq!((opened["state"].as_str(), &opened["ctx"]), (Some("pending"), &json!({ "n": 7 })), "{opened}");
+    let (_, paid) = http.get("/v1/spaces/acme/machines/order/instances/p-8").await;
+    assert_eq!(paid["state"], "paid", "{paid}");
+
+    // A one-off time two seconds ahead fires once, then the trigger has no next fire time.
+    let at = humantime::format_rfc3339_seconds(std::time::SystemTime::now() + Duration::from_secs(2)).to_string();
+    let put =
+        put_trigger(&http, "once", &format!("source: {{ at: {{ time: '{at}' }} }}\ntarget: {{ topic: once }}\n")).await;
+    assert_eq!(put["next_fire_times"].as_array().map(Vec::len), Some(1), "{put}");
+    let done = settled(&http, "once", 1).await;
+    assert_eq!((done.len(), done[0]["outcome"].as_str()), (1, Some("fired")), "{done:?}");
+    let (_, once) = http.get("/v1/spaces/acme/triggers/once").await;
+    assert_eq!(once["next_fire_times"], json!([]), "{once}");
+}
