@@ -122,7 +122,7 @@ enum ClientCommand {
     /// Sets, lists and deletes the space's secrets (never shown back).
     #[command(subcommand)]
     Secret(env::SecretCommand),
-    /// Puts, inspects, pauses, fires and backfills triggers (webhooks, schedules).
+    /// Puts, inspects, pauses, fires and backfills triggers (webhooks, schedules, event patterns).
     #[command(subcommand)]
     Trigger(triggers::TriggerCommand),
 }

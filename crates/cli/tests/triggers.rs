@@ -251,6 +251,19 @@ async fn every_verification_scheme_accepts_its_signature_and_refuses_another() {
         assert_eq!(done[0]["outcome"], "fired", "{trigger}: {done:?}");
         assert!(done[0]["started"]["seq"].is_u64(), "{trigger}: published: {done:?}");
     }
+    // A trigger's own tolerance: a Stripe request signed an hour ago passes a 2h tolerance.
+    put_trigger(
+        &http,
+        "lenient",
+        "source: { webhook: { scheme: stripe, secrets: ['{{secrets.stripe}}'], tolerance: 2h } }\ntarget: { topic: t }\n",
+    )
+    .await;
+    let old = ts - 3600;
+    let old_signature = format!("t={old},v1={}", hex_tag(b"whsec_stripe_test", format!("{old}.{text}").as_bytes()));
+    let (status, answer) = deliver(&sender, "lenient", &[("stripe-signature", &old_signature)], &body).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    let (status, answer) = deliver(&sender, "stripe", &[("stripe-signature", &old_signature)], &body).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the default tolerance is 5m: {answer}");
     // The delivery id of each scheme deduplicates.
     let (_, replay) =
         deliver(&sender, "gh", &[("x-hub-signature-256", &gh_ok), ("x-github-delivery", "g-1")], &body).await;
@@ -705,6 +718,16 @@ async fn every_target_starts_what_it_names_and_a_one_off_time_fires_once() {
     assert_eq!((opened["state"].as_str(), &opened["ctx"]), (Some("pending"), &json!({ "n": 7 })), "{opened}");
     let (_, paid) = http.get("/v1/spaces/acme/machines/order/instances/p-8").await;
     assert_eq!(paid["state"], "paid", "{paid}");
+
+    // A cron pattern is read in its zone: 09:00 in Paris is 08:00 or 07:00 UTC.
+    let cron = put_trigger(
+        &http,
+        "paris",
+        "source: { cron: { schedule: '0 9 * * *', timezone: Europe/Paris } }\ntarget: { topic: t }\n",
+    )
+    .await;
+    let next = cron["next_fire_times"][0].as_str().expect("a next fire time").to_owned();
+    assert!(next.ends_with("T08:00:00.000Z") || next.ends_with("T07:00:00.000Z"), "{cron}");
 
     // A one-off time two seconds ahead fires once, then the trigger has no next fire time.
     let at = humantime::format_rfc3339_seconds(std::time::SystemTime::now() + Duration::from_secs(2)).to_string();

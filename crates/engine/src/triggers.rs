@@ -734,6 +734,7 @@ impl Engine {
                     let target_key = format!("trigger:{}:{}:{seq}", record.space, record.name);
                     match self.start_firing(job, &target_key, firing).await {
                         Ok(started) => Ok(json!({ "outcome": "fired", "started": started })),
+                        // Recorded as a dead execution below; one that may pass is read again.
                         Err(failure) if failure.permanent => Err(failure),
                         Err(failure) => return Err(failure),
                     }

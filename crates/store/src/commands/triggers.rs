@@ -139,13 +139,9 @@ async fn cancel_schedule_job<T: Tables>(tx: &mut T, cx: &mut Cx<'_>, trigger: &T
     Ok(())
 }
 
-/// Enqueues a fire-time job; its id.
+/// Enqueues a head or catch-up job; its id. These jobs carry no idempotency key: the head's
+/// compare-and-set is what makes each one enqueued once.
 async fn enqueue<T: Tables>(tx: &mut T, cx: &mut Cx<'_>, spec: &JobSpec) -> TxResult<String> {
-    if let Some(key) = &spec.idempotency_key
-        && let Some(job) = tx.job_by_key(spec.space.as_ref(), key).await?
-    {
-        return Ok(job.id);
-    }
     Ok(insert_job(tx, cx, spec).await?.id)
 }
 
