@@ -55,6 +55,7 @@ pub fn code_status(code: ErrorCode) -> StatusCode {
         | ErrorCode::EnvNotFound
         | ErrorCode::SecretNotFound
         | ErrorCode::TriggerNotFound
+        | ErrorCode::EndpointNotFound
         | ErrorCode::JobNotFound
         | ErrorCode::SpaceNotFound
         | ErrorCode::NotFound => StatusCode::NOT_FOUND,

@@ -8,6 +8,7 @@
 //! [`MetricsAccess`] says).
 
 pub mod access;
+mod endpoints;
 mod env;
 mod error;
 mod extract;
@@ -184,6 +185,17 @@ routes! {
     "/v1/spaces/{space}/triggers/{name}/fire" => { Post Space(Writer) => triggers::fire_trigger },
     "/v1/spaces/{space}/triggers/{name}/backfill" => { Post Space(Writer) => triggers::backfill_trigger },
     "/v1/spaces/{space}/triggers/{name}/executions" => { Get Space(Reader) => triggers::list_executions },
+    "/v1/spaces/{space}/endpoints" => { Get Space(Reader) => endpoints::list_endpoints },
+    "/v1/spaces/{space}/endpoints/{name}" => {
+        Get Space(Reader) => endpoints::get_endpoint,
+        Put Space(Writer) => endpoints::put_endpoint,
+        Delete Space(Writer) => endpoints::delete_endpoint,
+    },
+    "/v1/spaces/{space}/endpoints/{name}/disable" => { Post Space(Writer) => endpoints::disable_endpoint },
+    "/v1/spaces/{space}/endpoints/{name}/enable" => { Post Space(Writer) => endpoints::enable_endpoint },
+    "/v1/spaces/{space}/endpoints/{name}/deliveries" => { Get Space(Reader) => endpoints::list_deliveries },
+    "/v1/spaces/{space}/endpoints/{name}/deliveries/{id}/redrive" => { Post Space(Writer) => endpoints::redrive_delivery },
+    "/v1/spaces/{space}/endpoints/{name}/redrive" => { Post Space(Writer) => endpoints::redrive_deliveries },
     // No token: the trigger's verification scheme is the credential.
     "/hooks/{space}/{trigger}" => { Post Open => triggers::receive_webhook },
 }

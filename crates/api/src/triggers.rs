@@ -161,7 +161,7 @@ pub struct BackfillBody {
     to: String,
 }
 
-fn rfc3339(field: &str, text: &str) -> Result<Timestamp> {
+pub(crate) fn rfc3339(field: &str, text: &str) -> Result<Timestamp> {
     chrono::DateTime::parse_from_rfc3339(text).map(|t| Timestamp(t.timestamp_millis())).map_err(|e| {
         ApiError::new(crate::ErrorCode::ValidationFailed, format!("{field}: {text:?} is not an RFC 3339 time: {e}"))
     })

@@ -125,6 +125,20 @@ fn routes() -> Vec<Route> {
         ),
         route(Method::POST, path("/triggers/fz/fire"), vec![json!({"body": {"id": 1}}), json!({})]),
         route(
+            Method::PUT,
+            path("/endpoints/fz"),
+            vec![json!({"url": "https://example.com/hook", "secret": "{{secrets.k}}", "signing_key": "{{secrets.sk}}",
+                        "kinds": ["topic.message"], "filter": "record.seq > 0", "headers": {"X-Team": "a"},
+                        "timeout": "10s", "retry": {"max_attempts": 3, "initial": "1s"},
+                        "breaker": {"failures": 3, "cooldown": "30s"}})],
+        ),
+        route(Method::POST, path("/endpoints/fz/disable"), vec![json!({"reason": "maintenance"}), json!({})]),
+        route(
+            Method::POST,
+            path("/endpoints/fz/redrive"),
+            vec![json!({"from": "2026-01-05T00:00:00Z", "to": "2026-01-09T00:00:00Z"}), json!({})],
+        ),
+        route(
             Method::POST,
             path("/triggers/fz/backfill"),
             vec![json!({"from": "2026-01-05T00:00:00Z", "to": "2026-01-09T00:00:00Z"})],
@@ -312,6 +326,10 @@ const BODILESS: &[&str] = &[
     "/v1/spaces/{space}/triggers/{name}/pause",
     "/v1/spaces/{space}/triggers/{name}/resume",
     "/v1/spaces/{space}/triggers/{name}/executions",
+    "/v1/spaces/{space}/endpoints",
+    "/v1/spaces/{space}/endpoints/{name}/enable",
+    "/v1/spaces/{space}/endpoints/{name}/deliveries",
+    "/v1/spaces/{space}/endpoints/{name}/deliveries/{id}/redrive",
 ];
 
 /// Whether a concrete path matches a route template (`{x}` is one segment, `{*x}` the rest).

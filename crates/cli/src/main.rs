@@ -15,6 +15,7 @@ mod bench_workflow;
 mod commands;
 mod config;
 mod context;
+mod endpoints;
 mod env;
 mod flows;
 mod functions;
@@ -125,6 +126,9 @@ enum ClientCommand {
     /// Puts, inspects, pauses, fires and backfills triggers (webhooks, schedules, event patterns).
     #[command(subcommand)]
     Trigger(triggers::TriggerCommand),
+    /// Puts and inspects outbound webhook endpoints; lists and re-drives their deliveries.
+    #[command(subcommand)]
+    Endpoint(endpoints::EndpointCommand),
 }
 
 /// A mistake in how the command was called; exits with code 2.
@@ -335,6 +339,7 @@ async fn run_client_command(command: ClientCommand, client: &Client, settings: &
         ClientCommand::Env(cmd) => env::env(cmd, client, settings).await,
         ClientCommand::Secret(cmd) => env::secret(cmd, client, settings).await,
         ClientCommand::Trigger(cmd) => triggers::trigger(cmd, client, settings).await,
+        ClientCommand::Endpoint(cmd) => endpoints::endpoint(cmd, client, settings).await,
     }
 }
 

@@ -26,6 +26,8 @@
 //! | `postgres-v7` | b879e07        | PostgreSQL 7 | as `sqlite-v8`                                  |
 //! | `sqlite-v9`   | 50a199c        | SQLite 9     | as `sqlite-v8` (a space's env values and secrets; before triggers) |
 //! | `postgres-v8` | 50a199c        | PostgreSQL 8 | as `sqlite-v9`                                  |
+//! | `sqlite-v10`  | bd5f1bf        | SQLite 10    | as `sqlite-v9`, and a webhook trigger (before outbound endpoints) |
+//! | `postgres-v9` | bd5f1bf        | PostgreSQL 9 | as `sqlite-v10`                                 |
 //!
 //! Each commit is the last one before the next migration that compiles. To make a fixture again:
 //!
@@ -51,8 +53,8 @@ use switchyard_client::{Client, FunctionSettings, InvokeOptions, PullOptions, Wa
 use switchyard_testkit::{PATIENCE, TestDatabase, example_function_bytes, wait_for, within};
 
 /// The schema versions today's binary writes.
-const SQLITE_SCHEMA: &str = "10";
-const POSTGRES_SCHEMA: &str = "9";
+const SQLITE_SCHEMA: &str = "11";
+const POSTGRES_SCHEMA: &str = "10";
 
 /// Retention far beyond the fixtures' age: the records they hold were written on the day the
 /// fixture was made, and the defaults (7 days of log, 24 h of idempotency keys) would trim them
@@ -107,6 +109,15 @@ fn sqlite_version(fixture: &str) -> u32 {
 fn has_jobs(fixture: &str) -> bool {
     sqlite_version(fixture) >= 5
 }
+
+/// Whether a fixture holds a trigger (SQLite 10 on).
+fn has_triggers(fixture: &str) -> bool {
+    sqlite_version(fixture) >= 10
+}
+
+/// A webhook trigger: its answers (no fire times, no executions) do not change with the
+/// fixture's age.
+const INBOUND_YAML: &str = "source: { webhook: { scheme: standard-webhooks, secrets: ['{{secrets.inbound}}'] } }\nfilter: \"body.type == 'payment.succeeded'\"\ntarget: { topic: payments, input: 'body' }\n";
 
 /// Whether a fixture holds an instance with a persisted status (SQLite 7 on).
 fn has_statuses(fixture: &str) -> bool {
@@ -210,6 +221,11 @@ async fn fill(old: &Old, admin: &str, fixture: &str) -> BTreeMap<String, String>
         let (status, answer) = old.send(Method::PUT, "/v1/spaces/acme/machines/approval", admin, yaml, &[]).await;
         assert_eq!(status, 200, "{answer}");
         old.json(Method::POST, "/v1/spaces/acme/machines/approval/instances", admin, json!({"id": "a-1"})).await;
+    }
+    if has_triggers(fixture) {
+        let yaml = Some(("application/yaml", INBOUND_YAML.as_bytes().to_vec()));
+        let (status, answer) = old.send(Method::PUT, "/v1/spaces/acme/triggers/inbound", admin, yaml, &[]).await;
+        assert_eq!(status, 201, "{answer}");
     }
 
     let ci =
@@ -382,6 +398,9 @@ fn reads(fixture: &str) -> Vec<&'static str> {
     }
     if has_statuses(fixture) {
         reads.push("/v1/spaces/acme/machines/approval/instances/a-1");
+    }
+    if has_triggers(fixture) {
+        reads.push("/v1/spaces/acme/triggers/inbound");
     }
     reads
 }
@@ -741,6 +760,18 @@ async fn writes_work_afterwards(up: &Upgraded) {
     )
     .await;
     assert_eq!(executions["executions"][0]["id"], fired["id"], "{executions}");
+    // Outbound endpoints (SQLite 11, PostgreSQL 10): one put, listed, with no deliveries yet.
+    let (status, body) = http
+        .put_yaml(
+            "/v1/spaces/acme/endpoints/crm",
+            "url: https://crm.example.com/hooks\nsecret: '{{secrets.token}}'\nkinds: [topic.message]\n",
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, listed) = http.get("/v1/spaces/acme/endpoints").await;
+    assert_eq!(listed["endpoints"][0]["name"], "crm", "{listed}");
+    let (_, deliveries) = http.get("/v1/spaces/acme/endpoints/crm/deliveries").await;
+    assert_eq!(deliveries["deliveries"], json!([]), "{deliveries}");
 }
 
 /// The jobs survived, and the invocation the old node left running got its job and ran again,
@@ -860,6 +891,13 @@ async fn sqlite_v9_store_opens_reads_and_writes() {
     assert_eq!(sqlite_schema(&mut up), SQLITE_SCHEMA);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_v10_store_opens_reads_and_writes() {
+    let mut up = Upgraded::sqlite("sqlite-v10");
+    upgrade(&up).await;
+    assert_eq!(sqlite_schema(&mut up), SQLITE_SCHEMA);
+}
+
 async fn postgres_upgrade(fixture: &str) {
     let db = tokio::task::spawn_blocking(TestDatabase::create).await.expect("database");
     let up = Upgraded::postgres(fixture, &db);
@@ -908,6 +946,11 @@ async fn postgres_v7_store_opens_reads_and_writes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_v8_store_opens_reads_and_writes() {
     postgres_upgrade("postgres-v8").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_v9_store_opens_reads_and_writes() {
+    postgres_upgrade("postgres-v9").await;
 }
 
 #[test]

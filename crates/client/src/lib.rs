@@ -8,6 +8,7 @@
 //! must chain to a root the platform trusts (the operating system's store, through
 //! `rustls-platform-verifier`) or to a CA added with [`ClientBuilder::ca_cert_file`].
 
+mod endpoints;
 mod env;
 mod error;
 mod flows;
@@ -26,6 +27,7 @@ use reqwest::{Method, RequestBuilder, Url};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+pub use endpoints::{Delivery, DeliveryPage, Endpoint};
 pub use env::{EnvValue, SecretInfo};
 pub use error::ClientError;
 pub use flows::{

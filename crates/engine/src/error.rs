@@ -137,6 +137,8 @@ error_codes! {
     WebhookUnverified = "webhook_unverified",
     /// Over a rate limit; retry later.
     RateLimited = "rate_limited",
+    /// No such outbound webhook endpoint.
+    EndpointNotFound = "endpoint_not_found",
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -362,6 +364,7 @@ fn store_code(e: &StoreError) -> ErrorCode {
         StoreError::SeqExpired { .. } => ErrorCode::SeqExpired,
         StoreError::JobNotFound { .. } => ErrorCode::JobNotFound,
         StoreError::TriggerNotFound { .. } => ErrorCode::TriggerNotFound,
+        StoreError::EndpointNotFound { .. } => ErrorCode::EndpointNotFound,
         StoreError::JobConflict { .. } => ErrorCode::Conflict,
         StoreError::BatchFailed { source, .. } => store_code(source),
         StoreError::Closed | StoreError::Failed(_) | StoreError::OutcomeUnknown(_) | StoreError::Unreachable(_) => {

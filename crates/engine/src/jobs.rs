@@ -281,6 +281,27 @@ impl Engine {
         &self.job_metrics
     }
 
+    /// Runs `work` unless the node is shutting down (`None` then, at once or as soon as it
+    /// starts to): a job that would otherwise run for as long as it is wanted — a consumer of
+    /// the log — hands itself back (`Failure::deferred`) so that the next node takes it without
+    /// waiting for its lease to end.
+    pub(crate) async fn unless_shutting_down<T>(&self, work: impl std::future::Future<Output = T>) -> Option<T> {
+        let token = self.supervisor.token();
+        if token.is_cancelled() {
+            return None;
+        }
+        tokio::select! {
+            out = work => Some(out),
+            _ = token.cancelled() => None,
+        }
+    }
+
+    /// The HTTP client jobs send with and whether it may reach private networks (`None` when
+    /// this node runs no jobs).
+    pub(crate) fn http_client_for_jobs(&self) -> Option<(reqwest::Client, bool)> {
+        self.jobs.get().map(|s| (s.http.clone(), s.config.allow_private_networks))
+    }
+
     pub(crate) fn wake_scheduler(&self) {
         if let Some(scheduler) = self.jobs.get() {
             scheduler.wake.notify_one();
@@ -616,11 +637,15 @@ impl Engine {
             (result, record.map(|record| JobReport::Invocation(Box::new(record))))
         } else if job.kind.as_str() == switchyard_model::TRIGGER_JOB {
             (self.trigger_attempt(&job).await, None)
+        } else if job.kind.as_str() == switchyard_model::DELIVERY_JOB {
+            (self.delivery_attempt(&job).await, None)
         } else {
             (self.attempt(&scheduler, &job).await, None)
         };
+        let deferred = matches!(&result, Err(failure) if failure.deferred.is_some());
         let outcome = match result {
             Ok(result) => AttemptOutcome::Succeeded(result),
+            Err(Failure { deferred: Some(until), .. }) => AttemptOutcome::Deferred { until },
             Err(failure) => AttemptOutcome::Failed {
                 permanent: failure.permanent || PERMANENT.contains(&failure.code.as_str()),
                 error: JobError { code: failure.code, message: failure.message },
@@ -644,6 +669,8 @@ impl Engine {
                     JobFinished::Succeeded => {
                         metrics.succeeded.fetch_add(1, Ordering::Relaxed);
                     }
+                    // A deferred job did not run: not a failure.
+                    JobFinished::Retrying(_) if deferred => {}
                     JobFinished::Retrying(_) => {
                         metrics.failures.fetch_add(1, Ordering::Relaxed);
                     }
@@ -802,12 +829,25 @@ pub(crate) struct Failure {
     pub(crate) retry_after_ms: Option<u64>,
     /// No later attempt can get past it, whatever the code.
     pub(crate) permanent: bool,
+    /// It did not run: due again then, the attempt not counted.
+    pub(crate) deferred: Option<Timestamp>,
 }
 
 impl Failure {
     /// A failure the job's policy may retry.
     pub(crate) fn new(code: &str, message: impl Into<String>) -> Failure {
-        Failure { code: code.to_string(), message: message.into(), retry_after_ms: None, permanent: false }
+        Failure {
+            code: code.to_string(),
+            message: message.into(),
+            retry_after_ms: None,
+            permanent: false,
+            deferred: None,
+        }
+    }
+
+    /// Not run now: due again at `until`, without spending an attempt.
+    pub(crate) fn deferred(until: Timestamp) -> Failure {
+        Failure { deferred: Some(until), ..Failure::new("deferred", "held back") }
     }
 
     /// A failure that ends the job at once.
@@ -825,17 +865,9 @@ impl Failure {
     }
 }
 
-async fn http_attempt(
-    client: &reqwest::Client,
-    allow_private_networks: bool,
-    job: &JobRecord,
-    secret_headers: &[(String, String)],
-) -> Result<Option<Value>, Failure> {
-    let spec: HttpJob =
-        serde_json::from_value(job.payload.clone()).map_err(|e| Failure::new("job_payload_invalid", e.to_string()))?;
-    let method = spec.method().map_err(Failure::invalid)?;
-    let url = reqwest::Url::parse(&spec.url).map_err(|e| Failure::new("job_payload_invalid", e.to_string()))?;
-    // A literal address never reaches the resolver: it is checked here.
+/// Refuses a URL whose host is a literal address that is not public, unless allowed: a literal
+/// never reaches the resolver ([`GlobalOnly`]), so it is checked here.
+pub(crate) fn check_literal_address(url: &reqwest::Url, allow_private_networks: bool) -> Result<(), Failure> {
     if let Some(host) = url.host_str()
         && let Ok(ip) = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>()
         && switchyard_runtime::is_private(ip)
@@ -846,6 +878,20 @@ async fn http_attempt(
             format!("{ip} is not a public address; private networks are not allowed"),
         ));
     }
+    Ok(())
+}
+
+async fn http_attempt(
+    client: &reqwest::Client,
+    allow_private_networks: bool,
+    job: &JobRecord,
+    secret_headers: &[(String, String)],
+) -> Result<Option<Value>, Failure> {
+    let spec: HttpJob =
+        serde_json::from_value(job.payload.clone()).map_err(|e| Failure::new("job_payload_invalid", e.to_string()))?;
+    let method = spec.method().map_err(Failure::invalid)?;
+    let url = reqwest::Url::parse(&spec.url).map_err(|e| Failure::new("job_payload_invalid", e.to_string()))?;
+    check_literal_address(&url, allow_private_networks)?;
     let mut request = client
         .request(method, url)
         .timeout(spec.timeout_ms.map(Duration::from_millis).unwrap_or(Duration::from_secs(30)))

@@ -14,6 +14,7 @@
 //!   or operation, so one operation sees one `now` and tests can move time.
 
 pub mod auth;
+pub mod endpoints;
 pub mod env;
 mod error;
 pub mod flows;
@@ -39,6 +40,7 @@ use switchyard_model::{
 use switchyard_store::*;
 
 pub use auth::Principal;
+pub use endpoints::{EndpointHealth, EndpointView};
 pub use env::{EnvValue, SecretInfo};
 pub use error::{EngineError, ErrorCode};
 pub use flows::{BulkOutcome, FlowRecord, RunFilter, RunPage, RunStatus};
@@ -290,6 +292,8 @@ pub struct Engine {
     job_metrics: jobs::JobMetrics,
     /// Compiled triggers, webhook refusals and rate limits of this node.
     triggers: triggers::TriggerState,
+    /// Compiled endpoints and their breakers on this node.
+    endpoints: endpoints::EndpointState,
 }
 
 impl Engine {
@@ -310,6 +314,7 @@ impl Engine {
             jobs: std::sync::OnceLock::new(),
             job_metrics: jobs::JobMetrics::default(),
             triggers: triggers::TriggerState::default(),
+            endpoints: endpoints::EndpointState::default(),
             supervisor,
         }
     }

@@ -663,10 +663,12 @@ impl Engine {
             if !matches!(compiled.source, Source::Event(_)) {
                 return Ok(Some(json!({ "outcome": "stopped", "fired": fired })));
             }
-            let deliveries = self
-                .pull(space.as_str(), subscription.as_ref(), EVENT_BATCH, Some(EVENT_LEASE), Some(EVENT_WAIT))
-                .await
-                .map_err(Failure::engine)?;
+            let pull =
+                self.pull(space.as_str(), subscription.as_ref(), EVENT_BATCH, Some(EVENT_LEASE), Some(EVENT_WAIT));
+            let Some(deliveries) = self.unless_shutting_down(pull).await else {
+                return Err(Failure::deferred(self.now()));
+            };
+            let deliveries = deliveries.map_err(Failure::engine)?;
             if deliveries.is_empty() {
                 continue;
             }

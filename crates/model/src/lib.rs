@@ -21,6 +21,7 @@
 pub mod address;
 pub mod auth;
 pub mod definition;
+pub mod endpoint;
 pub mod env;
 pub mod expr;
 pub mod flow;
@@ -44,6 +45,7 @@ pub use definition::{
     Input, InstanceInfo, InvokeKind, MachineDefinition, StateSpec, States, TransitionError, TransitionOutcome,
     TransitionSpec, definition_from_json, parse_definition,
 };
+pub use endpoint::{DELIVERY_JOB, EndpointRecord, endpoint_address};
 pub use env::{
     MAX_ENV_VALUE_BYTES, MAX_SECRET_BYTES, MAX_SPACE_VALUES, SecretHeaders, SecretTemplate, SpaceValue, SpaceValueKind,
     TemplateError, check_secret_headers, is_header_name,

@@ -67,6 +67,14 @@ pub mod kinds {
     pub const TRIGGER_PAUSED: &str = "trigger.paused";
     /// A paused trigger was resumed (`{"name"}`).
     pub const TRIGGER_RESUMED: &str = "trigger.resumed";
+    /// An outbound webhook endpoint was put, a new version (`{"name","version","definition"}`).
+    pub const ENDPOINT_PUT: &str = "endpoint.put";
+    /// An endpoint was deleted (`{"name","version"}`).
+    pub const ENDPOINT_DELETED: &str = "endpoint.deleted";
+    /// An endpoint was disabled (`{"name","reason"}`): by a person, or by a `410 Gone` answer.
+    pub const ENDPOINT_DISABLED: &str = "endpoint.disabled";
+    /// A disabled endpoint was enabled again (`{"name"}`).
+    pub const ENDPOINT_ENABLED: &str = "endpoint.enabled";
     /// An event-pattern trigger fired for a log record (`{"execution","status","result","error"}`);
     /// other executions are jobs, logged as `job.*`.
     pub const TRIGGER_FIRED: &str = "trigger.fired";

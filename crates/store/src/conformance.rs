@@ -45,6 +45,7 @@ pub trait Harness: Send + Sync {
     fn node<'a>(&'a self, store: &'a Arc<Self::S>) -> BoxFuture<'a, Arc<Self::S>>;
 }
 
+mod endpoints;
 mod env;
 mod functions;
 mod jobs;
@@ -104,6 +105,7 @@ pub fn cases<H: Harness>() -> Vec<(&'static str, Case<H>)> {
         .chain(work::cases::<H>())
         .chain(env::cases::<H>())
         .chain(triggers::cases::<H>())
+        .chain(endpoints::cases::<H>())
         .collect()
 }
 

@@ -108,6 +108,14 @@ pub enum StoreError {
         /// The name.
         name: String,
     },
+    /// No outbound webhook endpoint of that name in the space.
+    #[error("endpoint \"{space}:{name}\" not found")]
+    EndpointNotFound {
+        /// The space.
+        space: String,
+        /// The name.
+        name: String,
+    },
     /// No trigger of that name in the space.
     #[error("trigger \"{space}:{name}\" not found")]
     TriggerNotFound {

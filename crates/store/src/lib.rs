@@ -49,12 +49,14 @@ mod types;
 
 use async_trait::async_trait;
 use switchyard_model::{
-    BucketRecord, DeadLetter, FunctionRecord, FunctionSummary, InstanceKey, InstanceRecord, InvocationRecord,
-    JobRecord, KvEntry, KvKeyInfo, LogRecord, MachineRecord, MachineSummary, MachineVersion, NodeRecord, Segment, Seq,
-    SpaceName, SpaceRecord, SpaceValue, SpaceValueKind, SubscriptionRecord, Timestamp, TokenRecord, TriggerRecord,
+    BucketRecord, DeadLetter, EndpointRecord, FunctionRecord, FunctionSummary, InstanceKey, InstanceRecord,
+    InvocationRecord, JobRecord, KvEntry, KvKeyInfo, LogRecord, MachineRecord, MachineSummary, MachineVersion,
+    NodeRecord, Segment, Seq, SpaceName, SpaceRecord, SpaceValue, SpaceValueKind, SubscriptionRecord, Timestamp,
+    TokenRecord, TriggerRecord,
 };
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
+pub use commands::endpoints::{ConfirmEndpointConsumer, DeleteEndpoint, EndpointPut, PutEndpoint, SetEndpointDisabled};
 pub use commands::env::{DeleteSpaceValue, PutSpaceValue, SpaceValuePut};
 pub use commands::functions::{
     EnqueueInvocation, FunctionPut, InvocationEnqueued, PurgeInvocations, PutFunction, RecordInvocations,
@@ -335,6 +337,22 @@ pub trait Store: Send + Sync + 'static {
 
     /// A space's triggers, by name.
     async fn list_triggers(&self, space: &SpaceName) -> Result<Vec<TriggerRecord>, StoreError>;
+
+    /// A page of an endpoint's jobs (kind `delivery`, target `space:endpoints:name`: its
+    /// consumers and deliveries), newest first: those with an id before `before`, when given.
+    async fn endpoint_jobs(
+        &self,
+        space: &SpaceName,
+        endpoint: &Segment,
+        before: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<JobRecord>, StoreError>;
+
+    /// An outbound webhook endpoint of a space.
+    async fn get_endpoint(&self, space: &SpaceName, name: &Segment) -> Result<Option<EndpointRecord>, StoreError>;
+
+    /// A space's endpoints, by name.
+    async fn list_endpoints(&self, space: &SpaceName) -> Result<Vec<EndpointRecord>, StoreError>;
 
     /// The earliest time a scheduler has work: the first `run_at` of a pending job or the first
     /// end of a running job's lease (`None` when there are no such jobs).

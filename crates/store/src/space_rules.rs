@@ -39,6 +39,7 @@ pub(crate) const TABLES: &[SpaceTable] = &[
     SpaceTable { table: "invocations", counts: Some(|d| &mut d.invocations) },
     SpaceTable { table: "functions", counts: None },
     SpaceTable { table: "triggers", counts: None },
+    SpaceTable { table: "endpoints", counts: None },
     SpaceTable { table: "jobs", counts: None },
     SpaceTable { table: "space_values", counts: None },
     SpaceTable { table: "instances", counts: Some(|d| &mut d.instances) },

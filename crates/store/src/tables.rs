@@ -22,8 +22,8 @@
 use std::collections::HashSet;
 
 use switchyard_model::{
-    FunctionSpec, FunctionSummary, InstanceKey, InvocationRecord, MachineVersion, NodeRecord, Revision, Seq,
-    SubscriptionSpec, Timestamp, TokenRecord, TriggerRecord,
+    EndpointRecord, FunctionSpec, FunctionSummary, InstanceKey, InvocationRecord, MachineVersion, NodeRecord, Revision,
+    Seq, SubscriptionSpec, Timestamp, TokenRecord, TriggerRecord,
 };
 
 use crate::decode::RawLogRow;
@@ -638,6 +638,16 @@ pub(crate) trait TriggerTable {
     async fn delete_trigger(&mut self, space: &str, name: &str) -> TxResult<bool>;
 }
 
+/// Outbound webhook endpoints (`endpoints`): the current version of each.
+pub(crate) trait EndpointTable {
+    /// An endpoint, locked for the rest of the transaction.
+    async fn endpoint_for_update(&mut self, space: &str, name: &str) -> TxResult<Option<EndpointRecord>>;
+    /// Inserts or replaces an endpoint's row.
+    async fn upsert_endpoint(&mut self, endpoint: &EndpointRecord) -> TxResult<()>;
+    /// Deletes an endpoint's row; whether there was one.
+    async fn delete_endpoint(&mut self, space: &str, name: &str) -> TxResult<bool>;
+}
+
 /// Every table: what a backend's transaction implements and what commands are written against.
 pub(crate) trait Tables:
     GroupTable
@@ -654,5 +664,6 @@ pub(crate) trait Tables:
     + InvocationTable
     + JobTable
     + TriggerTable
+    + EndpointTable
 {
 }

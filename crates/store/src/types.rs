@@ -10,6 +10,9 @@ use switchyard_model::jobs::JobRecord;
 use switchyard_model::log::Seq;
 use switchyard_model::streams::Delivery;
 
+use crate::commands::endpoints::{
+    ConfirmEndpointConsumer, DeleteEndpoint, EndpointPut, PutEndpoint, SetEndpointDisabled,
+};
 use crate::commands::env::{DeleteSpaceValue, PutSpaceValue, SpaceValuePut};
 use crate::commands::functions::{
     EnqueueInvocation, FunctionPut, InvocationEnqueued, PurgeInvocations, PutFunction, RecordInvocations,
@@ -135,6 +138,14 @@ pub enum WriteOp {
     AdvanceSchedule(AdvanceSchedule),
     /// Records an event-pattern trigger's execution (see [`RecordExecution`]).
     RecordExecution(RecordExecution),
+    /// Puts an outbound webhook endpoint's version (see [`PutEndpoint`]).
+    PutEndpoint(PutEndpoint),
+    /// Disables or enables an endpoint (see [`SetEndpointDisabled`]).
+    SetEndpointDisabled(SetEndpointDisabled),
+    /// Deletes an endpoint (see [`DeleteEndpoint`]).
+    DeleteEndpoint(DeleteEndpoint),
+    /// Checks a consumer is still its endpoint's (see [`ConfirmEndpointConsumer`]).
+    ConfirmEndpointConsumer(ConfirmEndpointConsumer),
     /// Deletes a space's `env` value or secret (see [`DeleteSpaceValue`]).
     DeleteSpaceValue(DeleteSpaceValue),
 }
@@ -227,6 +238,12 @@ pub enum WriteOutcome {
     ScheduleAdvanced(bool),
     /// Whether an execution was recorded (not a repeat).
     ExecutionRecorded(bool),
+    /// An endpoint was put (see [`EndpointPut`]).
+    EndpointPut(EndpointPut),
+    /// An endpoint was disabled or enabled: it as stored now.
+    EndpointChanged(Box<switchyard_model::EndpointRecord>),
+    /// An endpoint was deleted.
+    EndpointDeleted,
     /// A space's `env` value or secret was deleted.
     SpaceValueDeleted,
 }
@@ -273,7 +290,8 @@ impl WriteOutcome {
             | WriteOutcome::Published(Published { space_created, .. })
             | WriteOutcome::JobEnqueued(JobEnqueued { space_created, .. })
             | WriteOutcome::SpaceValuePut(SpaceValuePut { space_created, .. })
-            | WriteOutcome::TriggerPut(TriggerPut { space_created, .. }) => *space_created,
+            | WriteOutcome::TriggerPut(TriggerPut { space_created, .. })
+            | WriteOutcome::EndpointPut(EndpointPut { space_created, .. }) => *space_created,
             WriteOutcome::InstanceCreated(_)
             | WriteOutcome::EventApplied(_)
             | WriteOutcome::InstanceDeleted
@@ -305,6 +323,8 @@ impl WriteOutcome {
             | WriteOutcome::TriggerDeleted
             | WriteOutcome::ScheduleAdvanced(_)
             | WriteOutcome::ExecutionRecorded(_)
+            | WriteOutcome::EndpointChanged(_)
+            | WriteOutcome::EndpointDeleted
             | WriteOutcome::JobsReleased(_) => false,
         }
     }
@@ -321,7 +341,8 @@ impl WriteOutcome {
             | WriteOutcome::Published(Published { space_created, .. })
             | WriteOutcome::JobEnqueued(JobEnqueued { space_created, .. })
             | WriteOutcome::SpaceValuePut(SpaceValuePut { space_created, .. })
-            | WriteOutcome::TriggerPut(TriggerPut { space_created, .. }) => *space_created = true,
+            | WriteOutcome::TriggerPut(TriggerPut { space_created, .. })
+            | WriteOutcome::EndpointPut(EndpointPut { space_created, .. }) => *space_created = true,
             WriteOutcome::InstanceCreated(_)
             | WriteOutcome::EventApplied(_)
             | WriteOutcome::InstanceDeleted
@@ -353,6 +374,8 @@ impl WriteOutcome {
             | WriteOutcome::TriggerDeleted
             | WriteOutcome::ScheduleAdvanced(_)
             | WriteOutcome::ExecutionRecorded(_)
+            | WriteOutcome::EndpointChanged(_)
+            | WriteOutcome::EndpointDeleted
             | WriteOutcome::JobsReleased(_) => {}
         }
     }
@@ -397,10 +420,13 @@ impl WriteOutcome {
             | WriteOutcome::SpaceValuePut(_)
             | WriteOutcome::SpaceValueDeleted
             | WriteOutcome::TriggerPut(_)
+            | WriteOutcome::EndpointPut(_)
             | WriteOutcome::TriggerChanged(_)
             | WriteOutcome::TriggerDeleted
             | WriteOutcome::ScheduleAdvanced(_)
             | WriteOutcome::ExecutionRecorded(_)
+            | WriteOutcome::EndpointChanged(_)
+            | WriteOutcome::EndpointDeleted
             | WriteOutcome::JobsReleased(_) => {}
         }
     }

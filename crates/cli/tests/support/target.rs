@@ -32,6 +32,8 @@ pub struct Seen {
     pub path: String,
     /// Lower-cased names.
     pub headers: BTreeMap<String, String>,
+    /// The body (as long as `content-length` says).
+    pub body: Vec<u8>,
 }
 
 /// The server; stops when dropped (with the test's runtime).
@@ -74,6 +76,8 @@ impl Target {
                             Ok(n) => head.extend_from_slice(&buf[..n]),
                         }
                     }
+                    let end = head.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(head.len()) + 4;
+                    let mut body = head.split_off(end.min(head.len()));
                     let text = String::from_utf8_lossy(&head).into_owned();
                     let mut lines = text.split("\r\n");
                     let mut request_line = lines.next().unwrap_or_default().split(' ');
@@ -82,10 +86,17 @@ impl Target {
                     let headers = lines
                         .filter_map(|l| l.split_once(':'))
                         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
-                        .collect();
+                        .collect::<BTreeMap<String, String>>();
+                    let length = headers.get("content-length").and_then(|l| l.parse::<usize>().ok()).unwrap_or(0);
+                    while body.len() < length {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => body.extend_from_slice(&buf[..n]),
+                        }
+                    }
                     let n = {
                         let mut log = log.lock().expect("requests");
-                        log.push(Seen { method, path, headers });
+                        log.push(Seen { method, path, headers, body });
                         log.len()
                     };
                     if is_open.wait_for(|open| *open).await.is_err() {

@@ -440,6 +440,13 @@ pub enum AttemptOutcome {
         /// A number in `[0, 1)` for the retry's jitter.
         random: f64,
     },
+    /// It did not run: something outside the job (its endpoint's open circuit breaker, a
+    /// target that asked to slow down) says to wait. The job is pending again at `until` and
+    /// the attempt is not counted; nothing is logged.
+    Deferred {
+        /// When it is due again.
+        until: Timestamp,
+    },
 }
 
 /// What an attempt of a job that runs another resource's work leaves for that resource.
@@ -527,6 +534,19 @@ impl Command for FinishJob {
                     random: *random,
                 };
                 fail_attempt(tx, cx, &mut job, failure, report).await?
+            }
+            AttemptOutcome::Deferred { until } => {
+                if job.attempts.last().is_some_and(|last| last.attempt == job.attempt) {
+                    job.attempts.pop();
+                }
+                job.attempt = job.attempt.saturating_sub(1);
+                job.status = JobStatus::Pending;
+                job.run_at = *until;
+                job.lease_until = None;
+                job.lease_owner = None;
+                job.updated_at = cx.now;
+                tx.update_job(&job).await?;
+                JobFinished::Retrying(*until)
             }
         };
         if let Some((key, Some(row), current)) = reply {

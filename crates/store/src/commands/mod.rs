@@ -80,6 +80,7 @@ macro_rules! request {
     };
 }
 
+pub(crate) mod endpoints;
 pub(crate) mod env;
 pub(crate) mod functions;
 mod group;
@@ -237,6 +238,10 @@ macro_rules! dispatch {
             WriteOp::PauseTrigger($c) => $body,
             WriteOp::DeleteTrigger($c) => $body,
             WriteOp::AdvanceSchedule($c) => $body,
+            WriteOp::PutEndpoint($c) => $body,
+            WriteOp::SetEndpointDisabled($c) => $body,
+            WriteOp::DeleteEndpoint($c) => $body,
+            WriteOp::ConfirmEndpointConsumer($c) => $body,
             WriteOp::RecordExecution($c) => $body,
         }
     }};

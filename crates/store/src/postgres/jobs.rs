@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use switchyard_model::jobs::JobStatus;
-use switchyard_model::{JobRecord, Segment, SpaceName, Timestamp, trigger_address};
+use switchyard_model::{JobRecord, Segment, SpaceName, Timestamp, endpoint_address, trigger_address};
 use tokio_postgres::Row;
 
 use crate::error::StoreError;
@@ -331,6 +331,25 @@ pub(crate) async fn trigger_jobs(
     let sql = format!(
         "SELECT {JOB_COLUMNS} FROM jobs
          WHERE space = $1 AND kind = 'trigger' AND target = $2 AND ($3::text IS NULL OR id < $3)
+         ORDER BY id DESC LIMIT $4"
+    );
+    let rows = store.query(&sql, &[&space.as_str(), &target, &before, &i64::from(limit)]).await?;
+    decode(&rows)
+}
+
+/// [`crate::Store::endpoint_jobs`].
+pub(crate) async fn endpoint_jobs(
+    store: &PgStore,
+    space: &SpaceName,
+    endpoint: &Segment,
+    before: Option<&str>,
+    limit: u32,
+) -> Result<Vec<JobRecord>, StoreError> {
+    let target = endpoint_address(space.as_str(), endpoint.as_ref());
+    // `kind` is written out so that the partial index `jobs_by_endpoint` applies.
+    let sql = format!(
+        "SELECT {JOB_COLUMNS} FROM jobs
+         WHERE space = $1 AND kind = 'delivery' AND target = $2 AND ($3::text IS NULL OR id < $3)
          ORDER BY id DESC LIMIT $4"
     );
     let rows = store.query(&sql, &[&space.as_str(), &target, &before, &i64::from(limit)]).await?;

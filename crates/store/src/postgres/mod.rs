@@ -7,6 +7,7 @@
 //! returned, so with PostgreSQL's default `synchronous_commit = on` it is on disk first; the
 //! `--durability` setting of SQLite does not apply here.
 
+mod endpoints;
 mod env;
 mod functions;
 mod jobs;
@@ -25,9 +26,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use switchyard_model::{
-    BucketRecord, DeadLetter, InstanceKey, InstanceRecord, JobRecord, KvEntry, KvKeyInfo, LogRecord, MachineRecord,
-    MachineSummary, MachineVersion, NodeRecord, Role, Segment, Seq, SpaceName, SpaceRecord, SpaceValue, SpaceValueKind,
-    SubscriptionRecord, Timestamp, TokenRecord, TriggerRecord,
+    BucketRecord, DeadLetter, EndpointRecord, InstanceKey, InstanceRecord, JobRecord, KvEntry, KvKeyInfo, LogRecord,
+    MachineRecord, MachineSummary, MachineVersion, NodeRecord, Role, Segment, Seq, SpaceName, SpaceRecord, SpaceValue,
+    SpaceValueKind, SubscriptionRecord, Timestamp, TokenRecord, TriggerRecord,
 };
 use tokio_postgres::NoTls;
 use tokio_postgres::Row;
@@ -495,6 +496,24 @@ impl Store for PgStore {
 
     async fn list_triggers(&self, space: &SpaceName) -> Result<Vec<TriggerRecord>, StoreError> {
         triggers::triggers(self, space, None).await
+    }
+
+    async fn endpoint_jobs(
+        &self,
+        space: &SpaceName,
+        endpoint: &Segment,
+        before: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<JobRecord>, StoreError> {
+        jobs::endpoint_jobs(self, space, endpoint, before, limit).await
+    }
+
+    async fn get_endpoint(&self, space: &SpaceName, name: &Segment) -> Result<Option<EndpointRecord>, StoreError> {
+        Ok(endpoints::endpoints(self, space, Some(name)).await?.pop())
+    }
+
+    async fn list_endpoints(&self, space: &SpaceName) -> Result<Vec<EndpointRecord>, StoreError> {
+        endpoints::endpoints(self, space, None).await
     }
 
     async fn next_job_wakeup(&self) -> Result<Option<Timestamp>, StoreError> {

@@ -316,6 +316,23 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX jobs_by_trigger ON jobs (space, target, id) WHERE kind = 'trigger';
 "#,
+    // 10: outbound webhook endpoints (the current version of each, why it is disabled, and the
+    // job that reads the log for it); an endpoint's deliveries are its jobs, listed newest first
+    // through `jobs_by_endpoint`.
+    r#"
+    CREATE TABLE endpoints (
+        space        TEXT COLLATE "C" NOT NULL,
+        name         TEXT COLLATE "C" NOT NULL,
+        version      BIGINT NOT NULL,
+        definition   TEXT NOT NULL,
+        disabled     TEXT,
+        consumer_job TEXT,
+        created_at   BIGINT NOT NULL,
+        updated_at   BIGINT NOT NULL,
+        PRIMARY KEY (space, name)
+    );
+    CREATE INDEX jobs_by_endpoint ON jobs (space, target, id) WHERE kind = 'delivery';
+"#,
 ];
 
 /// The schema version this build writes.

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use switchyard_model::{JobRecord, Segment, SpaceName, Timestamp, trigger_address};
+use switchyard_model::{JobRecord, Segment, SpaceName, Timestamp, endpoint_address, trigger_address};
 
 use crate::error::StoreError;
 use crate::jobs::*;
@@ -280,6 +280,29 @@ pub(crate) async fn trigger_jobs(
             let sql = format!(
                 "SELECT {JOB_COLUMNS} FROM jobs
                  WHERE space = ?1 AND kind = 'trigger' AND target = ?2 AND (?3 IS NULL OR id < ?3)
+                 ORDER BY id DESC LIMIT ?4"
+            );
+            query_jobs(conn, &sql, params![space, target, before, limit])
+        })
+        .await
+}
+
+/// [`crate::Store::endpoint_jobs`].
+pub(crate) async fn endpoint_jobs(
+    store: &SqliteStore,
+    space: &SpaceName,
+    endpoint: &Segment,
+    before: Option<&str>,
+    limit: u32,
+) -> Result<Vec<JobRecord>, StoreError> {
+    let (space, target) = (space.to_string(), endpoint_address(space.as_str(), endpoint.as_ref()));
+    let before = before.map(str::to_string);
+    store
+        .read(move |conn| {
+            // `kind` is written out so that the partial index `jobs_by_endpoint` applies.
+            let sql = format!(
+                "SELECT {JOB_COLUMNS} FROM jobs
+                 WHERE space = ?1 AND kind = 'delivery' AND target = ?2 AND (?3 IS NULL OR id < ?3)
                  ORDER BY id DESC LIMIT ?4"
             );
             query_jobs(conn, &sql, params![space, target, before, limit])

@@ -8,6 +8,7 @@
 //! own read-only connection, so no SQLite call ever runs on a reactor thread.
 //! WAL mode lets readers proceed while the writer commits; a reader sees only committed data.
 
+mod endpoints;
 mod env;
 mod functions;
 mod jobs;
@@ -26,9 +27,9 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use switchyard_model::{
-    BucketRecord, DeadLetter, InstanceKey, InstanceRecord, JobRecord, KvEntry, KvKeyInfo, LogRecord, MachineRecord,
-    MachineSummary, MachineVersion, NodeRecord, Segment, Seq, SpaceName, SpaceRecord, SpaceValue, SpaceValueKind,
-    SubscriptionRecord, Timestamp, TokenRecord, TriggerRecord,
+    BucketRecord, DeadLetter, EndpointRecord, InstanceKey, InstanceRecord, JobRecord, KvEntry, KvKeyInfo, LogRecord,
+    MachineRecord, MachineSummary, MachineVersion, NodeRecord, Segment, Seq, SpaceName, SpaceRecord, SpaceValue,
+    SpaceValueKind, SubscriptionRecord, Timestamp, TokenRecord, TriggerRecord,
 };
 
 use crate::error::StoreError;
@@ -549,6 +550,24 @@ impl Store for SqliteStore {
 
     async fn list_triggers(&self, space: &SpaceName) -> Result<Vec<TriggerRecord>, StoreError> {
         triggers::triggers(self, space, None).await
+    }
+
+    async fn endpoint_jobs(
+        &self,
+        space: &SpaceName,
+        endpoint: &Segment,
+        before: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<JobRecord>, StoreError> {
+        jobs::endpoint_jobs(self, space, endpoint, before, limit).await
+    }
+
+    async fn get_endpoint(&self, space: &SpaceName, name: &Segment) -> Result<Option<EndpointRecord>, StoreError> {
+        Ok(endpoints::endpoints(self, space, Some(name)).await?.pop())
+    }
+
+    async fn list_endpoints(&self, space: &SpaceName) -> Result<Vec<EndpointRecord>, StoreError> {
+        endpoints::endpoints(self, space, None).await
     }
 
     async fn next_job_wakeup(&self) -> Result<Option<Timestamp>, StoreError> {

@@ -305,6 +305,23 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX jobs_by_trigger ON jobs (space, target, id) WHERE kind = 'trigger';
     "#,
+    // 11: outbound webhook endpoints (the current version of each, why it is disabled, and the
+    // job that reads the log for it); an endpoint's deliveries are its jobs, listed newest first
+    // through `jobs_by_endpoint`.
+    r#"
+    CREATE TABLE endpoints (
+        space        TEXT NOT NULL,
+        name         TEXT NOT NULL,
+        version      INTEGER NOT NULL,
+        definition   TEXT NOT NULL,
+        disabled     TEXT,
+        consumer_job TEXT,
+        created_at   INTEGER NOT NULL,
+        updated_at   INTEGER NOT NULL,
+        PRIMARY KEY (space, name)
+    ) WITHOUT ROWID;
+    CREATE INDEX jobs_by_endpoint ON jobs (space, target, id) WHERE kind = 'delivery';
+    "#,
 ];
 
 /// `PRAGMA auto_vacuum`'s value for incremental auto-vacuum.
