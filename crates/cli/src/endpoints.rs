@@ -189,7 +189,8 @@ pub async fn endpoint(command: EndpointCommand, client: &Client, settings: &Sett
             }
             None => {
                 let count = client.redrive_deliveries(space, &name, from.as_deref(), to.as_deref()).await?;
-                output::print(out, &json!({ "redriven": count }), |_| format!("{count} dead deliveries re-driven\n"))
+                let noun = if count == 1 { "delivery" } else { "deliveries" };
+                output::print(out, &json!({ "redriven": count }), |_| format!("{count} dead {noun} re-driven\n"))
             }
         },
         EndpointCommand::Disable { name, reason } => {

@@ -104,6 +104,7 @@ produced! {
     "api:trigger_paused" => trigger_paused_for_a_webhook_to_a_paused_trigger,
     "api:webhook_unverified" => webhook_unverified_for_a_bad_signature_or_a_missing_secret,
     "api:rate_limited" => rate_limited_over_a_webhook_rate_limit,
+    "api:endpoint_not_found" => endpoint_not_found_for_an_unknown_endpoint,
     "api:invalid_component" => invalid_component_for_bytes_that_are_no_component,
     "api:component_world_mismatch" => component_world_mismatch_for_a_component_without_handle,
     "invocation:function_timeout" => function_timeout_for_a_guest_past_its_timeout,
@@ -859,6 +860,19 @@ mod produce {
             Seen::answer("an unknown trigger", http.get("/v1/spaces/acme/triggers/nope").await),
             Seen::answer("a hook to an unknown trigger", anonymous.post("/hooks/acme/nope", json!({})).await),
             Seen::answer("a hook to a schedule", anonymous.post("/hooks/acme/tick", json!({})).await),
+        ]
+    }
+
+    pub async fn endpoint_not_found_for_an_unknown_endpoint() -> Vec<Seen> {
+        let server = TestServer::start();
+        let http = Http::new(&server);
+        vec![
+            Seen::answer("an unknown endpoint", http.get("/v1/spaces/acme/endpoints/nope").await),
+            Seen::answer(
+                "enabling an unknown endpoint",
+                http.post("/v1/spaces/acme/endpoints/nope/enable", json!({})).await,
+            ),
+            Seen::answer("deleting an unknown endpoint", http.delete("/v1/spaces/acme/endpoints/nope").await),
         ]
     }
 

@@ -127,6 +127,8 @@ enum Answer {
     Failed,
     /// `429`, `502` or `504`: slow down (after `Retry-After` if given); `counts` for the breaker.
     SlowDown { retry_after_ms: Option<u64>, counts: bool },
+    /// Nothing reached the endpoint (refused by policy, a secret not set): not its failure.
+    NotSent,
 }
 
 fn not_found(space: &SpaceName, name: &Segment) -> EngineError {
@@ -459,7 +461,9 @@ impl Engine {
             Err((failure, status)) => match status {
                 Some(429) => Answer::SlowDown { retry_after_ms: failure.retry_after_ms, counts: false },
                 Some(502 | 504) => Answer::SlowDown { retry_after_ms: failure.retry_after_ms, counts: true },
-                _ => Answer::Failed,
+                Some(_) => Answer::Failed,
+                None if matches!(failure.code.as_str(), "http_timeout" | "http_unreachable") => Answer::Failed,
+                None => Answer::NotSent,
             },
         };
         self.settle(&key, self.now().0, answer, &compiled);
@@ -606,6 +610,11 @@ impl Engine {
                 return;
             }
             Answer::Failed => true,
+            Answer::NotSent => {
+                // A probe that was not sent leaves the breaker half-open for the next one.
+                circuit.probe_until = None;
+                return;
+            }
             Answer::SlowDown { retry_after_ms, counts } => {
                 let step = circuit.slow_step_ms.clamp(SLOW_DOWN_MS.0, SLOW_DOWN_MS.1);
                 let wait = retry_after_ms.unwrap_or(step).min(MAX_COOLDOWN_MS);
