@@ -83,11 +83,16 @@ pub async fn put_endpoint(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path((space, name)): Path<(String, String)>,
+    Query(q): Query<crate::handlers::DryRunQuery>,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response> {
     caller.require(&parse_space(&space)?, Role::Writer)?;
     let format = crate::handlers::definition_format(&headers, &body)?;
+    if q.dry_run {
+        let preview = state.engine.preview_endpoint(&space, &name, &body, format).await?;
+        return Ok(crate::handlers::preview_answer(&name, &preview));
+    }
     let (view, created, changed) = state.engine.put_endpoint(&space, &name, &body, format).await?;
     let mut out = endpoint_view(&view);
     out["created"] = Value::Bool(created);

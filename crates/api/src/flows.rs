@@ -38,11 +38,16 @@ pub async fn put_flow(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path((space, name)): Path<(String, String)>,
+    Query(q): Query<crate::handlers::DryRunQuery>,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response> {
     caller.require(&parse_space(&space)?, Role::Writer)?;
     let format = crate::handlers::definition_format(&headers, &body)?;
+    if q.dry_run {
+        let preview = state.engine.preview_flow(&space, &name, &body, format).await?;
+        return Ok(crate::handlers::preview_answer(&name, &preview));
+    }
     let (version, created) = state.engine.put_flow(&space, &name, &body, format).await?;
     Ok(ok(StatusCode::OK, json!({ "name": name, "version": version.get(), "created": created })))
 }

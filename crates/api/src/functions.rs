@@ -124,6 +124,18 @@ pub async fn get_function(
     Ok(ok(StatusCode::OK, function_json(&view)))
 }
 
+/// A function version's component, as deployed (`application/wasm`).
+pub async fn get_component(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((space, name)): Path<(String, String)>,
+    Query(q): Query<VersionQuery>,
+) -> Result<Response> {
+    caller.require(&parse_space(&space)?, Role::Reader)?;
+    let bytes = state.engine.function_component(&space, &name, q.version).await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/wasm")], bytes).into_response())
+}
+
 pub async fn list_functions(
     State(state): State<AppState>,
     Caller(caller): Caller,

@@ -94,15 +94,42 @@ pub(crate) fn definition_format(headers: &HeaderMap, body: &[u8]) -> Result<Defi
     }
 }
 
+/// `?dry_run=true` on a put: check and compare, write nothing.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DryRunQuery {
+    #[serde(default)]
+    pub(crate) dry_run: bool,
+}
+
+/// A dry run's answer: what the put would store beside what is stored.
+pub(crate) fn preview_answer(name: &str, preview: &switchyard_engine::config::Preview) -> Response {
+    ok(
+        StatusCode::OK,
+        json!({
+            "dry_run": true,
+            "name": name,
+            "created": preview.current.is_none(),
+            "changed": preview.changed(),
+            "current": preview.current,
+            "definition": preview.definition,
+        }),
+    )
+}
+
 pub async fn put_machine(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path((space, name)): Path<(String, String)>,
+    Query(q): Query<DryRunQuery>,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response> {
     caller.require(&parse_space(&space)?, Role::Writer)?;
     let format = definition_format(&headers, &body)?;
+    if q.dry_run {
+        return Ok(preview_answer(&name, &state.engine.preview_machine(&space, &name, &body, format).await?));
+    }
     let (version, created) = state.engine.put_machine(&space, &name, &body, format).await?;
     Ok(ok(StatusCode::OK, json!({ "name": name, "version": version.get(), "created": created })))
 }

@@ -158,6 +158,7 @@ routes! {
             DefaultBodyLimit::max(functions::DEPLOY_BODY_LIMIT),
         ),
     },
+    "/v1/spaces/{space}/functions/{name}/component" => { Get Space(Reader) => functions::get_component },
     "/v1/spaces/{space}/functions/{name}/versions" => { Get Space(Reader) => functions::function_versions },
     "/v1/spaces/{space}/functions/{name}/invoke" => { Post Space(Writer) => functions::invoke_function },
     "/v1/spaces/{space}/functions/{name}/invocations" => { Get Space(Reader) => functions::list_invocations },

@@ -330,6 +330,7 @@ const BODILESS: &[&str] = &[
     "/v1/spaces/{space}/endpoints/{name}/enable",
     "/v1/spaces/{space}/endpoints/{name}/deliveries",
     "/v1/spaces/{space}/endpoints/{name}/deliveries/{id}/redrive",
+    "/v1/spaces/{space}/functions/{name}/component",
 ];
 
 /// Whether a concrete path matches a route template (`{x}` is one segment, `{*x}` the rest).

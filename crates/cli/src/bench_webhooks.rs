@@ -7,6 +7,12 @@
 //! With `--schedules N`, instead puts N interval triggers firing every second (each publishing
 //! a message), lets them fire for `--seconds`, and reports the fire lag: how long after its fire
 //! time each execution started, from the server's scheduling-lag histogram.
+//!
+//! With `--deliveries N`, measures the way out instead: starts a receiver on loopback, puts
+//! `--endpoints` endpoints aimed at it, publishes N messages from `--clients` publishers, and
+//! reports deliveries per second (every message to every endpoint, each signed) and the delivery
+//! latency (publish acknowledged until the receiver has it). The server must run with
+//! `--jobs-allow-private-networks` to reach the receiver.
 
 use std::time::{Duration, Instant};
 
@@ -35,6 +41,14 @@ pub struct WebhooksBenchArgs {
     /// With --schedules: how long to let them fire, in seconds.
     #[arg(long, default_value_t = 30, requires = "schedules")]
     pub seconds: u64,
+    /// Instead of webhooks in, publish this many messages and measure their delivery out to
+    /// --endpoints endpoints on a local receiver (the server needs
+    /// --jobs-allow-private-networks).
+    #[arg(long, value_name = "N", conflicts_with = "schedules")]
+    pub deliveries: Option<usize>,
+    /// With --deliveries: endpoints every message fans out to.
+    #[arg(long, default_value_t = 1, requires = "deliveries")]
+    pub endpoints: usize,
     /// Space the benchmark writes into.
     #[arg(long = "bench-space", id = "bench_space", default_value = "bench")]
     pub space: String,
@@ -45,8 +59,14 @@ const SECRET: &str = "whsec_YmVuY2gtd2ViaG9va3Mtc2VjcmV0LWtleQ==";
 
 /// Runs `bench webhooks`.
 pub async fn webhooks(args: WebhooksBenchArgs, target: &ClientBuilder, token: Option<&str>) -> anyhow::Result<()> {
-    if args.clients == 0 || args.requests == 0 || args.schedules == Some(0) || args.seconds == 0 {
-        bail!("--clients, --requests, --schedules and --seconds must be at least 1");
+    if args.clients == 0
+        || args.requests == 0
+        || args.schedules == Some(0)
+        || args.seconds == 0
+        || args.deliveries == Some(0)
+        || args.endpoints == 0
+    {
+        bail!("--clients, --requests, --schedules, --seconds, --deliveries and --endpoints must be at least 1");
     }
     let client = target.build()?;
     let http = target.reqwest_builder().build()?;
@@ -54,6 +74,9 @@ pub async fn webhooks(args: WebhooksBenchArgs, target: &ClientBuilder, token: Op
     let space = args.space.clone();
     if let Some(count) = args.schedules {
         return schedules(&http, &client, &base, &space, count, args.seconds, token).await;
+    }
+    if let Some(count) = args.deliveries {
+        return deliveries(&http, &client, &base, &space, count, args.endpoints, args.clients, token).await;
     }
 
     let put = |path: String, body: Value| {
@@ -195,6 +218,142 @@ async fn schedules(
     for i in 0..count {
         let url = format!("{base}/v1/spaces/{space}/triggers/bench-tick-{i}/pause");
         let _ = send(http.post(url), token).await.context("pausing the bench triggers");
+    }
+    Ok(())
+}
+
+/// What the receiver of `--deliveries` saw: when each (endpoint, seq) first arrived, and how
+/// many requests in all.
+#[derive(Default)]
+struct Received {
+    first: std::collections::HashMap<(String, u64), Instant>,
+    requests: u64,
+}
+
+/// `--deliveries N`: N messages out to `endpoints` endpoints on a local receiver.
+#[allow(clippy::too_many_arguments)]
+async fn deliveries(
+    http: &reqwest::Client,
+    client: &switchyard_client::Client,
+    base: &str,
+    space: &str,
+    count: usize,
+    endpoints: usize,
+    clients: usize,
+    token: Option<&str>,
+) -> anyhow::Result<()> {
+    use std::sync::{Arc, Mutex};
+    let received = Arc::new(Mutex::new(Received::default()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding the receiver")?;
+    let addr = listener.local_addr()?;
+    let seen = received.clone();
+    let app = axum::Router::new().route(
+        "/{endpoint}",
+        axum::routing::post(
+            move |axum::extract::Path(endpoint): axum::extract::Path<String>, body: axum::body::Bytes| {
+                let seen = seen.clone();
+                async move {
+                    let at = Instant::now();
+                    let seq = serde_json::from_slice::<Value>(&body).ok().and_then(|b| b["data"]["seq"].as_u64());
+                    let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner());
+                    seen.requests += 1;
+                    if let Some(seq) = seq {
+                        seen.first.entry((endpoint, seq)).or_insert(at);
+                    }
+                    axum::http::StatusCode::NO_CONTENT
+                }
+            },
+        ),
+    );
+    let receiver = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let put = |path: String, body: Value| {
+        http.put(format!("{base}/v1/spaces/{space}/{path}"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+    };
+    send(put("secrets/bench_out".into(), json!({ "value": SECRET })), token).await?;
+    for e in 0..endpoints {
+        let endpoint = json!({
+            "url": format!("http://{addr}/out-{e}"),
+            "secret": "{{secrets.bench_out}}",
+            "kinds": ["topic.message"],
+            "filter": "record.address.endsWith(':bench-out')",
+        });
+        send(put(format!("endpoints/bench-out-{e}"), endpoint), token).await?;
+    }
+    let before = client.metrics().await?;
+    let total = count * endpoints;
+    eprintln!("publishing {count} messages to {endpoints} endpoint(s) on {addr} ({total} deliveries)…");
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in 0..clients {
+        let (client, space) = (client.clone(), space.to_owned());
+        tasks.spawn(async move {
+            let mut acked = Vec::new();
+            let mut k = c;
+            while k < count {
+                let message = switchyard_client::Publish {
+                    payload: json!({ "n": k }),
+                    key: None,
+                    headers: Default::default(),
+                    idempotency_key: None,
+                };
+                let published = client.publish(&space, "bench-out", &message).await?;
+                acked.push((published.seq, Instant::now()));
+                k += clients;
+            }
+            Ok::<_, anyhow::Error>(acked)
+        });
+    }
+    let mut acked = std::collections::HashMap::new();
+    while let Some(result) = tasks.join_next().await {
+        acked.extend(result??);
+    }
+    let published_in = started.elapsed();
+    let mut last_progress = (0usize, Instant::now());
+    loop {
+        let done = received.lock().unwrap_or_else(|p| p.into_inner()).first.len();
+        if done >= total {
+            break;
+        }
+        if done > last_progress.0 {
+            last_progress = (done, Instant::now());
+        } else if last_progress.1.elapsed() > Duration::from_secs(30) {
+            receiver.abort();
+            bail!(
+                "{done} of {total} deliveries arrived and none for 30 s; does the server run with \
+                 --jobs-allow-private-networks (see `switchyard endpoint deliveries bench-out-0`)?"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let delivered_in = started.elapsed();
+    let after = client.metrics().await?;
+    let (requests, latencies) = {
+        let seen = received.lock().unwrap_or_else(|p| p.into_inner());
+        let mut latencies = histogram();
+        for ((_, seq), at) in &seen.first {
+            if let Some(sent) = acked.get(seq) {
+                let _ = latencies.record(at.saturating_duration_since(*sent).as_micros().max(1) as u64);
+            }
+        }
+        (seen.requests, latencies)
+    };
+    receiver.abort();
+    let cpu = counter(&after, "switchyard_process_cpu_seconds") - counter(&before, "switchyard_process_cpu_seconds");
+    println!(
+        "bench webhooks --deliveries: {count} messages to {endpoints} endpoint(s), {total} signed deliveries \
+         (standard-webhooks v1), {clients} publishers: published in {published_in:.2?}, all delivered after \
+         {delivered_in:.2?}: {:.0} deliveries/s; delivery latency (publish acknowledged to received) p50 {}  p99 {}; \
+         {requests} requests for {total} deliveries; server CPU {:.0} µs per delivery",
+        total as f64 / delivered_in.as_secs_f64(),
+        fmt_us(latencies.value_at_quantile(0.50)),
+        fmt_us(latencies.value_at_quantile(0.99)),
+        cpu * 1e6 / total as f64,
+    );
+    for e in 0..endpoints {
+        let _ = send(http.delete(format!("{base}/v1/spaces/{space}/endpoints/bench-out-{e}")), token).await;
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! Errors go to stderr as text, or under `--output json|jsonl` as one JSON object (`report`).
 
 mod address;
+mod apply;
 mod bench;
 mod bench_flow;
 mod bench_functions;
@@ -129,6 +130,11 @@ enum ClientCommand {
     /// Puts and inspects outbound webhook endpoints; lists and re-drives their deliveries.
     #[command(subcommand)]
     Endpoint(endpoints::EndpointCommand),
+    /// Creates or updates a space's resources from YAML documents (`kind: machine|flow|
+    /// function|trigger|endpoint|bucket`), idempotently; --dry-run prints the diff.
+    Apply(apply::ApplyArgs),
+    /// Writes a space's resources out as the documents `apply` takes.
+    Export(apply::ExportArgs),
 }
 
 /// A mistake in how the command was called; exits with code 2.
@@ -340,6 +346,8 @@ async fn run_client_command(command: ClientCommand, client: &Client, settings: &
         ClientCommand::Secret(cmd) => env::secret(cmd, client, settings).await,
         ClientCommand::Trigger(cmd) => triggers::trigger(cmd, client, settings).await,
         ClientCommand::Endpoint(cmd) => endpoints::endpoint(cmd, client, settings).await,
+        ClientCommand::Apply(args) => apply::apply(args, client, settings).await,
+        ClientCommand::Export(args) => apply::export(args, client, settings).await,
     }
 }
 

@@ -8,6 +8,7 @@
 //! must chain to a root the platform trusts (the operating system's store, through
 //! `rustls-platform-verifier`) or to a CA added with [`ClientBuilder::ca_cert_file`].
 
+mod config;
 mod endpoints;
 mod env;
 mod error;

@@ -146,6 +146,18 @@ impl Engine {
         body: &[u8],
         format: DefinitionFormat,
     ) -> Result<(MachineVersion, bool), EngineError> {
+        let (space_name, segment, compiled) = self.compile_flow_put(space, name, body, format).await?;
+        self.store_compiled_machine(space_name, segment, &compiled).await
+    }
+
+    /// Parses and compiles a flow put as `space:name`, with every check but storing.
+    pub(crate) async fn compile_flow_put(
+        &self,
+        space: &str,
+        name: &str,
+        body: &[u8],
+        format: DefinitionFormat,
+    ) -> Result<(switchyard_model::SpaceName, Segment, switchyard_model::CompiledMachine), EngineError> {
         let space_name = parse_space(space)?;
         let segment = parse_segment("flow name", name)?;
         let body = body.to_vec();
@@ -169,7 +181,7 @@ impl Engine {
                 "{space}:{name} is a machine, not a flow; a flow and a machine cannot share a name"
             )));
         }
-        self.store_compiled_machine(space_name, segment, &compiled).await
+        Ok((space_name, segment, compiled))
     }
 
     /// One version of a flow (the latest without `version`).

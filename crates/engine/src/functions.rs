@@ -546,6 +546,21 @@ impl Engine {
         Ok((FunctionView { summary, settings }, created))
     }
 
+    /// The component (WebAssembly bytes) of one version of a function (the latest without
+    /// `version`).
+    pub async fn function_component(
+        &self,
+        space: &str,
+        name: &str,
+        version: Option<u64>,
+    ) -> Result<Vec<u8>, EngineError> {
+        let space = parse_space(space)?;
+        let name = parse_segment("function name", name)?;
+        let record =
+            self.store.get_function(&space, &name, version).await?.ok_or_else(|| not_found(&space, &name, version))?;
+        Ok(record.component)
+    }
+
     /// One version of a function (the latest without `version`).
     pub async fn get_function(
         &self,

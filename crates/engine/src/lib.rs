@@ -14,6 +14,7 @@
 //!   or operation, so one operation sees one `now` and tests can move time.
 
 pub mod auth;
+pub mod config;
 pub mod endpoints;
 pub mod env;
 mod error;
@@ -442,6 +443,33 @@ impl Engine {
         body: &[u8],
         format: DefinitionFormat,
     ) -> Result<(MachineVersion, bool), EngineError> {
+        let (space, name, compiled) = self.compile_machine_put(space, name, body, format).await?;
+        self.store_compiled_machine(space, name, &compiled).await
+    }
+
+    /// Checks a machine definition as [`Engine::put_machine`] would, without storing it: its
+    /// canonical form and the current version's, if any.
+    pub async fn preview_machine(
+        &self,
+        space: &str,
+        name: &str,
+        body: &[u8],
+        format: DefinitionFormat,
+    ) -> Result<config::Preview, EngineError> {
+        let (space, name, compiled) = self.compile_machine_put(space, name, body, format).await?;
+        check_own_space(&space, &compiled)?;
+        let current = self.store.get_machine(&space, &name, None).await?.map(|m| m.definition);
+        Ok(config::Preview { current, definition: compiled.canonical_json().clone() })
+    }
+
+    /// Parses and compiles a machine put as `space:name`, with every check but storing.
+    async fn compile_machine_put(
+        &self,
+        space: &str,
+        name: &str,
+        body: &[u8],
+        format: DefinitionFormat,
+    ) -> Result<(SpaceName, Segment, CompiledMachine), EngineError> {
         let space = parse_space(space)?;
         let name = parse_segment("machine name", name)?;
         // Parsing and compiling cost CPU in proportion to the text (up to the body limit):
@@ -473,7 +501,7 @@ impl Engine {
                 "{space}:{name} is a flow; change it by putting the flow (a flow and a machine cannot share a name)"
             )));
         }
-        self.store_compiled_machine(space, name, &compiled).await
+        Ok((space, name, compiled))
     }
 
     /// Stores a compiled machine (a machine's or a flow's) once its functions and children are
@@ -484,30 +512,7 @@ impl Engine {
         name: Segment,
         compiled: &CompiledMachine,
     ) -> Result<(MachineVersion, bool), EngineError> {
-        // A state invokes functions and starts machines of its own space only: a token granted
-        // this space must not reach into another through a machine.
-        let mut invoked = compiled.invoked_functions();
-        invoked.extend(compiled.invoked_machines());
-        let foreign: Vec<serde_json::Value> = invoked
-            .into_iter()
-            .filter(|(_, target)| target.split_once(':').is_some_and(|(other, _)| other != space.as_str()))
-            .map(|(path, target)| {
-                let message = format!(
-                    "\"{target}\" is in another space; a machine of {space} invokes functions and machines of {space}"
-                );
-                serde_json::json!({ "path": path, "message": message })
-            })
-            .collect();
-        if let Some(first) = foreign.first() {
-            return Err(EngineError::Validation {
-                message: format!(
-                    "{}: {}",
-                    first["path"].as_str().unwrap_or(""),
-                    first["message"].as_str().unwrap_or("")
-                ),
-                details: serde_json::json!({ "errors": foreign }),
-            });
-        }
+        check_own_space(&space, compiled)?;
         let put = self.execute(PutMachine { space, name, definition: compiled.canonical_json().clone() }).await?;
         Ok((put.version, put.created))
     }
@@ -1270,4 +1275,28 @@ impl AdminTokenFiles {
     fn sync_dir(&self) -> std::io::Result<()> {
         std::fs::File::open(&self.dir)?.sync_all()
     }
+}
+
+/// Refuses a machine (or flow) that invokes functions or starts machines of another space: a
+/// token granted one space must not reach into another through a machine.
+pub(crate) fn check_own_space(space: &SpaceName, compiled: &CompiledMachine) -> Result<(), EngineError> {
+    let mut invoked = compiled.invoked_functions();
+    invoked.extend(compiled.invoked_machines());
+    let foreign: Vec<serde_json::Value> = invoked
+        .into_iter()
+        .filter(|(_, target)| target.split_once(':').is_some_and(|(other, _)| other != space.as_str()))
+        .map(|(path, target)| {
+            let message = format!(
+                "\"{target}\" is in another space; a machine of {space} invokes functions and machines of {space}"
+            );
+            serde_json::json!({ "path": path, "message": message })
+        })
+        .collect();
+    if let Some(first) = foreign.first() {
+        return Err(EngineError::Validation {
+            message: format!("{}: {}", first["path"].as_str().unwrap_or(""), first["message"].as_str().unwrap_or("")),
+            details: serde_json::json!({ "errors": foreign }),
+        });
+    }
+    Ok(())
 }
