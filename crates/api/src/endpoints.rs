@@ -71,6 +71,7 @@ fn endpoint_view(view: &EndpointView) -> Value {
             "consecutive_failures": h.consecutive_failures,
             "open_until": h.open_until.map(|t| t.to_rfc3339()),
             "slowed_until": h.slowed_until.map(|t| t.to_rfc3339()),
+            "consumer": h.consumer,
         },
         "created_at": r.created_at.to_rfc3339(),
         "updated_at": r.updated_at.to_rfc3339(),

@@ -94,12 +94,17 @@ pub async fn deploy_function(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path((space, name)): Path<(String, String)>,
+    Query(q): Query<crate::handlers::DryRunQuery>,
     Json(body): Json<DeployBody>,
 ) -> Result<Response> {
     caller.require(&parse_space(&space)?, Role::Writer)?;
     let component = base64::engine::general_purpose::STANDARD
         .decode(body.component_base64.as_bytes())
         .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("component_base64 is not standard base64: {e}")))?;
+    if q.dry_run {
+        let preview = state.engine.preview_function(&space, &name, component, body.settings).await?;
+        return Ok(crate::handlers::preview_answer(&name, &preview));
+    }
     let (view, created) = state.engine.deploy_function(&space, &name, component, body.settings).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     let mut body = function_json(&view);

@@ -110,7 +110,7 @@ pub(crate) fn preview_answer(name: &str, preview: &switchyard_engine::config::Pr
             "dry_run": true,
             "name": name,
             "created": preview.current.is_none(),
-            "changed": preview.changed(),
+            "changed": preview.changed,
             "current": preview.current,
             "definition": preview.definition,
         }),

@@ -154,6 +154,13 @@ fn read_documents(path: &Path) -> anyhow::Result<Vec<Document>> {
                 if body.keys().any(|k| k != "history") {
                     return Err(UsageError(format!("{origin}: a bucket has `name` and `history` only")).into());
                 }
+                if let Some(history) = body.get("history")
+                    && history.as_u64().and_then(|h| u32::try_from(h).ok()).is_none_or(|h| h == 0)
+                {
+                    return Err(
+                        UsageError(format!("{origin}: a bucket's `history` is a whole number of at least 1")).into()
+                    );
+                }
             }
             docs.push(Document { kind, name, body, component, origin });
         }
@@ -176,6 +183,16 @@ enum Outcome {
 pub async fn apply(args: ApplyArgs, client: &Client, settings: &Settings) -> anyhow::Result<()> {
     let space = &settings.space;
     let docs = read_documents(&args.path)?;
+    if !args.dry_run {
+        // Every document is checked by the server before any is put: one it would refuse stops
+        // the apply with nothing changed.
+        for doc in &docs {
+            if let Err(e) = preview(client, space, doc).await {
+                eprintln!("{}: {} {} would fail; nothing was applied", doc.origin, doc.kind, doc.name);
+                return Err(e);
+            }
+        }
+    }
     let mut results = Vec::new();
     let (mut created, mut updated, mut unchanged) = (0, 0, 0);
     for doc in &docs {
@@ -252,7 +269,8 @@ fn diff(current: Option<&Value>, new: &Value) -> String {
 async fn put(client: &Client, space: &str, doc: &Document) -> anyhow::Result<(Outcome, Option<String>)> {
     match doc.kind {
         "bucket" => {
-            let history = doc.body.get("history").and_then(Value::as_u64).map(|h| h as u32);
+            // Checked by `read_documents`; absent, the server's default.
+            let history = doc.body.get("history").and_then(Value::as_u64).and_then(|h| u32::try_from(h).ok());
             let before = client.get_resource(space, "kv", &doc.name).await?;
             let bucket = client.put_bucket(space, &doc.name, history).await?;
             Ok((
@@ -265,20 +283,8 @@ async fn put(client: &Client, space: &str, doc: &Document) -> anyhow::Result<(Ou
             ))
         }
         "function" => {
-            let path = doc.component.as_ref().context("a function's component")?;
-            let bytes = std::fs::read(path).map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())))?;
-            let mut body = doc.body.clone();
-            body.insert("component_base64".into(), json!(base64::engine::general_purpose::STANDARD.encode(&bytes)));
-            let answer = client
-                .put_resource(
-                    space,
-                    "functions",
-                    &doc.name,
-                    Value::Object(body).to_string().into_bytes(),
-                    "application/json",
-                    false,
-                )
-                .await?;
+            let body = function_body(doc)?;
+            let answer = client.put_resource(space, "functions", &doc.name, body, "application/json", false).await?;
             let version = answer["version"].as_u64();
             Ok((
                 match answer["created"].as_bool() {
@@ -316,16 +322,15 @@ async fn put(client: &Client, space: &str, doc: &Document) -> anyhow::Result<(Ou
 async fn preview(client: &Client, space: &str, doc: &Document) -> anyhow::Result<(Outcome, Option<String>)> {
     match doc.kind {
         "bucket" => {
-            let history = doc.body.get("history").and_then(Value::as_u64);
+            // A put without `history` sets the default.
+            let history = doc
+                .body
+                .get("history")
+                .and_then(Value::as_u64)
+                .unwrap_or(u64::from(switchyard_model::DEFAULT_KV_HISTORY));
             match client.get_resource(space, "kv", &doc.name).await? {
-                None => Ok((
-                    Outcome::Created(None),
-                    Some(diff(
-                        None,
-                        &json!({ "history": history.unwrap_or(u64::from(switchyard_model::DEFAULT_KV_HISTORY)) }),
-                    )),
-                )),
-                Some(b) if history.is_some() && b["history"].as_u64() != history => Ok((
+                None => Ok((Outcome::Created(None), Some(diff(None, &json!({ "history": history }))))),
+                Some(b) if b["history"].as_u64() != Some(history) => Ok((
                     Outcome::Updated(None),
                     Some(diff(Some(&json!({ "history": b["history"] })), &json!({ "history": history }))),
                 )),
@@ -333,53 +338,45 @@ async fn preview(client: &Client, space: &str, doc: &Document) -> anyhow::Result
             }
         }
         "function" => {
-            let path = doc.component.as_ref().context("a function's component")?;
-            let bytes = std::fs::read(path).map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())))?;
-            let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
-            match client.get_resource(space, "functions", &doc.name).await? {
-                None => Ok((Outcome::Created(Some(1)), None)),
-                Some(current) => {
-                    let same_component = current["digest"].as_str() == Some(digest.as_str());
-                    // The stored settings are complete (defaults filled in): compare the fields
-                    // the document sets.
-                    let changed: Vec<(&String, &Value)> = doc
-                        .body
-                        .iter()
-                        // Secret values are never shown back: not compared.
-                        .filter(|(k, v)| k.as_str() != "secrets" && current["settings"].get(k.as_str()) != Some(v))
-                        .collect();
-                    if same_component && changed.is_empty() {
-                        return Ok((Outcome::Unchanged, None));
-                    }
-                    let mut old = Map::new();
-                    let mut new = Map::new();
-                    if !same_component {
-                        old.insert("digest".into(), current["digest"].clone());
-                        new.insert("digest".into(), json!(digest));
-                    }
-                    for (k, v) in changed {
-                        old.insert(k.clone(), current["settings"].get(k.as_str()).cloned().unwrap_or(Value::Null));
-                        new.insert(k.clone(), v.clone());
-                    }
-                    let next = current["version"].as_u64().map(|v| v + 1);
-                    Ok((Outcome::Updated(next), Some(diff(Some(&Value::Object(old)), &Value::Object(new)))))
-                }
-            }
+            let body = function_body(doc)?;
+            let answer = client.put_resource(space, "functions", &doc.name, body, "application/json", true).await?;
+            Ok(preview_outcome(&answer))
         }
         kind => {
             let body = Value::Object(doc.body.clone()).to_string().into_bytes();
             let answer =
                 client.put_resource(space, collection(kind), &doc.name, body, "application/json", true).await?;
-            let (created, changed) = (answer["created"] == true, answer["changed"] == true);
-            Ok(if created {
-                (Outcome::Created(Some(1)), Some(diff(None, &answer["definition"])))
-            } else if changed {
-                (Outcome::Updated(None), Some(diff(Some(&answer["current"]), &answer["definition"])))
-            } else {
-                (Outcome::Unchanged, None)
-            })
+            Ok(preview_outcome(&answer))
         }
     }
+}
+
+/// A dry run's answer as an outcome and its diff.
+fn preview_outcome(answer: &Value) -> (Outcome, Option<String>) {
+    let (created, changed) = (answer["created"] == true, answer["changed"] == true);
+    if created {
+        (Outcome::Created(Some(1)), Some(diff(None, &answer["definition"])))
+    } else if changed {
+        let diff = diff(Some(&answer["current"]), &answer["definition"]);
+        // A change the stored forms do not show: a secret's value, how a flow compiles.
+        let diff = if diff.is_empty() {
+            "    (a change the stored form does not show: a secret's value, or how it compiles)\n".to_owned()
+        } else {
+            diff
+        };
+        (Outcome::Updated(None), Some(diff))
+    } else {
+        (Outcome::Unchanged, None)
+    }
+}
+
+/// A function document as the deploy route takes it: its settings and its component.
+fn function_body(doc: &Document) -> anyhow::Result<Vec<u8>> {
+    let path = doc.component.as_ref().context("a function's component")?;
+    let bytes = std::fs::read(path).map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())))?;
+    let mut body = doc.body.clone();
+    body.insert("component_base64".into(), json!(base64::engine::general_purpose::STANDARD.encode(&bytes)));
+    Ok(Value::Object(body).to_string().into_bytes())
 }
 
 /// Runs `switchyard export`.

@@ -44,7 +44,7 @@ pub struct WebhooksBenchArgs {
     /// Instead of webhooks in, publish this many messages and measure their delivery out to
     /// --endpoints endpoints on a local receiver (the server needs
     /// --jobs-allow-private-networks).
-    #[arg(long, value_name = "N", conflicts_with = "schedules")]
+    #[arg(long, value_name = "N", conflicts_with_all = ["schedules", "requests"])]
     pub deliveries: Option<usize>,
     /// With --deliveries: endpoints every message fans out to.
     #[arg(long, default_value_t = 1, requires = "deliveries")]
@@ -312,8 +312,20 @@ async fn deliveries(
     }
     let published_in = started.elapsed();
     let mut last_progress = (0usize, Instant::now());
+    let delete_endpoints = || async {
+        for e in 0..endpoints {
+            let _ = send(http.delete(format!("{base}/v1/spaces/{space}/endpoints/bench-out-{e}")), token).await;
+        }
+    };
     loop {
-        let done = received.lock().unwrap_or_else(|p| p.into_inner()).first.len();
+        // Only this run's messages count (a pending delivery of an earlier run may arrive too).
+        let done = received
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .first
+            .keys()
+            .filter(|(_, seq)| acked.contains_key(seq))
+            .count();
         if done >= total {
             break;
         }
@@ -321,6 +333,7 @@ async fn deliveries(
             last_progress = (done, Instant::now());
         } else if last_progress.1.elapsed() > Duration::from_secs(30) {
             receiver.abort();
+            delete_endpoints().await;
             bail!(
                 "{done} of {total} deliveries arrived and none for 30 s; does the server run with \
                  --jobs-allow-private-networks (see `switchyard endpoint deliveries bench-out-0`)?"
@@ -352,8 +365,6 @@ async fn deliveries(
         fmt_us(latencies.value_at_quantile(0.99)),
         cpu * 1e6 / total as f64,
     );
-    for e in 0..endpoints {
-        let _ = send(http.delete(format!("{base}/v1/spaces/{space}/endpoints/bench-out-{e}")), token).await;
-    }
+    delete_endpoints().await;
     Ok(())
 }

@@ -162,6 +162,8 @@ async fn a_configuration_with_a_bad_document_applies_nothing() {
         ("kind: bucket\nname: ok\n---\nkind: function\nname: f\n", "needs `component`"),
         ("kind: bucket\nname: ok\n---\nkind: function\nname: f\ncomponent: nope.wasm\n", "is not a file"),
         ("kind: bucket\nname: ok\n---\n- a list\n", "a document is a map"),
+        ("kind: bucket\nname: ok\n---\nkind: bucket\nname: b2\nhistory: 4294967297\n", "whole number"),
+        ("kind: bucket\nname: ok\n---\nkind: bucket\nname: b2\nhistory: 0\n", "whole number"),
     ];
     for (text, expected) in cases {
         std::fs::write(&file, text).expect("write");
@@ -170,9 +172,14 @@ async fn a_configuration_with_a_bad_document_applies_nothing() {
         let (status, _) = http.get("/v1/spaces/acme/kv/ok").await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{text:?}: nothing is applied");
     }
-    // A document the server refuses stops the apply there, naming it.
-    std::fs::write(&file, "kind: trigger\nname: t\nsource: { cron: { schedule: 'not cron' } }\ntarget: { flow: x }\n")
-        .expect("write");
+    // A document the server would refuse stops the apply before anything is put, naming it.
+    std::fs::write(
+        &file,
+        "kind: bucket\nname: ok\n---\nkind: trigger\nname: t\nsource: { cron: { schedule: 'not cron' } }\ntarget: { flow: x }\n",
+    )
+    .expect("write");
     let error = run(&mut server.cli(), &["--space", "acme", "apply", "-f", file_arg]).fails(1);
-    assert!(error.contains("trigger t") && error.contains("source.cron"), "{error}");
+    assert!(error.contains("trigger t would fail; nothing was applied") && error.contains("source.cron"), "{error}");
+    let (status, _) = http.get("/v1/spaces/acme/kv/ok").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the bucket before it was not put");
 }

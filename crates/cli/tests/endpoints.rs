@@ -470,3 +470,33 @@ async fn every_record_is_delivered_across_a_sigkill() {
     assert!(ids_by_seq.values().all(|ids| ids.len() == 1), "one webhook-id per record");
     drop(killed);
 }
+
+/// Consumers take no job slot and do not count against a space's running-job limit: with a
+/// limit of 2 running jobs per space, three endpoints (three always-running consumers) still
+/// deliver, and the endpoint shows its consumer running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumers_do_not_starve_the_deliveries_they_feed() {
+    let server =
+        TestServer::start_with(&["--jobs-allow-private-networks", "--job-space-limit", "2", "--job-slots", "2"]);
+    let http = Http::new(&server);
+    set_secrets(&http).await;
+    let receiver = Target::start(vec![Answer::status(200)]).await;
+    for name in ["a", "b", "c"] {
+        put_endpoint(
+            &http,
+            name,
+            &format!("url: {}\nsecret: '{{{{secrets.hook_secret}}}}'\nkinds: [topic.message]\n", receiver.url("/")),
+        )
+        .await;
+    }
+    publish(&http, json!({ "n": 1 })).await;
+    for name in ["a", "b", "c"] {
+        delivery_in(&http, name, "succeeded").await;
+    }
+    let view = ok(http.get("/v1/spaces/acme/endpoints/a").await).await;
+    assert_eq!(view["health"]["consumer"], "running", "{view}");
+    // The lane is the server's own.
+    let (status, body) =
+        http.post("/v1/spaces/acme/jobs", json!({ "kind": "noop", "concurrency_key": "log-consumer" })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+}

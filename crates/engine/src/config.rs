@@ -20,12 +20,17 @@ pub struct Preview {
     pub current: Option<Value>,
     /// The definition the put would store (normalised).
     pub definition: Value,
+    /// Whether the put would change anything (decided as the put decides it, which may see
+    /// more than `current` and `definition` show: a flow's whole compiled machine, a
+    /// function's secret values).
+    pub changed: bool,
 }
 
 impl Preview {
-    /// Whether the put would change anything.
-    pub fn changed(&self) -> bool {
-        self.current.as_ref() != Some(&self.definition)
+    /// A preview whose change is the difference of the two forms shown.
+    pub fn of(current: Option<Value>, definition: Value) -> Preview {
+        let changed = current.as_ref() != Some(&definition);
+        Preview { current, definition, changed }
     }
 }
 
@@ -41,9 +46,11 @@ impl Engine {
         let (space, name, compiled) = self.compile_flow_put(space, name, body, format).await?;
         crate::check_own_space(&space, &compiled)?;
         let definition = compiled.flow().cloned().unwrap_or(Value::Null);
-        let current =
-            self.store.get_machine(&space, &name, None).await?.and_then(|m| m.definition.get("flow").cloned());
-        Ok(Preview { current, definition })
+        let stored = self.store.get_machine(&space, &name, None).await?.map(|m| m.definition);
+        // The put compares the whole compiled machine; the flow as written is what is shown.
+        let changed = stored.as_ref() != Some(compiled.canonical_json());
+        let current = stored.and_then(|d| d.get("flow").cloned());
+        Ok(Preview { current, definition, changed })
     }
 
     /// What putting a trigger would store ([`Engine::put_trigger`]'s checks, no write).
@@ -60,7 +67,7 @@ impl Engine {
         let definition = serde_json::to_value(&compiled.definition)
             .map_err(|e| EngineError::validation(format!("the trigger cannot be stored: {e}")))?;
         let current = self.store.get_trigger(&space, &name).await?.map(|t| t.definition);
-        Ok(Preview { current, definition })
+        Ok(Preview::of(current, definition))
     }
 
     /// What putting an endpoint would store ([`Engine::put_endpoint`]'s checks, no write).
@@ -77,6 +84,6 @@ impl Engine {
         let definition = serde_json::to_value(&compiled.definition)
             .map_err(|e| EngineError::validation(format!("the endpoint cannot be stored: {e}")))?;
         let current = self.store.get_endpoint(&space, &name).await?.map(|e| e.definition);
-        Ok(Preview { current, definition })
+        Ok(Preview::of(current, definition))
     }
 }

@@ -90,6 +90,9 @@ pub struct EndpointHealth {
     pub open_until: Option<Timestamp>,
     /// Held back after a `429`/`502`/`504` until then (on this node).
     pub slowed_until: Option<Timestamp>,
+    /// Its consumer's status (`running`, `pending`; `dead` when it gave up: put the endpoint
+    /// again); `None` while disabled.
+    pub consumer: Option<&'static str>,
 }
 
 /// An endpoint of this node's maps: (space, name).
@@ -361,6 +364,7 @@ impl Engine {
                 }
                 let payload = json!({
                     "endpoint": name,
+                    "endpoint_created_ms": record.created_at.0,
                     "seq": r.seq.0,
                     "type": r.kind,
                     "message": message(&record_value),
@@ -442,6 +446,14 @@ impl Engine {
             }
             Err(e) => return Err(Failure::engine(e.into())),
         };
+        // A delivery belongs to the endpoint that read its record: one deleted and put again
+        // under the same name (another URL, another secret) does not receive it.
+        if job.payload.get("endpoint_created_ms").and_then(Value::as_i64).is_some_and(|ms| ms != record.created_at.0) {
+            return Err(Failure::permanent(
+                "endpoint_not_found",
+                format!("endpoint {space}:{name} was deleted and put again; this delivery belonged to the one before"),
+            ));
+        }
         if let Some(reason) = &record.disabled {
             return Err(Failure::permanent(
                 "endpoint_disabled",
@@ -451,10 +463,14 @@ impl Engine {
         let compiled = self.compiled_endpoint(&record).map_err(Failure::engine)?;
         let key = key_of(&space, &name);
         let now = self.now().0;
-        if let Some(until) = self.admit(&key, now, compiled.timeout_ms) {
-            let jitter = (rand::random::<f64>() * 500.0) as i64;
-            return Err(Failure::deferred(Timestamp(until + jitter)));
-        }
+        let probe = match self.admit(&key, now, compiled.timeout_ms) {
+            Ok(probe) => probe,
+            Err(until) => {
+                // Spread out, so that a backlog held back together does not come due together.
+                let jitter = (rand::random::<f64>() * 2_000.0) as i64;
+                return Err(Failure::deferred(Timestamp(until + jitter)));
+            }
+        };
         let result = self.send_delivery(job, &space, &compiled).await;
         let answer = match &result {
             Ok(_) => Answer::Delivered,
@@ -466,7 +482,7 @@ impl Engine {
                 None => Answer::NotSent,
             },
         };
-        self.settle(&key, self.now().0, answer, &compiled);
+        self.settle(&key, self.now().0, answer, probe, &compiled);
         match result {
             Ok(value) => Ok(Some(value)),
             Err((failure, Some(410))) => {
@@ -542,7 +558,16 @@ impl Engine {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
-        let text = response.bytes().await.unwrap_or_default();
+        // Only the start of the answer is kept: read that much and drop the connection, however
+        // much the endpoint sends.
+        let mut response = response;
+        let mut text = Vec::new();
+        while text.len() < MAX_RESPONSE {
+            match response.chunk().await {
+                Ok(Some(chunk)) => text.extend_from_slice(&chunk[..chunk.len().min(MAX_RESPONSE - text.len())]),
+                Ok(None) | Err(_) => break,
+            }
+        }
         let latency_ms = started.elapsed().as_millis() as u64;
         let snippet = String::from_utf8_lossy(&text[..text.len().min(MAX_RESPONSE)]).into_owned();
         if status.is_success() {
@@ -579,29 +604,33 @@ impl Engine {
         }
     }
 
-    /// Whether a delivery may go now; when it may not, until when it waits.
-    fn admit(&self, key: &EndpointKey, now: i64, timeout_ms: u64) -> Option<i64> {
+    /// Whether a delivery may go now (`Ok(true)` when it is the half-open breaker's probe);
+    /// when it may not, until when it waits.
+    fn admit(&self, key: &EndpointKey, now: i64, timeout_ms: u64) -> Result<bool, i64> {
         let mut circuits = self.endpoints.circuits.lock().unwrap_or_else(|p| p.into_inner());
         let circuit = circuits.entry(key.clone()).or_default();
         if circuit.slowed_until > now {
-            return Some(circuit.slowed_until);
+            return Err(circuit.slowed_until);
         }
-        let open_until = circuit.open_until?;
+        let Some(open_until) = circuit.open_until else { return Ok(false) };
         if now < open_until {
-            return Some(open_until);
+            return Err(open_until);
         }
-        // Half-open: one probe at a time; the others wait for its answer.
+        // Half-open: one probe at a time; the others wait for its answer (looking again within
+        // a few seconds, so a quick answer is not waited on for the probe's whole timeout).
         if let Some(probe) = circuit.probe_until
             && probe > now
         {
-            return Some(probe.min(now + 1_000));
+            return Err(probe.min(now + 5_000));
         }
         circuit.probe_until = Some(now + i64::try_from(timeout_ms).unwrap_or(i64::MAX / 2) + 1_000);
-        None
+        Ok(true)
     }
 
-    /// Updates the breaker and the slow-down with how a request ended.
-    fn settle(&self, key: &EndpointKey, now: i64, answer: Answer, compiled: &CompiledEndpoint) {
+    /// Updates the breaker and the slow-down with how a request ended (`probe`: it was the
+    /// half-open breaker's probe). Only the probe's answer reopens the breaker: requests that
+    /// were already in flight when it opened fail late without pushing it further open.
+    fn settle(&self, key: &EndpointKey, now: i64, answer: Answer, probe: bool, compiled: &CompiledEndpoint) {
         let mut circuits = self.endpoints.circuits.lock().unwrap_or_else(|p| p.into_inner());
         let circuit = circuits.entry(key.clone()).or_default();
         let counts = match answer {
@@ -612,7 +641,9 @@ impl Engine {
             Answer::Failed => true,
             Answer::NotSent => {
                 // A probe that was not sent leaves the breaker half-open for the next one.
-                circuit.probe_until = None;
+                if probe {
+                    circuit.probe_until = None;
+                }
                 return;
             }
             Answer::SlowDown { retry_after_ms, counts } => {
@@ -624,10 +655,16 @@ impl Engine {
             }
         };
         if !counts {
+            // Not a failure of the endpoint (a 429): a probe that met one proved nothing.
+            if probe {
+                circuit.probe_until = None;
+            }
             return;
         }
         circuit.failures = circuit.failures.saturating_add(1);
-        if circuit.open_until.is_some() {
+        if circuit.open_until.is_some() && !probe {
+            // A request that was in flight when the breaker opened: counted, nothing more.
+        } else if circuit.open_until.is_some() {
             // A failed probe: open again, for twice as long.
             circuit.cooldown_ms = (circuit.cooldown_ms.max(compiled.breaker_cooldown_ms) * 2).min(MAX_COOLDOWN_MS);
             circuit.open_until = Some(now + i64::try_from(circuit.cooldown_ms).unwrap_or(0));
@@ -717,6 +754,9 @@ impl Engine {
             breaker: "closed",
             ..EndpointHealth::default()
         };
+        if let Some(id) = &record.consumer_job {
+            health.consumer = self.store.get_job(&record.space, id).await?.map(|job| job.status.as_str());
+        }
         let now = self.now().0;
         if let Some(circuit) =
             self.endpoints.circuits.lock().unwrap_or_else(|p| p.into_inner()).get(&key_of(&record.space, &record.name))
@@ -756,11 +796,12 @@ fn consumer_spec(space: &SpaceName, name: &Segment, now: Timestamp) -> Result<Jo
         target: endpoint_address(space.as_str(), name.as_ref()),
         payload: json!({ "endpoint": name, "role": "consumer" }),
         priority: 0,
-        concurrency_key: None,
+        concurrency_key: Some(switchyard_model::jobs::LOG_CONSUMER_LANE.to_owned()),
         idempotency_key: None,
         run_at: now,
-        // Reading or enqueuing failed for a reason that may pass: for about a day, backing off
-        // to a minute.
+        // Reading or enqueuing failed for a reason that may pass: 1,000 attempts backing off to a
+        // minute (about 16 hours); a consumer that gave up is started again by putting the
+        // endpoint (its health shows `consumer: dead`).
         retry: RetryPolicy {
             max_attempts: 1000,
             initial_ms: 1_000,

@@ -520,6 +520,37 @@ impl Engine {
 
     /// Deploys a component: compiles and checks it, then stores it as a new version unless the
     /// latest version has the same component and settings.
+    /// What deploying would store ([`Engine::deploy_function`]'s checks, the component loaded,
+    /// no write): the component's digest and the settings (secrets by name), now and after.
+    /// A change of a secret's value counts as a change, as it does for the deploy.
+    pub async fn preview_function(
+        &self,
+        space: &str,
+        name: &str,
+        component: Vec<u8>,
+        settings: FunctionSettings,
+    ) -> Result<crate::config::Preview, EngineError> {
+        let functions = self.functions()?;
+        let space = parse_space(space)?;
+        let name = parse_segment("function name", name)?;
+        if component.len() > MAX_COMPONENT_BYTES {
+            return Err(EngineError::validation(format!("a component is at most {} MiB", MAX_COMPONENT_BYTES >> 20)));
+        }
+        let settings =
+            settings.resolve(functions.runtime.max_memory_bytes(), functions.runtime.memory_budget_bytes())?;
+        let digest = switchyard_runtime::component_digest(&component);
+        functions.runtime.load(&digest, Arc::new(component)).await.map_err(component_error)?;
+        let config = serde_json::to_value(&settings).map_err(|e| EngineError::bad_request(e.to_string()))?;
+        let definition = json!({ "digest": digest, "settings": settings.redacted() });
+        let Some(latest) = self.store.get_function(&space, &name, None).await? else {
+            return Ok(crate::config::Preview { current: None, definition, changed: true });
+        };
+        let changed = latest.summary.digest != digest || latest.summary.config != config;
+        let current = FunctionView::from_summary(latest.summary)
+            .map(|view| json!({ "digest": view.summary.digest, "settings": view.settings.redacted() }))?;
+        Ok(crate::config::Preview { current: Some(current), definition, changed })
+    }
+
     pub async fn deploy_function(
         &self,
         space: &str,

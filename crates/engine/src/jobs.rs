@@ -139,6 +139,8 @@ pub(crate) struct Scheduler {
     owner: String,
     /// The ids of the jobs this node holds.
     held: Mutex<HashSet<String>>,
+    /// How many of them are log consumers (`LOG_CONSUMER_LANE`), which take no slot.
+    consumers: AtomicU64,
     /// Wakes the scheduler: a local enqueue or a freed slot.
     wake: tokio::sync::Notify,
     http: reqwest::Client,
@@ -156,6 +158,12 @@ impl Engine {
             && (key.is_empty() || key.len() > 128)
         {
             return Err(EngineError::validation("concurrency_key must be 1 to 128 characters"));
+        }
+        if request.concurrency_key.as_deref() == Some(switchyard_model::jobs::LOG_CONSUMER_LANE) {
+            return Err(EngineError::validation(format!(
+                "concurrency_key \"{}\" is reserved for the server's log consumers",
+                switchyard_model::jobs::LOG_CONSUMER_LANE
+            )));
         }
         let target = job_target(&space, kind.as_ref(), &request.payload)?;
         let retry = request.retry.unwrap_or_default();
@@ -339,6 +347,7 @@ impl Engine {
             config,
             owner,
             held: Mutex::new(HashSet::new()),
+            consumers: AtomicU64::new(0),
             wake: tokio::sync::Notify::new(),
             http,
         });
@@ -381,6 +390,11 @@ impl Engine {
         });
         Ok(())
     }
+}
+
+/// Whether a job reads the log for as long as it is wanted (it takes no slot).
+fn is_log_consumer(job: &JobRecord) -> bool {
+    job.concurrency_key.as_deref() == Some(switchyard_model::jobs::LOG_CONSUMER_LANE)
 }
 
 /// Refuses a retry policy that breaks a rule, naming every broken field (under `retry`).
@@ -535,7 +549,8 @@ async fn run_scheduler(engine: std::sync::Weak<Engine>, cancel: CancellationToke
         let Some(engine) = engine.upgrade() else { return };
         let Some(scheduler) = engine.jobs.get().cloned() else { return };
         let held = scheduler.held.lock().unwrap_or_else(|p| p.into_inner()).len();
-        let free = scheduler.config.slots.saturating_sub(held);
+        let consumers = usize::try_from(scheduler.consumers.load(Ordering::Relaxed)).unwrap_or(0);
+        let free = scheduler.config.slots.saturating_sub(held.saturating_sub(consumers));
         let mut full_round = false;
         // A read first: an idle node writes nothing (a lease round is a write transaction).
         let next = match engine.store.next_job_wakeup().await {
@@ -566,11 +581,18 @@ async fn run_scheduler(engine: std::sync::Weak<Engine>, cancel: CancellationToke
                         metrics.attempts.fetch_add(1, Ordering::Relaxed);
                         metrics.observe_lag(u64::try_from(now.0.saturating_sub(job.run_at.0)).unwrap_or(0));
                         scheduler.held.lock().unwrap_or_else(|p| p.into_inner()).insert(job.id.clone());
+                        let consumer = is_log_consumer(&job);
+                        if consumer {
+                            scheduler.consumers.fetch_add(1, Ordering::Relaxed);
+                        }
                         let runner = engine.clone();
                         let id = job.id.clone();
                         if engine.supervisor.spawn_work("job", async move { runner.run_job(job).await }).is_err() {
                             // Shutting down: the lease ends and another node takes the job.
                             scheduler.held.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+                            if consumer {
+                                scheduler.consumers.fetch_sub(1, Ordering::Relaxed);
+                            }
                         }
                     }
                 }
@@ -687,6 +709,9 @@ impl Engine {
             Err(e) => tracing::warn!(job = %job.id, error = %e, "recording a job's attempt failed"),
         }
         scheduler.held.lock().unwrap_or_else(|p| p.into_inner()).remove(&job.id);
+        if is_log_consumer(&job) {
+            scheduler.consumers.fetch_sub(1, Ordering::Relaxed);
+        }
         scheduler.wake.notify_one();
     }
 

@@ -459,7 +459,7 @@ impl Engine {
         let (space, name, compiled) = self.compile_machine_put(space, name, body, format).await?;
         check_own_space(&space, &compiled)?;
         let current = self.store.get_machine(&space, &name, None).await?.map(|m| m.definition);
-        Ok(config::Preview { current, definition: compiled.canonical_json().clone() })
+        Ok(config::Preview::of(current, compiled.canonical_json().clone()))
     }
 
     /// Parses and compiles a machine put as `space:name`, with every check but storing.

@@ -825,7 +825,9 @@ impl Engine {
             // for as long as it is the trigger's head.
             let payload = json!({ "trigger": name, "source": "events" });
             let at = Timestamp(after_ms);
-            return Ok(Some(execution_spec(space, name, payload, at, None, consumer_retry())?));
+            let mut spec = execution_spec(space, name, payload, at, None, consumer_retry())?;
+            spec.concurrency_key = Some(switchyard_model::jobs::LOG_CONSUMER_LANE.to_owned());
+            return Ok(Some(spec));
         }
         let Source::Schedule { schedule, overlap, .. } = &compiled.source else { return Ok(None) };
         let Some(at) = schedule.next_after(after_ms) else { return Ok(None) };

@@ -34,6 +34,12 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use fair::{Candidate, FairCursor, Selection, SpaceLimits, select_fair};
 pub use records::{JobAttempt, JobError, JobRecord, JobSpec, MAX_ATTEMPT_HISTORY, job_kinds};
+
+/// The lane (`concurrency_key`) of jobs that read the log for as long as they are wanted — an
+/// endpoint's consumer, an event-pattern trigger's — and so are always running: they count
+/// against neither a node's slots nor a space's limit on running jobs, which would otherwise
+/// fill with them and starve the work they feed.
+pub const LOG_CONSUMER_LANE: &str = "log-consumer";
 pub use retry::{
     DEFAULT_INITIAL_MS, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_MS, DEFAULT_MULTIPLIER, DeadReason, FailedAttempt, Jitter,
     MAX_ATTEMPTS_LIMIT, MAX_DURATION_MS, MAX_ERROR_CODE_LEN, MAX_MULTIPLIER, MAX_NON_RETRYABLE, RetryDecision,

@@ -10,7 +10,8 @@
 //!   putting a new version cancels the old one and enqueues the new one in the same
 //!   transaction; disabling cancels it and enabling enqueues a new one. A consumer that is no
 //!   longer the endpoint's stops at its next read.
-//! - Putting a definition equal to the current one changes nothing (no version, no record).
+//! - Putting a definition equal to the current one changes nothing (no version, no record),
+//!   except that an enabled endpoint whose consumer finished (it gave up) gets a new one.
 //! - Every version, disabling, enabling and deletion appends one record at
 //!   `space:endpoints:name`.
 //! - On PostgreSQL every write of an endpoint holds the lock `endpoint:{space}:{name}`.
@@ -125,6 +126,12 @@ fn lock<'a>(locks: &mut Locks<'a>, space: &SpaceName, name: &Segment) {
     locks.exclusive(format!("endpoint:{space}:{name}"));
 }
 
+/// Whether an endpoint's consumer job exists and has not finished.
+async fn consumer_alive<T: Tables>(tx: &mut T, endpoint: &EndpointRecord) -> TxResult<bool> {
+    let Some(id) = &endpoint.consumer_job else { return Ok(false) };
+    Ok(tx.job_for_update(endpoint.space.as_ref(), id).await?.is_some_and(|job| !job.status.is_terminal()))
+}
+
 /// Cancels an endpoint's consumer, if it has not finished.
 async fn cancel_consumer<T: Tables>(tx: &mut T, cx: &mut Cx<'_>, endpoint: &EndpointRecord) -> TxResult<()> {
     let Some(id) = &endpoint.consumer_job else { return Ok(()) };
@@ -148,7 +155,15 @@ impl Command for PutEndpoint {
         if let Some(current) = &existing
             && current.definition == self.definition
         {
-            let endpoint = Box::new(current.clone());
+            let mut endpoint = current.clone();
+            // Unchanged, but a consumer that gave up (dead) or is gone is started again: putting
+            // the endpoint is how a person gets it reading again.
+            if endpoint.disabled.is_none() && !consumer_alive(tx, &endpoint).await? {
+                endpoint.consumer_job = Some(insert_job(tx, cx, &self.consumer).await?.id);
+                endpoint.updated_at = cx.now;
+                tx.upsert_endpoint(&endpoint).await?;
+            }
+            let endpoint = Box::new(endpoint);
             return Ok(EndpointPut { endpoint, created: false, changed: false, space_created: false });
         }
         let mut endpoint = match existing.clone() {

@@ -442,7 +442,7 @@ pub enum AttemptOutcome {
     },
     /// It did not run: something outside the job (its endpoint's open circuit breaker, a
     /// target that asked to slow down) says to wait. The job is pending again at `until` and
-    /// the attempt is not counted; nothing is logged.
+    /// the attempt is not counted; the finish logs nothing (the lease logged `job.started`).
     Deferred {
         /// When it is due again.
         until: Timestamp,

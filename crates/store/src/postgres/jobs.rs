@@ -261,7 +261,8 @@ impl JobTable for PgTx<'_, '_> {
         let stmt = self
             .tx
             .prepare_cached(
-                "SELECT space, count(*) FROM jobs WHERE status = 'running' AND lease_until > $1 GROUP BY space",
+                "SELECT space, count(*) FROM jobs WHERE status = 'running' AND lease_until > $1
+                   AND coalesce(concurrency_key, '') <> 'log-consumer' GROUP BY space",
             )
             .await?;
         Ok(self

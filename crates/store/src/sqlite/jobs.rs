@@ -198,7 +198,8 @@ impl JobTable for SqliteTx<'_> {
         // finished job of every space, on every lease round.
         let mut stmt = self.conn.prepare_cached(
             "SELECT space, count(*) FROM jobs INDEXED BY jobs_running
-             WHERE status = 'running' AND lease_until > ?1 GROUP BY space",
+             WHERE status = 'running' AND lease_until > ?1 AND coalesce(concurrency_key, '') <> 'log-consumer'
+             GROUP BY space",
         )?;
         let rows = stmt.query_map(params![now.0], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
         let mut out = BTreeMap::new();
