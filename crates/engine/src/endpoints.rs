@@ -153,6 +153,14 @@ impl Engine {
         let compiled = compile_endpoint(parse_endpoint(body, format)?, name.as_ref())?;
         let definition = serde_json::to_value(&compiled.definition)
             .map_err(|e| EngineError::validation(format!("the endpoint cannot be stored: {e}")))?;
+        if self.store.get_endpoint(&space, &name).await?.is_none() {
+            // A new endpoint reads from now, even if a deleted one of the same name left its
+            // subscription behind.
+            match self.delete_subscription(space.as_str(), endpoint_subscription(&name).as_ref()).await {
+                Err(e) if e.code() != ErrorCode::SubscriptionNotFound => return Err(e),
+                _ => {}
+            }
+        }
         self.ensure_endpoint_subscription(&space, &name, &compiled.definition.kinds).await?;
         let consumer = consumer_spec(&space, &name, self.now())?;
         let put = self.execute(PutEndpoint { space: space.clone(), name: name.clone(), definition, consumer }).await?;
@@ -205,7 +213,13 @@ impl Engine {
             None => Some(consumer_spec(&space, &name, self.now())?),
             Some(_) => None,
         };
-        let op = SetEndpointDisabled { space: space.clone(), name: name.clone(), disabled: reason, consumer };
+        let op = SetEndpointDisabled {
+            space: space.clone(),
+            name: name.clone(),
+            disabled: reason,
+            consumer,
+            unless_changed_since: None,
+        };
         let record = self.execute(op).await?;
         self.endpoints.circuits.lock().unwrap_or_else(|p| p.into_inner()).remove(&key_of(&space, &name));
         self.wake_scheduler();
@@ -487,10 +501,20 @@ impl Engine {
             Ok(value) => Ok(Some(value)),
             Err((failure, Some(410))) => {
                 let reason = format!("{} answered 410 Gone", compiled.definition.url);
-                if let Err(e) = self.set_endpoint_disabled(space.as_str(), name.as_ref(), Some(reason.clone())).await {
+                // Only the endpoint as this attempt saw it: not a newer version, nor one a
+                // person enabled again meanwhile.
+                let op = SetEndpointDisabled {
+                    space: space.clone(),
+                    name: name.clone(),
+                    disabled: Some(reason.clone()),
+                    consumer: None,
+                    unless_changed_since: Some((record.version, record.updated_at)),
+                };
+                if let Err(e) = self.execute(op).await {
                     tracing::warn!(endpoint = %name, error = %e, "disabling an endpoint after 410 Gone failed");
-                    return Err(Failure::engine(e));
+                    return Err(Failure::engine(e.into()));
                 }
+                self.endpoints.circuits.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
                 Err(Failure::permanent(
                     "endpoint_gone",
                     format!("{reason}; the endpoint is disabled ({})", failure.message),

@@ -66,6 +66,10 @@ pub struct SetEndpointDisabled {
     pub disabled: Option<String>,
     /// The consumer once enabled.
     pub consumer: Option<JobSpec>,
+    /// Only if the endpoint is still at this version and last changed then (what a delivery
+    /// that was answered `410` had loaded): a `410` from an older version's URL, or one that
+    /// arrives after a person enabled the endpoint again, changes nothing.
+    pub unless_changed_since: Option<(u64, switchyard_model::Timestamp)>,
 }
 
 request!(SetEndpointDisabled => EndpointChanged(Box<EndpointRecord>));
@@ -217,6 +221,11 @@ impl Command for SetEndpointDisabled {
             return Err(not_found(&self.space, &self.name).into());
         };
         if endpoint.disabled.is_some() == self.disabled.is_some() {
+            return Ok(Box::new(endpoint));
+        }
+        if let Some(seen) = self.unless_changed_since
+            && seen != (endpoint.version, endpoint.updated_at)
+        {
             return Ok(Box::new(endpoint));
         }
         if self.disabled.is_some() {

@@ -53,6 +53,7 @@ fn disable(name: &str, reason: Option<&str>, consumer: Option<&str>) -> SetEndpo
         name: seg(name),
         disabled: reason.map(str::to_owned),
         consumer: consumer.map(|id| job(id, name, "consumer")),
+        unless_changed_since: None,
     }
 }
 
@@ -129,11 +130,51 @@ async fn one_consumer<H: Harness>(h: &H) {
     store.execute(disable("crm", Some("maintenance"), None)).await.expect("disable");
     assert_eq!(status(&*store, "c2").await, JobStatus::Cancelled);
     assert!(store.execute(confirm("c2")).await.is_err(), "a disabled endpoint has no consumer");
-    store.execute(disable("crm", None, Some("c3"))).await.expect("enable");
+    let enabled = store.execute(disable("crm", None, Some("c3"))).await.expect("enable");
     assert_eq!(status(&*store, "c3").await, JobStatus::Pending);
+    // A disabling conditional on what an older look saw changes nothing once the endpoint
+    // changed since (a late 410 after a person enabled it again).
+    let stale = SetEndpointDisabled {
+        unless_changed_since: Some((enabled.version, Timestamp(enabled.updated_at.0 - 1))),
+        ..disable("crm", Some("410 Gone"), None)
+    };
+    assert_eq!(store.execute(stale).await.expect("stale disable").disabled, None);
+    // A consumer that finished is replaced by putting the same definition again.
+    let leased = store
+        .execute(crate::LeaseJobs {
+            owner: "node-a".into(),
+            max: 10,
+            lease_ms: 30_000,
+            limits: SpaceLimits::new(100),
+            cursor: FairCursor::default(),
+            random: 0.5,
+        })
+        .await
+        .expect("lease");
+    let c3 = leased.jobs.iter().find(|j| j.id == "c3").expect("c3 leased");
+    let finish = FinishJob {
+        instance: None,
+        space: space(SPACE),
+        id: "c3".into(),
+        owner: "node-a".into(),
+        attempt: c3.attempt,
+        outcome: AttemptOutcome::Failed {
+            error: switchyard_model::JobError { code: "x".into(), message: "gave up".into() },
+            retry_after_ms: None,
+            permanent: true,
+            random: 0.5,
+        },
+        report: None,
+    };
+    store.execute(finish).await.expect("finish");
+    assert_eq!(status(&*store, "c3").await, JobStatus::Dead);
+    let again = store.execute(put("crm", json!({ "a": 2 }), "c4")).await.expect("put again");
+    assert!(!again.changed, "the same definition is no new version");
+    assert_eq!(again.endpoint.consumer_job.as_deref(), Some("c4"), "but a consumer that gave up is replaced");
+    assert_eq!(status(&*store, "c4").await, JobStatus::Pending);
     let reopened = h.reopen(store).await;
     let e = reopened.get_endpoint(&space(SPACE), &seg("crm")).await.expect("get").expect("exists");
-    assert_eq!((e.version, e.consumer_job.as_deref(), e.disabled.as_deref()), (2, Some("c3"), None));
+    assert_eq!((e.version, e.consumer_job.as_deref(), e.disabled.as_deref()), (2, Some("c4"), None));
 }
 
 async fn deliveries<H: Harness>(h: &H) {
