@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use switchyard_model::endpoint::{CompiledEndpoint, compile_endpoint, message, parse_endpoint, record_json};
+use switchyard_model::endpoint::{CompiledEndpoint, compile_endpoint, message, parse_endpoint};
 use switchyard_model::{
     DELIVERY_JOB, DefinitionFormat, EndpointRecord, JobRecord, JobSpec, JobStatus, RetryPolicy, SecretTemplate,
     Segment, SpaceName, SpaceValueKind, Timestamp, endpoint_address,
@@ -35,10 +35,7 @@ use switchyard_model::{
 use switchyard_store::{DeleteEndpoint, PutEndpoint, SetEndpointDisabled, StoreError, WriteOp};
 
 use crate::jobs::Failure;
-use crate::{
-    AddressFilter, Engine, EngineError, ErrorCode, LogFilter, SubscribeFrom, SubscriptionSettings, parse_segment,
-    parse_space,
-};
+use crate::{Engine, EngineError, parse_segment, parse_space};
 
 /// Records a consumer reads at a time.
 const BATCH: u32 = 200;
@@ -156,12 +153,10 @@ impl Engine {
         if self.store.get_endpoint(&space, &name).await?.is_none() {
             // A new endpoint reads from now, even if a deleted one of the same name left its
             // subscription behind.
-            match self.delete_subscription(space.as_str(), endpoint_subscription(&name).as_ref()).await {
-                Err(e) if e.code() != ErrorCode::SubscriptionNotFound => return Err(e),
-                _ => {}
-            }
+            self.drop_log_subscription(&space, &endpoint_subscription(&name)).await?;
         }
-        self.ensure_endpoint_subscription(&space, &name, &compiled.definition.kinds).await?;
+        let subscription = endpoint_subscription(&name);
+        self.ensure_log_subscription(&space, &subscription, &compiled.definition.kinds, MAX_READS, LEASE).await?;
         let consumer = consumer_spec(&space, &name, self.now())?;
         let put = self.execute(PutEndpoint { space: space.clone(), name: name.clone(), definition, consumer }).await?;
         self.wake_scheduler();
@@ -192,10 +187,7 @@ impl Engine {
         let name = parse_segment("endpoint name", name)?;
         self.execute(DeleteEndpoint { space: space.clone(), name: name.clone() }).await?;
         self.endpoints.circuits.lock().unwrap_or_else(|p| p.into_inner()).remove(&key_of(&space, &name));
-        match self.delete_subscription(space.as_str(), endpoint_subscription(&name).as_ref()).await {
-            Err(e) if e.code() != ErrorCode::SubscriptionNotFound => Err(e),
-            _ => Ok(()),
-        }
+        self.drop_log_subscription(&space, &endpoint_subscription(&name)).await
     }
 
     /// Disables an endpoint (`reason`) or enables it (`None`). Disabled, it reads nothing and
@@ -363,7 +355,7 @@ impl Engine {
             for read in &reads {
                 let r = &read.record;
                 examined.push(r.seq);
-                let record_value = record_json(r);
+                let record_value = r.expression_view();
                 let now_at = chrono::DateTime::from_timestamp_millis(now.0).unwrap_or_default().fixed_offset();
                 match compiled.matches(&record_value, name.as_ref(), now_at) {
                     Ok(true) => {}
@@ -697,38 +689,6 @@ impl Engine {
             circuit.cooldown_ms = compiled.breaker_cooldown_ms;
             circuit.open_until = Some(now + i64::try_from(circuit.cooldown_ms).unwrap_or(0));
             circuit.probe_until = None;
-        }
-    }
-
-    /// Makes the subscription an endpoint reads (from now), or keeps it when it already follows
-    /// the same kinds; remade (from now) when they changed.
-    async fn ensure_endpoint_subscription(
-        &self,
-        space: &SpaceName,
-        name: &Segment,
-        kinds: &[String],
-    ) -> Result<(), EngineError> {
-        let settings = || SubscriptionSettings {
-            filter: LogFilter {
-                space: space.clone(),
-                address: AddressFilter::Any,
-                kinds: kinds.to_vec(),
-                state: None,
-                event: None,
-            },
-            from: SubscribeFrom::Now,
-            max_deliveries: Some(MAX_READS),
-            ack_wait: Some(LEASE),
-            allow_loss: true,
-        };
-        let subscription = endpoint_subscription(name);
-        match self.put_subscription(subscription.as_ref(), settings()).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.code() == ErrorCode::SubscriptionExists => {
-                self.delete_subscription(space.as_str(), subscription.as_ref()).await?;
-                self.put_subscription(subscription.as_ref(), settings()).await.map(|_| ())
-            }
-            Err(e) => Err(e),
         }
     }
 

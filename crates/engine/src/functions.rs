@@ -530,17 +530,8 @@ impl Engine {
         component: Vec<u8>,
         settings: FunctionSettings,
     ) -> Result<crate::config::Preview, EngineError> {
-        let functions = self.functions()?;
-        let space = parse_space(space)?;
-        let name = parse_segment("function name", name)?;
-        if component.len() > MAX_COMPONENT_BYTES {
-            return Err(EngineError::validation(format!("a component is at most {} MiB", MAX_COMPONENT_BYTES >> 20)));
-        }
-        let settings =
-            settings.resolve(functions.runtime.max_memory_bytes(), functions.runtime.memory_budget_bytes())?;
-        let digest = switchyard_runtime::component_digest(&component);
-        functions.runtime.load(&digest, Arc::new(component)).await.map_err(component_error)?;
-        let config = serde_json::to_value(&settings).map_err(|e| EngineError::bad_request(e.to_string()))?;
+        let (space, name, settings, spec) = self.prepare_deploy(space, name, component, settings).await?;
+        let (digest, config) = (spec.digest, spec.config);
         let definition = json!({ "digest": digest, "settings": settings.redacted() });
         let Some(latest) = self.store.get_function(&space, &name, None).await? else {
             return Ok(crate::config::Preview { current: None, definition, changed: true });
@@ -551,13 +542,15 @@ impl Engine {
         Ok(crate::config::Preview { current: Some(current), definition, changed })
     }
 
-    pub async fn deploy_function(
+    /// A deploy's checks and the version it would store: the names, the settings resolved,
+    /// the component loaded (and so compiled and cached by its digest).
+    async fn prepare_deploy(
         &self,
         space: &str,
         name: &str,
         component: Vec<u8>,
         settings: FunctionSettings,
-    ) -> Result<(FunctionView, bool), EngineError> {
+    ) -> Result<(SpaceName, Segment, FunctionSettings, FunctionSpec), EngineError> {
         let functions = self.functions()?;
         let space = parse_space(space)?;
         let name = parse_segment("function name", name)?;
@@ -572,6 +565,18 @@ impl Engine {
         let config = serde_json::to_value(&settings).map_err(|e| EngineError::bad_request(e.to_string()))?;
         let component = Arc::try_unwrap(component).unwrap_or_else(|shared| (*shared).clone());
         let spec = FunctionSpec { space: space.clone(), name: name.clone(), component, digest, config };
+        Ok((space, name, settings, spec))
+    }
+
+    pub async fn deploy_function(
+        &self,
+        space: &str,
+        name: &str,
+        component: Vec<u8>,
+        settings: FunctionSettings,
+    ) -> Result<(FunctionView, bool), EngineError> {
+        let functions = self.functions()?;
+        let (space, name, settings, spec) = self.prepare_deploy(space, name, component, settings).await?;
         let FunctionPut { summary, created, .. } = self.execute(PutFunction { spec }).await?;
         functions.forget(&space, &name);
         Ok((FunctionView { summary, settings }, created))

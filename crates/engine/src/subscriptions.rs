@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use switchyard_model::{
-    DeadLetter, Delivery, LogFilter, Segment, Seq, SpaceName, SubscriptionRecord, SubscriptionSpec,
+    AddressFilter, DeadLetter, Delivery, LogFilter, Segment, Seq, SpaceName, SubscriptionRecord, SubscriptionSpec,
 };
 use switchyard_store::*;
 use tokio::sync::broadcast;
@@ -132,6 +132,48 @@ impl Engine {
                 SubscriptionStatus { subscription, lag, log_newest }
             })
             .collect())
+    }
+
+    /// Makes the subscription a server-side consumer (an event-pattern trigger, an endpoint)
+    /// reads: the space's records of `kinds` (all when empty), from now; kept when it already
+    /// follows the same kinds, remade from now when they changed.
+    pub(crate) async fn ensure_log_subscription(
+        &self,
+        space: &SpaceName,
+        name: &Segment,
+        kinds: &[String],
+        max_deliveries: u32,
+        lease: Duration,
+    ) -> Result<(), EngineError> {
+        let settings = || SubscriptionSettings {
+            filter: LogFilter {
+                space: space.clone(),
+                address: AddressFilter::Any,
+                kinds: kinds.to_vec(),
+                state: None,
+                event: None,
+            },
+            from: SubscribeFrom::Now,
+            max_deliveries: Some(max_deliveries),
+            ack_wait: Some(lease),
+            allow_loss: true,
+        };
+        match self.put_subscription(name.as_ref(), settings()).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == crate::ErrorCode::SubscriptionExists => {
+                self.delete_subscription(space.as_str(), name.as_ref()).await?;
+                self.put_subscription(name.as_ref(), settings()).await.map(|_| ())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes a subscription if there is one.
+    pub(crate) async fn drop_log_subscription(&self, space: &SpaceName, name: &Segment) -> Result<(), EngineError> {
+        match self.delete_subscription(space.as_str(), name.as_ref()).await {
+            Err(e) if e.code() != crate::ErrorCode::SubscriptionNotFound => Err(e),
+            _ => Ok(()),
+        }
     }
 
     /// Deletes a subscription with its pending records and dead letters.

@@ -31,10 +31,7 @@ use switchyard_store::{
 use switchyard_webhooks::{Algorithm, Encoding, GenericHmac, Scheme, VerifyError};
 
 use crate::jobs::Failure;
-use crate::{
-    AddressFilter, CreateInstance, Engine, EngineError, LogFilter, SendEvent, SubscribeFrom, SubscriptionSettings,
-    parse_segment, parse_space,
-};
+use crate::{CreateInstance, Engine, EngineError, SendEvent, parse_segment, parse_space};
 
 /// Next fire times a trigger's view lists.
 const NEXT_FIRE_TIMES: usize = 5;
@@ -713,15 +710,7 @@ impl Engine {
         r: &switchyard_model::LogRecord,
     ) -> Result<bool, Failure> {
         let now = self.now();
-        let state = r.payload.get("to").or_else(|| r.payload.get("state")).cloned().unwrap_or(Value::Null);
-        let record_json = json!({
-            "seq": r.seq.0,
-            "kind": r.kind,
-            "address": r.address,
-            "payload": r.payload,
-            "state": state,
-            "created_at": r.created_at.to_rfc3339(),
-        });
+        let record_json = r.expression_view();
         let vars: [(&str, &Value); 2] = [("record", &record_json), ("env", env)];
         let seq = r.seq.0;
         let key = format!("event:{}:{seq}", record.name);
@@ -760,44 +749,20 @@ impl Engine {
         Ok(fired)
     }
 
-    /// Makes the subscription an event-pattern trigger reads (from now), or keeps it when it
-    /// already follows the same kinds; remade (from now) when they changed.
+    /// Makes the subscription an event-pattern trigger reads (see
+    /// [`Engine::ensure_log_subscription`]).
     async fn ensure_event_subscription(
         &self,
         space: &SpaceName,
         name: &Segment,
         kinds: &[String],
     ) -> Result<(), EngineError> {
-        let settings = || SubscriptionSettings {
-            filter: LogFilter {
-                space: space.clone(),
-                address: AddressFilter::Any,
-                kinds: kinds.to_vec(),
-                state: None,
-                event: None,
-            },
-            from: SubscribeFrom::Now,
-            max_deliveries: Some(EVENT_MAX_DELIVERIES),
-            ack_wait: Some(EVENT_LEASE),
-            allow_loss: true,
-        };
-        let subscription = event_subscription(name);
-        match self.put_subscription(subscription.as_ref(), settings()).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.code() == crate::ErrorCode::SubscriptionExists => {
-                self.delete_subscription(space.as_str(), subscription.as_ref()).await?;
-                self.put_subscription(subscription.as_ref(), settings()).await.map(|_| ())
-            }
-            Err(e) => Err(e),
-        }
+        self.ensure_log_subscription(space, &event_subscription(name), kinds, EVENT_MAX_DELIVERIES, EVENT_LEASE).await
     }
 
     /// Deletes an event-pattern trigger's subscription, if it has one.
     async fn drop_event_subscription(&self, space: &SpaceName, name: &Segment) -> Result<(), EngineError> {
-        match self.delete_subscription(space.as_str(), event_subscription(name).as_ref()).await {
-            Err(e) if e.code() != crate::ErrorCode::SubscriptionNotFound => Err(e),
-            _ => Ok(()),
-        }
+        self.drop_log_subscription(space, &event_subscription(name)).await
     }
 
     /// The space's `env` values as one object.

@@ -159,7 +159,7 @@ pub struct CompiledEndpoint {
 pub struct FilterError(pub String);
 
 impl CompiledEndpoint {
-    /// Whether `record` (the JSON [`record_json`] builds) is delivered.
+    /// Whether `record` ([`crate::LogRecord::expression_view`]) is delivered.
     pub fn matches(&self, record: &Json, endpoint: &str, now: crate::trigger::Now) -> Result<bool, FilterError> {
         let Some(filter) = &self.filter else { return Ok(true) };
         let name = Json::String(endpoint.to_owned());
@@ -169,19 +169,6 @@ impl CompiledEndpoint {
             Err(e) => Err(FilterError(e.to_string())),
         }
     }
-}
-
-/// A log record as a filter sees it (and as a message carries it).
-pub fn record_json(r: &crate::LogRecord) -> Json {
-    let state = r.payload.get("to").or_else(|| r.payload.get("state")).cloned().unwrap_or(Json::Null);
-    json!({
-        "seq": r.seq.0,
-        "kind": r.kind,
-        "address": r.address,
-        "payload": r.payload,
-        "state": state,
-        "created_at": r.created_at.to_rfc3339(),
-    })
 }
 
 /// The body delivered for a record, in the Standard Webhooks shape: `type` (the record's kind),

@@ -111,6 +111,21 @@ pub struct LogRecord {
 }
 
 impl LogRecord {
+    /// The record as expressions see it (an event pattern's and an endpoint's `record`, an
+    /// endpoint's delivered `data`): `seq`, `kind`, `address`, `payload`, `created_at`, and
+    /// `state` — the state a transition went to (or the instance's state), else null.
+    pub fn expression_view(&self) -> Value {
+        let state = self.payload.get("to").or_else(|| self.payload.get("state")).cloned().unwrap_or(Value::Null);
+        serde_json::json!({
+            "seq": self.seq.0,
+            "kind": self.kind,
+            "address": self.address,
+            "payload": self.payload,
+            "state": state,
+            "created_at": self.created_at.to_rfc3339(),
+        })
+    }
+
     /// Whether every part of the stored record was read.
     pub fn is_readable(&self) -> bool {
         self.unreadable.is_none()
