@@ -282,6 +282,36 @@ async fn gone_disables_an_endpoint_until_it_is_enabled_and_redriven() {
         // Range re-drive: nothing is dead now.
         let none = run(&mut b.server.cli(), &["--space", "acme", "endpoint", "redrive", "crm", "-o", "json"]).json();
         assert_eq!(none["redriven"], 0, "{none}");
+        let ranged = run(
+            &mut b.server.cli(),
+            &[
+                "--space",
+                "acme",
+                "endpoint",
+                "redrive",
+                "crm",
+                "--from",
+                "2000-01-01T00:00:00Z",
+                "--to",
+                "2100-01-01T00:00:00Z",
+                "-o",
+                "json",
+            ],
+        )
+        .json();
+        assert_eq!(ranged["redriven"], 0, "{ranged}");
+        let page = run(
+            &mut b.server.cli(),
+            &["--space", "acme", "endpoint", "deliveries", "crm", "--limit", "1", "-o", "json"],
+        )
+        .json();
+        let before = page["next_before"].as_str().expect("a second page");
+        let rest = run(
+            &mut b.server.cli(),
+            &["--space", "acme", "endpoint", "deliveries", "crm", "--before", before, "-o", "json"],
+        )
+        .json();
+        assert_eq!(rest["deliveries"].as_array().map(Vec::len), Some(1), "{rest}");
         let listed =
             run(&mut b.server.cli(), &["--space", "acme", "endpoint", "deliveries", "crm", "-o", "json"]).json();
         assert_eq!(listed["deliveries"].as_array().map(Vec::len), Some(2), "{listed}");
