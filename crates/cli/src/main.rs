@@ -130,8 +130,9 @@ enum ClientCommand {
     /// Puts and inspects outbound webhook endpoints; lists and re-drives their deliveries.
     #[command(subcommand)]
     Endpoint(endpoints::EndpointCommand),
-    /// Creates or updates a space's resources from YAML documents (`kind: machine|flow|
-    /// function|trigger|endpoint|bucket`), idempotently; --dry-run prints the diff.
+    /// Creates or updates a space's resources from YAML documents (each with a `kind`:
+    /// machine, flow, function, trigger, endpoint or bucket), idempotently; --dry-run prints
+    /// the diff.
     Apply(apply::ApplyArgs),
     /// Writes a space's resources out as the documents `apply` takes.
     Export(apply::ExportArgs),

@@ -218,18 +218,18 @@ async fn gone_disables_an_endpoint_until_it_is_enabled_and_redriven() {
         set_secrets(&http).await;
         let receiver = Target::start(vec![Answer::status(410), Answer::status(200)]).await;
         let dir = tempfile::tempdir().expect("tempdir");
-        let file = dir.path().join("crm.yaml");
+        // Named by --name: neither the file (`endpoint.yaml`) nor its content says `crm`.
+        let file = dir.path().join("endpoint.yaml");
         std::fs::write(
             &file,
-            format!(
-                "name: crm\nurl: {}\nsecret: '{{{{secrets.hook_secret}}}}'\nkinds: [topic.message]\n",
-                receiver.url("/crm")
-            ),
+            format!("url: {}\nsecret: '{{{{secrets.hook_secret}}}}'\nkinds: [topic.message]\n", receiver.url("/crm")),
         )
         .expect("write");
-        let applied =
-            run(&mut b.server.cli(), &["--space", "acme", "endpoint", "apply", "-f", file.to_str().expect("path")])
-                .ok();
+        let applied = run(
+            &mut b.server.cli(),
+            &["--space", "acme", "endpoint", "apply", "-f", file.to_str().expect("path"), "--name", "crm"],
+        )
+        .ok();
         assert!(applied.contains("endpoint crm version 1 (created)"), "{}: {applied}", b.name);
 
         let first = publish(&http, json!({ "n": 1 })).await;

@@ -345,6 +345,8 @@ impl Engine {
                 continue;
             }
             let now = self.now();
+            let now_at = chrono::DateTime::from_timestamp_millis(now.0).unwrap_or_default().fixed_offset();
+            let kind = delivery_kind().map_err(Failure::engine)?;
             let confirm = switchyard_store::ConfirmEndpointConsumer {
                 space: space.clone(),
                 name: name.clone(),
@@ -356,7 +358,6 @@ impl Engine {
                 let r = &read.record;
                 examined.push(r.seq);
                 let record_value = r.expression_view();
-                let now_at = chrono::DateTime::from_timestamp_millis(now.0).unwrap_or_default().fixed_offset();
                 match compiled.matches(&record_value, name.as_ref(), now_at) {
                     Ok(true) => {}
                     Ok(false) => continue,
@@ -378,7 +379,7 @@ impl Engine {
                 let spec = JobSpec {
                     id: uuid::Uuid::now_v7().to_string(),
                     space: space.clone(),
-                    kind: delivery_kind().map_err(Failure::engine)?,
+                    kind: kind.clone(),
                     target: target.clone(),
                     payload,
                     priority: 0,
