@@ -78,11 +78,12 @@ pub(super) async fn endpoints(
     name: Option<&Segment>,
 ) -> Result<Vec<EndpointRecord>, StoreError> {
     let n: Option<&str> = name.map(|n| n.as_ref());
+    // Two statements, not `($2 IS NULL OR name = $2)`: a cached statement's generic plan
+    // scans the space's endpoints for the point lookup as well.
+    let by_name = if n.is_some() { "name = $2" } else { "$2::text IS NULL" };
     let rows = store
         .query(
-            &format!(
-                "SELECT {COLUMNS} FROM endpoints WHERE space = $1 AND ($2::text IS NULL OR name = $2) ORDER BY name"
-            ),
+            &format!("SELECT {COLUMNS} FROM endpoints WHERE space = $1 AND {by_name} ORDER BY name"),
             &[&space.as_str(), &n],
         )
         .await?;

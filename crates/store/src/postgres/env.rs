@@ -15,10 +15,15 @@ pub(super) async fn values(
 ) -> Result<Vec<SpaceValue>, StoreError> {
     let (s, k): (&str, &str) = (space.as_ref(), kind.as_str());
     let n: Option<&str> = name.map(|n| n.as_ref());
+    // Two statements, not `($3 IS NULL OR name = $3)`: a cached statement's generic plan
+    // scans the space's values for the point lookup as well.
+    let by_name = if n.is_some() { "name = $3" } else { "$3::text IS NULL" };
     let rows = store
         .query(
-            "SELECT name, value, updated_at FROM space_values
-             WHERE space = $1 AND kind = $2 AND ($3::text IS NULL OR name = $3) ORDER BY name",
+            &format!(
+                "SELECT name, value, updated_at FROM space_values
+                 WHERE space = $1 AND kind = $2 AND {by_name} ORDER BY name"
+            ),
             &[&s, &k, &n],
         )
         .await?;

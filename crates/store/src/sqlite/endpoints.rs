@@ -83,8 +83,11 @@ pub(super) async fn endpoints(
     let name = name.cloned();
     store
         .read(move |conn| {
+            // Two statements, not `(?2 IS NULL OR name = ?2)`: SQLite plans that once, as a scan
+            // of the space's endpoints, for the point lookup as well.
+            let by_name = if name.is_some() { "name = ?2" } else { "?2 IS NULL" };
             let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM endpoints WHERE space = ?1 AND (?2 IS NULL OR name = ?2) ORDER BY name"
+                "SELECT {COLUMNS} FROM endpoints WHERE space = ?1 AND {by_name} ORDER BY name"
             ))?;
             let mut rows = stmt.query(params![space.as_str(), name.as_ref().map(|n| n.as_ref())])?;
             let mut out = Vec::new();

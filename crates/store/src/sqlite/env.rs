@@ -18,10 +18,13 @@ pub(super) async fn values(
     let name = name.cloned();
     store
         .read(move |conn| {
-            let mut stmt = conn.prepare_cached(
+            // Two statements, not `(?3 IS NULL OR name = ?3)`: SQLite plans that once, as a scan
+            // of the space's values, for the point lookup as well.
+            let by_name = if name.is_some() { "name = ?3" } else { "?3 IS NULL" };
+            let mut stmt = conn.prepare_cached(&format!(
                 "SELECT name, value, updated_at FROM space_values
-                 WHERE space = ?1 AND kind = ?2 AND (?3 IS NULL OR name = ?3) ORDER BY name",
-            )?;
+                 WHERE space = ?1 AND kind = ?2 AND {by_name} ORDER BY name",
+            ))?;
             let mut rows = stmt.query(params![space.as_ref(), kind.as_str(), name.as_ref().map(|n| n.as_ref())])?;
             let mut out = Vec::new();
             while let Some(row) = rows.next()? {
