@@ -215,14 +215,21 @@ async fn events(args: EventsArgs, target: &ClientBuilder) -> anyhow::Result<()> 
         fmt_us(hist.max()),
     );
     match (before, after) {
-        (Some((s0, c0)), Some((s1, c1))) if c1 > c0 => {
+        (Some(b), Some(a)) if a.commits > b.commits => {
             println!(
                 "  group commit: {:.1} operations per commit on average ({} commits)",
-                (s1 - s0) / (c1 - c0),
-                c1 - c0
-            )
+                (a.batched_ops - b.batched_ops) / (a.commits - b.commits),
+                a.commits - b.commits
+            );
+            // The switchyard processes only: a PostgreSQL server's own CPU is not in it.
+            let cpu = a.cpu_seconds - b.cpu_seconds;
+            println!(
+                "  server CPU: {:.0} µs per event ({:.0}% of one core, switchyard processes)",
+                cpu * 1e6 / ok.max(1) as f64,
+                cpu * 100.0 / elapsed.as_secs_f64(),
+            );
         }
-        _ => println!("  group commit: not measured (no access to /metrics)"),
+        _ => println!("  group commit and server CPU: not measured (no access to /metrics)"),
     }
     if errors > 0 {
         bail!("{errors} requests failed");
@@ -290,20 +297,37 @@ pub(crate) fn fmt_us(us: u64) -> String {
     if us >= 1000 { format!("{:.2}ms", us as f64 / 1000.0) } else { format!("{us}µs") }
 }
 
-/// Sum and count of the commit batch-size histograms of every server, from `/metrics`.
-async fn commit_stats(nodes: &[Client]) -> Option<(f64, f64)> {
-    let mut total = (0.0, 0.0);
+/// The commit batch-size histograms and CPU time of every server, from `/metrics`, summed.
+async fn commit_stats(nodes: &[Client]) -> Option<ServerStats> {
+    let mut total = ServerStats::default();
     for node in nodes {
-        let (sum, count) = node_commit_stats(node).await?;
-        total = (total.0 + sum, total.1 + count);
+        let node = node_commit_stats(node).await?;
+        total.batched_ops += node.batched_ops;
+        total.commits += node.commits;
+        total.cpu_seconds += node.cpu_seconds;
     }
     Some(total)
 }
 
-/// Sum and count of one server's commit batch-size histogram.
-async fn node_commit_stats(node: &Client) -> Option<(f64, f64)> {
+/// Counters read from the servers' `/metrics`, summed over the nodes.
+#[derive(Debug, Default, Clone, Copy)]
+struct ServerStats {
+    /// Sum of the commit batch-size histogram: operations committed.
+    batched_ops: f64,
+    /// Count of the commit batch-size histogram: commits.
+    commits: f64,
+    /// CPU time the processes have used.
+    cpu_seconds: f64,
+}
+
+/// One server's commit batch-size histogram and CPU time.
+async fn node_commit_stats(node: &Client) -> Option<ServerStats> {
     let text = metrics_text(node).await?;
     let value =
         |name: &str| text.lines().find_map(|l| l.strip_prefix(name).and_then(|rest| rest.trim().parse::<f64>().ok()));
-    Some((value("switchyard_store_commit_batch_size_sum")?, value("switchyard_store_commit_batch_size_count")?))
+    Some(ServerStats {
+        batched_ops: value("switchyard_store_commit_batch_size_sum")?,
+        commits: value("switchyard_store_commit_batch_size_count")?,
+        cpu_seconds: value("switchyard_process_cpu_seconds")?,
+    })
 }

@@ -459,6 +459,7 @@ fn bench_events_reports_and_leaves_the_instances_cycled() {
     assert!(lines[3].starts_with("  latency     p50 "), "{out}");
     // Five events around the five-state cycle bring the instance back to s0 at revision 6.
     assert!(lines[4].starts_with("  group commit: ") && lines[4].contains("operations per commit"), "{out}");
+    assert!(lines[5].starts_with("  server CPU: ") && lines[5].contains(" µs per event ("), "{out}");
     let instances = run_bare(&server, &["--space", "bench", "instance", "list", "bench-cycle", "-o", "json"]).json();
     let instances = instances["instances"].as_array().expect("instances");
     assert_eq!(instances.len(), 1);
