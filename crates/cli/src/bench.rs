@@ -156,7 +156,7 @@ async fn events(args: EventsArgs, target: &ClientBuilder) -> anyhow::Result<()> 
     for server in &args.extra_servers {
         nodes.push(target.clone().server(server).build()?);
     }
-    let before = commit_stats(&nodes).await;
+    let before = server_stats(&nodes).await;
     eprintln!("applying {} events with {} clients over {} node(s)…", args.events, args.clients, nodes.len());
     let bar = crate::progress::bar(args.events as u64, "events");
     let started = Instant::now();
@@ -194,7 +194,7 @@ async fn events(args: EventsArgs, target: &ClientBuilder) -> anyhow::Result<()> 
     }
     let elapsed = started.elapsed();
     bar.finish_and_clear();
-    let after = commit_stats(&nodes).await;
+    let after = server_stats(&nodes).await;
 
     let ok = hist.len();
     println!(
@@ -298,10 +298,10 @@ pub(crate) fn fmt_us(us: u64) -> String {
 }
 
 /// The commit batch-size histograms and CPU time of every server, from `/metrics`, summed.
-async fn commit_stats(nodes: &[Client]) -> Option<ServerStats> {
+async fn server_stats(nodes: &[Client]) -> Option<ServerStats> {
     let mut total = ServerStats::default();
     for node in nodes {
-        let node = node_commit_stats(node).await?;
+        let node = node_stats(node).await?;
         total.batched_ops += node.batched_ops;
         total.commits += node.commits;
         total.cpu_seconds += node.cpu_seconds;
@@ -321,7 +321,7 @@ struct ServerStats {
 }
 
 /// One server's commit batch-size histogram and CPU time.
-async fn node_commit_stats(node: &Client) -> Option<ServerStats> {
+async fn node_stats(node: &Client) -> Option<ServerStats> {
     let text = metrics_text(node).await?;
     let value =
         |name: &str| text.lines().find_map(|l| l.strip_prefix(name).and_then(|rest| rest.trim().parse::<f64>().ok()));
