@@ -132,15 +132,21 @@ pub fn rule_for(route: &str, method: &Method) -> Option<&'static Rule> {
     crate::RULES.iter().find(|r| r.route == route && r.verb == verb)
 }
 
-/// Middleware (on every route) answering 401/403 before a handler, and so the body, is touched.
+/// Middleware (on every route) answering 401/403 before a handler, and so the body, is touched;
+/// an admitted request to a space's route then runs noting whether it created its space
+/// ([`crate::spaces::run_noting_space_creation`]). One layer for both, so a request extracts
+/// its path parameters once.
 pub async fn authorise(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     match check(&state, &mut req).await {
-        Ok(()) => next.run(req).await,
+        Ok(Some(space)) => crate::spaces::run_noting_space_creation(space, req, next).await,
+        Ok(None) => next.run(req).await,
         Err(e) => e.into_response(),
     }
 }
 
-async fn check(state: &AppState, req: &mut Request) -> Result<(), ApiError> {
+/// Checks the caller may make `req`; for a route of a space (every `/v1/spaces/{space}…`
+/// route, a unit test keeps it so), answers that space as the request named it.
+async fn check(state: &AppState, req: &mut Request) -> Result<Option<String>, ApiError> {
     let rule = req.extensions().get::<MatchedPath>().and_then(|route| rule_for(route.as_str(), req.method()));
     // Fail closed: a route and method without a rule has no handler either (both come from one
     // table entry), so this is the answer the router would give.
@@ -151,16 +157,16 @@ async fn check(state: &AppState, req: &mut Request) -> Result<(), ApiError> {
         ));
     };
     match rule.access {
-        Access::Open => Ok(()),
+        Access::Open => Ok(None),
         Access::Metrics => match state.config.metrics_access {
-            MetricsAccess::Public => Ok(()),
-            MetricsAccess::Auto if from_loopback(req) => Ok(()),
-            MetricsAccess::Auto | MetricsAccess::Token => authenticate(state, req).await.map(drop),
+            MetricsAccess::Public => Ok(None),
+            MetricsAccess::Auto if from_loopback(req) => Ok(None),
+            MetricsAccess::Auto | MetricsAccess::Token => authenticate(state, req).await.map(|_| None),
             MetricsAccess::Admin => {
                 let principal = authenticate(state, req).await?;
                 principal.require_role(Role::Admin)?;
                 match principal.spaces {
-                    SpaceGrant::All => Ok(()),
+                    SpaceGrant::All => Ok(None),
                     SpaceGrant::Only(_) => Err(ApiError::new(
                         ErrorCode::Forbidden,
                         "/metrics is served to admin tokens granted every space (\"*\") on this server",
@@ -168,8 +174,11 @@ async fn check(state: &AppState, req: &mut Request) -> Result<(), ApiError> {
                 }
             }
         },
-        Access::Token => authenticate(state, req).await.map(drop),
-        Access::Role(role) => Ok(authenticate(state, req).await?.require_role(role)?),
+        Access::Token => authenticate(state, req).await.map(|_| None),
+        Access::Role(role) => {
+            authenticate(state, req).await?.require_role(role)?;
+            Ok(None)
+        }
         Access::Space(role) => {
             let principal = authenticate(state, req).await?;
             let params = req
@@ -182,7 +191,8 @@ async fn check(state: &AppState, req: &mut Request) -> Result<(), ApiError> {
                 // than guess (a unit test keeps the table from doing so).
                 return Err(ApiError::new(ErrorCode::Forbidden, "this route has no space to authorise"));
             };
-            Ok(principal.require(&parse_space(space)?, role)?)
+            principal.require(&parse_space(space)?, role)?;
+            Ok(Some(space.to_owned()))
         }
     }
 }

@@ -216,9 +216,28 @@ impl Default for ApiConfig {
     }
 }
 
-/// What every handler can reach.
+/// What every handler can reach. Cloned for every request (each `State` extractor and layer
+/// takes a copy), so it is one shared pointer: one reference count to bump, not one per part.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppParts>);
+
+impl AppState {
+    /// The state of an application made of `parts`.
+    pub fn new(parts: AppParts) -> AppState {
+        AppState(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppParts;
+
+    fn deref(&self) -> &AppParts {
+        &self.0
+    }
+}
+
+/// The parts of an [`AppState`].
+pub struct AppParts {
     /// The engine.
     pub engine: Arc<Engine>,
     /// Metrics and their registry.
@@ -240,7 +259,6 @@ pub fn router(state: AppState) -> Router {
         // Innermost, so it runs after routing (it needs the matched route) and before any
         // handler's extractor reads the body; the metrics layer outside it counts its refusals.
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), access::authorise))
-        .route_layer(axum::middleware::from_fn(spaces::note_space_creation))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)

@@ -4,8 +4,7 @@
 //! space name would otherwise pass unnoticed: every answer to a write that created its space
 //! carries [`SPACE_CREATED_HEADER`] naming it (the CLI turns that into a note).
 
-use axum::RequestExt;
-use axum::extract::{MatchedPath, RawPathParams, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -32,19 +31,14 @@ pub async fn delete_space(
     Ok((StatusCode::OK, axum::Json(body)).into_response())
 }
 
-/// Middleware (on every route) adding [`SPACE_CREATED_HEADER`] to a successful answer whose
-/// request created the route's `{space}`. Routes without a space create none.
-pub async fn note_space_creation(mut req: Request, next: Next) -> Response {
-    let scoped = req.extensions().get::<MatchedPath>().is_some_and(|m| m.as_str().starts_with("/v1/spaces/{space}"));
-    let space = match req.extract_parts::<RawPathParams>().await {
-        Ok(params) if scoped => {
-            params.iter().find(|(name, _)| *name == "space").and_then(|(_, value)| HeaderValue::from_str(value).ok())
-        }
-        _ => None,
-    };
-    let Some(space) = space else { return next.run(req).await };
+/// Runs an admitted request to a route of `space` (see [`crate::access::authorise`]), adding
+/// [`SPACE_CREATED_HEADER`] to a successful answer when the request created the space.
+pub(crate) async fn run_noting_space_creation(space: String, req: Request, next: Next) -> Response {
     let (mut response, created) = switchyard_engine::noting_space_creation(next.run(req)).await;
-    if created && response.status().is_success() {
+    if created
+        && response.status().is_success()
+        && let Ok(space) = HeaderValue::from_str(&space)
+    {
         response.headers_mut().insert(SPACE_CREATED_HEADER, space);
     }
     response

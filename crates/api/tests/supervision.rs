@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use switchyard_api::{ApiConfig, AppState, HttpMetrics, MetricsAccess};
+use switchyard_api::{ApiConfig, AppParts, AppState, HttpMetrics, MetricsAccess};
 use switchyard_engine::{Engine, EngineConfig, Policy};
 use switchyard_store::Store;
 use switchyard_store::sqlite::{SqliteOptions, SqliteStore};
@@ -31,13 +31,13 @@ async fn a_restarted_task_is_counted_and_a_dead_critical_task_makes_the_node_unr
     };
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(options).expect("the store opens"));
     let engine = Arc::new(Engine::new(store.clone(), EngineConfig::default()));
-    let state = AppState {
+    let state = AppState::new(AppParts {
         engine: engine.clone(),
         metrics: Arc::new(HttpMetrics::new(store.metrics())),
         config: Arc::new(ApiConfig { metrics_access: MetricsAccess::Public, ..ApiConfig::default() }),
         ready: Arc::new(AtomicBool::new(true)),
         shutdown: switchyard_api::Shutdown::new(),
-    };
+    });
     let app = switchyard_api::router(state);
     assert_eq!(get(&app, "/readyz").await.0, StatusCode::OK);
 

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use switchyard_api::{ApiConfig, AppState, HttpMetrics, Shutdown};
+use switchyard_api::{ApiConfig, AppParts, AppState, HttpMetrics, Shutdown};
 use switchyard_engine::{Engine, EngineConfig, FunctionsConfig};
 use switchyard_runtime::{FunctionRuntime, RuntimeConfig};
 use switchyard_store::postgres::{PgOptions, PgStore};
@@ -263,7 +263,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let metrics = Arc::new(HttpMetrics::new(store.metrics()));
     let ready = Arc::new(AtomicBool::new(false));
     let shutdown = Shutdown::new();
-    let state = AppState {
+    let state = AppState::new(AppParts {
         engine: engine.clone(),
         metrics,
         config: Arc::new(ApiConfig {
@@ -276,7 +276,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }),
         ready: ready.clone(),
         shutdown: shutdown.clone(),
-    };
+    });
     let app = switchyard_api::router(state);
     let server = ServerConfig {
         header_read_timeout: args.header_read_timeout,

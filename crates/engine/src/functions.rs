@@ -500,10 +500,10 @@ impl Engine {
         });
         if let Some(tail) = self.tail.get() {
             // Subscribed now, so a deploy committed before the task first runs is not missed.
-            let (engine, tail, mut first) = (Arc::downgrade(self), tail.clone(), Some(tail.subscribe()));
+            let (engine, tail, mut first) = (Arc::downgrade(self), tail.clone(), Some(tail.subscribe_cache_kinds()));
             self.supervisor.spawn_named("forget-redeployed-functions", Policy::Restart, move |cancel| {
                 let restarted = first.is_none();
-                let records = first.take().unwrap_or_else(|| tail.subscribe());
+                let records = first.take().unwrap_or_else(|| tail.subscribe_cache_kinds());
                 forget_redeployed(engine.clone(), records, restarted, cancel)
             });
         }

@@ -336,10 +336,10 @@ impl Engine {
         let tail = LogTail::start(self.store.clone(), buffer, poll_every, &self.supervisor).await?;
         // Subscribed now, not when the task first runs, so nothing committed from here on is
         // missed; a restart subscribes afresh.
-        let (engine, records, mut first) = (Arc::downgrade(self), tail.clone(), Some(tail.subscribe()));
+        let (engine, records, mut first) = (Arc::downgrade(self), tail.clone(), Some(tail.subscribe_cache_kinds()));
         self.supervisor.spawn_named("forget-deleted-spaces", Policy::Restart, move |cancel| {
             let restarted = first.is_none();
-            let receiver = first.take().unwrap_or_else(|| records.subscribe());
+            let receiver = first.take().unwrap_or_else(|| records.subscribe_cache_kinds());
             forget_deleted_spaces(engine.clone(), receiver, restarted, cancel)
         });
         let _ = self.tail.set(tail);

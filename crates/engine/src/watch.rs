@@ -6,6 +6,15 @@
 //! PostgreSQL database reach this node's watchers: the log is visible in commit order, so
 //! tailing it by seq misses nothing.
 //!
+//! Decoding every record costs the node about a tenth of its CPU under a write load, so the tail
+//! reads every record only while something receives them (a watcher, a waiting pull). Otherwise
+//! local writes do not wake it, and each poll reads only the records the node's caches act on
+//! ([`CACHE_KINDS`], broadcast on a channel of their own to the caches, whatever the mode),
+//! moving past the rest without decoding them; a new receiver wakes it.
+//! A receiver that subscribes while such a read is under way is not left without the records the
+//! read skipped: after each read the tail looks again and, finding one, reads that stretch again
+//! in full (receivers drop what they already passed on, so a record broadcast twice is harmless).
+//!
 //! A watcher never gets a gap or a duplicate:
 //! - it subscribes to the broadcast *before* it replays from the store, so every record is
 //!   either in the store when the replay reads it, or broadcast after the subscription;
@@ -28,8 +37,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use switchyard_model::SpaceName;
-use switchyard_model::{AddressFilter, LogFilter, LogRecord, Seq};
+use switchyard_model::{AddressFilter, FUNCTION_DEPLOYED, LogFilter, LogRecord, Seq, SpaceName, kinds};
 use switchyard_store::Store;
 use tokio::sync::{Notify, broadcast, mpsc};
 
@@ -68,10 +76,20 @@ impl std::ops::Deref for WatchedRecord {
     }
 }
 
+/// The kinds of record this node's caches act on, read even while nobody watches:
+/// `space.deleted` (a space's compiled machines and functions are dropped) and
+/// `function.deployed` (the function's compiled component is dropped).
+pub const CACHE_KINDS: &[&str] = &[kinds::SPACE_DELETED, FUNCTION_DEPLOYED];
+
+/// Records of [`CACHE_KINDS`] kept for a cache that falls behind (it forgets everything then).
+const CACHE_BUFFER: usize = 64;
+
 /// Reads the log and broadcasts it to this node's watchers.
 pub struct LogTail {
     store: Arc<dyn Store>,
     records: broadcast::Sender<Arc<WatchedRecord>>,
+    /// Records of [`CACHE_KINDS`], for the node's caches.
+    cache_records: broadcast::Sender<Arc<WatchedRecord>>,
     wake: Notify,
     last: AtomicU64,
     /// Times a watcher on this node fell behind the live stream and went back to the store.
@@ -89,9 +107,11 @@ impl LogTail {
     ) -> Result<Arc<LogTail>, EngineError> {
         let last = store.log_bounds().await?.map(|(_, newest)| newest.0).unwrap_or(0);
         let (records, _) = broadcast::channel(buffer.max(1));
+        let (cache_records, _) = broadcast::channel(CACHE_BUFFER);
         let tail = Arc::new(LogTail {
             store,
             records,
+            cache_records,
             wake: Notify::new(),
             last: AtomicU64::new(last),
             catch_ups: AtomicU64::new(0),
@@ -104,14 +124,29 @@ impl LogTail {
         Ok(tail)
     }
 
-    /// Asks the tail to read the log now (a local write committed).
+    /// Asks the tail to read the log now (a local write committed), if anything receives every
+    /// record. The caches need no wake: a local change to what they hold is applied by the
+    /// engine call that made it, so the poll only has to bring other nodes' changes.
     pub fn wake(&self) {
-        self.wake.notify_one();
+        if self.records.receiver_count() > 0 {
+            self.wake.notify_one();
+        }
     }
 
-    /// Announces every record read from now on (for waiting pulls).
+    /// Announces every record read from now on (for watchers and waiting pulls). While a
+    /// receiver lives, the tail decodes every record; drop it when done waiting.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<WatchedRecord>> {
-        self.records.subscribe()
+        let receiver = self.records.subscribe();
+        // The tail may be behind by up to a poll while nobody received every record: it catches
+        // up now, not at the next write.
+        self.wake.notify_one();
+        receiver
+    }
+
+    /// Announces the records of [`CACHE_KINDS`] read from now on (for the node's caches); a
+    /// receiver that lags has missed some.
+    pub fn subscribe_cache_kinds(&self) -> broadcast::Receiver<Arc<WatchedRecord>> {
+        self.cache_records.subscribe()
     }
 
     /// The last seq broadcast.
@@ -135,29 +170,62 @@ impl LogTail {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(poll_every) => {}
             }
-            loop {
-                let after = self.last_seq();
-                let page = match self.store.read_log(after, PAGE).await {
-                    Ok(page) => {
-                        failing.recovered();
-                        page
-                    }
-                    Err(e) => {
-                        failing.failed(&e);
-                        break;
-                    }
-                };
-                let full = page.len() == PAGE as usize;
-                for record in page {
-                    self.last.store(record.seq.0, Ordering::Release);
-                    // No receivers is fine: nobody is watching.
-                    let _ = self.records.send(Arc::new(WatchedRecord::new(record)));
-                }
-                if !full {
-                    break;
-                }
+            match self.read_to_end().await {
+                Ok(()) => failing.recovered(),
+                Err(e) => failing.failed(&e),
             }
         }
+    }
+
+    /// Reads and broadcasts up to the log's end as it is now.
+    async fn read_to_end(&self) -> Result<(), switchyard_store::StoreError> {
+        loop {
+            let after = self.last_seq();
+            if self.records.receiver_count() > 0 {
+                if !self.read_every_record(after, after).await? {
+                    return Ok(());
+                }
+                continue;
+            }
+            let page = self.store.read_log_kinds(after, CACHE_KINDS, PAGE).await?;
+            let mut more = page.records.len() == PAGE as usize;
+            for record in page.records {
+                // No receivers is fine: no cache is running.
+                let _ = self.cache_records.send(Arc::new(WatchedRecord::new(record)));
+            }
+            if self.records.receiver_count() > 0 {
+                // Subscribed while this read skipped records: read that stretch again in full
+                // (its cache records went out already), then go on as usual.
+                let mut at = after;
+                while at < page.through && self.read_every_record(at, page.through).await? {
+                    at = self.last_seq();
+                }
+                more = true;
+            }
+            if self.last_seq() < page.through {
+                self.last.store(page.through.0, Ordering::Release);
+            }
+            if !more {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Reads one page of every record after `after` and broadcasts it, the records of
+    /// [`CACHE_KINDS`] past `caches_after` to the caches too; `true` when the page was full.
+    async fn read_every_record(&self, after: Seq, caches_after: Seq) -> Result<bool, switchyard_store::StoreError> {
+        let page = self.store.read_log(after, PAGE).await?;
+        let full = page.len() == PAGE as usize;
+        for record in page {
+            self.last.store(record.seq.0, Ordering::Release);
+            let record = Arc::new(WatchedRecord::new(record));
+            if record.seq > caches_after && CACHE_KINDS.contains(&record.kind.as_str()) {
+                let _ = self.cache_records.send(record.clone());
+            }
+            // No receivers is fine: the watcher left.
+            let _ = self.records.send(record);
+        }
+        Ok(full)
     }
 }
 
@@ -237,7 +305,7 @@ pub(crate) async fn watch(
     supervisor: &Supervisor,
 ) -> Result<mpsc::Receiver<Result<Arc<WatchedRecord>, EngineError>>, EngineError> {
     // Subscribed before anything is read: see the module docs.
-    let mut live = tail.records.subscribe();
+    let mut live = tail.subscribe();
     let mut last = match from {
         // Everything committed before the watch started is left out: the newest seq is read
         // from the store (after subscribing, so what commits next is still caught).

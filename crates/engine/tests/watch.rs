@@ -87,3 +87,43 @@ async fn replay_hands_off_to_live_without_gap_or_duplicate() {
     }
     assert_eq!(seqs, (1..=last).collect::<Vec<u64>>());
 }
+
+/// With nobody receiving every record, the tail reads only what the node's caches act on (here a
+/// space deletion written beside it, as another node sharing the database would) and still
+/// moves past everything else; a receiver that subscribes then gets every later record, from
+/// the first, at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_nobody_watching_the_tail_passes_on_cache_kinds_then_every_record_once_someone_subscribes() {
+    use switchyard_engine::{LogTail, Supervisor};
+    use switchyard_store::{DeleteSpace, StoreExt};
+
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path(), 16).await;
+    let store = engine.store().clone();
+    // A tail of its own, beside the engine's: the engine's writes do not wake it, as another
+    // node's would not; only its poll brings them.
+    let supervisor = Supervisor::new();
+    let tail = LogTail::start(store.clone(), 16, Duration::from_millis(5), &supervisor).await.unwrap();
+    let mut caches = tail.subscribe_cache_kinds();
+
+    engine.put_machine("gone", "cycle", CYCLE.as_bytes(), DefinitionFormat::Json).await.unwrap();
+    let before = apply(&engine, 20).await;
+    let deleted = store.execute(DeleteSpace { space: "gone".parse().unwrap() }).await.unwrap();
+    let last = apply(&engine, 20).await;
+    assert!(before < deleted.seq.0 && deleted.seq.0 < last);
+
+    let record = within("the deletion to reach the caches", PATIENCE, caches.recv()).await.unwrap();
+    assert_eq!((record.seq, record.kind.as_str(), record.space.as_str()), (deleted.seq, "space.deleted", "gone"));
+    wait_until("the tail to move past every record", PATIENCE, || async { (tail.last_seq().0 >= last).then_some(()) })
+        .await;
+    assert!(caches.try_recv().is_err(), "only the deletion is a cache kind");
+
+    let mut every = tail.subscribe();
+    let next = apply(&engine, 5).await;
+    let mut seqs = Vec::new();
+    while seqs.last().is_none_or(|s| *s < next) {
+        seqs.push(within("the next record", PATIENCE, every.recv()).await.unwrap().seq.0);
+    }
+    assert_eq!(seqs, (last + 1..=next).collect::<Vec<u64>>());
+    supervisor.shutdown(Duration::from_secs(1)).await;
+}

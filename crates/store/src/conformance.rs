@@ -19,8 +19,8 @@ use switchyard_model::{
 use crate::types::*;
 use crate::{
     ApplyEvent, BootstrapAdminToken, Clock, CreateInstance, CreateToken, DeleteInstance, EventApplied, HeartbeatNode,
-    InstanceCreated, ListInstances, MachinePut, Publish, Published, PurgeIdempotency, PutMachine, RemoveNode,
-    RenewNode, RevokeToken, Store, StoreError, SystemClock,
+    InstanceCreated, ListInstances, LogKindsPage, MachinePut, Publish, Published, PurgeIdempotency, PutMachine,
+    RemoveNode, RenewNode, RevokeToken, Store, StoreError, SystemClock,
 };
 
 /// A boxed future, for the harness's methods.
@@ -74,6 +74,7 @@ pub fn cases<H: Harness>() -> Vec<(&'static str, Case<H>)> {
         ("create_refusals", |h| Box::pin(create_refusals(h))),
         ("apply_event_moves_instance", |h| Box::pin(apply_event_moves_instance(h))),
         ("apply_event_refusals", |h| Box::pin(apply_event_refusals(h))),
+        ("read_log_kinds_reads_past_other_kinds", |h| Box::pin(read_log_kinds_reads_past_other_kinds(h))),
         ("expected_state_and_revision", |h| Box::pin(expected_state_and_revision(h))),
         ("idempotency_replays_and_refuses_reuse", |h| Box::pin(idempotency_replays_and_refuses_reuse(h))),
         ("idempotency_survives_reopen", |h| Box::pin(idempotency_survives_reopen(h))),
@@ -356,6 +357,44 @@ async fn apply_event_refusals<H: Harness>(h: &H) {
     applied(&*store, event("acme", "o-1", "cancel", json!({}))).await;
     let fin = store.write(event("acme", "o-1", "pay", json!({ "amount": 500 }))).await;
     assert!(matches!(fin, Err(StoreError::Transition(_))), "{fin:?}");
+}
+
+async fn read_log_kinds_reads_past_other_kinds<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    let created_kind: &[&str] = &[kinds::INSTANCE_CREATED];
+    let empty = store.read_log_kinds(Seq(0), created_kind, 10).await.expect("read");
+    assert_eq!(empty, LogKindsPage { records: Vec::new(), through: Seq(0) });
+    put_order(&*store, "acme").await;
+    create(&*store, "acme", "o-1", 100).await;
+    applied(&*store, event("acme", "o-1", "pay", json!({ "amount": 150 }))).await;
+    create(&*store, "acme", "o-2", 100).await;
+    applied(&*store, event("acme", "o-2", "pay", json!({ "amount": 150 }))).await;
+    let log = store.read_log(Seq(0), 100).await.expect("log");
+    let newest = log.last().expect("records").seq;
+    let of = |wanted: &[&str]| log.iter().filter(|r| wanted.contains(&r.kind.as_str())).cloned().collect::<Vec<_>>();
+    let created = of(created_kind);
+    assert_eq!(created.len(), 2);
+
+    // The last record is not of the kind: the read still covers it.
+    let page = store.read_log_kinds(Seq(0), created_kind, 10).await.expect("read");
+    assert_eq!(page, LogKindsPage { records: created.clone(), through: newest });
+    // A full page covers the log only up to its last record.
+    let first = store.read_log_kinds(Seq(0), created_kind, 1).await.expect("read");
+    assert_eq!(first, LogKindsPage { records: created[..1].to_vec(), through: created[0].seq });
+    let second = store.read_log_kinds(first.through, created_kind, 1).await.expect("read");
+    assert_eq!(second, LogKindsPage { records: created[1..].to_vec(), through: created[1].seq });
+    let rest = store.read_log_kinds(second.through, created_kind, 1).await.expect("read");
+    assert_eq!(rest, LogKindsPage { records: Vec::new(), through: newest });
+
+    let several: &[&str] = &[kinds::MACHINE_PUT, kinds::INSTANCE_TRANSITIONED];
+    let page = store.read_log_kinds(Seq(0), several, 10).await.expect("read");
+    assert_eq!(page, LogKindsPage { records: of(several), through: newest });
+    let page = store.read_log_kinds(Seq(0), &["no.such.kind"], 10).await.expect("read");
+    assert_eq!(page, LogKindsPage { records: Vec::new(), through: newest });
+    let page = store.read_log_kinds(Seq(0), &[], 10).await.expect("read");
+    assert_eq!(page, LogKindsPage { records: Vec::new(), through: newest });
+    let page = store.read_log_kinds(newest, created_kind, 10).await.expect("read");
+    assert_eq!(page, LogKindsPage { records: Vec::new(), through: newest });
 }
 
 async fn expected_state_and_revision<H: Harness>(h: &H) {

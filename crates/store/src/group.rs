@@ -32,6 +32,8 @@ pub(crate) struct WriteRequest {
     pub ops: Vec<WriteOp>,
     pub atomic: bool,
     pub reply: oneshot::Sender<Result<Vec<WriteOutcome>, StoreError>>,
+    /// When it was queued (for `queue_seconds`).
+    pub queued_at: std::time::Instant,
 }
 
 /// The sending side of a backend's writer queue: what every backend's `write`, `write_atomic`
@@ -44,7 +46,7 @@ impl WriteQueue {
     pub async fn submit(&self, ops: Vec<WriteOp>, atomic: bool) -> RequestResult {
         let (reply, rx) = oneshot::channel();
         self.0
-            .send_async(WriterMsg::Write(WriteRequest { ops, atomic, reply }))
+            .send_async(WriterMsg::Write(WriteRequest { ops, atomic, reply, queued_at: std::time::Instant::now() }))
             .await
             .map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
@@ -183,6 +185,14 @@ pub(crate) fn fail_all(group: Vec<WriteRequest>, error: &StoreError) {
 pub(crate) fn reply_all(group: Vec<WriteRequest>, results: Vec<RequestResult>) {
     for (req, result) in group.into_iter().zip(results) {
         let _ = req.reply.send(result);
+    }
+}
+
+/// Records how long each request of a group starting now waited for the writer.
+pub(crate) fn record_queued(metrics: &crate::StoreMetrics, group: &[WriteRequest]) {
+    let now = std::time::Instant::now();
+    for request in group {
+        metrics.queue_seconds.observe(now.saturating_duration_since(request.queued_at).as_secs_f64());
     }
 }
 

@@ -225,6 +225,11 @@ pub trait Store: Send + Sync + 'static {
     /// Log records with `seq > after`, oldest first, across the whole store.
     async fn read_log(&self, after: Seq, limit: u32) -> Result<Vec<LogRecord>, StoreError>;
 
+    /// Log records of the given `kinds` with `seq > after`, oldest first, at most `limit` of
+    /// them, and how far the read covered the log: a reader that only needs a few kinds reads
+    /// past the rest without decoding them.
+    async fn read_log_kinds(&self, after: Seq, kinds: &[&str], limit: u32) -> Result<LogKindsPage, StoreError>;
+
     /// Every space something was written into.
     async fn list_spaces(&self) -> Result<Vec<SpaceRecord>, StoreError>;
 

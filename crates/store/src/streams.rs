@@ -19,7 +19,7 @@
 //!   lease is the current one.
 
 use serde::{Deserialize, Serialize};
-use switchyard_model::log::{AddressFilter, LogFilter, Seq};
+use switchyard_model::log::{AddressFilter, LogFilter, LogRecord, Seq};
 use switchyard_model::time::Timestamp;
 use switchyard_model::{Segment, SpaceName};
 
@@ -89,4 +89,14 @@ pub struct LogStats {
     pub bytes: u64,
     /// Bytes the store's files take on disk, where the backend knows (SQLite).
     pub file_bytes: Option<u64>,
+}
+
+/// An answer of [`crate::Store::read_log_kinds`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogKindsPage {
+    /// The records of the asked kinds, oldest first.
+    pub records: Vec<LogRecord>,
+    /// Every record of those kinds up to this seq is in `records` (the read's `after` when it
+    /// found the log no longer): the next read starts here.
+    pub through: Seq,
 }

@@ -13,7 +13,7 @@ use axum::http::{Method, Request, StatusCode};
 use base64::Engine as _;
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use switchyard_api::{ApiConfig, AppState, HttpMetrics, status_of};
+use switchyard_api::{ApiConfig, AppParts, AppState, HttpMetrics, status_of};
 use switchyard_engine::{Engine, EngineConfig, FunctionsConfig};
 use switchyard_runtime::{FunctionRuntime, RuntimeConfig};
 use switchyard_store::sqlite::{SqliteOptions, SqliteStore};
@@ -73,13 +73,13 @@ impl Server {
                 Arc::new(FunctionRuntime::new(config).expect("the runtime starts")),
                 FunctionsConfig::default(),
             );
-            let state = AppState {
+            let state = AppState::new(AppParts {
                 engine,
                 metrics: Arc::new(HttpMetrics::new(store.metrics())),
                 config: Arc::new(ApiConfig::default()),
                 ready: Arc::new(AtomicBool::new(true)),
                 shutdown: switchyard_api::Shutdown::new(),
-            };
+            });
             (switchyard_api::router(state), admin)
         });
         let server = Server { app, admin, runtime, _dir: dir };

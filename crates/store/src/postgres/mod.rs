@@ -362,6 +362,28 @@ impl Store for PgStore {
         Ok(self.metrics.unreadable_records.place(decode_all(rows, log_record)?))
     }
 
+    async fn read_log_kinds(&self, after: Seq, kinds: &[&str], limit: u32) -> Result<LogKindsPage, StoreError> {
+        let Ok(after_sql) = i64::try_from(after.0) else {
+            return Ok(LogKindsPage { records: Vec::new(), through: after });
+        };
+        // The head first: rows committed after it wait for the next read (seqs become visible
+        // in commit order, so nothing below the head can still appear).
+        let head: Option<i64> =
+            self.query("SELECT max(seq) FROM events", &[]).await?.first().and_then(|r| r.get::<_, Option<i64>>(0));
+        let Some(head) = head.filter(|head| *head > after_sql) else {
+            return Ok(LogKindsPage { records: Vec::new(), through: after });
+        };
+        let kinds: Vec<&str> = kinds.to_vec();
+        let sql = format!(
+            "SELECT {LOG_COLUMNS} FROM events WHERE seq > $1 AND seq <= $2 AND kind = ANY($3) ORDER BY seq LIMIT $4"
+        );
+        let rows = self.query(&sql, &[&after_sql, &head, &kinds, &i64::from(limit)]).await?;
+        let records = self.metrics.unreadable_records.place(decode_all(rows, log_record)?);
+        let through =
+            if records.len() >= limit as usize { records.last().map_or(after, |r| r.seq) } else { Seq(head as u64) };
+        Ok(LogKindsPage { records, through })
+    }
+
     async fn list_spaces(&self) -> Result<Vec<SpaceRecord>, StoreError> {
         let rows = self.query("SELECT name, created_at FROM spaces ORDER BY name", &[]).await?;
         rows.iter().map(|row| Ok(SpaceRecord { name: space(row.get(0))?, created_at: Timestamp(row.get(1)) })).collect()

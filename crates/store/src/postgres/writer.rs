@@ -52,7 +52,7 @@ use crate::commands::{self, Group, run_group};
 use crate::error::StoreError;
 use crate::group::{
     Admission, FailState, GroupBuilder, MAX_OPS_PER_COMMIT, RequestResult, WriteRequest, WriterMsg, fail_all,
-    record_committed, reply_all,
+    record_committed, record_queued, reply_all,
 };
 use crate::machines::MachineCache;
 use crate::metrics::StoreMetrics;
@@ -163,6 +163,7 @@ impl Writer {
         if let Some(reason) = self.failed.reason() {
             return fail_all(group, &StoreError::Failed(reason));
         }
+        record_queued(&self.metrics, &group);
         let mut attempt = 1;
         let mut isolated = false;
         loop {
@@ -203,6 +204,7 @@ impl Writer {
     }
 
     async fn attempt(&mut self, group: &[WriteRequest], isolated: bool) -> Result<Vec<RequestResult>, AttemptError> {
+        let executing = Instant::now();
         let Writer { pool, connection, machines, machines_epoch, machines_seen, metrics, clock, .. } = self;
         let conn = connect(pool, connection).await?;
         let tx = conn.transaction().await.map_err(classify)?;
@@ -283,6 +285,7 @@ impl Writer {
             machines_epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
         let started = Instant::now();
+        metrics.execute_seconds.observe(started.saturating_duration_since(executing).as_secs_f64());
         // An error without a database answer (I/O, a closed connection) leaves the commit's
         // outcome unknown; an answer from the database means it rolled back.
         tx.commit().await.map_err(|e| {

@@ -44,7 +44,7 @@ use crate::commands::{Group, run_group};
 use crate::error::StoreError;
 use crate::group::{
     Admission, FailState, GroupBuilder, MAX_OPS_PER_COMMIT, WriteRequest, WriterMsg, fail_all, record_committed,
-    reply_all,
+    record_queued, reply_all,
 };
 use crate::machines::MachineCache;
 use crate::metrics::StoreMetrics;
@@ -214,6 +214,10 @@ impl Writer {
             fail_all(group, &StoreError::Failed(reason));
             return false;
         }
+        if !isolated {
+            record_queued(&self.metrics, &group);
+        }
+        let executing = Instant::now();
         let start_seq = self.next_seq;
         let start_offset = self.next_offset;
         let now = self.clock.now();
@@ -256,6 +260,7 @@ impl Writer {
             return false;
         }
         let started = Instant::now();
+        self.metrics.execute_seconds.observe(started.saturating_duration_since(executing).as_secs_f64());
         if let Err(e) = tx.commit() {
             tracing::error!(error = %e, "commit failed; the group's writes were not applied");
             // A disk that fails a commit stops the store: its callers get the same refusal as
