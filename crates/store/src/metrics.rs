@@ -22,7 +22,7 @@ pub struct StoreMetrics {
     pub queue_seconds: Histogram,
     /// Seconds a group's commands took to run, before its commit.
     pub execute_seconds: Histogram,
-    /// Seconds a commit took (on SQLite: writing the WAL, and a checkpoint when one is due).
+    /// Seconds a commit took (on SQLite: writing the WAL).
     pub commit_seconds: Histogram,
     /// Seconds an explicit WAL fsync took (SQLite).
     pub fsync_seconds: Histogram,
@@ -70,7 +70,7 @@ impl StoreMetrics {
         );
         sub.register(
             "commit_seconds",
-            "Time to commit a group's transaction (write path stage 3; on SQLite its WAL write and any checkpoint)",
+            "Time to commit a group's transaction (write path stage 3; on SQLite, writing the WAL)",
             self.commit_seconds.clone(),
         );
         sub.register(

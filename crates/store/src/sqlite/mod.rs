@@ -8,6 +8,7 @@
 //! own read-only connection, so no SQLite call ever runs on a reactor thread.
 //! WAL mode lets readers proceed while the writer commits; a reader sees only committed data.
 
+mod checkpoint;
 mod endpoints;
 mod env;
 mod functions;
@@ -57,12 +58,6 @@ const BUSY_TIMEOUT_MS: u64 = 5_000;
 
 /// The size the WAL file is truncated back to whenever it is reset, in bytes.
 const JOURNAL_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
-
-/// WAL pages past which a commit checkpoints (SQLite's default is 1,000). A checkpoint copies
-/// each page the WAL holds once, however often it was written since the last one, and the
-/// pages writes touch (instances, the log's indexes) are written over and over: 8,192 pages
-/// (32 MiB, under `JOURNAL_SIZE_LIMIT`) copy a fifth of what 1,000 did under `bench events`.
-const WAL_AUTOCHECKPOINT_PAGES: u32 = 8192;
 
 /// The writer's page cache (KiB). Small on purpose: SQLite's B-tree balancing renumbers pages
 /// through a scratch page number past the end of the file, and every commit after that walks
@@ -126,12 +121,14 @@ impl SqliteStore {
              PRAGMA synchronous = {synchronous};
              PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};
              PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT};
-             PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES};
              PRAGMA cache_size = -{WRITER_CACHE_KIB};
              PRAGMA temp_store = MEMORY;"
         ))
         .map_err(|e| open_err(e.to_string()))?;
         schema::migrate(&mut conn)?;
+        // In place of SQLite's automatic checkpoint (see `checkpoint`).
+        conn.wal_hook(Some(checkpoint::note_wal_pages));
+        let checkpointer = checkpoint::Checkpointer::start(&db_path, synchronous)?;
         let next_seq = next_seq(&conn)?;
         let next_offset: i64 =
             conn.query_row("SELECT coalesce((SELECT end_offset FROM events ORDER BY seq DESC LIMIT 1), 0)", [], |r| {
@@ -149,6 +146,7 @@ impl SqliteStore {
             wal: writer::WalFile::new(dir.join(format!("{DB_FILE}-wal"))),
             failed: failed.clone(),
             clock: options.clock.clone(),
+            checkpointer,
         };
         let (tx, rx) = flume::bounded(4096);
         let handle = std::thread::Builder::new()

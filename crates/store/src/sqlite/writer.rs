@@ -38,6 +38,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode, TransactionBehavior, params};
 
+use super::checkpoint::{self, Checkpointer};
 use crate::Durability;
 use crate::clock::SharedClock;
 use crate::commands::{Group, run_group};
@@ -72,6 +73,8 @@ pub(crate) struct Writer {
     pub wal: WalFile,
     pub failed: FailState,
     pub clock: SharedClock,
+    /// Copies the WAL into the database file beside the writer.
+    pub checkpointer: Checkpointer,
 }
 
 /// The WAL file, kept open so an fsync costs one system call.
@@ -198,6 +201,7 @@ impl Writer {
         if unflushed {
             let _ = self.flush_wal();
         }
+        self.checkpointer.stop();
         if let Err(e) = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
             tracing::warn!(error = %e, "checkpoint at shutdown failed");
         }
@@ -248,8 +252,9 @@ impl Writer {
         };
         if abort.is_none()
             && *next_seq != start_seq
-            && let Err(e) =
-                tx.execute("UPDATE meta SET value = ?1 WHERE key = 'last_seq'", params![(*next_seq - 1).to_string()])
+            && let Err(e) = tx
+                .prepare_cached("UPDATE meta SET value = ?1 WHERE key = 'last_seq'")
+                .and_then(|mut stmt| stmt.execute(params![(*next_seq - 1).to_string()]))
         {
             abort = Some(StoreError::from(e));
         }
@@ -290,6 +295,9 @@ impl Writer {
         }
         record_committed(&self.metrics, &results);
         reply_all(group, results);
+        if self.checkpointer.after_commit(checkpoint::wal_pages()) {
+            checkpoint::finish_on_writer(&self.conn);
+        }
         true
     }
 
