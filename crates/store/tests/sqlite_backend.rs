@@ -90,6 +90,10 @@ async fn fsync_durability_fsyncs_the_wal_before_replying() {
     assert_eq!(metric(&store, "switchyard_store_fsync_seconds_count"), 1.0, "one commit, one fsync, before the reply");
     store.write(put_op("m2")).await.unwrap();
     assert_eq!(metric(&store, "switchyard_store_fsync_seconds_count"), 2.0);
+    // Each stage of the write path was timed once per write (each a group of its own here).
+    for stage in ["queue", "execute", "commit"] {
+        assert_eq!(metric(&store, &format!("switchyard_store_{stage}_seconds_count")), 2.0, "{stage}");
+    }
 }
 
 #[tokio::test]
