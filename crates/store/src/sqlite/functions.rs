@@ -178,7 +178,7 @@ impl InvocationTable for SqliteTx<'_> {
             .prepare_cached(
                 "DELETE FROM invocations WHERE seq IN
                    (SELECT seq FROM invocations WHERE finished_at < ?1 AND status <> 'pending'
-                    ORDER BY finished_at LIMIT ?2)",
+                    ORDER BY finished_at LIMIT +?2)",
             )?
             .execute(params![before.0, limit])?;
         Ok(n as u64)

@@ -157,7 +157,7 @@ impl JobTable for SqliteTx<'_> {
                 "DELETE FROM jobs WHERE id IN
                    (SELECT id FROM jobs INDEXED BY jobs_finished
                     WHERE status IN ('succeeded', 'cancelled') AND finished_at < ?1
-                    ORDER BY finished_at LIMIT ?2)",
+                    ORDER BY finished_at LIMIT +?2)",
             )?
             .execute(params![before.0, limit])?;
         Ok(n as u64)
@@ -165,7 +165,7 @@ impl JobTable for SqliteTx<'_> {
 
     async fn expired_jobs_for_update(&mut self, now: Timestamp, limit: u32) -> TxResult<Vec<JobRecord>> {
         let sql = format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE status = 'running' AND lease_until <= ?1 ORDER BY lease_until LIMIT ?2"
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE status = 'running' AND lease_until <= ?1 ORDER BY lease_until LIMIT +?2"
         );
         query_jobs(self.conn, &sql, params![now.0, limit]).map_err(tx_err)
     }
@@ -188,7 +188,7 @@ impl JobTable for SqliteTx<'_> {
     async fn due_jobs_for_update(&mut self, space: &str, now: Timestamp, limit: u32) -> TxResult<Vec<JobRecord>> {
         let sql = format!(
             "SELECT {JOB_COLUMNS} FROM jobs
-             WHERE space = ?1 AND status = 'pending' AND run_at <= ?2 ORDER BY priority DESC, run_at LIMIT ?3"
+             WHERE space = ?1 AND status = 'pending' AND run_at <= ?2 ORDER BY priority DESC, run_at LIMIT +?3"
         );
         query_jobs(self.conn, &sql, params![space, now.0, limit]).map_err(tx_err)
     }
@@ -224,7 +224,7 @@ impl JobTable for SqliteTx<'_> {
     async fn dead_jobs_for_update(&mut self, space: &str, kind: Option<&str>, limit: u32) -> TxResult<Vec<JobRecord>> {
         let sql = format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE space = ?1 AND status = 'dead' AND (?2 IS NULL OR kind = ?2)
-             ORDER BY id LIMIT ?3"
+             ORDER BY id LIMIT +?3"
         );
         query_jobs(self.conn, &sql, params![space, kind, limit]).map_err(tx_err)
     }
@@ -249,7 +249,7 @@ pub(crate) async fn list_jobs(store: &SqliteStore, query: &ListJobs) -> Result<V
             let sql = format!(
                 "SELECT {JOB_COLUMNS} FROM jobs
                  WHERE space = ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR kind = ?3) AND id > ?4
-                 ORDER BY id LIMIT ?5"
+                 ORDER BY id LIMIT +?5"
             );
             query_jobs(
                 conn,
@@ -281,7 +281,7 @@ pub(crate) async fn trigger_jobs(
             let sql = format!(
                 "SELECT {JOB_COLUMNS} FROM jobs
                  WHERE space = ?1 AND kind = 'trigger' AND target = ?2 AND (?3 IS NULL OR id < ?3)
-                 ORDER BY id DESC LIMIT ?4"
+                 ORDER BY id DESC LIMIT +?4"
             );
             query_jobs(conn, &sql, params![space, target, before, limit])
         })
@@ -304,7 +304,7 @@ pub(crate) async fn endpoint_jobs(
             let sql = format!(
                 "SELECT {JOB_COLUMNS} FROM jobs
                  WHERE space = ?1 AND kind = 'delivery' AND target = ?2 AND (?3 IS NULL OR id < ?3)
-                 ORDER BY id DESC LIMIT ?4"
+                 ORDER BY id DESC LIMIT +?4"
             );
             query_jobs(conn, &sql, params![space, target, before, limit])
         })

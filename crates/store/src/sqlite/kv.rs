@@ -160,7 +160,7 @@ impl KvTable for SqliteTx<'_> {
             "SELECT k.space, k.bucket, k.key, k.revision, b.history
              FROM kv_keys k LEFT JOIN kv_buckets b ON b.space = k.space AND b.name = k.bucket
              WHERE k.expires_at IS NOT NULL AND k.deleted = 0 AND k.expires_at <= ?1
-             ORDER BY k.expires_at LIMIT ?2",
+             ORDER BY k.expires_at LIMIT +?2",
         )?;
         let mut rows = stmt.query(params![due.0, limit])?;
         let mut out = Vec::new();
@@ -272,7 +272,7 @@ pub(super) async fn history(
                 "SELECT {ENTRY_COLUMNS} FROM kv_keys WHERE space = ?1 AND bucket = ?2 AND key = ?3
                  UNION ALL
                  SELECT {ENTRY_COLUMNS} FROM kv_history WHERE space = ?1 AND bucket = ?2 AND key = ?3
-                 ORDER BY revision DESC LIMIT ?4"
+                 ORDER BY revision DESC LIMIT +?4"
             );
             let mut stmt = conn.prepare_cached(&sql)?;
             let mut rows = stmt.query(params![space.as_ref(), bucket.as_ref(), key, limit])?;

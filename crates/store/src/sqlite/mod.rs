@@ -7,6 +7,12 @@
 //! Writes go to the writer thread ([`writer`]); reads go to a few reader threads, each with its
 //! own read-only connection, so no SQLite call ever runs on a reactor thread.
 //! WAL mode lets readers proceed while the writer commits; a reader sees only committed data.
+//!
+//! Every `LIMIT` takes its bound value as `LIMIT +?N`, never `LIMIT ?N`: SQLite plans a bare
+//! bound `LIMIT` with the value bound (for its LIMIT optimisations), which makes every execution
+//! of a cached statement with a new binding prepare the statement again — 2.7% of the server's
+//! CPU in the log tail's reads alone. The unary plus keeps the value out of the plan. A test
+//! below keeps the backend's SQL to it.
 
 mod checkpoint;
 mod endpoints;
@@ -334,7 +340,7 @@ impl Store for SqliteStore {
             if query.roots_only {
                 sql.push_str(" AND parent IS NULL");
             }
-            sql.push_str(if query.newest_first { " ORDER BY id DESC LIMIT ?3" } else { " ORDER BY id LIMIT ?3" });
+            sql.push_str(if query.newest_first { " ORDER BY id DESC LIMIT +?3" } else { " ORDER BY id LIMIT +?3" });
             let mut stmt = conn.prepare_cached(&sql)?;
             let (space, machine): (&str, &str) = (query.space.as_ref(), query.machine.as_ref());
             let mut params: Vec<&dyn rusqlite::ToSql> = vec![&space, &machine, &query.limit];
@@ -357,7 +363,7 @@ impl Store for SqliteStore {
         let address = address.to_string();
         self.read(move |conn| {
             let sql = format!(
-                "SELECT {} FROM events WHERE address = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+                "SELECT {} FROM events WHERE address = ?1 AND seq > ?2 ORDER BY seq LIMIT +?3",
                 rows::LOG_COLUMNS
             );
             let mut stmt = conn.prepare_cached(&sql)?;
@@ -384,7 +390,7 @@ impl Store for SqliteStore {
     async fn read_log(&self, after: Seq, limit: u32) -> Result<Vec<LogRecord>, StoreError> {
         let Ok(after) = i64::try_from(after.0) else { return Ok(Vec::new()) };
         self.read(move |conn| {
-            let sql = format!("SELECT {} FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2", rows::LOG_COLUMNS);
+            let sql = format!("SELECT {} FROM events WHERE seq > ?1 ORDER BY seq LIMIT +?2", rows::LOG_COLUMNS);
             let mut stmt = conn.prepare_cached(&sql)?;
             let mut rows = stmt.query(params![after, limit])?;
             let mut out = Vec::new();
@@ -413,7 +419,7 @@ impl Store for SqliteStore {
                 }
                 let placeholders = (0..kinds.len()).map(|i| format!("?{}", i + 4)).collect::<Vec<_>>().join(", ");
                 let sql = format!(
-                    "SELECT {} FROM events WHERE seq > ?1 AND seq <= ?2 AND kind IN ({placeholders}) ORDER BY seq LIMIT ?3",
+                    "SELECT {} FROM events WHERE seq > ?1 AND seq <= ?2 AND kind IN ({placeholders}) ORDER BY seq LIMIT +?3",
                     rows::LOG_COLUMNS
                 );
                 let mut stmt = conn.prepare_cached(&sql)?;
@@ -669,5 +675,27 @@ impl Store for SqliteStore {
         if let Some(handle) = handle {
             let _ = tokio::task::spawn_blocking(move || handle.join()).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// See the module docs: a bare bound `LIMIT` re-prepares its statement at every execution.
+    #[test]
+    fn no_statement_binds_a_bare_limit() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/sqlite");
+        let mut files = 0;
+        for entry in std::fs::read_dir(&dir).expect("the backend's sources") {
+            let path = entry.expect("a directory entry").path();
+            let text = std::fs::read_to_string(&path).expect("a source file");
+            files += 1;
+            for (n, line) in text.lines().enumerate() {
+                let bare = line
+                    .match_indices("LIMIT ?")
+                    .any(|(i, _)| line[i + "LIMIT ?".len()..].starts_with(|c: char| c.is_ascii_digit()));
+                assert!(!bare, "{}:{}: write LIMIT +?N, not LIMIT ?N", path.display(), n + 1);
+            }
+        }
+        assert!(files > 5, "the backend's sources were not found in {}", dir.display());
     }
 }

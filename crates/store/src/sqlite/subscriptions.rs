@@ -124,7 +124,7 @@ impl SubscriptionTable for SqliteTx<'_> {
             "SELECT {E_LOG_COLUMNS}, r.seq, r.deliveries
              FROM subscription_records r LEFT JOIN events e ON e.seq = r.seq
              WHERE r.space = ?1 AND r.name = ?2 AND r.dead_at IS NULL AND r.lease_until <= ?3 AND r.seq > ?4
-             ORDER BY r.seq LIMIT ?5"
+             ORDER BY r.seq LIMIT +?5"
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(params![space, name, now.0, after, limit as i64])?;
@@ -300,7 +300,7 @@ impl LogTable for SqliteTx<'_> {
 
     async fn oldest_records(&mut self, limit: u32) -> TxResult<Vec<(i64, Timestamp, i64)>> {
         let mut stmt =
-            self.conn.prepare_cached("SELECT seq, created_at, end_offset FROM events ORDER BY seq LIMIT ?1")?;
+            self.conn.prepare_cached("SELECT seq, created_at, end_offset FROM events ORDER BY seq LIMIT +?1")?;
         let rows = stmt.query_map(params![limit], |r| Ok((r.get(0)?, Timestamp(r.get(1)?), r.get(2)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -317,7 +317,7 @@ impl LogTable for SqliteTx<'_> {
         keep: &(dyn Fn(&str, &str, &str) -> bool + Sync),
     ) -> TxResult<Vec<ScannedRecord>> {
         let sql =
-            format!("SELECT {} FROM events WHERE space = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3", rows::LOG_COLUMNS);
+            format!("SELECT {} FROM events WHERE space = ?1 AND seq > ?2 ORDER BY seq LIMIT +?3", rows::LOG_COLUMNS);
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(params![space, after, limit as i64])?;
         let mut out = Vec::new();
@@ -389,7 +389,7 @@ pub(super) async fn dead_letters(
                 "SELECT {E_LOG_COLUMNS}, r.seq, r.deliveries, r.dead_at
                  FROM subscription_records r LEFT JOIN events e ON e.seq = r.seq
                  WHERE r.space = ?1 AND r.name = ?2 AND r.dead_at IS NOT NULL AND r.seq > ?3
-                 ORDER BY r.seq LIMIT ?4"
+                 ORDER BY r.seq LIMIT +?4"
             );
             let mut stmt = conn.prepare_cached(&sql)?;
             let mut rows = stmt.query(params![space.as_str(), name.as_str(), after, limit])?;

@@ -112,7 +112,7 @@ impl IdempotencyTable for SqliteTx<'_> {
             .conn
             .prepare_cached(
                 "DELETE FROM idempotency WHERE (space, key) IN
-                   (SELECT space, key FROM idempotency WHERE created_at < ?1 LIMIT ?2)",
+                   (SELECT space, key FROM idempotency WHERE created_at < ?1 LIMIT +?2)",
             )?
             .execute(params![before.0, limit])?;
         Ok(n as u64)
