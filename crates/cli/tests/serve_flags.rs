@@ -318,6 +318,14 @@ async fn watch_poll_ms_is_how_often_a_node_reads_what_other_nodes_wrote() {
     let (slow_client, quick_client) = (slow.client(), quick.client());
     let mut on_slow = slow_client.watch("acme", &WatchQuery::default()).await.expect("watch on the slow node");
     let mut on_quick = quick_client.watch("acme", &WatchQuery::default()).await.expect("watch on the quick node");
+    // A watch replays what the store holds past its start before it goes live, and that replay
+    // may run after the watch's answer began: a first record through the slow node, seen by both
+    // watchers, makes sure both are live before the write the slow node must not see early.
+    let first = publish(&slow_client, "t", json!({ "via": "slow, first" })).await;
+    for on in [&mut on_slow, &mut on_quick] {
+        let seen = within("the first record", PATIENCE, on.next()).await.expect("watch").expect("record");
+        assert_eq!(seen.seq, first);
+    }
 
     let from_quick = publish(&quick_client, "t", json!({ "via": "quick" })).await;
     let seen = within("the quick node's own write", PATIENCE, on_quick.next()).await.expect("watch").expect("record");
