@@ -61,7 +61,6 @@ pub(super) fn wal_pages() -> i32 {
 }
 
 /// What the writer and the checkpoint thread share.
-#[derive(Default)]
 struct Shared {
     /// A background pass is under way.
     running: AtomicBool,
