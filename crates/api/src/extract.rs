@@ -146,11 +146,15 @@ impl FromRequestParts<AppState> for Caller {
 
 /// The bearer token of `Authorization`, or `unauthorized` saying what is wrong with it.
 pub(crate) fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
-    let header = headers.get(AUTHORIZATION).ok_or_else(|| {
+    bearer_token(headers.get(AUTHORIZATION).map(axum::http::HeaderValue::as_bytes))
+}
+
+/// The token of an `Authorization` value (an HTTP header or gRPC metadata): `Bearer <token>`.
+pub fn bearer_token(value: Option<&[u8]>) -> Result<&str, ApiError> {
+    let value = value.ok_or_else(|| {
         ApiError::new(ErrorCode::Unauthorized, "this route needs a token: send Authorization: Bearer <token>")
     })?;
-    let value = header
-        .to_str()
+    let value = std::str::from_utf8(value)
         .map_err(|_| ApiError::new(ErrorCode::Unauthorized, "the Authorization header is not valid text"))?;
     let mut split = value.splitn(2, ' ');
     match (split.next(), split.next()) {

@@ -36,10 +36,12 @@ use switchyard_model::Role::{Admin, Reader, Writer};
 
 pub use access::MetricsAccess;
 pub use error::{ApiError, code_status, status_of};
+pub use extract::{bearer_token, page_limit};
 pub use metrics::HttpMetrics;
 pub use shutdown::{Shutdown, SocketGuard};
 pub use spaces::SPACE_CREATED_HEADER;
 pub use switchyard_engine::ErrorCode;
+pub use views::INSTANCE_UNREADABLE;
 
 /// Declares every route once: its template, and per method who may call it and the handler.
 /// Expands to [`ROUTES`], [`RULES`] and the function registering the handlers, so a route

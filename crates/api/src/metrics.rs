@@ -58,6 +58,22 @@ pub struct RouteLabels {
 
 type HistogramFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
+/// Labels of the gRPC call counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GrpcLabels {
+    /// The method, `Service/Method`.
+    pub method: &'static str,
+    /// The stable error code of a failed call, or `ok`.
+    pub code: &'static str,
+}
+
+/// Labels of the per-event counter of `ApplyEvents` streams.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StreamEventLabels {
+    /// The stable error code of a refused event, or `ok`.
+    pub code: &'static str,
+}
+
 /// The API's metrics and the registry they (and the store's) are exported from.
 pub struct HttpMetrics {
     /// Requests by route, method and status.
@@ -76,6 +92,10 @@ pub struct HttpMetrics {
     pub jobs: JobGauges,
     /// Requests being handled now, by route (a waiting pull counts until it answers).
     pub in_flight: Family<RouteLabels, Gauge>,
+    /// gRPC calls by method and outcome (a stream counts once, when it starts or is refused).
+    pub grpc_calls: Family<GrpcLabels, Counter>,
+    /// Events answered on `ApplyEvents` streams, by outcome.
+    pub grpc_stream_events: Family<StreamEventLabels, Counter>,
     /// Everything `/metrics` exports.
     pub registry: Registry,
 }
@@ -310,6 +330,18 @@ impl HttpMetrics {
             "HTTP requests being handled now, by route (streams count until their response starts)",
             in_flight.clone(),
         );
+        let grpc_calls = Family::<GrpcLabels, Counter>::default();
+        registry.register(
+            "switchyard_grpc_calls",
+            "gRPC calls by method and outcome (error code or ok)",
+            grpc_calls.clone(),
+        );
+        let grpc_stream_events = Family::<StreamEventLabels, Counter>::default();
+        registry.register(
+            "switchyard_grpc_stream_events",
+            "Events answered on gRPC ApplyEvents streams, by outcome (error code or ok)",
+            grpc_stream_events.clone(),
+        );
         let engine = EngineGauges::default();
         registry.register(
             "switchyard_watch_catch_ups",
@@ -429,7 +461,19 @@ impl HttpMetrics {
             jobs.oldest_due_age.clone(),
         );
         registry.register("switchyard_jobs", "Jobs by space and status (pending, running, dead)", jobs.jobs.clone());
-        HttpMetrics { requests, latency, log, cpu_seconds, functions, engine, jobs, in_flight, registry }
+        HttpMetrics {
+            requests,
+            latency,
+            log,
+            cpu_seconds,
+            functions,
+            engine,
+            jobs,
+            in_flight,
+            grpc_calls,
+            grpc_stream_events,
+            registry,
+        }
     }
 
     /// The registry in Prometheus text format.

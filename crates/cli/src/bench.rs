@@ -52,9 +52,17 @@ pub enum BenchKind {
 /// Arguments of `switchyard bench events`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct EventsArgs {
-    /// Concurrent clients (each keeps one request in flight).
+    /// Concurrent clients. Over HTTP each keeps one request in flight; over gRPC each is one
+    /// connection with one `ApplyEvents` stream keeping --in-flight events in flight.
     #[arg(long, default_value_t = 64)]
     pub clients: usize,
+    /// How events are sent: `http` (HTTP/1.1 JSON, one request per event) or `grpc` (HTTP/2,
+    /// `Events.ApplyEvents` streams).
+    #[arg(long, value_enum, default_value_t = Transport::Http)]
+    pub transport: Transport,
+    /// Events each gRPC stream keeps in flight (only with --transport grpc).
+    #[arg(long, value_name = "N")]
+    pub in_flight: Option<usize>,
     /// Instances the events are spread over.
     #[arg(long, default_value_t = 1000)]
     pub instances: usize,
@@ -76,6 +84,18 @@ pub struct EventsArgs {
     #[arg(long)]
     pub expressions: bool,
 }
+
+/// How `bench events` sends events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Transport {
+    /// HTTP/1.1 JSON, one request in flight per client.
+    Http,
+    /// gRPC `ApplyEvents` streams, --in-flight events in flight per client.
+    Grpc,
+}
+
+/// Events a gRPC stream keeps in flight without --in-flight.
+const DEFAULT_IN_FLIGHT: usize = 128;
 
 const CYCLE: &str = r#"{
   "name": "bench-cycle",
@@ -148,9 +168,17 @@ async fn events(args: EventsArgs, target: &ClientBuilder) -> anyhow::Result<()> 
     if args.clients == 0 || args.instances == 0 || args.events == 0 {
         bail!("--clients, --instances and --events must all be at least 1");
     }
+    let in_flight = match (args.transport, args.in_flight) {
+        (Transport::Http, Some(_)) => {
+            bail!("--in-flight applies to --transport grpc only (an HTTP client keeps one request in flight)")
+        }
+        (Transport::Http, None) => 1,
+        (Transport::Grpc, Some(0)) => bail!("--in-flight must be at least 1"),
+        (Transport::Grpc, n) => n.unwrap_or(DEFAULT_IN_FLIGHT),
+    };
     let client = target.build()?;
     let machine = if args.expressions { BenchMachine::WithExpressions } else { BenchMachine::Plain };
-    let ids = create_instances(&client, &args.space, machine, args.instances, args.clients).await?;
+    let ids = std::sync::Arc::new(create_instances(&client, &args.space, machine, args.instances, args.clients).await?);
 
     let mut nodes = vec![client.clone()];
     for server in &args.extra_servers {
@@ -161,10 +189,18 @@ async fn events(args: EventsArgs, target: &ClientBuilder) -> anyhow::Result<()> 
     let bar = crate::progress::bar(args.events as u64, "events");
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
+    let servers: Vec<&str> =
+        std::iter::once(target_server(target)).chain(args.extra_servers.iter().map(String::as_str)).collect();
     for c in 0..args.clients {
         // Client c sends events c, c + clients, c + 2·clients, …; event k goes to instance k mod I.
         let (client, space, ids) = (nodes[c % nodes.len()].clone(), args.space.clone(), ids.clone());
         let (clients, total, bar) = (args.clients, args.events, bar.clone());
+        if args.transport == Transport::Grpc {
+            let grpc = target.clone().server(servers[c % servers.len()]).build_grpc()?;
+            let plan = StreamPlan { first: c, step: clients, total, in_flight };
+            workers.spawn(async move { grpc_events(grpc, space, machine, ids, plan, bar).await });
+            continue;
+        }
         workers.spawn(async move {
             let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds");
             let mut errors = 0u64;
@@ -182,13 +218,13 @@ async fn events(args: EventsArgs, target: &ClientBuilder) -> anyhow::Result<()> 
                 bar.inc(1);
                 k += clients;
             }
-            (hist, errors)
+            Ok((hist, errors))
         });
     }
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     let mut errors = 0;
     while let Some(r) = workers.join_next().await {
-        let (h, e) = r?;
+        let (h, e) = r??;
         hist.add(h)?;
         errors += e;
     }
@@ -197,8 +233,12 @@ async fn events(args: EventsArgs, target: &ClientBuilder) -> anyhow::Result<()> 
     let after = server_stats(&nodes).await;
 
     let ok = hist.len();
+    let transport = match args.transport {
+        Transport::Http => "HTTP/1.1".to_owned(),
+        Transport::Grpc => format!("gRPC, {in_flight} in flight per stream"),
+    };
     println!(
-        "bench events: {} clients, {} instances, {} events, {} node(s), machine {}",
+        "bench events: {} clients ({transport}), {} instances, {} events, {} node(s), machine {}",
         args.clients,
         args.instances,
         args.events,
@@ -235,6 +275,81 @@ async fn events(args: EventsArgs, target: &ClientBuilder) -> anyhow::Result<()> 
         bail!("{errors} requests failed");
     }
     Ok(())
+}
+
+/// The server a client builder is set to (its address as given).
+fn target_server(target: &ClientBuilder) -> &str {
+    target.server_address()
+}
+
+/// Which events one gRPC stream sends: `first`, `first + step`, … below `total`, with at most
+/// `in_flight` unanswered.
+struct StreamPlan {
+    first: usize,
+    step: usize,
+    total: usize,
+    in_flight: usize,
+}
+
+/// Sends one client's events on one `ApplyEvents` stream, keeping `plan.in_flight` unanswered;
+/// each is timed from when it was handed to the stream until its answer arrived.
+async fn grpc_events(
+    client: switchyard_client::grpc::GrpcClient,
+    space: String,
+    machine: BenchMachine,
+    ids: std::sync::Arc<Vec<String>>,
+    plan: StreamPlan,
+    bar: indicatif::ProgressBar,
+) -> anyhow::Result<(Histogram<u64>, u64)> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    use switchyard_client::grpc::v1;
+
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let mut errors = 0u64;
+    let permits = Arc::new(tokio::sync::Semaphore::new(plan.in_flight));
+    let sent_at: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
+    let (tx, rx) = tokio::sync::mpsc::channel::<v1::ApplyEventsRequest>(plan.in_flight);
+    let sender = {
+        let (permits, sent_at) = (permits.clone(), sent_at.clone());
+        tokio::spawn(async move {
+            let mut k = plan.first;
+            while k < plan.total {
+                let Ok(permit) = permits.acquire().await else { return };
+                permit.forget();
+                let event = v1::ApplyEventRequest {
+                    space: space.clone(),
+                    machine: machine.name().to_owned(),
+                    instance: ids[k % ids.len()].clone(),
+                    event: "next".to_owned(),
+                    ..Default::default()
+                };
+                sent_at.lock().unwrap_or_else(|p| p.into_inner()).insert(k as u64, Instant::now());
+                if tx.send(v1::ApplyEventsRequest { correlation_id: k as u64, event: Some(event) }).await.is_err() {
+                    return;
+                }
+                k += plan.step;
+            }
+        })
+    };
+    let events = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (e, rx)) });
+    let mut answers = client.apply_events(events).await?;
+    while let Some(answer) = answers.message().await.map_err(switchyard_client::grpc::status_error)? {
+        let sent = sent_at.lock().unwrap_or_else(|p| p.into_inner()).remove(&answer.correlation_id);
+        match answer.result {
+            Some(v1::apply_events_response::Result::Applied(_)) => {
+                if let Some(t) = sent {
+                    let _ = hist.record(t.elapsed().as_micros() as u64);
+                }
+            }
+            _ => errors += 1,
+        }
+        permits.add_permits(1);
+        bar.inc(1);
+    }
+    sender.abort();
+    Ok((hist, errors))
 }
 
 /// Puts the bench machine and creates `count` new instances of it with `clients` concurrent

@@ -1,5 +1,9 @@
-//! The HTTP/1.1 server: our own accept loop around hyper's connection, with the hygiene
+//! The HTTP server: our own accept loop around hyper's connections, with the hygiene
 //! `axum::serve` lacks (timeouts, a connection cap, JSON bodies on hyper's own error answers).
+//! One port serves HTTP/1.1 (the JSON API) and HTTP/2 (gRPC, and the JSON API too): a
+//! plain-text connection that opens with the HTTP/2 preface, or a TLS one that negotiated `h2`
+//! by ALPN, is HTTP/2, and its requests go to gRPC when their content type is
+//! `application/grpc…`, to the JSON API otherwise.
 //!
 //! Invariants:
 //! - At most `max_connections` sockets are served at once, counted from accept until the socket
@@ -20,8 +24,13 @@
 //!   end at an event boundary; whatever is still open after `shutdown_grace` is closed. Upgraded
 //!   WebSockets are no longer this module's: they close themselves with code 1001 when shutdown
 //!   begins (`switchyard_api::Shutdown`), and `serve` waits briefly for them.
+//! - An HTTP/2 connection has no idle or head deadline (a gRPC channel stays open between
+//!   calls): it is kept while its peer answers keep-alive pings, sent after `idle_timeout` of
+//!   silence, and closed when one goes unanswered for `header_read_timeout`. Request bodies
+//!   keep their `body_read_timeout` on both protocols' JSON routes; a gRPC stream has none.
+//!   The connection cap counts HTTP/2 connections like any other.
 //! - With TLS (`tls` set), every socket, a refused one included, first completes a TLS handshake
-//!   (ALPN `http/1.1` only), which must be over within `header_read_timeout` of the accept, like a
+//!   (ALPN `h2` and `http/1.1`), which must be over within `header_read_timeout` of the accept, like a
 //!   request head: a client that opens TCP and sends no hello is closed then. The permit is held
 //!   from accept, through the handshake, for the connection's life; the idle, head and body
 //!   clocks start once the handshake is done and count decrypted bytes. A failed handshake (plain
@@ -44,8 +53,8 @@ use axum::response::IntoResponse;
 use futures_util::future::BoxFuture;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper::server::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use serde_json::json;
 use switchyard_api::{ApiError, ErrorCode, code_status};
@@ -74,6 +83,13 @@ const MAX_HEAD_BYTES: usize = 8192 + 4096 * 100;
 
 /// The longest request target hyper accepts before answering 414 (a constant inside hyper).
 const MAX_URI_BYTES: usize = u16::MAX as usize - 1;
+
+/// The client connection preface of HTTP/2 (RFC 9113 §3.4).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Streams one HTTP/2 connection may have open at once (each an event stream, a watch or a
+/// call).
+const MAX_H2_STREAMS: u32 = 1024;
 
 /// How long a refused socket may take to receive its 503 and close.
 const REFUSAL_TIME: Duration = Duration::from_secs(2);
@@ -107,6 +123,7 @@ pub struct ServerConfig {
 pub async fn serve(
     listener: TcpListener,
     app: Router,
+    grpc: tonic::service::Routes,
     config: ServerConfig,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
@@ -117,6 +134,7 @@ pub async fn serve(
     let refusal: Bytes = refusal_response(config.max_connections).into();
     let (stop_tx, stop_rx) = watch::channel(false);
     let app = TowerToHyperService::new(app);
+    let grpc = TowerToHyperService::new(grpc);
     let mut connections = JoinSet::new();
     let mut shutdown = pin!(shutdown);
     let mut backoff = ACCEPT_BACKOFF_MIN;
@@ -157,8 +175,9 @@ pub async fn serve(
         let _ = tcp.set_nodelay(true);
         match permits.clone().try_acquire_owned() {
             Ok(permit) => {
-                let (app, config, stop) = (app.clone(), config.clone(), stop_rx.clone());
-                connections.spawn(serve_connection(tcp, peer, permit, app, config, stop, tls.clone()));
+                let services = Services { app: app.clone(), grpc: grpc.clone() };
+                let (config, stop) = (config.clone(), stop_rx.clone());
+                connections.spawn(serve_connection(tcp, peer, permit, services, config, stop, tls.clone()));
             }
             Err(_) => refuse(tcp, &refusals, refusal.clone(), tls.clone()),
         }
@@ -251,18 +270,35 @@ async fn write_refusal<S: AsyncRead + AsyncWrite + Unpin>(mut socket: S, respons
     Ok(())
 }
 
-/// Serves one connection (after its TLS handshake, with TLS).
+/// What a connection serves: the JSON API and gRPC.
+#[derive(Clone)]
+struct Services {
+    app: TowerToHyperService<Router>,
+    grpc: TowerToHyperService<tonic::service::Routes>,
+}
+
+/// Serves one connection (after its TLS handshake, with TLS), as HTTP/2 or HTTP/1.1.
 async fn serve_connection(
     tcp: TcpStream,
     peer: std::net::SocketAddr,
     permit: OwnedSemaphorePermit,
-    app: TowerToHyperService<Router>,
+    services: Services,
     config: Arc<ServerConfig>,
     mut stop: watch::Receiver<bool>,
     tls: Option<TlsAcceptor>,
 ) {
     let Some(acceptor) = tls else {
-        return serve_http(tcp, peer, permit, app, config, stop).await;
+        // Waiting for the first bytes is waiting for the first request: the idle deadline.
+        let sniffed = tokio::select! {
+            sniffed = tokio::time::timeout(config.idle_timeout, opens_with_h2_preface(&tcp)) => sniffed,
+            _ = stop.wait_for(|stopped| *stopped) => return,
+        };
+        return match sniffed {
+            Ok(Ok(true)) => serve_h2(tcp, peer, permit, services, config, stop).await,
+            Ok(Ok(false)) => serve_http(tcp, peer, permit, services.app, config, stop).await,
+            Ok(Err(_)) => {}
+            Err(_) => tracing::debug!("closing a connection: idle timeout"),
+        };
     };
     // Bounded like a request head: a real client sends its hello as soon as it connected.
     let handshake = tokio::time::timeout(config.header_read_timeout, acceptor.accept(tcp));
@@ -280,7 +316,114 @@ async fn serve_connection(
         },
         _ = stop.wait_for(|stopped| *stopped) => return,
     };
-    serve_http(stream, peer, permit, app, config, stop).await;
+    if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+        serve_h2(stream, peer, permit, services, config, stop).await;
+    } else {
+        serve_http(stream, peer, permit, services.app, config, stop).await;
+    }
+}
+
+/// Whether a plain-text connection opens with the HTTP/2 preface, read without consuming it:
+/// decided at the first byte that differs from it, or once all of it arrived. `false` for a
+/// connection closed before.
+async fn opens_with_h2_preface(tcp: &TcpStream) -> io::Result<bool> {
+    let mut buf = [0u8; H2_PREFACE.len()];
+    loop {
+        let n = tcp.peek(&mut buf).await?;
+        if n == 0 {
+            return Ok(false);
+        }
+        if buf[..n] != H2_PREFACE[..n] {
+            return Ok(false);
+        }
+        if n == H2_PREFACE.len() {
+            return Ok(true);
+        }
+        // Part of the preface arrived (a client writes it whole, so this is rare): peeking
+        // again would answer at once with the same bytes, so wait a little for the rest.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// Serves HTTP/2 on one connection: gRPC calls to the gRPC services, the rest to the JSON API.
+async fn serve_h2<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    socket: S,
+    peer: std::net::SocketAddr,
+    permit: OwnedSemaphorePermit,
+    services: Services,
+    config: Arc<ServerConfig>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let _permit = permit;
+    let service = H2Service {
+        grpc: services.grpc,
+        http: ConnService {
+            app: services.app,
+            // Only the per-request parts of the service apply; the connection's phase is
+            // HTTP/1.1's and is not read here.
+            state: Arc::new(ConnState::new()),
+            body_read_timeout: config.body_read_timeout,
+            stop: stop.clone(),
+            peer,
+        },
+    };
+    let mut builder = http2::Builder::new(TokioExecutor::new());
+    builder
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(config.idle_timeout))
+        .keep_alive_timeout(config.header_read_timeout)
+        .max_concurrent_streams(MAX_H2_STREAMS)
+        .max_header_list_size(u32::try_from(MAX_HEAD_BYTES).unwrap_or(u32::MAX))
+        // Many small messages in flight on one stream: larger windows than the 64 KiB default
+        // keep a busy stream from waiting on window updates.
+        .initial_stream_window_size(1 << 20)
+        .initial_connection_window_size(4 << 20);
+    let mut conn = pin!(builder.serve_connection(TokioIo::new(socket), service));
+    let mut stopping = false;
+    loop {
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "HTTP/2 connection ended with an error");
+                }
+                return;
+            }
+            _ = stop.wait_for(|stopped| *stopped), if !stopping => {
+                stopping = true;
+                conn.as_mut().graceful_shutdown();
+            }
+        }
+    }
+}
+
+/// One HTTP/2 connection's service: routes by content type.
+#[derive(Clone)]
+struct H2Service {
+    grpc: TowerToHyperService<tonic::service::Routes>,
+    http: ConnService,
+}
+
+impl hyper::service::Service<Request<Incoming>> for H2Service {
+    type Response = Response<axum::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
+
+    fn call(&self, request: Request<Incoming>) -> Self::Future {
+        let grpc = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|ct| ct.as_bytes().starts_with(b"application/grpc"));
+        if grpc {
+            let answer = hyper::service::Service::call(&self.grpc, request);
+            Box::pin(async move {
+                let response = answer.await.unwrap_or_else(|never| match never {});
+                Ok(response.map(axum::body::Body::new))
+            })
+        } else {
+            let answer = hyper::service::Service::call(&self.http, request);
+            Box::pin(async move { Ok(answer.await?.map(axum::body::Body::new)) })
+        }
+    }
 }
 
 /// Serves HTTP/1.1 on one connection, closing it when its idle or head deadline passes.

@@ -277,6 +277,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         ready: ready.clone(),
         shutdown: shutdown.clone(),
     });
+    let grpc = switchyard_grpc::GrpcApi::new(state.clone()).routes();
     let app = switchyard_api::router(state);
     let server = ServerConfig {
         header_read_timeout: args.header_read_timeout,
@@ -313,7 +314,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let shutdown_sockets = shutdown.clone();
     let signalled = Arc::new(std::sync::OnceLock::<Instant>::new());
     let signalled_at = signalled.clone();
-    http_server::serve(listener, app, server, async move {
+    http_server::serve(listener, app, grpc, server, async move {
         shutdown_signal().await;
         let _ = signalled_at.set(Instant::now());
         shutdown_ready.store(false, Ordering::Release);

@@ -41,6 +41,7 @@ pub fn server_config(cert_path: &Path, key_path: &Path) -> anyhow::Result<Arc<ru
             ),
             other => anyhow!("cannot use --tls-cert {cert_file} with --tls-key {key_file}: {other}"),
         })?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // h2 first: a gRPC client needs it; an HTTP/1.1 client offers only http/1.1.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

@@ -14,6 +14,7 @@ mod env;
 mod error;
 mod flows;
 mod functions;
+pub mod grpc;
 mod jobs;
 mod streams;
 mod triggers;
@@ -117,6 +118,8 @@ pub struct ClientBuilder {
     server: String,
     token: Option<String>,
     ca_certs: Vec<reqwest::Certificate>,
+    /// The same CAs as PEM, for the gRPC transport.
+    ca_pems: Vec<Vec<u8>>,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -134,6 +137,11 @@ impl ClientBuilder {
     pub fn server(mut self, server: &str) -> ClientBuilder {
         self.server = server.to_string();
         self
+    }
+
+    /// The server address as given.
+    pub fn server_address(&self) -> &str {
+        &self.server
     }
 
     /// Sets the bearer token sent with every request.
@@ -165,6 +173,7 @@ impl ClientBuilder {
                 "no certificate in it (expected -----BEGIN CERTIFICATE-----)".into(),
             ));
         }
+        self.ca_pems.push(pem.to_vec());
         Ok(self)
     }
 
@@ -220,7 +229,7 @@ impl Client {
 
     /// A builder of a client of `server`, for settings beyond [`Client::new`]'s.
     pub fn builder(server: &str) -> ClientBuilder {
-        ClientBuilder { server: server.to_string(), token: None, ca_certs: Vec::new() }
+        ClientBuilder { server: server.to_string(), token: None, ca_certs: Vec::new(), ca_pems: Vec::new() }
     }
 
     /// The server's base URL.
