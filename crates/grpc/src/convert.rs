@@ -19,8 +19,10 @@ pub fn json_field(field: &str, text: &str) -> Result<Option<Value>, ApiError> {
         return Ok(None);
     }
     // The same depth policy as an HTTP body, before the parser sees the text.
-    switchyard_model::json::scan_depth(text.as_bytes())
-        .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("{field}: {e}")))?;
+    switchyard_model::json::scan_depth(text.as_bytes()).map_err(|e| {
+        ApiError::new(ErrorCode::ValidationFailed, format!("{field}: {e}"))
+            .with_details(serde_json::json!({ "max_depth": switchyard_model::json::MAX_DEPTH }))
+    })?;
     serde_json::from_str(text)
         .map(Some)
         .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("{field} is not JSON: {e}")))

@@ -156,6 +156,22 @@ impl TestServer {
         .expect("client")
     }
 
+    /// A gRPC client authenticated with the admin token (the same port as HTTP).
+    pub fn grpc(&self) -> switchyard_client::grpc::GrpcClient {
+        self.grpc_with(Some(&self.admin_token))
+    }
+
+    /// A gRPC client with `token`, or with none.
+    pub fn grpc_with(&self, token: Option<&str>) -> switchyard_client::grpc::GrpcClient {
+        let builder = switchyard_client::Client::builder(&self.url).token(token.map(str::to_string));
+        match &self.ca_cert {
+            Some(ca) => builder.ca_cert_file(ca).expect("CA certificate"),
+            None => builder,
+        }
+        .build_grpc()
+        .expect("gRPC client")
+    }
+
     /// A `switchyard` CLI command aimed at this server with the admin token, isolated from the
     /// user's config file and environment.
     pub fn cli(&self) -> Command {
