@@ -122,9 +122,12 @@ fn breaking_changes(old: &FileDescriptorSet, new: &FileDescriptorSet) -> Vec<Str
             for value in &old_enum.value {
                 match new_enum.value.iter().find(|v| v.number() == value.number()) {
                     None => problems.push(format!("enum value {}.{} was removed", old_enum.name(), value.name())),
-                    Some(v) if v.name() != value.name() => {
-                        problems.push(format!("enum value {}.{} was renamed {}", old_enum.name(), value.name(), v.name()))
-                    }
+                    Some(v) if v.name() != value.name() => problems.push(format!(
+                        "enum value {}.{} was renamed {}",
+                        old_enum.name(),
+                        value.name(),
+                        v.name()
+                    )),
                     Some(_) => {}
                 }
             }
@@ -149,7 +152,8 @@ fn breaking_changes(old: &FileDescriptorSet, new: &FileDescriptorSet) -> Vec<Str
                 problems.push(format!("field {field} changed type"));
             }
             let repeated = |f: &FieldDescriptorProto| f.label() == Label::Repeated;
-            if repeated(new_field) != repeated(old_field) || new_field.proto3_optional() != old_field.proto3_optional() {
+            if repeated(new_field) != repeated(old_field) || new_field.proto3_optional() != old_field.proto3_optional()
+            {
                 problems.push(format!("field {field} changed label (repeated or optional)"));
             }
             if oneof_of(&old_message, old_field) != oneof_of(new_message, new_field) {
@@ -179,8 +183,8 @@ fn the_schema_keeps_every_client_of_the_last_release_working() {
 /// The rules catch what they are for: each edit of the baseline below breaks clients.
 #[test]
 fn the_check_finds_each_kind_of_breaking_change() {
-    let base_text = std::fs::read_to_string(proto_dir().join(BASELINE).join("switchyard/v1/switchyard.proto"))
-        .expect("baseline");
+    let base_text =
+        std::fs::read_to_string(proto_dir().join(BASELINE).join("switchyard/v1/switchyard.proto")).expect("baseline");
     let base = compile_text(&base_text);
     assert!(breaking_changes(&base, &base).is_empty());
     let edits: [(&str, &str, &str, &str); 9] = [
@@ -190,8 +194,18 @@ fn the_check_finds_each_kind_of_breaking_change() {
             "",
             "field .switchyard.v1.ApplyEventRequest.expected_state (number 7) was removed",
         ),
-        ("a renumbered field", "  string event = 4;", "  string event = 40;", "ApplyEventRequest.event (number 4) was removed"),
-        ("a renamed field", "  string event = 4;", "  string event_name = 4;", "ApplyEventRequest.event was renamed event_name"),
+        (
+            "a renumbered field",
+            "  string event = 4;",
+            "  string event = 40;",
+            "ApplyEventRequest.event (number 4) was removed",
+        ),
+        (
+            "a renamed field",
+            "  string event = 4;",
+            "  string event_name = 4;",
+            "ApplyEventRequest.event was renamed event_name",
+        ),
         (
             "a retyped field",
             "  uint64 correlation_id = 1;\n  ApplyEventRequest",
@@ -205,7 +219,12 @@ fn the_check_finds_each_kind_of_breaking_change() {
             "  }\n  Error error = 5;\n}\n\nmessage InvokeOutput",
             "InvokeResponse.error moved in or out of a oneof",
         ),
-        ("a removed method", "  rpc Publish(PublishRequest) returns (PublishResponse);\n", "", "method Topics/Publish was removed"),
+        (
+            "a removed method",
+            "  rpc Publish(PublishRequest) returns (PublishResponse);\n",
+            "",
+            "method Topics/Publish was removed",
+        ),
         (
             "a method's streaming",
             "rpc Watch(WatchRequest) returns (stream WatchResponse);",
