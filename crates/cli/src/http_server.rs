@@ -290,13 +290,13 @@ async fn serve_connection(
     let Some(acceptor) = tls else {
         // Waiting for the first bytes is waiting for the first request: the idle deadline.
         let sniffed = tokio::select! {
-            sniffed = tokio::time::timeout(config.idle_timeout, opens_with_h2_preface(&tcp)) => sniffed,
+            sniffed = tokio::time::timeout(config.idle_timeout, opens_with_h2_preface(&tcp, config.header_read_timeout)) => sniffed,
             _ = stop.wait_for(|stopped| *stopped) => return,
         };
         return match sniffed {
             Ok(Ok(true)) => serve_h2(tcp, peer, permit, services, config, stop).await,
             Ok(Ok(false)) => serve_http(tcp, peer, permit, services.app, config, stop).await,
-            Ok(Err(_)) => {}
+            Ok(Err(e)) => tracing::debug!(error = %e, "closing a connection before its first request"),
             Err(_) => tracing::debug!("closing a connection: idle timeout"),
         };
     };
@@ -325,9 +325,11 @@ async fn serve_connection(
 
 /// Whether a plain-text connection opens with the HTTP/2 preface, read without consuming it:
 /// decided at the first byte that differs from it, or once all of it arrived. `false` for a
-/// connection closed before.
-async fn opens_with_h2_preface(tcp: &TcpStream) -> io::Result<bool> {
+/// connection closed before. Once its first bytes arrived, the rest must arrive within
+/// `head_time`, like a request head.
+async fn opens_with_h2_preface(tcp: &TcpStream, head_time: Duration) -> io::Result<bool> {
     let mut buf = [0u8; H2_PREFACE.len()];
+    let mut first_bytes: Option<Instant> = None;
     loop {
         let n = tcp.peek(&mut buf).await?;
         if n == 0 {
@@ -341,6 +343,10 @@ async fn opens_with_h2_preface(tcp: &TcpStream) -> io::Result<bool> {
         }
         // Part of the preface arrived (a client writes it whole, so this is rare): peeking
         // again would answer at once with the same bytes, so wait a little for the rest.
+        let since = *first_bytes.get_or_insert_with(Instant::now);
+        if since.elapsed() > head_time {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "the request head did not arrive in time"));
+        }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }

@@ -496,7 +496,8 @@ async fn every_call_is_authorised_like_its_http_route() {
         }
     };
     // (token, read allowed, write allowed); a stream's refusal of one event is its answer.
-    let matrix: [(&str, Option<&str>, Result<(), &str>, Result<(), &str>); 5] = [
+    type Row<'a> = (&'a str, Option<&'a str>, Result<(), &'a str>, Result<(), &'a str>);
+    let matrix: [Row; 5] = [
         ("no token", None, Err("unauthorized"), Err("unauthorized")),
         ("bad token", Some("sy_nope"), Err("unauthorized"), Err("unauthorized")),
         ("reader", Some(&reader), Ok(()), Err("forbidden")),
@@ -617,13 +618,13 @@ async fn a_stream_cut_mid_way_applies_each_event_once_or_not_at_all() {
     // The rest are applied once or not at all: retried in order under their keys, each either
     // replays (it was applied) or applies now, and every instance ends at the full count.
     let mut replayed = 0;
-    for m in 0..INSTANCES {
+    for (m, instance) in ids.iter().enumerate() {
         for n in 0..PER_INSTANCE {
             let id = m as u64 * PER_INSTANCE + n;
             if answered.contains_key(&id) {
                 continue;
             }
-            let again = grpc.apply_event(event(&ids[m], n, Some(key(m, n)))).await.expect("retry");
+            let again = grpc.apply_event(event(instance, n, Some(key(m, n)))).await.expect("retry");
             if again.replayed {
                 replayed += 1;
                 assert_eq!(recorded.get(&key(m, n)), Some(&again.transition.expect("t").seq));

@@ -227,6 +227,43 @@ mod tests {
         }
     }
 
+    /// docs/grpc.md's table of statuses lists every code once, with the status it gets.
+    #[test]
+    fn the_documented_mapping_is_the_code() {
+        let doc = include_str!("../../../docs/grpc.md");
+        let errors = doc.split("\n## Errors\n").nth(1).expect("an Errors section");
+        let doc = errors.split("\n## ").next().unwrap_or(errors);
+        let mut documented = std::collections::BTreeMap::new();
+        for line in doc.lines().filter(|l| l.starts_with("| `") && l.matches('|').count() == 3) {
+            let mut cells = line.trim_matches('|').split('|').map(str::trim);
+            let (Some(status), Some(codes)) = (cells.next(), cells.next()) else { continue };
+            let status = status.trim_matches('`');
+            for code in codes.split(',').map(|c| c.trim()) {
+                if code == "every `*_not_found`" {
+                    for c in ErrorCode::ALL.iter().filter(|c| c.as_str().ends_with("_not_found")) {
+                        documented.insert(c.as_str().to_owned(), status.to_owned());
+                    }
+                    continue;
+                }
+                let code = code.split_whitespace().next().unwrap_or("").trim_matches('`');
+                assert!(documented.insert(code.to_owned(), status.to_owned()).is_none(), "{code} documented twice");
+            }
+        }
+        for &code in ErrorCode::ALL {
+            let expected = format!("{:?}", grpc_code(code));
+            let spelled: String = expected
+                .chars()
+                .enumerate()
+                .flat_map(|(i, c)| {
+                    let sep = (i > 0 && c.is_uppercase()).then_some('_');
+                    sep.into_iter().chain(c.to_uppercase())
+                })
+                .collect();
+            assert_eq!(documented.get(code.as_str()), Some(&spelled), "docs/grpc.md's status of {code}");
+        }
+        assert_eq!(documented.len(), ErrorCode::ALL.len(), "docs/grpc.md lists codes that do not exist");
+    }
+
     #[test]
     fn a_status_carries_the_stable_code_twice() {
         let e = ApiError::new(ErrorCode::GuardRejected, "no").with_details(serde_json::json!({ "state": "a" }));

@@ -30,6 +30,10 @@ pub(crate) struct PgTx<'a, 't> {
     /// A job became pending (enqueued, retried, re-driven): the writer notifies the other
     /// nodes' schedulers when the group commits (see [`JOBS_CHANNEL`]).
     pub jobs_due: bool,
+    /// The idempotency records of the group's keys, read by the writer with the keys' locks
+    /// held (`None`: no record). Valid for the whole group: two requests with one key never
+    /// share a group, and the group's own records are written only at its end.
+    pub idempotency: std::collections::HashMap<(String, String), Option<(String, String)>>,
 }
 
 /// The channel a commit that made a job pending notifies, so that schedulers on other nodes
@@ -64,40 +68,50 @@ impl GroupTable for PgTx<'_, '_> {
         }
         let count = log.records.len() as i64;
         let bytes: i64 = log.records.iter().map(|r| (r.address.len() + r.payload.len()) as i64).sum();
-        let stmt = self
-            .tx
-            .prepare_cached(
-                "UPDATE log_head SET last_seq = last_seq + $1, last_offset = last_offset + $2 WHERE id = 1
-                 RETURNING last_seq, last_offset",
-            )
-            .await?;
-        let head = self.tx.query_one(&stmt, &[&count, &bytes]).await?;
-        let (last, last_offset): (i64, i64) = (head.get(0), head.get(1));
-        let first = last - count + 1;
-        let mut offset = last_offset - bytes;
-        let mut seqs = Vec::with_capacity(log.records.len());
-        let mut offsets = Vec::with_capacity(log.records.len());
-        for (i, record) in log.records.iter_mut().enumerate() {
-            let seq = first + i as i64;
-            record.seq = Some(Seq(seq as u64));
-            seqs.push(seq);
-            offset += (record.address.len() + record.payload.len()) as i64;
-            offsets.push(offset);
-        }
+        // Each record's end offset counted from the group's first byte; the head's offset is
+        // added in the statement.
+        let mut end = 0i64;
+        let ends: Vec<i64> = log
+            .records
+            .iter()
+            .map(|r| {
+                end += (r.address.len() + r.payload.len()) as i64;
+                end
+            })
+            .collect();
         let spaces: Vec<&str> = log.records.iter().map(|r| r.space.as_str()).collect();
         let kinds: Vec<&str> = log.records.iter().map(|r| r.kind).collect();
         let addresses: Vec<&str> = log.records.iter().map(|r| r.address.as_str()).collect();
         let payloads: Vec<&str> = log.records.iter().map(|r| r.payload.as_str()).collect();
         let keys: Vec<Option<&str>> = log.records.iter().map(|r| r.idempotency_key.as_deref()).collect();
         let times: Vec<i64> = log.records.iter().map(|r| r.created_at.0).collect();
+        // Reserving the seqs and inserting the records in one statement: one round trip, and
+        // the `log_head` row lock taken by it is held until COMMIT as before.
         let stmt = self
             .tx
             .prepare_cached(
-                "INSERT INTO events (seq, space, kind, address, payload, idempotency_key, created_at, end_offset)
-                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])",
+                "WITH head AS (
+                   UPDATE log_head SET last_seq = last_seq + $1, last_offset = last_offset + $2 WHERE id = 1
+                   RETURNING last_seq, last_offset
+                 ), inserted AS (
+                   INSERT INTO events (seq, space, kind, address, payload, idempotency_key, created_at, end_offset)
+                   SELECT head.last_seq - $1 + r.n, r.space, r.kind, r.address, r.payload, r.key, r.at,
+                          head.last_offset - $2 + r.end_offset
+                   FROM head, unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[])
+                     WITH ORDINALITY AS r(space, kind, address, payload, key, at, end_offset, n)
+                 )
+                 SELECT last_seq FROM head",
             )
             .await?;
-        self.tx.execute(&stmt, &[&seqs, &spaces, &kinds, &addresses, &payloads, &keys, &times, &offsets]).await?;
+        let head = self
+            .tx
+            .query_one(&stmt, &[&count, &bytes, &spaces, &kinds, &addresses, &payloads, &keys, &times, &ends])
+            .await?;
+        let last: i64 = head.get(0);
+        let first = last - count + 1;
+        for (i, record) in log.records.iter_mut().enumerate() {
+            record.seq = Some(Seq((first + i as i64) as u64));
+        }
         Ok(())
     }
 
@@ -140,6 +154,9 @@ impl GroupTable for PgTx<'_, '_> {
 
 impl IdempotencyTable for PgTx<'_, '_> {
     async fn idempotency_record(&mut self, space: &str, key: &str) -> TxResult<Option<(String, String)>> {
+        if let Some(record) = self.idempotency.get(&(space.to_owned(), key.to_owned())) {
+            return Ok(record.clone());
+        }
         let stmt = self
             .tx
             .prepare_cached("SELECT fingerprint, response FROM idempotency WHERE space = $1 AND key = $2")

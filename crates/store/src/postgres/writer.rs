@@ -6,7 +6,9 @@
 //! and commits once — one WAL flush on the server for the whole group.
 //!
 //! A group's transaction runs in four steps:
-//! 1. **Locks, in one global order.** Advisory transaction locks on every idempotency key and
+//! 1. **Locks, in one global order.** (Sent with the read of the group's idempotency records as
+//!    one pipelined round trip; the server runs them in order, so the records are read under
+//!    their keys' locks.) Advisory transaction locks on every idempotency key and
 //!    every machine name the group writes (sorted by hash), then row locks on every existing
 //!    instance it writes (`ORDER BY space, machine, id FOR UPDATE`), then row locks on every
 //!    invocation it finishes (`ORDER BY id FOR UPDATE`). Every group on every node takes its
@@ -215,22 +217,35 @@ impl Writer {
             commands::locks(op, &mut locks);
         }
         let Locks { advisory: keys, mut instances, mut invocations } = locks;
-        if !keys.is_empty() {
+        instances.sort_unstable();
+        instances.dedup();
+        invocations.sort_unstable();
+        invocations.dedup();
+        let idempotency_keys: Vec<(String, String)> =
+            group.iter().flat_map(|r| &r.ops).filter_map(commands::idempotency_key).collect();
+        // The lock statements and the read of the group's idempotency records are sent
+        // together (tokio-postgres pipelines statements polled at once), one round trip for
+        // all: the server runs them in the order sent, so the records are read with every
+        // key's lock held.
+        let advisory = async {
+            if keys.is_empty() {
+                return Ok(());
+            }
             // One lock per hash, exclusive if any key with that hash asks for it.
-            let (keys, exclusive): (Vec<String>, Vec<bool>) = keys.into_iter().unzip();
+            let (keys, exclusive): (Vec<&str>, Vec<bool>) = keys.iter().map(|(k, x)| (k.as_str(), *x)).unzip();
             let stmt = tx
                 .prepare_cached(
                     "SELECT CASE WHEN x THEN pg_advisory_xact_lock(h) ELSE pg_advisory_xact_lock_shared(h) END FROM
                        (SELECT hashtextextended(k, 0) AS h, bool_or(x) AS x
                         FROM unnest($1::text[], $2::bool[]) AS t(k, x) GROUP BY 1 ORDER BY 1) AS sorted",
                 )
-                .await
-                .map_err(classify)?;
-            tx.execute(&stmt, &[&keys, &exclusive]).await.map_err(classify)?;
-        }
-        if !instances.is_empty() {
-            instances.sort_unstable();
-            instances.dedup();
+                .await?;
+            tx.execute(&stmt, &[&keys, &exclusive]).await.map(drop)
+        };
+        let instance_locks = async {
+            if instances.is_empty() {
+                return Ok(());
+            }
             let (spaces, machines_col, ids): (Vec<&str>, Vec<&str>, Vec<&str>) =
                 instances.iter().fold((Vec::new(), Vec::new(), Vec::new()), |(mut a, mut b, mut c), (s, m, i)| {
                     a.push(*s);
@@ -244,18 +259,41 @@ impl Writer {
                      WHERE (space, machine, id) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))
                      ORDER BY space, machine, id FOR UPDATE",
                 )
-                .await
-                .map_err(classify)?;
-            tx.query(&stmt, &[&spaces, &machines_col, &ids]).await.map_err(classify)?;
-        }
-        if !invocations.is_empty() {
-            invocations.sort_unstable();
-            invocations.dedup();
+                .await?;
+            tx.query(&stmt, &[&spaces, &machines_col, &ids]).await.map(drop)
+        };
+        let invocation_locks = async {
+            if invocations.is_empty() {
+                return Ok(());
+            }
+            let stmt = tx.prepare_cached("SELECT 1 FROM invocations WHERE id = ANY($1) ORDER BY id FOR UPDATE").await?;
+            tx.query(&stmt, &[&invocations]).await.map(drop)
+        };
+        let idempotency_records = async {
+            if idempotency_keys.is_empty() {
+                return Ok(Vec::new());
+            }
+            let (spaces, keys): (Vec<&str>, Vec<&str>) =
+                idempotency_keys.iter().map(|(s, k)| (s.as_str(), k.as_str())).unzip();
             let stmt = tx
-                .prepare_cached("SELECT 1 FROM invocations WHERE id = ANY($1) ORDER BY id FOR UPDATE")
-                .await
-                .map_err(classify)?;
-            tx.query(&stmt, &[&invocations]).await.map_err(classify)?;
+                .prepare_cached(
+                    "SELECT i.space, i.key, i.fingerprint, i.response FROM idempotency i
+                     JOIN unnest($1::text[], $2::text[]) AS t(space, key) ON i.space = t.space AND i.key = t.key",
+                )
+                .await?;
+            tx.query(&stmt, &[&spaces, &keys]).await
+        };
+        let (advisory, instance_locks, invocation_locks, idempotency_records) =
+            tokio::join!(biased; advisory, instance_locks, invocation_locks, idempotency_records);
+        // `biased`: polled first in this order, so sent in it. The first failure is the cause;
+        // the statements after it failed because of it.
+        advisory.map_err(classify)?;
+        instance_locks.map_err(classify)?;
+        invocation_locks.map_err(classify)?;
+        let mut idempotency: std::collections::HashMap<(String, String), Option<(String, String)>> =
+            idempotency_keys.into_iter().map(|k| (k, None)).collect();
+        for row in idempotency_records.map_err(classify)? {
+            idempotency.insert((row.get(0), row.get(1)), Some((row.get(2), row.get(3))));
         }
 
         // Checked with every lock held: a deletion bumps the epoch before it commits, and a
@@ -270,7 +308,7 @@ impl Writer {
         // 2. The ops, each request in its own savepoint when it has several; 3. seqs in commit
         // order, then the buffered rows (`commands::run_group`, `PgTx::flush_log`).
         let now = clock.now();
-        let mut tables = PgTx { tx: &tx, jobs_due: false };
+        let mut tables = PgTx { tx: &tx, jobs_due: false, idempotency };
         let results =
             run_group(&mut tables, Group { requests: group, now, isolated }, machines).await.map_err(|e| match e {
                 TxError::Storage { error, retry: true } => AttemptError::Retry(error),
