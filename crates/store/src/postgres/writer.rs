@@ -226,73 +226,82 @@ impl Writer {
         // The lock statements and the read of the group's idempotency records are sent
         // together (tokio-postgres pipelines statements polled at once), one round trip for
         // all: the server runs them in the order sent, so the records are read with every
-        // key's lock held.
+        // key's lock held. The statements are prepared first (once per connection), so that
+        // no statement's preparation can reorder the executions.
+        let advisory_stmt = tx
+            .prepare_cached(
+                "SELECT CASE WHEN x THEN pg_advisory_xact_lock(h) ELSE pg_advisory_xact_lock_shared(h) END FROM
+                   (SELECT hashtextextended(k, 0) AS h, bool_or(x) AS x
+                    FROM unnest($1::text[], $2::bool[]) AS t(k, x) GROUP BY 1 ORDER BY 1) AS sorted",
+            )
+            .await
+            .map_err(classify)?;
+        let instances_stmt = tx
+            .prepare_cached(
+                "SELECT 1 FROM instances
+                 WHERE (space, machine, id) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))
+                 ORDER BY space, machine, id FOR UPDATE",
+            )
+            .await
+            .map_err(classify)?;
+        let invocations_stmt = tx
+            .prepare_cached("SELECT 1 FROM invocations WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+            .await
+            .map_err(classify)?;
+        let idempotency_stmt = tx
+            .prepare_cached(
+                "SELECT i.space, i.key, i.fingerprint, i.response FROM idempotency i
+                 JOIN unnest($1::text[], $2::text[]) AS t(space, key) ON i.space = t.space AND i.key = t.key",
+            )
+            .await
+            .map_err(classify)?;
+        // One lock per hash, exclusive if any key with that hash asks for it.
+        let (advisory_keys, exclusive): (Vec<&str>, Vec<bool>) = keys.iter().map(|(k, x)| (k.as_str(), *x)).unzip();
+        let (spaces, machines_col, ids): (Vec<&str>, Vec<&str>, Vec<&str>) =
+            instances.iter().fold((Vec::new(), Vec::new(), Vec::new()), |(mut a, mut b, mut c), (s, m, i)| {
+                a.push(*s);
+                b.push(*m);
+                c.push(*i);
+                (a, b, c)
+            });
+        let (idem_spaces, idem_keys): (Vec<&str>, Vec<&str>) =
+            idempotency_keys.iter().map(|(s, k)| (s.as_str(), k.as_str())).unzip();
         let advisory = async {
-            if keys.is_empty() {
-                return Ok(());
+            if advisory_keys.is_empty() {
+                Ok(())
+            } else {
+                tx.execute(&advisory_stmt, &[&advisory_keys, &exclusive]).await.map(drop)
             }
-            // One lock per hash, exclusive if any key with that hash asks for it.
-            let (keys, exclusive): (Vec<&str>, Vec<bool>) = keys.iter().map(|(k, x)| (k.as_str(), *x)).unzip();
-            let stmt = tx
-                .prepare_cached(
-                    "SELECT CASE WHEN x THEN pg_advisory_xact_lock(h) ELSE pg_advisory_xact_lock_shared(h) END FROM
-                       (SELECT hashtextextended(k, 0) AS h, bool_or(x) AS x
-                        FROM unnest($1::text[], $2::bool[]) AS t(k, x) GROUP BY 1 ORDER BY 1) AS sorted",
-                )
-                .await?;
-            tx.execute(&stmt, &[&keys, &exclusive]).await.map(drop)
         };
         let instance_locks = async {
-            if instances.is_empty() {
-                return Ok(());
+            if ids.is_empty() {
+                Ok(())
+            } else {
+                tx.query(&instances_stmt, &[&spaces, &machines_col, &ids]).await.map(drop)
             }
-            let (spaces, machines_col, ids): (Vec<&str>, Vec<&str>, Vec<&str>) =
-                instances.iter().fold((Vec::new(), Vec::new(), Vec::new()), |(mut a, mut b, mut c), (s, m, i)| {
-                    a.push(*s);
-                    b.push(*m);
-                    c.push(*i);
-                    (a, b, c)
-                });
-            let stmt = tx
-                .prepare_cached(
-                    "SELECT 1 FROM instances
-                     WHERE (space, machine, id) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))
-                     ORDER BY space, machine, id FOR UPDATE",
-                )
-                .await?;
-            tx.query(&stmt, &[&spaces, &machines_col, &ids]).await.map(drop)
         };
         let invocation_locks = async {
-            if invocations.is_empty() {
-                return Ok(());
-            }
-            let stmt = tx.prepare_cached("SELECT 1 FROM invocations WHERE id = ANY($1) ORDER BY id FOR UPDATE").await?;
-            tx.query(&stmt, &[&invocations]).await.map(drop)
+            if invocations.is_empty() { Ok(()) } else { tx.query(&invocations_stmt, &[&invocations]).await.map(drop) }
         };
         let idempotency_records = async {
-            if idempotency_keys.is_empty() {
-                return Ok(Vec::new());
+            if idem_keys.is_empty() {
+                Ok(Vec::new())
+            } else {
+                tx.query(&idempotency_stmt, &[&idem_spaces, &idem_keys]).await
             }
-            let (spaces, keys): (Vec<&str>, Vec<&str>) =
-                idempotency_keys.iter().map(|(s, k)| (s.as_str(), k.as_str())).unzip();
-            let stmt = tx
-                .prepare_cached(
-                    "SELECT i.space, i.key, i.fingerprint, i.response FROM idempotency i
-                     JOIN unnest($1::text[], $2::text[]) AS t(space, key) ON i.space = t.space AND i.key = t.key",
-                )
-                .await?;
-            tx.query(&stmt, &[&spaces, &keys]).await
         };
+        // `biased`: first polled, and so sent, in this order.
         let (advisory, instance_locks, invocation_locks, idempotency_records) =
             tokio::join!(biased; advisory, instance_locks, invocation_locks, idempotency_records);
-        // `biased`: polled first in this order, so sent in it. The first failure is the cause;
-        // the statements after it failed because of it.
+        // The first failure is the cause (a deadlock, say); those after it failed because of
+        // it ("current transaction is aborted").
         advisory.map_err(classify)?;
         instance_locks.map_err(classify)?;
         invocation_locks.map_err(classify)?;
+        let idempotency_records = idempotency_records.map_err(classify)?;
         let mut idempotency: std::collections::HashMap<(String, String), Option<(String, String)>> =
             idempotency_keys.into_iter().map(|k| (k, None)).collect();
-        for row in idempotency_records.map_err(classify)? {
+        for row in idempotency_records {
             idempotency.insert((row.get(0), row.get(1)), Some((row.get(2), row.get(3))));
         }
 
