@@ -453,7 +453,7 @@ fn bench_events_reports_and_leaves_the_instances_cycled() {
     let server = TestServer::start();
     let out = run(&server, &["bench", "events", "--clients", "1", "--instances", "1", "--events", "5"]).ok();
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines[0], "bench events: 1 clients, 1 instances, 5 events, 1 node(s), machine bench-cycle");
+    assert_eq!(lines[0], "bench events: 1 clients (HTTP/1.1), 1 instances, 5 events, 1 node(s), machine bench-cycle");
     assert!(lines[1].starts_with("  ok 5, errors 0, in "), "{out}");
     assert!(lines[2].starts_with("  throughput  ") && lines[2].ends_with(" events/s"), "{out}");
     assert!(lines[3].starts_with("  latency     p50 "), "{out}");
@@ -467,6 +467,31 @@ fn bench_events_reports_and_leaves_the_instances_cycled() {
 
     let refused = run(&server, &["bench", "events", "--clients", "0"]).fails(1);
     assert_eq!(refused, "error: --clients, --instances and --events must all be at least 1\n");
+
+    // Over gRPC: 10 more events on one stream, 4 in flight, around the same kind of instance.
+    let args = ["bench", "events", "--transport", "grpc", "--in-flight", "4", "--clients", "1", "--instances", "2"];
+    let out = run(&server, &[&args[..], &["--events", "10"]].concat()).ok();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0],
+        "bench events: 1 clients (gRPC, 4 in flight per stream), 2 instances, 10 events, 1 node(s), machine bench-cycle"
+    );
+    assert!(lines[1].starts_with("  ok 10, errors 0, in "), "{out}");
+    let instances = run_bare(&server, &["--space", "bench", "instance", "list", "bench-cycle", "-o", "json"]).json();
+    let revisions: Vec<&Value> =
+        instances["instances"].as_array().expect("instances").iter().map(|i| &i["revision"]).collect();
+    assert_eq!(
+        revisions.iter().filter(|r| ***r == json!(6)).count(),
+        3,
+        "each new instance took 5 events: {revisions:?}"
+    );
+    let refused = run(&server, &["bench", "events", "--in-flight", "4"]).fails(1);
+    assert_eq!(
+        refused,
+        "error: --in-flight applies to --transport grpc only (an HTTP client keeps one request in flight)\n"
+    );
+    let refused = run(&server, &["bench", "events", "--transport", "grpc", "--in-flight", "0"]).fails(1);
+    assert_eq!(refused, "error: --in-flight must be at least 1\n");
 }
 
 #[test]

@@ -182,6 +182,42 @@ async fn the_rust_client_reaches_the_server_and_the_node_advertises_https() {
     assert_eq!(advertised, server.url, "{nodes}");
 }
 
+/// gRPC over TLS on the same port (ALPN `h2`), trusted through the private CA; without the CA
+/// the call fails as a transport error, not as an answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn grpc_calls_reach_the_tls_port_through_alpn_h2() {
+    use switchyard_client::grpc::v1;
+    let pki = Pki::new();
+    let server = start(&pki, &[]);
+    let put = server
+        .grpc()
+        .machines()
+        .put_machine(v1::PutMachineRequest {
+            space: "acme".into(),
+            name: "m".into(),
+            definition:
+                r#"{"name":"m","initial":"a","states":["a","b"],"transitions":[{"from":"a","event":"go","to":"b"}]}"#
+                    .into(),
+            dry_run: false,
+        })
+        .await
+        .expect("put over gRPC and TLS")
+        .into_inner();
+    assert_eq!((put.version, put.created), (1, true));
+    // The same connection's port still serves HTTP/1.1 clients.
+    assert_eq!(server.client().get_machine("acme", "m", None).await.expect("machine over HTTPS").version, 1);
+    let untrusting = switchyard_client::Client::builder(&server.url)
+        .token(Some(server.admin_token.clone()))
+        .build_grpc()
+        .expect("client");
+    let refused = untrusting.machines().list_machines(v1::ListMachinesRequest { space: "acme".into() }).await;
+    let status = refused.expect_err("the certificate is not trusted");
+    assert!(
+        matches!(switchyard_client::grpc::status_error(status.clone()), switchyard_client::ClientError::Transport(_)),
+        "{status:?}"
+    );
+}
+
 #[test]
 fn without_the_ca_the_cli_refuses_the_certificate_with_a_hint() {
     let pki = Pki::new();

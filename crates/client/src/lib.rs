@@ -4,6 +4,9 @@
 //! be handed to concurrent tasks. Every route has one typed method; a refusal from the server
 //! is a [`ClientError::Api`] carrying the stable error code.
 //!
+//! [`grpc::GrpcClient`] ([`ClientBuilder::build_grpc`]) speaks the gRPC API on the same port
+//! (`docs/grpc.md`), for many writes in flight on one connection.
+//!
 //! `https://` servers are reached over rustls with the ring crypto provider. Their certificate
 //! must chain to a root the platform trusts (the operating system's store, through
 //! `rustls-platform-verifier`) or to a CA added with [`ClientBuilder::ca_cert_file`].
