@@ -641,3 +641,35 @@ async fn a_stream_cut_mid_way_applies_each_event_once_or_not_at_all() {
         assert_eq!(count(&grpc, id).await.0, PER_INSTANCE, "{id}");
     }
 }
+
+/// More events than a stream may hold, all to one instance: they queue behind it, the server
+/// stops reading at its limit and reads on as answers free room, and every one is applied in
+/// order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_past_its_limit_is_read_as_answers_free_room() {
+    const EVENTS: u64 = switchyard_grpc_limit() + 2_000;
+    // One instance's events commit one at a time: without fsync the test takes seconds.
+    let server = TestServer::start_with(&["--durability", "none"]);
+    let grpc = server.grpc();
+    setup(&grpc, 1).await;
+    let requests: Vec<v1::ApplyEventsRequest> =
+        (0..EVENTS).map(|n| v1::ApplyEventsRequest { correlation_id: n, event: Some(event("i0", n, None)) }).collect();
+    let mut answers = grpc.apply_events(futures_util::stream::iter(requests)).await.expect("stream");
+    let mut next = 0;
+    while let Some(answer) = within("the next answer", PATIENCE, answers.message()).await.expect("answer") {
+        assert_eq!(answer.correlation_id, next, "answers of one instance come in order");
+        assert!(
+            matches!(answer.result, Some(v1::apply_events_response::Result::Applied(_))),
+            "event {next}: {:?}",
+            answer.result
+        );
+        next += 1;
+    }
+    assert_eq!(next, EVENTS);
+    assert_eq!(count(&grpc, "i0").await, (EVENTS, EVENTS + 1));
+}
+
+/// The per-stream limit, as the server's crate states it.
+const fn switchyard_grpc_limit() -> u64 {
+    switchyard_grpc::MAX_HELD_EVENTS as u64
+}

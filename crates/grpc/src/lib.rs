@@ -31,7 +31,7 @@ use tonic::metadata::MetadataValue;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-pub use stream::MAX_HELD_EVENTS;
+pub use stream::{MAX_HELD_EVENTS, MAX_NODE_HELD_EVENTS};
 
 /// The error domain in every status's `ErrorInfo`.
 pub const ERROR_DOMAIN: &str = "switchyard";
@@ -43,12 +43,15 @@ pub const ERROR_CODE_TRAILER: &str = "switchyard-error-code";
 #[derive(Clone)]
 pub struct GrpcApi {
     state: AppState,
+    /// Permits of events held by `ApplyEvents` streams, node-wide
+    /// ([`stream::MAX_NODE_HELD_EVENTS`]).
+    stream_events: Arc<tokio::sync::Semaphore>,
 }
 
 impl GrpcApi {
     /// The services of `state`'s engine.
     pub fn new(state: AppState) -> GrpcApi {
-        GrpcApi { state }
+        GrpcApi { state, stream_events: Arc::new(tokio::sync::Semaphore::new(stream::MAX_NODE_HELD_EVENTS)) }
     }
 
     /// Every service, routed by path, as one tower service; messages are limited to the HTTP

@@ -173,7 +173,12 @@ impl v1::events_server::Events for GrpcApi {
             let principal = self.authenticate(&request).await?;
             // Every event's space is authorised as it arrives; the stream needs a writer.
             principal.require_role(Role::Writer)?;
-            Ok(crate::stream::apply_events(self.state.clone(), principal, request.into_inner()))
+            Ok(crate::stream::apply_events(
+                self.state.clone(),
+                self.stream_events.clone(),
+                principal,
+                request.into_inner(),
+            ))
         }
         .await;
         self.finish("Events/ApplyEvents", result)

@@ -3,8 +3,10 @@
 //! One task per stream reads the client's events and runs them: events to an instance that has
 //! one running wait in that instance's queue and start, in arrival order, when it is answered;
 //! events to other instances run at once, concurrently (the store's group commit makes one
-//! fsync of many of them). At most [`MAX_HELD_EVENTS`] are running or queued; past that the
-//! task stops reading, and HTTP/2 flow control holds the client back.
+//! fsync of many of them). At most [`MAX_HELD_EVENTS`] are running or queued per stream, and
+//! [`MAX_NODE_HELD_EVENTS`] across every stream of the node (a permit each, taken before the
+//! event is read); past either the task stops reading, and HTTP/2 flow control holds the client
+//! back. So what a node holds in memory for streams is bounded whatever the clients send.
 //!
 //! Invariants:
 //! - Every event read is answered exactly once: with its transition once durable, or with its
@@ -26,6 +28,7 @@ use switchyard_api::{ApiError, AppState, ErrorCode};
 use switchyard_engine::{Principal, parse_space};
 use switchyard_model::{Role, TransitionApplied};
 use switchyard_proto::v1;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::{Status, Streaming};
 
 use crate::convert::{self, EventRequest};
@@ -33,6 +36,36 @@ use crate::services::event_answer;
 
 /// Events one stream may have running or queued; past it the server stops reading that stream.
 pub const MAX_HELD_EVENTS: usize = 16_384;
+
+/// Events every stream of the node together may have running or queued.
+pub const MAX_NODE_HELD_EVENTS: usize = 65_536;
+
+/// Permits of events held by one stream, given back when answered or when the stream's task
+/// ends (whatever way it ends).
+struct Held {
+    node: Arc<Semaphore>,
+    count: usize,
+}
+
+impl Held {
+    /// An event was admitted with `permit`.
+    fn admit(&mut self, permit: OwnedSemaphorePermit) {
+        permit.forget();
+        self.count += 1;
+    }
+
+    /// An admitted event was answered.
+    fn release(&mut self) {
+        self.count -= 1;
+        self.node.add_permits(1);
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.node.add_permits(self.count);
+    }
+}
 
 /// Answers buffered for a client that reads slowly, before the stream's task waits for it.
 const ANSWER_BUFFER: usize = 1024;
@@ -42,11 +75,12 @@ type Running = Pin<Box<dyn Future<Output = (Arc<str>, u64, Result<(TransitionApp
 /// Starts running the events of `inbound`; the answers are the returned stream.
 pub fn apply_events(
     state: AppState,
+    node: Arc<Semaphore>,
     principal: Arc<Principal>,
     inbound: Streaming<v1::ApplyEventsRequest>,
 ) -> Pin<Box<dyn Stream<Item = Result<v1::ApplyEventsResponse, Status>> + Send>> {
     let (tx, rx) = tokio::sync::mpsc::channel(ANSWER_BUFFER);
-    tokio::spawn(drive(state, principal, inbound, tx));
+    tokio::spawn(drive(state, node, principal, inbound, tx));
     Box::pin(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }))
 }
 
@@ -55,6 +89,7 @@ type Queues = HashMap<Arc<str>, VecDeque<(u64, EventRequest)>>;
 
 async fn drive(
     state: AppState,
+    node: Arc<Semaphore>,
     principal: Arc<Principal>,
     mut inbound: Streaming<v1::ApplyEventsRequest>,
     out: tokio::sync::mpsc::Sender<Result<v1::ApplyEventsResponse, Status>>,
@@ -62,7 +97,9 @@ async fn drive(
     let mut running: FuturesUnordered<Running> = FuturesUnordered::new();
     // An instance with an entry has an event running; its queue holds the ones after it.
     let mut queues: Queues = HashMap::new();
-    let mut held = 0usize;
+    let mut held = Held { node: node.clone(), count: 0 };
+    // The node's permit for the next event to read, taken before reading it.
+    let mut permit: Option<OwnedSemaphorePermit> = None;
     let mut reading = true;
     let mut shutting_down = false;
     let mut failure: Option<Status> = None;
@@ -73,7 +110,7 @@ async fn drive(
         tokio::select! {
             // Answers first: they free room and unblock queued events.
             Some((instance, correlation_id, result)) = running.next(), if !running.is_empty() => {
-                held -= 1;
+                held.release();
                 if !answer(&state, &ok_events, &out, correlation_id, result).await {
                     return; // The client is gone; what runs is dropped with this task.
                 }
@@ -86,12 +123,18 @@ async fn drive(
                     }
                 }
             }
-            message = inbound.message(), if reading && held < MAX_HELD_EVENTS => match message {
+            taken = node.clone().acquire_owned(), if reading && permit.is_none() && held.count < MAX_HELD_EVENTS => {
+                // The semaphore is never closed.
+                permit = taken.ok();
+            }
+            message = inbound.message(), if reading && permit.is_some() => match message {
                 Ok(Some(message)) => {
                     let correlation_id = message.correlation_id;
                     match admit(&principal, message) {
                         Ok(event) => {
-                            held += 1;
+                            if let Some(permit) = permit.take() {
+                                held.admit(permit);
+                            }
                             let instance: Arc<str> =
                                 format!("{}\u{0}{}\u{0}{}", event.space, event.machine, event.instance).into();
                             match queues.get_mut(&instance) {
