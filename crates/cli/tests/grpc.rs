@@ -521,6 +521,118 @@ async fn every_call_is_authorised_like_its_http_route() {
     let status = server.grpc_with(None).events().apply_event(event("i0", 1, None)).await.expect_err("no token");
     assert_eq!(status.code(), Code::Unauthenticated);
     assert_eq!(count(&grpc, "i0").await, (1, 2), "only the writer's event applied");
+
+    // Every other service, with a reader and with a token of another space: reads are a
+    // reader's, writes a writer's, and nothing of a space is another space's.
+    admin.put_bucket("acme", "b", None).await.expect("bucket");
+    for (name, secret) in [("reader", &reader), ("other space", &elsewhere), ("writer", &writer)] {
+        let c = server.grpc_with(Some(secret));
+        let reads: Vec<(&str, Result<(), tonic::Status>)> = vec![
+            (
+                "ListMachines",
+                c.machines().list_machines(v1::ListMachinesRequest { space: "acme".into() }).await.map(drop),
+            ),
+            (
+                "ListInstances",
+                c.instances()
+                    .list_instances(v1::ListInstancesRequest {
+                        space: "acme".into(),
+                        machine: "ordered".into(),
+                        ..Default::default()
+                    })
+                    .await
+                    .map(drop),
+            ),
+            ("Watch", c.watch().watch(v1::WatchRequest { space: "acme".into(), ..Default::default() }).await.map(drop)),
+            (
+                "GetKey",
+                // No key yet: a reader gets as far as "not found".
+                match c
+                    .kv()
+                    .get_key(v1::GetKeyRequest { space: "acme".into(), bucket: "b".into(), key: "k".into() })
+                    .await
+                {
+                    Err(s) if code_of(&s) == "key_not_found" => Ok(()),
+                    other => other.map(drop),
+                },
+            ),
+        ];
+        for (call, result) in reads {
+            let expected = if name == "other space" { Err("forbidden".to_owned()) } else { Ok(()) };
+            assert_eq!(result.map_err(|s| code_of(&s)), expected, "{name} calling {call}");
+        }
+        let writes: Vec<(&str, Result<(), tonic::Status>)> = vec![
+            (
+                "PutMachine",
+                c.machines()
+                    .put_machine(v1::PutMachineRequest {
+                        space: "acme".into(),
+                        name: "ordered".into(),
+                        definition: ORDERED.into(),
+                        dry_run: true,
+                    })
+                    .await
+                    .map(drop),
+            ),
+            (
+                "Publish",
+                c.topics()
+                    .publish(v1::PublishRequest {
+                        space: "acme".into(),
+                        topic: "t".into(),
+                        payload_json: "{}".into(),
+                        ..Default::default()
+                    })
+                    .await
+                    .map(drop),
+            ),
+            (
+                "PutKey",
+                c.kv()
+                    .put_key(v1::PutKeyRequest {
+                        space: "acme".into(),
+                        bucket: "b".into(),
+                        key: format!("k-{name}"),
+                        value: b"v".to_vec(),
+                        ..Default::default()
+                    })
+                    .await
+                    .map(drop),
+            ),
+            (
+                "Batch",
+                c.events()
+                    .batch(v1::BatchRequest {
+                        operations: vec![v1::BatchOperation {
+                            op: Some(v1::batch_operation::Op::CreateInstance(v1::CreateInstanceRequest {
+                                space: "acme".into(),
+                                machine: "ordered".into(),
+                                ctx_json: r#"{"count": 0}"#.into(),
+                                ..Default::default()
+                            })),
+                        }],
+                    })
+                    .await
+                    .map(drop),
+            ),
+            (
+                "Invoke",
+                // No function: a writer gets as far as "not found".
+                match c
+                    .functions()
+                    .invoke(v1::InvokeRequest { space: "acme".into(), function: "nope".into(), ..Default::default() })
+                    .await
+                {
+                    Err(s) if code_of(&s) == "function_not_found" => Ok(()),
+                    other => other.map(drop),
+                },
+            ),
+        ];
+        for (call, result) in writes {
+            let expected = if name == "writer" { Ok(()) } else { Err("forbidden".to_owned()) };
+            assert_eq!(result.map_err(|s| code_of(&s)), expected, "{name} calling {call}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
