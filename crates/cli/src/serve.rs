@@ -54,7 +54,8 @@ pub struct ServeArgs {
     /// [default: http://<the address it listens on>, https:// with --tls-cert].
     #[arg(long, env = "SWITCHYARD_ADVERTISE", value_name = "URL")]
     pub advertise: Option<String>,
-    /// Address to listen on (port 0 picks a free port).
+    /// Address to listen on (port 0 picks a free port): the HTTP/JSON API and, over HTTP/2, the
+    /// gRPC API (docs/grpc.md) share it.
     #[arg(long, env = "SWITCHYARD_LISTEN", default_value = "127.0.0.1:7400")]
     pub listen: String,
     /// Serve HTTPS: PEM file with the server's certificate, then any intermediate CA
