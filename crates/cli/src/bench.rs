@@ -190,7 +190,7 @@ async fn events(args: EventsArgs, target: &ClientBuilder) -> anyhow::Result<()> 
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
     let servers: Vec<&str> =
-        std::iter::once(target_server(target)).chain(args.extra_servers.iter().map(String::as_str)).collect();
+        std::iter::once(target.server_address()).chain(args.extra_servers.iter().map(String::as_str)).collect();
     for c in 0..args.clients {
         // Client c sends events c, c + clients, c + 2·clients, …; event k goes to instance k mod I.
         let (client, space, ids) = (nodes[c % nodes.len()].clone(), args.space.clone(), ids.clone());
@@ -275,11 +275,6 @@ async fn events(args: EventsArgs, target: &ClientBuilder) -> anyhow::Result<()> 
         bail!("{errors} requests failed");
     }
     Ok(())
-}
-
-/// The server a client builder is set to (its address as given).
-fn target_server(target: &ClientBuilder) -> &str {
-    target.server_address()
 }
 
 /// Which events one gRPC stream sends: `first`, `first + step`, … below `total`, with at most

@@ -276,17 +276,16 @@ impl v1::watch_server::Watch for GrpcApi {
                 state: optional(req.state),
                 event: optional(req.event),
             };
-            let mut records = self.state.engine.watch(filter, from, 256).await?;
-            let stream = async_stream(move |tx| async move {
-                while let Some(item) = records.recv().await {
-                    let item = match item {
-                        Ok(record) => Ok(v1::WatchResponse { record: Some(convert::record(&record)) }),
-                        Err(e) => Err(crate::status(api_error(e))),
-                    };
-                    let last = item.is_err();
-                    if tx.send(item).await.is_err() || last {
-                        return;
+            let records = self.state.engine.watch(filter, from, 256).await?;
+            // Dropping the stream (the client went away) drops the receiver, which ends the
+            // watcher; an error is the stream's last item.
+            let stream = futures_util::stream::unfold(Some(records), |records| async move {
+                let mut records = records?;
+                match records.recv().await? {
+                    Ok(record) => {
+                        Some((Ok(v1::WatchResponse { record: Some(convert::record(&record)) }), Some(records)))
                     }
+                    Err(e) => Some((Err(crate::status(api_error(e))), None)),
                 }
             });
             // Ends at shutdown, like an SSE watch, rather than holding the node for its grace.
@@ -296,31 +295,6 @@ impl v1::watch_server::Watch for GrpcApi {
         }
         .await;
         self.finish("Watch/Watch", result)
-    }
-}
-
-/// A stream fed by a task that `produce` runs (ended when the task ends or the stream is
-/// dropped).
-fn async_stream<T, F, Fut>(produce: F) -> impl Stream<Item = T> + Send + 'static
-where
-    T: Send + 'static,
-    F: FnOnce(tokio::sync::mpsc::Sender<T>) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let (tx, rx) = tokio::sync::mpsc::channel(16);
-    let task = tokio::spawn(produce(tx));
-    let abort = task.abort_handle();
-    futures_util::stream::unfold((rx, AbortOnDrop(abort)), |(mut rx, guard)| async move {
-        rx.recv().await.map(|item| (item, (rx, guard)))
-    })
-}
-
-/// Aborts a task when dropped: the producer of a stream its client stopped reading.
-struct AbortOnDrop(tokio::task::AbortHandle);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 
