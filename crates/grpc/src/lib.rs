@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use switchyard_api::{ApiError, AppState, ErrorCode};
-use switchyard_engine::{EngineError, Principal, parse_space};
+use switchyard_engine::{Principal, parse_space};
 use switchyard_model::Role;
 use switchyard_proto::v1;
 use tonic::metadata::MetadataValue;
@@ -57,37 +57,16 @@ impl GrpcApi {
     /// Every service, routed by path, as one tower service; messages are limited to the HTTP
     /// API's body size.
     pub fn routes(self) -> tonic::service::Routes {
+        // Only what a client sends is limited (tonic sends any size by default).
         let limit = self.state.config.max_body_bytes;
-        let mut routes = tonic::service::Routes::default();
-        routes = routes
-            .add_service(
-                v1::machines_server::MachinesServer::new(self.clone())
-                    .max_decoding_message_size(limit)
-                    .max_encoding_message_size(usize::MAX),
-            )
-            .add_service(
-                v1::instances_server::InstancesServer::new(self.clone())
-                    .max_decoding_message_size(limit)
-                    .max_encoding_message_size(usize::MAX),
-            )
-            .add_service(
-                v1::events_server::EventsServer::new(self.clone())
-                    .max_decoding_message_size(limit)
-                    .max_encoding_message_size(usize::MAX),
-            )
+        tonic::service::Routes::default()
+            .add_service(v1::machines_server::MachinesServer::new(self.clone()).max_decoding_message_size(limit))
+            .add_service(v1::instances_server::InstancesServer::new(self.clone()).max_decoding_message_size(limit))
+            .add_service(v1::events_server::EventsServer::new(self.clone()).max_decoding_message_size(limit))
             .add_service(v1::watch_server::WatchServer::new(self.clone()).max_decoding_message_size(limit))
             .add_service(v1::topics_server::TopicsServer::new(self.clone()).max_decoding_message_size(limit))
-            .add_service(
-                v1::kv_server::KvServer::new(self.clone())
-                    .max_decoding_message_size(limit)
-                    .max_encoding_message_size(usize::MAX),
-            )
-            .add_service(
-                v1::functions_server::FunctionsServer::new(self)
-                    .max_decoding_message_size(limit)
-                    .max_encoding_message_size(usize::MAX),
-            );
-        routes
+            .add_service(v1::kv_server::KvServer::new(self.clone()).max_decoding_message_size(limit))
+            .add_service(v1::functions_server::FunctionsServer::new(self).max_decoding_message_size(limit))
     }
 
     /// Authenticates a request's bearer token.
@@ -191,11 +170,6 @@ fn error_message(e: ApiError) -> v1::Error {
         message: e.message,
         details_json: if e.details.is_null() { String::new() } else { e.details.to_string() },
     }
-}
-
-/// An engine error as the HTTP API would answer it.
-fn api_error(e: EngineError) -> ApiError {
-    ApiError::from(e)
 }
 
 #[cfg(test)]

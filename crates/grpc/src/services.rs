@@ -12,7 +12,7 @@ use switchyard_proto::v1;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::convert::{self, json_field, optional};
-use crate::{GrpcApi, api_error, error_message};
+use crate::{GrpcApi, error_message};
 
 type Answer<T> = Result<Response<T>, Status>;
 
@@ -285,7 +285,7 @@ impl v1::watch_server::Watch for GrpcApi {
                     Ok(record) => {
                         Some((Ok(v1::WatchResponse { record: Some(convert::record(&record)) }), Some(records)))
                     }
-                    Err(e) => Some((Err(crate::status(api_error(e))), None)),
+                    Err(e) => Some((Err(crate::status(ApiError::from(e))), None)),
                 }
             });
             // Ends at shutdown, like an SSE watch, rather than holding the node for its grace.
