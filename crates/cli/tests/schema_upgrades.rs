@@ -28,6 +28,7 @@
 //! | `postgres-v8` | 50a199c        | PostgreSQL 8 | as `sqlite-v9`                                  |
 //! | `sqlite-v10`  | bd5f1bf        | SQLite 10    | as `sqlite-v9`, and a webhook trigger (before outbound endpoints) |
 //! | `postgres-v9` | bd5f1bf        | PostgreSQL 9 | as `sqlite-v10`                                 |
+//! | `sqlite-v11`  | 825bcc3        | SQLite 11    | as `sqlite-v10` (the log indexed by address row by row, before `event_addresses`) |
 //!
 //! Each commit is the last one before the next migration that compiles. To make a fixture again:
 //!
@@ -53,7 +54,7 @@ use switchyard_client::{Client, FunctionSettings, InvokeOptions, PullOptions, Wa
 use switchyard_testkit::{PATIENCE, TestDatabase, example_function_bytes, wait_for, within};
 
 /// The schema versions today's binary writes.
-const SQLITE_SCHEMA: &str = "11";
+const SQLITE_SCHEMA: &str = "12";
 const POSTGRES_SCHEMA: &str = "10";
 
 /// Retention far beyond the fixtures' age: the records they hold were written on the day the
@@ -702,6 +703,14 @@ async fn writes_work_afterwards(up: &Upgraded) {
         .post("/v1/spaces/acme/machines/order/instances/o-2/events", json!({"event": "pay", "payload": {"amount": 5}}))
         .await;
     assert_eq!((status, &body["to"]), (StatusCode::OK, &json!("paid")), "{body}");
+    // Its history: the records the old store held (indexed by the migration), then the new one.
+    let (status, body) = http.get("/v1/spaces/acme/machines/order/instances/o-2/history").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let kinds: Vec<&str> =
+        body["events"].as_array().expect("events").iter().filter_map(|e| e["kind"].as_str()).collect();
+    assert_eq!(kinds.first(), Some(&"instance.created"), "{body}");
+    assert_eq!(kinds.last(), Some(&"instance.transitioned"), "{body}");
+    assert_eq!(body["events"].as_array().and_then(|e| e.last()).map(|e| &e["payload"]["to"]), Some(&json!("paid")));
     let (status, body) =
         http.put_json("/v1/spaces/acme/machines/order", &serde_json::from_str::<Value>(ORDER_V1).expect("json")).await;
     assert_eq!((status, &body["version"]), (StatusCode::OK, &json!(3)), "{body}");
@@ -894,6 +903,13 @@ async fn sqlite_v9_store_opens_reads_and_writes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_v10_store_opens_reads_and_writes() {
     let mut up = Upgraded::sqlite("sqlite-v10");
+    upgrade(&up).await;
+    assert_eq!(sqlite_schema(&mut up), SQLITE_SCHEMA);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_v11_store_opens_reads_and_writes() {
+    let mut up = Upgraded::sqlite("sqlite-v11");
     upgrade(&up).await;
     assert_eq!(sqlite_schema(&mut up), SQLITE_SCHEMA);
 }

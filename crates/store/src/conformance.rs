@@ -19,8 +19,8 @@ use switchyard_model::{
 use crate::types::*;
 use crate::{
     ApplyEvent, BootstrapAdminToken, Clock, CreateInstance, CreateToken, DeleteInstance, EventApplied, HeartbeatNode,
-    InstanceCreated, ListInstances, LogKindsPage, MachinePut, Publish, Published, PurgeIdempotency, PutMachine,
-    RemoveNode, RenewNode, RevokeToken, Store, StoreError, SystemClock,
+    InstanceCreated, ListInstances, LogKindsPage, LogRecord, MachinePut, Publish, Published, PurgeIdempotency,
+    PutMachine, RemoveNode, RenewNode, RevokeToken, Store, StoreError, SystemClock, TrimLog,
 };
 
 /// A boxed future, for the harness's methods.
@@ -83,6 +83,7 @@ pub fn cases<H: Harness>() -> Vec<(&'static str, Case<H>)> {
         ("delete_is_soft", |h| Box::pin(delete_is_soft(h))),
         ("list_instances_filters_and_pages", |h| Box::pin(list_instances_filters_and_pages(h))),
         ("history_in_order", |h| Box::pin(history_in_order(h))),
+        ("history_of_a_long_log_pages_in_order", |h| Box::pin(history_of_a_long_log_pages_in_order(h))),
         ("atomic_batch_all_or_nothing", |h| Box::pin(atomic_batch_all_or_nothing(h))),
         ("log_seq_strictly_increasing_for_tailing_reader", |h| Box::pin(log_seq_strictly_increasing(h))),
         ("data_and_timestamps_survive_reopen", |h| Box::pin(data_and_timestamps_survive_reopen(h))),
@@ -651,6 +652,109 @@ async fn history_in_order<H: Harness>(h: &H) {
     let after = store.history("acme:order:o-1", history[0].seq, 1).await.expect("history page");
     assert_eq!(after.len(), 1);
     assert_eq!(after[0].seq, history[1].seq);
+}
+
+/// Every record of an address, read page by page from any point.
+async fn full_history<S: Store>(store: &S, address: &str, after: Seq, page: u32) -> Vec<Seq> {
+    let mut seqs = Vec::new();
+    let mut last = after;
+    loop {
+        let records = store.history(address, last, page).await.expect("history");
+        assert!(records.len() <= page as usize, "a page holds at most its limit");
+        assert!(records.iter().all(|r| r.address == address), "only the address's records");
+        let Some(end) = records.last() else { return seqs };
+        last = end.seq;
+        seqs.extend(records.iter().map(|r| r.seq));
+    }
+}
+
+/// History over a log of thousands of records to a few addresses, written in batches, read in
+/// pages from every kind of starting point, after a reopen and after retention trimmed the
+/// oldest records (a backend may index the log lazily; its readers must not see the seams).
+async fn history_of_a_long_log_pages_in_order<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    put_cycle(&*store, "acme").await;
+    let ids = ["c0", "c1", "c2"];
+    for id in ids {
+        let op =
+            WriteOp::CreateInstance(CreateInstance { key: cycle_key(id), ctx: JsonObject::new(), idempotency: None });
+        store.write(op).await.expect("create");
+    }
+    // 24 batches of 250 events round the three instances, then a few single ones so the last
+    // records are written after any batch boundary.
+    for _ in 0..24 {
+        let batch: Vec<WriteOp> = (0..250).map(|i| next(ids[i % 3])).collect();
+        store.write_atomic(batch).await.expect("batch");
+    }
+    for i in 0..7 {
+        applied(&*store, next(ids[i % 3])).await;
+    }
+    let log: Vec<LogRecord> = {
+        let mut all = Vec::new();
+        loop {
+            let page = store.read_log(all.last().map_or(Seq(0), |r: &LogRecord| r.seq), 1000).await.expect("log");
+            if page.is_empty() {
+                break all;
+            }
+            all.extend(page);
+        }
+    };
+    let expected = |id: &str, after: Seq| -> Vec<Seq> {
+        let address = cycle_key(id).address();
+        log.iter().filter(|r| r.address == address && r.seq > after).map(|r| r.seq).collect()
+    };
+    // c0's creation, 84 events of each batch and 3 single ones.
+    assert_eq!(expected("c0", Seq(0)).len(), 1 + 24 * 84 + 3, "c0's records");
+    let check = |store: Arc<H::S>, label: &'static str| {
+        let expected = &expected;
+        let log = &log;
+        async move {
+            for id in ids {
+                let address = cycle_key(id).address();
+                let mine = expected(id, Seq(0));
+                for page in [1, 7, 100, 1000, 5000] {
+                    assert_eq!(
+                        full_history(&*store, &address, Seq(0), page).await,
+                        mine,
+                        "{label}: {id} in pages of {page}"
+                    );
+                }
+                // From every 397th record of the log (its own or another address's) onwards.
+                for from in log.iter().step_by(397).map(|r| r.seq).chain([mine[mine.len() - 2]]) {
+                    let got = full_history(&*store, &address, from, 64).await;
+                    assert_eq!(got, expected(id, from), "{label}: {id} after {from:?}");
+                }
+            }
+        }
+    };
+    check(store.clone(), "written").await;
+    let store = h.reopen(store).await;
+    check(store.clone(), "reopened").await;
+    for i in 0..5 {
+        applied(&*store, next(ids[i % 3])).await;
+    }
+    let trimmed = match store
+        .write(WriteOp::TrimLog(TrimLog {
+            older_than: Timestamp(SystemClock.now().0 + 86_400_000),
+            max_bytes: None,
+            limit: 1500,
+        }))
+        .await
+        .expect("trim")
+    {
+        WriteOutcome::LogTrimmed(n) => n,
+        other => panic!("unexpected outcome {other:?}"),
+    };
+    assert_eq!(trimmed, 1500);
+    let oldest = store.log_bounds().await.expect("bounds").expect("a log").0;
+    for id in ids {
+        let got = full_history(&*store, &cycle_key(id).address(), Seq(0), 100).await;
+        assert!(got.iter().all(|s| *s >= oldest), "{id}: nothing trimmed is read back");
+        assert!(got.windows(2).all(|w| w[0] < w[1]), "{id}: in order");
+        let before_trim: Vec<Seq> = expected(id, Seq(0)).into_iter().filter(|s| *s >= oldest).collect();
+        assert_eq!(&got[..before_trim.len()], &before_trim[..], "{id}: what was kept, then the new events");
+        assert_eq!(got.len(), before_trim.len() + if id == "c2" { 1 } else { 2 }, "{id}: the five new events");
+    }
 }
 
 async fn atomic_batch_all_or_nothing<H: Harness>(h: &H) {

@@ -26,6 +26,8 @@ pub struct StoreMetrics {
     pub commit_seconds: Histogram,
     /// Seconds an explicit WAL fsync took (SQLite).
     pub fsync_seconds: Histogram,
+    /// Seconds a pass indexing the log by address took (SQLite; see `sqlite::writer`).
+    pub address_index_seconds: Histogram,
     /// Events applied to instances.
     pub events_applied: Counter,
     /// Committed transactions.
@@ -42,6 +44,7 @@ impl Default for StoreMetrics {
             execute_seconds: Histogram::new(exponential_buckets(0.000_025, 2.0, 16)),
             commit_seconds: Histogram::new(exponential_buckets(0.000_025, 2.0, 16)),
             fsync_seconds: Histogram::new(exponential_buckets(0.000_025, 2.0, 16)),
+            address_index_seconds: Histogram::new(exponential_buckets(0.000_025, 2.0, 16)),
             events_applied: Counter::default(),
             commits: Counter::default(),
             unreadable_records: UnreadableRecords::default(),
@@ -77,6 +80,11 @@ impl StoreMetrics {
             "fsync_seconds",
             "Time of the writer's own WAL fsync (write path stage 4, SQLite)",
             self.fsync_seconds.clone(),
+        );
+        sub.register(
+            "address_index_seconds",
+            "Time of one pass indexing the log by address, between groups on the writer (SQLite)",
+            self.address_index_seconds.clone(),
         );
         sub.register("events_applied", "Events applied to instances", self.events_applied.clone());
         sub.register("commits", "Committed transactions", self.commits.clone());

@@ -14,6 +14,7 @@
 //! CPU in the log tail's reads alone. The unary plus keeps the value out of the plan. A test
 //! below keeps the backend's SQL to it.
 
+mod address_index;
 mod checkpoint;
 mod endpoints;
 mod env;
@@ -142,6 +143,7 @@ impl SqliteStore {
             })?;
         let metrics = StoreMetrics::default();
         let failed = crate::group::FailState::default();
+        let addresses = address_index::AddressIndex::load(&conn)?;
         let writer = writer::Writer {
             conn,
             next_seq,
@@ -153,6 +155,7 @@ impl SqliteStore {
             failed: failed.clone(),
             clock: options.clock.clone(),
             checkpointer,
+            addresses,
         };
         let (tx, rx) = flume::bounded(4096);
         let handle = std::thread::Builder::new()
@@ -362,9 +365,21 @@ impl Store for SqliteStore {
         let Ok(after) = i64::try_from(after.0) else { return Ok(Vec::new()) };
         let address = address.to_string();
         self.read(move |conn| {
+            // The address's rows of `event_addresses`, then the tail of the log after the mark
+            // that applies to it (see `address_index`), in one statement so the rows, the tail
+            // and the mark between them come from one snapshot.
             let sql = format!(
-                "SELECT {} FROM events WHERE address = ?1 AND seq > ?2 ORDER BY seq LIMIT +?3",
-                rows::LOG_COLUMNS
+                "SELECT {cols} FROM events
+                  WHERE seq IN (SELECT seq FROM event_addresses WHERE address = ?1 AND seq > ?2 ORDER BY seq LIMIT +?3)
+                 UNION ALL
+                 SELECT {cols} FROM events
+                  WHERE seq > max(?2, (SELECT CASE WHEN ?1 < done_address THEN pass_through
+                                                   WHEN ?1 = done_address THEN done_seq
+                                                   ELSE indexed_through END
+                                         FROM address_index))
+                    AND address = ?1
+                 ORDER BY seq LIMIT +?3",
+                cols = rows::LOG_COLUMNS,
             );
             let mut stmt = conn.prepare_cached(&sql)?;
             let mut rows = stmt.query(params![address, after, limit])?;

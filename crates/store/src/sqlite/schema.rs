@@ -322,6 +322,29 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX jobs_by_endpoint ON jobs (space, target, id) WHERE kind = 'delivery';
     "#,
+    // 12: the log's per-address index becomes a table the writer fills in sorted passes (see
+    // `address_index`): an index kept row by row dirtied one page per event, since the records
+    // of a group go to many addresses. `address_index` is its mark: every record up to
+    // `indexed_through` is in it, and of those up to `pass_through`, the ones up to
+    // `(done_address, done_seq)` in (address, seq) order (a pass under way); reads scan the
+    // log after the mark.
+    r#"
+    CREATE TABLE event_addresses (
+        address TEXT NOT NULL,
+        seq     INTEGER NOT NULL,
+        PRIMARY KEY (address, seq)
+    ) WITHOUT ROWID;
+    INSERT INTO event_addresses (address, seq) SELECT address, seq FROM events ORDER BY address, seq;
+    DROP INDEX events_by_address;
+    CREATE TABLE address_index (
+        indexed_through INTEGER NOT NULL,
+        pass_through    INTEGER NOT NULL,
+        done_address    TEXT,
+        done_seq        INTEGER
+    );
+    INSERT INTO address_index (indexed_through, pass_through)
+        SELECT coalesce(max(seq), 0), coalesce(max(seq), 0) FROM events;
+    "#,
 ];
 
 /// `PRAGMA auto_vacuum`'s value for incremental auto-vacuum.

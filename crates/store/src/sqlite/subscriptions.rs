@@ -306,6 +306,12 @@ impl LogTable for SqliteTx<'_> {
     }
 
     async fn delete_records_through(&mut self, seq: i64) -> TxResult<u64> {
+        // The address index's rows of those records first, found through the records.
+        self.conn
+            .prepare_cached(
+                "DELETE FROM event_addresses WHERE (address, seq) IN (SELECT address, seq FROM events WHERE seq <= ?1)",
+            )?
+            .execute(params![seq])?;
         Ok(self.conn.prepare_cached("DELETE FROM events WHERE seq <= ?1")?.execute(params![seq])? as u64)
     }
 

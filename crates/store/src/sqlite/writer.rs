@@ -38,8 +38,8 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode, TransactionBehavior, params};
 
+use super::address_index::AddressIndex;
 use super::checkpoint::{self, Checkpointer};
-use crate::Durability;
 use crate::clock::SharedClock;
 use crate::commands::{Group, run_group};
 use crate::error::StoreError;
@@ -51,6 +51,7 @@ use crate::machines::MachineCache;
 use crate::metrics::StoreMetrics;
 use crate::sqlite::tables::SqliteTx;
 use crate::tables::{TxError, TxResult};
+use crate::{Durability, WriteOp};
 
 /// Pages one step of a compaction returns to the file system (16 MiB of 4 KiB pages).
 const VACUUM_STEP_PAGES: u32 = 4096;
@@ -75,6 +76,8 @@ pub(crate) struct Writer {
     pub clock: SharedClock,
     /// Copies the WAL into the database file beside the writer.
     pub checkpointer: Checkpointer,
+    /// Fills the log's per-address index between groups.
+    pub addresses: AddressIndex,
 }
 
 /// The WAL file, kept open so an fsync costs one system call.
@@ -221,6 +224,7 @@ impl Writer {
         if !isolated {
             record_queued(&self.metrics, &group);
         }
+        let trimmed = group.iter().any(|r| r.ops.iter().any(|op| matches!(op, WriteOp::TrimLog(_))));
         let executing = Instant::now();
         let start_seq = self.next_seq;
         let start_offset = self.next_offset;
@@ -298,6 +302,8 @@ impl Writer {
         if self.checkpointer.after_commit(checkpoint::wal_pages()) {
             checkpoint::finish_on_writer(&self.conn);
         }
+        let last = self.next_seq.saturating_sub(1);
+        self.addresses.after_group(&mut self.conn, last, trimmed, &self.metrics);
         true
     }
 
