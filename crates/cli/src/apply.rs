@@ -223,16 +223,16 @@ pub async fn apply(args: ApplyArgs, client: &Client, settings: &Settings) -> any
         };
         if settings.output == crate::output::OutputFormat::Table {
             let version = version.map(|v| format!(" (version {v})")).unwrap_or_default();
-            println!("{verb} {what}{version}");
+            crate::output::outln!("{verb} {what}{version}")?;
             if let (_, Some(diff)) = &outcome {
-                print!("{diff}");
+                crate::output::out!("{diff}")?;
             }
         }
         results.push(json!({ "kind": doc.kind, "name": doc.name, "result": verb, "version": version }));
     }
     if settings.output == crate::output::OutputFormat::Table {
         let mode = if args.dry_run { " (dry run: nothing changed)" } else { "" };
-        println!("{created} created, {updated} updated, {unchanged} unchanged{mode}");
+        crate::output::outln!("{created} created, {updated} updated, {unchanged} unchanged{mode}")?;
     } else {
         crate::output::print(settings.output, &json!({ "dry_run": args.dry_run, "resources": results }), |_| {
             String::new()
@@ -469,7 +469,7 @@ pub async fn export(args: ExportArgs, client: &Client, settings: &Settings) -> a
         }
     }
     match args.dir {
-        None => print!("{text}"),
+        None => crate::output::out!("{text}")?,
         Some(dir) => {
             std::fs::create_dir_all(dir.join("functions"))
                 .map_err(|e| UsageError(format!("cannot create {}: {e}", dir.display())))?;

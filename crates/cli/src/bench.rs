@@ -237,39 +237,39 @@ async fn events(args: EventsArgs, target: &ClientBuilder) -> anyhow::Result<()> 
         Transport::Http => "HTTP/1.1".to_owned(),
         Transport::Grpc => format!("gRPC, {in_flight} in flight per stream"),
     };
-    println!(
+    crate::output::outln!(
         "bench events: {} clients ({transport}), {} instances, {} events, {} node(s), machine {}",
         args.clients,
         args.instances,
         args.events,
         nodes.len(),
         machine.name()
-    );
-    println!("  ok {ok}, errors {errors}, in {:.2?}", elapsed);
-    println!("  throughput  {:.0} events/s", ok as f64 / elapsed.as_secs_f64());
-    println!(
+    )?;
+    crate::output::outln!("  ok {ok}, errors {errors}, in {:.2?}", elapsed)?;
+    crate::output::outln!("  throughput  {:.0} events/s", ok as f64 / elapsed.as_secs_f64())?;
+    crate::output::outln!(
         "  latency     p50 {}  p99 {}  p999 {}  max {}",
         fmt_us(hist.value_at_quantile(0.50)),
         fmt_us(hist.value_at_quantile(0.99)),
         fmt_us(hist.value_at_quantile(0.999)),
         fmt_us(hist.max()),
-    );
+    )?;
     match (before, after) {
         (Some(b), Some(a)) if a.commits > b.commits => {
-            println!(
+            crate::output::outln!(
                 "  group commit: {:.1} operations per commit on average ({} commits)",
                 (a.batched_ops - b.batched_ops) / (a.commits - b.commits),
                 a.commits - b.commits
-            );
+            )?;
             // The switchyard processes only: a PostgreSQL server's own CPU is not in it.
             let cpu = a.cpu_seconds - b.cpu_seconds;
-            println!(
+            crate::output::outln!(
                 "  server CPU: {:.0} µs per event ({:.0}% of one core, switchyard processes)",
                 cpu * 1e6 / ok.max(1) as f64,
                 cpu * 100.0 / elapsed.as_secs_f64(),
-            );
+            )?;
         }
-        _ => println!("  group commit and server CPU: not measured (no access to /metrics)"),
+        _ => crate::output::outln!("  group commit and server CPU: not measured (no access to /metrics)")?,
     }
     if errors > 0 {
         bail!("{errors} requests failed");

@@ -116,11 +116,11 @@ pub async fn flow(args: FlowBenchArgs, target: &ClientBuilder, token: Option<&st
         if run["status"] != "succeeded" {
             bail!("the run {} : {}", run["status"], run["error"]);
         }
-        println!(
+        crate::output::outln!(
             "bench flow --foreach: {items} items, concurrency {}: the run took {elapsed:.2?} ({:.0} items/s)",
             args.concurrency,
             items as f64 / elapsed.as_secs_f64()
-        );
+        )?;
         return Ok(());
     }
 
@@ -192,7 +192,7 @@ pub async fn flow(args: FlowBenchArgs, target: &ClientBuilder, token: Option<&st
     watcher.abort();
     let after = client.metrics().await?;
     let cpu = counter(&after, "switchyard_process_cpu_seconds") - counter(&before, "switchyard_process_cpu_seconds");
-    println!(
+    crate::output::outln!(
         "bench flow: {total} runs of a 3-node flow (function → transform → function), {} starters: {:.0} runs/s \
          completed ({elapsed:.2?}); start to completion p50 {}  p99 {}; server CPU {:.0} µs per run",
         args.clients,
@@ -200,7 +200,7 @@ pub async fn flow(args: FlowBenchArgs, target: &ClientBuilder, token: Option<&st
         fmt_us(latencies.value_at_quantile(0.50)),
         fmt_us(latencies.value_at_quantile(0.99)),
         cpu * 1e6 / total as f64,
-    );
+    )?;
     Ok(())
 }
 

@@ -57,13 +57,13 @@ pub async fn invoke(args: InvokeBenchArgs, target: &ClientBuilder) -> anyhow::Re
     let first = Instant::now();
     client.invoke(&args.space, &name, input.clone(), &InvokeOptions::default()).await?;
     let first_answer = first.elapsed();
-    println!(
+    crate::output::outln!(
         "bench invoke: deploy {} ({} bytes), first answer {} after the deploy returned ({} from the deploy request)",
         fmt_us(deployed.as_micros() as u64),
         component.len(),
         fmt_us(first_answer.as_micros() as u64),
         fmt_us((deployed + first_answer).as_micros() as u64),
-    );
+    )?;
 
     eprintln!("invoking {} {} times with {} clients…", name, args.invocations, args.clients);
     let before = client.metrics().await?;
@@ -80,7 +80,7 @@ pub async fn invoke(args: InvokeBenchArgs, target: &ClientBuilder) -> anyhow::Re
     let instantiation = gauge(&after, "switchyard_function_instantiation_seconds")
         - gauge(&before, "switchyard_function_instantiation_seconds");
     let cpu = gauge(&after, "switchyard_process_cpu_seconds") - gauge(&before, "switchyard_process_cpu_seconds");
-    println!(
+    crate::output::outln!(
         "  invocations: {:.0}/s ({} ok, {errors} errors in {:.2?}); latency p50 {}  p99 {}  max {}",
         hist.len() as f64 / elapsed.as_secs_f64(),
         hist.len(),
@@ -88,14 +88,14 @@ pub async fn invoke(args: InvokeBenchArgs, target: &ClientBuilder) -> anyhow::Re
         fmt_us(hist.value_at_quantile(0.50)),
         fmt_us(hist.value_at_quantile(0.99)),
         fmt_us(hist.max()),
-    );
+    )?;
     if invocations > 0.0 {
-        println!(
+        crate::output::outln!(
             "  instantiation: {:.1} µs per invocation (server side); server CPU {:.0} µs per invocation, {:.0}% of a core",
             instantiation * 1e6 / invocations,
             cpu * 1e6 / invocations,
             cpu * 100.0 / elapsed.as_secs_f64().max(f64::EPSILON),
-        );
+        )?;
     }
     if errors > 0 {
         bail!("{errors} invocations failed");

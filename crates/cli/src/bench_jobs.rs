@@ -165,25 +165,25 @@ pub async fn jobs(args: JobsBenchArgs, target: &ClientBuilder, token: Option<&st
             .copied()
             .unwrap_or(0)
     };
-    println!(
+    crate::output::outln!(
         "bench jobs: enqueued {:.0}/s ({} ok, {errors} errors in {:.2?}); enqueue latency p50 {}  p99 {}",
         latencies.len() as f64 / enqueued_in.as_secs_f64(),
         latencies.len(),
         enqueued_in,
         fmt_us(pct(0.50)),
         fmt_us(pct(0.99)),
-    );
+    )?;
     if errors > 0 {
         bail!("{errors} enqueues failed");
     }
     if args.timers > 0 {
         if let (Some(before), Some(after)) = (rss_before, args.server_pid.and_then(resident_bytes)) {
-            println!(
+            crate::output::outln!(
                 "  {total} pending timers: server resident memory {:.1} MiB → {:.1} MiB ({:+.1} MiB)",
                 before as f64 / 1048576.0,
                 after as f64 / 1048576.0,
                 (after as f64 - before as f64) / 1048576.0
-            );
+            )?;
         }
         return Ok(());
     }
@@ -209,7 +209,7 @@ pub async fn jobs(args: JobsBenchArgs, target: &ClientBuilder, token: Option<&st
             .unwrap_or_else(|| "n/a".into())
     };
     let cpu = counter(&after, "switchyard_process_cpu_seconds") - counter(&before, "switchyard_process_cpu_seconds");
-    println!(
+    crate::output::outln!(
         "  completed {:.0} jobs/s end to end ({total} in {:.2?}, {:.0} of them on this node); this node's \
          scheduling lag p50 {}  p99 {}, CPU {:.0} µs per job it ran",
         total as f64 / completed_in.as_secs_f64(),
@@ -218,7 +218,7 @@ pub async fn jobs(args: JobsBenchArgs, target: &ClientBuilder, token: Option<&st
         quantile(0.50),
         quantile(0.99),
         cpu * 1e6 / (counter(&after, "switchyard_job_successes_total") - succeeded_before).max(1.0),
-    );
+    )?;
     Ok(())
 }
 

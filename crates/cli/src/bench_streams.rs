@@ -215,30 +215,38 @@ pub async fn watch(args: WatchBenchArgs, target: &ClientBuilder, token: Option<&
     let all_elapsed = started.elapsed();
     let cpu_after = crate::bench::metric(&client, "switchyard_process_cpu_seconds").await;
 
-    println!("bench watch: {} watchers, {} events/s target, {:.1?}", args.watchers, args.rate, args.duration);
-    println!("  events applied {sent} ({:.0}/s), errors {errors}", sent as f64 / write_elapsed.as_secs_f64());
-    println!(
+    crate::output::outln!(
+        "bench watch: {} watchers, {} events/s target, {:.1?}",
+        args.watchers,
+        args.rate,
+        args.duration
+    )?;
+    crate::output::outln!(
+        "  events applied {sent} ({:.0}/s), errors {errors}",
+        sent as f64 / write_elapsed.as_secs_f64()
+    )?;
+    crate::output::outln!(
         "  watchers with every event: {complete} of {}; fewest received {}; deliveries {total} ({:.0}/s); \
          duplicates or out of order {repeats}",
         args.watchers,
         if least == u64::MAX { 0 } else { least },
         total as f64 / all_elapsed.as_secs_f64()
-    );
-    println!(
+    )?;
+    crate::output::outln!(
         "  delivery latency (sent → read)  p50 {}  p99 {}  p999 {}  max {}",
         crate::bench::fmt_us(hist.value_at_quantile(0.50)),
         crate::bench::fmt_us(hist.value_at_quantile(0.99)),
         crate::bench::fmt_us(hist.value_at_quantile(0.999)),
         crate::bench::fmt_us(hist.max()),
-    );
+    )?;
     match (cpu_before, cpu_after) {
-        (Some(a), Some(b)) => println!(
+        (Some(a), Some(b)) => crate::output::outln!(
             "  server CPU: {:.1} s over {:.1} s ({:.0}% of one core)",
             b - a,
             all_elapsed.as_secs_f64(),
             100.0 * (b - a) / all_elapsed.as_secs_f64()
-        ),
-        _ => println!("  server CPU: not measured (no access to /metrics)"),
+        )?,
+        _ => crate::output::outln!("  server CPU: not measured (no access to /metrics)")?,
     }
     if drain.is_err() {
         bail!("watchers were still missing events 60 s after the writers stopped");
@@ -305,14 +313,14 @@ pub async fn kv(args: KvBenchArgs, target: &ClientBuilder) -> anyhow::Result<()>
     })
     .await?;
 
-    println!("bench kv: {} clients, {} keys, {}-byte values", args.clients, args.keys, args.value_size);
+    crate::output::outln!("bench kv: {} clients, {} keys, {}-byte values", args.clients, args.keys, args.value_size)?;
     for (what, n, hist, errors, elapsed) in
         [("puts", puts, &put_hist, put_errors, put_elapsed), ("gets", args.gets, &get_hist, get_errors, get_elapsed)]
     {
         if n == 0 {
             continue;
         }
-        println!(
+        crate::output::outln!(
             "  {what}: {:.0}/s ({} ok, {errors} errors in {:.2?}); latency p50 {}  p99 {}  max {}",
             hist.len() as f64 / elapsed.as_secs_f64(),
             hist.len(),
@@ -320,7 +328,7 @@ pub async fn kv(args: KvBenchArgs, target: &ClientBuilder) -> anyhow::Result<()>
             crate::bench::fmt_us(hist.value_at_quantile(0.50)),
             crate::bench::fmt_us(hist.value_at_quantile(0.99)),
             crate::bench::fmt_us(hist.max()),
-        );
+        )?;
     }
     if put_errors + get_errors > 0 {
         bail!("{} requests failed", put_errors + get_errors);

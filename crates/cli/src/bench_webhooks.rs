@@ -148,7 +148,7 @@ pub async fn webhooks(args: WebhooksBenchArgs, target: &ClientBuilder, token: Op
     let fired_in = started.elapsed();
     let after = client.metrics().await?;
     let cpu = counter(&after, "switchyard_process_cpu_seconds") - counter(&before, "switchyard_process_cpu_seconds");
-    println!(
+    crate::output::outln!(
         "bench webhooks: {total} signed webhooks (standard-webhooks v1) to a trigger starting a 1-node flow, {} senders: \
          {:.0} accepted/s ({accepted_in:.2?}); accept latency p50 {}  p99 {}; all fired after {fired_in:.2?} \
          ({:.0} runs/s); server CPU {:.0} µs per webhook (accept and run)",
@@ -158,7 +158,7 @@ pub async fn webhooks(args: WebhooksBenchArgs, target: &ClientBuilder, token: Op
         fmt_us(latencies.value_at_quantile(0.99)),
         total as f64 / fired_in.as_secs_f64(),
         cpu * 1e6 / total as f64,
-    );
+    )?;
     Ok(())
 }
 
@@ -206,14 +206,14 @@ async fn schedules(
         Some(_) => "> 30 s".to_string(),
         None => "-".to_string(),
     };
-    println!(
+    crate::output::outln!(
         "bench webhooks --schedules: {count} interval triggers every 1s for {elapsed:.0?}: {:.0} executions/s \
          (of {count}/s due); fire lag p50 {}  p99 {}; server CPU {:.0}% of one core",
         fired / elapsed.as_secs_f64(),
         show(0.50),
         show(0.99),
         cpu * 100.0 / elapsed.as_secs_f64(),
-    );
+    )?;
     // Stop them (a benchmark space is the reader's to delete).
     for i in 0..count {
         let url = format!("{base}/v1/spaces/{space}/triggers/bench-tick-{i}/pause");
@@ -355,7 +355,7 @@ async fn deliveries(
     };
     receiver.abort();
     let cpu = counter(&after, "switchyard_process_cpu_seconds") - counter(&before, "switchyard_process_cpu_seconds");
-    println!(
+    crate::output::outln!(
         "bench webhooks --deliveries: {count} messages to {endpoints} endpoint(s), {total} signed deliveries \
          (standard-webhooks v1), {clients} publishers: published in {published_in:.2?}, all delivered after \
          {delivered_in:.2?}: {:.0} deliveries/s; delivery latency (publish acknowledged to received) p50 {}  p99 {}; \
@@ -364,7 +364,7 @@ async fn deliveries(
         fmt_us(latencies.value_at_quantile(0.50)),
         fmt_us(latencies.value_at_quantile(0.99)),
         cpu * 1e6 / total as f64,
-    );
+    )?;
     delete_endpoints().await;
     Ok(())
 }

@@ -248,16 +248,16 @@ pub async fn workflow(args: WorkflowBenchArgs, target: &ClientBuilder, token: Op
     let after = client.metrics().await?;
     let cpu = counter(&after, "switchyard_process_cpu_seconds") - counter(&before, "switchyard_process_cpu_seconds");
     if timers {
-        println!(
+        crate::output::outln!(
             "bench workflow --timers: {total} instances with a 1 s timer, all fired in {elapsed:.2?}; lateness \
              (fired − due) p50 {}  p99 {}  max {}; server CPU {:.0} µs per timer",
             fmt_us(late.value_at_quantile(0.50)),
             fmt_us(late.value_at_quantile(0.99)),
             fmt_us(late.max()),
             cpu * 1e6 / total as f64,
-        );
+        )?;
     } else {
-        println!(
+        crate::output::outln!(
             "bench workflow: {total} runs of {} action states, {} starters: {:.0} runs/s completed ({elapsed:.2?}); \
              start to completion p50 {}  p99 {}; server CPU {:.0} µs per run",
             args.steps,
@@ -266,7 +266,7 @@ pub async fn workflow(args: WorkflowBenchArgs, target: &ClientBuilder, token: Op
             fmt_us(latencies.value_at_quantile(0.50)),
             fmt_us(latencies.value_at_quantile(0.99)),
             cpu * 1e6 / total as f64,
-        );
+        )?;
     }
     Ok(())
 }

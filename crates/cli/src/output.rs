@@ -155,6 +155,34 @@ pub fn emit(text: &str) -> anyhow::Result<()> {
     }
 }
 
+/// Writes formatted text to stdout as `print!` does, but a closed pipe (`| grep -q`, `| head`)
+/// is not an error, as in [`emit`]; `print!` panics on it (Rust ignores SIGPIPE).
+pub fn emit_fmt(args: std::fmt::Arguments<'_>) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_fmt(args).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(e).context("cannot write to stdout"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `println!` through [`emit_fmt`]: a closed pipe is not an error, any other failure is.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::output::emit_fmt(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+pub(crate) use outln;
+
+/// `print!` through [`emit_fmt`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::output::emit_fmt(format_args!($($arg)*))
+    };
+}
+pub(crate) use out;
+
 /// Writes a line to stderr, ignoring failures (there is nowhere left to report them).
 pub fn eprint_line(text: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{text}");

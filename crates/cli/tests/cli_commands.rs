@@ -494,6 +494,23 @@ fn bench_events_reports_and_leaves_the_instances_cycled() {
     assert_eq!(refused, "error: --in-flight must be at least 1\n");
 }
 
+/// A report written into a pipe whose reader is gone (`| grep -q`, `| head`) ends the command
+/// quietly and successfully, as every other command's output does, instead of panicking.
+#[test]
+fn bench_reports_into_a_closed_pipe_without_panicking() {
+    let server = TestServer::start();
+    let mut cmd = server.cli();
+    cmd.args(["--space", "acme", "bench", "events", "--clients", "1", "--instances", "1", "--events", "5"]);
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    // The reader goes away before the report is written.
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    child.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("stderr");
+    let status = wait_until_blocking("bench to exit", PATIENCE, || child.try_wait().expect("wait"));
+    assert!(status.success(), "{status:?}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
 #[test]
 fn bench_jobs_runs_every_job_and_holds_timers() {
     let server = TestServer::start();
