@@ -4,10 +4,11 @@
 use std::sync::Arc;
 
 use switchyard_model::{CompiledMachine, DefinitionFormat, parse_definition};
-use switchyard_model::{InstanceKey, JsonObject, Seq};
+use switchyard_model::{InstanceKey, JsonObject, Seq, Timestamp};
 use switchyard_store::sqlite::{DB_FILE, SCHEMA_VERSION, SqliteOptions, SqliteStore};
 use switchyard_store::{
-    ApplyEvent, Clock, CreateInstance, Durability, Publish, PutMachine, Store, StoreError, SystemClock, WriteOp,
+    ApplyEvent, Clock, CreateInstance, Durability, Publish, PutMachine, Store, StoreError, SystemClock, TrimLog,
+    WriteOp,
 };
 
 #[tokio::test]
@@ -470,7 +471,7 @@ async fn the_log_is_indexed_by_address_in_passes() {
     drop(store);
     let store = open();
     assert_eq!(check("reopened", 10_000), written, "the mark as it was");
-    topic_histories(&store, "reopened", 10_000).await;
+    topic_histories(&store, "reopened", 10_000, 0).await;
     // A pass under way, made by hand: records up to 6,000 indexed, and of those up to 9,000 the
     // ones of topics t0 to t2 and t3's up to 7,500. Reads must take each topic's tail from the
     // mark that applies to it.
@@ -489,24 +490,69 @@ async fn the_log_is_indexed_by_address_in_passes() {
     }
     assert_eq!(check("made by hand", 10_000), (6000, 9000, Some("acme:t3".into()), Some(7500)));
     let store = open();
-    topic_histories(&store, "a pass under way", 10_000).await;
+    topic_histories(&store, "a pass under way", 10_000, 0).await;
     // Writes after the restart finish that pass and go on.
     for batch in 50..70 {
         store.write_atomic((0..200).map(|i| publish(batch * 200 + i)).collect()).await.unwrap();
     }
     let (indexed, pass, ..) = check("written after the restart", 14_000);
     assert!(indexed >= 9000 && pass > 9000, "the pass under way ended and another began: {indexed}, {pass}");
-    topic_histories(&store, "written after the restart", 14_000).await;
+    topic_histories(&store, "written after the restart", 14_000, 0).await;
+    // Retention trims into the pass under way: its trimmed records are not indexed later, and
+    // the index keeps exactly what the mark covers as the pass goes on.
+    let trim = TrimLog { older_than: Timestamp(SystemClock.now().0 + 86_400_000), max_bytes: None, limit: 12_000 };
+    store.write(WriteOp::TrimLog(trim)).await.unwrap();
+    for batch in 70..80 {
+        store.write_atomic((0..200).map(|i| publish(batch * 200 + i)).collect()).await.unwrap();
+    }
+    let (indexed, ..) = check("written after a trim", 16_000);
+    assert!(indexed > 13_000, "passes went on after the trim: {indexed}");
+    topic_histories(&store, "written after a trim", 16_000, 12_000).await;
+}
+
+/// Groups of a thousand records each: slices grow with what the groups write, so the part of
+/// the log that reads must scan stays bounded instead of growing by each group.
+#[tokio::test]
+async fn large_groups_do_not_outrun_the_address_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(SqliteOptions {
+        data_dir: dir.path().into(),
+        durability: Durability::None,
+        clock: switchyard_store::SystemClock::shared(),
+    })
+    .unwrap();
+    for batch in 0..40 {
+        let ops = (0..1000)
+            .map(|i| {
+                WriteOp::Publish(Publish {
+                    space: "acme".parse().unwrap(),
+                    topic: format!("t{}", (batch * 1000 + i) % 7).parse().unwrap(),
+                    payload: serde_json::json!({ "n": i }),
+                    key: None,
+                    headers: Default::default(),
+                    idempotency: None,
+                })
+            })
+            .collect();
+        store.write_atomic(ops).await.unwrap();
+    }
+    let indexed: i64 =
+        peek(dir.path()).query_row("SELECT indexed_through FROM address_index", [], |r| r.get(0)).unwrap();
+    // A pass starts 4,096 records after the mark and takes at most 16,384; with slices of twice
+    // a group it ends within a few groups.
+    assert!(40_000 - indexed <= 4096 + 4000, "the mark lags the log by {}", 40_000 - indexed);
+    topic_histories(&store, "large groups", 40_000, 0).await;
 }
 
 /// Checks the history of each topic `acme:t0`..`t6` (message n, seq n + 1, went to topic n % 7)
-/// from several starting points.
-async fn topic_histories(store: &SqliteStore, label: &str, newest: u64) {
+/// from several starting points, with the records up to `trimmed` gone.
+async fn topic_histories(store: &SqliteStore, label: &str, newest: u64, trimmed: u64) {
     for t in 0..7 {
-        for after in [0u64, 4000, 6500, 7490, 9990, 13_000] {
+        for after in [0u64, 4000, 6500, 7490, 9990, 13_000, 15_000, 30_000] {
             let history = store.history(&format!("acme:t{t}"), Seq(after), 5000).await.unwrap();
             let seqs: Vec<u64> = history.iter().map(|r| r.seq.0).collect();
-            let want: Vec<u64> = (after + 1..=newest).filter(|s| (s - 1) % 7 == t).take(5000).collect();
+            let from = after.max(trimmed) + 1;
+            let want: Vec<u64> = (from..=newest).filter(|s| (s - 1) % 7 == t).take(5000).collect();
             assert_eq!(seqs, want, "{label}: t{t} after {after}");
         }
     }

@@ -12,14 +12,15 @@
 //! Invariants (the one row of `address_index` is the mark, written with the rows it covers):
 //! - `event_addresses` holds every record with seq at most `indexed_through`, and, of the
 //!   records after it up to `pass_through`, those before `(done_address, done_seq)` in the
-//!   pass's order, (address, seq), inclusive (a pass under way; NULL when none is). It holds no
-//!   other record except, briefly, one retention trimmed while its pass was loaded (a history
-//!   read finds no record for it and skips it).
+//!   pass's order, (address, seq), inclusive (a pass under way; NULL when none is), and no other
+//!   record: retention deletes a record's row with it, and drops trimmed records from the pass
+//!   under way before its next slice.
 //! - A history read takes the address's rows from the index and scans the log after the mark
 //!   that applies to its address (`pass_through` for an address the pass is done with,
 //!   `done_seq` for the one it is in, `indexed_through` for the others), in one statement, so
 //!   both come from one snapshot; that tail is at most a pass and the records written while it
-//!   ran.
+//!   ran, which stays bounded because a slice takes at least twice what the group before it
+//!   wrote.
 //! - A slice commits in a transaction of its own after a group's replies, with no fsync: the
 //!   next group's makes it durable, and a slice lost in a crash costs nothing but a longer tail
 //!   (the index is derived from the log). The mark in the database is the truth; the writer's
@@ -38,13 +39,16 @@ const PASS_RECORDS: u64 = 4096;
 /// Records one pass takes at most (after a large batch the next pass goes on).
 const MAX_PASS_RECORDS: u64 = 4 * PASS_RECORDS;
 
-/// Rows a slice inserts.
+/// Rows a slice inserts, at least (and at least twice the records written since the last one,
+/// so a pass outruns the log however large the groups).
 const SLICE_ROWS: usize = 512;
 
 /// The writer's side of the index: the mark and the pass under way.
 pub(crate) struct AddressIndex {
     /// No pass starts before the log reaches this seq.
     next_pass_at: u64,
+    /// The log's last seq when the writer last called (what was written since sizes a slice).
+    last_seen: u64,
     /// The pass under way, as far as committed slices took it.
     pass: Option<Pass>,
 }
@@ -66,22 +70,25 @@ struct Mark {
 }
 
 impl AddressIndex {
-    /// Starts from the mark a previous run left (a pass it left under way goes on at once).
-    pub fn load(conn: &Connection) -> Result<AddressIndex, StoreError> {
+    /// Starts from the mark a previous run left (a pass it left under way goes on at once);
+    /// `last` is the log's last seq.
+    pub fn load(conn: &Connection, last: u64) -> Result<AddressIndex, StoreError> {
         let mark = read_mark(conn)?;
         let next_pass_at =
             if mark.pass_through > mark.indexed_through { 0 } else { mark.indexed_through + PASS_RECORDS };
-        Ok(AddressIndex { next_pass_at, pass: None })
+        Ok(AddressIndex { next_pass_at, last_seen: last, pass: None })
     }
 
     /// Indexes a slice of the pass under way, starting one if enough records piled up; `last`
     /// is the log's last seq, `trimmed` whether the group that just committed trimmed the log.
     pub fn after_group(&mut self, conn: &mut Connection, last: u64, trimmed: bool, metrics: &StoreMetrics) {
+        let written = last.saturating_sub(self.last_seen);
+        self.last_seen = last;
         if self.pass.is_none() && last < self.next_pass_at {
             return;
         }
         let started = Instant::now();
-        if let Err(e) = self.step(conn, last, trimmed) {
+        if let Err(e) = self.step(conn, last, trimmed, written) {
             // Reads stay right (they scan a longer tail); the next pass starts over from the
             // stored mark. A failing disk stops the store at the next group's commit.
             tracing::warn!(error = %e, "indexing the log by address failed; retried after more records");
@@ -92,10 +99,18 @@ impl AddressIndex {
         metrics.address_index_seconds.observe(started.elapsed().as_secs_f64());
     }
 
-    fn step(&mut self, conn: &mut Connection, last: u64, trimmed: bool) -> Result<(), StoreError> {
-        // A trim may have removed records the loaded pass still holds: load what is left.
-        if self.pass.is_none() || trimmed {
-            self.pass = None;
+    fn step(&mut self, conn: &mut Connection, last: u64, trimmed: bool, written: u64) -> Result<(), StoreError> {
+        // A trim may have removed records the loaded pass still holds: drop them.
+        if trimmed && let Some(pass) = &mut self.pass {
+            let oldest: Option<i64> =
+                conn.query_row("SELECT seq FROM events ORDER BY seq LIMIT 1", [], |r| r.get(0)).optional()?;
+            let oldest = oldest.unwrap_or(i64::MAX);
+            let mut rest = pass.rows.split_off(pass.next);
+            rest.retain(|(_, seq)| *seq >= oldest);
+            pass.rows = rest;
+            pass.next = 0;
+        }
+        if self.pass.is_none() {
             let pass = load_pass(conn, last)?;
             if pass.rows.is_empty() {
                 write_mark(conn, pass.through, pass.through, None)?;
@@ -105,7 +120,8 @@ impl AddressIndex {
             self.pass = Some(pass);
         }
         let Some(pass) = &mut self.pass else { return Ok(()) };
-        let end = (pass.next + SLICE_ROWS).min(pass.rows.len());
+        let size = SLICE_ROWS.max(usize::try_from(written.saturating_mul(2)).unwrap_or(usize::MAX));
+        let end = pass.next.saturating_add(size).min(pass.rows.len());
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
             let mut insert =
@@ -140,7 +156,8 @@ fn load_pass(conn: &Connection, last: u64) -> Result<Pass, StoreError> {
     // Read in log order and sorted here: SQLite's sorter cost more than the sort.
     let mut stmt = conn.prepare_cached("SELECT address, seq FROM events WHERE seq > ?1 AND seq <= ?2")?;
     let done = mark.done.as_ref().map(|(address, seq)| (address.as_str(), *seq));
-    let mut rows = Vec::with_capacity((through - from) as usize);
+    // A mark made by hand may span anything: the capacity is only a hint.
+    let mut rows = Vec::with_capacity(usize::try_from(through - from).unwrap_or(0).min(MAX_PASS_RECORDS as usize));
     let mut found = stmt.query(params![from as i64, through as i64])?;
     while let Some(row) = found.next()? {
         let (address, seq): (String, i64) = (row.get(0)?, row.get(1)?);

@@ -143,7 +143,7 @@ impl SqliteStore {
             })?;
         let metrics = StoreMetrics::default();
         let failed = crate::group::FailState::default();
-        let addresses = address_index::AddressIndex::load(&conn)?;
+        let addresses = address_index::AddressIndex::load(&conn, next_seq.saturating_sub(1))?;
         let writer = writer::Writer {
             conn,
             next_seq,
