@@ -416,24 +416,8 @@ async fn the_wal_stays_bounded_under_steady_writes() {
 #[tokio::test]
 async fn the_log_is_indexed_by_address_in_passes() {
     let dir = tempfile::tempdir().unwrap();
-    let open = || {
-        SqliteStore::open(SqliteOptions {
-            data_dir: dir.path().into(),
-            durability: Durability::None,
-            clock: switchyard_store::SystemClock::shared(),
-        })
-        .unwrap()
-    };
-    let publish = |n: usize| {
-        WriteOp::Publish(Publish {
-            space: "acme".parse().unwrap(),
-            topic: format!("t{}", n % 7).parse().unwrap(),
-            payload: serde_json::json!({ "n": n }),
-            key: None,
-            headers: Default::default(),
-            idempotency: None,
-        })
-    };
+    let open = || open_without_fsync(dir.path());
+    let publish = topic_message;
     let store = open();
     // 50 batches of 200: a pass starts at 4,096 records and goes on a slice (512 rows or more)
     // after each group, so some passes end and one is under way at the end.
@@ -515,26 +499,9 @@ async fn the_log_is_indexed_by_address_in_passes() {
 #[tokio::test]
 async fn large_groups_do_not_outrun_the_address_index() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(SqliteOptions {
-        data_dir: dir.path().into(),
-        durability: Durability::None,
-        clock: switchyard_store::SystemClock::shared(),
-    })
-    .unwrap();
+    let store = open_without_fsync(dir.path());
     for batch in 0..40 {
-        let ops = (0..1000)
-            .map(|i| {
-                WriteOp::Publish(Publish {
-                    space: "acme".parse().unwrap(),
-                    topic: format!("t{}", (batch * 1000 + i) % 7).parse().unwrap(),
-                    payload: serde_json::json!({ "n": i }),
-                    key: None,
-                    headers: Default::default(),
-                    idempotency: None,
-                })
-            })
-            .collect();
-        store.write_atomic(ops).await.unwrap();
+        store.write_atomic((0..1000).map(|i| topic_message(batch * 1000 + i)).collect()).await.unwrap();
     }
     let indexed: i64 =
         peek(dir.path()).query_row("SELECT indexed_through FROM address_index", [], |r| r.get(0)).unwrap();
@@ -542,6 +509,28 @@ async fn large_groups_do_not_outrun_the_address_index() {
     // a group it ends within a few groups.
     assert!(40_000 - indexed <= 4096 + 4000, "the mark lags the log by {}", 40_000 - indexed);
     topic_histories(&store, "large groups", 40_000, 0).await;
+}
+
+/// A store in `dir` whose writes wait for no fsync.
+fn open_without_fsync(dir: &std::path::Path) -> SqliteStore {
+    SqliteStore::open(SqliteOptions {
+        data_dir: dir.into(),
+        durability: Durability::None,
+        clock: switchyard_store::SystemClock::shared(),
+    })
+    .unwrap()
+}
+
+/// Message `n` of a run: `{"n": n}` to topic `acme:t{n % 7}`.
+fn topic_message(n: usize) -> WriteOp {
+    WriteOp::Publish(Publish {
+        space: "acme".parse().unwrap(),
+        topic: format!("t{}", n % 7).parse().unwrap(),
+        payload: serde_json::json!({ "n": n }),
+        key: None,
+        headers: Default::default(),
+        idempotency: None,
+    })
 }
 
 /// Checks the history of each topic `acme:t0`..`t6` (message n, seq n + 1, went to topic n % 7)
