@@ -26,7 +26,7 @@ pub struct StoreMetrics {
     pub commit_seconds: Histogram,
     /// Seconds an explicit WAL fsync took (SQLite).
     pub fsync_seconds: Histogram,
-    /// Seconds a pass indexing the log by address took (SQLite; see `sqlite::writer`).
+    /// Seconds one slice of indexing the log by address took (SQLite; see `sqlite::address_index`).
     pub address_index_seconds: Histogram,
     /// Events applied to instances.
     pub events_applied: Counter,
@@ -83,7 +83,7 @@ impl StoreMetrics {
         );
         sub.register(
             "address_index_seconds",
-            "Time of one pass indexing the log by address, between groups on the writer (SQLite)",
+            "Time of one slice of indexing the log by address, between groups on the writer (SQLite)",
             self.address_index_seconds.clone(),
         );
         sub.register("events_applied", "Events applied to instances", self.events_applied.clone());
