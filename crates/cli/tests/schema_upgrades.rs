@@ -29,6 +29,8 @@
 //! | `sqlite-v10`  | bd5f1bf        | SQLite 10    | as `sqlite-v9`, and a webhook trigger (before outbound endpoints) |
 //! | `postgres-v9` | bd5f1bf        | PostgreSQL 9 | as `sqlite-v10`                                 |
 //! | `sqlite-v11`  | 825bcc3        | SQLite 11    | as `sqlite-v10` (the log indexed by address row by row, before `event_addresses`) |
+//! | `sqlite-v12`  | c7f635d        | SQLite 12    | as `sqlite-v11` (`event_addresses`; before instances were indexed by status) |
+//! | `postgres-v10`| c7f635d        | PostgreSQL 10| as `sqlite-v12`                                 |
 //!
 //! Each commit is the last one before the next migration that compiles. To make a fixture again:
 //!
@@ -54,8 +56,8 @@ use switchyard_client::{Client, FunctionSettings, InvokeOptions, PullOptions, Wa
 use switchyard_testkit::{PATIENCE, TestDatabase, example_function_bytes, wait_for, within};
 
 /// The schema versions today's binary writes.
-const SQLITE_SCHEMA: &str = "12";
-const POSTGRES_SCHEMA: &str = "10";
+const SQLITE_SCHEMA: &str = "13";
+const POSTGRES_SCHEMA: &str = "11";
 
 /// Retention far beyond the fixtures' age: the records they hold were written on the day the
 /// fixture was made, and the defaults (7 days of log, 24 h of idempotency keys) would trim them
@@ -717,6 +719,19 @@ async fn writes_work_afterwards(up: &Upgraded) {
     let (status, body) =
         http.post("/v1/spaces/acme/machines/order/instances", json!({"id": "o-new", "ctx": {"amount": 2}})).await;
     assert_eq!((status, &body["machine_version"]), (StatusCode::CREATED, &json!(3)), "{body}");
+    // The space's counts come from the status index, which the migration built over old rows.
+    let (status, stats) = http.get("/v1/spaces/acme/stats").await;
+    assert_eq!(status, StatusCode::OK, "{stats}");
+    let (listed_status, listed) = http.get("/v1/spaces/acme/machines/order/instances?limit=1000").await;
+    assert_eq!(listed_status, StatusCode::OK, "{listed}");
+    let counted: u64 = stats["instances"]
+        .as_array()
+        .expect("counts")
+        .iter()
+        .filter(|c| c["machine"] == "order")
+        .map(|c| c["roots"].as_u64().unwrap_or(0) + c["children"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(counted as usize, listed["instances"].as_array().map_or(0, Vec::len), "{stats}");
     let published = client
         .publish(
             "acme",
@@ -914,6 +929,13 @@ async fn sqlite_v11_store_opens_reads_and_writes() {
     assert_eq!(sqlite_schema(&mut up), SQLITE_SCHEMA);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_v12_store_opens_reads_and_writes() {
+    let mut up = Upgraded::sqlite("sqlite-v12");
+    upgrade(&up).await;
+    assert_eq!(sqlite_schema(&mut up), SQLITE_SCHEMA);
+}
+
 async fn postgres_upgrade(fixture: &str) {
     let db = tokio::task::spawn_blocking(TestDatabase::create).await.expect("database");
     let up = Upgraded::postgres(fixture, &db);
@@ -967,6 +989,11 @@ async fn postgres_v8_store_opens_reads_and_writes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_v9_store_opens_reads_and_writes() {
     postgres_upgrade("postgres-v9").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_v10_store_opens_reads_and_writes() {
+    postgres_upgrade("postgres-v10").await;
 }
 
 #[test]

@@ -50,9 +50,9 @@ mod types;
 use async_trait::async_trait;
 use switchyard_model::{
     BucketRecord, DeadLetter, EndpointRecord, FunctionRecord, FunctionSummary, InstanceKey, InstanceRecord,
-    InvocationRecord, JobRecord, KvEntry, KvKeyInfo, LogRecord, MachineRecord, MachineSummary, MachineVersion,
-    NodeRecord, Segment, Seq, SpaceName, SpaceRecord, SpaceValue, SpaceValueKind, SubscriptionRecord, Timestamp,
-    TokenRecord, TriggerRecord,
+    InstanceStatus, InvocationRecord, JobRecord, KvEntry, KvKeyInfo, LogRecord, MachineRecord, MachineSummary,
+    MachineVersion, NodeRecord, Segment, Seq, SpaceName, SpaceRecord, SpaceValue, SpaceValueKind, SubscriptionRecord,
+    Timestamp, TokenRecord, TriggerRecord,
 };
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
@@ -122,6 +122,19 @@ impl std::str::FromStr for Durability {
             },
         }
     }
+}
+
+/// How many live instances of one machine are in one status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceCount {
+    /// The machine.
+    pub machine: String,
+    /// The status.
+    pub status: InstanceStatus,
+    /// Instances no other instance started.
+    pub roots: u64,
+    /// Instances another instance started (a child machine, a flow's subflow, item or branch).
+    pub children: u64,
 }
 
 /// A page of instances of one machine.
@@ -371,6 +384,11 @@ pub trait Store: Send + Sync + 'static {
         let _ = wake;
         std::future::pending().await
     }
+
+    /// How many live instances of `space` are in each status, per machine, by machine then
+    /// status; statuses without an instance are left out. Read from an index of the space's
+    /// instances, never their records.
+    async fn instance_counts(&self, space: &SpaceName) -> Result<Vec<InstanceCount>, StoreError>;
 
     /// Per space with pending, running or dead jobs: the counts and the oldest due job, at `now`.
     /// A scan of the work table's index: for metrics, not for every write.

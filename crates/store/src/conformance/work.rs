@@ -19,6 +19,7 @@ pub(super) fn cases<H: Harness>() -> Vec<(&'static str, Case<H>)> {
         ("work_a_cancelled_instance_cancels_its_work_and_refuses_events", |h| Box::pin(cancel_instance(h))),
         ("work_a_migration_needs_the_state_defined_alike", |h| Box::pin(migrate_instance(h))),
         ("work_children_start_with_their_parent_and_their_ends_move_it_up_the_chain", |h| Box::pin(children_chain(h))),
+        ("work_instances_are_counted_by_machine_and_status", |h| Box::pin(instance_counts(h))),
     ]
 }
 
@@ -290,4 +291,61 @@ async fn children_chain<H: Harness>(h: &H) {
         .expect("read")
         .expect("the leaf exists");
     assert_eq!(leaf.parent.map(|p| p.instance), Some("acme:branch:tree.t-3.1".to_string()));
+}
+
+async fn instance_counts<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    let acme = SpaceName::new("acme").unwrap();
+    assert_eq!(store.instance_counts(&acme).await.expect("counts"), Vec::new(), "an empty space");
+    put(&*store, CHARGE).await;
+    for id in ["idle-1", "idle-2", "gone", "stopped"] {
+        let create = CreateInstance { key: key(id), ctx: object(json!({ "amount": 5 })), idempotency: None };
+        store.execute(create).await.expect("create");
+    }
+    start(&*store, "busy").await;
+    store.execute(CancelInstance { key: key("stopped"), reason: None }).await.expect("cancel");
+    store.execute(crate::DeleteInstance { key: key("gone") }).await.expect("delete");
+    put_named(&*store, "tree", TREE).await;
+    put_named(&*store, "branch", BRANCH).await;
+    put_named(&*store, "leaf", LEAF).await;
+    let create = CreateInstance { key: key_of("tree", "t-1"), ctx: JsonObject::new(), idempotency: None };
+    store.execute(create).await.expect("create a tree");
+    // Another space's instances are its own.
+    let other = PutMachine {
+        space: SpaceName::new("other").unwrap(),
+        name: Segment::new("charge").unwrap(),
+        definition: definition(CHARGE),
+    };
+    store.execute(other).await.expect("put in other");
+    let elsewhere = InstanceKey { space: SpaceName::new("other").unwrap(), ..key("x") };
+    store
+        .execute(CreateInstance { key: elsewhere, ctx: object(json!({ "amount": 1 })), idempotency: None })
+        .await
+        .expect("create");
+
+    let counts = store.instance_counts(&acme).await.expect("counts");
+    let count = |machine: &str, status: InstanceStatus| {
+        counts.iter().find(|c| c.machine == machine && c.status == status).map(|c| (c.roots, c.children))
+    };
+    assert_eq!(count("charge", InstanceStatus::Active), Some((2, 0)), "{counts:?}");
+    assert_eq!(count("charge", InstanceStatus::Running), Some((1, 0)), "{counts:?}");
+    assert_eq!(count("charge", InstanceStatus::Cancelled), Some((1, 0)), "{counts:?}");
+    assert_eq!(count("charge", InstanceStatus::Failed), None, "no status without an instance: {counts:?}");
+    let total = |machine: &str| {
+        counts
+            .iter()
+            .filter(|c| c.machine == machine)
+            .map(|c| (c.roots, c.children))
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+    };
+    assert_eq!(total("charge"), (4, 0), "the deleted instance is not counted: {counts:?}");
+    assert_eq!(total("tree"), (1, 0), "{counts:?}");
+    assert_eq!(total("branch"), (0, 1), "{counts:?}");
+    assert_eq!(total("leaf"), (0, 1), "{counts:?}");
+    let machines: Vec<&str> = counts.iter().map(|c| c.machine.as_str()).collect();
+    let mut sorted = machines.clone();
+    sorted.sort();
+    assert_eq!(machines, sorted, "by machine");
+    let other = store.instance_counts(&SpaceName::new("other").unwrap()).await.expect("counts");
+    assert_eq!(other.iter().map(|c| c.roots).sum::<u64>(), 1, "{other:?}");
 }

@@ -41,7 +41,7 @@ use crate::machines::MachineCache;
 use crate::metrics::StoreMetrics;
 use crate::streams::*;
 use crate::types::*;
-use crate::{FunctionRecord, FunctionSummary, InvocationRecord, ListInstances, ListInvocations, Store};
+use crate::{FunctionRecord, FunctionSummary, InstanceCount, InvocationRecord, ListInstances, ListInvocations, Store};
 
 pub use schema::SCHEMA_VERSION;
 
@@ -544,6 +544,25 @@ impl Store for PgStore {
 
     async fn listen_for_jobs(&self, wake: &(dyn Fn() + Send + Sync)) -> Result<(), StoreError> {
         jobs::listen(&self.config, wake).await
+    }
+
+    async fn instance_counts(&self, space: &SpaceName) -> Result<Vec<InstanceCount>, StoreError> {
+        let rows = self
+            .query(
+                "SELECT machine, status, count(*) FILTER (WHERE parent IS NULL), count(*) FILTER (WHERE parent IS NOT NULL)
+                 FROM instances WHERE space = $1 AND deleted_at IS NULL GROUP BY machine, status ORDER BY machine, status",
+                &[&(space.as_ref() as &str)],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| InstanceCount {
+                machine: r.get(0),
+                status: crate::decode::instance_status(r.get::<_, &str>(1)),
+                roots: r.get::<_, i64>(2).max(0) as u64,
+                children: r.get::<_, i64>(3).max(0) as u64,
+            })
+            .collect())
     }
 
     async fn job_queue_stats(&self, now: Timestamp) -> Result<Vec<JobQueueStats>, StoreError> {

@@ -46,7 +46,9 @@ use crate::machines::MachineCache;
 use crate::metrics::StoreMetrics;
 use crate::streams::*;
 use crate::types::*;
-use crate::{Durability, FunctionRecord, FunctionSummary, InvocationRecord, ListInstances, ListInvocations, Store};
+use crate::{
+    Durability, FunctionRecord, FunctionSummary, InstanceCount, InvocationRecord, ListInstances, ListInvocations, Store,
+};
 
 pub use schema::SCHEMA_VERSION;
 
@@ -637,6 +639,27 @@ impl Store for SqliteStore {
 
     async fn next_job_wakeup(&self) -> Result<Option<Timestamp>, StoreError> {
         jobs::next_job_wakeup(self).await
+    }
+
+    async fn instance_counts(&self, space: &SpaceName) -> Result<Vec<InstanceCount>, StoreError> {
+        let space = space.to_string();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT machine, status, sum(parent IS NULL), sum(parent IS NOT NULL)
+                 FROM instances INDEXED BY instances_by_status
+                 WHERE space = ?1 AND deleted_at IS NULL GROUP BY machine, status ORDER BY machine, status",
+            )?;
+            let rows = stmt.query_map(params![space], |r| {
+                Ok(InstanceCount {
+                    machine: r.get(0)?,
+                    status: crate::decode::instance_status(&r.get::<_, String>(1)?),
+                    roots: r.get::<_, i64>(2)?.max(0) as u64,
+                    children: r.get::<_, i64>(3)?.max(0) as u64,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
     }
 
     async fn job_queue_stats(&self, now: Timestamp) -> Result<Vec<JobQueueStats>, StoreError> {

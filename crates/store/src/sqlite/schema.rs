@@ -345,6 +345,11 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO address_index (indexed_through, pass_through)
         SELECT coalesce(max(seq), 0), coalesce(max(seq), 0) FROM events;
     "#,
+    // 13: a space's instances by machine and status, roots apart (the console's overview counts
+    // them from this index alone; a flow's runs by status are its roots, newest first).
+    r#"
+    CREATE INDEX instances_by_status ON instances (space, machine, status, parent, id) WHERE deleted_at IS NULL;
+    "#,
 ];
 
 /// `PRAGMA auto_vacuum`'s value for incremental auto-vacuum.
