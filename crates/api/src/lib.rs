@@ -68,6 +68,7 @@ routes! {
     "/v1/spaces" => { Get Token => handlers::list_spaces },
     // Deleting a space is its admin's: a token granted only that space may delete it.
     "/v1/spaces/{space}" => { Delete Space(Admin) => spaces::delete_space },
+    "/v1/spaces/{space}/stats" => { Get Space(Reader) => spaces::space_stats },
     "/v1/spaces/{space}/machines" => { Get Space(Reader) => handlers::list_machines },
     "/v1/spaces/{space}/machines/{name}" => {
         Get Space(Reader) => handlers::get_machine,

@@ -31,6 +31,29 @@ pub async fn delete_space(
     Ok((StatusCode::OK, axum::Json(body)).into_response())
 }
 
+/// A space at a glance: live instances by machine and status (roots and the children other
+/// instances started, apart), and its job queue.
+pub async fn space_stats(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(space): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(&parse_space(&space)?, switchyard_model::Role::Reader)?;
+    let (instances, jobs) = state.engine.space_stats(&space).await?;
+    let instances: Vec<_> = instances
+        .iter()
+        .map(|c| json!({ "machine": c.machine, "status": c.status.as_str(), "roots": c.roots, "children": c.children }))
+        .collect();
+    let jobs = jobs.map_or_else(
+        || json!({ "pending": 0, "due": 0, "running": 0, "dead": 0, "oldest_due": null }),
+        |j| {
+            json!({ "pending": j.pending, "due": j.due, "running": j.running, "dead": j.dead,
+                    "oldest_due": j.oldest_due.map(|t| t.to_rfc3339()) })
+        },
+    );
+    Ok((StatusCode::OK, axum::Json(json!({ "instances": instances, "jobs": jobs }))).into_response())
+}
+
 /// Runs an admitted request to a route of `space` (see [`crate::access::authorise`]), adding
 /// [`SPACE_CREATED_HEADER`] to a successful answer when the request created the space.
 pub(crate) async fn run_noting_space_creation(space: String, req: Request, next: Next) -> Response {

@@ -300,6 +300,7 @@ const BODILESS: &[&str] = &[
     "/v1/spaces",
     "/v1/spaces/{space}",
     "/v1/spaces/{space}/machines",
+    "/v1/spaces/{space}/stats",
     "/v1/spaces/{space}/machines/{name}/instances/{id}",
     "/v1/spaces/{space}/machines/{name}/instances/{id}/history",
     "/v1/tokens/{id}",

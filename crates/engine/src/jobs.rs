@@ -284,6 +284,19 @@ impl Engine {
         Ok(self.store.job_queue_stats(self.now()).await?)
     }
 
+    /// A space at a glance: its live instances by machine and status, and its job queue (`None`
+    /// when it has no pending, running or dead job).
+    pub async fn space_stats(
+        &self,
+        space: &str,
+    ) -> Result<(Vec<switchyard_store::InstanceCount>, Option<JobQueueStats>), EngineError> {
+        let name = crate::parse_space(space)?;
+        let (instances, jobs) =
+            futures_util::future::join(self.store.instance_counts(&name), self.store.job_queue_stats(self.now())).await;
+        let jobs = jobs?.into_iter().find(|s| s.space == name.as_ref() as &str);
+        Ok((instances?, jobs))
+    }
+
     /// What the scheduler has done since the node started.
     pub fn job_metrics(&self) -> &JobMetrics {
         &self.job_metrics
