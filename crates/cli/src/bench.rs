@@ -47,6 +47,10 @@ pub enum BenchKind {
     /// accepted webhooks per second, accept latency and the time to fire them all. With
     /// --schedules N, report how late N every-second schedules fire.
     Webhooks(crate::bench_webhooks::WebhooksBenchArgs),
+    /// Seed a space with 100,000 instances and 10,000 runs (once), then fetch each console
+    /// page many times with a session cookie; report each page's p50 and p99 and the size of
+    /// the console's assets. Needs --token.
+    Console(crate::bench_console::ConsoleBenchArgs),
 }
 
 /// Arguments of `switchyard bench events`.
@@ -161,6 +165,7 @@ pub async fn run(args: BenchArgs, target: &ClientBuilder, token: Option<&str>) -
         BenchKind::Workflow(a) => crate::bench_workflow::workflow(a, target, token).await,
         BenchKind::Flow(a) => crate::bench_flow::flow(a, target, token).await,
         BenchKind::Webhooks(a) => crate::bench_webhooks::webhooks(a, target, token).await,
+        BenchKind::Console(a) => crate::bench_console::console(a, target, token).await,
     }
 }
 

@@ -7,6 +7,7 @@
 mod address;
 mod apply;
 mod bench;
+mod bench_console;
 mod bench_flow;
 mod bench_functions;
 mod bench_jobs;

@@ -90,6 +90,10 @@ pub struct ServeArgs {
     /// Deprecated: the same as --metrics-access public.
     #[arg(long, env = "SWITCHYARD_METRICS_PUBLIC", conflicts_with = "metrics_access")]
     pub metrics_public: bool,
+    /// Do not serve the web console at /console (it is served by default; it signs in with a
+    /// token and sees what that token may see).
+    #[arg(long, env = "SWITCHYARD_NO_CONSOLE")]
+    pub no_console: bool,
     /// How long idempotency keys are remembered (e.g. 24h, 30m).
     #[arg(long, env = "SWITCHYARD_IDEMPOTENCY_RETENTION", default_value = "24h", value_parser = humantime::parse_duration)]
     pub idempotency_retention: Duration,
@@ -279,7 +283,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         shutdown: shutdown.clone(),
     });
     let grpc = switchyard_grpc::GrpcApi::new(state.clone()).routes();
-    let app = switchyard_api::router(state);
+    let mut app = switchyard_api::router(state);
+    if !args.no_console {
+        let console = switchyard_console::ConsoleConfig { secure_cookie: tls.is_some() };
+        app = app.clone().merge(switchyard_console::router(app, console));
+    }
     let server = ServerConfig {
         header_read_timeout: args.header_read_timeout,
         idle_timeout: args.idle_timeout,
