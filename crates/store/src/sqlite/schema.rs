@@ -346,9 +346,10 @@ const MIGRATIONS: &[&str] = &[
         SELECT coalesce(max(seq), 0), coalesce(max(seq), 0) FROM events;
     "#,
     // 13: a space's instances by machine and status, roots apart (the console's overview counts
-    // them from this index alone; a flow's runs by status are its roots, newest first).
+    // them from this index alone — `deleted_at`, always NULL here, is in it so that no count
+    // reads a row; a flow's runs by status are its roots, newest first).
     r#"
-    CREATE INDEX instances_by_status ON instances (space, machine, status, parent, id) WHERE deleted_at IS NULL;
+    CREATE INDEX instances_by_status ON instances (space, machine, status, parent, deleted_at, id) WHERE deleted_at IS NULL;
     "#,
 ];
 
