@@ -73,6 +73,7 @@ const FLAGS: &[(&str, Driven)] = &[
     ("--body-read-timeout", In("connections.rs")),
     ("--max-connections", In("connections.rs")),
     ("--shutdown-grace", In("shutdown.rs")),
+    ("--no-console", In("console.rs")),
     ("--reset-admin-token", In("reset_admin_token.rs")),
     ("--help", Here("every_serve_flag_is_driven_by_a_named_test")),
 ];
