@@ -518,3 +518,152 @@ async fn no_console_serves_no_console() {
     let answer = reqwest::get(format!("{}/healthz", server.url)).await.expect("get");
     assert_eq!(answer.status(), StatusCode::OK, "the API is served");
 }
+
+/// A signed-in browser's POST of a form: the session cookie and the page's CSRF token.
+async fn post_form(
+    client: &reqwest::Client,
+    server: &TestServer,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut form: Vec<(&str, &str)> = fields.to_vec();
+    let csrf = csrf_of(client, server).await;
+    form.push(("csrf", &csrf));
+    let body = form.iter().map(|(n, v)| format!("{n}={}", url_encode(v))).collect::<Vec<_>>().join("&");
+    client
+        .post(format!("{}{path}", server.url))
+        .header("cookie", cookie(&server.admin_token))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .expect("post")
+}
+
+fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+async fn csrf_of(client: &reqwest::Client, server: &TestServer) -> String {
+    let html = get_page(client, server, "/console/s/acme/topics").await;
+    html.split("name=\"csrf\" value=\"").nth(1).and_then(|s| s.split('"').next()).expect("a CSRF field").to_owned()
+}
+
+/// The page an action redirected to, with the flash cookie it set.
+async fn follow(client: &reqwest::Client, server: &TestServer, answer: reqwest::Response) -> String {
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    let to = answer.headers()["location"].to_str().expect("location").to_owned();
+    let flash = answer.headers()["set-cookie"].to_str().expect("cookie").split(';').next().unwrap_or("").to_owned();
+    client
+        .get(format!("{}{to}", server.url))
+        .header("cookie", format!("{}; {flash}", cookie(&server.admin_token)))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html")
+}
+
+async fn get_page(client: &reqwest::Client, server: &TestServer, path: &str) -> String {
+    let answer = client
+        .get(format!("{}{path}", server.url))
+        .header("cookie", cookie(&server.admin_token))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(answer.status(), StatusCode::OK, "{path}");
+    answer.text().await.expect("html")
+}
+
+#[tokio::test]
+async fn actions_go_through_the_api_and_pages_show_their_effect() {
+    let server = TestServer::start();
+    let http = Http::new(&server);
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let settings = switchyard_client::FunctionSettings::default();
+    server
+        .client()
+        .deploy_function("acme", "hello", &switchyard_testkit::example_function_bytes("hello"), &settings)
+        .await
+        .expect("deploy");
+
+    // Invoke with a JSON input: to the invocation's page, which shows its output.
+    let answer =
+        post_form(&client, &server, "/console/s/acme/functions/hello/invoke", &[("input", r#"{"name": "console"}"#)])
+            .await;
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    let to = answer.headers()["location"].to_str().expect("location").to_owned();
+    assert!(to.starts_with("/console/s/acme/invocations/"), "{to}");
+    let page = get_page(&client, &server, &to).await;
+    assert!(page.contains("succeeded") && page.contains("console"), "{page}");
+    // An input that is not JSON is refused before the API is called.
+    let answer = post_form(&client, &server, "/console/s/acme/functions/hello/invoke", &[("input", "{nope")]).await;
+    assert_eq!(answer.headers()["location"], "/console/s/acme/functions/hello");
+    let (_, listed) = http.get("/v1/spaces/acme/functions/hello/invocations").await;
+    assert_eq!(listed["invocations"].as_array().map(Vec::len), Some(1), "{listed}");
+
+    // Publish: the message is in the log, and the topic page says where.
+    let answer =
+        post_form(&client, &server, "/console/s/acme/topics", &[("topic", "payments"), ("payload", r#"{"paid": 7}"#)])
+            .await;
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    let page = follow(&client, &server, answer).await;
+    assert!(page.contains("Published as seq"), "{page}");
+    assert!(page.contains("address=acme%3Apayments"), "the topic's live log link: {page}");
+
+    // A KV value that is not JSON reads as its text, with its revisions.
+    let (status, body) = http.put_json("/v1/spaces/acme/kv/config", &json!({ "history": 5 })).await;
+    assert!(status.is_success(), "{body}");
+    for value in ["first", "second line"] {
+        let (status, _) = http
+            .send(
+                reqwest::Method::PUT,
+                "/v1/spaces/acme/kv/config/keys/db/url",
+                Some(("text/plain", value.as_bytes().to_vec())),
+            )
+            .await;
+        assert!(status.is_success());
+    }
+    let page = get_page(&client, &server, "/console/s/acme/kv/config/entry?key=db%2Furl").await;
+    assert!(page.contains("second line") && page.contains("text/plain") && page.contains("revision 2"), "{page}");
+    assert!(page.contains(">put<"), "the revisions' operations: {page}");
+
+    // An event to an instance: applied, and the page shows the new state.
+    let (status, body) = http
+        .put_yaml(
+            "/v1/spaces/acme/machines/door",
+            "initial: shut\nstates:\n  shut: {}\n  open: {}\ntransitions:\n  - { from: shut, event: push, to: open }\n",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = http.post("/v1/spaces/acme/machines/door/instances", json!({ "id": "d1" })).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let answer =
+        post_form(&client, &server, "/console/s/acme/machines/door/instances/d1/event", &[("event", "push")]).await;
+    assert_eq!(answer.headers()["location"], "/console/s/acme/machines/door/instances/d1");
+    let (_, instance) = http.get("/v1/spaces/acme/machines/door/instances/d1").await;
+    assert_eq!(instance["state"], "open", "{instance}");
+    // A refused event comes back as the API's error, and changes nothing.
+    let answer =
+        post_form(&client, &server, "/console/s/acme/machines/door/instances/d1/event", &[("event", "push")]).await;
+    let page = follow(&client, &server, answer).await;
+    assert!(page.contains("invalid_transition"), "{page}");
+    assert!(
+        page.contains("class=\"node initial current\" data-node=\"open\"")
+            || page.contains("current\" data-node=\"open\""),
+        "the diagram marks the state: {page}"
+    );
+
+    // The space's stats, as the overview shows them.
+    let page = get_page(&client, &server, "/console/s/acme").await;
+    assert!(page.contains("Instances by status") && page.contains(">door<"), "{page}");
+}

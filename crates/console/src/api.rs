@@ -43,6 +43,16 @@ impl ApiFailure {
         }
     }
 
+    /// The failure an API answer that is not a success carries in its (JSON error) body.
+    pub fn from_body(status: StatusCode, body: &[u8]) -> ApiFailure {
+        let value: Value = serde_json::from_slice(body).unwrap_or_default();
+        let mut failure = ApiFailure::of(status, &value);
+        if value["error"]["message"].is_null() {
+            failure.message = String::from_utf8_lossy(&body[..body.len().min(500)]).into_owned();
+        }
+        failure
+    }
+
     /// A failure the console itself reports (an answer it could not read).
     pub fn internal(message: impl Into<String>) -> ApiFailure {
         ApiFailure {
@@ -146,7 +156,8 @@ impl Api {
     }
 }
 
-async fn read_limited(body: Body) -> Result<Bytes, ApiFailure> {
+/// An answer's body, at most [`MAX_ANSWER_BYTES`] of it.
+pub async fn read_limited(body: Body) -> Result<Bytes, ApiFailure> {
     let limited = http_body_util::Limited::new(body, MAX_ANSWER_BYTES);
     match limited.collect().await {
         Ok(collected) => Ok(collected.to_bytes()),

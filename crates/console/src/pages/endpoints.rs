@@ -16,11 +16,10 @@ use crate::session::Session;
 /// The endpoints of a space.
 pub async fn list(State(state): State<ConsoleState>, session: Session, Path(space): Path<String>) -> Response {
     let cx = Ctx::new(state, session, space);
-    let answer = match cx.get("endpoints").await {
-        Ok(a) => a,
-        Err(failure) => return cx.fail("endpoints", &failure),
+    let rows = match cx.list("endpoints", "endpoints", "endpoints").await {
+        Ok(rows) => rows,
+        Err(page) => return page,
     };
-    let rows = answer["endpoints"].as_array().cloned().unwrap_or_default();
     let body = html! {
         h1 { "Endpoints" }
         (flash(cx.session()))

@@ -92,11 +92,10 @@ pub fn flow_graph(
 /// The flows of a space.
 pub async fn list(State(state): State<ConsoleState>, session: Session, Path(space): Path<String>) -> Response {
     let cx = Ctx::new(state, session, space);
-    let answer = match cx.get("flows").await {
-        Ok(a) => a,
-        Err(failure) => return cx.fail("flows", &failure),
+    let flows = match cx.list("flows", "flows", "flows").await {
+        Ok(rows) => rows,
+        Err(page) => return page,
     };
-    let flows = answer["flows"].as_array().cloned().unwrap_or_default();
     let body = html! {
         h1 { "Flows" }
         (flash(cx.session()))

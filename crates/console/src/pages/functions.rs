@@ -4,7 +4,6 @@
 use axum::extract::{Path, Query, State};
 use axum::http::Method;
 use axum::response::Response;
-use http_body_util::BodyExt;
 use maud::html;
 
 use super::{Ctx, Params, flash, param, table, text};
@@ -17,11 +16,10 @@ use crate::session::Session;
 /// The functions of a space.
 pub async fn list(State(state): State<ConsoleState>, session: Session, Path(space): Path<String>) -> Response {
     let cx = Ctx::new(state, session, space);
-    let answer = match cx.get("functions").await {
-        Ok(a) => a,
-        Err(failure) => return cx.fail("functions", &failure),
+    let rows = match cx.list("functions", "functions", "functions").await {
+        Ok(rows) => rows,
+        Err(page) => return page,
     };
-    let rows = answer["functions"].as_array().cloned().unwrap_or_default();
     let body = html! {
         h1 { "Functions" }
         (flash(cx.session()))
@@ -109,7 +107,7 @@ pub async fn invoke(
     let status = response.status();
     let invocation =
         response.headers().get("x-switchyard-invocation-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let bytes = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let bytes = crate::api::read_limited(response.into_body()).await.unwrap_or_default();
     let shown = String::from_utf8_lossy(&bytes[..bytes.len().min(2000)]).into_owned();
     match invocation {
         Some(id) => {
@@ -121,12 +119,7 @@ pub async fn invoke(
             };
             cx.after(&to, Ok(notice))
         }
-        None => {
-            let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-            let message = body["error"]["message"].as_str().unwrap_or(&shown).to_owned();
-            let code = body["error"]["code"].as_str().unwrap_or("error").to_owned();
-            cx.after(&here, Err(crate::api::ApiFailure { status, code, message, details: serde_json::Value::Null }))
-        }
+        None => cx.after(&here, Err(crate::api::ApiFailure::from_body(status, &bytes))),
     }
 }
 

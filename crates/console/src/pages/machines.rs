@@ -82,11 +82,10 @@ pub fn diagram(definition: &Value, current: Option<&str>, title: &str) -> Markup
 /// The machines of a space.
 pub async fn list(State(state): State<ConsoleState>, session: Session, Path(space): Path<String>) -> Response {
     let cx = Ctx::new(state, session, space);
-    let answer = match cx.get("machines").await {
-        Ok(a) => a,
-        Err(failure) => return cx.fail("machines", &failure),
+    let rows = match cx.list("machines", "machines", "machines").await {
+        Ok(rows) => rows,
+        Err(page) => return page,
     };
-    let rows = answer["machines"].as_array().cloned().unwrap_or_default();
     let body = html! {
         h1 { "Machines" }
         (flash(cx.session()))

@@ -91,6 +91,15 @@ impl Ctx {
         layout::page(&self.shell(section), title, body)
     }
 
+    /// The records of a listing (`field` of the answer to `rest`), or the page saying why it
+    /// cannot be read (a list page's first call).
+    pub async fn list(&self, section: &str, rest: &str, field: &str) -> Result<Vec<Value>, Response> {
+        match self.get(rest).await {
+            Ok(answer) => Ok(answer[field].as_array().cloned().unwrap_or_default()),
+            Err(failure) => Err(self.fail(section, &failure)),
+        }
+    }
+
     /// The answer for a failed read.
     pub fn fail(&self, section: &str, failure: &ApiFailure) -> Response {
         layout::failure_page(&self.shell(section), failure)

@@ -16,11 +16,10 @@ use crate::session::Session;
 /// The durable subscriptions of a space.
 pub async fn subscriptions(State(state): State<ConsoleState>, session: Session, Path(space): Path<String>) -> Response {
     let cx = Ctx::new(state, session, space);
-    let answer = match cx.get("subscriptions").await {
-        Ok(a) => a,
-        Err(failure) => return cx.fail("subscriptions", &failure),
+    let subs = match cx.list("subscriptions", "subscriptions", "subscriptions").await {
+        Ok(rows) => rows,
+        Err(page) => return page,
     };
-    let subs = answer["subscriptions"].as_array().cloned().unwrap_or_default();
     let body = html! {
         h1 { "Subscriptions" }
         (flash(cx.session()))
@@ -182,11 +181,10 @@ pub async fn publish(State(state): State<ConsoleState>, Path(space): Path<String
 /// The KV buckets of a space.
 pub async fn buckets(State(state): State<ConsoleState>, session: Session, Path(space): Path<String>) -> Response {
     let cx = Ctx::new(state, session, space);
-    let answer = match cx.get("kv").await {
-        Ok(a) => a,
-        Err(failure) => return cx.fail("kv", &failure),
+    let rows = match cx.list("kv", "kv", "buckets").await {
+        Ok(rows) => rows,
+        Err(page) => return page,
     };
-    let rows = answer["buckets"].as_array().cloned().unwrap_or_default();
     let body = html! {
         h1 { "KV buckets" }
         (flash(cx.session()))
@@ -237,7 +235,6 @@ pub async fn bucket(
 /// revision and its text (base64 when it is not UTF-8).
 async fn read_value(cx: &Ctx, path: &str) -> Result<(String, String, String), crate::api::ApiFailure> {
     use base64::Engine as _;
-    use http_body_util::BodyExt;
     let response = cx.raw_call(axum::http::Method::GET, path, crate::api::Send::Empty).await;
     let status = response.status();
     // Owned before the body is read: a borrow of the response cannot live across an await.
@@ -245,16 +242,9 @@ async fn read_value(cx: &Ctx, path: &str) -> Result<(String, String, String), cr
         let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
         (header("content-type"), header("x-switchyard-revision"))
     };
-    let limited = http_body_util::Limited::new(response.into_body(), 16 * 1024 * 1024);
-    let bytes = limited.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let bytes = crate::api::read_limited(response.into_body()).await?;
     if !status.is_success() {
-        let body: Value = serde_json::from_slice(&bytes).unwrap_or_default();
-        return Err(crate::api::ApiFailure {
-            status,
-            code: body["error"]["code"].as_str().unwrap_or("error").to_owned(),
-            message: body["error"]["message"].as_str().unwrap_or("the API refused").to_owned(),
-            details: Value::Null,
-        });
+        return Err(crate::api::ApiFailure::from_body(status, &bytes));
     }
     let text = match std::str::from_utf8(&bytes) {
         Ok(text) => text.to_owned(),

@@ -16,11 +16,10 @@ use crate::session::Session;
 /// The triggers of a space.
 pub async fn list(State(state): State<ConsoleState>, session: Session, Path(space): Path<String>) -> Response {
     let cx = Ctx::new(state, session, space);
-    let answer = match cx.get("triggers").await {
-        Ok(a) => a,
-        Err(failure) => return cx.fail("triggers", &failure),
+    let rows = match cx.list("triggers", "triggers", "triggers").await {
+        Ok(rows) => rows,
+        Err(page) => return page,
     };
-    let rows = answer["triggers"].as_array().cloned().unwrap_or_default();
     let body = html! {
         h1 { "Triggers" }
         (flash(cx.session()))
