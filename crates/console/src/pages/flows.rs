@@ -121,8 +121,8 @@ pub async fn list(State(state): State<ConsoleState>, session: Session, Path(spac
 pub async fn create(State(state): State<ConsoleState>, Path(space): Path<String>, form: Form) -> Response {
     let cx = Ctx::new(state, form.session.clone(), space);
     let name = form.text("name");
-    axum::response::Redirect::to(&format!("{}{}", cx.path(&format!("flows/{}", seg(name))), query([("new", "1")])))
-        .into_response()
+    // A flow that does not exist yet opens with a starter definition to edit and save.
+    axum::response::Redirect::to(&cx.path(&format!("flows/{}", seg(name)))).into_response()
 }
 
 const STARTER: &str = "nodes:\n  - id: start\n    kind: transform\n    value: input\n";

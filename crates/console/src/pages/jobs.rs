@@ -92,7 +92,7 @@ pub async fn list(
 pub async fn bulk(State(state): State<ConsoleState>, Path(space): Path<String>, form: Form) -> Response {
     let cx = Ctx::new(state, form.session.clone(), space);
     let back = form.text("back");
-    let back = if back.starts_with("/console/") { back.to_owned() } else { cx.path("jobs") };
+    let back = if crate::session::is_console_path(back) { back.to_owned() } else { cx.path("jobs") };
     let op = form.text("op");
     if op == "redrive-filter" {
         let mut body = json!({});
