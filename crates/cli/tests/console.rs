@@ -219,8 +219,9 @@ async fn a_person_finds_a_failed_run_and_retries_it_from_the_failing_node() {
     let new_id = new_url.rsplit('/').next().unwrap_or("").split('?').next().unwrap_or("").to_owned();
     assert_ne!(new_id, failed_id);
     // The page shows the run as it is; reload until it has finished.
+    let deadline = std::time::Instant::now() + PATIENCE;
     let mut status_text = String::new();
-    for _ in 0..100 {
+    while std::time::Instant::now() < deadline {
         client.refresh().await.expect("reload");
         status_text = text_of(&client, "main#main h1").await;
         if status_text.contains("succeeded") {

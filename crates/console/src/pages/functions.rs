@@ -111,6 +111,12 @@ pub async fn invoke(
     let shown = String::from_utf8_lossy(&bytes[..bytes.len().min(2000)]).into_owned();
     match invocation {
         Some(id) => {
+            // A synchronous invocation's record is written just after its answer: wait for it
+            // (briefly) so its page has it; failing that, the output is shown here.
+            if !record_written(&cx, &id).await {
+                let notice = format!("Invoked ({status}), as {id}: {}", shown.chars().take(400).collect::<String>());
+                return cx.after(&here, Ok(notice));
+            }
             let to = cx.path(&format!("invocations/{}", seg(&id)));
             let notice = if status.is_success() {
                 "Invoked: its output is in the record below.".to_owned()
@@ -121,6 +127,20 @@ pub async fn invoke(
         }
         None => cx.after(&here, Err(crate::api::ApiFailure::from_body(status, &bytes))),
     }
+}
+
+/// Whether an invocation's record can be read, waiting up to two seconds for it.
+async fn record_written(cx: &Ctx, id: &str) -> bool {
+    for _ in 0..40 {
+        match cx.get(&format!("invocations/{}", seg(id))).await {
+            Ok(_) => return true,
+            Err(failure) if failure.code == "invocation_not_found" => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(_) => return false,
+        }
+    }
+    false
 }
 
 /// One invocation: input, output, error, logs.
