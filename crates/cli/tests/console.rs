@@ -471,6 +471,16 @@ async fn posts_without_the_session_or_its_csrf_token_are_refused_and_change_noth
     let html = page.text().await.expect("html");
     assert!(html.contains("Retried run"), "the notice is shown");
 
+    // "Retry all that match" on the failed runs' list: every failed run of the flow, once each.
+    let (_, before) = http.get("/v1/spaces/acme/runs?status=failed").await;
+    let failed = before["runs"].as_array().map_or(0, Vec::len);
+    assert!(failed >= 1, "{before}");
+    let answer = post_form(&client, &server, "/console/s/acme/runs", &[("flow", "f")]).await;
+    let page = follow(&client, &server, answer).await;
+    assert!(page.contains(&format!("Started {failed} retries")), "{page}");
+    let (_, after) = http.get("/v1/spaces/acme/runs").await;
+    assert_eq!(after["runs"].as_array().map(Vec::len), Some(2 + failed), "{after}");
+
     // A sign-in with a token the API refuses sets no cookie; a revoked token's session ends.
     let answer = client
         .post(format!("{}/console/sign-in", server.url))

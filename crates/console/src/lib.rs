@@ -66,7 +66,7 @@ pub fn router(api_router: Router, config: ConsoleConfig) -> Router {
         .route(&format!("{s}/machines/{{name}}/instances"), get(pages::instances::list))
         .route(&format!("{s}/machines/{{name}}/instances/{{id}}"), get(pages::instances::show))
         .route(&format!("{s}/machines/{{name}}/instances/{{id}}/{{action}}"), post(pages::instances::act))
-        .route(&format!("{s}/runs"), get(pages::runs::list))
+        .route(&format!("{s}/runs"), get(pages::runs::list).post(pages::runs::retry_matching))
         .route(&format!("{s}/runs/{{id}}"), get(pages::runs::show))
         .route(&format!("{s}/runs/{{id}}/{{action}}"), post(pages::runs::act))
         .route(&format!("{s}/flows"), get(pages::flows::list).post(pages::flows::create))

@@ -53,7 +53,7 @@ pub async fn list(
         ]))
         (layout::pager(&cx.path("runs"), &filters, &answer["next_cursor"]))
         @if param(&q, "status") == "failed" && !runs.is_empty() {
-            form.inline method="post" action=(cx.path("runs/all/retry-filter")) {
+            form.inline method="post" action=(cx.path("runs")) {
                 (layout::csrf(cx.session()))
                 input type="hidden" name="flow" value=(param(&q, "flow"));
                 input type="hidden" name="since" value=(param(&q, "since"));
@@ -217,6 +217,25 @@ pub fn timeline(events: &[Value]) -> Markup {
     }
 }
 
+/// Retries every failed run a filter selects (at most 1000, as the API does).
+pub async fn retry_matching(State(state): State<ConsoleState>, Path(space): Path<String>, form: Form) -> Response {
+    let cx = Ctx::new(state, form.session.clone(), space);
+    let body = json!({
+        "status": "failed",
+        "flow": Some(form.text("flow")).filter(|s| !s.is_empty()),
+        "since": Some(form.text("since")).filter(|s| !s.is_empty()),
+        "until": Some(form.text("until")).filter(|s| !s.is_empty()),
+    });
+    let outcome = cx.post("runs/retry", &body).await.map(|a| {
+        format!(
+            "Started {} retries; skipped {}.",
+            a["started"].as_array().map_or(0, Vec::len),
+            a["skipped"].as_array().map_or(0, Vec::len)
+        )
+    });
+    cx.after(&format!("{}{}", cx.path("runs"), query([("status", "failed")])), outcome)
+}
+
 /// Cancel, retry, rerun or send an event to a run.
 pub async fn act(
     State(state): State<ConsoleState>,
@@ -250,22 +269,6 @@ pub async fn act(
             }
             let outcome = cx.post(&format!("{base}/events"), &body).await.map(|_| "Event sent.".to_owned());
             cx.after(&here, outcome)
-        }
-        "retry-filter" => {
-            let body = json!({
-                "status": "failed",
-                "flow": Some(form.text("flow")).filter(|s| !s.is_empty()),
-                "since": Some(form.text("since")).filter(|s| !s.is_empty()),
-                "until": Some(form.text("until")).filter(|s| !s.is_empty()),
-            });
-            let outcome = cx.post("runs/retry", &body).await.map(|a| {
-                format!(
-                    "Started {} retries; skipped {}.",
-                    a["started"].as_array().map_or(0, Vec::len),
-                    a["skipped"].as_array().map_or(0, Vec::len)
-                )
-            });
-            cx.after(&format!("{}{}", cx.path("runs"), query([("status", "failed")])), outcome)
         }
         _ => crate::session::refused(axum::http::StatusCode::NOT_FOUND, "No such action."),
     }
