@@ -203,6 +203,10 @@ pub(crate) struct InstanceWrite<'a> {
     pub ctx: &'a str,
     pub revision: Revision,
     pub status: &'a str,
+    /// Whether `status` differs from the row's (read by updates only): an update that leaves it
+    /// does not name it, so SQLite does not rewrite the row's `instances_by_status` entry on
+    /// every event (it rewrites the entries of every index whose column an UPDATE names).
+    pub status_changed: bool,
     /// The current state's job ids as a JSON array; `None` when there are none.
     pub work: Option<&'a str>,
     /// Why the instance failed or was cancelled, as JSON.

@@ -235,24 +235,28 @@ impl InstanceTable for SqliteTx<'_> {
     }
 
     async fn update_instance(&mut self, key: &InstanceKey, write: &InstanceWrite<'_>) -> TxResult<()> {
-        self.conn
-            .prepare_cached(
-                "UPDATE instances SET state = ?1, ctx = ?2, revision = ?3, updated_at = ?4, status = ?5, work = ?6,
-                    error = ?7
-                 WHERE space = ?8 AND machine = ?9 AND id = ?10",
-            )?
-            .execute(params![
-                write.state,
-                write.ctx,
-                write.revision.get(),
-                write.now.0,
-                write.status,
-                write.work,
-                write.error,
-                key.space.as_str(),
-                key.machine.as_str(),
-                key.id.as_str()
-            ])?;
+        // `status` is named only when it changes (see `InstanceWrite::status_changed`); both
+        // statements number their parameters alike (`?5` is bound and unused in the second).
+        let sql = if write.status_changed {
+            "UPDATE instances SET state = ?1, ctx = ?2, revision = ?3, updated_at = ?4, status = ?5, work = ?6,
+                error = ?7
+             WHERE space = ?8 AND machine = ?9 AND id = ?10"
+        } else {
+            "UPDATE instances SET state = ?1, ctx = ?2, revision = ?3, updated_at = ?4, work = ?6, error = ?7
+             WHERE space = ?8 AND machine = ?9 AND id = ?10"
+        };
+        self.conn.prepare_cached(sql)?.execute(params![
+            write.state,
+            write.ctx,
+            write.revision.get(),
+            write.now.0,
+            write.status,
+            write.work,
+            write.error,
+            key.space.as_str(),
+            key.machine.as_str(),
+            key.id.as_str()
+        ])?;
         Ok(())
     }
 
