@@ -66,8 +66,9 @@ fn checkout() -> Value {
 
 /// Runs `bench console`.
 pub async fn console(args: ConsoleBenchArgs, target: &ClientBuilder, token: Option<&str>) -> anyhow::Result<()> {
-    if args.requests == 0 || args.clients == 0 {
-        bail!("--requests and --clients must be at least 1");
+    // The pages of one instance and one failed run need one of each (run 0 is one that fails).
+    if args.instances == 0 || args.runs == 0 || args.requests == 0 || args.clients == 0 {
+        bail!("--instances, --runs, --requests and --clients must be at least 1");
     }
     let token = token.context("bench console signs in with a token: pass --token or set SWITCHYARD_TOKEN")?;
     let client = target.build()?;
@@ -81,7 +82,9 @@ pub async fn console(args: ConsoleBenchArgs, target: &ClientBuilder, token: Opti
     let run = failed["runs"][0]["id"].as_str().context("a failed run")?.to_owned();
     let listed =
         send(http.get(format!("{base}/v1/spaces/{space}/machines/order/instances?limit=1000")), Some(token)).await?;
-    let instance = listed["instances"][500]["id"].as_str().context("an instance")?.to_owned();
+    let listed_instances = listed["instances"].as_array().map_or(&[][..], Vec::as_slice);
+    let middle = listed_instances.get(listed_instances.len() / 2);
+    let instance = middle.and_then(|i| i["id"].as_str()).context("an instance of order")?.to_owned();
     let cursor = listed["next_cursor"].as_str().unwrap_or("").to_owned();
     let s = format!("/console/s/{space}");
     let pages = [

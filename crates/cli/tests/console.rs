@@ -678,3 +678,47 @@ async fn actions_go_through_the_api_and_pages_show_their_effect() {
     let page = get_page(&client, &server, "/console/s/acme").await;
     assert!(page.contains("Instances by status") && page.contains(">door<"), "{page}");
 }
+
+#[tokio::test]
+async fn bench_console_seeds_once_and_times_every_page() {
+    let server = TestServer::start();
+    let args = [
+        "bench",
+        "console",
+        "--instances",
+        "120",
+        "--runs",
+        "30",
+        "--requests",
+        "2",
+        "--clients",
+        "3",
+        "--bench-space",
+        "bc",
+    ];
+    let run = support::run::run(&mut server.cli(), &args);
+    let out = run.ok();
+    assert!(out.contains("120 instances and 30 runs in bc"), "{out}");
+    for page in ["overview", "run, failed node open", "flow editor", "instances, later page", "kv"] {
+        assert!(out.lines().any(|l| l.starts_with(page)), "{page} in {out}");
+    }
+    assert!(out.contains("console assets in the binary"), "{out}");
+    let http = Http::new(&server);
+    let (_, stats) = http.get("/v1/spaces/bc/stats").await;
+    let roots = |machine: &str| -> u64 {
+        stats["instances"]
+            .as_array()
+            .expect("counts")
+            .iter()
+            .filter(|c| c["machine"] == machine)
+            .map(|c| c["roots"].as_u64().unwrap_or(0))
+            .sum()
+    };
+    assert_eq!((roots("order"), roots("checkout")), (120, 30), "{stats}");
+    let (_, failed) = http.get("/v1/spaces/bc/runs?status=failed").await;
+    assert_eq!(failed["runs"].as_array().map(Vec::len), Some(3), "one run in ten fails: {failed}");
+    // A second run finds the space seeded and seeds nothing more.
+    support::run::run(&mut server.cli(), &args).ok();
+    let (_, again) = http.get("/v1/spaces/bc/stats").await;
+    assert_eq!(again, stats);
+}
