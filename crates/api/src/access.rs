@@ -21,26 +21,34 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodFilter;
 use switchyard_engine::{ErrorCode, Principal, parse_space};
-use switchyard_model::{Role, SpaceGrant};
+use switchyard_model::Permission;
+use switchyard_model::permissions::METRICS_READ;
 
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{Authenticated, bearer};
 
-/// Who may call a route with a method.
+/// Who may call a route with a method. The engine decides ([`Engine::authorise`]); the rule
+/// names the permission and where the request acts.
+///
+/// [`Engine::authorise`]: switchyard_engine::Engine::authorise
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
     /// Anyone, without a token.
     Open,
     /// As `--metrics-access` says ([`MetricsAccess`]).
     Metrics,
-    /// Any valid token; what the route shows is filtered by the token's spaces.
+    /// Any valid token: the engine decides what the route shows or does for it (its own
+    /// tokens, the spaces it reaches, each operation of a batch).
     Token,
-    /// A token with at least this role, whatever its spaces: the route names its spaces in the
-    /// body (a batch, a token's grant), which the handler checks once it is read.
-    Role(Role),
-    /// A token with at least this role, granted the route's `{space}`.
-    Space(Role),
+    /// A token holding this permission somewhere: the route names its patterns in the body,
+    /// which the engine checks once it is read.
+    Somewhere(Permission),
+    /// A token holding this permission on the system address (a grant on `*`).
+    System(Permission),
+    /// A token holding this permission on the request's address: its `{space}` and the
+    /// resource names of its path, in order (`acme:orders:o-1` for an instance).
+    Space(Permission),
 }
 
 /// An HTTP method a route can be registered for.
@@ -164,22 +172,21 @@ async fn check(state: &AppState, req: &mut Request) -> Result<Option<String>, Ap
             MetricsAccess::Auto | MetricsAccess::Token => authenticate(state, req).await.map(|_| None),
             MetricsAccess::Admin => {
                 let principal = authenticate(state, req).await?;
-                principal.require_role(Role::Admin)?;
-                match principal.spaces {
-                    SpaceGrant::All => Ok(None),
-                    SpaceGrant::Only(_) => Err(ApiError::new(
-                        ErrorCode::Forbidden,
-                        "/metrics is served to admin tokens granted every space (\"*\") on this server",
-                    )),
-                }
+                state.engine.authorise(&principal, METRICS_READ, NO_SEGMENTS)?;
+                Ok(None)
             }
         },
         Access::Token => authenticate(state, req).await.map(|_| None),
-        Access::Role(role) => {
-            authenticate(state, req).await?.require_role(role)?;
+        Access::Somewhere(permission) => {
+            authenticate(state, req).await?.require_somewhere(permission)?;
             Ok(None)
         }
-        Access::Space(role) => {
+        Access::System(permission) => {
+            let principal = authenticate(state, req).await?;
+            state.engine.authorise(&principal, permission, NO_SEGMENTS)?;
+            Ok(None)
+        }
+        Access::Space(permission) => {
             let principal = authenticate(state, req).await?;
             let params = req
                 .extract_parts::<RawPathParams>()
@@ -191,11 +198,17 @@ async fn check(state: &AppState, req: &mut Request) -> Result<Option<String>, Ap
                 // than guess (a unit test keeps the table from doing so).
                 return Err(ApiError::new(ErrorCode::Forbidden, "this route has no space to authorise"));
             };
-            principal.require(&parse_space(space)?, role)?;
+            parse_space(space)?;
+            // `{space}` comes first in every such route (a unit test keeps it so).
+            let segments: Vec<&str> = params.iter().map(|(_, value)| value).collect();
+            state.engine.authorise(&principal, permission, &segments)?;
             Ok(Some(space.to_owned()))
         }
     }
 }
+
+/// The system address: no segment.
+const NO_SEGMENTS: &[&str] = &[];
 
 /// Authenticates the bearer token and keeps the principal for the handler.
 async fn authenticate(state: &AppState, req: &mut Request) -> Result<Arc<Principal>, ApiError> {
@@ -231,10 +244,25 @@ mod tests {
     }
 
     #[test]
-    fn space_rules_are_on_routes_with_a_space() {
+    fn space_rules_are_on_routes_with_a_space_first() {
         for rule in crate::RULES {
             let scoped = rule.route.starts_with("/v1/spaces/{space}");
             assert_eq!(matches!(rule.access, Access::Space(_)), scoped, "{} {:?}", rule.route, rule.verb);
+            if scoped {
+                assert_eq!(rule.route.find('{'), Some("/v1/spaces/".len()), "{}", rule.route);
+            }
+        }
+    }
+
+    #[test]
+    fn reads_need_a_read_permission_and_writes_another() {
+        for rule in crate::RULES {
+            if let Access::Space(p) | Access::System(p) | Access::Somewhere(p) = rule.access {
+                let read = p.level == switchyard_model::Level::Read
+                    || (p.level == switchyard_model::Level::System && p.action == "read")
+                    || (p.level == switchyard_model::Level::Admin && p.action == "read");
+                assert_eq!(rule.verb == Verb::Get, read, "{} {:?} needs {p}", rule.route, rule.verb);
+            }
         }
     }
 
@@ -246,7 +274,11 @@ mod tests {
             .map(|r| r.route)
             .collect();
         // A webhook carries no token: its trigger's signature scheme is the credential.
-        assert_eq!(open, ["/healthz", "/readyz", "/metrics", "/v1/openapi.json", "/hooks/{space}/{trigger}"]);
+        // Signing in takes a name and password, not a token.
+        assert_eq!(
+            open,
+            ["/healthz", "/readyz", "/metrics", "/v1/openapi.json", "/v1/auth/sign-in", "/hooks/{space}/{trigger}"]
+        );
     }
 
     #[test]
@@ -256,7 +288,7 @@ mod tests {
         assert!(rule_for("/v1/tokens", &Method::PATCH).is_none());
         assert!(rule_for("/v1/batch", &Method::GET).is_none());
         let deploy = rule_for("/v1/spaces/{space}/functions/{name}", &Method::PUT).map(|r| r.access);
-        assert_eq!(deploy, Some(Access::Space(Role::Writer)));
+        assert_eq!(deploy, Some(Access::Space(switchyard_model::permissions::FUNCTIONS_DEPLOY)));
     }
 
     #[test]

@@ -6,8 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use switchyard_engine::{EnvValue, SecretInfo, parse_space};
-use switchyard_model::Role;
+use switchyard_engine::{EnvValue, SecretInfo};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -27,22 +26,16 @@ fn secret_view(s: &SecretInfo) -> Value {
     json!({ "name": s.name, "updated_at": s.updated_at.to_rfc3339() })
 }
 
-pub async fn list_env(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    Path(space): Path<String>,
-) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Reader)?;
+pub async fn list_env(State(state): State<AppState>, _: Caller, Path(space): Path<String>) -> Result<Response> {
     let values = state.engine.list_env(&space).await?;
     Ok(ok(StatusCode::OK, json!({ "env": values.iter().map(env_view).collect::<Vec<_>>() })))
 }
 
 pub async fn get_env(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, name)): Path<(String, String)>,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Reader)?;
     Ok(ok(StatusCode::OK, env_view(&state.engine.get_env(&space, &name).await?)))
 }
 
@@ -54,11 +47,10 @@ pub struct EnvBody {
 
 pub async fn put_env(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, name)): Path<(String, String)>,
     Json(body): Json<EnvBody>,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Writer)?;
     let created = state.engine.set_env(&space, &name, &body.value).await?;
     let value = state.engine.get_env(&space, &name).await?;
     Ok(ok(if created { StatusCode::CREATED } else { StatusCode::OK }, env_view(&value)))
@@ -66,30 +58,23 @@ pub async fn put_env(
 
 pub async fn delete_env(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, name)): Path<(String, String)>,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Writer)?;
     state.engine.delete_env(&space, &name).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub async fn list_secrets(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    Path(space): Path<String>,
-) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Reader)?;
+pub async fn list_secrets(State(state): State<AppState>, _: Caller, Path(space): Path<String>) -> Result<Response> {
     let secrets = state.engine.list_secrets(&space).await?;
     Ok(ok(StatusCode::OK, json!({ "secrets": secrets.iter().map(secret_view).collect::<Vec<_>>() })))
 }
 
 pub async fn get_secret(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, name)): Path<(String, String)>,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Reader)?;
     Ok(ok(StatusCode::OK, secret_view(&state.engine.get_secret_info(&space, &name).await?)))
 }
 
@@ -101,11 +86,10 @@ pub struct SecretBody {
 
 pub async fn put_secret(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, name)): Path<(String, String)>,
     Json(body): Json<SecretBody>,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Admin)?;
     let created = state.engine.set_secret(&space, &name, body.value).await?;
     let info = state.engine.get_secret_info(&space, &name).await?;
     Ok(ok(if created { StatusCode::CREATED } else { StatusCode::OK }, secret_view(&info)))
@@ -113,10 +97,9 @@ pub async fn put_secret(
 
 pub async fn delete_secret(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, name)): Path<(String, String)>,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Admin)?;
     state.engine.delete_secret(&space, &name).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

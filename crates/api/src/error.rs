@@ -68,7 +68,8 @@ pub fn code_status(code: ErrorCode) -> StatusCode {
         | ErrorCode::MachineDefinitionInvalid => StatusCode::CONFLICT,
         ErrorCode::Unauthorized | ErrorCode::WebhookUnverified => StatusCode::UNAUTHORIZED,
         ErrorCode::TriggerPaused => StatusCode::SERVICE_UNAVAILABLE,
-        ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::RateLimited | ErrorCode::SignInLocked => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::InvalidCredentials => StatusCode::UNAUTHORIZED,
         ErrorCode::Forbidden => StatusCode::FORBIDDEN,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -110,6 +111,10 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+        }
+        // A locked sign-in says when to come back, as a 429 should.
+        if let Some(seconds) = self.details.get("retry_after_s").and_then(serde_json::Value::as_u64) {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
         }
         response
     }

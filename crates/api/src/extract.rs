@@ -134,13 +134,13 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        // The door already authenticated every route that takes a caller; asking the engine
-        // again is only for a router assembled without it.
-        if let Some(Authenticated(principal)) = parts.extensions.get::<Authenticated>() {
-            return Ok(Caller(principal.clone()));
+        // The door authenticated and authorised every route that takes a caller. Without it
+        // nothing was authorised, so fail closed rather than let a handler act unchecked.
+        let _ = state;
+        match parts.extensions.get::<Authenticated>() {
+            Some(Authenticated(principal)) => Ok(Caller(principal.clone())),
+            None => Err(ApiError::new(ErrorCode::Internal, "this route was reached without its authorisation")),
         }
-        let secret = bearer(&parts.headers)?;
-        Ok(Caller(state.engine.authenticate(secret).await?))
     }
 }
 

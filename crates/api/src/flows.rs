@@ -7,8 +7,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use switchyard_engine::{ErrorCode, FlowRecord, RunFilter, RunStatus, SendEvent, parse_space};
-use switchyard_model::{InstanceRecord, Role, Timestamp};
+use switchyard_engine::{ErrorCode, FlowRecord, RunFilter, RunStatus, SendEvent};
+use switchyard_model::{InstanceRecord, Timestamp};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -36,13 +36,12 @@ fn flow_view(record: &FlowRecord, compiled: bool) -> Value {
 
 pub async fn put_flow(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, name)): Path<(String, String)>,
     Query(q): Query<crate::handlers::DryRunQuery>,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Writer)?;
     let format = crate::handlers::definition_format(&headers, &body)?;
     if q.dry_run {
         let preview = state.engine.preview_flow(&space, &name, &body, format).await?;
@@ -62,21 +61,15 @@ pub struct GetFlowQuery {
 
 pub async fn get_flow(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, name)): Path<(String, String)>,
     Query(q): Query<GetFlowQuery>,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Reader)?;
     let record = state.engine.get_flow(&space, &name, q.version).await?;
     Ok(ok(StatusCode::OK, flow_view(&record, q.compiled)))
 }
 
-pub async fn list_flows(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    Path(space): Path<String>,
-) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Reader)?;
+pub async fn list_flows(State(state): State<AppState>, _: Caller, Path(space): Path<String>) -> Result<Response> {
     let flows = state.engine.list_flows(&space).await?;
     let flows: Vec<Value> = flows
         .iter()
@@ -123,14 +116,13 @@ fn parse_wait(text: &str) -> Result<Duration> {
 
 pub async fn start_run(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, flow)): Path<(String, String)>,
     Query(q): Query<StartRunQuery>,
     key: IdempotencyKey,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Writer)?;
     let wait = q.wait.as_deref().map(parse_wait).transpose()?;
     let mut body: StartRunBody = crate::jobs::optional_body(&headers, &body)?;
     body.idempotency_key = key.merge(body.idempotency_key.take())?;
@@ -198,11 +190,10 @@ fn run_filter(
 
 pub async fn list_runs(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path(space): Path<String>,
     Query(q): Query<ListRunsQuery>,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Reader)?;
     let limit = page_limit(q.limit, DEFAULT_LIMIT)?;
     let filter = run_filter(q.flow, q.status, q.since, q.until)?;
     let page = state.engine.list_runs(&space, &filter, limit, q.cursor).await?;
@@ -212,10 +203,9 @@ pub async fn list_runs(
 
 pub async fn get_run(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, id)): Path<(String, String)>,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Reader)?;
     let run = state.engine.get_run(&space, &id).await?;
     Ok(ok(StatusCode::OK, run_answer(&state, &space, &run).await?))
 }
@@ -245,12 +235,11 @@ pub struct CancelRunBody {
 
 pub async fn cancel_run(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, id)): Path<(String, String)>,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Writer)?;
     let body: CancelRunBody = crate::jobs::optional_body(&headers, &body)?;
     let run = state.engine.cancel_run(&space, &id, body.reason).await?;
     Ok(ok(StatusCode::OK, run_answer(&state, &space, &run).await?))
@@ -258,20 +247,18 @@ pub async fn cancel_run(
 
 pub async fn retry_run(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, id)): Path<(String, String)>,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Writer)?;
     let run = state.engine.retry_run(&space, &id).await?;
     Ok(ok(StatusCode::CREATED, run_answer(&state, &space, &run).await?))
 }
 
 pub async fn rerun_run(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, id)): Path<(String, String)>,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Writer)?;
     let run = state.engine.rerun_run(&space, &id).await?;
     Ok(ok(StatusCode::CREATED, run_answer(&state, &space, &run).await?))
 }
@@ -286,12 +273,11 @@ pub struct RunEventBody {
 
 pub async fn send_run_event(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, id)): Path<(String, String)>,
     key: IdempotencyKey,
     Json(mut body): Json<RunEventBody>,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Writer)?;
     body.idempotency_key = key.merge(body.idempotency_key.take())?;
     let run = state.engine.get_run(&space, &id).await?;
     let event = SendEvent {
@@ -323,23 +309,21 @@ async fn bulk(
 
 pub async fn cancel_runs(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path(space): Path<String>,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Writer)?;
     bulk(state, space, headers, body, false).await
 }
 
 pub async fn retry_runs(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path(space): Path<String>,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Writer)?;
     bulk(state, space, headers, body, true).await
 }
 

@@ -119,13 +119,12 @@ pub(crate) fn preview_answer(name: &str, preview: &switchyard_engine::config::Pr
 
 pub async fn put_machine(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, name)): Path<(String, String)>,
     Query(q): Query<DryRunQuery>,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Writer)?;
     let format = definition_format(&headers, &body)?;
     if q.dry_run {
         return Ok(preview_answer(&name, &state.engine.preview_machine(&space, &name, &body, format).await?));
@@ -142,11 +141,10 @@ pub struct VersionQuery {
 
 pub async fn get_machine(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, name)): Path<(String, String)>,
     Query(q): Query<VersionQuery>,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Reader)?;
     let m = state.engine.get_machine(&space, &name, q.version).await?;
     Ok(ok(
         StatusCode::OK,
@@ -154,12 +152,7 @@ pub async fn get_machine(
     ))
 }
 
-pub async fn list_machines(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    Path(space): Path<String>,
-) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Reader)?;
+pub async fn list_machines(State(state): State<AppState>, _: Caller, Path(space): Path<String>) -> Result<Response> {
     let machines = state.engine.list_machines(&space).await?;
     let machines: Vec<MachineSummaryView<'_>> = machines.iter().map(Into::into).collect();
     Ok(ok(StatusCode::OK, json!({ "machines": machines })))
@@ -181,13 +174,12 @@ impl From<CreateInstanceBody> for CreateInstance {
 
 pub async fn create_instance(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, machine)): Path<(String, String)>,
     key: IdempotencyKey,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Writer)?;
     crate::extract::require_json(&headers)?;
     // An empty body means "all defaults".
     let mut body: CreateInstanceBody =
@@ -200,10 +192,9 @@ pub async fn create_instance(
 
 pub async fn get_instance(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, machine, id)): Path<(String, String, String)>,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Reader)?;
     let instance = state.engine.get_instance(&space, &machine, &id).await?;
     let work = state.engine.instance_work(&instance).await?;
     Ok(ok(StatusCode::OK, InstanceView::from(&instance).with_work(&work)))
@@ -217,12 +208,11 @@ pub struct MigrateInstanceBody {
 
 pub async fn migrate_instance(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, machine, id)): Path<(String, String, String)>,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Writer)?;
     crate::extract::require_json(&headers)?;
     let body: MigrateInstanceBody = crate::extract::decode_json(&body)?;
     let instance = state.engine.migrate_instance(&space, &machine, &id, body.version).await?;
@@ -237,12 +227,11 @@ pub struct CancelInstanceBody {
 
 pub async fn cancel_instance(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, machine, id)): Path<(String, String, String)>,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Writer)?;
     if !body.iter().all(u8::is_ascii_whitespace) {
         crate::extract::require_json(&headers)?;
     }
@@ -262,11 +251,10 @@ pub struct ListInstancesQuery {
 
 pub async fn list_instances(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, machine)): Path<(String, String)>,
     Query(q): Query<ListInstancesQuery>,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Reader)?;
     let limit = page_limit(q.limit, DEFAULT_LIMIT)?;
     let page = state.engine.list_instances(&space, &machine, q.state, Some(limit), q.cursor).await?;
     let instances: Vec<InstanceView<'_>> = page.instances.iter().map(Into::into).collect();
@@ -275,10 +263,9 @@ pub async fn list_instances(
 
 pub async fn delete_instance(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, machine, id)): Path<(String, String, String)>,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Writer)?;
     state.engine.delete_instance(&space, &machine, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -307,12 +294,11 @@ impl From<SendEventBody> for SendEvent {
 
 pub async fn send_event(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, machine, id)): Path<(String, String, String)>,
     key: IdempotencyKey,
     Json(mut body): Json<SendEventBody>,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Writer)?;
     body.idempotency_key = key.merge(body.idempotency_key.take())?;
     let (applied, _replayed) = state.engine.apply_event(&space, &machine, &id, body.into()).await?;
     Ok(ok(StatusCode::OK, TransitionView::from(&applied)))
@@ -327,11 +313,10 @@ pub struct HistoryQuery {
 
 pub async fn history(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, machine, id)): Path<(String, String, String)>,
     Query(q): Query<HistoryQuery>,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Reader)?;
     let limit = page_limit(q.limit, DEFAULT_LIMIT)?;
     let page = state.engine.history(&space, &machine, &id, q.after, Some(limit)).await?;
     let events: Vec<LogView<'_>> = page.records.iter().map(Into::into).collect();
@@ -415,7 +400,7 @@ pub async fn batch(
     }
     let ops: Vec<BatchOp> = body.operations.into_iter().map(Into::into).collect();
     for (index, op) in ops.iter().enumerate() {
-        let checked = parse_space(op.space()).and_then(|space| caller.require(&space, Role::Writer));
+        let checked = state.engine.authorise_batch_op(&caller, op);
         checked.map_err(|e| switchyard_engine::EngineError::BatchFailed { index, source: Box::new(e) })?;
     }
     let results = state.engine.batch(ops).await?;
@@ -434,8 +419,12 @@ pub async fn batch(
 #[serde(deny_unknown_fields)]
 pub struct CreateTokenBody {
     name: String,
-    role: String,
-    spaces: Vec<String>,
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
+    spaces: Option<Vec<String>>,
+    #[serde(default)]
+    principal: Option<String>,
 }
 
 pub async fn create_token(
@@ -443,10 +432,23 @@ pub async fn create_token(
     Caller(caller): Caller,
     Json(body): Json<CreateTokenBody>,
 ) -> Result<Response> {
-    let role = Role::parse(&body.role).ok_or_else(|| {
-        ApiError::new(ErrorCode::ValidationFailed, format!("role \"{}\": expected reader, writer or admin", body.role))
+    // A principal's token narrows its owner's grants, so it may leave the scope out (none);
+    // a standalone token is nothing but its scope, so it must say it.
+    let (role, spaces) = match (body.role, body.spaces, &body.principal) {
+        (Some(role), Some(spaces), _) => (role, spaces),
+        (role, spaces, Some(_)) => (role.unwrap_or_else(|| "admin".into()), spaces.unwrap_or_else(|| vec!["*".into()])),
+        _ => {
+            return Err(ApiError::new(
+                ErrorCode::ValidationFailed,
+                "a token needs a role and spaces, unless it belongs to a principal",
+            ));
+        }
+    };
+    let role = Role::parse(&role).ok_or_else(|| {
+        ApiError::new(ErrorCode::ValidationFailed, format!("role \"{role}\": expected reader, writer or admin"))
     })?;
-    let (token, secret) = state.engine.create_token(&caller, &body.name, role, &body.spaces).await?;
+    let owner = body.principal.as_deref();
+    let (token, secret) = state.engine.create_token(&caller, &body.name, role, &spaces, owner).await?;
     Ok(ok(StatusCode::CREATED, TokenView::new(&token, Some(&secret))))
 }
 
@@ -501,12 +503,11 @@ pub struct PublishBody {
 
 pub async fn publish(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, topic)): Path<(String, String)>,
     key: IdempotencyKey,
     Json(body): Json<PublishBody>,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Writer)?;
     let idempotency_key = key.merge(body.idempotency_key)?;
     let (seq, replayed) =
         state.engine.publish(&space, &topic, body.payload, body.key, body.headers, idempotency_key).await?;
@@ -527,7 +528,7 @@ pub struct WatchQuery {
 /// Checks the caller and turns the query (and a `Last-Event-ID`) into a running watch.
 async fn start_watch(
     state: &AppState,
-    caller: &switchyard_engine::Principal,
+    _caller: &switchyard_engine::Principal,
     space: &str,
     q: WatchQuery,
     headers: &HeaderMap,
@@ -539,7 +540,6 @@ async fn start_watch(
     use switchyard_engine::{WatchFilter, WatchFrom};
     use switchyard_model::Seq;
     let space = parse_space(space)?;
-    caller.require(&space, Role::Reader)?;
     let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(str::trim);
     let from = match (last_event_id, q.from.as_deref()) {
         // A reconnecting EventSource resumes after the last record it got.

@@ -18,6 +18,7 @@ mod handlers;
 mod jobs;
 pub mod metrics;
 mod openapi;
+mod principals;
 mod shutdown;
 mod spaces;
 mod streams;
@@ -27,12 +28,12 @@ mod views;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use access::Access::{self, Metrics, Open, Space, Token};
+use access::Access::{Metrics, Open, Somewhere, Space, System, Token};
 use access::{Rule, Verb};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use switchyard_engine::Engine;
-use switchyard_model::Role::{Admin, Reader, Writer};
+use switchyard_model::permissions::*;
 
 pub use access::MetricsAccess;
 pub use error::{ApiError, code_status, status_of};
@@ -66,140 +67,172 @@ routes! {
     "/metrics" => { Get Metrics => handlers::metrics },
     "/v1/openapi.json" => { Get Open => handlers::openapi },
     "/v1/spaces" => { Get Token => handlers::list_spaces },
-    // Deleting a space is its admin's: a token granted only that space may delete it.
-    "/v1/spaces/{space}" => { Delete Space(Admin) => spaces::delete_space },
-    "/v1/spaces/{space}/stats" => { Get Space(Reader) => spaces::space_stats },
-    "/v1/spaces/{space}/machines" => { Get Space(Reader) => handlers::list_machines },
+    // Deleting a space is its admin's: a grant of spaces:delete on the space.
+    "/v1/spaces/{space}" => { Delete Space(SPACES_DELETE) => spaces::delete_space },
+    "/v1/spaces/{space}/stats" => { Get Space(SPACES_READ) => spaces::space_stats },
+    "/v1/spaces/{space}/machines" => { Get Space(MACHINES_READ) => handlers::list_machines },
     "/v1/spaces/{space}/machines/{name}" => {
-        Get Space(Reader) => handlers::get_machine,
-        Put Space(Writer) => handlers::put_machine,
+        Get Space(MACHINES_READ) => handlers::get_machine,
+        Put Space(MACHINES_WRITE) => handlers::put_machine,
     },
     "/v1/spaces/{space}/machines/{name}/instances" => {
-        Get Space(Reader) => handlers::list_instances,
-        Post Space(Writer) => handlers::create_instance,
+        Get Space(INSTANCES_READ) => handlers::list_instances,
+        Post Space(INSTANCES_WRITE) => handlers::create_instance,
     },
     "/v1/spaces/{space}/machines/{name}/instances/{id}" => {
-        Get Space(Reader) => handlers::get_instance,
-        Delete Space(Writer) => handlers::delete_instance,
+        Get Space(INSTANCES_READ) => handlers::get_instance,
+        Delete Space(INSTANCES_WRITE) => handlers::delete_instance,
     },
-    "/v1/spaces/{space}/machines/{name}/instances/{id}/events" => { Post Space(Writer) => handlers::send_event },
-    "/v1/spaces/{space}/machines/{name}/instances/{id}/cancel" => { Post Space(Writer) => handlers::cancel_instance },
-    "/v1/spaces/{space}/machines/{name}/instances/{id}/migrate" => { Post Space(Writer) => handlers::migrate_instance },
-    "/v1/spaces/{space}/machines/{name}/instances/{id}/history" => { Get Space(Reader) => handlers::history },
-    // The operations name their spaces in the body; the handler checks each once it is read.
-    "/v1/batch" => { Post Access::Role(Writer) => handlers::batch },
+    "/v1/spaces/{space}/machines/{name}/instances/{id}/events" => { Post Space(EVENTS_SEND) => handlers::send_event },
+    "/v1/spaces/{space}/machines/{name}/instances/{id}/cancel" => { Post Space(INSTANCES_WRITE) => handlers::cancel_instance },
+    "/v1/spaces/{space}/machines/{name}/instances/{id}/migrate" => { Post Space(INSTANCES_WRITE) => handlers::migrate_instance },
+    "/v1/spaces/{space}/machines/{name}/instances/{id}/history" => { Get Space(INSTANCES_READ) => handlers::history },
+    // The operations name their addresses in the body: instances:write somewhere before the
+    // body is read, then each operation's own permission on its address once it is.
+    "/v1/batch" => { Post Somewhere(INSTANCES_WRITE) => handlers::batch },
+    // A token's own tokens, and those whose whole scope it holds tokens:read/write on: the
+    // engine decides per token. Creating one needs tokens:write somewhere before the body.
     "/v1/tokens" => {
-        Get Access::Role(Admin) => handlers::list_tokens,
-        Post Access::Role(Admin) => handlers::create_token,
+        Get Token => handlers::list_tokens,
+        Post Somewhere(TOKENS_WRITE) => handlers::create_token,
     },
-    "/v1/tokens/{id}" => { Delete Access::Role(Admin) => handlers::revoke_token },
-    "/v1/cluster/nodes" => { Get Access::Role(Admin) => handlers::list_nodes },
-    "/v1/spaces/{space}/watch" => { Get Space(Reader) => handlers::watch_sse },
-    "/v1/spaces/{space}/watch/ws" => { Get Space(Reader) => handlers::watch_ws },
-    "/v1/spaces/{space}/topics/{name}/messages" => { Post Space(Writer) => handlers::publish },
-    "/v1/spaces/{space}/kv" => { Get Space(Reader) => streams::list_buckets },
+    "/v1/tokens/{id}" => { Delete Token => handlers::revoke_token },
+    "/v1/cluster/nodes" => { Get System(CLUSTER_READ) => handlers::list_nodes },
+    // The name and password are the credential.
+    "/v1/auth/sign-in" => { Post Open => principals::sign_in },
+    "/v1/auth/sign-out" => { Post Token => principals::sign_out },
+    "/v1/auth/password" => { Post Token => principals::change_password },
+    "/v1/auth/me" => { Get Token => principals::me },
+    "/v1/principals" => {
+        Get System(PRINCIPALS_READ) => principals::list_principals,
+        Post System(PRINCIPALS_WRITE) => principals::create_principal,
+    },
+    // Oneself, or anyone with principals:read (the engine decides).
+    "/v1/principals/{id}" => {
+        Get Token => principals::get_principal,
+        Delete System(PRINCIPALS_WRITE) => principals::delete_principal,
+    },
+    "/v1/principals/{id}/password" => { Put System(PRINCIPALS_WRITE) => principals::reset_password },
+    // Grants are on patterns the body names: the engine checks the granter holds
+    // grants:write on all of the pattern and every permission of the role there.
+    "/v1/grants" => {
+        Get Token => principals::list_grants,
+        Post Somewhere(GRANTS_WRITE) => principals::create_grant,
+    },
+    "/v1/grants/{id}" => { Delete Somewhere(GRANTS_WRITE) => principals::delete_grant },
+    "/v1/audit" => { Get System(AUDIT_READ) => principals::read_audit },
+    "/v1/roles" => { Get Token => principals::list_roles },
+    "/v1/roles/{name}" => {
+        Get Token => principals::get_role,
+        Put System(ROLES_WRITE) => principals::put_role,
+        Delete System(ROLES_WRITE) => principals::delete_role,
+    },
+    "/v1/spaces/{space}/watch" => { Get Space(LOG_READ) => handlers::watch_sse },
+    "/v1/spaces/{space}/watch/ws" => { Get Space(LOG_READ) => handlers::watch_ws },
+    "/v1/spaces/{space}/topics/{name}/messages" => { Post Space(TOPICS_PUBLISH) => handlers::publish },
+    "/v1/spaces/{space}/kv" => { Get Space(KV_READ) => streams::list_buckets },
     "/v1/spaces/{space}/kv/{bucket}" => {
-        Get Space(Reader) => streams::get_bucket,
-        Put Space(Writer) => streams::put_bucket,
+        Get Space(KV_READ) => streams::get_bucket,
+        Put Space(KV_WRITE) => streams::put_bucket,
     },
-    "/v1/spaces/{space}/kv/{bucket}/keys" => { Get Space(Reader) => streams::list_keys },
+    "/v1/spaces/{space}/kv/{bucket}/keys" => { Get Space(KV_READ) => streams::list_keys },
     "/v1/spaces/{space}/kv/{bucket}/keys/{*key}" => {
-        Get Space(Reader) => streams::get_key,
-        Put Space(Writer) => streams::put_key,
-        Delete Space(Writer) => streams::delete_key,
+        Get Space(KV_READ) => streams::get_key,
+        Put Space(KV_WRITE) => streams::put_key,
+        Delete Space(KV_WRITE) => streams::delete_key,
     },
-    "/v1/spaces/{space}/kv/{bucket}/history/{*key}" => { Get Space(Reader) => streams::key_history },
-    "/v1/spaces/{space}/subscriptions" => { Get Space(Reader) => streams::list_subscriptions },
+    "/v1/spaces/{space}/kv/{bucket}/history/{*key}" => { Get Space(KV_READ) => streams::key_history },
+    "/v1/spaces/{space}/subscriptions" => { Get Space(SUBSCRIPTIONS_READ) => streams::list_subscriptions },
     "/v1/spaces/{space}/subscriptions/{name}" => {
-        Get Space(Reader) => streams::get_subscription,
-        Put Space(Writer) => streams::put_subscription,
-        Delete Space(Writer) => streams::delete_subscription,
+        Get Space(SUBSCRIPTIONS_READ) => streams::get_subscription,
+        Put Space(SUBSCRIPTIONS_WRITE) => streams::put_subscription,
+        Delete Space(SUBSCRIPTIONS_WRITE) => streams::delete_subscription,
     },
-    // Pulling changes the subscription (leases), so it needs a writer.
-    "/v1/spaces/{space}/subscriptions/{name}/pull" => { Post Space(Writer) => streams::pull },
-    "/v1/spaces/{space}/subscriptions/{name}/ack" => { Post Space(Writer) => streams::ack },
-    "/v1/spaces/{space}/subscriptions/{name}/nack" => { Post Space(Writer) => streams::nack },
-    "/v1/spaces/{space}/subscriptions/{name}/dead-letters" => { Get Space(Reader) => streams::dead_letters },
-    "/v1/spaces/{space}/subscriptions/{name}/dead-letters/redrive" => { Post Space(Writer) => streams::redrive },
+    // Pulling changes the subscription (leases): subscriptions:consume, a write.
+    "/v1/spaces/{space}/subscriptions/{name}/pull" => { Post Space(SUBSCRIPTIONS_CONSUME) => streams::pull },
+    "/v1/spaces/{space}/subscriptions/{name}/ack" => { Post Space(SUBSCRIPTIONS_CONSUME) => streams::ack },
+    "/v1/spaces/{space}/subscriptions/{name}/nack" => { Post Space(SUBSCRIPTIONS_CONSUME) => streams::nack },
+    "/v1/spaces/{space}/subscriptions/{name}/dead-letters" => { Get Space(SUBSCRIPTIONS_READ) => streams::dead_letters },
+    "/v1/spaces/{space}/subscriptions/{name}/dead-letters/redrive" => { Post Space(SUBSCRIPTIONS_REDRIVE) => streams::redrive },
     "/v1/spaces/{space}/subscriptions/{name}/dead-letters/discard" => {
-        Post Space(Writer) => streams::discard_dead_letters,
+        Post Space(SUBSCRIPTIONS_REDRIVE) => streams::discard_dead_letters,
     },
-    "/v1/spaces/{space}/flows" => { Get Space(Reader) => flows::list_flows },
+    "/v1/spaces/{space}/flows" => { Get Space(FLOWS_READ) => flows::list_flows },
     "/v1/spaces/{space}/flows/{name}" => {
-        Get Space(Reader) => flows::get_flow,
-        Put Space(Writer) => flows::put_flow,
+        Get Space(FLOWS_READ) => flows::get_flow,
+        Put Space(FLOWS_WRITE) => flows::put_flow,
     },
-    "/v1/spaces/{space}/flows/{name}/runs" => { Post Space(Writer) => flows::start_run },
-    "/v1/spaces/{space}/runs" => { Get Space(Reader) => flows::list_runs },
+    "/v1/spaces/{space}/flows/{name}/runs" => { Post Space(RUNS_START) => flows::start_run },
+    "/v1/spaces/{space}/runs" => { Get Space(RUNS_READ) => flows::list_runs },
     // Fixed segments: they win over `{id}` below, so no run is reachable as .../runs/cancel.
-    "/v1/spaces/{space}/runs/cancel" => { Post Space(Writer) => flows::cancel_runs },
-    "/v1/spaces/{space}/runs/retry" => { Post Space(Writer) => flows::retry_runs },
-    "/v1/spaces/{space}/runs/{id}" => { Get Space(Reader) => flows::get_run },
-    "/v1/spaces/{space}/runs/{id}/cancel" => { Post Space(Writer) => flows::cancel_run },
-    "/v1/spaces/{space}/runs/{id}/retry" => { Post Space(Writer) => flows::retry_run },
-    "/v1/spaces/{space}/runs/{id}/rerun" => { Post Space(Writer) => flows::rerun_run },
-    "/v1/spaces/{space}/runs/{id}/events" => { Post Space(Writer) => flows::send_run_event },
-    "/v1/spaces/{space}/env" => { Get Space(Reader) => env::list_env },
+    "/v1/spaces/{space}/runs/cancel" => { Post Space(RUNS_WRITE) => flows::cancel_runs },
+    "/v1/spaces/{space}/runs/retry" => { Post Space(RUNS_WRITE) => flows::retry_runs },
+    "/v1/spaces/{space}/runs/{id}" => { Get Space(RUNS_READ) => flows::get_run },
+    "/v1/spaces/{space}/runs/{id}/cancel" => { Post Space(RUNS_WRITE) => flows::cancel_run },
+    "/v1/spaces/{space}/runs/{id}/retry" => { Post Space(RUNS_WRITE) => flows::retry_run },
+    "/v1/spaces/{space}/runs/{id}/rerun" => { Post Space(RUNS_WRITE) => flows::rerun_run },
+    "/v1/spaces/{space}/runs/{id}/events" => { Post Space(RUNS_WRITE) => flows::send_run_event },
+    "/v1/spaces/{space}/env" => { Get Space(ENV_READ) => env::list_env },
     "/v1/spaces/{space}/env/{name}" => {
-        Get Space(Reader) => env::get_env,
-        Put Space(Writer) => env::put_env,
-        Delete Space(Writer) => env::delete_env,
+        Get Space(ENV_READ) => env::get_env,
+        Put Space(ENV_WRITE) => env::put_env,
+        Delete Space(ENV_WRITE) => env::delete_env,
     },
-    // Names only are shown; setting or deleting a secret is the space admin's.
-    "/v1/spaces/{space}/secrets" => { Get Space(Reader) => env::list_secrets },
+    // Names only are shown; setting or deleting a secret is the space admin's (secrets:write).
+    "/v1/spaces/{space}/secrets" => { Get Space(SECRETS_READ) => env::list_secrets },
     "/v1/spaces/{space}/secrets/{name}" => {
-        Get Space(Reader) => env::get_secret,
-        Put Space(Admin) => env::put_secret,
-        Delete Space(Admin) => env::delete_secret,
+        Get Space(SECRETS_READ) => env::get_secret,
+        Put Space(SECRETS_WRITE) => env::put_secret,
+        Delete Space(SECRETS_WRITE) => env::delete_secret,
     },
-    "/v1/spaces/{space}/functions" => { Get Space(Reader) => functions::list_functions },
+    "/v1/spaces/{space}/functions" => { Get Space(FUNCTIONS_READ) => functions::list_functions },
     "/v1/spaces/{space}/functions/{name}" => {
-        Get Space(Reader) => functions::get_function,
+        Get Space(FUNCTIONS_READ) => functions::get_function,
         // A component travels as base64 inside JSON: allow for the encoding's growth.
-        Put Space(Writer) => axum::handler::Handler::layer(
+        Put Space(FUNCTIONS_DEPLOY) => axum::handler::Handler::layer(
             functions::deploy_function,
             DefaultBodyLimit::max(functions::DEPLOY_BODY_LIMIT),
         ),
     },
-    "/v1/spaces/{space}/functions/{name}/component" => { Get Space(Reader) => functions::get_component },
-    "/v1/spaces/{space}/functions/{name}/versions" => { Get Space(Reader) => functions::function_versions },
-    "/v1/spaces/{space}/functions/{name}/invoke" => { Post Space(Writer) => functions::invoke_function },
-    "/v1/spaces/{space}/functions/{name}/invocations" => { Get Space(Reader) => functions::list_invocations },
-    "/v1/spaces/{space}/invocations/{id}" => { Get Space(Reader) => functions::get_invocation },
+    "/v1/spaces/{space}/functions/{name}/component" => { Get Space(FUNCTIONS_READ) => functions::get_component },
+    "/v1/spaces/{space}/functions/{name}/versions" => { Get Space(FUNCTIONS_READ) => functions::function_versions },
+    "/v1/spaces/{space}/functions/{name}/invoke" => { Post Space(FUNCTIONS_INVOKE) => functions::invoke_function },
+    "/v1/spaces/{space}/functions/{name}/invocations" => { Get Space(FUNCTIONS_READ) => functions::list_invocations },
+    "/v1/spaces/{space}/invocations/{id}" => { Get Space(FUNCTIONS_READ) => functions::get_invocation },
     "/v1/spaces/{space}/jobs" => {
-        Get Space(Reader) => jobs::list_jobs,
-        Post Space(Writer) => jobs::enqueue_job,
+        Get Space(JOBS_READ) => jobs::list_jobs,
+        Post Space(JOBS_WRITE) => jobs::enqueue_job,
     },
     // A fixed segment: it wins over `{id}` below, so no job is reachable at .../jobs/retry.
-    "/v1/spaces/{space}/jobs/retry" => { Post Space(Writer) => jobs::redrive_jobs },
+    "/v1/spaces/{space}/jobs/retry" => { Post Space(JOBS_REDRIVE) => jobs::redrive_jobs },
     "/v1/spaces/{space}/jobs/{id}" => {
-        Get Space(Reader) => jobs::get_job,
-        Delete Space(Writer) => jobs::delete_job,
+        Get Space(JOBS_READ) => jobs::get_job,
+        Delete Space(JOBS_WRITE) => jobs::delete_job,
     },
-    "/v1/spaces/{space}/jobs/{id}/retry" => { Post Space(Writer) => jobs::retry_job },
-    "/v1/spaces/{space}/jobs/{id}/cancel" => { Post Space(Writer) => jobs::cancel_job },
-    "/v1/spaces/{space}/triggers" => { Get Space(Reader) => triggers::list_triggers },
+    "/v1/spaces/{space}/jobs/{id}/retry" => { Post Space(JOBS_REDRIVE) => jobs::retry_job },
+    "/v1/spaces/{space}/jobs/{id}/cancel" => { Post Space(JOBS_WRITE) => jobs::cancel_job },
+    "/v1/spaces/{space}/triggers" => { Get Space(TRIGGERS_READ) => triggers::list_triggers },
     "/v1/spaces/{space}/triggers/{name}" => {
-        Get Space(Reader) => triggers::get_trigger,
-        Put Space(Writer) => triggers::put_trigger,
-        Delete Space(Writer) => triggers::delete_trigger,
+        Get Space(TRIGGERS_READ) => triggers::get_trigger,
+        Put Space(TRIGGERS_WRITE) => triggers::put_trigger,
+        Delete Space(TRIGGERS_WRITE) => triggers::delete_trigger,
     },
-    "/v1/spaces/{space}/triggers/{name}/pause" => { Post Space(Writer) => triggers::pause_trigger },
-    "/v1/spaces/{space}/triggers/{name}/resume" => { Post Space(Writer) => triggers::resume_trigger },
-    "/v1/spaces/{space}/triggers/{name}/fire" => { Post Space(Writer) => triggers::fire_trigger },
-    "/v1/spaces/{space}/triggers/{name}/backfill" => { Post Space(Writer) => triggers::backfill_trigger },
-    "/v1/spaces/{space}/triggers/{name}/executions" => { Get Space(Reader) => triggers::list_executions },
-    "/v1/spaces/{space}/endpoints" => { Get Space(Reader) => endpoints::list_endpoints },
+    "/v1/spaces/{space}/triggers/{name}/pause" => { Post Space(TRIGGERS_WRITE) => triggers::pause_trigger },
+    "/v1/spaces/{space}/triggers/{name}/resume" => { Post Space(TRIGGERS_WRITE) => triggers::resume_trigger },
+    "/v1/spaces/{space}/triggers/{name}/fire" => { Post Space(TRIGGERS_FIRE) => triggers::fire_trigger },
+    "/v1/spaces/{space}/triggers/{name}/backfill" => { Post Space(TRIGGERS_FIRE) => triggers::backfill_trigger },
+    "/v1/spaces/{space}/triggers/{name}/executions" => { Get Space(TRIGGERS_READ) => triggers::list_executions },
+    "/v1/spaces/{space}/endpoints" => { Get Space(ENDPOINTS_READ) => endpoints::list_endpoints },
     "/v1/spaces/{space}/endpoints/{name}" => {
-        Get Space(Reader) => endpoints::get_endpoint,
-        Put Space(Writer) => endpoints::put_endpoint,
-        Delete Space(Writer) => endpoints::delete_endpoint,
+        Get Space(ENDPOINTS_READ) => endpoints::get_endpoint,
+        Put Space(ENDPOINTS_WRITE) => endpoints::put_endpoint,
+        Delete Space(ENDPOINTS_WRITE) => endpoints::delete_endpoint,
     },
-    "/v1/spaces/{space}/endpoints/{name}/disable" => { Post Space(Writer) => endpoints::disable_endpoint },
-    "/v1/spaces/{space}/endpoints/{name}/enable" => { Post Space(Writer) => endpoints::enable_endpoint },
-    "/v1/spaces/{space}/endpoints/{name}/deliveries" => { Get Space(Reader) => endpoints::list_deliveries },
-    "/v1/spaces/{space}/endpoints/{name}/deliveries/{id}/redrive" => { Post Space(Writer) => endpoints::redrive_delivery },
-    "/v1/spaces/{space}/endpoints/{name}/redrive" => { Post Space(Writer) => endpoints::redrive_deliveries },
+    "/v1/spaces/{space}/endpoints/{name}/disable" => { Post Space(ENDPOINTS_WRITE) => endpoints::disable_endpoint },
+    "/v1/spaces/{space}/endpoints/{name}/enable" => { Post Space(ENDPOINTS_WRITE) => endpoints::enable_endpoint },
+    "/v1/spaces/{space}/endpoints/{name}/deliveries" => { Get Space(ENDPOINTS_READ) => endpoints::list_deliveries },
+    "/v1/spaces/{space}/endpoints/{name}/deliveries/{id}/redrive" => { Post Space(ENDPOINTS_REDRIVE) => endpoints::redrive_delivery },
+    "/v1/spaces/{space}/endpoints/{name}/redrive" => { Post Space(ENDPOINTS_REDRIVE) => endpoints::redrive_deliveries },
     // No token: the trigger's verification scheme is the credential.
     "/hooks/{space}/{trigger}" => { Post Open => triggers::receive_webhook },
 }

@@ -15,7 +15,7 @@ use serde_json::json;
 use switchyard_engine::{
     ErrorCode, KvPutRequest, SubscribeFrom, SubscriptionSettings, SubscriptionStatus, parse_space,
 };
-use switchyard_model::{BucketRecord, DeadLetter, Delivery, KvCondition, KvEntry, KvKeyInfo, LogFilter, Role, Seq};
+use switchyard_model::{BucketRecord, DeadLetter, Delivery, KvCondition, KvEntry, KvKeyInfo, LogFilter, Seq};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -116,12 +116,7 @@ impl<'a> From<&'a KvEntry> for EntryView<'a> {
     }
 }
 
-pub async fn list_buckets(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    Path(space): Path<String>,
-) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Reader)?;
+pub async fn list_buckets(State(state): State<AppState>, _: Caller, Path(space): Path<String>) -> Result<Response> {
     let buckets = state.engine.list_buckets(&space).await?;
     let buckets: Vec<BucketView> = buckets.iter().map(BucketView::from).collect();
     Ok(ok(StatusCode::OK, json!({ "buckets": buckets })))
@@ -129,10 +124,9 @@ pub async fn list_buckets(
 
 pub async fn get_bucket(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, bucket)): Path<(String, String)>,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Reader)?;
     let bucket = state.engine.get_bucket(&space, &bucket).await?;
     Ok(ok(StatusCode::OK, BucketView::from(&bucket)))
 }
@@ -145,11 +139,10 @@ pub struct BucketBody {
 
 pub async fn put_bucket(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, bucket)): Path<(String, String)>,
     Json(body): Json<BucketBody>,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Writer)?;
     let history = body.history.unwrap_or(switchyard_model::DEFAULT_KV_HISTORY);
     let (bucket, created) = state.engine.put_bucket(&space, &bucket, history).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
@@ -166,11 +159,10 @@ pub struct ListKeysQuery {
 
 pub async fn list_keys(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, bucket)): Path<(String, String)>,
     Query(q): Query<ListKeysQuery>,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Reader)?;
     let limit = page_limit(q.limit, DEFAULT_LIMIT)?;
     let page = state.engine.list_keys(&space, &bucket, q.prefix.as_deref().unwrap_or(""), q.after, limit).await?;
     let keys: Vec<KeyInfoView> = page.keys.iter().map(KeyInfoView::from).collect();
@@ -186,10 +178,9 @@ fn revision_headers(headers: &mut HeaderMap, revision: u64) {
 
 pub async fn get_key(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, bucket, key)): Path<(String, String, String)>,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Reader)?;
     let entry = state.engine.kv_get(&space, &bucket, &key).await?;
     let mut response = entry.value.into_response();
     let headers = response.headers_mut();
@@ -246,13 +237,12 @@ pub struct PutKeyQuery {
 
 pub async fn put_key(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, bucket, key)): Path<(String, String, String)>,
     Query(q): Query<PutKeyQuery>,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Writer)?;
     let condition = condition(&headers)?;
     let ttl = q.ttl.as_deref().map(|t| parse_duration("ttl", t)).transpose()?;
     let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
@@ -265,11 +255,10 @@ pub async fn put_key(
 
 pub async fn delete_key(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, bucket, key)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Writer)?;
     let condition = condition(&headers)?;
     let (revision, seq) = state.engine.kv_delete(&space, &bucket, &key, condition).await?;
     Ok(ok(StatusCode::OK, json!({ "revision": revision, "seq": seq.0 })))
@@ -283,11 +272,10 @@ pub struct HistoryQuery {
 
 pub async fn key_history(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, bucket, key)): Path<(String, String, String)>,
     Query(q): Query<HistoryQuery>,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Reader)?;
     // A key keeps at most MAX_KV_HISTORY revisions, so the default is all of them.
     let limit = page_limit(q.limit, switchyard_model::MAX_KV_HISTORY)?;
     let entries = state.engine.kv_history(&space, &bucket, &key, limit).await?;
@@ -415,12 +403,11 @@ pub struct SubscriptionBody {
 
 pub async fn put_subscription(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, name)): Path<(String, String)>,
     Json(body): Json<SubscriptionBody>,
 ) -> Result<Response> {
     let space = parse_space(&space)?;
-    caller.require(&space, Role::Writer)?;
     let kinds = match body.kind {
         None => Vec::new(),
         Some(Kinds::One(k)) => k.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_string).collect(),
@@ -456,20 +443,18 @@ pub async fn put_subscription(
 
 pub async fn get_subscription(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, name)): Path<(String, String)>,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Reader)?;
     let status = state.engine.get_subscription(&space, &name).await?;
     Ok(ok(StatusCode::OK, SubscriptionView::from(&status)))
 }
 
 pub async fn list_subscriptions(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path(space): Path<String>,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Reader)?;
     let subs = state.engine.list_subscriptions(&space).await?;
     let subs: Vec<SubscriptionView> = subs.iter().map(SubscriptionView::from).collect();
     Ok(ok(StatusCode::OK, json!({ "subscriptions": subs })))
@@ -477,10 +462,9 @@ pub async fn list_subscriptions(
 
 pub async fn delete_subscription(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, name)): Path<(String, String)>,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Writer)?;
     state.engine.delete_subscription(&space, &name).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -495,12 +479,11 @@ pub struct PullQuery {
 
 pub async fn pull(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, name)): Path<(String, String)>,
     Query(q): Query<PullQuery>,
 ) -> Result<Response> {
     // Pulling changes the subscription (leases), so it needs a writer.
-    caller.require(&parse_space(&space)?, Role::Writer)?;
     let lease = q.lease.as_deref().map(|t| parse_duration("lease", t)).transpose()?;
     let wait = q.wait.as_deref().map(|t| parse_duration("wait", t)).transpose()?;
     let deliveries = state.engine.pull(&space, &name, q.max.unwrap_or(10), lease, wait).await?;
@@ -526,11 +509,10 @@ fn seqs(v: Vec<u64>) -> Vec<Seq> {
 
 pub async fn ack(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, name)): Path<(String, String)>,
     Json(body): Json<SeqsBody>,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Writer)?;
     let settled = state.engine.ack(&space, &name, seqs(body.seqs)).await?;
     // 200 even when nothing was pending: an ack retried after a lost answer finds its records
     // acked already, and must not fail. The answer says which were not pending.
@@ -560,11 +542,10 @@ pub struct NackBody {
 
 pub async fn nack(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, name)): Path<(String, String)>,
     Json(body): Json<NackBody>,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Writer)?;
     let leases = body.leases.into_iter().map(|l| (Seq(l.seq), l.deliveries)).collect();
     let settled = state.engine.nack(&space, &name, leases).await?;
     let leases = |leases: &[(Seq, u32)]| {
@@ -589,11 +570,10 @@ pub struct DeadLetterQuery {
 
 pub async fn dead_letters(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, name)): Path<(String, String)>,
     Query(q): Query<DeadLetterQuery>,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Reader)?;
     let limit = page_limit(q.limit, DEFAULT_LIMIT)?;
     let letters = state.engine.dead_letters(&space, &name, Seq(q.after.unwrap_or(0)), limit).await?;
     let next_cursor = (letters.len() == limit as usize).then(|| letters.last().map(|d| d.seq.0)).flatten();
@@ -613,24 +593,22 @@ fn optional_seqs(headers: &HeaderMap, body: &[u8]) -> Result<Option<Vec<Seq>>> {
 
 pub async fn redrive(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, name)): Path<(String, String)>,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Writer)?;
     let n = state.engine.redrive(&space, &name, optional_seqs(&headers, &body)?).await?;
     Ok(ok(StatusCode::OK, json!({ "redriven": n })))
 }
 
 pub async fn discard_dead_letters(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    _: Caller,
     Path((space, name)): Path<(String, String)>,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response> {
-    caller.require(&parse_space(&space)?, Role::Writer)?;
     let n = state.engine.discard_dead_letters(&space, &name, optional_seqs(&headers, &body)?).await?;
     Ok(ok(StatusCode::OK, json!({ "discarded": n })))
 }

@@ -205,6 +205,9 @@ pub struct TokenView<'a> {
     spaces: Vec<String>,
     created_at: String,
     revoked_at: Option<String>,
+    principal: Option<&'a str>,
+    expires_at: Option<String>,
+    session: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     token: Option<&'a str>,
 }
@@ -219,6 +222,9 @@ impl<'a> TokenView<'a> {
             spaces: t.spaces.to_names(),
             created_at: t.created_at.to_rfc3339(),
             revoked_at: t.revoked_at.map(|r| r.to_rfc3339()),
+            principal: t.principal.as_deref(),
+            expires_at: t.expires_at.map(|r| r.to_rfc3339()),
+            session: t.session,
             token: secret,
         }
     }

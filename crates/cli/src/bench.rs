@@ -47,6 +47,10 @@ pub enum BenchKind {
     /// accepted webhooks per second, accept latency and the time to fire them all. With
     /// --schedules N, report how late N every-second schedules fire.
     Webhooks(crate::bench_webhooks::WebhooksBenchArgs),
+    /// Create a user, then sign it in many times from a few clients; report sign-ins per second
+    /// and their latency (argon2id with the server's parameters). Needs a token that may create
+    /// users (a grant on `*`).
+    SignIn(SignInArgs),
     /// Seed a space with 100,000 instances and 10,000 runs (once), then fetch each console
     /// page many times with a session cookie; report each page's p50 and p99 and the size of
     /// the console's assets. Needs --token.
@@ -87,6 +91,11 @@ pub struct EventsArgs {
     /// same server to see what expressions cost.
     #[arg(long)]
     pub expressions: bool,
+    /// Also apply the events as a service account holding this many grants (the one that
+    /// allows them last, after N-1 on other spaces' patterns), right after the run with the
+    /// given token, and print both runs and their ratio: what authorising through grants costs.
+    #[arg(long, value_name = "N")]
+    pub grants: Option<usize>,
 }
 
 /// How `bench events` sends events.
@@ -166,7 +175,77 @@ pub async fn run(args: BenchArgs, target: &ClientBuilder, token: Option<&str>) -
         BenchKind::Flow(a) => crate::bench_flow::flow(a, target, token).await,
         BenchKind::Webhooks(a) => crate::bench_webhooks::webhooks(a, target, token).await,
         BenchKind::Console(a) => crate::bench_console::console(a, target, token).await,
+        BenchKind::SignIn(a) => sign_in(a, target).await,
     }
+}
+
+/// Arguments of `switchyard bench sign-in`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SignInArgs {
+    /// Concurrent clients, each with one sign-in in flight.
+    #[arg(long, default_value_t = 4)]
+    pub clients: usize,
+    /// Sign-ins in total.
+    #[arg(long, default_value_t = 200)]
+    pub sign_ins: usize,
+}
+
+/// A suffix no earlier run used: the time in nanoseconds.
+fn unique_suffix() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+}
+
+/// Runs `switchyard bench sign-in`.
+async fn sign_in(args: SignInArgs, target: &ClientBuilder) -> anyhow::Result<()> {
+    if args.clients == 0 || args.sign_ins == 0 {
+        bail!("--clients and --sign-ins must both be at least 1");
+    }
+    const PASSWORD: &str = "bench password, long enough";
+    let client = target.build()?;
+    let name = format!("bench-user-{}", unique_suffix());
+    let created = client.create_principal("user", &name, Some(PASSWORD), &[]).await?;
+    let id = created["id"].as_str().context("the user's id")?.to_string();
+    let anonymous = target.clone().token(None).build()?;
+    eprintln!("signing in {} times with {} clients…", args.sign_ins, args.clients);
+    let started = Instant::now();
+    let mut workers = tokio::task::JoinSet::new();
+    for c in 0..args.clients {
+        let (client, name, clients, total) = (anonymous.clone(), name.clone(), args.clients, args.sign_ins);
+        workers.spawn(async move {
+            let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds");
+            let mut sessions = Vec::new();
+            let mut k = c;
+            while k < total {
+                let t = Instant::now();
+                let session = client.sign_in(&name, PASSWORD).await?;
+                let _ = hist.record(t.elapsed().as_micros() as u64);
+                sessions.push(session["token"].as_str().unwrap_or_default().to_string());
+                k += clients;
+            }
+            anyhow::Ok((hist, sessions))
+        });
+    }
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    while let Some(r) = workers.join_next().await {
+        let (h, _) = r??;
+        hist.add(h)?;
+    }
+    let elapsed = started.elapsed();
+    // The user and its sessions go: a benchmark leaves no way in behind.
+    client.delete_principal(&id).await?;
+    crate::output::outln!(
+        "bench sign-in: {} sign-ins, {} clients, argon2id m=19456 KiB t=2 p=1",
+        args.sign_ins,
+        args.clients
+    )?;
+    crate::output::outln!("  throughput  {:.1} sign-ins/s", hist.len() as f64 / elapsed.as_secs_f64())?;
+    crate::output::outln!(
+        "  latency     p50 {}  p99 {}  max {}",
+        fmt_us(hist.value_at_quantile(0.50)),
+        fmt_us(hist.value_at_quantile(0.99)),
+        fmt_us(hist.max()),
+    )?;
+    Ok(())
 }
 
 async fn events(args: EventsArgs, target: &ClientBuilder) -> anyhow::Result<()> {
@@ -185,6 +264,58 @@ async fn events(args: EventsArgs, target: &ClientBuilder) -> anyhow::Result<()> 
     let machine = if args.expressions { BenchMachine::WithExpressions } else { BenchMachine::Plain };
     let ids = std::sync::Arc::new(create_instances(&client, &args.space, machine, args.instances, args.clients).await?);
 
+    let mut runs = vec![("the given token".to_string(), target.clone())];
+    if let Some(n) = args.grants {
+        if n == 0 {
+            bail!("--grants must be at least 1");
+        }
+        let token = grants_token(&client, &args.space, n).await?;
+        runs.push((format!("a service account with {n} grants"), target.clone().token(Some(token))));
+    }
+    let mut throughputs = Vec::with_capacity(runs.len());
+    for (who, target) in &runs {
+        let throughput = events_phase(&args, target, machine, ids.clone(), in_flight, who).await?;
+        throughputs.push(throughput);
+    }
+    if let [plain, granted] = throughputs[..] {
+        crate::output::outln!(
+            "bench events: with {} grants, {:.1}% of the given token's throughput",
+            args.grants.unwrap_or(0),
+            granted * 100.0 / plain.max(f64::MIN_POSITIVE)
+        )?;
+    }
+    Ok(())
+}
+
+/// A service account with `n` grants of `space-writer`: n-1 on patterns of other spaces, then
+/// the one on `space` (an authorisation looks at every grant before the one that allows it), and
+/// a token of it.
+async fn grants_token(client: &Client, space: &str, n: usize) -> anyhow::Result<String> {
+    let mut grants: Vec<(String, String)> =
+        (1..n).map(|i| ("space-writer".to_string(), format!("bench-other-{i}:orders:*"))).collect();
+    grants.push(("space-writer".to_string(), format!("{space}:*")));
+    let name = format!("bench-grants-{}", unique_suffix());
+    let created = client.create_principal("service", &name, None, &grants).await?;
+    let id = created["id"].as_str().context("the principal's id")?.to_string();
+    let body = switchyard_client::CreateToken {
+        name: name.clone(),
+        role: switchyard_client::Role::Admin,
+        spaces: vec!["*".into()],
+        principal: Some(id),
+    };
+    Ok(client.create_token(&body).await?.token)
+}
+
+/// Applies the events once with `target`'s token; prints the run and answers its events/s.
+async fn events_phase(
+    args: &EventsArgs,
+    target: &ClientBuilder,
+    machine: BenchMachine,
+    ids: std::sync::Arc<Vec<String>>,
+    in_flight: usize,
+    who: &str,
+) -> anyhow::Result<f64> {
+    let client = target.build()?;
     let mut nodes = vec![client.clone()];
     for server in &args.extra_servers {
         nodes.push(target.clone().server(server).build()?);
@@ -243,7 +374,7 @@ async fn events(args: EventsArgs, target: &ClientBuilder) -> anyhow::Result<()> 
         Transport::Grpc => format!("gRPC, {in_flight} in flight per stream"),
     };
     crate::output::outln!(
-        "bench events: {} clients ({transport}), {} instances, {} events, {} node(s), machine {}",
+        "bench events ({who}): {} clients ({transport}), {} instances, {} events, {} node(s), machine {}",
         args.clients,
         args.instances,
         args.events,
@@ -279,7 +410,7 @@ async fn events(args: EventsArgs, target: &ClientBuilder) -> anyhow::Result<()> 
     if errors > 0 {
         bail!("{errors} requests failed");
     }
-    Ok(())
+    Ok(ok as f64 / elapsed.as_secs_f64())
 }
 
 /// Which events one gRPC stream sends: `first`, `first + step`, … below `total`, with at most

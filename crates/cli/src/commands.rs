@@ -230,6 +230,10 @@ pub enum TokenCommand {
         /// A space to grant, repeatable; '*' for all [default: the current --space].
         #[arg(long = "grant", value_name = "SPACE")]
         grants: Vec<String>,
+        /// The user or service account it belongs to: it then acts with that principal's
+        /// grants, narrowed to --role on the spaces granted.
+        #[arg(long, value_name = "ID")]
+        principal: Option<String>,
     },
     /// Lists tokens (without secrets).
     #[command(visible_alias = "ls")]
@@ -575,9 +579,9 @@ pub async fn space(cmd: SpaceCommand, client: &Client, settings: &Settings) -> a
 pub async fn token(cmd: TokenCommand, client: &Client, settings: &Settings) -> anyhow::Result<()> {
     let out = settings.output;
     match cmd {
-        TokenCommand::Create { name, role, grants } => {
+        TokenCommand::Create { name, role, grants, principal } => {
             let spaces = if grants.is_empty() { vec![settings.space.clone()] } else { grants };
-            let created = client.create_token(&CreateToken { name, role: role.into(), spaces }).await?;
+            let created = client.create_token(&CreateToken { name, role: role.into(), spaces, principal }).await?;
             output::print(out, &created, |t: &CreatedToken| {
                 let mut text = fields(&[
                     ("token", t.token.clone()),

@@ -4,6 +4,7 @@
 //! failed); 2 the command was called wrongly (arguments, JSON arguments, addresses, config).
 //! Errors go to stderr as text, or under `--output json|jsonl` as one JSON object (`report`).
 
+mod access;
 mod address;
 mod apply;
 mod bench;
@@ -104,6 +105,20 @@ enum ClientCommand {
     /// Creates, lists and revokes access tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Signs in and out, shows who the token stands for, changes the password.
+    #[command(subcommand)]
+    Auth(access::AuthCommand),
+    /// Creates, lists and deletes users and service accounts; resets passwords.
+    #[command(subcommand)]
+    User(access::UserCommand),
+    /// Grants roles on address patterns; lists and deletes grants.
+    #[command(subcommand)]
+    Grant(access::GrantCommand),
+    /// Lists roles; stores and deletes custom ones.
+    #[command(subcommand)]
+    Role(access::RoleCommand),
+    /// Prints the audit records: sign-ins, tokens, principals, grants and roles, with who acted.
+    Audit(access::AuditArgs),
     /// Follows the event log as it is written (with --from, replays first).
     Watch(commands::WatchArgs),
     /// Publishes a message to a topic.
@@ -343,6 +358,11 @@ async fn run_client_command(command: ClientCommand, client: &Client, settings: &
         ClientCommand::Event(cmd) => commands::event(cmd, client, settings).await,
         ClientCommand::Space(cmd) => commands::space(cmd, client, settings).await,
         ClientCommand::Token(cmd) => commands::token(cmd, client, settings).await,
+        ClientCommand::Auth(cmd) => access::auth(cmd, client, settings).await,
+        ClientCommand::User(cmd) => access::user(cmd, client, settings).await,
+        ClientCommand::Grant(cmd) => access::grant(cmd, client, settings).await,
+        ClientCommand::Role(cmd) => access::role(cmd, client, settings).await,
+        ClientCommand::Audit(args) => access::audit(args, client, settings).await,
         ClientCommand::Watch(args) => commands::watch(args, client, settings).await,
         ClientCommand::Publish(args) => commands::publish(args, client, settings).await,
         ClientCommand::Kv(cmd) => streams::kv(cmd, client, settings).await,

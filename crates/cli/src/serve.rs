@@ -94,6 +94,10 @@ pub struct ServeArgs {
     /// token and sees what that token may see).
     #[arg(long, env = "SWITCHYARD_NO_CONSOLE")]
     pub no_console: bool,
+    /// How long a user's sign-in session lasts (e.g. 12h, 30m); it cannot be extended, only
+    /// ended earlier (sign-out, password change, deletion).
+    #[arg(long, env = "SWITCHYARD_SESSION_TTL", default_value = "12h", value_parser = parse_session_ttl)]
+    pub session_ttl: Duration,
     /// How long idempotency keys are remembered (e.g. 24h, 30m).
     #[arg(long, env = "SWITCHYARD_IDEMPOTENCY_RETENTION", default_value = "24h", value_parser = humantime::parse_duration)]
     pub idempotency_retention: Duration,
@@ -224,6 +228,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         log_retention_bytes: (args.log_retention_bytes > 0).then_some(args.log_retention_bytes),
         max_context_bytes: usize::try_from(args.max_context_bytes).unwrap_or(usize::MAX),
         clock: SystemClock::shared(),
+        session_ttl: args.session_ttl,
     };
     let engine = Arc::new(Engine::new(store.clone(), config));
     if let Some(secret) = engine.bootstrap_admin_token(&args.data_dir).await? {
@@ -468,4 +473,13 @@ pub(crate) fn parse_bytes(text: &str) -> Result<u64, String> {
         other => return Err(format!("unknown size unit \"{other}\" (use B, KB, MB, GB, KiB, MiB or GiB)")),
     };
     number.checked_mul(multiplier).ok_or_else(|| format!("\"{text}\" is too large"))
+}
+
+/// A session's length: at least a second, at most a year.
+fn parse_session_ttl(text: &str) -> Result<Duration, String> {
+    let ttl = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if ttl < Duration::from_secs(1) || ttl > Duration::from_secs(366 * 24 * 3600) {
+        return Err(format!("{text} is not between 1s and 366d"));
+    }
+    Ok(ttl)
 }

@@ -15,7 +15,7 @@ use support::net::non_loopback_ipv4;
 use support::{TestServer, listening_url};
 use switchyard_api::RULES;
 use switchyard_api::access::{Access, Verb};
-use switchyard_model::Role;
+use switchyard_model::Level;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const MACHINE_YAML: &str = "name: order\ninitial: pending\nstates:\n  pending: {}\n  done: { final: true }\n\
@@ -163,18 +163,23 @@ async fn every_rule_of_the_table_is_enforced_at_the_door() {
         match rule.access {
             Access::Open | Access::Metrics => continue,
             Access::Token => {}
-            Access::Role(role) => {
-                // A token below the role is refused whatever the body says.
-                if role > Role::Reader {
+            Access::Somewhere(permission) | Access::System(permission) => {
+                // A token without the permission is refused whatever the body says; what
+                // belongs to the system is refused to a space's admin too.
+                if permission.level > Level::Read {
                     let a = send(&server.url, method.clone(), &path, Some(&acme_reader), body()).await;
                     assert_eq!(a.status, StatusCode::FORBIDDEN, "{method} {path}: {}", a.body);
                 }
+                if matches!(rule.access, Access::System(_)) {
+                    let a = send(&server.url, method.clone(), &path, Some(&beta_admin), body()).await;
+                    assert_eq!(a.status, StatusCode::FORBIDDEN, "{method} {path}: {}", a.body);
+                }
             }
-            Access::Space(role) => {
-                // An admin of another space is refused, and so is a reader where a writer is needed.
+            Access::Space(permission) => {
+                // An admin of another space is refused, and so is a reader where more is needed.
                 let a = send(&server.url, method.clone(), &path, Some(&beta_admin), body()).await;
                 assert_eq!((a.status, a.code()), (StatusCode::FORBIDDEN, "forbidden"), "{method} {path}: {}", a.body);
-                if role > Role::Reader {
+                if permission.level > Level::Read {
                     let a = send(&server.url, method.clone(), &path, Some(&acme_reader), body()).await;
                     assert_eq!(a.status, StatusCode::FORBIDDEN, "{method} {path}: {}", a.body);
                 }

@@ -113,13 +113,7 @@ async fn sign_in(client: &Client, server: &TestServer, token: &str) {
     client.goto(&format!("{}/console", server.url)).await.expect("open the console");
     let field = client.wait().at_most(PATIENCE).for_element(Locator::Css("#token")).await.expect("the sign-in form");
     field.send_keys(token).await.expect("type the token");
-    client
-        .find(Locator::Css("main.sign-in button[type=submit]"))
-        .await
-        .expect("sign-in button")
-        .click()
-        .await
-        .expect("sign in");
+    client.find(Locator::Css("#token-sign-in")).await.expect("sign-in button").click().await.expect("sign in");
     client.wait().at_most(PATIENCE).for_element(Locator::Css("main#main h1")).await.expect("the home page");
 }
 
@@ -517,6 +511,52 @@ async fn posts_without_the_session_or_its_csrf_token_are_refused_and_change_noth
         .expect("page");
     assert_eq!(answer.status(), StatusCode::SEE_OTHER, "a revoked token's session goes to sign-in");
     assert!(answer.headers()["location"].to_str().expect("location").starts_with("/console/sign-in"));
+
+    // A user signs in with a name and password: the cookie holds an API session, which signing
+    // out of the console ends.
+    let user = json!({ "kind": "user", "name": "bob", "password": "correct horse battery",
+        "grants": [{ "role": "space-reader", "pattern": "acme:*" }] });
+    let (status, body) = http.post("/v1/principals", user).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let sign_in = |password: &'static str| {
+        client
+            .post(format!("{}/console/sign-in", server.url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("name=bob&password={}&next=/console/s/acme", url_encode(password)))
+            .send()
+    };
+    let answer = sign_in("not his password").await.expect("sign in");
+    assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+    assert!(answer.headers().get("set-cookie").is_none());
+    assert!(answer.text().await.expect("page").contains("the name or the password is wrong"));
+    let answer = sign_in("correct horse battery").await.expect("sign in");
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    let set = answer.headers()["set-cookie"].to_str().expect("cookie").to_owned();
+    let session = set.trim_start_matches("switchyard_console=").split(';').next().expect("value").to_owned();
+    let (status, me) = Http::with_token(&server, Some(&session)).get("/v1/auth/me").await;
+    assert_eq!((status, &me["name"], &me["session"]), (StatusCode::OK, &json!("bob"), &json!(true)), "{me}");
+    let page = client
+        .get(format!("{}/console/s/acme", server.url))
+        .header("cookie", cookie(&session))
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.expect("html");
+    let csrf =
+        html.split("name=\"csrf\" value=\"").nth(1).and_then(|s| s.split('"').next()).expect("a CSRF field").to_owned();
+    let answer = client
+        .post(format!("{}/console/sign-out", server.url))
+        .header("cookie", cookie(&session))
+        .header("sec-fetch-site", "same-origin")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={csrf}"))
+        .send()
+        .await
+        .expect("sign out");
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    let (status, _) = Http::with_token(&server, Some(&session)).get("/v1/auth/me").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "signing out of the console ended the API session");
 }
 
 #[tokio::test]

@@ -469,7 +469,12 @@ async fn every_call_is_authorised_like_its_http_route() {
     setup(&grpc, 1).await;
     let token = |role: Role, spaces: &[&str]| {
         let admin = admin.clone();
-        let body = CreateToken { name: "t".into(), role, spaces: spaces.iter().map(|s| s.to_string()).collect() };
+        let body = CreateToken {
+            name: "t".into(),
+            role,
+            spaces: spaces.iter().map(|s| s.to_string()).collect(),
+            principal: None,
+        };
         async move { admin.create_token(&body).await.expect("token").token }
     };
     let reader = token(Role::Reader, &["acme"]).await;

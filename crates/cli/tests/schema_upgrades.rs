@@ -31,6 +31,8 @@
 //! | `sqlite-v11`  | 825bcc3        | SQLite 11    | as `sqlite-v10` (the log indexed by address row by row, before `event_addresses`) |
 //! | `sqlite-v12`  | c7f635d        | SQLite 12    | as `sqlite-v11` (`event_addresses`; before instances were indexed by status) |
 //! | `postgres-v10`| c7f635d        | PostgreSQL 10| as `sqlite-v12`                                 |
+//! | `sqlite-v13`  | 1d8bda5        | SQLite 13    | as `sqlite-v12` (instances by status; before principals, grants and roles) |
+//! | `postgres-v11`| 1d8bda5        | PostgreSQL 11| as `sqlite-v13`                                 |
 //!
 //! Each commit is the last one before the next migration that compiles. To make a fixture again:
 //!
@@ -56,8 +58,8 @@ use switchyard_client::{Client, FunctionSettings, InvokeOptions, PullOptions, Wa
 use switchyard_testkit::{PATIENCE, TestDatabase, example_function_bytes, wait_for, within};
 
 /// The schema versions today's binary writes.
-const SQLITE_SCHEMA: &str = "13";
-const POSTGRES_SCHEMA: &str = "11";
+const SQLITE_SCHEMA: &str = "14";
+const POSTGRES_SCHEMA: &str = "12";
 
 /// Retention far beyond the fixtures' age: the records they hold were written on the day the
 /// fixture was made, and the defaults (7 days of log, 24 h of idempotency keys) would trim them
@@ -732,6 +734,23 @@ async fn writes_work_afterwards(up: &Upgraded) {
         .map(|c| c["roots"].as_u64().unwrap_or(0) + c["children"].as_u64().unwrap_or(0))
         .sum();
     assert_eq!(counted as usize, listed["instances"].as_array().map_or(0, Vec::len), "{stats}");
+    // The old store's tokens work with the grants their role and spaces stand for, beside users
+    // and grants, which the old schema had no table for.
+    let user = json!({ "kind": "user", "name": "alice", "password": "correct horse battery",
+        "grants": [{ "role": "space-reader", "pattern": "acme:order:*" }] });
+    let (status, body) = http.post("/v1/principals", user).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let anonymous = Http::with_token(&up.server, None);
+    let sign_in = json!({ "name": "alice", "password": "correct horse battery" });
+    let (status, session) = anonymous.post("/v1/auth/sign-in", sign_in).await;
+    assert_eq!(status, StatusCode::CREATED, "{session}");
+    let alice = Http::with_token(&up.server, session["token"].as_str());
+    let (status, body) = alice.get("/v1/spaces/acme/machines/order/instances/o-2").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = alice.get("/v1/spaces/acme/kv").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, audit) = http.get("/v1/audit?kind=audit.sign_in").await;
+    assert_eq!((status, audit["records"].as_array().map(Vec::len)), (StatusCode::OK, Some(1)), "{audit}");
     let published = client
         .publish(
             "acme",
@@ -936,6 +955,13 @@ async fn sqlite_v12_store_opens_reads_and_writes() {
     assert_eq!(sqlite_schema(&mut up), SQLITE_SCHEMA);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_v13_store_opens_reads_and_writes() {
+    let mut up = Upgraded::sqlite("sqlite-v13");
+    upgrade(&up).await;
+    assert_eq!(sqlite_schema(&mut up), SQLITE_SCHEMA);
+}
+
 async fn postgres_upgrade(fixture: &str) {
     let db = tokio::task::spawn_blocking(TestDatabase::create).await.expect("database");
     let up = Upgraded::postgres(fixture, &db);
@@ -994,6 +1020,11 @@ async fn postgres_v9_store_opens_reads_and_writes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_v10_store_opens_reads_and_writes() {
     postgres_upgrade("postgres-v10").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_v11_store_opens_reads_and_writes() {
+    postgres_upgrade("postgres-v11").await;
 }
 
 #[test]

@@ -63,7 +63,7 @@ async fn deleting_a_space_removes_its_data_and_functions_and_nothing_else() {
     }
 
     // A writer of the space may not delete it; an admin granted only that space may.
-    let token = |role| CreateToken { name: "acme".into(), role, spaces: vec!["acme".into()] };
+    let token = |role| CreateToken { name: "acme".into(), role, spaces: vec!["acme".into()], principal: None };
     let writer = client.create_token(&token(Role::Writer)).await.expect("writer token").token;
     let admin = client.create_token(&token(Role::Admin)).await.expect("admin token").token;
     let refused = run(server.cli().env("SWITCHYARD_TOKEN", &writer), &["space", "delete", "acme", "--yes"]).exits(1);

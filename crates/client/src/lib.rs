@@ -11,6 +11,7 @@
 //! must chain to a root the platform trusts (the operating system's store, through
 //! `rustls-platform-verifier`) or to a CA added with [`ClientBuilder::ca_cert_file`].
 
+mod access;
 mod config;
 mod endpoints;
 mod env;
@@ -621,9 +622,13 @@ mod tests {
         assert_eq!(body, json!({"event": "pay"}));
         let body = serde_json::to_value(CreateInstance { id: Some("o-1".into()), ..Default::default() }).unwrap();
         assert_eq!(body, json!({"id": "o-1"}));
-        let body =
-            serde_json::to_value(CreateToken { name: "ci".into(), role: Role::Reader, spaces: vec!["acme".into()] })
-                .unwrap();
+        let body = serde_json::to_value(CreateToken {
+            name: "ci".into(),
+            role: Role::Reader,
+            spaces: vec!["acme".into()],
+            principal: None,
+        })
+        .unwrap();
         assert_eq!(body, json!({"name": "ci", "role": "reader", "spaces": ["acme"]}));
     }
 }

@@ -339,6 +339,10 @@ pub struct CreateToken {
     pub role: Role,
     /// Granted spaces, or `["*"]` for all.
     pub spaces: Vec<String>,
+    /// The user or service account it belongs to (it then acts with its grants, narrowed to
+    /// `role` on `spaces`); none for a standalone token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
 }
 
 /// Reply to `POST /v1/tokens`: the only time the secret is shown.

@@ -226,20 +226,30 @@ fn sign_in_form(status: StatusCode, next: &str, error: Option<&str>) -> Response
         main.sign-in {
             h1 { "Switchyard" }
             form method="post" action="/console/sign-in" {
-                label for="token" { "Token" }
-                input #token type="password" name="token" autocomplete="current-password" required autofocus;
+                label for="name" { "Name" }
+                input #name type="text" name="name" autocomplete="username" required autofocus;
+                label for="password" { "Password" }
+                input #password type="password" name="password" autocomplete="current-password" required;
                 input type="hidden" name="next" value=(next);
                 @if let Some(error) = error { p.error role="alert" { (error) } }
                 button type="submit" { "Sign in" }
             }
+            form method="post" action="/console/sign-in" {
+                label for="token" { "Or a token" }
+                input #token type="password" name="token" autocomplete="off" required;
+                input type="hidden" name="next" value=(next);
+                button #token-sign-in type="submit" { "Sign in with the token" }
+            }
             p.hint { "The admin token is in the data directory's " code { "admin.token" } "; "
-                code { "switchyard token create" } " makes one scoped to spaces." }
+                code { "switchyard user create" } " makes a user, " code { "switchyard token create" }
+                " a token scoped to spaces." }
         }
     };
     (status, layout::bare("Sign in", body)).into_response()
 }
 
-/// Signs in: checks the token against the API, then sets the session cookie.
+/// Signs in with a user's name and password (a session of the API's, which ends on its own),
+/// or with a token; checks it against the API, then sets the session cookie.
 pub async fn sign_in(
     State(state): State<ConsoleState>,
     uri: axum::http::Uri,
@@ -250,10 +260,19 @@ pub async fn sign_in(
         return refused(StatusCode::FORBIDDEN, "This sign-in came from another site.");
     }
     let fields = crate::forms::parse_fields(&body);
-    let field = |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.trim().to_owned());
+    let field = |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.to_owned());
     let next = field("next");
     let next = local_next(next.as_deref()).to_owned();
-    let token = field("token").unwrap_or_default();
+    let token = match (field("name"), field("password")) {
+        (Some(name), Some(password)) => {
+            let credentials = serde_json::json!({ "name": name.trim(), "password": password });
+            match state.api.post("", "/v1/auth/sign-in", &credentials).await {
+                Ok(session) => session["token"].as_str().unwrap_or_default().to_owned(),
+                Err(failure) => return sign_in_form(failure.status, &next, Some(&failure.message)),
+            }
+        }
+        _ => field("token").map(|t| t.trim().to_owned()).unwrap_or_default(),
+    };
     if !cookie_safe(&token) {
         return sign_in_form(StatusCode::UNAUTHORIZED, &next, Some("That is not a Switchyard token."));
     }
@@ -270,8 +289,15 @@ pub async fn sign_in(
     }
 }
 
-/// Signs out: the cookie is cleared.
+/// Signs out: the cookie is cleared, and a user's session ends at the API too (a token the
+/// console was given is left alone: it may be in use elsewhere).
 pub async fn sign_out(State(state): State<ConsoleState>, headers: HeaderMap, _form: Form) -> Response {
+    if let Some(token) = cookie_token(&headers)
+        && let Ok(me) = state.api.get(&token, "/v1/auth/me").await
+        && me["session"].as_bool() == Some(true)
+    {
+        let _ = state.api.post(&token, "/v1/auth/sign-out", &serde_json::Value::Null).await;
+    }
     let mut response = Redirect::to("/console/sign-in").into_response();
     response.headers_mut().insert(header::SET_COOKIE, session_cookie(&state, &headers, "", Some(0)));
     response

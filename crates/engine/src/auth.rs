@@ -1,7 +1,7 @@
-//! Tokens: minting, hashing, authenticating, and what a principal may do.
+//! Tokens: minting, hashing, and the cache of authenticated ones.
 //!
 //! Secrets are never stored: only their SHA-256 digest. Authenticated tokens are cached for
-//! [`TOKEN_CACHE_TTL`] so a request does not read the store; a revoke through this engine
+//! [`TOKEN_CACHE_TTL`] so a request does not read the store; a change through this engine
 //! evicts at once, one through another node sharing the store takes effect within the TTL.
 
 use std::collections::HashMap;
@@ -12,54 +12,11 @@ use std::time::{Duration, Instant};
 
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use switchyard_model::SpaceName;
-use switchyard_model::{Role, SpaceGrant, TokenRecord};
 
-use crate::EngineError;
+use crate::access::Principal;
 
 /// How long an authenticated token is trusted without asking the store again.
 pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(5);
-
-/// Who is calling: an authenticated, unrevoked token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    /// The token's id.
-    pub token_id: String,
-    /// The token's name.
-    pub name: String,
-    /// Its role.
-    pub role: Role,
-    /// Its spaces.
-    pub spaces: SpaceGrant,
-}
-
-impl Principal {
-    /// Ok when this principal may act with `role` in `space`.
-    pub fn require(&self, space: &SpaceName, role: Role) -> Result<(), EngineError> {
-        if !self.spaces.allows(space) {
-            return Err(EngineError::Forbidden(format!("this token is not granted space \"{space}\"")));
-        }
-        self.require_role(role)
-    }
-
-    /// Ok when this principal's role is at least `role`.
-    pub fn require_role(&self, role: Role) -> Result<(), EngineError> {
-        if self.role < role {
-            return Err(EngineError::Forbidden(format!(
-                "this token's role is {}; this needs {}",
-                self.role.as_str(),
-                role.as_str()
-            )));
-        }
-        Ok(())
-    }
-}
-
-impl From<&TokenRecord> for Principal {
-    fn from(t: &TokenRecord) -> Self {
-        Principal { token_id: t.id.clone(), name: t.name.clone(), role: t.role, spaces: t.spaces.clone() }
-    }
-}
 
 /// Hex SHA-256 of a secret, as stored.
 pub fn hash_secret(secret: &str) -> String {
@@ -113,5 +70,19 @@ impl TokenCache {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         self.generation.fetch_add(1, Ordering::AcqRel);
         entries.retain(|_, (p, _)| p.token_id != token_id);
+    }
+
+    /// Evicts every token of a principal (its grants changed).
+    pub fn evict_principal(&self, principal: &str) {
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.retain(|_, (p, _)| p.id != principal);
+    }
+
+    /// Evicts everything (a role changed).
+    pub fn evict_all(&self) {
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.clear();
     }
 }

@@ -137,6 +137,10 @@ error_codes! {
     WebhookUnverified = "webhook_unverified",
     /// Over a rate limit; retry later.
     RateLimited = "rate_limited",
+    /// The sign-in name or password is wrong.
+    InvalidCredentials = "invalid_credentials",
+    /// Sign-in is locked after repeated failures; `Retry-After` says for how long.
+    SignInLocked = "sign_in_locked",
     /// No such outbound webhook endpoint.
     EndpointNotFound = "endpoint_not_found",
 }
@@ -264,6 +268,21 @@ pub enum EngineError {
     /// Over a rate limit.
     #[error("{0}")]
     RateLimited(String),
+    /// No such principal, grant or role.
+    #[error("{0}")]
+    NotFound(String),
+    /// A sign-in name or password is wrong (which one is not said).
+    #[error("the name or the password is wrong")]
+    InvalidCredentials,
+    /// Sign-in is locked after repeated failures.
+    #[error("sign-in is locked after repeated failures; try again in {} s", retry_after_ms.div_ceil(1000))]
+    SignInLocked {
+        /// For how long, in milliseconds.
+        retry_after_ms: u64,
+    },
+    /// A bug in the engine or a failure beneath it.
+    #[error("{0}")]
+    Internal(String),
     /// Writing the admin token file failed.
     #[error("cannot write the admin token to {path}: {message}")]
     AdminTokenFile {
@@ -302,6 +321,10 @@ impl EngineError {
             EngineError::TriggerPaused(_) => ErrorCode::TriggerPaused,
             EngineError::WebhookUnverified(_) => ErrorCode::WebhookUnverified,
             EngineError::RateLimited(_) => ErrorCode::RateLimited,
+            EngineError::NotFound(_) => ErrorCode::NotFound,
+            EngineError::InvalidCredentials => ErrorCode::InvalidCredentials,
+            EngineError::SignInLocked { .. } => ErrorCode::SignInLocked,
+            EngineError::Internal(_) => ErrorCode::Internal,
         }
     }
 
@@ -315,6 +338,7 @@ impl EngineError {
             EngineError::Definition(DefinitionError::Invalid(errors)) => json!({ "errors": errors }),
             EngineError::Store(e) => store_details(e),
             EngineError::SeqExpired { oldest } => json!({ "oldest_seq": oldest.0 }),
+            EngineError::SignInLocked { retry_after_ms } => json!({ "retry_after_s": retry_after_ms.div_ceil(1000) }),
             EngineError::JsonLimit { what, source } => json_limit_details(Some(what), source),
             EngineError::BatchFailed { index, source } => json!({
                 "index": index,
@@ -352,7 +376,13 @@ fn store_code(e: &StoreError) -> ErrorCode {
         StoreError::Transition(TransitionError::ContextLimit(limit)) => json_limit_code(limit),
         StoreError::BadDefinition { .. } => ErrorCode::MachineDefinitionInvalid,
         StoreError::Transition(_) | StoreError::InvalidContext(_) => ErrorCode::ValidationFailed,
-        StoreError::TokenNotFound { .. } => ErrorCode::NotFound,
+        StoreError::TokenNotFound { .. }
+        | StoreError::PrincipalNotFound { .. }
+        | StoreError::GrantNotFound { .. }
+        | StoreError::RoleNotFound { .. } => ErrorCode::NotFound,
+        StoreError::UserNameTaken { .. } | StoreError::GrantExists { .. } | StoreError::RoleInUse { .. } => {
+            ErrorCode::Conflict
+        }
         StoreError::SpaceNotFound { .. } => ErrorCode::SpaceNotFound,
         StoreError::KvConflict { .. } => ErrorCode::Conflict,
         StoreError::KvNotFound { .. } => ErrorCode::KeyNotFound,

@@ -13,6 +13,7 @@
 //! - The engine reads the time only from its clock ([`EngineConfig::clock`]), once per request
 //!   or operation, so one operation sees one `now` and tests can move time.
 
+pub mod access;
 pub mod auth;
 pub mod config;
 pub mod endpoints;
@@ -36,11 +37,11 @@ use sha2::{Digest, Sha256};
 use switchyard_model::{
     CompiledMachine, DefinitionFormat, Idempotency, InstanceKey, InstanceRecord, JobRecord, JsonObject, LogRecord,
     MachineRecord, MachineSummary, MachineVersion, NodeRecord, Revision, Role, Segment, Seq, SpaceDeletion, SpaceGrant,
-    SpaceName, SpaceRecord, Timestamp, TokenRecord, TransitionApplied, kinds, parse_definition,
+    SpaceName, Timestamp, TokenRecord, TransitionApplied, kinds, parse_definition,
 };
 use switchyard_store::*;
 
-pub use auth::Principal;
+pub use access::{NewPrincipal, Principal, PrincipalView, RoleView, SignedIn};
 pub use endpoints::{EndpointHealth, EndpointView};
 pub use env::{EnvValue, SecretInfo};
 pub use error::{EngineError, ErrorCode};
@@ -73,6 +74,8 @@ pub struct EngineConfig {
     pub max_context_bytes: usize,
     /// Where the engine reads the time.
     pub clock: SharedClock,
+    /// How long a sign-in session lasts.
+    pub session_ttl: Duration,
 }
 
 impl Default for EngineConfig {
@@ -83,6 +86,7 @@ impl Default for EngineConfig {
             log_retention_bytes: Some(1 << 30),
             max_context_bytes: switchyard_model::json::DEFAULT_MAX_CONTEXT_BYTES,
             clock: SystemClock::shared(),
+            session_ttl: access::DEFAULT_SESSION_TTL,
         }
     }
 }
@@ -148,6 +152,17 @@ pub enum BatchOp {
 }
 
 impl BatchOp {
+    /// The permission the operation needs and the address it acts on: what its route needs
+    /// (creating an instance acts on its machine's address, as `POST …/instances` does).
+    pub fn access(&self) -> (switchyard_model::Permission, Vec<&str>) {
+        use switchyard_model::permissions::{EVENTS_SEND, INSTANCES_WRITE};
+        match self {
+            BatchOp::CreateInstance { space, machine, .. } => (INSTANCES_WRITE, vec![space, machine]),
+            BatchOp::ApplyEvent { space, machine, instance, .. } => (EVENTS_SEND, vec![space, machine, instance]),
+            BatchOp::DeleteInstance { space, machine, instance } => (INSTANCES_WRITE, vec![space, machine, instance]),
+        }
+    }
+
     /// The space the operation writes to.
     pub fn space(&self) -> &str {
         match self {
@@ -281,6 +296,8 @@ pub struct Engine {
     store: Arc<dyn Store>,
     config: EngineConfig,
     tokens: auth::TokenCache,
+    /// Password hashes computed at once ([`access::MAX_CONCURRENT_HASHES`]).
+    password_hashes: tokio::sync::Semaphore,
     tail: std::sync::OnceLock<Arc<LogTail>>,
     functions: std::sync::OnceLock<Arc<functions::Functions>>,
     /// Retention passes (idempotency, invocations, log) completed by [`Engine::spawn_maintenance`].
@@ -309,6 +326,7 @@ impl Engine {
             store,
             config,
             tokens: auth::TokenCache::default(),
+            password_hashes: tokio::sync::Semaphore::new(access::MAX_CONCURRENT_HASHES),
             tail: std::sync::OnceLock::new(),
             functions: std::sync::OnceLock::new(),
             maintenance_passes: std::sync::atomic::AtomicU64::new(0),
@@ -829,6 +847,13 @@ impl Engine {
             .collect()
     }
 
+    /// Ok when `principal` may run `op` of a batch: what its route alone would need.
+    pub fn authorise_batch_op(&self, principal: &Principal, op: &BatchOp) -> Result<(), EngineError> {
+        parse_space(op.space())?;
+        let (permission, address) = op.access();
+        self.authorise(principal, permission, &address)
+    }
+
     /// Deletes a space and everything in it (see [`DeleteSpace`]); needs an admin token
     /// granted the space. Drops what this node caches of the space at once; other nodes sharing
     /// the store drop theirs when the `space.deleted` record reaches them through the log.
@@ -836,7 +861,7 @@ impl Engine {
     /// created anew.
     pub async fn delete_space(&self, by: &Principal, space: &str) -> Result<(SpaceDeletion, Seq), EngineError> {
         let space = parse_space(space)?;
-        by.require(&space, Role::Admin)?;
+        by.require(switchyard_model::permissions::SPACES_DELETE, &[space.as_str()])?;
         let deleted = self.execute(DeleteSpace { space: space.clone() }).await?;
         self.forget_space(&space);
         // Gives what the space took back to the file system now, as a trim does (bounded; what
@@ -854,91 +879,6 @@ impl Engine {
         if let Some(functions) = self.functions.get() {
             functions.forget_space(space);
         }
-    }
-
-    /// The spaces `principal` may see.
-    pub async fn list_spaces(&self, principal: &Principal) -> Result<Vec<SpaceRecord>, EngineError> {
-        let spaces = self.store.list_spaces().await?;
-        Ok(spaces.into_iter().filter(|s| principal.spaces.allows(&s.name)).collect())
-    }
-
-    /// The principal a bearer secret stands for.
-    pub async fn authenticate(&self, secret: &str) -> Result<Arc<Principal>, EngineError> {
-        let hash = auth::hash_secret(secret);
-        if let Some(p) = self.tokens.get(&hash) {
-            return Ok(p);
-        }
-        let generation = self.tokens.generation();
-        match self.store.find_token(&hash).await? {
-            Some(t) if t.revoked_at.is_none() => {
-                let p = Arc::new(Principal::from(&t));
-                self.tokens.insert(hash, p.clone(), generation);
-                Ok(p)
-            }
-            Some(_) => Err(EngineError::Unauthorized("this token was revoked".into())),
-            None => Err(EngineError::Unauthorized("unknown token".into())),
-        }
-    }
-
-    /// Creates a token; returns it with its secret, which is not stored and cannot be shown again.
-    pub async fn create_token(
-        &self,
-        by: &Principal,
-        name: &str,
-        role: Role,
-        spaces: &[String],
-    ) -> Result<(TokenRecord, String), EngineError> {
-        by.require_role(Role::Admin)?;
-        if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
-            return Err(EngineError::validation("name must be 1-128 characters, without control characters"));
-        }
-        if spaces.is_empty() {
-            return Err(EngineError::validation("spaces must name at least one space, or \"*\""));
-        }
-        let grant = if spaces.iter().any(|s| s == "*") {
-            SpaceGrant::All
-        } else {
-            SpaceGrant::Only(spaces.iter().map(|s| parse_space(s)).collect::<Result<_, _>>()?)
-        };
-        if !by.spaces.covers(&grant) {
-            return Err(EngineError::Forbidden("a token can only be granted spaces its creator has".into()));
-        }
-        let (secret, id) = auth::mint();
-        let record = TokenRecord {
-            id,
-            name: name.to_string(),
-            secret_hash: auth::hash_secret(&secret),
-            role,
-            spaces: grant,
-            created_at: self.now(),
-            revoked_at: None,
-        };
-        self.execute(CreateToken { token: record.clone() }).await?;
-        Ok((record, secret))
-    }
-
-    /// The tokens `by` administers (their spaces are within its own).
-    pub async fn list_tokens(&self, by: &Principal) -> Result<Vec<TokenRecord>, EngineError> {
-        by.require_role(Role::Admin)?;
-        let tokens = self.store.list_tokens().await?;
-        Ok(tokens.into_iter().filter(|t| by.spaces.covers(&t.spaces)).collect())
-    }
-
-    /// Revokes a token `by` administers.
-    pub async fn revoke_token(&self, by: &Principal, id: &str) -> Result<(), EngineError> {
-        by.require_role(Role::Admin)?;
-        let tokens = self.store.list_tokens().await?;
-        let Some(token) = tokens.iter().find(|t| t.id == id) else {
-            return Err(EngineError::TokenNotFound(id.to_string()));
-        };
-        if !by.spaces.covers(&token.spaces) {
-            return Err(EngineError::Forbidden(
-                "this token may not revoke a token with spaces it does not have".into(),
-            ));
-        }
-        self.execute(RevokeToken { id: id.to_string() }).await?;
-        self.tokens.evict_token(id);
-        Ok(())
     }
 
     /// Creates the first admin token unless one was created before: writes its secret to
@@ -979,14 +919,15 @@ impl Engine {
         let (secret, record) = admin_token_record(self.now());
         let new_id = record.id.clone();
         files.write_pending(&secret).map_err(|e| files.error(e))?;
-        self.execute(CreateToken { token: record }).await?;
+        self.execute(CreateToken { token: record, by: switchyard_model::Actor::system() }).await?;
         files.install().map_err(|e| files.error(e))?;
         let mut revoked = Vec::new();
         for token in self.store.list_tokens().await? {
             let minted_admin =
                 token.name == ADMIN_TOKEN_NAME && token.role == Role::Admin && token.spaces == SpaceGrant::All;
             if minted_admin && token.revoked_at.is_none() && token.id != new_id {
-                self.execute(RevokeToken { id: token.id.clone() }).await?;
+                let by = switchyard_model::Actor::system();
+                self.execute(RevokeToken { id: token.id.clone(), by, sign_out: false }).await?;
                 self.tokens.evict_token(&token.id);
                 revoked.push(token.id);
             }
@@ -1040,9 +981,9 @@ impl Engine {
         Ok(())
     }
 
-    /// The nodes whose heartbeat is younger than `NODE_TIMEOUT`; needs an admin token.
+    /// The nodes whose heartbeat is younger than `NODE_TIMEOUT`; needs `cluster:read` on `*`.
     pub async fn live_nodes(&self, by: &Principal) -> Result<Vec<NodeRecord>, EngineError> {
-        by.require_role(Role::Admin)?;
+        by.require(switchyard_model::permissions::CLUSTER_READ, &[] as &[&str])?;
         let since = Timestamp(self.now().as_millis() - NODE_TIMEOUT.as_millis() as i64);
         Ok(self.store.list_nodes(since).await?)
     }
@@ -1230,6 +1171,9 @@ fn admin_token_record(now: Timestamp) -> (String, TokenRecord) {
         spaces: SpaceGrant::All,
         created_at: now,
         revoked_at: None,
+        principal: None,
+        expires_at: None,
+        session: false,
     };
     (secret, record)
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use switchyard_engine::auth::hash_secret;
-use switchyard_engine::{Engine, EngineConfig, EngineError};
+use switchyard_engine::{Engine, EngineConfig, EngineError, Principal};
 use switchyard_model::{Role, SpaceGrant, TokenRecord};
 use switchyard_store::sqlite::{SqliteOptions, SqliteStore};
 use switchyard_store::{BootstrapAdminToken, Clock, Durability, Store, SystemClock, WriteOp};
@@ -22,6 +22,10 @@ fn engine(dir: &Path) -> (Arc<Engine>, Arc<dyn Store>) {
     (Arc::new(Engine::new(store.clone(), EngineConfig::default())), store)
 }
 
+fn is_system_admin(p: &Principal) -> bool {
+    p.allows(switchyard_model::permissions::PRINCIPALS_WRITE, &[] as &[&str])
+}
+
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap().trim().to_string()
 }
@@ -36,7 +40,7 @@ async fn bootstrap_creates_one_private_admin_token_and_keeps_it() {
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
     let principal = engine.authenticate(&secret).await.unwrap();
-    assert_eq!((principal.role, principal.spaces.clone()), (Role::Admin, SpaceGrant::All));
+    assert!(is_system_admin(&principal), "the admin token is sys-admin on *: {principal:?}");
 
     assert_eq!(engine.bootstrap_admin_token(dir.path()).await.unwrap(), None, "later starts create nothing");
     assert_eq!(read(&file), secret, "and leave the file alone");
@@ -58,6 +62,9 @@ async fn bootstrap_recovers_a_secret_stored_but_not_yet_renamed() {
         spaces: SpaceGrant::All,
         created_at: SystemClock.now(),
         revoked_at: None,
+        principal: None,
+        expires_at: None,
+        session: false,
     };
     store.write(WriteOp::BootstrapAdminToken(BootstrapAdminToken { token: record })).await.unwrap();
     std::fs::write(dir.path().join("admin.token.new"), secret).unwrap();
@@ -89,7 +96,7 @@ async fn reset_mints_a_working_admin_token_after_all_were_revoked() {
     let (second, revoked) = engine.reset_admin_token(dir.path()).await.unwrap();
     assert!(revoked.is_empty(), "the only earlier admin token was already revoked: {revoked:?}");
     assert_eq!(read(&dir.path().join("admin.token")), second);
-    assert_eq!(engine.authenticate(&second).await.unwrap().role, Role::Admin);
+    assert!(is_system_admin(&engine.authenticate(&second).await.unwrap()));
 }
 
 #[tokio::test]
@@ -98,7 +105,7 @@ async fn revoked_token_is_refused_at_once_even_when_cached() {
     let (engine, _) = engine(dir.path());
     let admin_secret = engine.bootstrap_admin_token(dir.path()).await.unwrap().unwrap();
     let admin = engine.authenticate(&admin_secret).await.unwrap();
-    let (token, secret) = engine.create_token(&admin, "r", Role::Reader, &["acme".into()]).await.unwrap();
+    let (token, secret) = engine.create_token(&admin, "r", Role::Reader, &["acme".into()], None).await.unwrap();
     engine.authenticate(&secret).await.unwrap(); // now cached
     engine.revoke_token(&admin, &token.id).await.unwrap();
     match engine.authenticate(&secret).await {
@@ -115,15 +122,15 @@ async fn reset_revokes_the_minted_admin_tokens_and_keeps_the_ones_users_made() {
     let admin = engine.authenticate(&first).await.unwrap();
     // Made by a user: an admin of every space under another name, and one named "admin" that
     // is limited to one space. Neither is the server's own.
-    let (_, ops) = engine.create_token(&admin, "ops", Role::Admin, &["*".into()]).await.unwrap();
-    let (_, scoped) = engine.create_token(&admin, "admin", Role::Admin, &["acme".into()]).await.unwrap();
+    let (_, ops) = engine.create_token(&admin, "ops", Role::Admin, &["*".into()], None).await.unwrap();
+    let (_, scoped) = engine.create_token(&admin, "admin", Role::Admin, &["acme".into()], None).await.unwrap();
     let (second, revoked) = engine.reset_admin_token(dir.path()).await.unwrap();
     assert_eq!(revoked, vec![admin.token_id.clone()]);
     match engine.authenticate(&first).await {
         Err(e) => assert_eq!(e.code(), "unauthorized"),
         Ok(_) => panic!("the earlier admin token still works after a reset (it was cached)"),
     }
-    assert_eq!(engine.authenticate(&second).await.unwrap().role, Role::Admin);
+    assert!(is_system_admin(&engine.authenticate(&second).await.unwrap()));
     engine.authenticate(&ops).await.expect("a token a user made was revoked");
     engine.authenticate(&scoped).await.expect("a scoped token named admin was revoked");
     // A second reset revokes the token the first one minted.

@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use switchyard_api::{ApiError, AppState, ErrorCode};
 use switchyard_engine::{Principal, parse_space};
-use switchyard_model::Role;
+use switchyard_model::Permission;
 use switchyard_proto::v1;
 use tonic::metadata::MetadataValue;
 use tonic::{Code, Status};
@@ -76,15 +76,18 @@ impl GrpcApi {
         Ok(self.state.engine.authenticate(token).await?)
     }
 
-    /// Authenticates the caller and checks it may act on `space` with `role`.
+    /// Authenticates the caller and has the engine authorise `permission` on the address of
+    /// `segments` (the space first), as the matching HTTP route does.
     async fn caller<T>(
         &self,
         request: &tonic::Request<T>,
-        space: &str,
-        role: Role,
+        permission: Permission,
+        segments: &[&String],
     ) -> Result<Arc<Principal>, ApiError> {
         let principal = self.authenticate(request).await?;
-        principal.require(&parse_space(space)?, role)?;
+        let space = segments.first().map(|s| s.as_str()).unwrap_or_default();
+        parse_space(space)?;
+        self.state.engine.authorise(&principal, permission, segments)?;
         Ok(principal)
     }
 
@@ -139,8 +142,8 @@ pub fn grpc_code(code: ErrorCode) -> Code {
         | ErrorCode::UpgradeRequired => Code::FailedPrecondition,
         // A revision check failed: read again and retry (gRPC's read-modify-write conflict).
         ErrorCode::Conflict => Code::Aborted,
-        ErrorCode::ExpressionCostExceeded | ErrorCode::RateLimited => Code::ResourceExhausted,
-        ErrorCode::Unauthorized | ErrorCode::WebhookUnverified => Code::Unauthenticated,
+        ErrorCode::ExpressionCostExceeded | ErrorCode::RateLimited | ErrorCode::SignInLocked => Code::ResourceExhausted,
+        ErrorCode::Unauthorized | ErrorCode::WebhookUnverified | ErrorCode::InvalidCredentials => Code::Unauthenticated,
         ErrorCode::Forbidden => Code::PermissionDenied,
         ErrorCode::MethodNotAllowed => Code::Unimplemented,
         ErrorCode::RequestTimeout => Code::DeadlineExceeded,

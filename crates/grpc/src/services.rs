@@ -7,7 +7,8 @@ use futures_util::{Stream, StreamExt};
 use serde_json::json;
 use switchyard_api::{ApiError, ErrorCode};
 use switchyard_engine::{BatchOp, BatchResult, EngineError, InvokeRequest, KvPutRequest, WatchFilter, WatchFrom};
-use switchyard_model::{DefinitionFormat, KvCondition, Role, Seq};
+use switchyard_model::permissions::*;
+use switchyard_model::{DefinitionFormat, KvCondition, Seq};
 use switchyard_proto::v1;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -26,7 +27,8 @@ fn definition_format(text: &str) -> DefinitionFormat {
 impl v1::machines_server::Machines for GrpcApi {
     async fn put_machine(&self, request: Request<v1::PutMachineRequest>) -> Answer<v1::PutMachineResponse> {
         let result = async move {
-            self.caller(&request, &request.get_ref().space, Role::Writer).await?;
+            let r = request.get_ref();
+            self.caller(&request, MACHINES_WRITE, &[&r.space, &r.name]).await?;
             let req = request.into_inner();
             let engine = &self.state.engine;
             let body = req.definition.as_bytes();
@@ -56,7 +58,8 @@ impl v1::machines_server::Machines for GrpcApi {
 
     async fn get_machine(&self, request: Request<v1::GetMachineRequest>) -> Answer<v1::Machine> {
         let result = async move {
-            self.caller(&request, &request.get_ref().space, Role::Reader).await?;
+            let r = request.get_ref();
+            self.caller(&request, MACHINES_READ, &[&r.space, &r.name]).await?;
             let req = request.into_inner();
             let version = if req.version == 0 { None } else { Some(req.version) };
             let m = self.state.engine.get_machine(&req.space, &req.name, version).await?;
@@ -73,7 +76,8 @@ impl v1::machines_server::Machines for GrpcApi {
 
     async fn list_machines(&self, request: Request<v1::ListMachinesRequest>) -> Answer<v1::ListMachinesResponse> {
         let result = async move {
-            self.caller(&request, &request.get_ref().space, Role::Reader).await?;
+            let r = request.get_ref();
+            self.caller(&request, MACHINES_READ, &[&r.space]).await?;
             let machines = self.state.engine.list_machines(&request.get_ref().space).await?;
             Ok(v1::ListMachinesResponse {
                 machines: machines
@@ -95,7 +99,8 @@ impl v1::machines_server::Machines for GrpcApi {
 impl v1::instances_server::Instances for GrpcApi {
     async fn create_instance(&self, request: Request<v1::CreateInstanceRequest>) -> Answer<v1::CreateInstanceResponse> {
         let result = async move {
-            self.caller(&request, &request.get_ref().space, Role::Writer).await?;
+            let r = request.get_ref();
+            self.caller(&request, INSTANCES_WRITE, &[&r.space, &r.machine]).await?;
             let req = request.into_inner();
             let create = convert::create(&req)?;
             let (instance, replayed) = self.state.engine.create_instance(&req.space, &req.machine, create).await?;
@@ -107,7 +112,8 @@ impl v1::instances_server::Instances for GrpcApi {
 
     async fn get_instance(&self, request: Request<v1::GetInstanceRequest>) -> Answer<v1::Instance> {
         let result = async move {
-            self.caller(&request, &request.get_ref().space, Role::Reader).await?;
+            let r = request.get_ref();
+            self.caller(&request, INSTANCES_READ, &[&r.space, &r.machine, &r.id]).await?;
             let req = request.get_ref();
             let instance = self.state.engine.get_instance(&req.space, &req.machine, &req.id).await?;
             Ok(convert::instance(&instance))
@@ -118,7 +124,8 @@ impl v1::instances_server::Instances for GrpcApi {
 
     async fn list_instances(&self, request: Request<v1::ListInstancesRequest>) -> Answer<v1::ListInstancesResponse> {
         let result = async move {
-            self.caller(&request, &request.get_ref().space, Role::Reader).await?;
+            let r = request.get_ref();
+            self.caller(&request, INSTANCES_READ, &[&r.space, &r.machine]).await?;
             let req = request.into_inner();
             let limit = if req.limit == 0 { None } else { Some(i64::from(req.limit)) };
             let limit = switchyard_api::page_limit(limit, 100)?;
@@ -138,7 +145,8 @@ impl v1::instances_server::Instances for GrpcApi {
 
     async fn delete_instance(&self, request: Request<v1::DeleteInstanceRequest>) -> Answer<v1::DeleteInstanceResponse> {
         let result = async move {
-            self.caller(&request, &request.get_ref().space, Role::Writer).await?;
+            let r = request.get_ref();
+            self.caller(&request, INSTANCES_WRITE, &[&r.space, &r.machine, &r.id]).await?;
             let req = request.get_ref();
             self.state.engine.delete_instance(&req.space, &req.machine, &req.id).await?;
             Ok(v1::DeleteInstanceResponse {})
@@ -152,7 +160,8 @@ impl v1::instances_server::Instances for GrpcApi {
 impl v1::events_server::Events for GrpcApi {
     async fn apply_event(&self, request: Request<v1::ApplyEventRequest>) -> Answer<v1::ApplyEventResponse> {
         let result = async move {
-            self.caller(&request, &request.get_ref().space, Role::Writer).await?;
+            let r = request.get_ref();
+            self.caller(&request, EVENTS_SEND, &[&r.space, &r.machine, &r.instance]).await?;
             let event = convert::event(request.into_inner())?;
             let engine = &self.state.engine;
             let (applied, replayed) =
@@ -171,8 +180,8 @@ impl v1::events_server::Events for GrpcApi {
     ) -> Answer<Self::ApplyEventsStream> {
         let result = async {
             let principal = self.authenticate(&request).await?;
-            // Every event's space is authorised as it arrives; the stream needs a writer.
-            principal.require_role(Role::Writer)?;
+            // Every event is authorised as it arrives; the stream needs events:send somewhere.
+            principal.require_somewhere(EVENTS_SEND)?;
             Ok(crate::stream::apply_events(
                 self.state.clone(),
                 self.stream_events.clone(),
@@ -187,12 +196,10 @@ impl v1::events_server::Events for GrpcApi {
     async fn batch(&self, request: Request<v1::BatchRequest>) -> Answer<v1::BatchResponse> {
         let result = async move {
             let principal = self.authenticate(&request).await?;
-            principal.require_role(Role::Writer)?;
             let mut ops = Vec::with_capacity(request.get_ref().operations.len());
             for (index, op) in request.into_inner().operations.into_iter().enumerate() {
                 let op = batch_op(op).map_err(|e| batch_failed(index, e))?;
-                let checked = switchyard_engine::parse_space(op.space())
-                    .and_then(|space| principal.require(&space, Role::Writer));
+                let checked = self.state.engine.authorise_batch_op(&principal, &op);
                 checked.map_err(|e| ApiError::from(EngineError::BatchFailed { index, source: Box::new(e) }))?;
                 ops.push(op);
             }
@@ -261,7 +268,8 @@ impl v1::watch_server::Watch for GrpcApi {
 
     async fn watch(&self, request: Request<v1::WatchRequest>) -> Answer<WatchStream> {
         let result = async move {
-            self.caller(&request, &request.get_ref().space, Role::Reader).await?;
+            let r = request.get_ref();
+            self.caller(&request, LOG_READ, &[&r.space]).await?;
             let req = request.into_inner();
             let space = switchyard_engine::parse_space(&req.space)?;
             let from = match req.from_seq {
@@ -302,7 +310,8 @@ impl v1::watch_server::Watch for GrpcApi {
 impl v1::topics_server::Topics for GrpcApi {
     async fn publish(&self, request: Request<v1::PublishRequest>) -> Answer<v1::PublishResponse> {
         let result = async move {
-            self.caller(&request, &request.get_ref().space, Role::Writer).await?;
+            let r = request.get_ref();
+            self.caller(&request, TOPICS_PUBLISH, &[&r.space, &r.topic]).await?;
             let req = request.into_inner();
             let payload = json_field("payload_json", &req.payload_json)?
                 .ok_or_else(|| ApiError::new(ErrorCode::BadRequest, "payload_json is required (JSON text)"))?;
@@ -323,7 +332,8 @@ impl v1::topics_server::Topics for GrpcApi {
 impl v1::kv_server::Kv for GrpcApi {
     async fn get_key(&self, request: Request<v1::GetKeyRequest>) -> Answer<v1::KvEntry> {
         let result = async move {
-            self.caller(&request, &request.get_ref().space, Role::Reader).await?;
+            let r = request.get_ref();
+            self.caller(&request, KV_READ, &[&r.space, &r.bucket, &r.key]).await?;
             let req = request.into_inner();
             let entry = self.state.engine.kv_get(&req.space, &req.bucket, &req.key).await?;
             Ok(v1::KvEntry {
@@ -341,7 +351,8 @@ impl v1::kv_server::Kv for GrpcApi {
 
     async fn put_key(&self, request: Request<v1::PutKeyRequest>) -> Answer<v1::PutKeyResponse> {
         let result = async move {
-            self.caller(&request, &request.get_ref().space, Role::Writer).await?;
+            let r = request.get_ref();
+            self.caller(&request, KV_WRITE, &[&r.space, &r.bucket, &r.key]).await?;
             let req = request.into_inner();
             let condition = match (req.expected_revision, req.only_if_absent) {
                 (Some(_), true) => {
@@ -365,7 +376,8 @@ impl v1::kv_server::Kv for GrpcApi {
 
     async fn delete_key(&self, request: Request<v1::DeleteKeyRequest>) -> Answer<v1::DeleteKeyResponse> {
         let result = async move {
-            self.caller(&request, &request.get_ref().space, Role::Writer).await?;
+            let r = request.get_ref();
+            self.caller(&request, KV_WRITE, &[&r.space, &r.bucket, &r.key]).await?;
             let req = request.into_inner();
             let condition = req.expected_revision.map_or(KvCondition::Always, KvCondition::Revision);
             let (revision, seq) = self.state.engine.kv_delete(&req.space, &req.bucket, &req.key, condition).await?;
@@ -380,7 +392,8 @@ impl v1::kv_server::Kv for GrpcApi {
 impl v1::functions_server::Functions for GrpcApi {
     async fn invoke(&self, request: Request<v1::InvokeRequest>) -> Answer<v1::InvokeResponse> {
         let result = async move {
-            self.caller(&request, &request.get_ref().space, Role::Writer).await?;
+            let r = request.get_ref();
+            self.caller(&request, FUNCTIONS_INVOKE, &[&r.space, &r.function]).await?;
             let req = request.into_inner();
             let invoke = InvokeRequest {
                 input: req.input,

@@ -26,7 +26,7 @@ use futures_util::{Stream, StreamExt};
 use switchyard_api::metrics::StreamEventLabels;
 use switchyard_api::{ApiError, AppState, ErrorCode};
 use switchyard_engine::{Principal, parse_space};
-use switchyard_model::{Role, TransitionApplied};
+use switchyard_model::TransitionApplied;
 use switchyard_proto::v1;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::{Status, Streaming};
@@ -185,7 +185,9 @@ fn admit(principal: &Principal, message: v1::ApplyEventsRequest) -> Result<Event
     let event =
         message.event.ok_or_else(|| ApiError::new(ErrorCode::BadRequest, "each ApplyEventsRequest needs an event"))?;
     let event = convert::event(event)?;
-    principal.require(&parse_space(&event.space)?, Role::Writer)?;
+    parse_space(&event.space)?;
+    let segments = [event.space.as_str(), event.machine.as_str(), event.instance.as_str()];
+    principal.require(switchyard_model::permissions::EVENTS_SEND, &segments)?;
     Ok(event)
 }
 

@@ -1,4 +1,4 @@
-//! Tokens and what they may do: roles and the spaces they are granted.
+//! Tokens and the scope they carry: a role and the spaces it is granted on.
 
 use serde::{Deserialize, Serialize};
 
@@ -91,4 +91,18 @@ pub struct TokenRecord {
     pub created_at: Timestamp,
     /// When it was revoked, if it was.
     pub revoked_at: Option<Timestamp>,
+    /// The user or service account it belongs to; none for a standalone token, which is a
+    /// principal of its own whose grants are its role on its spaces.
+    pub principal: Option<String>,
+    /// When it stops working, if it does (a sign-in session's end).
+    pub expires_at: Option<Timestamp>,
+    /// Whether a person's sign-in made it.
+    pub session: bool,
+}
+
+impl TokenRecord {
+    /// Whether it works at `now`: not revoked and not expired.
+    pub fn live_at(&self, now: Timestamp) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|end| now < end)
+    }
 }

@@ -18,6 +18,7 @@
 
 #![warn(missing_docs)]
 
+pub mod access;
 pub mod address;
 pub mod auth;
 pub mod definition;
@@ -38,6 +39,11 @@ pub mod streams;
 pub mod time;
 pub mod trigger;
 
+pub use access::{
+    AccessError, Actor, AddressPattern, BUILTIN_ROLES, FREE_SIGN_IN_FAILURES, Grant, GrantRecord, GrantSet, Level,
+    Permission, PermissionEntry, PrincipalKind, PrincipalRecord, RoleDef, RoleRecord, SYSTEM_SPACE, builtin_role,
+    permissions, sign_in_lock_ms,
+};
 pub use address::{Address, AddressError, NameProblem, Segment, SpaceName};
 pub use auth::{Role, SpaceGrant, TokenRecord};
 pub use definition::{

@@ -45,6 +45,46 @@ pub mod kinds {
     pub const INSTANCE_RESULT_IGNORED: &str = "instance.result_ignored";
     /// A state of the instance started a child instance and waits for its end.
     pub const INSTANCE_CHILD_STARTED: &str = "instance.child_started";
+    /// A user signed in (`{"principal","session"}`), in the system space like every audit
+    /// record; each names who acted as `principal` (`{"id","kind","name"}`).
+    pub const AUDIT_SIGN_IN: &str = "audit.sign_in";
+    /// A sign-in was refused (`{"principal"` when the name is a user's`,"name","reason","locked_until"}`).
+    pub const AUDIT_SIGN_IN_FAILED: &str = "audit.sign_in_failed";
+    /// A user signed out (`{"principal","session"}`).
+    pub const AUDIT_SIGN_OUT: &str = "audit.sign_out";
+    /// A user's password was changed (`{"principal","user","sessions_revoked"}`).
+    pub const AUDIT_PASSWORD_CHANGED: &str = "audit.password_changed";
+    /// A token was created (`{"principal","token","name","owner","role","spaces"}`).
+    pub const AUDIT_TOKEN_CREATED: &str = "audit.token_created";
+    /// A token was revoked (`{"principal","token"}`).
+    pub const AUDIT_TOKEN_REVOKED: &str = "audit.token_revoked";
+    /// A user or service account was created (`{"principal","id","kind","name","grants"}`).
+    pub const AUDIT_PRINCIPAL_CREATED: &str = "audit.principal_created";
+    /// A user or service account was deleted (`{"principal","id","tokens_revoked"}`).
+    pub const AUDIT_PRINCIPAL_DELETED: &str = "audit.principal_deleted";
+    /// A grant was made (`{"principal","grant","to","role","pattern"}`).
+    pub const AUDIT_GRANT_CREATED: &str = "audit.grant_created";
+    /// A grant was deleted (`{"principal","grant","to","role","pattern"}`).
+    pub const AUDIT_GRANT_DELETED: &str = "audit.grant_deleted";
+    /// A custom role was put (`{"principal","role","permissions","created"}`).
+    pub const AUDIT_ROLE_PUT: &str = "audit.role_put";
+    /// A custom role was deleted (`{"principal","role"}`).
+    pub const AUDIT_ROLE_DELETED: &str = "audit.role_deleted";
+    /// Every audit record kind.
+    pub const AUDIT: &[&str] = &[
+        AUDIT_SIGN_IN,
+        AUDIT_SIGN_IN_FAILED,
+        AUDIT_SIGN_OUT,
+        AUDIT_PASSWORD_CHANGED,
+        AUDIT_TOKEN_CREATED,
+        AUDIT_TOKEN_REVOKED,
+        AUDIT_PRINCIPAL_CREATED,
+        AUDIT_PRINCIPAL_DELETED,
+        AUDIT_GRANT_CREATED,
+        AUDIT_GRANT_DELETED,
+        AUDIT_ROLE_PUT,
+        AUDIT_ROLE_DELETED,
+    ];
     /// A message was published to a topic.
     pub const TOPIC_MESSAGE: &str = "topic.message";
     /// A KV key was written.

@@ -45,6 +45,7 @@ pub trait Harness: Send + Sync {
     fn node<'a>(&'a self, store: &'a Arc<Self::S>) -> BoxFuture<'a, Arc<Self::S>>;
 }
 
+mod access;
 mod endpoints;
 mod env;
 mod functions;
@@ -106,6 +107,7 @@ pub fn cases<H: Harness>() -> Vec<(&'static str, Case<H>)> {
         .chain(unreadable::cases::<H>())
         .chain(work::cases::<H>())
         .chain(env::cases::<H>())
+        .chain(access::cases::<H>())
         .chain(triggers::cases::<H>())
         .chain(endpoints::cases::<H>())
         .collect()
@@ -882,6 +884,9 @@ fn token(id: &str, hash: &str, role: Role, spaces: SpaceGrant) -> TokenRecord {
         spaces,
         created_at: SystemClock.now(),
         revoked_at: None,
+        principal: None,
+        expires_at: None,
+        session: false,
     }
 }
 
@@ -889,19 +894,38 @@ async fn tokens_create_find_revoke<H: Harness>(h: &H) {
     let store = h.fresh().await;
     let t = token("t1", "h1", Role::Reader, SpaceGrant::Only(vec![space("acme")]));
     assert_eq!(
-        store.write(WriteOp::CreateToken(CreateToken { token: t.clone() })).await.expect("create"),
+        store
+            .write(WriteOp::CreateToken(CreateToken { token: t.clone(), by: switchyard_model::Actor::system() }))
+            .await
+            .expect("create"),
         WriteOutcome::TokenCreated(true)
     );
     store
-        .write(WriteOp::CreateToken(CreateToken { token: token("t2", "h2", Role::Admin, SpaceGrant::All) }))
+        .write(WriteOp::CreateToken(CreateToken {
+            token: token("t2", "h2", Role::Admin, SpaceGrant::All),
+            by: switchyard_model::Actor::system(),
+        }))
         .await
         .expect("create");
     assert_eq!(store.find_token("h1").await.expect("find"), Some(t));
     assert!(store.find_token("nope").await.expect("find").is_none());
     assert_eq!(store.list_tokens().await.expect("list").len(), 2);
-    store.write(WriteOp::RevokeToken(RevokeToken { id: "t1".into() })).await.expect("revoke");
+    store
+        .write(WriteOp::RevokeToken(RevokeToken {
+            id: "t1".into(),
+            by: switchyard_model::Actor::system(),
+            sign_out: false,
+        }))
+        .await
+        .expect("revoke");
     assert!(store.find_token("h1").await.expect("find").expect("kept").revoked_at.is_some());
-    let missing = store.write(WriteOp::RevokeToken(RevokeToken { id: "t9".into() })).await;
+    let missing = store
+        .write(WriteOp::RevokeToken(RevokeToken {
+            id: "t9".into(),
+            by: switchyard_model::Actor::system(),
+            sign_out: false,
+        }))
+        .await;
     assert!(matches!(missing, Err(StoreError::TokenNotFound { .. })));
     let store = h.reopen(store).await;
     assert_eq!(store.find_token("h2").await.expect("find").expect("kept").spaces, SpaceGrant::All);

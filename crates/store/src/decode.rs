@@ -44,6 +44,12 @@ pub(crate) fn space_grant(json: &str) -> Result<SpaceGrant, StoreError> {
     Ok(SpaceGrant::Only(names.into_iter().map(space).collect::<Result<_, _>>()?))
 }
 
+/// A stored principal kind.
+pub(crate) fn principal_kind(kind: &str) -> Result<switchyard_model::PrincipalKind, StoreError> {
+    switchyard_model::PrincipalKind::parse(kind)
+        .ok_or_else(|| StoreError::Corrupt(format!("principal kind \"{kind}\"")))
+}
+
 /// The instance, or `StoreError::Corrupt` naming it when its context cannot be read back: what
 /// reads one instance must not go on with an empty context in its place (a listing returns such
 /// a record instead, so one damaged instance does not hide its neighbours).

@@ -171,6 +171,46 @@ pub enum StoreError {
         /// The token's id.
         id: String,
     },
+    /// No such user or service account.
+    #[error("principal \"{id}\" not found")]
+    PrincipalNotFound {
+        /// The principal's id.
+        id: String,
+    },
+    /// A user of that name exists.
+    #[error("a user named \"{name}\" exists; user names are unique")]
+    UserNameTaken {
+        /// The name.
+        name: String,
+    },
+    /// No such grant.
+    #[error("grant \"{id}\" not found")]
+    GrantNotFound {
+        /// The grant's id.
+        id: String,
+    },
+    /// The principal holds that role on that pattern already.
+    #[error("the principal holds role \"{role}\" on \"{pattern}\" already")]
+    GrantExists {
+        /// The role.
+        role: String,
+        /// The pattern.
+        pattern: String,
+    },
+    /// No such custom role.
+    #[error("role \"{name}\" not found")]
+    RoleNotFound {
+        /// The role's name.
+        name: String,
+    },
+    /// A custom role is granted, so it cannot be deleted.
+    #[error("role \"{name}\" is in {grants} grant(s); delete them first")]
+    RoleInUse {
+        /// The role's name.
+        name: String,
+        /// How many grants name it.
+        grants: u64,
+    },
     /// No such job in the space.
     #[error("job \"{id}\" not found in space \"{space}\"")]
     JobNotFound {

@@ -49,13 +49,17 @@ mod types;
 
 use async_trait::async_trait;
 use switchyard_model::{
-    BucketRecord, DeadLetter, EndpointRecord, FunctionRecord, FunctionSummary, InstanceKey, InstanceRecord,
-    InstanceStatus, InvocationRecord, JobRecord, KvEntry, KvKeyInfo, LogRecord, MachineRecord, MachineSummary,
-    MachineVersion, NodeRecord, Segment, Seq, SpaceName, SpaceRecord, SpaceValue, SpaceValueKind, SubscriptionRecord,
-    Timestamp, TokenRecord, TriggerRecord,
+    BucketRecord, DeadLetter, EndpointRecord, FunctionRecord, FunctionSummary, GrantRecord, InstanceKey,
+    InstanceRecord, InstanceStatus, InvocationRecord, JobRecord, KvEntry, KvKeyInfo, LogRecord, MachineRecord,
+    MachineSummary, MachineVersion, NodeRecord, PrincipalRecord, RoleRecord, Segment, Seq, SpaceName, SpaceRecord,
+    SpaceValue, SpaceValueKind, SubscriptionRecord, Timestamp, TokenRecord, TriggerRecord,
 };
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
+pub use commands::access::{
+    BootstrapAdminToken, CreateGrant, CreatePrincipal, CreateToken, DeleteGrant, DeletePrincipal, DeleteRole, PutRole,
+    RecordSignIn, RevokeToken, SetPassword,
+};
 pub use commands::endpoints::{ConfirmEndpointConsumer, DeleteEndpoint, EndpointPut, PutEndpoint, SetEndpointDisabled};
 pub use commands::env::{DeleteSpaceValue, PutSpaceValue, SpaceValuePut};
 pub use commands::functions::{
@@ -76,9 +80,7 @@ pub use commands::spaces::{DeleteSpace, SpaceDeleted};
 pub use commands::subscriptions::{
     Ack, DeleteSubscription, DiscardDeadLetters, Nack, Pull, PutSubscription, RedriveDeadLetters, SubscriptionPut,
 };
-pub use commands::system::{
-    BootstrapAdminToken, CreateToken, HeartbeatNode, PurgeIdempotency, RemoveNode, RenewNode, RevokeToken,
-};
+pub use commands::system::{HeartbeatNode, PurgeIdempotency, RemoveNode, RenewNode};
 pub use commands::topics::{Publish, Published};
 pub use commands::triggers::{AdvanceSchedule, DeleteTrigger, PauseTrigger, PutTrigger, RecordExecution, TriggerPut};
 pub use error::StoreError;
@@ -251,6 +253,21 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every token, revoked ones included, oldest first.
     async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+
+    /// A user or service account by id.
+    async fn get_principal(&self, id: &str) -> Result<Option<PrincipalRecord>, StoreError>;
+
+    /// The user of this sign-in name.
+    async fn find_user(&self, name: &str) -> Result<Option<PrincipalRecord>, StoreError>;
+
+    /// Every user and service account, oldest first.
+    async fn list_principals(&self) -> Result<Vec<PrincipalRecord>, StoreError>;
+
+    /// The grants of one principal, or every grant; oldest first.
+    async fn list_grants(&self, principal: Option<&str>) -> Result<Vec<GrantRecord>, StoreError>;
+
+    /// Every custom role, by name.
+    async fn list_roles(&self) -> Result<Vec<RoleRecord>, StoreError>;
 
     /// A space's `env` values or secrets, by name.
     async fn space_values(&self, space: &SpaceName, kind: SpaceValueKind) -> Result<Vec<SpaceValue>, StoreError>;

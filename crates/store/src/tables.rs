@@ -22,8 +22,8 @@
 use std::collections::HashSet;
 
 use switchyard_model::{
-    EndpointRecord, FunctionSpec, FunctionSummary, InstanceKey, InvocationRecord, MachineVersion, NodeRecord, Revision,
-    Seq, SubscriptionSpec, Timestamp, TokenRecord, TriggerRecord,
+    EndpointRecord, FunctionSpec, FunctionSummary, GrantRecord, InstanceKey, InvocationRecord, MachineVersion,
+    NodeRecord, PrincipalRecord, Revision, RoleRecord, Seq, SubscriptionSpec, Timestamp, TokenRecord, TriggerRecord,
 };
 
 use crate::decode::RawLogRow;
@@ -321,6 +321,45 @@ pub(crate) trait TokenTable {
     async fn token_revoked_at_for_update(&mut self, id: &str) -> TxResult<Option<Option<Timestamp>>>;
     /// Revokes a token.
     async fn revoke_token(&mut self, id: &str, now: Timestamp) -> TxResult<()>;
+    /// Revokes a principal's live tokens (neither revoked nor expired at `now`; only its
+    /// sessions when `sessions_only`), all but `except`; returns their ids.
+    async fn revoke_tokens_of(
+        &mut self,
+        principal: &str,
+        now: Timestamp,
+        except: Option<&str>,
+        sessions_only: bool,
+    ) -> TxResult<Vec<String>>;
+}
+
+/// Users, service accounts, their grants and custom roles.
+pub(crate) trait AccessTable {
+    /// Stores a new principal.
+    async fn insert_principal(&mut self, principal: &PrincipalRecord) -> TxResult<()>;
+    /// Whether a user of this name exists.
+    async fn user_exists(&mut self, name: &str) -> TxResult<bool>;
+    /// A principal, locked.
+    async fn principal_for_update(&mut self, id: &str) -> TxResult<Option<PrincipalRecord>>;
+    /// Records a sign-in's outcome: the failures since the last success and the lock.
+    async fn update_sign_in(&mut self, id: &str, failed: u32, locked_until: Option<Timestamp>) -> TxResult<()>;
+    /// Replaces a user's password hash.
+    async fn set_password(&mut self, id: &str, hash: &str) -> TxResult<()>;
+    /// Deletes a principal and its grants.
+    async fn delete_principal(&mut self, id: &str) -> TxResult<()>;
+    /// Stores a grant; `false` when the principal holds that role on that pattern already.
+    async fn insert_grant(&mut self, grant: &GrantRecord) -> TxResult<bool>;
+    /// A grant, locked.
+    async fn grant_for_update(&mut self, id: &str) -> TxResult<Option<GrantRecord>>;
+    /// Deletes a grant.
+    async fn delete_grant(&mut self, id: &str) -> TxResult<()>;
+    /// Stores or replaces a custom role.
+    async fn put_role(&mut self, role: &RoleRecord) -> TxResult<bool>;
+    /// Whether a custom role of this name exists.
+    async fn role_exists(&mut self, name: &str) -> TxResult<bool>;
+    /// How many grants name a role.
+    async fn grants_of_role(&mut self, name: &str) -> TxResult<u64>;
+    /// Deletes a custom role.
+    async fn delete_role(&mut self, name: &str) -> TxResult<()>;
 }
 
 /// Cluster nodes.
@@ -659,6 +698,7 @@ pub(crate) trait Tables:
     + MachineTable
     + InstanceTable
     + TokenTable
+    + AccessTable
     + NodeTable
     + SpaceTable
     + KvTable

@@ -10,6 +10,10 @@ use switchyard_model::jobs::JobRecord;
 use switchyard_model::log::Seq;
 use switchyard_model::streams::Delivery;
 
+use crate::commands::access::{
+    BootstrapAdminToken, CreateGrant, CreatePrincipal, CreateToken, DeleteGrant, DeletePrincipal, DeleteRole, PutRole,
+    RecordSignIn, RevokeToken, SetPassword,
+};
 use crate::commands::endpoints::{
     ConfirmEndpointConsumer, DeleteEndpoint, EndpointPut, PutEndpoint, SetEndpointDisabled,
 };
@@ -32,9 +36,7 @@ use crate::commands::spaces::{DeleteSpace, SpaceDeleted};
 use crate::commands::subscriptions::{
     Ack, DeleteSubscription, DiscardDeadLetters, Nack, Pull, PutSubscription, RedriveDeadLetters, SubscriptionPut,
 };
-use crate::commands::system::{
-    BootstrapAdminToken, CreateToken, HeartbeatNode, PurgeIdempotency, RemoveNode, RenewNode, RevokeToken,
-};
+use crate::commands::system::{HeartbeatNode, PurgeIdempotency, RemoveNode, RenewNode};
 use crate::commands::topics::{Publish, Published};
 use crate::commands::triggers::{
     AdvanceSchedule, DeleteTrigger, PauseTrigger, PutTrigger, RecordExecution, TriggerPut,
@@ -62,6 +64,22 @@ pub enum WriteOp {
     BootstrapAdminToken(BootstrapAdminToken),
     /// Revokes a token (see [`RevokeToken`]).
     RevokeToken(RevokeToken),
+    /// Creates a user or service account (see [`CreatePrincipal`]).
+    CreatePrincipal(CreatePrincipal),
+    /// Deletes a user or service account (see [`DeletePrincipal`]).
+    DeletePrincipal(DeletePrincipal),
+    /// Records a sign-in attempt (see [`RecordSignIn`]).
+    RecordSignIn(RecordSignIn),
+    /// Replaces a user's password (see [`SetPassword`]).
+    SetPassword(SetPassword),
+    /// Grants a role on a pattern (see [`CreateGrant`]).
+    CreateGrant(CreateGrant),
+    /// Deletes a grant (see [`DeleteGrant`]).
+    DeleteGrant(DeleteGrant),
+    /// Stores a custom role (see [`PutRole`]).
+    PutRole(PutRole),
+    /// Deletes a custom role (see [`DeleteRole`]).
+    DeleteRole(DeleteRole),
     /// Publishes a message to a topic (see [`Publish`]).
     Publish(Publish),
     /// Registers a node or renews its heartbeat (see [`HeartbeatNode`]).
@@ -172,6 +190,22 @@ pub enum WriteOutcome {
     TokenCreated(bool),
     /// A token was revoked.
     TokenRevoked,
+    /// A principal was created.
+    PrincipalCreated,
+    /// A principal was deleted; its tokens' ids, revoked.
+    PrincipalDeleted(Vec<String>),
+    /// A sign-in was recorded; until when sign-in is locked, if a failure locked it.
+    SignInRecorded(Option<switchyard_model::Timestamp>),
+    /// A password was replaced; the sessions revoked.
+    PasswordSet(Vec<String>),
+    /// A grant was made.
+    GrantCreated,
+    /// A grant was deleted (as it was).
+    GrantDeleted(switchyard_model::GrantRecord),
+    /// A custom role was stored; whether it was new.
+    RolePut(bool),
+    /// A custom role was deleted.
+    RoleDeleted,
     /// This many idempotency records were forgotten.
     IdempotencyPurged(u64),
     /// A node's registration was written or removed.
@@ -299,6 +333,14 @@ impl WriteOutcome {
             | WriteOutcome::InstanceMigrated(_)
             | WriteOutcome::TokenCreated(_)
             | WriteOutcome::TokenRevoked
+            | WriteOutcome::PrincipalCreated
+            | WriteOutcome::PrincipalDeleted(_)
+            | WriteOutcome::SignInRecorded(_)
+            | WriteOutcome::PasswordSet(_)
+            | WriteOutcome::GrantCreated
+            | WriteOutcome::GrantDeleted(_)
+            | WriteOutcome::RolePut(_)
+            | WriteOutcome::RoleDeleted
             | WriteOutcome::IdempotencyPurged(_)
             | WriteOutcome::NodeRecorded
             | WriteOutcome::KvExpired(_)
@@ -350,6 +392,14 @@ impl WriteOutcome {
             | WriteOutcome::InstanceMigrated(_)
             | WriteOutcome::TokenCreated(_)
             | WriteOutcome::TokenRevoked
+            | WriteOutcome::PrincipalCreated
+            | WriteOutcome::PrincipalDeleted(_)
+            | WriteOutcome::SignInRecorded(_)
+            | WriteOutcome::PasswordSet(_)
+            | WriteOutcome::GrantCreated
+            | WriteOutcome::GrantDeleted(_)
+            | WriteOutcome::RolePut(_)
+            | WriteOutcome::RoleDeleted
             | WriteOutcome::IdempotencyPurged(_)
             | WriteOutcome::NodeRecorded
             | WriteOutcome::KvExpired(_)
@@ -395,6 +445,14 @@ impl WriteOutcome {
             | WriteOutcome::InstanceMigrated(_)
             | WriteOutcome::TokenCreated(_)
             | WriteOutcome::TokenRevoked
+            | WriteOutcome::PrincipalCreated
+            | WriteOutcome::PrincipalDeleted(_)
+            | WriteOutcome::SignInRecorded(_)
+            | WriteOutcome::PasswordSet(_)
+            | WriteOutcome::GrantCreated
+            | WriteOutcome::GrantDeleted(_)
+            | WriteOutcome::RolePut(_)
+            | WriteOutcome::RoleDeleted
             | WriteOutcome::IdempotencyPurged(_)
             | WriteOutcome::NodeRecorded
             | WriteOutcome::BucketPut(_)

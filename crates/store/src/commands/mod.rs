@@ -80,6 +80,7 @@ macro_rules! request {
     };
 }
 
+pub(crate) mod access;
 pub(crate) mod endpoints;
 pub(crate) mod env;
 pub(crate) mod functions;
@@ -200,6 +201,14 @@ macro_rules! dispatch {
             WriteOp::CreateToken($c) => $body,
             WriteOp::BootstrapAdminToken($c) => $body,
             WriteOp::RevokeToken($c) => $body,
+            WriteOp::CreatePrincipal($c) => $body,
+            WriteOp::DeletePrincipal($c) => $body,
+            WriteOp::RecordSignIn($c) => $body,
+            WriteOp::SetPassword($c) => $body,
+            WriteOp::CreateGrant($c) => $body,
+            WriteOp::DeleteGrant($c) => $body,
+            WriteOp::PutRole($c) => $body,
+            WriteOp::DeleteRole($c) => $body,
             WriteOp::Publish($c) => $body,
             WriteOp::HeartbeatNode($c) => $body,
             WriteOp::RenewNode($c) => $body,

@@ -1,83 +1,9 @@
-//! Tokens, cluster nodes and idempotency retention: bookkeeping that appends nothing to the log.
+//! Cluster nodes and idempotency retention: bookkeeping that appends nothing to the log.
 
-use switchyard_model::{NodeRecord, Timestamp, TokenRecord};
+use switchyard_model::{NodeRecord, Timestamp};
 
 use super::{Command, Cx, Locking};
-use crate::error::StoreError;
 use crate::tables::{Locks, Tables, TxResult};
-
-/// Stores a new token.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CreateToken {
-    /// The token.
-    pub token: TokenRecord,
-}
-
-request!(CreateToken => TokenCreated(bool));
-
-impl Locking for CreateToken {
-    fn locks<'a>(&'a self, _: &mut Locks<'a>) {}
-}
-
-impl Command for CreateToken {
-    async fn apply<T: Tables>(&self, tx: &mut T, _: &mut Cx<'_>) -> TxResult<Self::Output> {
-        tx.insert_token(&self.token).await?;
-        Ok(true)
-    }
-}
-
-/// Stores the first admin token, unless one was bootstrapped before.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BootstrapAdminToken {
-    /// The admin token.
-    pub token: TokenRecord,
-}
-
-request!(BootstrapAdminToken => TokenCreated(bool));
-
-impl Locking for BootstrapAdminToken {
-    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
-        locks.exclusive("bootstrap".to_string());
-    }
-}
-
-impl Command for BootstrapAdminToken {
-    async fn apply<T: Tables>(&self, tx: &mut T, _: &mut Cx<'_>) -> TxResult<Self::Output> {
-        if !tx.claim_admin_bootstrap(&self.token.id).await? {
-            return Ok(false);
-        }
-        tx.insert_token(&self.token).await?;
-        Ok(true)
-    }
-}
-
-/// Revokes a token.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RevokeToken {
-    /// The token's id.
-    pub id: String,
-}
-
-request!(RevokeToken => TokenRevoked);
-
-impl Locking for RevokeToken {
-    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
-        locks.exclusive(format!("token:{}", self.id));
-    }
-}
-
-impl Command for RevokeToken {
-    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
-        match tx.token_revoked_at_for_update(&self.id).await? {
-            None => Err(StoreError::TokenNotFound { id: self.id.to_string() }.into()),
-            Some(Some(_)) => Ok(()),
-            Some(None) => {
-                tx.revoke_token(&self.id, cx.now).await?;
-                Ok(())
-            }
-        }
-    }
-}
 
 /// Registers a node or renews its heartbeat.
 #[derive(Debug, Clone, PartialEq)]

@@ -26,9 +26,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use switchyard_model::{
-    BucketRecord, DeadLetter, EndpointRecord, InstanceKey, InstanceRecord, JobRecord, KvEntry, KvKeyInfo, LogRecord,
-    MachineRecord, MachineSummary, MachineVersion, NodeRecord, Role, Segment, Seq, SpaceName, SpaceRecord, SpaceValue,
-    SpaceValueKind, SubscriptionRecord, Timestamp, TokenRecord, TriggerRecord,
+    BucketRecord, DeadLetter, EndpointRecord, GrantRecord, InstanceKey, InstanceRecord, JobRecord, KvEntry, KvKeyInfo,
+    LogRecord, MachineRecord, MachineSummary, MachineVersion, NodeRecord, PrincipalRecord, Role, RoleRecord, Segment,
+    Seq, SpaceName, SpaceRecord, SpaceValue, SpaceValueKind, SubscriptionRecord, Timestamp, TokenRecord, TriggerRecord,
 };
 use tokio_postgres::NoTls;
 use tokio_postgres::Row;
@@ -221,7 +221,8 @@ pub(crate) fn raw_log_row(row: &Row) -> Result<RawLogRow, StoreError> {
     })
 }
 
-const TOKEN_COLUMNS: &str = "id, name, secret_hash, role, spaces, created_at, revoked_at";
+const TOKEN_COLUMNS: &str =
+    "id, name, secret_hash, role, spaces, created_at, revoked_at, principal, expires_at, session";
 
 fn token(row: &Row) -> Result<TokenRecord, StoreError> {
     let role: &str = row.get(3);
@@ -234,6 +235,46 @@ fn token(row: &Row) -> Result<TokenRecord, StoreError> {
         spaces,
         created_at: Timestamp(row.get(5)),
         revoked_at: row.get::<_, Option<i64>>(6).map(Timestamp),
+        principal: row.get(7),
+        expires_at: row.get::<_, Option<i64>>(8).map(Timestamp),
+        session: row.get(9),
+    })
+}
+
+/// Columns: id, kind, name, password_hash, failed_sign_ins, locked_until, created_at.
+pub(super) const PRINCIPAL_COLUMNS: &str = "id, kind, name, password_hash, failed_sign_ins, locked_until, created_at";
+
+pub(super) fn principal(row: &Row) -> Result<PrincipalRecord, StoreError> {
+    Ok(PrincipalRecord {
+        id: row.get(0),
+        kind: crate::decode::principal_kind(row.get::<_, &str>(1))?,
+        name: row.get(2),
+        password_hash: row.get(3),
+        failed_sign_ins: u32::try_from(row.get::<_, i32>(4)).unwrap_or(0),
+        locked_until: row.get::<_, Option<i64>>(5).map(Timestamp),
+        created_at: Timestamp(row.get(6)),
+    })
+}
+
+/// Columns: id, principal, role, pattern, created_at.
+pub(super) const GRANT_COLUMNS: &str = "id, principal, role, pattern, created_at";
+
+pub(super) fn grant(row: &Row) -> Result<GrantRecord, StoreError> {
+    Ok(GrantRecord {
+        id: row.get(0),
+        principal: row.get(1),
+        role: row.get(2),
+        pattern: row.get(3),
+        created_at: Timestamp(row.get(4)),
+    })
+}
+
+fn role(row: &Row) -> Result<RoleRecord, StoreError> {
+    Ok(RoleRecord {
+        name: row.get(0),
+        permissions: serde_json::from_str(row.get::<_, &str>(1))
+            .map_err(|e| StoreError::Corrupt(format!("role permissions: {e}")))?,
+        updated_at: Timestamp(row.get(2)),
     })
 }
 
@@ -398,6 +439,32 @@ impl Store for PgStore {
     async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created_at, id");
         decode_all(self.query(&sql, &[]).await?, token)
+    }
+
+    async fn get_principal(&self, id: &str) -> Result<Option<PrincipalRecord>, StoreError> {
+        let sql = format!("SELECT {PRINCIPAL_COLUMNS} FROM principals WHERE id = $1");
+        self.query(&sql, &[&id]).await?.first().map(principal).transpose()
+    }
+
+    async fn find_user(&self, name: &str) -> Result<Option<PrincipalRecord>, StoreError> {
+        let sql = format!("SELECT {PRINCIPAL_COLUMNS} FROM principals WHERE kind = 'user' AND name = $1");
+        self.query(&sql, &[&name]).await?.first().map(principal).transpose()
+    }
+
+    async fn list_principals(&self) -> Result<Vec<PrincipalRecord>, StoreError> {
+        let sql = format!("SELECT {PRINCIPAL_COLUMNS} FROM principals ORDER BY created_at, id");
+        decode_all(self.query(&sql, &[]).await?, principal)
+    }
+
+    async fn list_grants(&self, principal: Option<&str>) -> Result<Vec<GrantRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {GRANT_COLUMNS} FROM grants WHERE $1::text IS NULL OR principal = $1 ORDER BY created_at, id"
+        );
+        decode_all(self.query(&sql, &[&principal]).await?, grant)
+    }
+
+    async fn list_roles(&self) -> Result<Vec<RoleRecord>, StoreError> {
+        decode_all(self.query("SELECT name, permissions, updated_at FROM roles ORDER BY name", &[]).await?, role)
     }
 
     async fn get_bucket(&self, space: &SpaceName, bucket: &Segment) -> Result<Option<BucketRecord>, StoreError> {

@@ -339,6 +339,41 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX instances_by_status ON instances (space, machine, status, parent, deleted_at, id) WHERE deleted_at IS NULL;
 "#,
+    // 12: users and service accounts, their grants, custom roles; a token may belong to a
+    // principal and expire (a sign-in session).
+    r#"
+    CREATE TABLE principals (
+        id              TEXT PRIMARY KEY,
+        kind            TEXT NOT NULL,
+        name            TEXT NOT NULL,
+        password_hash   TEXT,
+        failed_sign_ins INTEGER NOT NULL DEFAULT 0,
+        locked_until    BIGINT,
+        created_at      BIGINT NOT NULL
+    );
+    CREATE UNIQUE INDEX users_by_name ON principals (name) WHERE kind = 'user';
+
+    CREATE TABLE grants (
+        id         TEXT PRIMARY KEY,
+        principal  TEXT NOT NULL,
+        role       TEXT NOT NULL,
+        pattern    TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+    );
+    CREATE UNIQUE INDEX grants_by_principal ON grants (principal, role, pattern);
+    CREATE INDEX grants_by_role ON grants (role);
+
+    CREATE TABLE roles (
+        name        TEXT PRIMARY KEY,
+        permissions TEXT NOT NULL,
+        updated_at  BIGINT NOT NULL
+    );
+
+    ALTER TABLE tokens ADD COLUMN principal TEXT;
+    ALTER TABLE tokens ADD COLUMN expires_at BIGINT;
+    ALTER TABLE tokens ADD COLUMN session BOOLEAN NOT NULL DEFAULT FALSE;
+    CREATE INDEX tokens_by_principal ON tokens (principal) WHERE principal IS NOT NULL;
+"#,
 ];
 
 /// The schema version this build writes.

@@ -9,7 +9,9 @@
 use std::collections::HashSet;
 
 use deadpool_postgres::Transaction;
-use switchyard_model::{InstanceKey, MachineVersion, NodeRecord, Seq, Timestamp, TokenRecord};
+use switchyard_model::{
+    GrantRecord, InstanceKey, MachineVersion, NodeRecord, PrincipalRecord, RoleRecord, Seq, Timestamp, TokenRecord,
+};
 
 use crate::decode::{machine_version, revision};
 use crate::tables::*;
@@ -390,8 +392,8 @@ impl TokenTable for PgTx<'_, '_> {
         let stmt = self
             .tx
             .prepare_cached(
-                "INSERT INTO tokens (id, name, secret_hash, role, spaces, created_at, revoked_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO tokens (id, name, secret_hash, role, spaces, created_at, revoked_at, principal, expires_at, session)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .await?;
         self.tx
@@ -405,6 +407,9 @@ impl TokenTable for PgTx<'_, '_> {
                     &spaces,
                     &token.created_at.0,
                     &token.revoked_at.map(|t| t.0),
+                    &token.principal,
+                    &token.expires_at.map(|t| t.0),
+                    &token.session,
                 ],
             )
             .await?;
@@ -429,6 +434,145 @@ impl TokenTable for PgTx<'_, '_> {
     async fn revoke_token(&mut self, id: &str, now: Timestamp) -> TxResult<()> {
         let stmt = self.tx.prepare_cached("UPDATE tokens SET revoked_at = $1 WHERE id = $2").await?;
         self.tx.execute(&stmt, &[&now.0, &id]).await?;
+        Ok(())
+    }
+
+    async fn revoke_tokens_of(
+        &mut self,
+        principal: &str,
+        now: Timestamp,
+        except: Option<&str>,
+        sessions_only: bool,
+    ) -> TxResult<Vec<String>> {
+        let stmt = self
+            .tx
+            .prepare_cached(
+                "UPDATE tokens SET revoked_at = $1
+                 WHERE principal = $2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $1)
+                   AND ($3::text IS NULL OR id <> $3) AND (session OR NOT $4)
+                 RETURNING id",
+            )
+            .await?;
+        let rows = self.tx.query(&stmt, &[&now.0, &principal, &except, &sessions_only]).await?;
+        let mut ids: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        ids.sort();
+        Ok(ids)
+    }
+}
+
+impl AccessTable for PgTx<'_, '_> {
+    async fn insert_principal(&mut self, p: &PrincipalRecord) -> TxResult<()> {
+        let stmt = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO principals (id, kind, name, password_hash, failed_sign_ins, locked_until, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .await?;
+        let failed = i32::try_from(p.failed_sign_ins).unwrap_or(i32::MAX);
+        self.tx
+            .execute(
+                &stmt,
+                &[
+                    &p.id,
+                    &p.kind.as_str(),
+                    &p.name,
+                    &p.password_hash,
+                    &failed,
+                    &p.locked_until.map(|t| t.0),
+                    &p.created_at.0,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn user_exists(&mut self, name: &str) -> TxResult<bool> {
+        let stmt = self.tx.prepare_cached("SELECT 1 FROM principals WHERE kind = 'user' AND name = $1").await?;
+        Ok(self.tx.query_opt(&stmt, &[&name]).await?.is_some())
+    }
+
+    async fn principal_for_update(&mut self, id: &str) -> TxResult<Option<PrincipalRecord>> {
+        let sql = format!("SELECT {} FROM principals WHERE id = $1 FOR UPDATE", super::PRINCIPAL_COLUMNS);
+        let stmt = self.tx.prepare_cached(&sql).await?;
+        Ok(self.tx.query_opt(&stmt, &[&id]).await?.as_ref().map(super::principal).transpose()?)
+    }
+
+    async fn update_sign_in(&mut self, id: &str, failed: u32, locked_until: Option<Timestamp>) -> TxResult<()> {
+        let stmt = self
+            .tx
+            .prepare_cached("UPDATE principals SET failed_sign_ins = $1, locked_until = $2 WHERE id = $3")
+            .await?;
+        let failed = i32::try_from(failed).unwrap_or(i32::MAX);
+        self.tx.execute(&stmt, &[&failed, &locked_until.map(|t| t.0), &id]).await?;
+        Ok(())
+    }
+
+    async fn set_password(&mut self, id: &str, hash: &str) -> TxResult<()> {
+        let stmt = self.tx.prepare_cached("UPDATE principals SET password_hash = $1 WHERE id = $2").await?;
+        self.tx.execute(&stmt, &[&hash, &id]).await?;
+        Ok(())
+    }
+
+    async fn delete_principal(&mut self, id: &str) -> TxResult<()> {
+        let stmt = self.tx.prepare_cached("DELETE FROM grants WHERE principal = $1").await?;
+        self.tx.execute(&stmt, &[&id]).await?;
+        let stmt = self.tx.prepare_cached("DELETE FROM principals WHERE id = $1").await?;
+        self.tx.execute(&stmt, &[&id]).await?;
+        Ok(())
+    }
+
+    async fn insert_grant(&mut self, g: &GrantRecord) -> TxResult<bool> {
+        let stmt = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO grants (id, principal, role, pattern, created_at) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (principal, role, pattern) DO NOTHING",
+            )
+            .await?;
+        Ok(self.tx.execute(&stmt, &[&g.id, &g.principal, &g.role, &g.pattern, &g.created_at.0]).await? == 1)
+    }
+
+    async fn grant_for_update(&mut self, id: &str) -> TxResult<Option<GrantRecord>> {
+        let sql = format!("SELECT {} FROM grants WHERE id = $1 FOR UPDATE", super::GRANT_COLUMNS);
+        let stmt = self.tx.prepare_cached(&sql).await?;
+        Ok(self.tx.query_opt(&stmt, &[&id]).await?.as_ref().map(super::grant).transpose()?)
+    }
+
+    async fn delete_grant(&mut self, id: &str) -> TxResult<()> {
+        let stmt = self.tx.prepare_cached("DELETE FROM grants WHERE id = $1").await?;
+        self.tx.execute(&stmt, &[&id]).await?;
+        Ok(())
+    }
+
+    async fn put_role(&mut self, role: &RoleRecord) -> TxResult<bool> {
+        let existed = self.role_exists(&role.name).await?;
+        let stmt = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO roles (name, permissions, updated_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (name) DO UPDATE SET permissions = excluded.permissions, updated_at = excluded.updated_at",
+            )
+            .await?;
+        let permissions = serde_json::to_string(&role.permissions)?;
+        self.tx.execute(&stmt, &[&role.name, &permissions, &role.updated_at.0]).await?;
+        Ok(!existed)
+    }
+
+    async fn role_exists(&mut self, name: &str) -> TxResult<bool> {
+        let stmt = self.tx.prepare_cached("SELECT 1 FROM roles WHERE name = $1").await?;
+        Ok(self.tx.query_opt(&stmt, &[&name]).await?.is_some())
+    }
+
+    async fn grants_of_role(&mut self, name: &str) -> TxResult<u64> {
+        let stmt = self.tx.prepare_cached("SELECT count(*) FROM grants WHERE role = $1").await?;
+        let count: i64 = self.tx.query_one(&stmt, &[&name]).await?.get(0);
+        Ok(count as u64)
+    }
+
+    async fn delete_role(&mut self, name: &str) -> TxResult<()> {
+        let stmt = self.tx.prepare_cached("DELETE FROM roles WHERE name = $1").await?;
+        self.tx.execute(&stmt, &[&name]).await?;
         Ok(())
     }
 }

@@ -35,9 +35,9 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use switchyard_model::{
-    BucketRecord, DeadLetter, EndpointRecord, InstanceKey, InstanceRecord, JobRecord, KvEntry, KvKeyInfo, LogRecord,
-    MachineRecord, MachineSummary, MachineVersion, NodeRecord, Segment, Seq, SpaceName, SpaceRecord, SpaceValue,
-    SpaceValueKind, SubscriptionRecord, Timestamp, TokenRecord, TriggerRecord,
+    BucketRecord, DeadLetter, EndpointRecord, GrantRecord, InstanceKey, InstanceRecord, JobRecord, KvEntry, KvKeyInfo,
+    LogRecord, MachineRecord, MachineSummary, MachineVersion, NodeRecord, PrincipalRecord, RoleRecord, Segment, Seq,
+    SpaceName, SpaceRecord, SpaceValue, SpaceValueKind, SubscriptionRecord, Timestamp, TokenRecord, TriggerRecord,
 };
 
 use crate::error::StoreError;
@@ -500,6 +500,73 @@ impl Store for SqliteStore {
             let mut out = Vec::new();
             while let Some(row) = rows.next()? {
                 out.push(rows::token(row)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn get_principal(&self, id: &str) -> Result<Option<PrincipalRecord>, StoreError> {
+        let id = id.to_string();
+        self.read(move |conn| {
+            let sql = format!("SELECT {} FROM principals WHERE id = ?1", rows::PRINCIPAL_COLUMNS);
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut rows = stmt.query(params![id])?;
+            rows.next()?.map(rows::principal).transpose()
+        })
+        .await
+    }
+
+    async fn find_user(&self, name: &str) -> Result<Option<PrincipalRecord>, StoreError> {
+        let name = name.to_string();
+        self.read(move |conn| {
+            let sql = format!("SELECT {} FROM principals WHERE kind = 'user' AND name = ?1", rows::PRINCIPAL_COLUMNS);
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut rows = stmt.query(params![name])?;
+            rows.next()?.map(rows::principal).transpose()
+        })
+        .await
+    }
+
+    async fn list_principals(&self) -> Result<Vec<PrincipalRecord>, StoreError> {
+        self.read(|conn| {
+            let sql = format!("SELECT {} FROM principals ORDER BY created_at, id", rows::PRINCIPAL_COLUMNS);
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut rows = stmt.query([])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(rows::principal(row)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn list_grants(&self, principal: Option<&str>) -> Result<Vec<GrantRecord>, StoreError> {
+        let principal = principal.map(str::to_string);
+        self.read(move |conn| {
+            let sql = format!(
+                "SELECT {} FROM grants WHERE ?1 IS NULL OR principal = ?1 ORDER BY created_at, id",
+                rows::GRANT_COLUMNS
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut rows = stmt.query(params![principal])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(rows::grant(row)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn list_roles(&self) -> Result<Vec<RoleRecord>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT name, permissions, updated_at FROM roles ORDER BY name")?;
+            let mut rows = stmt.query([])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(rows::role(row)?);
             }
             Ok(out)
         })

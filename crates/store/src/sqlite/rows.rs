@@ -3,7 +3,7 @@
 
 use rusqlite::Row;
 use rusqlite::types::ValueRef;
-use switchyard_model::{InstanceRecord, Role, Timestamp, TokenRecord};
+use switchyard_model::{GrantRecord, InstanceRecord, PrincipalRecord, Role, RoleRecord, Timestamp, TokenRecord};
 
 use crate::error::StoreError;
 
@@ -90,8 +90,10 @@ pub(crate) fn text(row: &Row<'_>, index: usize) -> Result<Text, StoreError> {
     })
 }
 
-/// Columns: id, name, secret_hash, role, spaces, created_at, revoked_at.
-pub(crate) const TOKEN_COLUMNS: &str = "id, name, secret_hash, role, spaces, created_at, revoked_at";
+/// Columns: id, name, secret_hash, role, spaces, created_at, revoked_at, principal, expires_at,
+/// session.
+pub(crate) const TOKEN_COLUMNS: &str =
+    "id, name, secret_hash, role, spaces, created_at, revoked_at, principal, expires_at, session";
 
 pub(crate) fn token(row: &Row<'_>) -> Result<TokenRecord, StoreError> {
     let role: String = row.get(3)?;
@@ -105,5 +107,47 @@ pub(crate) fn token(row: &Row<'_>) -> Result<TokenRecord, StoreError> {
         spaces,
         created_at: Timestamp(row.get(5)?),
         revoked_at: row.get::<_, Option<i64>>(6)?.map(Timestamp),
+        principal: row.get(7)?,
+        expires_at: row.get::<_, Option<i64>>(8)?.map(Timestamp),
+        session: row.get(9)?,
+    })
+}
+
+/// Columns: id, kind, name, password_hash, failed_sign_ins, locked_until, created_at.
+pub(crate) const PRINCIPAL_COLUMNS: &str = "id, kind, name, password_hash, failed_sign_ins, locked_until, created_at";
+
+pub(crate) fn principal(row: &Row<'_>) -> Result<PrincipalRecord, StoreError> {
+    let kind: String = row.get(1)?;
+    Ok(PrincipalRecord {
+        id: row.get(0)?,
+        kind: crate::decode::principal_kind(&kind)?,
+        name: row.get(2)?,
+        password_hash: row.get(3)?,
+        failed_sign_ins: row.get(4)?,
+        locked_until: row.get::<_, Option<i64>>(5)?.map(Timestamp),
+        created_at: Timestamp(row.get(6)?),
+    })
+}
+
+/// Columns: id, principal, role, pattern, created_at.
+pub(crate) const GRANT_COLUMNS: &str = "id, principal, role, pattern, created_at";
+
+pub(crate) fn grant(row: &Row<'_>) -> Result<GrantRecord, StoreError> {
+    Ok(GrantRecord {
+        id: row.get(0)?,
+        principal: row.get(1)?,
+        role: row.get(2)?,
+        pattern: row.get(3)?,
+        created_at: Timestamp(row.get(4)?),
+    })
+}
+
+pub(crate) fn role(row: &Row<'_>) -> Result<RoleRecord, StoreError> {
+    let permissions: String = row.get(1)?;
+    Ok(RoleRecord {
+        name: row.get(0)?,
+        permissions: serde_json::from_str(&permissions)
+            .map_err(|e| StoreError::Corrupt(format!("role permissions: {e}")))?,
+        updated_at: Timestamp(row.get(2)?),
     })
 }

@@ -8,7 +8,11 @@
 use std::collections::HashSet;
 
 use rusqlite::{Connection, OptionalExtension, params};
-use switchyard_model::{InstanceKey, MachineVersion, NodeRecord, Seq, Timestamp, TokenRecord};
+use switchyard_model::{
+    GrantRecord, InstanceKey, MachineVersion, NodeRecord, PrincipalRecord, RoleRecord, Seq, Timestamp, TokenRecord,
+};
+
+use super::rows;
 
 use crate::decode::{machine_version, revision};
 use crate::tables::*;
@@ -314,8 +318,8 @@ impl TokenTable for SqliteTx<'_> {
     async fn insert_token(&mut self, token: &TokenRecord) -> TxResult<()> {
         self.conn
             .prepare_cached(
-                "INSERT INTO tokens (id, name, secret_hash, role, spaces, created_at, revoked_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO tokens (id, name, secret_hash, role, spaces, created_at, revoked_at, principal, expires_at, session)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?
             .execute(params![
                 token.id,
@@ -325,6 +329,9 @@ impl TokenTable for SqliteTx<'_> {
                 serde_json::to_string(&token.spaces.to_names())?,
                 token.created_at.0,
                 token.revoked_at.map(|t| t.0),
+                token.principal,
+                token.expires_at.map(|t| t.0),
+                token.session,
             ])?;
         Ok(())
     }
@@ -350,6 +357,143 @@ impl TokenTable for SqliteTx<'_> {
 
     async fn revoke_token(&mut self, id: &str, now: Timestamp) -> TxResult<()> {
         self.conn.prepare_cached("UPDATE tokens SET revoked_at = ?1 WHERE id = ?2")?.execute(params![now.0, id])?;
+        Ok(())
+    }
+
+    async fn revoke_tokens_of(
+        &mut self,
+        principal: &str,
+        now: Timestamp,
+        except: Option<&str>,
+        sessions_only: bool,
+    ) -> TxResult<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "UPDATE tokens SET revoked_at = ?1
+             WHERE principal = ?2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?1)
+               AND (?3 IS NULL OR id <> ?3) AND (session OR NOT ?4)
+             RETURNING id",
+        )?;
+        let ids = stmt.query_map(params![now.0, principal, except, sessions_only], |r| r.get::<_, String>(0))?;
+        let mut out = ids.collect::<Result<Vec<_>, _>>()?;
+        out.sort();
+        Ok(out)
+    }
+}
+
+impl AccessTable for SqliteTx<'_> {
+    async fn insert_principal(&mut self, p: &PrincipalRecord) -> TxResult<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO principals (id, kind, name, password_hash, failed_sign_ins, locked_until, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                p.id,
+                p.kind.as_str(),
+                p.name,
+                p.password_hash,
+                p.failed_sign_ins,
+                p.locked_until.map(|t| t.0),
+                p.created_at.0
+            ])?;
+        Ok(())
+    }
+
+    async fn user_exists(&mut self, name: &str) -> TxResult<bool> {
+        let found: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT 1 FROM principals WHERE kind = 'user' AND name = ?1")?
+            .query_row(params![name], |r| r.get(0))
+            .optional()?;
+        Ok(found.is_some())
+    }
+
+    async fn principal_for_update(&mut self, id: &str) -> TxResult<Option<PrincipalRecord>> {
+        let sql = format!("SELECT {} FROM principals WHERE id = ?1", rows::PRINCIPAL_COLUMNS);
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut found = stmt.query(params![id])?;
+        match found.next()? {
+            Some(row) => Ok(Some(rows::principal(row)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn update_sign_in(&mut self, id: &str, failed: u32, locked_until: Option<Timestamp>) -> TxResult<()> {
+        self.conn
+            .prepare_cached("UPDATE principals SET failed_sign_ins = ?1, locked_until = ?2 WHERE id = ?3")?
+            .execute(params![failed, locked_until.map(|t| t.0), id])?;
+        Ok(())
+    }
+
+    async fn set_password(&mut self, id: &str, hash: &str) -> TxResult<()> {
+        self.conn
+            .prepare_cached("UPDATE principals SET password_hash = ?1 WHERE id = ?2")?
+            .execute(params![hash, id])?;
+        Ok(())
+    }
+
+    async fn delete_principal(&mut self, id: &str) -> TxResult<()> {
+        self.conn.prepare_cached("DELETE FROM grants WHERE principal = ?1")?.execute(params![id])?;
+        self.conn.prepare_cached("DELETE FROM principals WHERE id = ?1")?.execute(params![id])?;
+        Ok(())
+    }
+
+    async fn insert_grant(&mut self, g: &GrantRecord) -> TxResult<bool> {
+        let inserted = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO grants (id, principal, role, pattern, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (principal, role, pattern) DO NOTHING",
+            )?
+            .execute(params![g.id, g.principal, g.role, g.pattern, g.created_at.0])?;
+        Ok(inserted == 1)
+    }
+
+    async fn grant_for_update(&mut self, id: &str) -> TxResult<Option<GrantRecord>> {
+        let sql = format!("SELECT {} FROM grants WHERE id = ?1", rows::GRANT_COLUMNS);
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut found = stmt.query(params![id])?;
+        match found.next()? {
+            Some(row) => Ok(Some(rows::grant(row)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn delete_grant(&mut self, id: &str) -> TxResult<()> {
+        self.conn.prepare_cached("DELETE FROM grants WHERE id = ?1")?.execute(params![id])?;
+        Ok(())
+    }
+
+    async fn put_role(&mut self, role: &RoleRecord) -> TxResult<bool> {
+        let existed = self.role_exists(&role.name).await?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO roles (name, permissions, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE SET permissions = excluded.permissions, updated_at = excluded.updated_at",
+            )?
+            .execute(params![role.name, serde_json::to_string(&role.permissions)?, role.updated_at.0])?;
+        Ok(!existed)
+    }
+
+    async fn role_exists(&mut self, name: &str) -> TxResult<bool> {
+        let found: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT 1 FROM roles WHERE name = ?1")?
+            .query_row(params![name], |r| r.get(0))
+            .optional()?;
+        Ok(found.is_some())
+    }
+
+    async fn grants_of_role(&mut self, name: &str) -> TxResult<u64> {
+        let count: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM grants WHERE role = ?1")?
+            .query_row(params![name], |r| r.get(0))?;
+        Ok(count as u64)
+    }
+
+    async fn delete_role(&mut self, name: &str) -> TxResult<()> {
+        self.conn.prepare_cached("DELETE FROM roles WHERE name = ?1")?.execute(params![name])?;
         Ok(())
     }
 }

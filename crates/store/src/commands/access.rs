@@ -1,0 +1,489 @@
+//! Who may do what: tokens, users and service accounts, sign-ins, grants and custom roles.
+//!
+//! Invariants:
+//! - Every change here appends one audit record (`audit.*`) to the system space in the same
+//!   transaction, naming who acted (`principal`): nothing security-relevant changes without
+//!   its record, and no record is written for a change that did not happen.
+//! - Secrets never reach the log: a token's record names its id, a password change names the
+//!   user. The rules of what a principal may hand out are the engine's; these commands keep
+//!   the rows consistent (a grant names an existing principal and role; a role in use is not
+//!   deleted; a user's name is unique).
+//! - A sign-in's failure count is read and written under the principal's row lock, so
+//!   concurrent failures each count.
+
+use serde_json::json;
+use switchyard_model::{
+    Actor, GrantRecord, PrincipalKind, PrincipalRecord, RoleRecord, SYSTEM_SPACE, Timestamp, TokenRecord, builtin_role,
+    kinds, sign_in_lock_ms,
+};
+
+use super::{Command, Cx, Locking};
+use crate::error::StoreError;
+use crate::tables::{Locks, Tables, TxResult};
+
+/// Appends an audit record about `address` to the system space.
+async fn audit<T: Tables>(
+    tx: &mut T,
+    cx: &mut Cx<'_>,
+    kind: &'static str,
+    address: String,
+    payload: serde_json::Value,
+) -> TxResult<()> {
+    cx.touch_space(SYSTEM_SPACE);
+    cx.append(tx, SYSTEM_SPACE, kind, address, &payload, None, false).await
+}
+
+fn token_address(id: &str) -> String {
+    format!("{SYSTEM_SPACE}:tokens:{id}")
+}
+
+fn principal_address(id: &str) -> String {
+    format!("{SYSTEM_SPACE}:principals:{id}")
+}
+
+fn token_audit(by: &Actor, token: &TokenRecord) -> serde_json::Value {
+    json!({
+        "principal": by,
+        "token": token.id,
+        "name": token.name,
+        "owner": token.principal,
+        "role": token.role.as_str(),
+        "spaces": token.spaces.to_names(),
+        "expires_at": token.expires_at,
+        "session": token.session,
+    })
+}
+
+/// Stores a new token; appends `audit.token_created`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateToken {
+    /// The token.
+    pub token: TokenRecord,
+    /// Who creates it.
+    pub by: Actor,
+}
+
+request!(CreateToken => TokenCreated(bool));
+
+impl Locking for CreateToken {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
+        locks.writes_into(SYSTEM_SPACE);
+        if let Some(owner) = &self.token.principal {
+            locks.exclusive(format!("principal:{owner}"));
+        }
+    }
+}
+
+impl Command for CreateToken {
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
+        if let Some(owner) = &self.token.principal
+            && tx.principal_for_update(owner).await?.is_none()
+        {
+            return Err(StoreError::PrincipalNotFound { id: owner.clone() }.into());
+        }
+        tx.insert_token(&self.token).await?;
+        audit(tx, cx, kinds::AUDIT_TOKEN_CREATED, token_address(&self.token.id), token_audit(&self.by, &self.token))
+            .await?;
+        Ok(true)
+    }
+}
+
+/// Stores the first admin token, unless one was bootstrapped before.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BootstrapAdminToken {
+    /// The admin token.
+    pub token: TokenRecord,
+}
+
+request!(BootstrapAdminToken => TokenCreated(bool));
+
+impl Locking for BootstrapAdminToken {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
+        locks.exclusive("bootstrap".to_string());
+        locks.writes_into(SYSTEM_SPACE);
+    }
+}
+
+impl Command for BootstrapAdminToken {
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
+        if !tx.claim_admin_bootstrap(&self.token.id).await? {
+            return Ok(false);
+        }
+        tx.insert_token(&self.token).await?;
+        let payload = token_audit(&Actor::system(), &self.token);
+        audit(tx, cx, kinds::AUDIT_TOKEN_CREATED, token_address(&self.token.id), payload).await?;
+        Ok(true)
+    }
+}
+
+/// Revokes a token; appends `audit.token_revoked` (or `audit.sign_out` for a session its user
+/// ends) when it was not revoked before.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RevokeToken {
+    /// The token's id.
+    pub id: String,
+    /// Who revokes it.
+    pub by: Actor,
+    /// Whether this is its user signing out.
+    pub sign_out: bool,
+}
+
+request!(RevokeToken => TokenRevoked);
+
+impl Locking for RevokeToken {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
+        locks.exclusive(format!("token:{}", self.id));
+        locks.writes_into(SYSTEM_SPACE);
+    }
+}
+
+impl Command for RevokeToken {
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
+        match tx.token_revoked_at_for_update(&self.id).await? {
+            None => Err(StoreError::TokenNotFound { id: self.id.to_string() }.into()),
+            Some(Some(_)) => Ok(()),
+            Some(None) => {
+                tx.revoke_token(&self.id, cx.now).await?;
+                let kind = if self.sign_out { kinds::AUDIT_SIGN_OUT } else { kinds::AUDIT_TOKEN_REVOKED };
+                let payload = json!({ "principal": self.by, "token": self.id });
+                audit(tx, cx, kind, token_address(&self.id), payload).await?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Creates a user or service account with its first grants; appends
+/// `audit.principal_created`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreatePrincipal {
+    /// The principal.
+    pub principal: PrincipalRecord,
+    /// Its grants (their `principal` is its id).
+    pub grants: Vec<GrantRecord>,
+    /// Who creates it.
+    pub by: Actor,
+}
+
+request!(CreatePrincipal => PrincipalCreated);
+
+impl Locking for CreatePrincipal {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
+        locks.writes_into(SYSTEM_SPACE);
+        locks.exclusive(format!("user:{}", self.principal.name));
+        for grant in &self.grants {
+            locks.exclusive(format!("role:{}", grant.role));
+        }
+    }
+}
+
+impl Command for CreatePrincipal {
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
+        let p = &self.principal;
+        if p.kind == PrincipalKind::User && tx.user_exists(&p.name).await? {
+            return Err(StoreError::UserNameTaken { name: p.name.clone() }.into());
+        }
+        for grant in &self.grants {
+            require_role(tx, &grant.role).await?;
+        }
+        tx.insert_principal(p).await?;
+        for grant in &self.grants {
+            if !tx.insert_grant(grant).await? {
+                return Err(StoreError::GrantExists { role: grant.role.clone(), pattern: grant.pattern.clone() }.into());
+            }
+        }
+        let grants: Vec<_> =
+            self.grants.iter().map(|g| json!({"id": g.id, "role": g.role, "pattern": g.pattern})).collect();
+        let payload = json!({
+            "principal": self.by, "id": p.id, "kind": p.kind.as_str(), "name": p.name, "grants": grants,
+        });
+        audit(tx, cx, kinds::AUDIT_PRINCIPAL_CREATED, principal_address(&p.id), payload).await
+    }
+}
+
+/// Fails unless `role` is built in or a stored custom role.
+async fn require_role<T: Tables>(tx: &mut T, role: &str) -> TxResult<()> {
+    if builtin_role(role).is_some() || tx.role_exists(role).await? {
+        Ok(())
+    } else {
+        Err(StoreError::RoleNotFound { name: role.to_string() }.into())
+    }
+}
+
+/// Deletes a user or service account, its grants, and revokes its tokens; appends
+/// `audit.principal_deleted`. Answers the revoked tokens' ids.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeletePrincipal {
+    /// The principal's id.
+    pub id: String,
+    /// Who deletes it.
+    pub by: Actor,
+}
+
+request!(DeletePrincipal => PrincipalDeleted(Vec<String>));
+
+impl Locking for DeletePrincipal {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
+        locks.writes_into(SYSTEM_SPACE);
+        locks.exclusive(format!("principal:{}", self.id));
+    }
+}
+
+impl Command for DeletePrincipal {
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
+        if tx.principal_for_update(&self.id).await?.is_none() {
+            return Err(StoreError::PrincipalNotFound { id: self.id.clone() }.into());
+        }
+        let revoked = tx.revoke_tokens_of(&self.id, cx.now, None, false).await?;
+        tx.delete_principal(&self.id).await?;
+        let payload = json!({ "principal": self.by, "id": self.id, "tokens_revoked": revoked });
+        audit(tx, cx, kinds::AUDIT_PRINCIPAL_DELETED, principal_address(&self.id), payload).await?;
+        Ok(revoked)
+    }
+}
+
+/// Records a sign-in attempt whose password the engine checked: a success resets the user's
+/// failures and stores the session; a failure counts and may lock sign-in
+/// ([`sign_in_lock_ms`]). Appends `audit.sign_in` or `audit.sign_in_failed`. Answers when
+/// sign-in is locked until, after a failure that locked it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordSignIn {
+    /// The user's id; none when the name is no user's (only the record is written).
+    pub user: Option<String>,
+    /// The name given.
+    pub name: String,
+    /// The session a correct password opens; none for a failure.
+    pub session: Option<TokenRecord>,
+    /// Why it failed (`invalid_credentials`, `locked`).
+    pub reason: Option<&'static str>,
+}
+
+request!(RecordSignIn => SignInRecorded(Option<Timestamp>));
+
+impl Locking for RecordSignIn {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
+        locks.writes_into(SYSTEM_SPACE);
+        if let Some(user) = &self.user {
+            locks.exclusive(format!("principal:{user}"));
+        }
+    }
+}
+
+impl Command for RecordSignIn {
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
+        let address = format!("{SYSTEM_SPACE}:users:{}", self.name);
+        let Some(user_id) = &self.user else {
+            let payload = json!({ "name": self.name, "reason": self.reason.unwrap_or("invalid_credentials") });
+            audit(tx, cx, kinds::AUDIT_SIGN_IN_FAILED, address, payload).await?;
+            return Ok(None);
+        };
+        let Some(user) = tx.principal_for_update(user_id).await? else {
+            return Err(StoreError::PrincipalNotFound { id: user_id.clone() }.into());
+        };
+        let actor = Actor { id: user.id.clone(), kind: user.kind.as_str().into(), name: user.name.clone() };
+        match &self.session {
+            Some(session) => {
+                tx.update_sign_in(&user.id, 0, None).await?;
+                tx.insert_token(session).await?;
+                let payload = json!({ "principal": actor, "session": session.id, "expires_at": session.expires_at });
+                audit(tx, cx, kinds::AUDIT_SIGN_IN, address, payload).await?;
+                Ok(None)
+            }
+            None => {
+                // A refusal while locked does not count: the lock is the answer, and counting
+                // it would let anyone keep a user locked out for ever at one try a second.
+                let locked_now = user.locked_until.is_some_and(|until| cx.now < until);
+                let failed = if locked_now { user.failed_sign_ins } else { user.failed_sign_ins.saturating_add(1) };
+                let locked_until = if locked_now {
+                    user.locked_until
+                } else {
+                    sign_in_lock_ms(failed).map(|ms| Timestamp(cx.now.0.saturating_add(ms as i64)))
+                };
+                tx.update_sign_in(&user.id, failed, locked_until).await?;
+                let payload = json!({
+                    "principal": actor,
+                    "name": self.name,
+                    "reason": self.reason.unwrap_or("invalid_credentials"),
+                    "failures": failed,
+                    "locked_until": locked_until,
+                });
+                audit(tx, cx, kinds::AUDIT_SIGN_IN_FAILED, address, payload).await?;
+                Ok(locked_until)
+            }
+        }
+    }
+}
+
+/// Replaces a user's password hash and revokes the user's sessions but `keep` (a password
+/// change ends every other sign-in); appends `audit.password_changed`. Answers the revoked
+/// sessions' ids.
+#[derive(Clone, PartialEq)]
+pub struct SetPassword {
+    /// The user's id.
+    pub user: String,
+    /// The new argon2id hash (PHC string).
+    pub hash: String,
+    /// The session to keep (the one changing the password).
+    pub keep: Option<String>,
+    /// Who changes it.
+    pub by: Actor,
+}
+
+impl std::fmt::Debug for SetPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SetPassword").field("user", &self.user).field("keep", &self.keep).finish_non_exhaustive()
+    }
+}
+
+request!(SetPassword => PasswordSet(Vec<String>));
+
+impl Locking for SetPassword {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
+        locks.writes_into(SYSTEM_SPACE);
+        locks.exclusive(format!("principal:{}", self.user));
+    }
+}
+
+impl Command for SetPassword {
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
+        match tx.principal_for_update(&self.user).await? {
+            Some(p) if p.kind == PrincipalKind::User => {}
+            _ => return Err(StoreError::PrincipalNotFound { id: self.user.clone() }.into()),
+        }
+        tx.set_password(&self.user, &self.hash).await?;
+        tx.update_sign_in(&self.user, 0, None).await?;
+        let revoked = tx.revoke_tokens_of(&self.user, cx.now, self.keep.as_deref(), true).await?;
+        let payload = json!({ "principal": self.by, "user": self.user, "sessions_revoked": revoked });
+        audit(tx, cx, kinds::AUDIT_PASSWORD_CHANGED, principal_address(&self.user), payload).await?;
+        Ok(revoked)
+    }
+}
+
+/// Grants a principal a role on a pattern; appends `audit.grant_created`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateGrant {
+    /// The grant.
+    pub grant: GrantRecord,
+    /// Who grants it.
+    pub by: Actor,
+}
+
+request!(CreateGrant => GrantCreated);
+
+impl Locking for CreateGrant {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
+        locks.writes_into(SYSTEM_SPACE);
+        locks.exclusive(format!("principal:{}", self.grant.principal));
+        locks.exclusive(format!("role:{}", self.grant.role));
+    }
+}
+
+impl Command for CreateGrant {
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
+        let g = &self.grant;
+        if tx.principal_for_update(&g.principal).await?.is_none() {
+            return Err(StoreError::PrincipalNotFound { id: g.principal.clone() }.into());
+        }
+        require_role(tx, &g.role).await?;
+        if !tx.insert_grant(g).await? {
+            return Err(StoreError::GrantExists { role: g.role.clone(), pattern: g.pattern.clone() }.into());
+        }
+        let payload =
+            json!({ "principal": self.by, "grant": g.id, "to": g.principal, "role": g.role, "pattern": g.pattern });
+        audit(tx, cx, kinds::AUDIT_GRANT_CREATED, principal_address(&g.principal), payload).await
+    }
+}
+
+/// Deletes a grant; appends `audit.grant_deleted`. Answers the grant deleted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeleteGrant {
+    /// The grant's id.
+    pub id: String,
+    /// Who deletes it.
+    pub by: Actor,
+}
+
+request!(DeleteGrant => GrantDeleted(GrantRecord));
+
+impl Locking for DeleteGrant {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
+        locks.writes_into(SYSTEM_SPACE);
+        locks.exclusive(format!("grant:{}", self.id));
+    }
+}
+
+impl Command for DeleteGrant {
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
+        let Some(g) = tx.grant_for_update(&self.id).await? else {
+            return Err(StoreError::GrantNotFound { id: self.id.clone() }.into());
+        };
+        tx.delete_grant(&self.id).await?;
+        let payload =
+            json!({ "principal": self.by, "grant": g.id, "to": g.principal, "role": g.role, "pattern": g.pattern });
+        audit(tx, cx, kinds::AUDIT_GRANT_DELETED, principal_address(&g.principal), payload).await?;
+        Ok(g)
+    }
+}
+
+/// Stores or replaces a custom role (validated by the caller); appends `audit.role_put`.
+/// Answers whether it was new.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PutRole {
+    /// The role.
+    pub role: RoleRecord,
+    /// Who puts it.
+    pub by: Actor,
+}
+
+request!(PutRole => RolePut(bool));
+
+impl Locking for PutRole {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
+        locks.writes_into(SYSTEM_SPACE);
+        locks.exclusive(format!("role:{}", self.role.name));
+    }
+}
+
+impl Command for PutRole {
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
+        let created = tx.put_role(&self.role).await?;
+        let payload = json!({
+            "principal": self.by, "role": self.role.name, "permissions": self.role.permissions, "created": created,
+        });
+        audit(tx, cx, kinds::AUDIT_ROLE_PUT, format!("{SYSTEM_SPACE}:roles:{}", self.role.name), payload).await?;
+        Ok(created)
+    }
+}
+
+/// Deletes a custom role no grant names; appends `audit.role_deleted`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeleteRole {
+    /// The role's name.
+    pub name: String,
+    /// Who deletes it.
+    pub by: Actor,
+}
+
+request!(DeleteRole => RoleDeleted);
+
+impl Locking for DeleteRole {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
+        locks.writes_into(SYSTEM_SPACE);
+        locks.exclusive(format!("role:{}", self.name));
+    }
+}
+
+impl Command for DeleteRole {
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
+        if !tx.role_exists(&self.name).await? {
+            return Err(StoreError::RoleNotFound { name: self.name.clone() }.into());
+        }
+        let grants = tx.grants_of_role(&self.name).await?;
+        if grants > 0 {
+            return Err(StoreError::RoleInUse { name: self.name.clone(), grants }.into());
+        }
+        tx.delete_role(&self.name).await?;
+        let payload = json!({ "principal": self.by, "role": self.name });
+        audit(tx, cx, kinds::AUDIT_ROLE_DELETED, format!("{SYSTEM_SPACE}:roles:{}", self.name), payload).await
+    }
+}
