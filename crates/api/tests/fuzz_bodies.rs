@@ -84,6 +84,40 @@ fn routes() -> Vec<Route> {
         route(Method::POST, "/v1/tokens".to_owned(), vec![json!({"name": "t", "role": "reader", "spaces": ["acme"]})]),
         route(
             Method::POST,
+            "/v1/auth/sign-in".to_owned(),
+            vec![json!({"name": "fz", "password": "correct horse battery"})],
+        ),
+        route(
+            Method::POST,
+            "/v1/auth/password".to_owned(),
+            vec![json!({"current": "a long password", "new": "another one!"})],
+        ),
+        route(
+            Method::POST,
+            "/v1/principals".to_owned(),
+            vec![
+                json!({"kind": "user", "name": "fz", "password": "correct horse battery",
+                       "grants": [{"role": "space-reader", "pattern": "acme:*"}]}),
+                json!({"kind": "service", "name": "fz-bot"}),
+            ],
+        ),
+        route(
+            Method::PUT,
+            "/v1/principals/usr_fz/password".to_owned(),
+            vec![json!({"password": "correct horse battery"})],
+        ),
+        route(
+            Method::POST,
+            "/v1/grants".to_owned(),
+            vec![json!({"principal": "usr_fz", "role": "space-writer", "pattern": "acme:orders:*"})],
+        ),
+        route(
+            Method::PUT,
+            "/v1/roles/fz".to_owned(),
+            vec![json!({"permissions": ["functions:deploy", "jobs:*", "read"]})],
+        ),
+        route(
+            Method::POST,
             path("/topics/t/messages"),
             vec![json!({"payload": {"x": 1}, "key": "k", "headers": {"h": "v"}, "idempotency_key": "p"})],
         ),
@@ -304,6 +338,12 @@ const BODILESS: &[&str] = &[
     "/v1/spaces/{space}/machines/{name}/instances/{id}",
     "/v1/spaces/{space}/machines/{name}/instances/{id}/history",
     "/v1/tokens/{id}",
+    "/v1/auth/sign-out",
+    "/v1/auth/me",
+    "/v1/principals/{id}",
+    "/v1/grants/{id}",
+    "/v1/roles",
+    "/v1/audit",
     "/v1/cluster/nodes",
     "/v1/spaces/{space}/watch",
     "/v1/spaces/{space}/watch/ws",
