@@ -26,7 +26,8 @@ use switchyard_model::permissions::METRICS_READ;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{Authenticated, bearer};
+use crate::extract::{Authenticated, ClientCertificate, bearer};
+use axum::http::header::AUTHORIZATION;
 
 /// Who may call a route with a method. The engine decides ([`Engine::authorise`]); the rule
 /// names the permission and where the request acts.
@@ -210,9 +211,15 @@ async fn check(state: &AppState, req: &mut Request) -> Result<Option<String>, Ap
 /// The system address: no segment.
 const NO_SEGMENTS: &[&str] = &[];
 
-/// Authenticates the bearer token and keeps the principal for the handler.
+/// Authenticates the bearer token — or, without one, the connection's verified client
+/// certificate — and keeps the principal for the handler.
 async fn authenticate(state: &AppState, req: &mut Request) -> Result<Arc<Principal>, ApiError> {
-    let principal = state.engine.authenticate(bearer(req.headers())?).await?;
+    let certificate =
+        req.extensions().get::<ClientCertificate>().filter(|_| !req.headers().contains_key(AUTHORIZATION));
+    let principal = match certificate {
+        Some(certificate) => state.engine.authenticate_certificate(&certificate.subject).await?,
+        None => state.engine.authenticate(bearer(req.headers())?).await?,
+    };
     req.extensions_mut().insert(Authenticated(principal.clone()));
     Ok(principal)
 }

@@ -123,6 +123,14 @@ pub fn page_limit(limit: Option<i64>, default: u32) -> Result<u32, ApiError> {
     }
 }
 
+/// The verified client certificate of the connection a request came on (mutual TLS): its
+/// subject's common name names the principal a request without a token acts as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCertificate {
+    /// The subject's common name.
+    pub subject: String,
+}
+
 /// The principal [`crate::access::authorise`] authenticated for this request.
 #[derive(Clone)]
 pub(crate) struct Authenticated(pub std::sync::Arc<Principal>);

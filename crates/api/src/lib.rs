@@ -37,7 +37,7 @@ use switchyard_model::permissions::*;
 
 pub use access::MetricsAccess;
 pub use error::{ApiError, code_status, status_of};
-pub use extract::{bearer_token, page_limit};
+pub use extract::{ClientCertificate, bearer_token, page_limit};
 pub use metrics::HttpMetrics;
 pub use shutdown::{Shutdown, SocketGuard};
 pub use spaces::SPACE_CREATED_HEADER;

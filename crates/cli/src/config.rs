@@ -73,6 +73,14 @@ pub struct GlobalArgs {
     /// server whose certificate a private CA issued).
     #[arg(long, global = true, env = "SWITCHYARD_CA_CERT", value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
+    /// PEM file of a client certificate to present to a server that verifies them (`serve
+    /// --tls-client-ca`); without a token, requests then act as the principal its subject
+    /// names (needs --client-key).
+    #[arg(long, global = true, env = "SWITCHYARD_CLIENT_CERT", value_name = "FILE", requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+    /// PEM file of --client-cert's private key.
+    #[arg(long, global = true, env = "SWITCHYARD_CLIENT_KEY", value_name = "FILE", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
     /// Config file [default: $XDG_CONFIG_HOME/switchyard/config.toml].
     #[arg(long, global = true, env = "SWITCHYARD_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -165,6 +173,8 @@ pub struct Settings {
     pub token_lookup: Vec<String>,
     /// PEM file of a CA to trust for https:// servers.
     pub ca_cert: Option<PathBuf>,
+    /// PEM files of the client certificate and its key to present.
+    pub client_identity: Option<(PathBuf, PathBuf)>,
 }
 
 impl Settings {
@@ -372,6 +382,7 @@ pub fn merge(args: &GlobalArgs, file: ConfigFile) -> Settings {
         output: args.output.or(file.output).unwrap_or_default(),
         token_lookup: Vec::new(),
         ca_cert: args.ca_cert.clone().filter(|p| !p.as_os_str().is_empty()).or(file.ca_cert),
+        client_identity: args.client_cert.clone().zip(args.client_key.clone()),
     }
 }
 

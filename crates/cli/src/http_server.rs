@@ -294,8 +294,8 @@ async fn serve_connection(
             _ = stop.wait_for(|stopped| *stopped) => return,
         };
         return match sniffed {
-            Ok(Ok(true)) => serve_h2(tcp, peer, permit, services, config, stop).await,
-            Ok(Ok(false)) => serve_http(tcp, peer, permit, services.app, config, stop).await,
+            Ok(Ok(true)) => serve_h2(tcp, peer, None, permit, services, config, stop).await,
+            Ok(Ok(false)) => serve_http(tcp, peer, None, permit, services.app, config, stop).await,
             Ok(Err(e)) => tracing::debug!(error = %e, "closing a connection before its first request"),
             Err(_) => tracing::debug!("closing a connection: idle timeout"),
         };
@@ -316,10 +316,18 @@ async fn serve_connection(
         },
         _ = stop.wait_for(|stopped| *stopped) => return,
     };
+    // A certificate the handshake verified (against --tls-client-ca) names who is calling.
+    let client = stream.get_ref().1.peer_certificates().and_then(|chain| chain.first()).and_then(|cert| {
+        let subject = crate::tls::subject_common_name(cert);
+        if subject.is_none() {
+            tracing::debug!(%peer, "a client certificate without a subject common name names no principal");
+        }
+        subject.map(|subject| switchyard_api::ClientCertificate { subject })
+    });
     if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
-        serve_h2(stream, peer, permit, services, config, stop).await;
+        serve_h2(stream, peer, client, permit, services, config, stop).await;
     } else {
-        serve_http(stream, peer, permit, services.app, config, stop).await;
+        serve_http(stream, peer, client, permit, services.app, config, stop).await;
     }
 }
 
@@ -355,6 +363,7 @@ async fn opens_with_h2_preface(tcp: &TcpStream, head_time: Duration) -> io::Resu
 async fn serve_h2<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     socket: S,
     peer: std::net::SocketAddr,
+    client: Option<switchyard_api::ClientCertificate>,
     permit: OwnedSemaphorePermit,
     services: Services,
     config: Arc<ServerConfig>,
@@ -363,6 +372,7 @@ async fn serve_h2<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     let _permit = permit;
     let service = H2Service {
         grpc: services.grpc,
+        client: client.clone(),
         http: ConnService {
             app: services.app,
             // Only the per-request parts of the service apply; the connection's phase is
@@ -371,6 +381,7 @@ async fn serve_h2<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
             body_read_timeout: config.body_read_timeout,
             stop: stop.clone(),
             peer,
+            client,
         },
     };
     let mut builder = http2::Builder::new(TokioExecutor::new());
@@ -406,6 +417,8 @@ async fn serve_h2<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
 #[derive(Clone)]
 struct H2Service {
     grpc: TowerToHyperService<tonic::service::Routes>,
+    /// The connection's verified client certificate, given to every gRPC call.
+    client: Option<switchyard_api::ClientCertificate>,
     http: ConnService,
 }
 
@@ -414,12 +427,15 @@ impl hyper::service::Service<Request<Incoming>> for H2Service {
     type Error = Infallible;
     type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
 
-    fn call(&self, request: Request<Incoming>) -> Self::Future {
+    fn call(&self, mut request: Request<Incoming>) -> Self::Future {
         let grpc = request
             .headers()
             .get(header::CONTENT_TYPE)
             .is_some_and(|ct| ct.as_bytes().starts_with(b"application/grpc"));
         if grpc {
+            if let Some(client) = &self.client {
+                request.extensions_mut().insert(client.clone());
+            }
             let answer = hyper::service::Service::call(&self.grpc, request);
             Box::pin(async move {
                 let response = answer.await.unwrap_or_else(|never| match never {});
@@ -436,6 +452,7 @@ impl hyper::service::Service<Request<Incoming>> for H2Service {
 async fn serve_http<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     socket: S,
     peer: std::net::SocketAddr,
+    client: Option<switchyard_api::ClientCertificate>,
     permit: OwnedSemaphorePermit,
     app: TowerToHyperService<Router>,
     config: Arc<ServerConfig>,
@@ -449,6 +466,7 @@ async fn serve_http<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
         body_read_timeout: config.body_read_timeout,
         stop: stop.clone(),
         peer,
+        client,
     };
     let mut builder = http1::Builder::new();
     builder
@@ -742,6 +760,8 @@ struct ConnService {
     /// The client's address, given to every request as axum's `ConnectInfo` (`/metrics`
     /// access tells loopback from the rest by it).
     peer: std::net::SocketAddr,
+    /// The connection's verified client certificate, given to every request.
+    client: Option<switchyard_api::ClientCertificate>,
 }
 
 impl hyper::service::Service<Request<Incoming>> for ConnService {
@@ -755,6 +775,9 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
         let limit = self.body_read_timeout;
         let mut request = request.map(|body| axum::body::Body::new(TimedBody::new(body, limit, timed_out.clone())));
         request.extensions_mut().insert(axum::extract::ConnectInfo(self.peer));
+        if let Some(client) = &self.client {
+            request.extensions_mut().insert(client.clone());
+        }
         let answer = hyper::service::Service::call(&self.app, request);
         let state = self.state.clone();
         let mut stop = self.stop.clone();

@@ -332,8 +332,12 @@ async fn run(cli: Cli) -> ExitCode {
 /// A client builder with the settings' server, token and CA.
 fn client_builder(settings: &Settings) -> anyhow::Result<ClientBuilder> {
     let builder = Client::builder(&settings.server).token(settings.token.clone());
-    Ok(match &settings.ca_cert {
+    let builder = match &settings.ca_cert {
         Some(path) => builder.ca_cert_file(path)?,
+        None => builder,
+    };
+    Ok(match &settings.client_identity {
+        Some((cert, key)) => builder.client_identity_files(cert, key)?,
         None => builder,
     })
 }

@@ -59,14 +59,22 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHYARD_LISTEN", default_value = "127.0.0.1:7400")]
     pub listen: String,
     /// Serve HTTPS: PEM file with the server's certificate, then any intermediate CA
-    /// certificates (needs --tls-key). TLS 1.2 and 1.3, ALPN http/1.1; the handshake must
-    /// complete within --header-read-timeout of connecting.
+    /// certificates (needs --tls-key). TLS 1.2 and 1.3, ALPN h2 and http/1.1; the handshake must
+    /// complete within --header-read-timeout of connecting. The files are read again when they
+    /// change (checked every 2 s): new connections get the new certificate, without a restart.
     #[arg(long, env = "SWITCHYARD_TLS_CERT", value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
     /// PEM file with the private key of --tls-cert's certificate: PKCS#8, PKCS#1 (RSA) or SEC1
     /// (EC) (needs --tls-cert).
     #[arg(long, env = "SWITCHYARD_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// PEM file of the CA certificates client certificates must chain to (needs --tls-cert): a
+    /// client may then present a certificate (the CLI's --client-cert), and a request without a
+    /// token authenticates as the principal its subject's common name names (a principal's id,
+    /// or a user's name). A certificate that does not verify fails the handshake; a client
+    /// without one still connects and uses a token.
+    #[arg(long, env = "SWITCHYARD_TLS_CLIENT_CA", value_name = "FILE", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
     /// When a write is durable: `fsync` (before the reply), `batch:<ms>` (flushed every <ms>;
     /// survives a process crash, a power loss may lose the last interval) or `none`. Embedded
     /// store only: on PostgreSQL a write is acknowledged once the server committed it.
@@ -212,10 +220,15 @@ pub struct ServeArgs {
 
 /// Runs the server until SIGINT/SIGTERM.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
-        _ => None,
+    let (tls, certificate) = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let (config, certificate) = crate::tls::server_config(cert, key, args.tls_client_ca.as_deref())?;
+            (Some(config), Some(certificate))
+        }
+        _ => (None, None),
     };
+    // Watches the certificate files for as long as the server runs (aborted when this returns).
+    let _reload = certificate.map(|c| ReloadTask(tokio::spawn(c.watch())));
     let scheme = if tls.is_some() { "https" } else { "http" };
     // The data dir holds the admin token whatever the store is.
     std::fs::create_dir_all(&args.data_dir)
@@ -482,4 +495,13 @@ fn parse_session_ttl(text: &str) -> Result<Duration, String> {
         return Err(format!("{text} is not between 1s and 366d"));
     }
     Ok(ttl)
+}
+
+/// The certificate reload task, aborted when the server's run ends.
+struct ReloadTask(tokio::task::JoinHandle<()>);
+
+impl Drop for ReloadTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

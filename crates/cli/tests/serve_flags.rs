@@ -75,6 +75,7 @@ const FLAGS: &[(&str, Driven)] = &[
     ("--shutdown-grace", In("shutdown.rs")),
     ("--no-console", In("console.rs")),
     ("--session-ttl", In("authorization_matrix.rs")),
+    ("--tls-client-ca", In("mtls.rs")),
     ("--reset-admin-token", In("reset_admin_token.rs")),
     ("--help", Here("every_serve_flag_is_driven_by_a_named_test")),
 ];

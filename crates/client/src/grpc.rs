@@ -80,6 +80,10 @@ impl ClientBuilder {
             for pem in &self.ca_pems {
                 tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
             }
+            if let Some(pem) = &self.identity_pem {
+                // The chain and the key in one PEM: each reader takes its own blocks.
+                tls = tls.identity(tonic::transport::Identity::from_pem(pem, pem));
+            }
             endpoint = endpoint.tls_config(tls).map_err(|e| ClientError::Certificate(e.to_string()))?;
         }
         Ok(GrpcClient { channel: endpoint.connect_lazy(), auth: Auth(auth) })

@@ -124,6 +124,9 @@ pub struct ClientBuilder {
     ca_certs: Vec<reqwest::Certificate>,
     /// The same CAs as PEM, for the gRPC transport.
     ca_pems: Vec<Vec<u8>>,
+    /// A client certificate and its key (PEM: the certificate chain, then the key), presented
+    /// to a server that verifies client certificates.
+    identity_pem: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -132,6 +135,7 @@ impl std::fmt::Debug for ClientBuilder {
             .field("server", &self.server)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("ca_certs", &self.ca_certs.len())
+            .field("identity", &self.identity_pem.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }
@@ -181,6 +185,47 @@ impl ClientBuilder {
         Ok(self)
     }
 
+    /// Presents the client certificate in `cert_pem` (the certificate, then any
+    /// intermediates) with the private key in `key_pem` to a server that verifies client
+    /// certificates (`serve --tls-client-ca`): a request without a token then acts as the
+    /// principal the certificate's subject names.
+    pub fn client_identity_pem(mut self, cert_pem: &[u8], key_pem: &[u8]) -> Result<ClientBuilder, ClientError> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs = CertificateDer::pem_slice_iter(cert_pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ClientError::Certificate(format!("the client certificate is not PEM: {e}")))?;
+        if certs.is_empty() {
+            return Err(ClientError::Certificate(
+                "the client certificate file holds no certificate (expected -----BEGIN CERTIFICATE-----)".into(),
+            ));
+        }
+        PrivateKeyDer::from_pem_slice(key_pem)
+            .map_err(|e| ClientError::Certificate(format!("the client key holds no usable private key: {e}")))?;
+        let mut pem = cert_pem.to_vec();
+        if !pem.ends_with(b"\n") {
+            pem.push(b'\n');
+        }
+        pem.extend_from_slice(key_pem);
+        reqwest::Identity::from_pem(&pem)
+            .map_err(|e| ClientError::Certificate(format!("the client certificate: {e}")))?;
+        self.identity_pem = Some(pem);
+        Ok(self)
+    }
+
+    /// [`Self::client_identity_pem`] with the certificate and key read from files.
+    pub fn client_identity_files(
+        self,
+        cert: impl AsRef<Path>,
+        key: impl AsRef<Path>,
+    ) -> Result<ClientBuilder, ClientError> {
+        let read = |path: &Path| {
+            std::fs::read(path).map_err(|e| ClientError::Certificate(format!("cannot read {}: {e}", path.display())))
+        };
+        let (cert, key) = (read(cert.as_ref())?, read(key.as_ref())?);
+        self.client_identity_pem(&cert, &key)
+    }
+
     /// [`Self::ca_cert_pem`] with the PEM read from `path`.
     pub fn ca_cert_file(self, path: impl AsRef<Path>) -> Result<ClientBuilder, ClientError> {
         let path = path.as_ref();
@@ -196,7 +241,12 @@ impl ClientBuilder {
     /// beside the typed methods (raw event streams in benchmarks).
     pub fn reqwest_builder(&self) -> reqwest::ClientBuilder {
         install_crypto_provider();
-        reqwest::Client::builder().tls_certs_merge(self.ca_certs.iter().cloned())
+        let builder = reqwest::Client::builder().tls_certs_merge(self.ca_certs.iter().cloned());
+        // Checked when it was set: it parses.
+        match self.identity_pem.as_deref().map(reqwest::Identity::from_pem) {
+            Some(Ok(identity)) => builder.identity(identity),
+            _ => builder,
+        }
     }
 
     /// Builds the client.
@@ -233,7 +283,13 @@ impl Client {
 
     /// A builder of a client of `server`, for settings beyond [`Client::new`]'s.
     pub fn builder(server: &str) -> ClientBuilder {
-        ClientBuilder { server: server.to_string(), token: None, ca_certs: Vec::new(), ca_pems: Vec::new() }
+        ClientBuilder {
+            server: server.to_string(),
+            token: None,
+            ca_certs: Vec::new(),
+            ca_pems: Vec::new(),
+            identity_pem: None,
+        }
     }
 
     /// The server's base URL.

@@ -25,7 +25,7 @@ mod session;
 mod yaml_lines;
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::http::header;
 use axum::middleware::Next;
@@ -96,7 +96,7 @@ pub fn router(api_router: Router, config: ConsoleConfig) -> Router {
         .route(&format!("{s}/endpoints"), get(pages::endpoints::list))
         .route(&format!("{s}/endpoints/{{name}}"), get(pages::endpoints::show))
         .route(&format!("{s}/endpoints/{{name}}/{{action}}"), post(pages::endpoints::act))
-        .layer(axum::middleware::from_fn(security_headers))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), security_headers))
         .with_state(state)
 }
 
@@ -105,9 +105,14 @@ pub fn router(api_router: Router, config: ConsoleConfig) -> Router {
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// Adds the security headers to every console answer, and drops a flash once a page showed it.
-async fn security_headers(req: Request, next: Next) -> Response {
+/// How long a browser that saw the console over HTTPS keeps to HTTPS for this host (a year).
+pub const STRICT_TRANSPORT_SECURITY: &str = "max-age=31536000";
+
+/// Adds the security headers to every console answer (HSTS over HTTPS), and drops a flash once
+/// a page showed it.
+async fn security_headers(State(state): State<ConsoleState>, req: Request, next: Next) -> Response {
     let had_flash = session::cookie_value(req.headers(), session::FLASH_COOKIE).is_some();
+    let https = session::over_https(&state, req.headers());
     let mut response = next.run(req).await;
     if had_flash && response.status().is_success() {
         response.headers_mut().append(header::SET_COOKIE, session::clear_flash());
@@ -117,6 +122,9 @@ async fn security_headers(req: Request, next: Next) -> Response {
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    if https {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(STRICT_TRANSPORT_SECURITY));
+    }
     if !headers.contains_key(header::CACHE_CONTROL) {
         // Pages show a person's data: never kept by shared caches or the back button's cache.
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

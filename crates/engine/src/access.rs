@@ -314,6 +314,39 @@ impl Engine {
         Ok(principal)
     }
 
+    /// The principal a verified client certificate stands for: the one whose id is the
+    /// certificate's subject common name, else the user of that name. It acts with its grants,
+    /// as a token of it without a scope would.
+    pub async fn authenticate_certificate(&self, subject: &str) -> Result<Arc<Principal>, EngineError> {
+        // Cached beside tokens, under a key no token's digest can be.
+        let key = format!("certificate:{subject}");
+        if let Some(p) = self.tokens.get(&key) {
+            return Ok(p);
+        }
+        let generation = self.tokens.generation();
+        let record = match self.store.get_principal(subject).await? {
+            Some(record) => record,
+            None => self.store.find_user(subject).await?.ok_or_else(|| {
+                EngineError::Unauthorized(format!(
+                    "the client certificate's subject \"{subject}\" is no principal's id and no user's name"
+                ))
+            })?,
+        };
+        let (grants, custom) = tokio::try_join!(self.store.list_grants(Some(&record.id)), self.store.list_roles())?;
+        let principal = Arc::new(Principal {
+            id: record.id,
+            kind: record.kind.as_str(),
+            name: record.name,
+            token_id: key.clone(),
+            session: false,
+            expires_at: None,
+            grants: grant_set(&grants, &custom),
+            scope: None,
+        });
+        self.tokens.insert(key, principal.clone(), generation);
+        Ok(principal)
+    }
+
     /// The principal a live token acts as.
     async fn principal_of(&self, token: &TokenRecord) -> Result<Principal, EngineError> {
         let scope = scope_grants(token.role, &token.spaces);

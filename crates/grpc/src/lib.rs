@@ -72,6 +72,12 @@ impl GrpcApi {
     /// Authenticates a request's bearer token.
     async fn authenticate<T>(&self, request: &tonic::Request<T>) -> Result<Arc<Principal>, ApiError> {
         let value = request.metadata().get("authorization").map(|v| v.as_bytes());
+        // Without a token, the connection's verified client certificate (mutual TLS) says who.
+        if value.is_none()
+            && let Some(certificate) = request.extensions().get::<switchyard_api::ClientCertificate>()
+        {
+            return Ok(self.state.engine.authenticate_certificate(&certificate.subject).await?);
+        }
         let token = switchyard_api::bearer_token(value)?;
         Ok(self.state.engine.authenticate(token).await?)
     }
