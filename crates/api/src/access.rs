@@ -47,9 +47,36 @@ pub enum Access {
     Somewhere(Permission),
     /// A token holding this permission on the system address (a grant on `*`).
     System(Permission),
-    /// A token holding this permission on the request's address: its `{space}` and the
-    /// resource names of its path, in order (`acme:orders:o-1` for an instance).
+    /// A token holding this permission on the request's address ([`request_address`]): its
+    /// `{space}`, the family of its resource, then the resource's names
+    /// (`acme:machines:order:o-1` for an instance).
     Space(Permission),
+    /// A token holding this permission on the whole space (its address is the space alone): a
+    /// definition that can reach anything in the space once it runs (a machine, flow,
+    /// trigger, subscription, endpoint, function, job, env value or secret) needs the space,
+    /// not just its own name.
+    SpaceWide(Permission),
+}
+
+/// The address a space route acts on, from its template and its path parameters' values in
+/// order (`{space}` first): the space, then — for a route under a resource family — the
+/// family's segment and the resource's names. `/v1/spaces/{space}/machines/{name}/instances/{id}`
+/// with `acme, order, o-1` is `acme:machines:order:o-1`; `/v1/spaces/{space}/kv` is
+/// `acme:kv`; the space's own routes (`stats`, `watch`, the space) are `acme`. Putting the
+/// family in the address keeps a grant on one kind of resource from reaching another of the
+/// same name.
+pub fn request_address<'a>(route: &'a str, values: &[&'a str]) -> Vec<&'a str> {
+    let mut address = Vec::with_capacity(values.len() + 1);
+    address.extend(values.first().copied());
+    let family = route.strip_prefix("/v1/spaces/{space}/").and_then(|rest| rest.split('/').next());
+    match family {
+        Some("stats" | "watch") | None => {}
+        Some(family) => {
+            address.push(family);
+            address.extend(values.iter().skip(1).copied());
+        }
+    }
+    address
 }
 
 /// An HTTP method a route can be registered for.
@@ -187,7 +214,7 @@ async fn check(state: &AppState, req: &mut Request) -> Result<Option<String>, Ap
             state.engine.authorise(&principal, permission, NO_SEGMENTS)?;
             Ok(None)
         }
-        Access::Space(permission) => {
+        Access::Space(permission) | Access::SpaceWide(permission) => {
             let principal = authenticate(state, req).await?;
             let params = req
                 .extract_parts::<RawPathParams>()
@@ -201,8 +228,12 @@ async fn check(state: &AppState, req: &mut Request) -> Result<Option<String>, Ap
             };
             parse_space(space)?;
             // `{space}` comes first in every such route (a unit test keeps it so).
-            let segments: Vec<&str> = params.iter().map(|(_, value)| value).collect();
-            state.engine.authorise(&principal, permission, &segments)?;
+            let values: Vec<&str> = params.iter().map(|(_, value)| value).collect();
+            let address = match rule.access {
+                Access::SpaceWide(_) => vec![space],
+                _ => request_address(rule.route, &values),
+            };
+            state.engine.authorise(&principal, permission, &address)?;
             Ok(Some(space.to_owned()))
         }
     }
@@ -254,7 +285,8 @@ mod tests {
     fn space_rules_are_on_routes_with_a_space_first() {
         for rule in crate::RULES {
             let scoped = rule.route.starts_with("/v1/spaces/{space}");
-            assert_eq!(matches!(rule.access, Access::Space(_)), scoped, "{} {:?}", rule.route, rule.verb);
+            let space_access = matches!(rule.access, Access::Space(_) | Access::SpaceWide(_));
+            assert_eq!(space_access, scoped, "{} {:?}", rule.route, rule.verb);
             if scoped {
                 assert_eq!(rule.route.find('{'), Some("/v1/spaces/".len()), "{}", rule.route);
             }
@@ -264,7 +296,7 @@ mod tests {
     #[test]
     fn reads_need_a_read_permission_and_writes_another() {
         for rule in crate::RULES {
-            if let Access::Space(p) | Access::System(p) | Access::Somewhere(p) = rule.access {
+            if let Access::Space(p) | Access::SpaceWide(p) | Access::System(p) | Access::Somewhere(p) = rule.access {
                 let read = p.level == switchyard_model::Level::Read
                     || (p.level == switchyard_model::Level::System && p.action == "read")
                     || (p.level == switchyard_model::Level::Admin && p.action == "read");
@@ -295,7 +327,42 @@ mod tests {
         assert!(rule_for("/v1/tokens", &Method::PATCH).is_none());
         assert!(rule_for("/v1/batch", &Method::GET).is_none());
         let deploy = rule_for("/v1/spaces/{space}/functions/{name}", &Method::PUT).map(|r| r.access);
-        assert_eq!(deploy, Some(Access::Space(switchyard_model::permissions::FUNCTIONS_DEPLOY)));
+        assert_eq!(deploy, Some(Access::SpaceWide(switchyard_model::permissions::FUNCTIONS_DEPLOY)));
+    }
+
+    #[test]
+    fn addresses_name_the_family_then_the_resource() {
+        let instance = "/v1/spaces/{space}/machines/{name}/instances/{id}";
+        assert_eq!(request_address(instance, &["acme", "order", "o-1"]), ["acme", "machines", "order", "o-1"]);
+        assert_eq!(request_address("/v1/spaces/{space}/kv", &["acme"]), ["acme", "kv"]);
+        let key = "/v1/spaces/{space}/kv/{bucket}/keys/{*key}";
+        assert_eq!(request_address(key, &["acme", "config", "db/url"]), ["acme", "kv", "config", "db/url"]);
+        assert_eq!(
+            request_address("/v1/spaces/{space}/functions/{name}/invoke", &["acme", "f"]),
+            ["acme", "functions", "f"]
+        );
+        for space_route in ["/v1/spaces/{space}", "/v1/spaces/{space}/stats", "/v1/spaces/{space}/watch/ws"] {
+            assert_eq!(request_address(space_route, &["acme"]), ["acme"], "{space_route}");
+        }
+    }
+
+    #[test]
+    fn definitions_that_reach_the_space_need_the_space() {
+        // What a definition can do once it runs is not bounded by its own name.
+        for (route, verb) in [
+            ("/v1/spaces/{space}/machines/{name}", Verb::Put),
+            ("/v1/spaces/{space}/flows/{name}", Verb::Put),
+            ("/v1/spaces/{space}/triggers/{name}", Verb::Put),
+            ("/v1/spaces/{space}/subscriptions/{name}", Verb::Put),
+            ("/v1/spaces/{space}/endpoints/{name}", Verb::Put),
+            ("/v1/spaces/{space}/functions/{name}", Verb::Put),
+            ("/v1/spaces/{space}/jobs", Verb::Post),
+            ("/v1/spaces/{space}/env/{name}", Verb::Put),
+            ("/v1/spaces/{space}/secrets/{name}", Verb::Put),
+        ] {
+            let rule = crate::RULES.iter().find(|r| r.route == route && r.verb == verb).expect("a rule");
+            assert!(matches!(rule.access, Access::SpaceWide(_)), "{route} {verb:?}");
+        }
     }
 
     #[test]

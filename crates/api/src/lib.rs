@@ -28,7 +28,7 @@ mod views;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use access::Access::{Metrics, Open, Somewhere, Space, System, Token};
+use access::Access::{Metrics, Open, Somewhere, Space, SpaceWide, System, Token};
 use access::{Rule, Verb};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -67,13 +67,15 @@ routes! {
     "/metrics" => { Get Metrics => handlers::metrics },
     "/v1/openapi.json" => { Get Open => handlers::openapi },
     "/v1/spaces" => { Get Token => handlers::list_spaces },
-    // Deleting a space is its admin's: a grant of spaces:delete on the space.
+    // Space(p) needs p on the request's address (`access::request_address`: the space, the
+    // resource's family, its names); SpaceWide(p) on the space itself, for definitions that can
+    // reach anything in the space once they run. Deleting a space: spaces:delete on it.
     "/v1/spaces/{space}" => { Delete Space(SPACES_DELETE) => spaces::delete_space },
     "/v1/spaces/{space}/stats" => { Get Space(SPACES_READ) => spaces::space_stats },
     "/v1/spaces/{space}/machines" => { Get Space(MACHINES_READ) => handlers::list_machines },
     "/v1/spaces/{space}/machines/{name}" => {
         Get Space(MACHINES_READ) => handlers::get_machine,
-        Put Space(MACHINES_WRITE) => handlers::put_machine,
+        Put SpaceWide(MACHINES_WRITE) => handlers::put_machine,
     },
     "/v1/spaces/{space}/machines/{name}/instances" => {
         Get Space(INSTANCES_READ) => handlers::list_instances,
@@ -145,7 +147,7 @@ routes! {
     "/v1/spaces/{space}/subscriptions" => { Get Space(SUBSCRIPTIONS_READ) => streams::list_subscriptions },
     "/v1/spaces/{space}/subscriptions/{name}" => {
         Get Space(SUBSCRIPTIONS_READ) => streams::get_subscription,
-        Put Space(SUBSCRIPTIONS_WRITE) => streams::put_subscription,
+        Put SpaceWide(SUBSCRIPTIONS_WRITE) => streams::put_subscription,
         Delete Space(SUBSCRIPTIONS_WRITE) => streams::delete_subscription,
     },
     // Pulling changes the subscription (leases): subscriptions:consume, a write.
@@ -160,7 +162,7 @@ routes! {
     "/v1/spaces/{space}/flows" => { Get Space(FLOWS_READ) => flows::list_flows },
     "/v1/spaces/{space}/flows/{name}" => {
         Get Space(FLOWS_READ) => flows::get_flow,
-        Put Space(FLOWS_WRITE) => flows::put_flow,
+        Put SpaceWide(FLOWS_WRITE) => flows::put_flow,
     },
     "/v1/spaces/{space}/flows/{name}/runs" => { Post Space(RUNS_START) => flows::start_run },
     "/v1/spaces/{space}/runs" => { Get Space(RUNS_READ) => flows::list_runs },
@@ -175,21 +177,21 @@ routes! {
     "/v1/spaces/{space}/env" => { Get Space(ENV_READ) => env::list_env },
     "/v1/spaces/{space}/env/{name}" => {
         Get Space(ENV_READ) => env::get_env,
-        Put Space(ENV_WRITE) => env::put_env,
-        Delete Space(ENV_WRITE) => env::delete_env,
+        Put SpaceWide(ENV_WRITE) => env::put_env,
+        Delete SpaceWide(ENV_WRITE) => env::delete_env,
     },
     // Names only are shown; setting or deleting a secret is the space admin's (secrets:write).
     "/v1/spaces/{space}/secrets" => { Get Space(SECRETS_READ) => env::list_secrets },
     "/v1/spaces/{space}/secrets/{name}" => {
         Get Space(SECRETS_READ) => env::get_secret,
-        Put Space(SECRETS_WRITE) => env::put_secret,
-        Delete Space(SECRETS_WRITE) => env::delete_secret,
+        Put SpaceWide(SECRETS_WRITE) => env::put_secret,
+        Delete SpaceWide(SECRETS_WRITE) => env::delete_secret,
     },
     "/v1/spaces/{space}/functions" => { Get Space(FUNCTIONS_READ) => functions::list_functions },
     "/v1/spaces/{space}/functions/{name}" => {
         Get Space(FUNCTIONS_READ) => functions::get_function,
         // A component travels as base64 inside JSON: allow for the encoding's growth.
-        Put Space(FUNCTIONS_DEPLOY) => axum::handler::Handler::layer(
+        Put SpaceWide(FUNCTIONS_DEPLOY) => axum::handler::Handler::layer(
             functions::deploy_function,
             DefaultBodyLimit::max(functions::DEPLOY_BODY_LIMIT),
         ),
@@ -201,7 +203,7 @@ routes! {
     "/v1/spaces/{space}/invocations/{id}" => { Get Space(FUNCTIONS_READ) => functions::get_invocation },
     "/v1/spaces/{space}/jobs" => {
         Get Space(JOBS_READ) => jobs::list_jobs,
-        Post Space(JOBS_WRITE) => jobs::enqueue_job,
+        Post SpaceWide(JOBS_WRITE) => jobs::enqueue_job,
     },
     // A fixed segment: it wins over `{id}` below, so no job is reachable at .../jobs/retry.
     "/v1/spaces/{space}/jobs/retry" => { Post Space(JOBS_REDRIVE) => jobs::redrive_jobs },
@@ -214,7 +216,7 @@ routes! {
     "/v1/spaces/{space}/triggers" => { Get Space(TRIGGERS_READ) => triggers::list_triggers },
     "/v1/spaces/{space}/triggers/{name}" => {
         Get Space(TRIGGERS_READ) => triggers::get_trigger,
-        Put Space(TRIGGERS_WRITE) => triggers::put_trigger,
+        Put SpaceWide(TRIGGERS_WRITE) => triggers::put_trigger,
         Delete Space(TRIGGERS_WRITE) => triggers::delete_trigger,
     },
     "/v1/spaces/{space}/triggers/{name}/pause" => { Post Space(TRIGGERS_WRITE) => triggers::pause_trigger },
@@ -225,7 +227,7 @@ routes! {
     "/v1/spaces/{space}/endpoints" => { Get Space(ENDPOINTS_READ) => endpoints::list_endpoints },
     "/v1/spaces/{space}/endpoints/{name}" => {
         Get Space(ENDPOINTS_READ) => endpoints::get_endpoint,
-        Put Space(ENDPOINTS_WRITE) => endpoints::put_endpoint,
+        Put SpaceWide(ENDPOINTS_WRITE) => endpoints::put_endpoint,
         Delete Space(ENDPOINTS_WRITE) => endpoints::delete_endpoint,
     },
     "/v1/spaces/{space}/endpoints/{name}/disable" => { Post Space(ENDPOINTS_WRITE) => endpoints::disable_endpoint },

@@ -252,6 +252,9 @@ async fn events(args: EventsArgs, target: &ClientBuilder) -> anyhow::Result<()> 
     if args.clients == 0 || args.instances == 0 || args.events == 0 {
         bail!("--clients, --instances and --events must all be at least 1");
     }
+    if args.grants == Some(0) {
+        bail!("--grants must be at least 1");
+    }
     let in_flight = match (args.transport, args.in_flight) {
         (Transport::Http, Some(_)) => {
             bail!("--in-flight applies to --transport grpc only (an HTTP client keeps one request in flight)")
@@ -264,13 +267,10 @@ async fn events(args: EventsArgs, target: &ClientBuilder) -> anyhow::Result<()> 
     let machine = if args.expressions { BenchMachine::WithExpressions } else { BenchMachine::Plain };
     let ids = std::sync::Arc::new(create_instances(&client, &args.space, machine, args.instances, args.clients).await?);
 
-    let mut runs = vec![("the given token".to_string(), target.clone())];
+    let mut runs = vec![(String::new(), target.clone())];
     if let Some(n) = args.grants {
-        if n == 0 {
-            bail!("--grants must be at least 1");
-        }
         let token = grants_token(&client, &args.space, n).await?;
-        runs.push((format!("a service account with {n} grants"), target.clone().token(Some(token))));
+        runs.push((format!(" as a service account with {n} grants"), target.clone().token(Some(token))));
     }
     let mut throughputs = Vec::with_capacity(runs.len());
     for (who, target) in &runs {
@@ -279,7 +279,7 @@ async fn events(args: EventsArgs, target: &ClientBuilder) -> anyhow::Result<()> 
     }
     if let [plain, granted] = throughputs[..] {
         crate::output::outln!(
-            "bench events: with {} grants, {:.1}% of the given token's throughput",
+            "bench events: as a service account with {} grants, {:.1}% of the given token's throughput",
             args.grants.unwrap_or(0),
             granted * 100.0 / plain.max(f64::MIN_POSITIVE)
         )?;
@@ -374,7 +374,7 @@ async fn events_phase(
         Transport::Grpc => format!("gRPC, {in_flight} in flight per stream"),
     };
     crate::output::outln!(
-        "bench events ({who}): {} clients ({transport}), {} instances, {} events, {} node(s), machine {}",
+        "bench events{who}: {} clients ({transport}), {} instances, {} events, {} node(s), machine {}",
         args.clients,
         args.instances,
         args.events,

@@ -175,7 +175,7 @@ async fn every_rule_of_the_table_is_enforced_at_the_door() {
                     assert_eq!(a.status, StatusCode::FORBIDDEN, "{method} {path}: {}", a.body);
                 }
             }
-            Access::Space(permission) => {
+            Access::Space(permission) | Access::SpaceWide(permission) => {
                 // An admin of another space is refused, and so is a reader where more is needed.
                 let a = send(&server.url, method.clone(), &path, Some(&beta_admin), body()).await;
                 assert_eq!((a.status, a.code()), (StatusCode::FORBIDDEN, "forbidden"), "{method} {path}: {}", a.body);

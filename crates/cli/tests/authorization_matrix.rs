@@ -5,9 +5,10 @@
 //! fails here. Then every operation is called with each credential that must be refused — none,
 //! an expired session, a revoked token, a token of another space, a principal whose role lacks
 //! exactly the permission, a principal with every permission on a sibling pattern — and must
-//! answer the right status and code; and with the narrowest credential that must be admitted — a
-//! role holding exactly that permission on exactly the request's address — and must get past
-//! the door.
+//! answer the right status and code (a definition that reaches its whole space also refuses a
+//! grant of everything on its own name); and with the narrowest credential that must be
+//! admitted — a role holding exactly that permission on exactly the request's address (the
+//! space, for such a definition) — and must get past the door.
 
 mod support;
 
@@ -34,6 +35,7 @@ fn declared(access: &Access) -> Value {
         Access::Somewhere(p) => json!({ "scope": "somewhere", "permission": name(p) }),
         Access::System(p) => json!({ "scope": "system", "permission": name(p) }),
         Access::Space(p) => json!({ "scope": "address", "permission": name(p) }),
+        Access::SpaceWide(p) => json!({ "scope": "space", "permission": name(p) }),
     }
 }
 
@@ -47,10 +49,10 @@ fn verb(method: &str) -> Verb {
     }
 }
 
-/// A concrete path in space `acme`, and the address it acts on (its path parameters in order).
+/// A concrete path in space `acme`, and its path parameters' values in order.
 fn concrete(template: &str, method: &Method, me: &str) -> (String, Vec<String>) {
     let mut path = String::new();
-    let mut address = Vec::new();
+    let mut values = Vec::new();
     for part in template.split('/').filter(|p| !p.is_empty()) {
         let value = match part {
             "{space}" => "acme",
@@ -69,9 +71,9 @@ fn concrete(template: &str, method: &Method, me: &str) -> (String, Vec<String>) 
         };
         path.push('/');
         path.push_str(value);
-        address.push(value.to_string());
+        values.push(value.to_string());
     }
-    (path, address)
+    (path, values)
 }
 
 /// A role name for a permission: `only-functions-deploy`, `all-but-functions-deploy`.
@@ -203,7 +205,10 @@ async fn every_operation_refuses_whom_it_must_and_admits_whom_it_may() {
     let mut checked = 0;
     for (method, template, access) in &operations {
         let method = Method::from_bytes(method.as_bytes()).expect("method");
-        let (path, address) = concrete(template, &method, &m.plain_user.clone());
+        let (path, values) = concrete(template, &method, &m.plain_user.clone());
+        let values: Vec<&str> = values.iter().map(String::as_str).collect();
+        let route = template.replace("{key}", "{*key}");
+        let address = switchyard_api::access::request_address(&route, &values).join(":");
         let what = format!("{method} {template}");
         let refuse = async |m: &Matrix, token: Option<&str>, status: StatusCode, code: &str, case: &str| {
             let (got, body) = call(&m.server, token, &method, &path).await;
@@ -215,19 +220,28 @@ async fn every_operation_refuses_whom_it_must_and_admits_whom_it_may() {
             Access::Token => m.session("plain").await,
             Access::Somewhere(p) => m.token_with(&role_name("only", &p.to_string()), "acme:*").await,
             Access::System(p) => m.token_with(&role_name("only", &p.to_string()), "*").await,
-            Access::Space(p) => m.token_with(&role_name("only", &p.to_string()), &address.join(":")).await,
+            Access::Space(p) => m.token_with(&role_name("only", &p.to_string()), &address).await,
+            Access::SpaceWide(p) => m.token_with(&role_name("only", &p.to_string()), "acme").await,
         };
         refuse(&m, None, StatusCode::UNAUTHORIZED, "unauthorized", "no credential").await;
         let body = refuse(&m, Some(&expiring), StatusCode::UNAUTHORIZED, "unauthorized", "expired session").await;
         assert!(body["error"]["message"].as_str().unwrap_or("").contains("expired"), "{what}: {body}");
         refuse(&m, Some(&revoked), StatusCode::UNAUTHORIZED, "unauthorized", "revoked token").await;
-        if let Access::Space(p) | Access::System(p) | Access::Somewhere(p) = access {
+        if let Access::Space(p) | Access::SpaceWide(p) | Access::System(p) | Access::Somewhere(p) = access {
             let lacking = m.token_with(&role_name("all-but", &p.to_string()), "*").await;
             refuse(&m, Some(&lacking), StatusCode::FORBIDDEN, "forbidden", "a role without the permission").await;
         }
-        if let Access::Space(_) | Access::System(_) = access {
+        if let Access::Space(_) | Access::SpaceWide(_) | Access::System(_) = access {
             refuse(&m, Some(&other_space), StatusCode::FORBIDDEN, "forbidden", "a token of another space").await;
             refuse(&m, Some(&sibling), StatusCode::FORBIDDEN, "forbidden", "a grant on a sibling pattern").await;
+        }
+        if let Access::SpaceWide(_) = access {
+            // A definition reaches the whole space once it runs: every permission on its own
+            // name is not enough.
+            let own = format!("{}:*", switchyard_api::access::request_address(&route, &values).join(":"));
+            let own_name = m.token_with("sys-admin", &own).await;
+            refuse(&m, Some(&own_name), StatusCode::FORBIDDEN, "forbidden", "a grant on the definition's own name")
+                .await;
         }
         let (status, body) = call(&m.server, Some(&admitted_with), &method, &path).await;
         let refused = matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN);

@@ -468,6 +468,28 @@ fn bench_events_reports_and_leaves_the_instances_cycled() {
     let refused = run(&server, &["bench", "events", "--clients", "0"]).fails(1);
     assert_eq!(refused, "error: --clients, --instances and --events must all be at least 1\n");
 
+    // --grants: the same events again as a service account holding that many grants, and the
+    // ratio of the two runs.
+    let out =
+        run(&server, &["bench", "events", "--clients", "1", "--instances", "1", "--events", "5", "--grants", "3"]).ok();
+    let lines: Vec<&str> = out.lines().collect();
+    let second = lines.iter().position(|l| l.starts_with("bench events as a service account with 3 grants: "));
+    assert!(second.is_some_and(|i| lines[i + 1].starts_with("  ok 5, errors 0, in ")), "{out}");
+    let last = lines.last().copied().unwrap_or_default();
+    assert!(
+        last.starts_with("bench events: as a service account with 3 grants, ")
+            && last.ends_with("% of the given token's throughput"),
+        "{out}"
+    );
+    let refused = run(&server, &["bench", "events", "--grants", "0"]).fails(1);
+    assert_eq!(refused, "error: --grants must be at least 1\n");
+    // Its two runs took its one new instance twice around the cycle: every instance is at s0.
+    let instances = run_bare(&server, &["--space", "bench", "instance", "list", "bench-cycle", "-o", "json"]).json();
+    let instances = instances["instances"].as_array().expect("instances");
+    assert_eq!(instances.len(), 2);
+    assert!(instances.iter().all(|i| i["state"] == json!("s0")), "{instances:?}");
+    assert!(instances.iter().any(|i| i["revision"] == json!(11)), "{instances:?}");
+
     // Over gRPC: 10 more events on one stream, 4 in flight, around the same kind of instance.
     let args = ["bench", "events", "--transport", "grpc", "--in-flight", "4", "--clients", "1", "--instances", "2"];
     let out = run(&server, &[&args[..], &["--events", "10"]].concat()).ok();

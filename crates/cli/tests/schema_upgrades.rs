@@ -737,7 +737,7 @@ async fn writes_work_afterwards(up: &Upgraded) {
     // The old store's tokens work with the grants their role and spaces stand for, beside users
     // and grants, which the old schema had no table for.
     let user = json!({ "kind": "user", "name": "alice", "password": "correct horse battery",
-        "grants": [{ "role": "space-reader", "pattern": "acme:order:*" }] });
+        "grants": [{ "role": "space-reader", "pattern": "acme:machines:order:*" }] });
     let (status, body) = http.post("/v1/principals", user).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let anonymous = Http::with_token(&up.server, None);

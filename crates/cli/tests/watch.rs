@@ -111,6 +111,10 @@ async fn read_until(reader: &mut SseReader, last: u64, per_event: Duration) -> V
     seqs
 }
 
+/// The first seq of a fresh server's spaces: seq 1 is its first start's audit record (the admin
+/// token's creation), in space `system`.
+const FIRST_SEQ: u64 = 2;
+
 fn assert_contiguous(seqs: &[u64], from: u64, to: u64) {
     let expected: Vec<u64> = (from..=to).collect();
     if seqs != expected.as_slice() {
@@ -142,7 +146,7 @@ async fn watchers_started_mid_stream_get_every_record_once() {
     let second_wave = spawn_writers(&server.url, &server.admin_token, 4, 50, 8);
     let last = writers.await.expect("writers").max(second_wave.await.expect("second wave"));
     let all = read_until(&mut replaying, last, Duration::ZERO).await;
-    assert_contiguous(&all, 1, last);
+    assert_contiguous(&all, FIRST_SEQ, last);
     let tail = read_until(&mut live, last, Duration::ZERO).await;
     assert!(tail.len() > 1, "the live watcher saw the writes made after it started");
     assert_contiguous(&tail, tail[0], last);
@@ -159,7 +163,7 @@ async fn slow_consumer_falls_behind_and_catches_up_without_gaps() {
         SseReader::open(&format!("{}/v1/spaces/acme/watch?from=1", server.url), &server.admin_token, None).await;
     let last = spawn_padded_writers(&server.url, &server.admin_token, 4, 150, 4, 40_000).await.expect("writers");
     let seqs = read_until(&mut slow, last, Duration::ZERO).await;
-    assert_contiguous(&seqs, 1, last);
+    assert_contiguous(&seqs, FIRST_SEQ, last);
     assert!(
         support::gauge(&client, "switchyard_watch_catch_ups").await >= 1.0,
         "the watcher never fell behind, so this test proved nothing"
@@ -264,7 +268,7 @@ async fn websocket_watch_streams_the_same_records() {
         let record: Value = serde_json::from_str(message.to_text().expect("text")).expect("json");
         seqs.push(record["seq"].as_u64().expect("seq"));
     }
-    assert_contiguous(&seqs, 1, last);
+    assert_contiguous(&seqs, FIRST_SEQ, last);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -277,7 +281,7 @@ async fn a_write_through_one_node_reaches_a_watcher_on_another() {
     let mut on_b = SseReader::open(&format!("{}/v1/spaces/acme/watch?from=1", b.url), &b.admin_token, None).await;
     let last = spawn_writers(&a.url, &a.admin_token, 4, 25, 4).await.expect("writers");
     let seqs = read_until(&mut on_b, last, Duration::ZERO).await;
-    assert_contiguous(&seqs, 1, last);
+    assert_contiguous(&seqs, FIRST_SEQ, last);
     drop((a, b));
     tokio::task::spawn_blocking(move || drop(db)).await.expect("drop database");
 }
@@ -328,7 +332,7 @@ async fn cli_watch_prints_records_and_cli_publish_appends_them() {
     }
     let _ = watch.kill();
     let _ = watch.wait();
-    assert_eq!(seqs, (1..=seq).collect::<Vec<u64>>());
+    assert_eq!(seqs, (FIRST_SEQ..=seq).collect::<Vec<u64>>());
     let message = message.expect("the published message was watched");
     assert_eq!(message["payload"], json!({ "payload": { "headline": "hi" }, "headers": { "source": "cli" } }));
 }

@@ -29,7 +29,7 @@ use switchyard_model::{
 };
 use switchyard_store::{
     CreateGrant, CreatePrincipal, CreateToken, DeleteGrant, DeletePrincipal, DeleteRole, PutRole, RecordSignIn,
-    RevokeToken, SetPassword,
+    RevokeToken, SetPassword, SignInAttempt, SignInOutcome,
 };
 
 use crate::auth::{hash_secret, mint};
@@ -69,6 +69,37 @@ static DECOY_HASH: LazyLock<String> = LazyLock::new(|| {
     let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
     argon2().hash_password(b"switchyard decoy password", &salt).map(|h| h.to_string()).unwrap_or_default()
 });
+
+/// Failed sign-ins of names that are no user's, on this node: they lock like a user's, so a
+/// lock does not tell a user from a stranger. Bounded: past [`UnknownNames::MAX`] names it
+/// starts afresh (a flood of names only resets strangers' counts, never a user's).
+#[derive(Default)]
+pub(crate) struct UnknownNames {
+    failures: std::sync::Mutex<std::collections::HashMap<String, (u32, Option<Timestamp>)>>,
+}
+
+impl UnknownNames {
+    const MAX: usize = 10_000;
+
+    /// Until when sign-in for `name` is locked, if it is.
+    fn locked_until(&self, name: &str, now: Timestamp) -> Option<Timestamp> {
+        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        failures.get(name).and_then(|(_, until)| *until).filter(|until| now < *until)
+    }
+
+    /// Counts a failure for `name`; the lock it sets, if it does.
+    fn fail(&self, name: &str, now: Timestamp) -> Option<Timestamp> {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if failures.len() >= Self::MAX && !failures.contains_key(name) {
+            failures.clear();
+        }
+        let entry = failures.entry(name.to_string()).or_insert((0, None));
+        entry.0 = entry.0.saturating_add(1);
+        let until = switchyard_model::sign_in_lock_ms(entry.0).map(|ms| Timestamp(now.0.saturating_add(ms as i64)));
+        entry.1 = until.max(entry.1);
+        until
+    }
+}
 
 /// Who is calling: an authenticated token, live, and the grants it acts with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,10 +153,20 @@ impl Principal {
     /// Ok when `permission` is granted on the address of `segments`; a refusal names what is
     /// missing where. The system space is read-only, whatever the grants.
     pub fn require<S: AsRef<str>>(&self, permission: Permission, segments: &[S]) -> Result<(), EngineError> {
-        if segments.first().is_some_and(|s| s.as_ref() == SYSTEM_SPACE) && permission.level != Level::Read {
-            return Err(EngineError::Forbidden(format!(
-                "space \"{SYSTEM_SPACE}\" holds the audit records and is read-only; {permission} is refused there"
-            )));
+        if segments.first().is_some_and(|s| s.as_ref() == SYSTEM_SPACE) {
+            // The audit records: read-only for everyone, and read only with audit:read on
+            // the system (a grant on `*:*` reaches every space, not this one).
+            if permission.level != Level::Read {
+                return Err(EngineError::Forbidden(format!(
+                    "space \"{SYSTEM_SPACE}\" holds the audit records and is read-only; {permission} is refused there"
+                )));
+            }
+            if !self.allows(permissions::AUDIT_READ, &[] as &[&str]) {
+                return Err(EngineError::Forbidden(format!(
+                    "{} \"{}\" has no grant of audit:read on the system (a grant on \"*\"); space \"{SYSTEM_SPACE}\" holds the audit records",
+                    self.kind, self.name
+                )));
+            }
         }
         if self.allows(permission, segments) {
             return Ok(());
@@ -412,8 +453,19 @@ impl Engine {
         };
         match owner {
             // A principal's token can do nothing its owner cannot: minting one for oneself
-            // needs no permission, for another principal the system's.
-            Some(owner) if owner == by.id && by.kind != "token" => {}
+            // needs no permission, for another principal the system's. A token that is itself
+            // narrowed can only mint tokens within its own scope — never an unscoped one.
+            Some(owner) if owner == by.id && by.kind != "token" => {
+                if let Some(scope) = &by.scope {
+                    let unscoped = role == Role::Admin && grant == SpaceGrant::All;
+                    let within = scope_grants(role, &grant).grants().iter().all(|g| scope.covers(&g.role, &g.pattern));
+                    if unscoped || !within {
+                        return Err(EngineError::Forbidden(
+                            "a narrowed token can only mint tokens within its own role and spaces".into(),
+                        ));
+                    }
+                }
+            }
             Some(_) => by.require(permissions::PRINCIPALS_WRITE, &[] as &[&str])?,
             None => {
                 let role_def = scope_grants(role, &grant);
@@ -447,8 +499,12 @@ impl Engine {
     /// Whether `by` administers `token`: its own, any for a system admin, a standalone one
     /// whose whole scope `by` holds with `permission`.
     fn administers(&self, by: &Principal, token: &TokenRecord, permission: Permission) -> bool {
-        if token.principal.as_deref() == Some(by.id.as_str()) || token.id == by.token_id || by.is_system_admin() {
+        if token.id == by.token_id || by.is_system_admin() {
             return true;
+        }
+        // Its owner's other tokens and sessions are the owner's, not a narrowed token's.
+        if token.principal.as_deref() == Some(by.id.as_str()) {
+            return by.scope.is_none();
         }
         if token.principal.is_some() {
             return false;
@@ -514,31 +570,47 @@ impl Engine {
 
     /// Signs a user in: a session of [`crate::EngineConfig::session_ttl`] when the password is
     /// right and sign-in is not locked. Every attempt is recorded; repeated failures lock
-    /// sign-in with a growing delay.
+    /// sign-in with a growing delay. A name that is no user's is answered as a user's would
+    /// be — the same refusal after the same hashing, and the same lock after as many failures
+    /// (counted on this node) — so the answers do not tell which names exist.
     pub async fn sign_in(&self, name: &str, password: &str) -> Result<SignedIn, EngineError> {
         let now = self.now();
-        let user = match self.store.find_user(name).await? {
-            Some(user) => user,
-            None => {
-                let _ = self.verify_password(password, &DECOY_HASH).await?;
-                self.execute(RecordSignIn { user: None, name: name.to_string(), session: None, reason: None }).await?;
-                return Err(EngineError::InvalidCredentials);
-            }
+        let locked = |until: Timestamp| EngineError::SignInLocked { retry_after_ms: (until.0 - now.0).max(1) as u64 };
+        // A name no user can have, or a password over the limit: refused like a wrong password,
+        // after as much work, and not recorded (an anonymous caller could fill the log with them).
+        if check_name(name, "name").is_err() || password.len() > MAX_PASSWORD_BYTES {
+            let _ = self.verify_password("", &DECOY_HASH).await?;
+            return Err(EngineError::InvalidCredentials);
+        }
+        let Some(user) = self.store.find_user(name).await? else {
+            let attempt = match self.unknown_names.locked_until(name, now) {
+                Some(until) => {
+                    self.execute(RecordSignIn { user: None, name: name.to_string(), attempt: SignInAttempt::Locked })
+                        .await?;
+                    return Err(locked(until));
+                }
+                None => {
+                    let _ = self.verify_password(password, &DECOY_HASH).await?;
+                    SignInAttempt::WrongPassword
+                }
+            };
+            self.execute(RecordSignIn { user: None, name: name.to_string(), attempt }).await?;
+            return match self.unknown_names.fail(name, self.now()) {
+                Some(until) => Err(locked(until)),
+                None => Err(EngineError::InvalidCredentials),
+            };
         };
+        let record = |attempt| RecordSignIn { user: Some(user.id.clone()), name: name.to_string(), attempt };
         if let Some(until) = user.locked_until.filter(|until| now < *until) {
-            let reason = Some("locked");
-            self.execute(RecordSignIn { user: Some(user.id.clone()), name: name.to_string(), session: None, reason })
-                .await?;
-            return Err(EngineError::SignInLocked { retry_after_ms: (until.0 - now.0).max(1) as u64 });
+            self.execute(record(SignInAttempt::Locked)).await?;
+            return Err(locked(until));
         }
         let hash = user.password_hash.clone().unwrap_or_default();
-        if password.len() > MAX_PASSWORD_BYTES || !self.verify_password(password, &hash).await? {
-            let op = RecordSignIn { user: Some(user.id.clone()), name: name.to_string(), session: None, reason: None };
-            if let Some(until) = self.execute(op).await? {
-                let now = self.now();
-                return Err(EngineError::SignInLocked { retry_after_ms: (until.0 - now.0).max(1) as u64 });
-            }
-            return Err(EngineError::InvalidCredentials);
+        if !self.verify_password(password, &hash).await? {
+            return match self.execute(record(SignInAttempt::WrongPassword)).await? {
+                SignInOutcome::Refused { locked_until: Some(until) } => Err(locked(until)),
+                _ => Err(EngineError::InvalidCredentials),
+            };
         }
         let (secret, id) = mint();
         let ttl_ms = i64::try_from(self.config.session_ttl.as_millis()).unwrap_or(i64::MAX);
@@ -555,14 +627,14 @@ impl Engine {
             expires_at: Some(Timestamp(now.0.saturating_add(ttl_ms))),
             session: true,
         };
-        let op = RecordSignIn {
-            user: Some(user.id.clone()),
-            name: name.to_string(),
-            session: Some(session.clone()),
-            reason: None,
-        };
-        self.execute(op).await?;
-        Ok(SignedIn { session, secret, user })
+        // The store decides under the user's lock: a lock set or a password changed by a
+        // concurrent request since the check above wins over this success.
+        let attempt = SignInAttempt::RightPassword { session: session.clone(), verified_hash: hash };
+        match self.execute(record(attempt)).await? {
+            SignInOutcome::Opened => Ok(SignedIn { session, secret, user }),
+            SignInOutcome::Refused { locked_until: Some(until) } => Err(locked(until)),
+            SignInOutcome::Refused { locked_until: None } => Err(EngineError::InvalidCredentials),
+        }
     }
 
     /// Changes the caller's password (a user's): the current one must be given, and a wrong
@@ -581,26 +653,36 @@ impl Engine {
         }
         let hash = user.password_hash.clone().unwrap_or_default();
         if !self.verify_password(current, &hash).await? {
-            let op = RecordSignIn { user: Some(user.id.clone()), name: user.name.clone(), session: None, reason: None };
-            self.execute(op).await?;
-            return Err(EngineError::InvalidCredentials);
+            let op = RecordSignIn {
+                user: Some(user.id.clone()),
+                name: user.name.clone(),
+                attempt: SignInAttempt::WrongPassword,
+            };
+            return match self.execute(op).await? {
+                SignInOutcome::Refused { locked_until: Some(until) } => {
+                    Err(EngineError::SignInLocked { retry_after_ms: (until.0 - now.0).max(1) as u64 })
+                }
+                _ => Err(EngineError::InvalidCredentials),
+            };
         }
         let hash = self.hash_password(new).await?;
         let keep = Some(by.token_id.clone());
-        let revoked = self.execute(SetPassword { user: user.id.clone(), hash, keep, by: by.actor() }).await?;
+        let op = SetPassword { user: user.id.clone(), hash, keep, revoke_tokens: false, by: by.actor() };
+        let revoked = self.execute(op).await?;
         for id in &revoked {
             self.tokens.evict_token(id);
         }
         Ok(revoked)
     }
 
-    /// Sets a user's password as a system admin (a reset): it also clears a lock and ends every
-    /// session of the user.
+    /// Sets a user's password as a system admin (a reset, for a password that may have leaked):
+    /// it also clears a lock and ends every session and token of the user.
     pub async fn reset_password(&self, by: &Principal, user: &str, new: &str) -> Result<Vec<String>, EngineError> {
         by.require(permissions::PRINCIPALS_WRITE, &[] as &[&str])?;
         check_password(new)?;
         let hash = self.hash_password(new).await?;
-        let revoked = self.execute(SetPassword { user: user.to_string(), hash, keep: None, by: by.actor() }).await?;
+        let op = SetPassword { user: user.to_string(), hash, keep: None, revoke_tokens: true, by: by.actor() };
+        let revoked = self.execute(op).await?;
         for id in &revoked {
             self.tokens.evict_token(id);
         }
@@ -611,6 +693,13 @@ impl Engine {
     pub async fn create_principal(&self, by: &Principal, new: NewPrincipal) -> Result<PrincipalView, EngineError> {
         by.require(permissions::PRINCIPALS_WRITE, &[] as &[&str])?;
         check_name(&new.name, "name")?;
+        // A client certificate names a principal by id, else by a user's name: a user may not
+        // be named like an id.
+        if new.kind == PrincipalKind::User && ["usr_", "svc_", "tok_", "grt_"].iter().any(|p| new.name.starts_with(p)) {
+            return Err(EngineError::validation(
+                "a user's name may not start like an id (usr_, svc_, tok_, grt_)".to_string(),
+            ));
+        }
         let password_hash = match (new.kind, &new.password) {
             (PrincipalKind::User, Some(password)) => {
                 check_password(password)?;
@@ -835,7 +924,11 @@ impl Engine {
     /// The spaces `principal` may see something in.
     pub async fn list_spaces(&self, principal: &Principal) -> Result<Vec<switchyard_model::SpaceRecord>, EngineError> {
         let spaces = self.store.list_spaces().await?;
-        Ok(spaces.into_iter().filter(|s| principal.reaches_space(s.name.as_str())).collect())
+        let audit = principal.allows(permissions::AUDIT_READ, &[] as &[&str]);
+        Ok(spaces
+            .into_iter()
+            .filter(|s| principal.reaches_space(s.name.as_str()) && (s.name.as_str() != SYSTEM_SPACE || audit))
+            .collect())
     }
 }
 

@@ -153,13 +153,18 @@ pub enum BatchOp {
 
 impl BatchOp {
     /// The permission the operation needs and the address it acts on: what its route needs
-    /// (creating an instance acts on its machine's address, as `POST …/instances` does).
+    /// (`space:machines:machine[:instance]`; creating an instance acts on its machine's
+    /// address, as `POST …/instances` does).
     pub fn access(&self) -> (switchyard_model::Permission, Vec<&str>) {
         use switchyard_model::permissions::{EVENTS_SEND, INSTANCES_WRITE};
         match self {
-            BatchOp::CreateInstance { space, machine, .. } => (INSTANCES_WRITE, vec![space, machine]),
-            BatchOp::ApplyEvent { space, machine, instance, .. } => (EVENTS_SEND, vec![space, machine, instance]),
-            BatchOp::DeleteInstance { space, machine, instance } => (INSTANCES_WRITE, vec![space, machine, instance]),
+            BatchOp::CreateInstance { space, machine, .. } => (INSTANCES_WRITE, vec![space, "machines", machine]),
+            BatchOp::ApplyEvent { space, machine, instance, .. } => {
+                (EVENTS_SEND, vec![space, "machines", machine, instance])
+            }
+            BatchOp::DeleteInstance { space, machine, instance } => {
+                (INSTANCES_WRITE, vec![space, "machines", machine, instance])
+            }
         }
     }
 
@@ -298,6 +303,8 @@ pub struct Engine {
     tokens: auth::TokenCache,
     /// Password hashes computed at once ([`access::MAX_CONCURRENT_HASHES`]).
     password_hashes: tokio::sync::Semaphore,
+    /// Failed sign-ins of names that are no user's, on this node.
+    unknown_names: access::UnknownNames,
     tail: std::sync::OnceLock<Arc<LogTail>>,
     functions: std::sync::OnceLock<Arc<functions::Functions>>,
     /// Retention passes (idempotency, invocations, log) completed by [`Engine::spawn_maintenance`].
@@ -327,6 +334,7 @@ impl Engine {
             config,
             tokens: auth::TokenCache::default(),
             password_hashes: tokio::sync::Semaphore::new(access::MAX_CONCURRENT_HASHES),
+            unknown_names: access::UnknownNames::default(),
             tail: std::sync::OnceLock::new(),
             functions: std::sync::OnceLock::new(),
             maintenance_passes: std::sync::atomic::AtomicU64::new(0),

@@ -83,15 +83,15 @@ impl GrpcApi {
     }
 
     /// Authenticates the caller and has the engine authorise `permission` on the address of
-    /// `segments` (the space first), as the matching HTTP route does.
+    /// `segments` (the space, the family, the names), as the matching HTTP route does.
     async fn caller<T>(
         &self,
         request: &tonic::Request<T>,
         permission: Permission,
-        segments: &[&String],
+        segments: &[&str],
     ) -> Result<Arc<Principal>, ApiError> {
         let principal = self.authenticate(request).await?;
-        let space = segments.first().map(|s| s.as_str()).unwrap_or_default();
+        let space = segments.first().copied().unwrap_or_default();
         parse_space(space)?;
         self.state.engine.authorise(&principal, permission, segments)?;
         Ok(principal)

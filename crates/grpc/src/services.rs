@@ -28,7 +28,7 @@ impl v1::machines_server::Machines for GrpcApi {
     async fn put_machine(&self, request: Request<v1::PutMachineRequest>) -> Answer<v1::PutMachineResponse> {
         let result = async move {
             let r = request.get_ref();
-            self.caller(&request, MACHINES_WRITE, &[&r.space, &r.name]).await?;
+            self.caller(&request, MACHINES_WRITE, &[r.space.as_str()]).await?;
             let req = request.into_inner();
             let engine = &self.state.engine;
             let body = req.definition.as_bytes();
@@ -59,7 +59,7 @@ impl v1::machines_server::Machines for GrpcApi {
     async fn get_machine(&self, request: Request<v1::GetMachineRequest>) -> Answer<v1::Machine> {
         let result = async move {
             let r = request.get_ref();
-            self.caller(&request, MACHINES_READ, &[&r.space, &r.name]).await?;
+            self.caller(&request, MACHINES_READ, &[r.space.as_str(), "machines", r.name.as_str()]).await?;
             let req = request.into_inner();
             let version = if req.version == 0 { None } else { Some(req.version) };
             let m = self.state.engine.get_machine(&req.space, &req.name, version).await?;
@@ -77,7 +77,7 @@ impl v1::machines_server::Machines for GrpcApi {
     async fn list_machines(&self, request: Request<v1::ListMachinesRequest>) -> Answer<v1::ListMachinesResponse> {
         let result = async move {
             let r = request.get_ref();
-            self.caller(&request, MACHINES_READ, &[&r.space]).await?;
+            self.caller(&request, MACHINES_READ, &[r.space.as_str(), "machines"]).await?;
             let machines = self.state.engine.list_machines(&request.get_ref().space).await?;
             Ok(v1::ListMachinesResponse {
                 machines: machines
@@ -100,7 +100,7 @@ impl v1::instances_server::Instances for GrpcApi {
     async fn create_instance(&self, request: Request<v1::CreateInstanceRequest>) -> Answer<v1::CreateInstanceResponse> {
         let result = async move {
             let r = request.get_ref();
-            self.caller(&request, INSTANCES_WRITE, &[&r.space, &r.machine]).await?;
+            self.caller(&request, INSTANCES_WRITE, &[r.space.as_str(), "machines", r.machine.as_str()]).await?;
             let req = request.into_inner();
             let create = convert::create(&req)?;
             let (instance, replayed) = self.state.engine.create_instance(&req.space, &req.machine, create).await?;
@@ -113,7 +113,8 @@ impl v1::instances_server::Instances for GrpcApi {
     async fn get_instance(&self, request: Request<v1::GetInstanceRequest>) -> Answer<v1::Instance> {
         let result = async move {
             let r = request.get_ref();
-            self.caller(&request, INSTANCES_READ, &[&r.space, &r.machine, &r.id]).await?;
+            self.caller(&request, INSTANCES_READ, &[r.space.as_str(), "machines", r.machine.as_str(), r.id.as_str()])
+                .await?;
             let req = request.get_ref();
             let instance = self.state.engine.get_instance(&req.space, &req.machine, &req.id).await?;
             Ok(convert::instance(&instance))
@@ -125,7 +126,7 @@ impl v1::instances_server::Instances for GrpcApi {
     async fn list_instances(&self, request: Request<v1::ListInstancesRequest>) -> Answer<v1::ListInstancesResponse> {
         let result = async move {
             let r = request.get_ref();
-            self.caller(&request, INSTANCES_READ, &[&r.space, &r.machine]).await?;
+            self.caller(&request, INSTANCES_READ, &[r.space.as_str(), "machines", r.machine.as_str()]).await?;
             let req = request.into_inner();
             let limit = if req.limit == 0 { None } else { Some(i64::from(req.limit)) };
             let limit = switchyard_api::page_limit(limit, 100)?;
@@ -146,7 +147,8 @@ impl v1::instances_server::Instances for GrpcApi {
     async fn delete_instance(&self, request: Request<v1::DeleteInstanceRequest>) -> Answer<v1::DeleteInstanceResponse> {
         let result = async move {
             let r = request.get_ref();
-            self.caller(&request, INSTANCES_WRITE, &[&r.space, &r.machine, &r.id]).await?;
+            self.caller(&request, INSTANCES_WRITE, &[r.space.as_str(), "machines", r.machine.as_str(), r.id.as_str()])
+                .await?;
             let req = request.get_ref();
             self.state.engine.delete_instance(&req.space, &req.machine, &req.id).await?;
             Ok(v1::DeleteInstanceResponse {})
@@ -161,7 +163,12 @@ impl v1::events_server::Events for GrpcApi {
     async fn apply_event(&self, request: Request<v1::ApplyEventRequest>) -> Answer<v1::ApplyEventResponse> {
         let result = async move {
             let r = request.get_ref();
-            self.caller(&request, EVENTS_SEND, &[&r.space, &r.machine, &r.instance]).await?;
+            self.caller(
+                &request,
+                EVENTS_SEND,
+                &[r.space.as_str(), "machines", r.machine.as_str(), r.instance.as_str()],
+            )
+            .await?;
             let event = convert::event(request.into_inner())?;
             let engine = &self.state.engine;
             let (applied, replayed) =
@@ -269,7 +276,7 @@ impl v1::watch_server::Watch for GrpcApi {
     async fn watch(&self, request: Request<v1::WatchRequest>) -> Answer<WatchStream> {
         let result = async move {
             let r = request.get_ref();
-            self.caller(&request, LOG_READ, &[&r.space]).await?;
+            self.caller(&request, LOG_READ, &[r.space.as_str()]).await?;
             let req = request.into_inner();
             let space = switchyard_engine::parse_space(&req.space)?;
             let from = match req.from_seq {
@@ -311,7 +318,7 @@ impl v1::topics_server::Topics for GrpcApi {
     async fn publish(&self, request: Request<v1::PublishRequest>) -> Answer<v1::PublishResponse> {
         let result = async move {
             let r = request.get_ref();
-            self.caller(&request, TOPICS_PUBLISH, &[&r.space, &r.topic]).await?;
+            self.caller(&request, TOPICS_PUBLISH, &[r.space.as_str(), "topics", r.topic.as_str()]).await?;
             let req = request.into_inner();
             let payload = json_field("payload_json", &req.payload_json)?
                 .ok_or_else(|| ApiError::new(ErrorCode::BadRequest, "payload_json is required (JSON text)"))?;
@@ -333,7 +340,7 @@ impl v1::kv_server::Kv for GrpcApi {
     async fn get_key(&self, request: Request<v1::GetKeyRequest>) -> Answer<v1::KvEntry> {
         let result = async move {
             let r = request.get_ref();
-            self.caller(&request, KV_READ, &[&r.space, &r.bucket, &r.key]).await?;
+            self.caller(&request, KV_READ, &[r.space.as_str(), "kv", r.bucket.as_str(), r.key.as_str()]).await?;
             let req = request.into_inner();
             let entry = self.state.engine.kv_get(&req.space, &req.bucket, &req.key).await?;
             Ok(v1::KvEntry {
@@ -352,7 +359,7 @@ impl v1::kv_server::Kv for GrpcApi {
     async fn put_key(&self, request: Request<v1::PutKeyRequest>) -> Answer<v1::PutKeyResponse> {
         let result = async move {
             let r = request.get_ref();
-            self.caller(&request, KV_WRITE, &[&r.space, &r.bucket, &r.key]).await?;
+            self.caller(&request, KV_WRITE, &[r.space.as_str(), "kv", r.bucket.as_str(), r.key.as_str()]).await?;
             let req = request.into_inner();
             let condition = match (req.expected_revision, req.only_if_absent) {
                 (Some(_), true) => {
@@ -377,7 +384,7 @@ impl v1::kv_server::Kv for GrpcApi {
     async fn delete_key(&self, request: Request<v1::DeleteKeyRequest>) -> Answer<v1::DeleteKeyResponse> {
         let result = async move {
             let r = request.get_ref();
-            self.caller(&request, KV_WRITE, &[&r.space, &r.bucket, &r.key]).await?;
+            self.caller(&request, KV_WRITE, &[r.space.as_str(), "kv", r.bucket.as_str(), r.key.as_str()]).await?;
             let req = request.into_inner();
             let condition = req.expected_revision.map_or(KvCondition::Always, KvCondition::Revision);
             let (revision, seq) = self.state.engine.kv_delete(&req.space, &req.bucket, &req.key, condition).await?;
@@ -393,7 +400,7 @@ impl v1::functions_server::Functions for GrpcApi {
     async fn invoke(&self, request: Request<v1::InvokeRequest>) -> Answer<v1::InvokeResponse> {
         let result = async move {
             let r = request.get_ref();
-            self.caller(&request, FUNCTIONS_INVOKE, &[&r.space, &r.function]).await?;
+            self.caller(&request, FUNCTIONS_INVOKE, &[r.space.as_str(), "functions", r.function.as_str()]).await?;
             let req = request.into_inner();
             let invoke = InvokeRequest {
                 input: req.input,

@@ -186,7 +186,7 @@ fn admit(principal: &Principal, message: v1::ApplyEventsRequest) -> Result<Event
         message.event.ok_or_else(|| ApiError::new(ErrorCode::BadRequest, "each ApplyEventsRequest needs an event"))?;
     let event = convert::event(event)?;
     parse_space(&event.space)?;
-    let segments = [event.space.as_str(), event.machine.as_str(), event.instance.as_str()];
+    let segments = [event.space.as_str(), "machines", event.machine.as_str(), event.instance.as_str()];
     principal.require(switchyard_model::permissions::EVENTS_SEND, &segments)?;
     Ok(event)
 }

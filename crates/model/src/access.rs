@@ -1,7 +1,8 @@
 //! Who may do what where: permissions, roles, address patterns, grants and principals.
 //!
-//! A request needs one [`Permission`] on one address (its space and the resource names of its
-//! path, or the system address — no segment at all — for what belongs to no space). A
+//! A request needs one [`Permission`] on one address (its space, its resource's family and
+//! names — `acme:machines:order:o-1` —, the space alone for a definition that reaches the whole
+//! space, or the system address — no segment at all — for what belongs to no space). A
 //! principal holds [`Grant`]s: a role (a set of permissions) on an [`AddressPattern`]. The
 //! request is allowed when one grant's role grants the permission and its pattern matches the
 //! address ([`GrantSet::allows`]).
@@ -21,8 +22,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::time::Timestamp;
 
-/// The space audit records are written to, read-only for every principal; only a grant on `*`
-/// (the system address's pattern) can read it.
+/// The space audit records are written to, read-only for every principal; only `audit:read` on
+/// the system address (a grant on `*`) can read it.
 pub const SYSTEM_SPACE: &str = "system";
 
 /// The general permission a specific one belongs to.

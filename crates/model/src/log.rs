@@ -52,7 +52,8 @@ pub mod kinds {
     pub const AUDIT_SIGN_IN_FAILED: &str = "audit.sign_in_failed";
     /// A user signed out (`{"principal","session"}`).
     pub const AUDIT_SIGN_OUT: &str = "audit.sign_out";
-    /// A user's password was changed (`{"principal","user","sessions_revoked"}`).
+    /// A user's password was changed or reset (`{"principal","user","revoked"}`: the sessions,
+    /// and after a reset the tokens, it ended).
     pub const AUDIT_PASSWORD_CHANGED: &str = "audit.password_changed";
     /// A token was created (`{"principal","token","name","owner","role","spaces"}`).
     pub const AUDIT_TOKEN_CREATED: &str = "audit.token_created";

@@ -58,7 +58,7 @@ use switchyard_model::{
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use commands::access::{
     BootstrapAdminToken, CreateGrant, CreatePrincipal, CreateToken, DeleteGrant, DeletePrincipal, DeleteRole, PutRole,
-    RecordSignIn, RevokeToken, SetPassword,
+    RecordSignIn, RevokeToken, SetPassword, SignInAttempt, SignInOutcome,
 };
 pub use commands::endpoints::{ConfirmEndpointConsumer, DeleteEndpoint, EndpointPut, PutEndpoint, SetEndpointDisabled};
 pub use commands::env::{DeleteSpaceValue, PutSpaceValue, SpaceValuePut};

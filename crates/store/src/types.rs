@@ -194,8 +194,8 @@ pub enum WriteOutcome {
     PrincipalCreated,
     /// A principal was deleted; its tokens' ids, revoked.
     PrincipalDeleted(Vec<String>),
-    /// A sign-in was recorded; until when sign-in is locked, if a failure locked it.
-    SignInRecorded(Option<switchyard_model::Timestamp>),
+    /// A sign-in was recorded (see [`SignInOutcome`]).
+    SignInRecorded(crate::commands::access::SignInOutcome),
     /// A password was replaced; the sessions revoked.
     PasswordSet(Vec<String>),
     /// A grant was made.

@@ -242,23 +242,62 @@ impl Command for DeletePrincipal {
     }
 }
 
-/// Records a sign-in attempt whose password the engine checked: a success resets the user's
-/// failures and stores the session; a failure counts and may lock sign-in
-/// ([`sign_in_lock_ms`]). Appends `audit.sign_in` or `audit.sign_in_failed`. Answers when
-/// sign-in is locked until, after a failure that locked it.
+/// What a sign-in attempt was, as the engine found it.
+#[derive(Clone, PartialEq)]
+pub enum SignInAttempt {
+    /// Refused before any password was checked: sign-in is locked.
+    Locked,
+    /// The password did not match.
+    WrongPassword,
+    /// The password matched `verified_hash`; `session` opens if nothing changed meanwhile.
+    RightPassword {
+        /// The session to store.
+        session: TokenRecord,
+        /// The hash the password was checked against.
+        verified_hash: String,
+    },
+}
+
+impl std::fmt::Debug for SignInAttempt {
+    // The hash must not reach a log line through `{:?}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SignInAttempt::Locked => f.write_str("Locked"),
+            SignInAttempt::WrongPassword => f.write_str("WrongPassword"),
+            SignInAttempt::RightPassword { session, .. } => write!(f, "RightPassword({})", session.id),
+        }
+    }
+}
+
+/// How a recorded sign-in ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SignInOutcome {
+    /// The session was stored.
+    Opened,
+    /// Refused; sign-in is locked until then, if it is.
+    Refused {
+        /// The lock's end.
+        locked_until: Option<Timestamp>,
+    },
+}
+
+/// Records a sign-in attempt the engine checked, deciding under the user's row lock: a right
+/// password opens the session only if sign-in is not locked and the password was not changed
+/// since it was checked (a lock set or a reset made by a concurrent request wins); a wrong one
+/// counts, and the count locks sign-in ([`sign_in_lock_ms`], never shortening a lock already
+/// set); a refusal while locked is recorded without counting. Appends `audit.sign_in` or
+/// `audit.sign_in_failed`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordSignIn {
     /// The user's id; none when the name is no user's (only the record is written).
     pub user: Option<String>,
     /// The name given.
     pub name: String,
-    /// The session a correct password opens; none for a failure.
-    pub session: Option<TokenRecord>,
-    /// Why it failed (`invalid_credentials`, `locked`).
-    pub reason: Option<&'static str>,
+    /// What the attempt was.
+    pub attempt: SignInAttempt,
 }
 
-request!(RecordSignIn => SignInRecorded(Option<Timestamp>));
+request!(RecordSignIn => SignInRecorded(SignInOutcome));
 
 impl Locking for RecordSignIn {
     fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
@@ -273,50 +312,70 @@ impl Command for RecordSignIn {
     async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
         let address = format!("{SYSTEM_SPACE}:users:{}", self.name);
         let Some(user_id) = &self.user else {
-            let payload = json!({ "name": self.name, "reason": self.reason.unwrap_or("invalid_credentials") });
+            let reason = if self.attempt == SignInAttempt::Locked { "locked" } else { "invalid_credentials" };
+            let payload = json!({ "name": self.name, "reason": reason });
             audit(tx, cx, kinds::AUDIT_SIGN_IN_FAILED, address, payload).await?;
-            return Ok(None);
+            return Ok(SignInOutcome::Refused { locked_until: None });
         };
         let Some(user) = tx.principal_for_update(user_id).await? else {
             return Err(StoreError::PrincipalNotFound { id: user_id.clone() }.into());
         };
         let actor = Actor { id: user.id.clone(), kind: user.kind.as_str().into(), name: user.name.clone() };
-        match &self.session {
-            Some(session) => {
+        let locked = user.locked_until.filter(|until| cx.now < *until);
+        let refusal = |reason: &str, failures: u32, locked_until: Option<Timestamp>| {
+            json!({
+                "principal": actor, "name": self.name, "reason": reason,
+                "failures": failures, "locked_until": locked_until,
+            })
+        };
+        match &self.attempt {
+            SignInAttempt::RightPassword { session, verified_hash } => {
+                if locked.is_some() {
+                    let payload = refusal("locked", user.failed_sign_ins, locked);
+                    audit(tx, cx, kinds::AUDIT_SIGN_IN_FAILED, address, payload).await?;
+                    return Ok(SignInOutcome::Refused { locked_until: locked });
+                }
+                if user.password_hash.as_deref() != Some(verified_hash.as_str()) {
+                    let payload = refusal("password_changed", user.failed_sign_ins, None);
+                    audit(tx, cx, kinds::AUDIT_SIGN_IN_FAILED, address, payload).await?;
+                    return Ok(SignInOutcome::Refused { locked_until: None });
+                }
                 tx.update_sign_in(&user.id, 0, None).await?;
                 tx.insert_token(session).await?;
                 let payload = json!({ "principal": actor, "session": session.id, "expires_at": session.expires_at });
                 audit(tx, cx, kinds::AUDIT_SIGN_IN, address, payload).await?;
-                Ok(None)
+                Ok(SignInOutcome::Opened)
             }
-            None => {
-                // A refusal while locked does not count: the lock is the answer, and counting
-                // it would let anyone keep a user locked out for ever at one try a second.
-                let locked_now = user.locked_until.is_some_and(|until| cx.now < until);
-                let failed = if locked_now { user.failed_sign_ins } else { user.failed_sign_ins.saturating_add(1) };
-                let locked_until = if locked_now {
-                    user.locked_until
-                } else {
-                    sign_in_lock_ms(failed).map(|ms| Timestamp(cx.now.0.saturating_add(ms as i64)))
+            SignInAttempt::Locked => {
+                // Nothing was checked: it does not count, so knocking cannot keep a user out
+                // for ever; the lock is the answer.
+                let payload = refusal("locked", user.failed_sign_ins, locked);
+                audit(tx, cx, kinds::AUDIT_SIGN_IN_FAILED, address, payload).await?;
+                Ok(SignInOutcome::Refused { locked_until: locked })
+            }
+            SignInAttempt::WrongPassword => {
+                // Every password actually checked counts, those admitted before a lock began
+                // included, and a lock only grows.
+                let failed = user.failed_sign_ins.saturating_add(1);
+                let new_lock = sign_in_lock_ms(failed).map(|ms| Timestamp(cx.now.0.saturating_add(ms as i64)));
+                let locked_until = match (user.locked_until, new_lock) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => b.or(a),
                 };
                 tx.update_sign_in(&user.id, failed, locked_until).await?;
-                let payload = json!({
-                    "principal": actor,
-                    "name": self.name,
-                    "reason": self.reason.unwrap_or("invalid_credentials"),
-                    "failures": failed,
-                    "locked_until": locked_until,
-                });
+                let locked_until = locked_until.filter(|until| cx.now < *until);
+                let payload = refusal("invalid_credentials", failed, locked_until);
                 audit(tx, cx, kinds::AUDIT_SIGN_IN_FAILED, address, payload).await?;
-                Ok(locked_until)
+                Ok(SignInOutcome::Refused { locked_until })
             }
         }
     }
 }
 
-/// Replaces a user's password hash and revokes the user's sessions but `keep` (a password
-/// change ends every other sign-in); appends `audit.password_changed`. Answers the revoked
-/// sessions' ids.
+/// Replaces a user's password hash, lifts a sign-in lock, and revokes the user's sessions but
+/// `keep` (a password change ends every other sign-in) — its tokens too with `revoke_tokens`
+/// (a reset, when the password may have leaked); appends `audit.password_changed`. Answers the
+/// revoked ids.
 #[derive(Clone, PartialEq)]
 pub struct SetPassword {
     /// The user's id.
@@ -325,13 +384,19 @@ pub struct SetPassword {
     pub hash: String,
     /// The session to keep (the one changing the password).
     pub keep: Option<String>,
+    /// Whether the user's tokens end too, not only its sessions (a reset).
+    pub revoke_tokens: bool,
     /// Who changes it.
     pub by: Actor,
 }
 
 impl std::fmt::Debug for SetPassword {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SetPassword").field("user", &self.user).field("keep", &self.keep).finish_non_exhaustive()
+        f.debug_struct("SetPassword")
+            .field("user", &self.user)
+            .field("keep", &self.keep)
+            .field("revoke_tokens", &self.revoke_tokens)
+            .finish_non_exhaustive()
     }
 }
 
@@ -352,8 +417,8 @@ impl Command for SetPassword {
         }
         tx.set_password(&self.user, &self.hash).await?;
         tx.update_sign_in(&self.user, 0, None).await?;
-        let revoked = tx.revoke_tokens_of(&self.user, cx.now, self.keep.as_deref(), true).await?;
-        let payload = json!({ "principal": self.by, "user": self.user, "sessions_revoked": revoked });
+        let revoked = tx.revoke_tokens_of(&self.user, cx.now, self.keep.as_deref(), !self.revoke_tokens).await?;
+        let payload = json!({ "principal": self.by, "user": self.user, "revoked": revoked });
         audit(tx, cx, kinds::AUDIT_PASSWORD_CHANGED, principal_address(&self.user), payload).await?;
         Ok(revoked)
     }

@@ -3,8 +3,9 @@
 //! What they prove, on every backend: a principal is stored with its first grants and read
 //! back (by id, by a user's name, in the list), a user's name is unique, a grant is unique per
 //! role and pattern and needs an existing principal and role, a role in use is not deleted;
-//! failed sign-ins count under the row lock and lock after the free ones; a success resets
-//! them and stores the session; a password change ends the other sessions; deleting a
+//! failed sign-ins count under the row lock and lock after the free ones; a right password
+//! opens nothing while locked or once the password changed; a success resets them and stores
+//! the session; a password change ends the other sessions (a reset, the tokens too); deleting a
 //! principal revokes its tokens and drops its grants; and every one of these acts appends its
 //! audit record to the system space, with who acted, and nothing else does.
 
@@ -16,7 +17,7 @@ use switchyard_model::{
 use super::{Case, Harness};
 use crate::{
     CreateGrant, CreatePrincipal, CreateToken, DeleteGrant, DeletePrincipal, DeleteRole, PutRole, RecordSignIn,
-    SetPassword, Store, StoreError, StoreExt,
+    SetPassword, SignInAttempt, SignInOutcome, Store, StoreError, StoreExt,
 };
 
 /// This module's cases, by name.
@@ -164,55 +165,95 @@ async fn sign_ins<H: Harness>(h: &H) {
         .execute(CreatePrincipal { principal: user("usr_a", "alice"), grants: vec![], by: admin() })
         .await
         .expect("alice");
-    let fail = || RecordSignIn { user: Some("usr_a".into()), name: "alice".into(), session: None, reason: None };
+    let hash = user("usr_a", "alice").password_hash.expect("a hash");
+    let attempt = |attempt: SignInAttempt| RecordSignIn { user: Some("usr_a".into()), name: "alice".into(), attempt };
+    let right = |id: &str, verified: &str| {
+        attempt(SignInAttempt::RightPassword { session: token_of(id, "usr_a", true), verified_hash: verified.into() })
+    };
+    let refused = |until| SignInOutcome::Refused { locked_until: until };
     for n in 1..FREE_SIGN_IN_FAILURES {
-        assert_eq!(store.execute(fail()).await.expect("failure"), None, "failure {n} does not lock");
+        let outcome = store.execute(attempt(SignInAttempt::WrongPassword)).await.expect("failure");
+        assert_eq!(outcome, refused(None), "failure {n} does not lock");
     }
-    let locked = store.execute(fail()).await.expect("failure").expect("the last free failure locks");
+    let SignInOutcome::Refused { locked_until: Some(locked) } =
+        store.execute(attempt(SignInAttempt::WrongPassword)).await.expect("failure")
+    else {
+        panic!("the last free failure locks");
+    };
+    let record = store.get_principal("usr_a").await.expect("get").expect("alice");
+    assert_eq!((record.failed_sign_ins, record.locked_until), (FREE_SIGN_IN_FAILURES, Some(locked)));
+    // While locked: a refusal before any check does not count or move the lock, and a right
+    // password checked meanwhile opens nothing.
+    assert_eq!(store.execute(attempt(SignInAttempt::Locked)).await.expect("locked"), refused(Some(locked)));
+    assert_eq!(store.execute(right("ses_0", &hash)).await.expect("right while locked"), refused(Some(locked)));
+    assert!(store.find_token("hash-ses_0").await.expect("find").is_none());
     let record = store.get_principal("usr_a").await.expect("get").expect("alice");
     assert_eq!(record.failed_sign_ins, FREE_SIGN_IN_FAILURES);
-    assert_eq!(record.locked_until, Some(locked));
-    // A refusal while locked is recorded but does not count or move the lock.
-    assert_eq!(store.execute(fail()).await.expect("while locked"), Some(locked));
-    assert_eq!(store.get_principal("usr_a").await.expect("get").expect("alice").failed_sign_ins, FREE_SIGN_IN_FAILURES);
+    // A wrong password checked while locked still counts and the lock only grows.
+    let SignInOutcome::Refused { locked_until: Some(longer) } =
+        store.execute(attempt(SignInAttempt::WrongPassword)).await.expect("failure")
+    else {
+        panic!("still locked");
+    };
+    assert!(longer >= locked);
 
     // An unknown name writes its record only.
-    store
-        .execute(RecordSignIn { user: None, name: "mallory".into(), session: None, reason: None })
-        .await
-        .expect("unknown");
+    let unknown = RecordSignIn { user: None, name: "mallory".into(), attempt: SignInAttempt::WrongPassword };
+    assert_eq!(store.execute(unknown).await.expect("unknown"), refused(None));
 
-    // A success resets the count and stores the session.
-    let session = token_of("ses_1", "usr_a", true);
-    let op =
-        RecordSignIn { user: Some("usr_a".into()), name: "alice".into(), session: Some(session.clone()), reason: None };
-    assert_eq!(store.execute(op).await.expect("success"), None);
+    // The lock lifted (a reset clears it), a right password checked against a hash that is no
+    // longer the user's opens nothing; against the current one it opens the session and resets
+    // the count.
+    store
+        .execute(SetPassword {
+            user: "usr_a".into(),
+            hash: "new".into(),
+            keep: None,
+            revoke_tokens: false,
+            by: admin(),
+        })
+        .await
+        .expect("reset");
+    assert_eq!(store.execute(right("ses_0", &hash)).await.expect("stale"), refused(None));
+    assert_eq!(store.execute(right("ses_1", "new")).await.expect("success"), SignInOutcome::Opened);
     let record = store.get_principal("usr_a").await.expect("get").expect("alice");
     assert_eq!((record.failed_sign_ins, record.locked_until), (0, None));
-    assert_eq!(store.find_token("hash-ses_1").await.expect("find"), Some(session));
+    assert_eq!(store.find_token("hash-ses_1").await.expect("find"), Some(token_of("ses_1", "usr_a", true)));
 
-    // A password change ends the user's other sessions, not its tokens or the one kept.
-    let op = RecordSignIn {
-        user: Some("usr_a".into()),
-        name: "alice".into(),
-        session: Some(token_of("ses_2", "usr_a", true)),
-        reason: None,
-    };
-    store.execute(op).await.expect("second session");
+    // A password change ends the user's other sessions, not its tokens or the one kept; a reset
+    // may end its tokens too.
+    assert_eq!(store.execute(right("ses_2", "new")).await.expect("second session"), SignInOutcome::Opened);
     store.execute(CreateToken { token: token_of("tok_1", "usr_a", false), by: admin() }).await.expect("token");
     let revoked = store
-        .execute(SetPassword { user: "usr_a".into(), hash: "new".into(), keep: Some("ses_2".into()), by: admin() })
+        .execute(SetPassword {
+            user: "usr_a".into(),
+            hash: "newer".into(),
+            keep: Some("ses_2".into()),
+            revoke_tokens: false,
+            by: admin(),
+        })
         .await
         .expect("set password");
     assert_eq!(revoked, vec!["ses_1".to_string()]);
     assert!(store.find_token("hash-ses_2").await.expect("find").expect("kept").revoked_at.is_none());
     assert!(store.find_token("hash-tok_1").await.expect("find").expect("kept").revoked_at.is_none());
+    let revoked = store
+        .execute(SetPassword {
+            user: "usr_a".into(),
+            hash: "newest".into(),
+            keep: None,
+            revoke_tokens: true,
+            by: admin(),
+        })
+        .await
+        .expect("reset");
+    assert_eq!(revoked, vec!["ses_2".to_string(), "tok_1".to_string()]);
     let stored = store.get_principal("usr_a").await.expect("get").expect("alice");
-    assert_eq!(stored.password_hash.as_deref(), Some("new"));
+    assert_eq!(stored.password_hash.as_deref(), Some("newest"));
 
     let kinds_seen = audit_kinds(&*store).await;
-    let failed = kinds_seen.iter().filter(|k| *k == kinds::AUDIT_SIGN_IN_FAILED).count();
-    assert_eq!(failed as u32, FREE_SIGN_IN_FAILURES + 2, "every refusal is recorded: {kinds_seen:?}");
+    let failed = kinds_seen.iter().filter(|k| *k == kinds::AUDIT_SIGN_IN_FAILED).count() as u32;
+    assert_eq!(failed, FREE_SIGN_IN_FAILURES + 5, "every refusal is recorded: {kinds_seen:?}");
     assert_eq!(kinds_seen.iter().filter(|k| *k == kinds::AUDIT_SIGN_IN).count(), 2);
     assert_eq!(kinds_seen.last().map(String::as_str), Some(kinds::AUDIT_PASSWORD_CHANGED));
 }
