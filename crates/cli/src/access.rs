@@ -288,7 +288,7 @@ pub async fn user(cmd: UserCommand, client: &Client, settings: &Settings) -> any
             let reply = client.reset_password(&id, &password).await?;
             output::print(out, &reply, |r| {
                 let n = r.get("sessions_revoked").and_then(Value::as_array).map_or(0, Vec::len);
-                format!("password set; {n} session(s) ended\n")
+                format!("password set; {n} session(s) and token(s) ended\n")
             })
         }
     }

@@ -268,14 +268,23 @@ async fn events(args: EventsArgs, target: &ClientBuilder) -> anyhow::Result<()> 
     let ids = std::sync::Arc::new(create_instances(&client, &args.space, machine, args.instances, args.clients).await?);
 
     let mut runs = vec![(String::new(), target.clone())];
+    let mut account = None;
     if let Some(n) = args.grants {
-        let token = grants_token(&client, &args.space, n).await?;
+        let (id, token) = grants_token(&client, &args.space, n).await?;
+        account = Some(id);
         runs.push((format!(" as a service account with {n} grants"), target.clone().token(Some(token))));
     }
     let mut throughputs = Vec::with_capacity(runs.len());
     for (who, target) in &runs {
-        let throughput = events_phase(&args, target, machine, ids.clone(), in_flight, who).await?;
-        throughputs.push(throughput);
+        let throughput = events_phase(&args, target, machine, ids.clone(), in_flight, who).await;
+        if let (Err(_), Some(id)) = (&throughput, &account) {
+            let _ = client.delete_principal(id).await;
+        }
+        throughputs.push(throughput?);
+    }
+    // The service account and its token go: a benchmark leaves no way in behind.
+    if let Some(id) = &account {
+        client.delete_principal(id).await?;
     }
     if let [plain, granted] = throughputs[..] {
         crate::output::outln!(
@@ -288,9 +297,9 @@ async fn events(args: EventsArgs, target: &ClientBuilder) -> anyhow::Result<()> 
 }
 
 /// A service account with `n` grants of `space-writer`: n-1 on patterns of other spaces, then
-/// the one on `space` (an authorisation looks at every grant before the one that allows it), and
-/// a token of it.
-async fn grants_token(client: &Client, space: &str, n: usize) -> anyhow::Result<String> {
+/// the one on `space` (an authorisation looks at every grant before the one that allows it);
+/// its id and a token of it.
+async fn grants_token(client: &Client, space: &str, n: usize) -> anyhow::Result<(String, String)> {
     let mut grants: Vec<(String, String)> =
         (1..n).map(|i| ("space-writer".to_string(), format!("bench-other-{i}:orders:*"))).collect();
     grants.push(("space-writer".to_string(), format!("{space}:*")));
@@ -301,9 +310,9 @@ async fn grants_token(client: &Client, space: &str, n: usize) -> anyhow::Result<
         name: name.clone(),
         role: switchyard_client::Role::Admin,
         spaces: vec!["*".into()],
-        principal: Some(id),
+        principal: Some(id.clone()),
     };
-    Ok(client.create_token(&body).await?.token)
+    Ok((id, client.create_token(&body).await?.token))
 }
 
 /// Applies the events once with `target`'s token; prints the run and answers its events/s.

@@ -583,14 +583,18 @@ pub async fn token(cmd: TokenCommand, client: &Client, settings: &Settings) -> a
             let spaces = if grants.is_empty() { vec![settings.space.clone()] } else { grants };
             let created = client.create_token(&CreateToken { name, role: role.into(), spaces, principal }).await?;
             output::print(out, &created, |t: &CreatedToken| {
-                let mut text = fields(&[
+                let mut rows = vec![
                     ("token", t.token.clone()),
                     ("id", t.id.clone()),
                     ("name", t.name.clone()),
                     ("role", t.role.to_string()),
                     ("spaces", t.spaces.join(",")),
                     ("created", t.created_at.clone()),
-                ]);
+                ];
+                if let Some(principal) = &t.principal {
+                    rows.push(("principal", principal.clone()));
+                }
+                let mut text = fields(&rows);
                 text.push_str("\nThe token is shown only this once: store it now.\n");
                 text
             })

@@ -519,6 +519,126 @@ fn bench_events_reports_and_leaves_the_instances_cycled() {
 /// A report written into a pipe whose reader is gone (`| grep -q`, `| head`) ends the command
 /// quietly and successfully, as every other command's output does, instead of panicking.
 #[test]
+fn bench_sign_in_signs_a_user_in_and_leaves_no_user_behind() {
+    let server = TestServer::start();
+    let out = run(&server, &["bench", "sign-in", "--clients", "2", "--sign-ins", "4"]).ok();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "bench sign-in: 4 sign-ins, 2 clients, argon2id m=19456 KiB t=2 p=1", "{out}");
+    assert!(lines[1].starts_with("  throughput  ") && lines[1].ends_with(" sign-ins/s"), "{out}");
+    assert!(lines[2].starts_with("  latency     p50 "), "{out}");
+    let principals = run_bare(&server, &["user", "list", "-o", "json"]).json();
+    assert_eq!(principals["principals"], json!([]), "the benchmark's user was deleted");
+    let audit = run_bare(&server, &["audit", "--kind", "audit.sign_in", "-o", "json"]).json();
+    assert_eq!(audit["records"].as_array().map(Vec::len), Some(4), "{audit}");
+    let refused = run(&server, &["bench", "sign-in", "--sign-ins", "0"]).fails(1);
+    assert_eq!(refused, "error: --clients and --sign-ins must both be at least 1\n");
+}
+
+#[test]
+fn access_commands_manage_users_grants_roles_sessions_and_read_the_audit() {
+    let server = TestServer::start();
+    let created =
+        run_with_stdin(&server, &["user", "create", "carol", "-o", "json"], b"correct horse battery\n").json();
+    let carol = created["id"].as_str().expect("id").to_owned();
+    let listed = run_bare(&server, &["user", "list"]).ok();
+    assert!(listed.contains(&carol) && listed.contains("carol"), "{listed}");
+    let grant = run(
+        &server,
+        &["grant", "create", "--principal", &carol, "--role", "space-reader", "--pattern", "acme:*", "-o", "json"],
+    )
+    .json();
+    let grant_id = grant["id"].as_str().expect("grant id").to_owned();
+    let grants = run_bare(&server, &["grant", "list", "--principal", &carol, "-o", "json"]).json();
+    assert_eq!(grants["grants"][0]["pattern"], json!("acme:*"), "{grants}");
+    let shown = run_bare(&server, &["user", "get", &carol, "-o", "json"]).json();
+    assert_eq!(shown["grants"][0]["role"], json!("space-reader"), "{shown}");
+
+    // Signed in as carol: whoami, a token of hers (made by the admin), a password change.
+    let session =
+        run_with_stdin(&server, &["auth", "sign-in", "--name", "carol", "-o", "json"], b"correct horse battery\n")
+            .json();
+    let session = session["token"].as_str().expect("session").to_owned();
+    let as_carol = |args: &[&str], stdin: &[u8]| {
+        let mut cmd = server.cli();
+        cmd.env("SWITCHYARD_TOKEN", &session).args(args);
+        finish(cmd, stdin)
+    };
+    let me = as_carol(&["auth", "whoami", "-o", "json"], b"").json();
+    assert_eq!((&me["name"], &me["session"]), (&json!("carol"), &json!(true)), "{me}");
+    let token = run_bare(
+        &server,
+        &[
+            "token",
+            "create",
+            "--name",
+            "hers",
+            "--role",
+            "reader",
+            "--grant",
+            "acme",
+            "--principal",
+            &carol,
+            "-o",
+            "json",
+        ],
+    )
+    .json();
+    assert_eq!(token["principal"], json!(carol), "{token}");
+    let changed = as_carol(&["auth", "password"], b"correct horse battery\nanother long password\n").ok();
+    assert_eq!(changed, "password changed; 0 other session(s) ended\n");
+    let refused = run_with_stdin(&server, &["auth", "sign-in", "--name", "carol"], b"correct horse battery\n").fails(1);
+    assert!(refused.starts_with("error: invalid_credentials: "), "{refused}");
+    // A reset ends her session and her token.
+    let reset = run_with_stdin(&server, &["user", "password", &carol], b"a reset password!\n").ok();
+    assert_eq!(reset, "password set; 2 session(s) and token(s) ended\n");
+    let ended = as_carol(&["auth", "whoami"], b"").fails(1);
+    assert!(ended.starts_with("error: unauthorized: "), "{ended}");
+    let session =
+        run_with_stdin(&server, &["auth", "sign-in", "--name", "carol", "-o", "json"], b"a reset password!\n").json();
+    let mut cmd = server.cli();
+    cmd.env("SWITCHYARD_TOKEN", session["token"].as_str().expect("session")).args(["auth", "sign-out"]);
+    assert_eq!(finish(cmd, b"").ok(), "signed out\n");
+
+    // Roles: a custom one stored, listed and deleted; grants deleted; the user deleted.
+    run_bare(&server, &["role", "put", "deployer", "--permission", "functions:deploy", "--permission", "jobs:*"]).ok();
+    let roles = run_bare(&server, &["role", "list"]).ok();
+    assert!(roles.contains("deployer") && roles.contains("functions:deploy,jobs:*"), "{roles}");
+    assert_eq!(run_bare(&server, &["role", "delete", "deployer"]).ok(), "deleted role deployer\n");
+    assert_eq!(run_bare(&server, &["grant", "delete", &grant_id]).ok(), format!("deleted grant {grant_id}\n"));
+    let deleted = run_bare(&server, &["user", "delete", &carol]).ok();
+    assert_eq!(deleted, format!("deleted {carol}; 0 token(s) revoked\n"));
+
+    // The audit: every act above, in order, pageable.
+    let audit = run_bare(&server, &["audit", "-o", "json"]).json();
+    let kinds: Vec<&str> =
+        audit["records"].as_array().expect("records").iter().filter_map(|r| r["kind"].as_str()).collect();
+    let expected = [
+        "audit.token_created",
+        "audit.principal_created",
+        "audit.grant_created",
+        "audit.sign_in",
+        "audit.token_created",
+        "audit.password_changed",
+        "audit.sign_in_failed",
+        "audit.password_changed",
+        "audit.sign_in",
+        "audit.sign_out",
+        "audit.role_put",
+        "audit.role_deleted",
+        "audit.grant_deleted",
+        "audit.principal_deleted",
+    ];
+    assert_eq!(kinds, expected, "{audit}");
+    let second = audit["records"][1]["seq"].as_u64().expect("seq").to_string();
+    let page =
+        run_bare(&server, &["audit", "--after", &second, "--limit", "2", "--kind", "audit.sign_in", "-o", "json"])
+            .json();
+    let page: Vec<&str> =
+        page["records"].as_array().expect("records").iter().filter_map(|r| r["kind"].as_str()).collect();
+    assert_eq!(page, ["audit.sign_in", "audit.sign_in"]);
+}
+
+#[test]
 fn bench_reports_into_a_closed_pipe_without_panicking() {
     let server = TestServer::start();
     let mut cmd = server.cli();

@@ -358,6 +358,12 @@ pub struct CreatedToken {
     pub spaces: Vec<String>,
     /// When it was created.
     pub created_at: String,
+    /// The user or service account it belongs to; none for a standalone token.
+    #[serde(default)]
+    pub principal: Option<String>,
+    /// When it ends, if it does (a session).
+    #[serde(default)]
+    pub expires_at: Option<String>,
     /// The secret to send as `Authorization: Bearer …`.
     pub token: String,
 }
@@ -377,6 +383,15 @@ pub struct TokenInfo {
     pub created_at: String,
     /// When it was revoked; `None` while it works.
     pub revoked_at: Option<String>,
+    /// The user or service account it belongs to; none for a standalone token.
+    #[serde(default)]
+    pub principal: Option<String>,
+    /// When it ends, if it does (a session).
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    /// Whether a sign-in made it.
+    #[serde(default)]
+    pub session: bool,
 }
 
 /// Reply to `GET /v1/tokens`.
