@@ -599,6 +599,16 @@ fn access_commands_manage_users_grants_roles_sessions_and_read_the_audit() {
     cmd.env("SWITCHYARD_TOKEN", session["token"].as_str().expect("session")).args(["auth", "sign-out"]);
     assert_eq!(finish(cmd, b"").ok(), "signed out\n");
 
+    // A service account: no password, tokens only.
+    let bot =
+        run_bare(&server, &["user", "create", "bot", "--service", "--grant", "space-writer=acme:*", "-o", "json"])
+            .json();
+    assert_eq!((&bot["kind"], &bot["grants"][0]["pattern"]), (&json!("service"), &json!("acme:*")), "{bot}");
+    let bot_id = bot["id"].as_str().expect("id").to_owned();
+    let refused = run_with_stdin(&server, &["auth", "sign-in", "--name", "bot"], b"correct horse battery\n").fails(1);
+    assert!(refused.starts_with("error: invalid_credentials: "), "a service account does not sign in: {refused}");
+    run_bare(&server, &["user", "delete", &bot_id]).ok();
+
     // Roles: a custom one stored, listed and deleted; grants deleted; the user deleted.
     run_bare(&server, &["role", "put", "deployer", "--permission", "functions:deploy", "--permission", "jobs:*"]).ok();
     let roles = run_bare(&server, &["role", "list"]).ok();
@@ -623,6 +633,9 @@ fn access_commands_manage_users_grants_roles_sessions_and_read_the_audit() {
         "audit.password_changed",
         "audit.sign_in",
         "audit.sign_out",
+        "audit.principal_created",
+        "audit.sign_in_failed",
+        "audit.principal_deleted",
         "audit.role_put",
         "audit.role_deleted",
         "audit.grant_deleted",
