@@ -373,17 +373,7 @@ impl Engine {
                 ))
             })?,
         };
-        let (grants, custom) = tokio::try_join!(self.store.list_grants(Some(&record.id)), self.store.list_roles())?;
-        let principal = Arc::new(Principal {
-            id: record.id,
-            kind: record.kind.as_str(),
-            name: record.name,
-            token_id: key.clone(),
-            session: false,
-            expires_at: None,
-            grants: grant_set(&grants, &custom),
-            scope: None,
-        });
+        let principal = Arc::new(self.acting_as(record, key.clone(), None).await?);
         self.tokens.insert(key, principal.clone(), generation);
         Ok(principal)
     }
@@ -406,17 +396,31 @@ impl Engine {
         let Some(record) = self.store.get_principal(owner).await? else {
             return Err(EngineError::Unauthorized("this token's principal was deleted".into()));
         };
-        let (grants, custom) = tokio::try_join!(self.store.list_grants(Some(owner)), self.store.list_roles())?;
         let unscoped = token.role == Role::Admin && token.spaces == SpaceGrant::All;
+        let mut principal = self.acting_as(record, token.id.clone(), (!unscoped).then_some(scope)).await?;
+        principal.session = token.session;
+        principal.expires_at = token.expires_at;
+        Ok(principal)
+    }
+
+    /// `record` with its grants (custom roles resolved), acting through `token_id`, narrowed to
+    /// `scope` if given.
+    async fn acting_as(
+        &self,
+        record: PrincipalRecord,
+        token_id: String,
+        scope: Option<GrantSet>,
+    ) -> Result<Principal, EngineError> {
+        let (grants, custom) = tokio::try_join!(self.store.list_grants(Some(&record.id)), self.store.list_roles())?;
         Ok(Principal {
             id: record.id,
             kind: record.kind.as_str(),
             name: record.name,
-            token_id: token.id.clone(),
-            session: token.session,
-            expires_at: token.expires_at,
+            token_id,
+            session: false,
+            expires_at: None,
             grants: grant_set(&grants, &custom),
-            scope: (!unscoped).then_some(scope),
+            scope,
         })
     }
 
