@@ -247,13 +247,6 @@ fn grant_set(records: &[GrantRecord], custom: &[RoleRecord]) -> GrantSet {
     )
 }
 
-fn scope_patterns(spaces: &SpaceGrant) -> Vec<AddressPattern> {
-    match spaces {
-        SpaceGrant::All => AddressPattern::parse("*").into_iter().collect(),
-        SpaceGrant::Only(names) => names.iter().filter_map(|s| AddressPattern::parse(&format!("{s}:*")).ok()).collect(),
-    }
-}
-
 /// A new id with a prefix: `usr_…`, `svc_…`, `grt_…`.
 fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
@@ -935,9 +928,4 @@ impl Engine {
             .filter(|s| principal.reaches_space(s.name.as_str()) && (s.name.as_str() != SYSTEM_SPACE || audit))
             .collect())
     }
-}
-
-/// The patterns a token's spaces stand for (`acme:*`, or `*`).
-pub fn token_patterns(spaces: &SpaceGrant) -> Vec<AddressPattern> {
-    scope_patterns(spaces)
 }
