@@ -111,9 +111,11 @@ async fn sigterm_with_watchers_a_websocket_and_writers_exits_cleanly_and_keeps_e
     }
 }
 
-/// A loopback HTTP server for one request, which it answers only once released: a function
-/// fetching from it runs exactly as long as the test wants. Returns its `host:port`, a receiver
-/// told when the request arrived, and the sender that releases the answer.
+/// A loopback HTTP server that answers its first request only once released: a function
+/// fetching from it runs exactly as long as the test wants. Later requests (another attempt,
+/// after a restart) are held unanswered for as long as the test runs, so such an attempt cannot
+/// finish the invocation behind the test's back. Returns its `host:port`, a receiver told when
+/// the first request arrived, and the sender that releases its answer.
 async fn held_http_server() -> (String, tokio::sync::oneshot::Receiver<()>, tokio::sync::oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
     let addr = listener.local_addr().expect("the bound address").to_string();
@@ -121,16 +123,23 @@ async fn held_http_server() -> (String, tokio::sync::oneshot::Receiver<()>, toki
     let (release, released) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         let Ok((mut socket, _)) = listener.accept().await else { return };
-        let mut head = vec![0u8; 4096];
-        let _ = socket.read(&mut head).await;
-        let _ = arrived_tx.send(());
-        // Dropped unsent (the test gave up on it): close without answering.
-        if released.await.is_err() {
-            return;
+        tokio::spawn(async move {
+            let mut head = vec![0u8; 4096];
+            let _ = socket.read(&mut head).await;
+            let _ = arrived_tx.send(());
+            // Dropped unsent (the test gave up on it): close without answering.
+            if released.await.is_err() {
+                return;
+            }
+            let body = "released";
+            let answer =
+                format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+            let _ = socket.write_all(answer.as_bytes()).await;
+        });
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
         }
-        let body = "released";
-        let answer = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
-        let _ = socket.write_all(answer.as_bytes()).await;
     });
     (addr, arrived, release)
 }
@@ -208,12 +217,14 @@ async fn sigterm_cuts_an_async_invocation_that_outlasts_the_grace_and_it_stays_p
     drop(server);
     drop(release);
 
-    let restarted = TestServer::start_in(dir.path(), &[]);
+    // The restarted node may start another attempt at once (the cut one gave its lease up); it
+    // may reach the held server, which never answers it, so the invocation cannot finish here.
+    let restarted = TestServer::start_in(dir.path(), &["--function-allow-private-networks"]);
     let client = restarted.client();
     let record = client.get_invocation("acme", &id).await.expect("the invocation record");
     assert_eq!(record["status"], "pending", "a cut invocation runs again: {record}");
-    // The cut attempt ended when the node gave its lease up (the restarted node may have run
-    // another since, against a target that is gone).
+    // The cut attempt ended when the node gave its lease up (the restarted node may have begun
+    // another since).
     assert!(record["attempt"].as_u64().is_some_and(|a| a >= 1), "{record}");
     // The stopping node gave its job's lease up: the cut attempt failed with `node_shutdown`,
     // and the job runs again by its policy instead of once the lease would have ended.
