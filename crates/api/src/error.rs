@@ -70,7 +70,7 @@ pub fn code_status(code: ErrorCode) -> StatusCode {
         ErrorCode::TriggerPaused => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::RateLimited | ErrorCode::SignInLocked => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::InvalidCredentials => StatusCode::UNAUTHORIZED,
-        ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+        ErrorCode::Forbidden | ErrorCode::QuotaExceeded => StatusCode::FORBIDDEN,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,

@@ -126,6 +126,7 @@ pub async fn start_run(
     let wait = q.wait.as_deref().map(parse_wait).transpose()?;
     let mut body: StartRunBody = crate::jobs::optional_body(&headers, &body)?;
     body.idempotency_key = key.merge(body.idempotency_key.take())?;
+    state.engine.admit_events(&space, 1, 1)?;
     let (run, replayed) = state.engine.start_run(&space, &flow, body.input, body.idempotency_key).await?;
     let status = if replayed { StatusCode::OK } else { StatusCode::CREATED };
     let Some(wait) = wait else { return Ok(ok(status, run_answer(&state, &space, &run).await?)) };
@@ -287,6 +288,7 @@ pub async fn send_run_event(
         expected_state: None,
         expected_revision: None,
     };
+    state.engine.admit_events(&space, 1, 0)?;
     state.engine.apply_event(&space, run.machine.as_ref(), &id, event).await?;
     let run = state.engine.get_run(&space, &id).await?;
     Ok(ok(StatusCode::OK, run_answer(&state, &space, &run).await?))

@@ -92,7 +92,7 @@ pub struct DeployBody {
 
 pub async fn deploy_function(
     State(state): State<AppState>,
-    _: Caller,
+    Caller(caller): Caller,
     Path((space, name)): Path<(String, String)>,
     Query(q): Query<crate::handlers::DryRunQuery>,
     Json(body): Json<DeployBody>,
@@ -104,7 +104,7 @@ pub async fn deploy_function(
         let preview = state.engine.preview_function(&space, &name, component, body.settings).await?;
         return Ok(crate::handlers::preview_answer(&name, &preview));
     }
-    let (view, created) = state.engine.deploy_function(&space, &name, component, body.settings).await?;
+    let (view, created) = state.engine.deploy_function(&caller, &space, &name, component, body.settings).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     let mut body = function_json(&view);
     body["created"] = Value::Bool(created);

@@ -56,6 +56,7 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response> {
         state.metrics.functions.set(runtime.stats());
     }
     state.metrics.engine.set(&state.engine);
+    state.metrics.spaces.set(&state.engine);
     match state.engine.job_queue_stats().await {
         Ok(stats) => state.metrics.jobs.set(state.engine.job_metrics(), &stats, state.engine.now().0),
         Err(e) => tracing::warn!(error = %e, "reading the job queues for /metrics failed"),
@@ -185,6 +186,7 @@ pub async fn create_instance(
     let mut body: CreateInstanceBody =
         if body.iter().all(u8::is_ascii_whitespace) { Default::default() } else { crate::extract::decode_json(&body)? };
     body.idempotency_key = key.merge(body.idempotency_key.take())?;
+    state.engine.admit_events(&space, 1, 1)?;
     let (instance, replayed) = state.engine.create_instance(&space, &machine, body.into()).await?;
     let status = if replayed { StatusCode::OK } else { StatusCode::CREATED };
     Ok(ok(status, InstanceView::from(&instance)))
@@ -300,6 +302,7 @@ pub async fn send_event(
     Json(mut body): Json<SendEventBody>,
 ) -> Result<Response> {
     body.idempotency_key = key.merge(body.idempotency_key.take())?;
+    state.engine.admit_events(&space, 1, 0)?;
     let (applied, _replayed) = state.engine.apply_event(&space, &machine, &id, body.into()).await?;
     Ok(ok(StatusCode::OK, TransitionView::from(&applied)))
 }
@@ -403,6 +406,7 @@ pub async fn batch(
         let checked = state.engine.authorise_batch_op(&caller, op);
         checked.map_err(|e| switchyard_engine::EngineError::BatchFailed { index, source: Box::new(e) })?;
     }
+    state.engine.admit_batch(&ops)?;
     let results = state.engine.batch(ops).await?;
     let results: Vec<Value> = results
         .iter()
@@ -509,6 +513,7 @@ pub async fn publish(
     Json(body): Json<PublishBody>,
 ) -> Result<Response> {
     let idempotency_key = key.merge(body.idempotency_key)?;
+    state.engine.admit_events(&space, 1, 0)?;
     let (seq, replayed) =
         state.engine.publish(&space, &topic, body.payload, body.key, body.headers, idempotency_key).await?;
     let status = if replayed { StatusCode::OK } else { StatusCode::CREATED };

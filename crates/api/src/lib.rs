@@ -19,6 +19,7 @@ mod jobs;
 pub mod metrics;
 mod openapi;
 mod principals;
+mod quotas;
 mod shutdown;
 mod spaces;
 mod streams;
@@ -72,6 +73,13 @@ routes! {
     // reach anything in the space once they run. Deleting a space: spaces:delete on it.
     "/v1/spaces/{space}" => { Delete Space(SPACES_DELETE) => spaces::delete_space },
     "/v1/spaces/{space}/stats" => { Get Space(SPACES_READ) => spaces::space_stats },
+    // Only the system's roles hold quotas:write: a tenant cannot raise its own quota.
+    "/v1/spaces/{space}/quota" => {
+        Get SpaceWide(QUOTAS_READ) => quotas::get_quota,
+        Put SpaceWide(QUOTAS_WRITE) => quotas::put_quota,
+        Delete SpaceWide(QUOTAS_WRITE) => quotas::delete_quota,
+    },
+    "/v1/spaces/{space}/usage" => { Get SpaceWide(USAGE_READ) => quotas::get_usage },
     "/v1/spaces/{space}/machines" => { Get Space(MACHINES_READ) => handlers::list_machines },
     "/v1/spaces/{space}/machines/{name}" => {
         Get Space(MACHINES_READ) => handlers::get_machine,

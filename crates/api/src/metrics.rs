@@ -90,6 +90,8 @@ pub struct HttpMetrics {
     pub engine: EngineGauges,
     /// The job scheduler's counters and the work table's per-space figures, read at each scrape.
     pub jobs: JobGauges,
+    /// Per-space meters and stored bytes.
+    pub spaces: SpaceGauges,
     /// Requests being handled now, by route (a waiting pull counts until it answers).
     pub in_flight: Family<RouteLabels, Gauge>,
     /// gRPC calls by method and outcome (a stream counts once, when it starts or is refused).
@@ -173,6 +175,43 @@ impl EngineGauges {
         }
         for failed in supervisor.failed_tasks() {
             self.tasks_failed.get_or_create(&TaskLabels { task: failed.name }).set(1);
+        }
+    }
+}
+
+/// Per-space meters of this node (copied from the engine at scrape time) and the stored bytes
+/// last measured for spaces whose quota limits them.
+#[derive(Default)]
+pub struct SpaceGauges {
+    pub requests: Family<SpaceLabels, Counter>,
+    pub events: Family<SpaceLabels, Counter>,
+    pub refused: Family<SpaceLabels, Counter>,
+    pub invocations: Family<SpaceLabels, Counter>,
+    pub function_ms: Family<SpaceLabels, Counter>,
+    pub stored_bytes: Family<SpaceLabels, Gauge>,
+}
+
+impl SpaceGauges {
+    /// Copies the engine's per-space meters (a store, not an increment, so concurrent scrapes
+    /// cannot count anything twice).
+    pub fn set(&self, engine: &switchyard_engine::Engine) {
+        use std::sync::atomic::Ordering::Relaxed;
+        for space in engine.node_space_meters() {
+            let labels = SpaceLabels { space: space.space };
+            let m = space.meters;
+            self.requests.get_or_create(&labels).inner().store(m.requests, Relaxed);
+            self.events.get_or_create(&labels).inner().store(m.events, Relaxed);
+            self.refused.get_or_create(&labels).inner().store(m.refused, Relaxed);
+            self.invocations.get_or_create(&labels).inner().store(m.invocations, Relaxed);
+            self.function_ms.get_or_create(&labels).inner().store(m.function_ms, Relaxed);
+            match space.stored_bytes {
+                Some(bytes) => {
+                    self.stored_bytes.get_or_create(&labels).set(i64::try_from(bytes).unwrap_or(i64::MAX));
+                }
+                None => {
+                    self.stored_bytes.remove(&labels);
+                }
+            }
         }
     }
 }
@@ -461,7 +500,39 @@ impl HttpMetrics {
             jobs.oldest_due_age.clone(),
         );
         registry.register("switchyard_jobs", "Jobs by space and status (pending, running, dead)", jobs.jobs.clone());
+        let spaces = SpaceGauges::default();
+        for (name, help, counter) in [
+            ("switchyard_space_requests", "API requests naming the space, on this node", &spaces.requests),
+            (
+                "switchyard_space_events",
+                "Instances created, events applied and messages published by callers in the space, on this node",
+                &spaces.events,
+            ),
+            (
+                "switchyard_space_refused",
+                "Requests and writes refused by the space's quota, on this node",
+                &spaces.refused,
+            ),
+            (
+                "switchyard_space_invocations",
+                "Function invocations run for the space, on this node",
+                &spaces.invocations,
+            ),
+            (
+                "switchyard_space_function_milliseconds",
+                "Milliseconds the space's function invocations ran, on this node",
+                &spaces.function_ms,
+            ),
+        ] {
+            registry.register(name, help, counter.clone());
+        }
+        registry.register(
+            "switchyard_space_stored_bytes",
+            "Bytes the space holds, as last measured (spaces whose quota limits stored bytes or instances)",
+            spaces.stored_bytes.clone(),
+        );
         HttpMetrics {
+            spaces,
             requests,
             latency,
             log,

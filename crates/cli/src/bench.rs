@@ -55,6 +55,11 @@ pub enum BenchKind {
     /// page many times with a session cookie; report each page's p50 and p99 and the size of
     /// the console's assets. Needs --token.
     Console(crate::bench_console::ConsoleBenchArgs),
+    /// Apply events as a quiet tenant, alone and then while a noisy tenant floods the server
+    /// past its quota (which the benchmark sets, then removes); report the quiet tenant's
+    /// latency in both phases and the noisy one's admitted and refused requests. Needs a
+    /// token that may set quotas (sys-admin).
+    Tenants(crate::bench_tenants::TenantsBenchArgs),
 }
 
 /// Arguments of `switchyard bench events`.
@@ -147,7 +152,7 @@ pub(crate) enum BenchMachine {
 }
 
 impl BenchMachine {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             BenchMachine::Plain => "bench-cycle",
             BenchMachine::WithExpressions => "bench-cycle-cel",
@@ -176,6 +181,7 @@ pub async fn run(args: BenchArgs, target: &ClientBuilder, token: Option<&str>) -
         BenchKind::Webhooks(a) => crate::bench_webhooks::webhooks(a, target, token).await,
         BenchKind::Console(a) => crate::bench_console::console(a, target, token).await,
         BenchKind::SignIn(a) => sign_in(a, target).await,
+        BenchKind::Tenants(a) => crate::bench_tenants::tenants(a, target).await,
     }
 }
 

@@ -13,6 +13,7 @@ mod bench_flow;
 mod bench_functions;
 mod bench_jobs;
 mod bench_streams;
+mod bench_tenants;
 mod bench_webhooks;
 mod bench_workflow;
 mod commands;
@@ -26,6 +27,7 @@ mod http_server;
 mod jobs;
 mod output;
 mod progress;
+mod quotas;
 mod report;
 mod serve;
 mod serve_config;
@@ -119,6 +121,11 @@ enum ClientCommand {
     Role(access::RoleCommand),
     /// Prints the audit records: sign-ins, tokens, principals, grants and roles, with who acted.
     Audit(access::AuditArgs),
+    /// Prints, sets and removes a space's quota: the limits on what it holds and does.
+    #[command(subcommand)]
+    Quota(quotas::QuotaCommand),
+    /// Prints what a space may hold and do, what it holds, and what it did.
+    Usage(quotas::UsageArgs),
     /// Follows the event log as it is written (with --from, replays first).
     Watch(commands::WatchArgs),
     /// Publishes a message to a topic.
@@ -367,6 +374,8 @@ async fn run_client_command(command: ClientCommand, client: &Client, settings: &
         ClientCommand::Grant(cmd) => access::grant(cmd, client, settings).await,
         ClientCommand::Role(cmd) => access::role(cmd, client, settings).await,
         ClientCommand::Audit(args) => access::audit(args, client, settings).await,
+        ClientCommand::Quota(cmd) => quotas::quota(cmd, client, settings).await,
+        ClientCommand::Usage(args) => quotas::usage(args, client, settings).await,
         ClientCommand::Watch(args) => commands::watch(args, client, settings).await,
         ClientCommand::Publish(args) => commands::publish(args, client, settings).await,
         ClientCommand::Kv(cmd) => streams::kv(cmd, client, settings).await,

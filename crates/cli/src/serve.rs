@@ -122,6 +122,11 @@ pub struct ServeArgs {
     /// second whatever this says.
     #[arg(long, env = "SWITCHYARD_MAINTENANCE_INTERVAL", default_value = "1m", value_parser = humantime::parse_duration)]
     pub maintenance_interval: Duration,
+    /// How often this node measures what spaces with a quota on stored bytes or instances
+    /// hold (a space over such a limit is refused writes from the next measurement on), counts
+    /// the live nodes rates are shared among, and adds its usage meters to the store's.
+    #[arg(long, env = "SWITCHYARD_QUOTA_INTERVAL", default_value = "10s", value_parser = parse_timeout)]
+    pub quota_interval: Duration,
     /// Log records kept in memory for watchers that fall behind (they catch up from the store
     /// beyond it).
     #[arg(long, env = "SWITCHYARD_WATCH_BUFFER", default_value_t = 4096)]
@@ -265,6 +270,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     engine.start_log_tail(args.watch_buffer, Duration::from_millis(args.watch_poll_ms.max(1))).await?;
+    // After the tail started: a quota changed since is read from the log, so none is missed.
+    engine.load_quotas().await?;
     // Compiled functions are cached beside the admin token: a restart loads them instead of
     // compiling again (each node keeps its own, also on PostgreSQL).
     let mut runtime_config = RuntimeConfig::new(args.data_dir.join("functions-cache"));
@@ -282,6 +289,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let functions = FunctionsConfig { retention: args.invocation_retention };
     engine.enable_functions(Arc::new(runtime), functions);
     engine.spawn_maintenance(args.maintenance_interval, Duration::from_secs(1));
+    engine.spawn_quota_measurement(args.quota_interval);
 
     let metrics = Arc::new(HttpMetrics::new(store.metrics()));
     let ready = Arc::new(AtomicBool::new(false));

@@ -103,7 +103,8 @@ produced! {
     "api:trigger_not_found" => trigger_not_found_for_an_unknown_trigger_or_a_hook_without_a_webhook,
     "api:trigger_paused" => trigger_paused_for_a_webhook_to_a_paused_trigger,
     "api:webhook_unverified" => webhook_unverified_for_a_bad_signature_or_a_missing_secret,
-    "api:rate_limited" => rate_limited_over_a_webhook_rate_limit,
+    "api:rate_limited" => rate_limited_over_a_webhook_rate_limit_or_a_space_quota,
+    "api:quota_exceeded" => quota_exceeded_for_a_space_at_its_instances,
     "api:endpoint_not_found" => endpoint_not_found_for_an_unknown_endpoint,
     "api:invalid_credentials" => invalid_credentials_for_a_wrong_password_or_an_unknown_name,
     "api:sign_in_locked" => sign_in_locked_after_repeated_failures,
@@ -909,20 +910,43 @@ mod produce {
         ]
     }
 
-    pub async fn rate_limited_over_a_webhook_rate_limit() -> Vec<Seen> {
+    pub async fn rate_limited_over_a_webhook_rate_limit_or_a_space_quota() -> Vec<Seen> {
         let server = TestServer::start();
         let http = Http::new(&server);
         webhook_trigger(&http, "gh", Some("s3cret"), ", rate_limit: 1").await;
         let first = github_delivery(&http, "gh", b"s3cret", r#"{"n":1}"#).await;
         assert_eq!(first.0, StatusCode::ACCEPTED, "{first:?}");
         // One a second: of the next few, sent at once, one is over the limit.
+        let mut seen = Vec::new();
         for n in 2..10 {
             let answer = github_delivery(&http, "gh", b"s3cret", &format!(r#"{{"n":{n}}}"#)).await;
             if answer.0 != StatusCode::ACCEPTED {
-                return vec![Seen::answer("hooks past one a second", answer)];
+                seen.push(Seen::answer("hooks past one a second", answer));
+                break;
             }
         }
-        panic!("eight hooks at once were all accepted under a limit of one a second")
+        assert!(!seen.is_empty(), "eight hooks at once were all accepted under a limit of one a second");
+        // A space's quota of one request a second: the second request at once is over it.
+        let (status, body) = http.put_json("/v1/spaces/paced/quota", &json!({ "requests_per_second": 1 })).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        for _ in 0..10 {
+            let answer = http.get("/v1/spaces/paced/machines").await;
+            if answer.0 != StatusCode::OK {
+                seen.push(Seen::answer("requests past a space's quota", answer));
+                return seen;
+            }
+        }
+        panic!("ten requests at once were all admitted under a quota of one a second")
+    }
+
+    pub async fn quota_exceeded_for_a_space_at_its_instances() -> Vec<Seen> {
+        let server = TestServer::start();
+        // One instance (o-1) already, and a quota of one.
+        let http = with_order(&server).await;
+        let (status, body) = http.put_json("/v1/spaces/acme/quota", &json!({ "instances": 1 })).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let path = "/v1/spaces/acme/machines/order/instances";
+        vec![Seen::answer("a second instance", http.post(path, json!({ "id": "o-2", "ctx": { "amount": 1 } })).await)]
     }
 
     async fn user_alice(http: &Http) {

@@ -33,6 +33,8 @@
 //! | `postgres-v10`| c7f635d        | PostgreSQL 10| as `sqlite-v12`                                 |
 //! | `sqlite-v13`  | 1d8bda5        | SQLite 13    | as `sqlite-v12` (instances by status; before principals, grants and roles) |
 //! | `postgres-v11`| 1d8bda5        | PostgreSQL 11| as `sqlite-v13`                                 |
+//! | `sqlite-v14`  | 03a0725        | SQLite 14    | as `sqlite-v13` (principals, grants and roles; before quotas and meters) |
+//! | `postgres-v12`| 03a0725        | PostgreSQL 12| as `sqlite-v14`                                 |
 //!
 //! Each commit is the last one before the next migration that compiles. To make a fixture again:
 //!
@@ -58,8 +60,8 @@ use switchyard_client::{Client, FunctionSettings, InvokeOptions, PullOptions, Wa
 use switchyard_testkit::{PATIENCE, TestDatabase, example_function_bytes, wait_for, within};
 
 /// The schema versions today's binary writes.
-const SQLITE_SCHEMA: &str = "14";
-const POSTGRES_SCHEMA: &str = "12";
+const SQLITE_SCHEMA: &str = "15";
+const POSTGRES_SCHEMA: &str = "13";
 
 /// Retention far beyond the fixtures' age: the records they hold were written on the day the
 /// fixture was made, and the defaults (7 days of log, 24 h of idempotency keys) would trim them
@@ -751,6 +753,13 @@ async fn writes_work_afterwards(up: &Upgraded) {
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     let (status, audit) = http.get("/v1/audit?kind=audit.sign_in").await;
     assert_eq!((status, audit["records"].as_array().map(Vec::len)), (StatusCode::OK, Some(1)), "{audit}");
+    // Quotas and meters, which the old schema had no table for.
+    let (status, body) = http.put_json("/v1/spaces/acme/quota", &json!({ "instances": 100_000 })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, usage) = http.get("/v1/spaces/acme/usage").await;
+    assert_eq!(status, StatusCode::OK, "{usage}");
+    assert!(usage["instances"].as_u64().is_some_and(|n| n > 0), "{usage}");
+    assert_eq!(usage["quota"], json!({ "instances": 100_000 }), "{usage}");
     let published = client
         .publish(
             "acme",
@@ -962,6 +971,13 @@ async fn sqlite_v13_store_opens_reads_and_writes() {
     assert_eq!(sqlite_schema(&mut up), SQLITE_SCHEMA);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_v14_store_opens_reads_and_writes() {
+    let mut up = Upgraded::sqlite("sqlite-v14");
+    upgrade(&up).await;
+    assert_eq!(sqlite_schema(&mut up), SQLITE_SCHEMA);
+}
+
 async fn postgres_upgrade(fixture: &str) {
     let db = tokio::task::spawn_blocking(TestDatabase::create).await.expect("database");
     let up = Upgraded::postgres(fixture, &db);
@@ -1025,6 +1041,11 @@ async fn postgres_v10_store_opens_reads_and_writes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_v11_store_opens_reads_and_writes() {
     postgres_upgrade("postgres-v11").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_v12_store_opens_reads_and_writes() {
+    postgres_upgrade("postgres-v12").await;
 }
 
 #[test]

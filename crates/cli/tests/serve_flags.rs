@@ -55,6 +55,7 @@ const FLAGS: &[(&str, Driven)] = &[
     ("--log-retention", In("streams.rs")),
     ("--log-retention-bytes", Here("log_retention_bytes_keeps_the_newest_records_that_fill_the_limit")),
     ("--maintenance-interval", In("streams.rs")),
+    ("--quota-interval", In("quotas.rs")),
     ("--watch-buffer", In("watch.rs")),
     ("--watch-poll-ms", Here("watch_poll_ms_is_how_often_a_node_reads_what_other_nodes_wrote")),
     ("--invocation-retention", Here("invocation_records_are_forgotten_after_the_retention")),

@@ -1,4 +1,4 @@
-//! Users, service accounts, sign-in, grants and roles (`docs/security.md`). Answers are JSON
+//! Users, service accounts, sign-in, grants, roles and quotas (`docs/security.md`). Answers are JSON
 //! values: the shapes are in the OpenAPI document and tolerate fields this client does not know.
 
 use reqwest::Method;
@@ -121,6 +121,32 @@ impl Client {
             query.push(("kind", kinds));
         }
         let url = self.url(&["v1", "audit"], &query)?;
+        self.json(self.request(Method::GET, url)).await
+    }
+
+    /// A space's quota: `{"space", "quota"}`, the quota `{}` when it has none.
+    pub async fn get_quota(&self, space: &str) -> Result<Value, ClientError> {
+        let url = self.url(&["v1", "spaces", space, "quota"], &[])?;
+        self.json(self.request(Method::GET, url)).await
+    }
+
+    /// Replaces a space's quota (`quota` is an object of limits; one left out is no limit);
+    /// answers `{"space", "quota", "changed"}`. Needs `quotas:write`, which only the system's
+    /// roles hold.
+    pub async fn set_quota(&self, space: &str, quota: &Value) -> Result<Value, ClientError> {
+        let url = self.url(&["v1", "spaces", space, "quota"], &[])?;
+        self.json(self.request(Method::PUT, url).json(quota)).await
+    }
+
+    /// Removes every limit of a space.
+    pub async fn delete_quota(&self, space: &str) -> Result<(), ClientError> {
+        let url = self.url(&["v1", "spaces", space, "quota"], &[])?;
+        self.empty(self.request(Method::DELETE, url)).await
+    }
+
+    /// What a space may hold and do, holds, and did (`GET /v1/spaces/{space}/usage`).
+    pub async fn space_usage(&self, space: &str) -> Result<Value, ClientError> {
+        let url = self.url(&["v1", "spaces", space, "usage"], &[])?;
         self.json(self.request(Method::GET, url)).await
     }
 }

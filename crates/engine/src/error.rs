@@ -135,8 +135,10 @@ error_codes! {
     TriggerPaused = "trigger_paused",
     /// A webhook request's signature did not verify (or the trigger cannot verify any).
     WebhookUnverified = "webhook_unverified",
-    /// Over a rate limit; retry later.
+    /// Over a rate limit (a trigger's, a space's quota); `Retry-After` says when to retry.
     RateLimited = "rate_limited",
+    /// The space is at a quota on what it holds (stored bytes, instances).
+    QuotaExceeded = "quota_exceeded",
     /// The sign-in name or password is wrong.
     InvalidCredentials = "invalid_credentials",
     /// Sign-in is locked after repeated failures; `Retry-After` says for how long.
@@ -266,8 +268,16 @@ pub enum EngineError {
     #[error("{0}")]
     WebhookUnverified(String),
     /// Over a rate limit.
+    #[error("{message}")]
+    RateLimited {
+        /// What limit, and what to do.
+        message: String,
+        /// How long until a retry can be admitted, in milliseconds.
+        retry_after_ms: u64,
+    },
+    /// At a quota on what a space holds.
     #[error("{0}")]
-    RateLimited(String),
+    QuotaExceeded(String),
     /// No such principal, grant or role.
     #[error("{0}")]
     NotFound(String),
@@ -320,7 +330,8 @@ impl EngineError {
             EngineError::TriggerNotFound(_) => ErrorCode::TriggerNotFound,
             EngineError::TriggerPaused(_) => ErrorCode::TriggerPaused,
             EngineError::WebhookUnverified(_) => ErrorCode::WebhookUnverified,
-            EngineError::RateLimited(_) => ErrorCode::RateLimited,
+            EngineError::RateLimited { .. } => ErrorCode::RateLimited,
+            EngineError::QuotaExceeded(_) => ErrorCode::QuotaExceeded,
             EngineError::NotFound(_) => ErrorCode::NotFound,
             EngineError::InvalidCredentials => ErrorCode::InvalidCredentials,
             EngineError::SignInLocked { .. } => ErrorCode::SignInLocked,
@@ -339,6 +350,9 @@ impl EngineError {
             EngineError::Store(e) => store_details(e),
             EngineError::SeqExpired { oldest } => json!({ "oldest_seq": oldest.0 }),
             EngineError::SignInLocked { retry_after_ms } => json!({ "retry_after_s": retry_after_ms.div_ceil(1000) }),
+            EngineError::RateLimited { retry_after_ms, .. } => {
+                json!({ "retry_after_s": retry_after_ms.div_ceil(1000), "retry_after_ms": retry_after_ms })
+            }
             EngineError::JsonLimit { what, source } => json_limit_details(Some(what), source),
             EngineError::BatchFailed { index, source } => json!({
                 "index": index,

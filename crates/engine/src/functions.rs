@@ -369,6 +369,9 @@ fn host_error(e: EngineError) -> HostCallError {
             | StoreError::Unreachable(_)
             | StoreError::Closed,
         ) => HostCallError::Unavailable(e.to_string()),
+        // Over a rate passes; at a quota on holdings stays until data goes or the quota rises.
+        EngineError::RateLimited { .. } => HostCallError::Unavailable(e.to_string()),
+        EngineError::QuotaExceeded(_) => HostCallError::Rejected(e.to_string()),
         other => HostCallError::Invalid(other.to_string()),
     }
 }
@@ -428,13 +431,16 @@ impl FunctionHost for EngineHost {
             idempotency_key: Some(call_key(call)),
             ..SendEvent::default()
         };
-        let (applied, _) = self.engine()?.apply_event(space, machine, id, request).await.map_err(host_error)?;
+        let engine = self.engine()?;
+        engine.admit_events(space, 1, 0).map_err(host_error)?;
+        let (applied, _) = engine.apply_event(space, machine, id, request).await.map_err(host_error)?;
         Ok(applied.to)
     }
 
     async fn publish(&self, space: &str, topic: &str, message: Value, call: &EffectCall) -> Result<u64, HostCallError> {
         let engine = self.engine()?;
         let key = Some(call_key(call));
+        engine.admit_events(space, 1, 0).map_err(host_error)?;
         let (seq, _) = engine.publish(space, topic, message, None, BTreeMap::new(), key).await.map_err(host_error)?;
         Ok(seq.0)
     }
@@ -568,8 +574,11 @@ impl Engine {
         Ok((space, name, settings, spec))
     }
 
+    /// Deploys a function version as `by` (named in its `function.deployed` record); answers
+    /// the version now latest and whether it is new.
     pub async fn deploy_function(
         &self,
+        by: &crate::access::Principal,
         space: &str,
         name: &str,
         component: Vec<u8>,
@@ -577,7 +586,8 @@ impl Engine {
     ) -> Result<(FunctionView, bool), EngineError> {
         let functions = self.functions()?;
         let (space, name, settings, spec) = self.prepare_deploy(space, name, component, settings).await?;
-        let FunctionPut { summary, created, .. } = self.execute(PutFunction { spec }).await?;
+        self.admit_storage(space.as_str())?;
+        let FunctionPut { summary, created, .. } = self.execute(PutFunction { spec, by: by.actor() }).await?;
         functions.forget(&space, &name);
         Ok((FunctionView { summary, settings }, created))
     }
@@ -658,7 +668,7 @@ impl Engine {
                 trace_id: request.trace_id.unwrap_or_else(|| id.clone()),
                 machine: request.machine,
             },
-            limits: function.limits,
+            limits: self.limits_in(space.as_str(), function.limits),
             capabilities: function.capabilities.clone(),
         };
         let mut record = InvocationRecord {
@@ -689,6 +699,9 @@ impl Engine {
         let (functions, clock) = (functions.clone(), self.config.clock.clone());
         let task = self.supervisor.spawn_work("invocation", async move {
             let outcome = functions.runtime.invoke(function.loaded.clone(), invocation, functions.host.clone()).await;
+            if let Ok(engine) = functions.host.engine() {
+                engine.meter_invocation(record.space.as_str(), outcome.duration);
+            }
             let output = finish_record(&mut record, outcome, clock.now(), false);
             // Backpressure: when the recorder is behind, invocations wait for it rather than
             // piling records up in memory.
@@ -812,10 +825,11 @@ impl Engine {
                 trace_id: text("trace_id").unwrap_or_else(|| record.id.clone()),
                 machine,
             },
-            limits: function.limits,
+            limits: self.limits_in(record.space.as_str(), function.limits),
             capabilities: function.capabilities.clone(),
         };
         let outcome = functions.runtime.invoke(function.loaded.clone(), invocation, functions.host.clone()).await;
+        self.meter_invocation(record.space.as_str(), outcome.duration);
         let error = outcome.result.as_ref().err().cloned();
         finish_record(&mut record, outcome, self.now(), true);
         let result = match error {

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use switchyard_model::jobs::{FairCursor, JobStatus, RetryPolicy, SpaceLimits};
+use switchyard_model::jobs::{FairCursor, JobStatus, RetryPolicy};
 use switchyard_model::{INVOCATION_JOB, JobError, JobRecord, JobSpec, Segment, SpaceName, TIMER_JOB, Timestamp};
 use switchyard_store::*;
 use tokio_util::sync::CancellationToken;
@@ -579,7 +579,7 @@ async fn run_scheduler(engine: std::sync::Weak<Engine>, cancel: CancellationToke
                 owner: scheduler.owner.clone(),
                 max: u32::try_from(free).unwrap_or(u32::MAX),
                 lease_ms: scheduler.config.lease.as_millis() as u64,
-                limits: SpaceLimits::new(scheduler.config.space_limit),
+                limits: engine.job_space_limits(scheduler.config.space_limit),
                 cursor: cursor.clone(),
                 random: rand::random::<f64>(),
             };

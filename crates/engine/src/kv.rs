@@ -109,6 +109,7 @@ impl Engine {
         let space = parse_space(space)?;
         let bucket = parse_segment("bucket", bucket)?;
         check_kv_key(key)?;
+        self.admit_storage(space.as_str())?;
         let ttl_ms = match put.ttl {
             Some(ttl) if ttl.is_zero() => return Err(EngineError::validation("ttl must be positive")),
             Some(ttl) if ttl > MAX_TTL => return Err(EngineError::validation("ttl must be at most 100 years")),

@@ -23,6 +23,7 @@ pub mod flows;
 pub mod functions;
 pub mod jobs;
 pub mod kv;
+pub mod quotas;
 pub mod subscriptions;
 pub mod supervisor;
 pub mod triggers;
@@ -49,6 +50,7 @@ pub use flows::{BulkOutcome, FlowRecord, RunFilter, RunPage, RunStatus};
 pub use functions::{FunctionSettings, FunctionView, FunctionsConfig, InvokeRequest};
 pub use jobs::{EnqueueJob, JOB_KINDS, JobMetrics, JobsConfig, LAG_BUCKETS_MS};
 pub use kv::{KeyPage, KvPutRequest, check_kv_key};
+pub use quotas::{DEFAULT_MEASURE_EVERY, NodeSpaceMeters, SpaceUsage};
 pub use subscriptions::{Settled, SubscribeFrom, SubscriptionSettings, SubscriptionStatus};
 pub use supervisor::{FailedTask, Policy, ShutdownReport, Supervisor};
 pub use switchyard_model::{AddressFilter, LogFilter};
@@ -319,6 +321,8 @@ pub struct Engine {
     triggers: triggers::TriggerState,
     /// Compiled endpoints and their breakers on this node.
     endpoints: endpoints::EndpointState,
+    /// Quotas, their rate buckets, and the meters of this node.
+    quotas: quotas::QuotaState,
 }
 
 impl Engine {
@@ -342,6 +346,7 @@ impl Engine {
             job_metrics: jobs::JobMetrics::default(),
             triggers: triggers::TriggerState::default(),
             endpoints: endpoints::EndpointState::default(),
+            quotas: quotas::QuotaState::default(),
             supervisor,
         }
     }
@@ -1153,9 +1158,16 @@ async fn forget_deleted_spaces(
         let Some(engine) = engine.upgrade() else { return Ok(()) };
         match record {
             Ok(record) if record.kind == kinds::SPACE_DELETED => engine.forget_space(&record.space),
+            Ok(record) if record.kind == kinds::AUDIT_QUOTA_SET => engine.quota_changed(&record.payload).await,
             Ok(_) => {}
-            // Missed records may have included deletions: forget what could be stale.
-            Err(RecvError::Lagged(_)) => forget_all(&engine),
+            // Missed records may have included deletions and quota changes: forget what could
+            // be stale, and read every quota again.
+            Err(RecvError::Lagged(_)) => {
+                forget_all(&engine);
+                if let Err(e) = engine.load_quotas().await {
+                    tracing::warn!(error = %e, "reloading the quotas after missed log records failed");
+                }
+            }
             Err(RecvError::Closed) => return Ok(()),
         }
     }

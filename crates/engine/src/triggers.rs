@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 
 use serde_json::{Value, json};
+use switchyard_model::quotas::TokenBucket;
 use switchyard_model::trigger::{CompiledTrigger, Firing, Overlap, Source, compile_trigger, parse_trigger};
 use switchyard_model::{
     DefinitionFormat, InstanceStatus, JobRecord, JobSpec, JobStatus, RetryPolicy, SecretTemplate, Segment, SpaceName,
@@ -119,12 +120,6 @@ pub(crate) struct TriggerState {
     compiled: RwLock<HashMap<TriggerKey, (u64, Arc<CompiledTrigger>)>>,
     rejections: Mutex<HashMap<TriggerKey, Rejections>>,
     buckets: Mutex<HashMap<TriggerKey, TokenBucket>>,
-}
-
-/// A token bucket: `rate` requests a second, bursts of up to `rate`.
-struct TokenBucket {
-    tokens: f64,
-    at_ms: i64,
 }
 
 fn not_found(space: &SpaceName, name: &Segment) -> EngineError {
@@ -290,6 +285,8 @@ impl Engine {
         name: &str,
         request: WebhookRequest,
     ) -> Result<WebhookAccepted, EngineError> {
+        // A delivery is a request of the space: its quota paces it before anything is read.
+        self.admit_request(parse_space(space)?.as_str())?;
         let (record, compiled) = self.load_trigger(space, name).await?;
         let Source::Webhook(spec) = &compiled.source else {
             return Err(EngineError::TriggerNotFound(format!(
@@ -305,11 +302,11 @@ impl Engine {
         }
         let now = self.now();
         if let Some(rate) = spec.rate_limit
-            && !self.take_token(&record, rate, now)
+            && let Err(retry_after_ms) = self.take_token(&record, rate, now)
         {
             let message = format!("over the trigger's rate limit of {rate} requests a second");
             self.note_rejection(&record, now, message.clone());
-            return Err(EngineError::RateLimited(message));
+            return Err(EngineError::RateLimited { message, retry_after_ms });
         }
         let scheme = match self.webhook_scheme(&record.space, spec).await {
             Ok(scheme) => scheme,
@@ -931,20 +928,11 @@ impl Engine {
     }
 
     /// Takes a token of the trigger's bucket; `false` when it is empty.
-    fn take_token(&self, record: &TriggerRecord, rate: u32, now: Timestamp) -> bool {
+    /// Takes a token of the trigger's bucket, or answers the milliseconds until one is back.
+    fn take_token(&self, record: &TriggerRecord, rate: u32, now: Timestamp) -> Result<(), u64> {
         let key = (record.space.to_string(), record.name.to_string());
         let mut buckets = self.triggers.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let rate = f64::from(rate.max(1));
-        let bucket = buckets.entry(key).or_insert(TokenBucket { tokens: rate, at_ms: now.0 });
-        let elapsed = (now.0 - bucket.at_ms).max(0) as f64 / 1000.0;
-        bucket.tokens = (bucket.tokens + elapsed * rate).min(rate);
-        bucket.at_ms = now.0;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
+        buckets.entry(key).or_insert_with(|| TokenBucket::full(rate, now.0)).take(rate, 1, now.0)
     }
 }
 

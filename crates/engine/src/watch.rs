@@ -77,9 +77,10 @@ impl std::ops::Deref for WatchedRecord {
 }
 
 /// The kinds of record this node's caches act on, read even while nobody watches:
-/// `space.deleted` (a space's compiled machines and functions are dropped) and
-/// `function.deployed` (the function's compiled component is dropped).
-pub const CACHE_KINDS: &[&str] = &[kinds::SPACE_DELETED, FUNCTION_DEPLOYED];
+/// `space.deleted` (a space's compiled machines and functions are dropped),
+/// `function.deployed` (the function's compiled component is dropped) and `audit.quota_set`
+/// (the space's quota is replaced).
+pub const CACHE_KINDS: &[&str] = &[kinds::SPACE_DELETED, FUNCTION_DEPLOYED, kinds::AUDIT_QUOTA_SET];
 
 /// Records of [`CACHE_KINDS`] kept for a cache that falls behind (it forgets everything then).
 const CACHE_BUFFER: usize = 64;

@@ -94,6 +94,7 @@ impl GrpcApi {
         let space = segments.first().copied().unwrap_or_default();
         parse_space(space)?;
         self.state.engine.authorise(&principal, permission, segments)?;
+        self.state.engine.admit_request(space)?;
         Ok(principal)
     }
 
@@ -148,7 +149,10 @@ pub fn grpc_code(code: ErrorCode) -> Code {
         | ErrorCode::UpgradeRequired => Code::FailedPrecondition,
         // A revision check failed: read again and retry (gRPC's read-modify-write conflict).
         ErrorCode::Conflict => Code::Aborted,
-        ErrorCode::ExpressionCostExceeded | ErrorCode::RateLimited | ErrorCode::SignInLocked => Code::ResourceExhausted,
+        ErrorCode::ExpressionCostExceeded
+        | ErrorCode::RateLimited
+        | ErrorCode::SignInLocked
+        | ErrorCode::QuotaExceeded => Code::ResourceExhausted,
         ErrorCode::Unauthorized | ErrorCode::WebhookUnverified | ErrorCode::InvalidCredentials => Code::Unauthenticated,
         ErrorCode::Forbidden => Code::PermissionDenied,
         ErrorCode::MethodNotAllowed => Code::Unimplemented,

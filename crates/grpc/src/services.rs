@@ -103,6 +103,7 @@ impl v1::instances_server::Instances for GrpcApi {
             self.caller(&request, INSTANCES_WRITE, &[r.space.as_str(), "machines", r.machine.as_str()]).await?;
             let req = request.into_inner();
             let create = convert::create(&req)?;
+            self.state.engine.admit_events(&req.space, 1, 1)?;
             let (instance, replayed) = self.state.engine.create_instance(&req.space, &req.machine, create).await?;
             Ok(v1::CreateInstanceResponse { instance: Some(convert::instance(&instance)), replayed })
         }
@@ -171,6 +172,7 @@ impl v1::events_server::Events for GrpcApi {
             .await?;
             let event = convert::event(request.into_inner())?;
             let engine = &self.state.engine;
+            engine.admit_events(&event.space, 1, 0)?;
             let (applied, replayed) =
                 engine.apply_event(&event.space, &event.machine, &event.instance, event.send).await?;
             Ok(v1::ApplyEventResponse { transition: Some(convert::transition(&applied)), replayed })
@@ -210,6 +212,7 @@ impl v1::events_server::Events for GrpcApi {
                 checked.map_err(|e| ApiError::from(EngineError::BatchFailed { index, source: Box::new(e) }))?;
                 ops.push(op);
             }
+            self.state.engine.admit_batch(&ops)?;
             let results = self.state.engine.batch(ops).await?;
             Ok(v1::BatchResponse {
                 results: results
@@ -323,6 +326,7 @@ impl v1::topics_server::Topics for GrpcApi {
             let payload = json_field("payload_json", &req.payload_json)?
                 .ok_or_else(|| ApiError::new(ErrorCode::BadRequest, "payload_json is required (JSON text)"))?;
             let headers = req.headers.into_iter().collect();
+            self.state.engine.admit_events(&req.space, 1, 0)?;
             let (seq, replayed) = self
                 .state
                 .engine

@@ -25,7 +25,7 @@ use futures_util::stream::FuturesUnordered;
 use futures_util::{Stream, StreamExt};
 use switchyard_api::metrics::StreamEventLabels;
 use switchyard_api::{ApiError, AppState, ErrorCode};
-use switchyard_engine::{Principal, parse_space};
+use switchyard_engine::{Engine, Principal, parse_space};
 use switchyard_model::TransitionApplied;
 use switchyard_proto::v1;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -130,7 +130,7 @@ async fn drive(
             message = inbound.message(), if reading && permit.is_some() => match message {
                 Ok(Some(message)) => {
                     let correlation_id = message.correlation_id;
-                    match admit(&principal, message) {
+                    match admit(&state.engine, &principal, message) {
                         Ok(event) => {
                             if let Some(permit) = permit.take() {
                                 held.admit(permit);
@@ -181,13 +181,16 @@ async fn drive(
 }
 
 /// Decodes an event and checks the caller may write its space.
-fn admit(principal: &Principal, message: v1::ApplyEventsRequest) -> Result<EventRequest, ApiError> {
+fn admit(engine: &Engine, principal: &Principal, message: v1::ApplyEventsRequest) -> Result<EventRequest, ApiError> {
     let event =
         message.event.ok_or_else(|| ApiError::new(ErrorCode::BadRequest, "each ApplyEventsRequest needs an event"))?;
     let event = convert::event(event)?;
     parse_space(&event.space)?;
     let segments = [event.space.as_str(), "machines", event.machine.as_str(), event.instance.as_str()];
     principal.require(switchyard_model::permissions::EVENTS_SEND, &segments)?;
+    // Each event of the stream is a request of its space, and an event of it.
+    engine.admit_request(&event.space)?;
+    engine.admit_events(&event.space, 1, 0)?;
     Ok(event)
 }
 

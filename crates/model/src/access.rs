@@ -137,6 +137,9 @@ pub mod permissions {
         CLUSTER_READ = "cluster":"read" (System);
         METRICS_READ = "metrics":"read" (System);
         AUDIT_READ = "audit":"read" (System);
+        QUOTAS_READ = "quotas":"read" (Read);
+        QUOTAS_WRITE = "quotas":"write" (System);
+        USAGE_READ = "usage":"read" (Read);
     }
 }
 

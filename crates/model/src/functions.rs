@@ -7,7 +7,8 @@ use serde_json::Value;
 use crate::time::Timestamp;
 use crate::{Segment, SpaceName};
 
-/// Log record kind appended when a function version is deployed.
+/// Log record kind appended when a function version is deployed (`{"version","digest","size",
+/// "principal"}`).
 pub const FUNCTION_DEPLOYED: &str = "function.deployed";
 /// Log record kind appended when an asynchronous invocation finishes.
 pub const FUNCTION_COMPLETED: &str = "function.completed";

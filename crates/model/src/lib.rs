@@ -33,6 +33,7 @@ pub mod jobs;
 pub mod json;
 pub mod log;
 pub mod nodes;
+pub mod quotas;
 pub mod schedule;
 pub mod spaces;
 pub mod streams;

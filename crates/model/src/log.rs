@@ -71,6 +71,8 @@ pub mod kinds {
     pub const AUDIT_ROLE_PUT: &str = "audit.role_put";
     /// A custom role was deleted (`{"principal","role"}`).
     pub const AUDIT_ROLE_DELETED: &str = "audit.role_deleted";
+    /// A space's quota was set or removed (`{"principal","space","quota"}`, `quota` null when removed).
+    pub const AUDIT_QUOTA_SET: &str = "audit.quota_set";
     /// Every audit record kind.
     pub const AUDIT: &[&str] = &[
         AUDIT_SIGN_IN,
@@ -85,6 +87,7 @@ pub mod kinds {
         AUDIT_GRANT_DELETED,
         AUDIT_ROLE_PUT,
         AUDIT_ROLE_DELETED,
+        AUDIT_QUOTA_SET,
     ];
     /// A message was published to a topic.
     pub const TOPIC_MESSAGE: &str = "topic.message";

@@ -51,6 +51,7 @@ mod env;
 mod functions;
 mod jobs;
 mod kv;
+mod quotas;
 mod spaces;
 mod subscriptions;
 mod triggers;
@@ -108,6 +109,7 @@ pub fn cases<H: Harness>() -> Vec<(&'static str, Case<H>)> {
         .chain(work::cases::<H>())
         .chain(env::cases::<H>())
         .chain(access::cases::<H>())
+        .chain(quotas::cases::<H>())
         .chain(triggers::cases::<H>())
         .chain(endpoints::cases::<H>())
         .collect()

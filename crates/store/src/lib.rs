@@ -75,6 +75,7 @@ pub use commands::jobs::{
 };
 pub use commands::kv::{BucketPut, ExpireKv, KvDelete, KvPut, KvWritten, PutBucket};
 pub use commands::machines::{MachinePut, PutMachine};
+pub use commands::quotas::{AddMeters, SetQuota};
 pub use commands::retention::TrimLog;
 pub use commands::spaces::{DeleteSpace, SpaceDeleted};
 pub use commands::subscriptions::{
@@ -268,6 +269,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every custom role, by name.
     async fn list_roles(&self) -> Result<Vec<RoleRecord>, StoreError>;
+
+    /// Every space's quota, by space.
+    async fn list_quotas(&self) -> Result<Vec<(String, switchyard_model::quotas::Quota)>, StoreError>;
+
+    /// What a space holds, summed from its rows now (reads every row of the space: call it
+    /// for one space at a time, not on a request's path).
+    async fn space_holdings(&self, space: &str) -> Result<switchyard_model::quotas::Holdings, StoreError>;
+
+    /// A space's meters, as the nodes last added to them.
+    async fn space_meters(&self, space: &str) -> Result<switchyard_model::quotas::Meters, StoreError>;
 
     /// A space's `env` values or secrets, by name.
     async fn space_values(&self, space: &SpaceName, kind: SpaceValueKind) -> Result<Vec<SpaceValue>, StoreError>;

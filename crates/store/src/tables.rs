@@ -362,6 +362,19 @@ pub(crate) trait AccessTable {
     async fn delete_role(&mut self, name: &str) -> TxResult<()>;
 }
 
+/// Spaces' quotas and meters.
+pub(crate) trait QuotaTable {
+    /// A space's quota, if it has one.
+    async fn quota(&mut self, space: &str) -> TxResult<Option<switchyard_model::quotas::Quota>>;
+    /// Stores or replaces a space's quota.
+    async fn put_quota(&mut self, space: &str, quota: &switchyard_model::quotas::Quota, now: Timestamp)
+    -> TxResult<()>;
+    /// Removes a space's quota (nothing when it has none).
+    async fn delete_quota(&mut self, space: &str) -> TxResult<()>;
+    /// Adds `counts` to a space's meters.
+    async fn add_meters(&mut self, space: &str, counts: &switchyard_model::quotas::Meters) -> TxResult<()>;
+}
+
 /// Cluster nodes.
 pub(crate) trait NodeTable {
     /// Registers a node or renews its heartbeat and address.
@@ -699,6 +712,7 @@ pub(crate) trait Tables:
     + InstanceTable
     + TokenTable
     + AccessTable
+    + QuotaTable
     + NodeTable
     + SpaceTable
     + KvTable

@@ -31,6 +31,7 @@ use crate::commands::jobs::{
 };
 use crate::commands::kv::{BucketPut, ExpireKv, KvDelete, KvPut, KvWritten, PutBucket};
 use crate::commands::machines::{MachinePut, PutMachine};
+use crate::commands::quotas::{AddMeters, SetQuota};
 use crate::commands::retention::TrimLog;
 use crate::commands::spaces::{DeleteSpace, SpaceDeleted};
 use crate::commands::subscriptions::{
@@ -80,6 +81,10 @@ pub enum WriteOp {
     PutRole(PutRole),
     /// Deletes a custom role (see [`DeleteRole`]).
     DeleteRole(DeleteRole),
+    /// Sets or removes a space's quota (see [`SetQuota`]).
+    SetQuota(SetQuota),
+    /// Adds a node's counts to spaces' meters (see [`AddMeters`]).
+    AddMeters(AddMeters),
     /// Publishes a message to a topic (see [`Publish`]).
     Publish(Publish),
     /// Registers a node or renews its heartbeat (see [`HeartbeatNode`]).
@@ -206,6 +211,10 @@ pub enum WriteOutcome {
     RolePut(bool),
     /// A custom role was deleted.
     RoleDeleted,
+    /// A quota was set or removed; whether anything changed.
+    QuotaSet(bool),
+    /// Meters were added to.
+    MetersAdded,
     /// This many idempotency records were forgotten.
     IdempotencyPurged(u64),
     /// A node's registration was written or removed.
@@ -341,6 +350,8 @@ impl WriteOutcome {
             | WriteOutcome::GrantDeleted(_)
             | WriteOutcome::RolePut(_)
             | WriteOutcome::RoleDeleted
+            | WriteOutcome::QuotaSet(_)
+            | WriteOutcome::MetersAdded
             | WriteOutcome::IdempotencyPurged(_)
             | WriteOutcome::NodeRecorded
             | WriteOutcome::KvExpired(_)
@@ -400,6 +411,8 @@ impl WriteOutcome {
             | WriteOutcome::GrantDeleted(_)
             | WriteOutcome::RolePut(_)
             | WriteOutcome::RoleDeleted
+            | WriteOutcome::QuotaSet(_)
+            | WriteOutcome::MetersAdded
             | WriteOutcome::IdempotencyPurged(_)
             | WriteOutcome::NodeRecorded
             | WriteOutcome::KvExpired(_)
@@ -453,6 +466,8 @@ impl WriteOutcome {
             | WriteOutcome::GrantDeleted(_)
             | WriteOutcome::RolePut(_)
             | WriteOutcome::RoleDeleted
+            | WriteOutcome::QuotaSet(_)
+            | WriteOutcome::MetersAdded
             | WriteOutcome::IdempotencyPurged(_)
             | WriteOutcome::NodeRecorded
             | WriteOutcome::BucketPut(_)

@@ -28,7 +28,7 @@ use std::collections::HashSet;
 use serde::Serialize;
 use switchyard_model::jobs::{JobStatus, RetryPolicy};
 use switchyard_model::{
-    FUNCTION_COMPLETED, FUNCTION_DEPLOYED, FunctionSpec, FunctionSummary, INVOCATION_ABANDONED, INVOCATION_JOB,
+    Actor, FUNCTION_COMPLETED, FUNCTION_DEPLOYED, FunctionSpec, FunctionSummary, INVOCATION_ABANDONED, INVOCATION_JOB,
     InvocationRecord, InvocationStatus, JobRecord, JobSpec, Segment, Timestamp,
 };
 
@@ -39,11 +39,13 @@ use crate::functions::*;
 use crate::tables::{Locks, Tables, TxResult};
 
 /// Stores a function version unless its digest and configuration equal the latest
-/// version's; a new version appends a `function.deployed` record.
+/// version's; a new version appends a `function.deployed` record naming who deployed it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PutFunction {
     /// The version to store.
     pub spec: FunctionSpec,
+    /// Who deploys it.
+    pub by: Actor,
 }
 
 /// A function version was stored (`created`), or the latest equalled the deploy.
@@ -78,7 +80,12 @@ impl Command for PutFunction {
         tx.insert_function(spec, &stored).await?;
         cx.touch_space(space);
         let summary = stored.summary;
-        let record = DeployedRecord { version: summary.version, digest: &summary.digest, size: summary.size };
+        let record = DeployedRecord {
+            version: summary.version,
+            digest: &summary.digest,
+            size: summary.size,
+            principal: &self.by,
+        };
         cx.append(tx, space, FUNCTION_DEPLOYED, address(space, name), &record, None, false).await?;
         // `space_created` is set when the group's `spaces` rows are written.
         Ok(FunctionPut { summary, created: true, space_created: false })
@@ -347,6 +354,7 @@ struct DeployedRecord<'a> {
     version: u64,
     digest: &'a str,
     size: u64,
+    principal: &'a Actor,
 }
 
 /// Refuses an enqueue of anything but a pending asynchronous invocation (a caller's bug: the

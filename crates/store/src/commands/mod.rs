@@ -89,6 +89,7 @@ pub(crate) mod instances;
 pub(crate) mod jobs;
 pub(crate) mod kv;
 pub(crate) mod machines;
+pub(crate) mod quotas;
 pub(crate) mod retention;
 pub(crate) mod spaces;
 pub(crate) mod subscriptions;
@@ -209,6 +210,8 @@ macro_rules! dispatch {
             WriteOp::DeleteGrant($c) => $body,
             WriteOp::PutRole($c) => $body,
             WriteOp::DeleteRole($c) => $body,
+            WriteOp::SetQuota($c) => $body,
+            WriteOp::AddMeters($c) => $body,
             WriteOp::Publish($c) => $body,
             WriteOp::HeartbeatNode($c) => $body,
             WriteOp::RenewNode($c) => $body,

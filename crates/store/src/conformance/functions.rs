@@ -50,13 +50,18 @@ fn digest(component: &[u8]) -> String {
 }
 
 /// A deploy of `component` with `config`.
+/// Who the cases deploy as.
+fn deployer() -> switchyard_model::Actor {
+    switchyard_model::Actor { id: "usr_dev".into(), kind: "user".into(), name: "dev".into() }
+}
+
 fn spec(sp: &str, name: &str, component: &[u8], config: Value) -> FunctionSpec {
     FunctionSpec { space: space(sp), name: seg(name), component: component.to_vec(), digest: digest(component), config }
 }
 
 /// Deploys, expecting `FunctionPut`; returns (summary, created).
 async fn deploy<S: Store>(store: &S, spec: FunctionSpec) -> (FunctionSummary, bool) {
-    match store.write(WriteOp::PutFunction(PutFunction { spec })).await.expect("put function") {
+    match store.write(WriteOp::PutFunction(PutFunction { spec, by: deployer() })).await.expect("put function") {
         WriteOutcome::FunctionPut(FunctionPut { summary, created, .. }) => (summary, created),
         other => panic!("unexpected outcome {other:?}"),
     }
@@ -319,24 +324,24 @@ async fn versions<H: Harness>(h: &H) {
     let spaces: Vec<String> = store.list_spaces().await.expect("spaces").iter().map(|s| s.name.to_string()).collect();
     assert_eq!(spaces, vec![SPACE, "other"], "a deploy registers its space");
 
-    // One `function.deployed` record per created version, none for the deploys that changed
-    // nothing.
+    // One `function.deployed` record per created version, naming who deployed it, none for the
+    // deploys that changed nothing.
     let log = store.history("acme:resize", Seq(0), 100).await.expect("history");
     assert!(log.iter().all(|r| r.kind == FUNCTION_DEPLOYED && r.space.as_str() == SPACE), "{log:?}");
     let payloads: Vec<&Value> = log.iter().map(|r| &r.payload).collect();
     assert_eq!(
         payloads,
         vec![
-            &json!({ "version": 1, "digest": digest(&c1), "size": c1.len() }),
-            &json!({ "version": 2, "digest": digest(&c1), "size": c1.len() }),
-            &json!({ "version": 3, "digest": digest(&c2), "size": c2.len() }),
+            &json!({ "version": 1, "digest": digest(&c1), "size": c1.len(), "principal": deployer() }),
+            &json!({ "version": 2, "digest": digest(&c1), "size": c1.len(), "principal": deployer() }),
+            &json!({ "version": 3, "digest": digest(&c2), "size": c2.len(), "principal": deployer() }),
         ]
     );
     assert_eq!(store.read_log(Seq(0), 100).await.expect("log").len(), 5, "3 resize versions, alpha and zeta");
 
     // A deploy in a batch that fails is undone with its log record.
     let batch = vec![
-        WriteOp::PutFunction(PutFunction { spec: spec(SPACE, "batched", b"batched", json!({})) }),
+        WriteOp::PutFunction(PutFunction { spec: spec(SPACE, "batched", b"batched", json!({})), by: deployer() }),
         enqueue_op(finished("not-pending", "batched", 0)),
     ];
     match store.write_atomic(batch).await {

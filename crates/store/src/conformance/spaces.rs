@@ -91,6 +91,7 @@ fn deploy(sp: &str, component: &[u8]) -> WriteOp {
             digest: component.iter().map(|b| format!("{b:02x}")).collect(),
             config: json!({ "timeout_ms": 1000 }),
         },
+        by: switchyard_model::Actor { id: "usr_dev".into(), kind: "user".into(), name: "dev".into() },
     })
 }
 

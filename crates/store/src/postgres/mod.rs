@@ -12,6 +12,7 @@ mod env;
 mod functions;
 mod jobs;
 mod kv;
+mod quotas;
 mod schema;
 mod subscriptions;
 mod tables;
@@ -465,6 +466,18 @@ impl Store for PgStore {
 
     async fn list_roles(&self) -> Result<Vec<RoleRecord>, StoreError> {
         decode_all(self.query("SELECT name, permissions, updated_at FROM roles ORDER BY name", &[]).await?, role)
+    }
+
+    async fn list_quotas(&self) -> Result<Vec<(String, switchyard_model::quotas::Quota)>, StoreError> {
+        quotas::list_quotas(self).await
+    }
+
+    async fn space_holdings(&self, space: &str) -> Result<switchyard_model::quotas::Holdings, StoreError> {
+        quotas::space_holdings(self, space).await
+    }
+
+    async fn space_meters(&self, space: &str) -> Result<switchyard_model::quotas::Meters, StoreError> {
+        quotas::space_meters(self, space).await
     }
 
     async fn get_bucket(&self, space: &SpaceName, bucket: &Segment) -> Result<Option<BucketRecord>, StoreError> {

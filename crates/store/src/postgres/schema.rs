@@ -374,6 +374,23 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE tokens ADD COLUMN session BOOLEAN NOT NULL DEFAULT FALSE;
     CREATE INDEX tokens_by_principal ON tokens (principal) WHERE principal IS NOT NULL;
 "#,
+    // 13: spaces' quotas, and the meters of what spaces did (added to by every node).
+    r#"
+    CREATE TABLE quotas (
+        space      TEXT PRIMARY KEY,
+        quota      TEXT NOT NULL,
+        updated_at BIGINT NOT NULL
+    );
+
+    CREATE TABLE space_meters (
+        space       TEXT PRIMARY KEY,
+        requests    BIGINT NOT NULL DEFAULT 0,
+        events      BIGINT NOT NULL DEFAULT 0,
+        refused     BIGINT NOT NULL DEFAULT 0,
+        invocations BIGINT NOT NULL DEFAULT 0,
+        function_ms BIGINT NOT NULL DEFAULT 0
+    );
+"#,
 ];
 
 /// The schema version this build writes.

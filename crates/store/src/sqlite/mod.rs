@@ -21,6 +21,7 @@ mod env;
 mod functions;
 mod jobs;
 mod kv;
+mod quotas;
 mod rows;
 mod schema;
 mod subscriptions;
@@ -571,6 +572,18 @@ impl Store for SqliteStore {
             Ok(out)
         })
         .await
+    }
+
+    async fn list_quotas(&self) -> Result<Vec<(String, switchyard_model::quotas::Quota)>, StoreError> {
+        quotas::list_quotas(self).await
+    }
+
+    async fn space_holdings(&self, space: &str) -> Result<switchyard_model::quotas::Holdings, StoreError> {
+        quotas::space_holdings(self, space).await
+    }
+
+    async fn space_meters(&self, space: &str) -> Result<switchyard_model::quotas::Meters, StoreError> {
+        quotas::space_meters(self, space).await
     }
 
     async fn get_bucket(&self, space: &SpaceName, bucket: &Segment) -> Result<Option<BucketRecord>, StoreError> {

@@ -386,6 +386,23 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE tokens ADD COLUMN session INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX tokens_by_principal ON tokens (principal) WHERE principal IS NOT NULL;
     "#,
+    // 15: spaces' quotas, and the meters of what spaces did (added to by every node).
+    r#"
+    CREATE TABLE quotas (
+        space      TEXT PRIMARY KEY,
+        quota      TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+
+    CREATE TABLE space_meters (
+        space       TEXT PRIMARY KEY,
+        requests    INTEGER NOT NULL DEFAULT 0,
+        events      INTEGER NOT NULL DEFAULT 0,
+        refused     INTEGER NOT NULL DEFAULT 0,
+        invocations INTEGER NOT NULL DEFAULT 0,
+        function_ms INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// `PRAGMA auto_vacuum`'s value for incremental auto-vacuum.
