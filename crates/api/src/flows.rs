@@ -126,7 +126,7 @@ pub async fn start_run(
     let wait = q.wait.as_deref().map(parse_wait).transpose()?;
     let mut body: StartRunBody = crate::jobs::optional_body(&headers, &body)?;
     body.idempotency_key = key.merge(body.idempotency_key.take())?;
-    state.engine.admit_events(&space, 1, 1)?;
+    state.engine.admit_events(&space, 1)?;
     let (run, replayed) = state.engine.start_run(&space, &flow, body.input, body.idempotency_key).await?;
     let status = if replayed { StatusCode::OK } else { StatusCode::CREATED };
     let Some(wait) = wait else { return Ok(ok(status, run_answer(&state, &space, &run).await?)) };
@@ -251,6 +251,7 @@ pub async fn retry_run(
     _: Caller,
     Path((space, id)): Path<(String, String)>,
 ) -> Result<Response> {
+    state.engine.admit_events(&space, 1)?;
     let run = state.engine.retry_run(&space, &id).await?;
     Ok(ok(StatusCode::CREATED, run_answer(&state, &space, &run).await?))
 }
@@ -260,6 +261,7 @@ pub async fn rerun_run(
     _: Caller,
     Path((space, id)): Path<(String, String)>,
 ) -> Result<Response> {
+    state.engine.admit_events(&space, 1)?;
     let run = state.engine.rerun_run(&space, &id).await?;
     Ok(ok(StatusCode::CREATED, run_answer(&state, &space, &run).await?))
 }
@@ -288,7 +290,7 @@ pub async fn send_run_event(
         expected_state: None,
         expected_revision: None,
     };
-    state.engine.admit_events(&space, 1, 0)?;
+    state.engine.admit_events(&space, 1)?;
     state.engine.apply_event(&space, run.machine.as_ref(), &id, event).await?;
     let run = state.engine.get_run(&space, &id).await?;
     Ok(ok(StatusCode::OK, run_answer(&state, &space, &run).await?))
@@ -303,6 +305,11 @@ async fn bulk(
 ) -> Result<Response> {
     let body: RunFilterBody = crate::jobs::optional_body(&headers, &body)?;
     let filter = run_filter(body.flow, body.status, body.since, body.until)?;
+    if retry {
+        // Each run retried is an instance created: the room is reserved per run, the rate
+        // taken for the request.
+        state.engine.admit_events(&space, 1)?;
+    }
     let outcome = state.engine.bulk_runs(&space, &filter, retry).await?;
     let skipped: Vec<Value> = outcome.skipped.iter().map(|(run, why)| json!({ "run": run, "reason": why })).collect();
     let key = if retry { "started" } else { "cancelled" };

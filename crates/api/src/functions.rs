@@ -189,6 +189,8 @@ pub async fn invoke_function(
         machine: None,
         attempt: 1,
     };
+    // An invocation's record (and an asynchronous one's input) is stored in the space.
+    state.engine.admit_storage(&space)?;
     if q.is_async {
         let (record, replayed) = state.engine.invoke_function_async(&space, &name, request).await?;
         let status = if replayed { StatusCode::OK } else { StatusCode::ACCEPTED };

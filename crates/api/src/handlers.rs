@@ -186,7 +186,7 @@ pub async fn create_instance(
     let mut body: CreateInstanceBody =
         if body.iter().all(u8::is_ascii_whitespace) { Default::default() } else { crate::extract::decode_json(&body)? };
     body.idempotency_key = key.merge(body.idempotency_key.take())?;
-    state.engine.admit_events(&space, 1, 1)?;
+    state.engine.admit_events(&space, 1)?;
     let (instance, replayed) = state.engine.create_instance(&space, &machine, body.into()).await?;
     let status = if replayed { StatusCode::OK } else { StatusCode::CREATED };
     Ok(ok(status, InstanceView::from(&instance)))
@@ -302,7 +302,7 @@ pub async fn send_event(
     Json(mut body): Json<SendEventBody>,
 ) -> Result<Response> {
     body.idempotency_key = key.merge(body.idempotency_key.take())?;
-    state.engine.admit_events(&space, 1, 0)?;
+    state.engine.admit_events(&space, 1)?;
     let (applied, _replayed) = state.engine.apply_event(&space, &machine, &id, body.into()).await?;
     Ok(ok(StatusCode::OK, TransitionView::from(&applied)))
 }
@@ -513,7 +513,7 @@ pub async fn publish(
     Json(body): Json<PublishBody>,
 ) -> Result<Response> {
     let idempotency_key = key.merge(body.idempotency_key)?;
-    state.engine.admit_events(&space, 1, 0)?;
+    state.engine.admit_events(&space, 1)?;
     let (seq, replayed) =
         state.engine.publish(&space, &topic, body.payload, body.key, body.headers, idempotency_key).await?;
     let status = if replayed { StatusCode::OK } else { StatusCode::CREATED };

@@ -19,7 +19,7 @@ pub async fn get_quota(
     Caller(by): Caller,
     Path(space): Path<String>,
 ) -> Result<Response> {
-    let quota = state.engine.get_quota(&by, &space).await?;
+    let quota = state.engine.get_quota(&by, &space)?;
     Ok((StatusCode::OK, axum::Json(json!({ "space": space, "quota": quota }))).into_response())
 }
 
@@ -72,6 +72,7 @@ fn usage_json(u: &SpaceUsage) -> serde_json::Value {
             "invocations": stored.invocations,
         },
         "instances": u.holdings.instances,
+        "measured_at": u.measured_at.to_rfc3339(),
         "running_jobs": u.running_jobs,
         "meters": u.meters,
     })

@@ -158,6 +158,17 @@ fn routes() -> Vec<Route> {
             ],
         ),
         route(Method::POST, path("/triggers/fz/fire"), vec![json!({"body": {"id": 1}}), json!({})]),
+        // A space of its own: a mutated quota must not pace the space the other routes use.
+        route(
+            Method::PUT,
+            "/v1/spaces/fz-quota/quota".to_string(),
+            vec![
+                json!({"stored_bytes": 1073741824u64, "instances": 1000000, "requests_per_second": 1000000,
+                       "events_per_second": 1000000, "concurrent_jobs": 64, "function_timeout_ms": 60000,
+                       "function_memory_bytes": 67108864}),
+                json!({}),
+            ],
+        ),
         route(
             Method::PUT,
             path("/endpoints/fz"),
@@ -335,6 +346,7 @@ const BODILESS: &[&str] = &[
     "/v1/spaces/{space}",
     "/v1/spaces/{space}/machines",
     "/v1/spaces/{space}/stats",
+    "/v1/spaces/{space}/usage",
     "/v1/spaces/{space}/machines/{name}/instances/{id}",
     "/v1/spaces/{space}/machines/{name}/instances/{id}/history",
     "/v1/tokens/{id}",

@@ -432,7 +432,7 @@ impl FunctionHost for EngineHost {
             ..SendEvent::default()
         };
         let engine = self.engine()?;
-        engine.admit_events(space, 1, 0).map_err(host_error)?;
+        engine.admit_events(space, 1).map_err(host_error)?;
         let (applied, _) = engine.apply_event(space, machine, id, request).await.map_err(host_error)?;
         Ok(applied.to)
     }
@@ -440,7 +440,7 @@ impl FunctionHost for EngineHost {
     async fn publish(&self, space: &str, topic: &str, message: Value, call: &EffectCall) -> Result<u64, HostCallError> {
         let engine = self.engine()?;
         let key = Some(call_key(call));
-        engine.admit_events(space, 1, 0).map_err(host_error)?;
+        engine.admit_events(space, 1).map_err(host_error)?;
         let (seq, _) = engine.publish(space, topic, message, None, BTreeMap::new(), key).await.map_err(host_error)?;
         Ok(seq.0)
     }
@@ -585,8 +585,9 @@ impl Engine {
         settings: FunctionSettings,
     ) -> Result<(FunctionView, bool), EngineError> {
         let functions = self.functions()?;
+        // Before the component is compiled: a space at its stored bytes costs no compile.
+        self.admit_storage(parse_space(space)?.as_str())?;
         let (space, name, settings, spec) = self.prepare_deploy(space, name, component, settings).await?;
-        self.admit_storage(space.as_str())?;
         let FunctionPut { summary, created, .. } = self.execute(PutFunction { spec, by: by.actor() }).await?;
         functions.forget(&space, &name);
         Ok((FunctionView { summary, settings }, created))

@@ -50,7 +50,7 @@ pub use flows::{BulkOutcome, FlowRecord, RunFilter, RunPage, RunStatus};
 pub use functions::{FunctionSettings, FunctionView, FunctionsConfig, InvokeRequest};
 pub use jobs::{EnqueueJob, JOB_KINDS, JobMetrics, JobsConfig, LAG_BUCKETS_MS};
 pub use kv::{KeyPage, KvPutRequest, check_kv_key};
-pub use quotas::{DEFAULT_MEASURE_EVERY, NodeSpaceMeters, SpaceUsage};
+pub use quotas::{NodeSpaceMeters, SpaceUsage};
 pub use subscriptions::{Settled, SubscribeFrom, SubscriptionSettings, SubscriptionStatus};
 pub use supervisor::{FailedTask, Policy, ShutdownReport, Supervisor};
 pub use switchyard_model::{AddressFilter, LogFilter};
@@ -619,7 +619,23 @@ impl Engine {
         machine: &str,
         req: CreateInstance,
     ) -> Result<(InstanceRecord, bool), EngineError> {
-        let created = self.execute(self.create_op(space, machine, req)?).await?;
+        let op = self.create_op(space, machine, req)?;
+        // Whatever asks for the instance (a caller, a run, a trigger, a flow), the space's quota
+        // must have room for it; a create that fails or replays gives the room back.
+        let reservation = match self.reserve_instances(op.key.space.as_str(), 1) {
+            Ok(reservation) => Some(reservation),
+            // At the limit, a create naming an instance that exists adds none: the store answers
+            // it (the replay of its idempotency key, or `instance_exists`).
+            Err(e @ EngineError::QuotaExceeded(_)) => match self.store.get_instance(&op.key).await? {
+                Some(existing) if existing.deleted_at.is_none() => None,
+                _ => return Err(e),
+            },
+            Err(e) => return Err(e),
+        };
+        let created = self.execute(op).await?;
+        if let Some(reservation) = reservation.filter(|_| !created.replayed) {
+            reservation.keep();
+        }
         if created.started_work {
             self.wake_scheduler();
         }
@@ -835,12 +851,29 @@ impl Engine {
             };
             writes.push(write.map_err(|e| EngineError::BatchFailed { index, source: Box::new(e) })?);
         }
+        let mut reservations = Vec::new();
+        for (index, write) in writes.iter().enumerate() {
+            if let WriteOp::CreateInstance(create) = write {
+                let reserved = self.reserve_instances(create.key.space.as_str(), 1);
+                reservations.push(reserved.map_err(|e| EngineError::BatchFailed { index, source: Box::new(e) })?);
+            }
+        }
         let outcomes = self.write_atomic(writes).await.map_err(|e| match e {
             StoreError::BatchFailed { index, source } => {
                 EngineError::BatchFailed { index, source: Box::new(EngineError::Store(*source)) }
             }
             other => EngineError::Store(other),
         })?;
+        // Creations that replayed an earlier one give their room back; the others keep it.
+        let created = outcomes.iter().filter_map(|o| match o {
+            WriteOutcome::InstanceCreated(created) => Some(!created.replayed),
+            _ => None,
+        });
+        for (reservation, new) in reservations.into_iter().zip(created) {
+            if new {
+                reservation.keep();
+            }
+        }
         let started_work = outcomes.iter().any(|o| match o {
             WriteOutcome::InstanceCreated(created) => created.started_work,
             WriteOutcome::EventApplied(event) => event.started_work,
@@ -1149,6 +1182,10 @@ async fn forget_deleted_spaces(
     };
     if restarted && let Some(engine) = engine.upgrade() {
         forget_all(&engine);
+        // Quota changes may have been missed while the task was down.
+        if let Err(e) = engine.load_quotas().await {
+            tracing::warn!(error = %e, "reloading the quotas after a restart failed");
+        }
     }
     loop {
         let record = tokio::select! {
@@ -1158,7 +1195,7 @@ async fn forget_deleted_spaces(
         let Some(engine) = engine.upgrade() else { return Ok(()) };
         match record {
             Ok(record) if record.kind == kinds::SPACE_DELETED => engine.forget_space(&record.space),
-            Ok(record) if record.kind == kinds::AUDIT_QUOTA_SET => engine.quota_changed(&record.payload).await,
+            Ok(record) if record.kind == kinds::AUDIT_QUOTA_SET => engine.quota_changed(&record.payload),
             Ok(_) => {}
             // Missed records may have included deletions and quota changes: forget what could
             // be stale, and read every quota again.

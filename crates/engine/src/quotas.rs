@@ -4,25 +4,28 @@
 //! - Every node holds every quota in memory ([`QuotaState`]), loaded at start, replaced at once
 //!   by a change made through it, and by one made through another node when the change's
 //!   `audit.quota_set` record reaches it through the log tail (a missed record reloads them
-//!   all, and so does every measurement pass). A space without a quota costs a request one
-//!   read-locked map lookup; with one, a per-space mutex held for a few arithmetic steps —
-//!   no lock is shared between spaces on the hot path once a space has been seen.
+//!   all, and so does every measurement pass, unless a change landed while it read). A request
+//!   to a space costs one read-locked lookup in the node's map of spaces and then only that
+//!   space's own locks: no lock is shared between spaces once a space has been seen.
 //! - Rates are token buckets per node holding one second's worth. With several nodes each
 //!   admits its share: the rate divided by the live nodes it last counted (rounded up), so a
 //!   tenant spread over the cluster gets about its rate, not a multiple of it.
-//! - Holdings (stored bytes, instances) are measured from the store every measurement pass for
-//!   spaces whose quota limits them; between passes a node adds the instances it created
-//!   itself. A write that would add to a space at or over such a limit is refused, so a space
-//!   overshoots by at most what it writes before the next pass notices.
-//! - Meters count on every node for every space and are added to the store's by the
-//!   measurement pass (and at shutdown): a node killed outright loses at most one pass's
-//!   counts. Refusals count too, so a tenant's `refused` shows what it was denied.
-//! - Only what callers ask for is paced (API requests, their writes, functions' host calls);
-//!   the server's own follow-up work — timers, effects, retries — is not refused by a rate,
-//!   since refusing it would only move it later.
+//! - Instances are reserved before a create, from any origin (the API, batches, runs, triggers,
+//!   flows): a reservation that would pass the limit is refused, and one whose create failed or
+//!   replayed an earlier one is given back. The count starts at the last measurement, so with
+//!   several nodes a space can pass its limit by what the other nodes created since.
+//! - Stored bytes are measured from the store every measurement pass for spaces whose quota
+//!   limits holdings; a write adding data to a space measured at or over its limit is refused,
+//!   so a space overshoots by at most what it writes before the next pass notices.
+//! - Meters count on every node for every space a principal was admitted to, and are added to
+//!   the store's by the measurement pass (and at shutdown): a node killed outright loses at most
+//!   one pass's counts. Refusals count too, so a tenant's `refused` shows what it was denied.
+//! - Rates pace what callers ask for (API requests and their writes, verified webhook
+//!   deliveries, functions' host calls); the server's own follow-up work — timers, effects,
+//!   retries — is not paced, since refusing it would only move it later.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -37,19 +40,24 @@ use crate::access::Principal;
 use crate::supervisor::{CancellationToken, TaskResult};
 use crate::{Engine, EngineError, NODE_TIMEOUT, parse_space};
 
-/// How often holdings are measured and meters flushed, unless configured.
-pub const DEFAULT_MEASURE_EVERY: Duration = Duration::from_secs(10);
+/// A usage read reuses a measurement of the space's holdings younger than this (ms), so
+/// reading usage makes a node scan a space at most once a second.
+const USAGE_FRESH_MS: i64 = 1_000;
 
 /// One space's quota and what this node tracks against it.
 struct SpaceQuota {
     quota: Quota,
     requests: Mutex<Option<TokenBucket>>,
     events: Mutex<Option<TokenBucket>>,
-    /// The last measured holdings, plus instances this node created since.
+    /// The last measured stored bytes.
     stored_bytes: AtomicU64,
+    /// The last measured instances, plus those reserved on this node since.
     instances: AtomicU64,
-    /// Whether a measurement has been taken (until then holdings are not enforced).
-    measured: std::sync::atomic::AtomicBool,
+    /// Reservations whose create has not finished: a measurement cannot tell whether it saw
+    /// them, so it counts them on top (over, never under, until the next one).
+    pending: AtomicU64,
+    /// Whether stored bytes have been measured (until then they are not enforced).
+    measured: AtomicBool,
 }
 
 impl SpaceQuota {
@@ -60,16 +68,24 @@ impl SpaceQuota {
             events: Mutex::new(None),
             stored_bytes: AtomicU64::new(0),
             instances: AtomicU64::new(0),
-            measured: std::sync::atomic::AtomicBool::new(false),
+            pending: AtomicU64::new(0),
+            measured: AtomicBool::new(false),
         }
     }
 
     fn holds_limits(&self) -> bool {
         self.quota.stored_bytes.is_some() || self.quota.instances.is_some()
     }
+
+    fn record(&self, holdings: &Holdings) {
+        self.stored_bytes.store(holdings.stored_bytes.total(), Ordering::Relaxed);
+        let pending = self.pending.load(Ordering::Acquire);
+        self.instances.store(holdings.instances.saturating_add(pending), Ordering::Release);
+        self.measured.store(true, Ordering::Relaxed);
+    }
 }
 
-/// What one space did on this node since it started: cumulative, and what is not yet flushed.
+/// What one space did on this node since it started: cumulative, and what is flushed.
 #[derive(Default)]
 struct SpaceMeters {
     requests: AtomicU64,
@@ -93,6 +109,25 @@ impl SpaceMeters {
     }
 }
 
+/// A space as this node knows it: its meters and its quota, if it has one.
+#[derive(Default)]
+struct SpaceEntry {
+    meters: SpaceMeters,
+    quota: RwLock<Option<Arc<SpaceQuota>>>,
+    /// The last holdings measured, and when (engine time, ms).
+    holdings: Mutex<Option<(i64, Holdings)>>,
+}
+
+impl SpaceEntry {
+    fn quota(&self) -> Option<Arc<SpaceQuota>> {
+        self.quota.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn refused(&self) {
+        self.meters.refused.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// A rate a space is paced at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Rate {
@@ -102,85 +137,94 @@ enum Rate {
 
 /// Quotas and meters of this node.
 pub(crate) struct QuotaState {
-    quotas: RwLock<HashMap<String, Arc<SpaceQuota>>>,
-    meters: RwLock<HashMap<String, Arc<SpaceMeters>>>,
+    spaces: RwLock<HashMap<String, Arc<SpaceEntry>>>,
     /// Live nodes at the last count (at least 1): rates are shared among them.
     nodes: AtomicU32,
     /// Completed measurement passes.
     passes: AtomicU64,
+    /// Quota changes applied; a reload whose read raced one is dropped.
+    changes: AtomicU64,
+    /// Held while meters are flushed, and while a usage read adds the store's to this node's.
+    flushing: tokio::sync::Mutex<()>,
 }
 
 impl Default for QuotaState {
     fn default() -> Self {
         QuotaState {
-            quotas: RwLock::default(),
-            meters: RwLock::default(),
+            spaces: RwLock::default(),
             nodes: AtomicU32::new(1),
             passes: AtomicU64::new(0),
+            changes: AtomicU64::new(0),
+            flushing: tokio::sync::Mutex::new(()),
         }
     }
 }
 
 impl QuotaState {
-    fn quota_of(&self, space: &str) -> Option<Arc<SpaceQuota>> {
-        self.quotas.read().unwrap_or_else(|p| p.into_inner()).get(space).cloned()
-    }
-
-    fn meters_of(&self, space: &str) -> Arc<SpaceMeters> {
-        if let Some(m) = self.meters.read().unwrap_or_else(|p| p.into_inner()).get(space) {
-            return m.clone();
+    /// The space's entry, made on first sight.
+    fn entry(&self, space: &str) -> Arc<SpaceEntry> {
+        if let Some(entry) = self.spaces.read().unwrap_or_else(|p| p.into_inner()).get(space) {
+            return entry.clone();
         }
-        let mut meters = self.meters.write().unwrap_or_else(|p| p.into_inner());
-        meters.entry(space.to_owned()).or_default().clone()
+        let mut spaces = self.spaces.write().unwrap_or_else(|p| p.into_inner());
+        spaces.entry(space.to_owned()).or_default().clone()
     }
 
-    /// Replaces one space's quota, with its holdings when they were just measured (else it
-    /// keeps what was measured under the old quota).
-    fn set(&self, space: &str, quota: Option<Quota>, holdings: Option<Holdings>) {
-        let mut quotas = self.quotas.write().unwrap_or_else(|p| p.into_inner());
+    /// The space's quota, without making an entry for a space never seen.
+    fn quota_of(&self, space: &str) -> Option<Arc<SpaceQuota>> {
+        self.spaces.read().unwrap_or_else(|p| p.into_inner()).get(space).and_then(|e| e.quota())
+    }
+
+    /// Replaces one space's quota, keeping what was measured under the old one; the same
+    /// limits again keep everything (so a change read back from the log refills no bucket).
+    fn set(&self, space: &str, quota: Option<Quota>) {
+        let entry = self.entry(space);
+        let mut slot = entry.quota.write().unwrap_or_else(|p| p.into_inner());
+        self.changes.fetch_add(1, Ordering::AcqRel);
         let Some(quota) = quota.filter(|q| !q.is_empty()) else {
-            quotas.remove(space);
+            *slot = None;
             return;
         };
-        let old = quotas.get(space);
-        // The same limits again (this node's own change read back from the log): keep the
-        // buckets, so a change cannot refill them.
-        if let Some(same) = old.filter(|old| old.quota == quota) {
-            if let Some(h) = holdings {
-                same.stored_bytes.store(h.stored_bytes.total(), Ordering::Relaxed);
-                same.instances.store(h.instances, Ordering::Relaxed);
-                same.measured.store(true, Ordering::Relaxed);
-            }
+        if slot.as_ref().is_some_and(|old| old.quota == quota) {
             return;
         }
         let fresh = SpaceQuota::new(quota);
-        match (holdings, old) {
-            (Some(h), _) => {
-                fresh.stored_bytes.store(h.stored_bytes.total(), Ordering::Relaxed);
-                fresh.instances.store(h.instances, Ordering::Relaxed);
-                fresh.measured.store(true, Ordering::Relaxed);
-            }
-            (None, Some(old)) => {
-                fresh.stored_bytes.store(old.stored_bytes.load(Ordering::Relaxed), Ordering::Relaxed);
-                fresh.instances.store(old.instances.load(Ordering::Relaxed), Ordering::Relaxed);
-                fresh.measured.store(old.measured.load(Ordering::Relaxed), Ordering::Relaxed);
-            }
-            (None, None) => {}
+        if let Some(old) = slot.as_ref() {
+            fresh.stored_bytes.store(old.stored_bytes.load(Ordering::Relaxed), Ordering::Relaxed);
+            fresh.instances.store(old.instances.load(Ordering::Relaxed), Ordering::Relaxed);
+            fresh.measured.store(old.measured.load(Ordering::Relaxed), Ordering::Relaxed);
         }
-        quotas.insert(space.to_owned(), Arc::new(fresh));
+        *slot = Some(Arc::new(fresh));
     }
 
-    /// Replaces every quota with `all` (from the store).
-    fn replace_all(&self, all: Vec<(String, Quota)>) {
-        let keep: std::collections::HashSet<&str> = all.iter().map(|(s, _)| s.as_str()).collect();
-        self.quotas.write().unwrap_or_else(|p| p.into_inner()).retain(|space, _| keep.contains(space.as_str()));
+    /// Replaces every quota with `all` (read from the store) unless a change was applied since
+    /// `changes` was read: that read may predate it. Answers whether it replaced them.
+    fn replace_all(&self, all: Vec<(String, Quota)>, changes: u64) -> bool {
+        if self.changes.load(Ordering::Acquire) != changes {
+            return false;
+        }
+        let known: Vec<String> = self.spaces.read().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect();
+        for space in known.iter().filter(|s| !all.iter().any(|(a, _)| a == *s)) {
+            if self.quota_of(space).is_some() {
+                self.set(space, None);
+            }
+        }
         for (space, quota) in all {
-            self.set(&space, Some(quota), None);
+            self.set(&space, Some(quota));
         }
+        true
     }
 
-    /// Takes `n` tokens of `rate` for `space` at `now_ms`, or refuses with `rate_limited`.
-    fn take(&self, space: &str, quota: &SpaceQuota, rate: Rate, n: u32, now_ms: i64) -> Result<(), EngineError> {
+    /// Takes `n` tokens of `rate` for the space at `now_ms`, or refuses with `rate_limited`.
+    fn take(
+        &self,
+        space: &str,
+        entry: &SpaceEntry,
+        quota: &SpaceQuota,
+        rate: Rate,
+        n: u32,
+        now_ms: i64,
+    ) -> Result<(), EngineError> {
         let (limit, bucket, what) = match rate {
             Rate::Requests => (quota.quota.requests_per_second, &quota.requests, "requests"),
             Rate::Events => (quota.quota.events_per_second, &quota.events, "events"),
@@ -193,7 +237,7 @@ impl QuotaState {
             bucket.get_or_insert_with(|| TokenBucket::full(share, now_ms)).take(share, n, now_ms)
         };
         taken.map_err(|wait_ms| {
-            self.meters_of(space).refused.fetch_add(1, Ordering::Relaxed);
+            entry.refused();
             EngineError::RateLimited {
                 message: format!(
                     "space \"{space}\" is over its quota of {limit} {what} a second; retry after the wait Retry-After gives"
@@ -203,36 +247,49 @@ impl QuotaState {
         })
     }
 
-    /// Refuses a write adding to `space` when it is at or over a limit on what it holds.
-    fn check_holdings(&self, space: &str, quota: &SpaceQuota, creates: u64) -> Result<(), EngineError> {
-        if !quota.measured.load(Ordering::Relaxed) {
-            return Ok(());
-        }
-        if let Some(limit) = quota.quota.stored_bytes {
-            let held = quota.stored_bytes.load(Ordering::Relaxed);
-            if held >= limit {
-                self.meters_of(space).refused.fetch_add(1, Ordering::Relaxed);
-                return Err(EngineError::QuotaExceeded(format!(
-                    "space \"{space}\" holds {held} bytes, at or over its quota of {limit}: delete data (KV keys, \
-                     function versions, instances) or ask an operator to raise the quota"
-                )));
-            }
-        }
-        if creates > 0
-            && let Some(limit) = quota.quota.instances
-        {
-            let held = quota.instances.load(Ordering::Relaxed);
-            if held.saturating_add(creates) > limit {
-                self.meters_of(space).refused.fetch_add(1, Ordering::Relaxed);
-                return Err(EngineError::QuotaExceeded(format!(
-                    "space \"{space}\" holds {held} instances; creating {creates} more would pass its quota of \
-                     {limit}: delete instances or ask an operator to raise the quota"
-                )));
-            }
-            quota.instances.fetch_add(creates, Ordering::Relaxed);
+    /// Refuses a write adding data to a space measured at or over its stored bytes.
+    fn check_stored_bytes(&self, space: &str, entry: &SpaceEntry, quota: &SpaceQuota) -> Result<(), EngineError> {
+        let Some(limit) = quota.quota.stored_bytes else { return Ok(()) };
+        let held = quota.stored_bytes.load(Ordering::Relaxed);
+        if quota.measured.load(Ordering::Relaxed) && held >= limit {
+            entry.refused();
+            return Err(EngineError::QuotaExceeded(format!(
+                "space \"{space}\" holds {held} bytes, at or over its quota of {limit}: delete data (instances, \
+                 KV keys, function versions) or ask an operator to raise the quota"
+            )));
         }
         Ok(())
     }
+}
+
+/// Instances reserved for a create under the space's quota; given back when dropped unless
+/// [`kept`](InstanceReservation::keep) (the create committed and was not a replay).
+pub(crate) struct InstanceReservation {
+    quota: Option<Arc<SpaceQuota>>,
+    n: u64,
+}
+
+impl InstanceReservation {
+    /// The create committed: the instances stay counted.
+    pub(crate) fn keep(mut self) {
+        if let Some(quota) = self.quota.take() {
+            settle(&quota.pending, self.n);
+        }
+    }
+}
+
+impl Drop for InstanceReservation {
+    fn drop(&mut self) {
+        if let Some(quota) = self.quota.take() {
+            settle(&quota.instances, self.n);
+            settle(&quota.pending, self.n);
+        }
+    }
+}
+
+/// Takes `n` off a count, stopping at zero (a measurement may have lowered it meanwhile).
+fn settle(count: &AtomicU64, n: u64) {
+    let _ = count.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| Some(v.saturating_sub(n)));
 }
 
 /// What a space may hold and do, what it holds, and what it did.
@@ -242,8 +299,10 @@ pub struct SpaceUsage {
     pub space: String,
     /// Its quota (no limit set: all `None`).
     pub quota: Quota,
-    /// What it holds, measured now.
+    /// What it holds.
     pub holdings: Holdings,
+    /// When the holdings were measured.
+    pub measured_at: Timestamp,
     /// What it did, across every node (the store's meters plus this node's unflushed counts).
     pub meters: Meters,
     /// Its jobs running now.
@@ -257,23 +316,27 @@ pub struct NodeSpaceMeters {
     pub space: String,
     /// Its counts.
     pub meters: Meters,
-    /// Stored bytes at the last measurement, when its quota limits them.
+    /// Stored bytes at the last measurement, when its quota limits holdings.
     pub stored_bytes: Option<u64>,
 }
 
 impl Engine {
     /// Loads every quota from the store (at start; later changes arrive on their own).
     pub async fn load_quotas(&self) -> Result<(), EngineError> {
-        self.quotas.replace_all(self.store.list_quotas().await?);
-        Ok(())
+        loop {
+            let changes = self.quotas.changes.load(Ordering::Acquire);
+            let all = self.store.list_quotas().await?;
+            if self.quotas.replace_all(all, changes) {
+                return Ok(());
+            }
+        }
     }
 
-    /// A space's quota; needs `quotas:read` on the space.
-    pub async fn get_quota(&self, by: &Principal, space: &str) -> Result<Quota, EngineError> {
+    /// A space's quota as in force on this node; needs `quotas:read` on the space.
+    pub fn get_quota(&self, by: &Principal, space: &str) -> Result<Quota, EngineError> {
         let name = parse_space(space)?;
         by.require(QUOTAS_READ, &[name.as_str()])?;
-        let all = self.store.list_quotas().await?;
-        Ok(all.into_iter().find(|(s, _)| s == name.as_str()).map(|(_, q)| q).unwrap_or_default())
+        Ok(self.quotas.quota_of(name.as_str()).map(|q| q.quota.clone()).unwrap_or_default())
     }
 
     /// Sets a space's quota (an empty one removes it), for every node at once; needs
@@ -288,7 +351,8 @@ impl Engine {
         })?;
         let changed =
             self.execute(SetQuota { space: name.clone(), quota: Some(quota.clone()), by: by.actor() }).await?;
-        self.install_quota(name.as_str(), quota).await;
+        self.quotas.set(name.as_str(), Some(quota));
+        self.measure_space(name.as_str()).await;
         Ok(changed)
     }
 
@@ -297,102 +361,124 @@ impl Engine {
         let name = parse_space(space)?;
         by.require(QUOTAS_WRITE, &[name.as_str()])?;
         let changed = self.execute(SetQuota { space: name.clone(), quota: None, by: by.actor() }).await?;
-        self.quotas.set(name.as_str(), None, None);
+        self.quotas.set(name.as_str(), None);
         Ok(changed)
     }
 
-    /// What a space may hold and do, holds and did; needs `usage:read` on the space.
+    /// What a space may hold and do, holds and did; needs `usage:read` on the space. The
+    /// holdings are the last measurement when it is younger than a second (measured now
+    /// otherwise), so reading usage cannot make the node scan a space more than once a second.
     pub async fn space_usage(&self, by: &Principal, space: &str) -> Result<SpaceUsage, EngineError> {
         let name = parse_space(space)?;
         by.require(USAGE_READ, &[name.as_str()])?;
-        let ((holdings, stored), (quotas, jobs)) = futures_util::future::join(
-            futures_util::future::join(
-                self.store.space_holdings(name.as_str()),
-                self.store.space_meters(name.as_str()),
-            ),
-            futures_util::future::join(self.store.list_quotas(), self.store.job_queue_stats(self.now())),
-        )
-        .await;
-        let mut meters = stored?;
-        if let Some(local) = self.quotas.meters.read().unwrap_or_else(|p| p.into_inner()).get(name.as_str()) {
-            let flushed = *local.flushed.lock().unwrap_or_else(|p| p.into_inner());
-            meters.add(&difference(&local.snapshot(), &flushed));
-        }
-        let quota = quotas?.into_iter().find(|(s, _)| s == name.as_str()).map(|(_, q)| q).unwrap_or_default();
-        let running_jobs = jobs?.into_iter().find(|s| s.space == name.as_str()).map(|s| s.running).unwrap_or(0);
-        Ok(SpaceUsage { space: name.to_string(), quota, holdings: holdings?, meters, running_jobs })
+        let entry = self.quotas.entry(name.as_str());
+        let now = self.now().0;
+        let cached = *entry.holdings.lock().unwrap_or_else(|p| p.into_inner());
+        let (measured_at, holdings) = match cached.filter(|(at, _)| now.saturating_sub(*at) < USAGE_FRESH_MS) {
+            Some(cached) => cached,
+            None => {
+                let holdings = self.store.space_holdings(name.as_str()).await?;
+                *entry.holdings.lock().unwrap_or_else(|p| p.into_inner()) = Some((now, holdings));
+                (now, holdings)
+            }
+        };
+        let meters = {
+            let _flushing = self.quotas.flushing.lock().await;
+            let mut meters = self.store.space_meters(name.as_str()).await?;
+            let flushed = *entry.meters.flushed.lock().unwrap_or_else(|p| p.into_inner());
+            meters.add(&difference(&entry.meters.snapshot(), &flushed));
+            meters
+        };
+        let jobs = self.store.job_queue_stats(self.now()).await?;
+        let running_jobs = jobs.into_iter().find(|s| s.space == name.as_str()).map(|s| s.running).unwrap_or(0);
+        let quota = entry.quota().map(|q| q.quota.clone()).unwrap_or_default();
+        Ok(SpaceUsage {
+            space: name.to_string(),
+            quota,
+            holdings,
+            measured_at: Timestamp(measured_at),
+            meters,
+            running_jobs,
+        })
     }
 
     /// Counts an API request naming `space` and refuses it when the space is over its request
     /// rate (`429 rate_limited` with the wait). Called by the API's door for every request to
-    /// a space's route, and for each space a batch names.
+    /// a space's route, for each space a batch names, and for each verified webhook delivery.
     pub fn admit_request(&self, space: &str) -> Result<(), EngineError> {
-        self.quotas.meters_of(space).requests.fetch_add(1, Ordering::Relaxed);
-        match self.quotas.quota_of(space) {
+        let entry = self.quotas.entry(space);
+        entry.meters.requests.fetch_add(1, Ordering::Relaxed);
+        match entry.quota() {
             None => Ok(()),
-            Some(quota) => self.quotas.take(space, &quota, Rate::Requests, 1, self.now().0),
+            Some(quota) => self.quotas.take(space, &entry, &quota, Rate::Requests, 1, self.now().0),
         }
     }
 
-    /// Counts `events` a caller writes to `space` (instances created, events applied, messages
-    /// published), `creates` of them new instances, and refuses them when the space is over
-    /// its event rate, its stored bytes or (for creates) its instances.
-    pub fn admit_events(&self, space: &str, events: u32, creates: u32) -> Result<(), EngineError> {
-        if let Some(quota) = self.quotas.quota_of(space) {
-            self.quotas.check_holdings(space, &quota, u64::from(creates))?;
-            if let Err(e) = self.quotas.take(space, &quota, Rate::Events, events, self.now().0) {
-                if creates > 0 {
-                    quota
-                        .instances
-                        .fetch_sub(u64::from(creates).min(quota.instances.load(Ordering::Relaxed)), Ordering::Relaxed);
-                }
-                return Err(e);
-            }
+    /// Counts `events` a caller asks to write to `space` (instances created, events applied,
+    /// messages published, runs started) and refuses them when the space is over its event
+    /// rate or measured at or over its stored bytes. Creations also reserve their instances
+    /// in the engine, whatever asked for them.
+    pub fn admit_events(&self, space: &str, events: u32) -> Result<(), EngineError> {
+        let entry = self.quotas.entry(space);
+        if let Some(quota) = entry.quota() {
+            self.quotas.check_stored_bytes(space, &entry, &quota)?;
+            self.quotas.take(space, &entry, &quota, Rate::Events, events, self.now().0)?;
         }
-        self.quotas.meters_of(space).events.fetch_add(u64::from(events), Ordering::Relaxed);
+        entry.meters.events.fetch_add(u64::from(events), Ordering::Relaxed);
         Ok(())
     }
 
-    /// Admits a batch: a request of each space it names, and its operations as events of
-    /// theirs (creations as creations). Refuses the whole batch when one space is over.
+    /// Admits a batch: a request of each space it names, and its creations and events as
+    /// events of theirs (deletions only as the request). Refuses the whole batch when one space
+    /// is over.
     pub fn admit_batch(&self, ops: &[crate::BatchOp]) -> Result<(), EngineError> {
-        let mut by_space: Vec<(&str, u32, u32)> = Vec::new();
+        let mut by_space: Vec<(&str, u32)> = Vec::new();
         for op in ops {
-            let creates = u32::from(matches!(op, crate::BatchOp::CreateInstance { .. }));
-            match by_space.iter_mut().find(|(s, _, _)| *s == op.space()) {
-                Some((_, events, created)) => {
-                    *events = events.saturating_add(1);
-                    *created = created.saturating_add(creates);
-                }
-                None => by_space.push((op.space(), 1, creates)),
+            let events = u32::from(!matches!(op, crate::BatchOp::DeleteInstance { .. }));
+            match by_space.iter_mut().find(|(s, _)| *s == op.space()) {
+                Some((_, n)) => *n = n.saturating_add(events),
+                None => by_space.push((op.space(), events)),
             }
         }
-        for (space, events, creates) in by_space {
+        for (space, events) in by_space {
             self.admit_request(space)?;
-            self.admit_events(space, events, creates)?;
+            if events > 0 {
+                self.admit_events(space, events)?;
+            }
         }
         Ok(())
     }
 
-    /// The scheduler's per-space limits on running jobs: `default`, lowered for spaces whose
-    /// quota sets fewer concurrent jobs.
-    pub(crate) fn job_space_limits(&self, default: u32) -> switchyard_model::jobs::SpaceLimits {
-        let mut limits = switchyard_model::jobs::SpaceLimits::new(default);
-        let quotas = self.quotas.quotas.read().unwrap_or_else(|p| p.into_inner());
-        for (space, quota) in quotas.iter() {
-            if let Some(n) = quota.quota.concurrent_jobs {
-                limits.overrides.insert(space.clone(), n.min(default));
-            }
-        }
-        limits
+    /// Refuses a write that stores more in `space` (a KV value, a function version, an
+    /// invocation) when the space is measured at or over its stored bytes.
+    pub fn admit_storage(&self, space: &str) -> Result<(), EngineError> {
+        let Some(quota) = self.quotas.quota_of(space) else { return Ok(()) };
+        self.quotas.check_stored_bytes(space, &self.quotas.entry(space), &quota)
     }
 
-    /// Refuses a write that stores more in `space` (a KV value, a function version) when the
-    /// space is at or over its stored bytes.
-    pub fn admit_storage(&self, space: &str) -> Result<(), EngineError> {
-        match self.quotas.quota_of(space) {
-            None => Ok(()),
-            Some(quota) => self.quotas.check_holdings(space, &quota, 0),
+    /// Reserves `n` new instances of `space` under its quota (and refuses a create into a
+    /// space measured at or over its stored bytes); the reservation is given back unless kept.
+    pub(crate) fn reserve_instances(&self, space: &str, n: u64) -> Result<InstanceReservation, EngineError> {
+        let none = InstanceReservation { quota: None, n };
+        let Some(quota) = self.quotas.quota_of(space) else { return Ok(none) };
+        let entry = self.quotas.entry(space);
+        self.quotas.check_stored_bytes(space, &entry, &quota)?;
+        let Some(limit) = quota.quota.instances else { return Ok(none) };
+        let reserved = quota.instances.fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+            held.checked_add(n).filter(|total| *total <= limit)
+        });
+        match reserved {
+            Ok(_) => {
+                quota.pending.fetch_add(n, Ordering::AcqRel);
+                Ok(InstanceReservation { quota: Some(quota), n })
+            }
+            Err(held) => {
+                entry.refused();
+                Err(EngineError::QuotaExceeded(format!(
+                    "space \"{space}\" holds {held} instances; creating {n} more would pass its quota of {limit}: \
+                     delete instances or ask an operator to raise the quota"
+                )))
+            }
         }
     }
 
@@ -411,22 +497,35 @@ impl Engine {
 
     /// Counts an invocation that ran for `duration` in `space`.
     pub(crate) fn meter_invocation(&self, space: &str, duration: Duration) {
-        let meters = self.quotas.meters_of(space);
-        meters.invocations.fetch_add(1, Ordering::Relaxed);
-        meters.function_ms.fetch_add(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX), Ordering::Relaxed);
+        let entry = self.quotas.entry(space);
+        entry.meters.invocations.fetch_add(1, Ordering::Relaxed);
+        let ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+        entry.meters.function_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+
+    /// The scheduler's per-space limits on running jobs: `default`, lowered for spaces whose
+    /// quota sets fewer concurrent jobs.
+    pub(crate) fn job_space_limits(&self, default: u32) -> switchyard_model::jobs::SpaceLimits {
+        let mut limits = switchyard_model::jobs::SpaceLimits::new(default);
+        let spaces = self.quotas.spaces.read().unwrap_or_else(|p| p.into_inner());
+        for (space, entry) in spaces.iter() {
+            if let Some(n) = entry.quota().and_then(|q| q.quota.concurrent_jobs) {
+                limits.overrides.insert(space.clone(), n.min(default));
+            }
+        }
+        limits
     }
 
     /// Every space's meters on this node since it started, for the metrics.
     pub fn node_space_meters(&self) -> Vec<NodeSpaceMeters> {
-        let meters = self.quotas.meters.read().unwrap_or_else(|p| p.into_inner());
-        let quotas = self.quotas.quotas.read().unwrap_or_else(|p| p.into_inner());
-        let mut out: Vec<NodeSpaceMeters> = meters
+        let spaces = self.quotas.spaces.read().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<NodeSpaceMeters> = spaces
             .iter()
-            .map(|(space, m)| NodeSpaceMeters {
+            .map(|(space, entry)| NodeSpaceMeters {
                 space: space.clone(),
-                meters: m.snapshot(),
-                stored_bytes: quotas
-                    .get(space)
+                meters: entry.meters.snapshot(),
+                stored_bytes: entry
+                    .quota()
                     .filter(|q| q.holds_limits() && q.measured.load(Ordering::Relaxed))
                     .map(|q| q.stored_bytes.load(Ordering::Relaxed)),
             })
@@ -440,31 +539,23 @@ impl Engine {
         self.quotas.passes.load(Ordering::Relaxed)
     }
 
-    /// Applies a quota change read from the log (made through any node).
-    pub(crate) async fn quota_changed(&self, payload: &serde_json::Value) {
+    /// Applies a quota change read from the log (made through any node), and measures the
+    /// space's holdings in the background when the quota limits them.
+    pub(crate) fn quota_changed(self: &Arc<Self>, payload: &serde_json::Value) {
         let Some(space) = payload.get("space").and_then(serde_json::Value::as_str) else { return };
         match payload.get("quota").filter(|q| !q.is_null()).map(|q| serde_json::from_value::<Quota>(q.clone())) {
-            None => self.quotas.set(space, None, None),
-            Some(Ok(quota)) => self.install_quota(space, quota).await,
-            Some(Err(e)) => tracing::warn!(space, error = %e, "a quota change in the log cannot be read"),
-        }
-    }
-
-    /// Puts `quota` in force for `space` on this node; a limit on holdings arrives measured,
-    /// so it holds from its first request on.
-    async fn install_quota(&self, space: &str, quota: Quota) {
-        let holdings = if quota.stored_bytes.is_some() || quota.instances.is_some() {
-            match self.store.space_holdings(space).await {
-                Ok(holdings) => Some(holdings),
-                Err(e) => {
-                    tracing::warn!(space, error = %e, "a space's holdings could not be measured");
-                    None
+            None => self.quotas.set(space, None),
+            Some(Ok(quota)) => {
+                let measure = quota.stored_bytes.is_some() || quota.instances.is_some();
+                self.quotas.set(space, Some(quota));
+                if measure {
+                    let (engine, space) = (self.clone(), space.to_owned());
+                    let _ =
+                        self.supervisor.spawn_work("measure-quota", async move { engine.measure_space(&space).await });
                 }
             }
-        } else {
-            None
-        };
-        self.quotas.set(space, Some(quota), holdings);
+            Some(Err(e)) => tracing::warn!(space, error = %e, "a quota change in the log cannot be read"),
+        }
     }
 
     /// Measures what one space holds, when its quota limits that.
@@ -472,9 +563,9 @@ impl Engine {
         let Some(quota) = self.quotas.quota_of(space).filter(|q| q.holds_limits()) else { return };
         match self.store.space_holdings(space).await {
             Ok(holdings) => {
-                quota.stored_bytes.store(holdings.stored_bytes.total(), Ordering::Relaxed);
-                quota.instances.store(holdings.instances, Ordering::Relaxed);
-                quota.measured.store(true, Ordering::Relaxed);
+                quota.record(&holdings);
+                *self.quotas.entry(space).holdings.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some((self.now().0, holdings));
             }
             Err(e) => tracing::warn!(space, error = %e, "a space's holdings could not be measured"),
         }
@@ -483,13 +574,16 @@ impl Engine {
     /// One measurement pass: reloads the quotas, counts the live nodes, measures the holdings
     /// of spaces whose quota limits them, and adds this node's new counts to the store's meters.
     pub async fn measure_quotas(&self) -> Result<(), EngineError> {
-        self.load_quotas().await?;
+        let changes = self.quotas.changes.load(Ordering::Acquire);
+        let all = self.store.list_quotas().await?;
+        // A change applied while the list was read is newer than it: the next pass reloads.
+        self.quotas.replace_all(all, changes);
         let since = Timestamp(self.now().0.saturating_sub(NODE_TIMEOUT.as_millis() as i64));
         let nodes = self.store.list_nodes(since).await?.len();
         self.quotas.nodes.store(u32::try_from(nodes).unwrap_or(u32::MAX).max(1), Ordering::Relaxed);
         let limited: Vec<String> = {
-            let quotas = self.quotas.quotas.read().unwrap_or_else(|p| p.into_inner());
-            quotas.iter().filter(|(_, q)| q.holds_limits()).map(|(s, _)| s.clone()).collect()
+            let spaces = self.quotas.spaces.read().unwrap_or_else(|p| p.into_inner());
+            spaces.iter().filter(|(_, e)| e.quota().is_some_and(|q| q.holds_limits())).map(|(s, _)| s.clone()).collect()
         };
         for space in limited {
             self.measure_space(&space).await;
@@ -501,16 +595,17 @@ impl Engine {
 
     /// Adds this node's counts since the last flush to the store's meters.
     pub async fn flush_meters(&self) -> Result<(), EngineError> {
-        let pending: Vec<(Arc<SpaceMeters>, SpaceName, Meters, Meters)> = {
-            let meters = self.quotas.meters.read().unwrap_or_else(|p| p.into_inner());
-            meters
+        let _flushing = self.quotas.flushing.lock().await;
+        let pending: Vec<(Arc<SpaceEntry>, SpaceName, Meters, Meters)> = {
+            let spaces = self.quotas.spaces.read().unwrap_or_else(|p| p.into_inner());
+            spaces
                 .iter()
-                .filter_map(|(space, m)| {
-                    let now = m.snapshot();
-                    let flushed = *m.flushed.lock().unwrap_or_else(|p| p.into_inner());
+                .filter_map(|(space, entry)| {
+                    let now = entry.meters.snapshot();
+                    let flushed = *entry.meters.flushed.lock().unwrap_or_else(|p| p.into_inner());
                     let delta = difference(&now, &flushed);
                     let name = SpaceName::new(space).ok()?;
-                    (!delta.is_zero()).then(|| (m.clone(), name, now, delta))
+                    (!delta.is_zero()).then(|| (entry.clone(), name, now, delta))
                 })
                 .collect()
         };
@@ -519,8 +614,8 @@ impl Engine {
         }
         let counts = pending.iter().map(|(_, space, _, delta)| (space.clone(), *delta)).collect();
         self.execute(AddMeters { counts }).await?;
-        for (meters, _, now, _) in pending {
-            *meters.flushed.lock().unwrap_or_else(|p| p.into_inner()) = now;
+        for (entry, _, now, _) in pending {
+            *entry.meters.flushed.lock().unwrap_or_else(|p| p.into_inner()) = now;
         }
         Ok(())
     }

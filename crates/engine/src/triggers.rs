@@ -285,8 +285,6 @@ impl Engine {
         name: &str,
         request: WebhookRequest,
     ) -> Result<WebhookAccepted, EngineError> {
-        // A delivery is a request of the space: its quota paces it before anything is read.
-        self.admit_request(parse_space(space)?.as_str())?;
         let (record, compiled) = self.load_trigger(space, name).await?;
         let Source::Webhook(spec) = &compiled.source else {
             return Err(EngineError::TriggerNotFound(format!(
@@ -327,6 +325,9 @@ impl Engine {
                 return Err(EngineError::WebhookUnverified(unverified_message(&e)));
             }
         };
+        // A verified delivery is a request of its space, paced by the space's quota; one that
+        // does not verify costs the space nothing, so no one can spend its rate from outside.
+        self.admit_request(record.space.as_str())?;
         let body = match serde_json::from_slice::<Value>(&request.body) {
             Ok(json) => json,
             Err(_) => match String::from_utf8(request.body) {

@@ -99,31 +99,42 @@ async fn an_event_rate_takes_a_batch_whole_and_a_create_past_the_instances_is_re
     s.engine.set_quota(&s.admin, "acme", quota).await.unwrap();
 
     // Ten events at once fit; one more waits 100 ms.
-    s.engine.admit_events("acme", 10, 0).unwrap();
-    let refused = s.engine.admit_events("acme", 1, 0).unwrap_err();
+    s.engine.admit_events("acme", 10).unwrap();
+    let refused = s.engine.admit_events("acme", 1).unwrap_err();
     assert_eq!(retry_after_ms(&refused), 100);
 
-    // Instances: the quota was measured when set (none), and this node counts its creates.
-    s.clock.advance(1_000);
-    for id in ["i-1", "i-2", "i-3"] {
-        s.engine.admit_events("acme", 1, 1).unwrap();
+    // Instances: every create reserves room, whatever asked for it.
+    let create = |id: &str| {
         let request = CreateInstance { id: Some(id.into()), ..CreateInstance::default() };
-        s.engine.create_instance("acme", "m", request).await.unwrap();
+        s.engine.create_instance("acme", "m", request)
+    };
+    for id in ["i-1", "i-2", "i-3"] {
+        create(id).await.unwrap();
     }
-    let refused = s.engine.admit_events("acme", 1, 1).unwrap_err();
+    let refused = create("i-4").await.unwrap_err();
     assert_eq!(refused.code(), ErrorCode::QuotaExceeded, "{refused}");
     assert!(refused.to_string().contains("3 instances"), "{refused}");
-    // Events that create nothing still pass.
-    s.engine.admit_events("acme", 1, 0).unwrap();
+    // A create that fails, or replays an earlier one, gives its room back.
+    s.engine.set_quota(&s.admin, "acme", Quota { instances: Some(4), ..Quota::default() }).await.unwrap();
+    assert!(create("i-1").await.is_err(), "i-1 exists");
+    let keyed =
+        || CreateInstance { id: Some("i-4".into()), idempotency_key: Some("k".into()), ..CreateInstance::default() };
+    s.engine.create_instance("acme", "m", keyed()).await.unwrap();
+    // At the limit, a repeat of a create that happened still answers its original.
+    let (_, replayed) = s.engine.create_instance("acme", "m", keyed()).await.unwrap();
+    assert!(replayed);
+    let conflict = create("i-4").await.unwrap_err();
+    assert_eq!(conflict.code(), ErrorCode::InstanceExists, "{conflict}");
+    assert_eq!(create("i-5").await.unwrap_err().code(), ErrorCode::QuotaExceeded, "4 of 4, not more");
     // A deletion counts from the next measurement.
     s.engine.delete_instance("acme", "m", "i-1").await.unwrap();
-    assert!(s.engine.admit_events("acme", 1, 1).is_err());
+    assert!(create("i-5").await.is_err());
     s.engine.measure_quotas().await.unwrap();
-    s.clock.advance(1_000);
-    s.engine.admit_events("acme", 1, 1).unwrap();
+    create("i-5").await.unwrap();
+    s.engine.measure_quotas().await.unwrap();
 
     let usage = s.engine.space_usage(&s.admin, "acme").await.unwrap();
-    assert_eq!(usage.holdings.instances, 2);
+    assert_eq!(usage.holdings.instances, 4);
     assert!(usage.holdings.stored_bytes.log > 0, "{usage:?}");
 }
 
@@ -140,7 +151,7 @@ async fn stored_bytes_refuse_writes_once_measured_over() {
     s.engine.measure_quotas().await.unwrap();
     let refused = s.engine.admit_storage("acme").unwrap_err();
     assert_eq!(refused.code(), ErrorCode::QuotaExceeded);
-    assert!(s.engine.admit_events("acme", 1, 0).is_err(), "events add bytes too");
+    assert!(s.engine.admit_events("acme", 1).is_err(), "events add bytes too");
     assert!(s.engine.admit_storage("beta").is_ok());
 }
 
@@ -152,7 +163,7 @@ async fn only_the_system_sets_a_quota_and_invalid_limits_name_their_field() {
     let quota = Quota { instances: Some(1), ..Quota::default() };
     let refused = s.engine.set_quota(&tenant, "acme", quota.clone()).await.unwrap_err();
     assert_eq!(refused.code(), ErrorCode::Forbidden, "{refused}");
-    assert_eq!(s.engine.get_quota(&tenant, "acme").await.unwrap(), Quota::default(), "a tenant reads its quota");
+    assert_eq!(s.engine.get_quota(&tenant, "acme").unwrap(), Quota::default(), "a tenant reads its quota");
     s.engine.space_usage(&tenant, "acme").await.unwrap();
     assert_eq!(s.engine.space_usage(&tenant, "beta").await.unwrap_err().code(), ErrorCode::Forbidden);
 
@@ -160,4 +171,35 @@ async fn only_the_system_sets_a_quota_and_invalid_limits_name_their_field() {
     let refused = s.engine.set_quota(&s.admin, "acme", bad).await.unwrap_err();
     assert_eq!(refused.code(), ErrorCode::ValidationFailed);
     assert_eq!(refused.details()["field"], "events_per_second");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creates_never_pass_the_instances() {
+    let s = setup().await;
+    let definition =
+        b"initial: a\nstates: { a: {}, b: { final: true } }\ntransitions:\n  - { from: a, event: go, to: b }\n";
+    s.engine.put_machine("acme", "m", definition, DefinitionFormat::Yaml).await.unwrap();
+    s.engine.set_quota(&s.admin, "acme", Quota { instances: Some(5), ..Quota::default() }).await.unwrap();
+    let mut creates = tokio::task::JoinSet::new();
+    for n in 0..40 {
+        let engine = s.engine.clone();
+        creates.spawn(async move {
+            let request = CreateInstance { id: Some(format!("c-{n}")), ..CreateInstance::default() };
+            engine.create_instance("acme", "m", request).await.map(|_| ())
+        });
+    }
+    let (mut created, mut refused) = (0, 0);
+    while let Some(outcome) = creates.join_next().await {
+        match outcome.unwrap() {
+            Ok(()) => created += 1,
+            Err(e) => {
+                assert_eq!(e.code(), ErrorCode::QuotaExceeded, "{e}");
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!((created, refused), (5, 35));
+    s.engine.measure_quotas().await.unwrap();
+    let usage = s.engine.space_usage(&s.admin, "acme").await.unwrap();
+    assert_eq!(usage.holdings.instances, 5);
 }

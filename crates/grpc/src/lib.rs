@@ -197,7 +197,12 @@ mod tests {
             let fits = match http {
                 400 | 413 | 414 | 415 | 431 => grpc == Code::InvalidArgument,
                 401 => grpc == Code::Unauthenticated,
-                403 => grpc == Code::PermissionDenied,
+                // A quota is a resource the caller exhausted (gRPC's own example), not a right it
+                // lacks, though HTTP answers both with 403.
+                403 => {
+                    grpc == Code::PermissionDenied
+                        || (code == ErrorCode::QuotaExceeded && grpc == Code::ResourceExhausted)
+                }
                 404 => grpc == Code::NotFound,
                 405 => grpc == Code::Unimplemented,
                 408 => grpc == Code::DeadlineExceeded,

@@ -103,7 +103,7 @@ impl v1::instances_server::Instances for GrpcApi {
             self.caller(&request, INSTANCES_WRITE, &[r.space.as_str(), "machines", r.machine.as_str()]).await?;
             let req = request.into_inner();
             let create = convert::create(&req)?;
-            self.state.engine.admit_events(&req.space, 1, 1)?;
+            self.state.engine.admit_events(&req.space, 1)?;
             let (instance, replayed) = self.state.engine.create_instance(&req.space, &req.machine, create).await?;
             Ok(v1::CreateInstanceResponse { instance: Some(convert::instance(&instance)), replayed })
         }
@@ -172,7 +172,7 @@ impl v1::events_server::Events for GrpcApi {
             .await?;
             let event = convert::event(request.into_inner())?;
             let engine = &self.state.engine;
-            engine.admit_events(&event.space, 1, 0)?;
+            engine.admit_events(&event.space, 1)?;
             let (applied, replayed) =
                 engine.apply_event(&event.space, &event.machine, &event.instance, event.send).await?;
             Ok(v1::ApplyEventResponse { transition: Some(convert::transition(&applied)), replayed })
@@ -326,7 +326,7 @@ impl v1::topics_server::Topics for GrpcApi {
             let payload = json_field("payload_json", &req.payload_json)?
                 .ok_or_else(|| ApiError::new(ErrorCode::BadRequest, "payload_json is required (JSON text)"))?;
             let headers = req.headers.into_iter().collect();
-            self.state.engine.admit_events(&req.space, 1, 0)?;
+            self.state.engine.admit_events(&req.space, 1)?;
             let (seq, replayed) = self
                 .state
                 .engine
@@ -415,6 +415,7 @@ impl v1::functions_server::Functions for GrpcApi {
                 machine: None,
                 attempt: 1,
             };
+            self.state.engine.admit_storage(&req.space)?;
             let (record, output) = self.state.engine.invoke_function(&req.space, &req.function, invoke).await?;
             let result = match output {
                 Some(output) => v1::invoke_response::Result::Output(v1::InvokeOutput {

@@ -190,7 +190,7 @@ fn admit(engine: &Engine, principal: &Principal, message: v1::ApplyEventsRequest
     principal.require(switchyard_model::permissions::EVENTS_SEND, &segments)?;
     // Each event of the stream is a request of its space, and an event of it.
     engine.admit_request(&event.space)?;
-    engine.admit_events(&event.space, 1, 0)?;
+    engine.admit_events(&event.space, 1)?;
     Ok(event)
 }
 

@@ -1,9 +1,11 @@
 //! What deleting a space means, shared by every backend: which tables hold a space's data, in
 //! which order they are emptied, and when a space counts as existing.
 //!
-//! Every table with a `space` column is listed here; a table added later that holds a space's
-//! data must be added too, or a deleted space would leave it behind (the conformance case
-//! `delete_space_removes_everything_and_nothing_else` reads every kind back).
+//! Every table with a `space` column that holds a space's data is listed here; a table added
+//! later that holds a space's data must be added too, or a deleted space would leave it behind
+//! (the conformance case `delete_space_removes_everything_and_nothing_else` reads every kind
+//! back). `quotas` and `space_meters` are left out on purpose: a quota and the meters belong
+//! to the space's name, set and read by the operator, so deleting the space keeps them.
 
 use switchyard_model::{SpaceDeletion, kinds};
 
