@@ -622,7 +622,7 @@ impl Engine {
         let op = self.create_op(space, machine, req)?;
         // Whatever asks for the instance (a caller, a run, a trigger, a flow), the space's quota
         // must have room for it; a create that fails or replays gives the room back.
-        let reservation = match self.reserve_instances(op.key.space.as_str(), 1) {
+        let reservation = match self.reserve_instances(op.key.space.as_str(), 1).await {
             Ok(reservation) => Some(reservation),
             // At the limit, a create naming an instance that exists adds none: the store answers
             // it (the replay of its idempotency key, or `instance_exists`).
@@ -851,12 +851,20 @@ impl Engine {
             };
             writes.push(write.map_err(|e| EngineError::BatchFailed { index, source: Box::new(e) })?);
         }
-        let mut reservations = Vec::new();
+        // Room for the creations, one reservation per space, taken in the order of the spaces'
+        // names (a reservation waits while its space is measured: one order keeps two batches
+        // from waiting on each other).
+        let mut creating: std::collections::BTreeMap<&str, (usize, u64)> = std::collections::BTreeMap::new();
         for (index, write) in writes.iter().enumerate() {
             if let WriteOp::CreateInstance(create) = write {
-                let reserved = self.reserve_instances(create.key.space.as_str(), 1);
-                reservations.push(reserved.map_err(|e| EngineError::BatchFailed { index, source: Box::new(e) })?);
+                creating.entry(create.key.space.as_str()).or_insert((index, 0)).1 += 1;
             }
+        }
+        let mut reservations = std::collections::BTreeMap::new();
+        for (space, (index, n)) in creating {
+            let reserved = self.reserve_instances(space, n).await;
+            let reserved = reserved.map_err(|e| EngineError::BatchFailed { index, source: Box::new(e) })?;
+            reservations.insert(space.to_owned(), reserved);
         }
         let outcomes = self.write_atomic(writes).await.map_err(|e| match e {
             StoreError::BatchFailed { index, source } => {
@@ -865,14 +873,16 @@ impl Engine {
             other => EngineError::Store(other),
         })?;
         // Creations that replayed an earlier one give their room back; the others keep it.
-        let created = outcomes.iter().filter_map(|o| match o {
-            WriteOutcome::InstanceCreated(created) => Some(!created.replayed),
-            _ => None,
-        });
-        for (reservation, new) in reservations.into_iter().zip(created) {
-            if new {
-                reservation.keep();
+        let mut replayed: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+        for outcome in &outcomes {
+            if let WriteOutcome::InstanceCreated(created) = outcome
+                && created.replayed
+            {
+                *replayed.entry(created.instance.space.as_str()).or_default() += 1;
             }
+        }
+        for (space, reservation) in reservations {
+            reservation.keep_all_but(replayed.get(space.as_str()).copied().unwrap_or(0));
         }
         let started_work = outcomes.iter().any(|o| match o {
             WriteOutcome::InstanceCreated(created) => created.started_work,

@@ -53,9 +53,10 @@ struct SpaceQuota {
     stored_bytes: AtomicU64,
     /// The last measured instances, plus those reserved on this node since.
     instances: AtomicU64,
-    /// Reservations whose create has not finished: a measurement cannot tell whether it saw
-    /// them, so it counts them on top (over, never under, until the next one).
-    pending: AtomicU64,
+    /// Held (shared) by every reservation until its create finished, and (exclusive) by a
+    /// measurement of the instances: a measurement never races a create of this node, so it
+    /// neither misses one nor counts one twice.
+    creates: Arc<tokio::sync::RwLock<()>>,
     /// Whether stored bytes have been measured (until then they are not enforced).
     measured: AtomicBool,
 }
@@ -68,7 +69,7 @@ impl SpaceQuota {
             events: Mutex::new(None),
             stored_bytes: AtomicU64::new(0),
             instances: AtomicU64::new(0),
-            pending: AtomicU64::new(0),
+            creates: Arc::new(tokio::sync::RwLock::new(())),
             measured: AtomicBool::new(false),
         }
     }
@@ -79,8 +80,7 @@ impl SpaceQuota {
 
     fn record(&self, holdings: &Holdings) {
         self.stored_bytes.store(holdings.stored_bytes.total(), Ordering::Relaxed);
-        let pending = self.pending.load(Ordering::Acquire);
-        self.instances.store(holdings.instances.saturating_add(pending), Ordering::Release);
+        self.instances.store(holdings.instances, Ordering::Release);
         self.measured.store(true, Ordering::Relaxed);
     }
 }
@@ -267,13 +267,21 @@ impl QuotaState {
 pub(crate) struct InstanceReservation {
     quota: Option<Arc<SpaceQuota>>,
     n: u64,
+    /// Keeps measurements of the space's instances out until the create finished.
+    _creating: Option<tokio::sync::OwnedRwLockReadGuard<()>>,
 }
 
 impl InstanceReservation {
     /// The create committed: the instances stay counted.
-    pub(crate) fn keep(mut self) {
+    pub(crate) fn keep(self) {
+        self.keep_all_but(0);
+    }
+
+    /// The creates committed, `replayed` of them only answering earlier ones: those give their
+    /// room back, the others keep theirs.
+    pub(crate) fn keep_all_but(mut self, replayed: u64) {
         if let Some(quota) = self.quota.take() {
-            settle(&quota.pending, self.n);
+            settle(&quota.instances, replayed.min(self.n));
         }
     }
 }
@@ -282,7 +290,6 @@ impl Drop for InstanceReservation {
     fn drop(&mut self) {
         if let Some(quota) = self.quota.take() {
             settle(&quota.instances, self.n);
-            settle(&quota.pending, self.n);
         }
     }
 }
@@ -458,20 +465,18 @@ impl Engine {
 
     /// Reserves `n` new instances of `space` under its quota (and refuses a create into a
     /// space measured at or over its stored bytes); the reservation is given back unless kept.
-    pub(crate) fn reserve_instances(&self, space: &str, n: u64) -> Result<InstanceReservation, EngineError> {
-        let none = InstanceReservation { quota: None, n };
+    pub(crate) async fn reserve_instances(&self, space: &str, n: u64) -> Result<InstanceReservation, EngineError> {
+        let none = InstanceReservation { quota: None, n, _creating: None };
         let Some(quota) = self.quotas.quota_of(space) else { return Ok(none) };
         let entry = self.quotas.entry(space);
         self.quotas.check_stored_bytes(space, &entry, &quota)?;
         let Some(limit) = quota.quota.instances else { return Ok(none) };
+        let creating = quota.creates.clone().read_owned().await;
         let reserved = quota.instances.fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
             held.checked_add(n).filter(|total| *total <= limit)
         });
         match reserved {
-            Ok(_) => {
-                quota.pending.fetch_add(n, Ordering::AcqRel);
-                Ok(InstanceReservation { quota: Some(quota), n })
-            }
+            Ok(_) => Ok(InstanceReservation { quota: Some(quota), n, _creating: Some(creating) }),
             Err(held) => {
                 entry.refused();
                 Err(EngineError::QuotaExceeded(format!(
@@ -558,9 +563,14 @@ impl Engine {
         }
     }
 
-    /// Measures what one space holds, when its quota limits that.
+    /// Measures what one space holds, when its quota limits that. With a limit on instances,
+    /// this node's creates in the space wait while it counts, so none is missed or counted twice.
     async fn measure_space(&self, space: &str) {
         let Some(quota) = self.quotas.quota_of(space).filter(|q| q.holds_limits()) else { return };
+        let _counting = match quota.quota.instances {
+            Some(_) => Some(quota.creates.clone().write_owned().await),
+            None => None,
+        };
         match self.store.space_holdings(space).await {
             Ok(holdings) => {
                 quota.record(&holdings);
