@@ -426,7 +426,10 @@ async fn the_log_is_indexed_by_address_in_passes() {
     }
     assert_eq!(store.log_stats().await.unwrap().newest, Seq(10_000));
     let check = |label: &str, newest: i64| -> (i64, i64, Option<String>, Option<i64>) {
-        let conn = peek(dir.path());
+        // One read transaction: the writer commits a slice's rows with its mark, and two
+        // statements outside one could see the mark before the slice and the rows after it.
+        let mut conn = peek(dir.path());
+        let conn = conn.transaction().unwrap();
         let mark: (i64, i64, Option<String>, Option<i64>) = conn
             .query_row("SELECT indexed_through, pass_through, done_address, done_seq FROM address_index", [], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
@@ -451,6 +454,9 @@ async fn the_log_is_indexed_by_address_in_passes() {
         assert_eq!(mismatched, 0, "{label}: the index holds exactly what the mark {mark:?} says");
         mark
     };
+    // A slice commits after its group's replies: close the store (its writer finishes what it
+    // started) so the mark is read once nothing moves it any more.
+    store.close().await;
     let written = check("written", 10_000);
     drop(store);
     let store = open();
