@@ -24,6 +24,10 @@ pub struct TenantsBenchArgs {
     /// The noisy tenant's quota, in requests (and events) a second.
     #[arg(long, default_value_t = 200)]
     pub noisy_rate: u32,
+    /// Requests a second the noisy tenant sends in all, spread over its clients; 0 sends as
+    /// fast as answers come (a flood, which also spends this machine's CPU on the sending).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub noisy_offered: u32,
     /// How long each phase lasts (quiet alone, then quiet beside the noisy tenant).
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub duration: Duration,
@@ -56,11 +60,22 @@ pub async fn tenants(args: TenantsBenchArgs, target: &ClientBuilder) -> anyhow::
     let stop = Arc::new(AtomicBool::new(false));
     let (admitted, refused) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let mut noise = tokio::task::JoinSet::new();
+    // Each client's share of the offered rate, as the time between its requests.
+    let period = (args.noisy_offered > 0)
+        .then(|| Duration::from_secs_f64(args.noisy_clients as f64 / f64::from(args.noisy_offered)));
     for c in 0..args.noisy_clients {
         let (client, space, ids) = (client.clone(), noisy.clone(), noisy_ids.clone());
         let (stop, admitted, refused) = (stop.clone(), admitted.clone(), refused.clone());
         noise.spawn(async move {
+            let mut tick = period.map(|p| {
+                let mut tick = tokio::time::interval(p);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                tick
+            });
             while !stop.load(Ordering::Relaxed) {
+                if let Some(tick) = tick.as_mut() {
+                    tick.tick().await;
+                }
                 let req = SendEvent { event: "next".into(), ..Default::default() };
                 match client.send_event(&space, machine.name(), &ids[c], &req).await {
                     Ok(_) => admitted.fetch_add(1, Ordering::Relaxed),
@@ -84,8 +99,12 @@ pub async fn tenants(args: TenantsBenchArgs, target: &ClientBuilder) -> anyhow::
     }
 
     let secs = beside.elapsed.as_secs_f64();
+    let offered = match args.noisy_offered {
+        0 => "as fast as answers come".to_string(),
+        n => format!("offering {n}/s"),
+    };
     crate::output::outln!(
-        "bench tenants: {} quiet clients; {} noisy clients over a quota of {rate}/s",
+        "bench tenants: {} quiet clients; {} noisy clients {offered} over a quota of {rate}/s",
         args.quiet_clients,
         args.noisy_clients
     )?;
