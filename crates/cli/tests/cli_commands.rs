@@ -535,6 +535,86 @@ fn bench_sign_in_signs_a_user_in_and_leaves_no_user_behind() {
 }
 
 #[test]
+fn quota_commands_set_merge_unset_and_remove_limits_and_usage_reads_them() {
+    let server = TestServer::start();
+    let set = run(&server, &["quota", "set", "acme", "--requests-per-second", "50", "--stored-bytes", "1GiB"]).ok();
+    assert_eq!(set, "quota of acme set\nstored_bytes         1073741824\nrequests_per_second  50\n");
+    // Limits not named are kept; --unset removes one; durations and sizes take units.
+    let args = [
+        "quota",
+        "set",
+        "acme",
+        "--unset",
+        "stored_bytes",
+        "--instances",
+        "5",
+        "--events-per-second",
+        "10",
+        "--concurrent-jobs",
+        "2",
+        "--function-timeout",
+        "2s",
+        "--function-memory",
+        "64MiB",
+        "-o",
+        "json",
+    ];
+    let merged = run(&server, &args).json();
+    assert_eq!(
+        merged["quota"],
+        json!({ "instances": 5, "requests_per_second": 50, "events_per_second": 10, "concurrent_jobs": 2,
+                "function_timeout_ms": 2000, "function_memory_bytes": 67108864 })
+    );
+    let unchanged = run(&server, &["quota", "set", "acme", "--instances", "5"]).ok();
+    assert!(unchanged.starts_with("quota of acme unchanged\n"), "{unchanged}");
+    let got = run(&server, &["quota", "get", "acme", "-o", "json"]).json();
+    assert_eq!(got["quota"]["instances"], 5);
+    let usage = run(&server, &["usage", "acme"]).ok();
+    assert!(usage.contains("instances     0 of 5\n") && usage.contains("running jobs  0 of 2\n"), "{usage}");
+    let refused = run(&server, &["quota", "set", "acme", "--unset", "nope"]).fails(2);
+    assert!(refused.contains("--unset nope: no such limit"), "{refused}");
+    let refused = run(&server, &["quota", "set", "acme"]).fails(2);
+    assert!(refused.contains("name a limit to set"), "{refused}");
+    let refused = run(&server, &["quota", "set", "acme", "--requests-per-second", "0"]).fails(1);
+    assert!(refused.contains("requests_per_second must be between 1"), "{refused}");
+    assert_eq!(run(&server, &["quota", "delete", "acme"]).ok(), "removed the quota of acme\n");
+    let refused = run(&server, &["quota", "delete", "acme"]).fails(1);
+    assert!(refused.contains("not_found"), "{refused}");
+    assert_eq!(run(&server, &["quota", "get", "acme"]).ok(), "no limits\n");
+}
+
+#[test]
+fn bench_tenants_reports_both_phases_and_removes_what_it_made() {
+    let server = TestServer::start();
+    let args = [
+        "bench",
+        "tenants",
+        "--quiet-clients",
+        "1",
+        "--noisy-clients",
+        "2",
+        "--noisy-rate",
+        "5",
+        "--duration",
+        "300ms",
+    ];
+    let out = run(&server, &args.iter().copied().chain(["--noisy-offered", "100"]).collect::<Vec<_>>()).ok();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "bench tenants: 1 quiet clients; 2 noisy clients offering 100/s over a quota of 5/s", "{out}");
+    assert!(lines[1].starts_with("  quiet alone ") && lines[2].starts_with("  quiet beside "), "{out}");
+    assert!(lines[3].contains("refused/s (429 rate_limited)"), "{out}");
+    let spaces = run(&server, &["space", "list", "-o", "json"]).json();
+    let names: Vec<&str> =
+        spaces["spaces"].as_array().expect("spaces").iter().filter_map(|s| s["name"].as_str()).collect();
+    assert!(names.iter().all(|n| !n.starts_with("bench-")), "the benchmark's spaces were deleted: {names:?}");
+    let refused = run(&server, &["bench", "tenants", "--noisy-rate", "0"]).fails(1);
+    assert_eq!(
+        refused,
+        "error: --quiet-clients, --noisy-clients, --noisy-rate and --duration must all be above zero\n"
+    );
+}
+
+#[test]
 fn access_commands_manage_users_grants_roles_sessions_and_read_the_audit() {
     let server = TestServer::start();
     let created =
