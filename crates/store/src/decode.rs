@@ -25,6 +25,21 @@ pub(crate) fn revision<T: TryInto<u64> + Copy + Display>(v: T) -> Result<Revisio
     v.try_into().ok().and_then(Revision::new).ok_or_else(|| StoreError::Corrupt(format!("revision {v}")))
 }
 
+/// A stored quota.
+pub(crate) fn quota(text: &str) -> Result<switchyard_model::quotas::Quota, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("quota: {e}")))
+}
+
+/// A meter as stored: a signed 64-bit column, kept at `i64::MAX` past it.
+pub(crate) fn meter_column(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A meter or a sum read back (negative only if hand-edited: read as zero).
+pub(crate) fn meter(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
 /// A stored space name.
 pub(crate) fn space(s: String) -> Result<SpaceName, StoreError> {
     s.parse().map_err(|e| StoreError::Corrupt(format!("stored space name: {e}")))

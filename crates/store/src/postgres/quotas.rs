@@ -5,27 +5,15 @@ use switchyard_model::quotas::{Holdings, Meters, Quota, StoredBytes};
 
 use super::PgStore;
 use super::tables::PgTx;
+use crate::decode::{self, meter, meter_column};
 use crate::error::StoreError;
 use crate::tables::{QuotaTable, TxResult};
-
-fn decode_quota(text: &str) -> Result<Quota, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("quota: {e}")))
-}
-
-/// Meters are `bigint`; one past `i64::MAX` is kept at it.
-fn signed(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn unsigned(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or(0)
-}
 
 impl QuotaTable for PgTx<'_, '_> {
     async fn quota(&mut self, space: &str) -> TxResult<Option<Quota>> {
         let stmt = self.tx.prepare_cached("SELECT quota FROM quotas WHERE space = $1").await?;
         let row = self.tx.query_opt(&stmt, &[&space]).await?;
-        Ok(row.map(|r| decode_quota(r.get(0))).transpose()?)
+        Ok(row.map(|r| decode::quota(r.get(0))).transpose()?)
     }
 
     async fn put_quota(&mut self, space: &str, quota: &Quota, now: Timestamp) -> TxResult<()> {
@@ -60,11 +48,11 @@ impl QuotaTable for PgTx<'_, '_> {
             )
             .await?;
         let values = [
-            signed(counts.requests),
-            signed(counts.events),
-            signed(counts.refused),
-            signed(counts.invocations),
-            signed(counts.function_ms),
+            meter_column(counts.requests),
+            meter_column(counts.events),
+            meter_column(counts.refused),
+            meter_column(counts.invocations),
+            meter_column(counts.function_ms),
         ];
         self.tx.execute(&stmt, &[&space, &values[0], &values[1], &values[2], &values[3], &values[4]]).await?;
         Ok(())
@@ -74,7 +62,7 @@ impl QuotaTable for PgTx<'_, '_> {
 /// Every space's quota, by space.
 pub(super) async fn list_quotas(store: &PgStore) -> Result<Vec<(String, Quota)>, StoreError> {
     let rows = store.query("SELECT space, quota FROM quotas ORDER BY space", &[]).await?;
-    rows.iter().map(|row| Ok((row.get(0), decode_quota(row.get(1))?))).collect()
+    rows.iter().map(|row| Ok((row.get(0), decode::quota(row.get(1))?))).collect()
 }
 
 /// A space's meters (zero when it never counted anything).
@@ -88,11 +76,11 @@ pub(super) async fn space_meters(store: &PgStore, space: &str) -> Result<Meters,
     Ok(rows
         .first()
         .map(|r| Meters {
-            requests: unsigned(r.get(0)),
-            events: unsigned(r.get(1)),
-            refused: unsigned(r.get(2)),
-            invocations: unsigned(r.get(3)),
-            function_ms: unsigned(r.get(4)),
+            requests: meter(r.get(0)),
+            events: meter(r.get(1)),
+            refused: meter(r.get(2)),
+            invocations: meter(r.get(3)),
+            function_ms: meter(r.get(4)),
         })
         .unwrap_or_default())
 }
@@ -117,12 +105,12 @@ pub(super) async fn space_holdings(store: &PgStore, space: &str) -> Result<Holdi
     let row = rows.first().ok_or_else(|| StoreError::Backend("the holdings query answered no row".into()))?;
     Ok(Holdings {
         stored_bytes: StoredBytes {
-            log: unsigned(row.get(0)),
-            instances: unsigned(row.get(1)),
-            kv: unsigned(row.get(2)),
-            functions: unsigned(row.get(3)),
-            invocations: unsigned(row.get(4)),
+            log: meter(row.get(0)),
+            instances: meter(row.get(1)),
+            kv: meter(row.get(2)),
+            functions: meter(row.get(3)),
+            invocations: meter(row.get(4)),
         },
-        instances: unsigned(row.get(5)),
+        instances: meter(row.get(5)),
     })
 }

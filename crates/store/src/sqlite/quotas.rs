@@ -6,21 +6,9 @@ use switchyard_model::quotas::{Holdings, Meters, Quota, StoredBytes};
 
 use super::SqliteStore;
 use super::tables::SqliteTx;
+use crate::decode::{self, meter, meter_column};
 use crate::error::StoreError;
 use crate::tables::{QuotaTable, TxResult};
-
-fn decode_quota(text: &str) -> Result<Quota, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("quota: {e}")))
-}
-
-/// SQLite keeps integers signed; a meter past `i64::MAX` is kept at it.
-fn signed(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn unsigned(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or(0)
-}
 
 impl QuotaTable for SqliteTx<'_> {
     async fn quota(&mut self, space: &str) -> TxResult<Option<Quota>> {
@@ -29,7 +17,7 @@ impl QuotaTable for SqliteTx<'_> {
             .prepare_cached("SELECT quota FROM quotas WHERE space = ?1")?
             .query_row(params![space], |r| r.get(0))
             .optional()?;
-        Ok(text.map(|t| decode_quota(&t)).transpose()?)
+        Ok(text.map(|t| decode::quota(&t)).transpose()?)
     }
 
     async fn put_quota(&mut self, space: &str, quota: &Quota, now: Timestamp) -> TxResult<()> {
@@ -59,11 +47,11 @@ impl QuotaTable for SqliteTx<'_> {
             )?
             .execute(params![
                 space,
-                signed(counts.requests),
-                signed(counts.events),
-                signed(counts.refused),
-                signed(counts.invocations),
-                signed(counts.function_ms)
+                meter_column(counts.requests),
+                meter_column(counts.events),
+                meter_column(counts.refused),
+                meter_column(counts.invocations),
+                meter_column(counts.function_ms)
             ])?;
         Ok(())
     }
@@ -78,7 +66,7 @@ pub(crate) async fn list_quotas(store: &SqliteStore) -> Result<Vec<(String, Quot
             let mut out = Vec::new();
             while let Some(row) = rows.next()? {
                 let text: String = row.get(1)?;
-                out.push((row.get(0)?, decode_quota(&text)?));
+                out.push((row.get(0)?, decode::quota(&text)?));
             }
             Ok(out)
         })
@@ -96,11 +84,11 @@ pub(crate) async fn space_meters(store: &SqliteStore, space: &str) -> Result<Met
                 )?
                 .query_row(params![space], |r| {
                     Ok(Meters {
-                        requests: unsigned(r.get(0)?),
-                        events: unsigned(r.get(1)?),
-                        refused: unsigned(r.get(2)?),
-                        invocations: unsigned(r.get(3)?),
-                        function_ms: unsigned(r.get(4)?),
+                        requests: meter(r.get(0)?),
+                        events: meter(r.get(1)?),
+                        refused: meter(r.get(2)?),
+                        invocations: meter(r.get(3)?),
+                        function_ms: meter(r.get(4)?),
                     })
                 })
                 .optional()?;
@@ -118,7 +106,7 @@ pub(crate) async fn space_holdings(store: &SqliteStore, space: &str) -> Result<H
 fn holdings(conn: &Connection, space: &str) -> Result<Holdings, StoreError> {
     let sum = |sql: &str| -> Result<u64, StoreError> {
         let n: i64 = conn.prepare_cached(sql)?.query_row(params![space], |r| r.get(0))?;
-        Ok(unsigned(n))
+        Ok(meter(n))
     };
     let stored_bytes = StoredBytes {
         log: sum("SELECT coalesce(sum(length(CAST(address AS BLOB)) + length(CAST(payload AS BLOB))), 0)
