@@ -125,7 +125,7 @@ pub struct ServeArgs {
     /// How often this node measures what spaces with a quota on stored bytes or instances
     /// hold (a space over such a limit is refused writes from the next measurement on), counts
     /// the live nodes rates are shared among, and adds its usage meters to the store's.
-    #[arg(long, env = "SWITCHYARD_QUOTA_INTERVAL", default_value = "10s", value_parser = parse_timeout)]
+    #[arg(long, env = "SWITCHYARD_QUOTA_INTERVAL", default_value = "10s", value_parser = parse_interval)]
     pub quota_interval: Duration,
     /// Log records kept in memory for watchers that fall behind (they catch up from the store
     /// beyond it).
@@ -472,6 +472,14 @@ fn parse_job_lease(text: &str) -> Result<Duration, String> {
 fn parse_timeout(text: &str) -> Result<Duration, String> {
     match humantime::parse_duration(text) {
         Ok(d) if d.is_zero() => Err("a timeout must be longer than zero".to_string()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(format!("\"{text}\" is not a duration such as 10s or 2m: {e}")),
+    }
+}
+
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if d.is_zero() => Err("an interval must be longer than zero".to_string()),
         Ok(d) => Ok(d),
         Err(e) => Err(format!("\"{text}\" is not a duration such as 10s or 2m: {e}")),
     }
