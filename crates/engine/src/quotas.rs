@@ -140,8 +140,6 @@ pub(crate) struct QuotaState {
     spaces: RwLock<HashMap<String, Arc<SpaceEntry>>>,
     /// Live nodes at the last count (at least 1): rates are shared among them.
     nodes: AtomicU32,
-    /// Completed measurement passes.
-    passes: AtomicU64,
     /// Quota changes applied; a reload whose read raced one is dropped.
     changes: AtomicU64,
     /// Held while meters are flushed, and while a usage read adds the store's to this node's.
@@ -153,7 +151,6 @@ impl Default for QuotaState {
         QuotaState {
             spaces: RwLock::default(),
             nodes: AtomicU32::new(1),
-            passes: AtomicU64::new(0),
             changes: AtomicU64::new(0),
             flushing: tokio::sync::Mutex::new(()),
         }
@@ -539,11 +536,6 @@ impl Engine {
         out
     }
 
-    /// Completed measurement passes on this node.
-    pub fn quota_passes(&self) -> u64 {
-        self.quotas.passes.load(Ordering::Relaxed)
-    }
-
     /// Applies a quota change read from the log (made through any node), and measures the
     /// space's holdings in the background when the quota limits them.
     pub(crate) fn quota_changed(self: &Arc<Self>, payload: &serde_json::Value) {
@@ -599,7 +591,6 @@ impl Engine {
             self.measure_space(&space).await;
         }
         self.flush_meters().await?;
-        self.quotas.passes.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
