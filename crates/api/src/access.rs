@@ -51,6 +51,9 @@ pub enum Access {
     /// `{space}`, the family of its resource, then the resource's names
     /// (`acme:machines:order:o-1` for an instance).
     Space(Permission),
+    /// A token holding this permission on every address of every project of the request's
+    /// `{org}` (`org/*:*`): an org's admin.
+    Org(Permission),
     /// A token holding this permission on the whole space (its address is the space alone): a
     /// definition that can reach anything in the space once it runs (a machine, flow,
     /// trigger, subscription, endpoint, function, job, env value or secret) needs the space,
@@ -214,6 +217,18 @@ async fn check(state: &AppState, req: &mut Request) -> Result<Option<String>, Ap
             state.engine.authorise(&principal, permission, NO_SEGMENTS)?;
             Ok(None)
         }
+        Access::Org(permission) => {
+            let principal = authenticate(state, req).await?;
+            let params = req
+                .extract_parts::<RawPathParams>()
+                .await
+                .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("invalid path: {}", e.body_text())))?;
+            let Some((_, org)) = params.iter().find(|(name, _)| *name == "org") else {
+                return Err(ApiError::new(ErrorCode::Forbidden, "this route has no org to authorise"));
+            };
+            state.engine.authorise_org(&principal, permission, org)?;
+            Ok(None)
+        }
         Access::Space(permission) | Access::SpaceWide(permission) => {
             let principal = authenticate(state, req).await?;
             let params = req
@@ -282,6 +297,15 @@ mod tests {
         for rule in crate::RULES {
             assert!(crate::ROUTES.contains(&rule.route), "{} is not a route", rule.route);
             assert!(seen.insert((rule.route, rule.verb as u8)), "{} {:?} has two rules", rule.route, rule.verb);
+        }
+    }
+
+    #[test]
+    fn org_rules_are_on_routes_of_an_org() {
+        for rule in crate::RULES {
+            if matches!(rule.access, Access::Org(_)) {
+                assert!(rule.route.starts_with("/v1/orgs/{org}"), "{} {:?}", rule.route, rule.verb);
+            }
         }
     }
 

@@ -101,13 +101,14 @@ pub async fn deploy_function(
         .decode(body.component_base64.as_bytes())
         .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("component_base64 is not standard base64: {e}")))?;
     if q.dry_run {
-        let preview = state.engine.preview_function(&space, &name, component, body.settings).await?;
+        let preview = state.engine.preview_function(&caller, &space, &name, component, body.settings).await?;
         return Ok(crate::handlers::preview_answer(&name, &preview));
     }
     let (view, created) = state.engine.deploy_function(&caller, &space, &name, component, body.settings).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     let mut body = function_json(&view);
     body["created"] = Value::Bool(created);
+    body["grants"] = grants_json(&state.engine.function_grants(&view).await?);
     Ok(ok(status, body))
 }
 
@@ -124,7 +125,19 @@ pub async fn get_function(
     Query(q): Query<VersionQuery>,
 ) -> Result<Response> {
     let view = state.engine.get_function(&space, &name, q.version).await?;
-    Ok(ok(StatusCode::OK, function_json(&view)))
+    let mut body = function_json(&view);
+    body["grants"] = grants_json(&state.engine.function_grants(&view).await?);
+    Ok(ok(StatusCode::OK, body))
+}
+
+/// The grants a function acts with, shown as a principal's are: role, its permissions, pattern.
+fn grants_json(grants: &[switchyard_model::Grant]) -> Value {
+    grants
+        .iter()
+        .map(
+            |g| json!({ "role": g.role.name, "permissions": g.role.permission_names(), "pattern": g.pattern.as_str() }),
+        )
+        .collect()
 }
 
 /// A function version's component, as deployed (`application/wasm`).

@@ -18,6 +18,7 @@ mod handlers;
 mod jobs;
 pub mod metrics;
 mod openapi;
+mod orgs;
 mod principals;
 mod quotas;
 mod shutdown;
@@ -29,7 +30,7 @@ mod views;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use access::Access::{Metrics, Open, Somewhere, Space, SpaceWide, System, Token};
+use access::Access::{Metrics, Open, Org, Somewhere, Space, SpaceWide, System, Token};
 use access::{Rule, Verb};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -131,6 +132,22 @@ routes! {
     },
     "/v1/grants/{id}" => { Delete Somewhere(GRANTS_WRITE) => principals::delete_grant },
     "/v1/audit" => { Get System(AUDIT_READ) => principals::read_audit },
+    // Orgs are the system's to make; each shows to whoever reaches one of its projects (the
+    // engine decides). Its members are its admins' (members:read/write on `org/*:*`).
+    "/v1/orgs" => {
+        Get Token => orgs::list_orgs,
+        Post System(ORGS_WRITE) => orgs::create_org,
+    },
+    "/v1/orgs/{org}" => {
+        Get Token => orgs::get_org,
+        Delete System(ORGS_WRITE) => orgs::delete_org,
+    },
+    "/v1/orgs/{org}/members" => {
+        Get Org(MEMBERS_READ) => orgs::list_members,
+        Post Org(MEMBERS_WRITE) => orgs::create_member,
+    },
+    "/v1/orgs/{org}/members/{id}" => { Delete Org(MEMBERS_WRITE) => orgs::delete_member },
+    "/v1/orgs/{org}/members/{id}/password" => { Put Org(MEMBERS_WRITE) => orgs::reset_member_password },
     "/v1/roles" => { Get Token => principals::list_roles },
     "/v1/roles/{name}" => {
         Get Token => principals::get_role,

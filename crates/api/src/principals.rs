@@ -42,12 +42,13 @@ impl<'a> From<&'a GrantRecord> for GrantView<'a> {
     }
 }
 
-fn principal_json(v: &PrincipalView) -> serde_json::Value {
+pub(crate) fn principal_json(v: &PrincipalView) -> serde_json::Value {
     let grants: Vec<GrantView<'_>> = v.grants.iter().map(GrantView::from).collect();
     json!({
         "id": v.record.id,
         "kind": v.record.kind.as_str(),
         "name": v.record.name,
+        "org": v.record.org,
         "created_at": v.record.created_at.to_rfc3339(),
         "failed_sign_ins": v.record.failed_sign_ins,
         "locked_until": v.record.locked_until.map(|t| t.to_rfc3339()),
@@ -144,7 +145,7 @@ pub struct GrantSpec {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CreatePrincipalBody {
+pub(crate) struct CreatePrincipalBody {
     kind: String,
     name: String,
     #[serde(default)]
@@ -159,17 +160,23 @@ pub async fn create_principal(
     Caller(caller): Caller,
     Json(body): Json<CreatePrincipalBody>,
 ) -> Result<Response> {
-    let kind = PrincipalKind::parse(&body.kind).ok_or_else(|| {
-        ApiError::new(ErrorCode::ValidationFailed, format!("kind \"{}\": expected user or service", body.kind))
-    })?;
-    let new = NewPrincipal {
-        kind,
-        name: body.name,
-        password: body.password,
-        grants: body.grants.into_iter().map(|g| (g.role, g.pattern)).collect(),
-    };
-    let view = state.engine.create_principal(&caller, new).await?;
+    let view = state.engine.create_principal(&caller, body.into_new()?).await?;
     Ok(ok(StatusCode::CREATED, principal_json(&view)))
+}
+
+impl CreatePrincipalBody {
+    /// The principal the body asks for.
+    pub(crate) fn into_new(self) -> Result<NewPrincipal> {
+        let kind = PrincipalKind::parse(&self.kind).ok_or_else(|| {
+            ApiError::new(ErrorCode::ValidationFailed, format!("kind \"{}\": expected user or service", self.kind))
+        })?;
+        Ok(NewPrincipal {
+            kind,
+            name: self.name,
+            password: self.password,
+            grants: self.grants.into_iter().map(|g| (g.role, g.pattern)).collect(),
+        })
+    }
 }
 
 /// `GET /v1/principals`.
@@ -201,8 +208,8 @@ pub async fn delete_principal(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ResetPasswordBody {
-    password: String,
+pub(crate) struct ResetPasswordBody {
+    pub(crate) password: String,
 }
 
 /// `PUT /v1/principals/{id}/password`: a system admin sets a user's password.

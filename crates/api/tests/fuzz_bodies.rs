@@ -106,6 +106,21 @@ fn routes() -> Vec<Route> {
             "/v1/principals/usr_fz/password".to_owned(),
             vec![json!({"password": "correct horse battery"})],
         ),
+        route(Method::POST, "/v1/orgs".to_owned(), vec![json!({"name": "fz"})]),
+        route(
+            Method::POST,
+            "/v1/orgs/fz/members".to_owned(),
+            vec![
+                json!({"kind": "user", "name": "fz-member", "password": "correct horse battery",
+                       "grants": [{"role": "space-reader", "pattern": "fz/*:*"}]}),
+                json!({"kind": "service", "name": "fz-member-bot"}),
+            ],
+        ),
+        route(
+            Method::PUT,
+            "/v1/orgs/fz/members/usr_fz/password".to_owned(),
+            vec![json!({"password": "correct horse battery"})],
+        ),
         route(
             Method::POST,
             "/v1/grants".to_owned(),
@@ -354,6 +369,8 @@ const BODILESS: &[&str] = &[
     "/v1/auth/me",
     "/v1/principals/{id}",
     "/v1/grants/{id}",
+    "/v1/orgs/{org}",
+    "/v1/orgs/{org}/members/{id}",
     "/v1/roles",
     "/v1/audit",
     "/v1/cluster/nodes",

@@ -1,5 +1,5 @@
-//! `switchyard auth …`, `user …`, `grant …`, `role …` and `audit`: signing in, principals,
-//! what they may do where, and the record of who did what.
+//! `switchyard auth …`, `user …`, `org …`, `grant …`, `role …` and `audit`: signing in,
+//! principals, orgs and their members, what they may do where, and the record of who did what.
 //!
 //! Passwords are read from standard input only (never from an argument, which `ps` and shell
 //! history would show).
@@ -73,6 +73,66 @@ pub enum UserCommand {
     },
 }
 
+/// `org` commands: orgs, their projects (the spaces named `org.project`) and their members.
+#[derive(Debug, clap::Subcommand)]
+pub enum OrgCommand {
+    /// Creates an org (needs a grant on `*`); then grant its admins space-admin on ORG/*:*.
+    #[command(visible_alias = "add")]
+    Create {
+        /// The org's name (a-z, 0-9, "-", "_"; no ".").
+        name: String,
+    },
+    /// Lists the orgs the token reaches a project of, with those projects.
+    #[command(visible_alias = "ls")]
+    List,
+    /// Shows an org and its projects (`acme/orders` is the space `acme.orders`).
+    #[command(visible_alias = "show")]
+    Get {
+        /// The org's name.
+        name: String,
+    },
+    /// Deletes an org that has no members and no projects left.
+    #[command(visible_aliases = ["rm", "del"])]
+    Delete {
+        /// The org's name.
+        name: String,
+    },
+    /// Lists an org's members with their grants (an org admin's).
+    Members {
+        /// The org's name.
+        org: String,
+    },
+    /// Creates a member of an org (an org admin's): a user, whose password is read from
+    /// standard input, or with --service a service account.
+    AddMember {
+        /// The org's name.
+        org: String,
+        /// The member's name (a user signs in with it).
+        name: String,
+        /// A service account, not a person.
+        #[arg(long)]
+        service: bool,
+        /// A first grant as ROLE=PATTERN (repeatable), e.g. space-writer=acme/orders:*.
+        #[arg(long = "grant", value_name = "ROLE=PATTERN", value_parser = parse_grant)]
+        grants: Vec<(String, String)>,
+    },
+    /// Deletes a member of an org and its grants, and revokes its tokens.
+    RemoveMember {
+        /// The org's name.
+        org: String,
+        /// The member's id.
+        id: String,
+    },
+    /// Sets a member's password from standard input (a reset: lifts a sign-in lock, ends the
+    /// member's sessions and tokens).
+    ResetPassword {
+        /// The org's name.
+        org: String,
+        /// The member's id.
+        id: String,
+    },
+}
+
 /// `grant` commands: roles on address patterns.
 #[derive(Debug, clap::Subcommand)]
 pub enum GrantCommand {
@@ -141,7 +201,8 @@ pub struct AuditArgs {
     pub limit: Option<usize>,
 }
 
-fn parse_grant(text: &str) -> Result<(String, String), String> {
+/// Parses ROLE=PATTERN.
+pub(crate) fn parse_grant(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((role, pattern)) if !role.is_empty() && !pattern.is_empty() => Ok((role.into(), pattern.into())),
         _ => Err(format!("\"{text}\" is not ROLE=PATTERN (e.g. space-writer=acme:*)")),
@@ -188,6 +249,7 @@ fn principal_text(p: &Value) -> String {
         ("id", text(p, "id")),
         ("kind", text(p, "kind")),
         ("name", text(p, "name")),
+        ("org", text(p, "org")),
         ("created", text(p, "created_at")),
         ("locked until", text(p, "locked_until")),
         ("grants", grants_text(p)),
@@ -289,6 +351,84 @@ pub async fn user(cmd: UserCommand, client: &Client, settings: &Settings) -> any
             output::print(out, &reply, |r| {
                 let n = r.get("sessions_revoked").and_then(Value::as_array).map_or(0, Vec::len);
                 format!("password set; {n} session(s) and token(s) ended\n")
+            })
+        }
+    }
+}
+
+fn org_text(o: &Value) -> String {
+    let projects: Vec<String> = o
+        .get("projects")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|p| format!("{} (space {})", text(p, "project"), text(p, "space")))
+        .collect();
+    let projects = if projects.is_empty() { "-".to_string() } else { projects.join(", ") };
+    fields(&[("org", text(o, "name")), ("created", text(o, "created_at")), ("projects", projects)])
+}
+
+/// Runs `switchyard org …`.
+pub async fn org(cmd: OrgCommand, client: &Client, settings: &Settings) -> anyhow::Result<()> {
+    let out = settings.output;
+    let revoked = |r: &Value, key: &str| r.get(key).and_then(Value::as_array).map_or(0, Vec::len);
+    match cmd {
+        OrgCommand::Create { name } => {
+            let org = client.create_org(&name).await?;
+            output::print(out, &org, org_text)
+        }
+        OrgCommand::List => {
+            let list = client.list_orgs().await?;
+            output::print(out, &list, |l| {
+                let rows: Vec<Vec<String>> = l
+                    .get("orgs")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .map(|o| {
+                        let n = o.get("projects").and_then(Value::as_array).map_or(0, Vec::len);
+                        vec![text(o, "name"), n.to_string(), text(o, "created_at")]
+                    })
+                    .collect();
+                table(&["ORG", "PROJECTS", "CREATED"], &rows)
+            })
+        }
+        OrgCommand::Get { name } => {
+            let org = client.get_org(&name).await?;
+            output::print(out, &org, org_text)
+        }
+        OrgCommand::Delete { name } => {
+            client.delete_org(&name).await?;
+            output::print(out, &json!({ "deleted": name }), |_| format!("deleted org {name}\n"))
+        }
+        OrgCommand::Members { org } => {
+            let list = client.list_members(&org).await?;
+            output::print(out, &list, |l| {
+                let rows: Vec<Vec<String>> = l
+                    .get("members")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .map(|p| vec![text(p, "id"), text(p, "kind"), text(p, "name"), grants_text(p)])
+                    .collect();
+                table(&["ID", "KIND", "NAME", "GRANTS"], &rows)
+            })
+        }
+        OrgCommand::AddMember { org, name, service, grants } => {
+            let password = if service { None } else { Some(first_line("the password")?) };
+            let kind = if service { "service" } else { "user" };
+            let created = client.create_member(&org, kind, &name, password.as_deref(), &grants).await?;
+            output::print(out, &created, principal_text)
+        }
+        OrgCommand::RemoveMember { org, id } => {
+            let reply = client.delete_member(&org, &id).await?;
+            output::print(out, &reply, |r| format!("deleted {id}; {} token(s) revoked\n", revoked(r, "tokens_revoked")))
+        }
+        OrgCommand::ResetPassword { org, id } => {
+            let password = first_line("the new password")?;
+            let reply = client.reset_member_password(&org, &id, &password).await?;
+            output::print(out, &reply, |r| {
+                format!("password set; {} session(s) and token(s) ended\n", revoked(r, "sessions_revoked"))
             })
         }
     }

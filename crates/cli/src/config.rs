@@ -57,7 +57,7 @@ pub enum LogLevel {
 #[derive(Debug, Clone, Default, clap::Args)]
 #[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
-    /// Space to work in [default: default].
+    /// Space to work in; a project as ORG/PROJECT (the space ORG.PROJECT) [default: default].
     #[arg(long, global = true, env = "SWITCHYARD_SPACE", value_name = "SPACE")]
     pub space: Option<String>,
     /// Output format [default: table].
@@ -378,7 +378,12 @@ pub fn merge(args: &GlobalArgs, file: ConfigFile) -> Settings {
         server: given(&args.server).or_else(|| given(&file.server)).unwrap_or_else(|| DEFAULT_SERVER.into()),
         token_source: if token.is_some() { TokenSource::Given } else { TokenSource::None },
         token,
-        space: given(&args.space).or_else(|| given(&file.space)).unwrap_or_else(|| DEFAULT_SPACE.into()),
+        // `acme/orders` names the project's space, `acme.orders`; what does not resolve is
+        // passed on for the server to refuse with its reason.
+        space: given(&args.space)
+            .or_else(|| given(&file.space))
+            .map(|s| switchyard_model::resolve_space_ref(&s).unwrap_or(s))
+            .unwrap_or_else(|| DEFAULT_SPACE.into()),
         output: args.output.or(file.output).unwrap_or_default(),
         token_lookup: Vec::new(),
         ca_cert: args.ca_cert.clone().filter(|p| !p.as_os_str().is_empty()).or(file.ca_cert),

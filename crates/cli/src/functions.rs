@@ -48,6 +48,11 @@ pub enum FnCommand {
         /// '{"max_attempts":3,"initial":"1s"}' [default: 5 attempts from 1s, doubling].
         #[arg(long, value_name = "JSON")]
         retry: Option<String>,
+        /// A grant its host calls act with, ROLE=PATTERN within the space (repeatable), e.g.
+        /// space-writer=acme:machines:order:* [default: sending events and publishing anywhere
+        /// in the space].
+        #[arg(long = "grant", value_name = "ROLE=PATTERN", value_parser = crate::access::parse_grant)]
+        grants: Vec<(String, String)>,
     },
     /// Lists the space's functions (latest versions).
     #[command(visible_alias = "ls")]
@@ -137,6 +142,16 @@ fn function_fields(f: &FunctionInfo) -> String {
         ("secrets", list("secrets")),
         ("retry", list("retry")),
     ];
+    if let Some(grants) = f.grants.as_ref().and_then(Value::as_array) {
+        let shown: Vec<String> = grants
+            .iter()
+            .map(|g| {
+                let text = |k: &str| g.get(k).and_then(Value::as_str).unwrap_or("-").to_string();
+                format!("{}={}", text("role"), text("pattern"))
+            })
+            .collect();
+        pairs.push(("grants", if shown.is_empty() { "-".to_string() } else { shown.join(" ") }));
+    }
     if let Some(created) = f.created {
         pairs.push(("created", created.to_string()));
     }
@@ -178,7 +193,19 @@ fn invocation_lines(record: &Value) -> String {
 pub async fn function(command: FnCommand, client: &Client, settings: &Settings) -> anyhow::Result<()> {
     let space = &settings.space;
     match command {
-        FnCommand::Deploy { name, file, allow_hosts, kv_buckets, timeout, memory, fuel, config, secrets, retry } => {
+        FnCommand::Deploy {
+            name,
+            file,
+            allow_hosts,
+            kv_buckets,
+            timeout,
+            memory,
+            fuel,
+            config,
+            secrets,
+            retry,
+            grants,
+        } => {
             let component = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let deploy = FunctionSettings {
                 timeout_ms: timeout.map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
@@ -192,6 +219,7 @@ pub async fn function(command: FnCommand, client: &Client, settings: &Settings) 
                     .map(|text| serde_json::from_str(&text))
                     .transpose()
                     .map_err(|e| crate::UsageError(format!("--retry is not JSON: {e}")))?,
+                grants: (!grants.is_empty()).then_some(grants),
             };
             // One request carries the component and the server compiles it before answering: the
             // spinner shows that the command is alive, not a byte count.

@@ -113,6 +113,9 @@ enum ClientCommand {
     /// Creates, lists and deletes users and service accounts; resets passwords.
     #[command(subcommand)]
     User(access::UserCommand),
+    /// Creates, lists and deletes orgs; manages an org's members.
+    #[command(subcommand)]
+    Org(access::OrgCommand),
     /// Grants roles on address patterns; lists and deletes grants.
     #[command(subcommand)]
     Grant(access::GrantCommand),
@@ -371,6 +374,7 @@ async fn run_client_command(command: ClientCommand, client: &Client, settings: &
         ClientCommand::Token(cmd) => commands::token(cmd, client, settings).await,
         ClientCommand::Auth(cmd) => access::auth(cmd, client, settings).await,
         ClientCommand::User(cmd) => access::user(cmd, client, settings).await,
+        ClientCommand::Org(cmd) => access::org(cmd, client, settings).await,
         ClientCommand::Grant(cmd) => access::grant(cmd, client, settings).await,
         ClientCommand::Role(cmd) => access::role(cmd, client, settings).await,
         ClientCommand::Audit(args) => access::audit(args, client, settings).await,

@@ -79,6 +79,7 @@ fn method_of(verb: Verb) -> Method {
 fn concrete(route: &str) -> String {
     route
         .replace("{space}", "acme")
+        .replace("{org}", "acme")
         .replace("{name}", "order")
         .replace("{id}", "o-1")
         .replace("{bucket}", "config")
@@ -173,6 +174,19 @@ async fn every_rule_of_the_table_is_enforced_at_the_door() {
                 if matches!(rule.access, Access::System(_)) {
                     let a = send(&server.url, method.clone(), &path, Some(&beta_admin), body()).await;
                     assert_eq!(a.status, StatusCode::FORBIDDEN, "{method} {path}: {}", a.body);
+                }
+            }
+            Access::Org(_) => {
+                // An org's routes need its every project: an admin of a space, or a reader of
+                // the space named like the org, is refused.
+                for token in [&beta_admin, &acme_reader] {
+                    let a = send(&server.url, method.clone(), &path, Some(token), body()).await;
+                    assert_eq!(
+                        (a.status, a.code()),
+                        (StatusCode::FORBIDDEN, "forbidden"),
+                        "{method} {path}: {}",
+                        a.body
+                    );
                 }
             }
             Access::Space(permission) | Access::SpaceWide(permission) => {

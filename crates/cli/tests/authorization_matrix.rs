@@ -6,9 +6,10 @@
 //! an expired session, a revoked token, a token of another space, a principal whose role lacks
 //! exactly the permission, a principal with every permission on a sibling pattern — and must
 //! answer the right status and code (a definition that reaches its whole space also refuses a
-//! grant of everything on its own name); and with the narrowest credential that must be
-//! admitted — a role holding exactly that permission on exactly the request's address (the
-//! space, for such a definition) — and must get past the door.
+//! grant of everything on its own name, an org's route a grant of everything on one of its
+//! projects); and with the narrowest credential that must be admitted — a role holding exactly
+//! that permission on exactly the request's address (the space, for such a definition; every
+//! project of the org, `acme/*:*`, for an org's route) — and must get past the door.
 
 mod support;
 
@@ -36,6 +37,7 @@ fn declared(access: &Access) -> Value {
         Access::System(p) => json!({ "scope": "system", "permission": name(p) }),
         Access::Space(p) => json!({ "scope": "address", "permission": name(p) }),
         Access::SpaceWide(p) => json!({ "scope": "space", "permission": name(p) }),
+        Access::Org(p) => json!({ "scope": "org", "permission": name(p) }),
     }
 }
 
@@ -56,6 +58,7 @@ fn concrete(template: &str, method: &Method, me: &str) -> (String, Vec<String>) 
     for part in template.split('/').filter(|p| !p.is_empty()) {
         let value = match part {
             "{space}" => "acme",
+            "{org}" => "acme",
             "{name}" => "order",
             "{bucket}" => "config",
             "{key}" => "db",
@@ -188,6 +191,8 @@ async fn every_operation_refuses_whom_it_must_and_admits_whom_it_may() {
     assert_eq!(status, StatusCode::CREATED, "{other}");
     let other_space = other["token"].as_str().expect("secret").to_string();
     let sibling = m.token_with("sys-admin", "acme:zzz:*").await;
+    // An org's routes need all of its projects: everything on one project is a sibling.
+    let sibling_project = m.token_with("sys-admin", "acme/zzz:*").await;
 
     // Per permission: a role of exactly it, and a role of everything else.
     let names: BTreeSet<String> = permissions::ALL.iter().map(|p| p.to_string()).collect();
@@ -222,18 +227,24 @@ async fn every_operation_refuses_whom_it_must_and_admits_whom_it_may() {
             Access::System(p) => m.token_with(&role_name("only", &p.to_string()), "*").await,
             Access::Space(p) => m.token_with(&role_name("only", &p.to_string()), &address).await,
             Access::SpaceWide(p) => m.token_with(&role_name("only", &p.to_string()), "acme").await,
+            Access::Org(p) => m.token_with(&role_name("only", &p.to_string()), "acme/*:*").await,
         };
         refuse(&m, None, StatusCode::UNAUTHORIZED, "unauthorized", "no credential").await;
         let body = refuse(&m, Some(&expiring), StatusCode::UNAUTHORIZED, "unauthorized", "expired session").await;
         assert!(body["error"]["message"].as_str().unwrap_or("").contains("expired"), "{what}: {body}");
         refuse(&m, Some(&revoked), StatusCode::UNAUTHORIZED, "unauthorized", "revoked token").await;
-        if let Access::Space(p) | Access::SpaceWide(p) | Access::System(p) | Access::Somewhere(p) = access {
+        if let Access::Space(p) | Access::SpaceWide(p) | Access::System(p) | Access::Somewhere(p) | Access::Org(p) =
+            access
+        {
             let lacking = m.token_with(&role_name("all-but", &p.to_string()), "*").await;
             refuse(&m, Some(&lacking), StatusCode::FORBIDDEN, "forbidden", "a role without the permission").await;
         }
-        if let Access::Space(_) | Access::SpaceWide(_) | Access::System(_) = access {
+        if let Access::Space(_) | Access::SpaceWide(_) | Access::System(_) | Access::Org(_) = access {
             refuse(&m, Some(&other_space), StatusCode::FORBIDDEN, "forbidden", "a token of another space").await;
             refuse(&m, Some(&sibling), StatusCode::FORBIDDEN, "forbidden", "a grant on a sibling pattern").await;
+        }
+        if let Access::Org(_) = access {
+            refuse(&m, Some(&sibling_project), StatusCode::FORBIDDEN, "forbidden", "a grant on one project").await;
         }
         if let Access::SpaceWide(_) = access {
             // A definition reaches the whole space once it runs: every permission on its own

@@ -35,6 +35,8 @@
 //! | `postgres-v11`| 1d8bda5        | PostgreSQL 11| as `sqlite-v13`                                 |
 //! | `sqlite-v14`  | 03a0725        | SQLite 14    | as `sqlite-v13` (principals, grants and roles; before quotas and meters) |
 //! | `postgres-v12`| 03a0725        | PostgreSQL 12| as `sqlite-v14`                                 |
+//! | `sqlite-v15`  | 7a66ddc        | SQLite 15    | as `sqlite-v14` (quotas and meters; before orgs) |
+//! | `postgres-v13`| 7a66ddc        | PostgreSQL 13| as `sqlite-v15`                                 |
 //!
 //! Each commit is the last one before the next migration that compiles. To make a fixture again:
 //!
@@ -60,8 +62,8 @@ use switchyard_client::{Client, FunctionSettings, InvokeOptions, PullOptions, Wa
 use switchyard_testkit::{PATIENCE, TestDatabase, example_function_bytes, wait_for, within};
 
 /// The schema versions today's binary writes.
-const SQLITE_SCHEMA: &str = "15";
-const POSTGRES_SCHEMA: &str = "13";
+const SQLITE_SCHEMA: &str = "16";
+const POSTGRES_SCHEMA: &str = "14";
 
 /// Retention far beyond the fixtures' age: the records they hold were written on the day the
 /// fixture was made, and the defaults (7 days of log, 24 h of idempotency keys) would trim them
@@ -760,6 +762,17 @@ async fn writes_work_afterwards(up: &Upgraded) {
     assert_eq!(status, StatusCode::OK, "{usage}");
     assert!(usage["instances"].as_u64().is_some_and(|n| n > 0), "{usage}");
     assert_eq!(usage["quota"], json!({ "instances": 100_000 }), "{usage}");
+    // Orgs and their members, which the old schema had no table or column for; a space written
+    // before the org was made is its project.
+    let (status, body) = http.post("/v1/orgs", json!({ "name": "acme" })).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let member = json!({ "kind": "service", "name": "acme-bot" });
+    let (status, body) = http.post("/v1/orgs/acme/members", member).await;
+    assert_eq!((status, &body["org"]), (StatusCode::CREATED, &json!("acme")), "{body}");
+    let (status, body) = http.get("/v1/principals").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let orgs: Vec<&Value> = body["principals"].as_array().expect("principals").iter().map(|p| &p["org"]).collect();
+    assert!(orgs.contains(&&Value::Null) && orgs.contains(&&json!("acme")), "{body}");
     let published = client
         .publish(
             "acme",
@@ -978,6 +991,13 @@ async fn sqlite_v14_store_opens_reads_and_writes() {
     assert_eq!(sqlite_schema(&mut up), SQLITE_SCHEMA);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_v15_store_opens_reads_and_writes() {
+    let mut up = Upgraded::sqlite("sqlite-v15");
+    upgrade(&up).await;
+    assert_eq!(sqlite_schema(&mut up), SQLITE_SCHEMA);
+}
+
 async fn postgres_upgrade(fixture: &str) {
     let db = tokio::task::spawn_blocking(TestDatabase::create).await.expect("database");
     let up = Upgraded::postgres(fixture, &db);
@@ -1046,6 +1066,11 @@ async fn postgres_v11_store_opens_reads_and_writes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_v12_store_opens_reads_and_writes() {
     postgres_upgrade("postgres-v12").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_v13_store_opens_reads_and_writes() {
+    postgres_upgrade("postgres-v13").await;
 }
 
 #[test]

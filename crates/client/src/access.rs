@@ -1,4 +1,4 @@
-//! Users, service accounts, sign-in, grants, roles and quotas (`docs/security.md`). Answers are JSON
+//! Users, service accounts, sign-in, grants, roles, orgs and quotas (`docs/security.md`). Answers are JSON
 //! values: the shapes are in the OpenAPI document and tolerate fields this client does not know.
 
 use reqwest::Method;
@@ -40,13 +40,62 @@ impl Client {
         grants: &[(String, String)],
     ) -> Result<Value, ClientError> {
         let url = self.url(&["v1", "principals"], &[])?;
-        let grants: Vec<Value> =
-            grants.iter().map(|(role, pattern)| json!({ "role": role, "pattern": pattern })).collect();
-        let mut body = json!({ "kind": kind, "name": name, "grants": grants });
-        if let Some(password) = password {
-            body["password"] = json!(password);
-        }
-        self.json(self.request(Method::POST, url).json(&body)).await
+        self.json(self.request(Method::POST, url).json(&principal_body(kind, name, password, grants))).await
+    }
+
+    /// Creates an org; its projects are the spaces named `org.project`.
+    pub async fn create_org(&self, name: &str) -> Result<Value, ClientError> {
+        let url = self.url(&["v1", "orgs"], &[])?;
+        self.json(self.request(Method::POST, url).json(&json!({ "name": name }))).await
+    }
+
+    /// The orgs this client reaches a project of, with those projects.
+    pub async fn list_orgs(&self) -> Result<Value, ClientError> {
+        let url = self.url(&["v1", "orgs"], &[])?;
+        self.json(self.request(Method::GET, url)).await
+    }
+
+    /// One org and the projects of it this client reaches.
+    pub async fn get_org(&self, org: &str) -> Result<Value, ClientError> {
+        let url = self.url(&["v1", "orgs", org], &[])?;
+        self.json(self.request(Method::GET, url)).await
+    }
+
+    /// Deletes an org without members or projects.
+    pub async fn delete_org(&self, org: &str) -> Result<(), ClientError> {
+        let url = self.url(&["v1", "orgs", org], &[])?;
+        self.empty(self.request(Method::DELETE, url)).await
+    }
+
+    /// An org's members with their grants.
+    pub async fn list_members(&self, org: &str) -> Result<Value, ClientError> {
+        let url = self.url(&["v1", "orgs", org, "members"], &[])?;
+        self.json(self.request(Method::GET, url)).await
+    }
+
+    /// Creates a member of an org: a user (`kind` "user", with a password) or a service account.
+    pub async fn create_member(
+        &self,
+        org: &str,
+        kind: &str,
+        name: &str,
+        password: Option<&str>,
+        grants: &[(String, String)],
+    ) -> Result<Value, ClientError> {
+        let url = self.url(&["v1", "orgs", org, "members"], &[])?;
+        self.json(self.request(Method::POST, url).json(&principal_body(kind, name, password, grants))).await
+    }
+
+    /// Deletes a member of an org and its grants, and revokes its tokens.
+    pub async fn delete_member(&self, org: &str, id: &str) -> Result<Value, ClientError> {
+        let url = self.url(&["v1", "orgs", org, "members", id], &[])?;
+        self.json(self.request(Method::DELETE, url)).await
+    }
+
+    /// Resets a member's password (by an admin of its org).
+    pub async fn reset_member_password(&self, org: &str, id: &str, password: &str) -> Result<Value, ClientError> {
+        let url = self.url(&["v1", "orgs", org, "members", id, "password"], &[])?;
+        self.json(self.request(Method::PUT, url).json(&json!({ "password": password }))).await
     }
 
     /// Every user and service account.
@@ -149,4 +198,14 @@ impl Client {
         let url = self.url(&["v1", "spaces", space, "usage"], &[])?;
         self.json(self.request(Method::GET, url)).await
     }
+}
+
+/// The body creating a principal: its kind, name, a user's password, first grants.
+fn principal_body(kind: &str, name: &str, password: Option<&str>, grants: &[(String, String)]) -> Value {
+    let grants: Vec<Value> = grants.iter().map(|(role, pattern)| json!({ "role": role, "pattern": pattern })).collect();
+    let mut body = json!({ "kind": kind, "name": name, "grants": grants });
+    if let Some(password) = password {
+        body["password"] = json!(password);
+    }
+    body
 }

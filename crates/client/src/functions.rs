@@ -31,6 +31,17 @@ pub struct FunctionSettings {
     /// How failed asynchronous invocations are retried (a retry policy, as jobs take it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry: Option<serde_json::Value>,
+    /// Roles on patterns of the function's space its host calls act with, as (role, pattern);
+    /// none: events and publishing anywhere in the space.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "grant_objects")]
+    pub grants: Option<Vec<(String, String)>>,
+}
+
+fn grant_objects<S: serde::Serializer>(grants: &Option<Vec<(String, String)>>, s: S) -> Result<S::Ok, S::Error> {
+    let objects: Option<Vec<Value>> = grants
+        .as_ref()
+        .map(|g| g.iter().map(|(role, pattern)| serde_json::json!({ "role": role, "pattern": pattern })).collect());
+    objects.serialize(s)
 }
 
 /// A deployed function version.
@@ -53,6 +64,10 @@ pub struct FunctionInfo {
     /// Whether the deploy created this version (deploys only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<bool>,
+    /// The grants it acts with: `{"role","permissions","pattern"}` (deploys and reads of one
+    /// function).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grants: Option<Value>,
 }
 
 /// The answer of a synchronous invocation that succeeded.

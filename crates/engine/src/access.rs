@@ -150,6 +150,11 @@ impl Principal {
         self.grants.reaches_space(space) && self.scope.as_ref().is_none_or(|s| s.reaches_space(space))
     }
 
+    /// Whether something in a project of `org` is granted.
+    pub fn reaches_org(&self, org: &str) -> bool {
+        self.grants.reaches_org(org) && self.scope.as_ref().is_none_or(|s| s.reaches_org(org))
+    }
+
     /// Ok when `permission` is granted on the address of `segments`; a refusal names what is
     /// missing where. The system space is read-only, whatever the grants.
     pub fn require<S: AsRef<str>>(&self, permission: Permission, segments: &[S]) -> Result<(), EngineError> {
@@ -227,7 +232,7 @@ pub fn scope_grants(role: Role, spaces: &SpaceGrant) -> GrantSet {
 }
 
 /// The role named, built in or custom (from `custom`).
-fn resolve_role(name: &str, custom: &[RoleRecord]) -> Option<RoleDef> {
+pub(crate) fn resolve_role(name: &str, custom: &[RoleRecord]) -> Option<RoleDef> {
     if let Some(role) = builtin_role(name) {
         return Some(role);
     }
@@ -677,6 +682,16 @@ impl Engine {
     /// it also clears a lock and ends every session and token of the user.
     pub async fn reset_password(&self, by: &Principal, user: &str, new: &str) -> Result<Vec<String>, EngineError> {
         by.require(permissions::PRINCIPALS_WRITE, &[] as &[&str])?;
+        self.set_password_of(by, user, new).await
+    }
+
+    /// Resets `user`'s password; the caller checked `by` may.
+    pub(crate) async fn set_password_of(
+        &self,
+        by: &Principal,
+        user: &str,
+        new: &str,
+    ) -> Result<Vec<String>, EngineError> {
         check_password(new)?;
         let hash = self.hash_password(new).await?;
         let op = SetPassword { user: user.to_string(), hash, keep: None, revoke_tokens: true, by: by.actor() };
@@ -687,9 +702,19 @@ impl Engine {
         Ok(revoked)
     }
 
-    /// Creates a user or service account with its first grants.
+    /// Creates a user or service account of the system (of no org) with its first grants.
     pub async fn create_principal(&self, by: &Principal, new: NewPrincipal) -> Result<PrincipalView, EngineError> {
         by.require(permissions::PRINCIPALS_WRITE, &[] as &[&str])?;
+        self.insert_principal(by, new, None).await
+    }
+
+    /// Creates a principal, a member of `org` if given; the caller checked `by` may.
+    pub(crate) async fn insert_principal(
+        &self,
+        by: &Principal,
+        new: NewPrincipal,
+        org: Option<&str>,
+    ) -> Result<PrincipalView, EngineError> {
         check_name(&new.name, "name")?;
         // A client certificate names a principal by id, else by a user's name: a user may not
         // be named like an id.
@@ -734,13 +759,20 @@ impl Engine {
             failed_sign_ins: 0,
             locked_until: None,
             created_at: now,
+            org: org.map(str::to_string),
         };
         self.execute(CreatePrincipal { principal: record.clone(), grants: grants.clone(), by: by.actor() }).await?;
         Ok(PrincipalView { record, grants })
     }
 
     /// Checks `by` may grant `role` on `pattern`.
-    fn check_grant(&self, by: &Principal, role: &str, pattern: &str, custom: &[RoleRecord]) -> Result<(), EngineError> {
+    pub(crate) fn check_grant(
+        &self,
+        by: &Principal,
+        role: &str,
+        pattern: &str,
+        custom: &[RoleRecord],
+    ) -> Result<(), EngineError> {
         let pattern = AddressPattern::parse(pattern).map_err(|e| EngineError::validation(e.to_string()))?;
         let Some(role_def) = resolve_role(role, custom) else {
             return Err(EngineError::NotFound(format!("role \"{role}\" not found")));
@@ -784,6 +816,11 @@ impl Engine {
     /// Deletes a principal, its grants, and revokes its tokens; answers the tokens revoked.
     pub async fn delete_principal(&self, by: &Principal, id: &str) -> Result<Vec<String>, EngineError> {
         by.require(permissions::PRINCIPALS_WRITE, &[] as &[&str])?;
+        self.remove_principal(by, id).await
+    }
+
+    /// Deletes a principal; the caller checked `by` may.
+    pub(crate) async fn remove_principal(&self, by: &Principal, id: &str) -> Result<Vec<String>, EngineError> {
         let revoked = self.execute(DeletePrincipal { id: id.to_string(), by: by.actor() }).await?;
         self.tokens.evict_principal(id);
         Ok(revoked)

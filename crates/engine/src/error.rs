@@ -393,10 +393,13 @@ fn store_code(e: &StoreError) -> ErrorCode {
         StoreError::TokenNotFound { .. }
         | StoreError::PrincipalNotFound { .. }
         | StoreError::GrantNotFound { .. }
-        | StoreError::RoleNotFound { .. } => ErrorCode::NotFound,
-        StoreError::UserNameTaken { .. } | StoreError::GrantExists { .. } | StoreError::RoleInUse { .. } => {
-            ErrorCode::Conflict
-        }
+        | StoreError::RoleNotFound { .. }
+        | StoreError::OrgNotFound { .. } => ErrorCode::NotFound,
+        StoreError::UserNameTaken { .. }
+        | StoreError::GrantExists { .. }
+        | StoreError::RoleInUse { .. }
+        | StoreError::OrgExists { .. }
+        | StoreError::OrgInUse { .. } => ErrorCode::Conflict,
         StoreError::SpaceNotFound { .. } => ErrorCode::SpaceNotFound,
         StoreError::KvConflict { .. } => ErrorCode::Conflict,
         StoreError::KvNotFound { .. } => ErrorCode::KeyNotFound,

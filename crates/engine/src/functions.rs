@@ -32,8 +32,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use switchyard_model::jobs::RetryPolicy;
 use switchyard_model::{
-    FUNCTION_DEPLOYED, FunctionSpec, FunctionSummary, InvocationRecord, InvocationStatus, JobRecord, KvCondition,
-    Segment, SpaceName, Timestamp,
+    AddressPattern, FUNCTION_DEPLOYED, FunctionSpec, FunctionSummary, Grant, GrantSet, InvocationRecord,
+    InvocationStatus, JobRecord, KvCondition, RoleRecord, Segment, SpaceName, Timestamp, function_grants, kinds,
 };
 use switchyard_runtime::{
     Capabilities, EffectCall, FunctionHost, FunctionRuntime, HostCallError, Invocation, InvocationContext,
@@ -92,6 +92,21 @@ pub struct FunctionSettings {
     /// policy, 5 attempts with backoff).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<RetryPolicy>,
+    /// Roles on patterns within the function's space: what its host calls may send events to
+    /// and publish on (and KV beyond `kv_buckets`). None: the default, `events:send` and
+    /// `topics:publish` on the whole space ([`switchyard_model::FUNCTION_DEFAULT_ROLE`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grants: Option<Vec<FunctionGrant>>,
+}
+
+/// A role a function holds on a pattern of its space.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionGrant {
+    /// The role: built in or custom.
+    pub role: String,
+    /// Where, within the function's space (`acme:machines:order:*`).
+    pub pattern: String,
 }
 
 impl std::fmt::Debug for FunctionSettings {
@@ -105,6 +120,7 @@ impl std::fmt::Debug for FunctionSettings {
             .field("config", &self.config)
             .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
             .field("retry", &self.retry)
+            .field("grants", &self.grants)
             .finish()
     }
 }
@@ -167,7 +183,53 @@ impl FunctionSettings {
         if let Some(retry) = &self.retry {
             crate::jobs::check_retry(retry)?;
         }
+        if let Some(grants) = &mut self.grants {
+            grants.sort();
+            grants.dedup();
+        }
         Ok(self)
+    }
+
+    /// Checks the grants given are within `space` and name roles that exist.
+    fn check_grants(&self, space: &SpaceName, custom: &[RoleRecord]) -> Result<Vec<Grant>, EngineError> {
+        let mut checked = Vec::new();
+        for g in self.grants.iter().flatten() {
+            let pattern = AddressPattern::parse(&g.pattern).map_err(|e| EngineError::validation(e.to_string()))?;
+            if pattern.space() != Some(space.as_str()) {
+                return Err(EngineError::validation(format!(
+                    "a function's grant is within its own space \"{space}\": \"{}\" is not (its host calls reach \
+                     nothing else)",
+                    g.pattern
+                )));
+            }
+            let Some(role) = crate::access::resolve_role(&g.role, custom) else {
+                return Err(EngineError::NotFound(format!("role \"{}\" not found", g.role)));
+            };
+            checked.push(Grant { role, pattern });
+        }
+        Ok(checked)
+    }
+
+    /// The grants the function acts with: its buckets', then those it was given (roles that no
+    /// longer resolve grant nothing) or the default.
+    fn grant_set(&self, space: &SpaceName, custom: &[RoleRecord]) -> GrantSet {
+        let given = self.grants.as_ref().map(|grants| {
+            grants
+                .iter()
+                .filter_map(|g| {
+                    Some(Grant {
+                        role: crate::access::resolve_role(&g.role, custom)?,
+                        pattern: AddressPattern::parse(&g.pattern).ok()?,
+                    })
+                })
+                .collect()
+        });
+        function_grants(space.as_str(), &self.kv_buckets, given)
+    }
+
+    /// Whether some grant names a custom role (which must be read to resolve).
+    fn names_custom_roles(&self) -> bool {
+        self.grants.iter().flatten().any(|g| switchyard_model::builtin_role(&g.role).is_none())
     }
 
     fn limits(&self) -> Limits {
@@ -178,10 +240,10 @@ impl FunctionSettings {
         }
     }
 
-    fn capabilities(&self) -> Capabilities {
+    fn capabilities(&self, space: &SpaceName, custom: &[RoleRecord]) -> Capabilities {
         Capabilities {
             allowed_hosts: self.allowed_hosts.clone(),
-            kv_buckets: self.kv_buckets.clone(),
+            grants: self.grant_set(space, custom),
             config: self.config.clone(),
             secrets: self.secrets.clone(),
         }
@@ -198,6 +260,7 @@ impl FunctionSettings {
             "config": self.config,
             "secrets": self.secrets.keys().collect::<Vec<_>>(),
             "retry": self.retry,
+            "grants": self.grants,
         })
     }
 }
@@ -531,11 +594,13 @@ impl Engine {
     /// A change of a secret's value counts as a change, as it does for the deploy.
     pub async fn preview_function(
         &self,
+        by: &crate::access::Principal,
         space: &str,
         name: &str,
         component: Vec<u8>,
         settings: FunctionSettings,
     ) -> Result<crate::config::Preview, EngineError> {
+        self.check_function_grants(by, space, &settings).await?;
         let (space, name, settings, spec) = self.prepare_deploy(space, name, component, settings).await?;
         let (digest, config) = (spec.digest, spec.config);
         let definition = json!({ "digest": digest, "settings": settings.redacted() });
@@ -546,6 +611,37 @@ impl Engine {
         let current = FunctionView::from_summary(latest.summary)
             .map(|view| json!({ "digest": view.summary.digest, "settings": view.settings.redacted() }))?;
         Ok(crate::config::Preview { current: Some(current), definition, changed })
+    }
+
+    /// Checks the grants a deploy gives the function: within its space, of roles that exist,
+    /// and held by the deployer (a function acts with its grants: no one hands it more than
+    /// they hold).
+    async fn check_function_grants(
+        &self,
+        by: &crate::access::Principal,
+        space: &str,
+        settings: &FunctionSettings,
+    ) -> Result<(), EngineError> {
+        let space = parse_space(space)?;
+        let custom = if settings.names_custom_roles() { self.store.list_roles().await? } else { Vec::new() };
+        for grant in settings.check_grants(&space, &custom)? {
+            if !by.covers(&grant.role, &grant.pattern) {
+                return Err(EngineError::Forbidden(format!(
+                    "role \"{}\" on \"{}\" grants more than the deployer holds there; a function is granted \
+                     only what its deployer holds",
+                    grant.role.name, grant.pattern
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The grants a function version acts with in its host calls: its buckets', then those it
+    /// was given or the default (a custom role since deleted grants nothing and is left out).
+    pub async fn function_grants(&self, view: &FunctionView) -> Result<Vec<Grant>, EngineError> {
+        let settings = &view.settings;
+        let custom = if settings.names_custom_roles() { self.store.list_roles().await? } else { Vec::new() };
+        Ok(settings.grant_set(&view.summary.space, &custom).grants().to_vec())
     }
 
     /// A deploy's checks and the version it would store: the names, the settings resolved,
@@ -587,6 +683,7 @@ impl Engine {
         let functions = self.functions()?;
         // Before the component is compiled: a space at its stored bytes costs no compile.
         self.admit_storage(parse_space(space)?.as_str())?;
+        self.check_function_grants(by, space, &settings).await?;
         let (space, name, settings, spec) = self.prepare_deploy(space, name, component, settings).await?;
         let FunctionPut { summary, created, .. } = self.execute(PutFunction { spec, by: by.actor() }).await?;
         functions.forget(&space, &name);
@@ -895,13 +992,14 @@ impl Engine {
         let record =
             self.store.get_function(space, name, version).await?.ok_or_else(|| not_found(space, name, version))?;
         let view = FunctionView::from_summary(record.summary)?;
+        let custom = if view.settings.names_custom_roles() { self.store.list_roles().await? } else { Vec::new() };
         let loaded =
             functions.runtime.load(&view.summary.digest, Arc::new(record.component)).await.map_err(component_error)?;
         let cached = Arc::new(CachedFunction {
             version: view.summary.version,
             loaded,
             limits: view.settings.limits(),
-            capabilities: Arc::new(view.settings.capabilities()),
+            capabilities: Arc::new(view.settings.capabilities(space, &custom)),
             retry: view.settings.retry.clone(),
         });
         let mut latest = functions.latest.write().unwrap_or_else(|e| e.into_inner());
@@ -1061,6 +1159,10 @@ async fn forget_redeployed(
                     Some(name) => functions.forget(&record.space, &name),
                     None => functions.forget_all(),
                 }
+            }
+            // A custom role a function is granted changed: its loaded grants may be stale.
+            Ok(record) if record.kind == kinds::AUDIT_ROLE_PUT || record.kind == kinds::AUDIT_ROLE_DELETED => {
+                functions.forget_all()
             }
             Ok(_) => {}
             // Missed records may have included deploys.

@@ -23,6 +23,7 @@ pub mod flows;
 pub mod functions;
 pub mod jobs;
 pub mod kv;
+pub mod orgs;
 pub mod quotas;
 pub mod subscriptions;
 pub mod supervisor;

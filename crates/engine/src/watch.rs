@@ -78,9 +78,16 @@ impl std::ops::Deref for WatchedRecord {
 
 /// The kinds of record this node's caches act on, read even while nobody watches:
 /// `space.deleted` (a space's compiled machines and functions are dropped),
-/// `function.deployed` (the function's compiled component is dropped) and `audit.quota_set`
-/// (the space's quota is replaced).
-pub const CACHE_KINDS: &[&str] = &[kinds::SPACE_DELETED, FUNCTION_DEPLOYED, kinds::AUDIT_QUOTA_SET];
+/// `function.deployed` (the function's compiled component is dropped), `audit.quota_set`
+/// (the space's quota is replaced), `audit.role_put` and `audit.role_deleted` (loaded
+/// functions are dropped: a role they are granted may have changed).
+pub const CACHE_KINDS: &[&str] = &[
+    kinds::SPACE_DELETED,
+    FUNCTION_DEPLOYED,
+    kinds::AUDIT_QUOTA_SET,
+    kinds::AUDIT_ROLE_PUT,
+    kinds::AUDIT_ROLE_DELETED,
+];
 
 /// Records of [`CACHE_KINDS`] kept for a cache that falls behind (it forgets everything then).
 const CACHE_BUFFER: usize = 64;

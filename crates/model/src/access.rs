@@ -140,6 +140,9 @@ pub mod permissions {
         QUOTAS_READ = "quotas":"read" (Read);
         QUOTAS_WRITE = "quotas":"write" (System);
         USAGE_READ = "usage":"read" (Read);
+        ORGS_WRITE = "orgs":"write" (System);
+        MEMBERS_READ = "members":"read" (Admin);
+        MEMBERS_WRITE = "members":"write" (Admin);
     }
 }
 
@@ -305,6 +308,8 @@ pub fn builtin_for(role: crate::Role) -> &'static str {
 /// Which addresses a grant covers: segments separated by `:`, each a name or `*`. A `*` that
 /// is the last segment matches any rest (none included: `acme:*` matches `acme` itself);
 /// elsewhere it matches one segment. `*` alone matches every address, the system's included.
+/// The first segment may name a project as `org/project` (the space `org.project`) or every
+/// project of an org as `org/*` (every space named `org.…`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct AddressPattern {
     text: String,
@@ -316,6 +321,18 @@ pub struct AddressPattern {
 enum PatternSegment {
     Name(String),
     Any,
+    /// Every project of this org: a space named `org.<project>`.
+    Projects(String),
+}
+
+impl PatternSegment {
+    fn matches(&self, segment: &str) -> bool {
+        match self {
+            PatternSegment::Any => true,
+            PatternSegment::Name(n) => n == segment,
+            PatternSegment::Projects(org) => crate::orgs::split_project(segment).is_some_and(|(o, _)| o == org),
+        }
+    }
 }
 
 /// The longest pattern accepted, in bytes.
@@ -342,6 +359,21 @@ impl AddressPattern {
             }
             if part.is_empty() {
                 return Err(refuse("a segment is empty"));
+            }
+            if i == 0
+                && let Some((org, project)) = part.split_once('/')
+            {
+                let org = crate::orgs::OrgName::new(org)
+                    .map_err(|_| refuse("\"org/project\" needs an org name (a-z, 0-9, \"-\", \"_\") before \"/\""))?;
+                if project == "*" {
+                    segments.push(PatternSegment::Projects(org.as_str().to_string()));
+                } else {
+                    let space = crate::orgs::project_space(&org, project).map_err(|_| {
+                        refuse("\"org/project\" needs a project name (a-z, 0-9, \"-\", \"_\") or \"*\" after \"/\"")
+                    })?;
+                    segments.push(PatternSegment::Name(space.into_string()));
+                }
+                continue;
             }
             if part.contains('*') {
                 return Err(refuse("\"*\" must be a whole segment"));
@@ -370,10 +402,7 @@ impl AddressPattern {
         if segments.len() < self.segments.len() || (!self.rest && segments.len() != self.segments.len()) {
             return false;
         }
-        self.segments.iter().zip(segments).all(|(p, s)| match p {
-            PatternSegment::Any => true,
-            PatternSegment::Name(n) => n == s.as_ref(),
-        })
+        self.segments.iter().zip(segments).all(|(p, s)| p.matches(s.as_ref()))
     }
 
     /// Whether every address `other` matches, this matches too.
@@ -393,8 +422,9 @@ impl AddressPattern {
         }
         self.segments.iter().zip(&other.segments).all(|(mine, theirs)| match (mine, theirs) {
             (PatternSegment::Any, _) => true,
-            (PatternSegment::Name(a), PatternSegment::Name(b)) => a == b,
-            (PatternSegment::Name(_), PatternSegment::Any) => false,
+            (mine, PatternSegment::Name(b)) => mine.matches(b),
+            (PatternSegment::Projects(a), PatternSegment::Projects(b)) => a == b,
+            (_, PatternSegment::Any | PatternSegment::Projects(_)) => false,
         })
     }
 
@@ -410,8 +440,26 @@ impl AddressPattern {
     pub fn reaches_space(&self, space: &str) -> bool {
         match self.segments.first() {
             None => self.rest,
+            Some(first) => first.matches(space),
+        }
+    }
+
+    /// Whether it matches some address in a project of `org`.
+    pub fn reaches_org(&self, org: &str) -> bool {
+        match self.segments.first() {
+            None => self.rest,
             Some(PatternSegment::Any) => true,
-            Some(PatternSegment::Name(name)) => name == space,
+            Some(PatternSegment::Projects(o)) => o == org,
+            Some(PatternSegment::Name(space)) => crate::orgs::split_project(space).is_some_and(|(o, _)| o == org),
+        }
+    }
+
+    /// The pattern of every address in every project of `org`: `org/*:*`.
+    pub fn org_projects(org: &crate::orgs::OrgName) -> AddressPattern {
+        AddressPattern {
+            text: format!("{org}/*:*"),
+            segments: vec![PatternSegment::Projects(org.as_str().to_string())],
+            rest: true,
         }
     }
 }
@@ -463,6 +511,11 @@ impl GrantSet {
         self.grants.iter().any(|g| g.pattern.reaches_space(space))
     }
 
+    /// Whether some grant reaches something in a project of `org`.
+    pub fn reaches_org(&self, org: &str) -> bool {
+        self.grants.iter().any(|g| g.pattern.reaches_org(org))
+    }
+
     /// Whether `permission` is granted on every address `pattern` matches.
     pub fn allows_everywhere(&self, permission: Permission, pattern: &AddressPattern) -> bool {
         self.grants.iter().any(|g| g.role.grants(permission) && g.pattern.covers(pattern))
@@ -473,6 +526,44 @@ impl GrantSet {
     pub fn covers(&self, role: &RoleDef, pattern: &AddressPattern) -> bool {
         role.expanded().all(|p| self.allows_everywhere(p, pattern))
     }
+}
+
+/// The role a function holds on each KV bucket its settings name (`kv_buckets`).
+pub const FUNCTION_KV_ROLE: &str = "kv-bucket";
+
+/// The role a function deployed without `grants` holds on its space's instances and topics:
+/// sending events and publishing, what every function could do before functions had grants.
+pub const FUNCTION_DEFAULT_ROLE: &str = "function-default";
+
+/// The grants a function acts with in its host calls: read and write on each KV bucket of
+/// `kv_buckets` (`space:kv:bucket:*`), then the grants it was deployed with — or, deployed
+/// without any, [`FUNCTION_DEFAULT_ROLE`] on `space:machines:*` and `space:topics:*`.
+pub fn function_grants(space: &str, kv_buckets: &[String], granted: Option<Vec<Grant>>) -> GrantSet {
+    let role = |name: &str, permissions: &[Permission]| RoleDef {
+        name: name.to_string(),
+        permissions: permissions.iter().map(|p| PermissionEntry::One(*p)).collect(),
+        builtin: true,
+    };
+    let on = |pattern: String| AddressPattern::parse(&pattern).ok();
+    let mut grants = Vec::with_capacity(kv_buckets.len() + 2);
+    for bucket in kv_buckets {
+        if let Some(pattern) = on(format!("{space}:kv:{bucket}:*")) {
+            grants
+                .push(Grant { role: role(FUNCTION_KV_ROLE, &[permissions::KV_READ, permissions::KV_WRITE]), pattern });
+        }
+    }
+    match granted {
+        Some(granted) => grants.extend(granted),
+        None => {
+            let default = role(FUNCTION_DEFAULT_ROLE, &[permissions::EVENTS_SEND, permissions::TOPICS_PUBLISH]);
+            for family in ["machines", "topics"] {
+                if let Some(pattern) = on(format!("{space}:{family}:*")) {
+                    grants.push(Grant { role: default.clone(), pattern });
+                }
+            }
+        }
+    }
+    GrantSet::new(grants)
 }
 
 /// What kind of principal.
@@ -521,6 +612,8 @@ pub struct PrincipalRecord {
     pub locked_until: Option<Timestamp>,
     /// When it was created.
     pub created_at: Timestamp,
+    /// The org it is a member of, whose admins manage it; none for a principal of the system.
+    pub org: Option<String>,
 }
 
 impl fmt::Debug for PrincipalRecord {
@@ -532,6 +625,7 @@ impl fmt::Debug for PrincipalRecord {
             .field("name", &self.name)
             .field("failed_sign_ins", &self.failed_sign_ins)
             .field("locked_until", &self.locked_until)
+            .field("org", &self.org)
             .finish()
     }
 }
@@ -621,6 +715,44 @@ mod tests {
     }
 
     #[test]
+    fn project_patterns_name_an_orgs_spaces() {
+        let org = pattern("acme/*:*");
+        assert!(org.matches(&["acme.orders"]));
+        assert!(org.matches(&["acme.billing", "machines", "order", "o-1"]));
+        assert!(!org.matches(&["acme"]), "the space acme is no project of acme");
+        assert!(!org.matches(&["acmeco.orders"]));
+        assert!(!org.matches(&["beta.orders"]));
+        assert!(!org.matches::<&str>(&[]));
+        let one = pattern("acme/orders:machines:*");
+        assert!(one.matches(&["acme.orders", "machines", "order"]));
+        assert!(!one.matches(&["acme.billing", "machines", "order"]));
+        assert_eq!(one.space(), Some("acme.orders"));
+        assert!(org.reaches_space("acme.orders") && !org.reaches_space("acme"));
+        assert!(org.reaches_org("acme") && !org.reaches_org("beta"));
+        assert!(pattern("acme.orders:*").reaches_org("acme"));
+        assert!(pattern("*").reaches_org("acme") && pattern("*:x").reaches_org("acme"));
+        assert!(!pattern("acme:*").reaches_org("acme"));
+        let cases = [
+            ("acme/*:*", "acme/orders:*", true),
+            ("acme/*:*", "acme.orders:x", true),
+            ("acme/*:*", "acme/*:machines:*", true),
+            ("acme/orders:*", "acme/*:*", false),
+            ("acme/*:*", "beta/*:*", false),
+            ("acme/*:*", "*:x", false),
+            ("*:*", "acme/*:*", true),
+            ("acme/*:*", "acme:*", false),
+        ];
+        for (mine, theirs, expected) in cases {
+            assert_eq!(pattern(mine).covers(&pattern(theirs)), expected, "{mine} covers {theirs}");
+        }
+        let acme = crate::orgs::OrgName::new("acme").expect("valid");
+        assert_eq!(AddressPattern::org_projects(&acme), pattern("acme/*:*"));
+        for bad in ["acme/:*", "Acme/*:*", "acme/or.ders:*", "a.b/*:*", "acme/*x:*"] {
+            assert!(AddressPattern::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn malformed_patterns_are_refused() {
         for bad in ["", "acme::x", "acme:ord*", "Acme:*", ":x", &"a:".repeat(300)] {
             assert!(AddressPattern::parse(bad).is_err(), "{bad:?}");
@@ -680,6 +812,24 @@ mod tests {
         assert!(!set.covers(&writer, &pattern("beta:orders:*")));
         assert!(!set.covers(&writer, &pattern("*")));
         assert!(set.reaches_space("beta") && !set.reaches_space("gamma"));
+    }
+
+    #[test]
+    fn a_functions_grants_are_its_buckets_and_what_it_was_given() {
+        let defaults = function_grants("acme", &["cache".to_string()], None);
+        assert!(defaults.allows(permissions::KV_WRITE, &["acme", "kv", "cache", "k"]));
+        assert!(!defaults.allows(permissions::KV_READ, &["acme", "kv", "other", "k"]));
+        assert!(defaults.allows(permissions::EVENTS_SEND, &["acme", "machines", "order", "o-1"]));
+        assert!(defaults.allows(permissions::TOPICS_PUBLISH, &["acme", "topics", "news"]));
+        assert!(!defaults.allows(permissions::EVENTS_SEND, &["beta", "machines", "order", "o-1"]));
+        let narrow = Grant {
+            role: RoleDef::custom("order-sender", &["events:send".into()]).expect("valid"),
+            pattern: pattern("acme:machines:order:*"),
+        };
+        let given = function_grants("acme", &[], Some(vec![narrow]));
+        assert!(given.allows(permissions::EVENTS_SEND, &["acme", "machines", "order", "o-1"]));
+        assert!(!given.allows(permissions::EVENTS_SEND, &["acme", "machines", "payment", "p-1"]));
+        assert!(!given.allows(permissions::TOPICS_PUBLISH, &["acme", "topics", "news"]), "no defaults once given");
     }
 
     #[test]

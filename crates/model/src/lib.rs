@@ -33,6 +33,7 @@ pub mod jobs;
 pub mod json;
 pub mod log;
 pub mod nodes;
+pub mod orgs;
 pub mod quotas;
 pub mod schedule;
 pub mod spaces;
@@ -41,9 +42,9 @@ pub mod time;
 pub mod trigger;
 
 pub use access::{
-    AccessError, Actor, AddressPattern, BUILTIN_ROLES, FREE_SIGN_IN_FAILURES, Grant, GrantRecord, GrantSet, Level,
-    Permission, PermissionEntry, PrincipalKind, PrincipalRecord, RoleDef, RoleRecord, SYSTEM_SPACE, builtin_role,
-    permissions, sign_in_lock_ms,
+    AccessError, Actor, AddressPattern, BUILTIN_ROLES, FREE_SIGN_IN_FAILURES, FUNCTION_DEFAULT_ROLE, FUNCTION_KV_ROLE,
+    Grant, GrantRecord, GrantSet, Level, Permission, PermissionEntry, PrincipalKind, PrincipalRecord, RoleDef,
+    RoleRecord, SYSTEM_SPACE, builtin_role, function_grants, permissions, sign_in_lock_ms,
 };
 pub use address::{Address, AddressError, NameProblem, Segment, SpaceName};
 pub use auth::{Role, SpaceGrant, TokenRecord};
@@ -73,6 +74,7 @@ pub use jobs::{
 pub use json::JsonObject;
 pub use log::{AddressFilter, LogFilter, LogRecord, Seq, kinds};
 pub use nodes::NodeRecord;
+pub use orgs::{OrgError, OrgName, OrgRecord, project_space, resolve_space_ref, split_project};
 pub use spaces::{SpaceDeletion, SpaceRecord};
 pub use streams::{
     BucketRecord, DEFAULT_KV_HISTORY, DeadLetter, Delivery, KvCondition, KvEntry, KvKeyInfo, MAX_KV_HISTORY,

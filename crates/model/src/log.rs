@@ -59,7 +59,7 @@ pub mod kinds {
     pub const AUDIT_TOKEN_CREATED: &str = "audit.token_created";
     /// A token was revoked (`{"principal","token"}`).
     pub const AUDIT_TOKEN_REVOKED: &str = "audit.token_revoked";
-    /// A user or service account was created (`{"principal","id","kind","name","grants"}`).
+    /// A user or service account was created (`{"principal","id","kind","name","org","grants"}`).
     pub const AUDIT_PRINCIPAL_CREATED: &str = "audit.principal_created";
     /// A user or service account was deleted (`{"principal","id","tokens_revoked"}`).
     pub const AUDIT_PRINCIPAL_DELETED: &str = "audit.principal_deleted";
@@ -73,6 +73,10 @@ pub mod kinds {
     pub const AUDIT_ROLE_DELETED: &str = "audit.role_deleted";
     /// A space's quota was set or removed (`{"principal","space","quota"}`, `quota` null when removed).
     pub const AUDIT_QUOTA_SET: &str = "audit.quota_set";
+    /// An org was created (`{"principal","org"}`).
+    pub const AUDIT_ORG_CREATED: &str = "audit.org_created";
+    /// An org was deleted (`{"principal","org"}`).
+    pub const AUDIT_ORG_DELETED: &str = "audit.org_deleted";
     /// Every audit record kind.
     pub const AUDIT: &[&str] = &[
         AUDIT_SIGN_IN,
@@ -88,6 +92,8 @@ pub mod kinds {
         AUDIT_ROLE_PUT,
         AUDIT_ROLE_DELETED,
         AUDIT_QUOTA_SET,
+        AUDIT_ORG_CREATED,
+        AUDIT_ORG_DELETED,
     ];
     /// A message was published to a topic.
     pub const TOPIC_MESSAGE: &str = "topic.message";

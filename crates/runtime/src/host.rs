@@ -2,8 +2,10 @@
 //! clocks and randomness, and outgoing HTTP filtered by the allow-list.
 //!
 //! Every capability is checked here, on the host side of the call, before anything is reached:
-//! a KV bucket must be granted, an HTTP request's host must be on the allow-list, events and
-//! topics stay in the function's own space. A denial is an error value the guest sees, never a
+//! a KV read or write, an event sent and a message published each need a grant of the function
+//! on the address reached (`kv:read` on `space:kv:bucket:key`, `events:send` on
+//! `space:machines:machine:id`, `topics:publish` on `space:topics:topic`), an HTTP request's
+//! host must be on the allow-list, and events and topics stay in the function's own space. A denial is an error value the guest sees, never a
 //! trap. The guest gets no files, no environment, no sockets and no name lookups.
 //!
 //! JSON a guest hands over (event payloads, topic messages, KV values whose content type is
@@ -14,6 +16,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
+use switchyard_model::{Permission, permissions};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
@@ -443,14 +446,25 @@ impl HostState {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    fn check_bucket(&mut self, bucket: &str) -> Result<(), kv::KvError> {
-        if self.capabilities.allows_bucket(bucket) {
+    /// Ok when the function's grants give `permission` on `space:<segments…>`; else why not.
+    fn check_grant(&self, permission: Permission, segments: &[&str]) -> Result<(), String> {
+        let mut address = Vec::with_capacity(segments.len() + 1);
+        address.push(self.space.as_str());
+        address.extend_from_slice(segments);
+        if self.capabilities.allows(permission, &address) {
             return Ok(());
         }
-        Err(kv::KvError::Denied(format!(
-            "bucket {bucket:?} is not granted to function {}:{} (grant it with `fn deploy --kv {bucket}`)",
-            self.space, self.function
-        )))
+        Err(format!(
+            "function {}:{} has no grant of {permission} on \"{}\" (deploy it with --kv BUCKET for a bucket, \
+             or --grant ROLE=PATTERN)",
+            self.space,
+            self.function,
+            address.join(":")
+        ))
+    }
+
+    fn check_bucket(&mut self, permission: Permission, bucket: &str, key: &str) -> Result<(), kv::KvError> {
+        self.check_grant(permission, &["kv", bucket, key]).map_err(kv::KvError::Denied)
     }
 
     /// The instance address within the function's space, or a denial for another space.
@@ -502,7 +516,7 @@ fn event_error(error: HostCallError) -> events::EventError {
 
 impl kv::Host for HostState {
     async fn get(&mut self, bucket: String, key: String) -> Result<Option<kv::Entry>, kv::KvError> {
-        self.check_bucket(&bucket)?;
+        self.check_bucket(permissions::KV_READ, &bucket, &key)?;
         let host = self.host.clone();
         let value = host.kv_get(&self.space, &bucket, &key).await.map_err(kv_error)?;
         Ok(value.map(|v| kv::Entry { value: v.value, content_type: v.content_type, revision: v.revision }))
@@ -515,7 +529,7 @@ impl kv::Host for HostState {
         value: Vec<u8>,
         content_type: String,
     ) -> Result<u64, kv::KvError> {
-        self.check_bucket(&bucket)?;
+        self.check_bucket(permissions::KV_WRITE, &bucket, &key)?;
         if value.len() > MAX_HOST_PAYLOAD_BYTES {
             return Err(kv::KvError::Invalid(too_large("the value", value.len())));
         }
@@ -526,7 +540,7 @@ impl kv::Host for HostState {
     }
 
     async fn delete(&mut self, bucket: String, key: String) -> Result<bool, kv::KvError> {
-        self.check_bucket(&bucket)?;
+        self.check_bucket(permissions::KV_WRITE, &bucket, &key)?;
         let host = self.host.clone();
         host.kv_delete(&self.space, &bucket, &key).await.map_err(kv_error)
     }
@@ -539,7 +553,7 @@ impl kv::Host for HostState {
         value: Vec<u8>,
         content_type: String,
     ) -> Result<u64, kv::KvError> {
-        self.check_bucket(&bucket)?;
+        self.check_bucket(permissions::KV_WRITE, &bucket, &key)?;
         if value.len() > MAX_HOST_PAYLOAD_BYTES {
             return Err(kv::KvError::Invalid(too_large("the value", value.len())));
         }
@@ -562,6 +576,8 @@ impl events::Host for HostState {
         payload_json: String,
     ) -> Result<String, events::EventError> {
         let instance = self.own_space_instance(&instance)?.to_owned();
+        let (machine, id) = instance.split_once(':').unwrap_or((instance.as_str(), ""));
+        self.check_grant(permissions::EVENTS_SEND, &["machines", machine, id]).map_err(events::EventError::Denied)?;
         if payload_json.len() > MAX_HOST_PAYLOAD_BYTES {
             return Err(events::EventError::Invalid(too_large("the payload", payload_json.len())));
         }
@@ -576,6 +592,7 @@ impl events::Host for HostState {
     }
 
     async fn publish(&mut self, topic: String, message_json: String) -> Result<u64, events::EventError> {
+        self.check_grant(permissions::TOPICS_PUBLISH, &["topics", &topic]).map_err(events::EventError::Denied)?;
         if message_json.len() > MAX_HOST_PAYLOAD_BYTES {
             return Err(events::EventError::Invalid(too_large("the message", message_json.len())));
         }

@@ -68,8 +68,9 @@ impl Default for Limits {
 pub struct Capabilities {
     /// Hosts outgoing HTTP may reach: `host` (any port) or `host:port`. Empty: none.
     pub allowed_hosts: Vec<String>,
-    /// KV buckets of the function's space it may read and write.
-    pub kv_buckets: Vec<String>,
+    /// What it may do to its space's KV keys, instances and topics: its grants (the engine makes
+    /// them from the function's settings, [`switchyard_model::function_grants`]). Empty: nothing.
+    pub grants: switchyard_model::GrantSet,
     /// Configuration values.
     pub config: BTreeMap<String, String>,
     /// Secrets.
@@ -80,7 +81,7 @@ impl std::fmt::Debug for Capabilities {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Capabilities")
             .field("allowed_hosts", &self.allowed_hosts)
-            .field("kv_buckets", &self.kv_buckets)
+            .field("grants", &self.grants)
             .field("config", &self.config)
             .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
             .finish()
@@ -96,9 +97,10 @@ impl Capabilities {
         })
     }
 
-    /// Whether the KV bucket is granted.
-    pub fn allows_bucket(&self, bucket: &str) -> bool {
-        self.kv_buckets.iter().any(|b| b == bucket)
+    /// Whether `permission` is granted on the address of `segments` (the function's space
+    /// first).
+    pub fn allows(&self, permission: switchyard_model::Permission, segments: &[&str]) -> bool {
+        self.grants.allows(permission, segments)
     }
 }
 

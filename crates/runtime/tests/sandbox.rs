@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use switchyard_model::{AddressPattern, Grant, RoleDef, function_grants};
 use switchyard_runtime::{
     Capabilities, FunctionHost, FunctionRuntime, HostCallError, Invocation, InvocationContext, KvValue,
     KvWriteCondition, Limits, LoadedFunction, Outcome, Payload, RuntimeConfig, RuntimeError, codes, component_digest,
@@ -221,7 +222,7 @@ async fn traps_and_panics_are_reported_with_their_message() {
 async fn a_bucket_not_granted_is_denied_inside_the_guest_and_reaches_nothing() {
     let fx = Fixture::new();
     let misbehave = fx.load("misbehave").await;
-    let caps = Capabilities { kv_buckets: vec!["granted".into()], ..Capabilities::default() };
+    let caps = Capabilities { grants: function_grants("acme", &["granted".into()], None), ..Capabilities::default() };
     let outcome = fx
         .invoke(
             &misbehave,
@@ -240,16 +241,28 @@ async fn a_bucket_not_granted_is_denied_inside_the_guest_and_reaches_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn events_outside_the_space_are_denied() {
+async fn events_outside_the_space_or_the_grants_are_denied() {
     let fx = Fixture::new();
     let misbehave = fx.load("misbehave").await;
+    let defaults = Capabilities { grants: function_grants("acme", &[], None), ..Capabilities::default() };
     let input = serde_json::json!({"do": "send", "instance": "other:orders:o-1", "event": "pay"});
-    let outcome = fx.invoke(&misbehave, input, Limits::default(), Capabilities::default()).await;
+    let outcome = fx.invoke(&misbehave, input, Limits::default(), defaults.clone()).await;
     assert_eq!(error_code(&outcome), codes::CAPABILITY_DENIED);
     assert_eq!(fx.host.calls.load(Ordering::SeqCst), 0);
     let input = serde_json::json!({"do": "send", "instance": "acme:orders:o-1", "event": "pay"});
-    let outcome = fx.invoke(&misbehave, input, Limits::default(), Capabilities::default()).await;
+    let outcome = fx.invoke(&misbehave, input.clone(), Limits::default(), defaults).await;
     assert_eq!(output_json(&outcome), serde_json::json!({"state": "sent"}));
+
+    // Without a grant of events:send there, the same call is denied before the host sees it.
+    let calls = fx.host.calls.load(Ordering::SeqCst);
+    let other_machine = AddressPattern::parse("acme:machines:payments:*").expect("pattern");
+    let sender = RoleDef::custom("sender", &["events:send".into()]).expect("role");
+    let narrow = function_grants("acme", &[], Some(vec![Grant { role: sender, pattern: other_machine }]));
+    let outcome = fx
+        .invoke(&misbehave, input, Limits::default(), Capabilities { grants: narrow, ..Capabilities::default() })
+        .await;
+    assert_eq!(error_code(&outcome), codes::CAPABILITY_DENIED);
+    assert_eq!(fx.host.calls.load(Ordering::SeqCst), calls, "a denied call reached the host");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -347,7 +360,7 @@ async fn config_secrets_and_logs_reach_the_guest_and_come_back() {
 async fn concurrent_invocations_each_count_once() {
     let fx = Arc::new(Fixture::new());
     let counter = fx.load("kv-counter").await;
-    let caps = Capabilities { kv_buckets: vec!["counters".into()], ..Capabilities::default() };
+    let caps = Capabilities { grants: function_grants("acme", &["counters".into()], None), ..Capabilities::default() };
     let mut tasks = Vec::new();
     for _ in 0..64 {
         let (fx, counter, caps) = (fx.clone(), counter.clone(), caps.clone());
@@ -422,7 +435,7 @@ fn error_message(outcome: &Outcome) -> &str {
 async fn json_deeper_than_the_policy_never_leaves_the_guest() {
     let fx = Fixture::new();
     let misbehave = fx.load("misbehave").await;
-    let caps = Capabilities { kv_buckets: vec!["data".into()], ..Capabilities::default() };
+    let caps = Capabilities { grants: function_grants("acme", &["data".into()], None), ..Capabilities::default() };
     let deep = nested(100);
     let published = fx
         .invoke(

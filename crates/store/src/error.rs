@@ -177,6 +177,30 @@ pub enum StoreError {
         /// The principal's id.
         id: String,
     },
+    /// No such org.
+    #[error("org \"{name}\" not found")]
+    OrgNotFound {
+        /// The org's name.
+        name: String,
+    },
+    /// An org of that name exists.
+    #[error("org \"{name}\" exists")]
+    OrgExists {
+        /// The org's name.
+        name: String,
+    },
+    /// An org has members or projects, so it cannot be deleted.
+    #[error(
+        "org \"{name}\" has {members} member(s) and {projects} project(s); delete them first (an org's projects are the spaces named \"{name}.…\")"
+    )]
+    OrgInUse {
+        /// The org's name.
+        name: String,
+        /// Its members.
+        members: u64,
+        /// Its projects (spaces).
+        projects: u64,
+    },
     /// A user of that name exists.
     #[error("a user named \"{name}\" exists; user names are unique")]
     UserNameTaken {

@@ -57,8 +57,8 @@ use switchyard_model::{
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use commands::access::{
-    BootstrapAdminToken, CreateGrant, CreatePrincipal, CreateToken, DeleteGrant, DeletePrincipal, DeleteRole, PutRole,
-    RecordSignIn, RevokeToken, SetPassword, SignInAttempt, SignInOutcome,
+    BootstrapAdminToken, CreateGrant, CreateOrg, CreatePrincipal, CreateToken, DeleteGrant, DeleteOrg, DeletePrincipal,
+    DeleteRole, PutRole, RecordSignIn, RevokeToken, SetPassword, SignInAttempt, SignInOutcome,
 };
 pub use commands::endpoints::{ConfirmEndpointConsumer, DeleteEndpoint, EndpointPut, PutEndpoint, SetEndpointDisabled};
 pub use commands::env::{DeleteSpaceValue, PutSpaceValue, SpaceValuePut};
@@ -263,6 +263,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every user and service account, oldest first.
     async fn list_principals(&self) -> Result<Vec<PrincipalRecord>, StoreError>;
+
+    /// Every org, by name.
+    async fn list_orgs(&self) -> Result<Vec<switchyard_model::OrgRecord>, StoreError>;
 
     /// The grants of one principal, or every grant; oldest first.
     async fn list_grants(&self, principal: Option<&str>) -> Result<Vec<GrantRecord>, StoreError>;

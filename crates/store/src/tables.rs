@@ -336,6 +336,14 @@ pub(crate) trait TokenTable {
 pub(crate) trait AccessTable {
     /// Stores a new principal.
     async fn insert_principal(&mut self, principal: &PrincipalRecord) -> TxResult<()>;
+    /// Inserts an org; false when one of the name exists.
+    async fn insert_org(&mut self, org: &switchyard_model::OrgRecord) -> TxResult<bool>;
+    /// An org, locked against a concurrent deletion or member's creation.
+    async fn org_for_update(&mut self, name: &str) -> TxResult<Option<switchyard_model::OrgRecord>>;
+    /// How many members an org has, and how many spaces are its projects.
+    async fn org_holdings(&mut self, name: &str) -> TxResult<(u64, u64)>;
+    /// Deletes an org.
+    async fn delete_org(&mut self, name: &str) -> TxResult<()>;
     /// Whether a user of this name exists.
     async fn user_exists(&mut self, name: &str) -> TxResult<bool>;
     /// A principal, locked.

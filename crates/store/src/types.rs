@@ -11,8 +11,8 @@ use switchyard_model::log::Seq;
 use switchyard_model::streams::Delivery;
 
 use crate::commands::access::{
-    BootstrapAdminToken, CreateGrant, CreatePrincipal, CreateToken, DeleteGrant, DeletePrincipal, DeleteRole, PutRole,
-    RecordSignIn, RevokeToken, SetPassword,
+    BootstrapAdminToken, CreateGrant, CreateOrg, CreatePrincipal, CreateToken, DeleteGrant, DeleteOrg, DeletePrincipal,
+    DeleteRole, PutRole, RecordSignIn, RevokeToken, SetPassword,
 };
 use crate::commands::endpoints::{
     ConfirmEndpointConsumer, DeleteEndpoint, EndpointPut, PutEndpoint, SetEndpointDisabled,
@@ -69,6 +69,10 @@ pub enum WriteOp {
     CreatePrincipal(CreatePrincipal),
     /// Deletes a user or service account (see [`DeletePrincipal`]).
     DeletePrincipal(DeletePrincipal),
+    /// Creates an org (see [`CreateOrg`]).
+    CreateOrg(CreateOrg),
+    /// Deletes an org (see [`DeleteOrg`]).
+    DeleteOrg(DeleteOrg),
     /// Records a sign-in attempt (see [`RecordSignIn`]).
     RecordSignIn(RecordSignIn),
     /// Replaces a user's password (see [`SetPassword`]).
@@ -211,6 +215,10 @@ pub enum WriteOutcome {
     RolePut(bool),
     /// A custom role was deleted.
     RoleDeleted,
+    /// An org was created.
+    OrgCreated,
+    /// An org was deleted.
+    OrgDeleted,
     /// A quota was set or removed; whether anything changed.
     QuotaSet(bool),
     /// Meters were added to.
@@ -350,6 +358,8 @@ impl WriteOutcome {
             | WriteOutcome::GrantDeleted(_)
             | WriteOutcome::RolePut(_)
             | WriteOutcome::RoleDeleted
+            | WriteOutcome::OrgCreated
+            | WriteOutcome::OrgDeleted
             | WriteOutcome::QuotaSet(_)
             | WriteOutcome::MetersAdded
             | WriteOutcome::IdempotencyPurged(_)
@@ -411,6 +421,8 @@ impl WriteOutcome {
             | WriteOutcome::GrantDeleted(_)
             | WriteOutcome::RolePut(_)
             | WriteOutcome::RoleDeleted
+            | WriteOutcome::OrgCreated
+            | WriteOutcome::OrgDeleted
             | WriteOutcome::QuotaSet(_)
             | WriteOutcome::MetersAdded
             | WriteOutcome::IdempotencyPurged(_)
@@ -466,6 +478,8 @@ impl WriteOutcome {
             | WriteOutcome::GrantDeleted(_)
             | WriteOutcome::RolePut(_)
             | WriteOutcome::RoleDeleted
+            | WriteOutcome::OrgCreated
+            | WriteOutcome::OrgDeleted
             | WriteOutcome::QuotaSet(_)
             | WriteOutcome::MetersAdded
             | WriteOutcome::IdempotencyPurged(_)

@@ -26,6 +26,11 @@ impl Http {
         Http { base: server.url.clone(), token: token.map(str::to_string), client: reqwest::Client::new() }
     }
 
+    /// The token it sends, if any.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
     /// Sends a request; a body that is not JSON comes back as a JSON string, an empty one as null.
     pub async fn send(&self, method: Method, path: &str, body: Option<(&str, Vec<u8>)>) -> (StatusCode, Value) {
         let mut req = self.client.request(method, format!("{}{path}", self.base)).timeout(Duration::from_secs(60));

@@ -1,4 +1,5 @@
-//! Who may do what: tokens, users and service accounts, sign-ins, grants and custom roles.
+//! Who may do what: tokens, users and service accounts, sign-ins, grants, custom roles and
+//! orgs.
 //!
 //! Invariants:
 //! - Every change here appends one audit record (`audit.*`) to the system space in the same
@@ -10,11 +11,14 @@
 //!   deleted; a user's name is unique).
 //! - A sign-in's failure count is read and written under the principal's row lock, so
 //!   concurrent failures each count.
+//! - A principal is a member of an org only while the org exists: a member is created under
+//!   the org's row lock, and an org is deleted under it only when it has no member and no
+//!   project (no space named `org.…`).
 
 use serde_json::json;
 use switchyard_model::{
-    Actor, GrantRecord, PrincipalKind, PrincipalRecord, RoleRecord, SYSTEM_SPACE, Timestamp, TokenRecord, builtin_role,
-    kinds, sign_in_lock_ms,
+    Actor, GrantRecord, OrgRecord, PrincipalKind, PrincipalRecord, RoleRecord, SYSTEM_SPACE, Timestamp, TokenRecord,
+    builtin_role, kinds, sign_in_lock_ms,
 };
 
 use super::{Command, Cx, Locking};
@@ -171,6 +175,9 @@ impl Locking for CreatePrincipal {
     fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
         locks.writes_into(SYSTEM_SPACE);
         locks.exclusive(format!("user:{}", self.principal.name));
+        if let Some(org) = &self.principal.org {
+            locks.exclusive(format!("org:{org}"));
+        }
         for grant in &self.grants {
             locks.exclusive(format!("role:{}", grant.role));
         }
@@ -182,6 +189,11 @@ impl Command for CreatePrincipal {
         let p = &self.principal;
         if p.kind == PrincipalKind::User && tx.user_exists(&p.name).await? {
             return Err(StoreError::UserNameTaken { name: p.name.clone() }.into());
+        }
+        if let Some(org) = &p.org
+            && tx.org_for_update(org).await?.is_none()
+        {
+            return Err(StoreError::OrgNotFound { name: org.clone() }.into());
         }
         for grant in &self.grants {
             require_role(tx, &grant.role).await?;
@@ -195,7 +207,7 @@ impl Command for CreatePrincipal {
         let grants: Vec<_> =
             self.grants.iter().map(|g| json!({"id": g.id, "role": g.role, "pattern": g.pattern})).collect();
         let payload = json!({
-            "principal": self.by, "id": p.id, "kind": p.kind.as_str(), "name": p.name, "grants": grants,
+            "principal": self.by, "id": p.id, "kind": p.kind.as_str(), "name": p.name, "org": p.org, "grants": grants,
         });
         audit(tx, cx, kinds::AUDIT_PRINCIPAL_CREATED, principal_address(&p.id), payload).await
     }
@@ -550,5 +562,70 @@ impl Command for DeleteRole {
         tx.delete_role(&self.name).await?;
         let payload = json!({ "principal": self.by, "role": self.name });
         audit(tx, cx, kinds::AUDIT_ROLE_DELETED, format!("{SYSTEM_SPACE}:roles:{}", self.name), payload).await
+    }
+}
+
+fn org_address(name: &str) -> String {
+    format!("{SYSTEM_SPACE}:orgs:{name}")
+}
+
+/// Creates an org; appends `audit.org_created`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateOrg {
+    /// The org (its name validated by the caller).
+    pub org: OrgRecord,
+    /// Who creates it.
+    pub by: Actor,
+}
+
+request!(CreateOrg => OrgCreated);
+
+impl Locking for CreateOrg {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
+        locks.writes_into(SYSTEM_SPACE);
+        locks.exclusive(format!("org:{}", self.org.name));
+    }
+}
+
+impl Command for CreateOrg {
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
+        if !tx.insert_org(&self.org).await? {
+            return Err(StoreError::OrgExists { name: self.org.name.clone() }.into());
+        }
+        let payload = json!({ "principal": self.by, "org": self.org.name });
+        audit(tx, cx, kinds::AUDIT_ORG_CREATED, org_address(&self.org.name), payload).await
+    }
+}
+
+/// Deletes an org that has no member and no project; appends `audit.org_deleted`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeleteOrg {
+    /// The org's name.
+    pub name: String,
+    /// Who deletes it.
+    pub by: Actor,
+}
+
+request!(DeleteOrg => OrgDeleted);
+
+impl Locking for DeleteOrg {
+    fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
+        locks.writes_into(SYSTEM_SPACE);
+        locks.exclusive(format!("org:{}", self.name));
+    }
+}
+
+impl Command for DeleteOrg {
+    async fn apply<T: Tables>(&self, tx: &mut T, cx: &mut Cx<'_>) -> TxResult<Self::Output> {
+        if tx.org_for_update(&self.name).await?.is_none() {
+            return Err(StoreError::OrgNotFound { name: self.name.clone() }.into());
+        }
+        let (members, projects) = tx.org_holdings(&self.name).await?;
+        if members > 0 || projects > 0 {
+            return Err(StoreError::OrgInUse { name: self.name.clone(), members, projects }.into());
+        }
+        tx.delete_org(&self.name).await?;
+        let payload = json!({ "principal": self.by, "org": self.name });
+        audit(tx, cx, kinds::AUDIT_ORG_DELETED, org_address(&self.name), payload).await
     }
 }

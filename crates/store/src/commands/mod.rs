@@ -204,6 +204,8 @@ macro_rules! dispatch {
             WriteOp::RevokeToken($c) => $body,
             WriteOp::CreatePrincipal($c) => $body,
             WriteOp::DeletePrincipal($c) => $body,
+            WriteOp::CreateOrg($c) => $body,
+            WriteOp::DeleteOrg($c) => $body,
             WriteOp::RecordSignIn($c) => $body,
             WriteOp::SetPassword($c) => $body,
             WriteOp::CreateGrant($c) => $body,

@@ -6,18 +6,21 @@
 //! failed sign-ins count under the row lock and lock after the free ones; a right password
 //! opens nothing while locked or once the password changed; a success resets them and stores
 //! the session; a password change ends the other sessions (a reset, the tokens too); deleting a
-//! principal revokes its tokens and drops its grants; and every one of these acts appends its
-//! audit record to the system space, with who acted, and nothing else does.
+//! principal revokes its tokens and drops its grants; an org's name is unique, a member needs
+//! its org, and an org with a member or a project (a space named `org.…`) is not deleted; and
+//! every one of these acts appends its audit record to the system space, with who acted, and
+//! nothing else does.
 
 use switchyard_model::{
-    Actor, FREE_SIGN_IN_FAILURES, GrantRecord, PrincipalKind, PrincipalRecord, Role, RoleRecord, SYSTEM_SPACE, Seq,
-    SpaceGrant, Timestamp, TokenRecord, kinds,
+    Actor, FREE_SIGN_IN_FAILURES, GrantRecord, OrgRecord, PrincipalKind, PrincipalRecord, Role, RoleRecord,
+    SYSTEM_SPACE, Seq, SpaceGrant, Timestamp, TokenRecord, kinds,
 };
 
-use super::{Case, Harness};
+use super::{Case, Harness, order_definition, seg, space};
 use crate::{
-    CreateGrant, CreatePrincipal, CreateToken, DeleteGrant, DeletePrincipal, DeleteRole, PutRole, RecordSignIn,
-    SetPassword, SignInAttempt, SignInOutcome, Store, StoreError, StoreExt,
+    CreateGrant, CreateOrg, CreatePrincipal, CreateToken, DeleteGrant, DeleteOrg, DeletePrincipal, DeleteRole,
+    DeleteSpace, PutMachine, PutRole, RecordSignIn, SetPassword, SignInAttempt, SignInOutcome, Store, StoreError,
+    StoreExt,
 };
 
 /// This module's cases, by name.
@@ -25,6 +28,7 @@ pub(super) fn cases<H: Harness>() -> Vec<(&'static str, Case<H>)> {
     vec![
         ("principals_grants_and_roles_are_kept_consistent", |h| Box::pin(principals_grants_roles(h))),
         ("sign_ins_count_lock_and_open_sessions", |h| Box::pin(sign_ins(h))),
+        ("orgs_keep_their_members_and_projects", |h| Box::pin(orgs(h))),
     ]
 }
 
@@ -41,6 +45,7 @@ fn user(id: &str, name: &str) -> PrincipalRecord {
         failed_sign_ins: 0,
         locked_until: None,
         created_at: Timestamp(1_000),
+        org: None,
     }
 }
 
@@ -256,4 +261,51 @@ async fn sign_ins<H: Harness>(h: &H) {
     assert_eq!(failed, FREE_SIGN_IN_FAILURES + 5, "every refusal is recorded: {kinds_seen:?}");
     assert_eq!(kinds_seen.iter().filter(|k| *k == kinds::AUDIT_SIGN_IN).count(), 2);
     assert_eq!(kinds_seen.last().map(String::as_str), Some(kinds::AUDIT_PASSWORD_CHANGED));
+}
+
+async fn orgs<H: Harness>(h: &H) {
+    let store = h.fresh().await;
+    let acme = OrgRecord { name: "acme".into(), created_at: Timestamp(1_000) };
+    store.execute(CreateOrg { org: acme.clone(), by: admin() }).await.expect("create org");
+    let again = store.execute(CreateOrg { org: acme.clone(), by: admin() }).await;
+    assert!(matches!(again, Err(StoreError::OrgExists { .. })), "{again:?}");
+    assert_eq!(store.list_orgs().await.expect("orgs"), vec![acme]);
+
+    // A member needs its org.
+    let stray = PrincipalRecord { org: Some("beta".into()), ..user("usr_s", "stray") };
+    let refused = store.execute(CreatePrincipal { principal: stray, grants: vec![], by: admin() }).await;
+    assert!(matches!(refused, Err(StoreError::OrgNotFound { .. })), "{refused:?}");
+    let member = PrincipalRecord { org: Some("acme".into()), ..user("usr_m", "mia") };
+    store.execute(CreatePrincipal { principal: member.clone(), grants: vec![], by: admin() }).await.expect("member");
+    assert_eq!(store.get_principal("usr_m").await.expect("get"), Some(member));
+
+    // Spaces that only look alike are no project of acme; `acme.orders` is.
+    let machine = |sp: &str| PutMachine { space: space(sp), name: seg("order"), definition: order_definition() };
+    for sp in ["acme", "acmeco", "acme-eu.x", "acme.orders"] {
+        store.execute(machine(sp)).await.expect("machine");
+    }
+    let in_use = store.execute(DeleteOrg { name: "acme".into(), by: admin() }).await;
+    assert!(matches!(in_use, Err(StoreError::OrgInUse { members: 1, projects: 1, .. })), "{in_use:?}");
+    store.execute(DeletePrincipal { id: "usr_m".into(), by: admin() }).await.expect("delete member");
+    let in_use = store.execute(DeleteOrg { name: "acme".into(), by: admin() }).await;
+    assert!(matches!(in_use, Err(StoreError::OrgInUse { members: 0, projects: 1, .. })), "{in_use:?}");
+    store.execute(DeleteSpace { space: space("acme.orders") }).await.expect("delete project");
+    store.execute(DeleteOrg { name: "acme".into(), by: admin() }).await.expect("delete org");
+    assert!(store.list_orgs().await.expect("orgs").is_empty());
+    let gone = store.execute(DeleteOrg { name: "acme".into(), by: admin() }).await;
+    assert!(matches!(gone, Err(StoreError::OrgNotFound { .. })), "{gone:?}");
+
+    let store = h.reopen(store).await;
+    assert_eq!(
+        audit_kinds(&*store).await,
+        [
+            kinds::AUDIT_ORG_CREATED,
+            kinds::AUDIT_PRINCIPAL_CREATED,
+            kinds::AUDIT_PRINCIPAL_DELETED,
+            kinds::AUDIT_ORG_DELETED,
+        ],
+        "one record per act, none for a refusal"
+    );
+    let page = store.read_log_kinds(Seq(0), &[kinds::AUDIT_PRINCIPAL_CREATED], 10).await.expect("read");
+    assert_eq!(page.records[0].payload["org"], "acme");
 }

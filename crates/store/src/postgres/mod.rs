@@ -242,8 +242,9 @@ fn token(row: &Row) -> Result<TokenRecord, StoreError> {
     })
 }
 
-/// Columns: id, kind, name, password_hash, failed_sign_ins, locked_until, created_at.
-pub(super) const PRINCIPAL_COLUMNS: &str = "id, kind, name, password_hash, failed_sign_ins, locked_until, created_at";
+/// Columns: id, kind, name, password_hash, failed_sign_ins, locked_until, created_at, org.
+pub(super) const PRINCIPAL_COLUMNS: &str =
+    "id, kind, name, password_hash, failed_sign_ins, locked_until, created_at, org";
 
 pub(super) fn principal(row: &Row) -> Result<PrincipalRecord, StoreError> {
     Ok(PrincipalRecord {
@@ -254,6 +255,7 @@ pub(super) fn principal(row: &Row) -> Result<PrincipalRecord, StoreError> {
         failed_sign_ins: u32::try_from(row.get::<_, i32>(4)).unwrap_or(0),
         locked_until: row.get::<_, Option<i64>>(5).map(Timestamp),
         created_at: Timestamp(row.get(6)),
+        org: row.get(7),
     })
 }
 
@@ -450,6 +452,14 @@ impl Store for PgStore {
     async fn find_user(&self, name: &str) -> Result<Option<PrincipalRecord>, StoreError> {
         let sql = format!("SELECT {PRINCIPAL_COLUMNS} FROM principals WHERE kind = 'user' AND name = $1");
         self.query(&sql, &[&name]).await?.first().map(principal).transpose()
+    }
+
+    async fn list_orgs(&self) -> Result<Vec<switchyard_model::OrgRecord>, StoreError> {
+        let rows = self.query("SELECT name, created_at FROM orgs ORDER BY name", &[]).await?;
+        Ok(rows
+            .iter()
+            .map(|r| switchyard_model::OrgRecord { name: r.get(0), created_at: Timestamp(r.get(1)) })
+            .collect())
     }
 
     async fn list_principals(&self) -> Result<Vec<PrincipalRecord>, StoreError> {

@@ -391,6 +391,16 @@ const MIGRATIONS: &[&str] = &[
         function_ms BIGINT NOT NULL DEFAULT 0
     );
 "#,
+    // 14: organisations; a principal may be a member of one.
+    r#"
+    CREATE TABLE orgs (
+        name       TEXT COLLATE "C" PRIMARY KEY,
+        created_at BIGINT NOT NULL
+    );
+
+    ALTER TABLE principals ADD COLUMN org TEXT;
+    CREATE INDEX principals_by_org ON principals (org) WHERE org IS NOT NULL;
+"#,
 ];
 
 /// The schema version this build writes.

@@ -10,7 +10,8 @@ use std::collections::HashSet;
 
 use deadpool_postgres::Transaction;
 use switchyard_model::{
-    GrantRecord, InstanceKey, MachineVersion, NodeRecord, PrincipalRecord, RoleRecord, Seq, Timestamp, TokenRecord,
+    GrantRecord, InstanceKey, MachineVersion, NodeRecord, OrgRecord, PrincipalRecord, RoleRecord, Seq, Timestamp,
+    TokenRecord,
 };
 
 use crate::decode::{machine_version, revision};
@@ -465,8 +466,8 @@ impl AccessTable for PgTx<'_, '_> {
         let stmt = self
             .tx
             .prepare_cached(
-                "INSERT INTO principals (id, kind, name, password_hash, failed_sign_ins, locked_until, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO principals (id, kind, name, password_hash, failed_sign_ins, locked_until, created_at, org)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .await?;
         let failed = i32::try_from(p.failed_sign_ins).unwrap_or(i32::MAX);
@@ -481,9 +482,41 @@ impl AccessTable for PgTx<'_, '_> {
                     &failed,
                     &p.locked_until.map(|t| t.0),
                     &p.created_at.0,
+                    &p.org,
                 ],
             )
             .await?;
+        Ok(())
+    }
+
+    async fn insert_org(&mut self, org: &OrgRecord) -> TxResult<bool> {
+        let stmt = self
+            .tx
+            .prepare_cached("INSERT INTO orgs (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            .await?;
+        Ok(self.tx.execute(&stmt, &[&org.name, &org.created_at.0]).await? == 1)
+    }
+
+    async fn org_for_update(&mut self, name: &str) -> TxResult<Option<OrgRecord>> {
+        // The row lock orders an org's deletion against a member's creation on another node.
+        let stmt = self.tx.prepare_cached("SELECT name, created_at FROM orgs WHERE name = $1 FOR UPDATE").await?;
+        let row = self.tx.query_opt(&stmt, &[&name]).await?;
+        Ok(row.map(|r| OrgRecord { name: r.get(0), created_at: Timestamp(r.get(1)) }))
+    }
+
+    async fn org_holdings(&mut self, name: &str) -> TxResult<(u64, u64)> {
+        let stmt = self.tx.prepare_cached("SELECT count(*) FROM principals WHERE org = $1").await?;
+        let members: i64 = self.tx.query_one(&stmt, &[&name]).await?.get(0);
+        // `org.` up to `org/`, the character after `.`: every space named `org.…` (the column
+        // sorts by bytes, COLLATE "C").
+        let stmt = self.tx.prepare_cached("SELECT count(*) FROM spaces WHERE name > $1 AND name < $2").await?;
+        let projects: i64 = self.tx.query_one(&stmt, &[&format!("{name}."), &format!("{name}/")]).await?.get(0);
+        Ok((members as u64, projects as u64))
+    }
+
+    async fn delete_org(&mut self, name: &str) -> TxResult<()> {
+        let stmt = self.tx.prepare_cached("DELETE FROM orgs WHERE name = $1").await?;
+        self.tx.execute(&stmt, &[&name]).await?;
         Ok(())
     }
 

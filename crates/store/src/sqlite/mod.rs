@@ -529,6 +529,17 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn list_orgs(&self) -> Result<Vec<switchyard_model::OrgRecord>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT name, created_at FROM orgs ORDER BY name")?;
+            let rows = stmt.query_map([], |r| {
+                Ok(switchyard_model::OrgRecord { name: r.get(0)?, created_at: Timestamp(r.get(1)?) })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
     async fn list_principals(&self) -> Result<Vec<PrincipalRecord>, StoreError> {
         self.read(|conn| {
             let sql = format!("SELECT {} FROM principals ORDER BY created_at, id", rows::PRINCIPAL_COLUMNS);

@@ -113,8 +113,9 @@ pub(crate) fn token(row: &Row<'_>) -> Result<TokenRecord, StoreError> {
     })
 }
 
-/// Columns: id, kind, name, password_hash, failed_sign_ins, locked_until, created_at.
-pub(crate) const PRINCIPAL_COLUMNS: &str = "id, kind, name, password_hash, failed_sign_ins, locked_until, created_at";
+/// Columns: id, kind, name, password_hash, failed_sign_ins, locked_until, created_at, org.
+pub(crate) const PRINCIPAL_COLUMNS: &str =
+    "id, kind, name, password_hash, failed_sign_ins, locked_until, created_at, org";
 
 pub(crate) fn principal(row: &Row<'_>) -> Result<PrincipalRecord, StoreError> {
     let kind: String = row.get(1)?;
@@ -126,6 +127,7 @@ pub(crate) fn principal(row: &Row<'_>) -> Result<PrincipalRecord, StoreError> {
         failed_sign_ins: row.get(4)?,
         locked_until: row.get::<_, Option<i64>>(5)?.map(Timestamp),
         created_at: Timestamp(row.get(6)?),
+        org: row.get(7)?,
     })
 }
 

@@ -403,6 +403,16 @@ const MIGRATIONS: &[&str] = &[
         function_ms INTEGER NOT NULL DEFAULT 0
     ) WITHOUT ROWID;
     "#,
+    // 16: organisations; a principal may be a member of one.
+    r#"
+    CREATE TABLE orgs (
+        name       TEXT PRIMARY KEY,
+        created_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+
+    ALTER TABLE principals ADD COLUMN org TEXT;
+    CREATE INDEX principals_by_org ON principals (org) WHERE org IS NOT NULL;
+    "#,
 ];
 
 /// `PRAGMA auto_vacuum`'s value for incremental auto-vacuum.

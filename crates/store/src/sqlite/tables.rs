@@ -9,7 +9,8 @@ use std::collections::HashSet;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use switchyard_model::{
-    GrantRecord, InstanceKey, MachineVersion, NodeRecord, PrincipalRecord, RoleRecord, Seq, Timestamp, TokenRecord,
+    GrantRecord, InstanceKey, MachineVersion, NodeRecord, OrgRecord, PrincipalRecord, RoleRecord, Seq, Timestamp,
+    TokenRecord,
 };
 
 use super::rows;
@@ -384,8 +385,8 @@ impl AccessTable for SqliteTx<'_> {
     async fn insert_principal(&mut self, p: &PrincipalRecord) -> TxResult<()> {
         self.conn
             .prepare_cached(
-                "INSERT INTO principals (id, kind, name, password_hash, failed_sign_ins, locked_until, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO principals (id, kind, name, password_hash, failed_sign_ins, locked_until, created_at, org)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?
             .execute(params![
                 p.id,
@@ -394,8 +395,44 @@ impl AccessTable for SqliteTx<'_> {
                 p.password_hash,
                 p.failed_sign_ins,
                 p.locked_until.map(|t| t.0),
-                p.created_at.0
+                p.created_at.0,
+                p.org
             ])?;
+        Ok(())
+    }
+
+    async fn insert_org(&mut self, org: &OrgRecord) -> TxResult<bool> {
+        let inserted = self
+            .conn
+            .prepare_cached("INSERT INTO orgs (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING")?
+            .execute(params![org.name, org.created_at.0])?;
+        Ok(inserted == 1)
+    }
+
+    async fn org_for_update(&mut self, name: &str) -> TxResult<Option<OrgRecord>> {
+        let found = self
+            .conn
+            .prepare_cached("SELECT name, created_at FROM orgs WHERE name = ?1")?
+            .query_row(params![name], |r| Ok(OrgRecord { name: r.get(0)?, created_at: Timestamp(r.get(1)?) }))
+            .optional()?;
+        Ok(found)
+    }
+
+    async fn org_holdings(&mut self, name: &str) -> TxResult<(u64, u64)> {
+        let members: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM principals WHERE org = ?1")?
+            .query_row(params![name], |r| r.get(0))?;
+        // `org.` up to `org/`, the character after `.`: every space named `org.…`.
+        let projects: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM spaces WHERE name > ?1 AND name < ?2")?
+            .query_row(params![format!("{name}."), format!("{name}/")], |r| r.get(0))?;
+        Ok((members as u64, projects as u64))
+    }
+
+    async fn delete_org(&mut self, name: &str) -> TxResult<()> {
+        self.conn.prepare_cached("DELETE FROM orgs WHERE name = ?1")?.execute(params![name])?;
         Ok(())
     }
 

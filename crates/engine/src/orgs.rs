@@ -1,0 +1,175 @@
+//! Orgs, their projects and their members.
+//!
+//! An org groups spaces: its projects are the spaces named `org.project`
+//! ([`switchyard_model::orgs`]). Its admins are whoever holds `members:write` on every address
+//! of every project (`org/*:*` — the built-in `space-admin` there does): they create and
+//! delete the org's members, reset their passwords, and grant them roles within what they
+//! hold themselves, without any permission on the system.
+//!
+//! Invariants:
+//! - Making or deleting an org is the system's (`orgs:write` on `*`); an org with a member or a
+//!   project is not deleted.
+//! - A member is managed only through its own org: an org admin cannot reach a principal of
+//!   another org, or of the system, by naming its id.
+//! - An org is shown only to a principal some grant of which reaches one of its projects.
+
+use switchyard_model::{AddressPattern, OrgName, OrgRecord, Permission, SpaceRecord, permissions, split_project};
+use switchyard_store::{CreateOrg, DeleteOrg};
+
+use crate::access::{NewPrincipal, Principal, PrincipalView};
+use crate::{Engine, EngineError};
+
+/// An org as shown: its record and the projects the caller reaches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrgView {
+    /// The org.
+    pub record: OrgRecord,
+    /// Its projects (spaces) the caller reaches, by name.
+    pub projects: Vec<ProjectView>,
+}
+
+/// A project of an org.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProjectView {
+    /// Its name within the org (`orders`).
+    pub name: String,
+    /// Its space (`acme.orders`).
+    pub space: SpaceRecord,
+}
+
+/// Parses an org name from outside.
+pub fn parse_org(s: &str) -> Result<OrgName, EngineError> {
+    OrgName::new(s).map_err(|e| EngineError::validation(e.to_string()))
+}
+
+impl Engine {
+    /// Ok when `principal` holds `permission` on every address of every project of `org`: the
+    /// check of an org's routes.
+    pub fn authorise_org(&self, principal: &Principal, permission: Permission, org: &str) -> Result<(), EngineError> {
+        let org = parse_org(org)?;
+        if principal.allows_everywhere(permission, &AddressPattern::org_projects(&org)) {
+            return Ok(());
+        }
+        Err(EngineError::Forbidden(format!(
+            "{} \"{}\" has no grant of {permission} on \"{org}/*:*\" (every project of org \"{org}\")",
+            principal.kind, principal.name
+        )))
+    }
+
+    /// Makes an org.
+    pub async fn create_org(&self, by: &Principal, name: &str) -> Result<OrgRecord, EngineError> {
+        by.require(permissions::ORGS_WRITE, &[] as &[&str])?;
+        let name = parse_org(name)?;
+        let org = OrgRecord { name: name.as_str().to_string(), created_at: self.now() };
+        self.execute(CreateOrg { org: org.clone(), by: by.actor() }).await?;
+        Ok(org)
+    }
+
+    /// Deletes an org that has no member and no project.
+    pub async fn delete_org(&self, by: &Principal, name: &str) -> Result<(), EngineError> {
+        by.require(permissions::ORGS_WRITE, &[] as &[&str])?;
+        let name = parse_org(name)?;
+        self.execute(DeleteOrg { name: name.as_str().to_string(), by: by.actor() }).await?;
+        Ok(())
+    }
+
+    /// The orgs `by` reaches a project of, with the projects it reaches.
+    pub async fn list_orgs(&self, by: &Principal) -> Result<Vec<OrgView>, EngineError> {
+        let (orgs, spaces) = tokio::try_join!(self.store.list_orgs(), self.store.list_spaces())?;
+        Ok(orgs
+            .into_iter()
+            .filter(|org| by.reaches_org(&org.name))
+            .map(|record| {
+                let projects = projects_of(&record.name, &spaces, by);
+                OrgView { record, projects }
+            })
+            .collect())
+    }
+
+    /// One org `by` reaches a project of.
+    pub async fn get_org(&self, by: &Principal, name: &str) -> Result<OrgView, EngineError> {
+        let name = parse_org(name)?;
+        let (orgs, spaces) = tokio::try_join!(self.store.list_orgs(), self.store.list_spaces())?;
+        let not_found = || EngineError::NotFound(format!("org \"{name}\" not found"));
+        let record = orgs.into_iter().find(|o| o.name == name.as_str()).ok_or_else(not_found)?;
+        // An org the caller reaches nothing of is not shown, not even as existing.
+        if !by.reaches_org(&record.name) {
+            return Err(not_found());
+        }
+        let projects = projects_of(&record.name, &spaces, by);
+        Ok(OrgView { record, projects })
+    }
+
+    /// The members of `org`, with the grants of theirs `by` may see.
+    pub async fn list_members(&self, by: &Principal, org: &str) -> Result<Vec<PrincipalView>, EngineError> {
+        self.authorise_org(by, permissions::MEMBERS_READ, org)?;
+        self.require_org(org).await?;
+        let principals = self.store.list_principals().await?;
+        let mut members = Vec::new();
+        for record in principals.into_iter().filter(|p| p.org.as_deref() == Some(org)) {
+            let grants = self.list_grants(by, Some(&record.id)).await?;
+            members.push(PrincipalView { record, grants });
+        }
+        Ok(members)
+    }
+
+    /// Creates a member of `org` with its first grants, each within what `by` holds.
+    pub async fn create_member(
+        &self,
+        by: &Principal,
+        org: &str,
+        new: NewPrincipal,
+    ) -> Result<PrincipalView, EngineError> {
+        self.authorise_org(by, permissions::MEMBERS_WRITE, org)?;
+        self.insert_principal(by, new, Some(org)).await
+    }
+
+    /// Deletes a member of `org` (its grants go, its tokens are revoked).
+    pub async fn delete_member(&self, by: &Principal, org: &str, id: &str) -> Result<Vec<String>, EngineError> {
+        self.authorise_org(by, permissions::MEMBERS_WRITE, org)?;
+        self.require_member(org, id).await?;
+        self.remove_principal(by, id).await
+    }
+
+    /// Resets a member's password: its lock lifts, its sessions and tokens end.
+    pub async fn reset_member_password(
+        &self,
+        by: &Principal,
+        org: &str,
+        id: &str,
+        new: &str,
+    ) -> Result<Vec<String>, EngineError> {
+        self.authorise_org(by, permissions::MEMBERS_WRITE, org)?;
+        self.require_member(org, id).await?;
+        self.set_password_of(by, id, new).await
+    }
+
+    async fn require_org(&self, org: &str) -> Result<(), EngineError> {
+        if self.store.list_orgs().await?.iter().any(|o| o.name == org) {
+            Ok(())
+        } else {
+            Err(EngineError::NotFound(format!("org \"{org}\" not found")))
+        }
+    }
+
+    /// Fails unless `id` is a member of `org`: a principal of another org, or of none, is
+    /// answered as not found, so an org admin learns nothing of it.
+    async fn require_member(&self, org: &str, id: &str) -> Result<(), EngineError> {
+        match self.store.get_principal(id).await? {
+            Some(p) if p.org.as_deref() == Some(org) => Ok(()),
+            _ => Err(EngineError::NotFound(format!("org \"{org}\" has no member \"{id}\""))),
+        }
+    }
+}
+
+/// The projects of `org` among `spaces` that `by` reaches.
+fn projects_of(org: &str, spaces: &[SpaceRecord], by: &Principal) -> Vec<ProjectView> {
+    spaces
+        .iter()
+        .filter_map(|space| {
+            let (o, project) = split_project(space.name.as_str())?;
+            (o == org && by.reaches_space(space.name.as_str()))
+                .then(|| ProjectView { name: project.to_string(), space: space.clone() })
+        })
+        .collect()
+}
