@@ -148,6 +148,42 @@ async fn an_org_admin_manages_its_members_and_projects_and_nothing_else() {
     let (status, body) = mia.get("/v1/auth/me").await;
     assert_eq!((status, code(&body)), (StatusCode::UNAUTHORIZED, "unauthorized"), "{body}");
 
+    // A member given more than its org admin holds (by a system admin) is out of its reach;
+    // a service account it manages gets a token from it.
+    let (status, boss) = admin
+        .post(
+            "/v1/orgs/acme/members",
+            json!({ "kind": "user", "name": "boss", "password": PASSWORD,
+               "grants": [{ "role": "sys-admin", "pattern": "*" }] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{boss}");
+    let boss = boss["id"].as_str().expect("id").to_owned();
+    let (status, body) =
+        ada.put_json(&format!("/v1/orgs/acme/members/{boss}/password"), &json!({ "password": "taken over now" })).await;
+    assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "forbidden"), "{body}");
+    let (status, body) = ada.delete(&format!("/v1/orgs/acme/members/{boss}")).await;
+    assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "forbidden"), "{body}");
+    let (status, body) = ada.post("/v1/tokens", json!({ "name": "b", "principal": boss })).await;
+    assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "forbidden"), "{body}");
+    let (status, body) = admin.delete(&format!("/v1/orgs/acme/members/{boss}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, bot) = ada
+        .post(
+            "/v1/orgs/acme/members",
+            json!({ "kind": "service", "name": "acme-ci",
+               "grants": [{ "role": "space-writer", "pattern": "acme/orders:*" }] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{bot}");
+    let (status, token) = ada.post("/v1/tokens", json!({ "name": "ci", "principal": bot["id"] })).await;
+    assert_eq!(status, StatusCode::CREATED, "{token}");
+    let bot_http = Http::with_token(&server, token["token"].as_str());
+    let (status, body) = bot_http.get("/v1/spaces/acme.orders/machines/order/instances/o-1").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = ada.post("/v1/tokens", json!({ "name": "o", "principal": outsider })).await;
+    assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "forbidden"), "{body}");
+
     // The CLI: --space takes the project as org/project.
     let ada_token = ada.token().expect("a session").to_owned();
     let (ok, out, err) =
@@ -162,9 +198,15 @@ async fn an_org_admin_manages_its_members_and_projects_and_nothing_else() {
     // An org with members or projects stays; emptied, it goes.
     let (status, body) = admin.delete("/v1/orgs/acme").await;
     assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "conflict"), "{body}");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("2 member(s) and 1 project(s)")), "{body}");
-    let (status, body) = ada.delete(&format!("/v1/orgs/acme/members/{mia_id}")).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("3 member(s) and 1 project(s)")), "{body}");
+    for id in [mia_id.as_str(), bot["id"].as_str().expect("id")] {
+        let (status, body) = ada.delete(&format!("/v1/orgs/acme/members/{id}")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    // An outside collaborator's grant on acme's projects goes with the org.
+    let (status, body) =
+        admin.post("/v1/grants", json!({ "principal": outsider, "role": "space-reader", "pattern": "acme/*:*" })).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
     let (status, body) = ada.delete("/v1/spaces/acme.orders").await;
     assert_eq!(status, StatusCode::OK, "the org admin deletes a project: {body}");
     let (ok, out, err) = switchyard(&server, admin.token().expect("admin"), &["org", "members", "acme", "-o", "json"]);
@@ -175,6 +217,8 @@ async fn an_org_admin_manages_its_members_and_projects_and_nothing_else() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let (ok, out, err) = switchyard(&server, admin.token().expect("admin"), &["org", "delete", "acme"]);
     assert!(ok, "{out}{err}");
+    let (status, grants) = admin.get(&format!("/v1/grants?principal={outsider}")).await;
+    assert_eq!((status, grants["grants"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)), "{grants}");
 
     // Every act is in the audit.
     let (status, audit) = admin.get("/v1/audit?kind=audit.org_created,audit.org_deleted").await;
@@ -274,6 +318,30 @@ async fn a_function_acts_with_its_grants_and_no_more_than_its_deployer_holds() {
     let (status, body) =
         deploy(&deployer, "admin-fn", json!({ "grants": [{ "role": "space-admin", "pattern": "acme:*" }] })).await;
     assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "forbidden"), "{body}");
+    // A deployer holding only functions:deploy cannot hand out the default or a bucket either;
+    // with an empty list of grants its function gets nothing, and deploys.
+    let (status, body) = admin.put_json("/v1/roles/deploy-only", &json!({ "permissions": ["functions:deploy"] })).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, bare) = admin
+        .post(
+            "/v1/principals",
+            json!({ "kind": "service", "name": "bare",
+               "grants": [{ "role": "deploy-only", "pattern": "acme" }] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{bare}");
+    let (status, token) = admin.post("/v1/tokens", json!({ "name": "b", "principal": bare["id"] })).await;
+    assert_eq!(status, StatusCode::CREATED, "{token}");
+    let bare = Http::with_token(&server, token["token"].as_str());
+    for settings in [json!({}), json!({ "grants": [], "kv_buckets": ["cache"] })] {
+        let (status, body) = deploy(&bare, "bare-fn", settings.clone()).await;
+        assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "forbidden"), "{settings}: {body}");
+    }
+    let (status, body) = deploy(&bare, "bare-fn", json!({ "grants": [] })).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["grants"], json!([]), "{body}");
+    let (status, body) = invoke(&admin, "bare-fn", json!({ "do": "publish", "topic": "news", "message": {} })).await;
+    assert_eq!(code(&body), "capability_denied", "{status} {body}");
     let (status, body) = admin
         .put_json(
             "/v1/spaces/acme/functions/admin-fn?dry_run=true",

@@ -469,6 +469,8 @@ impl Engine {
                     }
                 }
             }
+            // An org's admin mints tokens for the members it manages (its service accounts).
+            Some(owner) if !by.is_system_admin() && self.manages_member(by, owner).await? => {}
             Some(_) => by.require(permissions::PRINCIPALS_WRITE, &[] as &[&str])?,
             None => {
                 let role_def = scope_grants(role, &grant);

@@ -613,9 +613,9 @@ impl Engine {
         Ok(crate::config::Preview { current: Some(current), definition, changed })
     }
 
-    /// Checks the grants a deploy gives the function: within its space, of roles that exist,
-    /// and held by the deployer (a function acts with its grants: no one hands it more than
-    /// they hold).
+    /// Checks the grants a deploy gives the function — those given, within its space and of
+    /// roles that exist, its buckets' and the default — are all held by the deployer (a
+    /// function acts with its grants: no one hands it more than they hold).
     async fn check_function_grants(
         &self,
         by: &crate::access::Principal,
@@ -624,14 +624,25 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let space = parse_space(space)?;
         let custom = if settings.names_custom_roles() { self.store.list_roles().await? } else { Vec::new() };
-        for grant in settings.check_grants(&space, &custom)? {
-            if !by.covers(&grant.role, &grant.pattern) {
-                return Err(EngineError::Forbidden(format!(
-                    "role \"{}\" on \"{}\" grants more than the deployer holds there; a function is granted \
-                     only what its deployer holds",
-                    grant.role.name, grant.pattern
-                )));
+        settings.check_grants(&space, &custom)?;
+        for grant in settings.grant_set(&space, &custom).grants() {
+            if by.covers(&grant.role, &grant.pattern) {
+                continue;
             }
+            let how = match grant.role.name.as_str() {
+                switchyard_model::FUNCTION_KV_ROLE => "its KV bucket (kv_buckets)",
+                switchyard_model::FUNCTION_DEFAULT_ROLE => {
+                    "the default for a function deployed without grants (give \"grants\", an empty list for none)"
+                }
+                _ => "a grant given",
+            };
+            return Err(EngineError::Forbidden(format!(
+                "role \"{}\" ({}) on \"{}\", {how}, is more than the deployer holds there; a function is \
+                 granted only what its deployer holds",
+                grant.role.name,
+                grant.role.permission_names().join(", "),
+                grant.pattern
+            )));
         }
         Ok(())
     }

@@ -8,9 +8,11 @@
 //!
 //! Invariants:
 //! - Making or deleting an org is the system's (`orgs:write` on `*`); an org with a member or a
-//!   project is not deleted.
+//!   project is not deleted, and deleting one deletes the grants on `org/…` patterns.
 //! - A member is managed only through its own org: an org admin cannot reach a principal of
-//!   another org, or of the system, by naming its id.
+//!   another org, or of the system, by naming its id; and only by an admin who holds every
+//!   grant the member holds, so a member given more than its admin (by a system admin) is out
+//!   of that admin's reach — no one takes over an account that can do more than they can.
 //! - An org is shown only to a principal some grant of which reaches one of its projects.
 
 use switchyard_model::{AddressPattern, OrgName, OrgRecord, Permission, SpaceRecord, permissions, split_project};
@@ -69,7 +71,11 @@ impl Engine {
     pub async fn delete_org(&self, by: &Principal, name: &str) -> Result<(), EngineError> {
         by.require(permissions::ORGS_WRITE, &[] as &[&str])?;
         let name = parse_org(name)?;
-        self.execute(DeleteOrg { name: name.as_str().to_string(), by: by.actor() }).await?;
+        let grants = self.execute(DeleteOrg { name: name.as_str().to_string(), by: by.actor() }).await?;
+        if !grants.is_empty() {
+            // Whose grants went is not known here: every principal reads its grants again.
+            self.tokens.evict_all();
+        }
         Ok(())
     }
 
@@ -127,7 +133,7 @@ impl Engine {
     /// Deletes a member of `org` (its grants go, its tokens are revoked).
     pub async fn delete_member(&self, by: &Principal, org: &str, id: &str) -> Result<Vec<String>, EngineError> {
         self.authorise_org(by, permissions::MEMBERS_WRITE, org)?;
-        self.require_member(org, id).await?;
+        self.require_manages(by, org, id).await?;
         self.remove_principal(by, id).await
     }
 
@@ -140,7 +146,7 @@ impl Engine {
         new: &str,
     ) -> Result<Vec<String>, EngineError> {
         self.authorise_org(by, permissions::MEMBERS_WRITE, org)?;
-        self.require_member(org, id).await?;
+        self.require_manages(by, org, id).await?;
         self.set_password_of(by, id, new).await
     }
 
@@ -152,13 +158,39 @@ impl Engine {
         }
     }
 
-    /// Fails unless `id` is a member of `org`: a principal of another org, or of none, is
-    /// answered as not found, so an org admin learns nothing of it.
-    async fn require_member(&self, org: &str, id: &str) -> Result<(), EngineError> {
+    /// Fails unless `id` is a member of `org` whose every grant `by` holds too: a principal
+    /// of another org, or of none, is answered as not found, so an org admin learns nothing of
+    /// it; one that holds more than `by` is refused.
+    async fn require_manages(&self, by: &Principal, org: &str, id: &str) -> Result<(), EngineError> {
         match self.store.get_principal(id).await? {
-            Some(p) if p.org.as_deref() == Some(org) => Ok(()),
-            _ => Err(EngineError::NotFound(format!("org \"{org}\" has no member \"{id}\""))),
+            Some(p) if p.org.as_deref() == Some(org) => {}
+            _ => return Err(EngineError::NotFound(format!("org \"{org}\" has no member \"{id}\""))),
         }
+        let (grants, custom) = tokio::try_join!(self.store.list_grants(Some(id)), self.store.list_roles())?;
+        for g in &grants {
+            let Some(role) = crate::access::resolve_role(&g.role, &custom) else { continue };
+            let Ok(pattern) = AddressPattern::parse(&g.pattern) else { continue };
+            if !by.covers(&role, &pattern) {
+                return Err(EngineError::Forbidden(format!(
+                    "member \"{id}\" holds role \"{}\" on \"{}\", more than {} \"{}\" holds there; only an admin \
+                     who holds every grant of a member manages it",
+                    g.role, g.pattern, by.kind, by.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `by` manages principal `id` as an admin of its org (see [`Engine::delete_member`]):
+    /// what lets an org admin mint tokens for the org's service accounts.
+    pub(crate) async fn manages_member(&self, by: &Principal, id: &str) -> Result<bool, EngineError> {
+        let Some(org) = self.store.get_principal(id).await?.and_then(|p| p.org) else {
+            return Ok(false);
+        };
+        if self.authorise_org(by, permissions::MEMBERS_WRITE, &org).is_err() {
+            return Ok(false);
+        }
+        Ok(self.require_manages(by, &org, id).await.is_ok())
     }
 }
 

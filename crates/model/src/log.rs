@@ -75,7 +75,7 @@ pub mod kinds {
     pub const AUDIT_QUOTA_SET: &str = "audit.quota_set";
     /// An org was created (`{"principal","org"}`).
     pub const AUDIT_ORG_CREATED: &str = "audit.org_created";
-    /// An org was deleted (`{"principal","org"}`).
+    /// An org was deleted (`{"principal","org","grants_deleted"}`).
     pub const AUDIT_ORG_DELETED: &str = "audit.org_deleted";
     /// Every audit record kind.
     pub const AUDIT: &[&str] = &[

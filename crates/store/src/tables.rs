@@ -340,10 +340,10 @@ pub(crate) trait AccessTable {
     async fn insert_org(&mut self, org: &switchyard_model::OrgRecord) -> TxResult<bool>;
     /// An org, locked against a concurrent deletion or member's creation.
     async fn org_for_update(&mut self, name: &str) -> TxResult<Option<switchyard_model::OrgRecord>>;
-    /// How many members an org has, and how many spaces are its projects.
+    /// How many members an org has, and how many spaces are its projects (`org.project`).
     async fn org_holdings(&mut self, name: &str) -> TxResult<(u64, u64)>;
-    /// Deletes an org.
-    async fn delete_org(&mut self, name: &str) -> TxResult<()>;
+    /// Deletes an org and the grants on its projects written as `org/…`; answers their ids.
+    async fn delete_org(&mut self, name: &str) -> TxResult<Vec<String>>;
     /// Whether a user of this name exists.
     async fn user_exists(&mut self, name: &str) -> TxResult<bool>;
     /// A principal, locked.

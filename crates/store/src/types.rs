@@ -217,8 +217,8 @@ pub enum WriteOutcome {
     RoleDeleted,
     /// An org was created.
     OrgCreated,
-    /// An org was deleted.
-    OrgDeleted,
+    /// An org was deleted; the ids of the grants on its projects deleted with it.
+    OrgDeleted(Vec<String>),
     /// A quota was set or removed; whether anything changed.
     QuotaSet(bool),
     /// Meters were added to.
@@ -359,7 +359,7 @@ impl WriteOutcome {
             | WriteOutcome::RolePut(_)
             | WriteOutcome::RoleDeleted
             | WriteOutcome::OrgCreated
-            | WriteOutcome::OrgDeleted
+            | WriteOutcome::OrgDeleted(_)
             | WriteOutcome::QuotaSet(_)
             | WriteOutcome::MetersAdded
             | WriteOutcome::IdempotencyPurged(_)
@@ -422,7 +422,7 @@ impl WriteOutcome {
             | WriteOutcome::RolePut(_)
             | WriteOutcome::RoleDeleted
             | WriteOutcome::OrgCreated
-            | WriteOutcome::OrgDeleted
+            | WriteOutcome::OrgDeleted(_)
             | WriteOutcome::QuotaSet(_)
             | WriteOutcome::MetersAdded
             | WriteOutcome::IdempotencyPurged(_)
@@ -479,7 +479,7 @@ impl WriteOutcome {
             | WriteOutcome::RolePut(_)
             | WriteOutcome::RoleDeleted
             | WriteOutcome::OrgCreated
-            | WriteOutcome::OrgDeleted
+            | WriteOutcome::OrgDeleted(_)
             | WriteOutcome::QuotaSet(_)
             | WriteOutcome::MetersAdded
             | WriteOutcome::IdempotencyPurged(_)

@@ -13,7 +13,8 @@
 //!   concurrent failures each count.
 //! - A principal is a member of an org only while the org exists: a member is created under
 //!   the org's row lock, and an org is deleted under it only when it has no member and no
-//!   project (no space named `org.…`).
+//!   project (no space named `org.project`). A project written while the org is deleted may
+//!   land after the count: nothing about a space needs its org.
 
 use serde_json::json;
 use switchyard_model::{
@@ -597,7 +598,9 @@ impl Command for CreateOrg {
     }
 }
 
-/// Deletes an org that has no member and no project; appends `audit.org_deleted`.
+/// Deletes an org that has no member and no project, with the grants on its projects written
+/// `org/…` (so an org made again under the name does not inherit them); appends
+/// `audit.org_deleted`. Answers the grants deleted.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeleteOrg {
     /// The org's name.
@@ -606,7 +609,7 @@ pub struct DeleteOrg {
     pub by: Actor,
 }
 
-request!(DeleteOrg => OrgDeleted);
+request!(DeleteOrg => OrgDeleted(Vec<String>));
 
 impl Locking for DeleteOrg {
     fn locks<'a>(&'a self, locks: &mut Locks<'a>) {
@@ -624,8 +627,9 @@ impl Command for DeleteOrg {
         if members > 0 || projects > 0 {
             return Err(StoreError::OrgInUse { name: self.name.clone(), members, projects }.into());
         }
-        tx.delete_org(&self.name).await?;
-        let payload = json!({ "principal": self.by, "org": self.name });
-        audit(tx, cx, kinds::AUDIT_ORG_DELETED, org_address(&self.name), payload).await
+        let grants = tx.delete_org(&self.name).await?;
+        let payload = json!({ "principal": self.by, "org": self.name, "grants_deleted": grants });
+        audit(tx, cx, kinds::AUDIT_ORG_DELETED, org_address(&self.name), payload).await?;
+        Ok(grants)
     }
 }

@@ -281,7 +281,7 @@ async fn orgs<H: Harness>(h: &H) {
 
     // Spaces that only look alike are no project of acme; `acme.orders` is.
     let machine = |sp: &str| PutMachine { space: space(sp), name: seg("order"), definition: order_definition() };
-    for sp in ["acme", "acmeco", "acme-eu.x", "acme.orders"] {
+    for sp in ["acme", "acmeco", "acme-eu.x", "acme.orders.eu", "acme.orders"] {
         store.execute(machine(sp)).await.expect("machine");
     }
     let in_use = store.execute(DeleteOrg { name: "acme".into(), by: admin() }).await;
@@ -289,8 +289,17 @@ async fn orgs<H: Harness>(h: &H) {
     store.execute(DeletePrincipal { id: "usr_m".into(), by: admin() }).await.expect("delete member");
     let in_use = store.execute(DeleteOrg { name: "acme".into(), by: admin() }).await;
     assert!(matches!(in_use, Err(StoreError::OrgInUse { members: 0, projects: 1, .. })), "{in_use:?}");
+    let outsider = user("usr_o", "otto");
+    let on_org = grant("grt_o1", "usr_o", "space-admin", "acme/*:*");
+    let on_space = grant("grt_o2", "usr_o", "space-reader", "acme.orders:*");
+    let on_other = grant("grt_o3", "usr_o", "space-reader", "acmeco/*:*");
+    let grants = vec![on_org, on_space.clone(), on_other.clone()];
+    store.execute(CreatePrincipal { principal: outsider, grants, by: admin() }).await.expect("outsider");
     store.execute(DeleteSpace { space: space("acme.orders") }).await.expect("delete project");
-    store.execute(DeleteOrg { name: "acme".into(), by: admin() }).await.expect("delete org");
+    // `acme.orders.eu` is no project (a project's name has no dot): it does not hold the org.
+    let deleted = store.execute(DeleteOrg { name: "acme".into(), by: admin() }).await.expect("delete org");
+    assert_eq!(deleted, vec!["grt_o1".to_string()], "the grants written acme/… go with the org");
+    assert_eq!(store.list_grants(Some("usr_o")).await.expect("grants"), vec![on_space, on_other]);
     assert!(store.list_orgs().await.expect("orgs").is_empty());
     let gone = store.execute(DeleteOrg { name: "acme".into(), by: admin() }).await;
     assert!(matches!(gone, Err(StoreError::OrgNotFound { .. })), "{gone:?}");
@@ -302,6 +311,7 @@ async fn orgs<H: Harness>(h: &H) {
             kinds::AUDIT_ORG_CREATED,
             kinds::AUDIT_PRINCIPAL_CREATED,
             kinds::AUDIT_PRINCIPAL_DELETED,
+            kinds::AUDIT_PRINCIPAL_CREATED,
             kinds::AUDIT_ORG_DELETED,
         ],
         "one record per act, none for a refusal"

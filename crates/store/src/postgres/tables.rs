@@ -508,16 +508,31 @@ impl AccessTable for PgTx<'_, '_> {
         let stmt = self.tx.prepare_cached("SELECT count(*) FROM principals WHERE org = $1").await?;
         let members: i64 = self.tx.query_one(&stmt, &[&name]).await?.get(0);
         // `org.` up to `org/`, the character after `.`: every space named `org.…` (the column
-        // sorts by bytes, COLLATE "C").
-        let stmt = self.tx.prepare_cached("SELECT count(*) FROM spaces WHERE name > $1 AND name < $2").await?;
-        let projects: i64 = self.tx.query_one(&stmt, &[&format!("{name}."), &format!("{name}/")]).await?.get(0);
+        // sorts by bytes, COLLATE "C"), of which those that are projects (`acme.x.y` is none).
+        let stmt = self.tx.prepare_cached("SELECT name FROM spaces WHERE name > $1 AND name < $2").await?;
+        let rows = self.tx.query(&stmt, &[&format!("{name}."), &format!("{name}/")]).await?;
+        let projects = rows
+            .iter()
+            .filter(|r| switchyard_model::split_project(r.get::<_, &str>(0)).is_some_and(|(org, _)| org == name))
+            .count();
         Ok((members as u64, projects as u64))
     }
 
-    async fn delete_org(&mut self, name: &str) -> TxResult<()> {
+    async fn delete_org(&mut self, name: &str) -> TxResult<Vec<String>> {
+        // `org/` up to `org0`, the character after `/`: every pattern written `org/…` (compared
+        // by bytes).
+        let (from, to) = (format!("{name}/"), format!("{name}0"));
+        let stmt = self
+            .tx
+            .prepare_cached(
+                "DELETE FROM grants WHERE pattern COLLATE \"C\" >= $1 AND pattern COLLATE \"C\" < $2 RETURNING id",
+            )
+            .await?;
+        let mut ids: Vec<String> = self.tx.query(&stmt, &[&from, &to]).await?.iter().map(|r| r.get(0)).collect();
         let stmt = self.tx.prepare_cached("DELETE FROM orgs WHERE name = $1").await?;
         self.tx.execute(&stmt, &[&name]).await?;
-        Ok(())
+        ids.sort();
+        Ok(ids)
     }
 
     async fn user_exists(&mut self, name: &str) -> TxResult<bool> {

@@ -423,17 +423,28 @@ impl AccessTable for SqliteTx<'_> {
             .conn
             .prepare_cached("SELECT count(*) FROM principals WHERE org = ?1")?
             .query_row(params![name], |r| r.get(0))?;
-        // `org.` up to `org/`, the character after `.`: every space named `org.…`.
-        let projects: i64 = self
-            .conn
-            .prepare_cached("SELECT count(*) FROM spaces WHERE name > ?1 AND name < ?2")?
-            .query_row(params![format!("{name}."), format!("{name}/")], |r| r.get(0))?;
-        Ok((members as u64, projects as u64))
+        // `org.` up to `org/`, the character after `.`: every space named `org.…`, of which
+        // those that are projects (`acme.x.y` is none).
+        let mut stmt = self.conn.prepare_cached("SELECT name FROM spaces WHERE name > ?1 AND name < ?2")?;
+        let names = stmt.query_map(params![format!("{name}."), format!("{name}/")], |r| r.get::<_, String>(0))?;
+        let mut projects = 0u64;
+        for space in names {
+            projects += u64::from(switchyard_model::split_project(&space?).is_some_and(|(org, _)| org == name));
+        }
+        Ok((members as u64, projects))
     }
 
-    async fn delete_org(&mut self, name: &str) -> TxResult<()> {
+    async fn delete_org(&mut self, name: &str) -> TxResult<Vec<String>> {
+        // `org/` up to `org0`, the character after `/`: every pattern written `org/…`.
+        let (from, to) = (format!("{name}/"), format!("{name}0"));
+        let mut stmt = self.conn.prepare_cached("SELECT id FROM grants WHERE pattern >= ?1 AND pattern < ?2")?;
+        let mut ids = stmt.query_map(params![from, to], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+        self.conn
+            .prepare_cached("DELETE FROM grants WHERE pattern >= ?1 AND pattern < ?2")?
+            .execute(params![from, to])?;
         self.conn.prepare_cached("DELETE FROM orgs WHERE name = ?1")?.execute(params![name])?;
-        Ok(())
+        ids.sort();
+        Ok(ids)
     }
 
     async fn user_exists(&mut self, name: &str) -> TxResult<bool> {
