@@ -1,0 +1,170 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ...client import AuthenticatedClient, Client
+from ...models.error import Error
+from ...models.list_function_versions_response_200 import (
+    ListFunctionVersionsResponse200,
+)
+from ...types import Response
+
+
+def _get_kwargs(
+    space: str,
+    name: str,
+) -> dict[str, Any]:
+
+    _kwargs: dict[str, Any] = {
+        "method": "get",
+        "url": "/v1/spaces/{space}/functions/{name}/versions".format(
+            space=quote(str(space), safe=""),
+            name=quote(str(name), safe=""),
+        ),
+    }
+
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Error | ListFunctionVersionsResponse200:
+    if response.status_code == 200:
+        response_200 = ListFunctionVersionsResponse200.from_dict(response.json())
+
+        return response_200
+
+    response_default = Error.from_dict(response.json())
+
+    return response_default
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Error | ListFunctionVersionsResponse200]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    space: str,
+    name: str,
+    *,
+    client: AuthenticatedClient | Client,
+) -> Response[Error | ListFunctionVersionsResponse200]:
+    """Every version of a function, oldest first
+
+    Args:
+        space (str):
+        name (str):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Error | ListFunctionVersionsResponse200]
+    """
+
+    kwargs = _get_kwargs(
+        space=space,
+        name=name,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    space: str,
+    name: str,
+    *,
+    client: AuthenticatedClient | Client,
+) -> Error | ListFunctionVersionsResponse200 | None:
+    """Every version of a function, oldest first
+
+    Args:
+        space (str):
+        name (str):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Error | ListFunctionVersionsResponse200
+    """
+
+    return sync_detailed(
+        space=space,
+        name=name,
+        client=client,
+    ).parsed
+
+
+async def asyncio_detailed(
+    space: str,
+    name: str,
+    *,
+    client: AuthenticatedClient | Client,
+) -> Response[Error | ListFunctionVersionsResponse200]:
+    """Every version of a function, oldest first
+
+    Args:
+        space (str):
+        name (str):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Error | ListFunctionVersionsResponse200]
+    """
+
+    kwargs = _get_kwargs(
+        space=space,
+        name=name,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    space: str,
+    name: str,
+    *,
+    client: AuthenticatedClient | Client,
+) -> Error | ListFunctionVersionsResponse200 | None:
+    """Every version of a function, oldest first
+
+    Args:
+        space (str):
+        name (str):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Error | ListFunctionVersionsResponse200
+    """
+
+    return (
+        await asyncio_detailed(
+            space=space,
+            name=name,
+            client=client,
+        )
+    ).parsed

@@ -1,0 +1,210 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ...client import AuthenticatedClient, Client
+from ...models.create_instance import CreateInstance
+from ...models.error import Error
+from ...models.instance import Instance
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    space: str,
+    name: str,
+    *,
+    body: CreateInstance | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+    if not isinstance(idempotency_key, Unset):
+        headers["Idempotency-Key"] = idempotency_key
+
+    _kwargs: dict[str, Any] = {
+        "method": "post",
+        "url": "/v1/spaces/{space}/machines/{name}/instances".format(
+            space=quote(str(space), safe=""),
+            name=quote(str(name), safe=""),
+        ),
+    }
+
+    if not isinstance(body, Unset):
+        _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Error | Instance:
+    if response.status_code == 200:
+        response_200 = Instance.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 201:
+        response_201 = Instance.from_dict(response.json())
+
+        return response_201
+
+    response_default = Error.from_dict(response.json())
+
+    return response_default
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Error | Instance]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    space: str,
+    name: str,
+    *,
+    client: AuthenticatedClient | Client,
+    body: CreateInstance | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
+) -> Response[Error | Instance]:
+    """Create an instance
+
+    Args:
+        space (str):
+        name (str):
+        idempotency_key (str | Unset):
+        body (CreateInstance | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Error | Instance]
+    """
+
+    kwargs = _get_kwargs(
+        space=space,
+        name=name,
+        body=body,
+        idempotency_key=idempotency_key,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    space: str,
+    name: str,
+    *,
+    client: AuthenticatedClient | Client,
+    body: CreateInstance | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
+) -> Error | Instance | None:
+    """Create an instance
+
+    Args:
+        space (str):
+        name (str):
+        idempotency_key (str | Unset):
+        body (CreateInstance | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Error | Instance
+    """
+
+    return sync_detailed(
+        space=space,
+        name=name,
+        client=client,
+        body=body,
+        idempotency_key=idempotency_key,
+    ).parsed
+
+
+async def asyncio_detailed(
+    space: str,
+    name: str,
+    *,
+    client: AuthenticatedClient | Client,
+    body: CreateInstance | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
+) -> Response[Error | Instance]:
+    """Create an instance
+
+    Args:
+        space (str):
+        name (str):
+        idempotency_key (str | Unset):
+        body (CreateInstance | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Error | Instance]
+    """
+
+    kwargs = _get_kwargs(
+        space=space,
+        name=name,
+        body=body,
+        idempotency_key=idempotency_key,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    space: str,
+    name: str,
+    *,
+    client: AuthenticatedClient | Client,
+    body: CreateInstance | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
+) -> Error | Instance | None:
+    """Create an instance
+
+    Args:
+        space (str):
+        name (str):
+        idempotency_key (str | Unset):
+        body (CreateInstance | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Error | Instance
+    """
+
+    return (
+        await asyncio_detailed(
+            space=space,
+            name=name,
+            client=client,
+            body=body,
+            idempotency_key=idempotency_key,
+        )
+    ).parsed

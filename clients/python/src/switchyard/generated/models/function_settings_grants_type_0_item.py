@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Self, TypeVar
+
+from attrs import define as _attrs_define
+
+T = TypeVar("T", bound="FunctionSettingsGrantsType0Item")
+
+
+@_attrs_define
+class FunctionSettingsGrantsType0Item:
+    """
+    Attributes:
+        role (str):
+        pattern (str):
+    """
+
+    role: str
+    pattern: str
+
+    def to_dict(self) -> dict[str, Any]:
+        role = self.role
+
+        pattern = self.pattern
+
+        field_dict: dict[str, Any] = {}
+
+        field_dict.update(
+            {
+                "role": role,
+                "pattern": pattern,
+            }
+        )
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        d = dict(src_dict)
+        role = d.pop("role")
+
+        pattern = d.pop("pattern")
+
+        function_settings_grants_type_0_item = cls(
+            role=role,
+            pattern=pattern,
+        )
+
+        return function_settings_grants_type_0_item

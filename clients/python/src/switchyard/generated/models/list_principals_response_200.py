@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Self, TypeVar
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+from ..types import UNSET, Unset
+
+if TYPE_CHECKING:
+    from ..models.principal import Principal
+
+
+T = TypeVar("T", bound="ListPrincipalsResponse200")
+
+
+@_attrs_define
+class ListPrincipalsResponse200:
+    """
+    Attributes:
+        principals (list[Principal] | Unset):
+    """
+
+    principals: list[Principal] | Unset = UNSET
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        principals: list[dict[str, Any]] | Unset = UNSET
+        if not isinstance(self.principals, Unset):
+            principals = []
+            for principals_item_data in self.principals:
+                principals_item = principals_item_data.to_dict()
+                principals.append(principals_item)
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update({})
+        if principals is not UNSET:
+            field_dict["principals"] = principals
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        from ..models.principal import Principal
+
+        d = dict(src_dict)
+        _principals = d.pop("principals", UNSET)
+        principals: list[Principal] | Unset = UNSET
+        if _principals is not UNSET:
+            principals = []
+            for principals_item_data in _principals:
+                principals_item = Principal.from_dict(principals_item_data)
+
+                principals.append(principals_item)
+
+        list_principals_response_200 = cls(
+            principals=principals,
+        )
+
+        list_principals_response_200.additional_properties = d
+        return list_principals_response_200
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Self, TypeVar, cast
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+from ..types import UNSET, Unset
+
+T = TypeVar("T", bound="RedriveDeadLettersBody")
+
+
+@_attrs_define
+class RedriveDeadLettersBody:
+    """
+    Attributes:
+        seqs (list[int] | Unset):
+    """
+
+    seqs: list[int] | Unset = UNSET
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        seqs: list[int] | Unset = UNSET
+        if not isinstance(self.seqs, Unset):
+            seqs = self.seqs
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update({})
+        if seqs is not UNSET:
+            field_dict["seqs"] = seqs
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        d = dict(src_dict)
+        seqs = cast(list[int], d.pop("seqs", UNSET))
+
+        redrive_dead_letters_body = cls(
+            seqs=seqs,
+        )
+
+        redrive_dead_letters_body.additional_properties = d
+        return redrive_dead_letters_body
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties
