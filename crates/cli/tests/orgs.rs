@@ -29,13 +29,26 @@ async fn session(server: &TestServer, name: &str) -> Http {
 }
 
 fn switchyard(server: &TestServer, token: &str, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+    switchyard_with_input(server, token, args, "")
+}
+
+/// Runs the CLI with `input` on its standard input (a password, never an argument).
+fn switchyard_with_input(server: &TestServer, token: &str, args: &[&str], input: &str) -> (bool, String, String) {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
         .args(args)
         .env("SWITCHYARD_SERVER", &server.url)
         .env("SWITCHYARD_TOKEN", token)
         .env_remove("SWITCHYARD_SPACE")
-        .output()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("the CLI runs");
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(input.as_bytes()).expect("write the input");
+    }
+    let out = child.wait_with_output().expect("the CLI ends");
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -140,11 +153,12 @@ async fn an_org_admin_manages_its_members_and_projects_and_nothing_else() {
     assert_eq!(orgs["orgs"][0]["projects"][0]["project"], "acme/orders", "{orgs}");
     assert_eq!(orgs["orgs"][0]["projects"][0]["space"], "acme.orders", "{orgs}");
 
-    // A password reset by the org admin ends the member's session.
-    let (status, body) = ada
-        .put_json(&format!("/v1/orgs/acme/members/{mia_id}/password"), &json!({ "password": "another long one" }))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    // A password reset by the org admin (through the CLI, the password on standard input) ends
+    // the member's session.
+    let ada_secret = ada.token().expect("a session").to_owned();
+    let (ok, out, err) =
+        switchyard_with_input(&server, &ada_secret, &["org", "reset-password", "acme", &mia_id], "another long one\n");
+    assert!(ok && out.contains("password set"), "{out}{err}");
     let (status, body) = mia.get("/v1/auth/me").await;
     assert_eq!((status, code(&body)), (StatusCode::UNAUTHORIZED, "unauthorized"), "{body}");
 
@@ -185,24 +199,26 @@ async fn an_org_admin_manages_its_members_and_projects_and_nothing_else() {
     assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "forbidden"), "{body}");
 
     // The CLI: --space takes the project as org/project.
-    let ada_token = ada.token().expect("a session").to_owned();
     let (ok, out, err) =
-        switchyard(&server, &ada_token, &["--space", "acme/orders", "-o", "json", "instance", "get", "order:o-1"]);
+        switchyard(&server, &ada_secret, &["--space", "acme/orders", "-o", "json", "instance", "get", "order:o-1"]);
     assert!(ok, "{out}{err}");
     assert!(out.contains("\"o-1\""), "{out}");
-    let (ok, out, err) = switchyard(&server, &ada_token, &["org", "members", "acme"]);
+    let (ok, out, err) = switchyard(&server, &ada_secret, &["org", "members", "acme"]);
     assert!(ok && out.contains("mia") && out.contains("space-writer=acme/orders:*"), "{out}{err}");
-    let (ok, out, err) = switchyard(&server, &ada_token, &["org", "get", "acme"]);
+    let (ok, out, err) = switchyard(&server, &ada_secret, &["org", "get", "acme"]);
     assert!(ok && out.contains("acme/orders (space acme.orders)"), "{out}{err}");
 
     // An org with members or projects stays; emptied, it goes.
     let (status, body) = admin.delete("/v1/orgs/acme").await;
     assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "conflict"), "{body}");
     assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("3 member(s) and 1 project(s)")), "{body}");
-    for id in [mia_id.as_str(), bot["id"].as_str().expect("id")] {
-        let (status, body) = ada.delete(&format!("/v1/orgs/acme/members/{id}")).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-    }
+    let (status, body) = ada.delete(&format!("/v1/orgs/acme/members/{mia_id}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (ok, out, err) =
+        switchyard(&server, &ada_secret, &["org", "remove-member", "acme", bot["id"].as_str().expect("id")]);
+    assert!(ok && out.contains("token(s) revoked"), "{out}{err}");
+    let (ok, out, err) = switchyard(&server, &ada_secret, &["org", "list"]);
+    assert!(ok && out.contains("acme") && !out.contains("beta"), "{out}{err}");
     // An outside collaborator's grant on acme's projects goes with the org.
     let (status, body) =
         admin.post("/v1/grants", json!({ "principal": outsider, "role": "space-reader", "pattern": "acme/*:*" })).await;
