@@ -91,7 +91,8 @@ pub enum OrgCommand {
         /// The org's name.
         name: String,
     },
-    /// Deletes an org that has no members and no projects left.
+    /// Deletes an org that has no members and no projects left, and the grants written on
+    /// ORG/… (so an org made again under the name does not inherit them).
     #[command(visible_aliases = ["rm", "del"])]
     Delete {
         /// The org's name.
